@@ -1,0 +1,102 @@
+#define _GNU_SOURCE
+#include "vrpmsg.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int vr_open(const char *path, int mode, int *fd)
+{
+    int flags = O_CLOEXEC;
+    switch (mode) {
+    case VR_OPEN_READ: flags |= O_RDONLY; break;
+    case VR_OPEN_READWRITE: flags |= O_RDWR; break;
+    case VR_OPEN_CREATE: flags |= O_RDWR | O_CREAT; break;
+    case VR_OPEN_SYNC: flags |= O_RDWR | O_SYNC; break;
+    default: return -EINVAL;
+    }
+    int r = open(path, flags, 0600);
+    if (r < 0)
+        return -errno;
+    *fd = r;
+    return 0;
+}
+
+int vr_close(int fd)
+{
+    return close(fd) == 0 ? 0 : -errno;
+}
+
+int vr_fstat_size(int fd, int64_t *size)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return -errno;
+    *size = (int64_t)st.st_size;
+    return 0;
+}
+
+int vr_ftruncate(int fd, int64_t size)
+{
+    return ftruncate(fd, (off_t)size) == 0 ? 0 : -errno;
+}
+
+int vr_memfd_create(const char *name, int *fd)
+{
+    int r = memfd_create(name, MFD_CLOEXEC);
+    if (r < 0)
+        return -errno;
+    *fd = r;
+    return 0;
+}
+
+int64_t vr_page_size(void)
+{
+    return (int64_t)sysconf(_SC_PAGESIZE);
+}
+
+int vr_map(int fd, uint64_t length, int64_t offset, uint64_t guard, void **addr)
+{
+    if (length == 0)
+        return -EINVAL;
+    int share = fd < 0 ? (MAP_SHARED | MAP_ANONYMOUS) : MAP_SHARED;
+    if (guard == 0) {
+        void *p = mmap(NULL, length, PROT_READ | PROT_WRITE, share, fd, (off_t)offset);
+        if (p == MAP_FAILED)
+            return -errno;
+        *addr = p;
+        return 0;
+    }
+    /* Reserve guard + length + guard with no access, then put the real
+     * mapping over the middle: the guards stay PROT_NONE. */
+    uint64_t total = length + 2 * guard;
+    void *res = mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (res == MAP_FAILED)
+        return -errno;
+    void *mid = (char *)res + guard;
+    void *p = mmap(mid, length, PROT_READ | PROT_WRITE, share | MAP_FIXED, fd, (off_t)offset);
+    if (p == MAP_FAILED) {
+        int e = errno;
+        munmap(res, total);
+        return -e;
+    }
+    *addr = p;
+    return 0;
+}
+
+int vr_unmap(void *addr, uint64_t length, uint64_t guard)
+{
+    void *start = (char *)addr - guard;
+    return munmap(start, length + 2 * guard) == 0 ? 0 : -errno;
+}
+
+void vr_mmio_write32(volatile uint32_t *reg, uint32_t value)
+{
+    *reg = value;
+}
+
+uint32_t vr_mmio_read32(volatile uint32_t *reg)
+{
+    return *reg;
+}

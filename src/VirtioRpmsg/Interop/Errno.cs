@@ -1,0 +1,51 @@
+namespace VirtioRpmsg.Interop;
+
+/// <summary>Linux errno values used by the shim, with readable names for error messages.</summary>
+internal static class Errno
+{
+    internal const int EPERM = 1;
+    internal const int ENOENT = 2;
+    internal const int EINTR = 4;
+    internal const int EIO = 5;
+    internal const int ENXIO = 6;
+    internal const int EBADF = 9;
+    internal const int EAGAIN = 11;
+    internal const int ENOMEM = 12;
+    internal const int EACCES = 13;
+    internal const int EFAULT = 14;
+    internal const int EBUSY = 16;
+    internal const int EEXIST = 17;
+    internal const int ENODEV = 19;
+    internal const int EINVAL = 22;
+    internal const int ENOSPC = 28;
+    internal const int EPIPE = 32;
+    internal const int ETIMEDOUT = 110;
+    internal const int ECONNREFUSED = 111;
+    internal const int ECONNRESET = 104;
+    internal const int EOVERFLOW = 75;
+
+    internal static string Describe(int errno) => errno switch
+    {
+        EPERM => "EPERM (operation not permitted)",
+        ENOENT => "ENOENT (no such file or directory)",
+        EINTR => "EINTR (interrupted)",
+        EIO => "EIO (input/output error)",
+        ENXIO => "ENXIO (no such device or address)",
+        EBADF => "EBADF (bad file descriptor)",
+        EAGAIN => "EAGAIN (resource temporarily unavailable)",
+        ENOMEM => "ENOMEM (out of memory)",
+        EACCES => "EACCES (permission denied)",
+        EFAULT => "EFAULT (bad address)",
+        EBUSY => "EBUSY (device or resource busy)",
+        EEXIST => "EEXIST (file exists)",
+        ENODEV => "ENODEV (no such device)",
+        EINVAL => "EINVAL (invalid argument)",
+        ENOSPC => "ENOSPC (no space left on device)",
+        EPIPE => "EPIPE (broken pipe)",
+        ECONNRESET => "ECONNRESET (connection reset by peer)",
+        EOVERFLOW => "EOVERFLOW (value too large)",
+        ETIMEDOUT => "ETIMEDOUT (timed out)",
+        ECONNREFUSED => "ECONNREFUSED (connection refused)",
+        _ => $"errno {errno}",
+    };
+}

@@ -1,0 +1,54 @@
+using System.Runtime.InteropServices;
+using VirtioRpmsg.Interop;
+
+namespace VirtioRpmsg.Memory;
+
+/// <summary>
+/// One mmap'd range owned by a region. The usable bytes start <see cref="InPageOffset"/> bytes into
+/// the mapping (a UIO map or /dev/mem range need not be page-aligned). Guard bytes, when present,
+/// are PROT_NONE on both sides. Being a SafeHandle, a forgotten region still gets unmapped.
+/// </summary>
+internal sealed unsafe class MappedBlock : SafeHandle
+{
+    internal MappedBlock(nint mapAddress, ulong mapLength, ulong guard, ulong inPageOffset, ulong usableLength)
+        : base(IntPtr.Zero, ownsHandle: true)
+    {
+        SetHandle(mapAddress);
+        MapLength = mapLength;
+        Guard = guard;
+        InPageOffset = inPageOffset;
+        UsableLength = usableLength;
+    }
+
+    internal ulong MapLength { get; }
+    internal ulong Guard { get; }
+    internal ulong InPageOffset { get; }
+    internal ulong UsableLength { get; }
+
+    internal byte* Base => (byte*)handle + InPageOffset;
+
+    public override bool IsInvalid => handle == IntPtr.Zero;
+
+    protected override bool ReleaseHandle() => Native.Unmap(handle, MapLength, Guard) == 0;
+
+    /// <summary>
+    /// Maps <paramref name="usableLength"/> bytes at <paramref name="fileOffset"/> + <paramref name="skip"/> of
+    /// <paramref name="fd"/> (-1: anonymous). <paramref name="skip"/> is for devices (UIO) whose file offset
+    /// selects the map and must stay page-aligned while the memory itself starts inside the page.
+    /// </summary>
+    internal static MappedBlock Map(int fd, string subject, long fileOffset, ulong usableLength, bool guardPages, ulong skip = 0)
+    {
+        ulong page = (ulong)PageSize;
+        ulong inPage = ((ulong)fileOffset & (page - 1)) + skip;
+        ulong alignedOffset = (ulong)fileOffset & ~(page - 1);
+        ulong mapLength = AlignUp(inPage + usableLength, page);
+        ulong guard = guardPages ? page : 0;
+        int r = Native.Map(fd, mapLength, (long)alignedOffset, guard, out nint address);
+        NativeCallException.ThrowIfError(r, "mmap", subject);
+        return new MappedBlock(address, mapLength, guard, inPage, usableLength);
+    }
+
+    internal static long PageSize { get; } = Native.PageSize();
+
+    internal static ulong AlignUp(ulong value, ulong alignment) => (value + alignment - 1) & ~(alignment - 1);
+}

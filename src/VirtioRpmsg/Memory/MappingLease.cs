@@ -1,0 +1,139 @@
+using System.Runtime.CompilerServices;
+
+namespace VirtioRpmsg.Memory;
+
+/// <summary>
+/// Proof that a region stays mapped: while a lease is live, <see cref="SharedMemoryRegion.Unmap()"/>
+/// waits. It is a <c>ref struct</c>, so it cannot be stored on the heap, captured, or held across an
+/// <c>await</c>; spans over shared memory are only handed out by a lease.
+/// </summary>
+/// <remarks>
+/// Rules: take it with <c>using var lease = region.Acquire();</c>, keep it for a bounded number of
+/// memory operations, never block while holding it (blocking waits in this library throw
+/// <see cref="LeaseHeldException"/> if the calling thread holds one), never copy it.
+/// All accessors check bounds; the acquire/release ones also check natural alignment, because a
+/// torn index would be a protocol error the peer could not see.
+/// </remarks>
+public unsafe ref struct MappingLease
+{
+    [ThreadStatic]
+    private static int t_held;
+
+    private SharedMemoryRegion? _region;
+    private byte* _base;
+    private readonly long _length;
+    private readonly int _stripe;
+
+    internal MappingLease(SharedMemoryRegion region, byte* @base, long length, int stripe, int generation)
+    {
+        _region = region;
+        _base = @base;
+        _length = length;
+        _stripe = stripe;
+        Generation = generation;
+        t_held++;
+    }
+
+    /// <summary>Number of leases the calling thread holds right now.</summary>
+    public static int HeldByCurrentThread => t_held;
+
+    /// <summary>Throws <see cref="LeaseHeldException"/> if the calling thread holds a lease; call before blocking.</summary>
+    public static void ThrowIfHeld(string operation)
+    {
+        if (t_held > 0)
+            throw new LeaseHeldException(operation);
+    }
+
+    /// <summary>Generation of the mapping this lease protects.</summary>
+    public readonly int Generation { get; }
+
+    /// <summary>Number of bytes accessible through this lease.</summary>
+    public readonly long Length => _length;
+
+    /// <summary>True until disposed.</summary>
+    public readonly bool IsActive => _region is not null;
+
+    /// <summary>The region this lease is on.</summary>
+    public readonly SharedMemoryRegion Region => _region ?? throw new ObjectDisposedException(nameof(MappingLease));
+
+    /// <summary>Releases the lease; idempotent on the same variable.</summary>
+    public void Dispose()
+    {
+        var region = _region;
+        if (region is null)
+            return;
+        _region = null;
+        _base = null;
+        t_held--;
+        region.Release(_stripe);
+    }
+
+    // ---- spans -----------------------------------------------------------------------------
+
+    /// <summary>A writable span over [offset, offset+length). Valid only while this lease is live.</summary>
+    public readonly Span<byte> GetSpan(long offset, int length) => new(Pointer(offset, length), length);
+
+    /// <summary>A read-only span over [offset, offset+length). Valid only while this lease is live.</summary>
+    public readonly ReadOnlySpan<byte> GetReadOnlySpan(long offset, int length) => new(Pointer(offset, length), length);
+
+    /// <summary>Checked pointer into the mapping (library-internal: vring and mailbox accessors).</summary>
+    internal readonly byte* Pointer(long offset, long length)
+    {
+        if (_base == null)
+            ThrowDisposed();
+        // Unsigned compares reject negative values as well as overflowing ranges.
+        if ((ulong)offset > (ulong)_length || (ulong)length > (ulong)(_length - offset))
+            ThrowOutOfRange(offset, length);
+        return _base + offset;
+    }
+
+    private readonly byte* Aligned(long offset, int size)
+    {
+        byte* p = Pointer(offset, size);
+        if (((nuint)p & (nuint)(size - 1)) != 0)
+            ThrowMisaligned(offset, size);
+        return p;
+    }
+
+    // ---- plain little-endian accessors (private copies; callers validate what they read) ---
+
+    public readonly byte ReadByte(long offset) => *Pointer(offset, 1);
+    public readonly void WriteByte(long offset, byte value) => *Pointer(offset, 1) = value;
+    public readonly ushort ReadUInt16(long offset) => Unsafe.ReadUnaligned<ushort>(Pointer(offset, 2));
+    public readonly uint ReadUInt32(long offset) => Unsafe.ReadUnaligned<uint>(Pointer(offset, 4));
+    public readonly ulong ReadUInt64(long offset) => Unsafe.ReadUnaligned<ulong>(Pointer(offset, 8));
+    public readonly void WriteUInt16(long offset, ushort value) => Unsafe.WriteUnaligned(Pointer(offset, 2), value);
+    public readonly void WriteUInt32(long offset, uint value) => Unsafe.WriteUnaligned(Pointer(offset, 4), value);
+    public readonly void WriteUInt64(long offset, ulong value) => Unsafe.WriteUnaligned(Pointer(offset, 8), value);
+
+    // ---- ordered accessors: the only publish/consume points of the protocol -----------------
+
+    /// <summary>Load-acquire: later reads cannot move before it (consumer reads an index, then the entries).</summary>
+    public readonly ushort ReadUInt16Acquire(long offset) => Volatile.Read(ref *(ushort*)Aligned(offset, 2));
+
+    /// <summary>Store-release: earlier writes are visible before it (producer writes entries, then publishes the index).</summary>
+    public readonly void WriteUInt16Release(long offset, ushort value) => Volatile.Write(ref *(ushort*)Aligned(offset, 2), value);
+
+    /// <summary>Load-acquire of a 32-bit word.</summary>
+    public readonly uint ReadUInt32Acquire(long offset) => Volatile.Read(ref *(uint*)Aligned(offset, 4));
+
+    /// <summary>Store-release of a 32-bit word.</summary>
+    public readonly void WriteUInt32Release(long offset, uint value) => Volatile.Write(ref *(uint*)Aligned(offset, 4), value);
+
+    /// <summary>Load-acquire of a byte (status bytes).</summary>
+    public readonly byte ReadByteAcquire(long offset) => Volatile.Read(ref *Pointer(offset, 1));
+
+    /// <summary>Store-release of a byte (status bytes).</summary>
+    public readonly void WriteByteRelease(long offset, byte value) => Volatile.Write(ref *Pointer(offset, 1), value);
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private static void ThrowDisposed() => throw new ObjectDisposedException(nameof(MappingLease), "The mapping lease was released; take a new one.");
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private readonly void ThrowOutOfRange(long offset, long length) =>
+        throw new AddressRangeException(nameof(offset), $"Region '{_region?.Name}' of 0x{_length:X} bytes", unchecked((ulong)offset), unchecked((ulong)length), "is not inside the region");
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private readonly void ThrowMisaligned(long offset, int size) =>
+        throw new ArgumentException($"Region '{_region?.Name}': offset 0x{offset:X} is not {size}-byte aligned for an ordered access.", nameof(offset));
+}

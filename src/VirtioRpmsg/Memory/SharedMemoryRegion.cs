@@ -1,0 +1,380 @@
+using System.Globalization;
+using VirtioRpmsg.Interop;
+
+namespace VirtioRpmsg.Memory;
+
+/// <summary>
+/// A mapped window of shared memory with a device (physical) base address. All access goes through
+/// a <see cref="MappingLease"/>; unmapping (a) refuses new leases at once, (b) bumps the generation,
+/// (c) waits for every live lease to be released and (d) only then calls munmap. Nothing can touch
+/// the memory after it is unmapped.
+/// </summary>
+public sealed unsafe class SharedMemoryRegion : IDisposable
+{
+    private const int ClosedBit = 1;
+
+    private readonly LeaseCounter _leases = new();
+    private readonly Func<MappedBlock> _map;
+    private readonly FileDescriptor? _descriptor;
+    private readonly object _lifecycle = new();
+
+    // (generation << 1) | closed. Written only under _lifecycle, read lock-free by Acquire.
+    private int _state;
+    private MappedBlock? _block;
+    private byte* _base;
+    private bool _disposed;
+
+    private SharedMemoryRegion(string name, RegionBacking backing, ulong deviceAddress, long size, Func<MappedBlock> map, FileDescriptor? descriptor)
+    {
+        Name = name;
+        Backing = backing;
+        DeviceAddress = deviceAddress;
+        Size = size;
+        _map = map;
+        _descriptor = descriptor;
+        _block = map();
+        _base = _block.Base;
+    }
+
+    /// <summary>Name used in every error message (a path, or a description).</summary>
+    public string Name { get; }
+
+    /// <summary>Where the memory comes from.</summary>
+    public RegionBacking Backing { get; }
+
+    /// <summary>Device (physical) address of the first byte, as the remote processor sees it.</summary>
+    public ulong DeviceAddress { get; }
+
+    /// <summary>Size in bytes.</summary>
+    public long Size { get; }
+
+    /// <summary>Mapping generation: bumped by every unmap. Objects bound to an older one fail fast.</summary>
+    public int Generation => Volatile.Read(ref _state) >> 1;
+
+    /// <summary>True while leases can be taken.</summary>
+    public bool IsMapped => (Volatile.Read(ref _state) & ClosedBit) == 0;
+
+    /// <summary>Number of leases currently live (diagnostics).</summary>
+    public long LiveLeases => _leases.Live;
+
+    /// <summary>The memfd backing this region, for handing to a peer process; null for other backings.</summary>
+    internal FileDescriptor? Descriptor => _descriptor;
+
+    // ---- factories -------------------------------------------------------------------------
+
+    /// <summary>Creates (or resizes) a shared-memory file of <paramref name="size"/> bytes and maps it.</summary>
+    public static SharedMemoryRegion CreateFile(string path, long size, ulong deviceAddress = 0, bool guardPages = false)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ValidateSize(size, deviceAddress, path);
+        using (var fd = FileDescriptor.Open(path, Native.OpenCreate))
+            NativeCallException.ThrowIfError(Native.Ftruncate(fd.Value, size), "ftruncate", path);
+        return OpenFileCore(path, deviceAddress, size, 0, guardPages);
+    }
+
+    /// <summary>Maps an existing file; <paramref name="size"/> null maps from <paramref name="fileOffset"/> to the end.</summary>
+    public static SharedMemoryRegion OpenFile(string path, ulong deviceAddress = 0, long? size = null, long fileOffset = 0, bool guardPages = false)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (fileOffset < 0)
+            throw new ArgumentOutOfRangeException(nameof(fileOffset), fileOffset, $"'{path}': file offset must not be negative.");
+        long fileSize;
+        using (var fd = FileDescriptor.Open(path, Native.OpenReadWrite))
+            fileSize = fd.GetSize(path);
+        long length = size ?? fileSize - fileOffset;
+        ValidateSize(length, deviceAddress, path);
+        if (fileOffset > fileSize || length > fileSize - fileOffset)
+            throw new ArgumentOutOfRangeException(nameof(size), length,
+                $"'{path}' is {fileSize} bytes, too small for {length} bytes at offset {fileOffset}.");
+        return OpenFileCore(path, deviceAddress, length, fileOffset, guardPages);
+    }
+
+    private static SharedMemoryRegion OpenFileCore(string path, ulong deviceAddress, long size, long fileOffset, bool guardPages) =>
+        new(path, RegionBacking.SharedMemoryFile, deviceAddress, size, () =>
+        {
+            // The mapping keeps the file alive; the descriptor is not needed after mmap.
+            using var fd = FileDescriptor.Open(path, Native.OpenReadWrite);
+            return MappedBlock.Map(fd.Value, path, fileOffset, (ulong)size, guardPages);
+        }, null);
+
+    /// <summary>Creates an anonymous memfd of <paramref name="size"/> bytes, mapped, that can be passed to a peer process.</summary>
+    public static SharedMemoryRegion CreateMemFd(string name, long size, ulong deviceAddress = 0, bool guardPages = false)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ValidateSize(size, deviceAddress, name);
+        NativeCallException.ThrowIfError(Native.MemfdCreate(name, out int raw), "memfd_create", name);
+        var fd = new FileDescriptor(raw);
+        try
+        {
+            NativeCallException.ThrowIfError(Native.Ftruncate(fd.Value, size), "ftruncate", name);
+            return FromDescriptorCore(fd, "memfd:" + name, deviceAddress, size, guardPages);
+        }
+        catch
+        {
+            fd.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Maps a memfd (or file) descriptor received from a peer. The region takes ownership of it.</summary>
+    internal static SharedMemoryRegion FromDescriptor(FileDescriptor fd, string name, ulong deviceAddress, long size, bool guardPages = false)
+    {
+        ValidateSize(size, deviceAddress, name);
+        long actual = fd.GetSize(name);
+        if (actual < size)
+            throw new ArgumentOutOfRangeException(nameof(size), size, $"'{name}' is {actual} bytes, too small for {size} bytes.");
+        return FromDescriptorCore(fd, name, deviceAddress, size, guardPages);
+    }
+
+    private static SharedMemoryRegion FromDescriptorCore(FileDescriptor fd, string name, ulong deviceAddress, long size, bool guardPages) =>
+        new(name, RegionBacking.MemFd, deviceAddress, size, () => MappedBlock.Map(fd.Value, name, 0, (ulong)size, guardPages), fd);
+
+    /// <summary>Anonymous shared memory (tests, in-process loopback).</summary>
+    public static SharedMemoryRegion CreateAnonymous(long size, ulong deviceAddress = 0, bool guardPages = false, string name = "anonymous")
+    {
+        ValidateSize(size, deviceAddress, name);
+        return new(name, RegionBacking.Anonymous, deviceAddress, size, () => MappedBlock.Map(-1, name, 0, (ulong)size, guardPages), null);
+    }
+
+    /// <summary>
+    /// Maps map <paramref name="mapIndex"/> of a UIO device, reading its address, size and in-page offset
+    /// from sysfs (<c>{sysfsRoot}/uioX/maps/mapN/{addr,size,offset}</c>).
+    /// </summary>
+    /// <param name="device">"uio0" or "/dev/uio0".</param>
+    /// <param name="mapIndex">The map number N; mapped at file offset N * page size.</param>
+    /// <param name="sysfsRoot">Root of the UIO class tree; tests point it at a fake tree.</param>
+    /// <param name="devicePath">Path of the character device; defaults to /dev/uioX.</param>
+    /// <param name="guardPages">Surround the mapping with inaccessible pages (tests).</param>
+    public static SharedMemoryRegion OpenUio(string device, int mapIndex, string sysfsRoot = "/sys/class/uio", string? devicePath = null, bool guardPages = false)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentOutOfRangeException.ThrowIfNegative(mapIndex);
+        string uioName = Path.GetFileName(device);
+        devicePath ??= device.Contains('/') ? device : "/dev/" + uioName;
+        string mapDir = Path.Combine(sysfsRoot, uioName, "maps", "map" + mapIndex.ToString(CultureInfo.InvariantCulture));
+        if (!Directory.Exists(mapDir))
+            throw new DirectoryNotFoundException($"UIO device '{uioName}' has no map {mapIndex}: '{mapDir}' does not exist.");
+        ulong addr = ReadSysfsNumber(Path.Combine(mapDir, "addr"));
+        ulong size = ReadSysfsNumber(Path.Combine(mapDir, "size"));
+        // Kernels before 4.x have no 'offset' file; the map is then page-aligned.
+        string offsetFile = Path.Combine(mapDir, "offset");
+        ulong inPage = File.Exists(offsetFile) ? ReadSysfsNumber(offsetFile) : 0;
+        if (size == 0 || size > long.MaxValue)
+            throw new ArgumentOutOfRangeException(nameof(mapIndex), size, $"'{mapDir}/size' is 0x{size:X}: a UIO map must have a non-zero size.");
+        if (inPage >= (ulong)MappedBlock.PageSize)
+            throw new ArgumentOutOfRangeException(nameof(mapIndex), inPage, $"'{mapDir}/offset' is 0x{inPage:X}: not smaller than the page size.");
+        ValidateSize((long)size, addr, devicePath);
+        long fileOffset = mapIndex * MappedBlock.PageSize;
+        string subject = $"{devicePath} map {mapIndex}";
+        return new(subject, RegionBacking.Uio, addr, (long)size, () =>
+        {
+            using var fd = FileDescriptor.Open(devicePath, Native.OpenReadWrite);
+            // UIO takes the map number from the page offset, so the in-page offset is applied after mmap.
+            return MappedBlock.Map(fd.Value, subject, fileOffset, size, guardPages, skip: inPage);
+        }, null);
+    }
+
+    /// <summary>Maps a physical range of /dev/mem (O_SYNC: uncached on ARM).</summary>
+    public static SharedMemoryRegion OpenDevMem(ulong physicalAddress, long size, string devMemPath = "/dev/mem", bool guardPages = false)
+    {
+        ArgumentNullException.ThrowIfNull(devMemPath);
+        ValidateSize(size, physicalAddress, devMemPath);
+        if (physicalAddress > long.MaxValue)
+            throw new AddressRangeException(nameof(physicalAddress), devMemPath, physicalAddress, (ulong)size, "is beyond the largest file offset");
+        string subject = $"{devMemPath}@0x{physicalAddress:X}";
+        return new(subject, RegionBacking.DevMem, physicalAddress, size, () =>
+        {
+            using var fd = FileDescriptor.Open(devMemPath, Native.OpenSync);
+            return MappedBlock.Map(fd.Value, subject, (long)physicalAddress, (ulong)size, guardPages);
+        }, null);
+    }
+
+    private static void ValidateSize(long size, ulong deviceAddress, string subject)
+    {
+        if (size <= 0)
+            throw new ArgumentOutOfRangeException(nameof(size), size, $"'{subject}': region size must be positive.");
+        if (!AddressRange.FitsInAddressSpace(deviceAddress, (ulong)size))
+            throw new AddressRangeException(nameof(deviceAddress), subject, deviceAddress, (ulong)size, "wraps past the end of the 64-bit address space");
+    }
+
+    private static ulong ReadSysfsNumber(string path)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path).Trim();
+        }
+        catch (IOException e)
+        {
+            throw new IOException($"Cannot read UIO attribute '{path}': {e.Message}", e);
+        }
+        bool ok = text.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
+            ? ulong.TryParse(text.AsSpan(2), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out ulong value)
+            : ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value);
+        if (!ok)
+            throw new FormatException($"UIO attribute '{path}' is '{text}', not a number.");
+        return value;
+    }
+
+    // ---- leases ----------------------------------------------------------------------------
+
+    /// <summary>Takes a lease on the current mapping. Throws <see cref="RegionClosedException"/> when unmapped.</summary>
+    public MappingLease Acquire()
+    {
+        int stripe = _leases.Enter();
+        int state = Volatile.Read(ref _state);
+        if ((state & ClosedBit) != 0)
+        {
+            _leases.Exit(stripe);
+            throw new RegionClosedException(Name, state >> 1);
+        }
+        return new MappingLease(this, _base, Size, stripe, state >> 1);
+    }
+
+    /// <summary>
+    /// Takes a lease only if the region is still at <paramref name="expectedGeneration"/>;
+    /// throws <see cref="StaleMappingException"/> when it has been remapped since.
+    /// </summary>
+    public MappingLease Acquire(int expectedGeneration)
+    {
+        int stripe = _leases.Enter();
+        int state = Volatile.Read(ref _state);
+        if (state != expectedGeneration << 1)
+        {
+            _leases.Exit(stripe);
+            ThrowAcquireFailed(state, expectedGeneration);
+        }
+        return new MappingLease(this, _base, Size, stripe, expectedGeneration);
+    }
+
+    /// <summary>Takes a lease if the region is mapped at <paramref name="expectedGeneration"/>; false otherwise.</summary>
+    public bool TryAcquire(int expectedGeneration, out MappingLease lease)
+    {
+        int stripe = _leases.Enter();
+        if (Volatile.Read(ref _state) != expectedGeneration << 1)
+        {
+            _leases.Exit(stripe);
+            lease = default;
+            return false;
+        }
+        lease = new MappingLease(this, _base, Size, stripe, expectedGeneration);
+        return true;
+    }
+
+    /// <summary>A handle that binds the current generation: it fails fast once the region is remapped.</summary>
+    public RegionHandle Bind() => new(this, Generation);
+
+    private void ThrowAcquireFailed(int state, int expectedGeneration)
+    {
+        int generation = state >> 1;
+        if (generation != expectedGeneration)
+            throw new StaleMappingException(Name, expectedGeneration, generation);
+        throw new RegionClosedException(Name, generation);
+    }
+
+    internal void Release(int stripe) => _leases.Exit(stripe);
+
+    // ---- unmap / remap ---------------------------------------------------------------------
+
+    /// <summary>Unmaps, waiting up to 10 seconds for live leases. See <see cref="Unmap(TimeSpan)"/>.</summary>
+    public void Unmap() => Unmap(TimeSpan.FromSeconds(10));
+
+    /// <summary>
+    /// Refuses new leases, bumps the generation, waits for live leases to drain, then unmaps.
+    /// If leases are still live after <paramref name="drainTimeout"/> the memory stays mapped (and
+    /// closed to new leases) and <see cref="TimeoutException"/> is thrown: unmapping under a live
+    /// lease is never an option. Idempotent.
+    /// </summary>
+    public void Unmap(TimeSpan drainTimeout)
+    {
+        if (MappingLease.HeldByCurrentThread > 0)
+            throw new LeaseHeldException($"Unmap of region '{Name}'");
+        lock (_lifecycle)
+        {
+            int state = _state;
+            if ((state & ClosedBit) == 0)
+            {
+                // Full fence: pairs with the increment-then-read in Acquire (either the acquirer sees
+                // the closed bit, or we see its count).
+                Interlocked.Exchange(ref _state, (((state >> 1) + 1) << 1) | ClosedBit);
+            }
+            if (_block is null)
+                return;
+            WaitForLeases(drainTimeout);
+            var block = _block;
+            _block = null;
+            _base = null;
+            block.Dispose();
+        }
+    }
+
+    private void WaitForLeases(TimeSpan timeout)
+    {
+        // Leases are short by design (no blocking while held), so a spin usually suffices.
+        var spin = new SpinWait();
+        long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        while (_leases.Live != 0)
+        {
+            if (spin.NextSpinWillYield && Environment.TickCount64 > deadline)
+                throw new TimeoutException($"Region '{Name}': {_leases.Live} lease(s) still live after {timeout.TotalMilliseconds} ms; the region is closed but not unmapped.");
+            spin.SpinOnce(sleep1Threshold: 40);
+        }
+    }
+
+    /// <summary>Maps the same backing again under a new generation (recovery). Objects bound to the old one stay stale.</summary>
+    public void Remap()
+    {
+        lock (_lifecycle)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if ((_state & ClosedBit) == 0)
+                throw new InvalidOperationException($"Region '{Name}' is still mapped (generation {_state >> 1}); unmap it first.");
+            if (_block is not null)
+                throw new InvalidOperationException($"Region '{Name}' could not be unmapped earlier (leases still live); cannot remap.");
+            var block = _map();
+            _block = block;
+            _base = block.Base;
+            // Release: the new base is visible before the open state is.
+            Volatile.Write(ref _state, _state & ~ClosedBit);
+        }
+    }
+
+    /// <summary>Unmaps (waiting for leases) and releases the backing descriptor.</summary>
+    public void Dispose()
+    {
+        Unmap();
+        lock (_lifecycle)
+        {
+            _disposed = true;
+            _descriptor?.Dispose();
+        }
+    }
+
+    // ---- address translation ---------------------------------------------------------------
+
+    /// <summary>Translates a device address range to an offset in this region; false if not wholly inside.</summary>
+    public bool TryTranslate(ulong deviceAddress, ulong length, out long offset)
+    {
+        bool ok = AddressRange.TryTranslate(DeviceAddress, (ulong)Size, deviceAddress, length, out ulong o);
+        offset = (long)o;
+        return ok;
+    }
+
+    /// <summary>Translates a device address range to an offset; throws <see cref="AddressRangeException"/> if not wholly inside.</summary>
+    public long Translate(ulong deviceAddress, ulong length)
+    {
+        if (!TryTranslate(deviceAddress, length, out long offset))
+            throw new AddressRangeException(nameof(deviceAddress), $"Region '{Name}' [0x{DeviceAddress:X}, +0x{Size:X})", deviceAddress, length, "is not inside the region");
+        return offset;
+    }
+
+    /// <summary>Device address of an offset range; throws if the range is not inside the region.</summary>
+    public ulong ToDeviceAddress(long offset, long length)
+    {
+        if (offset < 0 || length < 0 || offset > Size || length > Size - offset)
+            throw new AddressRangeException(nameof(offset), $"Region '{Name}' of 0x{Size:X} bytes", unchecked((ulong)offset), unchecked((ulong)length), "is not inside the region");
+        return DeviceAddress + (ulong)offset;
+    }
+
+    public override string ToString() => $"{Name} ({Backing}, 0x{DeviceAddress:X}+0x{Size:X}, generation {Generation}{(IsMapped ? "" : ", unmapped")})";
+}
