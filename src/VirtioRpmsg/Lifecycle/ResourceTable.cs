@@ -1,0 +1,232 @@
+using System.Buffers.Binary;
+using System.Numerics;
+using System.Text;
+using VirtioRpmsg.Memory;
+
+namespace VirtioRpmsg.Lifecycle;
+
+/// <summary>
+/// A parsed, validated remoteproc resource table (version 1). Parsing works on a private copy taken
+/// once: the table lives in memory the remote can write, so nothing is ever re-read from the source
+/// after it was checked. Every offset and length is checked with overflow-proof arithmetic; any
+/// violation is a <see cref="ResourceTableException"/> naming the field, entry and value.
+/// </summary>
+/// <remarks>
+/// Names (32 bytes) must contain a NUL terminator; a name filling all 32 bytes is rejected rather
+/// than silently truncated, because the kernel ABI treats it as a C string and an unterminated one
+/// means the table is not what its writer meant. Bytes after the NUL are ignored.
+/// Entries may not overlap the header, the offset array or each other: the host writes back into
+/// vdev entries, and a write into one entry must not change another.
+/// </remarks>
+public sealed class ResourceTable
+{
+    /// <summary>The only supported table version.</summary>
+    public const uint SupportedVersion = 1;
+
+    /// <summary>"Any address": the host chooses and writes the address back.</summary>
+    public const uint AddrAny = 0xFFFFFFFF;
+
+    /// <summary>Virtio device id of rpmsg.</summary>
+    public const uint RpmsgDeviceId = 7;
+
+    /// <summary>Bytes of the fixed header (ver, num, reserved[2]); the offset array follows.</summary>
+    public const int HeaderSize = 16;
+
+    /// <summary>Length of a name field in carveout, devmem and trace entries.</summary>
+    public const int NameLength = 32;
+
+    /// <summary>First and last vendor-specific entry type.</summary>
+    public const uint VendorTypeFirst = 128, VendorTypeLast = 511;
+
+    /// <summary>Largest vring size the split virtqueue allows.</summary>
+    public const uint MaxVringNum = 32768;
+
+    private readonly byte[] _copy;
+
+    private ResourceTable(byte[] copy, uint version, IReadOnlyList<ResourceEntry> entries)
+    {
+        _copy = copy;
+        Version = version;
+        Entries = entries;
+    }
+
+    /// <summary>Table version (always <see cref="SupportedVersion"/> once parsed).</summary>
+    public uint Version { get; }
+
+    /// <summary>Number of bytes the table was parsed from (the bound every offset was checked against).</summary>
+    public int Length => _copy.Length;
+
+    /// <summary>All entries, in offset-array order (vendor entries included).</summary>
+    public IReadOnlyList<ResourceEntry> Entries { get; }
+
+    public IEnumerable<CarveoutEntry> Carveouts => Entries.OfType<CarveoutEntry>();
+    public IEnumerable<DevmemEntry> Devmems => Entries.OfType<DevmemEntry>();
+    public IEnumerable<TraceEntry> Traces => Entries.OfType<TraceEntry>();
+    public IEnumerable<VdevEntry> Vdevs => Entries.OfType<VdevEntry>();
+    public IEnumerable<VendorEntry> VendorEntries => Entries.OfType<VendorEntry>();
+
+    /// <summary>A copy of the bytes the table was parsed from.</summary>
+    public byte[] ToArray() => (byte[])_copy.Clone();
+
+    /// <summary>Copies <paramref name="table"/> once and parses the copy.</summary>
+    public static ResourceTable Parse(ReadOnlySpan<byte> table) => ParseCopy(table.ToArray());
+
+    /// <summary>Copies <paramref name="length"/> bytes at <paramref name="offset"/> of a mapping once and parses the copy.</summary>
+    public static ResourceTable Read(in MappingLease lease, long offset, int length) => ParseCopy(lease.GetReadOnlySpan(offset, length).ToArray());
+
+    private static ResourceTable ParseCopy(byte[] t)
+    {
+        ulong size = (ulong)t.Length;
+        if (size < HeaderSize)
+            throw new ResourceTableException("length", -1, size, $"shorter than the {HeaderSize}-byte header");
+        uint version = U32(t, 0);
+        if (version != SupportedVersion)
+            throw new ResourceTableException("ver", -1, version, $"only version {SupportedVersion} is supported");
+        uint num = U32(t, 4);
+        ulong headerEnd = HeaderSize + 4UL * num;
+        if (headerEnd > size)
+            throw new ResourceTableException("num", -1, num, $"an offset array of {num} entries does not fit in a {size}-byte table");
+
+        var entries = new ResourceEntry[num];
+        // (start, end, index) of every entry, for the overlap check.
+        var spans = new (ulong Start, ulong End, int Index)[num];
+        for (int i = 0; i < (int)num; i++)
+        {
+            uint offset = U32(t, HeaderSize + 4 * i);
+            string field = $"offset[{i}]";
+            if (offset < headerEnd)
+                throw new ResourceTableException(field, i, offset, $"points into the header/offset array (which ends at 0x{headerEnd:X})");
+            if ((offset & 3) != 0)
+                throw new ResourceTableException(field, i, offset, "is not 4-byte aligned");
+            if ((ulong)offset + 4 > size)
+                throw new ResourceTableException(field, i, offset, $"the entry's type word is past the end of the {size}-byte table");
+            entries[i] = ParseEntry(t, i, (int)offset);
+            spans[i] = (offset, (ulong)offset + (ulong)entries[i].Size, i);
+        }
+        CheckNoOverlap(spans);
+        return new ResourceTable(t, version, entries);
+    }
+
+    private static ResourceEntry ParseEntry(byte[] t, int i, int o)
+    {
+        uint type = U32(t, o);
+        switch (type)
+        {
+            case (uint)ResourceType.Carveout:
+            case (uint)ResourceType.Devmem:
+            {
+                string kind = type == (uint)ResourceType.Carveout ? "carveout" : "devmem";
+                RequireFits(t, i, o, MemoryResourceEntry.EntrySize, kind);
+                uint da = U32(t, o + 4), pa = U32(t, o + 8), len = U32(t, o + 12), flags = U32(t, o + 16);
+                string name = Name(t, i, o + 24, kind);
+                return type == (uint)ResourceType.Carveout
+                    ? new CarveoutEntry(i, o, da, pa, len, flags, name)
+                    : new DevmemEntry(i, o, da, pa, len, flags, name);
+            }
+            case (uint)ResourceType.Trace:
+                RequireFits(t, i, o, TraceEntry.EntrySize, "trace");
+                return new TraceEntry(i, o, U32(t, o + 4), U32(t, o + 8), Name(t, i, o + 16, "trace"));
+            case (uint)ResourceType.Vdev:
+                return ParseVdev(t, i, o);
+            case >= VendorTypeFirst and <= VendorTypeLast:
+                return new VendorEntry(i, o, type);
+            default:
+                throw new ResourceTableException("type", i, type, "is not a known resource type (carveout 0, devmem 1, trace 2, vdev 3, vendor 128..511)");
+        }
+    }
+
+    private static VdevEntry ParseVdev(byte[] t, int i, int o)
+    {
+        RequireFits(t, i, o, VdevEntry.HeaderSize, "vdev");
+        uint configLength = U32(t, o + VdevEntry.ConfigLengthOffset);
+        byte vringCount = t[o + VdevEntry.NumVringsOffset];
+        ulong vringsEnd = (ulong)o + VdevEntry.HeaderSize + (ulong)vringCount * VdevVring.EntrySize;
+        if (vringsEnd > (ulong)t.Length)
+            throw new ResourceTableException("vdev.num_of_vrings", i, vringCount, $"{vringCount} vring entries run past the end of the {t.Length}-byte table");
+        if (vringsEnd + configLength > (ulong)t.Length)
+            throw new ResourceTableException("vdev.config_len", i, configLength, $"config space at 0x{vringsEnd:X} runs past the end of the {t.Length}-byte table");
+        var vrings = new VdevVring[vringCount];
+        for (int v = 0; v < vringCount; v++)
+        {
+            int vo = o + VdevEntry.HeaderSize + v * VdevVring.EntrySize;
+            vrings[v] = new VdevVring(v, vo, U32(t, vo), U32(t, vo + 4), U32(t, vo + 8), U32(t, vo + 12), U32(t, vo + 16));
+        }
+        return new VdevEntry(i, o,
+            Id: U32(t, o + VdevEntry.IdOffset),
+            NotifyId: U32(t, o + VdevEntry.NotifyIdOffset),
+            DeviceFeatures: U32(t, o + VdevEntry.DeviceFeaturesOffset),
+            GuestFeatures: U32(t, o + VdevEntry.GuestFeaturesOffset),
+            ConfigLength: configLength,
+            Status: t[o + VdevEntry.StatusOffset],
+            Vrings: vrings);
+    }
+
+    private static void RequireFits(byte[] t, int i, int o, int entrySize, string kind)
+    {
+        if ((ulong)o + (ulong)entrySize > (ulong)t.Length)
+            throw new ResourceTableException($"offset[{i}]", i, (ulong)o, $"the {entrySize}-byte {kind} entry is truncated by the end of the {t.Length}-byte table");
+    }
+
+    private static string Name(byte[] t, int i, int o, string kind)
+    {
+        var bytes = t.AsSpan(o, NameLength);
+        int nul = bytes.IndexOf((byte)0);
+        if (nul < 0)
+            throw new ResourceTableException($"{kind}.name", i, NameLength, "has no NUL terminator within its 32 bytes");
+        return Encoding.UTF8.GetString(bytes[..nul]);
+    }
+
+    private static void CheckNoOverlap((ulong Start, ulong End, int Index)[] spans)
+    {
+        var sorted = ((ulong Start, ulong End, int Index)[])spans.Clone();
+        Array.Sort(sorted, (a, b) => a.Start.CompareTo(b.Start));
+        for (int k = 1; k < sorted.Length; k++)
+        {
+            if (sorted[k].Start < sorted[k - 1].End)
+                throw new ResourceTableException($"offset[{sorted[k].Index}]", sorted[k].Index, sorted[k].Start,
+                    $"overlaps entry {sorted[k - 1].Index} at [0x{sorted[k - 1].Start:X}, 0x{sorted[k - 1].End:X})");
+        }
+    }
+
+    private static uint U32(byte[] t, int offset) => BinaryPrimitives.ReadUInt32LittleEndian(t.AsSpan(offset, 4));
+
+    // ---- rpmsg vdev --------------------------------------------------------------------------
+
+    /// <summary>The first vdev entry with virtio device id <paramref name="id"/>, or null.</summary>
+    public VdevEntry? FindVdev(uint id) => Vdevs.FirstOrDefault(v => v.Id == id);
+
+    /// <summary>
+    /// The rpmsg vdev (id 7), checked for what the rpmsg transport needs: exactly two vrings, each
+    /// with a power-of-two num (at most 32768) and a power-of-two align.
+    /// </summary>
+    public VdevEntry GetRpmsgVdev()
+    {
+        var vdev = FindVdev(RpmsgDeviceId)
+            ?? throw new ResourceTableException("vdev.id", -1, RpmsgDeviceId, "no vdev entry with the rpmsg device id");
+        ValidateRpmsgVdev(vdev);
+        return vdev;
+    }
+
+    /// <summary>Checks the vring shape an rpmsg vdev must have; throws <see cref="ResourceTableException"/>.</summary>
+    public static void ValidateRpmsgVdev(VdevEntry vdev)
+    {
+        ArgumentNullException.ThrowIfNull(vdev);
+        if (vdev.Vrings.Count != 2)
+            throw new ResourceTableException("vdev.num_of_vrings", vdev.Index, (ulong)vdev.Vrings.Count, "an rpmsg vdev needs exactly two vrings (rx, tx)");
+        foreach (var ring in vdev.Vrings)
+        {
+            if (ring.Num == 0 || ring.Num > MaxVringNum || !BitOperations.IsPow2(ring.Num))
+                throw new ResourceTableException($"vring[{ring.Index}].num", vdev.Index, ring.Num, $"must be a power of two between 1 and {MaxVringNum}");
+            if (!BitOperations.IsPow2(ring.Align))
+                throw new ResourceTableException($"vring[{ring.Index}].align", vdev.Index, ring.Align, "must be a power of two");
+        }
+    }
+
+    /// <summary>Throws unless <paramref name="entry"/> is the very object this table parsed at its index.</summary>
+    internal void RequireOwnEntry(ResourceEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        if ((uint)entry.Index >= (uint)Entries.Count || !ReferenceEquals(Entries[entry.Index], entry))
+            throw new ArgumentException($"Resource entry {entry.Index} at offset 0x{entry.Offset:X} does not belong to this table.", nameof(entry));
+    }
+}

@@ -1,0 +1,101 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using VirtioRpmsg.Memory;
+
+namespace VirtioRpmsg.Lifecycle;
+
+/// <summary>
+/// Writes the driver's decisions back into a resource table in memory (vring addresses chosen for
+/// ADDR_ANY, gfeatures, the status byte), at the offsets of a parsed <see cref="ResourceTable"/>.
+/// Before every write it re-checks that the target still holds the entry at the parsed offset
+/// (offset array slot, type word and vring count): a remote that rewrote its table since it was
+/// parsed gets an error instead of a write into the middle of something else.
+/// </summary>
+/// <remarks>
+/// The target is the table's bytes (<c>table[0]</c> is the table start): a span, or a mapping lease
+/// plus the table's offset in it. Plain fields are written with plain stores; the status byte is the
+/// publish point (store-release), so a peer that sees the new status also sees every earlier write.
+/// </remarks>
+public sealed class ResourceTableWriter
+{
+    private readonly ResourceTable _table;
+
+    public ResourceTableWriter(ResourceTable table)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        _table = table;
+    }
+
+    /// <summary>The table whose offsets this writer uses.</summary>
+    public ResourceTable Table => _table;
+
+    /// <summary>Writes da and pa of vring <paramref name="vringIndex"/>; returns the updated record.</summary>
+    public VdevVring SetVringAddress(Span<byte> target, VdevEntry vdev, int vringIndex, uint deviceAddress, uint physicalAddress)
+    {
+        CheckTarget(target, vdev);
+        if ((uint)vringIndex >= (uint)vdev.Vrings.Count)
+            throw new ArgumentOutOfRangeException(nameof(vringIndex), vringIndex, $"Vdev entry {vdev.Index} has {vdev.Vrings.Count} vrings.");
+        var ring = vdev.Vrings[vringIndex];
+        BinaryPrimitives.WriteUInt32LittleEndian(target.Slice(ring.Offset, 4), deviceAddress);
+        BinaryPrimitives.WriteUInt32LittleEndian(target.Slice(ring.Offset + 16, 4), physicalAddress);
+        return ring with { DeviceAddress = deviceAddress, PhysicalAddress = physicalAddress };
+    }
+
+    /// <summary>Writes the features the driver accepted (gfeatures).</summary>
+    public void SetGuestFeatures(Span<byte> target, VdevEntry vdev, uint features)
+    {
+        CheckTarget(target, vdev);
+        BinaryPrimitives.WriteUInt32LittleEndian(target.Slice(vdev.Offset + VdevEntry.GuestFeaturesOffset, 4), features);
+    }
+
+    /// <summary>Publishes the virtio status byte (store-release: every earlier write is visible first).</summary>
+    public void WriteStatus(Span<byte> target, VdevEntry vdev, byte status)
+    {
+        CheckTarget(target, vdev);
+        Volatile.Write(ref target[vdev.StatusByteOffset], status);
+    }
+
+    /// <summary>Reads the status byte again (load-acquire: the peer may have changed it). An untrusted value.</summary>
+    public byte ReadStatus(ReadOnlySpan<byte> target, VdevEntry vdev)
+    {
+        CheckTarget(target, vdev);
+        return Volatile.Read(ref MemoryMarshal.GetReference(target.Slice(vdev.StatusByteOffset, 1)));
+    }
+
+    // Lease variants: the table sits at tableOffset in the lease's mapping.
+
+    /// <inheritdoc cref="SetVringAddress(Span{byte}, VdevEntry, int, uint, uint)"/>
+    public VdevVring SetVringAddress(in MappingLease lease, long tableOffset, VdevEntry vdev, int vringIndex, uint deviceAddress, uint physicalAddress)
+        => SetVringAddress(Window(lease, tableOffset), vdev, vringIndex, deviceAddress, physicalAddress);
+
+    /// <inheritdoc cref="SetGuestFeatures(Span{byte}, VdevEntry, uint)"/>
+    public void SetGuestFeatures(in MappingLease lease, long tableOffset, VdevEntry vdev, uint features)
+        => SetGuestFeatures(Window(lease, tableOffset), vdev, features);
+
+    /// <inheritdoc cref="WriteStatus(Span{byte}, VdevEntry, byte)"/>
+    public void WriteStatus(in MappingLease lease, long tableOffset, VdevEntry vdev, byte status)
+        => WriteStatus(Window(lease, tableOffset), vdev, status);
+
+    /// <inheritdoc cref="ReadStatus(ReadOnlySpan{byte}, VdevEntry)"/>
+    public byte ReadStatus(in MappingLease lease, long tableOffset, VdevEntry vdev)
+        => ReadStatus(Window(lease, tableOffset), vdev);
+
+    private Span<byte> Window(in MappingLease lease, long tableOffset) => lease.GetSpan(tableOffset, _table.Length);
+
+    private void CheckTarget(ReadOnlySpan<byte> target, VdevEntry vdev)
+    {
+        _table.RequireOwnEntry(vdev);
+        if (target.Length < _table.Length)
+            throw new ArgumentException($"Target holds {target.Length} bytes; the resource table was parsed from {_table.Length}.", nameof(target));
+        // Re-validate against the live bytes: the remote may have rewritten its table since it was parsed.
+        uint slot = BinaryPrimitives.ReadUInt32LittleEndian(target.Slice(ResourceTable.HeaderSize + 4 * vdev.Index, 4));
+        if (slot != (uint)vdev.Offset)
+            throw new ResourceTableException($"offset[{vdev.Index}]", vdev.Index, slot, $"changed since the table was parsed (was 0x{vdev.Offset:X})");
+        uint type = BinaryPrimitives.ReadUInt32LittleEndian(target.Slice(vdev.Offset, 4));
+        if (type != (uint)ResourceType.Vdev)
+            throw new ResourceTableException("type", vdev.Index, type, "changed since the table was parsed (was vdev)");
+        byte rings = target[vdev.Offset + VdevEntry.NumVringsOffset];
+        if (rings != vdev.Vrings.Count)
+            throw new ResourceTableException("vdev.num_of_vrings", vdev.Index, rings, $"changed since the table was parsed (was {vdev.Vrings.Count})");
+    }
+}

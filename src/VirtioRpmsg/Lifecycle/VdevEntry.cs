@@ -1,0 +1,32 @@
+namespace VirtioRpmsg.Lifecycle;
+
+/// <summary>
+/// A virtio device entry: id, notifyid, dfeatures, gfeatures, config_len, status, num_of_vrings,
+/// reserved[2], then the vrings, then <see cref="ConfigLength"/> bytes of config space.
+/// </summary>
+public sealed record VdevEntry(
+    int Index, int Offset, uint Id, uint NotifyId, uint DeviceFeatures, uint GuestFeatures, uint ConfigLength, byte Status,
+    IReadOnlyList<VdevVring> Vrings) : ResourceEntry(Index, Offset)
+{
+    /// <summary>Bytes before the first vring entry.</summary>
+    public const int HeaderSize = 28;
+
+    // Field offsets relative to the entry start.
+    internal const int IdOffset = 4;
+    internal const int NotifyIdOffset = 8;
+    internal const int DeviceFeaturesOffset = 12;
+    internal const int GuestFeaturesOffset = 16;
+    internal const int ConfigLengthOffset = 20;
+    internal const int StatusOffset = 24;
+    internal const int NumVringsOffset = 25;
+
+    public override uint TypeCode => (uint)ResourceType.Vdev;
+
+    /// <summary>Byte offset of the config space from the table start.</summary>
+    public int ConfigOffset => Offset + HeaderSize + Vrings.Count * VdevVring.EntrySize;
+
+    /// <summary>Byte offset of the status byte from the table start.</summary>
+    public int StatusByteOffset => Offset + StatusOffset;
+
+    public override int Size => HeaderSize + Vrings.Count * VdevVring.EntrySize + (int)ConfigLength;
+}
