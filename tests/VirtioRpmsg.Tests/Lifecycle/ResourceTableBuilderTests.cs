@@ -1,0 +1,55 @@
+using VirtioRpmsg.Lifecycle;
+
+namespace VirtioRpmsg.Tests.Lifecycle;
+
+public class ResourceTableBuilderTests
+{
+    // The OpenAMP Linux-userspace demo table, written out by hand from the layout in the wire-format notes.
+    private static readonly byte[] OpenAmpTable =
+    [
+        0x01, 0x00, 0x00, 0x00, // ver
+        0x01, 0x00, 0x00, 0x00, // num
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // reserved[2]
+        0x14, 0x00, 0x00, 0x00, // offset[0] = 20
+        0x03, 0x00, 0x00, 0x00, // type = VDEV
+        0x07, 0x00, 0x00, 0x00, // id = rpmsg
+        0x00, 0x00, 0x00, 0x00, // notifyid
+        0x01, 0x00, 0x00, 0x00, // dfeatures = NS
+        0x00, 0x00, 0x00, 0x00, // gfeatures
+        0x00, 0x00, 0x00, 0x00, // config_len
+        0x00, 0x02, 0x00, 0x00, // status, num_of_vrings = 2, reserved[2]
+        0x00, 0x40, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // vring 0 @48
+        0x00, 0x80, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // vring 1 @68
+    ];
+
+    [Fact]
+    public void BuildOpenAmpLinux_MatchesHandWrittenBytes()
+    {
+        byte[] built = ResourceTableBuilder.BuildOpenAmpLinux();
+        Assert.Equal(88, OpenAmpTable.Length);
+        Assert.Equal(OpenAmpTable, built);
+    }
+
+    [Fact]
+    public void AddVendor_TypeOutsideVendorRange_Throws()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ResourceTableBuilder().AddVendor(3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ResourceTableBuilder().AddVendor(512));
+    }
+
+    [Fact]
+    public void AddTrace_NameOf32Bytes_ThrowsBecauseNoRoomForNul()
+    {
+        Assert.Throws<ArgumentException>(() => new ResourceTableBuilder().AddTrace(0, 0, new string('n', 32)));
+        var table = ResourceTable.Parse(new ResourceTableBuilder().AddTrace(0, 0, new string('n', 31)).Build());
+        Assert.Equal(new string('n', 31), Assert.Single(table.Traces).Name);
+    }
+
+    [Fact]
+    public void Build_Empty_IsValidHeaderOnly()
+    {
+        var table = ResourceTable.Parse(new ResourceTableBuilder().Build());
+        Assert.Equal(16, table.Length);
+        Assert.Empty(table.Entries);
+    }
+}
