@@ -179,7 +179,8 @@ public sealed class ResourceTable
     private static void CheckNoOverlap((ulong Start, ulong End, int Index)[] spans)
     {
         var sorted = ((ulong Start, ulong End, int Index)[])spans.Clone();
-        Array.Sort(sorted, (a, b) => a.Start.CompareTo(b.Start));
+        // Ties broken by index so the later entry is the one reported.
+        Array.Sort(sorted, (a, b) => a.Start != b.Start ? a.Start.CompareTo(b.Start) : a.Index.CompareTo(b.Index));
         for (int k = 1; k < sorted.Length; k++)
         {
             if (sorted[k].Start < sorted[k - 1].End)
