@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using VirtioRpmsg.Memory;
 
 namespace VirtioRpmsg.Lifecycle;
 
@@ -171,7 +172,7 @@ public sealed class ElfImage
             throw new ElfFormatException("p_filesz", s.Index, s.FileSize, $"segment data at 0x{s.FileOffset:X} runs past the end of the {length}-byte file");
         // An ELF32 segment must end within the 32-bit address space; an ELF64 one within 2^64.
         bool fits = r.Is64
-            ? Memory.AddressRange.FitsInAddressSpace(s.PhysicalAddress, s.MemorySize)
+            ? AddressRange.FitsInAddressSpace(s.PhysicalAddress, s.MemorySize)
             : s.PhysicalAddress + s.MemorySize <= 1UL << 32;
         if (!fits)
             throw new ElfFormatException("p_memsz", s.Index, s.MemorySize, $"segment at p_paddr 0x{s.PhysicalAddress:X} wraps past the end of the address space");
