@@ -56,4 +56,27 @@ internal static unsafe partial class Native
 
     [LibraryImport(Library, EntryPoint = "vr_recv_fds")]
     internal static partial int RecvFds(int socket, void* data, int length, int* fds, int maxFds, out int count);
+
+    // ---- safe wrappers (setup paths and tests; hot paths use the pointer forms) ------------
+
+    internal static int Read(int fd, Span<byte> buffer)
+    {
+        fixed (byte* p = buffer)
+            return Read(fd, p, buffer.Length);
+    }
+
+    internal static int Write(int fd, ReadOnlySpan<byte> buffer)
+    {
+        fixed (byte* p = buffer)
+            return Write(fd, p, buffer.Length);
+    }
+
+    internal static int SocketPair(int type, out int first, out int second)
+    {
+        int* fds = stackalloc int[2];
+        int r = SocketPair(type, fds);
+        first = r == 0 ? fds[0] : -1;
+        second = r == 0 ? fds[1] : -1;
+        return r;
+    }
 }

@@ -35,6 +35,9 @@ public sealed unsafe class DescriptorPassing : IDisposable
         _waiter = new DescriptorWaiter(address);
     }
 
+    /// <summary>The socket (tests inject malformed messages through it).</summary>
+    internal FileDescriptor Socket => _socket;
+
     /// <summary>The peer's address ('@' + abstract name), for messages.</summary>
     public string Address { get; }
 
@@ -51,10 +54,9 @@ public sealed unsafe class DescriptorPassing : IDisposable
     /// <summary>Two connected ends in this process (tests, in-process loopback).</summary>
     public static (DescriptorPassing First, DescriptorPassing Second) CreatePair()
     {
-        int* fds = stackalloc int[2];
-        NativeCallException.ThrowIfError(Native.SocketPair(Native.SockSeqPacket, fds), "socketpair", "descriptor passing");
-        var a = new FileDescriptor(fds[0]);
-        var b = new FileDescriptor(fds[1]);
+        NativeCallException.ThrowIfError(Native.SocketPair(Native.SockSeqPacket, out int first0, out int second0), "socketpair", "descriptor passing");
+        var a = new FileDescriptor(first0);
+        var b = new FileDescriptor(second0);
         DescriptorPassing? first = null;
         try
         {

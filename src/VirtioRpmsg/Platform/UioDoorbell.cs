@@ -181,7 +181,8 @@ public sealed unsafe class UioDoorbell : FileDescriptorDoorbell
             int r = Native.Read(_device.Value, &count, sizeof(uint));
             if (r == -Errno.EAGAIN)
                 return false;
-            if (r == 0)
+            // EOF, or a reset from a stand-in socket closed with unread words: the device is gone.
+            if (r == 0 || r == -Errno.ECONNRESET)
             {
                 if (throwIfClosed)
                     throw new DoorbellClosedException(DevicePath, "the device returned end-of-file; it is gone.");
