@@ -105,26 +105,8 @@ static int sock_type(int type)
     return (type == VR_SOCK_SEQPACKET ? SOCK_SEQPACKET : SOCK_STREAM) | SOCK_CLOEXEC | SOCK_NONBLOCK;
 }
 
-int vr_unix_listen(const char *name, int abstract, int type, int *fd)
-{
-    struct sockaddr_un addr;
-    socklen_t len;
-    int r = make_address(name, abstract, &addr, &len);
-    if (r < 0)
-        return r;
-    int s = socket(AF_UNIX, sock_type(type), 0);
-    if (s < 0)
-        return -errno;
-    if (bind(s, (struct sockaddr *)&addr, len) < 0 || listen(s, 4) < 0) {
-        int e = errno;
-        close(s);
-        return -e;
-    }
-    *fd = s;
-    return 0;
-}
-
-int vr_unix_connect(const char *name, int abstract, int type, int *fd)
+/* Creates a socket for `name` and either binds+listens or connects it. */
+static int unix_socket(const char *name, int abstract, int type, int listening, int *fd)
 {
     struct sockaddr_un addr;
     socklen_t len;
@@ -136,13 +118,26 @@ int vr_unix_connect(const char *name, int abstract, int type, int *fd)
         return -errno;
     /* A non-blocking Unix connect completes at once or fails (EAGAIN when the
      * listener's backlog is full); it never returns EINPROGRESS. */
-    if (connect(s, (struct sockaddr *)&addr, len) < 0) {
+    int failed = listening
+        ? (bind(s, (struct sockaddr *)&addr, len) < 0 || listen(s, 4) < 0)
+        : connect(s, (struct sockaddr *)&addr, len) < 0;
+    if (failed) {
         int e = errno;
         close(s);
         return -e;
     }
     *fd = s;
     return 0;
+}
+
+int vr_unix_listen(const char *name, int abstract, int type, int *fd)
+{
+    return unix_socket(name, abstract, type, 1, fd);
+}
+
+int vr_unix_connect(const char *name, int abstract, int type, int *fd)
+{
+    return unix_socket(name, abstract, type, 0, fd);
 }
 
 int vr_unix_accept(int listen_fd, int *fd)

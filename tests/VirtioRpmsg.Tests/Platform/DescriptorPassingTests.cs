@@ -29,25 +29,24 @@ public sealed class DescriptorPassingTests
     }
 
     [Fact]
-    public void ReceiveDoorbell_SentEventFds_PeerEndsAreSwapped()
+    public void ReceiveDoorbell_SentEventFds_PeerEndsAreSwapped() => WithPassedDoorbell((host, remote) =>
     {
-        var (a, b) = DescriptorPassing.CreatePair();
-        using (a)
-        using (b)
-        using (var host = EventFdDoorbell.Create("vrpmsg-test-pass"))
-        {
-            a.SendDoorbell(host);
-            using var remote = b.ReceiveDoorbell(Limit);
-            Assert.True(host.Ring());
-            Assert.True(remote.Drain());
-            Assert.False(host.Drain());
-            Assert.True(remote.Ring());
-            Assert.True(host.Drain());
-        }
-    }
+        Assert.True(host.Ring());
+        Assert.True(remote.Drain());
+        Assert.False(host.Drain());
+        Assert.True(remote.Ring());
+        Assert.True(host.Drain());
+    });
 
     [Fact]
-    public void ReceiveDoorbell_ReceivedDescriptors_AreCloseOnExec()
+    public void ReceiveDoorbell_ReceivedDescriptors_AreCloseOnExec() => WithPassedDoorbell((_, remote) =>
+    {
+        // The received pair is the remote's inbound and outbound (its "peer" views, swapped).
+        Assert.True(IsCloseOnExec(remote.PeerInbound.Value), "received outbound eventfd is not close-on-exec");
+        Assert.True(IsCloseOnExec(remote.PeerOutbound.Value), "received inbound eventfd is not close-on-exec");
+    });
+
+    private static void WithPassedDoorbell(Action<EventFdDoorbell, EventFdDoorbell> check)
     {
         var (a, b) = DescriptorPassing.CreatePair();
         using (a)
@@ -56,9 +55,7 @@ public sealed class DescriptorPassingTests
         {
             a.SendDoorbell(host);
             using var remote = b.ReceiveDoorbell(Limit);
-            // The received pair is the remote's inbound and outbound (its "peer" views, swapped).
-            Assert.True(IsCloseOnExec(remote.PeerInbound.Value), "received outbound eventfd is not close-on-exec");
-            Assert.True(IsCloseOnExec(remote.PeerOutbound.Value), "received inbound eventfd is not close-on-exec");
+            check(host, remote);
         }
     }
 
