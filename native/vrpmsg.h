@@ -31,4 +31,44 @@ VR_EXPORT int vr_unmap(void *addr, uint64_t length, uint64_t guard);
 VR_EXPORT void vr_mmio_write32(volatile uint32_t *reg, uint32_t value);
 VR_EXPORT uint32_t vr_mmio_read32(volatile uint32_t *reg);
 
+/* ---- doorbells (vr_doorbell.c) ------------------------------------------
+ * All descriptors are created CLOEXEC and non-blocking. Read/write/send
+ * return the byte count or -errno; nothing here ever blocks except vr_poll2. */
+
+/* socket types understood by the unix-socket functions */
+#define VR_SOCK_STREAM 0
+#define VR_SOCK_SEQPACKET 1
+
+/* vr_poll2 *ready bits */
+#define VR_READY_FD 1       /* fd readable/writable, or hung up / in error */
+#define VR_READY_WAKE 2     /* the wake fd is readable */
+#define VR_READY_INVALID 4  /* fd is not open (POLLNVAL) */
+
+VR_EXPORT int vr_eventfd(int *fd);
+VR_EXPORT int vr_read(int fd, void *buf, int len);
+VR_EXPORT int vr_write(int fd, const void *buf, int len);
+/* send with MSG_DONTWAIT | MSG_NOSIGNAL: never blocks, never raises SIGPIPE */
+VR_EXPORT int vr_send(int fd, const void *buf, int len);
+VR_EXPORT int vr_set_nonblocking(int fd);
+VR_EXPORT int vr_dup(int fd, int *out);
+/* Polls fd (for input, or for output when want_write != 0) and wake_fd (for
+ * input) with a timeout in ms (-1 = none). *ready gets VR_READY_* bits;
+ * 0 means timeout. Returns -EINTR on a signal (the caller retries). */
+VR_EXPORT int vr_poll2(int fd, int want_write, int wake_fd, int timeout_ms, int *ready);
+
+/* Unix-domain sockets. abstract != 0 uses the Linux abstract namespace
+ * (no file on disk); name is then given without the leading NUL. */
+VR_EXPORT int vr_unix_listen(const char *name, int abstract, int type, int *fd);
+VR_EXPORT int vr_unix_connect(const char *name, int abstract, int type, int *fd);
+VR_EXPORT int vr_unix_accept(int listen_fd, int *fd);
+VR_EXPORT int vr_socketpair(int type, int *fds);
+/* 1 if path exists and is a socket, 0 if it exists and is not, -errno otherwise */
+VR_EXPORT int vr_is_socket(const char *path);
+
+/* SCM_RIGHTS: send len bytes of data with nfds descriptors (MSG_NOSIGNAL).
+ * Receive with MSG_CMSG_CLOEXEC; a truncated message, or one with more than
+ * maxfds descriptors, closes whatever arrived and returns -EMSGSIZE. */
+VR_EXPORT int vr_send_fds(int sock, const void *data, int len, const int *fds, int nfds);
+VR_EXPORT int vr_recv_fds(int sock, void *data, int len, int *fds, int maxfds, int *nfds);
+
 #endif

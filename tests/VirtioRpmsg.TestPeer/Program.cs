@@ -20,6 +20,8 @@ public static class Program
             return args[0] switch
             {
                 "echo-lines" => EchoLines(),
+                "doorbell-eventfd" => DoorbellEventFdPeer.Run(args),
+                "doorbell-socket" => DoorbellSocketPeer.Run(args),
                 _ => Unknown(args[0]),
             };
         }

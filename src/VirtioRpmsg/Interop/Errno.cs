@@ -23,6 +23,12 @@ internal static class Errno
     internal const int ECONNREFUSED = 111;
     internal const int ECONNRESET = 104;
     internal const int EOVERFLOW = 75;
+    internal const int ENAMETOOLONG = 36;
+    internal const int ENOTSOCK = 88;
+    internal const int EMSGSIZE = 90;
+    internal const int EADDRINUSE = 98;
+    internal const int ENOTCONN = 107;
+    internal const int ECONNABORTED = 103;
 
     internal static string Describe(int errno) => errno switch
     {
@@ -46,6 +52,12 @@ internal static class Errno
         EOVERFLOW => "EOVERFLOW (value too large)",
         ETIMEDOUT => "ETIMEDOUT (timed out)",
         ECONNREFUSED => "ECONNREFUSED (connection refused)",
+        ENAMETOOLONG => "ENAMETOOLONG (name too long)",
+        ENOTSOCK => "ENOTSOCK (not a socket)",
+        EMSGSIZE => "EMSGSIZE (message too long)",
+        EADDRINUSE => "EADDRINUSE (address in use)",
+        ENOTCONN => "ENOTCONN (not connected)",
+        ECONNABORTED => "ECONNABORTED (connection aborted)",
         _ => $"errno {errno}",
     };
 }

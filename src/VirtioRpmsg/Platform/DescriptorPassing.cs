@@ -1,0 +1,243 @@
+using System.Buffers.Binary;
+using System.Text;
+using VirtioRpmsg.Interop;
+using VirtioRpmsg.Memory;
+
+namespace VirtioRpmsg.Platform;
+
+/// <summary>
+/// Passes descriptors (a memfd region, an eventfd doorbell) to another process over a Unix-domain
+/// SOCK_SEQPACKET socket with SCM_RIGHTS, so that the peer maps the same memory and rings the same
+/// doorbells. Names are Linux abstract socket names (nothing on disk). Received descriptors are
+/// close-on-exec. Everything received is validated before use: it comes from another process.
+/// </summary>
+/// <remarks>
+/// Message: magic "VRFD" (u32 LE), kind (u32), device address (u64), size (i64), name length (u16),
+/// name (UTF-8); the descriptors travel as ancillary data (1 for memory, 2 for a doorbell).
+/// </remarks>
+public sealed unsafe class DescriptorPassing : IDisposable
+{
+    private const uint Magic = 0x44465256; // "VRFD" read as little-endian
+    private const uint KindMemory = 1;
+    private const uint KindEventFdDoorbell = 2;
+    private const int HeaderSize = 26;
+    private const int MaxNameBytes = 200;
+    private const int MaxMessage = HeaderSize + MaxNameBytes;
+    private static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(10);
+
+    private readonly FileDescriptor _socket;
+    private readonly DescriptorWaiter _waiter;
+
+    private DescriptorPassing(FileDescriptor socket, string address)
+    {
+        _socket = socket;
+        Address = address;
+        _waiter = new DescriptorWaiter(address);
+    }
+
+    /// <summary>The socket (tests inject malformed messages through it).</summary>
+    internal FileDescriptor Socket => _socket;
+
+    /// <summary>The peer's address ('@' + abstract name), for messages.</summary>
+    public string Address { get; }
+
+    /// <summary>Connects to a <see cref="DescriptorListener"/> on abstract name <paramref name="name"/>, retrying until it exists.</summary>
+    public static DescriptorPassing Connect(string name, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        string address = "@" + name;
+        var deadline = Deadline.From(timeout, nameof(timeout));
+        using var waiter = new DescriptorWaiter(address);
+        return Wrap(UnixSockets.Connect(address, Native.SockSeqPacket, deadline, waiter, cancellationToken), address);
+    }
+
+    /// <summary>Two connected ends in this process (tests, in-process loopback).</summary>
+    public static (DescriptorPassing First, DescriptorPassing Second) CreatePair()
+    {
+        NativeCallException.ThrowIfError(Native.SocketPair(Native.SockSeqPacket, out int first0, out int second0), "socketpair", "descriptor passing");
+        var a = new FileDescriptor(first0);
+        var b = new FileDescriptor(second0);
+        DescriptorPassing? first = null;
+        try
+        {
+            first = Wrap(a, "socketpair");
+            return (first, Wrap(b, "socketpair"));
+        }
+        catch
+        {
+            first?.Dispose();
+            b.Dispose();
+            throw;
+        }
+    }
+
+    internal static DescriptorPassing Wrap(FileDescriptor socket, string address)
+    {
+        try
+        {
+            return new DescriptorPassing(socket, address);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    // ---- send ------------------------------------------------------------------------------
+
+    /// <summary>Sends a memfd-backed region (its descriptor, device address, size and name).</summary>
+    public void SendMemory(SharedMemoryRegion region)
+    {
+        ArgumentNullException.ThrowIfNull(region);
+        var fd = region.Descriptor
+            ?? throw new ArgumentException($"Region '{region.Name}' is backed by {region.Backing}, not a memfd; only memfd regions can be passed.", nameof(region));
+        Send(KindMemory, region.DeviceAddress, region.Size, region.Name, fd, null);
+    }
+
+    /// <summary>Sends the peer's end of <paramref name="doorbell"/>: our outbound becomes its inbound and vice versa.</summary>
+    public void SendDoorbell(EventFdDoorbell doorbell)
+    {
+        ArgumentNullException.ThrowIfNull(doorbell);
+        Send(KindEventFdDoorbell, 0, 0, doorbell.Name, doorbell.PeerInbound, doorbell.PeerOutbound);
+    }
+
+    private void Send(uint kind, ulong deviceAddress, long size, string name, FileDescriptor first, FileDescriptor? second)
+    {
+        byte* message = stackalloc byte[MaxMessage];
+        var span = new Span<byte>(message, MaxMessage);
+        int nameBytes = Encoding.UTF8.GetBytes(name.AsSpan(0, Math.Min(name.Length, MaxNameBytes / 4)), span[HeaderSize..]);
+        BinaryPrimitives.WriteUInt32LittleEndian(span, Magic);
+        BinaryPrimitives.WriteUInt32LittleEndian(span[4..], kind);
+        BinaryPrimitives.WriteUInt64LittleEndian(span[8..], deviceAddress);
+        BinaryPrimitives.WriteInt64LittleEndian(span[16..], size);
+        BinaryPrimitives.WriteUInt16LittleEndian(span[24..], (ushort)nameBytes);
+        bool firstRef = false, secondRef = false;
+        try
+        {
+            first.DangerousAddRef(ref firstRef);
+            second?.DangerousAddRef(ref secondRef);
+            int* fds = stackalloc int[2];
+            fds[0] = first.Value;
+            fds[1] = second?.Value ?? -1;
+            int count = second is null ? 1 : 2;
+            var deadline = Deadline.From(SendTimeout, nameof(SendTimeout));
+            while (true)
+            {
+                int r = Native.SendFds(_socket.Value, message, HeaderSize + nameBytes, fds, count);
+                if (r >= 0)
+                    return;
+                if (r != -Errno.EAGAIN)
+                    NativeCallException.Throw("sendmsg", Address, -r);
+                if (!_waiter.WaitReady(_socket, forWrite: true, deadline, CancellationToken.None))
+                    throw new TimeoutException($"Peer '{Address}' did not take a descriptor message within {SendTimeout.TotalSeconds} s.");
+            }
+        }
+        finally
+        {
+            if (secondRef)
+                second!.DangerousRelease();
+            if (firstRef)
+                first.DangerousRelease();
+        }
+    }
+
+    // ---- receive ---------------------------------------------------------------------------
+
+    /// <summary>Receives a region sent with <see cref="SendMemory"/> and maps it (the region owns the descriptor).</summary>
+    public SharedMemoryRegion ReceiveMemory(TimeSpan timeout, CancellationToken cancellationToken = default, bool guardPages = false)
+    {
+        var received = Receive(KindMemory, 1, timeout, cancellationToken);
+        var fd = received.First;
+        try
+        {
+            return SharedMemoryRegion.FromDescriptor(fd, "memfd:" + received.Name + " (received)", received.DeviceAddress, received.Size, guardPages);
+        }
+        catch
+        {
+            fd.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Receives a doorbell sent with <see cref="SendDoorbell"/>.</summary>
+    public EventFdDoorbell ReceiveDoorbell(TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        var received = Receive(KindEventFdDoorbell, 2, timeout, cancellationToken);
+        try
+        {
+            return EventFdDoorbell.FromDescriptors(received.First, received.Second!, received.Name + " (received)");
+        }
+        catch
+        {
+            received.First.Dispose();
+            received.Second!.Dispose();
+            throw;
+        }
+    }
+
+    private readonly record struct Received(FileDescriptor First, FileDescriptor? Second, ulong DeviceAddress, long Size, string Name);
+
+    private Received Receive(uint expectedKind, int expectedCount, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = Deadline.From(timeout, nameof(timeout));
+        byte* message = stackalloc byte[MaxMessage];
+        int* fds = stackalloc int[Native.MaxPassedDescriptors];
+        while (true)
+        {
+            int n = Native.RecvFds(_socket.Value, message, MaxMessage, fds, Native.MaxPassedDescriptors, out int count);
+            if (n == -Errno.EAGAIN)
+            {
+                if (!_waiter.WaitReady(_socket, forWrite: false, deadline, cancellationToken))
+                    throw new TimeoutException($"No descriptor message from '{Address}' within {timeout.TotalMilliseconds} ms.");
+                continue;
+            }
+            if (n == -Errno.EMSGSIZE)
+                throw new InvalidDataException($"Descriptor message from '{Address}' is larger than {MaxMessage} bytes or carries more than {Native.MaxPassedDescriptors} descriptors; discarded.");
+            NativeCallException.ThrowIfError(n, "recvmsg", Address);
+            var owned = new FileDescriptor[count];
+            for (int i = 0; i < count; i++)
+                owned[i] = new FileDescriptor(fds[i]);
+            try
+            {
+                if (n == 0)
+                    throw new EndOfStreamException($"Peer '{Address}' closed the descriptor channel.");
+                var header = Validate(new ReadOnlySpan<byte>(message, n), expectedKind, expectedCount, count);
+                return new Received(owned[0], count > 1 ? owned[1] : null, header.DeviceAddress, header.Size, header.Name);
+            }
+            catch
+            {
+                foreach (var fd in owned)
+                    fd.Dispose();
+                throw;
+            }
+        }
+    }
+
+    private (ulong DeviceAddress, long Size, string Name) Validate(ReadOnlySpan<byte> message, uint expectedKind, int expectedCount, int count)
+    {
+        // Read each field once into a local, check it, then use only the local.
+        if (message.Length < HeaderSize)
+            throw new InvalidDataException($"Descriptor message from '{Address}' is {message.Length} bytes, shorter than the {HeaderSize}-byte header.");
+        uint magic = BinaryPrimitives.ReadUInt32LittleEndian(message);
+        if (magic != Magic)
+            throw new InvalidDataException($"Descriptor message from '{Address}': magic is 0x{magic:X8}, expected 0x{Magic:X8}.");
+        uint kind = BinaryPrimitives.ReadUInt32LittleEndian(message[4..]);
+        if (kind != expectedKind)
+            throw new InvalidDataException($"Descriptor message from '{Address}': kind is {kind}, expected {expectedKind}.");
+        if (count != expectedCount)
+            throw new InvalidDataException($"Descriptor message from '{Address}' (kind {kind}) carries {count} descriptors, expected {expectedCount}.");
+        ulong deviceAddress = BinaryPrimitives.ReadUInt64LittleEndian(message[8..]);
+        long size = BinaryPrimitives.ReadInt64LittleEndian(message[16..]);
+        int nameLength = BinaryPrimitives.ReadUInt16LittleEndian(message[24..]);
+        if (nameLength > message.Length - HeaderSize)
+            throw new InvalidDataException($"Descriptor message from '{Address}': name length is {nameLength}, but only {message.Length - HeaderSize} bytes follow the header.");
+        return (deviceAddress, size, Encoding.UTF8.GetString(message.Slice(HeaderSize, nameLength)));
+    }
+
+    public void Dispose()
+    {
+        _waiter.Dispose();
+        _socket.Dispose();
+    }
+}

@@ -1,0 +1,114 @@
+using VirtioRpmsg.Interop;
+using VirtioRpmsg.Memory;
+
+namespace VirtioRpmsg.Platform;
+
+/// <summary>
+/// Waits for a descriptor to become ready with a deadline and a <see cref="CancellationToken"/>:
+/// poll() on the descriptor plus a private wake eventfd that cancellation (and disposal) signal.
+/// One waiting thread at a time; a second concurrent waiter is a usage error.
+/// </summary>
+internal sealed unsafe class DescriptorWaiter : IDisposable
+{
+    private readonly FileDescriptor _wake;
+    private readonly string _subject;
+    private int _busy;
+    private volatile bool _disposed;
+
+    internal DescriptorWaiter(string subject)
+    {
+        _subject = subject;
+        NativeCallException.ThrowIfError(Native.EventFd(out int fd), "eventfd", subject);
+        _wake = new FileDescriptor(fd);
+    }
+
+    /// <summary>
+    /// Waits until <paramref name="fd"/> is readable (or writable), hung up or in error; true if so,
+    /// false when <paramref name="deadline"/> passes. A null <paramref name="fd"/> just waits out the
+    /// deadline (a cancellable sleep). Throws <see cref="OperationCanceledException"/> on cancellation
+    /// and <see cref="ObjectDisposedException"/> if the owner is disposed meanwhile.
+    /// </summary>
+    internal bool WaitReady(FileDescriptor? fd, bool forWrite, Deadline deadline, CancellationToken cancellationToken)
+    {
+        if (MappingLease.HeldByCurrentThread > 0)
+            throw new LeaseHeldException($"Waiting on '{_subject}'");
+        cancellationToken.ThrowIfCancellationRequested();
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (Interlocked.Exchange(ref _busy, 1) != 0)
+            throw new InvalidOperationException($"'{_subject}' already has a waiting thread; only one thread may wait on it at a time.");
+        bool fdRef = false, wakeRef = false;
+        CancellationTokenRegistration registration = default;
+        try
+        {
+            // References keep both descriptors open (and their numbers unreused) while poll() uses them.
+            fd?.DangerousAddRef(ref fdRef);
+            _wake.DangerousAddRef(ref wakeRef);
+            if (cancellationToken.CanBeCanceled)
+                registration = cancellationToken.UnsafeRegister(static s => ((DescriptorWaiter)s!).Wake(), this);
+            int raw = fd is null ? -1 : fd.Value;
+            while (true)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                ObjectDisposedException.ThrowIf(_disposed, this);
+                int r = Native.Poll2(raw, forWrite ? 1 : 0, _wake.Value, deadline.RemainingMilliseconds, out int ready);
+                if (r == -Errno.EINTR)
+                    continue;
+                NativeCallException.ThrowIfError(r, "poll", _subject);
+                if ((ready & Native.ReadyWake) != 0)
+                {
+                    // Cancellation, disposal, or a stale signal from an earlier wait: consume it and
+                    // let the loop head decide which.
+                    ulong discard;
+                    Native.Read(_wake.Value, &discard, sizeof(ulong));
+                    continue;
+                }
+                if ((ready & Native.ReadyInvalid) != 0)
+                    throw new ObjectDisposedException(_subject, $"The descriptor of '{_subject}' was closed during the wait.");
+                if ((ready & Native.ReadyFd) != 0)
+                    return true;
+                if (deadline.IsExpired)
+                    return false;
+            }
+        }
+        finally
+        {
+            // Dispose waits for a running callback, so no Wake() can touch the descriptor after this.
+            registration.Dispose();
+            if (wakeRef)
+                _wake.DangerousRelease();
+            if (fdRef)
+                fd!.DangerousRelease();
+            Volatile.Write(ref _busy, 0);
+        }
+    }
+
+    /// <summary>Wakes the waiting thread (if any) so that it re-checks cancellation and disposal.</summary>
+    internal void Wake()
+    {
+        bool added = false;
+        try
+        {
+            _wake.DangerousAddRef(ref added);
+            ulong one = 1;
+            Native.Write(_wake.Value, &one, sizeof(ulong));
+        }
+        catch (ObjectDisposedException)
+        {
+            // Already closed: nobody can be waiting.
+        }
+        finally
+        {
+            if (added)
+                _wake.DangerousRelease();
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+            return;
+        _disposed = true;
+        Wake();
+        _wake.Dispose();
+    }
+}

@@ -1,0 +1,17 @@
+namespace VirtioRpmsg.Platform;
+
+/// <summary>
+/// The other end of a doorbell has gone away (its socket closed, the UIO device vanished): no ring
+/// can ever arrive, so waiting would only time out. Recovery is up to the caller.
+/// </summary>
+public sealed class DoorbellClosedException : IOException
+{
+    public DoorbellClosedException(string doorbell, string detail)
+        : base($"Doorbell '{doorbell}': {detail}")
+    {
+        Doorbell = doorbell;
+    }
+
+    /// <summary>The doorbell's name (socket path, device path).</summary>
+    public string Doorbell { get; }
+}

@@ -1,0 +1,133 @@
+using VirtioRpmsg.Interop;
+
+namespace VirtioRpmsg.Platform;
+
+/// <summary>
+/// A doorbell made of two eventfds, one per direction: the default for two processes on one machine.
+/// Ring adds 1 to the outbound counter (non-blocking write); Wait polls the inbound counter and reads
+/// it to zero. Create one with <see cref="Create"/>, then give the peer its end with
+/// <see cref="CreatePeer"/> (same process) or <see cref="DescriptorPassing.SendDoorbell"/> (another process).
+/// </summary>
+public sealed unsafe class EventFdDoorbell : FileDescriptorDoorbell
+{
+    private readonly FileDescriptor _inbound;
+    private readonly FileDescriptor _outbound;
+
+    private EventFdDoorbell(FileDescriptor inbound, FileDescriptor outbound, string name) : base(name)
+    {
+        _inbound = inbound;
+        _outbound = outbound;
+    }
+
+    /// <summary>Creates a fresh pair of eventfds (this side: the host).</summary>
+    public static EventFdDoorbell Create(string name = "eventfd")
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        FileDescriptor? inbound = null, outbound = null;
+        try
+        {
+            inbound = NewEventFd(name);
+            outbound = NewEventFd(name);
+            return new EventFdDoorbell(inbound, outbound, name);
+        }
+        catch
+        {
+            inbound?.Dispose();
+            outbound?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The other end, in this process: its inbound is our outbound and vice versa (duplicated descriptors).</summary>
+    public EventFdDoorbell CreatePeer()
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        FileDescriptor? inbound = null, outbound = null;
+        try
+        {
+            inbound = Duplicate(_outbound);
+            outbound = Duplicate(_inbound);
+            return new EventFdDoorbell(inbound, outbound, Name + " (peer)");
+        }
+        catch
+        {
+            inbound?.Dispose();
+            outbound?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Builds a doorbell over received descriptors; takes ownership of both.</summary>
+    internal static EventFdDoorbell FromDescriptors(FileDescriptor inbound, FileDescriptor outbound, string name) => new(inbound, outbound, name);
+
+    /// <summary>The peer's inbound descriptor (our outbound), for passing to another process.</summary>
+    internal FileDescriptor PeerInbound => _outbound;
+
+    /// <summary>The peer's outbound descriptor (our inbound), for passing to another process.</summary>
+    internal FileDescriptor PeerOutbound => _inbound;
+
+    private protected override FileDescriptor Inbound => _inbound;
+
+    /// <inheritdoc />
+    public override bool Ring()
+    {
+        if (IsDisposed || !TryAddRef(_outbound))
+            return false;
+        try
+        {
+            // EAGAIN means the counter is saturated: the peer has rings pending already.
+            ulong one = 1;
+            return Native.Write(_outbound.Value, &one, sizeof(ulong)) == sizeof(ulong);
+        }
+        finally
+        {
+            _outbound.DangerousRelease();
+        }
+    }
+
+    private protected override bool Consume(bool throwIfClosed)
+    {
+        if (!TryAddRef(_inbound))
+            throw new ObjectDisposedException(Name);
+        try
+        {
+            ulong count;
+            int r = Native.Read(_inbound.Value, &count, sizeof(ulong));
+            if (r == -Errno.EAGAIN)
+                return false;
+            NativeCallException.ThrowIfError(r, "read", Name);
+            return true;
+        }
+        finally
+        {
+            _inbound.DangerousRelease();
+        }
+    }
+
+    private protected override void DisposeCore()
+    {
+        _inbound.Dispose();
+        _outbound.Dispose();
+    }
+
+    private static FileDescriptor NewEventFd(string name)
+    {
+        NativeCallException.ThrowIfError(Native.EventFd(out int fd), "eventfd", name);
+        return new FileDescriptor(fd);
+    }
+
+    private static FileDescriptor Duplicate(FileDescriptor fd)
+    {
+        if (!TryAddRef(fd))
+            throw new ObjectDisposedException(nameof(EventFdDoorbell));
+        try
+        {
+            NativeCallException.ThrowIfError(Native.Dup(fd.Value, out int copy), "dup", $"fd {fd.Value}");
+            return new FileDescriptor(copy);
+        }
+        finally
+        {
+            fd.DangerousRelease();
+        }
+    }
+}

@@ -1,0 +1,93 @@
+using VirtioRpmsg.Interop;
+using VirtioRpmsg.Memory;
+
+namespace VirtioRpmsg.Platform;
+
+/// <summary>
+/// Common part of the doorbells whose inbound side is a pollable descriptor (eventfd, Unix socket,
+/// UIO device): a cancellable, lease-checked Wait and a non-blocking Drain. Derived types supply
+/// Ring and the non-blocking consume of their inbound descriptor.
+/// </summary>
+public abstract class FileDescriptorDoorbell : IDoorbell
+{
+    private readonly DescriptorWaiter _waiter;
+    private volatile bool _disposed;
+
+    private protected FileDescriptorDoorbell(string name)
+    {
+        Name = name;
+        _waiter = new DescriptorWaiter(name);
+    }
+
+    /// <summary>What this doorbell is (a path or a description), used in every error message.</summary>
+    public string Name { get; }
+
+    /// <summary>The descriptor that becomes readable when the peer rings.</summary>
+    private protected abstract FileDescriptor Inbound { get; }
+
+    private protected bool IsDisposed => _disposed;
+
+    /// <inheritdoc />
+    public abstract bool Ring();
+
+    /// <inheritdoc />
+    public bool Wait(TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        MappingLease.ThrowIfHeld("IDoorbell.Wait");
+        var deadline = Deadline.From(timeout, nameof(timeout));
+        cancellationToken.ThrowIfCancellationRequested();
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        while (true)
+        {
+            if (!_waiter.WaitReady(Inbound, forWrite: false, deadline, cancellationToken))
+                return false;
+            if (Consume(throwIfClosed: true))
+                return true;
+            // Readable but nothing to consume: a concurrent Drain took it. Wait again.
+        }
+    }
+
+    /// <inheritdoc />
+    public bool Drain()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return Consume(throwIfClosed: false);
+    }
+
+    /// <summary>
+    /// Consumes pending rings without blocking; true if there were any. With
+    /// <paramref name="throwIfClosed"/>, a peer that has gone away (and left nothing to consume)
+    /// raises <see cref="DoorbellClosedException"/> instead of returning false forever.
+    /// </summary>
+    private protected abstract bool Consume(bool throwIfClosed);
+
+    /// <summary>Takes a reference on <paramref name="fd"/> so that it stays open during a call; false if closed.</summary>
+    private protected static bool TryAddRef(FileDescriptor fd)
+    {
+        bool added = false;
+        try
+        {
+            fd.DangerousAddRef(ref added);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Closed by a concurrent Dispose: the caller reports "not delivered".
+        }
+        return added;
+    }
+
+    /// <summary>Closes the doorbell's own descriptors; a waiting thread is woken and gets <see cref="ObjectDisposedException"/>.</summary>
+    private protected abstract void DisposeCore();
+
+    public void Dispose()
+    {
+        if (_disposed)
+            return;
+        _disposed = true;
+        _waiter.Dispose();
+        DisposeCore();
+        GC.SuppressFinalize(this);
+    }
+
+    public override string ToString() => $"{GetType().Name} {Name}";
+}

@@ -1,0 +1,55 @@
+using VirtioRpmsg.Memory;
+
+namespace VirtioRpmsg.Platform;
+
+/// <summary>
+/// The ring side of a <see cref="UioDoorbell"/>: a 32-bit mailbox register inside a mapped region
+/// (usually a UIO map), written with <see cref="RingValue"/> to ring. Optionally a status register
+/// whose <see cref="StatusFullMask"/> bits say "FIFO full": then the ring is refused at once rather
+/// than waited for, because a mailbox that never drains must not hang the sender.
+/// </summary>
+public sealed class UioMailbox
+{
+    public UioMailbox(SharedMemoryRegion region, long registerOffset, uint ringValue = 1, long? statusOffset = null, uint statusFullMask = 0)
+    {
+        ArgumentNullException.ThrowIfNull(region);
+        CheckRegister(region, registerOffset, nameof(registerOffset));
+        if (statusOffset is long status)
+        {
+            CheckRegister(region, status, nameof(statusOffset));
+            if (statusFullMask == 0)
+                throw new ArgumentOutOfRangeException(nameof(statusFullMask), statusFullMask, $"Mailbox in '{region.Name}': a status register at 0x{status:X} needs a non-zero 'FIFO full' mask.");
+        }
+        else if (statusFullMask != 0)
+        {
+            throw new ArgumentException($"Mailbox in '{region.Name}': statusFullMask 0x{statusFullMask:X} given without a status register offset.", nameof(statusFullMask));
+        }
+        Region = region;
+        RegisterOffset = registerOffset;
+        RingValue = ringValue;
+        StatusOffset = statusOffset;
+        StatusFullMask = statusFullMask;
+    }
+
+    /// <summary>The mapped region holding the registers.</summary>
+    public SharedMemoryRegion Region { get; }
+
+    /// <summary>Offset of the mailbox (doorbell) register in <see cref="Region"/>.</summary>
+    public long RegisterOffset { get; }
+
+    /// <summary>Value written to ring.</summary>
+    public uint RingValue { get; }
+
+    /// <summary>Offset of the status register, if the mailbox has one.</summary>
+    public long? StatusOffset { get; }
+
+    /// <summary>Status bits that mean "FIFO full, do not write".</summary>
+    public uint StatusFullMask { get; }
+
+    private static void CheckRegister(SharedMemoryRegion region, long offset, string name)
+    {
+        if (offset < 0 || offset > region.Size - sizeof(uint) || (offset & (sizeof(uint) - 1)) != 0)
+            throw new ArgumentOutOfRangeException(name, offset,
+                $"Mailbox {name} 0x{offset:X} is not a 4-byte-aligned register inside '{region.Name}' (0x{region.Size:X} bytes).");
+    }
+}
