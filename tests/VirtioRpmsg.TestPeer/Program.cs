@@ -20,6 +20,7 @@ public static class Program
             return args[0] switch
             {
                 "echo-lines" => EchoLines(),
+                "virtqueue-device" => VirtqueuePeer.Run(args),
                 _ => Unknown(args[0]),
             };
         }
