@@ -151,7 +151,12 @@ public sealed class VirtqueueDevice
         _taken[head]++;
         // With event index, notifications stay enabled only while avail_event follows what we took.
         if (EventIndex && _notificationsEnabled)
+        {
             _vring.WriteAvailEvent(lease, _lastAvail);
+            // Store->load: a caller that drains until TryTakeAvailable returns false and then waits for
+            // a kick is safe: either the driver sees the new avail_event, or our next avail.idx read sees its entry.
+            Vring.FullFence();
+        }
         chain = new DescriptorChain(head, new ReadOnlySpan<ChainSegment>(_segments, 0, count), total, writable);
         return true;
     }

@@ -272,7 +272,13 @@ public sealed class VirtqueueDriver
         // With event index, interrupts stay enabled only while used_event follows what we reclaimed
         // (Linux virtqueue_get_buf does the same); otherwise the next interrupt would come 64K entries late.
         if (EventIndex && _interruptsEnabled)
+        {
             _vring.WriteUsedEvent(lease, _lastUsed);
+            // Store->load (Linux virtio_store_mb): a caller that drains until TryGetUsed returns false and
+            // then waits for an interrupt is safe: either the device sees the new used_event, or our next
+            // read of used.idx sees what it pushed.
+            Vring.FullFence();
+        }
         return true;
     }
 
