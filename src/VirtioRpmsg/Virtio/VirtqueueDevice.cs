@@ -151,12 +151,7 @@ public sealed class VirtqueueDevice
         _taken[head]++;
         // With event index, notifications stay enabled only while avail_event follows what we took.
         if (EventIndex && _notificationsEnabled)
-        {
-            _vring.WriteAvailEvent(lease, _lastAvail);
-            // Store->load: a caller that drains until TryTakeAvailable returns false and then waits for
-            // a kick is safe: either the driver sees the new avail_event, or our next avail.idx read sees its entry.
-            Vring.FullFence();
-        }
+            _vring.DeviceControl.Follow(lease, _lastAvail);
         chain = new DescriptorChain(head, new ReadOnlySpan<ChainSegment>(_segments, 0, count), total, writable);
         return true;
     }
@@ -195,12 +190,7 @@ public sealed class VirtqueueDevice
             return false;
         _lastNotifiedUsed = now;
         using var lease = _vring.Acquire();
-        // Store->load: the driver must either see the published used.idx, or we must see its new
-        // used_event / flags; without the fence both could miss each other.
-        Vring.FullFence();
-        if (EventIndex)
-            return VringEvent.NeedsNotification(_vring.ReadUsedEvent(lease), now, old);
-        return (_vring.ReadAvailFlags(lease) & VringFlags.AvailNoInterrupt) == 0;
+        return _vring.DriverControl.PeerMustNotify(lease, EventIndex, now, old);
     }
 
     /// <summary>Asks the driver not to kick (NO_NOTIFY flag, or an avail_event far from any index it can reach). A hint.</summary>
@@ -209,10 +199,7 @@ public sealed class VirtqueueDevice
         _health.ThrowIfBroken();
         using var lease = _vring.Acquire();
         _notificationsEnabled = false;
-        if (EventIndex)
-            _vring.WriteAvailEvent(lease, VringEvent.FarFrom(_lastAvail, _num));
-        else
-            _vring.WriteUsedFlags(lease, VringFlags.UsedNoNotify);
+        _vring.DeviceControl.Disable(lease, EventIndex, _lastAvail, _num);
     }
 
     /// <summary>
@@ -224,13 +211,7 @@ public sealed class VirtqueueDevice
         _health.ThrowIfBroken();
         using var lease = _vring.Acquire();
         _notificationsEnabled = true;
-        if (EventIndex)
-            _vring.WriteAvailEvent(lease, _lastAvail);
-        else
-            _vring.WriteUsedFlags(lease, 0);
-        // Store->load: the driver must see the re-enable, or we must see its avail.idx; else a lost wake-up.
-        Vring.FullFence();
-        return _vring.ReadAvailIndex(lease) == _lastAvail;
+        return _vring.DeviceControl.Enable(lease, EventIndex, _lastAvail);
     }
 
     /// <summary>

@@ -194,12 +194,7 @@ public sealed class VirtqueueDriver
             // Release: the descriptors and avail.ring entries written under the gate are visible before the index.
             _vring.PublishAvailIndex(lease, now);
             _availPublished = now;
-            // Store->load: the device must either see the new index, or we must see its updated
-            // avail_event / NO_NOTIFY; without the fence both could miss each other and the queue stalls.
-            Vring.FullFence();
-            if (EventIndex)
-                return VringEvent.NeedsNotification(_vring.ReadAvailEvent(lease), now, old);
-            return (_vring.ReadUsedFlags(lease) & VringFlags.UsedNoNotify) == 0;
+            return _vring.DeviceControl.PeerMustNotify(lease, EventIndex, now, old);
         }
         finally
         {
@@ -272,13 +267,7 @@ public sealed class VirtqueueDriver
         // With event index, interrupts stay enabled only while used_event follows what we reclaimed
         // (Linux virtqueue_get_buf does the same); otherwise the next interrupt would come 64K entries late.
         if (EventIndex && _interruptsEnabled)
-        {
-            _vring.WriteUsedEvent(lease, _lastUsed);
-            // Store->load (Linux virtio_store_mb): a caller that drains until TryGetUsed returns false and
-            // then waits for an interrupt is safe: either the device sees the new used_event, or our next
-            // read of used.idx sees what it pushed.
-            Vring.FullFence();
-        }
+            _vring.DriverControl.Follow(lease, _lastUsed);
         return true;
     }
 
@@ -288,10 +277,7 @@ public sealed class VirtqueueDriver
         _health.ThrowIfBroken();
         using var lease = _vring.Acquire();
         _interruptsEnabled = false;
-        if (EventIndex)
-            _vring.WriteUsedEvent(lease, VringEvent.FarFrom(_lastUsed, _num));
-        else
-            _vring.WriteAvailFlags(lease, VringFlags.AvailNoInterrupt);
+        _vring.DriverControl.Disable(lease, EventIndex, _lastUsed, _num);
     }
 
     /// <summary>
@@ -303,13 +289,7 @@ public sealed class VirtqueueDriver
         _health.ThrowIfBroken();
         using var lease = _vring.Acquire();
         _interruptsEnabled = true;
-        if (EventIndex)
-            _vring.WriteUsedEvent(lease, _lastUsed);
-        else
-            _vring.WriteAvailFlags(lease, 0);
-        // Store->load: the device must see the re-enable, or we must see its used.idx; else a lost wake-up.
-        Vring.FullFence();
-        return _vring.ReadUsedIndex(lease) == _lastUsed;
+        return _vring.DriverControl.Enable(lease, EventIndex, _lastUsed);
     }
 
     /// <summary>

@@ -61,6 +61,8 @@ public sealed class Vring
         _usedIdx = _usedFlags + 2;
         _usedRing = _usedFlags + 4;
         _availEvent = offset + layout.AvailEventOffset;
+        DriverControl = new NotificationControl(_usedEvent, _availFlags, VringFlags.AvailNoInterrupt, _usedIdx);
+        DeviceControl = new NotificationControl(_availEvent, _usedFlags, VringFlags.UsedNoNotify, _availIdx);
     }
 
     /// <summary>The region and generation the ring lives in.</summary>
@@ -107,23 +109,15 @@ public sealed class Vring
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void FullFence() => Interlocked.MemoryBarrier();
 
-    // ---- plain accesses (suppression hints and entries, ordered by the points above) ----------
+    // ---- suppression hints ---------------------------------------------------------------------
 
-    internal ushort ReadAvailFlags(in MappingLease lease) => lease.ReadUInt16(_availFlags);
+    /// <summary>The driver's hints (used_event, avail.flags NO_INTERRUPT) and the index it re-checks (used.idx).</summary>
+    internal NotificationControl DriverControl { get; }
 
-    internal void WriteAvailFlags(in MappingLease lease, ushort value) => lease.WriteUInt16(_availFlags, value);
+    /// <summary>The device's hints (avail_event, used.flags NO_NOTIFY) and the index it re-checks (avail.idx).</summary>
+    internal NotificationControl DeviceControl { get; }
 
-    internal ushort ReadUsedFlags(in MappingLease lease) => lease.ReadUInt16(_usedFlags);
-
-    internal void WriteUsedFlags(in MappingLease lease, ushort value) => lease.WriteUInt16(_usedFlags, value);
-
-    internal ushort ReadUsedEvent(in MappingLease lease) => lease.ReadUInt16(_usedEvent);
-
-    internal void WriteUsedEvent(in MappingLease lease, ushort value) => lease.WriteUInt16(_usedEvent, value);
-
-    internal ushort ReadAvailEvent(in MappingLease lease) => lease.ReadUInt16(_availEvent);
-
-    internal void WriteAvailEvent(in MappingLease lease, ushort value) => lease.WriteUInt16(_availEvent, value);
+    // ---- plain accesses to entries (ordered by the points above) -------------------------------
 
     /// <summary>avail.ring[slot]; <paramref name="slot"/> is already reduced modulo num.</summary>
     internal ushort ReadAvailEntry(in MappingLease lease, int slot) => lease.ReadUInt16(_availRing + 2L * slot);

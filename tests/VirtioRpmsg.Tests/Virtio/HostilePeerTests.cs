@@ -201,40 +201,26 @@ public class HostilePeerTests
         AssertDriverBroken(bed, driver, VirtqueueError.UsedIndexJump, "used.idx is 3");
     }
 
-    [Fact]
-    public void TryGetUsed_IdNotBelowNum_BreaksWithUsedIdOutOfRange()
+    [Theory]
+    [InlineData(8u, "id is 8")]                  // == num: the off-by-one a '> num' check would miss
+    [InlineData(0xFFFF_FFFFu, "id is 4294967295")]
+    public void TryGetUsed_IdNotBelowNum_BreaksWithUsedIdOutOfRange(uint id, string mentions)
     {
         using var bed = new VringTestBed(Num);
         var driver = DriverWithTwoPosted(bed);
-        bed.MakeUsed(0, Num, 0, 1);
-        AssertDriverBroken(bed, driver, VirtqueueError.UsedIdOutOfRange, "id is 8");
+        bed.MakeUsed(0, id, 0, 1);
+        AssertDriverBroken(bed, driver, VirtqueueError.UsedIdOutOfRange, mentions);
     }
 
-    [Fact]
-    public void TryGetUsed_HugeId_BreaksWithUsedIdOutOfRange()
+    [Theory]
+    [InlineData(1u)] // descriptor 1 is the tail of chain 0, not a head
+    [InlineData(7u)] // never posted
+    public void TryGetUsed_IdNotAHeadInFlight_BreaksWithUsedIdNotOutstanding(uint id)
     {
         using var bed = new VringTestBed(Num);
         var driver = DriverWithTwoPosted(bed);
-        bed.MakeUsed(0, 0xFFFF_FFFF, 0, 1);
-        AssertDriverBroken(bed, driver, VirtqueueError.UsedIdOutOfRange, "4294967295");
-    }
-
-    [Fact]
-    public void TryGetUsed_IdOfNonHeadDescriptor_BreaksWithUsedIdNotOutstanding()
-    {
-        using var bed = new VringTestBed(Num);
-        var driver = DriverWithTwoPosted(bed);
-        bed.MakeUsed(0, 1, 0, 1); // descriptor 1 is the tail of chain 0
-        AssertDriverBroken(bed, driver, VirtqueueError.UsedIdNotOutstanding, "id is 1");
-    }
-
-    [Fact]
-    public void TryGetUsed_IdNeverPosted_BreaksWithUsedIdNotOutstanding()
-    {
-        using var bed = new VringTestBed(Num);
-        var driver = DriverWithTwoPosted(bed);
-        bed.MakeUsed(0, 7, 0, 1);
-        AssertDriverBroken(bed, driver, VirtqueueError.UsedIdNotOutstanding, "id is 7");
+        bed.MakeUsed(0, id, 0, 1);
+        AssertDriverBroken(bed, driver, VirtqueueError.UsedIdNotOutstanding, $"id is {id}");
     }
 
     [Fact]
@@ -249,22 +235,15 @@ public class HostilePeerTests
         AssertDriverBroken(bed, driver, VirtqueueError.UsedIdNotOutstanding, "returned twice");
     }
 
-    [Fact]
-    public void TryGetUsed_LengthBeyondWritablePart_BreaksWithUsedLengthTooLarge()
+    [Theory]
+    [InlineData(0u, 201u, "at most 200")] // chain 0 has 200 device-writable bytes
+    [InlineData(2u, 301u, "at most 300")] // the 300-byte device-readable (send) buffer
+    public void TryGetUsed_LengthBeyondBuffer_BreaksWithUsedLengthTooLarge(uint id, uint length, string mentions)
     {
         using var bed = new VringTestBed(Num);
         var driver = DriverWithTwoPosted(bed);
-        bed.MakeUsed(0, 0, 201, 1); // chain 0 has 200 device-writable bytes
-        AssertDriverBroken(bed, driver, VirtqueueError.UsedLengthTooLarge, "len is 201");
-    }
-
-    [Fact]
-    public void TryGetUsed_SendBufferLengthBeyondBuffer_BreaksWithUsedLengthTooLarge()
-    {
-        using var bed = new VringTestBed(Num);
-        var driver = DriverWithTwoPosted(bed);
-        bed.MakeUsed(0, 2, 301, 1); // the 300-byte device-readable buffer
-        AssertDriverBroken(bed, driver, VirtqueueError.UsedLengthTooLarge, "at most 300");
+        bed.MakeUsed(0, id, length, 1);
+        AssertDriverBroken(bed, driver, VirtqueueError.UsedLengthTooLarge, mentions);
     }
 
     [Fact]
