@@ -22,6 +22,7 @@ public static class Program
                 "echo-lines" => EchoLines(),
                 "doorbell-eventfd" => DoorbellEventFdPeer.Run(args),
                 "doorbell-socket" => DoorbellSocketPeer.Run(args),
+                "virtqueue-device" => VirtqueuePeer.Run(args),
                 _ => Unknown(args[0]),
             };
         }

@@ -1,0 +1,236 @@
+using VirtioRpmsg.Memory;
+
+namespace VirtioRpmsg.Virtio;
+
+/// <summary>
+/// The device role of a split virtqueue: takes chains the driver made available, hands out a
+/// validated private copy of each, returns them on the used ring, and decides whether to notify
+/// the driver.
+/// </summary>
+/// <remarks>
+/// <para>Everything read from the ring is untrusted: avail.idx movement is bounded by num, the head and
+/// every <c>next</c> are checked against num before use, a chain walk stops after num descriptors
+/// (loops), each descriptor is copied once and its range must lie wholly inside one registered buffer
+/// region. The first violation breaks the queue until <see cref="Reset"/>.</para>
+/// <para>Threads: one thread at a time (the caller serializes); a <see cref="DescriptorChain"/> is valid
+/// until the next <see cref="TryTakeAvailable"/>.</para>
+/// </remarks>
+public sealed class VirtqueueDevice
+{
+    private readonly Vring _vring;
+    private readonly AddressMap _buffers;
+    private readonly VirtqueueHealth _health;
+    private readonly int _num;
+    private readonly int _mask;
+
+    // Private copy of the chain being handed out, and per head the chains taken and not yet pushed.
+    private readonly ChainSegment[] _segments;
+    private readonly int[] _taken;
+
+    private ushort _lastAvail;        // next avail entry to take
+    private ushort _usedShadow;       // used.idx as last published
+    private ushort _lastNotifiedUsed; // used.idx at the last NotifyPrepare
+    private bool _notificationsEnabled;
+
+    /// <summary>
+    /// Creates the device side of <paramref name="vring"/>. The ring is not written (the driver sets
+    /// it up); call <see cref="Reset"/> to zero the device's part.
+    /// </summary>
+    /// <param name="name">Name used in error messages.</param>
+    /// <param name="vring">The ring.</param>
+    /// <param name="buffers">Regions the driver's buffers may lie in (device addresses).</param>
+    /// <param name="eventIndex">True if VIRTIO_RING_F_EVENT_IDX was negotiated.</param>
+    public VirtqueueDevice(string name, Vring vring, AddressMap buffers, bool eventIndex)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(vring);
+        ArgumentNullException.ThrowIfNull(buffers);
+        Name = name;
+        _vring = vring;
+        _buffers = buffers;
+        EventIndex = eventIndex;
+        _health = new VirtqueueHealth(name);
+        _num = vring.Num;
+        _mask = _num - 1;
+        _segments = new ChainSegment[_num];
+        _taken = new int[_num];
+        _notificationsEnabled = true;
+    }
+
+    /// <summary>Queue name (error messages).</summary>
+    public string Name { get; }
+
+    /// <summary>The ring.</summary>
+    public Vring Vring => _vring;
+
+    /// <summary>Number of descriptors.</summary>
+    public int Num => _num;
+
+    /// <summary>True if VIRTIO_RING_F_EVENT_IDX is in use.</summary>
+    public bool EventIndex { get; }
+
+    /// <summary>True once the driver violated the protocol; cleared by <see cref="Reset"/>.</summary>
+    public bool IsBroken => _health.IsBroken;
+
+    /// <summary>The violation that broke the queue, or <see cref="VirtqueueError.None"/>.</summary>
+    public VirtqueueError BrokenReason => _health.Reason;
+
+    /// <summary>Protocol violations seen since creation (not cleared by reset).</summary>
+    public long ErrorCount => _health.Total;
+
+    /// <summary>Violations of one rule seen since creation.</summary>
+    public long GetErrorCount(VirtqueueError error) => _health.Count(error);
+
+    /// <summary>True if the driver has published a chain not yet taken (cheap; for pollers).</summary>
+    public bool HasAvailable
+    {
+        get
+        {
+            _health.ThrowIfBroken();
+            using var lease = _vring.Acquire();
+            return _vring.ReadAvailIndex(lease) != _lastAvail;
+        }
+    }
+
+    /// <summary>
+    /// Takes the next available chain. Each descriptor is read once into a private array, checked and
+    /// translated through the address map; <paramref name="chain"/> views that copy.
+    /// </summary>
+    /// <exception cref="VirtqueueBrokenException">The driver wrote an invalid index or descriptor, or the queue was already broken.</exception>
+    public bool TryTakeAvailable(out DescriptorChain chain)
+    {
+        _health.ThrowIfBroken();
+        using var lease = _vring.Acquire();
+        ushort last = _lastAvail;
+        // Acquire: the avail entry and the descriptors are read after the index that covers them.
+        ushort availIdx = _vring.ReadAvailIndex(lease);
+        if (availIdx == last)
+        {
+            chain = default;
+            return false;
+        }
+        int pending = (ushort)(availIdx - last);
+        if (pending > _num)
+            _health.Break(VirtqueueError.AvailIndexJump, $"avail.idx is {availIdx}, {pending} entries past the next one to take ({last}); at most num ({_num}) can be pending");
+
+        int slot = last & _mask;
+        ushort head = _vring.ReadAvailEntry(lease, slot);
+        if (head >= _num)
+            _health.Break(VirtqueueError.HeadOutOfRange, $"avail.ring[{slot}] (head) is {head}, num is {_num}");
+
+        int count = 0;
+        int index = head;
+        ulong total = 0;
+        ulong writable = 0;
+        while (true)
+        {
+            // TTL: a chain of distinct descriptors has at most num of them, so one more means a loop.
+            if (count == _num)
+                _health.Break(VirtqueueError.ChainTooLong, $"the chain at head {head} is longer than num ({_num}) descriptors (a loop through descriptor {index}, or an overlong chain)");
+            _vring.ReadDescriptor(lease, index, out ulong address, out ulong word);
+            uint length = (uint)word;
+            ushort flags = (ushort)(word >> 32);
+            ushort next = (ushort)(word >> 48);
+            if ((flags & VringFlags.DescriptorIndirect) != 0)
+                _health.Break(VirtqueueError.IndirectNotSupported, $"descriptor {index} (chain head {head}) has flags 0x{flags:X4} with INDIRECT set; indirect descriptors were not negotiated");
+            if (!_buffers.TryTranslate(address, length, out var region, out long offset))
+                _health.Break(VirtqueueError.DescriptorOutOfRange, $"descriptor {index} (chain head {head}) addr 0x{address:X} len 0x{length:X} is not wholly inside one registered buffer region (or overflows)");
+            bool deviceWritable = (flags & VringFlags.DescriptorWrite) != 0;
+            _segments[count++] = new ChainSegment(region!, offset, length, address, deviceWritable);
+            total += length;
+            if (deviceWritable)
+                writable += length;
+            if ((flags & VringFlags.DescriptorNext) == 0)
+                break;
+            if (next >= _num)
+                _health.Break(VirtqueueError.NextOutOfRange, $"descriptor {index} (chain head {head}) has next {next}, num is {_num}");
+            index = next;
+        }
+
+        _lastAvail = (ushort)(last + 1);
+        _taken[head]++;
+        // With event index, notifications stay enabled only while avail_event follows what we took.
+        if (EventIndex && _notificationsEnabled)
+            _vring.DeviceControl.Follow(lease, _lastAvail);
+        chain = new DescriptorChain(head, new ReadOnlySpan<ChainSegment>(_segments, 0, count), total, writable);
+        return true;
+    }
+
+    /// <summary>
+    /// Returns chain <paramref name="head"/> on the used ring with <paramref name="length"/> (bytes
+    /// written for a device-writable chain; the full length for a device-readable one) and publishes
+    /// used.idx (release).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">No chain with this head was taken and not yet pushed.</exception>
+    /// <exception cref="VirtqueueBrokenException">The queue is broken.</exception>
+    public void PushUsed(int head, uint length)
+    {
+        _health.ThrowIfBroken();
+        if ((uint)head >= (uint)_num || _taken[head] == 0)
+            throw new ArgumentOutOfRangeException(nameof(head), head, $"Virtqueue '{Name}': head {head} is not a chain taken by TryTakeAvailable and not yet pushed.");
+        using var lease = _vring.Acquire();
+        ushort now = _usedShadow;
+        _vring.WriteUsedElement(lease, now & _mask, (uint)head, length);
+        _taken[head]--;
+        _usedShadow = (ushort)(now + 1);
+        // Release: the used element (and whatever the caller wrote into the buffer) is visible before the index.
+        _vring.PublishUsedIndex(lease, _usedShadow);
+    }
+
+    /// <summary>
+    /// After one or more <see cref="PushUsed"/>: full fence, then reads the driver's suppression state;
+    /// true if the driver must be notified (interrupted).
+    /// </summary>
+    public bool NotifyPrepare()
+    {
+        _health.ThrowIfBroken();
+        ushort old = _lastNotifiedUsed;
+        ushort now = _usedShadow;
+        if (old == now)
+            return false;
+        _lastNotifiedUsed = now;
+        using var lease = _vring.Acquire();
+        return _vring.DriverControl.PeerMustNotify(lease, EventIndex, now, old);
+    }
+
+    /// <summary>Asks the driver not to kick (NO_NOTIFY flag, or an avail_event far from any index it can reach). A hint.</summary>
+    public void DisableNotifications()
+    {
+        _health.ThrowIfBroken();
+        using var lease = _vring.Acquire();
+        _notificationsEnabled = false;
+        _vring.DeviceControl.Disable(lease, EventIndex, _lastAvail, _num);
+    }
+
+    /// <summary>
+    /// Asks the driver to kick on the next available chain, then re-checks: false if chains are already
+    /// available (take them instead of sleeping; the driver may not kick for them).
+    /// </summary>
+    public bool EnableNotifications()
+    {
+        _health.ThrowIfBroken();
+        using var lease = _vring.Acquire();
+        _notificationsEnabled = true;
+        return _vring.DeviceControl.Enable(lease, EventIndex, _lastAvail);
+    }
+
+    /// <summary>
+    /// Returns the device side to its initial state: the used ring and avail_event (the part the
+    /// device writes) zeroed, all indices 0, nothing taken, notifications enabled, broken state cleared
+    /// (error counters are kept). The driver-owned part is the driver's to reset.
+    /// </summary>
+    public void Reset()
+    {
+        using var lease = _vring.Acquire();
+        _vring.ClearUsed(lease);
+        Array.Clear(_segments);
+        Array.Clear(_taken);
+        _lastAvail = 0;
+        _usedShadow = 0;
+        _lastNotifiedUsed = 0;
+        _notificationsEnabled = true;
+        _health.Clear();
+    }
+
+    public override string ToString() => $"virtqueue device '{Name}' ({_vring}){(IsBroken ? ", broken: " + BrokenReason : "")}";
+}

@@ -1,0 +1,330 @@
+using VirtioRpmsg.Memory;
+
+namespace VirtioRpmsg.Virtio;
+
+/// <summary>
+/// The driver role of a split virtqueue: posts buffers (chains of descriptors) on the avail ring,
+/// publishes them, decides whether to kick the device, and reclaims them from the used ring.
+/// </summary>
+/// <remarks>
+/// <para>All bookkeeping is private (Linux <c>virtio_ring.c</c> style): a free list of descriptor
+/// indices, and per chain head the caller's token, the chain's descriptor count and last descriptor,
+/// and the largest used length it can report. The shared descriptor table is written, never read back:
+/// nothing the device writes decides which of our descriptors are freed.</para>
+/// <para>Threads: any number may call <see cref="TryAdd"/>, <see cref="TryAddChain"/> and
+/// <see cref="KickPrepare"/> concurrently; one thread at a time calls <see cref="TryGetUsed"/>,
+/// <see cref="HasUsed"/>, <see cref="EnableInterrupts"/> and <see cref="DisableInterrupts"/>.
+/// <see cref="Reset"/> needs the queue quiescent.</para>
+/// <para>Why a spin lock: adding must pop descriptors, write them and fill the next avail slot as one
+/// step, and the publish must see only complete entries. The critical sections are a few stores into
+/// private arrays and the ring (no calls out, no allocation, no blocking, bounded by the chain length),
+/// so a waiter spins for about as long as the holder needs; a sleeping lock would put a wake-up
+/// system call on the hot path instead. A lock-free variant would still need producers to wait for
+/// each other to publish in order, which is the same spinning with more code.</para>
+/// </remarks>
+public sealed class VirtqueueDriver
+{
+    private readonly Vring _vring;
+    private readonly AddressMap _buffers;
+    private readonly VirtqueueHealth _health;
+    private readonly int _num;
+    private readonly int _mask;
+
+    // ---- private shadow (never shared memory) ----
+    // Free list and chain links in one array: a popped chain keeps its links, so freeing is a splice.
+    private readonly ushort[] _next;
+    // Per head index; a count of 0 means "not the head of a chain in flight".
+    private readonly int[] _chainCount;
+    private readonly ushort[] _chainLast;
+    private readonly int[] _token;
+    private readonly ulong[] _usedLimit;
+
+    private SpinGate _gate;
+    private int _freeHead;
+    private int _freeCount;
+    private ushort _availShadow;     // next avail entry to fill
+    private ushort _availPublished;  // avail.idx as last published by KickPrepare
+
+    // Consumer-thread state.
+    private ushort _lastUsed;
+    private bool _interruptsEnabled;
+
+    /// <summary>
+    /// Creates the driver side of <paramref name="vring"/> and zeroes the ring (as Linux does when it
+    /// sets up a remoteproc vring). Buffers must lie inside <paramref name="buffers"/>.
+    /// </summary>
+    /// <param name="name">Name used in error messages.</param>
+    /// <param name="vring">The ring.</param>
+    /// <param name="buffers">Where buffers may lie (device addresses).</param>
+    /// <param name="eventIndex">True if VIRTIO_RING_F_EVENT_IDX was negotiated.</param>
+    public VirtqueueDriver(string name, Vring vring, AddressMap buffers, bool eventIndex)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(vring);
+        ArgumentNullException.ThrowIfNull(buffers);
+        Name = name;
+        _vring = vring;
+        _buffers = buffers;
+        EventIndex = eventIndex;
+        _health = new VirtqueueHealth(name);
+        _num = vring.Num;
+        _mask = _num - 1;
+        _next = new ushort[_num];
+        _chainCount = new int[_num];
+        _chainLast = new ushort[_num];
+        _token = new int[_num];
+        _usedLimit = new ulong[_num];
+        Reset();
+    }
+
+    /// <summary>Queue name (error messages).</summary>
+    public string Name { get; }
+
+    /// <summary>The ring.</summary>
+    public Vring Vring => _vring;
+
+    /// <summary>Number of descriptors.</summary>
+    public int Num => _num;
+
+    /// <summary>True if VIRTIO_RING_F_EVENT_IDX is in use.</summary>
+    public bool EventIndex { get; }
+
+    /// <summary>Free descriptors right now.</summary>
+    public int FreeCount => Volatile.Read(ref _freeCount);
+
+    /// <summary>True once the device violated the protocol; cleared by <see cref="Reset"/>.</summary>
+    public bool IsBroken => _health.IsBroken;
+
+    /// <summary>The violation that broke the queue, or <see cref="VirtqueueError.None"/>.</summary>
+    public VirtqueueError BrokenReason => _health.Reason;
+
+    /// <summary>Protocol violations seen since creation (not cleared by reset).</summary>
+    public long ErrorCount => _health.Total;
+
+    /// <summary>Violations of one rule seen since creation.</summary>
+    public long GetErrorCount(VirtqueueError error) => _health.Count(error);
+
+    /// <summary>Posts one buffer. False when no descriptor is free.</summary>
+    /// <exception cref="AddressRangeException">The buffer is not wholly inside one region of the address map.</exception>
+    /// <exception cref="VirtqueueBrokenException">The queue is broken.</exception>
+    public bool TryAdd(ulong deviceAddress, uint length, bool deviceWritable, int token)
+    {
+        var segment = new BufferSegment(deviceAddress, length, deviceWritable);
+        return TryAddChain(new ReadOnlySpan<BufferSegment>(in segment), token);
+    }
+
+    /// <summary>
+    /// Posts a chain (device-readable segments first, then device-writable ones, by virtio convention).
+    /// False when fewer than <c>segments.Length</c> descriptors are free. The entry becomes visible to
+    /// the device at the next <see cref="KickPrepare"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The chain is empty or longer than <see cref="Num"/>.</exception>
+    /// <exception cref="AddressRangeException">A segment is not wholly inside one region of the address map.</exception>
+    /// <exception cref="VirtqueueBrokenException">The queue is broken.</exception>
+    public bool TryAddChain(ReadOnlySpan<BufferSegment> segments, int token)
+    {
+        _health.ThrowIfBroken();
+        int n = segments.Length;
+        if (n == 0 || n > _num)
+            throw new ArgumentException($"Virtqueue '{Name}': a chain needs 1..{_num} segments, got {n}.", nameof(segments));
+        ulong total = 0;
+        ulong writable = 0;
+        for (int i = 0; i < n; i++)
+        {
+            var s = segments[i];
+            if (!_buffers.TryTranslate(s.DeviceAddress, s.Length, out _, out _))
+                throw new AddressRangeException(nameof(segments), $"Virtqueue '{Name}' segment {i}", s.DeviceAddress, s.Length, "is not wholly inside one region of the buffer address map");
+            total += s.Length;
+            if (s.DeviceWritable)
+                writable += s.Length;
+        }
+
+        using var lease = _vring.Acquire();
+        _gate.Enter();
+        try
+        {
+            if (_freeCount < n)
+                return false;
+            int head = _freeHead;
+            int d = head;
+            for (int i = 0; i < n; i++)
+            {
+                var s = segments[i];
+                bool more = i < n - 1;
+                ushort flags = (ushort)((s.DeviceWritable ? VringFlags.DescriptorWrite : 0) | (more ? VringFlags.DescriptorNext : 0));
+                // The chain's links are the free list's links: the next free descriptor is the next in the chain.
+                _vring.WriteDescriptor(lease, d, s.DeviceAddress, s.Length, flags, more ? _next[d] : (ushort)0);
+                if (more)
+                    d = _next[d];
+            }
+            _freeHead = _next[d];
+            _freeCount -= n;
+            _chainCount[head] = n;
+            _chainLast[head] = (ushort)d;
+            _token[head] = token;
+            // A device-to-driver buffer's used length is what the device wrote; a driver-to-device
+            // buffer is reported with its full length (OpenAMP relies on that), so that is its limit.
+            _usedLimit[head] = writable != 0 ? writable : total;
+            _vring.WriteAvailEntry(lease, _availShadow & _mask, (ushort)head);
+            _availShadow++;
+            return true;
+        }
+        finally
+        {
+            _gate.Exit();
+        }
+    }
+
+    /// <summary>
+    /// Publishes every entry added so far (store-release of avail.idx), then, after a full fence,
+    /// reads the device's suppression state: true if the device must be notified.
+    /// </summary>
+    /// <exception cref="VirtqueueBrokenException">The queue is broken.</exception>
+    public bool KickPrepare()
+    {
+        _health.ThrowIfBroken();
+        using var lease = _vring.Acquire();
+        _gate.Enter();
+        try
+        {
+            ushort old = _availPublished;
+            ushort now = _availShadow;
+            if (old == now)
+                return false;
+            // Release: the descriptors and avail.ring entries written under the gate are visible before the index.
+            _vring.PublishAvailIndex(lease, now);
+            _availPublished = now;
+            return _vring.DeviceControl.PeerMustNotify(lease, EventIndex, now, old);
+        }
+        finally
+        {
+            _gate.Exit();
+        }
+    }
+
+    /// <summary>True if the device has returned a chain not yet reclaimed (cheap; for pollers).</summary>
+    public bool HasUsed
+    {
+        get
+        {
+            _health.ThrowIfBroken();
+            using var lease = _vring.Acquire();
+            return _vring.ReadUsedIndex(lease) != _lastUsed;
+        }
+    }
+
+    /// <summary>
+    /// Reclaims the next used chain: its token and the length the device reported. The element is
+    /// read once and validated against the private shadow before anything is freed.
+    /// </summary>
+    /// <exception cref="VirtqueueBrokenException">The device wrote an invalid used index or element, or the queue was already broken.</exception>
+    public bool TryGetUsed(out int token, out uint length)
+    {
+        _health.ThrowIfBroken();
+        using var lease = _vring.Acquire();
+        ushort last = _lastUsed;
+        // Acquire: the used element is read after the index that covers it.
+        ushort usedIdx = _vring.ReadUsedIndex(lease);
+        if (usedIdx == last)
+        {
+            token = 0;
+            length = 0;
+            return false;
+        }
+
+        _gate.Enter();
+        try
+        {
+            int pending = (ushort)(usedIdx - last);
+            int inFlight = (ushort)(_availPublished - last);
+            if (pending > inFlight)
+                _health.Break(VirtqueueError.UsedIndexJump, $"used.idx is {usedIdx}, {pending} entries past the last reclaimed ({last}), but only {inFlight} chain(s) are published and not reclaimed");
+            ulong element = _vring.ReadUsedElement(lease, last & _mask);
+            uint id = (uint)element;
+            uint len = (uint)(element >> 32);
+            if (id >= (uint)_num)
+                _health.Break(VirtqueueError.UsedIdOutOfRange, $"used.ring[{last & _mask}].id is {id}, num is {_num}");
+            if (_chainCount[id] == 0)
+                _health.Break(VirtqueueError.UsedIdNotOutstanding, $"used.ring[{last & _mask}].id is {id}, which is not the head of a chain in flight (never posted, not a head, or returned twice)");
+            if (len > _usedLimit[id])
+                _health.Break(VirtqueueError.UsedLengthTooLarge, $"used.ring[{last & _mask}].len is {len} for chain {id}, which can hold at most {_usedLimit[id]} bytes");
+
+            token = _token[id];
+            length = len;
+            // Free from the shadow: splice the chain's private links onto the free list.
+            _next[_chainLast[id]] = (ushort)_freeHead;
+            _freeHead = (int)id;
+            _freeCount += _chainCount[id];
+            _chainCount[id] = 0;
+            _token[id] = 0;
+            _lastUsed = (ushort)(last + 1);
+        }
+        finally
+        {
+            _gate.Exit();
+        }
+
+        // With event index, interrupts stay enabled only while used_event follows what we reclaimed
+        // (Linux virtqueue_get_buf does the same); otherwise the next interrupt would come 64K entries late.
+        if (EventIndex && _interruptsEnabled)
+            _vring.DriverControl.Follow(lease, _lastUsed);
+        return true;
+    }
+
+    /// <summary>Asks the device not to interrupt (NO_INTERRUPT flag, or a used_event far from any index it can reach). A hint: spurious interrupts stay possible.</summary>
+    public void DisableInterrupts()
+    {
+        _health.ThrowIfBroken();
+        using var lease = _vring.Acquire();
+        _interruptsEnabled = false;
+        _vring.DriverControl.Disable(lease, EventIndex, _lastUsed, _num);
+    }
+
+    /// <summary>
+    /// Asks the device to interrupt on the next used chain, then re-checks: false if used chains are
+    /// already pending (process them instead of sleeping; the device may not interrupt for them).
+    /// </summary>
+    public bool EnableInterrupts()
+    {
+        _health.ThrowIfBroken();
+        using var lease = _vring.Acquire();
+        _interruptsEnabled = true;
+        return _vring.DriverControl.Enable(lease, EventIndex, _lastUsed);
+    }
+
+    /// <summary>
+    /// Returns the queue to its initial state: ring zeroed, all indices 0, every descriptor free,
+    /// interrupts enabled, broken state cleared (error counters are kept). Requires no concurrent calls
+    /// and a device that is reset as well.
+    /// </summary>
+    public void Reset()
+    {
+        using var lease = _vring.Acquire();
+        _gate.Enter();
+        try
+        {
+            _vring.Clear(lease);
+            for (int i = 0; i < _num; i++)
+            {
+                _next[i] = (ushort)(i + 1); // the last link is never followed: the free count stops first
+                _chainCount[i] = 0;
+                _chainLast[i] = 0;
+                _token[i] = 0;
+                _usedLimit[i] = 0;
+            }
+            _freeHead = 0;
+            _freeCount = _num;
+            _availShadow = 0;
+            _availPublished = 0;
+            _lastUsed = 0;
+            _interruptsEnabled = true;
+            _health.Clear();
+        }
+        finally
+        {
+            _gate.Exit();
+        }
+    }
+
+    public override string ToString() => $"virtqueue driver '{Name}' ({_vring}){(IsBroken ? ", broken: " + BrokenReason : "")}";
+}

@@ -1,0 +1,168 @@
+using System.Runtime.CompilerServices;
+using VirtioRpmsg.Memory;
+
+namespace VirtioRpmsg.Virtio;
+
+/// <summary>
+/// A <see cref="VringLayout"/> placed at an offset in a shared-memory region and bound to the region's
+/// mapping generation. It holds no protocol state; <see cref="VirtqueueDriver"/> and
+/// <see cref="VirtqueueDevice"/> keep theirs privately and reach the ring only through leases taken here,
+/// so a ring used after an unmap/remap fails with <see cref="StaleMappingException"/> or
+/// <see cref="RegionClosedException"/> instead of touching memory.
+/// </summary>
+/// <remarks>
+/// This type is also the one place that spells out the memory ordering of the protocol
+/// (see docs/memory-ordering.md): index publications are store-release, index reads are load-acquire,
+/// and <see cref="FullFence"/> separates "publish my index" from "read the other side's event/flags".
+/// </remarks>
+public sealed class Vring
+{
+    // Absolute offsets inside the region, computed once.
+    private readonly long _availFlags;
+    private readonly long _availIdx;
+    private readonly long _availRing;
+    private readonly long _usedEvent;
+    private readonly long _usedFlags;
+    private readonly long _usedIdx;
+    private readonly long _usedRing;
+    private readonly long _availEvent;
+
+    /// <summary>Places <paramref name="layout"/> at <paramref name="offset"/> in <paramref name="region"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The ring does not fit in the region, or is misaligned.</exception>
+    public Vring(RegionHandle region, long offset, VringLayout layout)
+    {
+        if (region.Region is null)
+            throw new ArgumentException("The region handle is default (no region).", nameof(region));
+        if (layout.Num == 0)
+            throw new ArgumentException("The layout is default (num 0); construct it with new VringLayout(num, align).", nameof(layout));
+        var r = region.Region;
+        // The peer computes the used ring address from the absolute address, so the ring's device
+        // address must be aligned to `align`; 16 is the descriptor table's own alignment, and at least 4
+        // keeps the used ring's 32-bit fields naturally aligned (uncached device memory faults otherwise).
+        if (layout.Align < 4)
+            throw new ArgumentOutOfRangeException(nameof(layout), layout.Align, $"Region '{r.Name}': vring align {layout.Align} is below 4; the used ring's 32-bit fields would be misaligned.");
+        long alignment = Math.Max(layout.Align, 16);
+        if (offset < 0 || offset > r.Size || layout.TotalSize > r.Size - offset)
+            throw new AddressRangeException(nameof(offset), $"Region '{r.Name}' of 0x{r.Size:X} bytes", unchecked((ulong)offset), (ulong)layout.TotalSize, "cannot hold the vring");
+        ulong deviceAddress = r.DeviceAddress + (ulong)offset;
+        if (offset % alignment != 0 || deviceAddress % (ulong)alignment != 0)
+            throw new ArgumentOutOfRangeException(nameof(offset), offset,
+                $"Region '{r.Name}': vring at offset 0x{offset:X} (device address 0x{deviceAddress:X}) is not aligned to {alignment} bytes.");
+
+        Region = region;
+        Offset = offset;
+        Layout = layout;
+        DeviceAddress = deviceAddress;
+        _availFlags = offset + layout.AvailOffset;
+        _availIdx = _availFlags + 2;
+        _availRing = _availFlags + 4;
+        _usedEvent = offset + layout.UsedEventOffset;
+        _usedFlags = offset + layout.UsedOffset;
+        _usedIdx = _usedFlags + 2;
+        _usedRing = _usedFlags + 4;
+        _availEvent = offset + layout.AvailEventOffset;
+        DriverControl = new NotificationControl(_usedEvent, _availFlags, VringFlags.AvailNoInterrupt, _usedIdx);
+        DeviceControl = new NotificationControl(_availEvent, _usedFlags, VringFlags.UsedNoNotify, _availIdx);
+    }
+
+    /// <summary>The region and generation the ring lives in.</summary>
+    public RegionHandle Region { get; }
+
+    /// <summary>Offset of the descriptor table in the region.</summary>
+    public long Offset { get; }
+
+    /// <summary>The ring's layout.</summary>
+    public VringLayout Layout { get; }
+
+    /// <summary>Number of entries.</summary>
+    public int Num => Layout.Num;
+
+    /// <summary>Device address of the descriptor table (what goes into a resource table's vring <c>da</c>).</summary>
+    public ulong DeviceAddress { get; }
+
+    /// <summary>Takes a lease on the ring's region at the bound generation.</summary>
+    internal MappingLease Acquire() => Region.Acquire();
+
+    // ---- ordered accesses: the publish / consume points ----------------------------------------
+
+    /// <summary>Device reads avail.idx (acquire: then the ring entries and descriptors the driver wrote before it).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ushort ReadAvailIndex(in MappingLease lease) => lease.ReadUInt16Acquire(_availIdx);
+
+    /// <summary>Driver publishes avail.idx (release: descriptors and avail.ring entries become visible first).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void PublishAvailIndex(in MappingLease lease, ushort value) => lease.WriteUInt16Release(_availIdx, value);
+
+    /// <summary>Driver reads used.idx (acquire: then the used elements the device wrote before it).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ushort ReadUsedIndex(in MappingLease lease) => lease.ReadUInt16Acquire(_usedIdx);
+
+    /// <summary>Device publishes used.idx (release: the used elements and buffer contents become visible first).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void PublishUsedIndex(in MappingLease lease, ushort value) => lease.WriteUInt16Release(_usedIdx, value);
+
+    /// <summary>
+    /// Full fence (store-&gt;load). Needed where a side publishes an index (or re-enables notifications)
+    /// and then reads what the other side wrote to decide whether to notify: acquire/release do not
+    /// order an earlier store before a later load, so without it both sides could miss each other.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void FullFence() => Interlocked.MemoryBarrier();
+
+    // ---- suppression hints ---------------------------------------------------------------------
+
+    /// <summary>The driver's hints (used_event, avail.flags NO_INTERRUPT) and the index it re-checks (used.idx).</summary>
+    internal NotificationControl DriverControl { get; }
+
+    /// <summary>The device's hints (avail_event, used.flags NO_NOTIFY) and the index it re-checks (avail.idx).</summary>
+    internal NotificationControl DeviceControl { get; }
+
+    // ---- plain accesses to entries (ordered by the points above) -------------------------------
+
+    /// <summary>avail.ring[slot]; <paramref name="slot"/> is already reduced modulo num.</summary>
+    internal ushort ReadAvailEntry(in MappingLease lease, int slot) => lease.ReadUInt16(_availRing + 2L * slot);
+
+    internal void WriteAvailEntry(in MappingLease lease, int slot, ushort head) => lease.WriteUInt16(_availRing + 2L * slot, head);
+
+    /// <summary>Reads used.ring[slot] once, as one 64-bit load: low word id, high word len.</summary>
+    internal ulong ReadUsedElement(in MappingLease lease, int slot) => lease.ReadUInt64(_usedRing + (long)VringLayout.UsedElementSize * slot);
+
+    internal void WriteUsedElement(in MappingLease lease, int slot, uint id, uint length) =>
+        lease.WriteUInt64(_usedRing + (long)VringLayout.UsedElementSize * slot, id | ((ulong)length << 32));
+
+    /// <summary>Copies descriptor <paramref name="index"/> once: addr, then len | flags &lt;&lt; 32 | next &lt;&lt; 48.</summary>
+    internal void ReadDescriptor(in MappingLease lease, int index, out ulong address, out ulong lengthFlagsNext)
+    {
+        long at = Offset + (long)VringLayout.DescriptorSize * index;
+        address = lease.ReadUInt64(at);
+        lengthFlagsNext = lease.ReadUInt64(at + 8);
+    }
+
+    internal void WriteDescriptor(in MappingLease lease, int index, ulong address, uint length, ushort flags, ushort next)
+    {
+        long at = Offset + (long)VringLayout.DescriptorSize * index;
+        lease.WriteUInt64(at, address);
+        lease.WriteUInt64(at + 8, length | ((ulong)flags << 32) | ((ulong)next << 48));
+    }
+
+    /// <summary>Zeroes the whole ring.</summary>
+    internal void Clear(in MappingLease lease) => Clear(lease, 0, Layout.TotalSize);
+
+    /// <summary>Zeroes the used ring and <c>avail_event</c> (the part the device writes).</summary>
+    internal void ClearUsed(in MappingLease lease) => Clear(lease, Layout.UsedOffset, Layout.TotalSize - Layout.UsedOffset);
+
+    private void Clear(in MappingLease lease, long from, long length)
+    {
+        // Chunked: a large align makes the padding (and so the ring) bigger than one span can cover.
+        long at = Offset + from;
+        while (length > 0)
+        {
+            int n = (int)Math.Min(length, 1 << 20);
+            lease.GetSpan(at, n).Clear();
+            at += n;
+            length -= n;
+        }
+    }
+
+    public override string ToString() => $"{Layout} at 0x{DeviceAddress:X} in '{Region.Region.Name}'";
+}
