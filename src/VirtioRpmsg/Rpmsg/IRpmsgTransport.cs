@@ -1,0 +1,65 @@
+using VirtioRpmsg.Memory;
+
+namespace VirtioRpmsg.Rpmsg;
+
+/// <summary>
+/// One fixed-size rpmsg buffer in shared memory, named by a small integer id that only this side
+/// interprets (a pool index on the driver side, a descriptor head on the device side).
+/// </summary>
+internal readonly struct RpmsgBufferRef(int id, RegionHandle region, long offset, int length)
+{
+    internal int Id { get; } = id;
+    internal RegionHandle Region { get; } = region;
+    internal long Offset { get; } = offset;
+
+    /// <summary>For a tx buffer: its capacity. For an rx buffer: the validated number of bytes the peer wrote.</summary>
+    internal int Length { get; } = length;
+}
+
+/// <summary>
+/// What the rpmsg layer needs from the two virtqueues, in either role. The driver role (host)
+/// owns the pool and posts buffers; the device role (remote) uses the host's buffers.
+/// Tx methods may be called by many threads at once; rx methods only by the dispatcher
+/// (except <see cref="ReleaseRx"/>, which a held buffer may call from any thread).
+/// </summary>
+internal interface IRpmsgTransport : IDisposable
+{
+    /// <summary>Size of every buffer, header included.</summary>
+    int BufferSize { get; }
+
+    /// <summary>Takes a free tx buffer; false at once if none is free. Never blocks.</summary>
+    bool TryAcquireTx(out RpmsgBufferRef buffer);
+
+    /// <summary>Hands a filled tx buffer (header + payload, <paramref name="length"/> bytes) to the peer; may kick.</summary>
+    void SubmitTx(int id, int length);
+
+    /// <summary>Returns an unused tx buffer (zero-copy send abandoned).</summary>
+    void CancelTx(int id);
+
+    /// <summary>Cheap check used to wake blocked senders.</summary>
+    bool TxAvailable { get; }
+
+    /// <summary>Ask the peer to signal when tx buffers come back (only while senders wait).</summary>
+    void ArmTxNotifications(bool armed);
+
+    /// <summary>Takes the next received buffer; false if none. Dispatcher only.</summary>
+    bool TryReceive(out RpmsgBufferRef buffer);
+
+    /// <summary>Gives a received buffer back to the peer (batched: call <see cref="FlushRx"/>).</summary>
+    void ReleaseRx(int id);
+
+    /// <summary>Publishes released rx buffers and kicks the peer if it asked for it.</summary>
+    void FlushRx();
+
+    /// <summary>Cheap check for pollers.</summary>
+    bool RxPending { get; }
+
+    /// <summary>Suppress rx notifications while the dispatcher is awake.</summary>
+    void DisableRxNotifications();
+
+    /// <summary>Re-enable rx notifications before sleeping; false when work arrived meanwhile (re-check).</summary>
+    bool EnableRxNotifications();
+
+    /// <summary>Set when a virtqueue detected a protocol violation; the reason names the field and value.</summary>
+    string? BrokenReason { get; }
+}

@@ -1,0 +1,97 @@
+using System.Buffers.Binary;
+using System.Text;
+
+namespace VirtioRpmsg.Rpmsg;
+
+/// <summary>Name-service operation: announce (create) or withdraw (destroy) a named endpoint.</summary>
+public enum NameServiceFlags : uint
+{
+    /// <summary>A service appeared at <see cref="NameServiceMessage.Address"/>.</summary>
+    Create = 0,
+    /// <summary>The service at <see cref="NameServiceMessage.Address"/> went away.</summary>
+    Destroy = 1,
+}
+
+/// <summary>
+/// The 40-byte name-service message sent to address 53: name (32 bytes, NUL-padded), addr (u32), flags (u32).
+/// </summary>
+public readonly record struct NameServiceMessage(string Name, uint Address, NameServiceFlags Flags)
+{
+    /// <summary>Size on the wire.</summary>
+    public const int Size = 40;
+
+    /// <summary>Longest name: the field is 32 bytes and must keep a NUL terminator.</summary>
+    public const int MaxNameLength = 31;
+
+    /// <summary>
+    /// Decodes and validates a message received from the peer. Returns false with a reason (naming the
+    /// field and value) for anything malformed; never throws on peer data.
+    /// </summary>
+    public static bool TryParse(ReadOnlySpan<byte> payload, out NameServiceMessage message, out string? error)
+    {
+        message = default;
+        if (payload.Length < Size)
+        {
+            error = $"name-service message length {payload.Length} is shorter than {Size}";
+            return false;
+        }
+        var nameField = payload[..32];
+        int nul = nameField.IndexOf((byte)0);
+        if (nul < 0)
+        {
+            error = "name-service name has no NUL terminator within 32 bytes";
+            return false;
+        }
+        if (nul == 0)
+        {
+            error = "name-service name is empty";
+            return false;
+        }
+        uint address = BinaryPrimitives.ReadUInt32LittleEndian(payload[32..]);
+        uint flags = BinaryPrimitives.ReadUInt32LittleEndian(payload[36..]);
+        if (flags > (uint)NameServiceFlags.Destroy)
+        {
+            error = $"name-service flags 0x{flags:X} are neither CREATE (0) nor DESTROY (1)";
+            return false;
+        }
+        if (address == RpmsgAddress.Any)
+        {
+            error = "name-service addr is ADDR_ANY (0xFFFFFFFF)";
+            return false;
+        }
+        string name;
+        try
+        {
+            name = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(nameField[..nul]);
+        }
+        catch (DecoderFallbackException)
+        {
+            error = $"name-service name is not valid UTF-8 ({Convert.ToHexString(nameField[..nul])})";
+            return false;
+        }
+        message = new NameServiceMessage(name, address, (NameServiceFlags)flags);
+        error = null;
+        return true;
+    }
+
+    /// <summary>Encodes into <paramref name="destination"/> (at least 40 bytes).</summary>
+    public void Write(Span<byte> destination)
+    {
+        ValidateName(Name);
+        if (destination.Length < Size)
+            throw new ArgumentOutOfRangeException(nameof(destination), destination.Length, $"a name-service message needs {Size} bytes");
+        destination[..32].Clear();
+        Encoding.UTF8.GetBytes(Name, destination);
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[32..], Address);
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[36..], (uint)Flags);
+    }
+
+    /// <summary>Throws <see cref="ArgumentException"/> unless <paramref name="name"/> fits the 32-byte field with a NUL.</summary>
+    public static void ValidateName(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        int bytes = Encoding.UTF8.GetByteCount(name);
+        if (bytes == 0 || bytes > MaxNameLength || name.Contains('\0'))
+            throw new ArgumentException($"service name '{name}' must be 1..{MaxNameLength} UTF-8 bytes without NUL (it is {bytes})", nameof(name));
+    }
+}

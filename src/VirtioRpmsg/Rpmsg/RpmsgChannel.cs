@@ -1,0 +1,47 @@
+namespace VirtioRpmsg.Rpmsg;
+
+/// <summary>
+/// A named connection between a local endpoint and a remote address, created when the peer
+/// announces a service (name-service CREATE) that a registered <see cref="RpmsgServiceDriver"/>
+/// handles. Removed on the peer's DESTROY, or when the device stops.
+/// </summary>
+public sealed class RpmsgChannel
+{
+    internal RpmsgChannel(RpmsgDevice device, string name, uint remoteAddress, RpmsgEndpoint endpoint, RpmsgServiceDriver driver)
+    {
+        Device = device;
+        Name = name;
+        RemoteAddress = remoteAddress;
+        Endpoint = endpoint;
+        Driver = driver;
+    }
+
+    /// <summary>The device the channel is on.</summary>
+    public RpmsgDevice Device { get; }
+
+    /// <summary>Service name from the announcement.</summary>
+    public string Name { get; }
+
+    /// <summary>The peer's address for the service.</summary>
+    public uint RemoteAddress { get; }
+
+    /// <summary>Our endpoint for the channel (its callback is the driver's receive handler).</summary>
+    public RpmsgEndpoint Endpoint { get; }
+
+    /// <summary>Local address of <see cref="Endpoint"/>.</summary>
+    public uint LocalAddress => Endpoint.Address;
+
+    /// <summary>The driver that probed this channel.</summary>
+    public RpmsgServiceDriver Driver { get; }
+
+    /// <summary>Sends on the channel (to <see cref="RemoteAddress"/>).</summary>
+    public void Send(ReadOnlySpan<byte> payload, CancellationToken cancellationToken = default) => Endpoint.Send(payload, cancellationToken);
+
+    /// <summary>Sends on the channel if a buffer is free.</summary>
+    public bool TrySend(ReadOnlySpan<byte> payload) => Endpoint.TrySend(payload);
+
+    /// <summary>Sends on the channel asynchronously.</summary>
+    public ValueTask SendAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) => Endpoint.SendAsync(payload, cancellationToken);
+
+    public override string ToString() => $"channel '{Name}' 0x{LocalAddress:X} -> 0x{RemoteAddress:X}";
+}

@@ -1,0 +1,535 @@
+using Microsoft.Extensions.Logging;
+using VirtioRpmsg.Memory;
+using VirtioRpmsg.Virtio;
+
+namespace VirtioRpmsg.Rpmsg;
+
+// The data path: send family, receive dispatch, the dispatcher thread and its wait strategies.
+public sealed partial class RpmsgDevice
+{
+    // ---- send ------------------------------------------------------------------------------------
+
+    /// <summary>Non-blocking send with explicit addresses: false at once when no tx buffer is free.</summary>
+    internal bool TrySend(uint source, uint destination, ReadOnlySpan<byte> payload)
+    {
+        var transport = RunningTransport();
+        if (payload.Length > MaxPayload)
+            throw new RpmsgPayloadTooLargeException(payload.Length, MaxPayload);
+        if (!TryAcquireTx(transport, out var buffer))
+            return false;
+        try
+        {
+            using var lease = buffer.Region.Acquire();
+            var span = lease.GetSpan(buffer.Offset, RpmsgHeader.Size + payload.Length);
+            new RpmsgHeader(source, destination, 0, (ushort)payload.Length, 0).Write(span);
+            payload.CopyTo(span[RpmsgHeader.Size..]);
+        }
+        catch (RegionClosedException e)
+        {
+            transport.CancelTx(buffer.Id);
+            throw new RpmsgDeviceUnavailableException(Name, _state, "shared memory unmapped: " + e.Message);
+        }
+        SubmitTx(buffer.Id, RpmsgHeader.Size + payload.Length);
+        return true;
+    }
+
+    /// <summary>Blocking send: waits for a tx buffer until <paramref name="deadline"/> (TickCount64) or cancellation.</summary>
+    internal void Send(uint source, uint destination, ReadOnlySpan<byte> payload, long deadline, CancellationToken cancellationToken)
+    {
+        if (TrySend(source, destination, payload))
+            return;
+        MappingLease.ThrowIfHeld("RpmsgDevice.Send");
+        BeginTxWait();
+        try
+        {
+            while (true)
+            {
+                var signal = Volatile.Read(ref _txSignal).Task;
+                if (TrySend(source, destination, payload))
+                    return;
+                WaitForTx(signal, deadline, cancellationToken);
+            }
+        }
+        finally
+        {
+            EndTxWait();
+        }
+    }
+
+    /// <summary>Async send: like <see cref="Send(uint, uint, ReadOnlySpan{byte}, long, CancellationToken)"/> without blocking a thread.</summary>
+    internal ValueTask SendAsync(uint source, uint destination, ReadOnlyMemory<byte> payload, long deadline, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return TrySend(source, destination, payload.Span) ? ValueTask.CompletedTask : SendAsyncSlow(source, destination, payload, deadline, cancellationToken);
+    }
+
+    private async ValueTask SendAsyncSlow(uint source, uint destination, ReadOnlyMemory<byte> payload, long deadline, CancellationToken cancellationToken)
+    {
+        BeginTxWait();
+        try
+        {
+            while (true)
+            {
+                var signal = Volatile.Read(ref _txSignal).Task;
+                if (TrySend(source, destination, payload.Span))
+                    return;
+                int wait = RemainingMilliseconds(deadline);
+                if (wait == 0)
+                    throw TxTimeout();
+                try
+                {
+                    await signal.WaitAsync(TimeSpan.FromMilliseconds(wait == Timeout.Infinite ? -1 : wait), cancellationToken).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                    // Loop: one more try, then the specific timeout.
+                }
+            }
+        }
+        finally
+        {
+            EndTxWait();
+        }
+    }
+
+    internal bool TryAcquireTx(out RpmsgBufferRef buffer) => TryAcquireTx(RunningTransport(), out buffer);
+
+    private bool TryAcquireTx(IRpmsgTransport transport, out RpmsgBufferRef buffer)
+    {
+        try
+        {
+            return transport.TryAcquireTx(out buffer);
+        }
+        catch (Exception e) when (e is VirtqueueBrokenException or RpmsgProtocolException or RpmsgConfigurationException)
+        {
+            // A peer that breaks the protocol (or disagrees on the configuration) breaks the device for
+            // everyone; the caller still gets the specific error.
+            Break(e.Message);
+            throw;
+        }
+    }
+
+    internal RpmsgBufferRef AcquireTx(long deadline, CancellationToken cancellationToken)
+    {
+        if (TryAcquireTx(out var buffer))
+            return buffer;
+        MappingLease.ThrowIfHeld("RpmsgEndpoint.GetTxBuffer");
+        BeginTxWait();
+        try
+        {
+            while (true)
+            {
+                var signal = Volatile.Read(ref _txSignal).Task;
+                if (TryAcquireTx(out buffer))
+                    return buffer;
+                WaitForTx(signal, deadline, cancellationToken);
+            }
+        }
+        finally
+        {
+            EndTxWait();
+        }
+    }
+
+    internal void SubmitTx(int id, int length)
+    {
+        var transport = _transport ?? throw new RpmsgDeviceUnavailableException(Name, _state);
+        transport.SubmitTx(id, length);
+        Interlocked.Increment(ref _txMessages);
+    }
+
+    internal void CancelTx(int id) => _transport?.CancelTx(id);
+
+    private IRpmsgTransport RunningTransport()
+    {
+        var transport = _transport;
+        if (_state != RpmsgDeviceState.Running || transport is null)
+            ThrowIfUnavailable();
+        if (transport!.BrokenReason is { } reason)
+        {
+            Break(reason);
+            ThrowIfUnavailable();
+        }
+        return transport;
+    }
+
+    private void BeginTxWait()
+    {
+        Interlocked.Increment(ref _txBufferWaits);
+        lock (_armLock)
+        {
+            // Arm "tx buffer returned" notifications only while someone waits (Linux does the same).
+            if (_txWaiters++ == 0)
+                _transport?.ArmTxNotifications(true);
+        }
+    }
+
+    private void EndTxWait()
+    {
+        lock (_armLock)
+        {
+            if (--_txWaiters == 0)
+                _transport?.ArmTxNotifications(false);
+        }
+    }
+
+    private void WaitForTx(Task signal, long deadline, CancellationToken cancellationToken)
+    {
+        ThrowIfUnavailable();
+        int wait = RemainingMilliseconds(deadline);
+        if (wait == 0)
+            throw TxTimeout();
+        if (IsDispatcherContext)
+        {
+            // Sending from a callback: the dispatcher is us, so nobody else watches the doorbell.
+            // Keep the peer's buffers flowing (parking), then wait on the doorbell directly.
+            if (_transport is { } transport)
+                ParkPending(transport);
+            int slice = (int)Math.Min(wait == Timeout.Infinite ? int.MaxValue : wait, Options.IdleRecheckInterval.TotalMilliseconds);
+            _doorbell.Wait(TimeSpan.FromMilliseconds(slice), cancellationToken);
+            return;
+        }
+        try
+        {
+            signal.Wait(wait, cancellationToken);
+        }
+        catch (AggregateException)
+        {
+            // Signal faulted/cancelled by stop: the next try reports the state.
+        }
+    }
+
+    private TimeoutException TxTimeout() =>
+        new($"rpmsg device '{Name}': no free tx buffer within the send timeout ({Options.SendTimeout.TotalMilliseconds} ms unless overridden)");
+
+    private void SignalTx()
+    {
+        var next = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Interlocked.Exchange(ref _txSignal, next).TrySetResult();
+    }
+
+    // ---- receive dispatch ------------------------------------------------------------------------
+
+    [ThreadStatic]
+    private static RpmsgDevice? t_dispatching;
+
+    private bool IsDispatcherContext => ReferenceEquals(t_dispatching, this);
+
+    /// <summary>
+    /// Caller-driven dispatch (<see cref="RpmsgWaitStrategy.CallerPoll"/>, or extra polling in any mode):
+    /// handles what is pending now, wakes blocked senders if buffers came back, and returns the number
+    /// of messages handled. Never blocks.
+    /// </summary>
+    public int Poll()
+    {
+        if (_state == RpmsgDeviceState.Starting && Role == RpmsgRole.Remote && !TryCompleteRemoteLinkUp())
+            return 0;
+        ThrowIfUnavailable();
+        var outer = t_dispatching;
+        t_dispatching = this;
+        try
+        {
+            return ProcessPending(int.MaxValue);
+        }
+        catch (Exception e) when (e is VirtqueueBrokenException or RpmsgProtocolException)
+        {
+            Break(e.Message);
+            throw new RpmsgDeviceUnavailableException(Name, RpmsgDeviceState.Broken, e.Message);
+        }
+        finally
+        {
+            t_dispatching = outer;
+        }
+    }
+
+    private int ProcessPending(int budget)
+    {
+        var transport = _transport!;
+        int handled = 0;
+        while (handled < budget && _state == RpmsgDeviceState.Running)
+        {
+            // Parked messages are older than anything still in the ring: they go first.
+            if (_parkCount > 0)
+            {
+                DeliverParked();
+                continue;
+            }
+            if (!transport.TryReceive(out var rx))
+                break;
+            HandleReceived(transport, rx);
+            handled++;
+        }
+        if (transport.BrokenReason is { } reason)
+            Break(reason);
+        if (Volatile.Read(ref _txWaiters) > 0 && transport.TxAvailable)
+            SignalTx();
+        return handled;
+    }
+
+    private void HandleReceived(IRpmsgTransport transport, in RpmsgBufferRef rx, bool park = false)
+    {
+        Interlocked.Increment(ref _rxMessages);
+        RpmsgHeader header;
+        RpmsgEndpoint? endpoint;
+        int length;
+        Span<byte> copy = default;
+        using (var lease = rx.Region.Acquire())
+        {
+            if (rx.Length < RpmsgHeader.Size)
+            {
+                lease.Dispose();
+                DropReceived(transport, rx.Id, $"used length {rx.Length} is shorter than the {RpmsgHeader.Size}-byte header");
+                return;
+            }
+            // One read into a private copy; only the copy is used from here on.
+            header = RpmsgHeader.Read(lease.GetReadOnlySpan(rx.Offset, RpmsgHeader.Size));
+            length = header.Length;
+            if (length > rx.Length - RpmsgHeader.Size)
+            {
+                lease.Dispose();
+                DropReceived(transport, rx.Id, $"header len {length} exceeds the {rx.Length - RpmsgHeader.Size} payload bytes the buffer holds (src 0x{header.Source:X}, dst 0x{header.Destination:X})");
+                return;
+            }
+            _endpoints.TryGetValue(header.Destination, out endpoint);
+            if (endpoint is not null && (park || !endpoint.IsZeroCopy))
+            {
+                copy = park ? ParkSlot(header, length) : _rxScratch.AsSpan(0, length);
+                lease.GetReadOnlySpan(rx.Offset + RpmsgHeader.Size, length).CopyTo(copy);
+            }
+        }
+        if (endpoint is null)
+        {
+            transport.ReleaseRx(rx.Id);
+            transport.FlushRx();
+            CountDropped($"no endpoint at dst 0x{header.Destination:X} (src 0x{header.Source:X}, {length} bytes)");
+            return;
+        }
+        if (park)
+        {
+            _parkCount++;
+            transport.ReleaseRx(rx.Id);
+            transport.FlushRx();
+            return;
+        }
+        if (endpoint.IsZeroCopy)
+        {
+            var held = _rxBuffers[rx.Id];
+            held.Arm(rx.Region, rx.Offset + RpmsgHeader.Size, length, header.Source, header.Destination);
+            DeliverZeroCopy(endpoint, held);
+            return;
+        }
+        // Give the buffer back before the callback: the callback may block sending, and the peer may
+        // need this buffer to make progress (a remote blocked on rx buffers would never return ours).
+        transport.ReleaseRx(rx.Id);
+        transport.FlushRx();
+        Deliver(endpoint, header.Source, header.Destination, copy);
+    }
+
+    private void Deliver(RpmsgEndpoint endpoint, uint source, uint destination, ReadOnlySpan<byte> payload)
+    {
+        try
+        {
+            if (!endpoint.Deliver(source, payload))
+                CountDropped($"endpoint 0x{destination:X} destroyed while a message was in flight");
+        }
+        catch (Exception e)
+        {
+            CallbackFailed(endpoint, e);
+        }
+    }
+
+    private void DeliverZeroCopy(RpmsgEndpoint endpoint, RpmsgRxBuffer buffer)
+    {
+        try
+        {
+            if (!endpoint.DeliverZeroCopy(buffer))
+                CountDropped($"endpoint 0x{buffer.Destination:X} destroyed while a message was in flight");
+        }
+        catch (Exception e)
+        {
+            CallbackFailed(endpoint, e);
+        }
+        finally
+        {
+            buffer.HandlerReturned();
+        }
+    }
+
+    // ---- parking: the dispatcher blocked inside a callback keeps the peer moving ---------------------
+    //
+    // A callback that blocks sending (no free tx buffer) stops this side from returning the peer's
+    // buffers; if the peer in turn blocks sending to us, both wait forever. While the dispatcher waits
+    // inside a callback it therefore copies newly received messages into a private backlog and gives
+    // their buffers back at once. The backlog is delivered, in order, before anything else afterwards.
+
+    private readonly record struct ParkedMessage(uint Source, uint Destination, int Length);
+
+    private byte[] _parkSlab = [];
+    private ParkedMessage[] _parked = [];
+    private int _parkHead;
+    private int _parkCount;
+
+    private Span<byte> ParkSlot(RpmsgHeader header, int length)
+    {
+        int slot = (_parkHead + _parkCount) % _parked.Length;
+        _parked[slot] = new ParkedMessage(header.Source, header.Destination, length);
+        return _parkSlab.AsSpan(slot * MaxPayload, length);
+    }
+
+    private void ParkPending(IRpmsgTransport transport)
+    {
+        if (_parked.Length == 0)
+        {
+            // Allocated on first need only: most applications never block inside a callback.
+            _parked = new ParkedMessage[_layout.BufferCount];
+            _parkSlab = new byte[_layout.BufferCount * MaxPayload];
+        }
+        while (_parkCount < _parked.Length && _state == RpmsgDeviceState.Running && transport.TryReceive(out var rx))
+            HandleReceived(transport, rx, park: true);
+    }
+
+    private void DeliverParked()
+    {
+        while (_parkCount > 0 && _state == RpmsgDeviceState.Running)
+        {
+            // The slot stays occupied while its callback runs (parking during it appends behind).
+            var m = _parked[_parkHead];
+            var payload = _parkSlab.AsSpan(_parkHead * MaxPayload, m.Length);
+            if (!_endpoints.TryGetValue(m.Destination, out var endpoint))
+            {
+                CountDropped($"no endpoint at dst 0x{m.Destination:X} (src 0x{m.Source:X}, {m.Length} bytes)");
+            }
+            else if (endpoint.IsZeroCopy)
+            {
+                var copy = new RpmsgRxBuffer(this, -1);
+                copy.ArmPrivate(payload.ToArray(), m.Length, m.Source, m.Destination);
+                DeliverZeroCopy(endpoint, copy);
+            }
+            else
+            {
+                Deliver(endpoint, m.Source, m.Destination, payload);
+            }
+            _parkHead = (_parkHead + 1) % _parked.Length;
+            _parkCount--;
+        }
+    }
+
+    private void DropReceived(IRpmsgTransport transport, int id, string why)
+    {
+        transport.ReleaseRx(id);
+        transport.FlushRx();
+        CountError("bad message: " + why);
+    }
+
+    private void CallbackFailed(RpmsgEndpoint endpoint, Exception e)
+    {
+        long n = Interlocked.Increment(ref _callbackErrors);
+        if (n <= 10 || n % 1000 == 0)
+            _log.LogError(e, "rpmsg {Device}: receive callback of endpoint 0x{Address:X} threw ({Count} so far)", Name, endpoint.Address, n);
+    }
+
+    internal void ReleaseRxBuffer(int id)
+    {
+        var transport = _transport;
+        if (transport is null || _state != RpmsgDeviceState.Running)
+            return;
+        try
+        {
+            transport.ReleaseRx(id);
+            transport.FlushRx();
+        }
+        catch (Exception e) when (e is RegionClosedException or VirtqueueBrokenException)
+        {
+            _log.LogWarning("rpmsg {Device}: held rx buffer not returned: {Reason}", Name, e.Message);
+        }
+    }
+
+    // ---- the dispatcher thread ------------------------------------------------------------------
+
+    private void DispatcherMain()
+    {
+        t_dispatching = this;
+        var token = _stop.Token;
+        try
+        {
+            if (Role == RpmsgRole.Remote)
+            {
+                while (!TryCompleteRemoteLinkUp())
+                {
+                    if (_state != RpmsgDeviceState.Starting)
+                        return;
+                    _doorbell.Wait(Options.IdleRecheckInterval, token);
+                }
+            }
+            switch (Options.WaitStrategy)
+            {
+                case RpmsgWaitStrategy.Interrupt:
+                    RunLoop(TimeSpan.Zero, token);
+                    break;
+                case RpmsgWaitStrategy.Hybrid:
+                    RunLoop(Options.HybridSpin, token);
+                    break;
+                default:
+                    RunLoop(Options.BusyPollIdleTimeout, token);
+                    break;
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+        }
+        catch (Exception e) when (e is VirtqueueBrokenException or RpmsgProtocolException or RpmsgConfigurationException)
+        {
+            Break(e.Message);
+        }
+        catch (RegionClosedException e)
+        {
+            Break("shared memory unmapped under the dispatcher: " + e.Message);
+        }
+        catch (Exception e)
+        {
+            // Never let an exception escape to kill the process; report and stop dispatching.
+            _log.LogCritical(e, "rpmsg {Device}: dispatcher failed", Name);
+            Break("dispatcher failed: " + e.Message);
+        }
+    }
+
+    /// <summary>
+    /// Process, spin for up to <paramref name="spinBudget"/> while idle, then block on the doorbell
+    /// with notifications re-enabled (and re-checked, so a message that raced the enable is not missed).
+    /// </summary>
+    private void RunLoop(TimeSpan spinBudget, CancellationToken token)
+    {
+        var transport = _transport!;
+        long spinTicks = (long)(spinBudget.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+        while (!token.IsCancellationRequested && _state == RpmsgDeviceState.Running)
+        {
+            transport.DisableRxNotifications();
+            if (ProcessPending(64) > 0)
+                continue;
+            if (spinTicks > 0 && SpinUntilWork(transport, spinTicks, token))
+                continue;
+            if (!transport.EnableRxNotifications())
+                continue;
+            if (Volatile.Read(ref _txWaiters) > 0 && transport.TxAvailable)
+            {
+                SignalTx();
+            }
+            _doorbell.Wait(Options.IdleRecheckInterval, token);
+        }
+    }
+
+    private bool SpinUntilWork(IRpmsgTransport transport, long spinTicks, CancellationToken token)
+    {
+        long until = System.Diagnostics.Stopwatch.GetTimestamp() + spinTicks;
+        int i = 0;
+        while (!token.IsCancellationRequested)
+        {
+            if (transport.RxPending || (Volatile.Read(ref _txWaiters) > 0 && transport.TxAvailable))
+                return true;
+            if ((++i & 63) == 0 && System.Diagnostics.Stopwatch.GetTimestamp() > until)
+                return false;
+            Thread.SpinWait(8);
+        }
+        return false;
+    }
+}

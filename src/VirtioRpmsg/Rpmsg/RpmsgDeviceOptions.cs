@@ -1,0 +1,54 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace VirtioRpmsg.Rpmsg;
+
+/// <summary>Settings of one rpmsg device.</summary>
+public sealed class RpmsgDeviceOptions
+{
+    /// <summary>Name used in logs, errors, metrics and the thread name.</summary>
+    public string Name { get; set; } = "rpmsg0";
+
+    /// <summary>How the dispatcher waits for the peer.</summary>
+    public RpmsgWaitStrategy WaitStrategy { get; set; } = RpmsgWaitStrategy.Interrupt;
+
+    /// <summary>Default timeout of blocking sends and receives (Linux and OpenAMP use 15 s).</summary>
+    public TimeSpan SendTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Hybrid strategy: how long to spin before blocking.</summary>
+    public TimeSpan HybridSpin { get; set; } = TimeSpan.FromMicroseconds(50);
+
+    /// <summary>Busy-poll strategy: how long without traffic before falling back to blocking.</summary>
+    public TimeSpan BusyPollIdleTimeout { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>
+    /// While blocked, the dispatcher re-checks the rings this often even without a doorbell, so a
+    /// lost doorbell costs latency, never a message.
+    /// </summary>
+    public TimeSpan IdleRecheckInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Offer/accept the name service (VIRTIO_RPMSG_F_NS).</summary>
+    public bool NameService { get; set; } = true;
+
+    /// <summary>Use VIRTIO_RING_F_EVENT_IDX when the other side offers it.</summary>
+    public bool EventIndex { get; set; } = true;
+
+    /// <summary>Messages a queue-style endpoint holds before it drops (and counts) new ones.</summary>
+    public int EndpointQueueCapacity { get; set; } = 1024;
+
+    /// <summary>Largest number of endpoints the peer can make us create (channels from announcements included).</summary>
+    public int MaxEndpoints { get; set; } = 1024;
+
+    /// <summary>Log sink; nothing is logged on the per-message fast path unless something is wrong.</summary>
+    public ILogger Logger { get; set; } = NullLogger.Instance;
+
+    internal void Validate()
+    {
+        if (SendTimeout < TimeSpan.Zero && SendTimeout != Timeout.InfiniteTimeSpan)
+            throw new ArgumentOutOfRangeException(nameof(SendTimeout), SendTimeout, "SendTimeout must be positive or infinite.");
+        if (EndpointQueueCapacity < 1)
+            throw new ArgumentOutOfRangeException(nameof(EndpointQueueCapacity), EndpointQueueCapacity, "EndpointQueueCapacity must be at least 1.");
+        if (MaxEndpoints < 1)
+            throw new ArgumentOutOfRangeException(nameof(MaxEndpoints), MaxEndpoints, "MaxEndpoints must be at least 1.");
+    }
+}

@@ -1,0 +1,429 @@
+using System.Buffers;
+
+namespace VirtioRpmsg.Rpmsg;
+
+/// <summary>
+/// A local rpmsg address with a way to receive: a callback, a zero-copy callback, or a queue read
+/// with <see cref="ReceiveAsync"/> / <see cref="Receive"/>. Sends carry this endpoint's address as
+/// the source. Dispose destroys it: the address is unpublished first, then running callbacks are
+/// waited out, so after Dispose returns the callback never runs again.
+/// </summary>
+public sealed class RpmsgEndpoint : IDisposable
+{
+    private readonly RpmsgReceiveHandler? _handler;
+    private readonly RpmsgZeroCopyReceiveHandler? _zeroCopyHandler;
+    private readonly Queue<QueuedMessage>? _queue;
+    private readonly SemaphoreSlim? _queueCount;
+    private uint _remoteAddress;
+    private int _callbacksRunning;
+    private int _destroyed;
+    private TaskCompletionSource? _remoteKnown;
+    private long _queueDrops;
+
+    // The endpoint whose callback this thread is running, so destroy-from-own-callback does not wait for itself.
+    [ThreadStatic]
+    private static RpmsgEndpoint? t_inCallback;
+
+    internal RpmsgEndpoint(RpmsgDevice device, uint address, uint remoteAddress, RpmsgReceiveHandler? handler, RpmsgZeroCopyReceiveHandler? zeroCopyHandler, int queueCapacity)
+    {
+        Device = device;
+        Address = address;
+        _remoteAddress = remoteAddress;
+        _handler = handler;
+        _zeroCopyHandler = zeroCopyHandler;
+        if (handler is null && zeroCopyHandler is null)
+        {
+            _queue = new Queue<QueuedMessage>(Math.Min(queueCapacity, 64));
+            _queueCount = new SemaphoreSlim(0);
+            QueueCapacity = queueCapacity;
+        }
+    }
+
+    private readonly record struct QueuedMessage(uint Source, byte[] Buffer, int Length);
+
+    /// <summary>The device this endpoint lives on.</summary>
+    public RpmsgDevice Device { get; }
+
+    /// <summary>Local address (the source of what this endpoint sends).</summary>
+    public uint Address { get; }
+
+    /// <summary>Where <see cref="Send(ReadOnlySpan{byte}, CancellationToken)"/> goes; <see cref="RpmsgAddress.Any"/> until known (it is learned from the first message received).</summary>
+    public uint RemoteAddress => Volatile.Read(ref _remoteAddress);
+
+    /// <summary>Name announced through the name service, if any.</summary>
+    public string? Name { get; internal set; }
+
+    /// <summary>The channel this endpoint serves, if it was created for one.</summary>
+    public RpmsgChannel? Channel { get; internal set; }
+
+    /// <summary>True once destroyed.</summary>
+    public bool IsDestroyed => Volatile.Read(ref _destroyed) != 0;
+
+    /// <summary>Largest payload of one message.</summary>
+    public int MaxPayload => Device.MaxPayload;
+
+    /// <summary>Messages dropped because the receive queue was full.</summary>
+    public long QueueDrops => Interlocked.Read(ref _queueDrops);
+
+    internal int QueueCapacity { get; }
+
+    internal bool IsZeroCopy => _zeroCopyHandler is not null;
+
+    // ---- send family -------------------------------------------------------------------------
+
+    /// <summary>Sends to <see cref="RemoteAddress"/>, waiting up to the device's send timeout for a buffer (and for the remote address).</summary>
+    public void Send(ReadOnlySpan<byte> payload, CancellationToken cancellationToken = default) =>
+        Send(payload, Device.Options.SendTimeout, cancellationToken);
+
+    /// <summary>Sends to <see cref="RemoteAddress"/>, waiting up to <paramref name="timeout"/>.</summary>
+    public void Send(ReadOnlySpan<byte> payload, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        var deadline = RpmsgDevice.Deadline(timeout);
+        uint destination = WaitForRemoteAddress(deadline, cancellationToken);
+        Device.Send(Address, destination, payload, deadline, cancellationToken);
+    }
+
+    /// <summary>Sends to <paramref name="destination"/> (Linux rpmsg_sendto).</summary>
+    public void SendTo(uint destination, ReadOnlySpan<byte> payload, CancellationToken cancellationToken = default) =>
+        Device.Send(Address, destination, payload, RpmsgDevice.Deadline(Device.Options.SendTimeout), cancellationToken);
+
+    /// <summary>Sends to <paramref name="destination"/>, waiting up to <paramref name="timeout"/>.</summary>
+    public void SendTo(uint destination, ReadOnlySpan<byte> payload, TimeSpan timeout, CancellationToken cancellationToken = default) =>
+        Device.Send(Address, destination, payload, RpmsgDevice.Deadline(timeout), cancellationToken);
+
+    /// <summary>Sends with an explicit source and destination (Linux rpmsg_send_offchannel).</summary>
+    public void SendOffChannel(uint source, uint destination, ReadOnlySpan<byte> payload, CancellationToken cancellationToken = default) =>
+        Device.Send(source, destination, payload, RpmsgDevice.Deadline(Device.Options.SendTimeout), cancellationToken);
+
+    /// <summary>Sends with an explicit source and destination, waiting up to <paramref name="timeout"/>.</summary>
+    public void SendOffChannel(uint source, uint destination, ReadOnlySpan<byte> payload, TimeSpan timeout, CancellationToken cancellationToken = default) =>
+        Device.Send(source, destination, payload, RpmsgDevice.Deadline(timeout), cancellationToken);
+
+    /// <summary>Sends if a buffer is free and the remote address is known; false at once otherwise (rpmsg_trysend).</summary>
+    public bool TrySend(ReadOnlySpan<byte> payload)
+    {
+        uint destination = RemoteAddress;
+        return destination != RpmsgAddress.Any && Device.TrySend(Address, destination, payload);
+    }
+
+    /// <summary>Sends to <paramref name="destination"/> if a buffer is free; false at once otherwise.</summary>
+    public bool TrySendTo(uint destination, ReadOnlySpan<byte> payload) => Device.TrySend(Address, destination, payload);
+
+    /// <summary>Off-channel send if a buffer is free; false at once otherwise.</summary>
+    public bool TrySendOffChannel(uint source, uint destination, ReadOnlySpan<byte> payload) => Device.TrySend(source, destination, payload);
+
+    /// <summary>Sends to <see cref="RemoteAddress"/> asynchronously, within the device's send timeout.</summary>
+    public async ValueTask SendAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
+    {
+        var deadline = RpmsgDevice.Deadline(Device.Options.SendTimeout);
+        uint destination = RemoteAddress;
+        if (destination == RpmsgAddress.Any)
+            destination = await WaitForRemoteAddressAsync(deadline, cancellationToken).ConfigureAwait(false);
+        await Device.SendAsync(Address, destination, payload, deadline, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Sends to <paramref name="destination"/> asynchronously.</summary>
+    public ValueTask SendToAsync(uint destination, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
+        Device.SendAsync(Address, destination, payload, RpmsgDevice.Deadline(Device.Options.SendTimeout), cancellationToken);
+
+    /// <summary>Off-channel send, asynchronously.</summary>
+    public ValueTask SendOffChannelAsync(uint source, uint destination, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
+        Device.SendAsync(source, destination, payload, RpmsgDevice.Deadline(Device.Options.SendTimeout), cancellationToken);
+
+    // ---- zero-copy send ------------------------------------------------------------------------
+
+    /// <summary>Takes a tx buffer to fill in place; false at once when none is free.</summary>
+    public bool TryGetTxBuffer(out RpmsgTxBuffer buffer)
+    {
+        if (!Device.TryAcquireTx(out var raw))
+        {
+            buffer = default;
+            return false;
+        }
+        buffer = new RpmsgTxBuffer(this, raw);
+        return true;
+    }
+
+    /// <summary>Takes a tx buffer, waiting up to <paramref name="timeout"/> for one.</summary>
+    public RpmsgTxBuffer GetTxBuffer(TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        var raw = Device.AcquireTx(RpmsgDevice.Deadline(timeout), cancellationToken);
+        return new RpmsgTxBuffer(this, raw);
+    }
+
+    // ---- queue-style receive -------------------------------------------------------------------
+
+    /// <summary>
+    /// Waits for the next message and copies it into <paramref name="destination"/>. A destination
+    /// too small for the message throws <see cref="ArgumentException"/> and leaves the message queued.
+    /// </summary>
+    public async ValueTask<RpmsgReceiveResult> ReceiveAsync(Memory<byte> destination, CancellationToken cancellationToken = default)
+    {
+        var count = QueueOrThrow();
+        await count.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return Dequeue(destination.Span, count);
+    }
+
+    /// <summary>Blocking receive with a timeout; throws <see cref="TimeoutException"/> when nothing arrives in time.</summary>
+    public RpmsgReceiveResult Receive(Span<byte> destination, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        if (!TryReceive(destination, timeout, out var result, cancellationToken))
+            throw new TimeoutException($"endpoint 0x{Address:X} on '{Device.Name}': no message within {timeout.TotalMilliseconds} ms");
+        return result;
+    }
+
+    /// <summary>Receives if a message arrives within <paramref name="timeout"/> (zero: only what is queued now).</summary>
+    public bool TryReceive(Span<byte> destination, TimeSpan timeout, out RpmsgReceiveResult result, CancellationToken cancellationToken = default)
+    {
+        var count = QueueOrThrow();
+        Memory.MappingLease.ThrowIfHeld("RpmsgEndpoint.Receive");
+        if (!count.Wait(timeout, cancellationToken))
+        {
+            ThrowIfDestroyed();
+            result = default;
+            return false;
+        }
+        result = Dequeue(destination, count);
+        return true;
+    }
+
+    private SemaphoreSlim QueueOrThrow()
+    {
+        if (_queueCount is null)
+            throw new InvalidOperationException($"endpoint 0x{Address:X} delivers to a callback; it has no receive queue");
+        ThrowIfDestroyed();
+        return _queueCount;
+    }
+
+    private RpmsgReceiveResult Dequeue(Span<byte> destination, SemaphoreSlim count)
+    {
+        QueuedMessage message;
+        lock (_queue!)
+        {
+            if (_queue.Count == 0)
+            {
+                // Woken by destroy.
+                ThrowIfDestroyed();
+                throw new InvalidOperationException("receive queue was empty after a wake-up");
+            }
+            message = _queue.Peek();
+            if (destination.Length < message.Length)
+            {
+                count.Release(); // the message stays queued
+                throw new ArgumentException($"destination of {destination.Length} bytes is smaller than the next {message.Length}-byte message", nameof(destination));
+            }
+            _queue.Dequeue();
+        }
+        message.Buffer.AsSpan(0, message.Length).CopyTo(destination);
+        ArrayPool<byte>.Shared.Return(message.Buffer);
+        return new RpmsgReceiveResult(message.Source, message.Length);
+    }
+
+    // ---- dispatcher side -----------------------------------------------------------------------
+
+    /// <summary>Delivers one message (dispatcher thread). False if the endpoint was destroyed meanwhile.</summary>
+    internal bool Deliver(uint source, ReadOnlySpan<byte> payload)
+    {
+        LearnRemoteAddress(source);
+        if (!TryEnterCallback())
+            return false;
+        var outer = t_inCallback;
+        t_inCallback = this;
+        try
+        {
+            if (_handler is not null)
+            {
+                _handler(this, source, payload);
+            }
+            else
+            {
+                Enqueue(source, payload);
+            }
+        }
+        finally
+        {
+            t_inCallback = outer;
+            ExitCallback();
+        }
+        return true;
+    }
+
+    internal bool DeliverZeroCopy(RpmsgRxBuffer buffer)
+    {
+        LearnRemoteAddress(buffer.Source);
+        if (!TryEnterCallback())
+            return false;
+        var outer = t_inCallback;
+        t_inCallback = this;
+        try
+        {
+            _zeroCopyHandler!(this, buffer);
+        }
+        finally
+        {
+            t_inCallback = outer;
+            ExitCallback();
+        }
+        return true;
+    }
+
+    private void Enqueue(uint source, ReadOnlySpan<byte> payload)
+    {
+        lock (_queue!)
+        {
+            if (_queue.Count >= QueueCapacity)
+            {
+                Interlocked.Increment(ref _queueDrops);
+                Device.CountDropped($"endpoint 0x{Address:X} receive queue full ({QueueCapacity} messages)");
+                return;
+            }
+            var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(payload.Length, 1));
+            payload.CopyTo(buffer);
+            _queue.Enqueue(new QueuedMessage(source, buffer, payload.Length));
+        }
+        _queueCount!.Release();
+    }
+
+    private void LearnRemoteAddress(uint source)
+    {
+        // OpenAMP behaviour: an endpoint created without a destination learns it from the first message.
+        if (Volatile.Read(ref _remoteAddress) == RpmsgAddress.Any && source != RpmsgAddress.Any &&
+            Interlocked.CompareExchange(ref _remoteAddress, source, RpmsgAddress.Any) == RpmsgAddress.Any)
+        {
+            Interlocked.Exchange(ref _remoteKnown, null)?.TrySetResult();
+        }
+    }
+
+    internal void SetRemoteAddress(uint remote)
+    {
+        Volatile.Write(ref _remoteAddress, remote);
+        if (remote != RpmsgAddress.Any)
+            Interlocked.Exchange(ref _remoteKnown, null)?.TrySetResult();
+    }
+
+    internal uint RemoteAddressOrThrow()
+    {
+        uint remote = RemoteAddress;
+        if (remote == RpmsgAddress.Any)
+            throw new InvalidOperationException($"endpoint 0x{Address:X} has no remote address yet; use SendTo or wait for the peer's first message");
+        return remote;
+    }
+
+    private uint WaitForRemoteAddress(long deadline, CancellationToken cancellationToken)
+    {
+        uint remote = RemoteAddress;
+        if (remote != RpmsgAddress.Any)
+            return remote;
+        Memory.MappingLease.ThrowIfHeld("RpmsgEndpoint.Send");
+        var task = RemoteKnownTask();
+        while ((remote = RemoteAddress) == RpmsgAddress.Any)
+        {
+            ThrowIfDestroyed();
+            Device.ThrowIfUnavailable();
+            int wait = RpmsgDevice.RemainingMilliseconds(deadline);
+            if (wait == 0)
+                throw new TimeoutException($"endpoint 0x{Address:X} on '{Device.Name}': remote address still unknown after the send timeout");
+            try
+            {
+                task.Wait(wait, cancellationToken);
+            }
+            catch (AggregateException)
+            {
+                // Completed by destroy/stop: the loop re-checks and throws the specific exception.
+            }
+            task = RemoteKnownTask();
+        }
+        return remote;
+    }
+
+    private async ValueTask<uint> WaitForRemoteAddressAsync(long deadline, CancellationToken cancellationToken)
+    {
+        uint remote;
+        while ((remote = RemoteAddress) == RpmsgAddress.Any)
+        {
+            ThrowIfDestroyed();
+            Device.ThrowIfUnavailable();
+            int wait = RpmsgDevice.RemainingMilliseconds(deadline);
+            if (wait == 0)
+                throw new TimeoutException($"endpoint 0x{Address:X} on '{Device.Name}': remote address still unknown after the send timeout");
+            try
+            {
+                await RemoteKnownTask().WaitAsync(TimeSpan.FromMilliseconds(wait), cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+            }
+        }
+        return remote;
+    }
+
+    private Task RemoteKnownTask()
+    {
+        var existing = Volatile.Read(ref _remoteKnown);
+        if (existing is not null)
+            return existing.Task;
+        var created = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        existing = Interlocked.CompareExchange(ref _remoteKnown, created, null) ?? created;
+        // The address may have been learned between the check and the publication.
+        if (RemoteAddress != RpmsgAddress.Any || IsDestroyed)
+            existing.TrySetResult();
+        return existing.Task;
+    }
+
+    // ---- destroy -------------------------------------------------------------------------------
+
+    private bool TryEnterCallback()
+    {
+        // Increment, then check: pairs with Destroy's set-then-wait (Interlocked = full fences).
+        Interlocked.Increment(ref _callbacksRunning);
+        if (Volatile.Read(ref _destroyed) != 0)
+        {
+            ExitCallback();
+            return false;
+        }
+        return true;
+    }
+
+    private void ExitCallback() => Interlocked.Decrement(ref _callbacksRunning);
+
+    /// <summary>Destroys the endpoint (and announces its removal if it was announced).</summary>
+    public void Dispose() => Device.DestroyEndpoint(this);
+
+    /// <summary>Marks destroyed and waits for running callbacks (except the caller's own). Device calls this after unpublishing.</summary>
+    internal bool MarkDestroyed()
+    {
+        if (Interlocked.Exchange(ref _destroyed, 1) != 0)
+            return false;
+        Interlocked.Exchange(ref _remoteKnown, null)?.TrySetResult();
+        // Wake queue readers so they see the destroyed state.
+        _queueCount?.Release(1 << 16);
+        return true;
+    }
+
+    internal void WaitForCallbacks()
+    {
+        // Destroying from inside this endpoint's own callback: that running callback is ours, do not wait for it.
+        int self = ReferenceEquals(t_inCallback, this) ? 1 : 0;
+        var spin = new SpinWait();
+        while (Volatile.Read(ref _callbacksRunning) > self)
+            spin.SpinOnce(sleep1Threshold: 20);
+        if (_queue is not null)
+        {
+            lock (_queue)
+            {
+                while (_queue.Count > 0)
+                    ArrayPool<byte>.Shared.Return(_queue.Dequeue().Buffer);
+            }
+        }
+    }
+
+    internal bool IsCallbackRunning => Volatile.Read(ref _callbacksRunning) > 0;
+
+    private void ThrowIfDestroyed()
+    {
+        if (IsDestroyed)
+            throw new ObjectDisposedException($"rpmsg endpoint 0x{Address:X}", $"endpoint 0x{Address:X} on '{Device.Name}' was destroyed");
+    }
+
+    public override string ToString() => $"ept 0x{Address:X} -> {(RemoteAddress == RpmsgAddress.Any ? "any" : "0x" + RemoteAddress.ToString("X"))}{(Name is null ? "" : " '" + Name + "'")}";
+}

@@ -1,0 +1,74 @@
+namespace VirtioRpmsg.Rpmsg;
+
+/// <summary>The peer sent something the protocol does not allow. Names the field and the value.</summary>
+public sealed class RpmsgProtocolException : Exception
+{
+    public RpmsgProtocolException(string field, ulong value, string message) : base(message)
+    {
+        Field = field;
+        Value = value;
+    }
+
+    /// <summary>The offending field.</summary>
+    public string Field { get; }
+
+    /// <summary>The offending value.</summary>
+    public ulong Value { get; }
+}
+
+/// <summary>A payload is larger than a buffer can carry (buffer size minus the 16-byte header).</summary>
+public sealed class RpmsgPayloadTooLargeException : ArgumentException
+{
+    public RpmsgPayloadTooLargeException(int length, int maxPayload)
+        : base($"payload of {length} bytes exceeds the maximum of {maxPayload} bytes per rpmsg message", "payload")
+    {
+        PayloadLength = length;
+        MaxPayload = maxPayload;
+    }
+
+    /// <summary>Length that was asked for.</summary>
+    public int PayloadLength { get; }
+
+    /// <summary>Largest payload one buffer carries.</summary>
+    public int MaxPayload { get; }
+}
+
+/// <summary>
+/// The device cannot send or receive: not started, link not up, remote not running, broken by a
+/// protocol violation, or disposed. Blocked senders are woken with this exception too.
+/// </summary>
+public sealed class RpmsgDeviceUnavailableException : InvalidOperationException
+{
+    public RpmsgDeviceUnavailableException(string device, RpmsgDeviceState state, string? reason = null)
+        : base($"rpmsg device '{device}' is {state.ToString().ToLowerInvariant()}{(reason is null ? "" : ": " + reason)}")
+    {
+        State = state;
+        Reason = reason;
+    }
+
+    /// <summary>The state that refused the operation.</summary>
+    public RpmsgDeviceState State { get; }
+
+    /// <summary>Why, when known (for a broken device, the protocol violation).</summary>
+    public string? Reason { get; }
+}
+
+/// <summary>The two sides were configured differently (buffer size, vring size, features).</summary>
+public sealed class RpmsgConfigurationException : InvalidOperationException
+{
+    public RpmsgConfigurationException(string field, ulong localValue, ulong peerValue, string message) : base(message)
+    {
+        Field = field;
+        LocalValue = localValue;
+        PeerValue = peerValue;
+    }
+
+    /// <summary>What disagrees.</summary>
+    public string Field { get; }
+
+    /// <summary>This side's value.</summary>
+    public ulong LocalValue { get; }
+
+    /// <summary>The peer's value.</summary>
+    public ulong PeerValue { get; }
+}

@@ -1,0 +1,38 @@
+using System.Buffers.Binary;
+
+namespace VirtioRpmsg.Rpmsg;
+
+/// <summary>
+/// The 16-byte rpmsg message header: src (u32), dst (u32), reserved (u32), len (u16), flags (u16),
+/// little-endian. Read once from shared memory into this private copy, then validated.
+/// </summary>
+public readonly record struct RpmsgHeader(uint Source, uint Destination, uint Reserved, ushort Length, ushort Flags)
+{
+    /// <summary>Size of the header on the wire.</summary>
+    public const int Size = 16;
+
+    /// <summary>Decodes a header from the first 16 bytes of <paramref name="source"/>.</summary>
+    public static RpmsgHeader Read(ReadOnlySpan<byte> source)
+    {
+        if (source.Length < Size)
+            throw new RpmsgProtocolException("header", (ulong)source.Length, $"rpmsg header needs {Size} bytes, got {source.Length}");
+        return new RpmsgHeader(
+            BinaryPrimitives.ReadUInt32LittleEndian(source),
+            BinaryPrimitives.ReadUInt32LittleEndian(source[4..]),
+            BinaryPrimitives.ReadUInt32LittleEndian(source[8..]),
+            BinaryPrimitives.ReadUInt16LittleEndian(source[12..]),
+            BinaryPrimitives.ReadUInt16LittleEndian(source[14..]));
+    }
+
+    /// <summary>Encodes this header into the first 16 bytes of <paramref name="destination"/>.</summary>
+    public void Write(Span<byte> destination)
+    {
+        if (destination.Length < Size)
+            throw new ArgumentOutOfRangeException(nameof(destination), destination.Length, $"rpmsg header needs {Size} bytes");
+        BinaryPrimitives.WriteUInt32LittleEndian(destination, Source);
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[4..], Destination);
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[8..], Reserved);
+        BinaryPrimitives.WriteUInt16LittleEndian(destination[12..], Length);
+        BinaryPrimitives.WriteUInt16LittleEndian(destination[14..], Flags);
+    }
+}

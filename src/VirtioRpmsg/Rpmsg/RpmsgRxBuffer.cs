@@ -1,0 +1,139 @@
+using VirtioRpmsg.Memory;
+
+namespace VirtioRpmsg.Rpmsg;
+
+/// <summary>
+/// A received message left in its shared buffer (zero-copy receive). Read it through
+/// <see cref="Open"/>; keep it past the handler with <see cref="Hold"/> and give it back with
+/// <see cref="Dispose"/>. One instance per buffer slot is reused, so do not keep references after release.
+/// </summary>
+public sealed class RpmsgRxBuffer : IDisposable
+{
+    private readonly RpmsgDevice _device;
+    private int _state; // 0 free, 1 in handler, 2 held, 3 held and handler returned
+    private RegionHandle _region;
+    private long _payloadOffset;
+    private byte[]? _private; // set when the message was already copied out of shared memory (parked)
+
+    internal RpmsgRxBuffer(RpmsgDevice device, int id)
+    {
+        _device = device;
+        Id = id;
+    }
+
+    internal int Id { get; }
+
+    /// <summary>Sender's address.</summary>
+    public uint Source { get; private set; }
+
+    /// <summary>Destination address (ours).</summary>
+    public uint Destination { get; private set; }
+
+    /// <summary>Payload length in bytes.</summary>
+    public int Length { get; private set; }
+
+    /// <summary>True until released.</summary>
+    public bool IsLive => Volatile.Read(ref _state) != 0;
+
+    internal void ArmPrivate(byte[] payload, int length, uint source, uint destination)
+    {
+        _private = payload;
+        Length = length;
+        Source = source;
+        Destination = destination;
+        Volatile.Write(ref _state, 1);
+    }
+
+    internal void Arm(RegionHandle region, long payloadOffset, int length, uint source, uint destination)
+    {
+        _private = null;
+        _region = region;
+        _payloadOffset = payloadOffset;
+        Length = length;
+        Source = source;
+        Destination = destination;
+        Volatile.Write(ref _state, 1);
+    }
+
+    /// <summary>Opens the payload in place. Keep the view short and never block while it is open (it holds a lease).</summary>
+    public RpmsgRxView Open()
+    {
+        if (Volatile.Read(ref _state) == 0)
+            throw new ObjectDisposedException(nameof(RpmsgRxBuffer), "The rx buffer was already given back to the peer.");
+        if (_private is not null)
+            return new RpmsgRxView(default, _private.AsSpan(0, Length));
+        var lease = _region.Acquire();
+        return new RpmsgRxView(lease, lease.GetReadOnlySpan(_payloadOffset, Length));
+    }
+
+    /// <summary>Copies the payload out; returns the number of bytes copied.</summary>
+    public int CopyTo(Span<byte> destination)
+    {
+        if (destination.Length < Length)
+            throw new ArgumentException($"destination of {destination.Length} bytes is smaller than the {Length}-byte message", nameof(destination));
+        using var view = Open();
+        view.Payload.CopyTo(destination);
+        return Length;
+    }
+
+    /// <summary>Keeps the buffer after the handler returns; the peer gets it back only on <see cref="Dispose"/>.</summary>
+    public void Hold()
+    {
+        if (Interlocked.CompareExchange(ref _state, 2, 1) != 1)
+            throw new InvalidOperationException("Hold is only possible inside the zero-copy handler, once.");
+    }
+
+    /// <summary>Called by the dispatcher after the handler: releases unless held.</summary>
+    internal void HandlerReturned()
+    {
+        if (Interlocked.CompareExchange(ref _state, 0, 1) == 1)
+        {
+            Return();
+            return;
+        }
+        // Held: mark that the handler is done so Dispose releases.
+        Interlocked.CompareExchange(ref _state, 3, 2);
+    }
+
+    private void Return()
+    {
+        // A parked copy has no shared buffer left to give back.
+        if (_private is null)
+            _device.ReleaseRxBuffer(Id);
+    }
+
+    /// <summary>Gives a held buffer back to the peer. Idempotent.</summary>
+    public void Dispose()
+    {
+        while (true)
+        {
+            int s = Volatile.Read(ref _state);
+            if (s == 0 || s == 1)
+                return; // already released, or still in the handler without Hold: the dispatcher releases it.
+            if (Interlocked.CompareExchange(ref _state, 0, s) == s)
+            {
+                Return();
+                return;
+            }
+        }
+    }
+}
+
+/// <summary>A received payload in shared memory, valid while the view is open. Holds a mapping lease.</summary>
+public ref struct RpmsgRxView
+{
+    private MappingLease _lease;
+    private readonly ReadOnlySpan<byte> _payload;
+
+    internal RpmsgRxView(MappingLease lease, ReadOnlySpan<byte> payload)
+    {
+        _lease = lease;
+        _payload = payload;
+    }
+
+    /// <summary>The payload bytes, in place (valid until the view is disposed).</summary>
+    public readonly ReadOnlySpan<byte> Payload => _payload;
+
+    /// <summary>Releases the lease.</summary>
+    public void Dispose() => _lease.Dispose();
+}

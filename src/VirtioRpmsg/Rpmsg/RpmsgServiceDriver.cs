@@ -1,0 +1,28 @@
+namespace VirtioRpmsg.Rpmsg;
+
+/// <summary>
+/// Handles one service name, like a Linux rpmsg driver: <see cref="Probe"/> when the peer announces
+/// the service (a channel is created), <see cref="Receive"/> for each message on the channel,
+/// <see cref="Remove"/> when the channel goes away. Handlers run on the dispatcher; exceptions are
+/// caught, logged and counted (a throwing Probe removes the channel again).
+/// </summary>
+public sealed class RpmsgServiceDriver
+{
+    public RpmsgServiceDriver(string serviceName)
+    {
+        NameServiceMessage.ValidateName(serviceName);
+        ServiceName = serviceName;
+    }
+
+    /// <summary>The announced name this driver binds.</summary>
+    public string ServiceName { get; }
+
+    /// <summary>Called once per new channel.</summary>
+    public Action<RpmsgChannel>? Probe { get; init; }
+
+    /// <summary>Called once per removed channel.</summary>
+    public Action<RpmsgChannel>? Remove { get; init; }
+
+    /// <summary>Message handler of the channel's endpoint; null makes the endpoint a receive queue.</summary>
+    public RpmsgReceiveHandler? Receive { get; init; }
+}

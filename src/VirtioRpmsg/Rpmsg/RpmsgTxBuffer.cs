@@ -1,0 +1,72 @@
+using VirtioRpmsg.Memory;
+
+namespace VirtioRpmsg.Rpmsg;
+
+/// <summary>
+/// A tx buffer taken for zero-copy send: fill <see cref="Span"/>, then <see cref="Send"/> (or
+/// <see cref="SendTo"/>) the first N bytes; disposing an unsent buffer gives it back. It holds a
+/// mapping lease, so fill it promptly and never block while you have it.
+/// </summary>
+public ref struct RpmsgTxBuffer
+{
+    private MappingLease _lease;
+    private readonly RpmsgEndpoint? _endpoint;
+    private readonly int _id;
+    private readonly long _offset;
+    private readonly int _capacity;
+    private bool _done;
+
+    internal RpmsgTxBuffer(RpmsgEndpoint endpoint, RpmsgBufferRef buffer)
+    {
+        _endpoint = endpoint;
+        _id = buffer.Id;
+        _offset = buffer.Offset;
+        _capacity = buffer.Length - RpmsgHeader.Size;
+        _lease = buffer.Region.Acquire();
+        _done = false;
+    }
+
+    /// <summary>True if this holds a buffer (false for a default instance).</summary>
+    public readonly bool IsValid => _endpoint is not null && !_done;
+
+    /// <summary>Payload capacity in bytes.</summary>
+    public readonly int Capacity => _capacity;
+
+    /// <summary>The payload area, in shared memory.</summary>
+    public readonly Span<byte> Span => _lease.GetSpan(_offset + RpmsgHeader.Size, _capacity);
+
+    /// <summary>Sends the first <paramref name="length"/> bytes to the endpoint's remote address.</summary>
+    public void Send(int length) => SendTo(Endpoint.RemoteAddressOrThrow(), length);
+
+    /// <summary>Sends the first <paramref name="length"/> bytes to <paramref name="destination"/>.</summary>
+    public void SendTo(uint destination, int length)
+    {
+        var endpoint = Endpoint;
+        if ((uint)length > (uint)_capacity)
+            throw new RpmsgPayloadTooLargeException(length, _capacity);
+        new RpmsgHeader(endpoint.Address, destination, 0, (ushort)length, 0).Write(_lease.GetSpan(_offset, RpmsgHeader.Size));
+        _lease.Dispose();
+        _done = true;
+        endpoint.Device.SubmitTx(_id, RpmsgHeader.Size + length);
+    }
+
+    private readonly RpmsgEndpoint Endpoint
+    {
+        get
+        {
+            if (_endpoint is null || _done)
+                throw new InvalidOperationException("This tx buffer was already sent or released.");
+            return _endpoint;
+        }
+    }
+
+    /// <summary>Gives an unsent buffer back.</summary>
+    public void Dispose()
+    {
+        if (_endpoint is null || _done)
+            return;
+        _done = true;
+        _lease.Dispose();
+        _endpoint.Device.CancelTx(_id);
+    }
+}

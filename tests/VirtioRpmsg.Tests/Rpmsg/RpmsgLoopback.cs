@@ -1,0 +1,102 @@
+using VirtioRpmsg.Memory;
+using VirtioRpmsg.Platform;
+using VirtioRpmsg.Rpmsg;
+using VirtioRpmsg.Virtio;
+
+namespace VirtioRpmsg.Tests.Rpmsg;
+
+/// <summary>
+/// Both rpmsg roles in one process over one guarded anonymous region laid out like OpenAMP's
+/// Linux-userspace machine (vrings at 0x4000/0x8000, pool at 0x10000), with a loopback doorbell.
+/// A fake vdev entry at 0x100 holds dfeatures/gfeatures/status.
+/// </summary>
+internal sealed class RpmsgLoopback : IDisposable
+{
+    internal const long VdevEntryOffset = 0x100;
+
+    public SharedMemoryRegion Region { get; }
+    public RpmsgDevice Host { get; }
+    public RpmsgDevice Remote { get; }
+    public LoopbackDoorbell HostDoorbell { get; }
+    public LoopbackDoorbell RemoteDoorbell { get; }
+
+    private RpmsgLoopback(SharedMemoryRegion region, RpmsgDevice host, RpmsgDevice remote, LoopbackDoorbell hostBell, LoopbackDoorbell remoteBell)
+    {
+        Region = region;
+        Host = host;
+        Remote = remote;
+        HostDoorbell = hostBell;
+        RemoteDoorbell = remoteBell;
+    }
+
+    public static RpmsgLoopback Create(
+        Action<RpmsgDeviceOptions>? host = null,
+        Action<RpmsgDeviceOptions>? remote = null,
+        int hostBufferSize = 512,
+        int remoteBufferSize = 512,
+        int vringNum = 256,
+        uint deviceFeatures = VirtioFeatures.RpmsgNameService | VirtioFeatures.EventIndex,
+        bool start = true)
+    {
+        var region = SharedMemoryRegion.CreateAnonymous(0x80000, deviceAddress: 0, guardPages: true, name: "rpmsg-loopback");
+        var map = new AddressMap().Add(region);
+        using (var lease = region.Acquire())
+            lease.WriteUInt32(VdevEntryOffset + 12, deviceFeatures);
+        var control = SharedVdevControl.ForVdevEntry(region.Bind(), VdevEntryOffset);
+        var (hostBell, remoteBell) = LoopbackDoorbell.CreatePair();
+        var hostOptions = new RpmsgDeviceOptions { Name = "host", SendTimeout = TimeSpan.FromSeconds(30) };
+        var remoteOptions = new RpmsgDeviceOptions { Name = "remote", SendTimeout = TimeSpan.FromSeconds(30) };
+        host?.Invoke(hostOptions);
+        remote?.Invoke(remoteOptions);
+        int count = Math.Min(512, 2 * vringNum);
+        var hostLayout = RpmsgVdevLayout.OpenAmpLinux(map) with { BufferSize = hostBufferSize, VringNum = vringNum, BufferCount = count };
+        var remoteLayout = hostLayout with { BufferSize = remoteBufferSize };
+        var remoteDevice = RpmsgDevice.CreateRemote(remoteLayout, control, remoteBell, remoteOptions);
+        var hostDevice = RpmsgDevice.CreateHost(hostLayout, control, hostBell, hostOptions);
+        var loop = new RpmsgLoopback(region, hostDevice, remoteDevice, hostBell, remoteBell);
+        if (start)
+            loop.Start();
+        return loop;
+    }
+
+    public void Start()
+    {
+        Remote.Start();
+        Host.Start();
+        if (Remote.Options.WaitStrategy != RpmsgWaitStrategy.CallerPoll)
+            Assert.True(Remote.WaitForLinkUp(TimeSpan.FromSeconds(30)), "remote link did not come up");
+        else
+            Remote.Poll();
+    }
+
+    /// <summary>Polls <paramref name="condition"/> (driving CallerPoll devices) until true or the bound passes.</summary>
+    public void WaitUntil(Func<bool> condition, string what, int seconds = 30)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        var spin = new SpinWait();
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"timed out waiting for: {what}\nhost: {Host.Dump()}\nremote: {Remote.Dump()}");
+            PollCallerPollDevices();
+            spin.SpinOnce(sleep1Threshold: 10);
+        }
+    }
+
+    public void PollCallerPollDevices()
+    {
+        if (Host.Options.WaitStrategy == RpmsgWaitStrategy.CallerPoll && Host.State == RpmsgDeviceState.Running)
+            Host.Poll();
+        if (Remote.Options.WaitStrategy == RpmsgWaitStrategy.CallerPoll && Remote.State is RpmsgDeviceState.Running or RpmsgDeviceState.Starting)
+            Remote.Poll();
+    }
+
+    public void Dispose()
+    {
+        Host.Dispose();
+        Remote.Dispose();
+        HostDoorbell.Dispose();
+        RemoteDoorbell.Dispose();
+        Region.Dispose();
+    }
+}

@@ -1,0 +1,85 @@
+using VirtioRpmsg.Rpmsg;
+
+namespace VirtioRpmsg.Tests.Rpmsg;
+
+public class RpmsgWireTests
+{
+    [Fact]
+    public void Header_Write_MatchesWireLayout()
+    {
+        var bytes = new byte[16];
+        new RpmsgHeader(0x400, 0x35, 0, 40, 0).Write(bytes);
+        Assert.Equal(new byte[] { 0x00, 0x04, 0, 0, 0x35, 0, 0, 0, 0, 0, 0, 0, 40, 0, 0, 0 }, bytes);
+    }
+
+    [Fact]
+    public void Header_Read_DecodesLittleEndianFields()
+    {
+        byte[] bytes = [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0B, 0x0C, 0xF0, 0x01, 0x02, 0x00];
+        var h = RpmsgHeader.Read(bytes);
+        Assert.Equal(0x04030201u, h.Source);
+        Assert.Equal(0x08070605u, h.Destination);
+        Assert.Equal(0x0C0B0A09u, h.Reserved);
+        Assert.Equal((ushort)0x01F0, h.Length);
+        Assert.Equal((ushort)2, h.Flags);
+    }
+
+    [Fact]
+    public void Header_ReadShortSpan_ThrowsProtocolException()
+    {
+        var ex = Assert.Throws<RpmsgProtocolException>(() => RpmsgHeader.Read(new byte[15]));
+        Assert.Equal("header", ex.Field);
+        Assert.Equal(15ul, ex.Value);
+    }
+
+    [Fact]
+    public void NameService_Write_MatchesWireLayout()
+    {
+        var bytes = new byte[40];
+        new NameServiceMessage("rpmsg-echo", 0x400, NameServiceFlags.Destroy).Write(bytes);
+        Assert.Equal("rpmsg-echo"u8.ToArray(), bytes[..10]);
+        Assert.All(bytes[10..32], b => Assert.Equal(0, b));
+        Assert.Equal(new byte[] { 0x00, 0x04, 0, 0, 1, 0, 0, 0 }, bytes[32..]);
+    }
+
+    [Fact]
+    public void NameService_RoundTrip_PreservesFields()
+    {
+        var bytes = new byte[40];
+        var msg = new NameServiceMessage("rpmsg-client-sample", 1025, NameServiceFlags.Create);
+        msg.Write(bytes);
+        Assert.True(NameServiceMessage.TryParse(bytes, out var back, out var error), error);
+        Assert.Equal(msg, back);
+    }
+
+    [Theory]
+    [InlineData(0, "no NUL")]
+    [InlineData(1, "ADDR_ANY")]
+    [InlineData(2, "flags")]
+    [InlineData(3, "shorter")]
+    [InlineData(4, "empty")]
+    public void NameService_TryParseMalformed_ReturnsFalseWithReason(int kind, string expected)
+    {
+        var bytes = new byte[40];
+        new NameServiceMessage("svc", 1024, NameServiceFlags.Create).Write(bytes);
+        switch (kind)
+        {
+            case 0: bytes.AsSpan(0, 32).Fill((byte)'a'); break;
+            case 1: BitConverter.TryWriteBytes(bytes.AsSpan(32), RpmsgAddress.Any); break;
+            case 2: bytes[36] = 7; break;
+            case 3: bytes = bytes[..39]; break;
+            case 4: bytes.AsSpan(0, 32).Clear(); break;
+        }
+        Assert.False(NameServiceMessage.TryParse(bytes, out _, out var error));
+        Assert.Contains(expected, error);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("a-name-that-is-longer-than-31-bytes")]
+    [InlineData("nul\0inside")]
+    public void NameService_InvalidName_Throws(string name)
+    {
+        Assert.Throws<ArgumentException>(() => NameServiceMessage.ValidateName(name));
+    }
+}
