@@ -1,0 +1,4 @@
+namespace VirtioRpmsg.Arm64Smoke;
+
+/// <summary>A failed expectation inside a <see cref="SmokeCheck"/>.</summary>
+public sealed class SmokeFailure(string message) : Exception(message);
