@@ -20,7 +20,7 @@ internal sealed class JsonCamelCaseEnumConverter<TEnum> : JsonConverter<TEnum>
     public override TEnum Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
     {
         if (reader.TokenType != JsonTokenType.String)
-            throw new JsonException($"expected one of {Expected}, not a {reader.TokenType}");
+            throw new JsonException($"expected one of {Expected}, not {JsonHexConverter.Describe(reader.TokenType)}");
         string text = reader.GetString()!;
         for (int i = 0; i < Names.Length; i++)
         {

@@ -25,7 +25,7 @@ internal class JsonHexConverter : JsonConverter<ulong>
             throw new JsonException($"{Raw(ref reader)} is not a whole number between 0 and 0x{ulong.MaxValue:X}");
         }
         if (reader.TokenType != JsonTokenType.String)
-            throw new JsonException($"expected a number or a \"0x...\" string, not a {reader.TokenType}");
+            throw new JsonException($"expected a number or a \"0x...\" string, not {Describe(reader.TokenType)}");
         string text = reader.GetString()!;
         if (AllowAddrAny && text == AddrAnyText)
             return ResourceTable.AddrAny;
@@ -48,6 +48,18 @@ internal class JsonHexConverter : JsonConverter<ulong>
             return ulong.TryParse(text.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out value);
         return ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value);
     }
+
+    /// <summary>A token type as a reader of the JSON would call it.</summary>
+    internal static string Describe(JsonTokenType token) => token switch
+    {
+        JsonTokenType.True or JsonTokenType.False => "a boolean",
+        JsonTokenType.Number => "a number",
+        JsonTokenType.String => "a string",
+        JsonTokenType.StartArray => "an array",
+        JsonTokenType.StartObject => "an object",
+        JsonTokenType.Null => "null",
+        _ => token.ToString(),
+    };
 
     private static string Raw(ref Utf8JsonReader reader) => System.Text.Encoding.UTF8.GetString(reader.ValueSpan);
 }

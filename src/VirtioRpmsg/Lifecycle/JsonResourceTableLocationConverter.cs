@@ -20,7 +20,7 @@ internal sealed class JsonResourceTableLocationConverter : JsonConverter<Resourc
             throw new JsonException($"'{text}' is neither \"{NoneText}\" nor a {{ \"region\", \"offset\" }} object");
         }
         if (reader.TokenType != JsonTokenType.StartObject)
-            throw new JsonException($"expected \"{NoneText}\" or a {{ \"region\", \"offset\" }} object, not a {reader.TokenType}");
+            throw new JsonException($"expected \"{NoneText}\" or a {{ \"region\", \"offset\" }} object, not {JsonHexConverter.Describe(reader.TokenType)}");
         try
         {
             // The converter is on the property, not the type, so this uses the plain object contract.

@@ -114,7 +114,7 @@ internal static class PlatformDescriptionValidator
         {
             if (uio)
                 return null;
-            throw Error(p + ".size", "(missing)", $"a {KindName(r.Kind)} region needs its size");
+            throw Error(p + ".size", "(missing)", $"a region of kind '{KindName(r.Kind)}' needs its size");
         }
         ulong size = r.Size.Value;
         if (size == 0)
@@ -128,7 +128,7 @@ internal static class PlatformDescriptionValidator
         {
             if (uio)
                 return null;
-            throw Error(p + ".deviceAddress", "(missing)", $"a {KindName(r.Kind)} region needs the device address the remote sees it at");
+            throw Error(p + ".deviceAddress", "(missing)", $"a region of kind '{KindName(r.Kind)}' needs the device address the remote sees it at");
         }
         if (!AddressRange.FitsInAddressSpace(address.Value, size))
             throw Error(p + ".size", Hex(size), $"the region at {Hex(address.Value)} wraps past the end of the 64-bit address space");
