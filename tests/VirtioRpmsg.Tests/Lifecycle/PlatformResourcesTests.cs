@@ -208,17 +208,23 @@ public sealed class PlatformResourcesTests : IDisposable
         Assert.Contains("256", e.Message);
     }
 
-    [Fact]
-    public void Open_TableVringOutsideMemory_ThrowsResourceTableException()
+    /// <summary>A remote's hand-made table with the given vring addresses, opened by a host that leaves the vrings to it.</summary>
+    private ResourceTableException OpenHostOverTable(uint vring0, uint vring1, uint vring1Num = 256)
     {
+        // Creates and sizes the file.
         using (PlatformResources.Open(OnFile(PlatformRole.Remote)))
         {
         }
         WriteFile(0, new ResourceTableBuilder()
-            .AddVdev(ResourceTable.RpmsgDeviceId, 0, 1, 0, 0, [new VringSpec(0x7F000, 0x1000, 256, 1, 0), new VringSpec(0x8000, 0x1000, 256, 2, 0)])
+            .AddVdev(ResourceTable.RpmsgDeviceId, 0, 1, 0, 0, [new VringSpec(vring0, 0x1000, 256, 1, 0), new VringSpec(vring1, 0x1000, vring1Num, 2, 0)])
             .Build());
+        return Assert.Throws<ResourceTableException>(() => PlatformResources.Open(WithVrings(OnFile(PlatformRole.Host), null, null)));
+    }
 
-        var e = Assert.Throws<ResourceTableException>(() => PlatformResources.Open(WithVrings(OnFile(PlatformRole.Host), null, null)));
+    [Fact]
+    public void Open_TableVringOutsideMemory_ThrowsResourceTableException()
+    {
+        var e = OpenHostOverTable(0x7F000, 0x8000);
 
         Assert.Equal("vring[0].da", e.Field);
         Assert.Equal(0x7F000UL, e.Value);
@@ -227,17 +233,18 @@ public sealed class PlatformResourcesTests : IDisposable
     [Fact]
     public void Open_TableVringOverlappingThePool_ThrowsResourceTableException()
     {
-        using (PlatformResources.Open(OnFile(PlatformRole.Remote)))
-        {
-        }
-        WriteFile(0, new ResourceTableBuilder()
-            .AddVdev(ResourceTable.RpmsgDeviceId, 0, 1, 0, 0, [new VringSpec(0x4000, 0x1000, 256, 1, 0), new VringSpec(0x20000, 0x1000, 256, 2, 0)])
-            .Build());
-
-        var e = Assert.Throws<ResourceTableException>(() => PlatformResources.Open(WithVrings(OnFile(PlatformRole.Host), null, null)));
+        var e = OpenHostOverTable(0x4000, 0x20000);
 
         Assert.Equal("vring[1].da", e.Field);
         Assert.Contains("buffer pool", e.Message);
+    }
+
+    [Fact]
+    public void Open_TableVringsOfDifferentSizes_ThrowsResourceTableException()
+    {
+        var e = OpenHostOverTable(0x4000, 0x8000, vring1Num: 128);
+
+        Assert.Equal("vring[1].num", e.Field);
     }
 
     [Fact]
