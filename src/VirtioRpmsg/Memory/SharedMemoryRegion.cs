@@ -145,7 +145,8 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
     /// <param name="sysfsRoot">Root of the UIO class tree; tests point it at a fake tree.</param>
     /// <param name="devicePath">Path of the character device; defaults to /dev/uioX.</param>
     /// <param name="guardPages">Surround the mapping with inaccessible pages (tests).</param>
-    public static SharedMemoryRegion OpenUio(string device, int mapIndex, string sysfsRoot = "/sys/class/uio", string? devicePath = null, bool guardPages = false)
+    /// <param name="deviceAddress">Address the remote sees the map at, when it differs from the physical address in sysfs.</param>
+    public static SharedMemoryRegion OpenUio(string device, int mapIndex, string sysfsRoot = "/sys/class/uio", string? devicePath = null, bool guardPages = false, ulong? deviceAddress = null)
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentOutOfRangeException.ThrowIfNegative(mapIndex);
@@ -163,10 +164,10 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
             throw new ArgumentOutOfRangeException(nameof(mapIndex), size, $"'{mapDir}/size' is 0x{size:X}: a UIO map must have a non-zero size.");
         if (inPage >= (ulong)MappedBlock.PageSize)
             throw new ArgumentOutOfRangeException(nameof(mapIndex), inPage, $"'{mapDir}/offset' is 0x{inPage:X}: not smaller than the page size.");
-        ValidateSize((long)size, addr, devicePath);
+        ValidateSize((long)size, deviceAddress ?? addr, devicePath);
         long fileOffset = mapIndex * MappedBlock.PageSize;
         string subject = $"{devicePath} map {mapIndex}";
-        return new(subject, RegionBacking.Uio, addr, (long)size, () =>
+        return new(subject, RegionBacking.Uio, deviceAddress ?? addr, (long)size, () =>
         {
             using var fd = FileDescriptor.Open(devicePath, Native.OpenReadWrite);
             // UIO takes the map number from the page offset, so the in-page offset is applied after mmap.
@@ -174,15 +175,19 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
         }, null);
     }
 
-    /// <summary>Maps a physical range of /dev/mem (O_SYNC: uncached on ARM).</summary>
-    public static SharedMemoryRegion OpenDevMem(ulong physicalAddress, long size, string devMemPath = "/dev/mem", bool guardPages = false)
+    /// <summary>
+    /// Maps a physical range of /dev/mem (O_SYNC: uncached on ARM). The region's device address is
+    /// <paramref name="deviceAddress"/> when given (the remote's view of the memory), else the physical address.
+    /// </summary>
+    public static SharedMemoryRegion OpenDevMem(ulong physicalAddress, long size, string devMemPath = "/dev/mem", bool guardPages = false, ulong? deviceAddress = null)
     {
         ArgumentNullException.ThrowIfNull(devMemPath);
         ValidateSize(size, physicalAddress, devMemPath);
+        ValidateSize(size, deviceAddress ?? physicalAddress, devMemPath);
         if (physicalAddress > long.MaxValue)
             throw new AddressRangeException(nameof(physicalAddress), devMemPath, physicalAddress, (ulong)size, "is beyond the largest file offset");
         string subject = $"{devMemPath}@0x{physicalAddress:X}";
-        return new(subject, RegionBacking.DevMem, physicalAddress, size, () =>
+        return new(subject, RegionBacking.DevMem, deviceAddress ?? physicalAddress, size, () =>
         {
             using var fd = FileDescriptor.Open(devMemPath, Native.OpenSync);
             return MappedBlock.Map(fd.Value, subject, (long)physicalAddress, (ulong)size, guardPages);

@@ -1,0 +1,130 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using VirtioRpmsg.Platform;
+
+namespace VirtioRpmsg.Lifecycle;
+
+/// <summary>
+/// Everything the stack needs to know about a machine, in one JSON file: the memory regions and
+/// their device addresses, where the resource table lives, the vdev layout (vrings and buffer pool),
+/// the doorbell, the wait strategy and the physical ranges /dev/mem may map. See
+/// docs/platform-description.md for the schema. Load or parse one with <see cref="Load"/> /
+/// <see cref="Parse"/>; every error is a <see cref="PlatformDescriptionException"/> naming the JSON path.
+/// </summary>
+public sealed record PlatformDescription
+{
+    /// <summary>Size of the shared-memory file of the simulated and OpenAMP setups.</summary>
+    public const ulong OpenAmpSharedMemorySize = 0x80000;
+
+    /// <summary>The shared-memory file of OpenAMP's Linux-userspace machine.</summary>
+    public const string OpenAmpSharedMemoryPath = "/dev/shm/openamp.shm";
+
+    [JsonRequired]
+    public PlatformRole Role { get; init; }
+
+    [JsonRequired]
+    public IReadOnlyList<RegionDescription> Regions { get; init; } = [];
+
+    /// <summary>Where the resource table lives; null (JSON "none") when the layout is given explicitly.</summary>
+    [JsonRequired]
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)] // null is written as "none", never left out
+    [JsonConverter(typeof(JsonResourceTableLocationConverter))]
+    public ResourceTableLocation? ResourceTable { get; init; }
+
+    [JsonRequired]
+    public VdevLayoutDescription Vdev { get; init; } = new();
+
+    [JsonRequired]
+    public DoorbellDescription Doorbell { get; init; } = new();
+
+    /// <summary>How the rpmsg layer waits; default <see cref="PlatformWaitStrategy.Interrupt"/>.</summary>
+    public PlatformWaitStrategy WaitStrategy { get; init; } = PlatformWaitStrategy.Interrupt;
+
+    /// <summary>The only physical ranges a devMem region may map; none when absent.</summary>
+    public IReadOnlyList<DevMemRange>? AllowedDevMemRanges { get; init; }
+
+    // ---- loading -----------------------------------------------------------------------------
+
+    /// <summary>Reads and validates a description file.</summary>
+    public static PlatformDescription Load(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        string json = File.ReadAllText(path);
+        try
+        {
+            return Parse(json);
+        }
+        catch (PlatformDescriptionException e)
+        {
+            throw e.WithSource(path);
+        }
+    }
+
+    /// <summary>Parses and validates a description (comments and trailing commas allowed; unknown properties are errors).</summary>
+    public static PlatformDescription Parse(string json) => PlatformJsonReader.Read(json);
+
+    /// <summary>The description as indented JSON (parses back to an equivalent description).</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, PlatformJsonContext.Default.PlatformDescription);
+
+    /// <summary>Checks every cross-field rule; throws <see cref="PlatformDescriptionException"/> naming the path.</summary>
+    public void Validate() => PlatformDescriptionValidator.Validate(this);
+
+    // ---- well-known machines ------------------------------------------------------------------
+
+    /// <summary>
+    /// The default two-process simulated setup, host side (use <c>with { Role = PlatformRole.Remote }</c>
+    /// for the other): one shared-memory file of 0x80000 bytes at <paramref name="shmPath"/> in which
+    /// address == offset, the OpenAMP layout (resource table at 0, vrings 0x4000/0x8000, pool 0x10000),
+    /// and an eventfd doorbell pair passed over a descriptor-passing socket named after the file.
+    /// </summary>
+    public static PlatformDescription SimulatedDefault(string shmPath)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(shmPath);
+        return OpenAmpLinux(PlatformRole.Host) with
+        {
+            Regions = [SharedFile(shmPath)],
+            Doorbell = new DoorbellDescription { Kind = PlatformDoorbellKind.Eventfd, Socket = "vrpmsg:" + shmPath },
+        };
+    }
+
+    /// <summary>
+    /// Exactly OpenAMP's Linux-userspace machine: /dev/shm/openamp.shm of 0x80000 bytes, resource
+    /// table at 0, vrings at 0x4000 and 0x8000 (num 256, align 0x1000), buffer pool at 0x10000 of
+    /// 0x40000 bytes (512 buffers of 512), and the Unix-socket doorbell /tmp/openamp.event.0 of which
+    /// the remote is the server and the host the client.
+    /// </summary>
+    public static PlatformDescription OpenAmpLinux(PlatformRole role) => new()
+    {
+        Role = role,
+        Regions = [SharedFile(OpenAmpSharedMemoryPath)],
+        ResourceTable = new ResourceTableLocation { Region = "shm", Offset = 0 },
+        Vdev = new VdevLayoutDescription
+        {
+            Vring0Address = 0x4000,
+            Vring1Address = 0x8000,
+            VringNum = 256,
+            VringAlign = 0x1000,
+            BufferPoolAddress = 0x10000,
+            BufferPoolSize = 0x40000,
+            BufferCount = 512,
+            BufferSize = 512,
+        },
+        Doorbell = new DoorbellDescription
+        {
+            Kind = PlatformDoorbellKind.UnixSocket,
+            Path = UnixSocketDoorbell.OpenAmpEventPath,
+            Mode = role == PlatformRole.Remote ? DoorbellSocketMode.Server : DoorbellSocketMode.Client,
+        },
+        WaitStrategy = PlatformWaitStrategy.Interrupt,
+    };
+
+    private static RegionDescription SharedFile(string path) => new()
+    {
+        Name = "shm",
+        Kind = PlatformRegionKind.ShmFile,
+        Path = path,
+        Create = true,
+        DeviceAddress = 0,
+        Size = OpenAmpSharedMemorySize,
+    };
+}

@@ -1,0 +1,25 @@
+using VirtioRpmsg.Platform;
+
+namespace VirtioRpmsg.Lifecycle;
+
+/// <summary>What <see cref="PlatformResources.CreateDoorbell"/> needs beyond the description.</summary>
+public sealed record PlatformDoorbellOptions
+{
+    /// <summary>Upper bound for connecting, accepting or receiving the doorbell.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// eventfd: the channel to the peer. The host creates the pair and sends the peer's end over it;
+    /// the remote receives its end. Not owned. Without it (and without <see cref="EventFdFactory"/>)
+    /// the description's doorbell.socket name is used to set up a channel for just this exchange.
+    /// </summary>
+    public DescriptorPassing? Passing { get; init; }
+
+    /// <summary>eventfd: makes the doorbell instead (in-process loopback, tests).</summary>
+    public Func<IDoorbell>? EventFdFactory { get; init; }
+
+    /// <summary>polling: the "has work" predicate (required for a polling doorbell).</summary>
+    public Func<bool>? HasWork { get; init; }
+
+    public CancellationToken CancellationToken { get; init; }
+}

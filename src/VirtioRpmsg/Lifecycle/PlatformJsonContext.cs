@@ -1,0 +1,16 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace VirtioRpmsg.Lifecycle;
+
+/// <summary>Source-generated (trim- and AOT-safe) JSON contract of <see cref="PlatformDescription"/>.</summary>
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    ReadCommentHandling = JsonCommentHandling.Skip,
+    AllowTrailingCommas = true,
+    UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    WriteIndented = true)]
+[JsonSerializable(typeof(PlatformDescription))]
+[JsonSerializable(typeof(ResourceTableLocation))]
+internal sealed partial class PlatformJsonContext : JsonSerializerContext;

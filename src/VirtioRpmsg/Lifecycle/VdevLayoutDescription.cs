@@ -1,0 +1,46 @@
+using System.Text.Json.Serialization;
+
+namespace VirtioRpmsg.Lifecycle;
+
+/// <summary>
+/// The rpmsg vdev layout: vrings and buffer pool. With a resource table, the vring fields may be
+/// omitted (the table supplies them); a vring address may be "ADDR_ANY" (0xFFFFFFFF) for the host to choose.
+/// </summary>
+public sealed record VdevLayoutDescription
+{
+    public const int DefaultVringNum = 256;
+    public const int DefaultVringAlign = 4096;
+    public const int DefaultBufferCount = 512;
+    public const int DefaultBufferSize = 512;
+
+    /// <summary>Device address of vring 0 (device to driver, the host's rx).</summary>
+    [JsonConverter(typeof(JsonVringAddressConverter))]
+    public ulong? Vring0Address { get; init; }
+
+    /// <summary>Device address of vring 1 (driver to device, the host's tx).</summary>
+    [JsonConverter(typeof(JsonVringAddressConverter))]
+    public ulong? Vring1Address { get; init; }
+
+    /// <summary>Entries per vring (power of two, at most 32768); default 256.</summary>
+    public int? VringNum { get; init; }
+
+    /// <summary>Vring alignment (power of two); default 4096.</summary>
+    public int? VringAlign { get; init; }
+
+    /// <summary>Region the host places ADDR_ANY vrings in; default the resource table's region.</summary>
+    public string? VringRegion { get; init; }
+
+    /// <summary>Device address of the buffer pool (required).</summary>
+    [JsonConverter(typeof(JsonHexConverter))]
+    public ulong? BufferPoolAddress { get; init; }
+
+    /// <summary>Bytes reserved for the pool; must hold bufferCount * bufferSize. Default exactly that.</summary>
+    [JsonConverter(typeof(JsonHexConverter))]
+    public ulong? BufferPoolSize { get; init; }
+
+    /// <summary>Buffers in the pool, half rx and half tx; default 512.</summary>
+    public int? BufferCount { get; init; }
+
+    /// <summary>Bytes per buffer including the 16-byte rpmsg header; default 512.</summary>
+    public int? BufferSize { get; init; }
+}
