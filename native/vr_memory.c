@@ -58,8 +58,15 @@ int64_t vr_page_size(void)
 
 int vr_map(int fd, uint64_t length, int64_t offset, uint64_t guard, void **addr)
 {
-    if (length == 0)
+    if (length == 0 || offset < 0)
         return -EINVAL;
+    /* The guard must be whole pages, and guard + length + guard must not wrap: a wrapped total
+     * would reserve too little and the MAP_FIXED below would clobber unrelated mappings. */
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    if (guard % page != 0)
+        return -EINVAL;
+    if (guard > (UINT64_MAX - length) / 2)
+        return -EOVERFLOW;
     int share = fd < 0 ? (MAP_SHARED | MAP_ANONYMOUS) : MAP_SHARED;
     if (guard == 0) {
         void *p = mmap(NULL, length, PROT_READ | PROT_WRITE, share, fd, (off_t)offset);
@@ -87,6 +94,8 @@ int vr_map(int fd, uint64_t length, int64_t offset, uint64_t guard, void **addr)
 
 int vr_unmap(void *addr, uint64_t length, uint64_t guard)
 {
+    if (guard > (UINT64_MAX - length) / 2)
+        return -EOVERFLOW;
     void *start = (char *)addr - guard;
     return munmap(start, length + 2 * guard) == 0 ? 0 : -errno;
 }

@@ -16,31 +16,32 @@ namespace VirtioRpmsg.Memory;
 /// </remarks>
 public unsafe ref struct MappingLease
 {
-    [ThreadStatic]
-    private static int t_held;
-
     private SharedMemoryRegion? _region;
     private byte* _base;
     private readonly long _length;
     private readonly int _stripe;
+    private readonly int _slot;
+    private readonly uint _tag;
 
-    internal MappingLease(SharedMemoryRegion region, byte* @base, long length, int stripe, int generation)
+    // The caller has counted the lease in (stripe) and claimed a thread slot (slot, tag).
+    internal MappingLease(SharedMemoryRegion region, byte* @base, long length, int stripe, int slot, uint tag, int generation)
     {
         _region = region;
         _base = @base;
         _length = length;
         _stripe = stripe;
+        _slot = slot;
+        _tag = tag;
         Generation = generation;
-        t_held++;
     }
 
     /// <summary>Number of leases the calling thread holds right now.</summary>
-    public static int HeldByCurrentThread => t_held;
+    public static int HeldByCurrentThread => ThreadLeaseTable.Count;
 
     /// <summary>Throws <see cref="LeaseHeldException"/> if the calling thread holds a lease; call before blocking.</summary>
     public static void ThrowIfHeld(string operation)
     {
-        if (t_held > 0)
+        if (ThreadLeaseTable.Count > 0)
             throw new LeaseHeldException(operation);
     }
 
@@ -56,7 +57,10 @@ public unsafe ref struct MappingLease
     /// <summary>The region this lease is on.</summary>
     public readonly SharedMemoryRegion Region => _region ?? throw new ObjectDisposedException(nameof(MappingLease));
 
-    /// <summary>Releases the lease; idempotent on the same variable.</summary>
+    /// <summary>
+    /// Releases the lease; idempotent on the same variable. Releasing a copy of an already released
+    /// lease throws <see cref="InvalidOperationException"/> and leaves every count untouched.
+    /// </summary>
     public void Dispose()
     {
         var region = _region;
@@ -64,7 +68,9 @@ public unsafe ref struct MappingLease
             return;
         _region = null;
         _base = null;
-        t_held--;
+        // Checked before the shared count: a double release must not steal another lease's count.
+        if (!ThreadLeaseTable.TryReturn(_slot, _tag))
+            ThrowReleasedTwice(region.Name);
         region.Release(_stripe);
     }
 
@@ -125,6 +131,10 @@ public unsafe ref struct MappingLease
 
     /// <summary>Store-release of a byte (status bytes).</summary>
     public readonly void WriteByteRelease(long offset, byte value) => Volatile.Write(ref *Pointer(offset, 1), value);
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private static void ThrowReleasedTwice(string regionName) =>
+        throw new InvalidOperationException($"A mapping lease on region '{regionName}' was released twice; a lease must be disposed exactly once (do not copy it).");
 
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]
     private static void ThrowDisposed() => throw new ObjectDisposedException(nameof(MappingLease), "The mapping lease was released; take a new one.");
