@@ -76,9 +76,12 @@ int vr_map(int fd, uint64_t length, int64_t offset, uint64_t guard, void **addr)
         return 0;
     }
     /* Reserve guard + length + guard with no access, then put the real
-     * mapping over the middle: the guards stay PROT_NONE. */
+     * mapping over the middle: the guards stay PROT_NONE. The reservation is
+     * shared (not private) so that every mapping this library makes is a shared
+     * one in /proc/self/maps, apart from the runtime's private heap and code:
+     * leak tests count exactly those. PROT_NONE + MAP_NORESERVE commits nothing. */
     uint64_t total = length + 2 * guard;
-    void *res = mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void *res = mmap(NULL, total, PROT_NONE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (res == MAP_FAILED)
         return -errno;
     void *mid = (char *)res + guard;
