@@ -20,6 +20,7 @@ public static class Program
             return args[0] switch
             {
                 "echo-lines" => EchoLines(),
+                "guard-page" => GuardPagePeer.Run(args),
                 _ => Unknown(args[0]),
             };
         }
