@@ -19,29 +19,27 @@ public unsafe ref struct MappingLease
     private SharedMemoryRegion? _region;
     private byte* _base;
     private readonly long _length;
-    private readonly int _stripe;
     private readonly int _slot;
     private readonly uint _tag;
 
-    // The caller has counted the lease in (stripe) and claimed a thread slot (slot, tag).
-    internal MappingLease(SharedMemoryRegion region, byte* @base, long length, int stripe, int slot, uint tag, int generation)
+    // The caller has claimed a slot of this thread's lease table (slot, tag) and checked the region open.
+    internal MappingLease(SharedMemoryRegion region, byte* @base, long length, int slot, uint tag, int generation)
     {
         _region = region;
         _base = @base;
         _length = length;
-        _stripe = stripe;
         _slot = slot;
         _tag = tag;
         Generation = generation;
     }
 
     /// <summary>Number of leases the calling thread holds right now.</summary>
-    public static int HeldByCurrentThread => ThreadLeaseTable.Count;
+    public static int HeldByCurrentThread => ThreadLeaseTable.HeldByCurrentThread;
 
     /// <summary>Throws <see cref="LeaseHeldException"/> if the calling thread holds a lease; call before blocking.</summary>
     public static void ThrowIfHeld(string operation)
     {
-        if (ThreadLeaseTable.Count > 0)
+        if (ThreadLeaseTable.HeldByCurrentThread > 0)
             throw new LeaseHeldException(operation);
     }
 
@@ -68,10 +66,9 @@ public unsafe ref struct MappingLease
             return;
         _region = null;
         _base = null;
-        // Checked before the shared count: a double release must not steal another lease's count.
-        if (!ThreadLeaseTable.TryReturn(_slot, _tag))
+        // A lease is released on the thread that took it (ref struct), so this is that thread's table.
+        if (!ThreadLeaseTable.Current.TryExit(_slot, _tag))
             ThrowReleasedTwice(region.Name);
-        region.Release(_stripe);
     }
 
     // ---- spans -----------------------------------------------------------------------------

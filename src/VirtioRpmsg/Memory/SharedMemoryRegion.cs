@@ -16,7 +16,10 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
     /// <summary>Largest generation: the state word holds (generation &lt;&lt; 1) | closed in a non-negative int.</summary>
     public const int MaxGeneration = int.MaxValue >> 1;
 
-    private readonly LeaseCounter _leases = new();
+    private static long s_lastId;
+
+    // Identifies this region in the per-thread lease tables (never reused, never 0).
+    private readonly long _id = Interlocked.Increment(ref s_lastId);
     private readonly Func<MappedBlock> _map;
     private readonly FileDescriptor? _descriptor;
     private readonly object _lifecycle = new();
@@ -58,7 +61,7 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
     public bool IsMapped => (Volatile.Read(ref _state) & ClosedBit) == 0;
 
     /// <summary>Number of leases currently live (diagnostics).</summary>
-    public long LiveLeases => _leases.Live;
+    public long LiveLeases => ThreadLeaseTable.Count(_id);
 
     /// <summary>The memfd backing this region, for handing to a peer process; null for other backings.</summary>
     internal FileDescriptor? Descriptor => _descriptor;
@@ -258,15 +261,17 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
     /// <summary>Takes a lease on the current mapping. Throws <see cref="RegionClosedException"/> when unmapped.</summary>
     public MappingLease Acquire()
     {
-        int stripe = _leases.Enter();
-        // Acquire-read after the full-fence increment: either Unmap sees our count, or we see its closed bit.
+        var table = ThreadLeaseTable.Current;
+        int slot = Enter(table, out uint tag);
+        // Read after the slot is published: either Unmap's scan sees the slot, or this sees its closed bit.
         int state = Volatile.Read(ref _state);
         if ((state & ClosedBit) != 0)
         {
-            _leases.Exit(stripe);
+            table.TryExit(slot, tag);
             throw new RegionClosedException(Name, state >> 1);
         }
-        return NewLease(stripe, state >> 1);
+        // _base is read after the state check (acquire order): it belongs to the generation just checked.
+        return new MappingLease(this, _base, Size, slot, tag, state >> 1);
     }
 
     /// <summary>
@@ -275,41 +280,39 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
     /// </summary>
     public MappingLease Acquire(int expectedGeneration)
     {
-        int stripe = _leases.Enter();
+        var table = ThreadLeaseTable.Current;
+        int slot = Enter(table, out uint tag);
         int state = Volatile.Read(ref _state);
         // The range check stops a huge or negative generation from aliasing a real one after the shift.
         if ((uint)expectedGeneration > MaxGeneration || state != expectedGeneration << 1)
         {
-            _leases.Exit(stripe);
+            table.TryExit(slot, tag);
             ThrowAcquireFailed(state, expectedGeneration);
         }
-        return NewLease(stripe, expectedGeneration);
+        return new MappingLease(this, _base, Size, slot, tag, expectedGeneration);
     }
 
     /// <summary>Takes a lease if the region is mapped at <paramref name="expectedGeneration"/>; false otherwise.</summary>
     public bool TryAcquire(int expectedGeneration, out MappingLease lease)
     {
-        int stripe = _leases.Enter();
+        var table = ThreadLeaseTable.Current;
+        int slot = Enter(table, out uint tag);
         if ((uint)expectedGeneration > MaxGeneration || Volatile.Read(ref _state) != expectedGeneration << 1)
         {
-            _leases.Exit(stripe);
+            table.TryExit(slot, tag);
             lease = default;
             return false;
         }
-        lease = NewLease(stripe, expectedGeneration);
+        lease = new MappingLease(this, _base, Size, slot, tag, expectedGeneration);
         return true;
     }
 
-    // Called with the lease counted in and the state checked open; _base is read after that check
-    // (acquire order), so it is the base of the mapping the checked generation belongs to.
-    private MappingLease NewLease(int stripe, int generation)
+    private int Enter(ThreadLeaseTable table, out uint tag)
     {
-        if (!ThreadLeaseTable.TryTake(out int slot, out uint tag))
-        {
-            _leases.Exit(stripe);
+        int slot = table.Enter(_id, out tag);
+        if (slot < 0)
             ThrowTooManyLeases();
-        }
-        return new MappingLease(this, _base, Size, stripe, slot, tag, generation);
+        return slot;
     }
 
     /// <summary>A handle that binds the current generation: it fails fast once the region is remapped.</summary>
@@ -327,8 +330,6 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]
     private void ThrowTooManyLeases() =>
         throw new InvalidOperationException($"Region '{Name}': this thread already holds {ThreadLeaseTable.Capacity} mapping leases; leases must be short and few.");
-
-    internal void Release(int stripe) => _leases.Exit(stripe);
 
     // ---- unmap / remap ---------------------------------------------------------------------
 
@@ -356,9 +357,10 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
                 // later Remap, so no handle can ever see a reused generation number.
                 int generation = state >> 1;
                 int next = generation < MaxGeneration ? generation + 1 : generation;
-                // Full fence: pairs with the increment-then-read in Acquire (either the acquirer sees
-                // the closed bit, or we see its count).
                 Interlocked.Exchange(ref _state, (next << 1) | ClosedBit);
+                // Acts as a full fence on every thread: pairs with the publish-slot-then-read-state in
+                // Acquire, so from here on the scan in WaitForLeases sees every lease that can still be live.
+                Interlocked.MemoryBarrierProcessWide();
             }
             if (_block is null)
                 return;
@@ -378,10 +380,10 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
         long deadline = timeout == Timeout.InfiniteTimeSpan || timeout.TotalMilliseconds >= long.MaxValue / 2
             ? long.MaxValue
             : Environment.TickCount64 + (long)timeout.TotalMilliseconds;
-        while (_leases.Live != 0)
+        while (ThreadLeaseTable.Count(_id) != 0)
         {
             if (spin.NextSpinWillYield && Environment.TickCount64 > deadline)
-                throw new TimeoutException($"Region '{Name}': {_leases.Live} lease(s) still live after {timeout.TotalMilliseconds} ms; the region is closed but not unmapped.");
+                throw new TimeoutException($"Region '{Name}': {ThreadLeaseTable.Count(_id)} lease(s) still live after {timeout.TotalMilliseconds} ms; the region is closed but not unmapped.");
             spin.SpinOnce(sleep1Threshold: 40);
         }
     }
