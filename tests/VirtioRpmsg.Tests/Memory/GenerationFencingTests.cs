@@ -230,6 +230,25 @@ public class GenerationFencingTests
     }
 
     [Fact]
+    public void Unmap_LeaseLeakedByThreadThatEnded_DoesNotHoldOffUnmap()
+    {
+        using var region = SharedMemoryRegion.CreateAnonymous(4096);
+        var leaker = new Thread(() =>
+        {
+            // Never disposed: the misuse a using declaration prevents. The thread then ends.
+            var lease = region.Acquire();
+            lease.WriteByte(0, 1);
+        });
+        leaker.Start();
+        Assert.True(leaker.Join(Bound));
+
+        // A thread that has ended can never touch the memory again, so its leaked lease does not count.
+        Assert.Equal(0, region.LiveLeases);
+        region.Unmap(TimeSpan.FromSeconds(10));
+        Assert.False(region.IsMapped);
+    }
+
+    [Fact]
     public void Unmap_NegativeTimeout_ThrowsAndStaysMapped()
     {
         using var region = SharedMemoryRegion.CreateAnonymous(4096);
