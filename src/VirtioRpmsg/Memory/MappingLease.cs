@@ -19,15 +19,17 @@ public unsafe ref struct MappingLease
     private SharedMemoryRegion? _region;
     private byte* _base;
     private readonly long _length;
+    private readonly ThreadLeaseTable? _table;
     private readonly int _slot;
     private readonly uint _tag;
 
     // The caller has claimed a slot of this thread's lease table (slot, tag) and checked the region open.
-    internal MappingLease(SharedMemoryRegion region, byte* @base, long length, int slot, uint tag, int generation)
+    internal MappingLease(SharedMemoryRegion region, byte* @base, long length, ThreadLeaseTable table, int slot, uint tag, int generation)
     {
         _region = region;
         _base = @base;
         _length = length;
+        _table = table;
         _slot = slot;
         _tag = tag;
         Generation = generation;
@@ -66,8 +68,8 @@ public unsafe ref struct MappingLease
             return;
         _region = null;
         _base = null;
-        // A lease is released on the thread that took it (ref struct), so this is that thread's table.
-        if (!ThreadLeaseTable.Current.TryExit(_slot, _tag))
+        // A lease is released on the thread that took it (ref struct), so _table is this thread's table.
+        if (!_table!.TryExit(_slot, _tag))
             ThrowReleasedTwice(region.Name);
     }
 

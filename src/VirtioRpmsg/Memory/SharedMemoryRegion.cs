@@ -271,7 +271,7 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
             throw new RegionClosedException(Name, state >> 1);
         }
         // _base is read after the state check (acquire order): it belongs to the generation just checked.
-        return new MappingLease(this, _base, Size, slot, tag, state >> 1);
+        return new MappingLease(this, _base, Size, table, slot, tag, state >> 1);
     }
 
     /// <summary>
@@ -289,7 +289,7 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
             table.TryExit(slot, tag);
             ThrowAcquireFailed(state, expectedGeneration);
         }
-        return new MappingLease(this, _base, Size, slot, tag, expectedGeneration);
+        return new MappingLease(this, _base, Size, table, slot, tag, expectedGeneration);
     }
 
     /// <summary>Takes a lease if the region is mapped at <paramref name="expectedGeneration"/>; false otherwise.</summary>
@@ -303,7 +303,7 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
             lease = default;
             return false;
         }
-        lease = new MappingLease(this, _base, Size, slot, tag, expectedGeneration);
+        lease = new MappingLease(this, _base, Size, table, slot, tag, expectedGeneration);
         return true;
     }
 
