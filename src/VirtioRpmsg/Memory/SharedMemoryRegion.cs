@@ -18,7 +18,8 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
 
     private static long s_lastId;
 
-    // Identifies this region in the per-thread lease tables (never reused, never 0).
+    // Identifies this region in the per-thread lease tables (never reused, never 0; stays far below
+    // the 2^39 that a lease-table slot word can hold).
     private readonly long _id = Interlocked.Increment(ref s_lastId);
     private readonly Func<MappedBlock> _map;
     private readonly FileDescriptor? _descriptor;

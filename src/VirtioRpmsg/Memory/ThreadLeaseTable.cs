@@ -4,9 +4,9 @@ using System.Runtime.CompilerServices;
 namespace VirtioRpmsg.Memory;
 
 /// <summary>
-/// The leases one thread holds: up to 64 slots, each holding the id of the leased region (read by
-/// unmapping threads) and a tag (private to the owner). All tables are reachable from one lock-free
-/// list so that <see cref="SharedMemoryRegion.Unmap(TimeSpan)"/> can count the leases on its region.
+/// The leases one thread holds: up to 64 slots, each holding one word <c>(regionId &lt;&lt; 24) | tag</c>,
+/// read by unmapping threads. All tables are reachable from one lock-free list so that
+/// <see cref="SharedMemoryRegion.Unmap(TimeSpan)"/> can count the leases on its region.
 /// </summary>
 /// <remarks>
 /// <para>Taking a lease is an asymmetric Dekker handshake. The owner stores the region id into its own
@@ -24,6 +24,10 @@ internal sealed class ThreadLeaseTable
     /// <summary>Most leases one thread may hold at once; leases are short, so more is a bug.</summary>
     internal const int Capacity = 64;
 
+    // Low bits of a slot word: the tag that tells this lease from a stale copy of an earlier one.
+    private const int TagBits = 24;
+    private const uint TagMask = (1u << TagBits) - 1;
+
     [ThreadStatic]
     private static ThreadLeaseTable? t_current;
 
@@ -35,8 +39,7 @@ internal sealed class ThreadLeaseTable
     private ThreadLeaseTable? _next;
     private ulong _live;                 // owner only
     private uint _nextTag;               // owner only
-    private TagArray _tags;              // owner only
-    private RegionIdArray _regionIds;    // written by the owner, read by unmapping threads
+    private SlotArray _slots;            // written by the owner, read by unmapping threads; 0 = free
 
     private ThreadLeaseTable(Thread owner) => _owner = owner;
 
@@ -65,16 +68,13 @@ internal sealed class ThreadLeaseTable
             return -1;
         }
         int slot = BitOperations.TrailingZeroCount(free);
-        // Tag 0 is never issued, so an empty slot never matches. Wrapping after 2^32 leases is harmless:
-        // a stale copy would have to meet a lease in the same slot with the same tag.
-        tag = unchecked(++_nextTag);
-        if (tag == 0)
-            tag = ++_nextTag;
-        _tags[slot] = tag;
+        // Region ids start at 1, so a claimed slot is never 0 (free). The tag wraps after 2^24 leases:
+        // a stale copy would have to meet a lease in the same slot with the same tag to go unnoticed.
+        tag = unchecked(++_nextTag) & TagMask;
         _live |= 1UL << slot;
         // Store, then the caller loads the region state: this store-load pair is what the unmapper's
         // process-wide barrier orders (see the remarks on the type).
-        Volatile.Write(ref _regionIds[slot], regionId);
+        Volatile.Write(ref _slots[slot], (regionId << TagBits) | tag);
         return slot;
     }
 
@@ -84,12 +84,13 @@ internal sealed class ThreadLeaseTable
     {
         if ((uint)slot >= Capacity)
             return false;
-        ulong bit = 1UL << slot;
-        if ((_live & bit) == 0 || _tags[slot] != tag)
+        // Only the owner writes its slots, so a plain read sees its own last store.
+        long word = _slots[slot];
+        if (word == 0 || (uint)(word & TagMask) != tag)
             return false;
         // Release: every access made under the lease happens before an unmapper can see the slot empty.
-        Volatile.Write(ref _regionIds[slot], 0);
-        _live &= ~bit;
+        Volatile.Write(ref _slots[slot], 0);
+        _live &= ~(1UL << slot);
         return true;
     }
 
@@ -107,7 +108,7 @@ internal sealed class ThreadLeaseTable
                 continue;
             for (int i = 0; i < Capacity; i++)
             {
-                if (Volatile.Read(ref t._regionIds[i]) == regionId)
+                if (Volatile.Read(ref t._slots[i]) >> TagBits == regionId)
                     count++;
             }
         }
@@ -126,7 +127,7 @@ internal sealed class ThreadLeaseTable
             {
                 // Leases it leaked die with it.
                 for (int i = 0; i < Capacity; i++)
-                    Volatile.Write(ref t._regionIds[i], 0);
+                    Volatile.Write(ref t._slots[i], 0);
                 t._live = 0;
                 return t_current = t;
             }
@@ -141,13 +142,7 @@ internal sealed class ThreadLeaseTable
     }
 
     [InlineArray(Capacity)]
-    private struct TagArray
-    {
-        private uint _element;
-    }
-
-    [InlineArray(Capacity)]
-    private struct RegionIdArray
+    private struct SlotArray
     {
         private long _element;
     }
