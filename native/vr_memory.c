@@ -58,8 +58,15 @@ int64_t vr_page_size(void)
 
 int vr_map(int fd, uint64_t length, int64_t offset, uint64_t guard, void **addr)
 {
-    if (length == 0)
+    if (length == 0 || offset < 0)
         return -EINVAL;
+    /* The guard must be whole pages, and guard + length + guard must not wrap: a wrapped total
+     * would reserve too little and the MAP_FIXED below would clobber unrelated mappings. */
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    if (guard % page != 0)
+        return -EINVAL;
+    if (guard > (UINT64_MAX - length) / 2)
+        return -EOVERFLOW;
     int share = fd < 0 ? (MAP_SHARED | MAP_ANONYMOUS) : MAP_SHARED;
     if (guard == 0) {
         void *p = mmap(NULL, length, PROT_READ | PROT_WRITE, share, fd, (off_t)offset);
@@ -69,9 +76,12 @@ int vr_map(int fd, uint64_t length, int64_t offset, uint64_t guard, void **addr)
         return 0;
     }
     /* Reserve guard + length + guard with no access, then put the real
-     * mapping over the middle: the guards stay PROT_NONE. */
+     * mapping over the middle: the guards stay PROT_NONE. The reservation is
+     * shared (not private) so that every mapping this library makes is a shared
+     * one in /proc/self/maps, apart from the runtime's private heap and code:
+     * leak tests count exactly those. PROT_NONE + MAP_NORESERVE commits nothing. */
     uint64_t total = length + 2 * guard;
-    void *res = mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void *res = mmap(NULL, total, PROT_NONE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (res == MAP_FAILED)
         return -errno;
     void *mid = (char *)res + guard;
@@ -87,6 +97,8 @@ int vr_map(int fd, uint64_t length, int64_t offset, uint64_t guard, void **addr)
 
 int vr_unmap(void *addr, uint64_t length, uint64_t guard)
 {
+    if (guard > (UINT64_MAX - length) / 2)
+        return -EOVERFLOW;
     void *start = (char *)addr - guard;
     return munmap(start, length + 2 * guard) == 0 ? 0 : -errno;
 }

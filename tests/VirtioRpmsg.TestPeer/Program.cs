@@ -23,6 +23,7 @@ public static class Program
                 "doorbell-eventfd" => DoorbellEventFdPeer.Run(args),
                 "doorbell-socket" => DoorbellSocketPeer.Run(args),
                 "virtqueue-device" => VirtqueuePeer.Run(args),
+                "guard-page" => GuardPagePeer.Run(args),
                 _ => Unknown(args[0]),
             };
         }

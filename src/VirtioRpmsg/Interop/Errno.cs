@@ -16,6 +16,8 @@ internal static class Errno
     internal const int EBUSY = 16;
     internal const int EEXIST = 17;
     internal const int ENODEV = 19;
+    internal const int ENOTDIR = 20;
+    internal const int EISDIR = 21;
     internal const int EINVAL = 22;
     internal const int ENOSPC = 28;
     internal const int EPIPE = 32;
@@ -45,6 +47,8 @@ internal static class Errno
         EBUSY => "EBUSY (device or resource busy)",
         EEXIST => "EEXIST (file exists)",
         ENODEV => "ENODEV (no such device)",
+        ENOTDIR => "ENOTDIR (not a directory)",
+        EISDIR => "EISDIR (is a directory)",
         EINVAL => "EINVAL (invalid argument)",
         ENOSPC => "ENOSPC (no space left on device)",
         EPIPE => "EPIPE (broken pipe)",

@@ -16,31 +16,32 @@ namespace VirtioRpmsg.Memory;
 /// </remarks>
 public unsafe ref struct MappingLease
 {
-    [ThreadStatic]
-    private static int t_held;
-
     private SharedMemoryRegion? _region;
     private byte* _base;
     private readonly long _length;
-    private readonly int _stripe;
+    private readonly ThreadLeaseTable? _table;
+    private readonly int _slot;
+    private readonly uint _tag;
 
-    internal MappingLease(SharedMemoryRegion region, byte* @base, long length, int stripe, int generation)
+    // The caller has claimed a slot of this thread's lease table (slot, tag) and checked the region open.
+    internal MappingLease(SharedMemoryRegion region, byte* @base, long length, ThreadLeaseTable table, int slot, uint tag, int generation)
     {
         _region = region;
         _base = @base;
         _length = length;
-        _stripe = stripe;
+        _table = table;
+        _slot = slot;
+        _tag = tag;
         Generation = generation;
-        t_held++;
     }
 
     /// <summary>Number of leases the calling thread holds right now.</summary>
-    public static int HeldByCurrentThread => t_held;
+    public static int HeldByCurrentThread => ThreadLeaseTable.HeldByCurrentThread;
 
     /// <summary>Throws <see cref="LeaseHeldException"/> if the calling thread holds a lease; call before blocking.</summary>
     public static void ThrowIfHeld(string operation)
     {
-        if (t_held > 0)
+        if (ThreadLeaseTable.HeldByCurrentThread > 0)
             throw new LeaseHeldException(operation);
     }
 
@@ -56,7 +57,10 @@ public unsafe ref struct MappingLease
     /// <summary>The region this lease is on.</summary>
     public readonly SharedMemoryRegion Region => _region ?? throw new ObjectDisposedException(nameof(MappingLease));
 
-    /// <summary>Releases the lease; idempotent on the same variable.</summary>
+    /// <summary>
+    /// Releases the lease; idempotent on the same variable. Releasing a copy of an already released
+    /// lease throws <see cref="InvalidOperationException"/> and leaves every count untouched.
+    /// </summary>
     public void Dispose()
     {
         var region = _region;
@@ -64,8 +68,9 @@ public unsafe ref struct MappingLease
             return;
         _region = null;
         _base = null;
-        t_held--;
-        region.Release(_stripe);
+        // A lease is released on the thread that took it (ref struct), so _table is this thread's table.
+        if (!_table!.TryExit(_slot, _tag))
+            ThrowReleasedTwice(region.Name);
     }
 
     // ---- spans -----------------------------------------------------------------------------
@@ -125,6 +130,10 @@ public unsafe ref struct MappingLease
 
     /// <summary>Store-release of a byte (status bytes).</summary>
     public readonly void WriteByteRelease(long offset, byte value) => Volatile.Write(ref *Pointer(offset, 1), value);
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private static void ThrowReleasedTwice(string regionName) =>
+        throw new InvalidOperationException($"A mapping lease on region '{regionName}' was released twice; a lease must be disposed exactly once (do not copy it).");
 
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]
     private static void ThrowDisposed() => throw new ObjectDisposedException(nameof(MappingLease), "The mapping lease was released; take a new one.");

@@ -13,7 +13,14 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
 {
     private const int ClosedBit = 1;
 
-    private readonly LeaseCounter _leases = new();
+    /// <summary>Largest generation: the state word holds (generation &lt;&lt; 1) | closed in a non-negative int.</summary>
+    public const int MaxGeneration = int.MaxValue >> 1;
+
+    private static long s_lastId;
+
+    // Identifies this region in the per-thread lease tables (never reused, never 0; stays far below
+    // the 2^39 that a lease-table slot word can hold).
+    private readonly long _id = Interlocked.Increment(ref s_lastId);
     private readonly Func<MappedBlock> _map;
     private readonly FileDescriptor? _descriptor;
     private readonly object _lifecycle = new();
@@ -55,7 +62,7 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
     public bool IsMapped => (Volatile.Read(ref _state) & ClosedBit) == 0;
 
     /// <summary>Number of leases currently live (diagnostics).</summary>
-    public long LiveLeases => _leases.Live;
+    public long LiveLeases => ThreadLeaseTable.Count(_id);
 
     /// <summary>The memfd backing this region, for handing to a peer process; null for other backings.</summary>
     internal FileDescriptor? Descriptor => _descriptor;
@@ -117,13 +124,23 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
     }
 
     /// <summary>Maps a memfd (or file) descriptor received from a peer. The region takes ownership of it.</summary>
+    /// <remarks>On failure the descriptor is closed too, so a caller never has to clean up after a failed call.</remarks>
     internal static SharedMemoryRegion FromDescriptor(FileDescriptor fd, string name, ulong deviceAddress, long size, bool guardPages = false)
     {
-        ValidateSize(size, deviceAddress, name);
-        long actual = fd.GetSize(name);
-        if (actual < size)
-            throw new ArgumentOutOfRangeException(nameof(size), size, $"'{name}' is {actual} bytes, too small for {size} bytes.");
-        return FromDescriptorCore(fd, name, deviceAddress, size, guardPages);
+        ArgumentNullException.ThrowIfNull(fd);
+        try
+        {
+            ValidateSize(size, deviceAddress, name);
+            long actual = fd.GetSize(name);
+            if (actual < size)
+                throw new ArgumentOutOfRangeException(nameof(size), size, $"'{name}' is {actual} bytes, too small for {size} bytes.");
+            return FromDescriptorCore(fd, name, deviceAddress, size, guardPages);
+        }
+        catch
+        {
+            fd.Dispose();
+            throw;
+        }
     }
 
     private static SharedMemoryRegion FromDescriptorCore(FileDescriptor fd, string name, ulong deviceAddress, long size, bool guardPages) =>
@@ -140,6 +157,13 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
     /// Maps map <paramref name="mapIndex"/> of a UIO device, reading its address, size and in-page offset
     /// from sysfs (<c>{sysfsRoot}/uioX/maps/mapN/{addr,size,offset}</c>).
     /// </summary>
+    /// <remarks>
+    /// The device memory starts <c>offset</c> bytes into the page that holds <c>addr</c> and ends at
+    /// <c>addr + size</c>. This reads both kernel conventions right: drivers such as uio_pdrv_genirq
+    /// publish a page-aligned <c>addr</c> and a <c>size</c> rounded up to include <c>offset</c>; others
+    /// publish the unaligned start as <c>addr</c>. The mapping is exactly the pages the kernel allows
+    /// (<c>ceil(((addr % page) + size) / page)</c>), and <see cref="DeviceAddress"/> is the first real byte.
+    /// </remarks>
     /// <param name="device">"uio0" or "/dev/uio0".</param>
     /// <param name="mapIndex">The map number N; mapped at file offset N * page size.</param>
     /// <param name="sysfsRoot">Root of the UIO class tree; tests point it at a fake tree.</param>
@@ -149,10 +173,14 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
     public static SharedMemoryRegion OpenUio(string device, int mapIndex, string sysfsRoot = "/sys/class/uio", string? devicePath = null, bool guardPages = false, ulong? deviceAddress = null)
     {
         ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(sysfsRoot);
         ArgumentOutOfRangeException.ThrowIfNegative(mapIndex);
         string uioName = Path.GetFileName(device);
         devicePath ??= device.Contains('/') ? device : "/dev/" + uioName;
-        string mapDir = Path.Combine(sysfsRoot, uioName, "maps", "map" + mapIndex.ToString(CultureInfo.InvariantCulture));
+        string deviceDir = Path.Combine(sysfsRoot, uioName);
+        if (!Directory.Exists(deviceDir))
+            throw new DirectoryNotFoundException($"UIO device '{uioName}' not found: '{deviceDir}' does not exist.");
+        string mapDir = Path.Combine(deviceDir, "maps", "map" + mapIndex.ToString(CultureInfo.InvariantCulture));
         if (!Directory.Exists(mapDir))
             throw new DirectoryNotFoundException($"UIO device '{uioName}' has no map {mapIndex}: '{mapDir}' does not exist.");
         ulong addr = ReadSysfsNumber(Path.Combine(mapDir, "addr"));
@@ -160,18 +188,28 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
         // Kernels before 4.x have no 'offset' file; the map is then page-aligned.
         string offsetFile = Path.Combine(mapDir, "offset");
         ulong inPage = File.Exists(offsetFile) ? ReadSysfsNumber(offsetFile) : 0;
+        ulong page = (ulong)MappedBlock.PageSize;
         if (size == 0 || size > long.MaxValue)
             throw new ArgumentOutOfRangeException(nameof(mapIndex), size, $"'{mapDir}/size' is 0x{size:X}: a UIO map must have a non-zero size.");
-        if (inPage >= (ulong)MappedBlock.PageSize)
+        if (inPage >= page)
             throw new ArgumentOutOfRangeException(nameof(mapIndex), inPage, $"'{mapDir}/offset' is 0x{inPage:X}: not smaller than the page size.");
-        ValidateSize((long)size, deviceAddress ?? addr, devicePath);
+        if (!AddressRange.FitsInAddressSpace(addr, size))
+            throw new AddressRangeException(nameof(mapIndex), $"'{mapDir}'", addr, size, "wraps past the end of the 64-bit address space");
+        ulong start = (addr & ~(page - 1)) + inPage;
+        ulong last = addr + (size - 1);
+        if (start > last)
+            throw new ArgumentOutOfRangeException(nameof(mapIndex), inPage,
+                $"'{mapDir}/offset' is 0x{inPage:X}: the memory would start at 0x{start:X}, past the end of the map (addr 0x{addr:X}, size 0x{size:X}).");
+        long usable = (long)(last - start + 1);
+        ulong regionAddress = deviceAddress ?? start;
+        ValidateSize(usable, regionAddress, devicePath);
         long fileOffset = mapIndex * MappedBlock.PageSize;
         string subject = $"{devicePath} map {mapIndex}";
-        return new(subject, RegionBacking.Uio, deviceAddress ?? addr, (long)size, () =>
+        return new(subject, RegionBacking.Uio, regionAddress, usable, () =>
         {
             using var fd = FileDescriptor.Open(devicePath, Native.OpenReadWrite);
             // UIO takes the map number from the page offset, so the in-page offset is applied after mmap.
-            return MappedBlock.Map(fd.Value, subject, fileOffset, size, guardPages, skip: inPage);
+            return MappedBlock.Map(fd.Value, subject, fileOffset, (ulong)usable, guardPages, skip: inPage);
         }, null);
     }
 
@@ -184,7 +222,8 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
         ArgumentNullException.ThrowIfNull(devMemPath);
         ValidateSize(size, physicalAddress, devMemPath);
         ValidateSize(size, deviceAddress ?? physicalAddress, devMemPath);
-        if (physicalAddress > long.MaxValue)
+        // /dev/mem is addressed by file offset: the last byte must still be a valid (signed) off_t.
+        if (physicalAddress > long.MaxValue || (ulong)size - 1 > long.MaxValue - physicalAddress)
             throw new AddressRangeException(nameof(physicalAddress), devMemPath, physicalAddress, (ulong)size, "is beyond the largest file offset");
         string subject = $"{devMemPath}@0x{physicalAddress:X}";
         return new(subject, RegionBacking.DevMem, deviceAddress ?? physicalAddress, size, () =>
@@ -209,6 +248,10 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
         {
             text = File.ReadAllText(path).Trim();
         }
+        catch (FileNotFoundException e)
+        {
+            throw new FileNotFoundException($"UIO attribute '{path}' does not exist.", path, e);
+        }
         catch (IOException e)
         {
             throw new IOException($"Cannot read UIO attribute '{path}': {e.Message}", e);
@@ -226,14 +269,17 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
     /// <summary>Takes a lease on the current mapping. Throws <see cref="RegionClosedException"/> when unmapped.</summary>
     public MappingLease Acquire()
     {
-        int stripe = _leases.Enter();
+        var table = ThreadLeaseTable.Current;
+        int slot = Enter(table, out uint tag);
+        // Read after the slot is published: either Unmap's scan sees the slot, or this sees its closed bit.
         int state = Volatile.Read(ref _state);
         if ((state & ClosedBit) != 0)
         {
-            _leases.Exit(stripe);
+            table.TryExit(slot, tag);
             throw new RegionClosedException(Name, state >> 1);
         }
-        return new MappingLease(this, _base, Size, stripe, state >> 1);
+        // _base is read after the state check (acquire order): it belongs to the generation just checked.
+        return new MappingLease(this, _base, Size, table, slot, tag, state >> 1);
     }
 
     /// <summary>
@@ -242,33 +288,45 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
     /// </summary>
     public MappingLease Acquire(int expectedGeneration)
     {
-        int stripe = _leases.Enter();
+        var table = ThreadLeaseTable.Current;
+        int slot = Enter(table, out uint tag);
         int state = Volatile.Read(ref _state);
-        if (state != expectedGeneration << 1)
+        // The range check stops a huge or negative generation from aliasing a real one after the shift.
+        if ((uint)expectedGeneration > MaxGeneration || state != expectedGeneration << 1)
         {
-            _leases.Exit(stripe);
+            table.TryExit(slot, tag);
             ThrowAcquireFailed(state, expectedGeneration);
         }
-        return new MappingLease(this, _base, Size, stripe, expectedGeneration);
+        return new MappingLease(this, _base, Size, table, slot, tag, expectedGeneration);
     }
 
     /// <summary>Takes a lease if the region is mapped at <paramref name="expectedGeneration"/>; false otherwise.</summary>
     public bool TryAcquire(int expectedGeneration, out MappingLease lease)
     {
-        int stripe = _leases.Enter();
-        if (Volatile.Read(ref _state) != expectedGeneration << 1)
+        var table = ThreadLeaseTable.Current;
+        int slot = Enter(table, out uint tag);
+        if ((uint)expectedGeneration > MaxGeneration || Volatile.Read(ref _state) != expectedGeneration << 1)
         {
-            _leases.Exit(stripe);
+            table.TryExit(slot, tag);
             lease = default;
             return false;
         }
-        lease = new MappingLease(this, _base, Size, stripe, expectedGeneration);
+        lease = new MappingLease(this, _base, Size, table, slot, tag, expectedGeneration);
         return true;
+    }
+
+    private int Enter(ThreadLeaseTable table, out uint tag)
+    {
+        int slot = table.Enter(_id, out tag);
+        if (slot < 0)
+            ThrowTooManyLeases();
+        return slot;
     }
 
     /// <summary>A handle that binds the current generation: it fails fast once the region is remapped.</summary>
     public RegionHandle Bind() => new(this, Generation);
 
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
     private void ThrowAcquireFailed(int state, int expectedGeneration)
     {
         int generation = state >> 1;
@@ -277,7 +335,9 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
         throw new RegionClosedException(Name, generation);
     }
 
-    internal void Release(int stripe) => _leases.Exit(stripe);
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private void ThrowTooManyLeases() =>
+        throw new InvalidOperationException($"Region '{Name}': this thread already holds {ThreadLeaseTable.Capacity} mapping leases; leases must be short and few.");
 
     // ---- unmap / remap ---------------------------------------------------------------------
 
@@ -292,6 +352,8 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
     /// </summary>
     public void Unmap(TimeSpan drainTimeout)
     {
+        if (drainTimeout < TimeSpan.Zero && drainTimeout != Timeout.InfiniteTimeSpan)
+            throw new ArgumentOutOfRangeException(nameof(drainTimeout), drainTimeout, $"Region '{Name}': drain timeout must be non-negative or infinite.");
         if (MappingLease.HeldByCurrentThread > 0)
             throw new LeaseHeldException($"Unmap of region '{Name}'");
         lock (_lifecycle)
@@ -299,9 +361,14 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
             int state = _state;
             if ((state & ClosedBit) == 0)
             {
-                // Full fence: pairs with the increment-then-read in Acquire (either the acquirer sees
-                // the closed bit, or we see its count).
-                Interlocked.Exchange(ref _state, (((state >> 1) + 1) << 1) | ClosedBit);
+                // At MaxGeneration the generation cannot move on: close without bumping and refuse any
+                // later Remap, so no handle can ever see a reused generation number.
+                int generation = state >> 1;
+                int next = generation < MaxGeneration ? generation + 1 : generation;
+                Interlocked.Exchange(ref _state, (next << 1) | ClosedBit);
+                // Acts as a full fence on every thread: pairs with the publish-slot-then-read-state in
+                // Acquire, so from here on the scan in WaitForLeases sees every lease that can still be live.
+                Interlocked.MemoryBarrierProcessWide();
             }
             if (_block is null)
                 return;
@@ -317,11 +384,14 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
     {
         // Leases are short by design (no blocking while held), so a spin usually suffices.
         var spin = new SpinWait();
-        long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
-        while (_leases.Live != 0)
+        // Saturating: an infinite or huge timeout must not wrap into the past.
+        long deadline = timeout == Timeout.InfiniteTimeSpan || timeout.TotalMilliseconds >= long.MaxValue / 2
+            ? long.MaxValue
+            : Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        while (ThreadLeaseTable.Count(_id) != 0)
         {
             if (spin.NextSpinWillYield && Environment.TickCount64 > deadline)
-                throw new TimeoutException($"Region '{Name}': {_leases.Live} lease(s) still live after {timeout.TotalMilliseconds} ms; the region is closed but not unmapped.");
+                throw new TimeoutException($"Region '{Name}': {ThreadLeaseTable.Count(_id)} lease(s) still live after {timeout.TotalMilliseconds} ms; the region is closed but not unmapped.");
             spin.SpinOnce(sleep1Threshold: 40);
         }
     }
@@ -336,6 +406,8 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
                 throw new InvalidOperationException($"Region '{Name}' is still mapped (generation {_state >> 1}); unmap it first.");
             if (_block is not null)
                 throw new InvalidOperationException($"Region '{Name}' could not be unmapped earlier (leases still live); cannot remap.");
+            if (_state >> 1 == MaxGeneration)
+                throw new InvalidOperationException($"Region '{Name}' has used all {MaxGeneration} generations; it cannot be mapped again.");
             var block = _map();
             _block = block;
             _base = block.Base;

@@ -123,10 +123,12 @@ public class RpmsgConcurrencyTests
         using var loop = RpmsgLoopback.Create(remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll);
         var sink = loop.Remote.CreateEndpoint(0x400, (_, _, _) => { });
         bool? tryResult = null;
+        var tried = new ManualResetEventSlim();
         var blockingDone = new ManualResetEventSlim();
         var host = loop.Host.CreateEndpoint(0x500, (ept, _, _) =>
         {
             tryResult = ept.TrySendTo(0x400, [1]);
+            tried.Set();
             ept.SendTo(0x400, [2], Bound); // blocks until the remote returns buffers
             blockingDone.Set();
         });
@@ -135,7 +137,8 @@ public class RpmsgConcurrencyTests
         }
         // Trigger the host callback: the remote sends one message (its rx buffers are the host's, still free).
         loop.Remote.CreateEndpoint(0x401).SendTo(0x500, [9]);
-        loop.WaitUntil(() => tryResult.HasValue, "callback ran");
+        // Not loop.WaitUntil: that would poll the remote, which must stay stalled until the assertions.
+        Assert.True(tried.Wait(Bound), "callback did not run");
         Assert.False(tryResult);
         Assert.False(blockingDone.IsSet);
         loop.Remote.Poll(); // the remote consumes and returns the host's tx buffers
