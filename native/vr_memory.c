@@ -105,6 +105,14 @@ int vr_unmap(void *addr, uint64_t length, uint64_t guard)
 
 void vr_mmio_write32(volatile uint32_t *reg, uint32_t value)
 {
+    /* The caller published ring updates with ordinary (release) stores to normal memory; the
+     * register may be Device memory. Order those stores before the doorbell, as Linux's writel
+     * does: dmb oshst on ARM64; x86 keeps stores in order, so only the compiler must not reorder. */
+#if defined(__aarch64__)
+    __asm__ volatile("dmb oshst" ::: "memory");
+#else
+    __asm__ volatile("" ::: "memory");
+#endif
     *reg = value;
 }
 
