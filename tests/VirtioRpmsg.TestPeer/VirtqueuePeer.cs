@@ -2,17 +2,20 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
 using VirtioRpmsg.Memory;
+using VirtioRpmsg.Platform;
 using VirtioRpmsg.Virtio;
 
 namespace VirtioRpmsg.TestPeer;
 
 /// <summary>
 /// Mode "virtqueue-device": the device side of a virtqueue over a shared-memory file.
-/// Args: PATH NUM COUNT EVENTIDX(0|1). The file holds the vring at offset 0 (align 4096) and the
+/// Args: PATH NUM COUNT EVENTIDX(0|1) PASSING. The file holds the vring at offset 0 (align 4096) and the
 /// buffers after it; device address == file offset. Every chain must be a 16-byte device-readable
 /// input (sequence, value) followed by a 16-byte device-writable output, which gets
 /// (sequence, Transform(value)); the chain is returned with used length 16. Prints "READY", then
-/// "DONE n" after COUNT chains. Polls (no doorbell), with a hard deadline.
+/// "DONE n" after COUNT chains. Doorbells: an eventfd pair received over the abstract socket
+/// PASSING; it rings the driver when the used ring says so and sleeps on its doorbell when idle
+/// (re-enabling notifications first and re-checking), with a hard deadline.
 /// </summary>
 public static class VirtqueuePeer
 {
@@ -26,6 +29,8 @@ public static class VirtqueuePeer
         long count = long.Parse(args[3], CultureInfo.InvariantCulture);
         bool eventIndex = args[4] == "1";
         ParentWatch.ExitWhenStdinCloses();
+        using var passing = DescriptorPassing.Connect(args[5], TimeSpan.FromSeconds(30));
+        using var doorbell = passing.ReceiveDoorbell(TimeSpan.FromSeconds(30));
 
         using var region = SharedMemoryRegion.OpenFile(path, deviceAddress: 0);
         var map = new AddressMap().Add(region);
@@ -34,7 +39,6 @@ public static class VirtqueuePeer
 
         var deadline = Stopwatch.StartNew();
         long processed = 0;
-        int idle = 0;
         while (processed < count)
         {
             int batch = 0;
@@ -47,8 +51,8 @@ public static class VirtqueuePeer
             }
             if (batch > 0)
             {
-                device.NotifyPrepare();
-                idle = 0;
+                if (device.NotifyPrepare())
+                    doorbell.Ring();
                 continue;
             }
             if (deadline.Elapsed > TimeSpan.FromSeconds(150))
@@ -56,7 +60,10 @@ public static class VirtqueuePeer
                 Console.Error.WriteLine($"virtqueue-device: timed out after {processed} of {count} chains");
                 return 4;
             }
-            Backoff(ref idle);
+            // Ask for a kick, re-check (the driver may have published just before), then sleep.
+            if (device.EnableNotifications())
+                doorbell.Wait(TimeSpan.FromMilliseconds(100));
+            device.DisableNotifications();
         }
         Console.WriteLine("DONE " + processed.ToString(CultureInfo.InvariantCulture));
         return 0;
@@ -75,17 +82,5 @@ public static class VirtqueuePeer
         var dst = lease.GetSpan(output.Offset, 16);
         BinaryPrimitives.WriteUInt64LittleEndian(dst, sequence);
         BinaryPrimitives.WriteUInt64LittleEndian(dst[8..], Transform(value));
-    }
-
-    /// <summary>Spin briefly, then yield, then sleep 1 ms: polling without a doorbell.</summary>
-    public static void Backoff(ref int idle)
-    {
-        idle++;
-        if (idle < 64)
-            Thread.SpinWait(20);
-        else if (idle < 256)
-            Thread.Yield();
-        else
-            Thread.Sleep(idle < 1024 ? 0 : 1);
     }
 }

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
 using VirtioRpmsg.Memory;
+using VirtioRpmsg.Platform;
 using VirtioRpmsg.TestPeer;
 using VirtioRpmsg.Tests.Infrastructure;
 using VirtioRpmsg.Virtio;
@@ -25,11 +26,17 @@ public class VirtqueueCrossProcessTests
         {
             using var region = SharedMemoryRegion.CreateFile(path, BufferBase + ChainsInFlight * 32L, deviceAddress: 0);
             var driver = new VirtqueueDriver("test-driver", new Vring(region.Bind(), 0, new VringLayout(Num, 4096)), new AddressMap().Add(region), eventIndex);
+            string passingName = $"vrpmsg-test-vq-{Guid.NewGuid():N}";
+            using var listener = DescriptorListener.Listen(passingName);
+            using var doorbell = EventFdDoorbell.Create("driver");
             using var peer = PeerProcess.Start("virtqueue-device", path, Num.ToString(CultureInfo.InvariantCulture),
-                count.ToString(CultureInfo.InvariantCulture), eventIndex ? "1" : "0");
+                count.ToString(CultureInfo.InvariantCulture), eventIndex ? "1" : "0", passingName);
+            using (var passing = listener.Accept(TimeSpan.FromSeconds(60)))
+                passing.SendDoorbell(doorbell); // sends the peer's end: our outbound is its inbound
+
             peer.Expect("READY", TimeSpan.FromSeconds(60));
 
-            long verified = RunDriver(driver, region, count, peer);
+            long verified = RunDriver(driver, region, count, peer, doorbell);
 
             Assert.Equal(count, verified);
             Assert.Equal("DONE " + count.ToString(CultureInfo.InvariantCulture), peer.ReadLine(TimeSpan.FromSeconds(30)));
@@ -51,14 +58,13 @@ public class VirtqueueCrossProcessTests
 
     private static ulong ValueOf(long sequence) => (ulong)sequence * 0x9E37_79B9_7F4A_7C15ul;
 
-    private static long RunDriver(VirtqueueDriver driver, SharedMemoryRegion region, long count, PeerProcess peer)
+    private static long RunDriver(VirtqueueDriver driver, SharedMemoryRegion region, long count, PeerProcess peer, EventFdDoorbell doorbell)
     {
         var free = new Stack<int>(Enumerable.Range(0, ChainsInFlight));
         var sequenceOf = new long[ChainsInFlight];
         Span<BufferSegment> chain = stackalloc BufferSegment[2];
         var clock = Stopwatch.StartNew();
         long posted = 0, verified = 0;
-        int idle = 0;
         while (verified < count)
         {
             int added = 0;
@@ -79,8 +85,8 @@ public class VirtqueueCrossProcessTests
                 sequenceOf[slot] = posted++;
                 added++;
             }
-            if (added > 0)
-                driver.KickPrepare();
+            if (added > 0 && driver.KickPrepare())
+                doorbell.Ring();
 
             int reclaimed = 0;
             while (driver.TryGetUsed(out int slot, out uint length))
@@ -106,11 +112,10 @@ public class VirtqueueCrossProcessTests
                     Assert.Fail($"timed out: {verified} of {count} verified; peer exited: {peer.HasExited}; stderr: {peer.StandardError}");
                 if (peer.HasExited)
                     Assert.Fail($"peer exited early after {verified} verified; stderr: {peer.StandardError}");
-                VirtqueuePeer.Backoff(ref idle);
-            }
-            else
-            {
-                idle = 0;
+                // Ask for an interrupt, re-check (used entries may have landed meanwhile), then sleep on the doorbell.
+                if (driver.EnableInterrupts())
+                    doorbell.Wait(TimeSpan.FromMilliseconds(100));
+                driver.DisableInterrupts();
             }
         }
         return verified;
