@@ -13,11 +13,22 @@ internal static class CliOptions
         Description = "Platform description (JSON, see docs/platform-description.md) of a real setup, instead of the simulated remote.",
     };
 
-    public static Option<string> Wait() => new Option<string>("--wait")
+    public static Option<string> Wait()
     {
-        Description = "How the receive side waits: interrupt (block on the doorbell), poll (busy-poll), hybrid (spin, then block).",
-        DefaultValueFactory = _ => "interrupt",
-    }.AcceptOnlyFromAmong("interrupt", "poll", "hybrid");
+        var option = new Option<string>("--wait")
+        {
+            Description = "How the receive side waits: interrupt (block on the doorbell), poll (busy-poll), hybrid (spin, then block).",
+            DefaultValueFactory = _ => "interrupt",
+            HelpName = "interrupt|poll|hybrid",
+        };
+        option.Validators.Add(r =>
+        {
+            string? value = r.GetValueOrDefault<string>();
+            if (value is not ("interrupt" or "poll" or "hybrid"))
+                r.AddError($"--wait must be interrupt, poll or hybrid, not '{value}'");
+        });
+        return option;
+    }
 
     public static RpmsgWaitStrategy ParseWait(string? value) => value switch
     {

@@ -31,9 +31,12 @@ internal static class CliRunner
         {
             return body(interrupted.Token);
         }
-        catch (OperationCanceledException) when (interrupted.IsCancellationRequested)
+        catch (Exception e) when (interrupted.IsCancellationRequested)
         {
+            // Whatever the interrupt made fail (on Ctrl+C the child remote gets the signal too), it was the interrupt.
             Console.Error.WriteLine($"rpmsg {command}: interrupted; cleaned up");
+            if (verbose)
+                Console.Error.WriteLine(e.ToString());
             return ExitCodes.Interrupted;
         }
         catch (Exception e)
@@ -41,7 +44,7 @@ internal static class CliRunner
             Console.Error.WriteLine($"rpmsg {command}: {(e is CliFailure ? "" : e.GetType().Name + ": ")}{e.Message.ReplaceLineEndings(" ")}");
             if (verbose)
                 Console.Error.WriteLine(e.ToString());
-            return interrupted.IsCancellationRequested ? ExitCodes.Interrupted : ExitCodes.Failure;
+            return ExitCodes.Failure;
         }
     }
 }

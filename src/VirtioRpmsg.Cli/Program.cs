@@ -18,9 +18,9 @@ public static class Program
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
+            // One line per error, no usage dump: the exit code and the reason are what scripts look at.
             foreach (var error in parsed.Errors)
-                Console.Error.WriteLine($"rpmsg: {error.Message}");
-            Console.Error.WriteLine("rpmsg: see 'rpmsg --help'");
+                Console.Error.WriteLine($"rpmsg: {error.Message.ReplaceLineEndings(" ").Replace('\t', ' ')} (see 'rpmsg --help')");
             return ExitCodes.Usage;
         }
         return parsed.Invoke(invocation);

@@ -28,7 +28,7 @@ internal static class DemoCommand
             if (r.GetValueOrDefault<int>() < 1)
                 r.AddError("--count must be at least 1");
         });
-        var size = new Option<int>("--size", "-s") { Description = "Payload bytes per message (0 up to the buffer size minus 16; 496 by default).", DefaultValueFactory = _ => 64 };
+        var size = new Option<int>("--size", "-s") { Description = "Payload bytes per message: 0 to the buffer size minus the 16-byte header (496 with the default buffers).", DefaultValueFactory = _ => 64 };
         size.Validators.Add(r =>
         {
             if (r.GetValueOrDefault<int>() < 0)

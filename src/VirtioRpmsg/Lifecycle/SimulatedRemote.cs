@@ -39,6 +39,7 @@ public sealed class SimulatedRemote : IDisposable
     private long _echoed;
     private long _sinkMessages;
     private long _sinkBytes;
+    private int _blocked;
     private int _disposed;
 
     private SimulatedRemote(RpmsgDevice device, SimulatedRemoteOptions options)
@@ -72,6 +73,9 @@ public sealed class SimulatedRemote : IDisposable
 
     /// <summary>Payload bytes the sink has counted.</summary>
     public long SinkBytes => Interlocked.Read(ref _sinkBytes);
+
+    /// <summary>Handlers blocked by <see cref="Stall"/> right now (1 once a message arrived after the stall: the dispatcher waits in it).</summary>
+    public int BlockedHandlers => Volatile.Read(ref _blocked);
 
     /// <summary>True while <see cref="Stall"/> is in force.</summary>
     public bool IsStalled => !_consuming.IsSet;
@@ -191,6 +195,7 @@ public sealed class SimulatedRemote : IDisposable
     {
         if (_consuming.IsSet)
             return true;
+        Interlocked.Increment(ref _blocked);
         try
         {
             _consuming.Wait(_stop.Token);
@@ -199,6 +204,10 @@ public sealed class SimulatedRemote : IDisposable
         catch (OperationCanceledException)
         {
             return false;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _blocked);
         }
     }
 

@@ -11,7 +11,7 @@ namespace VirtioRpmsg.Lifecycle;
 /// <item><c>destroy NAME</c>: destroy it (the host sees a name-service destroy).</item>
 /// <item><c>send DST HEX [SRC]</c>: send from the command endpoint to DST (off-channel from SRC if given).</item>
 /// <item><c>stall</c> / <c>resume</c>: stop / restart consuming host messages.</item>
-/// <item><c>stats</c>: <c>OK echoed=N sink=N sink-bytes=N rx=N tx=N dropped=N errors=N</c>.</item>
+/// <item><c>stats</c>: <c>OK echoed=N sink=N sink-bytes=N blocked=N rx=N tx=N dropped=N errors=N</c>.</item>
 /// <item><c>quit</c>: <c>OK</c>, then the remote exits.</item>
 /// </list>
 /// </summary>
@@ -57,7 +57,7 @@ public sealed class SimulatedRemoteCommands
                 case "stats" when words.Length == 1:
                     var c = _remote.Device.Counters;
                     return string.Create(CultureInfo.InvariantCulture,
-                        $"OK echoed={_remote.Echoed} sink={_remote.SinkMessages} sink-bytes={_remote.SinkBytes} rx={c.RxMessages} tx={c.TxMessages} dropped={c.Dropped} errors={c.Errors}");
+                        $"OK echoed={_remote.Echoed} sink={_remote.SinkMessages} sink-bytes={_remote.SinkBytes} blocked={_remote.BlockedHandlers} rx={c.RxMessages} tx={c.TxMessages} dropped={c.Dropped} errors={c.Errors}");
                 case "quit" when words.Length == 1:
                     quit = true;
                     return "OK";
