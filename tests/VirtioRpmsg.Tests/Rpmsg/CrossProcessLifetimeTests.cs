@@ -107,15 +107,18 @@ public sealed class CrossProcessLifetimeTests
         Assert.False(ProcessAlive(pid), $"remote pid {pid} is still running");
     }
 
-    [Fact]
-    public void Demo_RunAsProcess_ExitsZeroVerifiesEveryEchoAndLeavesNothingInDevShm()
+    [Theory]
+    [InlineData("interrupt")]
+    [InlineData("poll")]
+    [InlineData("hybrid")]
+    public void Demo_RunAsProcess_ExitsZeroVerifiesEveryEchoAndLeavesNothingInDevShm(string wait)
     {
         var before = ShmFiles();
-        var (code, stdout, stderr) = CrossProcessCli.Run(TimeSpan.FromSeconds(90), "demo", "--count", "300");
+        var (code, stdout, stderr) = CrossProcessCli.Run(TimeSpan.FromSeconds(90), "demo", "--count", "300", "--wait", wait);
         try
         {
             Assert.True(code == 0, $"exit {code}\nstdout: {stdout}\nstderr: {stderr}");
-            Assert.Contains("link up", stdout);
+            Assert.Contains($"wait strategy {wait}", stdout);
             Assert.Contains("channel 'rpmsg-echo' announced", stdout);
             Assert.Contains("verified 300/300 echoes", stdout);
             Assert.Matches(@"p50 [\d.]+ +p90 [\d.]+ +p99 [\d.]+ +p99\.9 [\d.]+ +max [\d.]+", stdout);
