@@ -163,6 +163,37 @@ public sealed class CrossProcessLifetimeTests
         }
     }
 
+    [Fact]
+    public void Demo_KilledWithSigkill_RemoteChildExitsOnItsOwnAndNoFileIsLeft()
+    {
+        var before = ShmFiles();
+        int remotePid = 0;
+        using var cli = CrossProcessCli.Start("demo", "--count", "100000000");
+        try
+        {
+            cli.WaitForOutput("sending", TimeSpan.FromSeconds(60));
+            remotePid = int.Parse(Regex.Match(cli.Stdout, @"pid (\d+)").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+            cli.Process.Kill(entireProcessTree: false); // SIGKILL to the demo only: no clean-up code runs there
+            cli.WaitForExit(TimeSpan.FromSeconds(30));
+
+            // The orphaned remote sees its stdin close and exits. It is not our child, so watch /proc (bounded).
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            while (ProcessAlive(remotePid))
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"the orphaned remote (pid {remotePid}) is still running 30 s after its host was killed");
+                Thread.Sleep(50);
+            }
+            // The file was unlinked once both sides had it mapped, so a kill -9 leaves nothing behind.
+            Assert.DoesNotContain(ShmFiles().Except(before), f => f.Contains("vrpmsg-demo-", StringComparison.Ordinal));
+        }
+        finally
+        {
+            if (remotePid != 0 && ProcessAlive(remotePid))
+                System.Diagnostics.Process.GetProcessById(remotePid).Kill();
+            DeleteDemoLeftovers(before);
+        }
+    }
+
     [Theory]
     [InlineData("--count", "0")]
     [InlineData("--wait", "sometimes")]
@@ -208,16 +239,21 @@ public sealed class CrossProcessLifetimeTests
         return line is not null && (Convert.ToUInt64(line[7..].Trim(), 16) & (1UL << 1)) != 0; // bit (SIGINT - 1)
     }
 
+    /// <summary>True while <paramref name="pid"/> runs (a zombie waiting to be reaped counts as exited).</summary>
     private static bool ProcessAlive(int pid)
     {
+        string stat;
         try
         {
-            using var p = System.Diagnostics.Process.GetProcessById(pid);
-            return !p.HasExited;
+            stat = File.ReadAllText($"/proc/{pid}/stat");
         }
-        catch (ArgumentException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return false;
         }
+        // "pid (comm) S ...": the state follows the last ')'.
+        int close = stat.LastIndexOf(')');
+        char state = close >= 0 && close + 2 < stat.Length ? stat[close + 2] : 'X';
+        return state is not ('Z' or 'X');
     }
 }
