@@ -1,0 +1,28 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using VirtioRpmsg.Platform;
+using VirtioRpmsg.Rpmsg;
+
+namespace VirtioRpmsg.Lifecycle;
+
+/// <summary>Settings of a <see cref="SimulatedRemote"/>.</summary>
+public sealed record SimulatedRemoteOptions
+{
+    /// <summary>Services announced at link-up.</summary>
+    public SimulatedServices Services { get; init; } = SimulatedServices.Echo;
+
+    /// <summary>How the remote's dispatcher waits for the host.</summary>
+    public RpmsgWaitStrategy WaitStrategy { get; init; } = RpmsgWaitStrategy.Interrupt;
+
+    /// <summary>Timeout of the remote's blocking sends (echo replies wait this long for a host buffer).</summary>
+    public TimeSpan SendTimeout { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// The connection the host passed the doorbell over, kept open by the host for its lifetime. When it
+    /// closes (the host exited, or crashed), the remote stops and <see cref="SimulatedRemote.Completion"/> ends.
+    /// The remote takes ownership. Null: nothing is watched.
+    /// </summary>
+    public DescriptorPassing? HostConnection { get; init; }
+
+    public ILogger Logger { get; init; } = NullLogger.Instance;
+}

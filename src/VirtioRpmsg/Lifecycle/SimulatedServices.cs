@@ -1,0 +1,14 @@
+namespace VirtioRpmsg.Lifecycle;
+
+/// <summary>The services a <see cref="SimulatedRemote"/> announces through the name service.</summary>
+[Flags]
+public enum SimulatedServices
+{
+    None = 0,
+
+    /// <summary>"rpmsg-echo": every message goes back to its source, unchanged.</summary>
+    Echo = 1,
+
+    /// <summary>"rpmsg-sink": messages are counted and dropped (one-way throughput).</summary>
+    Sink = 2,
+}

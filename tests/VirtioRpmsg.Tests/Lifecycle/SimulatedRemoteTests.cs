@@ -1,0 +1,113 @@
+using VirtioRpmsg.Lifecycle;
+using VirtioRpmsg.Platform;
+using VirtioRpmsg.Rpmsg;
+using VirtioRpmsg.Tests.Platform;
+
+namespace VirtioRpmsg.Tests.Lifecycle;
+
+/// <summary>
+/// <see cref="SimulatedRemote"/> and its command protocol in one process: both sides over one shared-memory
+/// file (the simulated default platform), the doorbells passed over a socket pair as between processes.
+/// </summary>
+public sealed class SimulatedRemoteTests : IDisposable
+{
+    private readonly string _path = $"/dev/shm/vrpmsg-test-simremote-{Guid.NewGuid():N}.shm";
+    private readonly PlatformResources _hostResources;
+    private readonly PlatformResources _remoteResources;
+    private readonly DescriptorPassing _hostEnd;
+    private readonly IDoorbell _hostBell;
+    private readonly IDoorbell _remoteBell;
+    private readonly SimulatedRemote _remote;
+    private readonly RpmsgDevice _host;
+
+    public SimulatedRemoteTests()
+    {
+        var description = PlatformDescription.SimulatedDefault(_path);
+        _hostResources = PlatformResources.Open(description, new PlatformOpenOptions { ReadResourceTable = false });
+        _remoteResources = PlatformResources.Open(description with { Role = PlatformRole.Remote, Regions = [description.Regions[0] with { Create = false }] });
+        var (hostEnd, remoteEnd) = DescriptorPassing.CreatePair();
+        _hostEnd = hostEnd;
+        _hostBell = _hostResources.CreateDoorbell(new PlatformDoorbellOptions { Passing = hostEnd });
+        _remoteBell = _remoteResources.CreateDoorbell(new PlatformDoorbellOptions { Passing = remoteEnd, Timeout = Bounded.Limit });
+        _remote = SimulatedRemote.Start(_remoteResources, _remoteBell, new SimulatedRemoteOptions { Services = SimulatedServices.Echo | SimulatedServices.Sink, HostConnection = remoteEnd });
+        _hostResources.LoadResourceTable();
+        _host = RpmsgDevice.CreateHost(_hostResources.CreateRpmsgLayout(), _hostResources.CreateVdevControl(), _hostBell, new RpmsgDeviceOptions { SendTimeout = Bounded.Limit });
+        _host.Start();
+        Assert.True(_remote.WaitForLinkUp(Bounded.Limit));
+    }
+
+    [Fact]
+    public void Start_ResourceTable_OffersNameServiceAndEventIndex()
+    {
+        Assert.Equal(SimulatedRemote.DeviceFeatures, _hostResources.RpmsgVdev!.DeviceFeatures);
+        Assert.Equal(SimulatedRemote.DeviceFeatures, _host.NegotiatedFeatures);
+    }
+
+    [Fact]
+    public void Services_EchoAndSink_EchoReturnsAndSinkCounts()
+    {
+        using var ept = _host.CreateEndpoint();
+        byte[] reply = new byte[ept.MaxPayload];
+        ept.SendTo(_remote.EchoAddress, "hello"u8, Bounded.Limit);
+        var r = ept.Receive(reply, Bounded.Limit);
+        Assert.Equal(_remote.EchoAddress, r.Source);
+        Assert.Equal("hello"u8.ToArray(), reply[..r.Length]);
+
+        ept.SendTo(_remote.SinkAddress, "12345"u8, Bounded.Limit);
+        ept.SendTo(_remote.SinkAddress, "678"u8, Bounded.Limit);
+        var deadline = DateTime.UtcNow + Bounded.Limit;
+        while (_remote.SinkMessages < 2)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the sink did not count both messages");
+            Thread.Yield();
+        }
+        Assert.Equal(8, _remote.SinkBytes);
+        Assert.False(ept.TryReceive(reply, TimeSpan.Zero, out _), "the sink must not answer");
+    }
+
+    [Fact]
+    public void HostConnection_Closed_RemoteStopsAndCompletes()
+    {
+        Assert.False(_remote.Completion.IsCompleted);
+        _hostEnd.Dispose();
+        Assert.True(_remote.Completion.Wait(Bounded.Limit), "the remote did not notice the host went away");
+        Assert.Equal(RpmsgDeviceState.Stopped, _remote.Device.State);
+    }
+
+    [Theory]
+    [InlineData("", "ERR empty command")]
+    [InlineData("bogus", "ERR unknown command")]
+    [InlineData("send 12", "ERR unknown command")]
+    [InlineData("send zz 00", "ERR FormatException: DST 'zz'")]
+    [InlineData("send 0x400 XYZ", "ERR FormatException")]
+    [InlineData("destroy nothing-here", "ERR no endpoint named 'nothing-here'")]
+    public void Execute_BadCommand_RepliesErrWithTheReason(string line, string expectedStart)
+    {
+        string reply = new SimulatedRemoteCommands(_remote).Execute(line, out bool quit);
+        Assert.StartsWith(expectedStart, reply);
+        Assert.False(quit);
+    }
+
+    [Fact]
+    public void Execute_AnnounceStatsQuit_RepliesOk()
+    {
+        var commands = new SimulatedRemoteCommands(_remote);
+        Assert.Equal("OK 0x2000", commands.Execute("announce cmd-test 0x2000", out _));
+        Assert.Equal("OK", commands.Execute("destroy cmd-test", out _));
+        Assert.Matches("^OK echoed=0 sink=0 sink-bytes=0 blocked=0 rx=", commands.Execute("stats", out _));
+        Assert.Equal("OK", commands.Execute("quit", out bool quit));
+        Assert.True(quit);
+    }
+
+    public void Dispose()
+    {
+        _host.Dispose();
+        _remote.Dispose();
+        _hostBell.Dispose();
+        _remoteBell.Dispose();
+        _hostEnd.Dispose();
+        _hostResources.Dispose();
+        _remoteResources.Dispose();
+        File.Delete(_path);
+    }
+}
