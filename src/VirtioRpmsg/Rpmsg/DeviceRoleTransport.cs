@@ -93,13 +93,14 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
                 _offset[head] = chain[0].Offset;
                 _length[head] = length;
             }
+            // Built under the lock: a head the host republishes cannot mix two buffers' fields.
+            buffer = new RpmsgBufferRef(head, _handles[_regionIndex[head]], _offset[head], _length[head]);
+            return true;
         }
         finally
         {
             _txLock.Exit();
         }
-        buffer = new RpmsgBufferRef(head, _handles[_regionIndex[head]], _offset[head], _length[head]);
-        return true;
     }
 
     public void SubmitTx(int id, int length)

@@ -80,9 +80,16 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
 
     private bool TryReclaim()
     {
-        // One reclaimer at a time (the used ring has one consumer); others just see "none free".
+        // One reclaimer at a time (the used ring has one consumer). A sender that finds another
+        // reclaiming waits for it (a few ring reads) and then retries the free stack, rather than
+        // reporting "none free" while buffers are being pushed.
         if (Interlocked.CompareExchange(ref _reclaiming, 1, 0) != 0)
-            return false;
+        {
+            var spin = new SpinWait();
+            while (Volatile.Read(ref _reclaiming) != 0)
+                spin.SpinOnce(sleep1Threshold: -1);
+            return true;
+        }
         bool any = false;
         try
         {
@@ -115,10 +122,21 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
 
     public void ArmTxNotifications(bool armed)
     {
-        if (armed)
-            _txq.EnableInterrupts();
-        else
-            _txq.DisableInterrupts();
+        // The interrupt settings belong to the used ring's single consumer: take the reclaim role.
+        var spin = new SpinWait();
+        while (Interlocked.CompareExchange(ref _reclaiming, 1, 0) != 0)
+            spin.SpinOnce(sleep1Threshold: -1);
+        try
+        {
+            if (armed)
+                _txq.EnableInterrupts();
+            else
+                _txq.DisableInterrupts();
+        }
+        finally
+        {
+            Volatile.Write(ref _reclaiming, 0);
+        }
     }
 
     // The spin gate is held for two array operations, never across anything that can block.

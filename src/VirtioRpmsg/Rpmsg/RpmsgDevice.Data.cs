@@ -12,25 +12,64 @@ public sealed partial class RpmsgDevice
     /// <summary>Non-blocking send with explicit addresses: false at once when no tx buffer is free.</summary>
     internal bool TrySend(uint source, uint destination, ReadOnlySpan<byte> payload)
     {
-        var transport = RunningTransport();
         if (payload.Length > MaxPayload)
             throw new RpmsgPayloadTooLargeException(payload.Length, MaxPayload);
-        if (!TryAcquireTx(transport, out var buffer))
-            return false;
+        var transport = EnterDataOperation();
         try
         {
-            using var lease = buffer.Region.Acquire();
-            var span = lease.GetSpan(buffer.Offset, RpmsgHeader.Size + payload.Length);
-            new RpmsgHeader(source, destination, 0, (ushort)payload.Length, 0).Write(span);
-            payload.CopyTo(span[RpmsgHeader.Size..]);
+            if (!TryAcquireTx(transport, out var buffer))
+                return false;
+            try
+            {
+                using var lease = buffer.Region.Acquire();
+                var span = lease.GetSpan(buffer.Offset, RpmsgHeader.Size + payload.Length);
+                new RpmsgHeader(source, destination, 0, (ushort)payload.Length, 0).Write(span);
+                payload.CopyTo(span[RpmsgHeader.Size..]);
+            }
+            catch (RegionClosedException e)
+            {
+                transport.CancelTx(buffer.Id);
+                throw new RpmsgDeviceUnavailableException(Name, _state, "shared memory unmapped: " + e.Message);
+            }
+            transport.SubmitTx(buffer.Id, RpmsgHeader.Size + payload.Length);
+            Interlocked.Increment(ref _txMessages);
+            return true;
         }
-        catch (RegionClosedException e)
+        finally
         {
-            transport.CancelTx(buffer.Id);
-            throw new RpmsgDeviceUnavailableException(Name, _state, "shared memory unmapped: " + e.Message);
+            ExitDataOperation();
         }
-        SubmitTx(buffer.Id, RpmsgHeader.Size + payload.Length);
-        return true;
+    }
+
+    // ---- data operations vs Stop ---------------------------------------------------------------
+    //
+    // Every operation that writes the rings from an application thread counts itself in, then checks
+    // the state (the same increment-then-check pairing as endpoint callbacks). Stop changes the state,
+    // then waits for the count to drain, so after Stop returns nothing writes shared memory.
+
+    private int _dataOperations;
+
+    private IRpmsgTransport EnterDataOperation()
+    {
+        Interlocked.Increment(ref _dataOperations);
+        try
+        {
+            return RunningTransport();
+        }
+        catch
+        {
+            ExitDataOperation();
+            throw;
+        }
+    }
+
+    private void ExitDataOperation() => Interlocked.Decrement(ref _dataOperations);
+
+    private void WaitForDataOperations()
+    {
+        var spin = new SpinWait();
+        while (Volatile.Read(ref _dataOperations) > 0)
+            spin.SpinOnce(sleep1Threshold: 20);
     }
 
     /// <summary>Blocking send: waits for a tx buffer until <paramref name="deadline"/> (TickCount64) or cancellation.</summary>
@@ -92,7 +131,18 @@ public sealed partial class RpmsgDevice
         }
     }
 
-    internal bool TryAcquireTx(out RpmsgBufferRef buffer) => TryAcquireTx(RunningTransport(), out buffer);
+    internal bool TryAcquireTx(out RpmsgBufferRef buffer)
+    {
+        var transport = EnterDataOperation();
+        try
+        {
+            return TryAcquireTx(transport, out buffer);
+        }
+        finally
+        {
+            ExitDataOperation();
+        }
+    }
 
     private bool TryAcquireTx(IRpmsgTransport transport, out RpmsgBufferRef buffer)
     {
@@ -131,21 +181,46 @@ public sealed partial class RpmsgDevice
         }
     }
 
+    /// <summary>Zero-copy send of a filled tx buffer. On a device that is no longer running, the buffer is dropped and the send throws.</summary>
     internal void SubmitTx(int id, int length)
     {
-        var transport = _transport ?? throw new RpmsgDeviceUnavailableException(Name, _state);
-        transport.SubmitTx(id, length);
-        Interlocked.Increment(ref _txMessages);
+        var transport = EnterDataOperation();
+        try
+        {
+            transport.SubmitTx(id, length);
+            Interlocked.Increment(ref _txMessages);
+        }
+        finally
+        {
+            ExitDataOperation();
+        }
     }
 
-    internal void CancelTx(int id) => _transport?.CancelTx(id);
+    internal void CancelTx(int id)
+    {
+        Interlocked.Increment(ref _dataOperations);
+        try
+        {
+            if (_state != RpmsgDeviceState.Running || Volatile.Read(ref _transport) is not { } transport)
+                return;
+            transport.CancelTx(id);
+            // A waiting sender can use it now.
+            if (Volatile.Read(ref _txWaiters) > 0)
+                SignalTx();
+        }
+        finally
+        {
+            ExitDataOperation();
+        }
+    }
 
     private IRpmsgTransport RunningTransport()
     {
-        var transport = _transport;
-        if (_state != RpmsgDeviceState.Running || transport is null)
+        // State first: GoLive publishes the transport before the Running state.
+        if (_state != RpmsgDeviceState.Running)
             ThrowIfUnavailable();
-        if (transport!.BrokenReason is { } reason)
+        var transport = Volatile.Read(ref _transport) ?? throw new RpmsgDeviceUnavailableException(Name, _state, "no transport");
+        if (transport.BrokenReason is { } reason)
         {
             Break(reason);
             ThrowIfUnavailable();
@@ -159,8 +234,8 @@ public sealed partial class RpmsgDevice
         lock (_armLock)
         {
             // Arm "tx buffer returned" notifications only while someone waits (Linux does the same).
-            if (_txWaiters++ == 0)
-                _transport?.ArmTxNotifications(true);
+            if (Interlocked.Increment(ref _txWaiters) == 1)
+                Volatile.Read(ref _transport)?.ArmTxNotifications(true);
         }
     }
 
@@ -168,8 +243,8 @@ public sealed partial class RpmsgDevice
     {
         lock (_armLock)
         {
-            if (--_txWaiters == 0)
-                _transport?.ArmTxNotifications(false);
+            if (Interlocked.Decrement(ref _txWaiters) == 0 && _state == RpmsgDeviceState.Running)
+                Volatile.Read(ref _transport)?.ArmTxNotifications(false);
         }
     }
 
@@ -179,19 +254,31 @@ public sealed partial class RpmsgDevice
         int wait = RemainingMilliseconds(deadline);
         if (wait == 0)
             throw TxTimeout();
+        int slice = (int)Math.Min(wait == Timeout.Infinite ? int.MaxValue : wait, Options.IdleRecheckInterval.TotalMilliseconds);
         if (IsDispatcherContext)
         {
             // Sending from a callback: the dispatcher is us, so nobody else watches the doorbell.
-            // Keep the peer's buffers flowing (parking), then wait on the doorbell directly.
-            if (_transport is { } transport)
+            // Keep the peer's buffers flowing (parking), then wait on the doorbell directly; Stop
+            // cancels the wait through the device's own token.
+            if (Volatile.Read(ref _transport) is { } transport)
                 ParkPending(transport);
-            int slice = (int)Math.Min(wait == Timeout.Infinite ? int.MaxValue : wait, Options.IdleRecheckInterval.TotalMilliseconds);
-            _doorbell.Wait(TimeSpan.FromMilliseconds(slice), cancellationToken);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop.Token);
+            try
+            {
+                _doorbell.Wait(TimeSpan.FromMilliseconds(slice), linked.Token);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // Stopped: the caller's next try reports the state.
+            }
             return;
         }
         try
         {
-            signal.Wait(wait, cancellationToken);
+            // With a dispatcher thread the signal comes as soon as buffers return. Without one
+            // (CallerPoll) it comes from the application's Poll(), which a thread blocked here may be
+            // the only one to call: re-check at least every IdleRecheckInterval (sends reclaim).
+            signal.Wait(_dispatcher is null ? slice : wait, cancellationToken);
         }
         catch (AggregateException)
         {
@@ -213,7 +300,7 @@ public sealed partial class RpmsgDevice
     [ThreadStatic]
     private static RpmsgDevice? t_dispatching;
 
-    private bool IsDispatcherContext => ReferenceEquals(t_dispatching, this);
+    internal bool IsDispatcherContext => ReferenceEquals(t_dispatching, this);
 
     /// <summary>
     /// Caller-driven dispatch (<see cref="RpmsgWaitStrategy.CallerPoll"/>, or extra polling in any mode):
@@ -222,13 +309,19 @@ public sealed partial class RpmsgDevice
     /// </summary>
     public int Poll()
     {
-        if (_state == RpmsgDeviceState.Starting && Role == RpmsgRole.Remote && !TryCompleteRemoteLinkUp())
+        if (IsDispatcherContext)
+            throw new InvalidOperationException($"rpmsg device '{Name}': Poll from inside a receive callback would deliver messages re-entrantly");
+        // One dispatcher at a time: the rings have one consumer. A Poll racing the dispatcher thread
+        // (or another Poll) does nothing rather than consume concurrently.
+        if (Interlocked.CompareExchange(ref _dispatchOwner, 1, 0) != 0)
             return 0;
-        ThrowIfUnavailable();
         var outer = t_dispatching;
         t_dispatching = this;
         try
         {
+            if (_state == RpmsgDeviceState.Starting && Role == RpmsgRole.Remote && !TryCompleteRemoteLinkUp())
+                return 0;
+            ThrowIfUnavailable();
             return ProcessPending(int.MaxValue);
         }
         catch (Exception e) when (e is VirtqueueBrokenException or RpmsgProtocolException)
@@ -239,6 +332,25 @@ public sealed partial class RpmsgDevice
         finally
         {
             t_dispatching = outer;
+            Volatile.Write(ref _dispatchOwner, 0);
+        }
+    }
+
+    private int _dispatchOwner;
+
+    /// <summary>The dispatcher thread takes the same ownership as Poll around each batch.</summary>
+    private int ProcessPendingOwned(int budget)
+    {
+        var spin = new SpinWait();
+        while (Interlocked.CompareExchange(ref _dispatchOwner, 1, 0) != 0)
+            spin.SpinOnce(sleep1Threshold: -1);
+        try
+        {
+            return ProcessPending(budget);
+        }
+        finally
+        {
+            Volatile.Write(ref _dispatchOwner, 0);
         }
     }
 
@@ -314,6 +426,12 @@ public sealed partial class RpmsgDevice
         if (endpoint.IsZeroCopy)
         {
             var held = _rxBuffers[rx.Id];
+            if (held.IsLive)
+            {
+                // The peer handed us a buffer we still hold: it reused a descriptor it had not got back.
+                Break($"rx buffer {rx.Id} was delivered again while the application still holds it");
+                return;
+            }
             held.Arm(rx.Region, rx.Offset + RpmsgHeader.Size, length, header.Source, header.Destination);
             DeliverZeroCopy(endpoint, held);
             return;
@@ -430,17 +548,21 @@ public sealed partial class RpmsgDevice
 
     internal void ReleaseRxBuffer(int id)
     {
-        var transport = _transport;
-        if (transport is null || _state != RpmsgDeviceState.Running)
-            return;
+        Interlocked.Increment(ref _dataOperations);
         try
         {
+            if (_state != RpmsgDeviceState.Running || Volatile.Read(ref _transport) is not { } transport)
+                return;
             transport.ReleaseRx(id);
             transport.FlushRx();
         }
         catch (Exception e) when (e is RegionClosedException or VirtqueueBrokenException)
         {
             _log.LogWarning("rpmsg {Device}: held rx buffer not returned: {Reason}", Name, e.Message);
+        }
+        finally
+        {
+            ExitDataOperation();
         }
     }
 
@@ -504,7 +626,7 @@ public sealed partial class RpmsgDevice
         while (!token.IsCancellationRequested && _state == RpmsgDeviceState.Running)
         {
             transport.DisableRxNotifications();
-            if (ProcessPending(64) > 0)
+            if (ProcessPendingOwned(64) > 0)
                 continue;
             if (spinTicks > 0 && SpinUntilWork(transport, spinTicks, token))
                 continue;

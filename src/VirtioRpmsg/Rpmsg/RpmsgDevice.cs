@@ -137,6 +137,7 @@ public sealed partial class RpmsgDevice : IDisposable
                 throw new InvalidOperationException($"rpmsg device '{Name}' was already started (state {_state})");
             SetState(RpmsgDeviceState.Starting);
         }
+        RaiseState(RpmsgDeviceState.Starting);
         if (Role == RpmsgRole.Host)
             StartHost();
         if (Options.WaitStrategy != RpmsgWaitStrategy.CallerPoll)
@@ -210,6 +211,7 @@ public sealed partial class RpmsgDevice : IDisposable
             toAnnounce = _endpoints.Values.Where(e => e.Name is not null).ToArray();
         }
         _linkUp.TrySetResult();
+        RaiseState(RpmsgDeviceState.Running);
         foreach (var ept in toAnnounce)
             SendNameService(ept.Name!, ept.Address, NameServiceFlags.Create);
     }
@@ -329,16 +331,19 @@ public sealed partial class RpmsgDevice : IDisposable
     internal void DestroyEndpoint(RpmsgEndpoint ept)
     {
         RpmsgChannel? channel = null;
+        bool removed;
         lock (_sync)
         {
-            if (!_endpoints.TryRemove(new KeyValuePair<uint, RpmsgEndpoint>(ept.Address, ept)))
-                return;
-            if (ept.Channel is { } ch && _channels.Remove(ch))
+            removed = _endpoints.TryRemove(new KeyValuePair<uint, RpmsgEndpoint>(ept.Address, ept));
+            if (removed && ept.Channel is { } ch && _channels.Remove(ch))
                 channel = ch;
         }
-        if (!ept.MarkDestroyed())
-            return;
+        // Even when someone else (Stop, a concurrent Dispose) unpublished it, this Dispose must not
+        // return while a callback is still running.
+        bool first = ept.MarkDestroyed();
         ept.WaitForCallbacks();
+        if (!removed || !first)
+            return;
         if (channel is not null)
             RunRemove(channel);
         if (ept.Name is not null && _state == RpmsgDeviceState.Running && NameServiceEnabled)
@@ -370,7 +375,7 @@ public sealed partial class RpmsgDevice : IDisposable
             CountError($"name-service message from 0x{source:X} rejected: {error}");
             return;
         }
-        if (msg.Address < RpmsgAddress.FirstDynamic && msg.Address == RpmsgAddress.NameService)
+        if (msg.Address == RpmsgAddress.NameService)
         {
             CountError($"name-service message for '{msg.Name}' names the name-service address {msg.Address}");
             return;
@@ -514,11 +519,11 @@ public sealed partial class RpmsgDevice : IDisposable
 
     // ---- state -----------------------------------------------------------------------------------
 
-    private void SetState(RpmsgDeviceState state)
-    {
-        _state = state;
-        Raise(() => StateChanged?.Invoke(this, state));
-    }
+    // Callers hold _sync; the event is raised by RaiseState after they release it, so a handler
+    // may call back into the device (even Dispose) without deadlocking.
+    private void SetState(RpmsgDeviceState state) => _state = state;
+
+    private void RaiseState(RpmsgDeviceState state) => Raise(() => StateChanged?.Invoke(this, state));
 
     /// <summary>Throws <see cref="RpmsgDeviceUnavailableException"/> unless running.</summary>
     internal void ThrowIfUnavailable()
@@ -545,6 +550,7 @@ public sealed partial class RpmsgDevice : IDisposable
             _stateReason = reason;
             SetState(RpmsgDeviceState.Broken);
         }
+        RaiseState(RpmsgDeviceState.Broken);
         Interlocked.Increment(ref _errors);
         _log.LogError("rpmsg {Device}: broken: {Reason}", Name, reason);
         WakeAll();
@@ -555,7 +561,7 @@ public sealed partial class RpmsgDevice : IDisposable
         _linkUp.TrySetException(new RpmsgDeviceUnavailableException(Name, _state, _stateReason));
         SignalTx();
         foreach (var ept in _endpoints.Values)
-            ept.SetRemoteAddress(ept.RemoteAddress);
+            ept.WakeWaiters();
     }
 
     /// <summary>
@@ -580,8 +586,12 @@ public sealed partial class RpmsgDevice : IDisposable
             endpoints = _endpoints.Values.ToArray();
             _endpoints.Clear();
         }
+        RaiseState(RpmsgDeviceState.Stopped);
         WakeAll();
         _stop.Cancel();
+        // Sends and buffer returns that passed the state check before it changed finish their
+        // ring update now; none starts after this, so shared memory is not touched past here.
+        WaitForDataOperations();
         var dispatcher = _dispatcher;
         if (dispatcher is not null && dispatcher != Thread.CurrentThread)
             dispatcher.Join();

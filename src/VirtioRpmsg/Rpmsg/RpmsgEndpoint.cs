@@ -177,6 +177,8 @@ public sealed class RpmsgEndpoint : IDisposable
     {
         var count = QueueOrThrow();
         Memory.MappingLease.ThrowIfHeld("RpmsgEndpoint.Receive");
+        if (timeout != TimeSpan.Zero && Device.IsDispatcherContext)
+            throw new InvalidOperationException($"endpoint 0x{Address:X}: a blocking receive inside a receive callback would wait for the dispatcher that is running it");
         if (!count.Wait(timeout, cancellationToken))
         {
             ThrowIfDestroyed();
@@ -202,8 +204,9 @@ public sealed class RpmsgEndpoint : IDisposable
         {
             if (_queue.Count == 0)
             {
-                // Woken by destroy.
+                // Woken by destroy, or by the device breaking or stopping.
                 ThrowIfDestroyed();
+                Device.ThrowIfUnavailable();
                 throw new InvalidOperationException("receive queue was empty after a wake-up");
             }
             message = _queue.Peek();
@@ -294,6 +297,13 @@ public sealed class RpmsgEndpoint : IDisposable
         }
     }
 
+    /// <summary>Wakes receivers and senders waiting on this endpoint so they see the device state (break/stop).</summary>
+    internal void WakeWaiters()
+    {
+        Interlocked.Exchange(ref _remoteKnown, null)?.TrySetResult();
+        _queueCount?.Release(1 << 16);
+    }
+
     internal void SetRemoteAddress(uint remote)
     {
         Volatile.Write(ref _remoteAddress, remote);
@@ -315,6 +325,8 @@ public sealed class RpmsgEndpoint : IDisposable
         if (remote != RpmsgAddress.Any)
             return remote;
         Memory.MappingLease.ThrowIfHeld("RpmsgEndpoint.Send");
+        if (Device.IsDispatcherContext)
+            throw new InvalidOperationException($"endpoint 0x{Address:X}: the remote address is learned from received messages, which cannot arrive while a receive callback runs; use SendTo");
         var task = RemoteKnownTask();
         while ((remote = RemoteAddress) == RpmsgAddress.Any)
         {
