@@ -19,7 +19,7 @@ public sealed partial class RpmsgDevice
             return false;
         try
         {
-            using var lease = buffer.Region.Acquire();
+            using var lease = buffer.Region.Acquire(); // RegionClosedException when unmapped under us
             var span = lease.GetSpan(buffer.Offset, RpmsgHeader.Size + payload.Length);
             new RpmsgHeader(source, destination, 0, (ushort)payload.Length, 0).Write(span);
             payload.CopyTo(span[RpmsgHeader.Size..]);
@@ -27,7 +27,7 @@ public sealed partial class RpmsgDevice
         catch (RegionClosedException e)
         {
             transport.CancelTx(buffer.Id);
-            throw new RpmsgDeviceUnavailableException(Name, _state, "shared memory unmapped: " + e.Message);
+            throw Unmapped(e);
         }
         SubmitTx(buffer.Id, RpmsgHeader.Size + payload.Length);
         return true;
@@ -100,6 +100,12 @@ public sealed partial class RpmsgDevice
         {
             return transport.TryAcquireTx(out buffer);
         }
+        catch (RegionClosedException e)
+        {
+            // The region was unmapped (or remapped) while this send was in flight: the remote is
+            // gone, which callers learn as the documented "unavailable", never as a memory error.
+            throw Unmapped(e);
+        }
         catch (Exception e) when (e is VirtqueueBrokenException or RpmsgProtocolException or RpmsgConfigurationException)
         {
             // A peer that breaks the protocol (or disagrees on the configuration) breaks the device for
@@ -134,9 +140,20 @@ public sealed partial class RpmsgDevice
     internal void SubmitTx(int id, int length)
     {
         var transport = _transport ?? throw new RpmsgDeviceUnavailableException(Name, _state);
-        transport.SubmitTx(id, length);
+        try
+        {
+            transport.SubmitTx(id, length);
+        }
+        catch (RegionClosedException e)
+        {
+            throw Unmapped(e);
+        }
         Interlocked.Increment(ref _txMessages);
     }
+
+    /// <summary>The exception a caller sees when shared memory went away under an operation (stop raced with it).</summary>
+    internal RpmsgDeviceUnavailableException Unmapped(RegionClosedException e) =>
+        new(Name, _state, "shared memory unmapped: " + e.Message);
 
     internal void CancelTx(int id) => _transport?.CancelTx(id);
 
@@ -160,7 +177,17 @@ public sealed partial class RpmsgDevice
         {
             // Arm "tx buffer returned" notifications only while someone waits (Linux does the same).
             if (_txWaiters++ == 0)
-                _transport?.ArmTxNotifications(true);
+            {
+                try
+                {
+                    _transport?.ArmTxNotifications(true);
+                }
+                catch (RegionClosedException e)
+                {
+                    _txWaiters--;
+                    throw Unmapped(e);
+                }
+            }
         }
     }
 
@@ -169,7 +196,16 @@ public sealed partial class RpmsgDevice
         lock (_armLock)
         {
             if (--_txWaiters == 0)
-                _transport?.ArmTxNotifications(false);
+            {
+                try
+                {
+                    _transport?.ArmTxNotifications(false);
+                }
+                catch (RegionClosedException)
+                {
+                    // Unmapped: nobody is left to notify; the waiter already has its outcome.
+                }
+            }
         }
     }
 
@@ -184,7 +220,16 @@ public sealed partial class RpmsgDevice
             // Sending from a callback: the dispatcher is us, so nobody else watches the doorbell.
             // Keep the peer's buffers flowing (parking), then wait on the doorbell directly.
             if (_transport is { } transport)
-                ParkPending(transport);
+            {
+                try
+                {
+                    ParkPending(transport);
+                }
+                catch (RegionClosedException e)
+                {
+                    throw Unmapped(e);
+                }
+            }
             int slice = (int)Math.Min(wait == Timeout.Infinite ? int.MaxValue : wait, Options.IdleRecheckInterval.TotalMilliseconds);
             _doorbell.Wait(TimeSpan.FromMilliseconds(slice), cancellationToken);
             return;
@@ -235,6 +280,10 @@ public sealed partial class RpmsgDevice
         {
             Break(e.Message);
             throw new RpmsgDeviceUnavailableException(Name, RpmsgDeviceState.Broken, e.Message);
+        }
+        catch (RegionClosedException e)
+        {
+            throw Unmapped(e);
         }
         finally
         {
