@@ -231,7 +231,17 @@ public sealed partial class RpmsgDevice
                 }
             }
             int slice = (int)Math.Min(wait == Timeout.Infinite ? int.MaxValue : wait, Options.IdleRecheckInterval.TotalMilliseconds);
-            _doorbell.Wait(TimeSpan.FromMilliseconds(slice), cancellationToken);
+            // Stop must wake this wait at once (it joins the dispatcher): with no caller token, wait on
+            // the device's own stop token; with one, a stop is still seen within one slice.
+            var token = cancellationToken.CanBeCanceled ? cancellationToken : _stop.Token;
+            try
+            {
+                _doorbell.Wait(TimeSpan.FromMilliseconds(slice), token);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // Stopped: the caller's next step reports RpmsgDeviceUnavailableException.
+            }
             return;
         }
         try

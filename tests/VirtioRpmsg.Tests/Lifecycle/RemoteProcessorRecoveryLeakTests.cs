@@ -1,0 +1,86 @@
+using VirtioRpmsg.Lifecycle;
+using VirtioRpmsg.Tests.Platform;
+
+namespace VirtioRpmsg.Tests.Lifecycle;
+
+/// <summary>
+/// Seed 002: recovery worked once and failed the second time with out-of-memory. Here a thousand
+/// crash-and-recover cycles run in each recovery mode, with an echo after every recovery; afterwards
+/// descriptors, mappings, threads and the managed heap are back within a small constant of the start.
+/// Runs alone (non-parallel collection) so that nothing else moves the counts.
+/// </summary>
+[Collection(DescriptorCountCollection.Name)]
+public sealed class RemoteProcessorRecoveryLeakTests
+{
+    private const int Cycles = 1000;
+    private const int WarmUp = 20;
+    private static readonly TimeSpan Bound = SimulatedRemoteRig.Bound;
+
+    private readonly record struct ResourceSnapshot(int Descriptors, int Mappings, int Threads, long Heap)
+    {
+        public override string ToString() => $"fds {Descriptors}, maps {Mappings}, threads {Threads}, heap {Heap / 1024} KiB";
+    }
+
+    [Theory]
+    [InlineData(RemoteRecoveryMode.Boot)]
+    [InlineData(RemoteRecoveryMode.Attach)]
+    public void CrashAndRecover_ThousandCycles_EchoEveryTimeAndNothingLeaks(RemoteRecoveryMode mode)
+    {
+        using var rig = SimulatedRemoteRig.Create(
+            new RemoteProcessorOptions { RecoveryMode = mode, AutoRecover = true, MonitorInterval = TimeSpan.FromMilliseconds(1) },
+            new InProcessSimulatedOptions { RebootAfterCrash = mode == RemoteRecoveryMode.Attach });
+        var rp = rig.Processor;
+        using var recovered = new SemaphoreSlim(0);
+        rp.RecoveryFinished += finished =>
+        {
+            Assert.Equal(mode, finished);
+            recovered.Release();
+        };
+        rp.Start();
+        rig.EchoRoundTrip(-1);
+
+        for (int i = 0; i < WarmUp; i++)
+            Cycle(rig, recovered, i);
+        var before = Snapshot();
+        for (int i = 0; i < Cycles; i++)
+            Cycle(rig, recovered, WarmUp + i);
+        var after = Snapshot();
+
+        Assert.Equal(WarmUp + Cycles, rp.CrashCount);
+        Assert.Equal(WarmUp + Cycles, rp.RecoveryCount);
+        Assert.Equal(RemoteProcessorState.Running, rp.State);
+        string detail = $"before: {before}; after: {after}";
+        // A leak of one object per cycle would show as 1000 or more; these bounds allow runtime noise only.
+        Assert.True(after.Descriptors <= before.Descriptors + 4, "descriptors grew: " + detail);
+        Assert.True(after.Mappings <= before.Mappings + 32, "mappings grew: " + detail);
+        Assert.True(after.Threads <= before.Threads + 4, "threads grew: " + detail);
+        Assert.True(after.Heap <= before.Heap + 4 * 1024 * 1024, "managed heap grew: " + detail);
+    }
+
+    /// <summary>One crash (alternately the remote dying abruptly, seen by the monitor, and an API report), recovery, echo.</summary>
+    private static void Cycle(SimulatedRemoteRig rig, SemaphoreSlim recovered, int i)
+    {
+        if (i % 2 == 0)
+            rig.Control.InjectCrash();
+        else
+            rig.Processor.ReportCrash("cycle " + i);
+        Assert.True(recovered.Wait(Bound), $"cycle {i}: no recovery ({rig.Processor}, last crash: {rig.Processor.LastCrashReason})");
+        rig.EchoRoundTrip(i);
+    }
+
+    private static ResourceSnapshot Snapshot()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        int threads = File.ReadLines("/proc/self/status")
+            .Where(l => l.StartsWith("Threads:", StringComparison.Ordinal))
+            .Select(l => int.Parse(l.AsSpan("Threads:".Length).Trim(), System.Globalization.CultureInfo.InvariantCulture))
+            .Single();
+        return new ResourceSnapshot(
+            Directory.GetFiles("/proc/self/fd").Length,
+            File.ReadLines("/proc/self/maps").Count(),
+            threads,
+            GC.GetTotalMemory(forceFullCollection: true));
+    }
+}
