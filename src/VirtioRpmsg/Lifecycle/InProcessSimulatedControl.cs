@@ -221,19 +221,8 @@ public sealed class InProcessSimulatedControl : IRemoteProcessorControl, IRemote
         var doorbell = _pendingDoorbell
             ?? throw new InvalidOperationException($"simulated remote '{Name}' has no doorbell: call CreateHostDoorbell before start/attach (RemoteProcessor does)");
         _pendingDoorbell = null;
-        var vdev = memory.RpmsgVdev!;
-        var control = SharedVdevControl.ForVdevEntry(memory.ResourceTableRegion!.Bind(), memory.ResourceTableOffset + vdev.Offset);
-        var layout = new RpmsgVdevLayout
-        {
-            Memory = memory.Memory,
-            Vring0Address = memory.Vring0Address,
-            Vring1Address = memory.Vring1Address,
-            VringNum = memory.VringNum,
-            VringAlign = memory.VringAlign,
-            BufferPoolAddress = memory.BufferPoolAddress,
-            BufferCount = memory.BufferCount,
-            BufferSize = memory.BufferSize,
-        };
+        var control = memory.BindVdevControl();
+        var layout = memory.GetRpmsgLayout();
         var options = new RpmsgDeviceOptions { Name = Name, WaitStrategy = _options.WaitStrategy, SendTimeout = _options.SendTimeout };
         var device = RpmsgDevice.CreateRemote(layout, control, doorbell, options);
         try

@@ -163,41 +163,32 @@ public sealed partial class RemoteProcessor : IDisposable
     // ---- transitions ---------------------------------------------------------------------------
 
     /// <summary>Boots the remote: load the firmware (or wait for the remote's table), start it, set up a fresh vdev. Offline or stopped only.</summary>
-    public void Start() => Transition("start", s => s is RemoteProcessorState.Offline or RemoteProcessorState.Stopped, previous =>
-    {
-        SetState(RemoteProcessorState.Starting);
-        try
-        {
-            BootCore();
-        }
-        catch (Exception e)
-        {
-            AbortSetUp("boot failed: " + e.Message, stopRemote: true);
-            SetState(previous);
-            throw;
-        }
-        SetState(RemoteProcessorState.Running);
-    });
+    public void Start() => Transition("start", s => s is RemoteProcessorState.Offline or RemoteProcessorState.Stopped,
+        previous => SetUp(previous, BootCore, "boot", stopRemoteOnFailure: true));
 
     /// <summary>
     /// Attaches to a remote that is already running: its resource table is taken as it is, the vdev is
     /// reset (the only remote state touched) and a fresh host device set up. Offline, stopped or detached only.
     /// </summary>
-    public void Attach() => Transition("attach", s => s is RemoteProcessorState.Offline or RemoteProcessorState.Stopped or RemoteProcessorState.Detached, previous =>
+    public void Attach() => Transition("attach", s => s is RemoteProcessorState.Offline or RemoteProcessorState.Stopped or RemoteProcessorState.Detached,
+        previous => SetUp(previous, AttachCore, "attach", stopRemoteOnFailure: false));
+
+    /// <summary>Starting, then running; on failure everything set up so far is released and the state goes back.</summary>
+    private void SetUp(RemoteProcessorState previous, Action core, string what, bool stopRemoteOnFailure)
     {
         SetState(RemoteProcessorState.Starting);
         try
         {
-            AttachCore();
+            core();
         }
         catch (Exception e)
         {
-            AbortSetUp("attach failed: " + e.Message, stopRemote: false);
+            AbortSetUp($"{what} failed: {e.Message}", stopRemoteOnFailure);
             SetState(previous);
             throw;
         }
         SetState(RemoteProcessorState.Running);
-    });
+    }
 
     /// <summary>Leaves the remote running and releases everything local (teardown order in docs/lifecycle.md). Running only.</summary>
     public void Detach() => Transition("detach", s => s == RemoteProcessorState.Running, _ =>
@@ -426,19 +417,8 @@ public sealed partial class RemoteProcessor : IDisposable
     /// <summary>A fresh host device over the current mapping generation, with every registered driver, started.</summary>
     private void SetUpVdev(IDoorbell doorbell)
     {
-        var vdev = _platform.RpmsgVdev!;
-        var vdevControl = SharedVdevControl.ForVdevEntry(_platform.ResourceTableRegion!.Bind(), _platform.ResourceTableOffset + vdev.Offset);
-        var layout = new RpmsgVdevLayout
-        {
-            Memory = _platform.Memory,
-            Vring0Address = _platform.Vring0Address,
-            Vring1Address = _platform.Vring1Address,
-            VringNum = _platform.VringNum,
-            VringAlign = _platform.VringAlign,
-            BufferPoolAddress = _platform.BufferPoolAddress,
-            BufferCount = _platform.BufferCount,
-            BufferSize = _platform.BufferSize,
-        };
+        var vdevControl = _platform.BindVdevControl();
+        var layout = _platform.GetRpmsgLayout();
         var device = RpmsgDevice.CreateHost(layout, vdevControl, doorbell, _options.DeviceOptions);
         var session = new RemoteProcessorSession(Interlocked.Increment(ref _sessionIds), device, doorbell, vdevControl);
         device.ChannelAdded += c => Forward(session, ChannelAdded, c);

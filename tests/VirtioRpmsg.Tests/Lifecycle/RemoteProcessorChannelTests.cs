@@ -19,10 +19,7 @@ public sealed class RemoteProcessorChannelTests
     [InlineData(RemoteRecoveryMode.Attach)]
     public void Recover_EveryCycle_EachChannelOnceOneProbeOneRemove(RemoteRecoveryMode mode)
     {
-        using var rig = SimulatedRemoteRig.Create(
-            new RemoteProcessorOptions { RecoveryMode = mode, AutoRecover = true, MonitorInterval = TimeSpan.FromMilliseconds(1) },
-            new InProcessSimulatedOptions { Services = Services, RebootAfterCrash = mode == RemoteRecoveryMode.Attach },
-            echoDriver: false);
+        using var rig = SimulatedRemoteRig.CreateAutoRecovering(mode, Services, echoDriver: false);
         var rp = rig.Processor;
         var probes = new int[Services.Length];
         var removes = new int[Services.Length];

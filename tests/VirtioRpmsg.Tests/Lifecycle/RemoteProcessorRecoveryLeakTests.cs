@@ -26,9 +26,7 @@ public sealed class RemoteProcessorRecoveryLeakTests
     [InlineData(RemoteRecoveryMode.Attach)]
     public void CrashAndRecover_ThousandCycles_EchoEveryTimeAndNothingLeaks(RemoteRecoveryMode mode)
     {
-        using var rig = SimulatedRemoteRig.Create(
-            new RemoteProcessorOptions { RecoveryMode = mode, AutoRecover = true, MonitorInterval = TimeSpan.FromMilliseconds(1) },
-            new InProcessSimulatedOptions { RebootAfterCrash = mode == RemoteRecoveryMode.Attach });
+        using var rig = SimulatedRemoteRig.CreateAutoRecovering(mode);
         var rp = rig.Processor;
         using var recovered = new SemaphoreSlim(0);
         rp.RecoveryFinished += finished =>

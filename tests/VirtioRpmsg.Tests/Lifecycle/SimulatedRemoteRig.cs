@@ -68,6 +68,12 @@ internal sealed class SimulatedRemoteRig : IDisposable
         }
     }
 
+    /// <summary>Automatic recovery in <paramref name="mode"/>, a fast monitor, and a remote that reboots by itself for attach-recovery.</summary>
+    public static SimulatedRemoteRig CreateAutoRecovering(RemoteRecoveryMode mode, IReadOnlyList<string>? services = null, bool echoDriver = true) => Create(
+        new RemoteProcessorOptions { RecoveryMode = mode, AutoRecover = true, MonitorInterval = TimeSpan.FromMilliseconds(1) },
+        new InProcessSimulatedOptions { Services = services ?? [InProcessSimulatedControl.EchoService], RebootAfterCrash = mode == RemoteRecoveryMode.Attach },
+        echoDriver: echoDriver);
+
     /// <summary>Sends <paramref name="value"/> on the current echo channel and checks it comes back.</summary>
     public void EchoRoundTrip(int value, string service = InProcessSimulatedControl.EchoService)
     {
