@@ -243,7 +243,7 @@ public sealed partial class RemoteProcessor : IDisposable
         if (_options.AutoRecover)
         {
             _recoveryRequested = true;
-            _wake.Set();
+            WakeMonitor();
         }
     }
 
@@ -450,7 +450,19 @@ public sealed partial class RemoteProcessor : IDisposable
         if (state == RpmsgDeviceState.Broken && ReferenceEquals(_session, session))
         {
             Volatile.Write(ref _pendingCrash, Tuple.Create(session.Id, "the rpmsg device broke: " + session.Device.Dump().Split('\n')[0].Trim()));
+            WakeMonitor();
+        }
+    }
+
+    private void WakeMonitor()
+    {
+        try
+        {
             _wake.Set();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed meanwhile: there is nothing left to monitor.
         }
     }
 

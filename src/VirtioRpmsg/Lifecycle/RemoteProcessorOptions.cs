@@ -36,7 +36,10 @@ public sealed record RemoteProcessorOptions
     /// <summary>A doorbell the remote's watchdog rings (not owned): a ring while running reports a crash.</summary>
     public IDoorbell? WatchdogDoorbell { get; init; }
 
-    /// <summary>Creates the host's doorbell for each new vdev; null: the control's <see cref="IRemoteDoorbellProvider"/>, else the platform description's doorbell.</summary>
+    /// <summary>
+    /// Creates the host's doorbell for each new vdev (the processor disposes it at teardown); null: the
+    /// control's <see cref="IRemoteDoorbellProvider"/>, else the platform description's doorbell.
+    /// </summary>
     public Func<IDoorbell>? DoorbellFactory { get; init; }
 
     /// <summary>Options of every host <see cref="RpmsgDevice"/> created (one per boot/attach/recovery).</summary>

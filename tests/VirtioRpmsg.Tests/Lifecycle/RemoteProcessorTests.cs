@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Memory;
+using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
 using VirtioRpmsg.Virtio;
 
@@ -121,13 +122,7 @@ public sealed class RemoteProcessorTests
     {
         using var rig = SimulatedRemoteRig.Create(new RemoteProcessorOptions { MonitorInterval = TimeSpan.FromMilliseconds(2) });
         var rp = rig.Processor;
-        using var crashed = new ManualResetEventSlim();
-        string? reason = null;
-        rp.CrashReported += r =>
-        {
-            reason = r;
-            crashed.Set();
-        };
+        var crash = CrashWatch.On(rp);
         rp.Start();
         rig.EchoRoundTrip(7);
         int statusOffset = rig.Platform.RpmsgVdev!.StatusByteOffset;
@@ -135,10 +130,10 @@ public sealed class RemoteProcessorTests
         using (var lease = rig.Region.Acquire())
             lease.WriteByteRelease(statusOffset, (byte)(lease.ReadByteAcquire(statusOffset) | (byte)VirtioStatus.NeedsReset));
 
-        Assert.True(crashed.Wait(Bound), "no crash reported from the status byte");
+        Assert.True(crash.Reported.Wait(Bound), "no crash reported from the status byte");
         SpinWait.SpinUntil(() => rp.State == RemoteProcessorState.Crashed, Bound);
         Assert.Equal(RemoteProcessorState.Crashed, rp.State);
-        Assert.Contains("NEEDS_RESET", reason, StringComparison.Ordinal);
+        Assert.Contains("NEEDS_RESET", crash.Reason, StringComparison.Ordinal);
         Assert.Null(rp.Device);
         Assert.False(rig.Region.IsMapped);
         Assert.Equal(1, rp.CrashCount);
@@ -152,18 +147,50 @@ public sealed class RemoteProcessorTests
             MonitorInterval = TimeSpan.FromMilliseconds(5),
             HeartbeatTimeout = TimeSpan.FromMilliseconds(100),
         });
-        using var crashed = new ManualResetEventSlim();
-        string? reason = null;
-        rig.Processor.CrashReported += r =>
-        {
-            reason = r;
-            crashed.Set();
-        };
+        var crash = CrashWatch.On(rig.Processor);
 
         rig.Processor.Start();
 
-        Assert.True(crashed.Wait(Bound), "no crash reported for the missing heartbeat");
-        Assert.Contains("heartbeat", reason, StringComparison.Ordinal);
+        Assert.True(crash.Reported.Wait(Bound), "no crash reported for the missing heartbeat");
+        Assert.Contains("heartbeat", crash.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Watchdog_DoorbellRings_CrashReported()
+    {
+        var (watchdog, remoteWatchdog) = LoopbackDoorbell.CreatePair();
+        using (watchdog)
+        using (remoteWatchdog)
+        {
+            using var rig = SimulatedRemoteRig.Create(new RemoteProcessorOptions { MonitorInterval = TimeSpan.FromMilliseconds(2), WatchdogDoorbell = watchdog });
+            var crash = CrashWatch.On(rig.Processor);
+            rig.Processor.Start();
+            rig.EchoRoundTrip(1);
+            Assert.Equal(RemoteProcessorState.Running, rig.Processor.State);
+
+            remoteWatchdog.Ring();
+
+            Assert.True(crash.Reported.Wait(Bound), "no crash reported for the watchdog");
+            Assert.Contains("watchdog", crash.Reason, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void BrokenDevice_PeerCorruptsUsedIndex_CrashReported()
+    {
+        using var rig = SimulatedRemoteRig.Create(new RemoteProcessorOptions { MonitorInterval = TimeSpan.FromMilliseconds(2) });
+        var crash = CrashWatch.On(rig.Processor);
+        rig.Processor.Start();
+        rig.EchoRoundTrip(1);
+        // vring 0 at 0x4000 (num 256, align 0x1000): its used ring starts at +0x2000, used.idx at +2.
+        const long usedIndex = 0x4000 + 0x2000 + 2;
+
+        using (var lease = rig.Region.Acquire())
+            lease.WriteUInt16(usedIndex, (ushort)(lease.ReadUInt16(usedIndex) + 300));
+
+        // No traffic follows: the host's idle re-check finds the impossible index.
+        Assert.True(crash.Reported.Wait(Bound), "no crash reported for the broken device");
+        Assert.Contains("broke", crash.Reason, StringComparison.Ordinal);
     }
 
     [Fact]
