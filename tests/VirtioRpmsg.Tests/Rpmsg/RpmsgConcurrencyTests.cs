@@ -135,7 +135,8 @@ public class RpmsgConcurrencyTests
         }
         // Trigger the host callback: the remote sends one message (its rx buffers are the host's, still free).
         loop.Remote.CreateEndpoint(0x401).SendTo(0x500, [9]);
-        loop.WaitUntil(() => tryResult.HasValue, "callback ran");
+        // Not loop.WaitUntil: that polls the remote, which would return the tx buffers before the callback tries.
+        Assert.True(SpinWait.SpinUntil(() => tryResult.HasValue, Bound), "callback did not run");
         Assert.False(tryResult);
         Assert.False(blockingDone.IsSet);
         loop.Remote.Poll(); // the remote consumes and returns the host's tx buffers
