@@ -75,7 +75,7 @@ public sealed class InProcessSimulatedControl : IRemoteProcessorControl, IRemote
     /// <summary>Boots so far (a crash-reboot counts).</summary>
     public int BootCount => Volatile.Read(ref _boots);
 
-    /// <summary>Messages echoed since the last boot (survives detach/attach).</summary>
+    /// <summary>Messages the echo services received (and answered) since the last boot; survives detach/attach.</summary>
     public long EchoedMessages => Interlocked.Read(ref _echoed);
 
     /// <summary>The remote's service endpoint addresses (fixed from boot to stop/crash); empty before the first transport start.</summary>
@@ -245,10 +245,11 @@ public sealed class InProcessSimulatedControl : IRemoteProcessorControl, IRemote
 
     private void Echo(RpmsgEndpoint endpoint, uint source, ReadOnlySpan<byte> payload)
     {
+        // Counted before the reply leaves, so whoever has the reply also sees the count.
+        Interlocked.Increment(ref _echoed);
         try
         {
             endpoint.SendTo(source, payload);
-            Interlocked.Increment(ref _echoed);
         }
         catch (Exception e) when (e is RpmsgDeviceUnavailableException or TimeoutException or OperationCanceledException)
         {
