@@ -1,5 +1,7 @@
 using VirtioRpmsg.Memory;
 using VirtioRpmsg.Platform;
+using VirtioRpmsg.Rpmsg;
+using VirtioRpmsg.Virtio;
 
 namespace VirtioRpmsg.Lifecycle;
 
@@ -409,6 +411,29 @@ public sealed class PlatformResources : IDisposable
     {
         aligned = (value + (align - 1)) & ~(ulong)(align - 1);
         return aligned >= value;
+    }
+
+    /// <summary>The resolved rpmsg layout over <see cref="Memory"/>; the table must have been loaded or written.</summary>
+    public RpmsgVdevLayout GetRpmsgLayout() => new()
+    {
+        Memory = Memory,
+        Vring0Address = Vring0Address,
+        Vring1Address = Vring1Address,
+        VringNum = VringNum,
+        VringAlign = VringAlign,
+        BufferPoolAddress = BufferPoolAddress,
+        BufferCount = BufferCount,
+        BufferSize = BufferSize,
+    };
+
+    /// <summary>
+    /// The rpmsg vdev's feature words and status byte in the table, bound to the table region's current
+    /// mapping generation (it fails with <see cref="StaleMappingException"/> after an unmap/remap).
+    /// </summary>
+    public SharedVdevControl BindVdevControl()
+    {
+        var vdev = RpmsgVdev ?? throw new InvalidOperationException("The resource table has not been loaded or written: call LoadResourceTable or WriteResourceTable.");
+        return SharedVdevControl.ForVdevEntry(ResourceTableRegion!.Bind(), ResourceTableOffset + vdev.Offset);
     }
 
     // ---- doorbell ----------------------------------------------------------------------------

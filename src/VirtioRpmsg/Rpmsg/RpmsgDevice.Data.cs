@@ -21,7 +21,7 @@ public sealed partial class RpmsgDevice
                 return false;
             try
             {
-                using var lease = buffer.Region.Acquire();
+                using var lease = buffer.Region.Acquire(); // RegionClosedException when unmapped under us
                 var span = lease.GetSpan(buffer.Offset, RpmsgHeader.Size + payload.Length);
                 new RpmsgHeader(source, destination, 0, (ushort)payload.Length, 0).Write(span);
                 payload.CopyTo(span[RpmsgHeader.Size..]);
@@ -29,9 +29,16 @@ public sealed partial class RpmsgDevice
             catch (RegionClosedException e)
             {
                 transport.CancelTx(buffer.Id);
-                throw new RpmsgDeviceUnavailableException(Name, _state, "shared memory unmapped: " + e.Message);
+                throw Unmapped(e);
             }
-            transport.SubmitTx(buffer.Id, RpmsgHeader.Size + payload.Length);
+            try
+            {
+                transport.SubmitTx(buffer.Id, RpmsgHeader.Size + payload.Length);
+            }
+            catch (RegionClosedException e)
+            {
+                throw Unmapped(e);
+            }
             Interlocked.Increment(ref _txMessages);
             return true;
         }
@@ -150,6 +157,12 @@ public sealed partial class RpmsgDevice
         {
             return transport.TryAcquireTx(out buffer);
         }
+        catch (RegionClosedException e)
+        {
+            // The region was unmapped (or remapped) while this send was in flight: the remote is
+            // gone, which callers learn as the documented "unavailable", never as a memory error.
+            throw Unmapped(e);
+        }
         catch (Exception e) when (e is VirtqueueBrokenException or RpmsgProtocolException or RpmsgConfigurationException)
         {
             // A peer that breaks the protocol (or disagrees on the configuration) breaks the device for
@@ -190,11 +203,19 @@ public sealed partial class RpmsgDevice
             transport.SubmitTx(id, length);
             Interlocked.Increment(ref _txMessages);
         }
+        catch (RegionClosedException e)
+        {
+            throw Unmapped(e);
+        }
         finally
         {
             ExitDataOperation();
         }
     }
+
+    /// <summary>The exception a caller sees when shared memory went away under an operation (stop raced with it).</summary>
+    internal RpmsgDeviceUnavailableException Unmapped(RegionClosedException e) =>
+        new(Name, _state, "shared memory unmapped: " + e.Message);
 
     internal void CancelTx(int id)
     {
@@ -235,7 +256,17 @@ public sealed partial class RpmsgDevice
         {
             // Arm "tx buffer returned" notifications only while someone waits (Linux does the same).
             if (Interlocked.Increment(ref _txWaiters) == 1)
-                Volatile.Read(ref _transport)?.ArmTxNotifications(true);
+            {
+                try
+                {
+                    Volatile.Read(ref _transport)?.ArmTxNotifications(true);
+                }
+                catch (RegionClosedException e)
+                {
+                    Interlocked.Decrement(ref _txWaiters);
+                    throw Unmapped(e);
+                }
+            }
         }
     }
 
@@ -244,7 +275,16 @@ public sealed partial class RpmsgDevice
         lock (_armLock)
         {
             if (Interlocked.Decrement(ref _txWaiters) == 0 && _state == RpmsgDeviceState.Running)
-                Volatile.Read(ref _transport)?.ArmTxNotifications(false);
+            {
+                try
+                {
+                    Volatile.Read(ref _transport)?.ArmTxNotifications(false);
+                }
+                catch (RegionClosedException)
+                {
+                    // Unmapped: nobody is left to notify; the waiter already has its outcome.
+                }
+            }
         }
     }
 
@@ -261,7 +301,16 @@ public sealed partial class RpmsgDevice
             // Keep the peer's buffers flowing (parking), then wait on the doorbell directly; Stop
             // cancels the wait through the device's own token.
             if (Volatile.Read(ref _transport) is { } transport)
-                ParkPending(transport);
+            {
+                try
+                {
+                    ParkPending(transport);
+                }
+                catch (RegionClosedException e)
+                {
+                    throw Unmapped(e);
+                }
+            }
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop.Token);
             try
             {
@@ -269,7 +318,7 @@ public sealed partial class RpmsgDevice
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                // Stopped: the caller's next try reports the state.
+                // Stopped: the caller's next step reports RpmsgDeviceUnavailableException.
             }
             return;
         }
@@ -328,6 +377,10 @@ public sealed partial class RpmsgDevice
         {
             Break(e.Message);
             throw new RpmsgDeviceUnavailableException(Name, RpmsgDeviceState.Broken, e.Message);
+        }
+        catch (RegionClosedException e)
+        {
+            throw Unmapped(e);
         }
         finally
         {

@@ -330,8 +330,9 @@ public sealed class RpmsgEndpoint : IDisposable
         var task = RemoteKnownTask();
         while ((remote = RemoteAddress) == RpmsgAddress.Any)
         {
-            ThrowIfDestroyed();
+            // Device first: an endpoint invalidated by a stop reports the documented "unavailable".
             Device.ThrowIfUnavailable();
+            ThrowIfDestroyed();
             int wait = RpmsgDevice.RemainingMilliseconds(deadline);
             if (wait == 0)
                 throw new TimeoutException($"endpoint 0x{Address:X} on '{Device.Name}': remote address still unknown after the send timeout");
@@ -353,8 +354,9 @@ public sealed class RpmsgEndpoint : IDisposable
         uint remote;
         while ((remote = RemoteAddress) == RpmsgAddress.Any)
         {
-            ThrowIfDestroyed();
+            // Device first: an endpoint invalidated by a stop reports the documented "unavailable".
             Device.ThrowIfUnavailable();
+            ThrowIfDestroyed();
             int wait = RpmsgDevice.RemainingMilliseconds(deadline);
             if (wait == 0)
                 throw new TimeoutException($"endpoint 0x{Address:X} on '{Device.Name}': remote address still unknown after the send timeout");

@@ -22,7 +22,15 @@ public ref struct RpmsgTxBuffer
         _id = buffer.Id;
         _offset = buffer.Offset;
         _capacity = buffer.Length - RpmsgHeader.Size;
-        _lease = buffer.Region.Acquire();
+        try
+        {
+            _lease = buffer.Region.Acquire();
+        }
+        catch (RegionClosedException e)
+        {
+            endpoint.Device.CancelTx(buffer.Id);
+            throw endpoint.Device.Unmapped(e);
+        }
         _done = false;
     }
 

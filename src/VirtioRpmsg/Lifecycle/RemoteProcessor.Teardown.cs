@@ -1,0 +1,211 @@
+using Microsoft.Extensions.Logging;
+using VirtioRpmsg.Memory;
+using VirtioRpmsg.Virtio;
+
+namespace VirtioRpmsg.Lifecycle;
+
+// Teardown, the crash monitor and disposal.
+public sealed partial class RemoteProcessor
+{
+    /// <summary>
+    /// Releases the current session in the documented order: (1) new sends fail at once, (2) blocked
+    /// senders wake, (3) channels are removed (drivers get Remove) — the remote's name-service destroys
+    /// are never waited for, (4) endpoints are invalidated and the dispatcher is joined (all by
+    /// <see cref="Rpmsg.RpmsgDevice.Stop"/>, which touches no memory afterwards); then the remote is
+    /// told (stop/detach), the doorbell is closed, and only then (5) every region's mapping generation
+    /// is bumped and the memory unmapped. The next session remaps: anything left from this one fails
+    /// with <see cref="StaleMappingException"/> instead of touching the new mapping.
+    /// </summary>
+    private void TearDown(string reason, TeardownKind kind)
+    {
+        var session = _session;
+        if (session is not null)
+        {
+            session.Device.Stop($"remote not running ({reason})");
+            session.Device.Dispose();
+        }
+        try
+        {
+            switch (kind)
+            {
+                case TeardownKind.Detach:
+                    // The driver lets go: reset the device (status 0) so the remote re-initializes its vrings.
+                    if (session is not null)
+                        session.VdevControl.Status = VirtioStatus.None;
+                    _control.Detach();
+                    break;
+                case TeardownKind.Stop:
+                    _control.Stop();
+                    break;
+            }
+        }
+        finally
+        {
+            lock (_driversLock)
+                _session = null;
+            session?.Doorbell.Dispose();
+            UnmapAll();
+            PulseChannelWaiters();
+        }
+    }
+
+    /// <summary>A boot/attach/recovery failed: release whatever it had set up (and stop a remote it had started).</summary>
+    private void AbortSetUp(string reason, bool stopRemote)
+    {
+        try
+        {
+            TearDown(reason, TeardownKind.Failed);
+            if (stopRemote)
+                _control.Stop();
+        }
+        catch (Exception e)
+        {
+            // The original failure is what the caller must see; this one is only logged.
+            _log.LogError(e, "remote processor {Name}: cleanup after a failed set-up failed", Name);
+        }
+    }
+
+    private void UnmapAll()
+    {
+        foreach (var region in _platform.Regions)
+        {
+            try
+            {
+                region.Unmap(_options.UnmapDrainTimeout);
+            }
+            catch (TimeoutException e)
+            {
+                // An application holds a lease (a held rx buffer, an unsent tx buffer): the region stays
+                // closed to new leases and mapped until it is released; the next Remap reports it.
+                _log.LogError(e, "remote processor {Name}: region '{Region}' not unmapped", Name, region.Name);
+            }
+        }
+    }
+
+    // ---- monitor -------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Watches for crashes while running (the peer's status byte, a broken device, the heartbeat, the
+    /// watchdog doorbell) and runs automatic recovery, so neither happens on an application thread.
+    /// </summary>
+    private void MonitorMain()
+    {
+        while (!_disposed)
+        {
+            _wake.WaitOne(_options.MonitorInterval);
+            if (_disposed)
+                break;
+            try
+            {
+                CheckForCrash();
+                if (_recoveryRequested)
+                {
+                    _recoveryRequested = false;
+                    RecoverAutomatically();
+                }
+            }
+            catch (Exception e)
+            {
+                // Never let the monitor die: a failed recovery leaves the state crashed and says why.
+                _log.LogError(e, "remote processor {Name}: monitor step failed", Name);
+            }
+        }
+    }
+
+    private void CheckForCrash()
+    {
+        var session = _session;
+        if (_state != RemoteProcessorState.Running || session is null)
+            return;
+        string? reason = null;
+        var pending = Interlocked.Exchange(ref _pendingCrash, null);
+        if (pending is not null && pending.Item1 == session.Id)
+            reason = pending.Item2;
+        reason ??= StatusCrashReason(session);
+        if (reason is null && _options.HeartbeatTimeout is { } timeout)
+        {
+            long silent = Environment.TickCount64 - Volatile.Read(ref _lastHeartbeat);
+            if (silent > (long)timeout.TotalMilliseconds)
+                reason = $"no heartbeat for {silent} ms (timeout {timeout.TotalMilliseconds} ms)";
+        }
+        if (reason is null && _options.WatchdogDoorbell is { } watchdog && watchdog.Drain())
+            reason = "the watchdog doorbell rang";
+        if (reason is not null)
+            ReportCrashFromMonitor(session.Id, reason);
+    }
+
+    /// <summary>The status byte is the peer's word: NEEDS_RESET, FAILED, or DRIVER_OK gone (the remote reset or rebooted).</summary>
+    private static string? StatusCrashReason(RemoteProcessorSession session)
+    {
+        VirtioStatus status;
+        try
+        {
+            status = session.VdevControl.Status;
+        }
+        catch (RegionClosedException)
+        {
+            return null; // torn down meanwhile
+        }
+        if ((status & VirtioStatus.NeedsReset) != 0)
+            return $"the remote set NEEDS_RESET in the vdev status (0x{(byte)status:X2})";
+        if ((status & VirtioStatus.Failed) != 0)
+            return $"the vdev status says FAILED (0x{(byte)status:X2})";
+        if ((status & VirtioStatus.DriverOk) == 0 && session.Device.State == Rpmsg.RpmsgDeviceState.Running)
+            return $"the vdev status lost DRIVER_OK (0x{(byte)status:X2}): the remote reset or rebooted";
+        return null;
+    }
+
+    private void ReportCrashFromMonitor(int sessionId, string reason)
+    {
+        lock (_transition)
+        {
+            // Only for the session that was checked: a newer one may already be running.
+            if (_disposed || _state != RemoteProcessorState.Running || _session?.Id != sessionId)
+                return;
+            CrashCore(reason);
+        }
+    }
+
+    private void RecoverAutomatically()
+    {
+        lock (_transition)
+        {
+            if (_disposed || _state != RemoteProcessorState.Crashed)
+                return;
+            RecoverCore();
+        }
+    }
+
+    // ---- dispose -------------------------------------------------------------------------------
+
+    /// <summary>Stops a running or crashed remote (teardown as for <see cref="Stop"/>), ends the monitor. A detached remote stays detached.</summary>
+    public void Dispose()
+    {
+        lock (_transition)
+        {
+            if (_disposed)
+                return;
+            _disposed = true;
+            try
+            {
+                var state = _state;
+                if (state == RemoteProcessorState.Running)
+                    TearDown("disposed", TeardownKind.Stop);
+                else if (state == RemoteProcessorState.Crashed)
+                    _control.Stop();
+                if (state is RemoteProcessorState.Running or RemoteProcessorState.Crashed)
+                    SetState(RemoteProcessorState.Stopped);
+            }
+            catch (Exception e)
+            {
+                _log.LogError(e, "remote processor {Name}: stop on dispose failed", Name);
+            }
+        }
+        _wake.Set();
+        if (Thread.CurrentThread != _monitor)
+        {
+            _monitor.Join();
+            _wake.Dispose();
+        }
+    }
+}

@@ -1,0 +1,479 @@
+using Microsoft.Extensions.Logging;
+using VirtioRpmsg.Memory;
+using VirtioRpmsg.Platform;
+using VirtioRpmsg.Rpmsg;
+using VirtioRpmsg.Virtio;
+
+namespace VirtioRpmsg.Lifecycle;
+
+/// <summary>
+/// The host's view of one remote processor: a state machine (offline, starting, running, crashed,
+/// recovering, stopped, detached) over a platform's memory and resource table, a control backend that
+/// powers the remote, and one fresh host <see cref="RpmsgDevice"/> per boot, attach or recovery.
+/// See docs/lifecycle.md for the diagram, the teardown order and what attach means.
+/// </summary>
+/// <remarks>
+/// <para>Thread-safe: transitions are serialized; events are raised on the thread doing the
+/// transition (crash detection and automatic recovery run on the monitor thread), after the step they
+/// report. Calling a transition from one of this object's event handlers throws.</para>
+/// <para>Service drivers are registered once here (<see cref="RegisterDriver"/>) and re-registered on
+/// every fresh device, so their channels come back after recovery like Linux rpmsg drivers do.</para>
+/// </remarks>
+public sealed partial class RemoteProcessor : IDisposable
+{
+    private readonly PlatformResources _platform;
+    private readonly IRemoteProcessorControl _control;
+    private readonly RemoteProcessorOptions _options;
+    private readonly ILogger _log;
+    private readonly object _transition = new();
+    private readonly object _driversLock = new();
+    private readonly List<RpmsgServiceDriver> _drivers = [];
+    private readonly object _channelGate = new();
+    private readonly AutoResetEvent _wake = new(false);
+    private readonly Thread _monitor;
+
+    private volatile RemoteProcessorState _state = RemoteProcessorState.Offline;
+    private volatile RemoteProcessorSession? _session;
+    private volatile bool _disposed;
+    private volatile bool _recoveryRequested;
+    private Tuple<int, string>? _pendingCrash;
+    private long _lastHeartbeat;
+    private long _channelEpoch;
+    private int _sessionIds;
+    private int _crashes;
+    private int _recoveries;
+    private string? _lastCrashReason;
+
+    // The processor whose event this thread is raising: its transitions refuse to nest.
+    [ThreadStatic]
+    private static RemoteProcessor? t_raising;
+
+    /// <summary>
+    /// Creates the state machine (offline) over a host platform that has a resource table. Neither
+    /// <paramref name="platform"/> nor <paramref name="control"/> is owned: dispose them after this.
+    /// </summary>
+    public RemoteProcessor(PlatformResources platform, IRemoteProcessorControl control, RemoteProcessorOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(platform);
+        ArgumentNullException.ThrowIfNull(control);
+        options ??= new RemoteProcessorOptions();
+        options.Validate();
+        if (platform.Role != PlatformRole.Host)
+            throw new ArgumentException($"A remote processor is driven from the host; the platform's role is {platform.Role}.", nameof(platform));
+        if (platform.ResourceTableRegion is null)
+            throw new ArgumentException("The platform description has no resource table (resourceTable is \"none\"); remoteproc needs one.", nameof(platform));
+        _platform = platform;
+        _control = control;
+        _options = options;
+        _log = options.Logger;
+        _monitor = new Thread(MonitorMain) { IsBackground = true, Name = $"rproc-{control.Name}" };
+        _monitor.Start();
+    }
+
+    /// <summary>The remote's name (from the control backend).</summary>
+    public string Name => _control.Name;
+
+    /// <summary>Current state.</summary>
+    public RemoteProcessorState State => _state;
+
+    /// <summary>The current host device; null unless starting, running or recovering. A new one after every recovery.</summary>
+    public RpmsgDevice? Device => _session?.Device;
+
+    /// <summary>The control backend.</summary>
+    public IRemoteProcessorControl Control => _control;
+
+    /// <summary>The platform (memory, resource table) this runs over.</summary>
+    public PlatformResources Platform => _platform;
+
+    /// <summary>The options given at construction.</summary>
+    public RemoteProcessorOptions Options => _options;
+
+    /// <summary>Crashes reported so far.</summary>
+    public int CrashCount => Volatile.Read(ref _crashes);
+
+    /// <summary>Recoveries completed so far.</summary>
+    public int RecoveryCount => Volatile.Read(ref _recoveries);
+
+    /// <summary>Reason of the last crash, if any.</summary>
+    public string? LastCrashReason => Volatile.Read(ref _lastCrashReason);
+
+    /// <summary>Raised after every state change, with the old and the new state.</summary>
+    public event Action<RemoteProcessorState, RemoteProcessorState>? StateChanged;
+
+    /// <summary>A channel was added on the current device (forwarded from it, on its dispatcher).</summary>
+    public event Action<RpmsgChannel>? ChannelAdded;
+
+    /// <summary>A channel was removed from the current device (peer's destroy, or teardown).</summary>
+    public event Action<RpmsgChannel>? ChannelRemoved;
+
+    /// <summary>A crash was reported (with its reason), before the local teardown.</summary>
+    public event Action<string>? CrashReported;
+
+    /// <summary>A recovery completed: a fresh device is running.</summary>
+    public event Action<RemoteRecoveryMode>? RecoveryFinished;
+
+    // ---- drivers -------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Registers a service driver once for the life of this object: it is registered on the current
+    /// device (if any) and on every device created later, so each boot/recovery probes its channels again.
+    /// </summary>
+    public void RegisterDriver(RpmsgServiceDriver driver)
+    {
+        ArgumentNullException.ThrowIfNull(driver);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        lock (_driversLock)
+        {
+            if (_drivers.Any(d => d.ServiceName == driver.ServiceName))
+                throw new ArgumentException($"a driver for '{driver.ServiceName}' is already registered on remote processor '{Name}'", nameof(driver));
+            _drivers.Add(driver);
+            // Under the lock: a device being set up either gets the driver from the list or here, never both.
+            _session?.Device.RegisterDriver(driver);
+        }
+    }
+
+    /// <summary>Waits until the current device has a channel named <paramref name="serviceName"/>; throws <see cref="TimeoutException"/> otherwise.</summary>
+    public RpmsgChannel WaitForChannel(string serviceName, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(serviceName);
+        MappingLease.ThrowIfHeld("RemoteProcessor.WaitForChannel");
+        long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        while (true)
+        {
+            long epoch = Interlocked.Read(ref _channelEpoch);
+            var channel = _session?.Device.Channels.FirstOrDefault(c => c.Name == serviceName);
+            if (channel is not null)
+                return channel;
+            long left = deadline - Environment.TickCount64;
+            if (left <= 0)
+                throw new TimeoutException($"remote processor '{Name}' ({_state}): no channel '{serviceName}' within {timeout.TotalMilliseconds} ms");
+            cancellationToken.ThrowIfCancellationRequested();
+            lock (_channelGate)
+            {
+                // Pulsed by every channel and state change; the epoch check closes the check-then-wait race.
+                if (Interlocked.Read(ref _channelEpoch) == epoch)
+                    Monitor.Wait(_channelGate, (int)Math.Min(left, 100));
+            }
+        }
+    }
+
+    /// <summary>Tells the watchdog the remote is alive (only meaningful with <see cref="RemoteProcessorOptions.HeartbeatTimeout"/>).</summary>
+    public void Heartbeat() => Volatile.Write(ref _lastHeartbeat, Environment.TickCount64);
+
+    // ---- transitions ---------------------------------------------------------------------------
+
+    /// <summary>Boots the remote: load the firmware (or wait for the remote's table), start it, set up a fresh vdev. Offline or stopped only.</summary>
+    public void Start() => Transition("start", s => s is RemoteProcessorState.Offline or RemoteProcessorState.Stopped,
+        previous => SetUp(previous, BootCore, "boot", stopRemoteOnFailure: true));
+
+    /// <summary>
+    /// Attaches to a remote that is already running: its resource table is taken as it is, the vdev is
+    /// reset (the only remote state touched) and a fresh host device set up. Offline, stopped or detached only.
+    /// </summary>
+    public void Attach() => Transition("attach", s => s is RemoteProcessorState.Offline or RemoteProcessorState.Stopped or RemoteProcessorState.Detached,
+        previous => SetUp(previous, AttachCore, "attach", stopRemoteOnFailure: false));
+
+    /// <summary>Starting, then running; on failure everything set up so far is released and the state goes back.</summary>
+    private void SetUp(RemoteProcessorState previous, Action core, string what, bool stopRemoteOnFailure)
+    {
+        SetState(RemoteProcessorState.Starting);
+        try
+        {
+            core();
+        }
+        catch (Exception e)
+        {
+            AbortSetUp($"{what} failed: {e.Message}", stopRemoteOnFailure);
+            SetState(previous);
+            throw;
+        }
+        SetState(RemoteProcessorState.Running);
+    }
+
+    /// <summary>Leaves the remote running and releases everything local (teardown order in docs/lifecycle.md). Running only.</summary>
+    public void Detach() => Transition("detach", s => s == RemoteProcessorState.Running, _ =>
+    {
+        TearDown("detached", TeardownKind.Detach);
+        SetState(RemoteProcessorState.Detached);
+    });
+
+    /// <summary>Tears everything local down and powers the remote off. Running, crashed or detached only.</summary>
+    public void Stop() => Transition("stop", s => s is RemoteProcessorState.Running or RemoteProcessorState.Crashed or RemoteProcessorState.Detached, previous =>
+    {
+        if (previous == RemoteProcessorState.Running)
+            TearDown("stopped", TeardownKind.Stop);
+        else
+            _control.Stop();
+        SetState(RemoteProcessorState.Stopped);
+    });
+
+    /// <summary>Reports a crash (an application's own detection): teardown, then recovery if configured. Running only.</summary>
+    public void ReportCrash(string reason)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(reason);
+        Transition("report a crash", s => s == RemoteProcessorState.Running, _ => CrashCore(reason));
+    }
+
+    /// <summary>Recovers a crashed remote with the configured <see cref="RemoteProcessorOptions.RecoveryMode"/>. Crashed only.</summary>
+    public void Recover() => Transition("recover", s => s == RemoteProcessorState.Crashed, _ => RecoverCore());
+
+    private void Transition(string verb, Func<RemoteProcessorState, bool> allowed, Action<RemoteProcessorState> body)
+    {
+        if (ReferenceEquals(t_raising, this))
+            throw new InvalidOperationException($"remote processor '{Name}': cannot {verb} from inside one of its own event handlers (state {_state})");
+        MappingLease.ThrowIfHeld($"RemoteProcessor.{verb}");
+        lock (_transition)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var state = _state;
+            if (!allowed(state))
+                throw new InvalidOperationException($"remote processor '{Name}' cannot {verb} in state {state}");
+            body(state);
+        }
+    }
+
+    private void CrashCore(string reason)
+    {
+        Interlocked.Increment(ref _crashes);
+        Volatile.Write(ref _lastCrashReason, reason);
+        _log.LogWarning("remote processor {Name}: crash reported: {Reason}", Name, reason);
+        Raise(() => CrashReported?.Invoke(reason));
+        TearDown("crashed: " + reason, TeardownKind.Crash);
+        SetState(RemoteProcessorState.Crashed);
+        if (_options.AutoRecover)
+        {
+            _recoveryRequested = true;
+            WakeMonitor();
+        }
+    }
+
+    private void RecoverCore()
+    {
+        SetState(RemoteProcessorState.Recovering);
+        var mode = _options.RecoveryMode;
+        try
+        {
+            if (mode == RemoteRecoveryMode.Boot)
+            {
+                // A dead remote still has to be powered off (and, for a process, reaped) before booting again.
+                _control.Stop();
+                BootCore();
+            }
+            else
+            {
+                AttachCore();
+            }
+        }
+        catch (Exception e)
+        {
+            AbortSetUp("recovery failed: " + e.Message, stopRemote: mode == RemoteRecoveryMode.Boot);
+            SetState(RemoteProcessorState.Crashed);
+            _log.LogError(e, "remote processor {Name}: {Mode} recovery failed", Name, mode);
+            throw;
+        }
+        Interlocked.Increment(ref _recoveries);
+        SetState(RemoteProcessorState.Running);
+        Raise(() => RecoveryFinished?.Invoke(mode));
+    }
+
+    private void SetState(RemoteProcessorState next)
+    {
+        var old = _state;
+        _state = next;
+        PulseChannelWaiters();
+        if (old != next)
+            Raise(() => StateChanged?.Invoke(old, next));
+    }
+
+    private void Raise(Action action)
+    {
+        var outer = t_raising;
+        t_raising = this;
+        try
+        {
+            action();
+        }
+        catch (Exception e)
+        {
+            _log.LogError(e, "remote processor {Name}: event handler threw", Name);
+        }
+        finally
+        {
+            t_raising = outer;
+        }
+    }
+
+    private void PulseChannelWaiters()
+    {
+        lock (_channelGate)
+        {
+            Interlocked.Increment(ref _channelEpoch);
+            Monitor.PulseAll(_channelGate);
+        }
+    }
+
+    // ---- set-up --------------------------------------------------------------------------------
+
+    /// <summary>Boot: map, load the firmware or clear the old table, start the remote, take its table, set up the vdev.</summary>
+    private void BootCore()
+    {
+        RemapAll();
+        bool tableFromFirmware = _options.FirmwarePath is { } path && LoadFirmware(path);
+        if (!tableFromFirmware)
+            ClearResourceTable();
+        var doorbell = CreateDoorbell();
+        try
+        {
+            _control.Start();
+            WaitForResourceTable();
+            SetUpVdev(doorbell);
+        }
+        catch
+        {
+            if (_session is null)
+                doorbell.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Attach: map, take the running remote's table as it is, reset the vdev, set up a fresh host device.</summary>
+    private void AttachCore()
+    {
+        RemapAll();
+        WaitForResourceTable();
+        // Virtio requires a reset before a new driver takes the device; the status byte is the only
+        // remote state attach touches. The remote then re-initializes its side of the vrings.
+        WriteVdevStatus(VirtioStatus.None);
+        var doorbell = CreateDoorbell();
+        try
+        {
+            _control.Attach();
+            SetUpVdev(doorbell);
+        }
+        catch
+        {
+            if (_session is null)
+                doorbell.Dispose();
+            throw;
+        }
+    }
+
+    private IDoorbell CreateDoorbell() =>
+        _options.DoorbellFactory?.Invoke()
+        ?? (_control as IRemoteDoorbellProvider)?.CreateHostDoorbell()
+        ?? _platform.CreateDoorbell();
+
+    /// <summary>Loads the ELF; true when its resource table landed where the platform expects it.</summary>
+    private bool LoadFirmware(string path)
+    {
+        var image = ElfImage.Load(path);
+        var table = FirmwareLoader.LocateResourceTable(image, _platform.Memory);
+        if (table is not null && (!ReferenceEquals(table.Region, _platform.ResourceTableRegion) || table.RegionOffset != _platform.ResourceTableOffset))
+        {
+            throw new FirmwareLoadException($"section {ElfImage.ResourceTableSectionName}", table.DeviceAddress, (ulong)table.Length,
+                $"lands in region '{table.Region.Name}' at offset 0x{table.RegionOffset:X}, but the platform description puts the resource table in '{_platform.ResourceTableRegion!.Name}' at offset 0x{_platform.ResourceTableOffset:X}");
+        }
+        FirmwareLoader.Load(image, _platform.Memory);
+        _log.LogInformation("remote processor {Name}: loaded firmware {Path}", Name, path);
+        return table is not null;
+    }
+
+    /// <summary>Boot without a firmware table: invalidate the previous table so only the one the remote writes now counts.</summary>
+    private void ClearResourceTable()
+    {
+        using var lease = _platform.ResourceTableRegion!.Acquire();
+        lease.WriteUInt32Release(_platform.ResourceTableOffset, 0);
+    }
+
+    /// <summary>Reads the table once into a private copy until it is valid or the boot timeout passes.</summary>
+    private void WaitForResourceTable()
+    {
+        long deadline = Environment.TickCount64 + (long)_options.BootTimeout.TotalMilliseconds;
+        var spin = new SpinWait();
+        while (true)
+        {
+            try
+            {
+                _platform.LoadResourceTable();
+                return;
+            }
+            catch (ResourceTableException e)
+            {
+                // The remote may still be writing it (version 0 until it is complete).
+                if (Environment.TickCount64 > deadline)
+                    throw new TimeoutException($"remote processor '{Name}': no valid resource table within {_options.BootTimeout.TotalMilliseconds} ms: {e.Message}", e);
+            }
+            spin.SpinOnce(sleep1Threshold: 20);
+        }
+    }
+
+    private void WriteVdevStatus(VirtioStatus status)
+    {
+        var vdev = _platform.RpmsgVdev!;
+        using var lease = _platform.ResourceTableRegion!.Acquire();
+        lease.WriteByteRelease(_platform.ResourceTableOffset + vdev.StatusByteOffset, (byte)status);
+    }
+
+    /// <summary>A fresh host device over the current mapping generation, with every registered driver, started.</summary>
+    private void SetUpVdev(IDoorbell doorbell)
+    {
+        var vdevControl = _platform.BindVdevControl();
+        var layout = _platform.GetRpmsgLayout();
+        var device = RpmsgDevice.CreateHost(layout, vdevControl, doorbell, _options.DeviceOptions);
+        var session = new RemoteProcessorSession(Interlocked.Increment(ref _sessionIds), device, doorbell, vdevControl);
+        device.ChannelAdded += c => Forward(session, ChannelAdded, c);
+        device.ChannelRemoved += c => Forward(session, ChannelRemoved, c);
+        device.StateChanged += (_, s) => OnDeviceState(session, s);
+        lock (_driversLock)
+        {
+            foreach (var driver in _drivers)
+                device.RegisterDriver(driver);
+            _session = session;
+        }
+        _options.WatchdogDoorbell?.Drain();
+        Heartbeat();
+        device.Start();
+    }
+
+    private void Forward(RemoteProcessorSession session, Action<RpmsgChannel>? handler, RpmsgChannel channel)
+    {
+        if (!ReferenceEquals(_session, session))
+            return;
+        PulseChannelWaiters();
+        if (handler is not null)
+            Raise(() => handler(channel));
+    }
+
+    private void OnDeviceState(RemoteProcessorSession session, RpmsgDeviceState state)
+    {
+        // A protocol violation by the peer: report it from the monitor thread (this may be the dispatcher).
+        if (state == RpmsgDeviceState.Broken && ReferenceEquals(_session, session))
+        {
+            Volatile.Write(ref _pendingCrash, Tuple.Create(session.Id, "the rpmsg device broke: " + session.Device.Dump().Split('\n')[0].Trim()));
+            WakeMonitor();
+        }
+    }
+
+    private void WakeMonitor()
+    {
+        try
+        {
+            _wake.Set();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed meanwhile: there is nothing left to monitor.
+        }
+    }
+
+    private void RemapAll()
+    {
+        foreach (var region in _platform.Regions)
+        {
+            if (!region.IsMapped)
+                region.Remap();
+        }
+    }
+
+    public override string ToString() => $"remote processor '{Name}' ({_state}, {_crashes} crashes, {_recoveries} recoveries)";
+}

@@ -1,0 +1,79 @@
+using VirtioRpmsg.Lifecycle;
+using VirtioRpmsg.Rpmsg;
+
+namespace VirtioRpmsg.Tests.Lifecycle;
+
+/// <summary>
+/// Seed 003: recovery reused stale objects and duplicated channels. Here, after every recovery,
+/// every announced channel exists exactly once and each driver saw exactly one probe and one remove
+/// per cycle — drivers registered once on the <see cref="RemoteProcessor"/> survive recovery.
+/// </summary>
+public sealed class RemoteProcessorChannelTests
+{
+    private const int Cycles = 150;
+    private static readonly TimeSpan Bound = SimulatedRemoteRig.Bound;
+    private static readonly string[] Services = [InProcessSimulatedControl.EchoService, "rpmsg-tty", "rpmsg-sensor"];
+
+    [Theory]
+    [InlineData(RemoteRecoveryMode.Boot)]
+    [InlineData(RemoteRecoveryMode.Attach)]
+    public void Recover_EveryCycle_EachChannelOnceOneProbeOneRemove(RemoteRecoveryMode mode)
+    {
+        using var rig = SimulatedRemoteRig.CreateAutoRecovering(mode, Services, echoDriver: false);
+        var rp = rig.Processor;
+        var probes = new int[Services.Length];
+        var removes = new int[Services.Length];
+        var probedChannels = new HashSet<RpmsgChannel>(ReferenceEqualityComparer.Instance);
+        for (int s = 0; s < Services.Length; s++)
+        {
+            int index = s;
+            rp.RegisterDriver(new RpmsgServiceDriver(Services[s])
+            {
+                Probe = c =>
+                {
+                    Interlocked.Increment(ref probes[index]);
+                    lock (probedChannels)
+                        Assert.True(probedChannels.Add(c), "a channel object was probed twice");
+                },
+                Remove = _ => Interlocked.Increment(ref removes[index]),
+            });
+        }
+        using var recovered = new SemaphoreSlim(0);
+        rp.RecoveryFinished += _ => recovered.Release();
+
+        rp.Start();
+        AssertChannels(rp, probes, removes, cycle: 0);
+        for (int cycle = 1; cycle <= Cycles; cycle++)
+        {
+            if (cycle % 2 == 0)
+                rig.Control.InjectCrash();
+            else
+                rp.ReportCrash("cycle " + cycle);
+            Assert.True(recovered.Wait(Bound), $"cycle {cycle}: no recovery ({rp}, last crash: {rp.LastCrashReason})");
+            AssertChannels(rp, probes, removes, cycle);
+        }
+
+        rp.Stop();
+        Assert.Equal(Enumerable.Repeat(Cycles + 1, Services.Length), probes);
+        Assert.Equal(Enumerable.Repeat(Cycles + 1, Services.Length), removes);
+    }
+
+    private static void AssertChannels(RemoteProcessor rp, int[] probes, int[] removes, int cycle)
+    {
+        // Channels appear as the remote announces them; wait for all three probes of this cycle.
+        Assert.True(SpinWait.SpinUntil(() => probes.All(p => Volatile.Read(ref p) >= cycle + 1), Bound),
+            $"cycle {cycle}: probes {string.Join(",", probes)}");
+        var device = rp.Device!;
+        var channels = device.Channels;
+        foreach (var name in Services)
+            Assert.Single(channels, c => c.Name == name);
+        Assert.Equal(Services.Length, channels.Count);
+        Assert.All(channels, c => Assert.Same(device, c.Device));
+        Assert.Equal(0, device.Counters.NameServiceDuplicates);
+        for (int s = 0; s < Services.Length; s++)
+        {
+            Assert.Equal(cycle + 1, Volatile.Read(ref probes[s]));
+            Assert.Equal(cycle, Volatile.Read(ref removes[s]));
+        }
+    }
+}

@@ -1,0 +1,88 @@
+using VirtioRpmsg.Lifecycle;
+using VirtioRpmsg.Tests.Platform;
+
+namespace VirtioRpmsg.Tests.Lifecycle;
+
+/// <summary>
+/// Seed 002: recovery worked once and failed the second time with out-of-memory. Here a thousand
+/// crash-and-recover cycles run in each recovery mode, with an echo after every recovery; afterwards
+/// descriptors, mappings, threads and the managed heap are back within a small constant of the start.
+/// Runs alone (non-parallel collection) so that nothing else moves the counts.
+/// </summary>
+[Collection(DescriptorCountCollection.Name)]
+public sealed class RemoteProcessorRecoveryLeakTests
+{
+    private const int Cycles = 1000;
+    private const int WarmUp = 20;
+    private static readonly TimeSpan Bound = SimulatedRemoteRig.Bound;
+
+    private readonly record struct ResourceSnapshot(int Descriptors, int Mappings, int OwnMappings, int Threads, long Heap)
+    {
+        public override string ToString() => $"fds {Descriptors}, maps {Mappings} ({OwnMappings} of the shm file), threads {Threads}, heap {Heap / 1024} KiB";
+    }
+
+    [Theory]
+    [InlineData(RemoteRecoveryMode.Boot)]
+    [InlineData(RemoteRecoveryMode.Attach)]
+    public void CrashAndRecover_ThousandCycles_EchoEveryTimeAndNothingLeaks(RemoteRecoveryMode mode)
+    {
+        using var rig = SimulatedRemoteRig.CreateAutoRecovering(mode);
+        var rp = rig.Processor;
+        using var recovered = new SemaphoreSlim(0);
+        rp.RecoveryFinished += finished =>
+        {
+            Assert.Equal(mode, finished);
+            recovered.Release();
+        };
+        rp.Start();
+        rig.EchoRoundTrip(-1);
+
+        for (int i = 0; i < WarmUp; i++)
+            Cycle(rig, recovered, i);
+        var before = Snapshot(rig.ShmPath);
+        for (int i = 0; i < Cycles; i++)
+            Cycle(rig, recovered, WarmUp + i);
+        var after = Snapshot(rig.ShmPath);
+
+        Assert.Equal(WarmUp + Cycles, rp.CrashCount);
+        Assert.Equal(WarmUp + Cycles, rp.RecoveryCount);
+        Assert.Equal(RemoteProcessorState.Running, rp.State);
+        string detail = $"before: {before}; after: {after}";
+        // A leak of one object per cycle would show as 1000 or more; these bounds allow runtime noise only.
+        Assert.True(after.Descriptors <= before.Descriptors + 4, "descriptors grew: " + detail);
+        // The runtime maps code and heap as it tiers up; the shared file's own mappings must match exactly.
+        Assert.True(before.OwnMappings > 0, "the shared file is not mapped: " + detail);
+        Assert.Equal(before.OwnMappings, after.OwnMappings);
+        Assert.True(after.Mappings <= before.Mappings + 64, "mappings grew: " + detail);
+        Assert.True(after.Threads <= before.Threads + 4, "threads grew: " + detail);
+        Assert.True(after.Heap <= before.Heap + 2 * 1024 * 1024, "managed heap grew: " + detail);
+    }
+
+    /// <summary>One crash (alternately the remote dying abruptly, seen by the monitor, and an API report), recovery, echo.</summary>
+    private static void Cycle(SimulatedRemoteRig rig, SemaphoreSlim recovered, int i)
+    {
+        if (i % 2 == 0)
+            rig.Control.InjectCrash();
+        else
+            rig.Processor.ReportCrash("cycle " + i);
+        Assert.True(recovered.Wait(Bound), $"cycle {i}: no recovery ({rig.Processor}, last crash: {rig.Processor.LastCrashReason})");
+        rig.EchoRoundTrip(i);
+    }
+
+    private static ResourceSnapshot Snapshot(string shmPath)
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        int threads = File.ReadLines("/proc/self/status")
+            .Where(l => l.StartsWith("Threads:", StringComparison.Ordinal))
+            .Select(l => int.Parse(l.AsSpan("Threads:".Length).Trim(), System.Globalization.CultureInfo.InvariantCulture))
+            .Single();
+        return new ResourceSnapshot(
+            Directory.GetFiles("/proc/self/fd").Length,
+            File.ReadLines("/proc/self/maps").Count(),
+            File.ReadLines("/proc/self/maps").Count(l => l.Contains(shmPath, StringComparison.Ordinal)),
+            threads,
+            GC.GetTotalMemory(forceFullCollection: true));
+    }
+}

@@ -1,0 +1,93 @@
+using VirtioRpmsg.Lifecycle;
+using VirtioRpmsg.Rpmsg;
+
+namespace VirtioRpmsg.Tests.Lifecycle;
+
+/// <summary>The teardown order: sends refused and blocked senders woken, channels removed, and only then the memory unmapped.</summary>
+public sealed class RemoteProcessorTeardownTests
+{
+    private static readonly TimeSpan Bound = SimulatedRemoteRig.Bound;
+
+    [Theory]
+    [InlineData("stop")]
+    [InlineData("detach")]
+    [InlineData("crash")]
+    public void TearDown_DriverRemove_SendsAlreadyRefusedMemoryStillMapped(string how)
+    {
+        using var rig = SimulatedRemoteRig.Create(echoDriver: false);
+        var rp = rig.Processor;
+        RpmsgDeviceState? stateInRemove = null;
+        bool? mappedInRemove = null;
+        Exception? sendInRemove = null;
+        rp.RegisterDriver(new RpmsgServiceDriver(InProcessSimulatedControl.EchoService)
+        {
+            Remove = c =>
+            {
+                stateInRemove = c.Device.State;
+                mappedInRemove = rig.Region.IsMapped;
+                sendInRemove = Record.Exception(() => c.Send([1]));
+            },
+        });
+        rp.Start();
+        rp.WaitForChannel(InProcessSimulatedControl.EchoService, Bound);
+
+        switch (how)
+        {
+            case "stop":
+                rp.Stop();
+                break;
+            case "detach":
+                rp.Detach();
+                break;
+            default:
+                rp.ReportCrash("test");
+                break;
+        }
+
+        Assert.Equal(RpmsgDeviceState.Stopped, stateInRemove);
+        Assert.True(mappedInRemove, "the region was unmapped before the channel was removed");
+        var refused = Assert.IsType<RpmsgDeviceUnavailableException>(sendInRemove);
+        Assert.Contains("remote not running", refused.Message, StringComparison.Ordinal);
+        Assert.False(rig.Region.IsMapped, "the region is still mapped after the teardown");
+    }
+
+    [Fact]
+    public void Crash_SenderBlockedOnFullRing_WakesWithUnavailable()
+    {
+        // A long monitor interval and no status scribble: the crash is only known when reported.
+        using var rig = SimulatedRemoteRig.Create(
+            new RemoteProcessorOptions { MonitorInterval = TimeSpan.FromMinutes(5) },
+            new InProcessSimulatedOptions { ReportNeedsResetOnCrash = false });
+        var rp = rig.Processor;
+        rp.Start();
+        var channel = rp.WaitForChannel(InProcessSimulatedControl.EchoService, Bound);
+        var device = rp.Device!;
+        rig.Control.InjectCrash(); // the remote vanishes: nobody returns the host's tx buffers any more
+        Exception? outcome = null;
+        long sent = 0;
+        var sender = new Thread(() =>
+        {
+            try
+            {
+                while (true)
+                {
+                    channel.Send([7]);
+                    sent++;
+                }
+            }
+            catch (Exception e)
+            {
+                outcome = e;
+            }
+        }) { IsBackground = true };
+        sender.Start();
+        Assert.True(SpinWait.SpinUntil(() => device.Counters.TxBufferWaits > 0 || outcome is not null, Bound), "the sender never blocked");
+
+        rp.ReportCrash("stalled");
+
+        Assert.True(sender.Join(Bound), "the blocked sender was not woken");
+        var e = Assert.IsType<RpmsgDeviceUnavailableException>(outcome);
+        Assert.Contains("remote not running", e.Message, StringComparison.Ordinal);
+        Assert.True(sent > 0);
+    }
+}

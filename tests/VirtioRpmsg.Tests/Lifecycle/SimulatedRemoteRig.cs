@@ -1,0 +1,107 @@
+using System.Buffers.Binary;
+using VirtioRpmsg.Lifecycle;
+using VirtioRpmsg.Rpmsg;
+
+namespace VirtioRpmsg.Tests.Lifecycle;
+
+/// <summary>
+/// A host platform over a real shared-memory file in /dev/shm (OpenAMP layout, table at 0), an
+/// in-process simulated remote mapping the same file itself, and a <see cref="RemoteProcessor"/>
+/// over both. Dispose tears all of it down and deletes the file.
+/// </summary>
+internal sealed class SimulatedRemoteRig : IDisposable
+{
+    public static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
+
+    private SimulatedRemoteRig(string path, PlatformResources platform, InProcessSimulatedControl control, RemoteProcessor processor)
+    {
+        ShmPath = path;
+        Platform = platform;
+        Control = control;
+        Processor = processor;
+    }
+
+    public string ShmPath { get; }
+    public PlatformResources Platform { get; }
+    public InProcessSimulatedControl Control { get; }
+    public RemoteProcessor Processor { get; }
+
+    public static PlatformDescription Description(string path)
+    {
+        var d = PlatformDescription.OpenAmpLinux(PlatformRole.Host);
+        return d with
+        {
+            Regions = [d.Regions[0] with { Path = path }],
+            Doorbell = new DoorbellDescription { Kind = PlatformDoorbellKind.Polling },
+        };
+    }
+
+    public static string NewShmPath() => "/dev/shm/vrpmsg-test-rproc-" + Guid.NewGuid().ToString("N") + ".shm";
+
+    public static SimulatedRemoteRig Create(RemoteProcessorOptions? options = null, InProcessSimulatedOptions? remote = null, string? firmwarePath = null, bool echoDriver = true)
+    {
+        string path = NewShmPath();
+        PlatformResources? platform = null;
+        InProcessSimulatedControl? control = null;
+        try
+        {
+            var description = Description(path);
+            platform = PlatformResources.Open(description, new PlatformOpenOptions { ReadResourceTable = false });
+            control = new InProcessSimulatedControl(description, remote);
+            options ??= new RemoteProcessorOptions();
+            options = options with
+            {
+                FirmwarePath = firmwarePath ?? options.FirmwarePath,
+                DeviceOptions = new RpmsgDeviceOptions { Name = "rproc-host", SendTimeout = Bound },
+            };
+            var processor = new RemoteProcessor(platform, control, options);
+            if (echoDriver)
+                processor.RegisterDriver(new RpmsgServiceDriver(InProcessSimulatedControl.EchoService));
+            return new SimulatedRemoteRig(path, platform, control, processor);
+        }
+        catch
+        {
+            control?.Dispose();
+            platform?.Dispose();
+            File.Delete(path);
+            throw;
+        }
+    }
+
+    /// <summary>Automatic recovery in <paramref name="mode"/>, a fast monitor, and a remote that reboots by itself for attach-recovery.</summary>
+    public static SimulatedRemoteRig CreateAutoRecovering(RemoteRecoveryMode mode, IReadOnlyList<string>? services = null, bool echoDriver = true) => Create(
+        new RemoteProcessorOptions { RecoveryMode = mode, AutoRecover = true, MonitorInterval = TimeSpan.FromMilliseconds(1) },
+        new InProcessSimulatedOptions { Services = services ?? [InProcessSimulatedControl.EchoService], RebootAfterCrash = mode == RemoteRecoveryMode.Attach },
+        echoDriver: echoDriver);
+
+    /// <summary>Sends <paramref name="value"/> on the current echo channel and checks it comes back.</summary>
+    public void EchoRoundTrip(int value, string service = InProcessSimulatedControl.EchoService)
+    {
+        var channel = Processor.WaitForChannel(service, Bound);
+        Span<byte> message = stackalloc byte[4];
+        BinaryPrimitives.WriteInt32LittleEndian(message, value);
+        channel.Send(message);
+        var reply = new byte[channel.Endpoint.MaxPayload];
+        var result = channel.Endpoint.Receive(reply, Bound);
+        Assert.Equal(4, result.Length);
+        Assert.Equal(value, BinaryPrimitives.ReadInt32LittleEndian(reply));
+        Assert.Equal(channel.RemoteAddress, result.Source);
+    }
+
+    /// <summary>The host region (OpenAMP layout: one shm file).</summary>
+    public VirtioRpmsg.Memory.SharedMemoryRegion Region => Platform.Regions[0];
+
+    public void Dispose()
+    {
+        try
+        {
+            Processor.Dispose();
+            Control.Dispose();
+            Platform.Dispose();
+        }
+        finally
+        {
+            File.Delete(ShmPath);
+        }
+    }
+}
