@@ -31,7 +31,7 @@ public static class ReportCommand
         for (int i = 0; i < args.Count; i++)
         {
             string arg = args[i];
-            string Value() => i + 1 < args.Count ? args[++i] : throw new ArgumentException($"option '{arg}' needs a value", nameof(args));
+            string Value() => i + 1 < args.Count ? args[++i] : throw new ArgumentException($"option '{arg}' needs a value");
             options = arg switch
             {
                 "--quick" => options with { Quick = true },
@@ -42,7 +42,7 @@ public static class ReportCommand
                 "--host-cpu" => options with { HostCpu = Cpu(arg, Value()) },
                 "--remote-cpu" => options with { RemoteCpu = Cpu(arg, Value()) },
                 "--scenario" => AddScenario(options, scenarios, Value()),
-                _ => throw new ArgumentException($"unknown option '{arg}'; {Usage}", nameof(args)),
+                _ => throw new ArgumentException($"unknown option '{arg}'; {Usage}"),
             };
         }
         string command = "dotnet run -c Release --project bench/VirtioRpmsg.Benchmarks -- report" + (args.Count > 0 ? " " + string.Join(' ', args) : "");
@@ -88,5 +88,5 @@ public static class ReportCommand
     private static int Cpu(string option, string value) =>
         int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int cpu)
             ? cpu
-            : throw new ArgumentException($"option '{option}' value '{value}' is not a CPU number", nameof(option));
+            : throw new ArgumentException($"option '{option}' value '{value}' is not a CPU number");
 }

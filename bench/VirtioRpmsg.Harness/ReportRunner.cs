@@ -14,6 +14,13 @@ public static class ReportRunner
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(registry);
         ArgumentNullException.ThrowIfNull(log);
+        var names = options.Scenarios ?? registry.Names;
+        foreach (string name in names)
+        {
+            // Fail before minutes of measuring, not after.
+            if (!registry.Names.Contains(name))
+                throw new ArgumentException($"no benchmark scenario '{name}'; known: {string.Join(", ", registry.Names)}");
+        }
         var started = DateTimeOffset.UtcNow;
         long start = Stopwatch.GetTimestamp();
         // One CPU only (a container limit): both sides share it; the report shows which CPUs were used.
@@ -29,7 +36,7 @@ public static class ReportRunner
 
         var scenarios = new List<ScenarioResults>();
         var context = new ScenarioContext(hostCpu, remoteCpu);
-        foreach (string name in options.Scenarios ?? registry.Names)
+        foreach (string name in names)
         {
             cancellationToken.ThrowIfCancellationRequested();
             using var scenario = registry.Create(name, context);
