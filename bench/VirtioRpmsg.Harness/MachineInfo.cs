@@ -4,7 +4,14 @@ using System.Runtime.InteropServices;
 namespace VirtioRpmsg.Harness;
 
 /// <summary>What the numbers were measured on.</summary>
-public sealed record MachineInfo(string CpuModel, int LogicalCpus, string Kernel, string Hypervisor, string DotnetSdk, string Runtime)
+/// <param name="CpuModel">lscpu's model name.</param>
+/// <param name="LogicalCpus">CPUs this process may use.</param>
+/// <param name="Kernel">The kernel release.</param>
+/// <param name="Hypervisor">lscpu's hypervisor vendor, if any.</param>
+/// <param name="DotnetSdk">`dotnet --version`.</param>
+/// <param name="Runtime">The runtime that ran the harness.</param>
+/// <param name="LoadAverage">/proc/loadavg's 1, 5 and 15 minute figures when the run started: other work on the machine shows here.</param>
+public sealed record MachineInfo(string CpuModel, int LogicalCpus, string Kernel, string Hypervisor, string DotnetSdk, string Runtime, string LoadAverage)
 {
     /// <summary>Collects the description of this machine (lscpu, /proc, dotnet --version); never throws.</summary>
     public static MachineInfo Collect()
@@ -14,7 +21,8 @@ public sealed record MachineInfo(string CpuModel, int LogicalCpus, string Kernel
         string hypervisor = LscpuField(lscpu, "Hypervisor vendor") ?? "none reported";
         string kernel = ReadQuietly("/proc/sys/kernel/osrelease") ?? RuntimeInformation.OSDescription;
         string sdk = RunQuietly("dotnet", "--version") ?? "unknown";
-        return new MachineInfo(model, Environment.ProcessorCount, kernel, hypervisor, sdk, RuntimeInformation.FrameworkDescription);
+        string load = string.Join(' ', (ReadQuietly("/proc/loadavg") ?? "unknown").Split(' ').Take(3));
+        return new MachineInfo(model, Environment.ProcessorCount, kernel, hypervisor, sdk, RuntimeInformation.FrameworkDescription, load);
     }
 
     private static string? LscpuField(string lscpu, string name)

@@ -45,6 +45,7 @@ public static class MarkdownReportWriter
         md.AppendLine($"| Kernel | {report.Machine.Kernel} |");
         md.AppendLine($"| .NET SDK (`dotnet --version`) | {report.Machine.DotnetSdk} |");
         md.AppendLine($"| Runtime | {report.Machine.Runtime} |");
+        md.AppendLine($"| Load average at start (1, 5, 15 min) | {report.Machine.LoadAverage} (anything near or above the CPU count means other work shared the cores) |");
         md.AppendLine(Invariant($"| Pinning | host side on CPU {report.HostCpu}, remote side on CPU {report.RemoteCpu} |"));
         md.AppendLine();
 
@@ -53,10 +54,7 @@ public static class MarkdownReportWriter
         md.AppendLine("| Metric | What | CPUs | Count | p50 | p90 | p99 | p99.9 | max |");
         md.AppendLine("|---|---|---|---:|---:|---:|---:|---:|---:|");
         foreach (var b in report.Baselines)
-        {
-            var l = b.Latency;
-            md.AppendLine(Invariant($"| `{b.Metric}` | {BaselineMetrics.Describe(b.Metric)} | {b.CpuA},{b.CpuB} | {Units.Count(l.Count)} | {Units.Time(l.P50)} | {Units.Time(l.P90)} | {Units.Time(l.P99)} | {Units.Time(l.P999)} | {Units.Time(l.Max)} |"));
-        }
+            md.AppendLine(Invariant($"| `{b.Metric}` | {BaselineMetrics.Describe(b.Metric)} | {b.CpuA},{b.CpuB} | {LatencyCells(b.Latency)} |"));
         md.AppendLine();
         md.AppendLine("The same-core eventfd row shows what pinning is worth: on a virtual machine a cross-core wake-up");
         md.AppendLine("goes through the hypervisor (an inter-processor interrupt), a same-core one does not.");
@@ -121,10 +119,9 @@ public static class MarkdownReportWriter
         md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|");
         foreach (var echo in scenario.Echo)
         {
-            var l = echo.Latency;
             var ratio = BaselineRatio.For(echo, report.Baselines);
             string ratios = ratio is null ? "- | - | -" : $"`{ratio.Metric}` | {Units.Ratio(ratio.P50)} | {Units.Ratio(ratio.P99)}";
-            md.AppendLine(Invariant($"| {echo.Request.Label} | {Units.Count(l.Count)} | {Units.Time(l.P50)} | {Units.Time(l.P90)} | {Units.Time(l.P99)} | {Units.Time(l.P999)} | {Units.Time(l.Max)} | {Units.Count(echo.RoundTripsPerSecond)} | {Units.Decimal(echo.AllocatedBytesPerMessage, "0.00")} | {ratios} |"));
+            md.AppendLine(Invariant($"| {echo.Request.Label} | {LatencyCells(echo.Latency)} | {Units.Count(echo.RoundTripsPerSecond)} | {Units.Decimal(echo.AllocatedBytesPerMessage, "0.00")} | {ratios} |"));
         }
         md.AppendLine();
         md.AppendLine("Ratio = stack percentile / the same percentile of the baseline (busy-poll and hybrid against");
@@ -156,6 +153,10 @@ public static class MarkdownReportWriter
         }
         md.AppendLine();
     }
+
+    /// <summary>Count, p50, p90, p99, p99.9 and max as table cells.</summary>
+    private static string LatencyCells(LatencySummary l) =>
+        $"{Units.Count(l.Count)} | {Units.Time(l.P50)} | {Units.Time(l.P90)} | {Units.Time(l.P99)} | {Units.Time(l.P999)} | {Units.Time(l.Max)}";
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }

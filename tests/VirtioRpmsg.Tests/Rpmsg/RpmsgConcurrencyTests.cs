@@ -135,7 +135,8 @@ public class RpmsgConcurrencyTests
         }
         // Trigger the host callback: the remote sends one message (its rx buffers are the host's, still free).
         loop.Remote.CreateEndpoint(0x401).SendTo(0x500, [9]);
-        loop.WaitUntil(() => tryResult.HasValue, "callback ran");
+        // Wait without polling the remote: a remote poll would return the buffers and let the blocking send finish early.
+        Assert.True(SpinWait.SpinUntil(() => tryResult.HasValue, Bound), "callback ran");
         Assert.False(tryResult);
         Assert.False(blockingDone.IsSet);
         loop.Remote.Poll(); // the remote consumes and returns the host's tx buffers
