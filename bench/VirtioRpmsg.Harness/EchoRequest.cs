@@ -12,16 +12,11 @@ public sealed record EchoRequest(int PayloadSize, RpmsgWaitStrategy Wait, int Co
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the field and value when a field is out of range.</summary>
     public void Validate()
     {
-        if (PayloadSize < 1 || PayloadSize > 496)
-            throw new ArgumentOutOfRangeException(nameof(PayloadSize), PayloadSize, "echo payload size must be 1..496 bytes");
-        if (Count < 1)
-            throw new ArgumentOutOfRangeException(nameof(Count), Count, "echo count must be at least 1");
+        RequestValidation.PayloadCountAndWait("echo", PayloadSize, Count, Wait);
         if (Depth < 1 || Depth > 128)
             throw new ArgumentOutOfRangeException(nameof(Depth), Depth, "echo depth must be 1..128");
         if (Warmup < 0)
             throw new ArgumentOutOfRangeException(nameof(Warmup), Warmup, "echo warm-up must not be negative");
-        if (Wait == RpmsgWaitStrategy.CallerPoll)
-            throw new ArgumentOutOfRangeException(nameof(Wait), Wait, "echo scenarios measure the dispatcher wait strategies (interrupt, busy-poll, hybrid)");
     }
 
     /// <summary>A short label, for example "64 B busy-poll x16".</summary>
