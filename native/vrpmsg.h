@@ -71,4 +71,17 @@ VR_EXPORT int vr_is_socket(const char *path);
 VR_EXPORT int vr_send_fds(int sock, const void *data, int len, const int *fds, int nfds);
 VR_EXPORT int vr_recv_fds(int sock, void *data, int len, int *fds, int maxfds, int *nfds);
 
+/* ---- CPU affinity (vr_affinity.c) ----------------------------------------
+ * Pinning to one CPU; cpu is a logical CPU number. */
+VR_EXPORT int vr_pin_current_thread(int cpu);
+/* pid 0 = the calling thread; otherwise that process's main thread (and, on
+ * Linux, the thread whose id it is; other threads keep their mask). */
+VR_EXPORT int vr_pin_process(int pid, int cpu);
+/* Allows every configured CPU again. */
+VR_EXPORT int vr_unpin_current_thread(void);
+/* The CPU the caller runs on now (>= 0) or -errno. */
+VR_EXPORT int vr_get_current_cpu(void);
+/* How many CPUs the calling thread may run on, or -errno. */
+VR_EXPORT int vr_affinity_count(void);
+
 #endif

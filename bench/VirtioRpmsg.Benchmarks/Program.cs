@@ -1,8 +1,19 @@
 using BenchmarkDotNet.Running;
+using VirtioRpmsg.Harness;
 
 namespace VirtioRpmsg.Benchmarks;
 
 public static class Program
 {
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    /// <summary>
+    /// <c>report [--quick] ...</c> runs the whole harness and writes docs/benchmarks.md and docs/latency.svg
+    /// (see <see cref="ReportCommand"/>); anything else goes to BenchmarkDotNet (<c>--filter '*Rpmsg*'</c>).
+    /// </summary>
+    public static int Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "report")
+            return ReportCommand.Run(args[1..], Console.Out, Console.Error);
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return 0;
+    }
 }

@@ -5,6 +5,7 @@ internal static class Errno
 {
     internal const int EPERM = 1;
     internal const int ENOENT = 2;
+    internal const int ESRCH = 3;
     internal const int EINTR = 4;
     internal const int EIO = 5;
     internal const int ENXIO = 6;
@@ -36,6 +37,7 @@ internal static class Errno
     {
         EPERM => "EPERM (operation not permitted)",
         ENOENT => "ENOENT (no such file or directory)",
+        ESRCH => "ESRCH (no such process)",
         EINTR => "EINTR (interrupted)",
         EIO => "EIO (input/output error)",
         ENXIO => "ENXIO (no such device or address)",

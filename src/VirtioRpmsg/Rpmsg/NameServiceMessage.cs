@@ -23,6 +23,9 @@ public readonly record struct NameServiceMessage(string Name, uint Address, Name
     /// <summary>Longest name: the field is 32 bytes and must keep a NUL terminator.</summary>
     public const int MaxNameLength = 31;
 
+    // Shared (the encoding is immutable and thread-safe): parsing then allocates only the name string.
+    private static readonly UTF8Encoding s_strictUtf8 = new(false, throwOnInvalidBytes: true);
+
     /// <summary>
     /// Decodes and validates a message received from the peer. Returns false with a reason (naming the
     /// field and value) for anything malformed; never throws on peer data.
@@ -62,7 +65,7 @@ public readonly record struct NameServiceMessage(string Name, uint Address, Name
         string name;
         try
         {
-            name = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(nameField[..nul]);
+            name = s_strictUtf8.GetString(nameField[..nul]);
         }
         catch (DecoderFallbackException)
         {

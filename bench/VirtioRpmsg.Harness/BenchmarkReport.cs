@@ -1,0 +1,17 @@
+namespace VirtioRpmsg.Harness;
+
+/// <summary>One report run: the machine, the command, the C baselines and every scenario's results, all from the same run.</summary>
+public sealed record BenchmarkReport(
+    MachineInfo Machine,
+    string Command,
+    DateTimeOffset Started,
+    TimeSpan Duration,
+    bool Quick,
+    int HostCpu,
+    int RemoteCpu,
+    IReadOnlyList<BaselineResult> Baselines,
+    IReadOnlyList<ScenarioResults> Scenarios)
+{
+    /// <summary>The baseline called <paramref name="metric"/>, if it was measured.</summary>
+    public BaselineResult? Baseline(string metric) => Baselines.FirstOrDefault(b => b.Metric == metric);
+}

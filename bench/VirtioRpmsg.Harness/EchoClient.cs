@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using VirtioRpmsg.Platform;
+using VirtioRpmsg.Rpmsg;
+
+namespace VirtioRpmsg.Harness;
+
+/// <summary>
+/// The host side of an echo run, driven entirely from the host's receive callback so that the
+/// dispatcher thread (pinned to one CPU on the first reply) both measures and sends: the first reply
+/// (to the start message) sends <c>depth</c> requests; every later reply records one round trip and
+/// sends the next request. Replies come back in order, so a ring of <c>depth</c> send times suffices.
+/// Nothing on this path allocates.
+/// </summary>
+internal sealed class EchoClient
+{
+    private static readonly TimeSpan s_sendTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly uint _destination;
+    private readonly byte[] _payload;
+    private readonly long[] _sendTimes;
+    private readonly int _warmup;
+    private readonly int _total;
+    private readonly int _cpu;
+    private readonly LatencyRecorder _recorder = new();
+    private readonly ManualResetEventSlim _done = new();
+    private bool _started;
+    private int _sent;
+    private int _received;
+    private long _badReplies;
+
+    public EchoClient(uint destination, int payloadSize, int depth, int warmup, int count, int cpu)
+    {
+        _destination = destination;
+        _payload = new byte[payloadSize];
+        for (int i = 0; i < _payload.Length; i++)
+            _payload[i] = (byte)(i * 7 + 1);
+        _sendTimes = new long[depth];
+        _warmup = warmup;
+        _total = warmup + count;
+        _cpu = cpu;
+    }
+
+    public LatencyRecorder Recorder => _recorder;
+
+    public long MeasuredStart { get; private set; }
+
+    public long MeasuredEnd { get; private set; }
+
+    public long AllocatedAtStart { get; private set; }
+
+    public long AllocatedAtEnd { get; private set; }
+
+    public long BadReplies => Interlocked.Read(ref _badReplies);
+
+    public int Received => Volatile.Read(ref _received);
+
+    public ReadOnlySpan<byte> Payload => _payload;
+
+    public bool WaitDone(TimeSpan timeout, CancellationToken cancellationToken) => _done.Wait(timeout, cancellationToken);
+
+    public void OnReply(RpmsgEndpoint endpoint, uint source, ReadOnlySpan<byte> payload)
+    {
+        long now = Stopwatch.GetTimestamp();
+        if (!_started)
+        {
+            _started = true;
+            CpuAffinity.PinCurrentThread(_cpu);
+            if (_warmup == 0)
+                MarkStart(Stopwatch.GetTimestamp());
+            for (int i = 0; i < _sendTimes.Length && _sent < _total; i++)
+                SendNext(endpoint);
+            return;
+        }
+        if (!payload.SequenceEqual(_payload))
+            Interlocked.Increment(ref _badReplies);
+        int index = _received;
+        if (index >= _warmup)
+            _recorder.RecordTicks(_sendTimes[index % _sendTimes.Length], now);
+        Volatile.Write(ref _received, index + 1);
+        if (index + 1 == _warmup)
+            MarkStart(now);
+        if (index + 1 == _total)
+        {
+            MeasuredEnd = now;
+            AllocatedAtEnd = GC.GetTotalAllocatedBytes(precise: true);
+            _done.Set();
+            return;
+        }
+        if (_sent < _total)
+            SendNext(endpoint);
+    }
+
+    private void MarkStart(long now)
+    {
+        MeasuredStart = now;
+        AllocatedAtStart = GC.GetTotalAllocatedBytes(precise: true);
+    }
+
+    private void SendNext(RpmsgEndpoint endpoint)
+    {
+        _sendTimes[_sent % _sendTimes.Length] = Stopwatch.GetTimestamp();
+        if (!endpoint.TrySendTo(_destination, _payload))
+            endpoint.SendTo(_destination, _payload, s_sendTimeout);
+        _sent++;
+    }
+}

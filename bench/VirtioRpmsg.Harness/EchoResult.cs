@@ -1,0 +1,16 @@
+namespace VirtioRpmsg.Harness;
+
+/// <summary>What one echo measurement produced.</summary>
+/// <param name="Request">What was measured.</param>
+/// <param name="Latency">Round-trip latency over the recorded round trips.</param>
+/// <param name="Curve">The percentile curve, for the plot.</param>
+/// <param name="RoundTripsPerSecond">Completed round trips per second over the recorded phase.</param>
+/// <param name="AllocatedBytesPerMessage">Bytes allocated in the process per round trip in the recorded phase.</param>
+/// <param name="IdleCpuFraction">CPU the process used while idle after the run (1.0 = one core), when measured.</param>
+public sealed record EchoResult(
+    EchoRequest Request,
+    LatencySummary Latency,
+    IReadOnlyList<PercentilePoint> Curve,
+    double RoundTripsPerSecond,
+    double AllocatedBytesPerMessage,
+    double? IdleCpuFraction = null);

@@ -1,0 +1,177 @@
+using System.Diagnostics;
+using VirtioRpmsg.Platform;
+using VirtioRpmsg.Rpmsg;
+
+namespace VirtioRpmsg.Harness;
+
+/// <summary>
+/// Host and remote devices in this process, each on its own dispatcher thread pinned to its own CPU,
+/// over one anonymous shared region with eventfd doorbells. The wait strategy is the devices' own
+/// (<see cref="RpmsgDeviceOptions.WaitStrategy"/>), so the path measured is the one applications get,
+/// minus the process boundary.
+/// </summary>
+public sealed class InProcessEchoScenario(int hostCpu, int remoteCpu) : IEchoScenario
+{
+    /// <summary>The name this scenario is registered under.</summary>
+    public const string ScenarioName = "in-process";
+
+    private const uint ServerAddress = 0x400;
+    private const uint ClientAddress = 0x401;
+
+    /// <inheritdoc />
+    public string Name => ScenarioName;
+
+    /// <inheritdoc />
+    public string Description =>
+        $"host and remote rpmsg devices in one process, dispatcher threads pinned to CPU {hostCpu} (host) and CPU {remoteCpu} (remote), eventfd doorbells, one anonymous shared region";
+
+    private bool _warm;
+
+    /// <inheritdoc />
+    public EchoResult RunEcho(EchoRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        request.Validate();
+        WarmUp(cancellationToken);
+        return RunEchoCore(request, measureIdle: true, cancellationToken);
+    }
+
+    private EchoResult RunEchoCore(EchoRequest request, bool measureIdle, CancellationToken cancellationToken)
+    {
+        using var pair = RpmsgPair.Create(request.Wait, request.Wait, eventFd: true, name: "bench-echo");
+        var server = new EchoServer(remoteCpu);
+        var client = new EchoClient(ServerAddress, request.PayloadSize, request.Depth, request.Warmup, request.Count, hostCpu);
+        using var serverEndpoint = pair.Remote.CreateEndpoint(ServerAddress, server.OnMessage);
+        using var clientEndpoint = pair.Host.CreateEndpoint(ClientAddress, client.OnReply);
+        pair.Start();
+        // The start message: its reply pins the host dispatcher and sends the first requests from there.
+        clientEndpoint.SendTo(ServerAddress, client.Payload, TimeSpan.FromSeconds(30), cancellationToken);
+        var bound = RunBound(request.Warmup + (long)request.Count);
+        if (!client.WaitDone(bound, cancellationToken))
+        {
+            throw new TimeoutException(
+                $"echo {request.Label}: {client.Received} of {request.Warmup + request.Count} replies within {bound.TotalSeconds:F0} s\nhost: {pair.Host.Dump()}\nremote: {pair.Remote.Dump()}");
+        }
+        if (client.BadReplies != 0)
+            throw new InvalidDataException($"echo {request.Label}: {client.BadReplies} replies differed from the request payload");
+        double seconds = (client.MeasuredEnd - client.MeasuredStart) / (double)Stopwatch.Frequency;
+        double allocated = (client.AllocatedAtEnd - client.AllocatedAtStart) / (double)request.Count;
+        double? idle = measureIdle && request.Wait == RpmsgWaitStrategy.Hybrid ? MeasureIdleCpu(cancellationToken) : null;
+        return new EchoResult(
+            request,
+            client.Recorder.Summarize(),
+            client.Recorder.PercentileCurve(),
+            seconds > 0 ? request.Count / seconds : 0,
+            allocated,
+            idle);
+    }
+
+    /// <inheritdoc />
+    public StreamResult RunStream(StreamRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        request.Validate();
+        WarmUp(cancellationToken);
+        // The host never receives in this run, so its dispatcher waits on interrupts and stays off the sender's CPU.
+        using var pair = RpmsgPair.Create(RpmsgWaitStrategy.Interrupt, request.Wait, eventFd: true, name: "bench-stream");
+        var sink = new StreamSink(remoteCpu);
+        using var sinkEndpoint = pair.Remote.CreateEndpoint(ServerAddress, sink.OnMessage);
+        using var senderEndpoint = pair.Host.CreateEndpoint(ClientAddress);
+        pair.Start();
+        var payload = new byte[request.PayloadSize];
+        StreamResult? result = null;
+        Exception? failure = null;
+        var sender = new Thread(() =>
+        {
+            try
+            {
+                CpuAffinity.PinCurrentThread(hostCpu);
+                // Warm-up: JIT, tiering and first touch of every buffer, then the measured phase.
+                SendBurst(senderEndpoint, sink, payload, Math.Min(request.Count, 20_000), request.Label, cancellationToken);
+                long before = GC.GetTotalAllocatedBytes(precise: true);
+                long start = Stopwatch.GetTimestamp();
+                SendBurst(senderEndpoint, sink, payload, request.Count, request.Label, cancellationToken);
+                double seconds = (sink.CompletedAt - start) / (double)Stopwatch.Frequency;
+                double allocated = (GC.GetTotalAllocatedBytes(precise: true) - before) / (double)request.Count;
+                double rate = seconds > 0 ? request.Count / seconds : 0;
+                result = new StreamResult(request, rate, rate * request.PayloadSize / 1e6, allocated);
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+        }) { IsBackground = true, Name = "bench-stream-sender" };
+        sender.Start();
+        var bound = RunBound(request.Count + 20_000L) + TimeSpan.FromSeconds(5);
+        if (!sender.Join(bound))
+            throw new TimeoutException($"stream {request.Label}: the sender did not finish within {bound.TotalSeconds:F0} s ({sink.Received} received)\nhost: {pair.Host.Dump()}\nremote: {pair.Remote.Dump()}");
+        if (failure is not null)
+            throw new InvalidOperationException($"stream {request.Label} failed: {failure.Message}", failure);
+        return result!;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        // Every run owns and disposes its own devices; nothing is held between runs.
+    }
+
+    /// <summary>
+    /// Once per scenario: half a second of echoes in every wait strategy, so that the first measured
+    /// case runs tiered-up (fully optimised) code like the later ones, not the quick JIT's.
+    /// </summary>
+    private void WarmUp(CancellationToken cancellationToken)
+    {
+        if (_warm)
+            return;
+        _warm = true;
+        long until = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 2;
+        do
+        {
+            foreach (var wait in new[] { RpmsgWaitStrategy.BusyPoll, RpmsgWaitStrategy.Hybrid, RpmsgWaitStrategy.Interrupt })
+                RunEchoCore(new EchoRequest(64, wait, wait == RpmsgWaitStrategy.Interrupt ? 200 : 2_000, 4, 0), measureIdle: false, cancellationToken);
+        }
+        while (Stopwatch.GetTimestamp() < until);
+    }
+
+    private static void SendBurst(RpmsgEndpoint endpoint, StreamSink sink, byte[] payload, int count, string label, CancellationToken cancellationToken)
+    {
+        sink.Expect(count);
+        for (int i = 0; i < count; i++)
+        {
+            if (endpoint.TrySendTo(ServerAddress, payload))
+                continue;
+            // Ring full: spin a little for the remote to return buffers, then block (bounded) in Send.
+            var spin = new SpinWait();
+            bool sent = false;
+            while (!sent && !spin.NextSpinWillYield)
+            {
+                spin.SpinOnce(sleep1Threshold: -1);
+                sent = endpoint.TrySendTo(ServerAddress, payload);
+            }
+            if (!sent)
+                endpoint.SendTo(ServerAddress, payload, TimeSpan.FromSeconds(30), cancellationToken);
+        }
+        var bound = RunBound(count);
+        if (!sink.WaitDone(bound, cancellationToken))
+            throw new TimeoutException($"stream {label}: {count} messages not all received within {bound.TotalSeconds:F0} s");
+    }
+
+    /// <summary>A generous upper bound for a run: 30 s plus 1 ms per message (a round trip takes microseconds).</summary>
+    private static TimeSpan RunBound(long messages) => TimeSpan.FromSeconds(30) + TimeSpan.FromMilliseconds(messages);
+
+    /// <summary>CPU used by the whole process over 300 ms of idleness, after the spin budget has long passed.</summary>
+    private static double MeasureIdleCpu(CancellationToken cancellationToken)
+    {
+        using var process = Process.GetCurrentProcess();
+        // Let the spin budget run out and background tier-up compilation of the run's methods settle.
+        cancellationToken.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(200));
+        process.Refresh();
+        var cpuBefore = process.TotalProcessorTime;
+        long start = Stopwatch.GetTimestamp();
+        cancellationToken.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(300));
+        process.Refresh();
+        var cpu = process.TotalProcessorTime - cpuBefore;
+        return cpu.TotalSeconds / Stopwatch.GetElapsedTime(start).TotalSeconds;
+    }
+}
