@@ -86,7 +86,7 @@ public static class MarkdownReportWriter
         md.AppendLine();
         md.AppendLine("| Class | Measures |");
         md.AppendLine("|---|---|");
-        md.AppendLine("| `LeaseBenchmarks` | mapping lease acquire + read + release |");
+        md.AppendLine("| `LeaseBenchmarks` | mapping lease acquire + read + release, uncontended and with both cores contending (numbers and ratios: [benchmarks-lease.md](benchmarks-lease.md)) |");
         md.AppendLine("| `VirtqueueBenchmarks` | vring add / publish / take / push / reclaim (details and numbers: [benchmarks-virtio.md](benchmarks-virtio.md)) |");
         md.AppendLine("| `DoorbellBenchmarks` | one Ring per doorbell kind (numbers: [doorbells.md](doorbells.md#costs)) |");
         md.AppendLine("| `RpmsgMessageBenchmarks` | rpmsg try-send + receive in one process (both roles, one thread, caller-poll) |");
