@@ -96,29 +96,30 @@ internal static class RemoteCommand
                 connection?.Dispose();
                 throw;
             }
-            using (doorbell)
+            // Reading stdin, the remote can be detached from and re-attached to (doorbells arrive on the
+            // connection, so it is not watched: stdin EOF ends the remote when the host goes away).
+            // Without stdin the connection is watched for the host going away.
+            using var link = new SimulatedRemoteLink(resources, s.NoStdin ? null : connection, new SimulatedRemoteOptions
             {
-                using var remote = SimulatedRemote.Start(resources, doorbell, new SimulatedRemoteOptions
-                {
-                    Services = services,
-                    WaitStrategy = CliOptions.ParseWait(s.Wait),
-                    HostConnection = connection,
-                    Logger = log,
-                });
-                Console.WriteLine($"ENDPOINT command 0x{remote.CommandEndpoint.Address:X}");
-                if (remote.EchoAddress != 0)
-                    Console.WriteLine($"ENDPOINT echo 0x{remote.EchoAddress:X}");
-                if (remote.SinkAddress != 0)
-                    Console.WriteLine($"ENDPOINT sink 0x{remote.SinkAddress:X}");
-                Console.WriteLine("READY");
-                Console.Out.Flush();
-                var quit = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                if (!s.NoStdin)
-                    StartCommandReader(new SimulatedRemoteCommands(remote), quit);
-                Task.WaitAny([quit.Task, remote.Completion], ct);
-                ct.ThrowIfCancellationRequested();
-                return ExitCodes.Success;
-            }
+                Services = services,
+                WaitStrategy = CliOptions.ParseWait(s.Wait),
+                HostConnection = s.NoStdin ? connection : null,
+                Logger = log,
+            });
+            var remote = link.Start(doorbell);
+            Console.WriteLine($"ENDPOINT command 0x{remote.CommandEndpoint.Address:X}");
+            if (remote.EchoAddress != 0)
+                Console.WriteLine($"ENDPOINT echo 0x{remote.EchoAddress:X}");
+            if (remote.SinkAddress != 0)
+                Console.WriteLine($"ENDPOINT sink 0x{remote.SinkAddress:X}");
+            Console.WriteLine("READY");
+            Console.Out.Flush();
+            var quit = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (!s.NoStdin)
+                StartCommandReader(new SimulatedRemoteCommands(link), quit);
+            Task.WaitAny([quit.Task, link.Completion], ct);
+            ct.ThrowIfCancellationRequested();
+            return ExitCodes.Success;
         }
         finally
         {
