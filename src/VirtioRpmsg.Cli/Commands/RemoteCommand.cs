@@ -12,7 +12,8 @@ namespace VirtioRpmsg.Cli.Commands;
 /// <list type="bullet">
 /// <item>With <c>--passing NAME</c> (how <see cref="SimulatedRemoteProcess"/> starts it): the host created the
 /// shared-memory file and listens on abstract socket NAME; the remote connects, receives the eventfd doorbells,
-/// and exits when that connection or its stdin closes (the host went away).</item>
+/// and exits when its stdin closes (or, with <c>--no-stdin</c>, that connection): the host went away. Reading stdin it
+/// can be detached from and re-attached to (<c>detach</c>/<c>attach</c> commands, doorbells over the connection).</item>
 /// <item>Without it: the remote creates the file (deleting it on exit if it created it) and waits, without a time
 /// limit, for a host on the description's socket ("vrpmsg:" + the file path).</item>
 /// </list>
