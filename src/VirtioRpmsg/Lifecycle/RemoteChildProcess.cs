@@ -30,7 +30,25 @@ internal sealed class RemoteChildProcess : IDisposable
     /// <summary>Cancelled once the child has exited (its stdout closed or the exit was seen).</summary>
     public CancellationToken ExitedToken => _exited.Token;
 
-    public bool HasExited => _exited.IsCancellationRequested || _process.HasExited;
+    /// <summary>True once the child has exited (or this object was disposed); false before it was launched.</summary>
+    public bool HasExited
+    {
+        get
+        {
+            if (Volatile.Read(ref _disposed) != 0 || _exited.IsCancellationRequested)
+                return true;
+            if (ProcessId == 0)
+                return false;
+            try
+            {
+                return _process.HasExited;
+            }
+            catch (InvalidOperationException)
+            {
+                return true; // disposed meanwhile
+            }
+        }
+    }
 
     /// <summary>Exit code once exited, else null.</summary>
     public int? ExitCode => ProcessId != 0 && _process.HasExited ? _process.ExitCode : null;

@@ -288,9 +288,10 @@ public sealed class SimulatedProcessControl : IRemoteProcessorControl, IRemoteDo
             lock (_exitLock)
                 _exitExpected = true;
             child.Shutdown(_options.StopTimeout);
-            child.Dispose();
+            // Cleared before the dispose: State reads the child without the lock.
             lock (_exitLock)
                 _child = null;
+            child.Dispose();
         }
         _connection?.Dispose();
         _connection = null;

@@ -72,13 +72,13 @@ public sealed class SimulatedRemoteLink : IDisposable
             SinkAddress = remote.SinkAddress == 0 ? RpmsgAddress.Any : remote.SinkAddress,
             HostConnection = null,
         };
-        _ = WatchFirstRemote(remote);
+        _ = WatchRemote(remote);
         return remote;
     }
 
-    private async Task WatchFirstRemote(SimulatedRemote remote)
+    private async Task WatchRemote(SimulatedRemote remote)
     {
-        // Only the first transport may have a watched host connection; its end is the end of the link.
+        // The current remote ending by itself (its watched host connection closed) ends the link; a detached one does not.
         await remote.Completion.ConfigureAwait(false);
         if (ReferenceEquals(Volatile.Read(ref _current), remote))
             _completion.TrySetResult();

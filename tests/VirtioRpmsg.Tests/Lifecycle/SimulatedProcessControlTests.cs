@@ -108,6 +108,57 @@ public sealed class SimulatedProcessControlTests
     }
 
     [Fact]
+    public void ReportCrash_ChildStillAlive_BootRecoveryReplacesIt()
+    {
+        using var rig = SimulatedProcessRig.Create(RemoteRecoveryMode.Boot);
+        var rp = rig.Processor;
+        rp.Start();
+        rig.Echo(1);
+        int oldPid = rig.Control.ProcessId;
+
+        rp.ReportCrash("the application says so");
+        Assert.Equal(RemoteProcessorState.Crashed, rp.State);
+        rp.Recover();
+
+        rig.Echo(2);
+        Assert.NotEqual(oldPid, rig.Control.ProcessId);
+        Assert.Equal([rig.Control.ProcessId], rig.LiveRemotes());
+        Assert.Equal(1, rp.CrashCount);
+    }
+
+    [Fact]
+    public void Constructor_MemfdRegion_ThrowsNamingRegions()
+    {
+        var simulated = PlatformDescription.SimulatedDefault("/dev/shm/vrpmsg-test-unused.shm");
+        var memfd = simulated with { Regions = [simulated.Regions[0] with { Kind = PlatformRegionKind.Memfd, Path = null }] };
+
+        var e = Assert.Throws<PlatformDescriptionException>(() => new SimulatedProcessControl(memfd));
+        Assert.Contains("regions", e.Message);
+    }
+
+    [Fact]
+    public void Constructor_OtherVdevLayout_ThrowsNamingVdev()
+    {
+        var simulated = PlatformDescription.SimulatedDefault("/dev/shm/vrpmsg-test-unused.shm");
+        var other = simulated with { Vdev = simulated.Vdev! with { BufferCount = 64 } };
+
+        var e = Assert.Throws<PlatformDescriptionException>(() => new SimulatedProcessControl(other));
+        Assert.Contains("vdev", e.Message);
+    }
+
+    [Fact]
+    public void Start_WithoutHostDoorbell_ThrowsAndSpawnsNothing()
+    {
+        using var rig = SimulatedProcessRig.Create();
+
+        var e = Assert.Throws<InvalidOperationException>(() => rig.Control.Start());
+
+        Assert.Contains("CreateHostDoorbell", e.Message);
+        Assert.Empty(rig.LiveRemotes());
+        Assert.Equal(RemoteControlState.Offline, rig.Control.State);
+    }
+
+    [Fact]
     public void Stop_Running_LeavesNoChild()
     {
         using var rig = SimulatedProcessRig.Create();
