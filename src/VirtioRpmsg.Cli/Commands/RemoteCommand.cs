@@ -12,7 +12,8 @@ namespace VirtioRpmsg.Cli.Commands;
 /// <list type="bullet">
 /// <item>With <c>--passing NAME</c> (how <see cref="SimulatedRemoteProcess"/> starts it): the host created the
 /// shared-memory file and listens on abstract socket NAME; the remote connects, receives the eventfd doorbells,
-/// and exits when that connection or its stdin closes (the host went away).</item>
+/// and exits when its stdin closes (or, with <c>--no-stdin</c>, that connection): the host went away. Reading stdin it
+/// can be detached from and re-attached to (<c>detach</c>/<c>attach</c> commands, doorbells over the connection).</item>
 /// <item>Without it: the remote creates the file (deleting it on exit if it created it) and waits, without a time
 /// limit, for a host on the description's socket ("vrpmsg:" + the file path).</item>
 /// </list>
@@ -96,29 +97,30 @@ internal static class RemoteCommand
                 connection?.Dispose();
                 throw;
             }
-            using (doorbell)
+            // Reading stdin, the remote can be detached from and re-attached to (doorbells arrive on the
+            // connection, so it is not watched: stdin EOF ends the remote when the host goes away).
+            // Without stdin the connection is watched for the host going away.
+            using var link = new SimulatedRemoteLink(resources, s.NoStdin ? null : connection, new SimulatedRemoteOptions
             {
-                using var remote = SimulatedRemote.Start(resources, doorbell, new SimulatedRemoteOptions
-                {
-                    Services = services,
-                    WaitStrategy = CliOptions.ParseWait(s.Wait),
-                    HostConnection = connection,
-                    Logger = log,
-                });
-                Console.WriteLine($"ENDPOINT command 0x{remote.CommandEndpoint.Address:X}");
-                if (remote.EchoAddress != 0)
-                    Console.WriteLine($"ENDPOINT echo 0x{remote.EchoAddress:X}");
-                if (remote.SinkAddress != 0)
-                    Console.WriteLine($"ENDPOINT sink 0x{remote.SinkAddress:X}");
-                Console.WriteLine("READY");
-                Console.Out.Flush();
-                var quit = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                if (!s.NoStdin)
-                    StartCommandReader(new SimulatedRemoteCommands(remote), quit);
-                Task.WaitAny([quit.Task, remote.Completion], ct);
-                ct.ThrowIfCancellationRequested();
-                return ExitCodes.Success;
-            }
+                Services = services,
+                WaitStrategy = CliOptions.ParseWait(s.Wait),
+                HostConnection = s.NoStdin ? connection : null,
+                Logger = log,
+            });
+            var remote = link.Start(doorbell);
+            Console.WriteLine($"ENDPOINT command 0x{remote.CommandEndpoint.Address:X}");
+            if (remote.EchoAddress != 0)
+                Console.WriteLine($"ENDPOINT echo 0x{remote.EchoAddress:X}");
+            if (remote.SinkAddress != 0)
+                Console.WriteLine($"ENDPOINT sink 0x{remote.SinkAddress:X}");
+            Console.WriteLine("READY");
+            Console.Out.Flush();
+            var quit = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (!s.NoStdin)
+                StartCommandReader(new SimulatedRemoteCommands(link), quit);
+            Task.WaitAny([quit.Task, link.Completion], ct);
+            ct.ThrowIfCancellationRequested();
+            return ExitCodes.Success;
         }
         finally
         {

@@ -5,10 +5,9 @@ namespace VirtioRpmsg.Lifecycle;
 /// <see cref="RemoteProcessor"/> calls it at fixed points of its state machine, always after the
 /// local vdev is torn down (on stop/detach) and before the vdev is set up (on start/attach).
 /// Implementations: <see cref="SysfsRemoteProcessorControl"/> (Linux remoteproc through sysfs),
-/// <see cref="InProcessSimulatedControl"/> (the remote runs in this process). A child-process backend
-/// implements the same members: Start = spawn (memory and doorbell descriptors passed to the child,
-/// the host's doorbell end through <see cref="IRemoteDoorbellProvider"/>), Stop = kill and reap,
-/// InjectCrash = kill -9, Detach/Attach = a control message or nothing.
+/// <see cref="InProcessSimulatedControl"/> (the remote runs in this process), <see cref="SimulatedProcessControl"/>
+/// (the remote is a child process: Start = spawn with the doorbell pair passed, Stop = quit then kill,
+/// InjectCrash = kill -9 or a fault command, Detach/Attach = commands, attach with a fresh doorbell pair).
 /// Calls are serialized by the <see cref="RemoteProcessor"/>; they may block (bounded).
 /// </summary>
 public interface IRemoteProcessorControl

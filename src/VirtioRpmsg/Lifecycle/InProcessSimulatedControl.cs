@@ -281,7 +281,8 @@ public sealed class InProcessSimulatedControl : IRemoteProcessorControl, IRemote
         _state = RemoteControlState.Offline;
     }
 
-    private static void ScribbleNeedsReset(PlatformResources memory)
+    /// <summary>Sets NEEDS_RESET in the rpmsg vdev's status byte (a remote announcing its own failure).</summary>
+    internal static void ScribbleNeedsReset(PlatformResources memory)
     {
         var vdev = memory.RpmsgVdev!;
         using var lease = memory.ResourceTableRegion!.Acquire();

@@ -46,11 +46,11 @@ public sealed class SimulatedRemote : IDisposable
     {
         Device = device;
         _options = options;
-        CommandEndpoint = device.CreateEndpoint(RpmsgAddress.Any, Echo);
+        CommandEndpoint = device.CreateEndpoint(options.CommandAddress, Echo);
         if ((options.Services & SimulatedServices.Echo) != 0)
-            EchoAddress = Announce(EchoServiceName).Address;
+            EchoAddress = Announce(EchoServiceName, options.EchoAddress).Address;
         if ((options.Services & SimulatedServices.Sink) != 0)
-            SinkAddress = AddNamed(SinkServiceName, RpmsgAddress.Any, Sink).Address;
+            SinkAddress = AddNamed(SinkServiceName, options.SinkAddress, Sink).Address;
     }
 
     /// <summary>The remote rpmsg device.</summary>

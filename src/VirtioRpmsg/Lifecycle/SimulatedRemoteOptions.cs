@@ -24,5 +24,14 @@ public sealed record SimulatedRemoteOptions
     /// </summary>
     public DescriptorPassing? HostConnection { get; init; }
 
+    /// <summary>Address of the command endpoint; <see cref="RpmsgAddress.Any"/>: dynamic. A re-attach keeps the addresses of the previous transport.</summary>
+    public uint CommandAddress { get; init; } = RpmsgAddress.Any;
+
+    /// <summary>Address of the echo service; <see cref="RpmsgAddress.Any"/>: dynamic.</summary>
+    public uint EchoAddress { get; init; } = RpmsgAddress.Any;
+
+    /// <summary>Address of the sink service; <see cref="RpmsgAddress.Any"/>: dynamic.</summary>
+    public uint SinkAddress { get; init; } = RpmsgAddress.Any;
+
     public ILogger Logger { get; init; } = NullLogger.Instance;
 }

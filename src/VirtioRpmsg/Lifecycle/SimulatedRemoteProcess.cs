@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text;
-using System.Threading.Channels;
 using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
 
@@ -25,12 +23,9 @@ namespace VirtioRpmsg.Lifecycle;
 public sealed class SimulatedRemoteProcess : IDisposable
 {
     private readonly SimulatedRemoteProcessOptions _options;
-    private readonly Process _process;
-    private readonly Channel<string> _stdout = Channel.CreateUnbounded<string>();
-    private readonly StringBuilder _stderr = new();
+    private readonly RemoteChildProcess _child;
     private readonly CancellationTokenSource _exited = new();
     private readonly Dictionary<string, uint> _endpoints = new(StringComparer.Ordinal);
-    private readonly object _commandLock = new();
     private PlatformResources? _resources;
     private DescriptorPassing? _connection;
     private IDoorbell? _doorbell;
@@ -39,11 +34,11 @@ public sealed class SimulatedRemoteProcess : IDisposable
     private int? _exitCode;
     private int _disposed;
 
-    private SimulatedRemoteProcess(SimulatedRemoteProcessOptions options, string sharedMemoryPath, Process process)
+    private SimulatedRemoteProcess(SimulatedRemoteProcessOptions options, string sharedMemoryPath, RemoteChildProcess child)
     {
         _options = options;
         SharedMemoryPath = sharedMemoryPath;
-        _process = process;
+        _child = child;
     }
 
     /// <summary>The shared-memory file (unlinked once both sides mapped it).</summary>
@@ -56,13 +51,13 @@ public sealed class SimulatedRemoteProcess : IDisposable
     public PlatformResources Resources => _resources ?? throw new InvalidOperationException("the simulated remote is not started");
 
     /// <summary>Process id of the child.</summary>
-    public int ProcessId { get; private set; }
+    public int ProcessId => _child.ProcessId;
 
     /// <summary>True once the child has exited.</summary>
-    public bool HasExited => _exitCode is not null || _exited.IsCancellationRequested || _process.HasExited;
+    public bool HasExited => _exitCode is not null || _exited.IsCancellationRequested || _child.HasExited;
 
     /// <summary>The child's exit code, once it has exited (kept after Dispose).</summary>
-    public int? ExitCode => _exitCode ?? (Volatile.Read(ref _disposed) == 0 && _process.HasExited ? _process.ExitCode : null);
+    public int? ExitCode => _exitCode ?? (Volatile.Read(ref _disposed) == 0 ? _child.ExitCode : null);
 
     /// <summary>The remote's endpoints as it reported them at start: "echo", "sink", "command" (name to address).</summary>
     public IReadOnlyDictionary<string, uint> RemoteEndpoints => _endpoints;
@@ -71,14 +66,7 @@ public sealed class SimulatedRemoteProcess : IDisposable
     public uint CommandEndpointAddress => _endpoints.TryGetValue("command", out uint a) ? a : throw new InvalidOperationException("the remote reported no command endpoint");
 
     /// <summary>What the child wrote on stderr so far.</summary>
-    public string StandardError
-    {
-        get
-        {
-            lock (_stderr)
-                return _stderr.ToString();
-        }
-    }
+    public string StandardError => _child.StandardError;
 
     /// <summary>Raised once when the child exits (on a thread-pool thread).</summary>
     public event Action<SimulatedRemoteProcess>? Exited;
@@ -104,7 +92,8 @@ public sealed class SimulatedRemoteProcess : IDisposable
             var resources = PlatformResources.Open(description, new PlatformOpenOptions { ReadResourceTable = false });
             try
             {
-                self = new SimulatedRemoteProcess(options, path, new Process { StartInfo = BuildStartInfo(options, path, socket) });
+                var args = RemoteChildProcess.RemoteArguments(path, socket, options.Services, options.RemoteWaitStrategy, options.ExtraArguments);
+                self = new SimulatedRemoteProcess(options, path, RemoteChildProcess.Create(args, options.CliAssemblyPath, options.StartInfoFactory));
             }
             catch
             {
@@ -112,7 +101,8 @@ public sealed class SimulatedRemoteProcess : IDisposable
                 throw;
             }
             self._resources = resources;
-            self.Launch();
+            self._child.Exited += _ => self.OnExited();
+            self._child.Launch();
             self.Connect(listener, cancellationToken);
             return self;
         }
@@ -128,102 +118,25 @@ public sealed class SimulatedRemoteProcess : IDisposable
         }
     }
 
-    private static ProcessStartInfo BuildStartInfo(SimulatedRemoteProcessOptions options, string path, string socket)
-    {
-        var args = new List<string> { "remote", "--shm", path, "--passing", socket, "--services", ServicesArgument(options.Services), "--wait", WaitArgument(options.RemoteWaitStrategy) };
-        args.AddRange(options.ExtraArguments);
-        ProcessStartInfo psi;
-        if (options.StartInfoFactory is { } factory)
-        {
-            psi = factory(args);
-        }
-        else
-        {
-            string cli = options.CliAssemblyPath ?? Path.Combine(AppContext.BaseDirectory, "rpmsg.dll");
-            if (!File.Exists(cli))
-                throw new FileNotFoundException($"The rpmsg CLI assembly that runs the simulated remote was not found at '{cli}' (set SimulatedRemoteProcessOptions.CliAssemblyPath).", cli);
-            psi = new ProcessStartInfo(DotnetHost());
-            psi.ArgumentList.Add(cli);
-            foreach (var a in args)
-                psi.ArgumentList.Add(a);
-        }
-        psi.UseShellExecute = false;
-        psi.RedirectStandardInput = true;
-        psi.RedirectStandardOutput = true;
-        psi.RedirectStandardError = true;
-        return psi;
-    }
-
-    private static string DotnetHost()
-    {
-        // Under `dotnet test` / `dotnet app.dll` this process is the muxer itself; under an apphost, use PATH.
-        string? current = Environment.ProcessPath;
-        if (current is not null && Path.GetFileNameWithoutExtension(current) == "dotnet")
-            return current;
-        return Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
-    }
-
-    private static string ServicesArgument(SimulatedServices services)
-    {
-        var names = new List<string>();
-        if ((services & SimulatedServices.Echo) != 0)
-            names.Add("echo");
-        if ((services & SimulatedServices.Sink) != 0)
-            names.Add("sink");
-        return names.Count == 0 ? "none" : string.Join(',', names);
-    }
-
-    private static string WaitArgument(RpmsgWaitStrategy strategy) => strategy switch
-    {
-        RpmsgWaitStrategy.Interrupt => "interrupt",
-        RpmsgWaitStrategy.BusyPoll => "poll",
-        RpmsgWaitStrategy.Hybrid => "hybrid",
-        _ => throw new ArgumentOutOfRangeException(nameof(strategy), strategy, "the simulated remote runs its own dispatcher: interrupt, poll or hybrid"),
-    };
-
-    private void Launch()
-    {
-        _process.EnableRaisingEvents = true;
-        _process.OutputDataReceived += (_, e) =>
-        {
-            if (e.Data is null)
-                _stdout.Writer.TryComplete();
-            else
-                _stdout.Writer.TryWrite(e.Data);
-        };
-        _process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is not null)
-                lock (_stderr)
-                    _stderr.AppendLine(e.Data);
-        };
-        _process.Exited += (_, _) => OnExited();
-        if (!_process.Start())
-            throw new InvalidOperationException($"could not start the simulated remote ({_process.StartInfo.FileName})");
-        ProcessId = _process.Id;
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
-    }
-
     private void Connect(DescriptorListener listener, CancellationToken cancellationToken)
     {
         var deadline = Stopwatch.StartNew();
         var resources = _resources!;
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(_exited.Token, cancellationToken);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(_child.ExitedToken, cancellationToken);
         try
         {
             _connection = listener.Accept(_options.StartTimeout, linked.Token);
             _doorbell = resources.CreateDoorbell(new PlatformDoorbellOptions { Passing = _connection, Timeout = _options.StartTimeout, CancellationToken = linked.Token });
         }
-        catch (OperationCanceledException) when (_exited.IsCancellationRequested)
+        catch (OperationCanceledException) when (_child.ExitedToken.IsCancellationRequested)
         {
-            throw ExitedEarly();
+            throw _child.ExitedEarly();
         }
         catch (TimeoutException)
         {
-            throw new TimeoutException($"the simulated remote (pid {ProcessId}) did not connect to '@{listener.Name}' within {_options.StartTimeout.TotalSeconds} s; stderr: {LastStderrLine()}");
+            throw new TimeoutException($"the simulated remote (pid {ProcessId}) did not connect to '@{listener.Name}' within {_options.StartTimeout.TotalSeconds} s; stderr: {_child.LastStderrLine()}");
         }
-        ReadUntilReady(_options.StartTimeout - deadline.Elapsed, cancellationToken);
+        _child.ReadUntilReady(_options.StartTimeout - deadline.Elapsed, _endpoints, cancellationToken);
         // Both processes have the file mapped: the name is no longer needed, and an unlinked file cannot be leaked.
         TryDelete(SharedMemoryPath);
         resources.LoadResourceTable();
@@ -232,100 +145,19 @@ public sealed class SimulatedRemoteProcess : IDisposable
             OnExited();
     }
 
-    private void ReadUntilReady(TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            string line = ReadLine(timeout < TimeSpan.Zero ? TimeSpan.Zero : timeout, "READY", cancellationToken);
-            if (line == "READY")
-                return;
-            // "ENDPOINT name 0xADDR" lines come before READY.
-            var words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (words.Length == 3 && words[0] == "ENDPOINT" && words[2].StartsWith("0x", StringComparison.Ordinal)
-                && uint.TryParse(words[2].AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out uint address))
-                _endpoints[words[1]] = address;
-        }
-    }
-
-    private string ReadLine(TimeSpan timeout, string waitingFor, CancellationToken cancellationToken = default)
-    {
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        cts.CancelAfter(timeout);
-        try
-        {
-            return _stdout.Reader.ReadAsync(cts.Token).AsTask().GetAwaiter().GetResult();
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            throw new TimeoutException($"the simulated remote (pid {ProcessId}) did not answer ({waitingFor}) within {timeout.TotalSeconds:0.#} s; stderr: {LastStderrLine()}");
-        }
-        catch (ChannelClosedException)
-        {
-            throw ExitedEarly();
-        }
-    }
-
-    private InvalidOperationException ExitedEarly()
-    {
-        _process.WaitForExit(5000);
-        string code = _process.HasExited ? _process.ExitCode.ToString(CultureInfo.InvariantCulture) : "unknown";
-        return new InvalidOperationException($"the simulated remote (pid {ProcessId}) exited with code {code}: {LastStderrLine()}");
-    }
-
-    private string LastStderrLine()
-    {
-        var lines = StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        return lines.Length == 0 ? "(nothing on stderr)" : lines[^1];
-    }
-
     /// <summary>
     /// Sends one command of the remote's line protocol (<see cref="SimulatedRemoteCommands"/>) and returns
     /// the reply's detail (after "OK"). One command at a time; thread-safe.
     /// </summary>
     /// <exception cref="InvalidOperationException">The remote answered ERR (the message has its reason) or exited.</exception>
     /// <exception cref="TimeoutException">No reply within <paramref name="timeout"/> (default 10 s).</exception>
-    public string Command(string line, TimeSpan? timeout = null)
-    {
-        ArgumentNullException.ThrowIfNull(line);
-        if (line.Contains('\n', StringComparison.Ordinal))
-            throw new ArgumentException("a command is one line", nameof(line));
-        lock (_commandLock)
-        {
-            try
-            {
-                _process.StandardInput.WriteLine(line);
-                _process.StandardInput.Flush();
-            }
-            catch (IOException e)
-            {
-                throw new InvalidOperationException($"the simulated remote (pid {ProcessId}) is gone: {e.Message}", e);
-            }
-            string reply = ReadLine(timeout ?? TimeSpan.FromSeconds(10), $"reply to '{line}'");
-            if (reply == "OK")
-                return "";
-            if (reply.StartsWith("OK ", StringComparison.Ordinal))
-                return reply[3..];
-            throw new InvalidOperationException($"the simulated remote refused '{line}': {(reply.StartsWith("ERR ", StringComparison.Ordinal) ? reply[4..] : reply)}");
-        }
-    }
+    public string Command(string line, TimeSpan? timeout = null) => _child.Command(line, timeout ?? TimeSpan.FromSeconds(10));
 
     /// <summary>Kills the child at once (SIGKILL, as a crash would) and waits for it.</summary>
-    public void Kill()
-    {
-        try
-        {
-            if (!_process.HasExited)
-                _process.Kill(entireProcessTree: true);
-            _process.WaitForExit();
-        }
-        catch (InvalidOperationException)
-        {
-            // Never started, or already reaped.
-        }
-    }
+    public void Kill() => _child.Kill();
 
     /// <summary>Waits for the child to exit; false on timeout.</summary>
-    public bool WaitForExit(TimeSpan timeout) => _process.WaitForExit(timeout);
+    public bool WaitForExit(TimeSpan timeout) => _child.WaitForExit(timeout);
 
     private void OnExited()
     {
@@ -343,7 +175,7 @@ public sealed class SimulatedRemoteProcess : IDisposable
         var host = _host;
         if (host is not null && _options.StopHostWhenRemoteExits)
         {
-            string code = _process.HasExited ? _process.ExitCode.ToString(CultureInfo.InvariantCulture) : "unknown";
+            string code = _child.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "unknown";
             host.Stop($"the simulated remote (pid {ProcessId}) exited with code {code}");
         }
         if (host is not null && Interlocked.Exchange(ref _exitedRaised, 1) == 0)
@@ -376,27 +208,17 @@ public sealed class SimulatedRemoteProcess : IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
         _host?.Dispose();
-        bool started = ProcessId != 0;
-        if (started)
+        if (ProcessId != 0)
         {
-            try
-            {
-                // The remote exits on stdin EOF; kill it only if it does not.
-                _process.StandardInput.Close();
-            }
-            catch (IOException)
-            {
-            }
-            if (!_process.WaitForExit(_options.ExitTimeout))
-                Kill();
-            _process.WaitForExit();
-            _exitCode = _process.ExitCode;
+            // The remote exits on stdin EOF; it is killed only if it does not.
+            _child.Shutdown(_options.ExitTimeout);
+            _exitCode = _child.ExitCode;
         }
         _doorbell?.Dispose();
         _connection?.Dispose();
         _resources?.Dispose();
         TryDelete(SharedMemoryPath);
-        _process.Dispose();
+        _child.Dispose();
         _exited.Dispose();
     }
 }

@@ -75,9 +75,12 @@ internal sealed class SimulatedRemoteRig : IDisposable
         echoDriver: echoDriver);
 
     /// <summary>Sends <paramref name="value"/> on the current echo channel and checks it comes back.</summary>
-    public void EchoRoundTrip(int value, string service = InProcessSimulatedControl.EchoService)
+    public void EchoRoundTrip(int value, string service = InProcessSimulatedControl.EchoService) => EchoRoundTrip(Processor, value, service);
+
+    /// <summary>Sends <paramref name="value"/> on <paramref name="processor"/>'s current echo channel and checks it comes back.</summary>
+    public static void EchoRoundTrip(RemoteProcessor processor, int value, string service = InProcessSimulatedControl.EchoService)
     {
-        var channel = Processor.WaitForChannel(service, Bound);
+        var channel = processor.WaitForChannel(service, Bound);
         Span<byte> message = stackalloc byte[4];
         BinaryPrimitives.WriteInt32LittleEndian(message, value);
         channel.Send(message);

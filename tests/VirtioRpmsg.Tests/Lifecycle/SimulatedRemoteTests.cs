@@ -81,6 +81,9 @@ public sealed class SimulatedRemoteTests : IDisposable
     [InlineData("send zz 00", "ERR FormatException: DST 'zz'")]
     [InlineData("send 0x400 XYZ", "ERR FormatException")]
     [InlineData("destroy nothing-here", "ERR no endpoint named 'nothing-here'")]
+    [InlineData("detach", "ERR InvalidOperationException: this remote cannot detach, attach or crash on command (no link)")]
+    [InlineData("attach", "ERR InvalidOperationException: this remote cannot detach")]
+    [InlineData("crash", "ERR InvalidOperationException: this remote cannot detach")]
     public void Execute_BadCommand_RepliesErrWithTheReason(string line, string expectedStart)
     {
         string reply = new SimulatedRemoteCommands(_remote).Execute(line, out bool quit);
