@@ -57,6 +57,9 @@ public sealed partial class RemoteProcessor : IDisposable
         ArgumentNullException.ThrowIfNull(platform);
         ArgumentNullException.ThrowIfNull(control);
         options ??= new RemoteProcessorOptions();
+        // A backend that knows when the remote died supplies the watchdog unless the caller chose one.
+        if (options.WatchdogDoorbell is null && control is IRemoteCrashSignal signal)
+            options = options with { WatchdogDoorbell = signal.CrashWatchdog };
         options.Validate();
         if (platform.Role != PlatformRole.Host)
             throw new ArgumentException($"A remote processor is driven from the host; the platform's role is {platform.Role}.", nameof(platform));

@@ -24,7 +24,7 @@ namespace VirtioRpmsg.Lifecycle;
 /// Dispose kills it. The child uses the simulated default layout
 /// (<see cref="PlatformDescription.SimulatedDefault"/>) over the file: the description must have that layout.</para>
 /// </remarks>
-public sealed class SimulatedProcessControl : IRemoteProcessorControl, IRemoteDoorbellProvider, IDisposable
+public sealed class SimulatedProcessControl : IRemoteProcessorControl, IRemoteDoorbellProvider, IRemoteCrashSignal, IDisposable
 {
     private readonly object _lock = new();
     private readonly object _exitLock = new();
@@ -86,7 +86,7 @@ public sealed class SimulatedProcessControl : IRemoteProcessorControl, IRemoteDo
 
     public bool CanInjectCrash => true;
 
-    /// <summary>Rung when the child exits unless told to (crash); give it to <see cref="RemoteProcessorOptions.WatchdogDoorbell"/>. Owned by this control.</summary>
+    /// <summary>Rung when the child exits unless told to (crash); RemoteProcessor picks it up as its watchdog (IRemoteCrashSignal). Owned by this control.</summary>
     public IDoorbell CrashWatchdog => _watchdog;
 
     /// <summary>Process id of the current child; 0 when there is none.</summary>

@@ -40,7 +40,7 @@ internal sealed class SimulatedProcessRig : IDisposable
             {
                 RecoveryMode = mode,
                 AutoRecover = autoRecover,
-                WatchdogDoorbell = control.CrashWatchdog,
+                // No WatchdogDoorbell: the processor takes the control's crash signal by itself.
                 BootTimeout = Bound,
                 DeviceOptions = new RpmsgDeviceOptions { Name = "rproc-host", SendTimeout = Bound },
             });
