@@ -101,7 +101,12 @@ internal static class CliOptions
             DefaultValueFactory = _ => "auto",
             HelpName = "auto|text|hex",
         };
-        option.AcceptOnlyFromAmong("auto", "text", "hex");
+        option.Validators.Add(r =>
+        {
+            string? value = r.GetValueOrDefault<string>();
+            if (value is not ("auto" or "text" or "hex"))
+                r.AddError($"--format must be auto, text or hex, not '{value}'");
+        });
         return option;
     }
 

@@ -10,6 +10,9 @@ namespace VirtioRpmsg.Cli.Commands;
 /// </summary>
 internal static class SendCommand
 {
+    /// <summary>After the first reply, how long to wait for each further one (replies to one message come together).</summary>
+    private static readonly TimeSpan s_moreReplies = TimeSpan.FromMilliseconds(200);
+
     public static Command Create()
     {
         var service = CliOptions.Service("Service to send to, as announced by the remote.");
@@ -19,7 +22,7 @@ internal static class SendCommand
         var file = new Option<string?>("--file", "-f") { Description = "Payload: the contents of this file; - reads standard input.", HelpName = "PATH|-" };
         var replyTimeout = new Option<double>("--reply-timeout")
         {
-            Description = "Seconds to wait for replies after sending (0: do not wait).",
+            Description = "Seconds to wait for a reply after sending (0: do not wait); further replies are printed while they keep coming (200 ms apart at most).",
             DefaultValueFactory = _ => 2,
         };
         replyTimeout.Validators.Add(r =>
@@ -84,13 +87,14 @@ internal static class SendCommand
         return ExitCodes.Success;
     }
 
-    /// <summary>Prints every reply until none arrived for <paramref name="timeout"/>.</summary>
-    private static void PrintReplies(RpmsgEndpoint endpoint, TimeSpan timeout, string format, CancellationToken ct)
+    /// <summary>Prints the replies: waits up to <paramref name="firstTimeout"/> for the first, then <see cref="s_moreReplies"/> for each further one.</summary>
+    private static void PrintReplies(RpmsgEndpoint endpoint, TimeSpan firstTimeout, string format, CancellationToken ct)
     {
         var buffer = new byte[endpoint.MaxPayload];
         int replies = 0;
         while (true)
         {
+            var timeout = replies == 0 || firstTimeout < s_moreReplies ? firstTimeout : s_moreReplies;
             RpmsgReceiveResult received = default;
             bool arrived = HostLink.CallerPolls(endpoint.Device)
                 ? HostLink.PollUntil(endpoint.Device, () => endpoint.TryReceive(buffer, TimeSpan.Zero, out received), timeout, ct)
@@ -101,6 +105,6 @@ internal static class SendCommand
             Console.WriteLine($"reply from 0x{received.Source:X}, {received.Length} bytes: {Payloads.Format(buffer.AsSpan(0, received.Length), format)}");
         }
         if (replies == 0)
-            Console.WriteLine($"no reply within {timeout.TotalSeconds:0.###} s");
+            Console.WriteLine($"no reply within {firstTimeout.TotalSeconds:0.###} s");
     }
 }
