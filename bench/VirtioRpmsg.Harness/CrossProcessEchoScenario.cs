@@ -82,39 +82,13 @@ public sealed class CrossProcessEchoScenario : IEchoScenario
         var session = Session(RpmsgWaitStrategy.Interrupt, request.Wait, cancellationToken);
         using var endpoint = session.Host.CreateEndpoint();
         var payload = new byte[request.PayloadSize];
-        StreamResult? result = null;
-        Exception? failure = null;
-        var sender = new Thread(() =>
-        {
-            try
-            {
-                CpuAffinity.PinCurrentThread(_hostCpu);
-                // Warm-up: JIT, tiering and first touch of every buffer, then the measured phase.
-                Burst(session, endpoint, payload, Math.Min(request.Count, 20_000), request.Label, cancellationToken);
-                long received = session.SinkMessages();
-                long before = GC.GetTotalAllocatedBytes(precise: true);
-                long start = Stopwatch.GetTimestamp();
-                long end = Burst(session, endpoint, payload, request.Count, request.Label, cancellationToken);
-                double allocated = (GC.GetTotalAllocatedBytes(precise: true) - before) / (double)request.Count;
-                long counted = session.SinkMessages() - received;
-                if (counted != request.Count)
-                    throw new InvalidDataException($"stream {request.Label}: the remote's sink counted {counted} messages of {request.Count} sent");
-                double seconds = (end - start) / (double)Stopwatch.Frequency;
-                double rate = seconds > 0 ? request.Count / seconds : 0;
-                result = new StreamResult(request, rate, rate * request.PayloadSize / 1e6, allocated);
-            }
-            catch (Exception e)
-            {
-                failure = e;
-            }
-        }) { IsBackground = true, Name = "bench-stream-sender" };
-        sender.Start();
-        var bound = EchoRuns.RunBound(request.Count + 20_000L) + TimeSpan.FromSeconds(5);
-        if (!sender.Join(bound))
-            throw new TimeoutException($"stream {request.Label}: the sender did not finish within {bound.TotalSeconds:F0} s\n{session.Diagnostics()}");
-        if (failure is not null)
-            throw new InvalidOperationException($"stream {request.Label} failed: {failure.Message}", failure);
-        return result!;
+        long counted = session.SinkMessages();
+        var result = EchoRuns.Stream(request, _hostCpu, count => Burst(session, endpoint, payload, count, request.Label, cancellationToken), session.Diagnostics);
+        counted = session.SinkMessages() - counted;
+        long sent = EchoRuns.StreamWarmup(request) + (long)request.Count;
+        if (counted != sent)
+            throw new InvalidDataException($"stream {request.Label}: the remote's sink counted {counted} messages of {sent} sent");
+        return result;
     }
 
     /// <summary>Sends <paramref name="count"/> messages to the sink, then one echo; returns when that echo is back.</summary>

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
 
 namespace VirtioRpmsg.Harness;
@@ -56,6 +57,46 @@ internal static class EchoRuns
             if (!sent)
                 endpoint.SendTo(destination, payload, s_sendTimeout, cancellationToken);
         }
+    }
+
+    /// <summary>Unmeasured messages sent before a measured stream burst.</summary>
+    public static int StreamWarmup(StreamRequest request) => Math.Min(request.Count, 20_000);
+
+    /// <summary>
+    /// Runs a stream measurement on a sender thread pinned to <paramref name="hostCpu"/>: a warm-up burst (JIT, tiering,
+    /// first touch of every buffer), then the measured one. <paramref name="burst"/> sends that many messages and returns
+    /// the <see cref="Stopwatch"/> timestamp at which the remote had them all. Bounded; a failure is rethrown here.
+    /// </summary>
+    public static StreamResult Stream(StreamRequest request, int hostCpu, Func<int, long> burst, Func<string> diagnostics)
+    {
+        StreamResult? result = null;
+        Exception? failure = null;
+        var sender = new Thread(() =>
+        {
+            try
+            {
+                CpuAffinity.PinCurrentThread(hostCpu);
+                burst(StreamWarmup(request));
+                long before = GC.GetTotalAllocatedBytes(precise: true);
+                long start = Stopwatch.GetTimestamp();
+                long end = burst(request.Count);
+                double allocated = (GC.GetTotalAllocatedBytes(precise: true) - before) / (double)request.Count;
+                double seconds = (end - start) / (double)Stopwatch.Frequency;
+                double rate = seconds > 0 ? request.Count / seconds : 0;
+                result = new StreamResult(request, rate, rate * request.PayloadSize / 1e6, allocated);
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+        }) { IsBackground = true, Name = "bench-stream-sender" };
+        sender.Start();
+        var bound = RunBound(request.Count + 20_000L) + TimeSpan.FromSeconds(5);
+        if (!sender.Join(bound))
+            throw new TimeoutException($"stream {request.Label}: the sender did not finish within {bound.TotalSeconds:F0} s\n{diagnostics()}");
+        if (failure is not null)
+            throw new InvalidOperationException($"stream {request.Label} failed: {failure.Message}", failure);
+        return result!;
     }
 
     /// <summary>A generous upper bound for a run: 30 s plus 1 ms per message (a round trip takes microseconds).</summary>

@@ -61,35 +61,11 @@ public sealed class InProcessEchoScenario(int hostCpu, int remoteCpu) : IEchoSce
         using var senderEndpoint = pair.Host.CreateEndpoint(ClientAddress);
         pair.Start();
         var payload = new byte[request.PayloadSize];
-        StreamResult? result = null;
-        Exception? failure = null;
-        var sender = new Thread(() =>
+        return EchoRuns.Stream(request, hostCpu, count =>
         {
-            try
-            {
-                CpuAffinity.PinCurrentThread(hostCpu);
-                // Warm-up: JIT, tiering and first touch of every buffer, then the measured phase.
-                SendBurst(senderEndpoint, sink, payload, Math.Min(request.Count, 20_000), request.Label, cancellationToken);
-                long before = GC.GetTotalAllocatedBytes(precise: true);
-                long start = Stopwatch.GetTimestamp();
-                SendBurst(senderEndpoint, sink, payload, request.Count, request.Label, cancellationToken);
-                double seconds = (sink.CompletedAt - start) / (double)Stopwatch.Frequency;
-                double allocated = (GC.GetTotalAllocatedBytes(precise: true) - before) / (double)request.Count;
-                double rate = seconds > 0 ? request.Count / seconds : 0;
-                result = new StreamResult(request, rate, rate * request.PayloadSize / 1e6, allocated);
-            }
-            catch (Exception e)
-            {
-                failure = e;
-            }
-        }) { IsBackground = true, Name = "bench-stream-sender" };
-        sender.Start();
-        var bound = EchoRuns.RunBound(request.Count + 20_000L) + TimeSpan.FromSeconds(5);
-        if (!sender.Join(bound))
-            throw new TimeoutException($"stream {request.Label}: the sender did not finish within {bound.TotalSeconds:F0} s ({sink.Received} received)\nhost: {pair.Host.Dump()}\nremote: {pair.Remote.Dump()}");
-        if (failure is not null)
-            throw new InvalidOperationException($"stream {request.Label} failed: {failure.Message}", failure);
-        return result!;
+            SendBurst(senderEndpoint, sink, payload, count, request.Label, cancellationToken);
+            return sink.CompletedAt;
+        }, () => $"{sink.Received} received\nhost: {pair.Host.Dump()}\nremote: {pair.Remote.Dump()}");
     }
 
     /// <inheritdoc />

@@ -92,6 +92,22 @@ internal static class CliOptions
         return ok && address != RpmsgAddress.Any;
     }
 
+    /// <summary>How long to wait for announcements from a real remote (list, dump).</summary>
+    public static Option<double> Settle()
+    {
+        var option = new Option<double>("--settle")
+        {
+            Description = "With --platform: seconds to wait for announcements after the link is up.",
+            DefaultValueFactory = _ => 1,
+        };
+        option.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<double>() is < 0 or > 600)
+                r.AddError("--settle must be 0 to 600 seconds");
+        });
+        return option;
+    }
+
     /// <summary>How received payloads are printed.</summary>
     public static Option<string> Format()
     {

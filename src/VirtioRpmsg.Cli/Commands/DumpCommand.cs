@@ -23,11 +23,7 @@ internal static class DumpCommand
             if (r.GetValueOrDefault<int>() is < 0 or > 1_000_000)
                 r.AddError("--exchange must be 0 to 1000000");
         });
-        var settle = new Option<double>("--settle")
-        {
-            Description = "With --platform: seconds to wait for announcements after the link is up.",
-            DefaultValueFactory = _ => 1,
-        };
+        var settle = CliOptions.Settle();
         var platform = CliOptions.Platform();
         var verbose = CliOptions.Verbose();
         var command = new Command("dump", "Print the device and ring state.")
@@ -37,7 +33,7 @@ internal static class DumpCommand
         command.SetAction(parse =>
         {
             bool v = parse.GetValue(verbose);
-            return CliRunner.Run("dump", v, ct => Run(parse.GetValue(exchange), TimeSpan.FromSeconds(Math.Clamp(parse.GetValue(settle), 0, 600)), parse.GetValue(platform), v, ct));
+            return CliRunner.Run("dump", v, ct => Run(parse.GetValue(exchange), TimeSpan.FromSeconds(parse.GetValue(settle)), parse.GetValue(platform), v, ct));
         });
         return command;
     }

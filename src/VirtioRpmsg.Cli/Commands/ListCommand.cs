@@ -13,16 +13,7 @@ internal static class ListCommand
 {
     public static Command Create()
     {
-        var settle = new Option<double>("--settle")
-        {
-            Description = "With --platform: seconds to wait for announcements after the link is up.",
-            DefaultValueFactory = _ => 1,
-        };
-        settle.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<double>() is < 0 or > 600)
-                r.AddError("--settle must be 0 to 600 seconds");
-        });
+        var settle = CliOptions.Settle();
         var platform = CliOptions.Platform();
         var verbose = CliOptions.Verbose();
         var command = new Command("list", "List the channels (services announced by the remote) and endpoints of the device.")
