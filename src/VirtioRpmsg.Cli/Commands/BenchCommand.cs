@@ -49,7 +49,11 @@ internal static class BenchCommand
                 args.AddRange(["--svg", plot]);
             foreach (string name in parse.GetValue(scenario) ?? [])
                 args.AddRange(["--scenario", name]);
-            args.AddRange(["--host-cpu", parse.GetValue(hostCpu).ToString(CultureInfo.InvariantCulture), "--remote-cpu", parse.GetValue(remoteCpu).ToString(CultureInfo.InvariantCulture)]);
+            // Only when chosen, so the report's "how to reproduce" line stays short.
+            if (parse.GetResult(hostCpu) is { Implicit: false })
+                args.AddRange(["--host-cpu", parse.GetValue(hostCpu).ToString(CultureInfo.InvariantCulture)]);
+            if (parse.GetResult(remoteCpu) is { Implicit: false })
+                args.AddRange(["--remote-cpu", parse.GetValue(remoteCpu).ToString(CultureInfo.InvariantCulture)]);
             bool v = parse.GetValue(verbose);
             return CliRunner.Run("bench", v, ct => ReportCommand.Run(args, Console.Out, Console.Error, Registry(), ct));
         });
