@@ -12,7 +12,12 @@ public static class Program
     public static int Main(string[] args)
     {
         if (args.Length > 0 && args[0] == "report")
-            return ReportCommand.Run(args[1..], Console.Out, Console.Error);
+        {
+            // The cross-process scenario runs the remote from rpmsg.dll, copied here by the CLI project reference.
+            var registry = ScenarioRegistry.CreateDefault()
+                .Register(CrossProcessEchoScenario.ScenarioName, c => new CrossProcessEchoScenario(c.HostCpu, c.RemoteCpu));
+            return ReportCommand.Run(args[1..], Console.Out, Console.Error, registry);
+        }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }

@@ -44,26 +44,8 @@ public sealed class InProcessEchoScenario(int hostCpu, int remoteCpu) : IEchoSce
         using var serverEndpoint = pair.Remote.CreateEndpoint(ServerAddress, server.OnMessage);
         using var clientEndpoint = pair.Host.CreateEndpoint(ClientAddress, client.OnReply);
         pair.Start();
-        // The start message: its reply pins the host dispatcher and sends the first requests from there.
-        clientEndpoint.SendTo(ServerAddress, client.Payload, TimeSpan.FromSeconds(30), cancellationToken);
-        var bound = RunBound(request.Warmup + (long)request.Count);
-        if (!client.WaitDone(bound, cancellationToken))
-        {
-            throw new TimeoutException(
-                $"echo {request.Label}: {client.Received} of {request.Warmup + request.Count} replies within {bound.TotalSeconds:F0} s\nhost: {pair.Host.Dump()}\nremote: {pair.Remote.Dump()}");
-        }
-        if (client.BadReplies != 0)
-            throw new InvalidDataException($"echo {request.Label}: {client.BadReplies} replies differed from the request payload");
-        double seconds = (client.MeasuredEnd - client.MeasuredStart) / (double)Stopwatch.Frequency;
-        double allocated = (client.AllocatedAtEnd - client.AllocatedAtStart) / (double)request.Count;
-        double? idle = measureIdle && request.Wait == RpmsgWaitStrategy.Hybrid ? MeasureIdleCpu(cancellationToken) : null;
-        return new EchoResult(
-            request,
-            client.Recorder.Summarize(),
-            client.Recorder.PercentileCurve(),
-            seconds > 0 ? request.Count / seconds : 0,
-            allocated,
-            idle);
+        int[] idle = measureIdle ? [Environment.ProcessId] : [];
+        return EchoRuns.Complete(client, clientEndpoint, ServerAddress, request, idle, () => $"host: {pair.Host.Dump()}\nremote: {pair.Remote.Dump()}", cancellationToken);
     }
 
     /// <inheritdoc />
@@ -79,35 +61,11 @@ public sealed class InProcessEchoScenario(int hostCpu, int remoteCpu) : IEchoSce
         using var senderEndpoint = pair.Host.CreateEndpoint(ClientAddress);
         pair.Start();
         var payload = new byte[request.PayloadSize];
-        StreamResult? result = null;
-        Exception? failure = null;
-        var sender = new Thread(() =>
+        return EchoRuns.Stream(request, hostCpu, count =>
         {
-            try
-            {
-                CpuAffinity.PinCurrentThread(hostCpu);
-                // Warm-up: JIT, tiering and first touch of every buffer, then the measured phase.
-                SendBurst(senderEndpoint, sink, payload, Math.Min(request.Count, 20_000), request.Label, cancellationToken);
-                long before = GC.GetTotalAllocatedBytes(precise: true);
-                long start = Stopwatch.GetTimestamp();
-                SendBurst(senderEndpoint, sink, payload, request.Count, request.Label, cancellationToken);
-                double seconds = (sink.CompletedAt - start) / (double)Stopwatch.Frequency;
-                double allocated = (GC.GetTotalAllocatedBytes(precise: true) - before) / (double)request.Count;
-                double rate = seconds > 0 ? request.Count / seconds : 0;
-                result = new StreamResult(request, rate, rate * request.PayloadSize / 1e6, allocated);
-            }
-            catch (Exception e)
-            {
-                failure = e;
-            }
-        }) { IsBackground = true, Name = "bench-stream-sender" };
-        sender.Start();
-        var bound = RunBound(request.Count + 20_000L) + TimeSpan.FromSeconds(5);
-        if (!sender.Join(bound))
-            throw new TimeoutException($"stream {request.Label}: the sender did not finish within {bound.TotalSeconds:F0} s ({sink.Received} received)\nhost: {pair.Host.Dump()}\nremote: {pair.Remote.Dump()}");
-        if (failure is not null)
-            throw new InvalidOperationException($"stream {request.Label} failed: {failure.Message}", failure);
-        return result!;
+            SendBurst(senderEndpoint, sink, payload, count, request.Label, cancellationToken);
+            return sink.CompletedAt;
+        }, () => $"{sink.Received} received\nhost: {pair.Host.Dump()}\nremote: {pair.Remote.Dump()}");
     }
 
     /// <inheritdoc />
@@ -137,41 +95,9 @@ public sealed class InProcessEchoScenario(int hostCpu, int remoteCpu) : IEchoSce
     private static void SendBurst(RpmsgEndpoint endpoint, StreamSink sink, byte[] payload, int count, string label, CancellationToken cancellationToken)
     {
         sink.Expect(count);
-        for (int i = 0; i < count; i++)
-        {
-            if (endpoint.TrySendTo(ServerAddress, payload))
-                continue;
-            // Ring full: spin a little for the remote to return buffers, then block (bounded) in Send.
-            var spin = new SpinWait();
-            bool sent = false;
-            while (!sent && !spin.NextSpinWillYield)
-            {
-                spin.SpinOnce(sleep1Threshold: -1);
-                sent = endpoint.TrySendTo(ServerAddress, payload);
-            }
-            if (!sent)
-                endpoint.SendTo(ServerAddress, payload, TimeSpan.FromSeconds(30), cancellationToken);
-        }
-        var bound = RunBound(count);
+        EchoRuns.SendAll(endpoint, ServerAddress, payload, count, cancellationToken);
+        var bound = EchoRuns.RunBound(count);
         if (!sink.WaitDone(bound, cancellationToken))
             throw new TimeoutException($"stream {label}: {count} messages not all received within {bound.TotalSeconds:F0} s");
-    }
-
-    /// <summary>A generous upper bound for a run: 30 s plus 1 ms per message (a round trip takes microseconds).</summary>
-    private static TimeSpan RunBound(long messages) => TimeSpan.FromSeconds(30) + TimeSpan.FromMilliseconds(messages);
-
-    /// <summary>CPU used by the whole process over 300 ms of idleness, after the spin budget has long passed.</summary>
-    private static double MeasureIdleCpu(CancellationToken cancellationToken)
-    {
-        using var process = Process.GetCurrentProcess();
-        // Let the spin budget run out and background tier-up compilation of the run's methods settle.
-        cancellationToken.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(200));
-        process.Refresh();
-        var cpuBefore = process.TotalProcessorTime;
-        long start = Stopwatch.GetTimestamp();
-        cancellationToken.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(300));
-        process.Refresh();
-        var cpu = process.TotalProcessorTime - cpuBefore;
-        return cpu.TotalSeconds / Stopwatch.GetElapsedTime(start).TotalSeconds;
     }
 }

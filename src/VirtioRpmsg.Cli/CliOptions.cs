@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using VirtioRpmsg.Rpmsg;
 
 namespace VirtioRpmsg.Cli;
@@ -26,6 +27,101 @@ internal static class CliOptions
             string? value = r.GetValueOrDefault<string>();
             if (value is not ("interrupt" or "poll" or "hybrid"))
                 r.AddError($"--wait must be interrupt, poll or hybrid, not '{value}'");
+        });
+        return option;
+    }
+
+    public static Option<int> Count(int defaultValue, string description)
+    {
+        var option = new Option<int>("--count", "-n") { Description = description, DefaultValueFactory = _ => defaultValue };
+        option.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() < 1)
+                r.AddError("--count must be at least 1");
+        });
+        return option;
+    }
+
+    public static Option<int> Size()
+    {
+        var option = new Option<int>("--size", "-s")
+        {
+            Description = "Payload bytes per message: 0 to the buffer size minus the 16-byte header (496 with the default buffers).",
+            DefaultValueFactory = _ => 64,
+        };
+        option.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() < 0)
+                r.AddError("--size must not be negative");
+        });
+        return option;
+    }
+
+    /// <summary>Fails when <paramref name="size"/> does not fit in one message of <paramref name="device"/>.</summary>
+    public static void CheckSize(int size, RpmsgDevice device)
+    {
+        if (size > device.MaxPayload)
+            throw new CliFailure($"--size {size} exceeds the largest payload of one message ({device.MaxPayload} bytes)");
+    }
+
+    public static Option<string> Service(string description) => new("--service")
+    {
+        Description = description,
+        DefaultValueFactory = _ => "rpmsg-echo",
+        HelpName = "NAME",
+    };
+
+    /// <summary>An rpmsg address option: decimal or 0x-prefixed hex.</summary>
+    public static Option<string?> Address(string name, string description)
+    {
+        var option = new Option<string?>(name) { Description = description, HelpName = "ADDR" };
+        option.Validators.Add(r =>
+        {
+            string? value = r.GetValueOrDefault<string?>();
+            if (value is not null && !TryParseAddress(value, out _))
+                r.AddError($"{name} must be an address (decimal or 0x-prefixed hex, below 0xFFFFFFFF), not '{value}'");
+        });
+        return option;
+    }
+
+    public static bool TryParseAddress(string text, out uint address)
+    {
+        bool ok = text.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
+            ? uint.TryParse(text.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out address)
+            : uint.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out address);
+        return ok && address != RpmsgAddress.Any;
+    }
+
+    /// <summary>How long to wait for announcements from a real remote (list, dump).</summary>
+    public static Option<double> Settle()
+    {
+        var option = new Option<double>("--settle")
+        {
+            Description = "With --platform: seconds to wait for announcements after the link is up.",
+            DefaultValueFactory = _ => 1,
+        };
+        option.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<double>() is < 0 or > 600)
+                r.AddError("--settle must be 0 to 600 seconds");
+        });
+        return option;
+    }
+
+    /// <summary>How received payloads are printed.</summary>
+    public static Option<string> Format()
+    {
+        var option = new Option<string>("--format")
+        {
+            Description = "How to print received payloads: text, hex, or auto (text when it is printable UTF-8, else hex).",
+            DefaultValueFactory = _ => "auto",
+            HelpName = "auto|text|hex",
+        };
+        option.Validators.Add(r =>
+        {
+            string? value = r.GetValueOrDefault<string>();
+            if (value is not ("auto" or "text" or "hex"))
+                r.AddError($"--format must be auto, text or hex, not '{value}'");
         });
         return option;
     }

@@ -32,6 +32,12 @@ public static class Program
         var root = new RootCommand("rpmsg: a userspace virtio-rpmsg stack; talk to a remote processor over shared memory.");
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(RemoteCommand.Create());
+        root.Subcommands.Add(PingCommand.Create());
+        root.Subcommands.Add(SendCommand.Create());
+        root.Subcommands.Add(ListenCommand.Create());
+        root.Subcommands.Add(ListCommand.Create());
+        root.Subcommands.Add(DumpCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
         return root;
     }
 }

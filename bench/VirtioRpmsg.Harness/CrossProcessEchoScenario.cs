@@ -1,0 +1,123 @@
+using System.Diagnostics;
+using VirtioRpmsg.Platform;
+using VirtioRpmsg.Rpmsg;
+
+namespace VirtioRpmsg.Harness;
+
+/// <summary>
+/// The host in this process and the simulated remote (<c>rpmsg remote</c>) in a child process, over a
+/// shared-memory file with eventfd doorbells passed over a Unix socket: the deployment shape of a real
+/// remote processor, with the process boundary in the measured path. The child's threads are pinned to the
+/// remote CPU; the host dispatcher (echo) or sender thread (stream) is pinned to the host CPU. The remote's
+/// dispatcher waits with the request's strategy, so each strategy gets its own child (started on first use,
+/// replaced when the strategy changes, all ended by <see cref="Dispose"/>).
+/// </summary>
+/// <remarks>
+/// Streaming ends with one echo after the burst: the remote handles the ring in order on one dispatcher,
+/// so that reply proves every earlier message reached the sink; the sink's count is then checked.
+/// </remarks>
+public sealed class CrossProcessEchoScenario : IEchoScenario
+{
+    /// <summary>The name this scenario is registered under.</summary>
+    public const string ScenarioName = "cross-process";
+
+    private static readonly TimeSpan s_sendTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly int _hostCpu;
+    private readonly int _remoteCpu;
+    private readonly string? _cliAssemblyPath;
+    private CrossProcessSession? _session;
+
+    /// <param name="hostCpu">CPU of the host's dispatcher or sender thread.</param>
+    /// <param name="remoteCpu">CPU of every thread of the child.</param>
+    /// <param name="cliAssemblyPath">rpmsg.dll that runs the remote; null: next to the entry assembly.</param>
+    public CrossProcessEchoScenario(int hostCpu, int remoteCpu, string? cliAssemblyPath = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(hostCpu);
+        ArgumentOutOfRangeException.ThrowIfNegative(remoteCpu);
+        _hostCpu = hostCpu;
+        _remoteCpu = remoteCpu;
+        _cliAssemblyPath = cliAssemblyPath;
+    }
+
+    /// <inheritdoc />
+    public string Name => ScenarioName;
+
+    /// <inheritdoc />
+    public string Description =>
+        $"host in this process (dispatcher or sender thread pinned to CPU {_hostCpu}), simulated remote in a child process (`rpmsg remote`, every thread pinned to CPU {_remoteCpu}), one shared-memory file, eventfd doorbells passed over a Unix socket";
+
+    /// <inheritdoc />
+    public EchoResult RunEcho(EchoRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        request.Validate();
+        var session = Session(request.Wait, request.Wait, cancellationToken);
+        if (!session.Warm)
+        {
+            // Half a second of echoes, so the measured case runs tiered-up code on both sides.
+            session.Warm = true;
+            long until = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 2;
+            do
+                Echo(session, new EchoRequest(64, request.Wait, request.Wait == RpmsgWaitStrategy.Interrupt ? 200 : 2_000, 4, 0), measureIdle: false, cancellationToken);
+            while (Stopwatch.GetTimestamp() < until);
+        }
+        return Echo(session, request, measureIdle: true, cancellationToken);
+    }
+
+    private EchoResult Echo(CrossProcessSession session, EchoRequest request, bool measureIdle, CancellationToken cancellationToken)
+    {
+        var client = new EchoClient(session.EchoAddress, request.PayloadSize, request.Depth, request.Warmup, request.Count, _hostCpu);
+        using var endpoint = session.Host.CreateEndpoint(RpmsgAddress.Any, client.OnReply);
+        int[] idle = measureIdle ? [Environment.ProcessId, session.RemoteProcessId] : [];
+        return EchoRuns.Complete(client, endpoint, session.EchoAddress, request, idle, session.Diagnostics, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public StreamResult RunStream(StreamRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        request.Validate();
+        // The host only receives the one end-of-burst echo, so its dispatcher waits on interrupts and stays off the sender's CPU.
+        var session = Session(RpmsgWaitStrategy.Interrupt, request.Wait, cancellationToken);
+        using var endpoint = session.Host.CreateEndpoint();
+        var payload = new byte[request.PayloadSize];
+        long counted = session.SinkMessages();
+        var result = EchoRuns.Stream(request, _hostCpu, count => Burst(session, endpoint, payload, count, request.Label, cancellationToken), session.Diagnostics);
+        counted = session.SinkMessages() - counted;
+        long sent = EchoRuns.StreamWarmup(request) + (long)request.Count;
+        if (counted != sent)
+            throw new InvalidDataException($"stream {request.Label}: the remote's sink counted {counted} messages of {sent} sent");
+        return result;
+    }
+
+    /// <summary>Sends <paramref name="count"/> messages to the sink, then one echo; returns when that echo is back.</summary>
+    private static long Burst(CrossProcessSession session, RpmsgEndpoint endpoint, byte[] payload, int count, string label, CancellationToken cancellationToken)
+    {
+        EchoRuns.SendAll(endpoint, session.SinkAddress, payload, count, cancellationToken);
+        endpoint.SendTo(session.EchoAddress, payload, s_sendTimeout, cancellationToken);
+        var bound = EchoRuns.RunBound(count);
+        Span<byte> reply = stackalloc byte[payload.Length];
+        if (!endpoint.TryReceive(reply, bound, out _, cancellationToken))
+            throw new TimeoutException($"stream {label}: the end-of-burst echo did not come back within {bound.TotalSeconds:F0} s\n{session.Diagnostics()}");
+        return Stopwatch.GetTimestamp();
+    }
+
+    /// <summary>The session with these wait strategies, replacing (ending) the current one if it differs.</summary>
+    private CrossProcessSession Session(RpmsgWaitStrategy hostWait, RpmsgWaitStrategy remoteWait, CancellationToken cancellationToken)
+    {
+        if (_session is { } current && current.HostWait == hostWait && current.RemoteWait == remoteWait)
+            return current;
+        _session?.Dispose();
+        _session = null;
+        _session = CrossProcessSession.Start(hostWait, remoteWait, _remoteCpu, _cliAssemblyPath, cancellationToken);
+        return _session;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _session?.Dispose();
+        _session = null;
+    }
+}

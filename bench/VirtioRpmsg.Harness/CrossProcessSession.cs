@@ -1,0 +1,90 @@
+using System.Globalization;
+using VirtioRpmsg.Lifecycle;
+using VirtioRpmsg.Platform;
+using VirtioRpmsg.Rpmsg;
+
+namespace VirtioRpmsg.Harness;
+
+/// <summary>
+/// One host device in this process linked to one simulated remote in a child process (echo and sink
+/// services), each side with a fixed wait strategy. Every thread of the child is pinned to the remote CPU.
+/// </summary>
+internal sealed class CrossProcessSession : IDisposable
+{
+    private static readonly TimeSpan s_linkTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly SimulatedRemoteProcess _process;
+
+    private CrossProcessSession(SimulatedRemoteProcess process, RpmsgWaitStrategy hostWait, RpmsgWaitStrategy remoteWait)
+    {
+        _process = process;
+        HostWait = hostWait;
+        RemoteWait = remoteWait;
+    }
+
+    public RpmsgWaitStrategy HostWait { get; }
+
+    public RpmsgWaitStrategy RemoteWait { get; }
+
+    public RpmsgDevice Host => _process.Host;
+
+    public int RemoteProcessId => _process.ProcessId;
+
+    public uint EchoAddress { get; private set; }
+
+    public uint SinkAddress { get; private set; }
+
+    /// <summary>True once the session ran its warm-up.</summary>
+    public bool Warm { get; set; }
+
+    /// <summary>Starts the child, pins it, starts the host and waits (bounded) for the link.</summary>
+    public static CrossProcessSession Start(RpmsgWaitStrategy hostWait, RpmsgWaitStrategy remoteWait, int remoteCpu, string? cliAssemblyPath, CancellationToken cancellationToken)
+    {
+        var process = SimulatedRemoteProcess.Start(new SimulatedRemoteProcessOptions
+        {
+            CliAssemblyPath = cliAssemblyPath,
+            Services = SimulatedServices.Echo | SimulatedServices.Sink,
+            RemoteWaitStrategy = remoteWait,
+            HostOptions = new RpmsgDeviceOptions { Name = "bench-host", WaitStrategy = hostWait, SendTimeout = s_linkTimeout },
+            SharedMemoryPrefix = "vrpmsg-bench-",
+        }, cancellationToken);
+        var session = new CrossProcessSession(process, hostWait, remoteWait);
+        try
+        {
+            // Its dispatcher exists already (it said READY); threads it starts later inherit the pin.
+            CpuAffinity.PinProcess(process.ProcessId, remoteCpu);
+            session.EchoAddress = Endpoint(process, "echo");
+            session.SinkAddress = Endpoint(process, "sink");
+            process.Host.Start();
+            if (!process.Host.WaitForLinkUp(s_linkTimeout, cancellationToken))
+                throw new TimeoutException($"cross-process: the link to the remote (pid {process.ProcessId}) did not come up within {s_linkTimeout.TotalSeconds} s\n{process.Host.Dump()}");
+            return session;
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Messages the remote's sink has counted (asked over the child's command line).</summary>
+    public long SinkMessages()
+    {
+        foreach (string field in _process.Command("stats").Split(' '))
+        {
+            if (field.StartsWith("sink=", StringComparison.Ordinal))
+                return long.Parse(field.AsSpan(5), NumberStyles.None, CultureInfo.InvariantCulture);
+        }
+        throw new InvalidDataException("cross-process: the remote's stats reply has no sink= field");
+    }
+
+    /// <summary>Both devices' state, for a timeout message.</summary>
+    public string Diagnostics() => $"host: {Host.Dump()}\nremote (pid {RemoteProcessId}): {(_process.HasExited ? "exited, " + _process.StandardError : "running")}";
+
+    private static uint Endpoint(SimulatedRemoteProcess process, string name) =>
+        process.RemoteEndpoints.TryGetValue(name, out uint address)
+            ? address
+            : throw new InvalidOperationException($"cross-process: the simulated remote reported no '{name}' endpoint");
+
+    public void Dispose() => _process.Dispose();
+}

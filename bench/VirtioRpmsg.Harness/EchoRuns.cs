@@ -1,0 +1,136 @@
+using System.Diagnostics;
+using VirtioRpmsg.Platform;
+using VirtioRpmsg.Rpmsg;
+
+namespace VirtioRpmsg.Harness;
+
+/// <summary>The parts of an echo or stream run every scenario shares: the bounded wait, the result, the send loop, idle CPU.</summary>
+internal static class EchoRuns
+{
+    private static readonly TimeSpan s_sendTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Sends the start message from <paramref name="clientEndpoint"/> (whose handler is <paramref name="client"/>'s
+    /// <see cref="EchoClient.OnReply"/>) to <paramref name="serverAddress"/>, waits (bounded) for every reply and
+    /// turns the client's records into a result. <paramref name="idleProcessIds"/>: processes whose idle CPU is
+    /// measured afterwards (hybrid only); empty measures none.
+    /// </summary>
+    public static EchoResult Complete(EchoClient client, RpmsgEndpoint clientEndpoint, uint serverAddress, EchoRequest request,
+        IReadOnlyList<int> idleProcessIds, Func<string> diagnostics, CancellationToken cancellationToken)
+    {
+        // The start message: its reply pins the host dispatcher and sends the first requests from there.
+        clientEndpoint.SendTo(serverAddress, client.Payload, s_sendTimeout, cancellationToken);
+        var bound = RunBound(request.Warmup + (long)request.Count);
+        if (!client.WaitDone(bound, cancellationToken))
+            throw new TimeoutException($"echo {request.Label}: {client.Received} of {request.Warmup + request.Count} replies within {bound.TotalSeconds:F0} s\n{diagnostics()}");
+        if (client.BadReplies != 0)
+            throw new InvalidDataException($"echo {request.Label}: {client.BadReplies} replies differed from the request payload");
+        double seconds = (client.MeasuredEnd - client.MeasuredStart) / (double)Stopwatch.Frequency;
+        double allocated = (client.AllocatedAtEnd - client.AllocatedAtStart) / (double)request.Count;
+        double? idle = idleProcessIds.Count > 0 && request.Wait == RpmsgWaitStrategy.Hybrid ? MeasureIdleCpu(idleProcessIds, cancellationToken) : null;
+        return new EchoResult(
+            request,
+            client.Recorder.Summarize(),
+            client.Recorder.PercentileCurve(),
+            seconds > 0 ? request.Count / seconds : 0,
+            allocated,
+            idle);
+    }
+
+    /// <summary>
+    /// Sends <paramref name="count"/> copies of <paramref name="payload"/> to <paramref name="destination"/> as fast
+    /// as the ring allows: on a full ring it spins a little for the remote to return buffers, then blocks (bounded) in Send.
+    /// </summary>
+    public static void SendAll(RpmsgEndpoint endpoint, uint destination, byte[] payload, int count, CancellationToken cancellationToken)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            if (endpoint.TrySendTo(destination, payload))
+                continue;
+            var spin = new SpinWait();
+            bool sent = false;
+            while (!sent && !spin.NextSpinWillYield)
+            {
+                spin.SpinOnce(sleep1Threshold: -1);
+                sent = endpoint.TrySendTo(destination, payload);
+            }
+            if (!sent)
+                endpoint.SendTo(destination, payload, s_sendTimeout, cancellationToken);
+        }
+    }
+
+    /// <summary>Unmeasured messages sent before a measured stream burst.</summary>
+    public static int StreamWarmup(StreamRequest request) => Math.Min(request.Count, 20_000);
+
+    /// <summary>
+    /// Runs a stream measurement on a sender thread pinned to <paramref name="hostCpu"/>: a warm-up burst (JIT, tiering,
+    /// first touch of every buffer), then the measured one. <paramref name="burst"/> sends that many messages and returns
+    /// the <see cref="Stopwatch"/> timestamp at which the remote had them all. Bounded; a failure is rethrown here.
+    /// </summary>
+    public static StreamResult Stream(StreamRequest request, int hostCpu, Func<int, long> burst, Func<string> diagnostics)
+    {
+        StreamResult? result = null;
+        Exception? failure = null;
+        var sender = new Thread(() =>
+        {
+            try
+            {
+                CpuAffinity.PinCurrentThread(hostCpu);
+                burst(StreamWarmup(request));
+                long before = GC.GetTotalAllocatedBytes(precise: true);
+                long start = Stopwatch.GetTimestamp();
+                long end = burst(request.Count);
+                double allocated = (GC.GetTotalAllocatedBytes(precise: true) - before) / (double)request.Count;
+                double seconds = (end - start) / (double)Stopwatch.Frequency;
+                double rate = seconds > 0 ? request.Count / seconds : 0;
+                result = new StreamResult(request, rate, rate * request.PayloadSize / 1e6, allocated);
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+        }) { IsBackground = true, Name = "bench-stream-sender" };
+        sender.Start();
+        var bound = RunBound(request.Count + 20_000L) + TimeSpan.FromSeconds(5);
+        if (!sender.Join(bound))
+            throw new TimeoutException($"stream {request.Label}: the sender did not finish within {bound.TotalSeconds:F0} s\n{diagnostics()}");
+        if (failure is not null)
+            throw new InvalidOperationException($"stream {request.Label} failed: {failure.Message}", failure);
+        return result!;
+    }
+
+    /// <summary>A generous upper bound for a run: 30 s plus 1 ms per message (a round trip takes microseconds).</summary>
+    public static TimeSpan RunBound(long messages) => TimeSpan.FromSeconds(30) + TimeSpan.FromMilliseconds(messages);
+
+    /// <summary>CPU used by the given processes together over 300 ms of idleness, after the spin budget has long passed (1.0 = one core).</summary>
+    public static double MeasureIdleCpu(IReadOnlyList<int> processIds, CancellationToken cancellationToken)
+    {
+        var processes = processIds.Select(Process.GetProcessById).ToArray();
+        try
+        {
+            // Let the spin budget run out and background tier-up compilation of the run's methods settle.
+            cancellationToken.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(200));
+            var before = TotalCpu(processes);
+            long start = Stopwatch.GetTimestamp();
+            cancellationToken.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(300));
+            var cpu = TotalCpu(processes) - before;
+            return cpu.TotalSeconds / Stopwatch.GetElapsedTime(start).TotalSeconds;
+        }
+        finally
+        {
+            foreach (var p in processes)
+                p.Dispose();
+        }
+    }
+
+    private static TimeSpan TotalCpu(Process[] processes)
+    {
+        var total = TimeSpan.Zero;
+        foreach (var p in processes)
+        {
+            p.Refresh();
+            total += p.TotalProcessorTime;
+        }
+        return total;
+    }
+}

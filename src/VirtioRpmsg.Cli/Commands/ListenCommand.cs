@@ -1,0 +1,126 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text;
+using VirtioRpmsg.Lifecycle;
+using VirtioRpmsg.Rpmsg;
+
+namespace VirtioRpmsg.Cli.Commands;
+
+/// <summary>
+/// <c>rpmsg listen</c>: creates one endpoint on the host (announced under <c>--name</c> through the name
+/// service, at a fixed <c>--address</c> or a free one) and prints every message it receives until Ctrl+C,
+/// <c>--count</c> messages or <c>--timeout</c>. Against the simulated remote, <c>--remote-sends N</c> makes the
+/// remote send N test messages to it.
+/// </summary>
+internal static class ListenCommand
+{
+    /// <summary>How often the receive loop looks at the deadline and Ctrl+C.</summary>
+    private static readonly TimeSpan s_slice = TimeSpan.FromMilliseconds(250);
+
+    public static Command Create()
+    {
+        var name = new Option<string?>("--name") { Description = "Announce the endpoint under this service name (name service).", HelpName = "NAME" };
+        var address = CliOptions.Address("--address", "Local address of the endpoint (default: a free one).");
+        var count = new Option<int?>("--count", "-n") { Description = "Stop after this many messages." };
+        count.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int?>() is < 1)
+                r.AddError("--count must be at least 1");
+        });
+        var timeout = new Option<double?>("--timeout") { Description = "Stop after this many seconds." };
+        timeout.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<double?>() is { } t && (t <= 0 || t > 31_536_000))
+                r.AddError($"--timeout must be more than 0 seconds (and at most a year), not {t}");
+        });
+        var remoteSends = new Option<int>("--remote-sends")
+        {
+            Description = "Simulated remote only: have the remote send this many test messages (\"message 1\", ...) to the endpoint.",
+            HelpName = "N",
+        };
+        remoteSends.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() is < 0 or > 100_000)
+                r.AddError("--remote-sends must be 0 to 100000");
+        });
+        var format = CliOptions.Format();
+        var wait = CliOptions.Wait();
+        var platform = CliOptions.Platform();
+        var verbose = CliOptions.Verbose();
+        var command = new Command("listen", "Create an endpoint and print the messages it receives (until Ctrl+C, --count or --timeout).")
+        {
+            name, address, count, timeout, remoteSends, format, wait, platform, verbose,
+        };
+        command.SetAction(parse =>
+        {
+            bool v = parse.GetValue(verbose);
+            uint local = RpmsgAddress.Any;
+            if (parse.GetValue(address) is { } a)
+                CliOptions.TryParseAddress(a, out local);
+            var s = new Settings(parse.GetValue(name), local, parse.GetValue(count), parse.GetValue(timeout) is { } t ? TimeSpan.FromSeconds(t) : null,
+                parse.GetValue(remoteSends), parse.GetValue(format)!, CliOptions.ParseWait(parse.GetValue(wait)), parse.GetValue(platform), v);
+            return CliRunner.Run("listen", v, ct => Run(s, ct));
+        });
+        return command;
+    }
+
+    private sealed record Settings(string? Name, uint Address, int? Count, TimeSpan? Timeout, int RemoteSends, string Format,
+        RpmsgWaitStrategy Wait, FileInfo? Platform, bool Verbose);
+
+    private static int Run(Settings s, CancellationToken ct)
+    {
+        if (s.RemoteSends > 0 && s.Platform is not null)
+            throw new CliFailure("--remote-sends works only with the simulated remote (not with --platform)");
+        using var session = HostLink.Open("listen", s.Platform, s.Wait, SimulatedServices.Echo, s.Verbose, s.Verbose ? Console.Error.WriteLine : null, ct);
+        var host = session.Host;
+        using var endpoint = s.Name is null ? host.CreateEndpoint(s.Address) : host.CreateNamedEndpoint(s.Name, s.Address, handler: null);
+        string until = s.Count is { } n ? $"{n} messages" : s.Timeout is { } t ? $"{t.TotalSeconds:0.###} s" : "Ctrl+C";
+        Console.WriteLine($"listening on 0x{endpoint.Address:X}{(s.Name is null ? "" : $" (announced as '{s.Name}')")} until {until}");
+        Console.Out.Flush();
+        for (int i = 1; i <= s.RemoteSends; i++)
+        {
+            string hex = Convert.ToHexString(Encoding.UTF8.GetBytes($"message {i}"));
+            session.Simulated!.Command($"send 0x{endpoint.Address:X} {hex}");
+        }
+        int received = Receive(endpoint, s, ct);
+        // Short of --count without Ctrl+C means the timeout ended it.
+        if (s.Count is { } expected && received < expected && !ct.IsCancellationRequested)
+            throw new CliFailure($"{received} of {expected} messages arrived within {s.Timeout.GetValueOrDefault().TotalSeconds:0.###} s");
+        Console.WriteLine($"{received} message(s) received");
+        return ExitCodes.Success;
+    }
+
+    /// <summary>Prints messages until the count, the timeout or Ctrl+C (the normal way to stop: not an error here).</summary>
+    private static int Receive(RpmsgEndpoint endpoint, Settings s, CancellationToken ct)
+    {
+        var buffer = new byte[endpoint.MaxPayload];
+        long deadline = s.Timeout is { } t ? Stopwatch.GetTimestamp() + (long)(t.TotalSeconds * Stopwatch.Frequency) : long.MaxValue;
+        int received = 0;
+        bool callerPolls = HostLink.CallerPolls(endpoint.Device);
+        while (s.Count is not { } n || received < n)
+        {
+            long left = deadline - Stopwatch.GetTimestamp();
+            if (left <= 0 || ct.IsCancellationRequested)
+                break;
+            var slice = TimeSpan.FromSeconds(Math.Min(left / (double)Stopwatch.Frequency, s_slice.TotalSeconds));
+            RpmsgReceiveResult r = default;
+            bool arrived;
+            try
+            {
+                arrived = callerPolls
+                    ? HostLink.PollUntil(endpoint.Device, () => endpoint.TryReceive(buffer, TimeSpan.Zero, out r), slice, ct)
+                    : endpoint.TryReceive(buffer, slice, out r, ct);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                break;
+            }
+            if (!arrived)
+                continue;
+            received++;
+            Console.WriteLine($"from 0x{r.Source:X}, {r.Length} bytes: {Payloads.Format(buffer.AsSpan(0, r.Length), s.Format)}");
+            Console.Out.Flush();
+        }
+        return received;
+    }
+}

@@ -1,0 +1,123 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using VirtioRpmsg.Lifecycle;
+using VirtioRpmsg.Rpmsg;
+using VirtioRpmsg.Virtio;
+
+namespace VirtioRpmsg.Cli;
+
+/// <summary>
+/// The steps the client subcommands (ping, send, listen, list, dump) share: open the host side (simulated
+/// remote or <c>--platform</c>), start it, wait for the link, find an announced service. Every wait is bounded
+/// by <see cref="StepTimeout"/> and fails with a one-line <see cref="CliFailure"/>.
+/// </summary>
+internal static class HostLink
+{
+    public static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Opens and starts the host side and waits for the link. With <paramref name="wait"/> = busy-poll the calling
+    /// thread polls the device itself (<see cref="RpmsgWaitStrategy.CallerPoll"/>): on two cores a spinning
+    /// dispatcher thread would compete with the caller that waits for it.
+    /// </summary>
+    /// <param name="describe">Gets the set-up description and the link-up line; null prints nothing.</param>
+    /// <param name="beforeStart">Runs on the host device before it starts (to subscribe to its events).</param>
+    public static HostSession Open(string command, FileInfo? platform, RpmsgWaitStrategy wait, SimulatedServices services, bool verbose, Action<string>? describe,
+        CancellationToken ct, Action<RpmsgDevice>? beforeStart = null)
+    {
+        ILogger log = verbose ? new StderrLogger("host") : NullLogger.Instance;
+        bool callerPolls = wait == RpmsgWaitStrategy.BusyPoll;
+        var hostOptions = new RpmsgDeviceOptions { Name = "host", WaitStrategy = callerPolls ? RpmsgWaitStrategy.CallerPoll : wait, Logger = log, SendTimeout = StepTimeout };
+        var session = platform is null
+            ? HostSession.StartSimulated(hostOptions, wait, services, $"vrpmsg-{command}-", ct)
+            : HostSession.OpenPlatform(platform, hostOptions, ct);
+        try
+        {
+            foreach (var line in session.Description)
+                describe?.Invoke("  " + line);
+            var host = session.Host;
+            beforeStart?.Invoke(host);
+            var clock = Stopwatch.StartNew();
+            host.Start();
+            bool up = callerPolls ? PollUntil(host, () => host.State == RpmsgDeviceState.Running, StepTimeout, ct) : host.WaitForLinkUp(StepTimeout, ct);
+            if (!up)
+                throw new CliFailure($"the link did not come up within {StepTimeout.TotalSeconds} s");
+            describe?.Invoke($"link up in {clock.Elapsed.TotalMilliseconds:0.0} ms: features 0x{host.NegotiatedFeatures:X8} ({FeatureNames(host.NegotiatedFeatures)}), wait strategy {WaitName(wait)}");
+            return session;
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>True when the host device is polled by the caller (no dispatcher thread).</summary>
+    public static bool CallerPolls(RpmsgDevice host) => host.Options.WaitStrategy == RpmsgWaitStrategy.CallerPoll;
+
+    /// <summary>Binds the remote's service <paramref name="name"/> (announced now or already) and returns its channel.</summary>
+    public static RpmsgChannel BindService(RpmsgDevice host, string name, CancellationToken ct)
+    {
+        var ready = new TaskCompletionSource<RpmsgChannel>(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Announcements seen before the driver is registered are bound at registration.
+        host.RegisterDriver(new RpmsgServiceDriver(name) { Probe = ch => ready.TrySetResult(ch) });
+        bool announced = CallerPolls(host) ? PollUntil(host, () => ready.Task.IsCompleted, StepTimeout, ct) : ready.Task.Wait(StepTimeout, ct);
+        if (!announced)
+            throw new CliFailure($"the remote did not announce '{name}' within {StepTimeout.TotalSeconds} s");
+        return ready.Task.Result;
+    }
+
+    /// <summary>
+    /// Waits until <paramref name="done"/>, polling the device on this thread when it has no dispatcher; false after
+    /// <paramref name="timeout"/>. Spins while there was progress in the last <see cref="SpinBudget"/>, then
+    /// sleeps a millisecond between checks, so a long wait does not burn a core.
+    /// </summary>
+    public static bool PollUntil(RpmsgDevice host, Func<bool> done, TimeSpan timeout, CancellationToken ct)
+    {
+        long now = Stopwatch.GetTimestamp();
+        long deadline = now + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        long budget = (long)(SpinBudget.TotalSeconds * Stopwatch.Frequency);
+        long spinUntil = now + budget;
+        bool poll = CallerPolls(host);
+        while (!done())
+        {
+            ct.ThrowIfCancellationRequested();
+            now = Stopwatch.GetTimestamp();
+            if (poll && host.Poll() > 0)
+            {
+                spinUntil = now + budget;
+                continue;
+            }
+            if (now > deadline)
+                return false;
+            if (now < spinUntil)
+                Thread.SpinWait(20);
+            else
+                Thread.Sleep(1);
+        }
+        return true;
+    }
+
+    /// <summary>"NS, EVENT_IDX" for the negotiated feature bits.</summary>
+    public static string FeatureNames(uint features)
+    {
+        var names = new List<string>();
+        if ((features & VirtioFeatures.RpmsgNameService) != 0)
+            names.Add("NS");
+        if ((features & VirtioFeatures.EventIndex) != 0)
+            names.Add("EVENT_IDX");
+        return names.Count == 0 ? "none" : string.Join(", ", names);
+    }
+
+    /// <summary>The --wait spelling of a strategy.</summary>
+    public static string WaitName(RpmsgWaitStrategy wait) => wait switch
+    {
+        RpmsgWaitStrategy.BusyPoll => "poll",
+        RpmsgWaitStrategy.Hybrid => "hybrid",
+        _ => "interrupt",
+    };
+
+    /// <summary>How long <see cref="PollUntil"/> spins without progress before it sleeps between checks.</summary>
+    public static readonly TimeSpan SpinBudget = TimeSpan.FromMilliseconds(1);
+}

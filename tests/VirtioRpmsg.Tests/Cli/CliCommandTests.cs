@@ -1,0 +1,205 @@
+using System.Text.RegularExpressions;
+using VirtioRpmsg.Tests.Rpmsg;
+
+namespace VirtioRpmsg.Tests.Cli;
+
+/// <summary>
+/// Each rpmsg subcommand run as a process against the simulated remote (a child of that process): exit code
+/// and output. Speed is never asserted. Every run is bounded; shared-memory files a failed run could leave
+/// (named after the subcommand) are removed afterwards.
+/// </summary>
+public sealed class CliCommandTests : IDisposable
+{
+    private static readonly TimeSpan s_limit = TimeSpan.FromSeconds(90);
+
+    private readonly HashSet<string> _shmBefore = ShmFiles();
+    private readonly string _tempDir = Path.Combine(Path.GetTempPath(), "vrpmsg-test-cli-" + Guid.NewGuid().ToString("N"));
+
+    [Theory]
+    [InlineData("interrupt")]
+    [InlineData("poll")]
+    public void Ping_SimulatedRemote_PrintsVerifiedCountPercentileRowsAndHistogram(string wait)
+    {
+        var (code, stdout, stderr) = CrossProcessCli.Run(s_limit, "ping", "--count", "300", "--size", "32", "--wait", wait);
+
+        Assert.True(code == 0, $"exit {code}\nstdout: {stdout}\nstderr: {stderr}");
+        Assert.Contains("'rpmsg-echo'", stdout);
+        Assert.Contains($"wait {wait}", stdout);
+        Assert.Contains("verified 300/300 echoes", stdout);
+        foreach (string row in new[] { "p50", "p90", "p99", "p99\\.9", "max" })
+            Assert.Matches(new Regex($"^{row} +[\\d.]+$", RegexOptions.Multiline), stdout);
+        Assert.Contains("histogram (us):", stdout);
+        // Every round trip falls in exactly one bucket: the bucket counts add up to the run.
+        long inBuckets = Regex.Matches(stdout, @"\|#* +(\d+) +[\d.]+%").Sum(m => long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(300, inBuckets);
+        // Output is not a terminal here: no progress bar.
+        Assert.DoesNotContain("\r", stdout);
+    }
+
+    [Fact]
+    public void Send_TextToEchoService_PrintsTheEcho()
+    {
+        var (code, stdout, stderr) = CrossProcessCli.Run(s_limit, "send", "--text", "hello rpmsg", "--reply-timeout", "10");
+
+        Assert.True(code == 0, $"exit {code}\nstdout: {stdout}\nstderr: {stderr}");
+        Assert.Matches(@"sent 11 bytes to 'rpmsg-echo' at 0x[0-9A-F]+ from 0x[0-9A-F]+", stdout);
+        Assert.Matches(@"reply from 0x[0-9A-F]+, 11 bytes: ""hello rpmsg""", stdout);
+    }
+
+    [Fact]
+    public void Send_StdinToEchoServiceAsHex_PrintsTheSameBytesBack()
+    {
+        using var cli = CrossProcessCli.Start("send", "--file", "-", "--format", "hex", "--reply-timeout", "10");
+        cli.Process.StandardInput.BaseStream.Write([0x00, 0x01, 0xfe, 0xff]);
+        cli.Process.StandardInput.Close();
+
+        int code = cli.WaitForExit(s_limit);
+
+        Assert.True(code == 0, $"exit {code}\nstdout: {cli.Stdout}\nstderr: {cli.Stderr}");
+        Assert.Contains("sent 4 bytes", cli.Stdout);
+        Assert.Matches(@"reply from 0x[0-9A-F]+, 4 bytes: 0001feff", cli.Stdout);
+    }
+
+    [Fact]
+    public void Send_ToSinkAddress_PrintsNoReply()
+    {
+        // The sink counts and drops: a send to a fixed address that never answers still succeeds.
+        var (listCode, list, _) = CrossProcessCli.Run(s_limit, "list");
+        Assert.Equal(0, listCode);
+        string sink = Regex.Match(list, @"rpmsg-sink +local 0x[0-9A-F]+ -> remote (0x[0-9A-F]+)").Groups[1].Value;
+        Assert.NotEmpty(sink);
+
+        var (code, stdout, stderr) = CrossProcessCli.Run(s_limit, "send", "--to", sink, "--hex", "0102", "--reply-timeout", "0.5");
+
+        Assert.True(code == 0, $"exit {code}\nstdout: {stdout}\nstderr: {stderr}");
+        Assert.Contains($"sent 2 bytes to {sink}", stdout);
+        Assert.Contains("no reply within 0.5 s", stdout);
+    }
+
+    [Fact]
+    public void Listen_RemoteSendsThree_PrintsEachAndExitsAtTheCount()
+    {
+        var (code, stdout, stderr) = CrossProcessCli.Run(s_limit, "listen", "--name", "cli-test-listen", "--remote-sends", "3", "--count", "3", "--timeout", "60");
+
+        Assert.True(code == 0, $"exit {code}\nstdout: {stdout}\nstderr: {stderr}");
+        Assert.Matches(@"listening on 0x[0-9A-F]+ \(announced as 'cli-test-listen'\)", stdout);
+        for (int i = 1; i <= 3; i++)
+            Assert.Contains($"9 bytes: \"message {i}\"", stdout);
+        Assert.Contains("3 message(s) received", stdout);
+    }
+
+    [Fact]
+    public void Listen_CountNotReachedBeforeTimeout_ExitsOneWithOneLine()
+    {
+        var (code, stdout, stderr) = CrossProcessCli.Run(s_limit, "listen", "--count", "1", "--timeout", "0.3");
+
+        Assert.Equal(1, code);
+        Assert.Contains("listening on", stdout);
+        Assert.Equal("rpmsg listen: 0 of 1 messages arrived within 0.3 s", stderr.Trim());
+    }
+
+    [Fact]
+    public void List_SimulatedRemote_ShowsTheAnnouncedServicesAsChannels()
+    {
+        var (code, stdout, stderr) = CrossProcessCli.Run(s_limit, "list");
+
+        Assert.True(code == 0, $"exit {code}\nstdout: {stdout}\nstderr: {stderr}");
+        Assert.Contains("state Running", stdout);
+        Assert.Contains("channels (2):", stdout);
+        Assert.Matches(@"rpmsg-echo +local 0x[0-9A-F]+ -> remote 0x[0-9A-F]+", stdout);
+        Assert.Matches(@"rpmsg-sink +local 0x[0-9A-F]+ -> remote 0x[0-9A-F]+", stdout);
+        Assert.Contains("0x35 name service", stdout);
+    }
+
+    [Fact]
+    public void Dump_AfterFiveEchoes_ShowsDeviceRingAndCounterState()
+    {
+        var (code, stdout, stderr) = CrossProcessCli.Run(s_limit, "dump", "--exchange", "5");
+
+        Assert.True(code == 0, $"exit {code}\nstdout: {stdout}\nstderr: {stderr}");
+        Assert.Contains("role=Host state=Running", stdout);
+        Assert.Contains("vring-num=", stdout);
+        Assert.Contains("vq0", stdout);
+        Assert.Contains("vq1", stdout);
+        Assert.Matches(@"free tx \d+/\d+", stdout);
+        Assert.Contains("tx=5 ", stdout);
+        Assert.Contains("echoed=5", stdout);
+    }
+
+    [Fact]
+    public void Bench_QuickCrossProcess_WritesReportWithTheCrossProcessRows()
+    {
+        string report = Path.Combine(_tempDir, "report.md");
+
+        var (code, stdout, stderr) = CrossProcessCli.Run(TimeSpan.FromSeconds(180), "bench", "--quick", "--scenario", "cross-process", "--out", report);
+
+        Assert.True(code == 0, $"exit {code}\nstdout: {stdout}\nstderr: {stderr}");
+        string text = File.ReadAllText(report);
+        Assert.Contains("## Scenario `cross-process`", text);
+        foreach (string size in new[] { "1", "64", "496" })
+        {
+            foreach (string wait in new[] { "busy-poll", "hybrid", "interrupt" })
+                Assert.Contains($"| {size} B {wait} |", text);
+        }
+        Assert.Contains("| 64 B busy-poll x16 |", text);
+        Assert.True(File.Exists(Path.ChangeExtension(report, ".svg")), "no SVG next to the report");
+    }
+
+    [Theory]
+    [InlineData("ping", "--wait", "sometimes")]
+    [InlineData("ping", "--count", "0")]
+    [InlineData("send", "--to", "nowhere")]
+    [InlineData("send", "--format", "base64")]
+    [InlineData("listen", "--timeout", "-1")]
+    [InlineData("list", "--settle", "-5")]
+    [InlineData("dump", "--exchange", "-1")]
+    [InlineData("bench", "--host-cpu", "-1")]
+    public void Subcommand_BadArgument_ExitsTwoWithOneLineNamingTheOption(string command, string option, string value)
+    {
+        var (code, _, stderr) = CrossProcessCli.Run(s_limit, command, option, value);
+
+        Assert.Equal(2, code);
+        Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains(option, stderr);
+        Assert.DoesNotContain("   at ", stderr);
+    }
+
+    [Fact]
+    public void Send_NoPayload_ExitsOneWithOneLine()
+    {
+        var (code, _, stderr) = CrossProcessCli.Run(s_limit, "send");
+
+        Assert.Equal(1, code);
+        Assert.Equal("rpmsg send: give the payload with --text, --hex or --file (- for stdin)", stderr.Trim());
+    }
+
+    [Theory]
+    [InlineData("ping", "--service")]
+    [InlineData("send", "--file")]
+    [InlineData("listen", "--remote-sends")]
+    [InlineData("list", "--platform")]
+    [InlineData("dump", "--platform")]
+    [InlineData("bench", "--quick")]
+    public void Subcommand_Help_ExitsZeroAndListsItsOptions(string command, string option)
+    {
+        var (code, stdout, _) = CrossProcessCli.Run(s_limit, command, "--help");
+
+        Assert.Equal(0, code);
+        Assert.Contains(option, stdout);
+    }
+
+    public void Dispose()
+    {
+        // A failed run may leave its shared-memory file (named vrpmsg-COMMAND-...): remove what appeared.
+        foreach (string file in ShmFiles().Except(_shmBefore))
+        {
+            if (Regex.IsMatch(Path.GetFileName(file), "^vrpmsg-(ping|send|listen|list|dump|bench)-"))
+                File.Delete(file);
+        }
+        if (Directory.Exists(_tempDir))
+            Directory.Delete(_tempDir, recursive: true);
+    }
+
+    private static HashSet<string> ShmFiles() =>
+        Directory.Exists("/dev/shm") ? Directory.GetFiles("/dev/shm", "vrpmsg-*").ToHashSet() : [];
+}
