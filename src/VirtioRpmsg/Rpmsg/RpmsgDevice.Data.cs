@@ -627,6 +627,18 @@ public sealed partial class RpmsgDevice
         var token = _stop.Token;
         try
         {
+            if (Options.DispatcherCpu is int cpu)
+            {
+                try
+                {
+                    VirtioRpmsg.Platform.CpuAffinity.PinCurrentThread(cpu);
+                }
+                catch (VirtioRpmsg.Interop.NativeCallException e)
+                {
+                    // A CPU that is offline or outside our cpuset: keep working unpinned, but say so.
+                    _log.LogWarning("rpmsg {Device}: dispatcher not pinned to CPU {Cpu}: {Reason}", Name, cpu, e.Message);
+                }
+            }
             if (Role == RpmsgRole.Remote)
             {
                 while (!TryCompleteRemoteLinkUp())

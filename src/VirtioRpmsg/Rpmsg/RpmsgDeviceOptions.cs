@@ -12,6 +12,12 @@ public sealed class RpmsgDeviceOptions
     /// <summary>How the dispatcher waits for the peer.</summary>
     public RpmsgWaitStrategy WaitStrategy { get; set; } = RpmsgWaitStrategy.Interrupt;
 
+    /// <summary>
+    /// Pin the dispatcher thread to this CPU (busy-poll on a dedicated core for latency-critical
+    /// apps). Null: leave placement to the scheduler.
+    /// </summary>
+    public int? DispatcherCpu { get; set; }
+
     /// <summary>Default timeout of blocking sends and receives (Linux and OpenAMP use 15 s).</summary>
     public TimeSpan SendTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
@@ -48,6 +54,8 @@ public sealed class RpmsgDeviceOptions
             throw new ArgumentOutOfRangeException(nameof(SendTimeout), SendTimeout, "SendTimeout must be positive or infinite.");
         if (EndpointQueueCapacity < 1)
             throw new ArgumentOutOfRangeException(nameof(EndpointQueueCapacity), EndpointQueueCapacity, "EndpointQueueCapacity must be at least 1.");
+        if (DispatcherCpu is < 0)
+            throw new ArgumentOutOfRangeException(nameof(DispatcherCpu), DispatcherCpu, "DispatcherCpu must be a CPU number (0 or more).");
         if (MaxEndpoints < 1)
             throw new ArgumentOutOfRangeException(nameof(MaxEndpoints), MaxEndpoints, "MaxEndpoints must be at least 1.");
     }

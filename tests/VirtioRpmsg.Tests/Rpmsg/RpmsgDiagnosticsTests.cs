@@ -60,4 +60,27 @@ public class RpmsgDiagnosticsTests
         Assert.Contains("ept 0x35", dump); // the name-service endpoint
         Assert.Contains("tx=1 rx=2", dump); // one echo request; the announcement and the echo
     }
+
+    [Fact]
+    public void DispatcherCpu_Set_CallbacksRunOnThatCpu()
+    {
+        int target = VirtioRpmsg.Platform.CpuAffinity.AvailableCpuCount - 1;
+        using var loop = RpmsgLoopback.Create(host: o => { o.DispatcherCpu = target; o.WaitStrategy = RpmsgWaitStrategy.BusyPoll; });
+        int seenCpu = -1;
+        var done = new ManualResetEventSlim();
+        loop.Host.CreateEndpoint(0x500, (_, _, _) =>
+        {
+            seenCpu = VirtioRpmsg.Platform.CpuAffinity.GetCurrentCpu();
+            done.Set();
+        });
+        loop.Remote.CreateEndpoint(0x501).SendTo(0x500, [1]);
+        Assert.True(done.Wait(TimeSpan.FromSeconds(30)));
+        Assert.Equal(target, seenCpu);
+    }
+
+    [Fact]
+    public void DispatcherCpu_Negative_IsRejected()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => RpmsgLoopback.Create(host: o => o.DispatcherCpu = -1));
+    }
 }
