@@ -7,5 +7,6 @@ public abstract record MemoryResourceEntry(int Index, int Offset, uint DeviceAdd
     /// <summary>Entry size in bytes: type word, five u32 fields, 32-byte name.</summary>
     public const int EntrySize = 56;
 
+    /// <summary>Fixed size of a carveout/devmem entry in bytes, type word included.</summary>
     public override int Size => EntrySize;
 }

@@ -19,6 +19,7 @@ public sealed class SimulatedRemoteCommands
 {
     private readonly SimulatedRemote _remote;
 
+    /// <summary>Executes the line protocol against <paramref name="remote"/>.</summary>
     public SimulatedRemoteCommands(SimulatedRemote remote)
     {
         ArgumentNullException.ThrowIfNull(remote);

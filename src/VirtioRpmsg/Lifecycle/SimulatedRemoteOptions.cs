@@ -24,5 +24,6 @@ public sealed record SimulatedRemoteOptions
     /// </summary>
     public DescriptorPassing? HostConnection { get; init; }
 
+    /// <summary>Log sink of the remote's device and services; nothing by default.</summary>
     public ILogger Logger { get; init; } = NullLogger.Instance;
 }

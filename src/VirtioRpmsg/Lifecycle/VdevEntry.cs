@@ -20,6 +20,7 @@ public sealed record VdevEntry(
     internal const int StatusOffset = 24;
     internal const int NumVringsOffset = 25;
 
+    /// <summary>Always <see cref="ResourceType.Vdev"/> (3).</summary>
     public override uint TypeCode => (uint)ResourceType.Vdev;
 
     /// <summary>Byte offset of the config space from the table start.</summary>
@@ -28,5 +29,6 @@ public sealed record VdevEntry(
     /// <summary>Byte offset of the status byte from the table start.</summary>
     public int StatusByteOffset => Offset + StatusOffset;
 
+    /// <summary>Bytes of the entry: header, one vring descriptor per vring, then the config space.</summary>
     public override int Size => HeaderSize + Vrings.Count * VdevVring.EntrySize + (int)ConfigLength;
 }

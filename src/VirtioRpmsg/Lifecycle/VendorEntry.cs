@@ -3,6 +3,7 @@ namespace VirtioRpmsg.Lifecycle;
 /// <summary>A vendor-specific entry (type 128..511): skipped, recorded so callers can see it was there.</summary>
 public sealed record VendorEntry(int Index, int Offset, uint Type) : ResourceEntry(Index, Offset)
 {
+    /// <summary>The vendor-specific type word as it was read (128 to 511 by the remoteproc ABI).</summary>
     public override uint TypeCode => Type;
 
     /// <summary>Only the type word is known; the rest of the layout is vendor-defined.</summary>
