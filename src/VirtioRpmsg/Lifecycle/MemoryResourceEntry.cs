@@ -1,6 +1,13 @@
 namespace VirtioRpmsg.Lifecycle;
 
 /// <summary>Common layout of carveout and devmem entries: da, pa, len, flags, reserved, name[32].</summary>
+/// <param name="Index">Position of the entry in the table's offset array.</param>
+/// <param name="Offset">Byte offset of the entry (its type word) from the table start.</param>
+/// <param name="DeviceAddress">da: address as the remote sees it (0xFFFFFFFF: any).</param>
+/// <param name="PhysicalAddress">pa: physical address (0xFFFFFFFF: any).</param>
+/// <param name="Length">len in bytes.</param>
+/// <param name="Flags">flags (IOMMU protection bits).</param>
+/// <param name="Name">name, up to 31 characters.</param>
 public abstract record MemoryResourceEntry(int Index, int Offset, uint DeviceAddress, uint PhysicalAddress, uint Length, uint Flags, string Name)
     : ResourceEntry(Index, Offset)
 {

@@ -4,6 +4,15 @@ namespace VirtioRpmsg.Lifecycle;
 /// A virtio device entry: id, notifyid, dfeatures, gfeatures, config_len, status, num_of_vrings,
 /// reserved[2], then the vrings, then <see cref="ConfigLength"/> bytes of config space.
 /// </summary>
+/// <param name="Index">Position of the entry in the table's offset array.</param>
+/// <param name="Offset">Byte offset of the entry (its type word) from the table start.</param>
+/// <param name="Id">Virtio device id (7 for rpmsg).</param>
+/// <param name="NotifyId">Notify id of the device itself.</param>
+/// <param name="DeviceFeatures">dfeatures: what the remote offers.</param>
+/// <param name="GuestFeatures">gfeatures: what the host accepted.</param>
+/// <param name="ConfigLength">config_len: bytes of config space after the vrings.</param>
+/// <param name="Status">The virtio status byte as read.</param>
+/// <param name="Vrings">The vring descriptors, in order.</param>
 public sealed record VdevEntry(
     int Index, int Offset, uint Id, uint NotifyId, uint DeviceFeatures, uint GuestFeatures, uint ConfigLength, byte Status,
     IReadOnlyList<VdevVring> Vrings) : ResourceEntry(Index, Offset)
