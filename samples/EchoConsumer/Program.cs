@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using VirtioRpmsg.Lifecycle;
-using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
 
 // The echo demo through the PACKED package, in two processes: this process is the host (virtio driver
@@ -13,7 +12,7 @@ using VirtioRpmsg.Rpmsg;
 // Usage: EchoConsumer [--expect-version VERSION] [--count N]
 //        EchoConsumer --remote --shm PATH --passing NAME ...   (started by the host, not by hand)
 if (args.Length > 0 && args[0] == "--remote")
-    return EchoRemote.Run(args);
+    return SimulatedRemoteChild.Run(args[1..]);
 
 string? expectedVersion = null;
 int count = 100;
