@@ -68,7 +68,8 @@ public static class SimulatedRemoteChild
         }
     }
 
-    private static void Serve(SimulatedRemoteCommands commands, TextReader input, TextWriter output)
+    /// <summary>Answers command lines from <paramref name="input"/> until it ends or says quit (the CLI's remote uses it too).</summary>
+    internal static void Serve(SimulatedRemoteCommands commands, TextReader input, TextWriter output)
     {
         try
         {
@@ -111,7 +112,8 @@ public static class SimulatedRemoteChild
                     passing = value;
                     break;
                 case "--services":
-                    services = ParseServices(value);
+                    if (!TryParseServices(value, out services, out string? unknown))
+                        throw new ArgumentException($"--services: unknown service '{unknown}' (echo, sink, none)", nameof(arguments));
                     break;
                 case "--wait":
                     wait = value switch
@@ -131,19 +133,28 @@ public static class SimulatedRemoteChild
         return (shm, passing, services, wait);
     }
 
-    private static SimulatedServices ParseServices(string text)
+    /// <summary>Parses a comma-separated list of echo, sink, none; false with the first unknown name otherwise.</summary>
+    internal static bool TryParseServices(string text, out SimulatedServices services, out string? unknown)
     {
-        var services = SimulatedServices.None;
+        services = SimulatedServices.None;
+        unknown = null;
         foreach (var name in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
-            services |= name switch
+            switch (name)
             {
-                "echo" => SimulatedServices.Echo,
-                "sink" => SimulatedServices.Sink,
-                "none" => SimulatedServices.None,
-                _ => throw new ArgumentException($"--services: unknown service '{name}' (echo, sink, none)", "arguments"),
-            };
+                case "echo":
+                    services |= SimulatedServices.Echo;
+                    break;
+                case "sink":
+                    services |= SimulatedServices.Sink;
+                    break;
+                case "none":
+                    break;
+                default:
+                    unknown = name;
+                    return false;
+            }
         }
-        return services;
+        return true;
     }
 }
