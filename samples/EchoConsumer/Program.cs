@@ -1,14 +1,39 @@
+using System.Diagnostics;
 using System.Reflection;
 using System.Runtime.InteropServices;
-using System.Text;
-using VirtioRpmsg.Memory;
+using VirtioRpmsg.Lifecycle;
+using VirtioRpmsg.Rpmsg;
 
-// Today: maps a shared-memory region through the package and its native shim, and round-trips a
-// message through it. Once the rpmsg layer lands this becomes the echo demo.
-// Usage: EchoConsumer [--expect-version VERSION]   (fails if the loaded package is another version)
-string? expectedVersion = args.Length == 2 && args[0] == "--expect-version" ? args[1] : null;
+// The echo demo through the PACKED package, in two processes: this process is the host (virtio driver
+// side); it starts a second instance of itself with --remote as the simulated remote processor (virtio
+// device side, echo service). They share a file in /dev/shm (unlinked once both mapped it) and ring
+// eventfd doorbells passed over a Unix socket. The host binds "rpmsg-echo" through the name service,
+// sends N messages, checks every echo and exits 0.
+// Usage: EchoConsumer [--expect-version VERSION] [--count N]
+//        EchoConsumer --remote --shm PATH --passing NAME ...   (started by the host, not by hand)
+if (args.Length > 0 && args[0] == "--remote")
+    return SimulatedRemoteChild.Run(args[1..]);
 
-var assembly = typeof(SharedMemoryRegion).Assembly;
+string? expectedVersion = null;
+int count = 100;
+for (int i = 0; i < args.Length; i++)
+{
+    switch (args[i])
+    {
+        case "--expect-version" when i + 1 < args.Length:
+            expectedVersion = args[++i];
+            break;
+        case "--count" when i + 1 < args.Length && int.TryParse(args[i + 1], out int n) && n > 0:
+            count = n;
+            i++;
+            break;
+        default:
+            Console.Error.WriteLine($"EchoConsumer: unknown or incomplete argument '{args[i]}' (--expect-version VERSION, --count N)");
+            return 2;
+    }
+}
+
+var assembly = typeof(RpmsgDevice).Assembly;
 string version = assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "?";
 // The SDK appends "+<commit>" to the informational version; the package version is the part before it.
 string packageVersion = version.Split('+')[0];
@@ -19,26 +44,57 @@ if (expectedVersion is not null && packageVersion != expectedVersion)
     return 1;
 }
 
-const ulong DeviceAddress = 0x3000_0000;
-byte[] message = Encoding.UTF8.GetBytes("hello from EchoConsumer");
-using var region = SharedMemoryRegion.CreateMemFd("echo-consumer", 4096, DeviceAddress);
-long offset = region.Translate(DeviceAddress + 0x100, (ulong)message.Length);
-using (var lease = region.Acquire())
+var step = TimeSpan.FromSeconds(10);
+using var simulated = SimulatedRemoteProcess.Start(new SimulatedRemoteProcessOptions
 {
-    message.CopyTo(lease.GetSpan(offset, message.Length));
-    // Publish the length after the bytes, as a sender would.
-    lease.WriteUInt32Release(0, (uint)message.Length);
-}
-string echoed;
-using (var lease = region.Acquire())
+    // The package does not ship the rpmsg CLI: run this program again as the remote.
+    StartInfoFactory = SelfLauncher.StartInfo,
+    SharedMemoryPrefix = "vrpmsg-echo-consumer-",
+    StartTimeout = TimeSpan.FromSeconds(30),
+    HostOptions = new RpmsgDeviceOptions { Name = "host", SendTimeout = step },
+});
+Console.WriteLine($"EchoConsumer: remote started as pid {simulated.ProcessId}, shared memory {simulated.SharedMemoryPath}");
+
+var host = simulated.Host;
+var channelReady = new TaskCompletionSource<RpmsgChannel>(TaskCreationOptions.RunContinuationsAsynchronously);
+host.RegisterDriver(new RpmsgServiceDriver(SimulatedRemote.EchoServiceName) { Probe = ch => channelReady.TrySetResult(ch) });
+host.Start();
+if (!host.WaitForLinkUp(step))
+    return Fail($"the link did not come up within {step.TotalSeconds} s");
+if (!channelReady.Task.Wait(step))
+    return Fail($"the remote did not announce '{SimulatedRemote.EchoServiceName}' within {step.TotalSeconds} s");
+var channel = channelReady.Task.Result;
+Console.WriteLine($"EchoConsumer: bound {channel}");
+
+var endpoint = channel.Endpoint;
+byte[] payload = new byte[64];
+byte[] echo = new byte[endpoint.MaxPayload];
+var clock = Stopwatch.StartNew();
+for (int i = 0; i < count; i++)
 {
-    int length = (int)lease.ReadUInt32Acquire(0);
-    if (length != message.Length)
-    {
-        Console.Error.WriteLine($"EchoConsumer: length word is {length}, expected {message.Length}");
-        return 1;
-    }
-    echoed = Encoding.UTF8.GetString(lease.GetReadOnlySpan(offset, length));
+    // Different content per message, so a stale or shifted echo is caught.
+    for (int j = 0; j < payload.Length; j++)
+        payload[j] = (byte)(i * 31 + j);
+    endpoint.Send(payload, step);
+    if (!endpoint.TryReceive(echo, step, out RpmsgReceiveResult received))
+        return Fail($"message {i}: no echo within {step.TotalSeconds} s");
+    if (received.Source != channel.RemoteAddress)
+        return Fail($"message {i}: echo from 0x{received.Source:X}, expected 0x{channel.RemoteAddress:X}");
+    if (!echo.AsSpan(0, received.Length).SequenceEqual(payload))
+        return Fail($"message {i}: echo differs ({received.Length} bytes back for {payload.Length} sent)");
 }
-Console.WriteLine($"EchoConsumer: mapped {region.Name} ({region.Size} bytes at 0x{region.DeviceAddress:X}); read back \"{echoed}\" at 0x{DeviceAddress + 0x100:X}");
-return echoed == "hello from EchoConsumer" ? 0 : 1;
+var counters = host.Counters;
+Console.WriteLine($"EchoConsumer: verified {count}/{count} echoes of {payload.Length} bytes in {clock.Elapsed.TotalMilliseconds:0} ms (host tx {counters.TxMessages}, rx {counters.RxMessages}, errors {counters.Errors})");
+
+string shm = simulated.SharedMemoryPath;
+simulated.Dispose();
+if (File.Exists(shm))
+    return Fail($"{shm} was left behind");
+Console.WriteLine($"EchoConsumer: remote exited with code {simulated.ExitCode?.ToString() ?? "?"}; shared memory removed");
+return simulated.ExitCode == 0 ? 0 : Fail("the remote did not exit cleanly");
+
+static int Fail(string reason)
+{
+    Console.Error.WriteLine("EchoConsumer: " + reason);
+    return 1;
+}

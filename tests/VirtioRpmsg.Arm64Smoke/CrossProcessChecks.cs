@@ -19,6 +19,14 @@ public static class CrossProcessChecks
     /// <summary>Starts this program again with <paramref name="args"/>, through the launcher when one is set.</summary>
     public static Process StartSelf(params string[] args)
     {
+        var psi = SelfStartInfo(args);
+        psi.RedirectStandardError = true;
+        return Process.Start(psi) ?? throw new SmokeFailure($"could not start '{psi.FileName} {string.Join(' ', psi.ArgumentList)}'");
+    }
+
+    /// <summary>How to run this program again with <paramref name="args"/> (through the launcher when one is set).</summary>
+    public static ProcessStartInfo SelfStartInfo(IEnumerable<string> args)
+    {
         var command = new List<string>();
         string? launcher = Environment.GetEnvironmentVariable("VRPMSG_SMOKE_LAUNCHER");
         if (!string.IsNullOrEmpty(launcher))
@@ -29,10 +37,10 @@ public static class CrossProcessChecks
         if (Path.GetFileNameWithoutExtension(self) == "dotnet")
             command.Add(typeof(CrossProcessChecks).Assembly.Location);
         command.AddRange(args);
-        var psi = new ProcessStartInfo(command[0]) { UseShellExecute = false, RedirectStandardError = true };
+        var psi = new ProcessStartInfo(command[0]) { UseShellExecute = false };
         foreach (var a in command.Skip(1))
             psi.ArgumentList.Add(a);
-        return Process.Start(psi) ?? throw new SmokeFailure($"could not start '{string.Join(' ', command)}'");
+        return psi;
     }
 
     private static void ChildPublishes()

@@ -11,6 +11,8 @@ public static class Program
     {
         if (args.Length > 0 && args[0] == ChildWriter.Mode)
             return ChildWriter.Run(args[1..]);
+        if (args.Length > 0 && args[0] == RpmsgRemoteChild.Mode)
+            return RpmsgRemoteChild.Run(args[1..]);
 
         string? expectArch = null, filter = null;
         for (int i = 0; i < args.Length; i++)
@@ -35,7 +37,9 @@ public static class Program
         checks.AddRange(LeaseChecks.All());
         checks.AddRange(LifecycleChecks.All());
         checks.AddRange(CrossProcessChecks.All());
-        // Virtqueue (both vring roles), rpmsg echo across two processes and recovery: one line each here.
+        checks.AddRange(VirtqueueChecks.All());
+        checks.AddRange(RpmsgChecks.All());
+        checks.AddRange(RecoveryChecks.All());
         return SmokeRunner.Run(checks, filter, Console.Out) == 0 ? 0 : 1;
     }
 }

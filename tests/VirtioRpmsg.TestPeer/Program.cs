@@ -24,6 +24,7 @@ public static class Program
                 "doorbell-socket" => DoorbellSocketPeer.Run(args),
                 "virtqueue-device" => VirtqueuePeer.Run(args),
                 "guard-page" => GuardPagePeer.Run(args),
+                "simulated-remote" => SimulatedRemotePeer.Run(args),
                 _ => Unknown(args[0]),
             };
         }

@@ -134,43 +134,15 @@ internal static class RemoteCommand
     {
         var reader = new Thread(() =>
         {
-            try
-            {
-                string? line;
-                while ((line = Console.In.ReadLine()) is not null)
-                {
-                    if (line.Length == 0)
-                        continue;
-                    string reply = commands.Execute(line, out bool done);
-                    Console.Out.WriteLine(reply);
-                    Console.Out.Flush();
-                    if (done)
-                        break;
-                }
-            }
-            catch (Exception e) when (e is IOException or ObjectDisposedException)
-            {
-                // stdin went away: same as EOF.
-            }
+            SimulatedRemoteChild.Serve(commands, Console.In, Console.Out);
             quit.TrySetResult();
         })
         { IsBackground = true, Name = "remote-commands" };
         reader.Start();
     }
 
-    private static SimulatedServices ParseServices(string text)
-    {
-        var services = SimulatedServices.None;
-        foreach (var name in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            services |= name switch
-            {
-                "echo" => SimulatedServices.Echo,
-                "sink" => SimulatedServices.Sink,
-                "none" => SimulatedServices.None,
-                _ => throw new CliFailure($"--services: unknown service '{name}' (echo, sink, none)"),
-            };
-        }
-        return services;
-    }
+    private static SimulatedServices ParseServices(string text) =>
+        SimulatedRemoteChild.TryParseServices(text, out var services, out string? unknown)
+            ? services
+            : throw new CliFailure($"--services: unknown service '{unknown}' (echo, sink, none)");
 }

@@ -6,6 +6,7 @@ namespace VirtioRpmsg.Interop;
 /// </summary>
 public sealed class NativeCallException : IOException
 {
+    /// <summary>Creates the exception for <paramref name="operation"/> on <paramref name="subject"/> failing with the positive <paramref name="errno"/>; the message includes the error text.</summary>
     public NativeCallException(string operation, string subject, int errno)
         : base($"{operation} '{subject}' failed: {Interop.Errno.Describe(errno)}", unchecked((int)0x80070000 | errno))
     {

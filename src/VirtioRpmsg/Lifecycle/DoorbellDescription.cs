@@ -8,6 +8,7 @@ namespace VirtioRpmsg.Lifecycle;
 /// </summary>
 public sealed record DoorbellDescription
 {
+    /// <summary>Which mechanism rings the peer: eventfd, Unix socket, UIO interrupt + mailbox, or polling.</summary>
     [JsonRequired]
     public PlatformDoorbellKind Kind { get; init; }
 

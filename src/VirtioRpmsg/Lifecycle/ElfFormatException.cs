@@ -6,6 +6,7 @@ namespace VirtioRpmsg.Lifecycle;
 /// </summary>
 public sealed class ElfFormatException : FormatException
 {
+    /// <summary>Creates the exception for <paramref name="field"/> of program/section header <paramref name="index"/> (-1 for the file header) holding <paramref name="value"/>; <paramref name="detail"/> says what is wrong.</summary>
     public ElfFormatException(string field, int index, ulong value, string detail)
         : base($"ELF image{(index >= 0 ? $" header {index}" : "")}: {field} = 0x{value:X} ({value}): {detail}.")
     {

@@ -33,6 +33,7 @@ public sealed class ElfImage
         Sections = sections;
     }
 
+    /// <summary>Whether the image is 32- or 64-bit, from <c>e_ident[EI_CLASS]</c>.</summary>
     public ElfClass Class { get; }
 
     /// <summary>e_type (2 = executable).</summary>

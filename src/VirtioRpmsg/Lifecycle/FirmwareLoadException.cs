@@ -6,6 +6,7 @@ namespace VirtioRpmsg.Lifecycle;
 /// </summary>
 public sealed class FirmwareLoadException : InvalidOperationException
 {
+    /// <summary>Creates the exception for <paramref name="what"/> (a segment or section) whose range <paramref name="deviceAddress"/> + <paramref name="length"/> could not be placed.</summary>
     public FirmwareLoadException(string what, ulong deviceAddress, ulong length, string detail)
         : base($"Firmware load: {what} [0x{deviceAddress:X}, +0x{length:X}) {detail}.")
     {

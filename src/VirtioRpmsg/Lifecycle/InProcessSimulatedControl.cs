@@ -56,11 +56,13 @@ public sealed class InProcessSimulatedControl : IRemoteProcessorControl, IRemote
         Name = name;
     }
 
+    /// <summary>Name used in logs and messages (given to the constructor).</summary>
     public string Name { get; }
 
     /// <summary>Not meaningful for the simulated remote (there is no image); kept for the interface.</summary>
     public string? FirmwareName { get; set; }
 
+    /// <summary>The simulated power state, as a real remoteproc would report it.</summary>
     public RemoteControlState State
     {
         get
@@ -70,6 +72,7 @@ public sealed class InProcessSimulatedControl : IRemoteProcessorControl, IRemote
         }
     }
 
+    /// <summary>Always true: the simulation can crash on demand.</summary>
     public bool CanInjectCrash => true;
 
     /// <summary>Boots so far (a crash-reboot counts).</summary>
@@ -98,6 +101,7 @@ public sealed class InProcessSimulatedControl : IRemoteProcessorControl, IRemote
         }
     }
 
+    /// <summary>Creates a loopback doorbell pair, keeps the remote end for the next start or attach, and returns the host end (the caller owns it).</summary>
     public IDoorbell CreateHostDoorbell()
     {
         lock (_lock)
@@ -110,6 +114,7 @@ public sealed class InProcessSimulatedControl : IRemoteProcessorControl, IRemote
         }
     }
 
+    /// <summary>Boots the simulated remote: maps the memory, writes (or loads) the resource table and starts its rpmsg device with the configured services.</summary>
     public void Start()
     {
         lock (_lock)
@@ -131,12 +136,14 @@ public sealed class InProcessSimulatedControl : IRemoteProcessorControl, IRemote
         }
     }
 
+    /// <summary>Powers the simulated remote off: stops its rpmsg device and unmaps its memory.</summary>
     public void Stop()
     {
         lock (_lock)
             PowerOff(graceful: true);
     }
 
+    /// <summary>Drops the remote's transport after the host reset the vdev; the remote stays booted.</summary>
     public void Detach()
     {
         lock (_lock)
@@ -148,6 +155,7 @@ public sealed class InProcessSimulatedControl : IRemoteProcessorControl, IRemote
         }
     }
 
+    /// <summary>Restarts the remote's transport for a new host; the services come back at the same addresses.</summary>
     public void Attach()
     {
         lock (_lock)
@@ -160,6 +168,7 @@ public sealed class InProcessSimulatedControl : IRemoteProcessorControl, IRemote
         }
     }
 
+    /// <summary>Kills the simulated remote abruptly, optionally marks the vdev NEEDS_RESET, and reboots it when <see cref="InProcessSimulatedOptions.RebootAfterCrash"/> is set.</summary>
     public void InjectCrash()
     {
         lock (_lock)
@@ -297,5 +306,6 @@ public sealed class InProcessSimulatedControl : IRemoteProcessorControl, IRemote
             throw new InvalidOperationException($"cannot {verb} simulated remote '{Name}': it is not running (state {_state})");
     }
 
+    /// <summary>The remote's name and state, for logs.</summary>
     public override string ToString() => $"in-process simulated remote '{Name}' ({State})";
 }

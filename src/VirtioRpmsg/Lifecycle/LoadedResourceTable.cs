@@ -6,4 +6,8 @@ namespace VirtioRpmsg.Lifecycle;
 /// Where the firmware's resource table lives once loaded: take a lease on <see cref="Region"/> and
 /// use <see cref="ResourceTable.Read"/> / <see cref="ResourceTableWriter"/> at <see cref="RegionOffset"/>.
 /// </summary>
+/// <param name="DeviceAddress">Device address of the table (its section address).</param>
+/// <param name="Length">Size of the table section in bytes.</param>
+/// <param name="Region">The mapped region that holds it.</param>
+/// <param name="RegionOffset">Offset of the table in that region.</param>
 public sealed record LoadedResourceTable(ulong DeviceAddress, int Length, SharedMemoryRegion Region, long RegionOffset);

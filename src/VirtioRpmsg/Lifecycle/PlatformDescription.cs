@@ -19,9 +19,11 @@ public sealed record PlatformDescription
     /// <summary>The shared-memory file of OpenAMP's Linux-userspace machine.</summary>
     public const string OpenAmpSharedMemoryPath = "/dev/shm/openamp.shm";
 
+    /// <summary>Whether this side is the host (virtio driver) or the remote (virtio device).</summary>
     [JsonRequired]
     public PlatformRole Role { get; init; }
 
+    /// <summary>The memory regions to map; names must be unique and ranges must not overlap.</summary>
     [JsonRequired]
     public IReadOnlyList<RegionDescription> Regions { get; init; } = [];
 
@@ -31,9 +33,11 @@ public sealed record PlatformDescription
     [JsonConverter(typeof(JsonResourceTableLocationConverter))]
     public ResourceTableLocation? ResourceTable { get; init; }
 
+    /// <summary>Where the vrings and the buffer pool are.</summary>
     [JsonRequired]
     public VdevLayoutDescription Vdev { get; init; } = new();
 
+    /// <summary>How each side signals the other.</summary>
     [JsonRequired]
     public DoorbellDescription Doorbell { get; init; } = new();
 

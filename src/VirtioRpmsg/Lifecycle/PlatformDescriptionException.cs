@@ -6,6 +6,7 @@ namespace VirtioRpmsg.Lifecycle;
 /// </summary>
 public sealed class PlatformDescriptionException : FormatException
 {
+    /// <summary>Creates the exception for the field at <paramref name="jsonPath"/> holding <paramref name="value"/>; <paramref name="source"/> names the file when known.</summary>
     public PlatformDescriptionException(string jsonPath, string value, string detail, string? source = null, Exception? innerException = null)
         : base($"Platform description{(source is null ? "" : $" '{source}'")}: {jsonPath} = {value}: {detail}.", innerException)
     {

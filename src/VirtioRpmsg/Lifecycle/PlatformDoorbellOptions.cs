@@ -21,5 +21,6 @@ public sealed record PlatformDoorbellOptions
     /// <summary>polling: the "has work" predicate (required for a polling doorbell).</summary>
     public Func<bool>? HasWork { get; init; }
 
+    /// <summary>Cancels a doorbell set-up that waits for the peer (socket accept or connect, descriptor passing).</summary>
     public CancellationToken CancellationToken { get; init; }
 }

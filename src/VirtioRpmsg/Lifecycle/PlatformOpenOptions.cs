@@ -21,5 +21,6 @@ public sealed record PlatformOpenOptions
     /// </summary>
     public bool ReadResourceTable { get; init; } = true;
 
+    /// <summary>Cancels an open that waits for the peer (receiving a memfd region).</summary>
     public CancellationToken CancellationToken { get; init; }
 }

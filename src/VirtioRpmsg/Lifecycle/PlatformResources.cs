@@ -48,8 +48,10 @@ public sealed class PlatformResources : IDisposable
     /// <summary>The description this was opened from.</summary>
     public PlatformDescription Description { get; }
 
+    /// <summary>This side's role, from the description.</summary>
     public PlatformRole Role => Description.Role;
 
+    /// <summary>The wait strategy the description asks for.</summary>
     public PlatformWaitStrategy WaitStrategy => Description.WaitStrategy;
 
     /// <summary>Every region, in device address order.</summary>
@@ -82,8 +84,10 @@ public sealed class PlatformResources : IDisposable
     /// <summary>Device address of vring 1 (driver to device).</summary>
     public ulong Vring1Address => _vring1 ?? throw Unresolved();
 
+    /// <summary>Entries per vring, from the table or the description.</summary>
     public int VringNum => _vringNum ?? throw Unresolved();
 
+    /// <summary>Alignment of the used ring in each vring, from the table or the description.</summary>
     public int VringAlign => _vringAlign ?? throw Unresolved();
 
     /// <summary>Device address of the buffer pool.</summary>
@@ -95,6 +99,7 @@ public sealed class PlatformResources : IDisposable
     /// <summary>Buffers in the pool: the first half rx, the second half tx.</summary>
     public int BufferCount { get; }
 
+    /// <summary>Bytes per buffer, the 16-byte rpmsg header included.</summary>
     public int BufferSize { get; }
 
     /// <summary>The region called <paramref name="name"/> in the description.</summary>

@@ -12,6 +12,7 @@ public sealed record RegionDescription
     [JsonRequired]
     public string Name { get; init; } = "";
 
+    /// <summary>What backs the region: shared-memory file, memfd, UIO map, /dev/mem range or anonymous memory.</summary>
     [JsonRequired]
     public PlatformRegionKind Kind { get; init; }
 

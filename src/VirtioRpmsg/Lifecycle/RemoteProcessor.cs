@@ -478,5 +478,6 @@ public sealed partial class RemoteProcessor : IDisposable
         }
     }
 
+    /// <summary>Name, state and crash/recovery counts, for logs.</summary>
     public override string ToString() => $"remote processor '{Name}' ({_state}, {_crashes} crashes, {_recoveries} recoveries)";
 }

@@ -45,6 +45,7 @@ public sealed record RemoteProcessorOptions
     /// <summary>Options of every host <see cref="RpmsgDevice"/> created (one per boot/attach/recovery).</summary>
     public RpmsgDeviceOptions DeviceOptions { get; init; } = new();
 
+    /// <summary>Log sink for failures during teardown, cleanup and monitoring; nothing by default.</summary>
     public ILogger Logger { get; init; } = NullLogger.Instance;
 
     internal void Validate()

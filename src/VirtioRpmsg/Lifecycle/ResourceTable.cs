@@ -59,10 +59,15 @@ public sealed class ResourceTable
     /// <summary>All entries, in offset-array order (vendor entries included).</summary>
     public IReadOnlyList<ResourceEntry> Entries { get; }
 
+    /// <summary>The carveout entries, in table order.</summary>
     public IEnumerable<CarveoutEntry> Carveouts => Entries.OfType<CarveoutEntry>();
+    /// <summary>The devmem entries, in table order.</summary>
     public IEnumerable<DevmemEntry> Devmems => Entries.OfType<DevmemEntry>();
+    /// <summary>The trace buffer entries, in table order.</summary>
     public IEnumerable<TraceEntry> Traces => Entries.OfType<TraceEntry>();
+    /// <summary>The virtio device entries, in table order.</summary>
     public IEnumerable<VdevEntry> Vdevs => Entries.OfType<VdevEntry>();
+    /// <summary>Entries of vendor-specific types, kept as raw bytes.</summary>
     public IEnumerable<VendorEntry> VendorEntries => Entries.OfType<VendorEntry>();
 
     /// <summary>A copy of the bytes the table was parsed from.</summary>

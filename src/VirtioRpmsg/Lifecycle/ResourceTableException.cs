@@ -7,6 +7,7 @@ namespace VirtioRpmsg.Lifecycle;
 /// </summary>
 public sealed class ResourceTableException : FormatException
 {
+    /// <summary>Creates the exception for <paramref name="field"/> of entry <paramref name="entryIndex"/> (-1 for the header) holding <paramref name="value"/>.</summary>
     public ResourceTableException(string field, int entryIndex, ulong value, string detail)
         : base($"Resource table{(entryIndex >= 0 ? $" entry {entryIndex}" : " header")}: {field} = 0x{value:X} ({value}): {detail}.")
     {

@@ -8,6 +8,7 @@ public sealed record ResourceTableLocation
     /// <summary>Default number of bytes read as the table when <see cref="Size"/> is not given.</summary>
     public const ulong DefaultSize = 0x400;
 
+    /// <summary>Name of the region that holds the table.</summary>
     [JsonRequired]
     public string Region { get; init; } = "";
 

@@ -20,6 +20,7 @@ public sealed class ResourceTableWriter
 {
     private readonly ResourceTable _table;
 
+    /// <summary>Creates a writer for the fields of <paramref name="table"/>, at the offsets it was parsed with.</summary>
     public ResourceTableWriter(ResourceTable table)
     {
         ArgumentNullException.ThrowIfNull(table);

@@ -66,6 +66,7 @@ public sealed class SimulatedProcessControl : IRemoteProcessorControl, IRemoteDo
         (_watchdogRinger, _watchdog) = LoopbackDoorbell.CreatePair();
     }
 
+    /// <inheritdoc/>
     public string Name { get; }
 
     /// <summary>Not meaningful for the simulated remote (there is no image); kept for the interface.</summary>
@@ -84,6 +85,7 @@ public sealed class SimulatedProcessControl : IRemoteProcessorControl, IRemoteDo
         }
     }
 
+    /// <summary>Always true: a crash is a SIGKILL or the fault command, per <see cref="SimulatedProcessControlOptions.CrashMethod"/>.</summary>
     public bool CanInjectCrash => true;
 
     /// <summary>Rung when the child exits unless told to (crash); RemoteProcessor picks it up as its watchdog (IRemoteCrashSignal). Owned by this control.</summary>
@@ -108,6 +110,7 @@ public sealed class SimulatedProcessControl : IRemoteProcessorControl, IRemoteDo
     /// <summary>What the current child wrote on stderr.</summary>
     public string StandardError => Volatile.Read(ref _child)?.StandardError ?? "";
 
+    /// <summary>Creates a fresh eventfd pair; the remote's end is sent to the child at the next start or attach. The caller owns the returned host end.</summary>
     public IDoorbell CreateHostDoorbell()
     {
         lock (_lock)
@@ -120,6 +123,7 @@ public sealed class SimulatedProcessControl : IRemoteProcessorControl, IRemoteDo
         }
     }
 
+    /// <summary>Spawns the child remote, passes it the memory and the doorbell, and waits for READY.</summary>
     public void Start()
     {
         lock (_lock)
@@ -133,12 +137,14 @@ public sealed class SimulatedProcessControl : IRemoteProcessorControl, IRemoteDo
         }
     }
 
+    /// <summary>Asks the child to quit (stdin closed), kills it after the stop timeout, and reaps it.</summary>
     public void Stop()
     {
         lock (_lock)
             Reap();
     }
 
+    /// <summary>Tells the child to drop its transport and keep running.</summary>
     public void Detach()
     {
         lock (_lock)
@@ -149,6 +155,7 @@ public sealed class SimulatedProcessControl : IRemoteProcessorControl, IRemoteDo
         }
     }
 
+    /// <summary>Reconnects to the running child with a fresh doorbell pair (or reboots it after a crash, if configured).</summary>
     public void Attach()
     {
         lock (_lock)
@@ -175,6 +182,7 @@ public sealed class SimulatedProcessControl : IRemoteProcessorControl, IRemoteDo
         }
     }
 
+    /// <summary>Crashes the child: SIGKILL, or the fault command that sets NEEDS_RESET and then dies.</summary>
     public void InjectCrash()
     {
         lock (_lock)
@@ -307,5 +315,6 @@ public sealed class SimulatedProcessControl : IRemoteProcessorControl, IRemoteDo
         return child;
     }
 
+    /// <summary>Name, process id and state, for logs.</summary>
     public override string ToString() => $"simulated remote process '{Name}' (pid {ProcessId}, {State})";
 }

@@ -25,6 +25,7 @@ public sealed class SimulatedRemoteCommands
     private readonly SimulatedRemote? _fixed;
     private readonly SimulatedRemoteLink? _link;
 
+    /// <summary>Executes the line protocol against <paramref name="remote"/>.</summary>
     public SimulatedRemoteCommands(SimulatedRemote remote)
     {
         ArgumentNullException.ThrowIfNull(remote);

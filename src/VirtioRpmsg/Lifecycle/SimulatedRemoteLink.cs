@@ -116,6 +116,7 @@ public sealed class SimulatedRemoteLink : IDisposable
         self.Kill();
     }
 
+    /// <summary>Stops the current remote (if attached) and closes the connection to the host.</summary>
     public void Dispose()
     {
         var remote = _current;

@@ -33,5 +33,6 @@ public sealed record SimulatedRemoteOptions
     /// <summary>Address of the sink service; <see cref="RpmsgAddress.Any"/>: dynamic.</summary>
     public uint SinkAddress { get; init; } = RpmsgAddress.Any;
 
+    /// <summary>Log sink of the remote's device and services; nothing by default.</summary>
     public ILogger Logger { get; init; } = NullLogger.Instance;
 }

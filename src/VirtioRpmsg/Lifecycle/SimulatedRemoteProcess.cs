@@ -203,6 +203,7 @@ public sealed class SimulatedRemoteProcess : IDisposable
         }
     }
 
+    /// <summary>Stops the host device, closes the child's stdin, kills it after <see cref="SimulatedRemoteProcessOptions.ExitTimeout"/>, unmaps and deletes the file.</summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)

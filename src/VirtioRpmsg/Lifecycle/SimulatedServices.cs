@@ -4,6 +4,7 @@ namespace VirtioRpmsg.Lifecycle;
 [Flags]
 public enum SimulatedServices
 {
+    /// <summary>No service: only the command endpoint.</summary>
     None = 0,
 
     /// <summary>"rpmsg-echo": every message goes back to its source, unchanged.</summary>

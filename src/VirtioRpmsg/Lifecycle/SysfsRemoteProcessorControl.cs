@@ -61,6 +61,7 @@ public sealed class SysfsRemoteProcessorControl : IRemoteProcessorControl
         }
     }
 
+    /// <summary>The firmware file name in sysfs <c>firmware</c> (looked up under /lib/firmware by the kernel); setting it needs the remote offline.</summary>
     public string? FirmwareName
     {
         get => Read("firmware");
@@ -74,12 +75,16 @@ public sealed class SysfsRemoteProcessorControl : IRemoteProcessorControl
     /// <summary>The raw state string (e.g. "running").</summary>
     public string ReadStateString() => Read("state");
 
+    /// <summary>The state read from sysfs <c>state</c> now.</summary>
     public RemoteControlState State => ParseState(ReadStateString());
 
+    /// <summary>True when debugfs has this remote's <c>crash</c> file.</summary>
     public bool CanInjectCrash => _debugDirectory is not null;
 
+    /// <summary>Writes "start" to sysfs <c>state</c>: the kernel loads the firmware and boots the remote.</summary>
     public void Start() => Write("state", "start", "start the remote");
 
+    /// <summary>Writes "stop" to sysfs <c>state</c>; a remote that is already offline is left alone.</summary>
     public void Stop()
     {
         // The kernel refuses "stop" on an offline remote; stopping what is already off is a no-op here.
@@ -88,11 +93,13 @@ public sealed class SysfsRemoteProcessorControl : IRemoteProcessorControl
         Write("state", "stop", "stop the remote");
     }
 
+    /// <summary>Writes "detach" to sysfs <c>state</c>: the kernel lets go and the remote keeps running.</summary>
     public void Detach() => Write("state", "detach", "detach from the remote");
 
     /// <summary>Writing "start" to a detached remote makes the kernel attach to it.</summary>
     public void Attach() => Write("state", "start", "attach to the remote");
 
+    /// <summary>Writes "watchdog" to debugfs <c>crash</c>; <see cref="NotSupportedException"/> without debugfs.</summary>
     public void InjectCrash()
     {
         if (_debugDirectory is null)
@@ -142,5 +149,6 @@ public sealed class SysfsRemoteProcessorControl : IRemoteProcessorControl
         }
     }
 
+    /// <summary>The remoteproc device, for logs.</summary>
     public override string ToString() => $"sysfs remoteproc {Device}";
 }

@@ -8,9 +8,13 @@ namespace VirtioRpmsg.Lifecycle;
 /// </summary>
 public sealed record VdevLayoutDescription
 {
+    /// <summary>Entries per vring when neither table nor description says (OpenAMP's value).</summary>
     public const int DefaultVringNum = 256;
+    /// <summary>Vring alignment when neither table nor description says (one page).</summary>
     public const int DefaultVringAlign = 4096;
+    /// <summary>Buffers in the pool by default: 256 rx, then 256 tx (as Linux).</summary>
     public const int DefaultBufferCount = 512;
+    /// <summary>Bytes per buffer by default, header included (as Linux): 496-byte payloads.</summary>
     public const int DefaultBufferSize = 512;
 
     /// <summary>Device address of vring 0 (device to driver, the host's rx).</summary>

@@ -102,13 +102,21 @@ public unsafe ref struct MappingLease
 
     // ---- plain little-endian accessors (private copies; callers validate what they read) ---
 
+    /// <summary>Reads the byte at <paramref name="offset"/> (bounds-checked, no ordering).</summary>
     public readonly byte ReadByte(long offset) => *Pointer(offset, 1);
+    /// <summary>Writes the byte at <paramref name="offset"/> (bounds-checked, no ordering).</summary>
     public readonly void WriteByte(long offset, byte value) => *Pointer(offset, 1) = value;
+    /// <summary>Reads a little-endian 16-bit value at <paramref name="offset"/>; plain load, any alignment (not for Device memory unless aligned).</summary>
     public readonly ushort ReadUInt16(long offset) => Unsafe.ReadUnaligned<ushort>(Pointer(offset, 2));
+    /// <summary>Reads a little-endian 32-bit value at <paramref name="offset"/>; plain load, any alignment (not for Device memory unless aligned).</summary>
     public readonly uint ReadUInt32(long offset) => Unsafe.ReadUnaligned<uint>(Pointer(offset, 4));
+    /// <summary>Reads a little-endian 64-bit value at <paramref name="offset"/>; plain load, any alignment (not for Device memory unless aligned).</summary>
     public readonly ulong ReadUInt64(long offset) => Unsafe.ReadUnaligned<ulong>(Pointer(offset, 8));
+    /// <summary>Writes a little-endian 16-bit value at <paramref name="offset"/>; plain store, no ordering.</summary>
     public readonly void WriteUInt16(long offset, ushort value) => Unsafe.WriteUnaligned(Pointer(offset, 2), value);
+    /// <summary>Writes a little-endian 32-bit value at <paramref name="offset"/>; plain store, no ordering.</summary>
     public readonly void WriteUInt32(long offset, uint value) => Unsafe.WriteUnaligned(Pointer(offset, 4), value);
+    /// <summary>Writes a little-endian 64-bit value at <paramref name="offset"/>; plain store, no ordering.</summary>
     public readonly void WriteUInt64(long offset, ulong value) => Unsafe.WriteUnaligned(Pointer(offset, 8), value);
 
     // ---- ordered accessors: the only publish/consume points of the protocol -----------------

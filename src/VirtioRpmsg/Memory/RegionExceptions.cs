@@ -6,11 +6,13 @@ namespace VirtioRpmsg.Memory;
 /// </summary>
 public class RegionClosedException : InvalidOperationException
 {
+    /// <summary>Creates the exception for region <paramref name="regionName"/>, refused at <paramref name="generation"/>.</summary>
     public RegionClosedException(string regionName, int generation)
         : this(regionName, generation, $"Shared-memory region '{regionName}' is unmapped (generation {generation}); no access is possible.")
     {
     }
 
+    /// <summary>For subclasses: the same fields with their own message.</summary>
     protected RegionClosedException(string regionName, int generation, string message) : base(message)
     {
         RegionName = regionName;
@@ -30,6 +32,7 @@ public class RegionClosedException : InvalidOperationException
 /// </summary>
 public sealed class StaleMappingException : RegionClosedException
 {
+    /// <summary>Creates the exception for an object bound at <paramref name="boundGeneration"/> meeting the region at <paramref name="currentGeneration"/>.</summary>
     public StaleMappingException(string regionName, int boundGeneration, int currentGeneration)
         : base(regionName, currentGeneration,
             $"Shared-memory region '{regionName}': object bound to mapping generation {boundGeneration} used after the region moved to generation {currentGeneration}.")
@@ -44,6 +47,7 @@ public sealed class StaleMappingException : RegionClosedException
 /// <summary>A device address or offset range is not wholly inside a region (or overflows).</summary>
 public sealed class AddressRangeException : ArgumentOutOfRangeException
 {
+    /// <summary>Creates the exception for the range <paramref name="address"/> + <paramref name="length"/> of <paramref name="subject"/>; <paramref name="detail"/> says how it fails.</summary>
     public AddressRangeException(string paramName, string subject, ulong address, ulong length, string detail)
         : base(paramName, $"{subject}: range [0x{address:X}, +0x{length:X}) {detail}.")
     {
@@ -61,6 +65,7 @@ public sealed class AddressRangeException : ArgumentOutOfRangeException
 /// <summary>A thread that holds a mapping lease tried to block (wait, unmap). Leases must be short.</summary>
 public sealed class LeaseHeldException : InvalidOperationException
 {
+    /// <summary>Creates the exception for <paramref name="operation"/>, attempted while holding a lease.</summary>
     public LeaseHeldException(string operation)
         : base($"{operation} while this thread holds a mapping lease ({MappingLease.HeldByCurrentThread} held). Release leases before any blocking wait: an unmap would wait for them forever.")
     {

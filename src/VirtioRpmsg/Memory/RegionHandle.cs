@@ -7,6 +7,7 @@ namespace VirtioRpmsg.Memory;
 /// </summary>
 public readonly struct RegionHandle
 {
+    /// <summary>Binds <paramref name="region"/> at <paramref name="generation"/>; usually obtained from <see cref="SharedMemoryRegion.Bind"/>.</summary>
     public RegionHandle(SharedMemoryRegion region, int generation)
     {
         Region = region ?? throw new ArgumentNullException(nameof(region));

@@ -453,5 +453,6 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
         return DeviceAddress + (ulong)offset;
     }
 
+    /// <summary>Name, backing, device range and generation, for logs.</summary>
     public override string ToString() => $"{Name} ({Backing}, 0x{DeviceAddress:X}+0x{Size:X}, generation {Generation}{(IsMapped ? "" : ", unmapped")})";
 }

@@ -45,6 +45,7 @@ public sealed class DescriptorListener : IDisposable
         return DescriptorPassing.Wrap(socket, "@" + Name);
     }
 
+    /// <summary>Stops listening; the abstract socket name is released.</summary>
     public void Dispose()
     {
         _waiter.Dispose();

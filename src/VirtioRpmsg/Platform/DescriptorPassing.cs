@@ -235,6 +235,7 @@ public sealed unsafe class DescriptorPassing : IDisposable
         return (deviceAddress, size, Encoding.UTF8.GetString(message.Slice(HeaderSize, nameLength)));
     }
 
+    /// <summary>Closes the connection; the peer sees end of stream.</summary>
     public void Dispose()
     {
         _waiter.Dispose();

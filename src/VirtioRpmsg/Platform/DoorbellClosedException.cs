@@ -6,6 +6,7 @@ namespace VirtioRpmsg.Platform;
 /// </summary>
 public sealed class DoorbellClosedException : IOException
 {
+    /// <summary>Creates the exception for <paramref name="doorbell"/>; <paramref name="detail"/> says how it closed.</summary>
     public DoorbellClosedException(string doorbell, string detail)
         : base($"Doorbell '{doorbell}': {detail}")
     {

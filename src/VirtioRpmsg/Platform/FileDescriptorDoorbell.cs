@@ -79,6 +79,7 @@ public abstract class FileDescriptorDoorbell : IDoorbell
     /// <summary>Closes the doorbell's own descriptors; a waiting thread is woken and gets <see cref="ObjectDisposedException"/>.</summary>
     private protected abstract void DisposeCore();
 
+    /// <summary>Closes the descriptors; a thread waiting on this doorbell wakes with <see cref="ObjectDisposedException"/>.</summary>
     public void Dispose()
     {
         if (_disposed)
@@ -89,5 +90,6 @@ public abstract class FileDescriptorDoorbell : IDoorbell
         GC.SuppressFinalize(this);
     }
 
+    /// <summary>Kind and name of the doorbell, for logs.</summary>
     public override string ToString() => $"{GetType().Name} {Name}";
 }

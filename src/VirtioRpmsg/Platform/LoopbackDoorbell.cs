@@ -32,6 +32,7 @@ public sealed class LoopbackDoorbell : IDoorbell
 
     private long _ringCount;
 
+    /// <summary>Signals the other end of the pair; false once that end is disposed.</summary>
     public bool Ring()
     {
         var peer = _peer;
@@ -43,6 +44,7 @@ public sealed class LoopbackDoorbell : IDoorbell
         return true;
     }
 
+    /// <inheritdoc/>
     public bool Wait(TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         MappingLease.ThrowIfHeld("LoopbackDoorbell.Wait");
@@ -52,6 +54,7 @@ public sealed class LoopbackDoorbell : IDoorbell
         return Drain();
     }
 
+    /// <inheritdoc/>
     public bool Drain()
     {
         _inbound.Reset();
@@ -59,6 +62,7 @@ public sealed class LoopbackDoorbell : IDoorbell
         return Interlocked.Exchange(ref _pending, 0) != 0;
     }
 
+    /// <summary>Releases the event; rings from the other end then return false.</summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)

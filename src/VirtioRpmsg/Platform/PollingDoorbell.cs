@@ -47,6 +47,7 @@ public sealed class PollingDoorbell : IDoorbell
     /// <summary>There are never pending rings to consume; always false.</summary>
     public bool Drain() => false;
 
+    /// <summary>Nothing to release: a polling doorbell owns no resources.</summary>
     public void Dispose()
     {
     }

@@ -10,6 +10,7 @@ namespace VirtioRpmsg.Platform;
 /// </summary>
 public sealed class UioMailbox
 {
+    /// <summary>A mailbox rung by writing <paramref name="ringValue"/> to the 32-bit register at <paramref name="registerOffset"/> of <paramref name="region"/>; with <paramref name="statusOffset"/>, a ring is refused while <paramref name="statusFullMask"/> bits are set there.</summary>
     public UioMailbox(SharedMemoryRegion region, long registerOffset, uint ringValue = 1, long? statusOffset = null, uint statusFullMask = 0)
     {
         ArgumentNullException.ThrowIfNull(region);

@@ -15,6 +15,9 @@ public enum NameServiceFlags : uint
 /// <summary>
 /// The 40-byte name-service message sent to address 53: name (32 bytes, NUL-padded), addr (u32), flags (u32).
 /// </summary>
+/// <param name="Name">Service name, 1 to 31 UTF-8 bytes.</param>
+/// <param name="Address">Address of the endpoint that offers (or withdrew) the service.</param>
+/// <param name="Flags">Whether the service is created or destroyed.</param>
 public readonly record struct NameServiceMessage(string Name, uint Address, NameServiceFlags Flags)
 {
     /// <summary>Size on the wire.</summary>

@@ -43,5 +43,6 @@ public sealed class RpmsgChannel
     /// <summary>Sends on the channel asynchronously.</summary>
     public ValueTask SendAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) => Endpoint.SendAsync(payload, cancellationToken);
 
+    /// <summary>Name and addresses, for logs.</summary>
     public override string ToString() => $"channel '{Name}' 0x{LocalAddress:X} -> 0x{RemoteAddress:X}";
 }

@@ -1,6 +1,13 @@
 namespace VirtioRpmsg.Rpmsg;
 
 /// <summary>A snapshot of a device's counters (also published through System.Diagnostics.Metrics, meter "VirtioRpmsg").</summary>
+/// <param name="TxMessages">Messages sent.</param>
+/// <param name="RxMessages">Buffers received from the peer, name-service messages and dropped ones included.</param>
+/// <param name="TxBufferWaits">Sends that found no free tx buffer and had to wait.</param>
+/// <param name="Dropped">Received messages dropped: unknown destination, full endpoint queue, or destroyed endpoint.</param>
+/// <param name="Errors">Protocol violations by the peer (malformed headers, bad lengths, ring errors).</param>
+/// <param name="CallbackErrors">Exceptions thrown by receive callbacks (caught and logged).</param>
+/// <param name="NameServiceDuplicates">Repeated name-service announcements of the same service and address, ignored.</param>
 public readonly record struct RpmsgCounters(
     long TxMessages,
     long RxMessages,

@@ -680,5 +680,6 @@ public sealed partial class RpmsgDevice : IDisposable
         return sb.ToString();
     }
 
+    /// <summary>Name, role and state, for logs.</summary>
     public override string ToString() => $"rpmsg device '{Name}' ({Role}, {_state})";
 }

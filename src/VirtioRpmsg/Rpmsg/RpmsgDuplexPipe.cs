@@ -18,6 +18,7 @@ public sealed class RpmsgDuplexPipe : IDuplexPipe, IAsyncDisposable
     private readonly Task _rxPump;
     private readonly Task _txPump;
 
+    /// <summary>Starts pumping <paramref name="endpoint"/>'s messages into <see cref="Input"/> and <see cref="Output"/> to <paramref name="destination"/> (default: the endpoint's remote address).</summary>
     public RpmsgDuplexPipe(RpmsgEndpoint endpoint, uint destination = RpmsgAddress.Any)
     {
         Endpoint = endpoint ?? throw new ArgumentNullException(nameof(endpoint));
@@ -113,6 +114,7 @@ public sealed class RpmsgDuplexPipe : IDuplexPipe, IAsyncDisposable
     /// <summary>Waits until everything written to <see cref="Output"/> so far has been sent (after completing the writer).</summary>
     public Task Completion => _txPump;
 
+    /// <summary>Completes the output, stops both pumps and waits for them; the endpoint is not disposed.</summary>
     public async ValueTask DisposeAsync()
     {
         await _outbound.Writer.CompleteAsync().ConfigureAwait(false);

@@ -439,5 +439,6 @@ public sealed class RpmsgEndpoint : IDisposable
             throw new ObjectDisposedException($"rpmsg endpoint 0x{Address:X}", $"endpoint 0x{Address:X} on '{Device.Name}' was destroyed");
     }
 
+    /// <summary>Addresses and service name, for logs.</summary>
     public override string ToString() => $"ept 0x{Address:X} -> {(RemoteAddress == RpmsgAddress.Any ? "any" : "0x" + RemoteAddress.ToString("X"))}{(Name is null ? "" : " '" + Name + "'")}";
 }

@@ -3,6 +3,7 @@ namespace VirtioRpmsg.Rpmsg;
 /// <summary>The peer sent something the protocol does not allow. Names the field and the value.</summary>
 public sealed class RpmsgProtocolException : Exception
 {
+    /// <summary>Creates the exception for <paramref name="field"/> holding <paramref name="value"/>.</summary>
     public RpmsgProtocolException(string field, ulong value, string message) : base(message)
     {
         Field = field;
@@ -19,6 +20,7 @@ public sealed class RpmsgProtocolException : Exception
 /// <summary>A payload is larger than a buffer can carry (buffer size minus the 16-byte header).</summary>
 public sealed class RpmsgPayloadTooLargeException : ArgumentException
 {
+    /// <summary>Creates the exception for a <paramref name="length"/>-byte payload where at most <paramref name="maxPayload"/> fit.</summary>
     public RpmsgPayloadTooLargeException(int length, int maxPayload)
         : base($"payload of {length} bytes exceeds the maximum of {maxPayload} bytes per rpmsg message", "payload")
     {
@@ -39,6 +41,7 @@ public sealed class RpmsgPayloadTooLargeException : ArgumentException
 /// </summary>
 public sealed class RpmsgDeviceUnavailableException : InvalidOperationException
 {
+    /// <summary>Creates the exception for <paramref name="device"/> refusing in <paramref name="state"/>, with <paramref name="reason"/> when known.</summary>
     public RpmsgDeviceUnavailableException(string device, RpmsgDeviceState state, string? reason = null)
         : base($"rpmsg device '{device}' is {state.ToString().ToLowerInvariant()}{(reason is null ? "" : ": " + reason)}")
     {
@@ -56,6 +59,7 @@ public sealed class RpmsgDeviceUnavailableException : InvalidOperationException
 /// <summary>The two sides were configured differently (buffer size, vring size, features).</summary>
 public sealed class RpmsgConfigurationException : InvalidOperationException
 {
+    /// <summary>Creates the exception for <paramref name="field"/>, where this side has <paramref name="localValue"/> and the peer <paramref name="peerValue"/>.</summary>
     public RpmsgConfigurationException(string field, ulong localValue, ulong peerValue, string message) : base(message)
     {
         Field = field;

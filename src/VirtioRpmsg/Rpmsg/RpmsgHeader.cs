@@ -6,6 +6,11 @@ namespace VirtioRpmsg.Rpmsg;
 /// The 16-byte rpmsg message header: src (u32), dst (u32), reserved (u32), len (u16), flags (u16),
 /// little-endian. Read once from shared memory into this private copy, then validated.
 /// </summary>
+/// <param name="Source">Sender's address (src).</param>
+/// <param name="Destination">Recipient's address (dst).</param>
+/// <param name="Reserved">The reserved word, carried as read.</param>
+/// <param name="Length">Payload bytes that follow the header (len).</param>
+/// <param name="Flags">The flags word, carried as read (unused by the protocol).</param>
 public readonly record struct RpmsgHeader(uint Source, uint Destination, uint Reserved, ushort Length, ushort Flags)
 {
     /// <summary>Size of the header on the wire.</summary>

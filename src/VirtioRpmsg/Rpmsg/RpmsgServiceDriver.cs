@@ -8,6 +8,7 @@ namespace VirtioRpmsg.Rpmsg;
 /// </summary>
 public sealed class RpmsgServiceDriver
 {
+    /// <summary>A driver for channels announced as <paramref name="serviceName"/> (exact match, at most 31 bytes).</summary>
     public RpmsgServiceDriver(string serviceName)
     {
         NameServiceMessage.ValidateName(serviceName);

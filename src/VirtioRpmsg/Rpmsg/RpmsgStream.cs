@@ -15,14 +15,21 @@ public sealed class RpmsgStream(RpmsgEndpoint endpoint, uint destination = Rpmsg
     /// <summary>The endpoint underneath.</summary>
     public RpmsgEndpoint Endpoint { get; } = endpoint;
 
+    /// <summary>Always true.</summary>
     public override bool CanRead => true;
+    /// <summary>Always true.</summary>
     public override bool CanWrite => true;
+    /// <summary>Always false.</summary>
     public override bool CanSeek => false;
+    /// <summary>Not supported: throws <see cref="NotSupportedException"/>.</summary>
     public override long Length => throw new NotSupportedException();
+    /// <summary>Not supported: throws <see cref="NotSupportedException"/>.</summary>
     public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
+    /// <summary>Reads message bytes; see <see cref="Read(Span{byte})"/>.</summary>
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
+    /// <summary>Returns bytes of the current message, waiting without a time limit for the next one when none is left; never 0 unless <paramref name="buffer"/> is empty.</summary>
     public override int Read(Span<byte> buffer)
     {
         if (buffer.IsEmpty)
@@ -36,6 +43,7 @@ public sealed class RpmsgStream(RpmsgEndpoint endpoint, uint destination = Rpmsg
         return TakePending(buffer);
     }
 
+    /// <summary>Like <see cref="Read(Span{byte})"/>, waiting asynchronously.</summary>
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         if (buffer.IsEmpty)
@@ -49,6 +57,7 @@ public sealed class RpmsgStream(RpmsgEndpoint endpoint, uint destination = Rpmsg
         return TakePending(buffer.Span);
     }
 
+    /// <summary>Like <see cref="Read(Span{byte})"/>, waiting asynchronously.</summary>
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
@@ -60,8 +69,10 @@ public sealed class RpmsgStream(RpmsgEndpoint endpoint, uint destination = Rpmsg
         return n;
     }
 
+    /// <summary>Sends the bytes; see <see cref="Write(ReadOnlySpan{byte})"/>.</summary>
     public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
+    /// <summary>Sends <paramref name="buffer"/> as messages of at most <see cref="RpmsgEndpoint.MaxPayload"/> bytes, each a blocking send.</summary>
     public override void Write(ReadOnlySpan<byte> buffer)
     {
         int mtu = Endpoint.MaxPayload;
@@ -76,6 +87,7 @@ public sealed class RpmsgStream(RpmsgEndpoint endpoint, uint destination = Rpmsg
         }
     }
 
+    /// <summary>Like <see cref="Write(ReadOnlySpan{byte})"/>, waiting asynchronously for tx buffers.</summary>
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         int mtu = Endpoint.MaxPayload;
@@ -90,15 +102,19 @@ public sealed class RpmsgStream(RpmsgEndpoint endpoint, uint destination = Rpmsg
         }
     }
 
+    /// <summary>Like <see cref="Write(ReadOnlySpan{byte})"/>, waiting asynchronously for tx buffers.</summary>
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
+    /// <summary>Nothing to do: every write is sent before it returns.</summary>
     public override void Flush()
     {
         // Every write is sent at once; nothing is buffered.
     }
 
+    /// <summary>Not supported: a message stream has no position.</summary>
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
 
+    /// <summary>Not supported: a message stream has no length.</summary>
     public override void SetLength(long value) => throw new NotSupportedException();
 }

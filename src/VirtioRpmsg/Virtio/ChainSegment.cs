@@ -32,5 +32,6 @@ public readonly struct ChainSegment
     /// <summary>True if the device may write the buffer, false if it may only read it.</summary>
     public bool DeviceWritable { get; }
 
+    /// <summary>Region, offset, length and direction, for logs.</summary>
     public override string ToString() => $"'{Region?.Name}'+0x{Offset:X} len 0x{Length:X} {(DeviceWritable ? "W" : "R")}";
 }

@@ -13,6 +13,7 @@ public sealed class SharedVdevControl : IVdevControl
     private readonly long _gfeatures;
     private readonly long _status;
 
+    /// <summary>Accesses the feature and status fields at the given offsets of <paramref name="region"/>; throws at once if any is outside it.</summary>
     public SharedVdevControl(RegionHandle region, long deviceFeaturesOffset, long driverFeaturesOffset, long statusOffset)
     {
         _region = region;
@@ -30,6 +31,7 @@ public sealed class SharedVdevControl : IVdevControl
     public static SharedVdevControl ForVdevEntry(RegionHandle region, long entryOffset) =>
         new(region, entryOffset + 12, entryOffset + 16, entryOffset + 24);
 
+    /// <summary>The device's offered features (dfeatures), read with acquire.</summary>
     public uint DeviceFeatures
     {
         get
@@ -39,6 +41,7 @@ public sealed class SharedVdevControl : IVdevControl
         }
     }
 
+    /// <summary>The driver's accepted features (gfeatures); written with release before the status.</summary>
     public uint DriverFeatures
     {
         get
@@ -53,6 +56,7 @@ public sealed class SharedVdevControl : IVdevControl
         }
     }
 
+    /// <summary>The virtio status byte; a write is a release, so fields written before it are visible first.</summary>
     public VirtioStatus Status
     {
         get

@@ -6,6 +6,7 @@ namespace VirtioRpmsg.Virtio;
 /// </summary>
 public sealed class VirtqueueBrokenException : InvalidOperationException
 {
+    /// <summary>Creates the exception for queue <paramref name="queueName"/> broken by <paramref name="error"/>.</summary>
     public VirtqueueBrokenException(string queueName, VirtqueueError error, string message) : base(message)
     {
         QueueName = queueName;

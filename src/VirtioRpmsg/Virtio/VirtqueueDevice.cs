@@ -232,5 +232,6 @@ public sealed class VirtqueueDevice
         _health.Clear();
     }
 
+    /// <summary>Name, ring and broken reason, for logs.</summary>
     public override string ToString() => $"virtqueue device '{Name}' ({_vring}){(IsBroken ? ", broken: " + BrokenReason : "")}";
 }

@@ -326,5 +326,6 @@ public sealed class VirtqueueDriver
         }
     }
 
+    /// <summary>Name, ring and broken reason, for logs.</summary>
     public override string ToString() => $"virtqueue driver '{Name}' ({_vring}){(IsBroken ? ", broken: " + BrokenReason : "")}";
 }

@@ -164,5 +164,6 @@ public sealed class Vring
         }
     }
 
+    /// <summary>Layout, device address and region, for logs.</summary>
     public override string ToString() => $"{Layout} at 0x{DeviceAddress:X} in '{Region.Region.Name}'";
 }

@@ -58,15 +58,21 @@ public readonly struct VringLayout : IEquatable<VringLayout>
 
     private static long AlignUp(long value, int align) => (value + align - 1) & ~((long)align - 1);
 
+    /// <summary>True when num and align are equal.</summary>
     public bool Equals(VringLayout other) => Num == other.Num && Align == other.Align;
 
+    /// <summary>True when <paramref name="obj"/> is a layout with the same num and align.</summary>
     public override bool Equals(object? obj) => obj is VringLayout other && Equals(other);
 
+    /// <summary>Hash of num and align.</summary>
     public override int GetHashCode() => HashCode.Combine(Num, Align);
 
+    /// <summary>True when both layouts have the same num and align.</summary>
     public static bool operator ==(VringLayout left, VringLayout right) => left.Equals(right);
 
+    /// <summary>True when the layouts differ in num or align.</summary>
     public static bool operator !=(VringLayout left, VringLayout right) => !left.Equals(right);
 
+    /// <summary>Num, align, ring offsets and total size, for logs.</summary>
     public override string ToString() => $"vring(num {Num}, align {Align}: avail @0x{AvailOffset:X}, used @0x{UsedOffset:X}, 0x{TotalSize:X} bytes)";
 }
