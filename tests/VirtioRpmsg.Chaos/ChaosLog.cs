@@ -3,8 +3,8 @@ using Microsoft.Extensions.Logging;
 
 namespace VirtioRpmsg.Chaos;
 
-/// <summary>Keeps every log entry of a device so a run can check the fault was logged with its field and value.</summary>
-internal sealed class ChaosLog : ILogger
+/// <summary>Keeps every warning and error a device logs, so a run or a test can check a fault was logged with its field and value.</summary>
+public sealed class ChaosLog : ILogger
 {
     private readonly ConcurrentQueue<string> _entries = new();
 
