@@ -102,4 +102,25 @@ public class ParserRandomInputTests
 
         Assert.True(rejected > 1000, $"only {rejected} rejected");
     }
+
+    [Theory]
+    [InlineData(FuzzTarget.ResourceTable)]
+    [InlineData(FuzzTarget.Elf)]
+    [InlineData(FuzzTarget.NameService)]
+    [InlineData(FuzzTarget.RpmsgHeader)]
+    [InlineData(FuzzTarget.DescriptorChain)]
+    public void Corpus_EveryKeptInput_NoFinding(FuzzTarget target)
+    {
+        // The corpus AFL built (tests/fuzz/corpus) doubles as a regression suite for past findings.
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !Directory.Exists(Path.Combine(dir.FullName, "tests", "fuzz", "corpus")))
+            dir = dir.Parent;
+        Assert.NotNull(dir);
+        var files = Directory.GetFiles(Path.Combine(dir.FullName, "tests", "fuzz", "corpus", target.ToString()));
+        Assert.NotEmpty(files);
+
+        int accepted = files.Count(f => FuzzTargets.Run(target, File.ReadAllBytes(f)));
+
+        Assert.True(accepted > 0, $"no input of the {target} corpus is accepted: the corpus explores only rejections");
+    }
 }
