@@ -426,6 +426,8 @@ public sealed partial class RpmsgDevice
         }
         if (transport.BrokenReason is { } reason)
             Break(reason);
+        else
+            CheckStatus();
         if (Volatile.Read(ref _txWaiters) > 0 && transport.TxAvailable)
             SignalTx();
         return handled;
@@ -453,6 +455,14 @@ public sealed partial class RpmsgDevice
             {
                 lease.Dispose();
                 DropReceived(transport, rx.Id, $"header len {length} exceeds the {rx.Length - RpmsgHeader.Size} payload bytes the buffer holds (src 0x{header.Source:X}, dst 0x{header.Destination:X})");
+                return;
+            }
+            if (header.Source == RpmsgAddress.Any || (header.Source == RpmsgAddress.NameService && header.Destination != RpmsgAddress.NameService))
+            {
+                // Nobody can answer ADDR_ANY, and a message "from" the name service to an ordinary
+                // endpoint is a spoof: a reply would land on the peer's name service as an announcement.
+                lease.Dispose();
+                DropReceived(transport, rx.Id, $"src 0x{header.Source:X} is reserved (dst 0x{header.Destination:X}, {length} bytes)");
                 return;
             }
             _endpoints.TryGetValue(header.Destination, out endpoint);

@@ -34,6 +34,7 @@ public sealed partial class RpmsgDevice : IDisposable
     private Thread? _dispatcher;
     private volatile RpmsgDeviceState _state = RpmsgDeviceState.Created;
     private string? _stateReason;
+    private VirtioStatus _writtenStatus;
     private uint _features;
     private TaskCompletionSource _txSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _txWaiters;
@@ -82,6 +83,13 @@ public sealed partial class RpmsgDevice : IDisposable
 
     /// <summary>Current state.</summary>
     public RpmsgDeviceState State => _state;
+
+    /// <summary>
+    /// Why the device is <see cref="RpmsgDeviceState.Broken"/> or <see cref="RpmsgDeviceState.Stopped"/>
+    /// (for Broken: the violated rule with the field and value), else null. Read it from
+    /// <see cref="StateChanged"/> to decide on recovery.
+    /// </summary>
+    public string? StateReason => _stateReason;
 
     /// <summary>Largest payload of one message (buffer size minus the 16-byte header).</summary>
     public int MaxPayload => _layout.BufferSize - RpmsgHeader.Size;
@@ -160,7 +168,9 @@ public sealed partial class RpmsgDevice : IDisposable
         bool eventIndex = (accepted & VirtioFeatures.EventIndex) != 0;
         var transport = new DriverRoleTransport(_layout, eventIndex, Name, _doorbell);
         GoLive(transport, accepted);
-        _control.Status = status | VirtioStatus.DriverOk;
+        var live = status | VirtioStatus.DriverOk;
+        _control.Status = live;
+        _writtenStatus = live;
         // The remote may already be waiting: tell it the rx buffers are there.
         _doorbell.Ring();
     }
@@ -381,7 +391,14 @@ public sealed partial class RpmsgDevice : IDisposable
             return;
         }
         if (msg.Flags == NameServiceFlags.Create)
+        {
+            if (Options.AllowedServices is { } allowed && !allowed.Contains(msg.Name))
+            {
+                CountError($"announcement of '{msg.Name}' at 0x{msg.Address:X} refused: not in AllowedServices");
+                return;
+            }
             CreateChannel(msg.Name, msg.Address);
+        }
         else
             RemoveChannel(msg.Name, msg.Address);
     }
@@ -538,6 +555,24 @@ public sealed partial class RpmsgDevice : IDisposable
         var state = _state;
         if (state is RpmsgDeviceState.Broken or RpmsgDeviceState.Stopped)
             throw new RpmsgDeviceUnavailableException(Name, state, _stateReason);
+    }
+
+    /// <summary>
+    /// Host role: the status byte must still hold what we wrote, except DEVICE_NEEDS_RESET, which the
+    /// device may set. Anything else is the remote scribbling over driver-owned bits. True if intact.
+    /// </summary>
+    private bool CheckStatus()
+    {
+        if (Role != RpmsgRole.Host || _state != RpmsgDeviceState.Running || _writtenStatus == VirtioStatus.None)
+            return true;
+        var status = _control.Status; // one read; the copy is what we judge and report
+        if (status == _writtenStatus)
+            return true;
+        if ((status & VirtioStatus.NeedsReset) != 0)
+            Break($"status byte is 0x{(byte)status:X2}: the remote set DEVICE_NEEDS_RESET (0x40)");
+        else
+            Break($"status byte is 0x{(byte)status:X2}, but the host wrote 0x{(byte)_writtenStatus:X2}: the remote changed driver-owned bits");
+        return false;
     }
 
     /// <summary>Marks the device broken (a protocol violation) and wakes everyone waiting.</summary>

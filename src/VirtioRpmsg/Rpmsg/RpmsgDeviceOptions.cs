@@ -45,6 +45,12 @@ public sealed class RpmsgDeviceOptions
     /// <summary>Largest number of endpoints the peer can make us create (channels from announcements included).</summary>
     public int MaxEndpoints { get; set; } = 1024;
 
+    /// <summary>
+    /// Service names the peer may make us bind (a channel per announcement); null allows every name.
+    /// An announcement for any other name is refused, counted as an error and logged, and creates nothing.
+    /// </summary>
+    public IReadOnlyCollection<string>? AllowedServices { get; set; }
+
     /// <summary>Log sink; nothing is logged on the per-message fast path unless something is wrong.</summary>
     public ILogger Logger { get; set; } = NullLogger.Instance;
 
