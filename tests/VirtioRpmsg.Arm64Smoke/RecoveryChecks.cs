@@ -36,17 +36,17 @@ public static class RecoveryChecks
                 BootTimeout = Bound,
                 DeviceOptions = new RpmsgDeviceOptions { Name = "smoke-rproc", SendTimeout = Bound },
             });
-            processor.RegisterDriver(new RpmsgServiceDriver(InProcessSimulatedControl.EchoService));
+            processor.RegisterDriver(new RpmsgServiceDriver(SimulatedRemote.EchoServiceName));
             processor.Start();
             Expect.Equal(RemoteProcessorState.Running, processor.State, "state after start");
-            RpmsgChecks.EchoRoundTrips(processor.WaitForChannel(InProcessSimulatedControl.EchoService, Bound), 20);
+            RpmsgChecks.EchoRoundTrips(processor.WaitForChannel(SimulatedRemote.EchoServiceName, Bound), 20);
             for (int cycle = 1; cycle <= Cycles; cycle++)
             {
                 processor.ReportCrash($"smoke cycle {cycle}");
                 Expect.Equal(RemoteProcessorState.Crashed, processor.State, $"state after crash {cycle}");
                 processor.Recover();
                 Expect.Equal(RemoteProcessorState.Running, processor.State, $"state after recovery {cycle}");
-                RpmsgChecks.EchoRoundTrips(processor.WaitForChannel(InProcessSimulatedControl.EchoService, Bound), 20);
+                RpmsgChecks.EchoRoundTrips(processor.WaitForChannel(SimulatedRemote.EchoServiceName, Bound), 20);
             }
             Expect.Equal(Cycles, processor.CrashCount, "crash count");
             Expect.Equal(Cycles, processor.RecoveryCount, "recovery count");

@@ -16,9 +16,6 @@ namespace VirtioRpmsg.Lifecycle;
 /// </summary>
 public sealed class InProcessSimulatedControl : IRemoteProcessorControl, IRemoteDoorbellProvider, IDisposable
 {
-    /// <summary>The default service: echoes every message back to its source.</summary>
-    public const string EchoService = "rpmsg-echo";
-
     private readonly object _lock = new();
     private readonly PlatformDescription _description;
     private readonly InProcessSimulatedOptions _options;

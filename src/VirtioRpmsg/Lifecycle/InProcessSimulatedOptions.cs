@@ -6,7 +6,7 @@ namespace VirtioRpmsg.Lifecycle;
 public sealed record InProcessSimulatedOptions
 {
     /// <summary>Services the remote announces; each echoes every message back to its sender.</summary>
-    public IReadOnlyList<string> Services { get; init; } = [InProcessSimulatedControl.EchoService];
+    public IReadOnlyList<string> Services { get; init; } = [SimulatedRemote.EchoServiceName];
 
     /// <summary>After a crash, reboot at once (a platform controller restarting the core), ready for attach-recovery.</summary>
     public bool RebootAfterCrash { get; init; }

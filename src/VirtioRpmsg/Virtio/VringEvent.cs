@@ -1,7 +1,7 @@
 namespace VirtioRpmsg.Virtio;
 
 /// <summary>The event-index rule (VIRTIO_RING_F_EVENT_IDX) shared by both directions.</summary>
-public static class VringEvent
+internal static class VringEvent
 {
     /// <summary>
     /// True when moving an index from <paramref name="oldIdx"/> to <paramref name="newIdx"/> passes the

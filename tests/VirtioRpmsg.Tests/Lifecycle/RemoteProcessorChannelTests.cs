@@ -12,7 +12,7 @@ public sealed class RemoteProcessorChannelTests
 {
     private const int Cycles = 150;
     private static readonly TimeSpan Bound = SimulatedRemoteRig.Bound;
-    private static readonly string[] Services = [InProcessSimulatedControl.EchoService, "rpmsg-tty", "rpmsg-sensor"];
+    private static readonly string[] Services = [SimulatedRemote.EchoServiceName, "rpmsg-tty", "rpmsg-sensor"];
 
     [Theory]
     [InlineData(RemoteRecoveryMode.Boot)]

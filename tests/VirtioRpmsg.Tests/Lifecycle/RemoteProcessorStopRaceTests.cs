@@ -33,7 +33,7 @@ public sealed class RemoteProcessorStopRaceTests
         using var rig = SimulatedRemoteRig.Create(echoDriver: false);
         var rp = rig.Processor;
         // Replies are dropped on arrival: only the sends matter here.
-        rp.RegisterDriver(new RpmsgServiceDriver(InProcessSimulatedControl.EchoService) { Receive = (_, _, _) => { } });
+        rp.RegisterDriver(new RpmsgServiceDriver(SimulatedRemote.EchoServiceName) { Receive = (_, _, _) => { } });
         var threads = Enumerable.Range(0, Senders).Select(i => new Thread(SendLoop) { IsBackground = true, Name = "seed000-sender-" + i }).ToArray();
         foreach (var t in threads)
             t.Start();
@@ -42,7 +42,7 @@ public sealed class RemoteProcessorStopRaceTests
             for (int i = 0; i < Iterations; i++)
             {
                 rp.Start();
-                var channel = rp.WaitForChannel(InProcessSimulatedControl.EchoService, Bound);
+                var channel = rp.WaitForChannel(SimulatedRemote.EchoServiceName, Bound);
                 long sentBefore = Interlocked.Read(ref _sent);
                 lock (_gate)
                 {

@@ -19,7 +19,7 @@ public sealed class RemoteProcessorTeardownTests
         RpmsgDeviceState? stateInRemove = null;
         bool? mappedInRemove = null;
         Exception? sendInRemove = null;
-        rp.RegisterDriver(new RpmsgServiceDriver(InProcessSimulatedControl.EchoService)
+        rp.RegisterDriver(new RpmsgServiceDriver(SimulatedRemote.EchoServiceName)
         {
             Remove = c =>
             {
@@ -29,7 +29,7 @@ public sealed class RemoteProcessorTeardownTests
             },
         });
         rp.Start();
-        rp.WaitForChannel(InProcessSimulatedControl.EchoService, Bound);
+        rp.WaitForChannel(SimulatedRemote.EchoServiceName, Bound);
 
         switch (how)
         {
@@ -60,7 +60,7 @@ public sealed class RemoteProcessorTeardownTests
             new InProcessSimulatedOptions { ReportNeedsResetOnCrash = false });
         var rp = rig.Processor;
         rp.Start();
-        var channel = rp.WaitForChannel(InProcessSimulatedControl.EchoService, Bound);
+        var channel = rp.WaitForChannel(SimulatedRemote.EchoServiceName, Bound);
         var device = rp.Device!;
         rig.Control.InjectCrash(); // the remote vanishes: nobody returns the host's tx buffers any more
         Exception? outcome = null;

@@ -199,7 +199,7 @@ public sealed class RemoteProcessorTests
         using var rig = SimulatedRemoteRig.Create();
         var rp = rig.Processor;
         rp.Start();
-        var old = rp.WaitForChannel(InProcessSimulatedControl.EchoService, Bound);
+        var old = rp.WaitForChannel(SimulatedRemote.EchoServiceName, Bound);
         int generation = rig.Region.Generation;
 
         rp.Stop();
@@ -227,7 +227,7 @@ public sealed class RemoteProcessorTests
             rig.EchoRoundTrip(i);
         var addresses = rig.Control.ServiceAddresses.ToArray();
         int boots = rig.Control.BootCount;
-        var before = rp.WaitForChannel(InProcessSimulatedControl.EchoService, Bound);
+        var before = rp.WaitForChannel(SimulatedRemote.EchoServiceName, Bound);
 
         rp.Detach();
 
@@ -241,7 +241,7 @@ public sealed class RemoteProcessorTests
 
         Assert.Equal(RemoteProcessorState.Running, rp.State);
         rig.EchoRoundTrip(5);
-        var after = rp.WaitForChannel(InProcessSimulatedControl.EchoService, Bound);
+        var after = rp.WaitForChannel(SimulatedRemote.EchoServiceName, Bound);
         Assert.NotSame(before, after);
         Assert.Equal(before.RemoteAddress, after.RemoteAddress);
         Assert.Equal(addresses, rig.Control.ServiceAddresses);

@@ -56,7 +56,7 @@ internal sealed class SimulatedRemoteRig : IDisposable
             };
             var processor = new RemoteProcessor(platform, control, options);
             if (echoDriver)
-                processor.RegisterDriver(new RpmsgServiceDriver(InProcessSimulatedControl.EchoService));
+                processor.RegisterDriver(new RpmsgServiceDriver(SimulatedRemote.EchoServiceName));
             return new SimulatedRemoteRig(path, platform, control, processor);
         }
         catch
@@ -71,14 +71,14 @@ internal sealed class SimulatedRemoteRig : IDisposable
     /// <summary>Automatic recovery in <paramref name="mode"/>, a fast monitor, and a remote that reboots by itself for attach-recovery.</summary>
     public static SimulatedRemoteRig CreateAutoRecovering(RemoteRecoveryMode mode, IReadOnlyList<string>? services = null, bool echoDriver = true) => Create(
         new RemoteProcessorOptions { RecoveryMode = mode, AutoRecover = true, MonitorInterval = TimeSpan.FromMilliseconds(1) },
-        new InProcessSimulatedOptions { Services = services ?? [InProcessSimulatedControl.EchoService], RebootAfterCrash = mode == RemoteRecoveryMode.Attach },
+        new InProcessSimulatedOptions { Services = services ?? [SimulatedRemote.EchoServiceName], RebootAfterCrash = mode == RemoteRecoveryMode.Attach },
         echoDriver: echoDriver);
 
     /// <summary>Sends <paramref name="value"/> on the current echo channel and checks it comes back.</summary>
-    public void EchoRoundTrip(int value, string service = InProcessSimulatedControl.EchoService) => EchoRoundTrip(Processor, value, service);
+    public void EchoRoundTrip(int value, string service = SimulatedRemote.EchoServiceName) => EchoRoundTrip(Processor, value, service);
 
     /// <summary>Sends <paramref name="value"/> on <paramref name="processor"/>'s current echo channel and checks it comes back.</summary>
-    public static void EchoRoundTrip(RemoteProcessor processor, int value, string service = InProcessSimulatedControl.EchoService)
+    public static void EchoRoundTrip(RemoteProcessor processor, int value, string service = SimulatedRemote.EchoServiceName)
     {
         var channel = processor.WaitForChannel(service, Bound);
         Span<byte> message = stackalloc byte[4];
