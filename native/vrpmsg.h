@@ -84,4 +84,8 @@ VR_EXPORT int vr_get_current_cpu(void);
 /* How many CPUs the calling thread may run on, or -errno. */
 VR_EXPORT int vr_affinity_count(void);
 
+/* membarrier(MEMBARRIER_CMD_QUERY): the bitmask of supported commands, or -errno. The lease
+ * handshake relies on the runtime's process-wide barrier being a real membarrier. */
+VR_EXPORT int vr_membarrier_query(void);
+
 #endif

@@ -320,8 +320,18 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
         int slot = table.Enter(_id, out tag);
         if (slot < 0)
             ThrowTooManyLeases();
+        // Without membarrier the runtime's process-wide barrier may not order this thread's slot store
+        // before its state read (ARM64 RCpc cores); then the acquirer pays for a full fence itself.
+        // A static readonly bool: the JIT drops the branch where membarrier exists.
+        if (AcquirerNeedsFence)
+            Interlocked.MemoryBarrier();
         return slot;
     }
+
+    /// <summary>True when the kernel lacks MEMBARRIER_CMD_PRIVATE_EXPEDITED (or VRPMSG_LEASE_FENCE=1 forces the fallback).</summary>
+    internal static readonly bool AcquirerNeedsFence =
+        Environment.GetEnvironmentVariable("VRPMSG_LEASE_FENCE") == "1" ||
+        (Native.MembarrierQuery() is int mask && (mask < 0 || (mask & Native.MembarrierPrivateExpedited) == 0));
 
     /// <summary>A handle that binds the current generation: it fails fast once the region is remapped.</summary>
     public RegionHandle Bind() => new(this, Generation);
