@@ -21,7 +21,7 @@ public sealed class PlatformResourcesLeakTests : IDisposable
 
     public void Dispose() => PlatformTestJson.Delete(_shm);
 
-    private static int CountDescriptors() => Directory.GetFiles("/proc/self/fd").Length;
+    private static int CountDescriptors() => Memory.ProcessResources.OpenDescriptors();
 
     private static int CountDescriptorsSettled()
     {

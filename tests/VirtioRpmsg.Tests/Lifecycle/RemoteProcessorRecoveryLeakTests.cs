@@ -79,7 +79,7 @@ public sealed class RemoteProcessorRecoveryLeakTests
             .Select(l => int.Parse(l.AsSpan("Threads:".Length).Trim(), System.Globalization.CultureInfo.InvariantCulture))
             .Single();
         return new ResourceSnapshot(
-            Directory.GetFiles("/proc/self/fd").Length,
+            Memory.ProcessResources.OpenDescriptors(),
             File.ReadLines("/proc/self/maps").Count(),
             File.ReadLines("/proc/self/maps").Count(l => l.Contains(shmPath, StringComparison.Ordinal)),
             threads,

@@ -82,7 +82,7 @@ public sealed class SimulatedProcessControlTests
         rig.Echo(-1);
         // One warm-up cycle so that lazily created runtime descriptors are counted in the baseline.
         Cycle(rig, recovered, 0);
-        int baseline = SimulatedProcessRig.OpenDescriptors();
+        int baseline = Memory.ProcessResources.OpenDescriptors();
         var pids = new List<int>();
 
         for (int i = 1; i <= cycles; i++)
@@ -95,7 +95,7 @@ public sealed class SimulatedProcessControlTests
         Assert.Equal(cycles + 1, rp.RecoveryCount);
         Assert.Equal([rig.Control.ProcessId], rig.LiveRemotes());
         Assert.DoesNotContain(rig.Control.ProcessId, pids);
-        int after = SimulatedProcessRig.OpenDescriptors();
+        int after = Memory.ProcessResources.OpenDescriptors();
         // One leaked pipe, socket or eventfd per cycle would show as 20 or more.
         Assert.True(after <= baseline + 6, $"descriptors: {baseline} before, {after} after {cycles} cycles");
     }

@@ -9,22 +9,14 @@ namespace VirtioRpmsg.Tests.Lifecycle;
 /// <see cref="SimulatedProcessControl"/> whose remote is a child process, and a <see cref="RemoteProcessor"/>
 /// watching the control's crash watchdog. Dispose tears all of it down (the child included) and deletes the file.
 /// </summary>
-internal sealed class SimulatedProcessRig : IDisposable
+internal sealed class SimulatedProcessRig : RemoteProcessorRig<SimulatedProcessControl>
 {
     public static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
 
     private SimulatedProcessRig(string path, PlatformResources platform, SimulatedProcessControl control, RemoteProcessor processor)
+        : base(path, platform, control, processor)
     {
-        ShmPath = path;
-        Platform = platform;
-        Control = control;
-        Processor = processor;
     }
-
-    public string ShmPath { get; }
-    public PlatformResources Platform { get; }
-    public SimulatedProcessControl Control { get; }
-    public RemoteProcessor Processor { get; }
 
     public static SimulatedProcessRig Create(RemoteRecoveryMode mode = RemoteRecoveryMode.Boot, bool autoRecover = false, SimulatedCrashMethod crash = SimulatedCrashMethod.Kill)
     {
@@ -92,21 +84,5 @@ internal sealed class SimulatedProcessRig : IDisposable
     {
         string stat = File.ReadAllText(Path.Combine(dir, "stat"));
         return stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z');
-    }
-
-    public static int OpenDescriptors() => Directory.GetFiles("/proc/self/fd").Length;
-
-    public void Dispose()
-    {
-        try
-        {
-            Processor.Dispose();
-            Control.Dispose();
-            Platform.Dispose();
-        }
-        finally
-        {
-            File.Delete(ShmPath);
-        }
     }
 }

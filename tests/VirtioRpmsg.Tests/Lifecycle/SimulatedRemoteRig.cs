@@ -9,22 +9,14 @@ namespace VirtioRpmsg.Tests.Lifecycle;
 /// in-process simulated remote mapping the same file itself, and a <see cref="RemoteProcessor"/>
 /// over both. Dispose tears all of it down and deletes the file.
 /// </summary>
-internal sealed class SimulatedRemoteRig : IDisposable
+internal sealed class SimulatedRemoteRig : RemoteProcessorRig<InProcessSimulatedControl>
 {
     public static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
 
     private SimulatedRemoteRig(string path, PlatformResources platform, InProcessSimulatedControl control, RemoteProcessor processor)
+        : base(path, platform, control, processor)
     {
-        ShmPath = path;
-        Platform = platform;
-        Control = control;
-        Processor = processor;
     }
-
-    public string ShmPath { get; }
-    public PlatformResources Platform { get; }
-    public InProcessSimulatedControl Control { get; }
-    public RemoteProcessor Processor { get; }
 
     public static PlatformDescription Description(string path)
     {
@@ -93,18 +85,4 @@ internal sealed class SimulatedRemoteRig : IDisposable
 
     /// <summary>The host region (OpenAMP layout: one shm file).</summary>
     public VirtioRpmsg.Memory.SharedMemoryRegion Region => Platform.Regions[0];
-
-    public void Dispose()
-    {
-        try
-        {
-            Processor.Dispose();
-            Control.Dispose();
-            Platform.Dispose();
-        }
-        finally
-        {
-            File.Delete(ShmPath);
-        }
-    }
 }

@@ -11,8 +11,10 @@ namespace VirtioRpmsg.Tests.Memory;
 /// </remarks>
 public readonly record struct ProcessResources(int Descriptors, int Mappings)
 {
-    public static ProcessResources Snapshot() =>
-        new(Directory.GetFileSystemEntries("/proc/self/fd").Length, File.ReadLines("/proc/self/maps").Count(IsLibraryKind));
+    public static ProcessResources Snapshot() => new(OpenDescriptors(), File.ReadLines("/proc/self/maps").Count(IsLibraryKind));
+
+    /// <summary>Entries in /proc/self/fd right now (no GC first: callers decide whether to settle finalizers).</summary>
+    public static int OpenDescriptors() => Directory.GetFileSystemEntries("/proc/self/fd").Length;
 
     /// <summary>
     /// Runs <paramref name="operation"/> once to warm up (first use loads types and resources), then
