@@ -22,9 +22,10 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
     private SpinGate _txLock;
     private SpinGate _rxLock;
     // Per-head private copies of where each taken buffer is, so nothing is re-read from the ring.
-    private readonly int[] _regionIndex;
-    private readonly long[] _offset;
-    private readonly int[] _length;
+    // Heads are numbered per queue, so vq0 (our tx) and vq1 (our rx) each get their own arrays.
+    private readonly int[] _txRegionIndex;
+    private readonly long[] _txOffset;
+    private readonly int[] _rxLength;
     private readonly Stack<int> _cancelled;
 
     internal DeviceRoleTransport(RpmsgVdevLayout layout, bool eventIndex, string name, IDoorbell doorbell)
@@ -36,9 +37,9 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
         _vq1 = new VirtqueueDevice(name + ".vq1", DriverRoleTransport.PlaceVring(layout.Memory, layout.Vring1Address, vringLayout), layout.Memory, eventIndex);
         _regions = layout.Memory.Regions.ToArray();
         _handles = _regions.Select(r => r.Bind()).ToArray();
-        _regionIndex = new int[layout.VringNum];
-        _offset = new long[layout.VringNum];
-        _length = new int[layout.VringNum];
+        _txRegionIndex = new int[layout.VringNum];
+        _txOffset = new long[layout.VringNum];
+        _rxLength = new int[layout.VringNum];
         _cancelled = new Stack<int>(layout.VringNum);
         // Notifications for "host posted rx buffers" are only wanted while a sender waits.
         _vq0.DisableNotifications();
@@ -89,12 +90,12 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
                     throw new RpmsgConfigurationException("buffer size", (ulong)BufferSize, (ulong)length,
                         $"the host posts {length}-byte buffers but this side is configured for {BufferSize}-byte buffers");
                 }
-                _regionIndex[head] = IndexOf(chain[0].Region);
-                _offset[head] = chain[0].Offset;
-                _length[head] = length;
+                _txRegionIndex[head] = IndexOf(chain[0].Region);
+                _txOffset[head] = chain[0].Offset;
             }
             // Built under the lock: a head the host republishes cannot mix two buffers' fields.
-            buffer = new RpmsgBufferRef(head, _handles[_regionIndex[head]], _offset[head], _length[head]);
+            // Every accepted host rx buffer is exactly BufferSize long (checked above).
+            buffer = new RpmsgBufferRef(head, _handles[_txRegionIndex[head]], _txOffset[head], BufferSize);
             return true;
         }
         finally
@@ -179,10 +180,8 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
                     $"host tx buffer at head {head} must be one readable descriptor (segments {chain.SegmentCount})");
             }
             int length = (int)Math.Min(chain[0].Length, int.MaxValue);
-            _regionIndex[head] = IndexOf(chain[0].Region);
-            _offset[head] = chain[0].Offset;
-            _length[head] = length;
-            buffer = new RpmsgBufferRef(head, _handles[_regionIndex[head]], _offset[head], Math.Min(length, BufferSize));
+            _rxLength[head] = length;
+            buffer = new RpmsgBufferRef(head, _handles[IndexOf(chain[0].Region)], chain[0].Offset, Math.Min(length, BufferSize));
             return true;
         }
         finally
@@ -196,7 +195,7 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
         _rxLock.Enter();
         try
         {
-            _vq1.PushUsed(id, (uint)_length[id]);
+            _vq1.PushUsed(id, (uint)_rxLength[id]);
         }
         finally
         {

@@ -19,7 +19,6 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
     private readonly long _poolOffset;
     private readonly ulong _poolAddress;
     private readonly int _rxCount;
-    private readonly int _total;
     private readonly int[] _freeTx;
     private int _freeCount;
     private SpinGate _freeLock;
@@ -32,16 +31,13 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
         var vringLayout = new VringLayout(layout.VringNum, layout.VringAlign);
         _rxq = new VirtqueueDriver(name + ".vq0", PlaceVring(layout.Memory, layout.Vring0Address, vringLayout), layout.Memory, eventIndex);
         _txq = new VirtqueueDriver(name + ".vq1", PlaceVring(layout.Memory, layout.Vring1Address, vringLayout), layout.Memory, eventIndex);
-        _rxq.Reset();
-        _txq.Reset();
         var (poolRegion, poolOffset) = layout.Memory.Translate(layout.BufferPoolAddress, (ulong)layout.BufferCount * (ulong)layout.BufferSize);
         _pool = poolRegion.Bind();
         _poolOffset = poolOffset;
         _poolAddress = layout.BufferPoolAddress;
-        _total = layout.BufferCount;
         _rxCount = layout.BufferCount / 2;
-        _freeTx = new int[_total - _rxCount];
-        for (int id = _total - 1; id >= _rxCount; id--)
+        _freeTx = new int[layout.BufferCount - _rxCount];
+        for (int id = layout.BufferCount - 1; id >= _rxCount; id--)
             _freeTx[_freeCount++] = id;
         for (int id = 0; id < _rxCount; id++)
         {

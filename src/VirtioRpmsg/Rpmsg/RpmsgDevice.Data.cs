@@ -481,9 +481,9 @@ public sealed partial class RpmsgDevice
         }
         if (park)
         {
+            // ParkPending publishes once for the whole batch: no callback runs in between.
             _parkCount++;
             transport.ReleaseRx(rx.Id);
-            transport.FlushRx();
             return;
         }
         if (endpoint.IsZeroCopy)
@@ -567,6 +567,7 @@ public sealed partial class RpmsgDevice
         }
         while (_parkCount < _parked.Length && _state == RpmsgDeviceState.Running && transport.TryReceive(out var rx))
             HandleReceived(transport, rx, park: true);
+        transport.FlushRx();
     }
 
     private void DeliverParked()

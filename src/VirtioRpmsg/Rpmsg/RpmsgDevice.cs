@@ -661,7 +661,8 @@ public sealed partial class RpmsgDevice : IDisposable
         }
         Stop("disposed");
         RpmsgMetrics.Unregister(this);
-        _stop.Dispose();
+        // _stop is not disposed: senders racing Dispose still read its token (a disposed source
+        // throws ObjectDisposedException there), and a source with no timer holds nothing to free.
     }
 
     // ---- counters and logging ------------------------------------------------------------------
