@@ -185,8 +185,10 @@ public class RpmsgConcurrencyTests
         while (host.TrySendTo(0x400, [0]))
         {
         }
+        long waits = loop.Host.Counters.TxBufferWaits;
         var blocked = Enumerable.Range(0, 4).Select(_ => Task.Run(() => host.SendTo(0x400, [1], Bound))).ToArray();
-        Assert.False(Task.WaitAny(blocked, 20) >= 0);
+        RpmsgLoopback.WaitForBlockedSenders(loop.Host, waits, count: 4);
+        Assert.DoesNotContain(blocked, t => t.IsCompleted);
         loop.Host.Stop("remote not running");
         foreach (var t in blocked)
         {

@@ -83,6 +83,16 @@ internal sealed class RpmsgLoopback : IDisposable
         }
     }
 
+    /// <summary>
+    /// Waits until <paramref name="count"/> more senders than <paramref name="before"/> have entered the
+    /// blocking slow path of <paramref name="device"/>, so a test releases them only once they really wait.
+    /// </summary>
+    public static void WaitForBlockedSenders(RpmsgDevice device, long before, int count = 1)
+    {
+        if (!SpinWait.SpinUntil(() => device.Counters.TxBufferWaits >= before + count, TimeSpan.FromSeconds(30)))
+            throw new TimeoutException($"{count} sender(s) did not block on '{device.Name}'");
+    }
+
     public void PollCallerPollDevices()
     {
         if (Host.Options.WaitStrategy == RpmsgWaitStrategy.CallerPoll && Host.State == RpmsgDeviceState.Running)

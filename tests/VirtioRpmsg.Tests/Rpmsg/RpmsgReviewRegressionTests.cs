@@ -98,8 +98,10 @@ public class RpmsgReviewRegressionTests
         for (int i = 0; i < 255; i++)
             Assert.True(ept.TrySendTo(0x400, [0]));
         Assert.True(ept.TryGetTxBuffer(out var last)); // the 256th and last tx buffer
+        long waits = loop.Host.Counters.TxBufferWaits;
         var send = Task.Run(() => ept.SendTo(0x400, [7], Bound));
-        Assert.False(send.Wait(20));
+        RpmsgLoopback.WaitForBlockedSenders(loop.Host, waits);
+        Assert.False(send.IsCompleted);
         last.Dispose(); // given back unsent: the blocked sender must get it
         Assert.True(send.Wait(Bound), "blocked sender was not woken by the returned buffer");
     }

@@ -57,8 +57,10 @@ public class RpmsgSendTests
         var ept = loop.Host.CreateEndpoint();
         FillTx(ept);
         using var cts = new CancellationTokenSource();
+        long waits = loop.Host.Counters.TxBufferWaits;
         var send = Task.Run(() => ept.SendTo(0x400, [1], Timeout.InfiniteTimeSpan, cts.Token));
-        Assert.False(send.Wait(20));
+        RpmsgLoopback.WaitForBlockedSenders(loop.Host, waits);
+        Assert.False(send.IsCompleted);
         cts.Cancel();
         var ex = Assert.ThrowsAny<OperationCanceledException>(() => send.GetAwaiter().GetResult());
         Assert.Equal(cts.Token, ex.CancellationToken);
@@ -83,8 +85,10 @@ public class RpmsgSendTests
         using var loop = StalledRemote(out _, out _);
         var ept = loop.Host.CreateEndpoint();
         FillTx(ept);
+        long waits = loop.Host.Counters.TxBufferWaits;
         var send = Task.Run(() => ept.SendTo(0x400, [7], Bound));
-        Assert.False(send.Wait(20));
+        RpmsgLoopback.WaitForBlockedSenders(loop.Host, waits);
+        Assert.False(send.IsCompleted);
         loop.Remote.Poll();
         Assert.True(send.Wait(Bound), "blocked send did not complete after the peer returned buffers");
     }
