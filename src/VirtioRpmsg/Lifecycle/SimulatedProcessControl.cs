@@ -16,8 +16,8 @@ namespace VirtioRpmsg.Lifecycle;
 /// (<see cref="SimulatedProcessControlOptions.RebootOnAttachAfterCrash"/>).
 /// </summary>
 /// <remarks>
-/// <para>A child that exits unless told to (a crash) rings <see cref="CrashWatchdog"/>: pass it as
-/// <see cref="RemoteProcessorOptions.WatchdogDoorbell"/> and the processor's monitor reports the crash within
+/// <para>A child that exits unless told to (a crash) rings <see cref="CrashWatchdog"/>, which
+/// <see cref="RemoteProcessor"/> takes as its watchdog (<see cref="IRemoteCrashSignal"/>) and its monitor reports the crash within
 /// one <see cref="RemoteProcessorOptions.MonitorInterval"/> of the exit being seen. Killing a process leaves
 /// its shared memory as it was, so without the watchdog nothing in memory says it died.</para>
 /// <para>The child reads commands on stdin and exits when it closes, so it never outlives this process;
