@@ -114,8 +114,8 @@ public sealed class PlatformResourcesTests : IDisposable
         var d = OnFile(PlatformRole.Remote);
         d = d with { Regions = [d.Regions[0] with { Create = false }] };
 
-        var e = Assert.ThrowsAny<Exception>(() => PlatformResources.Open(d));
-
+        var e = Assert.Throws<VirtioRpmsg.Interop.NativeCallException>(() => PlatformResources.Open(d));
+        Assert.Equal(2, e.Errno); // ENOENT
         Assert.Contains(_shm, e.Message);
         Assert.False(File.Exists(_shm));
     }
