@@ -134,6 +134,6 @@ public static class VirtqueueChecks
         if (deviceError is not null)
             throw new SmokeFailure($"device: {deviceError.GetType().Name}: {deviceError.Message}");
         Expect.Equal(Num, driver.FreeCount, "free descriptors at the end");
-        Expect.True(!driver.IsBroken && !device.IsBroken, $"neither role broken ({driver.BrokenReason}, {device.BrokenReason})");
+        Expect.True(!driver.IsBroken && !device.IsBroken, $"neither role broken ({driver.Fault}, {device.Fault})");
     }
 }

@@ -159,7 +159,7 @@ public static class FuzzTargets
         }
         catch (VirtqueueBrokenException e)
         {
-            Require(device.IsBroken && e.Error == device.BrokenReason, "broken exception without a broken queue");
+            Require(device.IsBroken && ReferenceEquals(e.Fault, device.Fault), "broken exception without a broken queue");
             return false;
         }
     }

@@ -80,14 +80,14 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
                 if (chain.SegmentCount != 1 || !chain[0].DeviceWritable)
                 {
                     _vq0.PushUsed(head, 0);
-                    throw new RpmsgProtocolException("vq0 chain", (ulong)chain.SegmentCount,
+                    throw new RpmsgProtocolException(FaultRule.BufferShape, "vq0 chain", (ulong)chain.SegmentCount,
                         $"host rx buffer at head {head} must be one device-writable descriptor (segments {chain.SegmentCount})");
                 }
                 int length = (int)Math.Min(chain[0].Length, int.MaxValue);
                 if (length != BufferSize)
                 {
                     _vq0.PushUsed(head, 0);
-                    throw new RpmsgConfigurationException("buffer size", (ulong)BufferSize, (ulong)length,
+                    throw new RpmsgConfigurationException(FaultRule.BufferSizeMismatch, "buffer size", (ulong)BufferSize, (ulong)length,
                         $"the host posts {length}-byte buffers but this side is configured for {BufferSize}-byte buffers");
                 }
                 _txRegionIndex[head] = IndexOf(chain[0].Region);
@@ -176,7 +176,7 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
             if (chain.SegmentCount != 1 || chain[0].DeviceWritable)
             {
                 _vq1.PushUsed(head, 0);
-                throw new RpmsgProtocolException("vq1 chain", (ulong)chain.SegmentCount,
+                throw new RpmsgProtocolException(FaultRule.BufferShape, "vq1 chain", (ulong)chain.SegmentCount,
                     $"host tx buffer at head {head} must be one readable descriptor (segments {chain.SegmentCount})");
             }
             int length = (int)Math.Min(chain[0].Length, int.MaxValue);
@@ -247,8 +247,7 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
         }
     }
 
-    public string? BrokenReason =>
-        _vq0.IsBroken ? $"vq0: {_vq0.BrokenReason}" : _vq1.IsBroken ? $"vq1: {_vq1.BrokenReason}" : null;
+    public Fault? Fault => _vq0.Fault ?? _vq1.Fault;
 
     public void Dispose()
     {

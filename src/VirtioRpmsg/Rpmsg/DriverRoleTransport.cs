@@ -190,8 +190,7 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
 
     public bool EnableRxNotifications() => _rxq.EnableInterrupts();
 
-    public string? BrokenReason =>
-        _rxq.IsBroken ? $"vq0: {_rxq.BrokenReason}" : _txq.IsBroken ? $"vq1: {_txq.BrokenReason}" : null;
+    public Fault? Fault => _rxq.Fault ?? _txq.Fault;
 
     public void Dispose()
     {

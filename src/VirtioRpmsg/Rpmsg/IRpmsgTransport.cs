@@ -60,6 +60,6 @@ internal interface IRpmsgTransport : IDisposable
     /// <summary>Re-enable rx notifications before sleeping; false when work arrived meanwhile (re-check).</summary>
     bool EnableRxNotifications();
 
-    /// <summary>Set when a virtqueue detected a protocol violation; the reason names the field and value.</summary>
-    string? BrokenReason { get; }
+    /// <summary>Set when a virtqueue detected a protocol violation (the first one, sticky).</summary>
+    Fault? Fault { get; }
 }

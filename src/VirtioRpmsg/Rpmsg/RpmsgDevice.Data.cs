@@ -163,11 +163,11 @@ public sealed partial class RpmsgDevice
             // gone, which callers learn as the documented "unavailable", never as a memory error.
             throw Unmapped(e);
         }
-        catch (Exception e) when (e is VirtqueueBrokenException or RpmsgProtocolException or RpmsgConfigurationException)
+        catch (FaultException e)
         {
             // A peer that breaks the protocol (or disagrees on the configuration) breaks the device for
             // everyone; the caller still gets the specific error.
-            Break(e.Message);
+            Break(e.Fault);
             throw;
         }
     }
@@ -241,9 +241,9 @@ public sealed partial class RpmsgDevice
         if (_state != RpmsgDeviceState.Running)
             ThrowIfUnavailable();
         var transport = Volatile.Read(ref _transport) ?? throw new RpmsgDeviceUnavailableException(Name, _state, "no transport");
-        if (transport.BrokenReason is { } reason)
+        if (transport.Fault is { } fault)
         {
-            Break(reason);
+            Break(fault);
             ThrowIfUnavailable();
         }
         return transport;
@@ -373,10 +373,10 @@ public sealed partial class RpmsgDevice
             ThrowIfUnavailable();
             return ProcessPending(int.MaxValue);
         }
-        catch (Exception e) when (e is VirtqueueBrokenException or RpmsgProtocolException)
+        catch (FaultException e)
         {
-            Break(e.Message);
-            throw new RpmsgDeviceUnavailableException(Name, RpmsgDeviceState.Broken, e.Message);
+            Break(e.Fault);
+            throw new RpmsgDeviceUnavailableException(Name, RpmsgDeviceState.Broken, e.Fault);
         }
         catch (RegionClosedException e)
         {
@@ -424,8 +424,8 @@ public sealed partial class RpmsgDevice
             HandleReceived(transport, rx);
             handled++;
         }
-        if (transport.BrokenReason is { } reason)
-            Break(reason);
+        if (transport.Fault is { } fault)
+            Break(fault);
         else
             CheckStatus();
         if (Volatile.Read(ref _txWaiters) > 0 && transport.TxAvailable)
@@ -492,7 +492,8 @@ public sealed partial class RpmsgDevice
             if (held.IsLive)
             {
                 // The peer handed us a buffer we still hold: it reused a descriptor it had not got back.
-                Break($"rx buffer {rx.Id} was delivered again while the application still holds it");
+                Break(new Fault(FaultLayer.Rpmsg, FaultRule.HeldBufferRedelivered, "rx buffer", (ulong)rx.Id,
+                    $"rx buffer {rx.Id} was delivered again while the application still holds it"));
                 return;
             }
             held.Arm(rx.Region, rx.Offset + RpmsgHeader.Size, length, header.Source, header.Destination);
@@ -675,19 +676,19 @@ public sealed partial class RpmsgDevice
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
         }
-        catch (Exception e) when (e is VirtqueueBrokenException or RpmsgProtocolException or RpmsgConfigurationException)
+        catch (FaultException e)
         {
-            Break(e.Message);
+            Break(e.Fault);
         }
         catch (RegionClosedException e)
         {
-            Break("shared memory unmapped under the dispatcher: " + e.Message);
+            Break(new Fault(FaultLayer.Memory, FaultRule.MemoryUnmapped, "region", 0, "shared memory unmapped under the dispatcher: " + e.Message));
         }
         catch (Exception e)
         {
             // Never let an exception escape to kill the process; report and stop dispatching.
             _log.LogCritical(e, "rpmsg {Device}: dispatcher failed", Name);
-            Break("dispatcher failed: " + e.Message);
+            Break(new Fault(FaultLayer.Rpmsg, FaultRule.DispatcherFailed, "dispatcher", 0, "dispatcher failed: " + e.Message));
         }
     }
 

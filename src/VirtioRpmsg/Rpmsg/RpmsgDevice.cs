@@ -33,7 +33,8 @@ public sealed partial class RpmsgDevice : IDisposable
     private RpmsgRxBuffer[] _rxBuffers = [];
     private Thread? _dispatcher;
     private volatile RpmsgDeviceState _state = RpmsgDeviceState.Created;
-    private string? _stateReason;
+    private Fault? _fault;
+    private string? _stopReason;
     private VirtioStatus _writtenStatus;
     private uint _features;
     private TaskCompletionSource _txSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -85,11 +86,17 @@ public sealed partial class RpmsgDevice : IDisposable
     public RpmsgDeviceState State => _state;
 
     /// <summary>
-    /// Why the device is <see cref="RpmsgDeviceState.Broken"/> or <see cref="RpmsgDeviceState.Stopped"/>
-    /// (for Broken: the violated rule with the field and value), else null. Read it from
-    /// <see cref="StateChanged"/> to decide on recovery.
+    /// Why the device is <see cref="RpmsgDeviceState.Broken"/>: the first protocol violation, with its
+    /// layer, rule, field and value (from a virtqueue or from the rpmsg layer); null otherwise. Read it
+    /// from <see cref="StateChanged"/> to decide on recovery.
     /// </summary>
-    public string? StateReason => _stateReason;
+    public Fault? Fault => _fault;
+
+    /// <summary>
+    /// Why the device is <see cref="RpmsgDeviceState.Broken"/> or <see cref="RpmsgDeviceState.Stopped"/>,
+    /// for people: the fault's message, or the reason given to <see cref="Stop"/>; else null.
+    /// </summary>
+    public string? StateReason => _fault?.Message ?? _stopReason;
 
     /// <summary>Largest payload of one message (buffer size minus the 16-byte header).</summary>
     public int MaxPayload => _layout.BufferSize - RpmsgHeader.Size;
@@ -188,7 +195,8 @@ public sealed partial class RpmsgDevice : IDisposable
         uint accepted = _control.DriverFeatures;
         if ((accepted & ~offered) != 0)
         {
-            Break($"the host accepted features 0x{accepted:X8} that were not offered (0x{offered:X8})");
+            Break(new Fault(FaultLayer.Rpmsg, FaultRule.FeaturesNotOffered, "gfeatures", accepted,
+                $"the host accepted features 0x{accepted:X8} that were not offered (0x{offered:X8})"));
             return false;
         }
         bool eventIndex = (accepted & VirtioFeatures.EventIndex) != 0;
@@ -243,7 +251,7 @@ public sealed partial class RpmsgDevice : IDisposable
         if (_state == RpmsgDeviceState.Running)
             return true;
         if (_state is RpmsgDeviceState.Broken or RpmsgDeviceState.Stopped)
-            throw new RpmsgDeviceUnavailableException(Name, _state, _stateReason);
+            throw Unavailable(_state);
         return false;
     }
 
@@ -265,7 +273,7 @@ public sealed partial class RpmsgDevice : IDisposable
         }
         if (_state == RpmsgDeviceState.Running)
             return true;
-        throw new RpmsgDeviceUnavailableException(Name, _state, _stateReason);
+        throw Unavailable(_state);
     }
 
     // ---- endpoints -------------------------------------------------------------------------------
@@ -547,15 +555,19 @@ public sealed partial class RpmsgDevice : IDisposable
     {
         var state = _state;
         if (state != RpmsgDeviceState.Running)
-            throw new RpmsgDeviceUnavailableException(Name, state, _stateReason ?? (state == RpmsgDeviceState.Starting ? "link not up yet" : null));
+            throw state == RpmsgDeviceState.Starting ? new RpmsgDeviceUnavailableException(Name, state, "link not up yet") : Unavailable(state);
     }
 
     private void ThrowIfEnded()
     {
         var state = _state;
         if (state is RpmsgDeviceState.Broken or RpmsgDeviceState.Stopped)
-            throw new RpmsgDeviceUnavailableException(Name, state, _stateReason);
+            throw Unavailable(state);
     }
+
+    /// <summary>The exception for a device that refuses in <paramref name="state"/>: with the fault when broken.</summary>
+    private RpmsgDeviceUnavailableException Unavailable(RpmsgDeviceState state) =>
+        _fault is { } fault ? new(Name, state, fault) : new(Name, state, _stopReason);
 
     /// <summary>
     /// Host role: the status byte must still hold what we wrote, except DEVICE_NEEDS_RESET, which the
@@ -569,31 +581,33 @@ public sealed partial class RpmsgDevice : IDisposable
         if (status == _writtenStatus)
             return true;
         if ((status & VirtioStatus.NeedsReset) != 0)
-            Break($"status byte is 0x{(byte)status:X2}: the remote set DEVICE_NEEDS_RESET (0x40)");
+            Break(new Fault(FaultLayer.Rpmsg, FaultRule.DeviceNeedsReset, "status", (byte)status,
+                $"status byte is 0x{(byte)status:X2}: the remote set DEVICE_NEEDS_RESET (0x40)"));
         else
-            Break($"status byte is 0x{(byte)status:X2}, but the host wrote 0x{(byte)_writtenStatus:X2}: the remote changed driver-owned bits");
+            Break(new Fault(FaultLayer.Rpmsg, FaultRule.StatusOverwritten, "status", (byte)status,
+                $"status byte is 0x{(byte)status:X2}, but the host wrote 0x{(byte)_writtenStatus:X2}: the remote changed driver-owned bits"));
         return false;
     }
 
-    /// <summary>Marks the device broken (a protocol violation) and wakes everyone waiting.</summary>
-    private void Break(string reason)
+    /// <summary>Marks the device broken (a protocol violation) and wakes everyone waiting. The first fault is kept.</summary>
+    private void Break(Fault fault)
     {
         lock (_sync)
         {
             if (_state is RpmsgDeviceState.Broken or RpmsgDeviceState.Stopped)
                 return;
-            _stateReason = reason;
+            _fault = fault;
             SetState(RpmsgDeviceState.Broken);
         }
         RaiseState(RpmsgDeviceState.Broken);
         Interlocked.Increment(ref _errors);
-        _log.LogError("rpmsg {Device}: broken: {Reason}", Name, reason);
+        _log.LogError("rpmsg {Device}: broken ({Layer} {Rule}, {Field} = {Value}): {Reason}", Name, fault.Layer, fault.Rule, fault.Field, fault.Value, fault.Message);
         WakeAll();
     }
 
     private void WakeAll()
     {
-        _linkUp.TrySetException(new RpmsgDeviceUnavailableException(Name, _state, _stateReason));
+        _linkUp.TrySetException(Unavailable(_state));
         SignalTx();
         foreach (var ept in _endpoints.Values)
             ept.WakeWaiters();
@@ -613,7 +627,7 @@ public sealed partial class RpmsgDevice : IDisposable
         {
             if (_state == RpmsgDeviceState.Stopped)
                 return;
-            _stateReason = reason;
+            _stopReason = reason;
             SetState(RpmsgDeviceState.Stopped);
             channels = _channels.ToArray();
             _channels.Clear();
@@ -703,7 +717,7 @@ public sealed partial class RpmsgDevice : IDisposable
     public string Dump()
     {
         var sb = new StringBuilder();
-        sb.AppendLine($"device '{Name}' role={Role} state={_state}{(_stateReason is null ? "" : " (" + _stateReason + ")")}");
+        sb.AppendLine($"device '{Name}' role={Role} state={_state}{(StateReason is null ? "" : " (" + StateReason + ")")}");
         sb.AppendLine($"  features=0x{_features:X8} ns={NameServiceEnabled} buffer-size={_layout.BufferSize} buffers={_layout.BufferCount} vring-num={_layout.VringNum}");
         if (_transport is { } t)
             sb.AppendLine("  " + t.ToString());

@@ -1,20 +1,19 @@
 namespace VirtioRpmsg.Rpmsg;
 
-/// <summary>The peer sent something the protocol does not allow. Names the field and the value.</summary>
-public sealed class RpmsgProtocolException : Exception
+/// <summary>The peer sent something the protocol does not allow. <see cref="FaultException.Fault"/> names the field and the value.</summary>
+public sealed class RpmsgProtocolException : FaultException
 {
-    /// <summary>Creates the exception for <paramref name="field"/> holding <paramref name="value"/>.</summary>
-    public RpmsgProtocolException(string field, ulong value, string message) : base(message)
+    /// <summary>Creates the exception for <paramref name="field"/> holding <paramref name="value"/>, breaking <paramref name="rule"/>.</summary>
+    public RpmsgProtocolException(FaultRule rule, string field, ulong value, string message)
+        : base(new Fault(FaultLayer.Rpmsg, rule, field, value, message))
     {
-        Field = field;
-        Value = value;
     }
 
     /// <summary>The offending field.</summary>
-    public string Field { get; }
+    public string Field => Fault.Field;
 
     /// <summary>The offending value.</summary>
-    public ulong Value { get; }
+    public ulong Value => Fault.Value;
 }
 
 /// <summary>A payload is larger than a buffer can carry (buffer size minus the 16-byte header).</summary>
@@ -49,6 +48,13 @@ public sealed class RpmsgDeviceUnavailableException : InvalidOperationException
         Reason = reason;
     }
 
+    /// <summary>Creates the exception for <paramref name="device"/> broken by <paramref name="fault"/>.</summary>
+    public RpmsgDeviceUnavailableException(string device, RpmsgDeviceState state, Fault fault)
+        : this(device, state, (fault ?? throw new ArgumentNullException(nameof(fault))).Message) => Fault = fault;
+
+    /// <summary>The fault that broke the device, when that is why it refused (null for not started, stopped or disposed).</summary>
+    public Fault? Fault { get; }
+
     /// <summary>The state that refused the operation.</summary>
     public RpmsgDeviceState State { get; }
 
@@ -57,22 +63,18 @@ public sealed class RpmsgDeviceUnavailableException : InvalidOperationException
 }
 
 /// <summary>The two sides were configured differently (buffer size, vring size, features).</summary>
-public sealed class RpmsgConfigurationException : InvalidOperationException
+public sealed class RpmsgConfigurationException : FaultException
 {
     /// <summary>Creates the exception for <paramref name="field"/>, where this side has <paramref name="localValue"/> and the peer <paramref name="peerValue"/>.</summary>
-    public RpmsgConfigurationException(string field, ulong localValue, ulong peerValue, string message) : base(message)
-    {
-        Field = field;
-        LocalValue = localValue;
-        PeerValue = peerValue;
-    }
+    public RpmsgConfigurationException(FaultRule rule, string field, ulong localValue, ulong peerValue, string message)
+        : base(new Fault(FaultLayer.Rpmsg, rule, field, peerValue, message)) => LocalValue = localValue;
 
     /// <summary>What disagrees.</summary>
-    public string Field { get; }
+    public string Field => Fault.Field;
 
     /// <summary>This side's value.</summary>
     public ulong LocalValue { get; }
 
-    /// <summary>The peer's value.</summary>
-    public ulong PeerValue { get; }
+    /// <summary>The peer's value (also <c>Fault.Value</c>).</summary>
+    public ulong PeerValue => Fault.Value;
 }

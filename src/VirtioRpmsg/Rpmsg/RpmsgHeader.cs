@@ -20,7 +20,7 @@ public readonly record struct RpmsgHeader(uint Source, uint Destination, uint Re
     public static RpmsgHeader Read(ReadOnlySpan<byte> source)
     {
         if (source.Length < Size)
-            throw new RpmsgProtocolException("header", (ulong)source.Length, $"rpmsg header needs {Size} bytes, got {source.Length}");
+            throw new RpmsgProtocolException(FaultRule.HeaderTooShort, "header", (ulong)source.Length, $"rpmsg header needs {Size} bytes, got {source.Length}");
         return new RpmsgHeader(
             BinaryPrimitives.ReadUInt32LittleEndian(source),
             BinaryPrimitives.ReadUInt32LittleEndian(source[4..]),

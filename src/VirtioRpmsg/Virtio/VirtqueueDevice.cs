@@ -72,14 +72,14 @@ public sealed class VirtqueueDevice
     /// <summary>True once the driver violated the protocol; cleared by <see cref="Reset"/>.</summary>
     public bool IsBroken => _health.IsBroken;
 
-    /// <summary>The violation that broke the queue, or <see cref="VirtqueueError.None"/>.</summary>
-    public VirtqueueError BrokenReason => _health.Reason;
+    /// <summary>The violation that broke the queue (layer, rule, field, value, message), or null.</summary>
+    public Fault? Fault => _health.Fault;
 
     /// <summary>Protocol violations seen since creation (not cleared by reset).</summary>
     public long ErrorCount => _health.Total;
 
     /// <summary>Violations of one rule seen since creation.</summary>
-    public long GetErrorCount(VirtqueueError error) => _health.Count(error);
+    public long GetErrorCount(FaultRule rule) => _health.Count(rule);
 
     /// <summary>True if the driver has published a chain not yet taken (cheap; for pollers).</summary>
     public bool HasAvailable
@@ -111,12 +111,12 @@ public sealed class VirtqueueDevice
         }
         int pending = (ushort)(availIdx - last);
         if (pending > _num)
-            _health.Break(VirtqueueError.AvailIndexJump, $"avail.idx is {availIdx}, {pending} entries past the next one to take ({last}); at most num ({_num}) can be pending");
+            _health.Break(FaultRule.AvailIndexJump, "avail.idx", availIdx, $"avail.idx is {availIdx}, {pending} entries past the next one to take ({last}); at most num ({_num}) can be pending");
 
         int slot = last & _mask;
         ushort head = _vring.ReadAvailEntry(lease, slot);
         if (head >= _num)
-            _health.Break(VirtqueueError.HeadOutOfRange, $"avail.ring[{slot}] (head) is {head}, num is {_num}");
+            _health.Break(FaultRule.HeadOutOfRange, $"avail.ring[{slot}]", head, $"avail.ring[{slot}] (head) is {head}, num is {_num}");
 
         int count = 0;
         int index = head;
@@ -126,15 +126,15 @@ public sealed class VirtqueueDevice
         {
             // TTL: a chain of distinct descriptors has at most num of them, so one more means a loop.
             if (count == _num)
-                _health.Break(VirtqueueError.ChainTooLong, $"the chain at head {head} is longer than num ({_num}) descriptors (a loop through descriptor {index}, or an overlong chain)");
+                _health.Break(FaultRule.ChainTooLong, $"desc[{index}].next", (ulong)index, $"the chain at head {head} is longer than num ({_num}) descriptors (a loop through descriptor {index}, or an overlong chain)");
             _vring.ReadDescriptor(lease, index, out ulong address, out ulong word);
             uint length = (uint)word;
             ushort flags = (ushort)(word >> 32);
             ushort next = (ushort)(word >> 48);
             if ((flags & VringFlags.DescriptorIndirect) != 0)
-                _health.Break(VirtqueueError.IndirectNotSupported, $"descriptor {index} (chain head {head}) has flags 0x{flags:X4} with INDIRECT set; indirect descriptors were not negotiated");
+                _health.Break(FaultRule.IndirectNotSupported, $"desc[{index}].flags", flags, $"descriptor {index} (chain head {head}) has flags 0x{flags:X4} with INDIRECT set; indirect descriptors were not negotiated");
             if (!_buffers.TryTranslate(address, length, out var region, out long offset))
-                _health.Break(VirtqueueError.DescriptorOutOfRange, $"descriptor {index} (chain head {head}) addr 0x{address:X} len 0x{length:X} is not wholly inside one registered buffer region (or overflows)");
+                _health.Break(FaultRule.DescriptorOutOfRange, $"desc[{index}].addr", address, $"descriptor {index} (chain head {head}) addr 0x{address:X} len 0x{length:X} is not wholly inside one registered buffer region (or overflows)");
             bool deviceWritable = (flags & VringFlags.DescriptorWrite) != 0;
             _segments[count++] = new ChainSegment(region!, offset, length, address, deviceWritable);
             total += length;
@@ -143,7 +143,7 @@ public sealed class VirtqueueDevice
             if ((flags & VringFlags.DescriptorNext) == 0)
                 break;
             if (next >= _num)
-                _health.Break(VirtqueueError.NextOutOfRange, $"descriptor {index} (chain head {head}) has next {next}, num is {_num}");
+                _health.Break(FaultRule.NextOutOfRange, $"desc[{index}].next", next, $"descriptor {index} (chain head {head}) has next {next}, num is {_num}");
             index = next;
         }
 
@@ -233,5 +233,5 @@ public sealed class VirtqueueDevice
     }
 
     /// <summary>Name, ring and broken reason, for logs.</summary>
-    public override string ToString() => $"virtqueue device '{Name}' ({_vring}){(IsBroken ? ", broken: " + BrokenReason : "")}";
+    public override string ToString() => $"virtqueue device '{Name}' ({_vring}){(IsBroken ? ", broken: " + Fault?.Rule : "")}";
 }

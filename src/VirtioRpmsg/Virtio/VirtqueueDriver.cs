@@ -95,14 +95,14 @@ public sealed class VirtqueueDriver
     /// <summary>True once the device violated the protocol; cleared by <see cref="Reset"/>.</summary>
     public bool IsBroken => _health.IsBroken;
 
-    /// <summary>The violation that broke the queue, or <see cref="VirtqueueError.None"/>.</summary>
-    public VirtqueueError BrokenReason => _health.Reason;
+    /// <summary>The violation that broke the queue (layer, rule, field, value, message), or null.</summary>
+    public Fault? Fault => _health.Fault;
 
     /// <summary>Protocol violations seen since creation (not cleared by reset).</summary>
     public long ErrorCount => _health.Total;
 
     /// <summary>Violations of one rule seen since creation.</summary>
-    public long GetErrorCount(VirtqueueError error) => _health.Count(error);
+    public long GetErrorCount(FaultRule rule) => _health.Count(rule);
 
     /// <summary>Posts one buffer. False when no descriptor is free.</summary>
     /// <exception cref="AddressRangeException">The buffer is not wholly inside one region of the address map.</exception>
@@ -238,16 +238,16 @@ public sealed class VirtqueueDriver
             int pending = (ushort)(usedIdx - last);
             int inFlight = (ushort)(_availPublished - last);
             if (pending > inFlight)
-                _health.Break(VirtqueueError.UsedIndexJump, $"used.idx is {usedIdx}, {pending} entries past the last reclaimed ({last}), but only {inFlight} chain(s) are published and not reclaimed");
+                _health.Break(FaultRule.UsedIndexJump, "used.idx", usedIdx, $"used.idx is {usedIdx}, {pending} entries past the last reclaimed ({last}), but only {inFlight} chain(s) are published and not reclaimed");
             ulong element = _vring.ReadUsedElement(lease, last & _mask);
             uint id = (uint)element;
             uint len = (uint)(element >> 32);
             if (id >= (uint)_num)
-                _health.Break(VirtqueueError.UsedIdOutOfRange, $"used.ring[{last & _mask}].id is {id}, num is {_num}");
+                _health.Break(FaultRule.UsedIdOutOfRange, $"used.ring[{last & _mask}].id", id, $"used.ring[{last & _mask}].id is {id}, num is {_num}");
             if (_chainCount[id] == 0)
-                _health.Break(VirtqueueError.UsedIdNotOutstanding, $"used.ring[{last & _mask}].id is {id}, which is not the head of a chain in flight (never posted, not a head, or returned twice)");
+                _health.Break(FaultRule.UsedIdNotOutstanding, $"used.ring[{last & _mask}].id", id, $"used.ring[{last & _mask}].id is {id}, which is not the head of a chain in flight (never posted, not a head, or returned twice)");
             if (len > _usedLimit[id])
-                _health.Break(VirtqueueError.UsedLengthTooLarge, $"used.ring[{last & _mask}].len is {len} for chain {id}, which can hold at most {_usedLimit[id]} bytes");
+                _health.Break(FaultRule.UsedLengthTooLarge, $"used.ring[{last & _mask}].len", len, $"used.ring[{last & _mask}].len is {len} for chain {id}, which can hold at most {_usedLimit[id]} bytes");
 
             token = _token[id];
             length = len;
@@ -327,5 +327,5 @@ public sealed class VirtqueueDriver
     }
 
     /// <summary>Name, ring and broken reason, for logs.</summary>
-    public override string ToString() => $"virtqueue driver '{Name}' ({_vring}){(IsBroken ? ", broken: " + BrokenReason : "")}";
+    public override string ToString() => $"virtqueue driver '{Name}' ({_vring}){(IsBroken ? ", broken: " + Fault?.Rule : "")}";
 }

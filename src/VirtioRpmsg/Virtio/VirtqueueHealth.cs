@@ -10,19 +10,18 @@ namespace VirtioRpmsg.Virtio;
 internal sealed class VirtqueueHealth
 {
     private readonly string _queueName;
-    private readonly long[] _counts = new long[Enum.GetValues<VirtqueueError>().Length];
-    private volatile VirtqueueError _error;
-    private string _message = "";
+    private readonly long[] _counts = new long[(int)FaultRule.MemoryUnmapped + 1];
+    private volatile Fault? _fault;
 
     internal VirtqueueHealth(string queueName) => _queueName = queueName;
 
-    internal bool IsBroken => _error != VirtqueueError.None;
+    internal bool IsBroken => _fault is not null;
 
-    internal VirtqueueError Reason => _error;
+    internal Fault? Fault => _fault;
 
-    /// <summary>Violations of <paramref name="error"/> seen since the queue was created (reset does not clear them).</summary>
-    internal long Count(VirtqueueError error) =>
-        (uint)error < (uint)_counts.Length ? Interlocked.Read(ref _counts[(int)error]) : 0;
+    /// <summary>Violations of <paramref name="rule"/> seen since the queue was created (reset does not clear them).</summary>
+    internal long Count(FaultRule rule) =>
+        (uint)rule < (uint)_counts.Length ? Interlocked.Read(ref _counts[(int)rule]) : 0;
 
     /// <summary>All violations seen since the queue was created.</summary>
     internal long Total
@@ -39,27 +38,27 @@ internal sealed class VirtqueueHealth
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void ThrowIfBroken()
     {
-        if (_error != VirtqueueError.None)
+        if (_fault is not null)
             ThrowBroken();
     }
 
-    /// <summary>Counts the violation, marks the queue broken and throws. <paramref name="detail"/> names the field and the value.</summary>
+    /// <summary>
+    /// Counts the violation, marks the queue broken and throws. <paramref name="field"/> and
+    /// <paramref name="value"/> are what was read; <paramref name="detail"/> says it in a sentence.
+    /// </summary>
     [DoesNotReturn]
-    internal void Break(VirtqueueError error, string detail)
+    internal void Break(FaultRule rule, string field, ulong value, string detail)
     {
-        Interlocked.Increment(ref _counts[(int)error]);
-        _message = $"Virtqueue '{_queueName}' is broken ({error}): {detail}. It refuses all work until Reset().";
-        _error = error; // volatile write: the message is visible before the state that points at it
+        Interlocked.Increment(ref _counts[(int)rule]);
+        // Volatile write of a complete record: a reader sees all of it or nothing.
+        _fault = new Fault(FaultLayer.Virtqueue, rule, field, value,
+            $"Virtqueue '{_queueName}' is broken ({rule}): {detail}. It refuses all work until Reset().");
         ThrowBroken();
     }
 
-    internal void Clear()
-    {
-        _error = VirtqueueError.None;
-        _message = "";
-    }
+    internal void Clear() => _fault = null;
 
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ThrowBroken() => throw new VirtqueueBrokenException(_queueName, _error, _message);
+    private void ThrowBroken() => throw new VirtqueueBrokenException(_queueName, _fault!);
 }

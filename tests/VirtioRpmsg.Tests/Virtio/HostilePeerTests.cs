@@ -13,27 +13,30 @@ public class HostilePeerTests
 
     // ---- device side: the driver is hostile -------------------------------------------------
 
-    private static void AssertDeviceBroken(VringTestBed bed, VirtqueueDevice device, VirtqueueError expected, string mentions)
+    private static void AssertDeviceBroken(VringTestBed bed, VirtqueueDevice device, FaultRule expected, string mentions)
     {
         var ex = Assert.Throws<VirtqueueBrokenException>(() => device.TryTakeAvailable(out _));
-        Assert.Equal(expected, ex.Error);
+        Assert.Equal(expected, ex.Rule);
         Assert.Equal("test-device", ex.QueueName);
         Assert.Contains("test-device", ex.Message);
         Assert.Contains(mentions, ex.Message);
         Assert.True(device.IsBroken);
-        Assert.Equal(expected, device.BrokenReason);
+        Assert.Same(ex.Fault, device.Fault);
+        Assert.Equal(FaultLayer.Virtqueue, ex.Fault.Layer);
+        Assert.Equal(ex.Message, ex.Fault.Message);
+        Assert.False(string.IsNullOrEmpty(ex.Fault.Field));
         Assert.Equal(1, device.GetErrorCount(expected));
         Assert.Equal(1, device.ErrorCount);
 
         // Every later call fails the same way, even once the ring looks fine again.
         bed.MakeAvailable(0, 0, 0);
         var again = Assert.Throws<VirtqueueBrokenException>(() => device.TryTakeAvailable(out _));
-        Assert.Equal(expected, again.Error);
+        Assert.Equal(expected, again.Rule);
         Assert.Equal(ex.Message, again.Message);
-        Assert.Equal(expected, Assert.Throws<VirtqueueBrokenException>(() => device.HasAvailable).Error);
-        Assert.Equal(expected, Assert.Throws<VirtqueueBrokenException>(() => device.NotifyPrepare()).Error);
-        Assert.Equal(expected, Assert.Throws<VirtqueueBrokenException>(() => device.EnableNotifications()).Error);
-        Assert.Equal(expected, Assert.Throws<VirtqueueBrokenException>(() => device.PushUsed(0, 0)).Error);
+        Assert.Equal(expected, Assert.Throws<VirtqueueBrokenException>(() => device.HasAvailable).Rule);
+        Assert.Equal(expected, Assert.Throws<VirtqueueBrokenException>(() => device.NotifyPrepare()).Rule);
+        Assert.Equal(expected, Assert.Throws<VirtqueueBrokenException>(() => device.EnableNotifications()).Rule);
+        Assert.Equal(expected, Assert.Throws<VirtqueueBrokenException>(() => device.PushUsed(0, 0)).Rule);
 
         // After a reset of both sides the queue works again.
         device.Reset();
@@ -58,7 +61,17 @@ public class HostilePeerTests
         var device = bed.CreateDevice();
         ValidDescriptor(bed, 0);
         bed.MakeAvailable(0, 0, Num + 1);
-        AssertDeviceBroken(bed, device, VirtqueueError.AvailIndexJump, "avail.idx is 9");
+        AssertDeviceBroken(bed, device, FaultRule.AvailIndexJump, "avail.idx is 9");
+    }
+
+    [Fact]
+    public void TryTakeAvailable_AvailIndexJump_FaultNamesFieldAndValue()
+    {
+        using var bed = new VringTestBed(Num);
+        var device = bed.CreateDevice();
+        bed.MakeAvailable(0, 0, Num + 1);
+        var fault = Assert.Throws<VirtqueueBrokenException>(() => device.TryTakeAvailable(out _)).Fault;
+        Assert.Equal(new Fault(FaultLayer.Virtqueue, FaultRule.AvailIndexJump, "avail.idx", Num + 1, fault.Message), fault);
     }
 
     [Fact]
@@ -67,7 +80,7 @@ public class HostilePeerTests
         using var bed = new VringTestBed(Num);
         var device = bed.CreateDevice();
         bed.MakeAvailable(0, 0, 0xFFFF); // one step back from 0 = 65535 ahead
-        AssertDeviceBroken(bed, device, VirtqueueError.AvailIndexJump, "65535");
+        AssertDeviceBroken(bed, device, FaultRule.AvailIndexJump, "65535");
     }
 
     [Fact]
@@ -76,7 +89,7 @@ public class HostilePeerTests
         using var bed = new VringTestBed(Num);
         var device = bed.CreateDevice();
         bed.MakeAvailable(0, Num, 1); // == num: the off-by-one a '> num' check would miss
-        AssertDeviceBroken(bed, device, VirtqueueError.HeadOutOfRange, "is 8");
+        AssertDeviceBroken(bed, device, FaultRule.HeadOutOfRange, "is 8");
     }
 
     [Fact]
@@ -87,7 +100,7 @@ public class HostilePeerTests
         ValidDescriptor(bed, 0, VringFlags.DescriptorNext, 1);
         ValidDescriptor(bed, 1, VringFlags.DescriptorNext, 0xFFFF);
         bed.MakeAvailable(0, 0, 1);
-        AssertDeviceBroken(bed, device, VirtqueueError.NextOutOfRange, "next 65535");
+        AssertDeviceBroken(bed, device, FaultRule.NextOutOfRange, "next 65535");
     }
 
     [Fact]
@@ -99,7 +112,7 @@ public class HostilePeerTests
         ValidDescriptor(bed, 1, VringFlags.DescriptorNext, 2);
         ValidDescriptor(bed, 2, VringFlags.DescriptorNext, 1); // 1 -> 2 -> 1 ...
         bed.MakeAvailable(0, 0, 1);
-        AssertDeviceBroken(bed, device, VirtqueueError.ChainTooLong, "head 0");
+        AssertDeviceBroken(bed, device, FaultRule.ChainTooLong, "head 0");
     }
 
     [Fact]
@@ -109,7 +122,7 @@ public class HostilePeerTests
         var device = bed.CreateDevice();
         ValidDescriptor(bed, 5, VringFlags.DescriptorNext, 5);
         bed.MakeAvailable(0, 5, 1);
-        AssertDeviceBroken(bed, device, VirtqueueError.ChainTooLong, "head 5");
+        AssertDeviceBroken(bed, device, FaultRule.ChainTooLong, "head 5");
     }
 
     [Theory]
@@ -124,7 +137,7 @@ public class HostilePeerTests
         var device = bed.CreateDevice();
         bed.WriteDescriptor(0, address, length, 0, 0);
         bed.MakeAvailable(0, 0, 1);
-        AssertDeviceBroken(bed, device, VirtqueueError.DescriptorOutOfRange, $"addr 0x{address:X}");
+        AssertDeviceBroken(bed, device, FaultRule.DescriptorOutOfRange, $"addr 0x{address:X}");
     }
 
     [Fact]
@@ -135,7 +148,7 @@ public class HostilePeerTests
         ValidDescriptor(bed, 0, VringFlags.DescriptorNext, 3);
         bed.WriteDescriptor(3, VringTestBed.SlotAddress(1), uint.MaxValue, VringFlags.DescriptorWrite, 0);
         bed.MakeAvailable(0, 0, 1);
-        AssertDeviceBroken(bed, device, VirtqueueError.DescriptorOutOfRange, "descriptor 3");
+        AssertDeviceBroken(bed, device, FaultRule.DescriptorOutOfRange, "descriptor 3");
     }
 
     [Fact]
@@ -145,7 +158,7 @@ public class HostilePeerTests
         var device = bed.CreateDevice();
         bed.WriteDescriptor(2, VringTestBed.SlotAddress(0), 32, VringFlags.DescriptorIndirect, 0);
         bed.MakeAvailable(0, 2, 1);
-        AssertDeviceBroken(bed, device, VirtqueueError.IndirectNotSupported, "INDIRECT");
+        AssertDeviceBroken(bed, device, FaultRule.IndirectNotSupported, "INDIRECT");
     }
 
     // ---- driver side: the device is hostile -------------------------------------------------
@@ -160,24 +173,26 @@ public class HostilePeerTests
         return driver;
     }
 
-    private static void AssertDriverBroken(VringTestBed bed, VirtqueueDriver driver, VirtqueueError expected, string mentions)
+    private static void AssertDriverBroken(VringTestBed bed, VirtqueueDriver driver, FaultRule expected, string mentions)
     {
         int free = driver.FreeCount;
         var ex = Assert.Throws<VirtqueueBrokenException>(() => driver.TryGetUsed(out _, out _));
-        Assert.Equal(expected, ex.Error);
+        Assert.Equal(expected, ex.Rule);
         Assert.Contains("test-driver", ex.Message);
         Assert.Contains(mentions, ex.Message);
         Assert.True(driver.IsBroken);
-        Assert.Equal(expected, driver.BrokenReason);
+        Assert.Same(ex.Fault, driver.Fault);
+        Assert.Equal(FaultLayer.Virtqueue, ex.Fault.Layer);
+        Assert.False(string.IsNullOrEmpty(ex.Fault.Field));
         Assert.Equal(1, driver.GetErrorCount(expected));
         Assert.Equal(free, driver.FreeCount); // nothing was freed on the strength of bad data
 
         var again = Assert.Throws<VirtqueueBrokenException>(() => driver.TryGetUsed(out _, out _));
         Assert.Equal(ex.Message, again.Message);
-        Assert.Equal(expected, Assert.Throws<VirtqueueBrokenException>(() => driver.TryAdd(VringTestBed.SlotAddress(5), 8, true, 1)).Error);
-        Assert.Equal(expected, Assert.Throws<VirtqueueBrokenException>(() => driver.KickPrepare()).Error);
-        Assert.Equal(expected, Assert.Throws<VirtqueueBrokenException>(() => driver.HasUsed).Error);
-        Assert.Equal(expected, Assert.Throws<VirtqueueBrokenException>(() => driver.EnableInterrupts()).Error);
+        Assert.Equal(expected, Assert.Throws<VirtqueueBrokenException>(() => driver.TryAdd(VringTestBed.SlotAddress(5), 8, true, 1)).Rule);
+        Assert.Equal(expected, Assert.Throws<VirtqueueBrokenException>(() => driver.KickPrepare()).Rule);
+        Assert.Equal(expected, Assert.Throws<VirtqueueBrokenException>(() => driver.HasUsed).Rule);
+        Assert.Equal(expected, Assert.Throws<VirtqueueBrokenException>(() => driver.EnableInterrupts()).Rule);
 
         driver.Reset();
         Assert.False(driver.IsBroken);
@@ -198,7 +213,17 @@ public class HostilePeerTests
         using var bed = new VringTestBed(Num);
         var driver = DriverWithTwoPosted(bed);
         bed.MakeUsed(0, 2, 300, 3); // three used, only two published
-        AssertDriverBroken(bed, driver, VirtqueueError.UsedIndexJump, "used.idx is 3");
+        AssertDriverBroken(bed, driver, FaultRule.UsedIndexJump, "used.idx is 3");
+    }
+
+    [Fact]
+    public void TryGetUsed_IdOutOfRange_FaultNamesUsedElementAndValue()
+    {
+        using var bed = new VringTestBed(Num);
+        var driver = DriverWithTwoPosted(bed);
+        bed.MakeUsed(0, 300, 0, 1);
+        var fault = Assert.Throws<VirtqueueBrokenException>(() => driver.TryGetUsed(out _, out _)).Fault;
+        Assert.Equal((FaultLayer.Virtqueue, FaultRule.UsedIdOutOfRange, "used.ring[0].id", 300ul), (fault.Layer, fault.Rule, fault.Field, fault.Value));
     }
 
     [Theory]
@@ -209,7 +234,7 @@ public class HostilePeerTests
         using var bed = new VringTestBed(Num);
         var driver = DriverWithTwoPosted(bed);
         bed.MakeUsed(0, id, 0, 1);
-        AssertDriverBroken(bed, driver, VirtqueueError.UsedIdOutOfRange, mentions);
+        AssertDriverBroken(bed, driver, FaultRule.UsedIdOutOfRange, mentions);
     }
 
     [Theory]
@@ -220,7 +245,7 @@ public class HostilePeerTests
         using var bed = new VringTestBed(Num);
         var driver = DriverWithTwoPosted(bed);
         bed.MakeUsed(0, id, 0, 1);
-        AssertDriverBroken(bed, driver, VirtqueueError.UsedIdNotOutstanding, $"id is {id}");
+        AssertDriverBroken(bed, driver, FaultRule.UsedIdNotOutstanding, $"id is {id}");
     }
 
     [Fact]
@@ -232,7 +257,7 @@ public class HostilePeerTests
         Assert.True(driver.TryGetUsed(out int token, out _));
         Assert.Equal(501, token);
         bed.MakeUsed(1, 2, 300, 2); // the same chain again
-        AssertDriverBroken(bed, driver, VirtqueueError.UsedIdNotOutstanding, "returned twice");
+        AssertDriverBroken(bed, driver, FaultRule.UsedIdNotOutstanding, "returned twice");
     }
 
     [Theory]
@@ -243,7 +268,7 @@ public class HostilePeerTests
         using var bed = new VringTestBed(Num);
         var driver = DriverWithTwoPosted(bed);
         bed.MakeUsed(0, id, length, 1);
-        AssertDriverBroken(bed, driver, VirtqueueError.UsedLengthTooLarge, mentions);
+        AssertDriverBroken(bed, driver, FaultRule.UsedLengthTooLarge, mentions);
     }
 
     [Fact]

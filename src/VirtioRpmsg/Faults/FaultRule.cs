@@ -1,0 +1,70 @@
+namespace VirtioRpmsg;
+
+/// <summary>The validation rule a <see cref="Fault"/> names. Each value is one check on data the peer controls.</summary>
+public enum FaultRule
+{
+    // ---- virtqueue, device role ----
+
+    /// <summary>Device: an avail ring entry names a head descriptor index &gt;= num.</summary>
+    HeadOutOfRange = 1,
+
+    /// <summary>Device: a descriptor's address/length is not wholly inside one registered buffer region, or overflows.</summary>
+    DescriptorOutOfRange,
+
+    /// <summary>Device: a descriptor with NEXT set names a next index &gt;= num.</summary>
+    NextOutOfRange,
+
+    /// <summary>Device: following <c>next</c> visits more than num descriptors (a loop or an overlong chain).</summary>
+    ChainTooLong,
+
+    /// <summary>Device: avail.idx moved by more than num past the entries already taken.</summary>
+    AvailIndexJump,
+
+    // ---- virtqueue, driver role ----
+
+    /// <summary>Driver: used.idx moved past the number of chains published and not yet reclaimed.</summary>
+    UsedIndexJump,
+
+    /// <summary>Driver: a used element's id is &gt;= num.</summary>
+    UsedIdOutOfRange,
+
+    /// <summary>Driver: a used element's id is not the head of a chain in flight (never posted, not a head, or returned twice).</summary>
+    UsedIdNotOutstanding,
+
+    /// <summary>Driver: a used element's length exceeds what the chain can hold.</summary>
+    UsedLengthTooLarge,
+
+    /// <summary>Device: a descriptor has the INDIRECT flag, which was not negotiated.</summary>
+    IndirectNotSupported,
+
+    // ---- rpmsg ----
+
+    /// <summary>A buffer chain is not one descriptor of the direction rpmsg uses (host rx: device-writable, host tx: readable).</summary>
+    BufferShape,
+
+    /// <summary>The peer's buffers are not the configured buffer size.</summary>
+    BufferSizeMismatch,
+
+    /// <summary>The host accepted feature bits the device did not offer.</summary>
+    FeaturesNotOffered,
+
+    /// <summary>The remote changed driver-owned bits of the vdev status byte.</summary>
+    StatusOverwritten,
+
+    /// <summary>The remote set DEVICE_NEEDS_RESET in the vdev status byte.</summary>
+    DeviceNeedsReset,
+
+    /// <summary>The peer delivered an rx buffer again while the application still holds it.</summary>
+    HeldBufferRedelivered,
+
+    /// <summary>A message is shorter than the 16-byte rpmsg header.</summary>
+    HeaderTooShort,
+
+    /// <summary>The receive dispatcher failed with an unexpected exception (a bug on this side, reported instead of crashing).</summary>
+    DispatcherFailed,
+
+    // ---- memory ----
+
+    /// <summary>The shared memory was unmapped (or remapped) while an operation was using it.</summary>
+    MemoryUnmapped,
+}
