@@ -216,11 +216,8 @@ public sealed class RpmsgEndpoint : IDisposable
     /// <summary>Delivers one message (dispatcher thread). False if the endpoint was destroyed meanwhile.</summary>
     internal bool Deliver(uint source, ReadOnlySpan<byte> payload)
     {
-        LearnRemoteAddress(source);
-        if (!TryEnterCallback())
+        if (!TryEnterCallback(source, out var outer))
             return false;
-        var outer = t_inCallback;
-        t_inCallback = this;
         try
         {
             if (_handler is not null)
@@ -235,27 +232,22 @@ public sealed class RpmsgEndpoint : IDisposable
         }
         finally
         {
-            t_inCallback = outer;
-            ExitCallback();
+            ExitCallback(outer);
         }
         return true;
     }
 
     internal bool DeliverZeroCopy(RpmsgRxBuffer buffer)
     {
-        LearnRemoteAddress(buffer.Source);
-        if (!TryEnterCallback())
+        if (!TryEnterCallback(buffer.Source, out var outer))
             return false;
-        var outer = t_inCallback;
-        t_inCallback = this;
         try
         {
             _zeroCopyHandler!(this, buffer);
         }
         finally
         {
-            t_inCallback = outer;
-            ExitCallback();
+            ExitCallback(outer);
         }
         return true;
     }
@@ -265,23 +257,14 @@ public sealed class RpmsgEndpoint : IDisposable
         // OpenAMP behaviour: an endpoint created without a destination learns it from the first message.
         if (Volatile.Read(ref _remoteAddress) == RpmsgAddress.Any && source != RpmsgAddress.Any &&
             Interlocked.CompareExchange(ref _remoteAddress, source, RpmsgAddress.Any) == RpmsgAddress.Any)
-        {
             Interlocked.Exchange(ref _remoteKnown, null)?.TrySetResult();
-        }
     }
 
-    /// <summary>Wakes receivers and senders waiting on this endpoint so they see the device state (break/stop).</summary>
+    /// <summary>Wakes receivers and senders waiting on this endpoint so they see the device state (break/stop) or the destroy.</summary>
     internal void WakeWaiters()
     {
         Interlocked.Exchange(ref _remoteKnown, null)?.TrySetResult();
         _queue?.Close();
-    }
-
-    internal void SetRemoteAddress(uint remote)
-    {
-        Volatile.Write(ref _remoteAddress, remote);
-        if (remote != RpmsgAddress.Any)
-            Interlocked.Exchange(ref _remoteKnown, null)?.TrySetResult();
     }
 
     internal uint RemoteAddressOrThrow()
@@ -303,12 +286,7 @@ public sealed class RpmsgEndpoint : IDisposable
         var task = RemoteKnownTask();
         while ((remote = RemoteAddress) == RpmsgAddress.Any)
         {
-            // Device first: an endpoint invalidated by a stop reports the documented "unavailable".
-            Device.ThrowIfUnavailable();
-            ThrowIfDestroyed();
-            int wait = deadline.RemainingMilliseconds;
-            if (wait == 0)
-                throw new TimeoutException($"endpoint 0x{Address:X} on '{Device.Name}': remote address still unknown after the send timeout");
+            int wait = RemoteAddressWait(deadline);
             try
             {
                 task.Wait(wait, cancellationToken);
@@ -327,12 +305,7 @@ public sealed class RpmsgEndpoint : IDisposable
         uint remote;
         while ((remote = RemoteAddress) == RpmsgAddress.Any)
         {
-            // Device first: an endpoint invalidated by a stop reports the documented "unavailable".
-            Device.ThrowIfUnavailable();
-            ThrowIfDestroyed();
-            int wait = deadline.RemainingMilliseconds;
-            if (wait == 0)
-                throw new TimeoutException($"endpoint 0x{Address:X} on '{Device.Name}': remote address still unknown after the send timeout");
+            int wait = RemoteAddressWait(deadline);
             try
             {
                 await RemoteKnownTask().WaitAsync(TimeSpan.FromMilliseconds(wait), cancellationToken).ConfigureAwait(false);
@@ -342,6 +315,18 @@ public sealed class RpmsgEndpoint : IDisposable
             }
         }
         return remote;
+    }
+
+    /// <summary>Milliseconds a sender may still wait for the remote address; throws once it may not.</summary>
+    private int RemoteAddressWait(Deadline deadline)
+    {
+        // Device first: an endpoint invalidated by a stop reports the documented "unavailable".
+        Device.ThrowIfUnavailable();
+        ThrowIfDestroyed();
+        int wait = deadline.RemainingMilliseconds;
+        if (wait == 0)
+            throw new TimeoutException($"endpoint 0x{Address:X} on '{Device.Name}': remote address still unknown after the send timeout");
+        return wait;
     }
 
     private Task RemoteKnownTask()
@@ -359,19 +344,27 @@ public sealed class RpmsgEndpoint : IDisposable
 
     // ---- destroy -------------------------------------------------------------------------------
 
-    private bool TryEnterCallback()
+    /// <summary>Learns the remote address, then enters a callback unless destroyed; marks this thread as inside it.</summary>
+    private bool TryEnterCallback(uint source, out RpmsgEndpoint? outer)
     {
+        LearnRemoteAddress(source);
+        outer = t_inCallback;
         // Increment, then check: pairs with Destroy's set-then-wait (Interlocked = full fences).
         Interlocked.Increment(ref _callbacksRunning);
         if (Volatile.Read(ref _destroyed) != 0)
         {
-            ExitCallback();
+            Interlocked.Decrement(ref _callbacksRunning);
             return false;
         }
+        t_inCallback = this;
         return true;
     }
 
-    private void ExitCallback() => Interlocked.Decrement(ref _callbacksRunning);
+    private void ExitCallback(RpmsgEndpoint? outer)
+    {
+        t_inCallback = outer;
+        Interlocked.Decrement(ref _callbacksRunning);
+    }
 
     /// <summary>Destroys the endpoint (and announces its removal if it was announced).</summary>
     public void Dispose() => Device.DestroyEndpoint(this);
@@ -381,9 +374,7 @@ public sealed class RpmsgEndpoint : IDisposable
     {
         if (Interlocked.Exchange(ref _destroyed, 1) != 0)
             return false;
-        Interlocked.Exchange(ref _remoteKnown, null)?.TrySetResult();
-        // Readers drain what is queued, then see the destroyed state.
-        _queue?.Close();
+        WakeWaiters(); // queue readers drain what is queued, then see the destroyed state
         return true;
     }
 
@@ -396,8 +387,6 @@ public sealed class RpmsgEndpoint : IDisposable
             spin.SpinOnce(sleep1Threshold: 20);
         _queue?.Drain();
     }
-
-    internal bool IsCallbackRunning => Volatile.Read(ref _callbacksRunning) > 0;
 
     private void ThrowIfDestroyed()
     {
