@@ -83,15 +83,13 @@ internal sealed class RpmsgEndpointQueue
     /// <summary>
     /// Blocks up to <paramref name="milliseconds"/> (-1: no limit) until a message may be readable or the
     /// queue is closed; false on timeout. A bounded wait cancels the channel's waiter when it times out,
-    /// so waits that time out leave nothing registered behind. Allocates only when it has to block.
+    /// so waits that time out leave nothing registered behind. Called once TryDequeue found nothing.
     /// </summary>
     internal bool Wait(int milliseconds, CancellationToken cancellationToken)
     {
         if (milliseconds < 0 && !cancellationToken.CanBeCanceled)
         {
-            var ready = _channel.Reader.WaitToReadAsync(CancellationToken.None);
-            if (!ready.IsCompleted)
-                ready.AsTask().GetAwaiter().GetResult();
+            Block(_channel.Reader.WaitToReadAsync(CancellationToken.None));
             return true;
         }
         using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -100,8 +98,7 @@ internal sealed class RpmsgEndpointQueue
         try
         {
             var ready = _channel.Reader.WaitToReadAsync(bound.Token);
-            if (!ready.IsCompleted)
-                ready.AsTask().GetAwaiter().GetResult();
+            Block(ready);
             return true;
         }
         catch (OperationCanceledException)
@@ -109,6 +106,15 @@ internal sealed class RpmsgEndpointQueue
             cancellationToken.ThrowIfCancellationRequested(); // the caller's own token, not ours
             return false;
         }
+    }
+
+    // Consumes the ValueTask exactly once: in place when done (a cancellation surfaces here), else through a task.
+    private static void Block(ValueTask<bool> ready)
+    {
+        if (ready.IsCompleted)
+            ready.GetAwaiter().GetResult();
+        else
+            ready.AsTask().GetAwaiter().GetResult();
     }
 
     /// <summary>No more messages; readers drain what is queued, then see <see cref="IsClosed"/>.</summary>
