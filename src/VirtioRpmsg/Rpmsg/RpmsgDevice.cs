@@ -125,7 +125,7 @@ public sealed class RpmsgDevice : IDisposable
     internal IDoorbell Doorbell { get; }
     internal IRpmsgTransport? Transport => _transport;
     internal CancellationToken StopToken => _stop.Token;
-    internal bool HasDispatcherThread => _thread is not null;
+    internal bool HasDispatcherThread => _thread is { IsStarted: true };
     internal bool IsDispatcherContext => Rx.IsDispatcherContext;
 
     internal void RaiseChannelAdded(RpmsgChannel channel) => CounterSet.Raise(() => ChannelAdded?.Invoke(channel));

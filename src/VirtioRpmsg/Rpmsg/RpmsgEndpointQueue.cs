@@ -16,13 +16,15 @@ namespace VirtioRpmsg.Rpmsg;
 /// Close (destroy, or the device breaking or stopping) completes the channel: readers drain what is
 /// queued, then see <see cref="IsClosed"/> and report why. Peek, size check and read happen under one
 /// small lock so that a destination too small for the next message leaves it queued even with
-/// concurrent readers.
+/// concurrent readers. Blocking readers sleep on that lock and the writer pulses it, so a blocking
+/// receive allocates nothing; async readers use the channel's own waiters.
 /// </para>
 /// </summary>
 internal sealed class RpmsgEndpointQueue
 {
     private readonly Channel<Message> _channel;
     private readonly object _readLock = new();
+    private int _sleepers; // blocking readers asleep on _readLock; guarded by it
 
     private readonly record struct Message(uint Source, byte[] Buffer, int Length);
 
@@ -47,10 +49,17 @@ internal sealed class RpmsgEndpointQueue
     {
         var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(payload.Length, 1));
         payload.CopyTo(buffer);
-        if (_channel.Writer.TryWrite(new Message(source, buffer, payload.Length)))
-            return true;
-        ArrayPool<byte>.Shared.Return(buffer);
-        return false;
+        bool queued;
+        lock (_readLock)
+        {
+            // Under the readers' lock, so a blocking reader cannot miss the pulse between its check and its wait.
+            queued = _channel.Writer.TryWrite(new Message(source, buffer, payload.Length));
+            if (queued && _sleepers > 0)
+                Monitor.Pulse(_readLock);
+        }
+        if (!queued)
+            ArrayPool<byte>.Shared.Return(buffer);
+        return queued;
     }
 
     /// <summary>
@@ -82,43 +91,60 @@ internal sealed class RpmsgEndpointQueue
 
     /// <summary>
     /// Blocks up to <paramref name="milliseconds"/> (-1: no limit) until a message may be readable or the
-    /// queue is closed; false on timeout. A bounded wait cancels the channel's waiter when it times out,
-    /// so waits that time out leave nothing registered behind. Called once TryDequeue found nothing.
+    /// queue is closed; false on timeout. Called once TryDequeue found nothing. It spins briefly, then
+    /// sleeps on the readers' lock (woken by the writer's pulse), so it allocates nothing: the channel's
+    /// own waiters are for <see cref="WaitAsync"/>.
     /// </summary>
     internal bool Wait(int milliseconds, CancellationToken cancellationToken)
     {
-        if (milliseconds < 0 && !cancellationToken.CanBeCanceled)
+        var spin = new SpinWait();
+        while (!spin.NextSpinWillYield)
         {
-            Block(_channel.Reader.WaitToReadAsync(CancellationToken.None));
-            return true;
+            if (Ready())
+                return true;
+            spin.SpinOnce(sleep1Threshold: -1);
         }
-        using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        if (milliseconds >= 0)
-            bound.CancelAfter(milliseconds);
-        try
+        cancellationToken.ThrowIfCancellationRequested();
+        // Disposed after the lock is released: a running wake-up callback needs the lock.
+        using (cancellationToken.CanBeCanceled ? cancellationToken.UnsafeRegister(static q => ((RpmsgEndpointQueue)q!).WakeAll(), this) : default)
         {
-            var ready = _channel.Reader.WaitToReadAsync(bound.Token);
-            Block(ready);
-            return true;
-        }
-        catch (OperationCanceledException)
-        {
-            cancellationToken.ThrowIfCancellationRequested(); // the caller's own token, not ours
-            return false;
+            lock (_readLock)
+            {
+                if (Ready())
+                    return true;
+                _sleepers++;
+                bool woken;
+                try
+                {
+                    woken = Monitor.Wait(_readLock, milliseconds);
+                }
+                finally
+                {
+                    _sleepers--;
+                }
+                cancellationToken.ThrowIfCancellationRequested();
+                return woken || Ready();
+            }
         }
     }
 
-    // Consumes the ValueTask exactly once: in place when done (a cancellation surfaces here), else through a task.
-    private static void Block(ValueTask<bool> ready)
+    private bool Ready() => _channel.Reader.TryPeek(out _) || IsClosed;
+
+    private void WakeAll()
     {
-        if (ready.IsCompleted)
-            ready.GetAwaiter().GetResult();
-        else
-            ready.AsTask().GetAwaiter().GetResult();
+        lock (_readLock)
+            Monitor.PulseAll(_readLock);
     }
 
     /// <summary>No more messages; readers drain what is queued, then see <see cref="IsClosed"/>.</summary>
-    internal void Close() => _channel.Writer.TryComplete();
+    internal void Close()
+    {
+        lock (_readLock)
+        {
+            _channel.Writer.TryComplete();
+            Monitor.PulseAll(_readLock);
+        }
+    }
 
     /// <summary>Returns the queued payloads to the pool (after close, when nobody will read them).</summary>
     internal void Drain()
