@@ -114,6 +114,7 @@ internal sealed class RpmsgRxDispatcher
             HandleReceived(transport, rx);
             handled++;
         }
+        // A ring fault needs no check here: it was thrown above, and the caller breaks the device (see RpmsgDataGate).
         _device.CheckStatus();
         _device.Tx.WakeIfReturned(transport);
         return handled;

@@ -4,6 +4,13 @@ namespace VirtioRpmsg.Tests.Rpmsg;
 
 public class RpmsgParkedBacklogTests
 {
+    private static RpmsgParkedBacklog Allocated(int capacity, int slotSize)
+    {
+        var backlog = new RpmsgParkedBacklog(capacity, slotSize);
+        backlog.EnsureAllocated();
+        return backlog;
+    }
+
     private static void Park(RpmsgParkedBacklog backlog, uint source, byte value, int length)
     {
         backlog.Reserve(source, 0x400, length).Fill(value);
@@ -13,16 +20,14 @@ public class RpmsgParkedBacklogTests
     [Fact]
     public void TryPeek_Empty_ReturnsFalse()
     {
-        var backlog = new RpmsgParkedBacklog(4, 8);
-        backlog.EnsureAllocated();
+        var backlog = Allocated(4, 8);
         Assert.False(backlog.TryPeek(out _, out _, out _));
     }
 
     [Fact]
     public void TryPeek_SeveralParked_ReturnsThemInArrivalOrder()
     {
-        var backlog = new RpmsgParkedBacklog(4, 8);
-        backlog.EnsureAllocated();
+        var backlog = Allocated(4, 8);
         Park(backlog, 1, 0xA1, 3);
         Park(backlog, 2, 0xB2, 8);
         for (uint expected = 1; expected <= 2; expected++)
@@ -40,8 +45,7 @@ public class RpmsgParkedBacklogTests
     [Fact]
     public void IsFull_AtCapacity_TrueAndWrapsAfterPop()
     {
-        var backlog = new RpmsgParkedBacklog(2, 4);
-        backlog.EnsureAllocated();
+        var backlog = Allocated(2, 4);
         Park(backlog, 1, 1, 1);
         Park(backlog, 2, 2, 1);
         Assert.True(backlog.IsFull);
@@ -59,8 +63,7 @@ public class RpmsgParkedBacklogTests
     [Fact]
     public void Reserve_DuringPeekedCallback_AppendsBehindTheOccupiedSlot()
     {
-        var backlog = new RpmsgParkedBacklog(3, 4);
-        backlog.EnsureAllocated();
+        var backlog = Allocated(3, 4);
         Park(backlog, 1, 1, 1);
         Assert.True(backlog.TryPeek(out _, out _, out var running));
         Park(backlog, 2, 2, 1); // parked while the first message's callback runs
