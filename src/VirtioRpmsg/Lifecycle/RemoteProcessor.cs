@@ -140,22 +140,22 @@ public sealed partial class RemoteProcessor : IDisposable
     {
         ArgumentNullException.ThrowIfNull(serviceName);
         MappingLease.ThrowIfHeld("RemoteProcessor.WaitForChannel");
-        long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        var deadline = Deadline.Within(timeout);
         while (true)
         {
             long epoch = Interlocked.Read(ref _channelEpoch);
             var channel = _session?.Device.Channels.FirstOrDefault(c => c.Name == serviceName);
             if (channel is not null)
                 return channel;
-            long left = deadline - Environment.TickCount64;
-            if (left <= 0)
+            int left = deadline.RemainingMillisecondsCappedAt(100);
+            if (left == 0)
                 throw new TimeoutException($"remote processor '{Name}' ({_state}): no channel '{serviceName}' within {timeout.TotalMilliseconds} ms");
             cancellationToken.ThrowIfCancellationRequested();
             lock (_channelGate)
             {
                 // Pulsed by every channel and state change; the epoch check closes the check-then-wait race.
                 if (Interlocked.Read(ref _channelEpoch) == epoch)
-                    Monitor.Wait(_channelGate, (int)Math.Min(left, 100));
+                    Monitor.Wait(_channelGate, left);
             }
         }
     }
@@ -391,7 +391,7 @@ public sealed partial class RemoteProcessor : IDisposable
     /// <summary>Reads the table once into a private copy until it is valid or the boot timeout passes.</summary>
     private void WaitForResourceTable()
     {
-        long deadline = Environment.TickCount64 + (long)_options.BootTimeout.TotalMilliseconds;
+        var deadline = Deadline.Within(_options.BootTimeout);
         var spin = new SpinWait();
         while (true)
         {
@@ -403,7 +403,7 @@ public sealed partial class RemoteProcessor : IDisposable
             catch (ResourceTableException e)
             {
                 // The remote may still be writing it (version 0 until it is complete).
-                if (Environment.TickCount64 > deadline)
+                if (deadline.IsExpired)
                     throw new TimeoutException($"remote processor '{Name}': no valid resource table within {_options.BootTimeout.TotalMilliseconds} ms: {e.Message}", e);
             }
             spin.SpinOnce(sleep1Threshold: 20);

@@ -24,6 +24,12 @@ internal readonly struct Deadline
         return span >= Never - now ? new Deadline(Never) : new Deadline(now + (long)span);
     }
 
+    /// <summary>Starts a deadline <paramref name="timeout"/> from now, without argument checks: a negative
+    /// timeout other than <see cref="Timeout.InfiniteTimeSpan"/> is already expired (the rpmsg send and
+    /// receive calls have always treated it as "do not wait").</summary>
+    internal static Deadline Within(TimeSpan timeout) =>
+        timeout < TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan ? new Deadline(Stopwatch.GetTimestamp()) : From(timeout, nameof(timeout));
+
     internal bool IsInfinite => _end == Never;
 
     internal bool IsExpired => _end != Never && Stopwatch.GetTimestamp() >= _end;

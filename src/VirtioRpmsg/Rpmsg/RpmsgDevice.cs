@@ -1,7 +1,3 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
-using System.Text;
-using Microsoft.Extensions.Logging;
 using VirtioRpmsg.Memory;
 using VirtioRpmsg.Platform;
 using VirtioRpmsg.Virtio;
@@ -9,44 +5,29 @@ using VirtioRpmsg.Virtio;
 namespace VirtioRpmsg.Rpmsg;
 
 /// <summary>
-/// An rpmsg bus over one virtio device (two vrings and a buffer pool), in either role. Owns the
-/// endpoint table, the name service, the channels and the receive dispatcher. Thread-safe: any
-/// number of threads may send; callbacks run on the dispatcher (or inside <see cref="Poll"/>).
+/// An rpmsg bus over one virtio device (two vrings and a buffer pool), in either role. Thread-safe:
+/// any number of threads may send; callbacks run on the dispatcher (or inside <see cref="Poll"/>).
+/// This type is the facade and the state machine (Created, Starting, Running, then Broken or Stopped);
+/// the work is done by its parts: <see cref="RpmsgVdevNegotiation"/>, <see cref="RpmsgEndpointTable"/>,
+/// <see cref="RpmsgNameService"/>, <see cref="RpmsgTxPath"/>, <see cref="RpmsgRxDispatcher"/>,
+/// <see cref="RpmsgDispatcherThread"/>, <see cref="RpmsgDataGate"/> and <see cref="RpmsgDeviceCounters"/>.
 /// </summary>
-public sealed partial class RpmsgDevice : IDisposable
+public sealed class RpmsgDevice : IDisposable
 {
     private readonly RpmsgVdevLayout _layout;
-    private readonly IVdevControl _control;
-    private readonly IDoorbell _doorbell;
-    private readonly ILogger _log;
     private readonly object _sync = new();
-    private readonly ConcurrentDictionary<uint, RpmsgEndpoint> _endpoints = new();
-    private readonly List<RpmsgChannel> _channels = [];
-    private readonly Dictionary<string, RpmsgServiceDriver> _drivers = new(StringComparer.Ordinal);
-    private readonly List<(string Name, uint Address)> _unbound = [];
     private readonly CancellationTokenSource _stop = new();
-    private readonly TaskCompletionSource _linkUp = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly object _armLock = new();
-    private readonly byte[] _rxScratch;
+    private readonly RpmsgVdevNegotiation _vdev;
+    private readonly RpmsgEndpointTable _endpoints;
+    private readonly RpmsgNameService _nameService;
+    private readonly RpmsgDispatcherThread? _thread;
+    private readonly RpmsgLinkUp _linkUp;
 
-    private IRpmsgTransport? _transport;
-    private RpmsgRxBuffer[] _rxBuffers = [];
-    private Thread? _dispatcher;
+    private volatile IRpmsgTransport? _transport;
     private volatile RpmsgDeviceState _state = RpmsgDeviceState.Created;
     private Fault? _fault;
     private string? _stopReason;
-    private VirtioStatus _writtenStatus;
     private uint _features;
-    private TaskCompletionSource _txSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private int _txWaiters;
-
-    private long _txMessages;
-    private long _rxMessages;
-    private long _txBufferWaits;
-    private long _dropped;
-    private long _errors;
-    private long _callbackErrors;
-    private long _nsDuplicates;
 
     private RpmsgDevice(RpmsgRole role, RpmsgVdevLayout layout, IVdevControl control, IDoorbell doorbell, RpmsgDeviceOptions options)
     {
@@ -57,11 +38,18 @@ public sealed partial class RpmsgDevice : IDisposable
         layout.Validate();
         Role = role;
         _layout = layout;
-        _control = control;
-        _doorbell = doorbell;
+        Doorbell = doorbell;
         Options = options;
-        _log = options.Logger;
-        _rxScratch = new byte[layout.BufferSize];
+        _vdev = new RpmsgVdevNegotiation(layout, control, doorbell, options.Name);
+        CounterSet = new RpmsgDeviceCounters(options.Name, options.Logger);
+        Gate = new RpmsgDataGate(this);
+        _linkUp = new RpmsgLinkUp(this);
+        _endpoints = new RpmsgEndpointTable(options.Name, options.MaxEndpoints);
+        _nameService = new RpmsgNameService(this, _sync, _endpoints, CounterSet);
+        Tx = new RpmsgTxPath(this, Gate, CounterSet);
+        Rx = new RpmsgRxDispatcher(this, _endpoints, CounterSet, Gate, layout.BufferSize, layout.BufferCount);
+        if (RpmsgDispatcherThread.HasThread(options.WaitStrategy))
+            _thread = new RpmsgDispatcherThread(this, Rx, Tx);
         RpmsgMetrics.Register(this);
     }
 
@@ -90,13 +78,13 @@ public sealed partial class RpmsgDevice : IDisposable
     /// layer, rule, field and value (from a virtqueue or from the rpmsg layer); null otherwise. Read it
     /// from <see cref="StateChanged"/> to decide on recovery.
     /// </summary>
-    public Fault? Fault => _fault;
+    public Fault? Fault => Volatile.Read(ref _fault);
 
     /// <summary>
     /// Why the device is <see cref="RpmsgDeviceState.Broken"/> or <see cref="RpmsgDeviceState.Stopped"/>,
-    /// for people: the fault's message, or the reason given to <see cref="Stop"/>; else null.
+    /// for people: derived from <see cref="Fault"/> (its message), or the reason given to <see cref="Stop"/>; else null.
     /// </summary>
-    public string? StateReason => _fault?.Message ?? _stopReason;
+    public string? StateReason => Fault?.Message ?? _stopReason;
 
     /// <summary>Largest payload of one message (buffer size minus the 16-byte header).</summary>
     public int MaxPayload => _layout.BufferSize - RpmsgHeader.Size;
@@ -120,25 +108,31 @@ public sealed partial class RpmsgDevice : IDisposable
     public event Action<string, uint>? UnboundService;
 
     /// <summary>The current channels.</summary>
-    public IReadOnlyList<RpmsgChannel> Channels
-    {
-        get
-        {
-            lock (_sync)
-                return _channels.ToArray();
-        }
-    }
+    public IReadOnlyList<RpmsgChannel> Channels => _nameService.Channels;
 
     /// <summary>The current endpoints (the name-service endpoint included when enabled).</summary>
-    public IReadOnlyList<RpmsgEndpoint> Endpoints => _endpoints.Values.OrderBy(e => e.Address).ToArray();
+    public IReadOnlyList<RpmsgEndpoint> Endpoints => _endpoints.Snapshot();
 
     /// <summary>A snapshot of the counters.</summary>
-    public RpmsgCounters Counters => new(
-        Interlocked.Read(ref _txMessages), Interlocked.Read(ref _rxMessages), Interlocked.Read(ref _txBufferWaits),
-        Interlocked.Read(ref _dropped), Interlocked.Read(ref _errors), Interlocked.Read(ref _callbackErrors),
-        Interlocked.Read(ref _nsDuplicates));
+    public RpmsgCounters Counters => CounterSet.Snapshot();
 
-    // ---- start / link up ---------------------------------------------------------------------
+    // ---- the parts, for each other --------------------------------------------------------------
+
+    internal RpmsgDeviceCounters CounterSet { get; }
+    internal RpmsgDataGate Gate { get; }
+    internal RpmsgTxPath Tx { get; }
+    internal RpmsgRxDispatcher Rx { get; }
+    internal IDoorbell Doorbell { get; }
+    internal IRpmsgTransport? Transport => _transport;
+    internal CancellationToken StopToken => _stop.Token;
+    internal bool HasDispatcherThread => _thread is { IsStarted: true };
+    internal bool IsDispatcherContext => Rx.IsDispatcherContext;
+
+    internal void RaiseChannelAdded(RpmsgChannel channel) => CounterSet.Raise(() => ChannelAdded?.Invoke(channel));
+    internal void RaiseChannelRemoved(RpmsgChannel channel) => CounterSet.Raise(() => ChannelRemoved?.Invoke(channel));
+    internal void RaiseUnboundService(string name, uint address) => CounterSet.Raise(() => UnboundService?.Invoke(name, address));
+
+    // ---- start / link up -------------------------------------------------------------------------
 
     /// <summary>
     /// Goes live. Host: reset, negotiate features, set up the rings, post the rx buffers, DRIVER_OK.
@@ -150,65 +144,34 @@ public sealed partial class RpmsgDevice : IDisposable
         {
             if (_state != RpmsgDeviceState.Created)
                 throw new InvalidOperationException($"rpmsg device '{Name}' was already started (state {_state})");
-            SetState(RpmsgDeviceState.Starting);
+            _state = RpmsgDeviceState.Starting;
         }
         RaiseState(RpmsgDeviceState.Starting);
         if (Role == RpmsgRole.Host)
-            StartHost();
-        if (Options.WaitStrategy != RpmsgWaitStrategy.CallerPoll)
         {
-            _dispatcher = new Thread(DispatcherMain) { IsBackground = true, Name = $"rpmsg-{Name}" };
-            _dispatcher.Start();
+            uint supported = (Options.NameService ? VirtioFeatures.RpmsgNameService : 0) | (Options.EventIndex ? VirtioFeatures.EventIndex : 0);
+            var transport = _vdev.NegotiateAsHost(supported, out uint accepted);
+            GoLive(transport, accepted);
+            _vdev.CompleteAsHost();
         }
+        _thread?.Start();
     }
-
-    private void StartHost()
-    {
-        _control.Status = VirtioStatus.None;
-        var status = VirtioStatus.Acknowledge | VirtioStatus.Driver;
-        _control.Status = status;
-        uint offered = _control.DeviceFeatures;
-        uint accepted = offered & SupportedFeatures();
-        _control.DriverFeatures = accepted;
-        status |= VirtioStatus.FeaturesOk;
-        _control.Status = status;
-        bool eventIndex = (accepted & VirtioFeatures.EventIndex) != 0;
-        var transport = new DriverRoleTransport(_layout, eventIndex, Name, _doorbell);
-        GoLive(transport, accepted);
-        var live = status | VirtioStatus.DriverOk;
-        _control.Status = live;
-        _writtenStatus = live;
-        // The remote may already be waiting: tell it the rx buffers are there.
-        _doorbell.Ring();
-    }
-
-    private uint SupportedFeatures() =>
-        (Options.NameService ? VirtioFeatures.RpmsgNameService : 0) | (Options.EventIndex ? VirtioFeatures.EventIndex : 0);
 
     /// <summary>Remote role: completes the link once the host wrote DRIVER_OK. True when running.</summary>
-    private bool TryCompleteRemoteLinkUp()
+    internal bool TryCompleteRemoteLinkUp()
     {
-        var status = _control.Status;
-        if ((status & VirtioStatus.DriverOk) == 0)
+        var transport = _vdev.TryAcceptAsRemote(out uint accepted, out var fault);
+        if (fault is not null)
+            Break(fault);
+        if (transport is null)
             return false;
-        uint offered = _control.DeviceFeatures;
-        uint accepted = _control.DriverFeatures;
-        if ((accepted & ~offered) != 0)
-        {
-            Break(new Fault(FaultLayer.Rpmsg, FaultRule.FeaturesNotOffered, "gfeatures", accepted,
-                $"the host accepted features 0x{accepted:X8} that were not offered (0x{offered:X8})"));
-            return false;
-        }
-        bool eventIndex = (accepted & VirtioFeatures.EventIndex) != 0;
-        GoLive(new DeviceRoleTransport(_layout, eventIndex, Name, _doorbell), accepted);
+        GoLive(transport, accepted);
         return true;
     }
 
     private void GoLive(IRpmsgTransport transport, uint features)
     {
-        var rx = new RpmsgRxBuffer[Math.Max(_layout.VringNum, _layout.BufferCount)];
-        for (int i = 0; i < rx.Length; i++)
-            rx[i] = new RpmsgRxBuffer(this, i);
+        Rx.CreateHeldBuffers(Math.Max(_layout.VringNum, _layout.BufferCount));
         RpmsgEndpoint[] toAnnounce;
         lock (_sync)
         {
@@ -217,66 +180,26 @@ public sealed partial class RpmsgDevice : IDisposable
                 transport.Dispose();
                 return;
             }
-            _rxBuffers = rx;
             _transport = transport;
             _features = features;
             if (NameServiceEnabled)
-            {
-                var ns = new RpmsgEndpoint(this, RpmsgAddress.NameService, RpmsgAddress.Any, OnNameServiceMessage, null, 1);
-                _endpoints[RpmsgAddress.NameService] = ns;
-            }
-            SetState(RpmsgDeviceState.Running);
-            toAnnounce = _endpoints.Values.Where(e => e.Name is not null).ToArray();
+                _endpoints.Add(_nameService.CreateEndpoint());
+            _state = RpmsgDeviceState.Running;
+            toAnnounce = _endpoints.Named();
         }
-        _linkUp.TrySetResult();
+        _linkUp.Complete();
         RaiseState(RpmsgDeviceState.Running);
         foreach (var ept in toAnnounce)
-            SendNameService(ept.Name!, ept.Address, NameServiceFlags.Create);
+            _nameService.Announce(ept.Name!, ept.Address, NameServiceFlags.Create);
     }
 
     /// <summary>Waits until the link is up; false on timeout. Throws if the device stops or breaks first.</summary>
-    public bool WaitForLinkUp(TimeSpan timeout, CancellationToken cancellationToken = default)
-    {
-        MappingLease.ThrowIfHeld("RpmsgDevice.WaitForLinkUp");
-        if (_state == RpmsgDeviceState.Created)
-            throw new InvalidOperationException($"rpmsg device '{Name}' is not started; call Start first");
-        try
-        {
-            _linkUp.Task.Wait(timeout, cancellationToken);
-        }
-        catch (AggregateException)
-        {
-            // Faulted by Break/Stop: report the state below.
-        }
-        if (_state == RpmsgDeviceState.Running)
-            return true;
-        if (_state is RpmsgDeviceState.Broken or RpmsgDeviceState.Stopped)
-            throw Unavailable(_state);
-        return false;
-    }
+    public bool WaitForLinkUp(TimeSpan timeout, CancellationToken cancellationToken = default) => _linkUp.Wait(timeout, cancellationToken);
 
     /// <summary>Waits asynchronously until the link is up; false on timeout.</summary>
-    public async ValueTask<bool> WaitForLinkUpAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
-    {
-        if (_state == RpmsgDeviceState.Created)
-            throw new InvalidOperationException($"rpmsg device '{Name}' is not started; call Start first");
-        try
-        {
-            await _linkUp.Task.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            return false;
-        }
-        catch (RpmsgDeviceUnavailableException)
-        {
-        }
-        if (_state == RpmsgDeviceState.Running)
-            return true;
-        throw Unavailable(_state);
-    }
+    public ValueTask<bool> WaitForLinkUpAsync(TimeSpan timeout, CancellationToken cancellationToken = default) => _linkUp.WaitAsync(timeout, cancellationToken);
 
-    // ---- endpoints -------------------------------------------------------------------------------
+    // ---- endpoints, drivers, polling ---------------------------------------------------------------
 
     /// <summary>Creates an endpoint whose messages go to <paramref name="handler"/>. <paramref name="address"/> may be <see cref="RpmsgAddress.Any"/>.</summary>
     public RpmsgEndpoint CreateEndpoint(uint address, RpmsgReceiveHandler handler, uint remoteAddress = RpmsgAddress.Any)
@@ -305,7 +228,7 @@ public sealed partial class RpmsgDevice : IDisposable
         NameServiceMessage.ValidateName(serviceName);
         var ept = AddEndpoint(address, remoteAddress, handler, null, serviceName);
         if (_state == RpmsgDeviceState.Running)
-            SendNameService(serviceName, ept.Address, NameServiceFlags.Create);
+            _nameService.Announce(serviceName, ept.Address, NameServiceFlags.Create);
         return ept;
     }
 
@@ -313,36 +236,13 @@ public sealed partial class RpmsgDevice : IDisposable
     {
         lock (_sync)
         {
-            ThrowIfEnded();
-            if (_endpoints.Count >= Options.MaxEndpoints)
-                throw new InvalidOperationException($"rpmsg device '{Name}' already has {_endpoints.Count} endpoints (MaxEndpoints = {Options.MaxEndpoints})");
-            if (address == RpmsgAddress.Any)
-            {
-                address = AllocateAddress();
-            }
-            else if (address == RpmsgAddress.NameService)
-            {
-                throw new ArgumentException($"address {RpmsgAddress.NameService} is the name-service endpoint", nameof(address));
-            }
-            else if (_endpoints.ContainsKey(address))
-            {
-                throw new ArgumentException($"address 0x{address:X} is already in use on '{Name}'", nameof(address));
-            }
-            var ept = new RpmsgEndpoint(this, address, remoteAddress, handler, zeroCopy, Options.EndpointQueueCapacity) { Name = name };
-            _endpoints[address] = ept;
+            var state = _state;
+            if (state is RpmsgDeviceState.Broken or RpmsgDeviceState.Stopped)
+                throw Unavailable(state);
+            var ept = new RpmsgEndpoint(this, _endpoints.Claim(address), remoteAddress, handler, zeroCopy, Options.EndpointQueueCapacity) { Name = name };
+            _endpoints.Add(ept);
             return ept;
         }
-    }
-
-    private uint AllocateAddress()
-    {
-        // Lowest free dynamic address, so freed addresses are reused (as Linux's idr does).
-        for (uint a = RpmsgAddress.FirstDynamic; a < RpmsgAddress.Any; a++)
-        {
-            if (!_endpoints.ContainsKey(a))
-                return a;
-        }
-        throw new InvalidOperationException("no free rpmsg address");
     }
 
     /// <summary>Destroys an endpoint: unpublish, then wait out running callbacks, then announce the destroy if it was named.</summary>
@@ -352,8 +252,8 @@ public sealed partial class RpmsgDevice : IDisposable
         bool removed;
         lock (_sync)
         {
-            removed = _endpoints.TryRemove(new KeyValuePair<uint, RpmsgEndpoint>(ept.Address, ept));
-            if (removed && ept.Channel is { } ch && _channels.Remove(ch))
+            removed = _endpoints.Remove(ept);
+            if (removed && ept.Channel is { } ch && _nameService.Forget(ch))
                 channel = ch;
         }
         // Even when someone else (Stop, a concurrent Dispose) unpublished it, this Dispose must not
@@ -363,192 +263,27 @@ public sealed partial class RpmsgDevice : IDisposable
         if (!removed || !first)
             return;
         if (channel is not null)
-            RunRemove(channel);
-        if (ept.Name is not null && _state == RpmsgDeviceState.Running && NameServiceEnabled)
-            SendNameService(ept.Name, ept.Address, NameServiceFlags.Destroy);
+            _nameService.RunRemove(channel);
+        if (ept.Name is not null && _state == RpmsgDeviceState.Running)
+            _nameService.Announce(ept.Name, ept.Address, NameServiceFlags.Destroy);
     }
-
-    // ---- drivers and channels -------------------------------------------------------------------
 
     /// <summary>Registers a service driver; announcements already seen for its name are bound now.</summary>
-    public void RegisterDriver(RpmsgServiceDriver driver)
-    {
-        ArgumentNullException.ThrowIfNull(driver);
-        List<(string, uint)> pending;
-        lock (_sync)
-        {
-            if (!_drivers.TryAdd(driver.ServiceName, driver))
-                throw new ArgumentException($"a driver for '{driver.ServiceName}' is already registered on '{Name}'", nameof(driver));
-            pending = _unbound.Where(u => u.Name == driver.ServiceName).ToList();
-            _unbound.RemoveAll(u => u.Name == driver.ServiceName);
-        }
-        foreach (var (name, address) in pending)
-            CreateChannel(name, address);
-    }
+    public void RegisterDriver(RpmsgServiceDriver driver) => _nameService.RegisterDriver(driver);
 
-    private void OnNameServiceMessage(RpmsgEndpoint ns, uint source, ReadOnlySpan<byte> payload)
-    {
-        if (!NameServiceMessage.TryParse(payload, out var msg, out var error))
-        {
-            CountError($"name-service message from 0x{source:X} rejected: {error}");
-            return;
-        }
-        if (msg.Address == RpmsgAddress.NameService)
-        {
-            CountError($"name-service message for '{msg.Name}' names the name-service address {msg.Address}");
-            return;
-        }
-        if (msg.Flags == NameServiceFlags.Create)
-        {
-            if (Options.AllowedServices is { } allowed && !allowed.Contains(msg.Name))
-            {
-                CountError($"announcement of '{msg.Name}' at 0x{msg.Address:X} refused: not in AllowedServices");
-                return;
-            }
-            CreateChannel(msg.Name, msg.Address);
-        }
-        else
-            RemoveChannel(msg.Name, msg.Address);
-    }
-
-    private void CreateChannel(string name, uint remoteAddress)
-    {
-        RpmsgChannel channel;
-        lock (_sync)
-        {
-            if (_state != RpmsgDeviceState.Running)
-                return;
-            if (_channels.Any(c => c.Name == name && c.RemoteAddress == remoteAddress) || _unbound.Contains((name, remoteAddress)))
-            {
-                // Seed 003: a repeated announcement must never create a second channel.
-                Interlocked.Increment(ref _nsDuplicates);
-                LogRare(ref _nsDuplicates, "duplicate announcement of '{Name}' at 0x{Address:X} ignored", name, remoteAddress);
-                return;
-            }
-            if (!_drivers.TryGetValue(name, out var driver))
-            {
-                if (_unbound.Count >= Options.MaxEndpoints)
-                {
-                    CountError($"announcement of '{name}' dropped: {_unbound.Count} unbound services already");
-                    return;
-                }
-                _unbound.Add((name, remoteAddress));
-                driver = null;
-            }
-            if (driver is null)
-            {
-                channel = null!;
-            }
-            else
-            {
-                if (_endpoints.Count >= Options.MaxEndpoints)
-                {
-                    CountError($"announcement of '{name}' dropped: MaxEndpoints ({Options.MaxEndpoints}) reached");
-                    return;
-                }
-                uint local = AllocateAddress();
-                var ept = new RpmsgEndpoint(this, local, remoteAddress, driver.Receive, null, Options.EndpointQueueCapacity);
-                channel = new RpmsgChannel(this, name, remoteAddress, ept, driver);
-                ept.Channel = channel;
-                _endpoints[local] = ept;
-                _channels.Add(channel);
-            }
-        }
-        if (channel is null)
-        {
-            Raise(() => UnboundService?.Invoke(name, remoteAddress));
-            return;
-        }
-        try
-        {
-            channel.Driver.Probe?.Invoke(channel);
-        }
-        catch (Exception e)
-        {
-            Interlocked.Increment(ref _callbackErrors);
-            _log.LogError(e, "rpmsg {Device}: probe of '{Name}' threw; channel removed", Name, name);
-            lock (_sync)
-            {
-                _channels.Remove(channel);
-                _endpoints.TryRemove(new KeyValuePair<uint, RpmsgEndpoint>(channel.LocalAddress, channel.Endpoint));
-            }
-            channel.Endpoint.MarkDestroyed();
-            return;
-        }
-        Raise(() => ChannelAdded?.Invoke(channel));
-    }
-
-    private void RemoveChannel(string name, uint remoteAddress)
-    {
-        RpmsgChannel? channel;
-        lock (_sync)
-        {
-            channel = _channels.FirstOrDefault(c => c.Name == name && c.RemoteAddress == remoteAddress);
-            if (channel is null)
-            {
-                if (_unbound.Remove((name, remoteAddress)))
-                    return;
-                CountError($"name-service destroy for unknown channel '{name}' at 0x{remoteAddress:X}");
-                return;
-            }
-            _channels.Remove(channel);
-            _endpoints.TryRemove(new KeyValuePair<uint, RpmsgEndpoint>(channel.LocalAddress, channel.Endpoint));
-        }
-        channel.Endpoint.MarkDestroyed();
-        channel.Endpoint.WaitForCallbacks();
-        RunRemove(channel);
-    }
-
-    private void RunRemove(RpmsgChannel channel)
-    {
-        try
-        {
-            channel.Driver.Remove?.Invoke(channel);
-        }
-        catch (Exception e)
-        {
-            Interlocked.Increment(ref _callbackErrors);
-            _log.LogError(e, "rpmsg {Device}: remove of '{Name}' threw", Name, channel.Name);
-        }
-        Raise(() => ChannelRemoved?.Invoke(channel));
-    }
-
-    private void SendNameService(string name, uint address, NameServiceFlags flags)
-    {
-        if (!NameServiceEnabled)
-            return;
-        Span<byte> message = stackalloc byte[NameServiceMessage.Size];
-        new NameServiceMessage(name, address, flags).Write(message);
-        try
-        {
-            Send(address, RpmsgAddress.NameService, message, Deadline(Options.SendTimeout), _stop.Token);
-        }
-        catch (Exception e) when (e is RpmsgDeviceUnavailableException or OperationCanceledException or TimeoutException)
-        {
-            _log.LogWarning("rpmsg {Device}: name-service {Flags} of '{Name}' not sent: {Reason}", Name, flags, name, e.Message);
-        }
-    }
-
-    private void Raise(Action action)
-    {
-        try
-        {
-            action();
-        }
-        catch (Exception e)
-        {
-            Interlocked.Increment(ref _callbackErrors);
-            _log.LogError(e, "rpmsg {Device}: event handler threw", Name);
-        }
-    }
+    /// <summary>
+    /// Caller-driven dispatch (<see cref="RpmsgWaitStrategy.CallerPoll"/>, or extra polling in any mode):
+    /// handles what is pending now, wakes blocked senders if buffers came back, and returns the number
+    /// of messages handled. Never blocks.
+    /// </summary>
+    public int Poll() => Rx.Poll();
 
     // ---- state -----------------------------------------------------------------------------------
+    //
+    // Transitions happen under _sync; the event is raised after it is released, so a StateChanged
+    // handler may call back into the device (even Dispose) without deadlocking.
 
-    // Callers hold _sync; the event is raised by RaiseState after they release it, so a handler
-    // may call back into the device (even Dispose) without deadlocking.
-    private void SetState(RpmsgDeviceState state) => _state = state;
-
-    private void RaiseState(RpmsgDeviceState state) => Raise(() => StateChanged?.Invoke(this, state));
+    private void RaiseState(RpmsgDeviceState state) => CounterSet.Raise(() => StateChanged?.Invoke(this, state));
 
     /// <summary>Throws <see cref="RpmsgDeviceUnavailableException"/> unless running.</summary>
     internal void ThrowIfUnavailable()
@@ -558,58 +293,38 @@ public sealed partial class RpmsgDevice : IDisposable
             throw state == RpmsgDeviceState.Starting ? new RpmsgDeviceUnavailableException(Name, state, "link not up yet") : Unavailable(state);
     }
 
-    private void ThrowIfEnded()
-    {
-        var state = _state;
-        if (state is RpmsgDeviceState.Broken or RpmsgDeviceState.Stopped)
-            throw Unavailable(state);
-    }
+    /// <summary>The exception for a device that refuses in <paramref name="state"/>: carrying the fault when it broke.</summary>
+    internal RpmsgDeviceUnavailableException Unavailable(RpmsgDeviceState state) =>
+        Fault is { } fault ? new(Name, state, fault) : new(Name, state, _stopReason);
 
-    /// <summary>The exception for a device that refuses in <paramref name="state"/>: with the fault when broken.</summary>
-    private RpmsgDeviceUnavailableException Unavailable(RpmsgDeviceState state) =>
-        _fault is { } fault ? new(Name, state, fault) : new(Name, state, _stopReason);
-
-    /// <summary>
-    /// Host role: the status byte must still hold what we wrote, except DEVICE_NEEDS_RESET, which the
-    /// device may set. Anything else is the remote scribbling over driver-owned bits. True if intact.
-    /// </summary>
-    private bool CheckStatus()
+    /// <summary>Host role, after each batch: breaks the device if the remote changed the status byte.</summary>
+    internal void CheckStatus()
     {
-        if (Role != RpmsgRole.Host || _state != RpmsgDeviceState.Running || _writtenStatus == VirtioStatus.None)
-            return true;
-        var status = _control.Status; // one read; the copy is what we judge and report
-        if (status == _writtenStatus)
-            return true;
-        if ((status & VirtioStatus.NeedsReset) != 0)
-            Break(new Fault(FaultLayer.Rpmsg, FaultRule.DeviceNeedsReset, "status", (byte)status,
-                $"status byte is 0x{(byte)status:X2}: the remote set DEVICE_NEEDS_RESET (0x40)"));
-        else
-            Break(new Fault(FaultLayer.Rpmsg, FaultRule.StatusOverwritten, "status", (byte)status,
-                $"status byte is 0x{(byte)status:X2}, but the host wrote 0x{(byte)_writtenStatus:X2}: the remote changed driver-owned bits"));
-        return false;
+        if (_state == RpmsgDeviceState.Running && _vdev.CheckStatus() is { } fault)
+            Break(fault);
     }
 
     /// <summary>Marks the device broken (a protocol violation) and wakes everyone waiting. The first fault is kept.</summary>
-    private void Break(Fault fault)
+    internal void Break(Fault fault)
     {
         lock (_sync)
         {
             if (_state is RpmsgDeviceState.Broken or RpmsgDeviceState.Stopped)
                 return;
-            _fault = fault;
-            SetState(RpmsgDeviceState.Broken);
+            // Published before the state, so whoever sees Broken also sees the fault.
+            Volatile.Write(ref _fault, fault);
+            _state = RpmsgDeviceState.Broken;
         }
         RaiseState(RpmsgDeviceState.Broken);
-        Interlocked.Increment(ref _errors);
-        _log.LogError("rpmsg {Device}: broken ({Layer} {Rule}, {Field} = {Value}): {Reason}", Name, fault.Layer, fault.Rule, fault.Field, fault.Value, fault.Message);
+        CounterSet.CountBreak(fault);
         WakeAll();
     }
 
     private void WakeAll()
     {
-        _linkUp.TrySetException(Unavailable(_state));
-        SignalTx();
-        foreach (var ept in _endpoints.Values)
+        _linkUp.Fail(Unavailable(_state));
+        Tx.Signal();
+        foreach (var ept in _endpoints.All)
             ept.WakeWaiters();
     }
 
@@ -628,29 +343,24 @@ public sealed partial class RpmsgDevice : IDisposable
             if (_state == RpmsgDeviceState.Stopped)
                 return;
             _stopReason = reason;
-            SetState(RpmsgDeviceState.Stopped);
-            channels = _channels.ToArray();
-            _channels.Clear();
-            _unbound.Clear();
-            endpoints = _endpoints.Values.ToArray();
-            _endpoints.Clear();
+            _state = RpmsgDeviceState.Stopped;
+            channels = _nameService.TakeAll();
+            endpoints = _endpoints.TakeAll();
         }
         RaiseState(RpmsgDeviceState.Stopped);
         WakeAll();
         _stop.Cancel();
         // Sends and buffer returns that passed the state check before it changed finish their
         // ring update now; none starts after this, so shared memory is not touched past here.
-        WaitForDataOperations();
-        var dispatcher = _dispatcher;
-        if (dispatcher is not null && dispatcher != Thread.CurrentThread)
-            dispatcher.Join();
+        Gate.WaitForDrain();
+        _thread?.Join();
         foreach (var ept in endpoints)
         {
             ept.MarkDestroyed();
             ept.WaitForCallbacks();
         }
         foreach (var channel in channels)
-            RunRemove(channel);
+            _nameService.RunRemove(channel);
         _transport?.Dispose();
     }
 
@@ -658,77 +368,15 @@ public sealed partial class RpmsgDevice : IDisposable
     public void Dispose()
     {
         if (_state == RpmsgDeviceState.Running && NameServiceEnabled)
-        {
-            Span<byte> message = stackalloc byte[NameServiceMessage.Size];
-            foreach (var ept in _endpoints.Values.Where(e => e.Name is not null))
-            {
-                new NameServiceMessage(ept.Name!, ept.Address, NameServiceFlags.Destroy).Write(message);
-                try
-                {
-                    TrySend(ept.Address, RpmsgAddress.NameService, message);
-                }
-                catch (RpmsgDeviceUnavailableException)
-                {
-                    break;
-                }
-            }
-        }
+            _nameService.AnnounceDestroyAllNonBlocking();
         Stop("disposed");
         RpmsgMetrics.Unregister(this);
         // _stop is not disposed: senders racing Dispose still read its token (a disposed source
         // throws ObjectDisposedException there), and a source with no timer holds nothing to free.
     }
 
-    // ---- counters and logging ------------------------------------------------------------------
-
-    internal void CountDropped(string why)
-    {
-        long n = Interlocked.Increment(ref _dropped);
-        if (n <= 10 || n % 1000 == 0)
-            _log.LogWarning("rpmsg {Device}: message dropped ({Count} so far): {Why}", Name, n, why);
-    }
-
-    internal void CountError(string what)
-    {
-        long n = Interlocked.Increment(ref _errors);
-        if (n <= 10 || n % 1000 == 0)
-            _log.LogWarning("rpmsg {Device}: {What} ({Count} errors so far)", Name, what, n);
-    }
-
-    private void LogRare(ref long counter, string message, string name, uint address)
-    {
-        long n = Volatile.Read(ref counter);
-        if (n <= 10 || n % 1000 == 0)
-            _log.LogWarning("rpmsg {Device}: " + message, Name, name, address);
-    }
-
-    internal static long Deadline(TimeSpan timeout) =>
-        timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : Environment.TickCount64 + (long)Math.Max(0, timeout.TotalMilliseconds);
-
-    internal static int RemainingMilliseconds(long deadline)
-    {
-        if (deadline == long.MaxValue)
-            return Timeout.Infinite;
-        long left = deadline - Environment.TickCount64;
-        return left <= 0 ? 0 : (int)Math.Min(left, int.MaxValue);
-    }
-
     /// <summary>A text dump of the device: state, features, rings, buffers, endpoints, channels, counters.</summary>
-    public string Dump()
-    {
-        var sb = new StringBuilder();
-        sb.AppendLine($"device '{Name}' role={Role} state={_state}{(StateReason is null ? "" : " (" + StateReason + ")")}");
-        sb.AppendLine($"  features=0x{_features:X8} ns={NameServiceEnabled} buffer-size={_layout.BufferSize} buffers={_layout.BufferCount} vring-num={_layout.VringNum}");
-        if (_transport is { } t)
-            sb.AppendLine("  " + t.ToString());
-        var c = Counters;
-        sb.AppendLine($"  tx={c.TxMessages} rx={c.RxMessages} tx-waits={c.TxBufferWaits} dropped={c.Dropped} errors={c.Errors} callback-errors={c.CallbackErrors} ns-duplicates={c.NameServiceDuplicates}");
-        foreach (var e in Endpoints)
-            sb.AppendLine("  " + e);
-        foreach (var ch in Channels)
-            sb.AppendLine("  " + ch);
-        return sb.ToString();
-    }
+    public string Dump() => RpmsgDeviceDump.Format(this, _layout, _transport);
 
     /// <summary>Name, role and state, for logs.</summary>
     public override string ToString() => $"rpmsg device '{Name}' ({Role}, {_state})";

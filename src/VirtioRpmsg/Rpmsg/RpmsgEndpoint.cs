@@ -1,4 +1,4 @@
-using System.Buffers;
+using VirtioRpmsg.Platform;
 
 namespace VirtioRpmsg.Rpmsg;
 
@@ -12,8 +12,7 @@ public sealed class RpmsgEndpoint : IDisposable
 {
     private readonly RpmsgReceiveHandler? _handler;
     private readonly RpmsgZeroCopyReceiveHandler? _zeroCopyHandler;
-    private readonly Queue<QueuedMessage>? _queue;
-    private readonly SemaphoreSlim? _queueCount;
+    private readonly RpmsgEndpointQueue? _queue;
     private uint _remoteAddress;
     private int _callbacksRunning;
     private int _destroyed;
@@ -32,14 +31,8 @@ public sealed class RpmsgEndpoint : IDisposable
         _handler = handler;
         _zeroCopyHandler = zeroCopyHandler;
         if (handler is null && zeroCopyHandler is null)
-        {
-            _queue = new Queue<QueuedMessage>(Math.Min(queueCapacity, 64));
-            _queueCount = new SemaphoreSlim(0);
-            QueueCapacity = queueCapacity;
-        }
+            _queue = new RpmsgEndpointQueue(queueCapacity);
     }
-
-    private readonly record struct QueuedMessage(uint Source, byte[] Buffer, int Length);
 
     /// <summary>The device this endpoint lives on.</summary>
     public RpmsgDevice Device { get; }
@@ -65,7 +58,7 @@ public sealed class RpmsgEndpoint : IDisposable
     /// <summary>Messages dropped because the receive queue was full.</summary>
     public long QueueDrops => Interlocked.Read(ref _queueDrops);
 
-    internal int QueueCapacity { get; }
+    internal int QueueCapacity => _queue?.Capacity ?? 0;
 
     internal bool IsZeroCopy => _zeroCopyHandler is not null;
 
@@ -78,64 +71,64 @@ public sealed class RpmsgEndpoint : IDisposable
     /// <summary>Sends to <see cref="RemoteAddress"/>, waiting up to <paramref name="timeout"/>.</summary>
     public void Send(ReadOnlySpan<byte> payload, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
-        var deadline = RpmsgDevice.Deadline(timeout);
+        var deadline = Deadline.Within(timeout);
         uint destination = WaitForRemoteAddress(deadline, cancellationToken);
-        Device.Send(Address, destination, payload, deadline, cancellationToken);
+        Device.Tx.Send(Address, destination, payload, deadline, cancellationToken);
     }
 
     /// <summary>Sends to <paramref name="destination"/> (Linux rpmsg_sendto).</summary>
     public void SendTo(uint destination, ReadOnlySpan<byte> payload, CancellationToken cancellationToken = default) =>
-        Device.Send(Address, destination, payload, RpmsgDevice.Deadline(Device.Options.SendTimeout), cancellationToken);
+        Device.Tx.Send(Address, destination, payload, Deadline.Within(Device.Options.SendTimeout), cancellationToken);
 
     /// <summary>Sends to <paramref name="destination"/>, waiting up to <paramref name="timeout"/>.</summary>
     public void SendTo(uint destination, ReadOnlySpan<byte> payload, TimeSpan timeout, CancellationToken cancellationToken = default) =>
-        Device.Send(Address, destination, payload, RpmsgDevice.Deadline(timeout), cancellationToken);
+        Device.Tx.Send(Address, destination, payload, Deadline.Within(timeout), cancellationToken);
 
     /// <summary>Sends with an explicit source and destination (Linux rpmsg_send_offchannel).</summary>
     public void SendOffChannel(uint source, uint destination, ReadOnlySpan<byte> payload, CancellationToken cancellationToken = default) =>
-        Device.Send(source, destination, payload, RpmsgDevice.Deadline(Device.Options.SendTimeout), cancellationToken);
+        Device.Tx.Send(source, destination, payload, Deadline.Within(Device.Options.SendTimeout), cancellationToken);
 
     /// <summary>Sends with an explicit source and destination, waiting up to <paramref name="timeout"/>.</summary>
     public void SendOffChannel(uint source, uint destination, ReadOnlySpan<byte> payload, TimeSpan timeout, CancellationToken cancellationToken = default) =>
-        Device.Send(source, destination, payload, RpmsgDevice.Deadline(timeout), cancellationToken);
+        Device.Tx.Send(source, destination, payload, Deadline.Within(timeout), cancellationToken);
 
     /// <summary>Sends if a buffer is free and the remote address is known; false at once otherwise (rpmsg_trysend).</summary>
     public bool TrySend(ReadOnlySpan<byte> payload)
     {
         uint destination = RemoteAddress;
-        return destination != RpmsgAddress.Any && Device.TrySend(Address, destination, payload);
+        return destination != RpmsgAddress.Any && Device.Tx.TrySend(Address, destination, payload);
     }
 
     /// <summary>Sends to <paramref name="destination"/> if a buffer is free; false at once otherwise.</summary>
-    public bool TrySendTo(uint destination, ReadOnlySpan<byte> payload) => Device.TrySend(Address, destination, payload);
+    public bool TrySendTo(uint destination, ReadOnlySpan<byte> payload) => Device.Tx.TrySend(Address, destination, payload);
 
     /// <summary>Off-channel send if a buffer is free; false at once otherwise.</summary>
-    public bool TrySendOffChannel(uint source, uint destination, ReadOnlySpan<byte> payload) => Device.TrySend(source, destination, payload);
+    public bool TrySendOffChannel(uint source, uint destination, ReadOnlySpan<byte> payload) => Device.Tx.TrySend(source, destination, payload);
 
     /// <summary>Sends to <see cref="RemoteAddress"/> asynchronously, within the device's send timeout.</summary>
     public async ValueTask SendAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
     {
-        var deadline = RpmsgDevice.Deadline(Device.Options.SendTimeout);
+        var deadline = Deadline.Within(Device.Options.SendTimeout);
         uint destination = RemoteAddress;
         if (destination == RpmsgAddress.Any)
             destination = await WaitForRemoteAddressAsync(deadline, cancellationToken).ConfigureAwait(false);
-        await Device.SendAsync(Address, destination, payload, deadline, cancellationToken).ConfigureAwait(false);
+        await Device.Tx.SendAsync(Address, destination, payload, deadline, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Sends to <paramref name="destination"/> asynchronously.</summary>
     public ValueTask SendToAsync(uint destination, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
-        Device.SendAsync(Address, destination, payload, RpmsgDevice.Deadline(Device.Options.SendTimeout), cancellationToken);
+        Device.Tx.SendAsync(Address, destination, payload, Deadline.Within(Device.Options.SendTimeout), cancellationToken);
 
     /// <summary>Off-channel send, asynchronously.</summary>
     public ValueTask SendOffChannelAsync(uint source, uint destination, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
-        Device.SendAsync(source, destination, payload, RpmsgDevice.Deadline(Device.Options.SendTimeout), cancellationToken);
+        Device.Tx.SendAsync(source, destination, payload, Deadline.Within(Device.Options.SendTimeout), cancellationToken);
 
     // ---- zero-copy send ------------------------------------------------------------------------
 
     /// <summary>Takes a tx buffer to fill in place; false at once when none is free.</summary>
     public bool TryGetTxBuffer(out RpmsgTxBuffer buffer)
     {
-        if (!Device.TryAcquireTx(out var raw))
+        if (!Device.Tx.TryAcquire(out var raw))
         {
             buffer = default;
             return false;
@@ -147,7 +140,7 @@ public sealed class RpmsgEndpoint : IDisposable
     /// <summary>Takes a tx buffer, waiting up to <paramref name="timeout"/> for one.</summary>
     public RpmsgTxBuffer GetTxBuffer(TimeSpan timeout, CancellationToken cancellationToken = default)
     {
-        var raw = Device.AcquireTx(RpmsgDevice.Deadline(timeout), cancellationToken);
+        var raw = Device.Tx.Acquire(Deadline.Within(timeout), cancellationToken);
         return new RpmsgTxBuffer(this, raw);
     }
 
@@ -159,9 +152,15 @@ public sealed class RpmsgEndpoint : IDisposable
     /// </summary>
     public async ValueTask<RpmsgReceiveResult> ReceiveAsync(Memory<byte> destination, CancellationToken cancellationToken = default)
     {
-        var count = QueueOrThrow();
-        await count.WaitAsync(cancellationToken).ConfigureAwait(false);
-        return Dequeue(destination.Span, count);
+        var queue = QueueOrThrow();
+        while (true)
+        {
+            if (queue.TryDequeue(destination.Span, out var result))
+                return result;
+            if (queue.IsClosed)
+                throw Closed();
+            await queue.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Blocking receive with a timeout; throws <see cref="TimeoutException"/> when nothing arrives in time.</summary>
@@ -175,51 +174,41 @@ public sealed class RpmsgEndpoint : IDisposable
     /// <summary>Receives if a message arrives within <paramref name="timeout"/> (zero: only what is queued now).</summary>
     public bool TryReceive(Span<byte> destination, TimeSpan timeout, out RpmsgReceiveResult result, CancellationToken cancellationToken = default)
     {
-        var count = QueueOrThrow();
+        var queue = QueueOrThrow();
         Memory.MappingLease.ThrowIfHeld("RpmsgEndpoint.Receive");
         if (timeout != TimeSpan.Zero && Device.IsDispatcherContext)
             throw new InvalidOperationException($"endpoint 0x{Address:X}: a blocking receive inside a receive callback would wait for the dispatcher that is running it");
-        if (!count.Wait(timeout, cancellationToken))
+        var deadline = Deadline.Within(timeout);
+        while (true)
         {
-            ThrowIfDestroyed();
-            result = default;
-            return false;
+            if (queue.TryDequeue(destination, out result))
+                return true;
+            if (queue.IsClosed)
+                throw Closed();
+            int wait = deadline.RemainingMilliseconds;
+            if (wait == 0 || !queue.Wait(wait, cancellationToken))
+            {
+                ThrowIfDestroyed();
+                return false;
+            }
         }
-        result = Dequeue(destination, count);
-        return true;
     }
 
-    private SemaphoreSlim QueueOrThrow()
+    private RpmsgEndpointQueue QueueOrThrow()
     {
-        if (_queueCount is null)
+        if (_queue is null)
             throw new InvalidOperationException($"endpoint 0x{Address:X} delivers to a callback; it has no receive queue");
         ThrowIfDestroyed();
-        return _queueCount;
+        return _queue;
     }
 
-    private RpmsgReceiveResult Dequeue(Span<byte> destination, SemaphoreSlim count)
+    /// <summary>Why a closed, drained queue has nothing more: the device broke or stopped (checked first), or the endpoint was destroyed.</summary>
+    private Exception Closed()
     {
-        QueuedMessage message;
-        lock (_queue!)
-        {
-            if (_queue.Count == 0)
-            {
-                // Woken by destroy, or by the device breaking or stopping.
-                ThrowIfDestroyed();
-                Device.ThrowIfUnavailable();
-                throw new InvalidOperationException("receive queue was empty after a wake-up");
-            }
-            message = _queue.Peek();
-            if (destination.Length < message.Length)
-            {
-                count.Release(); // the message stays queued
-                throw new ArgumentException($"destination of {destination.Length} bytes is smaller than the next {message.Length}-byte message", nameof(destination));
-            }
-            _queue.Dequeue();
-        }
-        message.Buffer.AsSpan(0, message.Length).CopyTo(destination);
-        ArrayPool<byte>.Shared.Return(message.Buffer);
-        return new RpmsgReceiveResult(message.Source, message.Length);
+        if (Device.State is RpmsgDeviceState.Broken or RpmsgDeviceState.Stopped)
+            return Device.Unavailable(Device.State);
+        ThrowIfDestroyed();
+        return new InvalidOperationException($"endpoint 0x{Address:X}: receive queue closed");
     }
 
     // ---- dispatcher side -----------------------------------------------------------------------
@@ -227,64 +216,40 @@ public sealed class RpmsgEndpoint : IDisposable
     /// <summary>Delivers one message (dispatcher thread). False if the endpoint was destroyed meanwhile.</summary>
     internal bool Deliver(uint source, ReadOnlySpan<byte> payload)
     {
-        LearnRemoteAddress(source);
-        if (!TryEnterCallback())
+        if (!TryEnterCallback(source, out var outer))
             return false;
-        var outer = t_inCallback;
-        t_inCallback = this;
         try
         {
             if (_handler is not null)
             {
                 _handler(this, source, payload);
             }
-            else
+            else if (!_queue!.TryEnqueue(source, payload))
             {
-                Enqueue(source, payload);
+                Interlocked.Increment(ref _queueDrops);
+                Device.CounterSet.CountDropped($"endpoint 0x{Address:X} receive queue full ({QueueCapacity} messages)");
             }
         }
         finally
         {
-            t_inCallback = outer;
-            ExitCallback();
+            ExitCallback(outer);
         }
         return true;
     }
 
     internal bool DeliverZeroCopy(RpmsgRxBuffer buffer)
     {
-        LearnRemoteAddress(buffer.Source);
-        if (!TryEnterCallback())
+        if (!TryEnterCallback(buffer.Source, out var outer))
             return false;
-        var outer = t_inCallback;
-        t_inCallback = this;
         try
         {
             _zeroCopyHandler!(this, buffer);
         }
         finally
         {
-            t_inCallback = outer;
-            ExitCallback();
+            ExitCallback(outer);
         }
         return true;
-    }
-
-    private void Enqueue(uint source, ReadOnlySpan<byte> payload)
-    {
-        lock (_queue!)
-        {
-            if (_queue.Count >= QueueCapacity)
-            {
-                Interlocked.Increment(ref _queueDrops);
-                Device.CountDropped($"endpoint 0x{Address:X} receive queue full ({QueueCapacity} messages)");
-                return;
-            }
-            var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(payload.Length, 1));
-            payload.CopyTo(buffer);
-            _queue.Enqueue(new QueuedMessage(source, buffer, payload.Length));
-        }
-        _queueCount!.Release();
     }
 
     private void LearnRemoteAddress(uint source)
@@ -292,23 +257,14 @@ public sealed class RpmsgEndpoint : IDisposable
         // OpenAMP behaviour: an endpoint created without a destination learns it from the first message.
         if (Volatile.Read(ref _remoteAddress) == RpmsgAddress.Any && source != RpmsgAddress.Any &&
             Interlocked.CompareExchange(ref _remoteAddress, source, RpmsgAddress.Any) == RpmsgAddress.Any)
-        {
             Interlocked.Exchange(ref _remoteKnown, null)?.TrySetResult();
-        }
     }
 
-    /// <summary>Wakes receivers and senders waiting on this endpoint so they see the device state (break/stop).</summary>
+    /// <summary>Wakes receivers and senders waiting on this endpoint so they see the device state (break/stop) or the destroy.</summary>
     internal void WakeWaiters()
     {
         Interlocked.Exchange(ref _remoteKnown, null)?.TrySetResult();
-        _queueCount?.Release(1 << 16);
-    }
-
-    internal void SetRemoteAddress(uint remote)
-    {
-        Volatile.Write(ref _remoteAddress, remote);
-        if (remote != RpmsgAddress.Any)
-            Interlocked.Exchange(ref _remoteKnown, null)?.TrySetResult();
+        _queue?.Close();
     }
 
     internal uint RemoteAddressOrThrow()
@@ -319,7 +275,7 @@ public sealed class RpmsgEndpoint : IDisposable
         return remote;
     }
 
-    private uint WaitForRemoteAddress(long deadline, CancellationToken cancellationToken)
+    private uint WaitForRemoteAddress(Deadline deadline, CancellationToken cancellationToken)
     {
         uint remote = RemoteAddress;
         if (remote != RpmsgAddress.Any)
@@ -330,12 +286,7 @@ public sealed class RpmsgEndpoint : IDisposable
         var task = RemoteKnownTask();
         while ((remote = RemoteAddress) == RpmsgAddress.Any)
         {
-            // Device first: an endpoint invalidated by a stop reports the documented "unavailable".
-            Device.ThrowIfUnavailable();
-            ThrowIfDestroyed();
-            int wait = RpmsgDevice.RemainingMilliseconds(deadline);
-            if (wait == 0)
-                throw new TimeoutException($"endpoint 0x{Address:X} on '{Device.Name}': remote address still unknown after the send timeout");
+            int wait = RemoteAddressWait(deadline);
             try
             {
                 task.Wait(wait, cancellationToken);
@@ -349,17 +300,12 @@ public sealed class RpmsgEndpoint : IDisposable
         return remote;
     }
 
-    private async ValueTask<uint> WaitForRemoteAddressAsync(long deadline, CancellationToken cancellationToken)
+    private async ValueTask<uint> WaitForRemoteAddressAsync(Deadline deadline, CancellationToken cancellationToken)
     {
         uint remote;
         while ((remote = RemoteAddress) == RpmsgAddress.Any)
         {
-            // Device first: an endpoint invalidated by a stop reports the documented "unavailable".
-            Device.ThrowIfUnavailable();
-            ThrowIfDestroyed();
-            int wait = RpmsgDevice.RemainingMilliseconds(deadline);
-            if (wait == 0)
-                throw new TimeoutException($"endpoint 0x{Address:X} on '{Device.Name}': remote address still unknown after the send timeout");
+            int wait = RemoteAddressWait(deadline);
             try
             {
                 await RemoteKnownTask().WaitAsync(TimeSpan.FromMilliseconds(wait), cancellationToken).ConfigureAwait(false);
@@ -369,6 +315,18 @@ public sealed class RpmsgEndpoint : IDisposable
             }
         }
         return remote;
+    }
+
+    /// <summary>Milliseconds a sender may still wait for the remote address; throws once it may not.</summary>
+    private int RemoteAddressWait(Deadline deadline)
+    {
+        // Device first: an endpoint invalidated by a stop reports the documented "unavailable".
+        Device.ThrowIfUnavailable();
+        ThrowIfDestroyed();
+        int wait = deadline.RemainingMilliseconds;
+        if (wait == 0)
+            throw new TimeoutException($"endpoint 0x{Address:X} on '{Device.Name}': remote address still unknown after the send timeout");
+        return wait;
     }
 
     private Task RemoteKnownTask()
@@ -386,19 +344,27 @@ public sealed class RpmsgEndpoint : IDisposable
 
     // ---- destroy -------------------------------------------------------------------------------
 
-    private bool TryEnterCallback()
+    /// <summary>Learns the remote address, then enters a callback unless destroyed; marks this thread as inside it.</summary>
+    private bool TryEnterCallback(uint source, out RpmsgEndpoint? outer)
     {
+        LearnRemoteAddress(source);
+        outer = t_inCallback;
         // Increment, then check: pairs with Destroy's set-then-wait (Interlocked = full fences).
         Interlocked.Increment(ref _callbacksRunning);
         if (Volatile.Read(ref _destroyed) != 0)
         {
-            ExitCallback();
+            Interlocked.Decrement(ref _callbacksRunning);
             return false;
         }
+        t_inCallback = this;
         return true;
     }
 
-    private void ExitCallback() => Interlocked.Decrement(ref _callbacksRunning);
+    private void ExitCallback(RpmsgEndpoint? outer)
+    {
+        t_inCallback = outer;
+        Interlocked.Decrement(ref _callbacksRunning);
+    }
 
     /// <summary>Destroys the endpoint (and announces its removal if it was announced).</summary>
     public void Dispose() => Device.DestroyEndpoint(this);
@@ -408,9 +374,7 @@ public sealed class RpmsgEndpoint : IDisposable
     {
         if (Interlocked.Exchange(ref _destroyed, 1) != 0)
             return false;
-        Interlocked.Exchange(ref _remoteKnown, null)?.TrySetResult();
-        // Wake queue readers so they see the destroyed state.
-        _queueCount?.Release(1 << 16);
+        WakeWaiters(); // queue readers drain what is queued, then see the destroyed state
         return true;
     }
 
@@ -421,17 +385,8 @@ public sealed class RpmsgEndpoint : IDisposable
         var spin = new SpinWait();
         while (Volatile.Read(ref _callbacksRunning) > self)
             spin.SpinOnce(sleep1Threshold: 20);
-        if (_queue is not null)
-        {
-            lock (_queue)
-            {
-                while (_queue.Count > 0)
-                    ArrayPool<byte>.Shared.Return(_queue.Dequeue().Buffer);
-            }
-        }
+        _queue?.Drain();
     }
-
-    internal bool IsCallbackRunning => Volatile.Read(ref _callbacksRunning) > 0;
 
     private void ThrowIfDestroyed()
     {

@@ -9,15 +9,15 @@ namespace VirtioRpmsg.Rpmsg;
 /// </summary>
 public sealed class RpmsgRxBuffer : IDisposable
 {
-    private readonly RpmsgDevice _device;
+    private readonly RpmsgRxDispatcher _dispatcher;
     private int _state; // 0 free, 1 in handler, 2 held, 3 held and handler returned
     private RegionHandle _region;
     private long _payloadOffset;
     private byte[]? _private; // set when the message was already copied out of shared memory (parked)
 
-    internal RpmsgRxBuffer(RpmsgDevice device, int id)
+    internal RpmsgRxBuffer(RpmsgRxDispatcher dispatcher, int id)
     {
-        _device = device;
+        _dispatcher = dispatcher;
         Id = id;
     }
 
@@ -99,7 +99,7 @@ public sealed class RpmsgRxBuffer : IDisposable
     {
         // A parked copy has no shared buffer left to give back.
         if (_private is null)
-            _device.ReleaseRxBuffer(Id);
+            _dispatcher.ReleaseHeld(Id);
     }
 
     /// <summary>Gives a held buffer back to the peer. Idempotent.</summary>

@@ -28,8 +28,8 @@ public ref struct RpmsgTxBuffer
         }
         catch (RegionClosedException e)
         {
-            endpoint.Device.CancelTx(buffer.Id);
-            throw endpoint.Device.Unmapped(e);
+            endpoint.Device.Tx.Cancel(buffer.Id);
+            throw endpoint.Device.Gate.Translate(e);
         }
         _done = false;
     }
@@ -55,7 +55,7 @@ public ref struct RpmsgTxBuffer
         new RpmsgHeader(endpoint.Address, destination, 0, (ushort)length, 0).Write(_lease.GetSpan(_offset, RpmsgHeader.Size));
         _lease.Dispose();
         _done = true;
-        endpoint.Device.SubmitTx(_id, RpmsgHeader.Size + length);
+        endpoint.Device.Tx.Submit(_id, RpmsgHeader.Size + length);
     }
 
     private readonly RpmsgEndpoint Endpoint
@@ -75,6 +75,6 @@ public ref struct RpmsgTxBuffer
             return;
         _done = true;
         _lease.Dispose();
-        _endpoint.Device.CancelTx(_id);
+        _endpoint.Device.Tx.Cancel(_id);
     }
 }

@@ -1,0 +1,109 @@
+using System.Runtime.ExceptionServices;
+using Microsoft.Extensions.Logging;
+using VirtioRpmsg.Memory;
+
+namespace VirtioRpmsg.Rpmsg;
+
+/// <summary>
+/// The gate every data operation from an application thread passes (send, zero-copy submit and
+/// cancel, return of a held rx buffer), and the one place where what goes wrong under such an
+/// operation is translated.
+/// <para>
+/// Stop: an operation counts itself in, then checks the state (increment-then-check, the same
+/// pairing as endpoint callbacks); <see cref="RpmsgDevice.Stop"/> changes the state, then
+/// <see cref="WaitForDrain"/>s, so after Stop returns nothing writes shared memory.
+/// </para>
+/// <para>
+/// Broken detection is by catching only. A virtqueue throws <c>VirtqueueBrokenException</c> on its
+/// first violation and again on every later call, and the transports throw
+/// <see cref="RpmsgProtocolException"/>/<see cref="RpmsgConfigurationException"/>; every caller of the
+/// transport catches them here (<see cref="Translate"/>) or, on a path that must not throw, in
+/// <see cref="Absorb"/>, and both break the device with the exception's <see cref="Fault"/>. Nothing
+/// polls <c>IRpmsgTransport.Fault</c>: a fault cannot be raised without a caller seeing the exception.
+/// </para>
+/// </summary>
+internal sealed class RpmsgDataGate
+{
+    private readonly RpmsgDevice _device;
+    private int _inFlight;
+
+    internal RpmsgDataGate(RpmsgDevice device) => _device = device;
+
+    /// <summary>Enters and returns the live transport; throws <see cref="RpmsgDeviceUnavailableException"/> (not entered) unless running.</summary>
+    internal IRpmsgTransport Enter()
+    {
+        Interlocked.Increment(ref _inFlight);
+        // State first: the device publishes the transport before the Running state.
+        if (_device.State == RpmsgDeviceState.Running && _device.Transport is { } transport)
+            return transport;
+        Exit();
+        _device.ThrowIfUnavailable();
+        throw new RpmsgDeviceUnavailableException(_device.Name, _device.State, "no transport");
+    }
+
+    /// <summary>Enters if running; false (not entered) otherwise. For operations that are moot on a stopped device.</summary>
+    internal bool TryEnter(out IRpmsgTransport transport)
+    {
+        Interlocked.Increment(ref _inFlight);
+        if (_device.State == RpmsgDeviceState.Running && _device.Transport is { } t)
+        {
+            transport = t;
+            return true;
+        }
+        Exit();
+        transport = null!;
+        return false;
+    }
+
+    internal void Exit() => Interlocked.Decrement(ref _inFlight);
+
+    /// <summary>Operations in flight (for tests and the drain).</summary>
+    internal int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>Waits until every operation that entered has exited. Called after the state left Running.</summary>
+    internal void WaitForDrain()
+    {
+        var spin = new SpinWait();
+        while (Volatile.Read(ref _inFlight) > 0)
+            spin.SpinOnce(sleep1Threshold: 20);
+    }
+
+    /// <summary>True for the exceptions <see cref="Translate"/> handles.</summary>
+    internal static bool Handles(Exception e) => e is RegionClosedException or FaultException;
+
+    /// <summary>
+    /// What the caller of an operation sees when <paramref name="e"/> came out of the transport or the
+    /// memory under it. Shared memory unmapped (a stop raced the operation): the documented
+    /// <see cref="RpmsgDeviceUnavailableException"/>, never a memory error. A fault (the peer broke the
+    /// protocol, or disagrees on the configuration): the device breaks for everyone, and the caller gets
+    /// the specific exception rethrown (or, with <paramref name="faultAsUnavailable"/>, the unavailable
+    /// exception carrying the fault). Use as <c>throw gate.Translate(e)</c>.
+    /// </summary>
+    internal Exception Translate(Exception e, bool faultAsUnavailable = false)
+    {
+        switch (e)
+        {
+            case RegionClosedException closed:
+                return new RpmsgDeviceUnavailableException(_device.Name, _device.State, "shared memory unmapped: " + closed.Message);
+            case FaultException fault:
+                _device.Break(fault.Fault);
+                if (faultAsUnavailable)
+                    return new RpmsgDeviceUnavailableException(_device.Name, RpmsgDeviceState.Broken, fault.Fault);
+                ExceptionDispatchInfo.Throw(e); // rethrown with its original stack
+                return e;
+            default:
+                return e;
+        }
+    }
+
+    /// <summary>
+    /// For paths that must not throw (a held rx buffer returned from Dispose, notifications disarmed
+    /// after a wait): a fault still breaks the device, so it is never lost; both are logged.
+    /// </summary>
+    internal void Absorb(Exception e, string what)
+    {
+        if (e is FaultException fault)
+            _device.Break(fault.Fault);
+        _device.CounterSet.Log.LogWarning("rpmsg {Device}: {What}: {Reason}", _device.Name, what, e.Message);
+    }
+}

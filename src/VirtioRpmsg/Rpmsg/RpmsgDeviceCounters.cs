@@ -1,0 +1,100 @@
+using Microsoft.Extensions.Logging;
+
+namespace VirtioRpmsg.Rpmsg;
+
+/// <summary>
+/// A device's counters and its rate-limited logging. Counting is one Interlocked increment; the log
+/// gets the first ten occurrences of a kind and then every thousandth, so a peer flooding us with
+/// bad messages cannot flood the log too.
+/// </summary>
+internal sealed class RpmsgDeviceCounters
+{
+    private readonly string _device;
+    private readonly ILogger _log;
+    private long _txMessages;
+    private long _rxMessages;
+    private long _txBufferWaits;
+    private long _dropped;
+    private long _errors;
+    private long _callbackErrors;
+    private long _nsDuplicates;
+
+    internal RpmsgDeviceCounters(string device, ILogger log)
+    {
+        _device = device;
+        _log = log;
+    }
+
+    internal ILogger Log => _log;
+
+    /// <summary>A consistent-enough snapshot (each counter read atomically).</summary>
+    internal RpmsgCounters Snapshot() => new(
+        Interlocked.Read(ref _txMessages), Interlocked.Read(ref _rxMessages), Interlocked.Read(ref _txBufferWaits),
+        Interlocked.Read(ref _dropped), Interlocked.Read(ref _errors), Interlocked.Read(ref _callbackErrors),
+        Interlocked.Read(ref _nsDuplicates));
+
+    internal void CountTx() => Interlocked.Increment(ref _txMessages);
+
+    internal void CountRx() => Interlocked.Increment(ref _rxMessages);
+
+    internal void CountTxWait() => Interlocked.Increment(ref _txBufferWaits);
+
+    /// <summary>The first ten of a kind, then every thousandth.</summary>
+    internal static bool ShouldLog(long count) => count <= 10 || count % 1000 == 0;
+
+    internal void CountDropped(string why)
+    {
+        long n = Interlocked.Increment(ref _dropped);
+        if (ShouldLog(n))
+            _log.LogWarning("rpmsg {Device}: message dropped ({Count} so far): {Why}", _device, n, why);
+    }
+
+    internal void CountError(string what)
+    {
+        long n = Interlocked.Increment(ref _errors);
+        if (ShouldLog(n))
+            _log.LogWarning("rpmsg {Device}: {What} ({Count} errors so far)", _device, what, n);
+    }
+
+    /// <summary>A fault broke the device: counted as an error and always logged (it happens once).</summary>
+    internal void CountBreak(Fault fault)
+    {
+        Interlocked.Increment(ref _errors);
+        _log.LogError("rpmsg {Device}: broken ({Layer} {Rule}, {Field} = {Value}): {Reason}", _device, fault.Layer, fault.Rule, fault.Field, fault.Value, fault.Message);
+    }
+
+    internal void CountDuplicateAnnouncement(string name, uint address)
+    {
+        long n = Interlocked.Increment(ref _nsDuplicates);
+        if (ShouldLog(n))
+            _log.LogWarning("rpmsg {Device}: duplicate announcement of '{Name}' at 0x{Address:X} ignored", _device, name, address);
+    }
+
+    internal void ReceiveCallbackFailed(uint endpoint, Exception e)
+    {
+        long n = Interlocked.Increment(ref _callbackErrors);
+        if (ShouldLog(n))
+            _log.LogError(e, "rpmsg {Device}: receive callback of endpoint 0x{Address:X} threw ({Count} so far)", _device, endpoint, n);
+    }
+
+    /// <summary>A driver's probe or remove threw; <paramref name="what"/> says which and what followed.</summary>
+    internal void DriverCallbackFailed(Exception e, string what, string service)
+    {
+        Interlocked.Increment(ref _callbackErrors);
+        _log.LogError(e, "rpmsg {Device}: {What} of '{Name}' threw", _device, what, service);
+    }
+
+    /// <summary>Runs an application event handler; a throwing handler is counted and logged, never propagated.</summary>
+    internal void Raise(Action action)
+    {
+        try
+        {
+            action();
+        }
+        catch (Exception e)
+        {
+            Interlocked.Increment(ref _callbackErrors);
+            _log.LogError(e, "rpmsg {Device}: event handler threw", _device);
+        }
+    }
+}

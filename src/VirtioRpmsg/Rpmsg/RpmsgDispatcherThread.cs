@@ -1,0 +1,145 @@
+using Microsoft.Extensions.Logging;
+using VirtioRpmsg.Memory;
+using VirtioRpmsg.Platform;
+
+namespace VirtioRpmsg.Rpmsg;
+
+/// <summary>
+/// The dispatcher thread and its wait strategy. Every mode runs the same loop: process a batch, spin
+/// for a budget while idle, then re-enable notifications and block on the doorbell (re-checked every
+/// <c>IdleRecheckInterval</c>, so a lost doorbell costs latency, never a message). The modes differ
+/// only in the spin budget: <see cref="RpmsgWaitStrategy.Interrupt"/> none,
+/// <see cref="RpmsgWaitStrategy.Hybrid"/> <c>HybridSpin</c>, <see cref="RpmsgWaitStrategy.BusyPoll"/>
+/// <c>BusyPollIdleTimeout</c>. <see cref="RpmsgWaitStrategy.CallerPoll"/> has no thread: the
+/// application calls <see cref="RpmsgDevice.Poll"/>.
+/// </summary>
+internal sealed class RpmsgDispatcherThread
+{
+    private readonly RpmsgDevice _device;
+    private readonly RpmsgRxDispatcher _rx;
+    private readonly RpmsgTxPath _tx;
+    private readonly TimeSpan _spinBudget;
+    private Thread? _thread;
+
+    internal RpmsgDispatcherThread(RpmsgDevice device, RpmsgRxDispatcher rx, RpmsgTxPath tx)
+    {
+        _device = device;
+        _rx = rx;
+        _tx = tx;
+        _spinBudget = SpinBudget(device.Options);
+    }
+
+    /// <summary>How long the loop spins while idle before blocking, per strategy.</summary>
+    internal static TimeSpan SpinBudget(RpmsgDeviceOptions options) => options.WaitStrategy switch
+    {
+        RpmsgWaitStrategy.Interrupt => TimeSpan.Zero,
+        RpmsgWaitStrategy.Hybrid => options.HybridSpin,
+        _ => options.BusyPollIdleTimeout,
+    };
+
+    /// <summary>Whether a strategy runs a dispatcher thread at all.</summary>
+    internal static bool HasThread(RpmsgWaitStrategy strategy) => strategy != RpmsgWaitStrategy.CallerPoll;
+
+    internal bool IsStarted => _thread is not null;
+
+    internal void Start()
+    {
+        _thread = new Thread(Main) { IsBackground = true, Name = $"rpmsg-{_device.Name}" };
+        _thread.Start();
+    }
+
+    /// <summary>Waits for the thread to end (not from the thread itself: Stop from a callback returns without joining).</summary>
+    internal void Join()
+    {
+        var thread = _thread;
+        if (thread is not null && thread != Thread.CurrentThread)
+            thread.Join();
+    }
+
+    private void Main()
+    {
+        _rx.MarkDispatcherThread();
+        var token = _device.StopToken;
+        var log = _device.CounterSet.Log;
+        try
+        {
+            if (_device.Options.DispatcherCpu is int cpu)
+            {
+                try
+                {
+                    CpuAffinity.PinCurrentThread(cpu);
+                }
+                catch (VirtioRpmsg.Interop.NativeCallException e)
+                {
+                    // A CPU that is offline or outside our cpuset: keep working unpinned, but say so.
+                    log.LogWarning("rpmsg {Device}: dispatcher not pinned to CPU {Cpu}: {Reason}", _device.Name, cpu, e.Message);
+                }
+            }
+            if (_device.Role == RpmsgRole.Remote)
+            {
+                while (!_device.TryCompleteRemoteLinkUp())
+                {
+                    if (_device.State != RpmsgDeviceState.Starting)
+                        return;
+                    _device.Doorbell.Wait(_device.Options.IdleRecheckInterval, token);
+                }
+            }
+            RunLoop(token);
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+        }
+        catch (FaultException e)
+        {
+            _device.Break(e.Fault);
+        }
+        catch (RegionClosedException e)
+        {
+            _device.Break(new Fault(FaultLayer.Memory, FaultRule.MemoryUnmapped, "region", 0, "shared memory unmapped under the dispatcher: " + e.Message));
+        }
+        catch (Exception e)
+        {
+            // Never let an exception escape to kill the process; report and stop dispatching.
+            log.LogCritical(e, "rpmsg {Device}: dispatcher failed", _device.Name);
+            _device.Break(new Fault(FaultLayer.Rpmsg, FaultRule.DispatcherFailed, "dispatcher", 0, "dispatcher failed: " + e.Message));
+        }
+    }
+
+    /// <summary>
+    /// Process, spin for up to the budget while idle, then block on the doorbell with notifications
+    /// re-enabled (and re-checked, so a message that raced the enable is not missed).
+    /// </summary>
+    private void RunLoop(CancellationToken token)
+    {
+        var transport = _device.Transport!;
+        var doorbell = _device.Doorbell;
+        var recheck = _device.Options.IdleRecheckInterval;
+        bool spins = _spinBudget > TimeSpan.Zero;
+        while (!token.IsCancellationRequested && _device.State == RpmsgDeviceState.Running)
+        {
+            transport.DisableRxNotifications();
+            if (_rx.ProcessPendingOwned(64) > 0)
+                continue;
+            if (spins && SpinUntilWork(transport, Deadline.Within(_spinBudget), token))
+                continue;
+            if (!transport.EnableRxNotifications())
+                continue;
+            _tx.WakeIfReturned(transport);
+            doorbell.Wait(recheck, token);
+        }
+    }
+
+    private bool SpinUntilWork(IRpmsgTransport transport, Deadline until, CancellationToken token)
+    {
+        int i = 0;
+        while (!token.IsCancellationRequested)
+        {
+            if (transport.RxPending || (_tx.Waiters > 0 && transport.TxAvailable))
+                return true;
+            if ((++i & 63) == 0 && until.IsExpired)
+                return false;
+            Thread.SpinWait(8);
+        }
+        return false;
+    }
+}

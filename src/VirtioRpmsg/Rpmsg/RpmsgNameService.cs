@@ -1,0 +1,224 @@
+using Microsoft.Extensions.Logging;
+using VirtioRpmsg.Platform;
+
+namespace VirtioRpmsg.Rpmsg;
+
+/// <summary>
+/// The name service (Linux's rpmsg_ns): an ordinary client of the bus at address 53. It turns the
+/// peer's announcements into channels bound to registered drivers (or reports them as unbound), removes
+/// channels on the peer's destroy, and announces our named endpoints. It shares the device's lock for
+/// its tables, so a channel and its endpoint appear and disappear together with the state check.
+/// </summary>
+internal sealed class RpmsgNameService
+{
+    private readonly RpmsgDevice _device;
+    private readonly object _sync;
+    private readonly RpmsgEndpointTable _endpoints;
+    private readonly RpmsgDeviceCounters _counters;
+    private readonly List<RpmsgChannel> _channels = [];
+    private readonly Dictionary<string, RpmsgServiceDriver> _drivers = new(StringComparer.Ordinal);
+    private readonly List<(string Name, uint Address)> _unbound = [];
+
+    internal RpmsgNameService(RpmsgDevice device, object sync, RpmsgEndpointTable endpoints, RpmsgDeviceCounters counters)
+    {
+        _device = device;
+        _sync = sync;
+        _endpoints = endpoints;
+        _counters = counters;
+    }
+
+    /// <summary>The current channels (snapshot).</summary>
+    internal RpmsgChannel[] Channels
+    {
+        get
+        {
+            lock (_sync)
+                return _channels.ToArray();
+        }
+    }
+
+    /// <summary>Our endpoint at address 53. Created by the device at link-up, under its lock, when both sides agreed on the feature.</summary>
+    internal RpmsgEndpoint CreateEndpoint() =>
+        new(_device, RpmsgAddress.NameService, RpmsgAddress.Any, OnMessage, null, 1);
+
+    /// <summary>Registers a service driver; announcements already seen for its name are bound now.</summary>
+    internal void RegisterDriver(RpmsgServiceDriver driver)
+    {
+        ArgumentNullException.ThrowIfNull(driver);
+        List<(string, uint)> pending;
+        lock (_sync)
+        {
+            if (!_drivers.TryAdd(driver.ServiceName, driver))
+                throw new ArgumentException($"a driver for '{driver.ServiceName}' is already registered on '{_device.Name}'", nameof(driver));
+            pending = _unbound.Where(u => u.Name == driver.ServiceName).ToList();
+            _unbound.RemoveAll(u => u.Name == driver.ServiceName);
+        }
+        foreach (var (name, address) in pending)
+            CreateChannel(name, address);
+    }
+
+    /// <summary>Sends a create or destroy for one of our endpoints (best effort: a failure is logged).</summary>
+    internal void Announce(string name, uint address, NameServiceFlags flags)
+    {
+        if (!_device.NameServiceEnabled)
+            return;
+        Span<byte> message = stackalloc byte[NameServiceMessage.Size];
+        new NameServiceMessage(name, address, flags).Write(message);
+        try
+        {
+            _device.Tx.Send(address, RpmsgAddress.NameService, message, Deadline.Within(_device.Options.SendTimeout), _device.StopToken);
+        }
+        catch (Exception e) when (e is RpmsgDeviceUnavailableException or OperationCanceledException or TimeoutException)
+        {
+            _counters.Log.LogWarning("rpmsg {Device}: name-service {Flags} of '{Name}' not sent: {Reason}", _device.Name, flags, name, e.Message);
+        }
+    }
+
+    /// <summary>Dispose-time destroys: never blocking, stop at the first refusal.</summary>
+    internal void AnnounceDestroyAllNonBlocking()
+    {
+        Span<byte> message = stackalloc byte[NameServiceMessage.Size];
+        foreach (var ept in _endpoints.Named())
+        {
+            new NameServiceMessage(ept.Name!, ept.Address, NameServiceFlags.Destroy).Write(message);
+            try
+            {
+                _device.Tx.TrySend(ept.Address, RpmsgAddress.NameService, message);
+            }
+            catch (RpmsgDeviceUnavailableException)
+            {
+                break;
+            }
+        }
+    }
+
+    private void OnMessage(RpmsgEndpoint ns, uint source, ReadOnlySpan<byte> payload)
+    {
+        if (!NameServiceMessage.TryParse(payload, out var msg, out var error))
+        {
+            _counters.CountError($"name-service message from 0x{source:X} rejected: {error}");
+            return;
+        }
+        if (msg.Address == RpmsgAddress.NameService)
+        {
+            _counters.CountError($"name-service message for '{msg.Name}' names the name-service address {msg.Address}");
+            return;
+        }
+        if (msg.Flags != NameServiceFlags.Create)
+        {
+            RemoveChannel(msg.Name, msg.Address);
+            return;
+        }
+        if (_device.Options.AllowedServices is { } allowed && !allowed.Contains(msg.Name))
+        {
+            _counters.CountError($"announcement of '{msg.Name}' at 0x{msg.Address:X} refused: not in AllowedServices");
+            return;
+        }
+        CreateChannel(msg.Name, msg.Address);
+    }
+
+    private void CreateChannel(string name, uint remoteAddress)
+    {
+        RpmsgChannel? channel = null;
+        lock (_sync)
+        {
+            if (_device.State != RpmsgDeviceState.Running)
+                return;
+            if (_channels.Any(c => c.Name == name && c.RemoteAddress == remoteAddress) || _unbound.Contains((name, remoteAddress)))
+            {
+                // Seed 003: a repeated announcement must never create a second channel.
+                _counters.CountDuplicateAnnouncement(name, remoteAddress);
+                return;
+            }
+            if (!_drivers.TryGetValue(name, out var driver))
+            {
+                if (_unbound.Count >= _device.Options.MaxEndpoints)
+                {
+                    _counters.CountError($"announcement of '{name}' dropped: {_unbound.Count} unbound services already");
+                    return;
+                }
+                _unbound.Add((name, remoteAddress));
+            }
+            else
+            {
+                if (_endpoints.IsFull)
+                {
+                    _counters.CountError($"announcement of '{name}' dropped: MaxEndpoints ({_device.Options.MaxEndpoints}) reached");
+                    return;
+                }
+                var ept = new RpmsgEndpoint(_device, _endpoints.AllocateAddress(), remoteAddress, driver.Receive, null, _device.Options.EndpointQueueCapacity);
+                channel = new RpmsgChannel(_device, name, remoteAddress, ept, driver);
+                ept.Channel = channel;
+                _endpoints.Add(ept);
+                _channels.Add(channel);
+            }
+        }
+        if (channel is null)
+        {
+            _device.RaiseUnboundService(name, remoteAddress);
+            return;
+        }
+        try
+        {
+            channel.Driver.Probe?.Invoke(channel);
+        }
+        catch (Exception e)
+        {
+            _counters.DriverCallbackFailed(e, "probe (channel removed)", name);
+            lock (_sync)
+            {
+                _channels.Remove(channel);
+                _endpoints.Remove(channel.Endpoint);
+            }
+            channel.Endpoint.MarkDestroyed();
+            return;
+        }
+        _device.RaiseChannelAdded(channel);
+    }
+
+    private void RemoveChannel(string name, uint remoteAddress)
+    {
+        RpmsgChannel? channel;
+        lock (_sync)
+        {
+            channel = _channels.FirstOrDefault(c => c.Name == name && c.RemoteAddress == remoteAddress);
+            if (channel is null)
+            {
+                if (!_unbound.Remove((name, remoteAddress)))
+                    _counters.CountError($"name-service destroy for unknown channel '{name}' at 0x{remoteAddress:X}");
+                return;
+            }
+            _channels.Remove(channel);
+            _endpoints.Remove(channel.Endpoint);
+        }
+        channel.Endpoint.MarkDestroyed();
+        channel.Endpoint.WaitForCallbacks();
+        RunRemove(channel);
+    }
+
+    /// <summary>Forgets <paramref name="channel"/> because its endpoint was destroyed; true if it was still listed. Caller holds the device lock.</summary>
+    internal bool Forget(RpmsgChannel channel) => _channels.Remove(channel);
+
+    /// <summary>Takes every channel and forgets unbound services (stop). Caller holds the device lock.</summary>
+    internal RpmsgChannel[] TakeAll()
+    {
+        var all = _channels.ToArray();
+        _channels.Clear();
+        _unbound.Clear();
+        return all;
+    }
+
+    /// <summary>Runs the driver's Remove, then raises ChannelRemoved.</summary>
+    internal void RunRemove(RpmsgChannel channel)
+    {
+        try
+        {
+            channel.Driver.Remove?.Invoke(channel);
+        }
+        catch (Exception e)
+        {
+            _counters.DriverCallbackFailed(e, "remove", channel.Name);
+        }
+        _device.RaiseChannelRemoved(channel);
+    }
+}

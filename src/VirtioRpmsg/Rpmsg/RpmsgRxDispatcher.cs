@@ -1,0 +1,284 @@
+using VirtioRpmsg.Memory;
+
+namespace VirtioRpmsg.Rpmsg;
+
+/// <summary>
+/// The receive side of a device: takes messages off the rx ring, validates each header once into a
+/// private copy, and delivers to endpoints (copy, queue or zero-copy). Runs on whoever owns the rx
+/// ring (<see cref="RpmsgRxRingOwner"/>): the dispatcher thread or a <see cref="Poll"/> caller.
+/// <para>
+/// Parking: a callback that blocks sending (no free tx buffer) stops this side from returning the
+/// peer's buffers; if the peer in turn blocks sending to us, both wait forever. While the dispatcher
+/// waits inside a callback it therefore copies newly received messages into a private backlog
+/// (<see cref="RpmsgParkedBacklog"/>) and gives their buffers back at once. The backlog is delivered,
+/// in order, before anything else afterwards.
+/// </para>
+/// </summary>
+internal sealed class RpmsgRxDispatcher
+{
+    [ThreadStatic]
+    private static RpmsgRxDispatcher? t_current;
+
+    private readonly RpmsgDevice _device;
+    private readonly RpmsgEndpointTable _endpoints;
+    private readonly RpmsgDeviceCounters _counters;
+    private readonly RpmsgDataGate _gate;
+    private readonly RpmsgRxRingOwner _owner = new();
+    private readonly RpmsgParkedBacklog _parked;
+    private readonly byte[] _scratch;
+    private RpmsgRxBuffer[] _held = [];
+
+    internal RpmsgRxDispatcher(RpmsgDevice device, RpmsgEndpointTable endpoints, RpmsgDeviceCounters counters, RpmsgDataGate gate, int bufferSize, int bufferCount)
+    {
+        _device = device;
+        _endpoints = endpoints;
+        _counters = counters;
+        _gate = gate;
+        _scratch = new byte[bufferSize];
+        _parked = new RpmsgParkedBacklog(bufferCount, bufferSize - RpmsgHeader.Size);
+    }
+
+    /// <summary>True on a thread that is dispatching for this device (the dispatcher thread, or inside Poll).</summary>
+    internal bool IsDispatcherContext => ReferenceEquals(t_current, this);
+
+    /// <summary>The dispatcher thread marks itself for its whole life.</summary>
+    internal void MarkDispatcherThread() => t_current = this;
+
+    /// <summary>Creates the zero-copy slots, one per buffer id the transport can hand us.</summary>
+    internal void CreateHeldBuffers(int count)
+    {
+        var held = new RpmsgRxBuffer[count];
+        for (int i = 0; i < held.Length; i++)
+            held[i] = new RpmsgRxBuffer(this, i);
+        _held = held;
+    }
+
+    /// <summary>
+    /// Caller-driven dispatch: handles what is pending now and returns the number of messages
+    /// handled. Never blocks; a Poll racing the dispatcher thread (or another Poll) does nothing.
+    /// </summary>
+    internal int Poll()
+    {
+        if (IsDispatcherContext)
+            throw new InvalidOperationException($"rpmsg device '{_device.Name}': Poll from inside a receive callback would deliver messages re-entrantly");
+        if (!_owner.TryEnter())
+            return 0;
+        var outer = t_current;
+        t_current = this;
+        try
+        {
+            if (_device.State == RpmsgDeviceState.Starting && _device.Role == RpmsgRole.Remote && !_device.TryCompleteRemoteLinkUp())
+                return 0;
+            _device.ThrowIfUnavailable();
+            return ProcessPending(int.MaxValue);
+        }
+        catch (Exception e) when (RpmsgDataGate.Handles(e))
+        {
+            throw _gate.Translate(e, faultAsUnavailable: true);
+        }
+        finally
+        {
+            t_current = outer;
+            _owner.Exit();
+        }
+    }
+
+    /// <summary>The dispatcher thread's batch: the same ownership as Poll.</summary>
+    internal int ProcessPendingOwned(int budget)
+    {
+        _owner.Enter();
+        try
+        {
+            return ProcessPending(budget);
+        }
+        finally
+        {
+            _owner.Exit();
+        }
+    }
+
+    private int ProcessPending(int budget)
+    {
+        var transport = _device.Transport!;
+        int handled = 0;
+        while (handled < budget && _device.State == RpmsgDeviceState.Running)
+        {
+            // Parked messages are older than anything still in the ring: they go first.
+            if (_parked.Count > 0)
+            {
+                DeliverParked();
+                continue;
+            }
+            if (!transport.TryReceive(out var rx))
+                break;
+            HandleReceived(transport, rx);
+            handled++;
+        }
+        // A ring fault needs no check here: it was thrown above, and the caller breaks the device (see RpmsgDataGate).
+        _device.CheckStatus();
+        _device.Tx.WakeIfReturned(transport);
+        return handled;
+    }
+
+    private void HandleReceived(IRpmsgTransport transport, in RpmsgBufferRef rx, bool park = false)
+    {
+        _counters.CountRx();
+        RpmsgHeader header;
+        RpmsgEndpoint? endpoint;
+        int length;
+        Span<byte> copy = default;
+        using (var lease = rx.Region.Acquire())
+        {
+            if (rx.Length < RpmsgHeader.Size)
+            {
+                lease.Dispose();
+                DropReceived(transport, rx.Id, $"used length {rx.Length} is shorter than the {RpmsgHeader.Size}-byte header");
+                return;
+            }
+            // One read into a private copy; only the copy is used from here on.
+            header = RpmsgHeader.Read(lease.GetReadOnlySpan(rx.Offset, RpmsgHeader.Size));
+            length = header.Length;
+            if (length > rx.Length - RpmsgHeader.Size)
+            {
+                lease.Dispose();
+                DropReceived(transport, rx.Id, $"header len {length} exceeds the {rx.Length - RpmsgHeader.Size} payload bytes the buffer holds (src 0x{header.Source:X}, dst 0x{header.Destination:X})");
+                return;
+            }
+            if (header.Source == RpmsgAddress.Any || (header.Source == RpmsgAddress.NameService && header.Destination != RpmsgAddress.NameService))
+            {
+                // Nobody can answer ADDR_ANY, and a message "from" the name service to an ordinary
+                // endpoint is a spoof: a reply would land on the peer's name service as an announcement.
+                lease.Dispose();
+                DropReceived(transport, rx.Id, $"src 0x{header.Source:X} is reserved (dst 0x{header.Destination:X}, {length} bytes)");
+                return;
+            }
+            _endpoints.TryGet(header.Destination, out endpoint);
+            if (endpoint is not null && (park || !endpoint.IsZeroCopy))
+            {
+                copy = park ? _parked.Reserve(header.Source, header.Destination, length) : _scratch.AsSpan(0, length);
+                lease.GetReadOnlySpan(rx.Offset + RpmsgHeader.Size, length).CopyTo(copy);
+            }
+        }
+        if (endpoint is null)
+        {
+            transport.ReleaseRx(rx.Id);
+            transport.FlushRx();
+            _counters.CountDropped($"no endpoint at dst 0x{header.Destination:X} (src 0x{header.Source:X}, {length} bytes)");
+            return;
+        }
+        if (park)
+        {
+            // ParkPending publishes once for the whole batch: no callback runs in between.
+            _parked.Commit();
+            transport.ReleaseRx(rx.Id);
+            return;
+        }
+        if (endpoint.IsZeroCopy)
+        {
+            var held = _held[rx.Id];
+            if (held.IsLive)
+            {
+                // The peer handed us a buffer we still hold: it reused a descriptor it had not got back.
+                _device.Break(new Fault(FaultLayer.Rpmsg, FaultRule.HeldBufferRedelivered, "rx buffer", (ulong)rx.Id,
+                    $"rx buffer {rx.Id} was delivered again while the application still holds it"));
+                return;
+            }
+            held.Arm(rx.Region, rx.Offset + RpmsgHeader.Size, length, header.Source, header.Destination);
+            DeliverZeroCopy(endpoint, held);
+            return;
+        }
+        // Give the buffer back before the callback: the callback may block sending, and the peer may
+        // need this buffer to make progress (a remote blocked on rx buffers would never return ours).
+        transport.ReleaseRx(rx.Id);
+        transport.FlushRx();
+        Deliver(endpoint, header.Source, header.Destination, copy);
+    }
+
+    private void Deliver(RpmsgEndpoint endpoint, uint source, uint destination, ReadOnlySpan<byte> payload)
+    {
+        try
+        {
+            if (!endpoint.Deliver(source, payload))
+                _counters.CountDropped($"endpoint 0x{destination:X} destroyed while a message was in flight");
+        }
+        catch (Exception e)
+        {
+            _counters.ReceiveCallbackFailed(endpoint.Address, e);
+        }
+    }
+
+    private void DeliverZeroCopy(RpmsgEndpoint endpoint, RpmsgRxBuffer buffer)
+    {
+        try
+        {
+            if (!endpoint.DeliverZeroCopy(buffer))
+                _counters.CountDropped($"endpoint 0x{buffer.Destination:X} destroyed while a message was in flight");
+        }
+        catch (Exception e)
+        {
+            _counters.ReceiveCallbackFailed(endpoint.Address, e);
+        }
+        finally
+        {
+            buffer.HandlerReturned();
+        }
+    }
+
+    /// <summary>Dispatcher blocked inside a callback: copy what arrived into the backlog and give the buffers back.</summary>
+    internal void ParkPending(IRpmsgTransport transport)
+    {
+        _parked.EnsureAllocated();
+        while (!_parked.IsFull && _device.State == RpmsgDeviceState.Running && transport.TryReceive(out var rx))
+            HandleReceived(transport, rx, park: true);
+        transport.FlushRx();
+    }
+
+    private void DeliverParked()
+    {
+        while (_device.State == RpmsgDeviceState.Running && _parked.TryPeek(out uint source, out uint destination, out var payload))
+        {
+            if (!_endpoints.TryGet(destination, out var endpoint))
+            {
+                _counters.CountDropped($"no endpoint at dst 0x{destination:X} (src 0x{source:X}, {payload.Length} bytes)");
+            }
+            else if (endpoint.IsZeroCopy)
+            {
+                var copy = new RpmsgRxBuffer(this, -1);
+                copy.ArmPrivate(payload.ToArray(), payload.Length, source, destination);
+                DeliverZeroCopy(endpoint, copy);
+            }
+            else
+            {
+                Deliver(endpoint, source, destination, payload);
+            }
+            _parked.Pop();
+        }
+    }
+
+    private void DropReceived(IRpmsgTransport transport, int id, string why)
+    {
+        transport.ReleaseRx(id);
+        transport.FlushRx();
+        _counters.CountError("bad message: " + why);
+    }
+
+    /// <summary>Returns a held zero-copy rx buffer (any thread). Never throws: it runs from Dispose.</summary>
+    internal void ReleaseHeld(int id)
+    {
+        if (!_gate.TryEnter(out var transport))
+            return;
+        try
+        {
+            transport.ReleaseRx(id);
+            transport.FlushRx();
+        }
+        catch (Exception e) when (RpmsgDataGate.Handles(e))
+        {
+            _gate.Absorb(e, "held rx buffer not returned");
+        }
+        finally
+        {
+            _gate.Exit();
+        }
+    }
+}

@@ -1,0 +1,310 @@
+using VirtioRpmsg.Memory;
+using VirtioRpmsg.Platform;
+
+namespace VirtioRpmsg.Rpmsg;
+
+/// <summary>
+/// The send side of a device: copy sends (try, blocking, async), zero-copy buffers, and the senders
+/// waiting for a free tx buffer. "Tx buffer returned" notifications are armed only while someone waits
+/// (as Linux does); waiters are woken through one signal that the dispatcher (or a cancelled zero-copy
+/// buffer) completes. Any number of threads may send at once.
+/// </summary>
+internal sealed class RpmsgTxPath
+{
+    private readonly RpmsgDevice _device;
+    private readonly RpmsgDataGate _gate;
+    private readonly RpmsgDeviceCounters _counters;
+    private readonly object _armLock = new();
+    private TaskCompletionSource _signal = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _waiters;
+
+    internal RpmsgTxPath(RpmsgDevice device, RpmsgDataGate gate, RpmsgDeviceCounters counters)
+    {
+        _device = device;
+        _gate = gate;
+        _counters = counters;
+    }
+
+    /// <summary>Senders blocked for a tx buffer now.</summary>
+    internal int Waiters => Volatile.Read(ref _waiters);
+
+    /// <summary>Non-blocking send with explicit addresses: false at once when no tx buffer is free.</summary>
+    internal bool TrySend(uint source, uint destination, ReadOnlySpan<byte> payload)
+    {
+        int max = _device.MaxPayload;
+        if (payload.Length > max)
+            throw new RpmsgPayloadTooLargeException(payload.Length, max);
+        var transport = _gate.Enter();
+        try
+        {
+            if (!transport.TryAcquireTx(out var buffer))
+                return false;
+            try
+            {
+                using var lease = buffer.Region.Acquire(); // RegionClosedException when unmapped under us
+                var span = lease.GetSpan(buffer.Offset, RpmsgHeader.Size + payload.Length);
+                new RpmsgHeader(source, destination, 0, (ushort)payload.Length, 0).Write(span);
+                payload.CopyTo(span[RpmsgHeader.Size..]);
+            }
+            catch (RegionClosedException)
+            {
+                transport.CancelTx(buffer.Id);
+                throw;
+            }
+            transport.SubmitTx(buffer.Id, RpmsgHeader.Size + payload.Length);
+            _counters.CountTx();
+            return true;
+        }
+        catch (Exception e) when (RpmsgDataGate.Handles(e))
+        {
+            throw _gate.Translate(e);
+        }
+        finally
+        {
+            _gate.Exit();
+        }
+    }
+
+    /// <summary>Blocking send: waits for a tx buffer until <paramref name="deadline"/> or cancellation.</summary>
+    internal void Send(uint source, uint destination, ReadOnlySpan<byte> payload, Deadline deadline, CancellationToken cancellationToken)
+    {
+        if (TrySend(source, destination, payload))
+            return;
+        MappingLease.ThrowIfHeld("RpmsgDevice.Send");
+        BeginWait();
+        try
+        {
+            while (true)
+            {
+                var signal = Volatile.Read(ref _signal).Task;
+                if (TrySend(source, destination, payload))
+                    return;
+                Wait(signal, deadline, cancellationToken);
+            }
+        }
+        finally
+        {
+            EndWait();
+        }
+    }
+
+    /// <summary>Async send: like <see cref="Send"/> without blocking a thread.</summary>
+    internal ValueTask SendAsync(uint source, uint destination, ReadOnlyMemory<byte> payload, Deadline deadline, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return TrySend(source, destination, payload.Span) ? ValueTask.CompletedTask : SendAsyncSlow(source, destination, payload, deadline, cancellationToken);
+    }
+
+    private async ValueTask SendAsyncSlow(uint source, uint destination, ReadOnlyMemory<byte> payload, Deadline deadline, CancellationToken cancellationToken)
+    {
+        BeginWait();
+        try
+        {
+            while (true)
+            {
+                var signal = Volatile.Read(ref _signal).Task;
+                if (TrySend(source, destination, payload.Span))
+                    return;
+                int wait = deadline.RemainingMilliseconds;
+                if (wait == 0)
+                    throw Timeout();
+                try
+                {
+                    await signal.WaitAsync(TimeSpan.FromMilliseconds(wait), cancellationToken).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                    // Loop: one more try, then the specific timeout.
+                }
+            }
+        }
+        finally
+        {
+            EndWait();
+        }
+    }
+
+    /// <summary>Takes a tx buffer for zero-copy send; false at once when none is free.</summary>
+    internal bool TryAcquire(out RpmsgBufferRef buffer)
+    {
+        var transport = _gate.Enter();
+        try
+        {
+            return transport.TryAcquireTx(out buffer);
+        }
+        catch (Exception e) when (RpmsgDataGate.Handles(e))
+        {
+            throw _gate.Translate(e);
+        }
+        finally
+        {
+            _gate.Exit();
+        }
+    }
+
+    /// <summary>Takes a tx buffer, waiting until <paramref name="deadline"/>.</summary>
+    internal RpmsgBufferRef Acquire(Deadline deadline, CancellationToken cancellationToken)
+    {
+        if (TryAcquire(out var buffer))
+            return buffer;
+        MappingLease.ThrowIfHeld("RpmsgEndpoint.GetTxBuffer");
+        BeginWait();
+        try
+        {
+            while (true)
+            {
+                var signal = Volatile.Read(ref _signal).Task;
+                if (TryAcquire(out buffer))
+                    return buffer;
+                Wait(signal, deadline, cancellationToken);
+            }
+        }
+        finally
+        {
+            EndWait();
+        }
+    }
+
+    /// <summary>Zero-copy send of a filled tx buffer. On a device that is no longer running, the buffer is dropped and the send throws.</summary>
+    internal void Submit(int id, int length)
+    {
+        var transport = _gate.Enter();
+        try
+        {
+            transport.SubmitTx(id, length);
+            _counters.CountTx();
+        }
+        catch (Exception e) when (RpmsgDataGate.Handles(e))
+        {
+            throw _gate.Translate(e);
+        }
+        finally
+        {
+            _gate.Exit();
+        }
+    }
+
+    /// <summary>Gives an unsent zero-copy buffer back (moot once the device stopped) and wakes a waiting sender.</summary>
+    internal void Cancel(int id)
+    {
+        if (!_gate.TryEnter(out var transport))
+            return;
+        try
+        {
+            transport.CancelTx(id);
+            if (Volatile.Read(ref _waiters) > 0)
+                Signal();
+        }
+        catch (Exception e) when (RpmsgDataGate.Handles(e))
+        {
+            throw _gate.Translate(e);
+        }
+        finally
+        {
+            _gate.Exit();
+        }
+    }
+
+    /// <summary>Wakes waiting senders if buffers came back (dispatcher, after a batch or before sleeping).</summary>
+    internal void WakeIfReturned(IRpmsgTransport transport)
+    {
+        if (Volatile.Read(ref _waiters) > 0 && transport.TxAvailable)
+            Signal();
+    }
+
+    /// <summary>Wakes every waiting sender (they re-try, or see the state).</summary>
+    internal void Signal()
+    {
+        var next = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Interlocked.Exchange(ref _signal, next).TrySetResult();
+    }
+
+    private void BeginWait()
+    {
+        _counters.CountTxWait();
+        lock (_armLock)
+        {
+            if (Interlocked.Increment(ref _waiters) != 1)
+                return;
+            try
+            {
+                _device.Transport?.ArmTxNotifications(true);
+            }
+            catch (Exception e) when (RpmsgDataGate.Handles(e))
+            {
+                Interlocked.Decrement(ref _waiters);
+                throw _gate.Translate(e);
+            }
+        }
+    }
+
+    private void EndWait()
+    {
+        lock (_armLock)
+        {
+            if (Interlocked.Decrement(ref _waiters) != 0 || _device.State != RpmsgDeviceState.Running)
+                return;
+            try
+            {
+                _device.Transport?.ArmTxNotifications(false);
+            }
+            catch (Exception e) when (RpmsgDataGate.Handles(e))
+            {
+                // The waiter already has its outcome; a fault here still breaks the device.
+                _gate.Absorb(e, "tx notifications not disarmed");
+            }
+        }
+    }
+
+    private void Wait(Task signal, Deadline deadline, CancellationToken cancellationToken)
+    {
+        _device.ThrowIfUnavailable();
+        int wait = deadline.RemainingMilliseconds;
+        if (wait == 0)
+            throw Timeout();
+        int recheck = (int)_device.Options.IdleRecheckInterval.TotalMilliseconds;
+        int slice = deadline.RemainingMillisecondsCappedAt(recheck);
+        var rx = _device.Rx;
+        if (rx.IsDispatcherContext)
+        {
+            // Sending from a callback: the dispatcher is us, so nobody else watches the doorbell.
+            // Keep the peer's buffers flowing (parking), then wait on the doorbell directly; Stop
+            // cancels the wait through the device's own token.
+            if (_device.Transport is { } transport)
+            {
+                try
+                {
+                    rx.ParkPending(transport);
+                }
+                catch (Exception e) when (RpmsgDataGate.Handles(e))
+                {
+                    throw _gate.Translate(e);
+                }
+            }
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _device.StopToken);
+            try
+            {
+                _device.Doorbell.Wait(TimeSpan.FromMilliseconds(slice), linked.Token);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // Stopped: the caller's next step reports RpmsgDeviceUnavailableException.
+            }
+            return;
+        }
+        try
+        {
+            // With a dispatcher thread the signal comes as soon as buffers return. Without one
+            // (CallerPoll) it comes from the application's Poll(), which a thread blocked here may be
+            // the only one to call: re-check at least every IdleRecheckInterval (sends reclaim).
+            signal.Wait(_device.HasDispatcherThread ? wait : slice, cancellationToken);
+        }
+        catch (AggregateException)
+        {
+            // Signal faulted/cancelled by stop: the next try reports the state.
+        }
+    }
+
+    private TimeoutException Timeout() =>
+        new($"rpmsg device '{_device.Name}': no free tx buffer within the send timeout ({_device.Options.SendTimeout.TotalMilliseconds} ms unless overridden)");
+}

@@ -1,0 +1,101 @@
+using VirtioRpmsg.Rpmsg;
+
+namespace VirtioRpmsg.Tests.Rpmsg;
+
+public class RpmsgEndpointQueueTests
+{
+    [Fact]
+    public void TryEnqueue_Full_RefusesWithoutBlockingAndKeepsOlderMessages()
+    {
+        var queue = new RpmsgEndpointQueue(2);
+        Assert.True(queue.TryEnqueue(1, [1]));
+        Assert.True(queue.TryEnqueue(2, [2]));
+        Assert.False(queue.TryEnqueue(3, [3]));
+        var buffer = new byte[4];
+        Assert.True(queue.TryDequeue(buffer, out var r));
+        Assert.Equal(1u, r.Source);
+        Assert.True(queue.TryDequeue(buffer, out r));
+        Assert.Equal(2u, r.Source);
+        Assert.False(queue.TryDequeue(buffer, out _));
+    }
+
+    [Fact]
+    public void TryDequeue_DestinationTooSmall_ThrowsAndKeepsMessage()
+    {
+        var queue = new RpmsgEndpointQueue(4);
+        queue.TryEnqueue(7, [1, 2, 3]);
+        Assert.Throws<ArgumentException>(() => queue.TryDequeue(new byte[2], out _));
+        var buffer = new byte[3];
+        Assert.True(queue.TryDequeue(buffer, out var r));
+        Assert.Equal(3, r.Length);
+        Assert.Equal(new byte[] { 1, 2, 3 }, buffer);
+    }
+
+    [Fact]
+    public void Close_WithQueuedMessages_DrainsFirstThenIsClosed()
+    {
+        var queue = new RpmsgEndpointQueue(4);
+        queue.TryEnqueue(1, [1]);
+        queue.Close();
+        Assert.False(queue.TryEnqueue(2, [2]));
+        Assert.False(queue.IsClosed);
+        Assert.True(queue.TryDequeue(new byte[1], out _));
+        Assert.True(queue.IsClosed);
+    }
+
+    [Fact]
+    public void Wait_NothingArrives_ReturnsFalseAfterTimeout()
+    {
+        var queue = new RpmsgEndpointQueue(4);
+        Assert.False(queue.Wait(20, CancellationToken.None));
+    }
+
+    [Fact]
+    public void Wait_ManyTimedOutWaits_ThenMessage_WaitReturnsTrue()
+    {
+        var queue = new RpmsgEndpointQueue(4);
+        for (int i = 0; i < 50; i++)
+            Assert.False(queue.Wait(0, CancellationToken.None));
+        queue.TryEnqueue(1, [1]);
+        Assert.True(queue.Wait(0, CancellationToken.None));
+        Assert.True(queue.TryDequeue(new byte[1], out _));
+    }
+
+    [Fact]
+    public void Wait_MessageFromAnotherThread_ReturnsTrue()
+    {
+        var queue = new RpmsgEndpointQueue(4);
+        var waiter = Task.Run(() => queue.Wait(-1, CancellationToken.None));
+        queue.TryEnqueue(1, [1]);
+        Assert.True(waiter.Wait(TimeSpan.FromSeconds(30)));
+        Assert.True(waiter.Result);
+    }
+
+    [Fact]
+    public void Wait_Closed_ReturnsTrueSoTheCallerSeesIsClosed()
+    {
+        var queue = new RpmsgEndpointQueue(4);
+        var waiter = Task.Run(() => queue.Wait(-1, CancellationToken.None));
+        queue.Close();
+        Assert.True(waiter.Wait(TimeSpan.FromSeconds(30)));
+        Assert.True(queue.IsClosed);
+    }
+
+    [Fact]
+    public void Wait_Cancelled_ThrowsWithTheCallersToken()
+    {
+        var queue = new RpmsgEndpointQueue(4);
+        using var cts = new CancellationTokenSource();
+        cts.Cancel();
+        var ex = Assert.ThrowsAny<OperationCanceledException>(() => queue.Wait(10_000, cts.Token));
+        Assert.Equal(cts.Token, ex.CancellationToken);
+    }
+
+    [Fact]
+    public async Task WaitAsync_Closed_ReturnsFalse()
+    {
+        var queue = new RpmsgEndpointQueue(4);
+        queue.Close();
+        Assert.False(await queue.WaitAsync(CancellationToken.None));
+    }
+}

@@ -1,0 +1,55 @@
+using VirtioRpmsg.Platform;
+using VirtioRpmsg.Rpmsg;
+using VirtioRpmsg.Virtio;
+
+namespace VirtioRpmsg.Tests.Rpmsg;
+
+public class RpmsgVdevNegotiationTests
+{
+    private sealed class FakeControl : IVdevControl
+    {
+        public uint DeviceFeatures { get; set; }
+        public uint DriverFeatures { get; set; }
+        public VirtioStatus Status { get; set; }
+    }
+
+    // The layout is only used once a transport is built, which these tests never reach.
+    private static RpmsgVdevNegotiation Create(FakeControl control) =>
+        new(RpmsgVdevLayout.OpenAmpLinux(new VirtioRpmsg.Memory.AddressMap()), control, new NullDoorbell(), "n");
+
+    private sealed class NullDoorbell : IDoorbell
+    {
+        public bool Ring() => true;
+        public bool Wait(TimeSpan timeout, CancellationToken cancellationToken = default) => false;
+        public bool Drain() => false;
+        public void Dispose() { }
+    }
+
+    [Fact]
+    public void TryAcceptAsRemote_NoDriverOkYet_ReturnsNullWithoutFault()
+    {
+        var control = new FakeControl { Status = VirtioStatus.Acknowledge | VirtioStatus.Driver };
+        var negotiation = Create(control);
+        Assert.Null(negotiation.TryAcceptAsRemote(out _, out var fault));
+        Assert.Null(fault);
+    }
+
+    [Fact]
+    public void TryAcceptAsRemote_HostAcceptedUnofferedFeatures_FaultNamesGFeatures()
+    {
+        var control = new FakeControl { Status = VirtioStatus.DriverOk, DeviceFeatures = 1, DriverFeatures = 3 };
+        var negotiation = Create(control);
+        Assert.Null(negotiation.TryAcceptAsRemote(out _, out var fault));
+        Assert.NotNull(fault);
+        Assert.Equal(FaultRule.FeaturesNotOffered, fault.Rule);
+        Assert.Equal("gfeatures", fault.Field);
+        Assert.Equal(3ul, fault.Value);
+    }
+
+    [Fact]
+    public void CheckStatus_NothingWritten_ReturnsNull()
+    {
+        var control = new FakeControl { Status = VirtioStatus.NeedsReset };
+        Assert.Null(Create(control).CheckStatus());
+    }
+}
