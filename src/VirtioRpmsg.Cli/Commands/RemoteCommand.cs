@@ -65,7 +65,7 @@ internal static class RemoteCommand
         }
         else
         {
-            var simulated = PlatformDescription.SimulatedDefault(s.Shm);
+            var simulated = SimulatedPlatform.Description(s.Shm);
             // With a host (--passing) the host made the file: it must exist. Standalone, the remote makes it.
             createdFile = s.Passing is null && !File.Exists(s.Shm);
             description = simulated with

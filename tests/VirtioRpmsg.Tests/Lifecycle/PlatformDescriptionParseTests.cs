@@ -185,7 +185,7 @@ public class PlatformDescriptionParseTests
     [Fact]
     public void SimulatedDefault_Path_OneSharedFileWithEventFdOverDescriptorPassing()
     {
-        var d = PlatformDescription.SimulatedDefault("/dev/shm/vrpmsg-test-sim");
+        var d = SimulatedPlatform.Description("/dev/shm/vrpmsg-test-sim");
 
         d.Validate();
         var shm = Assert.Single(d.Regions);

@@ -39,7 +39,7 @@ public class PlatformExampleFilesTests
     {
         var d = PlatformDescription.Load(Path.Combine(PlatformTestJson.ExamplesDirectory(), "simulated.json"));
 
-        Assert.Equal(PlatformDescription.SimulatedDefault("/dev/shm/vrpmsg-sim.shm").ToJson(), d.ToJson());
+        Assert.Equal(SimulatedPlatform.Description("/dev/shm/vrpmsg-sim.shm").ToJson(), d.ToJson());
     }
 
     [Fact]

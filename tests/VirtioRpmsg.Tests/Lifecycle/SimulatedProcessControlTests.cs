@@ -129,7 +129,7 @@ public sealed class SimulatedProcessControlTests
     [Fact]
     public void Constructor_MemfdRegion_ThrowsNamingRegions()
     {
-        var simulated = PlatformDescription.SimulatedDefault("/dev/shm/vrpmsg-test-unused.shm");
+        var simulated = SimulatedPlatform.Description("/dev/shm/vrpmsg-test-unused.shm");
         var memfd = simulated with { Regions = [simulated.Regions[0] with { Kind = PlatformRegionKind.Memfd, Path = null }] };
 
         var e = Assert.Throws<PlatformDescriptionException>(() => new SimulatedProcessControl(memfd));
@@ -139,7 +139,7 @@ public sealed class SimulatedProcessControlTests
     [Fact]
     public void Constructor_OtherVdevLayout_ThrowsNamingVdev()
     {
-        var simulated = PlatformDescription.SimulatedDefault("/dev/shm/vrpmsg-test-unused.shm");
+        var simulated = SimulatedPlatform.Description("/dev/shm/vrpmsg-test-unused.shm");
         var other = simulated with { Vdev = simulated.Vdev! with { BufferCount = 64 } };
 
         var e = Assert.Throws<PlatformDescriptionException>(() => new SimulatedProcessControl(other));

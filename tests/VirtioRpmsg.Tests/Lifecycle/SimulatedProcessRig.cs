@@ -25,7 +25,7 @@ internal sealed class SimulatedProcessRig : RemoteProcessorRig<SimulatedProcessC
         SimulatedProcessControl? control = null;
         try
         {
-            var description = PlatformDescription.SimulatedDefault(path);
+            var description = SimulatedPlatform.Description(path);
             platform = PlatformResources.Open(description, new PlatformOpenOptions { ReadResourceTable = false });
             control = new SimulatedProcessControl(description, new SimulatedProcessControlOptions { CrashMethod = crash, StartTimeout = Bound });
             var processor = new RemoteProcessor(platform, control, new RemoteProcessorOptions

@@ -22,7 +22,7 @@ public sealed class SimulatedRemoteTests : IDisposable
 
     public SimulatedRemoteTests()
     {
-        var description = PlatformDescription.SimulatedDefault(_path);
+        var description = SimulatedPlatform.Description(_path);
         _hostResources = PlatformResources.Open(description, new PlatformOpenOptions { ReadResourceTable = false });
         _remoteResources = PlatformResources.Open(description with { Role = PlatformRole.Remote, Regions = [description.Regions[0] with { Create = false }] });
         var (hostEnd, remoteEnd) = DescriptorPassing.CreatePair();

@@ -1,9 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
+using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
 
-namespace VirtioRpmsg.Lifecycle;
+namespace VirtioRpmsg.Simulation;
 
 /// <summary>
 /// Host side of the two-process simulation: creates the shared-memory file, starts the simulated remote
@@ -83,7 +84,7 @@ public sealed class SimulatedRemoteProcess : IDisposable
         string unique = string.Create(CultureInfo.InvariantCulture, $"{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..12]}");
         string path = Path.Combine(options.SharedMemoryDirectory, options.SharedMemoryPrefix + unique + ".shm");
         string socket = "vrpmsg-remote-" + unique;
-        var description = PlatformDescription.SimulatedDefault(path);
+        var description = SimulatedPlatform.Description(path);
         DescriptorListener? listener = null;
         SimulatedRemoteProcess? self = null;
         try

@@ -1,4 +1,6 @@
-namespace VirtioRpmsg.Lifecycle;
+using VirtioRpmsg.Lifecycle;
+
+namespace VirtioRpmsg.Simulation;
 
 /// <summary>How a <see cref="SimulatedProcessControl"/> crashes its child.</summary>
 public enum SimulatedCrashMethod

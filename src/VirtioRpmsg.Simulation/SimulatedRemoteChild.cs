@@ -1,7 +1,8 @@
+using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
 
-namespace VirtioRpmsg.Lifecycle;
+namespace VirtioRpmsg.Simulation;
 
 /// <summary>
 /// The child side of <see cref="SimulatedRemoteProcess"/>, for a program that runs itself as the remote
@@ -35,7 +36,7 @@ public static class SimulatedRemoteChild
         var timeout = connectTimeout ?? TimeSpan.FromSeconds(30);
         var (shm, passing, services, wait) = Parse(arguments);
 
-        var simulated = PlatformDescription.SimulatedDefault(shm);
+        var simulated = SimulatedPlatform.Description(shm);
         var description = simulated with { Role = PlatformRole.Remote, Regions = [simulated.Regions[0] with { Create = false }] };
         using var resources = PlatformResources.Open(description);
         // The table goes in before the doorbell exchange: the host reads it as soon as it has connected.

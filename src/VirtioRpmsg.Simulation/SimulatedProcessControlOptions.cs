@@ -1,7 +1,8 @@
 using System.Diagnostics;
+using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Rpmsg;
 
-namespace VirtioRpmsg.Lifecycle;
+namespace VirtioRpmsg.Simulation;
 
 /// <summary>Settings of a <see cref="SimulatedProcessControl"/>.</summary>
 public sealed record SimulatedProcessControlOptions

@@ -2,9 +2,10 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Threading.Channels;
+using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Rpmsg;
 
-namespace VirtioRpmsg.Lifecycle;
+namespace VirtioRpmsg.Simulation;
 
 /// <summary>
 /// One child running <c>rpmsg remote --shm PATH --passing NAME</c>, shared by <see cref="SimulatedRemoteProcess"/>

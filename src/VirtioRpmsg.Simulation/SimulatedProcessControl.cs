@@ -1,7 +1,8 @@
 using System.Globalization;
+using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Platform;
 
-namespace VirtioRpmsg.Lifecycle;
+namespace VirtioRpmsg.Simulation;
 
 /// <summary>
 /// A control backend whose remote is a child process (<c>dotnet rpmsg.dll remote --shm PATH --passing NAME</c>,
@@ -22,7 +23,7 @@ namespace VirtioRpmsg.Lifecycle;
 /// its shared memory as it was, so without the watchdog nothing in memory says it died.</para>
 /// <para>The child reads commands on stdin and exits when it closes, so it never outlives this process;
 /// Dispose kills it. The child uses the simulated default layout
-/// (<see cref="PlatformDescription.SimulatedDefault"/>) over the file: the description must have that layout.</para>
+/// (<see cref="SimulatedPlatform.Description"/>) over the file: the description must have that layout.</para>
 /// </remarks>
 public sealed class SimulatedProcessControl : IRemoteProcessorControl, IRemoteDoorbellProvider, IRemoteCrashSignal, IDisposable
 {
@@ -43,7 +44,7 @@ public sealed class SimulatedProcessControl : IRemoteProcessorControl, IRemoteDo
 
     /// <summary>
     /// <paramref name="description"/>: the host's platform, one shmFile region with the layout of
-    /// <see cref="PlatformDescription.SimulatedDefault"/> (the host creates the file; the child opens it).
+    /// <see cref="SimulatedPlatform.Description"/> (the host creates the file; the child opens it).
     /// </summary>
     /// <exception cref="PlatformDescriptionException">The description is not a single shared file with the simulated layout.</exception>
     public SimulatedProcessControl(PlatformDescription description, SimulatedProcessControlOptions? options = null, string name = "sim-process")
@@ -53,11 +54,11 @@ public sealed class SimulatedProcessControl : IRemoteProcessorControl, IRemoteDo
         if (description.Regions.Count != 1 || description.Regions[0].Kind != PlatformRegionKind.ShmFile || description.Regions[0].Path is not { Length: > 0 } path)
             throw new PlatformDescriptionException("regions", $"{description.Regions.Count} region(s), first {(description.Regions.Count > 0 ? description.Regions[0].Kind.ToString() : "none")}",
                 "the simulated remote process opens one shared-memory file by path: exactly one shmFile region with a path");
-        var expected = PlatformDescription.SimulatedDefault(path);
+        var expected = SimulatedPlatform.Description(path);
         if (description.Vdev != expected.Vdev)
-            throw new PlatformDescriptionException("vdev", description.Vdev?.ToString() ?? "null", "the simulated remote process uses the layout of PlatformDescription.SimulatedDefault");
+            throw new PlatformDescriptionException("vdev", description.Vdev?.ToString() ?? "null", "the simulated remote process uses the layout of SimulatedPlatform.Description");
         if (description.ResourceTable != expected.ResourceTable)
-            throw new PlatformDescriptionException("resourceTable", description.ResourceTable?.ToString() ?? "null", "the simulated remote process puts its table where PlatformDescription.SimulatedDefault does");
+            throw new PlatformDescriptionException("resourceTable", description.ResourceTable?.ToString() ?? "null", "the simulated remote process puts its table where SimulatedPlatform.Description does");
         if (description.Regions[0].Size != expected.Regions[0].Size)
             throw new PlatformDescriptionException("regions[0].size", description.Regions[0].Size?.ToString(CultureInfo.InvariantCulture) ?? "null", $"the simulated remote process maps {expected.Regions[0].Size} bytes");
         _options = options ?? new SimulatedProcessControlOptions();

@@ -1,4 +1,6 @@
-namespace VirtioRpmsg.Lifecycle;
+using VirtioRpmsg.Lifecycle;
+
+namespace VirtioRpmsg.Simulation;
 
 /// <summary>The services a <see cref="SimulatedRemote"/> announces through the name service.</summary>
 [Flags]
