@@ -1,4 +1,5 @@
 using VirtioRpmsg.Lifecycle;
+using VirtioRpmsg.Simulation;
 
 namespace VirtioRpmsg.Tests.Lifecycle;
 
@@ -35,7 +36,7 @@ public class PlatformExampleFilesTests
     }
 
     [Fact]
-    public void Load_SimulatedExample_EqualsSimulatedDefault()
+    public void Load_SimulatedExample_EqualsSimulatedPlatformDescription()
     {
         var d = PlatformDescription.Load(Path.Combine(PlatformTestJson.ExamplesDirectory(), "simulated.json"));
 

@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Rpmsg;
+using VirtioRpmsg.Simulation;
 using VirtioRpmsg.Tests.Platform;
 
 namespace VirtioRpmsg.Tests.Rpmsg;
