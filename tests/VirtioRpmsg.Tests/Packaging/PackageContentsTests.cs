@@ -7,7 +7,7 @@ namespace VirtioRpmsg.Tests.Packaging;
 /// Lists what <c>dotnet pack</c> puts in the VirtioRpmsg package: the assembly, both runtimes' native
 /// shims (checked by ELF machine, not only by name), the README and the nuspec metadata.
 /// </summary>
-public sealed class PackageContentsTests(PackedPackage package) : IClassFixture<PackedPackage>
+public sealed class PackageContentsTests(LibraryPackage package) : IClassFixture<LibraryPackage>
 {
     private const ushort ElfMachineX64 = 62;
     private const ushort ElfMachineAArch64 = 183;

@@ -5,12 +5,13 @@ using System.Xml.Linq;
 namespace VirtioRpmsg.Tests.Packaging;
 
 /// <summary>
-/// Runs <c>dotnet pack --no-build</c> of src/VirtioRpmsg once (the test build has just built it in the
-/// same configuration) into a temporary folder and keeps the package and symbols package contents.
+/// Runs <c>dotnet pack --no-build</c> of one packable project under src/ once (the test build has just built it
+/// in the same configuration) into a temporary folder and keeps the package and symbols package contents.
+/// One fixture per package: <see cref="LibraryPackage"/>, <see cref="SimulationPackage"/>.
 /// A failed pack (e.g. no ARM64 cross compiler) is kept as <see cref="Failure"/> so every test fails
 /// with MSBuild's own explanation; it is never a skip.
 /// </summary>
-public sealed class PackedPackage : IDisposable
+public abstract class PackedPackage : IDisposable
 {
 #if DEBUG
     private const string Configuration = "Debug";
@@ -20,13 +21,14 @@ public sealed class PackedPackage : IDisposable
     private static readonly TimeSpan PackBound = TimeSpan.FromMinutes(5);
     private readonly string _outDir = Path.Combine(Path.GetTempPath(), "vrpmsg-test-pack-" + Guid.NewGuid().ToString("N"));
 
-    public PackedPackage()
+    protected PackedPackage(string id)
     {
+        Id = id;
         Directory.CreateDirectory(_outDir);
-        string project = Path.Combine(FindRepositoryRoot(), "src", "VirtioRpmsg", "VirtioRpmsg.csproj");
+        string project = Path.Combine(FindRepositoryRoot(), "src", id, id + ".csproj");
         var (exitCode, output) = RunPack(project);
-        var packages = Directory.GetFiles(_outDir, "VirtioRpmsg.*.nupkg");
-        var symbols = Directory.GetFiles(_outDir, "VirtioRpmsg.*.snupkg");
+        var packages = Directory.GetFiles(_outDir, id + ".*.nupkg");
+        var symbols = Directory.GetFiles(_outDir, id + ".*.snupkg");
         if (exitCode != 0 || packages.Length != 1 || symbols.Length != 1)
         {
             // MSBuild's error lines say what is missing (for instance: apt-get install gcc-aarch64-linux-gnu).
@@ -42,6 +44,9 @@ public sealed class PackedPackage : IDisposable
         var nuspec = XDocument.Load(nuspecStream);
         Metadata = nuspec.Root!.Elements().Single(e => e.Name.LocalName == "metadata");
     }
+
+    /// <summary>The package id, also the project's folder and name under src/.</summary>
+    public string Id { get; }
 
     /// <summary>Null when the pack worked; otherwise why not.</summary>
     public string? Failure { get; }
@@ -64,6 +69,7 @@ public sealed class PackedPackage : IDisposable
 
     public void Dispose()
     {
+        GC.SuppressFinalize(this);
         try
         {
             Directory.Delete(_outDir, recursive: true);
