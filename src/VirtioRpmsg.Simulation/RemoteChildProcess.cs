@@ -276,15 +276,20 @@ internal sealed class RemoteChildProcess : IDisposable
         {
             return;
         }
-        if (Interlocked.Exchange(ref _exitedRaised, 1) != 0)
-            return;
+        if (Interlocked.Exchange(ref _exitedRaised, 1) == 0)
+            RaiseOnce(Exited, this);
+    }
+
+    /// <summary>Runs an exit event's subscribers; a subscriber's failure must not take the process down from a thread-pool thread.</summary>
+    internal static void RaiseOnce<T>(Action<T>? handler, T sender)
+    {
         try
         {
-            Exited?.Invoke(this);
+            handler?.Invoke(sender);
         }
         catch (Exception)
         {
-            // A subscriber's failure must not take the process down from a thread-pool thread.
+            // Nothing to do: the subscriber owns its failure.
         }
     }
 

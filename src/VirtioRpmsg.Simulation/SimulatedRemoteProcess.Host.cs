@@ -40,7 +40,7 @@ public sealed partial class SimulatedRemoteProcess
     /// <summary>Address of the remote's command endpoint (the source of <c>send</c> commands; it echoes).</summary>
     public uint CommandEndpointAddress => RemoteEndpoints.TryGetValue("command", out uint a) ? a : throw new InvalidOperationException("the remote reported no command endpoint");
 
-    /// <summary>Raised once per child that exits unless told to (a crash, <see cref="Kill"/>), on a thread-pool thread.</summary>
+    /// <summary>Raised once, when a child first exits unless told to (a crash, <see cref="Kill"/>), on a thread-pool thread; only with <see cref="StartWithHost"/>.</summary>
     public event Action<SimulatedRemoteProcess>? Exited;
 
     /// <summary>
@@ -108,16 +108,8 @@ public sealed partial class SimulatedRemoteProcess
             string code = (child ?? Volatile.Read(ref _child))?.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "unknown";
             host.Stop($"the simulated remote (pid {ProcessId}) exited with code {code}");
         }
-        if (Interlocked.Exchange(ref _exitedRaised, 1) != 0)
-            return;
-        try
-        {
-            Exited?.Invoke(this);
-        }
-        catch (Exception)
-        {
-            // A subscriber's failure must not take the process down from a thread-pool thread.
-        }
+        if (Interlocked.Exchange(ref _exitedRaised, 1) == 0)
+            RemoteChildProcess.RaiseOnce(Exited, this);
     }
 
     private void DisposeHostSide()

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.IO.Compression;
+using System.Reflection.Metadata;
 using System.Xml.Linq;
 
 namespace VirtioRpmsg.Tests.Packaging;
@@ -19,6 +20,9 @@ public abstract class PackedPackage : IDisposable
     private const string Configuration = "Release";
 #endif
     private static readonly TimeSpan PackBound = TimeSpan.FromMinutes(5);
+
+    // Custom debug information kind of a portable PDB document's embedded source.
+    private static readonly Guid EmbeddedSourceKind = new("0E8A571B-6926-466E-B4AD-8AB04611F5FE");
     private readonly string _outDir = Path.Combine(Path.GetTempPath(), "vrpmsg-test-pack-" + Guid.NewGuid().ToString("N"));
 
     protected PackedPackage(string id)
@@ -60,6 +64,21 @@ public abstract class PackedPackage : IDisposable
 
     /// <summary>The nuspec's &lt;metadata&gt; element.</summary>
     public XElement Metadata { get; } = new("metadata");
+
+    /// <summary>The source documents of the symbols package's PDB, and those of them whose source is embedded.</summary>
+    public (IReadOnlyList<string> Documents, IReadOnlySet<string> Embedded) PdbSources()
+    {
+        using var provider = MetadataReaderProvider.FromPortablePdbImage(System.Collections.Immutable.ImmutableArray.Create(SymbolEntries[$"lib/net10.0/{Id}.pdb"]));
+        var reader = provider.GetMetadataReader();
+        var embedded = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var handle in reader.CustomDebugInformation)
+        {
+            var info = reader.GetCustomDebugInformation(handle);
+            if (info.Parent.Kind == HandleKind.Document && reader.GetGuid(info.Kind) == EmbeddedSourceKind)
+                embedded.Add(reader.GetString(reader.GetDocument((DocumentHandle)info.Parent).Name));
+        }
+        return (reader.Documents.Select(d => reader.GetString(reader.GetDocument(d).Name)).ToList(), embedded);
+    }
 
     /// <summary>Fails the calling test with the pack's explanation if the pack did not work.</summary>
     public void AssertPacked() => Assert.True(Failure is null, Failure);
