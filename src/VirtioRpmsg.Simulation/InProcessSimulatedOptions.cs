@@ -1,4 +1,3 @@
-using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Rpmsg;
 
 namespace VirtioRpmsg.Simulation;

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Threading.Channels;
-using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Rpmsg;
 
 namespace VirtioRpmsg.Simulation;

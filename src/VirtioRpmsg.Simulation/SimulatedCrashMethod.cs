@@ -1,5 +1,3 @@
-using VirtioRpmsg.Lifecycle;
-
 namespace VirtioRpmsg.Simulation;
 
 /// <summary>How a <see cref="SimulatedRemoteProcess"/> crashes its child.</summary>

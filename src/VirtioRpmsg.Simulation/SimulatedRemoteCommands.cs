@@ -1,5 +1,4 @@
 using System.Globalization;
-using VirtioRpmsg.Lifecycle;
 
 namespace VirtioRpmsg.Simulation;
 

@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Logging;
-using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
 

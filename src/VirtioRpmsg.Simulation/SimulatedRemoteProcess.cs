@@ -231,7 +231,11 @@ public sealed partial class SimulatedRemoteProcess : IRemoteProcessorControl, IR
             if (_disposed)
                 return;
             _disposed = true;
-            _host?.Dispose();
+        }
+        // The host device goes before the child, outside the lock: its dispose joins its dispatcher thread.
+        _host?.Dispose();
+        lock (_lock)
+        {
             Reap();
             _pendingDoorbell = null;
         }

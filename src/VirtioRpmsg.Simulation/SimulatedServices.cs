@@ -1,5 +1,3 @@
-using VirtioRpmsg.Lifecycle;
-
 namespace VirtioRpmsg.Simulation;
 
 /// <summary>The services a <see cref="SimulatedRemote"/> announces through the name service.</summary>
