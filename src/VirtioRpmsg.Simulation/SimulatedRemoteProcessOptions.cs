@@ -1,4 +1,3 @@
-using System.Reflection;
 using VirtioRpmsg.Rpmsg;
 
 namespace VirtioRpmsg.Simulation;
@@ -69,9 +68,11 @@ public sealed record SimulatedRemoteProcessOptions
     {
         string self = Environment.ProcessPath
             ?? throw new InvalidOperationException("the path of this process's executable is unknown: set SimulatedRemoteProcessOptions.RemoteCommand");
-        // Under the dotnet host the program is the entry assembly, not the host ("dotnet" alone would run nothing).
-        if (Path.GetFileNameWithoutExtension(self) == "dotnet" && Assembly.GetEntryAssembly()?.Location is { Length: > 0 } entry)
-            return [self, entry];
+        // Under the dotnet host the program is the entry assembly, not the host ("dotnet" alone would run nothing);
+        // the first command-line argument names it (Assembly.Location would be empty in a single-file or AOT app).
+        string[] line = Environment.GetCommandLineArgs();
+        if (Path.GetFileNameWithoutExtension(self) == "dotnet" && line.Length > 0 && line[0].EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
+            return [self, line[0]];
         return [self];
     }
 }
