@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Running;
 using VirtioRpmsg.Harness;
+using VirtioRpmsg.Simulation;
 
 namespace VirtioRpmsg.Benchmarks;
 
@@ -11,9 +12,11 @@ public static class Program
     /// </summary>
     public static int Main(string[] args)
     {
+        // The cross-process scenario's child: this program, started with "remote ...".
+        if (SimulatedRemoteChild.TryRun(args, out int code))
+            return code;
         if (args.Length > 0 && args[0] == "report")
         {
-            // The cross-process scenario runs the remote from rpmsg.dll, copied here by the CLI project reference.
             var registry = ScenarioRegistry.CreateDefault()
                 .Register(CrossProcessEchoScenario.ScenarioName, c => new CrossProcessEchoScenario(c.HostCpu, c.RemoteCpu));
             return ReportCommand.Run(args[1..], Console.Out, Console.Error, registry);

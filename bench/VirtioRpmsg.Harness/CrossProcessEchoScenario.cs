@@ -25,19 +25,22 @@ public sealed class CrossProcessEchoScenario : IEchoScenario
 
     private readonly int _hostCpu;
     private readonly int _remoteCpu;
-    private readonly string? _cliAssemblyPath;
+    private readonly IReadOnlyList<string>? _remoteCommand;
     private CrossProcessSession? _session;
 
     /// <param name="hostCpu">CPU of the host's dispatcher or sender thread.</param>
     /// <param name="remoteCpu">CPU of every thread of the child.</param>
-    /// <param name="cliAssemblyPath">rpmsg.dll that runs the remote; null: next to the entry assembly.</param>
-    public CrossProcessEchoScenario(int hostCpu, int remoteCpu, string? cliAssemblyPath = null)
+    /// <param name="remoteCommand">
+    /// The command that runs the simulated remote's entry point (<c>SimulatedRemoteProcessOptions.RemoteCommand</c>);
+    /// null: this program, which then hosts <c>SimulatedRemoteChild.TryRun</c>.
+    /// </param>
+    public CrossProcessEchoScenario(int hostCpu, int remoteCpu, IReadOnlyList<string>? remoteCommand = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(hostCpu);
         ArgumentOutOfRangeException.ThrowIfNegative(remoteCpu);
         _hostCpu = hostCpu;
         _remoteCpu = remoteCpu;
-        _cliAssemblyPath = cliAssemblyPath;
+        _remoteCommand = remoteCommand;
     }
 
     /// <inheritdoc />
@@ -110,7 +113,7 @@ public sealed class CrossProcessEchoScenario : IEchoScenario
             return current;
         _session?.Dispose();
         _session = null;
-        _session = CrossProcessSession.Start(hostWait, remoteWait, _remoteCpu, _cliAssemblyPath, cancellationToken);
+        _session = CrossProcessSession.Start(hostWait, remoteWait, _remoteCpu, _remoteCommand, cancellationToken);
         return _session;
     }
 

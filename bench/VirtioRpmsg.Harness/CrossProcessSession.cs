@@ -2,6 +2,7 @@ using System.Globalization;
 using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
+using VirtioRpmsg.Simulation;
 
 namespace VirtioRpmsg.Harness;
 
@@ -38,11 +39,11 @@ internal sealed class CrossProcessSession : IDisposable
     public bool Warm { get; set; }
 
     /// <summary>Starts the child, pins it, starts the host and waits (bounded) for the link.</summary>
-    public static CrossProcessSession Start(RpmsgWaitStrategy hostWait, RpmsgWaitStrategy remoteWait, int remoteCpu, string? cliAssemblyPath, CancellationToken cancellationToken)
+    public static CrossProcessSession Start(RpmsgWaitStrategy hostWait, RpmsgWaitStrategy remoteWait, int remoteCpu, IReadOnlyList<string>? remoteCommand, CancellationToken cancellationToken)
     {
-        var process = SimulatedRemoteProcess.Start(new SimulatedRemoteProcessOptions
+        var process = SimulatedRemoteProcess.StartWithHost(new SimulatedRemoteProcessOptions
         {
-            CliAssemblyPath = cliAssemblyPath,
+            RemoteCommand = remoteCommand,
             Services = SimulatedServices.Echo | SimulatedServices.Sink,
             RemoteWaitStrategy = remoteWait,
             HostOptions = new RpmsgDeviceOptions { Name = "bench-host", WaitStrategy = hostWait, SendTimeout = s_linkTimeout },

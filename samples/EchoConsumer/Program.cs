@@ -3,16 +3,17 @@ using System.Reflection;
 using System.Runtime.InteropServices;
 using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Rpmsg;
+using VirtioRpmsg.Simulation;
 
-// The echo demo through the PACKED package, in two processes: this process is the host (virtio driver
-// side); it starts a second instance of itself with --remote as the simulated remote processor (virtio
+// The echo demo through the PACKED packages, in two processes: this process is the host (virtio driver
+// side); it starts a second instance of itself with "remote" as the simulated remote processor (virtio
 // device side, echo service). They share a file in /dev/shm (unlinked once both mapped it) and ring
 // eventfd doorbells passed over a Unix socket. The host binds "rpmsg-echo" through the name service,
 // sends N messages, checks every echo and exits 0.
 // Usage: EchoConsumer [--expect-version VERSION] [--count N]
-//        EchoConsumer --remote --shm PATH --passing NAME ...   (started by the host, not by hand)
-if (args.Length > 0 && args[0] == "--remote")
-    return SimulatedRemoteChild.Run(args[1..]);
+//        EchoConsumer remote --shm PATH --passing NAME ...   (started by the host, not by hand)
+if (SimulatedRemoteChild.TryRun(args, out int remoteExitCode))
+    return remoteExitCode;
 
 string? expectedVersion = null;
 int count = 100;
@@ -45,10 +46,9 @@ if (expectedVersion is not null && packageVersion != expectedVersion)
 }
 
 var step = TimeSpan.FromSeconds(10);
-using var simulated = SimulatedRemoteProcess.Start(new SimulatedRemoteProcessOptions
+// No RemoteCommand: the default runs this program again (dotnet EchoConsumer.dll remote ...), handled above.
+using var simulated = SimulatedRemoteProcess.StartWithHost(new SimulatedRemoteProcessOptions
 {
-    // The package does not ship the rpmsg CLI: run this program again as the remote.
-    StartInfoFactory = SelfLauncher.StartInfo,
     SharedMemoryPrefix = "vrpmsg-echo-consumer-",
     StartTimeout = TimeSpan.FromSeconds(30),
     HostOptions = new RpmsgDeviceOptions { Name = "host", SendTimeout = step },

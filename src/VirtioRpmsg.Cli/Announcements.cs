@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Rpmsg;
+using VirtioRpmsg.Simulation;
 
 namespace VirtioRpmsg.Cli;
 

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Rpmsg;
 using VirtioRpmsg.Virtio;
+using VirtioRpmsg.Simulation;
 
 namespace VirtioRpmsg.Cli;
 

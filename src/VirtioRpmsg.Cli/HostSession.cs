@@ -1,6 +1,7 @@
 using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
+using VirtioRpmsg.Simulation;
 
 namespace VirtioRpmsg.Cli;
 
@@ -42,7 +43,7 @@ internal sealed class HostSession : IDisposable
     /// <summary>Starts the simulated remote (echo service) in a child process.</summary>
     public static HostSession StartSimulated(RpmsgDeviceOptions hostOptions, RpmsgWaitStrategy remoteWait, SimulatedServices services, string sharedMemoryPrefix, CancellationToken cancellationToken)
     {
-        var simulated = SimulatedRemoteProcess.Start(new SimulatedRemoteProcessOptions
+        var simulated = SimulatedRemoteProcess.StartWithHost(new SimulatedRemoteProcessOptions
         {
             HostOptions = hostOptions,
             RemoteWaitStrategy = remoteWait,
@@ -52,7 +53,7 @@ internal sealed class HostSession : IDisposable
         var r = simulated.Resources;
         return new HostSession(simulated,
         [
-            $"remote: simulated, pid {simulated.ProcessId} (dotnet rpmsg.dll remote)",
+            $"remote: simulated, pid {simulated.ProcessId} ({string.Join(' ', SimulatedRemoteProcessOptions.CurrentProcessCommand().Select(Path.GetFileName))} remote)",
             $"shared memory: {simulated.SharedMemoryPath}, 0x{r.Regions[0].Size:X} bytes (unlinked as soon as both processes mapped it)",
             $"layout: resource table at 0x{r.ResourceTableOffset:X}, vrings at 0x{r.Vring0Address:X} and 0x{r.Vring1Address:X} ({r.VringNum} entries), {r.BufferCount} buffers of {r.BufferSize} bytes at 0x{r.BufferPoolAddress:X}",
             "doorbells: an eventfd pair per direction, passed to the child over a Unix socket",

@@ -27,6 +27,16 @@ public static class CrossProcessChecks
     /// <summary>How to run this program again with <paramref name="args"/> (through the launcher when one is set).</summary>
     public static ProcessStartInfo SelfStartInfo(IEnumerable<string> args)
     {
+        var command = SelfCommand(args);
+        var psi = new ProcessStartInfo(command[0]) { UseShellExecute = false };
+        foreach (var a in command.Skip(1))
+            psi.ArgumentList.Add(a);
+        return psi;
+    }
+
+    /// <summary>The command line that runs this program again with <paramref name="args"/>: launcher (if set), executable, assembly under dotnet, args.</summary>
+    public static List<string> SelfCommand(IEnumerable<string> args)
+    {
         var command = new List<string>();
         string? launcher = Environment.GetEnvironmentVariable("VRPMSG_SMOKE_LAUNCHER");
         if (!string.IsNullOrEmpty(launcher))
@@ -37,10 +47,7 @@ public static class CrossProcessChecks
         if (Path.GetFileNameWithoutExtension(self) == "dotnet")
             command.Add(typeof(CrossProcessChecks).Assembly.Location);
         command.AddRange(args);
-        var psi = new ProcessStartInfo(command[0]) { UseShellExecute = false };
-        foreach (var a in command.Skip(1))
-            psi.ArgumentList.Add(a);
-        return psi;
+        return command;
     }
 
     private static void ChildPublishes()

@@ -1,5 +1,6 @@
 using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Rpmsg;
+using VirtioRpmsg.Simulation;
 
 namespace VirtioRpmsg.Arm64Smoke;
 
@@ -21,13 +22,13 @@ public static class RpmsgChecks
     private static void EchoAcrossProcesses()
     {
         string shm;
-        using (var simulated = SimulatedRemoteProcess.Start(new SimulatedRemoteProcessOptions
+        using (var simulated = SimulatedRemoteProcess.StartWithHost(new SimulatedRemoteProcessOptions
         {
-            StartInfoFactory = args => CrossProcessChecks.SelfStartInfo([RpmsgRemoteChild.Mode, .. args]),
+            RemoteCommand = CrossProcessChecks.SelfCommand([RpmsgRemoteChild.Mode]),
             SharedMemoryPrefix = "vrpmsg-test-smoke-echo-",
             // A cold .NET start under qemu-user takes seconds.
             StartTimeout = TimeSpan.FromSeconds(120),
-            ExitTimeout = TimeSpan.FromSeconds(30),
+            StopTimeout = TimeSpan.FromSeconds(30),
             HostOptions = new RpmsgDeviceOptions { Name = "smoke-host", SendTimeout = Step },
         }))
         {

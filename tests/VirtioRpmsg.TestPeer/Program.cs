@@ -1,3 +1,5 @@
+using VirtioRpmsg.Simulation;
+
 namespace VirtioRpmsg.TestPeer;
 
 /// <summary>
@@ -10,6 +12,9 @@ public static class Program
 {
     public static int Main(string[] args)
     {
+        // "remote ...": the simulated remote's entry point, as the child of a SimulatedRemoteProcess.
+        if (SimulatedRemoteChild.TryRun(args, out int code))
+            return code;
         if (args.Length == 0)
         {
             Console.Error.WriteLine("usage: VirtioRpmsg.TestPeer MODE [args...]");
@@ -24,7 +29,6 @@ public static class Program
                 "doorbell-socket" => DoorbellSocketPeer.Run(args),
                 "virtqueue-device" => VirtqueuePeer.Run(args),
                 "guard-page" => GuardPagePeer.Run(args),
-                "simulated-remote" => SimulatedRemotePeer.Run(args),
                 _ => Unknown(args[0]),
             };
         }

@@ -60,8 +60,8 @@ internal static class BenchCommand
         return command;
     }
 
-    /// <summary>Every scenario: in-process, and cross-process with the remote run from this very rpmsg.dll.</summary>
+    /// <summary>Every scenario: in-process, and cross-process with the remote run by this very program (<c>rpmsg remote</c>).</summary>
     public static ScenarioRegistry Registry() =>
         ScenarioRegistry.CreateDefault()
-            .Register(CrossProcessEchoScenario.ScenarioName, c => new CrossProcessEchoScenario(c.HostCpu, c.RemoteCpu, typeof(BenchCommand).Assembly.Location));
+            .Register(CrossProcessEchoScenario.ScenarioName, c => new CrossProcessEchoScenario(c.HostCpu, c.RemoteCpu));
 }

@@ -3,6 +3,7 @@ using System.Globalization;
 using HdrHistogram;
 using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Rpmsg;
+using VirtioRpmsg.Simulation;
 
 namespace VirtioRpmsg.Cli.Commands;
 

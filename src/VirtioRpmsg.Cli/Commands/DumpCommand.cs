@@ -1,5 +1,6 @@
 using System.CommandLine;
 using VirtioRpmsg.Lifecycle;
+using VirtioRpmsg.Simulation;
 
 namespace VirtioRpmsg.Cli.Commands;
 

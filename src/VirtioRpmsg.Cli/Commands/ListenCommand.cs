@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Text;
 using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Rpmsg;
+using VirtioRpmsg.Simulation;
 
 namespace VirtioRpmsg.Cli.Commands;
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Rpmsg;
+using VirtioRpmsg.Simulation;
 
 namespace VirtioRpmsg.Cli.Commands;
 

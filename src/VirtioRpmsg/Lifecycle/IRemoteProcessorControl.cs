@@ -4,10 +4,8 @@ namespace VirtioRpmsg.Lifecycle;
 /// Powers a remote processor on and off: the part of remoteproc that is specific to the machine.
 /// <see cref="RemoteProcessor"/> calls it at fixed points of its state machine, always after the
 /// local vdev is torn down (on stop/detach) and before the vdev is set up (on start/attach).
-/// Implementations: <see cref="SysfsRemoteProcessorControl"/> (Linux remoteproc through sysfs),
-/// <see cref="InProcessSimulatedControl"/> (the remote runs in this process), <see cref="SimulatedProcessControl"/>
-/// (the remote is a child process: Start = spawn with the doorbell pair passed, Stop = quit then kill,
-/// InjectCrash = kill -9 or a fault command, Detach/Attach = commands, attach with a fresh doorbell pair).
+/// Implementations: <see cref="SysfsRemoteProcessorControl"/> (Linux remoteproc through sysfs); the
+/// VirtioRpmsg.Simulation package adds simulated remotes (in this process, or in a child process).
 /// Calls are serialized by the <see cref="RemoteProcessor"/>; they may block (bounded).
 /// </summary>
 public interface IRemoteProcessorControl

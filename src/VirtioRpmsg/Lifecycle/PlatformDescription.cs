@@ -13,7 +13,7 @@ namespace VirtioRpmsg.Lifecycle;
 /// </summary>
 public sealed record PlatformDescription
 {
-    /// <summary>Size of the shared-memory file of the simulated and OpenAMP setups.</summary>
+    /// <summary>Size of the shared-memory file of OpenAMP's Linux-userspace machine.</summary>
     public const ulong OpenAmpSharedMemorySize = 0x80000;
 
     /// <summary>The shared-memory file of OpenAMP's Linux-userspace machine.</summary>
@@ -74,22 +74,6 @@ public sealed record PlatformDescription
     public void Validate() => PlatformDescriptionValidator.Validate(this);
 
     // ---- well-known machines ------------------------------------------------------------------
-
-    /// <summary>
-    /// The default two-process simulated setup, host side (use <c>with { Role = PlatformRole.Remote }</c>
-    /// for the other): one shared-memory file of 0x80000 bytes at <paramref name="shmPath"/> in which
-    /// address == offset, the OpenAMP layout (resource table at 0, vrings 0x4000/0x8000, pool 0x10000),
-    /// and an eventfd doorbell pair passed over a descriptor-passing socket named after the file.
-    /// </summary>
-    public static PlatformDescription SimulatedDefault(string shmPath)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(shmPath);
-        return OpenAmpLinux(PlatformRole.Host) with
-        {
-            Regions = [SharedFile(shmPath)],
-            Doorbell = new DoorbellDescription { Kind = PlatformDoorbellKind.Eventfd, Socket = "vrpmsg:" + shmPath },
-        };
-    }
 
     /// <summary>
     /// Exactly OpenAMP's Linux-userspace machine: /dev/shm/openamp.shm of 0x80000 bytes, resource

@@ -1,4 +1,5 @@
 using VirtioRpmsg.Lifecycle;
+using VirtioRpmsg.Simulation;
 
 namespace VirtioRpmsg.Tests.Lifecycle;
 
@@ -183,9 +184,9 @@ public class PlatformDescriptionParseTests
     }
 
     [Fact]
-    public void SimulatedDefault_Path_OneSharedFileWithEventFdOverDescriptorPassing()
+    public void SimulatedPlatformDescription_Path_OneSharedFileWithEventFdOverDescriptorPassing()
     {
-        var d = PlatformDescription.SimulatedDefault("/dev/shm/vrpmsg-test-sim");
+        var d = SimulatedPlatform.Description("/dev/shm/vrpmsg-test-sim");
 
         d.Validate();
         var shm = Assert.Single(d.Regions);

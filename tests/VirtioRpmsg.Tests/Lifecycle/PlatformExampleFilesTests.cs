@@ -1,4 +1,5 @@
 using VirtioRpmsg.Lifecycle;
+using VirtioRpmsg.Simulation;
 
 namespace VirtioRpmsg.Tests.Lifecycle;
 
@@ -35,11 +36,11 @@ public class PlatformExampleFilesTests
     }
 
     [Fact]
-    public void Load_SimulatedExample_EqualsSimulatedDefault()
+    public void Load_SimulatedExample_EqualsSimulatedPlatformDescription()
     {
         var d = PlatformDescription.Load(Path.Combine(PlatformTestJson.ExamplesDirectory(), "simulated.json"));
 
-        Assert.Equal(PlatformDescription.SimulatedDefault("/dev/shm/vrpmsg-sim.shm").ToJson(), d.ToJson());
+        Assert.Equal(SimulatedPlatform.Description("/dev/shm/vrpmsg-sim.shm").ToJson(), d.ToJson());
     }
 
     [Fact]

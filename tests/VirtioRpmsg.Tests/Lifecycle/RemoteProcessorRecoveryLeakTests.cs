@@ -1,5 +1,7 @@
 using VirtioRpmsg.Lifecycle;
+using VirtioRpmsg.Simulation;
 using VirtioRpmsg.Tests.Platform;
+using VirtioRpmsg.Tests.Simulation;
 
 namespace VirtioRpmsg.Tests.Lifecycle;
 

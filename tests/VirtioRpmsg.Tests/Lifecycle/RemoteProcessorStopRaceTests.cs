@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
 using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Rpmsg;
+using VirtioRpmsg.Simulation;
 using VirtioRpmsg.Tests.Platform;
+using VirtioRpmsg.Tests.Simulation;
 
 namespace VirtioRpmsg.Tests.Lifecycle;
 

@@ -3,6 +3,8 @@ using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Memory;
 using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
+using VirtioRpmsg.Simulation;
+using VirtioRpmsg.Tests.Simulation;
 using VirtioRpmsg.Virtio;
 
 namespace VirtioRpmsg.Tests.Lifecycle;

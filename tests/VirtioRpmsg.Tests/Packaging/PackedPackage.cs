@@ -1,16 +1,18 @@
 using System.Diagnostics;
 using System.IO.Compression;
+using System.Reflection.Metadata;
 using System.Xml.Linq;
 
 namespace VirtioRpmsg.Tests.Packaging;
 
 /// <summary>
-/// Runs <c>dotnet pack --no-build</c> of src/VirtioRpmsg once (the test build has just built it in the
-/// same configuration) into a temporary folder and keeps the package and symbols package contents.
+/// Runs <c>dotnet pack --no-build</c> of one packable project under src/ once (the test build has just built it
+/// in the same configuration) into a temporary folder and keeps the package and symbols package contents.
+/// One fixture per package: <see cref="LibraryPackage"/>, <see cref="SimulationPackage"/>.
 /// A failed pack (e.g. no ARM64 cross compiler) is kept as <see cref="Failure"/> so every test fails
 /// with MSBuild's own explanation; it is never a skip.
 /// </summary>
-public sealed class PackedPackage : IDisposable
+public abstract class PackedPackage : IDisposable
 {
 #if DEBUG
     private const string Configuration = "Debug";
@@ -18,15 +20,19 @@ public sealed class PackedPackage : IDisposable
     private const string Configuration = "Release";
 #endif
     private static readonly TimeSpan PackBound = TimeSpan.FromMinutes(5);
+
+    // Custom debug information kind of a portable PDB document's embedded source.
+    private static readonly Guid EmbeddedSourceKind = new("0E8A571B-6926-466E-B4AD-8AB04611F5FE");
     private readonly string _outDir = Path.Combine(Path.GetTempPath(), "vrpmsg-test-pack-" + Guid.NewGuid().ToString("N"));
 
-    public PackedPackage()
+    protected PackedPackage(string id)
     {
+        Id = id;
         Directory.CreateDirectory(_outDir);
-        string project = Path.Combine(FindRepositoryRoot(), "src", "VirtioRpmsg", "VirtioRpmsg.csproj");
+        string project = Path.Combine(FindRepositoryRoot(), "src", id, id + ".csproj");
         var (exitCode, output) = RunPack(project);
-        var packages = Directory.GetFiles(_outDir, "VirtioRpmsg.*.nupkg");
-        var symbols = Directory.GetFiles(_outDir, "VirtioRpmsg.*.snupkg");
+        var packages = Directory.GetFiles(_outDir, id + ".*.nupkg");
+        var symbols = Directory.GetFiles(_outDir, id + ".*.snupkg");
         if (exitCode != 0 || packages.Length != 1 || symbols.Length != 1)
         {
             // MSBuild's error lines say what is missing (for instance: apt-get install gcc-aarch64-linux-gnu).
@@ -43,6 +49,9 @@ public sealed class PackedPackage : IDisposable
         Metadata = nuspec.Root!.Elements().Single(e => e.Name.LocalName == "metadata");
     }
 
+    /// <summary>The package id, also the project's folder and name under src/.</summary>
+    public string Id { get; }
+
     /// <summary>Null when the pack worked; otherwise why not.</summary>
     public string? Failure { get; }
 
@@ -56,6 +65,21 @@ public sealed class PackedPackage : IDisposable
     /// <summary>The nuspec's &lt;metadata&gt; element.</summary>
     public XElement Metadata { get; } = new("metadata");
 
+    /// <summary>The source documents of the symbols package's PDB, and those of them whose source is embedded.</summary>
+    public (IReadOnlyList<string> Documents, IReadOnlySet<string> Embedded) PdbSources()
+    {
+        using var provider = MetadataReaderProvider.FromPortablePdbImage(System.Collections.Immutable.ImmutableArray.Create(SymbolEntries[$"lib/net10.0/{Id}.pdb"]));
+        var reader = provider.GetMetadataReader();
+        var embedded = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var handle in reader.CustomDebugInformation)
+        {
+            var info = reader.GetCustomDebugInformation(handle);
+            if (info.Parent.Kind == HandleKind.Document && reader.GetGuid(info.Kind) == EmbeddedSourceKind)
+                embedded.Add(reader.GetString(reader.GetDocument((DocumentHandle)info.Parent).Name));
+        }
+        return (reader.Documents.Select(d => reader.GetString(reader.GetDocument(d).Name)).ToList(), embedded);
+    }
+
     /// <summary>Fails the calling test with the pack's explanation if the pack did not work.</summary>
     public void AssertPacked() => Assert.True(Failure is null, Failure);
 
@@ -64,6 +88,7 @@ public sealed class PackedPackage : IDisposable
 
     public void Dispose()
     {
+        GC.SuppressFinalize(this);
         try
         {
             Directory.Delete(_outDir, recursive: true);

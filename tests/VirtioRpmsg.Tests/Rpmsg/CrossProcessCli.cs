@@ -10,7 +10,16 @@ internal sealed class CrossProcessCli : IDisposable
     private readonly StringBuilder _stderr = new();
     private readonly SemaphoreSlim _lines = new(0);
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, bool> s_started = new();
+
     private CrossProcessCli(Process process) => Process = process;
+
+    /// <summary>
+    /// True when <paramref name="shmFile"/> (named PREFIX-PID-...) was made by a CLI this test process started: only
+    /// those may be cleaned up, never another test run's (several runs can share /dev/shm).
+    /// </summary>
+    public static bool StartedHere(string shmFile) =>
+        Path.GetFileName(shmFile).Split('-') is [_, _, var pid, ..] && int.TryParse(pid, out int id) && s_started.ContainsKey(id);
 
     public Process Process { get; }
 
@@ -45,6 +54,7 @@ internal sealed class CrossProcessCli : IDisposable
         foreach (var a in args)
             psi.ArgumentList.Add(a);
         var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start rpmsg");
+        s_started[process.Id] = true;
         var cli = new CrossProcessCli(process);
         process.OutputDataReceived += (_, e) =>
         {

@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Rpmsg;
+using VirtioRpmsg.Simulation;
 using VirtioRpmsg.Tests.Platform;
 
 namespace VirtioRpmsg.Tests.Rpmsg;
@@ -229,7 +230,7 @@ public sealed class CrossProcessLifetimeTests
     /// <summary>A failing demo run must not leave its file for the next test run: remove it here, after the assertions.</summary>
     private static void DeleteDemoLeftovers(HashSet<string> before)
     {
-        foreach (var f in ShmFiles().Except(before).Where(f => f.Contains("vrpmsg-demo-", StringComparison.Ordinal)))
+        foreach (var f in ShmFiles().Except(before).Where(f => f.Contains("vrpmsg-demo-", StringComparison.Ordinal) && CrossProcessCli.StartedHere(f)))
             File.Delete(f);
     }
 

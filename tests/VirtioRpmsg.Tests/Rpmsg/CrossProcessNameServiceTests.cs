@@ -1,5 +1,6 @@
 using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Rpmsg;
+using VirtioRpmsg.Simulation;
 
 namespace VirtioRpmsg.Tests.Rpmsg;
 

@@ -1,5 +1,7 @@
 using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Rpmsg;
+using VirtioRpmsg.Simulation;
+using VirtioRpmsg.Tests.Simulation;
 
 namespace VirtioRpmsg.Tests.Rpmsg;
 
@@ -41,7 +43,7 @@ internal sealed class CrossProcessRemote : IDisposable
     {
         var options = new RpmsgDeviceOptions { Name = "test-host", SendTimeout = Limit };
         host?.Invoke(options);
-        var process = SimulatedRemoteProcess.Start(new SimulatedRemoteProcessOptions { HostOptions = options, SharedMemoryPrefix = "vrpmsg-test-xp-" });
+        var process = SimulatedRemoteProcess.StartWithHost(new SimulatedRemoteProcessOptions { RemoteCommand = RemoteCommands.Cli, HostOptions = options, SharedMemoryPrefix = "vrpmsg-test-xp-" });
         var remote = new CrossProcessRemote(process);
         try
         {

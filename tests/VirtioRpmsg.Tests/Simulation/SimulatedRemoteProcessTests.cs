@@ -1,16 +1,18 @@
 using VirtioRpmsg.Lifecycle;
+using VirtioRpmsg.Simulation;
+using VirtioRpmsg.Tests.Lifecycle;
 using VirtioRpmsg.Tests.Platform;
 
-namespace VirtioRpmsg.Tests.Lifecycle;
+namespace VirtioRpmsg.Tests.Simulation;
 
 /// <summary>
-/// <see cref="RemoteProcessor"/> over <see cref="SimulatedProcessControl"/>: the remote is a real child
+/// <see cref="RemoteProcessor"/> over <see cref="SimulatedRemoteProcess"/>: the remote is a real child
 /// process on a /dev/shm file. Crashes are real (SIGKILL, or the remote's own fault injection) and are
 /// detected by the processor's monitor through the control's crash watchdog. Runs alone (non-parallel
 /// collection): it counts descriptors and it starts many processes.
 /// </summary>
 [Collection(DescriptorCountCollection.Name)]
-public sealed class SimulatedProcessControlTests
+public sealed class SimulatedRemoteProcessTests
 {
     private static readonly TimeSpan Bound = SimulatedProcessRig.Bound;
 
@@ -129,20 +131,20 @@ public sealed class SimulatedProcessControlTests
     [Fact]
     public void Constructor_MemfdRegion_ThrowsNamingRegions()
     {
-        var simulated = PlatformDescription.SimulatedDefault("/dev/shm/vrpmsg-test-unused.shm");
+        var simulated = SimulatedPlatform.Description("/dev/shm/vrpmsg-test-unused.shm");
         var memfd = simulated with { Regions = [simulated.Regions[0] with { Kind = PlatformRegionKind.Memfd, Path = null }] };
 
-        var e = Assert.Throws<PlatformDescriptionException>(() => new SimulatedProcessControl(memfd));
+        var e = Assert.Throws<PlatformDescriptionException>(() => new SimulatedRemoteProcess(memfd));
         Assert.Contains("regions", e.Message);
     }
 
     [Fact]
     public void Constructor_OtherVdevLayout_ThrowsNamingVdev()
     {
-        var simulated = PlatformDescription.SimulatedDefault("/dev/shm/vrpmsg-test-unused.shm");
+        var simulated = SimulatedPlatform.Description("/dev/shm/vrpmsg-test-unused.shm");
         var other = simulated with { Vdev = simulated.Vdev! with { BufferCount = 64 } };
 
-        var e = Assert.Throws<PlatformDescriptionException>(() => new SimulatedProcessControl(other));
+        var e = Assert.Throws<PlatformDescriptionException>(() => new SimulatedRemoteProcess(other));
         Assert.Contains("vdev", e.Message);
     }
 

@@ -1,19 +1,21 @@
 using System.Globalization;
 using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Rpmsg;
+using VirtioRpmsg.Simulation;
+using VirtioRpmsg.Tests.Lifecycle;
 
-namespace VirtioRpmsg.Tests.Lifecycle;
+namespace VirtioRpmsg.Tests.Simulation;
 
 /// <summary>
 /// A host platform over a /dev/shm/vrpmsg-test-* file (simulated default layout), a
-/// <see cref="SimulatedProcessControl"/> whose remote is a child process, and a <see cref="RemoteProcessor"/>
+/// <see cref="SimulatedRemoteProcess"/> whose remote is a child process, and a <see cref="RemoteProcessor"/>
 /// watching the control's crash watchdog. Dispose tears all of it down (the child included) and deletes the file.
 /// </summary>
-internal sealed class SimulatedProcessRig : RemoteProcessorRig<SimulatedProcessControl>
+internal sealed class SimulatedProcessRig : RemoteProcessorRig<SimulatedRemoteProcess>
 {
     public static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
 
-    private SimulatedProcessRig(string path, PlatformResources platform, SimulatedProcessControl control, RemoteProcessor processor)
+    private SimulatedProcessRig(string path, PlatformResources platform, SimulatedRemoteProcess control, RemoteProcessor processor)
         : base(path, platform, control, processor)
     {
     }
@@ -22,12 +24,12 @@ internal sealed class SimulatedProcessRig : RemoteProcessorRig<SimulatedProcessC
     {
         string path = "/dev/shm/vrpmsg-test-proc-" + Guid.NewGuid().ToString("N") + ".shm";
         PlatformResources? platform = null;
-        SimulatedProcessControl? control = null;
+        SimulatedRemoteProcess? control = null;
         try
         {
-            var description = PlatformDescription.SimulatedDefault(path);
+            var description = SimulatedPlatform.Description(path);
             platform = PlatformResources.Open(description, new PlatformOpenOptions { ReadResourceTable = false });
-            control = new SimulatedProcessControl(description, new SimulatedProcessControlOptions { CrashMethod = crash, StartTimeout = Bound });
+            control = new SimulatedRemoteProcess(description, new SimulatedRemoteProcessOptions { RemoteCommand = RemoteCommands.Cli, CrashMethod = crash, StartTimeout = Bound });
             var processor = new RemoteProcessor(platform, control, new RemoteProcessorOptions
             {
                 RecoveryMode = mode,

@@ -4,11 +4,11 @@ using System.Text;
 using System.Threading.Channels;
 using VirtioRpmsg.Rpmsg;
 
-namespace VirtioRpmsg.Lifecycle;
+namespace VirtioRpmsg.Simulation;
 
 /// <summary>
-/// One child running <c>rpmsg remote --shm PATH --passing NAME</c>, shared by <see cref="SimulatedRemoteProcess"/>
-/// and SimulatedProcessControl: builds its start info, collects stdout lines (READY, ENDPOINT,
+/// One child of <see cref="SimulatedRemoteProcess"/> running <see cref="SimulatedRemoteChild.Run(IReadOnlyList{string}, TextReader?, TextWriter?, CancellationToken)"/>
+/// (<c>COMMAND remote --shm PATH --passing NAME ...</c>): builds its start info, collects stdout lines (READY, ENDPOINT,
 /// command replies) and stderr, runs line-protocol commands (<see cref="SimulatedRemoteCommands"/>) and kills
 /// it. The child exits when its stdin closes, so it never outlives this process.
 /// </summary>
@@ -66,7 +66,7 @@ internal sealed class RemoteChildProcess : IDisposable
     /// <summary>Raised once when the child exits (on a thread-pool thread).</summary>
     public event Action<RemoteChildProcess>? Exited;
 
-    /// <summary>The arguments of the <c>remote</c> subcommand for a host-driven child.</summary>
+    /// <summary>The arguments of the <c>remote</c> entry point (<see cref="SimulatedRemoteChild"/>) for a host-driven child.</summary>
     public static List<string> RemoteArguments(string shmPath, string passingName, SimulatedServices services, RpmsgWaitStrategy wait, IEnumerable<string> extra)
     {
         var args = new List<string> { "remote", "--shm", shmPath, "--passing", passingName, "--services", ServicesArgument(services), "--wait", WaitArgument(wait) };
@@ -74,38 +74,24 @@ internal sealed class RemoteChildProcess : IDisposable
         return args;
     }
 
-    /// <summary>Creates (not started) the child: via <paramref name="factory"/> when given, else <c>dotnet CLI args</c>.</summary>
-    public static RemoteChildProcess Create(IReadOnlyList<string> args, string? cliAssemblyPath, Func<IReadOnlyList<string>, ProcessStartInfo>? factory)
+    /// <summary>
+    /// Creates (not started) the child: <paramref name="command"/> (the executable and its leading arguments, see
+    /// <see cref="SimulatedRemoteProcessOptions.RemoteCommand"/>) followed by <paramref name="args"/>.
+    /// </summary>
+    public static RemoteChildProcess Create(IReadOnlyList<string> command, IReadOnlyList<string> args)
     {
-        ProcessStartInfo psi;
-        if (factory is not null)
+        if (command.Count == 0 || string.IsNullOrEmpty(command[0]))
+            throw new ArgumentException("the command that runs the simulated remote is empty: it needs at least the executable", nameof(command));
+        var psi = new ProcessStartInfo(command[0])
         {
-            psi = factory(args);
-        }
-        else
-        {
-            string cli = cliAssemblyPath ?? Path.Combine(AppContext.BaseDirectory, "rpmsg.dll");
-            if (!File.Exists(cli))
-                throw new FileNotFoundException($"The rpmsg CLI assembly that runs the simulated remote was not found at '{cli}' (set CliAssemblyPath in the options).", cli);
-            psi = new ProcessStartInfo(DotnetHost());
-            psi.ArgumentList.Add(cli);
-            foreach (var a in args)
-                psi.ArgumentList.Add(a);
-        }
-        psi.UseShellExecute = false;
-        psi.RedirectStandardInput = true;
-        psi.RedirectStandardOutput = true;
-        psi.RedirectStandardError = true;
+            UseShellExecute = false,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var a in command.Skip(1).Concat(args))
+            psi.ArgumentList.Add(a);
         return new RemoteChildProcess(psi);
-    }
-
-    private static string DotnetHost()
-    {
-        // Under `dotnet test` / `dotnet app.dll` this process is the muxer itself; under an apphost, use PATH.
-        string? current = Environment.ProcessPath;
-        if (current is not null && Path.GetFileNameWithoutExtension(current) == "dotnet")
-            return current;
-        return Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
     }
 
     private static string ServicesArgument(SimulatedServices services)
@@ -289,15 +275,20 @@ internal sealed class RemoteChildProcess : IDisposable
         {
             return;
         }
-        if (Interlocked.Exchange(ref _exitedRaised, 1) != 0)
-            return;
+        if (Interlocked.Exchange(ref _exitedRaised, 1) == 0)
+            RaiseOnce(Exited, this);
+    }
+
+    /// <summary>Runs an exit event's subscribers; a subscriber's failure must not take the process down from a thread-pool thread.</summary>
+    internal static void RaiseOnce<T>(Action<T>? handler, T sender)
+    {
         try
         {
-            Exited?.Invoke(this);
+            handler?.Invoke(sender);
         }
         catch (Exception)
         {
-            // A subscriber's failure must not take the process down from a thread-pool thread.
+            // Nothing to do: the subscriber owns its failure.
         }
     }
 

@@ -1,9 +1,9 @@
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging;
 using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
 
-namespace VirtioRpmsg.Lifecycle;
+namespace VirtioRpmsg.Simulation;
 
 /// <summary>Settings of a <see cref="SimulatedRemote"/>.</summary>
 public sealed record SimulatedRemoteOptions

@@ -1,8 +1,9 @@
 using System.Diagnostics;
+using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
 
-namespace VirtioRpmsg.Lifecycle;
+namespace VirtioRpmsg.Simulation;
 
 /// <summary>
 /// The transport of a simulated remote that outlives its host: the current <see cref="SimulatedRemote"/>

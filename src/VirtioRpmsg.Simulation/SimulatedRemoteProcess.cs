@@ -1,19 +1,25 @@
+using System.Diagnostics;
 using System.Globalization;
+using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Platform;
 
-namespace VirtioRpmsg.Lifecycle;
+namespace VirtioRpmsg.Simulation;
 
 /// <summary>
-/// A control backend whose remote is a child process (<c>dotnet rpmsg.dll remote --shm PATH --passing NAME</c>,
-/// <see cref="SimulatedRemote"/> with the services of the options) over the platform's shared-memory FILE.
-/// Start = spawn a child, hand it the doorbell pair made by <see cref="CreateHostDoorbell"/> over a fresh
-/// abstract Unix socket, wait for its READY (it has written its resource table by then). Stop = close its
-/// stdin (it exits on EOF), kill it after <see cref="SimulatedProcessControlOptions.StopTimeout"/>, reap it.
-/// InjectCrash = SIGKILL, or the <c>crash</c> fault-injection command (NEEDS_RESET, then SIGKILL of itself).
-/// Detach = the <c>detach</c> command (the child drops its transport and keeps running); Attach = the
-/// <c>attach</c> command followed by a fresh eventfd pair over the same socket (the child starts a new
-/// transport at the same endpoint addresses), or, for a child that died, a new child
-/// (<see cref="SimulatedProcessControlOptions.RebootOnAttachAfterCrash"/>).
+/// A simulated remote processor in a child process, over a shared-memory FILE: the child runs
+/// <see cref="SimulatedRemoteChild"/> (a <see cref="SimulatedRemote"/> with the services of the options),
+/// started through <see cref="SimulatedRemoteProcessOptions.RemoteCommand"/>. Two ways to use it:
+/// <list type="bullet">
+/// <item>As the control backend of a <see cref="RemoteProcessor"/> (the constructor): Start = spawn a child,
+/// hand it the doorbell pair made by <see cref="CreateHostDoorbell"/> over a fresh abstract Unix socket, wait
+/// for its READY (it has written its resource table by then). Stop = close its stdin (it exits on EOF), kill it
+/// after <see cref="SimulatedRemoteProcessOptions.StopTimeout"/>, reap it. InjectCrash = SIGKILL, or the
+/// <c>crash</c> fault-injection command (NEEDS_RESET, then SIGKILL of itself). Detach = the <c>detach</c>
+/// command (the child drops its transport and keeps running); Attach = the <c>attach</c> command followed by a
+/// fresh eventfd pair over the same socket, or, for a child that died, a new child
+/// (<see cref="SimulatedRemoteProcessOptions.RebootOnAttachAfterCrash"/>).</item>
+/// <item>Directly, with a host device of its own: <see cref="StartWithHost"/>.</item>
+/// </list>
 /// </summary>
 /// <remarks>
 /// <para>A child that exits unless told to (a crash) rings <see cref="CrashWatchdog"/>, which
@@ -21,14 +27,14 @@ namespace VirtioRpmsg.Lifecycle;
 /// one <see cref="RemoteProcessorOptions.MonitorInterval"/> of the exit being seen. Killing a process leaves
 /// its shared memory as it was, so without the watchdog nothing in memory says it died.</para>
 /// <para>The child reads commands on stdin and exits when it closes, so it never outlives this process;
-/// Dispose kills it. The child uses the simulated default layout
-/// (<see cref="PlatformDescription.SimulatedDefault"/>) over the file: the description must have that layout.</para>
+/// Dispose kills it. The child uses the layout of <see cref="SimulatedPlatform.Description"/> over the file:
+/// the description must match it.</para>
 /// </remarks>
-public sealed class SimulatedProcessControl : IRemoteProcessorControl, IRemoteDoorbellProvider, IRemoteCrashSignal, IDisposable
+public sealed partial class SimulatedRemoteProcess : IRemoteProcessorControl, IRemoteDoorbellProvider, IRemoteCrashSignal, IDisposable
 {
     private readonly object _lock = new();
     private readonly object _exitLock = new();
-    private readonly SimulatedProcessControlOptions _options;
+    private readonly SimulatedRemoteProcessOptions _options;
     private readonly string _shmPath;
     private readonly LoopbackDoorbell _watchdogRinger;
     private readonly LoopbackDoorbell _watchdog;
@@ -39,28 +45,29 @@ public sealed class SimulatedProcessControl : IRemoteProcessorControl, IRemoteDo
     private volatile RemoteControlState _state = RemoteControlState.Offline;
     private bool _exitExpected;
     private int _boots;
+    private int? _lastExitCode;
     private bool _disposed;
 
     /// <summary>
     /// <paramref name="description"/>: the host's platform, one shmFile region with the layout of
-    /// <see cref="PlatformDescription.SimulatedDefault"/> (the host creates the file; the child opens it).
+    /// <see cref="SimulatedPlatform.Description"/> (the host creates the file; the child opens it).
     /// </summary>
     /// <exception cref="PlatformDescriptionException">The description is not a single shared file with the simulated layout.</exception>
-    public SimulatedProcessControl(PlatformDescription description, SimulatedProcessControlOptions? options = null, string name = "sim-process")
+    public SimulatedRemoteProcess(PlatformDescription description, SimulatedRemoteProcessOptions? options = null, string name = "sim-process")
     {
         ArgumentNullException.ThrowIfNull(description);
         ArgumentException.ThrowIfNullOrEmpty(name);
         if (description.Regions.Count != 1 || description.Regions[0].Kind != PlatformRegionKind.ShmFile || description.Regions[0].Path is not { Length: > 0 } path)
             throw new PlatformDescriptionException("regions", $"{description.Regions.Count} region(s), first {(description.Regions.Count > 0 ? description.Regions[0].Kind.ToString() : "none")}",
                 "the simulated remote process opens one shared-memory file by path: exactly one shmFile region with a path");
-        var expected = PlatformDescription.SimulatedDefault(path);
+        var expected = SimulatedPlatform.Description(path);
         if (description.Vdev != expected.Vdev)
-            throw new PlatformDescriptionException("vdev", description.Vdev?.ToString() ?? "null", "the simulated remote process uses the layout of PlatformDescription.SimulatedDefault");
+            throw new PlatformDescriptionException("vdev", description.Vdev?.ToString() ?? "null", "the simulated remote process uses the layout of SimulatedPlatform.Description");
         if (description.ResourceTable != expected.ResourceTable)
-            throw new PlatformDescriptionException("resourceTable", description.ResourceTable?.ToString() ?? "null", "the simulated remote process puts its table where PlatformDescription.SimulatedDefault does");
+            throw new PlatformDescriptionException("resourceTable", description.ResourceTable?.ToString() ?? "null", "the simulated remote process puts its table where SimulatedPlatform.Description does");
         if (description.Regions[0].Size != expected.Regions[0].Size)
             throw new PlatformDescriptionException("regions[0].size", description.Regions[0].Size?.ToString(CultureInfo.InvariantCulture) ?? "null", $"the simulated remote process maps {expected.Regions[0].Size} bytes");
-        _options = options ?? new SimulatedProcessControlOptions();
+        _options = options ?? new SimulatedRemoteProcessOptions();
         _shmPath = path;
         Name = name;
         (_watchdogRinger, _watchdog) = LoopbackDoorbell.CreatePair();
@@ -85,7 +92,7 @@ public sealed class SimulatedProcessControl : IRemoteProcessorControl, IRemoteDo
         }
     }
 
-    /// <summary>Always true: a crash is a SIGKILL or the fault command, per <see cref="SimulatedProcessControlOptions.CrashMethod"/>.</summary>
+    /// <summary>Always true: a crash is a SIGKILL or the fault command, per <see cref="SimulatedRemoteProcessOptions.CrashMethod"/>.</summary>
     public bool CanInjectCrash => true;
 
     /// <summary>Rung when the child exits unless told to (crash); RemoteProcessor picks it up as its watchdog (IRemoteCrashSignal). Owned by this control.</summary>
@@ -124,7 +131,9 @@ public sealed class SimulatedProcessControl : IRemoteProcessorControl, IRemoteDo
     }
 
     /// <summary>Spawns the child remote, passes it the memory and the doorbell, and waits for READY.</summary>
-    public void Start()
+    public void Start() => Start(CancellationToken.None);
+
+    private void Start(CancellationToken cancellationToken)
     {
         lock (_lock)
         {
@@ -132,7 +141,7 @@ public sealed class SimulatedProcessControl : IRemoteProcessorControl, IRemoteDo
             if (_child is not null && !_child.HasExited)
                 throw new InvalidOperationException($"simulated remote process '{Name}' is already running (pid {_child.ProcessId}, state {State})");
             Reap();
-            Spawn(TakePendingDoorbell("start"));
+            Spawn(TakePendingDoorbell("start"), cancellationToken);
             _state = RemoteControlState.Running;
         }
     }
@@ -172,7 +181,7 @@ public sealed class SimulatedProcessControl : IRemoteProcessorControl, IRemoteDo
             {
                 // The dead core "rebooted by itself": a new child, the table in memory kept as it is.
                 Reap();
-                Spawn(doorbell);
+                Spawn(doorbell, CancellationToken.None);
             }
             else
             {
@@ -210,7 +219,11 @@ public sealed class SimulatedProcessControl : IRemoteProcessorControl, IRemoteDo
         return child.Command(line, timeout ?? _options.CommandTimeout);
     }
 
-    /// <summary>Kills and reaps the child; the crash watchdog is released.</summary>
+    /// <summary>
+    /// Stops the host device (if <see cref="StartWithHost"/> made one), closes the child's stdin, kills it after
+    /// <see cref="SimulatedRemoteProcessOptions.StopTimeout"/> and reaps it; releases the crash watchdog, and
+    /// what <see cref="StartWithHost"/> set up (the mapping, the shared file).
+    /// </summary>
     public void Dispose()
     {
         lock (_lock)
@@ -218,9 +231,15 @@ public sealed class SimulatedProcessControl : IRemoteProcessorControl, IRemoteDo
             if (_disposed)
                 return;
             _disposed = true;
+        }
+        // The host device goes before the child, outside the lock: its dispose joins its dispatcher thread.
+        _host?.Dispose();
+        lock (_lock)
+        {
             Reap();
             _pendingDoorbell = null;
         }
+        DisposeHostSide();
         _watchdogRinger.Dispose();
         _watchdog.Dispose();
     }
@@ -237,12 +256,12 @@ public sealed class SimulatedProcessControl : IRemoteProcessorControl, IRemoteDo
     }
 
     /// <summary>Spawns a child, passes it the doorbell pair, waits for READY; on failure the child is gone again.</summary>
-    private void Spawn(EventFdDoorbell doorbell)
+    private void Spawn(EventFdDoorbell doorbell, CancellationToken cancellationToken)
     {
         string socket = string.Create(CultureInfo.InvariantCulture, $"vrpmsg-proc-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..12]}");
         var args = RemoteChildProcess.RemoteArguments(_shmPath, socket, _options.Services, _options.RemoteWaitStrategy, _options.ExtraArguments);
         using var listener = DescriptorListener.Listen(socket);
-        var child = RemoteChildProcess.Create(args, _options.CliAssemblyPath, _options.StartInfoFactory);
+        var child = RemoteChildProcess.Create(_options.RemoteCommand ?? SimulatedRemoteProcessOptions.CurrentProcessCommand(), args);
         DescriptorPassing? connection = null;
         lock (_exitLock)
         {
@@ -254,17 +273,23 @@ public sealed class SimulatedProcessControl : IRemoteProcessorControl, IRemoteDo
         {
             child.Launch();
             Interlocked.Increment(ref _boots);
+            var deadline = Stopwatch.StartNew();
+            using var exitedOrCancelled = CancellationTokenSource.CreateLinkedTokenSource(child.ExitedToken, cancellationToken);
             try
             {
-                connection = listener.Accept(_options.StartTimeout, child.ExitedToken);
+                connection = listener.Accept(_options.StartTimeout, exitedOrCancelled.Token);
             }
             catch (OperationCanceledException) when (child.ExitedToken.IsCancellationRequested)
             {
                 throw child.ExitedEarly();
             }
+            catch (TimeoutException)
+            {
+                throw new TimeoutException($"the simulated remote (pid {child.ProcessId}) did not connect to '@{listener.Name}' within {_options.StartTimeout.TotalSeconds} s; stderr: {child.LastStderrLine()}");
+            }
             connection.SendDoorbell(doorbell);
             _endpoints.Clear();
-            child.ReadUntilReady(_options.StartTimeout, _endpoints);
+            child.ReadUntilReady(_options.StartTimeout - deadline.Elapsed, _endpoints, cancellationToken);
             _connection = connection;
         }
         catch
@@ -285,6 +310,7 @@ public sealed class SimulatedProcessControl : IRemoteProcessorControl, IRemoteDo
             _state = RemoteControlState.Crashed;
             _watchdogRinger.Ring();
         }
+        OnCrashed(child);
     }
 
     /// <summary>Ends the current child (stdin EOF, then kill after the timeout), reaps it, releases its socket.</summary>
@@ -298,7 +324,10 @@ public sealed class SimulatedProcessControl : IRemoteProcessorControl, IRemoteDo
             child.Shutdown(_options.StopTimeout);
             // Cleared before the dispose: State reads the child without the lock.
             lock (_exitLock)
+            {
                 _child = null;
+                _lastExitCode = child.ExitCode;
+            }
             child.Dispose();
         }
         _connection?.Dispose();

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace VirtioRpmsg.Lifecycle;
+namespace VirtioRpmsg.Simulation;
 
 /// <summary>
 /// The line protocol a <see cref="SimulatedRemote"/> run by <c>rpmsg remote</c> reads on stdin, so a host

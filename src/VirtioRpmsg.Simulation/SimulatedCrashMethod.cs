@@ -1,6 +1,6 @@
-namespace VirtioRpmsg.Lifecycle;
+namespace VirtioRpmsg.Simulation;
 
-/// <summary>How a <see cref="SimulatedProcessControl"/> crashes its child.</summary>
+/// <summary>How a <see cref="SimulatedRemoteProcess"/> crashes its child.</summary>
 public enum SimulatedCrashMethod
 {
     /// <summary>SIGKILL from the host: the remote vanishes, its memory untouched.</summary>

@@ -1,6 +1,6 @@
 using VirtioRpmsg.Rpmsg;
 
-namespace VirtioRpmsg.Lifecycle;
+namespace VirtioRpmsg.Simulation;
 
 /// <summary>Behaviour of an <see cref="InProcessSimulatedControl"/>'s simulated remote.</summary>
 public sealed record InProcessSimulatedOptions

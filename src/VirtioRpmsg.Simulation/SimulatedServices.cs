@@ -1,4 +1,4 @@
-namespace VirtioRpmsg.Lifecycle;
+namespace VirtioRpmsg.Simulation;
 
 /// <summary>The services a <see cref="SimulatedRemote"/> announces through the name service.</summary>
 [Flags]

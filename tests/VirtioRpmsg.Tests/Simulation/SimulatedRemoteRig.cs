@@ -1,8 +1,10 @@
 using System.Buffers.Binary;
 using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Rpmsg;
+using VirtioRpmsg.Simulation;
+using VirtioRpmsg.Tests.Lifecycle;
 
-namespace VirtioRpmsg.Tests.Lifecycle;
+namespace VirtioRpmsg.Tests.Simulation;
 
 /// <summary>
 /// A host platform over a real shared-memory file in /dev/shm (OpenAMP layout, table at 0), an

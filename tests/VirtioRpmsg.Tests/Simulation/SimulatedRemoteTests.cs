@@ -1,9 +1,10 @@
 using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
+using VirtioRpmsg.Simulation;
 using VirtioRpmsg.Tests.Platform;
 
-namespace VirtioRpmsg.Tests.Lifecycle;
+namespace VirtioRpmsg.Tests.Simulation;
 
 /// <summary>
 /// <see cref="SimulatedRemote"/> and its command protocol in one process: both sides over one shared-memory
@@ -22,7 +23,7 @@ public sealed class SimulatedRemoteTests : IDisposable
 
     public SimulatedRemoteTests()
     {
-        var description = PlatformDescription.SimulatedDefault(_path);
+        var description = SimulatedPlatform.Description(_path);
         _hostResources = PlatformResources.Open(description, new PlatformOpenOptions { ReadResourceTable = false });
         _remoteResources = PlatformResources.Open(description with { Role = PlatformRole.Remote, Regions = [description.Regions[0] with { Create = false }] });
         var (hostEnd, remoteEnd) = DescriptorPassing.CreatePair();

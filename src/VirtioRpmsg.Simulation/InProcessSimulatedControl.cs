@@ -1,8 +1,9 @@
+using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
 using VirtioRpmsg.Virtio;
 
-namespace VirtioRpmsg.Lifecycle;
+namespace VirtioRpmsg.Simulation;
 
 /// <summary>
 /// A control backend whose remote runs in this process: a remote-role <see cref="RpmsgDevice"/> with

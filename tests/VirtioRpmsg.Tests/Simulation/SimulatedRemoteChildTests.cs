@@ -1,37 +1,29 @@
-using System.Diagnostics;
 using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Rpmsg;
+using VirtioRpmsg.Simulation;
 using VirtioRpmsg.Tests.Infrastructure;
 
-namespace VirtioRpmsg.Tests.Lifecycle;
+namespace VirtioRpmsg.Tests.Simulation;
 
 /// <summary>
 /// <see cref="SimulatedRemoteChild"/> as the child of a <see cref="SimulatedRemoteProcess"/> started
-/// through a custom StartInfoFactory (the test peer in mode "simulated-remote"), as a packaged app does
-/// without the rpmsg CLI.
+/// with the test peer as its command (it hosts the entry point in one line, as any application can), and the
+/// entry point's argument parsing.
 /// </summary>
 public sealed class SimulatedRemoteChildTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
 
-    private static SimulatedRemoteProcess StartPeerRemote(SimulatedServices services = SimulatedServices.Echo) => SimulatedRemoteProcess.Start(new SimulatedRemoteProcessOptions
+    private static SimulatedRemoteProcess StartPeerRemote(SimulatedServices services = SimulatedServices.Echo) => SimulatedRemoteProcess.StartWithHost(new SimulatedRemoteProcessOptions
     {
-        StartInfoFactory = args =>
-        {
-            var psi = new ProcessStartInfo("dotnet");
-            psi.ArgumentList.Add(PeerProcess.PeerAssembly);
-            psi.ArgumentList.Add("simulated-remote");
-            foreach (var a in args)
-                psi.ArgumentList.Add(a);
-            return psi;
-        },
+        RemoteCommand = RemoteCommands.Peer,
         Services = services,
         SharedMemoryPrefix = "vrpmsg-test-child-",
         HostOptions = new RpmsgDeviceOptions { Name = "host", SendTimeout = Bound },
     });
 
     [Fact]
-    public void Run_StartedThroughStartInfoFactory_EchoesAndExitsCleanlyWhenHostDisposes()
+    public void Run_HostedByAnotherProgram_EchoesAndExitsCleanlyWhenHostDisposes()
     {
         string shm;
         SimulatedRemoteProcess? exited;
@@ -68,7 +60,7 @@ public sealed class SimulatedRemoteChildTests
     }
 
     [Theory]
-    [InlineData(new[] { "remote", "--shm", "/dev/shm/x" }, "--passing")]
+    [InlineData(new[] { "remote", "--shm", "/dev/shm/x", "--passing" }, "--passing")]
     [InlineData(new[] { "--shm", "/dev/shm/x", "--passing", "p", "--colour", "red" }, "--colour")]
     [InlineData(new[] { "--shm", "/dev/shm/x", "--passing", "p", "--wait", "sometimes" }, "sometimes")]
     [InlineData(new[] { "--shm", "/dev/shm/x", "--passing", "p", "--services", "echo,bogus" }, "bogus")]
@@ -78,5 +70,29 @@ public sealed class SimulatedRemoteChildTests
         var e = Assert.Throws<ArgumentException>(() => SimulatedRemoteChild.Run(arguments, TextReader.Null, TextWriter.Null));
 
         Assert.Contains(named, e.Message);
+    }
+
+    [Fact]
+    public void Parse_AllArguments_FillsTheOptions()
+    {
+        var o = SimulatedRemoteChild.Parse(["remote", "--shm", "/dev/shm/x", "--passing", "p", "--services", "echo,sink", "--wait", "hybrid", "--no-stdin", "--platform", "b.json"]);
+
+        Assert.Equal(new SimulatedRemoteChildOptions
+        {
+            SharedMemoryPath = "/dev/shm/x",
+            Passing = "p",
+            Services = SimulatedServices.Echo | SimulatedServices.Sink,
+            WaitStrategy = RpmsgWaitStrategy.Hybrid,
+            ReadCommands = false,
+            PlatformFile = "b.json",
+        }, o);
+    }
+
+    [Fact]
+    public void TryRun_OtherFirstArgument_ReturnsFalseWithoutRunning()
+    {
+        Assert.False(SimulatedRemoteChild.TryRun(["report", "--quick"], out int code));
+        Assert.Equal(0, code);
+        Assert.False(SimulatedRemoteChild.TryRun([], out _));
     }
 }

@@ -1,0 +1,229 @@
+using VirtioRpmsg.Lifecycle;
+using VirtioRpmsg.Platform;
+using VirtioRpmsg.Rpmsg;
+
+namespace VirtioRpmsg.Simulation;
+
+/// <summary>
+/// The entry point of a simulated remote in its own process: what the child of a <see cref="SimulatedRemoteProcess"/>
+/// runs, and what <c>rpmsg remote</c> runs. Any program can host it in one line at the top of <c>Main</c>:
+/// <code>
+/// if (SimulatedRemoteChild.TryRun(args, out int code)) return code;
+/// </code>
+/// It maps the shared-memory file, writes the resource table, takes the eventfd doorbells over the host's socket,
+/// starts a <see cref="SimulatedRemote"/> (through a <see cref="SimulatedRemoteLink"/>, so a host can detach and
+/// re-attach), prints "ENDPOINT name 0xADDR" lines and READY, then answers <see cref="SimulatedRemoteCommands"/>
+/// read from the input until it ends or says quit.
+/// </summary>
+public static class SimulatedRemoteChild
+{
+    /// <summary>The first argument that selects the entry point (<see cref="TryRun"/>).</summary>
+    public const string CommandName = "remote";
+
+    /// <summary>
+    /// When <paramref name="args"/> starts with <see cref="CommandName"/>, runs the remote with them and returns
+    /// true with its exit code (0; 1 with a one-line reason on stderr on failure); otherwise returns false at once.
+    /// </summary>
+    public static bool TryRun(string[] args, out int exitCode)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        exitCode = 0;
+        if (args.Length == 0 || args[0] != CommandName)
+            return false;
+        try
+        {
+            exitCode = Run(args);
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"{CommandName}: {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}");
+            exitCode = 1;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Runs the remote with the arguments <see cref="SimulatedRemoteProcess"/> passes:
+    /// <c>[remote] [--shm PATH] [--passing NAME] [--services echo,sink|none] [--wait interrupt|poll|hybrid] [--no-stdin] [--platform FILE]</c>
+    /// (see <see cref="SimulatedRemoteChildOptions"/>); returns 0 once <paramref name="input"/> (default: stdin)
+    /// ends, which happens when the host closes it or dies.
+    /// </summary>
+    /// <exception cref="ArgumentException">An argument is unknown or lacks its value.</exception>
+    /// <exception cref="TimeoutException">The host's socket did not answer within the connect timeout.</exception>
+    public static int Run(IReadOnlyList<string> arguments, TextReader? input = null, TextWriter? output = null, CancellationToken cancellationToken = default) =>
+        Run(Parse(arguments), input, output, cancellationToken);
+
+    /// <summary>Runs the remote as <paramref name="options"/> say; see <see cref="Run(IReadOnlyList{string}, TextReader?, TextWriter?, CancellationToken)"/>.</summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (everything is cleaned up).</exception>
+    public static int Run(SimulatedRemoteChildOptions options, TextReader? input = null, TextWriter? output = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        input ??= Console.In;
+        output ??= Console.Out;
+        string shm = options.SharedMemoryPath;
+        bool host = options.Passing is not null;
+        // With a host the host made the file: it must exist. Standalone, the remote makes it.
+        bool createdFile = options.PlatformFile is null && !host && !File.Exists(shm);
+        var description = options.PlatformFile is { } file
+            ? PlatformDescription.Load(file) with { Role = PlatformRole.Remote }
+            : SimulatedPlatform.RemoteDescription(shm, createFile: !host);
+        try
+        {
+            using var resources = PlatformResources.Open(description, new PlatformOpenOptions { CancellationToken = cancellationToken });
+            // The table goes in before the doorbell exchange: a host may read it as soon as it has connected.
+            SimulatedRemote.WriteResourceTable(resources);
+            var connection = options.Passing is { } passing ? DescriptorPassing.Connect(passing, options.ConnectTimeout, cancellationToken) : null;
+            IDoorbell doorbell;
+            try
+            {
+                if (connection is null && description.Doorbell.Kind == PlatformDoorbellKind.Eventfd)
+                    output.WriteLine($"waiting for a host on socket @{description.Doorbell.Socket} (Ctrl+C to stop)");
+                doorbell = resources.CreateDoorbell(new PlatformDoorbellOptions
+                {
+                    Passing = connection,
+                    Timeout = connection is null ? Timeout.InfiniteTimeSpan : options.ConnectTimeout,
+                    CancellationToken = cancellationToken,
+                });
+            }
+            catch
+            {
+                connection?.Dispose();
+                throw;
+            }
+            // Reading commands, the remote can be detached from and re-attached to (doorbells arrive on the
+            // connection, so it is not watched: the input's end ends the remote when the host goes away).
+            // Without commands the connection is watched for the host going away.
+            using var link = new SimulatedRemoteLink(resources, options.ReadCommands ? connection : null, new SimulatedRemoteOptions
+            {
+                Services = options.Services,
+                WaitStrategy = options.WaitStrategy,
+                HostConnection = options.ReadCommands ? null : connection,
+                Logger = options.Logger,
+            });
+            var remote = link.Start(doorbell);
+            output.WriteLine($"ENDPOINT command 0x{remote.CommandEndpoint.Address:X}");
+            if (remote.EchoAddress != 0)
+                output.WriteLine($"ENDPOINT echo 0x{remote.EchoAddress:X}");
+            if (remote.SinkAddress != 0)
+                output.WriteLine($"ENDPOINT sink 0x{remote.SinkAddress:X}");
+            output.WriteLine("READY");
+            output.Flush();
+            var quit = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (options.ReadCommands)
+                StartCommandReader(new SimulatedRemoteCommands(link), input, output, quit);
+            Task.WaitAny([quit.Task, link.Completion], cancellationToken);
+            cancellationToken.ThrowIfCancellationRequested();
+            return 0;
+        }
+        finally
+        {
+            if (createdFile)
+                File.Delete(shm);
+        }
+    }
+
+    /// <summary>Reads command lines on a background thread (a blocked read must not keep the process alive); the input's end or "quit" completes <paramref name="quit"/>.</summary>
+    private static void StartCommandReader(SimulatedRemoteCommands commands, TextReader input, TextWriter output, TaskCompletionSource quit)
+    {
+        var reader = new Thread(() =>
+        {
+            Serve(commands, input, output);
+            quit.TrySetResult();
+        })
+        { IsBackground = true, Name = "remote-commands" };
+        reader.Start();
+    }
+
+    /// <summary>Answers command lines from <paramref name="input"/> until it ends or says quit.</summary>
+    internal static void Serve(SimulatedRemoteCommands commands, TextReader input, TextWriter output)
+    {
+        try
+        {
+            string? line;
+            while ((line = input.ReadLine()) is not null)
+            {
+                if (line.Length == 0)
+                    continue;
+                string reply = commands.Execute(line, out bool quit);
+                output.WriteLine(reply);
+                output.Flush();
+                if (quit)
+                    return;
+            }
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+            // The input went away: the same as its end.
+        }
+    }
+
+    /// <summary>Parses the <c>remote</c> arguments (the leading <c>remote</c> is optional).</summary>
+    /// <exception cref="ArgumentException">An argument is unknown or lacks its value.</exception>
+    public static SimulatedRemoteChildOptions Parse(IReadOnlyList<string> arguments)
+    {
+        ArgumentNullException.ThrowIfNull(arguments);
+        var options = new SimulatedRemoteChildOptions();
+        int i = arguments.Count > 0 && arguments[0] == CommandName ? 1 : 0;
+        while (i < arguments.Count)
+        {
+            string name = arguments[i++];
+            if (name == "--no-stdin")
+            {
+                options = options with { ReadCommands = false };
+                continue;
+            }
+            if (i >= arguments.Count)
+                throw new ArgumentException($"argument '{name}' needs a value", nameof(arguments));
+            string value = arguments[i++];
+            options = name switch
+            {
+                "--shm" => options with { SharedMemoryPath = value },
+                "--passing" => options with { Passing = value },
+                "--platform" => options with { PlatformFile = value },
+                "--services" => options with
+                {
+                    Services = TryParseServices(value, out var services, out string? unknown)
+                        ? services
+                        : throw new ArgumentException($"--services: unknown service '{unknown}' (echo, sink, none)", nameof(arguments)),
+                },
+                "--wait" => options with { WaitStrategy = ParseWait(value) },
+                _ => throw new ArgumentException($"unknown argument '{name}' (expected --shm, --passing, --services, --wait, --no-stdin, --platform)", nameof(arguments)),
+            };
+        }
+        return options;
+    }
+
+    private static RpmsgWaitStrategy ParseWait(string value) => value switch
+    {
+        "interrupt" => RpmsgWaitStrategy.Interrupt,
+        "poll" => RpmsgWaitStrategy.BusyPoll,
+        "hybrid" => RpmsgWaitStrategy.Hybrid,
+        _ => throw new ArgumentException($"--wait '{value}': expected interrupt, poll or hybrid", nameof(value)),
+    };
+
+    /// <summary>Parses a comma-separated list of echo, sink, none; false with the first unknown name otherwise.</summary>
+    public static bool TryParseServices(string text, out SimulatedServices services, out string? unknown)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        services = SimulatedServices.None;
+        unknown = null;
+        foreach (var name in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            switch (name)
+            {
+                case "echo":
+                    services |= SimulatedServices.Echo;
+                    break;
+                case "sink":
+                    services |= SimulatedServices.Sink;
+                    break;
+                case "none":
+                    break;
+                default:
+                    unknown = name;
+                    return false;
+            }
+        }
+        return true;
+    }
+}
