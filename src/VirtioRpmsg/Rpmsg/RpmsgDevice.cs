@@ -105,7 +105,7 @@ public sealed partial class RpmsgDevice : IDisposable
     public uint NegotiatedFeatures => _features;
 
     /// <summary>True when both sides agreed on the name service.</summary>
-    public bool NameServiceEnabled => (_features & VirtioFeatures.RpmsgNameService) != 0;
+    public bool NameServiceEnabled => (_features & RpmsgFeatures.NameService) != 0;
 
     /// <summary>Raised when the state changes (on the thread that changed it).</summary>
     public event Action<RpmsgDevice, RpmsgDeviceState>? StateChanged;
@@ -183,7 +183,7 @@ public sealed partial class RpmsgDevice : IDisposable
     }
 
     private uint SupportedFeatures() =>
-        (Options.NameService ? VirtioFeatures.RpmsgNameService : 0) | (Options.EventIndex ? VirtioFeatures.EventIndex : 0);
+        (Options.NameService ? RpmsgFeatures.NameService : 0) | (Options.EventIndex ? VirtioFeatures.EventIndex : 0);
 
     /// <summary>Remote role: completes the link once the host wrote DRIVER_OK. True when running.</summary>
     private bool TryCompleteRemoteLinkUp()
