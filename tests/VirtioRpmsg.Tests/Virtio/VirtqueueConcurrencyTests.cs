@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using VirtioRpmsg.Tests.Infrastructure;
 using VirtioRpmsg.Virtio;
 
 namespace VirtioRpmsg.Tests.Virtio;
@@ -228,25 +229,7 @@ public class VirtqueueConcurrencyTests
         Assert.False(driver.IsBroken || device.IsBroken);
     }
 
-    private static void RunOn(Action body)
-    {
-        Exception? error = null;
-        var t = new Thread(() =>
-        {
-            try
-            {
-                body();
-            }
-            catch (Exception e)
-            {
-                error = e;
-            }
-        });
-        t.Start();
-        Assert.True(t.Join(Limit), "the owner thread did not finish");
-        if (error is not null)
-            throw new InvalidOperationException("owner thread failed", error);
-    }
+    private static void RunOn(Action body) => OtherThread.Run(body, Limit);
 
     /// <summary>Threads that stop together at the first error or at the time limit.</summary>
     private sealed class Workers
