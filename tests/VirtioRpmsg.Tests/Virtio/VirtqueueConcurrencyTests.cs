@@ -168,19 +168,25 @@ public class VirtqueueConcurrencyTests
         var device = new SynchronizedVirtqueue<VirtqueueDevice>(bed.CreateDevice());
         void RoundTrip()
         {
+            // Two buffers per kick, drained in loops: the shape of the transports' batched paths.
             using (var q = driver.Enter())
             {
-                q.Queue.TryAdd(VringTestBed.SlotAddress(0), 64, deviceWritable: true, token: 1);
+                for (int i = 0; i < 2; i++)
+                    q.Queue.TryAdd(VringTestBed.SlotAddress(i), 64, deviceWritable: true, token: i);
                 q.Queue.KickPrepare();
             }
             using (var q = device.Enter())
             {
-                q.Queue.TryTakeAvailable(out var chain);
-                q.Queue.PushUsed(chain.Head, 8);
+                while (q.Queue.TryTakeAvailable(out var chain))
+                    q.Queue.PushUsed(chain.Head, 8);
                 q.Queue.NotifyPrepare();
             }
             using (var q = driver.Enter())
-                q.Queue.TryGetUsed(out _, out _);
+            {
+                while (q.Queue.TryGetUsed(out _, out _))
+                {
+                }
+            }
         }
         RoundTrip();
         long before = GC.GetAllocatedBytesForCurrentThread();
