@@ -1,3 +1,4 @@
+using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Memory;
 using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
@@ -46,7 +47,7 @@ public sealed class RpmsgPair : IDisposable
         try
         {
             using (var lease = region.Acquire())
-                lease.WriteUInt32(VdevEntryOffset + 12, VirtioFeatures.RpmsgNameService | VirtioFeatures.EventIndex);
+                lease.WriteUInt32(VdevEntryOffset + VdevEntry.DeviceFeaturesOffset, RpmsgFeatures.NameService | VirtioFeatures.EventIndex);
             var control = SharedVdevControl.ForVdevEntry(region.Bind(), VdevEntryOffset);
             if (eventFd)
             {

@@ -104,7 +104,7 @@ internal static class HostLink
     public static string FeatureNames(uint features)
     {
         var names = new List<string>();
-        if ((features & VirtioFeatures.RpmsgNameService) != 0)
+        if ((features & RpmsgFeatures.NameService) != 0)
             names.Add("NS");
         if ((features & VirtioFeatures.EventIndex) != 0)
             names.Add("EVENT_IDX");

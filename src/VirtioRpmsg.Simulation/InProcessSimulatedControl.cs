@@ -228,8 +228,8 @@ public sealed class InProcessSimulatedControl : IRemoteProcessorControl, IRemote
         var doorbell = _pendingDoorbell
             ?? throw new InvalidOperationException($"simulated remote '{Name}' has no doorbell: call CreateHostDoorbell before start/attach (RemoteProcessor does)");
         _pendingDoorbell = null;
-        var control = memory.BindVdevControl();
-        var layout = memory.GetRpmsgLayout();
+        var control = memory.CreateVdevControl();
+        var layout = memory.CreateRpmsgLayout();
         var options = new RpmsgDeviceOptions { Name = Name, WaitStrategy = _options.WaitStrategy, SendTimeout = _options.SendTimeout };
         var device = RpmsgDevice.CreateRemote(layout, control, doorbell, options);
         try

@@ -29,7 +29,7 @@ public sealed class SimulatedRemote : IDisposable
     public const string SinkServiceName = "rpmsg-sink";
 
     /// <summary>Features the simulated device offers.</summary>
-    public const uint DeviceFeatures = VirtioFeatures.RpmsgNameService | VirtioFeatures.EventIndex;
+    public const uint DeviceFeatures = RpmsgFeatures.NameService | VirtioFeatures.EventIndex;
 
     private readonly SimulatedRemoteOptions _options;
     private readonly ManualResetEventSlim _consuming = new(initialState: true);

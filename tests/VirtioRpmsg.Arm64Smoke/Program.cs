@@ -38,6 +38,7 @@ public static class Program
         checks.AddRange(LifecycleChecks.All());
         checks.AddRange(CrossProcessChecks.All());
         checks.AddRange(VirtqueueChecks.All());
+        checks.AddRange(SynchronizedQueueChecks.All());
         checks.AddRange(RpmsgChecks.All());
         checks.AddRange(RecoveryChecks.All());
         return SmokeRunner.Run(checks, filter, Console.Out) == 0 ? 0 : 1;

@@ -77,7 +77,7 @@ public static class VirtqueueChecks
         { IsBackground = true, Name = "smoke-device" };
         deviceThread.Start();
 
-        // The driver: this thread posts and reclaims (one consumer of the used ring, as the driver requires).
+        // The driver: this thread posts and reclaims (each queue role is single-owner: one thread at a time).
         var slotBusy = new int[InFlight];
         var slotSequence = new int[InFlight];
         int sent = 0, received = 0;

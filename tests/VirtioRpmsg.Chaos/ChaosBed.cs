@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
+using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Memory;
 using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
@@ -45,7 +46,7 @@ internal sealed class ChaosBed : IDisposable
         Region = SharedMemoryRegion.CreateAnonymous(RegionSize, deviceAddress: 0, guardPages: true, name: "chaos");
         Memory = new AddressMap().Add(Region);
         using (var lease = Region.Acquire())
-            lease.WriteUInt32(VdevEntryOffset + 12, VirtioFeatures.RpmsgNameService | (eventIndex ? VirtioFeatures.EventIndex : 0));
+            lease.WriteUInt32(VdevEntryOffset + VdevEntry.DeviceFeaturesOffset, RpmsgFeatures.NameService | (eventIndex ? VirtioFeatures.EventIndex : 0));
         var control = SharedVdevControl.ForVdevEntry(Region.Bind(), VdevEntryOffset);
         var (hostBell, remoteBell) = LoopbackDoorbell.CreatePair();
         HostBell = hostBell;
@@ -297,12 +298,12 @@ internal sealed class ChaosBed : IDisposable
         get
         {
             using var lease = Region.Acquire();
-            return (VirtioStatus)lease.ReadByte(VdevEntryOffset + 24);
+            return (VirtioStatus)lease.ReadByte(VdevEntryOffset + VdevEntry.StatusOffset);
         }
         set
         {
             using var lease = Region.Acquire();
-            lease.WriteByte(VdevEntryOffset + 24, (byte)value);
+            lease.WriteByte(VdevEntryOffset + VdevEntry.StatusOffset, (byte)value);
         }
     }
 

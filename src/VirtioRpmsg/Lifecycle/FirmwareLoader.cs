@@ -25,7 +25,7 @@ public static class FirmwareLoader
                 continue;
             if (!map.TryTranslate(s.PhysicalAddress, s.MemorySize, out var region, out long offset))
                 throw new FirmwareLoadException($"segment {s.Index}", s.PhysicalAddress, s.MemorySize, "is not wholly inside one region of the address map");
-            plan.Add(new LoadedSegment(s.Index, s.PhysicalAddress, region!, offset, s.FileSize, s.MemorySize));
+            plan.Add(new LoadedSegment(s.Index, s.PhysicalAddress, region, offset, s.FileSize, s.MemorySize));
         }
         foreach (var p in plan)
             Copy(image.GetSegmentData(image.Segments[p.SegmentIndex]), p);
@@ -72,6 +72,6 @@ public static class FirmwareLoader
         ulong deviceAddress = segment.PhysicalAddress + (section.FileOffset - segment.FileOffset);
         if (!map.TryTranslate(deviceAddress, section.Size, out var region, out long offset))
             throw new FirmwareLoadException($"section {ElfImage.ResourceTableSectionName}", deviceAddress, section.Size, "is not wholly inside one region of the address map");
-        return new LoadedResourceTable(deviceAddress, (int)section.Size, region!, offset);
+        return new LoadedResourceTable(deviceAddress, (int)section.Size, region, offset);
     }
 }

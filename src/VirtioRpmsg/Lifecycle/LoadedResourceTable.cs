@@ -8,6 +8,6 @@ namespace VirtioRpmsg.Lifecycle;
 /// </summary>
 /// <param name="DeviceAddress">Device address of the table (its section address).</param>
 /// <param name="Length">Size of the table section in bytes.</param>
-/// <param name="Region">The mapped region that holds it.</param>
+/// <param name="Region">The mapped region that holds it, bound to the address map's generation.</param>
 /// <param name="RegionOffset">Offset of the table in that region.</param>
-public sealed record LoadedResourceTable(ulong DeviceAddress, int Length, SharedMemoryRegion Region, long RegionOffset);
+public sealed record LoadedResourceTable(ulong DeviceAddress, int Length, RegionHandle Region, long RegionOffset);

@@ -18,9 +18,8 @@ namespace VirtioRpmsg.Lifecycle;
 /// </remarks>
 public sealed class PlatformResources : IDisposable
 {
-    private const uint VirtioRpmsgFeatureNs = 1u << 0;
-
     private readonly SharedMemoryRegion[] _regions;
+    private AddressMap _memory;
     private readonly ResourceTableLocation? _tableLocation;
     private ulong? _vring0, _vring1;
     private int? _vringNum, _vringAlign;
@@ -30,7 +29,7 @@ public sealed class PlatformResources : IDisposable
     {
         Description = description;
         _regions = regions;
-        Memory = memory;
+        _memory = memory;
         _tableLocation = description.ResourceTable;
         var v = description.Vdev;
         BufferCount = v.BufferCount ?? VdevLayoutDescription.DefaultBufferCount;
@@ -54,8 +53,12 @@ public sealed class PlatformResources : IDisposable
     /// <summary>The wait strategy the description asks for.</summary>
     public PlatformWaitStrategy WaitStrategy => Description.WaitStrategy;
 
-    /// <summary>Every region, in device address order.</summary>
-    public AddressMap Memory { get; }
+    /// <summary>
+    /// Every region, in device address order, bound to its current mapping generation: after a region
+    /// is unmapped or remapped this returns a new map bound to the new generation, so objects built from
+    /// an earlier map fail with <see cref="StaleMappingException"/> while new ones use the new mapping.
+    /// </summary>
+    public AddressMap Memory => _memory.IsStale ? _memory = _memory.Rebind() : _memory;
 
     /// <summary>The regions in description order.</summary>
     public IReadOnlyList<SharedMemoryRegion> Regions => _regions;
@@ -267,7 +270,7 @@ public sealed class PlatformResources : IDisposable
     /// with notifyid 1 and 2, ADDR_ANY allowed) at its location, publishing the version word last so a
     /// reader never sees a half-written table as valid. Returns the parsed table.
     /// </summary>
-    public ResourceTable WriteResourceTable(uint deviceFeatures = VirtioRpmsgFeatureNs)
+    public ResourceTable WriteResourceTable(uint deviceFeatures = RpmsgFeatures.NameService)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (Role != PlatformRole.Remote)
@@ -277,7 +280,7 @@ public sealed class PlatformResources : IDisposable
         var v = Description.Vdev;
         uint num = (uint)VringNum, align = (uint)VringAlign;
         byte[] bytes = new ResourceTableBuilder()
-            .AddVdev(ResourceTable.RpmsgDeviceId, notifyId: 0, deviceFeatures: deviceFeatures, guestFeatures: 0, status: 0,
+            .AddVdev(RpmsgFeatures.VirtioDeviceId, notifyId: 0, deviceFeatures: deviceFeatures, guestFeatures: 0, status: 0,
             [
                 new VringSpec((uint)v.Vring0Address!.Value, align, num, 1, 0),
                 new VringSpec((uint)v.Vring1Address!.Value, align, num, 2, 0),
@@ -416,29 +419,6 @@ public sealed class PlatformResources : IDisposable
     {
         aligned = (value + (align - 1)) & ~(ulong)(align - 1);
         return aligned >= value;
-    }
-
-    /// <summary>The resolved rpmsg layout over <see cref="Memory"/>; the table must have been loaded or written.</summary>
-    public RpmsgVdevLayout GetRpmsgLayout() => new()
-    {
-        Memory = Memory,
-        Vring0Address = Vring0Address,
-        Vring1Address = Vring1Address,
-        VringNum = VringNum,
-        VringAlign = VringAlign,
-        BufferPoolAddress = BufferPoolAddress,
-        BufferCount = BufferCount,
-        BufferSize = BufferSize,
-    };
-
-    /// <summary>
-    /// The rpmsg vdev's feature words and status byte in the table, bound to the table region's current
-    /// mapping generation (it fails with <see cref="StaleMappingException"/> after an unmap/remap).
-    /// </summary>
-    public SharedVdevControl BindVdevControl()
-    {
-        var vdev = RpmsgVdev ?? throw new InvalidOperationException("The resource table has not been loaded or written: call LoadResourceTable or WriteResourceTable.");
-        return SharedVdevControl.ForVdevEntry(ResourceTableRegion!.Bind(), ResourceTableOffset + vdev.Offset);
     }
 
     // ---- doorbell ----------------------------------------------------------------------------

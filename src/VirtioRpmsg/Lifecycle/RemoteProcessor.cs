@@ -371,10 +371,10 @@ public sealed partial class RemoteProcessor : IDisposable
     {
         var image = ElfImage.Load(path);
         var table = FirmwareLoader.LocateResourceTable(image, _platform.Memory);
-        if (table is not null && (!ReferenceEquals(table.Region, _platform.ResourceTableRegion) || table.RegionOffset != _platform.ResourceTableOffset))
+        if (table is not null && (!ReferenceEquals(table.Region.Region, _platform.ResourceTableRegion) || table.RegionOffset != _platform.ResourceTableOffset))
         {
             throw new FirmwareLoadException($"section {ElfImage.ResourceTableSectionName}", table.DeviceAddress, (ulong)table.Length,
-                $"lands in region '{table.Region.Name}' at offset 0x{table.RegionOffset:X}, but the platform description puts the resource table in '{_platform.ResourceTableRegion!.Name}' at offset 0x{_platform.ResourceTableOffset:X}");
+                $"lands in region '{table.Region.Region.Name}' at offset 0x{table.RegionOffset:X}, but the platform description puts the resource table in '{_platform.ResourceTableRegion!.Name}' at offset 0x{_platform.ResourceTableOffset:X}");
         }
         FirmwareLoader.Load(image, _platform.Memory);
         _log.LogInformation("remote processor {Name}: loaded firmware {Path}", Name, path);
@@ -420,8 +420,8 @@ public sealed partial class RemoteProcessor : IDisposable
     /// <summary>A fresh host device over the current mapping generation, with every registered driver, started.</summary>
     private void SetUpVdev(IDoorbell doorbell)
     {
-        var vdevControl = _platform.BindVdevControl();
-        var layout = _platform.GetRpmsgLayout();
+        var vdevControl = _platform.CreateVdevControl();
+        var layout = _platform.CreateRpmsgLayout();
         var device = RpmsgDevice.CreateHost(layout, vdevControl, doorbell, _options.DeviceOptions);
         var session = new RemoteProcessorSession(Interlocked.Increment(ref _sessionIds), device, doorbell, vdevControl);
         device.ChannelAdded += c => Forward(session, ChannelAdded, c);

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Numerics;
 using System.Text;
 using VirtioRpmsg.Memory;
+using VirtioRpmsg.Rpmsg;
 
 namespace VirtioRpmsg.Lifecycle;
 
@@ -25,9 +26,6 @@ public sealed class ResourceTable
 
     /// <summary>"Any address": the host chooses and writes the address back.</summary>
     public const uint AddrAny = 0xFFFFFFFF;
-
-    /// <summary>Virtio device id of rpmsg.</summary>
-    public const uint RpmsgDeviceId = 7;
 
     /// <summary>Bytes of the fixed header (ver, num, reserved[2]); the offset array follows.</summary>
     public const int HeaderSize = 16;
@@ -207,8 +205,8 @@ public sealed class ResourceTable
     /// </summary>
     public VdevEntry GetRpmsgVdev()
     {
-        var vdev = FindVdev(RpmsgDeviceId)
-            ?? throw new ResourceTableException("vdev.id", -1, RpmsgDeviceId, "no vdev entry with the rpmsg device id");
+        var vdev = FindVdev(RpmsgFeatures.VirtioDeviceId)
+            ?? throw new ResourceTableException("vdev.id", -1, RpmsgFeatures.VirtioDeviceId, "no vdev entry with the rpmsg device id");
         ValidateRpmsgVdev(vdev);
         return vdev;
     }

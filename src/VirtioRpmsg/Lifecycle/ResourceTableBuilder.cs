@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using VirtioRpmsg.Rpmsg;
 
 namespace VirtioRpmsg.Lifecycle;
 
@@ -93,7 +94,7 @@ public sealed class ResourceTableBuilder
     /// at offset 20 with two vrings at da 0x4000 and 0x8000 (align 0x1000, num 256, notifyid 1 and 2).
     /// </summary>
     public static byte[] BuildOpenAmpLinux() => new ResourceTableBuilder()
-        .AddVdev(ResourceTable.RpmsgDeviceId, notifyId: 0, deviceFeatures: 1u << 0, guestFeatures: 0, status: 0,
+        .AddVdev(RpmsgFeatures.VirtioDeviceId, notifyId: 0, deviceFeatures: RpmsgFeatures.NameService, guestFeatures: 0, status: 0,
         [
             new VringSpec(0x4000, 0x1000, 256, 1, 0),
             new VringSpec(0x8000, 0x1000, 256, 2, 0),

@@ -6,7 +6,7 @@ namespace VirtioRpmsg.Lifecycle;
 /// </summary>
 /// <param name="Index">Position of the entry in the table's offset array.</param>
 /// <param name="Offset">Byte offset of the entry (its type word) from the table start.</param>
-/// <param name="Id">Virtio device id (7 for rpmsg).</param>
+/// <param name="Id">Virtio device id (<see cref="Rpmsg.RpmsgFeatures.VirtioDeviceId"/> for rpmsg).</param>
 /// <param name="NotifyId">Notify id of the device itself.</param>
 /// <param name="DeviceFeatures">dfeatures: what the remote offers.</param>
 /// <param name="GuestFeatures">gfeatures: what the host accepted.</param>
@@ -23,10 +23,17 @@ public sealed record VdevEntry(
     // Field offsets relative to the entry start.
     internal const int IdOffset = 4;
     internal const int NotifyIdOffset = 8;
-    internal const int DeviceFeaturesOffset = 12;
-    internal const int GuestFeaturesOffset = 16;
+    /// <summary>Offset of dfeatures (32-bit, written by the remote) from the entry start.</summary>
+    public const int DeviceFeaturesOffset = 12;
+
+    /// <summary>Offset of gfeatures (32-bit, written by the host) from the entry start.</summary>
+    public const int GuestFeaturesOffset = 16;
+
     internal const int ConfigLengthOffset = 20;
-    internal const int StatusOffset = 24;
+
+    /// <summary>Offset of the virtio status byte from the entry start.</summary>
+    public const int StatusOffset = 24;
+
     internal const int NumVringsOffset = 25;
 
     /// <summary>Always <see cref="ResourceType.Vdev"/> (3).</summary>

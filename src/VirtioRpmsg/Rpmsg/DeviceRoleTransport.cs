@@ -10,20 +10,21 @@ namespace VirtioRpmsg.Rpmsg;
 /// descriptor's full length (OpenAMP hosts reuse it as the next buffer size). Every chain is
 /// validated by the virtqueue (bounds, loops, translation) before any byte is touched here.
 /// </summary>
+/// <remarks>
+/// Threads: each queue is shared through one <see cref="SynchronizedVirtqueue{TQueue}"/> and nothing
+/// else. The vq0 gate (our tx) also guards the cancelled-buffer stack and the per-head records of
+/// taken buffers, so many senders can take, fill and return host rx buffers; the vq1 gate (our rx)
+/// lets a held buffer be returned from any thread while the dispatcher takes new ones. Doorbells ring
+/// after the gate is released.
+/// </remarks>
 internal sealed class DeviceRoleTransport : IRpmsgTransport
 {
-    private readonly VirtqueueDevice _vq0;
-    private readonly VirtqueueDevice _vq1;
+    private readonly SynchronizedVirtqueue<VirtqueueDevice> _tx; // vq0: the host's rx buffers
+    private readonly SynchronizedVirtqueue<VirtqueueDevice> _rx; // vq1: the host's tx buffers
     private readonly IDoorbell _doorbell;
-    private readonly SharedMemoryRegion[] _regions;
-    private readonly RegionHandle[] _handles;
-    // The device role is single-consumer per queue; many senders share vq0 and held-buffer releases
-    // share vq1, so each queue gets a spin gate (never a sleeping lock on the kick path).
-    private SpinGate _txLock;
-    private SpinGate _rxLock;
     // Per-head private copies of where each taken buffer is, so nothing is re-read from the ring.
-    // Heads are numbered per queue, so vq0 (our tx) and vq1 (our rx) each get their own arrays.
-    private readonly int[] _txRegionIndex;
+    // Heads are numbered per queue, so vq0 (our tx, under _tx) and vq1 (our rx, under _rx) each get their own.
+    private readonly RegionHandle[] _txRegion;
     private readonly long[] _txOffset;
     private readonly int[] _rxLength;
     private readonly Stack<int> _cancelled;
@@ -33,89 +34,68 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
         _doorbell = doorbell;
         BufferSize = layout.BufferSize;
         var vringLayout = new VringLayout(layout.VringNum, layout.VringAlign);
-        _vq0 = new VirtqueueDevice(name + ".vq0", DriverRoleTransport.PlaceVring(layout.Memory, layout.Vring0Address, vringLayout), layout.Memory, eventIndex);
-        _vq1 = new VirtqueueDevice(name + ".vq1", DriverRoleTransport.PlaceVring(layout.Memory, layout.Vring1Address, vringLayout), layout.Memory, eventIndex);
-        _regions = layout.Memory.Regions.ToArray();
-        _handles = _regions.Select(r => r.Bind()).ToArray();
-        _txRegionIndex = new int[layout.VringNum];
+        var vq0 = new VirtqueueDevice(name + ".vq0", Vring.Place(layout.Memory, layout.Vring0Address, vringLayout), layout.Memory, eventIndex);
+        var vq1 = new VirtqueueDevice(name + ".vq1", Vring.Place(layout.Memory, layout.Vring1Address, vringLayout), layout.Memory, eventIndex);
+        _txRegion = new RegionHandle[layout.VringNum];
         _txOffset = new long[layout.VringNum];
         _rxLength = new int[layout.VringNum];
         _cancelled = new Stack<int>(layout.VringNum);
         // Notifications for "host posted rx buffers" are only wanted while a sender waits.
-        _vq0.DisableNotifications();
+        vq0.DisableNotifications();
+        _tx = new SynchronizedVirtqueue<VirtqueueDevice>(vq0);
+        _rx = new SynchronizedVirtqueue<VirtqueueDevice>(vq1);
     }
 
     public int BufferSize { get; }
-
-    private int IndexOf(SharedMemoryRegion region)
-    {
-        for (int i = 0; i < _regions.Length; i++)
-        {
-            if (ReferenceEquals(_regions[i], region))
-                return i;
-        }
-        throw new InvalidOperationException($"region '{region.Name}' is not in the address map");
-    }
 
     // ---- tx: the host's rx buffers -------------------------------------------------------------
 
     public bool TryAcquireTx(out RpmsgBufferRef buffer)
     {
+        using var tx = _tx.Enter();
+        var vq0 = tx.Queue;
         int head;
-        _txLock.Enter();
-        try
+        if (_cancelled.Count > 0)
         {
-            if (_cancelled.Count > 0)
-            {
-                head = _cancelled.Pop();
-            }
-            else
-            {
-                if (!_vq0.TryTakeAvailable(out var chain))
-                {
-                    buffer = default;
-                    return false;
-                }
-                head = chain.Head;
-                if (chain.SegmentCount != 1 || !chain[0].DeviceWritable)
-                {
-                    _vq0.PushUsed(head, 0);
-                    throw new RpmsgProtocolException(FaultRule.BufferShape, "vq0 chain", (ulong)chain.SegmentCount,
-                        $"host rx buffer at head {head} must be one device-writable descriptor (segments {chain.SegmentCount})");
-                }
-                int length = (int)Math.Min(chain[0].Length, int.MaxValue);
-                if (length != BufferSize)
-                {
-                    _vq0.PushUsed(head, 0);
-                    throw new RpmsgConfigurationException(FaultRule.BufferSizeMismatch, "buffer size", (ulong)BufferSize, (ulong)length,
-                        $"the host posts {length}-byte buffers but this side is configured for {BufferSize}-byte buffers");
-                }
-                _txRegionIndex[head] = IndexOf(chain[0].Region);
-                _txOffset[head] = chain[0].Offset;
-            }
-            // Built under the lock: a head the host republishes cannot mix two buffers' fields.
-            // Every accepted host rx buffer is exactly BufferSize long (checked above).
-            buffer = new RpmsgBufferRef(head, _handles[_txRegionIndex[head]], _txOffset[head], BufferSize);
-            return true;
+            head = _cancelled.Pop();
         }
-        finally
+        else
         {
-            _txLock.Exit();
+            if (!vq0.TryTakeAvailable(out var chain))
+            {
+                buffer = default;
+                return false;
+            }
+            head = chain.Head;
+            if (chain.SegmentCount != 1 || !chain[0].DeviceWritable)
+            {
+                vq0.PushUsed(head, 0);
+                throw new RpmsgProtocolException(FaultRule.BufferShape, "vq0 chain", (ulong)chain.SegmentCount,
+                    $"host rx buffer at head {head} must be one device-writable descriptor (segments {chain.SegmentCount})");
+            }
+            int length = (int)Math.Min(chain[0].Length, int.MaxValue);
+            if (length != BufferSize)
+            {
+                vq0.PushUsed(head, 0);
+                throw new RpmsgConfigurationException(FaultRule.BufferSizeMismatch, "buffer size", (ulong)BufferSize, (ulong)length,
+                    $"the host posts {length}-byte buffers but this side is configured for {BufferSize}-byte buffers");
+            }
+            _txRegion[head] = chain[0].Region;
+            _txOffset[head] = chain[0].Offset;
         }
+        // Built under the gate: a head the host republishes cannot mix two buffers' fields.
+        // Every accepted host rx buffer is exactly BufferSize long (checked above).
+        buffer = new RpmsgBufferRef(head, _txRegion[head], _txOffset[head], BufferSize);
+        return true;
     }
 
     public void SubmitTx(int id, int length)
     {
         bool notify;
-        _txLock.Enter();
-        try
+        using (var tx = _tx.Enter())
         {
-            _vq0.PushUsed(id, (uint)length);
-            notify = _vq0.NotifyPrepare();
-        }
-        finally
-        {
-            _txLock.Exit();
+            tx.Queue.PushUsed(id, (uint)length);
+            notify = tx.Queue.NotifyPrepare();
         }
         if (notify)
             _doorbell.Ring();
@@ -123,135 +103,93 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
 
     public void CancelTx(int id)
     {
-        _txLock.Enter();
+        using var tx = _tx.Enter();
         _cancelled.Push(id);
-        _txLock.Exit();
     }
 
     public bool TxAvailable
     {
         get
         {
-            _txLock.Enter();
-            try
-            {
-                return _cancelled.Count > 0 || _vq0.HasAvailable;
-            }
-            finally
-            {
-                _txLock.Exit();
-            }
+            using var tx = _tx.Enter();
+            return _cancelled.Count > 0 || tx.Queue.HasAvailable;
         }
     }
 
     public void ArmTxNotifications(bool armed)
     {
-        _txLock.Enter();
-        try
-        {
-            if (armed)
-                _vq0.EnableNotifications();
-            else
-                _vq0.DisableNotifications();
-        }
-        finally
-        {
-            _txLock.Exit();
-        }
+        using var tx = _tx.Enter();
+        if (armed)
+            tx.Queue.EnableNotifications();
+        else
+            tx.Queue.DisableNotifications();
     }
 
     // ---- rx: the host's tx buffers ---------------------------------------------------------------
 
     public bool TryReceive(out RpmsgBufferRef buffer)
     {
-        _rxLock.Enter();
-        try
+        using var rx = _rx.Enter();
+        var vq1 = rx.Queue;
+        if (!vq1.TryTakeAvailable(out var chain))
         {
-            if (!_vq1.TryTakeAvailable(out var chain))
-            {
-                buffer = default;
-                return false;
-            }
-            int head = chain.Head;
-            if (chain.SegmentCount != 1 || chain[0].DeviceWritable)
-            {
-                _vq1.PushUsed(head, 0);
-                throw new RpmsgProtocolException(FaultRule.BufferShape, "vq1 chain", (ulong)chain.SegmentCount,
-                    $"host tx buffer at head {head} must be one readable descriptor (segments {chain.SegmentCount})");
-            }
-            int length = (int)Math.Min(chain[0].Length, int.MaxValue);
-            _rxLength[head] = length;
-            buffer = new RpmsgBufferRef(head, _handles[IndexOf(chain[0].Region)], chain[0].Offset, Math.Min(length, BufferSize));
-            return true;
+            buffer = default;
+            return false;
         }
-        finally
+        int head = chain.Head;
+        if (chain.SegmentCount != 1 || chain[0].DeviceWritable)
         {
-            _rxLock.Exit();
+            vq1.PushUsed(head, 0);
+            throw new RpmsgProtocolException(FaultRule.BufferShape, "vq1 chain", (ulong)chain.SegmentCount,
+                $"host tx buffer at head {head} must be one readable descriptor (segments {chain.SegmentCount})");
         }
+        int length = (int)Math.Min(chain[0].Length, int.MaxValue);
+        _rxLength[head] = length;
+        buffer = new RpmsgBufferRef(head, chain[0].Region, chain[0].Offset, Math.Min(length, BufferSize));
+        return true;
     }
 
     public void ReleaseRx(int id)
     {
-        _rxLock.Enter();
-        try
-        {
-            _vq1.PushUsed(id, (uint)_rxLength[id]);
-        }
-        finally
-        {
-            _rxLock.Exit();
-        }
+        using var rx = _rx.Enter();
+        rx.Queue.PushUsed(id, (uint)_rxLength[id]);
     }
 
     public void FlushRx()
     {
         bool notify;
-        _rxLock.Enter();
-        try
-        {
-            notify = _vq1.NotifyPrepare();
-        }
-        finally
-        {
-            _rxLock.Exit();
-        }
+        using (var rx = _rx.Enter())
+            notify = rx.Queue.NotifyPrepare();
         if (notify)
             _doorbell.Ring();
     }
 
-    public bool RxPending => _vq1.HasAvailable;
+    public bool RxPending
+    {
+        get
+        {
+            using var rx = _rx.Enter();
+            return rx.Queue.HasAvailable;
+        }
+    }
 
     public void DisableRxNotifications()
     {
-        _rxLock.Enter();
-        try
-        {
-            _vq1.DisableNotifications();
-        }
-        finally
-        {
-            _rxLock.Exit();
-        }
+        using var rx = _rx.Enter();
+        rx.Queue.DisableNotifications();
     }
 
     public bool EnableRxNotifications()
     {
-        _rxLock.Enter();
-        try
-        {
-            return _vq1.EnableNotifications();
-        }
-        finally
-        {
-            _rxLock.Exit();
-        }
+        using var rx = _rx.Enter();
+        return rx.Queue.EnableNotifications();
     }
 
-    public Fault? Fault => _vq0.Fault ?? _vq1.Fault;
+    public Fault? Fault => _tx.Unsynchronized.Fault ?? _rx.Unsynchronized.Fault;
 
     public void Dispose()
     {
     }
 
-    public override string ToString() => $"remote: vq0 {_vq0} | vq1 {_vq1}";
+    public override string ToString() => $"remote: vq0 {_tx.Unsynchronized} | vq1 {_rx.Unsynchronized}";
 }

@@ -10,30 +10,33 @@ namespace VirtioRpmsg.Rpmsg;
 /// stack and posted readable on vring 1. Which buffer came back is decided by the queue's private
 /// shadow (the token), never by anything the peer wrote.
 /// </summary>
+/// <remarks>
+/// Threads: each queue is shared through one <see cref="SynchronizedVirtqueue{TQueue}"/> and nothing
+/// else. The tx gate also guards the free stack, so any sender can pop a buffer, reclaim returned ones
+/// from the used ring, post and publish; the rx gate lets a held buffer be re-posted from any thread
+/// while the dispatcher takes used buffers. Doorbells ring after the gate is released.
+/// </remarks>
 internal sealed class DriverRoleTransport : IRpmsgTransport
 {
-    private readonly VirtqueueDriver _rxq;
-    private readonly VirtqueueDriver _txq;
+    private readonly SynchronizedVirtqueue<VirtqueueDriver> _rx;
+    private readonly SynchronizedVirtqueue<VirtqueueDriver> _tx;
     private readonly IDoorbell _doorbell;
     private readonly RegionHandle _pool;
     private readonly long _poolOffset;
     private readonly ulong _poolAddress;
     private readonly int _rxCount;
+    // Guarded by the tx gate; _freeCount is also read without it as a hint.
     private readonly int[] _freeTx;
     private int _freeCount;
-    private SpinGate _freeLock;
-    private int _reclaiming;
 
     internal DriverRoleTransport(RpmsgVdevLayout layout, bool eventIndex, string name, IDoorbell doorbell)
     {
         _doorbell = doorbell;
         BufferSize = layout.BufferSize;
         var vringLayout = new VringLayout(layout.VringNum, layout.VringAlign);
-        _rxq = new VirtqueueDriver(name + ".vq0", PlaceVring(layout.Memory, layout.Vring0Address, vringLayout), layout.Memory, eventIndex);
-        _txq = new VirtqueueDriver(name + ".vq1", PlaceVring(layout.Memory, layout.Vring1Address, vringLayout), layout.Memory, eventIndex);
-        var (poolRegion, poolOffset) = layout.Memory.Translate(layout.BufferPoolAddress, (ulong)layout.BufferCount * (ulong)layout.BufferSize);
-        _pool = poolRegion.Bind();
-        _poolOffset = poolOffset;
+        var rxq = new VirtqueueDriver(name + ".vq0", Vring.Place(layout.Memory, layout.Vring0Address, vringLayout), layout.Memory, eventIndex);
+        var txq = new VirtqueueDriver(name + ".vq1", Vring.Place(layout.Memory, layout.Vring1Address, vringLayout), layout.Memory, eventIndex);
+        (_pool, _poolOffset) = layout.Memory.Translate(layout.BufferPoolAddress, (ulong)layout.BufferCount * (ulong)layout.BufferSize);
         _poolAddress = layout.BufferPoolAddress;
         _rxCount = layout.BufferCount / 2;
         _freeTx = new int[layout.BufferCount - _rxCount];
@@ -41,18 +44,15 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
             _freeTx[_freeCount++] = id;
         for (int id = 0; id < _rxCount; id++)
         {
-            if (!_rxq.TryAdd(Address(id), (uint)BufferSize, deviceWritable: true, token: id))
+            if (!rxq.TryAdd(Address(id), (uint)BufferSize, deviceWritable: true, token: id))
                 throw new InvalidOperationException($"vring 0 has no room for rx buffer {id}");
         }
-        _rxq.KickPrepare();
+        rxq.KickPrepare();
         // Tx-returned notifications are armed only while a sender waits.
-        _txq.DisableInterrupts();
-    }
-
-    internal static Vring PlaceVring(AddressMap memory, ulong address, VringLayout layout)
-    {
-        var (region, offset) = memory.Translate(address, (ulong)layout.TotalSize);
-        return new Vring(region.Bind(), offset, layout);
+        txq.DisableInterrupts();
+        // Shared from here on: every later call goes through a gate.
+        _rx = new SynchronizedVirtqueue<VirtqueueDriver>(rxq);
+        _tx = new SynchronizedVirtqueue<VirtqueueDriver>(txq);
     }
 
     public int BufferSize { get; }
@@ -65,137 +65,137 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
 
     public bool TryAcquireTx(out RpmsgBufferRef buffer)
     {
-        if (TryPop(out int id) || (TryReclaim() && TryPop(out id)))
+        int id;
+        using (var tx = _tx.Enter())
         {
-            buffer = Buffer(id, BufferSize);
-            return true;
+            // Free stack first; when it is empty, reclaim what the peer returned (the used ring's one
+            // consumer is whoever holds the gate) and try again.
+            if (_freeCount == 0)
+                Reclaim(tx.Queue);
+            if (_freeCount == 0)
+            {
+                buffer = default;
+                return false;
+            }
+            id = _freeTx[--_freeCount];
         }
-        buffer = default;
-        return false;
+        buffer = Buffer(id, BufferSize);
+        return true;
     }
 
-    private bool TryReclaim()
+    // Under the tx gate.
+    private void Reclaim(VirtqueueDriver txq)
     {
-        // One reclaimer at a time (the used ring has one consumer). A sender that finds another
-        // reclaiming waits for it (a few ring reads) and then retries the free stack, rather than
-        // reporting "none free" while buffers are being pushed.
-        if (Interlocked.CompareExchange(ref _reclaiming, 1, 0) != 0)
+        while (txq.TryGetUsed(out int token, out _))
         {
-            var spin = new SpinWait();
-            while (Volatile.Read(ref _reclaiming) != 0)
-                spin.SpinOnce(sleep1Threshold: -1);
-            return true;
+            if ((uint)(token - _rxCount) >= (uint)_freeTx.Length)
+                throw new InvalidOperationException($"vq1 returned token {token}, which is not a tx buffer");
+            _freeTx[_freeCount++] = token;
         }
-        bool any = false;
-        try
-        {
-            while (_txq.TryGetUsed(out int token, out _))
-            {
-                if ((uint)(token - _rxCount) >= (uint)_freeTx.Length)
-                    throw new InvalidOperationException($"vq1 returned token {token}, which is not a tx buffer");
-                Push(token);
-                any = true;
-            }
-        }
-        finally
-        {
-            Volatile.Write(ref _reclaiming, 0);
-        }
-        return any;
     }
 
     public void SubmitTx(int id, int length)
     {
-        if (!_txq.TryAdd(Address(id), (uint)length, deviceWritable: false, token: id))
-            throw new InvalidOperationException($"vring 1 has no free descriptor for tx buffer {id}");
-        if (_txq.KickPrepare())
+        bool kick;
+        using (var tx = _tx.Enter())
+        {
+            if (!tx.Queue.TryAdd(Address(id), (uint)length, deviceWritable: false, token: id))
+                throw new InvalidOperationException($"vring 1 has no free descriptor for tx buffer {id}");
+            kick = tx.Queue.KickPrepare();
+        }
+        if (kick)
             _doorbell.Ring();
     }
 
-    public void CancelTx(int id) => Push(id);
+    public void CancelTx(int id)
+    {
+        using var tx = _tx.Enter();
+        _freeTx[_freeCount++] = id;
+    }
 
-    public bool TxAvailable => Volatile.Read(ref _freeCount) > 0 || _txq.HasUsed;
+    public bool TxAvailable
+    {
+        get
+        {
+            if (Volatile.Read(ref _freeCount) > 0)
+                return true;
+            using var tx = _tx.Enter();
+            return _freeCount > 0 || tx.Queue.HasUsed;
+        }
+    }
 
     public void ArmTxNotifications(bool armed)
     {
-        // The interrupt settings belong to the used ring's single consumer: take the reclaim role.
-        var spin = new SpinWait();
-        while (Interlocked.CompareExchange(ref _reclaiming, 1, 0) != 0)
-            spin.SpinOnce(sleep1Threshold: -1);
-        try
-        {
-            if (armed)
-                _txq.EnableInterrupts();
-            else
-                _txq.DisableInterrupts();
-        }
-        finally
-        {
-            Volatile.Write(ref _reclaiming, 0);
-        }
-    }
-
-    // The spin gate is held for two array operations, never across anything that can block.
-    private void Push(int id)
-    {
-        _freeLock.Enter();
-        _freeTx[_freeCount++] = id;
-        _freeLock.Exit();
-    }
-
-    private bool TryPop(out int id)
-    {
-        if (Volatile.Read(ref _freeCount) == 0)
-        {
-            id = -1;
-            return false;
-        }
-        _freeLock.Enter();
-        bool ok = _freeCount > 0;
-        id = ok ? _freeTx[--_freeCount] : -1;
-        _freeLock.Exit();
-        return ok;
+        using var tx = _tx.Enter();
+        if (armed)
+            tx.Queue.EnableInterrupts();
+        else
+            tx.Queue.DisableInterrupts();
     }
 
     // ---- rx ------------------------------------------------------------------------------------
 
     public bool TryReceive(out RpmsgBufferRef buffer)
     {
-        if (_rxq.TryGetUsed(out int token, out uint length))
+        int token;
+        uint length;
+        using (var rx = _rx.Enter())
         {
-            if ((uint)token >= (uint)_rxCount)
-                throw new InvalidOperationException($"vq0 returned token {token}, which is not an rx buffer");
-            buffer = Buffer(token, (int)length);
-            return true;
+            if (!rx.Queue.TryGetUsed(out token, out length))
+            {
+                buffer = default;
+                return false;
+            }
         }
-        buffer = default;
-        return false;
+        if ((uint)token >= (uint)_rxCount)
+            throw new InvalidOperationException($"vq0 returned token {token}, which is not an rx buffer");
+        buffer = Buffer(token, (int)length);
+        return true;
     }
 
     public void ReleaseRx(int id)
     {
-        if (!_rxq.TryAdd(Address(id), (uint)BufferSize, deviceWritable: true, token: id))
+        using var rx = _rx.Enter();
+        if (!rx.Queue.TryAdd(Address(id), (uint)BufferSize, deviceWritable: true, token: id))
             throw new InvalidOperationException($"vring 0 has no room to re-post rx buffer {id}");
     }
 
     public void FlushRx()
     {
-        if (_rxq.KickPrepare())
+        bool kick;
+        using (var rx = _rx.Enter())
+            kick = rx.Queue.KickPrepare();
+        if (kick)
             _doorbell.Ring();
     }
 
-    public bool RxPending => _rxq.HasUsed;
+    public bool RxPending
+    {
+        get
+        {
+            using var rx = _rx.Enter();
+            return rx.Queue.HasUsed;
+        }
+    }
 
-    public void DisableRxNotifications() => _rxq.DisableInterrupts();
+    public void DisableRxNotifications()
+    {
+        using var rx = _rx.Enter();
+        rx.Queue.DisableInterrupts();
+    }
 
-    public bool EnableRxNotifications() => _rxq.EnableInterrupts();
+    public bool EnableRxNotifications()
+    {
+        using var rx = _rx.Enter();
+        return rx.Queue.EnableInterrupts();
+    }
 
-    public Fault? Fault => _rxq.Fault ?? _txq.Fault;
+    public Fault? Fault => _rx.Unsynchronized.Fault ?? _tx.Unsynchronized.Fault;
 
     public void Dispose()
     {
     }
 
     public override string ToString() =>
-        $"host: vq0 {_rxq} | vq1 {_txq} | free tx {Volatile.Read(ref _freeCount)}/{_freeTx.Length}";
+        $"host: vq0 {_rx.Unsynchronized} | vq1 {_tx.Unsynchronized} | free tx {Volatile.Read(ref _freeCount)}/{_freeTx.Length}";
 }

@@ -19,8 +19,11 @@ internal readonly struct RpmsgBufferRef(int id, RegionHandle region, long offset
 /// <summary>
 /// What the rpmsg layer needs from the two virtqueues, in either role. The driver role (host)
 /// owns the pool and posts buffers; the device role (remote) uses the host's buffers.
-/// Tx methods may be called by many threads at once; rx methods only by the dispatcher
-/// (except <see cref="ReleaseRx"/>, which a held buffer may call from any thread).
+/// Threads: every member may be called from any thread. Each implementation shares each of its two
+/// queues through one <see cref="Virtio.SynchronizedVirtqueue{TQueue}"/> (a non-sleeping spin gate,
+/// held for a few ring operations, never across a doorbell), so the tx methods serve many senders at
+/// once and <see cref="ReleaseRx"/> may come from a held buffer on any thread. The rx methods are meant
+/// for the dispatcher: one thread draining in order keeps messages in order.
 /// </summary>
 internal interface IRpmsgTransport : IDisposable
 {

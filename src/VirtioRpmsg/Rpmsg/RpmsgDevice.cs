@@ -93,7 +93,7 @@ public sealed class RpmsgDevice : IDisposable
     public uint NegotiatedFeatures => _features;
 
     /// <summary>True when both sides agreed on the name service.</summary>
-    public bool NameServiceEnabled => (_features & VirtioFeatures.RpmsgNameService) != 0;
+    public bool NameServiceEnabled => (_features & RpmsgFeatures.NameService) != 0;
 
     /// <summary>Raised when the state changes (on the thread that changed it).</summary>
     public event Action<RpmsgDevice, RpmsgDeviceState>? StateChanged;
@@ -149,7 +149,7 @@ public sealed class RpmsgDevice : IDisposable
         RaiseState(RpmsgDeviceState.Starting);
         if (Role == RpmsgRole.Host)
         {
-            uint supported = (Options.NameService ? VirtioFeatures.RpmsgNameService : 0) | (Options.EventIndex ? VirtioFeatures.EventIndex : 0);
+            uint supported = (Options.NameService ? RpmsgFeatures.NameService : 0) | (Options.EventIndex ? VirtioFeatures.EventIndex : 0);
             var transport = _vdev.NegotiateAsHost(supported, out uint accepted);
             GoLive(transport, accepted);
             _vdev.CompleteAsHost();

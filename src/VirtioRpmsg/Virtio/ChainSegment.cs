@@ -3,12 +3,13 @@ using VirtioRpmsg.Memory;
 namespace VirtioRpmsg.Virtio;
 
 /// <summary>
-/// One validated descriptor of a chain the device took: the region holding the whole buffer, the
+/// One validated descriptor of a chain the device took: the region holding the whole buffer (bound to
+/// the generation of the queue's address map, so a lease through it fails after an unmap/remap), the
 /// offset in it, the length and the direction. Built from the device's private copy of the descriptor.
 /// </summary>
 public readonly struct ChainSegment
 {
-    internal ChainSegment(SharedMemoryRegion region, long offset, uint length, ulong deviceAddress, bool deviceWritable)
+    internal ChainSegment(RegionHandle region, long offset, uint length, ulong deviceAddress, bool deviceWritable)
     {
         Region = region;
         Offset = offset;
@@ -17,8 +18,8 @@ public readonly struct ChainSegment
         DeviceWritable = deviceWritable;
     }
 
-    /// <summary>The registered region the buffer lies wholly inside.</summary>
-    public SharedMemoryRegion Region { get; }
+    /// <summary>The registered region the buffer lies wholly inside, with its bound generation (take leases through it).</summary>
+    public RegionHandle Region { get; }
 
     /// <summary>Offset of the buffer in <see cref="Region"/>.</summary>
     public long Offset { get; }
@@ -33,5 +34,5 @@ public readonly struct ChainSegment
     public bool DeviceWritable { get; }
 
     /// <summary>Region, offset, length and direction, for logs.</summary>
-    public override string ToString() => $"'{Region?.Name}'+0x{Offset:X} len 0x{Length:X} {(DeviceWritable ? "W" : "R")}";
+    public override string ToString() => $"'{Region.Region?.Name}'+0x{Offset:X} len 0x{Length:X} {(DeviceWritable ? "W" : "R")}";
 }

@@ -20,18 +20,15 @@ public enum VirtioStatus : byte
     Failed = 0x80,
 }
 
-/// <summary>Feature bits used by rpmsg over remoteproc (32-bit feature words).</summary>
+/// <summary>
+/// The ring feature bits (virtio spec, VIRTIO_RING_F_*), as masks of the 32-bit feature word that
+/// remoteproc exchanges. Device-specific bits live with their device (<c>VirtioRpmsg.Rpmsg.RpmsgFeatures</c>).
+/// </summary>
 public static class VirtioFeatures
 {
-    /// <summary>VIRTIO_RPMSG_F_NS: the name service is supported.</summary>
-    public const uint RpmsgNameService = 1u << 0;
-
-    /// <summary>VIRTIO_RING_F_INDIRECT_DESC (not supported by this stack).</summary>
+    /// <summary>VIRTIO_RING_F_INDIRECT_DESC, bit 28 (not supported by this stack).</summary>
     public const uint IndirectDescriptors = 1u << 28;
 
-    /// <summary>VIRTIO_RING_F_EVENT_IDX.</summary>
+    /// <summary>VIRTIO_RING_F_EVENT_IDX, bit 29.</summary>
     public const uint EventIndex = 1u << 29;
-
-    /// <summary>Virtio device id of rpmsg.</summary>
-    public const uint RpmsgDeviceId = 7;
 }

@@ -12,8 +12,12 @@ namespace VirtioRpmsg.Virtio;
 /// every <c>next</c> are checked against num before use, a chain walk stops after num descriptors
 /// (loops), each descriptor is copied once and its range must lie wholly inside one registered buffer
 /// region. The first violation breaks the queue until <see cref="Reset"/>.</para>
-/// <para>Threads: one thread at a time (the caller serializes); a <see cref="DescriptorChain"/> is valid
-/// until the next <see cref="TryTakeAvailable"/>.</para>
+/// <para>Threads: single owner, like <see cref="VirtqueueDriver"/>: one thread at a time calls any
+/// member (the caller serializes; <see cref="IsBroken"/>, <see cref="Fault"/> and the error counters may
+/// be read from any thread). Queue state is kept apart from memory, which is leased per call through the
+/// <see cref="Vring"/>. Where several threads must share the queue, wrap it in a
+/// <see cref="SynchronizedVirtqueue{TQueue}"/>. A <see cref="DescriptorChain"/> is valid until the next
+/// <see cref="TryTakeAvailable"/>.</para>
 /// </remarks>
 public sealed class VirtqueueDevice
 {
@@ -136,7 +140,7 @@ public sealed class VirtqueueDevice
             if (!_buffers.TryTranslate(address, length, out var region, out long offset))
                 _health.Break(FaultRule.DescriptorOutOfRange, $"desc[{index}].addr", address, $"descriptor {index} (chain head {head}) addr 0x{address:X} len 0x{length:X} is not wholly inside one registered buffer region (or overflows)");
             bool deviceWritable = (flags & VringFlags.DescriptorWrite) != 0;
-            _segments[count++] = new ChainSegment(region!, offset, length, address, deviceWritable);
+            _segments[count++] = new ChainSegment(region, offset, length, address, deviceWritable);
             total += length;
             if (deviceWritable)
                 writable += length;

@@ -11,16 +11,11 @@ namespace VirtioRpmsg.Virtio;
 /// indices, and per chain head the caller's token, the chain's descriptor count and last descriptor,
 /// and the largest used length it can report. The shared descriptor table is written, never read back:
 /// nothing the device writes decides which of our descriptors are freed.</para>
-/// <para>Threads: any number may call <see cref="TryAdd"/>, <see cref="TryAddChain"/> and
-/// <see cref="KickPrepare"/> concurrently; one thread at a time calls <see cref="TryGetUsed"/>,
-/// <see cref="HasUsed"/>, <see cref="EnableInterrupts"/> and <see cref="DisableInterrupts"/>.
-/// <see cref="Reset"/> needs the queue quiescent.</para>
-/// <para>Why a spin lock: adding must pop descriptors, write them and fill the next avail slot as one
-/// step, and the publish must see only complete entries. The critical sections are a few stores into
-/// private arrays and the ring (no calls out, no allocation, no blocking, bounded by the chain length),
-/// so a waiter spins for about as long as the holder needs; a sleeping lock would put a wake-up
-/// system call on the hot path instead. A lock-free variant would still need producers to wait for
-/// each other to publish in order, which is the same spinning with more code.</para>
+/// <para>Threads: single owner, like <see cref="VirtqueueDevice"/>: one thread at a time calls any
+/// member (the caller serializes; <see cref="IsBroken"/>, <see cref="Fault"/>, the error counters and
+/// <see cref="FreeCount"/> may be read from any thread). Queue state is kept apart from memory, which is
+/// leased per call through the <see cref="Vring"/>. Where several threads must share the queue, wrap it
+/// in a <see cref="SynchronizedVirtqueue{TQueue}"/>, the one non-sleeping gate for that.</para>
 /// </remarks>
 public sealed class VirtqueueDriver
 {
@@ -39,13 +34,11 @@ public sealed class VirtqueueDriver
     private readonly int[] _token;
     private readonly ulong[] _usedLimit;
 
-    private SpinGate _gate;
     private int _freeHead;
     private int _freeCount;
     private ushort _availShadow;     // next avail entry to fill
     private ushort _availPublished;  // avail.idx as last published by KickPrepare
 
-    // Consumer-thread state.
     private ushort _lastUsed;
     private bool _interruptsEnabled;
 
@@ -140,39 +133,31 @@ public sealed class VirtqueueDriver
         }
 
         using var lease = _vring.Acquire();
-        _gate.Enter();
-        try
+        if (_freeCount < n)
+            return false;
+        int head = _freeHead;
+        int d = head;
+        for (int i = 0; i < n; i++)
         {
-            if (_freeCount < n)
-                return false;
-            int head = _freeHead;
-            int d = head;
-            for (int i = 0; i < n; i++)
-            {
-                var s = segments[i];
-                bool more = i < n - 1;
-                ushort flags = (ushort)((s.DeviceWritable ? VringFlags.DescriptorWrite : 0) | (more ? VringFlags.DescriptorNext : 0));
-                // The chain's links are the free list's links: the next free descriptor is the next in the chain.
-                _vring.WriteDescriptor(lease, d, s.DeviceAddress, s.Length, flags, more ? _next[d] : (ushort)0);
-                if (more)
-                    d = _next[d];
-            }
-            _freeHead = _next[d];
-            _freeCount -= n;
-            _chainCount[head] = n;
-            _chainLast[head] = (ushort)d;
-            _token[head] = token;
-            // A device-to-driver buffer's used length is what the device wrote; a driver-to-device
-            // buffer is reported with its full length (OpenAMP relies on that), so that is its limit.
-            _usedLimit[head] = writable != 0 ? writable : total;
-            _vring.WriteAvailEntry(lease, _availShadow & _mask, (ushort)head);
-            _availShadow++;
-            return true;
+            var s = segments[i];
+            bool more = i < n - 1;
+            ushort flags = (ushort)((s.DeviceWritable ? VringFlags.DescriptorWrite : 0) | (more ? VringFlags.DescriptorNext : 0));
+            // The chain's links are the free list's links: the next free descriptor is the next in the chain.
+            _vring.WriteDescriptor(lease, d, s.DeviceAddress, s.Length, flags, more ? _next[d] : (ushort)0);
+            if (more)
+                d = _next[d];
         }
-        finally
-        {
-            _gate.Exit();
-        }
+        _freeHead = _next[d];
+        _freeCount -= n;
+        _chainCount[head] = n;
+        _chainLast[head] = (ushort)d;
+        _token[head] = token;
+        // A device-to-driver buffer's used length is what the device wrote; a driver-to-device
+        // buffer is reported with its full length (OpenAMP relies on that), so that is its limit.
+        _usedLimit[head] = writable != 0 ? writable : total;
+        _vring.WriteAvailEntry(lease, _availShadow & _mask, (ushort)head);
+        _availShadow++;
+        return true;
     }
 
     /// <summary>
@@ -184,22 +169,14 @@ public sealed class VirtqueueDriver
     {
         _health.ThrowIfBroken();
         using var lease = _vring.Acquire();
-        _gate.Enter();
-        try
-        {
-            ushort old = _availPublished;
-            ushort now = _availShadow;
-            if (old == now)
-                return false;
-            // Release: the descriptors and avail.ring entries written under the gate are visible before the index.
-            _vring.PublishAvailIndex(lease, now);
-            _availPublished = now;
-            return _vring.DeviceControl.PeerMustNotify(lease, EventIndex, now, old);
-        }
-        finally
-        {
-            _gate.Exit();
-        }
+        ushort old = _availPublished;
+        ushort now = _availShadow;
+        if (old == now)
+            return false;
+        // Release: the descriptors and avail.ring entries written by TryAddChain are visible before the index.
+        _vring.PublishAvailIndex(lease, now);
+        _availPublished = now;
+        return _vring.DeviceControl.PeerMustNotify(lease, EventIndex, now, old);
     }
 
     /// <summary>True if the device has returned a chain not yet reclaimed (cheap; for pollers).</summary>
@@ -232,37 +209,29 @@ public sealed class VirtqueueDriver
             return false;
         }
 
-        _gate.Enter();
-        try
-        {
-            int pending = (ushort)(usedIdx - last);
-            int inFlight = (ushort)(_availPublished - last);
-            if (pending > inFlight)
-                _health.Break(FaultRule.UsedIndexJump, "used.idx", usedIdx, $"used.idx is {usedIdx}, {pending} entries past the last reclaimed ({last}), but only {inFlight} chain(s) are published and not reclaimed");
-            ulong element = _vring.ReadUsedElement(lease, last & _mask);
-            uint id = (uint)element;
-            uint len = (uint)(element >> 32);
-            if (id >= (uint)_num)
-                _health.Break(FaultRule.UsedIdOutOfRange, $"used.ring[{last & _mask}].id", id, $"used.ring[{last & _mask}].id is {id}, num is {_num}");
-            if (_chainCount[id] == 0)
-                _health.Break(FaultRule.UsedIdNotOutstanding, $"used.ring[{last & _mask}].id", id, $"used.ring[{last & _mask}].id is {id}, which is not the head of a chain in flight (never posted, not a head, or returned twice)");
-            if (len > _usedLimit[id])
-                _health.Break(FaultRule.UsedLengthTooLarge, $"used.ring[{last & _mask}].len", len, $"used.ring[{last & _mask}].len is {len} for chain {id}, which can hold at most {_usedLimit[id]} bytes");
+        int pending = (ushort)(usedIdx - last);
+        int inFlight = (ushort)(_availPublished - last);
+        if (pending > inFlight)
+            _health.Break(FaultRule.UsedIndexJump, "used.idx", usedIdx, $"used.idx is {usedIdx}, {pending} entries past the last reclaimed ({last}), but only {inFlight} chain(s) are published and not reclaimed");
+        ulong element = _vring.ReadUsedElement(lease, last & _mask);
+        uint id = (uint)element;
+        uint len = (uint)(element >> 32);
+        if (id >= (uint)_num)
+            _health.Break(FaultRule.UsedIdOutOfRange, $"used.ring[{last & _mask}].id", id, $"used.ring[{last & _mask}].id is {id}, num is {_num}");
+        if (_chainCount[id] == 0)
+            _health.Break(FaultRule.UsedIdNotOutstanding, $"used.ring[{last & _mask}].id", id, $"used.ring[{last & _mask}].id is {id}, which is not the head of a chain in flight (never posted, not a head, or returned twice)");
+        if (len > _usedLimit[id])
+            _health.Break(FaultRule.UsedLengthTooLarge, $"used.ring[{last & _mask}].len", len, $"used.ring[{last & _mask}].len is {len} for chain {id}, which can hold at most {_usedLimit[id]} bytes");
 
-            token = _token[id];
-            length = len;
-            // Free from the shadow: splice the chain's private links onto the free list.
-            _next[_chainLast[id]] = (ushort)_freeHead;
-            _freeHead = (int)id;
-            _freeCount += _chainCount[id];
-            _chainCount[id] = 0;
-            _token[id] = 0;
-            _lastUsed = (ushort)(last + 1);
-        }
-        finally
-        {
-            _gate.Exit();
-        }
+        token = _token[id];
+        length = len;
+        // Free from the shadow: splice the chain's private links onto the free list.
+        _next[_chainLast[id]] = (ushort)_freeHead;
+        _freeHead = (int)id;
+        _freeCount += _chainCount[id];
+        _chainCount[id] = 0;
+        _token[id] = 0;
+        _lastUsed = (ushort)(last + 1);
 
         // With event index, interrupts stay enabled only while used_event follows what we reclaimed
         // (Linux virtqueue_get_buf does the same); otherwise the next interrupt would come 64K entries late.
@@ -300,30 +269,22 @@ public sealed class VirtqueueDriver
     public void Reset()
     {
         using var lease = _vring.Acquire();
-        _gate.Enter();
-        try
+        _vring.Clear(lease);
+        for (int i = 0; i < _num; i++)
         {
-            _vring.Clear(lease);
-            for (int i = 0; i < _num; i++)
-            {
-                _next[i] = (ushort)(i + 1); // the last link is never followed: the free count stops first
-                _chainCount[i] = 0;
-                _chainLast[i] = 0;
-                _token[i] = 0;
-                _usedLimit[i] = 0;
-            }
-            _freeHead = 0;
-            _freeCount = _num;
-            _availShadow = 0;
-            _availPublished = 0;
-            _lastUsed = 0;
-            _interruptsEnabled = true;
-            _health.Clear();
+            _next[i] = (ushort)(i + 1); // the last link is never followed: the free count stops first
+            _chainCount[i] = 0;
+            _chainLast[i] = 0;
+            _token[i] = 0;
+            _usedLimit[i] = 0;
         }
-        finally
-        {
-            _gate.Exit();
-        }
+        _freeHead = 0;
+        _freeCount = _num;
+        _availShadow = 0;
+        _availPublished = 0;
+        _lastUsed = 0;
+        _interruptsEnabled = true;
+        _health.Clear();
     }
 
     /// <summary>Name, ring and broken reason, for logs.</summary>

@@ -65,6 +65,19 @@ public sealed class Vring
         DeviceControl = new NotificationControl(_availEvent, _usedFlags, VringFlags.UsedNoNotify, _availIdx);
     }
 
+    /// <summary>
+    /// Places <paramref name="layout"/> at <paramref name="deviceAddress"/>, which must lie with the whole
+    /// ring inside one region of <paramref name="memory"/> (the ring is bound to that region's generation in the map).
+    /// </summary>
+    /// <exception cref="AddressRangeException">The ring is not wholly inside one region of the map.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The ring is misaligned.</exception>
+    public static Vring Place(AddressMap memory, ulong deviceAddress, VringLayout layout)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        var (region, offset) = memory.Translate(deviceAddress, (ulong)layout.TotalSize);
+        return new Vring(region, offset, layout);
+    }
+
     /// <summary>The region and generation the ring lives in.</summary>
     public RegionHandle Region { get; }
 

@@ -1,6 +1,6 @@
 namespace VirtioRpmsg.Virtio;
 
-/// <summary>Flag values and feature bits of the split virtqueue (virtio spec, legacy layout).</summary>
+/// <summary>Flag values of the split virtqueue (virtio spec, legacy layout); the feature bits are in <see cref="VirtioFeatures"/>.</summary>
 public static class VringFlags
 {
     /// <summary>Descriptor flag: the chain continues at <c>next</c>.</summary>
@@ -17,10 +17,4 @@ public static class VringFlags
 
     /// <summary>used.flags: the device asks the driver not to notify (kick) it (ignored with EVENT_IDX).</summary>
     public const ushort UsedNoNotify = 1;
-
-    /// <summary>Feature bit VIRTIO_RING_F_INDIRECT_DESC.</summary>
-    public const int FeatureIndirectDescriptors = 28;
-
-    /// <summary>Feature bit VIRTIO_RING_F_EVENT_IDX.</summary>
-    public const int FeatureEventIndex = 29;
 }

@@ -52,7 +52,8 @@ public class FirmwareLoaderTests
 
         Assert.Equal(TestFirmware.TableAddress, location.DeviceAddress);
         Assert.Equal(88, location.Length);
-        Assert.Same(region, location.Region);
+        Assert.Same(region, location.Region.Region);
+        Assert.True(location.Region.IsCurrent);
         Assert.Equal(0x1000L, location.RegionOffset);
         using var lease = location.Region.Acquire();
         var table = ResourceTable.Read(lease, location.RegionOffset, location.Length);

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using VirtioRpmsg.Lifecycle;
+using VirtioRpmsg.Rpmsg;
 using VirtioRpmsg.Memory;
 using VirtioRpmsg.Platform;
 using VirtioRpmsg.Tests.Platform;
@@ -52,7 +53,7 @@ public sealed class PlatformResourcesTests : IDisposable
         SharedMemoryRegion region;
         using (var remote = PlatformResources.Open(OnFile(PlatformRole.Remote)))
         {
-            region = Assert.Single(remote.Memory.Regions);
+            region = Assert.Single(remote.Memory.Regions).Region;
             Assert.Equal((RegionBacking.SharedMemoryFile, 0UL, 0x80000L), (region.Backing, region.DeviceAddress, region.Size));
             Assert.Same(region, remote.GetRegion("shm"));
             Assert.Equal(0x80000, new FileInfo(_shm).Length);
@@ -74,7 +75,7 @@ public sealed class PlatformResourcesTests : IDisposable
         SharedMemoryRegion region;
         using (var host = PlatformResources.Open(Anonymous(kind)))
         {
-            region = Assert.Single(host.Memory.Regions);
+            region = Assert.Single(host.Memory.Regions).Region;
             Assert.Equal((backing, 0x1000_0000UL), (region.Backing, region.DeviceAddress));
             Assert.True(host.IsLayoutResolved);
             Assert.Equal((0x1000_4000UL, 0x1000_8000UL, 256, 4096, 0x1001_0000UL), (host.Vring0Address, host.Vring1Address, host.VringNum, host.VringAlign, host.BufferPoolAddress));
@@ -145,7 +146,7 @@ public sealed class PlatformResourcesTests : IDisposable
         var table = ResourceTable.Parse(written);
         var vdev = table.GetRpmsgVdev();
         Assert.Equal(20, vdev.Offset);
-        Assert.Equal((ResourceTable.RpmsgDeviceId, 1u, 0u), (vdev.Id, vdev.DeviceFeatures, vdev.NotifyId));
+        Assert.Equal((RpmsgFeatures.VirtioDeviceId, 1u, 0u), (vdev.Id, vdev.DeviceFeatures, vdev.NotifyId));
         Assert.Equal((48, 0x4000u, 0x1000u, 256u, 1u), (vdev.Vrings[0].Offset, vdev.Vrings[0].DeviceAddress, vdev.Vrings[0].Align, vdev.Vrings[0].Num, vdev.Vrings[0].NotifyId));
         Assert.Equal((68, 0x8000u, 0x1000u, 256u, 2u), (vdev.Vrings[1].Offset, vdev.Vrings[1].DeviceAddress, vdev.Vrings[1].Align, vdev.Vrings[1].Num, vdev.Vrings[1].NotifyId));
         Assert.Equal(20, remote.RpmsgVdev!.Offset);
@@ -216,7 +217,7 @@ public sealed class PlatformResourcesTests : IDisposable
         {
         }
         WriteFile(0, new ResourceTableBuilder()
-            .AddVdev(ResourceTable.RpmsgDeviceId, 0, 1, 0, 0, [new VringSpec(vring0, 0x1000, 256, 1, 0), new VringSpec(vring1, 0x1000, vring1Num, 2, 0)])
+            .AddVdev(RpmsgFeatures.VirtioDeviceId, 0, 1, 0, 0, [new VringSpec(vring0, 0x1000, 256, 1, 0), new VringSpec(vring1, 0x1000, vring1Num, 2, 0)])
             .Build());
         return Assert.Throws<ResourceTableException>(() => PlatformResources.Open(WithVrings(OnFile(PlatformRole.Host), null, null)));
     }
@@ -355,7 +356,7 @@ public sealed class PlatformResourcesTests : IDisposable
 
             using (var resources = PlatformResources.Open(d))
             {
-                var region = Assert.Single(resources.Memory.Regions);
+                var region = Assert.Single(resources.Memory.Regions).Region;
                 Assert.Equal((RegionBacking.Uio, 0x3ed00000UL, 0x80000L), (region.Backing, region.DeviceAddress, region.Size));
                 Assert.Equal(0x3ed04000UL, resources.Vring0Address);
             }

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using VirtioRpmsg.Lifecycle;
+using VirtioRpmsg.Rpmsg;
 
 namespace VirtioRpmsg.Tests.Lifecycle;
 
@@ -9,7 +10,7 @@ public class ResourceTableTests
     private static byte[] MixedTable() => new ResourceTableBuilder()
         .AddCarveout(0x1000, 0x2000, 0x3000, 0x4, "text")
         .AddTrace(0x20000, 0x800, "trace0")
-        .AddVdev(ResourceTable.RpmsgDeviceId, 5, 0x1, 0, 0,
+        .AddVdev(RpmsgFeatures.VirtioDeviceId, 5, 0x1, 0, 0,
             [new VringSpec(ResourceTable.AddrAny, 16, 16, 6, ResourceTable.AddrAny), new VringSpec(0x9000, 16, 16, 7, 0)],
             [0xAA, 0xBB, 0xCC, 0xDD])
         .Build();
@@ -218,7 +219,7 @@ public class ResourceTableTests
     public void GetRpmsgVdev_NoRpmsgVdev_Throws()
     {
         var t = ResourceTable.Parse(new ResourceTableBuilder().AddVdev(5, 0, 0, 0, 0, [new VringSpec(0, 16, 16, 0, 0)]).Build());
-        Assert.Null(t.FindVdev(ResourceTable.RpmsgDeviceId));
+        Assert.Null(t.FindVdev(RpmsgFeatures.VirtioDeviceId));
         Assert.NotNull(t.FindVdev(5));
         Assert.Equal("vdev.id", Assert.Throws<ResourceTableException>(() => t.GetRpmsgVdev()).Field);
     }

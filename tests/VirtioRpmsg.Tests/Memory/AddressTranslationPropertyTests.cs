@@ -123,19 +123,19 @@ public class AddressTranslationPropertyTests
                             continue;
                         var r = SharedMemoryRegion.CreateAnonymous(size, b);
                         created.Add(r);
-                        bool overlaps = map.Regions.Any(m => (BigInteger)b < (BigInteger)m.DeviceAddress + m.Size && (BigInteger)m.DeviceAddress < (BigInteger)b + size);
+                        bool overlaps = Regions(map).Any(m => (BigInteger)b < (BigInteger)m.DeviceAddress + m.Size && (BigInteger)m.DeviceAddress < (BigInteger)b + size);
                         if (overlaps)
                             Assert.Throws<AddressRangeException>(() => map.Add(r));
                         else
                             map.Add(r);
                     }
-                    Assert.True(map.Regions.Zip(map.Regions.Skip(1)).All(p => p.First.DeviceAddress < p.Second.DeviceAddress), "regions not in ascending order");
+                    Assert.True(Regions(map).Zip(Regions(map).Skip(1)).All(p => p.First.DeviceAddress < p.Second.DeviceAddress), "regions not in ascending order");
                     if (map.Regions.Count == 0)
                         return;
-                    var aim = map.Regions[c.Target % map.Regions.Count];
+                    var aim = Regions(map)[c.Target % map.Regions.Count];
                     ulong address = Pick(c.Addr, aim.DeviceAddress, (ulong)aim.Size);
 
-                    var expected = map.Regions.FirstOrDefault(m => Inside(m.DeviceAddress, (ulong)m.Size, address, c.Length));
+                    var expected = Regions(map).FirstOrDefault(m => Inside(m.DeviceAddress, (ulong)m.Size, address, c.Length));
                     bool ok = map.TryTranslate(address, c.Length, out var found, out long offset);
                     Assert.Equal(expected is not null, ok);
                     if (expected is null)
@@ -143,9 +143,11 @@ public class AddressTranslationPropertyTests
                         Assert.Throws<AddressRangeException>(() => map.Translate(address, c.Length));
                         return;
                     }
-                    Assert.Same(expected, found);
+                    Assert.Same(expected, found.Region);
+                    Assert.True(found.IsCurrent);
                     Assert.Equal((long)(address - expected.DeviceAddress), offset);
-                    Assert.Equal((expected, offset), map.Translate(address, c.Length));
+                    var translated = map.Translate(address, c.Length);
+                    Assert.Equal((expected, offset), (translated.Region.Region, translated.Offset));
                 }
                 finally
                 {
@@ -171,4 +173,6 @@ public class AddressTranslationPropertyTests
 
     private static bool OffsetInside(long size, long offset, long length) =>
         offset >= 0 && length >= 0 && (BigInteger)offset + length <= size;
+
+    private static List<SharedMemoryRegion> Regions(AddressMap map) => map.Regions.Select(h => h.Region).ToList();
 }

@@ -1,4 +1,5 @@
 using VirtioRpmsg.Memory;
+using VirtioRpmsg.Tests.Infrastructure;
 
 namespace VirtioRpmsg.Tests.Memory;
 
@@ -278,23 +279,5 @@ public class GenerationFencingTests
     private static string NewShmPath() => "/dev/shm/vrpmsg-test-" + Guid.NewGuid().ToString("N");
 
     // Runs on a thread that holds no lease (Unmap refuses to run on one that does), rethrowing its exception.
-    private static void RunOnOtherThread(Action action)
-    {
-        Exception? failure = null;
-        var t = new Thread(() =>
-        {
-            try
-            {
-                action();
-            }
-            catch (Exception e)
-            {
-                failure = e;
-            }
-        });
-        t.Start();
-        Assert.True(t.Join(Bound));
-        if (failure is not null)
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
-    }
+    private static void RunOnOtherThread(Action action) => OtherThread.Run(action, Bound);
 }

@@ -1,3 +1,4 @@
+using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Memory;
 using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
@@ -35,13 +36,13 @@ internal sealed class RpmsgLoopback : IDisposable
         int hostBufferSize = 512,
         int remoteBufferSize = 512,
         int vringNum = 256,
-        uint deviceFeatures = VirtioFeatures.RpmsgNameService | VirtioFeatures.EventIndex,
+        uint deviceFeatures = RpmsgFeatures.NameService | VirtioFeatures.EventIndex,
         bool start = true)
     {
         var region = SharedMemoryRegion.CreateAnonymous(0x80000, deviceAddress: 0, guardPages: true, name: "rpmsg-loopback");
         var map = new AddressMap().Add(region);
         using (var lease = region.Acquire())
-            lease.WriteUInt32(VdevEntryOffset + 12, deviceFeatures);
+            lease.WriteUInt32(VdevEntryOffset + VdevEntry.DeviceFeaturesOffset, deviceFeatures);
         var control = SharedVdevControl.ForVdevEntry(region.Bind(), VdevEntryOffset);
         var (hostBell, remoteBell) = LoopbackDoorbell.CreatePair();
         var hostOptions = new RpmsgDeviceOptions { Name = "host", SendTimeout = TimeSpan.FromSeconds(30) };

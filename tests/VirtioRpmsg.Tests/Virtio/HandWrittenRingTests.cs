@@ -43,7 +43,8 @@ public class HandWrittenRingTests
         Assert.True(device.TryTakeAvailable(out var chain));
         Assert.Equal(2, chain.Head);
         Assert.Equal(2, chain.SegmentCount);
-        Assert.Same(bed.BufferRegion, chain[0].Region);
+        Assert.Same(bed.BufferRegion, chain[0].Region.Region);
+        Assert.Equal(bed.BufferRegion.Generation, chain[0].Region.Generation);
         Assert.Equal(0, chain[0].Offset);
         Assert.Equal(100u, chain[0].Length);
         Assert.False(chain[0].DeviceWritable);

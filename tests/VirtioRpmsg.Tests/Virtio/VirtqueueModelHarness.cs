@@ -109,7 +109,7 @@ internal sealed class VirtqueueModelHarness : IDisposable
         {
             var want = expected.Segments[i];
             var got = chain[i];
-            Assert.Same(_bed.BufferRegion, got.Region);
+            Assert.Same(_bed.BufferRegion, got.Region.Region);
             Assert.Equal(want.DeviceAddress, got.DeviceAddress);
             Assert.Equal((long)(want.DeviceAddress - VringTestBed.BufferAddress), got.Offset);
             Assert.Equal(want.Length, got.Length);

@@ -1,10 +1,12 @@
 using VirtioRpmsg.Memory;
+using VirtioRpmsg.Virtio;
 
-namespace VirtioRpmsg.Virtio;
+namespace VirtioRpmsg.Lifecycle;
 
 /// <summary>
-/// <see cref="IVdevControl"/> over fields in shared memory (the resource table's vdev entry, where
-/// dfeatures, gfeatures and status sit at offsets 12, 16 and 24 from the entry start).
+/// <see cref="IVdevControl"/> over fields in shared memory: the dfeatures, gfeatures and status fields
+/// of a resource table's vdev entry (<see cref="VdevEntry.DeviceFeaturesOffset"/>,
+/// <see cref="VdevEntry.GuestFeaturesOffset"/>, <see cref="VdevEntry.StatusOffset"/>).
 /// </summary>
 public sealed class SharedVdevControl : IVdevControl
 {
@@ -29,7 +31,7 @@ public sealed class SharedVdevControl : IVdevControl
 
     /// <summary>For a resource-table vdev entry that starts at <paramref name="entryOffset"/>.</summary>
     public static SharedVdevControl ForVdevEntry(RegionHandle region, long entryOffset) =>
-        new(region, entryOffset + 12, entryOffset + 16, entryOffset + 24);
+        new(region, entryOffset + VdevEntry.DeviceFeaturesOffset, entryOffset + VdevEntry.GuestFeaturesOffset, entryOffset + VdevEntry.StatusOffset);
 
     /// <summary>The device's offered features (dfeatures), read with acquire.</summary>
     public uint DeviceFeatures
