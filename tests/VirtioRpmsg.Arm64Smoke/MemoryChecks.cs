@@ -118,9 +118,9 @@ public static class MemoryChecks
         using var buffers = SharedMemoryRegion.CreateAnonymous(0x4_0000, 0x2000_0000, name: "buffers");
         using var overlapping = SharedMemoryRegion.CreateAnonymous(0x1000, 0x1000_F000, name: "overlapping");
         var map = new AddressMap().Add(buffers).Add(vrings);
-        Expect.Equal("vrings", map.Regions[0].Region.Name, "regions sorted by device address");
+        Expect.Equal("vrings", map.Regions[0].Name, "regions sorted by device address");
         var (region, offset) = map.Translate(0x2000_0040, 0x200);
-        Expect.True(ReferenceEquals(region.Region, buffers) && region.IsCurrent && offset == 0x40, $"0x2000_0040 -> {region.Region.Name}+0x{offset:X}");
+        Expect.True(region.Refers(buffers) && region.IsCurrent && offset == 0x40, $"0x2000_0040 -> {region.Name}+0x{offset:X}");
         Expect.True(!map.TryTranslate(0x1000_FFF0, 0x20, out _, out _), "a range past the end of 'vrings' does not translate");
         Expect.Throws<AddressRangeException>(() => map.Add(overlapping), "adding an overlapping region");
     }

@@ -151,7 +151,7 @@ public static class FuzzTargets
             {
                 Require(chain.SegmentCount >= 1 && chain.SegmentCount <= num, $"a chain of {chain.SegmentCount} descriptors with num {num}");
                 foreach (var s in chain.Segments)
-                    Require(ReferenceEquals(s.Region.Region, bufferRegion) && s.Offset >= 0 && s.Offset + s.Length <= bufferSize, $"accepted segment {s} outside the buffer region");
+                    Require(s.Region.Refers(bufferRegion) && s.Offset >= 0 && s.Offset + s.Length <= bufferSize, $"accepted segment {s} outside the buffer region");
                 device.PushUsed(chain.Head, 0);
                 taken++;
             }

@@ -14,8 +14,22 @@ public readonly struct RegionHandle
         Generation = generation;
     }
 
-    /// <summary>The region.</summary>
-    public SharedMemoryRegion Region { get; }
+    // Internal on purpose: a handle is what translation and chain segments give out, and it must not
+    // lead back to the region's own (current-generation) Acquire. Name, device address and identity
+    // are all a caller needs.
+    internal SharedMemoryRegion Region { get; }
+
+    /// <summary>The region's name (for messages and logs).</summary>
+    public string Name => Region?.Name ?? "";
+
+    /// <summary>Device address of the region's first byte.</summary>
+    public ulong DeviceAddress => Region?.DeviceAddress ?? 0;
+
+    /// <summary>Size of the region in bytes.</summary>
+    public long Size => Region?.Size ?? 0;
+
+    /// <summary>True if this handle refers to <paramref name="region"/> (at any generation).</summary>
+    public bool Refers(SharedMemoryRegion region) => Region is not null && ReferenceEquals(Region, region);
 
     /// <summary>The generation this handle is bound to.</summary>
     public int Generation { get; }

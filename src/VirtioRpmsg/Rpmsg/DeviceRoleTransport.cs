@@ -185,8 +185,6 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
         return rx.Queue.EnableNotifications();
     }
 
-    public Fault? Fault => _tx.Unsynchronized.Fault ?? _rx.Unsynchronized.Fault;
-
     public void Dispose()
     {
     }

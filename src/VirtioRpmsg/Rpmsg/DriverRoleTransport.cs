@@ -190,8 +190,6 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
         return rx.Queue.EnableInterrupts();
     }
 
-    public Fault? Fault => _rx.Unsynchronized.Fault ?? _tx.Unsynchronized.Fault;
-
     public void Dispose()
     {
     }

@@ -62,7 +62,4 @@ internal interface IRpmsgTransport : IDisposable
 
     /// <summary>Re-enable rx notifications before sleeping; false when work arrived meanwhile (re-check).</summary>
     bool EnableRxNotifications();
-
-    /// <summary>Set when a virtqueue detected a protocol violation (the first one, sticky).</summary>
-    Fault? Fault { get; }
 }

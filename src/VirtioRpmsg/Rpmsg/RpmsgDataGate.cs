@@ -19,7 +19,7 @@ namespace VirtioRpmsg.Rpmsg;
 /// <see cref="RpmsgProtocolException"/>/<see cref="RpmsgConfigurationException"/>; every caller of the
 /// transport catches them here (<see cref="Translate"/>) or, on a path that must not throw, in
 /// <see cref="Absorb"/>, and both break the device with the exception's <see cref="Fault"/>. Nothing
-/// polls <c>IRpmsgTransport.Fault</c>: a fault cannot be raised without a caller seeing the exception.
+/// polls the queues (the transports do not even expose their faults): a fault cannot be raised without a caller seeing the exception.
 /// </para>
 /// </summary>
 internal sealed class RpmsgDataGate

@@ -1,4 +1,6 @@
+using System.Reflection;
 using VirtioRpmsg.Memory;
+using VirtioRpmsg.Virtio;
 
 namespace VirtioRpmsg.Tests.Memory;
 
@@ -50,5 +52,39 @@ public class AddressMapGenerationTests
     public void Add_DefaultHandle_Throws()
     {
         Assert.Throws<ArgumentException>(() => new AddressMap().Add(default(RegionHandle)));
+    }
+
+    [Fact]
+    public void Translate_Handle_NamesTheRegionWithoutExposingIt()
+    {
+        using var region = SharedMemoryRegion.CreateMemFd("vrpmsg-map-name", 0x1000, 0x3000_0000);
+        using var other = SharedMemoryRegion.CreateMemFd("vrpmsg-map-other", 0x1000, 0x4000_0000);
+        var (handle, _) = new AddressMap().Add(region).Add(other).Translate(0x3000_0010, 4);
+        Assert.Equal((region.Name, 0x3000_0000ul, 0x1000L), (handle.Name, handle.DeviceAddress, handle.Size));
+        Assert.Contains("vrpmsg-map-name", handle.Name, StringComparison.Ordinal);
+        Assert.True(handle.Refers(region));
+        Assert.False(handle.Refers(other));
+    }
+
+    [Theory]
+    [InlineData(typeof(RegionHandle))]
+    [InlineData(typeof(ChainSegment))]
+    [InlineData(typeof(AddressMap))]
+    public void PublicSurface_OfTranslationTypes_NeverReturnsABareRegion(Type type)
+    {
+        // A bare SharedMemoryRegion leases at whatever generation is current; everything reached
+        // through translation must carry the generation it was built for.
+        var leaks = type.GetMembers(BindingFlags.Public | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly)
+            .Where(m => m switch
+            {
+                PropertyInfo p => p.PropertyType == typeof(SharedMemoryRegion),
+                MethodInfo mi => mi.ReturnType == typeof(SharedMemoryRegion)
+                    || mi.GetParameters().Any(x => x.IsOut && x.ParameterType.GetElementType() == typeof(SharedMemoryRegion))
+                    || (mi.ReturnType.IsGenericType && mi.ReturnType.GetGenericArguments().Contains(typeof(SharedMemoryRegion))),
+                FieldInfo f => f.FieldType == typeof(SharedMemoryRegion),
+                _ => false,
+            })
+            .Select(m => m.Name);
+        Assert.Empty(leaks);
     }
 }
