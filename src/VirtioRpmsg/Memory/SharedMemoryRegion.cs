@@ -1,4 +1,5 @@
 using VirtioRpmsg.Interop;
+using VirtioRpmsg.Platform;
 
 namespace VirtioRpmsg.Memory;
 
@@ -196,13 +197,10 @@ public sealed unsafe partial class SharedMemoryRegion : IDisposable
     {
         // Leases are short by design (no blocking while held), so a spin usually suffices.
         var spin = new SpinWait();
-        // Saturating: an infinite or huge timeout must not wrap into the past.
-        long deadline = timeout == Timeout.InfiniteTimeSpan || timeout.TotalMilliseconds >= long.MaxValue / 2
-            ? long.MaxValue
-            : Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        var deadline = Deadline.Within(timeout);
         while (ThreadLeaseTable.Count(_id) != 0)
         {
-            if (spin.NextSpinWillYield && Environment.TickCount64 > deadline)
+            if (spin.NextSpinWillYield && deadline.IsExpired)
                 throw new TimeoutException($"Region '{Name}': {ThreadLeaseTable.Count(_id)} lease(s) still live after {timeout.TotalMilliseconds} ms; the region is closed but not unmapped.");
             spin.SpinOnce(sleep1Threshold: 40);
         }
