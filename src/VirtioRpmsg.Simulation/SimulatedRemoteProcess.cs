@@ -276,7 +276,7 @@ public sealed partial class SimulatedRemoteProcess : IRemoteProcessorControl, IR
             using var exitedOrCancelled = CancellationTokenSource.CreateLinkedTokenSource(child.ExitedToken, cancellationToken);
             try
             {
-                connection = listener.Accept(deadline.Remaining, exitedOrCancelled.Token);
+                connection = listener.Accept(_options.StartTimeout, exitedOrCancelled.Token);
             }
             catch (OperationCanceledException) when (child.ExitedToken.IsCancellationRequested)
             {
