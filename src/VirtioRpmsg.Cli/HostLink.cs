@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using VirtioRpmsg.Lifecycle;
+using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
 using VirtioRpmsg.Virtio;
 using VirtioRpmsg.Simulation;
@@ -76,8 +77,8 @@ internal static class HostLink
     /// </summary>
     public static bool PollUntil(RpmsgDevice host, Func<bool> done, TimeSpan timeout, CancellationToken ct)
     {
+        var deadline = Deadline.Within(timeout);
         long now = Stopwatch.GetTimestamp();
-        long deadline = now + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
         long budget = (long)(SpinBudget.TotalSeconds * Stopwatch.Frequency);
         long spinUntil = now + budget;
         bool poll = CallerPolls(host);
@@ -90,7 +91,7 @@ internal static class HostLink
                 spinUntil = now + budget;
                 continue;
             }
-            if (now > deadline)
+            if (deadline.IsExpired)
                 return false;
             if (now < spinUntil)
                 Thread.SpinWait(20);

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Threading.Channels;
+using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
 
 namespace VirtioRpmsg.Simulation;
@@ -138,13 +139,11 @@ internal sealed class RemoteChildProcess : IDisposable
     }
 
     /// <summary>Reads lines until READY; "ENDPOINT name 0xADDR" lines before it go into <paramref name="endpoints"/>.</summary>
-    public void ReadUntilReady(TimeSpan timeout, IDictionary<string, uint>? endpoints, CancellationToken cancellationToken = default)
+    public void ReadUntilReady(Deadline deadline, IDictionary<string, uint>? endpoints, CancellationToken cancellationToken = default)
     {
-        var deadline = Stopwatch.StartNew();
         while (true)
         {
-            var left = timeout - deadline.Elapsed;
-            string line = ReadLine(left < TimeSpan.Zero ? TimeSpan.Zero : left, "READY", cancellationToken);
+            string line = ReadLine(deadline.Remaining, "READY", cancellationToken);
             if (line == "READY")
                 return;
             var words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);

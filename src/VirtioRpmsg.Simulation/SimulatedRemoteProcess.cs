@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Platform;
@@ -273,7 +272,7 @@ public sealed partial class SimulatedRemoteProcess : IRemoteProcessorControl, IR
         {
             child.Launch();
             Interlocked.Increment(ref _boots);
-            var deadline = Stopwatch.StartNew();
+            var deadline = Deadline.Within(_options.StartTimeout);
             using var exitedOrCancelled = CancellationTokenSource.CreateLinkedTokenSource(child.ExitedToken, cancellationToken);
             try
             {
@@ -289,7 +288,7 @@ public sealed partial class SimulatedRemoteProcess : IRemoteProcessorControl, IR
             }
             connection.SendDoorbell(doorbell);
             _endpoints.Clear();
-            child.ReadUntilReady(_options.StartTimeout - deadline.Elapsed, _endpoints, cancellationToken);
+            child.ReadUntilReady(deadline, _endpoints, cancellationToken);
             _connection = connection;
         }
         catch

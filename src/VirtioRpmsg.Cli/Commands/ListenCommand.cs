@@ -1,7 +1,7 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Text;
 using VirtioRpmsg.Lifecycle;
+using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
 using VirtioRpmsg.Simulation;
 
@@ -95,15 +95,14 @@ internal static class ListenCommand
     private static int Receive(RpmsgEndpoint endpoint, Settings s, CancellationToken ct)
     {
         var buffer = new byte[endpoint.MaxPayload];
-        long deadline = s.Timeout is { } t ? Stopwatch.GetTimestamp() + (long)(t.TotalSeconds * Stopwatch.Frequency) : long.MaxValue;
+        var deadline = Deadline.Within(s.Timeout ?? Timeout.InfiniteTimeSpan);
         int received = 0;
         bool callerPolls = HostLink.CallerPolls(endpoint.Device);
         while (s.Count is not { } n || received < n)
         {
-            long left = deadline - Stopwatch.GetTimestamp();
-            if (left <= 0 || ct.IsCancellationRequested)
+            if (deadline.IsExpired || ct.IsCancellationRequested)
                 break;
-            var slice = TimeSpan.FromSeconds(Math.Min(left / (double)Stopwatch.Frequency, s_slice.TotalSeconds));
+            var slice = TimeSpan.FromMilliseconds(deadline.RemainingMillisecondsCappedAt((int)s_slice.TotalMilliseconds));
             RpmsgReceiveResult r = default;
             bool arrived;
             try

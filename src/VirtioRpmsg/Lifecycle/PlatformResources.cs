@@ -1,7 +1,6 @@
 using VirtioRpmsg.Memory;
 using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
-using VirtioRpmsg.Virtio;
 
 namespace VirtioRpmsg.Lifecycle;
 
@@ -134,9 +133,9 @@ public sealed class PlatformResources : IDisposable
             var memory = new AddressMap();
             for (int i = 0; i < description.Regions.Count; i++)
             {
-                var region = OpenRegion(description, i, options);
+                var region = PlatformRegions.Open(description, i, options);
                 opened.Add(region);
-                AddToMap(memory, region, i);
+                PlatformRegions.AddToMap(memory, region, i);
             }
             var resources = new PlatformResources(description, [.. opened], memory);
             resources.ResolveFromDescription();
@@ -149,89 +148,6 @@ public sealed class PlatformResources : IDisposable
             for (int i = opened.Count - 1; i >= 0; i--)
                 opened[i].Dispose();
             throw;
-        }
-    }
-
-    private static SharedMemoryRegion OpenRegion(PlatformDescription d, int index, PlatformOpenOptions options)
-    {
-        var r = d.Regions[index];
-        string p = $"regions[{index}]";
-        bool guard = r.GuardPages ?? false;
-        long size = (long)(r.Size ?? 0);
-        ulong address = PlatformDescriptionValidator.DeviceAddress(r) ?? 0;
-        switch (r.Kind)
-        {
-            case PlatformRegionKind.ShmFile:
-                return r.Create == true
-                    ? SharedMemoryRegion.CreateFile(r.Path!, size, address, guard)
-                    : SharedMemoryRegion.OpenFile(r.Path!, address, size, 0, guard);
-            case PlatformRegionKind.Anonymous:
-                return SharedMemoryRegion.CreateAnonymous(size, address, guard, r.Name);
-            case PlatformRegionKind.DevMem:
-                return SharedMemoryRegion.OpenDevMem(r.PhysicalAddress!.Value, size, r.Path ?? "/dev/mem", guard, address);
-            case PlatformRegionKind.Uio:
-                return OpenUio(r, p, guard);
-            case PlatformRegionKind.Memfd:
-                return OpenMemFd(d.Role, r, p, size, address, guard, options);
-            default:
-                throw new PlatformDescriptionException(p + ".kind", r.Kind.ToString(), "unknown region kind");
-        }
-    }
-
-    private static SharedMemoryRegion OpenUio(RegionDescription r, string p, bool guard)
-    {
-        string sysfs = r.SysfsRoot ?? UioDoorbell.DefaultSysfsRoot;
-        string device = r.Device ?? UioDoorbell.FindDevice(r.DeviceName!, sysfs);
-        var region = SharedMemoryRegion.OpenUio(device, r.MapIndex ?? 0, sysfs, null, guard, r.DeviceAddress);
-        if (r.Size is { } expected && (ulong)region.Size != expected)
-        {
-            region.Dispose();
-            throw new PlatformDescriptionException(p + ".size", PlatformDescriptionValidator.Hex(expected), $"sysfs says map {r.MapIndex ?? 0} of {device} is 0x{region.Size:X} bytes");
-        }
-        return region;
-    }
-
-    private static SharedMemoryRegion OpenMemFd(PlatformRole role, RegionDescription r, string p, long size, ulong address, bool guard, PlatformOpenOptions options)
-    {
-        if (role == PlatformRole.Host)
-        {
-            var created = SharedMemoryRegion.CreateMemFd(r.Name, size, address, guard);
-            try
-            {
-                options.Passing?.SendMemory(created);
-                return created;
-            }
-            catch
-            {
-                created.Dispose();
-                throw;
-            }
-        }
-        var passing = options.Passing
-            ?? throw new InvalidOperationException($"{p} ('{r.Name}') is a memfd region: the remote receives it from the host, which needs PlatformOpenOptions.Passing.");
-        var received = passing.ReceiveMemory(options.Timeout, options.CancellationToken, guard);
-        // What the peer sent is untrusted: it must be the region the description says.
-        string? mismatch = received.DeviceAddress != address ? $"{p}.deviceAddress" : received.Size != size ? $"{p}.size" : null;
-        if (mismatch is not null)
-        {
-            received.Dispose();
-            throw new PlatformDescriptionException(mismatch, mismatch.EndsWith("size", StringComparison.Ordinal) ? PlatformDescriptionValidator.Hex((ulong)size) : PlatformDescriptionValidator.Hex(address),
-                $"the host sent a region at 0x{received.DeviceAddress:X} of 0x{received.Size:X} bytes");
-        }
-        return received;
-    }
-
-    private static void AddToMap(AddressMap memory, SharedMemoryRegion region, int index)
-    {
-        try
-        {
-            memory.Add(region);
-        }
-        catch (AddressRangeException e)
-        {
-            // Only regions whose extent sysfs supplies get here; the rest were checked at load time.
-            region.Dispose();
-            throw new PlatformDescriptionException($"regions[{index}].deviceAddress", PlatformDescriptionValidator.Hex(region.DeviceAddress), e.Message.TrimEnd('.'), innerException: e);
         }
     }
 
@@ -432,64 +348,7 @@ public sealed class PlatformResources : IDisposable
     public IDoorbell CreateDoorbell(PlatformDoorbellOptions? options = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        options ??= new PlatformDoorbellOptions();
-        var b = Description.Doorbell;
-        switch (b.Kind)
-        {
-            case PlatformDoorbellKind.Eventfd:
-                return CreateEventFd(b, options);
-            case PlatformDoorbellKind.UnixSocket:
-                var mode = b.Mode ?? (Role == PlatformRole.Remote ? DoorbellSocketMode.Server : DoorbellSocketMode.Client);
-                return mode == DoorbellSocketMode.Server
-                    ? UnixSocketDoorbell.Accept(b.Path!, options.Timeout, options.CancellationToken)
-                    : UnixSocketDoorbell.Connect(b.Path!, options.Timeout, options.CancellationToken);
-            case PlatformDoorbellKind.Uio:
-                string sysfs = b.SysfsRoot ?? UioDoorbell.DefaultSysfsRoot;
-                var mailbox = b.Mailbox is { } m
-                    ? new UioMailbox(GetRegion(m.Region), (long)m.Offset, (uint)(m.Value ?? 1), (long?)m.StatusOffset, (uint)(m.StatusFullMask ?? 0))
-                    : null;
-                return UioDoorbell.Open(b.Device ?? UioDoorbell.FindDevice(b.DeviceName!, sysfs), mailbox, sysfs);
-            case PlatformDoorbellKind.Polling:
-                return new PollingDoorbell(options.HasWork
-                    ?? throw new ArgumentException("A polling doorbell needs PlatformDoorbellOptions.HasWork (the \"has work\" predicate).", nameof(options)));
-            default:
-                throw new PlatformDescriptionException("doorbell.kind", b.Kind.ToString(), "unknown doorbell kind");
-        }
-    }
-
-    private IDoorbell CreateEventFd(DoorbellDescription b, PlatformDoorbellOptions options)
-    {
-        if (options.EventFdFactory is { } factory)
-            return factory();
-        if (options.Passing is { } passing)
-            return ExchangeEventFd(passing, options);
-        string name = b.Socket
-            ?? throw new ArgumentException("An eventfd doorbell needs PlatformDoorbellOptions.Passing or EventFdFactory, or doorbell.socket in the description.", nameof(options));
-        if (Role == PlatformRole.Host)
-        {
-            using var listener = DescriptorListener.Listen(name);
-            using var accepted = listener.Accept(options.Timeout, options.CancellationToken);
-            return ExchangeEventFd(accepted, options);
-        }
-        using var connected = DescriptorPassing.Connect(name, options.Timeout, options.CancellationToken);
-        return ExchangeEventFd(connected, options);
-    }
-
-    private IDoorbell ExchangeEventFd(DescriptorPassing passing, PlatformDoorbellOptions options)
-    {
-        if (Role == PlatformRole.Remote)
-            return passing.ReceiveDoorbell(options.Timeout, options.CancellationToken);
-        var doorbell = EventFdDoorbell.Create("platform doorbell");
-        try
-        {
-            passing.SendDoorbell(doorbell);
-            return doorbell;
-        }
-        catch
-        {
-            doorbell.Dispose();
-            throw;
-        }
+        return PlatformDoorbells.Create(this, options ?? new PlatformDoorbellOptions());
     }
 
     private InvalidOperationException Unresolved() => new(_tableLocation is null

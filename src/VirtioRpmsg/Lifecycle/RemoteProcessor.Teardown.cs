@@ -112,6 +112,18 @@ public sealed partial class RemoteProcessor
         }
     }
 
+    private void WakeMonitor()
+    {
+        try
+        {
+            _wake.Set();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed meanwhile: there is nothing left to monitor.
+        }
+    }
+
     private void CheckForCrash()
     {
         var session = _session;

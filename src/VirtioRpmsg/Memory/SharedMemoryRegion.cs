@@ -1,5 +1,5 @@
-using System.Globalization;
 using VirtioRpmsg.Interop;
+using VirtioRpmsg.Platform;
 
 namespace VirtioRpmsg.Memory;
 
@@ -9,7 +9,7 @@ namespace VirtioRpmsg.Memory;
 /// (c) waits for every live lease to be released and (d) only then calls munmap. Nothing can touch
 /// the memory after it is unmapped.
 /// </summary>
-public sealed unsafe class SharedMemoryRegion : IDisposable
+public sealed unsafe partial class SharedMemoryRegion : IDisposable
 {
     private const int ClosedBit = 1;
 
@@ -66,203 +66,6 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
 
     /// <summary>The memfd backing this region, for handing to a peer process; null for other backings.</summary>
     internal FileDescriptor? Descriptor => _descriptor;
-
-    // ---- factories -------------------------------------------------------------------------
-
-    /// <summary>Creates (or resizes) a shared-memory file of <paramref name="size"/> bytes and maps it.</summary>
-    public static SharedMemoryRegion CreateFile(string path, long size, ulong deviceAddress = 0, bool guardPages = false)
-    {
-        ArgumentNullException.ThrowIfNull(path);
-        ValidateSize(size, deviceAddress, path);
-        using (var fd = FileDescriptor.Open(path, Native.OpenCreate))
-            NativeCallException.ThrowIfError(Native.Ftruncate(fd.Value, size), "ftruncate", path);
-        return OpenFileCore(path, deviceAddress, size, 0, guardPages);
-    }
-
-    /// <summary>Maps an existing file; <paramref name="size"/> null maps from <paramref name="fileOffset"/> to the end.</summary>
-    public static SharedMemoryRegion OpenFile(string path, ulong deviceAddress = 0, long? size = null, long fileOffset = 0, bool guardPages = false)
-    {
-        ArgumentNullException.ThrowIfNull(path);
-        if (fileOffset < 0)
-            throw new ArgumentOutOfRangeException(nameof(fileOffset), fileOffset, $"'{path}': file offset must not be negative.");
-        long fileSize;
-        using (var fd = FileDescriptor.Open(path, Native.OpenReadWrite))
-            fileSize = fd.GetSize(path);
-        long length = size ?? fileSize - fileOffset;
-        ValidateSize(length, deviceAddress, path);
-        if (fileOffset > fileSize || length > fileSize - fileOffset)
-            throw new ArgumentOutOfRangeException(nameof(size), length,
-                $"'{path}' is {fileSize} bytes, too small for {length} bytes at offset {fileOffset}.");
-        return OpenFileCore(path, deviceAddress, length, fileOffset, guardPages);
-    }
-
-    private static SharedMemoryRegion OpenFileCore(string path, ulong deviceAddress, long size, long fileOffset, bool guardPages) =>
-        new(path, RegionBacking.SharedMemoryFile, deviceAddress, size, () =>
-        {
-            // The mapping keeps the file alive; the descriptor is not needed after mmap.
-            using var fd = FileDescriptor.Open(path, Native.OpenReadWrite);
-            return MappedBlock.Map(fd.Value, path, fileOffset, (ulong)size, guardPages);
-        }, null);
-
-    /// <summary>Creates an anonymous memfd of <paramref name="size"/> bytes, mapped, that can be passed to a peer process.</summary>
-    public static SharedMemoryRegion CreateMemFd(string name, long size, ulong deviceAddress = 0, bool guardPages = false)
-    {
-        ArgumentNullException.ThrowIfNull(name);
-        ValidateSize(size, deviceAddress, name);
-        NativeCallException.ThrowIfError(Native.MemfdCreate(name, out int raw), "memfd_create", name);
-        var fd = new FileDescriptor(raw);
-        try
-        {
-            NativeCallException.ThrowIfError(Native.Ftruncate(fd.Value, size), "ftruncate", name);
-            return FromDescriptorCore(fd, "memfd:" + name, deviceAddress, size, guardPages);
-        }
-        catch
-        {
-            fd.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>Maps a memfd (or file) descriptor received from a peer. The region takes ownership of it.</summary>
-    /// <remarks>On failure the descriptor is closed too, so a caller never has to clean up after a failed call.</remarks>
-    internal static SharedMemoryRegion FromDescriptor(FileDescriptor fd, string name, ulong deviceAddress, long size, bool guardPages = false)
-    {
-        ArgumentNullException.ThrowIfNull(fd);
-        try
-        {
-            ValidateSize(size, deviceAddress, name);
-            long actual = fd.GetSize(name);
-            if (actual < size)
-                throw new ArgumentOutOfRangeException(nameof(size), size, $"'{name}' is {actual} bytes, too small for {size} bytes.");
-            return FromDescriptorCore(fd, name, deviceAddress, size, guardPages);
-        }
-        catch
-        {
-            fd.Dispose();
-            throw;
-        }
-    }
-
-    private static SharedMemoryRegion FromDescriptorCore(FileDescriptor fd, string name, ulong deviceAddress, long size, bool guardPages) =>
-        new(name, RegionBacking.MemFd, deviceAddress, size, () => MappedBlock.Map(fd.Value, name, 0, (ulong)size, guardPages), fd);
-
-    /// <summary>Anonymous shared memory (tests, in-process loopback).</summary>
-    public static SharedMemoryRegion CreateAnonymous(long size, ulong deviceAddress = 0, bool guardPages = false, string name = "anonymous")
-    {
-        ValidateSize(size, deviceAddress, name);
-        return new(name, RegionBacking.Anonymous, deviceAddress, size, () => MappedBlock.Map(-1, name, 0, (ulong)size, guardPages), null);
-    }
-
-    /// <summary>
-    /// Maps map <paramref name="mapIndex"/> of a UIO device, reading its address, size and in-page offset
-    /// from sysfs (<c>{sysfsRoot}/uioX/maps/mapN/{addr,size,offset}</c>).
-    /// </summary>
-    /// <remarks>
-    /// The device memory starts <c>offset</c> bytes into the page that holds <c>addr</c> and ends at
-    /// <c>addr + size</c>. This reads both kernel conventions right: drivers such as uio_pdrv_genirq
-    /// publish a page-aligned <c>addr</c> and a <c>size</c> rounded up to include <c>offset</c>; others
-    /// publish the unaligned start as <c>addr</c>. The mapping is exactly the pages the kernel allows
-    /// (<c>ceil(((addr % page) + size) / page)</c>), and <see cref="DeviceAddress"/> is the first real byte.
-    /// </remarks>
-    /// <param name="device">"uio0" or "/dev/uio0".</param>
-    /// <param name="mapIndex">The map number N; mapped at file offset N * page size.</param>
-    /// <param name="sysfsRoot">Root of the UIO class tree; tests point it at a fake tree.</param>
-    /// <param name="devicePath">Path of the character device; defaults to /dev/uioX.</param>
-    /// <param name="guardPages">Surround the mapping with inaccessible pages (tests).</param>
-    /// <param name="deviceAddress">Address the remote sees the map at, when it differs from the physical address in sysfs.</param>
-    public static SharedMemoryRegion OpenUio(string device, int mapIndex, string sysfsRoot = "/sys/class/uio", string? devicePath = null, bool guardPages = false, ulong? deviceAddress = null)
-    {
-        ArgumentNullException.ThrowIfNull(device);
-        ArgumentNullException.ThrowIfNull(sysfsRoot);
-        ArgumentOutOfRangeException.ThrowIfNegative(mapIndex);
-        string uioName = Path.GetFileName(device);
-        devicePath ??= device.Contains('/') ? device : "/dev/" + uioName;
-        string deviceDir = Path.Combine(sysfsRoot, uioName);
-        if (!Directory.Exists(deviceDir))
-            throw new DirectoryNotFoundException($"UIO device '{uioName}' not found: '{deviceDir}' does not exist.");
-        string mapDir = Path.Combine(deviceDir, "maps", "map" + mapIndex.ToString(CultureInfo.InvariantCulture));
-        if (!Directory.Exists(mapDir))
-            throw new DirectoryNotFoundException($"UIO device '{uioName}' has no map {mapIndex}: '{mapDir}' does not exist.");
-        ulong addr = ReadSysfsNumber(Path.Combine(mapDir, "addr"));
-        ulong size = ReadSysfsNumber(Path.Combine(mapDir, "size"));
-        // Kernels before 4.x have no 'offset' file; the map is then page-aligned.
-        string offsetFile = Path.Combine(mapDir, "offset");
-        ulong inPage = File.Exists(offsetFile) ? ReadSysfsNumber(offsetFile) : 0;
-        ulong page = (ulong)MappedBlock.PageSize;
-        if (size == 0 || size > long.MaxValue)
-            throw new ArgumentOutOfRangeException(nameof(mapIndex), size, $"'{mapDir}/size' is 0x{size:X}: a UIO map must have a non-zero size.");
-        if (inPage >= page)
-            throw new ArgumentOutOfRangeException(nameof(mapIndex), inPage, $"'{mapDir}/offset' is 0x{inPage:X}: not smaller than the page size.");
-        if (!AddressRange.FitsInAddressSpace(addr, size))
-            throw new AddressRangeException(nameof(mapIndex), $"'{mapDir}'", addr, size, "wraps past the end of the 64-bit address space");
-        ulong start = (addr & ~(page - 1)) + inPage;
-        ulong last = addr + (size - 1);
-        if (start > last)
-            throw new ArgumentOutOfRangeException(nameof(mapIndex), inPage,
-                $"'{mapDir}/offset' is 0x{inPage:X}: the memory would start at 0x{start:X}, past the end of the map (addr 0x{addr:X}, size 0x{size:X}).");
-        long usable = (long)(last - start + 1);
-        ulong regionAddress = deviceAddress ?? start;
-        ValidateSize(usable, regionAddress, devicePath);
-        long fileOffset = mapIndex * MappedBlock.PageSize;
-        string subject = $"{devicePath} map {mapIndex}";
-        return new(subject, RegionBacking.Uio, regionAddress, usable, () =>
-        {
-            using var fd = FileDescriptor.Open(devicePath, Native.OpenReadWrite);
-            // UIO takes the map number from the page offset, so the in-page offset is applied after mmap.
-            return MappedBlock.Map(fd.Value, subject, fileOffset, (ulong)usable, guardPages, skip: inPage);
-        }, null);
-    }
-
-    /// <summary>
-    /// Maps a physical range of /dev/mem (O_SYNC: uncached on ARM). The region's device address is
-    /// <paramref name="deviceAddress"/> when given (the remote's view of the memory), else the physical address.
-    /// </summary>
-    public static SharedMemoryRegion OpenDevMem(ulong physicalAddress, long size, string devMemPath = "/dev/mem", bool guardPages = false, ulong? deviceAddress = null)
-    {
-        ArgumentNullException.ThrowIfNull(devMemPath);
-        ValidateSize(size, physicalAddress, devMemPath);
-        ValidateSize(size, deviceAddress ?? physicalAddress, devMemPath);
-        // /dev/mem is addressed by file offset: the last byte must still be a valid (signed) off_t.
-        if (physicalAddress > long.MaxValue || (ulong)size - 1 > long.MaxValue - physicalAddress)
-            throw new AddressRangeException(nameof(physicalAddress), devMemPath, physicalAddress, (ulong)size, "is beyond the largest file offset");
-        string subject = $"{devMemPath}@0x{physicalAddress:X}";
-        return new(subject, RegionBacking.DevMem, deviceAddress ?? physicalAddress, size, () =>
-        {
-            using var fd = FileDescriptor.Open(devMemPath, Native.OpenSync);
-            return MappedBlock.Map(fd.Value, subject, (long)physicalAddress, (ulong)size, guardPages);
-        }, null);
-    }
-
-    private static void ValidateSize(long size, ulong deviceAddress, string subject)
-    {
-        if (size <= 0)
-            throw new ArgumentOutOfRangeException(nameof(size), size, $"'{subject}': region size must be positive.");
-        if (!AddressRange.FitsInAddressSpace(deviceAddress, (ulong)size))
-            throw new AddressRangeException(nameof(deviceAddress), subject, deviceAddress, (ulong)size, "wraps past the end of the 64-bit address space");
-    }
-
-    private static ulong ReadSysfsNumber(string path)
-    {
-        string text;
-        try
-        {
-            text = File.ReadAllText(path).Trim();
-        }
-        catch (FileNotFoundException e)
-        {
-            throw new FileNotFoundException($"UIO attribute '{path}' does not exist.", path, e);
-        }
-        catch (IOException e)
-        {
-            throw new IOException($"Cannot read UIO attribute '{path}': {e.Message}", e);
-        }
-        bool ok = text.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
-            ? ulong.TryParse(text.AsSpan(2), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out ulong value)
-            : ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value);
-        if (!ok)
-            throw new FormatException($"UIO attribute '{path}' is '{text}', not a number.");
-        return value;
-    }
 
     // ---- leases ----------------------------------------------------------------------------
 
@@ -394,13 +197,10 @@ public sealed unsafe class SharedMemoryRegion : IDisposable
     {
         // Leases are short by design (no blocking while held), so a spin usually suffices.
         var spin = new SpinWait();
-        // Saturating: an infinite or huge timeout must not wrap into the past.
-        long deadline = timeout == Timeout.InfiniteTimeSpan || timeout.TotalMilliseconds >= long.MaxValue / 2
-            ? long.MaxValue
-            : Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        var deadline = Deadline.Within(timeout);
         while (ThreadLeaseTable.Count(_id) != 0)
         {
-            if (spin.NextSpinWillYield && Environment.TickCount64 > deadline)
+            if (spin.NextSpinWillYield && deadline.IsExpired)
                 throw new TimeoutException($"Region '{Name}': {ThreadLeaseTable.Count(_id)} lease(s) still live after {timeout.TotalMilliseconds} ms; the region is closed but not unmapped.");
             spin.SpinOnce(sleep1Threshold: 40);
         }

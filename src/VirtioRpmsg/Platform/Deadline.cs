@@ -2,8 +2,13 @@ using System.Diagnostics;
 
 namespace VirtioRpmsg.Platform;
 
-/// <summary>A point in monotonic time after which a wait gives up; "never" for an infinite timeout.</summary>
-internal readonly struct Deadline
+/// <summary>
+/// A point in monotonic time after which a wait gives up; "never" for <see cref="Timeout.InfiniteTimeSpan"/>.
+/// The one deadline type of the library and its tools: a wait in several steps passes one deadline
+/// along instead of subtracting elapsed time from a timeout.
+/// </summary>
+/// <remarks><c>default(Deadline)</c> is already expired.</remarks>
+public readonly struct Deadline
 {
     private const long Never = long.MaxValue;
     private readonly long _end;
@@ -27,15 +32,31 @@ internal readonly struct Deadline
     /// <summary>Starts a deadline <paramref name="timeout"/> from now, without argument checks: a negative
     /// timeout other than <see cref="Timeout.InfiniteTimeSpan"/> is already expired (the rpmsg send and
     /// receive calls have always treated it as "do not wait").</summary>
-    internal static Deadline Within(TimeSpan timeout) =>
+    /// <param name="timeout">How long from now; <see cref="Timeout.InfiniteTimeSpan"/> for never.</param>
+    public static Deadline Within(TimeSpan timeout) =>
         timeout < TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan ? new Deadline(Stopwatch.GetTimestamp()) : From(timeout, nameof(timeout));
 
-    internal bool IsInfinite => _end == Never;
+    /// <summary>True when the deadline never passes.</summary>
+    public bool IsInfinite => _end == Never;
 
-    internal bool IsExpired => _end != Never && Stopwatch.GetTimestamp() >= _end;
+    /// <summary>True once the deadline has passed.</summary>
+    public bool IsExpired => _end != Never && Stopwatch.GetTimestamp() >= _end;
+
+    /// <summary>Time left: <see cref="Timeout.InfiniteTimeSpan"/> for infinite, <see cref="TimeSpan.Zero"/> when expired,
+    /// so it can be handed on to any call that takes a timeout.</summary>
+    public TimeSpan Remaining
+    {
+        get
+        {
+            if (_end == Never)
+                return Timeout.InfiniteTimeSpan;
+            long left = _end - Stopwatch.GetTimestamp();
+            return left <= 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(0, left);
+        }
+    }
 
     /// <summary>Milliseconds left for poll(): -1 for infinite, 0 when expired, rounded up so a wait never ends early.</summary>
-    internal int RemainingMilliseconds
+    public int RemainingMilliseconds
     {
         get
         {
@@ -44,13 +65,16 @@ internal readonly struct Deadline
             long left = _end - Stopwatch.GetTimestamp();
             if (left <= 0)
                 return 0;
+            if (left > long.MaxValue / 1000)
+                return int.MaxValue; // the rounding below would overflow; this is months away anyway
             long ms = (left * 1000 + Stopwatch.Frequency - 1) / Stopwatch.Frequency;
             return ms > int.MaxValue ? int.MaxValue : (int)ms;
         }
     }
 
-    /// <summary>The smaller of the time left and <paramref name="cap"/> milliseconds.</summary>
-    internal int RemainingMillisecondsCappedAt(int cap)
+    /// <summary>The smaller of the time left and <paramref name="cap"/> milliseconds (never -1).</summary>
+    /// <param name="cap">The longest slice wanted, in milliseconds.</param>
+    public int RemainingMillisecondsCappedAt(int cap)
     {
         int left = RemainingMilliseconds;
         return left < 0 || left > cap ? cap : left;

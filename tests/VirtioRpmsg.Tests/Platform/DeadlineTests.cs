@@ -42,4 +42,19 @@ public class DeadlineTests
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => Deadline.From(TimeSpan.FromMilliseconds(-5), "timeout"));
     }
+
+    [Fact]
+    public void Remaining_IsInfiniteZeroOrTheTimeLeft()
+    {
+        Assert.Equal(Timeout.InfiniteTimeSpan, Deadline.Within(Timeout.InfiniteTimeSpan).Remaining);
+        Assert.Equal(TimeSpan.Zero, Deadline.Within(TimeSpan.FromMilliseconds(-5)).Remaining);
+        Assert.InRange(Deadline.Within(TimeSpan.FromMinutes(1)).Remaining, TimeSpan.FromSeconds(59), TimeSpan.FromMinutes(1));
+        Assert.True(default(Deadline).IsExpired);
+    }
+
+    [Fact]
+    public void RemainingMilliseconds_FarAway_DoesNotOverflow()
+    {
+        Assert.Equal(int.MaxValue, Deadline.Within(TimeSpan.FromDays(10_000)).RemainingMilliseconds);
+    }
 }

@@ -1,0 +1,68 @@
+namespace VirtioRpmsg.Lifecycle;
+
+// The doorbell rules: which fields each kind uses, and a uio mailbox's registers inside their region.
+internal static partial class PlatformDescriptionValidator
+{
+    private static void ValidateDoorbell(PlatformDescription d)
+    {
+        var b = d.Doorbell ?? throw Error("doorbell", "null", "must be a doorbell object");
+        Enum(b.Kind, "doorbell.kind");
+        string kind = b.Kind switch
+        {
+            PlatformDoorbellKind.Eventfd => "eventfd",
+            PlatformDoorbellKind.UnixSocket => "unixSocket",
+            PlatformDoorbellKind.Uio => "uio",
+            _ => "polling",
+        };
+        bool socket = b.Kind == PlatformDoorbellKind.UnixSocket, uio = b.Kind == PlatformDoorbellKind.Uio;
+        OnlyFor(socket, b.Path, "doorbell.path", kind);
+        OnlyFor(socket, b.Mode, "doorbell.mode", kind);
+        OnlyFor(b.Kind == PlatformDoorbellKind.Eventfd, b.Socket, "doorbell.socket", kind);
+        OnlyFor(uio, b.Device, "doorbell.device", kind);
+        OnlyFor(uio, b.DeviceName, "doorbell.deviceName", kind);
+        OnlyFor(uio, b.SysfsRoot, "doorbell.sysfsRoot", kind);
+        OnlyFor(uio, b.Mailbox, "doorbell.mailbox", kind);
+        if (socket && string.IsNullOrEmpty(b.Path))
+            throw Error("doorbell.path", Str(b.Path), "a unixSocket doorbell needs the socket path");
+        if (b.Mode is { } mode)
+            Enum(mode, "doorbell.mode");
+        if (b.Socket is "")
+            throw Error("doorbell.socket", Str(b.Socket), "must be a non-empty abstract socket name");
+        if (uio)
+        {
+            ExactlyOne(b.Device, b.DeviceName, "doorbell");
+            if (b.SysfsRoot is "")
+                throw Error("doorbell.sysfsRoot", Str(b.SysfsRoot), "must be a non-empty path (default /sys/class/uio)");
+            if (b.Mailbox is { } mailbox)
+                ValidateMailbox(d, mailbox);
+        }
+    }
+
+    private static void ValidateMailbox(PlatformDescription d, MailboxDescription m)
+    {
+        int index = RegionIndex(d, m.Region, "doorbell.mailbox.region");
+        ulong? regionSize = d.Regions[index].Size;
+        Register(m.Offset, "doorbell.mailbox.offset", m.Region, regionSize);
+        if (m.Value > U32Max)
+            throw Error("doorbell.mailbox.value", Hex(m.Value), "a mailbox register is 32 bits");
+        if (m.StatusOffset is { } status)
+        {
+            Register(status, "doorbell.mailbox.statusOffset", m.Region, regionSize);
+            if (m.StatusFullMask is null or 0 or > U32Max)
+                throw Error("doorbell.mailbox.statusFullMask", m.StatusFullMask is null ? "(missing)" : Hex(m.StatusFullMask),
+                    "a status register needs a non-zero 32-bit 'FIFO full' mask");
+        }
+        else if (m.StatusFullMask is not null)
+        {
+            throw Error("doorbell.mailbox.statusFullMask", Hex(m.StatusFullMask), "given without doorbell.mailbox.statusOffset");
+        }
+    }
+
+    private static void Register(ulong offset, string path, string region, ulong? regionSize)
+    {
+        if ((offset & 3) != 0)
+            throw Error(path, Hex(offset), "a 32-bit register must be 4-byte aligned");
+        if (regionSize is { } size && (size < 4 || offset > size - 4))
+            throw Error(path, Hex(offset), $"the register is outside region '{region}' (0x{size:X} bytes)");
+    }
+}

@@ -1,0 +1,69 @@
+using VirtioRpmsg.Platform;
+
+namespace VirtioRpmsg.Lifecycle;
+
+/// <summary>Creates the doorbell a <see cref="PlatformDescription"/> describes, for <see cref="PlatformResources.CreateDoorbell"/>.</summary>
+internal static class PlatformDoorbells
+{
+    /// <summary>Creates <paramref name="platform"/>'s doorbell; see <see cref="PlatformResources.CreateDoorbell"/>.</summary>
+    internal static IDoorbell Create(PlatformResources platform, PlatformDoorbellOptions options)
+    {
+        var b = platform.Description.Doorbell;
+        switch (b.Kind)
+        {
+            case PlatformDoorbellKind.Eventfd:
+                return CreateEventFd(platform.Role, b, options);
+            case PlatformDoorbellKind.UnixSocket:
+                var mode = b.Mode ?? (platform.Role == PlatformRole.Remote ? DoorbellSocketMode.Server : DoorbellSocketMode.Client);
+                return mode == DoorbellSocketMode.Server
+                    ? UnixSocketDoorbell.Accept(b.Path!, options.Timeout, options.CancellationToken)
+                    : UnixSocketDoorbell.Connect(b.Path!, options.Timeout, options.CancellationToken);
+            case PlatformDoorbellKind.Uio:
+                string sysfs = b.SysfsRoot ?? UioDoorbell.DefaultSysfsRoot;
+                var mailbox = b.Mailbox is { } m
+                    ? new UioMailbox(platform.GetRegion(m.Region), (long)m.Offset, (uint)(m.Value ?? 1), (long?)m.StatusOffset, (uint)(m.StatusFullMask ?? 0))
+                    : null;
+                return UioDoorbell.Open(b.Device ?? UioDoorbell.FindDevice(b.DeviceName!, sysfs), mailbox, sysfs);
+            case PlatformDoorbellKind.Polling:
+                return new PollingDoorbell(options.HasWork
+                    ?? throw new ArgumentException("A polling doorbell needs PlatformDoorbellOptions.HasWork (the \"has work\" predicate).", nameof(options)));
+            default:
+                throw new PlatformDescriptionException("doorbell.kind", b.Kind.ToString(), "unknown doorbell kind");
+        }
+    }
+
+    private static IDoorbell CreateEventFd(PlatformRole role, DoorbellDescription b, PlatformDoorbellOptions options)
+    {
+        if (options.EventFdFactory is { } factory)
+            return factory();
+        if (options.Passing is { } passing)
+            return ExchangeEventFd(role, passing, options);
+        string name = b.Socket
+            ?? throw new ArgumentException("An eventfd doorbell needs PlatformDoorbellOptions.Passing or EventFdFactory, or doorbell.socket in the description.", nameof(options));
+        if (role == PlatformRole.Host)
+        {
+            using var listener = DescriptorListener.Listen(name);
+            using var accepted = listener.Accept(options.Timeout, options.CancellationToken);
+            return ExchangeEventFd(role, accepted, options);
+        }
+        using var connected = DescriptorPassing.Connect(name, options.Timeout, options.CancellationToken);
+        return ExchangeEventFd(role, connected, options);
+    }
+
+    private static IDoorbell ExchangeEventFd(PlatformRole role, DescriptorPassing passing, PlatformDoorbellOptions options)
+    {
+        if (role == PlatformRole.Remote)
+            return passing.ReceiveDoorbell(options.Timeout, options.CancellationToken);
+        var doorbell = EventFdDoorbell.Create("platform doorbell");
+        try
+        {
+            passing.SendDoorbell(doorbell);
+            return doorbell;
+        }
+        catch
+        {
+            doorbell.Dispose();
+            throw;
+        }
+    }
+}
