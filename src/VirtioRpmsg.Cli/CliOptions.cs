@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using VirtioRpmsg.Rpmsg;
+using VirtioRpmsg.Simulation;
 
 namespace VirtioRpmsg.Cli;
 
@@ -126,10 +127,7 @@ internal static class CliOptions
         return option;
     }
 
-    public static RpmsgWaitStrategy ParseWait(string? value) => value switch
-    {
-        "poll" => RpmsgWaitStrategy.BusyPoll,
-        "hybrid" => RpmsgWaitStrategy.Hybrid,
-        _ => RpmsgWaitStrategy.Interrupt,
-    };
+    // One spelling for the tool and the simulated remote's command line (which the tool hosts).
+    public static RpmsgWaitStrategy ParseWait(string? value) =>
+        value is null ? RpmsgWaitStrategy.Interrupt : SimulatedRemoteChild.ParseWait(value);
 }

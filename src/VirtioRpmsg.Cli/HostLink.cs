@@ -113,12 +113,8 @@ internal static class HostLink
     }
 
     /// <summary>The --wait spelling of a strategy.</summary>
-    public static string WaitName(RpmsgWaitStrategy wait) => wait switch
-    {
-        RpmsgWaitStrategy.BusyPoll => "poll",
-        RpmsgWaitStrategy.Hybrid => "hybrid",
-        _ => "interrupt",
-    };
+    public static string WaitName(RpmsgWaitStrategy wait) =>
+        wait == RpmsgWaitStrategy.CallerPoll ? "caller-poll" : SimulatedRemoteChild.WaitArgument(wait);
 
     /// <summary>How long <see cref="PollUntil"/> spins without progress before it sleeps between checks.</summary>
     public static readonly TimeSpan SpinBudget = TimeSpan.FromMilliseconds(1);

@@ -70,7 +70,7 @@ internal sealed class RemoteChildProcess : IDisposable
     /// <summary>The arguments of the <c>remote</c> entry point (<see cref="SimulatedRemoteChild"/>) for a host-driven child.</summary>
     public static List<string> RemoteArguments(string shmPath, string passingName, SimulatedServices services, RpmsgWaitStrategy wait, IEnumerable<string> extra)
     {
-        var args = new List<string> { "remote", "--shm", shmPath, "--passing", passingName, "--services", ServicesArgument(services), "--wait", WaitArgument(wait) };
+        var args = new List<string> { "remote", "--shm", shmPath, "--passing", passingName, "--services", ServicesArgument(services), "--wait", SimulatedRemoteChild.WaitArgument(wait) };
         args.AddRange(extra);
         return args;
     }
@@ -104,14 +104,6 @@ internal sealed class RemoteChildProcess : IDisposable
             names.Add("sink");
         return names.Count == 0 ? "none" : string.Join(',', names);
     }
-
-    private static string WaitArgument(RpmsgWaitStrategy strategy) => strategy switch
-    {
-        RpmsgWaitStrategy.Interrupt => "interrupt",
-        RpmsgWaitStrategy.BusyPoll => "poll",
-        RpmsgWaitStrategy.Hybrid => "hybrid",
-        _ => throw new ArgumentOutOfRangeException(nameof(strategy), strategy, "the simulated remote runs its own dispatcher: interrupt, poll or hybrid"),
-    };
 
     /// <summary>Starts the child and the stdout/stderr readers.</summary>
     public void Launch()

@@ -193,12 +193,26 @@ public static class SimulatedRemoteChild
         return options;
     }
 
-    private static RpmsgWaitStrategy ParseWait(string value) => value switch
+    /// <summary>
+    /// Parses a <c>--wait</c> value of the child's command line (interrupt, poll or hybrid); the
+    /// <c>rpmsg</c> tool uses the same spelling. Throws <see cref="ArgumentException"/> naming the value otherwise.
+    /// </summary>
+    public static RpmsgWaitStrategy ParseWait(string value) => value switch
     {
         "interrupt" => RpmsgWaitStrategy.Interrupt,
         "poll" => RpmsgWaitStrategy.BusyPoll,
         "hybrid" => RpmsgWaitStrategy.Hybrid,
         _ => throw new ArgumentException($"--wait '{value}': expected interrupt, poll or hybrid", nameof(value)),
+    };
+
+    /// <summary>The <c>--wait</c> spelling of <paramref name="strategy"/> (the inverse of <see cref="ParseWait"/>).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><see cref="RpmsgWaitStrategy.CallerPoll"/>: the child always runs its own dispatcher.</exception>
+    public static string WaitArgument(RpmsgWaitStrategy strategy) => strategy switch
+    {
+        RpmsgWaitStrategy.Interrupt => "interrupt",
+        RpmsgWaitStrategy.BusyPoll => "poll",
+        RpmsgWaitStrategy.Hybrid => "hybrid",
+        _ => throw new ArgumentOutOfRangeException(nameof(strategy), strategy, "the simulated remote runs its own dispatcher: interrupt, poll or hybrid"),
     };
 
     /// <summary>Parses a comma-separated list of echo, sink, none; false with the first unknown name otherwise.</summary>

@@ -160,7 +160,8 @@ public sealed partial class RemoteProcessor
         // A protocol violation by the peer: report it from the monitor thread (this may be the dispatcher).
         if (state == RpmsgDeviceState.Broken && ReferenceEquals(_session, session))
         {
-            Volatile.Write(ref _pendingCrash, Tuple.Create(session.Id, "the rpmsg device broke: " + session.Device.Dump().Split('\n')[0].Trim()));
+            var fault = session.Device.Fault;
+            Volatile.Write(ref _pendingCrash, new PendingCrash(session.Id, "the rpmsg device broke: " + (fault?.Message ?? session.Device.StateReason), fault));
             WakeMonitor();
         }
     }

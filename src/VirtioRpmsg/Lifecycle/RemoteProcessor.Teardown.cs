@@ -130,9 +130,10 @@ public sealed partial class RemoteProcessor
         if (_state != RemoteProcessorState.Running || session is null)
             return;
         string? reason = null;
+        Fault? fault = null;
         var pending = Interlocked.Exchange(ref _pendingCrash, null);
-        if (pending is not null && pending.Item1 == session.Id)
-            reason = pending.Item2;
+        if (pending is not null && pending.SessionId == session.Id)
+            (reason, fault) = (pending.Reason, pending.Fault);
         reason ??= StatusCrashReason(session);
         if (reason is null && _options.HeartbeatTimeout is { } timeout)
         {
@@ -143,8 +144,11 @@ public sealed partial class RemoteProcessor
         if (reason is null && _options.WatchdogDoorbell is { } watchdog && watchdog.Drain())
             reason = "the watchdog doorbell rang";
         if (reason is not null)
-            ReportCrashFromMonitor(session.Id, reason);
+            ReportCrashFromMonitor(session.Id, reason, fault);
     }
+
+    /// <summary>A crash seen on a device thread, reported later from the monitor thread.</summary>
+    private sealed record PendingCrash(int SessionId, string Reason, Fault? Fault);
 
     /// <summary>The status byte is the peer's word: NEEDS_RESET, FAILED, or DRIVER_OK gone (the remote reset or rebooted).</summary>
     private static string? StatusCrashReason(RemoteProcessorSession session)
@@ -167,14 +171,14 @@ public sealed partial class RemoteProcessor
         return null;
     }
 
-    private void ReportCrashFromMonitor(int sessionId, string reason)
+    private void ReportCrashFromMonitor(int sessionId, string reason, Fault? fault)
     {
         lock (_transition)
         {
             // Only for the session that was checked: a newer one may already be running.
             if (_disposed || _state != RemoteProcessorState.Running || _session?.Id != sessionId)
                 return;
-            CrashCore(reason);
+            CrashCore(reason, fault);
         }
     }
 

@@ -35,13 +35,14 @@ public sealed partial class RemoteProcessor : IDisposable
     private volatile RemoteProcessorSession? _session;
     private volatile bool _disposed;
     private volatile bool _recoveryRequested;
-    private Tuple<int, string>? _pendingCrash;
+    private PendingCrash? _pendingCrash;
     private long _lastHeartbeat;
     private long _channelEpoch;
     private int _sessionIds;
     private int _crashes;
     private int _recoveries;
     private string? _lastCrashReason;
+    private Fault? _lastCrashFault;
 
     // The processor whose event this thread is raising: its transitions refuse to nest.
     [ThreadStatic]
@@ -98,6 +99,13 @@ public sealed partial class RemoteProcessor : IDisposable
 
     /// <summary>Reason of the last crash, if any.</summary>
     public string? LastCrashReason => Volatile.Read(ref _lastCrashReason);
+
+    /// <summary>
+    /// When the last crash was the rpmsg device breaking (a protocol violation by the peer), the
+    /// structured fault that broke it; null for crashes with another cause (status byte, heartbeat,
+    /// watchdog, <see cref="ReportCrash"/>).
+    /// </summary>
+    public Fault? LastCrashFault => Volatile.Read(ref _lastCrashFault);
 
     /// <summary>Raised after every state change, with the old and the new state.</summary>
     public event Action<RemoteProcessorState, RemoteProcessorState>? StateChanged;
@@ -217,9 +225,10 @@ public sealed partial class RemoteProcessor : IDisposable
         }
     }
 
-    private void CrashCore(string reason)
+    private void CrashCore(string reason, Fault? fault = null)
     {
         Interlocked.Increment(ref _crashes);
+        Volatile.Write(ref _lastCrashFault, fault);
         Volatile.Write(ref _lastCrashReason, reason);
         _log.LogWarning("remote processor {Name}: crash reported: {Reason}", Name, reason);
         Raise(() => CrashReported?.Invoke(reason));

@@ -174,6 +174,7 @@ public sealed class RemoteProcessorTests
 
             Assert.True(crash.Reported.Wait(Bound), "no crash reported for the watchdog");
             Assert.Contains("watchdog", crash.Reason, StringComparison.Ordinal);
+            Assert.Null(rig.Processor.LastCrashFault);
         }
     }
 
@@ -193,6 +194,11 @@ public sealed class RemoteProcessorTests
         // No traffic follows: the host's idle re-check finds the impossible index.
         Assert.True(crash.Reported.Wait(Bound), "no crash reported for the broken device");
         Assert.Contains("broke", crash.Reason, StringComparison.Ordinal);
+        // The crash keeps the structured record, not only its text.
+        var fault = rig.Processor.LastCrashFault;
+        Assert.NotNull(fault);
+        Assert.Equal((FaultLayer.Virtqueue, FaultRule.UsedIndexJump, "used.idx"), (fault.Layer, fault.Rule, fault.Field));
+        Assert.Contains(fault.Message, rig.Processor.LastCrashReason, StringComparison.Ordinal);
     }
 
     [Fact]

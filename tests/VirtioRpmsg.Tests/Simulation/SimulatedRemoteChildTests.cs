@@ -95,4 +95,22 @@ public sealed class SimulatedRemoteChildTests
         Assert.Equal(0, code);
         Assert.False(SimulatedRemoteChild.TryRun([], out _));
     }
+
+    [Theory]
+    [InlineData(RpmsgWaitStrategy.Interrupt, "interrupt")]
+    [InlineData(RpmsgWaitStrategy.BusyPoll, "poll")]
+    [InlineData(RpmsgWaitStrategy.Hybrid, "hybrid")]
+    public void WaitArgument_EachDispatcherStrategy_ParsesBackToItself(RpmsgWaitStrategy strategy, string spelling)
+    {
+        Assert.Equal(spelling, SimulatedRemoteChild.WaitArgument(strategy));
+        Assert.Equal(strategy, SimulatedRemoteChild.ParseWait(spelling));
+    }
+
+    [Fact]
+    public void WaitArgument_CallerPollOrUnknownSpelling_ThrowsNamingTheValue()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => SimulatedRemoteChild.WaitArgument(RpmsgWaitStrategy.CallerPoll));
+        var e = Assert.Throws<ArgumentException>(() => SimulatedRemoteChild.ParseWait("busy"));
+        Assert.Contains("'busy'", e.Message, StringComparison.Ordinal);
+    }
 }
