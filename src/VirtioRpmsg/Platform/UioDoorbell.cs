@@ -5,9 +5,9 @@ namespace VirtioRpmsg.Platform;
 
 /// <summary>
 /// A doorbell on a UIO device: the peer's ring is the device interrupt (read the 4-byte interrupt
-/// count from /dev/uioX, then write a 4-byte 1 to re-enable it, which acknowledges it); our ring is a
-/// 32-bit write to a mailbox register (<see cref="UioMailbox"/>), refused at once when the mailbox
-/// reports "full".
+/// count from /dev/uioX, let the mailbox take and clear what the peer sent, then write a 4-byte 1 to
+/// re-enable it); our ring is the mailbox's (<see cref="IMailbox"/>: a generic register,
+/// <see cref="UioMailbox"/>, or a real controller's protocol), refused at once when the mailbox is full.
 /// </summary>
 public sealed unsafe class UioDoorbell : FileDescriptorDoorbell
 {
@@ -15,10 +15,12 @@ public sealed unsafe class UioDoorbell : FileDescriptorDoorbell
     public const string DefaultSysfsRoot = "/sys/class/uio";
 
     private readonly FileDescriptor _device;
-    private readonly UioMailbox? _mailbox;
+    private readonly IMailbox? _mailbox;
+    private long _spuriousInterrupts;
+    private MailboxReceipt _lastReceipt = MailboxReceipt.NotChecked;
     private uint _interruptCount;
 
-    private UioDoorbell(FileDescriptor device, string devicePath, string deviceName, UioMailbox? mailbox) : base(devicePath)
+    private UioDoorbell(FileDescriptor device, string devicePath, string deviceName, IMailbox? mailbox) : base(devicePath)
     {
         _device = device;
         _mailbox = mailbox;
@@ -35,12 +37,21 @@ public sealed unsafe class UioDoorbell : FileDescriptorDoorbell
     /// <summary>The total interrupt count the device reported last (0 before the first interrupt).</summary>
     public uint InterruptCount => Volatile.Read(ref _interruptCount);
 
+    /// <summary>Interrupts after which the mailbox had nothing for us (shared or spurious lines).</summary>
+    public long SpuriousInterrupts => Interlocked.Read(ref _spuriousInterrupts);
+
+    /// <summary>What the mailbox's acknowledge found after the last interrupt.</summary>
+    public MailboxReceipt LastReceipt => _lastReceipt;
+
+    /// <summary>The mailbox rung outbound and acknowledged inbound; null when the doorbell can only wait.</summary>
+    public IMailbox? Mailbox => _mailbox;
+
     /// <summary>
     /// Opens UIO device <paramref name="device"/> ("uio0" or "/dev/uio0") and enables its interrupt.
     /// Without a <paramref name="mailbox"/> the doorbell can only wait; Ring returns false.
     /// </summary>
     /// <exception cref="UioDeviceNotFoundException">The sysfs entry or the device node does not exist.</exception>
-    public static UioDoorbell Open(string device, UioMailbox? mailbox = null, string sysfsRoot = DefaultSysfsRoot, string? devicePath = null)
+    public static UioDoorbell Open(string device, IMailbox? mailbox = null, string sysfsRoot = DefaultSysfsRoot, string? devicePath = null)
     {
         var (uioName, path) = Resolve(device, devicePath);
         string deviceName = ReadName(sysfsRoot, uioName);
@@ -56,7 +67,7 @@ public sealed unsafe class UioDoorbell : FileDescriptorDoorbell
     /// socketpair); the sysfs tree under <paramref name="sysfsRoot"/> is still checked. Takes ownership of
     /// <paramref name="standIn"/>.
     /// </summary>
-    internal static UioDoorbell OpenWithStandIn(string device, UioMailbox? mailbox, string sysfsRoot, FileDescriptor standIn, string standInName)
+    internal static UioDoorbell OpenWithStandIn(string device, IMailbox? mailbox, string sysfsRoot, FileDescriptor standIn, string standInName)
     {
         try
         {
@@ -106,7 +117,7 @@ public sealed unsafe class UioDoorbell : FileDescriptorDoorbell
         return File.Exists(nameFile) ? File.ReadAllText(nameFile).Trim() : "";
     }
 
-    private static UioDoorbell Start(FileDescriptor device, string path, string deviceName, UioMailbox? mailbox)
+    private static UioDoorbell Start(FileDescriptor device, string path, string deviceName, IMailbox? mailbox)
     {
         try
         {
@@ -114,6 +125,8 @@ public sealed unsafe class UioDoorbell : FileDescriptorDoorbell
             var doorbell = new UioDoorbell(device, path, deviceName, mailbox);
             try
             {
+                // Clear what is stale at the controller and enable its receive interrupt before the line.
+                mailbox?.Start();
                 doorbell.EnableInterrupt();
                 return doorbell;
             }
@@ -143,33 +156,7 @@ public sealed unsafe class UioDoorbell : FileDescriptorDoorbell
     private protected override FileDescriptor Inbound => _device;
 
     /// <inheritdoc />
-    public override bool Ring()
-    {
-        var mailbox = _mailbox;
-        if (mailbox is null || IsDisposed)
-            return false;
-        var region = mailbox.Region;
-        // The register is the same physical register in any mapping generation, so the current one
-        // is fine; an unmapped region means "not delivered".
-        if (!region.TryAcquire(region.Generation, out var lease))
-            return false;
-        try
-        {
-            if (mailbox.StatusOffset is long statusOffset)
-            {
-                // SAFETY: UioMailbox checked that both registers are aligned and inside the region; the lease checks again.
-                uint status = Native.MmioRead32((uint*)lease.Pointer(statusOffset, sizeof(uint)));
-                if ((status & mailbox.StatusFullMask) != 0)
-                    return false;
-            }
-            Native.MmioWrite32((uint*)lease.Pointer(mailbox.RegisterOffset, sizeof(uint)), mailbox.RingValue);
-            return true;
-        }
-        finally
-        {
-            lease.Dispose();
-        }
-    }
+    public override bool Ring() => _mailbox is { } mailbox && !IsDisposed && mailbox.TryRing();
 
     private protected override bool Consume(bool throwIfClosed)
     {
@@ -192,7 +179,16 @@ public sealed unsafe class UioDoorbell : FileDescriptorDoorbell
             if (r != sizeof(uint))
                 throw new IOException($"UIO device '{DevicePath}' returned {r} bytes for the 4-byte interrupt count.");
             Volatile.Write(ref _interruptCount, count);
-            // Re-enabling acknowledges this interrupt and arms the next one.
+            // Take and clear the message/status at the controller first: re-enabling a level-triggered
+            // line that is still asserted would fire it again at once, for ever.
+            if (_mailbox is { } mailbox)
+            {
+                var receipt = mailbox.Acknowledge();
+                _lastReceipt = receipt;
+                if (receipt.IsSpurious)
+                    Interlocked.Increment(ref _spuriousInterrupts);
+            }
+            // Re-enabling arms the next interrupt.
             EnableInterrupt();
             return true;
         }
@@ -202,5 +198,10 @@ public sealed unsafe class UioDoorbell : FileDescriptorDoorbell
         }
     }
 
-    private protected override void DisposeCore() => _device.Dispose();
+    private protected override void DisposeCore()
+    {
+        // The mask write is refused quietly when the registers are already unmapped.
+        _mailbox?.Stop();
+        _device.Dispose();
+    }
 }

@@ -6,10 +6,14 @@ namespace VirtioRpmsg.Platform;
 /// The ring side of a <see cref="UioDoorbell"/>: a 32-bit mailbox register inside a mapped region
 /// (usually a UIO map), written with <see cref="RingValue"/> to ring. Optionally a status register
 /// whose <see cref="StatusFullMask"/> bits say "FIFO full": then the ring is refused at once rather
-/// than waited for, because a mailbox that never drains must not hang the sender.
+/// than waited for, because a mailbox that never drains must not hang the sender. It has no receive
+/// register: <see cref="Acknowledge"/> reads nothing, so its interrupt must clear itself (edge-triggered,
+/// or cleared by the peer's protocol); real controllers have their own <see cref="IMailbox"/>.
 /// </summary>
-public sealed class UioMailbox
+public sealed class UioMailbox : IMailbox
 {
+    private readonly MmioRegisterBlock _registers;
+
     /// <summary>A mailbox rung by writing <paramref name="ringValue"/> to the 32-bit register at <paramref name="registerOffset"/> of <paramref name="region"/>; with <paramref name="statusOffset"/>, a ring is refused while <paramref name="statusFullMask"/> bits are set there.</summary>
     public UioMailbox(SharedMemoryRegion region, long registerOffset, uint ringValue = 1, long? statusOffset = null, uint statusFullMask = 0)
     {
@@ -30,6 +34,36 @@ public sealed class UioMailbox
         RingValue = ringValue;
         StatusOffset = statusOffset;
         StatusFullMask = statusFullMask;
+        _registers = new MmioRegisterBlock(region, 0, region.Size & ~3L);
+    }
+
+    /// <inheritdoc />
+    public string Name => $"mailbox register 0x{RegisterOffset:X} in '{Region.Name}'";
+
+    /// <inheritdoc />
+    public void Start()
+    {
+        // No receive side to prepare.
+    }
+
+    /// <inheritdoc />
+    public bool TryRing()
+    {
+        if (StatusOffset is long status)
+        {
+            if (!_registers.TryRead32(status, out uint value) || (value & StatusFullMask) != 0)
+                return false;
+        }
+        return _registers.TryWrite32(RegisterOffset, RingValue);
+    }
+
+    /// <inheritdoc />
+    public MailboxReceipt Acknowledge() => MailboxReceipt.NotChecked;
+
+    /// <inheritdoc />
+    public void Stop()
+    {
+        // Nothing was enabled at the controller.
     }
 
     /// <summary>The mapped region holding the registers.</summary>

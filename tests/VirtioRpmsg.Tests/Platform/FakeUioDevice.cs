@@ -29,7 +29,7 @@ public sealed class FakeUioDevice : IDisposable
     public string Root { get; }
 
     /// <summary>Opens a doorbell on this fake device (once).</summary>
-    public UioDoorbell Open(UioMailbox? mailbox = null)
+    public UioDoorbell Open(IMailbox? mailbox = null)
     {
         var fd = _doorbellSide ?? throw new InvalidOperationException("the fake device is already open");
         _doorbellSide = null;

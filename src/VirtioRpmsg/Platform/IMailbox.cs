@@ -1,0 +1,36 @@
+namespace VirtioRpmsg.Platform;
+
+/// <summary>
+/// The register protocol of one mailbox controller, seen from this side, for a <see cref="UioDoorbell"/>:
+/// ring the peer, and on our interrupt take and clear what the peer sent so that a level-triggered
+/// line drops before the UIO interrupt is enabled again. Implementations: <see cref="UioMailbox"/>
+/// (one register, no acknowledge), <see cref="ImxMessagingUnit"/>, <see cref="TiMailbox"/>,
+/// <see cref="Stm32Ipcc"/>, <see cref="XilinxIpi"/>.
+/// </summary>
+public interface IMailbox
+{
+    /// <summary>The controller and its registers, for messages.</summary>
+    string Name { get; }
+
+    /// <summary>
+    /// Prepares receiving: takes anything stale (as <see cref="Acknowledge"/>) and enables our receive
+    /// interrupt at the controller. Called once, before the UIO interrupt is first enabled.
+    /// </summary>
+    void Start();
+
+    /// <summary>
+    /// Rings the peer. Never blocks, never allocates. False when the ring was not delivered now: the
+    /// peer has not yet taken the previous one (a ring is therefore pending, nothing is lost), or the
+    /// registers are unmapped.
+    /// </summary>
+    bool TryRing();
+
+    /// <summary>
+    /// After our interrupt fired and before it is enabled again: reads and clears the incoming message
+    /// or status. <see cref="MailboxReceipt.IsSpurious"/> when the controller had nothing for us.
+    /// </summary>
+    MailboxReceipt Acknowledge();
+
+    /// <summary>Disables our receive interrupt at the controller (the doorbell is closing).</summary>
+    void Stop();
+}

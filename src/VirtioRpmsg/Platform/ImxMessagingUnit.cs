@@ -1,0 +1,173 @@
+namespace VirtioRpmsg.Platform;
+
+/// <summary>Register layout of an NXP Messaging Unit.</summary>
+public enum ImxMuLayout
+{
+    /// <summary>i.MX6SX, i.MX7D, i.MX8M, i.MX8QM/QXP: TR0-3 at 0x00, RR0-3 at 0x10, one SR at 0x20, one CR at 0x24, per-channel bits counted down from bit 31/27/23/19.</summary>
+    V1,
+    /// <summary>i.MX8ULP, i.MX93, i.MX95: TR at 0x200, RR at 0x280, separate status/control registers per function, channel n = bit n.</summary>
+    V2,
+}
+
+/// <summary>How an i.MX MU rings: through a data register, or a general-purpose interrupt.</summary>
+public enum ImxMuSignal
+{
+    /// <summary>Write TRn, the peer reads RRn (RPMsg-Lite and imx_rproc: channel 1, message = vring id &lt;&lt; 16).</summary>
+    Data,
+    /// <summary>Set GIRn in the control register; the peer sees GIPn and clears it (write 1), which clears our GIRn (imx_rproc's "rxdb").</summary>
+    GeneralPurpose,
+}
+
+/// <summary>
+/// The NXP i.MX Messaging Unit, side A (the Linux side), as Linux's imx-mailbox driver and
+/// RPMsg-Lite's i.MX platform code use it. Data mode: ring = check TEn (the peer has read its RRn),
+/// then write TRn; receive = RFn set, read RRn (the read clears RFn and drops the interrupt). General
+/// purpose mode: ring = GIRn still set means the peer has not taken the last one, else set GIRn;
+/// receive = GIPn set, write 1 to it. The receive interrupt enable (RIEn or GIEn) is set at
+/// <see cref="Start"/> and cleared at <see cref="Stop"/>.
+/// </summary>
+public sealed class ImxMessagingUnit : IMailbox
+{
+    private readonly IMmioRegisters _registers;
+    private readonly int _tx, _rx;
+    private readonly long _txData, _rxData, _txStatus, _rxStatus, _gpStatus, _rxControl, _gpEnable, _gpControl;
+    private readonly uint _transmitEmpty, _receiveFull, _gpPending, _receiveEnable, _gpInterruptEnable, _gpRequest, _gpRequestAll;
+
+    /// <summary>An MU whose side A is <paramref name="registers"/>.</summary>
+    /// <param name="registers">The MU's register block (side A).</param>
+    /// <param name="txChannel">Channel rung (0-3): TRn or GIRn.</param>
+    /// <param name="rxChannel">Channel received (0-3): RRn or GIPn.</param>
+    /// <param name="signal">Data registers or general-purpose interrupts.</param>
+    /// <param name="ringValue">Data mode: the word written to TRn (imx_rproc and RPMsg-Lite expect the vring id &lt;&lt; 16).</param>
+    /// <param name="layout">The register layout (SoC generation).</param>
+    public ImxMessagingUnit(IMmioRegisters registers, int txChannel = 1, int rxChannel = 1, ImxMuSignal signal = ImxMuSignal.Data, uint ringValue = 0, ImxMuLayout layout = ImxMuLayout.V1)
+    {
+        ArgumentNullException.ThrowIfNull(registers);
+        Channel(txChannel, nameof(txChannel));
+        Channel(rxChannel, nameof(rxChannel));
+        if (!Enum.IsDefined(signal))
+            throw new ArgumentOutOfRangeException(nameof(signal), signal, "Not an i.MX MU signal.");
+        if (!Enum.IsDefined(layout))
+            throw new ArgumentOutOfRangeException(nameof(layout), layout, "Not an i.MX MU layout.");
+        if (signal == ImxMuSignal.GeneralPurpose && ringValue != 0)
+            throw new ArgumentException($"i.MX MU: a general-purpose interrupt carries no word; ringValue 0x{ringValue:X} applies to data mode only.", nameof(ringValue));
+        long needed = RequiredSize(layout);
+        if (registers.Size < needed)
+            throw new ArgumentException($"i.MX MU {layout} needs 0x{needed:X} bytes of registers; '{registers.Name}' has 0x{registers.Size:X}.", nameof(registers));
+        _registers = registers;
+        _tx = txChannel;
+        _rx = rxChannel;
+        Signal = signal;
+        RingValue = ringValue;
+        Layout = layout;
+        bool v1 = layout == ImxMuLayout.V1;
+        _txData = (v1 ? 0x00 : 0x200) + 4 * txChannel;
+        _rxData = (v1 ? 0x10 : 0x280) + 4 * rxChannel;
+        _txStatus = v1 ? 0x20 : 0x124;   // TSR
+        _rxStatus = v1 ? 0x20 : 0x12C;   // RSR
+        _gpStatus = v1 ? 0x20 : 0x118;   // GSR
+        _rxControl = v1 ? 0x24 : 0x128;  // RCR
+        _gpEnable = v1 ? 0x24 : 0x110;   // GIER
+        _gpControl = v1 ? 0x24 : 0x114;  // GCR
+        // V1 packs the four channels of each function into one nibble, channel 0 at the top bit.
+        _transmitEmpty = Bit(v1, 20, txChannel);
+        _receiveFull = Bit(v1, 24, rxChannel);
+        _gpPending = Bit(v1, 28, rxChannel);
+        _receiveEnable = Bit(v1, 24, rxChannel);
+        _gpInterruptEnable = Bit(v1, 28, rxChannel);
+        _gpRequest = Bit(v1, 16, txChannel);
+        _gpRequestAll = v1 ? 0xFu << 16 : 0xFu;
+    }
+
+    /// <summary>Bytes of registers the layout needs mapped.</summary>
+    public static long RequiredSize(ImxMuLayout layout) => layout == ImxMuLayout.V1 ? 0x28 : 0x2A0;
+
+    /// <summary>Data registers or general-purpose interrupts.</summary>
+    public ImxMuSignal Signal { get; }
+
+    /// <summary>The word written to TRn in data mode.</summary>
+    public uint RingValue { get; }
+
+    /// <summary>The register layout.</summary>
+    public ImxMuLayout Layout { get; }
+
+    /// <inheritdoc />
+    public string Name => $"i.MX MU ({Layout}, {Signal}, tx {_tx}, rx {_rx}) at '{_registers.Name}'";
+
+    /// <inheritdoc />
+    public void Start()
+    {
+        Acknowledge();
+        if (Signal == ImxMuSignal.Data)
+            SetControl(_rxControl, _receiveEnable, 0);
+        else
+            SetControl(_gpEnable, _gpInterruptEnable, 0);
+    }
+
+    /// <inheritdoc />
+    public bool TryRing()
+    {
+        if (Signal == ImxMuSignal.Data)
+        {
+            // TEn clear: the peer has not read RRn yet; writing TRn now would overwrite that word.
+            if (!_registers.TryRead32(_txStatus, out uint status) || (status & _transmitEmpty) == 0)
+                return false;
+            return _registers.TryWrite32(_txData, RingValue);
+        }
+        // GIRn still set: the peer has not cleared GIPn yet, so a request is pending.
+        if (!_registers.TryRead32(_gpControl, out uint control) || (control & _gpRequest) != 0)
+            return false;
+        // Write 0 to the other GIR bits (no effect), so that a request the hardware cleared meanwhile is not raised again.
+        return _registers.TryWrite32(_gpControl, (control & ~_gpRequestAll) | _gpRequest);
+    }
+
+    /// <inheritdoc />
+    public MailboxReceipt Acknowledge()
+    {
+        if (Signal == ImxMuSignal.Data)
+        {
+            if (!_registers.TryRead32(_rxStatus, out uint status))
+                return MailboxReceipt.NotChecked;
+            if ((status & _receiveFull) == 0)
+                return new MailboxReceipt(0, 0);
+            // Reading RRn clears RFn, which drops the receive interrupt.
+            return _registers.TryRead32(_rxData, out uint word) ? new MailboxReceipt(1, word) : MailboxReceipt.NotChecked;
+        }
+        if (!_registers.TryRead32(_gpStatus, out uint gsr))
+            return MailboxReceipt.NotChecked;
+        if ((gsr & _gpPending) == 0)
+            return new MailboxReceipt(0, 0);
+        // GIPn is write-1-to-clear; clearing it also clears the peer's GIRn.
+        return _registers.TryWrite32(_gpStatus, _gpPending) ? new MailboxReceipt(1, 0) : MailboxReceipt.NotChecked;
+    }
+
+    /// <inheritdoc />
+    public void Stop()
+    {
+        if (Signal == ImxMuSignal.Data)
+            SetControl(_rxControl, 0, _receiveEnable);
+        else
+            SetControl(_gpEnable, 0, _gpInterruptEnable);
+    }
+
+    private void SetControl(long offset, uint set, uint clear)
+    {
+        if (!_registers.TryRead32(offset, out uint value))
+            return;
+        // On V1 the control register also holds the GIR bits: write them as 0 (no effect) rather than back.
+        if (offset == _gpControl)
+            value &= ~_gpRequestAll;
+        _registers.TryWrite32(offset, (value & ~clear) | set);
+    }
+
+    private static uint Bit(bool v1, int nibble, int channel) => v1 ? 1u << (nibble + 3 - channel) : 1u << channel;
+
+    private static void Channel(int channel, string name)
+    {
+        if ((uint)channel > 3)
+            throw new ArgumentOutOfRangeException(name, channel, $"i.MX MU {name} {channel} is not a channel 0-3.");
+    }
+
+    /// <summary>The controller, for logs.</summary>
+    public override string ToString() => Name;
+}

@@ -1,0 +1,136 @@
+namespace VirtioRpmsg.Platform;
+
+/// <summary>
+/// The TI OMAP4-style mailbox as on K3 SoCs (AM62x, AM64x, AM65x, J7): message FIFOs of four 32-bit
+/// words, <c>MESSAGE_m</c> at 0x40 + 4m, <c>FIFOSTATUS_m</c> (bit 0: full) at 0x80 + 4m,
+/// <c>MSGSTATUS_m</c> (words queued) at 0xC0 + 4m, and per interrupt user u <c>IRQSTATUS_RAW</c>
+/// 0x100, <c>IRQSTATUS_CLR</c> 0x104, <c>IRQENABLE_SET</c> 0x108, <c>IRQENABLE_CLR</c> 0x10C (+ 0x10 u),
+/// where FIFO m's "new message" event is bit 2m and "not full" bit 2m + 1 (Linux's omap-mailbox).
+/// Ring: refused while the transmit FIFO is full, else one word into it. Receive: read every queued
+/// word of the receive FIFO, then clear its new-message status (write 1) and read the status back so
+/// the posted clear lands before the line is enabled again (as Linux does).
+/// </summary>
+public sealed class TiMailbox : IMailbox
+{
+    /// <summary>Words a FIFO holds on these mailboxes.</summary>
+    public const int FifoDepth = 4;
+
+    // A receive FIFO that never reports empty (a peer writing as fast as we read) must not keep us here.
+    private const int MaxDrain = 4 * FifoDepth;
+
+    private readonly IMmioRegisters _registers;
+    private readonly long _txMessage, _txFifoStatus, _rxMessage, _rxMessageStatus, _irqStatusClear, _irqEnableSet, _irqEnableClear;
+    private readonly uint _newMessage;
+
+    /// <summary>A mailbox cluster whose registers are <paramref name="registers"/>.</summary>
+    /// <param name="registers">The cluster's register block.</param>
+    /// <param name="txFifo">FIFO we write (the peer's receive FIFO).</param>
+    /// <param name="rxFifo">FIFO the peer writes to us.</param>
+    /// <param name="user">The interrupt user whose line is our UIO interrupt.</param>
+    /// <param name="ringValue">The word written per ring (Linux's K3 remoteproc sends the virtqueue id).</param>
+    /// <param name="fifoCount">FIFOs in the cluster (16 on K3, 8 on OMAP4).</param>
+    /// <param name="userCount">Interrupt users in the cluster (4 on K3, 3 on OMAP4).</param>
+    public TiMailbox(IMmioRegisters registers, int txFifo, int rxFifo, int user, uint ringValue = 0, int fifoCount = 16, int userCount = 4)
+    {
+        ArgumentNullException.ThrowIfNull(registers);
+        if (fifoCount is < 1 or > 16)
+            throw new ArgumentOutOfRangeException(nameof(fifoCount), fifoCount, "A TI mailbox cluster has 1-16 FIFOs.");
+        if (userCount is < 1 or > 4)
+            throw new ArgumentOutOfRangeException(nameof(userCount), userCount, "A TI mailbox cluster has 1-4 interrupt users.");
+        if ((uint)txFifo >= (uint)fifoCount)
+            throw new ArgumentOutOfRangeException(nameof(txFifo), txFifo, $"TI mailbox txFifo {txFifo} is not a FIFO 0-{fifoCount - 1}.");
+        if ((uint)rxFifo >= (uint)fifoCount)
+            throw new ArgumentOutOfRangeException(nameof(rxFifo), rxFifo, $"TI mailbox rxFifo {rxFifo} is not a FIFO 0-{fifoCount - 1}.");
+        if (txFifo == rxFifo)
+            throw new ArgumentException($"TI mailbox: txFifo and rxFifo are both {txFifo}; a FIFO carries one direction.", nameof(rxFifo));
+        if ((uint)user >= (uint)userCount)
+            throw new ArgumentOutOfRangeException(nameof(user), user, $"TI mailbox user {user} is not a user 0-{userCount - 1}.");
+        long needed = RequiredSize(user);
+        if (registers.Size < needed)
+            throw new ArgumentException($"TI mailbox user {user} needs 0x{needed:X} bytes of registers; '{registers.Name}' has 0x{registers.Size:X}.", nameof(registers));
+        _registers = registers;
+        TxFifo = txFifo;
+        RxFifo = rxFifo;
+        User = user;
+        RingValue = ringValue;
+        _txMessage = Message(txFifo);
+        _txFifoStatus = 0x80 + 4 * txFifo;
+        _rxMessage = Message(rxFifo);
+        _rxMessageStatus = 0xC0 + 4 * rxFifo;
+        _irqStatusClear = IrqStatusClear(user);
+        _irqEnableSet = 0x108 + 0x10 * user;
+        _irqEnableClear = 0x10C + 0x10 * user;
+        _newMessage = NewMessageBit(rxFifo);
+    }
+
+    /// <summary>Bytes of registers needed for interrupt user <paramref name="user"/> (up to its IRQENABLE_CLR).</summary>
+    public static long RequiredSize(int user) => 0x10C + 0x10L * user + 4;
+
+    /// <summary>Offset of <c>MESSAGE_m</c>.</summary>
+    public static long Message(int fifo) => 0x40 + 4 * fifo;
+
+    /// <summary>Offset of user <paramref name="user"/>'s <c>IRQSTATUS_CLR</c>.</summary>
+    public static long IrqStatusClear(int user) => 0x104 + 0x10 * user;
+
+    /// <summary>FIFO <paramref name="fifo"/>'s "new message" interrupt bit.</summary>
+    public static uint NewMessageBit(int fifo) => 1u << (2 * fifo);
+
+    /// <summary>FIFO we write.</summary>
+    public int TxFifo { get; }
+
+    /// <summary>FIFO we read.</summary>
+    public int RxFifo { get; }
+
+    /// <summary>Our interrupt user.</summary>
+    public int User { get; }
+
+    /// <summary>The word written per ring.</summary>
+    public uint RingValue { get; }
+
+    /// <inheritdoc />
+    public string Name => $"TI mailbox (tx FIFO {TxFifo}, rx FIFO {RxFifo}, user {User}) at '{_registers.Name}'";
+
+    /// <inheritdoc />
+    public void Start()
+    {
+        Acknowledge();
+        // IRQENABLE_SET: writing 1 sets the enable bit, 0 leaves the others alone (no read-modify-write).
+        _registers.TryWrite32(_irqEnableSet, _newMessage);
+    }
+
+    /// <inheritdoc />
+    public bool TryRing()
+    {
+        // A write to a full FIFO is dropped by the hardware; full means the peer has words pending anyway.
+        if (!_registers.TryRead32(_txFifoStatus, out uint full) || (full & 1) != 0)
+            return false;
+        return _registers.TryWrite32(_txMessage, RingValue);
+    }
+
+    /// <inheritdoc />
+    public MailboxReceipt Acknowledge()
+    {
+        int taken = 0;
+        uint last = 0;
+        while (taken < MaxDrain)
+        {
+            if (!_registers.TryRead32(_rxMessageStatus, out uint queued))
+                return MailboxReceipt.NotChecked;
+            if (queued == 0)
+                break;
+            if (!_registers.TryRead32(_rxMessage, out last))
+                return MailboxReceipt.NotChecked;
+            taken++;
+        }
+        // Only once the FIFO is empty: the status would be raised again while words remain.
+        if (!_registers.TryWrite32(_irqStatusClear, _newMessage) || !_registers.TryRead32(_irqStatusClear, out _))
+            return MailboxReceipt.NotChecked;
+        return new MailboxReceipt(taken, last);
+    }
+
+    /// <inheritdoc />
+    public void Stop() => _registers.TryWrite32(_irqEnableClear, _newMessage);
+
+    /// <summary>The controller, for logs.</summary>
+    public override string ToString() => Name;
+}

@@ -1,0 +1,74 @@
+namespace VirtioRpmsg.Platform;
+
+/// <summary>
+/// One agent's channel of the Xilinx ZynqMP / Versal inter-processor interrupt (IPI) block:
+/// TRIG 0x00 (write a destination's bit to interrupt it), OBS 0x04 (bits of destinations that have not
+/// yet cleared our trigger), ISR 0x10 (bits of sources that triggered us, write 1 to clear), IMR 0x14
+/// (read-only mask, 1 = masked), IER 0x18 and IDR 0x1C (write 1 to unmask / mask). Ring: refused while
+/// OBS still shows the peer's bit, else write it to TRIG. Receive: the peer's bit in ISR, cleared by
+/// writing it back. Only the peer's source is unmasked, so other agents cannot hold our line up.
+/// </summary>
+public sealed class XilinxIpi : IMailbox
+{
+    /// <summary>Bytes of registers an IPI channel needs (up to IDR).</summary>
+    public const long RequiredSize = 0x20;
+
+    /// <summary>Register offsets in a channel.</summary>
+    public const long Trig = 0x00, Obs = 0x04, Isr = 0x10, Imr = 0x14, Ier = 0x18, Idr = 0x1C;
+
+    private readonly IMmioRegisters _registers;
+
+    /// <summary>Our IPI channel at <paramref name="registers"/>, talking to the agent(s) whose bit(s) are <paramref name="peerMask"/>.</summary>
+    /// <param name="registers">Our channel's register block (ZynqMP channel 7, PL0: 0xFF340000).</param>
+    /// <param name="peerMask">The remote agent's bit (ZynqMP: RPU0 0x100, RPU1 0x200; Versal: see the TRM).</param>
+    public XilinxIpi(IMmioRegisters registers, uint peerMask)
+    {
+        ArgumentNullException.ThrowIfNull(registers);
+        if (peerMask == 0)
+            throw new ArgumentOutOfRangeException(nameof(peerMask), peerMask, "Xilinx IPI peerMask must name at least one agent bit.");
+        if (registers.Size < RequiredSize)
+            throw new ArgumentException($"Xilinx IPI needs 0x{RequiredSize:X} bytes of registers; '{registers.Name}' has 0x{registers.Size:X}.", nameof(registers));
+        _registers = registers;
+        PeerMask = peerMask;
+    }
+
+    /// <summary>The remote agent's bit(s).</summary>
+    public uint PeerMask { get; }
+
+    /// <inheritdoc />
+    public string Name => $"Xilinx IPI (peer 0x{PeerMask:X}) at '{_registers.Name}'";
+
+    /// <inheritdoc />
+    public void Start()
+    {
+        Acknowledge();
+        _registers.TryWrite32(Ier, PeerMask);
+    }
+
+    /// <inheritdoc />
+    public bool TryRing()
+    {
+        // OBS still set: the peer has not cleared our last trigger, which is therefore still pending.
+        if (!_registers.TryRead32(Obs, out uint observed) || (observed & PeerMask) != 0)
+            return false;
+        return _registers.TryWrite32(Trig, PeerMask);
+    }
+
+    /// <inheritdoc />
+    public MailboxReceipt Acknowledge()
+    {
+        if (!_registers.TryRead32(Isr, out uint pending))
+            return MailboxReceipt.NotChecked;
+        uint ours = pending & PeerMask;
+        if (ours == 0)
+            return new MailboxReceipt(0, 0);
+        // Write-1-to-clear exactly the bits taken; this also clears the peer's OBS bit for us.
+        return _registers.TryWrite32(Isr, ours) ? new MailboxReceipt(1, 0) : MailboxReceipt.NotChecked;
+    }
+
+    /// <inheritdoc />
+    public void Stop() => _registers.TryWrite32(Idr, PeerMask);
+
+    /// <summary>The controller, for logs.</summary>
+    public override string ToString() => Name;
+}
