@@ -1,28 +1,63 @@
 using System.Text.Json.Serialization;
+using VirtioRpmsg.Platform;
 
 namespace VirtioRpmsg.Lifecycle;
 
-/// <summary>The outbound side of a UIO doorbell: a 32-bit mailbox register in a region.</summary>
+/// <summary>
+/// The mailbox of a UIO doorbell: the registers rung outbound and acknowledged inbound. Kind-specific
+/// fields are rejected on other kinds (see docs/platform-description.md).
+/// </summary>
 public sealed record MailboxDescription
 {
+    /// <summary>The controller protocol (default <see cref="MailboxKind.Register"/>).</summary>
+    public MailboxKind Kind { get; init; }
+
     /// <summary>Name of the region holding the registers (usually a uio region).</summary>
     [JsonRequired]
     public string Region { get; init; } = "";
 
-    /// <summary>Offset of the mailbox register in the region (4-byte aligned).</summary>
+    /// <summary>register: offset of the mailbox register; other kinds: offset of the controller's register block in the region (4-byte aligned).</summary>
     [JsonRequired]
     [JsonConverter(typeof(JsonHexConverter))]
     public ulong Offset { get; init; }
 
-    /// <summary>Value written to ring (default 1).</summary>
+    /// <summary>register: value written to ring (default 1); imxMu (data) and tiMailbox: the message word (default 0).</summary>
     [JsonConverter(typeof(JsonHexConverter))]
     public ulong? Value { get; init; }
 
-    /// <summary>Offset of a status register whose <see cref="StatusFullMask"/> bits mean "FIFO full".</summary>
+    /// <summary>register: offset of a status register whose <see cref="StatusFullMask"/> bits mean "FIFO full".</summary>
     [JsonConverter(typeof(JsonHexConverter))]
     public ulong? StatusOffset { get; init; }
 
-    /// <summary>The "FIFO full" bits of the status register (required with <see cref="StatusOffset"/>).</summary>
+    /// <summary>register: the "FIFO full" bits of the status register (required with <see cref="StatusOffset"/>).</summary>
     [JsonConverter(typeof(JsonHexConverter))]
     public ulong? StatusFullMask { get; init; }
+
+    /// <summary>imxMu: channel rung (0-3, default 1); tiMailbox: FIFO written (0-15); stm32Ipcc: channel set (0-5).</summary>
+    public int? TxChannel { get; init; }
+
+    /// <summary>imxMu: channel received (0-3, default 1); tiMailbox: FIFO read (0-15); stm32Ipcc: channel the peer sets (0-5).</summary>
+    public int? RxChannel { get; init; }
+
+    /// <summary>tiMailbox: the interrupt user whose line is the UIO interrupt (0-3).</summary>
+    public int? User { get; init; }
+
+    /// <summary>stm32Ipcc: which processor this side is, 1 (Cortex-A, default) or 2.</summary>
+    public int? Processor { get; init; }
+
+    /// <summary>xilinxIpi: the remote agent's bit (ZynqMP RPU0: 0x100).</summary>
+    [JsonConverter(typeof(JsonHexConverter))]
+    public ulong? PeerMask { get; init; }
+
+    /// <summary>imxMu: "data" (TRn/RRn, default) or "generalPurpose" (GIRn/GIPn).</summary>
+    public string? Signal { get; init; }
+
+    /// <summary>imxMu: "v1" (i.MX6SX/7D/8M/8QM, default) or "v2" (i.MX8ULP/93/95).</summary>
+    public string? Layout { get; init; }
+
+    /// <summary>The i.MX signal named by <see cref="Signal"/> (already validated).</summary>
+    internal ImxMuSignal ImxSignal => Signal == "generalPurpose" ? ImxMuSignal.GeneralPurpose : ImxMuSignal.Data;
+
+    /// <summary>The i.MX layout named by <see cref="Layout"/> (already validated).</summary>
+    internal ImxMuLayout ImxLayout => Layout == "v2" ? ImxMuLayout.V2 : ImxMuLayout.V1;
 }

@@ -38,26 +38,6 @@ internal static partial class PlatformDescriptionValidator
         }
     }
 
-    private static void ValidateMailbox(PlatformDescription d, MailboxDescription m)
-    {
-        int index = RegionIndex(d, m.Region, "doorbell.mailbox.region");
-        ulong? regionSize = d.Regions[index].Size;
-        Register(m.Offset, "doorbell.mailbox.offset", m.Region, regionSize);
-        if (m.Value > U32Max)
-            throw Error("doorbell.mailbox.value", Hex(m.Value), "a mailbox register is 32 bits");
-        if (m.StatusOffset is { } status)
-        {
-            Register(status, "doorbell.mailbox.statusOffset", m.Region, regionSize);
-            if (m.StatusFullMask is null or 0 or > U32Max)
-                throw Error("doorbell.mailbox.statusFullMask", m.StatusFullMask is null ? "(missing)" : Hex(m.StatusFullMask),
-                    "a status register needs a non-zero 32-bit 'FIFO full' mask");
-        }
-        else if (m.StatusFullMask is not null)
-        {
-            throw Error("doorbell.mailbox.statusFullMask", Hex(m.StatusFullMask), "given without doorbell.mailbox.statusOffset");
-        }
-    }
-
     private static void Register(ulong offset, string path, string region, ulong? regionSize)
     {
         if ((offset & 3) != 0)

@@ -20,9 +20,7 @@ internal static class PlatformDoorbells
                     : UnixSocketDoorbell.Connect(b.Path!, options.Timeout, options.CancellationToken);
             case PlatformDoorbellKind.Uio:
                 string sysfs = b.SysfsRoot ?? UioDoorbell.DefaultSysfsRoot;
-                var mailbox = b.Mailbox is { } m
-                    ? new UioMailbox(platform.GetRegion(m.Region), (long)m.Offset, (uint)(m.Value ?? 1), (long?)m.StatusOffset, (uint)(m.StatusFullMask ?? 0))
-                    : null;
+                var mailbox = b.Mailbox is { } m ? PlatformMailboxes.Create(platform, m) : null;
                 return UioDoorbell.Open(b.Device ?? UioDoorbell.FindDevice(b.DeviceName!, sysfs), mailbox, sysfs);
             case PlatformDoorbellKind.Polling:
                 return new PollingDoorbell(options.HasWork

@@ -1,0 +1,95 @@
+namespace VirtioRpmsg.Lifecycle;
+
+// The mailbox rules: which fields each controller kind uses, their ranges, and its register block inside its region.
+internal static partial class PlatformDescriptionValidator
+{
+    private const string MailboxPath = "doorbell.mailbox.";
+
+    private static void ValidateMailbox(PlatformDescription d, MailboxDescription m)
+    {
+        Enum(m.Kind, MailboxPath + "kind");
+        string kind = System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(m.Kind.ToString());
+        bool register = m.Kind == MailboxKind.Register, imx = m.Kind == MailboxKind.ImxMu, ti = m.Kind == MailboxKind.TiMailbox;
+        bool ipcc = m.Kind == MailboxKind.Stm32Ipcc, ipi = m.Kind == MailboxKind.XilinxIpi;
+        OnlyFor(register, m.StatusOffset, MailboxPath + "statusOffset", kind);
+        OnlyFor(register, m.StatusFullMask, MailboxPath + "statusFullMask", kind);
+        OnlyFor(register || imx || ti, m.Value, MailboxPath + "value", kind);
+        OnlyFor(imx || ti || ipcc, m.TxChannel, MailboxPath + "txChannel", kind);
+        OnlyFor(imx || ti || ipcc, m.RxChannel, MailboxPath + "rxChannel", kind);
+        OnlyFor(ti, m.User, MailboxPath + "user", kind);
+        OnlyFor(ipcc, m.Processor, MailboxPath + "processor", kind);
+        OnlyFor(ipi, m.PeerMask, MailboxPath + "peerMask", kind);
+        OnlyFor(imx, m.Signal, MailboxPath + "signal", kind);
+        OnlyFor(imx, m.Layout, MailboxPath + "layout", kind);
+
+        int index = RegionIndex(d, m.Region, MailboxPath + "region");
+        ulong? regionSize = d.Regions[index].Size;
+        if (m.Value > U32Max)
+            throw Error(MailboxPath + "value", Hex(m.Value), "a mailbox register is 32 bits");
+        switch (m.Kind)
+        {
+            case MailboxKind.Register:
+                ValidateRegisterMailbox(m, regionSize);
+                return;
+            case MailboxKind.ImxMu:
+                if (m.Signal is not (null or "data" or "generalPurpose"))
+                    throw Error(MailboxPath + "signal", Str(m.Signal), "must be \"data\" (TRn/RRn) or \"generalPurpose\" (GIRn/GIPn)");
+                if (m.Layout is not (null or "v1" or "v2"))
+                    throw Error(MailboxPath + "layout", Str(m.Layout), "must be \"v1\" (i.MX6SX/7D/8M/8QM) or \"v2\" (i.MX8ULP/93/95)");
+                if (m.Signal == "generalPurpose" && m.Value is not null)
+                    throw Error(MailboxPath + "value", Hex(m.Value), "a general-purpose interrupt carries no word (value is for signal \"data\")");
+                Number(m.TxChannel, MailboxPath + "txChannel", 0, 3, required: false, "an MU channel");
+                Number(m.RxChannel, MailboxPath + "rxChannel", 0, 3, required: false, "an MU channel");
+                break;
+            case MailboxKind.TiMailbox:
+                Number(m.TxChannel, MailboxPath + "txChannel", 0, 15, required: true, "the FIFO we write");
+                Number(m.RxChannel, MailboxPath + "rxChannel", 0, 15, required: true, "the FIFO the remote writes");
+                if (m.TxChannel == m.RxChannel)
+                    throw Error(MailboxPath + "rxChannel", Num(m.RxChannel), "must differ from txChannel: a FIFO carries one direction");
+                Number(m.User, MailboxPath + "user", 0, 3, required: true, "the interrupt user of the UIO interrupt");
+                break;
+            case MailboxKind.Stm32Ipcc:
+                Number(m.TxChannel, MailboxPath + "txChannel", 0, 5, required: true, "the IPCC channel we set (0-based)");
+                Number(m.RxChannel, MailboxPath + "rxChannel", 0, 5, required: true, "the IPCC channel the remote sets (0-based)");
+                Number(m.Processor, MailboxPath + "processor", 1, 2, required: false, "this side's IPCC processor");
+                break;
+            case MailboxKind.XilinxIpi:
+                if (m.PeerMask is null or 0 or > U32Max)
+                    throw Error(MailboxPath + "peerMask", Hex(m.PeerMask), "must be the remote agent's non-zero 32-bit IPI bit (ZynqMP RPU0: 0x100)");
+                break;
+        }
+        long size = PlatformMailboxes.BlockSize(m);
+        if ((m.Offset & 3) != 0)
+            throw Error(MailboxPath + "offset", Hex(m.Offset), $"the {kind} register block must start 4-byte aligned");
+        if (regionSize is { } regionBytes && (regionBytes < (ulong)size || m.Offset > regionBytes - (ulong)size))
+            throw Error(MailboxPath + "offset", Hex(m.Offset), $"the {kind} registers (0x{size:X} bytes from here) do not fit in region '{m.Region}' (0x{regionBytes:X} bytes)");
+    }
+
+    private static void ValidateRegisterMailbox(MailboxDescription m, ulong? regionSize)
+    {
+        Register(m.Offset, MailboxPath + "offset", m.Region, regionSize);
+        if (m.StatusOffset is { } status)
+        {
+            Register(status, MailboxPath + "statusOffset", m.Region, regionSize);
+            if (m.StatusFullMask is null or 0 or > U32Max)
+                throw Error(MailboxPath + "statusFullMask", m.StatusFullMask is null ? "(missing)" : Hex(m.StatusFullMask),
+                    "a status register needs a non-zero 32-bit 'FIFO full' mask");
+        }
+        else if (m.StatusFullMask is not null)
+        {
+            throw Error(MailboxPath + "statusFullMask", Hex(m.StatusFullMask), "given without doorbell.mailbox.statusOffset");
+        }
+    }
+
+    private static void Number(int? value, string path, int min, int max, bool required, string what)
+    {
+        if (value is null)
+        {
+            if (required)
+                throw Error(path, "(missing)", $"required: {what}, {min}-{max}");
+            return;
+        }
+        if (value < min || value > max)
+            throw Error(path, Num(value), $"must be {what}, {min}-{max}");
+    }
+}

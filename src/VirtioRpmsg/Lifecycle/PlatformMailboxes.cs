@@ -1,0 +1,46 @@
+using VirtioRpmsg.Platform;
+
+namespace VirtioRpmsg.Lifecycle;
+
+/// <summary>Creates the <see cref="IMailbox"/> a (validated) <see cref="MailboxDescription"/> names, for <see cref="PlatformDoorbells"/>.</summary>
+internal static class PlatformMailboxes
+{
+    /// <summary>Default i.MX MU channel: the one RPMsg-Lite and imx_rproc use.</summary>
+    internal const int ImxDefaultChannel = 1;
+
+    internal static IMailbox Create(PlatformResources platform, MailboxDescription m)
+    {
+        var region = platform.GetRegion(m.Region);
+        long offset = (long)m.Offset;
+        switch (m.Kind)
+        {
+            case MailboxKind.Register:
+                return new UioMailbox(region, offset, (uint)(m.Value ?? 1), (long?)m.StatusOffset, (uint)(m.StatusFullMask ?? 0));
+            case MailboxKind.ImxMu:
+                var layout = m.ImxLayout;
+                return new ImxMessagingUnit(new MmioRegisterBlock(region, offset, ImxMessagingUnit.RequiredSize(layout)),
+                    m.TxChannel ?? ImxDefaultChannel, m.RxChannel ?? ImxDefaultChannel, m.ImxSignal, (uint)(m.Value ?? 0), layout);
+            case MailboxKind.TiMailbox:
+                int user = m.User!.Value;
+                return new TiMailbox(new MmioRegisterBlock(region, offset, TiMailbox.RequiredSize(user)),
+                    m.TxChannel!.Value, m.RxChannel!.Value, user, (uint)(m.Value ?? 0));
+            case MailboxKind.Stm32Ipcc:
+                return new Stm32Ipcc(new MmioRegisterBlock(region, offset, Stm32Ipcc.RequiredSize),
+                    m.Processor ?? 1, m.TxChannel!.Value, m.RxChannel!.Value);
+            case MailboxKind.XilinxIpi:
+                return new XilinxIpi(new MmioRegisterBlock(region, offset, XilinxIpi.RequiredSize), (uint)m.PeerMask!.Value);
+            default:
+                throw new PlatformDescriptionException("doorbell.mailbox.kind", m.Kind.ToString(), "unknown mailbox kind");
+        }
+    }
+
+    /// <summary>Bytes of registers the controller needs from <see cref="MailboxDescription.Offset"/> on (4 for a register).</summary>
+    internal static long BlockSize(MailboxDescription m) => m.Kind switch
+    {
+        MailboxKind.ImxMu => ImxMessagingUnit.RequiredSize(m.ImxLayout),
+        MailboxKind.TiMailbox => TiMailbox.RequiredSize(m.User ?? 0),
+        MailboxKind.Stm32Ipcc => Stm32Ipcc.RequiredSize,
+        MailboxKind.XilinxIpi => XilinxIpi.RequiredSize,
+        _ => 4,
+    };
+}
