@@ -1,10 +1,15 @@
 namespace VirtioRpmsg.Lifecycle;
 
 /// <summary>
-/// Linux remoteproc through sysfs: <c>{root}/remoteprocN/state</c> (read the state string; write
-/// "start", "stop", "detach"), <c>firmware</c> and <c>name</c>; crash injection through debugfs
-/// (<c>{debugfs}/remoteprocN/crash</c>) when it is present. Both roots are configurable so tests can
-/// point them at a fake tree. Every I/O error names the file and what was being done.
+/// Linux remoteproc through sysfs (Documentation/ABI/testing/sysfs-class-remoteproc):
+/// <c>{root}/remoteprocN/state</c> (read "offline", "suspended", "running", "crashed", "deleted",
+/// "attached", "detached" or "invalid"; write "start", "stop", "detach"), <c>firmware</c> (a file
+/// name under /lib/firmware, writable only while offline), <c>recovery</c> ("enabled", "disabled";
+/// write "recover"), <c>coredump</c> ("disabled", "enabled", "inline") and <c>name</c>; crash
+/// injection through debugfs (<c>{debugfs}/remoteprocN/crash</c>) when it is present. Both roots are
+/// configurable so tests can point them at a fake tree. A write the kernel refuses raises
+/// <see cref="RemoteProcessorControlException"/> with the errno and what it means; other I/O errors
+/// name the file and what was being done.
 /// </summary>
 public sealed class SysfsRemoteProcessorControl : IRemoteProcessorControl
 {
@@ -16,12 +21,21 @@ public sealed class SysfsRemoteProcessorControl : IRemoteProcessorControl
 
     private readonly string _directory;
     private readonly string? _debugDirectory;
+    private readonly ISysfsAttributeWriter _writer;
 
     /// <param name="device">"remoteproc0" (or a path ending in it).</param>
     /// <param name="sysfsRoot">Root of the remoteproc class tree.</param>
     /// <param name="debugfsRoot">Root of remoteproc's debugfs; null disables crash injection.</param>
     public SysfsRemoteProcessorControl(string device, string sysfsRoot = DefaultSysfsRoot, string? debugfsRoot = DefaultDebugfsRoot)
+        : this(device, sysfsRoot, debugfsRoot, SysfsAttributeWriter.Instance)
     {
+    }
+
+    /// <summary>As the public constructor, with the attribute writer given (tests: a model of the kernel's store functions).</summary>
+    internal SysfsRemoteProcessorControl(string device, string sysfsRoot, string? debugfsRoot, ISysfsAttributeWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        _writer = writer;
         ArgumentException.ThrowIfNullOrEmpty(device);
         ArgumentNullException.ThrowIfNull(sysfsRoot);
         Device = Path.GetFileName(device.TrimEnd('/'));
@@ -61,15 +75,56 @@ public sealed class SysfsRemoteProcessorControl : IRemoteProcessorControl
         }
     }
 
-    /// <summary>The firmware file name in sysfs <c>firmware</c> (looked up under /lib/firmware by the kernel); setting it needs the remote offline.</summary>
+    /// <summary>
+    /// The firmware file name in sysfs <c>firmware</c> (looked up under /lib/firmware by the kernel;
+    /// "unknown" while attached to a remote someone else booted). Setting it needs the remote offline
+    /// (the kernel answers EBUSY otherwise); an empty name or one with a newline is refused here, since
+    /// the kernel would cut the name at the newline.
+    /// </summary>
     public string? FirmwareName
     {
         get => Read("firmware");
         set
         {
             ArgumentException.ThrowIfNullOrEmpty(value);
-            Write("firmware", value, "set the firmware");
+            if (value.AsSpan().IndexOfAny('\n', '\0') >= 0)
+                throw new ArgumentException($"remoteproc '{Device}': firmware name \"{value.ReplaceLineEndings("\\n")}\" contains a newline or NUL; the kernel keeps only the part before a newline.", nameof(value));
+            Write("firmware", value);
         }
+    }
+
+    /// <summary>sysfs <c>recovery</c>: whether the kernel recovers a crashed remote by itself. Enabling it while crashed recovers at once.</summary>
+    public bool RecoveryEnabled
+    {
+        get => Read("recovery") switch
+        {
+            "enabled" => true,
+            "disabled" => false,
+            var other => throw new IOException($"remoteproc '{Device}': 'recovery' says \"{other}\", not \"enabled\" or \"disabled\"."),
+        };
+        set => Write("recovery", value ? "enabled" : "disabled");
+    }
+
+    /// <summary>Writes "recover" to sysfs <c>recovery</c>: a crashed remote is recovered now (whatever the setting); otherwise nothing happens.</summary>
+    public void Recover() => Write("recovery", "recover");
+
+    /// <summary>sysfs <c>coredump</c>; cannot change while the remote is crashed (EBUSY).</summary>
+    public RemoteCoredumpMode Coredump
+    {
+        get => Read("coredump") switch
+        {
+            "disabled" => RemoteCoredumpMode.Disabled,
+            "enabled" => RemoteCoredumpMode.Enabled,
+            "inline" => RemoteCoredumpMode.Inline,
+            var other => throw new IOException($"remoteproc '{Device}': 'coredump' says \"{other}\", not \"disabled\", \"enabled\" or \"inline\"."),
+        };
+        set => Write("coredump", value switch
+        {
+            RemoteCoredumpMode.Disabled => "disabled",
+            RemoteCoredumpMode.Enabled => "enabled",
+            RemoteCoredumpMode.Inline => "inline",
+            _ => throw new ArgumentOutOfRangeException(nameof(value), value, "Not a coredump mode."),
+        });
     }
 
     /// <summary>The raw state string (e.g. "running").</summary>
@@ -81,23 +136,36 @@ public sealed class SysfsRemoteProcessorControl : IRemoteProcessorControl
     /// <summary>True when debugfs has this remote's <c>crash</c> file.</summary>
     public bool CanInjectCrash => _debugDirectory is not null;
 
-    /// <summary>Writes "start" to sysfs <c>state</c>: the kernel loads the firmware and boots the remote.</summary>
-    public void Start() => Write("state", "start", "start the remote");
-
-    /// <summary>Writes "stop" to sysfs <c>state</c>; a remote that is already offline is left alone.</summary>
-    public void Stop()
+    /// <summary>
+    /// Boots the remote: writes "start" to sysfs <c>state</c> (the kernel loads <see cref="FirmwareName"/>
+    /// and boots it; a detached remote is attached instead). A crashed remote is recovered through
+    /// <c>recovery</c> instead, since the kernel ignores "start" while it still holds the crashed one.
+    /// </summary>
+    public void Start()
     {
-        // The kernel refuses "stop" on an offline remote; stopping what is already off is a no-op here.
-        if (State is RemoteControlState.Offline)
-            return;
-        Write("state", "stop", "stop the remote");
+        if (State is RemoteControlState.Crashed)
+            Recover();
+        else
+            Write("state", "start");
     }
 
-    /// <summary>Writes "detach" to sysfs <c>state</c>: the kernel lets go and the remote keeps running.</summary>
-    public void Detach() => Write("state", "detach", "detach from the remote");
+    /// <summary>
+    /// Writes "stop" to sysfs <c>state</c>. A remote that is already offline is left alone, and so is a
+    /// crashed one: the kernel refuses "stop" there (EINVAL) and keeps it for recovery, which
+    /// <see cref="Start"/> triggers.
+    /// </summary>
+    public void Stop()
+    {
+        if (State is RemoteControlState.Offline or RemoteControlState.Crashed)
+            return;
+        Write("state", "stop");
+    }
 
-    /// <summary>Writing "start" to a detached remote makes the kernel attach to it.</summary>
-    public void Attach() => Write("state", "start", "attach to the remote");
+    /// <summary>Writes "detach" to sysfs <c>state</c>: the kernel lets go and the remote keeps running (only from "attached", and only if the platform driver can detach).</summary>
+    public void Detach() => Write("state", "detach");
+
+    /// <summary>Writing "start" to a detached remote makes the kernel attach to it (EBUSY if it is already running or attached).</summary>
+    public void Attach() => Write("state", "start");
 
     /// <summary>Writes "watchdog" to debugfs <c>crash</c>; <see cref="NotSupportedException"/> without debugfs.</summary>
     public void InjectCrash()
@@ -134,13 +202,29 @@ public sealed class SysfsRemoteProcessorControl : IRemoteProcessorControl
         }
     }
 
-    private void Write(string attribute, string value, string what) => WriteFile(Path.Combine(_directory, attribute), value, what);
+    private void Write(string attribute, string value)
+    {
+        string path = Path.Combine(_directory, attribute);
+        // One write of the whole word, as `echo` does; sysfs_streq takes the trailing newline.
+        int errno = _writer.Write(path, value + "\n");
+        if (errno == 0)
+            return;
+        string? state = null;
+        try
+        {
+            state = ReadStateString();
+        }
+        catch (IOException)
+        {
+            // The state stays unknown in the message.
+        }
+        throw new RemoteProcessorControlException(Device, path, attribute, value, errno, state);
+    }
 
     private void WriteFile(string path, string value, string what)
     {
         try
         {
-            // One write of the whole word, as `echo` does; sysfs takes the trailing newline.
             File.WriteAllText(path, value + "\n");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

@@ -2,45 +2,44 @@ using VirtioRpmsg.Lifecycle;
 
 namespace VirtioRpmsg.Tests.Lifecycle;
 
-/// <summary>The sysfs backend against a fake remoteproc tree (and debugfs) in a temp folder.</summary>
+/// <summary>The sysfs backend against a fake remoteproc tree whose writes are answered by a model of the kernel's rules.</summary>
 public sealed class SysfsRemoteProcessorControlTests : IDisposable
 {
-    private readonly string _root = Path.Combine(Path.GetTempPath(), "vrpmsg-test-sysfs-" + Guid.NewGuid().ToString("N"));
-    private readonly string _sysfs;
-    private readonly string _debugfs;
+    private const int EACCES = 13, EBUSY = 16, EINVAL = 22, ENOENT = 2, EISDIR = 21;
+
+    private readonly FakeRemoteprocSysfs _sysfs = new();
 
     public SysfsRemoteProcessorControlTests()
     {
-        _sysfs = Path.Combine(_root, "class", "remoteproc");
-        _debugfs = Path.Combine(_root, "debug", "remoteproc");
-        AddDevice("remoteproc0", "m4", "offline", "rproc-m4-fw");
-        AddDevice("remoteproc1", "r5f", "running", "r5.elf");
+        _sysfs.Add("remoteproc0", "m4", "offline", "rproc-m4-fw", canDetach: false, "other.elf");
+        _sysfs.Add("remoteproc1", "r5f", "running", "r5.elf");
+        _sysfs.Add("remoteproc2", "dsp", "detached", "dsp.elf", canDetach: true);
     }
 
-    public void Dispose() => Directory.Delete(_root, recursive: true);
+    public void Dispose() => _sysfs.Dispose();
 
-    private void AddDevice(string device, string name, string state, string firmware)
+    private SysfsRemoteProcessorControl Control(string device) => new(device, _sysfs.Sysfs, _sysfs.Debugfs, _sysfs);
+
+    private static RemoteProcessorControlException Refused(Action action, int errno, params string[] inMessage)
     {
-        string dir = Path.Combine(_sysfs, device);
-        Directory.CreateDirectory(dir);
-        File.WriteAllText(Path.Combine(dir, "name"), name + "\n");
-        File.WriteAllText(Path.Combine(dir, "state"), state + "\n");
-        File.WriteAllText(Path.Combine(dir, "firmware"), firmware + "\n");
+        var e = Assert.Throws<RemoteProcessorControlException>(action);
+        Assert.Equal(errno, e.Errno);
+        foreach (string text in inMessage)
+            Assert.Contains(text, e.Message, StringComparison.Ordinal);
+        return e;
     }
-
-    private string Attribute(string device, string attribute) => File.ReadAllText(Path.Combine(_sysfs, device, attribute));
-
-    private void SetState(string device, string state) => File.WriteAllText(Path.Combine(_sysfs, device, "state"), state + "\n");
 
     [Fact]
     public void Attributes_FakeTree_ReadTrimmed()
     {
-        var control = new SysfsRemoteProcessorControl("remoteproc0", _sysfs, _debugfs);
+        var control = Control("remoteproc0");
 
         Assert.Equal("m4", control.Name);
         Assert.Equal("rproc-m4-fw", control.FirmwareName);
         Assert.Equal(RemoteControlState.Offline, control.State);
         Assert.Equal("offline", control.ReadStateString());
+        Assert.True(control.RecoveryEnabled);
+        Assert.Equal(RemoteCoredumpMode.Disabled, control.Coredump);
     }
 
     [Theory]
@@ -53,50 +52,244 @@ public sealed class SysfsRemoteProcessorControlTests : IDisposable
     [InlineData("detached", RemoteControlState.Detached)]
     [InlineData("invalid", RemoteControlState.Invalid)]
     [InlineData("booting-sideways", RemoteControlState.Unknown)]
-    public void State_EachKernelString_Parsed(string text, RemoteControlState expected)
-    {
-        var control = new SysfsRemoteProcessorControl("remoteproc0", _sysfs, _debugfs);
-
-        SetState("remoteproc0", text);
-
-        Assert.Equal(expected, control.State);
-    }
+    public void ParseState_EachKernelString(string text, RemoteControlState expected) =>
+        Assert.Equal(expected, SysfsRemoteProcessorControl.ParseState(text + "\n"));
 
     [Fact]
-    public void Commands_WriteTheKernelWords()
+    public void Start_Offline_KernelBootsTheFirmware()
     {
-        var control = new SysfsRemoteProcessorControl("/sys/class/remoteproc/remoteproc0", _sysfs, _debugfs);
+        var control = Control("remoteproc0");
 
         control.Start();
-        Assert.Equal("start\n", Attribute("remoteproc0", "state"));
-        SetState("remoteproc0", "running");
-        control.Stop();
-        Assert.Equal("stop\n", Attribute("remoteproc0", "state"));
-        control.Detach();
-        Assert.Equal("detach\n", Attribute("remoteproc0", "state"));
-        control.Attach();
-        Assert.Equal("start\n", Attribute("remoteproc0", "state"));
-        control.FirmwareName = "other.elf";
-        Assert.Equal("other.elf\n", Attribute("remoteproc0", "firmware"));
+
+        Assert.Equal(["remoteproc0/state=start"], _sysfs.Writes);
+        Assert.Equal(RemoteControlState.Running, control.State);
     }
 
     [Fact]
-    public void Stop_AlreadyOffline_WritesNothing()
+    public void Start_AlreadyRunning_EbusyNamesStateAndFile()
     {
-        var control = new SysfsRemoteProcessorControl("remoteproc0", _sysfs, _debugfs);
+        var e = Refused(Control("remoteproc1").Start, EBUSY, "EBUSY", "already running", "'running'", Path.Combine(_sysfs.Sysfs, "remoteproc1", "state"));
+
+        Assert.Equal(("state", "start", "running"), (e.Attribute, e.Command, e.State));
+    }
+
+    [Fact]
+    public void Start_FirmwareNotInstalled_EnoentSaysFirmware()
+    {
+        var control = Control("remoteproc0");
+        control.FirmwareName = "missing.elf";
+
+        Refused(control.Start, ENOENT, "firmware", "/lib/firmware");
+        Assert.Equal("offline", _sysfs.State("remoteproc0"));
+    }
+
+    [Fact]
+    public void Start_Crashed_RecoversThroughRecoveryAttribute()
+    {
+        var control = Control("remoteproc1");
+        control.RecoveryEnabled = false;
+        _sysfs.Crash("remoteproc1");
+        Assert.Equal(RemoteControlState.Crashed, control.State);
+
+        control.Start();
+
+        Assert.Equal("remoteproc1/recovery=recover", _sysfs.Writes[^1]);
+        Assert.Equal(RemoteControlState.Running, control.State);
+    }
+
+    [Fact]
+    public void Stop_Running_GoesOffline()
+    {
+        var control = Control("remoteproc1");
 
         control.Stop();
 
-        Assert.Equal("offline\n", Attribute("remoteproc0", "state"));
+        Assert.Equal(["remoteproc1/state=stop"], _sysfs.Writes);
+        Assert.Equal(RemoteControlState.Offline, control.State);
     }
+
+    [Fact]
+    public void Stop_OfflineOrCrashed_WritesNothing()
+    {
+        Control("remoteproc0").Stop();
+        var crashed = Control("remoteproc1");
+        crashed.RecoveryEnabled = false;
+        _sysfs.Writes.Clear();
+        _sysfs.Crash("remoteproc1");
+
+        crashed.Stop();
+
+        Assert.Empty(_sysfs.Writes);
+        Assert.Equal("crashed", _sysfs.State("remoteproc1"));
+    }
+
+    [Fact]
+    public void Stop_Detached_EinvalExplainsWhatTheKernelStops() =>
+        Refused(Control("remoteproc2").Stop, EINVAL, "only a running or attached remote", "'detached'");
+
+    [Fact]
+    public void AttachThenDetach_DetachedRemote_RoundTrip()
+    {
+        var control = Control("remoteproc2");
+
+        control.Attach();
+        Assert.Equal(RemoteControlState.Attached, control.State);
+        Assert.Equal("unknown", control.FirmwareName); // the kernel does not know what someone else booted
+        control.Detach();
+
+        Assert.Equal(["remoteproc2/state=start", "remoteproc2/state=detach"], _sysfs.Writes);
+        Assert.Equal(RemoteControlState.Detached, control.State);
+    }
+
+    [Fact]
+    public void Attach_AlreadyAttached_Ebusy()
+    {
+        var control = Control("remoteproc2");
+        control.Attach();
+
+        Refused(control.Attach, EBUSY, "already running", "'attached'");
+    }
+
+    [Fact]
+    public void Detach_RemoteThisKernelBooted_Einval() =>
+        Refused(Control("remoteproc1").Detach, EINVAL, "only a remote it attached to", "'running'");
+
+    [Fact]
+    public void FirmwareName_Offline_Set()
+    {
+        var control = Control("remoteproc0");
+
+        control.FirmwareName = "other.elf";
+
+        Assert.Equal("other.elf\n", _sysfs.File("remoteproc0", "firmware"));
+    }
+
+    [Fact]
+    public void FirmwareName_WhileRunning_EbusySaysOffline()
+    {
+        var control = Control("remoteproc1");
+
+        var e = Refused(() => control.FirmwareName = "other.elf", EBUSY, "only while the remote is offline", "'running'");
+
+        Assert.Equal("firmware", e.Attribute);
+        Assert.Equal("r5.elf", control.FirmwareName);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("a.elf\nb.elf")]
+    [InlineData("a\0.elf")]
+    public void FirmwareName_EmptyOrWithNewline_RejectedBeforeWriting(string name)
+    {
+        var control = Control("remoteproc0");
+
+        Assert.ThrowsAny<ArgumentException>(() => control.FirmwareName = name);
+
+        Assert.Empty(_sysfs.Writes);
+    }
+
+    [Fact]
+    public void Recovery_DisabledThenEnabledWhileCrashed_KernelRecovers()
+    {
+        var control = Control("remoteproc1");
+        control.RecoveryEnabled = false;
+        Assert.Equal("disabled\n", _sysfs.File("remoteproc1", "recovery"));
+        _sysfs.Crash("remoteproc1");
+
+        control.RecoveryEnabled = true;
+
+        Assert.Equal(RemoteControlState.Running, control.State);
+        Assert.True(control.RecoveryEnabled);
+    }
+
+    [Fact]
+    public void Recover_NotCrashed_ChangesNothing()
+    {
+        var control = Control("remoteproc0");
+
+        control.Recover();
+
+        Assert.Equal(RemoteControlState.Offline, control.State);
+        Assert.Equal(["remoteproc0/recovery=recover"], _sysfs.Writes);
+    }
+
+    [Fact]
+    public void Coredump_SetEachMode_WrittenAsTheKernelWord()
+    {
+        var control = Control("remoteproc0");
+
+        control.Coredump = RemoteCoredumpMode.Inline;
+        Assert.Equal(RemoteCoredumpMode.Inline, control.Coredump);
+        control.Coredump = RemoteCoredumpMode.Enabled;
+
+        Assert.Equal(["remoteproc0/coredump=inline", "remoteproc0/coredump=enabled"], _sysfs.Writes);
+    }
+
+    [Fact]
+    public void Coredump_WhileCrashed_Ebusy()
+    {
+        var control = Control("remoteproc1");
+        control.RecoveryEnabled = false;
+        _sysfs.Crash("remoteproc1");
+
+        Refused(() => control.Coredump = RemoteCoredumpMode.Enabled, EBUSY, "crashed");
+    }
+
+    [Fact]
+    public void ReadOnlyPlatform_EveryWriteEaccesMentionsUdevAndRoot()
+    {
+        _sysfs.MakeReadOnly("remoteproc0");
+        var control = Control("remoteproc0");
+
+        Refused(control.Start, EACCES, "permission denied", "root", "udev", "sysfs_read_only");
+        Refused(() => control.FirmwareName = "other.elf", EACCES, "permission denied");
+    }
+
+    [Fact]
+    public void OlderKernelWithoutRecovery_EnoentNamesTheAttribute()
+    {
+        _sysfs.Remove("remoteproc0", "recovery");
+
+        Refused(Control("remoteproc0").Recover, ENOENT, "no 'recovery' attribute");
+    }
+
+    [Fact]
+    public void RealWriter_RegularFile_OneWriteOfTheWord()
+    {
+        string file = Path.Combine(_sysfs.Root, "attr");
+        File.WriteAllText(file, "");
+
+        Assert.Equal(0, SysfsAttributeWriter.Instance.Write(file, "start\n"));
+        Assert.Equal("start\n", File.ReadAllText(file));
+    }
+
+    [Fact]
+    public void RealWriter_StateIsADirectory_ErrnoReachesTheException()
+    {
+        var control = new SysfsRemoteProcessorControl("remoteproc0", _sysfs.Sysfs, _sysfs.Debugfs);
+        string state = Path.Combine(_sysfs.Sysfs, "remoteproc0", "state");
+        File.Delete(state);
+        Directory.CreateDirectory(state); // the write fails with the errno of a refused open
+
+        var e = Assert.Throws<RemoteProcessorControlException>(control.Attach);
+
+        Assert.Equal(EISDIR, e.Errno);
+        Assert.Contains(state, e.Message, StringComparison.Ordinal);
+        Assert.Contains("\"start\"", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void RealWriter_MissingAttribute_Enoent() =>
+        Assert.Equal(ENOENT, SysfsAttributeWriter.Instance.Write(Path.Combine(_sysfs.Root, "no-such-attribute"), "x\n"));
 
     [Fact]
     public void InjectCrash_WithDebugfs_WritesCrashFile()
     {
-        string dir = Path.Combine(_debugfs, "remoteproc1");
+        string dir = Path.Combine(_sysfs.Debugfs, "remoteproc1");
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "crash"), "");
-        var control = new SysfsRemoteProcessorControl("remoteproc1", _sysfs, _debugfs);
+        var control = Control("remoteproc1");
 
         Assert.True(control.CanInjectCrash);
         control.InjectCrash();
@@ -107,7 +300,7 @@ public sealed class SysfsRemoteProcessorControlTests : IDisposable
     [Fact]
     public void InjectCrash_WithoutDebugfs_NotSupported()
     {
-        var control = new SysfsRemoteProcessorControl("remoteproc0", _sysfs, debugfsRoot: null);
+        var control = new SysfsRemoteProcessorControl("remoteproc0", _sysfs.Sysfs, debugfsRoot: null);
 
         Assert.False(control.CanInjectCrash);
         var e = Assert.Throws<NotSupportedException>(control.InjectCrash);
@@ -117,7 +310,7 @@ public sealed class SysfsRemoteProcessorControlTests : IDisposable
     [Fact]
     public void FindByName_ExistingName_PicksThatDevice()
     {
-        var control = SysfsRemoteProcessorControl.FindByName("r5f", _sysfs, _debugfs);
+        var control = SysfsRemoteProcessorControl.FindByName("r5f", _sysfs.Sysfs, _sysfs.Debugfs);
 
         Assert.Equal("remoteproc1", control.Device);
         Assert.Equal(RemoteControlState.Running, control.State);
@@ -126,22 +319,8 @@ public sealed class SysfsRemoteProcessorControlTests : IDisposable
     [Fact]
     public void Open_MissingDevice_NamesThePath()
     {
-        var e = Assert.Throws<DirectoryNotFoundException>(() => new SysfsRemoteProcessorControl("remoteproc7", _sysfs));
-        Assert.Contains(Path.Combine(_sysfs, "remoteproc7"), e.Message, StringComparison.Ordinal);
-        Assert.Throws<DirectoryNotFoundException>(() => SysfsRemoteProcessorControl.FindByName("dsp", _sysfs));
-    }
-
-    [Fact]
-    public void Write_ReadOnlyAttribute_IOExceptionNamesFileAndCommand()
-    {
-        var control = new SysfsRemoteProcessorControl("remoteproc0", _sysfs, _debugfs);
-        string state = Path.Combine(_sysfs, "remoteproc0", "state");
-        File.Delete(state);
-        Directory.CreateDirectory(state); // writing a directory fails like a refused sysfs write
-
-        var e = Assert.Throws<IOException>(control.Start);
-
-        Assert.Contains(state, e.Message, StringComparison.Ordinal);
-        Assert.Contains("\"start\"", e.Message, StringComparison.Ordinal);
+        var e = Assert.Throws<DirectoryNotFoundException>(() => new SysfsRemoteProcessorControl("remoteproc7", _sysfs.Sysfs));
+        Assert.Contains(Path.Combine(_sysfs.Sysfs, "remoteproc7"), e.Message, StringComparison.Ordinal);
+        Assert.Throws<DirectoryNotFoundException>(() => SysfsRemoteProcessorControl.FindByName("gpu", _sysfs.Sysfs));
     }
 }

@@ -1,0 +1,197 @@
+using VirtioRpmsg.Lifecycle;
+
+namespace VirtioRpmsg.Tests.Lifecycle;
+
+/// <summary>
+/// A fake /sys/class/remoteproc (and debugfs) in a temp folder whose attribute files are rendered from
+/// a small model of the kernel's store functions (remoteproc_sysfs.c, remoteproc_core.c): the backend
+/// reads the files as it reads sysfs, and its writes go to <see cref="Write"/>, which applies the
+/// kernel's rules and answers with the kernel's error codes.
+/// </summary>
+internal sealed class FakeRemoteprocSysfs : ISysfsAttributeWriter, IDisposable
+{
+    private const int EACCES = 13, EBUSY = 16, ENODEV = 19, EINVAL = 22, ENOENT = 2;
+
+    private readonly Dictionary<string, Remote> _remotes = [];
+
+    public FakeRemoteprocSysfs()
+    {
+        Root = Path.Combine(Path.GetTempPath(), "vrpmsg-test-rproc-" + Guid.NewGuid().ToString("N"));
+        Sysfs = Path.Combine(Root, "class", "remoteproc");
+        Debugfs = Path.Combine(Root, "debug", "remoteproc");
+        Directory.CreateDirectory(Sysfs);
+    }
+
+    public string Root { get; }
+
+    public string Sysfs { get; }
+
+    public string Debugfs { get; }
+
+    /// <summary>Every write that reached the kernel model, as "device/attribute=word".</summary>
+    public List<string> Writes { get; } = [];
+
+    /// <summary>Adds a remote; <paramref name="available"/> are the firmware files under "/lib/firmware".</summary>
+    public void Add(string device, string name, string state, string firmware, bool canDetach = false, params string[] available)
+    {
+        var remote = new Remote(device, name) { State = state, Firmware = firmware, CanDetach = canDetach };
+        remote.Available.Add(firmware);
+        remote.Available.UnionWith(available);
+        _remotes[device] = remote;
+        Directory.CreateDirectory(Path.Combine(Sysfs, device));
+        Render(remote);
+    }
+
+    public string File(string device, string attribute) => System.IO.File.ReadAllText(Path.Combine(Sysfs, device, attribute));
+
+    public string State(string device) => _remotes[device].State;
+
+    /// <summary>The platform set sysfs_read_only: state, firmware, recovery and coredump become 0444.</summary>
+    public void MakeReadOnly(string device) => _remotes[device].ReadOnly = true;
+
+    /// <summary>An older kernel: the attribute does not exist.</summary>
+    public void Remove(string device, string attribute)
+    {
+        _remotes[device].Missing.Add(attribute);
+        System.IO.File.Delete(Path.Combine(Sysfs, device, attribute));
+    }
+
+    /// <summary>The remote crashes; with recovery enabled the kernel's crash handler recovers it at once.</summary>
+    public void Crash(string device)
+    {
+        var r = _remotes[device];
+        r.State = r.Recovery ? "running" : "crashed";
+        Render(r);
+    }
+
+    public int Write(string path, string text)
+    {
+        string device = Path.GetFileName(Path.GetDirectoryName(path)!);
+        string attribute = Path.GetFileName(path);
+        if (!_remotes.TryGetValue(device, out var r) || r.Missing.Contains(attribute))
+            return ENOENT;
+        Writes.Add($"{device}/{attribute}={text.TrimEnd('\n')}");
+        // sysfs_streq: equal up to one trailing newline.
+        string word = text.EndsWith('\n') ? text[..^1] : text;
+        int errno = attribute switch
+        {
+            "name" => EACCES,
+            _ when r.ReadOnly => EACCES,
+            "state" => StoreState(r, word),
+            "firmware" => StoreFirmware(r, word),
+            "recovery" => StoreRecovery(r, word),
+            "coredump" => StoreCoredump(r, word),
+            _ => EACCES,
+        };
+        Render(r);
+        return errno;
+    }
+
+    private static int StoreState(Remote r, string word)
+    {
+        switch (word)
+        {
+            case "start":
+                if (r.State is "running" or "attached")
+                    return EBUSY;
+                if (r.State == "deleted")
+                    return ENODEV;
+                if (r.State == "crashed")
+                    return 0; // rproc_boot: already powered, nothing to do
+                if (r.State == "detached")
+                {
+                    r.State = "attached";
+                    return 0;
+                }
+                if (!r.Available.Contains(r.Firmware))
+                    return ENOENT; // request_firmware
+                r.State = "running";
+                return 0;
+            case "stop":
+                if (r.State is not ("running" or "attached"))
+                    return EINVAL;
+                r.State = "offline";
+                return 0;
+            case "detach":
+                if (r.State != "attached" || !r.CanDetach)
+                    return EINVAL;
+                r.State = "detached";
+                return 0;
+            default:
+                return EINVAL;
+        }
+    }
+
+    private static int StoreFirmware(Remote r, string word)
+    {
+        if (r.State != "offline")
+            return EBUSY;
+        int end = word.IndexOf('\n');
+        string name = end < 0 ? word : word[..end];
+        if (name.Length == 0)
+            return EINVAL;
+        r.Firmware = name;
+        return 0;
+    }
+
+    private static int StoreRecovery(Remote r, string word)
+    {
+        switch (word)
+        {
+            case "enabled":
+                r.Recovery = true;
+                break;
+            case "disabled":
+                r.Recovery = false;
+                return 0;
+            case "recover":
+                break;
+            default:
+                return EINVAL;
+        }
+        if (r.State == "crashed")
+            r.State = "running";
+        return 0;
+    }
+
+    private static int StoreCoredump(Remote r, string word)
+    {
+        if (r.State == "crashed")
+            return EBUSY;
+        if (word is not ("disabled" or "enabled" or "inline"))
+            return EINVAL;
+        r.Coredump = word;
+        return 0;
+    }
+
+    private void Render(Remote r)
+    {
+        void Put(string attribute, string value)
+        {
+            if (!r.Missing.Contains(attribute))
+                System.IO.File.WriteAllText(Path.Combine(Sysfs, r.Device, attribute), value + "\n");
+        }
+        Put("name", r.Name);
+        Put("state", r.State);
+        // firmware_show: a remote someone else booted runs an image the kernel does not know.
+        Put("firmware", r.State == "attached" ? "unknown" : r.Firmware);
+        Put("recovery", r.Recovery ? "enabled" : "disabled");
+        Put("coredump", r.Coredump);
+    }
+
+    public void Dispose() => Directory.Delete(Root, recursive: true);
+
+    private sealed class Remote(string device, string name)
+    {
+        public string Device { get; } = device;
+        public string Name { get; } = name;
+        public string State { get; set; } = "offline";
+        public string Firmware { get; set; } = "";
+        public bool Recovery { get; set; } = true;
+        public string Coredump { get; set; } = "disabled";
+        public bool CanDetach { get; set; }
+        public bool ReadOnly { get; set; }
+        public HashSet<string> Available { get; } = [];
+        public HashSet<string> Missing { get; } = [];
+    }
+}
