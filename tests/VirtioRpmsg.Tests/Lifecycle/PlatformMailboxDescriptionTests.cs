@@ -140,4 +140,18 @@ public sealed class PlatformMailboxDescriptionTests
             Assert.Equal((1, 1, 0), (((Stm32Ipcc)ipcc).Processor, ((Stm32Ipcc)ipcc).TxChannel, ((Stm32Ipcc)ipcc).RxChannel));
         }
     }
+
+    [Theory]
+    [InlineData("imx8mm-m4.json", MailboxKind.ImxMu)]
+    [InlineData("am62x-m4f.json", MailboxKind.TiMailbox)]
+    [InlineData("stm32mp157-m4.json", MailboxKind.Stm32Ipcc)]
+    [InlineData("zynqmp-r5.json", MailboxKind.XilinxIpi)]
+    public void Load_BoardExample_UsesItsController(string file, MailboxKind kind)
+    {
+        var d = PlatformDescription.Load(Path.Combine(ExamplesDirectory(), file));
+
+        Assert.Equal(PlatformDoorbellKind.Uio, d.Doorbell.Kind);
+        Assert.Equal(kind, d.Doorbell.Mailbox!.Kind);
+        Assert.Equal("mbox", d.Doorbell.Mailbox.Region);
+    }
 }
