@@ -40,7 +40,7 @@ public sealed unsafe class UioDoorbell : FileDescriptorDoorbell
     /// <summary>Interrupts after which the mailbox had nothing for us (shared or spurious lines).</summary>
     public long SpuriousInterrupts => Interlocked.Read(ref _spuriousInterrupts);
 
-    /// <summary>What the mailbox's acknowledge found after the last interrupt.</summary>
+    /// <summary>What the mailbox's acknowledge found after the last interrupt (written by the thread that consumed it; a diagnostic).</summary>
     public MailboxReceipt LastReceipt => _lastReceipt;
 
     /// <summary>The mailbox rung outbound and acknowledged inbound; null when the doorbell can only wait.</summary>
