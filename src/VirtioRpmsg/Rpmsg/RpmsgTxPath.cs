@@ -219,7 +219,7 @@ internal sealed class RpmsgTxPath
         Interlocked.Exchange(ref _signal, next).TrySetResult();
     }
 
-    private void BeginWait()
+    internal void BeginWait()
     {
         _counters.CountTxWait();
         lock (_armLock)
@@ -238,7 +238,7 @@ internal sealed class RpmsgTxPath
         }
     }
 
-    private void EndWait()
+    internal void EndWait()
     {
         lock (_armLock)
         {
