@@ -116,10 +116,16 @@ internal sealed class RpmsgDataGate
     internal void WaitForDrain()
     {
         int own = EnteredByCurrentThread;
+        if (Volatile.Read(ref _inFlight) <= own)
+            return;
+        Draining?.Invoke();
         var spin = new SpinWait();
         while (Volatile.Read(ref _inFlight) > own)
             spin.SpinOnce(sleep1Threshold: 20);
     }
+
+    /// <summary>Test hook: raised when <see cref="WaitForDrain"/> starts waiting for other threads' operations.</summary>
+    internal Action? Draining { get; set; }
 
     /// <summary>True for the exceptions <see cref="Translate"/> handles.</summary>
     internal static bool Handles(Exception e) => e is RegionClosedException or FaultException;

@@ -44,6 +44,7 @@ public sealed class RpmsgDevice : IDisposable
         _vdev = new RpmsgVdevNegotiation(layout, control, doorbell, options.Name);
         CounterSet = new RpmsgDeviceCounters(options.Name, options.Logger);
         Gate = new RpmsgDataGate(this);
+        QueueBudget = new RpmsgQueueBudget(options.MaxQueuedBytes);
         _linkUp = new RpmsgLinkUp(this);
         _endpoints = new RpmsgEndpointTable(options.Name, options.MaxEndpoints);
         _nameService = new RpmsgNameService(this, _sync, _endpoints, CounterSet);
@@ -121,6 +122,7 @@ public sealed class RpmsgDevice : IDisposable
 
     internal RpmsgDeviceCounters CounterSet { get; }
     internal RpmsgDataGate Gate { get; }
+    internal RpmsgQueueBudget QueueBudget { get; }
     internal RpmsgTxPath Tx { get; }
     internal RpmsgRxDispatcher Rx { get; }
     internal IDoorbell Doorbell { get; }
@@ -158,11 +160,8 @@ public sealed class RpmsgDevice : IDisposable
         _thread?.Start();
     }
 
-    /// <summary>
-    /// Remote role: completes the link once the host wrote DRIVER_OK. True when running. The dispatcher
-    /// thread and <see cref="Poll"/> both try: one at a time and only while Starting, so exactly one
-    /// transport is ever built; its ring writes count as a data operation.
-    /// </summary>
+    /// <summary>Remote role: completes the link once the host wrote DRIVER_OK; true when running. The dispatcher thread and
+    /// <see cref="Poll"/> both try: one at a time, only while Starting (one transport ever), as a data operation.</summary>
     internal bool TryCompleteRemoteLinkUp()
     {
         if (Interlocked.CompareExchange(ref _linkingUp, 1, 0) != 0)

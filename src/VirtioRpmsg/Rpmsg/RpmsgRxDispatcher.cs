@@ -175,6 +175,14 @@ internal sealed class RpmsgRxDispatcher
     private void HandleReceived(IRpmsgTransport transport, in RpmsgBufferRef rx, bool park = false)
     {
         _counters.CountRx();
+        if (_held[rx.Id].IsLive)
+        {
+            // The peer handed us a buffer the application still holds: it reused a descriptor it had
+            // not got back. Checked before any path (copy, park, drop) could give it back under the holder.
+            _device.Break(new Fault(FaultLayer.Rpmsg, FaultRule.HeldBufferRedelivered, "rx buffer", (ulong)rx.Id,
+                $"rx buffer {rx.Id} was delivered again while the application still holds it"));
+            return;
+        }
         RpmsgHeader header;
         RpmsgEndpoint? endpoint;
         int length;
@@ -228,13 +236,6 @@ internal sealed class RpmsgRxDispatcher
         if (endpoint.IsZeroCopy)
         {
             var held = _held[rx.Id];
-            if (held.IsLive)
-            {
-                // The peer handed us a buffer we still hold: it reused a descriptor it had not got back.
-                _device.Break(new Fault(FaultLayer.Rpmsg, FaultRule.HeldBufferRedelivered, "rx buffer", (ulong)rx.Id,
-                    $"rx buffer {rx.Id} was delivered again while the application still holds it"));
-                return;
-            }
             held.Arm(rx.Region, rx.Offset + RpmsgHeader.Size, length, header.Source, header.Destination);
             DeliverZeroCopy(endpoint, held);
             return;

@@ -4,37 +4,60 @@ namespace VirtioRpmsg.Tests.Rpmsg;
 
 /// <summary>
 /// A test doorbell around a loopback end: enforces the real doorbells' one-waiter rule (eventfd, UIO:
-/// a second concurrent waiter throws InvalidOperationException), can mute rings, reports when a
-/// waiter blocks with nothing pending, and can hold the next Ring until released (a hook for
-/// "a ring writer is in flight").
+/// a second concurrent waiter throws InvalidOperationException), can mute rings, tells the test when
+/// its waiter blocks with nothing pending (a handshake, not a timing guess), and can hold the next
+/// Ring until released (a hook for "a ring writer is in flight").
 /// </summary>
 internal sealed class HookedDoorbell(IDoorbell inner) : IDoorbell
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
+    private readonly object _sync = new();
     private int _waiters;
     private int _holdNextRing;
-    private long _blocks;
     private int _epoch;
     private int _idleEpoch = -1;
 
-    public bool Muted { get; set; }
+    /// <summary>Rings from this end are dropped (the peer is not woken).</summary>
+    public bool Muted
+    {
+        get => Volatile.Read(ref _muted);
+        set => Volatile.Write(ref _muted, value);
+    }
 
-    /// <summary>Times a waiter blocked with no ring pending.</summary>
-    public long Blocks => Interlocked.Read(ref _blocks);
+    private bool _muted;
 
     public ManualResetEventSlim InHeldRing { get; } = new();
     public ManualResetEventSlim ReleaseHeldRing { get; } = new();
 
-    /// <summary>
-    /// Starts a new epoch. Ring the peer's inner end first, then call this: once <see cref="IdleEpoch"/>
-    /// equals the result, the waiter has consumed that ring and blocks with nothing pending.
-    /// </summary>
-    public int NextEpoch() => Interlocked.Increment(ref _epoch);
-
-    /// <summary>The epoch a waiter that is blocked now read before it found nothing pending; -1 when not blocked.</summary>
-    public int IdleEpoch => Volatile.Read(ref _idleEpoch);
-
     public void HoldNextRing() => Volatile.Write(ref _holdNextRing, 1);
+
+    /// <summary>
+    /// Rings this end from its peer (<paramref name="ringFromPeer"/>) and waits until this end's waiter
+    /// has consumed that ring and blocks again with nothing pending. The ring and the epoch step are one
+    /// step under the lock the waiter takes to read the epoch and drain, so a waiter that reports the
+    /// new epoch as idle has provably consumed the ring; and the ring wakes (or pre-empts) the waiter, so
+    /// it always comes back to report. False when that did not happen within the bound.
+    /// </summary>
+    public bool RingAndWaitUntilIdle(Action ringFromPeer)
+    {
+        int epoch;
+        lock (_sync)
+        {
+            ringFromPeer();
+            epoch = ++_epoch;
+        }
+        var deadline = DateTime.UtcNow + Bound;
+        lock (_sync)
+        {
+            while (_idleEpoch != epoch)
+            {
+                var left = deadline - DateTime.UtcNow;
+                if (left <= TimeSpan.Zero || !Monitor.Wait(_sync, left))
+                    return _idleEpoch == epoch;
+            }
+            return true;
+        }
+    }
 
     public bool Ring()
     {
@@ -55,16 +78,21 @@ internal sealed class HookedDoorbell(IDoorbell inner) : IDoorbell
         }
         try
         {
-            int epoch = Volatile.Read(ref _epoch);
-            if (inner.Drain())
-                return true;
-            Interlocked.Increment(ref _blocks);
-            Volatile.Write(ref _idleEpoch, epoch);
+            lock (_sync)
+            {
+                if (inner.Drain())
+                    return true;
+                // Nothing pending as of this epoch: the waiter is about to block (a ring from here on
+                // wakes inner.Wait, which the event inside it remembers).
+                _idleEpoch = _epoch;
+                Monitor.PulseAll(_sync);
+            }
             return inner.Wait(timeout, cancellationToken);
         }
         finally
         {
-            Volatile.Write(ref _idleEpoch, -1);
+            lock (_sync)
+                _idleEpoch = -1;
             Interlocked.Decrement(ref _waiters);
         }
     }

@@ -44,7 +44,8 @@ internal sealed class RpmsgLoopback : IDisposable
         int vringNum = 256,
         uint deviceFeatures = RpmsgFeatures.NameService | VirtioFeatures.EventIndex,
         bool start = true,
-        bool hookedDoorbells = false)
+        bool hookedDoorbells = false,
+        Func<IVdevControl, IVdevControl>? remoteControl = null)
     {
         var region = SharedMemoryRegion.CreateAnonymous(0x80000, deviceAddress: 0, guardPages: true, name: "rpmsg-loopback");
         var map = new AddressMap().Add(region);
@@ -61,7 +62,7 @@ internal sealed class RpmsgLoopback : IDisposable
         var remoteLayout = hostLayout with { BufferSize = remoteBufferSize };
         IDoorbell hostUses = hookedDoorbells ? new HookedDoorbell(hostBell) : hostBell;
         IDoorbell remoteUses = hookedDoorbells ? new HookedDoorbell(remoteBell) : remoteBell;
-        var remoteDevice = RpmsgDevice.CreateRemote(remoteLayout, control, remoteUses, remoteOptions);
+        var remoteDevice = RpmsgDevice.CreateRemote(remoteLayout, remoteControl?.Invoke(control) ?? control, remoteUses, remoteOptions);
         var hostDevice = RpmsgDevice.CreateHost(hostLayout, control, hostUses, hostOptions);
         var loop = new RpmsgLoopback(region, hostDevice, remoteDevice, hostBell, remoteBell) { HostBell = hostUses, RemoteBell = remoteUses };
         if (start)

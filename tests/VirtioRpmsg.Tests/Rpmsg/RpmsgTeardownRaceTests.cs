@@ -62,12 +62,11 @@ public class RpmsgTeardownRaceTests
         {
             // All host tx buffers now sit unread in the remote's rx ring.
         }
-        // The host dispatcher must not see the next message: mute the remote, then wait until the
-        // dispatcher has consumed every ring and blocks on the doorbell with nothing pending.
+        // The host dispatcher must not see the next message: mute the remote, ring the host once more
+        // and wait (a handshake with the doorbell) until the dispatcher consumed that ring and blocks
+        // with nothing pending.
         remoteBell.Muted = true;
-        loop.RemoteDoorbell.Ring();
-        int epoch = hostBell.NextEpoch();
-        Assert.True(SpinWait.SpinUntil(() => hostBell.IdleEpoch == epoch, Bound), "host dispatcher did not go idle");
+        Assert.True(hostBell.RingAndWaitUntilIdle(() => loop.RemoteDoorbell.Ring()), "host dispatcher did not go idle");
         Assert.True(loop.Remote.Endpoints.First(e => e.Address == 0x600).TrySendTo(0x500, [7]));
         long waits = loop.Host.Counters.TxBufferWaits;
 
@@ -105,22 +104,50 @@ public class RpmsgTeardownRaceTests
 
         var poll = Task.Run(() => loop.Host.Poll());
         Assert.True(hostBell.InHeldRing.Wait(Bound), "Poll did not re-post an rx buffer and kick");
+        using var draining = new ManualResetEventSlim();
+        loop.Host.Gate.Draining = draining.Set;
         bool stopReturned = false;
         var stop = Task.Run(() =>
         {
             loop.Host.Stop("test");
             Volatile.Write(ref stopReturned, true);
         });
-        // Stop must wait for the Poll inside its ring write. A bounded look: with the fix, Stop
-        // cannot return before the hook is released, so this never passes by luck.
-        bool returnedWhileRinging = stop.Wait(TimeSpan.FromMilliseconds(300)) || Volatile.Read(ref stopReturned);
+        // Stop must count the Poll inside its ring write as in flight and wait for it: the gate says
+        // when Stop starts waiting for another thread's operation; the Poll is still held there.
+        Assert.True(draining.Wait(Bound), "Stop did not wait for the Poll writing the rings");
+        bool returnedWhileRinging = Volatile.Read(ref stopReturned);
         hostBell.ReleaseHeldRing.Set();
 
         Assert.True(stop.Wait(Bound), "Stop did not return");
         Assert.True(poll.Wait(Bound), "Poll did not return");
         Assert.False(returnedWhileRinging, "Stop returned while a Poll was still writing the rings");
+        Assert.Equal(0, loop.Host.Gate.InFlight);
         loop.Remote.Stop("test");
-        Assert.True(((IAsyncResult)blocked).AsyncWaitHandle.WaitOne(Bound));
+        Assert.True(((IAsyncResult)blocked).AsyncWaitHandle.WaitOne(Bound), "the remote's blocked sender did not end after Stop");
+    }
+
+    [Fact]
+    public void Poll_DuringTheDispatchersLinkUp_BuildsNoSecondTransport()
+    {
+        GatedVdevControl gated = null!;
+        using var loop = RpmsgLoopback.Create(start: false, remoteControl: c => gated = new GatedVdevControl(c));
+        loop.Remote.Start();
+        loop.Host.Start(); // DRIVER_OK: the remote's dispatcher thread links up and is held inside
+        Assert.True(gated.InFirstRead.Wait(Bound), "the remote's dispatcher did not start its link-up");
+
+        var poll = Task.Run(() => loop.Remote.Poll());
+        bool pollReturned = poll.Wait(Bound);
+        gated.ReleaseFirstRead.Set();
+
+        Assert.True(pollReturned, "a Poll during another thread's link-up did not return");
+        Assert.Equal(0, poll.Result);
+        Assert.True(loop.Remote.WaitForLinkUp(Bound), "remote link did not come up");
+        Assert.Equal(1, gated.FeatureReads);
+        var echo = loop.Remote.CreateEndpoint(0x600);
+        loop.Host.CreateEndpoint(0x500).SendTo(0x600, [9]);
+        var payload = new byte[16];
+        Assert.Equal(1, echo.Receive(payload, Bound).Length);
+        Assert.Equal(9, payload[0]);
     }
 
     [Fact]
