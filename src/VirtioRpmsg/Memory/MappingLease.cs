@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 
 namespace VirtioRpmsg.Memory;
@@ -10,7 +11,14 @@ namespace VirtioRpmsg.Memory;
 /// <remarks>
 /// Rules: take it with <c>using var lease = region.Acquire();</c>, keep it for a bounded number of
 /// memory operations, never block while holding it (blocking waits in this library throw
-/// <see cref="LeaseHeldException"/> if the calling thread holds one), never copy it.
+/// <see cref="LeaseHeldException"/> if the calling thread holds one).
+/// <para>What is guaranteed: every accessor checks that this lease is still live (its slot in the
+/// thread's lease table still carries its tag), so a disposed lease, and a copy of one
+/// (<c>var b = a; a.Dispose();</c>), throws <see cref="ObjectDisposedException"/> instead of touching
+/// memory. A span from <see cref="GetSpan"/> is bound by the compiler to the lease variable's scope
+/// (<c>[UnscopedRef]</c>): it cannot be returned, stored, or used outside the block that declares
+/// the lease. The one thing no check can see is a span used after an explicit <c>Dispose()</c>
+/// inside that same block: use <c>using</c>, and do not dispose early while a span is in use.</para>
 /// All accessors check bounds; the acquire/release ones also check natural alignment, because a
 /// torn index would be a protocol error the peer could not see.
 /// </remarks>
@@ -51,8 +59,8 @@ public unsafe ref struct MappingLease
     /// <summary>Number of bytes accessible through this lease.</summary>
     public readonly long Length => _length;
 
-    /// <summary>True until disposed.</summary>
-    public readonly bool IsActive => _region is not null;
+    /// <summary>True until this lease (or any copy of it) is disposed.</summary>
+    public readonly bool IsActive => _region is not null && _table!.Holds(_slot, _tag);
 
     /// <summary>The region this lease is on.</summary>
     public readonly SharedMemoryRegion Region => _region ?? throw new ObjectDisposedException(nameof(MappingLease));
@@ -75,16 +83,22 @@ public unsafe ref struct MappingLease
 
     // ---- spans -----------------------------------------------------------------------------
 
-    /// <summary>A writable span over [offset, offset+length). Valid only while this lease is live.</summary>
+    /// <summary>
+    /// A writable span over [offset, offset+length). The compiler keeps it inside the scope of this
+    /// lease variable; do not use it after disposing the lease early in that scope.
+    /// </summary>
+    [UnscopedRef]
     public readonly Span<byte> GetSpan(long offset, int length) => new(Pointer(offset, length), length);
 
-    /// <summary>A read-only span over [offset, offset+length). Valid only while this lease is live.</summary>
+    /// <summary>A read-only span over [offset, offset+length), bound to this lease variable's scope like <see cref="GetSpan"/>.</summary>
+    [UnscopedRef]
     public readonly ReadOnlySpan<byte> GetReadOnlySpan(long offset, int length) => new(Pointer(offset, length), length);
 
     /// <summary>Checked pointer into the mapping (library-internal: vring and mailbox accessors).</summary>
     internal readonly byte* Pointer(long offset, long length)
     {
-        if (_base == null)
+        // Live check, not just "this variable was not disposed": a copy of a disposed lease fails here.
+        if (_table is null || !_table.Holds(_slot, _tag))
             ThrowDisposed();
         // Unsigned compares reject negative values as well as overflowing ranges.
         if ((ulong)offset > (ulong)_length || (ulong)length > (ulong)(_length - offset))

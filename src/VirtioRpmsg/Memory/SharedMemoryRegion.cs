@@ -170,27 +170,30 @@ public sealed unsafe partial class SharedMemoryRegion : IDisposable
         if (MappingLease.HeldByCurrentThread > 0)
             throw new LeaseHeldException($"Unmap of region '{Name}'");
         lock (_lifecycle)
+            UnmapLocked(drainTimeout);
+    }
+
+    private void UnmapLocked(TimeSpan drainTimeout)
+    {
+        int state = _state;
+        if ((state & ClosedBit) == 0)
         {
-            int state = _state;
-            if ((state & ClosedBit) == 0)
-            {
-                // At MaxGeneration the generation cannot move on: close without bumping and refuse any
-                // later Remap, so no handle can ever see a reused generation number.
-                int generation = state >> 1;
-                int next = generation < MaxGeneration ? generation + 1 : generation;
-                Interlocked.Exchange(ref _state, (next << 1) | ClosedBit);
-                // Acts as a full fence on every thread: pairs with the publish-slot-then-read-state in
-                // Acquire, so from here on the scan in WaitForLeases sees every lease that can still be live.
-                Interlocked.MemoryBarrierProcessWide();
-            }
-            if (_block is null)
-                return;
-            WaitForLeases(drainTimeout);
-            var block = _block;
-            _block = null;
-            _base = null;
-            block.Dispose();
+            // At MaxGeneration the generation cannot move on: close without bumping and refuse any
+            // later Remap, so no handle can ever see a reused generation number.
+            int generation = state >> 1;
+            int next = generation < MaxGeneration ? generation + 1 : generation;
+            Interlocked.Exchange(ref _state, (next << 1) | ClosedBit);
+            // Acts as a full fence on every thread: pairs with the publish-slot-then-read-state in
+            // Acquire, so from here on the scan in WaitForLeases sees every lease that can still be live.
+            Interlocked.MemoryBarrierProcessWide();
         }
+        if (_block is null)
+            return;
+        WaitForLeases(drainTimeout);
+        var block = _block;
+        _block = null;
+        _base = null;
+        block.Dispose();
     }
 
     private void WaitForLeases(TimeSpan timeout)
@@ -226,14 +229,34 @@ public sealed unsafe partial class SharedMemoryRegion : IDisposable
         }
     }
 
-    /// <summary>Unmaps (waiting for leases) and releases the backing descriptor.</summary>
-    public void Dispose()
+    /// <summary>
+    /// Unmaps (waiting up to 10 seconds for leases) and releases the backing descriptor. See <see cref="Dispose(TimeSpan)"/>.
+    /// </summary>
+    public void Dispose() => Dispose(TimeSpan.FromSeconds(10));
+
+    /// <summary>
+    /// One step under the lifecycle lock, so no <see cref="Remap"/> can slip in between: marks the region
+    /// disposed (no mapping ever again), closes it to new leases, waits for live leases, unmaps, and
+    /// releases the descriptor. The descriptor is released even when leases outlive
+    /// <paramref name="drainTimeout"/> (the mapping keeps its own reference to the memory; nothing maps
+    /// from the descriptor again); the memory then stays mapped and closed, <see cref="TimeoutException"/>
+    /// is thrown, and a later Dispose or <see cref="Unmap()"/> finishes the unmap. Idempotent.
+    /// </summary>
+    internal void Dispose(TimeSpan drainTimeout)
     {
-        Unmap();
+        if (MappingLease.HeldByCurrentThread > 0)
+            throw new LeaseHeldException($"Dispose of region '{Name}'");
         lock (_lifecycle)
         {
             _disposed = true;
-            _descriptor?.Dispose();
+            try
+            {
+                UnmapLocked(drainTimeout);
+            }
+            finally
+            {
+                _descriptor?.Dispose();
+            }
         }
     }
 

@@ -78,6 +78,17 @@ internal sealed class ThreadLeaseTable
         return slot;
     }
 
+    /// <summary>
+    /// True while the lease that took <paramref name="slot"/> with <paramref name="tag"/> is live: every
+    /// access checks it, so a copy of a released lease refuses access (one load and compare, owner thread).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool Holds(int slot, uint tag)
+    {
+        long word = _slots[slot];
+        return word != 0 && (uint)(word & TagMask) == tag;
+    }
+
     /// <summary>Frees a slot; false (and no change) if it is not held with this tag, i.e. a second release.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool TryExit(int slot, uint tag)

@@ -24,6 +24,14 @@ namespace VirtioRpmsg.Rpmsg;
 /// </summary>
 internal sealed class RpmsgDataGate
 {
+    // The gates this thread is inside, innermost last (entries nest: a Poll's callback sends, a
+    // sender's fault raises StateChanged whose handler sends elsewhere). Stop on a thread that is
+    // itself inside an operation must not wait for itself (issue 14, item 4). Grows only past 8 deep.
+    [ThreadStatic]
+    private static RpmsgDataGate?[]? t_entered;
+    [ThreadStatic]
+    private static int t_depth;
+
     private readonly RpmsgDevice _device;
     private int _inFlight;
 
@@ -32,7 +40,7 @@ internal sealed class RpmsgDataGate
     /// <summary>Enters and returns the live transport; throws <see cref="RpmsgDeviceUnavailableException"/> (not entered) unless running.</summary>
     internal IRpmsgTransport Enter()
     {
-        Interlocked.Increment(ref _inFlight);
+        CountIn();
         // State first: the device publishes the transport before the Running state.
         if (_device.State == RpmsgDeviceState.Running && _device.Transport is { } transport)
             return transport;
@@ -44,7 +52,7 @@ internal sealed class RpmsgDataGate
     /// <summary>Enters if running; false (not entered) otherwise. For operations that are moot on a stopped device.</summary>
     internal bool TryEnter(out IRpmsgTransport transport)
     {
-        Interlocked.Increment(ref _inFlight);
+        CountIn();
         if (_device.State == RpmsgDeviceState.Running && _device.Transport is { } t)
         {
             transport = t;
@@ -55,18 +63,69 @@ internal sealed class RpmsgDataGate
         return false;
     }
 
-    internal void Exit() => Interlocked.Decrement(ref _inFlight);
+    /// <summary>Enters while the device is still <see cref="RpmsgDeviceState.Starting"/> (the remote's link-up writes); false (not entered) otherwise.</summary>
+    internal bool TryEnterStarting()
+    {
+        CountIn();
+        if (_device.State == RpmsgDeviceState.Starting)
+            return true;
+        Exit();
+        return false;
+    }
+
+    private void CountIn()
+    {
+        var entered = t_entered ??= new RpmsgDataGate?[8];
+        if (t_depth == entered.Length)
+            Array.Resize(ref t_entered, entered.Length * 2);
+        t_entered![t_depth++] = this;
+        Interlocked.Increment(ref _inFlight);
+    }
+
+    internal void Exit()
+    {
+        Interlocked.Decrement(ref _inFlight);
+        t_entered![--t_depth] = null;
+    }
 
     /// <summary>Operations in flight (for tests and the drain).</summary>
     internal int InFlight => Volatile.Read(ref _inFlight);
 
-    /// <summary>Waits until every operation that entered has exited. Called after the state left Running.</summary>
+    /// <summary>How many of the operations in flight are this thread's own (nested entries).</summary>
+    internal int EnteredByCurrentThread
+    {
+        get
+        {
+            int own = 0;
+            var entered = t_entered;
+            for (int i = 0; i < t_depth; i++)
+            {
+                if (ReferenceEquals(entered![i], this))
+                    own++;
+            }
+            return own;
+        }
+    }
+
+    /// <summary>
+    /// Waits until every operation that entered has exited, except the calling thread's own: Stop from
+    /// a handler or callback running inside an operation (a sender that detected the break, a Poll)
+    /// returns without waiting for itself; that operation ends when the handler returns, and writes no
+    /// ring after it sees the state. Called after the state left Running.
+    /// </summary>
     internal void WaitForDrain()
     {
+        int own = EnteredByCurrentThread;
+        if (Volatile.Read(ref _inFlight) <= own)
+            return;
+        Draining?.Invoke();
         var spin = new SpinWait();
-        while (Volatile.Read(ref _inFlight) > 0)
+        while (Volatile.Read(ref _inFlight) > own)
             spin.SpinOnce(sleep1Threshold: 20);
     }
+
+    /// <summary>Test hook: raised when <see cref="WaitForDrain"/> starts waiting for other threads' operations.</summary>
+    internal Action? Draining { get; set; }
 
     /// <summary>True for the exceptions <see cref="Translate"/> handles.</summary>
     internal static bool Handles(Exception e) => e is RegionClosedException or FaultException;

@@ -28,6 +28,7 @@ public sealed class RpmsgDevice : IDisposable
     private Fault? _fault;
     private string? _stopReason;
     private uint _features;
+    private int _linkingUp;
 
     private RpmsgDevice(RpmsgRole role, RpmsgVdevLayout layout, IVdevControl control, IDoorbell doorbell, RpmsgDeviceOptions options)
     {
@@ -43,6 +44,7 @@ public sealed class RpmsgDevice : IDisposable
         _vdev = new RpmsgVdevNegotiation(layout, control, doorbell, options.Name);
         CounterSet = new RpmsgDeviceCounters(options.Name, options.Logger);
         Gate = new RpmsgDataGate(this);
+        QueueBudget = new RpmsgQueueBudget(options.MaxQueuedBytes);
         _linkUp = new RpmsgLinkUp(this);
         _endpoints = new RpmsgEndpointTable(options.Name, options.MaxEndpoints);
         _nameService = new RpmsgNameService(this, _sync, _endpoints, CounterSet);
@@ -120,6 +122,7 @@ public sealed class RpmsgDevice : IDisposable
 
     internal RpmsgDeviceCounters CounterSet { get; }
     internal RpmsgDataGate Gate { get; }
+    internal RpmsgQueueBudget QueueBudget { get; }
     internal RpmsgTxPath Tx { get; }
     internal RpmsgRxDispatcher Rx { get; }
     internal IDoorbell Doorbell { get; }
@@ -157,16 +160,31 @@ public sealed class RpmsgDevice : IDisposable
         _thread?.Start();
     }
 
-    /// <summary>Remote role: completes the link once the host wrote DRIVER_OK. True when running.</summary>
+    /// <summary>Remote role: completes the link once the host wrote DRIVER_OK; true when running. The dispatcher thread and
+    /// <see cref="Poll"/> both try: one at a time, only while Starting (one transport ever), as a data operation.</summary>
     internal bool TryCompleteRemoteLinkUp()
     {
-        var transport = _vdev.TryAcceptAsRemote(out uint accepted, out var fault);
-        if (fault is not null)
-            Break(fault);
-        if (transport is null)
+        if (Interlocked.CompareExchange(ref _linkingUp, 1, 0) != 0)
             return false;
-        GoLive(transport, accepted);
-        return true;
+        bool entered = false;
+        try
+        {
+            if (!(entered = Gate.TryEnterStarting()))
+                return _state == RpmsgDeviceState.Running;
+            var transport = _vdev.TryAcceptAsRemote(out uint accepted, out var fault);
+            if (fault is not null)
+                Break(fault);
+            if (transport is null)
+                return false;
+            GoLive(transport, accepted);
+            return true;
+        }
+        finally
+        {
+            if (entered)
+                Gate.Exit();
+            Volatile.Write(ref _linkingUp, 0);
+        }
     }
 
     private void GoLive(IRpmsgTransport transport, uint features)
@@ -278,10 +296,8 @@ public sealed class RpmsgDevice : IDisposable
     /// </summary>
     public int Poll() => Rx.Poll();
 
-    // ---- state -----------------------------------------------------------------------------------
-    //
-    // Transitions happen under _sync; the event is raised after it is released, so a StateChanged
-    // handler may call back into the device (even Dispose) without deadlocking.
+    // ---- state: transitions under _sync, the event raised after it is released; Stop never waits for
+    // the raising thread's own data operation, so a StateChanged handler may call Dispose/Stop -------
 
     private void RaiseState(RpmsgDeviceState state) => CounterSet.Raise(() => StateChanged?.Invoke(this, state));
 
@@ -350,8 +366,8 @@ public sealed class RpmsgDevice : IDisposable
         RaiseState(RpmsgDeviceState.Stopped);
         WakeAll();
         _stop.Cancel();
-        // Sends and buffer returns that passed the state check before it changed finish their
-        // ring update now; none starts after this, so shared memory is not touched past here.
+        // Data operations (sends, buffer returns, tx arming, Poll, link-up) that passed the state check
+        // finish their ring writes now (this thread's own excepted); none starts after this.
         Gate.WaitForDrain();
         _thread?.Join();
         foreach (var ept in endpoints)

@@ -42,6 +42,14 @@ public sealed class RpmsgDeviceOptions
     /// <summary>Messages a queue-style endpoint holds before it drops (and counts) new ones.</summary>
     public int EndpointQueueCapacity { get; set; } = 1024;
 
+    /// <summary>
+    /// Memory all queue-style endpoints of the device may hold in received messages together (payloads
+    /// plus 64 bytes each), 16 MiB by default. Past it new messages are dropped and counted (the
+    /// endpoint's <c>QueueDrops</c> and the device's <c>Dropped</c>), so a remote that floods endpoints
+    /// nobody reads cannot make us hold MaxEndpoints x EndpointQueueCapacity messages.
+    /// </summary>
+    public long MaxQueuedBytes { get; set; } = 16L << 20;
+
     /// <summary>Largest number of endpoints the peer can make us create (channels from announcements included).</summary>
     public int MaxEndpoints { get; set; } = 1024;
 
@@ -62,6 +70,8 @@ public sealed class RpmsgDeviceOptions
             throw new ArgumentOutOfRangeException(nameof(EndpointQueueCapacity), EndpointQueueCapacity, "EndpointQueueCapacity must be at least 1.");
         if (DispatcherCpu is < 0)
             throw new ArgumentOutOfRangeException(nameof(DispatcherCpu), DispatcherCpu, "DispatcherCpu must be a CPU number (0 or more).");
+        if (MaxQueuedBytes < ushort.MaxValue + 64L)
+            throw new ArgumentOutOfRangeException(nameof(MaxQueuedBytes), MaxQueuedBytes, $"MaxQueuedBytes must hold at least one largest message ({ushort.MaxValue + 64L} bytes).");
         if (MaxEndpoints < 1)
             throw new ArgumentOutOfRangeException(nameof(MaxEndpoints), MaxEndpoints, "MaxEndpoints must be at least 1.");
     }

@@ -118,7 +118,17 @@ internal sealed class RpmsgDispatcherThread
         while (!token.IsCancellationRequested && _device.State == RpmsgDeviceState.Running)
         {
             transport.DisableRxNotifications();
-            if (_rx.ProcessPendingOwned(64) > 0)
+            if (!_rx.TryProcessPendingOwned(64, out int handled))
+            {
+                // A Poll owns the rx ring (and hands it back with everything handled). Sleep on the
+                // doorbell instead of spinning for it; each ring lets senders waiting inside that
+                // Poll's callbacks re-try and park what arrived.
+                transport.EnableRxNotifications();
+                _tx.Signal();
+                doorbell.Wait(recheck, token);
+                continue;
+            }
+            if (handled > 0)
                 continue;
             if (spins && SpinUntilWork(transport, Deadline.Within(_spinBudget), token))
                 continue;

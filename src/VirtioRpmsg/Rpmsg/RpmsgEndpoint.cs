@@ -31,7 +31,7 @@ public sealed class RpmsgEndpoint : IDisposable
         _handler = handler;
         _zeroCopyHandler = zeroCopyHandler;
         if (handler is null && zeroCopyHandler is null)
-            _queue = new RpmsgEndpointQueue(queueCapacity);
+            _queue = new RpmsgEndpointQueue(queueCapacity, device.QueueBudget);
     }
 
     /// <summary>The device this endpoint lives on.</summary>
@@ -227,7 +227,7 @@ public sealed class RpmsgEndpoint : IDisposable
             else if (!_queue!.TryEnqueue(source, payload))
             {
                 Interlocked.Increment(ref _queueDrops);
-                Device.CounterSet.CountDropped($"endpoint 0x{Address:X} receive queue full ({QueueCapacity} messages)");
+                Device.CounterSet.CountDropped($"endpoint 0x{Address:X} receive queue full ({QueueCapacity} messages, or the device-wide {Device.QueueBudget.Limit} bytes)");
             }
         }
         finally

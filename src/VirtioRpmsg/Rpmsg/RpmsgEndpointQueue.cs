@@ -13,6 +13,10 @@ namespace VirtioRpmsg.Rpmsg;
 /// are kept: a reader sees a prefix of what arrived, never a gap in the middle.
 /// </para>
 /// <para>
+/// Memory: every queued message is charged to the device's <see cref="RpmsgQueueBudget"/> until it is
+/// read or drained; a message the budget cannot cover is dropped like one that finds the queue full.
+/// </para>
+/// <para>
 /// Close (destroy, or the device breaking or stopping) completes the channel: readers drain what is
 /// queued, then see <see cref="IsClosed"/> and report why. Peek, size check and read happen under one
 /// small lock so that a destination too small for the next message leaves it queued even with
@@ -25,13 +29,15 @@ internal sealed class RpmsgEndpointQueue
 {
     private readonly Channel<Message> _channel;
     private readonly object _readLock = new();
+    private readonly RpmsgQueueBudget _budget;
     private int _sleepers; // blocking readers asleep (or about to sleep) on _readLock
 
     private readonly record struct Message(uint Source, byte[] Buffer, int Length);
 
-    internal RpmsgEndpointQueue(int capacity)
+    internal RpmsgEndpointQueue(int capacity, RpmsgQueueBudget? budget = null)
     {
         Capacity = capacity;
+        _budget = budget ?? new RpmsgQueueBudget(long.MaxValue);
         _channel = Channel.CreateBounded<Message>(new BoundedChannelOptions(capacity)
         {
             FullMode = BoundedChannelFullMode.Wait, // with TryWrite only: "full" is a refusal, never a wait
@@ -45,14 +51,17 @@ internal sealed class RpmsgEndpointQueue
     /// <summary>True once closed and drained: nothing will ever be read again.</summary>
     internal bool IsClosed => _channel.Reader.Completion.IsCompleted;
 
-    /// <summary>Copies and queues a message; false (nothing queued) when the queue is full or closed.</summary>
+    /// <summary>Copies and queues a message; false (nothing queued) when the queue is full or closed, or the budget used up.</summary>
     internal bool TryEnqueue(uint source, ReadOnlySpan<byte> payload)
     {
+        if (!_budget.TryCharge(payload.Length))
+            return false;
         var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(payload.Length, 1));
         payload.CopyTo(buffer);
         if (!_channel.Writer.TryWrite(new Message(source, buffer, payload.Length)))
         {
             ArrayPool<byte>.Shared.Return(buffer);
+            _budget.Refund(payload.Length);
             return false;
         }
         // Store (the message) then load (_sleepers), against the reader's store (_sleepers++) then load
@@ -87,6 +96,7 @@ internal sealed class RpmsgEndpointQueue
         }
         message.Buffer.AsSpan(0, message.Length).CopyTo(destination);
         ArrayPool<byte>.Shared.Return(message.Buffer);
+        _budget.Refund(message.Length);
         result = new RpmsgReceiveResult(message.Source, message.Length);
         return true;
     }
@@ -157,7 +167,10 @@ internal sealed class RpmsgEndpointQueue
         lock (_readLock)
         {
             while (_channel.Reader.TryRead(out var message))
+            {
                 ArrayPool<byte>.Shared.Return(message.Buffer);
+                _budget.Refund(message.Length);
+            }
         }
     }
 }

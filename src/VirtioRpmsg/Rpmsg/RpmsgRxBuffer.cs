@@ -61,9 +61,8 @@ public sealed class RpmsgRxBuffer : IDisposable
         if (Volatile.Read(ref _state) == 0)
             throw new ObjectDisposedException(nameof(RpmsgRxBuffer), "The rx buffer was already given back to the peer.");
         if (_private is not null)
-            return new RpmsgRxView(default, _private.AsSpan(0, Length));
-        var lease = _region.Acquire();
-        return new RpmsgRxView(lease, lease.GetReadOnlySpan(_payloadOffset, Length));
+            return new RpmsgRxView(_private, Length);
+        return new RpmsgRxView(_region.Acquire(), _payloadOffset, Length);
     }
 
     /// <summary>Copies the payload out; returns the number of bytes copied.</summary>

@@ -18,6 +18,8 @@ internal sealed class RpmsgRxDispatcher
 {
     [ThreadStatic]
     private static RpmsgRxDispatcher? t_current;
+    [ThreadStatic]
+    private static bool t_isThread;
 
     private readonly RpmsgDevice _device;
     private readonly RpmsgEndpointTable _endpoints;
@@ -27,6 +29,7 @@ internal sealed class RpmsgRxDispatcher
     private readonly RpmsgParkedBacklog _parked;
     private readonly byte[] _scratch;
     private RpmsgRxBuffer[] _held = [];
+    private int _dispatcherDeferred;
 
     internal RpmsgRxDispatcher(RpmsgDevice device, RpmsgEndpointTable endpoints, RpmsgDeviceCounters counters, RpmsgDataGate gate, int bufferSize, int bufferCount)
     {
@@ -42,7 +45,11 @@ internal sealed class RpmsgRxDispatcher
     internal bool IsDispatcherContext => ReferenceEquals(t_current, this);
 
     /// <summary>The dispatcher thread marks itself for its whole life.</summary>
-    internal void MarkDispatcherThread() => t_current = this;
+    internal void MarkDispatcherThread()
+    {
+        t_current = this;
+        t_isThread = true;
+    }
 
     /// <summary>Creates the zero-copy slots, one per buffer id the transport can hand us.</summary>
     internal void CreateHeldBuffers(int count)
@@ -56,20 +63,47 @@ internal sealed class RpmsgRxDispatcher
     /// <summary>
     /// Caller-driven dispatch: handles what is pending now and returns the number of messages
     /// handled. Never blocks; a Poll racing the dispatcher thread (or another Poll) does nothing.
+    /// A Poll is a data operation (<see cref="RpmsgDataGate"/>): Stop waits for it, so it posts no rx
+    /// buffer, publishes no index and rings no doorbell after Stop returned.
     /// </summary>
     internal int Poll()
     {
         if (IsDispatcherContext)
             throw new InvalidOperationException($"rpmsg device '{_device.Name}': Poll from inside a receive callback would deliver messages re-entrantly");
-        if (!_owner.TryEnter())
-            return 0;
+        int handled = 0;
+        while (_owner.TryEnter())
+        {
+            try
+            {
+                handled += PollOwned();
+            }
+            finally
+            {
+                _owner.Exit();
+            }
+            // The dispatcher thread found the ring ours and went to sleep meanwhile: what arrived
+            // after our last look is ours to handle (it will not be woken for it).
+            Interlocked.MemoryBarrier();
+            if (Interlocked.Exchange(ref _dispatcherDeferred, 0) == 0)
+                break;
+        }
+        return handled;
+    }
+
+    private int PollOwned()
+    {
         var outer = t_current;
         t_current = this;
+        bool entered = false;
         try
         {
             if (_device.State == RpmsgDeviceState.Starting && _device.Role == RpmsgRole.Remote && !_device.TryCompleteRemoteLinkUp())
                 return 0;
-            _device.ThrowIfUnavailable();
+            if (!(entered = _gate.TryEnter(out _)))
+            {
+                _device.ThrowIfUnavailable();
+                return 0;
+            }
             return ProcessPending(int.MaxValue);
         }
         catch (Exception e) when (RpmsgDataGate.Handles(e))
@@ -78,24 +112,42 @@ internal sealed class RpmsgRxDispatcher
         }
         finally
         {
+            if (entered)
+                _gate.Exit();
             t_current = outer;
-            _owner.Exit();
         }
     }
 
-    /// <summary>The dispatcher thread's batch: the same ownership as Poll.</summary>
-    internal int ProcessPendingOwned(int budget)
+    /// <summary>
+    /// The dispatcher thread's batch: the same ownership as Poll. False when a Poll owns the ring: the
+    /// dispatcher then does not spin for it (issue 14, item 5) but sleeps on the doorbell; the Poll
+    /// handles what arrives until it hands the ring back (the deferred flag, a Dekker pair with Poll's exit).
+    /// </summary>
+    internal bool TryProcessPendingOwned(int budget, out int handled)
     {
-        _owner.Enter();
+        handled = 0;
+        if (!_owner.TryEnter())
+        {
+            Volatile.Write(ref _dispatcherDeferred, 1);
+            Interlocked.MemoryBarrier();
+            if (!_owner.TryEnter())
+                return false;
+            // The Poll left between the two looks: the ring is ours after all.
+            Volatile.Write(ref _dispatcherDeferred, 0);
+        }
         try
         {
-            return ProcessPending(budget);
+            handled = ProcessPending(budget);
+            return true;
         }
         finally
         {
             _owner.Exit();
         }
     }
+
+    /// <summary>True on the dispatcher thread itself (not inside a Poll).</summary>
+    internal bool IsDispatcherThread => t_isThread && IsDispatcherContext;
 
     private int ProcessPending(int budget)
     {
@@ -123,6 +175,14 @@ internal sealed class RpmsgRxDispatcher
     private void HandleReceived(IRpmsgTransport transport, in RpmsgBufferRef rx, bool park = false)
     {
         _counters.CountRx();
+        if (_held[rx.Id].IsLive)
+        {
+            // The peer handed us a buffer the application still holds: it reused a descriptor it had
+            // not got back. Checked before any path (copy, park, drop) could give it back under the holder.
+            _device.Break(new Fault(FaultLayer.Rpmsg, FaultRule.HeldBufferRedelivered, "rx buffer", (ulong)rx.Id,
+                $"rx buffer {rx.Id} was delivered again while the application still holds it"));
+            return;
+        }
         RpmsgHeader header;
         RpmsgEndpoint? endpoint;
         int length;
@@ -176,13 +236,6 @@ internal sealed class RpmsgRxDispatcher
         if (endpoint.IsZeroCopy)
         {
             var held = _held[rx.Id];
-            if (held.IsLive)
-            {
-                // The peer handed us a buffer we still hold: it reused a descriptor it had not got back.
-                _device.Break(new Fault(FaultLayer.Rpmsg, FaultRule.HeldBufferRedelivered, "rx buffer", (ulong)rx.Id,
-                    $"rx buffer {rx.Id} was delivered again while the application still holds it"));
-                return;
-            }
             held.Arm(rx.Region, rx.Offset + RpmsgHeader.Size, length, header.Source, header.Destination);
             DeliverZeroCopy(endpoint, held);
             return;

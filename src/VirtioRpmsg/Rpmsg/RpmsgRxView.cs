@@ -1,21 +1,37 @@
+using System.Diagnostics.CodeAnalysis;
 using VirtioRpmsg.Memory;
 
 namespace VirtioRpmsg.Rpmsg;
 
-/// <summary>A received payload in shared memory, valid while the view is open. Holds a mapping lease.</summary>
+/// <summary>
+/// A received payload in shared memory, valid while the view is open. Holds a mapping lease. The
+/// <see cref="Payload"/> span is bound by the compiler to the scope of the view variable (it cannot be
+/// returned or stored), and a copy of a disposed view throws <see cref="ObjectDisposedException"/>.
+/// </summary>
 public ref struct RpmsgRxView
 {
     private MappingLease _lease;
-    private readonly ReadOnlySpan<byte> _payload;
+    private readonly byte[]? _private;
+    private readonly long _offset;
+    private readonly int _length;
 
-    internal RpmsgRxView(MappingLease lease, ReadOnlySpan<byte> payload)
+    internal RpmsgRxView(MappingLease lease, long offset, int length)
     {
         _lease = lease;
-        _payload = payload;
+        _offset = offset;
+        _length = length;
     }
 
-    /// <summary>The payload bytes, in place (valid until the view is disposed).</summary>
-    public readonly ReadOnlySpan<byte> Payload => _payload;
+    // A message already copied out of shared memory (parked): no lease needed.
+    internal RpmsgRxView(byte[] copy, int length)
+    {
+        _private = copy;
+        _length = length;
+    }
+
+    /// <summary>The payload bytes, in place, checked against the lease on every read of this property.</summary>
+    [UnscopedRef]
+    public readonly ReadOnlySpan<byte> Payload => _private is not null ? _private.AsSpan(0, _length) : _lease.GetReadOnlySpan(_offset, _length);
 
     /// <summary>Releases the lease.</summary>
     public void Dispose() => _lease.Dispose();

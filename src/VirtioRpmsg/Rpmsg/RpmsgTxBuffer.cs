@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using VirtioRpmsg.Memory;
 
 namespace VirtioRpmsg.Rpmsg;
@@ -40,7 +41,11 @@ public ref struct RpmsgTxBuffer
     /// <summary>Payload capacity in bytes.</summary>
     public readonly int Capacity => _capacity;
 
-    /// <summary>The payload area, in shared memory.</summary>
+    /// <summary>
+    /// The payload area, in shared memory. The compiler keeps the span inside the scope of this buffer
+    /// variable; after Send or Dispose (of this buffer or a copy) the property throws.
+    /// </summary>
+    [UnscopedRef]
     public readonly Span<byte> Span => _lease.GetSpan(_offset + RpmsgHeader.Size, _capacity);
 
     /// <summary>Sends the first <paramref name="length"/> bytes to the endpoint's remote address.</summary>

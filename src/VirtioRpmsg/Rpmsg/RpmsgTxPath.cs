@@ -219,39 +219,50 @@ internal sealed class RpmsgTxPath
         Interlocked.Exchange(ref _signal, next).TrySetResult();
     }
 
-    private void BeginWait()
+    // Arming writes the ring (used_event / avail.flags), so it is a data operation: never after Stop.
+    internal void BeginWait()
     {
         _counters.CountTxWait();
         lock (_armLock)
         {
             if (Interlocked.Increment(ref _waiters) != 1)
                 return;
+            if (!_gate.TryEnter(out var transport))
+                return; // not running: the waiter's next try reports the state
             try
             {
-                _device.Transport?.ArmTxNotifications(true);
+                transport.ArmTxNotifications(true);
             }
             catch (Exception e) when (RpmsgDataGate.Handles(e))
             {
                 Interlocked.Decrement(ref _waiters);
                 throw _gate.Translate(e);
             }
+            finally
+            {
+                _gate.Exit();
+            }
         }
     }
 
-    private void EndWait()
+    internal void EndWait()
     {
         lock (_armLock)
         {
-            if (Interlocked.Decrement(ref _waiters) != 0 || _device.State != RpmsgDeviceState.Running)
+            if (Interlocked.Decrement(ref _waiters) != 0 || !_gate.TryEnter(out var transport))
                 return;
             try
             {
-                _device.Transport?.ArmTxNotifications(false);
+                transport.ArmTxNotifications(false);
             }
             catch (Exception e) when (RpmsgDataGate.Handles(e))
             {
                 // The waiter already has its outcome; a fault here still breaks the device.
                 _gate.Absorb(e, "tx notifications not disarmed");
+            }
+            finally
+            {
+                _gate.Exit();
             }
         }
     }
@@ -281,6 +292,13 @@ internal sealed class RpmsgTxPath
                     throw _gate.Translate(e);
                 }
             }
+            if (!rx.IsDispatcherThread && _device.HasDispatcherThread)
+            {
+                // Inside a Poll while the dispatcher thread runs: the doorbell is the dispatcher's
+                // (one waiter only). It signals us on every ring while the Poll owns the rx ring.
+                WaitForSignal(signal, slice, cancellationToken);
+                return;
+            }
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _device.StopToken);
             try
             {
@@ -292,12 +310,17 @@ internal sealed class RpmsgTxPath
             }
             return;
         }
+        // With a dispatcher thread the signal comes as soon as buffers return. Without one
+        // (CallerPoll) it comes from the application's Poll(), which a thread blocked here may be
+        // the only one to call: re-check at least every IdleRecheckInterval (sends reclaim).
+        WaitForSignal(signal, _device.HasDispatcherThread ? wait : slice, cancellationToken);
+    }
+
+    private static void WaitForSignal(Task signal, int milliseconds, CancellationToken cancellationToken)
+    {
         try
         {
-            // With a dispatcher thread the signal comes as soon as buffers return. Without one
-            // (CallerPoll) it comes from the application's Poll(), which a thread blocked here may be
-            // the only one to call: re-check at least every IdleRecheckInterval (sends reclaim).
-            signal.Wait(_device.HasDispatcherThread ? wait : slice, cancellationToken);
+            signal.Wait(milliseconds, cancellationToken);
         }
         catch (AggregateException)
         {

@@ -49,4 +49,32 @@ public class RegionLeakTests
         }
         Assert.Equal(before, ProcessResources.Snapshot());
     }
+
+    [Fact]
+    public void Dispose_LeaseOutlivesTheDrain_ReleasesTheDescriptorAndNeverMapsAgain()
+    {
+        var region = SharedMemoryRegion.CreateMemFd("vrpmsg-dispose", 4 * FakeUioDevice.PageSize);
+        using var holding = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var holder = Task.Run(() =>
+        {
+            using var lease = region.Acquire();
+            holding.Set();
+            Assert.True(release.Wait(TimeSpan.FromSeconds(30)), "the test never released the lease");
+        });
+        Assert.True(holding.Wait(TimeSpan.FromSeconds(30)), "the holder did not take its lease");
+
+        Assert.Throws<TimeoutException>(() => region.Dispose(TimeSpan.FromMilliseconds(20)));
+        // The descriptor is gone at once (no leak when the unmap has to wait); the memory stays mapped under the lease.
+        Assert.True(region.Descriptor!.IsClosed);
+        Assert.False(region.IsMapped);
+        release.Set();
+        Assert.True(holder.Wait(TimeSpan.FromSeconds(30)), "the holder did not end");
+
+        // Disposed means disposed: the unmap can finish, but nothing maps the region again.
+        region.Unmap();
+        Assert.Throws<ObjectDisposedException>(region.Remap);
+        region.Dispose();
+        Assert.Throws<RegionClosedException>(() => region.Acquire());
+    }
 }

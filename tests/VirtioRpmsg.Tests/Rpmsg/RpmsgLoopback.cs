@@ -21,6 +21,12 @@ internal sealed class RpmsgLoopback : IDisposable
     public LoopbackDoorbell HostDoorbell { get; }
     public LoopbackDoorbell RemoteDoorbell { get; }
 
+    /// <summary>The host's doorbell as the host device uses it (a <see cref="HookedDoorbell"/> when created with hooks).</summary>
+    public IDoorbell HostBell { get; private init; } = null!;
+
+    /// <summary>The remote's doorbell as the remote device uses it.</summary>
+    public IDoorbell RemoteBell { get; private init; } = null!;
+
     private RpmsgLoopback(SharedMemoryRegion region, RpmsgDevice host, RpmsgDevice remote, LoopbackDoorbell hostBell, LoopbackDoorbell remoteBell)
     {
         Region = region;
@@ -37,7 +43,9 @@ internal sealed class RpmsgLoopback : IDisposable
         int remoteBufferSize = 512,
         int vringNum = 256,
         uint deviceFeatures = RpmsgFeatures.NameService | VirtioFeatures.EventIndex,
-        bool start = true)
+        bool start = true,
+        bool hookedDoorbells = false,
+        Func<IVdevControl, IVdevControl>? remoteControl = null)
     {
         var region = SharedMemoryRegion.CreateAnonymous(0x80000, deviceAddress: 0, guardPages: true, name: "rpmsg-loopback");
         var map = new AddressMap().Add(region);
@@ -52,9 +60,11 @@ internal sealed class RpmsgLoopback : IDisposable
         int count = Math.Min(512, 2 * vringNum);
         var hostLayout = RpmsgVdevLayout.OpenAmpLinux(map) with { BufferSize = hostBufferSize, VringNum = vringNum, BufferCount = count };
         var remoteLayout = hostLayout with { BufferSize = remoteBufferSize };
-        var remoteDevice = RpmsgDevice.CreateRemote(remoteLayout, control, remoteBell, remoteOptions);
-        var hostDevice = RpmsgDevice.CreateHost(hostLayout, control, hostBell, hostOptions);
-        var loop = new RpmsgLoopback(region, hostDevice, remoteDevice, hostBell, remoteBell);
+        IDoorbell hostUses = hookedDoorbells ? new HookedDoorbell(hostBell) : hostBell;
+        IDoorbell remoteUses = hookedDoorbells ? new HookedDoorbell(remoteBell) : remoteBell;
+        var remoteDevice = RpmsgDevice.CreateRemote(remoteLayout, remoteControl?.Invoke(control) ?? control, remoteUses, remoteOptions);
+        var hostDevice = RpmsgDevice.CreateHost(hostLayout, control, hostUses, hostOptions);
+        var loop = new RpmsgLoopback(region, hostDevice, remoteDevice, hostBell, remoteBell) { HostBell = hostUses, RemoteBell = remoteUses };
         if (start)
             loop.Start();
         return loop;
