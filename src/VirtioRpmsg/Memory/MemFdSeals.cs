@@ -16,7 +16,7 @@ internal static class MemFdSeals
         int r = Native.GetSeals(fd.Value, out int seals);
         if (r == -Errno.EINVAL)
             throw new SharedMemorySealException(name, fd.Value, null,
-                $"Shared memory '{name}': fd {fd.Value} does not support seals (not a memfd created with MFD_ALLOW_SEALING); a peer could shrink it under the mapping (SIGBUS), so it is refused.");
+                $"Shared memory '{name}': fd {fd.Value} does not support seals (not a memfd created with MFD_ALLOW_SEALING), so it cannot carry F_SEAL_SHRINK; a peer could shrink it under the mapping (SIGBUS), so it is refused.");
         NativeCallException.ThrowIfError(r, "fcntl(F_GET_SEALS)", name);
         if ((seals & Native.SealShrink) == 0)
             throw new SharedMemorySealException(name, fd.Value, seals,
