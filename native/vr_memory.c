@@ -44,10 +44,27 @@ int vr_ftruncate(int fd, int64_t size)
 
 int vr_memfd_create(const char *name, int *fd)
 {
-    int r = memfd_create(name, MFD_CLOEXEC);
+    /* Sealable, so the creator can seal the size once it is set (vr_memfd_seal). */
+    int r = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (r < 0)
         return -errno;
     *fd = r;
+    return 0;
+}
+
+int vr_memfd_seal(int fd)
+{
+    /* The size is final: nobody may shrink (SIGBUS for every mapper) or grow it, and nobody may add a
+     * seal later (a write seal would make our next writable mmap, on remap, fail). */
+    return fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == 0 ? 0 : -errno;
+}
+
+int vr_get_seals(int fd, int *seals)
+{
+    int r = fcntl(fd, F_GET_SEALS);
+    if (r < 0)
+        return -errno;
+    *seals = r;
     return 0;
 }
 

@@ -18,7 +18,16 @@ VR_EXPORT int vr_close(int fd);
 VR_EXPORT int vr_fstat_size(int fd, int64_t *size);
 VR_EXPORT int vr_ftruncate(int fd, int64_t size);
 VR_EXPORT int vr_memfd_create(const char *name, int *fd);
+/* Seals a memfd's size (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL); reads the seals of any fd. */
+VR_EXPORT int vr_memfd_seal(int fd);
+VR_EXPORT int vr_get_seals(int fd, int *seals);
 VR_EXPORT int64_t vr_page_size(void);
+
+/* Full-system barriers for a remote outside the inner-shareable domain (BarrierDomain.System), the
+ * strength Linux's virtio ring uses with weak_barriers = false. None of them blocks or sleeps. */
+VR_EXPORT void vr_barrier_publish(void); /* before an index store: dmb oshst */
+VR_EXPORT void vr_barrier_consume(void); /* after an index load: dmb oshld */
+VR_EXPORT void vr_barrier_full(void);    /* store->load, before a notification check: dsb sy */
 
 /* Maps [offset, offset+length) of fd shared read-write. With guard > 0 the
  * mapping is surrounded by `guard` bytes of PROT_NONE on each side so that a

@@ -34,6 +34,7 @@ public static class Program
         var checks = new List<SmokeCheck>();
         checks.AddRange(PlatformChecks.All(expectArch));
         checks.AddRange(MemoryChecks.All());
+        checks.AddRange(DeviceMemoryChecks.All());
         checks.AddRange(LeaseChecks.All());
         checks.AddRange(LifecycleChecks.All());
         checks.AddRange(CrossProcessChecks.All());

@@ -40,12 +40,13 @@ public static class FirmwareLoader
         {
             int n = (int)Math.Min(ChunkSize, total - done);
             using var lease = p.Region.Acquire();
-            var target = lease.GetSpan(p.RegionOffset + done, n);
-            // File bytes first, then zeros for the rest of p_memsz (.bss).
+            long at = p.RegionOffset + done;
+            // File bytes first, then zeros for the rest of p_memsz (.bss); through the lease, so that
+            // target memory that is Device memory gets only aligned stores.
             int fromFile = done < data.Length ? (int)Math.Min(n, data.Length - done) : 0;
             if (fromFile > 0)
-                data.Slice((int)done, fromFile).CopyTo(target);
-            target[fromFile..].Clear();
+                lease.WriteBytes(at, data.Slice((int)done, fromFile));
+            lease.Clear(at + fromFile, n - fromFile);
             done += n;
         }
     }

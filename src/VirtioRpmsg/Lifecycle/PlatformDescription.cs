@@ -44,6 +44,9 @@ public sealed record PlatformDescription
     /// <summary>How the rpmsg layer waits; default <see cref="PlatformWaitStrategy.Interrupt"/>.</summary>
     public PlatformWaitStrategy WaitStrategy { get; init; } = PlatformWaitStrategy.Interrupt;
 
+    /// <summary>Barrier strength of the vrings; default <see cref="PlatformBarriers.InnerShareable"/>.</summary>
+    public PlatformBarriers Barriers { get; init; } = PlatformBarriers.InnerShareable;
+
     /// <summary>The only physical ranges a devMem region may map; none when absent.</summary>
     public IReadOnlyList<DevMemRange>? AllowedDevMemRanges { get; init; }
 

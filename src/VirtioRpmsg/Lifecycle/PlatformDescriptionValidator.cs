@@ -25,6 +25,7 @@ internal static partial class PlatformDescriptionValidator
         ArgumentNullException.ThrowIfNull(d);
         Enum(d.Role, "role");
         Enum(d.WaitStrategy, "waitStrategy");
+        Enum(d.Barriers, "barriers");
         ValidateAllowList(d.AllowedDevMemRanges);
         var regions = ValidateRegions(d);
         var table = ValidateResourceTable(d, regions);
@@ -91,6 +92,13 @@ internal static partial class PlatformDescriptionValidator
         OnlyFor(uio, r.MapIndex, p + ".mapIndex", kind);
         OnlyFor(uio, r.SysfsRoot, p + ".sysfsRoot", kind);
         OnlyFor(devMem, r.PhysicalAddress, p + ".physicalAddress", kind);
+        if (r.Memory is { } memory)
+        {
+            Enum(memory, p + ".memory");
+            // O_SYNC /dev/mem is always mapped uncached (Device-nGnRnE on ARM64): "normal" would allow accesses that fault.
+            if (devMem && memory == PlatformMemoryType.Normal)
+                throw Error(p + ".memory", "\"normal\"", "a devMem region is opened O_SYNC, which maps it uncached (Device memory on ARM64); omit the field or say \"device\"");
+        }
         if (shm && string.IsNullOrEmpty(r.Path))
             throw Error(p + ".path", Str(r.Path), "a shmFile region needs the file's path");
         if (devMem && r.Path is "")

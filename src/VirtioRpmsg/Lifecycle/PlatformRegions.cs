@@ -18,30 +18,33 @@ internal static class PlatformRegions
         bool guard = r.GuardPages ?? false;
         long size = (long)(r.Size ?? 0);
         ulong address = PlatformDescriptionValidator.DeviceAddress(r) ?? 0;
+        // Null: the backing's default (Device for uio and devMem). Same members, same order (see PlatformMemoryType).
+        var memory = (SharedMemoryType?)r.Memory;
+        var barriers = (BarrierDomain)d.Barriers;
         switch (r.Kind)
         {
             case PlatformRegionKind.ShmFile:
                 return r.Create == true
-                    ? SharedMemoryRegion.CreateFile(r.Path!, size, address, guard)
-                    : SharedMemoryRegion.OpenFile(r.Path!, address, size, 0, guard);
+                    ? SharedMemoryRegion.CreateFile(r.Path!, size, address, guard, memory, barriers)
+                    : SharedMemoryRegion.OpenFile(r.Path!, address, size, 0, guard, memory, barriers);
             case PlatformRegionKind.Anonymous:
-                return SharedMemoryRegion.CreateAnonymous(size, address, guard, r.Name);
+                return SharedMemoryRegion.CreateAnonymous(size, address, guard, r.Name, memory, barriers);
             case PlatformRegionKind.DevMem:
-                return SharedMemoryRegion.OpenDevMem(r.PhysicalAddress!.Value, size, r.Path ?? "/dev/mem", guard, address);
+                return SharedMemoryRegion.OpenDevMem(r.PhysicalAddress!.Value, size, r.Path ?? "/dev/mem", guard, address, memory, barriers);
             case PlatformRegionKind.Uio:
-                return OpenUio(r, p, guard);
+                return OpenUio(r, p, guard, memory, barriers);
             case PlatformRegionKind.Memfd:
-                return OpenMemFd(d.Role, r, p, size, address, guard, options);
+                return OpenMemFd(d.Role, r, p, size, address, guard, options, memory, barriers);
             default:
                 throw new PlatformDescriptionException(p + ".kind", r.Kind.ToString(), "unknown region kind");
         }
     }
 
-    private static SharedMemoryRegion OpenUio(RegionDescription r, string p, bool guard)
+    private static SharedMemoryRegion OpenUio(RegionDescription r, string p, bool guard, SharedMemoryType? memory, BarrierDomain barriers)
     {
         string sysfs = r.SysfsRoot ?? UioDoorbell.DefaultSysfsRoot;
         string device = r.Device ?? UioDoorbell.FindDevice(r.DeviceName!, sysfs);
-        var region = SharedMemoryRegion.OpenUio(device, r.MapIndex ?? 0, sysfs, null, guard, r.DeviceAddress);
+        var region = SharedMemoryRegion.OpenUio(device, r.MapIndex ?? 0, sysfs, null, guard, r.DeviceAddress, memory, barriers);
         if (r.Size is { } expected && (ulong)region.Size != expected)
         {
             region.Dispose();
@@ -50,11 +53,11 @@ internal static class PlatformRegions
         return region;
     }
 
-    private static SharedMemoryRegion OpenMemFd(PlatformRole role, RegionDescription r, string p, long size, ulong address, bool guard, PlatformOpenOptions options)
+    private static SharedMemoryRegion OpenMemFd(PlatformRole role, RegionDescription r, string p, long size, ulong address, bool guard, PlatformOpenOptions options, SharedMemoryType? memory, BarrierDomain barriers)
     {
         if (role == PlatformRole.Host)
         {
-            var created = SharedMemoryRegion.CreateMemFd(r.Name, size, address, guard);
+            var created = SharedMemoryRegion.CreateMemFd(r.Name, size, address, guard, memory, barriers);
             try
             {
                 options.Passing?.SendMemory(created);
@@ -68,7 +71,7 @@ internal static class PlatformRegions
         }
         var passing = options.Passing
             ?? throw new InvalidOperationException($"{p} ('{r.Name}') is a memfd region: the remote receives it from the host, which needs PlatformOpenOptions.Passing.");
-        var received = passing.ReceiveMemory(options.Timeout, options.CancellationToken, guard);
+        var received = passing.ReceiveMemory(options.Timeout, options.CancellationToken, guard, memory, barriers);
         // What the peer sent is untrusted: it must be the region the description says.
         string? mismatch = received.DeviceAddress != address ? $"{p}.deviceAddress" : received.Size != size ? $"{p}.size" : null;
         if (mismatch is not null)

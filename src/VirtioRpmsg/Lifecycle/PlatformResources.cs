@@ -209,7 +209,7 @@ public sealed class PlatformResources : IDisposable
         {
             // Version 0 first: a reader of an older table stops trusting it before any field changes.
             lease.WriteUInt32Release(ResourceTableOffset, 0);
-            bytes.AsSpan(4).CopyTo(lease.GetSpan(ResourceTableOffset + 4, bytes.Length - 4));
+            lease.WriteBytes(ResourceTableOffset + 4, bytes.AsSpan(4));
             lease.WriteUInt32Release(ResourceTableOffset, ResourceTable.SupportedVersion);
         }
         ResourceTable = table;

@@ -27,6 +27,12 @@ public sealed record RegionDescription
     /// <summary>Surround the mapping with inaccessible pages (tests: an overrun faults instead of corrupting).</summary>
     public bool? GuardPages { get; init; }
 
+    /// <summary>
+    /// Normal or Device memory; absent: Device for uio and devMem (mapped uncached), Normal otherwise. Declare
+    /// "device" for memory the remote maps uncached, or to run a simulation under the Device-memory rules.
+    /// </summary>
+    public PlatformMemoryType? Memory { get; init; }
+
     /// <summary>shmFile: the file. devMem: the memory device (default /dev/mem).</summary>
     public string? Path { get; init; }
 

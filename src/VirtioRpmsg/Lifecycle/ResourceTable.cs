@@ -75,7 +75,15 @@ public sealed class ResourceTable
     public static ResourceTable Parse(ReadOnlySpan<byte> table) => ParseCopy(table.ToArray());
 
     /// <summary>Copies <paramref name="length"/> bytes at <paramref name="offset"/> of a mapping once and parses the copy.</summary>
-    public static ResourceTable Read(in MappingLease lease, long offset, int length) => ParseCopy(lease.GetReadOnlySpan(offset, length).ToArray());
+    /// <remarks>The copy is made with <see cref="MappingLease.ReadBytes"/>: aligned accesses on Device memory.</remarks>
+    public static ResourceTable Read(in MappingLease lease, long offset, int length)
+    {
+        if (length < 0)
+            throw new AddressRangeException(nameof(length), $"Region '{lease.Region.Name}'", unchecked((ulong)offset), unchecked((ulong)length), "has a negative length");
+        var copy = new byte[length];
+        lease.ReadBytes(offset, copy);
+        return ParseCopy(copy);
+    }
 
     private static ResourceTable ParseCopy(byte[] t)
     {

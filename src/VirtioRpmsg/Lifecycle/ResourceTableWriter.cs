@@ -63,25 +63,53 @@ public sealed class ResourceTableWriter
         return Volatile.Read(ref MemoryMarshal.GetReference(target.Slice(vdev.StatusByteOffset, 1)));
     }
 
-    // Lease variants: the table sits at tableOffset in the lease's mapping.
+    // Lease variants: the table sits at tableOffset in the lease's mapping. Every field goes through the
+    // lease's accessors (never a span), so the table may live in Device memory.
 
     /// <inheritdoc cref="SetVringAddress(Span{byte}, VdevEntry, int, uint, uint)"/>
     public VdevVring SetVringAddress(in MappingLease lease, long tableOffset, VdevEntry vdev, int vringIndex, uint deviceAddress, uint physicalAddress)
-        => SetVringAddress(Window(lease, tableOffset), vdev, vringIndex, deviceAddress, physicalAddress);
+    {
+        CheckTarget(lease, tableOffset, vdev);
+        if ((uint)vringIndex >= (uint)vdev.Vrings.Count)
+            throw new ArgumentOutOfRangeException(nameof(vringIndex), vringIndex, $"Vdev entry {vdev.Index} has {vdev.Vrings.Count} vrings.");
+        var ring = vdev.Vrings[vringIndex];
+        lease.WriteUInt32(tableOffset + ring.Offset, deviceAddress);
+        lease.WriteUInt32(tableOffset + ring.Offset + 16, physicalAddress);
+        return ring with { DeviceAddress = deviceAddress, PhysicalAddress = physicalAddress };
+    }
 
     /// <inheritdoc cref="SetGuestFeatures(Span{byte}, VdevEntry, uint)"/>
     public void SetGuestFeatures(in MappingLease lease, long tableOffset, VdevEntry vdev, uint features)
-        => SetGuestFeatures(Window(lease, tableOffset), vdev, features);
+    {
+        CheckTarget(lease, tableOffset, vdev);
+        lease.WriteUInt32(tableOffset + vdev.Offset + VdevEntry.GuestFeaturesOffset, features);
+    }
 
     /// <inheritdoc cref="WriteStatus(Span{byte}, VdevEntry, byte)"/>
     public void WriteStatus(in MappingLease lease, long tableOffset, VdevEntry vdev, byte status)
-        => WriteStatus(Window(lease, tableOffset), vdev, status);
+    {
+        CheckTarget(lease, tableOffset, vdev);
+        lease.WriteByteRelease(tableOffset + vdev.StatusByteOffset, status);
+    }
 
     /// <inheritdoc cref="ReadStatus(ReadOnlySpan{byte}, VdevEntry)"/>
     public byte ReadStatus(in MappingLease lease, long tableOffset, VdevEntry vdev)
-        => ReadStatus(Window(lease, tableOffset), vdev);
+    {
+        CheckTarget(lease, tableOffset, vdev);
+        return lease.ReadByteAcquire(tableOffset + vdev.StatusByteOffset);
+    }
 
-    private Span<byte> Window(in MappingLease lease, long tableOffset) => lease.GetSpan(tableOffset, _table.Length);
+    // The same re-validation as the span variant, field by field through the lease.
+    private void CheckTarget(in MappingLease lease, long tableOffset, VdevEntry vdev)
+    {
+        _table.RequireOwnEntry(vdev);
+        if ((ulong)tableOffset > (ulong)lease.Length || (ulong)_table.Length > (ulong)(lease.Length - tableOffset))
+            throw new AddressRangeException(nameof(tableOffset), $"Region '{lease.Region.Name}' of 0x{lease.Length:X} bytes", unchecked((ulong)tableOffset), (ulong)_table.Length, "cannot hold the resource table");
+        CheckEntry(vdev,
+            lease.ReadUInt32(tableOffset + ResourceTable.HeaderSize + 4 * vdev.Index),
+            lease.ReadUInt32(tableOffset + vdev.Offset),
+            lease.ReadByte(tableOffset + vdev.Offset + VdevEntry.NumVringsOffset));
+    }
 
     private void CheckTarget(ReadOnlySpan<byte> target, VdevEntry vdev)
     {
@@ -89,13 +117,18 @@ public sealed class ResourceTableWriter
         if (target.Length < _table.Length)
             throw new ArgumentException($"Target holds {target.Length} bytes; the resource table was parsed from {_table.Length}.", nameof(target));
         // Re-validate against the live bytes: the remote may have rewritten its table since it was parsed.
-        uint slot = BinaryPrimitives.ReadUInt32LittleEndian(target.Slice(ResourceTable.HeaderSize + 4 * vdev.Index, 4));
+        CheckEntry(vdev,
+            BinaryPrimitives.ReadUInt32LittleEndian(target.Slice(ResourceTable.HeaderSize + 4 * vdev.Index, 4)),
+            BinaryPrimitives.ReadUInt32LittleEndian(target.Slice(vdev.Offset, 4)),
+            target[vdev.Offset + VdevEntry.NumVringsOffset]);
+    }
+
+    private static void CheckEntry(VdevEntry vdev, uint slot, uint type, byte rings)
+    {
         if (slot != (uint)vdev.Offset)
             throw new ResourceTableException($"offset[{vdev.Index}]", vdev.Index, slot, $"changed since the table was parsed (was 0x{vdev.Offset:X})");
-        uint type = BinaryPrimitives.ReadUInt32LittleEndian(target.Slice(vdev.Offset, 4));
         if (type != (uint)ResourceType.Vdev)
             throw new ResourceTableException("type", vdev.Index, type, "changed since the table was parsed (was vdev)");
-        byte rings = target[vdev.Offset + VdevEntry.NumVringsOffset];
         if (rings != vdev.Vrings.Count)
             throw new ResourceTableException("vdev.num_of_vrings", vdev.Index, rings, $"changed since the table was parsed (was {vdev.Vrings.Count})");
     }

@@ -22,7 +22,7 @@ namespace VirtioRpmsg.Memory;
 /// All accessors check bounds; the acquire/release ones also check natural alignment, because a
 /// torn index would be a protocol error the peer could not see.
 /// </remarks>
-public unsafe ref struct MappingLease
+public unsafe ref partial struct MappingLease
 {
     private SharedMemoryRegion? _region;
     private byte* _base;
@@ -30,6 +30,9 @@ public unsafe ref struct MappingLease
     private readonly ThreadLeaseTable? _table;
     private readonly int _slot;
     private readonly uint _tag;
+    // Device memory (or checking mode): accessors take the aligned path in DeviceMemoryAccess. Read once per
+    // accessor call; on Normal memory the only cost is this predictable branch.
+    private readonly bool _device;
 
     // The caller has claimed a slot of this thread's lease table (slot, tag) and checked the region open.
     internal MappingLease(SharedMemoryRegion region, byte* @base, long length, ThreadLeaseTable table, int slot, uint tag, int generation)
@@ -40,6 +43,7 @@ public unsafe ref struct MappingLease
         _table = table;
         _slot = slot;
         _tag = tag;
+        _device = region.UsesDeviceAccess;
         Generation = generation;
     }
 
@@ -87,12 +91,14 @@ public unsafe ref struct MappingLease
     /// A writable span over [offset, offset+length). The compiler keeps it inside the scope of this
     /// lease variable; do not use it after disposing the lease early in that scope.
     /// </summary>
+    /// <remarks>On Device memory, do not copy or clear through the span (it may use unaligned SIMD or <c>dc zva</c>); use <see cref="ReadBytes"/>, <see cref="WriteBytes"/>, <see cref="Fill"/>.</remarks>
     [UnscopedRef]
-    public readonly Span<byte> GetSpan(long offset, int length) => new(Pointer(offset, length), length);
+    public readonly Span<byte> GetSpan(long offset, int length) => new(SpanPointer(offset, length), length);
 
     /// <summary>A read-only span over [offset, offset+length), bound to this lease variable's scope like <see cref="GetSpan"/>.</summary>
+    /// <remarks>On Device memory, read with <see cref="ReadBytes"/> instead (see <see cref="GetSpan"/>).</remarks>
     [UnscopedRef]
-    public readonly ReadOnlySpan<byte> GetReadOnlySpan(long offset, int length) => new(Pointer(offset, length), length);
+    public readonly ReadOnlySpan<byte> GetReadOnlySpan(long offset, int length) => new(SpanPointer(offset, length), length);
 
     /// <summary>Checked pointer into the mapping (library-internal: vring and mailbox accessors).</summary>
     internal readonly byte* Pointer(long offset, long length)
@@ -106,52 +112,99 @@ public unsafe ref struct MappingLease
         return _base + offset;
     }
 
-    private readonly byte* Aligned(long offset, int size)
+    private readonly byte* Aligned(long offset, int size, bool write)
     {
         byte* p = Pointer(offset, size);
         if (((nuint)p & (nuint)(size - 1)) != 0)
             ThrowMisaligned(offset, size);
+        if (_device)
+            DeviceMemoryAccess.Observe(_region!, p, offset, size, write);
         return p;
     }
 
     // ---- plain little-endian accessors (private copies; callers validate what they read) ---
 
     /// <summary>Reads the byte at <paramref name="offset"/> (bounds-checked, no ordering).</summary>
-    public readonly byte ReadByte(long offset) => *Pointer(offset, 1);
+    public readonly byte ReadByte(long offset)
+    {
+        byte* p = Pointer(offset, 1);
+        if (_device)
+            DeviceMemoryAccess.Observe(_region!, p, offset, 1, false);
+        return *p;
+    }
     /// <summary>Writes the byte at <paramref name="offset"/> (bounds-checked, no ordering).</summary>
-    public readonly void WriteByte(long offset, byte value) => *Pointer(offset, 1) = value;
-    /// <summary>Reads a little-endian 16-bit value at <paramref name="offset"/>; plain load, any alignment (not for Device memory unless aligned).</summary>
-    public readonly ushort ReadUInt16(long offset) => Unsafe.ReadUnaligned<ushort>(Pointer(offset, 2));
-    /// <summary>Reads a little-endian 32-bit value at <paramref name="offset"/>; plain load, any alignment (not for Device memory unless aligned).</summary>
-    public readonly uint ReadUInt32(long offset) => Unsafe.ReadUnaligned<uint>(Pointer(offset, 4));
-    /// <summary>Reads a little-endian 64-bit value at <paramref name="offset"/>; plain load, any alignment (not for Device memory unless aligned).</summary>
-    public readonly ulong ReadUInt64(long offset) => Unsafe.ReadUnaligned<ulong>(Pointer(offset, 8));
-    /// <summary>Writes a little-endian 16-bit value at <paramref name="offset"/>; plain store, no ordering.</summary>
-    public readonly void WriteUInt16(long offset, ushort value) => Unsafe.WriteUnaligned(Pointer(offset, 2), value);
-    /// <summary>Writes a little-endian 32-bit value at <paramref name="offset"/>; plain store, no ordering.</summary>
-    public readonly void WriteUInt32(long offset, uint value) => Unsafe.WriteUnaligned(Pointer(offset, 4), value);
-    /// <summary>Writes a little-endian 64-bit value at <paramref name="offset"/>; plain store, no ordering.</summary>
-    public readonly void WriteUInt64(long offset, ulong value) => Unsafe.WriteUnaligned(Pointer(offset, 8), value);
+    public readonly void WriteByte(long offset, byte value)
+    {
+        byte* p = Pointer(offset, 1);
+        if (_device)
+            DeviceMemoryAccess.Observe(_region!, p, offset, 1, true);
+        *p = value;
+    }
+    /// <summary>Reads a little-endian 16-bit value at <paramref name="offset"/>; plain load, any alignment (on Device memory a misaligned request is split into aligned accesses).</summary>
+    public readonly ushort ReadUInt16(long offset)
+    {
+        byte* p = Pointer(offset, 2);
+        return _device ? DeviceMemoryAccess.ReadUInt16(_region!, p, offset) : Unsafe.ReadUnaligned<ushort>(p);
+    }
+    /// <summary>Reads a little-endian 32-bit value at <paramref name="offset"/>; plain load, any alignment (on Device memory a misaligned request is split into aligned accesses).</summary>
+    public readonly uint ReadUInt32(long offset)
+    {
+        byte* p = Pointer(offset, 4);
+        return _device ? DeviceMemoryAccess.ReadUInt32(_region!, p, offset) : Unsafe.ReadUnaligned<uint>(p);
+    }
+    /// <summary>Reads a little-endian 64-bit value at <paramref name="offset"/>; plain load, any alignment (on Device memory a misaligned request is split into aligned accesses).</summary>
+    public readonly ulong ReadUInt64(long offset)
+    {
+        byte* p = Pointer(offset, 8);
+        return _device ? DeviceMemoryAccess.ReadUInt64(_region!, p, offset) : Unsafe.ReadUnaligned<ulong>(p);
+    }
+    /// <summary>Writes a little-endian 16-bit value at <paramref name="offset"/>; plain store, no ordering (on Device memory: aligned accesses only, split if needed).</summary>
+    public readonly void WriteUInt16(long offset, ushort value)
+    {
+        byte* p = Pointer(offset, 2);
+        if (_device)
+            DeviceMemoryAccess.WriteUInt16(_region!, p, offset, value);
+        else
+            Unsafe.WriteUnaligned(p, value);
+    }
+    /// <summary>Writes a little-endian 32-bit value at <paramref name="offset"/>; plain store, no ordering (on Device memory: aligned accesses only, split if needed).</summary>
+    public readonly void WriteUInt32(long offset, uint value)
+    {
+        byte* p = Pointer(offset, 4);
+        if (_device)
+            DeviceMemoryAccess.WriteUInt32(_region!, p, offset, value);
+        else
+            Unsafe.WriteUnaligned(p, value);
+    }
+    /// <summary>Writes a little-endian 64-bit value at <paramref name="offset"/>; plain store, no ordering (on Device memory: aligned accesses only, split if needed).</summary>
+    public readonly void WriteUInt64(long offset, ulong value)
+    {
+        byte* p = Pointer(offset, 8);
+        if (_device)
+            DeviceMemoryAccess.WriteUInt64(_region!, p, offset, value);
+        else
+            Unsafe.WriteUnaligned(p, value);
+    }
 
     // ---- ordered accessors: the only publish/consume points of the protocol -----------------
 
     /// <summary>Load-acquire: later reads cannot move before it (consumer reads an index, then the entries).</summary>
-    public readonly ushort ReadUInt16Acquire(long offset) => Volatile.Read(ref *(ushort*)Aligned(offset, 2));
+    public readonly ushort ReadUInt16Acquire(long offset) => Volatile.Read(ref *(ushort*)Aligned(offset, 2, false));
 
     /// <summary>Store-release: earlier writes are visible before it (producer writes entries, then publishes the index).</summary>
-    public readonly void WriteUInt16Release(long offset, ushort value) => Volatile.Write(ref *(ushort*)Aligned(offset, 2), value);
+    public readonly void WriteUInt16Release(long offset, ushort value) => Volatile.Write(ref *(ushort*)Aligned(offset, 2, true), value);
 
     /// <summary>Load-acquire of a 32-bit word.</summary>
-    public readonly uint ReadUInt32Acquire(long offset) => Volatile.Read(ref *(uint*)Aligned(offset, 4));
+    public readonly uint ReadUInt32Acquire(long offset) => Volatile.Read(ref *(uint*)Aligned(offset, 4, false));
 
     /// <summary>Store-release of a 32-bit word.</summary>
-    public readonly void WriteUInt32Release(long offset, uint value) => Volatile.Write(ref *(uint*)Aligned(offset, 4), value);
+    public readonly void WriteUInt32Release(long offset, uint value) => Volatile.Write(ref *(uint*)Aligned(offset, 4, true), value);
 
     /// <summary>Load-acquire of a byte (status bytes).</summary>
-    public readonly byte ReadByteAcquire(long offset) => Volatile.Read(ref *Pointer(offset, 1));
+    public readonly byte ReadByteAcquire(long offset) => Volatile.Read(ref *Aligned(offset, 1, false));
 
     /// <summary>Store-release of a byte (status bytes).</summary>
-    public readonly void WriteByteRelease(long offset, byte value) => Volatile.Write(ref *Pointer(offset, 1), value);
+    public readonly void WriteByteRelease(long offset, byte value) => Volatile.Write(ref *Aligned(offset, 1, true), value);
 
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]
     private static void ThrowReleasedTwice(string regionName) =>

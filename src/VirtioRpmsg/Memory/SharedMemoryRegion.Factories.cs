@@ -8,17 +8,17 @@ namespace VirtioRpmsg.Memory;
 public sealed partial class SharedMemoryRegion
 {
     /// <summary>Creates (or resizes) a shared-memory file of <paramref name="size"/> bytes and maps it.</summary>
-    public static SharedMemoryRegion CreateFile(string path, long size, ulong deviceAddress = 0, bool guardPages = false)
+    public static SharedMemoryRegion CreateFile(string path, long size, ulong deviceAddress = 0, bool guardPages = false, SharedMemoryType? memoryType = null, BarrierDomain barriers = BarrierDomain.InnerShareable)
     {
         ArgumentNullException.ThrowIfNull(path);
         ValidateSize(size, deviceAddress, path);
         using (var fd = FileDescriptor.Open(path, Native.OpenCreate))
             NativeCallException.ThrowIfError(Native.Ftruncate(fd.Value, size), "ftruncate", path);
-        return OpenFileCore(path, deviceAddress, size, 0, guardPages);
+        return OpenFileCore(path, deviceAddress, size, 0, guardPages, RegionAccess.Of(memoryType, barriers));
     }
 
     /// <summary>Maps an existing file; <paramref name="size"/> null maps from <paramref name="fileOffset"/> to the end.</summary>
-    public static SharedMemoryRegion OpenFile(string path, ulong deviceAddress = 0, long? size = null, long fileOffset = 0, bool guardPages = false)
+    public static SharedMemoryRegion OpenFile(string path, ulong deviceAddress = 0, long? size = null, long fileOffset = 0, bool guardPages = false, SharedMemoryType? memoryType = null, BarrierDomain barriers = BarrierDomain.InnerShareable)
     {
         ArgumentNullException.ThrowIfNull(path);
         if (fileOffset < 0)
@@ -31,28 +31,33 @@ public sealed partial class SharedMemoryRegion
         if (fileOffset > fileSize || length > fileSize - fileOffset)
             throw new ArgumentOutOfRangeException(nameof(size), length,
                 $"'{path}' is {fileSize} bytes, too small for {length} bytes at offset {fileOffset}.");
-        return OpenFileCore(path, deviceAddress, length, fileOffset, guardPages);
+        return OpenFileCore(path, deviceAddress, length, fileOffset, guardPages, RegionAccess.Of(memoryType, barriers));
     }
 
-    private static SharedMemoryRegion OpenFileCore(string path, ulong deviceAddress, long size, long fileOffset, bool guardPages) =>
+    private static SharedMemoryRegion OpenFileCore(string path, ulong deviceAddress, long size, long fileOffset, bool guardPages, RegionAccess access) =>
         new(path, RegionBacking.SharedMemoryFile, deviceAddress, size, () =>
         {
             // The mapping keeps the file alive; the descriptor is not needed after mmap.
             using var fd = FileDescriptor.Open(path, Native.OpenReadWrite);
             return MappedBlock.Map(fd.Value, path, fileOffset, (ulong)size, guardPages);
-        }, null);
+        }, null, access);
 
     /// <summary>Creates an anonymous memfd of <paramref name="size"/> bytes, mapped, that can be passed to a peer process.</summary>
-    public static SharedMemoryRegion CreateMemFd(string name, long size, ulong deviceAddress = 0, bool guardPages = false)
+    public static SharedMemoryRegion CreateMemFd(string name, long size, ulong deviceAddress = 0, bool guardPages = false, SharedMemoryType? memoryType = null, BarrierDomain barriers = BarrierDomain.InnerShareable)
     {
         ArgumentNullException.ThrowIfNull(name);
         ValidateSize(size, deviceAddress, name);
+        var access = RegionAccess.Of(memoryType, barriers);
         NativeCallException.ThrowIfError(Native.MemfdCreate(name, out int raw), "memfd_create", name);
         var fd = new FileDescriptor(raw);
         try
         {
             NativeCallException.ThrowIfError(Native.Ftruncate(fd.Value, size), "ftruncate", name);
-            return FromDescriptorCore(fd, "memfd:" + name, deviceAddress, size, guardPages);
+            // Sealed at its size: no holder of the fd (a peer included) can shrink it under our mapping
+            // (the next access would be SIGBUS) or grow it; F_SEAL_SEAL stops anyone from adding a write
+            // seal that would make Remap's writable mmap fail. See MemFdSeals.
+            NativeCallException.ThrowIfError(Native.MemfdSeal(fd.Value), "fcntl(F_ADD_SEALS)", name);
+            return FromDescriptorCore(fd, "memfd:" + name, deviceAddress, size, guardPages, access);
         }
         catch
         {
@@ -63,16 +68,19 @@ public sealed partial class SharedMemoryRegion
 
     /// <summary>Maps a memfd (or file) descriptor received from a peer. The region takes ownership of it.</summary>
     /// <remarks>On failure the descriptor is closed too, so a caller never has to clean up after a failed call.</remarks>
-    internal static SharedMemoryRegion FromDescriptor(FileDescriptor fd, string name, ulong deviceAddress, long size, bool guardPages = false)
+    internal static SharedMemoryRegion FromDescriptor(FileDescriptor fd, string name, ulong deviceAddress, long size, bool guardPages = false, SharedMemoryType? memoryType = null, BarrierDomain barriers = BarrierDomain.InnerShareable)
     {
         ArgumentNullException.ThrowIfNull(fd);
         try
         {
             ValidateSize(size, deviceAddress, name);
+            var access = RegionAccess.Of(memoryType, barriers);
+            // A peer's fd that could still be shrunk would let the peer kill us with SIGBUS at any ring access.
+            MemFdSeals.RequireShrinkSeal(fd, name);
             long actual = fd.GetSize(name);
             if (actual < size)
                 throw new ArgumentOutOfRangeException(nameof(size), size, $"'{name}' is {actual} bytes, too small for {size} bytes.");
-            return FromDescriptorCore(fd, name, deviceAddress, size, guardPages);
+            return FromDescriptorCore(fd, name, deviceAddress, size, guardPages, access);
         }
         catch
         {
@@ -81,14 +89,15 @@ public sealed partial class SharedMemoryRegion
         }
     }
 
-    private static SharedMemoryRegion FromDescriptorCore(FileDescriptor fd, string name, ulong deviceAddress, long size, bool guardPages) =>
-        new(name, RegionBacking.MemFd, deviceAddress, size, () => MappedBlock.Map(fd.Value, name, 0, (ulong)size, guardPages), fd);
+    private static SharedMemoryRegion FromDescriptorCore(FileDescriptor fd, string name, ulong deviceAddress, long size, bool guardPages, RegionAccess access) =>
+        new(name, RegionBacking.MemFd, deviceAddress, size, () => MappedBlock.Map(fd.Value, name, 0, (ulong)size, guardPages), fd, access);
 
     /// <summary>Anonymous shared memory (tests, in-process loopback).</summary>
-    public static SharedMemoryRegion CreateAnonymous(long size, ulong deviceAddress = 0, bool guardPages = false, string name = "anonymous")
+    public static SharedMemoryRegion CreateAnonymous(long size, ulong deviceAddress = 0, bool guardPages = false, string name = "anonymous", SharedMemoryType? memoryType = null, BarrierDomain barriers = BarrierDomain.InnerShareable)
     {
         ValidateSize(size, deviceAddress, name);
-        return new(name, RegionBacking.Anonymous, deviceAddress, size, () => MappedBlock.Map(-1, name, 0, (ulong)size, guardPages), null);
+        var access = RegionAccess.Of(memoryType, barriers);
+        return new(name, RegionBacking.Anonymous, deviceAddress, size, () => MappedBlock.Map(-1, name, 0, (ulong)size, guardPages), null, access);
     }
 
     /// <summary>
@@ -108,11 +117,14 @@ public sealed partial class SharedMemoryRegion
     /// <param name="devicePath">Path of the character device; defaults to /dev/uioX.</param>
     /// <param name="guardPages">Surround the mapping with inaccessible pages (tests).</param>
     /// <param name="deviceAddress">Address the remote sees the map at, when it differs from the physical address in sysfs.</param>
-    public static SharedMemoryRegion OpenUio(string device, int mapIndex, string sysfsRoot = "/sys/class/uio", string? devicePath = null, bool guardPages = false, ulong? deviceAddress = null)
+    /// <param name="memoryType">Normal or Device memory; null is Device (UIO maps the memory uncached).</param>
+    /// <param name="barriers">Barrier strength for vrings in this region.</param>
+    public static SharedMemoryRegion OpenUio(string device, int mapIndex, string sysfsRoot = "/sys/class/uio", string? devicePath = null, bool guardPages = false, ulong? deviceAddress = null, SharedMemoryType? memoryType = null, BarrierDomain barriers = BarrierDomain.InnerShareable)
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(sysfsRoot);
         ArgumentOutOfRangeException.ThrowIfNegative(mapIndex);
+        var access = RegionAccess.Of(memoryType, barriers);
         string uioName = Path.GetFileName(device);
         devicePath ??= device.Contains('/') ? device : "/dev/" + uioName;
         string deviceDir = Path.Combine(sysfsRoot, uioName);
@@ -148,16 +160,17 @@ public sealed partial class SharedMemoryRegion
             using var fd = FileDescriptor.Open(devicePath, Native.OpenReadWrite);
             // UIO takes the map number from the page offset, so the in-page offset is applied after mmap.
             return MappedBlock.Map(fd.Value, subject, fileOffset, (ulong)usable, guardPages, skip: inPage);
-        }, null);
+        }, null, access);
     }
 
     /// <summary>
     /// Maps a physical range of /dev/mem (O_SYNC: uncached on ARM). The region's device address is
     /// <paramref name="deviceAddress"/> when given (the remote's view of the memory), else the physical address.
     /// </summary>
-    public static SharedMemoryRegion OpenDevMem(ulong physicalAddress, long size, string devMemPath = "/dev/mem", bool guardPages = false, ulong? deviceAddress = null)
+    public static SharedMemoryRegion OpenDevMem(ulong physicalAddress, long size, string devMemPath = "/dev/mem", bool guardPages = false, ulong? deviceAddress = null, SharedMemoryType? memoryType = null, BarrierDomain barriers = BarrierDomain.InnerShareable)
     {
         ArgumentNullException.ThrowIfNull(devMemPath);
+        var access = RegionAccess.Of(memoryType, barriers);
         ValidateSize(size, physicalAddress, devMemPath);
         ValidateSize(size, deviceAddress ?? physicalAddress, devMemPath);
         // /dev/mem is addressed by file offset: the last byte must still be a valid (signed) off_t.
@@ -168,7 +181,7 @@ public sealed partial class SharedMemoryRegion
         {
             using var fd = FileDescriptor.Open(devMemPath, Native.OpenSync);
             return MappedBlock.Map(fd.Value, subject, (long)physicalAddress, (ulong)size, guardPages);
-        }, null);
+        }, null, access);
     }
 
     private static void ValidateSize(long size, ulong deviceAddress, string subject)

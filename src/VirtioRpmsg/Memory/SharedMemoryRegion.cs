@@ -31,12 +31,15 @@ public sealed unsafe partial class SharedMemoryRegion : IDisposable
     private byte* _base;
     private bool _disposed;
 
-    private SharedMemoryRegion(string name, RegionBacking backing, ulong deviceAddress, long size, Func<MappedBlock> map, FileDescriptor? descriptor)
+    private SharedMemoryRegion(string name, RegionBacking backing, ulong deviceAddress, long size, Func<MappedBlock> map, FileDescriptor? descriptor, RegionAccess access)
     {
         Name = name;
         Backing = backing;
         DeviceAddress = deviceAddress;
         Size = size;
+        MemoryType = access.MemoryType ?? DefaultMemoryType(backing);
+        Barriers = access.Barriers;
+        Checker = MemoryAccessChecker.Ambient.Value;
         _map = map;
         _descriptor = descriptor;
         _block = map();

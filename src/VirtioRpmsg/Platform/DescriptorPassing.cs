@@ -145,13 +145,14 @@ public sealed unsafe class DescriptorPassing : IDisposable
     // ---- receive ---------------------------------------------------------------------------
 
     /// <summary>Receives a region sent with <see cref="SendMemory"/> and maps it (the region owns the descriptor).</summary>
-    public SharedMemoryRegion ReceiveMemory(TimeSpan timeout, CancellationToken cancellationToken = default, bool guardPages = false)
+    /// <remarks>The fd must be sealed against shrinking (F_SEAL_SHRINK), else <see cref="SharedMemorySealException"/>: a peer that could shrink it could kill this process with SIGBUS.</remarks>
+    public SharedMemoryRegion ReceiveMemory(TimeSpan timeout, CancellationToken cancellationToken = default, bool guardPages = false, SharedMemoryType? memoryType = null, BarrierDomain barriers = BarrierDomain.InnerShareable)
     {
         var received = Receive(KindMemory, 1, timeout, cancellationToken);
         var fd = received.First;
         try
         {
-            return SharedMemoryRegion.FromDescriptor(fd, "memfd:" + received.Name + " (received)", received.DeviceAddress, received.Size, guardPages);
+            return SharedMemoryRegion.FromDescriptor(fd, "memfd:" + received.Name + " (received)", received.DeviceAddress, received.Size, guardPages, memoryType, barriers);
         }
         catch
         {

@@ -14,6 +14,7 @@ public sealed class RpmsgRxBuffer : IDisposable
     private RegionHandle _region;
     private long _payloadOffset;
     private byte[]? _private; // set when the message was already copied out of shared memory (parked)
+    private byte[]? _bounce;  // Device memory: the payload copied out with aligned loads, reused per slot
 
     internal RpmsgRxBuffer(RpmsgRxDispatcher dispatcher, int id)
     {
@@ -56,13 +57,30 @@ public sealed class RpmsgRxBuffer : IDisposable
     }
 
     /// <summary>Opens the payload in place. Keep the view short and never block while it is open (it holds a lease).</summary>
+    /// <remarks>
+    /// On Device memory the view is a private copy made with aligned loads (application code may read a span
+    /// with unaligned SIMD, which Device memory does not allow); the buffer itself is still held until released.
+    /// </remarks>
     public RpmsgRxView Open()
     {
         if (Volatile.Read(ref _state) == 0)
             throw new ObjectDisposedException(nameof(RpmsgRxBuffer), "The rx buffer was already given back to the peer.");
         if (_private is not null)
             return new RpmsgRxView(_private, Length);
-        return new RpmsgRxView(_region.Acquire(), _payloadOffset, Length);
+        var lease = _region.Acquire();
+        if (!lease.IsDeviceMemory)
+            return new RpmsgRxView(lease, _payloadOffset, Length);
+        try
+        {
+            if (_bounce is null || _bounce.Length < Length)
+                _bounce = new byte[Length];
+            lease.ReadBytes(_payloadOffset, _bounce.AsSpan(0, Length));
+        }
+        finally
+        {
+            lease.Dispose();
+        }
+        return new RpmsgRxView(_bounce, Length);
     }
 
     /// <summary>Copies the payload out; returns the number of bytes copied.</summary>

@@ -196,7 +196,9 @@ internal sealed class RpmsgRxDispatcher
                 return;
             }
             // One read into a private copy; only the copy is used from here on.
-            header = RpmsgHeader.Read(lease.GetReadOnlySpan(rx.Offset, RpmsgHeader.Size));
+            Span<byte> raw = stackalloc byte[RpmsgHeader.Size];
+            lease.ReadBytes(rx.Offset, raw);
+            header = RpmsgHeader.Read(raw);
             length = header.Length;
             if (length > rx.Length - RpmsgHeader.Size)
             {
@@ -216,7 +218,7 @@ internal sealed class RpmsgRxDispatcher
             if (endpoint is not null && (park || !endpoint.IsZeroCopy))
             {
                 copy = park ? _parked.Reserve(header.Source, header.Destination, length) : _scratch.AsSpan(0, length);
-                lease.GetReadOnlySpan(rx.Offset + RpmsgHeader.Size, length).CopyTo(copy);
+                lease.ReadBytes(rx.Offset + RpmsgHeader.Size, copy);
             }
         }
         if (endpoint is null)

@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Buffers;
 using VirtioRpmsg.Memory;
 
 namespace VirtioRpmsg.Rpmsg;
@@ -8,6 +9,11 @@ namespace VirtioRpmsg.Rpmsg;
 /// <see cref="SendTo"/>) the first N bytes; disposing an unsent buffer gives it back. It holds a
 /// mapping lease, so fill it promptly and never block while you have it.
 /// </summary>
+/// <remarks>
+/// On Device memory (<see cref="SharedMemoryType.Device"/>) <see cref="Span"/> is a private staging buffer,
+/// copied into the shared buffer with aligned stores on send: application code may fill a span with any
+/// instruction (unaligned SIMD, <c>dc zva</c>), which Device memory does not allow. One copy, still no allocation.
+/// </remarks>
 public ref struct RpmsgTxBuffer
 {
     private MappingLease _lease;
@@ -15,6 +21,7 @@ public ref struct RpmsgTxBuffer
     private readonly int _id;
     private readonly long _offset;
     private readonly int _capacity;
+    private byte[]? _staging; // Device memory only
     private bool _done;
 
     internal RpmsgTxBuffer(RpmsgEndpoint endpoint, RpmsgBufferRef buffer)
@@ -33,6 +40,8 @@ public ref struct RpmsgTxBuffer
             throw endpoint.Device.Gate.Translate(e);
         }
         _done = false;
+        if (_lease.IsDeviceMemory)
+            _staging = ArrayPool<byte>.Shared.Rent(_capacity);
     }
 
     /// <summary>True if this holds a buffer (false for a default instance).</summary>
@@ -42,11 +51,14 @@ public ref struct RpmsgTxBuffer
     public readonly int Capacity => _capacity;
 
     /// <summary>
-    /// The payload area, in shared memory. The compiler keeps the span inside the scope of this buffer
-    /// variable; after Send or Dispose (of this buffer or a copy) the property throws.
+    /// The payload area: in shared memory, or a staging buffer when the memory is Device memory. The
+    /// compiler keeps the span inside the scope of this buffer variable; after Send or Dispose (of this
+    /// buffer or a copy) the property throws.
     /// </summary>
     [UnscopedRef]
-    public readonly Span<byte> Span => _lease.GetSpan(_offset + RpmsgHeader.Size, _capacity);
+    public readonly Span<byte> Span => _staging is { } staging
+        ? (_lease.IsActive ? staging.AsSpan(0, _capacity) : throw new ObjectDisposedException(nameof(RpmsgTxBuffer), "The tx buffer was already sent or disposed."))
+        : _lease.GetSpan(_offset + RpmsgHeader.Size, _capacity);
 
     /// <summary>Sends the first <paramref name="length"/> bytes to the endpoint's remote address.</summary>
     public void Send(int length) => SendTo(Endpoint.RemoteAddressOrThrow(), length);
@@ -57,7 +69,12 @@ public ref struct RpmsgTxBuffer
         var endpoint = Endpoint;
         if ((uint)length > (uint)_capacity)
             throw new RpmsgPayloadTooLargeException(length, _capacity);
-        new RpmsgHeader(endpoint.Address, destination, 0, (ushort)length, 0).Write(_lease.GetSpan(_offset, RpmsgHeader.Size));
+        Span<byte> header = stackalloc byte[RpmsgHeader.Size];
+        new RpmsgHeader(endpoint.Address, destination, 0, (ushort)length, 0).Write(header);
+        _lease.WriteBytes(_offset, header);
+        if (_staging is not null)
+            _lease.WriteBytes(_offset + RpmsgHeader.Size, _staging.AsSpan(0, length));
+        ReturnStaging();
         _lease.Dispose();
         _done = true;
         endpoint.Device.Tx.Submit(_id, RpmsgHeader.Size + length);
@@ -79,7 +96,17 @@ public ref struct RpmsgTxBuffer
         if (_endpoint is null || _done)
             return;
         _done = true;
+        ReturnStaging();
         _lease.Dispose();
         _endpoint.Device.Tx.Cancel(_id);
+    }
+
+    private void ReturnStaging()
+    {
+        if (_staging is { } staging)
+        {
+            _staging = null;
+            ArrayPool<byte>.Shared.Return(staging);
+        }
     }
 }

@@ -42,9 +42,11 @@ internal sealed class RpmsgTxPath
             try
             {
                 using var lease = buffer.Region.Acquire(); // RegionClosedException when unmapped under us
-                var span = lease.GetSpan(buffer.Offset, RpmsgHeader.Size + payload.Length);
-                new RpmsgHeader(source, destination, 0, (ushort)payload.Length, 0).Write(span);
-                payload.CopyTo(span[RpmsgHeader.Size..]);
+                // Header and payload through the lease: aligned accesses only when the pool is Device memory.
+                Span<byte> header = stackalloc byte[RpmsgHeader.Size];
+                new RpmsgHeader(source, destination, 0, (ushort)payload.Length, 0).Write(header);
+                lease.WriteBytes(buffer.Offset, header);
+                lease.WriteBytes(buffer.Offset + RpmsgHeader.Size, payload);
             }
             catch (RegionClosedException)
             {

@@ -14,9 +14,11 @@ internal readonly struct NotificationControl
     private readonly long _flags;
     private readonly ushort _suppressFlag;
     private readonly long _peerIndex;
+    private readonly bool _systemBarriers;
 
-    internal NotificationControl(long eventOffset, long flagsOffset, ushort suppressFlag, long peerIndexOffset)
+    internal NotificationControl(long eventOffset, long flagsOffset, ushort suppressFlag, long peerIndexOffset, bool systemBarriers)
     {
+        _systemBarriers = systemBarriers;
         _event = eventOffset;
         _flags = flagsOffset;
         _suppressFlag = suppressFlag;
@@ -43,8 +45,10 @@ internal readonly struct NotificationControl
         else
             lease.WriteUInt16(_flags, 0);
         // Store->load: the peer must see the re-enable, or we must see its new index; else a lost wake-up.
-        Vring.FullFence();
-        return lease.ReadUInt16Acquire(_peerIndex) == position;
+        SharedMemoryBarriers.Full(_systemBarriers);
+        bool idle = lease.ReadUInt16Acquire(_peerIndex) == position;
+        SharedMemoryBarriers.AfterConsume(_systemBarriers);
+        return idle;
     }
 
     /// <summary>
@@ -55,7 +59,7 @@ internal readonly struct NotificationControl
     internal void Follow(in MappingLease lease, ushort position)
     {
         lease.WriteUInt16(_event, position);
-        Vring.FullFence();
+        SharedMemoryBarriers.Full(_systemBarriers);
     }
 
     /// <summary>
@@ -66,7 +70,7 @@ internal readonly struct NotificationControl
     {
         // Store->load: the owner must either see the published index, or we must see its updated
         // event / flags; without the fence both could miss each other and the queue stalls.
-        Vring.FullFence();
+        SharedMemoryBarriers.Full(_systemBarriers);
         if (eventIndex)
             return VringEvent.NeedsNotification(lease.ReadUInt16(_event), newIdx, oldIdx);
         return (lease.ReadUInt16(_flags) & _suppressFlag) == 0;

@@ -13,7 +13,8 @@ namespace VirtioRpmsg.Virtio;
 /// <remarks>
 /// This type is also the one place that spells out the memory ordering of the protocol
 /// (see docs/memory-ordering.md): index publications are store-release, index reads are load-acquire,
-/// and <see cref="FullFence"/> separates "publish my index" from "read the other side's event/flags".
+/// and a full fence (<see cref="NotificationControl"/>) separates "publish my index" from "read the other side's
+/// event/flags"; each at the strength of the region's <see cref="BarrierDomain"/>.
 /// </remarks>
 public sealed class Vring
 {
@@ -26,6 +27,8 @@ public sealed class Vring
     private readonly long _usedIdx;
     private readonly long _usedRing;
     private readonly long _availEvent;
+    // BarrierDomain.System: Linux's weak_barriers = false strength around every publish / consume / notify check.
+    private readonly bool _systemBarriers;
 
     /// <summary>Places <paramref name="layout"/> at <paramref name="offset"/> in <paramref name="region"/>.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The ring does not fit in the region, or is misaligned.</exception>
@@ -61,8 +64,9 @@ public sealed class Vring
         _usedIdx = _usedFlags + 2;
         _usedRing = _usedFlags + 4;
         _availEvent = offset + layout.AvailEventOffset;
-        DriverControl = new NotificationControl(_usedEvent, _availFlags, VringFlags.AvailNoInterrupt, _usedIdx);
-        DeviceControl = new NotificationControl(_availEvent, _usedFlags, VringFlags.UsedNoNotify, _availIdx);
+        _systemBarriers = r.Barriers == BarrierDomain.System;
+        DriverControl = new NotificationControl(_usedEvent, _availFlags, VringFlags.AvailNoInterrupt, _usedIdx, _systemBarriers);
+        DeviceControl = new NotificationControl(_availEvent, _usedFlags, VringFlags.UsedNoNotify, _availIdx, _systemBarriers);
     }
 
     /// <summary>
@@ -100,27 +104,40 @@ public sealed class Vring
 
     /// <summary>Device reads avail.idx (acquire: then the ring entries and descriptors the driver wrote before it).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal ushort ReadAvailIndex(in MappingLease lease) => lease.ReadUInt16Acquire(_availIdx);
+    internal ushort ReadAvailIndex(in MappingLease lease)
+    {
+        ushort idx = lease.ReadUInt16Acquire(_availIdx);
+        SharedMemoryBarriers.AfterConsume(_systemBarriers);
+        return idx;
+    }
 
     /// <summary>Driver publishes avail.idx (release: descriptors and avail.ring entries become visible first).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal void PublishAvailIndex(in MappingLease lease, ushort value) => lease.WriteUInt16Release(_availIdx, value);
+    internal void PublishAvailIndex(in MappingLease lease, ushort value)
+    {
+        SharedMemoryBarriers.BeforePublish(_systemBarriers);
+        lease.WriteUInt16Release(_availIdx, value);
+    }
 
     /// <summary>Driver reads used.idx (acquire: then the used elements the device wrote before it).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal ushort ReadUsedIndex(in MappingLease lease) => lease.ReadUInt16Acquire(_usedIdx);
+    internal ushort ReadUsedIndex(in MappingLease lease)
+    {
+        ushort idx = lease.ReadUInt16Acquire(_usedIdx);
+        SharedMemoryBarriers.AfterConsume(_systemBarriers);
+        return idx;
+    }
 
     /// <summary>Device publishes used.idx (release: the used elements and buffer contents become visible first).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal void PublishUsedIndex(in MappingLease lease, ushort value) => lease.WriteUInt16Release(_usedIdx, value);
+    internal void PublishUsedIndex(in MappingLease lease, ushort value)
+    {
+        SharedMemoryBarriers.BeforePublish(_systemBarriers);
+        lease.WriteUInt16Release(_usedIdx, value);
+    }
 
-    /// <summary>
-    /// Full fence (store-&gt;load). Needed where a side publishes an index (or re-enables notifications)
-    /// and then reads what the other side wrote to decide whether to notify: acquire/release do not
-    /// order an earlier store before a later load, so without it both sides could miss each other.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void FullFence() => Interlocked.MemoryBarrier();
+    /// <summary>True when this ring uses <see cref="BarrierDomain.System"/> barriers (from its region).</summary>
+    internal bool SystemBarriers => _systemBarriers;
 
     // ---- suppression hints ---------------------------------------------------------------------
 
@@ -137,11 +154,32 @@ public sealed class Vring
 
     internal void WriteAvailEntry(in MappingLease lease, int slot, ushort head) => lease.WriteUInt16(_availRing + 2L * slot, head);
 
-    /// <summary>Reads used.ring[slot] once, as one 64-bit load: low word id, high word len.</summary>
-    internal ulong ReadUsedElement(in MappingLease lease, int slot) => lease.ReadUInt64(_usedRing + (long)VringLayout.UsedElementSize * slot);
+    /// <summary>
+    /// Reads used.ring[slot] once: low word id, high word len. used.ring[i] sits at 4 mod 8 (used.flags and
+    /// used.idx come first), so on Device memory, where a misaligned access faults, it is two 32-bit loads; on
+    /// Normal memory one 64-bit load. Not tearing-sensitive: the device writes id and len before it publishes
+    /// used.idx (release), and the driver reads them only after load-acquiring that index.
+    /// </summary>
+    internal ulong ReadUsedElement(in MappingLease lease, int slot)
+    {
+        long at = _usedRing + (long)VringLayout.UsedElementSize * slot;
+        if (lease.IsDeviceMemory)
+            return lease.ReadUInt32(at) | ((ulong)lease.ReadUInt32(at + 4) << 32);
+        return lease.ReadUInt64(at);
+    }
 
-    internal void WriteUsedElement(in MappingLease lease, int slot, uint id, uint length) =>
-        lease.WriteUInt64(_usedRing + (long)VringLayout.UsedElementSize * slot, id | ((ulong)length << 32));
+    /// <summary>Writes used.ring[slot] (id, len): two 32-bit stores on Device memory (see <see cref="ReadUsedElement"/>).</summary>
+    internal void WriteUsedElement(in MappingLease lease, int slot, uint id, uint length)
+    {
+        long at = _usedRing + (long)VringLayout.UsedElementSize * slot;
+        if (lease.IsDeviceMemory)
+        {
+            lease.WriteUInt32(at, id);
+            lease.WriteUInt32(at + 4, length);
+            return;
+        }
+        lease.WriteUInt64(at, id | ((ulong)length << 32));
+    }
 
     /// <summary>Copies descriptor <paramref name="index"/> once: addr, then len | flags &lt;&lt; 32 | next &lt;&lt; 48.</summary>
     internal void ReadDescriptor(in MappingLease lease, int index, out ulong address, out ulong lengthFlagsNext)
@@ -164,18 +202,8 @@ public sealed class Vring
     /// <summary>Zeroes the used ring and <c>avail_event</c> (the part the device writes).</summary>
     internal void ClearUsed(in MappingLease lease) => Clear(lease, Layout.UsedOffset, Layout.TotalSize - Layout.UsedOffset);
 
-    private void Clear(in MappingLease lease, long from, long length)
-    {
-        // Chunked: a large align makes the padding (and so the ring) bigger than one span can cover.
-        long at = Offset + from;
-        while (length > 0)
-        {
-            int n = (int)Math.Min(length, 1 << 20);
-            lease.GetSpan(at, n).Clear();
-            at += n;
-            length -= n;
-        }
-    }
+    // Through the lease: aligned stores on Device memory (no dc zva), a span clear on Normal memory.
+    private void Clear(in MappingLease lease, long from, long length) => lease.Clear(Offset + from, length);
 
     /// <summary>Layout, device address and region, for logs.</summary>
     public override string ToString() => $"{Layout} at 0x{DeviceAddress:X} in '{Region.Region.Name}'";

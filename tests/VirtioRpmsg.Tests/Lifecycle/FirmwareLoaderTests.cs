@@ -1,5 +1,6 @@
 using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Memory;
+using VirtioRpmsg.Tests.DeviceMemory;
 
 namespace VirtioRpmsg.Tests.Lifecycle;
 
@@ -11,7 +12,7 @@ public class FirmwareLoaderTests
     {
         var region = SharedMemoryRegion.CreateAnonymous(size, deviceAddress);
         using var lease = region.Acquire();
-        lease.GetSpan(0, (int)size).Fill(Poison);
+        lease.Fill(0, size, Poison);
         return region;
     }
 
@@ -29,12 +30,12 @@ public class FirmwareLoaderTests
         Assert.Equal(0L, loaded[0].RegionOffset);
         Assert.Equal(0x1000L, loaded[1].RegionOffset);
         using var lease = region.Acquire();
-        Assert.Equal(TestFirmware.Code, lease.GetReadOnlySpan(0, 256).ToArray());
-        Assert.True(lease.GetReadOnlySpan(256, 0x400 - 256).IndexOfAnyExcept((byte)0) < 0, "p_memsz - p_filesz must be zero-filled");
+        Assert.Equal(TestFirmware.Code, SharedBytes.Read(lease, 0, 256));
+        Assert.True(SharedBytes.Read(lease, 256, 0x400 - 256).AsSpan().IndexOfAnyExcept((byte)0) < 0, "p_memsz - p_filesz must be zero-filled");
         // Bytes past p_memsz are not touched.
         Assert.Equal(Poison, lease.ReadByte(0x400));
         Assert.Equal(Poison, lease.ReadByte(0xFFF));
-        Assert.Equal(ResourceTableBuilder.BuildOpenAmpLinux(), lease.GetReadOnlySpan(0x1000, 88).ToArray());
+        Assert.Equal(ResourceTableBuilder.BuildOpenAmpLinux(), SharedBytes.Read(lease, 0x1000, 88));
         Assert.Equal(Poison, lease.ReadByte(0x1000 + 88));
     }
 
@@ -113,8 +114,8 @@ public class FirmwareLoaderTests
         FirmwareLoader.Load(image, new AddressMap().Add(region));
 
         using var lease = region.Acquire();
-        Assert.True(lease.GetReadOnlySpan(0, fileSize).SequenceEqual(data));
-        Assert.True(lease.GetReadOnlySpan(fileSize, memorySize - fileSize).IndexOfAnyExcept((byte)0) < 0);
+        Assert.True(SharedBytes.Read(lease, 0, fileSize).AsSpan().SequenceEqual(data));
+        Assert.True(SharedBytes.Read(lease, fileSize, memorySize - fileSize).AsSpan().IndexOfAnyExcept((byte)0) < 0);
         Assert.Equal(Poison, lease.ReadByte(memorySize));
     }
 }

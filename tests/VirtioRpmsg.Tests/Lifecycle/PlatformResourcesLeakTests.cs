@@ -9,7 +9,7 @@ namespace VirtioRpmsg.Tests.Lifecycle;
 /// (/proc/self/maps lines naming them).
 /// </summary>
 [Collection(DescriptorCountCollection.Name)]
-public sealed class PlatformResourcesLeakTests : IDisposable
+public class PlatformResourcesLeakTests : IDisposable
 {
     private readonly string _marker = "vrpmsg-test-leak-" + Guid.NewGuid().ToString("N");
     private readonly string _shm;

@@ -7,7 +7,7 @@ using VirtioRpmsg.Tests.Platform;
 
 namespace VirtioRpmsg.Tests.Lifecycle;
 
-public sealed class PlatformResourcesTests : IDisposable
+public class PlatformResourcesTests : IDisposable
 {
     private readonly string _shm = PlatformTestJson.ShmPath();
 

@@ -10,7 +10,7 @@ namespace VirtioRpmsg.Tests.Lifecycle;
 /// every announced channel exists exactly once and each driver saw exactly one probe and one remove
 /// per cycle — drivers registered once on the <see cref="RemoteProcessor"/> survive recovery.
 /// </summary>
-public sealed class RemoteProcessorChannelTests
+public class RemoteProcessorChannelTests
 {
     private const int Cycles = 150;
     private static readonly TimeSpan Bound = SimulatedRemoteRig.Bound;

@@ -12,7 +12,7 @@ namespace VirtioRpmsg.Tests.Lifecycle;
 /// Runs alone (non-parallel collection) so that nothing else moves the counts.
 /// </summary>
 [Collection(DescriptorCountCollection.Name)]
-public sealed class RemoteProcessorRecoveryLeakTests
+public class RemoteProcessorRecoveryLeakTests
 {
     private const int Cycles = 1000;
     private const int WarmUp = 20;

@@ -14,7 +14,7 @@ namespace VirtioRpmsg.Tests.Lifecycle;
 /// Runs alone: it saturates both cores.
 /// </summary>
 [Collection(DescriptorCountCollection.Name)]
-public sealed class RemoteProcessorStopRaceTests
+public class RemoteProcessorStopRaceTests
 {
     private const int Iterations = 1000;
     private const int Senders = 8;

@@ -6,7 +6,7 @@ using VirtioRpmsg.Tests.Simulation;
 namespace VirtioRpmsg.Tests.Lifecycle;
 
 /// <summary>The teardown order: sends refused and blocked senders woken, channels removed, and only then the memory unmapped.</summary>
-public sealed class RemoteProcessorTeardownTests
+public class RemoteProcessorTeardownTests
 {
     private static readonly TimeSpan Bound = SimulatedRemoteRig.Bound;
 

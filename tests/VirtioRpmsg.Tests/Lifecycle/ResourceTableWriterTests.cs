@@ -51,7 +51,7 @@ public class ResourceTableWriterTests
         ResourceTable table;
         using (var lease = region.Acquire())
         {
-            bytes.CopyTo(lease.GetSpan(at, bytes.Length));
+            lease.WriteBytes(at, bytes);
             table = ResourceTable.Read(lease, at, bytes.Length);
         }
         var vdev = table.GetRpmsgVdev();

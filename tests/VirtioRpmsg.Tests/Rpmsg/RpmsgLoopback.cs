@@ -45,9 +45,11 @@ internal sealed class RpmsgLoopback : IDisposable
         uint deviceFeatures = RpmsgFeatures.NameService | VirtioFeatures.EventIndex,
         bool start = true,
         bool hookedDoorbells = false,
-        Func<IVdevControl, IVdevControl>? remoteControl = null)
+        Func<IVdevControl, IVdevControl>? remoteControl = null,
+        SharedMemoryType? memoryType = null,
+        BarrierDomain barriers = BarrierDomain.InnerShareable)
     {
-        var region = SharedMemoryRegion.CreateAnonymous(0x80000, deviceAddress: 0, guardPages: true, name: "rpmsg-loopback");
+        var region = SharedMemoryRegion.CreateAnonymous(0x80000, deviceAddress: 0, guardPages: true, name: "rpmsg-loopback", memoryType, barriers);
         var map = new AddressMap().Add(region);
         using (var lease = region.Acquire())
             lease.WriteUInt32(VdevEntryOffset + VdevEntry.DeviceFeaturesOffset, deviceFeatures);

@@ -1,0 +1,19 @@
+using System.Runtime.InteropServices;
+
+namespace VirtioRpmsg.Interop;
+
+internal static partial class Native
+{
+    // One barrier instruction each: no GC transition needed, and none of them blocks.
+    [LibraryImport(Library, EntryPoint = "vr_barrier_publish")]
+    [SuppressGCTransition]
+    internal static partial void BarrierPublish();
+
+    [LibraryImport(Library, EntryPoint = "vr_barrier_consume")]
+    [SuppressGCTransition]
+    internal static partial void BarrierConsume();
+
+    [LibraryImport(Library, EntryPoint = "vr_barrier_full")]
+    [SuppressGCTransition]
+    internal static partial void BarrierFull();
+}
