@@ -9,7 +9,7 @@ namespace VirtioRpmsg.Simulation;
 
 /// <summary>
 /// A simulated remote processor: the virtio device side of an rpmsg link over opened
-/// <see cref="PlatformResources"/> (remote role). It writes the resource table (dfeatures NS | EVENT_IDX),
+/// <see cref="PlatformResources"/> (remote role). It writes the resource table (dfeatures as the description says),
 /// creates the remote <see cref="RpmsgDevice"/>, announces its services once the host sets DRIVER_OK,
 /// and runs until disposed or until the host goes away (<see cref="SimulatedRemoteOptions.HostConnection"/>).
 /// Besides the services it has a command endpoint (unnamed, dynamic address) that sends what
@@ -28,7 +28,7 @@ public sealed class SimulatedRemote : IDisposable
     /// <summary>Name of the counting sink service.</summary>
     public const string SinkServiceName = "rpmsg-sink";
 
-    /// <summary>Features the simulated device offers.</summary>
+    /// <summary>Features the simulated platform (<see cref="SimulatedPlatform.Description"/>) offers; other descriptions offer their <see cref="VdevLayoutDescription.Features"/>.</summary>
     public const uint DeviceFeatures = RpmsgFeatures.NameService | VirtioFeatures.EventIndex;
 
     private readonly SimulatedRemoteOptions _options;
@@ -85,7 +85,8 @@ public sealed class SimulatedRemote : IDisposable
     public Task Completion => _completion.Task;
 
     /// <summary>
-    /// Writes the resource table with <see cref="DeviceFeatures"/> unless it was written already. Call it
+    /// Writes the resource table, offering the description's <see cref="VdevLayoutDescription.Features"/> (so an
+    /// OpenAMP preset offers NS only), unless it was written already. Call it
     /// before handing the doorbell to the host when the host reads the table as soon as it connects.
     /// </summary>
     public static void WriteResourceTable(PlatformResources resources)
@@ -94,7 +95,7 @@ public sealed class SimulatedRemote : IDisposable
         if (resources.Role != PlatformRole.Remote)
             throw new ArgumentException($"a simulated remote needs platform resources opened in the remote role, not {resources.Role}", nameof(resources));
         if (resources.ResourceTable is null)
-            resources.WriteResourceTable(DeviceFeatures);
+            resources.WriteResourceTable();
     }
 
     /// <summary>
