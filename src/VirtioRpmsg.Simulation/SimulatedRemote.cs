@@ -42,6 +42,7 @@ public sealed class SimulatedRemote : IDisposable
     private long _sinkBytes;
     private int _blocked;
     private int _disposed;
+    private readonly HashSet<string>? _undestroyed;
 
     private SimulatedRemote(RpmsgDevice device, SimulatedRemoteOptions options)
     {
@@ -49,7 +50,23 @@ public sealed class SimulatedRemote : IDisposable
         _options = options;
         CommandEndpoint = device.CreateEndpoint(options.CommandAddress, Echo);
         if ((options.Services & SimulatedServices.Echo) != 0)
-            EchoAddress = Announce(EchoServiceName, options.EchoAddress).Address;
+        {
+            if (options.EchoNames.Count == 0)
+                throw new ArgumentException("the echo service needs at least one name", nameof(options));
+            // The first name keeps the fixed address a re-attach asks for; further names take dynamic ones.
+            EchoAddress = Announce(options.EchoNames[0], options.EchoAddress).Address;
+            foreach (string name in options.EchoNames.Skip(1))
+                Announce(name);
+            _undestroyed = new HashSet<string>(options.EchoNames, StringComparer.Ordinal);
+        }
+        // A broken device (the host's doorbell socket closed, or a protocol fault) can never serve again.
+        device.StateChanged += (_, state) =>
+        {
+            if (state == RpmsgDeviceState.Broken)
+                _completion.TrySetResult();
+        };
+        if (options.ExitWhenServicesDestroyed && _undestroyed is not null)
+            device.ServiceDestroyed += OnServiceDestroyed;
         if ((options.Services & SimulatedServices.Sink) != 0)
             SinkAddress = AddNamed(SinkServiceName, options.SinkAddress, Sink).Address;
     }
@@ -65,6 +82,9 @@ public sealed class SimulatedRemote : IDisposable
 
     /// <summary>The unnamed endpoint <see cref="SendFromCommandEndpoint"/> sends from; it echoes what it receives.</summary>
     public RpmsgEndpoint CommandEndpoint { get; }
+
+    /// <summary>The echo endpoints, by name (<see cref="SimulatedRemoteOptions.EchoNames"/>), and the sink.</summary>
+    public IReadOnlyDictionary<string, uint> NamedAddresses => _named.ToDictionary(p => p.Key, p => p.Value.Address, StringComparer.Ordinal);
 
     /// <summary>Messages echoed so far (all echo endpoints).</summary>
     public long Echoed => Interlocked.Read(ref _echoed);
@@ -174,6 +194,21 @@ public sealed class SimulatedRemote : IDisposable
             throw new ArgumentException($"the simulated remote already has an endpoint named '{name}'", nameof(name));
         }
         return ept;
+    }
+
+    private void OnServiceDestroyed(string name, uint address)
+    {
+        bool allGone;
+        lock (_undestroyed!)
+        {
+            _undestroyed.Remove(name);
+            allGone = _undestroyed.Count == 0;
+        }
+        if (allGone)
+        {
+            _options.Logger.LogInformation("simulated remote: the host destroyed every echo service; stopping");
+            _completion.TrySetResult();
+        }
     }
 
     private void Echo(RpmsgEndpoint endpoint, uint source, ReadOnlySpan<byte> payload)
