@@ -95,6 +95,9 @@ public static class SimulatedRemoteChild
             {
                 if (connection is null && description.Doorbell.Kind == PlatformDoorbellKind.Eventfd)
                     output.WriteLine($"waiting for a host on socket @{description.Doorbell.Socket} (Ctrl+C to stop)");
+                else if (description.Doorbell.Kind == PlatformDoorbellKind.UnixSocket && description.Doorbell.Mode != DoorbellSocketMode.Client)
+                    output.WriteLine($"waiting for a host on socket {description.Doorbell.Path} (Ctrl+C to stop)");
+                output.Flush();
                 doorbell = resources.CreateDoorbell(new PlatformDoorbellOptions
                 {
                     Passing = connection,

@@ -66,6 +66,8 @@ public sealed class RemoteLifetimeCliTests : IDisposable
         };
         File.WriteAllText(_json, remoteDescription.ToJson());
         using var remote = CrossProcessCli.Start("remote", "--platform", _json, "--no-stdin");
+        // The file exists once the remote says it waits: the host must not create it first.
+        remote.WaitForOutput("waiting for a host", Limit);
         var hostDescription = remoteDescription with { Role = PlatformRole.Host, Doorbell = remoteDescription.Doorbell with { Mode = DoorbellSocketMode.Client } };
         using (var host = Host(hostDescription, out var channels))
         {
