@@ -76,7 +76,7 @@ public sealed class RemoteLifetimeCliTests : IDisposable
         // The host's doorbell socket closed: the remote's device breaks and the remote exits.
         Assert.Equal(0, remote.WaitForExit(Limit));
         Assert.False(File.Exists(_shm));
-        // Known gap (issue 12): the doorbell's socket file is still left behind on this path; the test's Dispose removes it.
+        Assert.False(File.Exists(_socket));
     }
 
     private sealed class Announced
