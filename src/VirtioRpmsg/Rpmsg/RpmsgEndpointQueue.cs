@@ -16,15 +16,16 @@ namespace VirtioRpmsg.Rpmsg;
 /// Close (destroy, or the device breaking or stopping) completes the channel: readers drain what is
 /// queued, then see <see cref="IsClosed"/> and report why. Peek, size check and read happen under one
 /// small lock so that a destination too small for the next message leaves it queued even with
-/// concurrent readers. Blocking readers sleep on that lock and the writer pulses it, so a blocking
-/// receive allocates nothing; async readers use the channel's own waiters.
+/// concurrent readers. Blocking readers sleep on that lock and the writer pulses it only when one is
+/// asleep (a Dekker pair on <c>_sleepers</c>, so the dispatcher takes no lock of ours per message), so a
+/// blocking receive allocates nothing; async readers use the channel's own waiters.
 /// </para>
 /// </summary>
 internal sealed class RpmsgEndpointQueue
 {
     private readonly Channel<Message> _channel;
     private readonly object _readLock = new();
-    private int _sleepers; // blocking readers asleep on _readLock; guarded by it
+    private int _sleepers; // blocking readers asleep (or about to sleep) on _readLock
 
     private readonly record struct Message(uint Source, byte[] Buffer, int Length);
 
@@ -49,17 +50,21 @@ internal sealed class RpmsgEndpointQueue
     {
         var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(payload.Length, 1));
         payload.CopyTo(buffer);
-        bool queued;
-        lock (_readLock)
+        if (!_channel.Writer.TryWrite(new Message(source, buffer, payload.Length)))
         {
-            // Under the readers' lock, so a blocking reader cannot miss the pulse between its check and its wait.
-            queued = _channel.Writer.TryWrite(new Message(source, buffer, payload.Length));
-            if (queued && _sleepers > 0)
+            ArrayPool<byte>.Shared.Return(buffer);
+            return false;
+        }
+        // Store (the message) then load (_sleepers), against the reader's store (_sleepers++) then load
+        // (its re-check): with a full fence on both sides one of them sees the other. A reader that
+        // counted itself holds the lock until Monitor.Wait releases it, so the pulse cannot come early.
+        Interlocked.MemoryBarrier();
+        if (Volatile.Read(ref _sleepers) > 0)
+        {
+            lock (_readLock)
                 Monitor.Pulse(_readLock);
         }
-        if (!queued)
-            ArrayPool<byte>.Shared.Return(buffer);
-        return queued;
+        return true;
     }
 
     /// <summary>
@@ -110,17 +115,17 @@ internal sealed class RpmsgEndpointQueue
         {
             lock (_readLock)
             {
-                if (Ready())
-                    return true;
-                _sleepers++;
+                Interlocked.Increment(ref _sleepers); // full fence before the re-check below
                 bool woken;
                 try
                 {
+                    if (Ready())
+                        return true;
                     woken = Monitor.Wait(_readLock, milliseconds);
                 }
                 finally
                 {
-                    _sleepers--;
+                    Interlocked.Decrement(ref _sleepers);
                 }
                 cancellationToken.ThrowIfCancellationRequested();
                 return woken || Ready();

@@ -22,7 +22,7 @@ public abstract class PackageContentsTestBase<TPackage>(TPackage package) : ICla
     /// <summary>A source file of the assembly that the PDB must embed.</summary>
     protected abstract string SourceFile { get; }
 
-    [Fact]
+    [PackagingFact]
     public void Pack_Project_ProducesPackageAndSymbolsPackage()
     {
         package.AssertPacked();
@@ -30,7 +30,7 @@ public abstract class PackageContentsTestBase<TPackage>(TPackage package) : ICla
         Assert.Contains($"lib/net10.0/{package.Id}.pdb", package.SymbolEntries.Keys);
     }
 
-    [Fact]
+    [PackagingFact]
     public void Pack_Package_ContainsAssemblyAndXmlDocs()
     {
         package.AssertPacked();
@@ -38,7 +38,7 @@ public abstract class PackageContentsTestBase<TPackage>(TPackage package) : ICla
         Assert.Contains($"lib/net10.0/{package.Id}.xml", package.Entries.Keys);
     }
 
-    [Fact]
+    [PackagingFact]
     public void Pack_Package_ContainsTheReadmeTheNuspecNames()
     {
         package.AssertPacked();
@@ -47,7 +47,7 @@ public abstract class PackageContentsTestBase<TPackage>(TPackage package) : ICla
         Assert.Contains(ReadmeMentions, System.Text.Encoding.UTF8.GetString(package.Entries["README.md"]));
     }
 
-    [Fact]
+    [PackagingFact]
     public void Pack_Nuspec_HasIdDescriptionLicenseAndTags()
     {
         package.AssertPacked();
@@ -63,7 +63,7 @@ public abstract class PackageContentsTestBase<TPackage>(TPackage package) : ICla
             Assert.Contains(tag, tags);
     }
 
-    [Fact]
+    [PackagingFact]
     public void Pack_SymbolsPackage_PdbEmbedsTheSources()
     {
         package.AssertPacked();

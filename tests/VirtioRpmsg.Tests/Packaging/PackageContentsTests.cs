@@ -20,7 +20,7 @@ public sealed class PackageContentsTests(LibraryPackage package) : PackageConten
 
     protected override string SourceFile => "SharedMemoryRegion.cs";
 
-    [Theory]
+    [PackagingTheory]
     [InlineData("linux-x64", ElfMachineX64)]
     [InlineData("linux-arm64", ElfMachineAArch64)]
     public void Pack_Package_ContainsNativeShimForRuntime(string rid, ushort expectedMachine)
@@ -33,7 +33,7 @@ public sealed class PackageContentsTests(LibraryPackage package) : PackageConten
         Assert.Equal(expectedMachine, BinaryPrimitives.ReadUInt16LittleEndian(elf.AsSpan(18)));
     }
 
-    [Fact]
+    [PackagingFact]
     public void Pack_Package_HasNoNativeAssetOutsideTheTwoRuntimes()
     {
         Package.AssertPacked();
@@ -41,7 +41,7 @@ public sealed class PackageContentsTests(LibraryPackage package) : PackageConten
         Assert.Equal(["runtimes/linux-arm64/native/libvrpmsg.so", "runtimes/linux-x64/native/libvrpmsg.so"], native);
     }
 
-    [Fact]
+    [PackagingFact]
     public void Pack_Nuspec_DependsOnLoggingAbstractionsForNet10() =>
         Assert.Contains(DependencyGroup().Elements(), d => d.Attribute("id")?.Value == "Microsoft.Extensions.Logging.Abstractions");
 }

@@ -15,14 +15,14 @@ public sealed class SimulationPackageContentsTests(SimulationPackage package) : 
 
     protected override string SourceFile => "SimulatedRemoteChild.cs";
 
-    [Fact]
+    [PackagingFact]
     public void Pack_Package_HasNoNativeAssetAndNoCopyOfTheLibrary()
     {
         Package.AssertPacked();
         Assert.DoesNotContain(Package.Entries.Keys, k => k.StartsWith("runtimes/", StringComparison.Ordinal) || k.EndsWith("/VirtioRpmsg.dll", StringComparison.Ordinal));
     }
 
-    [Fact]
+    [PackagingFact]
     public void Pack_Nuspec_DependsOnTheLibraryOfTheSameVersion()
     {
         var library = Assert.Single(DependencyGroup().Elements(), d => d.Attribute("id")?.Value == "VirtioRpmsg");

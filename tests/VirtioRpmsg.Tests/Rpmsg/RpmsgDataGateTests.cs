@@ -95,15 +95,16 @@ public class RpmsgDataGateTests
         using var loop = RpmsgLoopback.Create();
         var gate = loop.Host.Gate;
         gate.Enter();
-        bool exited = false;
+        using var draining = new ManualResetEventSlim();
         var drain = Task.Run(() =>
         {
+            draining.Set();
             gate.WaitForDrain();
-            return Volatile.Read(ref exited);
         });
-        Volatile.Write(ref exited, true);
+        Assert.True(draining.Wait(TimeSpan.FromSeconds(30)));
+        // A correct drain never returns while an operation is in flight, so this cannot flake.
+        Assert.False(drain.Wait(TimeSpan.FromMilliseconds(100)), "WaitForDrain returned with an operation in flight");
         gate.Exit();
         Assert.True(drain.Wait(TimeSpan.FromSeconds(30)));
-        Assert.True(drain.Result);
     }
 }

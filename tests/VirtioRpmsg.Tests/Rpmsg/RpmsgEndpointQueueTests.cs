@@ -98,4 +98,33 @@ public class RpmsgEndpointQueueTests
         queue.Close();
         Assert.False(await queue.WaitAsync(CancellationToken.None));
     }
+
+    [Fact]
+    public void Wait_BlockingReaderAgainstWriterWithoutLock_NoLostWakeUp()
+    {
+        // The writer takes the readers' lock only when a reader counted itself asleep; a lost
+        // wake-up would leave the reader blocked forever (Wait(-1)) with messages queued.
+        const int count = 20_000;
+        var queue = new RpmsgEndpointQueue(4);
+        var reader = Task.Run(() =>
+        {
+            Span<byte> into = stackalloc byte[4];
+            for (int i = 0; i < count; i++)
+            {
+                while (!queue.TryDequeue(into, out _))
+                    queue.Wait(-1, CancellationToken.None);
+                if (BitConverter.ToInt32(into) != i)
+                    return i;
+            }
+            return count;
+        });
+        var spin = new SpinWait();
+        for (int i = 0; i < count; i++)
+        {
+            while (!queue.TryEnqueue(1, BitConverter.GetBytes(i)))
+                spin.SpinOnce();
+        }
+        Assert.True(reader.Wait(TimeSpan.FromSeconds(60)), "the reader missed a wake-up");
+        Assert.Equal(count, reader.Result);
+    }
 }

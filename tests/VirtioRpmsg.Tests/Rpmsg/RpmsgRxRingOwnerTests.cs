@@ -28,17 +28,17 @@ public class RpmsgRxRingOwnerTests
     {
         var owner = new RpmsgRxRingOwner();
         Assert.True(owner.TryEnter());
-        bool exited = false;
+        using var entering = new ManualResetEventSlim();
         var waiter = Task.Run(() =>
         {
+            entering.Set();
             owner.Enter();
-            bool sawExit = Volatile.Read(ref exited);
             owner.Exit();
-            return sawExit;
         });
-        Volatile.Write(ref exited, true);
+        Assert.True(entering.Wait(TimeSpan.FromSeconds(30)));
+        // A correct Enter never returns while owned, so this cannot flake; a broken one returns at once.
+        Assert.False(waiter.Wait(TimeSpan.FromMilliseconds(100)), "Enter returned while another thread owned the ring");
         owner.Exit();
         Assert.True(waiter.Wait(TimeSpan.FromSeconds(30)));
-        Assert.True(waiter.Result);
     }
 }
