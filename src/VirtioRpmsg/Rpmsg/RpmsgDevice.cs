@@ -176,6 +176,9 @@ public sealed class RpmsgDevice : IDisposable
     private void GoLive(IRpmsgTransport transport, uint features)
     {
         Rx.CreateHeldBuffers(Math.Max(_layout.VringNum, _layout.BufferCount));
+        // CallerPoll: nobody waits on the doorbell, so the peer is asked not to kick from the first message on.
+        if (!RpmsgDispatcherThread.HasThread(Options.WaitStrategy))
+            transport.DisableRxNotifications();
         RpmsgEndpoint[] toAnnounce;
         lock (_sync)
         {
