@@ -8,10 +8,9 @@
  *    notifyid 1 / 2); buffers of 512 bytes in the pool at 0x10000 (0x40000 bytes).
  *  - Doorbell: a Unix stream socket, the remote listens, the host connects; each kick is one byte
  *    sent with a blocking send(): if the other side never reads, this peer blocks for good.
- *  - The host acks every feature offered (gfeatures = dfeatures) and writes status DRIVER_OK, but
- *    never implements EVENT_IDX: it never writes used_event / avail_event and decides its own kicks
- *    from the NO_NOTIFY / NO_INTERRUPT flags only. Tx-complete notifications are switched off
- *    (avail.flags NO_INTERRUPT on vring 1 for the host, used.flags NO_NOTIFY on vring 0 for the remote).
+ *  - The host acks every feature offered (gfeatures = dfeatures) and writes DRIVER_OK, but never
+ *    implements EVENT_IDX: no used_event / avail_event, kicks decided by NO_NOTIFY / NO_INTERRUPT
+ *    only. Tx-complete kicks are off (host: vring 1 NO_INTERRUPT; remote: vring 0 NO_NOTIFY).
  *  - The remote waits for DRIVER_OK (polling every ms), creates its endpoint at 0x400 under the name
  *    and announces it (NS create to 53); it echoes every message back to the sender, kicking after
  *    the echo and again after returning the received buffer (used length = the descriptor's length).
@@ -21,8 +20,9 @@
  *    endpoint, which sends NS destroy: the echo remote's signal to shut down.
  *
  * Usage: --role remote|host --shm PATH --socket PATH [--name NAME] [--count N] [--timeout SECONDS]
- * [--always-kick: ignore the other side's suppression flags]. Exit codes: 0 done, 1 usage,
- * 2 failure (a message on stderr), 3 the other side went away early.
+ * [--always-kick: ignore the other side's suppression flags]; faults for tests of the remote:
+ * [--destroy-after N: NS destroy instead of echo N] [--malformed-at N: echo N with a header len
+ * past its buffer]. Exit codes: 0 done, 1 usage, 2 failure (stderr says why), 3 the other side left.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "peer_common.h"
@@ -47,9 +47,9 @@
 
 static struct {
     const char *role, *shm_path, *sock_path, *name;
-    long count;
+    long count, destroy_after, malformed_at;
     int timeout_ms, always_kick;
-} opt = { NULL, NULL, NULL, "rpmsg-openamp-demo-channel", 10000, 20000, 0 };
+} opt = { NULL, NULL, NULL, "rpmsg-openamp-demo-channel", 10000, -1, -1, 20000, 0 };
 
 static peer_shm shm;
 static peer_vring vq0, vq1;
@@ -97,12 +97,13 @@ static void remote_send(uint32_t dst, const uint8_t *payload, uint16_t len)
     while (!vr_take_avail(&vq0, &shm, &next_avail0, &head, &buf, &blen)) {
         if (peer_now_ms() > until)
             peer_fail(2, "no host rx buffer on vring 0 within 15 s (avail.idx %u)", vr_avail_idx(&vq0));
-        struct timespec ts = { 0, 1000000 };
-        nanosleep(&ts, NULL);
+        peer_sleep_ms(1);
     }
     if (blen < RPMSG_HDR_SIZE + len)
         peer_fail(2, "host rx buffer %u holds %u bytes, %u needed", head, blen, RPMSG_HDR_SIZE + len);
-    rpmsg_write_hdr(buf, EPT_ADDR, dst, len);
+    /* --malformed-at: one echo whose header claims more bytes than the buffer holds. */
+    int bad = dst != RPMSG_NS_ADDR && echoed == opt.malformed_at;
+    rpmsg_write_hdr(buf, EPT_ADDR, dst, bad ? (uint16_t)(blen - RPMSG_HDR_SIZE + 1) : len);
     memcpy(buf + RPMSG_HDR_SIZE, payload, len);
     vr_push_used(&vq0, head, blen);
     if (opt.always_kick || !(vr_avail_flags(&vq0) & VRING_AVAIL_F_NO_INTERRUPT))
@@ -145,6 +146,11 @@ static void remote_handle(const uint8_t *buf, uint32_t blen)
         shutdown_req = 1;
         return;
     }
+    if (echoed == opt.destroy_after && ns) {
+        remote_announce(RPMSG_NS_DESTROY); /* --destroy-after: the service goes away instead of echoing */
+        opt.destroy_after = -1;
+        return;
+    }
     remote_send(dest, payload, len);
     echoed++;
 }
@@ -172,8 +178,7 @@ static int run_remote(void)
     while (!(*status & STATUS_DRIVER_OK)) {
         if (peer_now_ms() > until)
             peer_fail(2, "the host did not write DRIVER_OK within %d ms (status 0x%x)", opt.timeout_ms, *status);
-        struct timespec ts = { 0, 1000000 };
-        nanosleep(&ts, NULL);
+        peer_sleep_ms(1);
     }
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     ns = (rd32(shm.base + VDEV + 16) & VIRTIO_RPMSG_F_NS) != 0;
@@ -186,10 +191,8 @@ static int run_remote(void)
     int64_t last = peer_now_ms();
     while (!shutdown_req && !host_gone) {
         int r = sock_wait(sock, 100);
-        if (r < 0) {
-            host_gone = 1;
-            break;
-        }
+        if (r < 0)
+            break; /* the host closed the doorbell */
         if (r > 0)
             last = peer_now_ms();
         else if (peer_now_ms() - last > opt.timeout_ms)
@@ -198,7 +201,7 @@ static int run_remote(void)
         remote_process();
     }
     if (shutdown_req && ns)
-        remote_announce(RPMSG_NS_DESTROY);
+        remote_announce(RPMSG_NS_DESTROY); /* the echo app destroys its endpoint on the way out */
     peer_log("echoed %ld messages; %s", echoed, shutdown_req ? "shutdown by the host" : "the host closed the doorbell");
     return 0;
 }
@@ -266,8 +269,7 @@ static void host_send(uint32_t dst, const uint8_t *payload, uint16_t len)
             break;
         if (peer_now_ms() > until)
             peer_fail(2, "no tx buffer returned within 15 s");
-        struct timespec ts = { 0, 1000000 };
-        nanosleep(&ts, NULL);
+        peer_sleep_ms(1);
     }
     id = tx_free[--tx_free_count];
     if (tx_len[id] < RPMSG_HDR_SIZE + len)
@@ -299,8 +301,7 @@ static void host_wait(int (*done)(void), const char *what)
 }
 
 static long expected;
-static int bound(void) { return dest != RPMSG_ADDR_ANY; }
-static int echo_back(void) { return rnum >= expected; }
+static int bound(void) { return dest != RPMSG_ADDR_ANY; } static int echo_back(void) { return rnum >= expected; }
 static int cmp_i64(const void *a, const void *b) { return (*(const int64_t *)a > *(const int64_t *)b) - (*(const int64_t *)a < *(const int64_t *)b); }
 
 static int run_host(void)
@@ -377,6 +378,8 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--socket") == 0) opt.sock_path = v;
         else if (strcmp(a, "--name") == 0) opt.name = v;
         else if (strcmp(a, "--count") == 0) opt.count = strtol(v, NULL, 0);
+        else if (strcmp(a, "--destroy-after") == 0) opt.destroy_after = strtol(v, NULL, 0);
+        else if (strcmp(a, "--malformed-at") == 0) opt.malformed_at = strtol(v, NULL, 0);
         else if (strcmp(a, "--timeout") == 0) opt.timeout_ms = (int)strtol(v, NULL, 0) * 1000;
         else peer_fail(1, "unknown option %s", a);
         i++;

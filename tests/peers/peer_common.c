@@ -48,6 +48,12 @@ int64_t peer_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void peer_sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+    nanosleep(&ts, NULL);
+}
+
 uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 void wr32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
@@ -131,8 +137,7 @@ int sock_connect(const char *path, int timeout_ms)
             close(fd);
         if (peer_now_ms() > until)
             peer_fail(2, "could not connect to %s within %d ms", path, timeout_ms);
-        struct timespec ts = { 0, 10 * 1000 * 1000 };
-        nanosleep(&ts, NULL);
+        peer_sleep_ms(10);
     }
 }
 

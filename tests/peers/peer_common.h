@@ -31,8 +31,9 @@ void peer_fail(int code, const char *fmt, ...);
 void peer_log(const char *fmt, ...);
 void peer_set_name(const char *name);
 
-/* Milliseconds on the monotonic clock. */
+/* Milliseconds on the monotonic clock; a sleep of that many. */
 int64_t peer_now_ms(void);
+void peer_sleep_ms(int ms);
 
 /* The shared-memory file: opened (created and sized when create is set) and mapped. */
 typedef struct {
