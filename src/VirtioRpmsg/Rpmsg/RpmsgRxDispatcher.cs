@@ -97,6 +97,9 @@ internal sealed class RpmsgRxDispatcher
         bool entered = false;
         try
         {
+            bool callerPolls = !RpmsgDispatcherThread.HasThread(_device.Options.WaitStrategy);
+            if (callerPolls)
+                DrainDoorbell();
             if (_device.State == RpmsgDeviceState.Starting && _device.Role == RpmsgRole.Remote && !_device.TryCompleteRemoteLinkUp())
                 return 0;
             if (!(entered = _gate.TryEnter(out _)))
@@ -104,6 +107,11 @@ internal sealed class RpmsgRxDispatcher
                 _device.ThrowIfUnavailable();
                 return 0;
             }
+            // Nobody waits on the doorbell in CallerPoll: keep the peer's kicks off (the disable is
+            // renewed each time, an EVENT_IDX "far" event moves with the ring) and read whatever
+            // kicks came anyway, so a peer whose kick blocks never fills the doorbell.
+            if (callerPolls)
+                _device.Transport!.DisableRxNotifications();
             return ProcessPending(int.MaxValue);
         }
         catch (Exception e) when (RpmsgDataGate.Handles(e))
@@ -115,6 +123,18 @@ internal sealed class RpmsgRxDispatcher
             if (entered)
                 _gate.Exit();
             t_current = outer;
+        }
+    }
+
+    private void DrainDoorbell()
+    {
+        try
+        {
+            _device.Doorbell.Drain();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Closed by a teardown racing this Poll: the state check below reports it.
         }
     }
 

@@ -229,6 +229,10 @@ internal sealed class RpmsgTxPath
         {
             if (Interlocked.Increment(ref _waiters) != 1)
                 return;
+            // CallerPoll outside a callback: nobody waits on the doorbell (the sender re-tries, Poll
+            // wakes it), so asking the peer to kick would only fill the doorbell.
+            if (!_device.HasDispatcherThread && !_device.Rx.IsDispatcherContext)
+                return;
             if (!_gate.TryEnter(out var transport))
                 return; // not running: the waiter's next try reports the state
             try
