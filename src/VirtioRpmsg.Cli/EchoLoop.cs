@@ -30,13 +30,22 @@ internal static class EchoLoop
             ct.ThrowIfCancellationRequested();
             Fill(payload, i);
             long start = Stopwatch.GetTimestamp();
-            endpoint.Send(payload, timeout, ct);
             RpmsgReceiveResult received = default;
-            bool arrived = callerPolls
-                ? HostLink.PollUntil(channel.Device, () => endpoint.TryReceive(echo, TimeSpan.Zero, out received), timeout, ct)
-                : endpoint.TryReceive(echo, timeout, out received, ct);
+            bool arrived;
+            try
+            {
+                endpoint.Send(payload, timeout, ct);
+                arrived = callerPolls
+                    ? HostLink.PollUntil(channel.Device, () => endpoint.TryReceive(echo, TimeSpan.Zero, out received), timeout, ct)
+                    : endpoint.TryReceive(echo, timeout, out received, ct);
+            }
+            catch (Exception e) when (GoneAway(channel, e))
+            {
+                // The remote destroyed the service (or the link went down) mid-run: a result to report, not a crash.
+                throw new CliFailure($"message {i}: the service '{channel.Name}' went away after {i} verified echoes ({Describe(e)}); {DeviceCounters(channel.Device)}");
+            }
             if (!arrived)
-                throw new CliFailure($"message {i}: no echo within {timeout.TotalSeconds} s");
+                throw new CliFailure($"message {i}: no echo within {timeout.TotalSeconds} s; {DeviceCounters(channel.Device)}");
             long elapsed = Stopwatch.GetTimestamp() - start;
             if (received.Source != channel.RemoteAddress)
                 throw new CliFailure($"message {i}: the echo came from 0x{received.Source:X}, expected 0x{channel.RemoteAddress:X}");
@@ -46,6 +55,27 @@ internal static class EchoLoop
             progress?.Invoke(i + 1);
         }
         return count;
+    }
+
+    /// <summary>
+    /// True when <paramref name="e"/> says the channel's endpoint or the device is gone (name-service destroy,
+    /// channel removed, device stopped or broken): the exceptions a destroyed endpoint raises.
+    /// </summary>
+    public static bool GoneAway(RpmsgChannel channel, Exception e) =>
+        e is RpmsgDeviceUnavailableException || (e is ObjectDisposedException && (channel.Endpoint.IsDestroyed || channel.Device.State != RpmsgDeviceState.Running));
+
+    /// <inheritdoc cref="GoneAway(RpmsgChannel, Exception)"/>
+    public static bool GoneAway(RpmsgEndpoint endpoint, Exception e) =>
+        e is RpmsgDeviceUnavailableException || (e is ObjectDisposedException && (endpoint.IsDestroyed || endpoint.Device.State != RpmsgDeviceState.Running));
+
+    /// <summary>Why the service is gone, in words: a destroyed endpoint, or the device's state.</summary>
+    public static string Describe(Exception e) => e.Message.ReplaceLineEndings(" ");
+
+    /// <summary>The device counters that explain a missing echo: a malformed message is dropped or counted as an error, never delivered.</summary>
+    public static string DeviceCounters(RpmsgDevice device)
+    {
+        var c = device.Counters;
+        return $"device counters: dropped={c.Dropped} errors={c.Errors} rx={c.RxMessages} tx={c.TxMessages}";
     }
 
     /// <summary>Content that differs per message and per byte, so a stale or shifted echo is caught.</summary>

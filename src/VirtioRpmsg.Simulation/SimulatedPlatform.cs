@@ -9,7 +9,7 @@ public static class SimulatedPlatform
     /// The default two-process simulated setup, host side (use <c>with { Role = PlatformRole.Remote }</c>
     /// for the other): one shared-memory file of 0x80000 bytes at <paramref name="shmPath"/> in which
     /// address == offset, the OpenAMP layout (resource table at 0, vrings 0x4000/0x8000, pool 0x10000),
-    /// and an eventfd doorbell pair passed over a descriptor-passing socket named after the file.
+    /// features NS | EVENT_IDX, and an eventfd doorbell pair passed over a descriptor-passing socket named after the file.
     /// </summary>
     public static PlatformDescription Description(string shmPath)
     {
@@ -18,6 +18,8 @@ public static class SimulatedPlatform
         return openAmp with
         {
             Regions = [openAmp.Regions[0] with { Path = shmPath }],
+            // Both sides are this stack, which implements EVENT_IDX in both roles.
+            Vdev = openAmp.Vdev with { Features = SimulatedRemote.DeviceFeatures },
             Doorbell = new DoorbellDescription { Kind = PlatformDoorbellKind.Eventfd, Socket = "vrpmsg:" + shmPath },
         };
     }

@@ -9,7 +9,7 @@ namespace VirtioRpmsg.Simulation;
 
 /// <summary>
 /// A simulated remote processor: the virtio device side of an rpmsg link over opened
-/// <see cref="PlatformResources"/> (remote role). It writes the resource table (dfeatures NS | EVENT_IDX),
+/// <see cref="PlatformResources"/> (remote role). It writes the resource table (dfeatures as the description says),
 /// creates the remote <see cref="RpmsgDevice"/>, announces its services once the host sets DRIVER_OK,
 /// and runs until disposed or until the host goes away (<see cref="SimulatedRemoteOptions.HostConnection"/>).
 /// Besides the services it has a command endpoint (unnamed, dynamic address) that sends what
@@ -28,7 +28,7 @@ public sealed class SimulatedRemote : IDisposable
     /// <summary>Name of the counting sink service.</summary>
     public const string SinkServiceName = "rpmsg-sink";
 
-    /// <summary>Features the simulated device offers.</summary>
+    /// <summary>Features the simulated platform (<see cref="SimulatedPlatform.Description"/>) offers; other descriptions offer their <see cref="VdevLayoutDescription.Features"/>.</summary>
     public const uint DeviceFeatures = RpmsgFeatures.NameService | VirtioFeatures.EventIndex;
 
     private readonly SimulatedRemoteOptions _options;
@@ -42,6 +42,7 @@ public sealed class SimulatedRemote : IDisposable
     private long _sinkBytes;
     private int _blocked;
     private int _disposed;
+    private readonly HashSet<string>? _undestroyed;
 
     private SimulatedRemote(RpmsgDevice device, SimulatedRemoteOptions options)
     {
@@ -49,7 +50,23 @@ public sealed class SimulatedRemote : IDisposable
         _options = options;
         CommandEndpoint = device.CreateEndpoint(options.CommandAddress, Echo);
         if ((options.Services & SimulatedServices.Echo) != 0)
-            EchoAddress = Announce(EchoServiceName, options.EchoAddress).Address;
+        {
+            if (options.EchoNames.Count == 0)
+                throw new ArgumentException("the echo service needs at least one name", nameof(options));
+            // The first name keeps the fixed address a re-attach asks for; further names take dynamic ones.
+            EchoAddress = Announce(options.EchoNames[0], options.EchoAddress).Address;
+            foreach (string name in options.EchoNames.Skip(1))
+                Announce(name);
+            _undestroyed = new HashSet<string>(options.EchoNames, StringComparer.Ordinal);
+        }
+        // A broken device (the host's doorbell socket closed, or a protocol fault) can never serve again.
+        device.StateChanged += (_, state) =>
+        {
+            if (state == RpmsgDeviceState.Broken)
+                _completion.TrySetResult();
+        };
+        if (options.ExitWhenServicesDestroyed && _undestroyed is not null)
+            device.ServiceDestroyed += OnServiceDestroyed;
         if ((options.Services & SimulatedServices.Sink) != 0)
             SinkAddress = AddNamed(SinkServiceName, options.SinkAddress, Sink).Address;
     }
@@ -65,6 +82,9 @@ public sealed class SimulatedRemote : IDisposable
 
     /// <summary>The unnamed endpoint <see cref="SendFromCommandEndpoint"/> sends from; it echoes what it receives.</summary>
     public RpmsgEndpoint CommandEndpoint { get; }
+
+    /// <summary>The echo endpoints, by name (<see cref="SimulatedRemoteOptions.EchoNames"/>), and the sink.</summary>
+    public IReadOnlyDictionary<string, uint> NamedAddresses => _named.ToDictionary(p => p.Key, p => p.Value.Address, StringComparer.Ordinal);
 
     /// <summary>Messages echoed so far (all echo endpoints).</summary>
     public long Echoed => Interlocked.Read(ref _echoed);
@@ -85,7 +105,8 @@ public sealed class SimulatedRemote : IDisposable
     public Task Completion => _completion.Task;
 
     /// <summary>
-    /// Writes the resource table with <see cref="DeviceFeatures"/> unless it was written already. Call it
+    /// Writes the resource table, offering the description's <see cref="VdevLayoutDescription.Features"/> (so an
+    /// OpenAMP preset offers NS only), unless it was written already. Call it
     /// before handing the doorbell to the host when the host reads the table as soon as it connects.
     /// </summary>
     public static void WriteResourceTable(PlatformResources resources)
@@ -94,7 +115,7 @@ public sealed class SimulatedRemote : IDisposable
         if (resources.Role != PlatformRole.Remote)
             throw new ArgumentException($"a simulated remote needs platform resources opened in the remote role, not {resources.Role}", nameof(resources));
         if (resources.ResourceTable is null)
-            resources.WriteResourceTable(DeviceFeatures);
+            resources.WriteResourceTable();
     }
 
     /// <summary>
@@ -173,6 +194,21 @@ public sealed class SimulatedRemote : IDisposable
             throw new ArgumentException($"the simulated remote already has an endpoint named '{name}'", nameof(name));
         }
         return ept;
+    }
+
+    private void OnServiceDestroyed(string name, uint address)
+    {
+        bool allGone;
+        lock (_undestroyed!)
+        {
+            _undestroyed.Remove(name);
+            allGone = _undestroyed.Count == 0;
+        }
+        if (allGone)
+        {
+            _options.Logger.LogInformation("simulated remote: the host destroyed every echo service; stopping");
+            _completion.TrySetResult();
+        }
     }
 
     private void Echo(RpmsgEndpoint endpoint, uint source, ReadOnlySpan<byte> payload)

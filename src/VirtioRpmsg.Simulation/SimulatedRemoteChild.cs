@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
@@ -30,9 +31,23 @@ public static class SimulatedRemoteChild
         exitCode = 0;
         if (args.Length == 0 || args[0] != CommandName)
             return false;
+        // SIGTERM/SIGINT/SIGHUP cancel the run, so the finally blocks remove the file and sockets it created.
+        using var stop = new CancellationTokenSource();
+        void OnSignal(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            stop.Cancel();
+        }
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, OnSignal);
         try
         {
-            exitCode = Run(args);
+            exitCode = Run(args, cancellationToken: stop.Token);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            exitCode = 130;
         }
         catch (Exception e)
         {
@@ -62,11 +77,13 @@ public static class SimulatedRemoteChild
         output ??= Console.Out;
         string shm = options.SharedMemoryPath;
         bool host = options.Passing is not null;
-        // With a host the host made the file: it must exist. Standalone, the remote makes it.
-        bool createdFile = options.PlatformFile is null && !host && !File.Exists(shm);
         var description = options.PlatformFile is { } file
             ? PlatformDescription.Load(file) with { Role = PlatformRole.Remote }
             : SimulatedPlatform.RemoteDescription(shm, createFile: !host);
+        // Files this run creates (a host's file exists already) are removed on every exit path, SIGTERM included.
+        string[] createdFiles = [.. description.Regions
+            .Where(r => r.Kind == PlatformRegionKind.ShmFile && r.Create == true && r.Path is not null && !File.Exists(r.Path))
+            .Select(r => r.Path!)];
         try
         {
             using var resources = PlatformResources.Open(description, new PlatformOpenOptions { CancellationToken = cancellationToken });
@@ -78,6 +95,9 @@ public static class SimulatedRemoteChild
             {
                 if (connection is null && description.Doorbell.Kind == PlatformDoorbellKind.Eventfd)
                     output.WriteLine($"waiting for a host on socket @{description.Doorbell.Socket} (Ctrl+C to stop)");
+                else if (description.Doorbell.Kind == PlatformDoorbellKind.UnixSocket && description.Doorbell.Mode != DoorbellSocketMode.Client)
+                    output.WriteLine($"waiting for a host on socket {description.Doorbell.Path} (Ctrl+C to stop)");
+                output.Flush();
                 doorbell = resources.CreateDoorbell(new PlatformDoorbellOptions
                 {
                     Passing = connection,
@@ -96,6 +116,8 @@ public static class SimulatedRemoteChild
             using var link = new SimulatedRemoteLink(resources, options.ReadCommands ? connection : null, new SimulatedRemoteOptions
             {
                 Services = options.Services,
+                EchoNames = options.EchoNames,
+                ExitWhenServicesDestroyed = true,
                 WaitStrategy = options.WaitStrategy,
                 HostConnection = options.ReadCommands ? null : connection,
                 Logger = options.Logger,
@@ -104,6 +126,8 @@ public static class SimulatedRemoteChild
             output.WriteLine($"ENDPOINT command 0x{remote.CommandEndpoint.Address:X}");
             if (remote.EchoAddress != 0)
                 output.WriteLine($"ENDPOINT echo 0x{remote.EchoAddress:X}");
+            foreach (string name in options.EchoNames.Skip(1))
+                output.WriteLine($"ENDPOINT echo:{name} 0x{remote.NamedAddresses[name]:X}");
             if (remote.SinkAddress != 0)
                 output.WriteLine($"ENDPOINT sink 0x{remote.SinkAddress:X}");
             output.WriteLine("READY");
@@ -117,8 +141,8 @@ public static class SimulatedRemoteChild
         }
         finally
         {
-            if (createdFile)
-                File.Delete(shm);
+            foreach (string created in createdFiles)
+                File.Delete(created);
         }
     }
 
@@ -163,6 +187,7 @@ public static class SimulatedRemoteChild
     {
         ArgumentNullException.ThrowIfNull(arguments);
         var options = new SimulatedRemoteChildOptions();
+        var echoNames = new List<string>();
         int i = arguments.Count > 0 && arguments[0] == CommandName ? 1 : 0;
         while (i < arguments.Count)
         {
@@ -187,10 +212,28 @@ public static class SimulatedRemoteChild
                         : throw new ArgumentException($"--services: unknown service '{unknown}' (echo, sink, none)", nameof(arguments)),
                 },
                 "--wait" => options with { WaitStrategy = ParseWait(value) },
-                _ => throw new ArgumentException($"unknown argument '{name}' (expected --shm, --passing, --services, --wait, --no-stdin, --platform)", nameof(arguments)),
+                "--echo" => AddEchoName(options, echoNames, value),
+                _ => throw new ArgumentException($"unknown argument '{name}' (expected --shm, --passing, --services, --echo, --wait, --no-stdin, --platform)", nameof(arguments)),
             };
         }
+        return echoNames.Count > 0 ? options with { EchoNames = echoNames } : options;
+    }
+
+    private static SimulatedRemoteChildOptions AddEchoName(SimulatedRemoteChildOptions options, List<string> names, string name)
+    {
+        CheckEchoName(name);
+        names.Add(name);
         return options;
+    }
+
+    /// <summary>Checks an echo service name: 1 to 31 bytes of UTF-8 (the name field holds 32 with its terminator), not given twice is checked at announce.</summary>
+    /// <exception cref="ArgumentException">The name is empty or too long.</exception>
+    public static void CheckEchoName(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        int bytes = System.Text.Encoding.UTF8.GetByteCount(name);
+        if (bytes == 0 || bytes > 31)
+            throw new ArgumentException($"--echo '{name}': a service name is 1 to 31 bytes", nameof(name));
     }
 
     /// <summary>

@@ -20,6 +20,9 @@ public sealed record SimulatedRemoteChildOptions
     /// <summary><c>--services echo,sink|none</c>: services to announce.</summary>
     public SimulatedServices Services { get; init; } = SimulatedServices.Echo;
 
+    /// <summary><c>--echo NAME</c> (repeatable): names the echo service is announced under; default "rpmsg-echo".</summary>
+    public IReadOnlyList<string> EchoNames { get; init; } = [SimulatedRemote.EchoServiceName];
+
     /// <summary><c>--wait interrupt|poll|hybrid</c>: wait strategy of the remote's dispatcher.</summary>
     public RpmsgWaitStrategy WaitStrategy { get; init; } = RpmsgWaitStrategy.Interrupt;
 

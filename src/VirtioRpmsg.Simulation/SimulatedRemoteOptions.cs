@@ -11,6 +11,18 @@ public sealed record SimulatedRemoteOptions
     /// <summary>Services announced at link-up.</summary>
     public SimulatedServices Services { get; init; } = SimulatedServices.Echo;
 
+    /// <summary>
+    /// Names the echo service is announced under (with <see cref="SimulatedServices.Echo"/>); default
+    /// <see cref="SimulatedRemote.EchoServiceName"/>. OpenAMP's ping host, for one, binds only "rpmsg-openamp-demo-channel".
+    /// </summary>
+    public IReadOnlyList<string> EchoNames { get; init; } = [SimulatedRemote.EchoServiceName];
+
+    /// <summary>
+    /// True: once the host has sent a name-service destroy for every name in <see cref="EchoNames"/>, the host is
+    /// done with this remote, which stops and ends <see cref="SimulatedRemote.Completion"/> (as OpenAMP's echo app).
+    /// </summary>
+    public bool ExitWhenServicesDestroyed { get; init; }
+
     /// <summary>How the remote's dispatcher waits for the host.</summary>
     public RpmsgWaitStrategy WaitStrategy { get; init; } = RpmsgWaitStrategy.Interrupt;
 

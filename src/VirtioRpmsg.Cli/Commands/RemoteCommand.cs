@@ -31,25 +31,30 @@ internal static class RemoteCommand
         };
         var passing = new Option<string?>("--passing") { Description = "Abstract socket name of a host that passes the doorbells (set by the host that starts this remote)." };
         var services = new Option<string>("--services") { Description = "Services to announce: a comma-separated list of echo, sink; or none.", DefaultValueFactory = _ => "echo" };
+        var echo = new Option<string[]>("--echo")
+        {
+            Description = "Announce the echo service under NAME (repeatable; default rpmsg-echo). The remote exits once the host has destroyed all of them.",
+            AllowMultipleArgumentsPerToken = false,
+        };
         var noStdin = new Option<bool>("--no-stdin") { Description = "Do not read commands from stdin; run until Ctrl+C or until the host goes away." };
         var wait = CliOptions.Wait();
         var platform = CliOptions.Platform();
         var verbose = CliOptions.Verbose();
         var command = new Command("remote", "Run the simulated remote (device side, echo service) in the foreground.")
         {
-            shm, passing, services, noStdin, wait, platform, verbose,
+            shm, passing, services, echo, noStdin, wait, platform, verbose,
         };
         command.SetAction(parse =>
         {
             bool v = parse.GetValue(verbose);
-            var settings = new Settings(parse.GetValue(shm)!, parse.GetValue(passing), parse.GetValue(services)!, parse.GetValue(noStdin),
+            var settings = new Settings(parse.GetValue(shm)!, parse.GetValue(passing), parse.GetValue(services)!, parse.GetValue(echo) ?? [], parse.GetValue(noStdin),
                 parse.GetValue(wait), parse.GetValue(platform), v);
             return CliRunner.Run("remote", v, ct => Run(settings, ct));
         });
         return command;
     }
 
-    private sealed record Settings(string Shm, string? Passing, string Services, bool NoStdin, string? Wait, FileInfo? Platform, bool Verbose);
+    private sealed record Settings(string Shm, string? Passing, string Services, string[] Echo, bool NoStdin, string? Wait, FileInfo? Platform, bool Verbose);
 
     // The options are parsed here for help and errors; the remote itself is the Simulation package's entry point.
     private static int Run(Settings s, CancellationToken ct) =>
@@ -60,10 +65,27 @@ internal static class RemoteCommand
             Services = SimulatedRemoteChild.TryParseServices(s.Services, out var services, out string? unknown)
                 ? services
                 : throw new CliFailure($"--services: unknown service '{unknown}' (echo, sink, none)"),
+            EchoNames = s.Echo.Length == 0 ? [SimulatedRemote.EchoServiceName] : CheckedNames(s.Echo),
             WaitStrategy = CliOptions.ParseWait(s.Wait),
             ReadCommands = !s.NoStdin,
             PlatformFile = s.Platform?.FullName,
             ConnectTimeout = ConnectTimeout,
             Logger = s.Verbose ? new StderrLogger("remote") : NullLogger.Instance,
         }, Console.In, Console.Out, ct);
+
+    private static string[] CheckedNames(string[] names)
+    {
+        foreach (string name in names)
+        {
+            try
+            {
+                SimulatedRemoteChild.CheckEchoName(name);
+            }
+            catch (ArgumentException e)
+            {
+                throw new CliFailure(e.Message.Split(" (Parameter")[0]);
+            }
+        }
+        return names;
+    }
 }

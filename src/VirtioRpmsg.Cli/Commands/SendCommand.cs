@@ -97,9 +97,20 @@ internal static class SendCommand
         {
             var timeout = replies == 0 || firstTimeout < s_moreReplies ? firstTimeout : s_moreReplies;
             RpmsgReceiveResult received = default;
-            bool arrived = HostLink.CallerPolls(endpoint.Device)
-                ? HostLink.PollUntil(endpoint.Device, () => endpoint.TryReceive(buffer, TimeSpan.Zero, out received), timeout, ct)
-                : endpoint.TryReceive(buffer, timeout, out received, ct);
+            bool arrived;
+            try
+            {
+                arrived = HostLink.CallerPolls(endpoint.Device)
+                    ? HostLink.PollUntil(endpoint.Device, () => endpoint.TryReceive(buffer, TimeSpan.Zero, out received), timeout, ct)
+                    : endpoint.TryReceive(buffer, timeout, out received, ct);
+            }
+            catch (Exception e) when (EchoLoop.GoneAway(endpoint, e))
+            {
+                // The remote destroyed the service while we waited (OpenAMP's echo does on its shutdown message):
+                // no (further) reply is coming, which is an outcome, not a failure.
+                Console.WriteLine($"the service went away after {replies} {(replies == 1 ? "reply" : "replies")} (name-service destroy or link down)");
+                return;
+            }
             if (!arrived)
                 break;
             replies++;

@@ -96,6 +96,8 @@ public sealed record PlatformDescription
             BufferPoolSize = 0x40000,
             BufferCount = 512,
             BufferSize = 512,
+            // OpenAMP's table offers NS only; its host acks every offered bit but never writes used_event.
+            Features = Rpmsg.RpmsgFeatures.NameService,
         },
         Doorbell = new DoorbellDescription
         {

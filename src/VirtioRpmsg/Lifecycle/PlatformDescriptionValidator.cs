@@ -193,6 +193,12 @@ internal static partial class PlatformDescriptionValidator
             throw Error("vdev.vringNum", Num(num), $"must be a power of two between 1 and {ResourceTable.MaxVringNum}");
         if (v.VringAlign is { } align && (align < 4 || !BitOperations.IsPow2(align)))
             throw Error("vdev.vringAlign", Num(align), "must be a power of two of at least 4");
+        if (v.Features is { } features && (features & ~(ulong)VdevLayoutDescription.SupportedFeatures) != 0)
+            throw Error("vdev.features", Hex(features),
+                $"offers bits this stack does not implement (0x{features & ~(ulong)VdevLayoutDescription.SupportedFeatures:X}); "
+                + $"a subset of 0x{VdevLayoutDescription.SupportedFeatures:X} (NS 0x1, EVENT_IDX 0x20000000) is allowed");
+        if (v.Features is not null && !hasTable)
+            throw Error("vdev.features", Hex(v.Features), "the offer is written in the resource table's vdev entry, which needs a resource table");
         if (v.VringRegion is not null)
         {
             RegionIndex(d, v.VringRegion, "vdev.vringRegion");

@@ -181,12 +181,12 @@ public sealed class PlatformResources : IDisposable
     // ---- resource table ----------------------------------------------------------------------
 
     /// <summary>
-    /// Remote: writes the OpenAMP-style resource table (one rpmsg vdev, dfeatures = NS unless
-    /// <paramref name="deviceFeatures"/> says otherwise, vdev notifyid 0, vrings from the description
+    /// Remote: writes the OpenAMP-style resource table (one rpmsg vdev, dfeatures = <paramref name="deviceFeatures"/>,
+    /// else the description's <see cref="VdevLayoutDescription.Features"/> (default NS only), vdev notifyid 0, vrings from the description
     /// with notifyid 1 and 2, ADDR_ANY allowed) at its location, publishing the version word last so a
     /// reader never sees a half-written table as valid. Returns the parsed table.
     /// </summary>
-    public ResourceTable WriteResourceTable(uint deviceFeatures = RpmsgFeatures.NameService)
+    public ResourceTable WriteResourceTable(uint? deviceFeatures = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (Role != PlatformRole.Remote)
@@ -196,7 +196,7 @@ public sealed class PlatformResources : IDisposable
         var v = Description.Vdev;
         uint num = (uint)VringNum, align = (uint)VringAlign;
         byte[] bytes = new ResourceTableBuilder()
-            .AddVdev(RpmsgFeatures.VirtioDeviceId, notifyId: 0, deviceFeatures: deviceFeatures, guestFeatures: 0, status: 0,
+            .AddVdev(RpmsgFeatures.VirtioDeviceId, notifyId: 0, deviceFeatures: deviceFeatures ?? Description.Vdev.EffectiveFeatures, guestFeatures: 0, status: 0,
             [
                 new VringSpec((uint)v.Vring0Address!.Value, align, num, 1, 0),
                 new VringSpec((uint)v.Vring1Address!.Value, align, num, 2, 0),

@@ -47,4 +47,22 @@ public sealed record VdevLayoutDescription
 
     /// <summary>Bytes per buffer including the 16-byte rpmsg header; default 512.</summary>
     public int? BufferSize { get; init; }
+
+    /// <summary>
+    /// The features the remote offers (the vdev's dfeatures in the resource table it writes): a subset of
+    /// <see cref="SupportedFeatures"/>; default <see cref="DefaultFeatures"/> (NS only, as OpenAMP's table).
+    /// A host reads the remote's offer from the table and ignores this field, so one file serves both roles.
+    /// </summary>
+    [JsonConverter(typeof(JsonHexConverter))]
+    public ulong? Features { get; init; }
+
+    /// <summary>What a remote offers when <see cref="Features"/> is absent: NS only (OpenAMP's rsc_table).</summary>
+    public const uint DefaultFeatures = Rpmsg.RpmsgFeatures.NameService;
+
+    /// <summary>The feature bits this stack implements as a device, and so may offer: NS and EVENT_IDX.</summary>
+    public const uint SupportedFeatures = Rpmsg.RpmsgFeatures.NameService | Virtio.VirtioFeatures.EventIndex;
+
+    /// <summary>The features a remote with this layout offers: <see cref="Features"/>, else <see cref="DefaultFeatures"/>.</summary>
+    [JsonIgnore]
+    public uint EffectiveFeatures => Features is { } f ? (uint)f : DefaultFeatures;
 }

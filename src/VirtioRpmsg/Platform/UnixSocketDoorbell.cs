@@ -16,6 +16,10 @@ public sealed unsafe class UnixSocketDoorbell : FileDescriptorDoorbell
     // Bytes read per recv() while draining; any number of pending kicks mean "rung".
     private const int DrainChunk = 256;
 
+    // Reads per consume: a peer kicking as fast as we read cannot keep a drain going for ever; what
+    // is left keeps the socket readable for the next wait or drain.
+    private const int DrainReads = 64;
+
     private readonly FileDescriptor _socket;
     private volatile bool _peerClosed;
 
@@ -121,7 +125,7 @@ public sealed unsafe class UnixSocketDoorbell : FileDescriptorDoorbell
         try
         {
             byte* buffer = stackalloc byte[DrainChunk];
-            while (true)
+            for (int reads = 0; reads < DrainReads; reads++)
             {
                 int n = Native.Read(_socket.Value, buffer, DrainChunk);
                 if (n > 0)

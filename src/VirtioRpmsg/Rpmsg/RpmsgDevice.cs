@@ -107,6 +107,9 @@ public sealed class RpmsgDevice : IDisposable
     /// <summary>Raised for an announcement whose name no registered driver handles (name, remote address).</summary>
     public event Action<string, uint>? UnboundService;
 
+    /// <summary>Raised for every name-service destroy the peer sends (name, its address), whether or not a channel was bound: a remote learns so that the host is done with its service.</summary>
+    public event Action<string, uint>? ServiceDestroyed;
+
     /// <summary>The current channels.</summary>
     public IReadOnlyList<RpmsgChannel> Channels => _nameService.Channels;
 
@@ -131,6 +134,7 @@ public sealed class RpmsgDevice : IDisposable
     internal void RaiseChannelAdded(RpmsgChannel channel) => CounterSet.Raise(() => ChannelAdded?.Invoke(channel));
     internal void RaiseChannelRemoved(RpmsgChannel channel) => CounterSet.Raise(() => ChannelRemoved?.Invoke(channel));
     internal void RaiseUnboundService(string name, uint address) => CounterSet.Raise(() => UnboundService?.Invoke(name, address));
+    internal void RaiseServiceDestroyed(string name, uint address) => CounterSet.Raise(() => ServiceDestroyed?.Invoke(name, address));
 
     // ---- start / link up -------------------------------------------------------------------------
 
@@ -172,6 +176,9 @@ public sealed class RpmsgDevice : IDisposable
     private void GoLive(IRpmsgTransport transport, uint features)
     {
         Rx.CreateHeldBuffers(Math.Max(_layout.VringNum, _layout.BufferCount));
+        // CallerPoll: nobody waits on the doorbell, so the peer is asked not to kick from the first message on.
+        if (!RpmsgDispatcherThread.HasThread(Options.WaitStrategy))
+            transport.DisableRxNotifications();
         RpmsgEndpoint[] toAnnounce;
         lock (_sync)
         {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using VirtioRpmsg.Memory;
 using VirtioRpmsg.Platform;
@@ -20,6 +21,14 @@ internal sealed class RpmsgDispatcherThread
     private readonly RpmsgTxPath _tx;
     private readonly TimeSpan _spinBudget;
     private Thread? _thread;
+    private long _lastDrain;
+
+    // While the loop works or spins it does not wait on the doorbell, so it reads the peer's kicks
+    // here: kicks that came anyway (a peer that ignores the suppression hint, tx-return notifications
+    // armed for a sender, a kick that raced the disable). A peer whose kick blocks (OpenAMP's one-byte
+    // send() on a Unix socket) would otherwise fill the doorbell and hang. Every 100 us bounds the
+    // backlog far below a socket buffer at one syscall per 100 us.
+    private static readonly long DrainInterval = Stopwatch.Frequency / 10_000;
 
     internal RpmsgDispatcherThread(RpmsgDevice device, RpmsgRxDispatcher rx, RpmsgTxPath tx)
     {
@@ -118,9 +127,10 @@ internal sealed class RpmsgDispatcherThread
         while (!token.IsCancellationRequested && _device.State == RpmsgDeviceState.Running)
         {
             transport.DisableRxNotifications();
+            DrainIfDue(doorbell);
             if (_rx.ProcessPendingOwned(64) > 0)
                 continue;
-            if (spins && SpinUntilWork(transport, Deadline.Within(_spinBudget), token))
+            if (spins && SpinUntilWork(transport, doorbell, Deadline.Within(_spinBudget), token))
                 continue;
             if (!transport.EnableRxNotifications())
                 continue;
@@ -129,17 +139,31 @@ internal sealed class RpmsgDispatcherThread
         }
     }
 
-    private bool SpinUntilWork(IRpmsgTransport transport, Deadline until, CancellationToken token)
+    private bool SpinUntilWork(IRpmsgTransport transport, IDoorbell doorbell, Deadline until, CancellationToken token)
     {
         int i = 0;
         while (!token.IsCancellationRequested)
         {
             if (transport.RxPending || (_tx.Waiters > 0 && transport.TxAvailable))
                 return true;
-            if ((++i & 63) == 0 && until.IsExpired)
-                return false;
+            if ((++i & 63) == 0)
+            {
+                if (until.IsExpired)
+                    return false;
+                DrainIfDue(doorbell);
+            }
             Thread.SpinWait(8);
         }
         return false;
+    }
+
+    /// <summary>Consumes pending kicks without waiting, at most once per <see cref="DrainInterval"/>.</summary>
+    private void DrainIfDue(IDoorbell doorbell)
+    {
+        long now = Stopwatch.GetTimestamp();
+        if (now - _lastDrain < DrainInterval)
+            return;
+        _lastDrain = now;
+        doorbell.Drain();
     }
 }

@@ -107,6 +107,7 @@ internal sealed class RpmsgNameService
         if (msg.Flags != NameServiceFlags.Create)
         {
             RemoveChannel(msg.Name, msg.Address);
+            _device.RaiseServiceDestroyed(msg.Name, msg.Address);
             return;
         }
         if (_device.Options.AllowedServices is { } allowed && !allowed.Contains(msg.Name))

@@ -67,9 +67,17 @@ internal sealed class RpmsgRxDispatcher
         t_current = this;
         try
         {
+            bool callerPolls = !RpmsgDispatcherThread.HasThread(_device.Options.WaitStrategy);
+            if (callerPolls)
+                DrainDoorbell();
             if (_device.State == RpmsgDeviceState.Starting && _device.Role == RpmsgRole.Remote && !_device.TryCompleteRemoteLinkUp())
                 return 0;
             _device.ThrowIfUnavailable();
+            // Nobody waits on the doorbell in CallerPoll: keep the peer's kicks off (the disable is
+            // renewed each time, an EVENT_IDX "far" event moves with the ring) and read whatever
+            // kicks came anyway, so a peer whose kick blocks never fills the doorbell.
+            if (callerPolls)
+                _device.Transport!.DisableRxNotifications();
             return ProcessPending(int.MaxValue);
         }
         catch (Exception e) when (RpmsgDataGate.Handles(e))
@@ -80,6 +88,18 @@ internal sealed class RpmsgRxDispatcher
         {
             t_current = outer;
             _owner.Exit();
+        }
+    }
+
+    private void DrainDoorbell()
+    {
+        try
+        {
+            _device.Doorbell.Drain();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Closed by a teardown racing this Poll: the state check below reports it.
         }
     }
 

@@ -226,6 +226,10 @@ internal sealed class RpmsgTxPath
         {
             if (Interlocked.Increment(ref _waiters) != 1)
                 return;
+            // CallerPoll outside a callback: nobody waits on the doorbell (the sender re-tries, Poll
+            // wakes it), so asking the peer to kick would only fill the doorbell.
+            if (!_device.HasDispatcherThread && !_device.Rx.IsDispatcherContext)
+                return;
             try
             {
                 _device.Transport?.ArmTxNotifications(true);

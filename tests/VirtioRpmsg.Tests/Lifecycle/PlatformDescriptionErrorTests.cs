@@ -111,6 +111,8 @@ public class PlatformDescriptionErrorTests
         ["ADDR_ANY misspelt"] = (t => Vdev(t)["vring0Address"] = "ADDR_ANYWHERE", "vdev.vring0Address"),
         ["vring above 4 GiB with table"] = (t => Vdev(t)["vring0Address"] = "0x100000000", "vdev.vring0Address"),
         ["unknown vring region"] = (t => Vdev(t)["vringRegion"] = "nowhere", "vdev.vringRegion"),
+        ["feature this stack does not implement"] = (t => Vdev(t)["features"] = "0x20000003", "vdev.features"),
+        ["features without a table"] = (t => { t["resourceTable"] = "none"; Vdev(t)["features"] = "0x1"; }, "vdev.features"),
 
         // devMem allow-list
         ["devMem outside the allow-list"] = (t => DevMem(t, "0x1000", "0x1000", """[ { "start": "0x100000", "size": "0x1000" } ]"""), "regions[0].physicalAddress"),
@@ -144,6 +146,15 @@ public class PlatformDescriptionErrorTests
         var (change, path) = Cases[name];
 
         Reject(change, path);
+    }
+
+    [Fact]
+    public void Parse_UnimplementedFeature_NamesFieldAndValue()
+    {
+        var e = Reject(t => Vdev(t)["features"] = "0x20000003", "vdev.features");
+
+        Assert.Equal("0x20000003", e.Value);
+        Assert.Contains("0x2", e.Message);
     }
 
     [Fact]

@@ -75,7 +75,10 @@ public sealed class SimulatedRemoteChildTests
     [Fact]
     public void Parse_AllArguments_FillsTheOptions()
     {
-        var o = SimulatedRemoteChild.Parse(["remote", "--shm", "/dev/shm/x", "--passing", "p", "--services", "echo,sink", "--wait", "hybrid", "--no-stdin", "--platform", "b.json"]);
+        var o = SimulatedRemoteChild.Parse(["remote", "--shm", "/dev/shm/x", "--passing", "p", "--services", "echo,sink", "--echo", "a", "--echo", "b", "--wait", "hybrid", "--no-stdin", "--platform", "b.json"]);
+
+        Assert.Equal(["a", "b"], o.EchoNames);
+        IReadOnlyList<string> names = o.EchoNames; // a record compares lists by reference
 
         Assert.Equal(new SimulatedRemoteChildOptions
         {
@@ -85,6 +88,7 @@ public sealed class SimulatedRemoteChildTests
             WaitStrategy = RpmsgWaitStrategy.Hybrid,
             ReadCommands = false,
             PlatformFile = "b.json",
+            EchoNames = names,
         }, o);
     }
 
