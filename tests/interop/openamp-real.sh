@@ -255,3 +255,5 @@ for mode in $modes; do
     esac
   done
 done
+echo
+echo "$(nproc) CPUs, load average $(cut -d ' ' -f 1-3 /proc/loadavg) at the end (round-trip times depend on it)."
