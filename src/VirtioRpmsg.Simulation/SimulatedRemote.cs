@@ -114,7 +114,8 @@ public sealed class SimulatedRemote : IDisposable
         ArgumentNullException.ThrowIfNull(resources);
         if (resources.Role != PlatformRole.Remote)
             throw new ArgumentException($"a simulated remote needs platform resources opened in the remote role, not {resources.Role}", nameof(resources));
-        if (resources.ResourceTable is null)
+        // Without a table in the description (RPMsg-Lite's layout) there is nothing to write.
+        if (resources.ResourceTable is null && resources.Description.ResourceTable is not null)
             resources.WriteResourceTable();
     }
 

@@ -9,7 +9,7 @@ namespace VirtioRpmsg.Lifecycle;
 /// queues, endpoints and channels), the host's doorbell and the vdev control bound to the current
 /// mapping generation. Nothing of it is reused by the next session.
 /// </summary>
-internal sealed class RemoteProcessorSession(int id, RpmsgDevice device, IDoorbell doorbell, SharedVdevControl vdevControl)
+internal sealed class RemoteProcessorSession(int id, RpmsgDevice device, IDoorbell doorbell, IVdevControl vdevControl)
 {
     public int Id { get; } = id;
 
@@ -18,5 +18,5 @@ internal sealed class RemoteProcessorSession(int id, RpmsgDevice device, IDoorbe
     public IDoorbell Doorbell { get; } = doorbell;
 
     /// <summary>The peer's status byte (bound to this session's mapping generation: fails once unmapped).</summary>
-    public SharedVdevControl VdevControl { get; } = vdevControl;
+    public IVdevControl VdevControl { get; } = vdevControl;
 }

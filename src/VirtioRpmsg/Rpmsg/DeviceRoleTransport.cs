@@ -28,10 +28,12 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
     private readonly long[] _txOffset;
     private readonly int[] _rxLength;
     private readonly Stack<int> _cancelled;
+    private readonly bool _rpmsgLite;
 
     internal DeviceRoleTransport(RpmsgVdevLayout layout, bool eventIndex, string name, IDoorbell doorbell)
     {
         _doorbell = doorbell;
+        _rpmsgLite = layout.Conventions == RpmsgPeerConventions.RpmsgLite;
         BufferSize = layout.BufferSize;
         var vringLayout = new VringLayout(layout.VringNum, layout.VringAlign);
         var vq0 = new VirtqueueDevice(name + ".vq0", Vring.Place(layout.Memory, layout.Vring0Address, vringLayout), layout.Memory, eventIndex);
@@ -40,6 +42,9 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
         _txOffset = new long[layout.VringNum];
         _rxLength = new int[layout.VringNum];
         _cancelled = new Stack<int>(layout.VringNum);
+        // Continue from whatever used.idx the host left (RPMsg-Lite's master pre-fills vring 1's used ring).
+        vq0.ContinueFromPublishedUsedIndex();
+        vq1.ContinueFromPublishedUsedIndex();
         // Notifications for "host posted rx buffers" are only wanted while a sender waits.
         vq0.DisableNotifications();
         _tx = new SynchronizedVirtqueue<VirtqueueDevice>(vq0);
@@ -95,7 +100,8 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
         using (var tx = _tx.Enter())
         {
             tx.Queue.PushUsed(id, (uint)length);
-            notify = tx.Queue.NotifyPrepare();
+            // RPMsg-Lite's master leaves NO_INTERRUPT set for good yet waits for a kick per message.
+            notify = tx.Queue.NotifyPrepare() | _rpmsgLite;
         }
         if (notify)
             _doorbell.Ring();
@@ -137,7 +143,8 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
             return false;
         }
         int head = chain.Head;
-        if (chain.SegmentCount != 1 || chain[0].DeviceWritable)
+        // RPMsg-Lite marks every descriptor device-writable, its tx buffers included.
+        if (chain.SegmentCount != 1 || (chain[0].DeviceWritable && !_rpmsgLite))
         {
             vq1.PushUsed(head, 0);
             throw new RpmsgProtocolException(FaultRule.BufferShape, "vq1 chain", (ulong)chain.SegmentCount,

@@ -34,6 +34,9 @@ public sealed record RpmsgVdevLayout
     /// <summary>Size of each buffer, header included (512 by default: 16 + 496 payload).</summary>
     public int BufferSize { get; init; } = 512;
 
+    /// <summary>Whose departures from the virtio spec the other side makes (default: none).</summary>
+    public RpmsgPeerConventions Conventions { get; init; } = RpmsgPeerConventions.Virtio;
+
     /// <summary>The public OpenAMP Linux-userspace layout: vrings at 0x4000 and 0x8000 (num 256, align 0x1000), pool at 0x10000 (512 x 512 bytes).</summary>
     public static RpmsgVdevLayout OpenAmpLinux(AddressMap memory) => new()
     {

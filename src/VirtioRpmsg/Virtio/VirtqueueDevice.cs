@@ -182,6 +182,19 @@ public sealed class VirtqueueDevice
     }
 
     /// <summary>
+    /// Before the first <see cref="PushUsed"/>: continue from the used.idx the driver left in the ring
+    /// instead of 0. A virtio driver zeroes the ring (0 either way); an RPMsg-Lite master hands its tx
+    /// buffers out by pre-filling vring 1's used ring, so its used.idx starts at the ring size. Any
+    /// 16-bit value is a valid free-running start, so the one read needs no further check.
+    /// </summary>
+    internal void ContinueFromPublishedUsedIndex()
+    {
+        using var lease = _vring.Acquire();
+        _usedShadow = _vring.ReadUsedIndex(lease);
+        _lastNotifiedUsed = _usedShadow;
+    }
+
+    /// <summary>
     /// After one or more <see cref="PushUsed"/>: full fence, then reads the driver's suppression state;
     /// true if the driver must be notified (interrupted).
     /// </summary>
