@@ -64,11 +64,16 @@ internal sealed class HostSession : IDisposable
     public static HostSession OpenPlatform(FileInfo file, RpmsgDeviceOptions hostOptions, CancellationToken cancellationToken)
     {
         var description = PlatformDescription.Load(file.FullName) with { Role = PlatformRole.Host };
-        var resources = PlatformResources.Open(description, new PlatformOpenOptions { CancellationToken = cancellationToken });
+        // The table is read only after the doorbell connects: a remote writes its table before it
+        // listens (OpenAMP's demo and ours), so a host started first waits for it instead of reading an
+        // empty table (and a host with no remote at all says that nobody listens).
+        var resources = PlatformResources.Open(description, new PlatformOpenOptions { CancellationToken = cancellationToken, ReadResourceTable = false });
         IDoorbell? doorbell = null;
         try
         {
             doorbell = resources.CreateDoorbell(new PlatformDoorbellOptions { CancellationToken = cancellationToken });
+            if (description.ResourceTable is not null)
+                resources.LoadResourceTable();
             var host = RpmsgDevice.CreateHost(resources.CreateRpmsgLayout(), resources.CreateVdevControl(), doorbell, hostOptions);
             return new HostSession(resources, doorbell, host,
             [
