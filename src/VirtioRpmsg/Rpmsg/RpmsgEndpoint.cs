@@ -32,7 +32,7 @@ public sealed class RpmsgEndpoint : IDisposable
         _handler = handler;
         _zeroCopyHandler = zeroCopyHandler;
         if (handler is null && zeroCopyHandler is null)
-            _queue = new RpmsgEndpointQueue(queueCapacity, RpmsgEndpointQueue.SpinBudget(device.Options));
+            _queue = new RpmsgEndpointQueue(queueCapacity, RpmsgEndpointQueue.SpinBudget(device.Options), device);
     }
 
     /// <summary>The device this endpoint lives on.</summary>

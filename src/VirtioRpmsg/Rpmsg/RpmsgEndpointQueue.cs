@@ -29,6 +29,7 @@ internal sealed class RpmsgEndpointQueue
     private readonly Channel<Message> _channel;
     private readonly object _readLock = new();
     private readonly long _spinTicks;
+    private readonly RpmsgDevice? _device; // polled by a spinning reader (see Help)
     private int _sleepers; // blocking readers asleep (or about to sleep) on _readLock, plus listed async waiters
     private int _queued;   // messages written and not yet read: spun on without taking the channel's lock
     private RpmsgQueueWaiter? _waiters; // async waiters to wake, under _readLock
@@ -38,9 +39,11 @@ internal sealed class RpmsgEndpointQueue
 
     /// <param name="capacity">Messages the queue holds.</param>
     /// <param name="spin">How long a reader spins for a message before it sleeps (<see cref="SpinBudget"/>).</param>
-    internal RpmsgEndpointQueue(int capacity, TimeSpan spin = default)
+    /// <param name="device">The device a spinning reader polls (<see cref="Help"/>); null polls nothing.</param>
+    internal RpmsgEndpointQueue(int capacity, TimeSpan spin = default, RpmsgDevice? device = null)
     {
         Capacity = capacity;
+        _device = device;
         _spinTicks = (long)(spin.TotalSeconds * Stopwatch.Frequency);
         _channel = Channel.CreateBounded<Message>(new BoundedChannelOptions(capacity)
         {
@@ -253,6 +256,7 @@ internal sealed class RpmsgEndpointQueue
                     until = now + _spinTicks;
                 else if (now >= until)
                     return false;
+                Help();
             }
             // Yields (never sleeps) once past the first iterations, so a dispatcher sharing this core still runs.
             spin.SpinOnce(sleep1Threshold: -1);
@@ -261,6 +265,27 @@ internal sealed class RpmsgEndpointQueue
     }
 
     private bool Ready() => Volatile.Read(ref _queued) > 0 || IsClosed;
+
+    /// <summary>
+    /// A spinning reader consumes the rx ring itself (<see cref="RpmsgDevice.Poll"/>: nothing happens while the
+    /// dispatcher holds the ring), so its message needs no hand-off from the dispatcher thread to this one, a
+    /// wake-up that costs more than the whole round trip. Other endpoints' callbacks may then run on this thread,
+    /// as with any Poll; never from inside a callback.
+    /// </summary>
+    private void Help()
+    {
+        var device = _device;
+        if (device is null || device.State != RpmsgDeviceState.Running || device.IsDispatcherContext)
+            return;
+        try
+        {
+            device.Poll();
+        }
+        catch (RpmsgDeviceUnavailableException)
+        {
+            // Stopped or broken meanwhile: the queue is closed too, and the reader reports why.
+        }
+    }
 
     /// <summary>
     /// Wakes one blocking reader (or all, <paramref name="all"/>), and serves parked async readers in order: each gets
