@@ -106,10 +106,10 @@ public sealed class RpmsgQueuePathAllocationTests
 }
 
 /// <summary>
-/// The parked async paths (a reader waiting before the message arrives, woken by the dispatcher; the pipe's
-/// pumps): their continuations run on thread-pool threads, so these count the whole process's allocations
-/// and run alone (after the parallel tests). Tolerance: fewer than 8 bytes per message on average, so one
-/// object per message (24 bytes at least) fails while the runtime's own occasional allocations do not.
+/// The parked async paths: a reader waiting before the message arrives, woken by the writer (counted on this
+/// thread, exactly), and the pipe, whose pumps run on thread-pool threads, so it counts the whole process's
+/// allocations and runs alone (after the parallel tests), with a tolerance of fewer than 8 bytes per message
+/// in the best of three rounds: one object per message (24 bytes at least) fails, background noise does not.
 /// </summary>
 [Collection(nameof(ResourceCountingCollection))]
 public sealed class RpmsgParkedReceiveAllocationTests
@@ -156,13 +156,15 @@ public sealed class RpmsgParkedReceiveAllocationTests
         for (int i = 0; i < Warmup; i++)
             Iteration();
         parked = 0;
-        long before = GC.GetTotalAllocatedBytes(precise: true);
+        // Nobody awaits the parked ValueTask (this thread checks IsCompleted), so its completion runs no
+        // continuation: the whole path, park, fill and wake included, runs on this thread and is counted here.
+        long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < Measured; i++)
             Iteration();
-        long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
 
         Assert.Equal(Measured, parked);
-        Assert.True(allocated < Measured * BytesPerMessageBound, $"{allocated} bytes for {Measured} parked receives ({(double)allocated / Measured:F1} B/msg)");
+        Assert.Equal(0, allocated);
     }
 
     [Fact]
@@ -215,11 +217,17 @@ public sealed class RpmsgParkedReceiveAllocationTests
 
         for (int i = 0; i < Warmup; i++)
             RoundTrip();
-        long before = GC.GetTotalAllocatedBytes(precise: true);
-        for (int i = 0; i < Measured; i++)
-            RoundTrip();
-        long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+        // The fewest bytes of three rounds: an allocation per message shows in every round, a burst of the
+        // test host's own background work seldom in all three.
+        long fewest = long.MaxValue;
+        for (int round = 0; round < 3; round++)
+        {
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            for (int i = 0; i < Measured; i++)
+                RoundTrip();
+            fewest = Math.Min(fewest, GC.GetTotalAllocatedBytes(precise: true) - before);
+        }
 
-        Assert.True(allocated < Measured * BytesPerMessageBound, $"{allocated} bytes for {Measured} pipe round trips ({(double)allocated / Measured:F1} B/msg)");
+        Assert.True(fewest < Measured * BytesPerMessageBound, $"{fewest} bytes for {Measured} pipe round trips ({(double)fewest / Measured:F1} B/msg) in the best of three rounds");
     }
 }
