@@ -106,6 +106,54 @@ public sealed class CrossProcessEchoScenario : IEchoScenario
         return Stopwatch.GetTimestamp();
     }
 
+    /// <summary>
+    /// Every user-facing receive path (<see cref="UserPath"/>) in every wait mode (busy-poll, hybrid, interrupt), 64 B
+    /// echoes one at a time, each mode over a fresh child. The app-thread paths run first with the host dispatcher
+    /// unpinned; the callback path (the harness's echo client, which pins the dispatcher) runs last in each mode.
+    /// Interrupt cases run a quarter of <paramref name="count"/> (each is a cross-core wake-up).
+    /// </summary>
+    public IReadOnlyList<UserPathResult> RunUserPaths(int count, int warmup, Action<UserPathResult>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var results = new List<UserPathResult>();
+        foreach (var wait in UserPathWaits)
+        {
+            _session?.Dispose();
+            _session = null;
+            var session = Session(wait, wait, cancellationToken);
+            int n = wait == RpmsgWaitStrategy.Interrupt ? Math.Max(1, count / 4) : count;
+            int w = wait == RpmsgWaitStrategy.Interrupt ? Math.Max(1, warmup / 4) : warmup;
+            foreach (var path in new[] { UserPath.Receive, UserPath.ReceiveAsync, UserPath.Stream, UserPath.Pipe })
+            {
+                bool idle = wait == RpmsgWaitStrategy.Hybrid && path == UserPath.Receive;
+                UserPathResult result;
+                try
+                {
+                    result = UserPathRun.Run(session.Host, session.EchoAddress, path, wait, 64, w, n, idle, cancellationToken);
+                }
+                catch (Exception e) when (e is TimeoutException or InvalidOperationException)
+                {
+                    // A path that stalls is a finding, not the end of the report; later cases get a fresh remote.
+                    result = UserPathResult.Failed(path, wait, 64, e.Message.Split('\n')[0]);
+                    _session?.Dispose();
+                    _session = null;
+                    session = Session(wait, wait, cancellationToken);
+                }
+                results.Add(result);
+                progress?.Invoke(result);
+            }
+            var echo = Echo(session, new EchoRequest(64, wait, n, 1, w), measureIdle: false, cancellationToken);
+            var callback = new UserPathResult(UserPath.Callback, wait, 64, echo.Latency, echo.AllocatedBytesPerMessage);
+            results.Add(callback);
+            progress?.Invoke(callback);
+        }
+        _session?.Dispose();
+        _session = null;
+        return results;
+    }
+
+    /// <summary>The wait modes of <see cref="RunUserPaths"/>, in report order.</summary>
+    public static IReadOnlyList<RpmsgWaitStrategy> UserPathWaits { get; } = [RpmsgWaitStrategy.BusyPoll, RpmsgWaitStrategy.Hybrid, RpmsgWaitStrategy.Interrupt];
+
     /// <summary>The session with these wait strategies, replacing (ending) the current one if it differs.</summary>
     private CrossProcessSession Session(RpmsgWaitStrategy hostWait, RpmsgWaitStrategy remoteWait, CancellationToken cancellationToken)
     {

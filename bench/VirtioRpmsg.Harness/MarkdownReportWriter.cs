@@ -62,6 +62,7 @@ public static class MarkdownReportWriter
 
         foreach (var scenario in report.Scenarios)
             RenderScenario(md, report, scenario);
+        UserPathReportWriter.Render(md, report);
 
         if (svgLink is not null)
         {

@@ -42,6 +42,9 @@ public sealed record ReportOptions
     /// <summary>Messages per streaming case.</summary>
     public int StreamCount => Quick ? 20_000 : 2_000_000;
 
+    /// <summary>Round trips per user-path case (busy-poll and hybrid; interrupt runs a quarter).</summary>
+    public int UserPathCount => Quick ? 1_000 : 20_000;
+
     /// <summary>Unrecorded round trips before each echo case.</summary>
     public int Warmup => Quick ? 200 : 10_000;
 

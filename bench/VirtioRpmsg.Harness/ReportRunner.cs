@@ -35,6 +35,7 @@ public static class ReportRunner
             log.WriteLine($"  {b.Metric,-14} p50 {Units.Time(b.Latency.P50),10}  p99 {Units.Time(b.Latency.P99),10}");
 
         var scenarios = new List<ScenarioResults>();
+        IReadOnlyList<UserPathResult> userPaths = [];
         var context = new ScenarioContext(hostCpu, remoteCpu);
         foreach (string name in names)
         {
@@ -56,9 +57,16 @@ public static class ReportRunner
                 log.WriteLine($"  stream {request.Label,-20} {Units.Count(stream.MessagesPerSecond),11} msg/s  {stream.MegabytesPerSecond:F1} MB/s  {stream.AllocatedBytesPerMessage:F2} B/msg");
             }
             scenarios.Add(new ScenarioResults(scenario.Name, scenario.Description, echoes, streams));
+            if (scenario is CrossProcessEchoScenario cross)
+            {
+                log.WriteLine("  user paths (64 B, one at a time):");
+                userPaths = cross.RunUserPaths(options.UserPathCount, options.Warmup,
+                    r => log.WriteLine(r.Failure is not null ? $"    {WaitNames.Of(r.Wait),-10} {r.Path,-13} did not finish: {r.Failure}" : $"    {WaitNames.Of(r.Wait),-10} {r.Path,-13} p50 {Units.Time(r.Latency.P50),10}  p99 {Units.Time(r.Latency.P99),10}  {r.AllocatedBytesPerMessage:F2} B/msg{(r.IdleCpu is { } idle ? $"  idle {idle * 100:F1} % of a core" : "")}"),
+                    cancellationToken);
+            }
         }
 
-        var report = new BenchmarkReport(machine, options.Command, started, Stopwatch.GetElapsedTime(start), options.Quick, hostCpu, remoteCpu, baselines, scenarios);
+        var report = new BenchmarkReport(machine, options.Command, started, Stopwatch.GetElapsedTime(start), options.Quick, hostCpu, remoteCpu, baselines, scenarios) { UserPaths = userPaths };
         Write(report, options);
         return report;
     }

@@ -22,21 +22,25 @@ internal static class PingCommand
         var wait = CliOptions.Wait();
         var service = CliOptions.Service("Echo service to ping, as announced by the remote.");
         var platform = CliOptions.Platform();
+        var baseline = new Option<bool>("--baseline")
+        {
+            Description = "Afterwards run the C baseline (vrpmsg-pingpong: cache-line and eventfd ping-pong between two processes) and print the ping's p50 as ratios to it.",
+        };
         var verbose = CliOptions.Verbose();
         var command = new Command("ping", "Measure round trips against an echo service: percentile table and histogram.")
         {
-            count, size, wait, service, platform, verbose,
+            count, size, wait, service, platform, baseline, verbose,
         };
         command.SetAction(parse =>
         {
             bool v = parse.GetValue(verbose);
             return CliRunner.Run("ping", v, ct => Run(parse.GetValue(count), parse.GetValue(size), CliOptions.ParseWait(parse.GetValue(wait)), parse.GetValue(service)!,
-                parse.GetValue(platform), v, ct));
+                parse.GetValue(platform), parse.GetValue(baseline), v, ct));
         });
         return command;
     }
 
-    private static int Run(int count, int size, RpmsgWaitStrategy wait, string service, FileInfo? platform, bool verbose, CancellationToken ct)
+    private static int Run(int count, int size, RpmsgWaitStrategy wait, string service, FileInfo? platform, bool baseline, bool verbose, CancellationToken ct)
     {
         using var session = HostLink.Open("ping", platform, wait, SimulatedServices.Echo, verbose, verbose ? Console.Error.WriteLine : null, ct);
         CliOptions.CheckSize(size, session.Host);
@@ -49,6 +53,8 @@ internal static class PingCommand
         Console.WriteLine($"verified {verified}/{count} echoes (content and source address checked)");
         LatencyPrinter.PercentileTable(histogram, Console.Out);
         LatencyPrinter.Histogram(histogram, Console.Out);
+        if (baseline)
+            PingBaseline.Print(histogram, wait, count, Console.Out);
         return ExitCodes.Success;
     }
 }

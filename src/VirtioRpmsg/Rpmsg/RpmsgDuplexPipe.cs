@@ -90,9 +90,11 @@ public sealed class RpmsgDuplexPipe : IDuplexPipe, IAsyncDisposable
                         chunk.CopyTo(scratch);
                         message = scratch.AsMemory(0, (int)chunk.Length);
                     }
-                    if (_destination == RpmsgAddress.Any)
+                    // A free buffer first (no async call at all), then the waiting send.
+                    bool sent = _destination == RpmsgAddress.Any ? Endpoint.TrySend(message.Span) : Endpoint.TrySendTo(_destination, message.Span);
+                    if (!sent && _destination == RpmsgAddress.Any)
                         await Endpoint.SendAsync(message, _stop.Token).ConfigureAwait(false);
-                    else
+                    else if (!sent)
                         await Endpoint.SendToAsync(_destination, message, _stop.Token).ConfigureAwait(false);
                     buffer = buffer.Slice(chunk.End);
                 }

@@ -13,6 +13,7 @@ public sealed class RpmsgEndpoint : IDisposable
     private readonly RpmsgReceiveHandler? _handler;
     private readonly RpmsgZeroCopyReceiveHandler? _zeroCopyHandler;
     private readonly RpmsgEndpointQueue? _queue;
+    private Func<Exception>? _closed; // made once: ReceiveAsync allocates nothing per call
     private uint _remoteAddress;
     private int _callbacksRunning;
     private int _destroyed;
@@ -31,7 +32,7 @@ public sealed class RpmsgEndpoint : IDisposable
         _handler = handler;
         _zeroCopyHandler = zeroCopyHandler;
         if (handler is null && zeroCopyHandler is null)
-            _queue = new RpmsgEndpointQueue(queueCapacity, device.QueueBudget);
+            _queue = new RpmsgEndpointQueue(queueCapacity, device.QueueBudget, RpmsgEndpointQueue.SpinBudget(device.Options), device);
     }
 
     /// <summary>The device this endpoint lives on.</summary>
@@ -150,16 +151,15 @@ public sealed class RpmsgEndpoint : IDisposable
     /// Waits for the next message and copies it into <paramref name="destination"/>. A destination
     /// too small for the message throws <see cref="ArgumentException"/> and leaves the message queued.
     /// </summary>
-    public async ValueTask<RpmsgReceiveResult> ReceiveAsync(Memory<byte> destination, CancellationToken cancellationToken = default)
+    public ValueTask<RpmsgReceiveResult> ReceiveAsync(Memory<byte> destination, CancellationToken cancellationToken = default)
     {
-        var queue = QueueOrThrow();
-        while (true)
+        try
         {
-            if (queue.TryDequeue(destination.Span, out var result))
-                return result;
-            if (queue.IsClosed)
-                throw Closed();
-            await queue.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return QueueOrThrow().ReceiveAsync(destination, _closed ??= Closed, cancellationToken);
+        }
+        catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException)
+        {
+            return ValueTask.FromException<RpmsgReceiveResult>(e); // misuse and a destroyed endpoint fault the task, as before
         }
     }
 

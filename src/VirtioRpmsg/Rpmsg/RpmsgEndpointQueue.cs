@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Threading.Channels;
 
 namespace VirtioRpmsg.Rpmsg;
@@ -20,24 +21,37 @@ namespace VirtioRpmsg.Rpmsg;
 /// Close (destroy, or the device breaking or stopping) completes the channel: readers drain what is
 /// queued, then see <see cref="IsClosed"/> and report why. Peek, size check and read happen under one
 /// small lock so that a destination too small for the next message leaves it queued even with
-/// concurrent readers. Blocking readers sleep on that lock and the writer pulses it only when one is
-/// asleep (a Dekker pair on <c>_sleepers</c>, so the dispatcher takes no lock of ours per message), so a
-/// blocking receive allocates nothing; async readers use the channel's own waiters.
+/// concurrent readers. A reader that finds nothing first spins (briefly; for up to the spin budget
+/// under hybrid and busy-poll, so a reader under load never pays a wake-up), then sleeps: blocking
+/// readers on that lock, async readers as pooled <see cref="RpmsgQueueWaiter"/>s. The writer wakes them
+/// only when one is asleep (a Dekker pair on <c>_sleepers</c>, so the dispatcher takes no lock of ours
+/// per message). Nothing on these paths allocates per message.
 /// </para>
 /// </summary>
 internal sealed class RpmsgEndpointQueue
 {
     private readonly Channel<Message> _channel;
     private readonly object _readLock = new();
+    private readonly long _spinTicks;
+    private readonly RpmsgDevice? _device; // polled by a spinning reader (see Help)
     private readonly RpmsgQueueBudget _budget;
-    private int _sleepers; // blocking readers asleep (or about to sleep) on _readLock
+    private int _sleepers; // blocking readers asleep (or about to sleep) on _readLock, plus listed async waiters
+    private int _queued;   // messages written and not yet read: spun on without taking the channel's lock
+    private RpmsgQueueWaiter? _waiters; // async waiters to wake, under _readLock
+    private RpmsgQueueWaiter? _free;    // pooled waiters, under _readLock
 
     private readonly record struct Message(uint Source, byte[] Buffer, int Length);
 
-    internal RpmsgEndpointQueue(int capacity, RpmsgQueueBudget? budget = null)
+    /// <param name="capacity">Messages the queue holds.</param>
+    /// <param name="budget">The device-wide budget queued messages are charged to (none: unbounded).</param>
+    /// <param name="spin">How long a reader spins for a message before it sleeps (<see cref="SpinBudget"/>).</param>
+    /// <param name="device">The device a spinning reader polls (<see cref="Help"/>); null polls nothing.</param>
+    internal RpmsgEndpointQueue(int capacity, RpmsgQueueBudget? budget = null, TimeSpan spin = default, RpmsgDevice? device = null)
     {
         Capacity = capacity;
         _budget = budget ?? new RpmsgQueueBudget(long.MaxValue);
+        _device = device;
+        _spinTicks = (long)(spin.TotalSeconds * Stopwatch.Frequency);
         _channel = Channel.CreateBounded<Message>(new BoundedChannelOptions(capacity)
         {
             FullMode = BoundedChannelFullMode.Wait, // with TryWrite only: "full" is a refusal, never a wait
@@ -45,6 +59,17 @@ internal sealed class RpmsgEndpointQueue
             SingleReader = false,
         });
     }
+
+    /// <summary>
+    /// A reader's spin budget for <paramref name="options"/>: the dispatcher's own hybrid spin under hybrid, its idle
+    /// timeout under busy-poll (the application chose to burn a core), none under interrupt and caller-poll.
+    /// </summary>
+    internal static TimeSpan SpinBudget(RpmsgDeviceOptions options) => options.WaitStrategy switch
+    {
+        RpmsgWaitStrategy.Hybrid => options.HybridSpin,
+        RpmsgWaitStrategy.BusyPoll => options.BusyPollIdleTimeout,
+        _ => TimeSpan.Zero,
+    };
 
     internal int Capacity { get; }
 
@@ -64,15 +89,12 @@ internal sealed class RpmsgEndpointQueue
             _budget.Refund(payload.Length);
             return false;
         }
-        // Store (the message) then load (_sleepers), against the reader's store (_sleepers++) then load
-        // (its re-check): with a full fence on both sides one of them sees the other. A reader that
-        // counted itself holds the lock until Monitor.Wait releases it, so the pulse cannot come early.
-        Interlocked.MemoryBarrier();
+        // Store (the message, _queued) then load (_sleepers), against the reader's store (_sleepers++) then
+        // load (its re-check of _queued): with a full fence on both sides (the interlocked add) one of them
+        // sees the other. A blocking reader that counted itself holds the lock until Monitor.Wait releases it.
+        Interlocked.Increment(ref _queued);
         if (Volatile.Read(ref _sleepers) > 0)
-        {
-            lock (_readLock)
-                Monitor.Pulse(_readLock);
-        }
+            WakeReaders(all: false);
         return true;
     }
 
@@ -82,18 +104,26 @@ internal sealed class RpmsgEndpointQueue
     /// </summary>
     internal bool TryDequeue(Span<byte> destination, out RpmsgReceiveResult result)
     {
-        Message message;
-        lock (_readLock)
+        if (Volatile.Read(ref _queued) == 0)
         {
-            if (!_channel.Reader.TryPeek(out message))
-            {
-                result = default;
-                return false;
-            }
-            if (destination.Length < message.Length)
-                throw new ArgumentException($"destination of {destination.Length} bytes is smaller than the next {message.Length}-byte message", nameof(destination));
-            _channel.Reader.TryRead(out _);
+            result = default;
+            return false;
         }
+        lock (_readLock)
+            return TryDequeueLocked(destination, out result);
+    }
+
+    private bool TryDequeueLocked(Span<byte> destination, out RpmsgReceiveResult result)
+    {
+        if (!_channel.Reader.TryPeek(out var message))
+        {
+            result = default;
+            return false;
+        }
+        if (destination.Length < message.Length)
+            throw new ArgumentException($"destination of {destination.Length} bytes is smaller than the next {message.Length}-byte message", nameof(destination));
+        _channel.Reader.TryRead(out _);
+        Interlocked.Decrement(ref _queued);
         message.Buffer.AsSpan(0, message.Length).CopyTo(destination);
         ArrayPool<byte>.Shared.Return(message.Buffer);
         _budget.Refund(message.Length);
@@ -101,27 +131,102 @@ internal sealed class RpmsgEndpointQueue
         return true;
     }
 
-    /// <summary>Completes when a message may be readable (true) or the queue is closed and drained (false).</summary>
-    internal ValueTask<bool> WaitAsync(CancellationToken cancellationToken) => _channel.Reader.WaitToReadAsync(cancellationToken);
+    /// <summary>
+    /// Waits for the next message and copies it into <paramref name="destination"/> (the endpoint's <c>ReceiveAsync</c>);
+    /// <paramref name="closed"/> says why a closed queue has nothing more. Completes synchronously when a message is
+    /// queued or arrives within the spin budget; otherwise it parks a pooled <see cref="RpmsgQueueWaiter"/> that the
+    /// writer fills. No async state machine: nothing is allocated per message, in any build.
+    /// </summary>
+    internal ValueTask<RpmsgReceiveResult> ReceiveAsync(Memory<byte> destination, Func<Exception> closed, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (true)
+            {
+                if (TryDequeue(destination.Span, out var result))
+                    return new ValueTask<RpmsgReceiveResult>(result);
+                if (IsClosed)
+                    return ValueTask.FromException<RpmsgReceiveResult>(closed());
+                if (SpinUntilReady())
+                    continue;
+                if (cancellationToken.IsCancellationRequested)
+                    return ValueTask.FromCanceled<RpmsgReceiveResult>(cancellationToken);
+                if (TryPark(destination, closed, cancellationToken) is { } waiter)
+                    return waiter.Start();
+            }
+        }
+        catch (Exception e) when (e is ArgumentException or ObjectDisposedException or InvalidOperationException)
+        {
+            return ValueTask.FromException<RpmsgReceiveResult>(e); // a receive's failures fault its task, as an async method's would
+        }
+    }
+
+    /// <summary>Lists a pooled waiter at the tail (parked readers are served in arrival order); null when a message arrived meanwhile.</summary>
+    private RpmsgQueueWaiter? TryPark(Memory<byte> destination, Func<Exception> closed, CancellationToken cancellationToken)
+    {
+        lock (_readLock)
+        {
+            Interlocked.Increment(ref _sleepers); // full fence before the re-check below
+            if (Ready())
+            {
+                Interlocked.Decrement(ref _sleepers);
+                return null;
+            }
+            var waiter = _free ?? new RpmsgQueueWaiter(this);
+            _free = waiter.Next;
+            waiter.Next = null;
+            waiter.Arm(destination, closed, cancellationToken);
+            ref var link = ref _waiters;
+            while (link is not null)
+                link = ref link.Next;
+            link = waiter;
+            return waiter;
+        }
+    }
+
+    /// <summary>Removes <paramref name="waiter"/> from the waiter list; false when a writer or close took it first.</summary>
+    internal bool TryUnlist(RpmsgQueueWaiter waiter)
+    {
+        lock (_readLock)
+        {
+            ref var link = ref _waiters;
+            while (link is not null)
+            {
+                if (ReferenceEquals(link, waiter))
+                {
+                    link = waiter.Next;
+                    waiter.Next = null;
+                    Interlocked.Decrement(ref _sleepers);
+                    return true;
+                }
+                link = ref link.Next;
+            }
+            return false;
+        }
+    }
+
+    /// <summary>Returns a completed waiter to the pool.</summary>
+    internal void Recycle(RpmsgQueueWaiter waiter)
+    {
+        lock (_readLock)
+        {
+            waiter.Next = _free;
+            _free = waiter;
+        }
+    }
 
     /// <summary>
     /// Blocks up to <paramref name="milliseconds"/> (-1: no limit) until a message may be readable or the
-    /// queue is closed; false on timeout. Called once TryDequeue found nothing. It spins briefly, then
-    /// sleeps on the readers' lock (woken by the writer's pulse), so it allocates nothing: the channel's
-    /// own waiters are for <see cref="WaitAsync"/>.
+    /// queue is closed; false on timeout. Called once TryDequeue found nothing. It spins first (see the
+    /// class), then sleeps on the readers' lock (woken by the writer's pulse), so it allocates nothing.
     /// </summary>
     internal bool Wait(int milliseconds, CancellationToken cancellationToken)
     {
-        var spin = new SpinWait();
-        while (!spin.NextSpinWillYield)
-        {
-            if (Ready())
-                return true;
-            spin.SpinOnce(sleep1Threshold: -1);
-        }
+        if (SpinUntilReady())
+            return true;
         cancellationToken.ThrowIfCancellationRequested();
         // Disposed after the lock is released: a running wake-up callback needs the lock.
-        using (cancellationToken.CanBeCanceled ? cancellationToken.UnsafeRegister(static q => ((RpmsgEndpointQueue)q!).WakeAll(), this) : default)
+        using (cancellationToken.CanBeCanceled ? cancellationToken.UnsafeRegister(static q => ((RpmsgEndpointQueue)q!).WakeReaders(all: true), this) : default)
         {
             lock (_readLock)
             {
@@ -143,22 +248,108 @@ internal sealed class RpmsgEndpointQueue
         }
     }
 
-    private bool Ready() => _channel.Reader.TryPeek(out _) || IsClosed;
-
-    private void WakeAll()
+    /// <summary>
+    /// Spins until a message is queued or the queue closed: a few iterations always (a reply already on its
+    /// way), then, with a spin budget, yielding spins until it runs out. True when ready.
+    /// </summary>
+    private bool SpinUntilReady()
     {
+        var spin = new SpinWait();
+        long until = 0;
+        while (!Ready())
+        {
+            if (spin.NextSpinWillYield)
+            {
+                if (_spinTicks <= 0)
+                    return false;
+                long now = Stopwatch.GetTimestamp();
+                if (until == 0)
+                    until = now + _spinTicks;
+                else if (now >= until)
+                    return false;
+                Help();
+            }
+            // Yields (never sleeps) once past the first iterations, so a dispatcher sharing this core still runs.
+            spin.SpinOnce(sleep1Threshold: -1);
+        }
+        return true;
+    }
+
+    private bool Ready() => Volatile.Read(ref _queued) > 0 || IsClosed;
+
+    /// <summary>
+    /// A spinning reader consumes the rx ring itself (<see cref="RpmsgDevice.Poll"/>: nothing happens while the
+    /// dispatcher holds the ring), so its message needs no hand-off from the dispatcher thread to this one, a
+    /// wake-up that costs more than the whole round trip. Other endpoints' callbacks may then run on this thread,
+    /// as with any Poll; never from inside a callback.
+    /// </summary>
+    private void Help()
+    {
+        var device = _device;
+        if (device is null || device.State != RpmsgDeviceState.Running || device.IsDispatcherContext)
+            return;
+        try
+        {
+            device.Poll();
+        }
+        catch (RpmsgDeviceUnavailableException)
+        {
+            // Stopped or broken meanwhile: the queue is closed too, and the reader reports why.
+        }
+    }
+
+    /// <summary>
+    /// Wakes one blocking reader (or all, <paramref name="all"/>), and serves parked async readers in order: each gets
+    /// the next message copied into its destination (or its failure: too small, queue closed) while any is left.
+    /// </summary>
+    private void WakeReaders(bool all)
+    {
+        RpmsgQueueWaiter? served = null;
         lock (_readLock)
-            Monitor.PulseAll(_readLock);
+        {
+            if (all)
+                Monitor.PulseAll(_readLock);
+            else
+                Monitor.Pulse(_readLock);
+            ref var tail = ref served;
+            while (_waiters is { } w)
+            {
+                try
+                {
+                    if (!TryDequeueLocked(w.Destination.Span, out w.Result))
+                    {
+                        if (!IsClosed)
+                            break;
+                        w.Error = w.Closed!();
+                    }
+                }
+                catch (Exception e) when (e is ArgumentException or ObjectDisposedException or InvalidOperationException)
+                {
+                    w.Error = e;
+                }
+                _waiters = w.Next;
+                w.Next = null;
+                Interlocked.Decrement(ref _sleepers);
+                tail = w;
+                tail = ref w.Next;
+            }
+        }
+        // Completed outside the lock; continuations run on the thread pool, never on the dispatcher.
+        while (served is not null)
+        {
+            var next = served.Next;
+            served.Next = null;
+            served.Complete();
+            served = next;
+        }
     }
 
     /// <summary>No more messages; readers drain what is queued, then see <see cref="IsClosed"/>.</summary>
     internal void Close()
     {
         lock (_readLock)
-        {
             _channel.Writer.TryComplete();
-            Monitor.PulseAll(_readLock);
-        }
+        WakeReaders(all: true);
     }
 
     /// <summary>Returns the queued payloads to the pool (after close, when nobody will read them).</summary>
@@ -168,6 +359,7 @@ internal sealed class RpmsgEndpointQueue
         {
             while (_channel.Reader.TryRead(out var message))
             {
+                Interlocked.Decrement(ref _queued);
                 ArrayPool<byte>.Shared.Return(message.Buffer);
                 _budget.Refund(message.Length);
             }

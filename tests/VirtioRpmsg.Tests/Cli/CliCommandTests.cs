@@ -37,6 +37,18 @@ public sealed class CliCommandTests : IDisposable
     }
 
     [Fact]
+    public void Ping_Baseline_PrintsTheRatioToEachCBaselineAndMarksTheFloor()
+    {
+        var (code, stdout, stderr) = CrossProcessCli.Run(s_limit, "ping", "--count", "200", "--wait", "hybrid", "--baseline");
+
+        Assert.True(code == 0, $"exit {code}\nstdout: {stdout}\nstderr: {stderr}");
+        Assert.Contains("verified 200/200 echoes", stdout);
+        Assert.Contains("C baseline beside it (vrpmsg-pingpong, 1000 round trips", stdout);
+        Assert.Matches(new Regex(@"^  cache-line ping-pong.*: p50 [\d.]+ [nu]s; ping p50 [\d.]+ [nu]s = [\d.]+x  <- the floor for hybrid$", RegexOptions.Multiline), stdout);
+        Assert.Matches(new Regex(@"^  eventfd ping-pong, two processes, two cores.*= [\d.]+x$", RegexOptions.Multiline), stdout);
+    }
+
+    [Fact]
     public void Send_TextToEchoService_PrintsTheEcho()
     {
         var (code, stdout, stderr) = CrossProcessCli.Run(s_limit, "send", "--text", "hello rpmsg", "--reply-timeout", "10");

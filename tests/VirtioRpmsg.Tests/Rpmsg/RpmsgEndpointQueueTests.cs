@@ -92,11 +92,45 @@ public class RpmsgEndpointQueueTests
     }
 
     [Fact]
-    public async Task WaitAsync_Closed_ReturnsFalse()
+    public async Task ReceiveAsync_Closed_FaultsWithTheOwnersReason()
     {
         var queue = new RpmsgEndpointQueue(4);
         queue.Close();
-        Assert.False(await queue.WaitAsync(CancellationToken.None));
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(async () => await queue.ReceiveAsync(new byte[8], () => new InvalidOperationException("closed: the reason"), CancellationToken.None));
+        Assert.Equal("closed: the reason", e.Message);
+    }
+
+    [Fact]
+    public async Task ReceiveAsync_ParkedReaders_AreServedInOrderAndACancelledOneIsSkipped()
+    {
+        var queue = new RpmsgEndpointQueue(4);
+        using var cancel = new CancellationTokenSource();
+        static Exception Closed() => new InvalidOperationException("closed");
+        var first = queue.ReceiveAsync(new byte[8], Closed, CancellationToken.None);
+        var cancelled = queue.ReceiveAsync(new byte[8], Closed, cancel.Token);
+        var third = queue.ReceiveAsync(new byte[8], Closed, CancellationToken.None);
+        Assert.False(first.IsCompleted || cancelled.IsCompleted || third.IsCompleted, "nothing queued: all three park");
+
+        cancel.Cancel();
+        Assert.True(queue.TryEnqueue(0x10, [1]));
+        Assert.True(queue.TryEnqueue(0x20, [2, 2]));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await cancelled);
+        Assert.Equal(new RpmsgReceiveResult(0x10, 1), await first);
+        Assert.Equal(new RpmsgReceiveResult(0x20, 2), await third);
+    }
+
+    [Fact]
+    public async Task ReceiveAsync_ParkedThenClosed_FaultsWithTheOwnersReason()
+    {
+        var queue = new RpmsgEndpointQueue(4);
+        var parked = queue.ReceiveAsync(new byte[8], () => new InvalidOperationException("closed: destroyed"), CancellationToken.None);
+        Assert.False(parked.IsCompleted, "nothing queued: the reader parks");
+
+        queue.Close();
+
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(async () => await parked);
+        Assert.Equal("closed: destroyed", e.Message);
     }
 
     [Fact]

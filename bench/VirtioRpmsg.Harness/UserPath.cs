@@ -1,0 +1,16 @@
+namespace VirtioRpmsg.Harness;
+
+/// <summary>The ways an application receives, each measured by <c>rpmsg bench</c> side by side (docs/benchmarks.md, "User paths").</summary>
+public enum UserPath
+{
+    /// <summary>A receive callback on the dispatcher thread (the benchmark harness's own echo client): the reference.</summary>
+    Callback,
+    /// <summary>A queue endpoint read with the blocking <c>Receive</c> on an application thread.</summary>
+    Receive,
+    /// <summary>A queue endpoint read with <c>await ReceiveAsync</c> (with a cancellable token).</summary>
+    ReceiveAsync,
+    /// <summary><c>RpmsgStream</c> Write then Read on an application thread.</summary>
+    Stream,
+    /// <summary><c>RpmsgDuplexPipe</c>: Output.WriteAsync (flushes), Input.ReadAsync.</summary>
+    Pipe,
+}

@@ -1,0 +1,83 @@
+using System.Globalization;
+using System.Text;
+using VirtioRpmsg.Rpmsg;
+
+namespace VirtioRpmsg.Harness;
+
+/// <summary>The "User paths" section of docs/benchmarks.md: every receive path in every wait mode, as ratios to the callback path and to the C baselines of the same run.</summary>
+public static class UserPathReportWriter
+{
+    /// <summary>Target: a user path's p50 at most this many times the callback path's, in the same wait mode.</summary>
+    public const double CallbackTarget = 1.3;
+
+    /// <summary>Target: hybrid p50 at most this many times busy-poll's, per path.</summary>
+    public const double HybridTarget = 1.2;
+
+    /// <summary>Target: an application waiting in Receive under hybrid uses less than this share of a core.</summary>
+    public const double IdleTarget = 0.02;
+
+    /// <summary>Appends the section (nothing when <paramref name="report"/> has no user-path results).</summary>
+    public static void Render(StringBuilder md, BenchmarkReport report)
+    {
+        ArgumentNullException.ThrowIfNull(md);
+        ArgumentNullException.ThrowIfNull(report);
+        var results = report.UserPaths;
+        if (results.Count == 0)
+            return;
+        md.AppendLine("## User paths (cross-process, 64 B, one round trip at a time)");
+        md.AppendLine();
+        md.AppendLine("What applications write, side by side: a queue endpoint read with `Receive` or `await ReceiveAsync`,");
+        md.AppendLine("`RpmsgStream` Write/Read, `RpmsgDuplexPipe` WriteAsync/ReadAsync, and the receive callback on the");
+        md.AppendLine("dispatcher thread (the reference). Each wait mode runs over a fresh remote process; the application thread");
+        md.AppendLine("is not pinned. \"x callback\" divides by the callback path's figure in the same mode; \"x C\" by the");
+        md.AppendLine("baseline of the same run (busy-poll and hybrid: cache-line ping-pong; interrupt: eventfd ping-pong).");
+        md.AppendLine("B/msg: bytes allocated by the whole host process per round trip, measured steady state.");
+        md.AppendLine();
+        md.AppendLine("| Path | Wait | p50 | p99 | p50 x callback | p50 x C | p50 hybrid x busy-poll | B/msg |");
+        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|");
+        foreach (var r in results)
+        {
+            if (r.Failure is not null)
+            {
+                md.AppendLine($"| {r.Path} | {WaitNames.Of(r.Wait)} | did not finish: {r.Failure.Replace('|', '/')} | | | | | |");
+                continue;
+            }
+            var callback = Find(results, UserPath.Callback, r.Wait);
+            string toCallback = callback is { Failure: null, Latency.P50: > 0 } c ? Units.Ratio((double)r.Latency.P50 / c.Latency.P50) : "-";
+            var baseline = report.Baseline(BaselineRatio.MetricFor(r.Wait));
+            string toC = baseline is { Latency.P50: > 0 } b ? Units.Ratio((double)r.Latency.P50 / b.Latency.P50) : "-";
+            string hybrid = r.Wait == RpmsgWaitStrategy.Hybrid && Find(results, r.Path, RpmsgWaitStrategy.BusyPoll) is { Failure: null, Latency.P50: > 0 } poll
+                ? Units.Ratio((double)r.Latency.P50 / poll.Latency.P50)
+                : "";
+            md.AppendLine(Invariant($"| {r.Path} | {WaitNames.Of(r.Wait)} | {Units.Time(r.Latency.P50)} | {Units.Time(r.Latency.P99)} | {toCallback} | {toC} | {hybrid} | {Units.Decimal(r.AllocatedBytesPerMessage, "0.00")} |"));
+        }
+        md.AppendLine();
+        foreach (var r in results.Where(r => r.IdleCpu is not null))
+            md.AppendLine(Invariant($"Idle: the host process used {r.IdleCpu * 100:0.0} % of a core while an application thread waited in `Receive` (hybrid) with nothing arriving (target < {IdleTarget * 100:0} %)."));
+        md.AppendLine();
+        md.AppendLine("| Target | Met |");
+        md.AppendLine("|---|---|");
+        md.AppendLine(Invariant($"| every user path's p50 within {CallbackTarget}x of the callback path, per wait mode | {Met(results, r => r.Path != UserPath.Callback, r => Ratio(r, Find(results, UserPath.Callback, r.Wait)) <= CallbackTarget)} |"));
+        md.AppendLine(Invariant($"| hybrid p50 within {HybridTarget}x of busy-poll, per path | {Met(results, r => r.Wait == RpmsgWaitStrategy.Hybrid, r => Ratio(r, Find(results, r.Path, RpmsgWaitStrategy.BusyPoll)) <= HybridTarget)} |"));
+        md.AppendLine(Invariant($"| idle in hybrid Receive under {IdleTarget * 100:0} % of a core | {Met(results, r => r.IdleCpu is not null, r => r.IdleCpu < IdleTarget)} |"));
+        md.AppendLine(Invariant($"| 0 B allocated per message (under 1 B/msg: one-time costs spread over the run) | {Met(results, _ => true, r => r.Failure is null && r.AllocatedBytesPerMessage < 1)} |"));
+        md.AppendLine();
+    }
+
+    private static UserPathResult? Find(IReadOnlyList<UserPathResult> results, UserPath path, RpmsgWaitStrategy wait) =>
+        results.FirstOrDefault(r => r.Path == path && r.Wait == wait);
+
+    private static double Ratio(UserPathResult r, UserPathResult? reference) =>
+        r.Failure is null && reference is { Failure: null, Latency.P50: > 0 } ? (double)r.Latency.P50 / reference.Latency.P50 : double.PositiveInfinity;
+
+    private static string Met(IReadOnlyList<UserPathResult> results, Func<UserPathResult, bool> applies, Func<UserPathResult, bool> met)
+    {
+        var cases = results.Where(applies).ToArray();
+        if (cases.Length == 0)
+            return "not measured";
+        var missed = cases.Where(r => !met(r)).Select(r => $"{r.Path} {WaitNames.Of(r.Wait)}").ToArray();
+        return missed.Length == 0 ? $"yes ({cases.Length} of {cases.Length})" : $"**no**: {cases.Length - missed.Length} of {cases.Length}; missed: {string.Join(", ", missed)}";
+    }
+
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,197 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.IO.Pipelines;
+using VirtioRpmsg.Rpmsg;
+
+namespace VirtioRpmsg.Harness;
+
+/// <summary>
+/// Echo round trips through one user-facing receive path (<see cref="UserPath"/>), one at a time, every echo
+/// checked: what applications write, as opposed to the harness's dispatcher-callback client. Runs on a fresh
+/// application thread (not pinned: the scheduler places it, as it would an application's).
+/// </summary>
+internal static class UserPathRun
+{
+    private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>Runs <paramref name="warmup"/> unrecorded, then <paramref name="count"/> recorded round trips to <paramref name="echoAddress"/>.</summary>
+    public static UserPathResult Run(RpmsgDevice host, uint echoAddress, UserPath path, RpmsgWaitStrategy wait, int payloadSize, int warmup, int count, bool measureIdle, CancellationToken cancellationToken)
+    {
+        UserPathResult? result = null;
+        Exception? failure = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                using var endpoint = host.CreateEndpoint(RpmsgAddress.Any, echoAddress);
+                result = path switch
+                {
+                    UserPath.Receive => Measure(path, wait, payloadSize, warmup, count, new BlockingEcho(endpoint, payloadSize).RoundTrip),
+                    UserPath.ReceiveAsync => MeasureAsync(endpoint, wait, payloadSize, warmup, count, cancellationToken).GetAwaiter().GetResult(),
+                    UserPath.Stream => Measure(path, wait, payloadSize, warmup, count, new StreamEcho(endpoint, payloadSize).RoundTrip),
+                    UserPath.Pipe => MeasurePipe(endpoint, wait, payloadSize, warmup, count, cancellationToken),
+                    _ => throw new ArgumentOutOfRangeException(nameof(path), path, "the callback path is the harness's echo client"),
+                };
+                if (measureIdle)
+                    result = result with { IdleCpu = IdleInReceive(endpoint, cancellationToken) };
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+        }) { IsBackground = true, Name = $"bench-user-{path}" };
+        thread.Start();
+        var bound = EchoRuns.RunBound(warmup + (long)count) + TimeSpan.FromSeconds(5);
+        if (!thread.Join(bound))
+            throw new TimeoutException($"user path {path} {WaitNames.Of(wait)}: not done within {bound.TotalSeconds:F0} s\n{host.Dump()}");
+        if (failure is not null)
+            throw new InvalidOperationException($"user path {path} {WaitNames.Of(wait)} failed: {failure.Message}", failure);
+        return result!;
+    }
+
+    private static UserPathResult Measure(UserPath path, RpmsgWaitStrategy wait, int payloadSize, int warmup, int count, Action<int> roundTrip)
+    {
+        for (int i = 0; i < warmup; i++)
+            roundTrip(i);
+        var recorder = new LatencyRecorder();
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        for (int i = 0; i < count; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            roundTrip(i);
+            recorder.RecordTicks(start, Stopwatch.GetTimestamp());
+        }
+        double allocated = (GC.GetTotalAllocatedBytes(precise: true) - before) / (double)count;
+        return new UserPathResult(path, wait, payloadSize, recorder.Summarize(), allocated);
+    }
+
+    private static UserPathResult MeasurePipe(RpmsgEndpoint endpoint, RpmsgWaitStrategy wait, int payloadSize, int warmup, int count, CancellationToken cancellationToken)
+    {
+        var pipe = new RpmsgDuplexPipe(endpoint);
+        try
+        {
+            return MeasurePipeAsync(pipe, wait, payloadSize, warmup, count, cancellationToken).GetAwaiter().GetResult();
+        }
+        finally
+        {
+            pipe.DisposeAsync().AsTask().Wait(s_timeout);
+        }
+    }
+
+    /// <summary>
+    /// The host process's CPU while this thread waits in a blocking Receive with nothing arriving (after the spin
+    /// budget), then one echo wakes it.
+    /// </summary>
+    private static double IdleInReceive(RpmsgEndpoint endpoint, CancellationToken cancellationToken)
+    {
+        var reply = new byte[endpoint.MaxPayload];
+        double idle = 0;
+        var waiter = new Thread(() => idle = EchoRuns.MeasureIdleCpu([Environment.ProcessId], cancellationToken)) { IsBackground = true, Name = "bench-idle-measure" };
+        waiter.Start();
+        // Receives nothing while the other thread measures; then the echo below wakes it.
+        bool early = endpoint.TryReceive(reply, TimeSpan.FromMilliseconds(700), out _, cancellationToken);
+        waiter.Join();
+        if (early)
+            throw new InvalidDataException("idle measurement: a message arrived while nothing was sent");
+        return idle;
+    }
+
+    private static void Check(ReadOnlySpan<byte> sent, ReadOnlySpan<byte> received, int i)
+    {
+        if (!received.SequenceEqual(sent))
+            throw new InvalidDataException($"round trip {i}: the echo differs from the request ({received.Length} bytes back for {sent.Length})");
+    }
+
+    private static byte[] Payload(int size)
+    {
+        var payload = new byte[size];
+        for (int i = 0; i < size; i++)
+            payload[i] = (byte)(i * 7 + 1);
+        return payload;
+    }
+
+    private sealed class BlockingEcho(RpmsgEndpoint endpoint, int size)
+    {
+        private readonly byte[] _payload = Payload(size);
+        private readonly byte[] _reply = new byte[endpoint.MaxPayload];
+
+        public void RoundTrip(int i)
+        {
+            if (!endpoint.TrySend(_payload))
+                endpoint.Send(_payload, s_timeout);
+            var r = endpoint.Receive(_reply, s_timeout);
+            Check(_payload, _reply.AsSpan(0, r.Length), i);
+        }
+    }
+
+    /// <summary>await SendAsync, await ReceiveAsync: the whole measured loop is one async method, so the harness adds no allocation per message.</summary>
+    private static async Task<UserPathResult> MeasureAsync(RpmsgEndpoint endpoint, RpmsgWaitStrategy wait, int size, int warmup, int count, CancellationToken cancellationToken)
+    {
+        byte[] payload = Payload(size);
+        byte[] reply = new byte[endpoint.MaxPayload];
+        var recorder = new LatencyRecorder();
+        long before = 0;
+        for (int i = 0; i < warmup + count; i++)
+        {
+            if (i == warmup)
+                before = GC.GetTotalAllocatedBytes(precise: true);
+            long start = Stopwatch.GetTimestamp();
+            await endpoint.SendAsync(payload, cancellationToken).ConfigureAwait(false);
+            var r = await endpoint.ReceiveAsync(reply, cancellationToken).ConfigureAwait(false);
+            if (i >= warmup)
+                recorder.RecordTicks(start, Stopwatch.GetTimestamp());
+            Check(payload, reply.AsSpan(0, r.Length), i);
+        }
+        double allocated = (GC.GetTotalAllocatedBytes(precise: true) - before) / (double)count;
+        return new UserPathResult(UserPath.ReceiveAsync, wait, size, recorder.Summarize(), allocated);
+    }
+
+    private sealed class StreamEcho(RpmsgEndpoint endpoint, int size)
+    {
+        private readonly byte[] _payload = Payload(size);
+        private readonly byte[] _reply = new byte[size];
+        private readonly RpmsgStream _stream = new(endpoint);
+
+        public void RoundTrip(int i)
+        {
+            _stream.Write(_payload);
+            _stream.ReadExactly(_reply);
+            Check(_payload, _reply, i);
+        }
+    }
+
+    /// <summary>Output.WriteAsync (which flushes), then Input.ReadAsync until the echo is whole; one async method like <see cref="MeasureAsync"/>.</summary>
+    private static async Task<UserPathResult> MeasurePipeAsync(RpmsgDuplexPipe pipe, RpmsgWaitStrategy wait, int size, int warmup, int count, CancellationToken cancellationToken)
+    {
+        byte[] payload = Payload(size);
+        byte[] reply = new byte[size];
+        var recorder = new LatencyRecorder();
+        long before = 0;
+        for (int i = 0; i < warmup + count; i++)
+        {
+            if (i == warmup)
+                before = GC.GetTotalAllocatedBytes(precise: true);
+            long start = Stopwatch.GetTimestamp();
+            await pipe.Output.WriteAsync(payload, cancellationToken).ConfigureAwait(false);
+            while (true)
+            {
+                var read = await pipe.Input.ReadAsync(cancellationToken).ConfigureAwait(false);
+                if (read.Buffer.Length >= size)
+                {
+                    var echo = read.Buffer.Slice(0, size);
+                    echo.CopyTo(reply);
+                    pipe.Input.AdvanceTo(echo.End);
+                    break;
+                }
+                if (read.IsCompleted)
+                    throw new EndOfStreamException($"round trip {i}: the pipe's input ended");
+                pipe.Input.AdvanceTo(read.Buffer.Start, read.Buffer.End);
+            }
+            if (i >= warmup)
+                recorder.RecordTicks(start, Stopwatch.GetTimestamp());
+            Check(payload, reply, i);
+        }
+        double allocated = (GC.GetTotalAllocatedBytes(precise: true) - before) / (double)count;
+        return new UserPathResult(UserPath.Pipe, wait, size, recorder.Summarize(), allocated);
+    }
+}

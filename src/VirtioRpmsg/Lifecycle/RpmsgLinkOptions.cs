@@ -1,0 +1,33 @@
+using VirtioRpmsg.Rpmsg;
+
+namespace VirtioRpmsg.Lifecycle;
+
+/// <summary>Options for <see cref="RpmsgLink.OpenAsync(string, RpmsgLinkOptions?, CancellationToken)"/>.</summary>
+public sealed record RpmsgLinkOptions
+{
+    /// <summary>The default bound of every step (doorbell handshake, link-up, a channel's announcement).</summary>
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Bound of each waiting step: the doorbell handshake, the remote setting up the link, and
+    /// <see cref="RpmsgLink.WaitForChannelAsync"/>. <see cref="Timeout.InfiniteTimeSpan"/> waits forever.
+    /// </summary>
+    public TimeSpan Timeout { get; init; } = DefaultTimeout;
+
+    /// <summary>Name of the host device (log lines, dumps).</summary>
+    public string Name { get; init; } = "rpmsg0";
+
+    /// <summary>
+    /// The host device's options; null takes the defaults with the description's wait strategy. When given, its
+    /// <see cref="RpmsgDeviceOptions.WaitStrategy"/> wins over the description's.
+    /// </summary>
+    public RpmsgDeviceOptions? Device { get; init; }
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the field when a value is out of range.</summary>
+    public void Validate()
+    {
+        if (Timeout != System.Threading.Timeout.InfiniteTimeSpan && Timeout <= TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(nameof(Timeout), Timeout, "RpmsgLinkOptions.Timeout must be positive or Timeout.InfiniteTimeSpan");
+        ArgumentException.ThrowIfNullOrEmpty(Name, nameof(Name));
+    }
+}

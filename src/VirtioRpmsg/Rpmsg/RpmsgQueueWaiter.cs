@@ -1,0 +1,98 @@
+using System.Threading.Tasks.Sources;
+
+namespace VirtioRpmsg.Rpmsg;
+
+/// <summary>
+/// One parked <c>ReceiveAsync</c> of a <see cref="RpmsgEndpointQueue"/>, reused (pooled by the queue) so that an
+/// asynchronous receive allocates nothing per message, in any build. The writer that finds it listed copies the
+/// next message straight into its destination (under the queue's lock) and completes it with the result, so the
+/// continuation needs no second look at the queue. Whoever unlists it (writer, close or cancellation, under the
+/// queue's lock) completes it; the reader's <see cref="GetResult"/> returns it to the pool.
+/// </summary>
+internal sealed class RpmsgQueueWaiter : IValueTaskSource<RpmsgReceiveResult>
+{
+    private readonly RpmsgEndpointQueue _queue;
+    // Continuations never run on the completing thread: that is the dispatcher (or a cancelling caller).
+    private ManualResetValueTaskSourceCore<RpmsgReceiveResult> _core = new() { RunContinuationsAsynchronously = true };
+    private CancellationTokenRegistration _registration;
+    private CancellationToken _token;
+
+    internal RpmsgQueueWaiter(RpmsgEndpointQueue queue) => _queue = queue;
+
+    /// <summary>The next waiter in the queue's waiter list, completion list or free list (under the queue's lock).</summary>
+    internal RpmsgQueueWaiter? Next;
+
+    /// <summary>Where the message goes.</summary>
+    internal Memory<byte> Destination { get; private set; }
+
+    /// <summary>Why a closed queue has nothing more (the endpoint's reason).</summary>
+    internal Func<Exception>? Closed { get; private set; }
+
+    /// <summary>Set by the queue when it unlists this waiter: the message received, or the failure.</summary>
+    internal RpmsgReceiveResult Result;
+
+    /// <inheritdoc cref="Result"/>
+    internal Exception? Error;
+
+    /// <summary>Resets for a new wait (under the queue's lock, before it is listed).</summary>
+    internal void Arm(Memory<byte> destination, Func<Exception> closed, CancellationToken token)
+    {
+        _core.Reset();
+        Destination = destination;
+        Closed = closed;
+        _token = token;
+        Result = default;
+        Error = null;
+    }
+
+    /// <summary>Registers the cancellation (outside the queue's lock: a token cancelled already runs the callback here) and returns the wait.</summary>
+    internal ValueTask<RpmsgReceiveResult> Start()
+    {
+        short version = _core.Version;
+        if (_token.CanBeCanceled)
+            _registration = _token.UnsafeRegister(static w => ((RpmsgQueueWaiter)w!).OnCancelled(), this);
+        return new ValueTask<RpmsgReceiveResult>(this, version);
+    }
+
+    /// <summary>Completes with <see cref="Result"/> or <see cref="Error"/> (outside the queue's lock).</summary>
+    internal void Complete()
+    {
+        if (Error is { } error)
+            _core.SetException(error);
+        else
+            _core.SetResult(Result);
+    }
+
+    private void OnCancelled()
+    {
+        if (_queue.TryUnlist(this))
+            _core.SetException(new OperationCanceledException(_token));
+    }
+
+    /// <inheritdoc />
+    public RpmsgReceiveResult GetResult(short token)
+    {
+        try
+        {
+            return _core.GetResult(token);
+        }
+        finally
+        {
+            // Waits for a running cancellation callback, so nothing touches this waiter once it is pooled again.
+            _registration.Dispose();
+            _registration = default;
+            _token = default;
+            Destination = default;
+            Closed = null;
+            Error = null;
+            _queue.Recycle(this);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+    /// <inheritdoc />
+    public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _core.OnCompleted(continuation, state, token, flags);
+}
