@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using VirtioRpmsg.Harness;
 using VirtioRpmsg.Simulation;
 
@@ -12,8 +11,9 @@ internal static class ColdStartCommand
 {
     public static int Run(FileInfo aot, int runs, bool quick, string? output, CancellationToken ct)
     {
-        // The comparison needs both builds: this process is the JIT one only when it has a JIT.
-        if (!RuntimeFeature.IsDynamicCodeSupported)
+        // The comparison needs both builds: this process is the JIT one only when its JIT compiled something
+        // (not IsDynamicCodeSupported: PublishAot turns that switch off in the JIT build too).
+        if (System.Runtime.JitInfo.GetCompiledMethodCount() == 0)
             throw new CliFailure("--cold-start compares this program under the JIT with the NativeAOT binary: run it from the JIT build (dotnet run -c Release --project src/VirtioRpmsg.Cli -- bench --cold-start PATH)");
         if (!aot.Exists)
             throw new CliFailure($"--cold-start: no NativeAOT rpmsg binary at '{aot.FullName}' (bench/cold-start.sh publishes it)");
