@@ -6,17 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-for tool in aarch64-linux-gnu-gcc qemu-aarch64-static; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "arm64-smoke: '$tool' not found (apt-get install gcc-aarch64-linux-gnu qemu-user-static libc6-arm64-cross)" >&2
-    exit 1
-  fi
-done
-sysroot=/usr/aarch64-linux-gnu
-if [ ! -e "$sysroot/lib/ld-linux-aarch64.so.1" ]; then
-  echo "arm64-smoke: no AArch64 C library under $sysroot (apt-get install libc6-arm64-cross)" >&2
-  exit 1
-fi
+. tests/arm64-toolchain.sh
+require_arm64_toolchain arm64-smoke
 
 out=artifacts/arm64-smoke
 rm -rf "$out"

@@ -14,6 +14,9 @@ public static class ReportCommand
     public const string Usage =
         "usage: report [--quick] [--out FILE.md] [--svg FILE.svg] [--scenario NAME]... [--host-cpu N] [--remote-cpu N] [--notes FILE.md] [--micro-results DIR]";
 
+    /// <summary>The cold-start section's file under docs/ (<see cref="ColdStartReportWriter"/>).</summary>
+    public const string ColdStartFileName = "benchmarks-cold-start.md";
+
     /// <summary>Parses <paramref name="args"/> (without the leading "report").</summary>
     /// <exception cref="ArgumentException">An unknown option or a missing or malformed value (the message names it).</exception>
     public static ReportOptions Parse(IReadOnlyList<string> args, string? root = null)
@@ -25,6 +28,7 @@ public static class ReportCommand
             MarkdownPath = Path.Combine(root, "docs", "benchmarks.md"),
             SvgPath = Path.Combine(root, "docs", "latency.svg"),
             NotesPath = Path.Combine(root, "docs", "benchmarks-notes.md"),
+            ColdStartPath = Path.Combine(root, "docs", ColdStartFileName),
             MicroResultsDirectory = Path.Combine(root, "BenchmarkDotNet.Artifacts", "results"),
         };
         var scenarios = new List<string>();

@@ -27,6 +27,9 @@ public sealed record ReportOptions
     /// <summary>A hand-written Markdown file (analysis of misses) included in the report when it exists.</summary>
     public string? NotesPath { get; init; }
 
+    /// <summary>The cold-start section written by <c>rpmsg bench --cold-start</c>, included after the notes when it exists.</summary>
+    public string? ColdStartPath { get; init; }
+
     /// <summary>A BenchmarkDotNet results directory whose *-report-github.md files are included when present.</summary>
     public string? MicroResultsDirectory { get; init; }
 

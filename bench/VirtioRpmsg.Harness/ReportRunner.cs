@@ -88,6 +88,9 @@ public static class ReportRunner
                 ? null
                 : Path.GetRelativePath(Path.GetDirectoryName(Path.GetFullPath(options.MarkdownPath))!, Path.GetFullPath(options.SvgPath));
             string? notes = options.NotesPath is not null && File.Exists(options.NotesPath) ? File.ReadAllText(options.NotesPath) : null;
+            // The cold-start section is measured by its own command (it needs the NativeAOT CLI); kept across report runs.
+            if (options.ColdStartPath is not null && File.Exists(options.ColdStartPath))
+                notes = (notes is null ? "" : notes.Trim() + Environment.NewLine + Environment.NewLine) + File.ReadAllText(options.ColdStartPath);
             var micro = MicroResults(options.MicroResultsDirectory);
             File.WriteAllText(options.MarkdownPath, MarkdownReportWriter.Render(report, svgLink, notes, micro));
         }

@@ -41,7 +41,8 @@ string packageVersion = version.Split('+')[0];
 Console.WriteLine($"EchoConsumer: VirtioRpmsg {packageVersion} on {RuntimeInformation.RuntimeIdentifier}");
 if (expectedVersion is not null && packageVersion != expectedVersion)
 {
-    Console.Error.WriteLine($"EchoConsumer: expected VirtioRpmsg {expectedVersion}, loaded {packageVersion} from '{assembly.Location}'");
+    // No assembly path in the message: Assembly.Location is empty in a single-file or NativeAOT app (IL3000).
+    Console.Error.WriteLine($"EchoConsumer: expected VirtioRpmsg {expectedVersion}, loaded {packageVersion} ({version})");
     return 1;
 }
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using VirtioRpmsg.Memory;
+using VirtioRpmsg.Simulation;
 
 namespace VirtioRpmsg.Arm64Smoke;
 
@@ -41,11 +42,8 @@ public static class CrossProcessChecks
         string? launcher = Environment.GetEnvironmentVariable("VRPMSG_SMOKE_LAUNCHER");
         if (!string.IsNullOrEmpty(launcher))
             command.Add(launcher);
-        string self = Environment.ProcessPath ?? throw new SmokeFailure("Environment.ProcessPath is unknown");
-        command.Add(self);
-        // Framework-dependent run (dotnet VirtioRpmsg.Arm64Smoke.dll): the host needs the assembly path.
-        if (Path.GetFileNameWithoutExtension(self) == "dotnet")
-            command.Add(typeof(CrossProcessChecks).Assembly.Location);
+        // This executable (apphost, self-contained or NativeAOT), or dotnet + the assembly in a framework-dependent run.
+        command.AddRange(SimulatedRemoteProcessOptions.CurrentProcessCommand());
         command.AddRange(args);
         return command;
     }

@@ -31,13 +31,26 @@ internal static class BenchCommand
                     r.AddError($"{cpu.Name} must not be negative");
             });
         }
+        var coldStart = new Option<FileInfo?>("--cold-start")
+        {
+            Description = "Instead: cold start (process start to the first verified echo) and steady ping p50 of this JIT program against this NativeAOT rpmsg binary; writes docs/benchmarks-cold-start.md (or --out), which the report includes.",
+            HelpName = "AOT_RPMSG",
+        };
+        var runs = new Option<int>("--runs") { Description = "Cold starts per CLI with --cold-start.", DefaultValueFactory = _ => 10 };
+        runs.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() < 1)
+                r.AddError("--runs must be at least 1");
+        });
         var verbose = CliOptions.Verbose();
         var command = new Command("bench", "Run the benchmark suite (baselines, in-process and cross-process echo and streaming) and write the report.")
         {
-            quick, output, svg, scenario, hostCpu, remoteCpu, verbose,
+            quick, output, svg, scenario, hostCpu, remoteCpu, coldStart, runs, verbose,
         };
         command.SetAction(parse =>
         {
+            if (parse.GetValue(coldStart) is { } aot)
+                return CliRunner.Run("bench", parse.GetValue(verbose), ct => ColdStartCommand.Run(aot, parse.GetValue(runs), parse.GetValue(quick), parse.GetValue(output), ct));
             var args = new List<string>();
             if (parse.GetValue(quick))
                 args.Add("--quick");
