@@ -52,7 +52,7 @@ public sealed partial class SharedMemoryRegion
         try
         {
             NativeCallException.ThrowIfError(Native.Ftruncate(fd.Value, size), "ftruncate", name);
-            return FromDescriptorCore(fd, "memfd:" + name, deviceAddress, size, guardPages);
+            return FromDescriptorCore(fd, "memfd:" + name, deviceAddress, size, guardPages, 0);
         }
         catch
         {
@@ -63,16 +63,22 @@ public sealed partial class SharedMemoryRegion
 
     /// <summary>Maps a memfd (or file) descriptor received from a peer. The region takes ownership of it.</summary>
     /// <remarks>On failure the descriptor is closed too, so a caller never has to clean up after a failed call.</remarks>
-    internal static SharedMemoryRegion FromDescriptor(FileDescriptor fd, string name, ulong deviceAddress, long size, bool guardPages = false)
+    /// <remarks>
+    /// <paramref name="fileOffset"/> (page-aligned) is where the region starts in the file: a vhost-user
+    /// front-end passes its whole guest-memory file and says where each region lies in it.
+    /// </remarks>
+    internal static SharedMemoryRegion FromDescriptor(FileDescriptor fd, string name, ulong deviceAddress, long size, bool guardPages = false, long fileOffset = 0)
     {
         ArgumentNullException.ThrowIfNull(fd);
         try
         {
             ValidateSize(size, deviceAddress, name);
+            if (fileOffset < 0 || fileOffset % MappedBlock.PageSize != 0)
+                throw new ArgumentOutOfRangeException(nameof(fileOffset), fileOffset, $"'{name}': file offset {fileOffset} must be a non-negative multiple of the page size ({MappedBlock.PageSize}).");
             long actual = fd.GetSize(name);
-            if (actual < size)
-                throw new ArgumentOutOfRangeException(nameof(size), size, $"'{name}' is {actual} bytes, too small for {size} bytes.");
-            return FromDescriptorCore(fd, name, deviceAddress, size, guardPages);
+            if (actual < size || fileOffset > actual - size)
+                throw new ArgumentOutOfRangeException(nameof(size), size, $"'{name}' is {actual} bytes, too small for {size} bytes at offset {fileOffset}.");
+            return FromDescriptorCore(fd, name, deviceAddress, size, guardPages, fileOffset);
         }
         catch
         {
@@ -81,8 +87,8 @@ public sealed partial class SharedMemoryRegion
         }
     }
 
-    private static SharedMemoryRegion FromDescriptorCore(FileDescriptor fd, string name, ulong deviceAddress, long size, bool guardPages) =>
-        new(name, RegionBacking.MemFd, deviceAddress, size, () => MappedBlock.Map(fd.Value, name, 0, (ulong)size, guardPages), fd);
+    private static SharedMemoryRegion FromDescriptorCore(FileDescriptor fd, string name, ulong deviceAddress, long size, bool guardPages, long fileOffset) =>
+        new(name, RegionBacking.MemFd, deviceAddress, size, () => MappedBlock.Map(fd.Value, name, fileOffset, (ulong)size, guardPages), fd);
 
     /// <summary>Anonymous shared memory (tests, in-process loopback).</summary>
     public static SharedMemoryRegion CreateAnonymous(long size, ulong deviceAddress = 0, bool guardPages = false, string name = "anonymous")
