@@ -200,9 +200,10 @@ internal sealed class VhostUserRpmsgBackend : IDisposable
                 throw new VhostUserProtocolException(FaultRule.VhostUserUnsupportedRequest, "request", message.Header.Request,
                     $"vhost-user request {message.Header.Request} ({(Enum.IsDefined(request) ? request.ToString() : "unknown")}) is not supported by the rpmsg back-end");
         }
+        // The device goes live before the ack: a front-end that got its ack for the last queue set-up may kick at once.
+        TryCreateDevice();
         if (!replied && message.Header.NeedsReply && (_protocol & VhostUserFeatures.ReplyAck) != 0)
             ReplyU64(message.Header.Request, 0);
-        TryCreateDevice();
     }
 
     private void SetFeatures(ulong features)

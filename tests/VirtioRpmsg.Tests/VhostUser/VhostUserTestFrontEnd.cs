@@ -45,6 +45,10 @@ internal sealed class VhostUserTestFrontEnd : IDisposable
 
     internal System.Collections.Concurrent.ConcurrentDictionary<string, uint> Announced { get; } = new();
 
+    /// <summary>Waits (bounded) until the host device is running and the back-end's device has announced at least one service.</summary>
+    internal void WaitForAnnouncementOrLinkUp() =>
+        Assert.True(SpinWait.SpinUntil(() => !Announced.IsEmpty, TimeSpan.FromSeconds(30)), "the back-end announced nothing within 30 s");
+
     /// <summary>Waits (bounded) for the back-end to announce <paramref name="name"/>; returns its address.</summary>
     internal uint WaitForAnnouncement(string name)
     {
