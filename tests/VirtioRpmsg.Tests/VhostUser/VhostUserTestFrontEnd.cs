@@ -36,6 +36,13 @@ internal sealed class VhostUserTestFrontEnd : IDisposable
         Result = Task.Factory.StartNew(() => server.Serve(backendEnd, _stop.Token), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
+    /// <summary>Connects to a listening back-end at <paramref name="address"/> (its outcome is not observable here).</summary>
+    internal VhostUserTestFrontEnd(string address)
+    {
+        _socket = UnixSockets.Connect(address, Native.SockStream, Deadline.Within(TimeSpan.FromSeconds(30)), _waiter, CancellationToken.None);
+        Result = Task.FromResult<Fault?>(null);
+    }
+
     /// <summary>The back-end's outcome: its fault, or null for an orderly close.</summary>
     internal Task<Fault?> Result { get; }
 
