@@ -16,10 +16,14 @@ passed=0
 failed=0
 pass() { passed=$((passed + 1)); echo "PASS $*"; }
 fail() { failed=$((failed + 1)); echo "FAIL $*"; }
+# running PID: alive and not a zombie waiting to be reaped.
+running() { [ -r "/proc/$1/stat" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
 finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]; exit $?; }
 
-# Scratch space on tmpfs: UML's physmem file (shared with the back-end), the sockets, the logs.
-work=$(mktemp -d /dev/shm/kernel-peer.XXXXXX)
+# Scratch space: scripts, results, the socket and logs in /tmp (the guest reaches them through hostfs; not
+# under /dev, where the guest mounts its own devtmpfs), and UML's physmem file (shared with the back-end) on tmpfs.
+work=$(mktemp -d /tmp/kernel-peer.XXXXXX)
+shm=$(mktemp -d /dev/shm/kernel-peer.XXXXXX)
 guest_pgids=()
 remote_pid=""
 cleanup() {
@@ -29,6 +33,7 @@ cleanup() {
     for _ in $(seq 50); do kill -0 "$remote_pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$remote_pid" 2>/dev/null
   fi
+  rm -rf "$shm"
   if [ -n "${KERNEL_PEER_KEEP:-}" ]; then echo "kernel-peer: kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
@@ -54,7 +59,7 @@ wait_for() { # file pattern seconds
   local deadline=$((SECONDS + $3))
   until grep -q -- "$2" "$1" 2>/dev/null; do
     [ $SECONDS -ge $deadline ] && return 1
-    kill -0 "$remote_pid" 2>/dev/null || return 1
+    running "$remote_pid" || return 1
     sleep 0.1
   done
 }
@@ -69,7 +74,7 @@ if ! wait_for "$work/remote.log" "^LISTENING" 60; then cat "$work/remote.log"; f
 # boot NAME COMMAND...: starts a guest in its own process group, its console in $work/NAME/console.log.
 boot() {
   local name=$1; shift
-  mkdir -p "$work/$name/uml" "$work/$name/tmp"
+  mkdir -p "$work/$name/uml" "$shm/$name"
   cat >"$work/$name/init.sh" <<INIT
 #!/bin/sh
 mount -t proc proc /proc 2>/dev/null
@@ -79,7 +84,7 @@ $*
 $work/kpguest poweroff
 INIT
   chmod +x "$work/$name/init.sh"
-  TMPDIR="$work/$name/tmp" setsid "$linux" mem=64M rootfstype=hostfs rootflags=/ rw init="$work/$name/init.sh" \
+  TMPDIR="$shm/$name" setsid "$linux" mem=64M rootfstype=hostfs rootflags=/ rw init="$work/$name/init.sh" \
     virtio_uml.device="$sock:7" uml_dir="$work/$name/uml" con=null con0=null,fd:1 \
     </dev/null >"$work/$name/console.log" 2>&1 &
   guest_pid=$!
@@ -88,7 +93,7 @@ INIT
 # wait_guest SECONDS: waits for the current guest to power off; kills it at the bound.
 wait_guest() {
   local deadline=$((SECONDS + $1))
-  while kill -0 "$guest_pid" 2>/dev/null; do
+  while running "$guest_pid"; do
     if [ $SECONDS -ge $deadline ]; then kill -KILL -- "-$guest_pid" 2>/dev/null; return 1; fi
     sleep 0.2
   done
@@ -121,7 +126,7 @@ results guest1
 
 # Guest 2 is killed (SIGKILL, no goodbye) in the middle of round trips; guest 3 must then be served.
 boot guest2 "$work/kpguest loop $work/guest2"
-for _ in $(seq 600); do [ -e "$work/guest2/loop-started" ] && break; kill -0 "$guest_pid" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 1200); do [ -e "$work/guest2/loop-started" ] && break; running "$guest_pid" || break; sleep 0.1; done
 if [ -e "$work/guest2/loop-started" ]; then
   kill -KILL -- "-$guest_pid" 2>/dev/null
   if wait_for "$work/remote.log" "^GUEST 2 GONE" 30; then pass "guest2: killed mid-traffic, our remote dropped its device"

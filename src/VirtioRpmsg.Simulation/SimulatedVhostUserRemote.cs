@@ -65,6 +65,8 @@ public static class SimulatedVhostUserRemote
         };
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var server = new VhostUserRpmsgServer(socketPath, serverOptions);
+        // Listening already: a guest may connect now, but its lines come after this one.
+        Say($"LISTENING {socketPath}");
         var serving = Task.Factory.StartNew(() =>
         {
             try
@@ -75,7 +77,6 @@ public static class SimulatedVhostUserRemote
             {
             }
         }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-        Say($"LISTENING {socketPath}");
         try
         {
             if (input is not null)
