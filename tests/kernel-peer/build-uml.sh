@@ -41,18 +41,25 @@ fi
 
 mkdir -p "$cache"
 tree="$cache/src"
-rm -rf "$tree"
-mkdir -p "$tree"
-log "unpacking $tarball (package version $version) into $tree"
-tar -xf "$tarball" -C "$tree" --strip-components=1
-
-cd "$tree"
-make ARCH=um defconfig >&2
-for option in "${options[@]}"; do scripts/config --enable "$option"; done
-make ARCH=um olddefconfig >&2
-for option in "${options[@]}"; do
-  grep -q "^CONFIG_$option=y" .config || { log "CONFIG_$option did not stick after olddefconfig"; exit 1; }
-done
+# A build that was interrupted (the machine was busy, the job was killed) resumes from its objects:
+# the tree is reused once it was unpacked and configured completely ("configured" stamp).
+if [ -e "$cache/configured" ] && [ -f "$tree/.config" ]; then
+  log "resuming the interrupted build in $tree"
+  cd "$tree"
+else
+  rm -rf "$tree" "$cache/configured"
+  mkdir -p "$tree"
+  log "unpacking $tarball (package version $version) into $tree"
+  tar -xf "$tarball" -C "$tree" --strip-components=1
+  cd "$tree"
+  make ARCH=um defconfig >&2
+  for option in "${options[@]}"; do scripts/config --enable "$option"; done
+  make ARCH=um olddefconfig >&2
+  for option in "${options[@]}"; do
+    grep -q "^CONFIG_$option=y" .config || { log "CONFIG_$option did not stick after olddefconfig"; exit 1; }
+  done
+  touch "$cache/configured"
+fi
 jobs=${UML_BUILD_JOBS:-2}
 log "building linux with -j$jobs at idle priority (about 12 min on 2 cores)"
 nice -n 19 ionice -c3 make -j"$jobs" ARCH=um linux >&2
@@ -61,7 +68,7 @@ cp linux "$binary.tmp"
 cp .config "$cache/config"
 mv "$binary.tmp" "$binary"
 cd "$cache"
-rm -rf "$tree"
+rm -rf "$tree" "$cache/configured"
 printf 'linux-source-6.1 %s\noptions %s\n' "$version" "${options[*]}" > "$cache/stamp"
 log "built $binary"
 echo "$binary"
