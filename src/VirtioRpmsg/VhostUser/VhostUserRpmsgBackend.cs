@@ -323,13 +323,14 @@ internal sealed class VhostUserRpmsgBackend : IDisposable
         if (device is null)
             return;
         _device = null;
+        // Stopped first: a disabled ring or a dead guest gets no more writes (not even name-service destroys).
+        device.Stop(reason);
         try
         {
             _options.DeviceRemoved?.Invoke(device, reason);
         }
         finally
         {
-            device.Stop(reason);
             device.Dispose();
             _doorbell?.Dispose();
             _doorbell = null;

@@ -23,7 +23,7 @@ public sealed class VhostUserRpmsgOptions
     /// </summary>
     public Action<RpmsgDevice>? DeviceCreated { get; set; }
 
-    /// <summary>Called when a device goes away (guest gone, queue disabled, reset, protocol fault) with the reason, before it is stopped.</summary>
+    /// <summary>Called when a device goes away (guest gone, queue disabled, reset, protocol fault) with the reason, after it was stopped (it touches guest memory no more).</summary>
     public Action<RpmsgDevice, string>? DeviceRemoved { get; set; }
 
     /// <summary>Called when a guest connects, with its number (1, 2, ...).</summary>

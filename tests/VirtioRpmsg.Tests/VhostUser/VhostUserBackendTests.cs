@@ -29,10 +29,11 @@ public sealed class VhostUserBackendTests
                         Created.Add(device);
                     device.CreateNamedEndpoint("rpmsg-echo", RpmsgAddress.Any, (ept, source, payload) => ept.SendTo(source, payload, Wait));
                 },
-                DeviceRemoved = (_, reason) =>
+                DeviceRemoved = (device, reason) =>
                 {
+                    // Recorded with the state the device was handed over in: it must already be stopped.
                     lock (Removed)
-                        Removed.Add(reason);
+                        Removed.Add(device.State == RpmsgDeviceState.Stopped ? reason : "NOT STOPPED: " + reason);
                 },
             };
             Server = new VhostUserRpmsgServer("@vrpmsg-vhost-test-" + Guid.NewGuid().ToString("N"), options);
@@ -96,6 +97,7 @@ public sealed class VhostUserBackendTests
             var device = rig.Created[round];
             Assert.Equal(RpmsgDeviceState.Stopped, device.State);
             Assert.Contains("closed", rig.Removed[round], StringComparison.Ordinal);
+            Assert.DoesNotContain("NOT STOPPED", rig.Removed[round], StringComparison.Ordinal);
         }
         Assert.Equal(3, rig.Created.Distinct().Count());
         Assert.Equal(3, rig.Server.GuestsServed);
@@ -111,6 +113,7 @@ public sealed class VhostUserBackendTests
         guest.SendAcked(VhostUserRequest.SetVringEnable, VhostUserTestFrontEnd.State(1, 0), VhostUserHeader.Version | VhostUserHeader.NeedReplyFlag);
         Assert.Equal(RpmsgDeviceState.Stopped, rig.Created[0].State);
         Assert.Contains("disabled queue 1", rig.Removed[0], StringComparison.Ordinal);
+        Assert.DoesNotContain("NOT STOPPED", rig.Removed[0], StringComparison.Ordinal);
         guest.SendAcked(VhostUserRequest.SetVringEnable, VhostUserTestFrontEnd.State(1, 1), VhostUserHeader.Version | VhostUserHeader.NeedReplyFlag);
         Assert.Equal(2, rig.Created.Count);
         Assert.NotSame(rig.Created[0], rig.Created[1]);
