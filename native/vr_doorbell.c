@@ -82,6 +82,31 @@ int vr_poll2(int fd, int want_write, int wake_fd, int timeout_ms, int *ready)
     return 0;
 }
 
+int vr_poll_many(const int *fds, int n, int timeout_ms, int *ready, int *invalid)
+{
+    if (n < 1 || n > VR_MAX_POLL)
+        return -EINVAL;
+    struct pollfd p[VR_MAX_POLL];
+    for (int i = 0; i < n; i++) {
+        p[i].fd = fds[i];
+        p[i].events = POLLIN;
+        p[i].revents = 0;
+    }
+    int r = poll(p, (nfds_t)n, timeout_ms);
+    if (r < 0)
+        return -errno;
+    int bits = 0, bad = 0;
+    for (int i = 0; i < n; i++) {
+        if (p[i].revents & POLLNVAL)
+            bad |= 1 << i;
+        else if (p[i].revents)
+            bits |= 1 << i;
+    }
+    *ready = bits;
+    *invalid = bad;
+    return 0;
+}
+
 static int make_address(const char *name, int abstract, struct sockaddr_un *addr, socklen_t *len)
 {
     size_t n = strlen(name);

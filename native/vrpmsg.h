@@ -64,6 +64,11 @@ VR_EXPORT int vr_dup(int fd, int *out);
  * input) with a timeout in ms (-1 = none). *ready gets VR_READY_* bits;
  * 0 means timeout. Returns -EINTR on a signal (the caller retries). */
 VR_EXPORT int vr_poll2(int fd, int want_write, int wake_fd, int timeout_ms, int *ready);
+/* Polls up to VR_MAX_POLL fds for input with a timeout in ms (-1 = none).
+ * Bit i of *ready: fds[i] readable, hung up or in error; bit i of *invalid:
+ * fds[i] is not open (POLLNVAL). Both 0 means timeout. -EINTR on a signal. */
+#define VR_MAX_POLL 8
+VR_EXPORT int vr_poll_many(const int *fds, int n, int timeout_ms, int *ready, int *invalid);
 
 /* Unix-domain sockets. abstract != 0 uses the Linux abstract namespace
  * (no file on disk); name is then given without the leading NUL. */

@@ -155,6 +155,20 @@ public sealed class SimulatedRemote : IDisposable
         }
     }
 
+    /// <summary>
+    /// Adds the services of <paramref name="options"/> to a remote <paramref name="device"/> that is not started
+    /// yet (its owner starts it, and stops it when its host goes away): how a device created by a transport such
+    /// as <see cref="VirtioRpmsg.VhostUser.VhostUserRpmsgServer"/> becomes a simulated remote. Disposing the
+    /// returned remote disposes the device too.
+    /// </summary>
+    public static SimulatedRemote Create(RpmsgDevice device, SimulatedRemoteOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        if (device.Role != RpmsgRole.Remote || device.State != RpmsgDeviceState.Created)
+            throw new ArgumentException($"a simulated remote needs a remote-role device that is not started yet, not {device}", nameof(device));
+        return new SimulatedRemote(device, options ?? new SimulatedRemoteOptions());
+    }
+
     /// <summary>Waits until the host set DRIVER_OK and the services were announced; false on timeout.</summary>
     public bool WaitForLinkUp(TimeSpan timeout, CancellationToken cancellationToken = default) => Device.WaitForLinkUp(timeout, cancellationToken);
 

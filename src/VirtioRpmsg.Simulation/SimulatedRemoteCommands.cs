@@ -24,6 +24,7 @@ public sealed class SimulatedRemoteCommands
     private static readonly TimeSpan AttachTimeout = TimeSpan.FromSeconds(30);
     private readonly SimulatedRemote? _fixed;
     private readonly SimulatedRemoteLink? _link;
+    private readonly Func<SimulatedRemote?>? _current;
 
     /// <summary>Executes the line protocol against <paramref name="remote"/>.</summary>
     public SimulatedRemoteCommands(SimulatedRemote remote)
@@ -39,7 +40,15 @@ public sealed class SimulatedRemoteCommands
         _link = link;
     }
 
-    private SimulatedRemote Remote => _fixed ?? _link!.Current;
+    /// <summary>Commands over whichever remote is current (one per guest of a vhost-user server); none current is an error reply.</summary>
+    public SimulatedRemoteCommands(Func<SimulatedRemote?> current)
+    {
+        ArgumentNullException.ThrowIfNull(current);
+        _current = current;
+    }
+
+    private SimulatedRemote Remote => _fixed
+        ?? (_current is not null ? _current() ?? throw new InvalidOperationException("no guest is connected") : _link!.Current);
 
     private SimulatedRemoteLink Link => _link ?? throw new InvalidOperationException("this remote cannot detach, attach or crash on command (no link)");
 

@@ -36,35 +36,40 @@ internal static class RemoteCommand
             Description = "Announce the echo service under NAME (repeatable; default rpmsg-echo). The remote exits once the host has destroyed all of them.",
             AllowMultipleArgumentsPerToken = false,
         };
+        var vhostUser = new Option<string?>("--vhost-user") { Description = "Serve the services as a vhost-user rpmsg device (virtio id 7) on this Unix socket, e.g. to a User-Mode Linux kernel (virtio_uml.device=SOCKET:7); one guest at a time, a fresh device per guest." };
         var noStdin = new Option<bool>("--no-stdin") { Description = "Do not read commands from stdin; run until Ctrl+C or until the host goes away." };
         var wait = CliOptions.Wait();
         var platform = CliOptions.Platform();
         var verbose = CliOptions.Verbose();
         var command = new Command("remote", "Run the simulated remote (device side, echo service) in the foreground.")
         {
-            shm, passing, services, echo, noStdin, wait, platform, verbose,
+            shm, passing, services, echo, vhostUser, noStdin, wait, platform, verbose,
         };
         command.SetAction(parse =>
         {
             bool v = parse.GetValue(verbose);
             var settings = new Settings(parse.GetValue(shm)!, parse.GetValue(passing), parse.GetValue(services)!, parse.GetValue(echo) ?? [], parse.GetValue(noStdin),
-                parse.GetValue(wait), parse.GetValue(platform), v);
+                parse.GetValue(wait), parse.GetValue(platform), v, parse.GetValue(vhostUser));
             return CliRunner.Run("remote", v, ct => Run(settings, ct));
         });
         return command;
     }
 
-    private sealed record Settings(string Shm, string? Passing, string Services, string[] Echo, bool NoStdin, string? Wait, FileInfo? Platform, bool Verbose);
+    private sealed record Settings(string Shm, string? Passing, string Services, string[] Echo, bool NoStdin, string? Wait, FileInfo? Platform, bool Verbose, string? VhostUser);
 
     // The options are parsed here for help and errors; the remote itself is the Simulation package's entry point.
-    private static int Run(Settings s, CancellationToken ct) =>
-        SimulatedRemoteChild.Run(new SimulatedRemoteChildOptions
+    private static int Run(Settings s, CancellationToken ct) => s.VhostUser is { } socket
+        ? SimulatedVhostUserRemote.Run(socket, new SimulatedRemoteOptions
+        {
+            Services = ParseServices(s.Services),
+            WaitStrategy = CliOptions.ParseWait(s.Wait),
+            Logger = s.Verbose ? new StderrLogger("remote") : NullLogger.Instance,
+        }, s.NoStdin ? null : Console.In, Console.Out, ct)
+        : SimulatedRemoteChild.Run(new SimulatedRemoteChildOptions
         {
             SharedMemoryPath = s.Shm,
             Passing = s.Passing,
-            Services = SimulatedRemoteChild.TryParseServices(s.Services, out var services, out string? unknown)
-                ? services
-                : throw new CliFailure($"--services: unknown service '{unknown}' (echo, sink, none)"),
+            Services = ParseServices(s.Services),
             EchoNames = s.Echo.Length == 0 ? [SimulatedRemote.EchoServiceName] : CheckedNames(s.Echo),
             WaitStrategy = CliOptions.ParseWait(s.Wait),
             ReadCommands = !s.NoStdin,
@@ -88,4 +93,9 @@ internal static class RemoteCommand
         }
         return names;
     }
+
+    private static SimulatedServices ParseServices(string text) =>
+        SimulatedRemoteChild.TryParseServices(text, out var services, out string? unknown)
+            ? services
+            : throw new CliFailure($"--services: unknown service '{unknown}' (echo, sink, none)");
 }

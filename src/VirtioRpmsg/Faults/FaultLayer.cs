@@ -11,4 +11,7 @@ public enum FaultLayer
 
     /// <summary>The rpmsg bus (buffer shapes, configuration, the vdev status and features).</summary>
     Rpmsg,
+
+    /// <summary>The vhost-user control connection (messages, descriptors, guest memory table, vring setup).</summary>
+    VhostUser,
 }

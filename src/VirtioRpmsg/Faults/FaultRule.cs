@@ -67,4 +67,36 @@ public enum FaultRule
 
     /// <summary>The shared memory was unmapped (or remapped) while an operation was using it.</summary>
     MemoryUnmapped,
+
+    // ---- vhost-user ----
+
+    /// <summary>vhost-user: a message header has the wrong version or flags (a reply bit from the front-end).</summary>
+    VhostUserHeader,
+
+    /// <summary>vhost-user: a payload size does not match its request, or is larger than any request allows.</summary>
+    VhostUserPayloadSize,
+
+    /// <summary>vhost-user: a request this back-end does not implement.</summary>
+    VhostUserUnsupportedRequest,
+
+    /// <summary>vhost-user: a message carries a different number of descriptors than its request needs.</summary>
+    VhostUserDescriptorCount,
+
+    /// <summary>vhost-user: a passed descriptor cannot be used (mmap, size or read/write fails).</summary>
+    VhostUserBadDescriptor,
+
+    /// <summary>vhost-user: a vring index is not one of the device's queues.</summary>
+    VhostUserVringIndex,
+
+    /// <summary>vhost-user: a vring size is not a power of two in range, or a base is not 0.</summary>
+    VhostUserVringSize,
+
+    /// <summary>vhost-user: vring addresses are outside guest memory or not one contiguous aligned ring.</summary>
+    VhostUserVringAddress,
+
+    /// <summary>vhost-user: the memory table has no or too many regions, empty or overlapping ones, or bad offsets.</summary>
+    VhostUserMemoryTable,
+
+    /// <summary>vhost-user: a request arrived before what it depends on (e.g. a vring address before the memory table).</summary>
+    VhostUserRequestOrder,
 }

@@ -36,6 +36,12 @@ internal static unsafe partial class Native
     [LibraryImport(Library, EntryPoint = "vr_poll2")]
     internal static partial int Poll2(int fd, int wantWrite, int wakeFd, int timeoutMilliseconds, out int ready);
 
+    /// <summary>Most descriptors one <see cref="PollMany"/> call may watch (VR_MAX_POLL).</summary>
+    internal const int MaxPolled = 8;
+
+    [LibraryImport(Library, EntryPoint = "vr_poll_many")]
+    internal static partial int PollMany(int* fds, int count, int timeoutMilliseconds, out int ready, out int invalid);
+
     [LibraryImport(Library, EntryPoint = "vr_unix_listen", StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int UnixListen(string name, int isAbstract, int type, out int fd);
 
@@ -69,6 +75,13 @@ internal static unsafe partial class Native
     {
         fixed (byte* p = buffer)
             return Write(fd, p, buffer.Length);
+    }
+
+    internal static int SendFds(int socket, ReadOnlySpan<byte> data, ReadOnlySpan<int> fds)
+    {
+        fixed (byte* p = data)
+        fixed (int* f = fds)
+            return SendFds(socket, p, data.Length, fds.Length == 0 ? null : f, fds.Length);
     }
 
     internal static int SocketPair(int type, out int first, out int second)

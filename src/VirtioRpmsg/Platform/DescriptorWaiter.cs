@@ -82,6 +82,72 @@ internal sealed unsafe class DescriptorWaiter : IDisposable
         }
     }
 
+    /// <summary>
+    /// Waits until any of <paramref name="fds"/> (at most 7) is readable, hung up or in error; returns the
+    /// bit mask of ready ones (bit i for fds[i]), 0 when <paramref name="deadline"/> passes. Cancellation,
+    /// disposal and lease rules as in <see cref="WaitReady"/>.
+    /// </summary>
+    internal int WaitAnyReadable(FileDescriptor[] fds, Deadline deadline, CancellationToken cancellationToken)
+    {
+        if (fds.Length is < 1 or >= Native.MaxPolled)
+            throw new ArgumentOutOfRangeException(nameof(fds), fds.Length, $"between 1 and {Native.MaxPolled - 1} descriptors can be waited on at once");
+        if (MappingLease.HeldByCurrentThread > 0)
+            throw new LeaseHeldException($"Waiting on '{_subject}'");
+        cancellationToken.ThrowIfCancellationRequested();
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (Interlocked.Exchange(ref _busy, 1) != 0)
+            throw new InvalidOperationException($"'{_subject}' already has a waiting thread; only one thread may wait on it at a time.");
+        Span<bool> added = stackalloc bool[fds.Length + 1];
+        CancellationTokenRegistration registration = default;
+        try
+        {
+            int* raw = stackalloc int[fds.Length + 1];
+            for (int i = 0; i < fds.Length; i++)
+            {
+                fds[i].DangerousAddRef(ref added[i]);
+                raw[i] = fds[i].Value;
+            }
+            _wake.DangerousAddRef(ref added[fds.Length]);
+            raw[fds.Length] = _wake.Value;
+            int wakeBit = 1 << fds.Length;
+            if (cancellationToken.CanBeCanceled)
+                registration = cancellationToken.UnsafeRegister(static s => ((DescriptorWaiter)s!).Wake(), this);
+            while (true)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                ObjectDisposedException.ThrowIf(_disposed, this);
+                int r = Native.PollMany(raw, fds.Length + 1, deadline.RemainingMilliseconds, out int ready, out int invalid);
+                if (r == -Errno.EINTR)
+                    continue;
+                NativeCallException.ThrowIfError(r, "poll", _subject);
+                if ((ready & wakeBit) != 0)
+                {
+                    ulong discard;
+                    Native.Read(_wake.Value, &discard, sizeof(ulong));
+                    continue;
+                }
+                if (invalid != 0)
+                    throw new ObjectDisposedException(_subject, $"A descriptor of '{_subject}' was closed during the wait.");
+                if (ready != 0)
+                    return ready;
+                if (deadline.IsExpired)
+                    return 0;
+            }
+        }
+        finally
+        {
+            registration.Dispose();
+            for (int i = 0; i < fds.Length; i++)
+            {
+                if (added[i])
+                    fds[i].DangerousRelease();
+            }
+            if (added[fds.Length])
+                _wake.DangerousRelease();
+            Volatile.Write(ref _busy, 0);
+        }
+    }
+
     /// <summary>Wakes the waiting thread (if any) so that it re-checks cancellation and disposal.</summary>
     internal void Wake()
     {

@@ -36,7 +36,7 @@ public sealed class RpmsgDevice : IDisposable
         ArgumentNullException.ThrowIfNull(control);
         ArgumentNullException.ThrowIfNull(doorbell);
         options.Validate();
-        layout.Validate();
+        layout.Validate(role);
         Role = role;
         _layout = layout;
         Doorbell = doorbell;

@@ -25,7 +25,7 @@ public sealed record RpmsgVdevLayout
     /// <summary>Vring alignment (rpmsg uses 4096).</summary>
     public int VringAlign { get; init; } = 4096;
 
-    /// <summary>Device address of the buffer pool.</summary>
+    /// <summary>Device address of the buffer pool (the host's; a remote only uses the buffers the host posts, so it is not checked there).</summary>
     public required ulong BufferPoolAddress { get; init; }
 
     /// <summary>Total number of buffers (half rx, half tx); defaults to two per vring entry.</summary>
@@ -51,7 +51,10 @@ public sealed record RpmsgVdevLayout
     };
 
     /// <summary>Checks the layout is self-consistent and lies inside <see cref="Memory"/>.</summary>
-    public void Validate()
+    public void Validate() => Validate(RpmsgRole.Host);
+
+    /// <summary>As <see cref="Validate()"/>; the pool is checked only where it is used, in the host role.</summary>
+    internal void Validate(RpmsgRole role)
     {
         var layout = new VringLayout(VringNum, VringAlign);
         if (BufferSize < RpmsgHeader.Size + 1 || BufferSize > RpmsgHeader.Size + ushort.MaxValue)
@@ -60,6 +63,7 @@ public sealed record RpmsgVdevLayout
             throw new ArgumentOutOfRangeException(nameof(BufferCount), BufferCount, $"BufferCount must be even, at least 2, and at most 2 x VringNum ({2 * VringNum}).");
         Memory.Translate(Vring0Address, (ulong)layout.TotalSize);
         Memory.Translate(Vring1Address, (ulong)layout.TotalSize);
-        Memory.Translate(BufferPoolAddress, (ulong)BufferCount * (ulong)BufferSize);
+        if (role == RpmsgRole.Host)
+            Memory.Translate(BufferPoolAddress, (ulong)BufferCount * (ulong)BufferSize);
     }
 }

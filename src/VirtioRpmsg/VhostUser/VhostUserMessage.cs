@@ -1,0 +1,53 @@
+using VirtioRpmsg.Interop;
+
+namespace VirtioRpmsg.VhostUser;
+
+/// <summary>
+/// One received request: the checked header, a private copy of the payload and the descriptors that came
+/// with it. Descriptors not taken by the handler are closed on dispose, so a hostile message cannot make
+/// this process leak them.
+/// </summary>
+internal sealed class VhostUserMessage : IDisposable
+{
+    private readonly FileDescriptor?[] _descriptors;
+
+    internal VhostUserMessage(VhostUserHeader header, byte[] payload, FileDescriptor[] descriptors)
+    {
+        Header = header;
+        Payload = payload;
+        _descriptors = descriptors;
+    }
+
+    internal VhostUserHeader Header { get; }
+
+    internal VhostUserRequest Request => (VhostUserRequest)Header.Request;
+
+    internal byte[] Payload { get; }
+
+    internal int DescriptorCount => _descriptors.Length;
+
+    /// <summary>Checks that exactly <paramref name="expected"/> descriptors came with the message.</summary>
+    internal void RequireDescriptors(int expected)
+    {
+        if (_descriptors.Length != expected)
+            throw new VhostUserProtocolException(FaultRule.VhostUserDescriptorCount, "descriptors", (ulong)_descriptors.Length,
+                $"vhost-user {Request}: {_descriptors.Length} descriptors passed, expected {expected}");
+    }
+
+    /// <summary>Takes ownership of descriptor <paramref name="index"/> (it is no longer closed with the message).</summary>
+    internal FileDescriptor TakeDescriptor(int index)
+    {
+        var fd = _descriptors[index] ?? throw new InvalidOperationException($"descriptor {index} of {Request} was already taken");
+        _descriptors[index] = null;
+        return fd;
+    }
+
+    public void Dispose()
+    {
+        for (int i = 0; i < _descriptors.Length; i++)
+        {
+            _descriptors[i]?.Dispose();
+            _descriptors[i] = null;
+        }
+    }
+}

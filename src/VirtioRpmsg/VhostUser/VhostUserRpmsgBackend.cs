@@ -1,0 +1,367 @@
+using System.Buffers.Binary;
+using Microsoft.Extensions.Logging;
+using VirtioRpmsg.Interop;
+using VirtioRpmsg.Memory;
+using VirtioRpmsg.Rpmsg;
+using VirtioRpmsg.Virtio;
+
+namespace VirtioRpmsg.VhostUser;
+
+/// <summary>
+/// One guest's vhost-user connection, served as an rpmsg device (virtio id 7) in the remote role: it answers
+/// the front-end's requests, maps guest memory, checks the rings, and once both queues are fully set up
+/// creates a fresh <see cref="RpmsgDevice"/> over them (no resource table: the rings come from
+/// SET_VRING_ADDR, the features from SET_FEATURES, readiness from the first rx kick). Any protocol violation
+/// is one <see cref="Fault"/>: a REPLY_ACK failure status if one was asked for, then the device is stopped,
+/// guest memory unmapped and the connection closed. Single-threaded: <see cref="Run"/> is the only caller.
+/// </summary>
+internal sealed class VhostUserRpmsgBackend : IDisposable
+{
+    private const int QueueCount = 2;
+    private const ulong RpmsgFeatureMask = 0xFFFF_FFFFUL & ~VhostUserFeatures.ProtocolFeatures;
+
+    private readonly VhostUserConnection _connection;
+    private readonly VhostUserRpmsgOptions _options;
+    private readonly VhostUserVring[] _vrings = [new(0), new(1)];
+    private readonly FileDescriptor?[] _errors = new FileDescriptor?[QueueCount];
+    private readonly ulong _offered;
+    private VhostUserGuestMemory? _memory;
+    private FileDescriptor? _slaveRequests;
+    private ulong? _accepted;
+    private ulong _protocol;
+    private RpmsgDevice? _device;
+    private VhostUserDoorbell? _doorbell;
+
+    internal VhostUserRpmsgBackend(FileDescriptor socket, VhostUserRpmsgOptions options, string name)
+    {
+        _options = options;
+        _connection = new VhostUserConnection(socket, name);
+        _offered = VhostUserFeatures.ProtocolFeatures
+            | (options.Device.NameService ? RpmsgFeatures.NameService : 0)
+            | (options.Device.EventIndex ? VirtioFeatures.EventIndex : 0);
+    }
+
+    internal string Name => _connection.Name;
+
+    /// <summary>The current device (null until both queues are set up, and after teardown).</summary>
+    internal RpmsgDevice? Device => _device;
+
+    /// <summary>Devices created on this connection so far.</summary>
+    internal int DevicesCreated { get; private set; }
+
+    /// <summary>Why the connection ended (set by <see cref="Run"/>).</summary>
+    internal string EndReason { get; private set; } = "running";
+
+    /// <summary>Serves requests until the front-end closes the connection (null) or breaks the protocol (its fault).</summary>
+    internal Fault? Run(CancellationToken cancellationToken)
+    {
+        VhostUserMessage? current = null;
+        try
+        {
+            while (true)
+            {
+                using var message = _connection.Receive(cancellationToken);
+                if (message is null)
+                {
+                    EndReason = "the guest closed the connection";
+                    return null;
+                }
+                current = message;
+                Handle(message);
+                current = null;
+            }
+        }
+        catch (VhostUserProtocolException e)
+        {
+            return Refuse(e.Fault, current);
+        }
+        catch (EndOfStreamException e)
+        {
+            EndReason = e.Message;
+            return null;
+        }
+        finally
+        {
+            TearDown(EndReason);
+        }
+    }
+
+    private Fault Refuse(Fault fault, VhostUserMessage? message)
+    {
+        EndReason = "protocol fault: " + fault.Message;
+        _options.Logger.LogWarning("vhost-user {Name}: {Fault}; closing the connection", Name, fault.Message);
+        if (message is not null && message.Header.NeedsReply && (_protocol & VhostUserFeatures.ReplyAck) != 0)
+        {
+            try
+            {
+                ReplyU64(message.Header.Request, 1);
+            }
+            catch (Exception e) when (e is IOException or TimeoutException)
+            {
+                // The front-end may be gone already; the connection closes either way.
+            }
+        }
+        return fault;
+    }
+
+    private void Handle(VhostUserMessage message)
+    {
+        var request = message.Request;
+        var payload = message.Payload;
+        if (request is not (VhostUserRequest.SetMemTable or VhostUserRequest.SetVringKick or VhostUserRequest.SetVringCall
+            or VhostUserRequest.SetVringErr or VhostUserRequest.SetSlaveReqFd))
+            message.RequireDescriptors(0);
+        bool replied = false;
+        switch (request)
+        {
+            case VhostUserRequest.GetFeatures:
+                VhostUserPayload.RequireEmpty(request, payload);
+                ReplyU64(message.Header.Request, _offered);
+                replied = true;
+                break;
+            case VhostUserRequest.SetFeatures:
+                SetFeatures(VhostUserPayload.ReadU64(request, payload));
+                break;
+            case VhostUserRequest.SetOwner:
+                VhostUserPayload.RequireEmpty(request, payload);
+                break;
+            case VhostUserRequest.ResetOwner:
+                VhostUserPayload.RequireEmpty(request, payload);
+                Reset();
+                break;
+            case VhostUserRequest.GetProtocolFeatures:
+                VhostUserPayload.RequireEmpty(request, payload);
+                ReplyU64(message.Header.Request, VhostUserFeatures.OfferedProtocolFeatures);
+                replied = true;
+                break;
+            case VhostUserRequest.SetProtocolFeatures:
+                _protocol = CheckOffered(request, VhostUserPayload.ReadU64(request, payload), VhostUserFeatures.OfferedProtocolFeatures);
+                break;
+            case VhostUserRequest.GetQueueNum:
+                VhostUserPayload.RequireEmpty(request, payload);
+                ReplyU64(message.Header.Request, QueueCount);
+                replied = true;
+                break;
+            case VhostUserRequest.SetMemTable:
+                var table = VhostUserPayload.ReadMemoryTable(payload);
+                TearDown("the guest sent a new memory table");
+                _memory?.Dispose();
+                _memory = null;
+                _memory = VhostUserGuestMemory.MapTable(table, message, Name);
+                break;
+            case VhostUserRequest.SetVringNum:
+                var num = VhostUserPayload.ReadVringState(request, payload);
+                TearDownFor(request, Vring(request, num.Index)).SetNum(num.Number);
+                break;
+            case VhostUserRequest.SetVringBase:
+                var state = VhostUserPayload.ReadVringState(request, payload);
+                TearDownFor(request, Vring(request, state.Index)).SetBase(state.Number);
+                break;
+            case VhostUserRequest.SetVringAddr:
+                var address = VhostUserPayload.ReadVringAddress(payload);
+                TearDownFor(request, Vring(request, address.Index)).SetAddress(address, _memory);
+                break;
+            case VhostUserRequest.SetVringKick:
+                var kick = TearDownFor(request, Vring(request, VhostUserPayload.ReadVringDescriptor(request, payload), message));
+                kick.SetKick(TakeNonBlocking(message, request, kick.Index));
+                // Without protocol features a ring starts with its kick descriptor; with them it waits for SET_VRING_ENABLE.
+                if ((_accepted & VhostUserFeatures.ProtocolFeatures) == 0)
+                    kick.Enabled = true;
+                break;
+            case VhostUserRequest.SetVringCall:
+                var call = TearDownFor(request, Vring(request, VhostUserPayload.ReadVringDescriptor(request, payload), message));
+                call.SetCall(TakeNonBlocking(message, request, call.Index));
+                break;
+            case VhostUserRequest.SetVringErr:
+                var (errIndex, noErrFd) = VhostUserPayload.ReadVringDescriptor(request, payload);
+                Vring(request, errIndex);
+                message.RequireDescriptors(noErrFd ? 0 : 1);
+                _errors[errIndex]?.Dispose();
+                _errors[errIndex] = noErrFd ? null : message.TakeDescriptor(0);
+                break;
+            case VhostUserRequest.SetVringEnable:
+                var enable = VhostUserPayload.ReadVringState(request, payload);
+                var vring = Vring(request, enable.Index);
+                if (enable.Number > 1)
+                    throw new VhostUserProtocolException(FaultRule.VhostUserVringSize, $"vring[{enable.Index}].enable", enable.Number,
+                        $"vhost-user SET_VRING_ENABLE: queue {enable.Index} value {enable.Number} is neither 0 nor 1");
+                if (enable.Number == 0)
+                    TearDown($"the guest disabled queue {enable.Index}");
+                vring.Enabled = enable.Number == 1;
+                break;
+            case VhostUserRequest.SetSlaveReqFd:
+                VhostUserPayload.RequireEmpty(request, payload);
+                message.RequireDescriptors(1);
+                // Kept open for the connection's life (nothing is sent on it: no back-end request is needed).
+                _slaveRequests?.Dispose();
+                _slaveRequests = message.TakeDescriptor(0);
+                break;
+            default:
+                throw new VhostUserProtocolException(FaultRule.VhostUserUnsupportedRequest, "request", message.Header.Request,
+                    $"vhost-user request {message.Header.Request} ({(Enum.IsDefined(request) ? request.ToString() : "unknown")}) is not supported by the rpmsg back-end");
+        }
+        // The device goes live before the ack: a front-end that got its ack for the last queue set-up may kick at once.
+        TryCreateDevice();
+        if (!replied && message.Header.NeedsReply && (_protocol & VhostUserFeatures.ReplyAck) != 0)
+            ReplyU64(message.Header.Request, 0);
+    }
+
+    private void SetFeatures(ulong features)
+    {
+        _accepted = CheckOffered(VhostUserRequest.SetFeatures, features, _offered);
+        // The device's features cannot change under a live device.
+        TearDown("the guest set new features");
+    }
+
+    private static ulong CheckOffered(VhostUserRequest request, ulong value, ulong offered)
+    {
+        if ((value & ~offered) != 0)
+            throw new VhostUserProtocolException(new Fault(FaultLayer.VhostUser, FaultRule.FeaturesNotOffered, request == VhostUserRequest.SetFeatures ? "features" : "protocol_features", value,
+                $"vhost-user {request}: 0x{value:X} includes bits that were not offered (0x{offered:X})"));
+        return value;
+    }
+
+    private VhostUserVring Vring(VhostUserRequest request, uint index)
+    {
+        if (index >= QueueCount)
+            throw new VhostUserProtocolException(FaultRule.VhostUserVringIndex, "index", index,
+                $"vhost-user {request}: queue {index} does not exist (an rpmsg device has {QueueCount} queues)");
+        return _vrings[index];
+    }
+
+    private VhostUserVring Vring(VhostUserRequest request, (uint Index, bool NoDescriptor) target, VhostUserMessage message)
+    {
+        var vring = Vring(request, target.Index);
+        if (target.NoDescriptor)
+            throw new VhostUserProtocolException(FaultRule.VhostUserUnsupportedRequest, "u64", target.Index | VhostUserFeatures.VringNoDescriptor,
+                $"vhost-user {request}: queue {target.Index} without a descriptor (polling or in-band notifications) is not supported");
+        message.RequireDescriptors(1);
+        return vring;
+    }
+
+    /// <summary>A queue's setup changes: a device using it stops first (it is recreated when the queues are ready again).</summary>
+    private VhostUserVring TearDownFor(VhostUserRequest request, VhostUserVring vring)
+    {
+        TearDown($"the guest changed queue {vring.Index} ({request})");
+        return vring;
+    }
+
+    private static FileDescriptor TakeNonBlocking(VhostUserMessage message, VhostUserRequest request, int index)
+    {
+        var fd = message.TakeDescriptor(0);
+        // Kicks are read and calls written without ever blocking (seed 001: a notify must never sleep).
+        int r = Native.SetNonBlocking(fd.Value);
+        if (r < 0)
+        {
+            fd.Dispose();
+            throw new VhostUserProtocolException(FaultRule.VhostUserBadDescriptor, $"vring[{index}].fd", (ulong)(-r),
+                $"vhost-user {request}: queue {index} descriptor cannot be made non-blocking: {Errno.Describe(-r)}");
+        }
+        return fd;
+    }
+
+    private void ReplyU64(uint request, ulong value)
+    {
+        Span<byte> payload = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(payload, value);
+        _connection.Reply(request, payload);
+    }
+
+    private void TryCreateDevice()
+    {
+        if (_device is not null || _memory is null || _accepted is not ulong accepted || !_vrings[0].IsReady || !_vrings[1].IsReady)
+            return;
+        var (v0, v1) = (_vrings[0], _vrings[1]);
+        if (v0.Num != v1.Num || v0.Align != v1.Align)
+            throw new VhostUserProtocolException(FaultRule.VhostUserVringSize, "vring[1].num", (ulong)v1.Num,
+                $"vhost-user: the two queues differ (num {v0.Num} / {v1.Num}, align {v0.Align} / {v1.Align}); rpmsg needs the same layout for both");
+        var layout = new RpmsgVdevLayout
+        {
+            Memory = _memory.Map,
+            Vring0Address = v0.Address!.Value,
+            Vring1Address = v1.Address!.Value,
+            VringNum = v0.Num,
+            VringAlign = v0.Align,
+            BufferPoolAddress = 0, // the guest's pool; the remote role only uses the buffers it posts
+            BufferCount = 2 * v0.Num,
+            BufferSize = _options.BufferSize,
+        };
+        var doorbell = new VhostUserDoorbell([v0.Kick!, v1.Kick!], [v0.Call!, v1.Call!], Name);
+        var control = new VhostUserVdevControl((uint)(_offered & RpmsgFeatureMask), (uint)(accepted & RpmsgFeatureMask), doorbell);
+        RpmsgDevice device;
+        try
+        {
+            device = RpmsgDevice.CreateRemote(layout, control, doorbell, _options.Device);
+        }
+        catch (ArgumentException e)
+        {
+            doorbell.Dispose();
+            throw new VhostUserProtocolException(FaultRule.VhostUserVringAddress, "vring[0].desc", v0.Address.Value,
+                $"vhost-user: the queues cannot be placed (vring 0 at 0x{v0.Address.Value:X}, vring 1 at 0x{v1.Address.Value:X}): {e.Message}");
+        }
+        try
+        {
+            _options.DeviceCreated?.Invoke(device);
+            device.Start();
+        }
+        catch
+        {
+            device.Dispose();
+            doorbell.Dispose();
+            throw;
+        }
+        _device = device;
+        _doorbell = doorbell;
+        DevicesCreated++;
+        _options.Logger.LogInformation("vhost-user {Name}: device {Count} created (num {Num}, features 0x{Features:X})", Name, DevicesCreated, v0.Num, accepted);
+    }
+
+    /// <summary>Stops and drops the current device (if any): nothing of it touches guest memory after this returns.</summary>
+    private void TearDown(string reason)
+    {
+        var device = _device;
+        if (device is null)
+            return;
+        _device = null;
+        // Stopped first: a disabled ring or a dead guest gets no more writes (not even name-service destroys).
+        device.Stop(reason);
+        try
+        {
+            _options.DeviceRemoved?.Invoke(device, reason);
+        }
+        finally
+        {
+            device.Dispose();
+            _doorbell?.Dispose();
+            _doorbell = null;
+        }
+    }
+
+    private void Reset()
+    {
+        TearDown("the guest reset the device (RESET_OWNER)");
+        foreach (var vring in _vrings)
+            vring.Reset();
+        _memory?.Dispose();
+        _memory = null;
+        _accepted = null;
+        _protocol = 0;
+    }
+
+    /// <summary>Stops the device, unmaps guest memory (waiting for leases), closes every descriptor and the connection.</summary>
+    public void Dispose()
+    {
+        TearDown(EndReason);
+        foreach (var vring in _vrings)
+            vring.Dispose();
+        for (int i = 0; i < _errors.Length; i++)
+        {
+            _errors[i]?.Dispose();
+            _errors[i] = null;
+        }
+        _slaveRequests?.Dispose();
+        _memory?.Dispose();
+        _memory = null;
+        _connection.Dispose();
+    }
+}

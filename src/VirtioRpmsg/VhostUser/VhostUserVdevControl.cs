@@ -1,0 +1,38 @@
+using VirtioRpmsg.Virtio;
+
+namespace VirtioRpmsg.VhostUser;
+
+/// <summary>
+/// The vdev control of a vhost-user device. There is no status byte on the wire: the features come from
+/// SET_FEATURES, and the driver is ready (DRIVER_OK) once it kicked its rx queue (queue 0) after filling it
+/// with receive buffers, which is the last thing virtio_rpmsg_bus does in its probe.
+/// </summary>
+internal sealed class VhostUserVdevControl : IVdevControl
+{
+    private const VirtioStatus Ready = VirtioStatus.Acknowledge | VirtioStatus.Driver | VirtioStatus.FeaturesOk | VirtioStatus.DriverOk;
+    private readonly VhostUserDoorbell _doorbell;
+    private VirtioStatus _written;
+
+    internal VhostUserVdevControl(uint deviceFeatures, uint driverFeatures, VhostUserDoorbell doorbell)
+    {
+        DeviceFeatures = deviceFeatures;
+        DriverFeatures = driverFeatures;
+        _doorbell = doorbell;
+    }
+
+    public uint DeviceFeatures { get; }
+
+    public uint DriverFeatures { get; set; }
+
+    public VirtioStatus Status
+    {
+        get
+        {
+            if (!_doorbell.WasKicked(0))
+                _doorbell.Drain();
+            return _doorbell.WasKicked(0) ? Ready : _written;
+        }
+        // Only a driver writes the status; a device-role caller never does.
+        set => _written = value;
+    }
+}

@@ -1,0 +1,144 @@
+using VirtioRpmsg.Interop;
+using VirtioRpmsg.Virtio;
+
+namespace VirtioRpmsg.VhostUser;
+
+/// <summary>
+/// What the front-end has told the back-end about one queue: size, base, guest addresses (checked to be one
+/// contiguous split ring, the layout virtio_uml and remoteproc use), kick and call descriptors, enabled.
+/// Owns its descriptors; a replaced one is closed (the device using it is stopped first by the back-end).
+/// </summary>
+internal sealed class VhostUserVring : IDisposable
+{
+    // Used-ring alignments tried when working out the layout from the three addresses.
+    private const int MinAlign = 4;
+    private const int MaxAlign = 1 << 16;
+
+    internal VhostUserVring(int index) => Index = index;
+
+    internal int Index { get; }
+
+    /// <summary>Queue size; 0 until SET_VRING_NUM.</summary>
+    internal int Num { get; private set; }
+
+    /// <summary>Guest address of the descriptor table (the ring's start); null until SET_VRING_ADDR.</summary>
+    internal ulong? Address { get; private set; }
+
+    /// <summary>Used-ring alignment implied by the addresses.</summary>
+    internal int Align { get; private set; }
+
+    internal FileDescriptor? Kick { get; private set; }
+
+    internal FileDescriptor? Call { get; private set; }
+
+    internal bool Enabled { get; set; }
+
+    /// <summary>Everything a device needs for this queue is known.</summary>
+    internal bool IsReady => Num > 0 && Address is not null && Kick is not null && Call is not null && Enabled;
+
+    internal void SetNum(uint num)
+    {
+        if (num is 0 or > VringLayout.MaxNum || (num & (num - 1)) != 0)
+            throw new VhostUserProtocolException(FaultRule.VhostUserVringSize, $"vring[{Index}].num", num,
+                $"vhost-user SET_VRING_NUM: queue {Index} size {num} is not a power of two between 1 and {VringLayout.MaxNum}");
+        if (Address is not null && num != Num)
+            Address = null; // the layout was checked for the old size: the front-end must send the addresses again
+        Num = (int)num;
+    }
+
+    internal void SetBase(uint value)
+    {
+        // Rings start from index 0 here (virtio_uml always sends 0); resuming a ring mid-stream is not supported.
+        if (value != 0)
+            throw new VhostUserProtocolException(FaultRule.VhostUserVringSize, $"vring[{Index}].base", value,
+                $"vhost-user SET_VRING_BASE: queue {Index} base {value} is not 0 (this back-end starts every ring at 0)");
+    }
+
+    /// <summary>
+    /// Takes the ring's addresses after translating them to guest addresses: avail must follow the descriptor
+    /// table directly and used must be the avail ring's end rounded up to a power-of-two alignment (4 to 64 KiB),
+    /// the descriptor table aligned to that alignment (and 16), and the whole ring inside one guest region.
+    /// </summary>
+    internal void SetAddress(VhostUserVringAddress address, VhostUserGuestMemory? memory)
+    {
+        if (memory is null)
+            throw new VhostUserProtocolException(FaultRule.VhostUserRequestOrder, $"vring[{Index}].desc", address.Descriptors,
+                $"vhost-user SET_VRING_ADDR: queue {Index} addresses arrived before SET_MEM_TABLE");
+        if (Num == 0)
+            throw new VhostUserProtocolException(FaultRule.VhostUserRequestOrder, $"vring[{Index}].desc", address.Descriptors,
+                $"vhost-user SET_VRING_ADDR: queue {Index} addresses arrived before SET_VRING_NUM");
+        if (address.Flags != 0)
+            throw new VhostUserProtocolException(FaultRule.VhostUserVringAddress, $"vring[{Index}].flags", address.Flags,
+                $"vhost-user SET_VRING_ADDR: queue {Index} flags 0x{address.Flags:X} ask for dirty logging, which is not supported");
+        ulong descSize = (ulong)VringLayout.DescriptorSize * (ulong)Num;
+        ulong desc = Translate(memory, "desc", address.Descriptors, descSize);
+        ulong avail = Translate(memory, "avail", address.Avail, 6 + 2 * (ulong)Num);
+        ulong used = Translate(memory, "used", address.Used, 6 + (ulong)VringLayout.UsedElementSize * (ulong)Num);
+        if (avail != desc + descSize)
+            throw new VhostUserProtocolException(FaultRule.VhostUserVringAddress, $"vring[{Index}].avail", address.Avail,
+                $"vhost-user SET_VRING_ADDR: queue {Index} avail ring at guest 0x{avail:X} does not follow the descriptor table (0x{desc:X} + 0x{descSize:X}); only contiguous rings are supported");
+        int align = FindAlign(desc, avail, used);
+        if (align == 0)
+            throw new VhostUserProtocolException(FaultRule.VhostUserVringAddress, $"vring[{Index}].used", address.Used,
+                $"vhost-user SET_VRING_ADDR: queue {Index} used ring at guest 0x{used:X} is not the avail ring's end (0x{avail + 6 + 2 * (ulong)Num:X}) aligned to a power of two, with the ring aligned the same way");
+        var layout = new VringLayout(Num, align);
+        if (!memory.Map.TryTranslate(desc, (ulong)layout.TotalSize, out _, out _))
+            throw new VhostUserProtocolException(FaultRule.VhostUserVringAddress, $"vring[{Index}].desc", desc,
+                $"vhost-user SET_VRING_ADDR: queue {Index} ring at guest 0x{desc:X} (0x{layout.TotalSize:X} bytes) is not wholly inside one guest memory region");
+        Address = desc;
+        Align = align;
+    }
+
+    private ulong Translate(VhostUserGuestMemory memory, string field, ulong userAddress, ulong length)
+    {
+        if (!memory.TryUserToGuest(userAddress, length, out ulong guest))
+            throw new VhostUserProtocolException(FaultRule.VhostUserVringAddress, $"vring[{Index}].{field}", userAddress,
+                $"vhost-user SET_VRING_ADDR: queue {Index} {field} at 0x{userAddress:X} (0x{length:X} bytes) is not inside any guest memory region");
+        return guest;
+    }
+
+    private int FindAlign(ulong desc, ulong avail, ulong used)
+    {
+        // The avail ring (flags, idx, ring[num], used_event) ends here; used starts at the next multiple of align.
+        ulong availEnd = avail + 2 * (3 + (ulong)Num);
+        for (int align = MinAlign; align <= MaxAlign; align <<= 1)
+        {
+            ulong mask = (ulong)align - 1;
+            if (((availEnd + mask) & ~mask) == used && desc % (ulong)Math.Max(align, 16) == 0)
+                return align;
+        }
+        return 0;
+    }
+
+    internal void SetKick(FileDescriptor fd)
+    {
+        var old = Kick;
+        Kick = fd;
+        old?.Dispose();
+    }
+
+    internal void SetCall(FileDescriptor fd)
+    {
+        var old = Call;
+        Call = fd;
+        old?.Dispose();
+    }
+
+    /// <summary>Forgets everything (RESET_OWNER) and closes the descriptors.</summary>
+    internal void Reset()
+    {
+        Num = 0;
+        Address = null;
+        Align = 0;
+        Enabled = false;
+        Dispose();
+    }
+
+    public void Dispose()
+    {
+        Kick?.Dispose();
+        Call?.Dispose();
+        Kick = null;
+        Call = null;
+    }
+}

@@ -1,0 +1,268 @@
+using System.Buffers.Binary;
+using VirtioRpmsg.Interop;
+using VirtioRpmsg.Memory;
+using VirtioRpmsg.Platform;
+using VirtioRpmsg.Rpmsg;
+using VirtioRpmsg.Tests.Platform;
+using VirtioRpmsg.VhostUser;
+using VirtioRpmsg.Virtio;
+
+namespace VirtioRpmsg.Tests.VhostUser;
+
+/// <summary>
+/// A vhost-user front-end written for tests, standing in for User-Mode Linux's virtio_uml: it connects to a
+/// back-end over a socketpair, sends raw requests (with descriptors), reads replies, and can play a whole
+/// guest: memfd "guest memory" at a non-zero guest physical address, virtio_uml's request sequence, and one
+/// of our own host-role <see cref="RpmsgDevice"/>s as the guest's virtio_rpmsg_bus over that memory.
+/// </summary>
+internal sealed class VhostUserTestFrontEnd : IDisposable
+{
+    internal const ulong GuestBase = 0x4000_0000;
+    internal const long MemorySize = 0x100000;
+    internal const ulong Vring0 = GuestBase + 0x4000;
+    internal const ulong Vring1 = GuestBase + 0x8000;
+    internal const ulong Pool = GuestBase + 0x10000;
+    internal const int Num = 256;
+
+    private readonly FileDescriptor _socket;
+    private readonly DescriptorWaiter _waiter = new("test front-end");
+    private readonly CancellationTokenSource _stop = new();
+
+    internal VhostUserTestFrontEnd(VhostUserRpmsgServer server)
+    {
+        NativeCallException.ThrowIfError(Native.SocketPair(Native.SockStream, out int ours, out int theirs), "socketpair", "vhost-user test");
+        _socket = new FileDescriptor(ours);
+        var backendEnd = new FileDescriptor(theirs);
+        Result = Task.Factory.StartNew(() => server.Serve(backendEnd, _stop.Token), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+    }
+
+    /// <summary>Connects to a listening back-end at <paramref name="address"/> (its outcome is not observable here).</summary>
+    internal VhostUserTestFrontEnd(string address)
+    {
+        _socket = UnixSockets.Connect(address, Native.SockStream, Deadline.Within(TimeSpan.FromSeconds(30)), _waiter, CancellationToken.None);
+        Result = Task.FromResult<Fault?>(null);
+    }
+
+    /// <summary>The back-end's outcome: its fault, or null for an orderly close.</summary>
+    internal Task<Fault?> Result { get; }
+
+    internal SharedMemoryRegion? Memory { get; private set; }
+    internal EventFdDoorbell? Doorbell { get; private set; }
+    internal RpmsgDevice? Host { get; private set; }
+
+    internal System.Collections.Concurrent.ConcurrentDictionary<string, uint> Announced { get; } = new();
+
+    /// <summary>Waits (bounded) until the host device is running and the back-end's device has announced at least one service.</summary>
+    internal void WaitForAnnouncementOrLinkUp() =>
+        Assert.True(SpinWait.SpinUntil(() => !Announced.IsEmpty, TimeSpan.FromSeconds(30)), "the back-end announced nothing within 30 s");
+
+    /// <summary>Waits (bounded) for the back-end to announce <paramref name="name"/>; returns its address.</summary>
+    internal uint WaitForAnnouncement(string name)
+    {
+        Assert.True(SpinWait.SpinUntil(() => Announced.ContainsKey(name), TimeSpan.FromSeconds(30)), $"the guest never saw the back-end announce '{name}'");
+        return Announced[name];
+    }
+
+    internal void Send(VhostUserRequest request, ReadOnlySpan<byte> payload = default, uint flags = VhostUserHeader.Version, params int[] fds) =>
+        SendRaw((uint)request, flags, (uint)payload.Length, payload, fds);
+
+    internal void SendRaw(uint request, uint flags, uint size, ReadOnlySpan<byte> payload, params int[] fds)
+    {
+        var bytes = new byte[VhostUserHeader.Length + payload.Length];
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes, request);
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(4), flags);
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(8), size);
+        payload.CopyTo(bytes.AsSpan(VhostUserHeader.Length));
+        int r = Native.SendFds(_socket.Value, bytes, fds);
+        NativeCallException.ThrowIfError(r, "sendmsg", "test front-end");
+        Assert.Equal(bytes.Length, r);
+    }
+
+    internal static byte[] U64(ulong value)
+    {
+        var b = new byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(b, value);
+        return b;
+    }
+
+    internal static byte[] State(uint index, uint number)
+    {
+        var b = new byte[8];
+        BinaryPrimitives.WriteUInt32LittleEndian(b, index);
+        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(4), number);
+        return b;
+    }
+
+    internal static byte[] Address(uint index, ulong desc, ulong used, ulong avail, uint flags = 0)
+    {
+        var b = new byte[40];
+        BinaryPrimitives.WriteUInt32LittleEndian(b, index);
+        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(4), flags);
+        BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(8), desc);
+        BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(16), used);
+        BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(24), avail);
+        BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(32), ulong.MaxValue);
+        return b;
+    }
+
+    /// <summary>A ring of <paramref name="num"/> entries at <paramref name="desc"/> in the legacy layout with page alignment.</summary>
+    internal static byte[] RingAt(uint index, ulong desc, int num = Num)
+    {
+        var layout = new VringLayout(num, 4096);
+        return Address(index, desc, desc + (ulong)layout.UsedOffset, desc + (ulong)layout.AvailOffset);
+    }
+
+    internal static byte[] Table(params (ulong Guest, ulong Size, ulong User, ulong Offset)[] regions)
+    {
+        var b = new byte[8 + 32 * Math.Max(2, regions.Length)];
+        BinaryPrimitives.WriteUInt32LittleEndian(b, (uint)regions.Length);
+        for (int i = 0; i < regions.Length; i++)
+        {
+            var e = b.AsSpan(8 + 32 * i);
+            BinaryPrimitives.WriteUInt64LittleEndian(e, regions[i].Guest);
+            BinaryPrimitives.WriteUInt64LittleEndian(e[8..], regions[i].Size);
+            BinaryPrimitives.WriteUInt64LittleEndian(e[16..], regions[i].User);
+            BinaryPrimitives.WriteUInt64LittleEndian(e[24..], regions[i].Offset);
+        }
+        return b;
+    }
+
+    /// <summary>Reads one reply and returns its u64 payload, checking the header.</summary>
+    internal ulong ReadU64Reply(VhostUserRequest request)
+    {
+        var bytes = ReadExactly(VhostUserHeader.Length + 8);
+        Assert.Equal((uint)request, BinaryPrimitives.ReadUInt32LittleEndian(bytes));
+        Assert.Equal(VhostUserHeader.Version | VhostUserHeader.ReplyFlag, BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(4)));
+        Assert.Equal(8u, BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8)));
+        return BinaryPrimitives.ReadUInt64LittleEndian(bytes.AsSpan(12));
+    }
+
+    private byte[] ReadExactly(int count)
+    {
+        var bytes = new byte[count];
+        int got = 0;
+        var deadline = Deadline.Within(TimeSpan.FromSeconds(30));
+        while (got < count)
+        {
+            int r = Native.Read(_socket.Value, bytes.AsSpan(got));
+            if (r == -Errno.EAGAIN)
+            {
+                Assert.True(_waiter.WaitReady(_socket, false, deadline, CancellationToken.None), "no reply from the back-end within 30 s");
+                continue;
+            }
+            Assert.True(r > 0, $"the back-end closed the connection (read returned {r}) while a reply was expected");
+            got += r;
+        }
+        return bytes;
+    }
+
+    /// <summary>True when the back-end closed its end (read gives end of file) within the bound.</summary>
+    internal bool ClosedByBackEnd()
+    {
+        var deadline = Deadline.Within(TimeSpan.FromSeconds(30));
+        Span<byte> one = stackalloc byte[64];
+        while (true)
+        {
+            int r = Native.Read(_socket.Value, one);
+            if (r == 0 || r == -Errno.ECONNRESET)
+                return true;
+            if (r == -Errno.EAGAIN && !_waiter.WaitReady(_socket, false, deadline, CancellationToken.None))
+                return false;
+        }
+    }
+
+    /// <summary>Waits for the back-end's outcome (bounded).</summary>
+    internal Fault? Outcome() => Bounded.Await(Result);
+
+    /// <summary>Creates the guest memory (a memfd at <see cref="GuestBase"/>) and the kick/call eventfds.</summary>
+    internal void CreateGuest()
+    {
+        Memory = SharedMemoryRegion.CreateMemFd("vhost-user-guest", MemorySize, GuestBase);
+        Doorbell = EventFdDoorbell.Create("vhost-user-guest");
+    }
+
+    /// <summary>
+    /// virtio_uml's sequence: SET_OWNER, GET_FEATURES, GET/SET_PROTOCOL_FEATURES, SET_SLAVE_REQ_FD,
+    /// SET_FEATURES, SET_MEM_TABLE, per queue CALL, NUM, BASE, ADDR, then per queue KICK and ENABLE;
+    /// every SET with NEED_REPLY when REPLY_ACK was agreed. Returns the device features offered.
+    /// </summary>
+    internal ulong SetUpLikeVirtioUml(bool replyAck = true)
+    {
+        if (Memory is null)
+            CreateGuest();
+        uint ack = VhostUserHeader.Version | (replyAck ? VhostUserHeader.NeedReplyFlag : 0);
+        Send(VhostUserRequest.SetOwner);
+        Send(VhostUserRequest.GetFeatures);
+        ulong offered = ReadU64Reply(VhostUserRequest.GetFeatures);
+        Send(VhostUserRequest.GetProtocolFeatures);
+        ulong protocol = ReadU64Reply(VhostUserRequest.GetProtocolFeatures);
+        Send(VhostUserRequest.SetProtocolFeatures, U64(protocol & (replyAck ? 0x28UL : 0x20UL)));
+        int[] pipe = new int[2];
+        NativeCallException.ThrowIfError(Native.SocketPair(Native.SockStream, out pipe[0], out pipe[1]), "socketpair", "slave req");
+        using (var a = new FileDescriptor(pipe[0]))
+        using (var b = new FileDescriptor(pipe[1]))
+            SendAcked(VhostUserRequest.SetSlaveReqFd, [], ack, b.Value);
+        SendAcked(VhostUserRequest.SetFeatures, U64(offered), ack);
+        SendAcked(VhostUserRequest.SetMemTable, Table((GuestBase, (ulong)MemorySize, GuestBase, 0)), ack, Memory!.Descriptor!.Value);
+        int kick = Doorbell!.PeerInbound.Value, call = Doorbell.PeerOutbound.Value;
+        foreach (var (index, at) in new[] { (0u, Vring0), (1u, Vring1) })
+        {
+            SendAcked(VhostUserRequest.SetVringCall, U64(index), ack, call);
+            SendAcked(VhostUserRequest.SetVringNum, State(index, Num), ack);
+            SendAcked(VhostUserRequest.SetVringBase, State(index, 0), ack);
+            SendAcked(VhostUserRequest.SetVringAddr, RingAt(index, at), ack);
+        }
+        foreach (uint index in new[] { 0u, 1u })
+        {
+            SendAcked(VhostUserRequest.SetVringKick, U64(index), ack, kick);
+            SendAcked(VhostUserRequest.SetVringEnable, State(index, 1), ack);
+        }
+        return offered;
+    }
+
+    internal void SendAcked(VhostUserRequest request, byte[] payload, uint flags, params int[] fds)
+    {
+        Send(request, payload, flags, fds);
+        if ((flags & VhostUserHeader.NeedReplyFlag) != 0)
+            Assert.Equal(0UL, ReadU64Reply(request));
+    }
+
+    /// <summary>Starts our host-role device as the guest's driver over the guest memory (after <see cref="SetUpLikeVirtioUml"/>).</summary>
+    /// <remarks>The back-end's announcements are recorded in <see cref="Announced"/> (name to address) as they arrive.</remarks>
+    internal RpmsgDevice StartHost(ulong offered)
+    {
+        var map = new AddressMap().Add(Memory!);
+        var layout = new RpmsgVdevLayout { Memory = map, Vring0Address = Vring0, Vring1Address = Vring1, BufferPoolAddress = Pool, VringNum = Num, VringAlign = 4096 };
+        var control = new GuestControl((uint)(offered & 0xFFFF_FFFF & ~VhostUserFeatures.ProtocolFeatures));
+        Host = RpmsgDevice.CreateHost(layout, control, Doorbell!, new RpmsgDeviceOptions { Name = "guest", SendTimeout = TimeSpan.FromSeconds(30) });
+        Host.UnboundService += (name, address) => Announced[name] = address;
+        Host.Start();
+        return Host;
+    }
+
+    /// <summary>The guest's view of the vdev: there is none on the wire, so it is private to the guest.</summary>
+    private sealed class GuestControl(uint deviceFeatures) : IVdevControl
+    {
+        public uint DeviceFeatures { get; } = deviceFeatures;
+        public uint DriverFeatures { get; set; }
+        public VirtioStatus Status { get; set; }
+    }
+
+    /// <summary>The guest goes away: its end of the socket closes (the back-end must stop and unmap).</summary>
+    internal void CloseConnection() => _socket.Dispose();
+
+    public void Dispose()
+    {
+        Host?.Dispose();
+        _socket.Dispose();
+        if (!Result.Wait(TimeSpan.FromSeconds(30)))
+        {
+            _stop.Cancel();
+            Result.Wait(TimeSpan.FromSeconds(10));
+        }
+        Doorbell?.Dispose();
+        Memory?.Dispose();
+        _waiter.Dispose();
+        _stop.Dispose();
+    }
+}
