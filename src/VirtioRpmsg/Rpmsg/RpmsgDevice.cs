@@ -9,8 +9,7 @@ namespace VirtioRpmsg.Rpmsg;
 /// any number of threads may send; callbacks run on the dispatcher (or inside <see cref="Poll"/>).
 /// This type is the facade and the state machine (Created, Starting, Running, then Broken or Stopped);
 /// the work is done by its parts: <see cref="RpmsgVdevNegotiation"/>, <see cref="RpmsgEndpointTable"/>,
-/// <see cref="RpmsgNameService"/>, <see cref="RpmsgTxPath"/>, <see cref="RpmsgRxDispatcher"/>,
-/// <see cref="RpmsgDispatcherThread"/>, <see cref="RpmsgDataGate"/> and <see cref="RpmsgDeviceCounters"/>.
+/// <see cref="RpmsgNameService"/>, <see cref="RpmsgTxPath"/>, <see cref="RpmsgRxDispatcher"/>, <see cref="RpmsgDispatcherThread"/>, <see cref="RpmsgDataGate"/>, <see cref="RpmsgDeviceCounters"/>.
 /// </summary>
 public sealed class RpmsgDevice : IDisposable
 {
@@ -102,7 +101,6 @@ public sealed class RpmsgDevice : IDisposable
 
     /// <summary>Raised after a channel was created and probed.</summary>
     public event Action<RpmsgChannel>? ChannelAdded;
-
     /// <summary>Raised after a channel was removed.</summary>
     public event Action<RpmsgChannel>? ChannelRemoved;
 
@@ -120,8 +118,6 @@ public sealed class RpmsgDevice : IDisposable
 
     /// <summary>A snapshot of the counters.</summary>
     public RpmsgCounters Counters => CounterSet.Snapshot();
-
-    // ---- the parts, for each other --------------------------------------------------------------
 
     internal RpmsgDeviceCounters CounterSet { get; }
     internal RpmsgDataGate Gate { get; }
@@ -164,8 +160,7 @@ public sealed class RpmsgDevice : IDisposable
         _thread?.Start();
     }
 
-    /// <summary>Remote role: completes the link once the host wrote DRIVER_OK; true when running. The dispatcher thread and
-    /// <see cref="Poll"/> both try: one at a time, only while Starting (one transport ever), as a data operation.</summary>
+    /// <summary>Remote role: completes the link once the host wrote DRIVER_OK (one caller at a time, only while Starting, as a data operation).</summary>
     internal bool TryCompleteRemoteLinkUp()
     {
         if (Interlocked.CompareExchange(ref _linkingUp, 1, 0) != 0)
@@ -373,8 +368,7 @@ public sealed class RpmsgDevice : IDisposable
         RaiseState(RpmsgDeviceState.Stopped);
         WakeAll();
         _stop.Cancel();
-        // Data operations (sends, buffer returns, tx arming, Poll, link-up) that passed the state check
-        // finish their ring writes now (this thread's own excepted); none starts after this.
+        // Data operations past the state check finish their ring writes (not this thread's own); none starts after.
         Gate.WaitForDrain();
         _thread?.Join();
         foreach (var ept in endpoints)
@@ -394,8 +388,7 @@ public sealed class RpmsgDevice : IDisposable
             _nameService.AnnounceDestroyAllNonBlocking();
         Stop("disposed");
         RpmsgMetrics.Unregister(this);
-        // _stop is not disposed: senders racing Dispose still read its token (a disposed source
-        // throws ObjectDisposedException there), and a source with no timer holds nothing to free.
+        // _stop is not disposed: senders racing Dispose still read its token; without a timer it holds nothing.
     }
 
     /// <summary>A text dump of the device: state, features, rings, buffers, endpoints, channels, counters.</summary>
