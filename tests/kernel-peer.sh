@@ -100,29 +100,34 @@ wait_guest() {
   kill -KILL -- "-$guest_pid" 2>/dev/null  # helper processes of a powered-off UML, if any linger
   return 0
 }
-# results NAME: counts the guest's PASS/FAIL lines.
+# results NAME CHECK...: counts the guest's PASS/FAIL lines; a CHECK with no verdict at all is a failure
+# (a guest program killed half-way, e.g. by the quirk below, reports nothing for the rest).
 results() {
-  local file="$work/$1/results"
-  if [ ! -s "$file" ]; then fail "$1: the guest reported nothing (console: $work/$1/console.log)"; tail -n 30 "$work/$1/console.log"; return; fi
+  local name=$1 file="$work/$1/results" check; shift
+  if [ ! -s "$file" ]; then fail "$name: the guest reported nothing (console: $work/$name/console.log)"; tail -n 30 "$work/$name/console.log"; return; fi
   while read -r verdict check detail; do
     case "$verdict" in
-      PASS) pass "$1 $check: $detail" ;;
-      FAIL) fail "$1 $check: $detail" ;;
+      PASS) pass "$name $check: $detail" ;;
+      FAIL) fail "$name $check: $detail" ;;
     esac
   done <"$file"
+  for check in "$@"; do
+    grep -qE "^(PASS|FAIL) $check " "$file" || fail "$name $check: no verdict (guest program died?)"
+  done
 }
 
 # Guest 1: kernel-created endpoints, 10,000 round trips, the benchmark; then our announce/destroy of rpmsg-raw.
 boot guest1 "$work/kpguest roundtrips 10000 $work/guest1; $work/kpguest ns $work/guest1"
 if wait_for "$work/remote.log" "^LINKUP 1" 60; then
   pass "guest1: virtio_rpmsg_bus probed our device (link up)"
-  remote_cmd "announce rpmsg-raw"
-  if wait_file "$work/guest1/ns-ready" 240; then remote_cmd "destroy rpmsg-raw"; fi
+  # Each only once the guest waits for it blocked in the kernel (see the quirk below and guest.c).
+  if wait_file "$work/guest1/ns-wait" 240; then remote_cmd "announce rpmsg-raw"; fi
+  if wait_file "$work/guest1/ns-ready" 60; then remote_cmd "destroy rpmsg-raw"; fi
 else
   fail "guest1: no link up within 60 s"; tail -n 30 "$work/guest1/console.log"
 fi
 wait_guest 300 || fail "guest1: did not power off within 300 s"
-results guest1
+results guest1 ns-echo-announced ctrl-create-ept roundtrips ctrl-destroy-ept ns-announce ns-channel-echo ns-destroy
 
 # Guest 2 is killed (SIGKILL, no goodbye) in the middle of round trips; guest 3 must then be served.
 boot guest2 "$work/kpguest loop $work/guest2"
@@ -138,17 +143,36 @@ wait_guest 10
 boot guest3 "$work/kpguest roundtrips 1000 $work/guest3"
 wait_guest 240 || fail "guest3: did not power off within 240 s"
 if grep -q "^LINKUP 3" "$work/remote.log"; then pass "guest3: a new guest after the killed one got a fresh device"; else fail "guest3: no link up for the new guest"; fi
-results guest3
+results guest3 ns-echo-announced ctrl-create-ept roundtrips ctrl-destroy-ept
 grep -q "FAULT" "$work/remote.log" && fail "remote: a guest was refused: $(grep FAULT "$work/remote.log" | head -n 1)"
 
-# The kernel's own complaints. The one expected: virtio_uml runs queue callbacks in interrupt context, so
-# an announcement from the device reaches rpmsg_ns_cb -> device_register there and the kernel says
-# "scheduling while atomic" (a kernel bug of the seed-001 class; it still works). It is counted, not hidden.
-atomic=$(cat "$work"/guest*/console.log | grep -c "scheduling while atomic")
-other=$(cat "$work"/guest*/console.log | grep -E "BUG:|Oops|Kernel panic|WARNING:|Call Trace" | grep -v "scheduling while atomic" | grep -vc "^$")
-echo "kernel-peer: 'scheduling while atomic' warnings (known virtio_uml quirk, expected): $atomic"
-if [ "$other" -eq 0 ]; then pass "kernel logs: no BUG, Oops, panic or WARNING besides the known quirk"
-else fail "kernel logs: $other unexpected lines"; cat "$work"/guest*/console.log | grep -E "BUG:|Oops|Kernel panic|WARNING:" | grep -v "scheduling while atomic" | head -n 5; fi
+# The kernel's own complaints. Two are known and counted, not hidden:
+# - virtio_uml runs queue callbacks in interrupt context, so an announcement or destroy from the device
+#   reaches rpmsg_ns_cb -> device_register/unregister there; when that sleeps (a driver such as rpmsg_char
+#   binds or unbinds) the kernel prints "BUG: scheduling while atomic" and, from the same event,
+#   "WARNING: ... kernel/irq/handle.c ... vu_interrupt ... enabled interrupts". A kernel bug of the
+#   seed-001 class; on the first real boot it also killed the user process it interrupted (segfault), which
+#   the per-check verdicts and the segfault count below catch.
+# - "No virtio device ID configured for PCI" (virt-pci.c): UML_PCI_OVER_VIRTIO is enabled only for the DMA
+#   emulation RPMSG_VIRTIO needs, with no PCI device, so um_pci_init warns once per boot.
+consoles=("$work"/guest*/console.log)
+atomic=$(cat "${consoles[@]}" | grep -c "scheduling while atomic")
+irqon=$(cat "${consoles[@]}" | grep -c "vu_interrupt.* enabled interrupts")
+nopci=$(cat "${consoles[@]}" | grep -c "No virtio device ID configured for PCI")
+victims=$(cat "${consoles[@]}" | grep -c "^kp-irq-victim\[[0-9]*\]: segfault at")
+segv=$(cat "${consoles[@]}" | grep -E "^[^ ]+\[[0-9]+\]: segfault at" | grep -vc "^kp-irq-victim")
+echo "kernel-peer: known kernel quirks: 'scheduling while atomic' $atomic, 'vu_interrupt enabled interrupts' $irqon, 'no PCI device ID' $nopci, kp-irq-victim segfaults $victims"
+[ "$segv" -eq 0 ] || fail "guests: $segv user processes segfaulted: $(cat "${consoles[@]}" | grep -E '\]: segfault at' | cut -c1-60 | tr '\n' ';')"
+unexpected() {
+  cat "${consoles[@]}" | grep -E "BUG:|Oops|Kernel panic|WARNING:" | grep -v "scheduling while atomic" \
+    | grep -v "at kernel/irq/handle.c:[0-9]* __handle_irq_event_percpu" | grep -v "at arch/um/drivers/virt-pci.c:[0-9]* um_pci_init"
+}
+# The two warnings allowed above must come with their known explanations, not just their locations.
+[ "$(cat "${consoles[@]}" | grep -c "at kernel/irq/handle.c:[0-9]* __handle_irq_event_percpu")" -le "$irqon" ] || fail "kernel logs: an irq handler warning other than vu_interrupt's"
+[ "$(cat "${consoles[@]}" | grep -c "at arch/um/drivers/virt-pci.c:[0-9]* um_pci_init")" -le "$nopci" ] || fail "kernel logs: a virt-pci warning other than the missing PCI device ID"
+other=$(unexpected | grep -c .)
+if [ "$other" -eq 0 ]; then pass "kernel logs: no BUG, Oops, panic or WARNING besides the known ones"
+else fail "kernel logs: $other unexpected lines"; unexpected | head -n 5; fi
 
 # ---- benchmark row: our host <-> our remote, same run, same sizes ---------------------------------
 kernel_row=$(grep -h "^BENCH" "$work/guest1/results" 2>/dev/null | head -n 1)

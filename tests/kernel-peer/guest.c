@@ -6,7 +6,8 @@
  *   kpguest roundtrips N DIR   kernel-created endpoint (RPMSG_CREATE_EPT_IOCTL) -> echo service,
  *                              N verified round trips at sizes 0..496, then a timed 32-byte run
  *   kpguest ns DIR             our announcement of rpmsg-raw makes a /dev/rpmsgN; echo through it;
- *                              then wait for our destroy to remove it (DIR/ns-ready tells the script)
+ *                              then wait for our destroy to remove it (DIR/ns-wait and DIR/ns-ready tell
+ *                              the script when to send each)
  *   kpguest loop DIR           round trips until killed (DIR/loop-started after the first 100)
  *   kpguest poweroff           reboot(RB_POWER_OFF)
  */
@@ -20,7 +21,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/inotify.h>
+#include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -216,8 +222,11 @@ static int roundtrips(int count)
             first_bad = i;
         }
     }
-    report(bad == 0, "roundtrips", "%d round trips at sizes 0..%d%s%d", count, MAX_PAYLOAD,
-           bad ? ", first failure at " : ", all verified", bad ? first_bad * 10 + -code : 0);
+    if (bad == 0)
+        report(1, "roundtrips", "%d round trips at sizes 0..%d, all verified", count, MAX_PAYLOAD);
+    else
+        report(0, "roundtrips", "%d round trips at sizes 0..%d, first failure at %d (code %d)", count, MAX_PAYLOAD,
+               first_bad, code);
     /* The benchmark row: 32-byte round trips, timed one by one. */
     enum { N = 5000 };
     static long lat[N];
@@ -252,8 +261,72 @@ static int roundtrips(int count)
     return failures != 0;
 }
 
+/* virtio_uml handles our name-service messages in interrupt context; when that work sleeps (rpmsg_char
+ * binding or unbinding) the kernel corrupts the task it interrupted. First real boot: the user process
+ * running at the time segfaulted (mount, this program); with the guest blocked and the CPU idle, the kernel
+ * panicked ("Segfault with no mm"). So while the guest waits (blocked) for each of our announce/destroy, a
+ * forked spinner named kp-irq-victim keeps the one CPU busy in user mode and takes the hit; the script sends
+ * each only once the guest says it is waiting, and counts victim segfaults with the known quirk. */
+static pid_t start_victim(void)
+{
+    int ready[2];
+    if (pipe(ready) < 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_NAME, "kp-irq-victim");
+        alarm(WAIT_MS / 1000 + 5);
+        (void)!write(ready[1], "r", 1);
+        for (volatile unsigned long i = 0;; i++)
+            ;
+    }
+    /* Named and spinning before the script is told to go, so a hit is always on the named victim. */
+    char c;
+    close(ready[1]);
+    if (pid > 0)
+        (void)!read(ready[0], &c, 1);
+    close(ready[0]);
+    return pid;
+}
+
+static void stop_victim(pid_t pid)
+{
+    if (pid > 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+}
+
+static void wait_for_rpmsg_node(int watch)
+{
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    struct pollfd p = {.fd = watch, .events = POLLIN};
+    long deadline = now_ns() + WAIT_MS * 1000000L;
+    for (long left; (left = (deadline - now_ns()) / 1000000L) > 0 && poll(&p, 1, (int)left) > 0;) {
+        ssize_t n = read(watch, buf, sizeof buf);
+        for (char *at = buf; n > 0 && at < buf + n;) {
+            struct inotify_event *e = (struct inotify_event *)at;
+            if (e->len && strncmp(e->name, "rpmsg", 5) == 0 && e->name[5] >= '0' && e->name[5] <= '9')
+                return;
+            at += sizeof *e + e->len;
+        }
+    }
+}
+
 static int name_service(void)
 {
+    int watch = inotify_init1(IN_CLOEXEC);
+    if (watch >= 0 && inotify_add_watch(watch, "/dev", IN_CREATE) < 0) {
+        close(watch);
+        watch = -1;
+    }
+    pid_t victim = start_victim();
+    touch("ns-wait");
+    if (watch >= 0) {
+        wait_for_rpmsg_node(watch);
+        close(watch);
+    }
+    stop_victim(victim);
     long raw = find_service("rpmsg-raw", WAIT_MS);
     if (raw < 0) {
         report(0, "ns-announce", "our rpmsg-raw announcement made no rpmsg device");
@@ -270,10 +343,16 @@ static int name_service(void)
     int len = (int)strlen((char *)out);
     int code = fd < 0 ? -9 : round_trip(fd, out, in, len);
     report(code == 0, "ns-channel-echo", "%s: %d-byte echo through the announced channel (code %d)", dev, len, code);
-    if (fd >= 0)
-        close(fd);
+    victim = start_victim();
     touch("ns-ready");
-    /* Our side destroys the endpoint now: the rpmsg device must go away. */
+    /* Our side destroys the endpoint now: the rpmsg device must go away. Blocked in poll until then (the
+     * destroy wakes the channel's readers). */
+    if (fd >= 0) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        poll(&p, 1, WAIT_MS);
+        close(fd);
+    }
+    stop_victim(victim);
     int gone = 0;
     for (int waited = 0; waited <= WAIT_MS && !gone; waited += 50) {
         gone = find_service("rpmsg-raw", 0) < 0;
