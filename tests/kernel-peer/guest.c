@@ -261,15 +261,14 @@ static int roundtrips(int count)
     return failures != 0;
 }
 
-/* virtio_uml handles our name-service messages in interrupt context; when that work sleeps (rpmsg_char
- * binding or unbinding) the kernel corrupts the task it interrupted. First real boot: the user process
- * running at the time segfaulted (mount, this program); with the guest blocked and the CPU idle, the kernel
- * panicked ("Segfault with no mm"). So while the guest waits (blocked) for each of our announce/destroy, a
- * forked spinner named kp-irq-victim keeps the one CPU busy in user mode and takes the hit; the script sends
- * each only once the guest says it is waiting, and counts victim segfaults with the known quirk. */
+/* virtio_uml runs our name-service messages in interrupt context; when that sleeps (rpmsg_char binds or
+ * unbinds) the kernel corrupts the task it interrupted (first real boot: mount and this program segfaulted;
+ * with the CPU idle, a panic). So while the guest waits blocked for our announce/destroy, a named spinner
+ * keeps the one CPU in user mode and takes the hit; it reports ready once named, before the script is told. */
 static pid_t start_victim(void)
 {
     int ready[2];
+    char c;
     if (pipe(ready) < 0)
         return -1;
     pid_t pid = fork();
@@ -280,8 +279,6 @@ static pid_t start_victim(void)
         for (volatile unsigned long i = 0;; i++)
             ;
     }
-    /* Named and spinning before the script is told to go, so a hit is always on the named victim. */
-    char c;
     close(ready[1]);
     if (pid > 0)
         (void)!read(ready[0], &c, 1);
@@ -291,10 +288,8 @@ static pid_t start_victim(void)
 
 static void stop_victim(pid_t pid)
 {
-    if (pid > 0) {
-        kill(pid, SIGKILL);
+    if (pid > 0 && kill(pid, SIGKILL) == 0)
         waitpid(pid, NULL, 0);
-    }
 }
 
 static void wait_for_rpmsg_node(int watch)
@@ -315,18 +310,17 @@ static void wait_for_rpmsg_node(int watch)
 
 static int name_service(void)
 {
-    int watch = inotify_init1(IN_CLOEXEC);
-    if (watch >= 0 && inotify_add_watch(watch, "/dev", IN_CREATE) < 0) {
-        close(watch);
-        watch = -1;
-    }
-    pid_t victim = start_victim();
-    touch("ns-wait");
-    if (watch >= 0) {
+    int watch = inotify_init1(IN_CLOEXEC); /* before ns-wait, so the new /dev/rpmsgN cannot be missed */
+    if (watch >= 0 && inotify_add_watch(watch, "/dev", IN_CREATE) >= 0) {
+        pid_t victim = start_victim();
+        touch("ns-wait");
         wait_for_rpmsg_node(watch);
-        close(watch);
+        stop_victim(victim);
+    } else {
+        touch("ns-wait"); /* no inotify: find_service below polls (unprotected) */
     }
-    stop_victim(victim);
+    if (watch >= 0)
+        close(watch);
     long raw = find_service("rpmsg-raw", WAIT_MS);
     if (raw < 0) {
         report(0, "ns-announce", "our rpmsg-raw announcement made no rpmsg device");
@@ -343,10 +337,9 @@ static int name_service(void)
     int len = (int)strlen((char *)out);
     int code = fd < 0 ? -9 : round_trip(fd, out, in, len);
     report(code == 0, "ns-channel-echo", "%s: %d-byte echo through the announced channel (code %d)", dev, len, code);
-    victim = start_victim();
+    pid_t victim = start_victim();
     touch("ns-ready");
-    /* Our side destroys the endpoint now: the rpmsg device must go away. Blocked in poll until then (the
-     * destroy wakes the channel's readers). */
+    /* Our destroy now: the device must go away. Blocked in poll until then (it wakes the readers). */
     if (fd >= 0) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         poll(&p, 1, WAIT_MS);
