@@ -90,6 +90,9 @@ public static class SimulatedRemoteChild
             // The table goes in before the doorbell exchange: a host may read it as soon as it has connected.
             SimulatedRemote.WriteResourceTable(resources);
             var connection = options.Passing is { } passing ? DescriptorPassing.Connect(passing, options.ConnectTimeout, cancellationToken) : null;
+            // A standalone remote's eventfd pair comes over a socket it connects itself and keeps: the host keeps
+            // its end for the doorbell's life, so the connection's close is how this remote sees the host go away.
+            bool standalone = connection is null && description.Doorbell is { Kind: PlatformDoorbellKind.Eventfd, Socket: not null };
             IDoorbell doorbell;
             try
             {
@@ -98,6 +101,8 @@ public static class SimulatedRemoteChild
                 else if (description.Doorbell.Kind == PlatformDoorbellKind.UnixSocket && description.Doorbell.Mode != DoorbellSocketMode.Client)
                     output.WriteLine($"waiting for a host on socket {description.Doorbell.Path} (Ctrl+C to stop)");
                 output.Flush();
+                if (standalone)
+                    connection = DescriptorPassing.Connect(description.Doorbell.Socket!, Timeout.InfiniteTimeSpan, cancellationToken);
                 doorbell = resources.CreateDoorbell(new PlatformDoorbellOptions
                 {
                     Passing = connection,
@@ -113,13 +118,15 @@ public static class SimulatedRemoteChild
             // Reading commands, the remote can be detached from and re-attached to (doorbells arrive on the
             // connection, so it is not watched: the input's end ends the remote when the host goes away).
             // Without commands the connection is watched for the host going away.
-            using var link = new SimulatedRemoteLink(resources, options.ReadCommands ? connection : null, new SimulatedRemoteOptions
+            // A standalone host cannot re-attach (it sends no further doorbells), so its connection is only watched.
+            bool attachable = options.ReadCommands && !standalone;
+            using var link = new SimulatedRemoteLink(resources, attachable ? connection : null, new SimulatedRemoteOptions
             {
                 Services = options.Services,
                 EchoNames = options.EchoNames,
                 ExitWhenServicesDestroyed = true,
                 WaitStrategy = options.WaitStrategy,
-                HostConnection = options.ReadCommands ? null : connection,
+                HostConnection = attachable ? null : connection,
                 Logger = options.Logger,
             });
             var remote = link.Start(doorbell);

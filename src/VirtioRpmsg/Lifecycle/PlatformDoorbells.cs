@@ -38,17 +38,32 @@ internal static class PlatformDoorbells
             return ExchangeEventFd(role, passing, options);
         string name = b.Socket
             ?? throw new ArgumentException("An eventfd doorbell needs PlatformDoorbellOptions.Passing or EventFdFactory, or doorbell.socket in the description.", nameof(options));
+        DescriptorPassing connection;
         if (role == PlatformRole.Host)
         {
             using var listener = DescriptorListener.Listen(name);
-            using var accepted = listener.Accept(options.Timeout, options.CancellationToken);
-            return ExchangeEventFd(role, accepted, options);
+            connection = listener.Accept(options.Timeout, options.CancellationToken);
         }
-        using var connected = DescriptorPassing.Connect(name, options.Timeout, options.CancellationToken);
-        return ExchangeEventFd(role, connected, options);
+        else
+        {
+            connection = DescriptorPassing.Connect(name, options.Timeout, options.CancellationToken);
+        }
+        try
+        {
+            // The doorbell keeps the connection open for its life: its close is how the peer sees this side go
+            // away (a remote watches it, see SimulatedRemoteOptions.HostConnection); notify never touches it.
+            var doorbell = ExchangeEventFd(role, connection, options);
+            doorbell.KeepConnection(connection);
+            return doorbell;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
     }
 
-    private static IDoorbell ExchangeEventFd(PlatformRole role, DescriptorPassing passing, PlatformDoorbellOptions options)
+    private static EventFdDoorbell ExchangeEventFd(PlatformRole role, DescriptorPassing passing, PlatformDoorbellOptions options)
     {
         if (role == PlatformRole.Remote)
             return passing.ReceiveDoorbell(options.Timeout, options.CancellationToken);

@@ -83,6 +83,29 @@ internal static class PlatformRegions
         return received;
     }
 
+    /// <summary>
+    /// The path opening <paramref name="r"/> creates, or null. A file that exists already is someone
+    /// else's (a peer that created it first): only files this process created are its to remove.
+    /// </summary>
+    internal static string? FileItWouldCreate(RegionDescription r) =>
+        r.Kind == PlatformRegionKind.ShmFile && r.Create == true && r.Path is { } path && !File.Exists(path) ? path : null;
+
+    /// <summary>Removes files <see cref="FileItWouldCreate"/> named, after their regions are unmapped (a peer keeps its mapping).</summary>
+    internal static void DeleteCreatedFiles(IEnumerable<string> paths)
+    {
+        foreach (string path in paths)
+        {
+            try
+            {
+                File.Delete(path);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Best effort: a file that cannot be removed must not hide the error being reported.
+            }
+        }
+    }
+
     internal static void AddToMap(AddressMap memory, SharedMemoryRegion region, int index)
     {
         try

@@ -8,7 +8,8 @@ namespace VirtioRpmsg.Lifecycle;
 /// What a <see cref="PlatformDescription"/> opens: its regions mapped into one <see cref="AddressMap"/>,
 /// the resource table (if any) and the resolved rpmsg vdev layout, plus the doorbell on demand.
 /// Open is all or nothing: if any step fails, everything already opened is disposed before the
-/// exception leaves. Dispose unmaps every region. Single owner: not for concurrent use.
+/// exception leaves. Dispose unmaps every region; a host's also removes the shared-memory files that its
+/// Open created ("create": true on a path that did not exist). Single owner: not for concurrent use.
 /// </summary>
 /// <remarks>
 /// The resource table lives in memory the peer can write, so it is read once into a private copy
@@ -18,16 +19,18 @@ namespace VirtioRpmsg.Lifecycle;
 public sealed class PlatformResources : IDisposable
 {
     private readonly SharedMemoryRegion[] _regions;
+    private readonly string[] _createdFiles;
     private AddressMap _memory;
     private readonly ResourceTableLocation? _tableLocation;
     private ulong? _vring0, _vring1;
     private int? _vringNum, _vringAlign;
     private bool _disposed;
 
-    private PlatformResources(PlatformDescription description, SharedMemoryRegion[] regions, AddressMap memory)
+    private PlatformResources(PlatformDescription description, SharedMemoryRegion[] regions, string[] createdFiles, AddressMap memory)
     {
         Description = description;
         _regions = regions;
+        _createdFiles = createdFiles;
         _memory = memory;
         _tableLocation = description.ResourceTable;
         var v = description.Vdev;
@@ -128,16 +131,21 @@ public sealed class PlatformResources : IDisposable
         options ??= new PlatformOpenOptions();
         description.Validate();
         var opened = new List<SharedMemoryRegion>();
+        var created = new List<string>();
         try
         {
             var memory = new AddressMap();
             for (int i = 0; i < description.Regions.Count; i++)
             {
+                // Listed before opening: a region that fails after creating its file (ftruncate, mmap) still removes it.
+                // Only a host's: a remote's file is managed by its program (rpmsg remote removes it on exit).
+                if (description.Role == PlatformRole.Host && PlatformRegions.FileItWouldCreate(description.Regions[i]) is { } creates)
+                    created.Add(creates);
                 var region = PlatformRegions.Open(description, i, options);
                 opened.Add(region);
                 PlatformRegions.AddToMap(memory, region, i);
             }
-            var resources = new PlatformResources(description, [.. opened], memory);
+            var resources = new PlatformResources(description, [.. opened], [.. created], memory);
             resources.ResolveFromDescription();
             if (description.ResourceTable is not null && description.Role == PlatformRole.Host && options.ReadResourceTable)
                 resources.LoadResourceTable();
@@ -147,6 +155,7 @@ public sealed class PlatformResources : IDisposable
         {
             for (int i = opened.Count - 1; i >= 0; i--)
                 opened[i].Dispose();
+            PlatformRegions.DeleteCreatedFiles(created);
             throw;
         }
     }
@@ -355,13 +364,23 @@ public sealed class PlatformResources : IDisposable
         ? "The vdev layout is not resolved."
         : "The vdev layout comes from the resource table, which has not been loaded (or still has ADDR_ANY vrings): call LoadResourceTable.");
 
-    /// <summary>Unmaps every region (in reverse order). Doorbells made by <see cref="CreateDoorbell"/> are the caller's.</summary>
+    /// <summary>
+    /// Unmaps every region (in reverse order), then (a host) removes the files Open created; a peer that
+    /// mapped one keeps its mapping. A remote's files are its program's (it may outlive this object). Doorbells made by <see cref="CreateDoorbell"/> are the caller's.
+    /// </summary>
     public void Dispose()
     {
         if (_disposed)
             return;
         _disposed = true;
-        for (int i = _regions.Length - 1; i >= 0; i--)
-            _regions[i].Dispose();
+        try
+        {
+            for (int i = _regions.Length - 1; i >= 0; i--)
+                _regions[i].Dispose();
+        }
+        finally
+        {
+            PlatformRegions.DeleteCreatedFiles(_createdFiles);
+        }
     }
 }

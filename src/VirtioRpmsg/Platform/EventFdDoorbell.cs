@@ -12,6 +12,9 @@ public sealed unsafe class EventFdDoorbell : FileDescriptorDoorbell
 {
     private readonly FileDescriptor _inbound;
     private readonly FileDescriptor _outbound;
+    // The connection the pair came over, when this doorbell owns it: kept open for the doorbell's life
+    // because its close (this process exiting included) is how the peer sees this side go away.
+    private DescriptorPassing? _connection;
 
     private EventFdDoorbell(FileDescriptor inbound, FileDescriptor outbound, string name) : base(name)
     {
@@ -59,6 +62,9 @@ public sealed unsafe class EventFdDoorbell : FileDescriptorDoorbell
 
     /// <summary>Builds a doorbell over received descriptors; takes ownership of both.</summary>
     internal static EventFdDoorbell FromDescriptors(FileDescriptor inbound, FileDescriptor outbound, string name) => new(inbound, outbound, name);
+
+    /// <summary>Takes ownership of the connection the pair was exchanged over; closed by <see cref="FileDescriptorDoorbell.Dispose"/>.</summary>
+    internal void KeepConnection(DescriptorPassing connection) => _connection = connection;
 
     /// <summary>The peer's inbound descriptor (our outbound), for passing to another process.</summary>
     internal FileDescriptor PeerInbound => _outbound;
@@ -108,6 +114,7 @@ public sealed unsafe class EventFdDoorbell : FileDescriptorDoorbell
     {
         _inbound.Dispose();
         _outbound.Dispose();
+        _connection?.Dispose();
     }
 
     private static FileDescriptor NewEventFd(string name)

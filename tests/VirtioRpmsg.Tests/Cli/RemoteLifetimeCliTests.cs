@@ -10,7 +10,8 @@ namespace VirtioRpmsg.Tests.Cli;
 
 /// <summary>
 /// Every exit path of a standalone <c>rpmsg remote</c>: SIGTERM, the host's NS destroy of every echo name,
-/// the host going away (--no-stdin); each removes the shared-memory file (and socket) it created.
+/// the host going away (--no-stdin; Unix-socket doorbell, or the eventfd pair's descriptor-passing connection);
+/// each removes the shared-memory file (and socket) it created.
 /// </summary>
 public sealed class RemoteLifetimeCliTests : IDisposable
 {
@@ -77,6 +78,28 @@ public sealed class RemoteLifetimeCliTests : IDisposable
         Assert.Equal(0, remote.WaitForExit(Limit));
         Assert.False(File.Exists(_shm));
         Assert.False(File.Exists(_socket));
+    }
+
+    [Fact]
+    public void NoStdin_EventfdHostProcessKilled_RemoteExitsAndCleansUp()
+    {
+        using var remote = CrossProcessCli.Start("remote", "--shm", _shm, "--no-stdin");
+        remote.WaitForOutput("waiting for a host", Limit);
+        File.WriteAllText(_json, SimulatedPlatform.Description(_shm).ToJson());
+        using (var host = CrossProcessCli.Start("listen", "--platform", _json))
+        {
+            host.WaitForOutput("listening on", Limit);
+            remote.WaitForOutput("READY", Limit);
+            Assert.False(remote.Process.HasExited, $"the remote exited while its host was alive\nstdout: {remote.Stdout}\nstderr: {remote.Stderr}");
+
+            // SIGKILL: the host cleans nothing up; only the kernel closing its descriptors tells the remote.
+            Assert.Equal(0, kill(host.Process.Id, 9));
+            host.WaitForExit(Limit);
+        }
+
+        int exit = remote.WaitForExit(Limit);
+        Assert.True(exit == 0, $"exit {exit}\nstdout: {remote.Stdout}\nstderr: {remote.Stderr}");
+        Assert.False(File.Exists(_shm), "the remote left the file it created");
     }
 
     private sealed class Announced
