@@ -8,6 +8,10 @@ namespace VirtioRpmsg.Rpmsg;
 /// waiting for a free tx buffer. "Tx buffer returned" notifications are armed only while someone waits
 /// (as Linux does); waiters are woken through one signal that the dispatcher (or a cancelled zero-copy
 /// buffer) completes. Any number of threads may send at once.
+/// A sender inside a receive callback goes first: while one waits, application senders leave freed
+/// buffers to it. Otherwise application senders can win every returned buffer while the callback (and
+/// with it this side's receive path) waits, until both sides' parking backlogs fill and the two
+/// dispatchers wait on each other until the send timeout.
 /// </summary>
 internal sealed class RpmsgTxPath
 {
@@ -17,6 +21,7 @@ internal sealed class RpmsgTxPath
     private readonly object _armLock = new();
     private TaskCompletionSource _signal = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _waiters;
+    private int _callbackWaiters;
 
     internal RpmsgTxPath(RpmsgDevice device, RpmsgDataGate gate, RpmsgDeviceCounters counters)
     {
@@ -70,42 +75,48 @@ internal sealed class RpmsgTxPath
     /// <summary>Blocking send: waits for a tx buffer until <paramref name="deadline"/> or cancellation.</summary>
     internal void Send(uint source, uint destination, ReadOnlySpan<byte> payload, Deadline deadline, CancellationToken cancellationToken)
     {
-        if (TrySend(source, destination, payload))
+        bool callback = _device.Rx.IsDispatcherContext;
+        if (MayTake(callback) && TrySend(source, destination, payload))
             return;
         MappingLease.ThrowIfHeld("RpmsgDevice.Send");
-        BeginWait();
+        BeginWait(callback);
         try
         {
             while (true)
             {
                 var signal = Volatile.Read(ref _signal).Task;
-                if (TrySend(source, destination, payload))
+                if (MayTake(callback) && TrySend(source, destination, payload))
                     return;
                 Wait(signal, deadline, cancellationToken);
             }
         }
         finally
         {
-            EndWait();
+            EndWait(callback);
         }
     }
+
+    // Application senders step aside while a callback sender waits (see the class remarks). Read the
+    // signal before this check: the callback sender's EndWait signals after it stops waiting.
+    private bool MayTake(bool callback) => callback || Volatile.Read(ref _callbackWaiters) == 0;
 
     /// <summary>Async send: like <see cref="Send"/> without blocking a thread.</summary>
     internal ValueTask SendAsync(uint source, uint destination, ReadOnlyMemory<byte> payload, Deadline deadline, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return TrySend(source, destination, payload.Span) ? ValueTask.CompletedTask : SendAsyncSlow(source, destination, payload, deadline, cancellationToken);
+        bool callback = _device.Rx.IsDispatcherContext;
+        return MayTake(callback) && TrySend(source, destination, payload.Span) ? ValueTask.CompletedTask : SendAsyncSlow(source, destination, payload, deadline, callback, cancellationToken);
     }
 
-    private async ValueTask SendAsyncSlow(uint source, uint destination, ReadOnlyMemory<byte> payload, Deadline deadline, CancellationToken cancellationToken)
+    private async ValueTask SendAsyncSlow(uint source, uint destination, ReadOnlyMemory<byte> payload, Deadline deadline, bool callback, CancellationToken cancellationToken)
     {
-        BeginWait();
+        BeginWait(callback);
         try
         {
             while (true)
             {
                 var signal = Volatile.Read(ref _signal).Task;
-                if (TrySend(source, destination, payload.Span))
+                if (MayTake(callback) && TrySend(source, destination, payload.Span))
                     return;
                 int wait = deadline.RemainingMilliseconds;
                 if (wait == 0)
@@ -122,7 +133,7 @@ internal sealed class RpmsgTxPath
         }
         finally
         {
-            EndWait();
+            EndWait(callback);
         }
     }
 
@@ -147,23 +158,25 @@ internal sealed class RpmsgTxPath
     /// <summary>Takes a tx buffer, waiting until <paramref name="deadline"/>.</summary>
     internal RpmsgBufferRef Acquire(Deadline deadline, CancellationToken cancellationToken)
     {
-        if (TryAcquire(out var buffer))
+        bool callback = _device.Rx.IsDispatcherContext;
+        RpmsgBufferRef buffer = default;
+        if (MayTake(callback) && TryAcquire(out buffer))
             return buffer;
         MappingLease.ThrowIfHeld("RpmsgEndpoint.GetTxBuffer");
-        BeginWait();
+        BeginWait(callback);
         try
         {
             while (true)
             {
                 var signal = Volatile.Read(ref _signal).Task;
-                if (TryAcquire(out buffer))
+                if (MayTake(callback) && TryAcquire(out buffer))
                     return buffer;
                 Wait(signal, deadline, cancellationToken);
             }
         }
         finally
         {
-            EndWait();
+            EndWait(callback);
         }
     }
 
@@ -222,9 +235,11 @@ internal sealed class RpmsgTxPath
     }
 
     // Arming writes the ring (used_event / avail.flags), so it is a data operation: never after Stop.
-    internal void BeginWait()
+    internal void BeginWait(bool callback = false)
     {
         _counters.CountTxWait();
+        if (callback)
+            Interlocked.Increment(ref _callbackWaiters);
         lock (_armLock)
         {
             if (Interlocked.Increment(ref _waiters) != 1)
@@ -242,6 +257,8 @@ internal sealed class RpmsgTxPath
             catch (Exception e) when (RpmsgDataGate.Handles(e))
             {
                 Interlocked.Decrement(ref _waiters);
+                if (callback)
+                    Interlocked.Decrement(ref _callbackWaiters);
                 throw _gate.Translate(e);
             }
             finally
@@ -251,8 +268,11 @@ internal sealed class RpmsgTxPath
         }
     }
 
-    internal void EndWait()
+    internal void EndWait(bool callback = false)
     {
+        // The application senders that stepped aside wait on the signal: wake them to re-try.
+        if (callback && Interlocked.Decrement(ref _callbackWaiters) == 0 && Volatile.Read(ref _waiters) > 1)
+            Signal();
         lock (_armLock)
         {
             if (Interlocked.Decrement(ref _waiters) != 0 || !_gate.TryEnter(out var transport))

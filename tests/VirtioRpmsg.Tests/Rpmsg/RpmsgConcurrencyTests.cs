@@ -146,6 +146,45 @@ public class RpmsgConcurrencyTests
     }
 
     [Fact]
+    public void Send_CallbackWaitingForTxBuffer_GetsTheFreedBufferBeforeApplicationSenders()
+    {
+        // The CI failure this guards against: eight application senders won every returned buffer while
+        // the host's callback waited, until both sides' parking backlogs filled and the two dispatchers
+        // waited on each other for the whole send timeout. A callback sender must go first.
+        using var loop = RpmsgLoopback.Create(
+            host: o => o.IdleRecheckInterval = TimeSpan.FromSeconds(60), // the callback wakes only by doorbell
+            remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
+            hookedDoorbells: true);
+        var arrivals = new ConcurrentQueue<byte>();
+        loop.Remote.CreateEndpoint(0x400, (_, _, payload) => arrivals.Enqueue(payload[0]));
+        var callbackSent = new ManualResetEventSlim();
+        var host = loop.Host.CreateEndpoint(0x500, (ept, _, _) =>
+        {
+            ept.SendTo(0x400, [1], Bound); // all tx buffers taken: waits
+            callbackSent.Set();
+        });
+        while (host.TrySendTo(0x400, [0]))
+        {
+        }
+        long waits = loop.Host.Counters.TxBufferWaits;
+        loop.Remote.CreateEndpoint(0x401).SendTo(0x500, [9]); // runs the host callback
+        RpmsgLoopback.WaitForBlockedSenders(loop.Host, waits);
+        // The remote returns every tx buffer without waking the host: the callback sleeps on.
+        ((HookedDoorbell)loop.RemoteBell).Muted = true;
+        loop.Remote.Poll();
+        var app = Task.Run(() => host.SendTo(0x400, [2], Bound));
+        // The application sender either sent at once (the bug) or stepped aside and waits.
+        Assert.True(SpinWait.SpinUntil(() => app.IsCompleted || loop.Host.Counters.TxBufferWaits >= waits + 2, Bound), "application sender neither sent nor waited");
+        Assert.False(app.IsCompleted, "an application sender took a freed buffer while a callback sender waited for one");
+        ((HookedDoorbell)loop.RemoteBell).Muted = false;
+        loop.RemoteBell.Ring();
+        Assert.True(callbackSent.Wait(Bound), "callback send did not complete");
+        Assert.True(app.Wait(Bound), "application sender was not woken after the callback sent");
+        loop.WaitUntil(() => arrivals.Count(b => b != 0) == 2, "both sends arrived");
+        Assert.Equal([1, 2], arrivals.Where(b => b != 0).ToArray());
+    }
+
+    [Fact]
     public void Dispose_WhileNameServiceMessagesInFlight_DoesNotDeadlock()
     {
         for (int round = 0; round < 20; round++)
