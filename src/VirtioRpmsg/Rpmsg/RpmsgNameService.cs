@@ -165,13 +165,14 @@ internal sealed class RpmsgNameService
         }
         catch (Exception e)
         {
-            _counters.DriverCallbackFailed(e, "probe (channel removed)", name);
+            // Remove before counting: whoever sees the error counted sees the channel gone.
             lock (_sync)
             {
                 _channels.Remove(channel);
                 _endpoints.Remove(channel.Endpoint);
             }
             channel.Endpoint.MarkDestroyed();
+            _counters.DriverCallbackFailed(e, "probe (channel removed)", name);
             return;
         }
         _device.RaiseChannelAdded(channel);
