@@ -188,6 +188,10 @@ public sealed class SimulatedRemote : IDisposable
     public void SendFromCommandEndpoint(uint destination, ReadOnlySpan<byte> payload, uint? source = null, TimeSpan? timeout = null)
     {
         var wait = timeout ?? _options.SendTimeout;
+        // A command may come as soon as the host is up, before this side has seen the link come up
+        // (the host's DRIVER_OK is read by the remote's dispatcher): wait for it within the same bound.
+        if (Device.State == RpmsgDeviceState.Starting && !Device.WaitForLinkUp(wait, _stop.Token))
+            throw new TimeoutException($"the link did not come up within {wait.TotalSeconds} s (remote state {Device.State})");
         if (source is { } s)
             CommandEndpoint.SendOffChannel(s, destination, payload, wait, _stop.Token);
         else

@@ -24,28 +24,29 @@ internal static class DumpCommand
             if (r.GetValueOrDefault<int>() is < 0 or > 1_000_000)
                 r.AddError("--exchange must be 0 to 1000000");
         });
+        var service = CliOptions.Service("Echo service that --exchange uses, as announced by the remote.");
         var settle = CliOptions.Settle();
         var platform = CliOptions.Platform();
         var verbose = CliOptions.Verbose();
         var command = new Command("dump", "Print the device and ring state.")
         {
-            exchange, settle, platform, verbose,
+            exchange, service, settle, platform, verbose,
         };
         command.SetAction(parse =>
         {
             bool v = parse.GetValue(verbose);
-            return CliRunner.Run("dump", v, ct => Run(parse.GetValue(exchange), TimeSpan.FromSeconds(parse.GetValue(settle)), parse.GetValue(platform), v, ct));
+            return CliRunner.Run("dump", v, ct => Run(parse.GetValue(exchange), parse.GetValue(service)!, TimeSpan.FromSeconds(parse.GetValue(settle)), parse.GetValue(platform), v, ct));
         });
         return command;
     }
 
-    private static int Run(int exchange, TimeSpan settle, FileInfo? platform, bool verbose, CancellationToken ct)
+    private static int Run(int exchange, string service, TimeSpan settle, FileInfo? platform, bool verbose, CancellationToken ct)
     {
         using var session = Announcements.Open("dump", platform, settle, verbose, ct, out _);
         var host = session.Host;
         if (exchange > 0)
         {
-            var channel = HostLink.BindService(host, SimulatedRemote.EchoServiceName, ct);
+            var channel = HostLink.BindService(host, service, ct);
             EchoLoop.Run(channel, exchange, 64, EchoLoop.NewHistogram(), progress: null, ct);
         }
         Console.Write(host.Dump());

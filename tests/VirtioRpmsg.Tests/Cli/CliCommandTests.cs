@@ -139,6 +139,15 @@ public sealed class CliCommandTests : IDisposable
     }
 
     [Fact]
+    public void Dump_ExchangeWithAServiceTheRemoteNeverAnnounces_FailsNamingIt()
+    {
+        var (code, _, stderr) = CrossProcessCli.Run(s_limit, "dump", "--exchange", "1", "--service", "no-such-echo");
+
+        Assert.Equal(1, code);
+        Assert.Contains("did not announce 'no-such-echo'", stderr);
+    }
+
+    [Fact]
     public void Bench_QuickCrossProcess_WritesReportWithTheCrossProcessRows()
     {
         string report = Path.Combine(_tempDir, "report.md");

@@ -12,35 +12,22 @@ namespace VirtioRpmsg.Tests.Simulation;
 /// </summary>
 public sealed class SimulatedRemoteTests : IDisposable
 {
-    private readonly string _path = $"/dev/shm/vrpmsg-test-simremote-{Guid.NewGuid():N}.shm";
-    private readonly PlatformResources _hostResources;
-    private readonly PlatformResources _remoteResources;
-    private readonly DescriptorPassing _hostEnd;
-    private readonly IDoorbell _hostBell;
-    private readonly IDoorbell _remoteBell;
+    private readonly SimulatedRemotePair _pair = new();
     private readonly SimulatedRemote _remote;
     private readonly RpmsgDevice _host;
 
     public SimulatedRemoteTests()
     {
-        var description = SimulatedPlatform.Description(_path);
-        _hostResources = PlatformResources.Open(description, new PlatformOpenOptions { ReadResourceTable = false });
-        _remoteResources = PlatformResources.Open(description with { Role = PlatformRole.Remote, Regions = [description.Regions[0] with { Create = false }] });
-        var (hostEnd, remoteEnd) = DescriptorPassing.CreatePair();
-        _hostEnd = hostEnd;
-        _hostBell = _hostResources.CreateDoorbell(new PlatformDoorbellOptions { Passing = hostEnd });
-        _remoteBell = _remoteResources.CreateDoorbell(new PlatformDoorbellOptions { Passing = remoteEnd, Timeout = Bounded.Limit });
-        _remote = SimulatedRemote.Start(_remoteResources, _remoteBell, new SimulatedRemoteOptions { Services = SimulatedServices.Echo | SimulatedServices.Sink, HostConnection = remoteEnd });
-        _hostResources.LoadResourceTable();
-        _host = RpmsgDevice.CreateHost(_hostResources.CreateRpmsgLayout(), _hostResources.CreateVdevControl(), _hostBell, new RpmsgDeviceOptions { SendTimeout = Bounded.Limit });
-        _host.Start();
+        _remote = _pair.Remote;
+        _host = _pair.Host;
+        _pair.StartHost();
         Assert.True(_remote.WaitForLinkUp(Bounded.Limit));
     }
 
     [Fact]
     public void Start_ResourceTable_OffersNameServiceAndEventIndex()
     {
-        Assert.Equal(SimulatedRemote.DeviceFeatures, _hostResources.RpmsgVdev!.DeviceFeatures);
+        Assert.Equal(SimulatedRemote.DeviceFeatures, _pair.HostResources.RpmsgVdev!.DeviceFeatures);
         Assert.Equal(SimulatedRemote.DeviceFeatures, _host.NegotiatedFeatures);
     }
 
@@ -70,7 +57,7 @@ public sealed class SimulatedRemoteTests : IDisposable
     public void HostConnection_Closed_RemoteStopsAndCompletes()
     {
         Assert.False(_remote.Completion.IsCompleted);
-        _hostEnd.Dispose();
+        _pair.HostEnd.Dispose();
         Assert.True(_remote.Completion.Wait(Bounded.Limit), "the remote did not notice the host went away");
         Assert.Equal(RpmsgDeviceState.Stopped, _remote.Device.State);
     }
@@ -103,15 +90,22 @@ public sealed class SimulatedRemoteTests : IDisposable
         Assert.True(quit);
     }
 
-    public void Dispose()
+    [Fact]
+    public void SendCommand_BeforeTheRemoteSawTheLinkUp_WaitsForItInsteadOfFailing()
     {
-        _host.Dispose();
-        _remote.Dispose();
-        _hostBell.Dispose();
-        _remoteBell.Dispose();
-        _hostEnd.Dispose();
-        _hostResources.Dispose();
-        _remoteResources.Dispose();
-        File.Delete(_path);
+        // A CLI test saw "send" refused with "link not up yet": the host was up, the remote not yet.
+        using var pair = new SimulatedRemotePair();
+        using var ept = pair.Host.CreateEndpoint();
+        var early = Assert.Throws<TimeoutException>(() => pair.Remote.SendFromCommandEndpoint(ept.Address, "x"u8, timeout: TimeSpan.FromMilliseconds(1)));
+        Assert.Contains("link did not come up", early.Message);
+
+        var send = Task.Run(() => pair.Remote.SendFromCommandEndpoint(ept.Address, "late"u8, timeout: Bounded.Limit));
+        pair.StartHost();
+        Assert.True(send.Wait(Bounded.Limit), "send did not complete after link-up");
+        byte[] buffer = new byte[ept.MaxPayload];
+        var r = ept.Receive(buffer, Bounded.Limit);
+        Assert.Equal("late"u8.ToArray(), buffer[..r.Length]);
     }
+
+    public void Dispose() => _pair.Dispose();
 }
