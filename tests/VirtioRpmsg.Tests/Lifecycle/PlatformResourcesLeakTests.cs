@@ -21,16 +21,6 @@ public class PlatformResourcesLeakTests : IDisposable
 
     public void Dispose() => PlatformTestJson.Delete(_shm);
 
-    private static int CountDescriptors() => Memory.ProcessResources.OpenDescriptors();
-
-    private static int CountDescriptorsSettled()
-    {
-        // Finalizers of earlier tests may still close descriptors: settle them before the baseline.
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        return CountDescriptors();
-    }
-
     /// <summary>Mappings of this test's memfd and shm file (both carry the marker in their names).</summary>
     private int CountOwnMappings() => File.ReadLines("/proc/self/maps").Count(line => line.Contains(_marker, StringComparison.Ordinal));
 
@@ -52,13 +42,7 @@ public class PlatformResourcesLeakTests : IDisposable
 
     private void AssertReleasedAfter(Action action)
     {
-        action(); // warm-up: lazily initialised runtime state opens its descriptors once
-        int descriptors = CountDescriptorsSettled();
-        for (int i = 0; i < 3; i++)
-            action();
-        // No GC before counting: a region that was dropped instead of disposed would be released
-        // by its finalizer and hide the leak.
-        Assert.Equal(descriptors, CountDescriptors());
+        Memory.ProcessResources.AssertNoLeak(action, settle: true);
         Assert.Equal(0, CountOwnMappings());
     }
 

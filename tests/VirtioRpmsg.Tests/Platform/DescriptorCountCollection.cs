@@ -9,3 +9,4 @@ public sealed class DescriptorCountCollection
 {
     public const string Name = "descriptor-count";
 }
+

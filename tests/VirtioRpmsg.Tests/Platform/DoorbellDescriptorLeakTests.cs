@@ -9,22 +9,7 @@ public sealed class DoorbellDescriptorLeakTests
 {
     private static readonly TimeSpan Short = TimeSpan.FromMilliseconds(30);
 
-    private static int CountDescriptors()
-    {
-        // Finalizers of earlier tests may still close descriptors: settle them before counting.
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        return Memory.ProcessResources.OpenDescriptors();
-    }
-
-    private static void AssertNoLeak(Action action)
-    {
-        action(); // warm-up: lazily initialised runtime state opens its descriptors once
-        int before = CountDescriptors();
-        for (int i = 0; i < 3; i++)
-            action();
-        Assert.Equal(before, CountDescriptors());
-    }
+    private static void AssertNoLeak(Action action) => Memory.ProcessResources.AssertNoLeak(action, settle: true);
 
     [Fact]
     public void CreateDispose_EventFdPairAndPeer_NoDescriptorLeft() => AssertNoLeak(() =>
