@@ -2,14 +2,16 @@
 # Builds (once) the User-Mode Linux kernel the kernel-peer test boots, from Debian's linux-source-6.1,
 # and prints the path of the cached `linux` binary on stdout (everything else goes to stderr).
 # The cache lives outside the clone, keyed by source package version + the config below, so CI and later
-# runs on the same machine reuse it. It is published atomically: the kernel is built in a temporary
-# directory beside the cache and renamed into place only once complete, and a cache entry is used only
-# if its stamp names the binary's checksum; anything else (an interrupted or corrupted entry) is rebuilt.
-# Concurrent callers (a local run and CI) serialise on a lock; the second one then reuses the first's build.
+# runs on the same machine reuse it. It is published atomically: the kernel is built in a work directory
+# beside the cache and renamed into place only once complete, and a cache entry is used only if its stamp
+# names the binary's checksum; anything else (an interrupted or corrupted entry) is rebuilt. Concurrent
+# callers (a local run and CI) serialise on a lock; the second one then reuses the first's build.
 #
 # Bounded: the build (unpack, configure, make) runs at idle priority under a time budget,
-# VIRTIORPMSG_UML_BUILD_MINUTES (default 60; see docs/kernel-peer.md for measured times), and fails
-# with a message naming the budget, not by hanging.
+# VIRTIORPMSG_UML_BUILD_MINUTES (default 90; see docs/kernel-peer.md for measured times), and fails
+# with a message naming the budget, not by hanging. A build stopped by its budget (or killed) keeps its
+# work directory and the next call resumes it, so a slow machine still gets there over several runs;
+# a build that fails otherwise is deleted, so the next call starts from a clean tree.
 set -euo pipefail
 
 # The options the unmodified kernel rpmsg stack needs under UML (RPMSG_VIRTIO depends on HAS_DMA,
@@ -46,7 +48,7 @@ config_hash=$(printf '%s\n' "${options[@]}" "${values[@]}" | sha256sum | cut -c1
 cache_root=${VIRTIORPMSG_UML_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/virtiorpmsg}
 key="uml-$version-$config_hash"
 cache="$cache_root/$key"
-budget_min=${VIRTIORPMSG_UML_BUILD_MINUTES:-60}
+budget_min=${VIRTIORPMSG_UML_BUILD_MINUTES:-90}
 
 # valid: the entry is complete (published by the rename below) and its binary is the one it was built as.
 valid() {
@@ -70,16 +72,26 @@ if [ -e "$cache" ]; then
   log "$cache is incomplete or corrupted (no stamp, or the binary does not match it); rebuilding"
   rm -rf "$cache"
 fi
-# Leftovers of builds that were killed (we hold the lock, so nobody is using them).
-rm -rf "$cache_root/.building-$key".*
-
-avail_kb=$(df -Pk "$cache_root" | awk 'NR == 2 {print $4}')
-[ "${avail_kb:-0}" -ge $((3 * 1024 * 1024)) ] || die "less than 3 GB free in $cache_root (the source tree needs ~2 GB)"
-
-build=$(mktemp -d "$cache_root/.building-$key.XXXXXX")
-trap 'rm -rf "$build"' EXIT
+# The work directory (we hold the lock, so nobody else is using it): resumed when it was unpacked and
+# configured completely, otherwise started afresh. Older per-run directories (.building-KEY.XXXXXX) go.
+build="$cache_root/.building-$key"
 tree="$build/src"
 buildlog="$build/build.log"
+rm -rf "$build".*
+spent=0
+if [ -e "$build/configured" ] && [ -f "$tree/.config" ]; then
+  spent=$(cat "$build/spent" 2>/dev/null || echo 0)
+  log "resuming the build in $build ($((spent / 60)) min spent on it so far)"
+else
+  rm -rf "$build"
+  avail_kb=$(df -Pk "$cache_root" | awk 'NR == 2 {print $4}')
+  [ "${avail_kb:-0}" -ge $((3 * 1024 * 1024)) ] || die "less than 3 GB free in $cache_root (the source tree needs ~2 GB)"
+  mkdir -p "$tree"
+fi
+touch "$buildlog"
+# Kept only when the budget ran out (or the script was killed): then the next call resumes it.
+keep=0
+trap '[ "$keep" = 1 ] || rm -rf "$build"' EXIT
 deadline=$((SECONDS + budget_min * 60))
 # bounded CMD...: runs CMD at idle priority with what is left of the budget; timeout signals the whole
 # process group (make and its compilers), and kills it 30 s later if it is still there.
@@ -88,30 +100,37 @@ bounded() {
   [ "$left" -gt 0 ] || return 124
   timeout --kill-after=30 "$left" nice -n 19 ionice -c3 "$@" >>"$buildlog" 2>&1
 }
+start=$SECONDS
 failed() { # step status
   cp "$buildlog" "$cache_root/$key.failed.log" 2>/dev/null || true
+  local total=$(((spent + SECONDS - start) / 60))
   if [ "$2" -eq 124 ] || [ "$2" -eq 137 ]; then
-    die "$1 ran out of its time budget ($budget_min min, VIRTIORPMSG_UML_BUILD_MINUTES); nothing was cached. Log: $cache_root/$key.failed.log"
+    # make removes the targets it was writing when signalled, so the objects kept are whole.
+    if [ -e "$build/configured" ]; then keep=1; echo $((spent + SECONDS - start)) >"$build/spent"; fi
+    die "$1 ran out of its time budget ($budget_min min, VIRTIORPMSG_UML_BUILD_MINUTES; $total min spent in all); nothing was cached$([ "$keep" = 1 ] && echo "; the partial build is kept in $build and the next run resumes it"). Log: $cache_root/$key.failed.log"
   fi
   tail -n 30 "$buildlog" >&2
-  die "$1 failed (exit $2); nothing was cached. Log: $cache_root/$key.failed.log"
+  die "$1 failed (exit $2) after $total min; nothing was cached and the work directory was removed (the next run starts clean). Log: $cache_root/$key.failed.log"
 }
 
-start=$SECONDS
-mkdir -p "$tree"
-log "unpacking $tarball (package version $version) into $tree"
-bounded tar -xf "$tarball" -C "$tree" --strip-components=1 || failed "unpacking the kernel source" $?
+if [ ! -e "$build/configured" ]; then
+  log "unpacking $tarball (package version $version) into $tree"
+  bounded tar -xf "$tarball" -C "$tree" --strip-components=1 || failed "unpacking the kernel source" $?
+  cd "$tree"
+  bounded make ARCH=um defconfig || failed "make defconfig" $?
+  for option in "${options[@]}"; do scripts/config --enable "$option"; done
+  for value in "${values[@]}"; do scripts/config --set-val "${value%%=*}" "${value#*=}"; done
+  bounded make ARCH=um olddefconfig || failed "make olddefconfig" $?
+  for option in "${options[@]}"; do
+    grep -q "^CONFIG_$option=y$" .config || die "CONFIG_$option did not stick after olddefconfig"
+  done
+  for value in "${values[@]}"; do
+    grep -q "^CONFIG_$value$" .config || die "CONFIG_$value did not stick after olddefconfig"
+  done
+  touch "$build/configured"
+  # From here a killed run leaves a tree the next one resumes (the EXIT trap does not run on SIGKILL).
+fi
 cd "$tree"
-bounded make ARCH=um defconfig || failed "make defconfig" $?
-for option in "${options[@]}"; do scripts/config --enable "$option"; done
-for value in "${values[@]}"; do scripts/config --set-val "${value%%=*}" "${value#*=}"; done
-bounded make ARCH=um olddefconfig || failed "make olddefconfig" $?
-for option in "${options[@]}"; do
-  grep -q "^CONFIG_$option=y$" .config || die "CONFIG_$option did not stick after olddefconfig"
-done
-for value in "${values[@]}"; do
-  grep -q "^CONFIG_$value$" .config || die "CONFIG_$value did not stick after olddefconfig"
-done
 jobs=${UML_BUILD_JOBS:-2}
 log "building linux with -j$jobs at idle priority, budget $budget_min min (log: $buildlog)"
 bounded make -j"$jobs" ARCH=um linux || failed "make linux" $?
@@ -122,9 +141,9 @@ mkdir "$stage"
 cp linux "$stage/linux"
 cp .config "$stage/config"
 printf 'linux-source-6.1 %s\noptions %s\nvalues %s\nbuild_seconds %s\nsha256 %s\n' "$version" "${options[*]}" \
-  "${values[*]}" $((SECONDS - start)) "$(sha256sum <"$stage/linux" | cut -d' ' -f1)" >"$stage/stamp"
+  "${values[*]}" $((spent + SECONDS - start)) "$(sha256sum <"$stage/linux" | cut -d' ' -f1)" >"$stage/stamp"
 cd "$cache_root"
 mv -T "$stage" "$cache"
 rm -f "$cache_root/$key.failed.log"
-log "built $cache/linux in $(((SECONDS - start) / 60)) min $(((SECONDS - start) % 60)) s"
+log "built $cache/linux in $(((SECONDS - start) / 60)) min $(((SECONDS - start) % 60)) s$([ "$spent" -gt 0 ] && echo " (plus $((spent / 60)) min in earlier runs)")"
 echo "$cache/linux"
