@@ -192,6 +192,16 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
         return rx.Queue.EnableNotifications();
     }
 
+    /// <summary>
+    /// The next avail entry the device will take on queue <paramref name="queue"/> (0 or 1), read under the
+    /// queue's gate; no shared memory is read, so it stays valid after the device stopped.
+    /// </summary>
+    internal ushort NextAvailIndex(int queue)
+    {
+        using var scope = (queue == 0 ? _tx : _rx).Enter();
+        return scope.Queue.NextAvailIndex;
+    }
+
     public void Dispose()
     {
     }

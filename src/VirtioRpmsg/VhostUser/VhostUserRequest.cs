@@ -37,7 +37,7 @@ public enum VhostUserRequest : uint
     /// <summary>First avail index to process (vring state).</summary>
     SetVringBase = 10,
 
-    /// <summary>Stop a ring and report its index (not implemented).</summary>
+    /// <summary>Stop a ring; reply: its next avail index (vring state).</summary>
     GetVringBase = 11,
 
     /// <summary>The eventfd the driver writes to kick a queue.</summary>

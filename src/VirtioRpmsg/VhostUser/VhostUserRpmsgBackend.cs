@@ -157,6 +157,16 @@ internal sealed class VhostUserRpmsgBackend : IDisposable
                 var state = VhostUserPayload.ReadVringState(request, payload);
                 TearDownFor(request, Vring(request, state.Index)).SetBase(state.Number);
                 break;
+            case VhostUserRequest.GetVringBase:
+                // Stops the ring (and with it the device, which needs both) and reports where the device got to.
+                var stop = VhostUserPayload.ReadVringState(request, payload);
+                var stopped = Vring(request, stop.Index);
+                TearDown($"the guest stopped queue {stop.Index} (GET_VRING_BASE)");
+                stopped.Stop();
+                // The reply is a vring state (index u32, num u32): as one little-endian u64, the index is the low half.
+                ReplyU64(message.Header.Request, stop.Index | ((ulong)stopped.Base << 32));
+                replied = true;
+                break;
             case VhostUserRequest.SetVringAddr:
                 var address = VhostUserPayload.ReadVringAddress(payload);
                 TearDownFor(request, Vring(request, address.Index)).SetAddress(address, _memory);
@@ -272,6 +282,11 @@ internal sealed class VhostUserRpmsgBackend : IDisposable
         if (_device is not null || _memory is null || _accepted is not ulong accepted || !_vrings[0].IsReady || !_vrings[1].IsReady)
             return;
         var (v0, v1) = (_vrings[0], _vrings[1]);
+        // A fresh device starts at avail index 0; resuming a stopped ring where it left off is not supported.
+        foreach (var v in _vrings)
+            if (v.Base != 0)
+                throw new VhostUserProtocolException(FaultRule.VhostUserRequestOrder, $"vring[{v.Index}].base", v.Base,
+                    $"vhost-user: queue {v.Index} would restart at avail index {v.Base}; this back-end starts every ring at 0 (send SET_VRING_BASE 0 first)");
         if (v0.Num != v1.Num || v0.Align != v1.Align)
             throw new VhostUserProtocolException(FaultRule.VhostUserVringSize, "vring[1].num", (ulong)v1.Num,
                 $"vhost-user: the two queues differ (num {v0.Num} / {v1.Num}, align {v0.Align} / {v1.Align}); rpmsg needs the same layout for both");
@@ -325,6 +340,10 @@ internal sealed class VhostUserRpmsgBackend : IDisposable
         _device = null;
         // Stopped first: a disabled ring or a dead guest gets no more writes (not even name-service destroys).
         device.Stop(reason);
+        // Where it got to on each ring (private state, no guest memory read): GET_VRING_BASE reports it.
+        if (device.Transport is DeviceRoleTransport transport)
+            for (int q = 0; q < QueueCount; q++)
+                _vrings[q].Processed(transport.NextAvailIndex(q));
         try
         {
             _options.DeviceRemoved?.Invoke(device, reason);

@@ -33,8 +33,17 @@ internal sealed class VhostUserVring : IDisposable
 
     internal bool Enabled { get; set; }
 
+    /// <summary>
+    /// The next avail index to process: 0 from SET_VRING_BASE, then wherever the last device on this queue
+    /// got to (recorded when it is torn down); GET_VRING_BASE reports it.
+    /// </summary>
+    internal uint Base { get; private set; }
+
+    /// <summary>Started by a kick descriptor, stopped by GET_VRING_BASE until the next SET_VRING_KICK (vhost-user ring states).</summary>
+    internal bool Started { get; private set; }
+
     /// <summary>Everything a device needs for this queue is known.</summary>
-    internal bool IsReady => Num > 0 && Address is not null && Kick is not null && Call is not null && Enabled;
+    internal bool IsReady => Num > 0 && Address is not null && Kick is not null && Call is not null && Enabled && Started;
 
     internal void SetNum(uint num)
     {
@@ -52,7 +61,14 @@ internal sealed class VhostUserVring : IDisposable
         if (value != 0)
             throw new VhostUserProtocolException(FaultRule.VhostUserVringSize, $"vring[{Index}].base", value,
                 $"vhost-user SET_VRING_BASE: queue {Index} base {value} is not 0 (this back-end starts every ring at 0)");
+        Base = 0;
     }
+
+    /// <summary>Records how far a torn-down device got through this queue's avail ring.</summary>
+    internal void Processed(ushort nextAvail) => Base = nextAvail;
+
+    /// <summary>GET_VRING_BASE: the ring stops (no device until a new kick descriptor arrives).</summary>
+    internal void Stop() => Started = false;
 
     /// <summary>
     /// Takes the ring's addresses after translating them to guest addresses: avail must follow the descriptor
@@ -114,6 +130,7 @@ internal sealed class VhostUserVring : IDisposable
     {
         var old = Kick;
         Kick = fd;
+        Started = true;
         old?.Dispose();
     }
 
@@ -131,6 +148,8 @@ internal sealed class VhostUserVring : IDisposable
         Address = null;
         Align = 0;
         Enabled = false;
+        Base = 0;
+        Started = false;
         Dispose();
     }
 

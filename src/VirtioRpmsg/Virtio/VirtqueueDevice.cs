@@ -249,6 +249,12 @@ public sealed class VirtqueueDevice
         _health.Clear();
     }
 
+    /// <summary>
+    /// The next avail entry the device will take (its last_avail_idx): how far it got through the driver's
+    /// avail ring, what vhost-user GET_VRING_BASE reports. Private state: no shared memory is read.
+    /// </summary>
+    internal ushort NextAvailIndex => _lastAvail;
+
     /// <summary>Name, ring and broken reason, for logs.</summary>
     public override string ToString() => $"virtqueue device '{Name}' ({_vring}){(IsBroken ? ", broken: " + Fault?.Rule : "")}";
 }

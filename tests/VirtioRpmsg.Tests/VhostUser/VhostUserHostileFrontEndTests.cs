@@ -65,7 +65,7 @@ public sealed class VhostUserHostileFrontEndTests
 
     [Theory]
     [InlineData(0u)]
-    [InlineData(11u)] // GET_VRING_BASE
+    [InlineData(24u)] // GET_CONFIG
     [InlineData(22u)] // IOTLB_MSG
     [InlineData(99u)]
     public void UnsupportedRequest_FaultsNamingIt(uint request)

@@ -137,6 +137,30 @@ internal sealed class VhostUserTestFrontEnd : IDisposable
         return BinaryPrimitives.ReadUInt64LittleEndian(bytes.AsSpan(12));
     }
 
+    /// <summary>Reads one vring-state reply (GET_VRING_BASE): queue index and number.</summary>
+    internal (uint Index, uint Number) ReadStateReply(VhostUserRequest request)
+    {
+        // Same 8 bytes as a u64 reply: index in the low half, number in the high half (little-endian).
+        ulong value = ReadU64Reply(request);
+        return ((uint)value, (uint)(value >> 32));
+    }
+
+    /// <summary>The avail.idx (or used.idx) the guest memory holds for the ring at <paramref name="ring"/>.</summary>
+    internal ushort ReadRingIndex(ulong ring, bool used)
+    {
+        var layout = new VringLayout(Num, 4096);
+        ulong at = ring + (ulong)(used ? layout.UsedOffset : layout.AvailOffset) + 2;
+        using var lease = Memory!.Acquire();
+        return BinaryPrimitives.ReadUInt16LittleEndian(lease.GetSpan(Memory.Translate(at, 2), 2));
+    }
+
+    /// <summary>Consumes kicks still pending on the guest's kick eventfd (so a new device does not see old ones).</summary>
+    internal void DrainKicks()
+    {
+        Span<byte> counter = stackalloc byte[8];
+        Native.Read(Doorbell!.PeerInbound.Value, counter); // non-blocking eventfd: EAGAIN when nothing is pending
+    }
+
     private byte[] ReadExactly(int count)
     {
         var bytes = new byte[count];
