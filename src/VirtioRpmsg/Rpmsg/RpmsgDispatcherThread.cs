@@ -139,7 +139,9 @@ internal sealed class RpmsgDispatcherThread
                 // doorbell instead of spinning for it; each ring lets senders waiting inside that
                 // Poll's callbacks re-try and park what arrived.
                 transport.EnableRxNotifications();
-                _tx.Signal();
+                // Only when someone waits: a signal allocates, and spinning readers' Polls make this frequent.
+                if (_tx.Waiters > 0)
+                    _tx.Signal();
                 doorbell.Wait(recheck, token);
                 continue;
             }
