@@ -99,9 +99,8 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
         bool notify;
         using (var tx = _tx.Enter())
         {
-            tx.Queue.PushUsed(id, (uint)length);
             // RPMsg-Lite's master leaves NO_INTERRUPT set for good yet waits for a kick per message.
-            notify = tx.Queue.NotifyPrepare() | _rpmsgLite;
+            notify = tx.Queue.PushUsedAndNotifyPrepare(id, (uint)length) | _rpmsgLite;
         }
         if (notify)
             _doorbell.Ring();
@@ -167,6 +166,15 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
         bool notify;
         using (var rx = _rx.Enter())
             notify = rx.Queue.NotifyPrepare();
+        if (notify)
+            _doorbell.Ring();
+    }
+
+    public void ReturnRx(int id)
+    {
+        bool notify;
+        using (var rx = _rx.Enter())
+            notify = rx.Queue.PushUsedAndNotifyPrepare(id, (uint)_rxLength[id]);
         if (notify)
             _doorbell.Ring();
     }

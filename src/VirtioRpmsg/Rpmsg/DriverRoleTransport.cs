@@ -83,25 +83,29 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
         return true;
     }
 
-    // Under the tx gate.
+    // Under the tx gate. One lease for all the chains returned; the stack has room for every tx buffer.
     private void Reclaim(VirtqueueDriver txq)
     {
-        while (txq.TryGetUsed(out int token, out _))
+        var tokens = _freeTx.AsSpan(_freeCount);
+        int n = txq.TryGetUsedTokens(tokens);
+        for (int i = 0; i < n; i++)
         {
-            if ((uint)(token - _rxCount) >= (uint)_freeTx.Length)
-                throw new InvalidOperationException($"vq1 returned token {token}, which is not a tx buffer");
-            _freeTx[_freeCount++] = token;
+            if ((uint)(tokens[i] - _rxCount) >= (uint)_freeTx.Length)
+                throw new InvalidOperationException($"vq1 returned token {tokens[i]}, which is not a tx buffer");
         }
+        _freeCount += n;
     }
 
     public void SubmitTx(int id, int length)
     {
+        // The pool was translated once in the constructor; an id inside the tx half is inside it.
+        if ((uint)(id - _rxCount) >= (uint)_freeTx.Length || (uint)length > (uint)BufferSize)
+            throw new ArgumentOutOfRangeException(nameof(id), id, $"tx buffer {id} of {length} bytes is not a tx buffer of this pool");
         bool kick;
         using (var tx = _tx.Enter())
         {
-            if (!tx.Queue.TryAdd(Address(id), (uint)length, deviceWritable: false, token: id))
+            if (!tx.Queue.TryAddPooledAndPublish(Address(id), (uint)length, deviceWritable: false, token: id, out kick))
                 throw new InvalidOperationException($"vring 1 has no free descriptor for tx buffer {id}");
-            kick = tx.Queue.KickPrepare();
         }
         if (kick)
             _doorbell.Ring();
@@ -165,6 +169,21 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
         bool kick;
         using (var rx = _rx.Enter())
             kick = rx.Queue.KickPrepare();
+        if (kick)
+            _doorbell.Ring();
+    }
+
+    public void ReturnRx(int id)
+    {
+        if ((uint)id >= (uint)_rxCount)
+            throw new ArgumentOutOfRangeException(nameof(id), id, $"rx buffer {id} is not an rx buffer of this pool");
+        bool kick;
+        using (var rx = _rx.Enter())
+        {
+            // Published together with anything ReleaseRx added before.
+            if (!rx.Queue.TryAddPooledAndPublish(Address(id), (uint)BufferSize, deviceWritable: true, token: id, out kick))
+                throw new InvalidOperationException($"vring 0 has no room to re-post rx buffer {id}");
+        }
         if (kick)
             _doorbell.Ring();
     }

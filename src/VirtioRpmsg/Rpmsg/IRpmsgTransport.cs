@@ -54,6 +54,9 @@ internal interface IRpmsgTransport : IDisposable
     /// <summary>Publishes released rx buffers and kicks the peer if it asked for it.</summary>
     void FlushRx();
 
+    /// <summary><see cref="ReleaseRx"/> then <see cref="FlushRx"/> in one step (one gate entry, one lease): gives one received buffer back at once.</summary>
+    void ReturnRx(int id);
+
     /// <summary>Cheap check for pollers.</summary>
     bool RxPending { get; }
 

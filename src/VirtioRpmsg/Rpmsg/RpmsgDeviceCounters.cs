@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 
 namespace VirtioRpmsg.Rpmsg;
@@ -11,8 +12,11 @@ internal sealed class RpmsgDeviceCounters
 {
     private readonly string _device;
     private readonly ILogger _log;
-    private long _txMessages;
-    private long _rxMessages;
+    // The per-message counters sit on cache lines of their own: senders (application threads) and the
+    // rx ring's owner (the dispatcher) count every message, and one shared line would move between
+    // their cores each time.
+    private PaddedCounter _txMessages;
+    private PaddedCounter _rxMessages;
     private long _txBufferWaits;
     private long _dropped;
     private long _errors;
@@ -29,13 +33,15 @@ internal sealed class RpmsgDeviceCounters
 
     /// <summary>A consistent-enough snapshot (each counter read atomically).</summary>
     internal RpmsgCounters Snapshot() => new(
-        Interlocked.Read(ref _txMessages), Interlocked.Read(ref _rxMessages), Interlocked.Read(ref _txBufferWaits),
+        Interlocked.Read(ref _txMessages.Value), Interlocked.Read(ref _rxMessages.Value), Interlocked.Read(ref _txBufferWaits),
         Interlocked.Read(ref _dropped), Interlocked.Read(ref _errors), Interlocked.Read(ref _callbackErrors),
         Interlocked.Read(ref _nsDuplicates));
 
-    internal void CountTx() => Interlocked.Increment(ref _txMessages);
+    internal void CountTx() => Interlocked.Increment(ref _txMessages.Value);
 
-    internal void CountRx() => Interlocked.Increment(ref _rxMessages);
+    // One rx ring owner at a time (dispatcher or a Poll, handed over with release/acquire), so a plain
+    // increment published with a release store suffices; snapshots read it atomically.
+    internal void CountRx() => Volatile.Write(ref _rxMessages.Value, _rxMessages.Value + 1);
 
     internal void CountTxWait() => Interlocked.Increment(ref _txBufferWaits);
 
@@ -97,4 +103,12 @@ internal sealed class RpmsgDeviceCounters
             _log.LogError(e, "rpmsg {Device}: event handler threw", _device);
         }
     }
+}
+
+/// <summary>A counter alone on its cache line (64 bytes of padding either side; an object starts 8-aligned).</summary>
+[StructLayout(LayoutKind.Explicit, Size = 136)]
+internal struct PaddedCounter
+{
+    [FieldOffset(64)]
+    internal long Value;
 }

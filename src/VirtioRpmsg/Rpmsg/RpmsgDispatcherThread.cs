@@ -28,7 +28,11 @@ internal sealed class RpmsgDispatcherThread
     // armed for a sender, a kick that raced the disable). A peer whose kick blocks (OpenAMP's one-byte
     // send() on a Unix socket) would otherwise fill the doorbell and hang. Every 100 us bounds the
     // backlog far below a socket buffer at one syscall per 100 us.
+    // An eventfd counts kicks in a 64-bit counter that cannot fill (and a polling doorbell has nothing
+    // to drain), so with those the awake loop skips the syscall: a kick left pending only makes the next
+    // Wait return at once, and every wait re-checks the ring anyway.
     private static readonly long DrainInterval = Stopwatch.Frequency / 10_000;
+    private readonly bool _drainWhileAwake;
 
     internal RpmsgDispatcherThread(RpmsgDevice device, RpmsgRxDispatcher rx, RpmsgTxPath tx)
     {
@@ -36,6 +40,7 @@ internal sealed class RpmsgDispatcherThread
         _rx = rx;
         _tx = tx;
         _spinBudget = SpinBudget(device.Options);
+        _drainWhileAwake = device.Doorbell is not (EventFdDoorbell or PollingDoorbell);
     }
 
     /// <summary>How long the loop spins while idle before blocking, per strategy.</summary>
@@ -134,7 +139,9 @@ internal sealed class RpmsgDispatcherThread
                 // doorbell instead of spinning for it; each ring lets senders waiting inside that
                 // Poll's callbacks re-try and park what arrived.
                 transport.EnableRxNotifications();
-                _tx.Signal();
+                // Only when someone waits: a signal allocates, and spinning readers' Polls make this frequent.
+                if (_tx.Waiters > 0)
+                    _tx.Signal();
                 doorbell.Wait(recheck, token);
                 continue;
             }
@@ -152,10 +159,14 @@ internal sealed class RpmsgDispatcherThread
     private bool SpinUntilWork(IRpmsgTransport transport, IDoorbell doorbell, Deadline until, CancellationToken token)
     {
         int i = 0;
+        var owner = _rx.Owner;
         while (!token.IsCancellationRequested)
         {
             if (transport.RxPending || (_tx.Waiters > 0 && transport.TxAvailable))
                 return true;
+            // An application thread polls the ring while it spins for a message: leave it the core.
+            if (owner.HasHelpers)
+                return false;
             if ((++i & 63) == 0)
             {
                 if (until.IsExpired)
@@ -170,6 +181,8 @@ internal sealed class RpmsgDispatcherThread
     /// <summary>Consumes pending kicks without waiting, at most once per <see cref="DrainInterval"/>.</summary>
     private void DrainIfDue(IDoorbell doorbell)
     {
+        if (!_drainWhileAwake)
+            return;
         long now = Stopwatch.GetTimestamp();
         if (now - _lastDrain < DrainInterval)
             return;

@@ -250,29 +250,60 @@ internal sealed class RpmsgEndpointQueue
 
     /// <summary>
     /// Spins until a message is queued or the queue closed: a few iterations always (a reply already on its
-    /// way), then, with a spin budget, yielding spins until it runs out. True when ready.
+    /// way), then, with a spin budget, until it runs out. True when ready.
     /// </summary>
+    /// <remarks>
+    /// While it spins with a device to poll, this thread consumes the rx ring itself (<see cref="Help"/>) and is
+    /// counted as a helper, so the dispatcher thread sleeps instead of spinning: then nothing this thread needs
+    /// runs elsewhere, and it spins without yielding. A yield would hand the core to any other runnable process
+    /// for a time slice, a wake-up's worth of latency per message on a busy machine. Without a device to poll it
+    /// waits for the dispatcher, which may share its core, so it yields between checks (never sleeps).
+    /// </remarks>
     private bool SpinUntilReady()
     {
         var spin = new SpinWait();
-        long until = 0;
-        while (!Ready())
+        while (!spin.NextSpinWillYield)
         {
-            if (spin.NextSpinWillYield)
-            {
-                if (_spinTicks <= 0)
-                    return false;
-                long now = Stopwatch.GetTimestamp();
-                if (until == 0)
-                    until = now + _spinTicks;
-                else if (now >= until)
-                    return false;
-                Help();
-            }
-            // Yields (never sleeps) once past the first iterations, so a dispatcher sharing this core still runs.
-            spin.SpinOnce(sleep1Threshold: -1);
+            if (Ready())
+                return true;
+            spin.SpinOnce();
         }
-        return true;
+        if (_spinTicks <= 0)
+            return Ready();
+        long until = Stopwatch.GetTimestamp() + _spinTicks;
+        var device = _device;
+        if (device is null || device.IsDispatcherContext)
+        {
+            while (!Ready())
+            {
+                if (Stopwatch.GetTimestamp() >= until)
+                    return false;
+                spin.SpinOnce(sleep1Threshold: -1);
+            }
+            return true;
+        }
+        var owner = device.Rx.Owner;
+        owner.HelperIn();
+        try
+        {
+            for (int i = 1; ; i++)
+            {
+                Help(device);
+                if (Ready())
+                    return true;
+                if ((i & 15) == 0 && Stopwatch.GetTimestamp() >= until)
+                    return false;
+                // Rarely, in case a thread this one needs (the dispatcher inside a long callback) shares the core.
+                if ((i & 1023) == 0)
+                    Thread.Yield();
+                else
+                    Thread.SpinWait(16);
+            }
+        }
+        finally
+        {
+            owner.HelperOut();
+        }
     }
 
     private bool Ready() => Volatile.Read(ref _queued) > 0 || IsClosed;
@@ -283,10 +314,9 @@ internal sealed class RpmsgEndpointQueue
     /// wake-up that costs more than the whole round trip. Other endpoints' callbacks may then run on this thread,
     /// as with any Poll; never from inside a callback.
     /// </summary>
-    private void Help()
+    private static void Help(RpmsgDevice device)
     {
-        var device = _device;
-        if (device is null || device.State != RpmsgDeviceState.Running || device.IsDispatcherContext)
+        if (device.State != RpmsgDeviceState.Running)
             return;
         try
         {

@@ -41,6 +41,9 @@ internal sealed class RpmsgRxDispatcher
         _parked = new RpmsgParkedBacklog(bufferCount, bufferSize - RpmsgHeader.Size);
     }
 
+    /// <summary>Who consumes the rx ring, and whether application threads are polling it (spinning readers).</summary>
+    internal RpmsgRxRingOwner Owner => _owner;
+
     /// <summary>True on a thread that is dispatching for this device (the dispatcher thread, or inside Poll).</summary>
     internal bool IsDispatcherContext => ReferenceEquals(t_current, this);
 
@@ -243,8 +246,7 @@ internal sealed class RpmsgRxDispatcher
         }
         if (endpoint is null)
         {
-            transport.ReleaseRx(rx.Id);
-            transport.FlushRx();
+            transport.ReturnRx(rx.Id);
             _counters.CountDropped($"no endpoint at dst 0x{header.Destination:X} (src 0x{header.Source:X}, {length} bytes)");
             return;
         }
@@ -264,8 +266,7 @@ internal sealed class RpmsgRxDispatcher
         }
         // Give the buffer back before the callback: the callback may block sending, and the peer may
         // need this buffer to make progress (a remote blocked on rx buffers would never return ours).
-        transport.ReleaseRx(rx.Id);
-        transport.FlushRx();
+        transport.ReturnRx(rx.Id);
         Deliver(endpoint, header.Source, header.Destination, copy);
     }
 
@@ -332,8 +333,7 @@ internal sealed class RpmsgRxDispatcher
 
     private void DropReceived(IRpmsgTransport transport, int id, string why)
     {
-        transport.ReleaseRx(id);
-        transport.FlushRx();
+        transport.ReturnRx(id);
         _counters.CountError("bad message: " + why);
     }
 
@@ -344,8 +344,7 @@ internal sealed class RpmsgRxDispatcher
             return;
         try
         {
-            transport.ReleaseRx(id);
-            transport.FlushRx();
+            transport.ReturnRx(id);
         }
         catch (Exception e) when (RpmsgDataGate.Handles(e))
         {

@@ -27,4 +27,18 @@ internal sealed class RpmsgRxRingOwner
 
     /// <summary>Gives ownership back (release semantics: the batch's ring updates are visible first).</summary>
     internal void Exit() => Volatile.Write(ref _owned, 0);
+
+    // Application threads spinning in a queue read that poll the ring themselves. While any does, the
+    // dispatcher thread does not spin (it sleeps on the doorbell with notifications on): on a machine
+    // with a core per side, a third spinner would take the reader's core for whole time slices.
+    private int _helpers;
+
+    /// <summary>True while an application thread spins polling the ring (the dispatcher then does not spin).</summary>
+    internal bool HasHelpers => Volatile.Read(ref _helpers) != 0;
+
+    /// <summary>An application thread starts polling the ring while it spins for a message.</summary>
+    internal void HelperIn() => Interlocked.Increment(ref _helpers);
+
+    /// <summary>Pairs with <see cref="HelperIn"/>.</summary>
+    internal void HelperOut() => Interlocked.Decrement(ref _helpers);
 }

@@ -173,6 +173,27 @@ public sealed class VirtqueueDevice
         if ((uint)head >= (uint)_num || _taken[head] == 0)
             throw new ArgumentOutOfRangeException(nameof(head), head, $"Virtqueue '{Name}': head {head} is not a chain taken by TryTakeAvailable and not yet pushed.");
         using var lease = _vring.Acquire();
+        Push(lease, head, length);
+    }
+
+    /// <summary>
+    /// <see cref="PushUsed"/> then <see cref="NotifyPrepare"/> under one lease: returns chain
+    /// <paramref name="head"/>, publishes used.idx, and says whether the driver must be notified.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">No chain with this head was taken and not yet pushed.</exception>
+    /// <exception cref="VirtqueueBrokenException">The queue is broken.</exception>
+    public bool PushUsedAndNotifyPrepare(int head, uint length)
+    {
+        _health.ThrowIfBroken();
+        if ((uint)head >= (uint)_num || _taken[head] == 0)
+            throw new ArgumentOutOfRangeException(nameof(head), head, $"Virtqueue '{Name}': head {head} is not a chain taken by TryTakeAvailable and not yet pushed.");
+        using var lease = _vring.Acquire();
+        Push(lease, head, length);
+        return PrepareNotify(lease);
+    }
+
+    private void Push(in MappingLease lease, int head, uint length)
+    {
         ushort now = _usedShadow;
         _vring.WriteUsedElement(lease, now & _mask, (uint)head, length);
         _taken[head]--;
@@ -201,12 +222,19 @@ public sealed class VirtqueueDevice
     public bool NotifyPrepare()
     {
         _health.ThrowIfBroken();
+        if (_lastNotifiedUsed == _usedShadow)
+            return false;
+        using var lease = _vring.Acquire();
+        return PrepareNotify(lease);
+    }
+
+    private bool PrepareNotify(in MappingLease lease)
+    {
         ushort old = _lastNotifiedUsed;
         ushort now = _usedShadow;
         if (old == now)
             return false;
         _lastNotifiedUsed = now;
-        using var lease = _vring.Acquire();
         return _vring.DriverControl.PeerMustNotify(lease, EventIndex, now, old);
     }
 

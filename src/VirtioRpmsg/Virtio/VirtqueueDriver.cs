@@ -169,6 +169,11 @@ public sealed class VirtqueueDriver
     {
         _health.ThrowIfBroken();
         using var lease = _vring.Acquire();
+        return Publish(lease);
+    }
+
+    private bool Publish(in MappingLease lease)
+    {
         ushort old = _availPublished;
         ushort now = _availShadow;
         if (old == now)
@@ -177,6 +182,36 @@ public sealed class VirtqueueDriver
         _vring.PublishAvailIndex(lease, now);
         _availPublished = now;
         return _vring.DeviceControl.PeerMustNotify(lease, EventIndex, now, old);
+    }
+
+    /// <summary>
+    /// <see cref="TryAdd"/> then <see cref="KickPrepare"/> under one lease, for a buffer inside a range the
+    /// caller translated once through the buffer address map when it set up (a pool of its own buffers): the
+    /// per-buffer translation is skipped, nothing else. <paramref name="kick"/> says whether to notify.
+    /// False (nothing added or published) when no descriptor is free.
+    /// </summary>
+    /// <exception cref="VirtqueueBrokenException">The queue is broken.</exception>
+    internal bool TryAddPooledAndPublish(ulong deviceAddress, uint length, bool deviceWritable, int token, out bool kick)
+    {
+        _health.ThrowIfBroken();
+        using var lease = _vring.Acquire();
+        if (_freeCount == 0)
+        {
+            kick = false;
+            return false;
+        }
+        int head = _freeHead;
+        _vring.WriteDescriptor(lease, head, deviceAddress, length, deviceWritable ? VringFlags.DescriptorWrite : (ushort)0, 0);
+        _freeHead = _next[head];
+        _freeCount--;
+        _chainCount[head] = 1;
+        _chainLast[head] = (ushort)head;
+        _token[head] = token;
+        _usedLimit[head] = length;
+        _vring.WriteAvailEntry(lease, _availShadow & _mask, (ushort)head);
+        _availShadow++;
+        kick = Publish(lease);
+        return true;
     }
 
     /// <summary>True if the device has returned a chain not yet reclaimed (cheap; for pollers).</summary>
@@ -199,6 +234,26 @@ public sealed class VirtqueueDriver
     {
         _health.ThrowIfBroken();
         using var lease = _vring.Acquire();
+        return TakeUsed(lease, out token, out length);
+    }
+
+    /// <summary>
+    /// Reclaims every used chain there is room for in <paramref name="tokens"/> under one lease, each validated
+    /// as by <see cref="TryGetUsed"/>; returns how many (their tokens, in order; lengths are not kept).
+    /// </summary>
+    /// <exception cref="VirtqueueBrokenException">The device wrote an invalid used index or element, or the queue was already broken.</exception>
+    internal int TryGetUsedTokens(Span<int> tokens)
+    {
+        _health.ThrowIfBroken();
+        using var lease = _vring.Acquire();
+        int n = 0;
+        while (n < tokens.Length && TakeUsed(lease, out tokens[n], out _))
+            n++;
+        return n;
+    }
+
+    private bool TakeUsed(in MappingLease lease, out int token, out uint length)
+    {
         ushort last = _lastUsed;
         // Acquire: the used element is read after the index that covers it.
         ushort usedIdx = _vring.ReadUsedIndex(lease);
