@@ -70,6 +70,14 @@ public sealed class RpmsgDeviceOptions
     /// <summary>Log sink; nothing is logged on the per-message fast path unless something is wrong.</summary>
     public ILogger Logger { get; set; } = NullLogger.Instance;
 
+    /// <summary>A copy under another name (one per vdev of a link: names must differ in logs and metrics).</summary>
+    internal RpmsgDeviceOptions WithName(string name)
+    {
+        var copy = (RpmsgDeviceOptions)MemberwiseClone();
+        copy.Name = name;
+        return copy;
+    }
+
     internal void Validate()
     {
         if (SendTimeout < TimeSpan.Zero && SendTimeout != Timeout.InfiniteTimeSpan)
