@@ -121,6 +121,22 @@ internal sealed class MultiVdevRemote : IDisposable
         StartVdev(vdev);
     }
 
+    /// <summary>Announces <paramref name="name"/> at <paramref name="address"/> on one vdev (an echo endpoint).</summary>
+    public RpmsgEndpoint Announce(int vdev, string name, uint address) =>
+        _devices[vdev]!.CreateNamedEndpoint(name, address, (ept, source, payload) => ept.TrySendTo(source, payload));
+
+    /// <summary>Sends name-service creates for <paramref name="count"/> distinct names on one vdev, as a remote announcing without end.</summary>
+    public void FloodAnnouncements(int vdev, int count)
+    {
+        using var sender = _devices[vdev]!.CreateEndpoint(0x7000);
+        var message = new byte[NameServiceMessage.Size];
+        for (int i = 0; i < count; i++)
+        {
+            new NameServiceMessage($"flood-{i}", 0x8000u + (uint)i, NameServiceFlags.Create).Write(message);
+            sender.SendTo(RpmsgAddress.NameService, message);
+        }
+    }
+
     public static byte[] Payload(int remote, int vdev, int endpoint, int seq)
     {
         var p = new byte[PayloadSize];
