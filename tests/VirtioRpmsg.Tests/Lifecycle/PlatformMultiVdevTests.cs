@@ -159,6 +159,40 @@ public class PlatformMultiVdevTests
     }
 
     [Fact]
+    public void HostLoadsTable_SecondVdevsRingOnFirstVdevsPool_RefusedNamingTheRingAndEntry()
+    {
+        string path = PlatformTestJson.ShmPath();
+        try
+        {
+            var host = Shared(PlatformDescription.Parse(WithSecondVdev(t =>
+            {
+                var v1 = t["additionalVdevs"]![0]!["vdev"]!.AsObject();
+                v1.Remove("vring0Address");
+                v1.Remove("vring1Address");
+            })), path, PlatformRole.Host);
+            using var hostPlatform = PlatformResources.Open(host, new PlatformOpenOptions { ReadResourceTable = false });
+            // A remote's table whose vdev 1 puts vring 0 inside vdev 0's buffer pool.
+            byte[] table = new ResourceTableBuilder()
+                .AddVdev(RpmsgFeatures.VirtioDeviceId, 0, 1, 0, 0, [new VringSpec(0x4000, 4096, 256, 1, 0), new VringSpec(0x8000, 4096, 256, 2, 0)])
+                .AddVdev(RpmsgFeatures.VirtioDeviceId, 3, 1, 0, 0, [new VringSpec(0x20000, 4096, 32, 4, 0), new VringSpec(0x64000, 4096, 32, 5, 0)])
+                .Build();
+            using (var lease = hostPlatform.ResourceTableRegion!.Acquire())
+                lease.WriteBytes(0, table);
+
+            var e = Assert.Throws<ResourceTableException>(() => hostPlatform.LoadResourceTable());
+
+            Assert.Equal("vring[0].da", e.Field);
+            Assert.Equal(0x20000ul, e.Value);
+            Assert.Equal(1, e.EntryIndex);
+            Assert.Contains("vdev 0's buffer pool", e.Message);
+        }
+        finally
+        {
+            PlatformTestJson.Delete(path);
+        }
+    }
+
+    [Fact]
     public void Table_TwoVdevsWithTheSameNotifyId_Refused()
     {
         var table = ResourceTable.Parse(new ResourceTableBuilder()
