@@ -35,7 +35,7 @@ internal static partial class PlatformDescriptionValidator
                 {
                     if (part.Overlaps(taken))
                         throw Error(prefix + part.Path, Hex(part.Start),
-                            $"{part.What} [{Hex(part.Start)}, +{Hex(part.Length)}) overlaps vdev {other}'s {taken.What} [{Hex(taken.Start)}, +{Hex(taken.Length)}); every vdev needs its own vrings and pool");
+                            $"{part.What} [{Hex(part.Start)}, +{Hex(part.Length)}) overlaps vdev {other}'s {Bare(taken.What)} [{Hex(taken.Start)}, +{Hex(taken.Length)}); every vdev needs its own vrings and pool");
                 }
             }
             placed.AddRange(parts.Select(e => (i, e)));
@@ -50,6 +50,9 @@ internal static partial class PlatformDescriptionValidator
             }
         }
     }
+
+    /// <summary>"the buffer pool" as "buffer pool", after a possessive.</summary>
+    private static string Bare(string what) => what.StartsWith("the ", StringComparison.Ordinal) ? what[4..] : what;
 
     /// <summary>What identifies a doorbell's channel; null when it has none of its own to compare (polling, eventfd passed by the caller).</summary>
     private static string? ChannelOf(DoorbellDescription? b) => b?.Kind switch

@@ -49,7 +49,7 @@ public class PlatformMultiVdevTests
     {
         var e = PlatformTestJson.RejectJson(WithSecondVdev(t => t["additionalVdevs"]![0]!["vdev"]!["vring0Address"] = "0x20000"),
             "additionalVdevs[0].vdev.vring0Address");
-        Assert.Contains("vdev 0's the buffer pool", e.Message);
+        Assert.Contains("vdev 0's buffer pool", e.Message);
     }
 
     [Fact]
@@ -185,6 +185,29 @@ public class PlatformMultiVdevTests
             Assert.Equal(0x20000ul, e.Value);
             Assert.Equal(1, e.EntryIndex);
             Assert.Contains("vdev 0's buffer pool", e.Message);
+        }
+        finally
+        {
+            PlatformTestJson.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void RemoteProcessorAndSimulatedRemote_SeveralVdevs_RefusedNamingAdditionalVdevs()
+    {
+        string path = PlatformTestJson.ShmPath();
+        try
+        {
+            var two = Shared(PlatformDescription.Parse(WithSecondVdev()), path, PlatformRole.Host);
+            var one = Shared(PlatformDescription.Parse(PlatformTestJson.Valid), path, PlatformRole.Host);
+            var sim = Assert.Throws<PlatformDescriptionException>(() => new global::VirtioRpmsg.Simulation.InProcessSimulatedControl(two));
+            Assert.Equal("additionalVdevs", sim.JsonPath);
+
+            using var platform = PlatformResources.Open(two, new PlatformOpenOptions { ReadResourceTable = false });
+            using var control = new global::VirtioRpmsg.Simulation.InProcessSimulatedControl(one);
+            var e = Assert.Throws<PlatformDescriptionException>(() => new RemoteProcessor(platform, control));
+            Assert.Equal("additionalVdevs", e.JsonPath);
+            Assert.Contains("RpmsgLink", e.Message);
         }
         finally
         {
