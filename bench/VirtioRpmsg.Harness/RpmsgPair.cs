@@ -39,7 +39,7 @@ public sealed class RpmsgPair : IDisposable
     /// Creates both devices (not started). <paramref name="eventFd"/> selects eventfd doorbells;
     /// otherwise in-process loopback doorbells.
     /// </summary>
-    public static RpmsgPair Create(RpmsgWaitStrategy hostWait, RpmsgWaitStrategy remoteWait, bool eventFd, string name = "bench")
+    public static RpmsgPair Create(RpmsgWaitStrategy hostWait, RpmsgWaitStrategy remoteWait, bool eventFd, string name = "bench", int remoteMaxEndpoints = 1024)
     {
         var region = SharedMemoryRegion.CreateAnonymous(0x80000, deviceAddress: 0, guardPages: true, name: name);
         IDoorbell? hostBell = null, remoteBell = null;
@@ -61,7 +61,7 @@ public sealed class RpmsgPair : IDisposable
             }
             var layout = RpmsgVdevLayout.OpenAmpLinux(new AddressMap().Add(region));
             var timeout = TimeSpan.FromSeconds(30);
-            remote = RpmsgDevice.CreateRemote(layout, control, remoteBell, new RpmsgDeviceOptions { Name = name + "-remote", WaitStrategy = remoteWait, SendTimeout = timeout });
+            remote = RpmsgDevice.CreateRemote(layout, control, remoteBell, new RpmsgDeviceOptions { Name = name + "-remote", WaitStrategy = remoteWait, SendTimeout = timeout, MaxEndpoints = remoteMaxEndpoints });
             var host = RpmsgDevice.CreateHost(layout, control, hostBell, new RpmsgDeviceOptions { Name = name + "-host", WaitStrategy = hostWait, SendTimeout = timeout });
             return new RpmsgPair(region, hostBell, remoteBell, host, remote);
         }

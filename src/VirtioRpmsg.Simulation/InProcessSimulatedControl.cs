@@ -44,6 +44,8 @@ public sealed class InProcessSimulatedControl : IRemoteProcessorControl, IRemote
                 throw new PlatformDescriptionException($"regions[{i}].kind", description.Regions[i].Kind.ToString(),
                     "the in-process simulated remote maps the memory itself, which needs a region it can open by path");
         }
+        if (description.VdevCount > 1)
+            throw new PlatformDescriptionException("additionalVdevs", $"[{description.VdevCount - 1} entries]", "the in-process simulated remote serves one vdev");
         // The host created the file; the remote only opens it.
         _description = description with
         {

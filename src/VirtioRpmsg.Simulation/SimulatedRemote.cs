@@ -114,6 +114,9 @@ public sealed class SimulatedRemote : IDisposable
         ArgumentNullException.ThrowIfNull(resources);
         if (resources.Role != PlatformRole.Remote)
             throw new ArgumentException($"a simulated remote needs platform resources opened in the remote role, not {resources.Role}", nameof(resources));
+        // A table announcing vdevs nobody serves would leave the host waiting on them: refuse up front.
+        if (resources.Vdevs.Count > 1)
+            throw new PlatformDescriptionException("additionalVdevs", $"[{resources.Vdevs.Count - 1} entries]", "the simulated remote serves one vdev");
         // Without a table in the description (RPMsg-Lite's layout) there is nothing to write.
         if (resources.ResourceTable is null && resources.Description.ResourceTable is not null)
             resources.WriteResourceTable();

@@ -26,6 +26,7 @@ internal sealed class ChaosBed : IDisposable
     internal const int BufferSize = 512;
     internal const int TxBuffers = BufferCount / 2;
     internal const int MaxEndpoints = 8;
+    internal const int MaxAnnouncedServices = 2 * MaxEndpoints;
     internal const uint HostDataAddress = 0x500;
     internal const uint HostDoomedAddress = 0x501;
     internal const uint RemoteDataAddress = 0x400;
@@ -77,6 +78,7 @@ internal sealed class ChaosBed : IDisposable
             SendTimeout = sendTimeout,
             IdleRecheckInterval = TimeSpan.FromMilliseconds(5),
             MaxEndpoints = MaxEndpoints,
+            MaxAnnouncedServices = MaxAnnouncedServices,
             AllowedServices = [EchoService, FloodService, UnboundService],
             Logger = HostLog,
         });

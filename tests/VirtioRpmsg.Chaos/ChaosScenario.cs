@@ -433,6 +433,8 @@ public static class ChaosScenario
         private void Flood()
         {
             int free = ChaosBed.MaxEndpoints - bed.Host.Endpoints.Count;
+            int channelsBefore = bed.Host.Channels.Count;
+            long refusedBefore = bed.Host.Counters.NameServiceRefused;
             int creates = rng.Next(1, 4 * ChaosBed.MaxEndpoints);
             int unbound = rng.Next(0, 3 * ChaosBed.MaxEndpoints);
             var message = new byte[NameServiceMessage.Size];
@@ -444,13 +446,17 @@ public static class ChaosScenario
                 bed.RemoteSendRaw(ChaosBed.RemoteDataAddress, RpmsgAddress.NameService, message);
             }
             Settle();
-            long refused = Math.Max(0, creates - free) + Math.Max(0, unbound - ChaosBed.MaxEndpoints);
-            _expectedErrors += refused;
+            // Creates come first: bound by the endpoint table; then unbound names fill the announced-services bound.
+            int channels = channelsBefore + Math.Min(creates, free);
+            int unboundKept = Math.Min(unbound, ChaosBed.MaxAnnouncedServices - channels);
+            long refused = (creates - Math.Min(creates, free)) + (unbound - unboundKept);
             outcome.Reported = $"{creates} creates + {unbound} unbound announcements, {refused} refused";
             outcome.Check(bed.Host.Endpoints.Count <= ChaosBed.MaxEndpoints, $"host has {bed.Host.Endpoints.Count} endpoints, MaxEndpoints is {ChaosBed.MaxEndpoints}");
-            outcome.Check(bed.Host.Channels.Count == 1 + Math.Min(creates, free), $"host has {bed.Host.Channels.Count} channels, expected {1 + Math.Min(creates, free)}");
+            outcome.Check(bed.Host.Channels.Count == channels, $"host has {bed.Host.Channels.Count} channels, expected {channels}");
+            long counted = bed.Host.Counters.NameServiceRefused - refusedBefore;
+            outcome.Check(counted == refused, $"host counted {counted} refused announcements, expected {refused}");
             if (refused > 0)
-                outcome.Check(bed.HostLog.Contains("dropped"), "no host log entry for a refused announcement");
+                outcome.Check(bed.HostLog.Contains("refused"), "no host log entry for a refused announcement");
         }
 
         private void ExpectCounted(bool error, string expect)

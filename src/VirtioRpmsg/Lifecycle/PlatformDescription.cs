@@ -41,6 +41,28 @@ public sealed record PlatformDescription
     [JsonRequired]
     public DoorbellDescription Doorbell { get; init; } = new();
 
+    /// <summary>
+    /// Further rpmsg vdevs of the same remote (vdev 1, 2, ...; <see cref="Vdev"/> and <see cref="Doorbell"/>
+    /// are vdev 0), each with its own vrings, pool and doorbell. Needs a resource table: the remote
+    /// writes one vdev entry per vdev. Null or empty: one vdev.
+    /// </summary>
+    public IReadOnlyList<PlatformVdevDescription>? AdditionalVdevs { get; init; }
+
+    /// <summary>Rpmsg vdevs described: 1 + <see cref="AdditionalVdevs"/>.</summary>
+    [JsonIgnore]
+    public int VdevCount => 1 + (AdditionalVdevs?.Count ?? 0);
+
+    /// <summary>Layout and doorbell of vdev <paramref name="index"/> (0 is <see cref="Vdev"/> + <see cref="Doorbell"/>).</summary>
+    public PlatformVdevDescription GetVdev(int index)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, VdevCount);
+        return index == 0 ? new PlatformVdevDescription { Vdev = Vdev, Doorbell = Doorbell } : AdditionalVdevs![index - 1];
+    }
+
+    /// <summary>The JSON path of vdev <paramref name="index"/>'s fields: "" for vdev 0, else "additionalVdevs[i-1].".</summary>
+    internal static string VdevPathPrefix(int index) => index == 0 ? "" : $"additionalVdevs[{index - 1}].";
+
     /// <summary>How the rpmsg layer waits; default <see cref="PlatformWaitStrategy.Interrupt"/>.</summary>
     public PlatformWaitStrategy WaitStrategy { get; init; } = PlatformWaitStrategy.Interrupt;
 

@@ -29,8 +29,9 @@ internal static partial class PlatformDescriptionValidator
         ValidateAllowList(d.AllowedDevMemRanges);
         var regions = ValidateRegions(d);
         var table = ValidateResourceTable(d, regions);
-        ValidateVdev(d, regions, table);
+        var vdev0 = ValidateVdev(d, regions, table);
         ValidateDoorbell(d);
+        ValidateAdditionalVdevs(d, regions, table, vdev0);
     }
 
     // ---- regions -----------------------------------------------------------------------------
@@ -193,7 +194,8 @@ internal static partial class PlatformDescriptionValidator
 
     // ---- vdev layout -------------------------------------------------------------------------
 
-    private static void ValidateVdev(PlatformDescription d, Extent?[] regions, Extent? table)
+    /// <summary>Checks vdev 0's layout; returns its vrings (when placed) and pool, for the checks across vdevs.</summary>
+    private static List<Extent> ValidateVdev(PlatformDescription d, Extent?[] regions, Extent? table)
     {
         var v = d.Vdev ?? throw Error("vdev", "null", "must be a vdev layout object");
         bool hasTable = d.ResourceTable is not null;
@@ -248,6 +250,9 @@ internal static partial class PlatformDescriptionValidator
         }
         layout.Add(new Extent("vdev.bufferPoolAddress", "the buffer pool", pool, v.BufferPoolSize ?? poolBytes));
         CheckLayout(layout, regions);
+        if (table is not null)
+            layout.RemoveAt(0);
+        return layout;
     }
 
     private static void ValidateVringAddress(PlatformDescription d, ulong? address, string path, bool hasTable)

@@ -2,7 +2,7 @@ using VirtioRpmsg.Platform;
 
 namespace VirtioRpmsg.Lifecycle;
 
-/// <summary>What <see cref="PlatformResources.CreateDoorbell"/> needs beyond the description.</summary>
+/// <summary>What <see cref="PlatformResources.CreateDoorbell(PlatformDoorbellOptions?)"/> needs beyond the description.</summary>
 public sealed record PlatformDoorbellOptions
 {
     /// <summary>Upper bound for connecting, accepting or receiving the doorbell.</summary>

@@ -2,13 +2,12 @@ using VirtioRpmsg.Platform;
 
 namespace VirtioRpmsg.Lifecycle;
 
-/// <summary>Creates the doorbell a <see cref="PlatformDescription"/> describes, for <see cref="PlatformResources.CreateDoorbell"/>.</summary>
+/// <summary>Creates the doorbell a <see cref="PlatformDescription"/> describes, for <see cref="PlatformResources.CreateDoorbell(int, PlatformDoorbellOptions?)"/>.</summary>
 internal static class PlatformDoorbells
 {
-    /// <summary>Creates <paramref name="platform"/>'s doorbell; see <see cref="PlatformResources.CreateDoorbell"/>.</summary>
-    internal static IDoorbell Create(PlatformResources platform, PlatformDoorbellOptions options)
+    /// <summary>Creates the doorbell <paramref name="b"/> (one vdev's) over <paramref name="platform"/>; see <see cref="PlatformResources.CreateDoorbell(int, PlatformDoorbellOptions?)"/>.</summary>
+    internal static IDoorbell Create(PlatformResources platform, DoorbellDescription b, PlatformDoorbellOptions options)
     {
-        var b = platform.Description.Doorbell;
         switch (b.Kind)
         {
             case PlatformDoorbellKind.Eventfd:

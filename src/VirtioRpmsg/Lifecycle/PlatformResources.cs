@@ -22,8 +22,7 @@ public sealed class PlatformResources : IDisposable
     private readonly string[] _createdFiles;
     private AddressMap _memory;
     private readonly ResourceTableLocation? _tableLocation;
-    private ulong? _vring0, _vring1;
-    private int? _vringNum, _vringAlign;
+    private readonly PlatformVdev[] _vdevs;
     private bool _disposed;
 
     private PlatformResources(PlatformDescription description, SharedMemoryRegion[] regions, string[] createdFiles, AddressMap memory)
@@ -33,11 +32,9 @@ public sealed class PlatformResources : IDisposable
         _createdFiles = createdFiles;
         _memory = memory;
         _tableLocation = description.ResourceTable;
-        var v = description.Vdev;
-        BufferCount = v.BufferCount ?? VdevLayoutDescription.DefaultBufferCount;
-        BufferSize = v.BufferSize ?? VdevLayoutDescription.DefaultBufferSize;
-        BufferPoolAddress = v.BufferPoolAddress!.Value;
-        BufferPoolSize = v.BufferPoolSize ?? (ulong)BufferCount * (ulong)BufferSize;
+        _vdevs = new PlatformVdev[description.VdevCount];
+        for (int i = 0; i < _vdevs.Length; i++)
+            _vdevs[i] = new PlatformVdev(i, description.GetVdev(i), _tableLocation is not null);
         if (_tableLocation is { } t)
         {
             ResourceTableRegion = GetRegion(t.Region);
@@ -77,35 +74,38 @@ public sealed class PlatformResources : IDisposable
     /// <summary>The parsed table: after Open (host) or <see cref="WriteResourceTable"/> / <see cref="LoadResourceTable"/>.</summary>
     public ResourceTable? ResourceTable { get; private set; }
 
-    /// <summary>The rpmsg vdev of <see cref="ResourceTable"/> as parsed (ADDR_ANY vrings keep ADDR_ANY here; the resolved addresses are below).</summary>
-    public VdevEntry? RpmsgVdev { get; private set; }
+    /// <summary>Every rpmsg vdev: 0 is the description's <c>vdev</c>, then <c>additionalVdevs</c> in order.</summary>
+    public IReadOnlyList<PlatformVdev> Vdevs => _vdevs;
 
-    /// <summary>True once the vring addresses, num and align are known.</summary>
-    public bool IsLayoutResolved => _vring0 is not null && _vring1 is not null && _vringNum is not null && _vringAlign is not null;
+    /// <summary>Vdev 0's entry of <see cref="ResourceTable"/> as parsed (ADDR_ANY vrings keep ADDR_ANY here; the resolved addresses are below).</summary>
+    public VdevEntry? RpmsgVdev => _vdevs[0].Entry;
 
-    /// <summary>Device address of vring 0 (device to driver).</summary>
-    public ulong Vring0Address => _vring0 ?? throw Unresolved();
+    /// <summary>True once the vring addresses, num and align of every vdev are known.</summary>
+    public bool IsLayoutResolved => _vdevs.All(v => v.IsLayoutResolved);
 
-    /// <summary>Device address of vring 1 (driver to device).</summary>
-    public ulong Vring1Address => _vring1 ?? throw Unresolved();
+    /// <summary>Device address of vdev 0's vring 0 (device to driver).</summary>
+    public ulong Vring0Address => _vdevs[0].Vring0Address;
 
-    /// <summary>Entries per vring, from the table or the description.</summary>
-    public int VringNum => _vringNum ?? throw Unresolved();
+    /// <summary>Device address of vdev 0's vring 1 (driver to device).</summary>
+    public ulong Vring1Address => _vdevs[0].Vring1Address;
 
-    /// <summary>Alignment of the used ring in each vring, from the table or the description.</summary>
-    public int VringAlign => _vringAlign ?? throw Unresolved();
+    /// <summary>Entries per vring of vdev 0, from the table or the description.</summary>
+    public int VringNum => _vdevs[0].VringNum;
 
-    /// <summary>Device address of the buffer pool.</summary>
-    public ulong BufferPoolAddress { get; }
+    /// <summary>Alignment of the used ring in each vring of vdev 0, from the table or the description.</summary>
+    public int VringAlign => _vdevs[0].VringAlign;
 
-    /// <summary>Bytes reserved for the pool (at least <see cref="BufferCount"/> * <see cref="BufferSize"/>).</summary>
-    public ulong BufferPoolSize { get; }
+    /// <summary>Device address of vdev 0's buffer pool.</summary>
+    public ulong BufferPoolAddress => _vdevs[0].BufferPoolAddress;
 
-    /// <summary>Buffers in the pool: the first half rx, the second half tx.</summary>
-    public int BufferCount { get; }
+    /// <summary>Bytes reserved for vdev 0's pool (at least <see cref="BufferCount"/> * <see cref="BufferSize"/>).</summary>
+    public ulong BufferPoolSize => _vdevs[0].BufferPoolSize;
 
-    /// <summary>Bytes per buffer, the 16-byte rpmsg header included.</summary>
-    public int BufferSize { get; }
+    /// <summary>Buffers in vdev 0's pool: the first half rx, the second half tx.</summary>
+    public int BufferCount => _vdevs[0].BufferCount;
+
+    /// <summary>Bytes per buffer of vdev 0, the 16-byte rpmsg header included.</summary>
+    public int BufferSize => _vdevs[0].BufferSize;
 
     /// <summary>The region called <paramref name="name"/> in the description.</summary>
     public SharedMemoryRegion GetRegion(string name)
@@ -163,21 +163,24 @@ public sealed class PlatformResources : IDisposable
     /// <summary>Takes what the description fixes; checks it against the mapped memory (uio extents are known only now).</summary>
     private void ResolveFromDescription()
     {
-        var v = Description.Vdev;
         bool tableDecides = _tableLocation is not null && Role == PlatformRole.Host;
         if (_tableLocation is { } t && ResourceTableRegion!.Size - (long)t.Offset < ResourceTable.HeaderSize)
             throw new PlatformDescriptionException("resourceTable.offset", PlatformDescriptionValidator.Hex(t.Offset), $"the table lies outside region '{t.Region}' (0x{ResourceTableRegion.Size:X} bytes)");
-        RequireMapped(BufferPoolAddress, BufferPoolSize, "vdev.bufferPoolAddress", "the buffer pool");
-        if (tableDecides)
-            return;
-        _vringNum = v.VringNum ?? VdevLayoutDescription.DefaultVringNum;
-        _vringAlign = v.VringAlign ?? VdevLayoutDescription.DefaultVringAlign;
-        ulong bytes = VringGeometry.Bytes((ulong)_vringNum, (ulong)_vringAlign);
-        // ADDR_ANY stays unresolved until the remote reads back what the host chose.
-        if (v.Vring0Address is { } a0 && a0 != ResourceTable.AddrAny)
-            _vring0 = RequireMapped(a0, bytes, "vdev.vring0Address", "vring 0");
-        if (v.Vring1Address is { } a1 && a1 != ResourceTable.AddrAny)
-            _vring1 = RequireMapped(a1, bytes, "vdev.vring1Address", "vring 1");
+        foreach (var vdev in _vdevs)
+        {
+            var v = vdev.Description.Vdev;
+            RequireMapped(vdev.BufferPoolAddress, vdev.BufferPoolSize, vdev.PathOf("bufferPoolAddress"), "the buffer pool");
+            if (tableDecides)
+                continue;
+            vdev.Num = v.VringNum ?? VdevLayoutDescription.DefaultVringNum;
+            vdev.Align = v.VringAlign ?? VdevLayoutDescription.DefaultVringAlign;
+            ulong bytes = VringGeometry.Bytes((ulong)vdev.Num, (ulong)vdev.Align);
+            // ADDR_ANY stays unresolved until the remote reads back what the host chose.
+            if (v.Vring0Address is { } a0 && a0 != ResourceTable.AddrAny)
+                vdev.Vring0 = RequireMapped(a0, bytes, vdev.PathOf("vring0Address"), "vring 0");
+            if (v.Vring1Address is { } a1 && a1 != ResourceTable.AddrAny)
+                vdev.Vring1 = RequireMapped(a1, bytes, vdev.PathOf("vring1Address"), "vring 1");
+        }
     }
 
     private ulong RequireMapped(ulong address, ulong length, string path, string what)
@@ -190,10 +193,10 @@ public sealed class PlatformResources : IDisposable
     // ---- resource table ----------------------------------------------------------------------
 
     /// <summary>
-    /// Remote: writes the OpenAMP-style resource table (one rpmsg vdev, dfeatures = <paramref name="deviceFeatures"/>,
-    /// else the description's <see cref="VdevLayoutDescription.Features"/> (default NS only), vdev notifyid 0, vrings from the description
-    /// with notifyid 1 and 2, ADDR_ANY allowed) at its location, publishing the version word last so a
-    /// reader never sees a half-written table as valid. Returns the parsed table.
+    /// Remote: writes the OpenAMP-style resource table (one rpmsg vdev entry per described vdev, dfeatures = <paramref name="deviceFeatures"/>,
+    /// else each vdev's <see cref="VdevLayoutDescription.Features"/> (default NS only); vdev i has notifyid 3i and its vrings
+    /// 3i+1 and 3i+2 (vdev 0: 0, 1, 2 as OpenAMP), vrings from the description, ADDR_ANY allowed) at its location,
+    /// publishing the version word last so a reader never sees a half-written table as valid. Returns the parsed table.
     /// </summary>
     public ResourceTable WriteResourceTable(uint? deviceFeatures = null)
     {
@@ -202,15 +205,18 @@ public sealed class PlatformResources : IDisposable
             throw new InvalidOperationException("Only the remote writes the resource table; the host reads it.");
         if (_tableLocation is null)
             throw new InvalidOperationException("The platform description has no resource table (resourceTable is \"none\").");
-        var v = Description.Vdev;
-        uint num = (uint)VringNum, align = (uint)VringAlign;
-        byte[] bytes = new ResourceTableBuilder()
-            .AddVdev(RpmsgFeatures.VirtioDeviceId, notifyId: 0, deviceFeatures: deviceFeatures ?? Description.Vdev.EffectiveFeatures, guestFeatures: 0, status: 0,
+        var builder = new ResourceTableBuilder();
+        foreach (var vdev in _vdevs)
+        {
+            var v = vdev.Description.Vdev;
+            uint num = (uint)vdev.VringNum, align = (uint)vdev.VringAlign, id = 3 * (uint)vdev.Index;
+            builder.AddVdev(RpmsgFeatures.VirtioDeviceId, notifyId: id, deviceFeatures: deviceFeatures ?? v.EffectiveFeatures, guestFeatures: 0, status: 0,
             [
-                new VringSpec((uint)v.Vring0Address!.Value, align, num, 1, 0),
-                new VringSpec((uint)v.Vring1Address!.Value, align, num, 2, 0),
-            ])
-            .Build();
+                new VringSpec((uint)v.Vring0Address!.Value, align, num, id + 1, 0),
+                new VringSpec((uint)v.Vring1Address!.Value, align, num, id + 2, 0),
+            ]);
+        }
+        byte[] bytes = builder.Build();
         if (bytes.Length > ResourceTableSize)
             throw new PlatformDescriptionException("resourceTable.size", PlatformDescriptionValidator.Hex((ulong)ResourceTableSize), $"the {bytes.Length}-byte table does not fit");
         var table = ResourceTable.Parse(bytes);
@@ -222,7 +228,9 @@ public sealed class PlatformResources : IDisposable
             lease.WriteUInt32Release(ResourceTableOffset, ResourceTable.SupportedVersion);
         }
         ResourceTable = table;
-        RpmsgVdev = table.GetRpmsgVdev();
+        var entries = table.GetRpmsgVdevs();
+        for (int i = 0; i < _vdevs.Length; i++)
+            _vdevs[i].Entry = entries[i];
         return table;
     }
 
@@ -241,109 +249,14 @@ public sealed class PlatformResources : IDisposable
         ResourceTable table;
         using (var lease = ResourceTableRegion!.Acquire())
             table = ResourceTable.Read(lease, ResourceTableOffset, ResourceTableSize);
-        var vdev = table.GetRpmsgVdev();
-        var v = Description.Vdev;
-        VdevVring r0 = vdev.Vrings[0], r1 = vdev.Vrings[1];
-        if (r1.Num != r0.Num)
-            throw new ResourceTableException("vring[1].num", vdev.Index, r1.Num, $"differs from vring 0's num {r0.Num}; both rpmsg vrings must have the same size");
-        if (r1.Align != r0.Align)
-            throw new ResourceTableException("vring[1].align", vdev.Index, r1.Align, $"differs from vring 0's align {r0.Align}");
-        if (r0.Align < 4)
-            throw new ResourceTableException("vring[0].align", vdev.Index, r0.Align, "must be at least 4");
-        Agree(v.VringNum, r0.Num, "vdev.vringNum");
-        Agree(v.VringAlign, r0.Align, "vdev.vringAlign");
-        if (BufferCount / 2 > r0.Num)
-            throw new PlatformDescriptionException("vdev.bufferCount", BufferCount.ToString(System.Globalization.CultureInfo.InvariantCulture), $"{BufferCount / 2} rx buffers do not fit in the table's vrings of {r0.Num} entries");
-
-        ulong bytes = VringGeometry.Bytes(r0.Num, r0.Align);
-        var taken = new List<(ulong Start, ulong Length, string What)>
-        {
-            (ResourceTableRegion.DeviceAddress + (ulong)ResourceTableOffset, (ulong)ResourceTableSize, "the resource table"),
-            (BufferPoolAddress, BufferPoolSize, "the buffer pool"),
-        };
-        var addresses = new ulong?[2];
-        ulong?[] wanted = [v.Vring0Address, v.Vring1Address];
-        // Fixed rings first, so that a chosen address never lands on one.
-        for (int i = 0; i < 2; i++)
-        {
-            var ring = vdev.Vrings[i];
-            if (ring.NeedsAddress)
-                continue;
-            if (wanted[i] is { } w && w != ResourceTable.AddrAny && w != ring.DeviceAddress)
-                throw new PlatformDescriptionException($"vdev.vring{i}Address", PlatformDescriptionValidator.Hex(w), $"the resource table says 0x{ring.DeviceAddress:X}");
-            addresses[i] = CheckRing(vdev, i, ring.DeviceAddress, bytes, r0.Align, taken);
-        }
-        for (int i = 0; i < 2; i++)
-        {
-            if (addresses[i] is not null)
-                continue;
-            if (Role == PlatformRole.Remote)
-                throw new ResourceTableException($"vring[{i}].da", vdev.Index, ResourceTable.AddrAny, "is still ADDR_ANY: the host has not chosen an address yet");
-            ulong chosen = wanted[i] is { } w && w != ResourceTable.AddrAny
-                ? CheckRing(vdev, i, w, bytes, r0.Align, taken)
-                : ChooseRingAddress(i, bytes, r0.Align, taken);
-            using (var lease = ResourceTableRegion.Acquire())
-                new ResourceTableWriter(table).SetVringAddress(lease, ResourceTableOffset, vdev, i, (uint)chosen, (uint)chosen);
-            addresses[i] = chosen;
-        }
+        var entries = table.GetRpmsgVdevs();
+        if (entries.Count < _vdevs.Length)
+            throw new PlatformDescriptionException("additionalVdevs", $"[{_vdevs.Length - 1} entries]",
+                $"{_vdevs.Length} vdevs are described but the resource table has {entries.Count} rpmsg vdev entr{(entries.Count == 1 ? "y" : "ies")}");
+        // Table entries past the described vdevs are left alone (not driven), as before several vdevs were supported.
+        new PlatformVdevResolver(this, table).Resolve(entries);
         ResourceTable = table;
-        RpmsgVdev = vdev;
-        _vringNum = (int)r0.Num;
-        _vringAlign = (int)r0.Align;
-        _vring0 = addresses[0];
-        _vring1 = addresses[1];
         return table;
-    }
-
-    private static void Agree(int? described, uint fromTable, string path)
-    {
-        if (described is { } d && (uint)d != fromTable)
-            throw new PlatformDescriptionException(path, d.ToString(System.Globalization.CultureInfo.InvariantCulture), $"the resource table says {fromTable}");
-    }
-
-    /// <summary>Checks a vring address (from the table or the description) and reserves its range.</summary>
-    private ulong CheckRing(VdevEntry vdev, int index, ulong address, ulong bytes, uint align, List<(ulong Start, ulong Length, string What)> taken)
-    {
-        string field = $"vring[{index}].da";
-        if ((address & (align - 1)) != 0)
-            throw new ResourceTableException(field, vdev.Index, address, $"is not aligned to the vring alignment 0x{align:X}");
-        if (!Memory.TryTranslate(address, bytes, out _, out _))
-            throw new ResourceTableException(field, vdev.Index, address, $"the 0x{bytes:X}-byte vring is not wholly inside any one mapped region");
-        foreach (var (start, length, what) in taken)
-        {
-            if (address < start + length && start < address + bytes)
-                throw new ResourceTableException(field, vdev.Index, address, $"the 0x{bytes:X}-byte vring overlaps {what} [0x{start:X}, +0x{length:X})");
-        }
-        taken.Add((address, bytes, $"vring {index}"));
-        return address;
-    }
-
-    /// <summary>The lowest aligned range of the vring region that overlaps nothing taken and fits a 32-bit table field.</summary>
-    private ulong ChooseRingAddress(int index, ulong bytes, uint align, List<(ulong Start, ulong Length, string What)> taken)
-    {
-        string regionName = Description.Vdev.VringRegion ?? _tableLocation!.Region;
-        var region = GetRegion(regionName);
-        ulong regionEnd = region.DeviceAddress + (ulong)region.Size; // fits: checked at region creation
-        ulong candidate = region.DeviceAddress;
-        while (TryAlignUp(candidate, align, out candidate) && candidate <= regionEnd && bytes <= regionEnd - candidate
-            && candidate + bytes - 1 < ResourceTable.AddrAny)
-        {
-            var clash = taken.FirstOrDefault(t => candidate < t.Start + t.Length && t.Start < candidate + bytes);
-            if (clash.What is null)
-            {
-                taken.Add((candidate, bytes, $"vring {index}"));
-                return candidate;
-            }
-            candidate = clash.Start + clash.Length;
-        }
-        throw new PlatformDescriptionException(Description.Vdev.VringRegion is null ? "resourceTable.region" : "vdev.vringRegion", $"\"{regionName}\"",
-            $"no free 0x{bytes:X}-byte range aligned to 0x{align:X} below 4 GiB is left in the region for vring {index} (ADDR_ANY)");
-    }
-
-    private static bool TryAlignUp(ulong value, ulong align, out ulong aligned)
-    {
-        aligned = (value + (align - 1)) & ~(ulong)(align - 1);
-        return aligned >= value;
     }
 
     // ---- doorbell ----------------------------------------------------------------------------
@@ -354,19 +267,20 @@ public sealed class PlatformResources : IDisposable
     /// server for the remote, client for the host), uio (interrupt in, mailbox out) or polling
     /// (<see cref="PlatformDoorbellOptions.HasWork"/>). The caller owns and disposes the result.
     /// </summary>
-    public IDoorbell CreateDoorbell(PlatformDoorbellOptions? options = null)
+    public IDoorbell CreateDoorbell(PlatformDoorbellOptions? options = null) => CreateDoorbell(0, options);
+
+    /// <summary>As <see cref="CreateDoorbell(PlatformDoorbellOptions?)"/> for vdev <paramref name="vdev"/>'s own doorbell.</summary>
+    public IDoorbell CreateDoorbell(int vdev, PlatformDoorbellOptions? options = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return PlatformDoorbells.Create(this, options ?? new PlatformDoorbellOptions());
+        ArgumentOutOfRangeException.ThrowIfNegative(vdev);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(vdev, _vdevs.Length);
+        return PlatformDoorbells.Create(this, _vdevs[vdev].Description.Doorbell, options ?? new PlatformDoorbellOptions());
     }
-
-    private InvalidOperationException Unresolved() => new(_tableLocation is null
-        ? "The vdev layout is not resolved."
-        : "The vdev layout comes from the resource table, which has not been loaded (or still has ADDR_ANY vrings): call LoadResourceTable.");
 
     /// <summary>
     /// Unmaps every region (in reverse order), then (a host) removes the files Open created; a peer that
-    /// mapped one keeps its mapping. A remote's files are its program's (it may outlive this object). Doorbells made by <see cref="CreateDoorbell"/> are the caller's.
+    /// mapped one keeps its mapping. A remote's files are its program's (it may outlive this object). Doorbells made by <see cref="CreateDoorbell(PlatformDoorbellOptions?)"/> are the caller's.
     /// </summary>
     public void Dispose()
     {

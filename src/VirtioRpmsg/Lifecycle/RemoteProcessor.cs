@@ -65,6 +65,9 @@ public sealed partial class RemoteProcessor : IDisposable
             throw new ArgumentException($"A remote processor is driven from the host; the platform's role is {platform.Role}.", nameof(platform));
         if (platform.ResourceTableRegion is null)
             throw new ArgumentException("The platform description has no resource table (resourceTable is \"none\"); remoteproc needs one.", nameof(platform));
+        if (platform.Vdevs.Count > 1)
+            throw new PlatformDescriptionException("additionalVdevs", $"[{platform.Vdevs.Count - 1} entries]",
+                "RemoteProcessor drives one vdev per remote so far; open a remote with several vdevs with RpmsgLink (docs/lifecycle.md, \"Several vdevs\")");
         _platform = platform;
         _control = control;
         _options = options;

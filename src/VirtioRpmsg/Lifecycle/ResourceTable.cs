@@ -219,6 +219,33 @@ public sealed class ResourceTable
         return vdev;
     }
 
+    /// <summary>
+    /// Every rpmsg vdev (id 7) in table order, each checked as by <see cref="GetRpmsgVdev"/>, with every
+    /// notify id (of the vdevs and of their vrings) distinct: the id is how a kick names its vring,
+    /// so two equal ids would let one vdev's doorbell be taken for another's.
+    /// </summary>
+    public IReadOnlyList<VdevEntry> GetRpmsgVdevs()
+    {
+        var vdevs = Vdevs.Where(v => v.Id == RpmsgFeatures.VirtioDeviceId).ToArray();
+        if (vdevs.Length == 0)
+            throw new ResourceTableException("vdev.id", -1, RpmsgFeatures.VirtioDeviceId, "no vdev entry with the rpmsg device id");
+        var seen = new Dictionary<uint, string>();
+        foreach (var vdev in vdevs)
+        {
+            ValidateRpmsgVdev(vdev);
+            Claim(seen, vdev, "vdev.notifyid", vdev.NotifyId, $"vdev (entry {vdev.Index})");
+            foreach (var ring in vdev.Vrings)
+                Claim(seen, vdev, $"vring[{ring.Index}].notifyid", ring.NotifyId, $"vring {ring.Index} of entry {vdev.Index}");
+        }
+        return vdevs;
+    }
+
+    private static void Claim(Dictionary<uint, string> seen, VdevEntry vdev, string field, uint id, string what)
+    {
+        if (!seen.TryAdd(id, what))
+            throw new ResourceTableException(field, vdev.Index, id, $"is already the notify id of the {seen[id]}; notify ids must be distinct");
+    }
+
     /// <summary>Checks the vring shape an rpmsg vdev must have; throws <see cref="ResourceTableException"/>.</summary>
     public static void ValidateRpmsgVdev(VdevEntry vdev)
     {

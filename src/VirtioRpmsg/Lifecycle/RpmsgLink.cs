@@ -11,32 +11,49 @@ namespace VirtioRpmsg.Lifecycle;
 /// await using var link = await RpmsgLink.OpenAsync("board.json");
 /// var channel = await link.WaitForChannelAsync("rpmsg-echo");
 /// </code>
-/// It owns what it opens: the mapped memory (<see cref="PlatformResources"/>), the doorbell and the host
-/// <see cref="RpmsgDevice"/>; dispose releases them in reverse order. To boot, crash-detect and recover the
-/// firmware, use <see cref="RemoteProcessor"/> instead (docs/lifecycle.md).
+/// It owns what it opens: the mapped memory (<see cref="PlatformResources"/>), and per vdev its doorbell and
+/// host <see cref="RpmsgDevice"/> (<see cref="Devices"/>; a description with <c>additionalVdevs</c> has several);
+/// dispose releases them in reverse order. One broken vdev is reset alone with <see cref="RecoverVdevAsync"/>
+/// (docs/lifecycle.md, "Several vdevs"). To boot, crash-detect and recover the firmware, use
+/// <see cref="RemoteProcessor"/> instead.
 /// </summary>
 public sealed class RpmsgLink : IAsyncDisposable, IDisposable
 {
-    private readonly IDoorbell _doorbell;
+    private readonly IDoorbell[] _doorbells;
+    private readonly RpmsgDevice[] _devices;
+    private readonly RpmsgDeviceOptions[] _deviceOptions;
     private readonly RpmsgLinkOptions _options;
     private readonly object _gate = new();
-    private readonly Dictionary<string, TaskCompletionSource<RpmsgChannel>> _services = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _recovering = new(1, 1);
+    private readonly Dictionary<(int Vdev, string Name), TaskCompletionSource<RpmsgChannel>> _services = [];
     private int _disposed;
 
-    private RpmsgLink(PlatformResources platform, IDoorbell doorbell, RpmsgDevice device, RpmsgLinkOptions options)
+    private RpmsgLink(PlatformResources platform, IDoorbell[] doorbells, RpmsgDevice[] devices, RpmsgDeviceOptions[] deviceOptions, RpmsgLinkOptions options)
     {
         Platform = platform;
-        _doorbell = doorbell;
-        Device = device;
+        _doorbells = doorbells;
+        _devices = devices;
+        _deviceOptions = deviceOptions;
         _options = options;
-        device.StateChanged += OnStateChanged;
+        foreach (var device in devices)
+            device.StateChanged += OnStateChanged;
     }
 
     /// <summary>The mapped memory, the resource table and the layout the link runs over.</summary>
     public PlatformResources Platform { get; }
 
-    /// <summary>The host rpmsg device: endpoints, counters, dump, everything the detailed API offers.</summary>
-    public RpmsgDevice Device { get; }
+    /// <summary>Vdev 0's host rpmsg device: endpoints, counters, dump, everything the detailed API offers.</summary>
+    public RpmsgDevice Device => Volatile.Read(ref _devices[0]);
+
+    /// <summary>One host device per vdev, in vdev order (a snapshot: <see cref="RecoverVdevAsync"/> replaces a vdev's device).</summary>
+    public IReadOnlyList<RpmsgDevice> Devices
+    {
+        get
+        {
+            lock (_gate)
+                return _devices.ToArray();
+        }
+    }
 
     /// <summary>Opens the host side described by the JSON file <paramref name="platformFile"/> (docs/platform-description.md) with default options.</summary>
     /// <inheritdoc cref="OpenAsync(PlatformDescription, RpmsgLinkOptions?, CancellationToken)"/>
@@ -81,26 +98,82 @@ public sealed class RpmsgLink : IAsyncDisposable, IDisposable
     private static async Task<RpmsgLink> Open(PlatformDescription description, RpmsgLinkOptions options, CancellationToken ct)
     {
         PlatformResources? platform = null;
-        IDoorbell? doorbell = null;
-        RpmsgDevice? device = null;
+        var doorbells = new List<IDoorbell>();
+        var devices = new List<RpmsgDevice>();
         try
         {
             platform = PlatformResources.Open(description, new PlatformOpenOptions { Timeout = options.Timeout, CancellationToken = ct });
-            doorbell = platform.CreateDoorbell(new PlatformDoorbellOptions { Timeout = options.Timeout, CancellationToken = ct });
-            var deviceOptions = options.Device ?? new RpmsgDeviceOptions { Name = options.Name, WaitStrategy = (RpmsgWaitStrategy)description.WaitStrategy };
-            device = RpmsgDevice.CreateHost(platform.CreateRpmsgLayout(), platform.CreateVdevControl(), doorbell, deviceOptions);
-            var link = new RpmsgLink(platform, doorbell, device, options);
-            device.Start();
-            if (!await device.WaitForLinkUpAsync(options.Timeout, ct).ConfigureAwait(false))
-                throw new TimeoutException($"RpmsgLink: the link did not come up within {Describe(options.Timeout)} (device state {device.State}{(device.StateReason is { } r ? ": " + r : "")})");
+            var first = options.Device ?? new RpmsgDeviceOptions { Name = options.Name, WaitStrategy = (RpmsgWaitStrategy)description.WaitStrategy };
+            // Vdev 0 keeps the given name; the others are told apart in logs and metrics by a suffix.
+            var deviceOptions = Enumerable.Range(0, platform.Vdevs.Count).Select(i => i == 0 ? first : first.WithName($"{first.Name}.vdev{i}")).ToArray();
+            for (int i = 0; i < platform.Vdevs.Count; i++)
+            {
+                doorbells.Add(platform.CreateDoorbell(i, new PlatformDoorbellOptions { Timeout = options.Timeout, CancellationToken = ct }));
+                devices.Add(RpmsgDevice.CreateHost(platform.CreateRpmsgLayout(i), platform.CreateVdevControl(i), doorbells[i], deviceOptions[i]));
+            }
+            var link = new RpmsgLink(platform, [.. doorbells], [.. devices], deviceOptions, options);
+            foreach (var device in devices)
+                device.Start();
+            foreach (var device in devices)
+                await WaitForLinkUp(device, options.Timeout, ct).ConfigureAwait(false);
             return link;
         }
         catch
         {
-            device?.Dispose();
-            doorbell?.Dispose();
+            for (int i = devices.Count - 1; i >= 0; i--)
+                devices[i].Dispose();
+            for (int i = doorbells.Count - 1; i >= 0; i--)
+                doorbells[i].Dispose();
             platform?.Dispose();
             throw;
+        }
+    }
+
+    private static async Task WaitForLinkUp(RpmsgDevice device, TimeSpan timeout, CancellationToken ct)
+    {
+        if (!await device.WaitForLinkUpAsync(timeout, ct).ConfigureAwait(false))
+            throw new TimeoutException($"RpmsgLink: the link of '{device.Name}' did not come up within {Describe(timeout)} (device state {device.State}{(device.StateReason is { } r ? ": " + r : "")})");
+    }
+
+    /// <summary>
+    /// Resets vdev <paramref name="vdev"/> alone after its device broke (the remote set DEVICE_NEEDS_RESET or
+    /// violated the protocol on it): its device is stopped (its endpoints and channels end), its status
+    /// byte is written 0 (a virtio device reset: the remote re-initialises that vdev), and a fresh device
+    /// over the same rings and doorbell is started; returns it once its link is up. The other vdevs and
+    /// the remote processor are not touched. Registered drivers are not carried over: wait for channels again
+    /// (<see cref="WaitForChannelAsync(string, int, CancellationToken)"/>). May be repeated.
+    /// </summary>
+    /// <exception cref="TimeoutException">The remote did not bring the vdev up again within <see cref="RpmsgLinkOptions.Timeout"/>.</exception>
+    public async Task<RpmsgDevice> RecoverVdevAsync(int vdev, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        ArgumentOutOfRangeException.ThrowIfNegative(vdev);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(vdev, _devices.Length);
+        MappingLease.ThrowIfHeld("RpmsgLink.RecoverVdevAsync");
+        await _recovering.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var old = Volatile.Read(ref _devices[vdev]);
+            old.StateChanged -= OnStateChanged;
+            await Task.Run(old.Dispose, cancellationToken).ConfigureAwait(false);
+            var control = Platform.CreateVdevControl(vdev);
+            control.Status = Virtio.VirtioStatus.None;
+            var fresh = RpmsgDevice.CreateHost(Platform.CreateRpmsgLayout(vdev), control, _doorbells[vdev], _deviceOptions[vdev]);
+            fresh.StateChanged += OnStateChanged;
+            lock (_gate)
+            {
+                _devices[vdev] = fresh;
+                // Waiters of the old device were failed when it broke; new ones bind on the fresh device.
+                foreach (var key in _services.Keys.Where(k => k.Vdev == vdev).ToArray())
+                    _services.Remove(key);
+            }
+            fresh.Start();
+            await WaitForLinkUp(fresh, _options.Timeout, cancellationToken).ConfigureAwait(false);
+            return fresh;
+        }
+        finally
+        {
+            _recovering.Release();
         }
     }
 
@@ -113,69 +186,80 @@ public sealed class RpmsgLink : IAsyncDisposable, IDisposable
     /// <exception cref="TimeoutException">No announcement within the timeout (the message names the service and what was announced).</exception>
     /// <exception cref="RpmsgDeviceUnavailableException">The device stopped or broke (the peer violated the protocol) while waiting.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
-    public async Task<RpmsgChannel> WaitForChannelAsync(string serviceName, CancellationToken cancellationToken = default)
+    public Task<RpmsgChannel> WaitForChannelAsync(string serviceName, CancellationToken cancellationToken = default) =>
+        WaitForChannelAsync(serviceName, 0, cancellationToken);
+
+    /// <summary>As <see cref="WaitForChannelAsync(string, CancellationToken)"/>, for a service announced on vdev <paramref name="vdev"/>.</summary>
+    public async Task<RpmsgChannel> WaitForChannelAsync(string serviceName, int vdev, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(serviceName);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        ArgumentOutOfRangeException.ThrowIfNegative(vdev);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(vdev, _devices.Length);
         MappingLease.ThrowIfHeld("RpmsgLink.WaitForChannelAsync");
+        var key = (vdev, serviceName);
         TaskCompletionSource<RpmsgChannel> bound;
+        RpmsgDevice device;
         bool register = false;
         lock (_gate)
         {
-            if (!_services.TryGetValue(serviceName, out bound!))
+            device = _devices[vdev];
+            if (!_services.TryGetValue(key, out bound!))
             {
                 bound = new TaskCompletionSource<RpmsgChannel>(TaskCreationOptions.RunContinuationsAsynchronously);
-                _services.Add(serviceName, bound);
+                _services.Add(key, bound);
                 register = true;
             }
         }
         if (register)
         {
             // Announcements seen before the driver is registered are bound at registration.
-            Device.RegisterDriver(new RpmsgServiceDriver(serviceName) { Probe = ch => Bind(serviceName, ch), Remove = ch => Unbind(serviceName, ch) });
+            device.RegisterDriver(new RpmsgServiceDriver(serviceName) { Probe = ch => Bind(key, ch), Remove = ch => Unbind(key, ch) });
         }
-        ThrowIfUnavailable();
+        ThrowIfUnavailable(device);
         try
         {
-            return await Current(serviceName).Task.WaitAsync(_options.Timeout, cancellationToken).ConfigureAwait(false);
+            return await Current(key, bound).Task.WaitAsync(_options.Timeout, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
-            var announced = Device.Channels.Select(c => c.Name).Distinct().ToArray();
-            throw new TimeoutException($"RpmsgLink: the remote did not announce '{serviceName}' within {Describe(_options.Timeout)}"
+            var announced = device.Channels.Select(c => c.Name).Distinct().ToArray();
+            throw new TimeoutException($"RpmsgLink: the remote did not announce '{serviceName}'{(_devices.Length > 1 ? $" on vdev {vdev}" : "")} within {Describe(_options.Timeout)}"
                 + (announced.Length == 0 ? " (no service is bound on this link)" : $" (bound: {string.Join(", ", announced)})"));
         }
     }
 
-    private TaskCompletionSource<RpmsgChannel> Current(string serviceName)
+    /// <summary>The source now waited on for <paramref name="key"/> (a channel that went away was replaced); <paramref name="fallback"/> after a recovery dropped it.</summary>
+    private TaskCompletionSource<RpmsgChannel> Current((int, string) key, TaskCompletionSource<RpmsgChannel> fallback)
     {
         lock (_gate)
-            return _services[serviceName];
+            return _services.TryGetValue(key, out var bound) ? bound : fallback;
     }
 
-    private void Bind(string serviceName, RpmsgChannel channel)
+    private void Bind((int, string) key, RpmsgChannel channel)
     {
         lock (_gate)
         {
-            var bound = _services[serviceName];
+            // Gone when the vdev was recovered: that device's channels belong to no waiter any more.
+            if (!_services.TryGetValue(key, out var bound))
+                return;
             // A completed source holds a channel that went away without Remove (cannot happen today): replace it.
             if (!bound.TrySetResult(channel))
             {
                 bound = new TaskCompletionSource<RpmsgChannel>(TaskCreationOptions.RunContinuationsAsynchronously);
                 bound.SetResult(channel);
-                _services[serviceName] = bound;
+                _services[key] = bound;
             }
         }
     }
 
-    private void Unbind(string serviceName, RpmsgChannel channel)
+    private void Unbind((int, string) key, RpmsgChannel channel)
     {
         lock (_gate)
         {
-            var bound = _services[serviceName];
             // Only the channel it holds: a newer announcement may have replaced it already.
-            if (bound.Task.IsCompletedSuccessfully && ReferenceEquals(bound.Task.Result, channel))
-                _services[serviceName] = new TaskCompletionSource<RpmsgChannel>(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (_services.TryGetValue(key, out var bound) && bound.Task.IsCompletedSuccessfully && ReferenceEquals(bound.Task.Result, channel))
+                _services[key] = new TaskCompletionSource<RpmsgChannel>(TaskCreationOptions.RunContinuationsAsynchronously);
         }
     }
 
@@ -185,31 +269,47 @@ public sealed class RpmsgLink : IAsyncDisposable, IDisposable
             return;
         lock (_gate)
         {
-            foreach (var bound in _services.Values)
-                bound.TrySetException(Unavailable());
+            int vdev = Array.IndexOf(_devices, device);
+            if (vdev < 0)
+                return;
+            // Only this vdev's waiters: the other vdevs run on.
+            foreach (var (key, bound) in _services)
+            {
+                if (key.Vdev == vdev)
+                    bound.TrySetException(Unavailable(device));
+            }
         }
     }
 
-    private void ThrowIfUnavailable()
+    private static void ThrowIfUnavailable(RpmsgDevice device)
     {
-        if (Device.State is RpmsgDeviceState.Broken or RpmsgDeviceState.Stopped)
-            throw Unavailable();
+        if (device.State is RpmsgDeviceState.Broken or RpmsgDeviceState.Stopped)
+            throw Unavailable(device);
     }
 
-    private RpmsgDeviceUnavailableException Unavailable() => Device.Fault is { } fault
-        ? new RpmsgDeviceUnavailableException(Device.Name, Device.State, fault)
-        : new RpmsgDeviceUnavailableException(Device.Name, Device.State, Device.StateReason);
+    private static RpmsgDeviceUnavailableException Unavailable(RpmsgDevice device) => device.Fault is { } fault
+        ? new RpmsgDeviceUnavailableException(device.Name, device.State, fault)
+        : new RpmsgDeviceUnavailableException(device.Name, device.State, device.StateReason);
 
     private static string Describe(TimeSpan timeout) => timeout == Timeout.InfiniteTimeSpan ? "forever" : $"{timeout.TotalSeconds:0.###} s";
 
-    /// <summary>Stops the device (its endpoints and channels end), then releases the doorbell and unmaps the memory.</summary>
+    /// <summary>Stops every vdev's device (their endpoints and channels end), then releases the doorbells and unmaps the memory.</summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
-        Device.StateChanged -= OnStateChanged;
-        Device.Dispose();
-        _doorbell.Dispose();
+        // A recovery in progress finishes first: it may be swapping a device in.
+        _recovering.Wait();
+        RpmsgDevice[] devices;
+        lock (_gate)
+            devices = _devices.ToArray();
+        for (int i = devices.Length - 1; i >= 0; i--)
+        {
+            devices[i].StateChanged -= OnStateChanged;
+            devices[i].Dispose();
+        }
+        for (int i = _doorbells.Length - 1; i >= 0; i--)
+            _doorbells[i].Dispose();
         Platform.Dispose();
         lock (_gate)
         {

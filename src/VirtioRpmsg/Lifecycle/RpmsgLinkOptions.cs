@@ -10,7 +10,7 @@ public sealed record RpmsgLinkOptions
 
     /// <summary>
     /// Bound of each waiting step: the doorbell handshake, the remote setting up the link, and
-    /// <see cref="RpmsgLink.WaitForChannelAsync"/>. <see cref="Timeout.InfiniteTimeSpan"/> waits forever.
+    /// <see cref="RpmsgLink.WaitForChannelAsync(string, CancellationToken)"/>. <see cref="Timeout.InfiniteTimeSpan"/> waits forever.
     /// </summary>
     public TimeSpan Timeout { get; init; } = DefaultTimeout;
 

@@ -8,6 +8,11 @@ namespace VirtioRpmsg.Rpmsg;
 /// <param name="Errors">Protocol violations by the peer (malformed headers, bad lengths, ring errors).</param>
 /// <param name="CallbackErrors">Exceptions thrown by receive callbacks (caught and logged).</param>
 /// <param name="NameServiceDuplicates">Repeated name-service announcements of the same service and address, ignored.</param>
+/// <param name="NameServiceRefused">
+/// Name-service announcements refused because the device already holds
+/// <see cref="RpmsgDeviceOptions.MaxAnnouncedServices"/> announced services (bound and unbound), or its
+/// endpoint table is full: a peer announcing without end cannot grow our memory.
+/// </param>
 public readonly record struct RpmsgCounters(
     long TxMessages,
     long RxMessages,
@@ -15,4 +20,5 @@ public readonly record struct RpmsgCounters(
     long Dropped,
     long Errors,
     long CallbackErrors,
-    long NameServiceDuplicates);
+    long NameServiceDuplicates,
+    long NameServiceRefused = 0);

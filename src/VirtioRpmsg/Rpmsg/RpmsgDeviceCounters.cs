@@ -22,6 +22,7 @@ internal sealed class RpmsgDeviceCounters
     private long _errors;
     private long _callbackErrors;
     private long _nsDuplicates;
+    private long _nsRefused;
 
     internal RpmsgDeviceCounters(string device, ILogger log)
     {
@@ -35,7 +36,7 @@ internal sealed class RpmsgDeviceCounters
     internal RpmsgCounters Snapshot() => new(
         Interlocked.Read(ref _txMessages.Value), Interlocked.Read(ref _rxMessages.Value), Interlocked.Read(ref _txBufferWaits),
         Interlocked.Read(ref _dropped), Interlocked.Read(ref _errors), Interlocked.Read(ref _callbackErrors),
-        Interlocked.Read(ref _nsDuplicates));
+        Interlocked.Read(ref _nsDuplicates), Interlocked.Read(ref _nsRefused));
 
     internal void CountTx() => Interlocked.Increment(ref _txMessages.Value);
 
@@ -74,6 +75,14 @@ internal sealed class RpmsgDeviceCounters
         long n = Interlocked.Increment(ref _nsDuplicates);
         if (ShouldLog(n))
             _log.LogWarning("rpmsg {Device}: duplicate announcement of '{Name}' at 0x{Address:X} ignored", _device, name, address);
+    }
+
+    /// <summary>An announcement refused at the per-device bound; <paramref name="why"/> names the limit and its value.</summary>
+    internal void CountRefusedAnnouncement(string name, uint address, string why)
+    {
+        long n = Interlocked.Increment(ref _nsRefused);
+        if (ShouldLog(n))
+            _log.LogWarning("rpmsg {Device}: name-service announcement of '{Name}' at 0x{Address:X} refused ({Count} so far): {Why}", _device, name, address, n, why);
     }
 
     internal void ReceiveCallbackFailed(uint endpoint, Exception e)

@@ -14,7 +14,7 @@ internal static class RpmsgDeviceDump
         if (transport is not null)
             sb.AppendLine("  " + transport);
         var c = device.Counters;
-        sb.AppendLine($"  tx={c.TxMessages} rx={c.RxMessages} tx-waits={c.TxBufferWaits} dropped={c.Dropped} errors={c.Errors} callback-errors={c.CallbackErrors} ns-duplicates={c.NameServiceDuplicates}");
+        sb.AppendLine($"  tx={c.TxMessages} rx={c.RxMessages} tx-waits={c.TxBufferWaits} dropped={c.Dropped} errors={c.Errors} callback-errors={c.CallbackErrors} ns-duplicates={c.NameServiceDuplicates} ns-refused={c.NameServiceRefused}");
         foreach (var e in device.Endpoints)
             sb.AppendLine("  " + e);
         foreach (var ch in device.Channels)

@@ -54,6 +54,14 @@ public sealed class RpmsgDeviceOptions
     public int MaxEndpoints { get; set; } = 1024;
 
     /// <summary>
+    /// Services the peer may have announced on this device at once, bound to a driver or not (default
+    /// 1024). Past it an announcement creates nothing: it is counted
+    /// (<see cref="RpmsgCounters.NameServiceRefused"/>) and logged with the limit, so a remote that
+    /// announces channels without end cannot grow our memory. A destroy frees its slot.
+    /// </summary>
+    public int MaxAnnouncedServices { get; set; } = 1024;
+
+    /// <summary>
     /// Service names the peer may make us bind (a channel per announcement); null allows every name.
     /// An announcement for any other name is refused, counted as an error and logged, and creates nothing.
     /// </summary>
@@ -61,6 +69,14 @@ public sealed class RpmsgDeviceOptions
 
     /// <summary>Log sink; nothing is logged on the per-message fast path unless something is wrong.</summary>
     public ILogger Logger { get; set; } = NullLogger.Instance;
+
+    /// <summary>A copy under another name (one per vdev of a link: names must differ in logs and metrics).</summary>
+    internal RpmsgDeviceOptions WithName(string name)
+    {
+        var copy = (RpmsgDeviceOptions)MemberwiseClone();
+        copy.Name = name;
+        return copy;
+    }
 
     internal void Validate()
     {
@@ -74,5 +90,7 @@ public sealed class RpmsgDeviceOptions
             throw new ArgumentOutOfRangeException(nameof(MaxQueuedBytes), MaxQueuedBytes, $"MaxQueuedBytes must hold at least one largest message ({ushort.MaxValue + 64L} bytes).");
         if (MaxEndpoints < 1)
             throw new ArgumentOutOfRangeException(nameof(MaxEndpoints), MaxEndpoints, "MaxEndpoints must be at least 1.");
+        if (MaxAnnouncedServices < 1)
+            throw new ArgumentOutOfRangeException(nameof(MaxAnnouncedServices), MaxAnnouncedServices, "MaxAnnouncedServices must be at least 1.");
     }
 }

@@ -20,6 +20,7 @@ internal static class RpmsgMetrics
         s_meter.CreateObservableCounter("rpmsg.dropped", () => Observe(c => c.Dropped), "{message}", "Messages dropped (unknown address, full queue, destroyed endpoint)");
         s_meter.CreateObservableCounter("rpmsg.errors", () => Observe(c => c.Errors), "{error}", "Protocol errors from the peer");
         s_meter.CreateObservableCounter("rpmsg.callback_errors", () => Observe(c => c.CallbackErrors), "{error}", "Exceptions thrown by application callbacks");
+        s_meter.CreateObservableCounter("rpmsg.name_service.refused", () => Observe(c => c.NameServiceRefused), "{announcement}", "Name-service announcements refused at MaxAnnouncedServices or MaxEndpoints");
     }
 
     internal static void Register(RpmsgDevice device)

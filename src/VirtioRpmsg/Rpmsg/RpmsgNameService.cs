@@ -131,20 +131,23 @@ internal sealed class RpmsgNameService
                 _counters.CountDuplicateAnnouncement(name, remoteAddress);
                 return;
             }
+            int announced = _channels.Count + _unbound.Count;
+            if (announced >= _device.Options.MaxAnnouncedServices)
+            {
+                _counters.CountRefusedAnnouncement(name, remoteAddress,
+                    $"{announced} services already announced on '{_device.Name}' (MaxAnnouncedServices = {_device.Options.MaxAnnouncedServices})");
+                return;
+            }
             if (!_drivers.TryGetValue(name, out var driver))
             {
-                if (_unbound.Count >= _device.Options.MaxEndpoints)
-                {
-                    _counters.CountError($"announcement of '{name}' dropped: {_unbound.Count} unbound services already");
-                    return;
-                }
                 _unbound.Add((name, remoteAddress));
             }
             else
             {
                 if (_endpoints.IsFull)
                 {
-                    _counters.CountError($"announcement of '{name}' dropped: MaxEndpoints ({_device.Options.MaxEndpoints}) reached");
+                    _counters.CountRefusedAnnouncement(name, remoteAddress,
+                        $"'{_device.Name}' already has {_endpoints.Count} endpoints (MaxEndpoints = {_device.Options.MaxEndpoints})");
                     return;
                 }
                 var ept = new RpmsgEndpoint(_device, _endpoints.AllocateAddress(), remoteAddress, driver.Receive, null, _device.Options.EndpointQueueCapacity);

@@ -53,7 +53,7 @@ public class SecurityBoundaryTests
         int free = max - loop.Host.Endpoints.Count;
 
         var endpoints = Enumerable.Range(0, 3 * max).Select(i => loop.Remote.CreateNamedEndpoint("flood", (uint)(0x400 + i), (_, _, _) => { })).ToList();
-        loop.WaitUntil(() => loop.Host.Counters.Errors == 3 * max - free, "every refused announcement counted");
+        loop.WaitUntil(() => loop.Host.Counters.NameServiceRefused == 3 * max - free, "every refused announcement counted");
 
         Assert.Equal(max, loop.Host.Endpoints.Count);
         Assert.Equal(free, loop.Host.Channels.Count);
@@ -61,15 +61,15 @@ public class SecurityBoundaryTests
     }
 
     [Fact]
-    public void MaxEndpoints_UnboundFlood_RememberedAnnouncementsCapped()
+    public void MaxAnnouncedServices_UnboundFlood_RememberedAnnouncementsCapped()
     {
         const int max = 4;
-        using var loop = RpmsgLoopback.Create(host: o => o.MaxEndpoints = max);
+        using var loop = RpmsgLoopback.Create(host: o => o.MaxAnnouncedServices = max);
         int unbound = 0;
         loop.Host.UnboundService += (_, _) => Interlocked.Increment(ref unbound);
 
         var endpoints = Enumerable.Range(0, 3 * max).Select(i => loop.Remote.CreateNamedEndpoint($"nobody-{i}", (uint)(0x400 + i), (_, _, _) => { })).ToList();
-        loop.WaitUntil(() => loop.Host.Counters.Errors == 2 * max, "every announcement beyond the limit counted");
+        loop.WaitUntil(() => loop.Host.Counters.NameServiceRefused == 2 * max, "every announcement beyond the limit counted");
 
         Assert.Equal(max, Volatile.Read(ref unbound));
         endpoints.ForEach(e => e.Dispose());

@@ -1,0 +1,70 @@
+using VirtioRpmsg.Chaos;
+using VirtioRpmsg.Rpmsg;
+
+namespace VirtioRpmsg.Tests.Rpmsg;
+
+/// <summary>Issue 16 item 4: a remote announcing without end cannot grow our memory (per device, i.e. per vdev).</summary>
+public class RpmsgNameServiceFloodTests
+{
+    private const int Limit = 64;
+
+    [Fact]
+    public void Flood_OfDistinctAnnouncements_StopsAtMaxAnnouncedServices_CountsAndLogsTheRest()
+    {
+        var log = new ChaosLog();
+        using var loop = RpmsgLoopback.Create(host: o =>
+        {
+            o.MaxAnnouncedServices = Limit;
+            o.Logger = log;
+        });
+        loop.Host.RegisterDriver(new RpmsgServiceDriver("bound") { Receive = (_, _, _) => { } });
+        using var sender = loop.Remote.CreateEndpoint(0x700);
+        const int Bound = 10, Unbound = 990;
+        for (int i = 0; i < Bound + Unbound; i++)
+            Announce(sender, i < Bound ? "bound" : $"flood-{i}", 0x1000u + (uint)i, NameServiceFlags.Create);
+
+        loop.WaitUntil(() => loop.Host.Counters.NameServiceRefused == Bound + Unbound - Limit, "every announcement past the limit counted");
+        Assert.Equal(Bound, loop.Host.Channels.Count);
+        Assert.Equal(0, loop.Host.Counters.Errors);
+        Assert.Contains(log.Entries, l => l.Contains("refused", StringComparison.Ordinal) && l.Contains($"MaxAnnouncedServices = {Limit}", StringComparison.Ordinal));
+        Assert.Contains($"ns-refused={Bound + Unbound - Limit}", loop.Host.Dump(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Destroy_FreesASlot_NextAnnouncementIsAccepted()
+    {
+        using var loop = RpmsgLoopback.Create(host: o => o.MaxAnnouncedServices = 2);
+        var unbound = new List<string>();
+        loop.Host.UnboundService += (name, _) =>
+        {
+            lock (unbound)
+                unbound.Add(name);
+        };
+        using var sender = loop.Remote.CreateEndpoint(0x700);
+        Announce(sender, "a", 0x800, NameServiceFlags.Create);
+        Announce(sender, "b", 0x801, NameServiceFlags.Create);
+        Announce(sender, "c", 0x802, NameServiceFlags.Create);
+        loop.WaitUntil(() => loop.Host.Counters.NameServiceRefused == 1, "the third announcement refused");
+
+        Announce(sender, "a", 0x800, NameServiceFlags.Destroy);
+        Announce(sender, "c", 0x802, NameServiceFlags.Create);
+        loop.WaitUntil(() => { lock (unbound) return unbound.Contains("c"); }, "the slot freed by the destroy is used");
+        Assert.Equal(1, loop.Host.Counters.NameServiceRefused);
+        lock (unbound)
+            Assert.Equal(["a", "b", "c"], unbound);
+    }
+
+    [Fact]
+    public void MaxAnnouncedServices_BelowOne_IsRefusedByValidate()
+    {
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => RpmsgLoopback.Create(host: o => o.MaxAnnouncedServices = 0));
+        Assert.Equal("MaxAnnouncedServices", e.ParamName);
+    }
+
+    private static void Announce(RpmsgEndpoint sender, string name, uint address, NameServiceFlags flags)
+    {
+        var message = new byte[NameServiceMessage.Size];
+        new NameServiceMessage(name, address, flags).Write(message);
+        sender.SendTo(RpmsgAddress.NameService, message);
+    }
+}
