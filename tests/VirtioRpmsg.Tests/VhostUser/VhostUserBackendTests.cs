@@ -10,42 +10,12 @@ namespace VirtioRpmsg.Tests.VhostUser;
 /// </summary>
 public sealed class VhostUserBackendTests
 {
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
-
-    private sealed class Rig : IDisposable
-    {
-        public readonly List<RpmsgDevice> Created = [];
-        public readonly List<string> Removed = [];
-        public readonly VhostUserRpmsgServer Server;
-
-        public Rig(bool eventIndex = true)
-        {
-            var options = new VhostUserRpmsgOptions
-            {
-                Device = new RpmsgDeviceOptions { Name = "vhost-remote", EventIndex = eventIndex, SendTimeout = Wait },
-                DeviceCreated = device =>
-                {
-                    lock (Created)
-                        Created.Add(device);
-                    device.CreateNamedEndpoint("rpmsg-echo", RpmsgAddress.Any, (ept, source, payload) => ept.SendTo(source, payload, Wait));
-                },
-                DeviceRemoved = (device, reason) =>
-                {
-                    // Recorded with the state the device was handed over in: it must already be stopped.
-                    lock (Removed)
-                        Removed.Add(device.State == RpmsgDeviceState.Stopped ? reason : "NOT STOPPED: " + reason);
-                },
-            };
-            Server = new VhostUserRpmsgServer("@vrpmsg-vhost-test-" + Guid.NewGuid().ToString("N"), options);
-        }
-
-        public void Dispose() => Server.Dispose();
-    }
+    private static readonly TimeSpan Wait = VhostUserEchoServerRig.Wait;
 
     [Fact]
     public void GetFeatures_Offers_ProtocolFeaturesAndNameService_NotAccessPlatform()
     {
-        using var rig = new Rig();
+        using var rig = new VhostUserEchoServerRig("test");
         using var guest = new VhostUserTestFrontEnd(rig.Server);
         guest.Send(VhostUserRequest.GetFeatures);
         ulong features = guest.ReadU64Reply(VhostUserRequest.GetFeatures);
@@ -62,7 +32,7 @@ public sealed class VhostUserBackendTests
     [Fact]
     public void VirtioUmlSequence_ThenHostDriver_EchoesEverySizeFromZeroTo496()
     {
-        using var rig = new Rig();
+        using var rig = new VhostUserEchoServerRig("test");
         using var guest = new VhostUserTestFrontEnd(rig.Server);
         ulong offered = guest.SetUpLikeVirtioUml();
         var host = guest.StartHost(offered);
@@ -86,7 +56,7 @@ public sealed class VhostUserBackendTests
     [Fact]
     public void GuestDies_DeviceStopped_NextGuestGetsAFreshDevice()
     {
-        using var rig = new Rig();
+        using var rig = new VhostUserEchoServerRig("test");
         for (int round = 0; round < 3; round++)
         {
             using var guest = new VhostUserTestFrontEnd(rig.Server);
@@ -106,7 +76,7 @@ public sealed class VhostUserBackendTests
     [Fact]
     public void DisableQueue_StopsDevice_ReEnableCreatesANewOne()
     {
-        using var rig = new Rig();
+        using var rig = new VhostUserEchoServerRig("test");
         using var guest = new VhostUserTestFrontEnd(rig.Server);
         guest.SetUpLikeVirtioUml();
         Assert.Single(rig.Created);
@@ -122,7 +92,7 @@ public sealed class VhostUserBackendTests
     [Fact]
     public void ReplyAck_EverySetGetsStatusZero_GetsGetTheirAnswerOnly()
     {
-        using var rig = new Rig();
+        using var rig = new VhostUserEchoServerRig("test");
         using var guest = new VhostUserTestFrontEnd(rig.Server);
         // SetUpLikeVirtioUml asserts a zero status after every SET and exactly one answer per GET.
         guest.SetUpLikeVirtioUml(replyAck: true);

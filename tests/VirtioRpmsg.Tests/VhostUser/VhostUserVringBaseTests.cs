@@ -12,36 +12,7 @@ namespace VirtioRpmsg.Tests.VhostUser;
 public sealed class VhostUserVringBaseTests
 {
     private const uint Ack = VhostUserHeader.Version | VhostUserHeader.NeedReplyFlag;
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
-
-    private sealed class Rig : IDisposable
-    {
-        public readonly List<RpmsgDevice> Created = [];
-        public readonly List<string> Removed = [];
-        public readonly VhostUserRpmsgServer Server;
-
-        public Rig()
-        {
-            var options = new VhostUserRpmsgOptions
-            {
-                Device = new RpmsgDeviceOptions { Name = "vhost-remote", SendTimeout = Wait },
-                DeviceCreated = device =>
-                {
-                    lock (Created)
-                        Created.Add(device);
-                    device.CreateNamedEndpoint("rpmsg-echo", RpmsgAddress.Any, (ept, source, payload) => ept.SendTo(source, payload, Wait));
-                },
-                DeviceRemoved = (device, reason) =>
-                {
-                    lock (Removed)
-                        Removed.Add(device.State == RpmsgDeviceState.Stopped ? reason : "NOT STOPPED: " + reason);
-                },
-            };
-            Server = new VhostUserRpmsgServer("@vrpmsg-vhost-base-" + Guid.NewGuid().ToString("N"), options);
-        }
-
-        public void Dispose() => Server.Dispose();
-    }
+    private static readonly TimeSpan Wait = VhostUserEchoServerRig.Wait;
 
     /// <summary>Sets up like virtio_uml, runs <paramref name="count"/> verified echo round trips from the guest's host device.</summary>
     private static void EchoTraffic(VhostUserTestFrontEnd guest, int count)
@@ -68,7 +39,7 @@ public sealed class VhostUserVringBaseTests
     [Fact]
     public void AfterEchoTraffic_ReportsEachQueuesNextAvailIndex_StopsTheDevice_AndTheRingStaysStopped()
     {
-        using var rig = new Rig();
+        using var rig = new VhostUserEchoServerRig("base");
         using var guest = new VhostUserTestFrontEnd(rig.Server);
         const int RoundTrips = 300; // more than the ring size (256): the indices have gone round once
         EchoTraffic(guest, RoundTrips);
@@ -103,7 +74,7 @@ public sealed class VhostUserVringBaseTests
     [Fact]
     public void BeforeAnyTraffic_ReportsZero_RingStaysStoppedUntilANewKick_ThenAFreshDevice()
     {
-        using var rig = new Rig();
+        using var rig = new VhostUserEchoServerRig("base");
         using var guest = new VhostUserTestFrontEnd(rig.Server);
         guest.SetUpLikeVirtioUml();
         Assert.Single(rig.Created);
@@ -124,7 +95,7 @@ public sealed class VhostUserVringBaseTests
     [Fact]
     public void AfterTraffic_RestartWithoutBaseZero_IsRefusedNamingTheQueueAndIndex()
     {
-        using var rig = new Rig();
+        using var rig = new VhostUserEchoServerRig("base");
         using var guest = new VhostUserTestFrontEnd(rig.Server);
         EchoTraffic(guest, 10);
         var (_, base0) = GetVringBase(guest, 0);
@@ -149,7 +120,7 @@ public sealed class VhostUserVringBaseTests
     [Fact]
     public void AfterTraffic_SetVringBaseZeroThenNewKicks_FreshDevice()
     {
-        using var rig = new Rig();
+        using var rig = new VhostUserEchoServerRig("base");
         using var guest = new VhostUserTestFrontEnd(rig.Server);
         EchoTraffic(guest, 10);
         Assert.NotEqual(0u, GetVringBase(guest, 0).Number);
@@ -174,7 +145,7 @@ public sealed class VhostUserVringBaseTests
     [Fact]
     public void QueueThatDoesNotExist_FaultsNamingIt()
     {
-        using var rig = new Rig();
+        using var rig = new VhostUserEchoServerRig("base");
         using var guest = new VhostUserTestFrontEnd(rig.Server);
         guest.Send(VhostUserRequest.GetVringBase, State(2, 0));
         var fault = guest.Outcome();
