@@ -87,6 +87,13 @@ internal sealed class MultiVdevRemoteControl : IRemoteProcessorControl, IRemoteV
         }
     }
 
+    /// <summary>The remote's end kept for vdev <paramref name="vdev"/>'s next start or attach (null once taken).</summary>
+    public IDoorbell? PendingDoorbell(int vdev)
+    {
+        lock (_lock)
+            return _pending[vdev];
+    }
+
     public void Start()
     {
         lock (_lock)

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using VirtioRpmsg.Lifecycle;
+using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
 using VirtioRpmsg.Tests.Platform;
 using VirtioRpmsg.Tests.Simulation;
@@ -109,6 +110,55 @@ public class RemoteProcessorMultiVdevTests
             // Two dispatcher threads per recovery would show as 40.
             Assert.True(after.Threads <= before.Threads + 4, "threads grew: " + detail);
             Assert.Equal(3 + LeakCycles, rp.RecoveryCount);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void TwoVdevs_SecondDoorbellFails_StartReleasesTheFirstAndLaterStartWorks()
+    {
+        string path = SimulatedRemoteRig.NewShmPath();
+        try
+        {
+            var description = MultiVdevRemoteControl.HostDescription(path);
+            using var platform = PlatformResources.Open(description, new PlatformOpenOptions { ReadResourceTable = false });
+            using var control = new MultiVdevRemoteControl(description);
+            bool fail = true;
+            var made = new List<(IDoorbell Host, IDoorbell Peer)>();
+            using var rp = new RemoteProcessor(platform, control, new RemoteProcessorOptions
+            {
+                DeviceOptions = new RpmsgDeviceOptions { Name = "mv-host", SendTimeout = Bound },
+                VdevDoorbellFactory = vdev =>
+                {
+                    if (fail && vdev == 1)
+                        throw new InvalidOperationException("no doorbell for vdev 1");
+                    // The control keeps the remote's end; the test keeps a ringer to see whether the host end is closed.
+                    var host = control.CreateHostDoorbell(vdev);
+                    made.Add((host, control.PendingDoorbell(vdev)!));
+                    return host;
+                },
+            });
+            rp.RegisterDriver(new RpmsgServiceDriver(MultiVdevRemoteControl.ServiceName));
+
+            var e = Assert.Throws<InvalidOperationException>(rp.Start);
+            Assert.Contains("vdev 1", e.Message, StringComparison.Ordinal);
+            Assert.Equal(RemoteProcessorState.Offline, rp.State);
+            Assert.Empty(rp.Devices);
+            Assert.Equal(0, control.BootCount);
+            // Vdev 0's doorbell, made before vdev 1's failed, was closed: a ring towards it is refused.
+            Assert.False(Assert.Single(made).Peer.Ring());
+
+            fail = false;
+            rp.Start();
+            Assert.Equal(RemoteProcessorState.Running, rp.State);
+            for (int v = 0; v < Vdevs; v++)
+                EchoOnChannel(rp.WaitForChannel(MultiVdevRemoteControl.ServiceName, v, Bound), 40 + v);
+            rp.Stop();
+            // Every doorbell of the session is closed at teardown.
+            Assert.All(made.Skip(1), m => Assert.False(m.Peer.Ring()));
         }
         finally
         {
