@@ -157,29 +157,31 @@ public sealed partial class RemoteProcessor : IDisposable
 
     /// <summary>Waits until a current device (the lowest vdev first) has a channel named <paramref name="serviceName"/>; throws <see cref="TimeoutException"/> otherwise.</summary>
     public RpmsgChannel WaitForChannel(string serviceName, TimeSpan timeout, CancellationToken cancellationToken = default) =>
-        WaitForChannel(serviceName, -1, timeout, cancellationToken);
+        WaitForChannelOn(serviceName, null, timeout, cancellationToken);
 
     /// <summary>As <see cref="WaitForChannel(string, TimeSpan, CancellationToken)"/>, for a channel on vdev <paramref name="vdev"/>'s device only.</summary>
     public RpmsgChannel WaitForChannel(string serviceName, int vdev, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(vdev);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(vdev, _platform.Vdevs.Count);
+        return WaitForChannelOn(serviceName, vdev, timeout, cancellationToken);
+    }
+
+    private RpmsgChannel WaitForChannelOn(string serviceName, int? vdev, TimeSpan timeout, CancellationToken cancellationToken)
+    {
         ArgumentNullException.ThrowIfNull(serviceName);
-        if (vdev != -1)
-        {
-            ArgumentOutOfRangeException.ThrowIfNegative(vdev);
-            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(vdev, _platform.Vdevs.Count);
-        }
         MappingLease.ThrowIfHeld("RemoteProcessor.WaitForChannel");
         var deadline = Deadline.Within(timeout);
         while (true)
         {
             long epoch = Interlocked.Read(ref _channelEpoch);
-            var channel = _session?.Vdevs.Where(v => vdev == -1 || v.Index == vdev)
+            var channel = _session?.Vdevs.Where(v => vdev is null || v.Index == vdev)
                 .SelectMany(v => v.Device.Channels).FirstOrDefault(c => c.Name == serviceName);
             if (channel is not null)
                 return channel;
             int left = deadline.RemainingMillisecondsCappedAt(100);
             if (left == 0)
-                throw new TimeoutException($"remote processor '{Name}' ({_state}): no channel '{serviceName}'{(vdev == -1 ? "" : $" on vdev {vdev}")} within {timeout.TotalMilliseconds} ms");
+                throw new TimeoutException($"remote processor '{Name}' ({_state}): no channel '{serviceName}'{(vdev is null ? "" : $" on vdev {vdev}")} within {timeout.TotalMilliseconds} ms");
             cancellationToken.ThrowIfCancellationRequested();
             lock (_channelGate)
             {
