@@ -5,7 +5,7 @@ using VirtioRpmsg.Virtio;
 
 namespace VirtioRpmsg.Lifecycle;
 
-// Set-up: boot, attach, the resource table and a fresh vdev session.
+// Set-up: boot, attach, the resource table and a fresh session (a device per vdev).
 public sealed partial class RemoteProcessor
 {
     /// <summary>Starting, then running; on failure everything set up so far is released and the state goes back.</summary>
@@ -25,24 +25,24 @@ public sealed partial class RemoteProcessor
         SetState(RemoteProcessorState.Running);
     }
 
-    /// <summary>Boot: map, load the firmware or clear the old table, start the remote, take its table, set up the vdev.</summary>
+    /// <summary>Boot: map, load the firmware or clear the old table, start the remote, take its table, set up every vdev.</summary>
     private void BootCore()
     {
         RemapAll();
         bool tableFromFirmware = _options.FirmwarePath is { } path && LoadFirmware(path);
         if (!tableFromFirmware)
             ClearResourceTable();
-        var doorbell = CreateDoorbell();
+        var doorbells = CreateDoorbells();
         try
         {
             _control.Start();
             WaitForResourceTable();
-            SetUpVdev(doorbell);
+            SetUpVdevs(doorbells);
         }
         catch
         {
             if (_session is null)
-                doorbell.Dispose();
+                DisposeAll(doorbells);
             throw;
         }
     }
@@ -54,25 +54,68 @@ public sealed partial class RemoteProcessor
         WaitForResourceTable();
         // Virtio requires a reset before a new driver takes the device; the status byte is the only
         // remote state attach touches. The remote then re-initializes its side of the vrings.
-        WriteVdevStatus(VirtioStatus.None);
-        var doorbell = CreateDoorbell();
+        for (int i = 0; i < _platform.Vdevs.Count; i++)
+            WriteVdevStatus(i, VirtioStatus.None);
+        var doorbells = CreateDoorbells();
         try
         {
             _control.Attach();
-            SetUpVdev(doorbell);
+            SetUpVdevs(doorbells);
         }
         catch
         {
             if (_session is null)
-                doorbell.Dispose();
+                DisposeAll(doorbells);
             throw;
         }
     }
 
-    private IDoorbell CreateDoorbell() =>
-        _options.DoorbellFactory?.Invoke()
+    /// <summary>A fresh host doorbell per vdev; all or nothing.</summary>
+    private IDoorbell[] CreateDoorbells()
+    {
+        var doorbells = new List<IDoorbell>(_platform.Vdevs.Count);
+        try
+        {
+            for (int i = 0; i < _platform.Vdevs.Count; i++)
+                doorbells.Add(CreateDoorbell(i));
+            return [.. doorbells];
+        }
+        catch
+        {
+            DisposeAll(doorbells);
+            throw;
+        }
+    }
+
+    private IDoorbell CreateDoorbell(int vdev) =>
+        _options.VdevDoorbellFactory?.Invoke(vdev)
+        ?? _options.DoorbellFactory?.Invoke()
+        ?? (_control as IRemoteVdevDoorbellProvider)?.CreateHostDoorbell(vdev)
         ?? (_control as IRemoteDoorbellProvider)?.CreateHostDoorbell()
-        ?? _platform.CreateDoorbell();
+        ?? _platform.CreateDoorbell(vdev);
+
+    /// <summary>
+    /// Several vdevs need a doorbell each: a source that makes one (<see cref="RemoteProcessorOptions.DoorbellFactory"/>,
+    /// a control that is only an <see cref="IRemoteDoorbellProvider"/>) is refused up front, not at the first boot.
+    /// </summary>
+    private static void RequireDoorbellPerVdev(PlatformResources platform, IRemoteProcessorControl control, RemoteProcessorOptions options)
+    {
+        if (options.VdevDoorbellFactory is not null)
+            return;
+        string entries = $"[{platform.Vdevs.Count - 1} entries]";
+        if (options.DoorbellFactory is not null)
+            throw new PlatformDescriptionException("additionalVdevs", entries,
+                "RemoteProcessorOptions.DoorbellFactory makes one doorbell, but each vdev needs its own: set RemoteProcessorOptions.VdevDoorbellFactory");
+        if (control is IRemoteDoorbellProvider and not IRemoteVdevDoorbellProvider)
+            throw new PlatformDescriptionException("additionalVdevs", entries,
+                $"control '{control.Name}' makes one host doorbell (IRemoteDoorbellProvider), but each vdev needs its own: it must implement IRemoteVdevDoorbellProvider, or set RemoteProcessorOptions.VdevDoorbellFactory");
+    }
+
+    private static void DisposeAll(IEnumerable<IDisposable> items)
+    {
+        foreach (var item in items.Reverse())
+            item.Dispose();
+    }
 
     /// <summary>Loads the ELF; true when its resource table landed where the platform expects it.</summary>
     private bool LoadFirmware(string path)
@@ -118,32 +161,57 @@ public sealed partial class RemoteProcessor
         }
     }
 
-    private void WriteVdevStatus(VirtioStatus status)
+    private void WriteVdevStatus(int index, VirtioStatus status)
     {
-        var vdev = _platform.RpmsgVdev!;
+        var vdev = _platform.Vdevs[index].Entry!;
         using var lease = _platform.ResourceTableRegion!.Acquire();
         lease.WriteByteRelease(_platform.ResourceTableOffset + vdev.StatusByteOffset, (byte)status);
     }
 
-    /// <summary>A fresh host device over the current mapping generation, with every registered driver, started.</summary>
-    private void SetUpVdev(IDoorbell doorbell)
+    /// <summary>
+    /// A fresh host device per vdev over the current mapping generation, each with its own doorbell and
+    /// every registered driver, started. Nothing of an earlier session is reused (seeds 002/003).
+    /// </summary>
+    private void SetUpVdevs(IDoorbell[] doorbells)
     {
-        var vdevControl = _platform.CreateVdevControl();
-        var layout = _platform.CreateRpmsgLayout();
-        var device = RpmsgDevice.CreateHost(layout, vdevControl, doorbell, _options.DeviceOptions);
-        var session = new RemoteProcessorSession(Interlocked.Increment(ref _sessionIds), device, doorbell, vdevControl);
-        device.ChannelAdded += c => Forward(session, ChannelAdded, c);
-        device.ChannelRemoved += c => Forward(session, ChannelRemoved, c);
-        device.StateChanged += (_, s) => OnDeviceState(session, s);
+        var vdevs = new List<RemoteProcessorVdev>(doorbells.Length);
+        try
+        {
+            for (int i = 0; i < doorbells.Length; i++)
+            {
+                var vdevControl = _platform.CreateVdevControl(i);
+                var layout = _platform.CreateRpmsgLayout(i);
+                var options = i == 0 ? _options.DeviceOptions : _options.DeviceOptions.WithName($"{_options.DeviceOptions.Name}.vdev{i}");
+                vdevs.Add(new RemoteProcessorVdev(i, RpmsgDevice.CreateHost(layout, vdevControl, doorbells[i], options), doorbells[i], vdevControl));
+            }
+        }
+        catch
+        {
+            // Not yet the session: teardown would not see these devices.
+            DisposeAll(vdevs.Select(v => v.Device));
+            throw;
+        }
+        var session = new RemoteProcessorSession(Interlocked.Increment(ref _sessionIds), [.. vdevs]);
+        foreach (var vdev in vdevs)
+        {
+            var device = vdev.Device;
+            device.ChannelAdded += c => Forward(session, ChannelAdded, c);
+            device.ChannelRemoved += c => Forward(session, ChannelRemoved, c);
+            device.StateChanged += (_, s) => OnDeviceState(session, vdev, s);
+        }
         lock (_driversLock)
         {
-            foreach (var driver in _drivers)
-                device.RegisterDriver(driver);
+            foreach (var vdev in vdevs)
+            {
+                foreach (var driver in _drivers)
+                    vdev.Device.RegisterDriver(driver);
+            }
             _session = session;
         }
         _options.WatchdogDoorbell?.Drain();
         Heartbeat();
-        device.Start();
+        foreach (var vdev in vdevs)
+            vdev.Device.Start();
     }
 
     private void Forward(RemoteProcessorSession session, Action<RpmsgChannel>? handler, RpmsgChannel channel)
@@ -155,13 +223,15 @@ public sealed partial class RemoteProcessor
             Raise(() => handler(channel));
     }
 
-    private void OnDeviceState(RemoteProcessorSession session, RpmsgDeviceState state)
+    private void OnDeviceState(RemoteProcessorSession session, RemoteProcessorVdev vdev, RpmsgDeviceState state)
     {
         // A protocol violation by the peer: report it from the monitor thread (this may be the dispatcher).
+        // Any vdev's: the remote as a whole is recovered, as Linux does for a crash.
         if (state == RpmsgDeviceState.Broken && ReferenceEquals(_session, session))
         {
-            var fault = session.Device.Fault;
-            Volatile.Write(ref _pendingCrash, new PendingCrash(session.Id, "the rpmsg device broke: " + (fault?.Message ?? session.Device.StateReason), fault));
+            var fault = vdev.Device.Fault;
+            string which = session.Vdevs.Count > 1 ? $"the rpmsg device of vdev {vdev.Index} broke: " : "the rpmsg device broke: ";
+            Volatile.Write(ref _pendingCrash, new PendingCrash(session.Id, which + (fault?.Message ?? vdev.Device.StateReason), fault));
             WakeMonitor();
         }
     }

@@ -8,30 +8,31 @@ namespace VirtioRpmsg.Lifecycle;
 public sealed partial class RemoteProcessor
 {
     /// <summary>
-    /// Releases the current session in the documented order: (1) new sends fail at once, (2) blocked
+    /// Releases the current session, every vdev's device, in the documented order: (1) new sends fail at once, (2) blocked
     /// senders wake, (3) channels are removed (drivers get Remove) — the remote's name-service destroys
     /// are never waited for, (4) endpoints are invalidated and the dispatcher is joined (all by
     /// <see cref="Rpmsg.RpmsgDevice.Stop"/>, which touches no memory afterwards); then the remote is
-    /// told (stop/detach), the doorbell is closed, and only then (5) every region's mapping generation
+    /// told (stop/detach), the doorbells are closed, and only then (5) every region's mapping generation
     /// is bumped and the memory unmapped. The next session remaps: anything left from this one fails
     /// with <see cref="StaleMappingException"/> instead of touching the new mapping.
     /// </summary>
     private void TearDown(string reason, TeardownKind kind)
     {
         var session = _session;
-        if (session is not null)
-        {
-            session.Device.Stop($"remote not running ({reason})");
-            session.Device.Dispose();
-        }
+        var vdevs = session?.Vdevs ?? [];
+        // Every device stops before any is disposed: no vdev keeps taking sends while another goes away.
+        foreach (var vdev in vdevs)
+            vdev.Device.Stop($"remote not running ({reason})");
+        foreach (var vdev in vdevs)
+            vdev.Device.Dispose();
         try
         {
             switch (kind)
             {
                 case TeardownKind.Detach:
-                    // The driver lets go: reset the device (status 0) so the remote re-initializes its vrings.
-                    if (session is not null)
-                        session.VdevControl.Status = VirtioStatus.None;
+                    // The driver lets go: reset each device (status 0) so the remote re-initializes its vrings.
+                    foreach (var vdev in vdevs)
+                        vdev.VdevControl.Status = VirtioStatus.None;
                     _control.Detach();
                     break;
                 case TeardownKind.Stop:
@@ -43,7 +44,8 @@ public sealed partial class RemoteProcessor
         {
             lock (_driversLock)
                 _session = null;
-            session?.Doorbell.Dispose();
+            foreach (var vdev in vdevs)
+                vdev.Doorbell.Dispose();
             UnmapAll();
             PulseChannelWaiters();
         }
@@ -150,24 +152,31 @@ public sealed partial class RemoteProcessor
     /// <summary>A crash seen on a device thread, reported later from the monitor thread.</summary>
     private sealed record PendingCrash(int SessionId, string Reason, Fault? Fault);
 
-    /// <summary>The status byte is the peer's word: NEEDS_RESET, FAILED, or DRIVER_OK gone (the remote reset or rebooted).</summary>
+    /// <summary>
+    /// Each vdev's status byte is the peer's word: NEEDS_RESET, FAILED, or DRIVER_OK gone (the remote reset
+    /// or rebooted). Any one vdev saying so is a crash of the remote (whole-remote recovery, as in Linux).
+    /// </summary>
     private static string? StatusCrashReason(RemoteProcessorSession session)
     {
-        VirtioStatus status;
-        try
+        foreach (var vdev in session.Vdevs)
         {
-            status = session.VdevControl.Status;
+            VirtioStatus status;
+            try
+            {
+                status = vdev.VdevControl.Status;
+            }
+            catch (RegionClosedException)
+            {
+                return null; // torn down meanwhile
+            }
+            string which = session.Vdevs.Count > 1 ? $"vdev {vdev.Index}'s status" : "the vdev status";
+            if ((status & VirtioStatus.NeedsReset) != 0)
+                return $"the remote set NEEDS_RESET in {which} (0x{(byte)status:X2})";
+            if ((status & VirtioStatus.Failed) != 0)
+                return $"{which} says FAILED (0x{(byte)status:X2})";
+            if ((status & VirtioStatus.DriverOk) == 0 && vdev.Device.State == Rpmsg.RpmsgDeviceState.Running)
+                return $"{which} lost DRIVER_OK (0x{(byte)status:X2}): the remote reset or rebooted";
         }
-        catch (RegionClosedException)
-        {
-            return null; // torn down meanwhile
-        }
-        if ((status & VirtioStatus.NeedsReset) != 0)
-            return $"the remote set NEEDS_RESET in the vdev status (0x{(byte)status:X2})";
-        if ((status & VirtioStatus.Failed) != 0)
-            return $"the vdev status says FAILED (0x{(byte)status:X2})";
-        if ((status & VirtioStatus.DriverOk) == 0 && session.Device.State == Rpmsg.RpmsgDeviceState.Running)
-            return $"the vdev status lost DRIVER_OK (0x{(byte)status:X2}): the remote reset or rebooted";
         return null;
     }
 

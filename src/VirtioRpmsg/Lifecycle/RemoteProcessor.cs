@@ -8,15 +8,18 @@ namespace VirtioRpmsg.Lifecycle;
 /// <summary>
 /// The host's view of one remote processor: a state machine (offline, starting, running, crashed,
 /// recovering, stopped, detached) over a platform's memory and resource table, a control backend that
-/// powers the remote, and one fresh host <see cref="RpmsgDevice"/> per boot, attach or recovery.
-/// See docs/lifecycle.md for the diagram, the teardown order and what attach means.
+/// powers the remote, and per vdev one fresh host <see cref="RpmsgDevice"/> per boot, attach or recovery
+/// (<see cref="Devices"/>; a platform with <c>additionalVdevs</c> has several, each with its own rings,
+/// buffers and doorbell). A crash of the remote, or of any one of its vdevs, recovers the whole remote,
+/// every vdev with it, as Linux's <c>rproc_trigger_recovery</c> does. See docs/lifecycle.md for the
+/// diagram, the teardown order and what attach means.
 /// </summary>
 /// <remarks>
 /// <para>Thread-safe: transitions are serialized; events are raised on the thread doing the
 /// transition (crash detection and automatic recovery run on the monitor thread), after the step they
 /// report. Calling a transition from one of this object's event handlers throws.</para>
 /// <para>Service drivers are registered once here (<see cref="RegisterDriver"/>) and re-registered on
-/// every fresh device, so their channels come back after recovery like Linux rpmsg drivers do.</para>
+/// every fresh device of every vdev, so their channels come back after recovery like Linux rpmsg drivers do.</para>
 /// </remarks>
 public sealed partial class RemoteProcessor : IDisposable
 {
@@ -66,8 +69,7 @@ public sealed partial class RemoteProcessor : IDisposable
         if (platform.ResourceTableRegion is null)
             throw new ArgumentException("The platform description has no resource table (resourceTable is \"none\"); remoteproc needs one.", nameof(platform));
         if (platform.Vdevs.Count > 1)
-            throw new PlatformDescriptionException("additionalVdevs", $"[{platform.Vdevs.Count - 1} entries]",
-                "RemoteProcessor drives one vdev per remote so far; open a remote with several vdevs with RpmsgLink (docs/lifecycle.md, \"Several vdevs\")");
+            RequireDoorbellPerVdev(platform, control, options);
         _platform = platform;
         _control = control;
         _options = options;
@@ -82,8 +84,14 @@ public sealed partial class RemoteProcessor : IDisposable
     /// <summary>Current state.</summary>
     public RemoteProcessorState State => _state;
 
-    /// <summary>The current host device; null unless starting, running or recovering. A new one after every recovery.</summary>
+    /// <summary>Vdev 0's current host device; null unless starting, running or recovering. A new one after every recovery.</summary>
     public RpmsgDevice? Device => _session?.Device;
+
+    /// <summary>
+    /// The current host device of every vdev, in vdev order (0 is <see cref="Device"/>); empty unless
+    /// starting, running or recovering. All of them are new after every recovery.
+    /// </summary>
+    public IReadOnlyList<RpmsgDevice> Devices => _session?.Devices() ?? [];
 
     /// <summary>The control backend.</summary>
     public IRemoteProcessorControl Control => _control;
@@ -113,10 +121,10 @@ public sealed partial class RemoteProcessor : IDisposable
     /// <summary>Raised after every state change, with the old and the new state.</summary>
     public event Action<RemoteProcessorState, RemoteProcessorState>? StateChanged;
 
-    /// <summary>A channel was added on the current device (forwarded from it, on its dispatcher).</summary>
+    /// <summary>A channel was added on a current device (forwarded from it, on its dispatcher; <see cref="RpmsgChannel.Device"/> tells which vdev).</summary>
     public event Action<RpmsgChannel>? ChannelAdded;
 
-    /// <summary>A channel was removed from the current device (peer's destroy, or teardown).</summary>
+    /// <summary>A channel was removed from a current device (peer's destroy, or teardown).</summary>
     public event Action<RpmsgChannel>? ChannelRemoved;
 
     /// <summary>A crash was reported (with its reason), before the local teardown.</summary>
@@ -129,7 +137,8 @@ public sealed partial class RemoteProcessor : IDisposable
 
     /// <summary>
     /// Registers a service driver once for the life of this object: it is registered on the current
-    /// device (if any) and on every device created later, so each boot/recovery probes its channels again.
+    /// devices (if any) and on every device created later, so each boot/recovery probes its channels again.
+    /// As with Linux rpmsg drivers, it binds the service on whichever vdev announces it.
     /// </summary>
     public void RegisterDriver(RpmsgServiceDriver driver)
     {
@@ -141,12 +150,24 @@ public sealed partial class RemoteProcessor : IDisposable
                 throw new ArgumentException($"a driver for '{driver.ServiceName}' is already registered on remote processor '{Name}'", nameof(driver));
             _drivers.Add(driver);
             // Under the lock: a device being set up either gets the driver from the list or here, never both.
-            _session?.Device.RegisterDriver(driver);
+            foreach (var vdev in _session?.Vdevs ?? [])
+                vdev.Device.RegisterDriver(driver);
         }
     }
 
-    /// <summary>Waits until the current device has a channel named <paramref name="serviceName"/>; throws <see cref="TimeoutException"/> otherwise.</summary>
-    public RpmsgChannel WaitForChannel(string serviceName, TimeSpan timeout, CancellationToken cancellationToken = default)
+    /// <summary>Waits until a current device (the lowest vdev first) has a channel named <paramref name="serviceName"/>; throws <see cref="TimeoutException"/> otherwise.</summary>
+    public RpmsgChannel WaitForChannel(string serviceName, TimeSpan timeout, CancellationToken cancellationToken = default) =>
+        WaitForChannelOn(serviceName, null, timeout, cancellationToken);
+
+    /// <summary>As <see cref="WaitForChannel(string, TimeSpan, CancellationToken)"/>, for a channel on vdev <paramref name="vdev"/>'s device only.</summary>
+    public RpmsgChannel WaitForChannel(string serviceName, int vdev, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(vdev);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(vdev, _platform.Vdevs.Count);
+        return WaitForChannelOn(serviceName, vdev, timeout, cancellationToken);
+    }
+
+    private RpmsgChannel WaitForChannelOn(string serviceName, int? vdev, TimeSpan timeout, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(serviceName);
         MappingLease.ThrowIfHeld("RemoteProcessor.WaitForChannel");
@@ -154,12 +175,13 @@ public sealed partial class RemoteProcessor : IDisposable
         while (true)
         {
             long epoch = Interlocked.Read(ref _channelEpoch);
-            var channel = _session?.Device.Channels.FirstOrDefault(c => c.Name == serviceName);
+            var channel = _session?.Vdevs.Where(v => vdev is null || v.Index == vdev)
+                .SelectMany(v => v.Device.Channels).FirstOrDefault(c => c.Name == serviceName);
             if (channel is not null)
                 return channel;
             int left = deadline.RemainingMillisecondsCappedAt(100);
             if (left == 0)
-                throw new TimeoutException($"remote processor '{Name}' ({_state}): no channel '{serviceName}' within {timeout.TotalMilliseconds} ms");
+                throw new TimeoutException($"remote processor '{Name}' ({_state}): no channel '{serviceName}'{(vdev is null ? "" : $" on vdev {vdev}")} within {timeout.TotalMilliseconds} ms");
             cancellationToken.ThrowIfCancellationRequested();
             lock (_channelGate)
             {

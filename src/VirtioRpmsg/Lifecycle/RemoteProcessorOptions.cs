@@ -38,11 +38,22 @@ public sealed record RemoteProcessorOptions
 
     /// <summary>
     /// Creates the host's doorbell for each new vdev (the processor disposes it at teardown); null: the
-    /// control's <see cref="IRemoteDoorbellProvider"/>, else the platform description's doorbell.
+    /// control's <see cref="IRemoteVdevDoorbellProvider"/> or <see cref="IRemoteDoorbellProvider"/>, else
+    /// the platform description's doorbell. Makes one doorbell: for a platform with several vdevs use
+    /// <see cref="VdevDoorbellFactory"/>.
     /// </summary>
     public Func<IDoorbell>? DoorbellFactory { get; init; }
 
-    /// <summary>Options of every host <see cref="RpmsgDevice"/> created (one per boot/attach/recovery).</summary>
+    /// <summary>
+    /// As <see cref="DoorbellFactory"/>, given the vdev index (0 is the description's <c>vdev</c>, then
+    /// <c>additionalVdevs</c> in order): each vdev has its own doorbell channel. Takes precedence over it.
+    /// </summary>
+    public Func<int, IDoorbell>? VdevDoorbellFactory { get; init; }
+
+    /// <summary>
+    /// Options of every host <see cref="RpmsgDevice"/> created (one per vdev and boot/attach/recovery); vdev
+    /// i &gt; 0 gets the name with ".vdev<i>i</i>" appended, to be told apart in logs and metrics.
+    /// </summary>
     public RpmsgDeviceOptions DeviceOptions { get; init; } = new();
 
     /// <summary>Log sink for failures during teardown, cleanup and monitoring; nothing by default.</summary>

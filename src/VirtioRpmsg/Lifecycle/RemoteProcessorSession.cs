@@ -5,18 +5,25 @@ using VirtioRpmsg.Virtio;
 namespace VirtioRpmsg.Lifecycle;
 
 /// <summary>
-/// Everything one boot/attach of a <see cref="RemoteProcessor"/> created: a fresh host device (with its
-/// queues, endpoints and channels), the host's doorbell and the vdev control bound to the current
-/// mapping generation. Nothing of it is reused by the next session.
+/// Everything one boot/attach of a <see cref="RemoteProcessor"/> created: per vdev a fresh host device
+/// (with its queues, endpoints and channels), the host's doorbell and the vdev control bound to the
+/// current mapping generation. Nothing of it is reused by the next session.
 /// </summary>
-internal sealed class RemoteProcessorSession(int id, RpmsgDevice device, IDoorbell doorbell, IVdevControl vdevControl)
+internal sealed class RemoteProcessorSession(int id, RemoteProcessorVdev[] vdevs)
 {
     public int Id { get; } = id;
 
-    public RpmsgDevice Device { get; } = device;
+    /// <summary>One per vdev, in vdev order (never empty).</summary>
+    public IReadOnlyList<RemoteProcessorVdev> Vdevs { get; } = vdevs;
 
-    public IDoorbell Doorbell { get; } = doorbell;
+    /// <summary>Vdev 0's device.</summary>
+    public RpmsgDevice Device => Vdevs[0].Device;
 
-    /// <summary>The peer's status byte (bound to this session's mapping generation: fails once unmapped).</summary>
-    public IVdevControl VdevControl { get; } = vdevControl;
+    public RpmsgDevice[] Devices() => Vdevs.Select(v => v.Device).ToArray();
 }
+
+/// <summary>
+/// One vdev of a <see cref="RemoteProcessorSession"/>; its <see cref="VdevControl"/> is the peer's status
+/// byte, bound to the session's mapping generation (fails once unmapped).
+/// </summary>
+internal sealed record RemoteProcessorVdev(int Index, RpmsgDevice Device, IDoorbell Doorbell, IVdevControl VdevControl);

@@ -57,30 +57,8 @@ internal sealed class MultiVdevRemote : IDisposable
     public static MultiVdevRemote Create(int id)
     {
         string path = PlatformTestJson.ShmPath();
-        string tag = Guid.NewGuid().ToString("N");
-        var vdevs = new[]
-        {
-            new PlatformVdevDescription
-            {
-                Vdev = new VdevLayoutDescription { Vring0Address = 0x4000, Vring1Address = 0x8000, VringNum = 256, VringAlign = 4096, BufferPoolAddress = 0x10000, BufferCount = 512, BufferSize = 512, Features = RpmsgFeatures.NameService | VirtioFeatures.EventIndex },
-                Doorbell = new DoorbellDescription { Kind = PlatformDoorbellKind.Eventfd, Socket = $"vrpmsg-mv-{tag}-0" },
-            },
-            new PlatformVdevDescription
-            {
-                Vdev = new VdevLayoutDescription { Vring0Address = 0x50000, Vring1Address = 0x54000, VringNum = 256, VringAlign = 4096, BufferPoolAddress = 0x58000, BufferCount = 512, BufferSize = 256, Features = RpmsgFeatures.NameService },
-                Doorbell = new DoorbellDescription { Kind = PlatformDoorbellKind.Eventfd, Socket = $"vrpmsg-mv-{tag}-1" },
-            },
-        };
-        var remote = new PlatformDescription
-        {
-            Role = PlatformRole.Remote,
-            Regions = [new RegionDescription { Name = "shm", Kind = PlatformRegionKind.ShmFile, Path = path, Create = true, DeviceAddress = 0, Size = 0x80000 }],
-            ResourceTable = new ResourceTableLocation { Region = "shm", Offset = 0 },
-            Vdev = vdevs[0].Vdev,
-            Doorbell = vdevs[0].Doorbell,
-            AdditionalVdevs = [vdevs[1]],
-            WaitStrategy = PlatformWaitStrategy.Interrupt,
-        };
+        var remote = RemoteDescription(path, new DoorbellDescription { Kind = PlatformDoorbellKind.Eventfd, Socket = $"vrpmsg-mv-{Guid.NewGuid():N}-0" },
+            new DoorbellDescription { Kind = PlatformDoorbellKind.Eventfd, Socket = $"vrpmsg-mv-{Guid.NewGuid():N}-1" });
         var platform = PlatformResources.Open(remote);
         try
         {
@@ -92,6 +70,34 @@ internal sealed class MultiVdevRemote : IDisposable
             PlatformTestJson.Delete(path);
             throw;
         }
+    }
+
+    /// <summary>The remote's description: one 512 KiB shm file at <paramref name="path"/> (the remote creates it), table at 0, two vdevs with the given doorbells.</summary>
+    internal static PlatformDescription RemoteDescription(string path, DoorbellDescription doorbell0, DoorbellDescription doorbell1)
+    {
+        var vdevs = new[]
+        {
+            new PlatformVdevDescription
+            {
+                Vdev = new VdevLayoutDescription { Vring0Address = 0x4000, Vring1Address = 0x8000, VringNum = 256, VringAlign = 4096, BufferPoolAddress = 0x10000, BufferCount = 512, BufferSize = 512, Features = RpmsgFeatures.NameService | VirtioFeatures.EventIndex },
+                Doorbell = doorbell0,
+            },
+            new PlatformVdevDescription
+            {
+                Vdev = new VdevLayoutDescription { Vring0Address = 0x50000, Vring1Address = 0x54000, VringNum = 256, VringAlign = 4096, BufferPoolAddress = 0x58000, BufferCount = 512, BufferSize = 256, Features = RpmsgFeatures.NameService },
+                Doorbell = doorbell1,
+            },
+        };
+        return new PlatformDescription
+        {
+            Role = PlatformRole.Remote,
+            Regions = [new RegionDescription { Name = "shm", Kind = PlatformRegionKind.ShmFile, Path = path, Create = true, DeviceAddress = 0, Size = 0x80000 }],
+            ResourceTable = new ResourceTableLocation { Region = "shm", Offset = 0 },
+            Vdev = vdevs[0].Vdev,
+            Doorbell = vdevs[0].Doorbell,
+            AdditionalVdevs = [vdevs[1]],
+            WaitStrategy = PlatformWaitStrategy.Interrupt,
+        };
     }
 
     /// <summary>Once the host accepted the doorbells: a device per vdev, started (each waits for the host's DRIVER_OK).</summary>
@@ -157,30 +163,46 @@ internal sealed class MultiVdevRemote : IDisposable
         return (r, v, k) == (remote, vdev, endpoint) ? null : $"{where}: got a message for remote {r} vdev {v} endpoint {k}";
     }
 
-    private void StartVdev(int vdev)
+    private void StartVdev(int vdev) => _devices[vdev] = StartEchoDevice(_platform, vdev, _doorbells[vdev]!, Id, _crossTalk);
+
+    /// <summary>
+    /// A remote device on <paramref name="vdev"/> with <see cref="Endpoints"/> echo endpoints at 0x400 + k (a
+    /// misrouted message is recorded in <paramref name="crossTalk"/>, not answered), and whatever
+    /// <paramref name="beforeStart"/> adds, started.
+    /// </summary>
+    internal static RpmsgDevice StartEchoDevice(PlatformResources platform, int vdev, IDoorbell doorbell, int remoteId, List<string> crossTalk, Action<RpmsgDevice>? beforeStart = null)
     {
-        var device = RpmsgDevice.CreateRemote(_platform.CreateRpmsgLayout(vdev), _platform.CreateVdevControl(vdev), _doorbells[vdev]!,
-            new RpmsgDeviceOptions { Name = $"remote{Id}.vdev{vdev}", SendTimeout = TimeSpan.FromSeconds(30), MaxEndpoints = Endpoints + 8 });
-        for (int k = 0; k < Endpoints; k++)
+        var device = RpmsgDevice.CreateRemote(platform.CreateRpmsgLayout(vdev), platform.CreateVdevControl(vdev), doorbell,
+            new RpmsgDeviceOptions { Name = $"remote{remoteId}.vdev{vdev}", SendTimeout = TimeSpan.FromSeconds(30), MaxEndpoints = Endpoints + 8 });
+        try
         {
-            int endpoint = k;
-            device.CreateEndpoint(FirstAddress + (uint)k, (ept, source, payload) =>
+            for (int k = 0; k < Endpoints; k++)
             {
-                if (Misrouted(payload, Id, vdev, endpoint, $"remote {Id} vdev {vdev} endpoint {endpoint}") is { } wrong)
+                int endpoint = k;
+                device.CreateEndpoint(FirstAddress + (uint)k, (ept, source, payload) =>
                 {
-                    lock (_crossTalk)
-                        _crossTalk.Add(wrong);
-                    return;
-                }
-                if (!ept.TrySendTo(source, payload))
-                {
-                    lock (_crossTalk)
-                        _crossTalk.Add($"remote {Id} vdev {vdev} endpoint {endpoint}: no tx buffer for the echo");
-                }
-            });
+                    if (Misrouted(payload, remoteId, vdev, endpoint, $"remote {remoteId} vdev {vdev} endpoint {endpoint}") is { } wrong)
+                    {
+                        lock (crossTalk)
+                            crossTalk.Add(wrong);
+                        return;
+                    }
+                    if (!ept.TrySendTo(source, payload))
+                    {
+                        lock (crossTalk)
+                            crossTalk.Add($"remote {remoteId} vdev {vdev} endpoint {endpoint}: no tx buffer for the echo");
+                    }
+                });
+            }
+            beforeStart?.Invoke(device);
+            device.Start();
+            return device;
         }
-        device.Start();
-        _devices[vdev] = device;
+        catch
+        {
+            device.Dispose();
+            throw;
+        }
     }
 
     public void Dispose()

@@ -193,7 +193,7 @@ public class PlatformMultiVdevTests
     }
 
     [Fact]
-    public void RemoteProcessorAndSimulatedRemote_SeveralVdevs_RefusedNamingAdditionalVdevs()
+    public void SeveralVdevs_SimulatedRemoteRefused_RemoteProcessorNeedsADoorbellPerVdev()
     {
         string path = PlatformTestJson.ShmPath();
         try
@@ -205,9 +205,16 @@ public class PlatformMultiVdevTests
 
             using var platform = PlatformResources.Open(two, new PlatformOpenOptions { ReadResourceTable = false });
             using var control = new global::VirtioRpmsg.Simulation.InProcessSimulatedControl(one);
+            // A control that makes one host doorbell cannot serve two vdevs: refused up front, not at boot.
             var e = Assert.Throws<PlatformDescriptionException>(() => new RemoteProcessor(platform, control));
             Assert.Equal("additionalVdevs", e.JsonPath);
-            Assert.Contains("RpmsgLink", e.Message);
+            Assert.Contains("IRemoteVdevDoorbellProvider", e.Message);
+            var factory = Assert.Throws<PlatformDescriptionException>(() => new RemoteProcessor(platform, control,
+                new RemoteProcessorOptions { DoorbellFactory = () => throw new InvalidOperationException("not called") }));
+            Assert.Contains("VdevDoorbellFactory", factory.Message);
+            // A doorbell per vdev is accepted (RemoteProcessorMultiVdevTests runs such a remote).
+            using var accepted = new RemoteProcessor(platform, control, new RemoteProcessorOptions { VdevDoorbellFactory = _ => throw new InvalidOperationException("not called") });
+            Assert.Empty(accepted.Devices);
         }
         finally
         {

@@ -18,7 +18,7 @@ public class RemoteProcessorRecoveryLeakTests
     private const int WarmUp = 20;
     private static readonly TimeSpan Bound = SimulatedRemoteRig.Bound;
 
-    private readonly record struct ResourceSnapshot(int Descriptors, int Mappings, int OwnMappings, int Threads, long Heap)
+    internal readonly record struct ResourceSnapshot(int Descriptors, int Mappings, int OwnMappings, int Threads, long Heap)
     {
         public override string ToString() => $"fds {Descriptors}, maps {Mappings} ({OwnMappings} of the shm file), threads {Threads}, heap {Heap / 1024} KiB";
     }
@@ -71,7 +71,8 @@ public class RemoteProcessorRecoveryLeakTests
         rig.EchoRoundTrip(i);
     }
 
-    private static ResourceSnapshot Snapshot(string shmPath)
+    /// <summary>Descriptors, mappings (all, and of <paramref name="shmPath"/>), threads and the heap after a full collection.</summary>
+    internal static ResourceSnapshot Snapshot(string shmPath)
     {
         GC.Collect();
         GC.WaitForPendingFinalizers();
