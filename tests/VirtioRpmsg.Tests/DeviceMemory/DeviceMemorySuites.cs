@@ -353,3 +353,11 @@ public sealed class PlatformResourcesLeakTestsOnDeviceMemory : PlatformResources
         }
     }
 }
+
+[Trait("Category", "DeviceMemory")]
+public sealed class PlatformResourcesDoorbellTestsOnDeviceMemory : PlatformResourcesDoorbellTests, IDisposable
+{
+    private readonly DeviceMemoryScope _scope = DeviceMemoryScope.Enter();
+
+    public void Dispose() => _scope.Dispose();
+}
