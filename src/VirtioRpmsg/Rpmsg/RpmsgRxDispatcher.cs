@@ -88,6 +88,7 @@ internal sealed class RpmsgRxDispatcher
             {
                 _owner.Exit();
             }
+            Released?.Invoke();
             // The dispatcher thread found the ring ours and went to sleep meanwhile: what arrived
             // after our last look is ours to handle (it will not be woken for it).
             Interlocked.MemoryBarrier();
@@ -183,6 +184,9 @@ internal sealed class RpmsgRxDispatcher
             _owner.Exit();
         }
     }
+
+    /// <summary>Test hook: raised on a Poll's thread when it handed the rx ring back, before it checks for the dispatcher's request.</summary>
+    internal Action? Released { get; set; }
 
     /// <summary>Test hook: raised on the dispatcher thread when it left the rx ring to a Poll and is about to sleep.</summary>
     internal Action? Deferred { get; set; }
