@@ -76,6 +76,10 @@ internal sealed class RpmsgRxDispatcher
         int handled = 0;
         while (_owner.TryEnter())
         {
+            // Whoever holds the ring looks at it after this: a request the dispatcher made before is served
+            // by this pass. Cleared only by an owner, so a request made while another thread owns the ring
+            // stays up for that owner's exit check (a Poll that sees it but cannot enter leaves it there).
+            Interlocked.Exchange(ref _dispatcherDeferred, 0);
             try
             {
                 handled += PollOwned();
@@ -84,10 +88,11 @@ internal sealed class RpmsgRxDispatcher
             {
                 _owner.Exit();
             }
+            Released?.Invoke();
             // The dispatcher thread found the ring ours and went to sleep meanwhile: what arrived
             // after our last look is ours to handle (it will not be woken for it).
             Interlocked.MemoryBarrier();
-            if (Interlocked.Exchange(ref _dispatcherDeferred, 0) == 0)
+            if (Volatile.Read(ref _dispatcherDeferred) == 0)
                 break;
         }
         return handled;
@@ -145,19 +150,30 @@ internal sealed class RpmsgRxDispatcher
     /// The dispatcher thread's batch: the same ownership as Poll. False when a Poll owns the ring: the
     /// dispatcher then does not spin for it (issue 14, item 5) but sleeps on the doorbell; the Poll
     /// handles what arrives until it hands the ring back (the deferred flag, a Dekker pair with Poll's exit).
+    /// Rx notifications are on when it returns false.
     /// </summary>
     internal bool TryProcessPendingOwned(int budget, out int handled)
     {
         handled = 0;
         if (!_owner.TryEnter())
         {
+            // Notifications on before the request: the owner's look that serves the request comes after it, so
+            // a message that look misses came after the enable's re-check, and the peer kicks for it. In the
+            // other order a message landing between that look and the enable woke nobody until the idle re-check.
+            var transport = _device.Transport!;
+            transport.EnableRxNotifications();
             Volatile.Write(ref _dispatcherDeferred, 1);
             Interlocked.MemoryBarrier();
             if (!_owner.TryEnter())
+            {
+                Deferred?.Invoke();
                 return false;
+            }
             // The Poll left between the two looks: the ring is ours after all.
-            Volatile.Write(ref _dispatcherDeferred, 0);
+            transport.DisableRxNotifications();
         }
+        // Our own look serves any request of ours still up.
+        Volatile.Write(ref _dispatcherDeferred, 0);
         try
         {
             handled = ProcessPending(budget);
@@ -168,6 +184,12 @@ internal sealed class RpmsgRxDispatcher
             _owner.Exit();
         }
     }
+
+    /// <summary>Test hook: raised on a Poll's thread when it handed the rx ring back, before it checks for the dispatcher's request.</summary>
+    internal Action? Released { get; set; }
+
+    /// <summary>Test hook: raised on the dispatcher thread when it left the rx ring to a Poll and is about to sleep.</summary>
+    internal Action? Deferred { get; set; }
 
     /// <summary>True on the dispatcher thread itself (not inside a Poll).</summary>
     internal bool IsDispatcherThread => t_isThread && IsDispatcherContext;

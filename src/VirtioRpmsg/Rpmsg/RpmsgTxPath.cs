@@ -22,6 +22,7 @@ internal sealed class RpmsgTxPath
     private TaskCompletionSource _signal = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _waiters;
     private int _callbackWaiters;
+    private bool _armed; // under _armLock
 
     internal RpmsgTxPath(RpmsgDevice device, RpmsgDataGate gate, RpmsgDeviceCounters counters)
     {
@@ -242,17 +243,19 @@ internal sealed class RpmsgTxPath
             Interlocked.Increment(ref _callbackWaiters);
         lock (_armLock)
         {
-            if (Interlocked.Increment(ref _waiters) != 1)
-                return;
+            Interlocked.Increment(ref _waiters);
             // CallerPoll outside a callback: nobody waits on the doorbell (the sender re-tries, Poll
-            // wakes it), so asking the peer to kick would only fill the doorbell.
-            if (!_device.HasDispatcherThread && !_device.Rx.IsDispatcherContext)
+            // wakes it), so asking the peer to kick would only fill the doorbell. Armed by the first waiter
+            // that needs it, not only by the first waiter: a callback sender inside a CallerPoll Poll waits on
+            // the doorbell even when an application sender began waiting (unarmed) before it.
+            if (_armed || (!_device.HasDispatcherThread && !_device.Rx.IsDispatcherContext))
                 return;
             if (!_gate.TryEnter(out var transport))
                 return; // not running: the waiter's next try reports the state
             try
             {
                 transport.ArmTxNotifications(true);
+                _armed = true;
             }
             catch (Exception e) when (RpmsgDataGate.Handles(e))
             {
@@ -275,7 +278,10 @@ internal sealed class RpmsgTxPath
             Signal();
         lock (_armLock)
         {
-            if (Interlocked.Decrement(ref _waiters) != 0 || !_gate.TryEnter(out var transport))
+            if (Interlocked.Decrement(ref _waiters) != 0 || !_armed)
+                return;
+            _armed = false;
+            if (!_gate.TryEnter(out var transport))
                 return;
             try
             {

@@ -46,6 +46,7 @@ internal sealed class RpmsgLoopback : IDisposable
         bool start = true,
         bool hookedDoorbells = false,
         Func<IVdevControl, IVdevControl>? remoteControl = null,
+        Func<IVdevControl, IVdevControl>? hostControl = null,
         SharedMemoryType? memoryType = null,
         BarrierDomain barriers = BarrierDomain.InnerShareable)
     {
@@ -65,7 +66,7 @@ internal sealed class RpmsgLoopback : IDisposable
         IDoorbell hostUses = hookedDoorbells ? new HookedDoorbell(hostBell) : hostBell;
         IDoorbell remoteUses = hookedDoorbells ? new HookedDoorbell(remoteBell) : remoteBell;
         var remoteDevice = RpmsgDevice.CreateRemote(remoteLayout, remoteControl?.Invoke(control) ?? control, remoteUses, remoteOptions);
-        var hostDevice = RpmsgDevice.CreateHost(hostLayout, control, hostUses, hostOptions);
+        var hostDevice = RpmsgDevice.CreateHost(hostLayout, hostControl?.Invoke(control) ?? control, hostUses, hostOptions);
         var loop = new RpmsgLoopback(region, hostDevice, remoteDevice, hostBell, remoteBell) { HostBell = hostUses, RemoteBell = remoteUses };
         if (start)
             loop.Start();

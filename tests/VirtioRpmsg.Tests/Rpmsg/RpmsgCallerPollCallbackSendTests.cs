@@ -1,0 +1,52 @@
+using System.Collections.Concurrent;
+using VirtioRpmsg.Rpmsg;
+
+namespace VirtioRpmsg.Tests.Rpmsg;
+
+/// <summary>
+/// CallerPoll: a sender inside a receive callback (inside the application's Poll) waits on the doorbell for a
+/// returned tx buffer, so the peer must be asked to kick when it returns one, even when an application sender
+/// (which in CallerPoll arms nothing) began waiting first. Else the callback, which goes first, slept for the
+/// IdleRecheckInterval (set far beyond the test's bound here) per try.
+/// </summary>
+public class RpmsgCallerPollCallbackSendTests
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public void Send_CallbackAfterApplicationSenderUnderCallerPoll_IsWokenByTheReturnedBuffer()
+    {
+        using var loop = RpmsgLoopback.Create(
+            host: o =>
+            {
+                o.WaitStrategy = RpmsgWaitStrategy.CallerPoll;
+                o.IdleRecheckInterval = TimeSpan.FromMinutes(10);
+            },
+            remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll);
+        var arrivals = new ConcurrentQueue<byte>();
+        loop.Remote.CreateEndpoint(0x400, (_, _, payload) => arrivals.Enqueue(payload[0]));
+        using var callbackSent = new ManualResetEventSlim();
+        var host = loop.Host.CreateEndpoint(0x500, (ept, _, _) =>
+        {
+            ept.SendTo(0x400, [1], 2 * Bound); // all tx buffers taken: waits on the doorbell
+            callbackSent.Set();
+        });
+        while (host.TrySendTo(0x400, [0]))
+        {
+        }
+        long waits = loop.Host.Counters.TxBufferWaits;
+        var app = Task.Factory.StartNew(() => host.SendTo(0x400, [2], 2 * Bound), TaskCreationOptions.LongRunning);
+        RpmsgLoopback.WaitForBlockedSenders(loop.Host, waits);
+
+        loop.Remote.CreateEndpoint(0x401).SendTo(0x500, [9]);
+        var poll = Task.Factory.StartNew(() => loop.Host.Poll(), TaskCreationOptions.LongRunning); // runs the callback
+        RpmsgLoopback.WaitForBlockedSenders(loop.Host, waits, count: 2);
+
+        loop.Remote.Poll(); // consumes and returns the host's tx buffers
+        Assert.True(callbackSent.Wait(Bound), "the callback sender was not woken when its peer returned tx buffers");
+        Assert.True(poll.Wait(Bound));
+        Assert.True(app.Wait(Bound), "the application sender did not send after the callback");
+        loop.WaitUntil(() => arrivals.Count(b => b != 0) == 2, "both sends arrived");
+        Assert.Equal([1, 2], arrivals.Where(b => b != 0).ToArray());
+    }
+}

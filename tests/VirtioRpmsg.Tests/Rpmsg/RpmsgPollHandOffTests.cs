@@ -1,0 +1,186 @@
+using System.Collections.Concurrent;
+using VirtioRpmsg.Rpmsg;
+using VirtioRpmsg.Virtio;
+
+namespace VirtioRpmsg.Tests.Rpmsg;
+
+/// <summary>
+/// The hand-off between the dispatcher thread and a Poll (a spinning queue reader's help, or an application's
+/// Poll) that holds the rx ring: the dispatcher sleeps on the doorbell and the Poll looks again when it leaves.
+/// A message that arrives after that second look must still wake the dispatcher: nothing may wait for the
+/// IdleRecheckInterval (set far beyond the test's bound here, so such a wait fails the test).
+/// </summary>
+public class RpmsgPollHandOffTests
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public void Dispatcher_PollLeavesAfterDeferral_MessageArrivingThenIsDeliveredWithoutRecheck()
+    {
+        using var loop = RpmsgLoopback.Create(
+            host: o => o.IdleRecheckInterval = TimeSpan.FromMinutes(10),
+            hookedDoorbells: true);
+        var hostBell = (HookedDoorbell)loop.HostBell;
+        var remoteBell = (HookedDoorbell)loop.RemoteBell;
+        using var inCallback = new ManualResetEventSlim();
+        using var releaseCallback = new ManualResetEventSlim();
+        int blocked = 0;
+        loop.Host.CreateEndpoint(0x600, (_, _, _) =>
+        {
+            if (Interlocked.Exchange(ref blocked, 1) == 0)
+            {
+                inCallback.Set();
+                Assert.True(releaseCallback.Wait(Bound));
+            }
+        });
+        var arrivals = new BlockingCollection<byte>();
+        loop.Host.CreateEndpoint(0x601, (_, _, payload) => arrivals.Add(payload[0]));
+        var sender = loop.Remote.CreateEndpoint(0x700);
+
+        // The host dispatcher sleeps (notifications on); the remote's kicks are dropped from here on, so the
+        // first message is taken by a Poll, whose callback then holds the ring.
+        Assert.True(hostBell.RingAndWaitUntilIdle(() => loop.RemoteDoorbell.Ring()), "host dispatcher did not go idle");
+        remoteBell.Muted = true;
+        sender.SendTo(0x600, [1]);
+        var poll = Task.Factory.StartNew(() => loop.Host.Poll(), TaskCreationOptions.LongRunning);
+        Assert.True(inCallback.Wait(Bound), "the Poll did not take the first message");
+
+        // A kick wakes the dispatcher: it finds the ring held by the Poll and leaves it to it (held in the hook).
+        using var deferred = new ManualResetEventSlim();
+        using var releaseDispatcher = new ManualResetEventSlim();
+        int hooked = 0;
+        loop.Host.Rx.Deferred = () =>
+        {
+            if (Interlocked.Exchange(ref hooked, 1) == 0)
+            {
+                deferred.Set();
+                releaseDispatcher.Wait(Bound);
+            }
+        };
+        remoteBell.Muted = false;
+        sender.SendTo(0x601, [2]);
+        Assert.True(deferred.Wait(Bound), "the dispatcher did not defer to the Poll");
+
+        // The Poll handles that message, looks again for the dispatcher, finds nothing and leaves.
+        releaseCallback.Set();
+        Assert.True(poll.Wait(Bound), "the Poll did not return");
+        Assert.True(arrivals.TryTake(out byte second, Bound));
+        Assert.Equal(2, second);
+
+        // Only now the next message: nobody holds the ring, so the dispatcher must be woken for it.
+        sender.SendTo(0x601, [3]);
+        releaseDispatcher.Set();
+        Assert.True(arrivals.TryTake(out byte third, Bound), "a message that arrived after the Poll's last look waited for the idle re-check");
+        Assert.Equal(3, third);
+    }
+
+    [Fact]
+    public void Dispatcher_RequestSeenByAPollThatCannotReenter_IsServedByTheOwner()
+    {
+        // Two Polls (two spinning readers): P leaves the ring, B takes it and has made its last look when a
+        // message arrives and the dispatcher leaves the ring to B. P then sees the dispatcher's request but
+        // cannot enter (B holds the ring); B's own check on leaving must still see the request.
+        StatusHold? hold = null;
+        using var loop = RpmsgLoopback.Create(
+            host: o => o.IdleRecheckInterval = TimeSpan.FromMinutes(10),
+            hookedDoorbells: true,
+            hostControl: c => hold = new StatusHold(c));
+        var hostBell = (HookedDoorbell)loop.HostBell;
+        var remoteBell = (HookedDoorbell)loop.RemoteBell;
+        using var inCallback = new ManualResetEventSlim();
+        using var releaseCallback = new ManualResetEventSlim();
+        int blocked = 0;
+        loop.Host.CreateEndpoint(0x600, (_, _, _) =>
+        {
+            if (Interlocked.Exchange(ref blocked, 1) == 0)
+            {
+                inCallback.Set();
+                Assert.True(releaseCallback.Wait(Bound));
+            }
+        });
+        var arrivals = new BlockingCollection<byte>();
+        loop.Host.CreateEndpoint(0x601, (_, _, payload) => arrivals.Add(payload[0]));
+        var sender = loop.Remote.CreateEndpoint(0x700);
+
+        // P takes the first message (the remote's kicks dropped) and, once it hands the ring back, is held
+        // before it checks for a request.
+        int pThread = 0;
+        using var pReleased = new ManualResetEventSlim();
+        using var releaseP = new ManualResetEventSlim();
+        loop.Host.Rx.Released = () =>
+        {
+            if (Environment.CurrentManagedThreadId == Volatile.Read(ref pThread) && !pReleased.IsSet)
+            {
+                pReleased.Set();
+                releaseP.Wait(Bound);
+            }
+        };
+        Assert.True(hostBell.RingAndWaitUntilIdle(() => loop.RemoteDoorbell.Ring()), "host dispatcher did not go idle");
+        remoteBell.Muted = true;
+        sender.SendTo(0x600, [1]);
+        var p = Task.Factory.StartNew(() =>
+        {
+            Volatile.Write(ref pThread, Environment.CurrentManagedThreadId);
+            loop.Host.Poll();
+        }, TaskCreationOptions.LongRunning);
+        Assert.True(inCallback.Wait(Bound), "P did not take the first message");
+        releaseCallback.Set();
+        Assert.True(pReleased.Wait(Bound), "P did not hand the ring back");
+
+        // B takes the ring, finds it empty and is held before it leaves (its last look is done).
+        var b = Task.Factory.StartNew(() =>
+        {
+            hold!.HoldOnce(Environment.CurrentManagedThreadId);
+            loop.Host.Poll();
+        }, TaskCreationOptions.LongRunning);
+        Assert.True(hold!.InHold.Wait(Bound), "B did not reach the end of its look");
+
+        // The next message wakes the dispatcher, which finds the ring held by B and leaves it to it.
+        using var deferred = new ManualResetEventSlim();
+        loop.Host.Rx.Deferred = deferred.Set;
+        remoteBell.Muted = false;
+        sender.SendTo(0x601, [2]);
+        Assert.True(deferred.Wait(Bound), "the dispatcher did not defer to B");
+
+        // P sees the request but cannot enter; then B leaves.
+        releaseP.Set();
+        Assert.True(p.Wait(Bound), "P did not return");
+        hold.Release.Set();
+        Assert.True(b.Wait(Bound), "B did not return");
+        Assert.True(arrivals.TryTake(out byte got, Bound), "the dispatcher's request was lost between two Polls: the message waited for the idle re-check");
+        Assert.Equal(2, got);
+    }
+
+    /// <summary>Holds one chosen thread's first read of the status byte (the host reads it at the end of each look at the ring).</summary>
+    private sealed class StatusHold(IVdevControl inner) : IVdevControl
+    {
+        private int _thread = -1;
+
+        public ManualResetEventSlim InHold { get; } = new();
+        public ManualResetEventSlim Release { get; } = new();
+
+        public void HoldOnce(int thread) => Volatile.Write(ref _thread, thread);
+
+        public uint DeviceFeatures => inner.DeviceFeatures;
+
+        public uint DriverFeatures
+        {
+            get => inner.DriverFeatures;
+            set => inner.DriverFeatures = value;
+        }
+
+        public VirtioStatus Status
+        {
+            get
+            {
+                if (Environment.CurrentManagedThreadId == Volatile.Read(ref _thread) && Interlocked.Exchange(ref _thread, -1) != -1)
+                {
+                    InHold.Set();
+                    Release.Wait(Bound);
+                }
+                return inner.Status;
+            }
+            set => inner.Status = value;
+        }
+    }
+}
