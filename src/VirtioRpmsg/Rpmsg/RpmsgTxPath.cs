@@ -76,9 +76,9 @@ internal sealed class RpmsgTxPath
     /// <summary>Blocking send: waits for a tx buffer until <paramref name="deadline"/> or cancellation.</summary>
     internal void Send(uint source, uint destination, ReadOnlySpan<byte> payload, Deadline deadline, CancellationToken cancellationToken)
     {
-        bool callback = _device.Rx.IsDispatcherContext;
-        if (MayTake(callback) && TrySend(source, destination, payload))
+        if (MayTakeFirst() && TrySend(source, destination, payload))
             return;
+        bool callback = _device.Rx.IsDispatcherContext;
         MappingLease.ThrowIfHeld("RpmsgDevice.Send");
         BeginWait(callback);
         try
@@ -101,12 +101,16 @@ internal sealed class RpmsgTxPath
     // signal before this check: the callback sender's EndWait signals after it stops waiting.
     private bool MayTake(bool callback) => callback || Volatile.Read(ref _callbackWaiters) == 0;
 
+    // The first try of a send: the thread-static dispatcher check only when a callback sender waits.
+    private bool MayTakeFirst() => Volatile.Read(ref _callbackWaiters) == 0 || _device.Rx.IsDispatcherContext;
+
     /// <summary>Async send: like <see cref="Send"/> without blocking a thread.</summary>
     internal ValueTask SendAsync(uint source, uint destination, ReadOnlyMemory<byte> payload, Deadline deadline, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        bool callback = _device.Rx.IsDispatcherContext;
-        return MayTake(callback) && TrySend(source, destination, payload.Span) ? ValueTask.CompletedTask : SendAsyncSlow(source, destination, payload, deadline, callback, cancellationToken);
+        return MayTakeFirst() && TrySend(source, destination, payload.Span)
+            ? ValueTask.CompletedTask
+            : SendAsyncSlow(source, destination, payload, deadline, _device.Rx.IsDispatcherContext, cancellationToken);
     }
 
     private async ValueTask SendAsyncSlow(uint source, uint destination, ReadOnlyMemory<byte> payload, Deadline deadline, bool callback, CancellationToken cancellationToken)
@@ -159,10 +163,9 @@ internal sealed class RpmsgTxPath
     /// <summary>Takes a tx buffer, waiting until <paramref name="deadline"/>.</summary>
     internal RpmsgBufferRef Acquire(Deadline deadline, CancellationToken cancellationToken)
     {
-        bool callback = _device.Rx.IsDispatcherContext;
-        RpmsgBufferRef buffer = default;
-        if (MayTake(callback) && TryAcquire(out buffer))
+        if (MayTakeFirst() && TryAcquire(out var buffer))
             return buffer;
+        bool callback = _device.Rx.IsDispatcherContext;
         MappingLease.ThrowIfHeld("RpmsgEndpoint.GetTxBuffer");
         BeginWait(callback);
         try

@@ -14,6 +14,41 @@ public class RpmsgPollHandOffTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Host 0x600 blocks in its first callback until released (so a Poll that takes it holds the ring);
+    /// host 0x601 records what arrives; the remote sends from 0x700.
+    /// </summary>
+    private sealed class Endpoints : IDisposable
+    {
+        private int _blocked;
+
+        public Endpoints(RpmsgLoopback loop)
+        {
+            loop.Host.CreateEndpoint(0x600, (_, _, _) =>
+            {
+                if (Interlocked.Exchange(ref _blocked, 1) == 0)
+                {
+                    InCallback.Set();
+                    Assert.True(ReleaseCallback.Wait(Bound));
+                }
+            });
+            loop.Host.CreateEndpoint(0x601, (_, _, payload) => Arrivals.Add(payload[0]));
+            Sender = loop.Remote.CreateEndpoint(0x700);
+        }
+
+        public ManualResetEventSlim InCallback { get; } = new();
+        public ManualResetEventSlim ReleaseCallback { get; } = new();
+        public BlockingCollection<byte> Arrivals { get; } = new();
+        public RpmsgEndpoint Sender { get; }
+
+        public void Dispose()
+        {
+            InCallback.Dispose();
+            ReleaseCallback.Dispose();
+            Arrivals.Dispose();
+        }
+    }
+
     [Fact]
     public void Dispatcher_PollLeavesAfterDeferral_MessageArrivingThenIsDeliveredWithoutRecheck()
     {
@@ -22,20 +57,8 @@ public class RpmsgPollHandOffTests
             hookedDoorbells: true);
         var hostBell = (HookedDoorbell)loop.HostBell;
         var remoteBell = (HookedDoorbell)loop.RemoteBell;
-        using var inCallback = new ManualResetEventSlim();
-        using var releaseCallback = new ManualResetEventSlim();
-        int blocked = 0;
-        loop.Host.CreateEndpoint(0x600, (_, _, _) =>
-        {
-            if (Interlocked.Exchange(ref blocked, 1) == 0)
-            {
-                inCallback.Set();
-                Assert.True(releaseCallback.Wait(Bound));
-            }
-        });
-        var arrivals = new BlockingCollection<byte>();
-        loop.Host.CreateEndpoint(0x601, (_, _, payload) => arrivals.Add(payload[0]));
-        var sender = loop.Remote.CreateEndpoint(0x700);
+        using var ends = new Endpoints(loop);
+        var (inCallback, releaseCallback, arrivals, sender) = (ends.InCallback, ends.ReleaseCallback, ends.Arrivals, ends.Sender);
 
         // The host dispatcher sleeps (notifications on); the remote's kicks are dropped from here on, so the
         // first message is taken by a Poll, whose callback then holds the ring.
@@ -87,20 +110,8 @@ public class RpmsgPollHandOffTests
             hostControl: c => hold = new StatusHold(c));
         var hostBell = (HookedDoorbell)loop.HostBell;
         var remoteBell = (HookedDoorbell)loop.RemoteBell;
-        using var inCallback = new ManualResetEventSlim();
-        using var releaseCallback = new ManualResetEventSlim();
-        int blocked = 0;
-        loop.Host.CreateEndpoint(0x600, (_, _, _) =>
-        {
-            if (Interlocked.Exchange(ref blocked, 1) == 0)
-            {
-                inCallback.Set();
-                Assert.True(releaseCallback.Wait(Bound));
-            }
-        });
-        var arrivals = new BlockingCollection<byte>();
-        loop.Host.CreateEndpoint(0x601, (_, _, payload) => arrivals.Add(payload[0]));
-        var sender = loop.Remote.CreateEndpoint(0x700);
+        using var ends = new Endpoints(loop);
+        var (inCallback, releaseCallback, arrivals, sender) = (ends.InCallback, ends.ReleaseCallback, ends.Arrivals, ends.Sender);
 
         // P takes the first message (the remote's kicks dropped) and, once it hands the ring back, is held
         // before it checks for a request.
