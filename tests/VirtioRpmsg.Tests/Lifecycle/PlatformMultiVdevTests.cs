@@ -5,8 +5,12 @@ using VirtioRpmsg.Rpmsg;
 namespace VirtioRpmsg.Tests.Lifecycle;
 
 /// <summary>Issue 16 item 2: several rpmsg vdevs per remote in the description, the resource table and the opened platform.</summary>
-public class PlatformMultiVdevTests
+public sealed class PlatformMultiVdevTests : IDisposable
 {
+    private readonly string _path = PlatformTestJson.ShmPath();
+
+    public void Dispose() => PlatformTestJson.Delete(_path);
+
     /// <summary>vdev 1: fixed rings at 0x60000/0x64000, pool at 0x68000 (64 x 256 B); polling doorbell.</summary>
     private static JsonObject SecondVdev(string vring0 = "0x60000", string vring1 = "0x64000", string pool = "0x68000") => new()
     {
@@ -81,145 +85,113 @@ public class PlatformMultiVdevTests
     [Fact]
     public void RemoteWritesOneEntryPerVdev_HostResolvesEach_NotifyIdsDistinct_AddrAnyPlacedClearOfEverything()
     {
-        string path = PlatformTestJson.ShmPath();
-        try
+        var host = Shared(PlatformDescription.Parse(WithSecondVdev(t =>
         {
-            var host = Shared(PlatformDescription.Parse(WithSecondVdev(t =>
-            {
-                // The host chooses vdev 1's rings (the remote says ADDR_ANY).
-                var v1 = t["additionalVdevs"]![0]!["vdev"]!.AsObject();
-                v1.Remove("vring0Address");
-                v1.Remove("vring1Address");
-                v1.Remove("vringNum");
-                v1.Remove("vringAlign");
-            })), path, PlatformRole.Host);
-            var remote = Shared(PlatformDescription.Parse(WithSecondVdev(t =>
-            {
-                t["additionalVdevs"]![0]!["vdev"]!["vring0Address"] = "ADDR_ANY";
-                t["additionalVdevs"]![0]!["vdev"]!["vring1Address"] = "ADDR_ANY";
-            })), path, PlatformRole.Remote);
-            using var hostPlatform = PlatformResources.Open(host, new PlatformOpenOptions { ReadResourceTable = false });
-            using var remotePlatform = PlatformResources.Open(remote);
-            var written = remotePlatform.WriteResourceTable();
-            Assert.Equal(2, written.GetRpmsgVdevs().Count);
-
-            hostPlatform.LoadResourceTable();
-
-            Assert.Equal(2, hostPlatform.Vdevs.Count);
-            var v0 = hostPlatform.Vdevs[0];
-            var v1 = hostPlatform.Vdevs[1];
-            Assert.Equal((0x4000ul, 0x8000ul, 256, 0x10000ul), (v0.Vring0Address, v0.Vring1Address, v0.VringNum, v0.BufferPoolAddress));
-            Assert.Equal((32, 256, 64, 0x68000ul), (v1.VringNum, v1.BufferSize, v1.BufferCount, v1.BufferPoolAddress));
-            Assert.Equal([0u, 1u, 2u, 3u, 4u, 5u],
-                hostPlatform.Vdevs.SelectMany(v => new[] { v.Entry!.NotifyId, v.Entry.Vrings[0].NotifyId, v.Entry.Vrings[1].NotifyId }).ToArray());
-            var parts = new List<(ulong Start, ulong Length)> { (0, (ulong)hostPlatform.ResourceTableSize) };
-            foreach (var v in hostPlatform.Vdevs)
-            {
-                ulong ring = (ulong)VirtioRpmsg.Virtio.VringLayout.Size(v.VringNum, v.VringAlign);
-                parts.Add((v.Vring0Address, ring));
-                parts.Add((v.Vring1Address, ring));
-                parts.Add((v.BufferPoolAddress, v.BufferPoolSize));
-            }
-            for (int i = 0; i < parts.Count; i++)
-            {
-                for (int j = 0; j < i; j++)
-                    Assert.False(parts[i].Start < parts[j].Start + parts[j].Length && parts[j].Start < parts[i].Start + parts[i].Length, $"part {i} overlaps part {j}");
-            }
-            // The remote reads back what the host chose for vdev 1.
-            remotePlatform.LoadResourceTable();
-            Assert.Equal(v1.Vring0Address, remotePlatform.Vdevs[1].Vring0Address);
-            Assert.Equal(v1.Vring1Address, remotePlatform.Vdevs[1].Vring1Address);
-            Assert.Equal(v1.Vring0Address, hostPlatform.CreateRpmsgLayout(1).Vring0Address);
-        }
-        finally
+            // The host chooses vdev 1's rings (the remote says ADDR_ANY).
+            var v1 = t["additionalVdevs"]![0]!["vdev"]!.AsObject();
+            v1.Remove("vring0Address");
+            v1.Remove("vring1Address");
+            v1.Remove("vringNum");
+            v1.Remove("vringAlign");
+        })), _path, PlatformRole.Host);
+        var remote = Shared(PlatformDescription.Parse(WithSecondVdev(t =>
         {
-            PlatformTestJson.Delete(path);
+            t["additionalVdevs"]![0]!["vdev"]!["vring0Address"] = "ADDR_ANY";
+            t["additionalVdevs"]![0]!["vdev"]!["vring1Address"] = "ADDR_ANY";
+        })), _path, PlatformRole.Remote);
+        using var hostPlatform = PlatformResources.Open(host, new PlatformOpenOptions { ReadResourceTable = false });
+        using var remotePlatform = PlatformResources.Open(remote);
+        var written = remotePlatform.WriteResourceTable();
+        Assert.Equal(2, written.GetRpmsgVdevs().Count);
+
+        hostPlatform.LoadResourceTable();
+
+        Assert.Equal(2, hostPlatform.Vdevs.Count);
+        var v0 = hostPlatform.Vdevs[0];
+        var v1 = hostPlatform.Vdevs[1];
+        Assert.Equal((0x4000ul, 0x8000ul, 256, 0x10000ul), (v0.Vring0Address, v0.Vring1Address, v0.VringNum, v0.BufferPoolAddress));
+        Assert.Equal((32, 256, 64, 0x68000ul), (v1.VringNum, v1.BufferSize, v1.BufferCount, v1.BufferPoolAddress));
+        Assert.Equal([0u, 1u, 2u, 3u, 4u, 5u],
+            hostPlatform.Vdevs.SelectMany(v => new[] { v.Entry!.NotifyId, v.Entry.Vrings[0].NotifyId, v.Entry.Vrings[1].NotifyId }).ToArray());
+        var parts = new List<(ulong Start, ulong Length)> { (0, (ulong)hostPlatform.ResourceTableSize) };
+        foreach (var v in hostPlatform.Vdevs)
+        {
+            ulong ring = (ulong)VirtioRpmsg.Virtio.VringLayout.Size(v.VringNum, v.VringAlign);
+            parts.Add((v.Vring0Address, ring));
+            parts.Add((v.Vring1Address, ring));
+            parts.Add((v.BufferPoolAddress, v.BufferPoolSize));
         }
+        for (int i = 0; i < parts.Count; i++)
+        {
+            for (int j = 0; j < i; j++)
+                Assert.False(parts[i].Start < parts[j].Start + parts[j].Length && parts[j].Start < parts[i].Start + parts[i].Length, $"part {i} overlaps part {j}");
+        }
+        // The remote reads back what the host chose for vdev 1.
+        remotePlatform.LoadResourceTable();
+        Assert.Equal(v1.Vring0Address, remotePlatform.Vdevs[1].Vring0Address);
+        Assert.Equal(v1.Vring1Address, remotePlatform.Vdevs[1].Vring1Address);
+        Assert.Equal(v1.Vring0Address, hostPlatform.CreateRpmsgLayout(1).Vring0Address);
     }
 
     [Fact]
     public void HostDescribesTwoVdevs_TableHasOne_RefusedNamingAdditionalVdevs()
     {
-        string path = PlatformTestJson.ShmPath();
-        try
-        {
-            var single = Shared(PlatformDescription.Parse(PlatformTestJson.Valid), path, PlatformRole.Remote);
-            var host = Shared(PlatformDescription.Parse(WithSecondVdev()), path, PlatformRole.Host);
-            using var hostPlatform = PlatformResources.Open(host, new PlatformOpenOptions { ReadResourceTable = false });
-            using (var remotePlatform = PlatformResources.Open(single))
-                remotePlatform.WriteResourceTable();
-            var e = Assert.Throws<PlatformDescriptionException>(() => hostPlatform.LoadResourceTable());
-            Assert.Equal("additionalVdevs", e.JsonPath);
-            Assert.Contains("1 rpmsg vdev entry", e.Message);
-        }
-        finally
-        {
-            PlatformTestJson.Delete(path);
-        }
+        var single = Shared(PlatformDescription.Parse(PlatformTestJson.Valid), _path, PlatformRole.Remote);
+        var host = Shared(PlatformDescription.Parse(WithSecondVdev()), _path, PlatformRole.Host);
+        using var hostPlatform = PlatformResources.Open(host, new PlatformOpenOptions { ReadResourceTable = false });
+        using (var remotePlatform = PlatformResources.Open(single))
+            remotePlatform.WriteResourceTable();
+        var e = Assert.Throws<PlatformDescriptionException>(() => hostPlatform.LoadResourceTable());
+        Assert.Equal("additionalVdevs", e.JsonPath);
+        Assert.Contains("1 rpmsg vdev entry", e.Message);
     }
 
     [Fact]
     public void HostLoadsTable_SecondVdevsRingOnFirstVdevsPool_RefusedNamingTheRingAndEntry()
     {
-        string path = PlatformTestJson.ShmPath();
-        try
+        var host = Shared(PlatformDescription.Parse(WithSecondVdev(t =>
         {
-            var host = Shared(PlatformDescription.Parse(WithSecondVdev(t =>
-            {
-                var v1 = t["additionalVdevs"]![0]!["vdev"]!.AsObject();
-                v1.Remove("vring0Address");
-                v1.Remove("vring1Address");
-            })), path, PlatformRole.Host);
-            using var hostPlatform = PlatformResources.Open(host, new PlatformOpenOptions { ReadResourceTable = false });
-            // A remote's table whose vdev 1 puts vring 0 inside vdev 0's buffer pool.
-            byte[] table = new ResourceTableBuilder()
-                .AddVdev(RpmsgFeatures.VirtioDeviceId, 0, 1, 0, 0, [new VringSpec(0x4000, 4096, 256, 1, 0), new VringSpec(0x8000, 4096, 256, 2, 0)])
-                .AddVdev(RpmsgFeatures.VirtioDeviceId, 3, 1, 0, 0, [new VringSpec(0x20000, 4096, 32, 4, 0), new VringSpec(0x64000, 4096, 32, 5, 0)])
-                .Build();
-            using (var lease = hostPlatform.ResourceTableRegion!.Acquire())
-                lease.WriteBytes(0, table);
+            var v1 = t["additionalVdevs"]![0]!["vdev"]!.AsObject();
+            v1.Remove("vring0Address");
+            v1.Remove("vring1Address");
+        })), _path, PlatformRole.Host);
+        using var hostPlatform = PlatformResources.Open(host, new PlatformOpenOptions { ReadResourceTable = false });
+        // A remote's table whose vdev 1 puts vring 0 inside vdev 0's buffer pool.
+        byte[] table = new ResourceTableBuilder()
+            .AddVdev(RpmsgFeatures.VirtioDeviceId, 0, 1, 0, 0, [new VringSpec(0x4000, 4096, 256, 1, 0), new VringSpec(0x8000, 4096, 256, 2, 0)])
+            .AddVdev(RpmsgFeatures.VirtioDeviceId, 3, 1, 0, 0, [new VringSpec(0x20000, 4096, 32, 4, 0), new VringSpec(0x64000, 4096, 32, 5, 0)])
+            .Build();
+        using (var lease = hostPlatform.ResourceTableRegion!.Acquire())
+            lease.WriteBytes(0, table);
 
-            var e = Assert.Throws<ResourceTableException>(() => hostPlatform.LoadResourceTable());
+        var e = Assert.Throws<ResourceTableException>(() => hostPlatform.LoadResourceTable());
 
-            Assert.Equal("vring[0].da", e.Field);
-            Assert.Equal(0x20000ul, e.Value);
-            Assert.Equal(1, e.EntryIndex);
-            Assert.Contains("vdev 0's buffer pool", e.Message);
-        }
-        finally
-        {
-            PlatformTestJson.Delete(path);
-        }
+        Assert.Equal("vring[0].da", e.Field);
+        Assert.Equal(0x20000ul, e.Value);
+        Assert.Equal(1, e.EntryIndex);
+        Assert.Contains("vdev 0's buffer pool", e.Message);
     }
 
     [Fact]
     public void SeveralVdevs_SimulatedRemoteRefused_RemoteProcessorNeedsADoorbellPerVdev()
     {
-        string path = PlatformTestJson.ShmPath();
-        try
-        {
-            var two = Shared(PlatformDescription.Parse(WithSecondVdev()), path, PlatformRole.Host);
-            var one = Shared(PlatformDescription.Parse(PlatformTestJson.Valid), path, PlatformRole.Host);
-            var sim = Assert.Throws<PlatformDescriptionException>(() => new global::VirtioRpmsg.Simulation.InProcessSimulatedControl(two));
-            Assert.Equal("additionalVdevs", sim.JsonPath);
+        var two = Shared(PlatformDescription.Parse(WithSecondVdev()), _path, PlatformRole.Host);
+        var one = Shared(PlatformDescription.Parse(PlatformTestJson.Valid), _path, PlatformRole.Host);
+        var sim = Assert.Throws<PlatformDescriptionException>(() => new global::VirtioRpmsg.Simulation.InProcessSimulatedControl(two));
+        Assert.Equal("additionalVdevs", sim.JsonPath);
 
-            using var platform = PlatformResources.Open(two, new PlatformOpenOptions { ReadResourceTable = false });
-            using var control = new global::VirtioRpmsg.Simulation.InProcessSimulatedControl(one);
-            // A control that makes one host doorbell cannot serve two vdevs: refused up front, not at boot.
-            var e = Assert.Throws<PlatformDescriptionException>(() => new RemoteProcessor(platform, control));
-            Assert.Equal("additionalVdevs", e.JsonPath);
-            Assert.Contains("IRemoteVdevDoorbellProvider", e.Message);
-            var factory = Assert.Throws<PlatformDescriptionException>(() => new RemoteProcessor(platform, control,
-                new RemoteProcessorOptions { DoorbellFactory = () => throw new InvalidOperationException("not called") }));
-            Assert.Contains("VdevDoorbellFactory", factory.Message);
-            // A doorbell per vdev is accepted (RemoteProcessorMultiVdevTests runs such a remote).
-            using var accepted = new RemoteProcessor(platform, control, new RemoteProcessorOptions { VdevDoorbellFactory = _ => throw new InvalidOperationException("not called") });
-            Assert.Empty(accepted.Devices);
-        }
-        finally
-        {
-            PlatformTestJson.Delete(path);
-        }
+        using var platform = PlatformResources.Open(two, new PlatformOpenOptions { ReadResourceTable = false });
+        using var control = new global::VirtioRpmsg.Simulation.InProcessSimulatedControl(one);
+        // A control that makes one host doorbell cannot serve two vdevs: refused up front, not at boot.
+        var e = Assert.Throws<PlatformDescriptionException>(() => new RemoteProcessor(platform, control));
+        Assert.Equal("additionalVdevs", e.JsonPath);
+        Assert.Contains("IRemoteVdevDoorbellProvider", e.Message);
+        var factory = Assert.Throws<PlatformDescriptionException>(() => new RemoteProcessor(platform, control,
+            new RemoteProcessorOptions { DoorbellFactory = () => throw new InvalidOperationException("not called") }));
+        Assert.Contains("VdevDoorbellFactory", factory.Message);
+        // A doorbell per vdev is accepted (RemoteProcessorMultiVdevTests runs such a remote).
+        using var accepted = new RemoteProcessor(platform, control, new RemoteProcessorOptions { VdevDoorbellFactory = _ => throw new InvalidOperationException("not called") });
+        Assert.Empty(accepted.Devices);
     }
 
     [Fact]

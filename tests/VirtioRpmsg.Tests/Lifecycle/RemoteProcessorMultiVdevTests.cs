@@ -100,7 +100,7 @@ public class RemoteProcessorMultiVdevTests
                     rp.ReportCrash("leak cycle " + i);
                 Assert.True(recovered.Wait(Bound), $"leak cycle {i}: no recovery ({rp}, last crash: {rp.LastCrashReason})");
                 for (int v = 0; v < Vdevs; v++)
-                    EchoOnChannel(rp.WaitForChannel(MultiVdevRemoteControl.ServiceName, v, Bound), i);
+                    SimulatedRemoteRig.EchoRoundTrip(rp.WaitForChannel(MultiVdevRemoteControl.ServiceName, v, Bound), i);
             }
             var after = RemoteProcessorRecoveryLeakTests.Snapshot(path);
             string detail = $"before: {before}; after: {after}";
@@ -155,7 +155,7 @@ public class RemoteProcessorMultiVdevTests
             rp.Start();
             Assert.Equal(RemoteProcessorState.Running, rp.State);
             for (int v = 0; v < Vdevs; v++)
-                EchoOnChannel(rp.WaitForChannel(MultiVdevRemoteControl.ServiceName, v, Bound), 40 + v);
+                SimulatedRemoteRig.EchoRoundTrip(rp.WaitForChannel(MultiVdevRemoteControl.ServiceName, v, Bound), 40 + v);
             rp.Stop();
             // Every doorbell of the session is closed at teardown.
             Assert.All(made.Skip(1), m => Assert.False(m.Peer.Ring()));
@@ -182,7 +182,7 @@ public class RemoteProcessorMultiVdevTests
             channels[v] = rp.WaitForChannel(MultiVdevRemoteControl.ServiceName, v, Bound);
             Assert.Same(devices[v], channels[v].Device);
             Assert.Single(devices[v].Channels, c => c.Name == MultiVdevRemoteControl.ServiceName);
-            EchoOnChannel(channels[v], sessions * 10 + v);
+            SimulatedRemoteRig.EchoRoundTrip(channels[v], sessions * 10 + v);
         }
         int expected = sessions * Vdevs;
         int added = 0;
@@ -247,17 +247,5 @@ public class RemoteProcessorMultiVdevTests
             if (!SpinWait.SpinUntil(() => received.Sum(c => Interlocked.Read(ref c)) >= expected, Bound))
                 throw new TimeoutException($"vdev {vdev}, session {session}: round {round} echoes missing ({received.Sum()} of {expected})");
         }
-    }
-
-    private static void EchoOnChannel(RpmsgChannel channel, int value)
-    {
-        Span<byte> message = stackalloc byte[4];
-        BinaryPrimitives.WriteInt32LittleEndian(message, value);
-        channel.Send(message);
-        var reply = new byte[channel.Endpoint.MaxPayload];
-        var result = channel.Endpoint.Receive(reply, Bound);
-        Assert.Equal(4, result.Length);
-        Assert.Equal(value, BinaryPrimitives.ReadInt32LittleEndian(reply));
-        Assert.Equal(channel.RemoteAddress, result.Source);
     }
 }

@@ -74,7 +74,12 @@ internal sealed class SimulatedRemoteRig : RemoteProcessorRig<InProcessSimulated
     /// <summary>Sends <paramref name="value"/> on <paramref name="processor"/>'s current echo channel and checks it comes back.</summary>
     public static void EchoRoundTrip(RemoteProcessor processor, int value, string service = SimulatedRemote.EchoServiceName)
     {
-        var channel = processor.WaitForChannel(service, Bound);
+        EchoRoundTrip(processor.WaitForChannel(service, Bound), value);
+    }
+
+    /// <summary>Sends <paramref name="value"/> on <paramref name="channel"/> and checks it comes back from the channel's remote address.</summary>
+    public static void EchoRoundTrip(RpmsgChannel channel, int value)
+    {
         Span<byte> message = stackalloc byte[4];
         BinaryPrimitives.WriteInt32LittleEndian(message, value);
         channel.Send(message);
