@@ -23,13 +23,16 @@ options=(VIRTIO_UML UML_PCI_OVER_VIRTIO RPMSG RPMSG_VIRTIO RPMSG_NS RPMSG_CHAR R
 # one you wish to use for experimentation"); 1234 is unassigned in include/uapi/linux/virtio_ids.h and
 # is not 7 (rpmsg), so virt-pci never binds our device; we never offer a device with that id.
 values=(UML_PCI_OVER_VIRTIO_DEVICE_ID=1234)
+# Our own patches to the kernel's UML transport (not to rpmsg), applied in name order; see the header of
+# each and docs/kernel-peer.md. Their contents are part of the cache key.
+patches=("$(cd "$(dirname "$0")" && pwd)"/patches/*.patch)
 
 log() { echo "build-uml: $*" >&2; }
 die() { log "FAILED: $*"; exit 1; }
 
 missing=()
 dpkg-query -W -f='${Status}' linux-source-6.1 2>/dev/null | grep -q 'ok installed' || missing+=(linux-source-6.1)
-for tool in flex bison bc make xz; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
+for tool in flex bison bc make xz patch; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
 [ -e /usr/include/libelf.h ] || missing+=(libelf-dev)
 command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -44,7 +47,7 @@ fi
 version=$(dpkg-query -W -f='${Version}' linux-source-6.1)
 tarball=$(ls /usr/src/linux-source-6.1.tar.* 2>/dev/null | head -n 1)
 [ -n "$tarball" ] || die "no /usr/src/linux-source-6.1.tar.* after installing linux-source-6.1"
-config_hash=$(printf '%s\n' "${options[@]}" "${values[@]}" | sha256sum | cut -c1-12)
+config_hash=$({ printf '%s\n' "${options[@]}" "${values[@]}"; cat "${patches[@]}"; } | sha256sum | cut -c1-12)
 cache_root=${VIRTIORPMSG_UML_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/virtiorpmsg}
 key="uml-$version-$config_hash"
 cache="$cache_root/$key"
@@ -117,6 +120,10 @@ if [ ! -e "$build/configured" ]; then
   log "unpacking $tarball (package version $version) into $tree"
   bounded tar -xf "$tarball" -C "$tree" --strip-components=1 || failed "unpacking the kernel source" $?
   cd "$tree"
+  for p in "${patches[@]}"; do
+    log "applying $(basename "$p")"
+    bounded patch -p1 --forward -i "$p" || failed "applying $(basename "$p")" $?
+  done
   bounded make ARCH=um defconfig || failed "make defconfig" $?
   for option in "${options[@]}"; do scripts/config --enable "$option"; done
   for value in "${values[@]}"; do scripts/config --set-val "${value%%=*}" "${value#*=}"; done
@@ -140,8 +147,8 @@ stage="$build/$key"
 mkdir "$stage"
 cp linux "$stage/linux"
 cp .config "$stage/config"
-printf 'linux-source-6.1 %s\noptions %s\nvalues %s\nbuild_seconds %s\nsha256 %s\n' "$version" "${options[*]}" \
-  "${values[*]}" $((spent + SECONDS - start)) "$(sha256sum <"$stage/linux" | cut -d' ' -f1)" >"$stage/stamp"
+printf 'linux-source-6.1 %s\noptions %s\nvalues %s\npatches %s\nbuild_seconds %s\nsha256 %s\n' "$version" "${options[*]}" \
+  "${values[*]}" "$(for p in "${patches[@]}"; do basename "$p"; done | tr '\n' ' ')" $((spent + SECONDS - start)) "$(sha256sum <"$stage/linux" | cut -d' ' -f1)" >"$stage/stamp"
 cd "$cache_root"
 mv -T "$stage" "$cache"
 rm -f "$cache_root/$key.failed.log"
