@@ -25,8 +25,6 @@
 #include <sys/inotify.h>
 #include <signal.h>
 #include <sys/ioctl.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -261,37 +259,6 @@ static int roundtrips(int count)
     return failures != 0;
 }
 
-/* virtio_uml runs our name-service messages in interrupt context; when that sleeps (rpmsg_char binds or
- * unbinds) the kernel corrupts the task it interrupted (first real boot: mount and this program segfaulted;
- * with the CPU idle, a panic). So while the guest waits blocked for our announce/destroy, a named spinner
- * keeps the one CPU in user mode and takes the hit; it reports ready once named, before the script is told. */
-static pid_t start_victim(void)
-{
-    int ready[2];
-    char c;
-    if (pipe(ready) < 0)
-        return -1;
-    pid_t pid = fork();
-    if (pid == 0) {
-        prctl(PR_SET_NAME, "kp-irq-victim");
-        alarm(WAIT_MS / 1000 + 5);
-        (void)!write(ready[1], "r", 1);
-        for (volatile unsigned long i = 0;; i++)
-            ;
-    }
-    close(ready[1]);
-    if (pid > 0)
-        (void)!read(ready[0], &c, 1);
-    close(ready[0]);
-    return pid;
-}
-
-static void stop_victim(pid_t pid)
-{
-    if (pid > 0 && kill(pid, SIGKILL) == 0)
-        waitpid(pid, NULL, 0);
-}
-
 static void wait_for_rpmsg_node(int watch)
 {
     char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
@@ -312,10 +279,8 @@ static int name_service(void)
 {
     int watch = inotify_init1(IN_CLOEXEC); /* before ns-wait, so the new /dev/rpmsgN cannot be missed */
     if (watch >= 0 && inotify_add_watch(watch, "/dev", IN_CREATE) >= 0) {
-        pid_t victim = start_victim();
         touch("ns-wait");
         wait_for_rpmsg_node(watch);
-        stop_victim(victim);
     } else {
         touch("ns-wait"); /* no inotify: find_service below polls (unprotected) */
     }
@@ -337,7 +302,6 @@ static int name_service(void)
     int len = (int)strlen((char *)out);
     int code = fd < 0 ? -9 : round_trip(fd, out, in, len);
     report(code == 0, "ns-channel-echo", "%s: %d-byte echo through the announced channel (code %d)", dev, len, code);
-    pid_t victim = start_victim();
     touch("ns-ready");
     /* Our destroy now: the device must go away. Blocked in poll until then (it wakes the readers). */
     if (fd >= 0) {
@@ -345,7 +309,6 @@ static int name_service(void)
         poll(&p, 1, WAIT_MS);
         close(fd);
     }
-    stop_victim(victim);
     int gone = 0;
     for (int waited = 0; waited <= WAIT_MS && !gone; waited += 50) {
         gone = find_service("rpmsg-raw", 0) < 0;
