@@ -30,6 +30,10 @@ internal sealed class RpmsgRxDispatcher
     private readonly byte[] _scratch;
     private RpmsgRxBuffer[] _held = [];
     private int _dispatcherDeferred;
+    // Buffers released to the peer and not yet published (the rx ring's owner only). A batch publishes once
+    // (one store to the index line the peer polls, one fence and notification check), at most this many late.
+    private const int FlushEvery = 16;
+    private int _unflushed;
 
     internal RpmsgRxDispatcher(RpmsgDevice device, RpmsgEndpointTable endpoints, RpmsgDeviceCounters counters, RpmsgDataGate gate, int bufferSize, int bufferCount)
     {
@@ -211,6 +215,8 @@ internal sealed class RpmsgRxDispatcher
             HandleReceived(transport, rx);
             handled++;
         }
+        // Before anyone sleeps on this ring, the peer sees every buffer of the batch (and is kicked if it asked).
+        Flush(transport);
         // A ring fault needs no check here: it was thrown above, and the caller breaks the device (see RpmsgDataGate).
         _device.CheckStatus();
         _device.Tx.WakeIfReturned(transport);
@@ -268,28 +274,40 @@ internal sealed class RpmsgRxDispatcher
         }
         if (endpoint is null)
         {
-            transport.ReturnRx(rx.Id);
+            Release(transport, rx.Id);
             _counters.CountDropped($"no endpoint at dst 0x{header.Destination:X} (src 0x{header.Source:X}, {length} bytes)");
             return;
         }
-        if (park)
-        {
-            // ParkPending publishes once for the whole batch: no callback runs in between.
-            _parked.Commit();
-            transport.ReleaseRx(rx.Id);
-            return;
-        }
-        if (endpoint.IsZeroCopy)
+        if (endpoint.IsZeroCopy && !park)
         {
             var held = _held[rx.Id];
             held.Arm(rx.Region, rx.Offset + RpmsgHeader.Size, length, header.Source, header.Destination);
             DeliverZeroCopy(endpoint, held);
             return;
         }
-        // Give the buffer back before the callback: the callback may block sending, and the peer may
-        // need this buffer to make progress (a remote blocked on rx buffers would never return ours).
-        transport.ReturnRx(rx.Id);
-        Deliver(endpoint, header.Source, header.Destination, copy);
+        if (park)
+            _parked.Commit();
+        // Give the buffer back before the callback (the payload is copied): the callback may block sending, and
+        // the peer may need this buffer to make progress (a remote blocked on rx buffers would never return ours).
+        // Published with the batch: a callback that blocks for a tx buffer publishes it first (ParkPending).
+        Release(transport, rx.Id);
+        if (!park)
+            Deliver(endpoint, header.Source, header.Destination, copy);
+    }
+
+    private void Release(IRpmsgTransport transport, int id)
+    {
+        transport.ReleaseRx(id);
+        if (++_unflushed >= FlushEvery)
+            Flush(transport);
+    }
+
+    private void Flush(IRpmsgTransport transport)
+    {
+        if (_unflushed == 0)
+            return;
+        _unflushed = 0;
+        transport.FlushRx();
     }
 
     private void Deliver(RpmsgEndpoint endpoint, uint source, uint destination, ReadOnlySpan<byte> payload)
@@ -328,7 +346,7 @@ internal sealed class RpmsgRxDispatcher
         _parked.EnsureAllocated();
         while (!_parked.IsFull && _device.State == RpmsgDeviceState.Running && transport.TryReceive(out var rx))
             HandleReceived(transport, rx, park: true);
-        transport.FlushRx();
+        Flush(transport);
     }
 
     private void DeliverParked()
@@ -355,7 +373,7 @@ internal sealed class RpmsgRxDispatcher
 
     private void DropReceived(IRpmsgTransport transport, int id, string why)
     {
-        transport.ReturnRx(id);
+        Release(transport, id);
         _counters.CountError("bad message: " + why);
     }
 
