@@ -3,10 +3,10 @@ using VirtioRpmsg.Rpmsg;
 namespace VirtioRpmsg.Tests.Rpmsg;
 
 /// <summary>
-/// The receive side gives buffers back in batches (one publication per batch, at most 16 late): whatever a
-/// Poll or a dispatcher batch handled is back with the peer when it returns, mid-batch the peer gets them
-/// every 16, and a callback that blocks for a tx buffer publishes the batch first (else a peer that needs
-/// those buffers to return ours would wait on us while we wait on it).
+/// The receive side takes messages in batches of up to 16 and gives their buffers back with one publication
+/// before any of their callbacks runs: a callback's own buffer is already back with the peer (as when each
+/// went back alone), whatever a Poll handled is back when it returns, and a callback that blocks for a tx
+/// buffer cannot leave the peer waiting for ours.
 /// </summary>
 public class RpmsgBatchedReleaseTests
 {
@@ -30,6 +30,18 @@ public class RpmsgBatchedReleaseTests
     }
 
     [Fact]
+    public void Callback_ItsOwnBufferIsAlreadyBackWithThePeer()
+    {
+        using var loop = BothCallerPoll();
+        var sender = loop.Remote.CreateEndpoint(0x400);
+        bool? peerCouldSend = null;
+        loop.Host.CreateEndpoint(0x500, (_, _, _) => peerCouldSend ??= sender.TrySendTo(0x501, [1]));
+        Assert.True(FillHostRing(sender) > 0);
+        loop.Host.Poll();
+        Assert.True(peerCouldSend, "the first callback ran before its buffer was back with the peer");
+    }
+
+    [Fact]
     public void Poll_LongBatch_ThePeerGetsBuffersBackEvery16WhileTheBatchRuns()
     {
         using var loop = BothCallerPoll();
@@ -38,7 +50,7 @@ public class RpmsgBatchedReleaseTests
         bool peerCouldSend = false;
         loop.Host.CreateEndpoint(0x500, (_, _, _) =>
         {
-            // From the 16th message on, the first 16 buffers are published (nothing else is free: the ring was full).
+            // By the 16th message the first batch's buffers are published (nothing else is free: the ring was full).
             if (++received == 16)
                 peerCouldSend = sender.TrySendTo(0x501, [16]);
         });
