@@ -13,6 +13,11 @@ namespace VirtioRpmsg.Rpmsg;
 /// (<see cref="RpmsgParkedBacklog"/>) and gives their buffers back at once. The backlog is delivered,
 /// in order, before anything else afterwards.
 /// </para>
+/// <para>
+/// Batches: messages for copy and queue endpoints are taken up to 16 at a time into a second, small backlog,
+/// and their buffers go back with one publication before the first of their callbacks runs (one index
+/// store and one notification check per batch instead of per message; RpmsgRxDispatcher.Delivery.cs).
+/// </para>
 /// </summary>
 internal sealed partial class RpmsgRxDispatcher
 {
