@@ -86,7 +86,7 @@ public sealed class CrossProcessEchoScenario : IEchoScenario
         using var endpoint = session.Host.CreateEndpoint();
         var payload = new byte[request.PayloadSize];
         long counted = session.SinkMessages();
-        var result = EchoRuns.Stream(request, _hostCpu, count => Burst(session, endpoint, payload, count, request.Label, cancellationToken), session.Diagnostics);
+        var result = EchoRuns.Stream(request, _hostCpu, (count, stamps) => Burst(session, endpoint, payload, count, stamps, request.Label, cancellationToken), session.Diagnostics);
         counted = session.SinkMessages() - counted;
         long sent = EchoRuns.StreamWarmup(request) + (long)request.Count;
         if (counted != sent)
@@ -95,9 +95,9 @@ public sealed class CrossProcessEchoScenario : IEchoScenario
     }
 
     /// <summary>Sends <paramref name="count"/> messages to the sink, then one echo; returns when that echo is back.</summary>
-    private static long Burst(CrossProcessSession session, RpmsgEndpoint endpoint, byte[] payload, int count, string label, CancellationToken cancellationToken)
+    private static long Burst(CrossProcessSession session, RpmsgEndpoint endpoint, byte[] payload, int count, long[]? stamps, string label, CancellationToken cancellationToken)
     {
-        EchoRuns.SendAll(endpoint, session.SinkAddress, payload, count, cancellationToken);
+        EchoRuns.SendAll(endpoint, session.SinkAddress, payload, count, cancellationToken, stamps);
         endpoint.SendTo(session.EchoAddress, payload, s_sendTimeout, cancellationToken);
         var bound = EchoRuns.RunBound(count);
         Span<byte> reply = stackalloc byte[payload.Length];

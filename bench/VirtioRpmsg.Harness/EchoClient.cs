@@ -23,6 +23,8 @@ internal sealed class EchoClient
     private readonly int _cpu;
     private readonly LatencyRecorder _recorder = new();
     private readonly ManualResetEventSlim _done = new();
+    private readonly long[] _windowStamps;
+    private int _windowStampCount;
     private bool _started;
     private int _sent;
     private int _received;
@@ -38,6 +40,7 @@ internal sealed class EchoClient
         _warmup = warmup;
         _total = warmup + count;
         _cpu = cpu;
+        _windowStamps = WindowRate.Stamps(count);
     }
 
     public LatencyRecorder Recorder => _recorder;
@@ -53,6 +56,11 @@ internal sealed class EchoClient
     public long BadReplies => Interlocked.Read(ref _badReplies);
 
     public int Received => Volatile.Read(ref _received);
+
+    /// <summary>Timestamps every <see cref="WindowRate.Window"/> measured replies (valid once <see cref="WaitDone"/> returned true).</summary>
+    public long[] WindowStamps => _windowStamps;
+
+    public int WindowStampCount => _windowStampCount;
 
     public ReadOnlySpan<byte> Payload => _payload;
 
@@ -75,7 +83,11 @@ internal sealed class EchoClient
             Interlocked.Increment(ref _badReplies);
         int index = _received;
         if (index >= _warmup)
+        {
             _recorder.RecordTicks(_sendTimes[index % _sendTimes.Length], now);
+            if ((index + 1 - _warmup) % WindowRate.Window == 0 && _windowStampCount < _windowStamps.Length)
+                _windowStamps[_windowStampCount++] = now;
+        }
         Volatile.Write(ref _received, index + 1);
         if (index + 1 == _warmup)
             MarkStart(now);
@@ -93,6 +105,7 @@ internal sealed class EchoClient
     private void MarkStart(long now)
     {
         MeasuredStart = now;
+        _windowStamps[_windowStampCount++] = now;
         AllocatedAtStart = GC.GetTotalAllocatedBytes(precise: true);
     }
 

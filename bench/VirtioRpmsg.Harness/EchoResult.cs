@@ -13,4 +13,5 @@ public sealed record EchoResult(
     IReadOnlyList<PercentilePoint> Curve,
     double RoundTripsPerSecond,
     double AllocatedBytesPerMessage,
-    double? IdleCpuFraction = null);
+    double? IdleCpuFraction = null,
+    double? SteadyRoundTripsPerSecond = null);

@@ -34,30 +34,41 @@ internal static class EchoRuns
             client.Recorder.PercentileCurve(),
             seconds > 0 ? request.Count / seconds : 0,
             allocated,
-            idle);
+            idle,
+            WindowRate.Median(client.WindowStamps, client.WindowStampCount));
     }
 
     /// <summary>
     /// Sends <paramref name="count"/> copies of <paramref name="payload"/> to <paramref name="destination"/> as fast
-    /// as the ring allows: on a full ring it spins a little for the remote to return buffers, then blocks (bounded) in Send.
+    /// as the ring allows: on a full ring it spins (busy-poll, never yielding) for up to <see cref="FullRingSpin"/>
+    /// for the remote to return buffers, then blocks (bounded) in Send. The remote returns buffers in batches, so
+    /// a full ring is the steady state of a stream; a short spin fell through to the blocking Send (a wake-up and
+    /// an allocation per wait) every few dozen messages.
     /// </summary>
-    public static void SendAll(RpmsgEndpoint endpoint, uint destination, byte[] payload, int count, CancellationToken cancellationToken)
+    public static void SendAll(RpmsgEndpoint endpoint, uint destination, byte[] payload, int count, CancellationToken cancellationToken, long[]? stamps = null)
     {
         for (int i = 0; i < count; i++)
         {
+            // Every WindowRate.Window sends (WindowRate): the sender's pace is the remote's once the ring is full.
+            if (stamps is not null && i % WindowRate.Window == 0 && i / WindowRate.Window < stamps.Length)
+                stamps[i / WindowRate.Window] = Stopwatch.GetTimestamp();
             if (endpoint.TrySendTo(destination, payload))
                 continue;
-            var spin = new SpinWait();
+            long until = Stopwatch.GetTimestamp() + FullRingSpin;
             bool sent = false;
-            while (!sent && !spin.NextSpinWillYield)
+            while (!sent && Stopwatch.GetTimestamp() < until)
             {
-                spin.SpinOnce(sleep1Threshold: -1);
+                // A pause between tries keeps this core off the used-ring line the remote is writing.
+                Thread.SpinWait(20);
                 sent = endpoint.TrySendTo(destination, payload);
             }
             if (!sent)
                 endpoint.SendTo(destination, payload, s_sendTimeout, cancellationToken);
         }
     }
+
+    /// <summary>How long <see cref="SendAll"/> spins on a full ring before it blocks: 1 ms, in <see cref="Stopwatch"/> ticks.</summary>
+    public static readonly long FullRingSpin = Stopwatch.Frequency / 1_000;
 
     /// <summary>Unmeasured messages sent before a measured stream burst.</summary>
     public static int StreamWarmup(StreamRequest request) => Math.Min(request.Count, 20_000);
@@ -67,7 +78,7 @@ internal static class EchoRuns
     /// first touch of every buffer), then the measured one. <paramref name="burst"/> sends that many messages and returns
     /// the <see cref="Stopwatch"/> timestamp at which the remote had them all. Bounded; a failure is rethrown here.
     /// </summary>
-    public static StreamResult Stream(StreamRequest request, int hostCpu, Func<int, long> burst, Func<string> diagnostics)
+    public static StreamResult Stream(StreamRequest request, int hostCpu, Func<int, long[]?, long> burst, Func<string> diagnostics)
     {
         StreamResult? result = null;
         Exception? failure = null;
@@ -76,14 +87,16 @@ internal static class EchoRuns
             try
             {
                 CpuAffinity.PinCurrentThread(hostCpu);
-                burst(StreamWarmup(request));
+                burst(StreamWarmup(request), null);
+                var stamps = WindowRate.Stamps(request.Count);
                 long before = GC.GetTotalAllocatedBytes(precise: true);
                 long start = Stopwatch.GetTimestamp();
-                long end = burst(request.Count);
+                long end = burst(request.Count, stamps);
                 double allocated = (GC.GetTotalAllocatedBytes(precise: true) - before) / (double)request.Count;
                 double seconds = (end - start) / (double)Stopwatch.Frequency;
                 double rate = seconds > 0 ? request.Count / seconds : 0;
-                result = new StreamResult(request, rate, rate * request.PayloadSize / 1e6, allocated);
+                int windows = (request.Count + WindowRate.Window - 1) / WindowRate.Window;
+                result = new StreamResult(request, rate, rate * request.PayloadSize / 1e6, allocated, WindowRate.Median(stamps, windows));
             }
             catch (Exception e)
             {

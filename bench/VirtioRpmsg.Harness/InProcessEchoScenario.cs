@@ -61,9 +61,9 @@ public sealed class InProcessEchoScenario(int hostCpu, int remoteCpu) : IEchoSce
         using var senderEndpoint = pair.Host.CreateEndpoint(ClientAddress);
         pair.Start();
         var payload = new byte[request.PayloadSize];
-        return EchoRuns.Stream(request, hostCpu, count =>
+        return EchoRuns.Stream(request, hostCpu, (count, stamps) =>
         {
-            SendBurst(senderEndpoint, sink, payload, count, request.Label, cancellationToken);
+            SendBurst(senderEndpoint, sink, payload, count, stamps, request.Label, cancellationToken);
             return sink.CompletedAt;
         }, () => $"{sink.Received} received\nhost: {pair.Host.Dump()}\nremote: {pair.Remote.Dump()}");
     }
@@ -92,10 +92,10 @@ public sealed class InProcessEchoScenario(int hostCpu, int remoteCpu) : IEchoSce
         while (Stopwatch.GetTimestamp() < until);
     }
 
-    private static void SendBurst(RpmsgEndpoint endpoint, StreamSink sink, byte[] payload, int count, string label, CancellationToken cancellationToken)
+    private static void SendBurst(RpmsgEndpoint endpoint, StreamSink sink, byte[] payload, int count, long[]? stamps, string label, CancellationToken cancellationToken)
     {
         sink.Expect(count);
-        EchoRuns.SendAll(endpoint, ServerAddress, payload, count, cancellationToken);
+        EchoRuns.SendAll(endpoint, ServerAddress, payload, count, cancellationToken, stamps);
         var bound = EchoRuns.RunBound(count);
         if (!sink.WaitDone(bound, cancellationToken))
             throw new TimeoutException($"stream {label}: {count} messages not all received within {bound.TotalSeconds:F0} s");

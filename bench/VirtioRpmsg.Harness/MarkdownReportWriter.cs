@@ -128,15 +128,19 @@ public static class MarkdownReportWriter
         md.AppendLine();
         md.AppendLine("Ratio = stack percentile / the same percentile of the baseline (busy-poll and hybrid against");
         md.AppendLine("`spin_cross`, interrupt against `eventfd_cross`). `xN` = N requests in flight.");
+        foreach (var echo in scenario.Echo.Where(e => e.Request.Depth > 1 && e.SteadyRoundTripsPerSecond is not null))
+            md.AppendLine(Invariant($"{echo.Request.Label}: steady {Units.Count(echo.SteadyRoundTripsPerSecond!.Value)} round trips/s (median over windows of {WindowRate.Window} replies)."));
         md.AppendLine();
         if (scenario.Stream.Count > 0)
         {
             md.AppendLine("### One-way streaming");
             md.AppendLine();
-            md.AppendLine("| Case | Messages | Messages/s | MB/s | Alloc B/msg |");
-            md.AppendLine("|---|---:|---:|---:|---:|");
+            md.AppendLine("| Case | Messages | Messages/s | MB/s | Alloc B/msg | Steady messages/s |");
+            md.AppendLine("|---|---:|---:|---:|---:|---:|");
             foreach (var s in scenario.Stream)
-                md.AppendLine(Invariant($"| {s.Request.Label} | {Units.Count(s.Request.Count)} | {Units.Count(s.MessagesPerSecond)} | {Units.Decimal(s.MegabytesPerSecond)} | {Units.Decimal(s.AllocatedBytesPerMessage, "0.00")} |"));
+                md.AppendLine(Invariant($"| {s.Request.Label} | {Units.Count(s.Request.Count)} | {Units.Count(s.MessagesPerSecond)} | {Units.Decimal(s.MegabytesPerSecond)} | {Units.Decimal(s.AllocatedBytesPerMessage, "0.00")} | {(s.SteadyMessagesPerSecond is { } v ? Units.Count(v) : "-")} |"));
+            md.AppendLine();
+            md.AppendLine(Invariant($"Steady = the median rate over windows of {WindowRate.Window} messages (the sender's pace, which a full ring ties to the remote's): the rate while both sides ran, without the time slices a loaded machine takes from them."));
             md.AppendLine();
         }
         md.AppendLine("### Targets (issue 6)");

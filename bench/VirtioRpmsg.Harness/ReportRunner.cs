@@ -47,14 +47,14 @@ public static class ReportRunner
             {
                 var echo = scenario.RunEcho(request, cancellationToken);
                 echoes.Add(echo);
-                log.WriteLine($"  echo {request.Label,-22} p50 {Units.Time(echo.Latency.P50),10}  p99 {Units.Time(echo.Latency.P99),10}  {Units.Count(echo.RoundTripsPerSecond),11} rt/s  {echo.AllocatedBytesPerMessage:F2} B/msg");
+                log.WriteLine($"  echo {request.Label,-22} p50 {Units.Time(echo.Latency.P50),10}  p99 {Units.Time(echo.Latency.P99),10}  {Units.Count(echo.RoundTripsPerSecond),11} rt/s  {echo.AllocatedBytesPerMessage:F2} B/msg{(echo.Request.Depth > 1 && echo.SteadyRoundTripsPerSecond is { } steady ? $"  steady {Units.Count(steady)} rt/s" : "")}");
             }
             var streams = new List<StreamResult>();
             foreach (var request in EchoPlan.StreamRequests(options))
             {
                 var stream = scenario.RunStream(request, cancellationToken);
                 streams.Add(stream);
-                log.WriteLine($"  stream {request.Label,-20} {Units.Count(stream.MessagesPerSecond),11} msg/s  {stream.MegabytesPerSecond:F1} MB/s  {stream.AllocatedBytesPerMessage:F2} B/msg");
+                log.WriteLine($"  stream {request.Label,-20} {Units.Count(stream.MessagesPerSecond),11} msg/s  {stream.MegabytesPerSecond:F1} MB/s  {stream.AllocatedBytesPerMessage:F2} B/msg{(stream.SteadyMessagesPerSecond is { } steady ? $"  steady {Units.Count(steady)} msg/s" : "")}");
             }
             scenarios.Add(new ScenarioResults(scenario.Name, scenario.Description, echoes, streams));
             if (scenario is CrossProcessEchoScenario cross)

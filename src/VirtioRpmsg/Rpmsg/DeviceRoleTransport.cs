@@ -58,7 +58,36 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
     public bool TryAcquireTx(out RpmsgBufferRef buffer)
     {
         using var tx = _tx.Enter();
-        var vq0 = tx.Queue;
+        return TryTakeTx(tx.Queue, out buffer);
+    }
+
+    public bool TrySendCopy(uint source, uint destination, ReadOnlySpan<byte> payload)
+    {
+        bool notify;
+        using (var tx = _tx.Enter())
+        {
+            if (!TryTakeTx(tx.Queue, out var buffer))
+                return false;
+            try
+            {
+                buffer.Fill(source, destination, payload);
+            }
+            catch (RegionClosedException)
+            {
+                _cancelled.Push(buffer.Id);
+                throw;
+            }
+            // RPMsg-Lite's master leaves NO_INTERRUPT set for good yet waits for a kick per message.
+            notify = tx.Queue.PushUsedAndNotifyPrepare(buffer.Id, (uint)(RpmsgHeader.Size + payload.Length)) | _rpmsgLite;
+        }
+        if (notify)
+            _doorbell.Ring();
+        return true;
+    }
+
+    // Under the vq0 gate.
+    private bool TryTakeTx(VirtqueueDevice vq0, out RpmsgBufferRef buffer)
+    {
         int head;
         if (_cancelled.Count > 0)
         {
@@ -158,7 +187,8 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
     public void ReleaseRx(int id)
     {
         using var rx = _rx.Enter();
-        rx.Queue.PushUsed(id, (uint)_rxLength[id]);
+        // Not published: FlushRx (or the next ReturnRx) publishes the batch with one index store.
+        rx.Queue.PushUsedDeferred(id, (uint)_rxLength[id]);
     }
 
     public void FlushRx()

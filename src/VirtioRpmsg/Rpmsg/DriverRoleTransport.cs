@@ -111,6 +111,34 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
             _doorbell.Ring();
     }
 
+    public bool TrySendCopy(uint source, uint destination, ReadOnlySpan<byte> payload)
+    {
+        int length = RpmsgHeader.Size + payload.Length;
+        bool kick;
+        using (var tx = _tx.Enter())
+        {
+            if (_freeCount == 0)
+                Reclaim(tx.Queue);
+            if (_freeCount == 0)
+                return false;
+            int id = _freeTx[--_freeCount];
+            try
+            {
+                Buffer(id, BufferSize).Fill(source, destination, payload);
+            }
+            catch (RegionClosedException)
+            {
+                _freeCount++;
+                throw;
+            }
+            if (!tx.Queue.TryAddPooledAndPublish(Address(id), (uint)length, deviceWritable: false, token: id, out kick))
+                throw new InvalidOperationException($"vring 1 has no free descriptor for tx buffer {id}");
+        }
+        if (kick)
+            _doorbell.Ring();
+        return true;
+    }
+
     public void CancelTx(int id)
     {
         using var tx = _tx.Enter();
@@ -159,8 +187,11 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
 
     public void ReleaseRx(int id)
     {
+        if ((uint)id >= (uint)_rxCount)
+            throw new ArgumentOutOfRangeException(nameof(id), id, $"rx buffer {id} is not an rx buffer of this pool");
         using var rx = _rx.Enter();
-        if (!rx.Queue.TryAdd(Address(id), (uint)BufferSize, deviceWritable: true, token: id))
+        // Not published: FlushRx (or the next ReturnRx) publishes the batch with one index store.
+        if (!rx.Queue.TryAddPooled(Address(id), (uint)BufferSize, deviceWritable: true, token: id))
             throw new InvalidOperationException($"vring 0 has no room to re-post rx buffer {id}");
     }
 

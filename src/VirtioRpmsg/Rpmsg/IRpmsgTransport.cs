@@ -8,6 +8,18 @@ namespace VirtioRpmsg.Rpmsg;
 /// </summary>
 internal readonly struct RpmsgBufferRef(int id, RegionHandle region, long offset, int length)
 {
+    /// <summary>Writes an rpmsg header and <paramref name="payload"/> into this tx buffer, through a lease.</summary>
+    /// <exception cref="RegionClosedException">The pool was unmapped.</exception>
+    internal void Fill(uint source, uint destination, ReadOnlySpan<byte> payload)
+    {
+        using var lease = Region.Acquire();
+        // Header and payload through the lease: aligned accesses only when the pool is Device memory.
+        Span<byte> header = stackalloc byte[RpmsgHeader.Size];
+        new RpmsgHeader(source, destination, 0, (ushort)payload.Length, 0).Write(header);
+        lease.WriteBytes(Offset, header);
+        lease.WriteBytes(Offset + RpmsgHeader.Size, payload);
+    }
+
     internal int Id { get; } = id;
     internal RegionHandle Region { get; } = region;
     internal long Offset { get; } = offset;
@@ -36,6 +48,14 @@ internal interface IRpmsgTransport : IDisposable
     /// <summary>Hands a filled tx buffer (header + payload, <paramref name="length"/> bytes) to the peer; may kick.</summary>
     void SubmitTx(int id, int length);
 
+    /// <summary>
+    /// A copy send in one gate entry: takes a free tx buffer, writes the header and <paramref name="payload"/>,
+    /// hands it to the peer; may kick. False at once (nothing written) when no tx buffer is free. One entry
+    /// instead of <see cref="TryAcquireTx"/> + <see cref="SubmitTx"/>: on x86 every gate entry is a full fence
+    /// that waits for the buffer's stores to reach the peer's cache, so two entries paid that wait twice.
+    /// </summary>
+    bool TrySendCopy(uint source, uint destination, ReadOnlySpan<byte> payload);
+
     /// <summary>Returns an unused tx buffer (zero-copy send abandoned).</summary>
     void CancelTx(int id);
 
@@ -48,7 +68,7 @@ internal interface IRpmsgTransport : IDisposable
     /// <summary>Takes the next received buffer; false if none. Dispatcher only.</summary>
     bool TryReceive(out RpmsgBufferRef buffer);
 
-    /// <summary>Gives a received buffer back to the peer (batched: call <see cref="FlushRx"/>).</summary>
+    /// <summary>Gives a received buffer back to the peer, unpublished: the peer sees it at the next <see cref="FlushRx"/> or <see cref="ReturnRx"/>.</summary>
     void ReleaseRx(int id);
 
     /// <summary>Publishes released rx buffers and kicks the peer if it asked for it.</summary>

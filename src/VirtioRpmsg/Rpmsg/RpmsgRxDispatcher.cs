@@ -13,8 +13,13 @@ namespace VirtioRpmsg.Rpmsg;
 /// (<see cref="RpmsgParkedBacklog"/>) and gives their buffers back at once. The backlog is delivered,
 /// in order, before anything else afterwards.
 /// </para>
+/// <para>
+/// Batches: messages for copy and queue endpoints are taken up to 16 at a time into a second, small backlog,
+/// and their buffers go back with one publication before the first of their callbacks runs (one index
+/// store and one notification check per batch instead of per message; RpmsgRxDispatcher.Delivery.cs).
+/// </para>
 /// </summary>
-internal sealed class RpmsgRxDispatcher
+internal sealed partial class RpmsgRxDispatcher
 {
     [ThreadStatic]
     private static RpmsgRxDispatcher? t_current;
@@ -27,9 +32,14 @@ internal sealed class RpmsgRxDispatcher
     private readonly RpmsgDataGate _gate;
     private readonly RpmsgRxRingOwner _owner = new();
     private readonly RpmsgParkedBacklog _parked;
-    private readonly byte[] _scratch;
+    // Messages taken from the ring in one go and delivered after their buffers went back (TakeBatch).
+    private readonly RpmsgParkedBacklog _batch;
     private RpmsgRxBuffer[] _held = [];
     private int _dispatcherDeferred;
+    // Buffers released to the peer and not yet published (the rx ring's owner only). A batch publishes once
+    // (one store to the index line the peer polls, one fence and notification check), at most this many late.
+    private const int FlushEvery = 16;
+    private int _unflushed;
 
     internal RpmsgRxDispatcher(RpmsgDevice device, RpmsgEndpointTable endpoints, RpmsgDeviceCounters counters, RpmsgDataGate gate, int bufferSize, int bufferCount)
     {
@@ -37,8 +47,11 @@ internal sealed class RpmsgRxDispatcher
         _endpoints = endpoints;
         _counters = counters;
         _gate = gate;
-        _scratch = new byte[bufferSize];
-        _parked = new RpmsgParkedBacklog(bufferCount, bufferSize - RpmsgHeader.Size);
+        int slot = bufferSize - RpmsgHeader.Size;
+        _parked = new RpmsgParkedBacklog(bufferCount, slot);
+        // Up to FlushEvery messages, at most 16 KB of slots (one slot, no batching, for 16 KB buffers and up).
+        _batch = new RpmsgParkedBacklog(Math.Clamp(16 * 1024 / Math.Max(1, slot), 1, FlushEvery), slot);
+        _batch.EnsureAllocated();
     }
 
     /// <summary>Who consumes the rx ring, and whether application threads are polling it (spinning readers).</summary>
@@ -200,126 +213,24 @@ internal sealed class RpmsgRxDispatcher
         int handled = 0;
         while (handled < budget && _device.State == RpmsgDeviceState.Running)
         {
-            // Parked messages are older than anything still in the ring: they go first.
-            if (_parked.Count > 0)
+            // A batch is older than what was parked during its callbacks, and parked messages are older than
+            // anything still in the ring: they go first.
+            if (_batch.Count > 0 || _parked.Count > 0)
             {
-                DeliverParked();
+                DeliverBacklog(_batch.Count > 0 ? _batch : _parked);
                 continue;
             }
-            if (!transport.TryReceive(out var rx))
+            int taken = TakeBatch(transport, budget - handled);
+            if (taken == 0)
                 break;
-            HandleReceived(transport, rx);
-            handled++;
+            handled += taken;
         }
+        // Before anyone sleeps on this ring, the peer sees every buffer of the batch (and is kicked if it asked).
+        Flush(transport);
         // A ring fault needs no check here: it was thrown above, and the caller breaks the device (see RpmsgDataGate).
         _device.CheckStatus();
         _device.Tx.WakeIfReturned(transport);
         return handled;
-    }
-
-    private void HandleReceived(IRpmsgTransport transport, in RpmsgBufferRef rx, bool park = false)
-    {
-        _counters.CountRx();
-        if (_held[rx.Id].IsLive)
-        {
-            // The peer handed us a buffer the application still holds: it reused a descriptor it had
-            // not got back. Checked before any path (copy, park, drop) could give it back under the holder.
-            _device.Break(new Fault(FaultLayer.Rpmsg, FaultRule.HeldBufferRedelivered, "rx buffer", (ulong)rx.Id,
-                $"rx buffer {rx.Id} was delivered again while the application still holds it"));
-            return;
-        }
-        RpmsgHeader header;
-        RpmsgEndpoint? endpoint;
-        int length;
-        Span<byte> copy = default;
-        using (var lease = rx.Region.Acquire())
-        {
-            if (rx.Length < RpmsgHeader.Size)
-            {
-                lease.Dispose();
-                DropReceived(transport, rx.Id, $"used length {rx.Length} is shorter than the {RpmsgHeader.Size}-byte header");
-                return;
-            }
-            // One read into a private copy; only the copy is used from here on.
-            Span<byte> raw = stackalloc byte[RpmsgHeader.Size];
-            lease.ReadBytes(rx.Offset, raw);
-            header = RpmsgHeader.Read(raw);
-            length = header.Length;
-            if (length > rx.Length - RpmsgHeader.Size)
-            {
-                lease.Dispose();
-                DropReceived(transport, rx.Id, $"header len {length} exceeds the {rx.Length - RpmsgHeader.Size} payload bytes the buffer holds (src 0x{header.Source:X}, dst 0x{header.Destination:X})");
-                return;
-            }
-            if (header.Source == RpmsgAddress.Any || (header.Source == RpmsgAddress.NameService && header.Destination != RpmsgAddress.NameService))
-            {
-                // Nobody can answer ADDR_ANY, and a message "from" the name service to an ordinary
-                // endpoint is a spoof: a reply would land on the peer's name service as an announcement.
-                lease.Dispose();
-                DropReceived(transport, rx.Id, $"src 0x{header.Source:X} is reserved (dst 0x{header.Destination:X}, {length} bytes)");
-                return;
-            }
-            _endpoints.TryGet(header.Destination, out endpoint);
-            if (endpoint is not null && (park || !endpoint.IsZeroCopy))
-            {
-                copy = park ? _parked.Reserve(header.Source, header.Destination, length) : _scratch.AsSpan(0, length);
-                lease.ReadBytes(rx.Offset + RpmsgHeader.Size, copy);
-            }
-        }
-        if (endpoint is null)
-        {
-            transport.ReturnRx(rx.Id);
-            _counters.CountDropped($"no endpoint at dst 0x{header.Destination:X} (src 0x{header.Source:X}, {length} bytes)");
-            return;
-        }
-        if (park)
-        {
-            // ParkPending publishes once for the whole batch: no callback runs in between.
-            _parked.Commit();
-            transport.ReleaseRx(rx.Id);
-            return;
-        }
-        if (endpoint.IsZeroCopy)
-        {
-            var held = _held[rx.Id];
-            held.Arm(rx.Region, rx.Offset + RpmsgHeader.Size, length, header.Source, header.Destination);
-            DeliverZeroCopy(endpoint, held);
-            return;
-        }
-        // Give the buffer back before the callback: the callback may block sending, and the peer may
-        // need this buffer to make progress (a remote blocked on rx buffers would never return ours).
-        transport.ReturnRx(rx.Id);
-        Deliver(endpoint, header.Source, header.Destination, copy);
-    }
-
-    private void Deliver(RpmsgEndpoint endpoint, uint source, uint destination, ReadOnlySpan<byte> payload)
-    {
-        try
-        {
-            if (!endpoint.Deliver(source, payload))
-                _counters.CountDropped($"endpoint 0x{destination:X} destroyed while a message was in flight");
-        }
-        catch (Exception e)
-        {
-            _counters.ReceiveCallbackFailed(endpoint.Address, e);
-        }
-    }
-
-    private void DeliverZeroCopy(RpmsgEndpoint endpoint, RpmsgRxBuffer buffer)
-    {
-        try
-        {
-            if (!endpoint.DeliverZeroCopy(buffer))
-                _counters.CountDropped($"endpoint 0x{buffer.Destination:X} destroyed while a message was in flight");
-        }
-        catch (Exception e)
-        {
-            _counters.ReceiveCallbackFailed(endpoint.Address, e);
-        }
-        finally
-        {
-            buffer.HandlerReturned();
-        }
     }
 
     /// <summary>Dispatcher blocked inside a callback: copy what arrived into the backlog and give the buffers back.</summary>
@@ -327,36 +238,8 @@ internal sealed class RpmsgRxDispatcher
     {
         _parked.EnsureAllocated();
         while (!_parked.IsFull && _device.State == RpmsgDeviceState.Running && transport.TryReceive(out var rx))
-            HandleReceived(transport, rx, park: true);
-        transport.FlushRx();
-    }
-
-    private void DeliverParked()
-    {
-        while (_device.State == RpmsgDeviceState.Running && _parked.TryPeek(out uint source, out uint destination, out var payload))
-        {
-            if (!_endpoints.TryGet(destination, out var endpoint))
-            {
-                _counters.CountDropped($"no endpoint at dst 0x{destination:X} (src 0x{source:X}, {payload.Length} bytes)");
-            }
-            else if (endpoint.IsZeroCopy)
-            {
-                var copy = new RpmsgRxBuffer(this, -1);
-                copy.ArmPrivate(payload.ToArray(), payload.Length, source, destination);
-                DeliverZeroCopy(endpoint, copy);
-            }
-            else
-            {
-                Deliver(endpoint, source, destination, payload);
-            }
-            _parked.Pop();
-        }
-    }
-
-    private void DropReceived(IRpmsgTransport transport, int id, string why)
-    {
-        transport.ReturnRx(id);
-        _counters.CountError("bad message: " + why);
+            HandleReceived(transport, rx, _parked);
+        Flush(transport);
     }
 
     /// <summary>Returns a held zero-copy rx buffer (any thread). Never throws: it runs from Dispose.</summary>

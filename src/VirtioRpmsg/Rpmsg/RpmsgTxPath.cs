@@ -43,23 +43,9 @@ internal sealed class RpmsgTxPath
         var transport = _gate.Enter();
         try
         {
-            if (!transport.TryAcquireTx(out var buffer))
+            // RegionClosedException when unmapped under us: the transport keeps the buffer.
+            if (!transport.TrySendCopy(source, destination, payload))
                 return false;
-            try
-            {
-                using var lease = buffer.Region.Acquire(); // RegionClosedException when unmapped under us
-                // Header and payload through the lease: aligned accesses only when the pool is Device memory.
-                Span<byte> header = stackalloc byte[RpmsgHeader.Size];
-                new RpmsgHeader(source, destination, 0, (ushort)payload.Length, 0).Write(header);
-                lease.WriteBytes(buffer.Offset, header);
-                lease.WriteBytes(buffer.Offset + RpmsgHeader.Size, payload);
-            }
-            catch (RegionClosedException)
-            {
-                transport.CancelTx(buffer.Id);
-                throw;
-            }
-            transport.SubmitTx(buffer.Id, RpmsgHeader.Size + payload.Length);
             _counters.CountTx();
             return true;
         }

@@ -32,7 +32,9 @@ public sealed class VirtqueueDevice
     private readonly int[] _taken;
 
     private ushort _lastAvail;        // next avail entry to take
-    private ushort _usedShadow;       // used.idx as last published
+    private ushort _availSeen;        // avail.idx as last read and validated: entries before it need no new read
+    private ushort _usedShadow;       // used.idx including pushes not yet published
+    private ushort _usedPublished;    // used.idx as last published
     private ushort _lastNotifiedUsed; // used.idx at the last NotifyPrepare
     private bool _notificationsEnabled;
 
@@ -91,6 +93,8 @@ public sealed class VirtqueueDevice
         get
         {
             _health.ThrowIfBroken();
+            if (_availSeen != _lastAvail)
+                return true;
             using var lease = _vring.Acquire();
             return _vring.ReadAvailIndex(lease) != _lastAvail;
         }
@@ -106,16 +110,22 @@ public sealed class VirtqueueDevice
         _health.ThrowIfBroken();
         using var lease = _vring.Acquire();
         ushort last = _lastAvail;
-        // Acquire: the avail entry and the descriptors are read after the index that covers them.
-        ushort availIdx = _vring.ReadAvailIndex(lease);
-        if (availIdx == last)
+        if (_availSeen == last)
         {
-            chain = default;
-            return false;
+            // Acquire: the avail entry and the descriptors are read after the index that covers them. Entries
+            // an earlier read covered need no new read (one read of the index, a line the driver keeps writing,
+            // per batch instead of per chain); a driver cannot take back what it published.
+            ushort availIdx = _vring.ReadAvailIndex(lease);
+            if (availIdx == last)
+            {
+                chain = default;
+                return false;
+            }
+            int pending = (ushort)(availIdx - last);
+            if (pending > _num)
+                _health.Break(FaultRule.AvailIndexJump, "avail.idx", availIdx, $"avail.idx is {availIdx}, {pending} entries past the next one to take ({last}); at most num ({_num}) can be pending");
+            _availSeen = availIdx;
         }
-        int pending = (ushort)(availIdx - last);
-        if (pending > _num)
-            _health.Break(FaultRule.AvailIndexJump, "avail.idx", availIdx, $"avail.idx is {availIdx}, {pending} entries past the next one to take ({last}); at most num ({_num}) can be pending");
 
         int slot = last & _mask;
         ushort head = _vring.ReadAvailEntry(lease, slot);
@@ -194,12 +204,41 @@ public sealed class VirtqueueDevice
 
     private void Push(in MappingLease lease, int head, uint length)
     {
+        PushElement(lease, head, length);
+        PublishUsed(lease);
+    }
+
+    private void PushElement(in MappingLease lease, int head, uint length)
+    {
         ushort now = _usedShadow;
         _vring.WriteUsedElement(lease, now & _mask, (uint)head, length);
         _taken[head]--;
         _usedShadow = (ushort)(now + 1);
-        // Release: the used element (and whatever the caller wrote into the buffer) is visible before the index.
+    }
+
+    // Release: the used elements (and whatever the caller wrote into the buffers) are visible before the index.
+    private void PublishUsed(in MappingLease lease)
+    {
+        if (_usedPublished == _usedShadow)
+            return;
         _vring.PublishUsedIndex(lease, _usedShadow);
+        _usedPublished = _usedShadow;
+    }
+
+    /// <summary>
+    /// Writes chain <paramref name="head"/> to the used ring without publishing used.idx: the driver sees it
+    /// with the next publication (<see cref="NotifyPrepare"/>, or any push that publishes). For a consumer that
+    /// returns a batch: one store to the index line, and one notification check, per batch.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">No chain with this head was taken and not yet pushed.</exception>
+    /// <exception cref="VirtqueueBrokenException">The queue is broken.</exception>
+    internal void PushUsedDeferred(int head, uint length)
+    {
+        _health.ThrowIfBroken();
+        if ((uint)head >= (uint)_num || _taken[head] == 0)
+            throw new ArgumentOutOfRangeException(nameof(head), head, $"Virtqueue '{Name}': head {head} is not a chain taken by TryTakeAvailable and not yet pushed.");
+        using var lease = _vring.Acquire();
+        PushElement(lease, head, length);
     }
 
     /// <summary>
@@ -212,12 +251,13 @@ public sealed class VirtqueueDevice
     {
         using var lease = _vring.Acquire();
         _usedShadow = _vring.ReadUsedIndex(lease);
+        _usedPublished = _usedShadow;
         _lastNotifiedUsed = _usedShadow;
     }
 
     /// <summary>
-    /// After one or more <see cref="PushUsed"/>: full fence, then reads the driver's suppression state;
-    /// true if the driver must be notified (interrupted).
+    /// After one or more <see cref="PushUsed"/> (or deferred pushes): publishes used.idx if a push left it
+    /// behind, full fence, then reads the driver's suppression state; true if the driver must be notified (interrupted).
     /// </summary>
     public bool NotifyPrepare()
     {
@@ -225,6 +265,7 @@ public sealed class VirtqueueDevice
         if (_lastNotifiedUsed == _usedShadow)
             return false;
         using var lease = _vring.Acquire();
+        PublishUsed(lease);
         return PrepareNotify(lease);
     }
 
@@ -271,7 +312,9 @@ public sealed class VirtqueueDevice
         Array.Clear(_segments);
         Array.Clear(_taken);
         _lastAvail = 0;
+        _availSeen = 0;
         _usedShadow = 0;
+        _usedPublished = 0;
         _lastNotifiedUsed = 0;
         _notificationsEnabled = true;
         _health.Clear();

@@ -40,6 +40,7 @@ public sealed class VirtqueueDriver
     private ushort _availPublished;  // avail.idx as last published by KickPrepare
 
     private ushort _lastUsed;
+    private ushort _usedSeen;        // used.idx as last read and validated: elements before it need no new read
     private bool _interruptsEnabled;
 
     /// <summary>
@@ -195,11 +196,31 @@ public sealed class VirtqueueDriver
     {
         _health.ThrowIfBroken();
         using var lease = _vring.Acquire();
-        if (_freeCount == 0)
+        if (!AddPooled(lease, deviceAddress, length, deviceWritable, token))
         {
             kick = false;
             return false;
         }
+        kick = Publish(lease);
+        return true;
+    }
+
+    /// <summary>
+    /// <see cref="TryAddPooledAndPublish"/> without the publication: the entry becomes visible to the device at the
+    /// next <see cref="KickPrepare"/> (or any publishing add), so a batch costs one index store and one notification check.
+    /// </summary>
+    /// <exception cref="VirtqueueBrokenException">The queue is broken.</exception>
+    internal bool TryAddPooled(ulong deviceAddress, uint length, bool deviceWritable, int token)
+    {
+        _health.ThrowIfBroken();
+        using var lease = _vring.Acquire();
+        return AddPooled(lease, deviceAddress, length, deviceWritable, token);
+    }
+
+    private bool AddPooled(in MappingLease lease, ulong deviceAddress, uint length, bool deviceWritable, int token)
+    {
+        if (_freeCount == 0)
+            return false;
         int head = _freeHead;
         _vring.WriteDescriptor(lease, head, deviceAddress, length, deviceWritable ? VringFlags.DescriptorWrite : (ushort)0, 0);
         _freeHead = _next[head];
@@ -210,7 +231,6 @@ public sealed class VirtqueueDriver
         _usedLimit[head] = length;
         _vring.WriteAvailEntry(lease, _availShadow & _mask, (ushort)head);
         _availShadow++;
-        kick = Publish(lease);
         return true;
     }
 
@@ -220,6 +240,8 @@ public sealed class VirtqueueDriver
         get
         {
             _health.ThrowIfBroken();
+            if (_usedSeen != _lastUsed)
+                return true;
             using var lease = _vring.Acquire();
             return _vring.ReadUsedIndex(lease) != _lastUsed;
         }
@@ -255,19 +277,23 @@ public sealed class VirtqueueDriver
     private bool TakeUsed(in MappingLease lease, out int token, out uint length)
     {
         ushort last = _lastUsed;
-        // Acquire: the used element is read after the index that covers it.
-        ushort usedIdx = _vring.ReadUsedIndex(lease);
-        if (usedIdx == last)
+        if (_usedSeen == last)
         {
-            token = 0;
-            length = 0;
-            return false;
+            // Acquire: the used element is read after the index that covers it. Elements an earlier read covered
+            // need no new read (the device cannot take back what it published).
+            ushort usedIdx = _vring.ReadUsedIndex(lease);
+            if (usedIdx == last)
+            {
+                token = 0;
+                length = 0;
+                return false;
+            }
+            int pending = (ushort)(usedIdx - last);
+            int inFlight = (ushort)(_availPublished - last);
+            if (pending > inFlight)
+                _health.Break(FaultRule.UsedIndexJump, "used.idx", usedIdx, $"used.idx is {usedIdx}, {pending} entries past the last reclaimed ({last}), but only {inFlight} chain(s) are published and not reclaimed");
+            _usedSeen = usedIdx;
         }
-
-        int pending = (ushort)(usedIdx - last);
-        int inFlight = (ushort)(_availPublished - last);
-        if (pending > inFlight)
-            _health.Break(FaultRule.UsedIndexJump, "used.idx", usedIdx, $"used.idx is {usedIdx}, {pending} entries past the last reclaimed ({last}), but only {inFlight} chain(s) are published and not reclaimed");
         ulong element = _vring.ReadUsedElement(lease, last & _mask);
         uint id = (uint)element;
         uint len = (uint)(element >> 32);
@@ -338,6 +364,7 @@ public sealed class VirtqueueDriver
         _availShadow = 0;
         _availPublished = 0;
         _lastUsed = 0;
+        _usedSeen = 0;
         _interruptsEnabled = true;
         _health.Clear();
     }

@@ -1,0 +1,173 @@
+using VirtioRpmsg.Memory;
+
+namespace VirtioRpmsg.Rpmsg;
+
+/// <summary>
+/// The delivery half of the receive side: batches taken from the ring (their buffers back with the peer in one
+/// publication before any callback runs), parked and batched messages delivered in order, zero-copy in place.
+/// </summary>
+internal sealed partial class RpmsgRxDispatcher
+{
+    /// <summary>
+    /// Copies up to a batch of messages out of the ring and gives all their buffers back with one publication
+    /// (one index store, one fence and notification check), so each buffer is back with the peer, and the peer
+    /// kicked if it asked, before any of their callbacks runs, as when every buffer went back alone before its
+    /// own callback. A message for a zero-copy endpoint ends the batch (delivered in place, after the others).
+    /// </summary>
+    private int TakeBatch(IRpmsgTransport transport, int max)
+    {
+        int taken = 0;
+        while (taken < max && !_batch.IsFull && _device.State == RpmsgDeviceState.Running && transport.TryReceive(out var rx))
+        {
+            taken++;
+            if (!HandleReceived(transport, rx, _batch))
+                break;
+        }
+        Flush(transport);
+        return taken;
+    }
+
+    // Into _batch (zero-copy endpoints delivered in place: false) or _parked (every message copied).
+    private bool HandleReceived(IRpmsgTransport transport, in RpmsgBufferRef rx, RpmsgParkedBacklog into)
+    {
+        bool park = ReferenceEquals(into, _parked);
+        _counters.CountRx();
+        if (_held[rx.Id].IsLive)
+        {
+            // The peer handed us a buffer the application still holds: it reused a descriptor it had
+            // not got back. Checked before any path (copy, park, drop) could give it back under the holder.
+            _device.Break(new Fault(FaultLayer.Rpmsg, FaultRule.HeldBufferRedelivered, "rx buffer", (ulong)rx.Id,
+                $"rx buffer {rx.Id} was delivered again while the application still holds it"));
+            return true;
+        }
+        RpmsgHeader header;
+        RpmsgEndpoint? endpoint;
+        int length;
+        using (var lease = rx.Region.Acquire())
+        {
+            if (rx.Length < RpmsgHeader.Size)
+            {
+                lease.Dispose();
+                DropReceived(transport, rx.Id, $"used length {rx.Length} is shorter than the {RpmsgHeader.Size}-byte header");
+                return true;
+            }
+            // One read into a private copy; only the copy is used from here on.
+            Span<byte> raw = stackalloc byte[RpmsgHeader.Size];
+            lease.ReadBytes(rx.Offset, raw);
+            header = RpmsgHeader.Read(raw);
+            length = header.Length;
+            if (length > rx.Length - RpmsgHeader.Size)
+            {
+                lease.Dispose();
+                DropReceived(transport, rx.Id, $"header len {length} exceeds the {rx.Length - RpmsgHeader.Size} payload bytes the buffer holds (src 0x{header.Source:X}, dst 0x{header.Destination:X})");
+                return true;
+            }
+            if (header.Source == RpmsgAddress.Any || (header.Source == RpmsgAddress.NameService && header.Destination != RpmsgAddress.NameService))
+            {
+                // Nobody can answer ADDR_ANY, and a message "from" the name service to an ordinary
+                // endpoint is a spoof: a reply would land on the peer's name service as an announcement.
+                lease.Dispose();
+                DropReceived(transport, rx.Id, $"src 0x{header.Source:X} is reserved (dst 0x{header.Destination:X}, {length} bytes)");
+                return true;
+            }
+            _endpoints.TryGet(header.Destination, out endpoint);
+            if (endpoint is not null && (park || !endpoint.IsZeroCopy))
+                lease.ReadBytes(rx.Offset + RpmsgHeader.Size, into.Reserve(header.Source, header.Destination, length));
+        }
+        if (endpoint is null)
+        {
+            Release(transport, rx.Id);
+            _counters.CountDropped($"no endpoint at dst 0x{header.Destination:X} (src 0x{header.Source:X}, {length} bytes)");
+            return true;
+        }
+        if (endpoint.IsZeroCopy && !park)
+        {
+            // In order: the batch taken before it is published and delivered first.
+            Flush(transport);
+            DeliverBacklog(_batch);
+            var held = _held[rx.Id];
+            held.Arm(rx.Region, rx.Offset + RpmsgHeader.Size, length, header.Source, header.Destination);
+            DeliverZeroCopy(endpoint, held);
+            return false;
+        }
+        // The payload is copied: the buffer goes back (published with the batch) before the callback runs, which
+        // may block sending, and the peer may need this buffer to make progress (a remote blocked on rx buffers
+        // would never return ours).
+        into.Commit();
+        Release(transport, rx.Id);
+        return true;
+    }
+
+    private void Release(IRpmsgTransport transport, int id)
+    {
+        transport.ReleaseRx(id);
+        if (++_unflushed >= FlushEvery)
+            Flush(transport);
+    }
+
+    private void Flush(IRpmsgTransport transport)
+    {
+        if (_unflushed == 0)
+            return;
+        _unflushed = 0;
+        transport.FlushRx();
+    }
+
+    private void Deliver(RpmsgEndpoint endpoint, uint source, uint destination, ReadOnlySpan<byte> payload)
+    {
+        try
+        {
+            if (!endpoint.Deliver(source, payload))
+                _counters.CountDropped($"endpoint 0x{destination:X} destroyed while a message was in flight");
+        }
+        catch (Exception e)
+        {
+            _counters.ReceiveCallbackFailed(endpoint.Address, e);
+        }
+    }
+
+    private void DeliverZeroCopy(RpmsgEndpoint endpoint, RpmsgRxBuffer buffer)
+    {
+        try
+        {
+            if (!endpoint.DeliverZeroCopy(buffer))
+                _counters.CountDropped($"endpoint 0x{buffer.Destination:X} destroyed while a message was in flight");
+        }
+        catch (Exception e)
+        {
+            _counters.ReceiveCallbackFailed(endpoint.Address, e);
+        }
+        finally
+        {
+            buffer.HandlerReturned();
+        }
+    }
+
+    private void DeliverBacklog(RpmsgParkedBacklog backlog)
+    {
+        while (_device.State == RpmsgDeviceState.Running && backlog.TryPeek(out uint source, out uint destination, out var payload))
+        {
+            if (!_endpoints.TryGet(destination, out var endpoint))
+            {
+                _counters.CountDropped($"no endpoint at dst 0x{destination:X} (src 0x{source:X}, {payload.Length} bytes)");
+            }
+            else if (endpoint.IsZeroCopy)
+            {
+                var copy = new RpmsgRxBuffer(this, -1);
+                copy.ArmPrivate(payload.ToArray(), payload.Length, source, destination);
+                DeliverZeroCopy(endpoint, copy);
+            }
+            else
+            {
+                Deliver(endpoint, source, destination, payload);
+            }
+            backlog.Pop();
+        }
+    }
+
+    private void DropReceived(IRpmsgTransport transport, int id, string why)
+    {
+        Release(transport, id);
+        _counters.CountError("bad message: " + why);
+    }
+}
