@@ -31,9 +31,11 @@ internal sealed partial class RpmsgRxDispatcher
     private bool HandleReceived(IRpmsgTransport transport, in RpmsgBufferRef rx, RpmsgParkedBacklog into)
     {
         bool park = ReferenceEquals(into, _parked);
-        _counters.CountRx();
+        // RxMessages counts a message once it is handled (delivered, parked or dropped), so a reader of the
+        // counter sees its effect: a batched message is counted when DeliverBacklog delivers it.
         if (_held[rx.Id].IsLive)
         {
+            _counters.CountRx();
             // The peer handed us a buffer the application still holds: it reused a descriptor it had
             // not got back. Checked before any path (copy, park, drop) could give it back under the holder.
             _device.Break(new Fault(FaultLayer.Rpmsg, FaultRule.HeldBufferRedelivered, "rx buffer", (ulong)rx.Id,
@@ -76,6 +78,7 @@ internal sealed partial class RpmsgRxDispatcher
         }
         if (endpoint is null)
         {
+            _counters.CountRx();
             Release(transport, rx.Id);
             _counters.CountDropped($"no endpoint at dst 0x{header.Destination:X} (src 0x{header.Source:X}, {length} bytes)");
             return true;
@@ -88,12 +91,15 @@ internal sealed partial class RpmsgRxDispatcher
             var held = _held[rx.Id];
             held.Arm(rx.Region, rx.Offset + RpmsgHeader.Size, length, header.Source, header.Destination);
             DeliverZeroCopy(endpoint, held);
+            _counters.CountRx();
             return false;
         }
         // The payload is copied: the buffer goes back (published with the batch) before the callback runs, which
         // may block sending, and the peer may need this buffer to make progress (a remote blocked on rx buffers
         // would never return ours).
         into.Commit();
+        if (park)
+            _counters.CountRx();
         Release(transport, rx.Id);
         return true;
     }
@@ -145,6 +151,7 @@ internal sealed partial class RpmsgRxDispatcher
 
     private void DeliverBacklog(RpmsgParkedBacklog backlog)
     {
+        bool batch = ReferenceEquals(backlog, _batch); // parked messages were counted when parked
         while (_device.State == RpmsgDeviceState.Running && backlog.TryPeek(out uint source, out uint destination, out var payload))
         {
             if (!_endpoints.TryGet(destination, out var endpoint))
@@ -162,11 +169,14 @@ internal sealed partial class RpmsgRxDispatcher
                 Deliver(endpoint, source, destination, payload);
             }
             backlog.Pop();
+            if (batch)
+                _counters.CountRx();
         }
     }
 
     private void DropReceived(IRpmsgTransport transport, int id, string why)
     {
+        _counters.CountRx();
         Release(transport, id);
         _counters.CountError("bad message: " + why);
     }

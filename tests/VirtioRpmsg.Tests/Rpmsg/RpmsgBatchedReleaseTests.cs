@@ -101,6 +101,23 @@ public class RpmsgBatchedReleaseTests
         GC.KeepAlive(remoteEcho);
     }
 
+    [Fact]
+    public void Batch_RxMessagesCountsAMessageOnlyOnceItIsDelivered()
+    {
+        // Whoever sees the count must see the message (tests and users wait on RxMessages, then read the queue).
+        using var loop = BothCallerPoll();
+        var sender = loop.Remote.CreateEndpoint(0x400);
+        long before = loop.Host.Counters.RxMessages;
+        var seen = new List<long>();
+        loop.Host.CreateEndpoint(0x500, (_, _, _) => seen.Add(loop.Host.Counters.RxMessages - before));
+        for (int i = 0; i < 3; i++)
+            Assert.True(sender.TrySendTo(0x500, [(byte)i]));
+
+        Assert.Equal(3, loop.Host.Poll()); // one batch of three
+        Assert.Equal([0L, 1L, 2L], seen);
+        Assert.Equal(3, loop.Host.Counters.RxMessages - before);
+    }
+
     private static int FillHostRing(RpmsgEndpoint sender)
     {
         int sent = 0;
