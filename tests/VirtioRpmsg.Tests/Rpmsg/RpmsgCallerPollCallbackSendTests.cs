@@ -8,6 +8,9 @@ namespace VirtioRpmsg.Tests.Rpmsg;
 /// returned tx buffer, so the peer must be asked to kick when it returns one, even when an application sender
 /// (which in CallerPoll arms nothing) began waiting first. Else the callback, which goes first, slept for the
 /// IdleRecheckInterval (set far beyond the test's bound here) per try.
+/// The remote returns the first tx buffer (and kicks) before the rest: the callback takes that one, and the
+/// application sender it hands over to finds none left; in CallerPoll the application's next Poll wakes it
+/// (in CI the test once waited for the hand-off alone while the remote had returned only one buffer).
 /// </summary>
 public class RpmsgCallerPollCallbackSendTests
 {
@@ -24,7 +27,13 @@ public class RpmsgCallerPollCallbackSendTests
             },
             remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll);
         var arrivals = new ConcurrentQueue<byte>();
-        loop.Remote.CreateEndpoint(0x400, (_, _, payload) => arrivals.Enqueue(payload[0]));
+        using var releaseRemote = new ManualResetEventSlim();
+        loop.Remote.CreateEndpoint(0x400, (_, _, payload) =>
+        {
+            arrivals.Enqueue(payload[0]);
+            if (arrivals.Count == 1)
+                releaseRemote.Wait(Bound); // its buffer went back (and kicked) before this callback; the rest wait
+        });
         using var callbackSent = new ManualResetEventSlim();
         var host = loop.Host.CreateEndpoint(0x500, (ept, _, _) =>
         {
@@ -42,9 +51,17 @@ public class RpmsgCallerPollCallbackSendTests
         var poll = Task.Factory.StartNew(() => loop.Host.Poll(), TaskCreationOptions.LongRunning); // runs the callback
         RpmsgLoopback.WaitForBlockedSenders(loop.Host, waits, count: 2);
 
-        loop.Remote.Poll(); // consumes and returns the host's tx buffers
-        Assert.True(callbackSent.Wait(Bound), "the callback sender was not woken when its peer returned tx buffers");
-        Assert.True(poll.Wait(Bound));
+        var remotePoll = Task.Factory.StartNew(() => loop.Remote.Poll(), TaskCreationOptions.LongRunning); // returns the host's tx buffers
+        try
+        {
+            Assert.True(callbackSent.Wait(Bound), "the callback sender was not woken when its peer returned a tx buffer");
+            Assert.True(poll.Wait(Bound));
+        }
+        finally
+        {
+            releaseRemote.Set();
+        }
+        Assert.True(remotePoll.Wait(Bound));
         // Under CallerPoll an application sender outside a callback is woken by the application's Poll
         // (docs/wait-strategies.md), which WaitUntil calls here, as a CallerPoll application does.
         loop.WaitUntil(() => app.IsCompleted, "the application sender sent after the callback");
