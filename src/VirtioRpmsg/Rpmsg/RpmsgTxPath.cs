@@ -267,7 +267,10 @@ internal sealed class RpmsgTxPath
             Signal();
         lock (_armLock)
         {
-            if (Interlocked.Decrement(ref _waiters) != 0 || !_armed)
+            // CallerPoll: only a callback sender waits on the doorbell; application senders left waiting are
+            // woken by Poll, and kicks for them would pile up unread (a peer whose kick blocks could fill the doorbell).
+            int left = Interlocked.Decrement(ref _waiters);
+            if (!_armed || (left != 0 && (_device.HasDispatcherThread || Volatile.Read(ref _callbackWaiters) > 0)))
                 return;
             _armed = false;
             if (!_gate.TryEnter(out var transport))

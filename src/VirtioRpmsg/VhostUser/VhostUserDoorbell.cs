@@ -8,32 +8,35 @@ namespace VirtioRpmsg.VhostUser;
 /// The doorbell of a vhost-user device: the guest kicks through one eventfd per queue, the device interrupts
 /// through one call descriptor per queue (virtio_uml passes a pipe's write end; 8 bytes interrupt). Ring writes
 /// every call descriptor (an interrupt on a queue with nothing new costs the guest one empty check), Wait
-/// polls every kick descriptor. It also remembers which queues have ever been kicked: the first kick on
-/// queue 0 (the guest's rx queue, filled with its receive buffers) is the only "driver ready" a vhost-user
-/// front-end gives. The descriptors stay the queues' (<see cref="VhostUserVring"/>); the back-end disposes
-/// this doorbell before it closes them.
+/// polls every kick descriptor. It also remembers whether the guest ever kicked: a first kick is the only
+/// "driver ready" a vhost-user front-end gives (a driver sends no notification before DRIVER_OK). The
+/// descriptors stay the queues' (<see cref="VhostUserVring"/>); the back-end disposes this doorbell before it
+/// closes them.
 /// </summary>
 internal sealed unsafe class VhostUserDoorbell : IDoorbell
 {
     private readonly FileDescriptor[] _kicks;
     private readonly FileDescriptor[] _calls;
     private readonly DescriptorWaiter _waiter;
-    private readonly bool[] _kicked;
+    private volatile bool _kicked;
     private volatile bool _disposed;
 
     internal VhostUserDoorbell(FileDescriptor[] kicks, FileDescriptor[] calls, string name)
     {
         _kicks = kicks;
         _calls = calls;
-        _kicked = new bool[kicks.Length];
         Name = name;
         _waiter = new DescriptorWaiter(name + " kicks");
     }
 
     internal string Name { get; }
 
-    /// <summary>True once queue <paramref name="queue"/> was kicked (seen by a Wait or Drain).</summary>
-    internal bool WasKicked(int queue) => Volatile.Read(ref _kicked[queue]);
+    /// <summary>
+    /// True once any queue was kicked (seen by a Wait or Drain). Not per queue: a front-end may pass one eventfd
+    /// for both queues, and a kick landing between the reads of queue 0's and queue 1's descriptor is then read
+    /// as queue 1's (a device that waited for queue 0 never went live; seen once under load).
+    /// </summary>
+    internal bool WasKicked => _kicked;
 
     /// <inheritdoc />
     public bool Ring()
@@ -100,7 +103,7 @@ internal sealed unsafe class VhostUserDoorbell : IDoorbell
                 if (r == -Errno.EAGAIN)
                     continue;
                 NativeCallException.ThrowIfError(r, "read kick", $"{Name} queue {i}");
-                Volatile.Write(ref _kicked[i], true);
+                _kicked = true;
                 any = true;
             }
             finally

@@ -11,7 +11,7 @@ namespace VirtioRpmsg.VhostUser;
 /// One guest's vhost-user connection, served as an rpmsg device (virtio id 7) in the remote role: it answers
 /// the front-end's requests, maps guest memory, checks the rings, and once both queues are fully set up
 /// creates a fresh <see cref="RpmsgDevice"/> over them (no resource table: the rings come from
-/// SET_VRING_ADDR, the features from SET_FEATURES, readiness from the first rx kick). Any protocol violation
+/// SET_VRING_ADDR, the features from SET_FEATURES, readiness from the first kick). Any protocol violation
 /// is one <see cref="Fault"/>: a REPLY_ACK failure status if one was asked for, then the device is stopped,
 /// guest memory unmapped and the connection closed. Single-threaded: <see cref="Run"/> is the only caller.
 /// </summary>

@@ -4,8 +4,9 @@ namespace VirtioRpmsg.VhostUser;
 
 /// <summary>
 /// The vdev control of a vhost-user device. There is no status byte on the wire: the features come from
-/// SET_FEATURES, and the driver is ready (DRIVER_OK) once it kicked its rx queue (queue 0) after filling it
-/// with receive buffers, which is the last thing virtio_rpmsg_bus does in its probe.
+/// SET_FEATURES, and the driver is ready (DRIVER_OK) once it kicked: virtio_rpmsg_bus kicks its rx queue
+/// (queue 0) after filling it with receive buffers as the last thing in its probe, and no driver may notify
+/// before DRIVER_OK (virtio 1.x, 3.1.1), so a kick on either queue counts.
 /// </summary>
 internal sealed class VhostUserVdevControl : IVdevControl
 {
@@ -28,9 +29,9 @@ internal sealed class VhostUserVdevControl : IVdevControl
     {
         get
         {
-            if (!_doorbell.WasKicked(0))
+            if (!_doorbell.WasKicked)
                 _doorbell.Drain();
-            return _doorbell.WasKicked(0) ? Ready : _written;
+            return _doorbell.WasKicked ? Ready : _written;
         }
         // Only a driver writes the status; a device-role caller never does.
         set => _written = value;

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using VirtioRpmsg.Rpmsg;
+using VirtioRpmsg.Virtio;
 
 namespace VirtioRpmsg.Tests.Rpmsg;
 
@@ -8,13 +9,20 @@ namespace VirtioRpmsg.Tests.Rpmsg;
 /// returned tx buffer, so the peer must be asked to kick when it returns one, even when an application sender
 /// (which in CallerPoll arms nothing) began waiting first. Else the callback, which goes first, slept for the
 /// IdleRecheckInterval (set far beyond the test's bound here) per try.
+/// The remote returns the first tx buffer (and kicks) before the rest: the callback takes that one, and the
+/// application sender it hands over to finds none left; in CallerPoll the application's next Poll wakes it
+/// (in CI the test once waited for the hand-off alone while the remote had returned only one buffer). Once the
+/// callback sender left, nobody waits on the doorbell, so the remote returning the rest must not kick (with
+/// or without EVENT_IDX; a peer whose kick blocks would fill the doorbell).
 /// </summary>
 public class RpmsgCallerPollCallbackSendTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
 
-    [Fact]
-    public void Send_CallbackAfterApplicationSenderUnderCallerPoll_IsWokenByTheReturnedBuffer()
+    [Theory]
+    [InlineData(RpmsgFeatures.NameService)]
+    [InlineData(RpmsgFeatures.NameService | VirtioFeatures.EventIndex)]
+    public void Send_CallbackAfterApplicationSenderUnderCallerPoll_IsWokenByTheReturnedBuffer(uint features)
     {
         using var loop = RpmsgLoopback.Create(
             host: o =>
@@ -22,9 +30,16 @@ public class RpmsgCallerPollCallbackSendTests
                 o.WaitStrategy = RpmsgWaitStrategy.CallerPoll;
                 o.IdleRecheckInterval = TimeSpan.FromMinutes(10);
             },
-            remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll);
+            remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
+            deviceFeatures: features);
         var arrivals = new ConcurrentQueue<byte>();
-        loop.Remote.CreateEndpoint(0x400, (_, _, payload) => arrivals.Enqueue(payload[0]));
+        using var releaseRemote = new ManualResetEventSlim();
+        loop.Remote.CreateEndpoint(0x400, (_, _, payload) =>
+        {
+            arrivals.Enqueue(payload[0]);
+            if (arrivals.Count == 1)
+                releaseRemote.Wait(Bound); // its buffer went back (and kicked) before this callback; the rest wait
+        });
         using var callbackSent = new ManualResetEventSlim();
         var host = loop.Host.CreateEndpoint(0x500, (ept, _, _) =>
         {
@@ -42,9 +57,21 @@ public class RpmsgCallerPollCallbackSendTests
         var poll = Task.Factory.StartNew(() => loop.Host.Poll(), TaskCreationOptions.LongRunning); // runs the callback
         RpmsgLoopback.WaitForBlockedSenders(loop.Host, waits, count: 2);
 
-        loop.Remote.Poll(); // consumes and returns the host's tx buffers
-        Assert.True(callbackSent.Wait(Bound), "the callback sender was not woken when its peer returned tx buffers");
-        Assert.True(poll.Wait(Bound));
+        var remotePoll = Task.Factory.StartNew(() => loop.Remote.Poll(), TaskCreationOptions.LongRunning); // returns the host's tx buffers
+        long kicks;
+        try
+        {
+            Assert.True(callbackSent.Wait(Bound), "the callback sender was not woken when its peer returned a tx buffer");
+            Assert.True(poll.Wait(Bound));
+        }
+        finally
+        {
+            kicks = loop.RemoteDoorbell.RingCount;
+            releaseRemote.Set();
+        }
+        Assert.True(remotePoll.Wait(Bound));
+        kicks = loop.RemoteDoorbell.RingCount - kicks;
+        Assert.True(kicks == 0, $"the remote kicked the caller-polling host {kicks} times for the buffers it returned after the callback sender left");
         // Under CallerPoll an application sender outside a callback is woken by the application's Poll
         // (docs/wait-strategies.md), which WaitUntil calls here, as a CallerPoll application does.
         loop.WaitUntil(() => app.IsCompleted, "the application sender sent after the callback");
