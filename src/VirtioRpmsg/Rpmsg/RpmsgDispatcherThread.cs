@@ -189,19 +189,21 @@ internal sealed class RpmsgDispatcherThread
 
     /// <summary>
     /// The last polling reader leaves without its message (it will sleep): rx notifications back on, so what arrives
-    /// next wakes the dispatcher thread, which sleeps with them off while readers poll. Never throws.
+    /// next wakes the dispatcher thread, which sleeps with them off while readers poll. False when a message is
+    /// already pending (it came before the re-arm, so no kick will announce it). Never throws.
     /// </summary>
-    internal static void HelpersGone(RpmsgDevice device)
+    internal static bool HelpersGone(RpmsgDevice device)
     {
         if (!device.HasDispatcherThread || !device.Gate.TryEnter(out var transport))
-            return;
+            return true;
         try
         {
-            transport.EnableRxNotifications();
+            return transport.EnableRxNotifications();
         }
         catch (Exception e) when (RpmsgDataGate.Handles(e))
         {
             device.Gate.Absorb(e, "rx notifications not re-enabled after a reader polled");
+            return true;
         }
         finally
         {

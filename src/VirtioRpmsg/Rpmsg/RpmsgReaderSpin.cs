@@ -76,8 +76,10 @@ internal static class RpmsgReaderSpin
         finally
         {
             // Out first, then the re-arm: against the dispatcher's disable, then its look at the helper count.
-            if (owner.HelperOut() && !ready)
-                RpmsgDispatcherThread.HelpersGone(device);
+            // A message that landed after the last poll and before the re-arm was not kicked for: take it here
+            // (the dispatcher would only see it at its next look), so the caller's re-check finds it queued.
+            if (owner.HelperOut() && !ready && !RpmsgDispatcherThread.HelpersGone(device))
+                Help(device);
         }
     }
 
