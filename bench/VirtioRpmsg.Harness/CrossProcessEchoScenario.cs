@@ -122,6 +122,7 @@ public sealed class CrossProcessEchoScenario : IEchoScenario
             var session = Session(wait, wait, cancellationToken);
             int n = wait == RpmsgWaitStrategy.Interrupt ? Math.Max(1, count / 4) : count;
             int w = wait == RpmsgWaitStrategy.Interrupt ? Math.Max(1, warmup / 4) : warmup;
+            UserPathRun.WarmUp(session.Host, session.EchoAddress, TimeSpan.FromMilliseconds(500), cancellationToken);
             foreach (var path in new[] { UserPath.Receive, UserPath.ReceiveAsync, UserPath.Stream, UserPath.Pipe })
             {
                 bool idle = wait == RpmsgWaitStrategy.Hybrid && path == UserPath.Receive;

@@ -49,6 +49,23 @@ internal static class UserPathRun
         return result!;
     }
 
+    /// <summary>
+    /// Echoes through a blocking Receive, unrecorded, for <paramref name="duration"/>: a fresh remote process (every
+    /// wait mode gets one) runs tier-0 code until the runtime's tiering delay (100 ms and more) has passed, and a quick
+    /// run's first case is over within a few milliseconds, so without this the first path of each mode measured the JIT.
+    /// </summary>
+    public static void WarmUp(RpmsgDevice host, uint echoAddress, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        using var endpoint = host.CreateEndpoint(RpmsgAddress.Any, echoAddress);
+        var echo = new BlockingEcho(endpoint, 64);
+        long until = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        for (int i = 0; Stopwatch.GetTimestamp() < until; i++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            echo.RoundTrip(i);
+        }
+    }
+
     private static UserPathResult Measure(UserPath path, RpmsgWaitStrategy wait, int payloadSize, int warmup, int count, Action<int> roundTrip)
     {
         for (int i = 0; i < warmup; i++)

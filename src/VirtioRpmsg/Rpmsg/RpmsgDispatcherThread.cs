@@ -13,6 +13,14 @@ namespace VirtioRpmsg.Rpmsg;
 /// <see cref="RpmsgWaitStrategy.Hybrid"/> <c>HybridSpin</c>, <see cref="RpmsgWaitStrategy.BusyPoll"/>
 /// <c>BusyPollIdleTimeout</c>. <see cref="RpmsgWaitStrategy.CallerPoll"/> has no thread: the
 /// application calls <see cref="RpmsgDevice.Poll"/>.
+/// <para>
+/// While application readers poll the ring (<see cref="RpmsgReaderSpin"/>) the loop neither spins nor
+/// asks the peer to kick: it sleeps with rx notifications off and looks again every
+/// <see cref="HelperRecheck"/> (sooner when a kick comes anyway), taking over only when a message
+/// waits with the ring free. A reader whose spin runs out turns notifications back on as it leaves
+/// (<see cref="HelpersGone"/>); the loop turns them off, then looks at the helper count (a Dekker
+/// pair, ordered by the rx queue's lock), so it never sleeps with them off and nobody polling.
+/// </para>
 /// </summary>
 internal sealed class RpmsgDispatcherThread
 {
@@ -33,6 +41,9 @@ internal sealed class RpmsgDispatcherThread
     // Wait return at once, and every wait re-checks the ring anyway.
     private static readonly long DrainInterval = Stopwatch.Frequency / 10_000;
     private readonly bool _drainWhileAwake;
+
+    /// <summary>How long the loop sleeps (kicks off) while readers poll the ring before it looks again.</summary>
+    internal static readonly TimeSpan HelperRecheck = TimeSpan.FromMilliseconds(1);
 
     internal RpmsgDispatcherThread(RpmsgDevice device, RpmsgRxDispatcher rx, RpmsgTxPath tx)
     {
@@ -129,9 +140,12 @@ internal sealed class RpmsgDispatcherThread
         var doorbell = _device.Doorbell;
         var recheck = _device.Options.IdleRecheckInterval;
         bool spins = _spinBudget > TimeSpan.Zero;
+        var owner = _rx.Owner;
         while (!token.IsCancellationRequested && _device.State == RpmsgDeviceState.Running)
         {
             transport.DisableRxNotifications();
+            if (owner.HasHelpers && SleepWhileHelped(transport, doorbell, token))
+                continue;
             DrainIfDue(doorbell);
             if (!_rx.TryProcessPendingOwned(64, out int handled))
             {
@@ -148,10 +162,52 @@ internal sealed class RpmsgDispatcherThread
                 continue;
             if (spins && SpinUntilWork(transport, doorbell, Deadline.Within(_spinBudget), token))
                 continue;
+            if (owner.HasHelpers)
+                continue; // a reader polls: sleep without kicks (above)
             if (!transport.EnableRxNotifications())
                 continue;
             _tx.WakeIfReturned(transport);
             doorbell.Wait(recheck, token);
+        }
+    }
+
+    /// <summary>
+    /// Readers poll the ring (notifications are off): sleeps up to <see cref="HelperRecheck"/> and returns true, or
+    /// false when the loop should work instead (the last reader left, or a message waits with the ring free).
+    /// </summary>
+    private bool SleepWhileHelped(IRpmsgTransport transport, IDoorbell doorbell, CancellationToken token)
+    {
+        // After the disable (the caller's), the helper count: a leaving reader's re-arm came after its count.
+        Interlocked.MemoryBarrier();
+        var owner = _rx.Owner;
+        if (!owner.HasHelpers || (!owner.IsOwned && transport.RxPending))
+            return false;
+        _tx.WakeIfReturned(transport);
+        doorbell.Wait(HelperRecheck, token);
+        return true;
+    }
+
+    /// <summary>
+    /// The last polling reader leaves without its message (it will sleep): rx notifications back on, so what arrives
+    /// next wakes the dispatcher thread, which sleeps with them off while readers poll. False when a message is
+    /// already pending (it came before the re-arm, so no kick will announce it). Never throws.
+    /// </summary>
+    internal static bool HelpersGone(RpmsgDevice device)
+    {
+        if (!device.HasDispatcherThread || !device.Gate.TryEnter(out var transport))
+            return true;
+        try
+        {
+            return transport.EnableRxNotifications();
+        }
+        catch (Exception e) when (RpmsgDataGate.Handles(e))
+        {
+            device.Gate.Absorb(e, "rx notifications not re-enabled after a reader polled");
+            return true;
+        }
+        finally
+        {
+            device.Gate.Exit();
         }
     }
 

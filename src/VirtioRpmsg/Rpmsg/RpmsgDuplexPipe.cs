@@ -6,25 +6,33 @@ namespace VirtioRpmsg.Rpmsg;
 /// <summary>
 /// A queue-style endpoint as an <see cref="IDuplexPipe"/> (like Linux's rpmsg tty): what is flushed
 /// to <see cref="Output"/> is sent as messages of at most <see cref="RpmsgEndpoint.MaxPayload"/>
-/// bytes; received message bytes appear on <see cref="Input"/> in order. Two pump tasks move the
-/// data; disposing stops them and completes both pipes.
+/// bytes; received message bytes appear on <see cref="Input"/> in order. A receive pump task moves
+/// messages into <see cref="Input"/>; disposing stops it and completes both sides.
+/// <para>
+/// No thread-pool hop per message. A flush of <see cref="Output"/> sends on the flushing thread (a
+/// free tx buffer first; without one it waits asynchronously). A reader's <see cref="Input"/>
+/// continuation runs on the receive pump's thread as soon as the pump has written a message, so do
+/// not block inside it waiting for more input: the pump that would deliver it is the thread running
+/// it. A wait for back-pressure (a full input) still resumes on the thread pool, and the pump never
+/// runs a reader on the dispatcher (a parked receive completes on the pool).
+/// </para>
 /// </summary>
 public sealed class RpmsgDuplexPipe : IDuplexPipe, IAsyncDisposable
 {
-    private readonly Pipe _inbound = new();
-    private readonly Pipe _outbound = new();
+    private readonly Pipe _inbound;
+    private readonly RpmsgPipeWriter _output;
     private readonly CancellationTokenSource _stop = new();
-    private readonly uint _destination;
     private readonly Task _rxPump;
-    private readonly Task _txPump;
 
     /// <summary>Starts pumping <paramref name="endpoint"/>'s messages into <see cref="Input"/> and <see cref="Output"/> to <paramref name="destination"/> (default: the endpoint's remote address).</summary>
     public RpmsgDuplexPipe(RpmsgEndpoint endpoint, uint destination = RpmsgAddress.Any)
     {
         Endpoint = endpoint ?? throw new ArgumentNullException(nameof(endpoint));
-        _destination = destination;
+        // Reader side inline (a hop per message costs more than the round trip); writer side on the pool,
+        // so a reader's AdvanceTo never resumes the receive pump (which may spin) on the reader's thread.
+        _inbound = new Pipe(new PipeOptions(readerScheduler: new RpmsgPipeScheduler(endpoint.Device), writerScheduler: PipeScheduler.ThreadPool, useSynchronizationContext: false));
+        _output = new RpmsgPipeWriter(endpoint, destination, _stop.Token);
         _rxPump = Task.Run(ReceivePumpAsync);
-        _txPump = Task.Run(SendPumpAsync);
     }
 
     /// <summary>The endpoint underneath.</summary>
@@ -34,7 +42,7 @@ public sealed class RpmsgDuplexPipe : IDuplexPipe, IAsyncDisposable
     public PipeReader Input => _inbound.Reader;
 
     /// <summary>Bytes to send: every flush is sent as one or more messages.</summary>
-    public PipeWriter Output => _outbound.Writer;
+    public PipeWriter Output => _output;
 
     private async Task ReceivePumpAsync()
     {
@@ -66,62 +74,30 @@ public sealed class RpmsgDuplexPipe : IDuplexPipe, IAsyncDisposable
         await writer.CompleteAsync(error).ConfigureAwait(false);
     }
 
-    private async Task SendPumpAsync()
-    {
-        var reader = _outbound.Reader;
-        var scratch = new byte[Endpoint.MaxPayload];
-        Exception? error = null;
-        try
-        {
-            while (true)
-            {
-                var result = await reader.ReadAsync(_stop.Token).ConfigureAwait(false);
-                var buffer = result.Buffer;
-                while (!buffer.IsEmpty)
-                {
-                    var chunk = buffer.Slice(0, Math.Min(scratch.Length, buffer.Length));
-                    ReadOnlyMemory<byte> message;
-                    if (chunk.IsSingleSegment)
-                    {
-                        message = chunk.First;
-                    }
-                    else
-                    {
-                        chunk.CopyTo(scratch);
-                        message = scratch.AsMemory(0, (int)chunk.Length);
-                    }
-                    // A free buffer first (no async call at all), then the waiting send.
-                    bool sent = _destination == RpmsgAddress.Any ? Endpoint.TrySend(message.Span) : Endpoint.TrySendTo(_destination, message.Span);
-                    if (!sent && _destination == RpmsgAddress.Any)
-                        await Endpoint.SendAsync(message, _stop.Token).ConfigureAwait(false);
-                    else if (!sent)
-                        await Endpoint.SendToAsync(_destination, message, _stop.Token).ConfigureAwait(false);
-                    buffer = buffer.Slice(chunk.End);
-                }
-                reader.AdvanceTo(result.Buffer.End);
-                if (result.IsCompleted)
-                    break;
-            }
-        }
-        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
-        {
-        }
-        catch (Exception e)
-        {
-            error = e;
-        }
-        await reader.CompleteAsync(error).ConfigureAwait(false);
-    }
+    /// <summary>
+    /// Ends once <see cref="Output"/> is completed and everything written to it was sent; faulted with the send's
+    /// exception when the rest could not be sent.
+    /// </summary>
+    public Task Completion => _output.Completion;
 
-    /// <summary>Waits until everything written to <see cref="Output"/> so far has been sent (after completing the writer).</summary>
-    public Task Completion => _txPump;
-
-    /// <summary>Completes the output, stops both pumps and waits for them; the endpoint is not disposed.</summary>
+    /// <summary>
+    /// Completes the output (what was written and not flushed is still sent while tx buffers are free), stops the
+    /// receive pump and waits for it; the endpoint is not disposed. A send that fails here is reported by
+    /// <see cref="Completion"/>, not thrown.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
-        await _outbound.Writer.CompleteAsync().ConfigureAwait(false);
+        _output.Complete();
         _stop.Cancel();
-        await Task.WhenAll(_rxPump, _txPump).ConfigureAwait(false);
+        await _rxPump.ConfigureAwait(false);
+        try
+        {
+            await _output.Completion.ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Reported by Completion; a dispose does not throw it.
+        }
         _stop.Dispose();
     }
 }

@@ -33,7 +33,7 @@ internal sealed class RpmsgEndpointQueue
     private readonly Channel<Message> _channel;
     private readonly object _readLock = new();
     private readonly long _spinTicks;
-    private readonly RpmsgDevice? _device; // polled by a spinning reader (see Help)
+    private readonly RpmsgDevice? _device; // polled by a spinning reader (RpmsgReaderSpin)
     private readonly RpmsgQueueBudget _budget;
     private int _sleepers; // blocking readers asleep (or about to sleep) on _readLock, plus listed async waiters
     private int _queued;   // messages written and not yet read: spun on without taking the channel's lock
@@ -45,7 +45,7 @@ internal sealed class RpmsgEndpointQueue
     /// <param name="capacity">Messages the queue holds.</param>
     /// <param name="budget">The device-wide budget queued messages are charged to (none: unbounded).</param>
     /// <param name="spin">How long a reader spins for a message before it sleeps (<see cref="SpinBudget"/>).</param>
-    /// <param name="device">The device a spinning reader polls (<see cref="Help"/>); null polls nothing.</param>
+    /// <param name="device">The device a spinning reader polls (<see cref="RpmsgReaderSpin"/>); null polls nothing.</param>
     internal RpmsgEndpointQueue(int capacity, RpmsgQueueBudget? budget = null, TimeSpan spin = default, RpmsgDevice? device = null)
     {
         Capacity = capacity;
@@ -248,85 +248,11 @@ internal sealed class RpmsgEndpointQueue
         }
     }
 
-    /// <summary>
-    /// Spins until a message is queued or the queue closed: a few iterations always (a reply already on its
-    /// way), then, with a spin budget, until it runs out. True when ready.
-    /// </summary>
-    /// <remarks>
-    /// While it spins with a device to poll, this thread consumes the rx ring itself (<see cref="Help"/>) and is
-    /// counted as a helper, so the dispatcher thread sleeps instead of spinning: then nothing this thread needs
-    /// runs elsewhere, and it spins without yielding. A yield would hand the core to any other runnable process
-    /// for a time slice, a wake-up's worth of latency per message on a busy machine. Without a device to poll it
-    /// waits for the dispatcher, which may share its core, so it yields between checks (never sleeps).
-    /// </remarks>
-    private bool SpinUntilReady()
-    {
-        var spin = new SpinWait();
-        while (!spin.NextSpinWillYield)
-        {
-            if (Ready())
-                return true;
-            spin.SpinOnce();
-        }
-        if (_spinTicks <= 0)
-            return Ready();
-        long until = Stopwatch.GetTimestamp() + _spinTicks;
-        var device = _device;
-        if (device is null || device.IsDispatcherContext)
-        {
-            while (!Ready())
-            {
-                if (Stopwatch.GetTimestamp() >= until)
-                    return false;
-                spin.SpinOnce(sleep1Threshold: -1);
-            }
-            return true;
-        }
-        var owner = device.Rx.Owner;
-        owner.HelperIn();
-        try
-        {
-            for (int i = 1; ; i++)
-            {
-                Help(device);
-                if (Ready())
-                    return true;
-                if ((i & 15) == 0 && Stopwatch.GetTimestamp() >= until)
-                    return false;
-                // Rarely, in case a thread this one needs (the dispatcher inside a long callback) shares the core.
-                if ((i & 1023) == 0)
-                    Thread.Yield();
-                else
-                    Thread.SpinWait(16);
-            }
-        }
-        finally
-        {
-            owner.HelperOut();
-        }
-    }
+    /// <summary>Spins for a message (<see cref="RpmsgReaderSpin"/>); true when ready.</summary>
+    private bool SpinUntilReady() => RpmsgReaderSpin.Until(this, _device, _spinTicks);
 
-    private bool Ready() => Volatile.Read(ref _queued) > 0 || IsClosed;
-
-    /// <summary>
-    /// A spinning reader consumes the rx ring itself (<see cref="RpmsgDevice.Poll"/>: nothing happens while the
-    /// dispatcher holds the ring), so its message needs no hand-off from the dispatcher thread to this one, a
-    /// wake-up that costs more than the whole round trip. Other endpoints' callbacks may then run on this thread,
-    /// as with any Poll; never from inside a callback.
-    /// </summary>
-    private static void Help(RpmsgDevice device)
-    {
-        if (device.State != RpmsgDeviceState.Running)
-            return;
-        try
-        {
-            device.Poll();
-        }
-        catch (RpmsgDeviceUnavailableException)
-        {
-            // Stopped or broken meanwhile: the queue is closed too, and the reader reports why.
-        }
-    }
+    /// <summary>A message is queued, or the queue closed.</summary>
+    internal bool Ready() => Volatile.Read(ref _queued) > 0 || IsClosed;
 
     /// <summary>
     /// Wakes one blocking reader (or all, <paramref name="all"/>), and serves parked async readers in order: each gets

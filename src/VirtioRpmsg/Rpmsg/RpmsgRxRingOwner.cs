@@ -28,9 +28,10 @@ internal sealed class RpmsgRxRingOwner
     /// <summary>Gives ownership back (release semantics: the batch's ring updates are visible first).</summary>
     internal void Exit() => Volatile.Write(ref _owned, 0);
 
-    // Application threads spinning in a queue read that poll the ring themselves. While any does, the
-    // dispatcher thread does not spin (it sleeps on the doorbell with notifications on): on a machine
-    // with a core per side, a third spinner would take the reader's core for whole time slices.
+    // Application threads spinning in a queue read that poll the ring themselves (RpmsgReaderSpin). While
+    // any does, the dispatcher thread neither spins nor asks for kicks (it sleeps, looking again now and
+    // then): on a machine with a core per side, a third spinner, or a kick and wake-up per message, would
+    // take the reader's core.
     private int _helpers;
 
     /// <summary>True while an application thread spins polling the ring (the dispatcher then does not spin).</summary>
@@ -39,6 +40,6 @@ internal sealed class RpmsgRxRingOwner
     /// <summary>An application thread starts polling the ring while it spins for a message.</summary>
     internal void HelperIn() => Interlocked.Increment(ref _helpers);
 
-    /// <summary>Pairs with <see cref="HelperIn"/>.</summary>
-    internal void HelperOut() => Interlocked.Decrement(ref _helpers);
+    /// <summary>Pairs with <see cref="HelperIn"/>; true when it was the last helper (a full fence either way).</summary>
+    internal bool HelperOut() => Interlocked.Decrement(ref _helpers) == 0;
 }

@@ -1,0 +1,227 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
+
+namespace VirtioRpmsg.Rpmsg;
+
+/// <summary>
+/// <see cref="RpmsgDuplexPipe.Output"/>: buffers what is written and sends it when flushed, on the flushing
+/// thread, as messages of at most <see cref="RpmsgEndpoint.MaxPayload"/> bytes. No pump and no thread hop: a
+/// flush that finds free tx buffers returns with everything sent, allocating nothing. Without free buffers it
+/// waits asynchronously (the send timeout applies; a failed send faults the flush). Single writer, like every
+/// <see cref="PipeWriter"/>: do not write while a flush is pending.
+/// </summary>
+internal sealed class RpmsgPipeWriter : PipeWriter
+{
+    private readonly RpmsgEndpoint _endpoint;
+    private readonly uint _destination;
+    private readonly CancellationToken _stop;
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private byte[] _buffer;
+    private int _written; // bytes written (advanced) into _buffer
+    private int _sent;    // of those, bytes already sent by a flush that had to wait
+    private bool _completed;
+    private int _cancelRequested; // CancelPendingFlush with no flush waiting: the next flush ends cancelled
+    private CancellationTokenSource? _waiting; // the flush waiting for buffers, for CancelPendingFlush
+
+    /// <param name="endpoint">Sends through it.</param>
+    /// <param name="destination">Where to (<see cref="RpmsgAddress.Any"/>: the endpoint's remote address).</param>
+    /// <param name="stop">Ends a wait for buffers of what is sent after <see cref="Complete"/> (the pipe's dispose).</param>
+    internal RpmsgPipeWriter(RpmsgEndpoint endpoint, uint destination, CancellationToken stop)
+    {
+        _endpoint = endpoint;
+        _destination = destination;
+        _stop = stop;
+        _buffer = ArrayPool<byte>.Shared.Rent(endpoint.MaxPayload);
+    }
+
+    /// <summary>Ends once the writer is completed and what was written before is sent (faulted when it could not be).</summary>
+    internal Task Completion => _completion.Task;
+
+    /// <inheritdoc />
+    public override void Advance(int bytes)
+    {
+        ThrowIfCompleted();
+        if ((uint)bytes > (uint)(_buffer.Length - _written))
+            throw new ArgumentOutOfRangeException(nameof(bytes), bytes, $"advance of {bytes} bytes past the {_buffer.Length - _written} bytes GetMemory/GetSpan gave");
+        _written += bytes;
+    }
+
+    /// <inheritdoc />
+    public override Memory<byte> GetMemory(int sizeHint = 0)
+    {
+        Reserve(sizeHint);
+        return _buffer.AsMemory(_written);
+    }
+
+    /// <inheritdoc />
+    public override Span<byte> GetSpan(int sizeHint = 0)
+    {
+        Reserve(sizeHint);
+        return _buffer.AsSpan(_written);
+    }
+
+    private void Reserve(int sizeHint)
+    {
+        ThrowIfCompleted();
+        ArgumentOutOfRangeException.ThrowIfNegative(sizeHint);
+        int need = Math.Max(sizeHint, 1);
+        if (_buffer.Length - _written >= need)
+            return;
+        var larger = ArrayPool<byte>.Shared.Rent(Math.Max(checked(_written + need), _buffer.Length * 2));
+        _buffer.AsSpan(0, _written).CopyTo(larger);
+        ArrayPool<byte>.Shared.Return(_buffer);
+        _buffer = larger;
+    }
+
+    /// <summary>Sends everything written since the last flush; completes synchronously when tx buffers are free.</summary>
+    public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfCompleted();
+        if (cancellationToken.IsCancellationRequested)
+            return ValueTask.FromCanceled<FlushResult>(cancellationToken);
+        if (Interlocked.Exchange(ref _cancelRequested, 0) != 0)
+            return new ValueTask<FlushResult>(new FlushResult(isCanceled: true, isCompleted: false));
+        try
+        {
+            if (TrySendWritten())
+                return new ValueTask<FlushResult>(default(FlushResult));
+        }
+        catch (Exception e)
+        {
+            return ValueTask.FromException<FlushResult>(e); // a flush's failures fault its task, as the pipe's do
+        }
+        return FlushWaitingAsync(cancellationToken);
+    }
+
+    /// <summary>Sends messages while tx buffers are free; true when everything written is sent (and the buffer empty again).</summary>
+    private bool TrySendWritten()
+    {
+        int mtu = _endpoint.MaxPayload;
+        while (_sent < _written)
+        {
+            var chunk = _buffer.AsSpan(_sent, Math.Min(mtu, _written - _sent));
+            if (!(_destination == RpmsgAddress.Any ? _endpoint.TrySend(chunk) : _endpoint.TrySendTo(_destination, chunk)))
+                return false;
+            _sent += chunk.Length;
+        }
+        _sent = _written = 0;
+        return true;
+    }
+
+    // Pooled: even a flush that waits for buffers allocates no state machine per call.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<FlushResult> FlushWaitingAsync(CancellationToken cancellationToken)
+    {
+        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Volatile.Write(ref _waiting, waiting);
+        try
+        {
+            if (Interlocked.Exchange(ref _cancelRequested, 0) != 0)
+                return new FlushResult(isCanceled: true, isCompleted: false);
+            await SendWrittenAsync(waiting.Token).ConfigureAwait(false);
+            return default;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && waiting.IsCancellationRequested)
+        {
+            // CancelPendingFlush: what was not sent stays buffered for the next flush.
+            Interlocked.Exchange(ref _cancelRequested, 0);
+            return new FlushResult(isCanceled: true, isCompleted: false);
+        }
+        finally
+        {
+            Volatile.Write(ref _waiting, null);
+        }
+    }
+
+    /// <summary>Sends the rest, waiting for tx buffers as a send does.</summary>
+    private async Task SendWrittenAsync(CancellationToken cancellationToken)
+    {
+        int mtu = _endpoint.MaxPayload;
+        while (!TrySendWritten())
+        {
+            var chunk = _buffer.AsMemory(_sent, Math.Min(mtu, _written - _sent));
+            if (_destination == RpmsgAddress.Any)
+                await _endpoint.SendAsync(chunk, cancellationToken).ConfigureAwait(false);
+            else
+                await _endpoint.SendToAsync(_destination, chunk, cancellationToken).ConfigureAwait(false);
+            _sent += chunk.Length;
+        }
+    }
+
+    /// <summary>Ends a flush waiting for buffers with <see cref="FlushResult.IsCanceled"/> (or the next flush, if none waits).</summary>
+    public override void CancelPendingFlush()
+    {
+        Volatile.Write(ref _cancelRequested, 1);
+        try
+        {
+            Volatile.Read(ref _waiting)?.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // That flush ended meanwhile: the request stays up for the next one.
+        }
+    }
+
+    /// <summary>
+    /// No more writes. What was written but not flushed is still sent (as a pipe's reader would still see it):
+    /// at once while tx buffers are free, else in the background until the pipe is disposed;
+    /// <see cref="Completion"/> says when. With <paramref name="exception"/> (the writer failed) it is dropped.
+    /// </summary>
+    public override void Complete(Exception? exception = null)
+    {
+        if (_completed)
+            return;
+        _completed = true;
+        if (exception is not null)
+        {
+            _sent = _written = 0;
+            Finish(null);
+            return;
+        }
+        try
+        {
+            if (TrySendWritten())
+            {
+                Finish(null);
+                return;
+            }
+        }
+        catch (Exception e)
+        {
+            Finish(e);
+            return;
+        }
+        _ = SendRestAsync();
+    }
+
+    private async Task SendRestAsync()
+    {
+        try
+        {
+            await SendWrittenAsync(_stop).ConfigureAwait(false);
+            Finish(null);
+        }
+        catch (Exception e)
+        {
+            Finish(e);
+        }
+    }
+
+    private void Finish(Exception? error)
+    {
+        var buffer = _buffer;
+        _buffer = [];
+        ArrayPool<byte>.Shared.Return(buffer);
+        if (error is null)
+            _completion.TrySetResult();
+        else
+            _completion.TrySetException(error);
+    }
+
+    private void ThrowIfCompleted()
+    {
+        if (_completed)
+            throw new InvalidOperationException("the pipe's output was completed: no more writes or flushes");
+    }
+}
