@@ -20,7 +20,12 @@ internal sealed class RpmsgPipeWriter : PipeWriter
     private byte[] _buffer;
     private int _written; // bytes written (advanced) into _buffer
     private int _sent;    // of those, bytes already sent by a flush that had to wait
-    private bool _completed;
+    private readonly object _sync = new(); // Complete (any thread, e.g. the pipe's dispose) against a waiting flush
+    private bool _completed;      // under _sync
+    private bool _flushWaiting;   // under _sync: a flush waits for buffers and owns _buffer/_sent until it ends
+    private bool _completeAfterFlush; // under _sync: Complete came during that flush, which finishes the job
+    private Exception? _completeError;
+    private int _finished;        // Finish ran (the buffer went back to the pool once)
     private int _cancelRequested; // CancelPendingFlush with no flush waiting: the next flush ends cancelled
     private CancellationTokenSource? _waiting; // the flush waiting for buffers, for CancelPendingFlush
 
@@ -113,7 +118,14 @@ internal sealed class RpmsgPipeWriter : PipeWriter
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<FlushResult> FlushWaitingAsync(CancellationToken cancellationToken)
     {
-        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // The pipe's dispose (_stop) ends the wait too: its Complete then sends or drops the rest after this flush.
+        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop);
+        lock (_sync)
+        {
+            if (_completed)
+                throw new InvalidOperationException("the pipe's output was completed: no more writes or flushes");
+            _flushWaiting = true;
+        }
         Volatile.Write(ref _waiting, waiting);
         try
         {
@@ -131,6 +143,14 @@ internal sealed class RpmsgPipeWriter : PipeWriter
         finally
         {
             Volatile.Write(ref _waiting, null);
+            bool complete;
+            lock (_sync)
+            {
+                _flushWaiting = false;
+                complete = _completeAfterFlush;
+            }
+            if (complete)
+                CompleteNow(_completeError);
         }
     }
 
@@ -152,7 +172,7 @@ internal sealed class RpmsgPipeWriter : PipeWriter
     /// <summary>Ends a flush waiting for buffers with <see cref="FlushResult.IsCanceled"/> (or the next flush, if none waits).</summary>
     public override void CancelPendingFlush()
     {
-        Volatile.Write(ref _cancelRequested, 1);
+        Interlocked.Exchange(ref _cancelRequested, 1); // a full fence before the read of _waiting (Dekker with the flush)
         try
         {
             Volatile.Read(ref _waiting)?.Cancel();
@@ -170,9 +190,24 @@ internal sealed class RpmsgPipeWriter : PipeWriter
     /// </summary>
     public override void Complete(Exception? exception = null)
     {
-        if (_completed)
-            return;
-        _completed = true;
+        lock (_sync)
+        {
+            if (_completed)
+                return;
+            _completed = true;
+            if (_flushWaiting)
+            {
+                // The waiting flush still uses the buffer: it completes when it ends (sent, cancelled or failed).
+                _completeError = exception;
+                _completeAfterFlush = true;
+                return;
+            }
+        }
+        CompleteNow(exception);
+    }
+
+    private void CompleteNow(Exception? exception)
+    {
         if (exception is not null)
         {
             _sent = _written = 0;
@@ -210,6 +245,8 @@ internal sealed class RpmsgPipeWriter : PipeWriter
 
     private void Finish(Exception? error)
     {
+        if (Interlocked.Exchange(ref _finished, 1) != 0)
+            return;
         var buffer = _buffer;
         _buffer = [];
         ArrayPool<byte>.Shared.Return(buffer);
@@ -221,7 +258,7 @@ internal sealed class RpmsgPipeWriter : PipeWriter
 
     private void ThrowIfCompleted()
     {
-        if (_completed)
+        if (Volatile.Read(ref _completed))
             throw new InvalidOperationException("the pipe's output was completed: no more writes or flushes");
     }
 }

@@ -171,6 +171,30 @@ public sealed class RpmsgDuplexPipeTests
     }
 
     [Fact]
+    public async Task Complete_WhileAFlushWaitsForBuffers_SendsTheBytesOnceAfterThatFlush()
+    {
+        // As the pipe's DisposeAsync does from another task: the waiting flush still owns the buffer, so Complete
+        // must leave the rest to it (it sent the bytes twice, and returned the buffer to the pool under the flush).
+        var (loop, host, received) = Pair();
+        using var _ = loop;
+        var pipe = new RpmsgDuplexPipe(host);
+        int filler = FillTxRing(host);
+        var data = Pattern(64, 7);
+        var flush = pipe.Output.WriteAsync(data);
+        Assert.False(flush.IsCompleted);
+
+        pipe.Output.Complete();
+        Assert.False(pipe.Completion.IsCompleted); // not before the flush that holds the bytes ends
+        Assert.Equal(filler, loop.Remote.Poll());   // buffers come back
+        loop.Host.Poll();                           // the waiting flush is woken and sends
+
+        Assert.False((await flush.AsTask().WaitAsync(Bound)).IsCanceled);
+        await pipe.Completion.WaitAsync(Bound);
+        loop.Remote.Poll();
+        Assert.Equal(1, received.Count(m => m.AsSpan().SequenceEqual(data)));
+    }
+
+    [Fact]
     public void Scheduler_InsideAReceiveCallback_RunsOnTheThreadPoolNotTheDispatcher()
     {
         using var loop = RpmsgLoopback.Create(host: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll, remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll);
