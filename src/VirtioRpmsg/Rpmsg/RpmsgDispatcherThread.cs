@@ -180,7 +180,9 @@ internal sealed class RpmsgDispatcherThread
         // After the disable (the caller's), the helper count: a leaving reader's re-arm came after its count.
         Interlocked.MemoryBarrier();
         var owner = _rx.Owner;
-        if (!owner.HasHelpers || (!owner.IsOwned && transport.RxPending))
+        // Work instead when: nobody polls any more; a message (or a backlog) waits with the ring free; a Poll owns the
+        // ring while a sender inside its callback waits (it is signalled on every ring, with kicks on, below).
+        if (!owner.HasHelpers || (!owner.IsOwned && (transport.RxPending || _rx.HasBacklog)) || (owner.IsOwned && _tx.Waiters > 0))
             return false;
         _tx.WakeIfReturned(transport);
         doorbell.Wait(HelperRecheck, token);

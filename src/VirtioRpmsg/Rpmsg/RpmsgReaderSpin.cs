@@ -78,7 +78,7 @@ internal static class RpmsgReaderSpin
             // Out first, then the re-arm: against the dispatcher's disable, then its look at the helper count.
             // A message that landed after the last poll and before the re-arm was not kicked for: take it here
             // (the dispatcher would only see it at its next look), so the caller's re-check finds it queued.
-            if (owner.HelperOut() && !ready && !RpmsgDispatcherThread.HelpersGone(device))
+            if (owner.HelperOut() && !ready && (!RpmsgDispatcherThread.HelpersGone(device) || device.Rx.HasBacklog))
                 Help(device);
         }
     }

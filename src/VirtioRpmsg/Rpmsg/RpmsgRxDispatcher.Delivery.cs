@@ -88,6 +88,14 @@ internal sealed partial class RpmsgRxDispatcher
             // In order: the batch taken before it is published and delivered first.
             Flush(transport);
             DeliverBacklog(_batch);
+            if (_device.State != RpmsgDeviceState.Running)
+            {
+                // A callback of that batch stopped the device (or it broke): nothing more is delivered, and the
+                // buffer stays with the ring the next link-up resets.
+                _counters.CountRx();
+                _counters.CountDropped($"device no longer running before a zero-copy message to 0x{header.Destination:X} was delivered");
+                return false;
+            }
             var held = _held[rx.Id];
             held.Arm(rx.Region, rx.Offset + RpmsgHeader.Size, length, header.Source, header.Destination);
             DeliverZeroCopy(endpoint, held);

@@ -57,6 +57,12 @@ internal sealed partial class RpmsgRxDispatcher
     /// <summary>Who consumes the rx ring, and whether application threads are polling it (spinning readers).</summary>
     internal RpmsgRxRingOwner Owner => _owner;
 
+    /// <summary>
+    /// Messages taken from the ring but not delivered yet (a batch or parked ones left by a budget-bounded pass).
+    /// Read without the ring: a stale answer only delays them to the next look.
+    /// </summary>
+    internal bool HasBacklog => _batch.Count > 0 || _parked.Count > 0;
+
     /// <summary>True on a thread that is dispatching for this device (the dispatcher thread, or inside Poll).</summary>
     internal bool IsDispatcherContext => ReferenceEquals(t_current, this);
 

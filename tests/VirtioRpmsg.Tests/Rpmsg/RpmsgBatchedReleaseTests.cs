@@ -1,3 +1,4 @@
+using VirtioRpmsg;
 using VirtioRpmsg.Rpmsg;
 
 namespace VirtioRpmsg.Tests.Rpmsg;
@@ -116,6 +117,41 @@ public class RpmsgBatchedReleaseTests
         Assert.Equal(3, loop.Host.Poll()); // one batch of three
         Assert.Equal([0L, 1L, 2L], seen);
         Assert.Equal(3, loop.Host.Counters.RxMessages - before);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Batch_CallbackStopsOrBreaksTheDevice_AZeroCopyMessageAfterItIsNotDelivered(bool breakIt)
+    {
+        using var loop = BothCallerPoll();
+        var sender = loop.Remote.CreateEndpoint(0x400);
+        loop.Host.CreateEndpoint(0x500, (_, _, _) =>
+        {
+            if (breakIt)
+                loop.Host.Break(new Fault(FaultLayer.Rpmsg, FaultRule.HeldBufferRedelivered, "test", 1, "broken by the test's callback"));
+            else
+                loop.Host.Stop();
+        });
+        bool delivered = false;
+        loop.Host.CreateZeroCopyEndpoint(0x501, (_, buffer) =>
+        {
+            delivered = true;
+            buffer.Dispose();
+        });
+        Assert.True(sender.TrySendTo(0x500, [1])); // batched (copied); its callback ends the device
+        Assert.True(sender.TrySendTo(0x501, [2])); // zero-copy, after it in the same pass
+
+        try
+        {
+            loop.Host.Poll();
+        }
+        catch (RpmsgDeviceUnavailableException)
+        {
+            // Ended under the Poll: either outcome of the Poll itself is fine, delivery is what is checked.
+        }
+        Assert.Equal(breakIt ? RpmsgDeviceState.Broken : RpmsgDeviceState.Stopped, loop.Host.State);
+        Assert.False(delivered, "a zero-copy message was delivered after a callback ended the device");
     }
 
     private static int FillHostRing(RpmsgEndpoint sender)
