@@ -108,8 +108,8 @@ public sealed class CrossProcessEchoScenario : IEchoScenario
 
     /// <summary>
     /// Every user-facing receive path (<see cref="UserPath"/>) in every wait mode (busy-poll, hybrid, interrupt), 64 B
-    /// echoes one at a time, each mode over a fresh child. The app-thread paths run first with the host dispatcher
-    /// unpinned; the callback path (the harness's echo client, which pins the dispatcher) runs last in each mode.
+    /// echoes one at a time, each mode over a fresh child. The app-thread paths run first, the application thread pinned
+    /// to the host's CPU and the host dispatcher unpinned; the callback path (the harness's echo client, which pins the dispatcher) runs last in each mode.
     /// Interrupt cases run a quarter of <paramref name="count"/> (each is a cross-core wake-up).
     /// </summary>
     public IReadOnlyList<UserPathResult> RunUserPaths(int count, int warmup, Action<UserPathResult>? progress = null, CancellationToken cancellationToken = default)
@@ -129,7 +129,7 @@ public sealed class CrossProcessEchoScenario : IEchoScenario
                 UserPathResult result;
                 try
                 {
-                    result = UserPathRun.Run(session.Host, session.EchoAddress, path, wait, 64, w, n, idle, cancellationToken);
+                    result = UserPathRun.Run(session.Host, session.EchoAddress, path, wait, 64, w, n, idle, _hostCpu, cancellationToken);
                 }
                 catch (Exception e) when (e is TimeoutException or InvalidOperationException)
                 {

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.IO.Pipelines;
+using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
 
 namespace VirtioRpmsg.Harness;
@@ -14,8 +15,13 @@ internal static class UserPathRun
 {
     private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(30);
 
-    /// <summary>Runs <paramref name="warmup"/> unrecorded, then <paramref name="count"/> recorded round trips to <paramref name="echoAddress"/>.</summary>
-    public static UserPathResult Run(RpmsgDevice host, uint echoAddress, UserPath path, RpmsgWaitStrategy wait, int payloadSize, int warmup, int count, bool measureIdle, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs <paramref name="warmup"/> unrecorded, then <paramref name="count"/> recorded round trips to <paramref name="echoAddress"/>,
+    /// on an application thread pinned to <paramref name="hostCpu"/>: the two sides on different cores, as in every
+    /// cross-process case (unpinned, the scheduler at times put the reader on the remote's core, where a spinning reader
+    /// and the spinning remote took turns by time slices: the "stuck" hybrid cells of earlier reports).
+    /// </summary>
+    public static UserPathResult Run(RpmsgDevice host, uint echoAddress, UserPath path, RpmsgWaitStrategy wait, int payloadSize, int warmup, int count, bool measureIdle, int hostCpu, CancellationToken cancellationToken)
     {
         UserPathResult? result = null;
         Exception? failure = null;
@@ -23,6 +29,7 @@ internal static class UserPathRun
         {
             try
             {
+                CpuAffinity.PinCurrentThread(hostCpu);
                 using var endpoint = host.CreateEndpoint(RpmsgAddress.Any, echoAddress);
                 result = path switch
                 {
