@@ -77,8 +77,7 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
                 _cancelled.Push(buffer.Id);
                 throw;
             }
-            // RPMsg-Lite's master leaves NO_INTERRUPT set for good yet waits for a kick per message.
-            notify = tx.Queue.PushUsedAndNotifyPrepare(buffer.Id, (uint)(RpmsgHeader.Size + payload.Length)) | _rpmsgLite;
+            notify = Publish(tx.Queue, buffer.Id, RpmsgHeader.Size + payload.Length);
         }
         if (notify)
             _doorbell.Ring();
@@ -127,13 +126,14 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
     {
         bool notify;
         using (var tx = _tx.Enter())
-        {
-            // RPMsg-Lite's master leaves NO_INTERRUPT set for good yet waits for a kick per message.
-            notify = tx.Queue.PushUsedAndNotifyPrepare(id, (uint)length) | _rpmsgLite;
-        }
+            notify = Publish(tx.Queue, id, length);
         if (notify)
             _doorbell.Ring();
     }
+
+    // Under the vq0 gate: hands a filled buffer to the driver; true when it must be kicked.
+    // RPMsg-Lite's master leaves NO_INTERRUPT set for good yet waits for a kick per message.
+    private bool Publish(VirtqueueDevice vq0, int id, int length) => vq0.PushUsedAndNotifyPrepare(id, (uint)length) | _rpmsgLite;
 
     public void CancelTx(int id)
     {

@@ -68,19 +68,32 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
         int id;
         using (var tx = _tx.Enter())
         {
-            // Free stack first; when it is empty, reclaim what the peer returned (the used ring's one
-            // consumer is whoever holds the gate) and try again.
-            if (_freeCount == 0)
-                Reclaim(tx.Queue);
-            if (_freeCount == 0)
+            if (!TryTakeFree(tx.Queue, out id))
             {
                 buffer = default;
                 return false;
             }
-            id = _freeTx[--_freeCount];
         }
         buffer = Buffer(id, BufferSize);
         return true;
+    }
+
+    // Under the tx gate. Free stack first; when it is empty, reclaim what the peer returned (the used ring's one
+    // consumer is whoever holds the gate) and try again.
+    private bool TryTakeFree(VirtqueueDriver txq, out int id)
+    {
+        if (_freeCount == 0)
+            Reclaim(txq);
+        id = _freeCount == 0 ? -1 : _freeTx[--_freeCount];
+        return id >= 0;
+    }
+
+    // Under the tx gate: adds the filled buffer and publishes it; true when the peer asked for a kick.
+    private bool AddAndPublish(VirtqueueDriver txq, int id, int length)
+    {
+        if (!txq.TryAddPooledAndPublish(Address(id), (uint)length, deviceWritable: false, token: id, out bool kick))
+            throw new InvalidOperationException($"vring 1 has no free descriptor for tx buffer {id}");
+        return kick;
     }
 
     // Under the tx gate. One lease for all the chains returned; the stack has room for every tx buffer.
@@ -103,10 +116,7 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
             throw new ArgumentOutOfRangeException(nameof(id), id, $"tx buffer {id} of {length} bytes is not a tx buffer of this pool");
         bool kick;
         using (var tx = _tx.Enter())
-        {
-            if (!tx.Queue.TryAddPooledAndPublish(Address(id), (uint)length, deviceWritable: false, token: id, out kick))
-                throw new InvalidOperationException($"vring 1 has no free descriptor for tx buffer {id}");
-        }
+            kick = AddAndPublish(tx.Queue, id, length);
         if (kick)
             _doorbell.Ring();
     }
@@ -117,11 +127,8 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
         bool kick;
         using (var tx = _tx.Enter())
         {
-            if (_freeCount == 0)
-                Reclaim(tx.Queue);
-            if (_freeCount == 0)
+            if (!TryTakeFree(tx.Queue, out int id))
                 return false;
-            int id = _freeTx[--_freeCount];
             try
             {
                 Buffer(id, BufferSize).Fill(source, destination, payload);
@@ -131,8 +138,7 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
                 _freeCount++;
                 throw;
             }
-            if (!tx.Queue.TryAddPooledAndPublish(Address(id), (uint)length, deviceWritable: false, token: id, out kick))
-                throw new InvalidOperationException($"vring 1 has no free descriptor for tx buffer {id}");
+            kick = AddAndPublish(tx.Queue, id, length);
         }
         if (kick)
             _doorbell.Ring();
