@@ -10,6 +10,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -48,6 +49,24 @@ int vr_set_nonblocking(int fd)
     if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
         return -errno;
     return 0;
+}
+
+int vr_set_blocking(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+        return -errno;
+    return 0;
+}
+
+/* A non-blocking read of a descriptor left in blocking mode (RWF_NOWAIT): an eventfd
+ * waiter can then block in read() itself, one system call per wake-up instead of
+ * poll() + read(). -EOPNOTSUPP where the kernel (before 5.12 for eventfd) lacks it. */
+int vr_read_nowait(int fd, void *buf, int len)
+{
+    struct iovec io = { buf, (size_t)len };
+    ssize_t n = preadv2(fd, &io, 1, -1, RWF_NOWAIT);
+    return n < 0 ? -errno : (int)n;
 }
 
 int vr_dup(int fd, int *out)

@@ -59,6 +59,8 @@ VR_EXPORT int vr_write(int fd, const void *buf, int len);
 /* send with MSG_DONTWAIT | MSG_NOSIGNAL: never blocks, never raises SIGPIPE */
 VR_EXPORT int vr_send(int fd, const void *buf, int len);
 VR_EXPORT int vr_set_nonblocking(int fd);
+VR_EXPORT int vr_set_blocking(int fd);
+VR_EXPORT int vr_read_nowait(int fd, void *buf, int len);
 VR_EXPORT int vr_dup(int fd, int *out);
 /* Polls fd (for input, or for output when want_write != 0) and wake_fd (for
  * input) with a timeout in ms (-1 = none). *ready gets VR_READY_* bits;

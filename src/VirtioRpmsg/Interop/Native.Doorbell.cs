@@ -30,6 +30,13 @@ internal static unsafe partial class Native
     [LibraryImport(Library, EntryPoint = "vr_set_nonblocking")]
     internal static partial int SetNonBlocking(int fd);
 
+    [LibraryImport(Library, EntryPoint = "vr_set_blocking")]
+    internal static partial int SetBlocking(int fd);
+
+    /// <summary>read() that never blocks on a blocking descriptor (preadv2 RWF_NOWAIT); -EOPNOTSUPP on kernels without it.</summary>
+    [LibraryImport(Library, EntryPoint = "vr_read_nowait")]
+    internal static partial int ReadNoWait(int fd, void* buffer, int length);
+
     [LibraryImport(Library, EntryPoint = "vr_dup")]
     internal static partial int Dup(int fd, out int duplicate);
 

@@ -27,6 +27,12 @@ public abstract class FileDescriptorDoorbell : IDoorbell
 
     private protected bool IsDisposed => _disposed;
 
+    /// <summary>
+    /// True when <see cref="Inbound"/> is in blocking mode and its reads yield the rings (an eventfd): a long
+    /// Wait then blocks in read() itself (one system call per wake-up), and <see cref="Consume"/> must not block.
+    /// </summary>
+    private protected virtual bool ReadsBlocking => false;
+
     /// <inheritdoc />
     public abstract bool Ring();
 
@@ -37,6 +43,8 @@ public abstract class FileDescriptorDoorbell : IDoorbell
         var deadline = Deadline.From(timeout, nameof(timeout));
         cancellationToken.ThrowIfCancellationRequested();
         ObjectDisposedException.ThrowIf(_disposed, this);
+        if (ReadsBlocking && (timeout == Timeout.InfiniteTimeSpan || timeout >= DescriptorWaiter.BlockingReadMinimum))
+            return _waiter.ReadBlocking(Inbound, deadline, cancellationToken);
         while (true)
         {
             if (!_waiter.WaitReady(Inbound, forWrite: false, deadline, cancellationToken))

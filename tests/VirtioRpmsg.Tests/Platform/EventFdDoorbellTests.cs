@@ -41,6 +41,73 @@ public sealed class EventFdDoorbellTests : DescriptorDoorbellContractTests
     }
 
     [Fact]
+    public void LongWait_BlocksInRead_ARingFromAnotherThreadEndsIt()
+    {
+        using var local = EventFdDoorbell.Create("vrpmsg-test-eventfd");
+        using var peer = local.CreatePeer();
+        // Kernels since 5.12 read an eventfd with RWF_NOWAIT; the machines this project runs on have one.
+        Assert.True(local.BlocksInRead, "the inbound eventfd should be read with a blocking read() on this kernel");
+        using var started = new ManualResetEventSlim();
+        var waiter = Task.Factory.StartNew(() =>
+        {
+            started.Set();
+            return local.Wait(Timeout.InfiniteTimeSpan);
+        }, TaskCreationOptions.LongRunning);
+        started.Wait(Bounded.Limit);
+        Assert.True(peer.Ring());
+        Assert.True(Bounded.Await(waiter));
+        Assert.False(local.Drain());
+    }
+
+    [Fact]
+    public void LongWait_NothingRings_ReturnsFalseNoEarlierThanTheTimeout()
+    {
+        using var local = EventFdDoorbell.Create("vrpmsg-test-eventfd");
+        using var peer = local.CreatePeer();
+        var timeout = DescriptorWaiter.BlockingReadMinimum;
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        Assert.False(Bounded.Run(() => local.Wait(timeout)));
+        Assert.True(watch.Elapsed >= timeout, $"returned after {watch.Elapsed.TotalMilliseconds} ms, before the {timeout.TotalMilliseconds} ms timeout");
+        // The deadline timer's wake-up may still land as one spurious count, never as a blocked Drain.
+        Bounded.Run(local.Drain);
+        Assert.False(Bounded.Run(local.Drain));
+    }
+
+    [Fact]
+    public void LongWait_Cancelled_ThrowsOperationCanceled()
+    {
+        using var local = EventFdDoorbell.Create("vrpmsg-test-eventfd");
+        using var peer = local.CreatePeer();
+        using var cts = new CancellationTokenSource();
+        using var started = new ManualResetEventSlim();
+        var waiter = Task.Factory.StartNew(() =>
+        {
+            started.Set();
+            return local.Wait(Timeout.InfiniteTimeSpan, cts.Token);
+        }, TaskCreationOptions.LongRunning);
+        started.Wait(Bounded.Limit);
+        // Whether the waiter is already in read() or not yet, it must end with the cancellation.
+        cts.Cancel();
+        Assert.ThrowsAny<OperationCanceledException>(() => Bounded.Await(waiter));
+        // The wait is over: the doorbell still works.
+        Assert.True(peer.Ring());
+        Assert.True(Bounded.Run(() => local.Wait(Bounded.Limit)));
+    }
+
+    [Fact]
+    public void Drain_InboundInBlockingMode_NeverBlocks()
+    {
+        using var local = EventFdDoorbell.Create("vrpmsg-test-eventfd");
+        using var peer = local.CreatePeer();
+        Assert.True(local.BlocksInRead);
+        // A plain read() of the empty, now blocking, counter would never return.
+        Assert.False(Bounded.Run(local.Drain));
+        Assert.True(peer.Ring());
+        Assert.True(Bounded.Run(local.Drain));
+        Assert.False(Bounded.Run(local.Drain));
+    }
+
+    [Fact]
     public void CreatePeer_RingsCrossInBothDirections()
     {
         using var host = EventFdDoorbell.Create("vrpmsg-test-eventfd");
