@@ -55,7 +55,7 @@ public sealed class CrossProcessEchoScenario : IEchoScenario
     {
         ArgumentNullException.ThrowIfNull(request);
         request.Validate();
-        var session = Session(request.Wait, request.Wait, cancellationToken);
+        var session = Session(request.Wait, request.Wait, _hostCpu, cancellationToken);
         if (!session.Warm)
         {
             // Half a second of echoes, so the measured case runs tiered-up code on both sides.
@@ -82,7 +82,7 @@ public sealed class CrossProcessEchoScenario : IEchoScenario
         ArgumentNullException.ThrowIfNull(request);
         request.Validate();
         // The host only receives the one end-of-burst echo, so its dispatcher waits on interrupts and stays off the sender's CPU.
-        var session = Session(RpmsgWaitStrategy.Interrupt, request.Wait, cancellationToken);
+        var session = Session(RpmsgWaitStrategy.Interrupt, request.Wait, null, cancellationToken);
         using var endpoint = session.Host.CreateEndpoint();
         var payload = new byte[request.PayloadSize];
         long counted = session.SinkMessages();
@@ -109,7 +109,7 @@ public sealed class CrossProcessEchoScenario : IEchoScenario
     /// <summary>
     /// Every user-facing receive path (<see cref="UserPath"/>) in every wait mode (busy-poll, hybrid, interrupt), 64 B
     /// echoes one at a time, each mode over a fresh child. The app-thread paths run first, the application thread pinned
-    /// to the host's CPU and the host dispatcher unpinned; the callback path (the harness's echo client, which pins the dispatcher) runs last in each mode.
+    /// to the host's CPU like the host's dispatcher; the callback path (the harness's echo client, which pins the dispatcher) runs last in each mode.
     /// Interrupt cases run a quarter of <paramref name="count"/> (each is a cross-core wake-up).
     /// </summary>
     public IReadOnlyList<UserPathResult> RunUserPaths(int count, int warmup, Action<UserPathResult>? progress = null, CancellationToken cancellationToken = default)
@@ -119,7 +119,7 @@ public sealed class CrossProcessEchoScenario : IEchoScenario
         {
             _session?.Dispose();
             _session = null;
-            var session = Session(wait, wait, cancellationToken);
+            var session = Session(wait, wait, _hostCpu, cancellationToken);
             int n = wait == RpmsgWaitStrategy.Interrupt ? Math.Max(1, count / 4) : count;
             int w = wait == RpmsgWaitStrategy.Interrupt ? Math.Max(1, warmup / 4) : warmup;
             UserPathRun.WarmUp(session.Host, session.EchoAddress, TimeSpan.FromMilliseconds(500), cancellationToken);
@@ -137,7 +137,7 @@ public sealed class CrossProcessEchoScenario : IEchoScenario
                     result = UserPathResult.Failed(path, wait, 64, e.Message.Split('\n')[0]);
                     _session?.Dispose();
                     _session = null;
-                    session = Session(wait, wait, cancellationToken);
+                    session = Session(wait, wait, _hostCpu, cancellationToken);
                 }
                 results.Add(result);
                 progress?.Invoke(result);
@@ -156,13 +156,13 @@ public sealed class CrossProcessEchoScenario : IEchoScenario
     public static IReadOnlyList<RpmsgWaitStrategy> UserPathWaits { get; } = [RpmsgWaitStrategy.BusyPoll, RpmsgWaitStrategy.Hybrid, RpmsgWaitStrategy.Interrupt];
 
     /// <summary>The session with these wait strategies, replacing (ending) the current one if it differs.</summary>
-    private CrossProcessSession Session(RpmsgWaitStrategy hostWait, RpmsgWaitStrategy remoteWait, CancellationToken cancellationToken)
+    private CrossProcessSession Session(RpmsgWaitStrategy hostWait, RpmsgWaitStrategy remoteWait, int? dispatcherCpu, CancellationToken cancellationToken)
     {
-        if (_session is { } current && current.HostWait == hostWait && current.RemoteWait == remoteWait)
+        if (_session is { } current && current.HostWait == hostWait && current.RemoteWait == remoteWait && current.DispatcherCpu == dispatcherCpu)
             return current;
         _session?.Dispose();
         _session = null;
-        _session = CrossProcessSession.Start(hostWait, remoteWait, _remoteCpu, _remoteCommand, cancellationToken);
+        _session = CrossProcessSession.Start(hostWait, remoteWait, dispatcherCpu, _remoteCpu, _remoteCommand, cancellationToken);
         return _session;
     }
 

@@ -16,14 +16,18 @@ internal sealed class CrossProcessSession : IDisposable
 
     private readonly SimulatedRemoteProcess _process;
 
-    private CrossProcessSession(SimulatedRemoteProcess process, RpmsgWaitStrategy hostWait, RpmsgWaitStrategy remoteWait)
+    private CrossProcessSession(SimulatedRemoteProcess process, RpmsgWaitStrategy hostWait, RpmsgWaitStrategy remoteWait, int? dispatcherCpu)
     {
         _process = process;
         HostWait = hostWait;
         RemoteWait = remoteWait;
+        DispatcherCpu = dispatcherCpu;
     }
 
     public RpmsgWaitStrategy HostWait { get; }
+
+    /// <summary>The CPU the host's dispatcher thread is pinned to from its start; null: unpinned (the echo client pins it on its first reply).</summary>
+    public int? DispatcherCpu { get; }
 
     public RpmsgWaitStrategy RemoteWait { get; }
 
@@ -39,17 +43,22 @@ internal sealed class CrossProcessSession : IDisposable
     public bool Warm { get; set; }
 
     /// <summary>Starts the child, pins it, starts the host and waits (bounded) for the link.</summary>
-    public static CrossProcessSession Start(RpmsgWaitStrategy hostWait, RpmsgWaitStrategy remoteWait, int remoteCpu, IReadOnlyList<string>? remoteCommand, CancellationToken cancellationToken)
+    /// <param name="dispatcherCpu">
+    /// Where the host's dispatcher thread runs; null leaves it to the scheduler. The remote's CPU stands for a remote
+    /// processor, which no host thread can run on: with the application's thread pinned to the host CPU and the
+    /// dispatcher not, a hand-off from the dispatcher to a reader was at times a cross-core wake-up from the remote's CPU.
+    /// </param>
+    public static CrossProcessSession Start(RpmsgWaitStrategy hostWait, RpmsgWaitStrategy remoteWait, int? dispatcherCpu, int remoteCpu, IReadOnlyList<string>? remoteCommand, CancellationToken cancellationToken)
     {
         var process = SimulatedRemoteProcess.StartWithHost(new SimulatedRemoteProcessOptions
         {
             RemoteCommand = remoteCommand,
             Services = SimulatedServices.Echo | SimulatedServices.Sink,
             RemoteWaitStrategy = remoteWait,
-            HostOptions = new RpmsgDeviceOptions { Name = "bench-host", WaitStrategy = hostWait, SendTimeout = s_linkTimeout },
+            HostOptions = new RpmsgDeviceOptions { Name = "bench-host", WaitStrategy = hostWait, SendTimeout = s_linkTimeout, DispatcherCpu = dispatcherCpu },
             SharedMemoryPrefix = "vrpmsg-bench-",
         }, cancellationToken);
-        var session = new CrossProcessSession(process, hostWait, remoteWait);
+        var session = new CrossProcessSession(process, hostWait, remoteWait, dispatcherCpu);
         try
         {
             // Its dispatcher exists already (it said READY); threads it starts later inherit the pin.

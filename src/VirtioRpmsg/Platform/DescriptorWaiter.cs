@@ -22,6 +22,9 @@ internal sealed unsafe class DescriptorWaiter : IDisposable
     /// <summary>How late <see cref="ReadBlocking"/>'s deadline timer fires (longer than a 100 Hz scheduler tick).</summary>
     internal const int TimerSlackMilliseconds = 11;
 
+    /// <summary><see cref="ReadBlocking"/>: the descriptor is in non-blocking mode (read() said EAGAIN).</summary>
+    internal const int NotBlocking = -1;
+
     /// <summary>The shortest wait worth a blocking read: shorter ones poll (their timeout is the kernel's, exact).</summary>
     internal static readonly TimeSpan BlockingReadMinimum = TimeSpan.FromMilliseconds(100);
 
@@ -164,9 +167,11 @@ internal sealed unsafe class DescriptorWaiter : IDisposable
     /// 3 us more per cross-core round trip on a KVM guest, measured with the C ping-pong). read() cannot time out
     /// or be interrupted, so cancellation, disposal and a timer at the deadline end it by adding to the same
     /// counter: the caller sees a spurious ring, which every doorbell waiter already tolerates.
-    /// Returns true on a count (a ring, or one of those wake-ups before the deadline), false at the deadline.
+    /// Returns 1 on a count (a ring, or one of those wake-ups before the deadline), 0 at the deadline, and
+    /// <see cref="NotBlocking"/> when the descriptor turned out to be non-blocking (its open file is shared with
+    /// the peer, which may set O_NONBLOCK on it): the caller then waits with poll().
     /// </summary>
-    internal bool ReadBlocking(FileDescriptor fd, Deadline deadline, CancellationToken cancellationToken)
+    internal int ReadBlocking(FileDescriptor fd, Deadline deadline, CancellationToken cancellationToken)
     {
         if (MappingLease.HeldByCurrentThread > 0)
             throw new LeaseHeldException($"Waiting on '{_subject}'");
@@ -200,15 +205,17 @@ internal sealed unsafe class DescriptorWaiter : IDisposable
             do
             {
                 if (deadline.IsExpired)
-                    return false;
+                    return 0;
                 r = Native.Read(fd.Value, &count, sizeof(ulong));
             }
             while (r == -Errno.EINTR);
+            if (r == -Errno.EAGAIN)
+                return NotBlocking;
             NativeCallException.ThrowIfError(r, "read", _subject);
             cancellationToken.ThrowIfCancellationRequested();
             ObjectDisposedException.ThrowIf(_disposed, this);
             // At the deadline the count may hold a real ring as well; callers re-check shared memory either way.
-            return !deadline.IsExpired;
+            return deadline.IsExpired ? 0 : 1;
         }
         finally
         {

@@ -19,7 +19,7 @@ public sealed unsafe class EventFdDoorbell : FileDescriptorDoorbell
     // Whether the inbound counter is in blocking mode (see ReadsBlocking): where the kernel can still read
     // it without blocking (RWF_NOWAIT, Linux 5.12 and later). The flag belongs to the open file, shared with
     // the peer, which only writes to it: an eventfd write blocks only when the counter would overflow 2^64 - 2.
-    private readonly bool _readsBlocking;
+    private volatile bool _readsBlocking;
 
     private static readonly bool s_noWaitReads = ProbeNoWaitReads();
 
@@ -31,6 +31,8 @@ public sealed unsafe class EventFdDoorbell : FileDescriptorDoorbell
     }
 
     private protected override bool ReadsBlocking => _readsBlocking;
+
+    private protected override void StopBlockingReads() => _readsBlocking = false;
 
     /// <summary>Whether long waits block in read() on the inbound counter (see <see cref="FileDescriptorDoorbell"/>).</summary>
     internal bool BlocksInRead => _readsBlocking;
@@ -121,7 +123,8 @@ public sealed unsafe class EventFdDoorbell : FileDescriptorDoorbell
         try
         {
             ulong count;
-            int r = _readsBlocking ? Native.ReadNoWait(_inbound.Value, &count, sizeof(ulong)) : Native.Read(_inbound.Value, &count, sizeof(ulong));
+            // RWF_NOWAIT whatever the file's mode: the peer shares the file and may change its mode at any time.
+            int r = s_noWaitReads ? Native.ReadNoWait(_inbound.Value, &count, sizeof(ulong)) : Native.Read(_inbound.Value, &count, sizeof(ulong));
             if (r == -Errno.EAGAIN)
                 return false;
             NativeCallException.ThrowIfError(r, "read", Name);

@@ -33,6 +33,11 @@ public abstract class FileDescriptorDoorbell : IDoorbell
     /// </summary>
     private protected virtual bool ReadsBlocking => false;
 
+    /// <summary>Called when a blocking read found the descriptor non-blocking after all: later waits poll.</summary>
+    private protected virtual void StopBlockingReads()
+    {
+    }
+
     /// <inheritdoc />
     public abstract bool Ring();
 
@@ -44,7 +49,13 @@ public abstract class FileDescriptorDoorbell : IDoorbell
         cancellationToken.ThrowIfCancellationRequested();
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (ReadsBlocking && (timeout == Timeout.InfiniteTimeSpan || timeout >= DescriptorWaiter.BlockingReadMinimum))
-            return _waiter.ReadBlocking(Inbound, deadline, cancellationToken);
+        {
+            int read = _waiter.ReadBlocking(Inbound, deadline, cancellationToken);
+            if (read != DescriptorWaiter.NotBlocking)
+                return read > 0;
+            // The peer put the shared file back in non-blocking mode: poll from now on.
+            StopBlockingReads();
+        }
         while (true)
         {
             if (!_waiter.WaitReady(Inbound, forWrite: false, deadline, cancellationToken))

@@ -95,6 +95,28 @@ public sealed class EventFdDoorbellTests : DescriptorDoorbellContractTests
     }
 
     [Fact]
+    public void LongWait_PeerMadeTheSharedFileNonBlocking_FallsBackToPollAndStillWakesOnARing()
+    {
+        using var local = EventFdDoorbell.Create("vrpmsg-test-eventfd");
+        using var peer = local.CreatePeer();
+        Assert.True(local.BlocksInRead);
+        // The peer holds the same open file (our inbound is its outbound) and may set O_NONBLOCK on it, as a
+        // vhost-user back-end does with every eventfd it is given.
+        Assert.Equal(0, Native.SetNonBlocking(local.PeerOutbound.Value));
+        Assert.False(Bounded.Run(() => local.Wait(DescriptorWaiter.BlockingReadMinimum)));
+        Assert.False(local.BlocksInRead);
+        using var started = new ManualResetEventSlim();
+        var waiter = Task.Factory.StartNew(() =>
+        {
+            started.Set();
+            return local.Wait(Timeout.InfiniteTimeSpan);
+        }, TaskCreationOptions.LongRunning);
+        started.Wait(Bounded.Limit);
+        Assert.True(peer.Ring());
+        Assert.True(Bounded.Await(waiter));
+    }
+
+    [Fact]
     public void Drain_InboundInBlockingMode_NeverBlocks()
     {
         using var local = EventFdDoorbell.Create("vrpmsg-test-eventfd");
