@@ -32,6 +32,32 @@ internal static class CliOptions
         return option;
     }
 
+    /// <summary><c>--cpus HOST,REMOTE</c>: where the host's threads and the simulated remote run (null: unpinned).</summary>
+    public static Option<string?> Cpus()
+    {
+        var option = new Option<string?>("--cpus")
+        {
+            Description = "Pin the host side (this thread and the dispatcher) to CPU HOST and the simulated remote to CPU REMOTE, as 'rpmsg bench' and the C baseline do; e.g. 0,1. Default: the scheduler places them.",
+        };
+        option.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string?>() is { } value && ParseCpus(value) is null)
+                r.AddError($"--cpus must be two CPU numbers HOST,REMOTE (for example 0,1), not '{value}'");
+        });
+        return option;
+    }
+
+    /// <summary>The two CPUs of a valid <c>--cpus</c> value, or null.</summary>
+    public static (int Host, int Remote)? ParseCpus(string? value)
+    {
+        var parts = value?.Split(',');
+        if (parts is not { Length: 2 }
+            || !int.TryParse(parts[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int host)
+            || !int.TryParse(parts[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int remote))
+            return null;
+        return (host, remote);
+    }
+
     public static Option<int> Count(int defaultValue, string description)
     {
         var option = new Option<int>("--count", "-n") { Description = description, DefaultValueFactory = _ => defaultValue };

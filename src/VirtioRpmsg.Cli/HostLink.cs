@@ -25,17 +25,33 @@ internal static class HostLink
     /// </summary>
     /// <param name="describe">Gets the set-up description and the link-up line; null prints nothing.</param>
     /// <param name="beforeStart">Runs on the host device before it starts (to subscribe to its events).</param>
+    /// <param name="cpus">Pins the calling thread and the host's dispatcher to <c>Host</c>, and the simulated remote's process to <c>Remote</c>; null: unpinned.</param>
     public static HostSession Open(string command, FileInfo? platform, RpmsgWaitStrategy wait, SimulatedServices services, bool verbose, Action<string>? describe,
-        CancellationToken ct, Action<RpmsgDevice>? beforeStart = null)
+        CancellationToken ct, Action<RpmsgDevice>? beforeStart = null, (int Host, int Remote)? cpus = null)
     {
         ILogger log = verbose ? new StderrLogger("host") : NullLogger.Instance;
         bool callerPolls = wait == RpmsgWaitStrategy.BusyPoll;
-        var hostOptions = new RpmsgDeviceOptions { Name = "host", WaitStrategy = callerPolls ? RpmsgWaitStrategy.CallerPoll : wait, Logger = log, SendTimeout = StepTimeout };
+        if (cpus is not null && platform is not null)
+            throw new CliFailure("--cpus pins the simulated remote; with --platform pin the host with taskset and the remote is a processor of its own");
+        var hostOptions = new RpmsgDeviceOptions { Name = "host", WaitStrategy = callerPolls ? RpmsgWaitStrategy.CallerPoll : wait, Logger = log, SendTimeout = StepTimeout, DispatcherCpu = cpus?.Host };
         var session = platform is null
             ? HostSession.StartSimulated(hostOptions, wait, services, $"vrpmsg-{command}-", ct)
             : HostSession.OpenPlatform(platform, hostOptions, ct);
         try
         {
+            if (cpus is { } pin)
+            {
+                try
+                {
+                    CpuAffinity.PinProcess(session.Simulated!.ProcessId, pin.Remote);
+                    CpuAffinity.PinCurrentThread(pin.Host);
+                }
+                catch (VirtioRpmsg.Interop.NativeCallException e)
+                {
+                    throw new CliFailure($"--cpus {pin.Host},{pin.Remote}: {e.Message}");
+                }
+                describe?.Invoke($"  pinned: this thread and the dispatcher to CPU {pin.Host}, the simulated remote to CPU {pin.Remote}");
+            }
             foreach (var line in session.Description)
                 describe?.Invoke("  " + line);
             var host = session.Host;

@@ -26,23 +26,24 @@ internal static class PingCommand
         {
             Description = "Afterwards run the C baseline (vrpmsg-pingpong: cache-line and eventfd ping-pong between two processes) and print the ping's p50 as ratios to it.",
         };
+        var cpus = CliOptions.Cpus();
         var verbose = CliOptions.Verbose();
         var command = new Command("ping", "Measure round trips against an echo service: percentile table and histogram.")
         {
-            count, size, wait, service, platform, baseline, verbose,
+            count, size, wait, service, platform, baseline, cpus, verbose,
         };
         command.SetAction(parse =>
         {
             bool v = parse.GetValue(verbose);
             return CliRunner.Run("ping", v, ct => Run(parse.GetValue(count), parse.GetValue(size), CliOptions.ParseWait(parse.GetValue(wait)), parse.GetValue(service)!,
-                parse.GetValue(platform), parse.GetValue(baseline), v, ct));
+                parse.GetValue(platform), parse.GetValue(baseline), CliOptions.ParseCpus(parse.GetValue(cpus)), v, ct));
         });
         return command;
     }
 
-    private static int Run(int count, int size, RpmsgWaitStrategy wait, string service, FileInfo? platform, bool baseline, bool verbose, CancellationToken ct)
+    private static int Run(int count, int size, RpmsgWaitStrategy wait, string service, FileInfo? platform, bool baseline, (int Host, int Remote)? cpus, bool verbose, CancellationToken ct)
     {
-        using var session = HostLink.Open("ping", platform, wait, SimulatedServices.Echo, verbose, verbose ? Console.Error.WriteLine : null, ct);
+        using var session = HostLink.Open("ping", platform, wait, SimulatedServices.Echo, verbose, verbose ? Console.Error.WriteLine : null, ct, cpus: cpus);
         CliOptions.CheckSize(size, session.Host);
         var channel = HostLink.BindService(session.Host, service, ct);
         Console.WriteLine($"rpmsg ping: '{channel.Name}' at 0x{channel.RemoteAddress:X} from 0x{channel.LocalAddress:X}, {count} x {size} bytes, wait {HostLink.WaitName(wait)}");
@@ -54,7 +55,7 @@ internal static class PingCommand
         LatencyPrinter.PercentileTable(histogram, Console.Out);
         LatencyPrinter.Histogram(histogram, Console.Out);
         if (baseline)
-            PingBaseline.Print(histogram, wait, count, Console.Out);
+            PingBaseline.Print(histogram, wait, count, cpus ?? (0, 1), Console.Out);
         return ExitCodes.Success;
     }
 }

@@ -49,6 +49,18 @@ public sealed class CliCommandTests : IDisposable
     }
 
     [Fact]
+    public void Ping_Cpus_PinsBothSidesAndRunsTheBaselineOnTheSameCpus()
+    {
+        int remote = Environment.ProcessorCount > 1 ? 1 : 0;
+        var (code, stdout, stderr) = CrossProcessCli.Run(s_limit, "ping", "--count", "200", "--wait", "interrupt", "--cpus", $"0,{remote}", "--baseline", "--verbose");
+
+        Assert.True(code == 0, $"exit {code}\nstdout: {stdout}\nstderr: {stderr}");
+        Assert.Contains("verified 200/200 echoes", stdout);
+        Assert.Contains($"pinned: this thread and the dispatcher to CPU 0, the simulated remote to CPU {remote}", stderr);
+        Assert.Contains($"C baseline beside it (vrpmsg-pingpong, 1000 round trips, CPUs 0,{remote})", stdout);
+    }
+
+    [Fact]
     public void Send_TextToEchoService_PrintsTheEcho()
     {
         var (code, stdout, stderr) = CrossProcessCli.Run(s_limit, "send", "--text", "hello rpmsg", "--reply-timeout", "10");
@@ -169,6 +181,8 @@ public sealed class CliCommandTests : IDisposable
     [Theory]
     [InlineData("ping", "--wait", "sometimes")]
     [InlineData("ping", "--count", "0")]
+    [InlineData("ping", "--cpus", "0")]
+    [InlineData("ping", "--cpus", "a,1")]
     [InlineData("send", "--to", "nowhere")]
     [InlineData("send", "--format", "base64")]
     [InlineData("listen", "--timeout", "-1")]
