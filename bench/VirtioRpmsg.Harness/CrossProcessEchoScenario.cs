@@ -55,7 +55,7 @@ public sealed class CrossProcessEchoScenario : IEchoScenario
     {
         ArgumentNullException.ThrowIfNull(request);
         request.Validate();
-        var session = Session(request.Wait, request.Wait, _hostCpu, cancellationToken);
+        var session = Session(request.Wait, request.Wait, DispatcherPin(request.Wait), cancellationToken);
         if (!session.Warm)
         {
             // Half a second of echoes, so the measured case runs tiered-up code on both sides.
@@ -109,7 +109,7 @@ public sealed class CrossProcessEchoScenario : IEchoScenario
     /// <summary>
     /// Every user-facing receive path (<see cref="UserPath"/>) in every wait mode (busy-poll, hybrid, interrupt), 64 B
     /// echoes one at a time, each mode over a fresh child. The app-thread paths run first, the application thread pinned
-    /// to the host's CPU like the host's dispatcher; the callback path (the harness's echo client, which pins the dispatcher) runs last in each mode.
+    /// to the host's CPU (so is the dispatcher, in interrupt mode: <see cref="DispatcherPin"/>); the callback path (the harness's echo client, which pins the dispatcher) runs last in each mode.
     /// Interrupt cases run a quarter of <paramref name="count"/> (each is a cross-core wake-up).
     /// </summary>
     public IReadOnlyList<UserPathResult> RunUserPaths(int count, int warmup, Action<UserPathResult>? progress = null, CancellationToken cancellationToken = default)
@@ -119,7 +119,7 @@ public sealed class CrossProcessEchoScenario : IEchoScenario
         {
             _session?.Dispose();
             _session = null;
-            var session = Session(wait, wait, _hostCpu, cancellationToken);
+            var session = Session(wait, wait, DispatcherPin(wait), cancellationToken);
             int n = wait == RpmsgWaitStrategy.Interrupt ? Math.Max(1, count / 4) : count;
             int w = wait == RpmsgWaitStrategy.Interrupt ? Math.Max(1, warmup / 4) : warmup;
             UserPathRun.WarmUp(session.Host, session.EchoAddress, TimeSpan.FromMilliseconds(500), cancellationToken);
@@ -137,7 +137,7 @@ public sealed class CrossProcessEchoScenario : IEchoScenario
                     result = UserPathResult.Failed(path, wait, 64, e.Message.Split('\n')[0]);
                     _session?.Dispose();
                     _session = null;
-                    session = Session(wait, wait, _hostCpu, cancellationToken);
+                    session = Session(wait, wait, DispatcherPin(wait), cancellationToken);
                 }
                 results.Add(result);
                 progress?.Invoke(result);
@@ -154,6 +154,14 @@ public sealed class CrossProcessEchoScenario : IEchoScenario
 
     /// <summary>The wait modes of <see cref="RunUserPaths"/>, in report order.</summary>
     public static IReadOnlyList<RpmsgWaitStrategy> UserPathWaits { get; } = [RpmsgWaitStrategy.BusyPoll, RpmsgWaitStrategy.Hybrid, RpmsgWaitStrategy.Interrupt];
+
+    /// <summary>
+    /// Where the host dispatcher runs from its start. Interrupt: on the host's CPU, with the application thread it hands
+    /// messages to (unpinned, it woke at times on the remote's CPU, which stands for a remote processor, and the hand-off
+    /// became a cross-core wake-up). Busy-poll and hybrid: unpinned, since a reader there polls the ring itself and a
+    /// dispatcher sharing its core would take time slices from it (the echo client pins it on its first reply).
+    /// </summary>
+    private int? DispatcherPin(RpmsgWaitStrategy wait) => wait == RpmsgWaitStrategy.Interrupt ? _hostCpu : null;
 
     /// <summary>The session with these wait strategies, replacing (ending) the current one if it differs.</summary>
     private CrossProcessSession Session(RpmsgWaitStrategy hostWait, RpmsgWaitStrategy remoteWait, int? dispatcherCpu, CancellationToken cancellationToken)

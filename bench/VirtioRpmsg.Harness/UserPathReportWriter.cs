@@ -29,8 +29,8 @@ public static class UserPathReportWriter
         md.AppendLine("What applications write, side by side: a queue endpoint read with `Receive` or `await ReceiveAsync`,");
         md.AppendLine("`RpmsgStream` Write/Read, `RpmsgDuplexPipe` WriteAsync/ReadAsync, and the receive callback on the");
         md.AppendLine("dispatcher thread (the reference). Each wait mode runs over a fresh remote process; the application thread");
-        md.AppendLine("and the host's dispatcher thread are pinned to the host's CPU (the remote's CPU stands for a remote");
-        md.AppendLine("processor, where no host thread runs). \"x callback\" divides by the callback path's figure in the same mode; \"x C\" by the");
+        md.AppendLine("is pinned to the host's CPU, and so is the host's dispatcher thread in interrupt mode (the remote's CPU stands");
+        md.AppendLine("for a remote processor). \"x callback\" divides by the callback path's figure in the same mode; \"x C\" by the");
         md.AppendLine("baseline of the same run (busy-poll and hybrid: cache-line ping-pong; interrupt: eventfd ping-pong).");
         md.AppendLine("B/msg: bytes allocated by the whole host process per round trip, measured steady state.");
         md.AppendLine();

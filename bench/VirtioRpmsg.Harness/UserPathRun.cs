@@ -9,7 +9,7 @@ namespace VirtioRpmsg.Harness;
 /// <summary>
 /// Echo round trips through one user-facing receive path (<see cref="UserPath"/>), one at a time, every echo
 /// checked: what applications write, as opposed to the harness's dispatcher-callback client. Runs on a fresh
-/// application thread, pinned to the host's CPU like the session's dispatcher thread.
+/// application thread, pinned to the host's CPU.
 /// </summary>
 internal static class UserPathRun
 {
