@@ -36,6 +36,9 @@ public readonly struct Deadline
     public static Deadline Within(TimeSpan timeout) =>
         timeout < TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan ? new Deadline(Stopwatch.GetTimestamp()) : From(timeout, nameof(timeout));
 
+    /// <summary>The deadline in <see cref="Stopwatch"/> ticks; long.MaxValue when infinite.</summary>
+    internal long Timestamp => _end;
+
     /// <summary>True when the deadline never passes.</summary>
     public bool IsInfinite => _end == Never;
 

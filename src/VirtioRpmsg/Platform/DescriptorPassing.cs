@@ -102,6 +102,10 @@ public sealed unsafe class DescriptorPassing : IDisposable
         Send(KindEventFdDoorbell, 0, 0, doorbell.Name, doorbell.PeerInbound, doorbell.PeerOutbound);
     }
 
+    /// <summary>Sends a doorbell message carrying any two descriptors (tests: what a receiver does with ones that are not eventfds).</summary>
+    internal void SendDoorbellDescriptors(string name, FileDescriptor first, FileDescriptor second) =>
+        Send(KindEventFdDoorbell, 0, 0, name, first, second);
+
     private void Send(uint kind, ulong deviceAddress, long size, string name, FileDescriptor first, FileDescriptor? second)
     {
         byte* message = stackalloc byte[MaxMessage];
@@ -167,6 +171,10 @@ public sealed unsafe class DescriptorPassing : IDisposable
         var received = Receive(KindEventFdDoorbell, 2, timeout, cancellationToken);
         try
         {
+            // The pair's counters are read and written 8 bytes at a time and waited on in read(): anything else
+            // (a pipe, a socket, a file) would take bytes that are not rings, or a read that nothing can end.
+            if (!EventFdReads.IsEventFd(received.First) || !EventFdReads.IsEventFd(received.Second!))
+                throw new InvalidDataException($"Doorbell message from '{Address}' ('{received.Name}') carries a descriptor that is not an eventfd; discarded.");
             return EventFdDoorbell.FromDescriptors(received.First, received.Second!, received.Name + " (received)");
         }
         catch

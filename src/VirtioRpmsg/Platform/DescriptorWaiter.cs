@@ -14,13 +14,10 @@ internal sealed unsafe class DescriptorWaiter : IDisposable
     private readonly string _subject;
     private int _busy;
     private volatile bool _disposed;
-    // ReadBlocking: the descriptor a thread is blocked in read() on (Wake writes to it), and the timer
-    // that ends that read at the deadline (read() has no timeout of its own).
+    // ReadBlocking: the descriptor a thread is blocked in read() on (Wake writes to it), and the Drains
+    // under way on it (a blocked reader waits them out; see TryEnterDrain).
     private FileDescriptor? _blockedOn;
-    private Timer? _deadlineTimer;
-
-    /// <summary>How late <see cref="ReadBlocking"/>'s deadline timer fires (longer than a 100 Hz scheduler tick).</summary>
-    internal const int TimerSlackMilliseconds = 11;
+    private int _draining;
 
     /// <summary><see cref="ReadBlocking"/>: the descriptor is in non-blocking mode (read() said EAGAIN).</summary>
     internal const int NotBlocking = -1;
@@ -165,8 +162,8 @@ internal sealed unsafe class DescriptorWaiter : IDisposable
     /// Blocks in read() on <paramref name="fd"/> (a blocking eventfd) until it yields a count or
     /// <paramref name="deadline"/> passes: one system call per wake-up where poll() + read() takes two (about
     /// 3 us more per cross-core round trip on a KVM guest, measured with the C ping-pong). read() cannot time out
-    /// or be interrupted, so cancellation, disposal and a timer at the deadline end it by adding to the same
-    /// counter: the caller sees a spurious ring, which every doorbell waiter already tolerates.
+    /// or be interrupted, so cancellation, disposal and <see cref="DeadlineWaker"/> at the deadline end it by adding
+    /// to the same counter: the caller sees a spurious ring, which every doorbell waiter already tolerates.
     /// Returns 1 on a count (a ring, or one of those wake-ups before the deadline), 0 at the deadline, and
     /// <see cref="NotBlocking"/> when the descriptor turned out to be non-blocking (its open file is shared with
     /// the peer, which may set O_NONBLOCK on it): the caller then waits with poll().
@@ -185,42 +182,54 @@ internal sealed unsafe class DescriptorWaiter : IDisposable
         try
         {
             fd.DangerousAddRef(ref fdRef);
-            // Full fence: publish, then read _disposed below (Dispose writes _disposed, then reads _blockedOn).
+            // Full fence: publish, then read _disposed and _draining below (Dispose writes _disposed, then reads
+            // _blockedOn; a Drain counts itself in _draining, then reads _blockedOn).
             Interlocked.Exchange(ref _blockedOn, fd);
             if (cancellationToken.CanBeCanceled)
                 registration = cancellationToken.UnsafeRegister(static s => ((DescriptorWaiter)s!).Wake(), this);
             if (!deadline.IsInfinite)
             {
-                _deadlineTimer ??= new Timer(static s => ((DescriptorWaiter)s!).Wake(), this, Timeout.Infinite, Timeout.Infinite);
-                // The timer's clock is coarse (a scheduler tick): it may fire up to a tick before the
-                // deadline, which would look like a ring. The slack makes it fire after; the read then ends false.
-                _deadlineTimer.Change(deadline.RemainingMillisecondsCappedAt(int.MaxValue - TimerSlackMilliseconds) + TimerSlackMilliseconds, Timeout.Infinite);
+                DeadlineWaker.Add(this, deadline.Timestamp);
                 timed = true;
             }
-            // After publishing _blockedOn: a Dispose or cancellation from here on writes to fd.
-            cancellationToken.ThrowIfCancellationRequested();
-            ObjectDisposedException.ThrowIf(_disposed, this);
+            // A Drain that began before the publication may still take a count meant to end this read. Let it
+            // finish; every wake-up sets its flag (token, _disposed, the clock) before it writes, so the checks
+            // below see any count such a Drain took.
+            var drains = new SpinWait();
+            while (Volatile.Read(ref _draining) != 0)
+                drains.SpinOnce();
             ulong count;
             int r;
-            do
+            while (true)
             {
+                cancellationToken.ThrowIfCancellationRequested();
+                ObjectDisposedException.ThrowIf(_disposed, this);
                 if (deadline.IsExpired)
                     return 0;
                 r = Native.Read(fd.Value, &count, sizeof(ulong));
+                if (r != -Errno.EINTR)
+                    break;
             }
-            while (r == -Errno.EINTR);
             if (r == -Errno.EAGAIN)
                 return NotBlocking;
             NativeCallException.ThrowIfError(r, "read", _subject);
-            cancellationToken.ThrowIfCancellationRequested();
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            // At the deadline the count may hold a real ring as well; callers re-check shared memory either way.
-            return deadline.IsExpired ? 0 : 1;
+            if (cancellationToken.IsCancellationRequested || _disposed)
+            {
+                // The count may be the peer's ring alone (a cancellation seen here may never write its own: the
+                // registration is disposed before its callback runs): give all of it back for the next waiter.
+                // At worst that leaves our own wake-up behind as well, a spurious ring.
+                AddBack(fd, count);
+                cancellationToken.ThrowIfCancellationRequested();
+                throw new ObjectDisposedException(_subject);
+            }
+            // At the deadline a count of 1 is most likely the waker's; more is a ring as well. (Callers re-check
+            // shared memory after any return, so a ring taken by a timed-out wait costs nothing.)
+            return deadline.IsExpired && count <= 1 ? 0 : 1;
         }
         finally
         {
             if (timed)
-                _deadlineTimer!.Change(Timeout.Infinite, Timeout.Infinite);
+                DeadlineWaker.Remove(this);
             registration.Dispose();
             Volatile.Write(ref _blockedOn, null);
             if (fdRef)
@@ -228,6 +237,28 @@ internal sealed unsafe class DescriptorWaiter : IDisposable
             Volatile.Write(ref _busy, 0);
         }
     }
+
+    /// <summary>
+    /// A Drain of the descriptor a thread may block on in <see cref="ReadBlocking"/> begins: false when a thread
+    /// blocks there (it takes the rings itself, and the Drain must not take the count that ends its read).
+    /// Otherwise call <see cref="ExitDrain"/> after the read.
+    /// </summary>
+    internal bool TryEnterDrain()
+    {
+        Interlocked.Increment(ref _draining); // full fence before the read of _blockedOn
+        if (Volatile.Read(ref _blockedOn) is null)
+            return true;
+        Interlocked.Decrement(ref _draining);
+        return false;
+    }
+
+    /// <inheritdoc cref="TryEnterDrain"/>
+    internal void ExitDrain() => Interlocked.Decrement(ref _draining);
+
+    /// <summary>When <see cref="DeadlineWaker"/> is to wake this waiter (Stopwatch ticks; under its lock).</summary>
+    internal long WakeAt;
+
+    private static void AddBack(FileDescriptor fd, ulong count) => Native.Write(fd.Value, &count, sizeof(ulong));
 
     /// <summary>Wakes the waiting thread (if any) so that it re-checks cancellation and disposal.</summary>
     internal void Wake()
@@ -266,7 +297,6 @@ internal sealed unsafe class DescriptorWaiter : IDisposable
         _disposed = true;
         Interlocked.MemoryBarrier();
         Wake();
-        _deadlineTimer?.Dispose();
         _wake.Dispose();
     }
 }

@@ -17,17 +17,16 @@ public sealed unsafe class EventFdDoorbell : FileDescriptorDoorbell
     private DescriptorPassing? _connection;
 
     // Whether the inbound counter is in blocking mode (see ReadsBlocking): where the kernel can still read
-    // it without blocking (RWF_NOWAIT, Linux 5.12 and later). The flag belongs to the open file, shared with
-    // the peer, which only writes to it: an eventfd write blocks only when the counter would overflow 2^64 - 2.
+    // it without blocking (EventFdReads), and only an eventfd (a received descriptor might be anything). The
+    // mode belongs to the open file, shared with the peer, which only writes to it: an eventfd write blocks
+    // only when the counter would pass 2^64 - 2.
     private volatile bool _readsBlocking;
-
-    private static readonly bool s_noWaitReads = ProbeNoWaitReads();
 
     private EventFdDoorbell(FileDescriptor inbound, FileDescriptor outbound, string name) : base(name)
     {
         _inbound = inbound;
         _outbound = outbound;
-        _readsBlocking = s_noWaitReads && Native.SetBlocking(inbound.Value) == 0;
+        _readsBlocking = EventFdReads.NoWaitSupported && EventFdReads.IsEventFd(inbound) && Native.SetBlocking(inbound.Value) == 0;
     }
 
     private protected override bool ReadsBlocking => _readsBlocking;
@@ -36,16 +35,6 @@ public sealed unsafe class EventFdDoorbell : FileDescriptorDoorbell
 
     /// <summary>Whether long waits block in read() on the inbound counter (see <see cref="FileDescriptorDoorbell"/>).</summary>
     internal bool BlocksInRead => _readsBlocking;
-
-    /// <summary>Whether a blocking eventfd can be read without blocking here: an empty one says EAGAIN.</summary>
-    private static bool ProbeNoWaitReads()
-    {
-        if (Native.EventFd(out int fd) != 0)
-            return false;
-        using var probe = new FileDescriptor(fd);
-        ulong count;
-        return Native.SetBlocking(fd) == 0 && Native.ReadNoWait(fd, &count, sizeof(ulong)) == -Errno.EAGAIN;
-    }
 
     /// <summary>Creates a fresh pair of eventfds (this side: the host).</summary>
     public static EventFdDoorbell Create(string name = "eventfd")
@@ -123,8 +112,8 @@ public sealed unsafe class EventFdDoorbell : FileDescriptorDoorbell
         try
         {
             ulong count;
-            // RWF_NOWAIT whatever the file's mode: the peer shares the file and may change its mode at any time.
-            int r = s_noWaitReads ? Native.ReadNoWait(_inbound.Value, &count, sizeof(ulong)) : Native.Read(_inbound.Value, &count, sizeof(ulong));
+            // Never blocking, whatever the file's mode: the peer shares the file and may change its mode at any time.
+            int r = EventFdReads.ReadNoWait(_inbound.Value, &count);
             if (r == -Errno.EAGAIN)
                 return false;
             NativeCallException.ThrowIfError(r, "read", Name);

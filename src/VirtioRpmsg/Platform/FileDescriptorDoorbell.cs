@@ -70,7 +70,17 @@ public abstract class FileDescriptorDoorbell : IDoorbell
     public bool Drain()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return Consume(throwIfClosed: false);
+        // A thread blocked in read() takes the rings itself; a Drain must not take the count that ends its read.
+        if (!_waiter.TryEnterDrain())
+            return false;
+        try
+        {
+            return Consume(throwIfClosed: false);
+        }
+        finally
+        {
+            _waiter.ExitDrain();
+        }
     }
 
     /// <summary>

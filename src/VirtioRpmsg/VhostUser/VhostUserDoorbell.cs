@@ -99,7 +99,8 @@ internal sealed unsafe class VhostUserDoorbell : IDoorbell
             {
                 _kicks[i].DangerousAddRef(ref added);
                 ulong count;
-                int r = Native.Read(_kicks[i].Value, &count, sizeof(ulong));
+                // The front-end shares the file and may put it in blocking mode (an EventFdDoorbell over it does).
+                int r = EventFdReads.ReadNoWait(_kicks[i].Value, &count);
                 if (r == -Errno.EAGAIN)
                     continue;
                 NativeCallException.ThrowIfError(r, "read kick", $"{Name} queue {i}");
