@@ -40,12 +40,7 @@ internal sealed unsafe class DescriptorWaiter : IDisposable
     /// </summary>
     internal bool WaitReady(FileDescriptor? fd, bool forWrite, Deadline deadline, CancellationToken cancellationToken)
     {
-        if (MappingLease.HeldByCurrentThread > 0)
-            throw new LeaseHeldException($"Waiting on '{_subject}'");
-        cancellationToken.ThrowIfCancellationRequested();
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        if (Interlocked.Exchange(ref _busy, 1) != 0)
-            throw new InvalidOperationException($"'{_subject}' already has a waiting thread; only one thread may wait on it at a time.");
+        Enter(cancellationToken);
         bool fdRef = false, wakeRef = false;
         CancellationTokenRegistration registration = default;
         try
@@ -101,12 +96,7 @@ internal sealed unsafe class DescriptorWaiter : IDisposable
     {
         if (fds.Length is < 1 or >= Native.MaxPolled)
             throw new ArgumentOutOfRangeException(nameof(fds), fds.Length, $"between 1 and {Native.MaxPolled - 1} descriptors can be waited on at once");
-        if (MappingLease.HeldByCurrentThread > 0)
-            throw new LeaseHeldException($"Waiting on '{_subject}'");
-        cancellationToken.ThrowIfCancellationRequested();
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        if (Interlocked.Exchange(ref _busy, 1) != 0)
-            throw new InvalidOperationException($"'{_subject}' already has a waiting thread; only one thread may wait on it at a time.");
+        Enter(cancellationToken);
         Span<bool> added = stackalloc bool[fds.Length + 1];
         CancellationTokenRegistration registration = default;
         try
@@ -170,12 +160,7 @@ internal sealed unsafe class DescriptorWaiter : IDisposable
     /// </summary>
     internal int ReadBlocking(FileDescriptor fd, Deadline deadline, CancellationToken cancellationToken)
     {
-        if (MappingLease.HeldByCurrentThread > 0)
-            throw new LeaseHeldException($"Waiting on '{_subject}'");
-        cancellationToken.ThrowIfCancellationRequested();
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        if (Interlocked.Exchange(ref _busy, 1) != 0)
-            throw new InvalidOperationException($"'{_subject}' already has a waiting thread; only one thread may wait on it at a time.");
+        Enter(cancellationToken);
         bool fdRef = false;
         bool timed = false;
         CancellationTokenRegistration registration = default;
@@ -236,6 +221,17 @@ internal sealed unsafe class DescriptorWaiter : IDisposable
                 fd.DangerousRelease();
             Volatile.Write(ref _busy, 0);
         }
+    }
+
+    /// <summary>The checks every wait makes first; then this thread is the one waiter (release <c>_busy</c> when done).</summary>
+    private void Enter(CancellationToken cancellationToken)
+    {
+        if (MappingLease.HeldByCurrentThread > 0)
+            throw new LeaseHeldException($"Waiting on '{_subject}'");
+        cancellationToken.ThrowIfCancellationRequested();
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (Interlocked.Exchange(ref _busy, 1) != 0)
+            throw new InvalidOperationException($"'{_subject}' already has a waiting thread; only one thread may wait on it at a time.");
     }
 
     /// <summary>

@@ -9,6 +9,19 @@ namespace VirtioRpmsg.Tests.Platform;
 /// </summary>
 public sealed class EventFdDoorbellBlockingReadTests
 {
+    /// <summary>Runs <paramref name="wait"/> on its own thread and returns once that thread has started.</summary>
+    private static Task<bool> StartWaiting(Func<bool> wait)
+    {
+        using var started = new ManualResetEventSlim();
+        var waiter = Task.Factory.StartNew(() =>
+        {
+            started.Set();
+            return wait();
+        }, TaskCreationOptions.LongRunning);
+        started.Wait(Bounded.Limit);
+        return waiter;
+    }
+
     [Fact]
     public void LongWait_BlocksInRead_ARingFromAnotherThreadEndsIt()
     {
@@ -16,13 +29,7 @@ public sealed class EventFdDoorbellBlockingReadTests
         using var peer = local.CreatePeer();
         // Kernels since 5.12 read an eventfd with RWF_NOWAIT; the machines this project runs on have one.
         Assert.True(local.BlocksInRead, "the inbound eventfd should be read with a blocking read() on this kernel");
-        using var started = new ManualResetEventSlim();
-        var waiter = Task.Factory.StartNew(() =>
-        {
-            started.Set();
-            return local.Wait(Timeout.InfiniteTimeSpan);
-        }, TaskCreationOptions.LongRunning);
-        started.Wait(Bounded.Limit);
+        var waiter = StartWaiting(() => local.Wait(Timeout.InfiniteTimeSpan));
         Assert.True(peer.Ring());
         Assert.True(Bounded.Await(waiter));
         Assert.False(local.Drain());
@@ -48,13 +55,7 @@ public sealed class EventFdDoorbellBlockingReadTests
         using var local = EventFdDoorbell.Create("vrpmsg-test-eventfd");
         using var peer = local.CreatePeer();
         using var cts = new CancellationTokenSource();
-        using var started = new ManualResetEventSlim();
-        var waiter = Task.Factory.StartNew(() =>
-        {
-            started.Set();
-            return local.Wait(Timeout.InfiniteTimeSpan, cts.Token);
-        }, TaskCreationOptions.LongRunning);
-        started.Wait(Bounded.Limit);
+        var waiter = StartWaiting(() => local.Wait(Timeout.InfiniteTimeSpan, cts.Token));
         // Whether the waiter is already in read() or not yet, it must end with the cancellation.
         cts.Cancel();
         Assert.ThrowsAny<OperationCanceledException>(() => Bounded.Await(waiter));
@@ -74,13 +75,7 @@ public sealed class EventFdDoorbellBlockingReadTests
         Assert.Equal(0, Native.SetNonBlocking(local.PeerOutbound.Value));
         Assert.False(Bounded.Run(() => local.Wait(DescriptorWaiter.BlockingReadMinimum)));
         Assert.False(local.BlocksInRead);
-        using var started = new ManualResetEventSlim();
-        var waiter = Task.Factory.StartNew(() =>
-        {
-            started.Set();
-            return local.Wait(Timeout.InfiniteTimeSpan);
-        }, TaskCreationOptions.LongRunning);
-        started.Wait(Bounded.Limit);
+        var waiter = StartWaiting(() => local.Wait(Timeout.InfiniteTimeSpan));
         Assert.True(peer.Ring());
         Assert.True(Bounded.Await(waiter));
     }
@@ -141,18 +136,15 @@ public sealed class EventFdDoorbellBlockingReadTests
             for (int i = 0; i < 20; i++)
             {
                 using var cts = new CancellationTokenSource();
-                using var started = new ManualResetEventSlim();
-                var waiter = Task.Factory.StartNew(() =>
+                var waiter = StartWaiting(() =>
                 {
-                    started.Set();
                     // A spurious ring (a cancellation's count left from an earlier round) returns true: wait again,
                     // as every caller does after re-checking shared memory.
                     while (local.Wait(Timeout.InfiniteTimeSpan, cts.Token))
                     {
                     }
                     return false;
-                }, TaskCreationOptions.LongRunning);
-                started.Wait(Bounded.Limit);
+                });
                 cts.Cancel();
                 Assert.ThrowsAny<OperationCanceledException>(() => Bounded.Await(waiter, TimeSpan.FromSeconds(10)));
             }
@@ -197,10 +189,8 @@ public sealed class EventFdDoorbellBlockingReadTests
         for (int i = 0; i < 200; i++)
         {
             using var cts = new CancellationTokenSource();
-            using var started = new ManualResetEventSlim();
-            var waiter = Task.Factory.StartNew(() =>
+            var waiter = StartWaiting(() =>
             {
-                started.Set();
                 try
                 {
                     return local.Wait(Timeout.InfiniteTimeSpan, cts.Token);
@@ -209,8 +199,7 @@ public sealed class EventFdDoorbellBlockingReadTests
                 {
                     return false;
                 }
-            }, TaskCreationOptions.LongRunning);
-            started.Wait(Bounded.Limit);
+            });
             Assert.True(peer.Ring());
             cts.Cancel();
             // Either the wait returned the ring, or it was cancelled and the ring is still pending (a read that
