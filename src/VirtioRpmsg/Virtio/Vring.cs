@@ -189,33 +189,6 @@ public sealed class Vring
         lengthFlagsNext = lease.ReadUInt64(at + 8);
     }
 
-    /// <summary>
-    /// Writes descriptor <paramref name="index"/> unless it already holds exactly these fields (read back to compare,
-    /// nothing else: the value read is never used). A buffer re-posted in the order it came back lands in the same
-    /// descriptor with the same contents (the driver's free list is LIFO); skipping that store keeps the line shared
-    /// in both caches, so the device's next read of it hits, and the driver pays no ownership transfer for it (a
-    /// cross-core miss per message). A descriptor the peer scribbled on differs, so it is written. On Device memory,
-    /// where a read costs more than a write, it is always written.
-    /// </summary>
-    internal void WriteDescriptorIfChanged(in MappingLease lease, int index, ulong address, uint length, ushort flags, ushort next)
-    {
-        if (!lease.IsDeviceMemory)
-        {
-            ReadDescriptor(lease, index, out ulong heldAddress, out ulong heldWord);
-            if (heldAddress == address && heldWord == (length | ((ulong)flags << 32) | ((ulong)next << 48)))
-                return;
-        }
-        WriteDescriptor(lease, index, address, length, flags, next);
-    }
-
-    /// <summary>avail.ring[slot] = <paramref name="head"/>, unless it already holds it (as <see cref="WriteDescriptorIfChanged"/>: one lap later the same buffer often lands in the same slot).</summary>
-    internal void WriteAvailEntryIfChanged(in MappingLease lease, int slot, ushort head)
-    {
-        if (!lease.IsDeviceMemory && ReadAvailEntry(lease, slot) == head)
-            return;
-        WriteAvailEntry(lease, slot, head);
-    }
-
     internal void WriteDescriptor(in MappingLease lease, int index, ulong address, uint length, ushort flags, ushort next)
     {
         long at = Offset + (long)VringLayout.DescriptorSize * index;

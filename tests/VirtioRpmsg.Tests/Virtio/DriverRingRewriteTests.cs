@@ -4,8 +4,9 @@ namespace VirtioRpmsg.Tests.Virtio;
 
 /// <summary>
 /// The driver skips rewriting a descriptor or avail slot that already holds what it would write
-/// (<c>Vring.WriteDescriptorIfChanged</c>); whatever the ring held before, the device must see exactly what was posted:
-/// a stale entry from an earlier lap with any one field different, or one the peer scribbled on, is rewritten.
+/// (<c>DriverRingShadow</c>: its record says so and a read-back confirms it); whatever the ring held before, the device
+/// must see exactly what was posted: a stale entry from an earlier lap with any one field different, or one the peer
+/// scribbled on after the driver wrote it (the record still says "same"), is rewritten.
 /// </summary>
 public class DriverRingRewriteTests
 {
@@ -78,6 +79,23 @@ public class DriverRingRewriteTests
         for (int i = 0; i < Num; i++)
             Assert.True(driver.TryGetUsed(out tokens[i], out _));
         Assert.Equal([0, 1, 2, 3], tokens.Order().ToArray());
+    }
+
+    [Fact]
+    public void ScribbleOnAnEntryTheRecordSaysIsUnchanged_IsCaughtByTheReadBackAndRewritten()
+    {
+        using var bed = new VringTestBed(Num);
+        var driver = bed.CreateDriver();
+        var device = bed.CreateDevice();
+        // One buffer at a time: descriptor 0 every time, and after a lap every slot holds head 0.
+        for (int lap = 0; lap < Num; lap++)
+            Assert.Equal(0, RoundTrip(driver, device, slot: 1, 64, writable: true, token: lap));
+        // The same buffer would now go to descriptor 0 and slot 0 unchanged; the peer scribbles both first.
+        bed.WriteDescriptor(0, VringTestBed.SlotAddress(9), 16, 0, 0);
+        bed.WriteUInt16(bed.Layout.AvailOffset + 4, 2);
+        // The device must see descriptor 0 with buffer 1 again, not head 2 or buffer 9.
+        Assert.Equal(0, RoundTrip(driver, device, slot: 1, 64, writable: true, token: 99));
+        Assert.False(device.IsBroken);
     }
 
     [Fact]
