@@ -86,9 +86,13 @@ public sealed class CrossProcessEchoScenario : IEchoScenario
         using var endpoint = session.Host.CreateEndpoint();
         var payload = new byte[request.PayloadSize];
         long counted = session.SinkMessages();
-        var result = EchoRuns.Stream(request, _hostCpu, (count, stamps) => Burst(session, endpoint, payload, count, stamps, request.Label, cancellationToken), session.Diagnostics);
+        long sent = 0;
+        var result = EchoRuns.Stream(request, _hostCpu, (count, stamps) =>
+        {
+            sent += count;
+            return Burst(session, endpoint, payload, count, stamps, request.Label, cancellationToken);
+        }, session.Diagnostics);
         counted = session.SinkMessages() - counted;
-        long sent = EchoRuns.StreamWarmup(request) + (long)request.Count;
         if (counted != sent)
             throw new InvalidDataException($"stream {request.Label}: the remote's sink counted {counted} messages of {sent} sent");
         return result;

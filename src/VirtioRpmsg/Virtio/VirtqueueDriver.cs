@@ -9,8 +9,9 @@ namespace VirtioRpmsg.Virtio;
 /// <remarks>
 /// <para>All bookkeeping is private (Linux <c>virtio_ring.c</c> style): a free list of descriptor
 /// indices, and per chain head the caller's token, the chain's descriptor count and last descriptor,
-/// and the largest used length it can report. The shared descriptor table is written, never read back:
-/// nothing the device writes decides which of our descriptors are freed.</para>
+/// and the largest used length it can report. The shared descriptor table is written, and read back only to skip
+/// rewriting an entry that already holds the same value (<see cref="DriverRingShadow"/>): nothing
+/// the device writes decides which of our descriptors are freed.</para>
 /// <para>Threads: single owner, like <see cref="VirtqueueDevice"/>: one thread at a time calls any
 /// member (the caller serializes; <see cref="IsBroken"/>, <see cref="Fault"/>, the error counters and
 /// <see cref="FreeCount"/> may be read from any thread). Queue state is kept apart from memory, which is
@@ -33,6 +34,8 @@ public sealed class VirtqueueDriver
     private readonly ushort[] _chainLast;
     private readonly int[] _token;
     private readonly ulong[] _usedLimit;
+    // What the descriptor table and avail ring hold from our own writes: identical entries are not rewritten.
+    private readonly DriverRingShadow _written;
 
     private int _freeHead;
     private int _freeCount;
@@ -68,6 +71,7 @@ public sealed class VirtqueueDriver
         _chainLast = new ushort[_num];
         _token = new int[_num];
         _usedLimit = new ulong[_num];
+        _written = new DriverRingShadow(_num);
         Reset();
     }
 
@@ -144,7 +148,7 @@ public sealed class VirtqueueDriver
             bool more = i < n - 1;
             ushort flags = (ushort)((s.DeviceWritable ? VringFlags.DescriptorWrite : 0) | (more ? VringFlags.DescriptorNext : 0));
             // The chain's links are the free list's links: the next free descriptor is the next in the chain.
-            _vring.WriteDescriptor(lease, d, s.DeviceAddress, s.Length, flags, more ? _next[d] : (ushort)0);
+            _written.WriteDescriptor(_vring, lease, d, s.DeviceAddress, s.Length, flags, more ? _next[d] : (ushort)0);
             if (more)
                 d = _next[d];
         }
@@ -156,7 +160,7 @@ public sealed class VirtqueueDriver
         // A device-to-driver buffer's used length is what the device wrote; a driver-to-device
         // buffer is reported with its full length (OpenAMP relies on that), so that is its limit.
         _usedLimit[head] = writable != 0 ? writable : total;
-        _vring.WriteAvailEntry(lease, _availShadow & _mask, (ushort)head);
+        _written.WriteAvailEntry(_vring, lease, _availShadow & _mask, (ushort)head);
         _availShadow++;
         return true;
     }
@@ -222,14 +226,14 @@ public sealed class VirtqueueDriver
         if (_freeCount == 0)
             return false;
         int head = _freeHead;
-        _vring.WriteDescriptor(lease, head, deviceAddress, length, deviceWritable ? VringFlags.DescriptorWrite : (ushort)0, 0);
+        _written.WriteDescriptor(_vring, lease, head, deviceAddress, length, deviceWritable ? VringFlags.DescriptorWrite : (ushort)0, 0);
         _freeHead = _next[head];
         _freeCount--;
         _chainCount[head] = 1;
         _chainLast[head] = (ushort)head;
         _token[head] = token;
         _usedLimit[head] = length;
-        _vring.WriteAvailEntry(lease, _availShadow & _mask, (ushort)head);
+        _written.WriteAvailEntry(_vring, lease, _availShadow & _mask, (ushort)head);
         _availShadow++;
         return true;
     }
@@ -351,6 +355,7 @@ public sealed class VirtqueueDriver
     {
         using var lease = _vring.Acquire();
         _vring.Clear(lease);
+        _written.Forget();
         for (int i = 0; i < _num; i++)
         {
             _next[i] = (ushort)(i + 1); // the last link is never followed: the free count stops first

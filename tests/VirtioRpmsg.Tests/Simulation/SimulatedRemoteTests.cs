@@ -54,6 +54,42 @@ public sealed class SimulatedRemoteTests : IDisposable
     }
 
     [Fact]
+    public void Sink_ManySendersAndTheEcho_CountsEveryMessageAndByteExactly()
+    {
+        // The sink and echo counters are plain single-writer increments: exact only because callbacks never run
+        // at once. Two host threads send to the sink while echoes run in between, and nothing may be lost.
+        const int PerSender = 2_000;
+        using var echo = _host.CreateEndpoint();
+        byte[] reply = new byte[echo.MaxPayload];
+        long messages = _remote.SinkMessages, bytes = _remote.SinkBytes, echoed = _remote.Echoed;
+        var senders = Enumerable.Range(1, 2).Select(n => new Thread(() =>
+        {
+            using var ept = _host.CreateEndpoint();
+            var payload = new byte[n * 7];
+            for (int i = 0; i < PerSender; i++)
+                ept.SendTo(_remote.SinkAddress, payload, Bounded.Limit);
+        })).ToArray();
+        foreach (var t in senders)
+            t.Start();
+        for (int i = 0; i < 100; i++)
+        {
+            echo.SendTo(_remote.EchoAddress, "x"u8, Bounded.Limit);
+            echo.Receive(reply, Bounded.Limit);
+        }
+        foreach (var t in senders)
+            Assert.True(t.Join(Bounded.Limit));
+        var deadline = DateTime.UtcNow + Bounded.Limit;
+        while (_remote.SinkMessages - messages < 2 * PerSender)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the sink counted {_remote.SinkMessages - messages} of {2 * PerSender}");
+            Thread.Yield();
+        }
+        Assert.Equal(2 * PerSender, _remote.SinkMessages - messages);
+        Assert.Equal(PerSender * (7L + 14L), _remote.SinkBytes - bytes);
+        Assert.Equal(100, _remote.Echoed - echoed);
+    }
+
+    [Fact]
     public void HostConnection_Closed_RemoteStopsAndCompletes()
     {
         Assert.False(_remote.Completion.IsCompleted);
