@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using VirtioRpmsg.Platform;
 
 namespace VirtioRpmsg.Rpmsg;
@@ -107,12 +108,11 @@ public sealed class RpmsgEndpoint : IDisposable
     public bool TrySendOffChannel(uint source, uint destination, ReadOnlySpan<byte> payload) => Device.Tx.TrySend(source, destination, payload);
 
     /// <summary>Sends to <see cref="RemoteAddress"/> asynchronously, within the device's send timeout.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))] // a send that waits allocates no state machine
     public async ValueTask SendAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
     {
         var deadline = Deadline.Within(Device.Options.SendTimeout);
-        uint destination = RemoteAddress;
-        if (destination == RpmsgAddress.Any)
-            destination = await WaitForRemoteAddressAsync(deadline, cancellationToken).ConfigureAwait(false);
+        uint destination = RemoteAddress is var known && known != RpmsgAddress.Any ? known : await WaitForRemoteAddressAsync(deadline, cancellationToken).ConfigureAwait(false);
         await Device.Tx.SendAsync(Address, destination, payload, deadline, cancellationToken).ConfigureAwait(false);
     }
 

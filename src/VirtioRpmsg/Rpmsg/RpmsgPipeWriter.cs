@@ -28,6 +28,7 @@ internal sealed class RpmsgPipeWriter : PipeWriter
     private int _finished;        // Finish ran (the buffer went back to the pool once)
     private int _cancelRequested; // CancelPendingFlush with no flush waiting: the next flush ends cancelled
     private CancellationTokenSource? _waiting; // the flush waiting for buffers, for CancelPendingFlush
+    private CancellationTokenSource? _flushCancel; // that flush's token, kept for the next wait until it is cancelled
 
     /// <param name="endpoint">Sends through it.</param>
     /// <param name="destination">Where to (<see cref="RpmsgAddress.Any"/>: the endpoint's remote address).</param>
@@ -119,7 +120,13 @@ internal sealed class RpmsgPipeWriter : PipeWriter
     private async ValueTask<FlushResult> FlushWaitingAsync(CancellationToken cancellationToken)
     {
         // The pipe's dispose (_stop) ends the wait too: its Complete then sends or drops the rest after this flush.
-        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop);
+        // Not a linked source per wait (it allocates): one kept source that the caller's token and _stop cancel
+        // through registrations, which reuse their sources' callback nodes.
+        if (_flushCancel is { IsCancellationRequested: true })
+            _flushCancel = null; // cancelled by a CancelPendingFlush that raced the end of the last wait
+        var waiting = _flushCancel ??= new CancellationTokenSource();
+        using var byCaller = cancellationToken.UnsafeRegister(static w => ((CancellationTokenSource)w!).Cancel(), waiting);
+        using var byStop = _stop.UnsafeRegister(static w => ((CancellationTokenSource)w!).Cancel(), waiting);
         lock (_sync)
         {
             if (_completed)
@@ -143,6 +150,10 @@ internal sealed class RpmsgPipeWriter : PipeWriter
         finally
         {
             Volatile.Write(ref _waiting, null);
+            byCaller.Dispose(); // waits for a running callback: nothing cancels the kept source after this
+            byStop.Dispose();
+            if (waiting.IsCancellationRequested)
+                _flushCancel = null; // a cancelled source cannot be reused; CancelPendingFlush may still be holding it
             bool complete;
             lock (_sync)
             {
@@ -155,7 +166,8 @@ internal sealed class RpmsgPipeWriter : PipeWriter
     }
 
     /// <summary>Sends the rest, waiting for tx buffers as a send does.</summary>
-    private async Task SendWrittenAsync(CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask SendWrittenAsync(CancellationToken cancellationToken)
     {
         int mtu = _endpoint.MaxPayload;
         while (!TrySendWritten())

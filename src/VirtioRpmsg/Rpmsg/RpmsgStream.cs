@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace VirtioRpmsg.Rpmsg;
 
 /// <summary>
@@ -44,6 +46,7 @@ public sealed class RpmsgStream(RpmsgEndpoint endpoint, uint destination = Rpmsg
     }
 
     /// <summary>Like <see cref="Read(Span{byte})"/>, waiting asynchronously.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // a read that waits allocates no state machine
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         if (buffer.IsEmpty)
@@ -88,6 +91,7 @@ public sealed class RpmsgStream(RpmsgEndpoint endpoint, uint destination = Rpmsg
     }
 
     /// <summary>Like <see cref="Write(ReadOnlySpan{byte})"/>, waiting asynchronously for tx buffers.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))] // a write that waits allocates no state machine
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         int mtu = Endpoint.MaxPayload;
