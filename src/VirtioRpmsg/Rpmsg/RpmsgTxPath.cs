@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using VirtioRpmsg.Memory;
 using VirtioRpmsg.Platform;
 
@@ -88,7 +87,7 @@ internal sealed class RpmsgTxPath
 
     // Application senders step aside while a callback sender waits (see the class remarks). Read the
     // signal before this check: the callback sender's EndWait signals after it stops waiting.
-    private bool MayTake(bool callback) => callback || Volatile.Read(ref _callbackWaiters) == 0;
+    internal bool MayTake(bool callback) => callback || Volatile.Read(ref _callbackWaiters) == 0;
 
     // The first try of a send: the thread-static dispatcher check only when a callback sender waits.
     private bool MayTakeFirst() => Volatile.Read(ref _callbackWaiters) == 0 || _device.Rx.IsDispatcherContext;
@@ -96,36 +95,32 @@ internal sealed class RpmsgTxPath
     /// <summary>Async send: like <see cref="Send"/> without blocking a thread.</summary>
     internal ValueTask SendAsync(uint source, uint destination, ReadOnlyMemory<byte> payload, Deadline deadline, CancellationToken cancellationToken)
     {
-        cancellationToken.ThrowIfCancellationRequested();
-        return MayTakeFirst() && TrySend(source, destination, payload.Span)
-            ? ValueTask.CompletedTask
-            : SendAsyncSlow(source, destination, payload, deadline, _device.Rx.IsDispatcherContext, cancellationToken);
-    }
-
-    // Pooled: a send that waits for a buffer allocates no state machine per call.
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask SendAsyncSlow(uint source, uint destination, ReadOnlyMemory<byte> payload, Deadline deadline, bool callback, CancellationToken cancellationToken)
-    {
-        BeginWait(callback);
+        if (cancellationToken.IsCancellationRequested)
+            return ValueTask.FromCanceled(cancellationToken);
         try
         {
-            while (true)
-            {
-                long signal = _signal.Generation;
-                if (MayTake(callback) && TrySend(source, destination, payload.Span))
-                    return;
-                _device.ThrowIfUnavailable();
-                int wait = deadline.RemainingMilliseconds;
-                if (wait == 0)
-                    throw Timeout();
-                // Completes at a signal or after the wait: then one more try, then the specific timeout.
-                await _signal.WaitAsync(signal, wait, cancellationToken).ConfigureAwait(false);
-            }
+            if (MayTakeFirst() && TrySend(source, destination, payload.Span))
+                return ValueTask.CompletedTask;
         }
-        finally
+        catch (Exception e)
         {
-            EndWait(callback);
+            return ValueTask.FromException(e); // a send's failures fault its task, as an async method's would
         }
+        return SendAsyncSlow(source, destination, payload, deadline, _device.Rx.IsDispatcherContext, cancellationToken);
+    }
+
+    // No async method (a debug build allocates its state machine per call): a pooled send object that re-tries.
+    private ValueTask SendAsyncSlow(uint source, uint destination, ReadOnlyMemory<byte> payload, Deadline deadline, bool callback, CancellationToken cancellationToken)
+    {
+        try
+        {
+            BeginWait(callback);
+        }
+        catch (Exception e)
+        {
+            return ValueTask.FromException(e);
+        }
+        return _signal.Rent(this).Start(source, destination, payload, deadline, callback, cancellationToken);
     }
 
     /// <summary>Takes a tx buffer for zero-copy send; false at once when none is free.</summary>
@@ -361,6 +356,8 @@ internal sealed class RpmsgTxPath
 
     private sealed record LinkedStop(CancellationToken For, CancellationTokenSource Source);
 
-    private TimeoutException Timeout() =>
+    internal void ThrowIfUnavailable() => _device.ThrowIfUnavailable();
+
+    internal TimeoutException Timeout() =>
         new($"rpmsg device '{_device.Name}': no free tx buffer within the send timeout ({_device.Options.SendTimeout.TotalMilliseconds} ms unless overridden)");
 }

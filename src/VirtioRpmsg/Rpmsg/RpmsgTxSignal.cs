@@ -4,8 +4,8 @@ namespace VirtioRpmsg.Rpmsg;
 /// The "tx buffer returned" signal that senders waiting for a free tx buffer sleep on: a broadcast that wakes
 /// every waiter (they re-try, or see the device's state), allocating nothing. A signal is a generation number;
 /// a sender reads it, tries, and then waits only while the generation is the one it read, so a signal between
-/// its try and its sleep is never lost. Blocking senders sleep on a monitor, async senders park a pooled
-/// <see cref="RpmsgTxWaiter"/>. The signalling side (the dispatcher, a cancelled zero-copy buffer, a stop) never
+/// its try and its sleep is never lost. Blocking senders sleep on a monitor, async senders park themselves (a
+/// pooled <see cref="RpmsgTxAsyncSend"/>) and re-try on the thread pool. The signalling side (the dispatcher, a cancelled zero-copy buffer, a stop) never
 /// waits: with nobody asleep it only bumps the generation; otherwise it takes a lock that guards nothing longer
 /// than a list operation and a pulse, and completes the parked waiters after releasing it.
 /// </summary>
@@ -14,8 +14,8 @@ internal sealed class RpmsgTxSignal
     private readonly object _lock = new();
     private long _generation;
     private int _sleepers;            // blocking senders in Wait plus listed async waiters
-    private RpmsgTxWaiter? _listed;   // parked async waiters, under _lock
-    private RpmsgTxWaiter? _free;     // pooled waiters, under _lock
+    private RpmsgTxAsyncSend? _listed;   // parked async sends, under _lock
+    private RpmsgTxAsyncSend? _free;     // pooled async sends, under _lock
 
     /// <summary>The current generation: read it before the try that may fail, then wait on it.</summary>
     internal long Generation => Volatile.Read(ref _generation);
@@ -28,7 +28,7 @@ internal sealed class RpmsgTxSignal
         Interlocked.Increment(ref _generation);
         if (Volatile.Read(ref _sleepers) == 0)
             return;
-        RpmsgTxWaiter? woken;
+        RpmsgTxAsyncSend? woken;
         lock (_lock)
         {
             Monitor.PulseAll(_lock);
@@ -37,12 +37,12 @@ internal sealed class RpmsgTxSignal
             for (var w = woken; w is not null; w = w.Next)
                 Interlocked.Decrement(ref _sleepers);
         }
-        // Outside the lock; continuations run on the thread pool, never on the signalling thread.
+        // Outside the lock; the sends re-try on the thread pool, never on the signalling thread.
         while (woken is not null)
         {
             var next = woken.Next;
             woken.Next = null;
-            woken.Complete(null);
+            ThreadPool.UnsafeQueueUserWorkItem(woken, preferLocal: false);
             woken = next;
         }
     }
@@ -81,37 +81,42 @@ internal sealed class RpmsgTxSignal
     }
 
     /// <summary>
-    /// Like <see cref="Wait"/> without blocking a thread: completes at a signal after <paramref name="observed"/>
-    /// or after <paramref name="milliseconds"/> (-1: no limit), faults with <see cref="OperationCanceledException"/>
-    /// on cancellation. Synchronously complete when a signal came since <paramref name="observed"/> was read.
+    /// Parks an async send until a signal after <paramref name="observed"/>, its timeout or its cancellation (each
+    /// queues it to the thread pool to re-try); false, with nothing parked, when a signal came since
+    /// <paramref name="observed"/> was read or the send is cancelled already.
     /// </summary>
-    internal ValueTask WaitAsync(long observed, int milliseconds, CancellationToken cancellationToken)
+    internal bool TryPark(RpmsgTxAsyncSend send, long observed, int milliseconds)
     {
-        if (cancellationToken.IsCancellationRequested)
-            return ValueTask.FromCanceled(cancellationToken);
-        RpmsgTxWaiter waiter;
-        short version;
         lock (_lock)
         {
             Interlocked.Increment(ref _sleepers); // full fence before the re-check below
-            if (Volatile.Read(ref _generation) != observed)
+            // Cancelled before this lock: its callback found the send unlisted, so it must not be listed now.
+            if (Volatile.Read(ref _generation) != observed || send.IsCancellationRequested)
             {
                 Interlocked.Decrement(ref _sleepers);
-                return ValueTask.CompletedTask;
+                return false;
             }
-            waiter = _free ?? new RpmsgTxWaiter(this);
-            _free = waiter.Next;
-            waiter.Next = _listed;
-            _listed = waiter;
-            version = waiter.Arm(milliseconds, cancellationToken);
+            send.Next = _listed;
+            _listed = send;
+            send.ArmTimer(milliseconds); // under the lock: its callback checks the due time under it
+            return true;
         }
-        // Outside the lock: a token cancelled meanwhile runs its callback (which takes the lock) right here.
-        waiter.Register();
-        return new ValueTask(waiter, version);
     }
 
-    /// <summary>Removes a parked waiter (its timeout or cancellation); false when a signal took it first.</summary>
-    internal bool TryUnlist(RpmsgTxWaiter waiter)
+    /// <summary>A pooled async send (or a new one).</summary>
+    internal RpmsgTxAsyncSend Rent(RpmsgTxPath tx)
+    {
+        lock (_lock)
+        {
+            var send = _free ?? new RpmsgTxAsyncSend(tx, this);
+            _free = send.Next;
+            send.Next = null;
+            return send;
+        }
+    }
+
+    /// <summary>Removes a parked send (its timeout or cancellation); false when a signal took it first.</summary>
+    internal bool TryUnlist(RpmsgTxAsyncSend waiter)
     {
         lock (_lock)
         {
@@ -135,7 +140,7 @@ internal sealed class RpmsgTxSignal
     internal object Lock => _lock;
 
     /// <summary>Returns a finished waiter to the pool.</summary>
-    internal void Recycle(RpmsgTxWaiter waiter)
+    internal void Recycle(RpmsgTxAsyncSend waiter)
     {
         lock (_lock)
         {
