@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using VirtioRpmsg.Rpmsg;
 
 namespace VirtioRpmsg.Tests.Rpmsg;
@@ -14,6 +15,10 @@ internal sealed class LateReturner : IDisposable
     private readonly Thread _thread;
     private volatile bool _stop;
     private Exception? _failure;
+    private long _rescues;
+
+    /// <summary>Polls made because a sender waited 200 ms without a new wait being counted.</summary>
+    internal long Rescues => Interlocked.Read(ref _rescues);
 
     internal LateReturner(RpmsgLoopback loop)
     {
@@ -28,16 +33,27 @@ internal sealed class LateReturner : IDisposable
         {
             bool pollHost = _loop.Host.Options.WaitStrategy == RpmsgWaitStrategy.CallerPoll;
             long seen = _loop.Host.Counters.TxBufferWaits;
+            long quietSince = Stopwatch.GetTimestamp();
             var spin = new SpinWait();
             while (!_stop)
             {
                 long waits = _loop.Host.Counters.TxBufferWaits;
                 if (waits == seen)
                 {
+                    // A sender that has waited this long without a new wait being counted: poll anyway (counted in
+                    // Rescues). Seen twice in about ten loaded runs of the suite as a 30-s send timeout (not
+                    // reproduced alone); this keeps such a miss from failing an allocation test.
+                    if (_loop.Host.Tx.Waiters > 0 && Stopwatch.GetElapsedTime(quietSince) > TimeSpan.FromMilliseconds(200))
+                    {
+                        Interlocked.Increment(ref _rescues);
+                        seen = -1;
+                        continue;
+                    }
                     spin.SpinOnce(sleep1Threshold: -1);
                     continue;
                 }
                 seen = waits;
+                quietSince = Stopwatch.GetTimestamp();
                 _loop.Remote.Poll();
                 if (pollHost)
                     _loop.Host.Poll();
