@@ -152,7 +152,7 @@ internal sealed class RpmsgDispatcherThread
                 // A Poll owns the rx ring (and hands it back with everything handled). Sleep on the
                 // doorbell instead of spinning for it; each ring lets senders waiting inside that
                 // Poll's callbacks re-try and park what arrived. Notifications are on (TryProcessPendingOwned).
-                // Only when someone waits: a signal allocates, and spinning readers' Polls make this frequent.
+                // Only when someone waits: spinning readers' Polls make this frequent.
                 if (_tx.Waiters > 0)
                     _tx.Signal();
                 doorbell.Wait(recheck, token);

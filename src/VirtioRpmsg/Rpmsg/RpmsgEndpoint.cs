@@ -107,14 +107,14 @@ public sealed class RpmsgEndpoint : IDisposable
     public bool TrySendOffChannel(uint source, uint destination, ReadOnlySpan<byte> payload) => Device.Tx.TrySend(source, destination, payload);
 
     /// <summary>Sends to <see cref="RemoteAddress"/> asynchronously, within the device's send timeout.</summary>
-    public async ValueTask SendAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
-    {
-        var deadline = Deadline.Within(Device.Options.SendTimeout);
-        uint destination = RemoteAddress;
-        if (destination == RpmsgAddress.Any)
-            destination = await WaitForRemoteAddressAsync(deadline, cancellationToken).ConfigureAwait(false);
-        await Device.Tx.SendAsync(Address, destination, payload, deadline, cancellationToken).ConfigureAwait(false);
-    }
+    public ValueTask SendAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
+        RemoteAddress is var known && known != RpmsgAddress.Any
+            ? Device.Tx.SendAsync(Address, known, payload, Deadline.Within(Device.Options.SendTimeout), cancellationToken)
+            : SendOnceRemoteKnownAsync(payload, Deadline.Within(Device.Options.SendTimeout), cancellationToken);
+
+    // An async method only while the address is unknown: a debug build allocates an async method's state machine per call.
+    private async ValueTask SendOnceRemoteKnownAsync(ReadOnlyMemory<byte> payload, Deadline deadline, CancellationToken cancellationToken) =>
+        await Device.Tx.SendAsync(Address, await WaitForRemoteAddressAsync(deadline, cancellationToken).ConfigureAwait(false), payload, deadline, cancellationToken).ConfigureAwait(false);
 
     /// <summary>Sends to <paramref name="destination"/> asynchronously.</summary>
     public ValueTask SendToAsync(uint destination, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>

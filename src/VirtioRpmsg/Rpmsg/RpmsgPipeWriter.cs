@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
+using System.Threading.Tasks.Sources;
 
 namespace VirtioRpmsg.Rpmsg;
 
@@ -11,7 +12,7 @@ namespace VirtioRpmsg.Rpmsg;
 /// waits asynchronously (the send timeout applies; a failed send faults the flush). Single writer, like every
 /// <see cref="PipeWriter"/>: do not write while a flush is pending.
 /// </summary>
-internal sealed class RpmsgPipeWriter : PipeWriter
+internal sealed class RpmsgPipeWriter : PipeWriter, IValueTaskSource<FlushResult>
 {
     private readonly RpmsgEndpoint _endpoint;
     private readonly uint _destination;
@@ -28,6 +29,13 @@ internal sealed class RpmsgPipeWriter : PipeWriter
     private int _finished;        // Finish ran (the buffer went back to the pool once)
     private int _cancelRequested; // CancelPendingFlush with no flush waiting: the next flush ends cancelled
     private CancellationTokenSource? _waiting; // the flush waiting for buffers, for CancelPendingFlush
+    private CancellationTokenSource? _flushCancel; // that flush's token, kept for the next wait until it is cancelled
+    private ManualResetValueTaskSourceCore<FlushResult> _flush; // the waiting flush (one at a time, as for any PipeWriter)
+    private CancellationToken _flushToken;
+    private CancellationTokenRegistration _byCaller, _byStop;
+    private ConfiguredValueTaskAwaitable.ConfiguredValueTaskAwaiter _send; // the send the flush waits for
+    private int _sending; // its length
+    private readonly Action _onSent;
 
     /// <param name="endpoint">Sends through it.</param>
     /// <param name="destination">Where to (<see cref="RpmsgAddress.Any"/>: the endpoint's remote address).</param>
@@ -38,6 +46,7 @@ internal sealed class RpmsgPipeWriter : PipeWriter
         _destination = destination;
         _stop = stop;
         _buffer = ArrayPool<byte>.Shared.Rent(endpoint.MaxPayload);
+        _onSent = OnSent;
     }
 
     /// <summary>Ends once the writer is completed and what was written before is sent (faulted when it could not be).</summary>
@@ -96,7 +105,7 @@ internal sealed class RpmsgPipeWriter : PipeWriter
         {
             return ValueTask.FromException<FlushResult>(e); // a flush's failures fault its task, as the pipe's do
         }
-        return FlushWaitingAsync(cancellationToken);
+        return FlushWaiting(cancellationToken);
     }
 
     /// <summary>Sends messages while tx buffers are free; true when everything written is sent (and the buffer empty again).</summary>
@@ -114,47 +123,118 @@ internal sealed class RpmsgPipeWriter : PipeWriter
         return true;
     }
 
-    // Pooled: even a flush that waits for buffers allocates no state machine per call.
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<FlushResult> FlushWaitingAsync(CancellationToken cancellationToken)
+    // The flush that waits for tx buffers, without an async method (a debug build allocates its state machine per
+    // call) and without a linked token source per wait: one kept source that the caller's token and _stop cancel
+    // through registrations (which reuse their sources' callback nodes). The pipe's dispose (_stop) ends the wait
+    // too: its Complete then sends or drops the rest after this flush.
+    private ValueTask<FlushResult> FlushWaiting(CancellationToken cancellationToken)
     {
-        // The pipe's dispose (_stop) ends the wait too: its Complete then sends or drops the rest after this flush.
-        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop);
+        if (_flushCancel is { IsCancellationRequested: true })
+            _flushCancel = null; // cancelled by a CancelPendingFlush that raced the end of the last wait
+        var waiting = _flushCancel ??= new CancellationTokenSource();
         lock (_sync)
         {
             if (_completed)
-                throw new InvalidOperationException("the pipe's output was completed: no more writes or flushes");
+                return ValueTask.FromException<FlushResult>(new InvalidOperationException("the pipe's output was completed: no more writes or flushes"));
             _flushWaiting = true;
         }
+        _flush.Reset();
+        short version = _flush.Version;
+        _flushToken = cancellationToken;
+        _byCaller = cancellationToken.UnsafeRegister(static w => ((CancellationTokenSource)w!).Cancel(), waiting);
+        _byStop = _stop.UnsafeRegister(static w => ((CancellationTokenSource)w!).Cancel(), waiting);
         Volatile.Write(ref _waiting, waiting);
+        if (Interlocked.Exchange(ref _cancelRequested, 0) != 0)
+            EndFlush(new FlushResult(isCanceled: true, isCompleted: false), null);
+        else
+            SendWaiting();
+        return new ValueTask<FlushResult>(this, version);
+    }
+
+    /// <summary>Sends the rest, each send that has to wait continuing here on the thread pool when it is done.</summary>
+    private void SendWaiting()
+    {
+        var waiting = _waiting!;
         try
         {
-            if (Interlocked.Exchange(ref _cancelRequested, 0) != 0)
-                return new FlushResult(isCanceled: true, isCompleted: false);
-            await SendWrittenAsync(waiting.Token).ConfigureAwait(false);
-            return default;
+            int mtu = _endpoint.MaxPayload;
+            while (!TrySendWritten())
+            {
+                var chunk = _buffer.AsMemory(_sent, Math.Min(mtu, _written - _sent));
+                var send = _destination == RpmsgAddress.Any ? _endpoint.SendAsync(chunk, waiting.Token) : _endpoint.SendToAsync(_destination, chunk, waiting.Token);
+                _sending = chunk.Length;
+                if (!send.IsCompleted)
+                {
+                    _send = send.ConfigureAwait(false).GetAwaiter();
+                    _send.UnsafeOnCompleted(_onSent);
+                    return;
+                }
+                send.GetAwaiter().GetResult();
+                _sent += chunk.Length;
+            }
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && waiting.IsCancellationRequested)
+        catch (OperationCanceledException) when (!_flushToken.IsCancellationRequested && waiting.IsCancellationRequested)
         {
             // CancelPendingFlush: what was not sent stays buffered for the next flush.
             Interlocked.Exchange(ref _cancelRequested, 0);
-            return new FlushResult(isCanceled: true, isCompleted: false);
+            EndFlush(new FlushResult(isCanceled: true, isCompleted: false), null);
+            return;
         }
-        finally
+        catch (Exception e)
         {
-            Volatile.Write(ref _waiting, null);
-            bool complete;
-            lock (_sync)
-            {
-                _flushWaiting = false;
-                complete = _completeAfterFlush;
-            }
-            if (complete)
-                CompleteNow(_completeError);
+            EndFlush(default, e);
+            return;
         }
+        EndFlush(default, null);
     }
 
-    /// <summary>Sends the rest, waiting for tx buffers as a send does.</summary>
+    private void OnSent()
+    {
+        var waiting = _waiting!;
+        try
+        {
+            _send.GetResult();
+            _sent += _sending;
+        }
+        catch (OperationCanceledException) when (!_flushToken.IsCancellationRequested && waiting.IsCancellationRequested)
+        {
+            Interlocked.Exchange(ref _cancelRequested, 0);
+            EndFlush(new FlushResult(isCanceled: true, isCompleted: false), null);
+            return;
+        }
+        catch (Exception e)
+        {
+            EndFlush(default, e);
+            return;
+        }
+        SendWaiting();
+    }
+
+    private void EndFlush(FlushResult result, Exception? error)
+    {
+        var waiting = _waiting!;
+        Volatile.Write(ref _waiting, null);
+        _byCaller.Dispose(); // waits for a running callback: nothing cancels the kept source after this
+        _byStop.Dispose();
+        _byCaller = _byStop = default;
+        _flushToken = default;
+        if (waiting.IsCancellationRequested)
+            _flushCancel = null; // a cancelled source cannot be reused; CancelPendingFlush may still be holding it
+        bool complete;
+        lock (_sync)
+        {
+            _flushWaiting = false;
+            complete = _completeAfterFlush;
+        }
+        if (complete)
+            CompleteNow(_completeError);
+        if (error is null)
+            _flush.SetResult(result);
+        else
+            _flush.SetException(error);
+    }
+
+    /// <summary>Sends the rest, waiting for tx buffers as a send does (after <see cref="Complete"/>: once per pipe).</summary>
     private async Task SendWrittenAsync(CancellationToken cancellationToken)
     {
         int mtu = _endpoint.MaxPayload;
@@ -168,6 +248,16 @@ internal sealed class RpmsgPipeWriter : PipeWriter
             _sent += chunk.Length;
         }
     }
+
+    /// <inheritdoc />
+    FlushResult IValueTaskSource<FlushResult>.GetResult(short token) => _flush.GetResult(token);
+
+    /// <inheritdoc />
+    ValueTaskSourceStatus IValueTaskSource<FlushResult>.GetStatus(short token) => _flush.GetStatus(token);
+
+    /// <inheritdoc />
+    void IValueTaskSource<FlushResult>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _flush.OnCompleted(continuation, state, token, flags);
 
     /// <summary>Ends a flush waiting for buffers with <see cref="FlushResult.IsCanceled"/> (or the next flush, if none waits).</summary>
     public override void CancelPendingFlush()

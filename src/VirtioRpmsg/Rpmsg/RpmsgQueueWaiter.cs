@@ -9,11 +9,14 @@ namespace VirtioRpmsg.Rpmsg;
 /// continuation needs no second look at the queue. Whoever unlists it (writer, close or cancellation, under the
 /// queue's lock) completes it; the reader's <see cref="GetResult"/> returns it to the pool.
 /// </summary>
-internal sealed class RpmsgQueueWaiter : IValueTaskSource<RpmsgReceiveResult>
+internal sealed class RpmsgQueueWaiter : IValueTaskSource<RpmsgReceiveResult>, IThreadPoolWorkItem
 {
     private readonly RpmsgEndpointQueue _queue;
-    // Continuations never run on the completing thread: that is the dispatcher (or a cancelling caller).
-    private ManualResetValueTaskSourceCore<RpmsgReceiveResult> _core = new() { RunContinuationsAsynchronously = true };
+    // Continuations never run on the completing thread (the dispatcher, or a cancelling caller): Complete queues this
+    // waiter itself to the thread pool, which completes it there and runs the continuation inline. Not the core's own
+    // RunContinuationsAsynchronously: for a continuation other than an async method's (RpmsgStream's read, say) it
+    // allocates a work item per completion.
+    private ManualResetValueTaskSourceCore<RpmsgReceiveResult> _core;
     private CancellationTokenRegistration _registration;
     private CancellationToken _token;
 
@@ -54,8 +57,10 @@ internal sealed class RpmsgQueueWaiter : IValueTaskSource<RpmsgReceiveResult>
         return new ValueTask<RpmsgReceiveResult>(this, version);
     }
 
-    /// <summary>Completes with <see cref="Result"/> or <see cref="Error"/> (outside the queue's lock).</summary>
-    internal void Complete()
+    /// <summary>Completes with <see cref="Result"/> or <see cref="Error"/> on the thread pool (called outside the queue's lock).</summary>
+    internal void Complete() => ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+
+    void IThreadPoolWorkItem.Execute()
     {
         if (Error is { } error)
             _core.SetException(error);
@@ -66,7 +71,10 @@ internal sealed class RpmsgQueueWaiter : IValueTaskSource<RpmsgReceiveResult>
     private void OnCancelled()
     {
         if (_queue.TryUnlist(this))
-            _core.SetException(new OperationCanceledException(_token));
+        {
+            Error = new OperationCanceledException(_token);
+            Complete();
+        }
     }
 
     /// <inheritdoc />

@@ -11,6 +11,8 @@ public sealed class RpmsgStream(RpmsgEndpoint endpoint, uint destination = Rpmsg
     private readonly byte[] _pending = new byte[endpoint.MaxPayload];
     private int _pendingStart;
     private int _pendingEnd;
+    private RpmsgStreamRead? _read;   // the read that waits for a message (one at a time, as for any Stream)
+    private RpmsgStreamWrite? _write; // the write that waits for tx buffers
 
     /// <summary>The endpoint underneath.</summary>
     public RpmsgEndpoint Endpoint { get; } = endpoint;
@@ -43,18 +45,32 @@ public sealed class RpmsgStream(RpmsgEndpoint endpoint, uint destination = Rpmsg
         return TakePending(buffer);
     }
 
-    /// <summary>Like <see cref="Read(Span{byte})"/>, waiting asynchronously.</summary>
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    /// <summary>Like <see cref="Read(Span{byte})"/>, waiting asynchronously; nothing is allocated per read, even one that waits.</summary>
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         if (buffer.IsEmpty)
-            return 0;
-        if (_pendingStart == _pendingEnd)
+            return new ValueTask<int>(0);
+        if (_pendingStart != _pendingEnd)
+            return new ValueTask<int>(TakePending(buffer.Span));
+        var receive = Endpoint.ReceiveAsync(_pending, cancellationToken);
+        if (!receive.IsCompleted)
+            return (_read ??= new RpmsgStreamRead(this)).Start(receive, buffer);
+        try
         {
-            var r = await Endpoint.ReceiveAsync(_pending, cancellationToken).ConfigureAwait(false);
-            _pendingStart = 0;
-            _pendingEnd = r.Length;
+            return new ValueTask<int>(Received(receive.GetAwaiter().GetResult(), buffer.Span));
         }
-        return TakePending(buffer.Span);
+        catch (Exception e)
+        {
+            return ValueTask.FromException<int>(e); // a read's failures fault its task, as an async method's would
+        }
+    }
+
+    /// <summary>A message arrived in <c>_pending</c>: returns the first bytes of it.</summary>
+    internal int Received(RpmsgReceiveResult r, Span<byte> buffer)
+    {
+        _pendingStart = 0;
+        _pendingEnd = r.Length;
+        return TakePending(buffer);
     }
 
     /// <summary>Like <see cref="Read(Span{byte})"/>, waiting asynchronously.</summary>
@@ -87,19 +103,25 @@ public sealed class RpmsgStream(RpmsgEndpoint endpoint, uint destination = Rpmsg
         }
     }
 
-    /// <summary>Like <see cref="Write(ReadOnlySpan{byte})"/>, waiting asynchronously for tx buffers.</summary>
-    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    /// <summary>Like <see cref="Write(ReadOnlySpan{byte})"/>, waiting asynchronously for tx buffers; nothing is allocated per write, even one that waits.</summary>
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        int mtu = Endpoint.MaxPayload;
         while (!buffer.IsEmpty)
         {
-            var chunk = buffer[..Math.Min(mtu, buffer.Length)];
-            if (destination == RpmsgAddress.Any)
-                await Endpoint.SendAsync(chunk, cancellationToken).ConfigureAwait(false);
-            else
-                await Endpoint.SendToAsync(destination, chunk, cancellationToken).ConfigureAwait(false);
-            buffer = buffer[chunk.Length..];
+            var send = SendChunk(ref buffer, cancellationToken);
+            if (!send.IsCompletedSuccessfully)
+                return buffer.IsEmpty ? send : (_write ??= new RpmsgStreamWrite(this)).Start(send, buffer, cancellationToken);
+            send.GetAwaiter().GetResult(); // a pooled send goes back to its pool
         }
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Starts sending the next message of <paramref name="buffer"/> and moves past it.</summary>
+    internal ValueTask SendChunk(ref ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
+    {
+        var chunk = buffer[..Math.Min(Endpoint.MaxPayload, buffer.Length)];
+        buffer = buffer[chunk.Length..];
+        return destination == RpmsgAddress.Any ? Endpoint.SendAsync(chunk, cancellationToken) : Endpoint.SendToAsync(destination, chunk, cancellationToken);
     }
 
     /// <summary>Like <see cref="Write(ReadOnlySpan{byte})"/>, waiting asynchronously for tx buffers.</summary>

@@ -6,8 +6,9 @@ namespace VirtioRpmsg.Rpmsg;
 /// <summary>
 /// The send side of a device: copy sends (try, blocking, async), zero-copy buffers, and the senders
 /// waiting for a free tx buffer. "Tx buffer returned" notifications are armed only while someone waits
-/// (as Linux does); waiters are woken through one signal that the dispatcher (or a cancelled zero-copy
-/// buffer) completes. Any number of threads may send at once.
+/// (as Linux does); waiters are woken through one <see cref="RpmsgTxSignal"/> that the dispatcher (or a
+/// cancelled zero-copy buffer) raises, and a wait allocates nothing (async ones park a pooled waiter).
+/// Any number of threads may send at once.
 /// A sender inside a receive callback goes first: while one waits, application senders leave freed
 /// buffers to it. Otherwise application senders can win every returned buffer while the callback (and
 /// with it this side's receive path) waits, until both sides' parking backlogs fill and the two
@@ -19,7 +20,8 @@ internal sealed class RpmsgTxPath
     private readonly RpmsgDataGate _gate;
     private readonly RpmsgDeviceCounters _counters;
     private readonly object _armLock = new();
-    private TaskCompletionSource _signal = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly RpmsgTxSignal _signal = new();
+    private LinkedStop? _linkedStop; // one cached link of a caller's token with the device's stop (callback senders)
     private int _waiters;
     private int _callbackWaiters;
     private bool _armed; // under _armLock
@@ -71,7 +73,7 @@ internal sealed class RpmsgTxPath
         {
             while (true)
             {
-                var signal = Volatile.Read(ref _signal).Task;
+                long signal = _signal.Generation;
                 if (MayTake(callback) && TrySend(source, destination, payload))
                     return;
                 Wait(signal, deadline, cancellationToken);
@@ -85,7 +87,7 @@ internal sealed class RpmsgTxPath
 
     // Application senders step aside while a callback sender waits (see the class remarks). Read the
     // signal before this check: the callback sender's EndWait signals after it stops waiting.
-    private bool MayTake(bool callback) => callback || Volatile.Read(ref _callbackWaiters) == 0;
+    internal bool MayTake(bool callback) => callback || Volatile.Read(ref _callbackWaiters) == 0;
 
     // The first try of a send: the thread-static dispatcher check only when a callback sender waits.
     private bool MayTakeFirst() => Volatile.Read(ref _callbackWaiters) == 0 || _device.Rx.IsDispatcherContext;
@@ -93,39 +95,32 @@ internal sealed class RpmsgTxPath
     /// <summary>Async send: like <see cref="Send"/> without blocking a thread.</summary>
     internal ValueTask SendAsync(uint source, uint destination, ReadOnlyMemory<byte> payload, Deadline deadline, CancellationToken cancellationToken)
     {
-        cancellationToken.ThrowIfCancellationRequested();
-        return MayTakeFirst() && TrySend(source, destination, payload.Span)
-            ? ValueTask.CompletedTask
-            : SendAsyncSlow(source, destination, payload, deadline, _device.Rx.IsDispatcherContext, cancellationToken);
-    }
-
-    private async ValueTask SendAsyncSlow(uint source, uint destination, ReadOnlyMemory<byte> payload, Deadline deadline, bool callback, CancellationToken cancellationToken)
-    {
-        BeginWait(callback);
+        if (cancellationToken.IsCancellationRequested)
+            return ValueTask.FromCanceled(cancellationToken);
         try
         {
-            while (true)
-            {
-                var signal = Volatile.Read(ref _signal).Task;
-                if (MayTake(callback) && TrySend(source, destination, payload.Span))
-                    return;
-                int wait = deadline.RemainingMilliseconds;
-                if (wait == 0)
-                    throw Timeout();
-                try
-                {
-                    await signal.WaitAsync(TimeSpan.FromMilliseconds(wait), cancellationToken).ConfigureAwait(false);
-                }
-                catch (TimeoutException)
-                {
-                    // Loop: one more try, then the specific timeout.
-                }
-            }
+            if (MayTakeFirst() && TrySend(source, destination, payload.Span))
+                return ValueTask.CompletedTask;
         }
-        finally
+        catch (Exception e)
         {
-            EndWait(callback);
+            return ValueTask.FromException(e); // a send's failures fault its task, as an async method's would
         }
+        return SendAsyncSlow(source, destination, payload, deadline, _device.Rx.IsDispatcherContext, cancellationToken);
+    }
+
+    // No async method (a debug build allocates its state machine per call): a pooled send object that re-tries.
+    private ValueTask SendAsyncSlow(uint source, uint destination, ReadOnlyMemory<byte> payload, Deadline deadline, bool callback, CancellationToken cancellationToken)
+    {
+        try
+        {
+            BeginWait(callback);
+        }
+        catch (Exception e)
+        {
+            return ValueTask.FromException(e);
+        }
+        return _signal.Rent(this).Start(source, destination, payload, deadline, callback, cancellationToken);
     }
 
     /// <summary>Takes a tx buffer for zero-copy send; false at once when none is free.</summary>
@@ -158,7 +153,7 @@ internal sealed class RpmsgTxPath
         {
             while (true)
             {
-                var signal = Volatile.Read(ref _signal).Task;
+                long signal = _signal.Generation;
                 if (MayTake(callback) && TryAcquire(out buffer))
                     return buffer;
                 Wait(signal, deadline, cancellationToken);
@@ -218,11 +213,7 @@ internal sealed class RpmsgTxPath
     }
 
     /// <summary>Wakes every waiting sender (they re-try, or see the state).</summary>
-    internal void Signal()
-    {
-        var next = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Interlocked.Exchange(ref _signal, next).TrySetResult();
-    }
+    internal void Signal() => _signal.Signal();
 
     // Arming writes the ring (used_event / avail.flags), so it is a data operation: never after Stop.
     internal void BeginWait(bool callback = false)
@@ -291,7 +282,7 @@ internal sealed class RpmsgTxPath
         }
     }
 
-    private void Wait(Task signal, Deadline deadline, CancellationToken cancellationToken)
+    private void Wait(long signal, Deadline deadline, CancellationToken cancellationToken)
     {
         _device.ThrowIfUnavailable();
         int wait = deadline.RemainingMilliseconds;
@@ -320,38 +311,53 @@ internal sealed class RpmsgTxPath
             {
                 // Inside a Poll while the dispatcher thread runs: the doorbell is the dispatcher's
                 // (one waiter only). It signals us on every ring while the Poll owns the rx ring.
-                WaitForSignal(signal, slice, cancellationToken);
+                _signal.Wait(signal, slice, cancellationToken);
                 return;
             }
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _device.StopToken);
+            var linked = cancellationToken.CanBeCanceled ? RentLinkedStop(cancellationToken) : null;
             try
             {
-                _device.Doorbell.Wait(TimeSpan.FromMilliseconds(slice), linked.Token);
+                _device.Doorbell.Wait(TimeSpan.FromMilliseconds(slice), linked?.Source.Token ?? _device.StopToken);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
                 // Stopped: the caller's next step reports RpmsgDeviceUnavailableException.
+            }
+            finally
+            {
+                if (linked is not null)
+                    ReturnLinkedStop(linked);
             }
             return;
         }
         // With a dispatcher thread the signal comes as soon as buffers return. Without one
         // (CallerPoll) it comes from the application's Poll(), which a thread blocked here may be
         // the only one to call: re-check at least every IdleRecheckInterval (sends reclaim).
-        WaitForSignal(signal, _device.HasDispatcherThread ? wait : slice, cancellationToken);
+        _signal.Wait(signal, _device.HasDispatcherThread ? wait : slice, cancellationToken);
     }
 
-    private static void WaitForSignal(Task signal, int milliseconds, CancellationToken cancellationToken)
+    // A callback sender waits on the doorbell with one token for its own cancellation and the device's stop. The
+    // link is kept for the next wait with the same token (callbacks pass the same one again and again), so such a
+    // wait allocates only when the token changes; the kept link holds a registration on that token until then.
+    private LinkedStop RentLinkedStop(CancellationToken cancellationToken)
     {
-        try
-        {
-            signal.Wait(milliseconds, cancellationToken);
-        }
-        catch (AggregateException)
-        {
-            // Signal faulted/cancelled by stop: the next try reports the state.
-        }
+        var cached = Interlocked.Exchange(ref _linkedStop, null);
+        if (cached is not null && cached.For == cancellationToken && !cached.Source.IsCancellationRequested)
+            return cached;
+        cached?.Source.Dispose();
+        return new LinkedStop(cancellationToken, CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _device.StopToken));
     }
 
-    private TimeoutException Timeout() =>
+    private void ReturnLinkedStop(LinkedStop linked)
+    {
+        if (linked.Source.IsCancellationRequested || Interlocked.CompareExchange(ref _linkedStop, linked, null) is not null)
+            linked.Source.Dispose();
+    }
+
+    private sealed record LinkedStop(CancellationToken For, CancellationTokenSource Source);
+
+    internal void ThrowIfUnavailable() => _device.ThrowIfUnavailable();
+
+    internal TimeoutException Timeout() =>
         new($"rpmsg device '{_device.Name}': no free tx buffer within the send timeout ({_device.Options.SendTimeout.TotalMilliseconds} ms unless overridden)");
 }

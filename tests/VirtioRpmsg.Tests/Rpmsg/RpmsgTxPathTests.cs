@@ -66,6 +66,39 @@ public class RpmsgTxPathTests
     }
 
     [Fact]
+    public async Task SendAsync_RingFullUntilDeadline_ThrowsTimeoutAndLeavesNoWaiter()
+    {
+        using var loop = FullRing();
+        // The pooled send's own timer ends the wait; the send re-tries once more, then times out.
+        await Assert.ThrowsAsync<TimeoutException>(() => loop.Host.Tx.SendAsync(0x500, 0x400, new byte[] { 1 }, Deadline.Within(TimeSpan.FromMilliseconds(30)), CancellationToken.None).AsTask().WaitAsync(Bound));
+        Assert.Equal(0, loop.Host.Tx.Waiters);
+        Assert.Equal(1, loop.Host.Counters.TxBufferWaits);
+    }
+
+    [Fact]
+    public async Task SendAsync_CancelledWhileWaiting_LeavesNoWaiterAndTheNextWaitIsWoken()
+    {
+        using var loop = FullRing();
+        using var cts = new CancellationTokenSource();
+        long before = loop.Host.Counters.TxBufferWaits;
+        var cancelled = loop.Host.Tx.SendAsync(0x500, 0x400, new byte[] { 1 }, Deadline.Within(Bound), cts.Token).AsTask();
+        RpmsgLoopback.WaitForBlockedSenders(loop.Host, before);
+        cts.Cancel();
+        var ex = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled.WaitAsync(Bound));
+        Assert.Equal(cts.Token, ex.CancellationToken);
+        Assert.Equal(0, loop.Host.Tx.Waiters);
+
+        // The pooled send object serves the next wait, which the returned buffers end.
+        var next = loop.Host.Tx.SendAsync(0x500, 0x400, new byte[] { 2 }, Deadline.Within(Bound), CancellationToken.None).AsTask();
+        RpmsgLoopback.WaitForBlockedSenders(loop.Host, before + 1);
+        Assert.False(next.IsCompleted);
+        loop.Remote.Poll(); // consumes and returns the host's tx buffers
+        await next.WaitAsync(Bound);
+        Assert.Equal(257, loop.Host.Counters.TxMessages);
+        Assert.Equal(0, loop.Host.Tx.Waiters);
+    }
+
+    [Fact]
     public void Cancel_DeviceStopped_IsNoOp()
     {
         using var loop = RpmsgLoopback.Create();

@@ -1,0 +1,135 @@
+using System.Runtime.CompilerServices;
+using System.Threading.Tasks.Sources;
+
+namespace VirtioRpmsg.Rpmsg;
+
+/// <summary>
+/// The <see cref="RpmsgStream.ReadAsync(Memory{byte}, CancellationToken)"/> that waits for a message: kept by the
+/// stream and reused (a Stream allows one read at a time), with a continuation made once, so a read that waits
+/// allocates nothing, in any build (a debug build allocates every async method's state machine per call). The
+/// receive completes on the thread pool, where this copies the message out and completes the read inline.
+/// </summary>
+internal sealed class RpmsgStreamRead : IValueTaskSource<int>
+{
+    private readonly RpmsgStream _stream;
+    private readonly Action _onReceived;
+    private ManualResetValueTaskSourceCore<int> _core;
+    private ConfiguredValueTaskAwaitable<RpmsgReceiveResult>.ConfiguredValueTaskAwaiter _receive;
+    private Memory<byte> _destination;
+
+    internal RpmsgStreamRead(RpmsgStream stream)
+    {
+        _stream = stream;
+        _onReceived = OnReceived;
+    }
+
+    internal ValueTask<int> Start(ValueTask<RpmsgReceiveResult> receive, Memory<byte> destination)
+    {
+        _core.Reset();
+        _destination = destination;
+        _receive = receive.ConfigureAwait(false).GetAwaiter();
+        short version = _core.Version;
+        _receive.UnsafeOnCompleted(_onReceived);
+        return new ValueTask<int>(this, version);
+    }
+
+    private void OnReceived()
+    {
+        var destination = _destination;
+        _destination = default;
+        try
+        {
+            _core.SetResult(_stream.Received(_receive.GetResult(), destination.Span));
+        }
+        catch (Exception e)
+        {
+            _core.SetException(e);
+        }
+    }
+
+    public int GetResult(short token) => _core.GetResult(token);
+
+    public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+    public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _core.OnCompleted(continuation, state, token, flags);
+}
+
+/// <summary>
+/// The <see cref="RpmsgStream.WriteAsync(ReadOnlyMemory{byte}, CancellationToken)"/> of several messages whose send
+/// waits for a tx buffer: like <see cref="RpmsgStreamRead"/>, reused and allocation-free. Each send completes on a
+/// thread-pool thread, where this starts the next.
+/// </summary>
+internal sealed class RpmsgStreamWrite : IValueTaskSource
+{
+    private readonly RpmsgStream _stream;
+    private readonly Action _onSent;
+    private ManualResetValueTaskSourceCore<bool> _core;
+    private ConfiguredValueTaskAwaitable.ConfiguredValueTaskAwaiter _send;
+    private ReadOnlyMemory<byte> _rest;
+    private CancellationToken _token;
+
+    internal RpmsgStreamWrite(RpmsgStream stream)
+    {
+        _stream = stream;
+        _onSent = OnSent;
+    }
+
+    /// <summary>Waits for <paramref name="send"/>, then sends <paramref name="rest"/>.</summary>
+    internal ValueTask Start(ValueTask send, ReadOnlyMemory<byte> rest, CancellationToken cancellationToken)
+    {
+        _core.Reset();
+        _rest = rest;
+        _token = cancellationToken;
+        short version = _core.Version;
+        Await(send);
+        return new ValueTask(this, version);
+    }
+
+    private void Await(ValueTask send)
+    {
+        _send = send.ConfigureAwait(false).GetAwaiter();
+        _send.UnsafeOnCompleted(_onSent);
+    }
+
+    private void OnSent()
+    {
+        try
+        {
+            _send.GetResult();
+            while (!_rest.IsEmpty)
+            {
+                var send = _stream.SendChunk(ref _rest, _token);
+                if (!send.IsCompleted)
+                {
+                    Await(send);
+                    return;
+                }
+                send.GetAwaiter().GetResult();
+            }
+        }
+        catch (Exception e)
+        {
+            Finish(e);
+            return;
+        }
+        Finish(null);
+    }
+
+    private void Finish(Exception? error)
+    {
+        _rest = default;
+        _token = default;
+        if (error is null)
+            _core.SetResult(true);
+        else
+            _core.SetException(error);
+    }
+
+    public void GetResult(short token) => _core.GetResult(token);
+
+    public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+    public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _core.OnCompleted(continuation, state, token, flags);
+}

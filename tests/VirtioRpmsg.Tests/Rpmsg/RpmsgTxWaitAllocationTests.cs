@@ -1,0 +1,226 @@
+using VirtioRpmsg.Rpmsg;
+using VirtioRpmsg.Tests.Memory;
+
+namespace VirtioRpmsg.Tests.Rpmsg;
+
+/// <summary>
+/// Senders that must wait for a tx buffer allocate nothing per wait, in every wait strategy, blocking and async:
+/// a tiny ring (a few tx buffers) and a caller-polled remote that a <see cref="LateReturner"/> polls only once a
+/// sender has begun to wait, so at least one send in every few waits. The wake-up crosses threads (the host's
+/// dispatcher, or the returner polling a caller-polled host), so the whole process's bytes are counted: these
+/// tests run alone (after the parallel ones), a warm-up first, and the best of three rounds must stay under
+/// <see cref="BytesPerWaitBound"/> per wait: one object per wait (24 bytes at least) fails, background noise not.
+/// </summary>
+[Collection(nameof(ResourceCountingCollection))]
+public sealed class RpmsgTxWaitAllocationTests
+{
+    private const int Warmup = 2_000;
+    private const int Measured = 5_000;
+    private const double BytesPerWaitBound = 8;
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
+
+    private static RpmsgLoopback TinyRing(RpmsgWaitStrategy host)
+    {
+        // vringNum 4: a handful of tx buffers, so the sender runs out after a few sends.
+        var loop = RpmsgLoopback.Create(
+            host: o => o.WaitStrategy = host,
+            remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
+            vringNum: 4);
+        loop.Remote.CreateEndpoint(0x400, (_, _, _) => { });
+        return loop;
+    }
+
+    /// <summary>Runs the warm-up, then three measured rounds; asserts the round with the fewest bytes against its waits.</summary>
+    private static async Task AssertNothingPerWaitAsync(RpmsgDevice host, Func<int, Task> run, string what)
+    {
+        await run(Warmup);
+        long fewest = long.MaxValue, waitsThen = 0;
+        for (int round = 0; round < 3; round++)
+        {
+            long waits = host.Counters.TxBufferWaits;
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            await run(Measured);
+            long bytes = GC.GetTotalAllocatedBytes(precise: true) - before;
+            waits = host.Counters.TxBufferWaits - waits;
+            // The returner returns buffers only after a new wait, at most a ring's worth each time (4): at least one wait per 4 sends.
+            Assert.True(waits >= Measured / 8, $"{what}: only {waits} of {Measured} sends waited for a tx buffer");
+            if (bytes < fewest)
+                (fewest, waitsThen) = (bytes, waits);
+        }
+        Assert.True(fewest < waitsThen * BytesPerWaitBound, $"{what}: {fewest} bytes for {Measured} sends and {waitsThen} waits ({(double)fewest / waitsThen:F1} B/wait) in the best of three rounds");
+    }
+
+    public static TheoryData<RpmsgWaitStrategy> Strategies => new()
+    {
+        RpmsgWaitStrategy.Interrupt,
+        RpmsgWaitStrategy.Hybrid,
+        RpmsgWaitStrategy.BusyPoll,
+        RpmsgWaitStrategy.CallerPoll,
+    };
+
+    [Theory]
+    [MemberData(nameof(Strategies))]
+    public async Task Send_WaitingForTxBuffers_AllocatesNothingPerWait(RpmsgWaitStrategy strategy)
+    {
+        using var loop = TinyRing(strategy);
+        var endpoint = loop.Host.CreateEndpoint(0x500, remoteAddress: 0x400);
+        using var returner = new LateReturner(loop);
+        var payload = new byte[64];
+        using var cancel = new CancellationTokenSource();
+
+        Task Run(int n)
+        {
+            for (int i = 0; i < n; i++)
+                endpoint.Send(payload, Bound, cancel.Token);
+            return Task.CompletedTask;
+        }
+
+        await AssertNothingPerWaitAsync(loop.Host, Run, $"Send, {strategy}");
+        returner.ThrowIfFailed();
+    }
+
+    [Theory]
+    [MemberData(nameof(Strategies))]
+    public async Task SendAsync_WaitingForTxBuffers_AllocatesNothingPerWait(RpmsgWaitStrategy strategy)
+    {
+        using var loop = TinyRing(strategy);
+        var endpoint = loop.Host.CreateEndpoint(0x500, remoteAddress: 0x400);
+        using var returner = new LateReturner(loop);
+        var payload = new byte[64];
+        using var cancel = new CancellationTokenSource();
+
+        // One async method per round: its own state machine is allocated once a round, not per send.
+        async Task Run(int n)
+        {
+            for (int i = 0; i < n; i++)
+                await endpoint.SendAsync(payload, cancel.Token).ConfigureAwait(false);
+        }
+
+        await AssertNothingPerWaitAsync(loop.Host, Run, $"SendAsync, {strategy}");
+        returner.ThrowIfFailed();
+    }
+
+    [Theory]
+    [MemberData(nameof(Strategies))]
+    public async Task GetTxBuffer_WaitingForTxBuffers_AllocatesNothingPerWait(RpmsgWaitStrategy strategy)
+    {
+        using var loop = TinyRing(strategy);
+        var endpoint = loop.Host.CreateEndpoint(0x500, remoteAddress: 0x400);
+        using var returner = new LateReturner(loop);
+        using var cancel = new CancellationTokenSource();
+
+        Task Run(int n)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                var buffer = endpoint.GetTxBuffer(Bound, cancel.Token);
+                buffer.Span[..64].Fill((byte)i);
+                buffer.Send(64);
+            }
+            return Task.CompletedTask;
+        }
+
+        await AssertNothingPerWaitAsync(loop.Host, Run, $"GetTxBuffer, {strategy}");
+        returner.ThrowIfFailed();
+    }
+
+    [Theory]
+    [MemberData(nameof(Strategies))]
+    public async Task StreamWriteAsync_WaitingForTxBuffers_AllocatesNothingPerWait(RpmsgWaitStrategy strategy)
+    {
+        using var loop = TinyRing(strategy);
+        var endpoint = loop.Host.CreateEndpoint(0x500, remoteAddress: 0x400);
+        using var returner = new LateReturner(loop);
+        using var stream = new RpmsgStream(endpoint);
+        var payload = new byte[64];
+        using var cancel = new CancellationTokenSource();
+
+        async Task Run(int n)
+        {
+            for (int i = 0; i < n; i++)
+                await stream.WriteAsync(payload, cancel.Token).ConfigureAwait(false);
+        }
+
+        await AssertNothingPerWaitAsync(loop.Host, Run, $"RpmsgStream.WriteAsync, {strategy}");
+        returner.ThrowIfFailed();
+    }
+
+    [Theory]
+    [MemberData(nameof(Strategies))]
+    public async Task PipeFlush_WaitingForTxBuffers_AllocatesNothingPerWait(RpmsgWaitStrategy strategy)
+    {
+        using var loop = TinyRing(strategy);
+        var endpoint = loop.Host.CreateEndpoint(0x500, remoteAddress: 0x400);
+        using var returner = new LateReturner(loop);
+        await using var pipe = new RpmsgDuplexPipe(endpoint);
+        var payload = new byte[64];
+        using var cancel = new CancellationTokenSource();
+
+        async Task Run(int n)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                var flush = await pipe.Output.WriteAsync(payload, cancel.Token).ConfigureAwait(false);
+                if (flush.IsCanceled || flush.IsCompleted)
+                    throw new InvalidOperationException($"flush {i} ended {(flush.IsCanceled ? "cancelled" : "completed")}");
+            }
+        }
+
+        await AssertNothingPerWaitAsync(loop.Host, Run, $"RpmsgDuplexPipe.Output, {strategy}");
+        returner.ThrowIfFailed();
+    }
+
+    /// <summary>
+    /// A receive callback that sends and finds the ring full waits on the doorbell itself (interrupt and hybrid: it
+    /// is the dispatcher): nothing allocated per wait either, with or without a cancellable token.
+    /// </summary>
+    [Theory]
+    [InlineData(RpmsgWaitStrategy.Interrupt, false)]
+    [InlineData(RpmsgWaitStrategy.Interrupt, true)]
+    [InlineData(RpmsgWaitStrategy.Hybrid, true)]
+    public async Task SendFromCallback_WaitingForTxBuffers_AllocatesNothingPerWait(RpmsgWaitStrategy strategy, bool cancellable)
+    {
+        using var loop = TinyRing(strategy);
+        using var cancel = new CancellationTokenSource();
+        var token = cancellable ? cancel.Token : CancellationToken.None;
+        var payload = new byte[64];
+        long sent = 0;
+        loop.Host.CreateEndpoint(0x500, (ept, _, _) =>
+        {
+            ept.SendTo(0x400, payload, Bound, token);
+            Interlocked.Increment(ref sent);
+        });
+        var trigger = loop.Remote.CreateEndpoint(0x401);
+        using var returner = new LateReturner(loop);
+        var one = new byte[1];
+
+        // Each trigger (sent from this thread through the remote, whose send reclaims the buffers the host's
+        // dispatcher returned) makes the host's callback send one message.
+        Task Run(int n)
+        {
+            long target = Volatile.Read(ref sent) + n;
+            var deadline = DateTime.UtcNow + Bound;
+            for (int i = 0; i < n; i++)
+            {
+                var spin = new SpinWait();
+                while (!trigger.TrySendTo(0x500, one))
+                {
+                    if (DateTime.UtcNow > deadline)
+                        throw new TimeoutException($"no remote tx buffer for trigger {i}\nhost: {loop.Host.Dump()}");
+                    spin.SpinOnce(sleep1Threshold: -1);
+                }
+            }
+            var wait = new SpinWait();
+            while (Volatile.Read(ref sent) < target)
+            {
+                if (DateTime.UtcNow > deadline)
+                    throw new TimeoutException($"the callback sent {Volatile.Read(ref sent)} of {target}\nhost: {loop.Host.Dump()}");
+                wait.SpinOnce(sleep1Threshold: -1);
+            }
+            return Task.CompletedTask;
+        }
+
+        await AssertNothingPerWaitAsync(loop.Host, Run, $"Send from a callback, {strategy}, {(cancellable ? "cancellable" : "no")} token");
+        returner.ThrowIfFailed();
+    }
+}
