@@ -189,19 +189,10 @@ internal sealed class RpmsgEndpointQueue
     {
         lock (_readLock)
         {
-            ref var link = ref _waiters;
-            while (link is not null)
-            {
-                if (ReferenceEquals(link, waiter))
-                {
-                    link = waiter.Next;
-                    waiter.Next = null;
-                    Interlocked.Decrement(ref _sleepers);
-                    return true;
-                }
-                link = ref link.Next;
-            }
-            return false;
+            if (!RpmsgWaiterList.TryRemove(ref _waiters, waiter))
+                return false;
+            Interlocked.Decrement(ref _sleepers);
+            return true;
         }
     }
 

@@ -173,16 +173,9 @@ internal sealed class RpmsgPipeWriter : PipeWriter, IValueTaskSource<FlushResult
                 _sent += chunk.Length;
             }
         }
-        catch (OperationCanceledException) when (!_flushToken.IsCancellationRequested && waiting.IsCancellationRequested)
-        {
-            // CancelPendingFlush: what was not sent stays buffered for the next flush.
-            Interlocked.Exchange(ref _cancelRequested, 0);
-            EndFlush(new FlushResult(isCanceled: true, isCompleted: false), null);
-            return;
-        }
         catch (Exception e)
         {
-            EndFlush(default, e);
+            EndFlushFailed(e, waiting);
             return;
         }
         EndFlush(default, null);
@@ -190,24 +183,29 @@ internal sealed class RpmsgPipeWriter : PipeWriter, IValueTaskSource<FlushResult
 
     private void OnSent()
     {
-        var waiting = _waiting!;
         try
         {
             _send.GetResult();
             _sent += _sending;
         }
-        catch (OperationCanceledException) when (!_flushToken.IsCancellationRequested && waiting.IsCancellationRequested)
+        catch (Exception e)
+        {
+            EndFlushFailed(e, _waiting!);
+            return;
+        }
+        SendWaiting();
+    }
+
+    /// <summary>Ends the flush after a send failed: cancelled by CancelPendingFlush (what was not sent stays buffered for the next flush), or with the error.</summary>
+    private void EndFlushFailed(Exception e, CancellationTokenSource waiting)
+    {
+        if (e is OperationCanceledException && !_flushToken.IsCancellationRequested && waiting.IsCancellationRequested)
         {
             Interlocked.Exchange(ref _cancelRequested, 0);
             EndFlush(new FlushResult(isCanceled: true, isCompleted: false), null);
             return;
         }
-        catch (Exception e)
-        {
-            EndFlush(default, e);
-            return;
-        }
-        SendWaiting();
+        EndFlush(default, e);
     }
 
     private void EndFlush(FlushResult result, Exception? error)

@@ -9,7 +9,7 @@ namespace VirtioRpmsg.Rpmsg;
 /// continuation needs no second look at the queue. Whoever unlists it (writer, close or cancellation, under the
 /// queue's lock) completes it; the reader's <see cref="GetResult"/> returns it to the pool.
 /// </summary>
-internal sealed class RpmsgQueueWaiter : IValueTaskSource<RpmsgReceiveResult>, IThreadPoolWorkItem
+internal sealed class RpmsgQueueWaiter : IValueTaskSource<RpmsgReceiveResult>, IThreadPoolWorkItem, IRpmsgListedWaiter<RpmsgQueueWaiter>
 {
     private readonly RpmsgEndpointQueue _queue;
     // Continuations never run on the completing thread (the dispatcher, or a cancelling caller): Complete queues this
@@ -24,6 +24,8 @@ internal sealed class RpmsgQueueWaiter : IValueTaskSource<RpmsgReceiveResult>, I
 
     /// <summary>The next waiter in the queue's waiter list, completion list or free list (under the queue's lock).</summary>
     internal RpmsgQueueWaiter? Next;
+
+    ref RpmsgQueueWaiter? IRpmsgListedWaiter<RpmsgQueueWaiter>.NextWaiter => ref Next;
 
     /// <summary>Where the message goes.</summary>
     internal Memory<byte> Destination { get; private set; }

@@ -12,7 +12,7 @@ namespace VirtioRpmsg.Rpmsg;
 /// there (never on the dispatcher). It ends with the send done, the send timeout, the cancellation or the send's
 /// failure; the awaiter's <see cref="GetResult"/> returns it to the pool.
 /// </summary>
-internal sealed class RpmsgTxAsyncSend : IValueTaskSource, IThreadPoolWorkItem
+internal sealed class RpmsgTxAsyncSend : IValueTaskSource, IThreadPoolWorkItem, IRpmsgListedWaiter<RpmsgTxAsyncSend>
 {
     private readonly RpmsgTxPath _tx;
     private readonly RpmsgTxSignal _signal;
@@ -36,6 +36,8 @@ internal sealed class RpmsgTxAsyncSend : IValueTaskSource, IThreadPoolWorkItem
 
     /// <summary>The next send in the signal's parked list or free list (under its lock).</summary>
     internal RpmsgTxAsyncSend? Next;
+
+    ref RpmsgTxAsyncSend? IRpmsgListedWaiter<RpmsgTxAsyncSend>.NextWaiter => ref Next;
 
     internal bool IsCancellationRequested => _token.IsCancellationRequested;
 

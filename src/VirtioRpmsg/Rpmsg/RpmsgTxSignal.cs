@@ -120,19 +120,10 @@ internal sealed class RpmsgTxSignal
     {
         lock (_lock)
         {
-            ref var link = ref _listed;
-            while (link is not null)
-            {
-                if (ReferenceEquals(link, waiter))
-                {
-                    link = waiter.Next;
-                    waiter.Next = null;
-                    Interlocked.Decrement(ref _sleepers);
-                    return true;
-                }
-                link = ref link.Next;
-            }
-            return false;
+            if (!RpmsgWaiterList.TryRemove(ref _listed, waiter))
+                return false;
+            Interlocked.Decrement(ref _sleepers);
+            return true;
         }
     }
 
