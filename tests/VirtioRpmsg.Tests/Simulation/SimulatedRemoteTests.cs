@@ -78,10 +78,11 @@ public sealed class SimulatedRemoteTests : IDisposable
         }
         foreach (var t in senders)
             Assert.True(t.Join(Bounded.Limit));
+        // The echo callback counts after its reply is sent, so the 100th reply can arrive before the 100th count.
         var deadline = DateTime.UtcNow + Bounded.Limit;
-        while (_remote.SinkMessages - messages < 2 * PerSender)
+        while (_remote.SinkMessages - messages < 2 * PerSender || _remote.Echoed - echoed < 100)
         {
-            Assert.True(DateTime.UtcNow < deadline, $"the sink counted {_remote.SinkMessages - messages} of {2 * PerSender}");
+            Assert.True(DateTime.UtcNow < deadline, $"the sink counted {_remote.SinkMessages - messages} of {2 * PerSender}, the echo {_remote.Echoed - echoed} of 100");
             Thread.Yield();
         }
         Assert.Equal(2 * PerSender, _remote.SinkMessages - messages);
