@@ -17,16 +17,16 @@ public sealed unsafe class EventFdDoorbell : FileDescriptorDoorbell
     private DescriptorPassing? _connection;
 
     // Whether the inbound counter is in blocking mode (see ReadsBlocking): where the kernel can still read
-    // it without blocking (EventFdReads), and only an eventfd (a received descriptor might be anything). The
-    // mode belongs to the open file, shared with the peer, which only writes to it: an eventfd write blocks
-    // only when the counter would pass 2^64 - 2.
+    // it without blocking (EventFdReads). Every inbound is an eventfd (made here, or checked by
+    // DescriptorPassing.ReceiveDoorbell). The mode belongs to the open file, shared with the peer, which only
+    // writes to it: an eventfd write blocks only when the counter would pass 2^64 - 2.
     private volatile bool _readsBlocking;
 
     private EventFdDoorbell(FileDescriptor inbound, FileDescriptor outbound, string name) : base(name)
     {
         _inbound = inbound;
         _outbound = outbound;
-        _readsBlocking = EventFdReads.NoWaitSupported && EventFdReads.IsEventFd(inbound) && Native.SetBlocking(inbound.Value) == 0;
+        _readsBlocking = EventFdReads.NoWaitSupported && Native.SetBlocking(inbound.Value) == 0;
     }
 
     private protected override bool ReadsBlocking => _readsBlocking;

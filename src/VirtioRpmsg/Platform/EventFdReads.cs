@@ -17,7 +17,7 @@ internal static unsafe class EventFdReads
     internal static int ReadNoWait(int fd, ulong* count) =>
         NoWaitSupported ? Native.ReadNoWait(fd, count, sizeof(ulong)) : Native.Read(fd, count, sizeof(ulong));
 
-    /// <summary>Whether <paramref name="fd"/> is an eventfd (received descriptors are checked before their mode is changed).</summary>
+    /// <summary>Whether <paramref name="fd"/> is an eventfd (a received doorbell's descriptors are checked before use).</summary>
     internal static bool IsEventFd(FileDescriptor fd)
     {
         try
