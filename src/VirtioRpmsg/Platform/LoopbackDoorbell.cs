@@ -30,6 +30,9 @@ public sealed class LoopbackDoorbell : IDoorbell
     /// <summary>Number of rings delivered to the peer (diagnostics and tests).</summary>
     public long RingCount => Interlocked.Read(ref _ringCount);
 
+    /// <summary>True while a ring waits to be consumed by this end's Wait or Drain (tests).</summary>
+    internal bool IsRung => Volatile.Read(ref _pending) != 0;
+
     private long _ringCount;
 
     /// <summary>Signals the other end of the pair; false once that end is disposed.</summary>

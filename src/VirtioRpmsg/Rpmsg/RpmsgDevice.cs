@@ -135,8 +135,6 @@ public sealed class RpmsgDevice : IDisposable
     internal void RaiseUnboundService(string name, uint address) => CounterSet.Raise(() => UnboundService?.Invoke(name, address));
     internal void RaiseServiceDestroyed(string name, uint address) => CounterSet.Raise(() => ServiceDestroyed?.Invoke(name, address));
 
-    // ---- start / link up -------------------------------------------------------------------------
-
     /// <summary>
     /// Goes live. Host: reset, negotiate features, set up the rings, post the rx buffers, DRIVER_OK.
     /// Remote: wait (on the dispatcher, or in <see cref="Poll"/>) for the host's DRIVER_OK.
@@ -342,6 +340,7 @@ public sealed class RpmsgDevice : IDisposable
     {
         _linkUp.Fail(Unavailable(_state));
         Tx.Signal();
+        Rx.HandOver.OnUnavailable();
         foreach (var ept in _endpoints.All)
             ept.WakeWaiters();
     }

@@ -33,6 +33,14 @@ public sealed class RpmsgDeviceOptions
     /// </summary>
     public TimeSpan IdleRecheckInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>
+    /// Interrupt strategy: a thread blocked in a queue endpoint's <c>Receive</c> (or a stream's <c>Read</c>) waits on
+    /// the doorbell itself and takes its message off the ring, instead of being woken by the dispatcher thread (a
+    /// wake-up and a switch per message). Messages for other endpoints that arrive while that reader is between two
+    /// receives may then wait up to about 2 ms. Off: every message goes through the dispatcher thread.
+    /// </summary>
+    public bool ReaderWaitsOnDoorbell { get; set; } = true;
+
     /// <summary>Offer/accept the name service (VIRTIO_RPMSG_F_NS).</summary>
     public bool NameService { get; set; } = true;
 

@@ -18,7 +18,7 @@ namespace VirtioRpmsg.Rpmsg;
 /// asks the peer to kick: it sleeps with rx notifications off and looks again every
 /// <see cref="HelperRecheck"/> (sooner when a kick comes anyway), taking over only when a message
 /// waits with the ring free. A reader whose spin runs out turns notifications back on as it leaves
-/// (<see cref="HelpersGone"/>); the loop turns them off, then looks at the helper count (a Dekker
+/// (<see cref="RearmRxNotifications"/>); the loop turns them off, then looks at the helper count (a Dekker
 /// pair, ordered by the rx queue's lock), so it never sleeps with them off and nobody polling.
 /// </para>
 /// </summary>
@@ -167,6 +167,8 @@ internal sealed class RpmsgDispatcherThread
             if (!transport.EnableRxNotifications())
                 continue;
             _tx.WakeIfReturned(transport);
+            if (_rx.HandOver.TryLend(token))
+                continue; // a reader waited on the doorbell meanwhile (Interrupt)
             doorbell.Wait(recheck, token);
         }
     }
@@ -190,11 +192,12 @@ internal sealed class RpmsgDispatcherThread
     }
 
     /// <summary>
-    /// The last polling reader leaves without its message (it will sleep): rx notifications back on, so what arrives
-    /// next wakes the dispatcher thread, which sleeps with them off while readers poll. False when a message is
-    /// already pending (it came before the re-arm, so no kick will announce it). Never throws.
+    /// Rx notifications back on from a reader's thread: the last polling reader leaving without its message (it will
+    /// sleep, and what arrives next must wake the dispatcher thread, which sleeps with them off while readers poll), or
+    /// a reader about to wait on the doorbell (<see cref="RpmsgDoorbellHandOver"/>). False when a message is already
+    /// pending (it came before the re-arm, so no kick will announce it). Never throws.
     /// </summary>
-    internal static bool HelpersGone(RpmsgDevice device)
+    internal static bool RearmRxNotifications(RpmsgDevice device)
     {
         if (!device.HasDispatcherThread || !device.Gate.TryEnter(out var transport))
             return true;

@@ -216,6 +216,8 @@ internal sealed class RpmsgEndpointQueue
         if (SpinUntilReady())
             return true;
         cancellationToken.ThrowIfCancellationRequested();
+        if (_device?.Rx.HandOver.TryWait(this, milliseconds, cancellationToken) is bool ready)
+            return ready;
         // Disposed after the lock is released: a running wake-up callback needs the lock.
         using (cancellationToken.CanBeCanceled ? cancellationToken.UnsafeRegister(static q => ((RpmsgEndpointQueue)q!).WakeReaders(all: true), this) : default)
         {
@@ -289,6 +291,13 @@ internal sealed class RpmsgEndpointQueue
             served.Complete();
             served = next;
         }
+    }
+
+    /// <summary>The dispatcher lent the doorbell (<see cref="RpmsgDoorbellHandOver"/>): blocking readers wake, and one takes it.</summary>
+    internal void WakeForDoorbell()
+    {
+        lock (_readLock)
+            Monitor.PulseAll(_readLock);
     }
 
     /// <summary>No more messages; readers drain what is queued, then see <see cref="IsClosed"/>.</summary>

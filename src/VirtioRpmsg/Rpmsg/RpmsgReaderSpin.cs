@@ -10,7 +10,7 @@ namespace VirtioRpmsg.Rpmsg;
 /// trip. It counts as a helper meanwhile (<see cref="RpmsgRxRingOwner.HelperIn"/>): the dispatcher thread then
 /// sleeps without asking the peer to kick (<see cref="RpmsgDispatcherThread"/>), so neither the peer's kick nor
 /// the dispatcher's wake-up lands in the round trip. A reader whose budget runs out, and which was the last
-/// helper, asks for kicks again before it sleeps (<see cref="RpmsgDispatcherThread.HelpersGone"/>): what arrives
+/// helper, asks for kicks again before it sleeps (<see cref="RpmsgDispatcherThread.RearmRxNotifications"/>): what arrives
 /// next wakes the dispatcher, which wakes the reader. A reader that got its message does not: it is usually
 /// back within microseconds, and the dispatcher looks again within <see cref="RpmsgDispatcherThread.HelperRecheck"/>.
 /// </para>
@@ -78,7 +78,7 @@ internal static class RpmsgReaderSpin
             // Out first, then the re-arm: against the dispatcher's disable, then its look at the helper count.
             // A message that landed after the last poll and before the re-arm was not kicked for: take it here
             // (the dispatcher would only see it at its next look), so the caller's re-check finds it queued.
-            if (owner.HelperOut() && !ready && (!RpmsgDispatcherThread.HelpersGone(device) || device.Rx.HasBacklog))
+            if (owner.HelperOut() && !ready && (!RpmsgDispatcherThread.RearmRxNotifications(device) || device.Rx.HasBacklog))
                 Help(device);
         }
     }

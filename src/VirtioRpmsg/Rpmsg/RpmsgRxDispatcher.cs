@@ -52,10 +52,14 @@ internal sealed partial class RpmsgRxDispatcher
         // Up to FlushEvery messages, at most 16 KB of slots (one slot, no batching, for 16 KB buffers and up).
         _batch = new RpmsgParkedBacklog(Math.Clamp(16 * 1024 / Math.Max(1, slot), 1, FlushEvery), slot);
         _batch.EnsureAllocated();
+        HandOver = new RpmsgDoorbellHandOver(device);
     }
 
     /// <summary>Who consumes the rx ring, and whether application threads are polling it (spinning readers).</summary>
     internal RpmsgRxRingOwner Owner => _owner;
+
+    /// <summary>Who waits on the doorbell: the dispatcher thread, or a blocked reader it lent it to (Interrupt).</summary>
+    internal RpmsgDoorbellHandOver HandOver { get; }
 
     /// <summary>
     /// Messages taken from the ring but not delivered yet (a batch or parked ones left by a budget-bounded pass).

@@ -21,7 +21,7 @@ internal sealed class RpmsgTxPath
     private readonly RpmsgDeviceCounters _counters;
     private readonly object _armLock = new();
     private readonly RpmsgTxSignal _signal = new();
-    private LinkedStop? _linkedStop; // one cached link of a caller's token with the device's stop (callback senders)
+    private readonly RpmsgLinkedStop _linkedStop = new(); // a callback sender's token with the device's stop
     private int _waiters;
     private int _callbackWaiters;
     private bool _armed; // under _armLock
@@ -219,6 +219,7 @@ internal sealed class RpmsgTxPath
     internal void BeginWait(bool callback = false)
     {
         _counters.CountTxWait();
+        _device.Rx.HandOver.NeedDispatcher(); // a reader holding the doorbell may leave for long: the dispatcher signals us
         if (callback)
             Interlocked.Increment(ref _callbackWaiters);
         lock (_armLock)
@@ -307,17 +308,18 @@ internal sealed class RpmsgTxPath
                     throw _gate.Translate(e);
                 }
             }
-            if (!rx.IsDispatcherThread && _device.HasDispatcherThread)
+            if (!rx.IsDispatcherThread && _device.HasDispatcherThread && !rx.HandOver.IsHeldByCurrentThread)
             {
                 // Inside a Poll while the dispatcher thread runs: the doorbell is the dispatcher's
                 // (one waiter only). It signals us on every ring while the Poll owns the rx ring.
+                // (Unless this thread is a reader that holds the doorbell: RpmsgDoorbellHandOver.)
                 _signal.Wait(signal, slice, cancellationToken);
                 return;
             }
-            var linked = cancellationToken.CanBeCanceled ? RentLinkedStop(cancellationToken) : null;
+            var token = _linkedStop.Rent(cancellationToken, _device.StopToken, out var linked);
             try
             {
-                _device.Doorbell.Wait(TimeSpan.FromMilliseconds(slice), linked?.Source.Token ?? _device.StopToken);
+                _device.Doorbell.Wait(TimeSpan.FromMilliseconds(slice), token);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
@@ -325,8 +327,7 @@ internal sealed class RpmsgTxPath
             }
             finally
             {
-                if (linked is not null)
-                    ReturnLinkedStop(linked);
+                _linkedStop.Return(linked);
             }
             return;
         }
@@ -335,26 +336,6 @@ internal sealed class RpmsgTxPath
         // the only one to call: re-check at least every IdleRecheckInterval (sends reclaim).
         _signal.Wait(signal, _device.HasDispatcherThread ? wait : slice, cancellationToken);
     }
-
-    // A callback sender waits on the doorbell with one token for its own cancellation and the device's stop. The
-    // link is kept for the next wait with the same token (callbacks pass the same one again and again), so such a
-    // wait allocates only when the token changes; the kept link holds a registration on that token until then.
-    private LinkedStop RentLinkedStop(CancellationToken cancellationToken)
-    {
-        var cached = Interlocked.Exchange(ref _linkedStop, null);
-        if (cached is not null && cached.For == cancellationToken && !cached.Source.IsCancellationRequested)
-            return cached;
-        cached?.Source.Dispose();
-        return new LinkedStop(cancellationToken, CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _device.StopToken));
-    }
-
-    private void ReturnLinkedStop(LinkedStop linked)
-    {
-        if (linked.Source.IsCancellationRequested || Interlocked.CompareExchange(ref _linkedStop, linked, null) is not null)
-            linked.Source.Dispose();
-    }
-
-    private sealed record LinkedStop(CancellationToken For, CancellationTokenSource Source);
 
     internal void ThrowIfUnavailable() => _device.ThrowIfUnavailable();
 

@@ -1,0 +1,245 @@
+using VirtioRpmsg.Platform;
+
+namespace VirtioRpmsg.Rpmsg;
+
+/// <summary>
+/// Under <see cref="RpmsgWaitStrategy.Interrupt"/>, a thread blocked in a queue endpoint's blocking receive waits on
+/// the doorbell itself and consumes the rx ring (a <see cref="RpmsgDevice.Poll"/>) when it rings, instead of sleeping
+/// until the dispatcher thread hands it the message. That hand-off (a wake-up and a switch, about 8 us on a 2-vCPU
+/// VM) was the whole difference between a reader and a callback. Off with <see cref="RpmsgDeviceOptions.ReaderWaitsOnDoorbell"/>.
+/// <para>
+/// One thread waits on the doorbell at a time. The dispatcher thread holds it, and lends it only when idle (rx
+/// notifications on, no sender waiting for a buffer) after a reader went to sleep on its queue wanting it; it wakes
+/// that reader's queue and parks. A reader that finds the doorbell lent takes it for one wait and gives it back when
+/// its message came, usually to take it again within microseconds. The parked dispatcher looks every
+/// <see cref="RpmsgDispatcherThread.HelperRecheck"/>, and takes the doorbell back when a whole look passed with
+/// nobody taking or giving it back (nobody waits on the ring: a message for another endpoint that arrives then waits
+/// at most two looks), at once when a reader gave it back without its message (timeout, cancellation, stop) or a
+/// sender waits for a buffer. While a reader sleeps on the doorbell for long, so does the dispatcher, and the reader
+/// wakes it when it gives the doorbell back (a Dekker pair on <c>_longPark</c> and <c>_activity</c>).
+/// </para>
+/// <para>
+/// The reader's Poll runs other endpoints' callbacks on its thread, as a <see cref="RpmsgDevice.Poll"/> does; a
+/// callback that waits there for a tx buffer waits on the doorbell, which its thread holds (<see cref="RpmsgTxPath"/>).
+/// Break and Stop end a reader's doorbell wait (<see cref="OnUnavailable"/>); it then sleeps on its queue, which they close.
+/// </para>
+/// </summary>
+internal sealed class RpmsgDoorbellHandOver
+{
+    private const int ByDispatcher = 0, Lent = 1, ByReader = 2;
+
+    private readonly RpmsgDevice _device;
+    private readonly bool _enabled;
+    private readonly object _park = new();
+    private readonly CancellationTokenSource _unavailable = new(); // never disposed, like the device's stop
+    private readonly RpmsgLinkedStop _linked = new();
+    private int _holder;           // ByDispatcher, Lent or ByReader
+    private int _holderThread;     // the managed thread id of the reader holding it (0: none)
+    private int _activity;         // readers' takes and returns, compared by the parked dispatcher between looks
+    private int _wanted;           // a reader went to sleep on its queue while the dispatcher held the doorbell
+    private RpmsgEndpointQueue? _wantedBy;
+    private int _longPark;         // the dispatcher sleeps past its look: a returning reader wakes it
+    private bool _needed;          // under _park: take the doorbell back as soon as it is free
+    private int _takes;            // written by the holding reader only
+
+    internal RpmsgDoorbellHandOver(RpmsgDevice device)
+    {
+        _device = device;
+        _enabled = device.Options.WaitStrategy == RpmsgWaitStrategy.Interrupt && device.Options.ReaderWaitsOnDoorbell;
+    }
+
+    /// <summary>True on the reader thread that holds the doorbell now.</summary>
+    internal bool IsHeldByCurrentThread => Volatile.Read(ref _holderThread) == Environment.CurrentManagedThreadId;
+
+    /// <summary>True while a reader (not the dispatcher thread) holds the doorbell.</summary>
+    internal bool IsHeldByReader => Volatile.Read(ref _holder) == ByReader;
+
+    /// <summary>True while the dispatcher thread holds the doorbell (neither lent nor taken).</summary>
+    internal bool IsHeldByDispatcher => Volatile.Read(ref _holder) == ByDispatcher;
+
+    /// <summary>How many times a reader took the doorbell (diagnostics and tests).</summary>
+    internal int Takes => Volatile.Read(ref _takes);
+
+    /// <summary>
+    /// A queue reader's blocking wait, after its spin found nothing: with the doorbell lent, takes it and waits on it;
+    /// true when a message may be readable (or the queue closed), false on timeout. Null when this reader does not hold
+    /// the doorbell (or a stop or break ended its wait): the caller sleeps on its queue as before.
+    /// </summary>
+    internal bool? TryWait(RpmsgEndpointQueue queue, int milliseconds, CancellationToken cancellationToken)
+    {
+        if (!_enabled || !_device.HasDispatcherThread || _device.IsDispatcherContext)
+            return null;
+        if (Interlocked.CompareExchange(ref _holder, ByReader, Lent) != Lent)
+        {
+            if (Volatile.Read(ref _holder) == ByDispatcher)
+            {
+                Volatile.Write(ref _wantedBy, queue);
+                Volatile.Write(ref _wanted, 1);
+            }
+            return null;
+        }
+        Volatile.Write(ref _holderThread, Environment.CurrentManagedThreadId);
+        Volatile.Write(ref _takes, _takes + 1);
+        Interlocked.Increment(ref _activity);
+        bool? result = null;
+        try
+        {
+            result = WaitHolding(queue, milliseconds, cancellationToken);
+            return result;
+        }
+        finally
+        {
+            GiveBack(needed: result != true || _device.Tx.Waiters > 0);
+        }
+    }
+
+    private bool? WaitHolding(RpmsgEndpointQueue queue, int milliseconds, CancellationToken cancellationToken)
+    {
+        var deadline = Deadline.Within(TimeSpan.FromMilliseconds(milliseconds));
+        int recheck = (int)_device.Options.IdleRecheckInterval.TotalMilliseconds;
+        var token = _linked.Rent(cancellationToken, _unavailable.Token, out var link);
+        try
+        {
+            while (true)
+            {
+                if (!Poll())
+                    return null;
+                if (queue.Ready())
+                    return true;
+                // Notifications on, then a last look (the enable's re-check): a message after it is kicked for.
+                if (!RpmsgDispatcherThread.RearmRxNotifications(_device))
+                    continue;
+                int slice = deadline.RemainingMillisecondsCappedAt(recheck);
+                if (slice == 0)
+                    return false;
+                _device.Doorbell.Wait(TimeSpan.FromMilliseconds(slice), token);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            return null; // stopped or broken: the queue is closed (or about to be), and wakes the caller
+        }
+        catch (ObjectDisposedException)
+        {
+            return null; // the doorbell closed under a teardown
+        }
+        finally
+        {
+            _linked.Return(link);
+        }
+    }
+
+    /// <summary>
+    /// One pass over the rx ring; false when the device is no longer running. Another thread's Poll may own the ring
+    /// and deliver our message to the queue with no kick left for us: wait for it to finish rather than on the doorbell.
+    /// </summary>
+    private bool Poll()
+    {
+        var spin = new SpinWait();
+        while (true)
+        {
+            if (_device.State != RpmsgDeviceState.Running)
+                return false;
+            try
+            {
+                _device.Rx.Poll();
+            }
+            catch (RpmsgDeviceUnavailableException)
+            {
+                return false;
+            }
+            if (!_device.Rx.Owner.IsOwned)
+                return true;
+            spin.SpinOnce(sleep1Threshold: -1);
+        }
+    }
+
+    private void GiveBack(bool needed)
+    {
+        Volatile.Write(ref _holderThread, 0);
+        Volatile.Write(ref _holder, Lent);
+        // Full fence, then the look at _longPark: against the dispatcher's store to it, then its look at _activity.
+        Interlocked.Increment(ref _activity);
+        if (needed || Volatile.Read(ref _longPark) != 0)
+            WakeDispatcher(needed);
+    }
+
+    private void WakeDispatcher(bool needed)
+    {
+        lock (_park)
+        {
+            _needed |= needed;
+            Monitor.Pulse(_park);
+        }
+    }
+
+    /// <summary>A sender starts waiting for a tx buffer: the dispatcher takes the doorbell back as soon as it is free.</summary>
+    internal void NeedDispatcher()
+    {
+        if (_enabled && Volatile.Read(ref _holder) != ByDispatcher)
+            WakeDispatcher(needed: true);
+    }
+
+    /// <summary>The device broke or stops: a reader's doorbell wait ends, and the parked dispatcher looks at the state.</summary>
+    internal void OnUnavailable()
+    {
+        _unavailable.Cancel();
+        WakeDispatcher(needed: true);
+    }
+
+    /// <summary>
+    /// The dispatcher thread, idle with rx notifications on, before it waits on the doorbell: lends it when a reader
+    /// wanted it (waking that reader's queue) and parks until it has it back. True when it lent it.
+    /// </summary>
+    internal bool TryLend(CancellationToken stop)
+    {
+        if (!_enabled || Volatile.Read(ref _wanted) == 0 || _device.Tx.Waiters > 0)
+            return false;
+        Volatile.Write(ref _wanted, 0);
+        var queue = Interlocked.Exchange(ref _wantedBy, null);
+        Volatile.Write(ref _holder, Lent);
+        queue?.WakeForDoorbell();
+        Park(stop);
+        return true;
+    }
+
+    private void Park(CancellationToken stop)
+    {
+        var look = RpmsgDispatcherThread.HelperRecheck;
+        var recheck = _device.Options.IdleRecheckInterval;
+        int seen = Volatile.Read(ref _activity);
+        bool first = true;
+        lock (_park)
+        {
+            while (true)
+            {
+                bool stopping = stop.IsCancellationRequested || _device.State != RpmsgDeviceState.Running;
+                int holder = Volatile.Read(ref _holder);
+                int activity = Volatile.Read(ref _activity);
+                if (holder == Lent && (stopping || _needed || (!first && activity == seen))
+                    && Interlocked.CompareExchange(ref _holder, ByDispatcher, Lent) == Lent)
+                {
+                    _needed = false;
+                    return;
+                }
+                if (stopping)
+                    return; // a reader holds it: Break/Stop ended its wait, and the dispatcher loop ends
+                bool sleeping = !first && holder == ByReader && activity == seen && !_needed;
+                first = false;
+                seen = activity;
+                if (!sleeping)
+                {
+                    Monitor.Wait(_park, look);
+                    continue;
+                }
+                // The reader has waited on the doorbell since the last look: sleep until it gives the doorbell back.
+                Volatile.Write(ref _longPark, 1);
+                Interlocked.MemoryBarrier();
+                if (Volatile.Read(ref _activity) == seen)
+                    Monitor.Wait(_park, recheck);
+                Volatile.Write(ref _longPark, 0);
+            }
+        }
+    }
+}
