@@ -22,6 +22,7 @@ namespace VirtioRpmsg.Rpmsg;
 /// The reader's Poll runs other endpoints' callbacks on its thread, as a <see cref="RpmsgDevice.Poll"/> does; a
 /// callback that waits there for a tx buffer waits on the doorbell, which its thread holds (<see cref="RpmsgTxPath"/>).
 /// Break and Stop end a reader's doorbell wait (<see cref="OnUnavailable"/>); it then sleeps on its queue, which they close.
+/// So does its queue closing (<see cref="OnQueueClosed"/>: its endpoint destroyed).
 /// </para>
 /// </summary>
 internal sealed class RpmsgDoorbellHandOver
@@ -31,7 +32,10 @@ internal sealed class RpmsgDoorbellHandOver
     private readonly RpmsgDevice _device;
     private readonly bool _enabled;
     private readonly object _park = new();
-    private readonly CancellationTokenSource _unavailable = new(); // never disposed, like the device's stop
+    // Cancelled to end the holder's doorbell wait: for good when the device breaks or stops, and when the queue the holder
+    // reads closes (then replaced by the next holder). Never disposed: a holder may still read its token.
+    private CancellationTokenSource _interrupt = new();
+    private RpmsgEndpointQueue? _holderQueue;
     private readonly RpmsgLinkedStop _linked = new();
     private int _holder;           // ByDispatcher, Lent or ByReader
     private int _holderThread;     // the managed thread id of the reader holding it (0: none)
@@ -54,8 +58,16 @@ internal sealed class RpmsgDoorbellHandOver
     /// <summary>True while a reader (not the dispatcher thread) holds the doorbell.</summary>
     internal bool IsHeldByReader => Volatile.Read(ref _holder) == ByReader;
 
+    /// <summary>True while the doorbell is lent and nobody took it.</summary>
+    internal bool IsLent => Volatile.Read(ref _holder) == Lent;
+
     /// <summary>True while the dispatcher thread holds the doorbell (neither lent nor taken).</summary>
     internal bool IsHeldByDispatcher => Volatile.Read(ref _holder) == ByDispatcher;
+
+    /// <summary>Who holds the doorbell, for dumps and test failures.</summary>
+    public override string ToString() =>
+        $"doorbell {(Volatile.Read(ref _holder) switch { ByDispatcher => "held by the dispatcher", Lent => "lent", _ => "held by a reader" })}, " +
+        $"wanted {Volatile.Read(ref _wanted)}, taken {Takes} times, enabled {_enabled}";
 
     /// <summary>How many times a reader took the doorbell (diagnostics and tests).</summary>
     internal int Takes => Volatile.Read(ref _takes);
@@ -79,6 +91,8 @@ internal sealed class RpmsgDoorbellHandOver
             return null;
         }
         Volatile.Write(ref _holderThread, Environment.CurrentManagedThreadId);
+        // Full fence before the wait's look at the queue: against a closer's close, then its look at _holderQueue.
+        Interlocked.Exchange(ref _holderQueue, queue);
         Volatile.Write(ref _takes, _takes + 1);
         Interlocked.Increment(ref _activity);
         bool? result = null;
@@ -97,7 +111,10 @@ internal sealed class RpmsgDoorbellHandOver
     {
         var deadline = Deadline.Within(TimeSpan.FromMilliseconds(milliseconds));
         int recheck = (int)_device.Options.IdleRecheckInterval.TotalMilliseconds;
-        var token = _linked.Rent(cancellationToken, _unavailable.Token, out var link);
+        var interrupt = Volatile.Read(ref _interrupt);
+        if (interrupt.IsCancellationRequested && _device.State == RpmsgDeviceState.Running)
+            Interlocked.Exchange(ref _interrupt, interrupt = new CancellationTokenSource()); // a closed queue's; then Poll looks at the state
+        var token = _linked.Rent(cancellationToken, interrupt.Token, out var link);
         try
         {
             while (true)
@@ -118,7 +135,7 @@ internal sealed class RpmsgDoorbellHandOver
         catch (OperationCanceledException)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            return null; // stopped or broken: the queue is closed (or about to be), and wakes the caller
+            return null; // stopped, broken or the queue closed: the queue is closed (or about to be), and wakes the caller
         }
         catch (ObjectDisposedException)
         {
@@ -151,12 +168,13 @@ internal sealed class RpmsgDoorbellHandOver
             }
             if (!_device.Rx.Owner.IsOwned)
                 return true;
-            spin.SpinOnce(sleep1Threshold: -1);
+            spin.SpinOnce(); // sleeps after a while: that Poll may be running a long callback
         }
     }
 
     private void GiveBack(bool needed)
     {
+        Volatile.Write(ref _holderQueue, null);
         Volatile.Write(ref _holderThread, 0);
         Volatile.Write(ref _holder, Lent);
         // Full fence, then the look at _longPark: against the dispatcher's store to it, then its look at _activity.
@@ -184,8 +202,17 @@ internal sealed class RpmsgDoorbellHandOver
     /// <summary>The device broke or stops: a reader's doorbell wait ends, and the parked dispatcher looks at the state.</summary>
     internal void OnUnavailable()
     {
-        _unavailable.Cancel();
+        Interlocked.MemoryBarrier(); // the state (already not Running) before the look at _interrupt: against a holder replacing it
+        Volatile.Read(ref _interrupt).Cancel();
         WakeDispatcher(needed: true);
+    }
+
+    /// <summary>A queue closed (its endpoint destroyed, say): a holder waiting for it stops waiting on the doorbell.</summary>
+    internal void OnQueueClosed(RpmsgEndpointQueue queue)
+    {
+        Interlocked.MemoryBarrier(); // the close before the look at the holder's queue
+        if (ReferenceEquals(Volatile.Read(ref _holderQueue), queue))
+            Volatile.Read(ref _interrupt).Cancel();
     }
 
     /// <summary>

@@ -227,7 +227,8 @@ internal sealed class RpmsgEndpointQueue
                 bool woken;
                 try
                 {
-                    if (Ready())
+                    // Lent meanwhile: its wake-up (WakeForDoorbell, under this lock) may have come before we wait.
+                    if (Ready() || _device?.Rx.HandOver.IsLent == true)
                         return true;
                     woken = Monitor.Wait(_readLock, milliseconds);
                 }
@@ -306,6 +307,7 @@ internal sealed class RpmsgEndpointQueue
         lock (_readLock)
             _channel.Writer.TryComplete();
         WakeReaders(all: true);
+        _device?.Rx.HandOver.OnQueueClosed(this);
     }
 
     /// <summary>Returns the queued payloads to the pool (after close, when nobody will read them).</summary>

@@ -33,16 +33,17 @@ public class RpmsgDoorbellHandOverTests
     private static void AwaitHeld(RpmsgLoopback loop, RpmsgEndpoint poker, Func<bool>? also = null)
     {
         var handOver = loop.Host.Rx.HandOver;
-        loop.WaitUntil(() =>
+        var until = DateTime.UtcNow + Bound;
+        var spin = new SpinWait();
+        while (also is not null && !also() || !handOver.IsHeldByReader)
         {
-            if (also is not null && !also())
-                return false;
-            if (handOver.IsHeldByReader)
-                return true;
-            poker.SendTo(0x5FF, [0]);
+            if (DateTime.UtcNow > until)
+                throw new TimeoutException($"no blocked reader holds the doorbell ({handOver}, condition {also?.Invoke()})\nhost: {loop.Host.Dump()}");
+            if (also is null || also())
+                poker.SendTo(0x5FF, [0]);
             loop.PollCallerPollDevices();
-            return false;
-        }, "a blocked reader holds the doorbell");
+            spin.SpinOnce(sleep1Threshold: 10);
+        }
     }
 
     /// <summary>Starts a reader blocked in Receive and waits until it holds the doorbell.</summary>
@@ -192,6 +193,25 @@ public class RpmsgDoorbellHandOverTests
         Assert.True(((IAsyncResult)reader).AsyncWaitHandle.WaitOne(Bound), "the reader still waits after the break");
         var e = Assert.Throws<RpmsgDeviceUnavailableException>(() => reader.GetAwaiter().GetResult());
         Assert.Contains("broken by the test", e.Message);
+    }
+
+    [Fact]
+    public void EndpointDestroyed_EndsTheHoldingReadersWait_AndTheNextReaderTakesTheDoorbellAgain()
+    {
+        using var loop = Loop(remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll);
+        var first = loop.Host.CreateEndpoint(0x500);
+        var reader = BlockedReader(loop, first, new byte[16]);
+        first.Dispose();
+        Assert.True(((IAsyncResult)reader).AsyncWaitHandle.WaitOne(Bound), "the reader still waits after its endpoint was destroyed");
+        Assert.ThrowsAny<ObjectDisposedException>(() => reader.GetAwaiter().GetResult());
+        // The interruption was for that queue only: a reader of another endpoint holds the doorbell and gets its message.
+        var second = loop.Host.CreateEndpoint(0x501);
+        var buffer = new byte[16];
+        var next = BlockedReader(loop, second, buffer);
+        loop.Remote.CreateEndpoint(0x601).SendTo(0x501, [5, 6]);
+        loop.Remote.Poll();
+        Assert.True(next.Wait(Bound));
+        Assert.Equal(2, next.Result.Length);
     }
 
     [Fact]
