@@ -1,3 +1,4 @@
+using System.Buffers;
 using VirtioRpmsg;
 using VirtioRpmsg.Rpmsg;
 
@@ -310,6 +311,27 @@ public class RpmsgDoorbellHandOverTests
         Assert.True(Task.WaitAll([ra, rb], Bound));
         Assert.Equal(Enumerable.Range(0, Count), ra.Result);
         Assert.Equal(Enumerable.Range(0, Count).Select(i => -i), rb.Result);
+    }
+
+    [Fact]
+    public async Task DuplexPipe_ItsReceivePumpWaitsOnTheDoorbell_AndStopsOnDispose()
+    {
+        using var loop = Loop();
+        var endpoint = loop.Host.CreateEndpoint(0x500);
+        var peer = loop.Remote.CreateEndpoint(0x501);
+        var handOver = loop.Host.Rx.HandOver;
+        var pipe = new RpmsgDuplexPipe(endpoint, 0x501);
+        AwaitHeld(loop, peer);
+        int takes = handOver.Takes;
+        peer.SendTo(0x500, [1, 2, 3]);
+        var read = await pipe.Input.ReadAsync().AsTask().WaitAsync(Bound);
+        Assert.Equal(new byte[] { 1, 2, 3 }, read.Buffer.ToArray());
+        pipe.Input.AdvanceTo(read.Buffer.End);
+        AwaitHeld(loop, peer);
+        Assert.True(handOver.Takes > takes, "the pump did not take the doorbell again for its next message");
+        // Dispose cancels the pump's blocking receive (its doorbell wait) and ends it.
+        await pipe.DisposeAsync().AsTask().WaitAsync(Bound);
+        loop.WaitUntil(() => !handOver.IsHeldByReader, "the pump gave the doorbell back");
     }
 
     [Fact]
