@@ -141,6 +141,13 @@ internal sealed class RpmsgDoorbellHandOver
         {
             return null; // the doorbell closed under a teardown
         }
+        catch (Exception e)
+        {
+            // The doorbell failed (a UIO device or a peer's socket gone): what the dispatcher thread does when its own
+            // wait fails. The reader then reports the break (its queue is closed).
+            _device.Break(new Fault(FaultLayer.Rpmsg, FaultRule.DispatcherFailed, "doorbell", 0, "doorbell wait failed in a blocked reader: " + e.Message));
+            return null;
+        }
         finally
         {
             _linked.Return(link);

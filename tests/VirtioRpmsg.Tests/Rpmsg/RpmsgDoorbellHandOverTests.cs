@@ -1,5 +1,6 @@
 using System.Buffers;
 using VirtioRpmsg;
+using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
 
 namespace VirtioRpmsg.Tests.Rpmsg;
@@ -14,7 +15,7 @@ public class RpmsgDoorbellHandOverTests
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
 
     // A long idle re-check: a wait that only ends at the re-check would outlast the tests' bounds.
-    private static RpmsgLoopback Loop(bool readerWaits = true, Action<RpmsgDeviceOptions>? remote = null) =>
+    private static RpmsgLoopback Loop(bool readerWaits = true, Action<RpmsgDeviceOptions>? remote = null, Func<IDoorbell, IDoorbell>? hostDoorbell = null) =>
         RpmsgLoopback.Create(
             host: o =>
             {
@@ -22,7 +23,30 @@ public class RpmsgDoorbellHandOverTests
                 o.IdleRecheckInterval = TimeSpan.FromSeconds(120);
                 o.ReaderWaitsOnDoorbell = readerWaits;
             },
-            remote: remote);
+            remote: remote,
+            hostDoorbell: hostDoorbell);
+
+    /// <summary>A doorbell whose waits fail once told to, as a UIO device or a peer's socket that is gone.</summary>
+    private sealed class FailingDoorbell(IDoorbell inner) : IDoorbell
+    {
+        public volatile bool Gone;
+
+        public bool Ring() => inner.Ring();
+
+        public bool Drain() => inner.Drain();
+
+        public void Dispose() => inner.Dispose();
+
+        public bool Wait(TimeSpan timeout, CancellationToken cancellationToken = default)
+        {
+            if (Gone)
+                throw new DoorbellClosedException("test-doorbell", "gone for the test");
+            bool rung = inner.Wait(timeout, cancellationToken);
+            if (Gone)
+                throw new DoorbellClosedException("test-doorbell", "gone for the test");
+            return rung;
+        }
+    }
 
     private static Task<T> OnThread<T>(Func<T> body) => Task.Factory.StartNew(body, TaskCreationOptions.LongRunning);
 
@@ -213,6 +237,21 @@ public class RpmsgDoorbellHandOverTests
         loop.Remote.Poll();
         Assert.True(next.Wait(Bound));
         Assert.Equal(2, next.Result.Length);
+    }
+
+    [Fact]
+    public void DoorbellFailing_UnderTheHoldingReader_BreaksTheDevice_AndTheReaderReportsIt()
+    {
+        FailingDoorbell? bell = null;
+        using var loop = Loop(remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll, hostDoorbell: d => bell = new FailingDoorbell(d));
+        var queue = loop.Host.CreateEndpoint(0x500);
+        var reader = BlockedReader(loop, queue, new byte[16]);
+        bell!.Gone = true;
+        loop.Remote.CreateEndpoint(0x601).SendTo(0x5FF, [0]); // a ring: the holder's wait returns into the failure
+        Assert.True(((IAsyncResult)reader).AsyncWaitHandle.WaitOne(Bound), "the reader still waits on a failed doorbell");
+        var e = Assert.Throws<RpmsgDeviceUnavailableException>(() => reader.GetAwaiter().GetResult());
+        Assert.Contains("gone for the test", e.Message);
+        Assert.Equal(RpmsgDeviceState.Broken, loop.Host.State);
     }
 
     [Fact]

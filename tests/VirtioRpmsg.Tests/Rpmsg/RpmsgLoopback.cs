@@ -48,7 +48,8 @@ internal sealed class RpmsgLoopback : IDisposable
         Func<IVdevControl, IVdevControl>? remoteControl = null,
         Func<IVdevControl, IVdevControl>? hostControl = null,
         SharedMemoryType? memoryType = null,
-        BarrierDomain barriers = BarrierDomain.InnerShareable)
+        BarrierDomain barriers = BarrierDomain.InnerShareable,
+        Func<IDoorbell, IDoorbell>? hostDoorbell = null)
     {
         var region = SharedMemoryRegion.CreateAnonymous(0x80000, deviceAddress: 0, guardPages: true, name: "rpmsg-loopback", memoryType, barriers);
         var map = new AddressMap().Add(region);
@@ -64,6 +65,7 @@ internal sealed class RpmsgLoopback : IDisposable
         var hostLayout = RpmsgVdevLayout.OpenAmpLinux(map) with { BufferSize = hostBufferSize, VringNum = vringNum, BufferCount = count };
         var remoteLayout = hostLayout with { BufferSize = remoteBufferSize };
         IDoorbell hostUses = hookedDoorbells ? new HookedDoorbell(hostBell) : hostBell;
+        hostUses = hostDoorbell?.Invoke(hostUses) ?? hostUses;
         IDoorbell remoteUses = hookedDoorbells ? new HookedDoorbell(remoteBell) : remoteBell;
         var remoteDevice = RpmsgDevice.CreateRemote(remoteLayout, remoteControl?.Invoke(control) ?? control, remoteUses, remoteOptions);
         var hostDevice = RpmsgDevice.CreateHost(hostLayout, hostControl?.Invoke(control) ?? control, hostUses, hostOptions);
