@@ -119,7 +119,7 @@ internal sealed class RpmsgDoorbellHandOver
         {
             while (true)
             {
-                if (!Poll())
+                if (!Poll(token))
                     return null;
                 if (queue.Ready())
                     return true;
@@ -150,10 +150,13 @@ internal sealed class RpmsgDoorbellHandOver
     /// <summary>
     /// One pass over the rx ring; false when the device is no longer running. Another thread's Poll may own the ring
     /// and deliver our message to the queue with no kick left for us: wait for it to finish rather than on the doorbell.
+    /// Unless a sender waits for a buffer (perhaps in that Poll's callback): the dispatcher would wake it on every ring
+    /// of the doorbell, which we hold, so we do (nobody else hears the kick for the returned buffers).
     /// </summary>
-    private bool Poll()
+    private bool Poll(CancellationToken token)
     {
         var spin = new SpinWait();
+        bool rang = true; // our doorbell wait's ring may have been for returned buffers
         while (true)
         {
             if (_device.State != RpmsgDeviceState.Running)
@@ -168,6 +171,13 @@ internal sealed class RpmsgDoorbellHandOver
             }
             if (!_device.Rx.Owner.IsOwned)
                 return true;
+            if (_device.Tx.Waiters > 0)
+            {
+                if (rang)
+                    _device.Tx.Signal();
+                rang = _device.Doorbell.Wait(RpmsgDispatcherThread.HelperRecheck, token); // bounded: the Poll may end without a ring
+                continue;
+            }
             spin.SpinOnce(); // sleeps after a while: that Poll may be running a long callback
         }
     }

@@ -1,0 +1,115 @@
+using VirtioRpmsg;
+using VirtioRpmsg.Rpmsg;
+
+namespace VirtioRpmsg.Tests.Rpmsg;
+
+/// <summary>
+/// The doorbell hand-over (<see cref="RpmsgDoorbellHandOver"/>) against the rest of the stack: an application's own
+/// Poll, senders waiting for buffers, several readers. Each test pins one interleaving with hooks, not with sleeps.
+/// </summary>
+public class RpmsgDoorbellHandOverReviewTests
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
+
+    // A long idle re-check: a wait that only ends at the re-check outlasts the tests' bounds.
+    private static RpmsgLoopback Loop() =>
+        RpmsgLoopback.Create(
+            host: o =>
+            {
+                o.WaitStrategy = RpmsgWaitStrategy.Interrupt;
+                o.IdleRecheckInterval = TimeSpan.FromSeconds(120);
+            },
+            remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll);
+
+    private static Task<T> OnThread<T>(Func<T> body) => Task.Factory.StartNew(body, TaskCreationOptions.LongRunning);
+
+    /// <summary>Pokes the host (messages to nobody) until the dispatcher lent the doorbell and a reader holds it.</summary>
+    private static void AwaitHeld(RpmsgLoopback loop, Func<bool> stillBlocked)
+    {
+        var poker = loop.Remote.CreateEndpoint();
+        var handOver = loop.Host.Rx.HandOver;
+        var until = DateTime.UtcNow + Bound;
+        var spin = new SpinWait();
+        while (!handOver.IsHeldByReader)
+        {
+            Assert.True(stillBlocked(), "the reader returned with nothing sent to it");
+            if (DateTime.UtcNow > until)
+                throw new TimeoutException($"no blocked reader holds the doorbell ({handOver})\nhost: {loop.Host.Dump()}");
+            poker.SendTo(0x5FF, [0]);
+            loop.Remote.Poll();
+            spin.SpinOnce(sleep1Threshold: 10);
+        }
+        poker.Dispose();
+        loop.WaitUntil(() => !loop.HostDoorbell.IsRung && !loop.Host.Transport!.RxPending, "the pokes consumed");
+    }
+
+    [Fact]
+    public void CallbackInAnApplicationsPoll_WaitingForABuffer_IsWokenWhileAReaderHoldsTheDoorbell()
+    {
+        using var loop = Loop();
+        var queue = loop.Host.CreateEndpoint(0x500);
+        var sink = loop.Remote.CreateEndpoint(0x600);
+        var sender = loop.Host.CreateEndpoint(0x501);
+        int appThread = 0;
+        Exception? sendFailure = null;
+        using var sent = new ManualResetEventSlim();
+        loop.Host.CreateEndpoint(0x502, (ep, _, _) =>
+        {
+            try
+            {
+                // No buffer free: waits for the remote to return one. Its own timeout (and the idle re-check) far
+                // beyond the bound below: only a wake-up for the returned buffer ends it within that bound.
+                ep.SendTo(0x600, [9], TimeSpan.FromSeconds(100));
+            }
+            catch (Exception e)
+            {
+                sendFailure = e;
+            }
+            sent.Set();
+        });
+        int readerThread = 0;
+        var reader = OnThread(() =>
+        {
+            Volatile.Write(ref readerThread, Environment.CurrentManagedThreadId);
+            return queue.Receive(new byte[16], Timeout.InfiniteTimeSpan);
+        });
+        AwaitHeld(loop, () => !reader.IsCompleted);
+
+        // The holder's next Poll stops as it hands the ring back, until released: meanwhile an application's Poll
+        // takes the ring and runs the callback, which then waits for a buffer while the holder waits for that Poll.
+        using var holderStopped = new ManualResetEventSlim();
+        using var releaseHolder = new ManualResetEventSlim();
+        int once = 0;
+        loop.Host.Rx.Released = () =>
+        {
+            if (Environment.CurrentManagedThreadId == Volatile.Read(ref readerThread) && Interlocked.Exchange(ref once, 1) == 0)
+            {
+                holderStopped.Set();
+                releaseHolder.Wait(Bound);
+            }
+        };
+        while (sender.TrySendTo(0x600, [1])) { }
+        var poker = loop.Remote.CreateEndpoint(0x601);
+        poker.SendTo(0x5FF, [0]); // wakes the holder, which stops in its Poll's hand-back
+        Assert.True(holderStopped.Wait(Bound), "the holder never polled");
+        long waits = loop.Host.Counters.TxBufferWaits;
+        poker.SendTo(0x502, [1]);
+        var app = OnThread(() =>
+        {
+            appThread = Environment.CurrentManagedThreadId;
+            return loop.Host.Poll();
+        });
+        RpmsgLoopback.WaitForBlockedSenders(loop.Host, waits);
+        releaseHolder.Set(); // the holder finds the ring owned by the application's Poll
+        loop.Remote.Poll();  // the host's buffers come back, with a kick to the doorbell the holder holds
+
+        Assert.True(sent.Wait(Bound), $"the callback's send was not woken for its buffer ({loop.Host.Rx.HandOver})");
+        Assert.Null(sendFailure);
+        Assert.True(app.Wait(Bound));
+        Assert.False(reader.IsCompleted);
+        poker.SendTo(0x500, [4]);
+        loop.Remote.Poll();
+        Assert.True(reader.Wait(Bound));
+        Assert.True(sink.TryReceive(new byte[16], TimeSpan.Zero, out _));
+    }
+}
