@@ -72,6 +72,9 @@ internal sealed class RpmsgDoorbellHandOver
     /// <summary>How many times a reader took the doorbell (diagnostics and tests).</summary>
     internal int Takes => Volatile.Read(ref _takes);
 
+    /// <summary>True while the parked dispatcher sleeps until a holder gives the doorbell back (tests).</summary>
+    internal bool IsLongParked => Volatile.Read(ref _longPark) != 0;
+
     /// <summary>
     /// A queue reader's blocking wait, after its spin found nothing: with the doorbell lent, takes it and waits on it;
     /// true when a message may be readable (or the queue closed), false on timeout. Null when this reader does not hold
@@ -262,7 +265,9 @@ internal sealed class RpmsgDoorbellHandOver
                 }
                 if (stopping)
                     return; // a reader holds it: Break/Stop ended its wait, and the dispatcher loop ends
-                bool sleeping = !first && holder == ByReader && activity == seen && !_needed;
+                // Even when needed (a sender waits, or waited): the holder's Polls wake senders, and its give-back wakes
+                // us (needed, or _longPark). Looking every millisecond until then would burn a core's wake-ups while idle.
+                bool sleeping = !first && holder == ByReader && activity == seen;
                 first = false;
                 seen = activity;
                 if (!sleeping)

@@ -112,4 +112,36 @@ public class RpmsgDoorbellHandOverReviewTests
         Assert.True(reader.Wait(Bound));
         Assert.True(sink.TryReceive(new byte[16], TimeSpan.Zero, out _));
     }
+
+    [Fact]
+    public void AfterASenderWaitedForABuffer_TheParkedDispatcherSleepsAgainWhileTheReaderHoldsTheDoorbell()
+    {
+        using var loop = Loop();
+        var queue = loop.Host.CreateEndpoint(0x500);
+        var sink = loop.Remote.CreateEndpoint(0x600);
+        var handOver = loop.Host.Rx.HandOver;
+        var reader = OnThread(() => queue.Receive(new byte[16], Timeout.InfiniteTimeSpan));
+        AwaitHeld(loop, () => !reader.IsCompleted);
+        var sender = loop.Host.CreateEndpoint(0x501);
+        while (sender.TrySendTo(0x600, [1])) { }
+        long waits = loop.Host.Counters.TxBufferWaits;
+        var blocked = OnThread(() =>
+        {
+            sender.SendTo(0x600, [2], Bound);
+            return true;
+        });
+        RpmsgLoopback.WaitForBlockedSenders(loop.Host, waits);
+        loop.Remote.Poll();
+        Assert.True(blocked.Wait(Bound));
+        Assert.True(handOver.IsHeldByReader, $"the reader gave the doorbell back with nothing sent to it ({handOver})");
+        // Nothing happens from here until the reader's message: the dispatcher must not look every millisecond
+        // until then, but sleep until the holder gives the doorbell back.
+        loop.WaitUntil(() => handOver.IsLongParked, $"the parked dispatcher sleeps until the reader gives the doorbell back ({handOver})");
+        Assert.True(handOver.IsHeldByReader);
+        loop.Remote.CreateEndpoint(0x601).SendTo(0x500, [3]);
+        loop.Remote.Poll();
+        Assert.True(reader.Wait(Bound));
+        // The reader's give-back woke the sleeping dispatcher: it takes the doorbell back within its looks.
+        loop.WaitUntil(() => !handOver.IsLent, $"the dispatcher took the doorbell back ({handOver})");
+    }
 }
