@@ -144,4 +144,77 @@ public class RpmsgDoorbellHandOverReviewTests
         // The reader's give-back woke the sleeping dispatcher: it takes the doorbell back within its looks.
         loop.WaitUntil(() => !handOver.IsLent, $"the dispatcher took the doorbell back ({handOver})");
     }
+
+    [Fact]
+    public void ThreeReaders_ACallback_AnAsyncReader_AndAnApplicationsPolls_EveryMessageArrivesInOrder()
+    {
+        using var loop = RpmsgLoopback.Create(
+            host: o =>
+            {
+                o.WaitStrategy = RpmsgWaitStrategy.Interrupt;
+                o.IdleRecheckInterval = TimeSpan.FromSeconds(120);
+            },
+            remote: o => o.WaitStrategy = RpmsgWaitStrategy.Interrupt);
+        const int Count = 300, Readers = 3;
+        var queues = Enumerable.Range(0, Readers).Select(i => loop.Host.CreateEndpoint((uint)(0x500 + i))).ToArray();
+        var asyncQueue = loop.Host.CreateEndpoint(0x510);
+        int callbacks = 0, callbackOrder = 0;
+        loop.Host.CreateEndpoint(0x520, (_, _, payload) =>
+        {
+            if (BitConverter.ToInt32(payload) != callbacks)
+                Interlocked.Increment(ref callbackOrder);
+            Volatile.Write(ref callbacks, callbacks + 1);
+        });
+        var readers = queues.Select(q => OnThread(() =>
+        {
+            var buffer = new byte[8];
+            for (int i = 0; i < Count; i++)
+            {
+                q.Receive(buffer, Bound);
+                if (BitConverter.ToInt32(buffer) != i)
+                    return i;
+            }
+            return Count;
+        })).ToArray();
+        var asyncReader = Task.Run(async () =>
+        {
+            var buffer = new byte[8];
+            for (int i = 0; i < Count; i++)
+            {
+                await asyncQueue.ReceiveAsync(buffer).AsTask().WaitAsync(Bound);
+                if (BitConverter.ToInt32(buffer) != i)
+                    return i;
+            }
+            return Count;
+        });
+        using var stopPolling = new CancellationTokenSource();
+        var poller = OnThread(() =>
+        {
+            int polls = 0;
+            while (!stopPolling.IsCancellationRequested)
+            {
+                loop.Host.Poll();
+                polls++;
+                Thread.Yield();
+            }
+            return polls;
+        });
+        var sender = loop.Remote.CreateEndpoint(0x600);
+        for (int i = 0; i < Count; i++)
+        {
+            var payload = BitConverter.GetBytes(i);
+            for (int r = 0; r < Readers; r++)
+                sender.SendTo((uint)(0x500 + r), payload, Bound);
+            sender.SendTo(0x510, payload, Bound);
+            sender.SendTo(0x520, payload, Bound);
+        }
+        Assert.True(Task.WaitAll(readers, Bound), $"readers stuck ({loop.Host.Rx.HandOver})\nhost: {loop.Host.Dump()}");
+        Assert.All(readers, r => Assert.Equal(Count, r.Result));
+        Assert.True(asyncReader.Wait(Bound));
+        Assert.Equal(Count, asyncReader.Result);
+        loop.WaitUntil(() => Volatile.Read(ref callbacks) == Count, "every callback ran");
+        Assert.Equal(0, callbackOrder);
+        stopPolling.Cancel();
+        Assert.True(poller.Wait(Bound));
+    }
 }
