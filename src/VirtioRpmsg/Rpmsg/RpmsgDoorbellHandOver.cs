@@ -220,6 +220,24 @@ internal sealed class RpmsgDoorbellHandOver
         WakeDispatcher(needed: true);
     }
 
+    /// <summary>
+    /// Stop, after <see cref="OnUnavailable"/> and the dispatcher thread's end: waits until no reader waits on the
+    /// doorbell. Its wait is already cancelled, but its thread may not have run since, and a fresh device over the
+    /// same doorbell (a vdev recovery) must be its only waiter (eventfd and UIO doorbells refuse a second one). Not on
+    /// the holder's own thread (Stop from a callback its Poll runs): it leaves once that callback returns.
+    /// </summary>
+    internal void AwaitReaderGone()
+    {
+        if (!_enabled || IsHeldByCurrentThread)
+            return;
+        lock (_park)
+        {
+            // The give-back pulses (needed); the look bounds a pulse that went to another waiter on _park.
+            while (Volatile.Read(ref _holder) == ByReader)
+                Monitor.Wait(_park, RpmsgDispatcherThread.HelperRecheck);
+        }
+    }
+
     /// <summary>A queue closed (its endpoint destroyed, say): a holder waiting for it stops waiting on the doorbell.</summary>
     internal void OnQueueClosed(RpmsgEndpointQueue queue)
     {

@@ -12,6 +12,7 @@ public class RpmsgDoorbellHandOverReviewTests
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
 
     // A long idle re-check: a wait that only ends at the re-check outlasts the tests' bounds.
+    // Hooked doorbells: a second thread waiting on one at the same time throws, as eventfd and UIO ones do.
     private static RpmsgLoopback Loop() =>
         RpmsgLoopback.Create(
             host: o =>
@@ -19,7 +20,8 @@ public class RpmsgDoorbellHandOverReviewTests
                 o.WaitStrategy = RpmsgWaitStrategy.Interrupt;
                 o.IdleRecheckInterval = TimeSpan.FromSeconds(120);
             },
-            remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll);
+            remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
+            hookedDoorbells: true);
 
     private static Task<T> OnThread<T>(Func<T> body) => Task.Factory.StartNew(body, TaskCreationOptions.LongRunning);
 
@@ -154,7 +156,8 @@ public class RpmsgDoorbellHandOverReviewTests
                 o.WaitStrategy = RpmsgWaitStrategy.Interrupt;
                 o.IdleRecheckInterval = TimeSpan.FromSeconds(120);
             },
-            remote: o => o.WaitStrategy = RpmsgWaitStrategy.Interrupt);
+            remote: o => o.WaitStrategy = RpmsgWaitStrategy.Interrupt,
+            hookedDoorbells: true);
         const int Count = 300, Readers = 3;
         var queues = Enumerable.Range(0, Readers).Select(i => loop.Host.CreateEndpoint((uint)(0x500 + i))).ToArray();
         var asyncQueue = loop.Host.CreateEndpoint(0x510);
@@ -216,5 +219,39 @@ public class RpmsgDoorbellHandOverReviewTests
         Assert.Equal(0, callbackOrder);
         stopPolling.Cancel();
         Assert.True(poller.Wait(Bound));
+    }
+
+    [Fact]
+    public void Stop_ReturnsOnlyOnceTheHoldingReaderLeftTheDoorbell_SoAFreshDeviceCanWaitOnIt()
+    {
+        using var loop = Loop();
+        var bell = (HookedDoorbell)loop.HostBell;
+        var queue = loop.Host.CreateEndpoint(0x500);
+        int readerThread = 0;
+        var reader = OnThread(() =>
+        {
+            Volatile.Write(ref readerThread, Environment.CurrentManagedThreadId);
+            return queue.Receive(new byte[16], Timeout.InfiniteTimeSpan);
+        });
+        AwaitHeld(loop, () => !reader.IsCompleted);
+        // The holder, its wait ended by Stop, is slow to leave the doorbell (a thread descheduled there). A fresh
+        // device over the same doorbell (RpmsgLink.RecoverVdevAsync) starts waiting on it as soon as Stop returned.
+        using var leaving = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        bell.BeforeWaitEnds = () =>
+        {
+            if (Environment.CurrentManagedThreadId == Volatile.Read(ref readerThread) && loop.Host.State == RpmsgDeviceState.Stopped)
+            {
+                leaving.Set();
+                release.Wait(TimeSpan.FromSeconds(2));
+            }
+        };
+        loop.Host.Stop("test stops");
+        bool waiterAfterStop = bell.HasWaiter;
+        release.Set();
+        Assert.True(leaving.IsSet, "the holder's doorbell wait did not end with Stop");
+        Assert.False(waiterAfterStop, "Stop returned while a reader of the stopped device still waited on the doorbell");
+        Assert.True(((IAsyncResult)reader).AsyncWaitHandle.WaitOne(Bound));
+        Assert.Throws<RpmsgDeviceUnavailableException>(() => reader.GetAwaiter().GetResult());
     }
 }
