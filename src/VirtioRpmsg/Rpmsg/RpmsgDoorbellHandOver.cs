@@ -69,6 +69,9 @@ internal sealed class RpmsgDoorbellHandOver
         $"doorbell {(Volatile.Read(ref _holder) switch { ByDispatcher => "held by the dispatcher", Lent => "lent", _ => "held by a reader" })}, " +
         $"wanted {Volatile.Read(ref _wanted)}, taken {Takes} times, enabled {_enabled}";
 
+    /// <summary>Test hook: raised on a holder's thread after its look at its queue, before it turns rx notifications on.</summary>
+    internal Action? BeforeRearm { get; set; }
+
     /// <summary>How many times a reader took the doorbell (diagnostics and tests).</summary>
     internal int Takes => Volatile.Read(ref _takes);
 
@@ -126,8 +129,13 @@ internal sealed class RpmsgDoorbellHandOver
                     return null;
                 if (queue.Ready())
                     return true;
+                BeforeRearm?.Invoke();
                 // Notifications on, then a last look (the enable's re-check): a message after it is kicked for.
                 if (!RpmsgDispatcherThread.RearmRxNotifications(_device))
+                    continue;
+                // A message that came before the enable, kicked for or not, may have been taken by another thread's
+                // Poll since our look: owning the ring still (it is delivering it), or done and it is queued.
+                if (_device.Rx.Owner.IsOwned || queue.Ready())
                     continue;
                 int slice = deadline.RemainingMillisecondsCappedAt(recheck);
                 if (slice == 0)

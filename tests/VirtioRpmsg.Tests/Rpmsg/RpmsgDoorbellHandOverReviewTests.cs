@@ -254,4 +254,39 @@ public class RpmsgDoorbellHandOverReviewTests
         Assert.True(((IAsyncResult)reader).AsyncWaitHandle.WaitOne(Bound));
         Assert.Throws<RpmsgDeviceUnavailableException>(() => reader.GetAwaiter().GetResult());
     }
+
+    [Fact]
+    public void AMessageAnApplicationsPollDeliversBeforeTheHoldersRearm_EndsTheHoldersWait()
+    {
+        using var loop = Loop();
+        var remoteBell = (HookedDoorbell)loop.RemoteBell;
+        var queue = loop.Host.CreateEndpoint(0x500);
+        var peer = loop.Remote.CreateEndpoint(0x601);
+        int readerThread = 0;
+        var reader = OnThread(() =>
+        {
+            Volatile.Write(ref readerThread, Environment.CurrentManagedThreadId);
+            return queue.Receive(new byte[16], Timeout.InfiniteTimeSpan);
+        });
+        AwaitHeld(loop, () => !reader.IsCompleted);
+        // Between the holder's look at its queue and its re-arm, its message lands unannounced (notifications were
+        // not re-armed since its last wake-up: no kick is due) and an application's Poll delivers it to the queue.
+        int once = 0;
+        Task<int>? appPoll = null;
+        loop.Host.Rx.HandOver.BeforeRearm = () =>
+        {
+            if (Environment.CurrentManagedThreadId != Volatile.Read(ref readerThread) || Interlocked.Exchange(ref once, 1) != 0)
+                return;
+            remoteBell.Muted = true;
+            peer.SendTo(0x500, [7, 7, 7]);
+            remoteBell.Muted = false;
+            appPoll = OnThread(() => loop.Host.Poll());
+            appPoll.Wait(Bound);
+        };
+        peer.SendTo(0x5FF, [0]); // wakes the holder, which looks at its queue again
+        Assert.True(((IAsyncResult)reader).AsyncWaitHandle.WaitOne(Bound),
+            $"the holder waits on the doorbell with its message queued ({loop.Host.Rx.HandOver}, hook ran {once}, application's Poll handled {appPoll?.Result})");
+        Assert.Equal(3, reader.Result.Length);
+        Assert.Equal(1, appPoll!.Result);
+    }
 }
