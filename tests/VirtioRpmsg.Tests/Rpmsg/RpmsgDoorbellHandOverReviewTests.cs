@@ -289,4 +289,65 @@ public class RpmsgDoorbellHandOverReviewTests
         Assert.Equal(3, reader.Result.Length);
         Assert.Equal(1, appPoll!.Result);
     }
+
+    [Fact]
+    public void ReadersThatTimeOutAndCancelAgainAndAgain_NeverLeaveTwoWaitersOnTheDoorbell_NorLoseAMessage()
+    {
+        // Hooked doorbells throw on a second concurrent waiter: on the dispatcher thread that breaks the device.
+        using var loop = RpmsgLoopback.Create(
+            host: o =>
+            {
+                o.WaitStrategy = RpmsgWaitStrategy.Interrupt;
+                o.IdleRecheckInterval = TimeSpan.FromSeconds(120);
+            },
+            remote: o => o.WaitStrategy = RpmsgWaitStrategy.Interrupt,
+            hookedDoorbells: true);
+        const int Count = 200;
+        var timed = loop.Host.CreateEndpoint(0x500);
+        var cancelled = loop.Host.CreateEndpoint(0x501);
+        int received = 0;
+        // Takes every message in order, with receives that time out (1 ms) or are cancelled (every other one) meanwhile.
+        Task<int> Reader(RpmsgEndpoint ep, bool cancel) => OnThread(() =>
+        {
+            var buffer = new byte[8];
+            int next = 0, attempt = 0;
+            var until = DateTime.UtcNow + Bound;
+            while (next < Count && DateTime.UtcNow < until)
+            {
+                using var cts = new CancellationTokenSource();
+                if (cancel && (++attempt & 1) == 0)
+                    cts.CancelAfter(1);
+                try
+                {
+                    if (!ep.TryReceive(buffer, cancel ? TimeSpan.FromSeconds(5) : TimeSpan.FromMilliseconds(1), out _, cts.Token))
+                        continue;
+                }
+                catch (OperationCanceledException)
+                {
+                    continue;
+                }
+                if (BitConverter.ToInt32(buffer) != next)
+                    return -next - 1;
+                next++;
+                Interlocked.Increment(ref received);
+            }
+            return next;
+        });
+        var a = Reader(timed, cancel: false);
+        var b = Reader(cancelled, cancel: true);
+        var sender = loop.Remote.CreateEndpoint(0x600);
+        for (int i = 0; i < Count; i++)
+        {
+            // One message each, then idle until both came: the readers ask for the doorbell, and get it lent.
+            sender.SendTo(0x500, BitConverter.GetBytes(i), Bound);
+            sender.SendTo(0x501, BitConverter.GetBytes(i), Bound);
+            int expected = 2 * (i + 1);
+            loop.WaitUntil(() => Volatile.Read(ref received) == expected || a.IsCompleted || b.IsCompleted, $"message {i} received by both");
+        }
+        Assert.True(Task.WaitAll([a, b], Bound + Bound));
+        Assert.Equal(RpmsgDeviceState.Running, loop.Host.State);
+        Assert.Equal(Count, a.Result);
+        Assert.Equal(Count, b.Result);
+        Assert.True(loop.Host.Rx.HandOver.Takes > 0, "no reader ever waited on the doorbell");
+    }
 }
