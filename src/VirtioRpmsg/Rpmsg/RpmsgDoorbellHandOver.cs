@@ -121,11 +121,14 @@ internal sealed class RpmsgDoorbellHandOver
         if (interrupt.IsCancellationRequested && _device.State == RpmsgDeviceState.Running)
             Interlocked.Exchange(ref _interrupt, interrupt = new CancellationTokenSource()); // a closed queue's; then Poll looks at the state
         var token = _linked.Rent(cancellationToken, interrupt.Token, out var link);
+        // Kept across passes: an application polling in a loop keeps the ring owned pass after pass, and the holder
+        // must come to sleeping between its looks, not spin afresh each pass.
+        var contention = new SpinWait();
         try
         {
             while (true)
             {
-                if (!Poll(token))
+                if (!Poll(ref contention, token))
                     return null;
                 if (queue.Ready())
                     return true;
@@ -135,12 +138,19 @@ internal sealed class RpmsgDoorbellHandOver
                     continue;
                 // A message that came before the enable, kicked for or not, may have been taken by another thread's
                 // Poll since our look: owning the ring still (it is delivering it), or done and it is queued.
-                if (_device.Rx.Owner.IsOwned || queue.Ready())
+                bool owned = _device.Rx.Owner.IsOwned; // before the look at the queue: that Poll queues before it hands the ring back
+                if (queue.Ready())
+                    return true;
+                if (owned)
+                {
+                    contention.SpinOnce();
                     continue;
+                }
                 int slice = deadline.RemainingMillisecondsCappedAt(recheck);
                 if (slice == 0)
                     return false;
                 _device.Doorbell.Wait(TimeSpan.FromMilliseconds(slice), token);
+                contention.Reset();
             }
         }
         catch (OperationCanceledException)
@@ -164,9 +174,8 @@ internal sealed class RpmsgDoorbellHandOver
     /// Unless a sender waits for a buffer (perhaps in that Poll's callback): the dispatcher would wake it on every ring
     /// of the doorbell, which we hold, so we do (nobody else hears the kick for the returned buffers).
     /// </summary>
-    private bool Poll(CancellationToken token)
+    private bool Poll(ref SpinWait spin, CancellationToken token)
     {
-        var spin = new SpinWait();
         bool rang = true; // our doorbell wait's ring may have been for returned buffers
         while (true)
         {
