@@ -370,6 +370,7 @@ public sealed class RpmsgDevice : IDisposable
         // Data operations past the state check finish their ring writes (not this thread's own); none starts after.
         Gate.WaitForDrain();
         _thread?.Join();
+        Rx.HandOver.AwaitReaderGone(); // its wait ended above: a fresh device over this doorbell (recovery) finds it free
         foreach (var ept in endpoints)
         {
             ept.MarkDestroyed();

@@ -69,8 +69,14 @@ internal sealed class RpmsgDoorbellHandOver
         $"doorbell {(Volatile.Read(ref _holder) switch { ByDispatcher => "held by the dispatcher", Lent => "lent", _ => "held by a reader" })}, " +
         $"wanted {Volatile.Read(ref _wanted)}, taken {Takes} times, enabled {_enabled}";
 
+    /// <summary>Test hook: raised on a holder's thread after its look at its queue, before it turns rx notifications on.</summary>
+    internal Action? BeforeRearm { get; set; }
+
     /// <summary>How many times a reader took the doorbell (diagnostics and tests).</summary>
     internal int Takes => Volatile.Read(ref _takes);
+
+    /// <summary>True while the parked dispatcher sleeps until a holder gives the doorbell back (tests).</summary>
+    internal bool IsLongParked => Volatile.Read(ref _longPark) != 0;
 
     /// <summary>
     /// A queue reader's blocking wait, after its spin found nothing: with the doorbell lent, takes it and waits on it;
@@ -115,21 +121,36 @@ internal sealed class RpmsgDoorbellHandOver
         if (interrupt.IsCancellationRequested && _device.State == RpmsgDeviceState.Running)
             Interlocked.Exchange(ref _interrupt, interrupt = new CancellationTokenSource()); // a closed queue's; then Poll looks at the state
         var token = _linked.Rent(cancellationToken, interrupt.Token, out var link);
+        // Kept across passes: an application polling in a loop keeps the ring owned pass after pass, and the holder
+        // must come to sleeping between its looks, not spin afresh each pass.
+        var contention = new SpinWait();
         try
         {
             while (true)
             {
-                if (!Poll())
+                if (!Poll(ref contention, token))
                     return null;
                 if (queue.Ready())
                     return true;
+                BeforeRearm?.Invoke();
                 // Notifications on, then a last look (the enable's re-check): a message after it is kicked for.
                 if (!RpmsgDispatcherThread.RearmRxNotifications(_device))
                     continue;
+                // A message that came before the enable, kicked for or not, may have been taken by another thread's
+                // Poll since our look: owning the ring still (it is delivering it), or done and it is queued.
+                bool owned = _device.Rx.Owner.IsOwned; // before the look at the queue: that Poll queues before it hands the ring back
+                if (queue.Ready())
+                    return true;
+                if (owned)
+                {
+                    contention.SpinOnce();
+                    continue;
+                }
                 int slice = deadline.RemainingMillisecondsCappedAt(recheck);
                 if (slice == 0)
                     return false;
                 _device.Doorbell.Wait(TimeSpan.FromMilliseconds(slice), token);
+                contention.Reset();
             }
         }
         catch (OperationCanceledException)
@@ -157,10 +178,12 @@ internal sealed class RpmsgDoorbellHandOver
     /// <summary>
     /// One pass over the rx ring; false when the device is no longer running. Another thread's Poll may own the ring
     /// and deliver our message to the queue with no kick left for us: wait for it to finish rather than on the doorbell.
+    /// Unless a sender waits for a buffer (perhaps in that Poll's callback): the dispatcher would wake it on every ring
+    /// of the doorbell, which we hold, so we do (nobody else hears the kick for the returned buffers).
     /// </summary>
-    private bool Poll()
+    private bool Poll(ref SpinWait spin, CancellationToken token)
     {
-        var spin = new SpinWait();
+        bool rang = true; // our doorbell wait's ring may have been for returned buffers
         while (true)
         {
             if (_device.State != RpmsgDeviceState.Running)
@@ -175,6 +198,13 @@ internal sealed class RpmsgDoorbellHandOver
             }
             if (!_device.Rx.Owner.IsOwned)
                 return true;
+            if (_device.Tx.Waiters > 0)
+            {
+                if (rang)
+                    _device.Tx.Signal();
+                rang = _device.Doorbell.Wait(RpmsgDispatcherThread.HelperRecheck, token); // bounded: the Poll may end without a ring
+                continue;
+            }
             spin.SpinOnce(); // sleeps after a while: that Poll may be running a long callback
         }
     }
@@ -212,6 +242,24 @@ internal sealed class RpmsgDoorbellHandOver
         Interlocked.MemoryBarrier(); // the state (already not Running) before the look at _interrupt: against a holder replacing it
         Volatile.Read(ref _interrupt).Cancel();
         WakeDispatcher(needed: true);
+    }
+
+    /// <summary>
+    /// Stop, after <see cref="OnUnavailable"/> and the dispatcher thread's end: waits until no reader waits on the
+    /// doorbell. Its wait is already cancelled, but its thread may not have run since, and a fresh device over the
+    /// same doorbell (a vdev recovery) must be its only waiter (eventfd and UIO doorbells refuse a second one). Not on
+    /// the holder's own thread (Stop from a callback its Poll runs): it leaves once that callback returns.
+    /// </summary>
+    internal void AwaitReaderGone()
+    {
+        if (!_enabled || IsHeldByCurrentThread)
+            return;
+        lock (_park)
+        {
+            // The give-back pulses (needed); the look bounds a pulse that went to another waiter on _park.
+            while (Volatile.Read(ref _holder) == ByReader)
+                Monitor.Wait(_park, RpmsgDispatcherThread.HelperRecheck);
+        }
     }
 
     /// <summary>A queue closed (its endpoint destroyed, say): a holder waiting for it stops waiting on the doorbell.</summary>
@@ -259,7 +307,9 @@ internal sealed class RpmsgDoorbellHandOver
                 }
                 if (stopping)
                     return; // a reader holds it: Break/Stop ended its wait, and the dispatcher loop ends
-                bool sleeping = !first && holder == ByReader && activity == seen && !_needed;
+                // Even when needed (a sender waits, or waited): the holder's Polls wake senders, and its give-back wakes
+                // us (needed, or _longPark). Looking every millisecond until then would burn a core's wake-ups while idle.
+                bool sleeping = !first && holder == ByReader && activity == seen;
                 first = false;
                 seen = activity;
                 if (!sleeping)

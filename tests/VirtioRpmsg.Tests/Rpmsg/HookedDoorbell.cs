@@ -31,6 +31,12 @@ internal sealed class HookedDoorbell(IDoorbell inner) : IDoorbell
 
     public void HoldNextRing() => Volatile.Write(ref _holdNextRing, 1);
 
+    /// <summary>Runs on the waiting thread as its Wait ends (returns or throws), before it stops counting as the waiter.</summary>
+    public Action? BeforeWaitEnds { get; set; }
+
+    /// <summary>True while a thread is inside <see cref="Wait"/>.</summary>
+    public bool HasWaiter => Volatile.Read(ref _waiters) != 0;
+
     /// <summary>
     /// Rings this end from its peer (<paramref name="ringFromPeer"/>) and waits until this end's waiter
     /// has consumed that ring and blocks again with nothing pending. The ring and the epoch step are one
@@ -93,6 +99,7 @@ internal sealed class HookedDoorbell(IDoorbell inner) : IDoorbell
         {
             lock (_sync)
                 _idleEpoch = -1;
+            BeforeWaitEnds?.Invoke();
             Interlocked.Decrement(ref _waiters);
         }
     }
