@@ -281,6 +281,15 @@ internal sealed class RpmsgDoorbellHandOver
         Volatile.Write(ref _wanted, 0);
         var queue = Interlocked.Exchange(ref _wantedBy, null);
         Volatile.Write(ref _holder, Lent);
+        // Lent (a full fence), then the look at the senders: against a sender's count, then its look at the holder
+        // (RpmsgTxPath.BeginWait). A sender that began waiting meanwhile keeps the doorbell here; the lend waits.
+        Interlocked.MemoryBarrier();
+        if (_device.Tx.Waiters > 0 && Interlocked.CompareExchange(ref _holder, ByDispatcher, Lent) == Lent)
+        {
+            Volatile.Write(ref _wantedBy, queue);
+            Volatile.Write(ref _wanted, 1);
+            return false;
+        }
         queue?.WakeForDoorbell();
         Park(stop);
         return true;

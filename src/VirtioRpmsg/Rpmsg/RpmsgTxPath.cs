@@ -219,12 +219,14 @@ internal sealed class RpmsgTxPath
     internal void BeginWait(bool callback = false)
     {
         _counters.CountTxWait();
-        _device.Rx.HandOver.NeedDispatcher(); // a reader holding the doorbell may leave for long: the dispatcher signals us
         if (callback)
             Interlocked.Increment(ref _callbackWaiters);
         lock (_armLock)
         {
             Interlocked.Increment(ref _waiters);
+            // Counted first (a full fence), then the look at the doorbell: against a lend's store, then its look at the
+            // count. A reader holding the doorbell may leave for long: the dispatcher takes it back and signals us.
+            _device.Rx.HandOver.NeedDispatcher();
             // CallerPoll outside a callback: nobody waits on the doorbell (the sender re-tries, Poll
             // wakes it), so asking the peer to kick would only fill the doorbell. Armed by the first waiter
             // that needs it, not only by the first waiter: a callback sender inside a CallerPoll Poll waits on
