@@ -11,7 +11,7 @@ namespace VirtioRpmsg.Rpmsg;
 /// the work is done by its parts: <see cref="RpmsgVdevNegotiation"/>, <see cref="RpmsgEndpointTable"/>,
 /// <see cref="RpmsgNameService"/>, <see cref="RpmsgTxPath"/>, <see cref="RpmsgRxDispatcher"/>, <see cref="RpmsgDispatcherThread"/>, <see cref="RpmsgDataGate"/>, <see cref="RpmsgDeviceCounters"/>.
 /// </summary>
-public sealed class RpmsgDevice : IDisposable
+public sealed partial class RpmsgDevice : IDisposable
 {
     private readonly RpmsgVdevLayout _layout;
     private readonly object _sync = new();
@@ -295,101 +295,6 @@ public sealed class RpmsgDevice : IDisposable
     /// of messages handled. Never blocks.
     /// </summary>
     public int Poll() => Rx.Poll();
-
-    // ---- state: transitions under _sync, the event raised after it is released; Stop never waits for
-    // the raising thread's own data operation, so a StateChanged handler may call Dispose/Stop -------
-
-    private void RaiseState(RpmsgDeviceState state) => CounterSet.Raise(() => StateChanged?.Invoke(this, state));
-
-    /// <summary>Throws <see cref="RpmsgDeviceUnavailableException"/> unless running.</summary>
-    internal void ThrowIfUnavailable()
-    {
-        var state = _state;
-        if (state != RpmsgDeviceState.Running)
-            throw state == RpmsgDeviceState.Starting ? new RpmsgDeviceUnavailableException(Name, state, "link not up yet") : Unavailable(state);
-    }
-
-    /// <summary>The exception for a device that refuses in <paramref name="state"/>: carrying the fault when it broke.</summary>
-    internal RpmsgDeviceUnavailableException Unavailable(RpmsgDeviceState state) =>
-        Fault is { } fault ? new(Name, state, fault) : new(Name, state, _stopReason);
-
-    /// <summary>Host role, after each batch: breaks the device if the remote changed the status byte.</summary>
-    internal void CheckStatus()
-    {
-        if (_state == RpmsgDeviceState.Running && _vdev.CheckStatus() is { } fault)
-            Break(fault);
-    }
-
-    /// <summary>Marks the device broken (a protocol violation) and wakes everyone waiting. The first fault is kept.</summary>
-    internal void Break(Fault fault)
-    {
-        lock (_sync)
-        {
-            if (_state is RpmsgDeviceState.Broken or RpmsgDeviceState.Stopped)
-                return;
-            // Published before the state, so whoever sees Broken also sees the fault.
-            Volatile.Write(ref _fault, fault);
-            _state = RpmsgDeviceState.Broken;
-        }
-        RaiseState(RpmsgDeviceState.Broken);
-        CounterSet.CountBreak(fault);
-        WakeAll();
-    }
-
-    private void WakeAll()
-    {
-        _linkUp.Fail(Unavailable(_state));
-        Tx.Signal();
-        Rx.HandOver.OnUnavailable();
-        foreach (var ept in _endpoints.All)
-            ept.WakeWaiters();
-    }
-
-    /// <summary>
-    /// Stops the device because the remote is not running (or the application is done): new sends fail
-    /// at once, blocked senders wake with <see cref="RpmsgDeviceUnavailableException"/>, channels are
-    /// removed (drivers get Remove), endpoints are invalidated, the dispatcher ends. Shared memory is
-    /// not touched afterwards; unmapping it is the caller's next step.
-    /// </summary>
-    public void Stop(string reason = "stopped")
-    {
-        RpmsgChannel[] channels;
-        RpmsgEndpoint[] endpoints;
-        lock (_sync)
-        {
-            if (_state == RpmsgDeviceState.Stopped)
-                return;
-            _stopReason = reason;
-            _state = RpmsgDeviceState.Stopped;
-            channels = _nameService.TakeAll();
-            endpoints = _endpoints.TakeAll();
-        }
-        RaiseState(RpmsgDeviceState.Stopped);
-        WakeAll();
-        _stop.Cancel();
-        // Data operations past the state check finish their ring writes (not this thread's own); none starts after.
-        Gate.WaitForDrain();
-        _thread?.Join();
-        Rx.HandOver.AwaitReaderGone(); // its wait ended above: a fresh device over this doorbell (recovery) finds it free
-        foreach (var ept in endpoints)
-        {
-            ept.MarkDestroyed();
-            ept.WaitForCallbacks();
-        }
-        foreach (var channel in channels)
-            _nameService.RunRemove(channel);
-        _transport?.Dispose();
-    }
-
-    /// <summary>Announces the destroy of named endpoints (best effort, never blocking), then <see cref="Stop"/>s.</summary>
-    public void Dispose()
-    {
-        if (_state == RpmsgDeviceState.Running && NameServiceEnabled)
-            _nameService.AnnounceDestroyAllNonBlocking();
-        Stop("disposed");
-        RpmsgMetrics.Unregister(this);
-        // _stop is not disposed: senders racing Dispose still read its token; without a timer it holds nothing.
-    }
 
     /// <summary>A text dump of the device: state, features, rings, buffers, endpoints, channels, counters.</summary>
     public string Dump() => RpmsgDeviceDump.Format(this, _layout, _transport);

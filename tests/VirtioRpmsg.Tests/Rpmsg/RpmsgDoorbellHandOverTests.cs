@@ -154,6 +154,7 @@ public class RpmsgDoorbellHandOverTests
         var queue = loop.Host.CreateEndpoint(0x500);
         using var cts = new CancellationTokenSource();
         var reader = BlockedReader(loop, queue, new byte[16], cts.Token);
+        Assert.Contains("wait=Interrupt doorbell held by a reader", loop.Host.Dump());
         cts.Cancel();
         var e = Assert.ThrowsAny<OperationCanceledException>(() => reader.GetAwaiter().GetResult());
         Assert.Equal(cts.Token, e.CancellationToken);
