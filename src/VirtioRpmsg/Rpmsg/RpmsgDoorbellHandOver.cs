@@ -205,7 +205,9 @@ internal sealed class RpmsgDoorbellHandOver
                 rang = _device.Doorbell.Wait(RpmsgDispatcherThread.HelperRecheck, token); // bounded: the Poll may end without a ring
                 continue;
             }
-            spin.SpinOnce(); // sleeps after a while: that Poll may be running a long callback
+            // That Poll may run a long callback: a cancellation, stop or closed queue ends our wait meanwhile.
+            token.ThrowIfCancellationRequested();
+            spin.SpinOnce(); // sleeps after a while
         }
     }
 

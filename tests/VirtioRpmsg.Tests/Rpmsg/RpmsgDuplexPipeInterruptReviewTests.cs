@@ -1,0 +1,222 @@
+using System.IO.Pipelines;
+using VirtioRpmsg.Rpmsg;
+
+namespace VirtioRpmsg.Tests.Rpmsg;
+
+/// <summary>
+/// Review of the duplex pipe's receive pump under <see cref="RpmsgWaitStrategy.Interrupt"/> (a thread of its own that
+/// blocks in Receive): it ends on dispose in every state, failures reach Input, and a reader whose continuation runs
+/// inline on the pump thread may complete or dispose the pipe from there.
+/// </summary>
+public sealed class RpmsgDuplexPipeInterruptReviewTests
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
+
+    private static RpmsgLoopback Loop() =>
+        RpmsgLoopback.Create(host: o =>
+        {
+            o.WaitStrategy = RpmsgWaitStrategy.Interrupt;
+            o.ReaderWaitsOnDoorbell = true;
+        });
+
+    /// <summary>Sends until the Input holds at least the pipe's pause threshold unread: the pump is held back in its flush.</summary>
+    private static async Task FillInput(RpmsgDuplexPipe pipe, RpmsgEndpoint peer)
+    {
+        var payload = new byte[peer.MaxPayload];
+        var sender = Task.Factory.StartNew(() =>
+        {
+            try
+            {
+                for (int i = 0; i < 1000; i++)
+                    peer.SendTo(0x500, payload, Bound);
+            }
+            catch (Exception e) when (e is RpmsgDeviceUnavailableException or ObjectDisposedException or TimeoutException)
+            {
+            }
+        }, TaskCreationOptions.LongRunning);
+        var until = DateTime.UtcNow + Bound;
+        while (true)
+        {
+            var read = await pipe.Input.ReadAsync().AsTask().WaitAsync(Bound);
+            long length = read.Buffer.Length;
+            pipe.Input.AdvanceTo(read.Buffer.Start, read.Buffer.End); // nothing consumed: the back-pressure stays
+            if (length >= 65536)
+                break;
+            Assert.True(DateTime.UtcNow < until, $"Input never filled ({length} bytes)");
+        }
+        GC.KeepAlive(sender);
+    }
+
+    [Fact]
+    public async Task Dispose_WhileThePumpWaitsInAFlushHeldBackByAFullInput_EndsIt()
+    {
+        using var loop = Loop();
+        var endpoint = loop.Host.CreateEndpoint(0x500);
+        var peer = loop.Remote.CreateEndpoint(0x501);
+        var pipe = new RpmsgDuplexPipe(endpoint, 0x501);
+        await FillInput(pipe, peer);
+
+        await pipe.DisposeAsync().AsTask().WaitAsync(Bound);
+    }
+
+    [Fact]
+    public async Task AdvanceTo_FromAnotherThread_ResumesThePumpHeldBackByAFullInput()
+    {
+        using var loop = Loop();
+        var endpoint = loop.Host.CreateEndpoint(0x500);
+        var peer = loop.Remote.CreateEndpoint(0x501);
+        var pipe = new RpmsgDuplexPipe(endpoint, 0x501);
+        await FillInput(pipe, peer);
+        var first = await pipe.Input.ReadAsync().AsTask().WaitAsync(Bound);
+        long before = first.Buffer.Length;
+        await Task.Run(() => pipe.Input.AdvanceTo(first.Buffer.End)).WaitAsync(Bound); // consumed on a pool thread
+
+        // The pump resumes and writes what was queued meanwhile.
+        var next = await pipe.Input.ReadAsync().AsTask().WaitAsync(Bound);
+        Assert.True(next.Buffer.Length > 0, $"nothing after {before} bytes consumed");
+        pipe.Input.AdvanceTo(next.Buffer.End);
+        await pipe.DisposeAsync().AsTask().WaitAsync(Bound);
+    }
+
+    [Fact]
+    public async Task Reader_DisposingThePipeInItsInlineContinuation_EndsThePump()
+    {
+        using var loop = Loop();
+        var endpoint = loop.Host.CreateEndpoint(0x500);
+        var peer = loop.Remote.CreateEndpoint(0x501);
+        var pipe = new RpmsgDuplexPipe(endpoint, 0x501);
+        int readerThread = 0;
+        async Task ReadThenDispose()
+        {
+            var read = await pipe.Input.ReadAsync();
+            readerThread = Thread.CurrentThread.IsThreadPoolThread ? -1 : Environment.CurrentManagedThreadId; // the pump thread is not the pool's
+            pipe.Input.AdvanceTo(read.Buffer.End);
+            await pipe.DisposeAsync();
+        }
+        var reader = ReadThenDispose(); // its read is pending (nothing sent yet): the pump's flush runs the rest
+        Assert.False(reader.IsCompleted);
+        peer.SendTo(0x500, [1, 2, 3]);
+        peer.SendTo(0x500, [4, 5, 6]); // a message queued as the dispose runs: the pump must still end
+        await reader.WaitAsync(Bound);
+        Assert.True(readerThread > 0, "the continuation did not run inline on the pump thread");
+    }
+
+    [Fact]
+    public async Task Reader_CompletingInputInItsInlineContinuation_EndsThePump()
+    {
+        using var loop = Loop();
+        var endpoint = loop.Host.CreateEndpoint(0x500);
+        var peer = loop.Remote.CreateEndpoint(0x501);
+        var pipe = new RpmsgDuplexPipe(endpoint, 0x501);
+        int readerThread = 0;
+        async Task ReadThenComplete()
+        {
+            var read = await pipe.Input.ReadAsync();
+            readerThread = Thread.CurrentThread.IsThreadPoolThread ? -1 : Environment.CurrentManagedThreadId;
+            pipe.Input.AdvanceTo(read.Buffer.End);
+            pipe.Input.Complete();
+        }
+        var reader = ReadThenComplete();
+        Assert.False(reader.IsCompleted);
+        peer.SendTo(0x500, [1, 2, 3]);
+        await reader.WaitAsync(Bound);
+        Assert.True(readerThread > 0, "the continuation did not run inline on the pump thread");
+        peer.SendTo(0x500, [4]); // the pump's flush sees the reader completed
+        await pipe.DisposeAsync().AsTask().WaitAsync(Bound);
+    }
+
+    [Fact]
+    public async Task DeviceStop_WhileThePumpBlocksInReceive_FaultsInputWithUnavailable()
+    {
+        using var loop = Loop();
+        var endpoint = loop.Host.CreateEndpoint(0x500);
+        loop.Remote.CreateEndpoint(0x501);
+        var pipe = new RpmsgDuplexPipe(endpoint, 0x501);
+        var read = pipe.Input.ReadAsync().AsTask();
+        Assert.False(read.IsCompleted);
+
+        loop.Host.Stop("test");
+
+        await Assert.ThrowsAsync<RpmsgDeviceUnavailableException>(() => read.WaitAsync(Bound));
+        await pipe.DisposeAsync().AsTask().WaitAsync(Bound);
+    }
+
+    [Fact]
+    public async Task EndpointDestroyed_WhileThePumpBlocksInReceive_CompletesInputQuietly()
+    {
+        using var loop = Loop();
+        var endpoint = loop.Host.CreateEndpoint(0x500);
+        loop.Remote.CreateEndpoint(0x501);
+        var pipe = new RpmsgDuplexPipe(endpoint, 0x501);
+        var read = pipe.Input.ReadAsync().AsTask();
+
+        endpoint.Dispose();
+
+        Assert.True((await read.WaitAsync(Bound)).IsCompleted);
+        await pipe.DisposeAsync().AsTask().WaitAsync(Bound);
+    }
+
+    [Fact]
+    public async Task Dispose_WhileThePumpHoldsTheDoorbellAndAnotherPollOwnsTheRing_EndsThePump()
+    {
+        // An application's Poll owns the ring, running a long callback: the holder (the pump) waits for that Poll to end
+        // rather than on the doorbell. A dispose cancels it, and must end it then, not once that callback returns.
+        using var loop = RpmsgLoopback.Create(host: o =>
+        {
+            o.WaitStrategy = RpmsgWaitStrategy.Interrupt;
+            o.IdleRecheckInterval = TimeSpan.FromSeconds(120);
+            o.ReaderWaitsOnDoorbell = true;
+        });
+        using var entered = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        loop.Host.CreateEndpoint(0x600, (_, _, _) =>
+        {
+            entered.Set();
+            release.Wait(Bound);
+        });
+        var endpoint = loop.Host.CreateEndpoint(0x500);
+        var peer = loop.Remote.CreateEndpoint(0x501);
+        var handOver = loop.Host.Rx.HandOver;
+        var pipe = new RpmsgDuplexPipe(endpoint, 0x501);
+        Task<int>? appPoll = null;
+        try
+        {
+            AwaitHeld(loop, peer);
+            int once = 0;
+            handOver.BeforeRearm = () =>
+            {
+                if (Interlocked.Exchange(ref once, 1) != 0)
+                    return;
+                peer.SendTo(0x600, [1]);
+                appPoll = Task.Factory.StartNew(() => loop.Host.Poll(), TaskCreationOptions.LongRunning);
+                entered.Wait(Bound); // that Poll owns the ring, inside the callback
+            };
+            peer.SendTo(0x5FF, [0]); // wakes the holder, which looks at its queue and runs the hook
+            Assert.True(entered.Wait(Bound), "the application's Poll never ran the callback");
+
+            var dispose = pipe.DisposeAsync().AsTask();
+            Assert.True(((IAsyncResult)dispose).AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(10)),
+                $"the pump did not end while another Poll owned the ring ({handOver})");
+            await dispose;
+        }
+        finally
+        {
+            release.Set();
+            appPoll?.Wait(Bound);
+        }
+    }
+
+    private static void AwaitHeld(RpmsgLoopback loop, RpmsgEndpoint poker)
+    {
+        var handOver = loop.Host.Rx.HandOver;
+        var until = DateTime.UtcNow + Bound;
+        var spin = new SpinWait();
+        while (!handOver.IsHeldByReader)
+        {
+            if (DateTime.UtcNow > until)
+                throw new TimeoutException($"the pump never held the doorbell ({handOver})");
+            poker.SendTo(0x5FF, [0]); // to nobody: wakes the dispatcher, which lends the doorbell when idle
+            spin.SpinOnce(sleep1Threshold: 10);
+        }
+    }
+}
