@@ -206,6 +206,62 @@ public sealed class RpmsgDuplexPipeInterruptReviewTests
         }
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void BlockedReceive_WhileAnotherPollOwnsTheRing_EndsOnCancellationOrEndpointDestroy(bool destroy)
+    {
+        // The same wait under a plain blocking Receive: its token, or its queue closing (the hand-over's interrupt).
+        using var loop = RpmsgLoopback.Create(host: o =>
+        {
+            o.WaitStrategy = RpmsgWaitStrategy.Interrupt;
+            o.IdleRecheckInterval = TimeSpan.FromSeconds(120);
+            o.ReaderWaitsOnDoorbell = true;
+        });
+        using var entered = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        using var cancel = new CancellationTokenSource();
+        loop.Host.CreateEndpoint(0x600, (_, _, _) =>
+        {
+            entered.Set();
+            release.Wait(Bound);
+        });
+        var endpoint = loop.Host.CreateEndpoint(0x500);
+        var peer = loop.Remote.CreateEndpoint(0x501);
+        var handOver = loop.Host.Rx.HandOver;
+        var reader = Task.Factory.StartNew(() => endpoint.Receive(new byte[endpoint.MaxPayload], Timeout.InfiniteTimeSpan, cancel.Token), TaskCreationOptions.LongRunning);
+        Task<int>? appPoll = null;
+        try
+        {
+            AwaitHeld(loop, peer);
+            int once = 0;
+            handOver.BeforeRearm = () =>
+            {
+                if (Interlocked.Exchange(ref once, 1) != 0)
+                    return;
+                peer.SendTo(0x600, [1]);
+                appPoll = Task.Factory.StartNew(() => loop.Host.Poll(), TaskCreationOptions.LongRunning);
+                entered.Wait(Bound);
+            };
+            peer.SendTo(0x5FF, [0]);
+            Assert.True(entered.Wait(Bound), "the application's Poll never ran the callback");
+
+            if (destroy)
+                endpoint.Dispose();
+            else
+                cancel.Cancel();
+            Assert.True(((IAsyncResult)reader).AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(10)),
+                $"the reader did not leave while another Poll owned the ring ({handOver})");
+            var error = Assert.ThrowsAny<Exception>(() => reader.GetAwaiter().GetResult());
+            Assert.True(destroy ? error is ObjectDisposedException : error is OperationCanceledException, error.ToString());
+        }
+        finally
+        {
+            release.Set();
+            appPoll?.Wait(Bound);
+        }
+    }
+
     private static void AwaitHeld(RpmsgLoopback loop, RpmsgEndpoint poker)
     {
         var handOver = loop.Host.Rx.HandOver;
