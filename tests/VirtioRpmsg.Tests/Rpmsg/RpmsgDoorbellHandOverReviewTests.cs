@@ -1,6 +1,8 @@
 using VirtioRpmsg;
 using VirtioRpmsg.Rpmsg;
 
+using static VirtioRpmsg.Tests.Rpmsg.DoorbellHandOverKit;
+
 namespace VirtioRpmsg.Tests.Rpmsg;
 
 /// <summary>
@@ -9,8 +11,6 @@ namespace VirtioRpmsg.Tests.Rpmsg;
 /// </summary>
 public class RpmsgDoorbellHandOverReviewTests
 {
-    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
-
     // A long idle re-check: a wait that only ends at the re-check outlasts the tests' bounds.
     // Hooked doorbells: a second thread waiting on one at the same time throws, as eventfd and UIO ones do.
     private static RpmsgLoopback Loop() =>
@@ -22,28 +22,6 @@ public class RpmsgDoorbellHandOverReviewTests
             },
             remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
             hookedDoorbells: true);
-
-    private static Task<T> OnThread<T>(Func<T> body) => Task.Factory.StartNew(body, TaskCreationOptions.LongRunning);
-
-    /// <summary>Pokes the host (messages to nobody) until the dispatcher lent the doorbell and a reader holds it.</summary>
-    private static void AwaitHeld(RpmsgLoopback loop, Func<bool> stillBlocked)
-    {
-        var poker = loop.Remote.CreateEndpoint();
-        var handOver = loop.Host.Rx.HandOver;
-        var until = DateTime.UtcNow + Bound;
-        var spin = new SpinWait();
-        while (!handOver.IsHeldByReader)
-        {
-            Assert.True(stillBlocked(), "the reader returned with nothing sent to it");
-            if (DateTime.UtcNow > until)
-                throw new TimeoutException($"no blocked reader holds the doorbell ({handOver})\nhost: {loop.Host.Dump()}");
-            poker.SendTo(0x5FF, [0]);
-            loop.Remote.Poll();
-            spin.SpinOnce(sleep1Threshold: 10);
-        }
-        poker.Dispose();
-        loop.WaitUntil(() => !loop.HostDoorbell.IsRung && !loop.Host.Transport!.RxPending, "the pokes consumed");
-    }
 
     [Fact]
     public void CallbackInAnApplicationsPoll_WaitingForABuffer_IsWokenWhileAReaderHoldsTheDoorbell()
@@ -69,12 +47,8 @@ public class RpmsgDoorbellHandOverReviewTests
             }
             sent.Set();
         });
-        int readerThread = 0;
-        var reader = OnThread(() =>
-        {
-            Volatile.Write(ref readerThread, Environment.CurrentManagedThreadId);
-            return queue.Receive(new byte[16], Timeout.InfiniteTimeSpan);
-        });
+        var blockedReader = new Reader(queue);
+        var reader = blockedReader.Task;
         AwaitHeld(loop, () => !reader.IsCompleted);
 
         // The holder's next Poll stops as it hands the ring back, until released: meanwhile an application's Poll
@@ -84,7 +58,7 @@ public class RpmsgDoorbellHandOverReviewTests
         int once = 0;
         loop.Host.Rx.Released = () =>
         {
-            if (Environment.CurrentManagedThreadId == Volatile.Read(ref readerThread) && Interlocked.Exchange(ref once, 1) == 0)
+            if (Environment.CurrentManagedThreadId == blockedReader.Thread && Interlocked.Exchange(ref once, 1) == 0)
             {
                 holderStopped.Set();
                 releaseHolder.Wait(Bound);
@@ -125,14 +99,7 @@ public class RpmsgDoorbellHandOverReviewTests
         var reader = OnThread(() => queue.Receive(new byte[16], Timeout.InfiniteTimeSpan));
         AwaitHeld(loop, () => !reader.IsCompleted);
         var sender = loop.Host.CreateEndpoint(0x501);
-        while (sender.TrySendTo(0x600, [1])) { }
-        long waits = loop.Host.Counters.TxBufferWaits;
-        var blocked = OnThread(() =>
-        {
-            sender.SendTo(0x600, [2], Bound);
-            return true;
-        });
-        RpmsgLoopback.WaitForBlockedSenders(loop.Host, waits);
+        var blocked = BlockedSender(loop, sender, 0x600);
         loop.Remote.Poll();
         Assert.True(blocked.Wait(Bound));
         Assert.True(handOver.IsHeldByReader, $"the reader gave the doorbell back with nothing sent to it ({handOver})");
@@ -227,12 +194,8 @@ public class RpmsgDoorbellHandOverReviewTests
         using var loop = Loop();
         var bell = (HookedDoorbell)loop.HostBell;
         var queue = loop.Host.CreateEndpoint(0x500);
-        int readerThread = 0;
-        var reader = OnThread(() =>
-        {
-            Volatile.Write(ref readerThread, Environment.CurrentManagedThreadId);
-            return queue.Receive(new byte[16], Timeout.InfiniteTimeSpan);
-        });
+        var blockedReader = new Reader(queue);
+        var reader = blockedReader.Task;
         AwaitHeld(loop, () => !reader.IsCompleted);
         // The holder, its wait ended by Stop, is slow to leave the doorbell (a thread descheduled there). A fresh
         // device over the same doorbell (RpmsgLink.RecoverVdevAsync) starts waiting on it as soon as Stop returned.
@@ -240,7 +203,7 @@ public class RpmsgDoorbellHandOverReviewTests
         using var release = new ManualResetEventSlim();
         bell.BeforeWaitEnds = () =>
         {
-            if (Environment.CurrentManagedThreadId == Volatile.Read(ref readerThread) && loop.Host.State == RpmsgDeviceState.Stopped)
+            if (Environment.CurrentManagedThreadId == blockedReader.Thread && loop.Host.State == RpmsgDeviceState.Stopped)
             {
                 leaving.Set();
                 release.Wait(TimeSpan.FromSeconds(2));
@@ -262,12 +225,8 @@ public class RpmsgDoorbellHandOverReviewTests
         var remoteBell = (HookedDoorbell)loop.RemoteBell;
         var queue = loop.Host.CreateEndpoint(0x500);
         var peer = loop.Remote.CreateEndpoint(0x601);
-        int readerThread = 0;
-        var reader = OnThread(() =>
-        {
-            Volatile.Write(ref readerThread, Environment.CurrentManagedThreadId);
-            return queue.Receive(new byte[16], Timeout.InfiniteTimeSpan);
-        });
+        var blockedReader = new Reader(queue);
+        var reader = blockedReader.Task;
         AwaitHeld(loop, () => !reader.IsCompleted);
         // Between the holder's look at its queue and its re-arm, its message lands unannounced (notifications were
         // not re-armed since its last wake-up: no kick is due) and an application's Poll delivers it to the queue.
@@ -275,7 +234,7 @@ public class RpmsgDoorbellHandOverReviewTests
         Task<int>? appPoll = null;
         loop.Host.Rx.HandOver.BeforeRearm = () =>
         {
-            if (Environment.CurrentManagedThreadId != Volatile.Read(ref readerThread) || Interlocked.Exchange(ref once, 1) != 0)
+            if (Environment.CurrentManagedThreadId != blockedReader.Thread || Interlocked.Exchange(ref once, 1) != 0)
                 return;
             remoteBell.Muted = true;
             peer.SendTo(0x500, [7, 7, 7]);

@@ -3,6 +3,8 @@ using VirtioRpmsg;
 using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
 
+using static VirtioRpmsg.Tests.Rpmsg.DoorbellHandOverKit;
+
 namespace VirtioRpmsg.Tests.Rpmsg;
 
 /// <summary>
@@ -12,8 +14,6 @@ namespace VirtioRpmsg.Tests.Rpmsg;
 /// </summary>
 public class RpmsgDoorbellHandOverTests
 {
-    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
-
     // A long idle re-check: a wait that only ends at the re-check would outlast the tests' bounds.
     private static RpmsgLoopback Loop(bool readerWaits = true, Action<RpmsgDeviceOptions>? remote = null, Func<IDoorbell, IDoorbell>? hostDoorbell = null) =>
         RpmsgLoopback.Create(
@@ -48,39 +48,12 @@ public class RpmsgDoorbellHandOverTests
         }
     }
 
-    private static Task<T> OnThread<T>(Func<T> body) => Task.Factory.StartNew(body, TaskCreationOptions.LongRunning);
-
-    /// <summary>
-    /// Waits until a blocked reader holds the doorbell. A reader that finds the dispatcher holding it sleeps on its
-    /// queue and asks for it; the dispatcher lends it at its next idle moment, so the poker's messages (to an address
-    /// nobody has: dropped) wake the dispatcher until it did.
-    /// </summary>
-    private static void AwaitHeld(RpmsgLoopback loop, RpmsgEndpoint poker, Func<bool>? also = null)
-    {
-        var handOver = loop.Host.Rx.HandOver;
-        var until = DateTime.UtcNow + Bound;
-        var spin = new SpinWait();
-        while (also is not null && !also() || !handOver.IsHeldByReader)
-        {
-            if (DateTime.UtcNow > until)
-                throw new TimeoutException($"no blocked reader holds the doorbell ({handOver}, condition {also?.Invoke()})\nhost: {loop.Host.Dump()}");
-            if (also is null || also())
-                poker.SendTo(0x5FF, [0]);
-            loop.PollCallerPollDevices();
-            spin.SpinOnce(sleep1Threshold: 10);
-        }
-    }
-
     /// <summary>Starts a reader blocked in Receive and waits until it holds the doorbell.</summary>
     private static Task<RpmsgReceiveResult> BlockedReader(RpmsgLoopback loop, RpmsgEndpoint queue, byte[] buffer, CancellationToken token = default)
     {
         // No timeout of its own: only a message, the token, or the device ending may end this reader.
-        var reader = OnThread(() => queue.Receive(buffer, Timeout.InfiniteTimeSpan, token));
-        var poker = loop.Remote.CreateEndpoint();
-        AwaitHeld(loop, poker, () => !reader.IsCompleted);
-        poker.Dispose();
-        // The pokes all consumed: from here only a ring, or the hand-over itself, ends the reader's doorbell wait.
-        loop.WaitUntil(() => !loop.HostDoorbell.IsRung && !loop.Host.Transport!.RxPending, "the pokes consumed");
+        var reader = new Reader(queue, buffer, token).Task;
+        AwaitHeld(loop, () => !reader.IsCompleted);
         Assert.False(reader.IsCompleted, "the reader returned with nothing sent to it");
         return reader;
     }
@@ -109,7 +82,8 @@ public class RpmsgDoorbellHandOverTests
         for (int i = 0; i < Count; i++)
         {
             // Sent only while the reader, done with the previous message, waits on the doorbell again.
-            AwaitHeld(loop, peer, () => Volatile.Read(ref received) == i || reader.IsCompleted);
+            loop.WaitUntil(() => Volatile.Read(ref received) == i || reader.IsCompleted, $"message {i} received");
+            AwaitHeld(loop, () => !reader.IsCompleted, peer);
             peer.SendTo(0x500, BitConverter.GetBytes(i + 1));
         }
         Assert.True(reader.Wait(Bound));
@@ -137,7 +111,7 @@ public class RpmsgDoorbellHandOverTests
             return queue.Receive(buffer, Bound);
         });
         var sender = loop.Remote.CreateEndpoint(0x501);
-        AwaitHeld(loop, sender);
+        AwaitHeld(loop, poker: sender);
         sender.SendTo(0x502, [1]);
         Assert.True(delivered.Wait(Bound));
         Assert.Equal(readerThread, callbackThread);
@@ -264,14 +238,7 @@ public class RpmsgDoorbellHandOverTests
         var sink = loop.Remote.CreateEndpoint(0x600);
         var reader = BlockedReader(loop, queue, new byte[16]);
         var sender = loop.Host.CreateEndpoint(0x501);
-        while (sender.TrySendTo(0x600, [1])) { }
-        long waits = loop.Host.Counters.TxBufferWaits;
-        var blocked = OnThread(() =>
-        {
-            sender.SendTo(0x600, [2], Bound);
-            return true;
-        });
-        RpmsgLoopback.WaitForBlockedSenders(loop.Host, waits);
+        var blocked = BlockedSender(loop, sender, 0x600);
         loop.Remote.Poll(); // returns the host's buffers and kicks it: the doorbell's holder (or the dispatcher) wakes the sender
         Assert.True(blocked.Wait(Bound));
         Assert.True(blocked.Result);
@@ -305,7 +272,7 @@ public class RpmsgDoorbellHandOverTests
             return queue.Receive(buffer, Bound);
         });
         var poker = loop.Remote.CreateEndpoint(0x601);
-        AwaitHeld(loop, poker);
+        AwaitHeld(loop, poker: poker);
         while (sender.TrySendTo(0x600, [1])) { }
         long waits = loop.Host.Counters.TxBufferWaits;
         poker.SendTo(0x502, [1]);
@@ -361,13 +328,13 @@ public class RpmsgDoorbellHandOverTests
         var peer = loop.Remote.CreateEndpoint(0x501);
         var handOver = loop.Host.Rx.HandOver;
         var pipe = new RpmsgDuplexPipe(endpoint, 0x501);
-        AwaitHeld(loop, peer);
+        AwaitHeld(loop, poker: peer);
         int takes = handOver.Takes;
         peer.SendTo(0x500, [1, 2, 3]);
         var read = await pipe.Input.ReadAsync().AsTask().WaitAsync(Bound);
         Assert.Equal(new byte[] { 1, 2, 3 }, read.Buffer.ToArray());
         pipe.Input.AdvanceTo(read.Buffer.End);
-        AwaitHeld(loop, peer);
+        AwaitHeld(loop, poker: peer);
         Assert.True(handOver.Takes > takes, "the pump did not take the doorbell again for its next message");
         // Dispose cancels the pump's blocking receive (its doorbell wait) and ends it.
         await pipe.DisposeAsync().AsTask().WaitAsync(Bound);

@@ -1,6 +1,8 @@
 using System.IO.Pipelines;
 using VirtioRpmsg.Rpmsg;
 
+using static VirtioRpmsg.Tests.Rpmsg.DoorbellHandOverKit;
+
 namespace VirtioRpmsg.Tests.Rpmsg;
 
 /// <summary>
@@ -10,8 +12,6 @@ namespace VirtioRpmsg.Tests.Rpmsg;
 /// </summary>
 public sealed class RpmsgDuplexPipeInterruptReviewTests
 {
-    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
-
     private static RpmsgLoopback Loop() =>
         RpmsgLoopback.Create(host: o =>
         {
@@ -156,54 +156,72 @@ public sealed class RpmsgDuplexPipeInterruptReviewTests
         await pipe.DisposeAsync().AsTask().WaitAsync(Bound);
     }
 
-    [Fact]
-    public async Task Dispose_WhileThePumpHoldsTheDoorbellAndAnotherPollOwnsTheRing_EndsThePump()
+    /// <summary>
+    /// An application's Poll that owns the ring, running a long callback (endpoint 0x600), while the holder waits for
+    /// it: the holder's next look stops at its re-arm until that Poll is inside the callback. Dispose releases it.
+    /// </summary>
+    private sealed class ApplicationPollOwningTheRing : IDisposable
     {
-        // An application's Poll owns the ring, running a long callback: the holder (the pump) waits for that Poll to end
-        // rather than on the doorbell. A dispose cancels it, and must end it then, not once that callback returns.
-        using var loop = RpmsgLoopback.Create(host: o =>
+        private readonly ManualResetEventSlim _entered = new();
+        private readonly ManualResetEventSlim _release = new();
+        private Task<int>? _poll;
+
+        internal ApplicationPollOwningTheRing(RpmsgLoopback loop) =>
+            loop.Host.CreateEndpoint(0x600, (_, _, _) =>
+            {
+                _entered.Set();
+                _release.Wait(Bound);
+            });
+
+        /// <summary>Wakes the holder (which must hold the doorbell) and returns once the application's Poll runs the callback.</summary>
+        internal void Start(RpmsgLoopback loop, RpmsgEndpoint peer)
+        {
+            int once = 0;
+            loop.Host.Rx.HandOver.BeforeRearm = () =>
+            {
+                if (Interlocked.Exchange(ref once, 1) != 0)
+                    return;
+                peer.SendTo(0x600, [1]);
+                _poll = Task.Factory.StartNew(() => loop.Host.Poll(), TaskCreationOptions.LongRunning);
+                _entered.Wait(Bound); // that Poll owns the ring, inside the callback
+            };
+            peer.SendTo(0x5FF, [0]); // wakes the holder, which looks at its queue and runs the hook
+            Assert.True(_entered.Wait(Bound), "the application's Poll never ran the callback");
+        }
+
+        public void Dispose()
+        {
+            _release.Set();
+            _poll?.Wait(Bound);
+            _entered.Dispose();
+            _release.Dispose();
+        }
+    }
+
+    private static RpmsgLoopback LongRecheckLoop() =>
+        RpmsgLoopback.Create(host: o =>
         {
             o.WaitStrategy = RpmsgWaitStrategy.Interrupt;
             o.IdleRecheckInterval = TimeSpan.FromSeconds(120);
             o.ReaderWaitsOnDoorbell = true;
         });
-        using var entered = new ManualResetEventSlim();
-        using var release = new ManualResetEventSlim();
-        loop.Host.CreateEndpoint(0x600, (_, _, _) =>
-        {
-            entered.Set();
-            release.Wait(Bound);
-        });
+
+    [Fact]
+    public async Task Dispose_WhileThePumpHoldsTheDoorbellAndAnotherPollOwnsTheRing_EndsThePump()
+    {
+        // An application's Poll owns the ring, running a long callback: the holder (the pump) waits for that Poll to end
+        // rather than on the doorbell. A dispose cancels it, and must end it then, not once that callback returns.
+        using var loop = LongRecheckLoop();
+        using var appPoll = new ApplicationPollOwningTheRing(loop);
         var endpoint = loop.Host.CreateEndpoint(0x500);
         var peer = loop.Remote.CreateEndpoint(0x501);
-        var handOver = loop.Host.Rx.HandOver;
         var pipe = new RpmsgDuplexPipe(endpoint, 0x501);
-        Task<int>? appPoll = null;
-        try
-        {
-            AwaitHeld(loop, peer);
-            int once = 0;
-            handOver.BeforeRearm = () =>
-            {
-                if (Interlocked.Exchange(ref once, 1) != 0)
-                    return;
-                peer.SendTo(0x600, [1]);
-                appPoll = Task.Factory.StartNew(() => loop.Host.Poll(), TaskCreationOptions.LongRunning);
-                entered.Wait(Bound); // that Poll owns the ring, inside the callback
-            };
-            peer.SendTo(0x5FF, [0]); // wakes the holder, which looks at its queue and runs the hook
-            Assert.True(entered.Wait(Bound), "the application's Poll never ran the callback");
-
-            var dispose = pipe.DisposeAsync().AsTask();
-            Assert.True(((IAsyncResult)dispose).AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(10)),
-                $"the pump did not end while another Poll owned the ring ({handOver})");
-            await dispose;
-        }
-        finally
-        {
-            release.Set();
-            appPoll?.Wait(Bound);
-        }
+        AwaitHeld(loop, poker: peer);
+        appPoll.Start(loop, peer);
+        var dispose = pipe.DisposeAsync().AsTask();
+        Assert.True(((IAsyncResult)dispose).AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(10)),
+            $"the pump did not end while another Poll owned the ring ({loop.Host.Rx.HandOver})");
+        await dispose;
     }
 
     [Theory]
@@ -212,67 +230,21 @@ public sealed class RpmsgDuplexPipeInterruptReviewTests
     public void BlockedReceive_WhileAnotherPollOwnsTheRing_EndsOnCancellationOrEndpointDestroy(bool destroy)
     {
         // The same wait under a plain blocking Receive: its token, or its queue closing (the hand-over's interrupt).
-        using var loop = RpmsgLoopback.Create(host: o =>
-        {
-            o.WaitStrategy = RpmsgWaitStrategy.Interrupt;
-            o.IdleRecheckInterval = TimeSpan.FromSeconds(120);
-            o.ReaderWaitsOnDoorbell = true;
-        });
-        using var entered = new ManualResetEventSlim();
-        using var release = new ManualResetEventSlim();
+        using var loop = LongRecheckLoop();
+        using var appPoll = new ApplicationPollOwningTheRing(loop);
         using var cancel = new CancellationTokenSource();
-        loop.Host.CreateEndpoint(0x600, (_, _, _) =>
-        {
-            entered.Set();
-            release.Wait(Bound);
-        });
         var endpoint = loop.Host.CreateEndpoint(0x500);
         var peer = loop.Remote.CreateEndpoint(0x501);
-        var handOver = loop.Host.Rx.HandOver;
-        var reader = Task.Factory.StartNew(() => endpoint.Receive(new byte[endpoint.MaxPayload], Timeout.InfiniteTimeSpan, cancel.Token), TaskCreationOptions.LongRunning);
-        Task<int>? appPoll = null;
-        try
-        {
-            AwaitHeld(loop, peer);
-            int once = 0;
-            handOver.BeforeRearm = () =>
-            {
-                if (Interlocked.Exchange(ref once, 1) != 0)
-                    return;
-                peer.SendTo(0x600, [1]);
-                appPoll = Task.Factory.StartNew(() => loop.Host.Poll(), TaskCreationOptions.LongRunning);
-                entered.Wait(Bound);
-            };
-            peer.SendTo(0x5FF, [0]);
-            Assert.True(entered.Wait(Bound), "the application's Poll never ran the callback");
-
-            if (destroy)
-                endpoint.Dispose();
-            else
-                cancel.Cancel();
-            Assert.True(((IAsyncResult)reader).AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(10)),
-                $"the reader did not leave while another Poll owned the ring ({handOver})");
-            var error = Assert.ThrowsAny<Exception>(() => reader.GetAwaiter().GetResult());
-            Assert.True(destroy ? error is ObjectDisposedException : error is OperationCanceledException, error.ToString());
-        }
-        finally
-        {
-            release.Set();
-            appPoll?.Wait(Bound);
-        }
-    }
-
-    private static void AwaitHeld(RpmsgLoopback loop, RpmsgEndpoint poker)
-    {
-        var handOver = loop.Host.Rx.HandOver;
-        var until = DateTime.UtcNow + Bound;
-        var spin = new SpinWait();
-        while (!handOver.IsHeldByReader)
-        {
-            if (DateTime.UtcNow > until)
-                throw new TimeoutException($"the pump never held the doorbell ({handOver})");
-            poker.SendTo(0x5FF, [0]); // to nobody: wakes the dispatcher, which lends the doorbell when idle
-            spin.SpinOnce(sleep1Threshold: 10);
-        }
+        var reader = OnThread(() => endpoint.Receive(new byte[endpoint.MaxPayload], Timeout.InfiniteTimeSpan, cancel.Token));
+        AwaitHeld(loop, poker: peer);
+        appPoll.Start(loop, peer);
+        if (destroy)
+            endpoint.Dispose();
+        else
+            cancel.Cancel();
+        Assert.True(((IAsyncResult)reader).AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(10)),
+            $"the reader did not leave while another Poll owned the ring ({loop.Host.Rx.HandOver})");
+        var error = Assert.ThrowsAny<Exception>(() => reader.GetAwaiter().GetResult());
+        Assert.True(destroy ? error is ObjectDisposedException : error is OperationCanceledException, error.ToString());
     }
 }

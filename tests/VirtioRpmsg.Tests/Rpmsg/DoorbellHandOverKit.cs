@@ -1,0 +1,72 @@
+using VirtioRpmsg.Rpmsg;
+
+namespace VirtioRpmsg.Tests.Rpmsg;
+
+/// <summary>Set-up shared by the doorbell hand-over tests (<see cref="RpmsgDoorbellHandOver"/>).</summary>
+internal static class DoorbellHandOverKit
+{
+    internal static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
+
+    internal static Task<T> OnThread<T>(Func<T> body) => Task.Factory.StartNew(body, TaskCreationOptions.LongRunning);
+
+    /// <summary>A reader blocked in Receive with no timeout of its own, and the thread it runs on.</summary>
+    internal sealed class Reader
+    {
+        private int _thread;
+
+        internal Reader(RpmsgEndpoint queue, byte[]? buffer = null, CancellationToken token = default)
+        {
+            buffer ??= new byte[16];
+            Task = OnThread(() =>
+            {
+                Volatile.Write(ref _thread, Environment.CurrentManagedThreadId);
+                return queue.Receive(buffer, Timeout.InfiniteTimeSpan, token);
+            });
+        }
+
+        internal Task<RpmsgReceiveResult> Task { get; }
+
+        /// <summary>The reader's managed thread id (0 until it started).</summary>
+        internal int Thread => Volatile.Read(ref _thread);
+    }
+
+    /// <summary>
+    /// Waits until a blocked reader holds the host's doorbell, then until the pokes are consumed (from there only a
+    /// ring, or the hand-over itself, ends its wait). A reader that finds the dispatcher holding the doorbell sleeps
+    /// on its queue and asks for it; the dispatcher lends it at its next idle moment, so messages to an address
+    /// nobody has (dropped) wake the dispatcher until it did.
+    /// </summary>
+    internal static void AwaitHeld(RpmsgLoopback loop, Func<bool>? stillBlocked = null, RpmsgEndpoint? poker = null)
+    {
+        var ownPoker = poker is null ? loop.Remote.CreateEndpoint() : null;
+        poker ??= ownPoker!;
+        var handOver = loop.Host.Rx.HandOver;
+        var until = DateTime.UtcNow + Bound;
+        var spin = new SpinWait();
+        while (!handOver.IsHeldByReader)
+        {
+            Assert.True(stillBlocked?.Invoke() ?? true, "the reader returned with nothing sent to it");
+            if (DateTime.UtcNow > until)
+                throw new TimeoutException($"no blocked reader holds the doorbell ({handOver})\nhost: {loop.Host.Dump()}");
+            poker.SendTo(0x5FF, [0]);
+            loop.PollCallerPollDevices();
+            spin.SpinOnce(sleep1Threshold: 10);
+        }
+        ownPoker?.Dispose();
+        loop.WaitUntil(() => !loop.HostDoorbell.IsRung && !loop.Host.Transport!.RxPending, "the pokes consumed");
+    }
+
+    /// <summary>Takes every free tx buffer of <paramref name="sender"/>'s device, then starts a send that waits for one.</summary>
+    internal static Task<bool> BlockedSender(RpmsgLoopback loop, RpmsgEndpoint sender, uint destination)
+    {
+        while (sender.TrySendTo(destination, [1])) { }
+        long waits = loop.Host.Counters.TxBufferWaits;
+        var blocked = OnThread(() =>
+        {
+            sender.SendTo(destination, [2], Bound);
+            return true;
+        });
+        RpmsgLoopback.WaitForBlockedSenders(loop.Host, waits);
+        return blocked;
+    }
+}
