@@ -13,14 +13,14 @@ public class RpmsgDoorbellHandOverReviewTests
 {
     // A long idle re-check: a wait that only ends at the re-check outlasts the tests' bounds.
     // Hooked doorbells: a second thread waiting on one at the same time throws, as eventfd and UIO ones do.
-    private static RpmsgLoopback Loop() =>
+    private static RpmsgLoopback Loop(RpmsgWaitStrategy remote = RpmsgWaitStrategy.CallerPoll) =>
         RpmsgLoopback.Create(
             host: o =>
             {
                 o.WaitStrategy = RpmsgWaitStrategy.Interrupt;
                 o.IdleRecheckInterval = TimeSpan.FromSeconds(120);
             },
-            remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
+            remote: o => o.WaitStrategy = remote,
             hookedDoorbells: true);
 
     [Fact]
@@ -117,14 +117,7 @@ public class RpmsgDoorbellHandOverReviewTests
     [Fact]
     public void ThreeReaders_ACallback_AnAsyncReader_AndAnApplicationsPolls_EveryMessageArrivesInOrder()
     {
-        using var loop = RpmsgLoopback.Create(
-            host: o =>
-            {
-                o.WaitStrategy = RpmsgWaitStrategy.Interrupt;
-                o.IdleRecheckInterval = TimeSpan.FromSeconds(120);
-            },
-            remote: o => o.WaitStrategy = RpmsgWaitStrategy.Interrupt,
-            hookedDoorbells: true);
+        using var loop = Loop(RpmsgWaitStrategy.Interrupt);
         const int Count = 300, Readers = 3;
         var queues = Enumerable.Range(0, Readers).Select(i => loop.Host.CreateEndpoint((uint)(0x500 + i))).ToArray();
         var asyncQueue = loop.Host.CreateEndpoint(0x510);
@@ -253,14 +246,7 @@ public class RpmsgDoorbellHandOverReviewTests
     public void ReadersThatTimeOutAndCancelAgainAndAgain_NeverLeaveTwoWaitersOnTheDoorbell_NorLoseAMessage()
     {
         // Hooked doorbells throw on a second concurrent waiter: on the dispatcher thread that breaks the device.
-        using var loop = RpmsgLoopback.Create(
-            host: o =>
-            {
-                o.WaitStrategy = RpmsgWaitStrategy.Interrupt;
-                o.IdleRecheckInterval = TimeSpan.FromSeconds(120);
-            },
-            remote: o => o.WaitStrategy = RpmsgWaitStrategy.Interrupt,
-            hookedDoorbells: true);
+        using var loop = Loop(RpmsgWaitStrategy.Interrupt);
         const int Count = 200;
         var timed = loop.Host.CreateEndpoint(0x500);
         var cancelled = loop.Host.CreateEndpoint(0x501);
