@@ -45,7 +45,7 @@ public abstract class PackedPackage : IDisposable
             // MSBuild's error lines say what is missing (for instance: apt-get install gcc-aarch64-linux-gnu).
             var errors = output.Split('\n').Where(l => l.Contains("error", StringComparison.OrdinalIgnoreCase)).Distinct();
             string ci = needsArm64 && !Arm64CrossCompiler.IsInstalled
-                ? $"CI=true: the packaging tests are required here, and '{Arm64CrossCompiler.Name}' (the linux-arm64 shim) is not on PATH: apt-get install {Arm64CrossCompiler.AptPackage}.\n"
+                ? $"CI=true: the packaging tests are required here, and '{Arm64CrossCompiler.Name}' (the linux-arm64 shim) is not on PATH or finds no C library headers: apt-get install {Arm64CrossCompiler.AptPackage}.\n"
                 : "";
             Failure = ci + $"dotnet pack exited with {exitCode} and produced {packages.Length} .nupkg / {symbols.Length} .snupkg:\n{string.Join('\n', errors)}\n--- full output ---\n{output}";
             return;
