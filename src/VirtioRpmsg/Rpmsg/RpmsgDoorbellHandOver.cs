@@ -44,7 +44,6 @@ internal sealed class RpmsgDoorbellHandOver
     private RpmsgEndpointQueue? _wantedBy;
     private int _longPark;         // the dispatcher sleeps past its look: a returning reader wakes it
     private bool _needed;          // under _park: take the doorbell back as soon as it is free
-    private int _takes;            // written by the holding reader only
 
     internal RpmsgDoorbellHandOver(RpmsgDevice device)
     {
@@ -73,7 +72,7 @@ internal sealed class RpmsgDoorbellHandOver
     internal Action? BeforeRearm { get; set; }
 
     /// <summary>How many times a reader took the doorbell (diagnostics and tests).</summary>
-    internal int Takes => Volatile.Read(ref _takes);
+    internal int Takes => (Volatile.Read(ref _activity) + 1) / 2; // a take and a give-back each step the activity
 
     /// <summary>True while the parked dispatcher sleeps until a holder gives the doorbell back (tests).</summary>
     internal bool IsLongParked => Volatile.Read(ref _longPark) != 0;
@@ -99,7 +98,6 @@ internal sealed class RpmsgDoorbellHandOver
         Volatile.Write(ref _holderThread, Environment.CurrentManagedThreadId);
         // Full fence before the wait's look at the queue: against a closer's close, then its look at _holderQueue.
         Interlocked.Exchange(ref _holderQueue, queue);
-        Volatile.Write(ref _takes, _takes + 1);
         Interlocked.Increment(ref _activity);
         bool? result = null;
         try

@@ -154,15 +154,21 @@ public class RpmsgDoorbellHandOverTests
         var queue = loop.Host.CreateEndpoint(0x500);
         var handOver = loop.Host.Rx.HandOver;
         var sender = loop.Remote.CreateEndpoint(0x501);
-        // Short receives until one of them held the doorbell when it timed out.
+        // A timed receive that holds the doorbell when its time runs out (one that timed out before it was lent the
+        // doorbell is retried: that is the timing this test does not control).
         var until = DateTime.UtcNow + Bound;
         while (true)
         {
-            int takes = handOver.Takes;
-            var reader = OnThread(() => queue.TryReceive(new byte[16], TimeSpan.FromMilliseconds(100), out _));
-            sender.SendTo(0x5FF, [0]); // lets the dispatcher idle and lend
+            var reader = OnThread(() => queue.TryReceive(new byte[16], TimeSpan.FromSeconds(1), out _));
+            var spin = new SpinWait();
+            while (!handOver.IsHeldByReader && !reader.IsCompleted)
+            {
+                sender.SendTo(0x5FF, [0]); // lets the dispatcher idle and lend
+                spin.SpinOnce(sleep1Threshold: 10);
+            }
+            bool held = handOver.IsHeldByReader;
             Assert.False(reader.Result);
-            if (handOver.Takes > takes)
+            if (held)
                 break;
             Assert.True(DateTime.UtcNow < until, "no timed receive ever took the doorbell");
         }

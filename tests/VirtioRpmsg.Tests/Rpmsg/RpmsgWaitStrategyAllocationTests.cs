@@ -77,6 +77,32 @@ public sealed class RpmsgWaitStrategyAllocationTests
         await AssertNothingPerMessageAsync(Run, $"Receive, {strategy}");
     }
 
+    [Fact]
+    public async Task Receive_WithACancellationToken_OnTheDoorbell_AllocatesNothingPerMessage()
+    {
+        // Under interrupt the reader waits on the doorbell (RpmsgDoorbellHandOver): its token's link with the
+        // hand-over's interrupt is kept between waits.
+        var (loop, endpoint) = EchoPair(RpmsgWaitStrategy.Interrupt);
+        using var _ = loop;
+        using var cts = new CancellationTokenSource();
+        var payload = new byte[64];
+        var reply = new byte[endpoint.MaxPayload];
+        int takes = loop.Host.Rx.HandOver.Takes;
+
+        Task Run(int n)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                endpoint.Send(payload);
+                Check(endpoint.Receive(reply, Bound, cts.Token).Length, payload.Length, i);
+            }
+            return Task.CompletedTask;
+        }
+
+        await AssertNothingPerMessageAsync(Run, "Receive with a token, reader on the doorbell");
+        Assert.True(loop.Host.Rx.HandOver.Takes > takes, "the reader never waited on the doorbell");
+    }
+
     [Theory]
     [MemberData(nameof(Strategies))]
     public async Task ReceiveAsync_EchoRoundTrips_AllocateNothingPerMessage(RpmsgWaitStrategy strategy)
