@@ -24,8 +24,13 @@ namespace VirtioRpmsg.Rpmsg;
 /// Break and Stop end a reader's doorbell wait (<see cref="OnUnavailable"/>); it then sleeps on its queue, which they close.
 /// So does its queue closing (<see cref="OnQueueClosed"/>: its endpoint destroyed).
 /// </para>
+/// <para>
+/// Async readers have no thread to block: a parked <c>ReceiveAsync</c> wants the doorbell for the
+/// <see cref="RpmsgDoorbellAsyncHolder"/>, a pool work item that takes it as a reader does and runs the continuations
+/// of the receives it completed (<see cref="HoldForAsync"/>). The dispatcher's side is in RpmsgDoorbellHandOver.Lend.cs.
+/// </para>
 /// </summary>
-internal sealed class RpmsgDoorbellHandOver
+internal sealed partial class RpmsgDoorbellHandOver
 {
     private const int ByDispatcher = 0, Lent = 1, ByReader = 2;
 
@@ -42,6 +47,7 @@ internal sealed class RpmsgDoorbellHandOver
     private int _activity;         // readers' takes and returns, compared by the parked dispatcher between looks
     private int _wanted;           // a reader went to sleep on its queue while the dispatcher held the doorbell
     private RpmsgEndpointQueue? _wantedBy;
+    private int _wantedAsync;      // an async reader parked: the lend schedules the async holder
     private int _longPark;         // the dispatcher sleeps past its look: a returning reader wakes it
     private bool _needed;          // under _park: take the doorbell back as soon as it is free
 
@@ -49,7 +55,11 @@ internal sealed class RpmsgDoorbellHandOver
     {
         _device = device;
         _enabled = device.Options.WaitStrategy == RpmsgWaitStrategy.Interrupt && device.Options.ReaderWaitsOnDoorbell;
+        Async = new RpmsgDoorbellAsyncHolder(this);
     }
+
+    /// <summary>The thread-pool work item that holds the doorbell for parked async readers.</summary>
+    internal RpmsgDoorbellAsyncHolder Async { get; }
 
     /// <summary>True on the reader thread that holds the doorbell now.</summary>
     internal bool IsHeldByCurrentThread => Volatile.Read(ref _holderThread) == Environment.CurrentManagedThreadId;
@@ -66,7 +76,7 @@ internal sealed class RpmsgDoorbellHandOver
     /// <summary>Who holds the doorbell, for dumps and test failures.</summary>
     public override string ToString() =>
         $"doorbell {(Volatile.Read(ref _holder) switch { ByDispatcher => "held by the dispatcher", Lent => "lent", _ => "held by a reader" })}, " +
-        $"wanted {Volatile.Read(ref _wanted)}, taken {Takes} times, enabled {_enabled}";
+        $"wanted {Volatile.Read(ref _wanted)} (async {Volatile.Read(ref _wantedAsync)}), taken {Takes} times, {Async}, enabled {_enabled}";
 
     /// <summary>Test hook: raised on a holder's thread after its look at its queue, before it turns rx notifications on.</summary>
     internal Action? BeforeRearm { get; set; }
@@ -86,7 +96,7 @@ internal sealed class RpmsgDoorbellHandOver
     {
         if (!_enabled || !_device.HasDispatcherThread || _device.IsDispatcherContext)
             return null;
-        if (Interlocked.CompareExchange(ref _holder, ByReader, Lent) != Lent)
+        if (!TryTake(queue))
         {
             if (Volatile.Read(ref _holder) == ByDispatcher)
             {
@@ -95,10 +105,6 @@ internal sealed class RpmsgDoorbellHandOver
             }
             return null;
         }
-        Volatile.Write(ref _holderThread, Environment.CurrentManagedThreadId);
-        // Full fence before the wait's look at the queue: against a closer's close, then its look at _holderQueue.
-        Interlocked.Exchange(ref _holderQueue, queue);
-        Interlocked.Increment(ref _activity);
         bool? result = null;
         try
         {
@@ -111,7 +117,59 @@ internal sealed class RpmsgDoorbellHandOver
         }
     }
 
-    private bool? WaitHolding(RpmsgEndpointQueue queue, int milliseconds, CancellationToken cancellationToken)
+    /// <summary>
+    /// The async holder's turn (<see cref="RpmsgDoorbellAsyncHolder"/>), on its pool thread: with the doorbell lent,
+    /// takes it and waits on it until its Polls completed async readers (true: it gave the doorbell back, and runs
+    /// their continuations next) or <see cref="RpmsgDoorbellAsyncHolder.IdleHold"/> passed (false); null when the doorbell
+    /// was not lent (or a stop or break ended the wait).
+    /// </summary>
+    internal bool? HoldForAsync()
+    {
+        if (!_enabled || !_device.HasDispatcherThread || !TryTake(null))
+            return null;
+        bool? result = null;
+        try
+        {
+            result = WaitHolding(null, (int)RpmsgDoorbellAsyncHolder.IdleHold.TotalMilliseconds, CancellationToken.None);
+            return result;
+        }
+        finally
+        {
+            GiveBack(needed: result != true || _device.Tx.Waiters > 0);
+        }
+    }
+
+    /// <summary>
+    /// An async reader parks on its queue (under its lock): it wants the doorbell waited on by the async holder. The
+    /// want stays for the dispatcher's next lend; with the doorbell lent now, the holder is scheduled (it runs at
+    /// most once at a time, and a running one takes the doorbell again after the continuations it runs).
+    /// </summary>
+    internal void OnAsyncParked()
+    {
+        if (!_enabled || !_device.HasDispatcherThread)
+            return;
+        Volatile.Write(ref _wantedAsync, 1);
+        Volatile.Write(ref _wanted, 1);
+        if (Volatile.Read(ref _holder) == Lent)
+            Async.Schedule();
+    }
+
+    /// <summary>Lent to taken by the calling thread, reading <paramref name="queue"/> (null: the async holder).</summary>
+    private bool TryTake(RpmsgEndpointQueue? queue)
+    {
+        if (Interlocked.CompareExchange(ref _holder, ByReader, Lent) != Lent)
+            return false;
+        Volatile.Write(ref _holderThread, Environment.CurrentManagedThreadId);
+        // Full fence before the wait's look at the queue: against a closer's close, then its look at _holderQueue.
+        Interlocked.Exchange(ref _holderQueue, queue);
+        Interlocked.Increment(ref _activity);
+        return true;
+    }
+
+    /// <summary>What a holder waits for: a message in its queue (or the queue closed), or for the async holder, completions to run.</summary>
+    private bool Ready(RpmsgEndpointQueue? queue) => queue?.Ready() ?? Async.HasCompletions;
+
+    private bool? WaitHolding(RpmsgEndpointQueue? queue, int milliseconds, CancellationToken cancellationToken)
     {
         var deadline = Deadline.Within(TimeSpan.FromMilliseconds(milliseconds));
         int recheck = (int)_device.Options.IdleRecheckInterval.TotalMilliseconds;
@@ -128,7 +186,7 @@ internal sealed class RpmsgDoorbellHandOver
             {
                 if (!Poll(ref contention, token))
                     return null;
-                if (queue.Ready())
+                if (Ready(queue))
                     return true;
                 BeforeRearm?.Invoke();
                 // Notifications on, then a last look (the enable's re-check): a message after it is kicked for.
@@ -137,7 +195,7 @@ internal sealed class RpmsgDoorbellHandOver
                 // A message that came before the enable, kicked for or not, may have been taken by another thread's
                 // Poll since our look: owning the ring still (it is delivering it), or done and it is queued.
                 bool owned = _device.Rx.Owner.IsOwned; // before the look at the queue: that Poll queues before it hands the ring back
-                if (queue.Ready())
+                if (Ready(queue))
                     return true;
                 if (owned)
                 {
@@ -268,71 +326,5 @@ internal sealed class RpmsgDoorbellHandOver
         Interlocked.MemoryBarrier(); // the close before the look at the holder's queue
         if (ReferenceEquals(Volatile.Read(ref _holderQueue), queue))
             Volatile.Read(ref _interrupt).Cancel();
-    }
-
-    /// <summary>
-    /// The dispatcher thread, idle with rx notifications on, before it waits on the doorbell: lends it when a reader
-    /// wanted it (waking that reader's queue) and parks until it has it back. True when it lent it.
-    /// </summary>
-    internal bool TryLend(CancellationToken stop)
-    {
-        if (!_enabled || Volatile.Read(ref _wanted) == 0 || _device.Tx.Waiters > 0)
-            return false;
-        Volatile.Write(ref _wanted, 0);
-        var queue = Interlocked.Exchange(ref _wantedBy, null);
-        Volatile.Write(ref _holder, Lent);
-        // Lent (a full fence), then the look at the senders: against a sender's count, then its look at the holder
-        // (RpmsgTxPath.BeginWait). A sender that began waiting meanwhile keeps the doorbell here; the lend waits.
-        Interlocked.MemoryBarrier();
-        if (_device.Tx.Waiters > 0 && Interlocked.CompareExchange(ref _holder, ByDispatcher, Lent) == Lent)
-        {
-            Volatile.Write(ref _wantedBy, queue);
-            Volatile.Write(ref _wanted, 1);
-            return false;
-        }
-        queue?.WakeForDoorbell();
-        Park(stop);
-        return true;
-    }
-
-    private void Park(CancellationToken stop)
-    {
-        var look = RpmsgDispatcherThread.HelperRecheck;
-        var recheck = _device.Options.IdleRecheckInterval;
-        int seen = Volatile.Read(ref _activity);
-        bool first = true;
-        lock (_park)
-        {
-            while (true)
-            {
-                bool stopping = stop.IsCancellationRequested || _device.State != RpmsgDeviceState.Running;
-                int holder = Volatile.Read(ref _holder);
-                int activity = Volatile.Read(ref _activity);
-                if (holder == Lent && (stopping || _needed || (!first && activity == seen))
-                    && Interlocked.CompareExchange(ref _holder, ByDispatcher, Lent) == Lent)
-                {
-                    _needed = false;
-                    return;
-                }
-                if (stopping)
-                    return; // a reader holds it: Break/Stop ended its wait, and the dispatcher loop ends
-                // Even when needed (a sender waits, or waited): the holder's Polls wake senders, and its give-back wakes
-                // us (needed, or _longPark). Looking every millisecond until then would burn a core's wake-ups while idle.
-                bool sleeping = !first && holder == ByReader && activity == seen;
-                first = false;
-                seen = activity;
-                if (!sleeping)
-                {
-                    Monitor.Wait(_park, look);
-                    continue;
-                }
-                // The reader has waited on the doorbell since the last look: sleep until it gives the doorbell back.
-                Volatile.Write(ref _longPark, 1);
-                Interlocked.MemoryBarrier();
-                if (Volatile.Read(ref _activity) == seen)
-                    Monitor.Wait(_park, recheck);
-                Volatile.Write(ref _longPark, 0);
-            }
-        }
     }
 }

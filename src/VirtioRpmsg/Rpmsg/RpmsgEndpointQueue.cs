@@ -180,6 +180,7 @@ internal sealed class RpmsgEndpointQueue
             while (link is not null)
                 link = ref link.Next;
             link = waiter;
+            _device?.Rx.HandOver.OnAsyncParked();
             return waiter;
         }
     }
@@ -284,7 +285,7 @@ internal sealed class RpmsgEndpointQueue
                 tail = ref w.Next;
             }
         }
-        // Completed outside the lock; continuations run on the thread pool, never on the dispatcher.
+        // Completed outside the lock; continuations run on the thread pool, never on the dispatcher (RpmsgQueueWaiter.Complete).
         while (served is not null)
         {
             var next = served.Next;

@@ -59,10 +59,20 @@ internal sealed class RpmsgQueueWaiter : IValueTaskSource<RpmsgReceiveResult>, I
         return new ValueTask<RpmsgReceiveResult>(this, version);
     }
 
-    /// <summary>Completes with <see cref="Result"/> or <see cref="Error"/> on the thread pool (called outside the queue's lock).</summary>
-    internal void Complete() => ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+    /// <summary>
+    /// Completes with <see cref="Result"/> or <see cref="Error"/> on the thread pool (called outside the queue's lock),
+    /// or, when the async doorbell holder's Poll completes it, on the holder's thread after that Poll (<see cref="RpmsgDoorbellAsyncHolder"/>).
+    /// </summary>
+    internal void Complete()
+    {
+        if (!RpmsgDoorbellAsyncHolder.TryDefer(this))
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+    }
 
-    void IThreadPoolWorkItem.Execute()
+    void IThreadPoolWorkItem.Execute() => CompleteInline();
+
+    /// <summary>Completes now, running the continuation on this thread (a pool thread: the pool's or the holder's).</summary>
+    internal void CompleteInline()
     {
         if (Error is { } error)
             _core.SetException(error);

@@ -1,3 +1,4 @@
+using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
 
 namespace VirtioRpmsg.Tests.Rpmsg;
@@ -8,6 +9,28 @@ internal static class DoorbellHandOverKit
     internal static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
 
     internal static Task<T> OnThread<T>(Func<T> body) => Task.Factory.StartNew(body, TaskCreationOptions.LongRunning);
+
+    /// <summary>A doorbell whose waits fail once told to, as a UIO device or a peer's socket that is gone.</summary>
+    internal sealed class FailingDoorbell(IDoorbell inner) : IDoorbell
+    {
+        public volatile bool Gone;
+
+        public bool Ring() => inner.Ring();
+
+        public bool Drain() => inner.Drain();
+
+        public void Dispose() => inner.Dispose();
+
+        public bool Wait(TimeSpan timeout, CancellationToken cancellationToken = default)
+        {
+            if (Gone)
+                throw new DoorbellClosedException("test-doorbell", "gone for the test");
+            bool rung = inner.Wait(timeout, cancellationToken);
+            if (Gone)
+                throw new DoorbellClosedException("test-doorbell", "gone for the test");
+            return rung;
+        }
+    }
 
     /// <summary>A reader blocked in Receive with no timeout of its own, and the thread it runs on.</summary>
     internal sealed class Reader

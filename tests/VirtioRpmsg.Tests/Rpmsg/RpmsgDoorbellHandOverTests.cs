@@ -26,28 +26,6 @@ public class RpmsgDoorbellHandOverTests
             remote: remote,
             hostDoorbell: hostDoorbell);
 
-    /// <summary>A doorbell whose waits fail once told to, as a UIO device or a peer's socket that is gone.</summary>
-    private sealed class FailingDoorbell(IDoorbell inner) : IDoorbell
-    {
-        public volatile bool Gone;
-
-        public bool Ring() => inner.Ring();
-
-        public bool Drain() => inner.Drain();
-
-        public void Dispose() => inner.Dispose();
-
-        public bool Wait(TimeSpan timeout, CancellationToken cancellationToken = default)
-        {
-            if (Gone)
-                throw new DoorbellClosedException("test-doorbell", "gone for the test");
-            bool rung = inner.Wait(timeout, cancellationToken);
-            if (Gone)
-                throw new DoorbellClosedException("test-doorbell", "gone for the test");
-            return rung;
-        }
-    }
-
     /// <summary>Starts a reader blocked in Receive and waits until it holds the doorbell.</summary>
     private static Task<RpmsgReceiveResult> BlockedReader(RpmsgLoopback loop, RpmsgEndpoint queue, byte[] buffer, CancellationToken token = default)
     {
