@@ -10,7 +10,7 @@ namespace VirtioRpmsg.Rpmsg;
 /// A continuation typically sends, then awaits the next receive, which parks again and returns here; the holder then
 /// takes the doorbell again. A continuation that runs long does not hold the ring or the doorbell: the parked dispatcher
 /// takes the doorbell back after its look (as from a blocked reader between two receives), and the holder, unable to
-/// take it again, returns its thread to the pool. So does it after <see cref="IdleHold"/> with nothing completed, so a
+/// take it again, returns its thread to the pool. So does it after <see cref="DefaultIdleHold"/> (50 ms) with nothing completed, so a
 /// pool thread is not kept blocked while an application awaits a quiet link. At most one runs per device.
 /// </para>
 /// <para>
@@ -22,7 +22,7 @@ namespace VirtioRpmsg.Rpmsg;
 internal sealed class RpmsgDoorbellAsyncHolder : IThreadPoolWorkItem
 {
     /// <summary>How long the holder waits on the doorbell with no receive completed before it leaves.</summary>
-    internal static readonly TimeSpan IdleHold = TimeSpan.FromMilliseconds(50);
+    internal static readonly TimeSpan DefaultIdleHold = TimeSpan.FromMilliseconds(50);
 
     // The holder whose Poll runs on this thread: completions go to its list instead of the pool.
     [ThreadStatic] private static RpmsgDoorbellAsyncHolder? t_collecting;
@@ -43,6 +43,12 @@ internal sealed class RpmsgDoorbellAsyncHolder : IThreadPoolWorkItem
 
     /// <summary>How many receive continuations ran on the holder's thread.</summary>
     internal long InlineCompletions => Interlocked.Read(ref _inline);
+
+    /// <summary>How long the holder waits on the doorbell with no receive completed before it leaves (tests lengthen it).</summary>
+    internal TimeSpan IdleHold { get; set; } = DefaultIdleHold;
+
+    /// <summary>Test hook: raised on the holder's thread before each take of the doorbell.</summary>
+    internal Action? BeforeTake { get; set; }
 
     /// <inheritdoc />
     public override string ToString() => $"async holder {(IsScheduled ? "scheduled" : "idle")}, {InlineCompletions} inline";
@@ -72,11 +78,13 @@ internal sealed class RpmsgDoorbellAsyncHolder : IThreadPoolWorkItem
 
     void IThreadPoolWorkItem.Execute()
     {
+        bool missed = false;
         try
         {
             while (true)
             {
                 bool? held;
+                BeforeTake?.Invoke();
                 t_collecting = this;
                 try
                 {
@@ -88,12 +96,22 @@ internal sealed class RpmsgDoorbellAsyncHolder : IThreadPoolWorkItem
                 }
                 RunCompletions(); // also after a stop or break: its closed queues' readers complete here
                 if (held != true)
+                {
+                    missed = held is null;
                     break;
+                }
+                if (!_handOver.HasAsyncParked)
+                {
+                    _handOver.NeedDispatcher(); // nobody left to hold it for: the dispatcher takes it back now
+                    break;
+                }
             }
         }
         finally
         {
             Interlocked.Exchange(ref _scheduled, 0);
+            if (missed)
+                _handOver.OnAsyncHolderMissed();
         }
     }
 

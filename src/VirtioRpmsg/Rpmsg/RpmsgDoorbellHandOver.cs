@@ -48,6 +48,8 @@ internal sealed partial class RpmsgDoorbellHandOver
     private int _wanted;           // a reader went to sleep on its queue while the dispatcher held the doorbell
     private RpmsgEndpointQueue? _wantedBy;
     private int _wantedAsync;      // an async reader parked: the lend schedules the async holder
+    private int _asyncParked;      // async readers parked on the device's queues
+    private int _asyncHolding;     // the holder is the async holder
     private int _longPark;         // the dispatcher sleeps past its look: a returning reader wakes it
     private bool _needed;          // under _park: take the doorbell back as soon as it is free
 
@@ -127,17 +129,22 @@ internal sealed partial class RpmsgDoorbellHandOver
     {
         if (!_enabled || !_device.HasDispatcherThread || !TryTake(null))
             return null;
+        Volatile.Write(ref _asyncHolding, 1);
         bool? result = null;
         try
         {
-            result = WaitHolding(null, (int)RpmsgDoorbellAsyncHolder.IdleHold.TotalMilliseconds, CancellationToken.None);
+            result = WaitHolding(null, (int)Async.IdleHold.TotalMilliseconds, CancellationToken.None);
             return result;
         }
         finally
         {
+            Volatile.Write(ref _asyncHolding, 0);
             GiveBack(needed: result != true || _device.Tx.Waiters > 0);
         }
     }
+
+    /// <summary>True while async readers are parked on the device's queues.</summary>
+    internal bool HasAsyncParked => Volatile.Read(ref _asyncParked) > 0;
 
     /// <summary>
     /// An async reader parks on its queue (under its lock): it wants the doorbell waited on by the async holder. The
@@ -146,8 +153,36 @@ internal sealed partial class RpmsgDoorbellHandOver
     /// </summary>
     internal void OnAsyncParked()
     {
-        if (!_enabled || !_device.HasDispatcherThread)
+        if (!_enabled)
             return;
+        Interlocked.Increment(ref _asyncParked);
+        if (_device.HasDispatcherThread)
+            WantAsync();
+    }
+
+    /// <summary>
+    /// An async reader left its queue's waiter list (served, cancelled or closed), under the queue's lock. The last one
+    /// leaving other than through the holder's own Poll (a cancellation, say) ends the holder's wait: nobody is left to
+    /// hold the doorbell for.
+    /// </summary>
+    internal void OnAsyncUnparked()
+    {
+        if (_enabled && Interlocked.Decrement(ref _asyncParked) == 0 && Volatile.Read(ref _asyncHolding) != 0 && !IsHeldByCurrentThread)
+            Volatile.Read(ref _interrupt).Cancel();
+    }
+
+    /// <summary>
+    /// The async holder could not take the doorbell it was scheduled for (the dispatcher took it back first, the pool
+    /// being slow to run it): the readers still parked ask again, or no lend would come for them before their next park.
+    /// </summary>
+    internal void OnAsyncHolderMissed()
+    {
+        if (Volatile.Read(ref _asyncParked) > 0 && _device.State == RpmsgDeviceState.Running)
+            WantAsync();
+    }
+
+    private void WantAsync()
+    {
         Volatile.Write(ref _wantedAsync, 1);
         Volatile.Write(ref _wanted, 1);
         if (Volatile.Read(ref _holder) == Lent)

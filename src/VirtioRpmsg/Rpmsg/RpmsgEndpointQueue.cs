@@ -193,6 +193,7 @@ internal sealed class RpmsgEndpointQueue
             if (!RpmsgWaiterList.TryRemove(ref _waiters, waiter))
                 return false;
             Interlocked.Decrement(ref _sleepers);
+            _device?.Rx.HandOver.OnAsyncUnparked();
             return true;
         }
     }
@@ -281,6 +282,7 @@ internal sealed class RpmsgEndpointQueue
                 _waiters = w.Next;
                 w.Next = null;
                 Interlocked.Decrement(ref _sleepers);
+                _device?.Rx.HandOver.OnAsyncUnparked();
                 tail = w;
                 tail = ref w.Next;
             }
