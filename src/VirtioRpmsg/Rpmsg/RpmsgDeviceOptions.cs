@@ -36,8 +36,10 @@ public sealed class RpmsgDeviceOptions
     /// <summary>
     /// Interrupt strategy: a thread blocked in a queue endpoint's <c>Receive</c> (or a stream's <c>Read</c>) waits on
     /// the doorbell itself and takes its message off the ring, instead of being woken by the dispatcher thread (a
-    /// wake-up and a switch per message). Messages for other endpoints that arrive while that reader is between two
-    /// receives may then wait up to about 2 ms. Off: every message goes through the dispatcher thread.
+    /// wake-up and a switch per message); for parked <c>ReceiveAsync</c>s a thread-pool work item does, and runs
+    /// their continuations on its own thread. Messages for other endpoints that arrive while that reader is between
+    /// two receives may then wait up to about 2 ms. Off: every message goes through the dispatcher thread, and
+    /// every async continuation through a thread-pool work item.
     /// </summary>
     public bool ReaderWaitsOnDoorbell { get; set; } = true;
 
