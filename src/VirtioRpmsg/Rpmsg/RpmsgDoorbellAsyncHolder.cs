@@ -118,6 +118,7 @@ internal sealed class RpmsgDoorbellAsyncHolder : IThreadPoolWorkItem
     /// <summary>Runs the collected continuations in order; should one throw, the rest still complete, on the pool.</summary>
     private void RunCompletions()
     {
+        var context = ExecutionContext.Capture(); // the pool thread's clean one
         try
         {
             while (_head is { } waiter)
@@ -129,6 +130,12 @@ internal sealed class RpmsgDoorbellAsyncHolder : IThreadPoolWorkItem
                 waiter.Next = null;
                 Interlocked.Increment(ref _inline);
                 waiter.CompleteInline();
+                // What the pool does between two work items: a continuation that is not an async method's (which
+                // restores its own) may leave an AsyncLocal or a SynchronizationContext behind for the next one.
+                if (context is not null && !ReferenceEquals(ExecutionContext.Capture(), context))
+                    ExecutionContext.Restore(context);
+                if (SynchronizationContext.Current is not null)
+                    SynchronizationContext.SetSynchronizationContext(null);
             }
         }
         finally

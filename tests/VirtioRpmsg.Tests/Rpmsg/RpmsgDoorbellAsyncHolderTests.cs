@@ -70,7 +70,8 @@ public class RpmsgDoorbellAsyncHolderTests
         loop.Remote.CreateEndpoint(0x501, Echo);
         var queue = loop.Host.CreateEndpoint(0x500);
         var holder = loop.Host.Rx.HandOver.Async;
-        int roundTrips = await PingPongUntilInline(queue, 0x501, holder, inline: 20);
+        // On a pool thread, as an application's async code runs: no test framework's SynchronizationContext.
+        int roundTrips = await Task.Run(() => PingPongUntilInline(queue, 0x501, holder, inline: 20));
         Assert.True(loop.Host.Rx.HandOver.Takes >= 20, $"the holder took the doorbell {loop.Host.Rx.HandOver.Takes} times in {roundTrips} round trips");
     }
 
@@ -137,6 +138,60 @@ public class RpmsgDoorbellAsyncHolderTests
         Assert.True(receive.Wait(Bound));
         Assert.Equal(3, receive.Result.Length);
         Assert.Equal(1, handOver.Async.InlineCompletions);
+    }
+
+    private static readonly AsyncLocal<string?> s_left = new();
+
+    [Fact]
+    public void AContinuationsAsyncLocal_IsNotSeenByTheNextContinuationOnTheHolder()
+    {
+        using var loop = Loop(remote: CallerPoll);
+        var first = loop.Host.CreateEndpoint(0x500);
+        var second = loop.Host.CreateEndpoint(0x502);
+        var handOver = loop.Host.Rx.HandOver;
+        var sender = loop.Remote.CreateEndpoint(0x601);
+        string? seen = "not run";
+        int ran = 0, sent = 0;
+        using var done = new ManualResetEventSlim();
+        // Raw continuations (no async method to restore the context), as a hand-written IValueTaskSource consumer has,
+        // registered on a pool thread: no test framework's SynchronizationContext to post them to.
+        var (a, b) = Task.Run(() =>
+        {
+            var a = first.ReceiveAsync(new byte[16]).GetAwaiter();
+            a.UnsafeOnCompleted(() =>
+            {
+                s_left.Value = "left behind";
+                Interlocked.Increment(ref ran);
+            });
+            var b = second.ReceiveAsync(new byte[16]).GetAwaiter();
+            b.UnsafeOnCompleted(() =>
+            {
+                seen = s_left.Value;
+                if (Interlocked.Increment(ref ran) == 2)
+                    done.Set();
+            });
+            return (a, b);
+        }).Result;
+        // Both messages sent from the holder's first look, before it waits: its next Poll completes both.
+        handOver.BeforeRearm = () =>
+        {
+            if (handOver.Async.IsScheduled && Interlocked.Exchange(ref sent, 1) == 0)
+            {
+                sender.SendTo(0x500, [1]);
+                sender.SendTo(0x502, [2]);
+            }
+        };
+        loop.WaitUntil(() =>
+        {
+            if (Volatile.Read(ref sent) == 0)
+                sender.SendTo(0x5FF, [0]); // a ring: the dispatcher's next idle moment lends the doorbell
+            return Volatile.Read(ref sent) == 1;
+        }, "the holder took the doorbell");
+        Assert.True(done.Wait(Bound));
+        Assert.Equal(2, handOver.Async.InlineCompletions);
+        Assert.Null(seen);
+        a.GetResult();
+        b.GetResult();
     }
 
     [Fact]
