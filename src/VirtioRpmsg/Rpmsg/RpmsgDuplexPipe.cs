@@ -7,8 +7,7 @@ namespace VirtioRpmsg.Rpmsg;
 /// A queue-style endpoint as an <see cref="IDuplexPipe"/> (like Linux's rpmsg tty): what is flushed
 /// to <see cref="Output"/> is sent as messages of at most <see cref="RpmsgEndpoint.MaxPayload"/>
 /// bytes; received message bytes appear on <see cref="Input"/> in order. A receive pump task moves
-/// messages into <see cref="Input"/> (under <see cref="RpmsgWaitStrategy.Interrupt"/> on a thread of its own
-/// that blocks in <see cref="RpmsgEndpoint.Receive"/>, waiting on the doorbell); disposing stops it and completes both sides.
+/// messages into <see cref="Input"/>; disposing stops it and completes both sides.
 /// <para>
 /// No thread-pool hop per message. A flush of <see cref="Output"/> sends on the flushing thread (a
 /// free tx buffer first; without one it waits asynchronously). A reader's <see cref="Input"/>
@@ -33,12 +32,9 @@ public sealed class RpmsgDuplexPipe : IDuplexPipe, IAsyncDisposable
         // so a reader's AdvanceTo never resumes the receive pump (which may spin) on the reader's thread.
         _inbound = new Pipe(new PipeOptions(readerScheduler: new RpmsgPipeScheduler(endpoint.Device), writerScheduler: PipeScheduler.ThreadPool, useSynchronizationContext: false));
         _output = new RpmsgPipeWriter(endpoint, destination, _stop.Token);
-        var options = endpoint.Device.Options;
-        // Under Interrupt a blocked Receive waits on the doorbell itself (RpmsgDoorbellHandOver): a pump thread of its
-        // own gets each message without a wake-up by the dispatcher and then by the thread pool. It only blocks.
-        _rxPump = options.WaitStrategy == RpmsgWaitStrategy.Interrupt && options.ReaderWaitsOnDoorbell
-            ? Task.Factory.StartNew(ReceivePump, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)
-            : Task.Run(ReceivePumpAsync);
+        // Under Interrupt its parked receive is waited for on the doorbell (RpmsgDoorbellAsyncHolder), and the pump's
+        // continuation, with the reader's after it, runs on that pool thread: no thread of its own per pipe.
+        _rxPump = Task.Run(ReceivePumpAsync);
     }
 
     /// <summary>The endpoint underneath.</summary>
@@ -71,29 +67,6 @@ public sealed class RpmsgDuplexPipe : IDuplexPipe, IAsyncDisposable
             error = PumpFailure(e);
         }
         await writer.CompleteAsync(error).ConfigureAwait(false);
-    }
-
-    private void ReceivePump()
-    {
-        var writer = _inbound.Writer;
-        Exception? error = null;
-        try
-        {
-            while (true)
-            {
-                var memory = writer.GetMemory(Endpoint.MaxPayload);
-                var r = Endpoint.Receive(memory.Span, Timeout.InfiniteTimeSpan, _stop.Token);
-                writer.Advance(r.Length);
-                var flush = writer.FlushAsync(_stop.Token); // a reader's continuation runs inline here
-                if ((flush.IsCompletedSuccessfully ? flush.Result : flush.AsTask().GetAwaiter().GetResult()).IsCompleted)
-                    break;
-            }
-        }
-        catch (Exception e)
-        {
-            error = PumpFailure(e);
-        }
-        writer.Complete(error);
     }
 
     // How the pump's end reaches Input: a stop and a destroyed endpoint end it quietly, anything else fails it.

@@ -311,6 +311,7 @@ public class RpmsgDoorbellHandOverTests
         var endpoint = loop.Host.CreateEndpoint(0x500);
         var peer = loop.Remote.CreateEndpoint(0x501);
         var handOver = loop.Host.Rx.HandOver;
+        handOver.Async.IdleHold = Bound; // the pump's receive is async: the async holder waits for it, until the test sends
         var pipe = new RpmsgDuplexPipe(endpoint, 0x501);
         AwaitHeld(loop, poker: peer);
         int takes = handOver.Takes;
@@ -320,7 +321,7 @@ public class RpmsgDoorbellHandOverTests
         pipe.Input.AdvanceTo(read.Buffer.End);
         AwaitHeld(loop, poker: peer);
         Assert.True(handOver.Takes > takes, "the pump did not take the doorbell again for its next message");
-        // Dispose cancels the pump's blocking receive (its doorbell wait) and ends it.
+        // Dispose cancels the pump's receive, the last one parked: the holder leaves the doorbell, and the pump ends.
         await pipe.DisposeAsync().AsTask().WaitAsync(Bound);
         loop.WaitUntil(() => !handOver.IsHeldByReader, "the pump gave the doorbell back");
     }

@@ -6,18 +6,24 @@ using static VirtioRpmsg.Tests.Rpmsg.DoorbellHandOverKit;
 namespace VirtioRpmsg.Tests.Rpmsg;
 
 /// <summary>
-/// Review of the duplex pipe's receive pump under <see cref="RpmsgWaitStrategy.Interrupt"/> (a thread of its own that
-/// blocks in Receive): it ends on dispose in every state, failures reach Input, and a reader whose continuation runs
-/// inline on the pump thread may complete or dispose the pipe from there.
+/// Review of the duplex pipe's receive pump under <see cref="RpmsgWaitStrategy.Interrupt"/> (its parked receive waited
+/// for by the async doorbell holder, <see cref="RpmsgDoorbellAsyncHolder"/>): it ends on dispose in every state, failures
+/// reach Input, and a reader whose continuation runs inline after the pump's, on the holder, may complete or dispose
+/// the pipe from there.
 /// </summary>
 public sealed class RpmsgDuplexPipeInterruptReviewTests
 {
-    private static RpmsgLoopback Loop() =>
-        RpmsgLoopback.Create(host: o =>
+    // The async holder stays until a test's message came, however slow the machine.
+    private static RpmsgLoopback Loop()
+    {
+        var loop = RpmsgLoopback.Create(host: o =>
         {
             o.WaitStrategy = RpmsgWaitStrategy.Interrupt;
             o.ReaderWaitsOnDoorbell = true;
         });
+        loop.Host.Rx.HandOver.Async.IdleHold = Bound;
+        return loop;
+    }
 
     /// <summary>Sends until the Input holds at least the pipe's pause threshold unread: the pump is held back in its flush.</summary>
     private static async Task FillInput(RpmsgDuplexPipe pipe, RpmsgEndpoint peer)
@@ -85,20 +91,21 @@ public sealed class RpmsgDuplexPipeInterruptReviewTests
         var endpoint = loop.Host.CreateEndpoint(0x500);
         var peer = loop.Remote.CreateEndpoint(0x501);
         var pipe = new RpmsgDuplexPipe(endpoint, 0x501);
-        int readerThread = 0;
+        long inline = 0;
         async Task ReadThenDispose()
         {
             var read = await pipe.Input.ReadAsync();
-            readerThread = Thread.CurrentThread.IsThreadPoolThread ? -1 : Environment.CurrentManagedThreadId; // the pump thread is not the pool's
+            inline = loop.Host.Rx.HandOver.Async.InlineCompletions; // the pump's continuation ran on the holder, then ours
             pipe.Input.AdvanceTo(read.Buffer.End);
             await pipe.DisposeAsync();
         }
         var reader = ReadThenDispose(); // its read is pending (nothing sent yet): the pump's flush runs the rest
         Assert.False(reader.IsCompleted);
+        AwaitHeld(loop, () => !reader.IsCompleted, peer);
         peer.SendTo(0x500, [1, 2, 3]);
         peer.SendTo(0x500, [4, 5, 6]); // a message queued as the dispose runs: the pump must still end
         await reader.WaitAsync(Bound);
-        Assert.True(readerThread > 0, "the continuation did not run inline on the pump thread");
+        Assert.True(inline > 0, "the continuation did not run inline after the pump's, on the async holder");
     }
 
     [Fact]
@@ -108,19 +115,20 @@ public sealed class RpmsgDuplexPipeInterruptReviewTests
         var endpoint = loop.Host.CreateEndpoint(0x500);
         var peer = loop.Remote.CreateEndpoint(0x501);
         var pipe = new RpmsgDuplexPipe(endpoint, 0x501);
-        int readerThread = 0;
+        long inline = 0;
         async Task ReadThenComplete()
         {
             var read = await pipe.Input.ReadAsync();
-            readerThread = Thread.CurrentThread.IsThreadPoolThread ? -1 : Environment.CurrentManagedThreadId;
+            inline = loop.Host.Rx.HandOver.Async.InlineCompletions;
             pipe.Input.AdvanceTo(read.Buffer.End);
             pipe.Input.Complete();
         }
         var reader = ReadThenComplete();
         Assert.False(reader.IsCompleted);
+        AwaitHeld(loop, () => !reader.IsCompleted, peer);
         peer.SendTo(0x500, [1, 2, 3]);
         await reader.WaitAsync(Bound);
-        Assert.True(readerThread > 0, "the continuation did not run inline on the pump thread");
+        Assert.True(inline > 0, "the continuation did not run inline after the pump's, on the async holder");
         peer.SendTo(0x500, [4]); // the pump's flush sees the reader completed
         await pipe.DisposeAsync().AsTask().WaitAsync(Bound);
     }
