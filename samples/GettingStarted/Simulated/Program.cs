@@ -3,7 +3,8 @@ using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Rpmsg;
 using VirtioRpmsg.Simulation;                                           // dotnet add package VirtioRpmsg.Simulation
 
-var description = SimulatedPlatform.Description("/dev/shm/vrpmsg-hello.shm") with { Doorbell = new DoorbellDescription { Kind = PlatformDoorbellKind.Polling } };
+var shm = $"/dev/shm/vrpmsg-hello-{Environment.ProcessId}.shm";         // one per process: runs side by side never share it
+var description = SimulatedPlatform.Description(shm) with { Doorbell = new DoorbellDescription { Kind = PlatformDoorbellKind.Polling } };
 using var platform = PlatformResources.Open(description, new PlatformOpenOptions { ReadResourceTable = false });
 using var remote = new InProcessSimulatedControl(description);          // stands in for the firmware
 using var processor = new RemoteProcessor(platform, remote);
@@ -14,4 +15,4 @@ channel.Send("hello, remote"u8);
 var reply = new byte[channel.Endpoint.MaxPayload];
 var received = channel.Endpoint.Receive(reply, TimeSpan.FromSeconds(10));
 Console.WriteLine($"0x{received.Source:X} says: {Encoding.UTF8.GetString(reply, 0, received.Length)}");
-File.Delete("/dev/shm/vrpmsg-hello.shm");
+File.Delete(shm);

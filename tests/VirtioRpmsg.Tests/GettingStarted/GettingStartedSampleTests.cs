@@ -38,7 +38,7 @@ public sealed class GettingStartedSampleTests
     {
         using var board = new SimulatedBoard();
 
-        var (code, stdout, stderr) = SampleProgram.Run(name, board.Directory, Limit);
+        var (code, stdout, stderr, _) = SampleProgram.Run(name, board.Directory, Limit);
 
         Assert.True(code == 0, $"sample {name} exited with {code}\nstdout: {stdout}\nstderr: {stderr}");
         Assert.Matches(@"^0x[0-9A-F]+ says: hello, remote\n$", stdout.ReplaceLineEndings("\n"));
@@ -47,17 +47,17 @@ public sealed class GettingStartedSampleTests
     [Fact]
     public void SimulatedSample_RemoteInsideTheProcess_PrintsTheEchoAndLeavesNoFile()
     {
+        var (code, stdout, stderr, pid) = SampleProgram.Run("Simulated", Path.GetTempPath(), Limit);
+        string shm = $"/dev/shm/vrpmsg-hello-{pid}.shm"; // the sample's own name for it: runs side by side never share one
         try
         {
-            var (code, stdout, stderr) = SampleProgram.Run("Simulated", Path.GetTempPath(), Limit);
-
             Assert.True(code == 0, $"sample exited with {code}\nstdout: {stdout}\nstderr: {stderr}");
             Assert.Equal("0x400 says: hello, remote\n", stdout.ReplaceLineEndings("\n"));
-            Assert.False(File.Exists("/dev/shm/vrpmsg-hello.shm"), "the sample deletes its shared-memory file");
+            Assert.False(File.Exists(shm), "the sample deletes its shared-memory file");
         }
         finally
         {
-            File.Delete("/dev/shm/vrpmsg-hello.shm");
+            File.Delete(shm);
         }
     }
 }

@@ -12,8 +12,8 @@ internal static class SampleProgram
 
     public static string GettingStartedDoc() => File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "getting-started.md"));
 
-    /// <summary>Runs GettingStarted.NAME.dll in <paramref name="workingDirectory"/>; kills it after <paramref name="limit"/>.</summary>
-    public static (int ExitCode, string Stdout, string Stderr) Run(string name, string workingDirectory, TimeSpan limit)
+    /// <summary>Runs GettingStarted.NAME.dll in <paramref name="workingDirectory"/>; kills it after <paramref name="limit"/>. Also returns its process id.</summary>
+    public static (int ExitCode, string Stdout, string Stderr, int ProcessId) Run(string name, string workingDirectory, TimeSpan limit)
     {
         var psi = new ProcessStartInfo(Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet" ? p : "dotnet")
         {
@@ -33,7 +33,7 @@ internal static class SampleProgram
             Assert.Fail($"sample {name} did not exit within {limit.TotalSeconds} s\nstdout: {stdout.Result}\nstderr: {stderr.Result}");
         }
         process.WaitForExit();
-        return (process.ExitCode, stdout.Result, stderr.Result);
+        return (process.ExitCode, stdout.Result, stderr.Result, process.Id);
     }
 
     private static string RepositoryRoot()
