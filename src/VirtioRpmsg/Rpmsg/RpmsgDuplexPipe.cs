@@ -23,6 +23,7 @@ public sealed class RpmsgDuplexPipe : IDuplexPipe, IAsyncDisposable
     private readonly RpmsgPipeWriter _output;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _rxPump;
+    private int _disposed;
 
     /// <summary>Starts pumping <paramref name="endpoint"/>'s messages into <see cref="Input"/> and <see cref="Output"/> to <paramref name="destination"/> (default: the endpoint's remote address).</summary>
     public RpmsgDuplexPipe(RpmsgEndpoint endpoint, uint destination = RpmsgAddress.Any)
@@ -86,10 +87,15 @@ public sealed class RpmsgDuplexPipe : IDuplexPipe, IAsyncDisposable
     /// <summary>
     /// Completes the output (what was written and not flushed is still sent while tx buffers are free), stops the
     /// receive pump and waits for it; the endpoint is not disposed. A send that fails here is reported by
-    /// <see cref="Completion"/>, not thrown.
+    /// <see cref="Completion"/>, not thrown. Disposing again does nothing more.
     /// </summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            await _rxPump.ConfigureAwait(false); // a second dispose, or one racing the first: returns once the pump ended
+            return;
+        }
         _output.Complete();
         _stop.Cancel();
         await _rxPump.ConfigureAwait(false);

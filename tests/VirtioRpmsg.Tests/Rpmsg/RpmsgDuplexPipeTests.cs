@@ -216,4 +216,16 @@ public sealed class RpmsgDuplexPipeTests
         Assert.NotEqual(callbackThread, ran.Task.Result.Thread);
         Assert.False(ran.Task.Result.Dispatching);
     }
+
+    [Fact]
+    public async Task DisposeAsync_Twice_OrFromTwoTasksAtOnce_IsHarmless()
+    {
+        var (loop, host, _) = Pair();
+        using var _ = loop;
+        var pipe = new RpmsgDuplexPipe(host);
+        var both = new[] { pipe.DisposeAsync().AsTask(), Task.Run(async () => await pipe.DisposeAsync()) };
+        await Task.WhenAll(both).WaitAsync(Bound);
+        await pipe.DisposeAsync(); // once more, after both ended
+        Assert.True((await pipe.Input.ReadAsync().AsTask().WaitAsync(Bound)).IsCompleted, "the pump ended and completed Input");
+    }
 }
