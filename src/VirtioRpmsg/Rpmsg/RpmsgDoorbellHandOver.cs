@@ -121,9 +121,9 @@ internal sealed partial class RpmsgDoorbellHandOver
 
     /// <summary>
     /// The async holder's turn (<see cref="RpmsgDoorbellAsyncHolder"/>), on its pool thread: with the doorbell lent,
-    /// takes it and waits on it until its Polls completed async readers (true: it gave the doorbell back, and runs
-    /// their continuations next) or <see cref="RpmsgDoorbellAsyncHolder.IdleHold"/> passed (false); null when the doorbell
-    /// was not lent (or a stop or break ended the wait).
+    /// takes it and waits on it until its Polls completed async readers or none is parked any more (true: it gave the
+    /// doorbell back, and runs their continuations next) or <see cref="RpmsgDoorbellAsyncHolder.IdleHold"/> passed (false);
+    /// null when the doorbell was not lent (or a stop or break ended the wait).
     /// </summary>
     internal bool? HoldForAsync()
     {
@@ -201,8 +201,11 @@ internal sealed partial class RpmsgDoorbellHandOver
         return true;
     }
 
-    /// <summary>What a holder waits for: a message in its queue (or the queue closed), or for the async holder, completions to run.</summary>
-    private bool Ready(RpmsgEndpointQueue? queue) => queue?.Ready() ?? Async.HasCompletions;
+    /// <summary>
+    /// What a holder waits for: a message in its queue (or the queue closed); for the async holder, completions to run,
+    /// or nobody parked any more (it leaves).
+    /// </summary>
+    private bool Ready(RpmsgEndpointQueue? queue) => queue?.Ready() ?? (Async.HasCompletions || !HasAsyncParked);
 
     private bool? WaitHolding(RpmsgEndpointQueue? queue, int milliseconds, CancellationToken cancellationToken)
     {

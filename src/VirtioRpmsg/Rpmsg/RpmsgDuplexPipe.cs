@@ -70,10 +70,13 @@ public sealed class RpmsgDuplexPipe : IDuplexPipe, IAsyncDisposable
         await writer.CompleteAsync(error).ConfigureAwait(false);
     }
 
-    // How the pump's end reaches Input: a stop and a destroyed endpoint end it quietly, anything else fails it.
+    // How the pump's end reaches Input: a dispose and a destroyed endpoint end it quietly, anything else fails it. A
+    // device that stopped or broke fails it with why, also when the pump's receive began only after that (the device's
+    // end destroys the endpoint, and a receive begun then reports that).
     private Exception? PumpFailure(Exception e) => e switch
     {
         OperationCanceledException when _stop.IsCancellationRequested => null,
+        ObjectDisposedException when Endpoint.Device.State is RpmsgDeviceState.Stopped or RpmsgDeviceState.Broken => Endpoint.Device.Unavailable(Endpoint.Device.State),
         ObjectDisposedException => null,
         _ => e,
     };

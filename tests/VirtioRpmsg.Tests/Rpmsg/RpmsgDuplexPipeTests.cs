@@ -228,4 +228,16 @@ public sealed class RpmsgDuplexPipeTests
         await pipe.DisposeAsync(); // once more, after both ended
         Assert.True((await pipe.Input.ReadAsync().AsTask().WaitAsync(Bound)).IsCompleted, "the pump ended and completed Input");
     }
+
+    [Fact]
+    public async Task APipeOverAStoppedDevice_FaultsInputWithWhyTheDeviceEnded()
+    {
+        var (loop, host, _) = Pair();
+        using var _ = loop;
+        loop.Host.Stop("test stops");
+        var pipe = new RpmsgDuplexPipe(host); // its pump's first receive meets the destroyed endpoint
+        var e = await Assert.ThrowsAsync<RpmsgDeviceUnavailableException>(() => pipe.Input.ReadAsync().AsTask().WaitAsync(Bound));
+        Assert.Contains("test stops", e.Message);
+        await pipe.DisposeAsync();
+    }
 }
