@@ -101,15 +101,21 @@ public class RpmsgDoorbellAsyncHolderTests
         var sender = loop.Remote.CreateEndpoint(0x501);
         var buffer = new byte[16];
         long inlineBefore = -1;
+        using var blocking = new ManualResetEventSlim();
         var continuation = Task.Run(async () =>
         {
             await queue.ReceiveAsync(buffer);
             inlineBefore = holder.InlineCompletions;
+            blocking.Set();
             // Blocks the holder's thread until another endpoint's message is delivered: only someone else can deliver it.
             return other.Wait(Bound);
         });
         AwaitHeld(loop, () => !continuation.IsCompleted, sender);
         sender.SendTo(0x500, [1]);
+        loop.Remote.Poll();
+        // Sent once the continuation blocks: in the holder's Poll that completed the receive, a callback would have sent
+        // the completion to the pool (RpmsgDoorbellAsyncHolder.BeforeCallback).
+        Assert.True(blocking.Wait(Bound), "the continuation never ran");
         sender.SendTo(0x502, [2]);
         loop.Remote.Poll();
         Assert.True(continuation.Wait(Bound * 2), "the continuation still blocks");
