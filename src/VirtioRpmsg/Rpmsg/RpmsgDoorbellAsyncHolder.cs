@@ -14,9 +14,11 @@ namespace VirtioRpmsg.Rpmsg;
 /// pool thread is not kept blocked while an application awaits a quiet link. At most one runs per device.
 /// </para>
 /// <para>
-/// Only completions made by the holder's own Poll run inline; a cancellation or close completes on the thread pool, as
-/// before. The continuations run with no lock held and no ring owned, on a pool thread, as they would after a pool
-/// work item: only which pool thread and how soon differ.
+/// Only the first completion a Poll of the holder makes runs inline; the others, a cancellation or close, and whatever
+/// completes while an endpoint's callback runs on the holder's thread complete on the thread pool, as before, so no
+/// continuation or callback that waits for another receive waits behind it. The continuation runs with no lock held and
+/// no ring owned, on a pool thread whose context is restored after it, as after a pool work item: only which pool thread
+/// and how soon differ.
 /// </para>
 /// </summary>
 internal sealed class RpmsgDoorbellAsyncHolder : IThreadPoolWorkItem
@@ -24,19 +26,21 @@ internal sealed class RpmsgDoorbellAsyncHolder : IThreadPoolWorkItem
     /// <summary>How long the holder waits on the doorbell with no receive completed before it leaves.</summary>
     internal static readonly TimeSpan DefaultIdleHold = TimeSpan.FromMilliseconds(50);
 
-    // The holder whose Poll runs on this thread: completions go to its list instead of the pool.
+    // The holder whose Poll runs on this thread (outside endpoints' callbacks): its first completion is deferred to it.
     [ThreadStatic] private static RpmsgDoorbellAsyncHolder? t_collecting;
 
     private readonly RpmsgDoorbellHandOver _handOver;
     private int _scheduled; // queued to the pool or running
     private long _inline;   // continuations run here (diagnostics and tests)
-    // Completions the holder's Poll made, run once it gave the doorbell back. Only its own thread touches them.
-    private RpmsgQueueWaiter? _head, _tail;
+    // The first completion the holder's Poll made, run once it gave the doorbell back; the others go to the pool as they
+    // come, so no continuation waits behind another (one that blocks until a later one ran would wait forever). Only its
+    // own thread touches it.
+    private RpmsgQueueWaiter? _deferred;
 
     internal RpmsgDoorbellAsyncHolder(RpmsgDoorbellHandOver handOver) => _handOver = handOver;
 
-    /// <summary>True when the holder's Poll completed receives whose continuations are still to run.</summary>
-    internal bool HasCompletions => _head is not null;
+    /// <summary>True when the holder's Poll completed a receive whose continuation is still to run.</summary>
+    internal bool HasCompletions => _deferred is not null;
 
     /// <summary>True while the holder is queued to the pool or running.</summary>
     internal bool IsScheduled => Volatile.Read(ref _scheduled) != 0;
@@ -61,24 +65,49 @@ internal sealed class RpmsgDoorbellAsyncHolder : IThreadPoolWorkItem
     }
 
     /// <summary>
-    /// A parked receive is completed (outside its queue's lock): on the holder's Poll thread it joins the holder's
-    /// list (true); anywhere else the caller queues it to the pool.
+    /// A parked receive is completed (outside its queue's lock): on the holder's Poll thread the first joins the holder
+    /// (true); anywhere else, and after the first, the caller queues it to the pool.
     /// </summary>
     internal static bool TryDefer(RpmsgQueueWaiter waiter)
     {
-        if (t_collecting is not { } holder)
+        if (t_collecting is not { } holder || holder._deferred is not null)
             return false;
-        if (holder._tail is { } tail)
-            tail.Next = waiter;
-        else
-            holder._head = waiter;
-        holder._tail = waiter;
+        holder._deferred = waiter;
         return true;
+    }
+
+    /// <summary>
+    /// An endpoint's callback is about to run on this thread: on the holder's Poll thread, its deferred completion goes
+    /// to the pool now and none is deferred until <see cref="AfterCallback"/>. The callback may wait for a receive
+    /// (one it cancels, say) whose continuation would otherwise only run once it returned.
+    /// </summary>
+    internal static RpmsgDoorbellAsyncHolder? BeforeCallback()
+    {
+        if (t_collecting is not { } holder)
+            return null;
+        t_collecting = null;
+        if (holder._deferred is { } waiter)
+        {
+            holder._deferred = null;
+            ThreadPool.UnsafeQueueUserWorkItem(waiter, preferLocal: false);
+        }
+        return holder;
+    }
+
+    /// <summary>The callback returned: the holder's Poll defers again (<paramref name="holder"/> from <see cref="BeforeCallback"/>).</summary>
+    internal static void AfterCallback(RpmsgDoorbellAsyncHolder? holder)
+    {
+        if (holder is not null)
+            t_collecting = holder;
     }
 
     void IThreadPoolWorkItem.Execute()
     {
         bool missed = false;
+        // The pool runs each work item on a clean thread (no AsyncLocal values, no synchronization context) and restores it
+        // after: so does the holder after each continuation, which may leave either behind (a raw continuation, not an
+        // async method's) for its takes, its Polls' callbacks and the next continuation.
+        var clean = ExecutionContext.Capture();
         try
         {
             while (true)
@@ -94,7 +123,7 @@ internal sealed class RpmsgDoorbellAsyncHolder : IThreadPoolWorkItem
                 {
                     t_collecting = null;
                 }
-                RunCompletions(); // also after a stop or break: its closed queues' readers complete here
+                RunCompletion(clean); // also after a stop or break: its closed queues' readers complete here
                 if (held != true)
                 {
                     missed = held is null;
@@ -115,38 +144,23 @@ internal sealed class RpmsgDoorbellAsyncHolder : IThreadPoolWorkItem
         }
     }
 
-    /// <summary>Runs the collected continuations in order; should one throw, the rest still complete, on the pool.</summary>
-    private void RunCompletions()
+    /// <summary>Runs the deferred continuation, then restores the thread's clean context.</summary>
+    private void RunCompletion(ExecutionContext? clean)
     {
-        var context = ExecutionContext.Capture(); // the pool thread's clean one
+        if (_deferred is not { } waiter)
+            return;
+        // Taken first: the continuation's GetResult pools the waiter, and its next receive may reuse it.
+        _deferred = null;
+        Interlocked.Increment(ref _inline);
         try
         {
-            while (_head is { } waiter)
-            {
-                // Unlinked first: the continuation's GetResult pools the waiter, and its next receive may reuse it.
-                _head = waiter.Next;
-                if (_head is null)
-                    _tail = null;
-                waiter.Next = null;
-                Interlocked.Increment(ref _inline);
-                waiter.CompleteInline();
-                // What the pool does between two work items: a continuation that is not an async method's (which
-                // restores its own) may leave an AsyncLocal or a SynchronizationContext behind for the next one.
-                if (context is not null && !ReferenceEquals(ExecutionContext.Capture(), context))
-                    ExecutionContext.Restore(context);
-                if (SynchronizationContext.Current is not null)
-                    SynchronizationContext.SetSynchronizationContext(null);
-            }
+            waiter.CompleteInline();
         }
         finally
         {
-            while (_head is { } rest)
-            {
-                _head = rest.Next;
-                rest.Next = null;
-                ThreadPool.UnsafeQueueUserWorkItem(rest, preferLocal: false);
-            }
-            _tail = null;
+            SynchronizationContext.SetSynchronizationContext(null);
+            if (clean is not null)
+                ExecutionContext.Restore(clean);
         }
     }
 }

@@ -121,15 +121,17 @@ internal sealed partial class RpmsgDoorbellHandOver
 
     /// <summary>
     /// The async holder's turn (<see cref="RpmsgDoorbellAsyncHolder"/>), on its pool thread: with the doorbell lent,
-    /// takes it and waits on it until its Polls completed async readers or none is parked any more (true: it gave the
-    /// doorbell back, and runs their continuations next) or <see cref="RpmsgDoorbellAsyncHolder.IdleHold"/> passed (false);
-    /// null when the doorbell was not lent (or a stop or break ended the wait).
+    /// takes it and waits on it until its Poll completed an async reader (true: it gave the doorbell back, and runs
+    /// its continuation next), no async reader is left parked (true), or <see cref="RpmsgDoorbellAsyncHolder.IdleHold"/>
+    /// passed (false); null when the doorbell was not lent (or a stop or break ended the wait).
     /// </summary>
     internal bool? HoldForAsync()
     {
         if (!_enabled || !_device.HasDispatcherThread || !TryTake(null))
             return null;
-        Volatile.Write(ref _asyncHolding, 1);
+        // Holding (a full fence), then the wait's looks at the parked count (Ready): against an unparking reader's
+        // decrement, then its look at _asyncHolding. Either the holder sees nobody parked, or that reader ends its wait.
+        Interlocked.Exchange(ref _asyncHolding, 1);
         bool? result = null;
         try
         {
@@ -202,8 +204,8 @@ internal sealed partial class RpmsgDoorbellHandOver
     }
 
     /// <summary>
-    /// What a holder waits for: a message in its queue (or the queue closed); for the async holder, completions to run,
-    /// or nobody parked any more (it leaves).
+    /// What a holder waits for: a message in its queue (or the queue closed); for the async holder, a completion to run,
+    /// or nobody left to hold the doorbell for (the last reader may have left before the holder counted as holding).
     /// </summary>
     private bool Ready(RpmsgEndpointQueue? queue) => queue?.Ready() ?? (Async.HasCompletions || !HasAsyncParked);
 

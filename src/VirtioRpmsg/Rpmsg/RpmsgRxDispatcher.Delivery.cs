@@ -129,6 +129,8 @@ internal sealed partial class RpmsgRxDispatcher
 
     private void Deliver(RpmsgEndpoint endpoint, uint source, uint destination, ReadOnlySpan<byte> payload)
     {
+        // A callback (no queue) on the async doorbell holder's thread may wait for a receive: none waits on the callback.
+        var holder = endpoint.QueueCapacity == 0 ? RpmsgDoorbellAsyncHolder.BeforeCallback() : null;
         try
         {
             if (!endpoint.Deliver(source, payload))
@@ -138,10 +140,15 @@ internal sealed partial class RpmsgRxDispatcher
         {
             _counters.ReceiveCallbackFailed(endpoint.Address, e);
         }
+        finally
+        {
+            RpmsgDoorbellAsyncHolder.AfterCallback(holder);
+        }
     }
 
     private void DeliverZeroCopy(RpmsgEndpoint endpoint, RpmsgRxBuffer buffer)
     {
+        var holder = RpmsgDoorbellAsyncHolder.BeforeCallback(); // as in Deliver
         try
         {
             if (!endpoint.DeliverZeroCopy(buffer))
@@ -153,6 +160,7 @@ internal sealed partial class RpmsgRxDispatcher
         }
         finally
         {
+            RpmsgDoorbellAsyncHolder.AfterCallback(holder);
             buffer.HandlerReturned();
         }
     }
