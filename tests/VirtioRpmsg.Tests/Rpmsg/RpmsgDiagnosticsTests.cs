@@ -50,6 +50,8 @@ public class RpmsgDiagnosticsTests
         var channel = RpmsgEchoTests.BindEcho(loop);
         channel.Send([1, 2, 3]);
         channel.Endpoint.Receive(new byte[8], TimeSpan.FromSeconds(30));
+        // Counted once handled, after the delivery: a reader woken by the dispatcher may look before it is counted.
+        loop.WaitUntil(() => loop.Host.Counters.RxMessages == 2, "the echo counted");
         string dump = loop.Host.Dump();
         Assert.Contains("role=Host state=Running", dump);
         Assert.Contains("ns=True", dump);
