@@ -61,7 +61,7 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
         return TryTakeTx(tx.Queue, out buffer);
     }
 
-    public bool TrySendCopy(uint source, uint destination, ReadOnlySpan<byte> payload)
+    public bool TrySendCopy(uint source, uint destination, ReadOnlySpan<byte> payload, bool publish)
     {
         bool notify;
         using (var tx = _tx.Enter())
@@ -77,11 +77,26 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
                 _cancelled.Push(buffer.Id);
                 throw;
             }
+            // RPMsg-Lite's master waits for a kick per message: always published and kicked at once.
+            if (!publish && !_rpmsgLite)
+            {
+                tx.Queue.PushUsedDeferred(buffer.Id, (uint)(RpmsgHeader.Size + payload.Length));
+                return true;
+            }
             notify = Publish(tx.Queue, buffer.Id, RpmsgHeader.Size + payload.Length);
         }
         if (notify)
             _doorbell.Ring();
         return true;
+    }
+
+    public void FlushTx()
+    {
+        bool notify;
+        using (var tx = _tx.Enter())
+            notify = tx.Queue.NotifyPrepare();
+        if (notify)
+            _doorbell.Ring();
     }
 
     // Under the vq0 gate.
@@ -164,7 +179,21 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
     public bool TryReceive(out RpmsgBufferRef buffer)
     {
         using var rx = _rx.Enter();
-        var vq1 = rx.Queue;
+        return TakeReceived(rx.Queue, out buffer);
+    }
+
+    public int TryReceiveMany(Span<RpmsgBufferRef> buffers)
+    {
+        int n = 0;
+        using var rx = _rx.Enter();
+        while (n < buffers.Length && TakeReceived(rx.Queue, out buffers[n]))
+            n++;
+        return n;
+    }
+
+    // Under the vq1 gate.
+    private bool TakeReceived(VirtqueueDevice vq1, out RpmsgBufferRef buffer)
+    {
         if (!vq1.TryTakeAvailable(out var chain))
         {
             buffer = default;
@@ -184,18 +213,16 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
         return true;
     }
 
-    public void ReleaseRx(int id)
-    {
-        using var rx = _rx.Enter();
-        // Not published: FlushRx (or the next ReturnRx) publishes the batch with one index store.
-        rx.Queue.PushUsedDeferred(id, (uint)_rxLength[id]);
-    }
-
-    public void FlushRx()
+    public void ReturnRx(ReadOnlySpan<int> ids)
     {
         bool notify;
         using (var rx = _rx.Enter())
+        {
+            foreach (int id in ids)
+                rx.Queue.PushUsedDeferred(id, (uint)_rxLength[id]);
+            // One index store, one fence and one notification check for the lot.
             notify = rx.Queue.NotifyPrepare();
+        }
         if (notify)
             _doorbell.Ring();
     }

@@ -88,10 +88,14 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
         return id >= 0;
     }
 
-    // Under the tx gate: adds the filled buffer and publishes it; true when the peer asked for a kick.
-    private bool AddAndPublish(VirtqueueDriver txq, int id, int length)
+    // Under the tx gate: adds the filled buffer and publishes it (unless told not to); true when the peer asked for a kick.
+    private bool AddAndPublish(VirtqueueDriver txq, int id, int length, bool publish = true)
     {
-        if (!txq.TryAddPooledAndPublish(Address(id), (uint)length, deviceWritable: false, token: id, out bool kick))
+        bool kick = false;
+        bool added = publish
+            ? txq.TryAddPooledAndPublish(Address(id), (uint)length, deviceWritable: false, token: id, out kick)
+            : txq.TryAddPooled(Address(id), (uint)length, deviceWritable: false, token: id);
+        if (!added)
             throw new InvalidOperationException($"vring 1 has no free descriptor for tx buffer {id}");
         return kick;
     }
@@ -121,7 +125,7 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
             _doorbell.Ring();
     }
 
-    public bool TrySendCopy(uint source, uint destination, ReadOnlySpan<byte> payload)
+    public bool TrySendCopy(uint source, uint destination, ReadOnlySpan<byte> payload, bool publish)
     {
         int length = RpmsgHeader.Size + payload.Length;
         bool kick;
@@ -138,11 +142,20 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
                 _freeCount++;
                 throw;
             }
-            kick = AddAndPublish(tx.Queue, id, length);
+            kick = AddAndPublish(tx.Queue, id, length, publish);
         }
         if (kick)
             _doorbell.Ring();
         return true;
+    }
+
+    public void FlushTx()
+    {
+        bool kick;
+        using (var tx = _tx.Enter())
+            kick = tx.Queue.KickPrepare();
+        if (kick)
+            _doorbell.Ring();
     }
 
     public void CancelTx(int id)
@@ -175,15 +188,30 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
 
     public bool TryReceive(out RpmsgBufferRef buffer)
     {
-        int token;
-        uint length;
         using (var rx = _rx.Enter())
         {
-            if (!rx.Queue.TryGetUsed(out token, out length))
-            {
-                buffer = default;
+            if (!TakeReceived(rx.Queue, out buffer))
                 return false;
-            }
+        }
+        return true;
+    }
+
+    public int TryReceiveMany(Span<RpmsgBufferRef> buffers)
+    {
+        int n = 0;
+        using var rx = _rx.Enter();
+        while (n < buffers.Length && TakeReceived(rx.Queue, out buffers[n]))
+            n++;
+        return n;
+    }
+
+    // Under the rx gate.
+    private bool TakeReceived(VirtqueueDriver rxq, out RpmsgBufferRef buffer)
+    {
+        if (!rxq.TryGetUsed(out int token, out uint length))
+        {
+            buffer = default;
+            return false;
         }
         if ((uint)token >= (uint)_rxCount)
             throw new InvalidOperationException($"vq0 returned token {token}, which is not an rx buffer");
@@ -191,21 +219,24 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
         return true;
     }
 
-    public void ReleaseRx(int id)
+    public void ReturnRx(ReadOnlySpan<int> ids)
     {
-        if ((uint)id >= (uint)_rxCount)
-            throw new ArgumentOutOfRangeException(nameof(id), id, $"rx buffer {id} is not an rx buffer of this pool");
-        using var rx = _rx.Enter();
-        // Not published: FlushRx (or the next ReturnRx) publishes the batch with one index store.
-        if (!rx.Queue.TryAddPooled(Address(id), (uint)BufferSize, deviceWritable: true, token: id))
-            throw new InvalidOperationException($"vring 0 has no room to re-post rx buffer {id}");
-    }
-
-    public void FlushRx()
-    {
+        foreach (int id in ids)
+        {
+            if ((uint)id >= (uint)_rxCount)
+                throw new ArgumentOutOfRangeException(nameof(ids), id, $"rx buffer {id} is not an rx buffer of this pool");
+        }
         bool kick;
         using (var rx = _rx.Enter())
+        {
+            foreach (int id in ids)
+            {
+                if (!rx.Queue.TryAddPooled(Address(id), (uint)BufferSize, deviceWritable: true, token: id))
+                    throw new InvalidOperationException($"vring 0 has no room to re-post rx buffer {id}");
+            }
+            // One index store, one fence and one notification check for the lot.
             kick = rx.Queue.KickPrepare();
+        }
         if (kick)
             _doorbell.Ring();
     }
@@ -217,7 +248,6 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
         bool kick;
         using (var rx = _rx.Enter())
         {
-            // Published together with anything ReleaseRx added before.
             if (!rx.Queue.TryAddPooledAndPublish(Address(id), (uint)BufferSize, deviceWritable: true, token: id, out kick))
                 throw new InvalidOperationException($"vring 0 has no room to re-post rx buffer {id}");
         }

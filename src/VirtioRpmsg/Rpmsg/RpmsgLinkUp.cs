@@ -21,6 +21,7 @@ internal sealed class RpmsgLinkUp
     internal bool Wait(TimeSpan timeout, CancellationToken cancellationToken)
     {
         MappingLease.ThrowIfHeld("RpmsgDevice.WaitForLinkUp");
+        RpmsgRxDispatcher.PublishDeferredSendsOfThisThread(); // before blocking (RpmsgDeferredSends)
         ThrowIfNotStarted();
         try
         {

@@ -40,6 +40,8 @@ internal sealed partial class RpmsgRxDispatcher
     // (one store to the index line the peer polls, one fence and notification check), at most this many late.
     private const int FlushEvery = 16;
     private int _unflushed;
+    private readonly int[] _released = new int[FlushEvery]; // their ids, given back together by Flush
+    private readonly RpmsgBufferRef[] _taken = new RpmsgBufferRef[FlushEvery]; // taken from the ring together (TakeBatch)
 
     internal RpmsgRxDispatcher(RpmsgDevice device, RpmsgEndpointTable endpoints, RpmsgDeviceCounters counters, RpmsgDataGate gate, int bufferSize, int bufferCount)
     {
@@ -53,6 +55,20 @@ internal sealed partial class RpmsgRxDispatcher
         _batch = new RpmsgParkedBacklog(Math.Clamp(16 * 1024 / Math.Max(1, slot), 1, FlushEvery), slot);
         _batch.EnsureAllocated();
         HandOver = new RpmsgDoorbellHandOver(device);
+        DeferredSends = new RpmsgDeferredSends(device);
+    }
+
+    /// <summary>Sends from this device's callbacks that wait for the batch's next publication.</summary>
+    internal RpmsgDeferredSends DeferredSends { get; }
+
+    /// <summary>
+    /// Before one of the library's blocking waits: publishes the sends that callbacks of the batch this thread is
+    /// delivering left unpublished (the thread may sleep, and the peer may be waiting for them). Cheap when none wait.
+    /// </summary>
+    internal static void PublishDeferredSendsOfThisThread()
+    {
+        if (t_current is { } current && current.DeferredSends.HasPending)
+            current.DeferredSends.Publish();
     }
 
     /// <summary>Who consumes the rx ring, and whether application threads are polling it (spinning readers).</summary>
@@ -139,7 +155,7 @@ internal sealed partial class RpmsgRxDispatcher
                 return 0;
             }
             // Nobody waits on the doorbell in CallerPoll: keep the peer's kicks off (the disable is
-            // renewed each time, an EVENT_IDX "far" event moves with the ring) and read whatever
+            // renewed once the EVENT_IDX "far" event could come within reach) and read whatever
             // kicks came anyway, so a peer whose kick blocks never fills the doorbell.
             if (callerPolls)
                 _device.Transport!.DisableRxNotifications();
@@ -246,6 +262,7 @@ internal sealed partial class RpmsgRxDispatcher
     /// <summary>Dispatcher blocked inside a callback: copy what arrived into the backlog and give the buffers back.</summary>
     internal void ParkPending(IRpmsgTransport transport)
     {
+        DeferredSends.Publish();
         _parked.EnsureAllocated();
         while (!_parked.IsFull && _device.State == RpmsgDeviceState.Running && transport.TryReceive(out var rx))
             HandleReceived(transport, rx, _parked);
