@@ -171,7 +171,6 @@ public sealed partial class RemoteProcessor : IDisposable
     {
         ArgumentNullException.ThrowIfNull(serviceName);
         MappingLease.ThrowIfHeld("RemoteProcessor.WaitForChannel");
-        RpmsgRxDispatcher.PublishDeferredSendsOfThisThread(); // before blocking (RpmsgDeferredSends)
         var deadline = Deadline.Within(timeout);
         while (true)
         {
@@ -241,7 +240,6 @@ public sealed partial class RemoteProcessor : IDisposable
         if (ReferenceEquals(t_raising, this))
             throw new InvalidOperationException($"remote processor '{Name}': cannot {verb} from inside one of its own event handlers (state {_state})");
         MappingLease.ThrowIfHeld($"RemoteProcessor.{verb}");
-        RpmsgRxDispatcher.PublishDeferredSendsOfThisThread(); // before blocking (RpmsgDeferredSends)
         lock (_transition)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);

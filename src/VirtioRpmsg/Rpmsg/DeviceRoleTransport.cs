@@ -61,7 +61,7 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
         return TryTakeTx(tx.Queue, out buffer);
     }
 
-    public bool TrySendCopy(uint source, uint destination, ReadOnlySpan<byte> payload, bool publish)
+    public bool TrySendCopy(uint source, uint destination, ReadOnlySpan<byte> payload)
     {
         bool notify;
         using (var tx = _tx.Enter())
@@ -77,26 +77,11 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
                 _cancelled.Push(buffer.Id);
                 throw;
             }
-            // RPMsg-Lite's master waits for a kick per message: always published and kicked at once.
-            if (!publish && !_rpmsgLite)
-            {
-                tx.Queue.PushUsedDeferred(buffer.Id, (uint)(RpmsgHeader.Size + payload.Length));
-                return true;
-            }
             notify = Publish(tx.Queue, buffer.Id, RpmsgHeader.Size + payload.Length);
         }
         if (notify)
             _doorbell.Ring();
         return true;
-    }
-
-    public void FlushTx()
-    {
-        bool notify;
-        using (var tx = _tx.Enter())
-            notify = tx.Queue.NotifyPrepare();
-        if (notify)
-            _doorbell.Ring();
     }
 
     // Under the vq0 gate.

@@ -88,14 +88,10 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
         return id >= 0;
     }
 
-    // Under the tx gate: adds the filled buffer and publishes it (unless told not to); true when the peer asked for a kick.
-    private bool AddAndPublish(VirtqueueDriver txq, int id, int length, bool publish = true)
+    // Under the tx gate: adds the filled buffer and publishes it; true when the peer asked for a kick.
+    private bool AddAndPublish(VirtqueueDriver txq, int id, int length)
     {
-        bool kick = false;
-        bool added = publish
-            ? txq.TryAddPooledAndPublish(Address(id), (uint)length, deviceWritable: false, token: id, out kick)
-            : txq.TryAddPooled(Address(id), (uint)length, deviceWritable: false, token: id);
-        if (!added)
+        if (!txq.TryAddPooledAndPublish(Address(id), (uint)length, deviceWritable: false, token: id, out bool kick))
             throw new InvalidOperationException($"vring 1 has no free descriptor for tx buffer {id}");
         return kick;
     }
@@ -125,7 +121,7 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
             _doorbell.Ring();
     }
 
-    public bool TrySendCopy(uint source, uint destination, ReadOnlySpan<byte> payload, bool publish)
+    public bool TrySendCopy(uint source, uint destination, ReadOnlySpan<byte> payload)
     {
         int length = RpmsgHeader.Size + payload.Length;
         bool kick;
@@ -142,20 +138,11 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
                 _freeCount++;
                 throw;
             }
-            kick = AddAndPublish(tx.Queue, id, length, publish);
+            kick = AddAndPublish(tx.Queue, id, length);
         }
         if (kick)
             _doorbell.Ring();
         return true;
-    }
-
-    public void FlushTx()
-    {
-        bool kick;
-        using (var tx = _tx.Enter())
-            kick = tx.Queue.KickPrepare();
-        if (kick)
-            _doorbell.Ring();
     }
 
     public void CancelTx(int id)

@@ -54,12 +54,7 @@ internal interface IRpmsgTransport : IDisposable
     /// instead of <see cref="TryAcquireTx"/> + <see cref="SubmitTx"/>: on x86 every gate entry is a full fence
     /// that waits for the buffer's stores to reach the peer's cache, so two entries paid that wait twice.
     /// </summary>
-    /// <remarks>With <paramref name="publish"/> false the buffer is added but not published: the peer sees it at the next
-    /// <see cref="FlushTx"/> or publishing send (RpmsgDeferredSends decides when that is allowed).</remarks>
-    bool TrySendCopy(uint source, uint destination, ReadOnlySpan<byte> payload, bool publish);
-
-    /// <summary>Publishes tx buffers added without publication, and kicks the peer if it asked for it. Never blocks.</summary>
-    void FlushTx();
+    bool TrySendCopy(uint source, uint destination, ReadOnlySpan<byte> payload);
 
     /// <summary>Returns an unused tx buffer (zero-copy send abandoned).</summary>
     void CancelTx(int id);

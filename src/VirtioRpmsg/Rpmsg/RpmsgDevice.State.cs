@@ -60,8 +60,6 @@ public sealed partial class RpmsgDevice
     /// </summary>
     public void Stop(string reason = "stopped")
     {
-        // A callback stopping a device (its own or another) publishes what it sent first: Stop waits, and after it nothing is written.
-        RpmsgRxDispatcher.PublishDeferredSendsOfThisThread();
         RpmsgChannel[] channels;
         RpmsgEndpoint[] endpoints;
         lock (_sync)
@@ -80,7 +78,6 @@ public sealed partial class RpmsgDevice
         Gate.WaitForDrain();
         _thread?.Join();
         Rx.HandOver.AwaitReaderGone(); // its wait ended above: a fresh device over this doorbell (recovery) finds it free
-        RpmsgPublishWatchdog.Unwatch(Rx.DeferredSends);
         foreach (var ept in endpoints)
         {
             ept.MarkDestroyed();

@@ -281,7 +281,6 @@ public sealed class RpmsgEndpoint : IDisposable
         if (remote != RpmsgAddress.Any)
             return remote;
         Memory.MappingLease.ThrowIfHeld("RpmsgEndpoint.Send");
-        RpmsgRxDispatcher.PublishDeferredSendsOfThisThread(); // before blocking (RpmsgDeferredSends)
         if (Device.IsDispatcherContext)
             throw new InvalidOperationException($"endpoint 0x{Address:X}: the remote address is learned from received messages, which cannot arrive while a receive callback runs; use SendTo");
         var task = RemoteKnownTask();

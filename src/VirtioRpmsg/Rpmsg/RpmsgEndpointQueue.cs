@@ -213,8 +213,6 @@ internal sealed class RpmsgEndpointQueue
     /// </summary>
     internal bool Wait(int milliseconds, CancellationToken cancellationToken)
     {
-        // A callback of another device that blocks here publishes its sends first (RpmsgDeferredSends).
-        RpmsgRxDispatcher.PublishDeferredSendsOfThisThread();
         if (SpinUntilReady())
             return true;
         cancellationToken.ThrowIfCancellationRequested();

@@ -21,7 +21,6 @@ internal sealed class RpmsgLinkUp
     internal bool Wait(TimeSpan timeout, CancellationToken cancellationToken)
     {
         MappingLease.ThrowIfHeld("RpmsgDevice.WaitForLinkUp");
-        RpmsgRxDispatcher.PublishDeferredSendsOfThisThread(); // before blocking (RpmsgDeferredSends)
         ThrowIfNotStarted();
         try
         {

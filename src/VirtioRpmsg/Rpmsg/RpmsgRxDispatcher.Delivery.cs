@@ -173,24 +173,9 @@ internal sealed partial class RpmsgRxDispatcher
 
     private void DeliverBacklog(RpmsgParkedBacklog backlog)
     {
-        try
-        {
-            DeliverEach(backlog);
-        }
-        finally
-        {
-            // Whatever the callbacks sent is visible before the next batch is taken or anyone sleeps (RpmsgDeferredSends).
-            DeferredSends.EndBatch();
-        }
-    }
-
-    private void DeliverEach(RpmsgParkedBacklog backlog)
-    {
         bool batch = ReferenceEquals(backlog, _batch); // parked messages were counted when parked
         while (_device.State == RpmsgDeviceState.Running && backlog.TryPeek(out uint source, out uint destination, out var payload))
         {
-            // A callback with more messages after it may leave its sends to the next publication.
-            DeferredSends.BeforeCallback(backlog.Count > 1);
             if (!_endpoints.TryGet(destination, out var endpoint))
             {
                 _counters.CountDropped($"no endpoint at dst 0x{destination:X} (src 0x{source:X}, {payload.Length} bytes)");

@@ -55,20 +55,6 @@ internal sealed partial class RpmsgRxDispatcher
         _batch = new RpmsgParkedBacklog(Math.Clamp(16 * 1024 / Math.Max(1, slot), 1, FlushEvery), slot);
         _batch.EnsureAllocated();
         HandOver = new RpmsgDoorbellHandOver(device);
-        DeferredSends = new RpmsgDeferredSends(device);
-    }
-
-    /// <summary>Sends from this device's callbacks that wait for the batch's next publication.</summary>
-    internal RpmsgDeferredSends DeferredSends { get; }
-
-    /// <summary>
-    /// Before one of the library's blocking waits: publishes the sends that callbacks of the batch this thread is
-    /// delivering left unpublished (the thread may sleep, and the peer may be waiting for them). Cheap when none wait.
-    /// </summary>
-    internal static void PublishDeferredSendsOfThisThread()
-    {
-        if (t_current is { } current && current.DeferredSends.HasPending)
-            current.DeferredSends.Publish();
     }
 
     /// <summary>Who consumes the rx ring, and whether application threads are polling it (spinning readers).</summary>
@@ -262,7 +248,6 @@ internal sealed partial class RpmsgRxDispatcher
     /// <summary>Dispatcher blocked inside a callback: copy what arrived into the backlog and give the buffers back.</summary>
     internal void ParkPending(IRpmsgTransport transport)
     {
-        DeferredSends.Publish();
         _parked.EnsureAllocated();
         while (!_parked.IsFull && _device.State == RpmsgDeviceState.Running && transport.TryReceive(out var rx))
             HandleReceived(transport, rx, _parked);

@@ -46,14 +46,8 @@ internal sealed class RpmsgTxPath
         try
         {
             // RegionClosedException when unmapped under us: the transport keeps the buffer.
-            var deferred = _device.Rx.DeferredSends;
-            bool defer = deferred.MayDefer;
-            if (!transport.TrySendCopy(source, destination, payload, publish: !defer))
+            if (!transport.TrySendCopy(source, destination, payload))
                 return false;
-            if (defer)
-                deferred.Deferred();
-            else
-                deferred.Published();
             _counters.CountTx();
             return true;
         }
@@ -293,8 +287,6 @@ internal sealed class RpmsgTxPath
 
     private void Wait(long signal, Deadline deadline, CancellationToken cancellationToken)
     {
-        // A callback's unpublished sends go out before it sleeps: the peer may need them to return tx buffers.
-        RpmsgRxDispatcher.PublishDeferredSendsOfThisThread();
         _device.ThrowIfUnavailable();
         int wait = deadline.RemainingMilliseconds;
         if (wait == 0)
