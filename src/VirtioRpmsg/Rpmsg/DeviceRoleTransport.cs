@@ -164,21 +164,7 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
     public bool TryReceive(out RpmsgBufferRef buffer)
     {
         using var rx = _rx.Enter();
-        return TakeReceived(rx.Queue, out buffer);
-    }
-
-    public int TryReceiveMany(Span<RpmsgBufferRef> buffers)
-    {
-        int n = 0;
-        using var rx = _rx.Enter();
-        while (n < buffers.Length && TakeReceived(rx.Queue, out buffers[n]))
-            n++;
-        return n;
-    }
-
-    // Under the vq1 gate.
-    private bool TakeReceived(VirtqueueDevice vq1, out RpmsgBufferRef buffer)
-    {
+        var vq1 = rx.Queue;
         if (!vq1.TryTakeAvailable(out var chain))
         {
             buffer = default;
@@ -198,16 +184,18 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
         return true;
     }
 
-    public void ReturnRx(ReadOnlySpan<int> ids)
+    public void ReleaseRx(int id)
+    {
+        using var rx = _rx.Enter();
+        // Not published: FlushRx (or the next ReturnRx) publishes the batch with one index store.
+        rx.Queue.PushUsedDeferred(id, (uint)_rxLength[id]);
+    }
+
+    public void FlushRx()
     {
         bool notify;
         using (var rx = _rx.Enter())
-        {
-            foreach (int id in ids)
-                rx.Queue.PushUsedDeferred(id, (uint)_rxLength[id]);
-            // One index store, one fence and one notification check for the lot.
             notify = rx.Queue.NotifyPrepare();
-        }
         if (notify)
             _doorbell.Ring();
     }

@@ -175,30 +175,15 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
 
     public bool TryReceive(out RpmsgBufferRef buffer)
     {
+        int token;
+        uint length;
         using (var rx = _rx.Enter())
         {
-            if (!TakeReceived(rx.Queue, out buffer))
+            if (!rx.Queue.TryGetUsed(out token, out length))
+            {
+                buffer = default;
                 return false;
-        }
-        return true;
-    }
-
-    public int TryReceiveMany(Span<RpmsgBufferRef> buffers)
-    {
-        int n = 0;
-        using var rx = _rx.Enter();
-        while (n < buffers.Length && TakeReceived(rx.Queue, out buffers[n]))
-            n++;
-        return n;
-    }
-
-    // Under the rx gate.
-    private bool TakeReceived(VirtqueueDriver rxq, out RpmsgBufferRef buffer)
-    {
-        if (!rxq.TryGetUsed(out int token, out uint length))
-        {
-            buffer = default;
-            return false;
+            }
         }
         if ((uint)token >= (uint)_rxCount)
             throw new InvalidOperationException($"vq0 returned token {token}, which is not an rx buffer");
@@ -206,24 +191,21 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
         return true;
     }
 
-    public void ReturnRx(ReadOnlySpan<int> ids)
+    public void ReleaseRx(int id)
     {
-        foreach (int id in ids)
-        {
-            if ((uint)id >= (uint)_rxCount)
-                throw new ArgumentOutOfRangeException(nameof(ids), id, $"rx buffer {id} is not an rx buffer of this pool");
-        }
+        if ((uint)id >= (uint)_rxCount)
+            throw new ArgumentOutOfRangeException(nameof(id), id, $"rx buffer {id} is not an rx buffer of this pool");
+        using var rx = _rx.Enter();
+        // Not published: FlushRx (or the next ReturnRx) publishes the batch with one index store.
+        if (!rx.Queue.TryAddPooled(Address(id), (uint)BufferSize, deviceWritable: true, token: id))
+            throw new InvalidOperationException($"vring 0 has no room to re-post rx buffer {id}");
+    }
+
+    public void FlushRx()
+    {
         bool kick;
         using (var rx = _rx.Enter())
-        {
-            foreach (int id in ids)
-            {
-                if (!rx.Queue.TryAddPooled(Address(id), (uint)BufferSize, deviceWritable: true, token: id))
-                    throw new InvalidOperationException($"vring 0 has no room to re-post rx buffer {id}");
-            }
-            // One index store, one fence and one notification check for the lot.
             kick = rx.Queue.KickPrepare();
-        }
         if (kick)
             _doorbell.Ring();
     }
@@ -235,6 +217,7 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
         bool kick;
         using (var rx = _rx.Enter())
         {
+            // Published together with anything ReleaseRx added before.
             if (!rx.Queue.TryAddPooledAndPublish(Address(id), (uint)BufferSize, deviceWritable: true, token: id, out kick))
                 throw new InvalidOperationException($"vring 0 has no room to re-post rx buffer {id}");
         }

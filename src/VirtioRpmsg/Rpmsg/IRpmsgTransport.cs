@@ -34,7 +34,7 @@ internal readonly struct RpmsgBufferRef(int id, RegionHandle region, long offset
 /// Threads: every member may be called from any thread. Each implementation shares each of its two
 /// queues through one <see cref="Virtio.SynchronizedVirtqueue{TQueue}"/> (a non-sleeping spin gate,
 /// held for a few ring operations, never across a doorbell), so the tx methods serve many senders at
-/// once and <see cref="ReturnRx(int)"/> may come from a held buffer on any thread. The rx methods are meant
+/// once and <see cref="ReleaseRx"/> may come from a held buffer on any thread. The rx methods are meant
 /// for the dispatcher: one thread draining in order keeps messages in order.
 /// </summary>
 internal interface IRpmsgTransport : IDisposable
@@ -68,17 +68,13 @@ internal interface IRpmsgTransport : IDisposable
     /// <summary>Takes the next received buffer; false if none. Dispatcher only.</summary>
     bool TryReceive(out RpmsgBufferRef buffer);
 
-    /// <summary>
-    /// Takes up to <c>buffers.Length</c> received buffers in one gate entry; returns how many. Dispatcher only. One
-    /// locked instruction for the lot instead of one per buffer: each is a full fence that waits for the previous
-    /// message's loads, so the payload misses of a batch could not overlap.
-    /// </summary>
-    int TryReceiveMany(Span<RpmsgBufferRef> buffers);
+    /// <summary>Gives a received buffer back to the peer, unpublished: the peer sees it at the next <see cref="FlushRx"/> or <see cref="ReturnRx"/>.</summary>
+    void ReleaseRx(int id);
 
-    /// <summary>Gives received buffers back to the peer and publishes them in one gate entry and one publication; kicks the peer if it asked for it.</summary>
-    void ReturnRx(ReadOnlySpan<int> ids);
+    /// <summary>Publishes released rx buffers and kicks the peer if it asked for it.</summary>
+    void FlushRx();
 
-    /// <summary>Gives one received buffer back at once (one gate entry, one publication): a held zero-copy buffer.</summary>
+    /// <summary><see cref="ReleaseRx"/> then <see cref="FlushRx"/> in one step (one gate entry, one lease): gives one received buffer back at once.</summary>
     void ReturnRx(int id);
 
     /// <summary>Cheap check for pollers.</summary>

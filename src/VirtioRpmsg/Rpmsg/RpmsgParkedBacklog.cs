@@ -27,9 +27,6 @@ internal sealed class RpmsgParkedBacklog
 
     internal bool IsFull => _count >= _capacity;
 
-    /// <summary>Messages it can still take.</summary>
-    internal int Free => _capacity - _count;
-
     /// <summary>Allocates the slots (once).</summary>
     internal void EnsureAllocated()
     {

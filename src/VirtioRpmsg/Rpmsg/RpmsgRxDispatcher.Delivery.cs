@@ -12,35 +12,22 @@ internal sealed partial class RpmsgRxDispatcher
     /// Copies up to a batch of messages out of the ring and gives all their buffers back with one publication
     /// (one index store, one fence and notification check), so each buffer is back with the peer, and the peer
     /// kicked if it asked, before any of their callbacks runs, as when every buffer went back alone before its
-    /// own callback. The buffers are taken in one gate entry and given back in one: no locked instruction between
-    /// two messages' copies, so their cache misses overlap. A message for a zero-copy endpoint is delivered in
-    /// place after the batch before it; the buffers taken after it are handled after it, in order.
+    /// own callback. A message for a zero-copy endpoint ends the batch (delivered in place, after the others).
     /// </summary>
     private int TakeBatch(IRpmsgTransport transport, int max)
     {
         int taken = 0;
-        // Messages parked by a zero-copy callback below are newer than the ones taken with it, older than the ring's.
-        while (taken < max && !_batch.IsFull && _parked.Count == 0 && _device.State == RpmsgDeviceState.Running)
+        while (taken < max && !_batch.IsFull && _device.State == RpmsgDeviceState.Running && transport.TryReceive(out var rx))
         {
-            int room = Math.Min(Math.Min(max - taken, _batch.Free), _taken.Length);
-            int n = transport.TryReceiveMany(_taken.AsSpan(0, room));
-            if (n == 0)
+            taken++;
+            if (!HandleReceived(transport, rx, _batch))
                 break;
-            taken += n;
-            for (int i = 0; i < n; i++)
-            {
-                // False: a zero-copy callback ended the device; the buffers taken after it stay with the ring the
-                // next link-up resets, as for a stop at any other point.
-                if (!HandleReceived(transport, _taken[i], _batch))
-                    break;
-            }
         }
         Flush(transport);
         return taken;
     }
 
-    // Into _batch (zero-copy endpoints delivered in place) or _parked (every message copied). False once the device
-    // no longer runs after a zero-copy delivery (nothing more is delivered).
+    // Into _batch (zero-copy endpoints delivered in place: false) or _parked (every message copied).
     private bool HandleReceived(IRpmsgTransport transport, in RpmsgBufferRef rx, RpmsgParkedBacklog into)
     {
         bool park = ReferenceEquals(into, _parked);
@@ -113,7 +100,7 @@ internal sealed partial class RpmsgRxDispatcher
             held.Arm(rx.Region, rx.Offset + RpmsgHeader.Size, length, header.Source, header.Destination);
             DeliverZeroCopy(endpoint, held);
             _counters.CountRx();
-            return _device.State == RpmsgDeviceState.Running;
+            return false;
         }
         // The payload is copied: the buffer goes back (published with the batch) before the callback runs, which
         // may block sending, and the peer may need this buffer to make progress (a remote blocked on rx buffers
@@ -127,18 +114,17 @@ internal sealed partial class RpmsgRxDispatcher
 
     private void Release(IRpmsgTransport transport, int id)
     {
-        _released[_unflushed] = id;
+        transport.ReleaseRx(id);
         if (++_unflushed >= FlushEvery)
             Flush(transport);
     }
 
     private void Flush(IRpmsgTransport transport)
     {
-        int n = _unflushed;
-        if (n == 0)
+        if (_unflushed == 0)
             return;
         _unflushed = 0;
-        transport.ReturnRx(_released.AsSpan(0, n));
+        transport.FlushRx();
     }
 
     private void Deliver(RpmsgEndpoint endpoint, uint source, uint destination, ReadOnlySpan<byte> payload)

@@ -40,8 +40,6 @@ internal sealed partial class RpmsgRxDispatcher
     // (one store to the index line the peer polls, one fence and notification check), at most this many late.
     private const int FlushEvery = 16;
     private int _unflushed;
-    private readonly int[] _released = new int[FlushEvery]; // their ids, given back together by Flush
-    private readonly RpmsgBufferRef[] _taken = new RpmsgBufferRef[FlushEvery]; // taken from the ring together (TakeBatch)
 
     internal RpmsgRxDispatcher(RpmsgDevice device, RpmsgEndpointTable endpoints, RpmsgDeviceCounters counters, RpmsgDataGate gate, int bufferSize, int bufferCount)
     {
