@@ -139,7 +139,7 @@ internal sealed partial class RpmsgRxDispatcher
                 return 0;
             }
             // Nobody waits on the doorbell in CallerPoll: keep the peer's kicks off (the disable is
-            // renewed each time, an EVENT_IDX "far" event moves with the ring) and read whatever
+            // renewed once the EVENT_IDX "far" event could come within reach) and read whatever
             // kicks came anyway, so a peer whose kick blocks never fills the doorbell.
             if (callerPolls)
                 _device.Transport!.DisableRxNotifications();

@@ -37,6 +37,8 @@ public sealed class VirtqueueDevice
     private ushort _usedPublished;    // used.idx as last published
     private ushort _lastNotifiedUsed; // used.idx at the last NotifyPrepare
     private bool _notificationsEnabled;
+    private bool _disabledHint;       // the disable hint written at _disabledAt is in the ring (until Enable or Reset)
+    private ushort _disabledAt;
 
     /// <summary>
     /// Creates the device side of <paramref name="vring"/>. The ring is not written (the driver sets
@@ -283,8 +285,14 @@ public sealed class VirtqueueDevice
     public void DisableNotifications()
     {
         _health.ThrowIfBroken();
+        // Already off and still out of the driver's reach: a rewrite would only pull the line the driver reads after
+        // every publication back to this core (a polling dispatcher disables once per loop).
+        if (_disabledHint && (!EventIndex || VringEvent.StillFar(_disabledAt, _lastAvail, _num)))
+            return;
         using var lease = _vring.Acquire();
         _notificationsEnabled = false;
+        _disabledHint = true;
+        _disabledAt = _lastAvail;
         _vring.DeviceControl.Disable(lease, EventIndex, _lastAvail, _num);
     }
 
@@ -297,6 +305,7 @@ public sealed class VirtqueueDevice
         _health.ThrowIfBroken();
         using var lease = _vring.Acquire();
         _notificationsEnabled = true;
+        _disabledHint = false;
         return _vring.DeviceControl.Enable(lease, EventIndex, _lastAvail);
     }
 
@@ -317,6 +326,7 @@ public sealed class VirtqueueDevice
         _usedPublished = 0;
         _lastNotifiedUsed = 0;
         _notificationsEnabled = true;
+        _disabledHint = false;
         _health.Clear();
     }
 

@@ -45,6 +45,8 @@ public sealed class VirtqueueDriver
     private ushort _lastUsed;
     private ushort _usedSeen;        // used.idx as last read and validated: elements before it need no new read
     private bool _interruptsEnabled;
+    private bool _disabledHint;      // the disable hint written at _disabledAt is in the ring (until Enable or Reset)
+    private ushort _disabledAt;
 
     /// <summary>
     /// Creates the driver side of <paramref name="vring"/> and zeroes the ring (as Linux does when it
@@ -329,8 +331,14 @@ public sealed class VirtqueueDriver
     public void DisableInterrupts()
     {
         _health.ThrowIfBroken();
+        // Already off and still out of the device's reach: a rewrite would only pull the line the device reads after
+        // every publication back to this core (a polling dispatcher disables once per loop).
+        if (_disabledHint && (!EventIndex || VringEvent.StillFar(_disabledAt, _lastUsed, _num)))
+            return;
         using var lease = _vring.Acquire();
         _interruptsEnabled = false;
+        _disabledHint = true;
+        _disabledAt = _lastUsed;
         _vring.DriverControl.Disable(lease, EventIndex, _lastUsed, _num);
     }
 
@@ -343,6 +351,7 @@ public sealed class VirtqueueDriver
         _health.ThrowIfBroken();
         using var lease = _vring.Acquire();
         _interruptsEnabled = true;
+        _disabledHint = false;
         return _vring.DriverControl.Enable(lease, EventIndex, _lastUsed);
     }
 
@@ -371,6 +380,7 @@ public sealed class VirtqueueDriver
         _lastUsed = 0;
         _usedSeen = 0;
         _interruptsEnabled = true;
+        _disabledHint = false;
         _health.Clear();
     }
 

@@ -17,4 +17,10 @@ internal static class VringEvent
     /// side can reach, which is at most <paramref name="num"/> past <paramref name="position"/>.
     /// </summary>
     internal static ushort FarFrom(ushort position, int num) => (ushort)(position + num + ((65536 - num) >> 1));
+
+    /// <summary>
+    /// True while an event written as <see cref="FarFrom"/>(<paramref name="writtenAt"/>) is still far from
+    /// <paramref name="position"/>: the other side's reachable range has moved by less than a quarter of the margin.
+    /// </summary>
+    internal static bool StillFar(ushort writtenAt, ushort position, int num) => (ushort)(position - writtenAt) < ((65536 - num) >> 2);
 }
