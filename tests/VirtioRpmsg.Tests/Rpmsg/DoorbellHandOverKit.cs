@@ -10,6 +10,21 @@ internal static class DoorbellHandOverKit
 
     internal static Task<T> OnThread<T>(Func<T> body) => Task.Factory.StartNew(body, TaskCreationOptions.LongRunning);
 
+    /// <summary>
+    /// A loopback whose host waits by Interrupt with a long idle re-check (a wait that only ends at the re-check outlasts
+    /// the tests' bounds), on hooked doorbells: a second thread waiting on one at the same time throws, as eventfd and UIO
+    /// ones do (on the dispatcher: the device breaks).
+    /// </summary>
+    internal static RpmsgLoopback InterruptLoopOnOneWaiterDoorbells(RpmsgWaitStrategy remote) =>
+        RpmsgLoopback.Create(
+            host: o =>
+            {
+                o.WaitStrategy = RpmsgWaitStrategy.Interrupt;
+                o.IdleRecheckInterval = TimeSpan.FromSeconds(120);
+            },
+            remote: o => o.WaitStrategy = remote,
+            hookedDoorbells: true);
+
     /// <summary>A doorbell whose waits fail once told to, as a UIO device or a peer's socket that is gone.</summary>
     internal sealed class FailingDoorbell(IDoorbell inner) : IDoorbell
     {

@@ -11,16 +11,7 @@ namespace VirtioRpmsg.Tests.Rpmsg;
 /// </summary>
 public class RpmsgDoorbellAsyncHolderGuardTests
 {
-    // Hooked doorbells: a second thread waiting on one at the same time throws (on the dispatcher: the device breaks).
-    private static RpmsgLoopback Loop(RpmsgWaitStrategy remote) =>
-        RpmsgLoopback.Create(
-            host: o =>
-            {
-                o.WaitStrategy = RpmsgWaitStrategy.Interrupt;
-                o.IdleRecheckInterval = TimeSpan.FromSeconds(120);
-            },
-            remote: o => o.WaitStrategy = remote,
-            hookedDoorbells: true);
+    private static RpmsgLoopback Loop(RpmsgWaitStrategy remote) => InterruptLoopOnOneWaiterDoorbells(remote);
 
     [Fact]
     public void AsyncReadersOnThreeEndpoints_ASyncReader_AndACallback_UnderCancellationChurn_GetEveryMessageInOrder()

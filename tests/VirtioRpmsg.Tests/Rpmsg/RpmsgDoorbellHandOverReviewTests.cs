@@ -11,17 +11,7 @@ namespace VirtioRpmsg.Tests.Rpmsg;
 /// </summary>
 public class RpmsgDoorbellHandOverReviewTests
 {
-    // A long idle re-check: a wait that only ends at the re-check outlasts the tests' bounds.
-    // Hooked doorbells: a second thread waiting on one at the same time throws, as eventfd and UIO ones do.
-    private static RpmsgLoopback Loop(RpmsgWaitStrategy remote = RpmsgWaitStrategy.CallerPoll) =>
-        RpmsgLoopback.Create(
-            host: o =>
-            {
-                o.WaitStrategy = RpmsgWaitStrategy.Interrupt;
-                o.IdleRecheckInterval = TimeSpan.FromSeconds(120);
-            },
-            remote: o => o.WaitStrategy = remote,
-            hookedDoorbells: true);
+    private static RpmsgLoopback Loop(RpmsgWaitStrategy remote = RpmsgWaitStrategy.CallerPoll) => InterruptLoopOnOneWaiterDoorbells(remote);
 
     [Fact]
     public void CallbackInAnApplicationsPoll_WaitingForABuffer_IsWokenWhileAReaderHoldsTheDoorbell()
