@@ -64,7 +64,7 @@ internal sealed class RpmsgTxPath
     /// <summary>Blocking send: waits for a tx buffer until <paramref name="deadline"/> or cancellation.</summary>
     internal void Send(uint source, uint destination, ReadOnlySpan<byte> payload, Deadline deadline, CancellationToken cancellationToken)
     {
-        if (MayTakeFirst() && TrySend(source, destination, payload))
+        if (MayTakeFirst() && TakeChecked() && TrySend(source, destination, payload))
             return;
         bool callback = _device.Rx.IsDispatcherContext;
         MappingLease.ThrowIfHeld("RpmsgDevice.Send");
@@ -83,6 +83,16 @@ internal sealed class RpmsgTxPath
         {
             EndWait(callback);
         }
+    }
+
+    /// <summary>Test hook: raised on an application thread between its look at the callback waiters and its take.</summary>
+    internal Action? ApplicationTakeChecked { get; set; }
+
+    private bool TakeChecked()
+    {
+        if (ApplicationTakeChecked is { } hook && !_device.Rx.IsDispatcherContext)
+            hook();
+        return true;
     }
 
     // Application senders step aside while a callback sender waits (see the class remarks). Read the
