@@ -55,18 +55,24 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
 
     // ---- tx: the host's rx buffers -------------------------------------------------------------
 
-    public bool TryAcquireTx(out RpmsgBufferRef buffer)
+    public bool TryAcquireTx(out RpmsgBufferRef buffer, RpmsgTxTurn? yieldTo = null)
     {
         using var tx = _tx.Enter();
+        // The turn is looked at under the gate, with the take (RpmsgTxTurn).
+        if (yieldTo is { ApplicationMustWait: true })
+        {
+            buffer = default;
+            return false;
+        }
         return TryTakeTx(tx.Queue, out buffer);
     }
 
-    public bool TrySendCopy(uint source, uint destination, ReadOnlySpan<byte> payload)
+    public bool TrySendCopy(uint source, uint destination, ReadOnlySpan<byte> payload, RpmsgTxTurn? yieldTo = null)
     {
         bool notify;
         using (var tx = _tx.Enter())
         {
-            if (!TryTakeTx(tx.Queue, out var buffer))
+            if (yieldTo is { ApplicationMustWait: true } || !TryTakeTx(tx.Queue, out var buffer))
                 return false;
             try
             {

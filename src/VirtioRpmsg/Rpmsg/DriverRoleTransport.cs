@@ -63,12 +63,13 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
 
     // ---- tx ------------------------------------------------------------------------------------
 
-    public bool TryAcquireTx(out RpmsgBufferRef buffer)
+    public bool TryAcquireTx(out RpmsgBufferRef buffer, RpmsgTxTurn? yieldTo = null)
     {
         int id;
         using (var tx = _tx.Enter())
         {
-            if (!TryTakeFree(tx.Queue, out id))
+            // The turn is looked at under the gate, with the take (RpmsgTxTurn).
+            if (yieldTo is { ApplicationMustWait: true } || !TryTakeFree(tx.Queue, out id))
             {
                 buffer = default;
                 return false;
@@ -121,13 +122,13 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
             _doorbell.Ring();
     }
 
-    public bool TrySendCopy(uint source, uint destination, ReadOnlySpan<byte> payload)
+    public bool TrySendCopy(uint source, uint destination, ReadOnlySpan<byte> payload, RpmsgTxTurn? yieldTo = null)
     {
         int length = RpmsgHeader.Size + payload.Length;
         bool kick;
         using (var tx = _tx.Enter())
         {
-            if (!TryTakeFree(tx.Queue, out int id))
+            if (yieldTo is { ApplicationMustWait: true } || !TryTakeFree(tx.Queue, out int id))
                 return false;
             try
             {

@@ -42,8 +42,11 @@ internal interface IRpmsgTransport : IDisposable
     /// <summary>Size of every buffer, header included.</summary>
     int BufferSize { get; }
 
-    /// <summary>Takes a free tx buffer; false at once if none is free. Never blocks.</summary>
-    bool TryAcquireTx(out RpmsgBufferRef buffer);
+    /// <summary>
+    /// Takes a free tx buffer; false at once if none is free, or if <paramref name="yieldTo"/> says a callback sender
+    /// waits (looked at under the tx gate, with the take). Never blocks.
+    /// </summary>
+    bool TryAcquireTx(out RpmsgBufferRef buffer, RpmsgTxTurn? yieldTo = null);
 
     /// <summary>Hands a filled tx buffer (header + payload, <paramref name="length"/> bytes) to the peer; may kick.</summary>
     void SubmitTx(int id, int length);
@@ -53,8 +56,9 @@ internal interface IRpmsgTransport : IDisposable
     /// hands it to the peer; may kick. False at once (nothing written) when no tx buffer is free. One entry
     /// instead of <see cref="TryAcquireTx"/> + <see cref="SubmitTx"/>: on x86 every gate entry is a full fence
     /// that waits for the buffer's stores to reach the peer's cache, so two entries paid that wait twice.
+    /// Also false when <paramref name="yieldTo"/> says a callback sender waits (looked at in the same gate entry).
     /// </summary>
-    bool TrySendCopy(uint source, uint destination, ReadOnlySpan<byte> payload);
+    bool TrySendCopy(uint source, uint destination, ReadOnlySpan<byte> payload, RpmsgTxTurn? yieldTo = null);
 
     /// <summary>Returns an unused tx buffer (zero-copy send abandoned).</summary>
     void CancelTx(int id);

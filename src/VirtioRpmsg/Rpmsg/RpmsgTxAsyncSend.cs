@@ -73,7 +73,7 @@ internal sealed class RpmsgTxAsyncSend : IValueTaskSource, IThreadPoolWorkItem, 
                     Finish(new OperationCanceledException(_token));
                     return;
                 }
-                if (_tx.MayTake(_callback) && _tx.TrySend(_source, _destination, _payload.Span))
+                if (_tx.MayTake(_callback) && _tx.TrySend(_source, _destination, _payload.Span, _tx.TurnFor(_callback)))
                 {
                     Finish(null);
                     return;

@@ -23,7 +23,8 @@ internal sealed class RpmsgTxPath
     private readonly RpmsgTxSignal _signal = new();
     private readonly RpmsgLinkedStop _linkedStop = new(); // a callback sender's token with the device's stop
     private int _waiters;
-    private int _callbackWaiters;
+    // Callback senders waiting now; application senders hand it to the transport, which looks at it with the take.
+    private readonly RpmsgTxTurn _turn = new();
     private bool _armed; // under _armLock
 
     internal RpmsgTxPath(RpmsgDevice device, RpmsgDataGate gate, RpmsgDeviceCounters counters)
@@ -36,8 +37,11 @@ internal sealed class RpmsgTxPath
     /// <summary>Senders blocked for a tx buffer now.</summary>
     internal int Waiters => Volatile.Read(ref _waiters);
 
-    /// <summary>Non-blocking send with explicit addresses: false at once when no tx buffer is free.</summary>
-    internal bool TrySend(uint source, uint destination, ReadOnlySpan<byte> payload)
+    /// <summary>
+    /// Non-blocking send with explicit addresses: false at once when no tx buffer is free (or, with
+    /// <paramref name="yieldTo"/>, while a callback sender waits for one).
+    /// </summary>
+    internal bool TrySend(uint source, uint destination, ReadOnlySpan<byte> payload, RpmsgTxTurn? yieldTo = null)
     {
         int max = _device.MaxPayload;
         if (payload.Length > max)
@@ -46,7 +50,7 @@ internal sealed class RpmsgTxPath
         try
         {
             // RegionClosedException when unmapped under us: the transport keeps the buffer.
-            if (!transport.TrySendCopy(source, destination, payload))
+            if (!transport.TrySendCopy(source, destination, payload, yieldTo))
                 return false;
             _counters.CountTx();
             return true;
@@ -64,7 +68,7 @@ internal sealed class RpmsgTxPath
     /// <summary>Blocking send: waits for a tx buffer until <paramref name="deadline"/> or cancellation.</summary>
     internal void Send(uint source, uint destination, ReadOnlySpan<byte> payload, Deadline deadline, CancellationToken cancellationToken)
     {
-        if (MayTakeFirst() && TrySend(source, destination, payload))
+        if (MayTakeFirst() && TakeChecked() && TrySend(source, destination, payload, FirstTurn()))
             return;
         bool callback = _device.Rx.IsDispatcherContext;
         MappingLease.ThrowIfHeld("RpmsgDevice.Send");
@@ -74,7 +78,7 @@ internal sealed class RpmsgTxPath
             while (true)
             {
                 long signal = _signal.Generation;
-                if (MayTake(callback) && TrySend(source, destination, payload))
+                if (MayTake(callback) && TrySend(source, destination, payload, TurnFor(callback)))
                     return;
                 Wait(signal, deadline, cancellationToken);
             }
@@ -85,12 +89,32 @@ internal sealed class RpmsgTxPath
         }
     }
 
+    /// <summary>Test hook: raised on an application thread between its look at the callback waiters and its take.</summary>
+    internal Action? ApplicationTakeChecked { get; set; }
+
+    private bool TakeChecked()
+    {
+        if (ApplicationTakeChecked is { } hook && !_device.Rx.IsDispatcherContext)
+            hook();
+        return true;
+    }
+
     // Application senders step aside while a callback sender waits (see the class remarks). Read the
     // signal before this check: the callback sender's EndWait signals after it stops waiting.
-    internal bool MayTake(bool callback) => callback || Volatile.Read(ref _callbackWaiters) == 0;
+    // This look only saves a try; the one that counts is the transport's, under its tx gate with the take
+    // (TurnFor): an application sender preempted between a look and its take must not take a buffer freed
+    // after a callback sender's failed try.
+    internal bool MayTake(bool callback) => callback || !_turn.ApplicationMustWait;
+
+    /// <summary>What a sender hands the transport: application senders the turn, callback senders nothing (they go first).</summary>
+    internal RpmsgTxTurn? TurnFor(bool callback) => callback ? null : _turn;
 
     // The first try of a send: the thread-static dispatcher check only when a callback sender waits.
-    private bool MayTakeFirst() => Volatile.Read(ref _callbackWaiters) == 0 || _device.Rx.IsDispatcherContext;
+    private bool MayTakeFirst() => !_turn.ApplicationMustWait || _device.Rx.IsDispatcherContext;
+
+    // The first try's turn: the transport looks again at the take, unless this is a callback sender (the
+    // dispatcher) while one waits, which goes first too. An application sender always hands the turn over.
+    private RpmsgTxTurn? FirstTurn() => _turn.ApplicationMustWait && _device.Rx.IsDispatcherContext ? null : _turn;
 
     /// <summary>Async send: like <see cref="Send"/> without blocking a thread.</summary>
     internal ValueTask SendAsync(uint source, uint destination, ReadOnlyMemory<byte> payload, Deadline deadline, CancellationToken cancellationToken)
@@ -99,7 +123,7 @@ internal sealed class RpmsgTxPath
             return ValueTask.FromCanceled(cancellationToken);
         try
         {
-            if (MayTakeFirst() && TrySend(source, destination, payload.Span))
+            if (MayTakeFirst() && TrySend(source, destination, payload.Span, FirstTurn()))
                 return ValueTask.CompletedTask;
         }
         catch (Exception e)
@@ -124,12 +148,12 @@ internal sealed class RpmsgTxPath
     }
 
     /// <summary>Takes a tx buffer for zero-copy send; false at once when none is free.</summary>
-    internal bool TryAcquire(out RpmsgBufferRef buffer)
+    internal bool TryAcquire(out RpmsgBufferRef buffer, RpmsgTxTurn? yieldTo = null)
     {
         var transport = _gate.Enter();
         try
         {
-            return transport.TryAcquireTx(out buffer);
+            return transport.TryAcquireTx(out buffer, yieldTo);
         }
         catch (Exception e) when (RpmsgDataGate.Handles(e))
         {
@@ -144,7 +168,7 @@ internal sealed class RpmsgTxPath
     /// <summary>Takes a tx buffer, waiting until <paramref name="deadline"/>.</summary>
     internal RpmsgBufferRef Acquire(Deadline deadline, CancellationToken cancellationToken)
     {
-        if (MayTakeFirst() && TryAcquire(out var buffer))
+        if (MayTakeFirst() && TryAcquire(out var buffer, FirstTurn()))
             return buffer;
         bool callback = _device.Rx.IsDispatcherContext;
         MappingLease.ThrowIfHeld("RpmsgEndpoint.GetTxBuffer");
@@ -154,7 +178,7 @@ internal sealed class RpmsgTxPath
             while (true)
             {
                 long signal = _signal.Generation;
-                if (MayTake(callback) && TryAcquire(out buffer))
+                if (MayTake(callback) && TryAcquire(out buffer, TurnFor(callback)))
                     return buffer;
                 Wait(signal, deadline, cancellationToken);
             }
@@ -220,7 +244,7 @@ internal sealed class RpmsgTxPath
     {
         _counters.CountTxWait();
         if (callback)
-            Interlocked.Increment(ref _callbackWaiters);
+            Interlocked.Increment(ref _turn.CallbackWaiters);
         lock (_armLock)
         {
             Interlocked.Increment(ref _waiters);
@@ -244,7 +268,7 @@ internal sealed class RpmsgTxPath
             {
                 Interlocked.Decrement(ref _waiters);
                 if (callback)
-                    Interlocked.Decrement(ref _callbackWaiters);
+                    Interlocked.Decrement(ref _turn.CallbackWaiters);
                 throw _gate.Translate(e);
             }
             finally
@@ -257,14 +281,14 @@ internal sealed class RpmsgTxPath
     internal void EndWait(bool callback = false)
     {
         // The application senders that stepped aside wait on the signal: wake them to re-try.
-        if (callback && Interlocked.Decrement(ref _callbackWaiters) == 0 && Volatile.Read(ref _waiters) > 1)
+        if (callback && Interlocked.Decrement(ref _turn.CallbackWaiters) == 0 && Volatile.Read(ref _waiters) > 1)
             Signal();
         lock (_armLock)
         {
             // CallerPoll: only a callback sender waits on the doorbell; application senders left waiting are
             // woken by Poll, and kicks for them would pile up unread (a peer whose kick blocks could fill the doorbell).
             int left = Interlocked.Decrement(ref _waiters);
-            if (!_armed || (left != 0 && (_device.HasDispatcherThread || Volatile.Read(ref _callbackWaiters) > 0)))
+            if (!_armed || (left != 0 && (_device.HasDispatcherThread || Volatile.Read(ref _turn.CallbackWaiters) > 0)))
                 return;
             _armed = false;
             if (!_gate.TryEnter(out var transport))

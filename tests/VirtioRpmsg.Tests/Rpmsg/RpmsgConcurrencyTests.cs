@@ -185,6 +185,55 @@ public class RpmsgConcurrencyTests
     }
 
     [Fact]
+    public void Send_ApplicationSenderPastItsCheck_StillLeavesBuffersFreedAfterTheCallbackBeganWaiting()
+    {
+        // The second CI failure of Send_EightThreadsWhileCallbackAlsoSends: an application sender looked at the
+        // callback waiters (none yet), was preempted before its take, and took a buffer freed after the callback
+        // sender began waiting. With eight such senders the callback can lose every buffer the peer's last
+        // free backlog slots let go, and both dispatchers wait on each other again. The look must be the take's.
+        using var loop = RpmsgLoopback.Create(
+            host: o => o.IdleRecheckInterval = TimeSpan.FromSeconds(60), // the callback wakes only by doorbell
+            remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
+            hookedDoorbells: true);
+        var arrivals = new ConcurrentQueue<byte>();
+        loop.Remote.CreateEndpoint(0x400, (_, _, payload) => arrivals.Enqueue(payload[0]));
+        var callbackSent = new ManualResetEventSlim();
+        var host = loop.Host.CreateEndpoint(0x500, (ept, _, _) =>
+        {
+            ept.SendTo(0x400, [1], Bound); // all tx buffers taken: waits
+            callbackSent.Set();
+        });
+        while (host.TrySendTo(0x400, [0]))
+        {
+        }
+        using var checkedIn = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        loop.Host.Tx.ApplicationTakeChecked = () =>
+        {
+            loop.Host.Tx.ApplicationTakeChecked = null; // this sender only
+            checkedIn.Set();
+            release.Wait(Bound);
+        };
+        var app = Task.Run(() => host.SendTo(0x400, [2], Bound));
+        Assert.True(checkedIn.Wait(Bound), "application sender did not reach its take");
+        long waits = loop.Host.Counters.TxBufferWaits;
+        loop.Remote.CreateEndpoint(0x401).SendTo(0x500, [9]); // runs the host callback
+        RpmsgLoopback.WaitForBlockedSenders(loop.Host, waits);
+        // The remote returns every tx buffer without waking the host: the callback sleeps on.
+        ((HookedDoorbell)loop.RemoteBell).Muted = true;
+        loop.Remote.Poll();
+        release.Set(); // the application sender goes on to its take
+        Assert.True(SpinWait.SpinUntil(() => app.IsCompleted || loop.Host.Counters.TxBufferWaits >= waits + 2, Bound), "application sender neither sent nor waited");
+        Assert.False(app.IsCompleted, "an application sender took a buffer freed after a callback sender began waiting");
+        ((HookedDoorbell)loop.RemoteBell).Muted = false;
+        loop.RemoteBell.Ring();
+        Assert.True(callbackSent.Wait(Bound), "callback send did not complete");
+        Assert.True(app.Wait(Bound), "application sender was not woken after the callback sent");
+        loop.WaitUntil(() => arrivals.Count(b => b != 0) == 2, "both sends arrived");
+        Assert.Equal([1, 2], arrivals.Where(b => b != 0).ToArray());
+    }
+
+    [Fact]
     public void Dispose_WhileNameServiceMessagesInFlight_DoesNotDeadlock()
     {
         for (int round = 0; round < 20; round++)
