@@ -13,7 +13,6 @@ internal sealed partial class RpmsgDoorbellHandOver
             return false;
         Volatile.Write(ref _wanted, 0);
         var queue = Interlocked.Exchange(ref _wantedBy, null);
-        bool async = Interlocked.Exchange(ref _wantedAsync, 0) != 0;
         Volatile.Write(ref _holder, Lent);
         // Lent (a full fence), then the look at the senders: against a sender's count, then its look at the holder
         // (RpmsgTxPath.BeginWait). A sender that began waiting meanwhile keeps the doorbell here; the lend waits.
@@ -21,14 +20,12 @@ internal sealed partial class RpmsgDoorbellHandOver
         if (_device.Tx.Waiters > 0 && Interlocked.CompareExchange(ref _holder, ByDispatcher, Lent) == Lent)
         {
             Volatile.Write(ref _wantedBy, queue);
-            if (async)
-                Volatile.Write(ref _wantedAsync, 1);
             Volatile.Write(ref _wanted, 1);
             return false;
         }
         queue?.WakeForDoorbell();
-        if (async)
-            Async.Schedule();
+        if (HasAsyncParked)
+            Async.Schedule(); // for the async readers parked now (a holder scheduled for none leaves at once)
         Park(stop);
         return true;
     }

@@ -47,8 +47,7 @@ internal sealed partial class RpmsgDoorbellHandOver
     private int _activity;         // readers' takes and returns, compared by the parked dispatcher between looks
     private int _wanted;           // a reader went to sleep on its queue while the dispatcher held the doorbell
     private RpmsgEndpointQueue? _wantedBy;
-    private int _wantedAsync;      // an async reader parked: the lend schedules the async holder
-    private int _asyncParked;      // async readers parked on the device's queues
+    private int _asyncParked;      // async readers parked on the device's queues: a lend schedules the async holder
     private int _asyncHolding;     // the holder is the async holder
     private int _longPark;         // the dispatcher sleeps past its look: a returning reader wakes it
     private bool _needed;          // under _park: take the doorbell back as soon as it is free
@@ -78,7 +77,7 @@ internal sealed partial class RpmsgDoorbellHandOver
     /// <summary>Who holds the doorbell, for dumps and test failures.</summary>
     public override string ToString() =>
         $"doorbell {(Volatile.Read(ref _holder) switch { ByDispatcher => "held by the dispatcher", Lent => "lent", _ => "held by a reader" })}, " +
-        $"wanted {Volatile.Read(ref _wanted)} (async {Volatile.Read(ref _wantedAsync)}), taken {Takes} times, {Async}, enabled {_enabled}";
+        $"wanted {Volatile.Read(ref _wanted)} (async parked {Volatile.Read(ref _asyncParked)}), taken {Takes} times, {Async}, enabled {_enabled}";
 
     /// <summary>Test hook: raised on a holder's thread after its look at its queue, before it turns rx notifications on.</summary>
     internal Action? BeforeRearm { get; set; }
@@ -185,7 +184,6 @@ internal sealed partial class RpmsgDoorbellHandOver
 
     private void WantAsync()
     {
-        Volatile.Write(ref _wantedAsync, 1);
         Volatile.Write(ref _wanted, 1);
         if (Volatile.Read(ref _holder) == Lent)
             Async.Schedule();

@@ -145,43 +145,78 @@ public class RpmsgConcurrencyTests
         loop.WaitUntil(() => blockingDone.IsSet, "blocking send inside the callback completed");
     }
 
+    /// <summary>
+    /// The callback-goes-first set-up: a host callback (0x500) whose send finds every tx buffer taken and waits, on a
+    /// remote that moves only when polled and a host that wakes only by its doorbell.
+    /// </summary>
+    private sealed class CallbackSenderRig : IDisposable
+    {
+        private readonly ConcurrentQueue<byte> _arrivals = new();
+        private readonly ManualResetEventSlim _callbackSent = new();
+        private long _waits;
+
+        internal CallbackSenderRig()
+        {
+            Loop = RpmsgLoopback.Create(
+                host: o => o.IdleRecheckInterval = TimeSpan.FromSeconds(60), // the callback wakes only by doorbell
+                remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
+                hookedDoorbells: true);
+            Loop.Remote.CreateEndpoint(0x400, (_, _, payload) => _arrivals.Enqueue(payload[0]));
+            Host = Loop.Host.CreateEndpoint(0x500, (ept, _, _) =>
+            {
+                ept.SendTo(0x400, [1], Bound); // all tx buffers taken: waits
+                _callbackSent.Set();
+            });
+            while (Host.TrySendTo(0x400, [0]))
+            {
+            }
+        }
+
+        internal RpmsgLoopback Loop { get; }
+
+        internal RpmsgEndpoint Host { get; }
+
+        /// <summary>Runs the host callback until its send waits, then has the remote return every tx buffer without waking the host.</summary>
+        internal void CallbackWaitsAndBuffersReturnQuietly()
+        {
+            _waits = Loop.Host.Counters.TxBufferWaits;
+            Loop.Remote.CreateEndpoint(0x401).SendTo(0x500, [9]); // runs the host callback
+            RpmsgLoopback.WaitForBlockedSenders(Loop.Host, _waits);
+            ((HookedDoorbell)Loop.RemoteBell).Muted = true; // the callback sleeps on
+            Loop.Remote.Poll();
+        }
+
+        /// <summary>The application sender <paramref name="app"/> must wait; once the host is woken, the callback's message arrives first.</summary>
+        internal void AssertTheCallbackWentFirst(Task app, string stolen)
+        {
+            // The application sender either sent at once (the bug) or stepped aside and waits.
+            Assert.True(SpinWait.SpinUntil(() => app.IsCompleted || Loop.Host.Counters.TxBufferWaits >= _waits + 2, Bound), "application sender neither sent nor waited");
+            Assert.False(app.IsCompleted, stolen);
+            ((HookedDoorbell)Loop.RemoteBell).Muted = false;
+            Loop.RemoteBell.Ring();
+            Assert.True(_callbackSent.Wait(Bound), "callback send did not complete");
+            Assert.True(app.Wait(Bound), "application sender was not woken after the callback sent");
+            Loop.WaitUntil(() => _arrivals.Count(b => b != 0) == 2, "both sends arrived");
+            Assert.Equal([1, 2], _arrivals.Where(b => b != 0).ToArray());
+        }
+
+        public void Dispose()
+        {
+            Loop.Dispose();
+            _callbackSent.Dispose();
+        }
+    }
+
     [Fact]
     public void Send_CallbackWaitingForTxBuffer_GetsTheFreedBufferBeforeApplicationSenders()
     {
         // The CI failure this guards against: eight application senders won every returned buffer while
         // the host's callback waited, until both sides' parking backlogs filled and the two dispatchers
         // waited on each other for the whole send timeout. A callback sender must go first.
-        using var loop = RpmsgLoopback.Create(
-            host: o => o.IdleRecheckInterval = TimeSpan.FromSeconds(60), // the callback wakes only by doorbell
-            remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
-            hookedDoorbells: true);
-        var arrivals = new ConcurrentQueue<byte>();
-        loop.Remote.CreateEndpoint(0x400, (_, _, payload) => arrivals.Enqueue(payload[0]));
-        var callbackSent = new ManualResetEventSlim();
-        var host = loop.Host.CreateEndpoint(0x500, (ept, _, _) =>
-        {
-            ept.SendTo(0x400, [1], Bound); // all tx buffers taken: waits
-            callbackSent.Set();
-        });
-        while (host.TrySendTo(0x400, [0]))
-        {
-        }
-        long waits = loop.Host.Counters.TxBufferWaits;
-        loop.Remote.CreateEndpoint(0x401).SendTo(0x500, [9]); // runs the host callback
-        RpmsgLoopback.WaitForBlockedSenders(loop.Host, waits);
-        // The remote returns every tx buffer without waking the host: the callback sleeps on.
-        ((HookedDoorbell)loop.RemoteBell).Muted = true;
-        loop.Remote.Poll();
-        var app = Task.Run(() => host.SendTo(0x400, [2], Bound));
-        // The application sender either sent at once (the bug) or stepped aside and waits.
-        Assert.True(SpinWait.SpinUntil(() => app.IsCompleted || loop.Host.Counters.TxBufferWaits >= waits + 2, Bound), "application sender neither sent nor waited");
-        Assert.False(app.IsCompleted, "an application sender took a freed buffer while a callback sender waited for one");
-        ((HookedDoorbell)loop.RemoteBell).Muted = false;
-        loop.RemoteBell.Ring();
-        Assert.True(callbackSent.Wait(Bound), "callback send did not complete");
-        Assert.True(app.Wait(Bound), "application sender was not woken after the callback sent");
-        loop.WaitUntil(() => arrivals.Count(b => b != 0) == 2, "both sends arrived");
-        Assert.Equal([1, 2], arrivals.Where(b => b != 0).ToArray());
+        using var rig = new CallbackSenderRig();
+        rig.CallbackWaitsAndBuffersReturnQuietly();
+        var app = Task.Run(() => rig.Host.SendTo(0x400, [2], Bound));
+        rig.AssertTheCallbackWentFirst(app, "an application sender took a freed buffer while a callback sender waited for one");
     }
 
     [Fact]
@@ -191,46 +226,20 @@ public class RpmsgConcurrencyTests
         // callback waiters (none yet), was preempted before its take, and took a buffer freed after the callback
         // sender began waiting. With eight such senders the callback can lose every buffer the peer's last
         // free backlog slots let go, and both dispatchers wait on each other again. The look must be the take's.
-        using var loop = RpmsgLoopback.Create(
-            host: o => o.IdleRecheckInterval = TimeSpan.FromSeconds(60), // the callback wakes only by doorbell
-            remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
-            hookedDoorbells: true);
-        var arrivals = new ConcurrentQueue<byte>();
-        loop.Remote.CreateEndpoint(0x400, (_, _, payload) => arrivals.Enqueue(payload[0]));
-        var callbackSent = new ManualResetEventSlim();
-        var host = loop.Host.CreateEndpoint(0x500, (ept, _, _) =>
-        {
-            ept.SendTo(0x400, [1], Bound); // all tx buffers taken: waits
-            callbackSent.Set();
-        });
-        while (host.TrySendTo(0x400, [0]))
-        {
-        }
+        using var rig = new CallbackSenderRig();
         using var checkedIn = new ManualResetEventSlim();
         using var release = new ManualResetEventSlim();
-        loop.Host.Tx.ApplicationTakeChecked = () =>
+        rig.Loop.Host.Tx.ApplicationTakeChecked = () =>
         {
-            loop.Host.Tx.ApplicationTakeChecked = null; // this sender only
+            rig.Loop.Host.Tx.ApplicationTakeChecked = null; // this sender only
             checkedIn.Set();
             release.Wait(Bound);
         };
-        var app = Task.Run(() => host.SendTo(0x400, [2], Bound));
+        var app = Task.Run(() => rig.Host.SendTo(0x400, [2], Bound));
         Assert.True(checkedIn.Wait(Bound), "application sender did not reach its take");
-        long waits = loop.Host.Counters.TxBufferWaits;
-        loop.Remote.CreateEndpoint(0x401).SendTo(0x500, [9]); // runs the host callback
-        RpmsgLoopback.WaitForBlockedSenders(loop.Host, waits);
-        // The remote returns every tx buffer without waking the host: the callback sleeps on.
-        ((HookedDoorbell)loop.RemoteBell).Muted = true;
-        loop.Remote.Poll();
+        rig.CallbackWaitsAndBuffersReturnQuietly();
         release.Set(); // the application sender goes on to its take
-        Assert.True(SpinWait.SpinUntil(() => app.IsCompleted || loop.Host.Counters.TxBufferWaits >= waits + 2, Bound), "application sender neither sent nor waited");
-        Assert.False(app.IsCompleted, "an application sender took a buffer freed after a callback sender began waiting");
-        ((HookedDoorbell)loop.RemoteBell).Muted = false;
-        loop.RemoteBell.Ring();
-        Assert.True(callbackSent.Wait(Bound), "callback send did not complete");
-        Assert.True(app.Wait(Bound), "application sender was not woken after the callback sent");
-        loop.WaitUntil(() => arrivals.Count(b => b != 0) == 2, "both sends arrived");
-        Assert.Equal([1, 2], arrivals.Where(b => b != 0).ToArray());
+        rig.AssertTheCallbackWentFirst(app, "an application sender took a buffer freed after a callback sender began waiting");
     }
 
     [Fact]
