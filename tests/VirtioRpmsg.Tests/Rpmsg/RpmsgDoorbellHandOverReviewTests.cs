@@ -229,7 +229,8 @@ public class RpmsgDoorbellHandOverReviewTests
         Assert.True(((IAsyncResult)reader).AsyncWaitHandle.WaitOne(Bound),
             $"the holder waits on the doorbell with its message queued ({loop.Host.Rx.HandOver}, hook ran {once}, application's Poll handled {appPoll?.Result})");
         Assert.Equal(3, reader.Result.Length);
-        Assert.Equal(1, appPoll!.Result);
+        // It delivered the message; the hook may run on a pass from before the poke, whose ring it then takes too.
+        Assert.InRange(appPoll!.Result, 1, 2);
     }
 
     [Fact]
