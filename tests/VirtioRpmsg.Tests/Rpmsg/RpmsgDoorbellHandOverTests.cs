@@ -305,25 +305,28 @@ public class RpmsgDoorbellHandOverTests
     }
 
     [Fact]
-    public async Task DuplexPipe_ItsReceivePumpWaitsOnTheDoorbell_AndStopsOnDispose()
+    public async Task DuplexPipe_AParkedReadWaitsOnTheDoorbell_AndEndsOnDispose()
     {
         using var loop = Loop();
         var endpoint = loop.Host.CreateEndpoint(0x500);
         var peer = loop.Remote.CreateEndpoint(0x501);
         var handOver = loop.Host.Rx.HandOver;
-        handOver.Async.IdleHold = Bound; // the pump's receive is async: the async holder waits for it, until the test sends
+        handOver.Async.IdleHold = Bound; // a read's receive is async: the async holder waits for it, until the test sends
         var pipe = new RpmsgDuplexPipe(endpoint, 0x501);
+        var parked = pipe.Input.ReadAsync().AsTask();
         AwaitHeld(loop, poker: peer);
         int takes = handOver.Takes;
         peer.SendTo(0x500, [1, 2, 3]);
-        var read = await pipe.Input.ReadAsync().AsTask().WaitAsync(Bound);
+        var read = await parked.WaitAsync(Bound);
         Assert.Equal(new byte[] { 1, 2, 3 }, read.Buffer.ToArray());
         pipe.Input.AdvanceTo(read.Buffer.End);
+        parked = pipe.Input.ReadAsync().AsTask();
         AwaitHeld(loop, poker: peer);
-        Assert.True(handOver.Takes > takes, "the pump did not take the doorbell again for its next message");
-        // Dispose cancels the pump's receive, the last one parked: the holder leaves the doorbell, and the pump ends.
+        Assert.True(handOver.Takes > takes, "the next read did not take the doorbell again");
+        // Dispose cancels the read's receive, the last one parked: the holder leaves the doorbell, and the read ends.
         await pipe.DisposeAsync().AsTask().WaitAsync(Bound);
-        loop.WaitUntil(() => !handOver.IsHeldByReader, "the pump gave the doorbell back");
+        Assert.True((await parked.WaitAsync(Bound)).IsCompleted);
+        loop.WaitUntil(() => !handOver.IsHeldByReader, "the holder gave the doorbell back");
     }
 
     [Fact]

@@ -7,8 +7,7 @@ namespace VirtioRpmsg.Tests.Rpmsg;
 /// <summary>
 /// <see cref="RpmsgDuplexPipe"/> without thread hops: a flush sends on the flushing thread (so, with both devices
 /// caller-polled, the message is in the ring when the flush returns), waits for buffers asynchronously, can be
-/// cancelled, and the output's completion still sends what was not flushed. <see cref="RpmsgPipeScheduler"/> runs
-/// continuations inline, except on a thread dispatching for the device.
+/// cancelled, and the output's completion still sends what was not flushed. Input: <see cref="RpmsgPipeReaderTests"/>.
 /// </summary>
 public sealed class RpmsgDuplexPipeTests
 {
@@ -159,18 +158,6 @@ public sealed class RpmsgDuplexPipeTests
     }
 
     [Fact]
-    public void Scheduler_OutsideDispatch_RunsInlineOnTheCallingThread()
-    {
-        using var loop = RpmsgLoopback.Create(host: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll, remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll);
-        var scheduler = new RpmsgPipeScheduler(loop.Host);
-        int thread = -1;
-
-        scheduler.Schedule(_ => thread = Environment.CurrentManagedThreadId, null);
-
-        Assert.Equal(Environment.CurrentManagedThreadId, thread);
-    }
-
-    [Fact]
     public async Task Complete_WhileAFlushWaitsForBuffers_SendsTheBytesOnceAfterThatFlush()
     {
         // As the pipe's DisposeAsync does from another task: the waiting flush still owns the buffer, so Complete
@@ -195,29 +182,6 @@ public sealed class RpmsgDuplexPipeTests
     }
 
     [Fact]
-    public void Scheduler_InsideAReceiveCallback_RunsOnTheThreadPoolNotTheDispatcher()
-    {
-        using var loop = RpmsgLoopback.Create(host: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll, remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll);
-        var scheduler = new RpmsgPipeScheduler(loop.Host);
-        int callbackThread = -1;
-        var ran = new TaskCompletionSource<(int Thread, bool Dispatching)>(TaskCreationOptions.RunContinuationsAsynchronously);
-        loop.Host.CreateEndpoint(0x500, (_, _, _) =>
-        {
-            callbackThread = Environment.CurrentManagedThreadId;
-            scheduler.Schedule(_ => ran.TrySetResult((Environment.CurrentManagedThreadId, loop.Host.IsDispatcherContext)), null);
-        });
-        var remote = loop.Remote.CreateEndpoint(0x400, remoteAddress: 0x500);
-        Assert.True(remote.TrySend([1]));
-
-        Assert.Equal(1, loop.Host.Poll());
-
-        Assert.True(ran.Task.Wait(Bound), "the scheduled continuation never ran");
-        Assert.Equal(Environment.CurrentManagedThreadId, callbackThread); // the callback ran inside this thread's Poll
-        Assert.NotEqual(callbackThread, ran.Task.Result.Thread);
-        Assert.False(ran.Task.Result.Dispatching);
-    }
-
-    [Fact]
     public async Task DisposeAsync_Twice_OrFromTwoTasksAtOnce_IsHarmless()
     {
         var (loop, host, _) = Pair();
@@ -226,7 +190,7 @@ public sealed class RpmsgDuplexPipeTests
         var both = new[] { pipe.DisposeAsync().AsTask(), Task.Run(async () => await pipe.DisposeAsync()) };
         await Task.WhenAll(both).WaitAsync(Bound);
         await pipe.DisposeAsync(); // once more, after both ended
-        Assert.True((await pipe.Input.ReadAsync().AsTask().WaitAsync(Bound)).IsCompleted, "the pump ended and completed Input");
+        Assert.True((await pipe.Input.ReadAsync().AsTask().WaitAsync(Bound)).IsCompleted, "the dispose completed Input");
     }
 
     [Fact]
@@ -235,7 +199,7 @@ public sealed class RpmsgDuplexPipeTests
         var (loop, host, _) = Pair();
         using var _ = loop;
         loop.Host.Stop("test stops");
-        var pipe = new RpmsgDuplexPipe(host); // its pump's first receive meets the destroyed endpoint
+        var pipe = new RpmsgDuplexPipe(host); // its first read meets the destroyed endpoint
         var e = await Assert.ThrowsAsync<RpmsgDeviceUnavailableException>(() => pipe.Input.ReadAsync().AsTask().WaitAsync(Bound));
         Assert.Contains("test stops", e.Message);
         await pipe.DisposeAsync();

@@ -1,0 +1,353 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
+using System.Threading.Tasks.Sources;
+
+namespace VirtioRpmsg.Rpmsg;
+
+/// <summary>
+/// <see cref="RpmsgDuplexPipe.Input"/>: a <see cref="PipeReader"/> that receives on demand, as a stream's pipe reader
+/// reads its stream. A read that finds everything examined receives the next message into its buffer (then what else is
+/// queued, without waiting) through the endpoint's <see cref="RpmsgEndpoint.ReceiveAsync"/>, on the reading thread:
+/// it spins and polls the ring there, and parks as that does. There is no pump task and no second buffer, so a message
+/// costs what <c>ReceiveAsync</c> costs; messages the reader has not asked for wait in the endpoint's queue, under its
+/// budget. A read that parked completes on the thread that completes the receive (a thread-pool thread, or under
+/// <see cref="RpmsgWaitStrategy.Interrupt"/> the one waiting on the doorbell), never on the dispatcher, and runs the
+/// reader's continuation there.
+/// <para>
+/// The end of input: a dispose of the pipe or a destroyed endpoint completes it (IsCompleted, after what was received);
+/// a stopped or broken device faults it with <see cref="RpmsgDeviceUnavailableException"/>.
+/// </para>
+/// </summary>
+internal sealed class RpmsgPipeReader : PipeReader, IValueTaskSource<ReadResult>
+{
+    private readonly RpmsgEndpoint _endpoint;
+    private readonly RpmsgPipeSegments _segments;
+    private readonly Action _onReceived;
+    private readonly Lock _sync = new();
+    private ManualResetValueTaskSourceCore<ReadResult> _core;
+    private ConfiguredValueTaskAwaitable<RpmsgReceiveResult>.ConfiguredValueTaskAwaiter _receive;
+    private CancellationToken _readToken;
+    private CancellationTokenSource _cancel = new(); // CancelPendingRead and the pipe's dispose; replaced once used
+    private CancellationTokenSource? _linked;         // _cancel linked with the caller's token, kept while the token is the same
+    private CancellationToken _linkedWith;
+    private volatile bool _cancelRequested;
+    private volatile bool _stopped;
+    private volatile bool _reading;
+    private bool _completed;
+    private bool _examinedAll = true; // a read must receive before it returns anything
+    private bool _handedOut;          // a read returned a buffer that AdvanceTo has not settled yet
+    private bool _ended;          // the input's end was seen: completed quietly, or failed with _failure
+    private Exception? _failure;
+
+    internal RpmsgPipeReader(RpmsgEndpoint endpoint)
+    {
+        _endpoint = endpoint;
+        _segments = new RpmsgPipeSegments(endpoint.MaxPayload);
+        _onReceived = OnReceived;
+    }
+
+    /// <inheritdoc />
+    public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
+    {
+        StartRead();
+        try
+        {
+            if (TryResultWithoutWaiting(out var ready))
+                return new ValueTask<ReadResult>(Handed(ready));
+        }
+        catch (Exception e)
+        {
+            return ValueTask.FromException<ReadResult>(e); // the input's failure faults the read, as a Pipe's
+        }
+        if (cancellationToken.IsCancellationRequested)
+            return ValueTask.FromCanceled<ReadResult>(cancellationToken);
+        _reading = true;
+        var receive = _endpoint.ReceiveAsync(_segments.WritableFor(_endpoint.MaxPayload), ReceiveToken(cancellationToken));
+        if (receive.IsCompleted)
+        {
+            _reading = false;
+            Exception? error;
+            ReadResult result;
+            try
+            {
+                int length = receive.GetAwaiter().GetResult().Length;
+                error = Received(length, out result);
+            }
+            catch (Exception e)
+            {
+                error = Failed(e, cancellationToken, out result);
+            }
+            return error is null ? new ValueTask<ReadResult>(result) : ValueTask.FromException<ReadResult>(error);
+        }
+        // Parked: completed by whoever completes the receive, with this object as the read's task (made once per reader).
+        _core.Reset();
+        _readToken = cancellationToken;
+        _receive = receive.ConfigureAwait(false).GetAwaiter();
+        short version = _core.Version;
+        _receive.UnsafeOnCompleted(_onReceived);
+        return new ValueTask<ReadResult>(this, version);
+    }
+
+    /// <inheritdoc />
+    public override bool TryRead(out ReadResult result)
+    {
+        StartRead();
+        if (!TryResultWithoutWaiting(out result) && !(TakeQueued() && TryResultWithoutWaiting(out result)))
+            return false;
+        result = Handed(result);
+        return true;
+    }
+
+    /// <inheritdoc />
+    public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);
+
+    /// <inheritdoc />
+    public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
+    {
+        ThrowIfCompleted();
+        if (!_handedOut)
+            throw new InvalidOperationException("Input.AdvanceTo: no read returned a buffer to advance through (call ReadAsync or TryRead first)");
+        if (!_segments.Contains(consumed))
+            throw new ArgumentOutOfRangeException(nameof(consumed), "Input.AdvanceTo: 'consumed' is not a position in the buffer the last read returned");
+        if (!_segments.Contains(examined))
+            throw new ArgumentOutOfRangeException(nameof(examined), "Input.AdvanceTo: 'examined' is not a position in the buffer the last read returned");
+        _handedOut = false;
+        _examinedAll = _segments.IsEnd(examined);
+        _segments.Consume(consumed);
+        if (_segments.IsEmpty)
+            _examinedAll = true;
+    }
+
+    /// <inheritdoc />
+    public override void CancelPendingRead()
+    {
+        CancellationTokenSource cancel;
+        lock (_sync)
+        {
+            _cancelRequested = true;
+            cancel = _cancel;
+        }
+        cancel.Cancel(); // outside the lock: it may complete the parked read, and so run its continuation, here
+    }
+
+    /// <inheritdoc />
+    public override void Complete(Exception? exception = null)
+    {
+        if (_completed)
+            return;
+        _completed = true;
+        Stop();
+        if (!_reading)
+            Release();
+        // A read still parked (a misuse) releases the buffers when it completes.
+    }
+
+    /// <summary>The pipe's dispose: a parked read ends, and every read from now on ends the input after what was received.</summary>
+    internal void Stop()
+    {
+        CancellationTokenSource cancel;
+        lock (_sync)
+        {
+            _stopped = true;
+            cancel = _cancel;
+        }
+        cancel.Cancel();
+    }
+
+    private void StartRead()
+    {
+        ThrowIfCompleted();
+        if (_reading)
+            throw new InvalidOperationException("Input.ReadAsync: a read is already pending (a PipeReader allows one read at a time)");
+    }
+
+    private void ThrowIfCompleted()
+    {
+        if (_completed)
+            throw new InvalidOperationException("Input: reading is not allowed after the reader was completed");
+    }
+
+    // What a read returns without receiving: a pending cancel, unexamined bytes, or the end of input.
+    private bool TryResultWithoutWaiting(out ReadResult result)
+    {
+        if (_cancelRequested && TakeCancelRequest())
+        {
+            result = new ReadResult(_segments.Readable, isCanceled: true, isCompleted: false);
+            return true;
+        }
+        if (!_examinedAll)
+        {
+            result = new ReadResult(_segments.Readable, isCanceled: false, isCompleted: _ended && _failure is null);
+            return true;
+        }
+        if (_stopped)
+            _ended = true;
+        if (_ended)
+        {
+            if (_failure is not null)
+                throw _failure;
+            result = new ReadResult(_segments.Readable, isCanceled: false, isCompleted: true);
+            return true;
+        }
+        result = default;
+        return false;
+    }
+
+    private ReadResult Handed(ReadResult result)
+    {
+        _handedOut = true;
+        return result;
+    }
+
+    private bool TakeCancelRequest()
+    {
+        lock (_sync)
+        {
+            if (!_cancelRequested)
+                return false;
+            _cancelRequested = false;
+            if (!_stopped)
+            {
+                // A fresh source: the used one may still be cancelled late by the request that set the flag.
+                _cancel = new CancellationTokenSource();
+                _linked?.Dispose();
+                _linked = null;
+            }
+            return true;
+        }
+    }
+
+    // One token for the receive: the caller's and this reader's own cancellation (CancelPendingRead, dispose), linked
+    // once per caller token, not per read.
+    private CancellationToken ReceiveToken(CancellationToken caller)
+    {
+        if (!caller.CanBeCanceled)
+            return _cancel.Token;
+        if (_linked is null || _linkedWith != caller)
+        {
+            _linked?.Dispose();
+            _linked = CancellationTokenSource.CreateLinkedTokenSource(caller, _cancel.Token);
+            _linkedWith = caller;
+        }
+        return _linked.Token;
+    }
+
+    // The receive ended with a message: it (and what else is queued) becomes readable.
+    private Exception? Received(int length, out ReadResult result)
+    {
+        _segments.Commit(length);
+        TakeQueued();
+        _examinedAll = false;
+        return Result(out result);
+    }
+
+    // The receive failed: the caller's token cancels the read (an exception, as a Pipe's read); CancelPendingRead makes
+    // it a cancelled result; a dispose, a destroyed endpoint or a stopped device end the input.
+    private Exception? Failed(Exception e, CancellationToken caller, out ReadResult result)
+    {
+        result = default;
+        if (e is OperationCanceledException && !_stopped)
+        {
+            if (caller.IsCancellationRequested)
+                return new OperationCanceledException("Input.ReadAsync was cancelled by its token", e, caller);
+            TakeCancelRequest();
+            result = Handed(new ReadResult(_segments.Readable, isCanceled: true, isCompleted: false));
+            return null;
+        }
+        _ended = true;
+        _failure = EndOf(e);
+        return Result(out result);
+    }
+
+    private Exception? Result(out ReadResult result)
+    {
+        if (_completed)
+            Release(); // completed while the read was parked
+        try
+        {
+            if (!TryResultWithoutWaiting(out result))
+                throw new InvalidOperationException("Input: a finished receive left nothing to return"); // not reached
+        }
+        catch (Exception e)
+        {
+            result = default;
+            return e;
+        }
+        result = Handed(result);
+        return null;
+    }
+
+    private void OnReceived()
+    {
+        var caller = _readToken;
+        _readToken = default;
+        _reading = false;
+        Exception? error;
+        ReadResult result;
+        try
+        {
+            int length = _receive.GetResult().Length;
+            error = Received(length, out result);
+        }
+        catch (Exception e)
+        {
+            error = Failed(e, caller, out result);
+        }
+        if (error is null)
+            _core.SetResult(result);
+        else
+            _core.SetException(error);
+    }
+
+    // What is queued already, appended without waiting, while the last array has room for a whole message.
+    private bool TakeQueued()
+    {
+        bool any = false;
+        try
+        {
+            while (!_stopped)
+            {
+                var room = _segments.WritableFor(_endpoint.MaxPayload);
+                if (!_endpoint.TryReceive(room.Span, TimeSpan.Zero, out var more))
+                    break;
+                _segments.Commit(more.Length);
+                any = true;
+                if (room.Length - more.Length < _endpoint.MaxPayload)
+                    break; // the next would need a new array: leave it queued for the next read
+            }
+        }
+        catch (Exception e) when (e is ObjectDisposedException or RpmsgDeviceUnavailableException)
+        {
+            // The end shows at the next read that waits; what was taken is returned first.
+        }
+        if (any)
+            _examinedAll = false;
+        return any;
+    }
+
+    // How the endpoint's end reaches Input: a destroyed endpoint ends it quietly; a stopped or broken device fails it
+    // with why, also when the read began only after that (the device's end destroys the endpoint, and a receive begun
+    // then reports that); anything else fails it as it is.
+    private Exception? EndOf(Exception e) => e switch
+    {
+        OperationCanceledException => null,
+        ObjectDisposedException when _endpoint.Device.State is RpmsgDeviceState.Stopped or RpmsgDeviceState.Broken => _endpoint.Device.Unavailable(_endpoint.Device.State),
+        ObjectDisposedException => null,
+        _ => e,
+    };
+
+    private void Release()
+    {
+        _segments.Clear();
+        _linked?.Dispose();
+        _linked = null;
+    }
+
+    ReadResult IValueTaskSource<ReadResult>.GetResult(short token) => _core.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<ReadResult>.GetStatus(short token) => _core.GetStatus(token);
+
+    void IValueTaskSource<ReadResult>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _core.OnCompleted(continuation, state, token, flags);
+}
