@@ -33,6 +33,7 @@ internal sealed class RpmsgEndpointQueue
     private readonly Channel<Message> _channel;
     private readonly object _readLock = new();
     private readonly long _spinTicks;
+    private readonly int _largest; // the largest message the device delivers: a destination this big fits any
     private readonly RpmsgDevice? _device; // polled by a spinning reader (RpmsgReaderSpin)
     private readonly RpmsgQueueBudget _budget;
     private int _sleepers; // blocking readers asleep (or about to sleep) on _readLock, plus listed async waiters
@@ -46,11 +47,13 @@ internal sealed class RpmsgEndpointQueue
     /// <param name="budget">The device-wide budget queued messages are charged to (none: unbounded).</param>
     /// <param name="spin">How long a reader spins for a message before it sleeps (<see cref="SpinBudget"/>).</param>
     /// <param name="device">The device a spinning reader polls (<see cref="RpmsgReaderSpin"/>); null polls nothing.</param>
-    internal RpmsgEndpointQueue(int capacity, RpmsgQueueBudget? budget = null, TimeSpan spin = default, RpmsgDevice? device = null)
+    /// <param name="largestMessage">Without a device: the largest message written (default: any size).</param>
+    internal RpmsgEndpointQueue(int capacity, RpmsgQueueBudget? budget = null, TimeSpan spin = default, RpmsgDevice? device = null, int largestMessage = int.MaxValue)
     {
         Capacity = capacity;
         _budget = budget ?? new RpmsgQueueBudget(long.MaxValue);
         _device = device;
+        _largest = device?.MaxPayload ?? largestMessage;
         _spinTicks = (long)(spin.TotalSeconds * Stopwatch.Frequency);
         _channel = Channel.CreateBounded<Message>(new BoundedChannelOptions(capacity)
         {
@@ -110,7 +113,20 @@ internal sealed class RpmsgEndpointQueue
             return false;
         }
         lock (_readLock)
+        {
+            // Any message fits: read without the peek and size check (one pass through the channel's lock, not two).
+            if (destination.Length >= _largest)
+            {
+                if (!_channel.Reader.TryRead(out var message))
+                {
+                    result = default;
+                    return false;
+                }
+                result = Take(message, destination);
+                return true;
+            }
             return TryDequeueLocked(destination, out result);
+        }
     }
 
     private bool TryDequeueLocked(Span<byte> destination, out RpmsgReceiveResult result)
@@ -123,12 +139,17 @@ internal sealed class RpmsgEndpointQueue
         if (destination.Length < message.Length)
             throw new ArgumentException($"destination of {destination.Length} bytes is smaller than the next {message.Length}-byte message", nameof(destination));
         _channel.Reader.TryRead(out _);
+        result = Take(message, destination);
+        return true;
+    }
+
+    private RpmsgReceiveResult Take(Message message, Span<byte> destination)
+    {
         Interlocked.Decrement(ref _queued);
         message.Buffer.AsSpan(0, message.Length).CopyTo(destination);
         ArrayPool<byte>.Shared.Return(message.Buffer);
         _budget.Refund(message.Length);
-        result = new RpmsgReceiveResult(message.Source, message.Length);
-        return true;
+        return new RpmsgReceiveResult(message.Source, message.Length);
     }
 
     /// <summary>

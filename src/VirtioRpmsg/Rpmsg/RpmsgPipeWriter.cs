@@ -94,8 +94,8 @@ internal sealed class RpmsgPipeWriter : PipeWriter, IValueTaskSource<FlushResult
         ThrowIfCompleted();
         if (cancellationToken.IsCancellationRequested)
             return ValueTask.FromCanceled<FlushResult>(cancellationToken);
-        if (Interlocked.Exchange(ref _cancelRequested, 0) != 0)
-            return new ValueTask<FlushResult>(new FlushResult(isCanceled: true, isCompleted: false));
+        if (Volatile.Read(ref _cancelRequested) != 0 && Interlocked.Exchange(ref _cancelRequested, 0) != 0)
+            return new ValueTask<FlushResult>(new FlushResult(isCanceled: true, isCompleted: false)); // the read first: no locked instruction per flush
         try
         {
             if (TrySendWritten())

@@ -20,6 +20,56 @@ public class RpmsgEndpointQueueTests
     }
 
     [Fact]
+    public void ReadersWithLargeAndSmallDestinations_AtOnce_GetEveryMessageExactlyOnce_InOrder()
+    {
+        // A destination that fits any message reads without the peek and size check; one that does not peeks first.
+        // Both at once against a writer: a read must never take a message other than the one its peek checked.
+        const int Count = 20_000, Largest = 16;
+        var queue = new RpmsgEndpointQueue(64, largestMessage: Largest);
+        var writer = new Thread(() =>
+        {
+            var payload = new byte[Largest];
+            for (int i = 0; i < Count; i++)
+            {
+                BitConverter.TryWriteBytes(payload, i);
+                while (!queue.TryEnqueue(1, payload.AsSpan(0, 4 + i % (Largest - 3))))
+                    Thread.Yield();
+            }
+            queue.Close();
+        });
+        List<int> Read(int size)
+        {
+            var got = new List<int>();
+            var buffer = new byte[size];
+            while (!queue.IsClosed)
+            {
+                try
+                {
+                    if (queue.TryDequeue(buffer, out _))
+                        got.Add(BitConverter.ToInt32(buffer));
+                    else
+                        Thread.Yield();
+                }
+                catch (ArgumentException)
+                {
+                    Thread.Yield(); // too large for this reader: left for the other
+                }
+            }
+            return got;
+        }
+        var large = Task.Factory.StartNew(() => Read(Largest), TaskCreationOptions.LongRunning);
+        var small = Task.Factory.StartNew(() => Read(8), TaskCreationOptions.LongRunning);
+        writer.Start();
+        Assert.True(Task.WaitAll([large, small], TimeSpan.FromMinutes(2)), "the readers did not finish");
+        writer.Join();
+
+        Assert.True(small.Result.Count > 0 && large.Result.Count > 0, $"one reader got nothing ({small.Result.Count} / {large.Result.Count})");
+        Assert.Equal(Enumerable.Range(0, Count), small.Result.Concat(large.Result).Order());
+        Assert.Equal(small.Result.Order(), small.Result);
+        Assert.Equal(large.Result.Order(), large.Result);
+    }
+
+    [Fact]
     public void TryDequeue_DestinationTooSmall_ThrowsAndKeepsMessage()
     {
         var queue = new RpmsgEndpointQueue(4);
