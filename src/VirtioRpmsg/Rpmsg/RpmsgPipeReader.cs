@@ -63,38 +63,23 @@ internal sealed class RpmsgPipeReader : PipeReader, IValueTaskSource<ReadResult>
         if (cancellationToken.IsCancellationRequested)
             return ValueTask.FromCanceled<ReadResult>(cancellationToken);
         _reading = true;
-        var receive = _endpoint.ReceiveAsync(_segments.WritableFor(_endpoint.MaxPayload), ReceiveToken(cancellationToken));
-        if (receive.IsCompleted)
-        {
-            _reading = false;
-            Exception? error;
-            ReadResult result;
-            try
-            {
-                int length = receive.GetAwaiter().GetResult().Length;
-                error = Received(length, out result);
-            }
-            catch (Exception e)
-            {
-                error = Failed(e, cancellationToken, out result);
-            }
-            return error is null ? new ValueTask<ReadResult>(result) : ValueTask.FromException<ReadResult>(error);
-        }
-        // Parked: completed by whoever completes the receive, with this object as the read's task (made once per reader).
-        _core.Reset();
-        _readToken = cancellationToken;
-        _receive = receive.ConfigureAwait(false).GetAwaiter();
+        _core.Reset(); // before the receive: a parked one may complete on another thread at once
         short version = _core.Version;
-        _receive.UnsafeOnCompleted(_onReceived);
-        return new ValueTask<ReadResult>(this, version);
+        if (!Pump(cancellationToken, out var result, out var error))
+            return new ValueTask<ReadResult>(this, version); // parked: completed by OnReceived (this object is made once per reader)
+        return error is null ? new ValueTask<ReadResult>(result) : ValueTask.FromException<ReadResult>(error);
     }
 
     /// <inheritdoc />
     public override bool TryRead(out ReadResult result)
     {
         StartRead();
-        if (!TryResultWithoutWaiting(out result) && !(TakeQueued() && TryResultWithoutWaiting(out result)))
-            return false;
+        if (!TryResultWithoutWaiting(out result))
+        {
+            TakeQueued(mayGrow: true); // also sees the end of input, which the next line reports as ReadAsync does
+            if (!TryResultWithoutWaiting(out result))
+                return false;
+        }
         result = Handed(result);
         return true;
     }
@@ -233,12 +218,71 @@ internal sealed class RpmsgPipeReader : PipeReader, IValueTaskSource<ReadResult>
         return _linked.Token;
     }
 
+    // The read's receives, from a fresh one: true when the read is done (its result or failure), false when a receive
+    // parked, to go on in OnReceived. A zero-length message is no bytes: the read receives again, as an empty flush
+    // wakes no Pipe reader (an empty result neither completed nor cancelled breaks readers such as AsStream's).
+    private bool Pump(CancellationToken caller, out ReadResult result, out Exception? error)
+    {
+        while (true)
+        {
+            _receive = _endpoint.ReceiveAsync(_segments.WritableFor(_endpoint.MaxPayload), ReceiveToken(caller)).ConfigureAwait(false).GetAwaiter();
+            if (!_receive.IsCompleted)
+            {
+                _readToken = caller;
+                _receive.UnsafeOnCompleted(_onReceived);
+                result = default;
+                error = null;
+                return false;
+            }
+            if (Completed(caller, out result, out error))
+                return true;
+        }
+    }
+
+    // The receive in _receive ended: true with the read's result or failure; false for a zero-length message.
+    private bool Completed(CancellationToken caller, out ReadResult result, out Exception? error)
+    {
+        int length = 0;
+        Exception? failure = null;
+        try
+        {
+            length = _receive.GetResult().Length;
+        }
+        catch (Exception e)
+        {
+            failure = e;
+        }
+        _receive = default;
+        if (failure is null && length == 0 && !_stopped)
+        {
+            result = default;
+            error = null;
+            return false;
+        }
+        _reading = false;
+        if (failure is null)
+        {
+            try
+            {
+                error = Received(length, out result);
+                return true;
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+        }
+        error = Failed(failure, caller, out result);
+        return true;
+    }
+
     // The receive ended with a message: it (and what else is queued) becomes readable.
     private Exception? Received(int length, out ReadResult result)
     {
         _segments.Commit(length);
-        TakeQueued();
-        _examinedAll = false;
+        if (length > 0)
+            _examinedAll = false;
+        TakeQueued(mayGrow: false);
         return Result(out result);
     }
 
@@ -281,45 +325,37 @@ internal sealed class RpmsgPipeReader : PipeReader, IValueTaskSource<ReadResult>
     private void OnReceived()
     {
         var caller = _readToken;
+        if (!Completed(caller, out var result, out var error) && !Pump(caller, out result, out error))
+            return; // a zero-length message, and the next receive parked: it comes back here
         _readToken = default;
-        _reading = false;
-        Exception? error;
-        ReadResult result;
-        try
-        {
-            int length = _receive.GetResult().Length;
-            error = Received(length, out result);
-        }
-        catch (Exception e)
-        {
-            error = Failed(e, caller, out result);
-        }
         if (error is null)
             _core.SetResult(result);
         else
             _core.SetException(error);
     }
 
-    // What is queued already, appended without waiting, while the last array has room for a whole message.
-    private bool TakeQueued()
+    // What is queued already, appended without waiting, while the last array has room for a whole message (after a
+    // receive, only in the room left: an array appended for nothing queued would be one more segment per read). Bytes
+    // taken are readable; the endpoint's end seen here ends the input after them.
+    private bool TakeQueued(bool mayGrow)
     {
         bool any = false;
         try
         {
-            while (!_stopped)
+            while (!_stopped && (mayGrow || _segments.HasRoomFor(_endpoint.MaxPayload)))
             {
+                mayGrow = false;
                 var room = _segments.WritableFor(_endpoint.MaxPayload);
                 if (!_endpoint.TryReceive(room.Span, TimeSpan.Zero, out var more))
                     break;
                 _segments.Commit(more.Length);
-                any = true;
-                if (room.Length - more.Length < _endpoint.MaxPayload)
-                    break; // the next would need a new array: leave it queued for the next read
+                any |= more.Length > 0;
             }
         }
         catch (Exception e) when (e is ObjectDisposedException or RpmsgDeviceUnavailableException)
         {
-            // The end shows at the next read that waits; what was taken is returned first.
+            _ended = true;
+            _failure = EndOf(e);
         }
         if (any)
             _examinedAll = false;

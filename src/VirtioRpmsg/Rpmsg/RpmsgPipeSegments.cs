@@ -26,6 +26,9 @@ internal sealed class RpmsgPipeSegments
     /// <summary>True when nothing received is left unconsumed.</summary>
     internal bool IsEmpty => _head is null || (_head == _tail && _headStart == _tail.End);
 
+    /// <summary>True when the last segment has room for <paramref name="size"/> more bytes.</summary>
+    internal bool HasRoomFor(int size) => _tail is not null && _tail.Array.Length - _tail.End >= size;
+
     /// <summary>Room for a whole message (<paramref name="size"/> bytes) at the end, in the last segment or a new one.</summary>
     internal Memory<byte> WritableFor(int size)
     {
