@@ -6,7 +6,8 @@ namespace VirtioRpmsg.Rpmsg;
 /// <summary>
 /// A queue-style endpoint as an <see cref="IDuplexPipe"/> (like Linux's rpmsg tty): what is flushed
 /// to <see cref="Output"/> is sent as messages of at most <see cref="RpmsgEndpoint.MaxPayload"/>
-/// bytes; received message bytes appear on <see cref="Input"/> in order. Disposing completes both sides.
+/// bytes; received message bytes appear on <see cref="Input"/> in order (a zero-length message adds none, and
+/// wakes no read). Disposing completes both sides.
 /// <para>
 /// No thread and no thread-pool hop per message. A flush of <see cref="Output"/> sends on the flushing
 /// thread (a free tx buffer first; without one it waits asynchronously). A read of <see cref="Input"/>
