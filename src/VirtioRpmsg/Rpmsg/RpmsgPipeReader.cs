@@ -34,7 +34,8 @@ internal sealed class RpmsgPipeReader : PipeReader, IValueTaskSource<ReadResult>
     private volatile bool _cancelRequested;
     private volatile bool _stopped;
     private volatile bool _reading;
-    private bool _completed;
+    private volatile bool _completed;
+    private int _released;
     private bool _examinedAll = true; // a read must receive before it returns anything
     private bool _handedOut;          // a read returned a buffer that AdvanceTo has not settled yet
     private bool _ended;          // the input's end was seen: completed quietly, or failed with _failure
@@ -67,6 +68,7 @@ internal sealed class RpmsgPipeReader : PipeReader, IValueTaskSource<ReadResult>
         short version = _core.Version;
         if (!Pump(cancellationToken, out var result, out var error))
             return new ValueTask<ReadResult>(this, version); // parked: completed by OnReceived (this object is made once per reader)
+        _reading = false;
         return error is null ? new ValueTask<ReadResult>(result) : ValueTask.FromException<ReadResult>(error);
     }
 
@@ -113,7 +115,7 @@ internal sealed class RpmsgPipeReader : PipeReader, IValueTaskSource<ReadResult>
             _cancelRequested = true;
             cancel = _cancel;
         }
-        cancel.Cancel(); // outside the lock: it may complete the parked read, and so run its continuation, here
+        cancel.Cancel(); // outside the lock: the cancellation callbacks run here (the parked read completes on the pool)
     }
 
     /// <inheritdoc />
@@ -123,9 +125,11 @@ internal sealed class RpmsgPipeReader : PipeReader, IValueTaskSource<ReadResult>
             return;
         _completed = true;
         Stop();
+        // A read still parked (a misuse) releases the buffers when it completes, once its own work on them is done:
+        // each side stores its flag, fences, and looks at the other's, so at least one of them releases (once).
+        Interlocked.MemoryBarrier();
         if (!_reading)
             Release();
-        // A read still parked (a misuse) releases the buffers when it completes.
     }
 
     /// <summary>The pipe's dispose: a parked read ends, and every read from now on ends the input after what was received.</summary>
@@ -259,7 +263,6 @@ internal sealed class RpmsgPipeReader : PipeReader, IValueTaskSource<ReadResult>
             error = null;
             return false;
         }
-        _reading = false;
         if (failure is null)
         {
             try
@@ -301,13 +304,13 @@ internal sealed class RpmsgPipeReader : PipeReader, IValueTaskSource<ReadResult>
         }
         _ended = true;
         _failure = EndOf(e);
+        _linked?.Dispose(); // no more receives: leave the caller's token
+        _linked = null;
         return Result(out result);
     }
 
     private Exception? Result(out ReadResult result)
     {
-        if (_completed)
-            Release(); // completed while the read was parked
         try
         {
             if (!TryResultWithoutWaiting(out result))
@@ -328,6 +331,10 @@ internal sealed class RpmsgPipeReader : PipeReader, IValueTaskSource<ReadResult>
         if (!Completed(caller, out var result, out var error) && !Pump(caller, out result, out error))
             return; // a zero-length message, and the next receive parked: it comes back here
         _readToken = default;
+        _reading = false;
+        Interlocked.MemoryBarrier(); // against Complete: see there
+        if (_completed)
+            Release(); // completed while the read was parked
         if (error is null)
             _core.SetResult(result);
         else
@@ -375,6 +382,8 @@ internal sealed class RpmsgPipeReader : PipeReader, IValueTaskSource<ReadResult>
 
     private void Release()
     {
+        if (Interlocked.Exchange(ref _released, 1) != 0)
+            return;
         _segments.Clear();
         _linked?.Dispose();
         _linked = null;
