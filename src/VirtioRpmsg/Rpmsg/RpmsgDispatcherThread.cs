@@ -84,6 +84,7 @@ internal sealed class RpmsgDispatcherThread
     private void Main()
     {
         _rx.MarkDispatcherThread();
+        _device.Gate.MarkJoinedByStop(); // Stop joins this thread: its data operations need no count
         var token = _device.StopToken;
         var log = _device.CounterSet.Log;
         try
