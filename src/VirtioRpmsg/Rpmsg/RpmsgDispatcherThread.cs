@@ -67,6 +67,8 @@ internal sealed class RpmsgDispatcherThread
 
     internal bool IsStarted => _thread is not null;
 
+    internal bool IsAlive => _thread is { IsAlive: true };
+
     internal void Start()
     {
         _thread = new Thread(Main) { IsBackground = true, Name = $"rpmsg-{_device.Name}" };
