@@ -1,4 +1,3 @@
-using System.Runtime.Intrinsics.X86;
 using VirtioRpmsg.Memory;
 using VirtioRpmsg.Platform;
 using VirtioRpmsg.Virtio;
@@ -29,15 +28,6 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
     // Guarded by the tx gate; _freeCount is also read without it as a hint.
     private readonly int[] _freeTx;
     private int _freeCount;
-    // Guarded by the rx gate: the rx buffers in the order they were posted (by avail index), the count posted and
-    // received, and how far ahead buffers were prefetched. A device returns buffers in the order it took them, so
-    // the next used entries most likely name the next posted buffers: their lines are fetched while the used
-    // elements are read, instead of after (a hint only: what the element says is what is used).
-    private readonly int[] _postedOrder;
-    private ushort _posted;
-    private ushort _received;
-    private ushort _prefetched;
-    private const int PrefetchAhead = 4;
 
     internal DriverRoleTransport(RpmsgVdevLayout layout, bool eventIndex, string name, IDoorbell doorbell)
     {
@@ -52,12 +42,10 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
         _freeTx = new int[layout.BufferCount - _rxCount];
         for (int id = layout.BufferCount - 1; id >= _rxCount; id--)
             _freeTx[_freeCount++] = id;
-        _postedOrder = new int[layout.VringNum];
         for (int id = 0; id < _rxCount; id++)
         {
             if (!rxq.TryAdd(Address(id), (uint)BufferSize, deviceWritable: true, token: id))
                 throw new InvalidOperationException($"vring 0 has no room for rx buffer {id}");
-            Posted(id);
         }
         rxq.KickPrepare();
         // Tx-returned notifications are armed only while a sender waits.
@@ -192,46 +180,16 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
         uint length;
         using (var rx = _rx.Enter())
         {
-            int covered = rx.Queue.UsedCovered();
-            if (covered > 0)
-                PrefetchPredicted(covered);
             if (!rx.Queue.TryGetUsed(out token, out length))
             {
                 buffer = default;
                 return false;
             }
-            _received++;
         }
         if ((uint)token >= (uint)_rxCount)
             throw new InvalidOperationException($"vq0 returned token {token}, which is not an rx buffer");
         buffer = Buffer(token, (int)length);
         return true;
-    }
-
-    // Under the rx gate (or before the queue is shared).
-    private void Posted(int id) => _postedOrder[_posted++ % _postedOrder.Length] = id;
-
-    // Under the rx gate: the buffers the next covered used entries most likely name, up to PrefetchAhead past the
-    // next one, each once. Only entries the device already published: earlier, the device may still be writing them.
-    private unsafe void PrefetchPredicted(int covered)
-    {
-        if ((short)(_prefetched - _received) < 0)
-            _prefetched = _received;
-        int limit = Math.Min(covered, PrefetchAhead);
-        if ((ushort)(_prefetched - _received) >= limit)
-            return;
-        using var lease = _pool.Acquire();
-        while ((ushort)(_prefetched - _received) < limit)
-        {
-            int id = _postedOrder[_prefetched++ % _postedOrder.Length];
-            // SAFETY: an id we posted is an rx buffer of the pool, inside the lease; two lines: the header and 48 bytes, the next 64.
-            byte* p = lease.Pointer(_poolOffset + (long)id * BufferSize, Math.Min(BufferSize, 128));
-            if (Sse.IsSupported)
-            {
-                Sse.Prefetch0(p);
-                Sse.Prefetch0(p + 64);
-            }
-        }
     }
 
     public void ReleaseRx(ReadOnlySpan<int> ids)
@@ -249,7 +207,6 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
             {
                 if (!vq0.TryAddPooled(Address(id), (uint)BufferSize, deviceWritable: true, token: id))
                     throw new InvalidOperationException($"vring 0 has no room to re-post rx buffer {id}");
-                Posted(id);
             }
             kick = vq0.KickPrepare();
         }
@@ -266,7 +223,6 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
         {
             if (!rx.Queue.TryAddPooledAndPublish(Address(id), (uint)BufferSize, deviceWritable: true, token: id, out kick))
                 throw new InvalidOperationException($"vring 0 has no room to re-post rx buffer {id}");
-            Posted(id);
         }
         if (kick)
             _doorbell.Ring();

@@ -18,7 +18,7 @@ namespace VirtioRpmsg.Virtio;
 /// leased per call through the <see cref="Vring"/>. Where several threads must share the queue, wrap it
 /// in a <see cref="SynchronizedVirtqueue{TQueue}"/>, the one non-sleeping gate for that.</para>
 /// </remarks>
-public sealed partial class VirtqueueDriver
+public sealed class VirtqueueDriver
 {
     private readonly Vring _vring;
     private readonly AddressMap _buffers;
@@ -284,12 +284,21 @@ public sealed partial class VirtqueueDriver
     {
         ushort last = _lastUsed;
         if (_usedSeen == last)
-            RefreshUsedSeen(lease);
-        if (_usedSeen == last)
         {
-            token = 0;
-            length = 0;
-            return false;
+            // Acquire: the used element is read after the index that covers it. Elements an earlier read covered
+            // need no new read (the device cannot take back what it published).
+            ushort usedIdx = _vring.ReadUsedIndex(lease);
+            if (usedIdx == last)
+            {
+                token = 0;
+                length = 0;
+                return false;
+            }
+            int pending = (ushort)(usedIdx - last);
+            int inFlight = (ushort)(_availPublished - last);
+            if (pending > inFlight)
+                _health.Break(FaultRule.UsedIndexJump, "used.idx", usedIdx, $"used.idx is {usedIdx}, {pending} entries past the last reclaimed ({last}), but only {inFlight} chain(s) are published and not reclaimed");
+            _usedSeen = usedIdx;
         }
         ulong element = _vring.ReadUsedElement(lease, last & _mask);
         uint id = (uint)element;
