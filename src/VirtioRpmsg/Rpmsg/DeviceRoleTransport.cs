@@ -190,16 +190,18 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
         return true;
     }
 
-    public void ReleaseRx(ReadOnlySpan<int> ids)
+    public void ReleaseRx(int id)
+    {
+        using var rx = _rx.Enter();
+        // Not published: FlushRx (or the next ReturnRx) publishes the batch with one index store.
+        rx.Queue.PushUsedDeferred(id, (uint)_rxLength[id]);
+    }
+
+    public void FlushRx()
     {
         bool notify;
         using (var rx = _rx.Enter())
-        {
-            var vq1 = rx.Queue;
-            foreach (int id in ids)
-                vq1.PushUsedDeferred(id, (uint)_rxLength[id]);
-            notify = vq1.NotifyPrepare();
-        }
+            notify = rx.Queue.NotifyPrepare();
         if (notify)
             _doorbell.Ring();
     }

@@ -192,24 +192,21 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
         return true;
     }
 
-    public void ReleaseRx(ReadOnlySpan<int> ids)
+    public void ReleaseRx(int id)
     {
-        foreach (int id in ids)
-        {
-            if ((uint)id >= (uint)_rxCount)
-                throw new ArgumentOutOfRangeException(nameof(ids), id, $"rx buffer {id} is not an rx buffer of this pool");
-        }
+        if ((uint)id >= (uint)_rxCount)
+            throw new ArgumentOutOfRangeException(nameof(id), id, $"rx buffer {id} is not an rx buffer of this pool");
+        using var rx = _rx.Enter();
+        // Not published: FlushRx (or the next ReturnRx) publishes the batch with one index store.
+        if (!rx.Queue.TryAddPooled(Address(id), (uint)BufferSize, deviceWritable: true, token: id))
+            throw new InvalidOperationException($"vring 0 has no room to re-post rx buffer {id}");
+    }
+
+    public void FlushRx()
+    {
         bool kick;
         using (var rx = _rx.Enter())
-        {
-            var vq0 = rx.Queue;
-            foreach (int id in ids)
-            {
-                if (!vq0.TryAddPooled(Address(id), (uint)BufferSize, deviceWritable: true, token: id))
-                    throw new InvalidOperationException($"vring 0 has no room to re-post rx buffer {id}");
-            }
-            kick = vq0.KickPrepare();
-        }
+            kick = rx.Queue.KickPrepare();
         if (kick)
             _doorbell.Ring();
     }
@@ -221,6 +218,7 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
         bool kick;
         using (var rx = _rx.Enter())
         {
+            // Published together with anything ReleaseRx added before.
             if (!rx.Queue.TryAddPooledAndPublish(Address(id), (uint)BufferSize, deviceWritable: true, token: id, out kick))
                 throw new InvalidOperationException($"vring 0 has no room to re-post rx buffer {id}");
         }

@@ -34,7 +34,7 @@ internal readonly struct RpmsgBufferRef(int id, RegionHandle region, long offset
 /// Threads: every member may be called from any thread. Each implementation shares each of its two
 /// queues through one <see cref="Virtio.SynchronizedVirtqueue{TQueue}"/> (a non-sleeping spin gate,
 /// held for a few ring operations, never across a doorbell), so the tx methods serve many senders at
-/// once and <see cref="ReturnRx"/> may come from a held buffer on any thread. The rx methods are meant
+/// once and <see cref="ReleaseRx"/> may come from a held buffer on any thread. The rx methods are meant
 /// for the dispatcher: one thread draining in order keeps messages in order.
 /// </summary>
 internal interface IRpmsgTransport : IDisposable
@@ -72,13 +72,13 @@ internal interface IRpmsgTransport : IDisposable
     /// <summary>Takes the next received buffer; false if none. Dispatcher only.</summary>
     bool TryReceive(out RpmsgBufferRef buffer);
 
-    /// <summary>
-    /// Gives received buffers back to the peer and publishes them with one index store, then kicks the peer if it
-    /// asked for it: one gate entry for the whole batch, so the ring stores of its buffers go out together.
-    /// </summary>
-    void ReleaseRx(ReadOnlySpan<int> ids);
+    /// <summary>Gives a received buffer back to the peer, unpublished: the peer sees it at the next <see cref="FlushRx"/> or <see cref="ReturnRx"/>.</summary>
+    void ReleaseRx(int id);
 
-    /// <summary>Gives one received buffer back at once (one gate entry, one lease): a held buffer, from any thread.</summary>
+    /// <summary>Publishes released rx buffers and kicks the peer if it asked for it.</summary>
+    void FlushRx();
+
+    /// <summary><see cref="ReleaseRx"/> then <see cref="FlushRx"/> in one step (one gate entry, one lease): gives one received buffer back at once.</summary>
     void ReturnRx(int id);
 
     /// <summary>Cheap check for pollers.</summary>

@@ -112,23 +112,19 @@ internal sealed partial class RpmsgRxDispatcher
         return true;
     }
 
-    // Kept here until the flush: every ring store of the batch's buffers is made in one gate entry, just before the
-    // index store, so a locked instruction after each message does not wait for that message's stores (on the
-    // device side a used element, a line the peer reads) to reach the other core.
     private void Release(IRpmsgTransport transport, int id)
     {
-        _released[_unflushed++] = id;
-        if (_unflushed >= FlushEvery)
+        transport.ReleaseRx(id);
+        if (++_unflushed >= FlushEvery)
             Flush(transport);
     }
 
     private void Flush(IRpmsgTransport transport)
     {
-        int n = _unflushed;
-        if (n == 0)
+        if (_unflushed == 0)
             return;
         _unflushed = 0;
-        transport.ReleaseRx(_released.AsSpan(0, n));
+        transport.FlushRx();
     }
 
     private void Deliver(RpmsgEndpoint endpoint, uint source, uint destination, ReadOnlySpan<byte> payload)

@@ -39,7 +39,6 @@ internal sealed partial class RpmsgRxDispatcher
     // Buffers released to the peer and not yet published (the rx ring's owner only). A batch publishes once
     // (one store to the index line the peer polls, one fence and notification check), at most this many late.
     private const int FlushEvery = 16;
-    private readonly int[] _released = new int[FlushEvery];
     private int _unflushed;
 
     /// <summary>The endpoint whose callback the dispatcher thread is running (written by that thread only; RpmsgEndpoint.Callbacks.cs).</summary>
