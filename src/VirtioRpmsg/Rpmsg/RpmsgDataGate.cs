@@ -14,8 +14,7 @@ namespace VirtioRpmsg.Rpmsg;
 /// <see cref="WaitForDrain"/>s, so after Stop returns nothing writes shared memory.
 /// The device's own dispatcher thread is not counted (<see cref="MarkJoinedByStop"/>): Stop joins that
 /// thread after the drain (and, run on that thread itself, would not wait for its own entries anyway),
-/// so the count adds nothing there, and its two locked instructions per send were a full fence each,
-/// waiting for the send's stores to reach the other core.
+/// so the count adds nothing there but two locked instructions (full fences) per send from a callback.
 /// </para>
 /// <para>
 /// Broken detection is by catching only. A virtqueue throws <c>VirtqueueBrokenException</c> on its

@@ -17,7 +17,7 @@ internal sealed class RpmsgDeviceCounters
     // their cores each time.
     private PaddedCounter _txMessages;
     // Sends made on the device's dispatcher thread (from its callbacks): one writer, so a plain increment
-    // published with a release store; a locked one was a full fence waiting for the send's stores.
+    // published with a release store instead of a locked one (a full fence per send).
     private PaddedCounter _txByDispatcher;
     private PaddedCounter _rxMessages;
     private long _txBufferWaits;

@@ -12,8 +12,7 @@ namespace VirtioRpmsg.Rpmsg;
 /// then checks the flag; the destroying thread runs a process-wide barrier between its flag store and its
 /// look at the slot, which acts as a full fence on the dispatcher thread (as a lease's acquire does against
 /// an unmap): either the slot store is visible to the look, or the flag check comes after the barrier and
-/// sees the flag. The two locked instructions per message were full fences waiting for the stores of the
-/// message's send. Without a process-wide barrier the kernel would fall back on (see
+/// sees the flag. That saves two locked instructions (full fences) per message on the hot path. Without a process-wide barrier the kernel would fall back on (see
 /// <see cref="SharedMemoryRegion.AcquirerNeedsFence"/>), the dispatcher fences after its store instead.
 /// </para>
 /// </summary>
