@@ -12,6 +12,9 @@ namespace VirtioRpmsg.Rpmsg;
 /// Stop: an operation counts itself in, then checks the state (increment-then-check, the same
 /// pairing as endpoint callbacks); <see cref="RpmsgDevice.Stop"/> changes the state, then
 /// <see cref="WaitForDrain"/>s, so after Stop returns nothing writes shared memory.
+/// The device's own dispatcher thread is not counted (<see cref="MarkJoinedByStop"/>): Stop joins that
+/// thread after the drain (and, run on that thread itself, would not wait for its own entries anyway),
+/// so the count adds nothing there but two locked instructions (full fences) per send from a callback.
 /// </para>
 /// <para>
 /// Broken detection is by catching only. A virtqueue throws <c>VirtqueueBrokenException</c> on its
@@ -27,10 +30,16 @@ internal sealed class RpmsgDataGate
     // The gates this thread is inside, innermost last (entries nest: a Poll's callback sends, a
     // sender's fault raises StateChanged whose handler sends elsewhere). Stop on a thread that is
     // itself inside an operation must not wait for itself (issue 14, item 4). Grows only past 8 deep.
+    // An uncounted entry (the device's dispatcher thread) is recorded as s_uncounted, so Exit knows not to
+    // decrement and EnteredByCurrentThread does not count it.
     [ThreadStatic]
-    private static RpmsgDataGate?[]? t_entered;
+    private static object?[]? t_entered;
     [ThreadStatic]
     private static int t_depth;
+    // The gate whose device's Stop joins this thread: set once by the device's dispatcher thread.
+    [ThreadStatic]
+    private static RpmsgDataGate? t_joinedByStop;
+    private static readonly object s_uncounted = new();
 
     private readonly RpmsgDevice _device;
     private int _inFlight;
@@ -73,19 +82,36 @@ internal sealed class RpmsgDataGate
         return false;
     }
 
+    /// <summary>
+    /// Called once by the device's dispatcher thread: its entries are not counted from now on. Only for a thread
+    /// that <see cref="RpmsgDevice.Stop"/> joins before it returns (RpmsgDispatcherThread).
+    /// </summary>
+    internal void MarkJoinedByStop() => t_joinedByStop = this;
+
+    /// <summary>True on the thread <see cref="MarkJoinedByStop"/> marked for this gate.</summary>
+    internal bool IsJoinedByStop => ReferenceEquals(t_joinedByStop, this);
+
     private void CountIn()
     {
-        var entered = t_entered ??= new RpmsgDataGate?[8];
+        var entered = t_entered ??= new object?[8];
         if (t_depth == entered.Length)
             Array.Resize(ref t_entered, entered.Length * 2);
+        if (ReferenceEquals(t_joinedByStop, this))
+        {
+            // No count: Stop joins this thread before it returns (see the class remarks).
+            t_entered![t_depth++] = s_uncounted;
+            return;
+        }
         t_entered![t_depth++] = this;
         Interlocked.Increment(ref _inFlight);
     }
 
     internal void Exit()
     {
-        Interlocked.Decrement(ref _inFlight);
-        t_entered![--t_depth] = null;
+        var entered = t_entered!;
+        if (ReferenceEquals(entered[--t_depth], this))
+            Interlocked.Decrement(ref _inFlight);
+        entered[t_depth] = null;
     }
 
     /// <summary>Operations in flight (for tests and the drain).</summary>

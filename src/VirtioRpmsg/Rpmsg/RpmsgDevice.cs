@@ -128,6 +128,9 @@ public sealed partial class RpmsgDevice : IDisposable
     internal IRpmsgTransport? Transport => _transport;
     internal CancellationToken StopToken => _stop.Token;
     internal bool HasDispatcherThread => _thread is { IsStarted: true };
+
+    /// <summary>True while the dispatcher thread runs (started and not ended).</summary>
+    internal bool DispatcherThreadAlive => _thread is { IsAlive: true };
     internal bool IsDispatcherContext => Rx.IsDispatcherContext;
 
     internal void RaiseChannelAdded(RpmsgChannel channel) => CounterSet.Raise(() => ChannelAdded?.Invoke(channel));

@@ -67,6 +67,8 @@ internal sealed class RpmsgDispatcherThread
 
     internal bool IsStarted => _thread is not null;
 
+    internal bool IsAlive => _thread is { IsAlive: true };
+
     internal void Start()
     {
         _thread = new Thread(Main) { IsBackground = true, Name = $"rpmsg-{_device.Name}" };
@@ -84,6 +86,7 @@ internal sealed class RpmsgDispatcherThread
     private void Main()
     {
         _rx.MarkDispatcherThread();
+        _device.Gate.MarkJoinedByStop(); // Stop joins this thread: its data operations need no count
         var token = _device.StopToken;
         var log = _device.CounterSet.Log;
         try

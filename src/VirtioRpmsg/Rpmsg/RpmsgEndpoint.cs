@@ -8,7 +8,7 @@ namespace VirtioRpmsg.Rpmsg;
 /// the source. Dispose destroys it: the address is unpublished first, then running callbacks are
 /// waited out, so after Dispose returns the callback never runs again.
 /// </summary>
-public sealed class RpmsgEndpoint : IDisposable
+public sealed partial class RpmsgEndpoint : IDisposable
 {
     private readonly RpmsgReceiveHandler? _handler;
     private readonly RpmsgZeroCopyReceiveHandler? _zeroCopyHandler;
@@ -19,10 +19,6 @@ public sealed class RpmsgEndpoint : IDisposable
     private int _destroyed;
     private TaskCompletionSource? _remoteKnown;
     private long _queueDrops;
-
-    // The endpoint whose callback this thread is running, so destroy-from-own-callback does not wait for itself.
-    [ThreadStatic]
-    private static RpmsgEndpoint? t_inCallback;
 
     internal RpmsgEndpoint(RpmsgDevice device, uint address, uint remoteAddress, RpmsgReceiveHandler? handler, RpmsgZeroCopyReceiveHandler? zeroCopyHandler, int queueCapacity)
     {
@@ -344,49 +340,8 @@ public sealed class RpmsgEndpoint : IDisposable
 
     // ---- destroy -------------------------------------------------------------------------------
 
-    /// <summary>Learns the remote address, then enters a callback unless destroyed; marks this thread as inside it.</summary>
-    private bool TryEnterCallback(uint source, out RpmsgEndpoint? outer)
-    {
-        LearnRemoteAddress(source);
-        outer = t_inCallback;
-        // Increment, then check: pairs with Destroy's set-then-wait (Interlocked = full fences).
-        Interlocked.Increment(ref _callbacksRunning);
-        if (Volatile.Read(ref _destroyed) != 0)
-        {
-            Interlocked.Decrement(ref _callbacksRunning);
-            return false;
-        }
-        t_inCallback = this;
-        return true;
-    }
-
-    private void ExitCallback(RpmsgEndpoint? outer)
-    {
-        t_inCallback = outer;
-        Interlocked.Decrement(ref _callbacksRunning);
-    }
-
     /// <summary>Destroys the endpoint (and announces its removal if it was announced).</summary>
     public void Dispose() => Device.DestroyEndpoint(this);
-
-    /// <summary>Marks destroyed and waits for running callbacks (except the caller's own). Device calls this after unpublishing.</summary>
-    internal bool MarkDestroyed()
-    {
-        if (Interlocked.Exchange(ref _destroyed, 1) != 0)
-            return false;
-        WakeWaiters(); // queue readers drain what is queued, then see the destroyed state
-        return true;
-    }
-
-    internal void WaitForCallbacks()
-    {
-        // Destroying from inside this endpoint's own callback: that running callback is ours, do not wait for it.
-        int self = ReferenceEquals(t_inCallback, this) ? 1 : 0;
-        var spin = new SpinWait();
-        while (Volatile.Read(ref _callbacksRunning) > self)
-            spin.SpinOnce(sleep1Threshold: 20);
-        _queue?.Drain();
-    }
 
     private void ThrowIfDestroyed()
     {

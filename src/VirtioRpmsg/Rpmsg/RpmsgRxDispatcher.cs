@@ -41,6 +41,9 @@ internal sealed partial class RpmsgRxDispatcher
     private const int FlushEvery = 16;
     private int _unflushed;
 
+    /// <summary>The endpoint whose callback the dispatcher thread is running (written by that thread only; RpmsgEndpoint.Callbacks.cs).</summary>
+    internal RpmsgEndpoint? ThreadCallback;
+
     internal RpmsgRxDispatcher(RpmsgDevice device, RpmsgEndpointTable endpoints, RpmsgDeviceCounters counters, RpmsgDataGate gate, int bufferSize, int bufferCount)
     {
         _device = device;

@@ -52,7 +52,7 @@ internal sealed class RpmsgTxPath
             // RegionClosedException when unmapped under us: the transport keeps the buffer.
             if (!transport.TrySendCopy(source, destination, payload, yieldTo))
                 return false;
-            _counters.CountTx();
+            CountTx();
             return true;
         }
         catch (Exception e) when (RpmsgDataGate.Handles(e))
@@ -63,6 +63,15 @@ internal sealed class RpmsgTxPath
         {
             _gate.Exit();
         }
+    }
+
+    // On the dispatcher thread (single writer) without a locked instruction.
+    private void CountTx()
+    {
+        if (_gate.IsJoinedByStop)
+            _counters.CountTxOnDispatcher();
+        else
+            _counters.CountTx();
     }
 
     /// <summary>Blocking send: waits for a tx buffer until <paramref name="deadline"/> or cancellation.</summary>
@@ -196,7 +205,7 @@ internal sealed class RpmsgTxPath
         try
         {
             transport.SubmitTx(id, length);
-            _counters.CountTx();
+            CountTx();
         }
         catch (Exception e) when (RpmsgDataGate.Handles(e))
         {
