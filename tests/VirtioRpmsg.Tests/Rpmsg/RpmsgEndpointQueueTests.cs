@@ -63,7 +63,8 @@ public class RpmsgEndpointQueueTests
         Assert.True(Task.WaitAll([large, small], TimeSpan.FromMinutes(2)), "the readers did not finish");
         writer.Join();
 
-        Assert.True(small.Result.Count > 0 && large.Result.Count > 0, $"one reader got nothing ({small.Result.Count} / {large.Result.Count})");
+        // Messages over 8 bytes only the large reader can take; how the rest splits depends on the machine.
+        Assert.True(large.Result.Count > 0, $"the large reader got nothing ({small.Result.Count} / {large.Result.Count})");
         Assert.Equal(Enumerable.Range(0, Count), small.Result.Concat(large.Result).Order());
         Assert.Equal(small.Result.Order(), small.Result);
         Assert.Equal(large.Result.Order(), large.Result);
