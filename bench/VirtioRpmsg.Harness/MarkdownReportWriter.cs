@@ -92,6 +92,7 @@ public static class MarkdownReportWriter
         md.AppendLine("| `DoorbellBenchmarks` | one Ring per doorbell kind (numbers: [doorbells.md](doorbells.md#costs)) |");
         md.AppendLine("| `RpmsgMessageBenchmarks` | rpmsg try-send + receive in one process (both roles, one thread, caller-poll) |");
         md.AppendLine("| `RpmsgWireBenchmarks` | rpmsg header and name-service message encode / decode |");
+        md.AppendLine("| `RpmsgUserPathBenchmarks` | one 64 B echo round trip on one thread through each receive path applications use (callback, `Receive`, `ReceiveAsync`, `RpmsgStream`, `IDuplexPipe`): each path's own CPU cost, Ratio column = x callback |");
         md.AppendLine("| `EndpointDispatchBenchmarks` | per-message dispatch with 1 endpoint on the vdev (baseline) and with 1,024 (round-robin), same run; Ratio column = 1,024 / 1 (issue 16 section above) |");
         md.AppendLine();
         if (microResults.Count == 0)
