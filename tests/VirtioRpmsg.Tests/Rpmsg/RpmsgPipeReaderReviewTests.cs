@@ -3,6 +3,8 @@ using System.IO.Pipelines;
 using System.Reflection;
 using VirtioRpmsg.Rpmsg;
 
+using static VirtioRpmsg.Tests.Rpmsg.RpmsgPipeReaderTests;
+
 namespace VirtioRpmsg.Tests.Rpmsg;
 
 /// <summary>
@@ -14,26 +16,6 @@ namespace VirtioRpmsg.Tests.Rpmsg;
 public sealed class RpmsgPipeReaderReviewTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
-
-    private static (RpmsgLoopback Loop, RpmsgDuplexPipe Pipe, RpmsgEndpoint Peer) CallerPolled(int bufferSize = 512, int vringNum = 256)
-    {
-        var loop = RpmsgLoopback.Create(
-            host: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
-            remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
-            hostBufferSize: bufferSize,
-            remoteBufferSize: bufferSize,
-            vringNum: vringNum);
-        var peer = loop.Remote.CreateEndpoint(0x400);
-        var pipe = new RpmsgDuplexPipe(loop.Host.CreateEndpoint(0x500, remoteAddress: 0x400));
-        return (loop, pipe, peer);
-    }
-
-    private static void Deliver(RpmsgLoopback loop, RpmsgEndpoint peer, params byte[][] messages)
-    {
-        foreach (var m in messages)
-            Assert.True(peer.TrySendTo(0x500, m));
-        Assert.Equal(messages.Length, loop.Host.Poll());
-    }
 
     [Fact]
     public async Task ZeroLengthMessage_AloneQueued_IsNoResult_TheReadWaitsForBytes()

@@ -14,17 +14,21 @@ public sealed class RpmsgPipeReaderTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
 
-    private static (RpmsgLoopback Loop, RpmsgDuplexPipe Pipe, RpmsgEndpoint Peer) CallerPolled()
+    // Shared with RpmsgPipeReaderReviewTests.
+    internal static (RpmsgLoopback Loop, RpmsgDuplexPipe Pipe, RpmsgEndpoint Peer) CallerPolled(int bufferSize = 512, int vringNum = 256)
     {
         var loop = RpmsgLoopback.Create(
             host: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
-            remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll);
+            remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
+            hostBufferSize: bufferSize,
+            remoteBufferSize: bufferSize,
+            vringNum: vringNum);
         var peer = loop.Remote.CreateEndpoint(0x400);
         var pipe = new RpmsgDuplexPipe(loop.Host.CreateEndpoint(0x500, remoteAddress: 0x400));
         return (loop, pipe, peer);
     }
 
-    private static void Deliver(RpmsgLoopback loop, RpmsgEndpoint peer, params byte[][] messages)
+    internal static void Deliver(RpmsgLoopback loop, RpmsgEndpoint peer, params byte[][] messages)
     {
         foreach (var m in messages)
             Assert.True(peer.TrySendTo(0x500, m));
