@@ -9,9 +9,8 @@ namespace VirtioRpmsg.Rpmsg;
 /// <see cref="RpmsgDuplexPipe.Input"/>: a <see cref="PipeReader"/> that receives on demand, as a stream's pipe reader
 /// reads its stream. A read that finds everything examined receives the next message into its buffer (then what else is
 /// queued, without waiting) through the endpoint's <see cref="RpmsgEndpoint.ReceiveAsync"/>, on the reading thread:
-/// it spins and polls the ring there, and parks as that does. There is no pump task and no second buffer, so a message
-/// costs what <c>ReceiveAsync</c> costs; messages the reader has not asked for wait in the endpoint's queue, under its
-/// budget. A read that parked completes on the thread that completes the receive (a thread-pool thread, or under
+/// it spins and polls the ring there, and parks as that does. There is no pump task, no thread hop and no second buffer;
+/// messages the reader has not asked for wait in the endpoint's queue, under its budget. A read that parked completes on the thread that completes the receive (a thread-pool thread, or under
 /// <see cref="RpmsgWaitStrategy.Interrupt"/> the one waiting on the doorbell), never on the dispatcher, and runs the
 /// reader's continuation there.
 /// <para>
@@ -38,7 +37,7 @@ internal sealed class RpmsgPipeReader : PipeReader, IValueTaskSource<ReadResult>
     private int _released;
     private bool _examinedAll = true; // a read must receive before it returns anything
     private bool _handedOut;          // a read returned a buffer that AdvanceTo has not settled yet
-    private bool _ended;          // the input's end was seen: completed quietly, or failed with _failure
+    private bool _ended;              // the input's end was seen: completed quietly, or failed with _failure
     private Exception? _failure;
 
     internal RpmsgPipeReader(RpmsgEndpoint endpoint)
