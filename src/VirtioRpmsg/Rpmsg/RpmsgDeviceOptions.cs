@@ -56,7 +56,8 @@ public sealed class RpmsgDeviceOptions
     /// Memory all queue-style endpoints of the device may hold in received messages together (payloads
     /// plus 64 bytes each), 16 MiB by default. Past it new messages are dropped and counted (the
     /// endpoint's <c>QueueDrops</c> and the device's <c>Dropped</c>), so a remote that floods endpoints
-    /// nobody reads cannot make us hold MaxEndpoints x EndpointQueueCapacity messages.
+    /// nobody reads cannot make us hold MaxEndpoints x EndpointQueueCapacity messages. The dispatcher's
+    /// parking backlog (messages that arrive while a callback is blocked sending) grows within it too.
     /// </summary>
     public long MaxQueuedBytes { get; set; } = 16L << 20;
 

@@ -2,38 +2,86 @@ namespace VirtioRpmsg.Rpmsg;
 
 /// <summary>
 /// The dispatcher's private backlog of received messages copied out of shared memory while it is
-/// blocked inside a callback (see <see cref="RpmsgRxDispatcher"/>): a FIFO of at most one message per
-/// buffer, each with a payload slot of <c>maxPayload</c> bytes. Dispatcher thread only; allocated on
-/// first use, because most applications never block inside a callback.
+/// blocked inside a callback (see <see cref="RpmsgRxDispatcher"/>): a FIFO of messages, each with a
+/// payload slot of <c>maxPayload</c> bytes. Dispatcher thread only; allocated on first use, because most
+/// applications never block inside a callback.
+/// It starts with one slot per buffer and may double while a callback stays blocked (<see cref="TryGrow"/>),
+/// charging the added slots to the device's queue budget until it empties again. A fixed bound let two
+/// dispatchers whose callbacks both send (a burst to an echo peer) fill both backlogs and wait on each other
+/// until the send timeout: each side's parking is what gives the other side its buffers back.
 /// </summary>
 internal sealed class RpmsgParkedBacklog
 {
-    private readonly int _capacity;
+    // What one slot beyond the fixed ones is charged besides its payload bytes (its entry).
+    private const int EntryBytes = 16;
+
+    private readonly int _baseCapacity;
     private readonly int _slotSize;
+    private readonly RpmsgQueueBudget? _budget;
+    private int _capacity;
     private byte[] _slab = [];
     private Entry[] _entries = [];
+    private byte[] _baseSlab = [];
+    private Entry[] _baseEntries = [];
+    private long _charged; // bytes charged to _budget for the slots beyond _baseCapacity
     private int _head;
     private int _count;
 
     private readonly record struct Entry(uint Source, uint Destination, int Length);
 
-    internal RpmsgParkedBacklog(int capacity, int slotSize)
+    internal RpmsgParkedBacklog(int capacity, int slotSize, RpmsgQueueBudget? budget = null)
     {
-        _capacity = capacity;
+        _baseCapacity = _capacity = capacity;
         _slotSize = slotSize;
+        _budget = budget;
     }
 
     internal int Count => _count;
 
     internal bool IsFull => _count >= _capacity;
 
+    /// <summary>Slots now (more than the fixed ones while grown).</summary>
+    internal int Capacity => _capacity;
+
     /// <summary>Allocates the slots (once).</summary>
     internal void EnsureAllocated()
     {
         if (_entries.Length != 0)
             return;
-        _entries = new Entry[_capacity];
-        _slab = new byte[_capacity * _slotSize];
+        _entries = _baseEntries = new Entry[_capacity];
+        _slab = _baseSlab = new byte[_capacity * _slotSize];
+    }
+
+    /// <summary>
+    /// Doubles the slots, keeping the order, if the budget covers the added ones (and an array can hold them);
+    /// false otherwise, or without a budget. Back to the fixed slots, and the charge refunded, once empty.
+    /// </summary>
+    internal bool TryGrow()
+    {
+        if (_budget is null)
+            return false;
+        long grown = 2L * _capacity;
+        if (grown * _slotSize > Array.MaxLength)
+            return false;
+        long cost = (grown - _capacity) * (_slotSize + EntryBytes);
+        if (!_budget.TryReserve(cost))
+            return false;
+        _charged += cost;
+        var entries = new Entry[grown];
+        var slab = new byte[grown * _slotSize];
+        for (int i = 0; i < _count; i++)
+        {
+            // Unwrapped into the new arrays: the oldest first. A callback running on the oldest keeps its span
+            // into the old slab, which the span keeps alive, and its entry moves with it.
+            int from = (_head + i) % _capacity;
+            entries[i] = _entries[from];
+            _slab.AsSpan(from * _slotSize, _entries[from].Length).CopyTo(slab.AsSpan(i * _slotSize));
+        }
+        _entries = entries;
+        _slab = slab;
+        _capacity = (int)grown;
+        _head = 0;
+        return true;
     }
 
     /// <summary>The payload slot behind the last message; it counts only after <see cref="Commit"/>.</summary>
@@ -65,6 +113,18 @@ internal sealed class RpmsgParkedBacklog
     internal void Pop()
     {
         _head = (_head + 1) % _capacity;
-        _count--;
+        if (--_count == 0 && _capacity != _baseCapacity)
+            Shrink();
+    }
+
+    // Empty after a burst: the fixed slots again, and the budget gets the rest back.
+    private void Shrink()
+    {
+        _entries = _baseEntries;
+        _slab = _baseSlab;
+        _capacity = _baseCapacity;
+        _head = 0;
+        _budget!.Release(_charged);
+        _charged = 0;
     }
 }

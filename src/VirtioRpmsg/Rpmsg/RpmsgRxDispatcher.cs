@@ -51,7 +51,7 @@ internal sealed partial class RpmsgRxDispatcher
         _counters = counters;
         _gate = gate;
         int slot = bufferSize - RpmsgHeader.Size;
-        _parked = new RpmsgParkedBacklog(bufferCount, slot);
+        _parked = new RpmsgParkedBacklog(bufferCount, slot, device.QueueBudget);
         // Up to FlushEvery messages, at most 16 KB of slots (one slot, no batching, for 16 KB buffers and up).
         _batch = new RpmsgParkedBacklog(Math.Clamp(16 * 1024 / Math.Max(1, slot), 1, FlushEvery), slot);
         _batch.EnsureAllocated();
@@ -250,10 +250,14 @@ internal sealed partial class RpmsgRxDispatcher
     internal void ParkPending(IRpmsgTransport transport)
     {
         _parked.EnsureAllocated();
-        while (!_parked.IsFull && _device.State == RpmsgDeviceState.Running && transport.TryReceive(out var rx))
+        while (_device.State == RpmsgDeviceState.Running && HasParkingRoom(transport) && transport.TryReceive(out var rx))
             HandleReceived(transport, rx, _parked);
         Flush(transport);
     }
+
+    // Full: grows only for a message waiting now, within the device's queue budget (MaxQueuedBytes). Past that the
+    // peer waits for its buffers, and two such dispatchers can still wait on each other until the send timeout.
+    private bool HasParkingRoom(IRpmsgTransport transport) => !_parked.IsFull || (transport.RxPending && _parked.TryGrow());
 
     /// <summary>Returns a held zero-copy rx buffer (any thread). Never throws: it runs from Dispose.</summary>
     internal void ReleaseHeld(int id)

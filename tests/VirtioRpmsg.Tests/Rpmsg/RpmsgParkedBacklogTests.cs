@@ -4,9 +4,9 @@ namespace VirtioRpmsg.Tests.Rpmsg;
 
 public class RpmsgParkedBacklogTests
 {
-    private static RpmsgParkedBacklog Allocated(int capacity, int slotSize)
+    private static RpmsgParkedBacklog Allocated(int capacity, int slotSize, RpmsgQueueBudget? budget = null)
     {
-        var backlog = new RpmsgParkedBacklog(capacity, slotSize);
+        var backlog = new RpmsgParkedBacklog(capacity, slotSize, budget);
         backlog.EnsureAllocated();
         return backlog;
     }
@@ -71,5 +71,65 @@ public class RpmsgParkedBacklogTests
         backlog.Pop();
         Assert.True(backlog.TryPeek(out uint next, out _, out _));
         Assert.Equal(2u, next);
+    }
+
+    [Fact]
+    public void TryGrow_WrappedBacklog_DoublesAndKeepsArrivalOrder()
+    {
+        var budget = new RpmsgQueueBudget(1 << 20);
+        var backlog = Allocated(3, 4, budget);
+        Park(backlog, 1, 1, 1);
+        backlog.Pop();
+        for (byte i = 2; i <= 4; i++)
+            Park(backlog, i, i, i); // wraps: slots 1, 2, 0
+        Assert.True(backlog.IsFull);
+        Assert.True(backlog.TryGrow());
+        Assert.Equal(6, backlog.Capacity);
+        Assert.True(budget.Used > 0);
+        for (byte i = 5; i <= 7; i++)
+            Park(backlog, i, i, 2);
+        Assert.True(backlog.IsFull);
+        for (uint expected = 2; expected <= 7; expected++)
+        {
+            Assert.True(backlog.TryPeek(out uint source, out _, out var payload));
+            Assert.Equal(expected, source);
+            Assert.All(payload.ToArray(), b => Assert.Equal((byte)expected, b));
+            backlog.Pop();
+        }
+        Assert.Equal(3, backlog.Capacity); // empty: the fixed slots again
+        Assert.Equal(0, budget.Used);
+    }
+
+    [Fact]
+    public void TryGrow_DuringPeekedCallback_RunningPayloadStaysIntactAndPopsFirst()
+    {
+        var backlog = Allocated(1, 4, new RpmsgQueueBudget(1 << 20));
+        Park(backlog, 1, 0xA1, 4);
+        Assert.True(backlog.TryPeek(out _, out _, out var running));
+        Assert.True(backlog.TryGrow()); // the callback on the first message is blocked and parks more
+        Park(backlog, 2, 0xB2, 4);
+        Assert.All(running.ToArray(), b => Assert.Equal(0xA1, b));
+        backlog.Pop();
+        Assert.True(backlog.TryPeek(out uint next, out _, out var payload));
+        Assert.Equal(2u, next);
+        Assert.All(payload.ToArray(), b => Assert.Equal(0xB2, b));
+    }
+
+    [Fact]
+    public void TryGrow_BeyondTheBudget_RefusesAndChargesNothing()
+    {
+        var budget = new RpmsgQueueBudget(4 * (8 + 16)); // four added slots of 8 bytes and their entries
+        var backlog = Allocated(2, 8, budget);
+        Park(backlog, 1, 1, 1);
+        Park(backlog, 2, 2, 1);
+        Assert.True(backlog.TryGrow()); // 2 -> 4: two slots charged
+        long charged = budget.Used;
+        Park(backlog, 3, 3, 1);
+        Park(backlog, 4, 4, 1);
+        Assert.False(backlog.TryGrow()); // 4 -> 8 needs four more
+        Assert.Equal(charged, budget.Used);
+        Assert.Equal(0, budget.Refusals); // not a dropped message
+        Assert.True(backlog.IsFull);
+        Assert.False(Allocated(2, 8).TryGrow()); // no budget: fixed
     }
 }
