@@ -51,6 +51,8 @@ internal sealed class RpmsgPipeReader : PipeReader, IValueTaskSource<ReadResult>
     public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
     {
         StartRead();
+        if (cancellationToken.IsCancellationRequested)
+            return ValueTask.FromCanceled<ReadResult>(cancellationToken); // first, bytes held or not, as a Pipe's read
         try
         {
             if (TryResultWithoutWaiting(out var ready))
@@ -60,8 +62,6 @@ internal sealed class RpmsgPipeReader : PipeReader, IValueTaskSource<ReadResult>
         {
             return ValueTask.FromException<ReadResult>(e); // the input's failure faults the read, as a Pipe's
         }
-        if (cancellationToken.IsCancellationRequested)
-            return ValueTask.FromCanceled<ReadResult>(cancellationToken);
         _reading = true;
         _core.Reset(); // before the receive: a parked one may complete on another thread at once
         short version = _core.Version;

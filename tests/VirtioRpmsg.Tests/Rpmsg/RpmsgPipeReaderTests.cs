@@ -167,6 +167,32 @@ public sealed class RpmsgPipeReaderTests
     }
 
     [Fact]
+    public async Task ReadAsync_TokenAlreadyCancelled_ThrowsAsAPipeDoes_AndTheHeldBytesStay()
+    {
+        var (loop, pipe, peer) = CallerPolled();
+        using var _ = loop;
+        Deliver(loop, peer, [7, 8]);
+        var first = await pipe.Input.ReadAsync();
+        pipe.Input.AdvanceTo(first.Buffer.Start); // nothing consumed or examined: the next read returns them again
+        var reference = new Pipe();
+        await reference.Writer.WriteAsync(new byte[] { 7, 8 });
+        using var cancel = new CancellationTokenSource();
+        cancel.Cancel();
+
+        var ours = pipe.Input.ReadAsync(cancel.Token);
+        var theirs = reference.Reader.ReadAsync(cancel.Token);
+
+        Assert.True(theirs.IsCanceled, "System.IO.Pipelines' Pipe: a cancelled token cancels the read even with bytes held");
+        Assert.True(ours.IsCanceled);
+        var e = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => ours.AsTask());
+        Assert.Equal(cancel.Token, e.CancellationToken);
+        var again = await pipe.Input.ReadAsync();
+        Assert.Equal(new byte[] { 7, 8 }, again.Buffer.ToArray());
+        pipe.Input.AdvanceTo(again.Buffer.End);
+        await pipe.DisposeAsync();
+    }
+
+    [Fact]
     public async Task Misuse_IsReportedWithWhatWasWrong()
     {
         var (loop, pipe, peer) = CallerPolled();
