@@ -17,11 +17,21 @@ internal sealed partial class RpmsgRxDispatcher
     private int TakeBatch(IRpmsgTransport transport, int max)
     {
         int taken = 0;
-        while (taken < max && !_batch.IsFull && _device.State == RpmsgDeviceState.Running && transport.TryReceive(out var rx))
+        try
         {
-            taken++;
-            if (!HandleReceived(transport, rx, _batch))
-                break;
+            while (taken < max && !_batch.IsFull && _device.State == RpmsgDeviceState.Running && transport.TryReceive(out var rx))
+            {
+                taken++;
+                if (!HandleReceived(transport, rx, _batch))
+                    break;
+            }
+        }
+        catch (Exception e) when (_batch.Count > 0 && RpmsgDataGate.Handles(e))
+        {
+            // The ring broke on an element after good ones this batch already took (and gave back, unpublished): those
+            // messages are delivered, as one at a time they would have been, and then the fault breaks the device.
+            DeliverBacklog(_batch);
+            throw;
         }
         Flush(transport);
         return taken;

@@ -63,6 +63,35 @@ public class RpmsgDeviceFaultTests
     }
 
     [Fact]
+    public void Poll_RingFaultAfterGoodMessagesInOneBatch_DeliversThemBeforeTheDeviceBreaks()
+    {
+        using var loop = RpmsgLoopback.Create(
+            host: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
+            remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll);
+        var got = new List<byte>();
+        loop.Host.CreateEndpoint(0x500, (_, _, payload) => got.Add(payload[0]));
+        var peer = loop.Remote.CreateEndpoint(0x400);
+        Assert.True(peer.TrySendTo(0x500, [1]));
+        Assert.True(peer.TrySendTo(0x500, [2]));
+        // Then a used element naming a descriptor that does not exist: the batch that took the two breaks on it.
+        var layout = new VringLayout(256, 4096);
+        long used = 0x4000 + layout.UsedOffset;
+        using (var lease = loop.Region.Acquire())
+        {
+            ushort idx = lease.ReadUInt16(used + 2);
+            lease.WriteUInt32(used + 4 + 8 * (idx % 256), 9999);
+            lease.WriteUInt32(used + 4 + 8 * (idx % 256) + 4, 32);
+            lease.WriteUInt16(used + 2, (ushort)(idx + 1));
+        }
+
+        Assert.Throws<RpmsgDeviceUnavailableException>(() => loop.Host.Poll());
+
+        Assert.Equal(RpmsgDeviceState.Broken, loop.Host.State);
+        Assert.Equal(FaultLayer.Virtqueue, loop.Host.Fault!.Layer);
+        Assert.Equal(new byte[] { 1, 2 }, got); // the peer's messages before the bad element are not lost with it
+    }
+
+    [Fact]
     public void Send_ConfigurationFault_LaterUnavailableCarriesSameFault()
     {
         using var loop = RpmsgLoopback.Create(hostBufferSize: 512, remoteBufferSize: 256);
