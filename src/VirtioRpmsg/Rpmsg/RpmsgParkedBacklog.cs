@@ -110,6 +110,22 @@ internal sealed class RpmsgParkedBacklog
         return true;
     }
 
+    /// <summary>
+    /// The oldest message is about to go into an endpoint queue, which charges it to the same budget: up to
+    /// <paramref name="bytes"/> of the growth charge moves there with it. Kept until the backlog empties, the
+    /// charge made the queue drop a grown backlog's messages the budget covered once (the peer's buffers had gone
+    /// back, so nothing held it back). The grown slots stay allocated until then: the backlog and the queues hold
+    /// at most the budget plus the grown slots (docs/threat-model.md).
+    /// </summary>
+    internal void HandOverCharge(long bytes)
+    {
+        long moved = Math.Min(bytes, _charged);
+        if (moved <= 0)
+            return;
+        _charged -= moved;
+        _budget!.Release(moved);
+    }
+
     internal void Pop()
     {
         _head = (_head + 1) % _capacity;

@@ -192,6 +192,8 @@ internal sealed partial class RpmsgRxDispatcher
             }
             else
             {
+                if (endpoint.QueueCapacity > 0)
+                    backlog.HandOverCharge(RpmsgQueueBudget.Cost(payload.Length));
                 Deliver(endpoint, source, destination, payload);
             }
             backlog.Pop();

@@ -132,4 +132,25 @@ public class RpmsgParkedBacklogTests
         Assert.True(backlog.IsFull);
         Assert.False(Allocated(2, 8).TryGrow()); // no budget: fixed
     }
+
+    [Fact]
+    public void HandOverCharge_MovesAtMostTheGrowthChargeAndTheShrinkRefundsOnlyTheRest()
+    {
+        var budget = new RpmsgQueueBudget(1 << 20);
+        var backlog = Allocated(1, 8, budget);
+        Park(backlog, 1, 1, 1);
+        Assert.True(backlog.TryGrow()); // one slot added: 8 + 16 bytes charged
+        Park(backlog, 2, 2, 1);
+        Assert.Equal(24, budget.Used);
+        backlog.HandOverCharge(10);
+        Assert.Equal(14, budget.Used);
+        backlog.Pop();
+        backlog.HandOverCharge(100); // more than is left: only the rest
+        Assert.Equal(0, budget.Used);
+        backlog.Pop(); // empty: shrinks, nothing left to refund (a double refund would go below zero)
+        Assert.Equal(0, budget.Used);
+        Assert.Equal(1, backlog.Capacity);
+        backlog.HandOverCharge(100); // not grown: nothing charged, nothing moves
+        Assert.Equal(0, budget.Used);
+    }
 }

@@ -1,0 +1,65 @@
+using VirtioRpmsg.Rpmsg;
+
+namespace VirtioRpmsg.Tests.Rpmsg;
+
+/// <summary>
+/// The parking backlog grows within the queue budget (MaxQueuedBytes) shared with the endpoint queues. Its
+/// messages, once delivered, are charged again by the queues they land in: the backlog must not keep their slots'
+/// charge until it is empty, or a burst the peer was allowed to send (its buffers went back) is dropped at the end.
+/// </summary>
+public class RpmsgParkingBudgetTests
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
+    private const int Parked = 48; // more than the 32 fixed slots (one per buffer at vringNum 16): the backlog grows once
+    private const int BufferSize = 2048;
+    private const long OneGrowth = 32 * (BufferSize - 16 + 16); // 32 slots added, each a payload slot and its entry
+
+    [Fact]
+    public void ParkPending_GrownBacklogDeliveredIntoAQueue_DropsNothingTheBudgetCovers()
+    {
+        // Room for one growth and little more: far below what the burst costs in the queue (48 x (1 + 64) bytes)
+        // plus the growth, but far above what it costs once the backlog's charge moves with its messages.
+        using var loop = RpmsgLoopback.Create(
+            host: o => o.MaxQueuedBytes = OneGrowth + 1_000,
+            remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll, // returns the host's tx buffers only when told
+            hostBufferSize: BufferSize,
+            remoteBufferSize: BufferSize,
+            vringNum: 16);
+        loop.Remote.CreateEndpoint(0x400); // sink, a queue
+        var queue = loop.Host.CreateEndpoint(0x501);
+        bool callbackSent = false;
+        var blocked = loop.Host.CreateEndpoint(0x500, (ept, _, _) =>
+        {
+            ept.SendTo(0x400, [1], Bound); // no free tx buffer: parks what arrives meanwhile
+            Volatile.Write(ref callbackSent, true);
+        });
+        while (blocked.TrySendTo(0x400, [0]))
+        {
+        }
+        long waits = loop.Host.Counters.TxBufferWaits;
+        long rx = loop.Host.Counters.RxMessages;
+        var source = loop.Remote.CreateEndpoint(0x401);
+        source.SendTo(0x500, [9]);
+        RpmsgLoopback.WaitForBlockedSenders(loop.Host, waits);
+
+        // Everything after the trigger arrives while the callback is blocked: parked (counted), none batched.
+        var burst = Task.Run(() =>
+        {
+            for (int i = 0; i < Parked; i++)
+                source.SendTo(0x501, [(byte)i], Bound);
+        });
+        Assert.True(burst.Wait(Bound), "the remote's burst was not parked");
+        Assert.True(SpinWait.SpinUntil(() => loop.Host.Counters.RxMessages >= rx + Parked, Bound), "the burst was not parked in full");
+
+        Assert.True(Task.Run(() => loop.Remote.Poll()).Wait(Bound)); // gives the host its tx buffers back
+        // Read only once the whole backlog is in the queue: reading earlier would refund what the delivery needs.
+        Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref callbackSent) && !loop.Host.Rx.HasBacklog, Bound), "the backlog was not delivered");
+        var received = new List<int>();
+        var buffer = new byte[16];
+        while (received.Count < Parked && queue.TryReceive(buffer, TimeSpan.Zero, out _))
+            received.Add(buffer[0]);
+        Assert.Equal(0, loop.Host.Counters.Dropped);
+        Assert.Equal(Enumerable.Range(0, Parked), received);
+        Assert.True(SpinWait.SpinUntil(() => loop.Host.QueueBudget.Used == 0, Bound), $"{loop.Host.QueueBudget.Used} bytes still charged");
+    }
+}
