@@ -23,6 +23,8 @@ internal sealed class RpmsgParkedBacklog
     private Entry[] _entries = [];
     private byte[] _baseSlab = [];
     private Entry[] _baseEntries = [];
+    private byte[] _spareSlab = [];
+    private Entry[] _spareEntries = [];
     private long _charged; // bytes charged to _budget for the slots beyond _baseCapacity
     private int _head;
     private int _count;
@@ -60,15 +62,20 @@ internal sealed class RpmsgParkedBacklog
     {
         if (_budget is null)
             return false;
-        long grown = 2L * _capacity;
+        // Straight to the slots kept from the last burst when they are larger: a callback that blocks again and again
+        // (a peer that keeps sending) allocates nothing per burst.
+        bool reuse = _spareEntries.Length > _capacity;
+        long grown = reuse ? _spareEntries.Length : 2L * _capacity;
         if (grown * _slotSize > Array.MaxLength)
             return false;
         long cost = (grown - _capacity) * (_slotSize + EntryBytes);
         if (!_budget.TryReserve(cost))
             return false;
         _charged += cost;
-        var entries = new Entry[grown];
-        var slab = new byte[grown * _slotSize];
+        var entries = reuse ? _spareEntries : new Entry[grown];
+        var slab = reuse ? _spareSlab : new byte[grown * _slotSize];
+        if (reuse)
+            (_spareEntries, _spareSlab) = ([], []);
         for (int i = 0; i < _count; i++)
         {
             // Unwrapped into the new arrays: the oldest first. A callback running on the oldest keeps its span
@@ -133,9 +140,12 @@ internal sealed class RpmsgParkedBacklog
             Shrink();
     }
 
-    // Empty after a burst: the fixed slots again, and the budget gets the rest back.
+    // Empty after a burst: the fixed slots again, and the budget gets the rest back. The grown slots are kept, not
+    // charged, for the next burst (at most the budget's worth: what the largest growth was charged).
     private void Shrink()
     {
+        if (_entries.Length > _spareEntries.Length)
+            (_spareEntries, _spareSlab) = (_entries, _slab);
         _entries = _baseEntries;
         _slab = _baseSlab;
         _capacity = _baseCapacity;

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using VirtioRpmsg.Memory;
 
 namespace VirtioRpmsg.Rpmsg;
@@ -250,14 +251,40 @@ internal sealed partial class RpmsgRxDispatcher
     internal void ParkPending(IRpmsgTransport transport)
     {
         _parked.EnsureAllocated();
-        while (_device.State == RpmsgDeviceState.Running && HasParkingRoom(transport) && transport.TryReceive(out var rx))
+        ParkingRefused = false;
+        bool mayGrow = Stopwatch.GetElapsedTime(_callbackWaitSince) >= GrowAfter;
+        while (_device.State == RpmsgDeviceState.Running && HasParkingRoom(transport, mayGrow) && transport.TryReceive(out var rx))
             HandleReceived(transport, rx, _parked);
         Flush(transport);
     }
 
+    // How long a callback's send waits before the backlog may grow past one slot per buffer. A peer that is returning
+    // our buffers gets the callback going again within this; the fixed slots then flow-control a peer that only
+    // floods (it waits for its buffers, as before the backlog could grow), and only a wait that lasts (a peer blocked
+    // on us in turn) pays for more memory.
+    private static readonly TimeSpan GrowAfter = TimeSpan.FromMilliseconds(5);
+    private long _callbackWaitSince; // dispatching thread only
+
+    /// <summary>A sender inside a callback on this thread began to wait for a tx buffer.</summary>
+    internal void CallbackSendBeganWaiting() => _callbackWaitSince = Stopwatch.GetTimestamp();
+
+    /// <summary>The last <see cref="ParkPending"/> left a message in the ring: the backlog was full and the budget refused to grow it (dispatching thread only).</summary>
+    internal bool ParkingRefused { get; private set; }
+
+    /// <summary>Messages parked now (dispatching thread only).</summary>
+    internal int ParkedCount => _parked.Count;
+
     // Full: grows only for a message waiting now, within the device's queue budget (MaxQueuedBytes). Past that the
     // peer waits for its buffers, and two such dispatchers can still wait on each other until the send timeout.
-    private bool HasParkingRoom(IRpmsgTransport transport) => !_parked.IsFull || (transport.RxPending && _parked.TryGrow());
+    private bool HasParkingRoom(IRpmsgTransport transport, bool mayGrow)
+    {
+        if (!_parked.IsFull || !mayGrow || !transport.RxPending)
+            return !_parked.IsFull;
+        if (_parked.TryGrow())
+            return true;
+        ParkingRefused = true;
+        return false;
+    }
 
     /// <summary>Returns a held zero-copy rx buffer (any thread). Never throws: it runs from Dispose.</summary>
     internal void ReleaseHeld(int id)

@@ -14,7 +14,7 @@ namespace VirtioRpmsg.Rpmsg;
 /// with it this side's receive path) waits, until both sides' parking backlogs fill and the two
 /// dispatchers wait on each other until the send timeout.
 /// </summary>
-internal sealed class RpmsgTxPath
+internal sealed partial class RpmsgTxPath
 {
     private readonly RpmsgDevice _device;
     private readonly RpmsgDataGate _gate;
@@ -253,7 +253,10 @@ internal sealed class RpmsgTxPath
     {
         _counters.CountTxWait();
         if (callback)
+        {
             Interlocked.Increment(ref _turn.CallbackWaiters);
+            _device.Rx.CallbackSendBeganWaiting();
+        }
         lock (_armLock)
         {
             Interlocked.Increment(ref _waiters);
@@ -329,41 +332,7 @@ internal sealed class RpmsgTxPath
         var rx = _device.Rx;
         if (rx.IsDispatcherContext)
         {
-            // Sending from a callback: the dispatcher is us, so nobody else watches the doorbell.
-            // Keep the peer's buffers flowing (parking), then wait on the doorbell directly; Stop
-            // cancels the wait through the device's own token.
-            if (_device.Transport is { } transport)
-            {
-                try
-                {
-                    rx.ParkPending(transport);
-                }
-                catch (Exception e) when (RpmsgDataGate.Handles(e))
-                {
-                    throw _gate.Translate(e);
-                }
-            }
-            if (!rx.IsDispatcherThread && _device.HasDispatcherThread && !rx.HandOver.IsHeldByCurrentThread)
-            {
-                // Inside a Poll while the dispatcher thread runs: the doorbell is the dispatcher's
-                // (one waiter only). It signals us on every ring while the Poll owns the rx ring.
-                // (Unless this thread is a reader that holds the doorbell: RpmsgDoorbellHandOver.)
-                _signal.Wait(signal, slice, cancellationToken);
-                return;
-            }
-            var token = _linkedStop.Rent(cancellationToken, _device.StopToken, out var linked);
-            try
-            {
-                _device.Doorbell.Wait(TimeSpan.FromMilliseconds(slice), token);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                // Stopped: the caller's next step reports RpmsgDeviceUnavailableException.
-            }
-            finally
-            {
-                _linkedStop.Return(linked);
-            }
+            WaitInCallback(signal, slice, cancellationToken);
             return;
         }
         // With a dispatcher thread the signal comes as soon as buffers return. Without one
@@ -375,5 +344,5 @@ internal sealed class RpmsgTxPath
     internal void ThrowIfUnavailable() => _device.ThrowIfUnavailable();
 
     internal TimeoutException Timeout() =>
-        new($"rpmsg device '{_device.Name}': no free tx buffer within the send timeout ({_device.Options.SendTimeout.TotalMilliseconds} ms unless overridden)");
+        new($"rpmsg device '{_device.Name}': no free tx buffer within the send timeout ({_device.Options.SendTimeout.TotalMilliseconds} ms unless overridden)" + ParkingNote());
 }

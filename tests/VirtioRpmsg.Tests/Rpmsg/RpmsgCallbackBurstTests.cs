@@ -46,4 +46,46 @@ public class RpmsgCallbackBurstTests
             Assert.Equal(Enumerable.Range(0, burst), echoes);
         Assert.Equal(0, loop.Host.Counters.Dropped);
     }
+
+    [Theory]
+    [InlineData(RpmsgWaitStrategy.Interrupt)]
+    [InlineData(RpmsgWaitStrategy.CallerPoll)]
+    public void Send_CallbackBlocked_ParksThePeersMessagesAsTheyCome_NotAtTheRecheckInterval(RpmsgWaitStrategy hostWait)
+    {
+        // The host wakes only by a kick (a one-minute recheck); the remote never returns the host's tx buffers, so the
+        // callback stays blocked, and the remote's 200 sends need the host to park each ring's worth as it arrives.
+        using var loop = RpmsgLoopback.Create(
+            host: o => (o.WaitStrategy, o.IdleRecheckInterval, o.SendTimeout) = (hostWait, TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(60)),
+            // Nobody polls the remote: its blocked sender looks for buffers the host gave back every 10 ms.
+            remote: o => (o.WaitStrategy, o.IdleRecheckInterval) = (RpmsgWaitStrategy.CallerPoll, TimeSpan.FromMilliseconds(10)),
+            vringNum: VringNum);
+        loop.Remote.CreateEndpoint(0x400);
+        using var inCallback = new ManualResetEventSlim();
+        var blocked = loop.Host.CreateEndpoint(0x500, (ept, _, payload) =>
+        {
+            if (payload[0] != 9)
+                return;
+            inCallback.Set();
+            ept.SendTo(0x400, [1]); // returns once the remote polls, at the end
+        });
+        while (blocked.TrySendTo(0x400, [0]))
+        {
+        }
+        var source = loop.Remote.CreateEndpoint(0x401);
+        source.SendTo(0x500, [9]);
+        var poller = hostWait == RpmsgWaitStrategy.CallerPoll ? Task.Run(() => loop.Host.Poll()) : Task.CompletedTask;
+        Assert.True(inCallback.Wait(TimeSpan.FromSeconds(30)), "the callback did not run");
+
+        var flood = Task.Run(() =>
+        {
+            for (int i = 0; i < 200; i++)
+                source.SendTo(0x500, [3], TimeSpan.FromSeconds(30));
+        });
+
+        Assert.True(flood.Wait(TimeSpan.FromSeconds(30)), "the remote's sends waited for the host's recheck interval");
+        Assert.True(Task.Run(() => loop.Remote.Poll()).Wait(TimeSpan.FromSeconds(30))); // the host's tx buffers back
+        Assert.True(poller.Wait(TimeSpan.FromSeconds(30)), "the host's Poll did not end");
+        loop.WaitUntil(() => loop.Host.Counters.RxMessages == 201, "every message delivered");
+        Assert.Equal(0, loop.Host.Counters.CallbackErrors);
+    }
 }

@@ -153,4 +153,43 @@ public class RpmsgParkedBacklogTests
         backlog.HandOverCharge(100); // not grown: nothing charged, nothing moves
         Assert.Equal(0, budget.Used);
     }
+
+    [Fact]
+    public void TryGrow_AfterAnEmptiedBurst_ReusesTheLargestSlotsWithoutAllocating()
+    {
+        var budget = new RpmsgQueueBudget(1 << 20);
+        var backlog = Allocated(2, 8, budget);
+        var order = new uint[8];
+        bool Burst(int messages)
+        {
+            // No asserts inside: only the backlog's own work between the allocation readings.
+            for (int i = 0; i < messages; i++)
+            {
+                if (backlog.IsFull && !backlog.TryGrow())
+                    return false;
+                backlog.Reserve((uint)i, 0x400, 1)[0] = (byte)i;
+                backlog.Commit();
+            }
+            for (int i = 0; i < messages; i++)
+            {
+                if (!backlog.TryPeek(out order[i], out _, out _))
+                    return false;
+                backlog.Pop();
+            }
+            return true;
+        }
+        Assert.True(Burst(8)); // 2 -> 4 -> 8, then back to 2
+        Assert.Equal([0u, 1, 2, 3, 4, 5, 6, 7], order);
+        Assert.Equal(2, backlog.Capacity);
+        Assert.Equal(0, budget.Used);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        bool ok = Burst(8); // 2 -> 8 at once, into the kept slots
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.True(ok);
+        Assert.Equal(0, allocated);
+        Assert.Equal([0u, 1, 2, 3, 4, 5, 6, 7], order);
+        Assert.Equal(0, budget.Used);
+    }
 }

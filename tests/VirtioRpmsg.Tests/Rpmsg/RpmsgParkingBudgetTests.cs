@@ -62,4 +62,51 @@ public class RpmsgParkingBudgetTests
         Assert.Equal(Enumerable.Range(0, Parked), received);
         Assert.True(SpinWait.SpinUntil(() => loop.Host.QueueBudget.Used == 0, Bound), $"{loop.Host.QueueBudget.Used} bytes still charged");
     }
+
+    [Fact]
+    public void Send_CallbackWhoseBacklogCannotGrowTimesOut_SayingSoWithTheLimit()
+    {
+        // The budget's minimum: the 32 fixed slots (512-byte buffers) double twice, to 128; then growth is refused.
+        const long limit = ushort.MaxValue + 64L;
+        using var loop = RpmsgLoopback.Create(
+            host: o => o.MaxQueuedBytes = limit,
+            remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll, // never returns the host's tx buffers
+            vringNum: 16);
+        loop.Remote.CreateEndpoint(0x400);
+        TimeoutException? timedOut = null;
+        using var done = new ManualResetEventSlim();
+        var blocked = loop.Host.CreateEndpoint(0x500, (ept, _, payload) =>
+        {
+            if (payload[0] != 9)
+                return;
+            try
+            {
+                ept.SendTo(0x400, [1], TimeSpan.FromSeconds(2));
+            }
+            catch (TimeoutException e)
+            {
+                timedOut = e;
+            }
+            done.Set();
+        });
+        while (blocked.TrySendTo(0x400, [0]))
+        {
+        }
+        var source = loop.Remote.CreateEndpoint(0x401);
+        source.SendTo(0x500, [9]);
+        // The peer sends until the host parks nothing more (128 parked, 16 in the ring), then the callback times out.
+        var flood = Task.Run(() =>
+        {
+            while (!done.IsSet)
+            {
+                if (!source.TrySendTo(0x500, [3]))
+                    Thread.Yield();
+            }
+        });
+        Assert.True(done.Wait(Bound), "the callback's send neither succeeded nor timed out");
+        Assert.True(flood.Wait(Bound));
+        Assert.NotNull(timedOut);
+        Assert.Contains("could not park more of the peer's messages (128 parked", timedOut.Message);
+        Assert.Contains($"MaxQueuedBytes {limit} reached", timedOut.Message);
+    }
 }

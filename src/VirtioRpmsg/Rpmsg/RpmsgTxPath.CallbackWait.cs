@@ -1,0 +1,86 @@
+namespace VirtioRpmsg.Rpmsg;
+
+/// <summary>
+/// A sender inside a receive callback waiting for a tx buffer: the dispatcher is that sender, so it keeps the peer's
+/// buffers flowing itself (parking what arrives) and, unless a dispatcher thread watches the doorbell for it, waits
+/// on the doorbell directly.
+/// </summary>
+internal sealed partial class RpmsgTxPath
+{
+    private void WaitInCallback(long signal, int slice, CancellationToken cancellationToken)
+    {
+        var rx = _device.Rx;
+        // Inside a Poll while the dispatcher thread runs, the doorbell is the dispatcher's (one waiter only), and it
+        // signals us on every ring while the Poll owns the rx ring. Unless this thread is a reader that holds the
+        // doorbell (RpmsgDoorbellHandOver).
+        bool onDoorbell = rx.IsDispatcherThread || !_device.HasDispatcherThread || rx.HandOver.IsHeldByCurrentThread;
+        var transport = _device.Transport;
+        if (transport is not null && !ParkThenArm(transport, onDoorbell))
+            return; // a message came in before the kicks were on: park it first (the caller re-tries, then comes back)
+        if (!onDoorbell)
+        {
+            _signal.Wait(signal, slice, cancellationToken);
+            return;
+        }
+        // Stop cancels the wait through the device's own token.
+        var token = _linkedStop.Rent(cancellationToken, _device.StopToken, out var linked);
+        try
+        {
+            _device.Doorbell.Wait(TimeSpan.FromMilliseconds(slice), token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Stopped: the caller's next step reports RpmsgDeviceUnavailableException.
+        }
+        finally
+        {
+            _linkedStop.Return(linked);
+            if (transport is not null)
+                DisarmRx(transport);
+        }
+    }
+
+    // Parks what arrived; then, waiting on the doorbell, asks the peer to kick for its next message as well as for our
+    // returned buffers: parking it is what lets the peer go on, and the dispatcher takes batches with kicks off, so
+    // without this a peer that sends (and returns nothing) was seen only at each IdleRecheckInterval. False when a
+    // message is pending after the enable and there was room to park it.
+    private bool ParkThenArm(IRpmsgTransport transport, bool onDoorbell)
+    {
+        try
+        {
+            _device.Rx.ParkPending(transport);
+            return !onDoorbell || transport.EnableRxNotifications() || _device.Rx.ParkingRefused;
+        }
+        catch (Exception e) when (RpmsgDataGate.Handles(e))
+        {
+            throw _gate.Translate(e);
+        }
+    }
+
+    // Off again once awake: the dispatcher loop (or the next Poll, under CallerPoll) turns them on only before it
+    // sleeps, and a peer whose kick blocks must not fill the doorbell meanwhile.
+    private void DisarmRx(IRpmsgTransport transport)
+    {
+        if (!_gate.TryEnter(out _))
+            return;
+        try
+        {
+            transport.DisableRxNotifications();
+        }
+        catch (Exception e) when (RpmsgDataGate.Handles(e))
+        {
+            _gate.Absorb(e, "rx notifications not disabled after a callback sender's wait");
+        }
+        finally
+        {
+            _gate.Exit();
+        }
+    }
+
+    // A callback sender whose dispatcher could park nothing more: the peer may be waiting for buffers we hold, as we
+    // wait for its.
+    private string ParkingNote() =>
+        _device.Rx.IsDispatcherContext && _device.Rx.ParkingRefused
+            ? $"; the receive side could not park more of the peer's messages ({_device.Rx.ParkedCount} parked, MaxQueuedBytes {_device.Options.MaxQueuedBytes} reached), so the peer may be waiting for its buffers while this callback waits for ours"
+            : "";
+}
