@@ -192,4 +192,30 @@ public class RpmsgParkedBacklogTests
         Assert.Equal([0u, 1, 2, 3, 4, 5, 6, 7], order);
         Assert.Equal(0, budget.Used);
     }
+
+    [Fact]
+    public void TryGrow_KeptSlotsBeyondWhatTheBudgetLeavesNow_StillDoubles()
+    {
+        // Slots of 8 bytes, 24 charged each: 2 -> 4 -> 8 costs 48 + 96.
+        var budget = new RpmsgQueueBudget(1 << 20);
+        var backlog = Allocated(2, 8, budget);
+        for (uint i = 0; i < 8; i++)
+        {
+            if (backlog.IsFull)
+                Assert.True(backlog.TryGrow());
+            Park(backlog, i, (byte)i, 8);
+        }
+        while (backlog.Count > 0)
+            backlog.Pop(); // kept: the 8 slots
+        // The endpoint queues now hold all but one doubling's worth: the kept slots (144 more) do not fit, 2 -> 4 (48) does.
+        Assert.True(budget.TryReserve((1 << 20) - 48));
+        Park(backlog, 1, 1, 8);
+        Park(backlog, 2, 2, 8);
+
+        Assert.True(backlog.TryGrow(), "a doubling the budget covers was refused");
+        Assert.Equal(4, backlog.Capacity);
+        Assert.Equal(1 << 20, budget.Used);
+        Assert.True(backlog.TryPeek(out uint first, out _, out _));
+        Assert.Equal(1u, first);
+    }
 }
