@@ -63,15 +63,13 @@ internal sealed class RpmsgParkedBacklog
         if (_budget is null)
             return false;
         // Straight to the slots kept from the last burst when they are larger: a callback that blocks again and again
-        // (a peer that keeps sending) allocates nothing per burst.
-        bool reuse = _spareEntries.Length > _capacity;
+        // (a peer that keeps sending) allocates nothing per burst. When the budget no longer covers them all (the
+        // queues hold part of it), a doubling it covers still goes ahead: refusing it could leave two dispatchers
+        // waiting on each other.
+        bool reuse = _spareEntries.Length > _capacity && TryCharge(_spareEntries.Length);
         long grown = reuse ? _spareEntries.Length : 2L * _capacity;
-        if (grown * _slotSize > Array.MaxLength)
+        if (!reuse && (grown * _slotSize > Array.MaxLength || !TryCharge(grown)))
             return false;
-        long cost = (grown - _capacity) * (_slotSize + EntryBytes);
-        if (!_budget.TryReserve(cost))
-            return false;
-        _charged += cost;
         var entries = reuse ? _spareEntries : new Entry[grown];
         var slab = reuse ? _spareSlab : new byte[grown * _slotSize];
         if (reuse)
@@ -88,6 +86,15 @@ internal sealed class RpmsgParkedBacklog
         _slab = slab;
         _capacity = (int)grown;
         _head = 0;
+        return true;
+    }
+
+    private bool TryCharge(long grown)
+    {
+        long cost = (grown - _capacity) * (_slotSize + EntryBytes);
+        if (!_budget!.TryReserve(cost))
+            return false;
+        _charged += cost;
         return true;
     }
 
