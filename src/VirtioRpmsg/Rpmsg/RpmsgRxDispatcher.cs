@@ -250,6 +250,7 @@ internal sealed partial class RpmsgRxDispatcher
     /// <summary>Dispatcher blocked inside a callback: copy what arrived into the backlog and give the buffers back.</summary>
     internal void ParkPending(IRpmsgTransport transport)
     {
+        Parking?.Invoke();
         _parked.EnsureAllocated();
         ParkingRefused = false;
         bool mayGrow = Stopwatch.GetElapsedTime(_callbackWaitSince) >= GrowAfter;
@@ -262,7 +263,10 @@ internal sealed partial class RpmsgRxDispatcher
     // our buffers gets the callback going again within this; the fixed slots then flow-control a peer that only
     // floods (it waits for its buffers, as before the backlog could grow), and only a wait that lasts (a peer blocked
     // on us in turn) pays for more memory.
-    private static readonly TimeSpan GrowAfter = TimeSpan.FromMilliseconds(5);
+    internal TimeSpan GrowAfter { get; set; } = TimeSpan.FromMilliseconds(5); // tests lengthen it
+
+    /// <summary>Test hook: raised on the dispatching thread each time a blocked callback sender parks what arrived.</summary>
+    internal Action? Parking { get; set; }
     private long _callbackWaitSince; // dispatching thread only
 
     /// <summary>A sender inside a callback on this thread began to wait for a tx buffer.</summary>

@@ -88,4 +88,54 @@ public class RpmsgCallbackBurstTests
         loop.WaitUntil(() => loop.Host.Counters.RxMessages == 201, "every message delivered");
         Assert.Equal(0, loop.Host.Counters.CallbackErrors);
     }
+
+    [Theory]
+    [InlineData(RpmsgWaitStrategy.Interrupt)]
+    [InlineData(RpmsgWaitStrategy.CallerPoll)]
+    public void Send_CallbackBlockedWithTheBacklogFullBeforeItMayGrow_WaitsInsteadOfSpinning(RpmsgWaitStrategy hostWait)
+    {
+        // The remote fills the host's fixed slots and its ring, and never returns the host's tx buffers: until the
+        // backlog may grow, the callback's send has nothing to do but wait (for its buffers, or for the growth).
+        using var loop = RpmsgLoopback.Create(
+            host: o => (o.WaitStrategy, o.IdleRecheckInterval, o.SendTimeout) = (hostWait, TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(60)),
+            remote: o => (o.WaitStrategy, o.IdleRecheckInterval) = (RpmsgWaitStrategy.CallerPoll, TimeSpan.FromMilliseconds(10)),
+            vringNum: VringNum);
+        loop.Host.Rx.GrowAfter = TimeSpan.FromSeconds(60);
+        int passes = 0;
+        loop.Host.Rx.Parking = () => Interlocked.Increment(ref passes);
+        loop.Remote.CreateEndpoint(0x400);
+        using var inCallback = new ManualResetEventSlim();
+        var blocked = loop.Host.CreateEndpoint(0x500, (ept, _, payload) =>
+        {
+            if (payload[0] != 9)
+                return;
+            inCallback.Set();
+            ept.SendTo(0x400, [1]); // returns once the remote polls, at the end
+        });
+        while (blocked.TrySendTo(0x400, [0]))
+        {
+        }
+        var source = loop.Remote.CreateEndpoint(0x401);
+        source.SendTo(0x500, [9]);
+        var poller = hostWait == RpmsgWaitStrategy.CallerPoll ? Task.Run(() => loop.Host.Poll()) : Task.CompletedTask;
+        Assert.True(inCallback.Wait(TimeSpan.FromSeconds(30)), "the callback did not run");
+        const int Fill = 2 * VringNum + VringNum; // the 32 fixed slots, then the ring's 16 buffers
+        var flood = Task.Run(() =>
+        {
+            for (int i = 0; i < Fill; i++)
+                source.SendTo(0x500, [3], TimeSpan.FromSeconds(30));
+        });
+        Assert.True(flood.Wait(TimeSpan.FromSeconds(30)), "the host did not park the fixed slots' worth");
+        Assert.False(source.TrySendTo(0x500, [3]), "the host's ring is not full");
+
+        // Each pass parks nothing: a spinning sender makes thousands in this bound, a waiting one none (nothing rings).
+        int before = Volatile.Read(ref passes);
+        bool spun = SpinWait.SpinUntil(() => Volatile.Read(ref passes) - before > 50, TimeSpan.FromMilliseconds(500));
+
+        Assert.True(Task.Run(() => loop.Remote.Poll()).Wait(TimeSpan.FromSeconds(30))); // the host's tx buffers back
+        Assert.True(poller.Wait(TimeSpan.FromSeconds(30)), "the host's Poll did not end");
+        Assert.False(spun, $"the callback's send looked {Volatile.Read(ref passes) - before} times with nothing to park");
+        loop.WaitUntil(() => loop.Host.Counters.RxMessages == 1 + Fill, "every message delivered");
+        Assert.Equal(0, loop.Host.Counters.CallbackErrors);
+    }
 }
