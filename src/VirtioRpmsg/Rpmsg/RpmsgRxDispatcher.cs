@@ -252,7 +252,7 @@ internal sealed partial class RpmsgRxDispatcher
     {
         Parking?.Invoke();
         _parked.EnsureAllocated();
-        ParkingRefused = false;
+        ParkingRefused = GrowthDeferred = false;
         bool mayGrow = Stopwatch.GetElapsedTime(_callbackWaitSince) >= GrowAfter;
         while (_device.State == RpmsgDeviceState.Running && HasParkingRoom(transport, mayGrow) && transport.TryReceive(out var rx))
             HandleReceived(transport, rx, _parked);
@@ -275,6 +275,21 @@ internal sealed partial class RpmsgRxDispatcher
     /// <summary>The last <see cref="ParkPending"/> left a message in the ring: the backlog was full and the budget refused to grow it (dispatching thread only).</summary>
     internal bool ParkingRefused { get; private set; }
 
+    /// <summary>The last <see cref="ParkPending"/> left a message in the ring: the backlog was full and may not grow yet (dispatching thread only).</summary>
+    internal bool GrowthDeferred { get; private set; }
+
+    /// <summary>After a deferred growth, how long the sender waits at most before it may grow (at least 1 ms); otherwise int.MaxValue.</summary>
+    internal int MillisecondsUntilGrowth
+    {
+        get
+        {
+            if (!GrowthDeferred)
+                return int.MaxValue;
+            var left = GrowAfter - Stopwatch.GetElapsedTime(_callbackWaitSince);
+            return Math.Max(1, (int)Math.Ceiling(left.TotalMilliseconds));
+        }
+    }
+
     /// <summary>Messages parked now (dispatching thread only).</summary>
     internal int ParkedCount => _parked.Count;
 
@@ -282,8 +297,15 @@ internal sealed partial class RpmsgRxDispatcher
     // peer waits for its buffers, and two such dispatchers can still wait on each other until the send timeout.
     private bool HasParkingRoom(IRpmsgTransport transport, bool mayGrow)
     {
-        if (!_parked.IsFull || !mayGrow || !transport.RxPending)
-            return !_parked.IsFull;
+        if (!_parked.IsFull)
+            return true;
+        if (!transport.RxPending)
+            return false;
+        if (!mayGrow)
+        {
+            GrowthDeferred = true;
+            return false;
+        }
         if (_parked.TryGrow())
             return true;
         ParkingRefused = true;

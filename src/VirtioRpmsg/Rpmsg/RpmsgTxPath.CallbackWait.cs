@@ -17,6 +17,8 @@ internal sealed partial class RpmsgTxPath
         var transport = _device.Transport;
         if (transport is not null && !ParkThenArm(transport, onDoorbell))
             return; // a message came in before the kicks were on: park it first (the caller re-tries, then comes back)
+        // Full before it may grow: nothing to park until then, so no sooner than then (or our buffers back).
+        slice = Math.Min(slice, rx.MillisecondsUntilGrowth);
         if (!onDoorbell)
         {
             _signal.Wait(signal, slice, cancellationToken);
@@ -42,19 +44,24 @@ internal sealed partial class RpmsgTxPath
 
     // Parks what arrived; then, waiting on the doorbell, asks the peer to kick for its next message as well as for our
     // returned buffers: parking it is what lets the peer go on, and the dispatcher takes batches with kicks off, so
-    // without this a peer that sends (and returns nothing) was seen only at each IdleRecheckInterval. False when a
-    // message is pending after the enable and there was room to park it.
+    // without this a peer that sends (and returns nothing) was seen only at each IdleRecheckInterval. False (kicks
+    // off again) when a message is pending after the enable and there was room to park it; a full backlog that may
+    // not grow (yet, or at all) parks nothing more, so the sender waits (re-trying at once spun for the 5 ms).
     private bool ParkThenArm(IRpmsgTransport transport, bool onDoorbell)
     {
+        var rx = _device.Rx;
         try
         {
-            _device.Rx.ParkPending(transport);
-            return !onDoorbell || transport.EnableRxNotifications() || _device.Rx.ParkingRefused;
+            rx.ParkPending(transport);
+            if (!onDoorbell || transport.EnableRxNotifications() || rx.ParkingRefused || rx.GrowthDeferred)
+                return true;
         }
         catch (Exception e) when (RpmsgDataGate.Handles(e))
         {
             throw _gate.Translate(e);
         }
+        DisarmRx(transport); // the caller's re-try may succeed: the callback then goes on with kicks off, as it ran
+        return false;
     }
 
     // Off again once awake: the dispatcher loop (or the next Poll, under CallerPoll) turns them on only before it
