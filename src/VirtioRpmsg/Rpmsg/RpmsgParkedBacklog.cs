@@ -70,6 +70,9 @@ internal sealed class RpmsgParkedBacklog
         long grown = reuse ? _spareEntries.Length : 2L * _capacity;
         if (!reuse && (grown * _slotSize > Array.MaxLength || !TryCharge(grown)))
             return false;
+        // That doubling fits in the kept slots: used in part (the arrays may be longer than the capacity), so no
+        // allocation, nor grown slots held on top of them.
+        reuse |= _spareEntries.Length >= grown;
         var entries = reuse ? _spareEntries : new Entry[grown];
         var slab = reuse ? _spareSlab : new byte[grown * _slotSize];
         if (reuse)

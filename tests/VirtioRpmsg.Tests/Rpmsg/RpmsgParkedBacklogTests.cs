@@ -212,7 +212,12 @@ public class RpmsgParkedBacklogTests
         Park(backlog, 1, 1, 8);
         Park(backlog, 2, 2, 8);
 
-        Assert.True(backlog.TryGrow(), "a doubling the budget covers was refused");
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        bool grown = backlog.TryGrow();
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.True(grown, "a doubling the budget covers was refused");
+        Assert.Equal(0, allocated); // into part of the kept slots
         Assert.Equal(4, backlog.Capacity);
         Assert.Equal(1 << 20, budget.Used);
         Assert.True(backlog.TryPeek(out uint first, out _, out _));
