@@ -109,4 +109,59 @@ public class RpmsgParkingBudgetTests
         Assert.Contains("could not park more of the peer's messages (128 parked", timedOut.Message);
         Assert.Contains($"MaxQueuedBytes {limit} reached", timedOut.Message);
     }
+
+    [Fact]
+    public void Send_CallbackTimesOutAfterAnEarlierCallbacksRefusedGrowth_SaysNothingOfParking()
+    {
+        const long limit = ushort.MaxValue + 64L; // as above: growth refused at 128 parked
+        using var loop = RpmsgLoopback.Create(
+            host: o => o.MaxQueuedBytes = limit,
+            remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll, // never returns the host's tx buffers
+            vringNum: 16);
+        loop.Remote.CreateEndpoint(0x400);
+        TimeoutException? first = null, second = null;
+        using var done = new ManualResetEventSlim();
+        using var secondDone = new ManualResetEventSlim();
+        var blocked = loop.Host.CreateEndpoint(0x500, (ept, _, payload) =>
+        {
+            if (payload[0] is not (9 or 8))
+                return;
+            try
+            {
+                ept.SendTo(0x400, [1], payload[0] == 9 ? TimeSpan.FromSeconds(2) : TimeSpan.Zero);
+            }
+            catch (TimeoutException e) when (payload[0] == 9)
+            {
+                first = e;
+            }
+            catch (TimeoutException e)
+            {
+                second = e;
+            }
+            (payload[0] == 9 ? done : secondDone).Set();
+        });
+        while (blocked.TrySendTo(0x400, [0]))
+        {
+        }
+        var source = loop.Remote.CreateEndpoint(0x401);
+        source.SendTo(0x500, [9]);
+        var flood = Task.Run(() =>
+        {
+            while (!done.IsSet)
+            {
+                if (!source.TrySendTo(0x500, [3]))
+                    Thread.Yield();
+            }
+        });
+        Assert.True(done.Wait(Bound), "the first callback's send neither succeeded nor timed out");
+        Assert.True(flood.Wait(Bound));
+        // Delivered after the backlog (whose callbacks do nothing): a send with no time at all, nothing parked.
+        source.SendTo(0x500, [8], Bound);
+        Assert.True(secondDone.Wait(Bound), "the second callback did not run");
+
+        Assert.NotNull(first);
+        Assert.Contains("could not park more", first.Message);
+        Assert.NotNull(second);
+        Assert.DoesNotContain("could not park more", second.Message);
+    }
 }
