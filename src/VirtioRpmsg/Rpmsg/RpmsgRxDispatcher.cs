@@ -270,7 +270,12 @@ internal sealed partial class RpmsgRxDispatcher
     private long _callbackWaitSince; // dispatching thread only
 
     /// <summary>A sender inside a callback on this thread began to wait for a tx buffer.</summary>
-    internal void CallbackSendBeganWaiting() => _callbackWaitSince = Stopwatch.GetTimestamp();
+    internal void CallbackSendBeganWaiting()
+    {
+        _callbackWaitSince = Stopwatch.GetTimestamp();
+        // An earlier send's: a timeout before this one parked anything must not report its refusal.
+        ParkingRefused = GrowthDeferred = false;
+    }
 
     /// <summary>The last <see cref="ParkPending"/> left a message in the ring: the backlog was full and the budget refused to grow it (dispatching thread only).</summary>
     internal bool ParkingRefused { get; private set; }
