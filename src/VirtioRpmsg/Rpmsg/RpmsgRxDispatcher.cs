@@ -260,9 +260,9 @@ internal sealed partial class RpmsgRxDispatcher
     }
 
     // How long a callback's send waits before the backlog may grow past one slot per buffer. A peer that is returning
-    // our buffers gets the callback going again within this; the fixed slots then flow-control a peer that only
-    // floods (it waits for its buffers, as before the backlog could grow), and only a wait that lasts (a peer blocked
-    // on us in turn) pays for more memory.
+    // our buffers gets the callback going again within this; meanwhile the fixed slots flow-control a peer that only
+    // floods (it waits for its buffers), and only a wait that lasts (a peer blocked on us in turn, or a callback that
+    // stays blocked while the peer floods) pays for more memory, up to the budget.
     internal TimeSpan GrowAfter { get; set; } = TimeSpan.FromMilliseconds(5); // tests lengthen it
 
     /// <summary>Test hook: raised on the dispatching thread each time a blocked callback sender parks what arrived.</summary>
