@@ -16,7 +16,15 @@ internal static class UserPathRun
     private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// Runs <paramref name="warmup"/> unrecorded, then <paramref name="count"/> recorded round trips to <paramref name="echoAddress"/>,
+    /// The least time each case warms up, whatever its warm-up count: the runtime compiles a method's optimized code
+    /// only after a tiering delay of 100 ms and more (restarted by every new method compiled), then in stages; a
+    /// count-based warm-up of a few tens of milliseconds measured a path's first case in a process partly in
+    /// unoptimized code (the pipe's read, whose code nothing else had run, ran 2-3x slower in its first 60 ms).
+    /// </summary>
+    internal static readonly TimeSpan MinWarmup = TimeSpan.FromMilliseconds(400);
+
+    /// <summary>
+    /// Runs at least <paramref name="warmup"/> round trips and <see cref="MinWarmup"/> unrecorded, then <paramref name="count"/> recorded round trips to <paramref name="echoAddress"/>,
     /// on an application thread pinned to <paramref name="hostCpu"/>: the two sides on different cores, as in every
     /// cross-process case (unpinned, the scheduler at times put the reader on the remote's core, where a spinning reader
     /// and the spinning remote took turns by time slices: the "stuck" hybrid cells of earlier reports).
@@ -48,7 +56,7 @@ internal static class UserPathRun
             }
         }) { IsBackground = true, Name = $"bench-user-{path}" };
         thread.Start();
-        var bound = EchoRuns.RunBound(warmup + (long)count) + TimeSpan.FromSeconds(5);
+        var bound = EchoRuns.RunBound(warmup + (long)count) + MinWarmup + TimeSpan.FromSeconds(5);
         if (!thread.Join(bound))
             throw new TimeoutException($"user path {path} {WaitNames.Of(wait)}: not done within {bound.TotalSeconds:F0} s\n{host.Dump()}");
         if (failure is not null)
@@ -75,7 +83,8 @@ internal static class UserPathRun
 
     private static UserPathResult Measure(UserPath path, RpmsgWaitStrategy wait, int payloadSize, int warmup, int count, Action<int> roundTrip)
     {
-        for (int i = 0; i < warmup; i++)
+        long warmEnd = Stopwatch.GetTimestamp() + (long)(MinWarmup.TotalSeconds * Stopwatch.Frequency);
+        for (int i = 0; i < warmup || Stopwatch.GetTimestamp() < warmEnd; i++)
             roundTrip(i);
         var recorder = new LatencyRecorder();
         long before = GC.GetTotalAllocatedBytes(precise: true);
@@ -120,6 +129,34 @@ internal static class UserPathRun
         return idle;
     }
 
+    /// <summary>The warm-up of a loop that records in place (the async loops): at least a count and <see cref="MinWarmup"/>.</summary>
+    private struct Warming(int warmup)
+    {
+        private readonly long _end = Stopwatch.GetTimestamp() + (long)(MinWarmup.TotalSeconds * Stopwatch.Frequency);
+        private bool _done;
+
+        /// <summary>Round trips recorded so far.</summary>
+        public int Recorded { get; private set; }
+
+        /// <summary>True once, before the first recorded round trip <paramref name="i"/>.</summary>
+        public bool EndsBefore(int i)
+        {
+            if (_done || i < warmup || Stopwatch.GetTimestamp() < _end)
+                return false;
+            _done = true;
+            return true;
+        }
+
+        /// <summary>True when the round trip that just ended is recorded.</summary>
+        public bool Record()
+        {
+            if (!_done)
+                return false;
+            Recorded++;
+            return true;
+        }
+    }
+
     private static void Check(ReadOnlySpan<byte> sent, ReadOnlySpan<byte> received, int i)
     {
         if (!received.SequenceEqual(sent))
@@ -154,15 +191,16 @@ internal static class UserPathRun
         byte[] payload = Payload(size);
         byte[] reply = new byte[endpoint.MaxPayload];
         var recorder = new LatencyRecorder();
+        var warming = new Warming(warmup);
         long before = 0;
-        for (int i = 0; i < warmup + count; i++)
+        for (int i = 0; warming.Recorded < count; i++)
         {
-            if (i == warmup)
+            if (warming.EndsBefore(i))
                 before = GC.GetTotalAllocatedBytes(precise: true);
             long start = Stopwatch.GetTimestamp();
             await endpoint.SendAsync(payload, cancellationToken).ConfigureAwait(false);
             var r = await endpoint.ReceiveAsync(reply, cancellationToken).ConfigureAwait(false);
-            if (i >= warmup)
+            if (warming.Record())
                 recorder.RecordTicks(start, Stopwatch.GetTimestamp());
             Check(payload, reply.AsSpan(0, r.Length), i);
         }
@@ -190,10 +228,11 @@ internal static class UserPathRun
         byte[] payload = Payload(size);
         byte[] reply = new byte[size];
         var recorder = new LatencyRecorder();
+        var warming = new Warming(warmup);
         long before = 0;
-        for (int i = 0; i < warmup + count; i++)
+        for (int i = 0; warming.Recorded < count; i++)
         {
-            if (i == warmup)
+            if (warming.EndsBefore(i))
                 before = GC.GetTotalAllocatedBytes(precise: true);
             long start = Stopwatch.GetTimestamp();
             await pipe.Output.WriteAsync(payload, cancellationToken).ConfigureAwait(false);
@@ -211,7 +250,7 @@ internal static class UserPathRun
                     throw new EndOfStreamException($"round trip {i}: the pipe's input ended");
                 pipe.Input.AdvanceTo(read.Buffer.Start, read.Buffer.End);
             }
-            if (i >= warmup)
+            if (warming.Record())
                 recorder.RecordTicks(start, Stopwatch.GetTimestamp());
             Check(payload, reply, i);
         }
