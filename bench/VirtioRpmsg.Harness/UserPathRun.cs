@@ -42,9 +42,9 @@ internal static class UserPathRun
                 result = path switch
                 {
                     UserPath.Receive => Measure(path, wait, payloadSize, warmup, count, new BlockingEcho(endpoint, payloadSize).RoundTrip),
-                    UserPath.ReceiveAsync => MeasureAsync(endpoint, wait, payloadSize, warmup, count, cancellationToken).GetAwaiter().GetResult(),
+                    UserPath.ReceiveAsync => MeasureAsync(endpoint, wait, payloadSize, warmup, count, hostCpu, cancellationToken).GetAwaiter().GetResult(),
                     UserPath.Stream => Measure(path, wait, payloadSize, warmup, count, new StreamEcho(endpoint, payloadSize).RoundTrip),
-                    UserPath.Pipe => MeasurePipe(endpoint, wait, payloadSize, warmup, count, cancellationToken),
+                    UserPath.Pipe => MeasurePipe(endpoint, wait, payloadSize, warmup, count, hostCpu, cancellationToken),
                     _ => throw new ArgumentOutOfRangeException(nameof(path), path, "the callback path is the harness's echo client"),
                 };
                 if (measureIdle)
@@ -98,12 +98,12 @@ internal static class UserPathRun
         return new UserPathResult(path, wait, payloadSize, recorder.Summarize(), allocated);
     }
 
-    private static UserPathResult MeasurePipe(RpmsgEndpoint endpoint, RpmsgWaitStrategy wait, int payloadSize, int warmup, int count, CancellationToken cancellationToken)
+    private static UserPathResult MeasurePipe(RpmsgEndpoint endpoint, RpmsgWaitStrategy wait, int payloadSize, int warmup, int count, int hostCpu, CancellationToken cancellationToken)
     {
         var pipe = new RpmsgDuplexPipe(endpoint);
         try
         {
-            return MeasurePipeAsync(pipe, wait, payloadSize, warmup, count, cancellationToken).GetAwaiter().GetResult();
+            return MeasurePipeAsync(pipe, wait, payloadSize, warmup, count, hostCpu, cancellationToken).GetAwaiter().GetResult();
         }
         finally
         {
@@ -157,6 +157,27 @@ internal static class UserPathRun
         }
     }
 
+    /// <summary>
+    /// Keeps an async loop on the host's CPU: after a receive that parked it resumes on a thread-pool thread, which
+    /// nothing kept off the remote's CPU. There a spinning reader and the spinning remote took turns by time slices (the
+    /// 75-200 us p99 of the hybrid async paths, in whichever run a park moved the loop there), which on a board, where
+    /// the remote is another processor, cannot happen. Such a pool thread stays pinned to the host's CPU.
+    /// </summary>
+    private struct OnHostCpu(int cpu)
+    {
+        private int _thread = Environment.CurrentManagedThreadId; // the application thread, pinned already
+
+        /// <summary>Pins the current thread when the loop moved to another one since the last call.</summary>
+        public void Keep()
+        {
+            int thread = Environment.CurrentManagedThreadId;
+            if (thread == _thread)
+                return;
+            CpuAffinity.PinCurrentThread(cpu);
+            _thread = thread;
+        }
+    }
+
     private static void Check(ReadOnlySpan<byte> sent, ReadOnlySpan<byte> received, int i)
     {
         if (!received.SequenceEqual(sent))
@@ -186,17 +207,19 @@ internal static class UserPathRun
     }
 
     /// <summary>await SendAsync, await ReceiveAsync: the whole measured loop is one async method, so the harness adds no allocation per message.</summary>
-    private static async Task<UserPathResult> MeasureAsync(RpmsgEndpoint endpoint, RpmsgWaitStrategy wait, int size, int warmup, int count, CancellationToken cancellationToken)
+    private static async Task<UserPathResult> MeasureAsync(RpmsgEndpoint endpoint, RpmsgWaitStrategy wait, int size, int warmup, int count, int hostCpu, CancellationToken cancellationToken)
     {
         byte[] payload = Payload(size);
         byte[] reply = new byte[endpoint.MaxPayload];
         var recorder = new LatencyRecorder();
         var warming = new Warming(warmup);
+        var onHost = new OnHostCpu(hostCpu);
         long before = 0;
         for (int i = 0; warming.Recorded < count; i++)
         {
             if (warming.EndsBefore(i))
                 before = GC.GetTotalAllocatedBytes(precise: true);
+            onHost.Keep();
             long start = Stopwatch.GetTimestamp();
             await endpoint.SendAsync(payload, cancellationToken).ConfigureAwait(false);
             var r = await endpoint.ReceiveAsync(reply, cancellationToken).ConfigureAwait(false);
@@ -223,17 +246,19 @@ internal static class UserPathRun
     }
 
     /// <summary>Output.WriteAsync (which flushes), then Input.ReadAsync until the echo is whole; one async method like <see cref="MeasureAsync"/>.</summary>
-    private static async Task<UserPathResult> MeasurePipeAsync(RpmsgDuplexPipe pipe, RpmsgWaitStrategy wait, int size, int warmup, int count, CancellationToken cancellationToken)
+    private static async Task<UserPathResult> MeasurePipeAsync(RpmsgDuplexPipe pipe, RpmsgWaitStrategy wait, int size, int warmup, int count, int hostCpu, CancellationToken cancellationToken)
     {
         byte[] payload = Payload(size);
         byte[] reply = new byte[size];
         var recorder = new LatencyRecorder();
         var warming = new Warming(warmup);
+        var onHost = new OnHostCpu(hostCpu);
         long before = 0;
         for (int i = 0; warming.Recorded < count; i++)
         {
             if (warming.EndsBefore(i))
                 before = GC.GetTotalAllocatedBytes(precise: true);
+            onHost.Keep();
             long start = Stopwatch.GetTimestamp();
             await pipe.Output.WriteAsync(payload, cancellationToken).ConfigureAwait(false);
             while (true)
