@@ -29,8 +29,9 @@ public static class UserPathReportWriter
         md.AppendLine("What applications write, side by side: a queue endpoint read with `Receive` or `await ReceiveAsync`,");
         md.AppendLine("`RpmsgStream` Write/Read, `RpmsgDuplexPipe` WriteAsync/ReadAsync, and the receive callback on the");
         md.AppendLine("dispatcher thread (the reference). Each wait mode runs over a fresh remote process; the application thread");
-        md.AppendLine("is pinned to the host's CPU, and so is the host's dispatcher thread in interrupt mode (the remote's CPU stands");
-        md.AppendLine("for a remote processor). \"x callback\" divides by the callback path's figure in the same mode; \"x C\" by the");
+        md.AppendLine("is pinned to the host's CPU (so is a pool thread an async loop resumes on), and so is the host's dispatcher");
+        md.AppendLine("thread in interrupt mode (the remote's CPU stands for a remote processor). Each path warms up for at least");
+        md.AppendLine("400 ms first (the runtime's tiered compilation). \"x callback\" divides by the callback path's figure in the same mode; \"x C\" by the");
         md.AppendLine("baseline of the same run (busy-poll and hybrid: cache-line ping-pong; interrupt: eventfd ping-pong).");
         md.AppendLine("B/msg: bytes allocated by the whole host process per round trip, measured steady state.");
         md.AppendLine();

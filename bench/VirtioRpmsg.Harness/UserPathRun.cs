@@ -16,7 +16,15 @@ internal static class UserPathRun
     private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// Runs <paramref name="warmup"/> unrecorded, then <paramref name="count"/> recorded round trips to <paramref name="echoAddress"/>,
+    /// The least time each case warms up, whatever its warm-up count: the runtime compiles a method's optimized code
+    /// only after a tiering delay of 100 ms and more (restarted by every new method compiled), then in stages; a
+    /// count-based warm-up of a few tens of milliseconds measured a path's first case in a process partly in
+    /// unoptimized code (the pipe's read, whose code nothing else had run, ran 2-3x slower in its first 60 ms).
+    /// </summary>
+    internal static readonly TimeSpan MinWarmup = TimeSpan.FromMilliseconds(400);
+
+    /// <summary>
+    /// Runs at least <paramref name="warmup"/> round trips and <see cref="MinWarmup"/> unrecorded, then <paramref name="count"/> recorded round trips to <paramref name="echoAddress"/>,
     /// on an application thread pinned to <paramref name="hostCpu"/>: the two sides on different cores, as in every
     /// cross-process case (unpinned, the scheduler at times put the reader on the remote's core, where a spinning reader
     /// and the spinning remote took turns by time slices: the "stuck" hybrid cells of earlier reports).
@@ -34,9 +42,9 @@ internal static class UserPathRun
                 result = path switch
                 {
                     UserPath.Receive => Measure(path, wait, payloadSize, warmup, count, new BlockingEcho(endpoint, payloadSize).RoundTrip),
-                    UserPath.ReceiveAsync => MeasureAsync(endpoint, wait, payloadSize, warmup, count, cancellationToken).GetAwaiter().GetResult(),
+                    UserPath.ReceiveAsync => MeasureAsync(endpoint, wait, payloadSize, warmup, count, hostCpu, cancellationToken).GetAwaiter().GetResult(),
                     UserPath.Stream => Measure(path, wait, payloadSize, warmup, count, new StreamEcho(endpoint, payloadSize).RoundTrip),
-                    UserPath.Pipe => MeasurePipe(endpoint, wait, payloadSize, warmup, count, cancellationToken),
+                    UserPath.Pipe => MeasurePipe(endpoint, wait, payloadSize, warmup, count, hostCpu, cancellationToken),
                     _ => throw new ArgumentOutOfRangeException(nameof(path), path, "the callback path is the harness's echo client"),
                 };
                 if (measureIdle)
@@ -48,7 +56,7 @@ internal static class UserPathRun
             }
         }) { IsBackground = true, Name = $"bench-user-{path}" };
         thread.Start();
-        var bound = EchoRuns.RunBound(warmup + (long)count) + TimeSpan.FromSeconds(5);
+        var bound = EchoRuns.RunBound(warmup + (long)count) + MinWarmup + TimeSpan.FromSeconds(5);
         if (!thread.Join(bound))
             throw new TimeoutException($"user path {path} {WaitNames.Of(wait)}: not done within {bound.TotalSeconds:F0} s\n{host.Dump()}");
         if (failure is not null)
@@ -75,7 +83,8 @@ internal static class UserPathRun
 
     private static UserPathResult Measure(UserPath path, RpmsgWaitStrategy wait, int payloadSize, int warmup, int count, Action<int> roundTrip)
     {
-        for (int i = 0; i < warmup; i++)
+        long warmEnd = Stopwatch.GetTimestamp() + (long)(MinWarmup.TotalSeconds * Stopwatch.Frequency);
+        for (int i = 0; i < warmup || Stopwatch.GetTimestamp() < warmEnd; i++)
             roundTrip(i);
         var recorder = new LatencyRecorder();
         long before = GC.GetTotalAllocatedBytes(precise: true);
@@ -89,12 +98,12 @@ internal static class UserPathRun
         return new UserPathResult(path, wait, payloadSize, recorder.Summarize(), allocated);
     }
 
-    private static UserPathResult MeasurePipe(RpmsgEndpoint endpoint, RpmsgWaitStrategy wait, int payloadSize, int warmup, int count, CancellationToken cancellationToken)
+    private static UserPathResult MeasurePipe(RpmsgEndpoint endpoint, RpmsgWaitStrategy wait, int payloadSize, int warmup, int count, int hostCpu, CancellationToken cancellationToken)
     {
         var pipe = new RpmsgDuplexPipe(endpoint);
         try
         {
-            return MeasurePipeAsync(pipe, wait, payloadSize, warmup, count, cancellationToken).GetAwaiter().GetResult();
+            return MeasurePipeAsync(pipe, wait, payloadSize, warmup, count, hostCpu, cancellationToken).GetAwaiter().GetResult();
         }
         finally
         {
@@ -118,6 +127,55 @@ internal static class UserPathRun
         if (early)
             throw new InvalidDataException("idle measurement: a message arrived while nothing was sent");
         return idle;
+    }
+
+    /// <summary>The warm-up of a loop that records in place (the async loops): at least a count and <see cref="MinWarmup"/>.</summary>
+    private struct Warming(int warmup)
+    {
+        private readonly long _end = Stopwatch.GetTimestamp() + (long)(MinWarmup.TotalSeconds * Stopwatch.Frequency);
+        private bool _done;
+
+        /// <summary>Round trips recorded so far.</summary>
+        public int Recorded { get; private set; }
+
+        /// <summary>True once, before the first recorded round trip <paramref name="i"/>.</summary>
+        public bool EndsBefore(int i)
+        {
+            if (_done || i < warmup || Stopwatch.GetTimestamp() < _end)
+                return false;
+            _done = true;
+            return true;
+        }
+
+        /// <summary>True when the round trip that just ended is recorded.</summary>
+        public bool Record()
+        {
+            if (!_done)
+                return false;
+            Recorded++;
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Keeps an async loop on the host's CPU: after a receive that parked it resumes on a thread-pool thread, which
+    /// nothing kept off the remote's CPU. There a spinning reader and the spinning remote took turns by time slices (the
+    /// 75-200 us p99 of the hybrid async paths, in whichever run a park moved the loop there), which on a board, where
+    /// the remote is another processor, cannot happen. Such a pool thread stays pinned to the host's CPU.
+    /// </summary>
+    private struct OnHostCpu(int cpu)
+    {
+        private int _thread = Environment.CurrentManagedThreadId; // the application thread, pinned already
+
+        /// <summary>Pins the current thread when the loop moved to another one since the last call.</summary>
+        public void Keep()
+        {
+            int thread = Environment.CurrentManagedThreadId;
+            if (thread == _thread)
+                return;
+            CpuAffinity.PinCurrentThread(cpu);
+            _thread = thread;
+        }
     }
 
     private static void Check(ReadOnlySpan<byte> sent, ReadOnlySpan<byte> received, int i)
@@ -149,20 +207,23 @@ internal static class UserPathRun
     }
 
     /// <summary>await SendAsync, await ReceiveAsync: the whole measured loop is one async method, so the harness adds no allocation per message.</summary>
-    private static async Task<UserPathResult> MeasureAsync(RpmsgEndpoint endpoint, RpmsgWaitStrategy wait, int size, int warmup, int count, CancellationToken cancellationToken)
+    private static async Task<UserPathResult> MeasureAsync(RpmsgEndpoint endpoint, RpmsgWaitStrategy wait, int size, int warmup, int count, int hostCpu, CancellationToken cancellationToken)
     {
         byte[] payload = Payload(size);
         byte[] reply = new byte[endpoint.MaxPayload];
         var recorder = new LatencyRecorder();
+        var warming = new Warming(warmup);
+        var onHost = new OnHostCpu(hostCpu);
         long before = 0;
-        for (int i = 0; i < warmup + count; i++)
+        for (int i = 0; warming.Recorded < count; i++)
         {
-            if (i == warmup)
+            if (warming.EndsBefore(i))
                 before = GC.GetTotalAllocatedBytes(precise: true);
+            onHost.Keep();
             long start = Stopwatch.GetTimestamp();
             await endpoint.SendAsync(payload, cancellationToken).ConfigureAwait(false);
             var r = await endpoint.ReceiveAsync(reply, cancellationToken).ConfigureAwait(false);
-            if (i >= warmup)
+            if (warming.Record())
                 recorder.RecordTicks(start, Stopwatch.GetTimestamp());
             Check(payload, reply.AsSpan(0, r.Length), i);
         }
@@ -185,16 +246,19 @@ internal static class UserPathRun
     }
 
     /// <summary>Output.WriteAsync (which flushes), then Input.ReadAsync until the echo is whole; one async method like <see cref="MeasureAsync"/>.</summary>
-    private static async Task<UserPathResult> MeasurePipeAsync(RpmsgDuplexPipe pipe, RpmsgWaitStrategy wait, int size, int warmup, int count, CancellationToken cancellationToken)
+    private static async Task<UserPathResult> MeasurePipeAsync(RpmsgDuplexPipe pipe, RpmsgWaitStrategy wait, int size, int warmup, int count, int hostCpu, CancellationToken cancellationToken)
     {
         byte[] payload = Payload(size);
         byte[] reply = new byte[size];
         var recorder = new LatencyRecorder();
+        var warming = new Warming(warmup);
+        var onHost = new OnHostCpu(hostCpu);
         long before = 0;
-        for (int i = 0; i < warmup + count; i++)
+        for (int i = 0; warming.Recorded < count; i++)
         {
-            if (i == warmup)
+            if (warming.EndsBefore(i))
                 before = GC.GetTotalAllocatedBytes(precise: true);
+            onHost.Keep();
             long start = Stopwatch.GetTimestamp();
             await pipe.Output.WriteAsync(payload, cancellationToken).ConfigureAwait(false);
             while (true)
@@ -211,7 +275,7 @@ internal static class UserPathRun
                     throw new EndOfStreamException($"round trip {i}: the pipe's input ended");
                 pipe.Input.AdvanceTo(read.Buffer.Start, read.Buffer.End);
             }
-            if (i >= warmup)
+            if (warming.Record())
                 recorder.RecordTicks(start, Stopwatch.GetTimestamp());
             Check(payload, reply, i);
         }

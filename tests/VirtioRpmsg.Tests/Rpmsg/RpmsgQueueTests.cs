@@ -85,4 +85,39 @@ public class RpmsgQueueTests
         queue.Dispose();
         Assert.Throws<ObjectDisposedException>(() => waiting.GetAwaiter().GetResult());
     }
+
+    [Fact]
+    public void TryReceive_ZeroTimeout_TakesOnlyWhatIsQueued_AlsoInsideACallback_AndReportsADestroyedEndpoint()
+    {
+        // Caller-polled: a message is queued exactly when the test polls. A zero timeout takes its own branch (no
+        // deadline); this pins what it shares with the waiting one.
+        using var loop = RpmsgLoopback.Create(
+            host: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
+            remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll);
+        var queue = loop.Host.CreateEndpoint(0x500);
+        var sender = loop.Remote.CreateEndpoint(0x501);
+        var buffer = new byte[8];
+        bool? takenInside = null;
+        Exception? waitingInside = null;
+        loop.Host.CreateEndpoint(0x502, (_, _, _) =>
+        {
+            takenInside = queue.TryReceive(buffer, TimeSpan.Zero, out _); // does not wait: allowed in a callback
+            waitingInside = Record.Exception(() => queue.TryReceive(buffer, TimeSpan.FromMilliseconds(1), out _));
+        });
+
+        Assert.True(sender.TrySendTo(0x500, [1, 2, 3]));
+        Assert.Equal(1, loop.Host.Poll());
+        Assert.True(queue.TryReceive(buffer, TimeSpan.Zero, out var r));
+        Assert.Equal(3, r.Length);
+        Assert.Equal(new byte[] { 1, 2, 3 }, buffer[..3]);
+        Assert.False(queue.TryReceive(buffer, TimeSpan.Zero, out _));
+
+        Assert.True(sender.TrySendTo(0x502, [9]));
+        Assert.Equal(1, loop.Host.Poll());
+        Assert.False(takenInside);
+        Assert.IsType<InvalidOperationException>(waitingInside);
+
+        queue.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => queue.TryReceive(buffer, TimeSpan.Zero, out _));
+    }
 }
