@@ -42,8 +42,11 @@ public sealed class RpmsgTxWaitAllocationTests
             await run(Measured);
             long bytes = GC.GetTotalAllocatedBytes(precise: true) - before;
             waits = host.Counters.TxBufferWaits - waits;
-            // The returner returns buffers only after a new wait, at most a ring's worth each time (4): at least one wait per 4 sends.
-            Assert.True(waits >= Measured / 8, $"{what}: only {waits} of {Measured} sends waited for a tx buffer");
+            // The returner polls the remote only after a new wait, but a Poll that overlaps the sender's next sends takes
+            // those too (it runs until the ring is empty): alone on this machine, 224-305 of 5,000 sends waited in about
+            // half the rounds (a wait per 4 sends otherwise). The per-wait bound below holds either way; this only makes
+            // sure there are enough waits that one object per wait (24 bytes and up) could not hide in it.
+            Assert.True(waits >= Measured / 50, $"{what}: only {waits} of {Measured} sends waited for a tx buffer");
             if (bytes < fewest)
                 (fewest, waitsThen) = (bytes, waits);
         }
