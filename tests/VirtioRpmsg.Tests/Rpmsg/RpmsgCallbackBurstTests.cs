@@ -47,46 +47,76 @@ public class RpmsgCallbackBurstTests
         Assert.Equal(0, loop.Host.Counters.Dropped);
     }
 
+    /// <summary>
+    /// A host callback blocked in a send for good: the host wakes only by a kick (a one-minute recheck), and the remote
+    /// returns none of the host's tx buffers until <see cref="Release"/>. The remote's sender looks for buffers the host
+    /// gave back every 10 ms (nobody polls it).
+    /// </summary>
+    private sealed class BlockedHostCallback : IDisposable
+    {
+        private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
+        private readonly Task _poller;
+        private readonly RpmsgEndpoint _source;
+
+        internal BlockedHostCallback(RpmsgWaitStrategy hostWait, Action<RpmsgRxDispatcher>? hostRx = null)
+        {
+            Loop = RpmsgLoopback.Create(
+                host: o => (o.WaitStrategy, o.IdleRecheckInterval, o.SendTimeout) = (hostWait, TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(60)),
+                remote: o => (o.WaitStrategy, o.IdleRecheckInterval) = (RpmsgWaitStrategy.CallerPoll, TimeSpan.FromMilliseconds(10)),
+                vringNum: VringNum);
+            hostRx?.Invoke(Loop.Host.Rx);
+            Loop.Remote.CreateEndpoint(0x400);
+            using var inCallback = new ManualResetEventSlim();
+            var blocked = Loop.Host.CreateEndpoint(0x500, (ept, _, payload) =>
+            {
+                if (payload[0] != 9)
+                    return;
+                inCallback.Set();
+                ept.SendTo(0x400, [1]); // returns once the remote polls (Release)
+            });
+            while (blocked.TrySendTo(0x400, [0]))
+            {
+            }
+            _source = Loop.Remote.CreateEndpoint(0x401);
+            _source.SendTo(0x500, [9]);
+            _poller = hostWait == RpmsgWaitStrategy.CallerPoll ? Task.Run(() => Loop.Host.Poll()) : Task.CompletedTask;
+            Assert.True(inCallback.Wait(Bound), "the callback did not run");
+        }
+
+        internal RpmsgLoopback Loop { get; }
+
+        /// <summary>The remote sends <paramref name="count"/> messages to the blocked endpoint; true when all went within the bound.</summary>
+        internal bool Flood(int count) => Task.Run(() =>
+        {
+            for (int i = 0; i < count; i++)
+                _source.SendTo(0x500, [3], Bound);
+        }).Wait(Bound);
+
+        internal bool TrySendOneMore() => _source.TrySendTo(0x500, [3]);
+
+        /// <summary>The remote gives the host its tx buffers back: the callback's send goes, and everything is delivered.</summary>
+        internal void Release(int delivered)
+        {
+            Assert.True(Task.Run(() => Loop.Remote.Poll()).Wait(Bound));
+            Assert.True(_poller.Wait(Bound), "the host's Poll did not end");
+            Loop.WaitUntil(() => Loop.Host.Counters.RxMessages == delivered, "every message delivered");
+            Assert.Equal(0, Loop.Host.Counters.CallbackErrors);
+        }
+
+        public void Dispose() => Loop.Dispose();
+    }
+
     [Theory]
     [InlineData(RpmsgWaitStrategy.Interrupt)]
     [InlineData(RpmsgWaitStrategy.CallerPoll)]
     public void Send_CallbackBlocked_ParksThePeersMessagesAsTheyCome_NotAtTheRecheckInterval(RpmsgWaitStrategy hostWait)
     {
-        // The host wakes only by a kick (a one-minute recheck); the remote never returns the host's tx buffers, so the
-        // callback stays blocked, and the remote's 200 sends need the host to park each ring's worth as it arrives.
-        using var loop = RpmsgLoopback.Create(
-            host: o => (o.WaitStrategy, o.IdleRecheckInterval, o.SendTimeout) = (hostWait, TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(60)),
-            // Nobody polls the remote: its blocked sender looks for buffers the host gave back every 10 ms.
-            remote: o => (o.WaitStrategy, o.IdleRecheckInterval) = (RpmsgWaitStrategy.CallerPoll, TimeSpan.FromMilliseconds(10)),
-            vringNum: VringNum);
-        loop.Remote.CreateEndpoint(0x400);
-        using var inCallback = new ManualResetEventSlim();
-        var blocked = loop.Host.CreateEndpoint(0x500, (ept, _, payload) =>
-        {
-            if (payload[0] != 9)
-                return;
-            inCallback.Set();
-            ept.SendTo(0x400, [1]); // returns once the remote polls, at the end
-        });
-        while (blocked.TrySendTo(0x400, [0]))
-        {
-        }
-        var source = loop.Remote.CreateEndpoint(0x401);
-        source.SendTo(0x500, [9]);
-        var poller = hostWait == RpmsgWaitStrategy.CallerPoll ? Task.Run(() => loop.Host.Poll()) : Task.CompletedTask;
-        Assert.True(inCallback.Wait(TimeSpan.FromSeconds(30)), "the callback did not run");
+        // The remote's 200 sends need the host to park each ring's worth as it arrives.
+        using var rig = new BlockedHostCallback(hostWait);
 
-        var flood = Task.Run(() =>
-        {
-            for (int i = 0; i < 200; i++)
-                source.SendTo(0x500, [3], TimeSpan.FromSeconds(30));
-        });
+        Assert.True(rig.Flood(200), "the remote's sends waited for the host's recheck interval");
 
-        Assert.True(flood.Wait(TimeSpan.FromSeconds(30)), "the remote's sends waited for the host's recheck interval");
-        Assert.True(Task.Run(() => loop.Remote.Poll()).Wait(TimeSpan.FromSeconds(30))); // the host's tx buffers back
-        Assert.True(poller.Wait(TimeSpan.FromSeconds(30)), "the host's Poll did not end");
-        loop.WaitUntil(() => loop.Host.Counters.RxMessages == 201, "every message delivered");
-        Assert.Equal(0, loop.Host.Counters.CallbackErrors);
+        rig.Release(delivered: 201);
     }
 
     [Theory]
@@ -94,48 +124,23 @@ public class RpmsgCallbackBurstTests
     [InlineData(RpmsgWaitStrategy.CallerPoll)]
     public void Send_CallbackBlockedWithTheBacklogFullBeforeItMayGrow_WaitsInsteadOfSpinning(RpmsgWaitStrategy hostWait)
     {
-        // The remote fills the host's fixed slots and its ring, and never returns the host's tx buffers: until the
-        // backlog may grow, the callback's send has nothing to do but wait (for its buffers, or for the growth).
-        using var loop = RpmsgLoopback.Create(
-            host: o => (o.WaitStrategy, o.IdleRecheckInterval, o.SendTimeout) = (hostWait, TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(60)),
-            remote: o => (o.WaitStrategy, o.IdleRecheckInterval) = (RpmsgWaitStrategy.CallerPoll, TimeSpan.FromMilliseconds(10)),
-            vringNum: VringNum);
-        loop.Host.Rx.GrowAfter = TimeSpan.FromSeconds(60);
+        // The remote fills the host's fixed slots and its ring: until the backlog may grow, the callback's send has
+        // nothing to do but wait (for its buffers, or for the growth).
         int passes = 0;
-        loop.Host.Rx.Parking = () => Interlocked.Increment(ref passes);
-        loop.Remote.CreateEndpoint(0x400);
-        using var inCallback = new ManualResetEventSlim();
-        var blocked = loop.Host.CreateEndpoint(0x500, (ept, _, payload) =>
+        using var rig = new BlockedHostCallback(hostWait, rx =>
         {
-            if (payload[0] != 9)
-                return;
-            inCallback.Set();
-            ept.SendTo(0x400, [1]); // returns once the remote polls, at the end
+            rx.GrowAfter = TimeSpan.FromSeconds(60);
+            rx.Parking = () => Interlocked.Increment(ref passes);
         });
-        while (blocked.TrySendTo(0x400, [0]))
-        {
-        }
-        var source = loop.Remote.CreateEndpoint(0x401);
-        source.SendTo(0x500, [9]);
-        var poller = hostWait == RpmsgWaitStrategy.CallerPoll ? Task.Run(() => loop.Host.Poll()) : Task.CompletedTask;
-        Assert.True(inCallback.Wait(TimeSpan.FromSeconds(30)), "the callback did not run");
         const int Fill = 2 * VringNum + VringNum; // the 32 fixed slots, then the ring's 16 buffers
-        var flood = Task.Run(() =>
-        {
-            for (int i = 0; i < Fill; i++)
-                source.SendTo(0x500, [3], TimeSpan.FromSeconds(30));
-        });
-        Assert.True(flood.Wait(TimeSpan.FromSeconds(30)), "the host did not park the fixed slots' worth");
-        Assert.False(source.TrySendTo(0x500, [3]), "the host's ring is not full");
+        Assert.True(rig.Flood(Fill), "the host did not park the fixed slots' worth");
+        Assert.False(rig.TrySendOneMore(), "the host's ring is not full");
 
         // Each pass parks nothing: a spinning sender makes thousands in this bound, a waiting one none (nothing rings).
         int before = Volatile.Read(ref passes);
         bool spun = SpinWait.SpinUntil(() => Volatile.Read(ref passes) - before > 50, TimeSpan.FromMilliseconds(500));
 
-        Assert.True(Task.Run(() => loop.Remote.Poll()).Wait(TimeSpan.FromSeconds(30))); // the host's tx buffers back
-        Assert.True(poller.Wait(TimeSpan.FromSeconds(30)), "the host's Poll did not end");
+        rig.Release(delivered: 1 + Fill);
         Assert.False(spun, $"the callback's send looked {Volatile.Read(ref passes) - before} times with nothing to park");
-        loop.WaitUntil(() => loop.Host.Counters.RxMessages == 1 + Fill, "every message delivered");
-        Assert.Equal(0, loop.Host.Counters.CallbackErrors);
     }
 }

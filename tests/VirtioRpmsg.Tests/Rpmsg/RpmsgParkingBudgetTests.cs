@@ -63,6 +63,16 @@ public class RpmsgParkingBudgetTests
         Assert.True(SpinWait.SpinUntil(() => loop.Host.QueueBudget.Used == 0, Bound), $"{loop.Host.QueueBudget.Used} bytes still charged");
     }
 
+    // The peer sends to the host's 0x500 whenever it has a buffer, until the host callback's send ended.
+    private static Task FloodUntil(RpmsgEndpoint source, ManualResetEventSlim done) => Task.Run(() =>
+    {
+        while (!done.IsSet)
+        {
+            if (!source.TrySendTo(0x500, [3]))
+                Thread.Yield();
+        }
+    });
+
     [Fact]
     public void Send_CallbackWhoseBacklogCannotGrowTimesOut_SayingSoWithTheLimit()
     {
@@ -81,7 +91,7 @@ public class RpmsgParkingBudgetTests
                 return;
             try
             {
-                ept.SendTo(0x400, [1], TimeSpan.FromSeconds(2));
+                ept.SendTo(0x400, [1], TimeSpan.FromSeconds(5)); // parking 144 takes milliseconds: room for a loaded machine
             }
             catch (TimeoutException e)
             {
@@ -95,14 +105,7 @@ public class RpmsgParkingBudgetTests
         var source = loop.Remote.CreateEndpoint(0x401);
         source.SendTo(0x500, [9]);
         // The peer sends until the host parks nothing more (128 parked, 16 in the ring), then the callback times out.
-        var flood = Task.Run(() =>
-        {
-            while (!done.IsSet)
-            {
-                if (!source.TrySendTo(0x500, [3]))
-                    Thread.Yield();
-            }
-        });
+        var flood = FloodUntil(source, done);
         Assert.True(done.Wait(Bound), "the callback's send neither succeeded nor timed out");
         Assert.True(flood.Wait(Bound));
         Assert.NotNull(timedOut);
@@ -128,7 +131,7 @@ public class RpmsgParkingBudgetTests
                 return;
             try
             {
-                ept.SendTo(0x400, [1], payload[0] == 9 ? TimeSpan.FromSeconds(2) : TimeSpan.Zero);
+                ept.SendTo(0x400, [1], payload[0] == 9 ? TimeSpan.FromSeconds(5) : TimeSpan.Zero);
             }
             catch (TimeoutException e) when (payload[0] == 9)
             {
@@ -145,14 +148,7 @@ public class RpmsgParkingBudgetTests
         }
         var source = loop.Remote.CreateEndpoint(0x401);
         source.SendTo(0x500, [9]);
-        var flood = Task.Run(() =>
-        {
-            while (!done.IsSet)
-            {
-                if (!source.TrySendTo(0x500, [3]))
-                    Thread.Yield();
-            }
-        });
+        var flood = FloodUntil(source, done);
         Assert.True(done.Wait(Bound), "the first callback's send neither succeeded nor timed out");
         Assert.True(flood.Wait(Bound));
         // Delivered after the backlog (whose callbacks do nothing): a send with no time at all, nothing parked.
