@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using VirtioRpmsg.Memory;
+using VirtioRpmsg.Platform;
 
 namespace VirtioRpmsg.Rpmsg;
 
@@ -253,7 +254,7 @@ internal sealed partial class RpmsgRxDispatcher
         Parking?.Invoke();
         _parked.EnsureAllocated();
         ParkingRefused = GrowthDeferred = false;
-        bool mayGrow = Stopwatch.GetElapsedTime(_callbackWaitSince) >= GrowAfter;
+        bool mayGrow = Stopwatch.GetElapsedTime(_callbackWaitSince) >= _growAfter;
         while (_device.State == RpmsgDeviceState.Running && HasParkingRoom(transport, mayGrow) && transport.TryReceive(out var rx))
             HandleReceived(transport, rx, _parked);
         Flush(transport);
@@ -262,17 +263,21 @@ internal sealed partial class RpmsgRxDispatcher
     // How long a callback's send waits before the backlog may grow past one slot per buffer. A peer that is returning
     // our buffers gets the callback going again within this; meanwhile the fixed slots flow-control a peer that only
     // floods (it waits for its buffers), and only a wait that lasts (a peer blocked on us in turn, or a callback that
-    // stays blocked while the peer floods) pays for more memory, up to the budget.
+    // stays blocked while the peer floods) pays for more memory, up to the budget. A send with less time than twice
+    // this grows after half its time instead: waiting longer would leave it only its timeout.
     internal TimeSpan GrowAfter { get; set; } = TimeSpan.FromMilliseconds(5); // tests lengthen it
+    private TimeSpan _growAfter; // the waiting send's: GrowAfter, or half its time left if that is sooner
 
     /// <summary>Test hook: raised on the dispatching thread each time a blocked callback sender parks what arrived.</summary>
     internal Action? Parking { get; set; }
     private long _callbackWaitSince; // dispatching thread only
 
-    /// <summary>A sender inside a callback on this thread began to wait for a tx buffer.</summary>
-    internal void CallbackSendBeganWaiting()
+    /// <summary>A sender inside a callback on this thread began to wait for a tx buffer until <paramref name="deadline"/>.</summary>
+    internal void CallbackSendBeganWaiting(Deadline deadline)
     {
         _callbackWaitSince = Stopwatch.GetTimestamp();
+        var half = deadline.IsInfinite ? Timeout.InfiniteTimeSpan : deadline.Remaining / 2;
+        _growAfter = half != Timeout.InfiniteTimeSpan && half < GrowAfter ? half : GrowAfter;
         // An earlier send's: a timeout before this one parked anything must not report its refusal.
         ParkingRefused = GrowthDeferred = false;
     }
@@ -290,7 +295,7 @@ internal sealed partial class RpmsgRxDispatcher
         {
             if (!GrowthDeferred)
                 return int.MaxValue;
-            var left = GrowAfter - Stopwatch.GetElapsedTime(_callbackWaitSince);
+            var left = _growAfter - Stopwatch.GetElapsedTime(_callbackWaitSince);
             return Math.Max(1, (int)Math.Ceiling(left.TotalMilliseconds));
         }
     }

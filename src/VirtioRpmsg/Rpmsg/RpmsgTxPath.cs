@@ -81,7 +81,7 @@ internal sealed partial class RpmsgTxPath
             return;
         bool callback = _device.Rx.IsDispatcherContext;
         MappingLease.ThrowIfHeld("RpmsgDevice.Send");
-        BeginWait(callback);
+        BeginWait(callback, deadline);
         try
         {
             while (true)
@@ -147,7 +147,7 @@ internal sealed partial class RpmsgTxPath
     {
         try
         {
-            BeginWait(callback);
+            BeginWait(callback, deadline);
         }
         catch (Exception e)
         {
@@ -181,7 +181,7 @@ internal sealed partial class RpmsgTxPath
             return buffer;
         bool callback = _device.Rx.IsDispatcherContext;
         MappingLease.ThrowIfHeld("RpmsgEndpoint.GetTxBuffer");
-        BeginWait(callback);
+        BeginWait(callback, deadline);
         try
         {
             while (true)
@@ -249,13 +249,13 @@ internal sealed partial class RpmsgTxPath
     internal void Signal() => _signal.Signal();
 
     // Arming writes the ring (used_event / avail.flags), so it is a data operation: never after Stop.
-    internal void BeginWait(bool callback = false)
+    internal void BeginWait(bool callback, Deadline deadline)
     {
         _counters.CountTxWait();
         if (callback)
         {
             Interlocked.Increment(ref _turn.CallbackWaiters);
-            _device.Rx.CallbackSendBeganWaiting();
+            _device.Rx.CallbackSendBeganWaiting(deadline);
         }
         lock (_armLock)
         {

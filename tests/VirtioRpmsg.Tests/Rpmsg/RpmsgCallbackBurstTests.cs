@@ -23,6 +23,27 @@ public class RpmsgCallbackBurstTests
             host: o => (o.SendTimeout, o.WaitStrategy) = (TimeSpan.FromSeconds(20), wait),
             remote: o => (o.SendTimeout, o.WaitStrategy) = (TimeSpan.FromSeconds(20), wait),
             vringNum: VringNum);
+        EchoEveryBurstMessage(loop, burst);
+    }
+
+    [Theory]
+    [InlineData(RpmsgWaitStrategy.Interrupt)]
+    [InlineData(RpmsgWaitStrategy.BusyPoll)]
+    public void Send_CallbackBurstWithASendTimeoutShorterThanTheGrowthDelay_GrowsWithinHalfTheTimeout(RpmsgWaitStrategy wait)
+    {
+        // The growth delay (60 s here, 5 ms normally) is longer than the sends' timeout: the backlog may grow once half
+        // of a send's time is gone, or the two dispatchers wait on each other until every such send times out.
+        using var loop = RpmsgLoopback.Create(
+            host: o => (o.SendTimeout, o.WaitStrategy) = (TimeSpan.FromSeconds(3), wait),
+            remote: o => (o.SendTimeout, o.WaitStrategy) = (TimeSpan.FromSeconds(3), wait),
+            vringNum: VringNum);
+        loop.Host.Rx.GrowAfter = loop.Remote.Rx.GrowAfter = TimeSpan.FromSeconds(60);
+        EchoEveryBurstMessage(loop, burst: 200);
+    }
+
+    // The remote echoes; a host callback sends the burst; every echo must arrive, in order, with no callback error.
+    private static void EchoEveryBurstMessage(RpmsgLoopback loop, int burst)
+    {
         loop.Remote.CreateEndpoint(0x400, (ept, src, payload) => ept.SendTo(src, payload));
         var echoes = new List<int>();
         bool burstSent = false;
@@ -39,7 +60,8 @@ public class RpmsgCallbackBurstTests
                 echoes.Add(payload[1] | payload[2] << 8);
         });
         loop.Remote.CreateEndpoint(0x401).SendTo(0x500, [1]); // runs the burst on the host's dispatcher
-        loop.WaitUntil(() => Volatile.Read(ref burstSent) && echoes.Count == burst, "every echo of the burst", seconds: 60);
+        loop.WaitUntil(() => (Volatile.Read(ref burstSent) && echoes.Count == burst) || loop.Host.Counters.CallbackErrors + loop.Remote.Counters.CallbackErrors > 0,
+            "every echo of the burst (or a callback error)", seconds: 60);
         Assert.Equal(0, loop.Host.Counters.CallbackErrors);
         Assert.Equal(0, loop.Remote.Counters.CallbackErrors);
         lock (echoes)

@@ -1,4 +1,5 @@
 using VirtioRpmsg.Memory;
+using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
 using VirtioRpmsg.Virtio;
 
@@ -163,7 +164,7 @@ public class RpmsgTeardownRaceTests
         loop.Host.Stop("test");
         byte[] before = Snapshot(loop.Region);
 
-        loop.Host.Tx.BeginWait();
+        loop.Host.Tx.BeginWait(callback: false, Deadline.Within(Timeout.InfiniteTimeSpan));
         loop.Host.Tx.EndWait();
 
         Assert.Equal(before, Snapshot(loop.Region));
