@@ -43,6 +43,35 @@ public static class TargetEvaluator
         return checks;
     }
 
+    /// <summary>
+    /// The speed targets of issue 15 item 2 that the echo and streaming cases measure (cross-process; the user-path
+    /// targets have their own table): busy-poll p50 within 5x of the cache-line ping-pong, interrupt within 1.2x of
+    /// eventfd, 1.5 M pipelined round trips/s and 3 M streamed 64 B messages/s, each rate over the whole run and steady.
+    /// </summary>
+    public static IReadOnlyList<TargetCheck> EvaluateIssue15(ScenarioResults results, IReadOnlyList<BaselineResult> baselines)
+    {
+        ArgumentNullException.ThrowIfNull(results);
+        ArgumentNullException.ThrowIfNull(baselines);
+        var busy = FindEcho(results, 64, RpmsgWaitStrategy.BusyPoll, 1);
+        var interrupt = FindEcho(results, 64, RpmsgWaitStrategy.Interrupt, 1);
+        var pipelined = results.Echo.FirstOrDefault(e => e.Request is { Wait: RpmsgWaitStrategy.BusyPoll, Depth: 16 });
+        var stream = results.Stream.FirstOrDefault(s => s.Request is { PayloadSize: 64, Wait: RpmsgWaitStrategy.BusyPoll });
+        var spin = baselines.FirstOrDefault(b => b.Metric == BaselineMetrics.SpinCross);
+        var eventFd = baselines.FirstOrDefault(b => b.Metric == BaselineMetrics.EventFdCross);
+        static string PerSecond(double v) => Units.Count(v) + " /s";
+        return
+        [
+            AtMost("busy-poll echo 64 B: p50 within 5x of the cache-line ping-pong p50",
+                busy is null || spin is null ? null : (double)busy.Latency.P50 / spin.Latency.P50, 5, Units.Ratio),
+            AtMost("interrupt echo 64 B: p50 within 1.2x of the cross-core eventfd ping-pong p50",
+                interrupt is null || eventFd is null ? null : (double)interrupt.Latency.P50 / eventFd.Latency.P50, 1.2, Units.Ratio),
+            AtLeast("pipelined echo (16 in flight): at least 1,500,000 round trips/s, whole run", pipelined?.RoundTripsPerSecond, 1_500_000, PerSecond),
+            AtLeast("pipelined echo (16 in flight): at least 1,500,000 round trips/s, steady", pipelined?.SteadyRoundTripsPerSecond, 1_500_000, PerSecond),
+            AtLeast("one-way streaming 64 B: at least 3,000,000 messages/s, whole run", stream?.MessagesPerSecond, 3_000_000, PerSecond),
+            AtLeast("one-way streaming 64 B: at least 3,000,000 messages/s, steady", stream?.SteadyMessagesPerSecond, 3_000_000, PerSecond),
+        ];
+    }
+
     private static EchoResult? FindEcho(ScenarioResults results, int size, RpmsgWaitStrategy wait, int depth) =>
         results.Echo.FirstOrDefault(e => e.Request.PayloadSize == size && e.Request.Wait == wait && e.Request.Depth == depth);
 

@@ -72,4 +72,43 @@ public class TargetEvaluatorTests
 
         Assert.All(checks, c => Assert.Equal(TargetStatus.NotMeasured, c.Status));
     }
+
+    [Fact]
+    public void EvaluateIssue15_PollRatioAndRates_MetMissedAndNotMeasuredEachSaid()
+    {
+        // Busy-poll p50 1,100 ns against a 200 ns ping-pong: 5.5x, over the 5x line; interrupt 1.1x; pipelined 2 M over the
+        // whole run with no steady figure; streaming 2.9 M over the whole run, 3.2 M steady.
+        var results = Results(1_100, 2_900_000) with
+        {
+            Stream = [new StreamResult(new StreamRequest(64, RpmsgWaitStrategy.BusyPoll, 1000), 2_900_000, 185.6, 0, SteadyMessagesPerSecond: 3_200_000)],
+        };
+
+        var checks = TargetEvaluator.EvaluateIssue15(results, s_baselines).ToDictionary(c => c.Target);
+
+        var poll = checks["busy-poll echo 64 B: p50 within 5x of the cache-line ping-pong p50"];
+        Assert.Equal((TargetStatus.Missed, "5.50x"), (poll.Status, poll.Measured));
+        Assert.Equal(TargetStatus.Met, checks["interrupt echo 64 B: p50 within 1.2x of the cross-core eventfd ping-pong p50"].Status);
+        Assert.Equal(TargetStatus.Met, checks["pipelined echo (16 in flight): at least 1,500,000 round trips/s, whole run"].Status);
+        Assert.Equal(TargetStatus.NotMeasured, checks["pipelined echo (16 in flight): at least 1,500,000 round trips/s, steady"].Status);
+        var streamWhole = checks["one-way streaming 64 B: at least 3,000,000 messages/s, whole run"];
+        Assert.Equal(TargetStatus.Missed, streamWhole.Status);
+        Assert.StartsWith("missed by 1.03x", streamWhole.Margin);
+        Assert.Equal(TargetStatus.Met, checks["one-way streaming 64 B: at least 3,000,000 messages/s, steady"].Status);
+    }
+
+    [Theory]
+    [InlineData(CrossProcessEchoScenario.ScenarioName, true)]
+    [InlineData(InProcessEchoScenario.ScenarioName, false)]
+    public void Render_Issue15Targets_OnlyForTheCrossProcessScenario(string scenario, bool expected)
+    {
+        var results = Results(1_000, 3_000_000) with { Scenario = scenario };
+        var report = new BenchmarkReport(new MachineInfo("cpu", 2, "k", "none", "sdk", "rt", "0 0 0"), "test", DateTimeOffset.UnixEpoch, TimeSpan.Zero,
+            Quick: true, 0, 1, s_baselines, [results]);
+
+        string md = MarkdownReportWriter.Render(report, svgLink: null, notes: null, microResults: []);
+
+        Assert.Contains("### Targets (issue 6)", md);
+        Assert.Equal(expected, md.Contains("### Targets (issue 15 item 2", StringComparison.Ordinal));
+        Assert.Equal(expected, md.Contains("| one-way streaming 64 B: at least 3,000,000 messages/s, whole run | 3,000,000 /s | met |", StringComparison.Ordinal));
+    }
 }
