@@ -13,13 +13,17 @@ public sealed record BaselineRatio(string Metric, double P50, double P99)
     public static string MetricFor(RpmsgWaitStrategy wait) =>
         wait == RpmsgWaitStrategy.Interrupt ? BaselineMetrics.EventFdCross : BaselineMetrics.SpinCross;
 
-    /// <summary>The ratio for <paramref name="echo"/>, or null when its baseline was not measured (or is zero).</summary>
+    /// <summary>
+    /// The ratio for <paramref name="echo"/> to the baseline probe run just before it (<see cref="EchoResult.Probe"/>),
+    /// or, without one, to <paramref name="baselines"/>; null when its baseline was not measured (or is zero).
+    /// </summary>
     public static BaselineRatio? For(EchoResult echo, IReadOnlyList<BaselineResult> baselines)
     {
         ArgumentNullException.ThrowIfNull(echo);
         ArgumentNullException.ThrowIfNull(baselines);
         string metric = MetricFor(echo.Request.Wait);
-        var baseline = baselines.FirstOrDefault(b => b.Metric == metric);
+        // The probe just before the case, when there is one: the placement the case ran on (PlacementProbe).
+        var baseline = echo.Probe?.Before.FirstOrDefault(b => b.Metric == metric) ?? baselines.FirstOrDefault(b => b.Metric == metric);
         if (baseline is null || baseline.Latency.P50 <= 0 || baseline.Latency.P99 <= 0)
             return null;
         return new BaselineRatio(metric, (double)echo.Latency.P50 / baseline.Latency.P50, (double)echo.Latency.P99 / baseline.Latency.P99);

@@ -7,6 +7,8 @@ namespace VirtioRpmsg.Harness;
 /// <param name="RoundTripsPerSecond">Completed round trips per second over the recorded phase.</param>
 /// <param name="AllocatedBytesPerMessage">Bytes allocated in the process per round trip in the recorded phase.</param>
 /// <param name="IdleCpuFraction">CPU the process used while idle after the run (1.0 = one core), when measured.</param>
+/// <param name="SteadyRoundTripsPerSecond">The median rate over windows of replies (pipelined cases), when measured.</param>
+/// <param name="Probe">The C baseline just before and after the case, when the runner measured it.</param>
 public sealed record EchoResult(
     EchoRequest Request,
     LatencySummary Latency,
@@ -14,4 +16,5 @@ public sealed record EchoResult(
     double RoundTripsPerSecond,
     double AllocatedBytesPerMessage,
     double? IdleCpuFraction = null,
-    double? SteadyRoundTripsPerSecond = null);
+    double? SteadyRoundTripsPerSecond = null,
+    PlacementProbe? Probe = null);

@@ -118,17 +118,21 @@ public static class MarkdownReportWriter
         md.AppendLine();
         md.AppendLine("### Echo round trip");
         md.AppendLine();
-        md.AppendLine("| Case | Count | p50 | p90 | p99 | p99.9 | max | Round trips/s | Alloc B/msg | Baseline | p50 ratio | p99 ratio |");
-        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|");
+        md.AppendLine("| Case | Count | p50 | p90 | p99 | p99.9 | max | Round trips/s | Alloc B/msg | Baseline | Baseline p50 before / after | p50 ratio | p99 ratio |");
+        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|");
         foreach (var echo in scenario.Echo)
         {
             var ratio = BaselineRatio.For(echo, report.Baselines);
-            string ratios = ratio is null ? "- | - | -" : $"`{ratio.Metric}` | {Units.Ratio(ratio.P50)} | {Units.Ratio(ratio.P99)}";
+            string probe = echo.Probe?.Describe(BaselineRatio.MetricFor(echo.Request.Wait)) ?? "-";
+            string ratios = ratio is null ? $"- | {probe} | - | -" : $"`{ratio.Metric}` | {probe} | {Units.Ratio(ratio.P50)} | {Units.Ratio(ratio.P99)}";
             md.AppendLine(Invariant($"| {echo.Request.Label} | {LatencyCells(echo.Latency)} | {Units.Count(echo.RoundTripsPerSecond)} | {Units.Decimal(echo.AllocatedBytesPerMessage, "0.00")} | {ratios} |"));
         }
         md.AppendLine();
         md.AppendLine("Ratio = stack percentile / the same percentile of the baseline (busy-poll and hybrid against");
-        md.AppendLine("`spin_cross`, interrupt against `eventfd_cross`). `xN` = N requests in flight.");
+        md.AppendLine("`spin_cross`, interrupt against `eventfd_cross`) measured by a short probe just before the case (the");
+        md.AppendLine("\"before\" column; the run's opening baseline when there was no probe). The probe after the case shows whether");
+        md.AppendLine("the vCPU placement held: \"(moved)\" marks a p50 that changed by more than 1.5x, and such a case ran partly on");
+        md.AppendLine("another placement than its ratio assumes. `xN` = N requests in flight.");
         foreach (var echo in scenario.Echo.Where(e => e.Request.Depth > 1 && e.SteadyRoundTripsPerSecond is not null))
             md.AppendLine(Invariant($"{echo.Request.Label}: steady {Units.Count(echo.SteadyRoundTripsPerSecond!.Value)} round trips/s (median over windows of {WindowRate.Window} replies)."));
         md.AppendLine();
@@ -136,10 +140,10 @@ public static class MarkdownReportWriter
         {
             md.AppendLine("### One-way streaming");
             md.AppendLine();
-            md.AppendLine("| Case | Messages | Messages/s | MB/s | Alloc B/msg | Steady messages/s |");
-            md.AppendLine("|---|---:|---:|---:|---:|---:|");
+            md.AppendLine("| Case | Messages | Messages/s | MB/s | Alloc B/msg | Steady messages/s | `spin_cross` p50 before / after |");
+            md.AppendLine("|---|---:|---:|---:|---:|---:|---:|");
             foreach (var s in scenario.Stream)
-                md.AppendLine(Invariant($"| {s.Request.Label} | {Units.Count(s.Request.Count)} | {Units.Count(s.MessagesPerSecond)} | {Units.Decimal(s.MegabytesPerSecond)} | {Units.Decimal(s.AllocatedBytesPerMessage, "0.00")} | {(s.SteadyMessagesPerSecond is { } v ? Units.Count(v) : "-")} |"));
+                md.AppendLine(Invariant($"| {s.Request.Label} | {Units.Count(s.Request.Count)} | {Units.Count(s.MessagesPerSecond)} | {Units.Decimal(s.MegabytesPerSecond)} | {Units.Decimal(s.AllocatedBytesPerMessage, "0.00")} | {(s.SteadyMessagesPerSecond is { } v ? Units.Count(v) : "-")} | {s.Probe?.Describe(BaselineMetrics.SpinCross) ?? "-"} |"));
             md.AppendLine();
             md.AppendLine(Invariant($"Steady = the median rate over windows of {WindowRate.Window} messages (the sender's pace, which a full ring ties to the remote's): the rate while both sides ran, without the time slices a loaded machine takes from them."));
             md.AppendLine();
@@ -147,7 +151,14 @@ public static class MarkdownReportWriter
         WriteTargets(md, "Targets (issue 6)", TargetEvaluator.Evaluate(scenario, report.Baselines));
         // Issue 15 set its speed targets for the cross-process case (host and remote in two processes).
         if (scenario.Scenario == CrossProcessEchoScenario.ScenarioName)
+        {
             WriteTargets(md, "Targets (issue 15 item 2: echo and streaming; the user paths are below)", TargetEvaluator.EvaluateIssue15(scenario, report.Baselines));
+            var pipelined = scenario.Echo.FirstOrDefault(e => e.Request.Depth > 1);
+            var stream = scenario.Stream.FirstOrDefault(s => s.Request.PayloadSize == 64);
+            md.AppendLine($"The rates depend on the vCPU placement they ran on (`spin_cross` p50 before / after): pipelined {pipelined?.Probe?.Describe(BaselineMetrics.SpinCross) ?? "-"}, "
+                + $"streaming 64 B {stream?.Probe?.Describe(BaselineMetrics.SpinCross) ?? "-"} (on the project's VM about 130-160 ns when the two vCPUs share caches, 400-560 ns when they do not; docs/benchmarks-notes.md).");
+            md.AppendLine();
+        }
     }
 
     private static void WriteTargets(StringBuilder md, string title, IReadOnlyList<TargetCheck> checks)

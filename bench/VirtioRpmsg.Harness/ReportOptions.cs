@@ -53,4 +53,7 @@ public sealed record ReportOptions
 
     /// <summary>Recorded round trips per C baseline metric.</summary>
     public int BaselineIterations => Quick ? 2_000 : 100_000;
+
+    /// <summary>Round trips per metric of the C baseline probe run just before and after each echo and streaming case.</summary>
+    public int ProbeIterations => Quick ? 500 : 5_000;
 }

@@ -45,16 +45,20 @@ public static class ReportRunner
             var echoes = new List<EchoResult>();
             foreach (var request in EchoPlan.EchoRequests(options))
             {
+                var before = Probe(options, hostCpu, remoteCpu);
                 var echo = scenario.RunEcho(request, cancellationToken);
+                echo = echo with { Probe = new PlacementProbe(before, Probe(options, hostCpu, remoteCpu)) };
                 echoes.Add(echo);
-                log.WriteLine($"  echo {request.Label,-22} p50 {Units.Time(echo.Latency.P50),10}  p99 {Units.Time(echo.Latency.P99),10}  {Units.Count(echo.RoundTripsPerSecond),11} rt/s  {echo.AllocatedBytesPerMessage:F2} B/msg{(echo.Request.Depth > 1 && echo.SteadyRoundTripsPerSecond is { } steady ? $"  steady {Units.Count(steady)} rt/s" : "")}");
+                log.WriteLine($"  echo {request.Label,-22} p50 {Units.Time(echo.Latency.P50),10}  p99 {Units.Time(echo.Latency.P99),10}  {Units.Count(echo.RoundTripsPerSecond),11} rt/s  {echo.AllocatedBytesPerMessage:F2} B/msg{(echo.Request.Depth > 1 && echo.SteadyRoundTripsPerSecond is { } steady ? $"  steady {Units.Count(steady)} rt/s" : "")}  {BaselineRatio.MetricFor(request.Wait)} {echo.Probe!.Describe(BaselineRatio.MetricFor(request.Wait))}");
             }
             var streams = new List<StreamResult>();
             foreach (var request in EchoPlan.StreamRequests(options))
             {
+                var before = Probe(options, hostCpu, remoteCpu);
                 var stream = scenario.RunStream(request, cancellationToken);
+                stream = stream with { Probe = new PlacementProbe(before, Probe(options, hostCpu, remoteCpu)) };
                 streams.Add(stream);
-                log.WriteLine($"  stream {request.Label,-20} {Units.Count(stream.MessagesPerSecond),11} msg/s  {stream.MegabytesPerSecond:F1} MB/s  {stream.AllocatedBytesPerMessage:F2} B/msg{(stream.SteadyMessagesPerSecond is { } steady ? $"  steady {Units.Count(steady)} msg/s" : "")}");
+                log.WriteLine($"  stream {request.Label,-20} {Units.Count(stream.MessagesPerSecond),11} msg/s  {stream.MegabytesPerSecond:F1} MB/s  {stream.AllocatedBytesPerMessage:F2} B/msg{(stream.SteadyMessagesPerSecond is { } steady ? $"  steady {Units.Count(steady)} msg/s" : "")}  {BaselineMetrics.SpinCross} {stream.Probe!.Describe(BaselineMetrics.SpinCross)}");
             }
             scenarios.Add(new ScenarioResults(scenario.Name, scenario.Description, echoes, streams));
             if (scenario is CrossProcessEchoScenario cross)
@@ -95,6 +99,10 @@ public static class ReportRunner
             File.WriteAllText(options.MarkdownPath, MarkdownReportWriter.Render(report, svgLink, notes, micro));
         }
     }
+
+    // A short baseline run between cases: which vCPU placement the next case (or the last one) ran on.
+    private static IReadOnlyList<BaselineResult> Probe(ReportOptions options, int hostCpu, int remoteCpu) =>
+        BaselineRunner.Run(options.ProbeIterations, options.ProbeIterations / 10, hostCpu, remoteCpu, TimeSpan.FromMinutes(1));
 
     /// <summary>The plot: every depth-1 64-byte echo of every scenario, plus the baselines dashed.</summary>
     public static IReadOnlyList<PlotSeries> PlotSeriesOf(BenchmarkReport report)

@@ -35,12 +35,16 @@ public class HarnessReportTests
             Assert.All(scenario.Echo, e => Assert.True(e.Latency.P50 > 0 && e.Latency.P50 <= e.Latency.P99 && e.Latency.P99 <= e.Latency.Max, e.Request.Label));
             Assert.Equal(EchoPlan.StreamRequests(options), scenario.Stream.Select(s => s.Request));
             Assert.All(scenario.Stream, s => Assert.True(s.MessagesPerSecond > 0, s.Request.Label));
+            // Every case has its placement probes, before and after, with the metric its ratio uses.
+            Assert.All(scenario.Echo, e => Assert.NotNull(e.Probe!.P50(BaselineRatio.MetricFor(e.Request.Wait))));
+            Assert.All(scenario.Stream, s => Assert.NotNull(s.Probe!.P50(BaselineMetrics.SpinCross)));
 
             string markdown = File.ReadAllText(options.MarkdownPath);
             foreach (string metric in BaselineMetrics.All)
                 Assert.Contains($"| `{metric}` |", markdown);
             foreach (var echo in scenario.Echo)
                 Assert.Contains($"| {echo.Request.Label} |", markdown);
+            Assert.Contains("| Baseline p50 before / after |", markdown);
             foreach (var stream in scenario.Stream)
                 Assert.Contains($"| {stream.Request.Label} |", markdown);
             var targets = TargetEvaluator.Evaluate(scenario, report.Baselines);

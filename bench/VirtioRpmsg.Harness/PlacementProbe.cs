@@ -1,0 +1,33 @@
+namespace VirtioRpmsg.Harness;
+
+/// <summary>
+/// A short C baseline run just before and just after one case. On a virtual machine the hypervisor moves the two
+/// vCPUs between nearby and distant physical cores, sometimes within a run: the cache-line ping-pong then takes
+/// 130-160 ns or 400-560 ns (docs/benchmarks-notes.md). A ratio to the run's opening baseline mixes the two; a ratio
+/// to the probe before the case compares the case with the placement it ran on, and the probe after it shows
+/// whether that placement held.
+/// </summary>
+/// <param name="Before">The baseline metrics measured just before the case.</param>
+/// <param name="After">The same, just after it.</param>
+public sealed record PlacementProbe(IReadOnlyList<BaselineResult> Before, IReadOnlyList<BaselineResult> After)
+{
+    /// <summary>A p50 that moved by more than this factor between the two probes counts as a placement change.</summary>
+    public const double MovedFactor = 1.5;
+
+    /// <summary>The metric's p50 before and after, or null when either probe lacks it.</summary>
+    public (long Before, long After)? P50(string metric)
+    {
+        var before = Before.FirstOrDefault(b => b.Metric == metric);
+        var after = After.FirstOrDefault(b => b.Metric == metric);
+        return before is null || after is null ? null : (before.Latency.P50, after.Latency.P50);
+    }
+
+    /// <summary>True when the metric's p50 differs by more than <see cref="MovedFactor"/> between the two probes.</summary>
+    public bool Moved(string metric) => P50(metric) is var (before, after) && before > 0 && after > 0
+        && Math.Max(before, after) > MovedFactor * Math.Min(before, after);
+
+    /// <summary>"401 ns / 410 ns", with "(moved)" when the placement changed during the case; "-" when not measured.</summary>
+    public string Describe(string metric) => P50(metric) is var (before, after)
+        ? $"{Units.Time(before)} / {Units.Time(after)}{(Moved(metric) ? " (moved)" : "")}"
+        : "-";
+}

@@ -1,0 +1,55 @@
+using VirtioRpmsg.Harness;
+using VirtioRpmsg.Rpmsg;
+
+namespace VirtioRpmsg.Tests.Bench;
+
+/// <summary>The baseline probes around a case: which placement a ratio uses, and when the placement moved during the case.</summary>
+public sealed class PlacementProbeTests
+{
+    private static BaselineResult Spin(long p50) => new(BaselineMetrics.SpinCross, 0, 1, new LatencySummary(1000, p50, p50, p50 * 2, p50 * 2, p50 * 2, p50));
+
+    private static EchoResult Echo(long p50, PlacementProbe? probe) =>
+        new(new EchoRequest(64, RpmsgWaitStrategy.BusyPoll, 1000, 1), new LatencySummary(1000, p50, p50, p50 * 2, p50 * 2, p50 * 2, p50), [], 0, 0, Probe: probe);
+
+    [Fact]
+    public void Describe_SamePlacement_BothP50s()
+    {
+        var probe = new PlacementProbe([Spin(401)], [Spin(430)]);
+
+        Assert.False(probe.Moved(BaselineMetrics.SpinCross));
+        Assert.Equal("401 ns / 430 ns", probe.Describe(BaselineMetrics.SpinCross));
+    }
+
+    [Fact]
+    public void Describe_PlacementChangedDuringTheCase_SaysMoved()
+    {
+        var probe = new PlacementProbe([Spin(140)], [Spin(530)]);
+
+        Assert.True(probe.Moved(BaselineMetrics.SpinCross));
+        Assert.Equal("140 ns / 530 ns (moved)", probe.Describe(BaselineMetrics.SpinCross));
+        Assert.Equal("-", probe.Describe(BaselineMetrics.EventFdCross));
+    }
+
+    [Fact]
+    public void Ratio_WithAProbe_IsToTheProbeBeforeTheCase_NotToTheRunsOpeningBaseline()
+    {
+        // The run opened on the near placement (140 ns); the case ran far (probe 500 ns): 2,000 ns is 4x, not 14x.
+        var opening = new[] { Spin(140) };
+
+        var withProbe = BaselineRatio.For(Echo(2_000, new PlacementProbe([Spin(500)], [Spin(520)])), opening);
+        var without = BaselineRatio.For(Echo(2_000, probe: null), opening);
+
+        Assert.Equal(4.0, withProbe!.P50, 3);
+        Assert.Equal(2_000.0 / 140, without!.P50, 3);
+    }
+
+    [Fact]
+    public void Issue15Targets_UseTheProbe()
+    {
+        var results = new ScenarioResults("cross-process", "test", [Echo(2_000, new PlacementProbe([Spin(500)], [Spin(500)]))], []);
+
+        var poll = TargetEvaluator.EvaluateIssue15(results, [Spin(140)]).Single(c => c.Target.StartsWith("busy-poll echo", StringComparison.Ordinal));
+
+        Assert.Equal((TargetStatus.Met, "4.00x"), (poll.Status, poll.Measured));
+    }
+}
