@@ -116,7 +116,8 @@ public sealed class CrossProcessEchoScenario : IEchoScenario
     /// to the host's CPU (so is the dispatcher, in interrupt mode: <see cref="DispatcherPin"/>); the callback path (the harness's echo client, which pins the dispatcher) runs last in each mode.
     /// Interrupt cases run a quarter of <paramref name="count"/> (each is a cross-core wake-up).
     /// </summary>
-    public IReadOnlyList<UserPathResult> RunUserPaths(int count, int warmup, Action<UserPathResult>? progress = null, CancellationToken cancellationToken = default)
+    public IReadOnlyList<UserPathResult> RunUserPaths(int count, int warmup, Action<UserPathResult>? progress = null, CancellationToken cancellationToken = default,
+        Func<IReadOnlyList<BaselineResult>>? probe = null)
     {
         var results = new List<UserPathResult>();
         foreach (var wait in UserPathWaits)
@@ -130,6 +131,7 @@ public sealed class CrossProcessEchoScenario : IEchoScenario
             foreach (var path in new[] { UserPath.Receive, UserPath.ReceiveAsync, UserPath.Stream, UserPath.Pipe })
             {
                 bool idle = wait == RpmsgWaitStrategy.Hybrid && path == UserPath.Receive;
+                var before = probe?.Invoke();
                 UserPathResult result;
                 try
                 {
@@ -143,11 +145,13 @@ public sealed class CrossProcessEchoScenario : IEchoScenario
                     _session = null;
                     session = Session(wait, wait, DispatcherPin(wait), cancellationToken);
                 }
+                result = result with { Probe = Probed(before, probe) };
                 results.Add(result);
                 progress?.Invoke(result);
             }
+            var callbackBefore = probe?.Invoke();
             var echo = Echo(session, new EchoRequest(64, wait, n, 1, w), measureIdle: false, cancellationToken);
-            var callback = new UserPathResult(UserPath.Callback, wait, 64, echo.Latency, echo.AllocatedBytesPerMessage);
+            var callback = new UserPathResult(UserPath.Callback, wait, 64, echo.Latency, echo.AllocatedBytesPerMessage, Probe: Probed(callbackBefore, probe));
             results.Add(callback);
             progress?.Invoke(callback);
         }
@@ -155,6 +159,9 @@ public sealed class CrossProcessEchoScenario : IEchoScenario
         _session = null;
         return results;
     }
+
+    private static PlacementProbe? Probed(IReadOnlyList<BaselineResult>? before, Func<IReadOnlyList<BaselineResult>>? probe) =>
+        before is null || probe is null ? null : new PlacementProbe(before, probe());
 
     /// <summary>The wait modes of <see cref="RunUserPaths"/>, in report order.</summary>
     public static IReadOnlyList<RpmsgWaitStrategy> UserPathWaits { get; } = [RpmsgWaitStrategy.BusyPoll, RpmsgWaitStrategy.Hybrid, RpmsgWaitStrategy.Interrupt];

@@ -32,26 +32,30 @@ public static class UserPathReportWriter
         md.AppendLine("is pinned to the host's CPU (so is a pool thread an async loop resumes on), and so is the host's dispatcher");
         md.AppendLine("thread in interrupt mode (the remote's CPU stands for a remote processor). Each path warms up for at least");
         md.AppendLine("400 ms first (the runtime's tiered compilation). \"x callback\" divides by the callback path's figure in the same mode; \"x C\" by the");
-        md.AppendLine("baseline of the same run (busy-poll and hybrid: cache-line ping-pong; interrupt: eventfd ping-pong).");
+        md.AppendLine("baseline (busy-poll and hybrid: cache-line ping-pong; interrupt: eventfd ping-pong) of a short probe run just before the case,");
+        md.AppendLine("or of the run's opening baseline without one. \"C p50 before / after\": the probes around the case, \"(moved)\" when the vCPU");
+        md.AppendLine("placement changed during it; a path and its callback on different placements compare different machines.");
         md.AppendLine("B/msg: bytes allocated by the whole host process per round trip, measured steady state.");
         md.AppendLine();
-        md.AppendLine("| Path | Wait | p50 | p99 | p50 x callback | p50 x C | p50 hybrid x busy-poll | B/msg |");
-        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|");
+        md.AppendLine("| Path | Wait | p50 | p99 | p50 x callback | p50 x C | C p50 before / after | p50 hybrid x busy-poll | B/msg |");
+        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in results)
         {
             if (r.Failure is not null)
             {
-                md.AppendLine($"| {r.Path} | {WaitNames.Of(r.Wait)} | did not finish: {r.Failure.Replace('|', '/')} | | | | | |");
+                md.AppendLine($"| {r.Path} | {WaitNames.Of(r.Wait)} | did not finish: {r.Failure.Replace('|', '/')} | | | | | | |");
                 continue;
             }
             var callback = Find(results, UserPath.Callback, r.Wait);
             string toCallback = callback is { Failure: null, Latency.P50: > 0 } c ? Units.Ratio((double)r.Latency.P50 / c.Latency.P50) : "-";
-            var baseline = report.Baseline(BaselineRatio.MetricFor(r.Wait));
+            string metric = BaselineRatio.MetricFor(r.Wait);
+            var baseline = r.Probe?.Before.FirstOrDefault(b => b.Metric == metric) ?? report.Baseline(metric);
             string toC = baseline is { Latency.P50: > 0 } b ? Units.Ratio((double)r.Latency.P50 / b.Latency.P50) : "-";
+            string probe = r.Probe?.Describe(metric) ?? "-";
             string hybrid = r.Wait == RpmsgWaitStrategy.Hybrid && Find(results, r.Path, RpmsgWaitStrategy.BusyPoll) is { Failure: null, Latency.P50: > 0 } poll
                 ? Units.Ratio((double)r.Latency.P50 / poll.Latency.P50)
                 : "";
-            md.AppendLine(Invariant($"| {r.Path} | {WaitNames.Of(r.Wait)} | {Units.Time(r.Latency.P50)} | {Units.Time(r.Latency.P99)} | {toCallback} | {toC} | {hybrid} | {Units.Decimal(r.AllocatedBytesPerMessage, "0.00")} |"));
+            md.AppendLine(Invariant($"| {r.Path} | {WaitNames.Of(r.Wait)} | {Units.Time(r.Latency.P50)} | {Units.Time(r.Latency.P99)} | {toCallback} | {toC} | {probe} | {hybrid} | {Units.Decimal(r.AllocatedBytesPerMessage, "0.00")} |"));
         }
         md.AppendLine();
         foreach (var r in results.Where(r => r.IdleCpu is not null))

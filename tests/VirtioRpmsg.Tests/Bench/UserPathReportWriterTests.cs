@@ -30,14 +30,28 @@ public sealed class UserPathReportWriterTests
             UserPathResult.Failed(UserPath.Pipe, RpmsgWaitStrategy.Interrupt, 64, "not done within 36 s"),
             new UserPathResult(UserPath.Callback, RpmsgWaitStrategy.Interrupt, 64, P50(20_000), 0));
 
-        Assert.Contains("| Receive | busy-poll | 2.00 us | 2.00 us | 1.00x | 4.00x |  | 0.00 |", md);
-        Assert.Contains("| Receive | hybrid | 3.00 us | 3.00 us | 1.50x | 6.00x | 1.50x | 0.00 |", md);
+        Assert.Contains("| Receive | busy-poll | 2.00 us | 2.00 us | 1.00x | 4.00x | - |  | 0.00 |", md);
+        Assert.Contains("| Receive | hybrid | 3.00 us | 3.00 us | 1.50x | 6.00x | - | 1.50x | 0.00 |", md);
         Assert.Contains("| Pipe | interrupt | did not finish: not done within 36 s |", md);
         Assert.Contains("1.0 % of a core", md);
         Assert.Contains("within 1.3x of the callback path, per wait mode | **no**: 1 of 3; missed: Receive hybrid, Pipe interrupt |", md);
         Assert.Contains("hybrid p50 within 1.2x of busy-poll, per path | **no**: 1 of 2; missed: Receive hybrid |", md);
         Assert.Contains("under 2 % of a core | yes (1 of 1) |", md);
         Assert.Contains("0 B allocated per message (under 1 B/msg: one-time costs spread over the run) | **no**: 5 of 6; missed: Pipe interrupt |", md);
+    }
+
+    [Fact]
+    public void Render_WithProbes_RatioToTheProbeBeforeTheCase_AndAMovedPlacementMarked()
+    {
+        static IReadOnlyList<BaselineResult> Spin(long p50) => [new BaselineResult(BaselineMetrics.SpinCross, 0, 1, P50(p50))];
+
+        // The run's opening baseline says 500 ns; the Receive case ran on a 250 ns placement that moved to 550 ns during it.
+        string md = Render(
+            new UserPathResult(UserPath.Receive, RpmsgWaitStrategy.BusyPoll, 64, P50(2_000), 0, Probe: new PlacementProbe(Spin(250), Spin(550))),
+            new UserPathResult(UserPath.Callback, RpmsgWaitStrategy.BusyPoll, 64, P50(2_000), 0, Probe: new PlacementProbe(Spin(500), Spin(510))));
+
+        Assert.Contains("| Receive | busy-poll | 2.00 us | 2.00 us | 1.00x | 8.00x | 250 ns / 550 ns (moved) |  | 0.00 |", md);
+        Assert.Contains("| Callback | busy-poll | 2.00 us | 2.00 us | 1.00x | 4.00x | 500 ns / 510 ns |  | 0.00 |", md);
     }
 
     [Fact]
