@@ -45,18 +45,18 @@ public static class ReportRunner
             var echoes = new List<EchoResult>();
             foreach (var request in EchoPlan.EchoRequests(options))
             {
-                var before = Probe(options, hostCpu, remoteCpu);
+                var before = Probe(options, hostCpu, remoteCpu, cancellationToken);
                 var echo = scenario.RunEcho(request, cancellationToken);
-                echo = echo with { Probe = new PlacementProbe(before, Probe(options, hostCpu, remoteCpu)) };
+                echo = echo with { Probe = new PlacementProbe(before, Probe(options, hostCpu, remoteCpu, cancellationToken)) };
                 echoes.Add(echo);
                 log.WriteLine($"  echo {request.Label,-22} p50 {Units.Time(echo.Latency.P50),10}  p99 {Units.Time(echo.Latency.P99),10}  {Units.Count(echo.RoundTripsPerSecond),11} rt/s  {echo.AllocatedBytesPerMessage:F2} B/msg{(echo.Request.Depth > 1 && echo.SteadyRoundTripsPerSecond is { } steady ? $"  steady {Units.Count(steady)} rt/s" : "")}  {BaselineRatio.MetricFor(request.Wait)} {echo.Probe!.Describe(BaselineRatio.MetricFor(request.Wait))}");
             }
             var streams = new List<StreamResult>();
             foreach (var request in EchoPlan.StreamRequests(options))
             {
-                var before = Probe(options, hostCpu, remoteCpu);
+                var before = Probe(options, hostCpu, remoteCpu, cancellationToken);
                 var stream = scenario.RunStream(request, cancellationToken);
-                stream = stream with { Probe = new PlacementProbe(before, Probe(options, hostCpu, remoteCpu)) };
+                stream = stream with { Probe = new PlacementProbe(before, Probe(options, hostCpu, remoteCpu, cancellationToken)) };
                 streams.Add(stream);
                 log.WriteLine($"  stream {request.Label,-20} {Units.Count(stream.MessagesPerSecond),11} msg/s  {stream.MegabytesPerSecond:F1} MB/s  {stream.AllocatedBytesPerMessage:F2} B/msg{(stream.SteadyMessagesPerSecond is { } steady ? $"  steady {Units.Count(steady)} msg/s" : "")}  {BaselineMetrics.SpinCross} {stream.Probe!.Describe(BaselineMetrics.SpinCross)}");
             }
@@ -66,7 +66,7 @@ public static class ReportRunner
                 log.WriteLine("  user paths (64 B, one at a time):");
                 userPaths = cross.RunUserPaths(options.UserPathCount, options.Warmup,
                     r => log.WriteLine(r.Failure is not null ? $"    {WaitNames.Of(r.Wait),-10} {r.Path,-13} did not finish: {r.Failure}" : $"    {WaitNames.Of(r.Wait),-10} {r.Path,-13} p50 {Units.Time(r.Latency.P50),10}  p99 {Units.Time(r.Latency.P99),10}  {r.AllocatedBytesPerMessage:F2} B/msg{(r.IdleCpu is { } idle ? $"  idle {idle * 100:F1} % of a core" : "")}"),
-                    cancellationToken, () => Probe(options, hostCpu, remoteCpu));
+                    cancellationToken, () => Probe(options, hostCpu, remoteCpu, cancellationToken));
             }
         }
 
@@ -101,8 +101,13 @@ public static class ReportRunner
     }
 
     // A short baseline run between cases: which vCPU placement the next case (or the last one) ran on.
-    private static IReadOnlyList<BaselineResult> Probe(ReportOptions options, int hostCpu, int remoteCpu) =>
-        BaselineRunner.Run(options.ProbeIterations, options.ProbeIterations / 10, hostCpu, remoteCpu, TimeSpan.FromMinutes(1));
+    // Only its p50 is used: right after a busy-poll case the dispatchers still spin (until their idle timeout) on the
+    // probe's CPUs, which can stretch its tail but hardly its median.
+    private static IReadOnlyList<BaselineResult> Probe(ReportOptions options, int hostCpu, int remoteCpu, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return BaselineRunner.Run(options.ProbeIterations, options.ProbeIterations / 10, hostCpu, remoteCpu, TimeSpan.FromMinutes(1));
+    }
 
     /// <summary>The plot: every depth-1 64-byte echo of every scenario, plus the baselines dashed.</summary>
     public static IReadOnlyList<PlotSeries> PlotSeriesOf(BenchmarkReport report)

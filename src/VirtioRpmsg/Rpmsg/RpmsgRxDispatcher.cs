@@ -268,6 +268,9 @@ internal sealed partial class RpmsgRxDispatcher
     internal TimeSpan GrowAfter { get; set; } = TimeSpan.FromMilliseconds(5); // tests lengthen it
     private TimeSpan _growAfter; // the waiting send's: GrowAfter, or half its time left if that is sooner
 
+    /// <summary>How long the send that began waiting last waits before the backlog may grow (dispatching thread only; tests).</summary>
+    internal TimeSpan GrowthDelay => _growAfter;
+
     /// <summary>Test hook: raised on the dispatching thread each time a blocked callback sender parks what arrived.</summary>
     internal Action? Parking { get; set; }
     private long _callbackWaitSince; // dispatching thread only

@@ -9,7 +9,7 @@ public sealed class PlacementProbeTests
     private static BaselineResult Spin(long p50) => new(BaselineMetrics.SpinCross, 0, 1, new LatencySummary(1000, p50, p50, p50 * 2, p50 * 2, p50 * 2, p50));
 
     private static EchoResult Echo(long p50, PlacementProbe? probe) =>
-        new(new EchoRequest(64, RpmsgWaitStrategy.BusyPoll, 1000, 1), new LatencySummary(1000, p50, p50, p50 * 2, p50 * 2, p50 * 2, p50), [], 0, 0, Probe: probe);
+        new(new EchoRequest(64, RpmsgWaitStrategy.BusyPoll, 1000, 1), new LatencySummary(1000, p50, p50, p50 * 3, p50 * 3, p50 * 3, p50), [], 0, 0, Probe: probe);
 
     [Fact]
     public void Describe_SamePlacement_BothP50s()
@@ -40,13 +40,15 @@ public sealed class PlacementProbeTests
         var without = BaselineRatio.For(Echo(2_000, probe: null), opening);
 
         Assert.Equal(4.0, withProbe!.P50, 3);
+        Assert.Equal(6.0, withProbe.P99, 3); // the echo's p99 is 3x its p50, the probe's 2x
         Assert.Equal(2_000.0 / 140, without!.P50, 3);
     }
 
     [Fact]
     public void Issue15Targets_UseTheProbe()
     {
-        var results = new ScenarioResults("cross-process", "test", [Echo(2_000, new PlacementProbe([Spin(500)], [Spin(500)]))], []);
+        // The probe before (500 ns), not after (250 ns), and p50 (4x), not p99 (6x).
+        var results = new ScenarioResults("cross-process", "test", [Echo(2_000, new PlacementProbe([Spin(500)], [Spin(250)]))], []);
 
         var poll = TargetEvaluator.EvaluateIssue15(results, [Spin(140)]).Single(c => c.Target.StartsWith("busy-poll echo", StringComparison.Ordinal));
 

@@ -1,3 +1,4 @@
+using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
 
 namespace VirtioRpmsg.Tests.Rpmsg;
@@ -29,7 +30,7 @@ public class RpmsgCallbackBurstTests
     [Theory]
     [InlineData(RpmsgWaitStrategy.Interrupt)]
     [InlineData(RpmsgWaitStrategy.BusyPoll)]
-    public void Send_CallbackBurstWithASendTimeoutShorterThanTheGrowthDelay_GrowsWithinHalfTheTimeout(RpmsgWaitStrategy wait)
+    public void Send_CallbackBurstWithASendTimeoutShorterThanTheGrowthDelay_GrowsBeforeTheSendTimesOut(RpmsgWaitStrategy wait)
     {
         // The growth delay (60 s here, 5 ms normally) is longer than the sends' timeout: the backlog may grow once half
         // of a send's time is gone, or the two dispatchers wait on each other until every such send times out.
@@ -39,6 +40,22 @@ public class RpmsgCallbackBurstTests
             vringNum: VringNum);
         loop.Host.Rx.GrowAfter = loop.Remote.Rx.GrowAfter = TimeSpan.FromSeconds(60);
         EchoEveryBurstMessage(loop, burst: 200);
+    }
+
+    [Theory]
+    [InlineData(3_000, 60_000, 1_400, 1_500)] // less than twice the delay left: half of it
+    [InlineData(20, 5, 5, 5)] // enough left: the delay
+    [InlineData(-1, 5, 5, 5)] // infinite
+    [InlineData(0, 5, 0, 0)] // none left: at once (the send times out before it parks)
+    public void CallbackSendBeganWaiting_GrowthDelayIsTheSmallerOfTheDelayAndHalfTheTimeLeft(int timeoutMs, int growAfterMs, int atLeastMs, int atMostMs)
+    {
+        using var loop = RpmsgLoopback.Create(vringNum: VringNum);
+        var rx = loop.Host.Rx;
+        rx.GrowAfter = TimeSpan.FromMilliseconds(growAfterMs);
+
+        rx.CallbackSendBeganWaiting(Deadline.Within(timeoutMs < 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromMilliseconds(timeoutMs)));
+
+        Assert.InRange(rx.GrowthDelay, TimeSpan.FromMilliseconds(atLeastMs), TimeSpan.FromMilliseconds(atMostMs));
     }
 
     // The remote echoes; a host callback sends the burst; every echo must arrive, in order, with no callback error.
