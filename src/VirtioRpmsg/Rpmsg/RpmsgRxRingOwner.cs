@@ -9,11 +9,21 @@ namespace VirtioRpmsg.Rpmsg;
 internal sealed class RpmsgRxRingOwner
 {
     private int _owned;
+    private int _ownerThread; // managed thread id of the owner, 0 when free (written by the owner only)
 
     internal bool IsOwned => Volatile.Read(ref _owned) != 0;
 
+    /// <summary>True on the thread that owns the ring.</summary>
+    internal bool IsHeldByCurrentThread => Volatile.Read(ref _ownerThread) == Environment.CurrentManagedThreadId;
+
     /// <summary>Takes ownership if free; false at once otherwise.</summary>
-    internal bool TryEnter() => Interlocked.CompareExchange(ref _owned, 1, 0) == 0;
+    internal bool TryEnter()
+    {
+        if (Interlocked.CompareExchange(ref _owned, 1, 0) != 0)
+            return false;
+        _ownerThread = Environment.CurrentManagedThreadId;
+        return true;
+    }
 
     /// <summary>Takes ownership, spinning (never sleeping a whole time slice) until it is free.</summary>
     internal void Enter()
@@ -26,7 +36,11 @@ internal sealed class RpmsgRxRingOwner
     }
 
     /// <summary>Gives ownership back (release semantics: the batch's ring updates are visible first).</summary>
-    internal void Exit() => Volatile.Write(ref _owned, 0);
+    internal void Exit()
+    {
+        _ownerThread = 0;
+        Volatile.Write(ref _owned, 0);
+    }
 
     // Application threads spinning in a queue read that poll the ring themselves (RpmsgReaderSpin). While
     // any does, the dispatcher thread neither spins nor asks for kicks (it sleeps, looking again now and

@@ -52,7 +52,7 @@ internal sealed partial class RpmsgTxPath
         var rx = _device.Rx;
         try
         {
-            rx.ParkPending(transport);
+            ParkUnderTheRing(transport);
             if (!onDoorbell || transport.EnableRxNotifications() || rx.ParkingRefused || rx.GrowthDeferred)
                 return true;
         }
@@ -62,6 +62,29 @@ internal sealed partial class RpmsgTxPath
         }
         DisarmRx(transport); // the caller's re-try may succeed: the callback then goes on with kicks off, as it ran
         return false;
+    }
+
+    // Parking consumes the rx ring, which has one consumer at a time: a callback holds it (its dispatch pass does), but
+    // the dispatcher thread's own sends outside a pass (a remote's announcements at link-up) take it for the parking;
+    // when a Poll holds it, that Poll consumes the ring and there is nothing to park here.
+    private void ParkUnderTheRing(IRpmsgTransport transport)
+    {
+        var rx = _device.Rx;
+        if (rx.Owner.IsHeldByCurrentThread)
+        {
+            rx.ParkPending(transport);
+            return;
+        }
+        if (!rx.Owner.TryEnter())
+            return;
+        try
+        {
+            rx.ParkPending(transport);
+        }
+        finally
+        {
+            rx.Owner.Exit();
+        }
     }
 
     // Off again once awake: the dispatcher loop (or the next Poll, under CallerPoll) turns them on only before it
