@@ -107,6 +107,10 @@ internal sealed class RpmsgDispatcherThread
             {
                 while (!_device.TryCompleteRemoteLinkUp())
                 {
+                    // A Poll on another thread won the link-up and is still announcing (the state is Running from the
+                    // start of that): the rings are served from here on, not left to that Poll.
+                    if (_device.State == RpmsgDeviceState.Running)
+                        break;
                     if (_device.State != RpmsgDeviceState.Starting)
                         return;
                     _device.Doorbell.Wait(_device.Options.IdleRecheckInterval, token);

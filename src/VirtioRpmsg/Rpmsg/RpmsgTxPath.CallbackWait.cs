@@ -52,7 +52,10 @@ internal sealed partial class RpmsgTxPath
         var rx = _device.Rx;
         try
         {
-            ParkUnderTheRing(transport);
+            // Another thread holds the ring and consumes it: nothing to park, and a message pending there is not ours to
+            // wait for (re-trying at once would spin for as long as that thread's pass lasts).
+            if (!ParkUnderTheRing(transport))
+                return true;
             if (!onDoorbell || transport.EnableRxNotifications() || rx.ParkingRefused || rx.GrowthDeferred)
                 return true;
         }
@@ -66,17 +69,17 @@ internal sealed partial class RpmsgTxPath
 
     // Parking consumes the rx ring, which has one consumer at a time: a callback holds it (its dispatch pass does), but
     // the dispatcher thread's own sends outside a pass (a remote's announcements at link-up) take it for the parking;
-    // when a Poll holds it, that Poll consumes the ring and there is nothing to park here.
-    private void ParkUnderTheRing(IRpmsgTransport transport)
+    // when a Poll holds it, that Poll consumes the ring and there is nothing to park here (false).
+    private bool ParkUnderTheRing(IRpmsgTransport transport)
     {
         var rx = _device.Rx;
         if (rx.Owner.IsHeldByCurrentThread)
         {
             rx.ParkPending(transport);
-            return;
+            return true;
         }
         if (!rx.Owner.TryEnter())
-            return;
+            return false;
         try
         {
             rx.ParkPending(transport);
@@ -85,6 +88,7 @@ internal sealed partial class RpmsgTxPath
         {
             rx.Owner.Exit();
         }
+        return true;
     }
 
     // Off again once awake: the dispatcher loop (or the next Poll, under CallerPoll) turns them on only before it
