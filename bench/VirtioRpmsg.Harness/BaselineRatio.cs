@@ -22,8 +22,7 @@ public sealed record BaselineRatio(string Metric, double P50, double P99)
         ArgumentNullException.ThrowIfNull(echo);
         ArgumentNullException.ThrowIfNull(baselines);
         string metric = MetricFor(echo.Request.Wait);
-        // The probe just before the case, when there is one: the placement the case ran on (PlacementProbe).
-        var baseline = echo.Probe?.Before.FirstOrDefault(b => b.Metric == metric) ?? baselines.FirstOrDefault(b => b.Metric == metric);
+        var baseline = PlacementProbe.BaselineFor(echo.Probe, metric, baselines);
         if (baseline is null || baseline.Latency.P50 <= 0 || baseline.Latency.P99 <= 0)
             return null;
         return new BaselineRatio(metric, (double)echo.Latency.P50 / baseline.Latency.P50, (double)echo.Latency.P99 / baseline.Latency.P99);

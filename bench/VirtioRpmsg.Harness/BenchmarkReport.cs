@@ -14,7 +14,4 @@ public sealed record BenchmarkReport(
 {
     /// <summary>Every user-facing receive path in every wait mode (cross-process); empty when the cross-process scenario did not run.</summary>
     public IReadOnlyList<UserPathResult> UserPaths { get; init; } = [];
-
-    /// <summary>The baseline called <paramref name="metric"/>, if it was measured.</summary>
-    public BaselineResult? Baseline(string metric) => Baselines.FirstOrDefault(b => b.Metric == metric);
 }

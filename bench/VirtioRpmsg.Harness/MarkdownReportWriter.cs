@@ -153,8 +153,8 @@ public static class MarkdownReportWriter
         if (scenario.Scenario == CrossProcessEchoScenario.ScenarioName)
         {
             WriteTargets(md, "Targets (issue 15 item 2: echo and streaming; the user paths are below)", TargetEvaluator.EvaluateIssue15(scenario, report.Baselines));
-            var pipelined = scenario.Echo.FirstOrDefault(e => e.Request.Depth > 1);
-            var stream = scenario.Stream.FirstOrDefault(s => s.Request.PayloadSize == 64);
+            var pipelined = TargetEvaluator.Pipelined(scenario);
+            var stream = TargetEvaluator.Stream64(scenario);
             md.AppendLine($"The rates depend on the vCPU placement they ran on (`spin_cross` p50 before / after): pipelined {pipelined?.Probe?.Describe(BaselineMetrics.SpinCross) ?? "-"}, "
                 + $"streaming 64 B {stream?.Probe?.Describe(BaselineMetrics.SpinCross) ?? "-"} (on the project's VM about 130-160 ns when the two vCPUs share caches, 400-560 ns when they do not; docs/benchmarks-notes.md).");
             md.AppendLine();

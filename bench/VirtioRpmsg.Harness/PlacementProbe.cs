@@ -14,6 +14,13 @@ public sealed record PlacementProbe(IReadOnlyList<BaselineResult> Before, IReadO
     /// <summary>A p50 that moved by more than this factor between the two probes counts as a placement change.</summary>
     public const double MovedFactor = 1.5;
 
+    /// <summary>
+    /// The baseline a case with <paramref name="probe"/> compares with: the probe's before the case, or, without one,
+    /// the run's opening <paramref name="baselines"/>; null when neither has <paramref name="metric"/>.
+    /// </summary>
+    public static BaselineResult? BaselineFor(PlacementProbe? probe, string metric, IReadOnlyList<BaselineResult> baselines) =>
+        probe?.Before.FirstOrDefault(b => b.Metric == metric) ?? baselines.FirstOrDefault(b => b.Metric == metric);
+
     /// <summary>The metric's p50 before and after, or null when either probe lacks it.</summary>
     public (long Before, long After)? P50(string metric)
     {

@@ -17,8 +17,8 @@ public static class TargetEvaluator
         var busy = FindEcho(results, 64, RpmsgWaitStrategy.BusyPoll, 1);
         var interrupt = FindEcho(results, 64, RpmsgWaitStrategy.Interrupt, 1);
         var hybrid = FindEcho(results, 64, RpmsgWaitStrategy.Hybrid, 1);
-        var pipelined = results.Echo.FirstOrDefault(e => e.Request is { Wait: RpmsgWaitStrategy.BusyPoll, Depth: 16 });
-        var stream = results.Stream.FirstOrDefault(s => s.Request is { PayloadSize: 64, Wait: RpmsgWaitStrategy.BusyPoll });
+        var pipelined = Pipelined(results);
+        var stream = Stream64(results);
 
         checks.Add(AtMost("busy-poll echo 64 B: p50 within 6x of the cache-line ping-pong p50",
             P50Ratio(busy, baselines), 6, Units.Ratio));
@@ -52,8 +52,8 @@ public static class TargetEvaluator
         ArgumentNullException.ThrowIfNull(baselines);
         var busy = FindEcho(results, 64, RpmsgWaitStrategy.BusyPoll, 1);
         var interrupt = FindEcho(results, 64, RpmsgWaitStrategy.Interrupt, 1);
-        var pipelined = results.Echo.FirstOrDefault(e => e.Request is { Wait: RpmsgWaitStrategy.BusyPoll, Depth: 16 });
-        var stream = results.Stream.FirstOrDefault(s => s.Request is { PayloadSize: 64, Wait: RpmsgWaitStrategy.BusyPoll });
+        var pipelined = Pipelined(results);
+        var stream = Stream64(results);
         static string PerSecond(double v) => Units.Count(v) + " /s";
         return
         [
@@ -71,6 +71,14 @@ public static class TargetEvaluator
     // To the baseline probe just before the case when there is one (BaselineRatio.For), else the run's baseline.
     private static double? P50Ratio(EchoResult? echo, IReadOnlyList<BaselineResult> baselines) =>
         echo is null ? null : BaselineRatio.For(echo, baselines)?.P50;
+
+    /// <summary>The pipelined (16 in flight) busy-poll echo of a scenario, if it ran.</summary>
+    internal static EchoResult? Pipelined(ScenarioResults results) =>
+        results.Echo.FirstOrDefault(e => e.Request is { Wait: RpmsgWaitStrategy.BusyPoll, Depth: 16 });
+
+    /// <summary>The 64 B busy-poll streaming case of a scenario, if it ran.</summary>
+    internal static StreamResult? Stream64(ScenarioResults results) =>
+        results.Stream.FirstOrDefault(s => s.Request is { PayloadSize: 64, Wait: RpmsgWaitStrategy.BusyPoll });
 
     private static EchoResult? FindEcho(ScenarioResults results, int size, RpmsgWaitStrategy wait, int depth) =>
         results.Echo.FirstOrDefault(e => e.Request.PayloadSize == size && e.Request.Wait == wait && e.Request.Depth == depth);

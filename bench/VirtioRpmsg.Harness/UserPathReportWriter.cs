@@ -49,7 +49,7 @@ public static class UserPathReportWriter
             var callback = Find(results, UserPath.Callback, r.Wait);
             string toCallback = callback is { Failure: null, Latency.P50: > 0 } c ? Units.Ratio((double)r.Latency.P50 / c.Latency.P50) : "-";
             string metric = BaselineRatio.MetricFor(r.Wait);
-            var baseline = r.Probe?.Before.FirstOrDefault(b => b.Metric == metric) ?? report.Baseline(metric);
+            var baseline = PlacementProbe.BaselineFor(r.Probe, metric, report.Baselines);
             string toC = baseline is { Latency.P50: > 0 } b ? Units.Ratio((double)r.Latency.P50 / b.Latency.P50) : "-";
             string probe = r.Probe?.Describe(metric) ?? "-";
             string hybrid = r.Wait == RpmsgWaitStrategy.Hybrid && Find(results, r.Path, RpmsgWaitStrategy.BusyPoll) is { Failure: null, Latency.P50: > 0 } poll
