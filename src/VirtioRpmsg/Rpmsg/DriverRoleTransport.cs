@@ -25,6 +25,7 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
     private readonly long _poolOffset;
     private readonly ulong _poolAddress;
     private readonly int _rxCount;
+    private readonly bool _poolIsDevice;
     // Guarded by the tx gate; _freeCount is also read without it as a hint.
     private readonly int[] _freeTx;
     private int _freeCount;
@@ -38,6 +39,8 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
         var txq = new VirtqueueDriver(name + ".vq1", Vring.Place(layout.Memory, layout.Vring1Address, vringLayout), layout.Memory, eventIndex);
         (_pool, _poolOffset) = layout.Memory.Translate(layout.BufferPoolAddress, (ulong)layout.BufferCount * (ulong)layout.BufferSize);
         _poolAddress = layout.BufferPoolAddress;
+        using (var lease = _pool.Acquire())
+            _poolIsDevice = lease.IsDeviceMemory;
         _rxCount = layout.BufferCount / 2;
         _freeTx = new int[layout.BufferCount - _rxCount];
         for (int id = layout.BufferCount - 1; id >= _rxCount; id--)
@@ -117,9 +120,39 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
             throw new ArgumentOutOfRangeException(nameof(id), id, $"tx buffer {id} of {length} bytes is not a tx buffer of this pool");
         bool kick;
         using (var tx = _tx.Enter())
+        {
+            ClaimNextTxLines(length);
             kick = AddAndPublish(tx.Queue, id, length);
+        }
         if (kick)
             _doorbell.Ring();
+    }
+
+    /// <summary>How many free tx buffers a send claims ahead (<see cref="ClaimNextTxLines"/>).</summary>
+    internal const int ClaimAheadBuffers = 2;
+
+    private const int CacheLine = 64;
+
+    // Under the tx gate, just before a publication. The peer's cache read a returned tx buffer last, so the first
+    // store into each of its lines must take the line over from the far core, one transfer per line, and the
+    // publication's fence waits for it: one transfer per message in a stream. A byte store into each line the next
+    // free buffers' messages will likely cover (as many as this one's) starts those transfers now, beside this
+    // message's own, so the next sends find their lines here (docs/memory-ordering.md). Only free buffers, which
+    // nobody else reads or holds (a zero-copy sender's buffer has left the stack); the value is overwritten by the
+    // fill. Skipped on Device memory: uncached, nothing to claim, and each store would be a bus write.
+    private void ClaimNextTxLines(int length)
+    {
+        int buffers = Math.Min(ClaimAheadBuffers, _freeCount);
+        if (buffers == 0 || _poolIsDevice)
+            return;
+        int lines = (length + CacheLine - 1) / CacheLine;
+        using var lease = _pool.Acquire();
+        for (int k = 1; k <= buffers; k++)
+        {
+            long buffer = _poolOffset + (long)_freeTx[_freeCount - k] * BufferSize;
+            for (int line = 0; line < lines; line++)
+                lease.WriteByte(buffer + Math.Min(line * CacheLine, BufferSize - 1), 0);
+        }
     }
 
     public bool TrySendCopy(uint source, uint destination, ReadOnlySpan<byte> payload, RpmsgTxTurn? yieldTo = null)
@@ -133,6 +166,7 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
             try
             {
                 Buffer(id, BufferSize).Fill(source, destination, payload);
+                ClaimNextTxLines(length);
             }
             catch (RegionClosedException)
             {
