@@ -70,7 +70,7 @@ public sealed class CrossProcessEchoScenario : IEchoScenario
 
     private EchoResult Echo(CrossProcessSession session, EchoRequest request, bool measureIdle, CancellationToken cancellationToken)
     {
-        var client = new EchoClient(session.EchoAddress, request.PayloadSize, request.Depth, request.Warmup, request.Count, _hostCpu);
+        var client = new EchoClient(session.EchoAddress, request.PayloadSize, request.Depth, request.Warmup, request.MinWarmupTime, request.Count, _hostCpu);
         using var endpoint = session.Host.CreateEndpoint(RpmsgAddress.Any, client.OnReply);
         int[] idle = measureIdle ? [Environment.ProcessId, session.RemoteProcessId] : [];
         return EchoRuns.Complete(client, endpoint, session.EchoAddress, request, idle, session.Diagnostics, cancellationToken);

@@ -8,7 +8,8 @@ namespace VirtioRpmsg.Harness;
 /// The host side of an echo run, driven entirely from the host's receive callback so that the
 /// dispatcher thread (pinned to one CPU on the first reply) both measures and sends: the first reply
 /// (to the start message) sends <c>depth</c> requests; every later reply records one round trip and
-/// sends the next request. Replies come back in order, so a ring of <c>depth</c> send times suffices.
+/// sends the next request. Replies come back in order, so a ring of <c>depth</c> send times suffices. The first
+/// replies are unrecorded: at least <c>warmup</c> of them, for at least <c>minWarmupTime</c> from the first reply.
 /// Nothing on this path allocates.
 /// </summary>
 internal sealed class EchoClient
@@ -18,27 +19,33 @@ internal sealed class EchoClient
     private readonly uint _destination;
     private readonly byte[] _payload;
     private readonly long[] _sendTimes;
-    private readonly int _warmup;
-    private readonly int _total;
+    private readonly int _minWarmup;
+    private readonly long _minWarmupTicks;
+    private readonly int _count;
     private readonly int _cpu;
     private readonly LatencyRecorder _recorder = new();
     private readonly ManualResetEventSlim _done = new();
     private readonly long[] _windowStamps;
+    // Decided when the warm-up ends; until then the run has no end.
+    private int _warmup = int.MaxValue;
+    private int _total = int.MaxValue;
+    private long _warmUntil;
     private int _windowStampCount;
     private bool _started;
     private int _sent;
     private int _received;
     private long _badReplies;
 
-    public EchoClient(uint destination, int payloadSize, int depth, int warmup, int count, int cpu)
+    public EchoClient(uint destination, int payloadSize, int depth, int warmup, TimeSpan minWarmupTime, int count, int cpu)
     {
         _destination = destination;
         _payload = new byte[payloadSize];
         for (int i = 0; i < _payload.Length; i++)
             _payload[i] = (byte)(i * 7 + 1);
         _sendTimes = new long[depth];
-        _warmup = warmup;
-        _total = warmup + count;
+        _minWarmup = warmup;
+        _minWarmupTicks = (long)(minWarmupTime.TotalSeconds * Stopwatch.Frequency);
+        _count = count;
         _cpu = cpu;
         _windowStamps = WindowRate.Stamps(count);
     }
@@ -73,8 +80,9 @@ internal sealed class EchoClient
         {
             _started = true;
             CpuAffinity.PinCurrentThread(_cpu);
-            if (_warmup == 0)
-                MarkStart(Stopwatch.GetTimestamp());
+            _warmUntil = now + _minWarmupTicks;
+            if (_minWarmup == 0 && _minWarmupTicks == 0)
+                MarkStart(Stopwatch.GetTimestamp(), 0);
             for (int i = 0; i < _sendTimes.Length && _sent < _total; i++)
                 SendNext(endpoint);
             return;
@@ -89,8 +97,8 @@ internal sealed class EchoClient
                 _windowStamps[_windowStampCount++] = now;
         }
         Volatile.Write(ref _received, index + 1);
-        if (index + 1 == _warmup)
-            MarkStart(now);
+        if (_warmup == int.MaxValue && index + 1 >= _minWarmup && now >= _warmUntil)
+            MarkStart(now, index + 1);
         if (index + 1 == _total)
         {
             MeasuredEnd = now;
@@ -102,8 +110,10 @@ internal sealed class EchoClient
             SendNext(endpoint);
     }
 
-    private void MarkStart(long now)
+    private void MarkStart(long now, int warmup)
     {
+        _warmup = warmup;
+        _total = warmup + _count;
         MeasuredStart = now;
         _windowStamps[_windowStampCount++] = now;
         AllocatedAtStart = GC.GetTotalAllocatedBytes(precise: true);

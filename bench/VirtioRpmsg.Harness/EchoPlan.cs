@@ -24,9 +24,9 @@ public static class EchoPlan
         {
             int count = wait == RpmsgWaitStrategy.Interrupt ? options.InterruptEchoCount : options.EchoCount;
             foreach (int size in PayloadSizes)
-                requests.Add(new EchoRequest(size, wait, count, 1, options.Warmup));
+                requests.Add(new EchoRequest(size, wait, count, 1, options.Warmup) { MinWarmupTime = options.EchoWarmupTime });
         }
-        requests.Add(new EchoRequest(64, RpmsgWaitStrategy.BusyPoll, options.PipelinedCount, PipelineDepth, options.Warmup));
+        requests.Add(new EchoRequest(64, RpmsgWaitStrategy.BusyPoll, options.PipelinedCount, PipelineDepth, options.Warmup) { MinWarmupTime = options.EchoWarmupTime });
         return requests;
     }
 

@@ -20,7 +20,7 @@ internal static class EchoRuns
     {
         // The start message: its reply pins the host dispatcher and sends the first requests from there.
         clientEndpoint.SendTo(serverAddress, client.Payload, s_sendTimeout, cancellationToken);
-        var bound = RunBound(request.Warmup + (long)request.Count);
+        var bound = RunBound(request.Warmup + (long)request.Count) + request.MinWarmupTime;
         if (!client.WaitDone(bound, cancellationToken))
             throw new TimeoutException($"echo {request.Label}: {client.Received} of {request.Warmup + request.Count} replies within {bound.TotalSeconds:F0} s\n{diagnostics()}");
         if (client.BadReplies != 0)

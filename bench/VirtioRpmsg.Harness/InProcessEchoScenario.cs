@@ -40,7 +40,7 @@ public sealed class InProcessEchoScenario(int hostCpu, int remoteCpu) : IEchoSce
     {
         using var pair = RpmsgPair.Create(request.Wait, request.Wait, eventFd: true, name: "bench-echo");
         var server = new EchoServer(remoteCpu);
-        var client = new EchoClient(ServerAddress, request.PayloadSize, request.Depth, request.Warmup, request.Count, hostCpu);
+        var client = new EchoClient(ServerAddress, request.PayloadSize, request.Depth, request.Warmup, request.MinWarmupTime, request.Count, hostCpu);
         using var serverEndpoint = pair.Remote.CreateEndpoint(ServerAddress, server.OnMessage);
         using var clientEndpoint = pair.Host.CreateEndpoint(ClientAddress, client.OnReply);
         pair.Start();

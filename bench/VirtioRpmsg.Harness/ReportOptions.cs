@@ -51,6 +51,9 @@ public sealed record ReportOptions
     /// <summary>Unrecorded round trips before each echo case.</summary>
     public int Warmup => Quick ? 200 : 10_000;
 
+    /// <summary>The least time each echo case's unrecorded round trips take (<see cref="EchoRequest.MinWarmupTime"/>).</summary>
+    public TimeSpan EchoWarmupTime => Quick ? TimeSpan.Zero : TimeSpan.FromMilliseconds(500);
+
     /// <summary>Recorded round trips per C baseline metric.</summary>
     public int BaselineIterations => Quick ? 2_000 : 100_000;
 
