@@ -33,6 +33,15 @@ public sealed record PlacementProbe(IReadOnlyList<BaselineResult> Before, IReadO
     public bool Moved(string metric) => P50(metric) is var (before, after) && before > 0 && after > 0
         && Math.Max(before, after) > MovedFactor * Math.Min(before, after);
 
+    /// <summary>
+    /// True when two cases both have probes for <paramref name="metric"/> and did not run on the same placement: the
+    /// probes before them differ by more than <see cref="MovedFactor"/>, or either case moved. A ratio of the two
+    /// cases then compares placements as much as code paths.
+    /// </summary>
+    public static bool Differ(PlacementProbe? a, PlacementProbe? b, string metric) =>
+        a?.P50(metric) is var (beforeA, _) && b?.P50(metric) is var (beforeB, _) && beforeA > 0 && beforeB > 0
+        && (a.Moved(metric) || b.Moved(metric) || Math.Max(beforeA, beforeB) > MovedFactor * Math.Min(beforeA, beforeB));
+
     /// <summary>"401 ns / 410 ns", with "(moved)" when the placement changed during the case; "-" when not measured.</summary>
     public string Describe(string metric) => P50(metric) is var (before, after)
         ? $"{Units.Time(before)} / {Units.Time(after)}{(Moved(metric) ? " (moved)" : "")}"

@@ -54,4 +54,27 @@ public sealed class PlacementProbeTests
 
         Assert.Equal((TargetStatus.Met, "4.00x"), (poll.Status, poll.Measured));
     }
+
+    [Theory]
+    [InlineData(500, 520, 450, 460, false)] // same placement
+    [InlineData(500, 520, 150, 160, true)] // the cases ran on different placements
+    [InlineData(150, 520, 150, 160, true)] // the first case moved during it
+    public void Differ_ComparesThePlacementsOfTwoCases(long beforeA, long afterA, long beforeB, long afterB, bool differ)
+    {
+        var a = new PlacementProbe([Spin(beforeA)], [Spin(afterA)]);
+        var b = new PlacementProbe([Spin(beforeB)], [Spin(afterB)]);
+
+        Assert.Equal(differ, PlacementProbe.Differ(a, b, BaselineMetrics.SpinCross));
+        Assert.Equal(differ, PlacementProbe.Differ(b, a, BaselineMetrics.SpinCross));
+    }
+
+    [Fact]
+    public void Differ_WithoutBothProbes_IsFalse()
+    {
+        var a = new PlacementProbe([Spin(500)], [Spin(150)]);
+
+        Assert.False(PlacementProbe.Differ(a, null, BaselineMetrics.SpinCross));
+        Assert.False(PlacementProbe.Differ(null, a, BaselineMetrics.SpinCross));
+        Assert.False(PlacementProbe.Differ(a, a, BaselineMetrics.EventFdCross));
+    }
 }

@@ -55,6 +55,28 @@ public sealed class UserPathReportWriterTests
     }
 
     [Fact]
+    public void Render_AMissBetweenTwoPlacements_IsStillAMissAndSaysSo()
+    {
+        static IReadOnlyList<BaselineResult> Spin(long p50) => [new BaselineResult(BaselineMetrics.SpinCross, 0, 1, P50(p50))];
+
+        // Receive ran on a distant placement (550 ns), the callback path on a near one (150 ns); Stream on the same as
+        // the callback path but slower; the hybrid Stream case moved during the case.
+        string md = Render(
+            new UserPathResult(UserPath.Receive, RpmsgWaitStrategy.BusyPoll, 64, P50(2_000), 0, Probe: new PlacementProbe(Spin(550), Spin(560))),
+            new UserPathResult(UserPath.Stream, RpmsgWaitStrategy.BusyPoll, 64, P50(1_500), 0, Probe: new PlacementProbe(Spin(160), Spin(150))),
+            new UserPathResult(UserPath.Callback, RpmsgWaitStrategy.BusyPoll, 64, P50(1_100), 0, Probe: new PlacementProbe(Spin(150), Spin(150))),
+            new UserPathResult(UserPath.Stream, RpmsgWaitStrategy.Hybrid, 64, P50(2_000), 0, Probe: new PlacementProbe(Spin(150), Spin(540))),
+            new UserPathResult(UserPath.Callback, RpmsgWaitStrategy.Hybrid, 64, P50(1_100), 0, Probe: new PlacementProbe(Spin(150), Spin(150))));
+
+        Assert.Contains("within 1.3x of the callback path, per wait mode | **no**: 0 of 3; missed: "
+            + "Receive busy-poll (other placement than Callback busy-poll: C p50 550 ns / 560 ns against 150 ns / 150 ns), "
+            + "Stream busy-poll, "
+            + "Stream hybrid (other placement than Callback hybrid: C p50 150 ns / 540 ns (moved) against 150 ns / 150 ns) |", md);
+        Assert.Contains("hybrid p50 within 1.2x of busy-poll, per path | **no**: 1 of 2; missed: "
+            + "Stream hybrid (other placement than Stream busy-poll: C p50 150 ns / 540 ns (moved) against 160 ns / 150 ns) |", md);
+    }
+
+    [Fact]
     public void Render_NoUserPaths_WritesNothing()
     {
         Assert.Equal("", Render());
