@@ -64,6 +64,9 @@ internal sealed class EchoClient
 
     public int Received => Volatile.Read(ref _received);
 
+    /// <summary>Requests sent (read once <see cref="WaitDone"/> returned true).</summary>
+    public int Sent => _sent;
+
     /// <summary>Timestamps every <see cref="WindowRate.Window"/> measured replies (valid once <see cref="WaitDone"/> returned true).</summary>
     public long[] WindowStamps => _windowStamps;
 

@@ -22,6 +22,9 @@ public sealed record EchoRequest(int PayloadSize, RpmsgWaitStrategy Wait, int Co
         RequestValidation.PayloadCountAndWait("echo", PayloadSize, Count, Wait);
         if (Depth < 1 || Depth > 128)
             throw new ArgumentOutOfRangeException(nameof(Depth), Depth, "echo depth must be 1..128");
+        // With fewer round trips than are in flight, the requests already sent when measuring starts would outnumber them.
+        if (Count < Depth)
+            throw new ArgumentOutOfRangeException(nameof(Count), Count, $"echo count must be at least the depth ({Depth})");
         if (Warmup < 0)
             throw new ArgumentOutOfRangeException(nameof(Warmup), Warmup, "echo warm-up must not be negative");
         if (MinWarmupTime < TimeSpan.Zero || MinWarmupTime > TimeSpan.FromMinutes(1))

@@ -63,6 +63,27 @@ public class EchoClientWarmupTests
     }
 
     [Fact]
+    public void Validate_CountBelowDepth_ThrowsNamingCount()
+    {
+        var e = Assert.Throws<ArgumentOutOfRangeException>(new EchoRequest(64, RpmsgWaitStrategy.BusyPoll, 7, 8).Validate);
+
+        Assert.Equal("Count", e.ParamName);
+        Assert.Contains("depth (8)", e.Message);
+    }
+
+    [Fact]
+    public void MinWarmupTime_WithCountEqualToDepth_SendsNoMoreThanTheWarmupAndTheCount()
+    {
+        var request = new EchoRequest(64, RpmsgWaitStrategy.Hybrid, 8, 8, 5) { MinWarmupTime = TimeSpan.FromMilliseconds(50) };
+
+        var (client, _, _) = Run(request);
+
+        Assert.Equal(8, client.Recorder.Count);
+        Assert.True(client.Received >= 13, $"{client.Received} replies");
+        Assert.Equal(client.Received, client.Sent);
+    }
+
+    [Fact]
     public void EchoPlan_FullRunsWarmEveryEchoCaseForHalfASecond_QuickRunsDoNot()
     {
         Assert.All(EchoPlan.EchoRequests(new ReportOptions()), r => Assert.Equal(TimeSpan.FromMilliseconds(500), r.MinWarmupTime));

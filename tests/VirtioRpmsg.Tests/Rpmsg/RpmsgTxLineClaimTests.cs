@@ -65,6 +65,33 @@ public class RpmsgTxLineClaimTests
     }
 
     [Fact]
+    public void ZeroCopySend_ClaimsTheNextTwoFreeBuffersToo()
+    {
+        using var loop = CallerPollLoop();
+        MarkTxBuffers(loop, FirstTx, 4);
+        var sender = loop.Host.CreateEndpoint(0x500, 0x400u);
+        Assert.True(sender.TryGetTxBuffer(out var zeroCopy));
+        try
+        {
+            // Taken before the claim: the buffer being sent is FirstTx, the stack's top is FirstTx + 1.
+            zeroCopy.Span[..100].Fill(1);
+            zeroCopy.Send(100);
+        }
+        finally
+        {
+            zeroCopy.Dispose();
+        }
+
+        for (int id = FirstTx + 1; id <= FirstTx + DriverRoleTransport.ClaimAheadBuffers; id++)
+        {
+            Assert.Equal(0, At(loop, id, 0));
+            Assert.Equal(0, At(loop, id, 64));
+            Assert.Equal(Marker, At(loop, id, 128));
+        }
+        Assert.Equal(Marker, At(loop, FirstTx + DriverRoleTransport.ClaimAheadBuffers + 1, 0));
+    }
+
+    [Fact]
     public void DeviceMemory_SendsClaimNothing()
     {
         using var loop = CallerPollLoop(SharedMemoryType.Device);
@@ -104,11 +131,19 @@ public class RpmsgTxLineClaimTests
 
         // Sends while the remote holds those six and this thread holds a zero-copy buffer.
         Assert.True(sender.TryGetTxBuffer(out var zeroCopy));
-        zeroCopy.Span.Fill(0x5A);
-        for (int i = 0; i < 3; i++)
-            Assert.True(sender.TrySendTo(0x400, new byte[max]));
-        Assert.True(zeroCopy.Span.IndexOfAnyExcept((byte)0x5A) < 0, "a send wrote into the buffer a zero-copy sender holds");
-        zeroCopy.Send(zeroCopy.Span.Length);
+        try
+        {
+            zeroCopy.Span.Fill(0x5A);
+            for (int i = 0; i < 3; i++)
+                Assert.True(sender.TrySendTo(0x400, new byte[max]));
+            Assert.True(zeroCopy.Span.IndexOfAnyExcept((byte)0x5A) < 0, "a send wrote into the buffer a zero-copy sender holds");
+            zeroCopy.Send(zeroCopy.Span.Length);
+        }
+        finally
+        {
+            // Releases the buffer's lease if an assertion failed first, so the real failure is what gets reported.
+            zeroCopy.Dispose();
+        }
 
         Assert.Equal(4, loop.Remote.Poll());
         Assert.Equal(10, held.Count);
