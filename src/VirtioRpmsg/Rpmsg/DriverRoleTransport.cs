@@ -25,7 +25,6 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
     private readonly long _poolOffset;
     private readonly ulong _poolAddress;
     private readonly int _rxCount;
-    private readonly bool _poolIsDevice;
     // Guarded by the tx gate; _freeCount is also read without it as a hint.
     private readonly int[] _freeTx;
     private int _freeCount;
@@ -39,8 +38,6 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
         var txq = new VirtqueueDriver(name + ".vq1", Vring.Place(layout.Memory, layout.Vring1Address, vringLayout), layout.Memory, eventIndex);
         (_pool, _poolOffset) = layout.Memory.Translate(layout.BufferPoolAddress, (ulong)layout.BufferCount * (ulong)layout.BufferSize);
         _poolAddress = layout.BufferPoolAddress;
-        using (var lease = _pool.Acquire())
-            _poolIsDevice = lease.IsDeviceMemory;
         _rxCount = layout.BufferCount / 2;
         _freeTx = new int[layout.BufferCount - _rxCount];
         for (int id = layout.BufferCount - 1; id >= _rxCount; id--)
@@ -121,7 +118,8 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
         bool kick;
         using (var tx = _tx.Enter())
         {
-            ClaimNextTxLines(length);
+            using (var lease = _pool.Acquire())
+                ClaimNextTxLines(lease, length);
             kick = AddAndPublish(tx.Queue, id, length);
         }
         if (kick)
@@ -138,20 +136,22 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
     // publication's fence waits for it: one transfer per message in a stream. A byte store into each line the next
     // free buffers' messages will likely cover (as many as this one's) starts those transfers now, beside this
     // message's own, so the next sends find their lines here (docs/memory-ordering.md). Only free buffers, which
-    // nobody else reads or holds (a zero-copy sender's buffer has left the stack); the value is overwritten by the
-    // fill. Skipped on Device memory: uncached, nothing to claim, and each store would be a bus write.
-    private void ClaimNextTxLines(int length)
+    // nobody else reads or holds (a zero-copy sender's buffer has left the stack); their bytes mean nothing until the
+    // next fill. Skipped on Device memory (and under the access checker, which treats the region as such): uncached, nothing
+    // to claim, and each store would be a bus write.
+    // length <= BufferSize (SubmitTx checks it; a copy's payload was checked against MaxPayload), so every byte written
+    // is inside its buffer.
+    private void ClaimNextTxLines(in MappingLease pool, int length)
     {
-        int buffers = Math.Min(ClaimAheadBuffers, _freeCount);
-        if (buffers == 0 || _poolIsDevice)
+        if (pool.IsDeviceMemory)
             return;
+        int buffers = Math.Min(ClaimAheadBuffers, _freeCount);
         int lines = (length + CacheLine - 1) / CacheLine;
-        using var lease = _pool.Acquire();
         for (int k = 1; k <= buffers; k++)
         {
             long buffer = _poolOffset + (long)_freeTx[_freeCount - k] * BufferSize;
             for (int line = 0; line < lines; line++)
-                lease.WriteByte(buffer + Math.Min(line * CacheLine, BufferSize - 1), 0);
+                pool.WriteByte(buffer + line * CacheLine, 0);
         }
     }
 
@@ -165,8 +165,10 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
                 return false;
             try
             {
-                Buffer(id, BufferSize).Fill(source, destination, payload);
-                ClaimNextTxLines(length);
+                // One lease for the fill and the claim.
+                using var lease = _pool.Acquire();
+                Buffer(id, BufferSize).Fill(lease, source, destination, payload);
+                ClaimNextTxLines(lease, length);
             }
             catch (RegionClosedException)
             {

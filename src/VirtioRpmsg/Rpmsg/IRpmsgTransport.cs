@@ -13,6 +13,12 @@ internal readonly struct RpmsgBufferRef(int id, RegionHandle region, long offset
     internal void Fill(uint source, uint destination, ReadOnlySpan<byte> payload)
     {
         using var lease = Region.Acquire();
+        Fill(lease, source, destination, payload);
+    }
+
+    /// <summary>As <see cref="Fill(uint, uint, ReadOnlySpan{byte})"/>, through a lease of <see cref="Region"/> the caller holds.</summary>
+    internal void Fill(in MappingLease lease, uint source, uint destination, ReadOnlySpan<byte> payload)
+    {
         // Header and payload through the lease: aligned accesses only when the pool is Device memory.
         Span<byte> header = stackalloc byte[RpmsgHeader.Size];
         new RpmsgHeader(source, destination, 0, (ushort)payload.Length, 0).Write(header);
