@@ -30,6 +30,7 @@ public sealed class VirtqueueDevice
     // Private copy of the chain being handed out, and per head the chains taken and not yet pushed.
     private readonly ChainSegment[] _segments;
     private readonly int[] _taken;
+    private readonly DeviceRingShadow _written;
 
     private ushort _lastAvail;        // next avail entry to take
     private ushort _availSeen;        // avail.idx as last read and validated: entries before it need no new read
@@ -62,6 +63,7 @@ public sealed class VirtqueueDevice
         _mask = _num - 1;
         _segments = new ChainSegment[_num];
         _taken = new int[_num];
+        _written = new DeviceRingShadow(_num);
         _notificationsEnabled = true;
     }
 
@@ -213,7 +215,7 @@ public sealed class VirtqueueDevice
     private void PushElement(in MappingLease lease, int head, uint length)
     {
         ushort now = _usedShadow;
-        _vring.WriteUsedElement(lease, now & _mask, (uint)head, length);
+        _written.WriteUsedElement(_vring, lease, now & _mask, (uint)head, length);
         _taken[head]--;
         _usedShadow = (ushort)(now + 1);
     }
@@ -318,6 +320,7 @@ public sealed class VirtqueueDevice
     {
         using var lease = _vring.Acquire();
         _vring.ClearUsed(lease);
+        _written.Forget();
         Array.Clear(_segments);
         Array.Clear(_taken);
         _lastAvail = 0;
@@ -335,6 +338,9 @@ public sealed class VirtqueueDevice
     /// avail ring, what vhost-user GET_VRING_BASE reports. Private state: no shared memory is read.
     /// </summary>
     internal ushort NextAvailIndex => _lastAvail;
+
+    /// <summary>Used elements not rewritten because the ring already held them (<see cref="DeviceRingShadow"/>).</summary>
+    internal long UsedWritesSkipped => _written.Skipped;
 
     /// <summary>Name, ring and broken reason, for logs.</summary>
     public override string ToString() => $"virtqueue device '{Name}' ({_vring}){(IsBroken ? ", broken: " + Fault?.Rule : "")}";

@@ -1,0 +1,107 @@
+using VirtioRpmsg.Tests.DeviceMemory;
+using VirtioRpmsg.Virtio;
+
+namespace VirtioRpmsg.Tests.Virtio;
+
+/// <summary>
+/// The device skips rewriting a used element that already holds what it would write (<c>DeviceRingShadow</c>: its
+/// record says so and a read-back confirms it). Whatever the ring held before, the driver must read exactly the id and
+/// length returned: an element from an earlier lap with either field different, one the driver scribbled on, or one a
+/// reset zeroed, is rewritten; on Device memory nothing is skipped.
+/// </summary>
+public class DeviceRingRewriteTests
+{
+    private const int Num = 4;
+
+    // One buffer at a time through the ring: the driver's LIFO free list hands out descriptor 0 each time, so one lap
+    // later the device returns head 0 in the same used slot. Returns what the driver reclaimed.
+    private static (int Token, uint Length) RoundTrip(VirtqueueDriver driver, VirtqueueDevice device, uint usedLength, int token)
+    {
+        Assert.True(driver.TryAddPooledAndPublish(VringTestBed.SlotAddress(1), 64, deviceWritable: true, token, out _));
+        Assert.True(device.TryTakeAvailable(out var chain));
+        Assert.Equal(0, chain.Head);
+        device.PushUsed(chain.Head, usedLength);
+        Assert.True(driver.TryGetUsed(out int back, out uint length));
+        return (back, length);
+    }
+
+    [Fact]
+    public void SameElementInTheSameSlotALapLater_IsNotRewritten_AndTheDriverReadsIt()
+    {
+        using var bed = new VringTestBed(Num);
+        var driver = bed.CreateDriver();
+        var device = bed.CreateDevice();
+        for (int i = 0; i < Num; i++)
+            Assert.Equal((i, 8u), RoundTrip(driver, device, 8, i));
+        Assert.Equal(0, device.UsedWritesSkipped); // first lap: nothing known yet
+        for (int i = 0; i < 2 * Num; i++)
+            Assert.Equal((100 + i, 8u), RoundTrip(driver, device, 8, 100 + i));
+        Assert.Equal(2 * Num, device.UsedWritesSkipped);
+        Assert.False(driver.IsBroken);
+    }
+
+    [Fact]
+    public void ADifferentLengthOrHead_IsWritten()
+    {
+        using var bed = new VringTestBed(Num);
+        var driver = bed.CreateDriver();
+        var device = bed.CreateDevice();
+        for (int i = 0; i < Num; i++)
+            RoundTrip(driver, device, 8, i);
+        // Slot 0 held (head 0, 8): a new length must reach the driver.
+        Assert.Equal((10, 24u), RoundTrip(driver, device, 24, 10));
+        // Slot 1 held (head 0, 8): two buffers in flight put head 1 there instead.
+        Assert.True(driver.TryAddPooledAndPublish(VringTestBed.SlotAddress(1), 64, true, 11, out _)); // slot 1, head 0
+        Assert.True(driver.TryAddPooledAndPublish(VringTestBed.SlotAddress(2), 64, true, 12, out _)); // slot 2, head 1
+        Assert.True(device.TryTakeAvailable(out var first));
+        Assert.True(device.TryTakeAvailable(out var second));
+        device.PushUsed(second.Head, 8); // used slot 1 <- head 1
+        device.PushUsed(first.Head, 8);  // used slot 2 <- head 0
+        Assert.True(driver.TryGetUsed(out int token, out _));
+        Assert.Equal(12, token);
+        Assert.True(driver.TryGetUsed(out token, out _));
+        Assert.Equal(11, token);
+        Assert.Equal(1, device.UsedWritesSkipped); // only slot 2's (head 0, 8) was already there
+    }
+
+    [Fact]
+    public void ScribbleOnAnElementTheRecordSaysIsUnchanged_IsCaughtByTheReadBackAndRewritten()
+    {
+        using var bed = new VringTestBed(Num);
+        var driver = bed.CreateDriver();
+        var device = bed.CreateDevice();
+        for (int i = 0; i < Num; i++)
+            RoundTrip(driver, device, 8, i);
+        // Slot 0 would get (head 0, 8) again; the peer overwrites it first with another head and length.
+        bed.WriteUInt32(bed.Layout.UsedOffset + 4, 3);
+        bed.WriteUInt32(bed.Layout.UsedOffset + 8, 500);
+        Assert.Equal((7, 8u), RoundTrip(driver, device, 8, 7));
+        Assert.Equal(0, device.UsedWritesSkipped);
+        Assert.False(driver.IsBroken);
+    }
+
+    [Fact]
+    public void AfterReset_TheSameElementIsWrittenAgain()
+    {
+        using var bed = new VringTestBed(Num);
+        var driver = bed.CreateDriver();
+        var device = bed.CreateDevice();
+        Assert.Equal((1, 8u), RoundTrip(driver, device, 8, 1));
+        driver.Reset();
+        device.Reset(); // zeroes the used ring: slot 0 no longer holds (head 0, 8)
+        Assert.Equal((2, 8u), RoundTrip(driver, device, 8, 2));
+        Assert.Equal(0, device.UsedWritesSkipped);
+    }
+
+    [Fact]
+    public void OnDeviceMemory_EveryElementIsWritten()
+    {
+        using var scope = DeviceMemoryScope.Enter();
+        using var bed = new VringTestBed(Num);
+        var driver = bed.CreateDriver();
+        var device = bed.CreateDevice();
+        for (int i = 0; i < 3 * Num; i++)
+            Assert.Equal((i, 8u), RoundTrip(driver, device, 8, i));
+        Assert.Equal(0, device.UsedWritesSkipped);
+    }
+}
