@@ -246,6 +246,13 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
         return scope.Queue.NextAvailIndex;
     }
 
+    /// <summary>Used elements of queue <paramref name="queue"/> (0 or 1) not rewritten because the ring held them already (diagnostics).</summary>
+    internal long UsedWritesSkipped(int queue)
+    {
+        using var scope = (queue == 0 ? _tx : _rx).Enter();
+        return scope.Queue.UsedWritesSkipped;
+    }
+
     public void Dispose()
     {
     }

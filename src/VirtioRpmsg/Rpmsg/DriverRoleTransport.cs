@@ -7,12 +7,12 @@ namespace VirtioRpmsg.Rpmsg;
 /// <summary>
 /// The host (virtio driver) side: owns the buffer pool. Rx buffers (first half of the pool) are
 /// posted device-writable on vring 0; tx buffers (second half) are handed out from a private free
-/// stack and posted readable on vring 1. Which buffer came back is decided by the queue's private
+/// queue and posted readable on vring 1. Which buffer came back is decided by the queue's private
 /// shadow (the token), never by anything the peer wrote.
 /// </summary>
 /// <remarks>
 /// Threads: each queue is shared through one <see cref="SynchronizedVirtqueue{TQueue}"/> and nothing
-/// else. The tx gate also guards the free stack, so any sender can pop a buffer, reclaim returned ones
+/// else. The tx gate also guards the free queue, so any sender can take a buffer, reclaim returned ones
 /// from the used ring, post and publish; the rx gate lets a held buffer be re-posted from any thread
 /// while the dispatcher takes used buffers. Doorbells ring after the gate is released.
 /// </remarks>
@@ -25,8 +25,12 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
     private readonly long _poolOffset;
     private readonly ulong _poolAddress;
     private readonly int _rxCount;
-    // Guarded by the tx gate; _freeCount is also read without it as a hint.
+    // The free tx buffers, a circular FIFO queue: taken at _freeStart, returned behind the last. First in, first out
+    // (with the vring's FIFO descriptor list) keeps a steady sender's k-th message in the same buffer, descriptor and
+    // avail slot as its (k - num)-th, so those ring entries are not rewritten and their lines stay shared
+    // (DriverRingShadow, DeviceRingShadow). Guarded by the tx gate; _freeCount is also read without it as a hint.
     private readonly int[] _freeTx;
+    private int _freeStart;
     private int _freeCount;
 
     internal DriverRoleTransport(RpmsgVdevLayout layout, bool eventIndex, string name, IDoorbell doorbell)
@@ -40,7 +44,7 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
         _poolAddress = layout.BufferPoolAddress;
         _rxCount = layout.BufferCount / 2;
         _freeTx = new int[layout.BufferCount - _rxCount];
-        for (int id = layout.BufferCount - 1; id >= _rxCount; id--)
+        for (int id = _rxCount; id < layout.BufferCount; id++)
             _freeTx[_freeCount++] = id;
         for (int id = 0; id < _rxCount; id++)
         {
@@ -79,14 +83,21 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
         return true;
     }
 
-    // Under the tx gate. Free stack first; when it is empty, reclaim what the peer returned (the used ring's one
+    // Under the tx gate. Free queue first; when it is empty, reclaim what the peer returned (the used ring's one
     // consumer is whoever holds the gate) and try again.
     private bool TryTakeFree(VirtqueueDriver txq, out int id)
     {
         if (_freeCount == 0)
             Reclaim(txq);
-        id = _freeCount == 0 ? -1 : _freeTx[--_freeCount];
-        return id >= 0;
+        if (_freeCount == 0)
+        {
+            id = -1;
+            return false;
+        }
+        id = _freeTx[_freeStart];
+        _freeStart = _freeStart + 1 == _freeTx.Length ? 0 : _freeStart + 1;
+        _freeCount--;
+        return true;
     }
 
     // Under the tx gate: adds the filled buffer and publishes it; true when the peer asked for a kick.
@@ -97,17 +108,34 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
         return kick;
     }
 
-    // Under the tx gate. One lease for all the chains returned; the stack has room for every tx buffer.
+    // Under the tx gate, appending in the order the peer returned them; the queue has room for every tx buffer.
     private void Reclaim(VirtqueueDriver txq)
     {
-        var tokens = _freeTx.AsSpan(_freeCount);
+        int length = _freeTx.Length;
+        int end = _freeStart + _freeCount;
+        if (end >= length)
+            end -= length;
+        // The free part of the circular queue: from its end up to the array's end, then from the array's start.
+        int room = length - _freeCount;
+        int first = Math.Min(room, length - end);
+        int n = ReclaimInto(txq, _freeTx.AsSpan(end, first));
+        if (n == first && room > first)
+            n += ReclaimInto(txq, _freeTx.AsSpan(0, room - first));
+        _freeCount += n;
+    }
+
+    // One lease for all the chains returned that fit in tokens.
+    private int ReclaimInto(VirtqueueDriver txq, Span<int> tokens)
+    {
+        if (tokens.IsEmpty)
+            return 0;
         int n = txq.TryGetUsedTokens(tokens);
         for (int i = 0; i < n; i++)
         {
             if ((uint)(tokens[i] - _rxCount) >= (uint)_freeTx.Length)
                 throw new InvalidOperationException($"vq1 returned token {tokens[i]}, which is not a tx buffer");
         }
-        _freeCount += n;
+        return n;
     }
 
     public void SubmitTx(int id, int length)
@@ -136,7 +164,7 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
     // publication's fence waits for it: one transfer per message in a stream. A byte store into each line the next
     // free buffers' messages will likely cover (as many as this one's) starts those transfers now, beside this
     // message's own, so the next sends find their lines here (docs/memory-ordering.md). Only free buffers, which
-    // nobody else reads or holds (a zero-copy sender's buffer has left the stack); their bytes mean nothing until the
+    // nobody else reads or holds (a zero-copy sender's buffer has left the queue); their bytes mean nothing until the
     // next fill. Skipped on Device memory (and under the access checker, which treats the region as such): uncached, nothing
     // to claim, and each store would be a bus write.
     // length <= BufferSize (SubmitTx checks it; a copy's payload was checked against MaxPayload), so every byte written
@@ -149,7 +177,8 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
         int lines = (length + CacheLine - 1) / CacheLine;
         for (int k = 1; k <= buffers; k++)
         {
-            long buffer = _poolOffset + (long)_freeTx[_freeCount - k] * BufferSize;
+            int at = _freeStart + k - 1;
+            long buffer = _poolOffset + (long)_freeTx[at >= _freeTx.Length ? at - _freeTx.Length : at] * BufferSize;
             for (int line = 0; line < lines; line++)
                 pool.WriteByte(buffer + line * CacheLine, 0);
         }
@@ -172,7 +201,7 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
             }
             catch (RegionClosedException)
             {
-                _freeCount++;
+                PutBackFirst(id);
                 throw;
             }
             kick = AddAndPublish(tx.Queue, id, length);
@@ -185,7 +214,15 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
     public void CancelTx(int id)
     {
         using var tx = _tx.Enter();
-        _freeTx[_freeCount++] = id;
+        PutBackFirst(id);
+    }
+
+    // Under the tx gate: an untaken buffer goes back where it was taken from, the front of the queue.
+    private void PutBackFirst(int id)
+    {
+        _freeStart = _freeStart == 0 ? _freeTx.Length - 1 : _freeStart - 1;
+        _freeTx[_freeStart] = id;
+        _freeCount++;
     }
 
     public bool TxAvailable
@@ -285,6 +322,13 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
 
     public void Dispose()
     {
+    }
+
+    /// <summary>Descriptors and avail entries of queue <paramref name="queue"/> (0 or 1) not rewritten because the ring held them already (diagnostics).</summary>
+    internal long RingWritesSkipped(int queue)
+    {
+        using var scope = (queue == 0 ? _rx : _tx).Enter();
+        return scope.Queue.RingWritesSkipped;
     }
 
     public override string ToString() =>

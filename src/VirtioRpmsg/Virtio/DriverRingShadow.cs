@@ -4,9 +4,9 @@ namespace VirtioRpmsg.Virtio;
 
 /// <summary>
 /// What the driver last wrote to each descriptor and avail.ring slot, so it can skip a store that would write the
-/// value already there. A buffer re-posted in the order it came back lands in the same descriptor (the free list
-/// is LIFO) and often the same slot one lap later: skipping keeps those lines shared in both caches, so the device's
-/// reads of them hit, and the driver pays no ownership transfer for them.
+/// value already there. Buffers re-posted in the order they came back land in the same descriptors (the free list
+/// is FIFO) and, one lap later, the same avail slots: skipping keeps those lines shared in both caches, so the
+/// device's reads of them hit, and the driver pays no ownership transfer for them.
 /// </summary>
 /// <remarks>
 /// The private record decides whether to look at all: only an entry it says already holds the value is read back
@@ -31,6 +31,9 @@ internal sealed class DriverRingShadow
         Forget();
     }
 
+    /// <summary>Descriptors and avail entries whose store was skipped since creation (diagnostics, tests).</summary>
+    internal long Skipped { get; private set; }
+
     /// <summary>The ring was zeroed: nothing is known to be there.</summary>
     internal void Forget()
     {
@@ -46,7 +49,10 @@ internal sealed class DriverRingShadow
         {
             vring.ReadDescriptor(lease, index, out ulong heldAddress, out ulong heldWord);
             if (heldAddress == address && heldWord == word)
+            {
+                Skipped++;
                 return;
+            }
         }
         vring.WriteDescriptor(lease, index, address, length, flags, next);
         _address[index] = address;
@@ -58,7 +64,10 @@ internal sealed class DriverRingShadow
     internal void WriteAvailEntry(Vring vring, in MappingLease lease, int slot, ushort head)
     {
         if (_avail[slot] == head && !lease.IsDeviceMemory && vring.ReadAvailEntry(lease, slot) == head)
+        {
+            Skipped++;
             return;
+        }
         vring.WriteAvailEntry(lease, slot, head);
         _avail[slot] = head;
     }

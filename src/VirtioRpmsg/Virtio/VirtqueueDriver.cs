@@ -27,7 +27,9 @@ public sealed class VirtqueueDriver
     private readonly int _mask;
 
     // ---- private shadow (never shared memory) ----
-    // Free list and chain links in one array: a popped chain keeps its links, so freeing is a splice.
+    // Free list and chain links in one array: a popped chain keeps its links, so freeing is a splice. First in, first
+    // out (taken at _freeHead, freed behind _freeTail): buffers re-posted in the order they came back land in the
+    // same descriptors, lap after lap, so DriverRingShadow need not rewrite them.
     private readonly ushort[] _next;
     // Per head index; a count of 0 means "not the head of a chain in flight".
     private readonly int[] _chainCount;
@@ -38,6 +40,7 @@ public sealed class VirtqueueDriver
     private readonly DriverRingShadow _written;
 
     private int _freeHead;
+    private int _freeTail;
     private int _freeCount;
     private ushort _availShadow;     // next avail entry to fill
     private ushort _availPublished;  // avail.idx as last published by KickPrepare
@@ -97,6 +100,9 @@ public sealed class VirtqueueDriver
 
     /// <summary>The violation that broke the queue (layer, rule, field, value, message), or null.</summary>
     public Fault? Fault => _health.Fault;
+
+    /// <summary>Descriptors and avail entries not rewritten because the ring already held them (<see cref="DriverRingShadow"/>).</summary>
+    internal long RingWritesSkipped => _written.Skipped;
 
     /// <summary>Protocol violations seen since creation (not cleared by reset).</summary>
     public long ErrorCount => _health.Total;
@@ -313,8 +319,11 @@ public sealed class VirtqueueDriver
         token = _token[id];
         length = len;
         // Free from the shadow: splice the chain's private links onto the free list.
-        _next[_chainLast[id]] = (ushort)_freeHead;
-        _freeHead = (int)id;
+        if (_freeCount == 0)
+            _freeHead = (int)id;
+        else
+            _next[_freeTail] = (ushort)id;
+        _freeTail = _chainLast[id];
         _freeCount += _chainCount[id];
         _chainCount[id] = 0;
         _token[id] = 0;
@@ -374,6 +383,7 @@ public sealed class VirtqueueDriver
             _usedLimit[i] = 0;
         }
         _freeHead = 0;
+        _freeTail = _num - 1;
         _freeCount = _num;
         _availShadow = 0;
         _availPublished = 0;

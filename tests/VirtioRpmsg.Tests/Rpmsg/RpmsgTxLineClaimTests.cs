@@ -15,7 +15,7 @@ public class RpmsgTxLineClaimTests
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
 
     // RpmsgLoopback: 512 buffers of 512 bytes at the OpenAMP pool address; the host's tx buffers are the upper
-    // half, handed out lowest id first (the free stack is filled from the top id down).
+    // half, handed out lowest id first (the free queue is filled in id order).
     private const int BufferSize = 512;
     private const int FirstTx = 256;
     private const long Pool = 0x10000;
@@ -73,7 +73,7 @@ public class RpmsgTxLineClaimTests
         Assert.True(sender.TryGetTxBuffer(out var zeroCopy));
         try
         {
-            // Taken before the claim: the buffer being sent is FirstTx, the stack's top is FirstTx + 1.
+            // Taken before the claim: the buffer being sent is FirstTx, the queue's front is FirstTx + 1.
             zeroCopy.Span[..100].Fill(1);
             zeroCopy.Send(100);
         }

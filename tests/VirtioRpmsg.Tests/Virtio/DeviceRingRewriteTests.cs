@@ -13,13 +13,12 @@ public class DeviceRingRewriteTests
 {
     private const int Num = 4;
 
-    // One buffer at a time through the ring: the driver's LIFO free list hands out descriptor 0 each time, so one lap
-    // later the device returns head 0 in the same used slot. Returns what the driver reclaimed.
+    // One buffer at a time through the ring: the driver's FIFO free list hands out descriptor k % Num on the k-th post,
+    // which the device takes from avail slot k % Num and returns in used slot k % Num. Returns what the driver reclaimed.
     private static (int Token, uint Length) RoundTrip(VirtqueueDriver driver, VirtqueueDevice device, uint usedLength, int token)
     {
         Assert.True(driver.TryAddPooledAndPublish(VringTestBed.SlotAddress(1), 64, deviceWritable: true, token, out _));
         Assert.True(device.TryTakeAvailable(out var chain));
-        Assert.Equal(0, chain.Head);
         device.PushUsed(chain.Head, usedLength);
         Assert.True(driver.TryGetUsed(out int back, out uint length));
         return (back, length);
@@ -48,20 +47,21 @@ public class DeviceRingRewriteTests
         var device = bed.CreateDevice();
         for (int i = 0; i < Num; i++)
             RoundTrip(driver, device, 8, i);
-        // Slot 0 held (head 0, 8): a new length must reach the driver.
+        // Used slot 0 held (head 0, 8): a new length must reach the driver.
         Assert.Equal((10, 24u), RoundTrip(driver, device, 24, 10));
-        // Slot 1 held (head 0, 8): two buffers in flight put head 1 there instead.
-        Assert.True(driver.TryAddPooledAndPublish(VringTestBed.SlotAddress(1), 64, true, 11, out _)); // slot 1, head 0
-        Assert.True(driver.TryAddPooledAndPublish(VringTestBed.SlotAddress(2), 64, true, 12, out _)); // slot 2, head 1
+        // Slots 1 and 2 held heads 1 and 2: two buffers in flight, returned in reverse, swap them.
+        Assert.True(driver.TryAddPooledAndPublish(VringTestBed.SlotAddress(1), 64, true, 11, out _)); // head 1
+        Assert.True(driver.TryAddPooledAndPublish(VringTestBed.SlotAddress(2), 64, true, 12, out _)); // head 2
         Assert.True(device.TryTakeAvailable(out var first));
         Assert.True(device.TryTakeAvailable(out var second));
-        device.PushUsed(second.Head, 8); // used slot 1 <- head 1
-        device.PushUsed(first.Head, 8);  // used slot 2 <- head 0
+        Assert.Equal((1, 2), (first.Head, second.Head));
+        device.PushUsed(second.Head, 8); // used slot 1 <- head 2
+        device.PushUsed(first.Head, 8);  // used slot 2 <- head 1
         Assert.True(driver.TryGetUsed(out int token, out _));
         Assert.Equal(12, token);
         Assert.True(driver.TryGetUsed(out token, out _));
         Assert.Equal(11, token);
-        Assert.Equal(1, device.UsedWritesSkipped); // only slot 2's (head 0, 8) was already there
+        Assert.Equal(0, device.UsedWritesSkipped);
     }
 
     [Fact]
@@ -72,7 +72,7 @@ public class DeviceRingRewriteTests
         var device = bed.CreateDevice();
         for (int i = 0; i < Num; i++)
             RoundTrip(driver, device, 8, i);
-        // Slot 0 would get (head 0, 8) again; the peer overwrites it first with another head and length.
+        // Used slot 0 would get (head 0, 8) again; the peer overwrites it first with another head and length.
         bed.WriteUInt32(bed.Layout.UsedOffset + 4, 3);
         bed.WriteUInt32(bed.Layout.UsedOffset + 8, 500);
         Assert.Equal((7, 8u), RoundTrip(driver, device, 8, 7));
@@ -103,5 +103,6 @@ public class DeviceRingRewriteTests
         for (int i = 0; i < 3 * Num; i++)
             Assert.Equal((i, 8u), RoundTrip(driver, device, 8, i));
         Assert.Equal(0, device.UsedWritesSkipped);
+        Assert.Equal(0, driver.RingWritesSkipped);
     }
 }

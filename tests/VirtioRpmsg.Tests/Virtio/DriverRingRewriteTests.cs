@@ -7,6 +7,7 @@ namespace VirtioRpmsg.Tests.Virtio;
 /// (<c>DriverRingShadow</c>: its record says so and a read-back confirms it); whatever the ring held before, the device
 /// must see exactly what was posted: a stale entry from an earlier lap with any one field different, or one the peer
 /// scribbled on after the driver wrote it (the record still says "same"), is rewritten.
+/// The free list is FIFO: descriptors are handed out in the order they were freed.
 /// </summary>
 public class DriverRingRewriteTests
 {
@@ -31,14 +32,18 @@ public class DriverRingRewriteTests
         using var bed = new VringTestBed(Num);
         var driver = bed.CreateDriver();
         var device = bed.CreateDevice();
-        // One buffer at a time: the LIFO free list hands out descriptor 0 every time, so each post meets the
-        // previous post's descriptor; each line below differs from the one before in one field.
-        int head = RoundTrip(driver, device, slot: 1, 64, writable: true, token: 1);
-        Assert.Equal(head, RoundTrip(driver, device, slot: 1, 64, writable: true, token: 2)); // identical
-        Assert.Equal(head, RoundTrip(driver, device, slot: 2, 64, writable: true, token: 3)); // address
-        Assert.Equal(head, RoundTrip(driver, device, slot: 2, 32, writable: true, token: 4)); // length
-        Assert.Equal(head, RoundTrip(driver, device, slot: 2, 32, writable: false, token: 5)); // flags
+        // One buffer at a time: the FIFO free list hands out descriptors 0..Num-1 in turn, so each lap's post meets
+        // the descriptor of the previous lap's; each lap below differs from the one before in one field.
+        (int Slot, uint Length, bool Writable)[] laps = [(1, 64, true), (1, 64, true), (2, 64, true), (2, 32, true), (2, 32, false)];
+        int token = 0;
+        foreach (var (slot, length, writable) in laps)
+        {
+            for (int d = 0; d < Num; d++)
+                Assert.Equal(d, RoundTrip(driver, device, slot, length, writable, token++));
+        }
         Assert.Equal(Num, driver.FreeCount);
+        // Skipped: the identical lap's descriptors, and every slot after the first lap (slot s always gets head s).
+        Assert.Equal(Num + (laps.Length - 1) * Num, driver.RingWritesSkipped);
     }
 
     [Fact]
@@ -87,15 +92,16 @@ public class DriverRingRewriteTests
         using var bed = new VringTestBed(Num);
         var driver = bed.CreateDriver();
         var device = bed.CreateDevice();
-        // One buffer at a time: descriptor 0 every time, and after a lap every slot holds head 0.
+        // One buffer at a time: descriptor k and slot k on the k-th post, so after a lap slot s holds head s.
         for (int lap = 0; lap < Num; lap++)
-            Assert.Equal(0, RoundTrip(driver, device, slot: 1, 64, writable: true, token: lap));
+            Assert.Equal(lap, RoundTrip(driver, device, slot: 1, 64, writable: true, token: lap));
         // The same buffer would now go to descriptor 0 and slot 0 unchanged; the peer scribbles both first.
         bed.WriteDescriptor(0, VringTestBed.SlotAddress(9), 16, 0, 0);
         bed.WriteUInt16(bed.Layout.AvailOffset + 4, 2);
         // The device must see descriptor 0 with buffer 1 again, not head 2 or buffer 9.
         Assert.Equal(0, RoundTrip(driver, device, slot: 1, 64, writable: true, token: 99));
         Assert.False(device.IsBroken);
+        Assert.Equal(0, driver.RingWritesSkipped);
     }
 
     [Fact]
