@@ -29,6 +29,9 @@ VR_EXPORT void vr_barrier_publish(void); /* before an index store: dmb oshst */
 VR_EXPORT void vr_barrier_consume(void); /* after an index load: dmb oshld */
 VR_EXPORT void vr_barrier_full(void);    /* store->load, before a notification check: dsb sy */
 
+/* Write-prefetches every 64-byte line of [p, p + bytes): prefetchw / prfm pstl1keep. A hint; never faults. */
+VR_EXPORT void vr_prefetch_write(const void *p, uint32_t bytes);
+
 /* Maps [offset, offset+length) of fd shared read-write. With guard > 0 the
  * mapping is surrounded by `guard` bytes of PROT_NONE on each side so that a
  * stray access faults; *addr is the start of the usable mapping either way.

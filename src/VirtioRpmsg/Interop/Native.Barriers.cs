@@ -16,4 +16,9 @@ internal static partial class Native
     [LibraryImport(Library, EntryPoint = "vr_barrier_full")]
     [SuppressGCTransition]
     internal static partial void BarrierFull();
+
+    // One prefetch instruction per cache line (a hint): no GC transition, never blocks.
+    [LibraryImport(Library, EntryPoint = "vr_prefetch_write")]
+    [SuppressGCTransition]
+    internal static unsafe partial void PrefetchWrite(byte* p, uint bytes);
 }

@@ -7,6 +7,19 @@ public unsafe ref partial struct MappingLease
     /// <summary>True when the region is Device memory (or in checking mode): only aligned accesses of at most 8 bytes are made.</summary>
     public readonly bool IsDeviceMemory => _device;
 
+    /// <summary>
+    /// Asks for the cache lines of [<paramref name="offset"/>, +<paramref name="length"/>) in a state this core can
+    /// store to, without storing (a write prefetch, docs/memory-ordering.md): a store there later finds its line here,
+    /// and no fence waits for the transfer meanwhile. A hint with no effect on contents; nothing on Device memory,
+    /// which is uncached.
+    /// </summary>
+    internal readonly void PrefetchForWrite(long offset, int length)
+    {
+        byte* p = Pointer(offset, length);
+        if (!_device)
+            Interop.Native.PrefetchWrite(p, (uint)length);
+    }
+
     /// <summary>Copies <c>destination.Length</c> bytes at <paramref name="offset"/> out of shared memory.</summary>
     public readonly void ReadBytes(long offset, Span<byte> destination)
     {

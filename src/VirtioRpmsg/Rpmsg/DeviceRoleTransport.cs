@@ -83,6 +83,7 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
                 _cancelled.Push(buffer.Id);
                 throw;
             }
+            PrefetchNextReplyBuffer(tx.Queue, RpmsgHeader.Size + payload.Length);
             notify = Publish(tx.Queue, buffer.Id, RpmsgHeader.Size + payload.Length);
         }
         if (notify)
@@ -132,9 +133,24 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
     {
         bool notify;
         using (var tx = _tx.Enter())
+        {
+            PrefetchNextReplyBuffer(tx.Queue, length);
             notify = Publish(tx.Queue, id, length);
+        }
         if (notify)
             _doorbell.Ring();
+    }
+
+    // Under the vq0 gate, before a publication: the host read its rx buffers last, so this side's first store into one
+    // must take each line over, and the publication's fence waits for that. A write prefetch of the next available
+    // buffer's lines (as many as this message covers) starts those transfers now, with no store a fence waits for
+    // (docs/memory-ordering.md). Only a buffer the host has published to this side; nothing is written.
+    private static void PrefetchNextReplyBuffer(VirtqueueDevice vq0, int length)
+    {
+        if (!vq0.TryPeekNextAvailable(out var region, out long offset, out uint size))
+            return;
+        using var lease = region.Acquire();
+        lease.PrefetchForWrite(offset, (int)Math.Min((uint)length, size));
     }
 
     // Under the vq0 gate: hands a filled buffer to the driver; true when it must be kicked.

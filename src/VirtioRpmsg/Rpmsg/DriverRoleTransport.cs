@@ -147,40 +147,29 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
         using (var tx = _tx.Enter())
         {
             using (var lease = _pool.Acquire())
-                ClaimNextTxLines(lease, length);
+                PrefetchNextTxBuffers(lease, length);
             kick = AddAndPublish(tx.Queue, id, length);
         }
         if (kick)
             _doorbell.Ring();
     }
 
-    /// <summary>How many free tx buffers a send claims ahead (<see cref="ClaimNextTxLines"/>).</summary>
-    internal const int ClaimAheadBuffers = 2;
+    /// <summary>How many free tx buffers a send prefetches ahead (<see cref="PrefetchNextTxBuffers"/>).</summary>
+    internal const int PrefetchAheadBuffers = 2;
 
-    private const int CacheLine = 64;
-
-    // Under the tx gate, just before a publication. The peer's cache read a returned tx buffer last, so the first
-    // store into each of its lines must take the line over from the far core, one transfer per line, and the
-    // publication's fence waits for it: one transfer per message in a stream. A byte store into each line the next
-    // free buffers' messages will likely cover (as many as this one's) starts those transfers now, beside this
-    // message's own, so the next sends find their lines here (docs/memory-ordering.md). Only free buffers, which
-    // nobody else reads or holds (a zero-copy sender's buffer has left the queue); their bytes mean nothing until the
-    // next fill. Skipped on Device memory (and under the access checker, which treats the region as such): uncached, nothing
-    // to claim, and each store would be a bus write.
-    // length <= BufferSize (SubmitTx checks it; a copy's payload was checked against MaxPayload), so every byte written
-    // is inside its buffer.
-    private void ClaimNextTxLines(in MappingLease pool, int length)
+    // Under the tx gate, before a publication. The peer's cache read a returned tx buffer last, so the first store
+    // into each of its lines must take the line over from the far core, and a fence waits for that transfer: one per
+    // message in a stream. A write prefetch of the lines a message of this size covers in the next free buffers starts
+    // those transfers now, beside this message's own, without a store any fence would wait for; the next sends find
+    // their lines here (docs/memory-ordering.md). Nothing is written. length <= BufferSize (SubmitTx checks it; a
+    // copy's payload was checked against MaxPayload), so every line is inside its buffer.
+    private void PrefetchNextTxBuffers(in MappingLease pool, int length)
     {
-        if (pool.IsDeviceMemory)
-            return;
-        int buffers = Math.Min(ClaimAheadBuffers, _freeCount);
-        int lines = (length + CacheLine - 1) / CacheLine;
-        for (int k = 1; k <= buffers; k++)
+        int buffers = Math.Min(PrefetchAheadBuffers, _freeCount);
+        for (int k = 0; k < buffers; k++)
         {
-            int at = _freeStart + k - 1;
-            long buffer = _poolOffset + (long)_freeTx[at >= _freeTx.Length ? at - _freeTx.Length : at] * BufferSize;
-            for (int line = 0; line < lines; line++)
-                pool.WriteByte(buffer + line * CacheLine, 0);
+            int at = _freeStart + k;
+            pool.PrefetchForWrite(_poolOffset + (long)_freeTx[at >= _freeTx.Length ? at - _freeTx.Length : at] * BufferSize, length);
         }
     }
 
@@ -194,10 +183,10 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
                 return false;
             try
             {
-                // One lease for the fill and the claim.
+                // One lease for the fill and the prefetch.
                 using var lease = _pool.Acquire();
                 Buffer(id, BufferSize).Fill(lease, source, destination, payload);
-                ClaimNextTxLines(lease, length);
+                PrefetchNextTxBuffers(lease, length);
             }
             catch (RegionClosedException)
             {

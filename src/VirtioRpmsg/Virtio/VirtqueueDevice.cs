@@ -105,6 +105,28 @@ public sealed class VirtqueueDevice
     }
 
     /// <summary>
+    /// Where the next chain <see cref="TryTakeAvailable"/> would take starts (its first descriptor's buffer), without
+    /// taking it or reading avail.idx: only an entry already covered by a validated index read is looked at. A hint
+    /// for a prefetch: false, and nothing recorded or broken, if that entry or descriptor is invalid (the take will
+    /// find it and break the queue) or nothing is known to be available.
+    /// </summary>
+    internal bool TryPeekNextAvailable(out RegionHandle region, out long offset, out uint length)
+    {
+        region = default;
+        offset = 0;
+        length = 0;
+        if (_availSeen == _lastAvail || _health.IsBroken)
+            return false;
+        using var lease = _vring.Acquire();
+        ushort head = _vring.ReadAvailEntry(lease, _lastAvail & _mask);
+        if (head >= _num)
+            return false;
+        _vring.ReadDescriptor(lease, head, out ulong address, out ulong word);
+        length = (uint)word;
+        return _buffers.TryTranslate(address, length, out region, out offset);
+    }
+
+    /// <summary>
     /// Takes the next available chain. Each descriptor is read once into a private array, checked and
     /// translated through the address map; <paramref name="chain"/> views that copy.
     /// </summary>
