@@ -2,12 +2,12 @@
 
 /* A write prefetch asks for a line in a state this core may store to (the other core's copy invalidated) without
  * storing: a later store finds the line here, and a fence in between does not wait for the transfer, as it would
- * for a store. Only a hint: no architectural effect, no fault even on an unmapped address. */
+ * for a store. Only a hint: no architectural effect, no fault even on an unmapped address. Integer arithmetic on
+ * the addresses: the first line may start before p. */
 void vr_prefetch_write(const void *p, uint32_t bytes)
 {
-    const char *at = (const char *)((uintptr_t)p & ~(uintptr_t)63);
-    const char *end = (const char *)p + bytes;
-    for (; at < end; at += 64) {
+    uintptr_t end = (uintptr_t)p + bytes;
+    for (uintptr_t at = (uintptr_t)p & ~(uintptr_t)63; at < end; at += 64) {
 #if defined(__aarch64__)
         __asm__ volatile("prfm pstl1keep, [%0]" :: "r"(at));
 #elif defined(__x86_64__)

@@ -147,10 +147,11 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
     // (docs/memory-ordering.md). Only a buffer the host has published to this side; nothing is written.
     private static void PrefetchNextReplyBuffer(VirtqueueDevice vq0, int length)
     {
-        if (!vq0.TryPeekNextAvailable(out var region, out long offset, out uint size))
+        // A hint must never fail the send: a region the peer's descriptor names may be unmapped or remapped by now.
+        if (!vq0.TryPeekNextAvailable(out var region, out long offset, out uint size) || !region.TryAcquire(out var lease))
             return;
-        using var lease = region.Acquire();
-        lease.PrefetchForWrite(offset, (int)Math.Min((uint)length, size));
+        using (lease)
+            lease.PrefetchForWrite(offset, (int)Math.Min((uint)length, size));
     }
 
     // Under the vq0 gate: hands a filled buffer to the driver; true when it must be kicked.

@@ -202,7 +202,12 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
 
     public void CancelTx(int id)
     {
+        if ((uint)(id - _rxCount) >= (uint)_freeTx.Length)
+            throw new ArgumentOutOfRangeException(nameof(id), id, $"tx buffer {id} is not a tx buffer of this pool");
         using var tx = _tx.Enter();
+        // Every tx buffer already free: this one was cancelled twice (a second copy would go to two senders).
+        if (_freeCount == _freeTx.Length)
+            throw new InvalidOperationException($"tx buffer {id} cancelled while every tx buffer is free (cancelled twice?)");
         PutBackFirst(id);
     }
 

@@ -108,7 +108,7 @@ public sealed class VirtqueueDevice
     /// Where the next chain <see cref="TryTakeAvailable"/> would take starts (its first descriptor's buffer), without
     /// taking it or reading avail.idx: only an entry already covered by a validated index read is looked at. A hint
     /// for a prefetch: false, and nothing recorded or broken, if that entry or descriptor is invalid (the take will
-    /// find it and break the queue) or nothing is known to be available.
+    /// find it and break the queue), if nothing is known to be available, or on Device memory (nothing to prefetch).
     /// </summary>
     internal bool TryPeekNextAvailable(out RegionHandle region, out long offset, out uint length)
     {
@@ -118,6 +118,9 @@ public sealed class VirtqueueDevice
         if (_availSeen == _lastAvail || _health.IsBroken)
             return false;
         using var lease = _vring.Acquire();
+        // On Device memory there is nothing to prefetch for: not worth three uncached reads.
+        if (lease.IsDeviceMemory)
+            return false;
         ushort head = _vring.ReadAvailEntry(lease, _lastAvail & _mask);
         if (head >= _num)
             return false;

@@ -78,6 +78,19 @@ public class RpmsgSteadyRingReuseTests
         Assert.Equal(Lap, Takeable(transport));
     }
 
+    [Fact]
+    public void CancelTx_OfAnIdThatIsNotATxBufferOrIsAlreadyFree_ThrowsAndLosesNothing()
+    {
+        using var loop = RpmsgLoopback.Create();
+        var transport = (DriverRoleTransport)loop.Host.Transport!;
+        loop.WaitUntil(() => Takeable(transport) == Lap, "every tx buffer free");
+        var notTx = Assert.Throws<ArgumentOutOfRangeException>(() => transport.CancelTx(3)); // an rx buffer's id
+        Assert.Equal("id", notTx.ParamName);
+        var twice = Assert.Throws<InvalidOperationException>(() => transport.CancelTx(Lap + 5));
+        Assert.Contains("cancelled twice", twice.Message, StringComparison.Ordinal);
+        Assert.Equal(Lap, Takeable(transport)); // still every buffer once, none twice
+    }
+
     private static int Takeable(DriverRoleTransport transport)
     {
         var taken = new List<int>();

@@ -1,3 +1,4 @@
+using VirtioRpmsg.Tests.DeviceMemory;
 using VirtioRpmsg.Virtio;
 
 namespace VirtioRpmsg.Tests.Virtio;
@@ -67,5 +68,18 @@ public class DevicePeekTests
         Assert.False(device.IsBroken);
         Assert.Throws<VirtqueueBrokenException>(() => device.TryTakeAvailable(out _));
         Assert.Equal(badHead ? FaultRule.HeadOutOfRange : FaultRule.DescriptorOutOfRange, device.Fault?.Rule);
+    }
+
+    [Fact]
+    public void OnDeviceMemory_NothingIsPeeked()
+    {
+        using var scope = DeviceMemoryScope.Enter();
+        using var bed = new VringTestBed(Num);
+        var device = bed.CreateDevice();
+        PublishHeads(bed, 3);
+        Assert.True(device.TryTakeAvailable(out _));
+        Assert.False(device.TryPeekNextAvailable(out _, out _, out _));
+        Assert.True(device.TryTakeAvailable(out var next));
+        Assert.Equal(1, next.Head);
     }
 }
