@@ -95,7 +95,7 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
             return false;
         }
         id = _freeTx[_freeStart];
-        _freeStart = _freeStart + 1 == _freeTx.Length ? 0 : _freeStart + 1;
+        _freeStart = Wrap(_freeStart + 1);
         _freeCount--;
         return true;
     }
@@ -108,20 +108,14 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
         return kick;
     }
 
-    // Under the tx gate, appending in the order the peer returned them; the queue has room for every tx buffer.
+    // Under the tx gate, only when the queue is empty (TryTakeFree): the returned buffers go in from _freeStart on, in
+    // the order the peer returned them, wrapping at the array's end; the queue has room for every tx buffer.
     private void Reclaim(VirtqueueDriver txq)
     {
-        int length = _freeTx.Length;
-        int end = _freeStart + _freeCount;
-        if (end >= length)
-            end -= length;
-        // The free part of the circular queue: from its end up to the array's end, then from the array's start.
-        int room = length - _freeCount;
-        int first = Math.Min(room, length - end);
-        int n = ReclaimInto(txq, _freeTx.AsSpan(end, first));
-        if (n == first && room > first)
-            n += ReclaimInto(txq, _freeTx.AsSpan(0, room - first));
-        _freeCount += n;
+        int n = ReclaimInto(txq, _freeTx.AsSpan(_freeStart));
+        if (n == _freeTx.Length - _freeStart)
+            n += ReclaimInto(txq, _freeTx.AsSpan(0, _freeStart));
+        _freeCount = n;
     }
 
     // One lease for all the chains returned that fit in tokens.
@@ -167,10 +161,7 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
     {
         int buffers = Math.Min(PrefetchAheadBuffers, _freeCount);
         for (int k = 0; k < buffers; k++)
-        {
-            int at = _freeStart + k;
-            pool.PrefetchForWrite(_poolOffset + (long)_freeTx[at >= _freeTx.Length ? at - _freeTx.Length : at] * BufferSize, length);
-        }
+            pool.PrefetchForWrite(_poolOffset + (long)_freeTx[Wrap(_freeStart + k)] * BufferSize, length);
     }
 
     public bool TrySendCopy(uint source, uint destination, ReadOnlySpan<byte> payload, RpmsgTxTurn? yieldTo = null)
@@ -214,10 +205,13 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
     // Under the tx gate: an untaken buffer goes back where it was taken from, the front of the queue.
     private void PutBackFirst(int id)
     {
-        _freeStart = _freeStart == 0 ? _freeTx.Length - 1 : _freeStart - 1;
+        _freeStart = Wrap(_freeStart - 1 + _freeTx.Length);
         _freeTx[_freeStart] = id;
         _freeCount++;
     }
+
+    // A position in the circular free queue, given at most one lap past the array's end.
+    private int Wrap(int at) => at >= _freeTx.Length ? at - _freeTx.Length : at;
 
     public bool TxAvailable
     {
