@@ -240,7 +240,7 @@ internal sealed class RpmsgDispatcherThread
                     return false;
                 DrainIfDue(doorbell);
             }
-            Thread.SpinWait(8);
+            RpmsgSpinPause.After(i);
         }
         return false;
     }

@@ -65,12 +65,11 @@ internal static class RpmsgReaderSpin
                 if ((i & 15) == 0 && Stopwatch.GetTimestamp() >= until)
                     return false;
                 // Rarely (about every millisecond), in case a thread this one needs (the dispatcher inside a long
-                // callback) shares the core. Between polls one short pause: a poll costs about 0.1 us, and on a
-                // 2-vCPU VM SpinWait(16) measured about 1 us, half of which every message waited on average.
+                // callback) shares the core. Between polls at most a short pause (a poll costs about 0.1 us).
                 if ((i & 8191) == 0)
                     Thread.Yield();
                 else
-                    Thread.SpinWait(1);
+                    RpmsgSpinPause.After(i);
             }
         }
         finally
