@@ -4,8 +4,13 @@ namespace VirtioRpmsg.Tests;
 internal static class ThreadCpu
 {
     private const double MillisecondsPerTick = 10; // USER_HZ is 100 on Linux
+    private const int CommLength = 15; // the kernel keeps a thread name's first 15 bytes (TASK_COMM_LEN 16, with the NUL)
 
-    /// <summary>The CPU time the thread named <paramref name="name"/> used during <paramref name="window"/> (this thread sleeps meanwhile).</summary>
+    /// <summary>
+    /// The CPU time the thread named <paramref name="name"/> used during <paramref name="window"/> (this thread sleeps
+    /// meanwhile). The name must be unique in the process: tests run in parallel, and another test's thread of the
+    /// same name (every loopback's remote dispatcher is "rpmsg-remote") would be measured instead.
+    /// </summary>
     public static TimeSpan Measure(string name, TimeSpan window)
     {
         long before = Ticks(name);
@@ -15,15 +20,21 @@ internal static class ThreadCpu
 
     private static long Ticks(string name)
     {
+        string comm = name.Length > CommLength ? name[..CommLength] : name;
+        string? found = null;
         foreach (string task in Directory.GetDirectories("/proc/self/task"))
         {
-            if (File.ReadAllText(Path.Combine(task, "comm")).Trim() != name)
+            if (File.ReadAllText(Path.Combine(task, "comm")).Trim() != comm)
                 continue;
-            string stat = File.ReadAllText(Path.Combine(task, "stat"));
-            // Fields after "(comm) ": state is the first, utime and stime the 12th and 13th.
-            string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            return long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture);
+            if (found is not null)
+                throw new InvalidOperationException($"more than one thread named '{comm}' in this process: give the measured one a unique name");
+            found = task;
         }
-        throw new InvalidOperationException($"no thread named '{name}' in this process");
+        if (found is null)
+            throw new InvalidOperationException($"no thread named '{comm}' in this process");
+        string stat = File.ReadAllText(Path.Combine(found, "stat"));
+        // Fields after "(comm) ": state is the first, utime and stime the 12th and 13th.
+        string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture);
     }
 }
