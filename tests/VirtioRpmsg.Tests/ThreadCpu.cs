@@ -18,13 +18,26 @@ internal static class ThreadCpu
         return TimeSpan.FromMilliseconds((Ticks(name) - before) * MillisecondsPerTick);
     }
 
+    // A thread of a test running beside this one may end while the list is read: its entry is gone, and it is not ours.
+    private static string? Comm(string task)
+    {
+        try
+        {
+            return File.ReadAllText(Path.Combine(task, "comm")).Trim();
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
     private static long Ticks(string name)
     {
         string comm = name.Length > CommLength ? name[..CommLength] : name;
         string? found = null;
         foreach (string task in Directory.GetDirectories("/proc/self/task"))
         {
-            if (File.ReadAllText(Path.Combine(task, "comm")).Trim() != comm)
+            if (Comm(task) != comm)
                 continue;
             if (found is not null)
                 throw new InvalidOperationException($"more than one thread named '{comm}' in this process: give the measured one a unique name");
