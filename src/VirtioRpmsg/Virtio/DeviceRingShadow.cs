@@ -17,33 +17,34 @@ namespace VirtioRpmsg.Virtio;
 /// </remarks>
 internal sealed class DeviceRingShadow
 {
+    // No element the device writes has this value (its id is below num, at most 32768): "nothing known".
+    private const ulong Unknown = ulong.MaxValue;
+
     private readonly ulong[] _element;
-    private readonly bool[] _known;
 
     internal DeviceRingShadow(int num)
     {
         _element = new ulong[num];
-        _known = new bool[num];
+        Forget();
     }
 
     /// <summary>Elements whose store was skipped since creation (diagnostics, tests).</summary>
     internal long Skipped { get; private set; }
 
     /// <summary>The used ring was zeroed or handed over: nothing is known to be there.</summary>
-    internal void Forget() => Array.Clear(_known);
+    internal void Forget() => Array.Fill(_element, Unknown);
 
     /// <summary>used.ring[<paramref name="slot"/>] = (id, len), unless it holds exactly that (recorded, and confirmed by a read).</summary>
     internal void WriteUsedElement(Vring vring, in MappingLease lease, int slot, uint id, uint length)
     {
         // Same packing as Vring.ReadUsedElement: id in the low word.
         ulong element = id | ((ulong)length << 32);
-        if (_known[slot] && _element[slot] == element && !lease.IsDeviceMemory && vring.ReadUsedElement(lease, slot) == element)
+        if (_element[slot] == element && !lease.IsDeviceMemory && vring.ReadUsedElement(lease, slot) == element)
         {
             Skipped++;
             return;
         }
         vring.WriteUsedElement(lease, slot, id, length);
         _element[slot] = element;
-        _known[slot] = true;
     }
 }
