@@ -22,6 +22,21 @@ public sealed partial class RpmsgEndpoint
     [ThreadStatic]
     private static RpmsgEndpoint? t_inCallback;
 
+    /// <summary>
+    /// Copies a message into the destination of this endpoint's reader whose poll took it (<see cref="RpmsgDirectReceive"/>);
+    /// false (deliver it as usual) unless the queue can hand it over unseen. No callback is entered: the only memory
+    /// written is the polling reader's own destination, on its own thread, so a destroy has nothing to wait for.
+    /// </summary>
+    internal bool TryDeliverDirect(uint source, ReadOnlySpan<byte> payload, ref RpmsgDirectReceive direct)
+    {
+        if (direct.Done || !ReferenceEquals(direct.Queue, _queue) || _queue is null || Volatile.Read(ref _destroyed) != 0)
+            return false;
+        if (!_queue.TryHandDirect(source, payload, ref direct))
+            return false;
+        LearnRemoteAddress(source);
+        return true;
+    }
+
     /// <summary>Learns the remote address, then enters a callback unless destroyed; marks this thread as inside it.</summary>
     private bool TryEnterCallback(uint source, out RpmsgEndpoint? outer)
     {

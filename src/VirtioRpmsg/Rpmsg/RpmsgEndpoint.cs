@@ -57,6 +57,9 @@ public sealed partial class RpmsgEndpoint : IDisposable
 
     internal int QueueCapacity => _queue?.Capacity ?? 0;
 
+    /// <summary>The receive queue (null for a callback endpoint).</summary>
+    internal RpmsgEndpointQueue? ReceiveQueue => _queue;
+
     internal bool IsZeroCopy => _zeroCopyHandler is not null;
 
     // ---- send family -------------------------------------------------------------------------
@@ -177,6 +180,7 @@ public sealed partial class RpmsgEndpoint : IDisposable
         if (Device.IsDispatcherContext)
             throw new InvalidOperationException($"endpoint 0x{Address:X}: a blocking receive inside a receive callback would wait for the dispatcher that is running it");
         var deadline = Deadline.Within(timeout);
+        var direct = new RpmsgDirectReceive(queue, destination);
         while (true)
         {
             if (queue.TryDequeue(destination, out result))
@@ -184,10 +188,15 @@ public sealed partial class RpmsgEndpoint : IDisposable
             if (queue.IsClosed)
                 throw Closed();
             int wait = deadline.RemainingMilliseconds;
-            if (wait == 0 || !queue.Wait(wait, cancellationToken))
+            if (wait == 0 || !queue.Wait(wait, cancellationToken, ref direct))
             {
                 ThrowIfDestroyed();
                 return false;
+            }
+            if (direct.Done)
+            {
+                result = direct.Result;
+                return true;
             }
         }
     }

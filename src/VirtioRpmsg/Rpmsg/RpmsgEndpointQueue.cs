@@ -23,7 +23,8 @@ namespace VirtioRpmsg.Rpmsg;
 /// small lock so that a destination too small for the next message leaves it queued even with
 /// concurrent readers. A reader that finds nothing first spins (briefly; for up to the spin budget
 /// under hybrid and busy-poll, so a reader under load never pays a wake-up), then sleeps: blocking
-/// readers on that lock, async readers as pooled <see cref="RpmsgQueueWaiter"/>s. The writer wakes them
+/// readers on that lock, async readers as pooled <see cref="RpmsgQueueWaiter"/>s. A spinning reader's own poll may
+/// hand it its message without the queue (<see cref="TryHandDirect"/>). The writer wakes them
 /// only when one is asleep (a Dekker pair on <c>_sleepers</c>, so the dispatcher takes no lock of ours
 /// per message). Nothing on these paths allocates per message.
 /// </para>
@@ -102,6 +103,21 @@ internal sealed class RpmsgEndpointQueue
     }
 
     /// <summary>
+    /// The rx ring's owner, polling for <paramref name="direct"/>'s reader: copies the message straight into its
+    /// destination when nothing is queued before it, no reader sleeps or is parked on the queue, and it fits.
+    /// </summary>
+    internal bool TryHandDirect(uint source, ReadOnlySpan<byte> payload, ref RpmsgDirectReceive direct)
+    {
+        // Only the ring's owner writes, so an empty queue stays empty while we look; readers only take.
+        if (Volatile.Read(ref _queued) != 0 || Volatile.Read(ref _sleepers) != 0 || payload.Length > direct.Destination.Length || IsClosed)
+            return false;
+        payload.CopyTo(direct.Destination);
+        direct.Result = new RpmsgReceiveResult(source, payload.Length);
+        direct.Done = true;
+        return true;
+    }
+
+    /// <summary>
     /// Copies the next message into <paramref name="destination"/>; false when none is queued. A
     /// destination too small throws <see cref="ArgumentException"/> and leaves the message queued.
     /// </summary>
@@ -168,8 +184,13 @@ internal sealed class RpmsgEndpointQueue
                     return new ValueTask<RpmsgReceiveResult>(result);
                 if (IsClosed)
                     return ValueTask.FromException<RpmsgReceiveResult>(closed());
-                if (SpinUntilReady())
+                var direct = new RpmsgDirectReceive(this, destination.Span);
+                if (SpinUntilReady(ref direct))
+                {
+                    if (direct.Done)
+                        return new ValueTask<RpmsgReceiveResult>(direct.Result);
                     continue;
+                }
                 if (cancellationToken.IsCancellationRequested)
                     return ValueTask.FromCanceled<RpmsgReceiveResult>(cancellationToken);
                 if (TryPark(destination, closed, cancellationToken) is { } waiter)
@@ -234,9 +255,9 @@ internal sealed class RpmsgEndpointQueue
     /// queue is closed; false on timeout. Called once TryDequeue found nothing. It spins first (see the
     /// class), then sleeps on the readers' lock (woken by the writer's pulse), so it allocates nothing.
     /// </summary>
-    internal bool Wait(int milliseconds, CancellationToken cancellationToken)
+    internal bool Wait(int milliseconds, CancellationToken cancellationToken, ref RpmsgDirectReceive direct)
     {
-        if (SpinUntilReady())
+        if (SpinUntilReady(ref direct))
             return true;
         cancellationToken.ThrowIfCancellationRequested();
         if (_device?.Rx.HandOver.TryWait(this, milliseconds, cancellationToken) is bool ready)
@@ -266,7 +287,7 @@ internal sealed class RpmsgEndpointQueue
     }
 
     /// <summary>Spins for a message (<see cref="RpmsgReaderSpin"/>); true when ready.</summary>
-    private bool SpinUntilReady() => RpmsgReaderSpin.Until(this, _device, _spinTicks);
+    private bool SpinUntilReady(ref RpmsgDirectReceive direct) => RpmsgReaderSpin.Until(this, _device, _spinTicks, ref direct);
 
     /// <summary>A message is queued, or the queue closed.</summary>
     internal bool Ready() => Volatile.Read(ref _queued) > 0 || IsClosed;

@@ -7,7 +7,7 @@ namespace VirtioRpmsg.Rpmsg;
 /// <para>
 /// With a device to poll, the reader consumes the rx ring itself from its first iteration (<see cref="Help"/>),
 /// so its message needs no hand-off from the dispatcher thread, a wake-up that costs more than the whole round
-/// trip. It counts as a helper meanwhile (<see cref="RpmsgRxRingOwner.HelperIn"/>): the dispatcher thread then
+/// trip; that poll copies the message straight into the reader's destination when it can (<see cref="RpmsgDirectReceive"/>). It counts as a helper meanwhile (<see cref="RpmsgRxRingOwner.HelperIn"/>): the dispatcher thread then
 /// sleeps without asking the peer to kick (<see cref="RpmsgDispatcherThread"/>), so neither the peer's kick nor
 /// the dispatcher's wake-up lands in the round trip. A reader whose budget runs out, and which was the last
 /// helper, asks for kicks again before it sleeps (<see cref="RpmsgDispatcherThread.RearmRxNotifications"/>): what arrives
@@ -27,10 +27,10 @@ internal static class RpmsgReaderSpin
     /// machine. Without a device to poll (or inside a callback) it waits for the dispatcher, which may share its
     /// core, so it yields between checks (never sleeps).
     /// </remarks>
-    internal static bool Until(RpmsgEndpointQueue queue, RpmsgDevice? device, long spinTicks)
+    internal static bool Until(RpmsgEndpointQueue queue, RpmsgDevice? device, long spinTicks, ref RpmsgDirectReceive direct)
     {
         if (spinTicks > 0 && device is not null && !device.IsDispatcherContext)
-            return Helping(queue, device, Stopwatch.GetTimestamp() + spinTicks);
+            return Helping(queue, device, Stopwatch.GetTimestamp() + spinTicks, ref direct);
         var spin = new SpinWait();
         while (!spin.NextSpinWillYield)
         {
@@ -50,7 +50,7 @@ internal static class RpmsgReaderSpin
         return true;
     }
 
-    private static bool Helping(RpmsgEndpointQueue queue, RpmsgDevice device, long until)
+    private static bool Helping(RpmsgEndpointQueue queue, RpmsgDevice device, long until, ref RpmsgDirectReceive direct)
     {
         var owner = device.Rx.Owner;
         owner.HelperIn();
@@ -59,8 +59,8 @@ internal static class RpmsgReaderSpin
         {
             for (int i = 1; ; i++)
             {
-                Help(device);
-                if (queue.Ready())
+                Help(device, ref direct);
+                if (direct.Done || queue.Ready())
                     return ready = true;
                 if ((i & 15) == 0 && Stopwatch.GetTimestamp() >= until)
                     return false;
@@ -78,7 +78,11 @@ internal static class RpmsgReaderSpin
             // A message that landed after the last poll and before the re-arm was not kicked for: take it here
             // (the dispatcher would only see it at its next look), so the caller's re-check finds it queued.
             if (owner.HelperOut() && !ready && (!RpmsgDispatcherThread.RearmRxNotifications(device) || device.Rx.HasBacklog))
-                Help(device);
+            {
+                // Into the queue, not the destination: the caller's re-check after a failed spin looks only there.
+                var none = default(RpmsgDirectReceive);
+                Help(device, ref none);
+            }
         }
     }
 
@@ -86,13 +90,13 @@ internal static class RpmsgReaderSpin
     /// One <see cref="RpmsgDevice.Poll"/> (nothing happens while the dispatcher holds the ring). Other endpoints'
     /// callbacks may then run on this thread, as with any Poll; never from inside a callback.
     /// </summary>
-    private static void Help(RpmsgDevice device)
+    private static void Help(RpmsgDevice device, ref RpmsgDirectReceive direct)
     {
         if (device.State != RpmsgDeviceState.Running)
             return;
         try
         {
-            device.Poll();
+            device.Rx.Poll(ref direct);
         }
         catch (RpmsgDeviceUnavailableException)
         {

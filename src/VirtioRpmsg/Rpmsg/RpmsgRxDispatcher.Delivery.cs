@@ -177,6 +177,12 @@ internal sealed partial class RpmsgRxDispatcher
 
     private void DeliverBacklog(RpmsgParkedBacklog backlog)
     {
+        var none = default(RpmsgDirectReceive);
+        DeliverBacklog(backlog, ref none);
+    }
+
+    private void DeliverBacklog(RpmsgParkedBacklog backlog, ref RpmsgDirectReceive direct)
+    {
         bool batch = ReferenceEquals(backlog, _batch); // parked messages were counted when parked
         while (_device.State == RpmsgDeviceState.Running && backlog.TryPeek(out uint source, out uint destination, out var payload))
         {
@@ -189,6 +195,10 @@ internal sealed partial class RpmsgRxDispatcher
                 var copy = new RpmsgRxBuffer(this, -1);
                 copy.ArmPrivate(payload.ToArray(), payload.Length, source, destination);
                 DeliverZeroCopy(endpoint, copy);
+            }
+            else if (batch && endpoint.TryDeliverDirect(source, payload, ref direct))
+            {
+                // Copied into the polling reader's destination (RpmsgDirectReceive): nothing queued, nothing charged.
             }
             else
             {

@@ -7,7 +7,7 @@ namespace VirtioRpmsg.Rpmsg;
 /// <summary>
 /// The receive side of a device: takes messages off the rx ring, validates each header once into a
 /// private copy, and delivers to endpoints (copy, queue or zero-copy). Runs on whoever owns the rx
-/// ring (<see cref="RpmsgRxRingOwner"/>): the dispatcher thread or a <see cref="Poll"/> caller.
+/// ring (<see cref="RpmsgRxRingOwner"/>): the dispatcher thread or a <see cref="Poll()"/> caller.
 /// <para>
 /// Parking: a callback that blocks sending (no free tx buffer) stops this side from returning the
 /// peer's buffers; if the peer in turn blocks sending to us, both wait forever. While the dispatcher
@@ -99,6 +99,13 @@ internal sealed partial class RpmsgRxDispatcher
     /// </summary>
     internal int Poll()
     {
+        var none = default(RpmsgDirectReceive);
+        return Poll(ref none);
+    }
+
+    /// <summary><see cref="Poll()"/> for a spinning reader: its own message may land in <paramref name="direct"/>.</summary>
+    internal int Poll(ref RpmsgDirectReceive direct)
+    {
         if (IsDispatcherContext)
             throw new InvalidOperationException($"rpmsg device '{_device.Name}': Poll from inside a receive callback would deliver messages re-entrantly");
         int handled = 0;
@@ -110,7 +117,7 @@ internal sealed partial class RpmsgRxDispatcher
             Interlocked.Exchange(ref _dispatcherDeferred, 0);
             try
             {
-                handled += PollOwned();
+                handled += PollOwned(ref direct);
             }
             finally
             {
@@ -126,7 +133,7 @@ internal sealed partial class RpmsgRxDispatcher
         return handled;
     }
 
-    private int PollOwned()
+    private int PollOwned(ref RpmsgDirectReceive direct)
     {
         var outer = t_current;
         t_current = this;
@@ -148,7 +155,7 @@ internal sealed partial class RpmsgRxDispatcher
             // kicks came anyway, so a peer whose kick blocks never fills the doorbell.
             if (callerPolls)
                 _device.Transport!.DisableRxNotifications();
-            return ProcessPending(int.MaxValue);
+            return ProcessPending(int.MaxValue, ref direct);
         }
         catch (Exception e) when (RpmsgDataGate.Handles(e))
         {
@@ -204,7 +211,8 @@ internal sealed partial class RpmsgRxDispatcher
         Volatile.Write(ref _dispatcherDeferred, 0);
         try
         {
-            handled = ProcessPending(budget);
+            var none = default(RpmsgDirectReceive);
+            handled = ProcessPending(budget, ref none);
             return true;
         }
         finally
@@ -222,7 +230,7 @@ internal sealed partial class RpmsgRxDispatcher
     /// <summary>True on the dispatcher thread itself (not inside a Poll).</summary>
     internal bool IsDispatcherThread => t_isThread && IsDispatcherContext;
 
-    private int ProcessPending(int budget)
+    private int ProcessPending(int budget, ref RpmsgDirectReceive direct)
     {
         var transport = _device.Transport!;
         int handled = 0;
@@ -232,9 +240,12 @@ internal sealed partial class RpmsgRxDispatcher
             // anything still in the ring: they go first.
             if (_batch.Count > 0 || _parked.Count > 0)
             {
-                DeliverBacklog(_batch.Count > 0 ? _batch : _parked);
+                DeliverBacklog(_batch.Count > 0 ? _batch : _parked, ref direct);
                 continue;
             }
+            // The reader that polls has its message: back to it now (what else came is the next look's).
+            if (direct.Done)
+                break;
             int taken = TakeBatch(transport, budget - handled);
             if (taken == 0)
                 break;

@@ -98,7 +98,7 @@ public class RpmsgEndpointQueueTests
     public void Wait_NothingArrives_ReturnsFalseAfterTimeout()
     {
         var queue = new RpmsgEndpointQueue(4);
-        Assert.False(queue.Wait(20, CancellationToken.None));
+        Assert.False(Wait(queue, 20, CancellationToken.None));
     }
 
     [Fact]
@@ -106,9 +106,9 @@ public class RpmsgEndpointQueueTests
     {
         var queue = new RpmsgEndpointQueue(4);
         for (int i = 0; i < 50; i++)
-            Assert.False(queue.Wait(0, CancellationToken.None));
+            Assert.False(Wait(queue, 0, CancellationToken.None));
         queue.TryEnqueue(1, [1]);
-        Assert.True(queue.Wait(0, CancellationToken.None));
+        Assert.True(Wait(queue, 0, CancellationToken.None));
         Assert.True(queue.TryDequeue(new byte[1], out _));
     }
 
@@ -116,7 +116,7 @@ public class RpmsgEndpointQueueTests
     public void Wait_MessageFromAnotherThread_ReturnsTrue()
     {
         var queue = new RpmsgEndpointQueue(4);
-        var waiter = Task.Run(() => queue.Wait(-1, CancellationToken.None));
+        var waiter = Task.Run(() => Wait(queue, -1, CancellationToken.None));
         queue.TryEnqueue(1, [1]);
         Assert.True(waiter.Wait(TimeSpan.FromSeconds(30)));
         Assert.True(waiter.Result);
@@ -126,7 +126,7 @@ public class RpmsgEndpointQueueTests
     public void Wait_Closed_ReturnsTrueSoTheCallerSeesIsClosed()
     {
         var queue = new RpmsgEndpointQueue(4);
-        var waiter = Task.Run(() => queue.Wait(-1, CancellationToken.None));
+        var waiter = Task.Run(() => Wait(queue, -1, CancellationToken.None));
         queue.Close();
         Assert.True(waiter.Wait(TimeSpan.FromSeconds(30)));
         Assert.True(queue.IsClosed);
@@ -138,7 +138,7 @@ public class RpmsgEndpointQueueTests
         var queue = new RpmsgEndpointQueue(4);
         using var cts = new CancellationTokenSource();
         cts.Cancel();
-        var ex = Assert.ThrowsAny<OperationCanceledException>(() => queue.Wait(10_000, cts.Token));
+        var ex = Assert.ThrowsAny<OperationCanceledException>(() => Wait(queue, 10_000, cts.Token));
         Assert.Equal(cts.Token, ex.CancellationToken);
     }
 
@@ -197,7 +197,7 @@ public class RpmsgEndpointQueueTests
             for (int i = 0; i < count; i++)
             {
                 while (!queue.TryDequeue(into, out _))
-                    queue.Wait(-1, CancellationToken.None);
+                    Wait(queue, -1, CancellationToken.None);
                 if (BitConverter.ToInt32(into) != i)
                     return i;
             }
@@ -211,5 +211,12 @@ public class RpmsgEndpointQueueTests
         }
         Assert.True(reader.Wait(TimeSpan.FromSeconds(60)), "the reader missed a wake-up");
         Assert.Equal(count, reader.Result);
+    }
+
+    // A wait with no destination of its own: whatever arrives is queued.
+    private static bool Wait(RpmsgEndpointQueue queue, int milliseconds, CancellationToken cancellationToken)
+    {
+        var none = default(RpmsgDirectReceive);
+        return queue.Wait(milliseconds, cancellationToken, ref none);
     }
 }

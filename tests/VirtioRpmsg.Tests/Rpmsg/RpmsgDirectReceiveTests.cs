@@ -1,0 +1,154 @@
+using VirtioRpmsg.Rpmsg;
+
+namespace VirtioRpmsg.Tests.Rpmsg;
+
+/// <summary>
+/// A reader that polls the rx ring itself gets its message copied straight into its destination
+/// (<see cref="RpmsgDirectReceive"/>), but only where no reader could tell: the queue empty, nobody asleep or parked on
+/// it, and the message fitting. Driven by hand on caller-polled devices, so which path a message takes is certain.
+/// </summary>
+public class RpmsgDirectReceiveTests
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
+
+    private static RpmsgLoopback CallerPolled() => RpmsgLoopback.Create(
+        host: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
+        remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll);
+
+    [Fact]
+    public void Poll_ReaderWithEmptyQueue_FirstMessageLandsInItsDestination_TheRestQueuedInOrder()
+    {
+        using var loop = CallerPolled();
+        var reader = loop.Host.CreateEndpoint(0x500);
+        var sender = loop.Remote.CreateEndpoint(0x501);
+        for (byte i = 1; i <= 3; i++)
+            Assert.True(sender.TrySendTo(0x500, [i, i, i]));
+        var destination = new byte[8];
+        var direct = new RpmsgDirectReceive(reader.ReceiveQueue!, destination);
+        Assert.Equal(3, loop.Host.Rx.Poll(ref direct));
+        Assert.True(direct.Done);
+        Assert.Equal(new RpmsgReceiveResult(0x501, 3), direct.Result);
+        Assert.Equal(new byte[] { 1, 1, 1 }, destination[..3]);
+        var next = new byte[8];
+        for (byte i = 2; i <= 3; i++)
+        {
+            Assert.Equal(3, reader.Receive(next, TimeSpan.Zero).Length);
+            Assert.Equal(new byte[] { i, i, i }, next[..3]);
+        }
+        Assert.False(reader.TryReceive(next, TimeSpan.Zero, out _));
+        Assert.Equal(3, loop.Host.Counters.RxMessages);
+    }
+
+    [Fact]
+    public void Poll_MessageAlreadyQueued_TheNewOneQueuesBehindIt()
+    {
+        using var loop = CallerPolled();
+        var reader = loop.Host.CreateEndpoint(0x500);
+        var sender = loop.Remote.CreateEndpoint(0x501);
+        Assert.True(sender.TrySendTo(0x500, [1]));
+        loop.Host.Poll(); // no reader: queued
+        Assert.True(sender.TrySendTo(0x500, [2]));
+        var direct = new RpmsgDirectReceive(reader.ReceiveQueue!, new byte[8]);
+        Assert.Equal(1, loop.Host.Rx.Poll(ref direct));
+        Assert.False(direct.Done);
+        var next = new byte[8];
+        reader.Receive(next, TimeSpan.Zero);
+        Assert.Equal(1, next[0]);
+        reader.Receive(next, TimeSpan.Zero);
+        Assert.Equal(2, next[0]);
+    }
+
+    [Fact]
+    public void Poll_MessageTooBigForTheDestination_StaysQueuedForTheReadersError()
+    {
+        using var loop = CallerPolled();
+        var reader = loop.Host.CreateEndpoint(0x500);
+        var sender = loop.Remote.CreateEndpoint(0x501);
+        Assert.True(sender.TrySendTo(0x500, [1, 2, 3]));
+        var small = new byte[2];
+        var direct = new RpmsgDirectReceive(reader.ReceiveQueue!, small);
+        loop.Host.Rx.Poll(ref direct);
+        Assert.False(direct.Done);
+        Assert.Equal(new byte[2], small);
+        Assert.Throws<ArgumentException>(() => reader.Receive(small, TimeSpan.Zero));
+        var fits = new byte[8];
+        Assert.Equal(3, reader.Receive(fits, TimeSpan.Zero).Length);
+        Assert.Equal(new byte[] { 1, 2, 3 }, fits[..3]);
+    }
+
+    [Fact]
+    public void Poll_AnAsyncReaderParkedFirst_IsServedFirst()
+    {
+        using var loop = CallerPolled();
+        var reader = loop.Host.CreateEndpoint(0x500);
+        var sender = loop.Remote.CreateEndpoint(0x501);
+        var parkedInto = new byte[8];
+        var parked = reader.ReceiveAsync(parkedInto); // caller-polled: no spin, it parks at once
+        Assert.False(parked.IsCompleted);
+        Assert.True(sender.TrySendTo(0x500, [7]));
+        var direct = new RpmsgDirectReceive(reader.ReceiveQueue!, new byte[8]);
+        loop.Host.Rx.Poll(ref direct);
+        Assert.False(direct.Done);
+        Assert.True(parked.AsTask().Wait(Bound));
+        Assert.Equal(7, parkedInto[0]);
+    }
+
+    [Fact]
+    public void Poll_MessageForAnotherEndpoint_GoesToItsQueue()
+    {
+        using var loop = CallerPolled();
+        var reader = loop.Host.CreateEndpoint(0x500);
+        var other = loop.Host.CreateEndpoint(0x502);
+        var sender = loop.Remote.CreateEndpoint(0x501);
+        Assert.True(sender.TrySendTo(0x502, [5]));
+        var direct = new RpmsgDirectReceive(reader.ReceiveQueue!, new byte[8]);
+        loop.Host.Rx.Poll(ref direct);
+        Assert.False(direct.Done);
+        var next = new byte[8];
+        Assert.Equal(1, other.Receive(next, TimeSpan.Zero).Length);
+        Assert.Equal(5, next[0]);
+    }
+
+    [Fact]
+    public void Poll_EndpointDestroyed_MessageDroppedNotHandedOver()
+    {
+        using var loop = CallerPolled();
+        var reader = loop.Host.CreateEndpoint(0x500);
+        var queue = reader.ReceiveQueue!;
+        var sender = loop.Remote.CreateEndpoint(0x501);
+        Assert.True(sender.TrySendTo(0x500, [5]));
+        long dropped = loop.Host.Counters.Dropped;
+        reader.Dispose();
+        var direct = new RpmsgDirectReceive(queue, new byte[8]);
+        loop.Host.Rx.Poll(ref direct);
+        Assert.False(direct.Done);
+        Assert.Equal(dropped + 1, loop.Host.Counters.Dropped);
+    }
+
+    [Theory]
+    [InlineData(RpmsgWaitStrategy.BusyPoll, false)]
+    [InlineData(RpmsgWaitStrategy.BusyPoll, true)]
+    [InlineData(RpmsgWaitStrategy.Hybrid, false)]
+    [InlineData(RpmsgWaitStrategy.Hybrid, true)]
+    public async Task EchoThroughSpinningReaders_EveryReplyInOrderAndIntact(RpmsgWaitStrategy wait, bool async)
+    {
+        using var loop = RpmsgLoopback.Create(host: o =>
+        {
+            o.WaitStrategy = wait;
+            o.HybridSpin = TimeSpan.FromSeconds(60);
+            o.BusyPollIdleTimeout = TimeSpan.FromSeconds(60);
+        });
+        loop.Remote.CreateEndpoint(0x600, (ept, src, payload) => ept.TrySendTo(src, payload));
+        using var client = loop.Host.CreateEndpoint(0x601, 0x600);
+        var reply = new byte[64];
+        for (int i = 0; i < 2000; i++)
+        {
+            var request = BitConverter.GetBytes(i);
+            client.Send(request);
+            var result = async ? await client.ReceiveAsync(reply) : client.Receive(reply, Bound);
+            Assert.Equal(new RpmsgReceiveResult(0x600, 4), result);
+            Assert.Equal(i, BitConverter.ToInt32(reply));
+        }
+        Assert.False(client.TryReceive(reply, TimeSpan.Zero, out _));
+    }
+}
