@@ -68,12 +68,15 @@ public sealed class CrossProcessEchoScenario : IEchoScenario
         return Echo(session, request, measureIdle: true, cancellationToken);
     }
 
-    private EchoResult Echo(CrossProcessSession session, EchoRequest request, bool measureIdle, CancellationToken cancellationToken)
+    /// <summary>One echo case; <paramref name="into"/>, when given, also gets its recorded round trips.</summary>
+    private EchoResult Echo(CrossProcessSession session, EchoRequest request, bool measureIdle, CancellationToken cancellationToken, LatencyRecorder? into = null)
     {
         var client = new EchoClient(session.EchoAddress, request.PayloadSize, request.Depth, request.Warmup, request.MinWarmupTime, request.Count, _hostCpu);
         using var endpoint = session.Host.CreateEndpoint(RpmsgAddress.Any, client.OnReply);
         int[] idle = measureIdle ? [Environment.ProcessId, session.RemoteProcessId] : [];
-        return EchoRuns.Complete(client, endpoint, session.EchoAddress, request, idle, session.Diagnostics, cancellationToken);
+        var result = EchoRuns.Complete(client, endpoint, session.EchoAddress, request, idle, session.Diagnostics, cancellationToken);
+        into?.Add(client.Recorder);
+        return result;
     }
 
     /// <inheritdoc />
@@ -110,11 +113,22 @@ public sealed class CrossProcessEchoScenario : IEchoScenario
         return Stopwatch.GetTimestamp();
     }
 
+    /// <summary>How many blocks each user-path case is measured in (<see cref="RunUserPaths"/>).</summary>
+    public const int UserPathRounds = 4;
+
     /// <summary>
     /// Every user-facing receive path (<see cref="UserPath"/>) in every wait mode (busy-poll, hybrid, interrupt), 64 B
-    /// echoes one at a time, each mode over a fresh child. The app-thread paths run first, the application thread pinned
-    /// to the host's CPU (so is the dispatcher, in interrupt mode: <see cref="DispatcherPin"/>); the callback path (the harness's echo client, which pins the dispatcher) runs last in each mode.
-    /// Interrupt cases run a quarter of <paramref name="count"/> (each is a cross-core wake-up).
+    /// echoes one at a time, each mode over a fresh child. The app-thread paths run on an application thread pinned to
+    /// the host's CPU (so is the dispatcher, in interrupt mode: <see cref="DispatcherPin"/>); the callback path is the
+    /// harness's echo client, which pins the dispatcher. Interrupt cases run a quarter of <paramref name="count"/> (each
+    /// is a cross-core wake-up).
+    /// <para>
+    /// The cases of a mode take turns: each runs <see cref="UserPathRounds"/> blocks of a quarter of its round trips,
+    /// path after path and the callback last, round after round, into one recorder per case. A ratio of two cases is
+    /// then taken over the same stretch of time: on this VM the vCPU placement and the cost of a wake-up move within
+    /// seconds (an eventfd wake-up 13-30 us), and cases run one after the other compared different machines. The
+    /// first block of each case has the whole warm-up; the later ones a hundredth of its count, to get going again.
+    /// </para>
     /// </summary>
     public IReadOnlyList<UserPathResult> RunUserPaths(int count, int warmup, Action<UserPathResult>? progress = null, CancellationToken cancellationToken = default,
         Func<IReadOnlyList<BaselineResult>>? probe = null)
@@ -128,36 +142,58 @@ public sealed class CrossProcessEchoScenario : IEchoScenario
             int n = wait == RpmsgWaitStrategy.Interrupt ? Math.Max(1, count / 4) : count;
             int w = wait == RpmsgWaitStrategy.Interrupt ? Math.Max(1, warmup / 4) : warmup;
             UserPathRun.WarmUp(session.Host, session.EchoAddress, TimeSpan.FromMilliseconds(500), cancellationToken);
-            foreach (var path in new[] { UserPath.Receive, UserPath.ReceiveAsync, UserPath.Stream, UserPath.Pipe })
+            UserPathTally[] tallies = [.. new[] { UserPath.Receive, UserPath.ReceiveAsync, UserPath.Stream, UserPath.Pipe, UserPath.Callback }
+                .Select(p => new UserPathTally(p, wait, 64))];
+            int rounds = Math.Min(UserPathRounds, n);
+            for (int round = 0; round < rounds; round++)
             {
-                bool idle = wait == RpmsgWaitStrategy.Hybrid && path == UserPath.Receive;
-                var before = probe?.Invoke();
-                UserPathResult result;
-                try
+                bool first = round == 0;
+                int blockCount = n / rounds + (round < n % rounds ? 1 : 0);
+                foreach (var tally in tallies.Where(t => t.Failure is null))
                 {
-                    result = UserPathRun.Run(session.Host, session.EchoAddress, path, wait, 64, w, n, idle, _hostCpu, cancellationToken);
+                    if (first)
+                        tally.Before = probe?.Invoke();
+                    var block = new UserPathBlock(first ? w : Math.Max(1, w / 100),
+                        first && tally.Path != UserPath.Callback ? UserPathRun.MinWarmup : TimeSpan.Zero, blockCount, tally.Recorder);
+                    session = RunBlock(session, wait, tally, block, measureIdle: round == rounds - 1 && wait == RpmsgWaitStrategy.Hybrid && tally.Path == UserPath.Receive, cancellationToken);
                 }
-                catch (Exception e) when (e is TimeoutException or InvalidOperationException)
-                {
-                    // A path that stalls is a finding, not the end of the report; later cases get a fresh remote.
-                    result = UserPathResult.Failed(path, wait, 64, e.Message.Split('\n')[0]);
-                    _session?.Dispose();
-                    _session = null;
-                    session = Session(wait, wait, DispatcherPin(wait), cancellationToken);
-                }
-                result = result with { Probe = Probed(before, probe) };
+            }
+            foreach (var tally in tallies)
+            {
+                var result = tally.Result(Probed(tally.Before, probe));
                 results.Add(result);
                 progress?.Invoke(result);
             }
-            var callbackBefore = probe?.Invoke();
-            var echo = Echo(session, new EchoRequest(64, wait, n, 1, w), measureIdle: false, cancellationToken);
-            var callback = new UserPathResult(UserPath.Callback, wait, 64, echo.Latency, echo.AllocatedBytesPerMessage, Probe: Probed(callbackBefore, probe));
-            results.Add(callback);
-            progress?.Invoke(callback);
         }
         _session?.Dispose();
         _session = null;
         return results;
+    }
+
+    /// <summary>One block of a case into its tally; returns the session to go on with (a fresh one after a path failed).</summary>
+    private CrossProcessSession RunBlock(CrossProcessSession session, RpmsgWaitStrategy wait, UserPathTally tally, UserPathBlock block, bool measureIdle, CancellationToken cancellationToken)
+    {
+        if (tally.Path == UserPath.Callback)
+        {
+            var echo = Echo(session, new EchoRequest(64, wait, block.Count, 1, block.Warmup) { MinWarmupTime = block.MinWarmup }, measureIdle: false, cancellationToken, into: block.Recorder);
+            tally.Allocated(echo.AllocatedBytesPerMessage, block.Count);
+            return session;
+        }
+        try
+        {
+            var result = UserPathRun.Run(session.Host, session.EchoAddress, tally.Path, wait, 64, block, measureIdle, _hostCpu, cancellationToken);
+            tally.Allocated(result.AllocatedBytesPerMessage, block.Count);
+            tally.IdleCpu ??= result.IdleCpu;
+            return session;
+        }
+        catch (Exception e) when (e is TimeoutException or InvalidOperationException)
+        {
+            // A path that stalls is a finding, not the end of the report; later cases get a fresh remote.
+            tally.Failure = e.Message.Split('\n')[0];
+            _session?.Dispose();
+            _session = null;
+            return Session(wait, wait, DispatcherPin(wait), cancellationToken);
+        }
     }
 
     private static PlacementProbe? Probed(IReadOnlyList<BaselineResult>? before, Func<IReadOnlyList<BaselineResult>>? probe) =>

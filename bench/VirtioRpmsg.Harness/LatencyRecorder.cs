@@ -26,6 +26,13 @@ public sealed class LatencyRecorder
     /// <summary>Converts a <see cref="Stopwatch"/> tick count to nanoseconds.</summary>
     public static long TicksToNanoseconds(long ticks) => (long)(ticks * s_nanosecondsPerTick);
 
+    /// <summary>Adds every value <paramref name="other"/> recorded (a case measured in blocks).</summary>
+    public void Add(LatencyRecorder other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        _histogram.Add(other._histogram);
+    }
+
     /// <summary>The p50/p90/p99/p99.9/max summary.</summary>
     public LatencySummary Summarize() => LatencySummary.FromHistogram(_histogram);
 

@@ -24,12 +24,12 @@ internal static class UserPathRun
     internal static readonly TimeSpan MinWarmup = TimeSpan.FromMilliseconds(400);
 
     /// <summary>
-    /// Runs at least <paramref name="warmup"/> round trips and <see cref="MinWarmup"/> unrecorded, then <paramref name="count"/> recorded round trips to <paramref name="echoAddress"/>,
-    /// on an application thread pinned to <paramref name="hostCpu"/>: the two sides on different cores, as in every
+    /// Runs <paramref name="block"/>: its warm-up unrecorded, then its count of round trips to <paramref name="echoAddress"/>
+    /// recorded into its recorder, on an application thread pinned to <paramref name="hostCpu"/>: the two sides on different cores, as in every
     /// cross-process case (unpinned, the scheduler at times put the reader on the remote's core, where a spinning reader
     /// and the spinning remote took turns by time slices: the "stuck" hybrid cells of earlier reports).
     /// </summary>
-    public static UserPathResult Run(RpmsgDevice host, uint echoAddress, UserPath path, RpmsgWaitStrategy wait, int payloadSize, int warmup, int count, bool measureIdle, int hostCpu, CancellationToken cancellationToken)
+    public static UserPathResult Run(RpmsgDevice host, uint echoAddress, UserPath path, RpmsgWaitStrategy wait, int payloadSize, UserPathBlock block, bool measureIdle, int hostCpu, CancellationToken cancellationToken)
     {
         UserPathResult? result = null;
         Exception? failure = null;
@@ -41,10 +41,10 @@ internal static class UserPathRun
                 using var endpoint = host.CreateEndpoint(RpmsgAddress.Any, echoAddress);
                 result = path switch
                 {
-                    UserPath.Receive => Measure(path, wait, payloadSize, warmup, count, new BlockingEcho(endpoint, payloadSize).RoundTrip),
-                    UserPath.ReceiveAsync => MeasureAsync(endpoint, wait, payloadSize, warmup, count, hostCpu, cancellationToken).GetAwaiter().GetResult(),
-                    UserPath.Stream => Measure(path, wait, payloadSize, warmup, count, new StreamEcho(endpoint, payloadSize).RoundTrip),
-                    UserPath.Pipe => MeasurePipe(endpoint, wait, payloadSize, warmup, count, hostCpu, cancellationToken),
+                    UserPath.Receive => Measure(path, wait, payloadSize, block, new BlockingEcho(endpoint, payloadSize).RoundTrip),
+                    UserPath.ReceiveAsync => MeasureAsync(endpoint, wait, payloadSize, block, hostCpu, cancellationToken).GetAwaiter().GetResult(),
+                    UserPath.Stream => Measure(path, wait, payloadSize, block, new StreamEcho(endpoint, payloadSize).RoundTrip),
+                    UserPath.Pipe => MeasurePipe(endpoint, wait, payloadSize, block, hostCpu, cancellationToken),
                     _ => throw new ArgumentOutOfRangeException(nameof(path), path, "the callback path is the harness's echo client"),
                 };
                 if (measureIdle)
@@ -56,7 +56,7 @@ internal static class UserPathRun
             }
         }) { IsBackground = true, Name = $"bench-user-{path}" };
         thread.Start();
-        var bound = EchoRuns.RunBound(warmup + (long)count) + MinWarmup + TimeSpan.FromSeconds(5);
+        var bound = EchoRuns.RunBound(block.Warmup + (long)block.Count) + block.MinWarmup + TimeSpan.FromSeconds(5);
         if (!thread.Join(bound))
             throw new TimeoutException($"user path {path} {WaitNames.Of(wait)}: not done within {bound.TotalSeconds:F0} s\n{host.Dump()}");
         if (failure is not null)
@@ -81,12 +81,13 @@ internal static class UserPathRun
         }
     }
 
-    private static UserPathResult Measure(UserPath path, RpmsgWaitStrategy wait, int payloadSize, int warmup, int count, Action<int> roundTrip)
+    private static UserPathResult Measure(UserPath path, RpmsgWaitStrategy wait, int payloadSize, UserPathBlock block, Action<int> roundTrip)
     {
-        long warmEnd = Stopwatch.GetTimestamp() + (long)(MinWarmup.TotalSeconds * Stopwatch.Frequency);
-        for (int i = 0; i < warmup || Stopwatch.GetTimestamp() < warmEnd; i++)
+        long warmEnd = Stopwatch.GetTimestamp() + (long)(block.MinWarmup.TotalSeconds * Stopwatch.Frequency);
+        for (int i = 0; i < block.Warmup || Stopwatch.GetTimestamp() < warmEnd; i++)
             roundTrip(i);
-        var recorder = new LatencyRecorder();
+        var recorder = block.Recorder;
+        int count = block.Count;
         long before = GC.GetTotalAllocatedBytes(precise: true);
         for (int i = 0; i < count; i++)
         {
@@ -98,12 +99,12 @@ internal static class UserPathRun
         return new UserPathResult(path, wait, payloadSize, recorder.Summarize(), allocated);
     }
 
-    private static UserPathResult MeasurePipe(RpmsgEndpoint endpoint, RpmsgWaitStrategy wait, int payloadSize, int warmup, int count, int hostCpu, CancellationToken cancellationToken)
+    private static UserPathResult MeasurePipe(RpmsgEndpoint endpoint, RpmsgWaitStrategy wait, int payloadSize, UserPathBlock block, int hostCpu, CancellationToken cancellationToken)
     {
         var pipe = new RpmsgDuplexPipe(endpoint);
         try
         {
-            return MeasurePipeAsync(pipe, wait, payloadSize, warmup, count, hostCpu, cancellationToken).GetAwaiter().GetResult();
+            return MeasurePipeAsync(pipe, wait, payloadSize, block, hostCpu, cancellationToken).GetAwaiter().GetResult();
         }
         finally
         {
@@ -129,10 +130,11 @@ internal static class UserPathRun
         return idle;
     }
 
-    /// <summary>The warm-up of a loop that records in place (the async loops): at least a count and <see cref="MinWarmup"/>.</summary>
-    private struct Warming(int warmup)
+    /// <summary>The warm-up of a loop that records in place (the async loops): at least a block's count and time.</summary>
+    private struct Warming(UserPathBlock block)
     {
-        private readonly long _end = Stopwatch.GetTimestamp() + (long)(MinWarmup.TotalSeconds * Stopwatch.Frequency);
+        private readonly int _warmup = block.Warmup;
+        private readonly long _end = Stopwatch.GetTimestamp() + (long)(block.MinWarmup.TotalSeconds * Stopwatch.Frequency);
         private bool _done;
 
         /// <summary>Round trips recorded so far.</summary>
@@ -141,7 +143,7 @@ internal static class UserPathRun
         /// <summary>True once, before the first recorded round trip <paramref name="i"/>.</summary>
         public bool EndsBefore(int i)
         {
-            if (_done || i < warmup || Stopwatch.GetTimestamp() < _end)
+            if (_done || i < _warmup || Stopwatch.GetTimestamp() < _end)
                 return false;
             _done = true;
             return true;
@@ -207,12 +209,13 @@ internal static class UserPathRun
     }
 
     /// <summary>await SendAsync, await ReceiveAsync: the whole measured loop is one async method, so the harness adds no allocation per message.</summary>
-    private static async Task<UserPathResult> MeasureAsync(RpmsgEndpoint endpoint, RpmsgWaitStrategy wait, int size, int warmup, int count, int hostCpu, CancellationToken cancellationToken)
+    private static async Task<UserPathResult> MeasureAsync(RpmsgEndpoint endpoint, RpmsgWaitStrategy wait, int size, UserPathBlock block, int hostCpu, CancellationToken cancellationToken)
     {
         byte[] payload = Payload(size);
         byte[] reply = new byte[endpoint.MaxPayload];
-        var recorder = new LatencyRecorder();
-        var warming = new Warming(warmup);
+        var recorder = block.Recorder;
+        int count = block.Count;
+        var warming = new Warming(block);
         var onHost = new OnHostCpu(hostCpu);
         long before = 0;
         for (int i = 0; warming.Recorded < count; i++)
@@ -246,12 +249,13 @@ internal static class UserPathRun
     }
 
     /// <summary>Output.WriteAsync (which flushes), then Input.ReadAsync until the echo is whole; one async method like <see cref="MeasureAsync"/>.</summary>
-    private static async Task<UserPathResult> MeasurePipeAsync(RpmsgDuplexPipe pipe, RpmsgWaitStrategy wait, int size, int warmup, int count, int hostCpu, CancellationToken cancellationToken)
+    private static async Task<UserPathResult> MeasurePipeAsync(RpmsgDuplexPipe pipe, RpmsgWaitStrategy wait, int size, UserPathBlock block, int hostCpu, CancellationToken cancellationToken)
     {
         byte[] payload = Payload(size);
         byte[] reply = new byte[size];
-        var recorder = new LatencyRecorder();
-        var warming = new Warming(warmup);
+        var recorder = block.Recorder;
+        int count = block.Count;
+        var warming = new Warming(block);
         var onHost = new OnHostCpu(hostCpu);
         long before = 0;
         for (int i = 0; warming.Recorded < count; i++)
