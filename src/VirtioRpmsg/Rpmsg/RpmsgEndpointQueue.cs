@@ -23,10 +23,10 @@ namespace VirtioRpmsg.Rpmsg;
 /// small lock so that a destination too small for the next message leaves it queued even with
 /// concurrent readers. A reader that finds nothing first spins (briefly; for up to the spin budget
 /// under hybrid and busy-poll, so a reader under load never pays a wake-up), then sleeps: blocking
-/// readers on that lock, async readers as pooled <see cref="RpmsgQueueWaiter"/>s. A spinning reader's own poll may
-/// hand it its message without the queue (<see cref="TryHandDirect"/>). The writer wakes them
+/// readers on that lock, async readers as pooled <see cref="RpmsgQueueWaiter"/>s. The writer wakes them
 /// only when one is asleep (a Dekker pair on <c>_sleepers</c>, so the dispatcher takes no lock of ours
-/// per message). Nothing on these paths allocates per message.
+/// per message). Nothing on these paths allocates per message. A spinning reader's own poll may hand it
+/// its message without the queue (<see cref="TryHandDirect"/>).
 /// </para>
 /// </summary>
 internal sealed class RpmsgEndpointQueue

@@ -7,7 +7,8 @@ namespace VirtioRpmsg.Rpmsg;
 /// <para>
 /// With a device to poll, the reader consumes the rx ring itself from its first iteration (<see cref="Help"/>),
 /// so its message needs no hand-off from the dispatcher thread, a wake-up that costs more than the whole round
-/// trip; that poll copies the message straight into the reader's destination when it can (<see cref="RpmsgDirectReceive"/>). It counts as a helper meanwhile (<see cref="RpmsgRxRingOwner.HelperIn"/>): the dispatcher thread then
+/// trip; that poll copies the message straight into the reader's destination when it can
+/// (<see cref="RpmsgDirectReceive"/>). It counts as a helper meanwhile (<see cref="RpmsgRxRingOwner.HelperIn"/>): the dispatcher thread then
 /// sleeps without asking the peer to kick (<see cref="RpmsgDispatcherThread"/>), so neither the peer's kick nor
 /// the dispatcher's wake-up lands in the round trip. A reader whose budget runs out, and which was the last
 /// helper, asks for kicks again before it sleeps (<see cref="RpmsgDispatcherThread.RearmRxNotifications"/>): what arrives
