@@ -11,14 +11,10 @@ namespace VirtioRpmsg.Tests.Rpmsg;
 /// </summary>
 public class RpmsgBatchedReleaseTests
 {
-    private static RpmsgLoopback BothCallerPoll() => RpmsgLoopback.Create(
-        host: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
-        remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll);
-
     [Fact]
     public void Poll_FullRingHandled_EveryBufferIsBackWithThePeerWhenPollReturns()
     {
-        using var loop = BothCallerPoll();
+        using var loop = RpmsgLoopback.BothCallerPoll();
         int received = 0;
         loop.Host.CreateEndpoint(0x500, (_, _, _) => received++);
         var sender = loop.Remote.CreateEndpoint(0x400);
@@ -33,7 +29,7 @@ public class RpmsgBatchedReleaseTests
     [Fact]
     public void Callback_ItsOwnBufferIsAlreadyBackWithThePeer()
     {
-        using var loop = BothCallerPoll();
+        using var loop = RpmsgLoopback.BothCallerPoll();
         var sender = loop.Remote.CreateEndpoint(0x400);
         bool? peerCouldSend = null;
         loop.Host.CreateEndpoint(0x500, (_, _, _) => peerCouldSend ??= sender.TrySendTo(0x501, [1]));
@@ -45,7 +41,7 @@ public class RpmsgBatchedReleaseTests
     [Fact]
     public void Poll_LongBatch_ThePeerGetsBuffersBackEvery16WhileTheBatchRuns()
     {
-        using var loop = BothCallerPoll();
+        using var loop = RpmsgLoopback.BothCallerPoll();
         var sender = loop.Remote.CreateEndpoint(0x400);
         int received = 0;
         bool peerCouldSend = false;
@@ -106,7 +102,7 @@ public class RpmsgBatchedReleaseTests
     public void Batch_RxMessagesCountsAMessageOnlyOnceItIsDelivered()
     {
         // Whoever sees the count must see the message (tests and users wait on RxMessages, then read the queue).
-        using var loop = BothCallerPoll();
+        using var loop = RpmsgLoopback.BothCallerPoll();
         var sender = loop.Remote.CreateEndpoint(0x400);
         long before = loop.Host.Counters.RxMessages;
         var seen = new List<long>();
@@ -124,7 +120,7 @@ public class RpmsgBatchedReleaseTests
     [InlineData(true)]
     public void Batch_CallbackStopsOrBreaksTheDevice_AZeroCopyMessageAfterItIsNotDelivered(bool breakIt)
     {
-        using var loop = BothCallerPoll();
+        using var loop = RpmsgLoopback.BothCallerPoll();
         var sender = loop.Remote.CreateEndpoint(0x400);
         loop.Host.CreateEndpoint(0x500, (_, _, _) =>
         {

@@ -11,14 +11,10 @@ public class RpmsgDirectReceiveTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
 
-    private static RpmsgLoopback CallerPolled() => RpmsgLoopback.Create(
-        host: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
-        remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll);
-
     [Fact]
     public void Poll_ReaderWithEmptyQueue_FirstMessageLandsInItsDestination_TheRestQueuedInOrder()
     {
-        using var loop = CallerPolled();
+        using var loop = RpmsgLoopback.BothCallerPoll();
         var reader = loop.Host.CreateEndpoint(0x500);
         var sender = loop.Remote.CreateEndpoint(0x501);
         for (byte i = 1; i <= 3; i++)
@@ -42,7 +38,7 @@ public class RpmsgDirectReceiveTests
     [Fact]
     public void Poll_MessageAlreadyQueued_TheNewOneQueuesBehindIt()
     {
-        using var loop = CallerPolled();
+        using var loop = RpmsgLoopback.BothCallerPoll();
         var reader = loop.Host.CreateEndpoint(0x500);
         var sender = loop.Remote.CreateEndpoint(0x501);
         Assert.True(sender.TrySendTo(0x500, [1]));
@@ -61,7 +57,7 @@ public class RpmsgDirectReceiveTests
     [Fact]
     public void Poll_MessageTooBigForTheDestination_StaysQueuedForTheReadersError()
     {
-        using var loop = CallerPolled();
+        using var loop = RpmsgLoopback.BothCallerPoll();
         var reader = loop.Host.CreateEndpoint(0x500);
         var sender = loop.Remote.CreateEndpoint(0x501);
         Assert.True(sender.TrySendTo(0x500, [1, 2, 3]));
@@ -79,7 +75,7 @@ public class RpmsgDirectReceiveTests
     [Fact]
     public void Poll_AnAsyncReaderParkedFirst_IsServedFirst()
     {
-        using var loop = CallerPolled();
+        using var loop = RpmsgLoopback.BothCallerPoll();
         var reader = loop.Host.CreateEndpoint(0x500);
         var sender = loop.Remote.CreateEndpoint(0x501);
         var parkedInto = new byte[8];
@@ -96,7 +92,7 @@ public class RpmsgDirectReceiveTests
     [Fact]
     public void Poll_MessageForAnotherEndpoint_GoesToItsQueue()
     {
-        using var loop = CallerPolled();
+        using var loop = RpmsgLoopback.BothCallerPoll();
         var reader = loop.Host.CreateEndpoint(0x500);
         var other = loop.Host.CreateEndpoint(0x502);
         var sender = loop.Remote.CreateEndpoint(0x501);
@@ -112,7 +108,7 @@ public class RpmsgDirectReceiveTests
     [Fact]
     public void Poll_EndpointDestroyed_MessageDroppedNotHandedOver()
     {
-        using var loop = CallerPolled();
+        using var loop = RpmsgLoopback.BothCallerPoll();
         var reader = loop.Host.CreateEndpoint(0x500);
         var queue = reader.ReceiveQueue!;
         var sender = loop.Remote.CreateEndpoint(0x501);

@@ -75,6 +75,11 @@ internal sealed class RpmsgLoopback : IDisposable
         return loop;
     }
 
+    /// <summary>Both roles caller-polled: nothing moves until the test polls, so which thread handles a message is certain.</summary>
+    public static RpmsgLoopback BothCallerPoll() => Create(
+        host: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
+        remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll);
+
     public void Start()
     {
         Remote.Start();
