@@ -3,8 +3,8 @@ namespace VirtioRpmsg.Rpmsg;
 /// <summary>
 /// A receive that its own reader's poll may complete in place (<see cref="RpmsgReaderSpin"/>): a reader spinning for
 /// a message polls the rx ring itself, and the message it is waiting for then lands straight in its destination
-/// instead of passing through the endpoint's queue (a pooled copy, the channel, the readers' lock and two counters,
-/// all on the round trip's path).
+/// (copied from the poll's private copy of the ring's buffer, as every delivery is) instead of passing through the
+/// endpoint's queue (a pooled copy, the channel, the readers' lock and two counters, all on the round trip's path).
 /// <para>
 /// Only when that changes nothing a reader can see (<see cref="RpmsgEndpointQueue.TryHandDirect"/>): the queue is
 /// empty (so this message is the oldest, and it goes to whoever reads first), no reader sleeps or is parked on it

@@ -243,9 +243,6 @@ internal sealed partial class RpmsgRxDispatcher
                 DeliverBacklog(_batch.Count > 0 ? _batch : _parked, ref direct);
                 continue;
             }
-            // The reader that polls has its message: back to it now (what else came is the next look's).
-            if (direct.Done)
-                break;
             int taken = TakeBatch(transport, budget - handled);
             if (taken == 0)
                 break;

@@ -106,6 +106,67 @@ public class RpmsgDirectReceiveTests
     }
 
     [Fact]
+    public void Poll_AfterTheHandOver_StillHandlesEverythingPendingInTheRing()
+    {
+        // More than one batch (16 messages): a poll that stopped once the reader had its message would leave the rest
+        // in the ring, unkicked, until the dispatcher's next look (or, if it had asked this poll to look for it, its
+        // idle re-check).
+        using var loop = RpmsgLoopback.BothCallerPoll();
+        var reader = loop.Host.CreateEndpoint(0x500);
+        var other = loop.Host.CreateEndpoint(0x502);
+        var sender = loop.Remote.CreateEndpoint(0x501);
+        Assert.True(sender.TrySendTo(0x500, [1]));
+        for (byte i = 0; i < 40; i++)
+            Assert.True(sender.TrySendTo(0x502, [i]));
+        var direct = new RpmsgDirectReceive(reader.ReceiveQueue!, new byte[8]);
+        Assert.Equal(41, loop.Host.Rx.Poll(ref direct));
+        Assert.True(direct.Done);
+        var next = new byte[8];
+        for (byte i = 0; i < 40; i++)
+        {
+            Assert.True(other.TryReceive(next, TimeSpan.Zero, out _), $"message {i} for the other endpoint was left in the ring");
+            Assert.Equal(i, next[0]);
+        }
+    }
+
+    [Fact]
+    public void TryDeliverDirect_DestroyedEndpoint_HandsNothingOver()
+    {
+        // A destroy racing the delivery: the endpoint was looked up before it was destroyed.
+        using var loop = RpmsgLoopback.BothCallerPoll();
+        var reader = loop.Host.CreateEndpoint(0x500);
+        var queue = reader.ReceiveQueue!;
+        reader.Dispose();
+        var destination = new byte[8];
+        var direct = new RpmsgDirectReceive(queue, destination);
+        Assert.False(reader.TryDeliverDirect(0x501, [7], ref direct));
+        Assert.False(direct.Done);
+        Assert.Equal(new byte[8], destination);
+    }
+
+    [Fact]
+    public void TryHandDirect_ClosedQueue_HandsNothingOver()
+    {
+        var queue = new RpmsgEndpointQueue(4);
+        queue.Close();
+        var direct = new RpmsgDirectReceive(queue, new byte[8]);
+        Assert.False(queue.TryHandDirect(0x501, [7], ref direct));
+        Assert.False(direct.Done);
+    }
+
+    [Fact]
+    public void TryHandDirect_OpenEmptyQueue_CopiesIntoTheDestination()
+    {
+        var queue = new RpmsgEndpointQueue(4);
+        var destination = new byte[8];
+        var direct = new RpmsgDirectReceive(queue, destination);
+        Assert.True(queue.TryHandDirect(0x501, [7, 6], ref direct));
+        Assert.True(direct.Done);
+        Assert.Equal(new RpmsgReceiveResult(0x501, 2), direct.Result);
+        Assert.Equal(new byte[] { 7, 6 }, destination[..2]);
+    }
+
+    [Fact]
     public void Poll_EndpointDestroyed_MessageDroppedNotHandedOver()
     {
         using var loop = RpmsgLoopback.BothCallerPoll();
@@ -146,5 +207,70 @@ public class RpmsgDirectReceiveTests
             Assert.Equal(i, BitConverter.ToInt32(reply));
         }
         Assert.False(client.TryReceive(reply, TimeSpan.Zero, out _));
+    }
+
+    [Theory]
+    [InlineData(RpmsgWaitStrategy.BusyPoll)]
+    [InlineData(RpmsgWaitStrategy.Hybrid)]
+    public async Task SeveralReadersOnOneEndpoint_EveryMessageOnceAndEachReaderInOrder(RpmsgWaitStrategy wait)
+    {
+        const int Count = 3000;
+        using var loop = RpmsgLoopback.Create(host: o => o.WaitStrategy = wait);
+        using var endpoint = loop.Host.CreateEndpoint(0x500);
+        var sender = loop.Remote.CreateEndpoint(0x501);
+        var seen = new int[Count];
+        int received = 0;
+        using var done = new CancellationTokenSource();
+
+        void Take(int value, ref int last)
+        {
+            Assert.True(value > last, $"a reader got {value} after {last}");
+            last = value;
+            Assert.Equal(0, Interlocked.Exchange(ref seen[value], 1));
+            if (Interlocked.Increment(ref received) == Count)
+                done.Cancel();
+        }
+
+        var blocking = Enumerable.Range(0, 2).Select(n => Task.Factory.StartNew(() =>
+        {
+            var buffer = new byte[8];
+            int last = -1;
+            while (!done.IsCancellationRequested)
+            {
+                if (endpoint.TryReceive(buffer, TimeSpan.FromMilliseconds(20), out _))
+                    Take(BitConverter.ToInt32(buffer), ref last);
+            }
+        }, TaskCreationOptions.LongRunning)).ToArray();
+        var async = Task.Run(async () =>
+        {
+            var buffer = new byte[8];
+            int last = -1;
+            try
+            {
+                while (true)
+                {
+                    await endpoint.ReceiveAsync(buffer, done.Token);
+                    Take(BitConverter.ToInt32(buffer), ref last);
+                }
+            }
+            catch (OperationCanceledException) when (done.IsCancellationRequested)
+            {
+            }
+        });
+        // At most 64 in flight: the queue never fills, so nothing is dropped and every message must arrive.
+        for (int i = 0; i < Count; i++)
+        {
+            var deadline = DateTime.UtcNow + Bound;
+            while (i - Volatile.Read(ref received) >= 64)
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"readers stalled at {received} of {i} sent");
+                Thread.Yield();
+            }
+            sender.SendTo(0x500, BitConverter.GetBytes(i));
+        }
+        Assert.True(Task.WaitAll([.. blocking, async], Bound), $"readers got {received} of {Count}");
+        await Task.WhenAll([.. blocking, async]);
+        Assert.Equal(Count, received);
+        Assert.Equal(0, endpoint.QueueDrops);
     }
 }
