@@ -29,7 +29,7 @@ public sealed partial class RpmsgEndpoint
     /// </summary>
     internal bool TryDeliverDirect(uint source, ReadOnlySpan<byte> payload, ref RpmsgDirectReceive direct)
     {
-        if (direct.Done || !ReferenceEquals(direct.Queue, _queue) || _queue is null || Volatile.Read(ref _destroyed) != 0)
+        if (direct.Done || _queue is null || !ReferenceEquals(direct.Queue, _queue) || Volatile.Read(ref _destroyed) != 0)
             return false;
         if (!_queue.TryHandDirect(source, payload, ref direct))
             return false;

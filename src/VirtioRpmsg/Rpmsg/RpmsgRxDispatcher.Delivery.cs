@@ -196,7 +196,7 @@ internal sealed partial class RpmsgRxDispatcher
                 copy.ArmPrivate(payload.ToArray(), payload.Length, source, destination);
                 DeliverZeroCopy(endpoint, copy);
             }
-            else if (batch && endpoint.TryDeliverDirect(source, payload, ref direct))
+            else if (batch && direct.Queue is not null && endpoint.TryDeliverDirect(source, payload, ref direct))
             {
                 // Copied into the polling reader's destination (RpmsgDirectReceive): nothing queued, nothing charged.
             }
