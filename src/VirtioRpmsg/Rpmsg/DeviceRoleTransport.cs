@@ -188,6 +188,7 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
     {
         using var rx = _rx.Enter();
         var vq1 = rx.Queue;
+        vq1.FollowsEvent = RxFollowsEvent;
         if (!vq1.TryTakeAvailable(out var chain))
         {
             buffer = default;
@@ -231,6 +232,9 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
         if (notify)
             _doorbell.Ring();
     }
+
+    // Written and read by the rx ring's owner only (TryReceive runs there): no gate.
+    public bool RxFollowsEvent { private get; set; } = true;
 
     public bool RxPending
     {

@@ -241,6 +241,7 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
         uint length;
         using (var rx = _rx.Enter())
         {
+            rx.Queue.FollowsEvent = RxFollowsEvent;
             if (!rx.Queue.TryGetUsed(out token, out length))
             {
                 buffer = default;
@@ -286,6 +287,9 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
         if (kick)
             _doorbell.Ring();
     }
+
+    // Written and read by the rx ring's owner only (TryReceive runs there): no gate.
+    public bool RxFollowsEvent { private get; set; } = true;
 
     public bool RxPending
     {

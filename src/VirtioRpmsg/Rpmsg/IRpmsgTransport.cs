@@ -87,6 +87,12 @@ internal interface IRpmsgTransport : IDisposable
     /// <summary><see cref="ReleaseRx"/> then <see cref="FlushRx"/> in one step (one gate entry, one lease): gives one received buffer back at once.</summary>
     void ReturnRx(int id);
 
+    /// <summary>
+    /// Whether taking from the rx ring moves the notification event along (default true). Set by the ring's owner
+    /// only, false for a spinning reader's poll beside a dispatcher that may sleep on the doorbell (RpmsgRxDispatcher).
+    /// </summary>
+    bool RxFollowsEvent { set; }
+
     /// <summary>Cheap check for pollers.</summary>
     bool RxPending { get; }
 

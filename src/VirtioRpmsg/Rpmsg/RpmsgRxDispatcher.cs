@@ -114,10 +114,10 @@ internal sealed partial class RpmsgRxDispatcher
             // Whoever holds the ring looks at it after this: a request the dispatcher made before is served
             // by this pass. Cleared only by an owner, so a request made while another thread owns the ring
             // stays up for that owner's exit check (a Poll that sees it but cannot enter leaves it there).
-            Interlocked.Exchange(ref _dispatcherDeferred, 0);
+            bool serving = Interlocked.Exchange(ref _dispatcherDeferred, 0) != 0;
             try
             {
-                handled += PollOwned(ref direct);
+                handled += PollOwned(ref direct, serving);
             }
             finally
             {
@@ -133,7 +133,7 @@ internal sealed partial class RpmsgRxDispatcher
         return handled;
     }
 
-    private int PollOwned(ref RpmsgDirectReceive direct)
+    private int PollOwned(ref RpmsgDirectReceive direct, bool serving)
     {
         var outer = t_current;
         t_current = this;
@@ -153,9 +153,10 @@ internal sealed partial class RpmsgRxDispatcher
             // Nobody waits on the doorbell in CallerPoll: keep the peer's kicks off (the disable is
             // renewed once the EVENT_IDX "far" event could come within reach) and read whatever
             // kicks came anyway, so a peer whose kick blocks never fills the doorbell.
+            var transport = _device.Transport!;
             if (callerPolls)
-                _device.Transport!.DisableRxNotifications();
-            return ProcessPending(int.MaxValue, ref direct);
+                transport.DisableRxNotifications();
+            return direct.Queue is null ? ProcessPending(int.MaxValue, ref direct) : ProcessPendingBesideSleeper(transport, ref direct, serving);
         }
         catch (Exception e) when (RpmsgDataGate.Handles(e))
         {
@@ -166,6 +167,30 @@ internal sealed partial class RpmsgRxDispatcher
             if (entered)
                 _gate.Exit();
             t_current = outer;
+        }
+    }
+
+    /// <summary>
+    /// A spinning reader's poll, beside a dispatcher thread that may sleep on the doorbell with rx notifications on
+    /// (it went idle before the reader came, or deferred to a poll). Its takes leave the event where the dispatcher
+    /// armed it, so the peer kicks once, not for every message taken: that would cost the peer a system call and the
+    /// dispatcher a wake-up in each round trip. The one kick wakes the dispatcher, which then sleeps with them off
+    /// while readers poll. A pass that serves the dispatcher's deferral re-arms at the end (and re-checks): the
+    /// dispatcher sleeps counting on the owner's last look, and only an event at that look makes the next message kick.
+    /// </summary>
+    private int ProcessPendingBesideSleeper(IRpmsgTransport transport, ref RpmsgDirectReceive direct, bool serving)
+    {
+        transport.RxFollowsEvent = false;
+        try
+        {
+            int handled = ProcessPending(int.MaxValue, ref direct);
+            while (serving && !transport.EnableRxNotifications())
+                handled += ProcessPending(int.MaxValue, ref direct);
+            return handled;
+        }
+        finally
+        {
+            transport.RxFollowsEvent = true;
         }
     }
 

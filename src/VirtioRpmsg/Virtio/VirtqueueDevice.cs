@@ -193,7 +193,7 @@ public sealed class VirtqueueDevice
         _lastAvail = (ushort)(last + 1);
         _taken[head]++;
         // With event index, notifications stay enabled only while avail_event follows what we took.
-        if (EventIndex && _notificationsEnabled)
+        if (EventIndex && _notificationsEnabled && FollowsEvent)
             _vring.DeviceControl.Follow(lease, _lastAvail);
         chain = new DescriptorChain(head, new ReadOnlySpan<ChainSegment>(_segments, 0, count), total, writable);
         return true;
@@ -307,6 +307,9 @@ public sealed class VirtqueueDevice
         _lastNotifiedUsed = now;
         return _vring.DriverControl.PeerMustNotify(lease, EventIndex, now, old);
     }
+
+    /// <summary>As <see cref="VirtqueueDriver.FollowsEvent"/>, for avail_event: false while a consumer polls beside a thread asleep waiting for a kick.</summary>
+    internal bool FollowsEvent { get; set; } = true;
 
     /// <summary>Asks the driver not to kick (NO_NOTIFY flag, or an avail_event far from any index it can reach). A hint.</summary>
     public void DisableNotifications()

@@ -18,7 +18,7 @@ namespace VirtioRpmsg.Virtio;
 /// leased per call through the <see cref="Vring"/>. Where several threads must share the queue, wrap it
 /// in a <see cref="SynchronizedVirtqueue{TQueue}"/>, the one non-sleeping gate for that.</para>
 /// </remarks>
-public sealed class VirtqueueDriver
+public sealed partial class VirtqueueDriver
 {
     private readonly Vring _vring;
     private readonly AddressMap _buffers;
@@ -331,37 +331,9 @@ public sealed class VirtqueueDriver
 
         // With event index, interrupts stay enabled only while used_event follows what we reclaimed
         // (Linux virtqueue_get_buf does the same); otherwise the next interrupt would come 64K entries late.
-        if (EventIndex && _interruptsEnabled)
+        if (EventIndex && _interruptsEnabled && FollowsEvent)
             _vring.DriverControl.Follow(lease, _lastUsed);
         return true;
-    }
-
-    /// <summary>Asks the device not to interrupt (NO_INTERRUPT flag, or a used_event far from any index it can reach). A hint: spurious interrupts stay possible.</summary>
-    public void DisableInterrupts()
-    {
-        _health.ThrowIfBroken();
-        // Already off and still out of the device's reach: a rewrite would only pull the line the device reads after
-        // every publication back to this core (a polling dispatcher disables once per loop).
-        if (_disabledHint && (!EventIndex || VringEvent.StillFar(_disabledAt, _lastUsed, _num)))
-            return;
-        using var lease = _vring.Acquire();
-        _interruptsEnabled = false;
-        _disabledHint = true;
-        _disabledAt = _lastUsed;
-        _vring.DriverControl.Disable(lease, EventIndex, _lastUsed, _num);
-    }
-
-    /// <summary>
-    /// Asks the device to interrupt on the next used chain, then re-checks: false if used chains are
-    /// already pending (process them instead of sleeping; the device may not interrupt for them).
-    /// </summary>
-    public bool EnableInterrupts()
-    {
-        _health.ThrowIfBroken();
-        using var lease = _vring.Acquire();
-        _interruptsEnabled = true;
-        _disabledHint = false;
-        return _vring.DriverControl.Enable(lease, EventIndex, _lastUsed);
     }
 
     /// <summary>

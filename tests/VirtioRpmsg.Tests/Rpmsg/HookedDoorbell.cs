@@ -65,8 +65,14 @@ internal sealed class HookedDoorbell(IDoorbell inner) : IDoorbell
         }
     }
 
+    /// <summary>Rings from this end so far, muted ones included.</summary>
+    public int Rings => Volatile.Read(ref _rings);
+
+    private int _rings;
+
     public bool Ring()
     {
+        Interlocked.Increment(ref _rings);
         if (Interlocked.Exchange(ref _holdNextRing, 0) == 1)
         {
             InHeldRing.Set();

@@ -98,6 +98,61 @@ public class RpmsgPollHandOffTests
     }
 
     [Fact]
+    public void Dispatcher_SpinningReadersPollLeavesAfterDeferral_ItReArmsSoTheNextMessageWakesTheDispatcher()
+    {
+        // As above, but the Poll is a spinning reader's (for a queue endpoint nothing is sent to): its takes leave
+        // the event where the dispatcher armed it (RpmsgReaderPollEventTests), so the pass that serves the
+        // dispatcher's deferral must re-arm at its last look, or the third message would not kick.
+        using var loop = RpmsgLoopback.Create(
+            host: o => o.IdleRecheckInterval = TimeSpan.FromMinutes(10),
+            hookedDoorbells: true);
+        var hostBell = (HookedDoorbell)loop.HostBell;
+        var remoteBell = (HookedDoorbell)loop.RemoteBell;
+        using var ends = new Endpoints(loop);
+        var (inCallback, releaseCallback, arrivals, sender) = (ends.InCallback, ends.ReleaseCallback, ends.Arrivals, ends.Sender);
+        var idle = loop.Host.CreateEndpoint(0x602);
+
+        Assert.True(hostBell.RingAndWaitUntilIdle(() => loop.RemoteDoorbell.Ring()), "host dispatcher did not go idle");
+        remoteBell.Muted = true;
+        sender.SendTo(0x600, [1]);
+        var poll = Task.Factory.StartNew(() =>
+        {
+            var direct = new RpmsgDirectReceive(idle.ReceiveQueue!, new byte[8]);
+            return loop.Host.Rx.Poll(ref direct);
+        }, TaskCreationOptions.LongRunning);
+        Assert.True(inCallback.Wait(Bound), "the Poll did not take the first message");
+
+        // The second message does not kick (the event is where the dispatcher armed it): ring by hand. The
+        // dispatcher finds the ring held by the Poll and leaves it to it (held in the hook).
+        using var deferred = new ManualResetEventSlim();
+        using var releaseDispatcher = new ManualResetEventSlim();
+        int hooked = 0;
+        loop.Host.Rx.Deferred = () =>
+        {
+            if (Interlocked.Exchange(ref hooked, 1) == 0)
+            {
+                deferred.Set();
+                releaseDispatcher.Wait(Bound);
+            }
+        };
+        remoteBell.Muted = false;
+        sender.SendTo(0x601, [2]);
+        loop.RemoteDoorbell.Ring();
+        Assert.True(deferred.Wait(Bound), "the dispatcher did not defer to the Poll");
+
+        releaseCallback.Set();
+        Assert.True(poll.Wait(Bound), "the Poll did not return");
+        Assert.Equal(2, poll.Result);
+        Assert.True(arrivals.TryTake(out byte second, Bound));
+        Assert.Equal(2, second);
+
+        sender.SendTo(0x601, [3]);
+        releaseDispatcher.Set();
+        Assert.True(arrivals.TryTake(out byte third, Bound), "the spinning reader's Poll left the event behind its last look: the next message waited for the idle re-check");
+        Assert.Equal(3, third);
+    }
+
+    [Fact]
     public void Dispatcher_RequestSeenByAPollThatCannotReenter_IsServedByTheOwner()
     {
         // Two Polls (two spinning readers): P leaves the ring, B takes it and has made its last look when a
