@@ -234,7 +234,7 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
     }
 
     // Written and read by the rx ring's owner only (TryReceive runs there): no gate.
-    public bool RxFollowsEvent { private get; set; } = true;
+    public bool RxFollowsEvent { get; set; } = true;
 
     public bool RxPending
     {

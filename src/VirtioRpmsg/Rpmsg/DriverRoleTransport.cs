@@ -289,7 +289,7 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
     }
 
     // Written and read by the rx ring's owner only (TryReceive runs there): no gate.
-    public bool RxFollowsEvent { private get; set; } = true;
+    public bool RxFollowsEvent { get; set; } = true;
 
     public bool RxPending
     {

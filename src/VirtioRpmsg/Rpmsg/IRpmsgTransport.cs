@@ -91,7 +91,7 @@ internal interface IRpmsgTransport : IDisposable
     /// Whether taking from the rx ring moves the notification event along (default true). Set by the ring's owner
     /// only, false for a spinning reader's poll beside a dispatcher that may sleep on the doorbell (RpmsgRxDispatcher).
     /// </summary>
-    bool RxFollowsEvent { set; }
+    bool RxFollowsEvent { get; set; }
 
     /// <summary>Cheap check for pollers.</summary>
     bool RxPending { get; }

@@ -21,7 +21,7 @@ namespace VirtioRpmsg.Rpmsg;
 /// (<see cref="RearmRxNotifications"/>); the loop turns them off, then looks at the helper count (a Dekker
 /// pair, ordered by the rx queue's lock), so it never sleeps with them off and nobody polling. A reader that
 /// comes while the loop sleeps with them on leaves the event where the loop armed it (RpmsgRxDispatcher's
-/// ProcessPendingBesideSleeper): one kick wakes the loop, which then turns them off.
+/// ProcessPendingOwned): one kick wakes the loop, which then turns them off.
 /// </para>
 /// </summary>
 internal sealed class RpmsgDispatcherThread

@@ -156,7 +156,7 @@ internal sealed partial class RpmsgRxDispatcher
             var transport = _device.Transport!;
             if (callerPolls)
                 transport.DisableRxNotifications();
-            return direct.Queue is null ? ProcessPending(int.MaxValue, ref direct) : ProcessPendingBesideSleeper(transport, ref direct, serving);
+            return ProcessPendingOwned(transport, ref direct, serving);
         }
         catch (Exception e) when (RpmsgDataGate.Handles(e))
         {
@@ -171,26 +171,32 @@ internal sealed partial class RpmsgRxDispatcher
     }
 
     /// <summary>
-    /// A spinning reader's poll, beside a dispatcher thread that may sleep on the doorbell with rx notifications on
-    /// (it went idle before the reader came, or deferred to a poll). Its takes leave the event where the dispatcher
-    /// armed it, so the peer kicks once, not for every message taken: that would cost the peer a system call and the
-    /// dispatcher a wake-up in each round trip. The one kick wakes the dispatcher, which then sleeps with them off
-    /// while readers poll. A pass that serves the dispatcher's deferral re-arms at the end (and re-checks): the
-    /// dispatcher sleeps counting on the owner's last look, and only an event at that look makes the next message kick.
+    /// A Poll's pass over the ring. A spinning reader's pass (<paramref name="direct"/> has a queue) runs beside a
+    /// dispatcher thread that may sleep on the doorbell with rx notifications on (it went idle before the reader came,
+    /// or deferred to a poll): its takes leave the event where the dispatcher armed it, so the peer kicks once, not for
+    /// every message taken (a system call on the peer's side and a dispatcher wake-up in each round trip). That one
+    /// kick wakes the dispatcher, which then sleeps with them off while readers poll. Parking inside the pass still
+    /// follows (ParkPending). A pass that serves the dispatcher's deferral, a reader's or any other, re-arms at its
+    /// last look and re-checks: the dispatcher sleeps counting on that look, and an earlier reader's pass may have
+    /// taken past the event it armed. Only while running: once the device stops or breaks nothing is taken, and a
+    /// message left in the ring would keep the re-check failing (and Stop waiting for this pass).
     /// </summary>
-    private int ProcessPendingBesideSleeper(IRpmsgTransport transport, ref RpmsgDirectReceive direct, bool serving)
+    private int ProcessPendingOwned(IRpmsgTransport transport, ref RpmsgDirectReceive direct, bool serving)
     {
-        transport.RxFollowsEvent = false;
+        bool reader = direct.Queue is not null;
+        if (reader)
+            transport.RxFollowsEvent = false;
         try
         {
             int handled = ProcessPending(int.MaxValue, ref direct);
-            while (serving && !transport.EnableRxNotifications())
+            while (serving && _device.State == RpmsgDeviceState.Running && !transport.EnableRxNotifications())
                 handled += ProcessPending(int.MaxValue, ref direct);
             return handled;
         }
         finally
         {
-            transport.RxFollowsEvent = true;
+            if (reader)
+                transport.RxFollowsEvent = true;
         }
     }
 
@@ -288,8 +294,19 @@ internal sealed partial class RpmsgRxDispatcher
         _parked.EnsureAllocated();
         ParkingRefused = GrowthDeferred = false;
         bool mayGrow = Stopwatch.GetElapsedTime(_callbackWaitSince) >= _growAfter;
-        while (_device.State == RpmsgDeviceState.Running && HasParkingRoom(transport, mayGrow) && transport.TryReceive(out var rx))
-            HandleReceived(transport, rx, _parked);
+        // Parking runs on kicks (the dispatcher signals the waiting sender at each): its takes follow the event, also
+        // inside a spinning reader's pass, or a peer refilling the ring would draw none.
+        bool follows = transport.RxFollowsEvent;
+        transport.RxFollowsEvent = true;
+        try
+        {
+            while (_device.State == RpmsgDeviceState.Running && HasParkingRoom(transport, mayGrow) && transport.TryReceive(out var rx))
+                HandleReceived(transport, rx, _parked);
+        }
+        finally
+        {
+            transport.RxFollowsEvent = follows;
+        }
         Flush(transport);
     }
 
