@@ -295,11 +295,15 @@ internal sealed partial class RpmsgRxDispatcher
         ParkingRefused = GrowthDeferred = false;
         bool mayGrow = Stopwatch.GetElapsedTime(_callbackWaitSince) >= _growAfter;
         // Parking runs on kicks (the dispatcher signals the waiting sender at each): its takes follow the event, also
-        // inside a spinning reader's pass, or a peer refilling the ring would draw none.
+        // inside a spinning reader's pass, or a peer refilling the ring would draw none. There the pass's own takes
+        // before this callback did not follow, so the event may sit behind them: re-armed here first, or a park that
+        // finds the ring empty would move nothing (the dispatcher would turn them on within HelperRecheck anyway).
         bool follows = transport.RxFollowsEvent;
         transport.RxFollowsEvent = true;
         try
         {
+            if (!follows && _device.State == RpmsgDeviceState.Running)
+                transport.EnableRxNotifications();
             while (_device.State == RpmsgDeviceState.Running && HasParkingRoom(transport, mayGrow) && transport.TryReceive(out var rx))
                 HandleReceived(transport, rx, _parked);
         }

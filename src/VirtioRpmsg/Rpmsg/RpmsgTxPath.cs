@@ -37,6 +37,9 @@ internal sealed partial class RpmsgTxPath
     /// <summary>Senders blocked for a tx buffer now.</summary>
     internal int Waiters => Volatile.Read(ref _waiters);
 
+    /// <summary>Senders asleep on the tx-returned signal (tests).</summary>
+    internal int SignalSleepers => _signal.Sleepers;
+
     /// <summary>
     /// Non-blocking send with explicit addresses: false at once when no tx buffer is free (or, with
     /// <paramref name="yieldTo"/>, while a callback sender waits for one).

@@ -17,6 +17,9 @@ internal sealed class RpmsgTxSignal
     private RpmsgTxAsyncSend? _listed;   // parked async sends, under _lock
     private RpmsgTxAsyncSend? _free;     // pooled async sends, under _lock
 
+    /// <summary>Senders asleep on the signal now (tests: a sender that has made its last try and sleeps).</summary>
+    internal int Sleepers => Volatile.Read(ref _sleepers);
+
     /// <summary>The current generation: read it before the try that may fail, then wait on it.</summary>
     internal long Generation => Volatile.Read(ref _generation);
 

@@ -11,8 +11,8 @@ namespace VirtioRpmsg.Tests.Rpmsg;
 /// the dispatcher in each round trip). A plain Poll moves the event along, as Linux's virtqueue_get_buf does: it
 /// has no sleeper beside it to count on. Both roles; the dispatcher is kept asleep (its kicks muted, counted).
 /// The rest (found by a review of the change): where someone counts on the takes moving the event, they still do, or
-/// the event is re-armed: a plain Poll serving the dispatcher's deferral, parking inside a reader's pass, and the
-/// serving pass's re-arm once the device broke.
+/// the event is re-armed: a plain Poll serving the dispatcher's deferral, parking inside a reader's pass (also when
+/// its first park finds nothing), and the serving pass's re-arm once the device broke.
 /// </summary>
 public class RpmsgReaderPollEventTests
 {
@@ -252,5 +252,99 @@ public class RpmsgReaderPollEventTests
             Assert.True(reader.Wait(Bound), "not even rescued");
         }
         Assert.True(returned, "the serving pass's re-arm loop spun with the device broken and a message in the ring (Stop would hang)");
+    }
+
+    // The dispatcher defers to a reader's pass while a message for a sending callback is pending (Enable at that
+    // message, unchecked). The pass then takes it WITHOUT following, and its callback waits for a tx buffer. The
+    // sender's first ParkPending finds the ring empty, so it takes nothing and does not move the event: it stays
+    // one behind the ring's position, the peer's next messages draw no kick, the dispatcher (asleep for
+    // IdleRecheckInterval) never signals the sender, nothing is parked, and a peer that needs its rx buffers back
+    // before it returns ours (here: a flood larger than the ring, a CallerPoll remote) waits for the send timeout.
+    // At 3844b46 the take of that message moved the event, so the flood's first message kicked.
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void ReaderPassTakesPastTheDeferralsEvent_ThenItsCallbackSenderWaits_PeerFloodIsParked(bool readerOnHost)
+    {
+        const int Flood = 40;
+        Action<RpmsgDeviceOptions> reading = o => { o.IdleRecheckInterval = TimeSpan.FromMinutes(10); o.WaitStrategy = RpmsgWaitStrategy.Hybrid; };
+        Action<RpmsgDeviceOptions> peer = o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll; // never returns the reader's tx buffers
+        using var all = RpmsgLoopback.Create(
+            host: readerOnHost ? reading : peer,
+            remote: readerOnHost ? peer : reading,
+            vringNum: 16,
+            hookedDoorbells: true);
+        var loop = new Sides(all, readerOnHost);
+        var hostBell = loop.HostBell;
+        var remoteBell = loop.RemoteBell;
+        using var inCallback = new ManualResetEventSlim();
+        using var releaseCallback = new ManualResetEventSlim();
+        int first = 0;
+        loop.Remote.CreateEndpoint(0x400);
+        loop.Host.CreateEndpoint(0x600, (_, _, _) =>
+        {
+            if (Interlocked.Exchange(ref first, 1) == 0)
+            {
+                inCallback.Set();
+                Assert.True(releaseCallback.Wait(Bound));
+            }
+        });
+        loop.Host.CreateEndpoint(0x501);
+        var idle = loop.Host.CreateEndpoint(0x602);
+        var blocked = loop.Host.CreateEndpoint(0x500, (ept, _, _) => ept.SendTo(0x400, [1], TimeSpan.FromSeconds(90)));
+        while (blocked.TrySendTo(0x400, [0]))
+        {
+        }
+        var source = loop.Remote.CreateEndpoint(0x401);
+        Assert.True(hostBell.RingAndWaitUntilIdle(() => loop.RemoteDoorbell.Ring()), "host dispatcher did not go idle");
+
+        // M0: taken by the reader's pass, whose callback then holds the ring.
+        remoteBell.Muted = true;
+        source.SendTo(0x600, [1]);
+        var reader = Task.Factory.StartNew(() =>
+        {
+            var direct = new RpmsgDirectReceive(idle.ReceiveQueue!, new byte[8]);
+            return loop.Host.Rx.Poll(ref direct);
+        }, TaskCreationOptions.LongRunning);
+        Assert.True(inCallback.Wait(Bound), "the reader's pass did not take the first message");
+
+        // M1 (for the sending callback) lands; the late kick wakes the dispatcher, which defers: Enable at M1.
+        source.SendTo(0x500, [2]);
+        using var deferred = new ManualResetEventSlim();
+        loop.Host.Rx.Deferred = deferred.Set;
+        remoteBell.Muted = false;
+        loop.RemoteDoorbell.Ring();
+        Assert.True(deferred.Wait(Bound), "the dispatcher did not defer to the reader's pass");
+        loop.Host.Rx.Deferred = null;
+
+        // The pass takes M1 without following; its callback's send waits for a tx buffer (parks nothing: ring empty).
+        long waits = loop.Host.Counters.TxBufferWaits;
+        releaseCallback.Set();
+        RpmsgLoopback.WaitForBlockedSenders(loop.Host, waits);
+        // Past its first park (which found the ring empty): asleep on the tx signal.
+        Assert.True(SpinWait.SpinUntil(() => loop.Host.Tx.SignalSleepers == 1, Bound), "the callback's sender did not sleep on the signal");
+
+        long rx = loop.Host.Counters.RxMessages;
+        var flood = Task.Run(() =>
+        {
+            for (int i = 0; i < Flood; i++)
+                source.SendTo(0x501, [(byte)i], Bound);
+        });
+        bool done = SpinWait.SpinUntil(() => flood.IsCompleted, TimeSpan.FromSeconds(15));
+        long parked = loop.Host.Counters.RxMessages - rx;
+        Task.Run(() => loop.Remote.Poll()).Wait(Bound); // the host's tx buffers back: the callback's send ends
+        reader.Wait(Bound);
+        flood.Wait(Bound);
+        Assert.True(done && flood.IsCompletedSuccessfully, $"stall: the peer's flood waited for its buffers ({parked} of {Flood} taken); host rings seen by the remote {remoteBell.Rings}");
+    }
+
+    // "Host" is the reading side, "Remote" its peer, whichever role each has.
+    private sealed class Sides(RpmsgLoopback loop, bool readerOnHost)
+    {
+        public RpmsgDevice Host => readerOnHost ? loop.Host : loop.Remote;
+        public RpmsgDevice Remote => readerOnHost ? loop.Remote : loop.Host;
+        public HookedDoorbell HostBell => (HookedDoorbell)(readerOnHost ? loop.HostBell : loop.RemoteBell);
+        public HookedDoorbell RemoteBell => (HookedDoorbell)(readerOnHost ? loop.RemoteBell : loop.HostBell);
+        public VirtioRpmsg.Platform.LoopbackDoorbell RemoteDoorbell => readerOnHost ? loop.RemoteDoorbell : loop.HostDoorbell;
     }
 }
