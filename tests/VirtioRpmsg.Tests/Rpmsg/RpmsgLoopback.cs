@@ -105,6 +105,19 @@ internal sealed class RpmsgLoopback : IDisposable
     }
 
     /// <summary>
+    /// A spinning reader's poll of <paramref name="device"/>'s rx ring (a <see cref="RpmsgDirectReceive"/> for
+    /// <paramref name="reader"/>'s queue), on a thread of its own that first runs <paramref name="onThread"/>; the task's
+    /// result is the number of messages the poll handled.
+    /// </summary>
+    internal static Task<int> StartReaderPoll(RpmsgDevice device, RpmsgEndpoint reader, Action? onThread = null) =>
+        Task.Factory.StartNew(() =>
+        {
+            onThread?.Invoke();
+            var direct = new RpmsgDirectReceive(reader.ReceiveQueue!, new byte[8]);
+            return device.Rx.Poll(ref direct);
+        }, TaskCreationOptions.LongRunning);
+
+    /// <summary>
     /// Waits until <paramref name="count"/> more senders than <paramref name="before"/> have entered the
     /// blocking slow path of <paramref name="device"/>, so a test releases them only once they really wait.
     /// </summary>

@@ -69,17 +69,8 @@ public class RpmsgPollHandOffTests
         Assert.True(inCallback.Wait(Bound), "the Poll did not take the first message");
 
         // A kick wakes the dispatcher: it finds the ring held by the Poll and leaves it to it (held in the hook).
-        using var deferred = new ManualResetEventSlim();
-        using var releaseDispatcher = new ManualResetEventSlim();
-        int hooked = 0;
-        loop.Host.Rx.Deferred = () =>
-        {
-            if (Interlocked.Exchange(ref hooked, 1) == 0)
-            {
-                deferred.Set();
-                releaseDispatcher.Wait(Bound);
-            }
-        };
+        using var hold = new FirstDeferralHold(loop.Host);
+        var (deferred, releaseDispatcher) = (hold.Deferred, hold.Release);
         remoteBell.Muted = false;
         sender.SendTo(0x601, [2]);
         Assert.True(deferred.Wait(Bound), "the dispatcher did not defer to the Poll");
@@ -115,26 +106,13 @@ public class RpmsgPollHandOffTests
         Assert.True(hostBell.RingAndWaitUntilIdle(() => loop.RemoteDoorbell.Ring()), "host dispatcher did not go idle");
         remoteBell.Muted = true;
         sender.SendTo(0x600, [1]);
-        var poll = Task.Factory.StartNew(() =>
-        {
-            var direct = new RpmsgDirectReceive(idle.ReceiveQueue!, new byte[8]);
-            return loop.Host.Rx.Poll(ref direct);
-        }, TaskCreationOptions.LongRunning);
+        var poll = RpmsgLoopback.StartReaderPoll(loop.Host, idle);
         Assert.True(inCallback.Wait(Bound), "the Poll did not take the first message");
 
         // The second message does not kick (the event is where the dispatcher armed it): ring by hand. The
         // dispatcher finds the ring held by the Poll and leaves it to it (held in the hook).
-        using var deferred = new ManualResetEventSlim();
-        using var releaseDispatcher = new ManualResetEventSlim();
-        int hooked = 0;
-        loop.Host.Rx.Deferred = () =>
-        {
-            if (Interlocked.Exchange(ref hooked, 1) == 0)
-            {
-                deferred.Set();
-                releaseDispatcher.Wait(Bound);
-            }
-        };
+        using var hold = new FirstDeferralHold(loop.Host);
+        var (deferred, releaseDispatcher) = (hold.Deferred, hold.Release);
         remoteBell.Muted = false;
         sender.SendTo(0x601, [2]);
         loop.RemoteDoorbell.Ring();
@@ -215,6 +193,30 @@ public class RpmsgPollHandOffTests
         Assert.True(b.Wait(Bound), "B did not return");
         Assert.True(arrivals.TryTake(out byte got, Bound), "the dispatcher's request was lost between two Polls: the message waited for the idle re-check");
         Assert.Equal(2, got);
+    }
+
+    /// <summary>Holds the dispatcher's first deferral to a Poll (in the <see cref="RpmsgRxDispatcher.Deferred"/> hook) until released.</summary>
+    private sealed class FirstDeferralHold : IDisposable
+    {
+        private int _hooked;
+
+        public FirstDeferralHold(RpmsgDevice device) => device.Rx.Deferred = () =>
+        {
+            if (Interlocked.Exchange(ref _hooked, 1) == 0)
+            {
+                Deferred.Set();
+                Release.Wait(Bound);
+            }
+        };
+
+        public ManualResetEventSlim Deferred { get; } = new();
+        public ManualResetEventSlim Release { get; } = new();
+
+        public void Dispose()
+        {
+            Deferred.Dispose();
+            Release.Dispose();
+        }
     }
 
     /// <summary>Holds one chosen thread's first read of the status byte (the host reads it at the end of each look at the ring).</summary>

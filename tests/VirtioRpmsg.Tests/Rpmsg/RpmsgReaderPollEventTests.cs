@@ -104,12 +104,7 @@ public class RpmsgReaderPollEventTests
             if (Environment.CurrentManagedThreadId == Volatile.Read(ref readerThread) && Interlocked.CompareExchange(ref plainPolled, -2, -1) == -1)
                 Volatile.Write(ref plainPolled, Task.Run(() => readerDevice.Poll()).Result);
         };
-        var reader = Task.Factory.StartNew(() =>
-        {
-            Volatile.Write(ref readerThread, Environment.CurrentManagedThreadId);
-            var direct = new RpmsgDirectReceive(idle.ReceiveQueue!, new byte[8]);
-            return readerDevice.Rx.Poll(ref direct);
-        }, TaskCreationOptions.LongRunning);
+        var reader = RpmsgLoopback.StartReaderPoll(readerDevice, idle, () => Volatile.Write(ref readerThread, Environment.CurrentManagedThreadId));
         Assert.True(inCallback.Wait(Bound), "the reader's pass did not take the first message");
 
         using var deferred = new ManualResetEventSlim();
@@ -158,11 +153,7 @@ public class RpmsgReaderPollEventTests
         remoteBell.Muted = true;
         long waits = loop.Host.Counters.TxBufferWaits;
         source.SendTo(0x500, [9]);
-        var reader = Task.Factory.StartNew(() =>
-        {
-            var direct = new RpmsgDirectReceive(idle.ReceiveQueue!, new byte[8]);
-            return loop.Host.Rx.Poll(ref direct);
-        }, TaskCreationOptions.LongRunning);
+        var reader = RpmsgLoopback.StartReaderPoll(loop.Host, idle);
         RpmsgLoopback.WaitForBlockedSenders(loop.Host, waits);
 
         using var deferred = new ManualResetEventSlim();
@@ -229,12 +220,7 @@ public class RpmsgReaderPollEventTests
                     sender.SendTo(0x601, [(byte)i]);
             }
         };
-        var reader = Task.Factory.StartNew(() =>
-        {
-            Volatile.Write(ref readerThread, Environment.CurrentManagedThreadId);
-            var direct = new RpmsgDirectReceive(idle.ReceiveQueue!, new byte[8]);
-            return loop.Host.Rx.Poll(ref direct);
-        }, TaskCreationOptions.LongRunning);
+        var reader = RpmsgLoopback.StartReaderPoll(loop.Host, idle, () => Volatile.Write(ref readerThread, Environment.CurrentManagedThreadId));
         Assert.True(inCallback.Wait(Bound), "the reader's pass did not take the first message");
 
         using var deferred = new ManualResetEventSlim();
@@ -301,11 +287,7 @@ public class RpmsgReaderPollEventTests
         // M0: taken by the reader's pass, whose callback then holds the ring.
         remoteBell.Muted = true;
         source.SendTo(0x600, [1]);
-        var reader = Task.Factory.StartNew(() =>
-        {
-            var direct = new RpmsgDirectReceive(idle.ReceiveQueue!, new byte[8]);
-            return loop.Host.Rx.Poll(ref direct);
-        }, TaskCreationOptions.LongRunning);
+        var reader = RpmsgLoopback.StartReaderPoll(loop.Host, idle);
         Assert.True(inCallback.Wait(Bound), "the reader's pass did not take the first message");
 
         // M1 (for the sending callback) lands; the late kick wakes the dispatcher, which defers: Enable at M1.
