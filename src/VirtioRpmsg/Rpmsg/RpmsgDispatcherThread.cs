@@ -17,7 +17,7 @@ namespace VirtioRpmsg.Rpmsg;
 /// While application readers poll the ring (<see cref="RpmsgReaderSpin"/>) the loop neither spins nor
 /// asks the peer to kick: it sleeps with rx notifications off and looks again every
 /// <see cref="HelperRecheck"/> (sooner when a kick comes anyway), taking over only when a message
-/// waits with the ring free. A reader whose spin runs out turns notifications back on as it leaves
+/// waits with the ring free. The last polling reader, when its spin runs out, turns notifications back on as it leaves
 /// (<see cref="RearmRxNotifications"/>); the loop turns them off, then looks at the helper count (a Dekker
 /// pair, ordered by the rx queue's lock), so it never sleeps with them off and nobody polling. A reader that
 /// comes while the loop sleeps with them on leaves the event where the loop armed it (RpmsgRxDispatcher's

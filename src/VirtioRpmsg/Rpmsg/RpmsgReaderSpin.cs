@@ -13,7 +13,9 @@ namespace VirtioRpmsg.Rpmsg;
 /// the dispatcher's wake-up lands in the round trip. A reader whose budget runs out, and which was the last
 /// helper, asks for kicks again before it sleeps (<see cref="RpmsgDispatcherThread.RearmRxNotifications"/>): what arrives
 /// next wakes the dispatcher, which wakes the reader. A reader that got its message does not: it is usually
-/// back within microseconds, and the dispatcher looks again within <see cref="RpmsgDispatcherThread.HelperRecheck"/>.
+/// back within microseconds, and the dispatcher either sleeps with notifications off and looks again within
+/// <see cref="RpmsgDispatcherThread.HelperRecheck"/>, or slept with them on and is woken by the one kick its armed
+/// event draws (the reader's takes leave the event where it was; RpmsgRxDispatcher.ProcessPendingOwned).
 /// </para>
 /// </summary>
 internal static class RpmsgReaderSpin
