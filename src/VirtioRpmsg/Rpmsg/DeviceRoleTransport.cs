@@ -188,7 +188,6 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
     {
         using var rx = _rx.Enter();
         var vq1 = rx.Queue;
-        vq1.FollowsEvent = RxFollowsEvent;
         if (!vq1.TryTakeAvailable(out var chain))
         {
             buffer = default;
@@ -233,8 +232,12 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
             _doorbell.Ring();
     }
 
-    // Written and read by the rx ring's owner only (TryReceive runs there): no gate.
-    public bool RxFollowsEvent { get; set; } = true;
+    // The queue's own flag: only the rx ring's owner sets it, and only that owner's takes (TryReceive) read it, so no gate.
+    public bool RxFollowsEvent
+    {
+        get => _rx.Unsynchronized.FollowsEvent;
+        set => _rx.Unsynchronized.FollowsEvent = value;
+    }
 
     public bool RxPending
     {

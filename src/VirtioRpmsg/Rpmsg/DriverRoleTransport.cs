@@ -241,7 +241,6 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
         uint length;
         using (var rx = _rx.Enter())
         {
-            rx.Queue.FollowsEvent = RxFollowsEvent;
             if (!rx.Queue.TryGetUsed(out token, out length))
             {
                 buffer = default;
@@ -288,8 +287,12 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
             _doorbell.Ring();
     }
 
-    // Written and read by the rx ring's owner only (TryReceive runs there): no gate.
-    public bool RxFollowsEvent { get; set; } = true;
+    // The queue's own flag: only the rx ring's owner sets it, and only that owner's takes (TryReceive) read it, so no gate.
+    public bool RxFollowsEvent
+    {
+        get => _rx.Unsynchronized.FollowsEvent;
+        set => _rx.Unsynchronized.FollowsEvent = value;
+    }
 
     public bool RxPending
     {

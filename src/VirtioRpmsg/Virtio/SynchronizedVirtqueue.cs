@@ -34,7 +34,8 @@ public sealed class SynchronizedVirtqueue<TQueue> where TQueue : class
 
     /// <summary>
     /// The queue, for reads that are safe without the gate (name, ring, <c>IsBroken</c>, <c>Fault</c>,
-    /// error counters) and for set-up before the queue is shared. Every other call goes through <see cref="Enter"/>.
+    /// error counters), for set-up before the queue is shared, and for state that only one thread ever touches
+    /// (the rx ring's consumer and its <c>FollowsEvent</c>). Every other call goes through <see cref="Enter"/>.
     /// </summary>
     public TQueue Unsynchronized => _queue;
 
