@@ -147,11 +147,22 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
     // (docs/memory-ordering.md). Only a buffer the host has published to this side; nothing is written.
     private static void PrefetchNextReplyBuffer(VirtqueueDevice vq0, int length)
     {
-        // A hint must never fail the send: a region the peer's descriptor names may be unmapped or remapped by now.
-        if (!vq0.TryPeekNextAvailable(out var region, out long offset, out uint size) || !region.TryAcquire(out var lease))
+        if (vq0.TryPeekNextAvailable(out var region, out long offset, out uint size))
+            Prefetch(region, offset, (int)Math.Min((uint)length, size), forWrite: true);
+    }
+
+    // A hint must never fail the caller: a region the peer's descriptor names may be unmapped or remapped by now.
+    private static void Prefetch(RegionHandle region, long offset, int length, bool forWrite)
+    {
+        if (!region.TryAcquire(out var lease))
             return;
         using (lease)
-            lease.PrefetchForWrite(offset, (int)Math.Min((uint)length, size));
+        {
+            if (forWrite)
+                lease.PrefetchForWrite(offset, length);
+            else
+                lease.PrefetchForRead(offset, length);
+        }
     }
 
     // Under the vq0 gate: hands a filled buffer to the driver; true when it must be kicked.
@@ -243,8 +254,20 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
     {
         get
         {
-            using var rx = _rx.Enter();
-            return rx.Queue.HasAvailable;
+            RegionHandle region;
+            long offset;
+            uint size;
+            using (var rx = _rx.Enter())
+            {
+                if (!rx.Queue.HasAvailable)
+                    return false;
+                if (!rx.Queue.TryPeekNextAvailable(out region, out offset, out size))
+                    return true;
+            }
+            // The take that follows reads this buffer first: its lines start over from the far core now (as in
+            // DriverRoleTransport.RxPending). The host's descriptor is as long as its message.
+            Prefetch(region, offset, (int)Math.Min(size, (uint)BufferSize), forWrite: false);
+            return true;
         }
     }
 

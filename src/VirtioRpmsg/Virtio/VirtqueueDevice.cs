@@ -100,7 +100,14 @@ public sealed class VirtqueueDevice
             if (_availSeen != _lastAvail)
                 return true;
             using var lease = _vring.Acquire();
-            return _vring.ReadAvailIndex(lease) != _lastAvail;
+            ushort availIdx = _vring.ReadAvailIndex(lease);
+            if (availIdx == _lastAvail)
+                return false;
+            // Validated as by the take (which breaks the queue on a bad index), so the take and TryPeekNextAvailable can
+            // count on it without reading the index again.
+            if ((ushort)(availIdx - _lastAvail) <= _num)
+                _availSeen = availIdx;
+            return true;
         }
     }
 

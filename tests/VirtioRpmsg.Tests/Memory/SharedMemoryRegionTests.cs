@@ -41,4 +41,20 @@ public class SharedMemoryRegionTests
         Assert.Throws<AddressRangeException>(() => { using var lease = region.Acquire(); lease.ReadUInt16(-1); });
         Assert.Equal(0, region.LiveLeases);
     }
+
+    [Fact]
+    public void Prefetches_AreBoundsChecked_AndChangeNothing()
+    {
+        using var region = SharedMemoryRegion.CreateAnonymous(4096);
+        using (var lease = region.Acquire())
+        {
+            lease.WriteUInt32(4092, 0xFEEDF00D);
+            lease.PrefetchForRead(4000, 96);  // up to the region's last byte, from an unaligned start
+            lease.PrefetchForWrite(4000, 96);
+            Assert.Equal(0xFEEDF00Du, lease.ReadUInt32(4092));
+        }
+        Assert.Throws<AddressRangeException>(() => { using var lease = region.Acquire(); lease.PrefetchForRead(4000, 97); });
+        Assert.Throws<AddressRangeException>(() => { using var lease = region.Acquire(); lease.PrefetchForRead(-64, 64); });
+        Assert.Equal(0, region.LiveLeases);
+    }
 }

@@ -71,6 +71,32 @@ public class DevicePeekTests
     }
 
     [Fact]
+    public void APollersLook_ValidatesTheIndex_SoTheFirstChainIsPeeked()
+    {
+        using var bed = new VringTestBed(Num);
+        var device = bed.CreateDevice();
+        PublishHeads(bed, 3);
+        Assert.True(device.HasAvailable); // the look a poller makes (RxPending) before it takes
+        Assert.True(device.TryPeekNextAvailable(out _, out long offset, out uint length));
+        Assert.True(device.TryTakeAvailable(out var chain));
+        Assert.Equal((0, offset, length), (chain.Head, chain[0].Offset, chain[0].Length));
+    }
+
+    [Fact]
+    public void APollersLook_AtAnIndexJump_RecordsNothing_AndTheTakeBreaksTheQueue()
+    {
+        using var bed = new VringTestBed(Num);
+        var device = bed.CreateDevice();
+        PublishHeads(bed, 3);
+        bed.MakeAvailable(3, 3, Num + 1); // more entries pending than the ring holds
+        Assert.True(device.HasAvailable);
+        Assert.False(device.TryPeekNextAvailable(out _, out _, out _));
+        Assert.False(device.IsBroken);
+        Assert.Throws<VirtqueueBrokenException>(() => device.TryTakeAvailable(out _));
+        Assert.Equal(FaultRule.AvailIndexJump, device.Fault?.Rule);
+    }
+
+    [Fact]
     public void OnDeviceMemory_NothingIsPeeked()
     {
         using var scope = DeviceMemoryScope.Enter();
