@@ -18,3 +18,19 @@ void vr_prefetch_write(const void *p, uint32_t bytes)
 #endif
     }
 }
+
+/* A read prefetch starts the transfer of a line the next copy will read, without waiting for it. Managed code issues
+ * prefetcht0 itself on x86-64; this is the ARM64 form, which .NET does not expose. */
+void vr_prefetch_read(const void *p, uint32_t bytes)
+{
+    uintptr_t end = (uintptr_t)p + bytes;
+    for (uintptr_t at = (uintptr_t)p & ~(uintptr_t)63; at < end; at += 64) {
+#if defined(__aarch64__)
+        __asm__ volatile("prfm pldl1keep, [%0]" :: "r"(at));
+#elif defined(__x86_64__)
+        __asm__ volatile("prefetcht0 (%0)" :: "r"(at));
+#else
+        (void)at;
+#endif
+    }
+}

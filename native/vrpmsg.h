@@ -31,6 +31,8 @@ VR_EXPORT void vr_barrier_full(void);    /* store->load, before a notification c
 
 /* Write-prefetches every 64-byte line of [p, p + bytes): prefetchw / prfm pstl1keep. A hint; never faults. */
 VR_EXPORT void vr_prefetch_write(const void *p, uint32_t bytes);
+/* Read-prefetches every 64-byte line of [p, p + bytes): prfm pldl1keep (ARM64; C# issues prefetcht0 itself on x86-64). */
+VR_EXPORT void vr_prefetch_read(const void *p, uint32_t bytes);
 
 /* Maps [offset, offset+length) of fd shared read-write. With guard > 0 the
  * mapping is surrounded by `guard` bytes of PROT_NONE on each side so that a

@@ -21,4 +21,8 @@ internal static partial class Native
     [LibraryImport(Library, EntryPoint = "vr_prefetch_write")]
     [SuppressGCTransition]
     internal static unsafe partial void PrefetchWrite(byte* p, uint bytes);
+
+    [LibraryImport(Library, EntryPoint = "vr_prefetch_read")]
+    [SuppressGCTransition]
+    internal static unsafe partial void PrefetchRead(byte* p, uint bytes);
 }

@@ -83,8 +83,8 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
                 _cancelled.Push(buffer.Id);
                 throw;
             }
-            PrefetchNextReplyBuffer(tx.Queue, RpmsgHeader.Size + payload.Length);
             notify = Publish(tx.Queue, buffer.Id, RpmsgHeader.Size + payload.Length);
+            PrefetchNextReplyBuffer(tx.Queue, RpmsgHeader.Size + payload.Length);
         }
         if (notify)
             _doorbell.Ring();
@@ -134,17 +134,18 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
         bool notify;
         using (var tx = _tx.Enter())
         {
-            PrefetchNextReplyBuffer(tx.Queue, length);
             notify = Publish(tx.Queue, id, length);
+            PrefetchNextReplyBuffer(tx.Queue, length);
         }
         if (notify)
             _doorbell.Ring();
     }
 
-    // Under the vq0 gate, before a publication: the host read its rx buffers last, so this side's first store into one
-    // must take each line over, and the publication's fence waits for that. A write prefetch of the next available
-    // buffer's lines (as many as this message covers) starts those transfers now, with no store a fence waits for
-    // (docs/memory-ordering.md). Only a buffer the host has published to this side; nothing is written.
+    // Under the vq0 gate, after a publication: the host read its rx buffers last, so this side's first store into one
+    // must take each line over, and the next publication's fence would wait for that. A write prefetch of the next
+    // available buffer's lines (as many as this message covers) starts those transfers now, with no store a fence waits
+    // for (docs/memory-ordering.md); after this publication, so the host does not wait for it. Only a buffer the host
+    // has published to this side; nothing is written. Never throws (the message is already sent).
     private static void PrefetchNextReplyBuffer(VirtqueueDevice vq0, int length)
     {
         if (vq0.TryPeekNextAvailable(out var region, out long offset, out uint size))

@@ -140,9 +140,8 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
         bool kick;
         using (var tx = _tx.Enter())
         {
-            using (var lease = _pool.Acquire())
-                PrefetchNextTxBuffers(lease, length);
             kick = AddAndPublish(tx.Queue, id, length);
+            PrefetchNextTxBuffers(length);
         }
         if (kick)
             _doorbell.Ring();
@@ -151,17 +150,23 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
     /// <summary>How many free tx buffers a send prefetches ahead (<see cref="PrefetchNextTxBuffers"/>).</summary>
     internal const int PrefetchAheadBuffers = 2;
 
-    // Under the tx gate, before a publication. The peer's cache read a returned tx buffer last, so the first store
+    // Under the tx gate, after a publication. The peer's cache read a returned tx buffer last, so the first store
     // into each of its lines must take the line over from the far core, and a fence waits for that transfer: one per
     // message in a stream. A write prefetch of the lines a message of this size covers in the next free buffers starts
-    // those transfers now, beside this message's own, without a store any fence would wait for; the next sends find
-    // their lines here (docs/memory-ordering.md). Nothing is written. length <= BufferSize (SubmitTx checks it; a
-    // copy's payload was checked against MaxPayload), so every line is inside its buffer.
-    private void PrefetchNextTxBuffers(in MappingLease pool, int length)
+    // those transfers now, without a store any fence would wait for; the next sends find their lines here
+    // (docs/memory-ordering.md). After this publication, so the peer does not wait for it. Nothing is written, and it
+    // never throws (the message is already sent). length <= BufferSize (SubmitTx checks it; a copy's payload was
+    // checked against MaxPayload), so every line is inside its buffer.
+    private void PrefetchNextTxBuffers(int length)
     {
         int buffers = Math.Min(PrefetchAheadBuffers, _freeCount);
-        for (int k = 0; k < buffers; k++)
-            pool.PrefetchForWrite(_poolOffset + (long)_freeTx[Wrap(_freeStart + k)] * BufferSize, length);
+        if (buffers == 0 || !_pool.TryAcquire(out var pool))
+            return;
+        using (pool)
+        {
+            for (int k = 0; k < buffers; k++)
+                pool.PrefetchForWrite(_poolOffset + (long)_freeTx[Wrap(_freeStart + k)] * BufferSize, length);
+        }
     }
 
     public bool TrySendCopy(uint source, uint destination, ReadOnlySpan<byte> payload, RpmsgTxTurn? yieldTo = null)
@@ -174,10 +179,8 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
                 return false;
             try
             {
-                // One lease for the fill and the prefetch.
                 using var lease = _pool.Acquire();
                 Buffer(id, BufferSize).Fill(lease, source, destination, payload);
-                PrefetchNextTxBuffers(lease, length);
             }
             catch (RegionClosedException)
             {
@@ -185,6 +188,7 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
                 throw;
             }
             kick = AddAndPublish(tx.Queue, id, length);
+            PrefetchNextTxBuffers(length);
         }
         if (kick)
             _doorbell.Ring();

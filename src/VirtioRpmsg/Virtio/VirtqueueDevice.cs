@@ -122,9 +122,9 @@ public sealed class VirtqueueDevice
         region = default;
         offset = 0;
         length = 0;
-        if (_availSeen == _lastAvail || _health.IsBroken)
+        if (_availSeen == _lastAvail || _health.IsBroken || !_vring.TryAcquire(out var lease))
             return false;
-        using var lease = _vring.Acquire();
+        using var _ = lease;
         // On Device memory there is nothing to prefetch for: not worth three uncached reads.
         if (lease.IsDeviceMemory)
             return false;

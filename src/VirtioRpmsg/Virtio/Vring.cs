@@ -100,6 +100,9 @@ public sealed class Vring
     /// <summary>Takes a lease on the ring's region at the bound generation.</summary>
     internal MappingLease Acquire() => Region.Acquire();
 
+    /// <summary>As <see cref="Acquire"/>, but false instead of an exception when the mapping is gone (for hints).</summary>
+    internal bool TryAcquire(out MappingLease lease) => Region.TryAcquire(out lease);
+
     // ---- ordered accesses: the publish / consume points ----------------------------------------
 
     /// <summary>Device reads avail.idx (acquire: then the ring entries and descriptors the driver wrote before it).</summary>
