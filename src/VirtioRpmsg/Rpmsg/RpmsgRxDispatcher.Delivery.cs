@@ -3,19 +3,16 @@ using VirtioRpmsg.Memory;
 namespace VirtioRpmsg.Rpmsg;
 
 /// <summary>
-/// The delivery half of the receive side: batches taken from the ring (their buffers given back before any callback
-/// runs, published together after the callbacks), parked and batched messages delivered in order, zero-copy in place.
+/// The delivery half of the receive side: batches taken from the ring (their buffers back with the peer in one
+/// publication before any callback runs), parked and batched messages delivered in order, zero-copy in place.
 /// </summary>
 internal sealed partial class RpmsgRxDispatcher
 {
     /// <summary>
-    /// Copies up to a batch of messages out of the ring and gives their buffers back, unpublished: the publication (one
-    /// index store, one fence and notification check for many buffers) comes after the batch's callbacks, when the
-    /// pass takes the next batch or ends (ProcessPending), as Linux and OpenAMP return a buffer after its callback. So a
-    /// reply sent from a callback does not wait for that fence. A callback's send that must wait for a tx buffer parks,
-    /// which publishes first (ParkPending), so the peer never waits for buffers a blocked sender holds; the zero-copy
-    /// delivery below publishes before it too. A message for a zero-copy endpoint ends the batch (delivered in place,
-    /// after the others).
+    /// Copies up to a batch of messages out of the ring and gives all their buffers back with one publication
+    /// (one index store, one fence and notification check), so each buffer is back with the peer, and the peer
+    /// kicked if it asked, before any of their callbacks runs, as when every buffer went back alone before its
+    /// own callback. A message for a zero-copy endpoint ends the batch (delivered in place, after the others).
     /// </summary>
     private int TakeBatch(IRpmsgTransport transport, int max)
     {
@@ -36,6 +33,7 @@ internal sealed partial class RpmsgRxDispatcher
             DeliverBacklog(_batch);
             throw;
         }
+        Flush(transport);
         return taken;
     }
 
@@ -114,9 +112,9 @@ internal sealed partial class RpmsgRxDispatcher
             _counters.CountRx();
             return false;
         }
-        // The payload is copied: the buffer goes back before the callback runs, published after it (TakeBatch), or
-        // before it if the callback's send has to wait: the peer may need this buffer to make progress (a remote
-        // blocked on rx buffers would never return ours).
+        // The payload is copied: the buffer goes back (published with the batch) before the callback runs, which
+        // may block sending, and the peer may need this buffer to make progress (a remote blocked on rx buffers
+        // would never return ours).
         into.Commit();
         if (park)
             _counters.CountRx();
@@ -131,16 +129,12 @@ internal sealed partial class RpmsgRxDispatcher
             Flush(transport);
     }
 
-    // Publishes what was given back, only while running: a batch's callback may have stopped the device on this very
-    // thread (Stop does not wait for its own caller's pass), and after that the pass writes no ring; the next link-up
-    // resets the ring, those buffers included.
     private void Flush(IRpmsgTransport transport)
     {
         if (_unflushed == 0)
             return;
         _unflushed = 0;
-        if (_device.State == RpmsgDeviceState.Running)
-            transport.FlushRx();
+        transport.FlushRx();
     }
 
     private void Deliver(RpmsgEndpoint endpoint, uint source, uint destination, ReadOnlySpan<byte> payload)

@@ -30,7 +30,7 @@ internal sealed partial class RpmsgRxDispatcher
     private readonly RpmsgDataGate _gate;
     private readonly RpmsgRxRingOwner _owner = new();
     private readonly RpmsgParkedBacklog _parked;
-    // Messages taken from the ring in one go and delivered after their buffers went back, unpublished (TakeBatch).
+    // Messages taken from the ring in one go and delivered after their buffers went back (TakeBatch).
     private readonly RpmsgParkedBacklog _batch;
     private RpmsgRxBuffer[] _held = [];
     private int _dispatcherDeferred;
