@@ -310,11 +310,11 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
                     return false;
             }
             // The take that follows reads this buffer first: its lines start over from the far core now, while the
-            // poller gets there. A hint: a token the take would refuse is skipped.
-            if ((uint)token < (uint)_rxCount)
+            // poller gets there. A hint: a token the take would refuse is skipped, and so is a pool no longer mapped.
+            if ((uint)token < (uint)_rxCount && _pool.TryAcquire(out var pool))
             {
-                using var pool = _pool.Acquire();
-                pool.PrefetchForRead(_poolOffset + (long)token * BufferSize, (int)Math.Min(length, (uint)BufferSize));
+                using (pool)
+                    pool.PrefetchForRead(_poolOffset + (long)token * BufferSize, (int)Math.Min(length, (uint)BufferSize));
             }
             return true;
         }

@@ -95,7 +95,7 @@ internal interface IRpmsgTransport : IDisposable
 
     /// <summary>
     /// Cheap check for pollers. When true, the next message's buffer is on its way into this core's cache (a read
-    /// prefetch, x86 only): the take that follows would otherwise start that transfer only once it gets there.
+    /// prefetch): the take that follows would otherwise start that transfer only once it gets there.
     /// </summary>
     bool RxPending { get; }
 
