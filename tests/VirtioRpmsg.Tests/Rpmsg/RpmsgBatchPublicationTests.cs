@@ -1,4 +1,5 @@
 using VirtioRpmsg.Rpmsg;
+using VirtioRpmsg.Tests.Infrastructure;
 
 namespace VirtioRpmsg.Tests.Rpmsg;
 
@@ -11,6 +12,30 @@ namespace VirtioRpmsg.Tests.Rpmsg;
 /// </summary>
 public class RpmsgBatchPublicationTests
 {
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
+
+    // The remote fills the host's rx ring (8 buffers), then the host fills the remote's: every host tx buffer is with
+    // the remote, so the host gets one back only when the remote polls.
+    private static void FillBothRings(RpmsgEndpoint remoteApp, RpmsgEndpoint hostApp)
+    {
+        int toHost = 0;
+        while (remoteApp.TrySendTo(0x500, [(byte)toHost]))
+            toHost++;
+        Assert.Equal(8, toHost);
+        while (hostApp.TrySendTo(0x400, [1]))
+        {
+        }
+    }
+
+    // The remote's main loop, once, while the host's callback waits: a blocking send (it needs one host rx buffer), then
+    // a poll (which returns the host's tx buffers). The send's failure, if any.
+    private static Exception? RemoteMainLoop(RpmsgLoopback loop, RpmsgEndpoint remoteApp)
+    {
+        var failure = Record.Exception(() => remoteApp.SendTo(0x501, [3], TimeSpan.FromSeconds(3)));
+        loop.Remote.Poll();
+        return failure;
+    }
+
     /// <summary>
     /// A callback that waits for something other than a send of its own (here: a lock held by an application thread of
     /// the same device that is blocked sending) never reaches ParkPending, so nothing publishes the batch's buffers.
@@ -39,70 +64,29 @@ public class RpmsgBatchPublicationTests
         var hostApp = loop.Host.CreateEndpoint(0x502);
         var remoteApp = loop.Remote.CreateEndpoint(0x400);
 
-        // The remote fills the host's rx ring; the host fills the remote's (every host tx buffer is with the remote).
-        int toHost = 0;
-        while (remoteApp.TrySendTo(0x500, [(byte)toHost]))
-            toHost++;
-        Assert.Equal(8, toHost);
-        while (hostApp.TrySendTo(0x400, [1]))
-        {
-        }
+        FillBothRings(remoteApp, hostApp);
 
         // An application thread sends under the lock and blocks for a tx buffer.
         long waitsBefore = loop.Host.Counters.TxBufferWaits;
         var locked = new ManualResetEventSlim();
-        Exception? appFailure = null;
-        var app = new Thread(() =>
+        var app = OtherThread.Start(() =>
         {
             lock (sessionLock)
             {
                 locked.Set();
-                try
-                {
-                    hostApp.SendTo(0x400, [2], TimeSpan.FromSeconds(10));
-                }
-                catch (Exception e)
-                {
-                    appFailure = e;
-                }
+                hostApp.SendTo(0x400, [2], TimeSpan.FromSeconds(10));
             }
         });
-        app.Start();
-        Assert.True(locked.Wait(TimeSpan.FromSeconds(30)));
+        Assert.True(locked.Wait(Bound));
         RpmsgLoopback.WaitForBlockedSenders(loop.Host, waitsBefore);
 
         // The host's poll takes the whole ring as one batch; its first callback waits for the lock.
-        Exception? pollFailure = null;
-        var poller = new Thread(() =>
-        {
-            try
-            {
-                loop.Host.Poll();
-            }
-            catch (Exception e)
-            {
-                pollFailure = e;
-            }
-        });
-        poller.Start();
-        Assert.True(inCallback.Wait(TimeSpan.FromSeconds(30)), "the host's callback did not run");
+        var poller = OtherThread.Start(() => loop.Host.Poll());
+        Assert.True(inCallback.Wait(Bound), "the host's callback did not run");
+        var remoteFailure = RemoteMainLoop(loop, remoteApp);
 
-        // The remote's main loop: a blocking send (one host rx buffer), then a poll (returns the host's tx buffers).
-        Exception? remoteFailure = null;
-        try
-        {
-            remoteApp.SendTo(0x501, [3], TimeSpan.FromSeconds(3));
-        }
-        catch (Exception e)
-        {
-            remoteFailure = e;
-        }
-        loop.Remote.Poll();
-
-        Assert.True(app.Join(TimeSpan.FromSeconds(30)));
-        Assert.True(poller.Join(TimeSpan.FromSeconds(30)));
-        Assert.Null(pollFailure);
-        Assert.Null(appFailure);
+        app.Join(Bound);
+        poller.Join(Bound);
         Assert.True(remoteFailure is null,
             "the peer found no host rx buffer while the host's callback waited: the batch it took was given back but never published (" + remoteFailure?.Message + ")");
         GC.KeepAlive(hostSink);
@@ -132,49 +116,21 @@ public class RpmsgBatchPublicationTests
         });
         var hostSink = loop.Host.CreateEndpoint(0x501);
         var remoteApp = loop.Remote.CreateEndpoint(0x400);
-        int toHost = 0;
-        while (remoteApp.TrySendTo(0x500, [(byte)toHost]))
-            toHost++;
-        Assert.Equal(8, toHost);
-        while (hostApp.TrySendTo(0x400, [1]))
-        {
-        }
+        FillBothRings(remoteApp, hostApp);
 
-        Exception? pollFailure = null;
-        var poller = new Thread(() =>
-        {
-            try
-            {
-                loop.Host.Poll();
-            }
-            catch (Exception e)
-            {
-                pollFailure = e;
-            }
-        });
-        poller.Start();
+        var poller = OtherThread.Start(() => loop.Host.Poll());
         try
         {
-            Assert.True(inCallback.Wait(TimeSpan.FromSeconds(30)), "the host's callback did not run");
-            Exception? remoteFailure = null;
-            try
-            {
-                remoteApp.SendTo(0x501, [3], TimeSpan.FromSeconds(3));
-            }
-            catch (Exception e)
-            {
-                remoteFailure = e;
-            }
-            loop.Remote.Poll();
+            Assert.True(inCallback.Wait(Bound), "the host's callback did not run");
+            var remoteFailure = RemoteMainLoop(loop, remoteApp);
             Assert.True(remoteFailure is null,
                 "the peer found no host rx buffer while the host's callback retried its send: the batch was given back but never published (" + remoteFailure?.Message + ")");
         }
         finally
         {
             giveUp.Set();
-            Assert.True(poller.Join(TimeSpan.FromSeconds(30)));
+            poller.Join(Bound);
         }
-        Assert.Null(pollFailure);
         GC.KeepAlive(hostSink);
     }
 
