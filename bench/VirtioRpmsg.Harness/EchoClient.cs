@@ -9,8 +9,8 @@ namespace VirtioRpmsg.Harness;
 /// dispatcher thread (pinned to one CPU on the first reply) both measures and sends: the first reply
 /// (to the start message) sends <c>depth</c> requests; every later reply records one round trip and
 /// sends the next request. Replies come back in order, so a ring of <c>depth</c> send times suffices. The first
-/// replies are unrecorded: at least <c>warmup</c> of them, for at least <c>minWarmupTime</c> from the first reply.
-/// Nothing on this path allocates.
+/// replies are unrecorded: at least <c>warmup</c> of them, for at least <c>minWarmupTime</c> from the first reply, and,
+/// with a minimum time, until the runtime has stopped compiling (<see cref="JitSettle"/>). Nothing on this path allocates.
 /// </summary>
 internal sealed class EchoClient
 {
@@ -26,6 +26,7 @@ internal sealed class EchoClient
     private readonly LatencyRecorder _recorder = new();
     private readonly ManualResetEventSlim _done = new();
     private readonly long[] _windowStamps;
+    private readonly JitSettle? _settle;
     // Decided when the warm-up ends; until then the run has no end.
     private int _warmup = int.MaxValue;
     private int _total = int.MaxValue;
@@ -48,6 +49,7 @@ internal sealed class EchoClient
         _count = count;
         _cpu = cpu;
         _windowStamps = WindowRate.Stamps(count);
+        _settle = minWarmupTime > TimeSpan.Zero ? new JitSettle() : null;
     }
 
     public LatencyRecorder Recorder => _recorder;
@@ -100,7 +102,8 @@ internal sealed class EchoClient
                 _windowStamps[_windowStampCount++] = now;
         }
         Volatile.Write(ref _received, index + 1);
-        if (_warmup == int.MaxValue && index + 1 >= _minWarmup && now >= _warmUntil)
+        // Every warm-up reply looks at the compiler, so that its quiet time can run alongside the minimum time.
+        if (_warmup == int.MaxValue && (_settle?.IsSettled(now) ?? true) && index + 1 >= _minWarmup && now >= _warmUntil)
             MarkStart(now, index + 1);
         if (index + 1 == _total)
         {

@@ -20,7 +20,8 @@ internal static class EchoRuns
     {
         // The start message: its reply pins the host dispatcher and sends the first requests from there.
         clientEndpoint.SendTo(serverAddress, client.Payload, s_sendTimeout, cancellationToken);
-        var bound = RunBound(request.Warmup + (long)request.Count) + request.MinWarmupTime;
+        var bound = RunBound(request.Warmup + (long)request.Count) + request.MinWarmupTime
+            + (request.MinWarmupTime > TimeSpan.Zero ? JitSettle.Limit : TimeSpan.Zero);
         if (!client.WaitDone(bound, cancellationToken))
             throw new TimeoutException($"echo {request.Label}: {client.Received} of {request.Warmup + request.Count} replies within {bound.TotalSeconds:F0} s\n{diagnostics()}");
         if (client.BadReplies != 0)

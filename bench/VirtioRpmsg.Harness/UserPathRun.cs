@@ -20,6 +20,8 @@ internal static class UserPathRun
     /// only after a tiering delay of 100 ms and more (restarted by every new method compiled), then in stages; a
     /// count-based warm-up of a few tens of milliseconds measured a path's first case in a process partly in
     /// unoptimized code (the pipe's read, whose code nothing else had run, ran 2-3x slower in its first 60 ms).
+    /// A warm-up with this minimum also lasts until the compiler is quiet (<see cref="JitSettle"/>): 400 ms alone
+    /// still left the pipe's read partly unoptimized in some processes.
     /// </summary>
     internal static readonly TimeSpan MinWarmup = TimeSpan.FromMilliseconds(400);
 
@@ -56,7 +58,7 @@ internal static class UserPathRun
             }
         }) { IsBackground = true, Name = $"bench-user-{path}" };
         thread.Start();
-        var bound = EchoRuns.RunBound(block.Warmup + (long)block.Count) + block.MinWarmup + TimeSpan.FromSeconds(5);
+        var bound = EchoRuns.RunBound(block.Warmup + (long)block.Count) + block.MinWarmup + JitSettle.Limit + TimeSpan.FromSeconds(5);
         if (!thread.Join(bound))
             throw new TimeoutException($"user path {path} {WaitNames.Of(wait)}: not done within {bound.TotalSeconds:F0} s\n{host.Dump()}");
         if (failure is not null)
@@ -83,8 +85,8 @@ internal static class UserPathRun
 
     private static UserPathResult Measure(UserPath path, RpmsgWaitStrategy wait, int payloadSize, UserPathBlock block, Action<int> roundTrip)
     {
-        long warmEnd = Stopwatch.GetTimestamp() + (long)(block.MinWarmup.TotalSeconds * Stopwatch.Frequency);
-        for (int i = 0; i < block.Warmup || Stopwatch.GetTimestamp() < warmEnd; i++)
+        var warming = new Warming(block);
+        for (int i = 0; !warming.EndsBefore(i); i++)
             roundTrip(i);
         var recorder = block.Recorder;
         int count = block.Count;
@@ -130,11 +132,15 @@ internal static class UserPathRun
         return idle;
     }
 
-    /// <summary>The warm-up of a loop that records in place (the async loops): at least a block's count and time.</summary>
+    /// <summary>
+    /// A block's warm-up: at least its count and time and, with a minimum time, until the compiler is quiet
+    /// (<see cref="JitSettle"/>, looked at on every warm-up round trip so that its quiet time runs alongside).
+    /// </summary>
     private struct Warming(UserPathBlock block)
     {
         private readonly int _warmup = block.Warmup;
         private readonly long _end = Stopwatch.GetTimestamp() + (long)(block.MinWarmup.TotalSeconds * Stopwatch.Frequency);
+        private readonly JitSettle? _settle = block.MinWarmup > TimeSpan.Zero ? new JitSettle() : null;
         private bool _done;
 
         /// <summary>Round trips recorded so far.</summary>
@@ -143,7 +149,10 @@ internal static class UserPathRun
         /// <summary>True once, before the first recorded round trip <paramref name="i"/>.</summary>
         public bool EndsBefore(int i)
         {
-            if (_done || i < _warmup || Stopwatch.GetTimestamp() < _end)
+            if (_done)
+                return false;
+            long now = Stopwatch.GetTimestamp();
+            if (!(_settle?.IsSettled(now) ?? true) || i < _warmup || now < _end)
                 return false;
             _done = true;
             return true;
