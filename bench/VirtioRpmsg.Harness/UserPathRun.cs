@@ -58,7 +58,8 @@ internal static class UserPathRun
             }
         }) { IsBackground = true, Name = $"bench-user-{path}" };
         thread.Start();
-        var bound = EchoRuns.RunBound(block.Warmup + (long)block.Count) + block.MinWarmup + JitSettle.Limit + TimeSpan.FromSeconds(5);
+        var bound = EchoRuns.RunBound(block.Warmup + (long)block.Count) + block.MinWarmup + JitSettle.Limit + TimeSpan.FromSeconds(5)
+            + (measureIdle ? JitSettle.Limit + TimeSpan.FromSeconds(2) : TimeSpan.Zero);
         if (!thread.Join(bound))
             throw new TimeoutException($"user path {path} {WaitNames.Of(wait)}: not done within {bound.TotalSeconds:F0} s\n{host.Dump()}");
         if (failure is not null)
@@ -116,16 +117,36 @@ internal static class UserPathRun
 
     /// <summary>
     /// The host process's CPU while this thread waits in a blocking Receive with nothing arriving (after the spin
-    /// budget), then one echo wakes it.
+    /// budget and the compiler's settling, <see cref="EchoRuns.MeasureIdleCpu"/>); the end of the measurement cancels
+    /// the Receive.
     /// </summary>
     private static double IdleInReceive(RpmsgEndpoint endpoint, CancellationToken cancellationToken)
     {
         var reply = new byte[endpoint.MaxPayload];
         double idle = 0;
-        var waiter = new Thread(() => idle = EchoRuns.MeasureIdleCpu([Environment.ProcessId], cancellationToken)) { IsBackground = true, Name = "bench-idle-measure" };
+        using var measured = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var waiter = new Thread(() =>
+        {
+            try
+            {
+                idle = EchoRuns.MeasureIdleCpu([Environment.ProcessId], cancellationToken);
+            }
+            finally
+            {
+                measured.Cancel();
+            }
+        }) { IsBackground = true, Name = "bench-idle-measure" };
         waiter.Start();
-        // Receives nothing while the other thread measures; then the echo below wakes it.
-        bool early = endpoint.TryReceive(reply, TimeSpan.FromMilliseconds(700), out _, cancellationToken);
+        bool early;
+        try
+        {
+            // Receives nothing while the other thread measures (it waits for the compiler for up to JitSettle.Limit).
+            early = endpoint.TryReceive(reply, JitSettle.Limit + TimeSpan.FromSeconds(2), out _, measured.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            early = false;
+        }
         waiter.Join();
         if (early)
             throw new InvalidDataException("idle measurement: a message arrived while nothing was sent");
