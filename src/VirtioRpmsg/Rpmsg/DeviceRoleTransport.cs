@@ -272,6 +272,12 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
         }
     }
 
+    public void PrefetchAfterWake()
+    {
+        _rx.Unsynchronized.PrefetchNextLines();
+        _tx.Unsynchronized.PrefetchNextLines();
+    }
+
     public void DisableRxNotifications()
     {
         using var rx = _rx.Enter();

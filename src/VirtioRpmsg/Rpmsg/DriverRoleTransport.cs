@@ -320,6 +320,12 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
         }
     }
 
+    public void PrefetchAfterWake()
+    {
+        _rx.Unsynchronized.PrefetchNextLines();
+        _tx.Unsynchronized.PrefetchNextLines();
+    }
+
     public void DisableRxNotifications()
     {
         using var rx = _rx.Enter();

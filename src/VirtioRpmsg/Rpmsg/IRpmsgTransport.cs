@@ -99,6 +99,13 @@ internal interface IRpmsgTransport : IDisposable
     /// </summary>
     bool RxPending { get; }
 
+    /// <summary>
+    /// After a doorbell wake-up: starts bringing in the ring lines the coming take, buffer release and send touch (both
+    /// queues' indices, their next elements, the peer's event fields). Each was last written by the peer's core; one
+    /// after the other, their transfers were most of a woken side's time. Writes nothing, never throws.
+    /// </summary>
+    void PrefetchAfterWake();
+
     /// <summary>Suppress rx notifications while the dispatcher is awake.</summary>
     void DisableRxNotifications();
 

@@ -178,7 +178,8 @@ internal sealed class RpmsgDispatcherThread
             _tx.WakeIfReturned(transport);
             if (_rx.HandOver.TryLend(token))
                 continue; // a reader waited on the doorbell meanwhile (Interrupt)
-            doorbell.Wait(recheck, token);
+            if (doorbell.Wait(recheck, token))
+                transport.PrefetchAfterWake();
         }
     }
 

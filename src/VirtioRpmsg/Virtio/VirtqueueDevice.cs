@@ -19,7 +19,7 @@ namespace VirtioRpmsg.Virtio;
 /// <see cref="SynchronizedVirtqueue{TQueue}"/>. A <see cref="DescriptorChain"/> is valid until the next
 /// <see cref="TryTakeAvailable"/>.</para>
 /// </remarks>
-public sealed class VirtqueueDevice
+public sealed partial class VirtqueueDevice
 {
     private readonly Vring _vring;
     private readonly AddressMap _buffers;

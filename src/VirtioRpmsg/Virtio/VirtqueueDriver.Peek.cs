@@ -36,4 +36,17 @@ public sealed partial class VirtqueueDriver
         }
         return true;
     }
+
+    /// <summary>
+    /// Prefetches the lines this queue's next take and publication touch (<see cref="Vring.PrefetchDriverLines"/>), so
+    /// that their transfers from the device's core overlap. For a thread just woken by a notification. Reads the
+    /// positions without the caller's lock (a stale one only fetches another line), reads no shared memory, never throws.
+    /// </summary>
+    internal void PrefetchNextLines()
+    {
+        if (!_vring.TryAcquire(out var lease))
+            return;
+        using (lease)
+            _vring.PrefetchDriverLines(lease, _lastUsed & _mask, _availShadow & _mask);
+    }
 }

@@ -200,6 +200,34 @@ public sealed class Vring
     }
 
     /// <summary>Zeroes the whole ring.</summary>
+    /// <summary>
+    /// The driver's lines for its next take and publication, prefetched: used.idx and the used element at
+    /// <paramref name="usedSlot"/> and avail_event to read, avail.idx and the avail entry at <paramref name="availSlot"/>
+    /// to write. Slots are masked by the caller; nothing is read or written.
+    /// </summary>
+    internal void PrefetchDriverLines(in MappingLease lease, int usedSlot, int availSlot)
+    {
+        lease.PrefetchForRead(_usedIdx, 2);
+        lease.PrefetchForRead(_usedRing + 8L * usedSlot, 8);
+        lease.PrefetchForRead(_availEvent, 2);
+        lease.PrefetchForWrite(_availIdx, 2);
+        lease.PrefetchForWrite(_availRing + 2L * availSlot, 2);
+    }
+
+    /// <summary>
+    /// The device's lines for its next take and publication, prefetched: avail.idx and the avail entry at
+    /// <paramref name="availSlot"/> and used_event to read, used.idx and the used element at <paramref name="usedSlot"/>
+    /// to write. Slots are masked by the caller; nothing is read or written.
+    /// </summary>
+    internal void PrefetchDeviceLines(in MappingLease lease, int availSlot, int usedSlot)
+    {
+        lease.PrefetchForRead(_availIdx, 2);
+        lease.PrefetchForRead(_availRing + 2L * availSlot, 2);
+        lease.PrefetchForRead(_usedEvent, 2);
+        lease.PrefetchForWrite(_usedIdx, 2);
+        lease.PrefetchForWrite(_usedRing + 8L * usedSlot, 8);
+    }
+
     internal void Clear(in MappingLease lease) => Clear(lease, 0, Layout.TotalSize);
 
     /// <summary>Zeroes the used ring and <c>avail_event</c> (the part the device writes).</summary>
