@@ -205,27 +205,26 @@ public sealed class Vring
     /// <paramref name="usedSlot"/> and avail_event to read, avail.idx and the avail entry at <paramref name="availSlot"/>
     /// to write. Slots are masked by the caller; nothing is read or written.
     /// </summary>
-    internal void PrefetchDriverLines(in MappingLease lease, int usedSlot, int availSlot)
-    {
-        lease.PrefetchForRead(_usedIdx, 2);
-        lease.PrefetchForRead(_usedRing + 8L * usedSlot, 8);
-        lease.PrefetchForRead(_availEvent, 2);
-        lease.PrefetchForWrite(_availIdx, 2);
-        lease.PrefetchForWrite(_availRing + 2L * availSlot, 2);
-    }
+    internal void PrefetchDriverLines(in MappingLease lease, int usedSlot, int availSlot) =>
+        PrefetchLines(lease, _usedIdx, _usedRing + 8L * usedSlot, 8, _availEvent, _availIdx, _availRing + 2L * availSlot, 2);
 
     /// <summary>
     /// The device's lines for its next take and publication, prefetched: avail.idx and the avail entry at
     /// <paramref name="availSlot"/> and used_event to read, used.idx and the used element at <paramref name="usedSlot"/>
     /// to write. Slots are masked by the caller; nothing is read or written.
     /// </summary>
-    internal void PrefetchDeviceLines(in MappingLease lease, int availSlot, int usedSlot)
+    internal void PrefetchDeviceLines(in MappingLease lease, int availSlot, int usedSlot) =>
+        PrefetchLines(lease, _availIdx, _availRing + 2L * availSlot, 2, _usedEvent, _usedIdx, _usedRing + 8L * usedSlot, 8);
+
+    // The peer's index, its next entry and its event field to read; this side's index and next entry to write.
+    private static void PrefetchLines(in MappingLease lease, long peerIndex, long peerEntry, int peerEntrySize, long peerEvent,
+        long ownIndex, long ownEntry, int ownEntrySize)
     {
-        lease.PrefetchForRead(_availIdx, 2);
-        lease.PrefetchForRead(_availRing + 2L * availSlot, 2);
-        lease.PrefetchForRead(_usedEvent, 2);
-        lease.PrefetchForWrite(_usedIdx, 2);
-        lease.PrefetchForWrite(_usedRing + 8L * usedSlot, 8);
+        lease.PrefetchForRead(peerIndex, 2);
+        lease.PrefetchForRead(peerEntry, peerEntrySize);
+        lease.PrefetchForRead(peerEvent, 2);
+        lease.PrefetchForWrite(ownIndex, 2);
+        lease.PrefetchForWrite(ownEntry, ownEntrySize);
     }
 
     internal void Clear(in MappingLease lease) => Clear(lease, 0, Layout.TotalSize);
