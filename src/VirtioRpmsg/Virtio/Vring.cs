@@ -199,7 +199,6 @@ public sealed class Vring
         lease.WriteUInt64(at + 8, length | ((ulong)flags << 32) | ((ulong)next << 48));
     }
 
-    /// <summary>Zeroes the whole ring.</summary>
     /// <summary>
     /// The driver's lines for its next take and publication, prefetched: used.idx and the used element at
     /// <paramref name="usedSlot"/> and avail_event to read, avail.idx and the avail entry at <paramref name="availSlot"/>
@@ -227,6 +226,7 @@ public sealed class Vring
         lease.PrefetchForWrite(ownEntry, ownEntrySize);
     }
 
+    /// <summary>Zeroes the whole ring.</summary>
     internal void Clear(in MappingLease lease) => Clear(lease, 0, Layout.TotalSize);
 
     /// <summary>Zeroes the used ring and <c>avail_event</c> (the part the device writes).</summary>
