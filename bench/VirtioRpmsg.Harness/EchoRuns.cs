@@ -134,9 +134,10 @@ internal static class EchoRuns
         {
             // Let the spin budget run out and background tier-up compilation of the run's methods settle: the end of a
             // run compiles new methods, and their tier-up ~100 ms later fell inside the measurement (3.4 % once).
-            var settle = new JitSettle();
+            // At most a second: other work in the process (tests running beside a quick report) keeps the count moving.
+            var settle = new JitSettle(JitSettle.CompiledMethods, JitSettle.Quiet, TimeSpan.FromSeconds(1));
             long waitEnd = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 5;
-            while (!settle.IsSettled(Stopwatch.GetTimestamp()) || Stopwatch.GetTimestamp() < waitEnd)
+            while (!cancellationToken.IsCancellationRequested && (!settle.IsSettled(Stopwatch.GetTimestamp()) || Stopwatch.GetTimestamp() < waitEnd))
                 cancellationToken.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(10));
             cancellationToken.ThrowIfCancellationRequested();
             var before = TotalCpu(processes);

@@ -28,13 +28,16 @@ internal sealed class JitSettle
     private long _count;
     private long _since;
 
-    /// <summary>Watches the process's compiled-method count (<see cref="JitInfo.GetCompiledMethodCount"/>).</summary>
+    /// <summary>The process's compiled-method count (<see cref="JitInfo.GetCompiledMethodCount"/>), what the default watches.</summary>
+    public static readonly Func<long> CompiledMethods = static () => JitInfo.GetCompiledMethodCount();
+
+    /// <summary>Watches <see cref="CompiledMethods"/> with <see cref="Quiet"/> and <see cref="Limit"/>.</summary>
     public JitSettle()
-        : this(static () => JitInfo.GetCompiledMethodCount(), Quiet, Limit)
+        : this(CompiledMethods, Quiet, Limit)
     {
     }
 
-    /// <summary>Watches <paramref name="compiledCount"/> (tests give their own).</summary>
+    /// <summary>Watches <paramref name="compiledCount"/> (tests give their own) with its own quiet time and limit.</summary>
     internal JitSettle(Func<long> compiledCount, TimeSpan quiet, TimeSpan limit)
     {
         _compiledCount = compiledCount;

@@ -124,6 +124,7 @@ internal static class UserPathRun
     {
         var reply = new byte[endpoint.MaxPayload];
         double idle = 0;
+        Exception? failed = null;
         using var measured = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var waiter = new Thread(() =>
         {
@@ -131,23 +132,33 @@ internal static class UserPathRun
             {
                 idle = EchoRuns.MeasureIdleCpu([Environment.ProcessId], cancellationToken);
             }
+            catch (Exception e)
+            {
+                failed = e; // reported by the caller's thread: an exception here would end the process
+            }
             finally
             {
                 measured.Cancel();
             }
         }) { IsBackground = true, Name = "bench-idle-measure" };
         waiter.Start();
-        bool early;
+        bool early = false;
         try
         {
-            // Receives nothing while the other thread measures (it waits for the compiler for up to JitSettle.Limit).
+            // Receives nothing while the other thread measures (it waits for the compiler first, JitSettle).
             early = endpoint.TryReceive(reply, JitSettle.Limit + TimeSpan.FromSeconds(2), out _, measured.Token);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            early = false;
+            // The measurement ended.
         }
-        waiter.Join();
+        finally
+        {
+            waiter.Join(); // before the token source is disposed: the measuring thread cancels it last
+        }
+        cancellationToken.ThrowIfCancellationRequested();
+        if (failed is not null)
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failed);
         if (early)
             throw new InvalidDataException("idle measurement: a message arrived while nothing was sent");
         return idle;
