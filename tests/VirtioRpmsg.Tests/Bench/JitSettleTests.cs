@@ -49,4 +49,13 @@ public class JitSettleTests
             Assert.False(settle.IsSettled(Ticks(ms)), $"settled at {ms} ms while compiling");
         Assert.True(settle.IsSettled(Ticks(5000)));
     }
+
+    [Fact]
+    public void AnIdleMeasurement_CancelledDuringItsWaitForTheCompiler_ThrowsCancellation()
+    {
+        // Its wait for the compiler stops at the cancel; a cancelled measurement reports nothing.
+        using var cancel = new CancellationTokenSource();
+        cancel.Cancel();
+        Assert.Throws<OperationCanceledException>(() => EchoRuns.MeasureIdleCpu([Environment.ProcessId], cancel.Token));
+    }
 }
