@@ -33,7 +33,7 @@ public static class UserPathReportWriter
         md.AppendLine("thread in interrupt mode (the remote's CPU stands for a remote processor). The cases of a mode take turns: each runs");
         md.AppendLine($"in {CrossProcessEchoScenario.UserPathRounds} blocks of an equal share of its round trips, path after path, round after round, so that a ratio compares cases over");
         md.AppendLine("the same stretch of time (the VM's placement and wake-up cost move within seconds). Each path's first block warms up");
-        md.AppendLine("for at least 400 ms (the runtime's tiered compilation). \"x callback\" divides by the callback path's figure in the same mode; \"x C\" by the");
+        md.AppendLine($"for at least {UserPathRun.MinWarmup.TotalMilliseconds:F0} ms, and until the process has compiled nothing for {JitSettle.Quiet.TotalMilliseconds:F0} ms or {JitSettle.Limit.TotalSeconds:F0} s have passed (the runtime's tiered compilation). \"x callback\" divides by the callback path's figure in the same mode; \"x C\" by the");
         md.AppendLine("baseline (busy-poll and hybrid: cache-line ping-pong; interrupt: eventfd ping-pong) of a short probe run just before the case,");
         md.AppendLine("or of the run's opening baseline without one. \"C p50 before / after\": the probes before its first block and after the mode's last, \"(moved)\" when the vCPU");
         md.AppendLine("placement changed during it; a path and its callback on different placements compare different machines (a target");
