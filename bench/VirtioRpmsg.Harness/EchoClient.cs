@@ -9,8 +9,8 @@ namespace VirtioRpmsg.Harness;
 /// dispatcher thread (pinned to one CPU on the first reply) both measures and sends: the first reply
 /// (to the start message) sends <c>depth</c> requests; every later reply records one round trip and
 /// sends the next request. Replies come back in order, so a ring of <c>depth</c> send times suffices. The first
-/// replies are unrecorded: at least <c>warmup</c> of them, for at least <c>minWarmupTime</c> from the first reply, and,
-/// with a minimum time, until the runtime has stopped compiling (<see cref="JitSettle"/>). Nothing on this path allocates.
+/// replies are unrecorded (<see cref="Warmup"/>: at least <c>warmup</c> of them, for at least <c>minWarmupTime</c> from the
+/// first reply, and with a minimum time until the runtime has stopped compiling). Nothing on this path allocates.
 /// </summary>
 internal sealed class EchoClient
 {
@@ -19,18 +19,17 @@ internal sealed class EchoClient
     private readonly uint _destination;
     private readonly byte[] _payload;
     private readonly long[] _sendTimes;
-    private readonly int _minWarmup;
-    private readonly long _minWarmupTicks;
+    private readonly int _warmupCount;
+    private readonly TimeSpan _minWarmupTime;
     private readonly int _count;
     private readonly int _cpu;
     private readonly LatencyRecorder _recorder = new();
     private readonly ManualResetEventSlim _done = new();
     private readonly long[] _windowStamps;
-    private readonly JitSettle? _settle;
     // Decided when the warm-up ends; until then the run has no end.
     private int _warmup = int.MaxValue;
     private int _total = int.MaxValue;
-    private long _warmUntil;
+    private Warmup? _warming; // from the first reply
     private int _windowStampCount;
     private bool _started;
     private int _sent;
@@ -44,12 +43,11 @@ internal sealed class EchoClient
         for (int i = 0; i < _payload.Length; i++)
             _payload[i] = (byte)(i * 7 + 1);
         _sendTimes = new long[depth];
-        _minWarmup = warmup;
-        _minWarmupTicks = (long)(minWarmupTime.TotalSeconds * Stopwatch.Frequency);
+        _warmupCount = warmup;
+        _minWarmupTime = minWarmupTime;
         _count = count;
         _cpu = cpu;
         _windowStamps = WindowRate.Stamps(count);
-        _settle = minWarmupTime > TimeSpan.Zero ? new JitSettle() : null;
     }
 
     public LatencyRecorder Recorder => _recorder;
@@ -85,8 +83,8 @@ internal sealed class EchoClient
         {
             _started = true;
             CpuAffinity.PinCurrentThread(_cpu);
-            _warmUntil = now + _minWarmupTicks;
-            if (_minWarmup == 0 && _minWarmupTicks == 0)
+            _warming = new Warmup(_warmupCount, _minWarmupTime, now);
+            if (_warming.IsOver(0, now))
                 MarkStart(Stopwatch.GetTimestamp(), 0);
             for (int i = 0; i < _sendTimes.Length && _sent < _total; i++)
                 SendNext(endpoint);
@@ -102,8 +100,7 @@ internal sealed class EchoClient
                 _windowStamps[_windowStampCount++] = now;
         }
         Volatile.Write(ref _received, index + 1);
-        // Every warm-up reply looks at the compiler, so that its quiet time can run alongside the minimum time.
-        if (_warmup == int.MaxValue && (_settle?.IsSettled(now) ?? true) && index + 1 >= _minWarmup && now >= _warmUntil)
+        if (_warmup == int.MaxValue && _warming!.IsOver(index + 1, now))
             MarkStart(now, index + 1);
         if (index + 1 == _total)
         {

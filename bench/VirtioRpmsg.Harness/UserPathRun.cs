@@ -164,15 +164,10 @@ internal static class UserPathRun
         return idle;
     }
 
-    /// <summary>
-    /// A block's warm-up: at least its count and time and, with a minimum time, until the compiler is quiet
-    /// (<see cref="JitSettle"/>, looked at on every warm-up round trip so that its quiet time runs alongside).
-    /// </summary>
+    /// <summary>A block's warm-up (<see cref="Warmup"/>: its count and time, and the compiler), then its recorded round trips.</summary>
     private struct Warming(UserPathBlock block)
     {
-        private readonly int _warmup = block.Warmup;
-        private readonly long _end = Stopwatch.GetTimestamp() + (long)(block.MinWarmup.TotalSeconds * Stopwatch.Frequency);
-        private readonly JitSettle? _settle = block.MinWarmup > TimeSpan.Zero ? new JitSettle() : null;
+        private readonly Warmup _rule = new(block.Warmup, block.MinWarmup, Stopwatch.GetTimestamp());
         private bool _done;
 
         /// <summary>Round trips recorded so far.</summary>
@@ -181,10 +176,7 @@ internal static class UserPathRun
         /// <summary>True once, before the first recorded round trip <paramref name="i"/>.</summary>
         public bool EndsBefore(int i)
         {
-            if (_done)
-                return false;
-            long now = Stopwatch.GetTimestamp();
-            if (!(_settle?.IsSettled(now) ?? true) || i < _warmup || now < _end)
+            if (_done || !_rule.IsOver(i, Stopwatch.GetTimestamp()))
                 return false;
             _done = true;
             return true;
