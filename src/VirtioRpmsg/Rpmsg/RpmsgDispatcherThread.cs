@@ -226,6 +226,25 @@ internal sealed class RpmsgDispatcherThread
         }
     }
 
+    /// <summary>
+    /// A reader's thread woken by the doorbell it held (<see cref="RpmsgDoorbellHandOver"/>) prefetches the ring lines
+    /// its take touches, as the dispatcher thread does after its own wait (<see cref="IRpmsgTransport.PrefetchAfterWake"/>).
+    /// Never throws.
+    /// </summary>
+    internal static void PrefetchAfterWake(RpmsgDevice device)
+    {
+        if (!device.Gate.TryEnter(out var transport))
+            return;
+        try
+        {
+            transport.PrefetchAfterWake();
+        }
+        finally
+        {
+            device.Gate.Exit();
+        }
+    }
+
     private bool SpinUntilWork(IRpmsgTransport transport, IDoorbell doorbell, Deadline until, CancellationToken token)
     {
         int i = 0;

@@ -243,7 +243,8 @@ internal sealed partial class RpmsgDoorbellHandOver
                 int slice = deadline.RemainingMillisecondsCappedAt(recheck);
                 if (slice == 0)
                     return false;
-                _device.Doorbell.Wait(TimeSpan.FromMilliseconds(slice), token);
+                if (_device.Doorbell.Wait(TimeSpan.FromMilliseconds(slice), token))
+                    RpmsgDispatcherThread.PrefetchAfterWake(_device);
                 contention.Reset();
             }
         }
