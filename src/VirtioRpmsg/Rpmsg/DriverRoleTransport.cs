@@ -141,7 +141,12 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
         using (var tx = _tx.Enter())
         {
             kick = AddAndPublish(tx.Queue, id, length);
-            PrefetchNextTxBuffers(length);
+            // A zero-copy send holds no lease on the pool: a pool unmapped by now only goes without the hint.
+            if (_pool.TryAcquire(out var pool))
+            {
+                using (pool)
+                    PrefetchNextTxBuffers(pool, length);
+            }
         }
         if (kick)
             _doorbell.Ring();
@@ -157,16 +162,11 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
     // (docs/memory-ordering.md). After this publication, so the peer does not wait for it. Nothing is written, and it
     // never throws (the message is already sent). length <= BufferSize (SubmitTx checks it; a copy's payload was
     // checked against MaxPayload), so every line is inside its buffer.
-    private void PrefetchNextTxBuffers(int length)
+    private void PrefetchNextTxBuffers(in MappingLease pool, int length)
     {
         int buffers = Math.Min(PrefetchAheadBuffers, _freeCount);
-        if (buffers == 0 || !_pool.TryAcquire(out var pool))
-            return;
-        using (pool)
-        {
-            for (int k = 0; k < buffers; k++)
-                pool.PrefetchForWrite(_poolOffset + (long)_freeTx[Wrap(_freeStart + k)] * BufferSize, length);
-        }
+        for (int k = 0; k < buffers; k++)
+            pool.PrefetchForWrite(_poolOffset + (long)_freeTx[Wrap(_freeStart + k)] * BufferSize, length);
     }
 
     public bool TrySendCopy(uint source, uint destination, ReadOnlySpan<byte> payload, RpmsgTxTurn? yieldTo = null)
@@ -177,18 +177,23 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
         {
             if (yieldTo is { ApplicationMustWait: true } || !TryTakeFree(tx.Queue, out int id))
                 return false;
+            MappingLease lease;
             try
             {
-                using var lease = _pool.Acquire();
-                Buffer(id, BufferSize).Fill(lease, source, destination, payload);
+                lease = _pool.Acquire();
             }
             catch (RegionClosedException)
             {
                 PutBackFirst(id);
                 throw;
             }
-            kick = AddAndPublish(tx.Queue, id, length);
-            PrefetchNextTxBuffers(length);
+            // One lease for the fill and, after the publication, the prefetch.
+            using (lease)
+            {
+                Buffer(id, BufferSize).Fill(lease, source, destination, payload);
+                kick = AddAndPublish(tx.Queue, id, length);
+                PrefetchNextTxBuffers(lease, length);
+            }
         }
         if (kick)
             _doorbell.Ring();
