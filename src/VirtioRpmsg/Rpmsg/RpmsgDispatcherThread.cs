@@ -31,18 +31,8 @@ internal sealed class RpmsgDispatcherThread
     private readonly RpmsgTxPath _tx;
     private readonly TimeSpan _spinBudget;
     private Thread? _thread;
-    private long _lastDrain;
-
-    // While the loop works or spins it does not wait on the doorbell, so it reads the peer's kicks
-    // here: kicks that came anyway (a peer that ignores the suppression hint, tx-return notifications
-    // armed for a sender, a kick that raced the disable). A peer whose kick blocks (OpenAMP's one-byte
-    // send() on a Unix socket) would otherwise fill the doorbell and hang. Every 100 us bounds the
-    // backlog far below a socket buffer at one syscall per 100 us.
-    // An eventfd counts kicks in a 64-bit counter that cannot fill (and a polling doorbell has nothing
-    // to drain), so with those the awake loop skips the syscall: a kick left pending only makes the next
-    // Wait return at once, and every wait re-checks the ring anyway.
-    private static readonly long DrainInterval = Stopwatch.Frequency / 10_000;
-    private readonly bool _drainWhileAwake;
+    // While the loop works or spins it does not wait on the doorbell: kicks that come anyway are read here.
+    private readonly RpmsgKickDrain _drain = new();
 
     /// <summary>How long the loop sleeps (kicks off) while readers poll the ring before it looks again.</summary>
     internal static readonly TimeSpan HelperRecheck = TimeSpan.FromMilliseconds(1);
@@ -53,7 +43,6 @@ internal sealed class RpmsgDispatcherThread
         _rx = rx;
         _tx = tx;
         _spinBudget = SpinBudget(device.Options);
-        _drainWhileAwake = device.Doorbell is not (EventFdDoorbell or PollingDoorbell);
     }
 
     /// <summary>How long the loop spins while idle before blocking, per strategy.</summary>
@@ -155,7 +144,7 @@ internal sealed class RpmsgDispatcherThread
             transport.DisableRxNotifications();
             if (owner.HasHelpers && SleepWhileHelped(transport, doorbell, token))
                 continue;
-            DrainIfDue(doorbell);
+            _drain.DrainIfDue(doorbell);
             if (!_rx.TryProcessPendingOwned(64, out int handled))
             {
                 // A Poll owns the rx ring (and hands it back with everything handled). Sleep on the
@@ -260,22 +249,10 @@ internal sealed class RpmsgDispatcherThread
             {
                 if (until.IsExpired)
                     return false;
-                DrainIfDue(doorbell);
+                _drain.DrainIfDue(doorbell);
             }
             RpmsgSpinPause.After(i);
         }
         return false;
-    }
-
-    /// <summary>Consumes pending kicks without waiting, at most once per <see cref="DrainInterval"/>.</summary>
-    private void DrainIfDue(IDoorbell doorbell)
-    {
-        if (!_drainWhileAwake)
-            return;
-        long now = Stopwatch.GetTimestamp();
-        if (now - _lastDrain < DrainInterval)
-            return;
-        _lastDrain = now;
-        doorbell.Drain();
     }
 }

@@ -29,6 +29,8 @@ internal sealed partial class RpmsgRxDispatcher
     private readonly RpmsgDeviceCounters _counters;
     private readonly RpmsgDataGate _gate;
     private readonly RpmsgRxRingOwner _owner = new();
+    // A CallerPoll Poll reads the kicks that come anyway (on the ring owner's thread).
+    private readonly RpmsgKickDrain _drain = new();
     private readonly RpmsgParkedBacklog _parked;
     // Messages taken from the ring in one go and delivered after their buffers went back (TakeBatch).
     private readonly RpmsgParkedBacklog _batch;
@@ -200,7 +202,7 @@ internal sealed partial class RpmsgRxDispatcher
     {
         try
         {
-            _device.Doorbell.Drain();
+            _drain.DrainIfDue(_device.Doorbell);
         }
         catch (ObjectDisposedException)
         {

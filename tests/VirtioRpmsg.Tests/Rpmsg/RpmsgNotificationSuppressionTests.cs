@@ -53,6 +53,11 @@ public class RpmsgNotificationSuppressionTests
             remote: o => o.WaitStrategy = pollHost ? RpmsgWaitStrategy.Interrupt : RpmsgWaitStrategy.CallerPoll);
         var (poller, pollerBell, peerBell) = pollHost ? (loop.Host, loop.HostDoorbell, loop.RemoteDoorbell) : (loop.Remote, loop.RemoteDoorbell, loop.HostDoorbell);
         Assert.True(peerBell.Ring(), "the peer's kick was not delivered");
+        // A Poll reads the doorbell at most once per RpmsgKickDrain.Interval (a system call each): the link-up's polls
+        // may have read it just now, so one interval passes first. Waited out on the clock, not a sleep for a race.
+        long due = System.Diagnostics.Stopwatch.GetTimestamp() + RpmsgKickDrain.Interval;
+        while (System.Diagnostics.Stopwatch.GetTimestamp() < due)
+            Thread.SpinWait(1);
         poller.Poll();
         Assert.False(pollerBell.Drain(), "Poll left the peer's kick pending on the doorbell");
     }

@@ -1,0 +1,44 @@
+using System.Diagnostics;
+using VirtioRpmsg.Platform;
+
+namespace VirtioRpmsg.Rpmsg;
+
+/// <summary>
+/// Reads the peer's kicks while nobody waits on the doorbell: a dispatcher thread that works or spins, and a
+/// <see cref="RpmsgWaitStrategy.CallerPoll"/> device's <see cref="RpmsgDevice.Poll"/>. At most once per
+/// <see cref="Interval"/>, and not at all where kicks cannot pile up. Used by one thread at a time (the ring's owner).
+/// </summary>
+/// <remarks>
+/// Kicks come even then: a peer that ignores the suppression hint, tx-return notifications armed for a sender, a kick
+/// that raced the disable. A peer whose kick blocks (OpenAMP's one-byte send() on a Unix socket) would fill the doorbell
+/// and hang, so they are read; every 100 us bounds the backlog far below a socket buffer at one system call per 100 us.
+/// An eventfd counts kicks in a 64-bit counter that cannot fill, and a polling doorbell has nothing to read: there the
+/// system call is skipped (on the project's VM it cost a CallerPoll ping about 1 us per look, docs/benchmarks-notes.md,
+/// sixteenth round). A kick left pending only makes the next wait return at once, and every wait re-checks the ring.
+/// </remarks>
+internal sealed class RpmsgKickDrain
+{
+    /// <summary>The shortest time between two reads of the doorbell.</summary>
+    internal static readonly long Interval = Stopwatch.Frequency / 10_000;
+
+    private long _last;
+
+    /// <summary>True when kicks can pile up in <paramref name="doorbell"/> (it is not an eventfd or a polling doorbell).</summary>
+    internal static bool IsNeeded(IDoorbell doorbell) => doorbell is not (EventFdDoorbell or PollingDoorbell);
+
+    /// <summary>Reads <paramref name="doorbell"/>'s pending kicks without waiting, if it needs that and its time has come.</summary>
+    internal void DrainIfDue(IDoorbell doorbell)
+    {
+        if (IsNeeded(doorbell))
+            DrainIfDue(doorbell, Stopwatch.GetTimestamp());
+    }
+
+    /// <summary><see cref="DrainIfDue(IDoorbell)"/> at <paramref name="now"/> (Stopwatch ticks; tests give their own).</summary>
+    internal void DrainIfDue(IDoorbell doorbell, long now)
+    {
+        if (!IsNeeded(doorbell) || now - _last < Interval)
+            return;
+        _last = now;
+        doorbell.Drain();
+    }
+}
