@@ -17,44 +17,108 @@ internal static class EchoLoop
     /// checks each echo (content and source) and records the round trip; <paramref name="progress"/> gets the
     /// number done after each one. Returns the number verified (all, or it throws a <see cref="CliFailure"/>).
     /// </summary>
-    public static int Run(RpmsgChannel channel, int count, int size, LongHistogram histogram, Action<int>? progress, CancellationToken ct)
+    public static int Run(RpmsgChannel channel, int count, int size, LongHistogram histogram, Action<int>? progress, CancellationToken ct) =>
+        Run(new Exchange(channel, size), count, histogram, progress, ct);
+
+    /// <inheritdoc cref="Run(RpmsgChannel, int, int, LongHistogram, Action{int}?, CancellationToken)"/>
+    public static int Run(Exchange exchange, int count, LongHistogram histogram, Action<int>? progress, CancellationToken ct)
     {
-        var endpoint = channel.Endpoint;
-        bool callerPolls = HostLink.CallerPolls(channel.Device);
-        var timeout = HostLink.StepTimeout;
-        byte[] payload = new byte[size];
-        byte[] echo = new byte[endpoint.MaxPayload];
         long highest = histogram.HighestTrackableValue;
         for (int i = 0; i < count; i++)
         {
-            ct.ThrowIfCancellationRequested();
-            Fill(payload, i);
-            long start = Stopwatch.GetTimestamp();
-            RpmsgReceiveResult received = default;
-            bool arrived;
-            try
-            {
-                endpoint.Send(payload, timeout, ct);
-                arrived = callerPolls
-                    ? HostLink.PollUntil(channel.Device, () => endpoint.TryReceive(echo, TimeSpan.Zero, out received), timeout, ct)
-                    : endpoint.TryReceive(echo, timeout, out received, ct);
-            }
-            catch (Exception e) when (GoneAway(channel, e))
-            {
-                // The remote destroyed the service (or the link went down) mid-run: a result to report, not a crash.
-                throw new CliFailure($"message {i}: the service '{channel.Name}' went away after {i} verified echoes ({Describe(e)}); {DeviceCounters(channel.Device)}");
-            }
-            if (!arrived)
-                throw new CliFailure($"message {i}: no echo within {timeout.TotalSeconds} s; {DeviceCounters(channel.Device)}");
-            long elapsed = Stopwatch.GetTimestamp() - start;
-            if (received.Source != channel.RemoteAddress)
-                throw new CliFailure($"message {i}: the echo came from 0x{received.Source:X}, expected 0x{channel.RemoteAddress:X}");
-            if (received.Length != size || !echo.AsSpan(0, received.Length).SequenceEqual(payload))
-                throw new CliFailure($"message {i}: the echo differs from what was sent ({received.Length} bytes back for {size} sent)");
+            long elapsed = exchange.RoundTrip(ct);
             histogram.RecordValue(Math.Min(elapsed, highest));
             progress?.Invoke(i + 1);
         }
         return count;
+    }
+
+    /// <summary>
+    /// Round trips like <see cref="Run(Exchange, int, LongHistogram, Action{int}?, CancellationToken)"/>, each checked but
+    /// none recorded, until <paramref name="minTime"/> has passed and the runtime has compiled nothing for a while (at
+    /// most a few seconds more; the harness's rule, <see cref="Harness.Warmup"/>). Returns the round trips made.
+    /// </summary>
+    /// <remarks>
+    /// A .NET process starts on unoptimized code: a ping of 1,000 or even 200,000 round trips measured mostly that, and
+    /// read 1.7-1.9 times the steady round trip in busy-poll and hybrid (docs/benchmarks-notes.md, sixteenth round).
+    /// </remarks>
+    public static int WarmUp(Exchange exchange, TimeSpan minTime, CancellationToken ct)
+    {
+        if (minTime <= TimeSpan.Zero)
+            return 0;
+        var warmup = new Harness.Warmup(WarmupLeast, minTime, Stopwatch.GetTimestamp());
+        int done = 0;
+        do
+        {
+            exchange.RoundTrip(ct);
+            done++;
+        }
+        while (!warmup.IsOver(done, Stopwatch.GetTimestamp()));
+        return done;
+    }
+
+    /// <summary>The fewest round trips a warm-up makes, however short its time.</summary>
+    public const int WarmupLeast = 100;
+
+    /// <summary>
+    /// One channel's echo round trips, one at a time: each message's content differs, each echo's content and source
+    /// are checked. Holds its buffers, so a round trip allocates nothing.
+    /// </summary>
+    public sealed class Exchange
+    {
+        private readonly RpmsgChannel _channel;
+        private readonly RpmsgEndpoint _endpoint;
+        private readonly bool _callerPolls;
+        private readonly TimeSpan _timeout = HostLink.StepTimeout;
+        private readonly byte[] _payload;
+        private readonly byte[] _echo;
+        private RpmsgReceiveResult _received;
+        private int _sequence;
+
+        public Exchange(RpmsgChannel channel, int size)
+        {
+            _channel = channel;
+            _endpoint = channel.Endpoint;
+            _callerPolls = HostLink.CallerPolls(channel.Device);
+            _payload = new byte[size];
+            _echo = new byte[_endpoint.MaxPayload];
+        }
+
+        /// <summary>Round trips made so far (warm-up included).</summary>
+        public int Sequence => _sequence;
+
+        /// <summary>Sends the next message and waits for its echo; returns the round trip in Stopwatch ticks.</summary>
+        public long RoundTrip(CancellationToken ct)
+        {
+            ct.ThrowIfCancellationRequested();
+            int i = _sequence;
+            Fill(_payload, i);
+            long start = Stopwatch.GetTimestamp();
+            bool arrived;
+            try
+            {
+                _endpoint.Send(_payload, _timeout, ct);
+                arrived = _callerPolls
+                    ? HostLink.PollUntil(_channel.Device, this, static x => x.TryTakeEcho(), _timeout, ct)
+                    : _endpoint.TryReceive(_echo, _timeout, out _received, ct);
+            }
+            catch (Exception e) when (GoneAway(_channel, e))
+            {
+                // The remote destroyed the service (or the link went down) mid-run: a result to report, not a crash.
+                throw new CliFailure($"message {i}: the service '{_channel.Name}' went away after {i} verified echoes ({Describe(e)}); {DeviceCounters(_channel.Device)}");
+            }
+            if (!arrived)
+                throw new CliFailure($"message {i}: no echo within {_timeout.TotalSeconds} s; {DeviceCounters(_channel.Device)}");
+            long elapsed = Stopwatch.GetTimestamp() - start;
+            if (_received.Source != _channel.RemoteAddress)
+                throw new CliFailure($"message {i}: the echo came from 0x{_received.Source:X}, expected 0x{_channel.RemoteAddress:X}");
+            if (_received.Length != _payload.Length || !_echo.AsSpan(0, _received.Length).SequenceEqual(_payload))
+                throw new CliFailure($"message {i}: the echo differs from what was sent ({_received.Length} bytes back for {_payload.Length} sent)");
+            _sequence = i + 1;
+            return elapsed;
+        }
+
+        private bool TryTakeEcho() => _endpoint.TryReceive(_echo, TimeSpan.Zero, out _received);
     }
 
     /// <summary>

@@ -88,34 +88,51 @@ internal static class HostLink
 
     /// <summary>
     /// Waits until <paramref name="done"/>, polling the device on this thread when it has no dispatcher; false after
-    /// <paramref name="timeout"/>. Spins while there was progress in the last <see cref="SpinBudget"/>, then
-    /// sleeps a millisecond between checks, so a long wait does not burn a core.
+    /// <paramref name="timeout"/>. See <see cref="PollUntil{TState}"/>.
     /// </summary>
-    public static bool PollUntil(RpmsgDevice host, Func<bool> done, TimeSpan timeout, CancellationToken ct)
+    public static bool PollUntil(RpmsgDevice host, Func<bool> done, TimeSpan timeout, CancellationToken ct) =>
+        PollUntil(host, done, static d => d(), timeout, ct);
+
+    /// <summary>
+    /// Waits until <paramref name="done"/>(<paramref name="state"/>), polling the device on this thread when it has
+    /// no dispatcher; false after <paramref name="timeout"/>. The first <see cref="PauseFreeLooks"/> looks that find
+    /// nothing follow each other at once (in a ping the echo is under way), then each pauses briefly, and once
+    /// <see cref="SpinBudget"/> passed without progress each sleeps a millisecond, so a long wait does not burn a core.
+    /// A static <paramref name="done"/> with its state in <paramref name="state"/> allocates nothing per wait.
+    /// </summary>
+    public static bool PollUntil<TState>(RpmsgDevice host, TState state, Func<TState, bool> done, TimeSpan timeout, CancellationToken ct)
     {
         var deadline = Deadline.Within(timeout);
-        long now = Stopwatch.GetTimestamp();
-        long budget = (long)(SpinBudget.TotalSeconds * Stopwatch.Frequency);
-        long spinUntil = now + budget;
         bool poll = CallerPolls(host);
-        while (!done())
+        int empty = 0;
+        long spinUntil = 0;
+        while (!done(state))
         {
             ct.ThrowIfCancellationRequested();
-            now = Stopwatch.GetTimestamp();
             if (poll && host.Poll() > 0)
             {
-                spinUntil = now + budget;
+                empty = 0;
                 continue;
             }
+            // A pause of 20 spins here (about 0.9 us on the project's VM) used to make a busy-poll ping take twice
+            // as long as the library's own busy-poll receive (docs/benchmarks-notes.md, sixteenth round).
+            if (++empty <= PauseFreeLooks)
+                continue;
             if (deadline.IsExpired)
                 return false;
+            long now = Stopwatch.GetTimestamp();
+            if (empty == PauseFreeLooks + 1)
+                spinUntil = now + (long)(SpinBudget.TotalSeconds * Stopwatch.Frequency);
             if (now < spinUntil)
-                Thread.SpinWait(20);
+                Thread.SpinWait(1);
             else
                 Thread.Sleep(1);
         }
         return true;
     }
+
+    /// <summary>Looks without a pause before <see cref="PollUntil{TState}"/> pauses between them (as the library's own spins do).</summary>
+    public const int PauseFreeLooks = 256;
 
     /// <summary>"NS, EVENT_IDX" for the negotiated feature bits.</summary>
     public static string FeatureNames(uint features)

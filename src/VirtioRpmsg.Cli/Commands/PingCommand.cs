@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Diagnostics;
 using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Rpmsg;
 using VirtioRpmsg.Simulation;
@@ -15,6 +16,11 @@ internal static class PingCommand
     /// <summary>Runs shorter than this many round trips finish too fast for a progress bar to help.</summary>
     private const int ProgressThreshold = 10_000;
 
+    /// <summary>The default warm-up: the harness's echo cases warm up as long (docs/benchmarks.md).</summary>
+    internal const int DefaultWarmupMilliseconds = 500;
+
+    internal const int MaxWarmupMilliseconds = 60_000;
+
     public static Command Create()
     {
         var count = CliOptions.Count(1000, "Round trips; every echo is checked.");
@@ -26,30 +32,47 @@ internal static class PingCommand
         {
             Description = "Afterwards run the C baseline (vrpmsg-pingpong: cache-line and eventfd ping-pong between two processes) and print the ping's p50 as ratios to it.",
         };
+        var warmup = new Option<int>("--warmup")
+        {
+            Description = "Echo for at least this many milliseconds before recording (checked, not recorded), and until the runtime has compiled the path: a .NET process starts on unoptimized code. 0 records from the first round trip.",
+            DefaultValueFactory = _ => DefaultWarmupMilliseconds,
+            HelpName = "ms",
+        };
+        warmup.Validators.Add(r =>
+        {
+            int value = r.GetValueOrDefault<int>();
+            if (value is < 0 or > MaxWarmupMilliseconds)
+                r.AddError($"--warmup must be 0 to {MaxWarmupMilliseconds} milliseconds, not {value}");
+        });
         var cpus = CliOptions.Cpus();
         var verbose = CliOptions.Verbose();
         var command = new Command("ping", "Measure round trips against an echo service: percentile table and histogram.")
         {
-            count, size, wait, service, platform, baseline, cpus, verbose,
+            count, size, wait, service, platform, baseline, warmup, cpus, verbose,
         };
         command.SetAction(parse =>
         {
             bool v = parse.GetValue(verbose);
             return CliRunner.Run("ping", v, ct => Run(parse.GetValue(count), parse.GetValue(size), CliOptions.ParseWait(parse.GetValue(wait)), parse.GetValue(service)!,
-                parse.GetValue(platform), parse.GetValue(baseline), CliOptions.ParseCpus(parse.GetValue(cpus)), v, ct));
+                parse.GetValue(platform), parse.GetValue(baseline), TimeSpan.FromMilliseconds(parse.GetValue(warmup)), CliOptions.ParseCpus(parse.GetValue(cpus)), v, ct));
         });
         return command;
     }
 
-    private static int Run(int count, int size, RpmsgWaitStrategy wait, string service, FileInfo? platform, bool baseline, (int Host, int Remote)? cpus, bool verbose, CancellationToken ct)
+    private static int Run(int count, int size, RpmsgWaitStrategy wait, string service, FileInfo? platform, bool baseline, TimeSpan warmup, (int Host, int Remote)? cpus, bool verbose, CancellationToken ct)
     {
         using var session = HostLink.Open("ping", platform, wait, SimulatedServices.Echo, verbose, verbose ? Console.Error.WriteLine : null, ct, cpus: cpus);
         CliOptions.CheckSize(size, session.Host);
         var channel = HostLink.BindService(session.Host, service, ct);
         Console.WriteLine($"rpmsg ping: '{channel.Name}' at 0x{channel.RemoteAddress:X} from 0x{channel.LocalAddress:X}, {count} x {size} bytes, wait {HostLink.WaitName(wait)}");
+        var exchange = new EchoLoop.Exchange(channel, size);
+        long started = Stopwatch.GetTimestamp();
+        int warm = EchoLoop.WarmUp(exchange, warmup, ct);
+        if (warm > 0)
+            Console.WriteLine($"warm-up: {warm} round trips in {Stopwatch.GetElapsedTime(started).TotalSeconds:0.00} s, checked, not recorded (--warmup 0 records from the first)");
         var histogram = EchoLoop.NewHistogram();
         var bar = !Console.IsOutputRedirected && count >= ProgressThreshold ? new ProgressBar(count) : null;
-        int verified = EchoLoop.Run(channel, count, size, histogram, bar is null ? null : bar.Update, ct);
+        int verified = EchoLoop.Run(exchange, count, histogram, bar is null ? null : bar.Update, ct);
         bar?.Clear();
         Console.WriteLine($"verified {verified}/{count} echoes (content and source address checked)");
         LatencyPrinter.PercentileTable(histogram, Console.Out);

@@ -29,17 +29,35 @@ public sealed class CliCommandTests : IDisposable
         foreach (string row in new[] { "p50", "p90", "p99", "p99\\.9", "max" })
             Assert.Matches(new Regex($"^{row} +[\\d.]+$", RegexOptions.Multiline), stdout);
         Assert.Contains("histogram (us):", stdout);
-        // Every round trip falls in exactly one bucket: the bucket counts add up to the run.
-        long inBuckets = Regex.Matches(stdout, @"\|#* +(\d+) +[\d.]+%").Sum(m => long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
-        Assert.Equal(300, inBuckets);
+        // The default warm-up ran (at least its fewest round trips, every one checked) and none of it was recorded:
+        // every measured round trip falls in exactly one bucket, and the bucket counts add up to --count.
+        var warm = Regex.Match(stdout, @"^warm-up: (\d+) round trips in [\d.]+ s, checked, not recorded", RegexOptions.Multiline);
+        Assert.True(warm.Success, stdout);
+        Assert.True(int.Parse(warm.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) >= 100, warm.Value);
+        Assert.Equal(300, InBuckets(stdout));
         // Output is not a terminal here: no progress bar.
         Assert.DoesNotContain("\r", stdout);
     }
 
     [Fact]
+    public void Ping_WarmupZero_RecordsFromTheFirstRoundTrip()
+    {
+        var (code, stdout, stderr) = CrossProcessCli.Run(s_limit, "ping", "--count", "150", "--wait", "poll", "--warmup", "0");
+
+        Assert.True(code == 0, $"exit {code}\nstdout: {stdout}\nstderr: {stderr}");
+        Assert.Contains("verified 150/150 echoes", stdout);
+        Assert.DoesNotContain("warm-up", stdout);
+        Assert.Equal(150, InBuckets(stdout));
+    }
+
+    // The histogram's bucket counts, added up.
+    private static long InBuckets(string stdout) =>
+        Regex.Matches(stdout, @"\|#* +(\d+) +[\d.]+%").Sum(m => long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+
+    [Fact]
     public void Ping_Baseline_PrintsTheRatioToEachCBaselineAndMarksTheFloor()
     {
-        var (code, stdout, stderr) = CrossProcessCli.Run(s_limit, "ping", "--count", "200", "--wait", "hybrid", "--baseline");
+        var (code, stdout, stderr) = CrossProcessCli.Run(s_limit, "ping", "--count", "200", "--wait", "hybrid", "--warmup", "0", "--baseline");
 
         Assert.True(code == 0, $"exit {code}\nstdout: {stdout}\nstderr: {stderr}");
         Assert.Contains("verified 200/200 echoes", stdout);
@@ -52,7 +70,7 @@ public sealed class CliCommandTests : IDisposable
     public void Ping_Cpus_PinsBothSidesAndRunsTheBaselineOnTheSameCpus()
     {
         int remote = Environment.ProcessorCount > 1 ? 1 : 0;
-        var (code, stdout, stderr) = CrossProcessCli.Run(s_limit, "ping", "--count", "200", "--wait", "interrupt", "--cpus", $"0,{remote}", "--baseline", "--verbose");
+        var (code, stdout, stderr) = CrossProcessCli.Run(s_limit, "ping", "--count", "200", "--wait", "interrupt", "--warmup", "0", "--cpus", $"0,{remote}", "--baseline", "--verbose");
 
         Assert.True(code == 0, $"exit {code}\nstdout: {stdout}\nstderr: {stderr}");
         Assert.Contains("verified 200/200 echoes", stdout);
@@ -183,6 +201,8 @@ public sealed class CliCommandTests : IDisposable
     [InlineData("ping", "--count", "0")]
     [InlineData("ping", "--cpus", "0")]
     [InlineData("ping", "--cpus", "a,1")]
+    [InlineData("ping", "--warmup", "-1")]
+    [InlineData("ping", "--warmup", "60001")]
     [InlineData("send", "--to", "nowhere")]
     [InlineData("send", "--format", "base64")]
     [InlineData("listen", "--timeout", "-1")]
