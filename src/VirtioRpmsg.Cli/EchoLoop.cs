@@ -39,14 +39,15 @@ internal static class EchoLoop
     /// most a few seconds more; the harness's rule, <see cref="Harness.Warmup"/>). Returns the round trips made.
     /// </summary>
     /// <remarks>
-    /// A .NET process starts on unoptimized code: a ping of 1,000 or even 200,000 round trips measured mostly that, and
-    /// read 1.7-1.9 times the steady round trip in busy-poll and hybrid (docs/benchmarks-notes.md, sixteenth round).
+    /// A .NET process starts on unoptimized code: a hybrid ping of 1,000 round trips measured mostly that (4.7-4.8 us
+    /// against 1.3 us steady), and one of 200,000 still read 2.2 us (docs/benchmarks-notes.md, sixteenth round).
     /// </remarks>
     public static int WarmUp(Exchange exchange, TimeSpan minTime, CancellationToken ct)
     {
         if (minTime <= TimeSpan.Zero)
             return 0;
         var warmup = new Harness.Warmup(WarmupLeast, minTime, Stopwatch.GetTimestamp());
+        exchange.BeginPhase("warm-up ");
         int done = 0;
         do
         {
@@ -54,6 +55,7 @@ internal static class EchoLoop
             done++;
         }
         while (!warmup.IsOver(done, Stopwatch.GetTimestamp()));
+        exchange.BeginPhase("");
         return done;
     }
 
@@ -74,6 +76,8 @@ internal static class EchoLoop
         private readonly byte[] _echo;
         private RpmsgReceiveResult _received;
         private int _sequence;
+        private int _phaseStart;
+        private string _phase = "";
 
         public Exchange(RpmsgChannel channel, int size)
         {
@@ -87,12 +91,20 @@ internal static class EchoLoop
         /// <summary>Round trips made so far (warm-up included).</summary>
         public int Sequence => _sequence;
 
+        /// <summary>From now on a failure names its message as <paramref name="name"/> "message N", N counted from here.</summary>
+        public void BeginPhase(string name)
+        {
+            _phase = name;
+            _phaseStart = _sequence;
+        }
+
         /// <summary>Sends the next message and waits for its echo; returns the round trip in Stopwatch ticks.</summary>
         public long RoundTrip(CancellationToken ct)
         {
             ct.ThrowIfCancellationRequested();
-            int i = _sequence;
-            Fill(_payload, i);
+            // Content by the whole run's count (no echo of an earlier phase can pass for this one); failures by the phase's.
+            Fill(_payload, _sequence);
+            int i = _sequence - _phaseStart;
             long start = Stopwatch.GetTimestamp();
             bool arrived;
             try
@@ -105,16 +117,16 @@ internal static class EchoLoop
             catch (Exception e) when (GoneAway(_channel, e))
             {
                 // The remote destroyed the service (or the link went down) mid-run: a result to report, not a crash.
-                throw new CliFailure($"message {i}: the service '{_channel.Name}' went away after {i} verified echoes ({Describe(e)}); {DeviceCounters(_channel.Device)}");
+                throw new CliFailure($"{_phase}message {i}: the service '{_channel.Name}' went away after {_sequence} verified echoes ({Describe(e)}); {DeviceCounters(_channel.Device)}");
             }
             if (!arrived)
-                throw new CliFailure($"message {i}: no echo within {_timeout.TotalSeconds} s; {DeviceCounters(_channel.Device)}");
+                throw new CliFailure($"{_phase}message {i}: no echo within {_timeout.TotalSeconds} s; {DeviceCounters(_channel.Device)}");
             long elapsed = Stopwatch.GetTimestamp() - start;
             if (_received.Source != _channel.RemoteAddress)
-                throw new CliFailure($"message {i}: the echo came from 0x{_received.Source:X}, expected 0x{_channel.RemoteAddress:X}");
+                throw new CliFailure($"{_phase}message {i}: the echo came from 0x{_received.Source:X}, expected 0x{_channel.RemoteAddress:X}");
             if (_received.Length != _payload.Length || !_echo.AsSpan(0, _received.Length).SequenceEqual(_payload))
-                throw new CliFailure($"message {i}: the echo differs from what was sent ({_received.Length} bytes back for {_payload.Length} sent)");
-            _sequence = i + 1;
+                throw new CliFailure($"{_phase}message {i}: the echo differs from what was sent ({_received.Length} bytes back for {_payload.Length} sent)");
+            _sequence++;
             return elapsed;
         }
 

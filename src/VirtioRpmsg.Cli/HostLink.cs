@@ -104,11 +104,14 @@ internal static class HostLink
     {
         var deadline = Deadline.Within(timeout);
         bool poll = CallerPolls(host);
-        int empty = 0;
+        int looks = 0, empty = 0;
         long spinUntil = 0;
         while (!done(state))
         {
             ct.ThrowIfCancellationRequested();
+            // The clock every 64 looks, whatever they found: messages for other endpoints must not hold off the timeout.
+            if ((++looks & 63) == 0 && deadline.IsExpired)
+                return false;
             if (poll && host.Poll() > 0)
             {
                 empty = 0;

@@ -6,7 +6,8 @@ namespace VirtioRpmsg.Rpmsg;
 /// <summary>
 /// Reads the peer's kicks while nobody waits on the doorbell: a dispatcher thread that works or spins, and a
 /// <see cref="RpmsgWaitStrategy.CallerPoll"/> device's <see cref="RpmsgDevice.Poll"/>. At most once per
-/// <see cref="Interval"/>, and not at all where kicks cannot pile up. Used by one thread at a time (the ring's owner).
+/// <see cref="Interval"/>, and not at all where kicks cannot pile up. Each user keeps its own, used by one thread at a
+/// time (the dispatcher thread; a Poll's ring owner).
 /// </summary>
 /// <remarks>
 /// Kicks come even then: a peer that ignores the suppression hint, tx-return notifications armed for a sender, a kick
@@ -30,13 +31,13 @@ internal sealed class RpmsgKickDrain
     internal void DrainIfDue(IDoorbell doorbell)
     {
         if (IsNeeded(doorbell))
-            DrainIfDue(doorbell, Stopwatch.GetTimestamp());
+            DrainIfDue(doorbell, Stopwatch.GetTimestamp(), checkedNeeded: true);
     }
 
     /// <summary><see cref="DrainIfDue(IDoorbell)"/> at <paramref name="now"/> (Stopwatch ticks; tests give their own).</summary>
-    internal void DrainIfDue(IDoorbell doorbell, long now)
+    internal void DrainIfDue(IDoorbell doorbell, long now, bool checkedNeeded = false)
     {
-        if (!IsNeeded(doorbell) || now - _last < Interval)
+        if ((!checkedNeeded && !IsNeeded(doorbell)) || now - _last < Interval)
             return;
         _last = now;
         doorbell.Drain();

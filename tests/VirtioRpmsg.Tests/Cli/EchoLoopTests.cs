@@ -6,8 +6,8 @@ namespace VirtioRpmsg.Tests.Cli;
 
 /// <summary>
 /// The round trips of <c>rpmsg ping</c> (<see cref="EchoLoop.Exchange"/>) in one process: they allocate nothing in steady
-/// state, with the host caller-polled (the ping's <c>--wait poll</c>) or blocking; the warm-up checks its echoes, is
-/// not recorded, and makes at least its fewest round trips.
+/// state, with the host caller-polled (the ping's <c>--wait poll</c>) or blocking; the warm-up's round trips are made
+/// (and checked) but not recorded.
 /// </summary>
 public sealed class EchoLoopTests
 {
@@ -34,7 +34,7 @@ public sealed class EchoLoopTests
     }
 
     [Fact]
-    public void WarmUp_ShortTime_MakesAtLeastItsFewestRoundTripsAndRecordsNone()
+    public void WarmUp_ShortTime_MakesRoundTripsAndRecordsNone()
     {
         using var loop = RpmsgLoopback.Create(remote: o => o.WaitStrategy = RpmsgWaitStrategy.Interrupt);
         var exchange = new EchoLoop.Exchange(RpmsgEchoTests.BindEcho(loop), 32);
@@ -43,7 +43,7 @@ public sealed class EchoLoopTests
         int warm = EchoLoop.WarmUp(exchange, TimeSpan.FromMilliseconds(1), CancellationToken.None);
         int measured = EchoLoop.Run(exchange, 50, histogram, progress: null, CancellationToken.None);
 
-        Assert.True(warm >= EchoLoop.WarmupLeast, $"warm-up made {warm} round trips");
+        Assert.True(warm > 0, "the warm-up made no round trip");
         Assert.Equal(warm + 50, exchange.Sequence);
         Assert.Equal(50, measured);
         Assert.Equal(50, histogram.TotalCount);
