@@ -138,12 +138,11 @@ public sealed class CrossProcessEchoScenario : IEchoScenario
         {
             _session?.Dispose();
             _session = null;
-            var session = Session(wait, wait, DispatcherPin(wait), cancellationToken);
+            var session = Session(wait, RemoteWait(wait), DispatcherPin(wait), cancellationToken);
             int n = wait == RpmsgWaitStrategy.Interrupt ? Math.Max(1, count / 4) : count;
             int w = wait == RpmsgWaitStrategy.Interrupt ? Math.Max(1, warmup / 4) : warmup;
             UserPathRun.WarmUp(session.Host, session.EchoAddress, TimeSpan.FromMilliseconds(500), cancellationToken);
-            UserPathTally[] tallies = [.. new[] { UserPath.Receive, UserPath.ReceiveAsync, UserPath.Stream, UserPath.Pipe, UserPath.Callback }
-                .Select(p => new UserPathTally(p, wait, 64))];
+            UserPathTally[] tallies = [.. UserPathsOf(wait).Select(p => new UserPathTally(p, wait, 64))];
             int rounds = Math.Min(UserPathRounds, n);
             for (int round = 0; round < rounds; round++)
             {
@@ -192,7 +191,7 @@ public sealed class CrossProcessEchoScenario : IEchoScenario
             tally.Failure = e.Message.Split('\n')[0];
             _session?.Dispose();
             _session = null;
-            return Session(wait, wait, DispatcherPin(wait), cancellationToken);
+            return Session(wait, RemoteWait(wait), DispatcherPin(wait), cancellationToken);
         }
     }
 
@@ -200,7 +199,20 @@ public sealed class CrossProcessEchoScenario : IEchoScenario
         before is null || probe is null ? null : new PlacementProbe(before, probe());
 
     /// <summary>The wait modes of <see cref="RunUserPaths"/>, in report order.</summary>
-    public static IReadOnlyList<RpmsgWaitStrategy> UserPathWaits { get; } = [RpmsgWaitStrategy.BusyPoll, RpmsgWaitStrategy.Hybrid, RpmsgWaitStrategy.Interrupt];
+    public static IReadOnlyList<RpmsgWaitStrategy> UserPathWaits { get; } =
+        [RpmsgWaitStrategy.BusyPoll, RpmsgWaitStrategy.Hybrid, RpmsgWaitStrategy.Interrupt, RpmsgWaitStrategy.CallerPoll];
+
+    /// <summary>
+    /// The paths a mode is measured on, the callback last. Without a dispatcher thread (CallerPoll) an application
+    /// polls the device itself: a blocking Receive, a stream or a pipe would wait for a Poll nobody makes.
+    /// </summary>
+    public static IReadOnlyList<UserPath> UserPathsOf(RpmsgWaitStrategy wait) => wait == RpmsgWaitStrategy.CallerPoll
+        ? [UserPath.Poll, UserPath.Callback]
+        : [UserPath.Receive, UserPath.ReceiveAsync, UserPath.Stream, UserPath.Pipe, UserPath.Callback];
+
+    // The simulated remote busy-polls where the host polls itself: the remote's CPU stands for a processor of its own.
+    private static RpmsgWaitStrategy RemoteWait(RpmsgWaitStrategy hostWait) =>
+        hostWait == RpmsgWaitStrategy.CallerPoll ? RpmsgWaitStrategy.BusyPoll : hostWait;
 
     /// <summary>
     /// Where the host dispatcher runs from its start. Interrupt: on the host's CPU, with the application thread it hands

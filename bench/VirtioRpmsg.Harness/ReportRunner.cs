@@ -65,7 +65,7 @@ public static class ReportRunner
             {
                 log.WriteLine("  user paths (64 B, one at a time):");
                 userPaths = cross.RunUserPaths(options.UserPathCount, options.Warmup,
-                    r => log.WriteLine(r.Failure is not null ? $"    {WaitNames.Of(r.Wait),-10} {r.Path,-13} did not finish: {r.Failure}" : $"    {WaitNames.Of(r.Wait),-10} {r.Path,-13} p50 {Units.Time(r.Latency.P50),10}  p99 {Units.Time(r.Latency.P99),10}  {r.AllocatedBytesPerMessage:F2} B/msg{(r.IdleCpu is { } idle ? $"  idle {idle * 100:F1} % of a core" : "")}"),
+                    r => log.WriteLine(r.Failure is not null ? $"    {WaitNames.Of(r.Wait),-11} {r.Path,-13} did not finish: {r.Failure}" : $"    {WaitNames.Of(r.Wait),-11} {r.Path,-13} p50 {Units.Time(r.Latency.P50),10}  p99 {Units.Time(r.Latency.P99),10}  {r.AllocatedBytesPerMessage:F2} B/msg{(r.IdleCpu is { } idle ? $"  idle {idle * 100:F1} % of a core" : "")}"),
                     cancellationToken, () => Probe(options, hostCpu, remoteCpu, cancellationToken));
             }
         }

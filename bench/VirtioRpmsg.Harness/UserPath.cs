@@ -13,4 +13,10 @@ public enum UserPath
     Stream,
     /// <summary><c>RpmsgDuplexPipe</c>: Output.WriteAsync (flushes), Input.ReadAsync.</summary>
     Pipe,
+    /// <summary>
+    /// A queue endpoint read with <c>TryReceive</c> between the application thread's own <c>Poll</c> calls: a
+    /// <see cref="VirtioRpmsg.Rpmsg.RpmsgWaitStrategy.CallerPoll"/> device, which has no dispatcher thread (what
+    /// <c>rpmsg ping --wait poll</c> does). Under CallerPoll the callback path runs inside the same thread's Poll.
+    /// </summary>
+    Poll,
 }

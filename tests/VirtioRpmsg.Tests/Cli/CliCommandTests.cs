@@ -193,6 +193,15 @@ public sealed class CliCommandTests : IDisposable
                 Assert.Contains($"| {size} B {wait} |", text);
         }
         Assert.Contains("| 64 B busy-poll x16 |", text);
+        // The user paths: each of the dispatcher modes' five paths, and caller-poll's own loop and callback, with a
+        // ratio to its callback (a row that did not finish has none).
+        foreach (string wait in new[] { "busy-poll", "hybrid", "interrupt" })
+        {
+            foreach (string path in new[] { "Receive", "ReceiveAsync", "Stream", "Pipe", "Callback" })
+                Assert.Matches(new Regex($@"^\| {path} \| {wait} \| [\d.]+ [nu]s \|", RegexOptions.Multiline), text);
+        }
+        Assert.Matches(new Regex(@"^\| Poll \| caller-poll \| [\d.]+ [nu]s \| [\d.]+ [nu]s \| [\d.]+x \|", RegexOptions.Multiline), text);
+        Assert.Matches(new Regex(@"^\| Callback \| caller-poll \| [\d.]+ [nu]s \| [\d.]+ [nu]s \| 1\.00x \|", RegexOptions.Multiline), text);
         Assert.True(File.Exists(Path.ChangeExtension(report, ".svg")), "no SVG next to the report");
     }
 
