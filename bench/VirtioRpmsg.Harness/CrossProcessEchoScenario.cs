@@ -117,10 +117,11 @@ public sealed class CrossProcessEchoScenario : IEchoScenario
     public const int UserPathRounds = 4;
 
     /// <summary>
-    /// Every user-facing receive path (<see cref="UserPath"/>) in every wait mode (busy-poll, hybrid, interrupt), 64 B
-    /// echoes one at a time, each mode over a fresh child. The app-thread paths run on an application thread pinned to
-    /// the host's CPU (so is the dispatcher, in interrupt mode: <see cref="DispatcherPin"/>); the callback path is the
-    /// harness's echo client, which pins the dispatcher. Interrupt cases run a quarter of <paramref name="count"/> (each
+    /// Every user-facing receive path (<see cref="UserPath"/>) in every wait mode (busy-poll, hybrid, interrupt, and
+    /// caller-poll with its own paths: <see cref="UserPathsOf"/>), 64 B echoes one at a time, each mode over a fresh child.
+    /// The app-thread paths run on an application thread pinned to the host's CPU (so is the dispatcher, in interrupt
+    /// mode: <see cref="DispatcherPin"/>); the callback path is the harness's echo client, which pins the dispatcher (under
+    /// caller-poll, the harness's thread that polls). Interrupt cases run a quarter of <paramref name="count"/> (each
     /// is a cross-core wake-up).
     /// <para>
     /// The cases of a mode take turns: each runs <see cref="UserPathRounds"/> blocks of a quarter of its round trips,

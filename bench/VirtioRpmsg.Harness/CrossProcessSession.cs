@@ -66,7 +66,7 @@ internal sealed class CrossProcessSession : IDisposable
             session.EchoAddress = Endpoint(process, "echo");
             session.SinkAddress = Endpoint(process, "sink");
             process.Host.Start();
-            if (!LinkUp(process.Host, cancellationToken))
+            if (!process.Host.WaitForLinkUp(s_linkTimeout, cancellationToken))
                 throw new TimeoutException($"cross-process: the link to the remote (pid {process.ProcessId}) did not come up within {s_linkTimeout.TotalSeconds} s\n{process.Host.Dump()}");
             return session;
         }
@@ -75,22 +75,6 @@ internal sealed class CrossProcessSession : IDisposable
             session.Dispose();
             throw;
         }
-    }
-
-    // A CallerPoll host comes up only through its own Poll calls.
-    private static bool LinkUp(RpmsgDevice host, CancellationToken cancellationToken)
-    {
-        if (host.Options.WaitStrategy != RpmsgWaitStrategy.CallerPoll)
-            return host.WaitForLinkUp(s_linkTimeout, cancellationToken);
-        var deadline = Deadline.Within(s_linkTimeout);
-        while (!host.WaitForLinkUp(TimeSpan.Zero, cancellationToken))
-        {
-            if (deadline.IsExpired)
-                return false;
-            if (host.Poll() == 0)
-                Thread.Sleep(1);
-        }
-        return true;
     }
 
     /// <summary>Messages the remote's sink has counted (asked over the child's command line).</summary>

@@ -16,7 +16,8 @@ public enum UserPath
     /// <summary>
     /// A queue endpoint read with <c>TryReceive</c> between the application thread's own <c>Poll</c> calls: a
     /// <see cref="VirtioRpmsg.Rpmsg.RpmsgWaitStrategy.CallerPoll"/> device, which has no dispatcher thread (what
-    /// <c>rpmsg ping --wait poll</c> does). Under CallerPoll the callback path runs inside the same thread's Poll.
+    /// <c>rpmsg ping --wait poll</c> does). Under CallerPoll the callback path runs inside the Poll calls of a harness
+    /// thread pinned to the host's CPU.
     /// </summary>
     Poll,
 }

@@ -29,7 +29,7 @@ public static class UserPathReportWriter
         md.AppendLine("What applications write, side by side: a queue endpoint read with `Receive` or `await ReceiveAsync`,");
         md.AppendLine("`RpmsgStream` Write/Read, `RpmsgDuplexPipe` WriteAsync/ReadAsync, and the receive callback on the");
         md.AppendLine("dispatcher thread (the reference). Caller-poll (`CallerPoll`, no dispatcher thread) has the application's own");
-        md.AppendLine("loop instead, `TryReceive` between `Poll` calls (\"Poll\"), and its callback runs inside that thread's `Poll`; its remote");
+        md.AppendLine("loop instead, `TryReceive` between `Poll` calls (\"Poll\"), and its callback runs inside a polling thread's `Poll`; its remote");
         md.AppendLine("busy-polls. Each wait mode runs over a fresh remote process; the application thread");
         md.AppendLine("is pinned to the host's CPU (so is a pool thread an async loop resumes on), and so is the host's dispatcher");
         md.AppendLine("thread in interrupt mode (the remote's CPU stands for a remote processor). The cases of a mode take turns: each runs");
