@@ -20,6 +20,9 @@ public sealed partial class RpmsgDevice : IDisposable
     private readonly RpmsgEndpointTable _endpoints;
     private readonly RpmsgNameService _nameService;
     private readonly RpmsgDispatcherThread? _thread;
+
+    /// <summary>The dispatcher thread (null under CallerPoll; tests).</summary>
+    internal RpmsgDispatcherThread? DispatcherThread => _thread;
     private readonly RpmsgLinkUp _linkUp;
 
     private volatile IRpmsgTransport? _transport;

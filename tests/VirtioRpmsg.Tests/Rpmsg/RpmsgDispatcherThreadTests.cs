@@ -41,4 +41,60 @@ public class RpmsgDispatcherThreadTests
         Assert.Equal(0x400u, queue.Receive(buffer, TimeSpan.FromSeconds(30)).Source);
         Assert.Equal(42, buffer[0]);
     }
+
+    [Theory]
+    [InlineData(RpmsgWaitStrategy.BusyPoll)]
+    [InlineData(RpmsgWaitStrategy.Hybrid)]
+    public void IdleDevice_AfterItsSpinBudget_WaitsWithoutSpinningAgainUntilTrafficComes(RpmsgWaitStrategy strategy)
+    {
+        // A short budget and recheck: spinning again after every recheck would begin about 20 spins in the window.
+        using var loop = RpmsgLoopback.Create(
+            host: o =>
+            {
+                o.WaitStrategy = strategy;
+                o.BusyPollIdleTimeout = TimeSpan.FromMilliseconds(20);
+                o.HybridSpin = TimeSpan.FromMilliseconds(20);
+                o.IdleRecheckInterval = TimeSpan.FromMilliseconds(5);
+            },
+            remote: o => o.WaitStrategy = RpmsgWaitStrategy.Interrupt);
+        loop.Remote.CreateEndpoint(0x400, (ept, source, payload) => ept.SendTo(source, payload));
+        // A callback endpoint: its replies are the dispatcher's to handle (a queue reader would take them itself).
+        int replies = 0;
+        using var replied = new SemaphoreSlim(0);
+        var host = loop.Host.CreateEndpoint(0x500, (_, _, _) =>
+        {
+            Interlocked.Increment(ref replies);
+            replied.Release();
+        });
+        host.SendTo(0x400, [1]);
+        Assert.True(replied.Wait(TimeSpan.FromSeconds(30)), "no echo");
+        var thread = loop.Host.DispatcherThread!;
+
+        // Idle: the spin that followed the echo (begun already, or about to) is the last one.
+        long before = thread.SpinPhases;
+        var window = System.Diagnostics.Stopwatch.StartNew();
+        while (window.Elapsed < TimeSpan.FromMilliseconds(500))
+            Thread.Sleep(10);
+        long idleSpins = thread.SpinPhases - before;
+
+        // Traffic again: it gets through, and the loop spins for the next message.
+        host.SendTo(0x400, [2]);
+        Assert.True(replied.Wait(TimeSpan.FromSeconds(30)), "no echo after the idle time");
+        Assert.Equal(2, Volatile.Read(ref replies));
+        Assert.True(idleSpins <= 1, $"the idle dispatcher began {idleSpins} spins in 500 ms");
+        Assert.True(SpinsAfter(thread, before + idleSpins), "the dispatcher did not spin again after the message");
+    }
+
+    // The loop begins its spin right after it handled the message, on its own thread: wait for it, bounded.
+    private static bool SpinsAfter(RpmsgDispatcherThread thread, long count)
+    {
+        var bound = System.Diagnostics.Stopwatch.StartNew();
+        while (thread.SpinPhases <= count)
+        {
+            if (bound.Elapsed > TimeSpan.FromSeconds(30))
+                return false;
+            Thread.Yield();
+        }
+        return true;
+    }
 }
