@@ -16,7 +16,7 @@ namespace VirtioRpmsg.Harness;
 /// Streaming ends with one echo after the burst: the remote handles the ring in order on one dispatcher,
 /// so that reply proves every earlier message reached the sink; the sink's count is then checked.
 /// </remarks>
-public sealed class CrossProcessEchoScenario : IEchoScenario
+public sealed partial class CrossProcessEchoScenario : IEchoScenario
 {
     /// <summary>The name this scenario is registered under.</summary>
     public const string ScenarioName = "cross-process";
@@ -112,108 +112,6 @@ public sealed class CrossProcessEchoScenario : IEchoScenario
             throw new TimeoutException($"stream {label}: the end-of-burst echo did not come back within {bound.TotalSeconds:F0} s\n{session.Diagnostics()}");
         return Stopwatch.GetTimestamp();
     }
-
-    /// <summary>How many blocks each user-path case is measured in (<see cref="RunUserPaths"/>).</summary>
-    public const int UserPathRounds = 4;
-
-    /// <summary>
-    /// Every user-facing receive path (<see cref="UserPath"/>) in every wait mode (busy-poll, hybrid, interrupt, and
-    /// caller-poll with its own paths: <see cref="UserPathsOf"/>), 64 B echoes one at a time, each mode over a fresh child.
-    /// The app-thread paths run on an application thread pinned to the host's CPU (so is the dispatcher, in interrupt
-    /// mode: <see cref="DispatcherPin"/>); the callback path is the harness's echo client, which pins the dispatcher (under
-    /// caller-poll, the harness's thread that polls). Interrupt cases run a quarter of <paramref name="count"/> (each
-    /// is a cross-core wake-up).
-    /// <para>
-    /// The cases of a mode take turns: each runs <see cref="UserPathRounds"/> blocks of a quarter of its round trips,
-    /// path after path and the callback last, round after round, into one recorder per case. A ratio of two cases is
-    /// then taken over the same stretch of time: on this VM the vCPU placement and the cost of a wake-up move within
-    /// seconds (an eventfd wake-up 13-30 us), and cases run one after the other compared different machines. The
-    /// first block of each case has the whole warm-up; the later ones a hundredth of its count, to get going again.
-    /// </para>
-    /// </summary>
-    public IReadOnlyList<UserPathResult> RunUserPaths(int count, int warmup, Action<UserPathResult>? progress = null, CancellationToken cancellationToken = default,
-        Func<IReadOnlyList<BaselineResult>>? probe = null)
-    {
-        var results = new List<UserPathResult>();
-        foreach (var wait in UserPathWaits)
-        {
-            _session?.Dispose();
-            _session = null;
-            var session = Session(wait, RemoteWait(wait), DispatcherPin(wait), cancellationToken);
-            int n = wait == RpmsgWaitStrategy.Interrupt ? Math.Max(1, count / 4) : count;
-            int w = wait == RpmsgWaitStrategy.Interrupt ? Math.Max(1, warmup / 4) : warmup;
-            UserPathRun.WarmUp(session.Host, session.EchoAddress, TimeSpan.FromMilliseconds(500), cancellationToken);
-            UserPathTally[] tallies = [.. UserPathsOf(wait).Select(p => new UserPathTally(p, wait, 64))];
-            int rounds = Math.Min(UserPathRounds, n);
-            for (int round = 0; round < rounds; round++)
-            {
-                bool first = round == 0;
-                int blockCount = n / rounds + (round < n % rounds ? 1 : 0);
-                foreach (var tally in tallies.Where(t => t.Failure is null))
-                {
-                    if (first)
-                        tally.Before = probe?.Invoke();
-                    var block = new UserPathBlock(first ? w : Math.Max(1, w / 100),
-                        first && tally.Path != UserPath.Callback ? UserPathRun.MinWarmup : TimeSpan.Zero, blockCount, tally.Recorder);
-                    session = RunBlock(session, wait, tally, block, measureIdle: round == rounds - 1 && wait == RpmsgWaitStrategy.Hybrid && tally.Path == UserPath.Receive, cancellationToken);
-                }
-            }
-            foreach (var tally in tallies)
-            {
-                var result = tally.Result(Probed(tally.Before, probe));
-                results.Add(result);
-                progress?.Invoke(result);
-            }
-        }
-        _session?.Dispose();
-        _session = null;
-        return results;
-    }
-
-    /// <summary>One block of a case into its tally; returns the session to go on with (a fresh one after a path failed).</summary>
-    private CrossProcessSession RunBlock(CrossProcessSession session, RpmsgWaitStrategy wait, UserPathTally tally, UserPathBlock block, bool measureIdle, CancellationToken cancellationToken)
-    {
-        if (tally.Path == UserPath.Callback)
-        {
-            var echo = Echo(session, new EchoRequest(64, wait, block.Count, 1, block.Warmup) { MinWarmupTime = block.MinWarmup }, measureIdle: false, cancellationToken, into: block.Recorder);
-            tally.Allocated(echo.AllocatedBytesPerMessage, block.Count);
-            return session;
-        }
-        try
-        {
-            var result = UserPathRun.Run(session.Host, session.EchoAddress, tally.Path, wait, 64, block, measureIdle, _hostCpu, cancellationToken);
-            tally.Allocated(result.AllocatedBytesPerMessage, block.Count);
-            tally.IdleCpu ??= result.IdleCpu;
-            return session;
-        }
-        catch (Exception e) when (e is TimeoutException or InvalidOperationException)
-        {
-            // A path that stalls is a finding, not the end of the report; later cases get a fresh remote.
-            tally.Failure = e.Message.Split('\n')[0];
-            _session?.Dispose();
-            _session = null;
-            return Session(wait, RemoteWait(wait), DispatcherPin(wait), cancellationToken);
-        }
-    }
-
-    private static PlacementProbe? Probed(IReadOnlyList<BaselineResult>? before, Func<IReadOnlyList<BaselineResult>>? probe) =>
-        before is null || probe is null ? null : new PlacementProbe(before, probe());
-
-    /// <summary>The wait modes of <see cref="RunUserPaths"/>, in report order.</summary>
-    public static IReadOnlyList<RpmsgWaitStrategy> UserPathWaits { get; } =
-        [RpmsgWaitStrategy.BusyPoll, RpmsgWaitStrategy.Hybrid, RpmsgWaitStrategy.Interrupt, RpmsgWaitStrategy.CallerPoll];
-
-    /// <summary>
-    /// The paths a mode is measured on, the callback last. Without a dispatcher thread (CallerPoll) an application
-    /// polls the device itself: a blocking Receive, a stream or a pipe would wait for a Poll nobody makes.
-    /// </summary>
-    public static IReadOnlyList<UserPath> UserPathsOf(RpmsgWaitStrategy wait) => wait == RpmsgWaitStrategy.CallerPoll
-        ? [UserPath.Poll, UserPath.Callback]
-        : [UserPath.Receive, UserPath.ReceiveAsync, UserPath.Stream, UserPath.Pipe, UserPath.Callback];
-
-    // The simulated remote busy-polls where the host polls itself: the remote's CPU stands for a processor of its own.
-    private static RpmsgWaitStrategy RemoteWait(RpmsgWaitStrategy hostWait) =>
-        hostWait == RpmsgWaitStrategy.CallerPoll ? RpmsgWaitStrategy.BusyPoll : hostWait;
 
     /// <summary>
     /// Where the host dispatcher runs from its start. Interrupt: on the host's CPU, with the application thread it hands

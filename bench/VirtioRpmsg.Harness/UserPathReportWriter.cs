@@ -32,12 +32,13 @@ public static class UserPathReportWriter
         md.AppendLine("loop instead, `TryReceive` between `Poll` calls (\"Poll\"), and its callback runs inside a polling thread's `Poll`; its remote");
         md.AppendLine("busy-polls. Each wait mode runs over a fresh remote process; the application thread");
         md.AppendLine("is pinned to the host's CPU (so is a pool thread an async loop resumes on), and so is the host's dispatcher");
-        md.AppendLine("thread in interrupt mode (the remote's CPU stands for a remote processor). The cases of a mode take turns: each runs");
-        md.AppendLine($"in {CrossProcessEchoScenario.UserPathRounds} blocks of an equal share of its round trips, path after path, round after round, so that a ratio compares cases over");
-        md.AppendLine("the same stretch of time (the VM's placement and wake-up cost move within seconds). Each path's first block warms up");
+        md.AppendLine("thread in interrupt mode (the remote's CPU stands for a remote processor). The cases of a mode take turns, and so do");
+        md.AppendLine($"busy-poll's and hybrid's (each over its remote, one idle while the other runs): each runs in {CrossProcessEchoScenario.UserPathRounds} blocks of an equal share of");
+        md.AppendLine("its round trips, path after path, mode after mode, round after round, so that a ratio compares cases over");
+        md.AppendLine($"the same stretch of time (the VM's placement, wake-up cost and speed move within seconds; a hybrid block waits {CrossProcessEchoScenario.BusyPollQuiet.TotalMilliseconds:F0} ms for busy-poll's spin to end). Each path's first block warms up");
         md.AppendLine($"for at least {UserPathRun.MinWarmup.TotalMilliseconds:F0} ms, and until the process has compiled nothing for {JitSettle.Quiet.TotalMilliseconds:F0} ms or {JitSettle.Limit.TotalSeconds:F0} s have passed (the runtime's tiered compilation). \"x callback\" divides by the callback path's figure in the same mode; \"x C\" by the");
         md.AppendLine("baseline (busy-poll, hybrid and caller-poll: cache-line ping-pong; interrupt: eventfd ping-pong) of a short probe run just before the case,");
-        md.AppendLine("or of the run's opening baseline without one. \"C p50 before / after\": the probes before its first block and after the mode's last, \"(moved)\" when the vCPU");
+        md.AppendLine("or of the run's opening baseline without one. \"C p50 before / after\": the probes before its first block and after its group's last, \"(moved)\" when the vCPU");
         md.AppendLine("placement changed during it; a path and its callback on different placements compare different machines (a target");
         md.AppendLine("missed that way still counts as missed, and the target line names both placements).");
         md.AppendLine("B/msg: bytes allocated by the whole host process per round trip, measured steady state.");
