@@ -145,13 +145,17 @@ internal sealed class RpmsgDispatcherThread
         var owner = _rx.Owner;
         // The last wait ran out with no ring: nothing came for a whole recheck interval. Spinning the budget again then
         // kept an idle busy-poll device on a core for 200 of every 700 ms (docs/benchmarks-notes.md, sixteenth round);
-        // the loop waits again at once, and spins again after a ring or a message.
+        // the loop waits again at once, and spins again after a ring or a message (or while others take them: readers
+        // polling the ring, a Poll that owns it).
         bool quiet = false;
         while (!token.IsCancellationRequested && _device.State == RpmsgDeviceState.Running)
         {
             transport.DisableRxNotifications();
             if (owner.HasHelpers && SleepWhileHelped(transport, doorbell, token))
+            {
+                quiet = false;
                 continue;
+            }
             _drain.DrainIfDue(doorbell);
             if (!_rx.TryProcessPendingOwned(64, out int handled))
             {
@@ -162,6 +166,7 @@ internal sealed class RpmsgDispatcherThread
                 if (_tx.Waiters > 0)
                     _tx.Signal();
                 doorbell.Wait(recheck, token);
+                quiet = false;
                 continue;
             }
             if (handled > 0)

@@ -81,7 +81,9 @@ public class RpmsgDispatcherThreadTests
         host.SendTo(0x400, [2]);
         Assert.True(replied.Wait(TimeSpan.FromSeconds(30)), "no echo after the idle time");
         Assert.Equal(2, Volatile.Read(ref replies));
-        Assert.True(idleSpins <= 1, $"the idle dispatcher began {idleSpins} spins in 500 ms");
+        // The one that followed the echo may begin after the first look, and a margin of one: spinning again after every
+        // recheck began 18-19.
+        Assert.True(idleSpins <= 2, $"the idle dispatcher began {idleSpins} spins in 500 ms");
         Assert.True(SpinsAfter(thread, before + idleSpins), "the dispatcher did not spin again after the message");
     }
 
