@@ -30,14 +30,21 @@ internal sealed class RpmsgKickDrain
     /// <summary>Reads <paramref name="doorbell"/>'s pending kicks without waiting, if it needs that and its time has come.</summary>
     internal void DrainIfDue(IDoorbell doorbell)
     {
+        // The kind first: an eventfd never pays for the clock.
         if (IsNeeded(doorbell))
-            DrainIfDue(doorbell, Stopwatch.GetTimestamp(), checkedNeeded: true);
+            DrainIfDueAt(doorbell, Stopwatch.GetTimestamp());
     }
 
     /// <summary><see cref="DrainIfDue(IDoorbell)"/> at <paramref name="now"/> (Stopwatch ticks; tests give their own).</summary>
-    internal void DrainIfDue(IDoorbell doorbell, long now, bool checkedNeeded = false)
+    internal void DrainIfDue(IDoorbell doorbell, long now)
     {
-        if ((!checkedNeeded && !IsNeeded(doorbell)) || now - _last < Interval)
+        if (IsNeeded(doorbell))
+            DrainIfDueAt(doorbell, now);
+    }
+
+    private void DrainIfDueAt(IDoorbell doorbell, long now)
+    {
+        if (now - _last < Interval)
             return;
         _last = now;
         doorbell.Drain();
