@@ -95,8 +95,8 @@ internal static class HostLink
 
     /// <summary>
     /// Waits until <paramref name="done"/>(<paramref name="state"/>), polling the device on this thread when it has
-    /// no dispatcher; false after <paramref name="timeout"/>. The first <see cref="PauseFreeLooks"/> looks that find
-    /// nothing follow each other at once (in a ping the echo is under way), then each pauses briefly, and once
+    /// no dispatcher; false after <paramref name="timeout"/>. The first looks that find nothing follow each other at
+    /// once (in a ping the echo is under way), then each pauses briefly (the library's <see cref="RpmsgSpinPause"/>), and once
     /// <see cref="SpinBudget"/> passed without progress each sleeps a millisecond, so a long wait does not burn a core.
     /// A static <paramref name="done"/> with its state in <paramref name="state"/> allocates nothing per wait.
     /// </summary>
@@ -119,23 +119,20 @@ internal static class HostLink
             }
             // A pause of 20 spins here (about 0.9 us on the project's VM) used to make a busy-poll ping take twice
             // as long as the library's own busy-poll receive (docs/benchmarks-notes.md, sixteenth round).
-            if (++empty <= PauseFreeLooks)
+            if (++empty <= RpmsgSpinPause.PauseFreeLooks)
                 continue;
             if (deadline.IsExpired)
                 return false;
             long now = Stopwatch.GetTimestamp();
-            if (empty == PauseFreeLooks + 1)
+            if (empty == RpmsgSpinPause.PauseFreeLooks + 1)
                 spinUntil = now + (long)(SpinBudget.TotalSeconds * Stopwatch.Frequency);
             if (now < spinUntil)
-                Thread.SpinWait(1);
+                RpmsgSpinPause.After(empty);
             else
                 Thread.Sleep(1);
         }
         return true;
     }
-
-    /// <summary>Looks without a pause before <see cref="PollUntil{TState}"/> pauses between them (as the library's own spins do).</summary>
-    public const int PauseFreeLooks = 256;
 
     /// <summary>"NS, EVENT_IDX" for the negotiated feature bits.</summary>
     public static string FeatureNames(uint features)

@@ -4,7 +4,8 @@ namespace VirtioRpmsg.Rpmsg;
 
 /// <summary>
 /// The pause between two looks of a spin that waits for the peer: the dispatcher thread's spin budget
-/// (<see cref="RpmsgDispatcherThread"/>) and a reader polling the ring (<see cref="RpmsgReaderSpin"/>).
+/// (<see cref="RpmsgDispatcherThread"/>), a reader polling the ring (<see cref="RpmsgReaderSpin"/>), and the
+/// caller-polled wait of <c>rpmsg ping</c>.
 /// </summary>
 /// <remarks>
 /// The first <see cref="PauseFreeLooks"/> looks follow each other without a pause. In a busy exchange the next
