@@ -55,13 +55,7 @@ internal static class EchoRuns
         {
             try
             {
-                long end = Stopwatch.GetTimestamp() + (long)(bound.TotalSeconds * Stopwatch.Frequency);
-                for (int looks = 1; !(done = client.WaitDone(TimeSpan.Zero, cancellationToken)); looks++)
-                {
-                    host.Poll();
-                    if ((looks & 1023) == 0 && Stopwatch.GetTimestamp() > end)
-                        return;
-                }
+                done = PollUntil(host, client, c => c.WaitDone(TimeSpan.Zero, cancellationToken), bound);
             }
             catch (Exception e)
             {
@@ -77,6 +71,27 @@ internal static class EchoRuns
         if (failure is not null)
             throw new InvalidOperationException($"echo, caller-polled: {failure.Message}", failure);
         return done;
+    }
+
+    /// <summary>
+    /// A caller-polled application's wait: <c>Poll</c> until <paramref name="done"/>(<paramref name="state"/>), without
+    /// a pause (a busy-poll measurement); false once <paramref name="bound"/> has passed (the clock read every 1024 looks).
+    /// </summary>
+    public static bool PollUntil<TState>(RpmsgDevice host, TState state, Func<TState, bool> done, TimeSpan bound)
+    {
+        long end = 0;
+        for (int looks = 1; !done(state); looks++)
+        {
+            host.Poll();
+            if ((looks & 1023) != 0)
+                continue;
+            long now = Stopwatch.GetTimestamp();
+            if (end == 0)
+                end = now + (long)(bound.TotalSeconds * Stopwatch.Frequency);
+            else if (now > end)
+                return false;
+        }
+        return true;
     }
 
     /// <summary>

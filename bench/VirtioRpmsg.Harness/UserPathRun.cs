@@ -249,27 +249,18 @@ internal static class UserPathRun
     {
         private readonly byte[] _payload = Payload(size);
         private readonly byte[] _reply = new byte[endpoint.MaxPayload];
+        private RpmsgReceiveResult _received;
 
         public void RoundTrip(int i)
         {
             if (!endpoint.TrySend(_payload))
                 endpoint.Send(_payload, s_timeout);
-            RpmsgReceiveResult r;
-            long deadline = 0;
-            for (int looks = 1; !endpoint.TryReceive(_reply, TimeSpan.Zero, out r); looks++)
-            {
-                host.Poll();
-                // The clock only now and then: a look costs tens of nanoseconds.
-                if ((looks & 1023) != 0)
-                    continue;
-                long now = Stopwatch.GetTimestamp();
-                if (deadline == 0)
-                    deadline = now + (long)(s_timeout.TotalSeconds * Stopwatch.Frequency);
-                else if (now > deadline)
-                    throw new TimeoutException($"no echo of round trip {i} within {s_timeout.TotalSeconds} s of polling");
-            }
-            Check(_payload, _reply.AsSpan(0, r.Length), i);
+            if (!EchoRuns.PollUntil(host, this, static e => e.TryTake(), s_timeout))
+                throw new TimeoutException($"no echo of round trip {i} within {s_timeout.TotalSeconds} s of polling");
+            Check(_payload, _reply.AsSpan(0, _received.Length), i);
         }
+
+        private bool TryTake() => endpoint.TryReceive(_reply, TimeSpan.Zero, out _received);
     }
 
     /// <summary>await SendAsync, await ReceiveAsync: the whole measured loop is one async method, so the harness adds no allocation per message.</summary>
