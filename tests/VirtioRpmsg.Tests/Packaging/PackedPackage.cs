@@ -16,9 +16,9 @@ namespace VirtioRpmsg.Tests.Packaging;
 public abstract class PackedPackage : IDisposable
 {
 #if DEBUG
-    private const string Configuration = "Debug";
+    internal const string Configuration = "Debug";
 #else
-    private const string Configuration = "Release";
+    internal const string Configuration = "Release";
 #endif
     private static readonly TimeSpan PackBound = TimeSpan.FromMinutes(5);
 
@@ -37,7 +37,7 @@ public abstract class PackedPackage : IDisposable
             return;
         }
         string project = Path.Combine(FindRepositoryRoot(), "src", id, id + ".csproj");
-        var (exitCode, output) = RunPack(project);
+        var (exitCode, output) = RunPack(project, _outDir);
         var packages = Directory.GetFiles(_outDir, id + ".*.nupkg");
         var symbols = Directory.GetFiles(_outDir, id + ".*.snupkg");
         if (exitCode != 0 || packages.Length != 1 || symbols.Length != 1)
@@ -109,7 +109,8 @@ public abstract class PackedPackage : IDisposable
         }
     }
 
-    private (int ExitCode, string Output) RunPack(string project)
+    /// <summary>Runs <c>dotnet pack --no-build</c> of <paramref name="project"/> into <paramref name="outDir"/>, with extra MSBuild arguments.</summary>
+    internal static (int ExitCode, string Output) RunPack(string project, string outDir, params string[] extra)
     {
         var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
@@ -117,7 +118,7 @@ public abstract class PackedPackage : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var a in new[] { "pack", project, "--no-build", "-c", Configuration, "-o", _outDir, "-nologo", "-nodeReuse:false" })
+        foreach (var a in new[] { "pack", project, "--no-build", "-c", Configuration, "-o", outDir, "-nologo", "-nodeReuse:false" }.Concat(extra))
             psi.ArgumentList.Add(a);
         // The test host's MSBuild variables would point the child at the test run's MSBuild instance.
         foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("MSBUILD", StringComparison.OrdinalIgnoreCase)).ToList())
@@ -151,7 +152,7 @@ public abstract class PackedPackage : IDisposable
         return entries;
     }
 
-    private static string FindRepositoryRoot()
+    internal static string FindRepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
