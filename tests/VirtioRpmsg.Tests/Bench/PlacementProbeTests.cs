@@ -44,15 +44,32 @@ public sealed class PlacementProbeTests
         Assert.Equal(2_000.0 / 140, without!.P50, 3);
     }
 
+    private static TargetCheck PollTarget(long echoP50, PlacementProbe probe) =>
+        TargetEvaluator.EvaluateIssue15(new ScenarioResults("cross-process", "test", [Echo(echoP50, probe)], []), [Spin(140)])
+            .Single(c => c.Target.StartsWith("busy-poll echo", StringComparison.Ordinal));
+
     [Fact]
     public void Issue15Targets_UseTheProbe()
     {
-        // The probe before (500 ns), not after (250 ns), and p50 (4x), not p99 (6x).
-        var results = new ScenarioResults("cross-process", "test", [Echo(2_000, new PlacementProbe([Spin(500)], [Spin(250)]))], []);
-
-        var poll = TargetEvaluator.EvaluateIssue15(results, [Spin(140)]).Single(c => c.Target.StartsWith("busy-poll echo", StringComparison.Ordinal));
+        // The probe before (500 ns), not the run's opening baseline (140 ns), and p50 (4x), not p99 (6x).
+        var poll = PollTarget(2_000, new PlacementProbe([Spin(500)], [Spin(480)]));
 
         Assert.Equal((TargetStatus.Met, "4.00x"), (poll.Status, poll.Measured));
+    }
+
+    [Fact]
+    public void Issue15Targets_PlacementMovedDuringTheCase_MetOnlyWithinTheLimitOfBothProbes()
+    {
+        // 500 ns before, 250 ns after: 4x of the first, 8x of the second. The case ran partly near: not met.
+        var moved = PollTarget(2_000, new PlacementProbe([Spin(500)], [Spin(250)]));
+        // 500 ns before, 320 ns after (moved by 1.56x): 3x and 4.69x, both within 5x.
+        var movedWithin = PollTarget(1_500, new PlacementProbe([Spin(500)], [Spin(320)]));
+
+        Assert.Equal((TargetStatus.Missed, "4.00x"), (moved.Status, moved.Measured));
+        Assert.Contains("500 ns / 250 ns (moved)", moved.Margin);
+        Assert.Contains("8.00x of the probe after it", moved.Margin);
+        Assert.Equal(TargetStatus.Met, movedWithin.Status);
+        Assert.Contains("4.69x of the probe after it", movedWithin.Margin);
     }
 
     [Theory]
