@@ -157,7 +157,7 @@ public static class MarkdownReportWriter
             var stream = TargetEvaluator.Stream64(scenario);
             md.AppendLine($"The rates depend on the vCPU placement they ran on (`spin_cross` p50 before / after): pipelined {pipelined?.Probe?.Describe(BaselineMetrics.SpinCross) ?? "-"}, "
                 + $"streaming 64 B {stream?.Probe?.Describe(BaselineMetrics.SpinCross) ?? "-"} (on the project's VM about 130-160 ns when the two vCPUs share caches, 400-560 ns when they do not; docs/benchmarks-notes.md). "
-                + "The two ratios are to the probe before their case; where the placement moved during the case they count as met only within the limit of the probe after it too.");
+                + "The busy-poll and interrupt echo ratios are to the probe before their case; where the placement moved during the case they count as met only within the limit of the probe after it too (conservative: the case may have run mostly on the first placement).");
             md.AppendLine();
         }
     }

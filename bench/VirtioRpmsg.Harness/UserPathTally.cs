@@ -9,8 +9,7 @@ namespace VirtioRpmsg.Harness;
 /// </summary>
 /// <remarks>
 /// Allocation is counted for the whole host process, so a one-off there (a thread-pool thread starting, the runtime's
-/// tiered compilation) lands in whichever block it happens in; an allocation per message, or per few hundred, shows in
-/// every block. The fewest bytes per message of the blocks is the case's figure (the tests' best of three rounds).
+/// tiered compilation) lands in whichever block it happens in; an allocation per message shows in every block. The fewest bytes per message of the blocks is the case's figure (the tests' best of three rounds).
 /// </remarks>
 internal sealed class UserPathTally(UserPath path, RpmsgWaitStrategy wait, int payloadSize)
 {

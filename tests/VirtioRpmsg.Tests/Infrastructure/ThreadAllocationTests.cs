@@ -23,10 +23,9 @@ public sealed class ThreadAllocationTests
                 s_sink = new byte[1000];
         });
 
+        // Rounds 0 and 2 are not asserted to be exactly 0: the runtime may charge a one-off to either (what the helper is for).
         Assert.Equal(0, result.Fewest);
-        Assert.Equal(0, result.Rounds[0]);
         Assert.True(result.Rounds[1] >= 1000, result.ToString());
-        Assert.Equal(0, result.Rounds[2]);
     }
 
     [Fact]

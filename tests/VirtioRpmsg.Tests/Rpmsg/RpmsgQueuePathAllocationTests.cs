@@ -100,15 +100,16 @@ public sealed class RpmsgQueuePathAllocationTests
 /// <summary>
 /// The parked async paths: a reader waiting before the message arrives, woken by the writer (counted on this
 /// thread, exactly), and the pipe, whose pumps run on thread-pool threads, so it counts the whole process's
-/// allocations and runs alone (after the parallel tests), with a tolerance of under 1 byte per message in the best
-/// of three rounds: an object (24 bytes at least) every 24 messages fails, background noise does not.
+/// allocations and runs alone (after the parallel tests), with a tolerance of under 2 bytes per message in the best
+/// of three rounds (as <see cref="RpmsgWaitStrategyAllocationTests"/>): an object every 10 messages fails, background
+/// noise does not.
 /// </summary>
 [Collection(nameof(ResourceCountingCollection))]
 public sealed class RpmsgParkedReceiveAllocationTests
 {
     private const int Warmup = 2_000;
     private const int Measured = 10_000;
-    private const double BytesPerMessageBound = 1;
+    private const double BytesPerMessageBound = 2;
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
 
     [Fact]

@@ -9,15 +9,17 @@ namespace VirtioRpmsg.Tests.Rpmsg;
 /// ReceiveAsync, RpmsgStream (blocking and async), RpmsgDuplexPipe and the receive callback, pipelined echo and
 /// one-way streaming, against a remote that echoes on its own (interrupt) dispatcher. The work crosses threads,
 /// so the whole process's bytes are counted: alone (after the parallel tests), after a warm-up, the best of three
-/// rounds under <see cref="BytesPerMessageBound"/> per message: an object (24 bytes at least) every 24 messages fails;
-/// the runtime's background work stayed under 1,400 bytes a round (0.3 B/msg) in the runs that set the bound.
+/// rounds under <see cref="BytesPerMessageBound"/> per message: an object (24 bytes at least) every 10 messages fails.
+/// The process's own background work (the test host's timers, the pool's threads) costs bytes per second, not per
+/// message: on an idle machine up to 1,344 bytes a round (0.27 B/msg), with both cores busy with other work, where a
+/// parked hybrid round takes seconds, up to 6,248 (1.25 B/msg).
 /// </summary>
 [Collection(nameof(ResourceCountingCollection))]
 public sealed class RpmsgWaitStrategyAllocationTests
 {
     private const int Warmup = 2_000;
     private const int Measured = 5_000;
-    private const double BytesPerMessageBound = 1;
+    private const double BytesPerMessageBound = 2;
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
 
     public static TheoryData<RpmsgWaitStrategy> Strategies => new()
