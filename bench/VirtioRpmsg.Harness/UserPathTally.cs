@@ -9,7 +9,8 @@ namespace VirtioRpmsg.Harness;
 /// </summary>
 /// <remarks>
 /// Allocation is counted for the whole host process, so a one-off there (a thread-pool thread starting, the runtime's
-/// tiered compilation) lands in whichever block it happens in; an allocation per message shows in every block. The fewest bytes per message of the blocks is the case's figure (the tests' best of three rounds).
+/// tiered compilation) lands in whichever block it happens in; an allocation per message shows in every block. The
+/// fewest bytes per message of the blocks is the case's figure (the tests' best of three rounds).
 /// </remarks>
 internal sealed class UserPathTally(UserPath path, RpmsgWaitStrategy wait, int payloadSize)
 {
@@ -29,7 +30,7 @@ internal sealed class UserPathTally(UserPath path, RpmsgWaitStrategy wait, int p
     /// <summary>The host's idle CPU, when a block measured it.</summary>
     public double? IdleCpu { get; set; }
 
-    /// <summary>Adds a block's allocations: <paramref name="perMessage"/> bytes per round trip over <paramref name="count"/> of them.</summary>
+    /// <summary>Adds a block's allocations: <paramref name="perMessage"/> bytes per round trip, over <paramref name="count"/>.</summary>
     public void Allocated(double perMessage, int count)
     {
         if (count > 0)

@@ -16,7 +16,7 @@ namespace VirtioRpmsg.Tests.Infrastructure;
 /// </summary>
 internal sealed class ProcessAllocation
 {
-    /// <summary>What the process's background work may add per second of a round (twice the rate measured under load).</summary>
+    /// <summary>What the process's background work may add per second of a round (about twice the rate under load).</summary>
     public const double NoiseBytesPerSecond = 4096;
 
     private readonly (long Bytes, double Seconds)[] _rounds;
