@@ -33,10 +33,10 @@ internal sealed class RpmsgDispatcherThread
     private Thread? _thread;
     // While the loop works or spins it does not wait on the doorbell: kicks that come anyway are read here.
     private readonly RpmsgKickDrain _drain = new();
-    private long _spinPhases;
+    private long _spentSpins;
 
-    /// <summary>How many times the loop has begun to spin for work (tests: an idle device stops spinning).</summary>
-    internal long SpinPhases => Volatile.Read(ref _spinPhases);
+    /// <summary>How many spins ran their whole budget without work (tests: an idle device stops spinning). Not per message.</summary>
+    internal long SpentSpins => Volatile.Read(ref _spentSpins);
 
     /// <summary>How long the loop sleeps (kicks off) while readers poll the ring before it looks again.</summary>
     internal static readonly TimeSpan HelperRecheck = TimeSpan.FromMilliseconds(1);
@@ -253,7 +253,6 @@ internal sealed class RpmsgDispatcherThread
 
     private bool SpinUntilWork(IRpmsgTransport transport, IDoorbell doorbell, Deadline until, CancellationToken token)
     {
-        Volatile.Write(ref _spinPhases, _spinPhases + 1);
         int i = 0;
         var owner = _rx.Owner;
         while (!token.IsCancellationRequested)
@@ -266,7 +265,10 @@ internal sealed class RpmsgDispatcherThread
             if ((++i & 63) == 0)
             {
                 if (until.IsExpired)
+                {
+                    Volatile.Write(ref _spentSpins, _spentSpins + 1);
                     return false;
+                }
                 _drain.DrainIfDue(doorbell);
             }
             RpmsgSpinPause.After(i);

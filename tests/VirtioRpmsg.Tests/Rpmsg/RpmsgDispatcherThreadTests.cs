@@ -70,28 +70,26 @@ public class RpmsgDispatcherThreadTests
         Assert.True(replied.Wait(TimeSpan.FromSeconds(30)), "no echo");
         var thread = loop.Host.DispatcherThread!;
 
-        // Idle: the spin that followed the echo (begun already, or about to) is the last one.
-        long before = thread.SpinPhases;
-        var window = System.Diagnostics.Stopwatch.StartNew();
-        while (window.Elapsed < TimeSpan.FromMilliseconds(500))
-            Thread.Sleep(10);
-        long idleSpins = thread.SpinPhases - before;
+        // Idle: the spin that followed the echo (spent already, or about to be) is the last one.
+        long before = thread.SpentSpins;
+        Thread.Sleep(500);
+        long idleSpins = thread.SpentSpins - before;
 
         // Traffic again: it gets through, and the loop spins for the next message.
         host.SendTo(0x400, [2]);
         Assert.True(replied.Wait(TimeSpan.FromSeconds(30)), "no echo after the idle time");
         Assert.Equal(2, Volatile.Read(ref replies));
-        // The one that followed the echo may begin after the first look, and a margin of one: spinning again after every
-        // recheck began 18-19.
-        Assert.True(idleSpins <= 2, $"the idle dispatcher began {idleSpins} spins in 500 ms");
+        // The one that followed the echo may run out after the first look, and a margin of one: spinning again after
+        // every recheck spent 18-19 budgets.
+        Assert.True(idleSpins <= 2, $"the idle dispatcher spent {idleSpins} spin budgets in 500 ms");
         Assert.True(SpinsAfter(thread, before + idleSpins), "the dispatcher did not spin again after the message");
     }
 
-    // The loop begins its spin right after it handled the message, on its own thread: wait for it, bounded.
+    // The loop spins right after it handled the message, on its own thread, and spends the budget: wait for it, bounded.
     private static bool SpinsAfter(RpmsgDispatcherThread thread, long count)
     {
         var bound = System.Diagnostics.Stopwatch.StartNew();
-        while (thread.SpinPhases <= count)
+        while (thread.SpentSpins <= count)
         {
             if (bound.Elapsed > TimeSpan.FromSeconds(30))
                 return false;
