@@ -123,13 +123,13 @@ public sealed partial class CrossProcessEchoScenario
         if (tally.Path == UserPath.Callback)
         {
             var echo = Echo(session, new EchoRequest(64, wait, block.Count, 1, block.Warmup) { MinWarmupTime = block.MinWarmup }, measureIdle: false, cancellationToken, into: block.Recorder);
-            tally.Allocated(echo.AllocatedBytesPerMessage, block.Count);
+            tally.Allocated(echo.AllocatedBytesPerMessage);
             return session;
         }
         try
         {
             var result = UserPathRun.Run(session.Host, session.EchoAddress, tally.Path, wait, 64, block, measureIdle, _hostCpu, cancellationToken);
-            tally.Allocated(result.AllocatedBytesPerMessage, block.Count);
+            tally.Allocated(result.AllocatedBytesPerMessage);
             tally.IdleCpu ??= result.IdleCpu;
             return session;
         }

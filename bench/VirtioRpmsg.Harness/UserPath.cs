@@ -15,8 +15,8 @@ public enum UserPath
     Pipe,
     /// <summary>
     /// A queue endpoint read with <c>TryReceive</c> between the application thread's own <c>Poll</c> calls: a
-    /// <see cref="VirtioRpmsg.Rpmsg.RpmsgWaitStrategy.CallerPoll"/> device, which has no dispatcher thread (what
-    /// <c>rpmsg ping --wait poll</c> does). Under CallerPoll the callback path runs inside the Poll calls of a harness
+    /// <see cref="VirtioRpmsg.Rpmsg.RpmsgWaitStrategy.CallerPoll"/> device, which has no dispatcher thread (as
+    /// <c>rpmsg ping --wait poll</c> does, but without ever pausing: a busy-poll measurement). Under CallerPoll the callback path runs inside the Poll calls of a harness
     /// thread pinned to the host's CPU.
     /// </summary>
     Poll,

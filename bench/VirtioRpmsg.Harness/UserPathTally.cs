@@ -30,12 +30,8 @@ internal sealed class UserPathTally(UserPath path, RpmsgWaitStrategy wait, int p
     /// <summary>The host's idle CPU, when a block measured it.</summary>
     public double? IdleCpu { get; set; }
 
-    /// <summary>Adds a block's allocations: <paramref name="perMessage"/> bytes per round trip, over <paramref name="count"/>.</summary>
-    public void Allocated(double perMessage, int count)
-    {
-        if (count > 0)
-            _fewestPerMessage = Math.Min(_fewestPerMessage, perMessage);
-    }
+    /// <summary>Adds a block's allocations: <paramref name="perMessage"/> bytes per round trip.</summary>
+    public void Allocated(double perMessage) => _fewestPerMessage = Math.Min(_fewestPerMessage, perMessage);
 
     /// <summary>Bytes per message of the block that allocated least; 0 before any block was measured.</summary>
     public double AllocatedBytesPerMessage => double.IsPositiveInfinity(_fewestPerMessage) ? 0 : _fewestPerMessage;

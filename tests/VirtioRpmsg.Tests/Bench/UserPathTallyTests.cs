@@ -11,10 +11,10 @@ public sealed class UserPathTallyTests
     {
         var tally = new UserPathTally(UserPath.Pipe, RpmsgWaitStrategy.Hybrid, 64);
 
-        tally.Allocated(0.05, 5_000);
-        tally.Allocated(5.2, 5_000); // 26 KB once: a thread-pool thread starting in the process, say
-        tally.Allocated(0.03, 5_000);
-        tally.Allocated(0.04, 5_000);
+        tally.Allocated(0.05);
+        tally.Allocated(5.2); // 26 KB once: a thread-pool thread starting in the process, say
+        tally.Allocated(0.03);
+        tally.Allocated(0.04);
 
         Assert.Equal(0.03, tally.AllocatedBytesPerMessage, 6);
     }
@@ -25,19 +25,9 @@ public sealed class UserPathTallyTests
         var tally = new UserPathTally(UserPath.ReceiveAsync, RpmsgWaitStrategy.Interrupt, 64);
 
         foreach (double perMessage in new[] { 24.1, 24.0, 26.5 })
-            tally.Allocated(perMessage, 5_000);
+            tally.Allocated(perMessage);
 
         Assert.Equal(24.0, tally.AllocatedBytesPerMessage, 6);
         Assert.Equal(24.0, tally.Result(probe: null).AllocatedBytesPerMessage, 6);
-    }
-
-    [Fact]
-    public void Allocated_NoBlockMeasured_IsZero()
-    {
-        var tally = new UserPathTally(UserPath.Receive, RpmsgWaitStrategy.BusyPoll, 64);
-
-        tally.Allocated(9.0, 0);
-
-        Assert.Equal(0, tally.AllocatedBytesPerMessage);
     }
 }

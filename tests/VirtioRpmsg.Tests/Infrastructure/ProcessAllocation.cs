@@ -28,11 +28,11 @@ internal sealed class ProcessAllocation
         _messages = messages;
     }
 
-    public static async Task<ProcessAllocation> MeasureAsync(Func<int, Task> run, int warmup, int messagesPerRound, int rounds = 3)
+    public static async Task<ProcessAllocation> MeasureAsync(Func<int, Task> run, int warmup, int messagesPerRound)
     {
         await run(warmup);
-        var measured = new (long, double)[rounds];
-        for (int round = 0; round < rounds; round++)
+        var measured = new (long, double)[3];
+        for (int round = 0; round < measured.Length; round++)
         {
             long before = GC.GetTotalAllocatedBytes(precise: true);
             long start = Stopwatch.GetTimestamp();

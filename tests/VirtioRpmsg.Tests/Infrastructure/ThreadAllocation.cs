@@ -7,23 +7,26 @@ namespace VirtioRpmsg.Tests.Infrastructure;
 /// statics initialised by a method tiered up mid-run, the runtime's own GetAllocatedBytesForCurrentThread tests flake
 /// the same way), shows in one. <see cref="Rounds"/> names all of them for the failure message.
 /// </summary>
-internal readonly record struct ThreadAllocation(long Fewest, long[] Rounds)
+internal readonly record struct ThreadAllocation(long[] Rounds)
 {
+    /// <summary>The bytes of the round that allocated least: the verdict.</summary>
+    public long Fewest => Rounds.Min();
+
     /// <summary>Runs <paramref name="iteration"/> <paramref name="warmup"/> times, calls <paramref name="afterWarmup"/>, then measures.</summary>
-    public static ThreadAllocation Measure(int warmup, int measuredPerRound, Action iteration, Action? afterWarmup = null, int rounds = 3)
+    public static ThreadAllocation Measure(int warmup, int measuredPerRound, Action iteration, Action? afterWarmup = null)
     {
         for (int i = 0; i < warmup; i++)
             iteration();
         afterWarmup?.Invoke();
-        var bytes = new long[rounds];
-        for (int round = 0; round < rounds; round++)
+        var bytes = new long[3];
+        for (int round = 0; round < bytes.Length; round++)
         {
             long before = GC.GetAllocatedBytesForCurrentThread();
             for (int i = 0; i < measuredPerRound; i++)
                 iteration();
             bytes[round] = GC.GetAllocatedBytesForCurrentThread() - before;
         }
-        return new ThreadAllocation(bytes.Min(), bytes);
+        return new ThreadAllocation(bytes);
     }
 
     public override string ToString() => $"{Fewest} bytes in the best round (rounds: {string.Join(", ", Rounds)})";

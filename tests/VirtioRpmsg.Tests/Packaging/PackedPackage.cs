@@ -16,9 +16,9 @@ namespace VirtioRpmsg.Tests.Packaging;
 public abstract class PackedPackage : IDisposable
 {
 #if DEBUG
-    internal const string Configuration = "Debug";
+    private const string Configuration = "Debug";
 #else
-    internal const string Configuration = "Release";
+    private const string Configuration = "Release";
 #endif
     private static readonly TimeSpan PackBound = TimeSpan.FromMinutes(5);
 

@@ -100,16 +100,14 @@ public sealed class RpmsgQueuePathAllocationTests
 /// <summary>
 /// The parked async paths: a reader waiting before the message arrives, woken by the writer (counted on this
 /// thread, exactly), and the pipe, whose pumps run on thread-pool threads, so it counts the whole process's
-/// allocations and runs alone (after the parallel tests), with a tolerance of under 1 byte per message plus the host's
-/// background work for the round's duration in the best of three rounds (<see cref="ProcessAllocation"/>, as
-/// <see cref="RpmsgWaitStrategyAllocationTests"/>).
+/// allocations and runs alone (after the parallel tests), judged as
+/// <see cref="RpmsgWaitStrategyAllocationTests.AssertNothingPerMessageAsync"/> judges the dispatcher strategies.
 /// </summary>
 [Collection(nameof(ResourceCountingCollection))]
 public sealed class RpmsgParkedReceiveAllocationTests
 {
     private const int Warmup = 2_000;
     private const int Measured = 10_000;
-    private const double BytesPerMessageBound = 1;
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
 
     [Fact]
@@ -148,10 +146,9 @@ public sealed class RpmsgParkedReceiveAllocationTests
 
         // Nobody awaits the parked ValueTask (this thread checks IsCompleted), so its completion runs no
         // continuation: the whole path, park, fill and wake included, runs on this thread and is counted here.
-        const int rounds = 3;
-        var allocated = ThreadAllocation.Measure(Warmup, Measured, Iteration, afterWarmup: () => parked = 0, rounds: rounds);
+        var allocated = ThreadAllocation.Measure(Warmup, Measured, Iteration, afterWarmup: () => parked = 0);
 
-        Assert.Equal(rounds * Measured, parked);
+        Assert.Equal(allocated.Rounds.Length * Measured, parked);
         Assert.True(allocated.Fewest == 0, allocated.ToString());
     }
 
@@ -210,8 +207,6 @@ public sealed class RpmsgParkedReceiveAllocationTests
             return Task.CompletedTask;
         }
 
-        var allocation = await ProcessAllocation.MeasureAsync(Run, Warmup, Measured);
-
-        Assert.True(allocation.AnyRoundWithin(BytesPerMessageBound), $"pipe round trips: no round under {BytesPerMessageBound} B/msg plus {ProcessAllocation.NoiseBytesPerSecond} B/s; {allocation}");
+        await RpmsgWaitStrategyAllocationTests.AssertNothingPerMessageAsync(Run, "RpmsgDuplexPipe, caller-poll", Measured);
     }
 }
