@@ -131,8 +131,8 @@ public static class MarkdownReportWriter
         md.AppendLine("Ratio = stack percentile / the same percentile of the baseline (busy-poll and hybrid against");
         md.AppendLine("`spin_cross`, interrupt against `eventfd_cross`) measured by a short probe just before the case (the");
         md.AppendLine("\"before\" column; the run's opening baseline when there was no probe). The probe after the case shows whether");
-        md.AppendLine("the vCPU placement held: \"(moved)\" marks a p50 that changed by more than 1.5x, and such a case ran partly on");
-        md.AppendLine("another placement than its ratio assumes. `xN` = N requests in flight.");
+        md.AppendLine("the vCPU placement held: \"(moved)\" marks a p50 that changed by more than 1.5x; such a case ran partly on each");
+        md.AppendLine("placement, and its ratios are to the faster of the two probes (the larger ratio). `xN` = N requests in flight.");
         foreach (var echo in scenario.Echo.Where(e => e.Request.Depth > 1 && e.SteadyRoundTripsPerSecond is not null))
             md.AppendLine(Invariant($"{echo.Request.Label}: steady {Units.Count(echo.SteadyRoundTripsPerSecond!.Value)} round trips/s (median over windows of {WindowRate.Window} replies)."));
         md.AppendLine();
@@ -157,7 +157,7 @@ public static class MarkdownReportWriter
             var stream = TargetEvaluator.Stream64(scenario);
             md.AppendLine($"The rates depend on the vCPU placement they ran on (`spin_cross` p50 before / after): pipelined {pipelined?.Probe?.Describe(BaselineMetrics.SpinCross) ?? "-"}, "
                 + $"streaming 64 B {stream?.Probe?.Describe(BaselineMetrics.SpinCross) ?? "-"} (on the project's VM about 130-160 ns when the two vCPUs share caches, 400-560 ns when they do not; docs/benchmarks-notes.md). "
-                + "The busy-poll and interrupt echo ratios are to the probe before their case; where the placement moved during the case they count as met only within the limit of the probe after it too (conservative: the case may have run mostly on the first placement).");
+                + "The busy-poll and interrupt echo ratios are to the probe before their case, or to the faster probe where the placement moved during the case (conservative: the case may have run mostly on the slower placement).");
             md.AppendLine();
         }
     }

@@ -15,11 +15,22 @@ public sealed record PlacementProbe(IReadOnlyList<BaselineResult> Before, IReadO
     public const double MovedFactor = 1.5;
 
     /// <summary>
-    /// The baseline a case with <paramref name="probe"/> compares with: the probe's before the case, or, without one,
-    /// the run's opening <paramref name="baselines"/>; null when neither has <paramref name="metric"/>.
+    /// The baseline a case with <paramref name="probe"/> compares with: the probe's before the case, or, when the
+    /// placement moved during the case (<see cref="Moved"/>), the faster of its two probes (the case ran partly on each
+    /// placement, so its ratio is the larger one: a case that began far and ended near is not judged against the slower
+    /// baseline alone); without a probe, the run's opening <paramref name="baselines"/>. Null when none has
+    /// <paramref name="metric"/>.
     /// </summary>
-    public static BaselineResult? BaselineFor(PlacementProbe? probe, string metric, IReadOnlyList<BaselineResult> baselines) =>
-        probe?.Before.FirstOrDefault(b => b.Metric == metric) ?? baselines.FirstOrDefault(b => b.Metric == metric);
+    public static BaselineResult? BaselineFor(PlacementProbe? probe, string metric, IReadOnlyList<BaselineResult> baselines)
+    {
+        var before = probe?.Before.FirstOrDefault(b => b.Metric == metric);
+        if (before is not null && probe!.Moved(metric))
+        {
+            var after = probe.After.First(b => b.Metric == metric);
+            return after.Latency.P50 < before.Latency.P50 ? after : before;
+        }
+        return before ?? baselines.FirstOrDefault(b => b.Metric == metric);
+    }
 
     /// <summary>The metric's p50 before and after, or null when either probe lacks it.</summary>
     public (long Before, long After)? P50(string metric)

@@ -57,10 +57,8 @@ public static class TargetEvaluator
         static string PerSecond(double v) => Units.Count(v) + " /s";
         return
         [
-            OnBothPlacements(AtMost("busy-poll echo 64 B: p50 within 5x of the cache-line ping-pong p50",
-                P50Ratio(busy, baselines), 5, Units.Ratio), busy, 5),
-            OnBothPlacements(AtMost("interrupt echo 64 B: p50 within 1.2x of the cross-core eventfd ping-pong p50",
-                P50Ratio(interrupt, baselines), 1.2, Units.Ratio), interrupt, 1.2),
+            AtMost("busy-poll echo 64 B: p50 within 5x of the cache-line ping-pong p50", P50Ratio(busy, baselines), 5, Units.Ratio),
+            AtMost("interrupt echo 64 B: p50 within 1.2x of the cross-core eventfd ping-pong p50", P50Ratio(interrupt, baselines), 1.2, Units.Ratio),
             AtLeast("pipelined echo (16 in flight): at least 1,500,000 round trips/s, whole run", pipelined?.RoundTripsPerSecond, 1_500_000, PerSecond),
             AtLeast("pipelined echo (16 in flight): at least 1,500,000 round trips/s, steady", pipelined?.SteadyRoundTripsPerSecond, 1_500_000, PerSecond),
             AtLeast("one-way streaming 64 B: at least 3,000,000 messages/s, whole run", stream?.MessagesPerSecond, 3_000_000, PerSecond),
@@ -68,26 +66,7 @@ public static class TargetEvaluator
         ];
     }
 
-    /// <summary>
-    /// A ratio target of a case during which the vCPU placement moved (<see cref="PlacementProbe.Moved"/>): the case ran
-    /// partly on each placement, so it counts as met only if it is within <paramref name="limit"/> of the probe after it
-    /// too (a case that began far and ended near would otherwise be judged against the slower baseline alone).
-    /// </summary>
-    private static TargetCheck OnBothPlacements(TargetCheck check, EchoResult? echo, double limit)
-    {
-        if (check.Status != TargetStatus.Met || echo?.Probe is not { } probe)
-            return check;
-        string metric = BaselineRatio.MetricFor(echo.Request.Wait);
-        if (!probe.Moved(metric) || probe.P50(metric) is not var (_, after))
-            return check;
-        double afterRatio = (double)echo.Latency.P50 / after;
-        string moved = $"placement moved during the case ({probe.Describe(metric)}): {Units.Ratio(afterRatio)} of the probe after it";
-        return afterRatio <= limit
-            ? check with { Margin = $"{check.Margin}; {moved}" }
-            : check with { Status = TargetStatus.Missed, Margin = $"missed: {moved}, over {Units.Ratio(limit)}" };
-    }
-
-    // To the baseline probe just before the case when there is one (BaselineRatio.For), else the run's baseline.
+    // To the baseline probe around the case when there is one (BaselineRatio.For), else the run's baseline.
     private static double? P50Ratio(EchoResult? echo, IReadOnlyList<BaselineResult> baselines) =>
         echo is null ? null : BaselineRatio.For(echo, baselines)?.P50;
 
