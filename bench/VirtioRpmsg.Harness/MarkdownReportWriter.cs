@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using VirtioRpmsg.Rpmsg;
 
 namespace VirtioRpmsg.Harness;
 
@@ -132,7 +133,7 @@ public static class MarkdownReportWriter
         md.AppendLine("`spin_cross`, interrupt against `eventfd_cross`) measured by a short probe just before the case (the");
         md.AppendLine("\"before\" column; the run's opening baseline when there was no probe). The probe after the case shows whether");
         md.AppendLine("the vCPU placement held: \"(moved)\" marks a p50 that changed by more than 1.5x; such a case ran partly on each");
-        md.AppendLine("placement, and its ratios are to the faster of the two probes (the larger ratio). `xN` = N requests in flight.");
+        md.AppendLine("placement, and its ratios are to the faster of the two probes (by p50: the larger p50 ratio). `xN` = N requests in flight.");
         foreach (var echo in scenario.Echo.Where(e => e.Request.Depth > 1 && e.SteadyRoundTripsPerSecond is not null))
             md.AppendLine(Invariant($"{echo.Request.Label}: steady {Units.Count(echo.SteadyRoundTripsPerSecond!.Value)} round trips/s (median over windows of {WindowRate.Window} replies)."));
         md.AppendLine();
@@ -155,9 +156,11 @@ public static class MarkdownReportWriter
             WriteTargets(md, "Targets (issue 15 item 2: echo and streaming; the user paths are below)", TargetEvaluator.EvaluateIssue15(scenario, report.Baselines));
             var pipelined = TargetEvaluator.Pipelined(scenario);
             var stream = TargetEvaluator.Stream64(scenario);
+            string EchoProbe(RpmsgWaitStrategy wait) => TargetEvaluator.FindEcho(scenario, 64, wait, 1)?.Probe?.Describe(BaselineRatio.MetricFor(wait)) ?? "-";
             md.AppendLine($"The rates depend on the vCPU placement they ran on (`spin_cross` p50 before / after): pipelined {pipelined?.Probe?.Describe(BaselineMetrics.SpinCross) ?? "-"}, "
                 + $"streaming 64 B {stream?.Probe?.Describe(BaselineMetrics.SpinCross) ?? "-"} (on the project's VM about 130-160 ns when the two vCPUs share caches, 400-560 ns when they do not; docs/benchmarks-notes.md). "
-                + "The busy-poll and interrupt echo ratios are to the probe before their case, or to the faster probe where the placement moved during the case (conservative: the case may have run mostly on the slower placement).");
+                + $"The busy-poll and interrupt echo ratios (probes before / after: {EchoProbe(RpmsgWaitStrategy.BusyPoll)}; {EchoProbe(RpmsgWaitStrategy.Interrupt)}) are to the probe before their case, "
+                + "or to the faster probe where the placement moved during the case (conservative: the case may have run mostly on the slower placement).");
             md.AppendLine();
         }
     }

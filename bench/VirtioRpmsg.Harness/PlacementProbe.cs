@@ -5,7 +5,8 @@ namespace VirtioRpmsg.Harness;
 /// vCPUs between nearby and distant physical cores, sometimes within a run: the cache-line ping-pong then takes
 /// 130-160 ns or 400-560 ns (docs/benchmarks-notes.md). A ratio to the run's opening baseline mixes the two; a ratio
 /// to the probe before the case compares the case with the placement it ran on, and the probe after it shows
-/// whether that placement held.
+/// whether that placement held. Where it did not, the case ran partly on each, and its ratios are to the faster of
+/// the two probes (<see cref="BaselineFor"/>).
 /// </summary>
 /// <param name="Before">The baseline metrics measured just before the case.</param>
 /// <param name="After">The same, just after it.</param>

@@ -41,16 +41,19 @@ public sealed class UserPathReportWriterTests
     }
 
     [Fact]
-    public void Render_WithProbes_RatioToTheProbeBeforeTheCase_AndAMovedPlacementMarked()
+    public void Render_WithProbes_RatioToTheProbeBeforeTheCase_AndToTheFasterOneWhereThePlacementMoved()
     {
         static IReadOnlyList<BaselineResult> Spin(long p50) => [new BaselineResult(BaselineMetrics.SpinCross, 0, 1, P50(p50))];
 
-        // The run's opening baseline says 500 ns; the Receive case ran on a 250 ns placement that moved to 550 ns during it.
+        // The run's opening baseline says 500 ns. The Receive case began on a 550 ns placement that moved to 250 ns
+        // during it (x C to the faster probe: 8x, not 3.6x); the Stream case moved the other way (to the one before).
         string md = Render(
-            new UserPathResult(UserPath.Receive, RpmsgWaitStrategy.BusyPoll, 64, P50(2_000), 0, Probe: new PlacementProbe(Spin(250), Spin(550))),
+            new UserPathResult(UserPath.Receive, RpmsgWaitStrategy.BusyPoll, 64, P50(2_000), 0, Probe: new PlacementProbe(Spin(550), Spin(250))),
+            new UserPathResult(UserPath.Stream, RpmsgWaitStrategy.BusyPoll, 64, P50(2_000), 0, Probe: new PlacementProbe(Spin(250), Spin(550))),
             new UserPathResult(UserPath.Callback, RpmsgWaitStrategy.BusyPoll, 64, P50(2_000), 0, Probe: new PlacementProbe(Spin(500), Spin(510))));
 
-        Assert.Contains("| Receive | busy-poll | 2.00 us | 2.00 us | 1.00x | 8.00x | 250 ns / 550 ns (moved) |  | 0.00 |", md);
+        Assert.Contains("| Receive | busy-poll | 2.00 us | 2.00 us | 1.00x | 8.00x | 550 ns / 250 ns (moved) |  | 0.00 |", md);
+        Assert.Contains("| Stream | busy-poll | 2.00 us | 2.00 us | 1.00x | 8.00x | 250 ns / 550 ns (moved) |  | 0.00 |", md);
         Assert.Contains("| Callback | busy-poll | 2.00 us | 2.00 us | 1.00x | 4.00x | 500 ns / 510 ns |  | 0.00 |", md);
     }
 
