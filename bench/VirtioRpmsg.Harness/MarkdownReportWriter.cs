@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using VirtioRpmsg.Rpmsg;
 
 namespace VirtioRpmsg.Harness;
 
@@ -156,11 +155,9 @@ public static class MarkdownReportWriter
             WriteTargets(md, "Targets (issue 15 item 2: echo and streaming; the user paths are below)", TargetEvaluator.EvaluateIssue15(scenario, report.Baselines));
             var pipelined = TargetEvaluator.Pipelined(scenario);
             var stream = TargetEvaluator.Stream64(scenario);
-            string EchoProbe(RpmsgWaitStrategy wait) => TargetEvaluator.FindEcho(scenario, 64, wait, 1)?.Probe?.Describe(BaselineRatio.MetricFor(wait)) ?? "-";
             md.AppendLine($"The rates depend on the vCPU placement they ran on (`spin_cross` p50 before / after): pipelined {pipelined?.Probe?.Describe(BaselineMetrics.SpinCross) ?? "-"}, "
                 + $"streaming 64 B {stream?.Probe?.Describe(BaselineMetrics.SpinCross) ?? "-"} (on the project's VM about 130-160 ns when the two vCPUs share caches, 400-560 ns when they do not; docs/benchmarks-notes.md). "
-                + $"The busy-poll and interrupt echo ratios (probes before / after: {EchoProbe(RpmsgWaitStrategy.BusyPoll)}; {EchoProbe(RpmsgWaitStrategy.Interrupt)}) are to the probe before their case, "
-                + "or to the faster probe where the placement moved during the case (conservative: the case may have run mostly on the slower placement).");
+                + "The echo ratios follow the echo table's rule (the faster probe where a case's placement moved).");
             md.AppendLine();
         }
     }

@@ -24,13 +24,12 @@ public sealed record PlacementProbe(IReadOnlyList<BaselineResult> Before, IReadO
     /// </summary>
     public static BaselineResult? BaselineFor(PlacementProbe? probe, string metric, IReadOnlyList<BaselineResult> baselines)
     {
-        var before = probe?.Before.FirstOrDefault(b => b.Metric == metric);
-        if (before is not null && probe!.Moved(metric))
-        {
-            var after = probe.After.First(b => b.Metric == metric);
-            return after.Latency.P50 < before.Latency.P50 ? after : before;
-        }
-        return before ?? baselines.FirstOrDefault(b => b.Metric == metric);
+        if (probe?.Before.FirstOrDefault(b => b.Metric == metric) is not { } before)
+            return baselines.FirstOrDefault(b => b.Metric == metric);
+        if (!probe.Moved(metric))
+            return before;
+        var after = probe.After.First(b => b.Metric == metric); // Moved: both probes have the metric
+        return after.Latency.P50 < before.Latency.P50 ? after : before;
     }
 
     /// <summary>The metric's p50 before and after, or null when either probe lacks it.</summary>

@@ -78,8 +78,7 @@ public static class TargetEvaluator
     internal static StreamResult? Stream64(ScenarioResults results) =>
         results.Stream.FirstOrDefault(s => s.Request is { PayloadSize: 64, Wait: RpmsgWaitStrategy.BusyPoll });
 
-    /// <summary>The echo case of a scenario with this payload size, wait strategy and depth, if it ran.</summary>
-    internal static EchoResult? FindEcho(ScenarioResults results, int size, RpmsgWaitStrategy wait, int depth) =>
+    private static EchoResult? FindEcho(ScenarioResults results, int size, RpmsgWaitStrategy wait, int depth) =>
         results.Echo.FirstOrDefault(e => e.Request.PayloadSize == size && e.Request.Wait == wait && e.Request.Depth == depth);
 
     private static TargetCheck AtMost(string target, double? measured, double limit, Func<double, string> format)

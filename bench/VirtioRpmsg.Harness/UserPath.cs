@@ -16,8 +16,8 @@ public enum UserPath
     /// <summary>
     /// A queue endpoint read with <c>TryReceive</c> between the application thread's own <c>Poll</c> calls: a
     /// <see cref="VirtioRpmsg.Rpmsg.RpmsgWaitStrategy.CallerPoll"/> device, which has no dispatcher thread (as
-    /// <c>rpmsg ping --wait poll</c> does, but without ever pausing: a busy-poll measurement). Under CallerPoll the callback path runs inside the Poll calls of a harness
-    /// thread pinned to the host's CPU.
+    /// <c>rpmsg ping --wait poll</c> does, but without ever pausing: a busy-poll measurement). Under CallerPoll the
+    /// callback path runs inside the Poll calls of a harness thread pinned to the host's CPU.
     /// </summary>
     Poll,
 }
