@@ -12,6 +12,9 @@ internal readonly record struct ThreadAllocation(long[] Rounds)
     /// <summary>The bytes of the round that allocated least: the verdict.</summary>
     public long Fewest => Rounds.Min();
 
+    /// <summary>Asserts that some round allocated nothing at all, naming every round otherwise.</summary>
+    public void AssertNone() => Assert.True(Fewest == 0, ToString());
+
     /// <summary>Runs <paramref name="iteration"/> <paramref name="warmup"/> times, calls <paramref name="afterWarmup"/>, then measures.</summary>
     public static ThreadAllocation Measure(int warmup, int measuredPerRound, Action iteration, Action? afterWarmup = null)
     {

@@ -5,9 +5,10 @@ namespace VirtioRpmsg.Tests.Packaging;
 /// <summary>
 /// A package is never produced without both runtimes' shims (issue 15, item 1): <c>dotnet pack</c> with the other
 /// runtime's cross compiler (linux-arm64's on an x64 machine) named as one that does not exist fails, says why, and
-/// leaves no package. Runs everywhere, with or without the real cross compiler. The shims go to a folder of the test's own and so does the nuspec, so the
-/// packaging fixture's pack of the same project, which may run meanwhile, and the build's own shims are not touched
-/// (the build deletes an unavailable runtime's shim from its output folder so that a stale one is never packed).
+/// leaves no package. Runs everywhere, with or without the real cross compiler. The shims go to a folder of the test's
+/// own and so does the nuspec, so the packaging fixture's pack of the same project, which may run meanwhile, and the
+/// build's own shims are not touched (the build deletes an unavailable runtime's shim from its output folder so that a
+/// stale one is never packed).
 /// </summary>
 public sealed class PackWithoutCrossShimTests : IDisposable
 {

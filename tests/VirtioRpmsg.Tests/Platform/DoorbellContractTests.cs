@@ -101,7 +101,7 @@ public abstract class DoorbellContractTests
     {
         using var d = Create();
         var allocated = ThreadAllocation.Measure(100, 10_000, () => d.Local.Ring());
-        Assert.True(allocated.Fewest == 0, allocated.ToString());
+        allocated.AssertNone();
     }
 
     [Fact]

@@ -29,7 +29,7 @@ public class RpmsgAllocationTests
 
         // Warm-up (JIT, tiering, first-touch of every buffer), then the best of three measured rounds.
         var allocated = ThreadAllocation.Measure(2_000, 10_000, Once);
-        Assert.True(allocated.Fewest == 0, allocated.ToString());
+        allocated.AssertNone();
         Assert.Equal((2_000 + 3 * 10_000) * 64, received);
     }
 }

@@ -49,7 +49,7 @@ public sealed class RpmsgQueuePathAllocationTests
                 throw new InvalidDataException("echo length");
         });
 
-        Assert.True(allocated.Fewest == 0, allocated.ToString());
+        allocated.AssertNone();
     }
 
     [Fact]
@@ -73,7 +73,7 @@ public sealed class RpmsgQueuePathAllocationTests
         });
 
         Assert.Equal(0, asynchronous);
-        Assert.True(allocated.Fewest == 0, allocated.ToString());
+        allocated.AssertNone();
     }
 
     [Fact]
@@ -93,7 +93,7 @@ public sealed class RpmsgQueuePathAllocationTests
             stream.ReadExactly(reply);
         });
 
-        Assert.True(allocated.Fewest == 0, allocated.ToString());
+        allocated.AssertNone();
     }
 }
 
@@ -149,7 +149,7 @@ public sealed class RpmsgParkedReceiveAllocationTests
         var allocated = ThreadAllocation.Measure(Warmup, Measured, Iteration, afterWarmup: () => parked = 0);
 
         Assert.Equal(allocated.Rounds.Length * Measured, parked);
-        Assert.True(allocated.Fewest == 0, allocated.ToString());
+        allocated.AssertNone();
     }
 
     [Fact]

@@ -41,7 +41,7 @@ public class VirtqueueAllocationTests
         int next = 0;
         var allocated = ThreadAllocation.Measure(2000, 10_000, () => Cycle(next++));
 
-        Assert.True(allocated.Fewest == 0, allocated.ToString());
+        allocated.AssertNone();
         Assert.Equal(2000 + 3 * 10_000, completed);
     }
 }

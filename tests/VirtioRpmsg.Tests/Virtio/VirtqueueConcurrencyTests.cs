@@ -189,7 +189,7 @@ public class VirtqueueConcurrencyTests
             }
         }
         var allocated = ThreadAllocation.Measure(100, 1000, RoundTrip);
-        Assert.True(allocated.Fewest == 0, allocated.ToString());
+        allocated.AssertNone();
     }
 
     [Theory]
