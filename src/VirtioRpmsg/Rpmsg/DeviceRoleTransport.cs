@@ -196,10 +196,9 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
 
     // ---- rx: the host's tx buffers ---------------------------------------------------------------
 
-    public bool TryReceive(out RpmsgBufferRef buffer)
+    // Under the rx gate: the next host tx buffer, validated.
+    private bool TakeRequest(VirtqueueDevice vq1, out RpmsgBufferRef buffer)
     {
-        using var rx = _rx.Enter();
-        var vq1 = rx.Queue;
         if (!vq1.TryTakeAvailable(out var chain))
         {
             buffer = default;
@@ -219,11 +218,37 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
         return true;
     }
 
+    public bool TryReceive(int release, out RpmsgBufferRef buffer)
+    {
+        bool notify = false;
+        bool found;
+        using (var rx = _rx.Enter())
+        {
+            var vq1 = rx.Queue;
+            if (release != -1)
+                vq1.PushUsedDeferred(release, RxLength(release));
+            found = TakeRequest(vq1, out buffer);
+            if (!found)
+                notify = vq1.NotifyPrepare();
+        }
+        if (notify)
+            _doorbell.Ring();
+        return found;
+    }
+
+    // The length the host gave the request buffer at head id (the used element's len for it).
+    private uint RxLength(int id)
+    {
+        if ((uint)id >= (uint)_rxLength.Length)
+            throw new ArgumentOutOfRangeException(nameof(id), id, $"head {id} is not a vq1 head (num {_rxLength.Length})");
+        return (uint)_rxLength[id];
+    }
+
     public void ReleaseRx(int id)
     {
         using var rx = _rx.Enter();
         // Not published: FlushRx (or the next ReturnRx) publishes the batch with one index store.
-        rx.Queue.PushUsedDeferred(id, (uint)_rxLength[id]);
+        rx.Queue.PushUsedDeferred(id, RxLength(id));
     }
 
     public void FlushRx()
@@ -239,7 +264,7 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
     {
         bool notify;
         using (var rx = _rx.Enter())
-            notify = rx.Queue.PushUsedAndNotifyPrepare(id, (uint)_rxLength[id]);
+            notify = rx.Queue.PushUsedAndNotifyPrepare(id, RxLength(id));
         if (notify)
             _doorbell.Ring();
     }

@@ -244,17 +244,25 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
 
     // ---- rx ------------------------------------------------------------------------------------
 
-    public bool TryReceive(out RpmsgBufferRef buffer)
+    public bool TryReceive(int release, out RpmsgBufferRef buffer)
     {
+        if (release != -1)
+            CheckRx(release);
         int token;
         uint length;
+        bool found, kick;
         using (var rx = _rx.Enter())
         {
-            if (!rx.Queue.TryGetUsed(out token, out length))
-            {
-                buffer = default;
-                return false;
-            }
+            if (release != -1)
+                Repost(rx.Queue, release);
+            found = rx.Queue.TryGetUsedOrPublish(out token, out length, out kick);
+        }
+        if (kick)
+            _doorbell.Ring();
+        if (!found)
+        {
+            buffer = default;
+            return false;
         }
         if ((uint)token >= (uint)_rxCount)
             throw new InvalidOperationException($"vq0 returned token {token}, which is not an rx buffer");
@@ -264,11 +272,22 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
 
     public void ReleaseRx(int id)
     {
+        CheckRx(id);
+        using var rx = _rx.Enter();
+        Repost(rx.Queue, id);
+    }
+
+    private void CheckRx(int id)
+    {
         if ((uint)id >= (uint)_rxCount)
             throw new ArgumentOutOfRangeException(nameof(id), id, $"rx buffer {id} is not an rx buffer of this pool");
-        using var rx = _rx.Enter();
-        // Not published: FlushRx (or the next ReturnRx) publishes the batch with one index store.
-        if (!rx.Queue.TryAddPooled(Address(id), (uint)BufferSize, deviceWritable: true, token: id))
+    }
+
+    // Under the rx gate. Not published: the next publishing call (FlushRx, ReturnRx, a take that finds nothing)
+    // publishes the batch with one index store.
+    private void Repost(VirtqueueDriver vq0, int id)
+    {
+        if (!vq0.TryAddPooled(Address(id), (uint)BufferSize, deviceWritable: true, token: id))
             throw new InvalidOperationException($"vring 0 has no room to re-post rx buffer {id}");
     }
 
@@ -283,8 +302,7 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
 
     public void ReturnRx(int id)
     {
-        if ((uint)id >= (uint)_rxCount)
-            throw new ArgumentOutOfRangeException(nameof(id), id, $"rx buffer {id} is not an rx buffer of this pool");
+        CheckRx(id);
         bool kick;
         using (var rx = _rx.Enter())
         {

@@ -75,8 +75,13 @@ internal interface IRpmsgTransport : IDisposable
     /// <summary>Ask the peer to signal when tx buffers come back (only while senders wait).</summary>
     void ArmTxNotifications(bool armed);
 
-    /// <summary>Takes the next received buffer; false if none. Dispatcher only.</summary>
-    bool TryReceive(out RpmsgBufferRef buffer);
+    /// <summary>
+    /// Takes the next received buffer; false if none. Dispatcher only. First gives back <paramref name="release"/> (a
+    /// buffer taken before; -1 for none) as <see cref="ReleaseRx"/> does, and when nothing is pending also publishes
+    /// every buffer given back, as <see cref="FlushRx"/> does: a batch's gives and its last look share their gate
+    /// entries (each a locked instruction on x86) instead of taking one each.
+    /// </summary>
+    bool TryReceive(int release, out RpmsgBufferRef buffer);
 
     /// <summary>Gives a received buffer back to the peer, unpublished: the peer sees it at the next <see cref="FlushRx"/> or <see cref="ReturnRx"/>.</summary>
     void ReleaseRx(int id);

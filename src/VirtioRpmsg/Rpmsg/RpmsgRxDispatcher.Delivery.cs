@@ -19,7 +19,7 @@ internal sealed partial class RpmsgRxDispatcher
         int taken = 0;
         try
         {
-            while (taken < max && !_batch.IsFull && _device.State == RpmsgDeviceState.Running && transport.TryReceive(out var rx))
+            while (taken < max && !_batch.IsFull && _device.State == RpmsgDeviceState.Running && ReceiveNext(transport, out var rx))
             {
                 taken++;
                 if (!HandleReceived(transport, rx, _batch))
@@ -122,11 +122,25 @@ internal sealed partial class RpmsgRxDispatcher
         return true;
     }
 
+    // The next take gives the buffer back in its own gate entry (ReceiveNext); one still waiting goes back alone.
     private void Release(IRpmsgTransport transport, int id)
     {
-        transport.ReleaseRx(id);
+        if (_release != -1)
+            transport.ReleaseRx(_release);
+        _release = id;
         if (++_unflushed >= FlushEvery)
             Flush(transport);
+    }
+
+    // A take that finds nothing publishes everything given back (one gate entry for the batch's last look and its flush).
+    private bool ReceiveNext(IRpmsgTransport transport, out RpmsgBufferRef rx)
+    {
+        int release = _release;
+        _release = -1;
+        if (transport.TryReceive(release, out rx))
+            return true;
+        _unflushed = 0;
+        return false;
     }
 
     private void Flush(IRpmsgTransport transport)
@@ -134,7 +148,12 @@ internal sealed partial class RpmsgRxDispatcher
         if (_unflushed == 0)
             return;
         _unflushed = 0;
-        transport.FlushRx();
+        int release = _release;
+        _release = -1;
+        if (release != -1)
+            transport.ReturnRx(release);
+        else
+            transport.FlushRx();
     }
 
     private void Deliver(RpmsgEndpoint endpoint, uint source, uint destination, ReadOnlySpan<byte> payload)

@@ -40,6 +40,8 @@ internal sealed partial class RpmsgRxDispatcher
     // (one store to the index line the peer polls, one fence and notification check), at most this many late.
     private const int FlushEvery = 16;
     private int _unflushed;
+    // The last buffer given back, re-posted by the next take (ReceiveNext) or Flush; -1 when none.
+    private int _release = -1;
 
     /// <summary>The endpoint whose callback the dispatcher thread is running (written by that thread only; RpmsgEndpoint.Callbacks.cs).</summary>
     internal RpmsgEndpoint? ThreadCallback;

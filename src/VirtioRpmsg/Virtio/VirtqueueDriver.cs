@@ -272,6 +272,24 @@ public sealed partial class VirtqueueDriver
     }
 
     /// <summary>
+    /// <see cref="TryGetUsed"/>, and when nothing is pending, <see cref="KickPrepare"/> under the same lease: a consumer's
+    /// last look of a batch publishes what it re-posted meanwhile. <paramref name="kick"/> says whether to notify.
+    /// </summary>
+    /// <exception cref="VirtqueueBrokenException">The device wrote an invalid used index or element, or the queue was already broken.</exception>
+    internal bool TryGetUsedOrPublish(out int token, out uint length, out bool kick)
+    {
+        _health.ThrowIfBroken();
+        using var lease = _vring.Acquire();
+        if (TakeUsed(lease, out token, out length))
+        {
+            kick = false;
+            return true;
+        }
+        kick = Publish(lease);
+        return false;
+    }
+
+    /// <summary>
     /// Reclaims every used chain there is room for in <paramref name="tokens"/> under one lease, each validated
     /// as by <see cref="TryGetUsed"/>; returns how many (their tokens, in order; lengths are not kept).
     /// </summary>
