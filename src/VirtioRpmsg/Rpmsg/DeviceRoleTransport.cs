@@ -17,7 +17,7 @@ namespace VirtioRpmsg.Rpmsg;
 /// lets a held buffer be returned from any thread while the dispatcher takes new ones. Doorbells ring
 /// after the gate is released.
 /// </remarks>
-internal sealed class DeviceRoleTransport : IRpmsgTransport
+internal sealed partial class DeviceRoleTransport : IRpmsgTransport
 {
     private readonly SynchronizedVirtqueue<VirtqueueDevice> _tx; // vq0: the host's rx buffers
     private readonly SynchronizedVirtqueue<VirtqueueDevice> _rx; // vq1: the host's tx buffers
@@ -110,15 +110,13 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
             if (chain.SegmentCount != 1 || !chain[0].DeviceWritable)
             {
                 vq0.PushUsed(head, 0);
-                throw new RpmsgProtocolException(FaultRule.BufferShape, "vq0 chain", (ulong)chain.SegmentCount,
-                    $"host rx buffer at head {head} must be one device-writable descriptor (segments {chain.SegmentCount})");
+                ThrowBadShape("vq0 chain", "host rx buffer", "one device-writable descriptor", head, chain.SegmentCount);
             }
             int length = (int)Math.Min(chain[0].Length, int.MaxValue);
             if (length != BufferSize)
             {
                 vq0.PushUsed(head, 0);
-                throw new RpmsgConfigurationException(FaultRule.BufferSizeMismatch, "buffer size", (ulong)BufferSize, (ulong)length,
-                    $"the host posts {length}-byte buffers but this side is configured for {BufferSize}-byte buffers");
+                ThrowSizeMismatch(length);
             }
             _txRegion[head] = chain[0].Region;
             _txOffset[head] = chain[0].Offset;
@@ -209,8 +207,7 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
         if (chain.SegmentCount != 1 || (chain[0].DeviceWritable && !_rpmsgLite))
         {
             vq1.PushUsed(head, 0);
-            throw new RpmsgProtocolException(FaultRule.BufferShape, "vq1 chain", (ulong)chain.SegmentCount,
-                $"host tx buffer at head {head} must be one readable descriptor (segments {chain.SegmentCount})");
+            ThrowBadShape("vq1 chain", "host tx buffer", "one readable descriptor", head, chain.SegmentCount);
         }
         int length = (int)Math.Min(chain[0].Length, int.MaxValue);
         _rxLength[head] = length;
@@ -240,7 +237,7 @@ internal sealed class DeviceRoleTransport : IRpmsgTransport
     private uint RxLength(int id)
     {
         if ((uint)id >= (uint)_rxLength.Length)
-            throw new ArgumentOutOfRangeException(nameof(id), id, $"head {id} is not a vq1 head (num {_rxLength.Length})");
+            ThrowNotAHead(id, _rxLength.Length);
         return (uint)_rxLength[id];
     }
 

@@ -16,7 +16,7 @@ namespace VirtioRpmsg.Rpmsg;
 /// from the used ring, post and publish; the rx gate lets a held buffer be re-posted from any thread
 /// while the dispatcher takes used buffers. Doorbells ring after the gate is released.
 /// </remarks>
-internal sealed class DriverRoleTransport : IRpmsgTransport
+internal sealed partial class DriverRoleTransport : IRpmsgTransport
 {
     private readonly SynchronizedVirtqueue<VirtqueueDriver> _rx;
     private readonly SynchronizedVirtqueue<VirtqueueDriver> _tx;
@@ -104,7 +104,7 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
     private bool AddAndPublish(VirtqueueDriver txq, int id, int length)
     {
         if (!txq.TryAddPooledAndPublish(Address(id), (uint)length, deviceWritable: false, token: id, out bool kick))
-            throw new InvalidOperationException($"vring 1 has no free descriptor for tx buffer {id}");
+            ThrowNoRoom(1, id);
         return kick;
     }
 
@@ -127,7 +127,7 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
         for (int i = 0; i < n; i++)
         {
             if ((uint)(tokens[i] - _rxCount) >= (uint)_freeTx.Length)
-                throw new InvalidOperationException($"vq1 returned token {tokens[i]}, which is not a tx buffer");
+                ThrowForeignToken(1, tokens[i]);
         }
         return n;
     }
@@ -136,7 +136,7 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
     {
         // The pool was translated once in the constructor; an id inside the tx half is inside it.
         if ((uint)(id - _rxCount) >= (uint)_freeTx.Length || (uint)length > (uint)BufferSize)
-            throw new ArgumentOutOfRangeException(nameof(id), id, $"tx buffer {id} of {length} bytes is not a tx buffer of this pool");
+            ThrowNotTx(id, length);
         bool kick;
         using (var tx = _tx.Enter())
         {
@@ -265,7 +265,7 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
             return false;
         }
         if ((uint)token >= (uint)_rxCount)
-            throw new InvalidOperationException($"vq0 returned token {token}, which is not an rx buffer");
+            ThrowForeignToken(0, token);
         buffer = Buffer(token, (int)length);
         return true;
     }
@@ -280,7 +280,7 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
     private void CheckRx(int id)
     {
         if ((uint)id >= (uint)_rxCount)
-            throw new ArgumentOutOfRangeException(nameof(id), id, $"rx buffer {id} is not an rx buffer of this pool");
+            ThrowNotRx(id);
     }
 
     // Under the rx gate. Not published: the next publishing call (FlushRx, ReturnRx, a take that finds nothing)
@@ -288,7 +288,7 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
     private void Repost(VirtqueueDriver vq0, int id)
     {
         if (!vq0.TryAddPooled(Address(id), (uint)BufferSize, deviceWritable: true, token: id))
-            throw new InvalidOperationException($"vring 0 has no room to re-post rx buffer {id}");
+            ThrowNoRoom(0, id);
     }
 
     public void FlushRx()
@@ -308,7 +308,7 @@ internal sealed class DriverRoleTransport : IRpmsgTransport
         {
             // Published together with anything ReleaseRx added before.
             if (!rx.Queue.TryAddPooledAndPublish(Address(id), (uint)BufferSize, deviceWritable: true, token: id, out kick))
-                throw new InvalidOperationException($"vring 0 has no room to re-post rx buffer {id}");
+                ThrowNoRoom(0, id);
         }
         if (kick)
             _doorbell.Ring();

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using VirtioRpmsg.Platform;
 
 namespace VirtioRpmsg.Rpmsg;
@@ -245,8 +246,7 @@ public sealed partial class RpmsgEndpoint : IDisposable
             }
             else if (!_queue!.TryEnqueue(source, payload))
             {
-                Interlocked.Increment(ref _queueDrops);
-                Device.CounterSet.CountDropped($"endpoint 0x{Address:X} receive queue full ({QueueCapacity} messages, or the device-wide {Device.QueueBudget.Limit} bytes)");
+                CountQueueFull();
             }
         }
         finally
@@ -254,6 +254,14 @@ public sealed partial class RpmsgEndpoint : IDisposable
             ExitCallback(outer);
         }
         return true;
+    }
+
+    // Out of line: Deliver runs per message, and inlined string building would grow the frame it zeroes.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void CountQueueFull()
+    {
+        Interlocked.Increment(ref _queueDrops);
+        Device.CounterSet.CountDropped($"endpoint 0x{Address:X} receive queue full ({QueueCapacity} messages, or the device-wide {Device.QueueBudget.Limit} bytes)");
     }
 
     internal bool DeliverZeroCopy(RpmsgRxBuffer buffer)

@@ -1,4 +1,6 @@
 using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 
 namespace VirtioRpmsg.Rpmsg;
 
@@ -20,7 +22,7 @@ public readonly record struct RpmsgHeader(uint Source, uint Destination, uint Re
     public static RpmsgHeader Read(ReadOnlySpan<byte> source)
     {
         if (source.Length < Size)
-            throw new RpmsgProtocolException(FaultRule.HeaderTooShort, "header", (ulong)source.Length, $"rpmsg header needs {Size} bytes, got {source.Length}");
+            ThrowTooShort(source.Length);
         return new RpmsgHeader(
             BinaryPrimitives.ReadUInt32LittleEndian(source),
             BinaryPrimitives.ReadUInt32LittleEndian(source[4..]),
@@ -33,11 +35,22 @@ public readonly record struct RpmsgHeader(uint Source, uint Destination, uint Re
     public void Write(Span<byte> destination)
     {
         if (destination.Length < Size)
-            throw new ArgumentOutOfRangeException(nameof(destination), destination.Length, $"rpmsg header needs {Size} bytes");
+            ThrowNoRoom(destination.Length);
         BinaryPrimitives.WriteUInt32LittleEndian(destination, Source);
         BinaryPrimitives.WriteUInt32LittleEndian(destination[4..], Destination);
         BinaryPrimitives.WriteUInt32LittleEndian(destination[8..], Reserved);
         BinaryPrimitives.WriteUInt16LittleEndian(destination[12..], Length);
         BinaryPrimitives.WriteUInt16LittleEndian(destination[14..], Flags);
     }
+
+    // Out of line: the send and receive paths inline Read and Write, and would otherwise inline the message building.
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowTooShort(int length) =>
+        throw new RpmsgProtocolException(FaultRule.HeaderTooShort, "header", (ulong)length, $"rpmsg header needs {Size} bytes, got {length}");
+
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowNoRoom(int length) =>
+        throw new ArgumentOutOfRangeException("destination", length, $"rpmsg header needs {Size} bytes");
 }

@@ -48,8 +48,7 @@ internal sealed partial class RpmsgRxDispatcher
             _counters.CountRx();
             // The peer handed us a buffer the application still holds: it reused a descriptor it had
             // not got back. Checked before any path (copy, park, drop) could give it back under the holder.
-            _device.Break(new Fault(FaultLayer.Rpmsg, FaultRule.HeldBufferRedelivered, "rx buffer", (ulong)rx.Id,
-                $"rx buffer {rx.Id} was delivered again while the application still holds it"));
+            BreakRedelivered(rx.Id);
             return true;
         }
         RpmsgHeader header;
@@ -60,7 +59,7 @@ internal sealed partial class RpmsgRxDispatcher
             if (rx.Length < RpmsgHeader.Size)
             {
                 lease.Dispose();
-                DropReceived(transport, rx.Id, $"used length {rx.Length} is shorter than the {RpmsgHeader.Size}-byte header");
+                DropShort(transport, rx.Id, rx.Length);
                 return true;
             }
             // One read into a private copy; only the copy is used from here on.
@@ -71,7 +70,7 @@ internal sealed partial class RpmsgRxDispatcher
             if (length > rx.Length - RpmsgHeader.Size)
             {
                 lease.Dispose();
-                DropReceived(transport, rx.Id, $"header len {length} exceeds the {rx.Length - RpmsgHeader.Size} payload bytes the buffer holds (src 0x{header.Source:X}, dst 0x{header.Destination:X})");
+                DropOverlong(transport, rx.Id, header, rx.Length - RpmsgHeader.Size);
                 return true;
             }
             if (header.Source == RpmsgAddress.Any || (header.Source == RpmsgAddress.NameService && header.Destination != RpmsgAddress.NameService))
@@ -79,7 +78,7 @@ internal sealed partial class RpmsgRxDispatcher
                 // Nobody can answer ADDR_ANY, and a message "from" the name service to an ordinary
                 // endpoint is a spoof: a reply would land on the peer's name service as an announcement.
                 lease.Dispose();
-                DropReceived(transport, rx.Id, $"src 0x{header.Source:X} is reserved (dst 0x{header.Destination:X}, {length} bytes)");
+                DropReservedSource(transport, rx.Id, header);
                 return true;
             }
             _endpoints.TryGet(header.Destination, out endpoint);
@@ -90,7 +89,7 @@ internal sealed partial class RpmsgRxDispatcher
         {
             _counters.CountRx();
             Release(transport, rx.Id);
-            _counters.CountDropped($"no endpoint at dst 0x{header.Destination:X} (src 0x{header.Source:X}, {length} bytes)");
+            CountNoEndpoint(header.Source, header.Destination, length);
             return true;
         }
         if (endpoint.IsZeroCopy && !park)
@@ -103,7 +102,7 @@ internal sealed partial class RpmsgRxDispatcher
                 // A callback of that batch stopped the device (or it broke): nothing more is delivered, and the
                 // buffer stays with the ring the next link-up resets.
                 _counters.CountRx();
-                _counters.CountDropped($"device no longer running before a zero-copy message to 0x{header.Destination:X} was delivered");
+                CountStoppedBeforeZeroCopy(header.Destination);
                 return false;
             }
             var held = _held[rx.Id];
@@ -163,7 +162,7 @@ internal sealed partial class RpmsgRxDispatcher
         try
         {
             if (!endpoint.Deliver(source, payload))
-                _counters.CountDropped($"endpoint 0x{destination:X} destroyed while a message was in flight");
+                CountDestroyedInFlight(destination);
         }
         catch (Exception e)
         {
@@ -181,7 +180,7 @@ internal sealed partial class RpmsgRxDispatcher
         try
         {
             if (!endpoint.DeliverZeroCopy(buffer))
-                _counters.CountDropped($"endpoint 0x{buffer.Destination:X} destroyed while a message was in flight");
+                CountDestroyedInFlight(buffer.Destination);
         }
         catch (Exception e)
         {
@@ -207,7 +206,7 @@ internal sealed partial class RpmsgRxDispatcher
         {
             if (!_endpoints.TryGet(destination, out var endpoint))
             {
-                _counters.CountDropped($"no endpoint at dst 0x{destination:X} (src 0x{source:X}, {payload.Length} bytes)");
+                CountNoEndpoint(source, destination, payload.Length);
             }
             else if (endpoint.IsZeroCopy)
             {
@@ -229,12 +228,5 @@ internal sealed partial class RpmsgRxDispatcher
             if (batch)
                 _counters.CountRx();
         }
-    }
-
-    private void DropReceived(IRpmsgTransport transport, int id, string why)
-    {
-        _counters.CountRx();
-        Release(transport, id);
-        _counters.CountError("bad message: " + why);
     }
 }

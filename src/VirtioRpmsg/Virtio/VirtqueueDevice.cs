@@ -159,14 +159,14 @@ public sealed partial class VirtqueueDevice
             }
             int pending = (ushort)(availIdx - last);
             if (pending > _num)
-                _health.Break(FaultRule.AvailIndexJump, "avail.idx", availIdx, $"avail.idx is {availIdx}, {pending} entries past the next one to take ({last}); at most num ({_num}) can be pending");
+                BreakAvailIndexJump(availIdx, pending, last);
             _availSeen = availIdx;
         }
 
         int slot = last & _mask;
         ushort head = _vring.ReadAvailEntry(lease, slot);
         if (head >= _num)
-            _health.Break(FaultRule.HeadOutOfRange, $"avail.ring[{slot}]", head, $"avail.ring[{slot}] (head) is {head}, num is {_num}");
+            BreakHeadOutOfRange(slot, head);
 
         int count = 0;
         int index = head;
@@ -176,15 +176,15 @@ public sealed partial class VirtqueueDevice
         {
             // TTL: a chain of distinct descriptors has at most num of them, so one more means a loop.
             if (count == _num)
-                _health.Break(FaultRule.ChainTooLong, $"desc[{index}].next", (ulong)index, $"the chain at head {head} is longer than num ({_num}) descriptors (a loop through descriptor {index}, or an overlong chain)");
+                BreakChainTooLong(head, index);
             _vring.ReadDescriptor(lease, index, out ulong address, out ulong word);
             uint length = (uint)word;
             ushort flags = (ushort)(word >> 32);
             ushort next = (ushort)(word >> 48);
             if ((flags & VringFlags.DescriptorIndirect) != 0)
-                _health.Break(FaultRule.IndirectNotSupported, $"desc[{index}].flags", flags, $"descriptor {index} (chain head {head}) has flags 0x{flags:X4} with INDIRECT set; indirect descriptors were not negotiated");
+                BreakIndirect(head, index, flags);
             if (!_buffers.TryTranslate(address, length, out var region, out long offset))
-                _health.Break(FaultRule.DescriptorOutOfRange, $"desc[{index}].addr", address, $"descriptor {index} (chain head {head}) addr 0x{address:X} len 0x{length:X} is not wholly inside one registered buffer region (or overflows)");
+                BreakDescriptorOutOfRange(head, index, address, length);
             bool deviceWritable = (flags & VringFlags.DescriptorWrite) != 0;
             _segments[count++] = new ChainSegment(region, offset, length, address, deviceWritable);
             total += length;
@@ -193,7 +193,7 @@ public sealed partial class VirtqueueDevice
             if ((flags & VringFlags.DescriptorNext) == 0)
                 break;
             if (next >= _num)
-                _health.Break(FaultRule.NextOutOfRange, $"desc[{index}].next", next, $"descriptor {index} (chain head {head}) has next {next}, num is {_num}");
+                BreakNextOutOfRange(head, index, next);
             index = next;
         }
 
@@ -217,7 +217,7 @@ public sealed partial class VirtqueueDevice
     {
         _health.ThrowIfBroken();
         if ((uint)head >= (uint)_num || _taken[head] == 0)
-            throw new ArgumentOutOfRangeException(nameof(head), head, $"Virtqueue '{Name}': head {head} is not a chain taken by TryTakeAvailable and not yet pushed.");
+            ThrowNotTaken(head);
         using var lease = _vring.Acquire();
         Push(lease, head, length);
     }
@@ -232,7 +232,7 @@ public sealed partial class VirtqueueDevice
     {
         _health.ThrowIfBroken();
         if ((uint)head >= (uint)_num || _taken[head] == 0)
-            throw new ArgumentOutOfRangeException(nameof(head), head, $"Virtqueue '{Name}': head {head} is not a chain taken by TryTakeAvailable and not yet pushed.");
+            ThrowNotTaken(head);
         using var lease = _vring.Acquire();
         Push(lease, head, length);
         return PrepareNotify(lease);
@@ -272,7 +272,7 @@ public sealed partial class VirtqueueDevice
     {
         _health.ThrowIfBroken();
         if ((uint)head >= (uint)_num || _taken[head] == 0)
-            throw new ArgumentOutOfRangeException(nameof(head), head, $"Virtqueue '{Name}': head {head} is not a chain taken by TryTakeAvailable and not yet pushed.");
+            ThrowNotTaken(head);
         using var lease = _vring.Acquire();
         PushElement(lease, head, length);
     }

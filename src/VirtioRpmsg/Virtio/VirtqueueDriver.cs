@@ -321,18 +321,18 @@ public sealed partial class VirtqueueDriver
             int pending = (ushort)(usedIdx - last);
             int inFlight = (ushort)(_availPublished - last);
             if (pending > inFlight)
-                _health.Break(FaultRule.UsedIndexJump, "used.idx", usedIdx, $"used.idx is {usedIdx}, {pending} entries past the last reclaimed ({last}), but only {inFlight} chain(s) are published and not reclaimed");
+                BreakUsedIndexJump(usedIdx, pending, last, inFlight);
             _usedSeen = usedIdx;
         }
         ulong element = _vring.ReadUsedElement(lease, last & _mask);
         uint id = (uint)element;
         uint len = (uint)(element >> 32);
         if (id >= (uint)_num)
-            _health.Break(FaultRule.UsedIdOutOfRange, $"used.ring[{last & _mask}].id", id, $"used.ring[{last & _mask}].id is {id}, num is {_num}");
+            BreakUsedIdOutOfRange(last & _mask, id);
         if (_chainCount[id] == 0)
-            _health.Break(FaultRule.UsedIdNotOutstanding, $"used.ring[{last & _mask}].id", id, $"used.ring[{last & _mask}].id is {id}, which is not the head of a chain in flight (never posted, not a head, or returned twice)");
+            BreakUsedIdNotOutstanding(last & _mask, id);
         if (len > _usedLimit[id])
-            _health.Break(FaultRule.UsedLengthTooLarge, $"used.ring[{last & _mask}].len", len, $"used.ring[{last & _mask}].len is {len} for chain {id}, which can hold at most {_usedLimit[id]} bytes");
+            BreakUsedLengthTooLarge(last & _mask, id, len);
 
         token = _token[id];
         length = len;
