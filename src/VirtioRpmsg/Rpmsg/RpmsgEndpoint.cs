@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using VirtioRpmsg.Platform;
 
 namespace VirtioRpmsg.Rpmsg;
@@ -167,7 +166,7 @@ public sealed partial class RpmsgEndpoint : IDisposable
     public RpmsgReceiveResult Receive(Span<byte> destination, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         if (!TryReceive(destination, timeout, out var result, cancellationToken))
-            throw new TimeoutException($"endpoint 0x{Address:X} on '{Device.Name}': no message within {timeout.TotalMilliseconds} ms");
+            ThrowNoMessage(timeout);
         return result;
     }
 
@@ -179,7 +178,7 @@ public sealed partial class RpmsgEndpoint : IDisposable
         if (timeout == TimeSpan.Zero)
             return TryTakeQueued(queue, destination, out result);
         if (Device.IsDispatcherContext)
-            throw new InvalidOperationException($"endpoint 0x{Address:X}: a blocking receive inside a receive callback would wait for the dispatcher that is running it");
+            ThrowReceiveInCallback();
         var deadline = Deadline.Within(timeout);
         var direct = new RpmsgDirectReceive(queue, destination);
         while (true)
@@ -217,7 +216,7 @@ public sealed partial class RpmsgEndpoint : IDisposable
     private RpmsgEndpointQueue QueueOrThrow()
     {
         if (_queue is null)
-            throw new InvalidOperationException($"endpoint 0x{Address:X} delivers to a callback; it has no receive queue");
+            ThrowNoQueue();
         ThrowIfDestroyed();
         return _queue;
     }
@@ -256,14 +255,6 @@ public sealed partial class RpmsgEndpoint : IDisposable
         return true;
     }
 
-    // Out of line: Deliver runs per message, and inlined string building would grow the frame it zeroes.
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void CountQueueFull()
-    {
-        Interlocked.Increment(ref _queueDrops);
-        Device.CounterSet.CountDropped($"endpoint 0x{Address:X} receive queue full ({QueueCapacity} messages, or the device-wide {Device.QueueBudget.Limit} bytes)");
-    }
-
     internal bool DeliverZeroCopy(RpmsgRxBuffer buffer)
     {
         if (!TryEnterCallback(buffer.Source, out var outer))
@@ -298,7 +289,7 @@ public sealed partial class RpmsgEndpoint : IDisposable
     {
         uint remote = RemoteAddress;
         if (remote == RpmsgAddress.Any)
-            throw new InvalidOperationException($"endpoint 0x{Address:X} has no remote address yet; use SendTo or wait for the peer's first message");
+            ThrowNoRemoteAddress();
         return remote;
     }
 
@@ -377,7 +368,7 @@ public sealed partial class RpmsgEndpoint : IDisposable
     private void ThrowIfDestroyed()
     {
         if (IsDestroyed)
-            throw new ObjectDisposedException($"rpmsg endpoint 0x{Address:X}", $"endpoint 0x{Address:X} on '{Device.Name}' was destroyed");
+            ThrowDestroyed();
     }
 
     /// <summary>Addresses and service name, for logs.</summary>

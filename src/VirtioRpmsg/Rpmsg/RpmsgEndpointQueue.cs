@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 
 namespace VirtioRpmsg.Rpmsg;
@@ -145,6 +147,12 @@ internal sealed class RpmsgEndpointQueue
         }
     }
 
+    // Out of line: the message's wording would otherwise be built inside every dequeue's frame.
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowTooSmall(int room, int length) =>
+        throw new ArgumentException($"destination of {room} bytes is smaller than the next {length}-byte message", "destination");
+
     private bool TryDequeueLocked(Span<byte> destination, out RpmsgReceiveResult result)
     {
         if (!_channel.Reader.TryPeek(out var message))
@@ -153,7 +161,7 @@ internal sealed class RpmsgEndpointQueue
             return false;
         }
         if (destination.Length < message.Length)
-            throw new ArgumentException($"destination of {destination.Length} bytes is smaller than the next {message.Length}-byte message", nameof(destination));
+            ThrowTooSmall(destination.Length, message.Length);
         _channel.Reader.TryRead(out _);
         result = Take(message, destination);
         return true;

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using System.Threading.Tasks.Sources;
@@ -57,9 +58,15 @@ internal sealed class RpmsgPipeWriter : PipeWriter, IValueTaskSource<FlushResult
     {
         ThrowIfCompleted();
         if ((uint)bytes > (uint)(_buffer.Length - _written))
-            throw new ArgumentOutOfRangeException(nameof(bytes), bytes, $"advance of {bytes} bytes past the {_buffer.Length - _written} bytes GetMemory/GetSpan gave");
+            ThrowPastBuffer(bytes, _buffer.Length - _written);
         _written += bytes;
     }
+
+    // Out of line: Advance runs per message, and the wording would otherwise be built inside its frame.
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowPastBuffer(int bytes, int room) =>
+        throw new ArgumentOutOfRangeException(nameof(bytes), bytes, $"advance of {bytes} bytes past the {room} bytes GetMemory/GetSpan gave");
 
     /// <inheritdoc />
     public override Memory<byte> GetMemory(int sizeHint = 0)

@@ -1,0 +1,41 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+
+namespace VirtioRpmsg.Rpmsg;
+
+// What the receive, send and delivery paths refuse or count, worded out of line: string building inlined into a
+// method every message passes through grows the frame it zeroes on every call (RpmsgRxDispatcher.Drops.cs).
+public sealed partial class RpmsgEndpoint
+{
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void CountQueueFull()
+    {
+        Interlocked.Increment(ref _queueDrops);
+        Device.CounterSet.CountDropped($"endpoint 0x{Address:X} receive queue full ({QueueCapacity} messages, or the device-wide {Device.QueueBudget.Limit} bytes)");
+    }
+
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowNoMessage(TimeSpan timeout) =>
+        throw new TimeoutException($"endpoint 0x{Address:X} on '{Device.Name}': no message within {timeout.TotalMilliseconds} ms");
+
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowReceiveInCallback() =>
+        throw new InvalidOperationException($"endpoint 0x{Address:X}: a blocking receive inside a receive callback would wait for the dispatcher that is running it");
+
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowNoQueue() =>
+        throw new InvalidOperationException($"endpoint 0x{Address:X} delivers to a callback; it has no receive queue");
+
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowNoRemoteAddress() =>
+        throw new InvalidOperationException($"endpoint 0x{Address:X} has no remote address yet; use SendTo or wait for the peer's first message");
+
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowDestroyed() =>
+        throw new ObjectDisposedException($"rpmsg endpoint 0x{Address:X}", $"endpoint 0x{Address:X} on '{Device.Name}' was destroyed");
+}
