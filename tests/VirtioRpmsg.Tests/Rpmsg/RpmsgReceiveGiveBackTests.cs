@@ -1,4 +1,5 @@
 using VirtioRpmsg.Memory;
+using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
 using VirtioRpmsg.Virtio;
 
@@ -34,96 +35,71 @@ public class RpmsgReceiveGiveBackTests
         return RpmsgHeader.Read(header).Destination;
     }
 
-    // Takes the Messages messages one after the other, each take giving back the one before, and returns the index the
-    // peer sees (read with readIndex) after each take, the last one being the take that finds nothing.
-    private static List<ushort> TakeAll(IRpmsgTransport transport, Func<ushort> readIndex, uint destination)
+    // Takes the Messages messages one after the other, each take giving back the one before, then takes once more
+    // (finding nothing); observe runs before the first take and after each one.
+    private static void TakeAll(IRpmsgTransport transport, uint destination, Action observe)
     {
-        var seen = new List<ushort> { readIndex() };
+        observe();
         int release = -1;
         for (int i = 0; i < Messages; i++)
         {
             Assert.True(transport.TryReceive(release, out var buffer), $"message {i} was not there");
             Assert.Equal(destination + (uint)i, Destination(buffer));
             release = buffer.Id;
-            seen.Add(readIndex());
+            observe();
         }
         Assert.False(transport.TryReceive(release, out _));
-        seen.Add(readIndex());
-        return seen;
+        observe();
     }
 
-    [Fact]
-    public void Host_GivenBackWhileMoreWait_PublishedOnlyByTheTakeThatFindsNothing()
+    // One role's receive side with Messages messages waiting for it, sent by the other role: the receiving transport,
+    // where the peer reads this side's index of returned buffers, where the peer asks to be kicked, and this side's
+    // doorbell. The host's returned rx buffers are vring 0's avail.idx; the remote's returned requests vring 1's used.idx.
+    private static (RpmsgLoopback Loop, IRpmsgTransport Transport, long Index, long Event, LoopbackDoorbell Bell, uint First) Receiving(bool host)
     {
-        using var loop = RpmsgLoopback.BothCallerPoll();
-        var sender = loop.Remote.CreateEndpoint(0x400);
+        var loop = RpmsgLoopback.BothCallerPoll();
+        var (from, to) = host ? (loop.Remote, loop.Host) : (loop.Host, loop.Remote);
+        uint first = host ? 0x500u : 0x400u;
+        var sender = from.CreateEndpoint(host ? 0x400u : 0x500u);
         for (int i = 0; i < Messages; i++)
-            Assert.True(sender.TrySendTo(0x500 + (uint)i, [(byte)i]));
+            Assert.True(sender.TrySendTo(first + (uint)i, [(byte)i]));
+        return host
+            ? (loop, to.Transport!, Vring0 + Ring.AvailOffset + 2, Vring0 + Ring.AvailEventOffset, loop.HostDoorbell, first)
+            : (loop, to.Transport!, Vring1 + Ring.UsedOffset + 2, Vring1 + Ring.UsedEventOffset, loop.RemoteDoorbell, first);
+    }
 
-        var seen = TakeAll(loop.Host.Transport!, () => ReadUInt16(loop, Vring0 + Ring.AvailOffset + 2), 0x500);
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void GivenBackWhileMoreWait_PublishedOnlyByTheTakeThatFindsNothing(bool host)
+    {
+        var (loop, transport, index, _, _, first) = Receiving(host);
+        using var _ = loop;
+
+        var seen = new List<ushort>();
+        TakeAll(transport, first, () => seen.Add(ReadUInt16(loop, index)));
 
         ushort before = seen[0];
-        Assert.All(seen.Take(seen.Count - 1), index => Assert.Equal(before, index));
+        Assert.All(seen.Take(seen.Count - 1), i => Assert.Equal(before, i));
         Assert.Equal((ushort)(before + Messages), seen[^1]);
     }
 
-    [Fact]
-    public void Remote_GivenBackWhileMoreWait_PublishedOnlyByTheTakeThatFindsNothing()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void PeerAskedForAKick_OnlyTheTakeThatFindsNothingRingsIt(bool host)
     {
-        using var loop = RpmsgLoopback.BothCallerPoll();
-        var sender = loop.Host.CreateEndpoint(0x500);
-        for (int i = 0; i < Messages; i++)
-            Assert.True(sender.TrySendTo(0x400 + (uint)i, [(byte)i]));
-
-        var seen = TakeAll(loop.Remote.Transport!, () => ReadUInt16(loop, Vring1 + Ring.UsedOffset + 2), 0x400);
-
-        ushort before = seen[0];
-        Assert.All(seen.Take(seen.Count - 1), index => Assert.Equal(before, index));
-        Assert.Equal((ushort)(before + Messages), seen[^1]);
-    }
-
-    [Fact]
-    public void Host_PeerAskedForAKick_OnlyTheTakeThatFindsNothingRingsIt()
-    {
-        using var loop = RpmsgLoopback.BothCallerPoll();
-        var sender = loop.Remote.CreateEndpoint(0x400);
-        for (int i = 0; i < Messages; i++)
-            Assert.True(sender.TrySendTo(0x500 + (uint)i, [(byte)i]));
-        // The remote asks to be kicked once the host publishes past the index it has now (avail_event, EVENT_IDX).
+        var (loop, transport, index, @event, bell, first) = Receiving(host);
+        using var _ = loop;
+        // The peer asks to be kicked once this side publishes past the index it has now (EVENT_IDX).
         using (var lease = loop.Region.Acquire())
-            lease.WriteUInt16(Vring0 + Ring.AvailEventOffset, lease.ReadUInt16(Vring0 + Ring.AvailOffset + 2));
-        long rings = loop.HostDoorbell.RingCount;
+            lease.WriteUInt16(@event, lease.ReadUInt16(index));
+        long rings = bell.RingCount;
         var ringsSeen = new List<long>();
 
-        TakeAll(loop.Host.Transport!, () =>
-        {
-            ringsSeen.Add(loop.HostDoorbell.RingCount - rings);
-            return 0;
-        }, 0x500);
+        TakeAll(transport, first, () => ringsSeen.Add(bell.RingCount - rings));
 
         // Before the takes, after each of the three that found a message, after the one that found nothing.
-        Assert.Equal(new long[] { 0, 0, 0, 0, 1 }, ringsSeen);
-    }
-
-    [Fact]
-    public void Remote_HostAskedForAKick_OnlyTheTakeThatFindsNothingRingsIt()
-    {
-        using var loop = RpmsgLoopback.BothCallerPoll();
-        var sender = loop.Host.CreateEndpoint(0x500);
-        for (int i = 0; i < Messages; i++)
-            Assert.True(sender.TrySendTo(0x400 + (uint)i, [(byte)i]));
-        // The host asks to be told once the remote returns past the index it has now (used_event, EVENT_IDX).
-        using (var lease = loop.Region.Acquire())
-            lease.WriteUInt16(Vring1 + Ring.UsedEventOffset, lease.ReadUInt16(Vring1 + Ring.UsedOffset + 2));
-        long rings = loop.RemoteDoorbell.RingCount;
-        var ringsSeen = new List<long>();
-
-        TakeAll(loop.Remote.Transport!, () =>
-        {
-            ringsSeen.Add(loop.RemoteDoorbell.RingCount - rings);
-            return 0;
-        }, 0x400);
-
         Assert.Equal(new long[] { 0, 0, 0, 0, 1 }, ringsSeen);
     }
 
