@@ -10,7 +10,8 @@ internal sealed partial class DeviceRoleTransport
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void ThrowBadShape(string field, string what, string shape, int head, int segments) =>
-        throw new RpmsgProtocolException(FaultRule.BufferShape, field, (ulong)segments, $"{what} at head {head} must be {shape} (segments {segments})");
+        throw new RpmsgProtocolException(FaultRule.BufferShape, field, (ulong)segments,
+            $"{what} at head {head} must be {shape} (segments {segments})");
 
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -244,7 +244,7 @@ internal sealed partial class DeviceRoleTransport : IRpmsgTransport
     public void ReleaseRx(int id)
     {
         using var rx = _rx.Enter();
-        // Not published: FlushRx (or the next ReturnRx) publishes the batch with one index store.
+        // Not published: the next publishing call (FlushRx, ReturnRx, a take that finds nothing) publishes the batch.
         rx.Queue.PushUsedDeferred(id, RxLength(id));
     }
 

@@ -10,7 +10,9 @@ internal sealed partial class DriverRoleTransport
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void ThrowNoRoom(int vring, int id) =>
-        throw new InvalidOperationException(vring == 0 ? $"vring 0 has no room to re-post rx buffer {id}" : $"vring 1 has no free descriptor for tx buffer {id}");
+        throw new InvalidOperationException(vring == 0
+            ? $"vring 0 has no room to re-post rx buffer {id}"
+            : $"vring 1 has no free descriptor for tx buffer {id}");
 
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -40,7 +40,7 @@ internal readonly struct RpmsgBufferRef(int id, RegionHandle region, long offset
 /// Threads: every member may be called from any thread. Each implementation shares each of its two
 /// queues through one <see cref="Virtio.SynchronizedVirtqueue{TQueue}"/> (a non-sleeping spin gate,
 /// held for a few ring operations, never across a doorbell), so the tx methods serve many senders at
-/// once and <see cref="ReleaseRx"/> may come from a held buffer on any thread. The rx methods are meant
+/// once and <see cref="ReturnRx"/> may come from a held buffer on any thread. The rx methods are meant
 /// for the dispatcher: one thread draining in order keeps messages in order.
 /// </summary>
 internal interface IRpmsgTransport : IDisposable
@@ -83,7 +83,10 @@ internal interface IRpmsgTransport : IDisposable
     /// </summary>
     bool TryReceive(int release, out RpmsgBufferRef buffer);
 
-    /// <summary>Gives a received buffer back to the peer, unpublished: the peer sees it at the next <see cref="FlushRx"/> or <see cref="ReturnRx"/>.</summary>
+    /// <summary>
+    /// Gives a received buffer back to the peer, unpublished: the peer sees it at the next <see cref="FlushRx"/>,
+    /// <see cref="ReturnRx"/> or <see cref="TryReceive"/> that finds nothing.
+    /// </summary>
     void ReleaseRx(int id);
 
     /// <summary>Publishes released rx buffers and kicks the peer if it asked for it.</summary>

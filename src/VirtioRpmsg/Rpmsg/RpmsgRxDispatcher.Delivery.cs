@@ -19,7 +19,8 @@ internal sealed partial class RpmsgRxDispatcher
         int taken = 0;
         try
         {
-            while (taken < max && !_batch.IsFull && _device.State == RpmsgDeviceState.Running && ReceiveNext(transport, out var rx))
+            while (taken < max && !_batch.IsFull && _device.State == RpmsgDeviceState.Running
+                && ReceiveNext(transport, out var rx))
             {
                 taken++;
                 if (!HandleReceived(transport, rx, _batch))
@@ -121,7 +122,8 @@ internal sealed partial class RpmsgRxDispatcher
         return true;
     }
 
-    // The next take gives the buffer back in its own gate entry (ReceiveNext); one still waiting goes back alone.
+    // The next take gives the buffer back in its own gate entry (ReceiveNext), or Flush does. Every path takes or
+    // flushes before it releases again, so the ReleaseRx branch is a guard that does not run today.
     private void Release(IRpmsgTransport transport, int id)
     {
         if (_release != -1)
@@ -131,7 +133,8 @@ internal sealed partial class RpmsgRxDispatcher
             Flush(transport);
     }
 
-    // A take that finds nothing publishes everything given back (one gate entry for the batch's last look and its flush).
+    // A take that finds nothing publishes everything given back (one gate entry for the batch's last look and its
+    // flush).
     private bool ReceiveNext(IRpmsgTransport transport, out RpmsgBufferRef rx)
     {
         int release = _release;

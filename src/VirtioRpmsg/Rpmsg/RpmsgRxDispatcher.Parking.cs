@@ -23,7 +23,8 @@ internal sealed partial class RpmsgRxDispatcher
         {
             if (!follows && _device.State == RpmsgDeviceState.Running)
                 transport.EnableRxNotifications();
-            while (_device.State == RpmsgDeviceState.Running && HasParkingRoom(transport, mayGrow) && ReceiveNext(transport, out var rx))
+            while (_device.State == RpmsgDeviceState.Running && HasParkingRoom(transport, mayGrow)
+                && ReceiveNext(transport, out var rx))
                 HandleReceived(transport, rx, _parked);
         }
         finally

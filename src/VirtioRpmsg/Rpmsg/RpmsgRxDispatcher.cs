@@ -36,8 +36,9 @@ internal sealed partial class RpmsgRxDispatcher
     private readonly RpmsgParkedBacklog _batch;
     private RpmsgRxBuffer[] _held = [];
     private int _dispatcherDeferred;
-    // Buffers released to the peer and not yet published (the rx ring's owner only). A batch publishes once
-    // (one store to the index line the peer polls, one fence and notification check), at most this many late.
+    // Buffers given back and not yet published, the one still waiting in _release included (the rx ring's owner only).
+    // A batch publishes once (one store to the index line the peer polls, one fence and notification check), at most
+    // this many late.
     private const int FlushEvery = 16;
     private int _unflushed;
     // The last buffer given back, re-posted by the next take (ReceiveNext) or Flush; -1 when none.

@@ -42,6 +42,13 @@ public sealed partial class VirtqueueDevice
     private void BreakNextOutOfRange(ushort head, int index, ushort next) =>
         _health.Break(FaultRule.NextOutOfRange, $"desc[{index}].next", next, $"descriptor {index} (chain head {head}) has next {next}, num is {_num}");
 
+    // A push names a chain this side took and has not pushed yet.
+    private void CheckTaken(int head)
+    {
+        if ((uint)head >= (uint)_num || _taken[head] == 0)
+            ThrowNotTaken(head);
+    }
+
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ThrowNotTaken(int head) =>

@@ -216,8 +216,7 @@ public sealed partial class VirtqueueDevice
     public void PushUsed(int head, uint length)
     {
         _health.ThrowIfBroken();
-        if ((uint)head >= (uint)_num || _taken[head] == 0)
-            ThrowNotTaken(head);
+        CheckTaken(head);
         using var lease = _vring.Acquire();
         Push(lease, head, length);
     }
@@ -231,8 +230,7 @@ public sealed partial class VirtqueueDevice
     public bool PushUsedAndNotifyPrepare(int head, uint length)
     {
         _health.ThrowIfBroken();
-        if ((uint)head >= (uint)_num || _taken[head] == 0)
-            ThrowNotTaken(head);
+        CheckTaken(head);
         using var lease = _vring.Acquire();
         Push(lease, head, length);
         return PrepareNotify(lease);
@@ -271,8 +269,7 @@ public sealed partial class VirtqueueDevice
     internal void PushUsedDeferred(int head, uint length)
     {
         _health.ThrowIfBroken();
-        if ((uint)head >= (uint)_num || _taken[head] == 0)
-            ThrowNotTaken(head);
+        CheckTaken(head);
         using var lease = _vring.Acquire();
         PushElement(lease, head, length);
     }

@@ -272,10 +272,13 @@ public sealed partial class VirtqueueDriver
     }
 
     /// <summary>
-    /// <see cref="TryGetUsed"/>, and when nothing is pending, <see cref="KickPrepare"/> under the same lease: a consumer's
-    /// last look of a batch publishes what it re-posted meanwhile. <paramref name="kick"/> says whether to notify.
+    /// <see cref="TryGetUsed"/>, and when nothing is pending, <see cref="KickPrepare"/> under the same lease: a
+    /// consumer's last look of a batch publishes what it re-posted meanwhile. <paramref name="kick"/> says whether to
+    /// notify.
     /// </summary>
-    /// <exception cref="VirtqueueBrokenException">The device wrote an invalid used index or element, or the queue was already broken.</exception>
+    /// <exception cref="VirtqueueBrokenException">
+    /// The device wrote an invalid used index or element, or the queue was already broken.
+    /// </exception>
     internal bool TryGetUsedOrPublish(out int token, out uint length, out bool kick)
     {
         _health.ThrowIfBroken();

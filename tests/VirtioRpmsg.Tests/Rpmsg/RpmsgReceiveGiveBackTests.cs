@@ -104,6 +104,25 @@ public class RpmsgReceiveGiveBackTests
     }
 
     [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void PeerAskedForNoKick_TheTakeThatFindsNothingPublishesWithoutRinging(bool host)
+    {
+        var (loop, transport, index, @event, bell, first) = Receiving(host);
+        using var _ = loop;
+        // The event sits behind the index: publishing the three buffers does not pass it (EVENT_IDX).
+        using (var lease = loop.Region.Acquire())
+            lease.WriteUInt16(@event, (ushort)(lease.ReadUInt16(index) - 1));
+        long rings = bell.RingCount;
+        ushort before = ReadUInt16(loop, index);
+
+        TakeAll(transport, first, () => { });
+
+        Assert.Equal((ushort)(before + Messages), ReadUInt16(loop, index));
+        Assert.Equal(0, bell.RingCount - rings);
+    }
+
+    [Theory]
     [InlineData(true, 256)]
     [InlineData(true, -2)]
     [InlineData(false, 256)]
@@ -115,6 +134,7 @@ public class RpmsgReceiveGiveBackTests
 
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => transport.TryReceive(release, out _));
 
+        Assert.Equal("id", e.ParamName);
         Assert.Equal(release, e.ActualValue);
         Assert.Contains(release.ToString(System.Globalization.CultureInfo.InvariantCulture), e.Message, StringComparison.Ordinal);
     }
