@@ -9,15 +9,23 @@ internal sealed partial class DriverRoleTransport
 {
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void ThrowNoRoom(int vring, int id) =>
-        throw new InvalidOperationException(vring == 0
-            ? $"vring 0 has no room to re-post rx buffer {id}"
-            : $"vring 1 has no free descriptor for tx buffer {id}");
+    private static void ThrowNoRxRoom(int id) =>
+        throw new InvalidOperationException($"vring 0 has no room to re-post rx buffer {id}");
 
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void ThrowForeignToken(int vq, int token) =>
-        throw new InvalidOperationException($"vq{vq} returned token {token}, which is not {(vq == 0 ? "an rx" : "a tx")} buffer");
+    private static void ThrowNoTxDescriptor(int id) =>
+        throw new InvalidOperationException($"vring 1 has no free descriptor for tx buffer {id}");
+
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowForeignRxToken(int token) =>
+        throw new InvalidOperationException($"vq0 returned token {token}, which is not an rx buffer");
+
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowForeignTxToken(int token) =>
+        throw new InvalidOperationException($"vq1 returned token {token}, which is not a tx buffer");
 
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]

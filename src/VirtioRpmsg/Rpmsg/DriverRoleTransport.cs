@@ -104,7 +104,7 @@ internal sealed partial class DriverRoleTransport : IRpmsgTransport
     private bool AddAndPublish(VirtqueueDriver txq, int id, int length)
     {
         if (!txq.TryAddPooledAndPublish(Address(id), (uint)length, deviceWritable: false, token: id, out bool kick))
-            ThrowNoRoom(1, id);
+            ThrowNoTxDescriptor(id);
         return kick;
     }
 
@@ -127,7 +127,7 @@ internal sealed partial class DriverRoleTransport : IRpmsgTransport
         for (int i = 0; i < n; i++)
         {
             if ((uint)(tokens[i] - _rxCount) >= (uint)_freeTx.Length)
-                ThrowForeignToken(1, tokens[i]);
+                ThrowForeignTxToken(tokens[i]);
         }
         return n;
     }
@@ -265,7 +265,7 @@ internal sealed partial class DriverRoleTransport : IRpmsgTransport
             return false;
         }
         if ((uint)token >= (uint)_rxCount)
-            ThrowForeignToken(0, token);
+            ThrowForeignRxToken(token);
         buffer = Buffer(token, (int)length);
         return true;
     }
@@ -288,7 +288,7 @@ internal sealed partial class DriverRoleTransport : IRpmsgTransport
     private void Repost(VirtqueueDriver vq0, int id)
     {
         if (!vq0.TryAddPooled(Address(id), (uint)BufferSize, deviceWritable: true, token: id))
-            ThrowNoRoom(0, id);
+            ThrowNoRxRoom(id);
     }
 
     public void FlushRx()
@@ -308,7 +308,7 @@ internal sealed partial class DriverRoleTransport : IRpmsgTransport
         {
             // Published together with anything ReleaseRx added before.
             if (!rx.Queue.TryAddPooledAndPublish(Address(id), (uint)BufferSize, deviceWritable: true, token: id, out kick))
-                ThrowNoRoom(0, id);
+                ThrowNoRxRoom(id);
         }
         if (kick)
             _doorbell.Ring();

@@ -15,11 +15,12 @@ public class RpmsgReceiveGiveBackTests
 {
     private const int Messages = 3;
 
-    private static readonly VringLayout Ring = new(256, 0x1000);
-
-    // RpmsgLoopback's rings (RpmsgVdevLayout.OpenAmpLinux): vring 0 carries the remote's messages, vring 1 the host's.
-    private const long Vring0 = 0x4000;
-    private const long Vring1 = 0x8000;
+    // RpmsgLoopback's layout (its region starts at device address 0, so an address is an offset): vring 0 carries the
+    // remote's messages, vring 1 the host's.
+    private static readonly RpmsgVdevLayout Layout = RpmsgVdevLayout.OpenAmpLinux(new AddressMap());
+    private static readonly VringLayout Ring = new(Layout.VringNum, Layout.VringAlign);
+    private static readonly long Vring0 = (long)Layout.Vring0Address;
+    private static readonly long Vring1 = (long)Layout.Vring1Address;
 
     private static ushort ReadUInt16(RpmsgLoopback loop, long offset)
     {
