@@ -71,26 +71,31 @@ public sealed partial class RpmsgEndpoint : IDisposable
     /// <summary>Sends to <see cref="RemoteAddress"/>, waiting up to <paramref name="timeout"/>.</summary>
     public void Send(ReadOnlySpan<byte> payload, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
+        uint destination = RemoteAddress;
+        if (destination != RpmsgAddress.Any)
+        {
+            Device.Tx.Send(Address, destination, payload, timeout, cancellationToken);
+            return;
+        }
         var deadline = Deadline.Within(timeout);
-        uint destination = WaitForRemoteAddress(deadline, cancellationToken);
-        Device.Tx.Send(Address, destination, payload, deadline, cancellationToken);
+        Device.Tx.Send(Address, WaitForRemoteAddress(deadline, cancellationToken), payload, deadline, cancellationToken);
     }
 
     /// <summary>Sends to <paramref name="destination"/> (Linux rpmsg_sendto).</summary>
     public void SendTo(uint destination, ReadOnlySpan<byte> payload, CancellationToken cancellationToken = default) =>
-        Device.Tx.Send(Address, destination, payload, Deadline.Within(Device.Options.SendTimeout), cancellationToken);
+        Device.Tx.Send(Address, destination, payload, Device.Options.SendTimeout, cancellationToken);
 
     /// <summary>Sends to <paramref name="destination"/>, waiting up to <paramref name="timeout"/>.</summary>
     public void SendTo(uint destination, ReadOnlySpan<byte> payload, TimeSpan timeout, CancellationToken cancellationToken = default) =>
-        Device.Tx.Send(Address, destination, payload, Deadline.Within(timeout), cancellationToken);
+        Device.Tx.Send(Address, destination, payload, timeout, cancellationToken);
 
     /// <summary>Sends with an explicit source and destination (Linux rpmsg_send_offchannel).</summary>
     public void SendOffChannel(uint source, uint destination, ReadOnlySpan<byte> payload, CancellationToken cancellationToken = default) =>
-        Device.Tx.Send(source, destination, payload, Deadline.Within(Device.Options.SendTimeout), cancellationToken);
+        Device.Tx.Send(source, destination, payload, Device.Options.SendTimeout, cancellationToken);
 
     /// <summary>Sends with an explicit source and destination, waiting up to <paramref name="timeout"/>.</summary>
     public void SendOffChannel(uint source, uint destination, ReadOnlySpan<byte> payload, TimeSpan timeout, CancellationToken cancellationToken = default) =>
-        Device.Tx.Send(source, destination, payload, Deadline.Within(timeout), cancellationToken);
+        Device.Tx.Send(source, destination, payload, timeout, cancellationToken);
 
     /// <summary>Sends if a buffer is free and the remote address is known; false at once otherwise (rpmsg_trysend).</summary>
     public bool TrySend(ReadOnlySpan<byte> payload)
@@ -108,7 +113,7 @@ public sealed partial class RpmsgEndpoint : IDisposable
     /// <summary>Sends to <see cref="RemoteAddress"/> asynchronously, within the device's send timeout.</summary>
     public ValueTask SendAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
         RemoteAddress is var known && known != RpmsgAddress.Any
-            ? Device.Tx.SendAsync(Address, known, payload, Deadline.Within(Device.Options.SendTimeout), cancellationToken)
+            ? Device.Tx.SendAsync(Address, known, payload, Device.Options.SendTimeout, cancellationToken)
             : SendOnceRemoteKnownAsync(payload, Deadline.Within(Device.Options.SendTimeout), cancellationToken);
 
     // An async method only while the address is unknown: a debug build allocates an async method's state machine per call.
@@ -117,11 +122,11 @@ public sealed partial class RpmsgEndpoint : IDisposable
 
     /// <summary>Sends to <paramref name="destination"/> asynchronously.</summary>
     public ValueTask SendToAsync(uint destination, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
-        Device.Tx.SendAsync(Address, destination, payload, Deadline.Within(Device.Options.SendTimeout), cancellationToken);
+        Device.Tx.SendAsync(Address, destination, payload, Device.Options.SendTimeout, cancellationToken);
 
     /// <summary>Off-channel send, asynchronously.</summary>
     public ValueTask SendOffChannelAsync(uint source, uint destination, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
-        Device.Tx.SendAsync(source, destination, payload, Deadline.Within(Device.Options.SendTimeout), cancellationToken);
+        Device.Tx.SendAsync(source, destination, payload, Device.Options.SendTimeout, cancellationToken);
 
     // ---- zero-copy send ------------------------------------------------------------------------
 
@@ -140,7 +145,7 @@ public sealed partial class RpmsgEndpoint : IDisposable
     /// <summary>Takes a tx buffer, waiting up to <paramref name="timeout"/> for one.</summary>
     public RpmsgTxBuffer GetTxBuffer(TimeSpan timeout, CancellationToken cancellationToken = default)
     {
-        var raw = Device.Tx.Acquire(Deadline.Within(timeout), cancellationToken);
+        var raw = Device.Tx.Acquire(timeout, cancellationToken);
         return new RpmsgTxBuffer(this, raw);
     }
 
@@ -179,12 +184,13 @@ public sealed partial class RpmsgEndpoint : IDisposable
             return TryTakeQueued(queue, destination, out result);
         if (Device.IsDispatcherContext)
             ThrowReceiveInCallback();
+        // The clock is read only when the receive has to wait.
+        if (queue.TryDequeue(destination, out result))
+            return true;
         var deadline = Deadline.Within(timeout);
         var direct = new RpmsgDirectReceive(queue, destination);
         while (true)
         {
-            if (queue.TryDequeue(destination, out result))
-                return true;
             if (queue.IsClosed)
                 throw Closed();
             int wait = deadline.RemainingMilliseconds;
@@ -198,6 +204,8 @@ public sealed partial class RpmsgEndpoint : IDisposable
                 result = direct.Result;
                 return true;
             }
+            if (queue.TryDequeue(destination, out result))
+                return true;
         }
     }
 

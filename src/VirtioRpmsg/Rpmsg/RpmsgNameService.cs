@@ -66,7 +66,7 @@ internal sealed class RpmsgNameService
         new NameServiceMessage(name, address, flags).Write(message);
         try
         {
-            _device.Tx.Send(address, RpmsgAddress.NameService, message, Deadline.Within(_device.Options.SendTimeout), _device.StopToken);
+            _device.Tx.Send(address, RpmsgAddress.NameService, message, _device.Options.SendTimeout, _device.StopToken);
         }
         catch (Exception e) when (e is RpmsgDeviceUnavailableException or OperationCanceledException or TimeoutException)
         {

@@ -77,11 +77,29 @@ internal sealed partial class RpmsgTxPath
             _counters.CountTx();
     }
 
-    /// <summary>Blocking send: waits for a tx buffer until <paramref name="deadline"/> or cancellation.</summary>
+    /// <summary>
+    /// Blocking send: waits for a tx buffer up to <paramref name="timeout"/> or cancellation. The timeout starts when the
+    /// first try finds no buffer: a send that does not wait never reads the clock (on a KVM guest a read costs about as
+    /// much as the take).
+    /// </summary>
+    internal void Send(uint source, uint destination, ReadOnlySpan<byte> payload, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (!TrySendFirst(source, destination, payload))
+            SendWaiting(source, destination, payload, Deadline.Within(timeout), cancellationToken);
+    }
+
+    /// <summary>Blocking send: waits for a tx buffer until <paramref name="deadline"/> (already running) or cancellation.</summary>
     internal void Send(uint source, uint destination, ReadOnlySpan<byte> payload, Deadline deadline, CancellationToken cancellationToken)
     {
-        if (MayTakeFirst() && TakeChecked() && TrySend(source, destination, payload, FirstTurn()))
-            return;
+        if (!TrySendFirst(source, destination, payload))
+            SendWaiting(source, destination, payload, deadline, cancellationToken);
+    }
+
+    private bool TrySendFirst(uint source, uint destination, ReadOnlySpan<byte> payload) =>
+        MayTakeFirst() && TakeChecked() && TrySend(source, destination, payload, FirstTurn());
+
+    private void SendWaiting(uint source, uint destination, ReadOnlySpan<byte> payload, Deadline deadline, CancellationToken cancellationToken)
+    {
         bool callback = _device.Rx.IsDispatcherContext;
         MappingLease.ThrowIfHeld("RpmsgDevice.Send");
         BeginWait(callback, deadline);
@@ -128,21 +146,37 @@ internal sealed partial class RpmsgTxPath
     // dispatcher) while one waits, which goes first too. An application sender always hands the turn over.
     private RpmsgTxTurn? FirstTurn() => _turn.ApplicationMustWait && _device.Rx.IsDispatcherContext ? null : _turn;
 
-    /// <summary>Async send: like <see cref="Send"/> without blocking a thread.</summary>
-    internal ValueTask SendAsync(uint source, uint destination, ReadOnlyMemory<byte> payload, Deadline deadline, CancellationToken cancellationToken)
+    /// <summary>Async send: like <see cref="Send(uint, uint, ReadOnlySpan{byte}, TimeSpan, CancellationToken)"/> without blocking a thread.</summary>
+    internal ValueTask SendAsync(uint source, uint destination, ReadOnlyMemory<byte> payload, TimeSpan timeout, CancellationToken cancellationToken) =>
+        TrySendAsyncFirst(source, destination, payload, cancellationToken, out var over)
+            ? over
+            : SendAsyncSlow(source, destination, payload, Deadline.Within(timeout), _device.Rx.IsDispatcherContext, cancellationToken);
+
+    /// <summary>Async send until <paramref name="deadline"/> (already running).</summary>
+    internal ValueTask SendAsync(uint source, uint destination, ReadOnlyMemory<byte> payload, Deadline deadline, CancellationToken cancellationToken) =>
+        TrySendAsyncFirst(source, destination, payload, cancellationToken, out var over)
+            ? over
+            : SendAsyncSlow(source, destination, payload, deadline, _device.Rx.IsDispatcherContext, cancellationToken);
+
+    // True when the send is over without waiting (sent, cancelled or failed: `over` says which).
+    private bool TrySendAsyncFirst(uint source, uint destination, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken, out ValueTask over)
     {
+        over = ValueTask.CompletedTask;
         if (cancellationToken.IsCancellationRequested)
-            return ValueTask.FromCanceled(cancellationToken);
-        try
+            over = ValueTask.FromCanceled(cancellationToken);
+        else
         {
-            if (MayTakeFirst() && TrySend(source, destination, payload.Span, FirstTurn()))
-                return ValueTask.CompletedTask;
+            try
+            {
+                if (!(MayTakeFirst() && TrySend(source, destination, payload.Span, FirstTurn())))
+                    return false;
+            }
+            catch (Exception e)
+            {
+                over = ValueTask.FromException(e); // a send's failures fault its task, as an async method's would
+            }
         }
-        catch (Exception e)
-        {
-            return ValueTask.FromException(e); // a send's failures fault its task, as an async method's would
-        }
-        return SendAsyncSlow(source, destination, payload, deadline, _device.Rx.IsDispatcherContext, cancellationToken);
+        return true;
     }
 
     // No async method (a debug build allocates its state machine per call): a pooled send object that re-tries.
@@ -177,11 +211,12 @@ internal sealed partial class RpmsgTxPath
         }
     }
 
-    /// <summary>Takes a tx buffer, waiting until <paramref name="deadline"/>.</summary>
-    internal RpmsgBufferRef Acquire(Deadline deadline, CancellationToken cancellationToken)
+    /// <summary>Takes a tx buffer, waiting up to <paramref name="timeout"/> (from the first try that finds none).</summary>
+    internal RpmsgBufferRef Acquire(TimeSpan timeout, CancellationToken cancellationToken)
     {
         if (MayTakeFirst() && TryAcquire(out var buffer, FirstTurn()))
             return buffer;
+        var deadline = Deadline.Within(timeout);
         bool callback = _device.Rx.IsDispatcherContext;
         MappingLease.ThrowIfHeld("RpmsgEndpoint.GetTxBuffer");
         BeginWait(callback, deadline);

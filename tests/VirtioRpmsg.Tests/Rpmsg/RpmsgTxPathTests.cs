@@ -42,6 +42,39 @@ public class RpmsgTxPathTests
         Assert.Equal(1, loop.Host.Counters.TxBufferWaits);
     }
 
+    // The timeout overloads start their deadline only when the first try finds no buffer (no clock read otherwise).
+    [Fact]
+    public void Send_TimeoutRingFull_ThrowsTimeoutAndLeavesNoWaiter()
+    {
+        using var loop = FullRing();
+        Assert.Throws<TimeoutException>(() => loop.Host.Tx.Send(0x500, 0x400, [0], TimeSpan.FromMilliseconds(30), CancellationToken.None));
+        Assert.Equal(0, loop.Host.Tx.Waiters);
+        Assert.Equal(1, loop.Host.Counters.TxBufferWaits);
+    }
+
+    [Fact]
+    public async Task SendAsync_TimeoutRingFull_ThrowsTimeoutAndLeavesNoWaiter()
+    {
+        using var loop = FullRing();
+        await Assert.ThrowsAsync<TimeoutException>(() => loop.Host.Tx.SendAsync(0x500, 0x400, new byte[] { 1 }, TimeSpan.FromMilliseconds(30), CancellationToken.None).AsTask().WaitAsync(Bound));
+        Assert.Equal(0, loop.Host.Tx.Waiters);
+        Assert.Equal(1, loop.Host.Counters.TxBufferWaits);
+    }
+
+    [Fact]
+    public void SendAndAcquire_NegativeTimeoutWithAFreeBuffer_SucceedWithoutWaiting()
+    {
+        using var loop = RpmsgLoopback.Create(remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll);
+        var expired = TimeSpan.FromMilliseconds(-5);
+        loop.Host.Tx.Send(0x500, 0x400, [1], expired, CancellationToken.None);
+        Assert.True(loop.Host.Tx.SendAsync(0x500, 0x400, new byte[] { 2 }, expired, CancellationToken.None).IsCompletedSuccessfully);
+        var buffer = loop.Host.Tx.Acquire(expired, CancellationToken.None);
+        Assert.True(buffer.Length > 0);
+        loop.Host.Tx.Cancel(buffer.Id);
+        Assert.Equal(2, loop.Host.Counters.TxMessages);
+        Assert.Equal(0, loop.Host.Counters.TxBufferWaits);
+    }
+
     [Fact]
     public void Send_RingFull_WakesWhenThePeerReturnsBuffers()
     {
