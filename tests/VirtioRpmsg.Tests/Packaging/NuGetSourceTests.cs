@@ -1,0 +1,72 @@
+using System.Xml.Linq;
+
+namespace VirtioRpmsg.Tests.Packaging;
+
+/// <summary>
+/// Every project `dotnet test VirtioRpmsg.sln` builds restores from the machine's package sources alone. A nuget.config
+/// on its path that names a local folder (the consumer check's <c>artifacts/local-feed</c>) breaks the README's test
+/// command on a fresh machine: with an empty package cache NuGet reads every source, and a missing folder is NU1301.
+/// With a warm cache the restore never looks, so only a check like this one catches it.
+/// </summary>
+public sealed class NuGetSourceTests
+{
+    private static readonly string Root = PackedPackage.FindRepositoryRoot();
+
+    // The package consumer builds only through samples/run-consumer.sh, which creates its feed first.
+    private static readonly string Consumer = Path.Combine(Root, "samples", "EchoConsumer");
+
+    public static TheoryData<string> BuiltProjects()
+    {
+        var data = new TheoryData<string>();
+        foreach (string top in new[] { "src", "tests", "bench", "samples" })
+        {
+            foreach (string project in Directory.EnumerateFiles(Path.Combine(Root, top), "*.csproj", SearchOption.AllDirectories))
+            {
+                string dir = Path.GetDirectoryName(project)!;
+                if (!dir.StartsWith(Consumer, StringComparison.Ordinal))
+                    data.Add(Path.GetRelativePath(Root, project));
+            }
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(BuiltProjects))]
+    public void Project_RestoresWithoutALocalFolderSource(string project)
+    {
+        foreach (string config in ConfigsAbove(Path.GetDirectoryName(Path.Combine(Root, project))!))
+        {
+            foreach (var add in XDocument.Load(config).Descendants("packageSources").Elements("add"))
+            {
+                string value = (string?)add.Attribute("value") ?? "";
+                Assert.True(value.StartsWith("https://", StringComparison.OrdinalIgnoreCase) || value.StartsWith("http://", StringComparison.OrdinalIgnoreCase),
+                    $"{Path.GetRelativePath(Root, config)} adds the local source '{value}' to {project}'s restore; put it next to the one project that needs it");
+            }
+        }
+    }
+
+    [Fact]
+    public void ConsumerConfig_NamesTheFeedRunConsumerCreates()
+    {
+        string config = Path.Combine(Consumer, "nuget.config");
+        string script = File.ReadAllText(Path.Combine(Root, "samples", "run-consumer.sh"));
+        var feed = XDocument.Load(config).Descendants("packageSources").Elements("add").Select(a => (string)a.Attribute("value")!).Single();
+        string resolved = Path.GetRelativePath(Root, Path.GetFullPath(Path.Combine(Consumer, feed)));
+        Assert.Equal("artifacts/local-feed", resolved);
+        Assert.Contains("feed=" + resolved, script);
+        Assert.Contains("mkdir -p \"$feed\"", script);
+    }
+
+    // nuget.config files NuGet reads for a project in `dir`, up to the repository root (any case of the name).
+    private static IEnumerable<string> ConfigsAbove(string dir)
+    {
+        for (var d = new DirectoryInfo(dir); d is not null && d.FullName.Length >= Root.Length; d = d.Parent)
+        {
+            foreach (var file in d.EnumerateFiles())
+            {
+                if (file.Name.Equals("nuget.config", StringComparison.OrdinalIgnoreCase))
+                    yield return file.FullName;
+            }
+        }
+    }
+}
