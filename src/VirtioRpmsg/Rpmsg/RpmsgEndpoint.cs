@@ -78,7 +78,8 @@ public sealed partial class RpmsgEndpoint : IDisposable
             return;
         }
         var deadline = Deadline.Within(timeout);
-        Device.Tx.Send(Address, WaitForRemoteAddress(deadline, cancellationToken), payload, deadline, cancellationToken);
+        destination = WaitForRemoteAddress(deadline, cancellationToken);
+        Device.Tx.Send(Address, destination, payload, deadline.Remaining, cancellationToken);
     }
 
     /// <summary>Sends to <paramref name="destination"/> (Linux rpmsg_sendto).</summary>
@@ -118,7 +119,7 @@ public sealed partial class RpmsgEndpoint : IDisposable
 
     // An async method only while the address is unknown: a debug build allocates an async method's state machine per call.
     private async ValueTask SendOnceRemoteKnownAsync(ReadOnlyMemory<byte> payload, Deadline deadline, CancellationToken cancellationToken) =>
-        await Device.Tx.SendAsync(Address, await WaitForRemoteAddressAsync(deadline, cancellationToken).ConfigureAwait(false), payload, deadline, cancellationToken).ConfigureAwait(false);
+        await Device.Tx.SendAsync(Address, await WaitForRemoteAddressAsync(deadline, cancellationToken).ConfigureAwait(false), payload, deadline.Remaining, cancellationToken).ConfigureAwait(false);
 
     /// <summary>Sends to <paramref name="destination"/> asynchronously.</summary>
     public ValueTask SendToAsync(uint destination, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
@@ -184,15 +185,17 @@ public sealed partial class RpmsgEndpoint : IDisposable
             return TryTakeQueued(queue, destination, out result);
         if (Device.IsDispatcherContext)
             ThrowReceiveInCallback();
-        // The clock is read only when the receive has to wait.
-        if (queue.TryDequeue(destination, out result))
-            return true;
-        var deadline = Deadline.Within(timeout);
         var direct = new RpmsgDirectReceive(queue, destination);
-        while (true)
+        Deadline deadline = default;
+        for (bool waited = false; ; waited = true)
         {
+            if (queue.TryDequeue(destination, out result))
+                return true;
             if (queue.IsClosed)
                 throw Closed();
+            // The clock is read only once the receive has to wait.
+            if (!waited)
+                deadline = Deadline.Within(timeout);
             int wait = deadline.RemainingMilliseconds;
             if (wait == 0 || !queue.Wait(wait, cancellationToken, ref direct))
             {
@@ -204,8 +207,6 @@ public sealed partial class RpmsgEndpoint : IDisposable
                 result = direct.Result;
                 return true;
             }
-            if (queue.TryDequeue(destination, out result))
-                return true;
         }
     }
 

@@ -84,19 +84,9 @@ internal sealed partial class RpmsgTxPath
     /// </summary>
     internal void Send(uint source, uint destination, ReadOnlySpan<byte> payload, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        if (!TrySendFirst(source, destination, payload))
+        if (!(MayTakeFirst() && TakeChecked() && TrySend(source, destination, payload, FirstTurn())))
             SendWaiting(source, destination, payload, Deadline.Within(timeout), cancellationToken);
     }
-
-    /// <summary>Blocking send: waits for a tx buffer until <paramref name="deadline"/> (already running) or cancellation.</summary>
-    internal void Send(uint source, uint destination, ReadOnlySpan<byte> payload, Deadline deadline, CancellationToken cancellationToken)
-    {
-        if (!TrySendFirst(source, destination, payload))
-            SendWaiting(source, destination, payload, deadline, cancellationToken);
-    }
-
-    private bool TrySendFirst(uint source, uint destination, ReadOnlySpan<byte> payload) =>
-        MayTakeFirst() && TakeChecked() && TrySend(source, destination, payload, FirstTurn());
 
     private void SendWaiting(uint source, uint destination, ReadOnlySpan<byte> payload, Deadline deadline, CancellationToken cancellationToken)
     {
@@ -146,37 +136,21 @@ internal sealed partial class RpmsgTxPath
     // dispatcher) while one waits, which goes first too. An application sender always hands the turn over.
     private RpmsgTxTurn? FirstTurn() => _turn.ApplicationMustWait && _device.Rx.IsDispatcherContext ? null : _turn;
 
-    /// <summary>Async send: like <see cref="Send(uint, uint, ReadOnlySpan{byte}, TimeSpan, CancellationToken)"/> without blocking a thread.</summary>
-    internal ValueTask SendAsync(uint source, uint destination, ReadOnlyMemory<byte> payload, TimeSpan timeout, CancellationToken cancellationToken) =>
-        TrySendAsyncFirst(source, destination, payload, cancellationToken, out var over)
-            ? over
-            : SendAsyncSlow(source, destination, payload, Deadline.Within(timeout), _device.Rx.IsDispatcherContext, cancellationToken);
-
-    /// <summary>Async send until <paramref name="deadline"/> (already running).</summary>
-    internal ValueTask SendAsync(uint source, uint destination, ReadOnlyMemory<byte> payload, Deadline deadline, CancellationToken cancellationToken) =>
-        TrySendAsyncFirst(source, destination, payload, cancellationToken, out var over)
-            ? over
-            : SendAsyncSlow(source, destination, payload, deadline, _device.Rx.IsDispatcherContext, cancellationToken);
-
-    // True when the send is over without waiting (sent, cancelled or failed: `over` says which).
-    private bool TrySendAsyncFirst(uint source, uint destination, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken, out ValueTask over)
+    /// <summary>Async send: like <see cref="Send"/> without blocking a thread (its timeout, too, starts at a failed try).</summary>
+    internal ValueTask SendAsync(uint source, uint destination, ReadOnlyMemory<byte> payload, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        over = ValueTask.CompletedTask;
         if (cancellationToken.IsCancellationRequested)
-            over = ValueTask.FromCanceled(cancellationToken);
-        else
+            return ValueTask.FromCanceled(cancellationToken);
+        try
         {
-            try
-            {
-                if (!(MayTakeFirst() && TrySend(source, destination, payload.Span, FirstTurn())))
-                    return false;
-            }
-            catch (Exception e)
-            {
-                over = ValueTask.FromException(e); // a send's failures fault its task, as an async method's would
-            }
+            if (MayTakeFirst() && TrySend(source, destination, payload.Span, FirstTurn()))
+                return ValueTask.CompletedTask;
         }
-        return true;
+        catch (Exception e)
+        {
+            return ValueTask.FromException(e); // a send's failures fault its task, as an async method's would
+        }
+        return SendAsyncSlow(source, destination, payload, Deadline.Within(timeout), _device.Rx.IsDispatcherContext, cancellationToken);
     }
 
     // No async method (a debug build allocates its state machine per call): a pooled send object that re-tries.

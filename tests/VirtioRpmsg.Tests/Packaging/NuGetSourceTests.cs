@@ -23,7 +23,9 @@ public sealed class NuGetSourceTests
             foreach (string project in Directory.EnumerateFiles(Path.Combine(Root, top), "*.csproj", SearchOption.AllDirectories))
             {
                 string dir = Path.GetDirectoryName(project)!;
-                if (!dir.StartsWith(Consumer, StringComparison.Ordinal))
+                // Build output (BenchmarkDotNet's generated projects, say) is not the solution's.
+                var parts = Path.GetRelativePath(Root, dir).Split(Path.DirectorySeparatorChar);
+                if (dir != Consumer && !parts.Contains("bin") && !parts.Contains("obj"))
                     data.Add(Path.GetRelativePath(Root, project));
             }
         }
@@ -52,8 +54,8 @@ public sealed class NuGetSourceTests
         string script = File.ReadAllText(Path.Combine(Root, "samples", "run-consumer.sh"));
         var feed = XDocument.Load(config).Descendants("packageSources").Elements("add").Select(a => (string)a.Attribute("value")!).Single();
         string resolved = Path.GetRelativePath(Root, Path.GetFullPath(Path.Combine(Consumer, feed)));
-        Assert.Equal("artifacts/local-feed", resolved);
-        Assert.Contains("feed=" + resolved, script);
+        Assert.Equal(Path.Combine("artifacts", "local-feed"), resolved);
+        Assert.Contains("feed=artifacts/local-feed", script);
         Assert.Contains("mkdir -p \"$feed\"", script);
     }
 
