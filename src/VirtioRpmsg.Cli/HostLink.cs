@@ -109,7 +109,7 @@ internal static class HostLink
         bool poll = CallerPolls(host);
         int looks = 0, empty = 0;
         long spinUntil = 0;
-        while (!done(state))
+        do
         {
             ct.ThrowIfCancellationRequested();
             // The clock every 64 looks, whatever they found: messages for other endpoints must not hold off the timeout.
@@ -134,6 +134,7 @@ internal static class HostLink
             else
                 Thread.Sleep(1);
         }
+        while (!done(state));
         return true;
     }
 

@@ -241,13 +241,6 @@ internal sealed partial class DeviceRoleTransport : IRpmsgTransport
         return (uint)_rxLength[id];
     }
 
-    public void ReleaseRx(int id)
-    {
-        using var rx = _rx.Enter();
-        // Not published: the next publishing call (FlushRx, ReturnRx, a take that finds nothing) publishes the batch.
-        rx.Queue.PushUsedDeferred(id, RxLength(id));
-    }
-
     public void FlushRx()
     {
         bool notify;

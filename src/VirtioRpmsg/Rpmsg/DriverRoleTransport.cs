@@ -246,15 +246,16 @@ internal sealed partial class DriverRoleTransport : IRpmsgTransport
 
     public bool TryReceive(int release, out RpmsgBufferRef buffer)
     {
-        if (release != -1)
-            CheckRx(release);
         int token;
         uint length;
         bool found, kick;
         using (var rx = _rx.Enter())
         {
             if (release != -1)
+            {
+                CheckRx(release);
                 Repost(rx.Queue, release);
+            }
             found = rx.Queue.TryGetUsedOrPublish(out token, out length, out kick);
         }
         if (kick)
@@ -268,13 +269,6 @@ internal sealed partial class DriverRoleTransport : IRpmsgTransport
             ThrowForeignRxToken(token);
         buffer = Buffer(token, (int)length);
         return true;
-    }
-
-    public void ReleaseRx(int id)
-    {
-        CheckRx(id);
-        using var rx = _rx.Enter();
-        Repost(rx.Queue, id);
     }
 
     private void CheckRx(int id)
@@ -306,7 +300,7 @@ internal sealed partial class DriverRoleTransport : IRpmsgTransport
         bool kick;
         using (var rx = _rx.Enter())
         {
-            // Published together with anything ReleaseRx added before.
+            // Published together with anything given back before (TryReceive's release).
             if (!rx.Queue.TryAddPooledAndPublish(Address(id), (uint)BufferSize, deviceWritable: true, token: id, out kick))
                 ThrowNoRxRoom(id);
         }

@@ -77,22 +77,16 @@ internal interface IRpmsgTransport : IDisposable
 
     /// <summary>
     /// Takes the next received buffer; false if none. Dispatcher only. First gives back <paramref name="release"/> (a
-    /// buffer taken before; -1 for none) as <see cref="ReleaseRx"/> does, and when nothing is pending also publishes
-    /// every buffer given back, as <see cref="FlushRx"/> does: a batch's gives and its last look share their gate
-    /// entries (each a locked instruction on x86) instead of taking one each.
+    /// buffer taken before; -1 for none), unpublished, and when nothing is pending also publishes every buffer given
+    /// back, as <see cref="FlushRx"/> does: a batch's gives and its last look share their gate entries (each a locked
+    /// instruction on x86) instead of taking one each.
     /// </summary>
     bool TryReceive(int release, out RpmsgBufferRef buffer);
-
-    /// <summary>
-    /// Gives a received buffer back to the peer, unpublished: the peer sees it at the next <see cref="FlushRx"/>,
-    /// <see cref="ReturnRx"/> or <see cref="TryReceive"/> that finds nothing.
-    /// </summary>
-    void ReleaseRx(int id);
 
     /// <summary>Publishes released rx buffers and kicks the peer if it asked for it.</summary>
     void FlushRx();
 
-    /// <summary><see cref="ReleaseRx"/> then <see cref="FlushRx"/> in one step (one gate entry, one lease): gives one received buffer back at once.</summary>
+    /// <summary>Gives one received buffer back and publishes it with any given back before (one gate entry, one lease), as <see cref="FlushRx"/> does.</summary>
     void ReturnRx(int id);
 
     /// <summary>

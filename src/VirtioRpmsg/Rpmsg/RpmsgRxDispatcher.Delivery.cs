@@ -123,11 +123,11 @@ internal sealed partial class RpmsgRxDispatcher
     }
 
     // The next take gives the buffer back in its own gate entry (ReceiveNext), or Flush does. Every path takes or
-    // flushes before it releases again, so the ReleaseRx branch is a guard that does not run today.
+    // flushes before it releases again; the Flush is a guard (it does not run today) so that no buffer is ever lost.
     private void Release(IRpmsgTransport transport, int id)
     {
         if (_release != -1)
-            transport.ReleaseRx(_release);
+            Flush(transport);
         _release = id;
         if (++_unflushed >= FlushEvery)
             Flush(transport);
