@@ -23,7 +23,10 @@ for id in virtiorpmsg virtiorpmsg.simulation; do
 done
 
 echo "run-consumer: building samples/EchoConsumer against the packed packages"
-timeout 300 dotnet build samples/EchoConsumer/EchoConsumer.csproj -c Release -p:VirtioRpmsgVersion="$version" -nologo -v:quiet
+# The feed is a source for this build alone (no nuget.config names it: a restore with an empty package cache reads
+# every source it is given, and the folder exists only while this script runs).
+timeout 300 dotnet build samples/EchoConsumer/EchoConsumer.csproj -c Release -p:VirtioRpmsgVersion="$version" \
+  -p:RestoreAdditionalProjectSources="$PWD/$feed" -nologo -v:quiet
 
 echo "run-consumer: running"
 timeout 60 dotnet samples/EchoConsumer/bin/Release/net10.0/EchoConsumer.dll --expect-version "$version"

@@ -22,8 +22,9 @@ options=(VIRTIO_UML UML_PCI_OVER_VIRTIO RPMSG RPMSG_VIRTIO RPMSG_NS RPMSG_CHAR R
 # every boot ("No virtio device ID configured for PCI"). The option has no official id (Kconfig: "set the
 # one you wish to use for experimentation"); 1234 is unassigned in include/uapi/linux/virtio_ids.h and
 # is not 7 (rpmsg), so virt-pci never binds our device; we never offer a device with that id.
-# The kernel stack holds thread_info, whose floating-point buffer um-host-xstate-size.patch makes room for a
-# host's whole XSAVE area in (16 KB; 11008 bytes are in use on a CPU with AMX): 64 KB stacks instead of 16 KB.
+# um-host-xstate-size.patch makes room for a host's whole XSAVE area (16 KB; 11008 bytes are in use on a CPU with
+# AMX) in the floating-point buffers, which sit on kernel stacks: in thread_info at each stack's base, and in the
+# register copies the host signal handlers keep on the irq stack. 64 KB stacks instead of 16 KB.
 values=(UML_PCI_OVER_VIRTIO_DEVICE_ID=1234 KERNEL_STACK_ORDER=4)
 # Our own patches to the kernel's UML transport (not to rpmsg), applied in name order; see the header of
 # each and docs/kernel-peer.md. Their contents are part of the cache key.

@@ -3,17 +3,14 @@ using System.Xml.Linq;
 namespace VirtioRpmsg.Tests.Packaging;
 
 /// <summary>
-/// Every project `dotnet test VirtioRpmsg.sln` builds restores from the machine's package sources alone. A nuget.config
-/// on its path that names a local folder (the consumer check's <c>artifacts/local-feed</c>) breaks the README's test
+/// Every project in the repository restores from the machine's package sources alone. A nuget.config on its path
+/// that names a local folder (as the consumer check's <c>artifacts/local-feed</c> once did) breaks the README's test
 /// command on a fresh machine: with an empty package cache NuGet reads every source, and a missing folder is NU1301.
 /// With a warm cache the restore never looks, so only a check like this one catches it.
 /// </summary>
 public sealed class NuGetSourceTests
 {
     private static readonly string Root = PackedPackage.FindRepositoryRoot();
-
-    // The package consumer builds only through samples/run-consumer.sh, which creates its feed first.
-    private static readonly string Consumer = Path.Combine(Root, "samples", "EchoConsumer");
 
     public static TheoryData<string> BuiltProjects()
     {
@@ -25,7 +22,7 @@ public sealed class NuGetSourceTests
                 string dir = Path.GetDirectoryName(project)!;
                 // Build output (BenchmarkDotNet's generated projects, say) is not the solution's.
                 var parts = Path.GetRelativePath(Root, dir).Split(Path.DirectorySeparatorChar);
-                if (dir != Consumer && !parts.Contains("bin") && !parts.Contains("obj"))
+                if (!parts.Contains("bin") && !parts.Contains("obj"))
                     data.Add(Path.GetRelativePath(Root, project));
             }
         }
@@ -42,21 +39,9 @@ public sealed class NuGetSourceTests
             {
                 string value = (string?)add.Attribute("value") ?? "";
                 Assert.True(value.StartsWith("https://", StringComparison.OrdinalIgnoreCase) || value.StartsWith("http://", StringComparison.OrdinalIgnoreCase),
-                    $"{Path.GetRelativePath(Root, config)} adds the local source '{value}' to {project}'s restore; put it next to the one project that needs it");
+                    $"{Path.GetRelativePath(Root, config)} adds the local source '{value}' to {project}'s restore; pass it to the one build that needs it (RestoreAdditionalProjectSources)");
             }
         }
-    }
-
-    [Fact]
-    public void ConsumerConfig_NamesTheFeedRunConsumerCreates()
-    {
-        string config = Path.Combine(Consumer, "nuget.config");
-        string script = File.ReadAllText(Path.Combine(Root, "samples", "run-consumer.sh"));
-        var feed = XDocument.Load(config).Descendants("packageSources").Elements("add").Select(a => (string)a.Attribute("value")!).Single();
-        string resolved = Path.GetRelativePath(Root, Path.GetFullPath(Path.Combine(Consumer, feed)));
-        Assert.Equal(Path.Combine("artifacts", "local-feed"), resolved);
-        Assert.Contains("feed=artifacts/local-feed", script);
-        Assert.Contains("mkdir -p \"$feed\"", script);
     }
 
     // nuget.config files NuGet reads for a project in `dir`, up to the repository root (any case of the name).
