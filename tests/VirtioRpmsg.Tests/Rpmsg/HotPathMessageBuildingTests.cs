@@ -11,7 +11,8 @@ namespace VirtioRpmsg.Tests.Rpmsg;
 /// never runs) is inlined by the JIT with its handler, whose locals the method then zeroes on every call. That cost
 /// TryTakeAvailable a 1.2 KB frame per take until the nineteenth round of issue 15 (docs/benchmarks-notes.md). Their
 /// refusals call out-of-line helpers (VirtqueueDevice.Faults.cs, RpmsgRxDispatcher.Drops.cs, the transports'
-/// Refusals.cs). Read from the IL: a call to the interpolation handler, string.Format or string.Concat fails.
+/// Refusals.cs). Read from the IL: a call to the interpolation handler, string.Format or string.Concat fails, in the
+/// method itself or in any method of the library it calls, to any depth, that the JIT may inline.
 /// </summary>
 public class HotPathMessageBuildingTests
 {
@@ -81,10 +82,41 @@ public class HotPathMessageBuildingTests
         Assert.NotEmpty(methods);
         foreach (var method in methods)
         {
-            var builders = Callees(method).Where(BuildsAString).Select(c => $"{c.DeclaringType?.Name}.{c.Name}").ToArray();
-            Assert.True(builders.Length == 0, $"{type.Name}.{name} calls {string.Join(", ", builders)}; word the message in an out-of-line helper");
+            var builders = Reachable(method).SelectMany(m => Callees(m).Where(BuildsAString).Select(c => $"{m.DeclaringType?.Name}.{m.Name} calls {c.DeclaringType?.Name}.{c.Name}")).ToArray();
+            Assert.True(builders.Length == 0, $"{type.Name}.{name}: {string.Join("; ", builders)}; word the message in an out-of-line helper");
         }
     }
+
+    [Fact]
+    public void TheCheck_FindsAMessageTwoCallsDown()
+    {
+        var method = typeof(HotPathMessageBuildingTests).GetMethod(nameof(CallsACallerOfInterpolating), Declared)!;
+        Assert.Contains(Reachable(method), m => Callees(m).Any(BuildsAString));
+    }
+
+    [Fact]
+    public void TheCheck_StopsAtAnOutOfLineHelper()
+    {
+        var method = typeof(HotPathMessageBuildingTests).GetMethod(nameof(CallsAnOutOfLineHelper), Declared)!;
+        Assert.DoesNotContain(Reachable(method), m => Callees(m).Any(BuildsAString));
+    }
+
+    [Fact]
+    public void TheWalk_ReachesTheSmallMethodsATakeCalls()
+    {
+        var take = typeof(VirtqueueDevice).GetMethod(nameof(VirtqueueDevice.TryTakeAvailable), Declared)!;
+        var reached = Reachable(take).ToArray();
+        Assert.True(reached.Length > 5, $"the walk from TryTakeAvailable reached only {reached.Length} methods");
+        Assert.All(reached.Skip(1), m => Assert.True(MayBeInlined(m)));
+    }
+
+    private static int CallsACallerOfInterpolating(int head) => CallsInterpolating(head + 1).Length;
+
+    private static string CallsInterpolating(int head) => InterpolatingInline(head);
+
+    private static string InterpolatingInline(int head) => $"head {head} is not taken";
+
+    private static int CallsAnOutOfLineHelper(int head) => Interpolating(head).Length;
 
     [Fact]
     public void TheCheck_FindsAnInterpolatedMessage()
@@ -100,16 +132,57 @@ public class HotPathMessageBuildingTests
         callee.DeclaringType == typeof(DefaultInterpolatedStringHandler) ||
         (callee.DeclaringType == typeof(string) && callee.Name is nameof(string.Format) or nameof(string.Concat));
 
-    // Every method the IL calls (call, callvirt, newobj), decoded opcode by opcode.
+    // The method and every method of this library it calls, to any depth, that the JIT may inline into it. The walk
+    // follows what the JIT's rules allow: a callee with a body, not marked NoInlining, that returns (a throw helper
+    // never is inlined), and AggressiveInlining or at most MaxInlineSize bytes of IL (the JIT's limit otherwise).
+    private static IEnumerable<MethodInfo> Reachable(MethodInfo root)
+    {
+        var seen = new HashSet<MethodInfo> { root };
+        var pending = new Queue<MethodInfo>(seen);
+        while (pending.TryDequeue(out var method))
+        {
+            yield return method;
+            foreach (var callee in Callees(method).OfType<MethodInfo>())
+            {
+                if (callee.Module == method.Module && MayBeInlined(callee) && seen.Add(callee))
+                    pending.Enqueue(callee);
+            }
+        }
+    }
+
+    private const int MaxInlineSize = 100;
+
+    private static bool MayBeInlined(MethodInfo method)
+    {
+        var flags = method.MethodImplementationFlags;
+        if ((flags & MethodImplAttributes.NoInlining) != 0 || method.GetMethodBody()?.GetILAsByteArray() is not { } il)
+            return false;
+        return ((flags & MethodImplAttributes.AggressiveInlining) != 0 || il.Length <= MaxInlineSize) && Opcodes(il).Contains(OpCodes.Ret);
+    }
+
+    // Every method the IL calls (call, callvirt, newobj).
     private static IEnumerable<MethodBase> Callees(MethodInfo method)
     {
         byte[] il = method.GetMethodBody()!.GetILAsByteArray()!;
+        var typeArguments = method.DeclaringType?.GetGenericArguments();
+        var methodArguments = method.IsGenericMethod ? method.GetGenericArguments() : null;
+        foreach (var (op, operand) in Operations(il))
+        {
+            if (op.OperandType == OperandType.InlineMethod)
+                yield return method.Module.ResolveMethod(BitConverter.ToInt32(il, operand), typeArguments, methodArguments)!;
+        }
+    }
+
+    private static IEnumerable<OpCode> Opcodes(byte[] il) => Operations(il).Select(o => o.Op);
+
+    // The IL decoded opcode by opcode: each opcode and the offset of its operand.
+    private static IEnumerable<(OpCode Op, int Operand)> Operations(byte[] il)
+    {
         for (int i = 0; i < il.Length;)
         {
             var op = il[i] == 0xFE ? s_twoByte[il[i + 1]] : s_oneByte[il[i]];
             i += op.Size;
-            if (op.OperandType == OperandType.InlineMethod)
-                yield return method.Module.ResolveMethod(BitConverter.ToInt32(il, i), method.DeclaringType?.GetGenericArguments(), null)!;
+            yield return (op, i);
             i += op.OperandType switch
             {
                 OperandType.InlineNone => 0,
