@@ -1,3 +1,5 @@
+using VirtioRpmsg.Virtio;
+
 namespace VirtioRpmsg.Lifecycle;
 
 /// <summary>
@@ -100,12 +102,18 @@ internal sealed class PlatformVdevResolver
 
     private string RingName(PlatformVdev vdev, int index) => _platform.Vdevs.Count == 1 ? $"vring {index}" : $"vdev {vdev.Index}'s vring {index}";
 
+    // Where a ring may start: its align, and never less than the descriptor table needs (Vring checks the same).
+    private static ulong RingAlignment(uint align) => Math.Max(align, (ulong)Vring.DescriptorTableAlignment);
+
     /// <summary>Checks a vring address (from the table or the description) and reserves its range.</summary>
     private ulong CheckRing(PlatformVdev vdev, VdevEntry entry, int index, ulong address, ulong bytes, uint align)
     {
         string field = $"vring[{index}].da";
-        if ((address & (align - 1)) != 0)
-            throw new ResourceTableException(field, entry.Index, address, $"is not aligned to the vring alignment 0x{align:X}");
+        ulong alignment = RingAlignment(align);
+        if ((address & (alignment - 1)) != 0)
+            throw new ResourceTableException(field, entry.Index, address, alignment == align
+                ? $"is not aligned to the vring alignment 0x{align:X}"
+                : $"is not aligned to 0x{alignment:X} (the descriptor table's alignment; the vring alignment is 0x{align:X})");
         if (!_platform.Memory.TryTranslate(address, bytes, out _, out _))
             throw new ResourceTableException(field, entry.Index, address, $"the 0x{bytes:X}-byte vring is not wholly inside any one mapped region");
         foreach (var (start, length, what) in _taken)
@@ -125,7 +133,8 @@ internal sealed class PlatformVdevResolver
         var region = _platform.GetRegion(regionName);
         ulong regionEnd = region.DeviceAddress + (ulong)region.Size; // fits: checked at region creation
         ulong candidate = region.DeviceAddress;
-        while (TryAlignUp(candidate, align, out candidate) && candidate <= regionEnd && bytes <= regionEnd - candidate
+        ulong alignment = RingAlignment(align);
+        while (TryAlignUp(candidate, alignment, out candidate) && candidate <= regionEnd && bytes <= regionEnd - candidate
             && candidate + bytes - 1 < ResourceTable.AddrAny)
         {
             var clash = _taken.FirstOrDefault(t => candidate < t.Start + t.Length && t.Start < candidate + bytes);
@@ -137,7 +146,7 @@ internal sealed class PlatformVdevResolver
             candidate = clash.Start + clash.Length;
         }
         throw new PlatformDescriptionException(described is null ? "resourceTable.region" : vdev.PathOf("vringRegion"), $"\"{regionName}\"",
-            $"no free 0x{bytes:X}-byte range aligned to 0x{align:X} below 4 GiB is left in the region for {RingName(vdev, index)} (ADDR_ANY)");
+            $"no free 0x{bytes:X}-byte range aligned to 0x{alignment:X} below 4 GiB is left in the region for {RingName(vdev, index)} (ADDR_ANY)");
     }
 
     private static bool TryAlignUp(ulong value, ulong align, out ulong aligned)

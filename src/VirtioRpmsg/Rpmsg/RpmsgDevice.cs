@@ -151,6 +151,8 @@ public sealed partial class RpmsgDevice : IDisposable
         {
             if (_state != RpmsgDeviceState.Created)
                 throw new InvalidOperationException($"rpmsg device '{Name}' was already started (state {_state})");
+            if (Role == RpmsgRole.Remote)
+                _vdev.RecordOffer(); // before any link-up can look (a Poll may, once the state is Starting)
             _state = RpmsgDeviceState.Starting;
         }
         RaiseState(RpmsgDeviceState.Starting);

@@ -16,6 +16,9 @@ internal sealed class RpmsgVdevNegotiation
     private readonly string _name;
     private VirtioStatus _negotiated;
     private VirtioStatus _written;
+    // Remote: the features this side offered, copied when the device started. The host can write the shared dfeatures
+    // field too, so the check of what it accepted must not read the offer from there again.
+    private uint _offered;
 
     internal RpmsgVdevNegotiation(RpmsgVdevLayout layout, IVdevControl control, IDoorbell doorbell, string name)
     {
@@ -48,9 +51,13 @@ internal sealed class RpmsgVdevNegotiation
         _doorbell.Ring();
     }
 
+    /// <summary>Remote, as the device starts: keeps a private copy of the offer (dfeatures) this side wrote.</summary>
+    internal void RecordOffer() => _offered = _control.DeviceFeatures;
+
     /// <summary>
     /// Remote: null until the host wrote DRIVER_OK; then the device-role transport for what the host
-    /// accepted, or a <paramref name="fault"/> if it accepted features that were not offered.
+    /// accepted, or a <paramref name="fault"/> if it accepted features that were not offered (the offer as
+    /// <see cref="RecordOffer"/> copied it, whatever the shared field holds now).
     /// </summary>
     internal IRpmsgTransport? TryAcceptAsRemote(out uint accepted, out Fault? fault)
     {
@@ -58,7 +65,7 @@ internal sealed class RpmsgVdevNegotiation
         accepted = 0;
         if ((_control.Status & VirtioStatus.DriverOk) == 0)
             return null;
-        uint offered = _control.DeviceFeatures;
+        uint offered = _offered;
         accepted = _control.DriverFeatures;
         if ((accepted & ~offered) != 0)
         {

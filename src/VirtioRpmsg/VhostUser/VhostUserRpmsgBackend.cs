@@ -80,6 +80,14 @@ internal sealed class VhostUserRpmsgBackend : IDisposable
             EndReason = e.Message;
             return null;
         }
+        catch (Exception e) when (e is IOException or TimeoutException)
+        {
+            // The socket failed under a receive or a reply (the guest hung up before reading it, reset the connection,
+            // or stopped reading): this connection ends, and the server goes on to the next guest.
+            EndReason = "the connection failed: " + e.Message;
+            _options.Logger.LogWarning("vhost-user {Name}: {Reason}", Name, EndReason);
+            return null;
+        }
         finally
         {
             TearDown(EndReason);

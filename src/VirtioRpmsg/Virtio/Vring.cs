@@ -18,6 +18,9 @@ namespace VirtioRpmsg.Virtio;
 /// </remarks>
 public sealed class Vring
 {
+    /// <summary>The descriptor table's own alignment: a ring's address is aligned to this or its layout's align, whichever is larger.</summary>
+    internal const int DescriptorTableAlignment = 16;
+
     // Absolute offsets inside the region, computed once.
     private readonly long _availFlags;
     private readonly long _availIdx;
@@ -44,7 +47,7 @@ public sealed class Vring
         // keeps the used ring's 32-bit fields naturally aligned (uncached device memory faults otherwise).
         if (layout.Align < 4)
             throw new ArgumentOutOfRangeException(nameof(layout), layout.Align, $"Region '{r.Name}': vring align {layout.Align} is below 4; the used ring's 32-bit fields would be misaligned.");
-        long alignment = Math.Max(layout.Align, 16);
+        long alignment = Math.Max(layout.Align, DescriptorTableAlignment);
         if (offset < 0 || offset > r.Size || layout.TotalSize > r.Size - offset)
             throw new AddressRangeException(nameof(offset), $"Region '{r.Name}' of 0x{r.Size:X} bytes", unchecked((ulong)offset), (ulong)layout.TotalSize, "cannot hold the vring");
         ulong deviceAddress = r.DeviceAddress + (ulong)offset;

@@ -210,16 +210,18 @@ public class PlatformResourcesTests : IDisposable
     }
 
     /// <summary>A remote's hand-made table with the given vring addresses, opened by a host that leaves the vrings to it.</summary>
-    private ResourceTableException OpenHostOverTable(uint vring0, uint vring1, uint vring1Num = 256)
+    private ResourceTableException OpenHostOverTable(uint vring0, uint vring1, uint vring1Num = 256, uint align = 0x1000)
     {
         // Creates and sizes the file.
         using (PlatformResources.Open(OnFile(PlatformRole.Remote)))
         {
         }
         WriteFile(0, new ResourceTableBuilder()
-            .AddVdev(RpmsgFeatures.VirtioDeviceId, 0, 1, 0, 0, [new VringSpec(vring0, 0x1000, 256, 1, 0), new VringSpec(vring1, 0x1000, vring1Num, 2, 0)])
+            .AddVdev(RpmsgFeatures.VirtioDeviceId, 0, 1, 0, 0, [new VringSpec(vring0, align, 256, 1, 0), new VringSpec(vring1, align, vring1Num, 2, 0)])
             .Build());
-        return Assert.Throws<ResourceTableException>(() => PlatformResources.Open(WithVrings(OnFile(PlatformRole.Host), null, null)));
+        var host = WithVrings(OnFile(PlatformRole.Host), null, null);
+        host = host with { Vdev = host.Vdev with { VringAlign = null } }; // the table's align, whatever it is
+        return Assert.Throws<ResourceTableException>(() => PlatformResources.Open(host));
     }
 
     [Fact]
@@ -229,6 +231,18 @@ public class PlatformResourcesTests : IDisposable
 
         Assert.Equal("vring[0].da", e.Field);
         Assert.Equal(0x7F000UL, e.Value);
+    }
+
+    [Fact]
+    public void Open_TableVringOnItsAlignButNotTheDescriptorTables_ThrowsResourceTableException()
+    {
+        // align 4 is legal, but a ring starts on 16 bytes at least (its descriptor table): refused at the table, not
+        // later as the device starts.
+        var e = OpenHostOverTable(0x4004, 0x8000, align: 4);
+
+        Assert.Equal("vring[0].da", e.Field);
+        Assert.Equal(0x4004UL, e.Value);
+        Assert.Contains("aligned to 0x10", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -130,4 +130,25 @@ public class RpmsgDeviceFaultTests
         Assert.Null(loop.Host.Fault);
         Assert.Equal("remote not running", loop.Host.StateReason);
     }
+
+    [Fact]
+    public void RemoteLinkUp_HostRewritesTheOfferThenAcceptsMore_BreaksWithFeaturesNotOffered()
+    {
+        using var loop = RpmsgLoopback.Create(deviceFeatures: RpmsgFeatures.NameService, start: false,
+            host: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll, remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll);
+        loop.Remote.Start();
+        // A hostile host: it offers itself every feature in the remote's dfeatures field, accepts EVENT_IDX (never
+        // offered), and writes DRIVER_OK.
+        using (var lease = loop.Region.Acquire())
+        {
+            lease.WriteUInt32(RpmsgLoopback.VdevEntryOffset + VirtioRpmsg.Lifecycle.VdevEntry.DeviceFeaturesOffset, 0xFFFF_FFFF);
+            lease.WriteUInt32(RpmsgLoopback.VdevEntryOffset + VirtioRpmsg.Lifecycle.VdevEntry.GuestFeaturesOffset, RpmsgFeatures.NameService | VirtioFeatures.EventIndex);
+            lease.WriteByte(RpmsgLoopback.VdevEntryOffset + VirtioRpmsg.Lifecycle.VdevEntry.StatusOffset,
+                (byte)(VirtioStatus.Acknowledge | VirtioStatus.Driver | VirtioStatus.FeaturesOk | VirtioStatus.DriverOk));
+        }
+        loop.Remote.Poll();
+        Assert.Equal(RpmsgDeviceState.Broken, loop.Remote.State);
+        Assert.Equal(FaultRule.FeaturesNotOffered, loop.Remote.Fault!.Rule);
+        Assert.Contains("not offered (0x00000001)", loop.Remote.Fault.Message, StringComparison.Ordinal);
+    }
 }

@@ -39,11 +39,26 @@ public class RpmsgVdevNegotiationTests
     {
         var control = new FakeControl { Status = VirtioStatus.DriverOk, DeviceFeatures = 1, DriverFeatures = 3 };
         var negotiation = Create(control);
+        negotiation.RecordOffer();
         Assert.Null(negotiation.TryAcceptAsRemote(out _, out var fault));
         Assert.NotNull(fault);
         Assert.Equal(FaultRule.FeaturesNotOffered, fault.Rule);
         Assert.Equal("gfeatures", fault.Field);
         Assert.Equal(3ul, fault.Value);
+    }
+
+    [Fact]
+    public void TryAcceptAsRemote_OfferRewrittenAfterStart_JudgedAgainstTheRecordedOffer()
+    {
+        var control = new FakeControl { DeviceFeatures = 1 };
+        var negotiation = Create(control);
+        negotiation.RecordOffer();
+        control.DeviceFeatures = 0xFFFF_FFFF; // the host may write the shared field too
+        control.DriverFeatures = 3;
+        control.Status = VirtioStatus.DriverOk;
+        Assert.Null(negotiation.TryAcceptAsRemote(out _, out var fault));
+        Assert.Equal(FaultRule.FeaturesNotOffered, fault!.Rule);
+        Assert.Contains("(0x00000001)", fault.Message, StringComparison.Ordinal);
     }
 
     [Fact]

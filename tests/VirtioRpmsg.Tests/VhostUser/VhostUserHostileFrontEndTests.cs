@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using VirtioRpmsg.Interop;
 using VirtioRpmsg.Memory;
 using VirtioRpmsg.Rpmsg;
@@ -276,6 +277,29 @@ public sealed class VhostUserHostileFrontEndTests
         guest.CloseConnection();
         Assert.Null(guest.Outcome());
         Assert.Contains("middle of a message (3 of 8 bytes", reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void GuestGoneBeforeItsReply_EndsTheConnection_AndTheServerServesTheNext()
+    {
+        string? reason = null;
+        using var server = new VhostUserRpmsgServer("@vrpmsg-vhost-hostile-" + Guid.NewGuid().ToString("N"), new VhostUserRpmsgOptions { GuestDisconnected = (_, _, why) => reason = why });
+        NativeCallException.ThrowIfError(Native.SocketPair(Native.SockStream, out int guestEnd, out int backEndEnd), "socketpair", "test");
+        using (var gone = new FileDescriptor(guestEnd))
+        {
+            // GET_FEATURES asks for a reply; the guest closes before the back-end reads the request, so the reply's
+            // send fails (EPIPE).
+            var header = new byte[VhostUserHeader.Length];
+            BinaryPrimitives.WriteUInt32LittleEndian(header, (uint)VhostUserRequest.GetFeatures);
+            BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(4), V);
+            Assert.Equal(header.Length, Native.SendFds(gone.Value, header, []));
+        }
+        Assert.Null(server.Serve(new FileDescriptor(backEndEnd), CancellationToken.None));
+        Assert.Contains("the connection failed", reason, StringComparison.Ordinal);
+        Assert.Contains("send", reason, StringComparison.Ordinal);
+        using var next = new VhostUserTestFrontEnd(server);
+        next.SetUpLikeVirtioUml();
+        Assert.Equal(2, server.GuestsServed);
     }
 
     [Fact]
