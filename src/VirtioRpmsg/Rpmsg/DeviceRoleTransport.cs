@@ -78,8 +78,9 @@ internal sealed partial class DeviceRoleTransport : IRpmsgTransport
             {
                 buffer.Fill(source, destination, payload);
             }
-            catch (RegionClosedException)
+            catch
             {
+                // Unmapped, or no lease for this thread: the host's buffer stays ours to use next, never lost.
                 _cancelled.Push(buffer.Id);
                 throw;
             }

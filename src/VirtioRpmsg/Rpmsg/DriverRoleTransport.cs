@@ -182,8 +182,9 @@ internal sealed partial class DriverRoleTransport : IRpmsgTransport
             {
                 lease = _pool.Acquire();
             }
-            catch (RegionClosedException)
+            catch
             {
+                // Unmapped, or no lease for this thread: the buffer goes back to the free list, never lost.
                 PutBackFirst(id);
                 throw;
             }

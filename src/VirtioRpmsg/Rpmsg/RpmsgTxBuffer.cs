@@ -34,10 +34,13 @@ public ref struct RpmsgTxBuffer
         {
             _lease = buffer.Region.Acquire();
         }
-        catch (RegionClosedException e)
+        catch (Exception e)
         {
+            // Unmapped, or this thread holds too many leases: the buffer goes back either way, or it is lost for good.
             endpoint.Device.Tx.Cancel(buffer.Id);
-            throw endpoint.Device.Gate.Translate(e);
+            if (e is RegionClosedException closed)
+                throw endpoint.Device.Gate.Translate(closed);
+            throw;
         }
         _done = false;
         if (_lease.IsDeviceMemory)
@@ -53,7 +56,9 @@ public ref struct RpmsgTxBuffer
     /// <summary>
     /// The payload area: in shared memory, or a staging buffer when the memory is Device memory. The
     /// compiler keeps the span inside the scope of this buffer variable; after Send or Dispose (of this
-    /// buffer or a copy) the property throws.
+    /// buffer or a copy) the property throws. A span taken before <see cref="Send"/>, <see cref="SendTo"/> or
+    /// <see cref="Dispose"/> must not be used after it: each ends the lease that keeps the memory mapped, and a
+    /// stop may then unmap it.
     /// </summary>
     [UnscopedRef]
     public readonly Span<byte> Span => _staging is { } staging
@@ -96,8 +101,10 @@ public ref struct RpmsgTxBuffer
         if (_endpoint is null || _done)
             return;
         _done = true;
-        ReturnStaging();
+        // The lease first: on a copy of a buffer already sent or disposed it throws, before the staging array could go
+        // back to the pool a second time (two renters would then share it).
         _lease.Dispose();
+        ReturnStaging();
         _endpoint.Device.Tx.Cancel(_id);
     }
 

@@ -138,6 +138,57 @@ public class RpmsgSendTests
         Assert.Equal(0, loop.Remote.Poll());
     }
 
+    [Fact]
+    public void TxBuffer_ThreadOutOfLeases_RefusedAndEveryBufferStillThere()
+    {
+        using var loop = StalledRemote(out _, out _);
+        var ept = loop.Host.CreateEndpoint();
+        var refusedZeroCopy = HoldingEveryLease(loop.Region, () => Record.Exception(() => ept.TryGetTxBuffer(out _)));
+        var refusedCopy = HoldingEveryLease(loop.Region, () => Record.Exception(() => ept.TrySendTo(0x400, [1])));
+        Assert.IsType<InvalidOperationException>(refusedZeroCopy);
+        Assert.IsType<InvalidOperationException>(refusedCopy);
+        // Both took a buffer before the lease was refused: both gave it back, so as many fit as in a loop never refused.
+        using var untouched = StalledRemote(out _, out _);
+        Assert.Equal(FillTx(untouched.Host.CreateEndpoint()), FillTx(ept));
+    }
+
+    [Fact]
+    public void TxBuffer_CopyDisposedAfterTheBufferWasSent_ThrowsAndReturnsTheStagingArrayOnce()
+    {
+        using var loop = RpmsgLoopback.Create(memoryType: VirtioRpmsg.Memory.SharedMemoryType.Device);
+        loop.Remote.CreateEndpoint(0x400, (_, _, _) => { });
+        var ept = loop.Host.CreateEndpoint();
+        var tx = ept.GetTxBuffer(Bound);
+        var copy = tx; // a ref struct passed by value: both hold the one lease and staging array
+        int capacity = tx.Capacity;
+        tx.SendTo(0x400, 1);
+        Exception? thrown = null;
+        try
+        {
+            copy.Dispose();
+        }
+        catch (InvalidOperationException e)
+        {
+            thrown = e;
+        }
+        Assert.NotNull(thrown);
+        // Returned to the shared pool once: two rentals of its size are two arrays.
+        var a = System.Buffers.ArrayPool<byte>.Shared.Rent(capacity);
+        var b = System.Buffers.ArrayPool<byte>.Shared.Rent(capacity);
+        Assert.NotSame(a, b);
+        System.Buffers.ArrayPool<byte>.Shared.Return(a);
+        System.Buffers.ArrayPool<byte>.Shared.Return(b);
+    }
+
+    // Runs body while this thread holds every mapping lease it may (ThreadLeaseTable.Capacity).
+    private static T HoldingEveryLease<T>(VirtioRpmsg.Memory.SharedMemoryRegion region, Func<T> body, int held = 0)
+    {
+        if (held == VirtioRpmsg.Memory.ThreadLeaseTable.Capacity)
+            return body();
+        using var lease = region.Acquire();
+        return HoldingEveryLease(region, body, held + 1);
+    }
+
     private static bool Release(ref RpmsgTxBuffer buffer)
     {
         buffer.Dispose();
