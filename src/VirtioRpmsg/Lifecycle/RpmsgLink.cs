@@ -143,7 +143,8 @@ public sealed class RpmsgLink : IAsyncDisposable, IDisposable
     /// the remote processor are not touched. Registered drivers are not carried over: wait for channels again
     /// (<see cref="WaitForChannelAsync(string, int, CancellationToken)"/>). May be repeated.
     /// </summary>
-    /// <exception cref="TimeoutException">The remote did not bring the vdev up again within <see cref="RpmsgLinkOptions.Timeout"/>.</exception>
+    /// <exception cref="TimeoutException">The remote did not bring the vdev up again within <see cref="RpmsgLinkOptions.Timeout"/>,
+    /// or a zero-copy buffer of the stopped device stayed open that long (the fresh device would hand it out again).</exception>
     public async Task<RpmsgDevice> RecoverVdevAsync(int vdev, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
@@ -156,6 +157,11 @@ public sealed class RpmsgLink : IAsyncDisposable, IDisposable
             var old = Volatile.Read(ref _devices[vdev]);
             old.StateChanged -= OnStateChanged;
             await Task.Run(old.Dispose, cancellationToken).ConfigureAwait(false);
+            // The fresh device hands the same buffers out: the application's zero-copy buffers of the old one end first.
+            if (!await Task.Run(() => old.ZeroCopy.WaitForNone(_options.Timeout), cancellationToken).ConfigureAwait(false))
+                throw new TimeoutException($"RpmsgLink: vdev {vdev}'s stopped device '{old.Name}' still has {old.ZeroCopy.Open} zero-copy buffer(s) "
+                    + $"open after {Describe(_options.Timeout)} (an RpmsgTxBuffer neither sent nor disposed, or an open RpmsgRxView); "
+                    + "end them and recover again");
             var control = Platform.CreateVdevControl(vdev);
             control.Status = Virtio.VirtioStatus.None;
             var fresh = RpmsgDevice.CreateHost(Platform.CreateRpmsgLayout(vdev), control, _doorbells[vdev], _deviceOptions[vdev]);

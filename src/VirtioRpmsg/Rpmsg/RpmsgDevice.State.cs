@@ -71,6 +71,7 @@ public sealed partial class RpmsgDevice
             channels = _nameService.TakeAll();
             endpoints = _endpoints.TakeAll();
         }
+        ZeroCopy.Close(); // the application's zero-copy buffers of this device: none starts now (RpmsgZeroCopyFence)
         RaiseState(RpmsgDeviceState.Stopped);
         WakeAll();
         _stop.Cancel();

@@ -127,6 +127,7 @@ public sealed partial class RpmsgDevice : IDisposable
     internal RpmsgQueueBudget QueueBudget { get; }
     internal RpmsgTxPath Tx { get; }
     internal RpmsgRxDispatcher Rx { get; }
+    internal RpmsgZeroCopyFence ZeroCopy { get; } = new();
     internal IDoorbell Doorbell { get; }
     internal IRpmsgTransport? Transport => _transport;
     internal CancellationToken StopToken => _stop.Token;

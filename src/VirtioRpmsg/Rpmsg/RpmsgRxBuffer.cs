@@ -67,9 +67,22 @@ public sealed class RpmsgRxBuffer : IDisposable
             throw new ObjectDisposedException(nameof(RpmsgRxBuffer), "The rx buffer was already given back to the peer.");
         if (_private is not null)
             return new RpmsgRxView(_private, Length);
-        var lease = _region.Acquire();
+        // Its device stopped: the buffer is the ring's again, and a fresh device over it may have reposted it.
+        var fence = _dispatcher.ZeroCopy;
+        if (!fence.TryEnter())
+            throw new ObjectDisposedException(nameof(RpmsgRxBuffer), "The device this rx buffer came from has stopped; its buffer is no longer ours to read.");
+        MappingLease lease;
+        try
+        {
+            lease = _region.Acquire();
+        }
+        catch
+        {
+            fence.Exit();
+            throw;
+        }
         if (!lease.IsDeviceMemory)
-            return new RpmsgRxView(lease, _payloadOffset, Length);
+            return new RpmsgRxView(lease, _payloadOffset, Length, fence);
         try
         {
             if (_bounce is null || _bounce.Length < Length)
@@ -79,6 +92,7 @@ public sealed class RpmsgRxBuffer : IDisposable
         finally
         {
             lease.Dispose();
+            fence.Exit();
         }
         return new RpmsgRxView(_bounce, Length);
     }

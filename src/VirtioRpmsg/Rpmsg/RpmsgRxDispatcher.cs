@@ -64,6 +64,9 @@ internal sealed partial class RpmsgRxDispatcher
     /// <summary>Who consumes the rx ring, and whether application threads are polling it (spinning readers).</summary>
     internal RpmsgRxRingOwner Owner => _owner;
 
+    /// <summary>The device's fence for the application's zero-copy access (a held buffer's view).</summary>
+    internal RpmsgZeroCopyFence ZeroCopy => _device.ZeroCopy;
+
     /// <summary>Who waits on the doorbell: the dispatcher thread, or a blocked reader it lent it to (Interrupt).</summary>
     internal RpmsgDoorbellHandOver HandOver { get; }
 

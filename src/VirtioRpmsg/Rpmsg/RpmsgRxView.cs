@@ -11,13 +11,15 @@ namespace VirtioRpmsg.Rpmsg;
 public ref struct RpmsgRxView
 {
     private MappingLease _lease;
+    private RpmsgZeroCopyFence? _fence;
     private readonly byte[]? _private;
     private readonly long _offset;
     private readonly int _length;
 
-    internal RpmsgRxView(MappingLease lease, long offset, int length)
+    internal RpmsgRxView(MappingLease lease, long offset, int length, RpmsgZeroCopyFence fence)
     {
         _lease = lease;
+        _fence = fence;
         _offset = offset;
         _length = length;
     }
@@ -34,5 +36,11 @@ public ref struct RpmsgRxView
     public readonly ReadOnlySpan<byte> Payload => _private is not null ? _private.AsSpan(0, _length) : _lease.GetReadOnlySpan(_offset, _length);
 
     /// <summary>Releases the lease.</summary>
-    public void Dispose() => _lease.Dispose();
+    public void Dispose()
+    {
+        var fence = _fence;
+        _fence = null;
+        _lease.Dispose(); // a copy of a disposed view throws here, before it could end the access a second time
+        fence?.Exit();
+    }
 }

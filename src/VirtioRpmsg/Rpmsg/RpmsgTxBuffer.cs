@@ -30,6 +30,14 @@ public ref struct RpmsgTxBuffer
         _id = buffer.Id;
         _offset = buffer.Offset;
         _capacity = buffer.Length - RpmsgHeader.Size;
+        var device = endpoint.Device;
+        if (!device.ZeroCopy.TryEnter())
+        {
+            // Stopped since the take: a fresh device over these rings may hand this buffer out again.
+            device.Tx.Cancel(buffer.Id);
+            device.ThrowIfUnavailable();
+            throw new RpmsgDeviceUnavailableException(device.Name, device.State, "stopped");
+        }
         try
         {
             _lease = buffer.Region.Acquire();
@@ -37,9 +45,10 @@ public ref struct RpmsgTxBuffer
         catch (Exception e)
         {
             // Unmapped, or this thread holds too many leases: the buffer goes back either way, or it is lost for good.
-            endpoint.Device.Tx.Cancel(buffer.Id);
+            device.ZeroCopy.Exit();
+            device.Tx.Cancel(buffer.Id);
             if (e is RegionClosedException closed)
-                throw endpoint.Device.Gate.Translate(closed);
+                throw device.Gate.Translate(closed);
             throw;
         }
         _done = false;
@@ -82,6 +91,7 @@ public ref struct RpmsgTxBuffer
         ReturnStaging();
         _lease.Dispose();
         _done = true;
+        endpoint.Device.ZeroCopy.Exit();
         endpoint.Device.Tx.Submit(_id, RpmsgHeader.Size + length);
     }
 
@@ -105,6 +115,7 @@ public ref struct RpmsgTxBuffer
         // back to the pool a second time (two renters would then share it).
         _lease.Dispose();
         ReturnStaging();
+        _endpoint.Device.ZeroCopy.Exit();
         _endpoint.Device.Tx.Cancel(_id);
     }
 

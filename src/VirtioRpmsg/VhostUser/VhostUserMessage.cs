@@ -42,6 +42,20 @@ internal sealed class VhostUserMessage : IDisposable
         return fd;
     }
 
+    /// <summary>Takes descriptor 0, a queue's kick or call, in non-blocking mode (seed 001: a notify must never sleep).</summary>
+    internal FileDescriptor TakeNonBlocking(int queue)
+    {
+        var fd = TakeDescriptor(0);
+        int r = Native.SetNonBlocking(fd.Value);
+        if (r < 0)
+        {
+            fd.Dispose();
+            throw new VhostUserProtocolException(FaultRule.VhostUserBadDescriptor, $"vring[{queue}].fd", (ulong)(-r),
+                $"vhost-user {Request}: queue {queue} descriptor cannot be made non-blocking: {Errno.Describe(-r)}");
+        }
+        return fd;
+    }
+
     public void Dispose()
     {
         for (int i = 0; i < _descriptors.Length; i++)

@@ -30,6 +30,8 @@ internal sealed class VhostUserRpmsgBackend : IDisposable
     private ulong? _accepted;
     private ulong _protocol;
     private RpmsgDevice? _device;
+    private RpmsgDevice? _previous; // torn down: its zero-copy buffers may still be open
+    private static readonly TimeSpan ZeroCopyDrain = TimeSpan.FromSeconds(1);
     private VhostUserDoorbell? _doorbell;
 
     internal VhostUserRpmsgBackend(FileDescriptor socket, VhostUserRpmsgOptions options, string name)
@@ -181,14 +183,14 @@ internal sealed class VhostUserRpmsgBackend : IDisposable
                 break;
             case VhostUserRequest.SetVringKick:
                 var kick = TearDownFor(request, Vring(request, VhostUserPayload.ReadVringDescriptor(request, payload), message));
-                kick.SetKick(TakeNonBlocking(message, request, kick.Index));
+                kick.SetKick(message.TakeNonBlocking(kick.Index));
                 // Without protocol features a ring starts with its kick descriptor; with them it waits for SET_VRING_ENABLE.
                 if ((_accepted & VhostUserFeatures.ProtocolFeatures) == 0)
                     kick.Enabled = true;
                 break;
             case VhostUserRequest.SetVringCall:
                 var call = TearDownFor(request, Vring(request, VhostUserPayload.ReadVringDescriptor(request, payload), message));
-                call.SetCall(TakeNonBlocking(message, request, call.Index));
+                call.SetCall(message.TakeNonBlocking(call.Index));
                 break;
             case VhostUserRequest.SetVringErr:
                 var (errIndex, noErrFd) = VhostUserPayload.ReadVringDescriptor(request, payload);
@@ -264,20 +266,6 @@ internal sealed class VhostUserRpmsgBackend : IDisposable
         return vring;
     }
 
-    private static FileDescriptor TakeNonBlocking(VhostUserMessage message, VhostUserRequest request, int index)
-    {
-        var fd = message.TakeDescriptor(0);
-        // Kicks are read and calls written without ever blocking (seed 001: a notify must never sleep).
-        int r = Native.SetNonBlocking(fd.Value);
-        if (r < 0)
-        {
-            fd.Dispose();
-            throw new VhostUserProtocolException(FaultRule.VhostUserBadDescriptor, $"vring[{index}].fd", (ulong)(-r),
-                $"vhost-user {request}: queue {index} descriptor cannot be made non-blocking: {Errno.Describe(-r)}");
-        }
-        return fd;
-    }
-
     private void ReplyU64(uint request, ulong value)
     {
         Span<byte> payload = stackalloc byte[8];
@@ -289,6 +277,13 @@ internal sealed class VhostUserRpmsgBackend : IDisposable
     {
         if (_device is not null || _memory is null || _accepted is not ulong accepted || !_vrings[0].IsReady || !_vrings[1].IsReady)
             return;
+        // The application's zero-copy buffers of the last device end before a fresh one hands the same buffers out.
+        if (_previous is { } previous && !previous.ZeroCopy.WaitForNone(ZeroCopyDrain))
+        {
+            _options.Logger.LogError("vhost-user {Name}: no new device while the application holds {Count} zero-copy buffer(s) of the last one", Name, previous.ZeroCopy.Open);
+            return;
+        }
+        _previous = null;
         var (v0, v1) = (_vrings[0], _vrings[1]);
         // A fresh device starts at avail index 0; resuming a stopped ring where it left off is not supported.
         foreach (var v in _vrings)
@@ -359,6 +354,7 @@ internal sealed class VhostUserRpmsgBackend : IDisposable
         finally
         {
             device.Dispose();
+            _previous = device;
             _doorbell?.Dispose();
             _doorbell = null;
         }

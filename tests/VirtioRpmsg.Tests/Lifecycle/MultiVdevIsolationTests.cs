@@ -89,6 +89,47 @@ public class MultiVdevIsolationTests
         }
     }
 
+    [Fact]
+    public void RecoverVdev_ZeroCopyBufferOfTheOldDeviceStillOpen_TimesOutNamingIt_ThenRecoversOnceItEnds()
+    {
+        using var remote = MultiVdevRemote.Create(0);
+        var open = RpmsgLink.OpenAsync(remote.HostDescription, new RpmsgLinkOptions { Name = "host", Timeout = TimeSpan.FromSeconds(3) });
+        remote.StartAll();
+        Assert.True(open.Wait(Bound), "the link did not open");
+        using var link = open.Result;
+        var old = link.Devices[1];
+        var ept = old.CreateEndpoint(MultiVdevRemote.FirstAddress, (_, _, _) => { });
+        using var taken = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        // An application thread fills a zero-copy buffer of vdev 1 and is still at it when the vdev is reset.
+        var holder = new Thread(() =>
+        {
+            var tx = ept.GetTxBuffer(Bound);
+            tx.Span[0] = 0xEE;
+            taken.Set();
+            release.Wait(Bound);
+            tx.Dispose();
+        });
+        holder.Start();
+        Assert.True(taken.Wait(Bound));
+        remote.Crash(1);
+        Assert.True(SpinWait.SpinUntil(() => old.State == RpmsgDeviceState.Broken, Bound), $"vdev 1 is {old.State}");
+
+        // A fresh device would hand that buffer out again: the recovery waits for it, then refuses, naming why.
+        var refused = Assert.Throws<AggregateException>(() => link.RecoverVdevAsync(1).Wait(Bound)).InnerException;
+        Assert.IsType<TimeoutException>(refused);
+        Assert.Contains("1 zero-copy buffer(s)", refused!.Message, StringComparison.Ordinal);
+        Assert.Same(old, link.Devices[1]);
+
+        release.Set();
+        holder.Join();
+        var recovery = link.RecoverVdevAsync(1);
+        remote.Restart(1);
+        Assert.True(recovery.Wait(Bound), "vdev 1 did not come back");
+        Assert.Equal(RpmsgDeviceState.Running, recovery.Result.State);
+        Assert.NotSame(old, recovery.Result);
+    }
+
     private static void CreateHostEndpoints(HostSide host, int vdev, List<string> crossTalk)
     {
         var device = host.Link.Devices[vdev];

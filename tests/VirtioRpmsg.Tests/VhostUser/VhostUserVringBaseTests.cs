@@ -93,6 +93,50 @@ public sealed class VhostUserVringBaseTests
     }
 
     [Fact]
+    public void ZeroCopyBufferOfTheStoppedDeviceOpen_NoFreshDeviceUntilItEnds()
+    {
+        using var rig = new VhostUserEchoServerRig("zero-copy");
+        using var guest = new VhostUserTestFrontEnd(rig.Server);
+        guest.StartHost(guest.SetUpLikeVirtioUml());
+        guest.WaitForAnnouncement("rpmsg-echo");
+        var first = rig.Created[0];
+        var ept = first.CreateEndpoint(0x700);
+        using var taken = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        // An application thread fills one of the guest's rx buffers in place while the guest stops the ring.
+        var holder = new Thread(() =>
+        {
+            var tx = ept.GetTxBuffer(Wait);
+            tx.Span[0] = 0xEE;
+            taken.Set();
+            release.Wait(Wait);
+            tx.Dispose();
+        });
+        holder.Start();
+        Assert.True(taken.Wait(Wait));
+        GetVringBase(guest, 0);
+        GetVringBase(guest, 1);
+        Assert.Equal(RpmsgDeviceState.Stopped, first.State);
+        guest.Host!.Stop();
+        guest.DrainKicks();
+
+        // Both queues ready again: a fresh device would hand that buffer out again, so none is made while it is open.
+        foreach (uint q in new[] { 0u, 1u })
+        {
+            guest.SendAcked(VhostUserRequest.SetVringBase, State(q, 0), Ack);
+            guest.SendAcked(VhostUserRequest.SetVringKick, U64(q), Ack, guest.Doorbell!.PeerInbound.Value);
+        }
+        Assert.Single(rig.Created);
+        release.Set();
+        holder.Join();
+        guest.SendAcked(VhostUserRequest.SetVringKick, U64(1), Ack, guest.Doorbell!.PeerInbound.Value);
+        Assert.Equal(2, rig.Created.Count);
+        Assert.NotSame(first, rig.Created[1]);
+        guest.CloseConnection();
+        Assert.Null(guest.Outcome());
+    }
+
+    [Fact]
     public void AfterTraffic_RestartWithoutBaseZero_IsRefusedNamingTheQueueAndIndex()
     {
         using var rig = new VhostUserEchoServerRig("base");
