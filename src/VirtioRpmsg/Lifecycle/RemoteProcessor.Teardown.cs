@@ -215,7 +215,7 @@ public sealed partial class RemoteProcessor
             {
                 var state = _state;
                 if (state == RemoteProcessorState.Running)
-                    TearDown("disposed", TeardownKind.Stop);
+                    TearDownOnRequest("stop", "disposed", TeardownKind.Stop);
                 else if (state == RemoteProcessorState.Crashed)
                     _control.Stop();
                 if (state is RemoteProcessorState.Running or RemoteProcessorState.Crashed)

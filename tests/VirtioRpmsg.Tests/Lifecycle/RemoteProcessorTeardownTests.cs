@@ -92,4 +92,39 @@ public class RemoteProcessorTeardownTests
         Assert.Contains("remote not running", e.Message, StringComparison.Ordinal);
         Assert.True(sent > 0);
     }
+
+    [Theory]
+    [InlineData("stop")]
+    [InlineData("detach")]
+    public void StopOrDetach_ControlRefuses_CrashedAndStopOrRecoverWorkAgain(string how)
+    {
+        using var rig = RefusingControlRig.Create();
+        var rp = rig.Processor;
+        rp.Start();
+        for (int cycle = 0; cycle < 4; cycle++)
+        {
+            SimulatedRemoteRig.EchoRoundTrip(rp, cycle);
+            rig.Control.Refuse = true;
+            var refused = Assert.Throws<RemoteProcessorControlException>(how == "stop" ? rp.Stop : rp.Detach);
+            rig.Control.Refuse = false;
+            Assert.Equal(how, refused.Command);
+            // Everything local is gone and the remote's state is unknown: Crashed, not Running with no device.
+            Assert.Equal(RemoteProcessorState.Crashed, rp.State);
+            Assert.Null(rp.Device);
+            Assert.False(rig.Platform.Regions[0].IsMapped);
+            Assert.Contains($"{how} failed", rp.LastCrashReason, StringComparison.Ordinal);
+            if (cycle % 2 == 0)
+            {
+                rp.Recover();
+            }
+            else
+            {
+                rp.Stop();
+                Assert.Equal(RemoteProcessorState.Stopped, rp.State);
+                rp.Start();
+            }
+            Assert.Equal(RemoteProcessorState.Running, rp.State);
+        }
+        SimulatedRemoteRig.EchoRoundTrip(rp, 99);
+    }
 }
