@@ -127,4 +127,73 @@ public class RemoteProcessorTeardownTests
         }
         SimulatedRemoteRig.EchoRoundTrip(rp, 99);
     }
+
+    [Fact]
+    public void Recover_LeaseOutlivedTheDrainThenReleased_Recovers()
+    {
+        using var rig = SimulatedRemoteRig.Create(new RemoteProcessorOptions { UnmapDrainTimeout = TimeSpan.FromMilliseconds(100) });
+        var rp = rig.Processor;
+        rp.Start();
+        for (int cycle = 0; cycle < 2; cycle++)
+        {
+            using var release = new ManualResetEventSlim();
+            var holder = HoldTxBuffer(rp.WaitForChannel(SimulatedRemote.EchoServiceName, Bound), release);
+            rp.ReportCrash("crash while a tx buffer is held"); // the drain times out: the region stays closed but mapped
+            Assert.Equal(RemoteProcessorState.Crashed, rp.State);
+            release.Set();
+            Assert.True(holder.Join(Bound));
+
+            rp.Recover(); // no lease is live any more
+
+            Assert.Equal(RemoteProcessorState.Running, rp.State);
+            rig.EchoRoundTrip(cycle);
+        }
+    }
+
+    [Fact]
+    public void AutoRecover_LeaseReleasedAfterTheDrainTimedOut_RunsAgain()
+    {
+        using var rig = SimulatedRemoteRig.Create(new RemoteProcessorOptions
+        {
+            AutoRecover = true,
+            MonitorInterval = TimeSpan.FromMilliseconds(1),
+            UnmapDrainTimeout = TimeSpan.FromMilliseconds(100),
+        });
+        var rp = rig.Processor;
+        rp.Start();
+        using var release = new ManualResetEventSlim();
+        var holder = HoldTxBuffer(rp.WaitForChannel(SimulatedRemote.EchoServiceName, Bound), release);
+        using var recovered = new ManualResetEventSlim();
+        rp.RecoveryFinished += _ => recovered.Set();
+        // The lease goes as the automatic recovery begins, after the crash's drain timed out.
+        rp.StateChanged += (_, next) =>
+        {
+            if (next == RemoteProcessorState.Recovering)
+            {
+                release.Set();
+                holder.Join();
+            }
+        };
+
+        rp.ReportCrash("crash while a tx buffer is held");
+
+        Assert.True(recovered.Wait(Bound), $"{rp}: no lease is live, yet the automatic recovery failed");
+        rig.EchoRoundTrip(1);
+    }
+
+    /// <summary>An application thread holding a zero-copy tx buffer (a mapping lease) until <paramref name="release"/>.</summary>
+    private static Thread HoldTxBuffer(RpmsgChannel channel, ManualResetEventSlim release)
+    {
+        using var held = new ManualResetEventSlim();
+        var holder = new Thread(() =>
+        {
+            var buffer = channel.Endpoint.GetTxBuffer(Bound);
+            held.Set();
+            release.Wait();
+            buffer.Dispose();
+        }) { IsBackground = true };
+        holder.Start();
+        Assert.True(held.Wait(Bound), "the holder never got a tx buffer");
+        return holder;
+    }
 }
