@@ -78,6 +78,8 @@ public sealed partial class RpmsgDevice
         Gate.WaitForDrain();
         _thread?.Join();
         Rx.HandOver.AwaitReaderGone(); // its wait ended above: a fresh device over this doorbell (recovery) finds it free
+        Rx.HandOver.ReleaseCallerTokens();
+        Tx.ReleaseCallerTokens();
         foreach (var ept in endpoints)
         {
             ept.MarkDestroyed();
