@@ -86,7 +86,7 @@ public sealed partial class RpmsgDevice
             ept.WaitForCallbacks();
         }
         foreach (var channel in channels)
-            _nameService.RunRemove(channel);
+            _nameService.RunRemove(channel, waitForProbe: true);
         _transport?.Dispose();
     }
 
