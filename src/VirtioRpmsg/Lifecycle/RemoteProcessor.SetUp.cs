@@ -240,8 +240,12 @@ public sealed partial class RemoteProcessor
     {
         foreach (var region in _platform.Regions)
         {
-            if (!region.IsMapped)
-                region.Remap();
+            if (region.IsMapped)
+                continue;
+            // A teardown whose drain timed out left the region closed but mapped; the lease may be gone since.
+            // Unmap is idempotent: it finishes that unmap now, or throws a TimeoutException naming the region.
+            region.Unmap(_options.UnmapDrainTimeout);
+            region.Remap();
         }
     }
 }

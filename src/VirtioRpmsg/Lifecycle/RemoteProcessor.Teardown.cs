@@ -131,9 +131,18 @@ public sealed partial class RemoteProcessor
         var session = _session;
         if (_state != RemoteProcessorState.Running || session is null)
             return;
+        MonitorSessionRead?.Invoke();
         string? reason = null;
         Fault? fault = null;
         var pending = Interlocked.Exchange(ref _pendingCrash, null);
+        if (pending is not null && pending.SessionId > session.Id)
+        {
+            // A newer session than the one read (a crash and recovery ran since) broke: put it back for the next
+            // look, which reads that session; unless an even newer one came meanwhile.
+            Interlocked.CompareExchange(ref _pendingCrash, pending, null);
+            WakeMonitor();
+            return;
+        }
         if (pending is not null && pending.SessionId == session.Id)
             (reason, fault) = (pending.Reason, pending.Fault);
         reason ??= StatusCrashReason(session);
@@ -148,6 +157,9 @@ public sealed partial class RemoteProcessor
         if (reason is not null)
             ReportCrashFromMonitor(session.Id, reason, fault);
     }
+
+    /// <summary>Test hook: the monitor has read the session it is about to check.</summary>
+    internal Action? MonitorSessionRead { get; set; }
 
     /// <summary>A crash seen on a device thread, reported later from the monitor thread.</summary>
     private sealed record PendingCrash(int SessionId, string Reason, Fault? Fault);
@@ -215,7 +227,7 @@ public sealed partial class RemoteProcessor
             {
                 var state = _state;
                 if (state == RemoteProcessorState.Running)
-                    TearDown("disposed", TeardownKind.Stop);
+                    TearDownOnRequest("stop", "disposed", TeardownKind.Stop);
                 else if (state == RemoteProcessorState.Crashed)
                     _control.Stop();
                 if (state is RemoteProcessorState.Running or RemoteProcessorState.Crashed)

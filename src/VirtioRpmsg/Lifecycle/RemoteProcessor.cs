@@ -209,21 +209,48 @@ public sealed partial class RemoteProcessor : IDisposable
         previous => SetUp(previous, AttachCore, "attach", stopRemoteOnFailure: false));
 
     /// <summary>Leaves the remote running and releases everything local (teardown order in docs/lifecycle.md). Running only.</summary>
+    /// <remarks>If the control refuses (throws), everything local is released anyway and the state becomes Crashed (see <see cref="Stop"/>).</remarks>
     public void Detach() => Transition("detach", s => s == RemoteProcessorState.Running, _ =>
     {
-        TearDown("detached", TeardownKind.Detach);
+        TearDownOnRequest("detach", "detached", TeardownKind.Detach);
         SetState(RemoteProcessorState.Detached);
     });
 
     /// <summary>Tears everything local down and powers the remote off. Running, crashed or detached only.</summary>
+    /// <remarks>
+    /// If the control refuses while running (e.g. the kernel answers EBUSY), everything local is released anyway, the
+    /// state becomes <see cref="RemoteProcessorState.Crashed"/> (<see cref="LastCrashReason"/> says why; no crash is
+    /// counted or recovered automatically) and the control's exception is rethrown: Stop again, or Recover.
+    /// </remarks>
     public void Stop() => Transition("stop", s => s is RemoteProcessorState.Running or RemoteProcessorState.Crashed or RemoteProcessorState.Detached, previous =>
     {
         if (previous == RemoteProcessorState.Running)
-            TearDown("stopped", TeardownKind.Stop);
+            TearDownOnRequest("stop", "stopped", TeardownKind.Stop);
         else
             _control.Stop();
         SetState(RemoteProcessorState.Stopped);
     });
+
+    /// <summary>
+    /// The teardown of a stop or detach from Running. A failure (the control refusing) still released the devices, the
+    /// doorbells and the mapping, and the remote's state is unknown: Crashed, not Running without a device (which the
+    /// monitor would never look at again), so Stop (to retry the power-off) or Recover can act.
+    /// </summary>
+    private void TearDownOnRequest(string verb, string reason, TeardownKind kind)
+    {
+        try
+        {
+            TearDown(reason, kind);
+        }
+        catch (Exception e)
+        {
+            Volatile.Write(ref _lastCrashFault, null);
+            Volatile.Write(ref _lastCrashReason, $"{verb} failed: {e.Message}");
+            _log.LogError(e, "remote processor {Name}: {Verb} failed; everything local is released, state Crashed", Name, verb);
+            SetState(RemoteProcessorState.Crashed);
+            throw;
+        }
+    }
 
     /// <summary>Reports a crash (an application's own detection): teardown, then recovery if configured. Running only.</summary>
     public void ReportCrash(string reason)

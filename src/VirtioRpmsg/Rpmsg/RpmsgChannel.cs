@@ -16,6 +16,12 @@ public sealed class RpmsgChannel
         Driver = driver;
     }
 
+    // Under the device's lock. The Probe runs on ProberThread (0 once Probe and ChannelAdded are done): a removal
+    // meanwhile either waits for it (Stop) or is handed to it (RemoveHandedOver), so Remove never overlaps Probe.
+    internal int ProberThread;
+    internal bool ProbeFailed;
+    internal bool RemoveHandedOver;
+
     /// <summary>The device the channel is on.</summary>
     public RpmsgDevice Device { get; }
 

@@ -79,13 +79,15 @@ public sealed partial class RpmsgDevice
         Gate.WaitForDrain();
         _thread?.Join();
         Rx.HandOver.AwaitReaderGone(); // its wait ended above: a fresh device over this doorbell (recovery) finds it free
+        Rx.HandOver.ReleaseCallerTokens();
+        Tx.ReleaseCallerTokens();
         foreach (var ept in endpoints)
         {
             ept.MarkDestroyed();
             ept.WaitForCallbacks();
         }
         foreach (var channel in channels)
-            _nameService.RunRemove(channel);
+            _nameService.RunRemove(channel, waitForProbe: true);
         _transport?.Dispose();
     }
 

@@ -137,6 +137,12 @@ public sealed partial class RpmsgDevice : IDisposable
     internal bool DispatcherThreadAlive => _thread is { IsAlive: true };
     internal bool IsDispatcherContext => Rx.IsDispatcherContext;
 
+    /// <summary>Test hook: Stop is about to wait for a channel's Probe still running on another thread.</summary>
+    internal Action? WaitingForProbe { get; set; }
+
+    /// <summary>Announcements no registered driver handles yet (tests).</summary>
+    internal int UnboundServiceCount => _nameService.UnboundCount;
+
     internal void RaiseChannelAdded(RpmsgChannel channel) => CounterSet.Raise(() => ChannelAdded?.Invoke(channel));
     internal void RaiseChannelRemoved(RpmsgChannel channel) => CounterSet.Raise(() => ChannelRemoved?.Invoke(channel));
     internal void RaiseUnboundService(string name, uint address) => CounterSet.Raise(() => UnboundService?.Invoke(name, address));
@@ -290,7 +296,7 @@ public sealed partial class RpmsgDevice : IDisposable
         if (!removed || !first)
             return;
         if (channel is not null)
-            _nameService.RunRemove(channel);
+            _nameService.RunRemove(channel, waitForProbe: false);
         if (ept.Name is not null && _state == RpmsgDeviceState.Running)
             _nameService.Announce(ept.Name, ept.Address, NameServiceFlags.Destroy);
     }

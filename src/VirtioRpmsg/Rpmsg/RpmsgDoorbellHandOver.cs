@@ -359,6 +359,9 @@ internal sealed partial class RpmsgDoorbellHandOver
         }
     }
 
+    /// <summary>Stop: the kept link with a reader's token leaves that token.</summary>
+    internal void ReleaseCallerTokens() => _linked.Close();
+
     /// <summary>A queue closed (its endpoint destroyed, say): a holder waiting for it stops waiting on the doorbell.</summary>
     internal void OnQueueClosed(RpmsgEndpointQueue queue)
     {

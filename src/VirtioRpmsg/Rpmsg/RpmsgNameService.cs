@@ -37,6 +37,16 @@ internal sealed class RpmsgNameService
         }
     }
 
+    /// <summary>Announcements no registered driver handles yet.</summary>
+    internal int UnboundCount
+    {
+        get
+        {
+            lock (_sync)
+                return _unbound.Count;
+        }
+    }
+
     /// <summary>Our endpoint at address 53. Created by the device at link-up, under its lock, when both sides agreed on the feature.</summary>
     internal RpmsgEndpoint CreateEndpoint() =>
         new(_device, RpmsgAddress.NameService, RpmsgAddress.Any, OnMessage, null, 1);
@@ -151,7 +161,7 @@ internal sealed class RpmsgNameService
                     return;
                 }
                 var ept = new RpmsgEndpoint(_device, _endpoints.AllocateAddress(), remoteAddress, driver.Receive, null, _device.Options.EndpointQueueCapacity);
-                channel = new RpmsgChannel(_device, name, remoteAddress, ept, driver);
+                channel = new RpmsgChannel(_device, name, remoteAddress, ept, driver) { ProberThread = Environment.CurrentManagedThreadId };
                 ept.Channel = channel;
                 _endpoints.Add(ept);
                 _channels.Add(channel);
@@ -162,9 +172,30 @@ internal sealed class RpmsgNameService
             _device.RaiseUnboundService(name, remoteAddress);
             return;
         }
+        bool probed = Probe(channel);
+        // ChannelAdded before the probe counts as done: a Stop that took the channel meanwhile waits, so ChannelRemoved
+        // (and Remove) always come after it.
+        if (probed)
+            _device.RaiseChannelAdded(channel);
+        bool removeNow;
+        lock (_sync)
+        {
+            channel.ProberThread = 0;
+            channel.ProbeFailed = !probed;
+            removeNow = probed && channel.RemoveHandedOver;
+            Monitor.PulseAll(_sync);
+        }
+        if (removeNow)
+            RemoveProbed(channel);
+    }
+
+    /// <summary>Runs the driver's Probe; on failure the channel is gone (no Remove follows).</summary>
+    private bool Probe(RpmsgChannel channel)
+    {
         try
         {
             channel.Driver.Probe?.Invoke(channel);
+            return true;
         }
         catch (Exception e)
         {
@@ -175,10 +206,9 @@ internal sealed class RpmsgNameService
                 _endpoints.Remove(channel.Endpoint);
             }
             channel.Endpoint.MarkDestroyed();
-            _counters.DriverCallbackFailed(e, "probe (channel removed)", name);
-            return;
+            _counters.DriverCallbackFailed(e, "probe (channel removed)", channel.Name);
+            return false;
         }
-        _device.RaiseChannelAdded(channel);
     }
 
     private void RemoveChannel(string name, uint remoteAddress)
@@ -198,7 +228,7 @@ internal sealed class RpmsgNameService
         }
         channel.Endpoint.MarkDestroyed();
         channel.Endpoint.WaitForCallbacks();
-        RunRemove(channel);
+        RunRemove(channel, waitForProbe: false); // the dispatcher never waits for an application's Probe
     }
 
     /// <summary>Forgets <paramref name="channel"/> because its endpoint was destroyed; true if it was still listed. Caller holds the device lock.</summary>
@@ -213,8 +243,33 @@ internal sealed class RpmsgNameService
         return all;
     }
 
-    /// <summary>Runs the driver's Remove, then raises ChannelRemoved.</summary>
-    internal void RunRemove(RpmsgChannel channel)
+    /// <summary>
+    /// Runs the driver's Remove, then raises ChannelRemoved, never while the channel's Probe runs (a late
+    /// RegisterDriver probes on the application's thread). Meanwhile <paramref name="waitForProbe"/> (Stop: Remove
+    /// must be done before the memory goes) waits for it, unless this is the probing thread; otherwise the removal is
+    /// handed to the probing thread, which runs it after its Probe. None after a Probe that failed.
+    /// </summary>
+    internal void RunRemove(RpmsgChannel channel, bool waitForProbe)
+    {
+        lock (_sync)
+        {
+            while (channel.ProberThread != 0)
+            {
+                if (!waitForProbe || channel.ProberThread == Environment.CurrentManagedThreadId)
+                {
+                    channel.RemoveHandedOver = true;
+                    return;
+                }
+                _device.WaitingForProbe?.Invoke();
+                Monitor.Wait(_sync);
+            }
+            if (channel.ProbeFailed)
+                return;
+        }
+        RemoveProbed(channel);
+    }
+
+    private void RemoveProbed(RpmsgChannel channel)
     {
         try
         {

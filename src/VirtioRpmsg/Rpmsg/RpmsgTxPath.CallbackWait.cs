@@ -7,6 +7,9 @@ namespace VirtioRpmsg.Rpmsg;
 /// </summary>
 internal sealed partial class RpmsgTxPath
 {
+    /// <summary>Stop: the kept link with a callback sender's token leaves that token.</summary>
+    internal void ReleaseCallerTokens() => _linkedStop.Close();
+
     private void WaitInCallback(long signal, int slice, CancellationToken cancellationToken)
     {
         var rx = _device.Rx;

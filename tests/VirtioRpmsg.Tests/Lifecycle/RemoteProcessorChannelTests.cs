@@ -60,6 +60,54 @@ public class RemoteProcessorChannelTests
         Assert.Equal(Enumerable.Repeat(Cycles + 1, Services.Length), removes);
     }
 
+    [Fact]
+    public void RegisterDriver_LateAndACrashDuringItsProbe_RemoveAfterProbeAndAddedBeforeRemoved()
+    {
+        using var rig = SimulatedRemoteRig.Create(remote: new InProcessSimulatedOptions { Services = ["rpmsg-late"] }, echoDriver: false);
+        var rp = rig.Processor;
+        var seen = new List<string>();
+        void Record(string what)
+        {
+            lock (seen)
+                seen.Add(what);
+        }
+        rp.ChannelAdded += _ => Record("ChannelAdded");
+        rp.ChannelRemoved += _ => Record("ChannelRemoved");
+        rp.Start();
+        var device = rp.Device!;
+        Assert.True(SpinWait.SpinUntil(() => device.UnboundServiceCount == 1, Bound), "the remote never announced rpmsg-late");
+        using var inProbe = new ManualResetEventSlim();
+        using var stopWaitsForProbe = new ManualResetEventSlim();
+        using var removed = new ManualResetEventSlim();
+        device.WaitingForProbe = stopWaitsForProbe.Set;
+
+        // Registered after the announcement: the probe runs on this application thread, not the dispatcher.
+        var register = Task.Run(() => rp.RegisterDriver(new RpmsgServiceDriver("rpmsg-late")
+        {
+            Probe = _ =>
+            {
+                Record("Probe");
+                inProbe.Set();
+                // Until the crash's teardown either waits for this probe or (wrongly) runs Remove under it.
+                WaitHandle.WaitAny([stopWaitsForProbe.WaitHandle, removed.WaitHandle], Bound);
+                Record("Probe returns");
+            },
+            Remove = _ =>
+            {
+                Record("Remove");
+                removed.Set();
+            },
+        }));
+        Assert.True(inProbe.Wait(Bound));
+        var crash = Task.Run(() => rp.ReportCrash("crash while a late driver probes"));
+        Assert.True(register.Wait(Bound), "RegisterDriver did not return");
+        Assert.True(crash.Wait(Bound), "the crash did not return");
+
+        Assert.Equal(RemoteProcessorState.Crashed, rp.State);
+        lock (seen)
+            Assert.Equal("Probe, Probe returns, ChannelAdded, Remove, ChannelRemoved", string.Join(", ", seen));
+    }
+
     private static void AssertChannels(RemoteProcessor rp, int[] probes, int[] removes, int cycle)
     {
         // Channels appear as the remote announces them; wait for all three probes of this cycle.

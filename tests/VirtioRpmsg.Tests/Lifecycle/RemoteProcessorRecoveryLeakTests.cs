@@ -60,6 +60,58 @@ public class RemoteProcessorRecoveryLeakTests
         Assert.True(after.Heap <= before.Heap + 2 * 1024 * 1024, "managed heap grew: " + detail);
     }
 
+    [Fact]
+    public void Recover_ReaderWaitedWithAnAppToken_NoRegistrationLeftOnTheToken()
+    {
+        using var rig = SimulatedRemoteRig.CreateAutoRecovering(RemoteRecoveryMode.Boot);
+        var rp = rig.Processor;
+        using var recovered = new SemaphoreSlim(0);
+        rp.RecoveryFinished += _ => recovered.Release();
+        using var app = new CancellationTokenSource(); // the application's long-lived token (its shutdown, say)
+        rp.Start();
+        var buffer = new byte[512];
+        int afterFirst = -1;
+        const int Cycles = 6;
+        for (int cycle = 0; cycle <= Cycles; cycle++)
+        {
+            var channel = rp.WaitForChannel(SimulatedRemote.EchoServiceName, Bound);
+            // Idle receives with the app token until one has waited holding the doorbell (lent by the idle dispatcher).
+            var handOver = channel.Device.Rx.HandOver;
+            var deadline = VirtioRpmsg.Platform.Deadline.Within(Bound);
+            while (handOver.Takes == 0)
+            {
+                Assert.False(deadline.IsExpired, $"cycle {cycle}: no reader ever held the doorbell");
+                Assert.False(channel.Endpoint.TryReceive(buffer, TimeSpan.FromMilliseconds(100), out _, app.Token));
+            }
+            if (cycle == 0)
+                afterFirst = Registrations(app);
+            rp.ReportCrash("cycle " + cycle);
+            Assert.True(recovered.Wait(Bound), $"cycle {cycle}: no recovery ({rp})");
+        }
+        int after = Registrations(app);
+        // A device that stopped leaves nothing registered on the caller's token: no growth per recovery.
+        Assert.True(after <= 1 && afterFirst <= 1, $"callbacks registered on the application's token: {afterFirst} after the first cycle, {after} after {Cycles} recoveries");
+    }
+
+    /// <summary>Callbacks registered on <paramref name="cts"/> (the runtime's private list: no public count exists).</summary>
+    private static int Registrations(CancellationTokenSource cts)
+    {
+        const System.Reflection.BindingFlags Flags = System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance;
+        var field = typeof(CancellationTokenSource).GetField("_registrations", Flags);
+        Assert.True(field is not null, "CancellationTokenSource._registrations not found: the runtime changed, update this count");
+        var registrations = field.GetValue(cts);
+        if (registrations is null)
+            return 0;
+        var node = registrations.GetType().GetField("Callbacks")!.GetValue(registrations);
+        int n = 0;
+        while (node is not null)
+        {
+            n++;
+            node = node.GetType().GetField("Next")!.GetValue(node);
+        }
+        return n;
+    }
+
     /// <summary>One crash (alternately the remote dying abruptly, seen by the monitor, and an API report), recovery, echo.</summary>
     private static void Cycle(SimulatedRemoteRig rig, SemaphoreSlim recovered, int i)
     {

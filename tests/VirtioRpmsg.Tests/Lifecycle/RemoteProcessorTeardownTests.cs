@@ -92,4 +92,108 @@ public class RemoteProcessorTeardownTests
         Assert.Contains("remote not running", e.Message, StringComparison.Ordinal);
         Assert.True(sent > 0);
     }
+
+    [Theory]
+    [InlineData("stop")]
+    [InlineData("detach")]
+    public void StopOrDetach_ControlRefuses_CrashedAndStopOrRecoverWorkAgain(string how)
+    {
+        using var rig = RefusingControlRig.Create();
+        var rp = rig.Processor;
+        rp.Start();
+        for (int cycle = 0; cycle < 4; cycle++)
+        {
+            SimulatedRemoteRig.EchoRoundTrip(rp, cycle);
+            rig.Control.Refuse = true;
+            var refused = Assert.Throws<RemoteProcessorControlException>(how == "stop" ? rp.Stop : rp.Detach);
+            rig.Control.Refuse = false;
+            Assert.Equal(how, refused.Command);
+            // Everything local is gone and the remote's state is unknown: Crashed, not Running with no device.
+            Assert.Equal(RemoteProcessorState.Crashed, rp.State);
+            Assert.Null(rp.Device);
+            Assert.False(rig.Platform.Regions[0].IsMapped);
+            Assert.Contains($"{how} failed", rp.LastCrashReason, StringComparison.Ordinal);
+            if (cycle % 2 == 0)
+            {
+                rp.Recover();
+            }
+            else
+            {
+                rp.Stop();
+                Assert.Equal(RemoteProcessorState.Stopped, rp.State);
+                rp.Start();
+            }
+            Assert.Equal(RemoteProcessorState.Running, rp.State);
+        }
+        SimulatedRemoteRig.EchoRoundTrip(rp, 99);
+    }
+
+    [Fact]
+    public void Recover_LeaseOutlivedTheDrainThenReleased_Recovers()
+    {
+        using var rig = SimulatedRemoteRig.Create(new RemoteProcessorOptions { UnmapDrainTimeout = TimeSpan.FromMilliseconds(100) });
+        var rp = rig.Processor;
+        rp.Start();
+        for (int cycle = 0; cycle < 2; cycle++)
+        {
+            using var release = new ManualResetEventSlim();
+            var holder = HoldTxBuffer(rp.WaitForChannel(SimulatedRemote.EchoServiceName, Bound), release);
+            rp.ReportCrash("crash while a tx buffer is held"); // the drain times out: the region stays closed but mapped
+            Assert.Equal(RemoteProcessorState.Crashed, rp.State);
+            release.Set();
+            Assert.True(holder.Join(Bound));
+
+            rp.Recover(); // no lease is live any more
+
+            Assert.Equal(RemoteProcessorState.Running, rp.State);
+            rig.EchoRoundTrip(cycle);
+        }
+    }
+
+    [Fact]
+    public void AutoRecover_LeaseReleasedAfterTheDrainTimedOut_RunsAgain()
+    {
+        using var rig = SimulatedRemoteRig.Create(new RemoteProcessorOptions
+        {
+            AutoRecover = true,
+            MonitorInterval = TimeSpan.FromMilliseconds(1),
+            UnmapDrainTimeout = TimeSpan.FromMilliseconds(100),
+        });
+        var rp = rig.Processor;
+        rp.Start();
+        using var release = new ManualResetEventSlim();
+        var holder = HoldTxBuffer(rp.WaitForChannel(SimulatedRemote.EchoServiceName, Bound), release);
+        using var recovered = new ManualResetEventSlim();
+        rp.RecoveryFinished += _ => recovered.Set();
+        // The lease goes as the automatic recovery begins, after the crash's drain timed out.
+        rp.StateChanged += (_, next) =>
+        {
+            if (next == RemoteProcessorState.Recovering)
+            {
+                release.Set();
+                holder.Join();
+            }
+        };
+
+        rp.ReportCrash("crash while a tx buffer is held");
+
+        Assert.True(recovered.Wait(Bound), $"{rp}: no lease is live, yet the automatic recovery failed");
+        rig.EchoRoundTrip(1);
+    }
+
+    /// <summary>An application thread holding a zero-copy tx buffer (a mapping lease) until <paramref name="release"/>.</summary>
+    private static Thread HoldTxBuffer(RpmsgChannel channel, ManualResetEventSlim release)
+    {
+        using var held = new ManualResetEventSlim();
+        var holder = new Thread(() =>
+        {
+            var buffer = channel.Endpoint.GetTxBuffer(Bound);
+            held.Set();
+            release.Wait();
+            buffer.Dispose();
+        }) { IsBackground = true };
+        holder.Start();
+        Assert.True(held.Wait(Bound), "the holder never got a tx buffer");
+        return holder;
+    }
 }

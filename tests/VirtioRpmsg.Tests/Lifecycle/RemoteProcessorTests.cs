@@ -202,6 +202,37 @@ public class RemoteProcessorTests
     }
 
     [Fact]
+    public void BrokenDevice_OfANewerSessionWhileTheMonitorChecksTheOlder_CrashStillReported()
+    {
+        using var rig = SimulatedRemoteRig.Create(new RemoteProcessorOptions { MonitorInterval = TimeSpan.FromMilliseconds(1) });
+        var rp = rig.Processor;
+        rp.Start();
+        rig.EchoRoundTrip(1);
+        using var paused = new ManualResetEventSlim();
+        using var resume = new ManualResetEventSlim();
+        int once = 0;
+        rp.MonitorSessionRead = () =>
+        {
+            if (Interlocked.Exchange(ref once, 1) == 0)
+            {
+                paused.Set();
+                resume.Wait(Bound);
+            }
+        };
+        Assert.True(paused.Wait(Bound), "the monitor never checked the running session");
+        // While the monitor holds the first session: an application crash and recovery, then the new device breaks.
+        rp.ReportCrash("first");
+        rp.Recover();
+        var crash = CrashWatch.On(rp);
+        rp.Device!.Break(new Fault(FaultLayer.Rpmsg, FaultRule.DispatcherFailed, "test", 2, "broken by the test"));
+
+        resume.Set();
+
+        Assert.True(crash.Reported.Wait(Bound), $"{rp}: the second session's broken device was never reported");
+        Assert.Contains("broken by the test", crash.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Stop_OldEndpoint_FailsWithUnavailableAndNeverTouchesNewMapping()
     {
         using var rig = SimulatedRemoteRig.Create();
