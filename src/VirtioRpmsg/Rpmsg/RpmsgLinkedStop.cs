@@ -4,14 +4,12 @@ namespace VirtioRpmsg.Rpmsg;
 /// A caller's cancellation token linked with a device token (its stop), for a wait that takes one token. The link is
 /// kept for the next wait with the same caller token (a loop passes the same one again and again), so such a wait
 /// allocates only when the token changes; the kept link holds a registration on that token until then (or until the
-/// device stops: <see cref="Close"/>). A caller
-/// without a token needs no link: it waits on the device token alone.
+/// device stops: <see cref="Close"/>). A caller without a token needs no link: it waits on the device token alone.
 /// </summary>
 internal sealed class RpmsgLinkedStop
 {
     private Link? _cached;
     private int _closed; // the device stopped: nothing is kept any more
-
 
     /// <summary>One linked source, and the caller token it was made for.</summary>
     internal sealed record Link(CancellationToken For, CancellationTokenSource Source);
