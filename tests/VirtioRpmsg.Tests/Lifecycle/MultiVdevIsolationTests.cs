@@ -99,19 +99,8 @@ public class MultiVdevIsolationTests
         using var link = open.Result;
         var old = link.Devices[1];
         var ept = old.CreateEndpoint(MultiVdevRemote.FirstAddress, (_, _, _) => { });
-        using var taken = new ManualResetEventSlim();
-        using var release = new ManualResetEventSlim();
         // An application thread fills a zero-copy buffer of vdev 1 and is still at it when the vdev is reset.
-        var holder = new Thread(() =>
-        {
-            var tx = ept.GetTxBuffer(Bound);
-            tx.Span[0] = 0xEE;
-            taken.Set();
-            release.Wait(Bound);
-            tx.Dispose();
-        });
-        holder.Start();
-        Assert.True(taken.Wait(Bound));
+        using var holder = new Rpmsg.TxBufferHolder(ept, Bound);
         remote.Crash(1);
         Assert.True(SpinWait.SpinUntil(() => old.State == RpmsgDeviceState.Broken, Bound), $"vdev 1 is {old.State}");
 
@@ -121,8 +110,7 @@ public class MultiVdevIsolationTests
         Assert.Contains("1 zero-copy buffer(s)", refused!.Message, StringComparison.Ordinal);
         Assert.Same(old, link.Devices[1]);
 
-        release.Set();
-        holder.Join();
+        holder.Release();
         var recovery = link.RecoverVdevAsync(1);
         remote.Restart(1);
         Assert.True(recovery.Wait(Bound), "vdev 1 did not come back");

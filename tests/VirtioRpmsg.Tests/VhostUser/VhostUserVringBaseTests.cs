@@ -100,20 +100,8 @@ public sealed class VhostUserVringBaseTests
         guest.StartHost(guest.SetUpLikeVirtioUml());
         guest.WaitForAnnouncement("rpmsg-echo");
         var first = rig.Created[0];
-        var ept = first.CreateEndpoint(0x700);
-        using var taken = new ManualResetEventSlim();
-        using var release = new ManualResetEventSlim();
         // An application thread fills one of the guest's rx buffers in place while the guest stops the ring.
-        var holder = new Thread(() =>
-        {
-            var tx = ept.GetTxBuffer(Wait);
-            tx.Span[0] = 0xEE;
-            taken.Set();
-            release.Wait(Wait);
-            tx.Dispose();
-        });
-        holder.Start();
-        Assert.True(taken.Wait(Wait));
+        using var holder = new Rpmsg.TxBufferHolder(first.CreateEndpoint(0x700), Wait);
         GetVringBase(guest, 0);
         GetVringBase(guest, 1);
         Assert.Equal(RpmsgDeviceState.Stopped, first.State);
@@ -127,8 +115,7 @@ public sealed class VhostUserVringBaseTests
             guest.SendAcked(VhostUserRequest.SetVringKick, U64(q), Ack, guest.Doorbell!.PeerInbound.Value);
         }
         Assert.Single(rig.Created);
-        release.Set();
-        holder.Join();
+        holder.Release();
         guest.SendAcked(VhostUserRequest.SetVringKick, U64(1), Ack, guest.Doorbell!.PeerInbound.Value);
         Assert.Equal(2, rig.Created.Count);
         Assert.NotSame(first, rig.Created[1]);
