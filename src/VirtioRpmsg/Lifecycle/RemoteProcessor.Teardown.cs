@@ -78,7 +78,7 @@ public sealed partial class RemoteProcessor
             catch (TimeoutException e)
             {
                 // An application holds a lease (a held rx buffer, an unsent tx buffer): the region stays
-                // closed to new leases and mapped until it is released; the next Remap reports it.
+                // closed to new leases and mapped until it is released; the next set-up finishes the unmap (RemapAll).
                 _log.LogError(e, "remote processor {Name}: region '{Region}' not unmapped", Name, region.Name);
             }
         }

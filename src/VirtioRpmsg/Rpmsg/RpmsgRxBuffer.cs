@@ -57,6 +57,7 @@ public sealed class RpmsgRxBuffer : IDisposable
     }
 
     /// <summary>Opens the payload in place. Keep the view short and never block while it is open (it holds a lease).</summary>
+    /// <exception cref="ObjectDisposedException">The buffer was given back, or the device it came from has stopped.</exception>
     /// <remarks>
     /// On Device memory the view is a private copy made with aligned loads (application code may read a span
     /// with unaligned SIMD, which Device memory does not allow); the buffer itself is still held until released.

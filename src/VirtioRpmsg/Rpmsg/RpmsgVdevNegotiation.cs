@@ -16,8 +16,8 @@ internal sealed class RpmsgVdevNegotiation
     private readonly string _name;
     private VirtioStatus _negotiated;
     private VirtioStatus _written;
-    // Remote: the features this side offered, copied when the device started. The host can write the shared dfeatures
-    // field too, so the check of what it accepted must not read the offer from there again.
+    // Remote: the dfeatures field as it stood when the device started. The host can write that shared field too, so
+    // the check of what it accepted must not read the offer from there again (a rewrite before Start is not seen).
     private uint _offered;
 
     internal RpmsgVdevNegotiation(RpmsgVdevLayout layout, IVdevControl control, IDoorbell doorbell, string name)
@@ -51,7 +51,7 @@ internal sealed class RpmsgVdevNegotiation
         _doorbell.Ring();
     }
 
-    /// <summary>Remote, as the device starts: keeps a private copy of the offer (dfeatures) this side wrote.</summary>
+    /// <summary>Remote, as the device starts: keeps a private copy of the offer (dfeatures) as the shared field holds it then.</summary>
     internal void RecordOffer() => _offered = _control.DeviceFeatures;
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using VirtioRpmsg.Platform;
 
 namespace VirtioRpmsg.Rpmsg;
@@ -10,10 +11,16 @@ namespace VirtioRpmsg.Rpmsg;
 /// would land in another session's message. <see cref="RpmsgDevice.Stop"/> closes the fence (no access starts after
 /// it); whoever builds the fresh device first waits for the accesses under way to end (<see cref="WaitForNone"/>).
 /// </summary>
+// The counter every zero-copy send and view writes gets a cache line of its own (64 bytes of padding on each side),
+// so application threads counting in and out do not pull a neighbouring object's line (the dispatcher's) with it.
+[StructLayout(LayoutKind.Explicit, Size = 136)]
 internal sealed class RpmsgZeroCopyFence
 {
+    [FieldOffset(64)]
     private int _open;
+    [FieldOffset(68)]
     private int _closed;
+    [FieldOffset(0)]
     private readonly ManualResetEventSlim _none = new(false);
 
     /// <summary>Starts an access; false once the device stopped (nothing may be touched then).</summary>

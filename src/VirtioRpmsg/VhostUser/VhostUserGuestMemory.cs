@@ -104,7 +104,20 @@ internal sealed class VhostUserGuestMemory : IDisposable
     /// <summary>Unmaps every region (each unmap waits for the leases still live on it) and closes the descriptors.</summary>
     public void Dispose()
     {
+        // Every region, even after one whose leases outlived the drain (its TimeoutException is thrown at the end).
+        TimeoutException? first = null;
         foreach (var region in _regions)
-            region.Dispose();
+        {
+            try
+            {
+                region.Dispose();
+            }
+            catch (TimeoutException e)
+            {
+                first ??= e;
+            }
+        }
+        if (first is not null)
+            throw first;
     }
 }

@@ -31,7 +31,6 @@ internal sealed class VhostUserRpmsgBackend : IDisposable
     private ulong _protocol;
     private RpmsgDevice? _device;
     private RpmsgDevice? _previous; // torn down: its zero-copy buffers may still be open
-    private static readonly TimeSpan ZeroCopyDrain = TimeSpan.FromSeconds(1);
     private VhostUserDoorbell? _doorbell;
 
     internal VhostUserRpmsgBackend(FileDescriptor socket, VhostUserRpmsgOptions options, string name)
@@ -84,9 +83,9 @@ internal sealed class VhostUserRpmsgBackend : IDisposable
         }
         catch (Exception e) when (e is IOException or TimeoutException)
         {
-            // The socket failed under a receive or a reply (the guest hung up before reading it, reset the connection,
-            // or stopped reading): this connection ends, and the server goes on to the next guest.
-            EndReason = "the connection failed: " + e.Message;
+            // The socket failed (the guest hung up or reset it), or something took too long (a reply never read, leases or
+            // zero-copy buffers that outlived their drain): this connection ends; the server goes on to the next guest.
+            EndReason = e is TimeoutException ? e.Message : "the connection failed: " + e.Message;
             _options.Logger.LogWarning("vhost-user {Name}: {Reason}", Name, EndReason);
             return null;
         }
@@ -278,12 +277,13 @@ internal sealed class VhostUserRpmsgBackend : IDisposable
         if (_device is not null || _memory is null || _accepted is not ulong accepted || !_vrings[0].IsReady || !_vrings[1].IsReady)
             return;
         // The application's zero-copy buffers of the last device end before a fresh one hands the same buffers out.
-        if (_previous is { } previous && !previous.ZeroCopy.WaitForNone(ZeroCopyDrain))
+        if (_previous is { } previous)
         {
-            _options.Logger.LogError("vhost-user {Name}: no new device while the application holds {Count} zero-copy buffer(s) of the last one", Name, previous.ZeroCopy.Open);
-            return;
+            _options.WaitingForZeroCopy?.Invoke();
+            if (!previous.ZeroCopy.WaitForNone(_options.ZeroCopyDrainTimeout))
+                throw new TimeoutException($"vhost-user {Name}: the application still holds {previous.ZeroCopy.Open} zero-copy buffer(s) of the last device after {_options.ZeroCopyDrainTimeout.TotalSeconds} s; a fresh device would hand them out again");
+            _previous = null;
         }
-        _previous = null;
         var (v0, v1) = (_vrings[0], _vrings[1]);
         // A fresh device starts at avail index 0; resuming a stopped ring where it left off is not supported.
         foreach (var v in _vrings)
@@ -383,7 +383,15 @@ internal sealed class VhostUserRpmsgBackend : IDisposable
             _errors[i] = null;
         }
         _slaveRequests?.Dispose();
-        _memory?.Dispose();
+        try
+        {
+            _memory?.Dispose();
+        }
+        catch (TimeoutException e)
+        {
+            // A lease outlived the drain: that region stays mapped (closed) until it ends; the connection closes anyway.
+            _options.Logger.LogError("vhost-user {Name}: {Reason}", Name, e.Message);
+        }
         _memory = null;
         _connection.Dispose();
     }

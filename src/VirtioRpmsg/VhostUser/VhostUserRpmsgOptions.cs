@@ -35,6 +35,15 @@ public sealed class VhostUserRpmsgOptions
     /// <summary>Log sink for connections and faults.</summary>
     public ILogger Logger { get; set; } = NullLogger.Instance;
 
+    /// <summary>
+    /// How long a fresh device waits for the application's zero-copy buffers of the last one (short by contract)
+    /// before the connection ends instead (<see cref="Rpmsg.RpmsgTxBuffer"/>, <see cref="Rpmsg.RpmsgRxView"/>).
+    /// </summary>
+    internal TimeSpan ZeroCopyDrainTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Test hook: a fresh device is about to wait for zero-copy buffers of the last one.</summary>
+    internal Action? WaitingForZeroCopy { get; set; }
+
     internal void Validate()
     {
         ArgumentNullException.ThrowIfNull(Device, nameof(Device));

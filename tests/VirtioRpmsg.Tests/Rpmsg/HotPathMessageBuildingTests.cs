@@ -135,6 +135,8 @@ public class HotPathMessageBuildingTests
     // The method and every method of this library it calls, to any depth, that the JIT may inline into it. The walk
     // follows what the JIT's rules allow: a callee with a body, not marked NoInlining, that returns (a throw helper
     // never is inlined), and AggressiveInlining or at most MaxInlineSize bytes of IL (the JIT's limit otherwise).
+    // Constructors are not followed: the ones these paths call are exceptions' in throw blocks, which the JIT keeps
+    // out of line (following them flags LeaseHeldException's, never inlined there).
     private static IEnumerable<MethodInfo> Reachable(MethodInfo root)
     {
         var seen = new HashSet<MethodInfo> { root };

@@ -8,7 +8,7 @@ namespace VirtioRpmsg.Tests.Rpmsg;
 /// a tiny ring (a few tx buffers) and a caller-polled remote that a <see cref="LateReturner"/> polls only once a
 /// sender has begun to wait, so at least one send in every few waits. The wake-up crosses threads (the host's
 /// dispatcher, or the returner polling a caller-polled host), so the whole process's bytes are counted: these
-/// tests run alone (after the parallel ones), a warm-up first, and the best of three rounds must stay under
+/// tests run alone (after the parallel ones), a warm-up first, and the best of five rounds must stay under
 /// <see cref="BytesPerWaitBound"/> per wait: one object per wait (24 bytes at least) fails, background noise not.
 /// </summary>
 [Collection(nameof(ResourceCountingCollection))]
@@ -17,6 +17,9 @@ public sealed class RpmsgTxWaitAllocationTests
     private const int Warmup = 2_000;
     private const int Measured = 5_000;
     private const double BytesPerWaitBound = 8;
+    // A round on a loaded machine can count what the rest of the process allocates meanwhile (a loaded CI run once
+    // read at least 11.6 KB in each of three rounds, 9.3 B/wait): the best of five, not three.
+    private const int Rounds = 5;
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
 
     private static RpmsgLoopback TinyRing(RpmsgWaitStrategy host)
@@ -30,17 +33,20 @@ public sealed class RpmsgTxWaitAllocationTests
         return loop;
     }
 
-    /// <summary>Runs the warm-up, then three measured rounds; asserts the round with the fewest bytes against its waits.</summary>
+    /// <summary>Runs the warm-up, then measured rounds; asserts the round with the fewest bytes against its waits.</summary>
     private static async Task AssertNothingPerWaitAsync(RpmsgDevice host, Func<int, Task> run, string what)
     {
         await run(Warmup);
         long fewest = long.MaxValue, waitsThen = 0;
-        for (int round = 0; round < 3; round++)
+        int poolGrewThen = 0;
+        for (int round = 0; round < Rounds; round++)
         {
             long waits = host.Counters.TxBufferWaits;
+            int pool = ThreadPool.ThreadCount;
             long before = GC.GetTotalAllocatedBytes(precise: true);
             await run(Measured);
             long bytes = GC.GetTotalAllocatedBytes(precise: true) - before;
+            int poolGrew = ThreadPool.ThreadCount - pool;
             waits = host.Counters.TxBufferWaits - waits;
             // The returner polls the remote only after a new wait, but a Poll that overlaps the sender's next sends takes
             // those too (it runs until the ring is empty): alone on this machine, 224-305 of 5,000 sends waited in about
@@ -48,9 +54,9 @@ public sealed class RpmsgTxWaitAllocationTests
             // sure there are enough waits that one object per wait (24 bytes and up) could not hide in it.
             Assert.True(waits >= Measured / 50, $"{what}: only {waits} of {Measured} sends waited for a tx buffer");
             if (bytes < fewest)
-                (fewest, waitsThen) = (bytes, waits);
+                (fewest, waitsThen, poolGrewThen) = (bytes, waits, poolGrew);
         }
-        Assert.True(fewest < waitsThen * BytesPerWaitBound, $"{what}: {fewest} bytes for {Measured} sends and {waitsThen} waits ({(double)fewest / waitsThen:F1} B/wait) in the best of three rounds");
+        Assert.True(fewest < waitsThen * BytesPerWaitBound, $"{what}: {fewest} bytes for {Measured} sends and {waitsThen} waits ({(double)fewest / waitsThen:F1} B/wait) in the best of {Rounds} rounds (thread pool {poolGrewThen:+0;-0;0} threads in it)");
     }
 
     public static TheoryData<RpmsgWaitStrategy> Strategies => new()

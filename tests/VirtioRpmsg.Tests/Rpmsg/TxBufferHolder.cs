@@ -12,6 +12,10 @@ internal sealed class TxBufferHolder : IDisposable
     private readonly ManualResetEventSlim _release = new();
     private readonly Thread _thread;
     private Exception? _failure;
+    private volatile bool _holding;
+
+    /// <summary>True from the take until the release disposed the buffer.</summary>
+    internal bool IsHolding => _holding;
 
     /// <summary>Starts the thread and returns once it holds a buffer of <paramref name="endpoint"/>.</summary>
     internal TxBufferHolder(RpmsgEndpoint endpoint, TimeSpan bound)
@@ -22,9 +26,11 @@ internal sealed class TxBufferHolder : IDisposable
             {
                 var tx = endpoint.GetTxBuffer(bound);
                 tx.Span[0] = 0xEE;
+                _holding = true;
                 _taken.Set();
                 _release.Wait(bound);
                 tx.Dispose();
+                _holding = false;
             }
             catch (Exception e)
             {
@@ -46,6 +52,7 @@ internal sealed class TxBufferHolder : IDisposable
         _release.Set();
         _thread.Join();
         Assert.Null(_failure);
+        Assert.False(_holding);
     }
 
     public void Dispose()

@@ -15,7 +15,10 @@ internal sealed class VhostUserEchoServerRig : IDisposable
     public readonly List<string> Removed = [];
     public readonly VhostUserRpmsgServer Server;
 
-    public VhostUserEchoServerRig(string name, bool eventIndex = true)
+    /// <summary>Why the last guest's connection ended (null while none has).</summary>
+    public volatile string? EndReason;
+
+    public VhostUserEchoServerRig(string name, bool eventIndex = true, Action<VhostUserRpmsgOptions>? configure = null)
     {
         var options = new VhostUserRpmsgOptions
         {
@@ -32,7 +35,9 @@ internal sealed class VhostUserEchoServerRig : IDisposable
                 lock (Removed)
                     Removed.Add(device.State == RpmsgDeviceState.Stopped ? reason : "NOT STOPPED: " + reason);
             },
+            GuestDisconnected = (_, _, reason) => EndReason = reason,
         };
+        configure?.Invoke(options);
         Server = new VhostUserRpmsgServer("@vrpmsg-vhost-" + name + "-" + Guid.NewGuid().ToString("N"), options);
     }
 

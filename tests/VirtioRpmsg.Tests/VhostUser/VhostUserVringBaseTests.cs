@@ -1,4 +1,5 @@
 using VirtioRpmsg.Rpmsg;
+using VirtioRpmsg.Tests.Rpmsg;
 using VirtioRpmsg.VhostUser;
 using static VirtioRpmsg.Tests.VhostUser.VhostUserTestFrontEnd;
 
@@ -92,35 +93,67 @@ public sealed class VhostUserVringBaseTests
         Assert.Null(guest.Outcome());
     }
 
-    [Fact]
-    public void ZeroCopyBufferOfTheStoppedDeviceOpen_NoFreshDeviceUntilItEnds()
+    /// <summary>
+    /// The guest sets its queues up again while an application thread fills one of its rx buffers in place for the
+    /// stopped device: the fresh device would hand that buffer out again.
+    /// </summary>
+    private static void StopAndReadyTheQueuesAgain(VhostUserTestFrontEnd guest, bool lastAcked)
     {
-        using var rig = new VhostUserEchoServerRig("zero-copy");
+        GetVringBase(guest, 0);
+        GetVringBase(guest, 1);
+        guest.Host!.Stop();
+        guest.DrainKicks();
+        foreach (uint q in new[] { 0u, 1u })
+        {
+            guest.SendAcked(VhostUserRequest.SetVringBase, State(q, 0), Ack);
+            if (q == 0 || lastAcked)
+                guest.SendAcked(VhostUserRequest.SetVringKick, U64(q), Ack, guest.Doorbell!.PeerInbound.Value);
+            else
+                guest.Send(VhostUserRequest.SetVringKick, U64(q), Ack, guest.Doorbell!.PeerInbound.Value);
+        }
+    }
+
+    [Fact]
+    public void ZeroCopyBufferOfTheStoppedDeviceOpen_FreshDeviceWaitsForIt()
+    {
+        TxBufferHolder? holder = null;
+        bool waited = false;
+        using var rig = new VhostUserEchoServerRig("zero-copy", configure: o => o.WaitingForZeroCopy = () =>
+        {
+            // On the server's thread, as the fresh device is about to wait: the buffer is still open here.
+            waited = holder!.IsHolding;
+            holder.Release();
+        });
         using var guest = new VhostUserTestFrontEnd(rig.Server);
         guest.StartHost(guest.SetUpLikeVirtioUml());
         guest.WaitForAnnouncement("rpmsg-echo");
         var first = rig.Created[0];
-        // An application thread fills one of the guest's rx buffers in place while the guest stops the ring.
-        using var holder = new Rpmsg.TxBufferHolder(first.CreateEndpoint(0x700), Wait);
-        GetVringBase(guest, 0);
-        GetVringBase(guest, 1);
-        Assert.Equal(RpmsgDeviceState.Stopped, first.State);
-        guest.Host!.Stop();
-        guest.DrainKicks();
-
-        // Both queues ready again: a fresh device would hand that buffer out again, so none is made while it is open.
-        foreach (uint q in new[] { 0u, 1u })
+        using (holder = new TxBufferHolder(first.CreateEndpoint(0x700), Wait))
         {
-            guest.SendAcked(VhostUserRequest.SetVringBase, State(q, 0), Ack);
-            guest.SendAcked(VhostUserRequest.SetVringKick, U64(q), Ack, guest.Doorbell!.PeerInbound.Value);
+            StopAndReadyTheQueuesAgain(guest, lastAcked: true);
+            Assert.Equal(RpmsgDeviceState.Stopped, first.State);
         }
-        Assert.Single(rig.Created);
-        holder.Release();
-        guest.SendAcked(VhostUserRequest.SetVringKick, U64(1), Ack, guest.Doorbell!.PeerInbound.Value);
+        // Made in the same request, once the buffer ended: no further request from the guest needed.
+        Assert.True(waited, "the fresh device did not wait for the open buffer");
         Assert.Equal(2, rig.Created.Count);
         Assert.NotSame(first, rig.Created[1]);
         guest.CloseConnection();
         Assert.Null(guest.Outcome());
+    }
+
+    [Fact]
+    public void ZeroCopyBufferOfTheStoppedDeviceOutlivesTheDrain_ConnectionEndsNamingIt()
+    {
+        using var rig = new VhostUserEchoServerRig("zero-copy", configure: o => o.ZeroCopyDrainTimeout = TimeSpan.FromMilliseconds(100));
+        using var guest = new VhostUserTestFrontEnd(rig.Server);
+        guest.StartHost(guest.SetUpLikeVirtioUml());
+        guest.WaitForAnnouncement("rpmsg-echo");
+        using var holder = new TxBufferHolder(rig.Created[0].CreateEndpoint(0x700), Wait);
+        StopAndReadyTheQueuesAgain(guest, lastAcked: false);
+        Assert.Null(guest.Outcome());
+        Assert.Single(rig.Created);
+        Assert.Contains("1 zero-copy buffer(s) of the last device", rig.EndReason, StringComparison.Ordinal);
+        holder.Release();
     }
 
     [Fact]
