@@ -158,9 +158,10 @@ public sealed class RpmsgLink : IAsyncDisposable, IDisposable
             old.StateChanged -= OnStateChanged;
             await Task.Run(old.Dispose, cancellationToken).ConfigureAwait(false);
             // The fresh device hands the same buffers out: the application's zero-copy buffers of the old one end first.
-            if (!await Task.Run(() => old.ZeroCopy.WaitForNone(_options.Timeout), cancellationToken).ConfigureAwait(false))
+            var drain = _options.ZeroCopyDrainTimeout ?? _options.Timeout;
+            if (!await Task.Run(() => old.ZeroCopy.WaitForNone(drain), cancellationToken).ConfigureAwait(false))
                 throw new TimeoutException($"RpmsgLink: vdev {vdev}'s stopped device '{old.Name}' still has {old.ZeroCopy.Open} zero-copy buffer(s) "
-                    + $"open after {Describe(_options.Timeout)} (an RpmsgTxBuffer neither sent nor disposed, or an open RpmsgRxView); "
+                    + $"open after {Describe(drain)} (an RpmsgTxBuffer neither sent nor disposed, or an open RpmsgRxView); "
                     + "end them and recover again");
             var control = Platform.CreateVdevControl(vdev);
             control.Status = Virtio.VirtioStatus.None;

@@ -23,6 +23,9 @@ public sealed record RpmsgLinkOptions
     /// </summary>
     public RpmsgDeviceOptions? Device { get; init; }
 
+    /// <summary>How long a vdev reset waits for the old device's zero-copy buffers (null: <see cref="Timeout"/>; tests shorten it).</summary>
+    internal TimeSpan? ZeroCopyDrainTimeout { get; init; }
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the field when a value is out of range.</summary>
     public void Validate()
     {

@@ -93,7 +93,7 @@ public class MultiVdevIsolationTests
     public void RecoverVdev_ZeroCopyBufferOfTheOldDeviceStillOpen_TimesOutNamingIt_ThenRecoversOnceItEnds()
     {
         using var remote = MultiVdevRemote.Create(0);
-        var open = RpmsgLink.OpenAsync(remote.HostDescription, new RpmsgLinkOptions { Name = "host", Timeout = TimeSpan.FromSeconds(3) });
+        var open = RpmsgLink.OpenAsync(remote.HostDescription, new RpmsgLinkOptions { Name = "host", Timeout = Bound, ZeroCopyDrainTimeout = TimeSpan.FromMilliseconds(200) });
         remote.StartAll();
         Assert.True(open.Wait(Bound), "the link did not open");
         using var link = open.Result;
