@@ -56,8 +56,8 @@ public sealed partial class CrossProcessEchoScenario
     /// polls the device itself: a blocking Receive, a stream or a pipe would wait for a Poll nobody makes.
     /// </summary>
     public static IReadOnlyList<UserPath> UserPathsOf(RpmsgWaitStrategy wait) => wait == RpmsgWaitStrategy.CallerPoll
-        ? [UserPath.Poll, UserPath.Callback]
-        : [UserPath.Receive, UserPath.ReceiveAsync, UserPath.Stream, UserPath.Pipe, UserPath.Callback];
+        ? [UserPath.Poll, UserPath.ZeroCopy, UserPath.Callback]
+        : [UserPath.Receive, UserPath.ReceiveAsync, UserPath.Stream, UserPath.Pipe, UserPath.ZeroCopy, UserPath.Callback];
 
     /// <summary>
     /// How long a busy-poll session's dispatchers (both sides) go on spinning after its last message: the next mode's

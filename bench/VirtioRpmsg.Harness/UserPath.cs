@@ -20,4 +20,10 @@ public enum UserPath
     /// callback path runs inside the Poll calls of a harness thread pinned to the host's CPU.
     /// </summary>
     Poll,
+    /// <summary>
+    /// Zero-copy both ways in a zero-copy receive handler: the echo read in place (<c>RpmsgRxBuffer.Open</c>), the next
+    /// request written into a tx buffer in place (<c>TryGetTxBuffer</c>, <c>Send</c>); on the dispatcher thread, or
+    /// inside the application thread's <c>Poll</c> under CallerPoll.
+    /// </summary>
+    ZeroCopy,
 }

@@ -27,7 +27,8 @@ public static class UserPathReportWriter
         md.AppendLine("## User paths (cross-process, 64 B, one round trip at a time)");
         md.AppendLine();
         md.AppendLine("What applications write, side by side: a queue endpoint read with `Receive` or `await ReceiveAsync`,");
-        md.AppendLine("`RpmsgStream` Write/Read, `RpmsgDuplexPipe` WriteAsync/ReadAsync, and the receive callback on the");
+        md.AppendLine("`RpmsgStream` Write/Read, `RpmsgDuplexPipe` WriteAsync/ReadAsync, zero-copy both ways (\"ZeroCopy\": a zero-copy receive");
+        md.AppendLine("handler reads the echo in place with `Open` and writes the next request into a tx buffer from `TryGetTxBuffer`), and the receive callback on the");
         md.AppendLine("dispatcher thread (the reference). Caller-poll (`CallerPoll`, no dispatcher thread) has the application's own");
         md.AppendLine("loop instead, `TryReceive` between `Poll` calls (\"Poll\"), and its callback runs inside a polling thread's `Poll`; its remote");
         md.AppendLine("busy-polls. Each wait mode runs over a fresh remote process; the application thread");

@@ -40,6 +40,11 @@ internal static class UserPathRun
             try
             {
                 CpuAffinity.PinCurrentThread(hostCpu);
+                if (path == UserPath.ZeroCopy)
+                {
+                    result = MeasureZeroCopy(host, echoAddress, wait, payloadSize, block, hostCpu, cancellationToken);
+                    return;
+                }
                 using var endpoint = host.CreateEndpoint(RpmsgAddress.Any, echoAddress);
                 result = path switch
                 {
@@ -103,6 +108,25 @@ internal static class UserPathRun
         }
         double allocated = (GC.GetTotalAllocatedBytes(precise: true) - before) / (double)count;
         return new UserPathResult(path, wait, payloadSize, recorder.Summarize(), allocated);
+    }
+
+    /// <summary>
+    /// <see cref="ZeroCopyEcho"/> over a zero-copy endpoint: this thread sends the first request and waits (under
+    /// CallerPoll it polls, and the handler runs inside its Poll calls).
+    /// </summary>
+    private static UserPathResult MeasureZeroCopy(RpmsgDevice host, uint echoAddress, RpmsgWaitStrategy wait, int payloadSize, UserPathBlock block, int hostCpu, CancellationToken cancellationToken)
+    {
+        var echo = new ZeroCopyEcho(Payload(payloadSize), block, hostCpu);
+        using var endpoint = host.CreateZeroCopyEndpoint(RpmsgAddress.Any, echo.OnReply, echoAddress);
+        echo.Start(endpoint);
+        var bound = EchoRuns.RunBound(block.Warmup + (long)block.Count) + block.MinWarmup + JitSettle.Limit;
+        bool done = wait == RpmsgWaitStrategy.CallerPoll
+            ? EchoRuns.PollUntil(host, echo, static e => e.IsDone, bound)
+            : echo.WaitDone(bound, cancellationToken);
+        if (!done)
+            throw new TimeoutException($"user path {UserPath.ZeroCopy} {WaitNames.Of(wait)}: not done within {bound.TotalSeconds:F0} s");
+        echo.ThrowIfFailed();
+        return new UserPathResult(UserPath.ZeroCopy, wait, payloadSize, block.Recorder.Summarize(), echo.AllocatedPerMessage);
     }
 
     private static UserPathResult MeasurePipe(RpmsgEndpoint endpoint, RpmsgWaitStrategy wait, int payloadSize, UserPathBlock block, int hostCpu, CancellationToken cancellationToken)

@@ -193,14 +193,15 @@ public sealed class CliCommandTests : IDisposable
                 Assert.Contains($"| {size} B {wait} |", text);
         }
         Assert.Contains("| 64 B busy-poll x16 |", text);
-        // The user paths: each of the dispatcher modes' five paths, and caller-poll's own loop and callback, with a
-        // ratio to its callback (a row that did not finish has none).
+        // The user paths: each of the dispatcher modes' six paths, and caller-poll's own loop, zero-copy handler and
+        // callback, with a ratio to its callback (a row that did not finish has none).
         foreach (string wait in new[] { "busy-poll", "hybrid", "interrupt" })
         {
-            foreach (string path in new[] { "Receive", "ReceiveAsync", "Stream", "Pipe", "Callback" })
+            foreach (string path in new[] { "Receive", "ReceiveAsync", "Stream", "Pipe", "ZeroCopy", "Callback" })
                 Assert.Matches(new Regex($@"^\| {path} \| {wait} \| [\d.]+ (?:ns|us|ms|s) \|", RegexOptions.Multiline), text);
         }
-        Assert.Matches(new Regex(@"^\| Poll \| caller-poll \| [\d.]+ (?:ns|us|ms|s) \| [\d.]+ (?:ns|us|ms|s) \| [\d.]+x \|", RegexOptions.Multiline), text);
+        foreach (string path in new[] { "Poll", "ZeroCopy" })
+            Assert.Matches(new Regex($@"^\| {path} \| caller-poll \| [\d.]+ (?:ns|us|ms|s) \| [\d.]+ (?:ns|us|ms|s) \| [\d.]+x \|", RegexOptions.Multiline), text);
         Assert.Matches(new Regex(@"^\| Callback \| caller-poll \| [\d.]+ (?:ns|us|ms|s) \| [\d.]+ (?:ns|us|ms|s) \| 1\.00x \|", RegexOptions.Multiline), text);
         Assert.True(File.Exists(Path.ChangeExtension(report, ".svg")), "no SVG next to the report");
     }
