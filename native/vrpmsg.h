@@ -109,4 +109,11 @@ VR_EXPORT int vr_affinity_count(void);
  * handshake relies on the runtime's process-wide barrier being a real membarrier. */
 VR_EXPORT int vr_membarrier_query(void);
 
+/* ---- futex (vr_futex.c) --------------------------------------------------
+ * Sleeps while *word == expected, at most timeout_ns (< 0: no limit): 0 when woken (or spuriously),
+ * -EAGAIN when *word differed, -ETIMEDOUT, -EINTR. */
+VR_EXPORT int vr_futex_wait(int32_t *word, int32_t expected, int64_t timeout_ns);
+/* Wakes every thread sleeping on word; never blocks. The count woken, or -errno. */
+VR_EXPORT int vr_futex_wake(int32_t *word);
+
 #endif

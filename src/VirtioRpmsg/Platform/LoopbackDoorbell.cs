@@ -1,3 +1,4 @@
+using VirtioRpmsg.Interop;
 using VirtioRpmsg.Memory;
 
 namespace VirtioRpmsg.Platform;
@@ -6,12 +7,24 @@ namespace VirtioRpmsg.Platform;
 /// An in-process doorbell pair (both sides in one process: loopback tests, benchmarks, an embedded
 /// simulated remote). Rings coalesce: ringing a peer that already has a ring pending does nothing.
 /// </summary>
+/// <remarks>
+/// Each end is one futex word: <see cref="Ring"/> is an exchange, plus a futex wake only while the peer sleeps,
+/// so it takes no lock and never blocks (an event's Set takes the event's lock while a waiter sleeps: seed 001).
+/// No descriptors are used.
+/// </remarks>
 public sealed class LoopbackDoorbell : IDoorbell
 {
-    private readonly ManualResetEventSlim _inbound = new(false, spinCount: 0);
+    private const int Idle = 0;
+    private const int Rung = 1;
+    private const int Woken = 2; // a cancellation or Dispose woke the sleeper; not a ring
+
+    // On the pinned heap: the kernel sleeps on its address, and a ring racing with Dispose still writes memory
+    // this object keeps alive.
+    private readonly int[] _word = GC.AllocateArray<int>(1, pinned: true);
     private LoopbackDoorbell _peer = null!;
-    private int _pending;
+    private int _sleepers;
     private int _disposed;
+    private long _ringCount;
 
     private LoopbackDoorbell()
     {
@@ -31,9 +44,10 @@ public sealed class LoopbackDoorbell : IDoorbell
     public long RingCount => Interlocked.Read(ref _ringCount);
 
     /// <summary>True while a ring waits to be consumed by this end's Wait or Drain (tests).</summary>
-    internal bool IsRung => Volatile.Read(ref _pending) != 0;
+    internal bool IsRung => Volatile.Read(ref _word[0]) == Rung;
 
-    private long _ringCount;
+    /// <summary>Threads asleep in this end's <see cref="Wait"/> or about to be (tests).</summary>
+    internal int Sleepers => Volatile.Read(ref _sleepers);
 
     /// <summary>Signals the other end of the pair; false once that end is disposed.</summary>
     public bool Ring()
@@ -42,8 +56,10 @@ public sealed class LoopbackDoorbell : IDoorbell
         if (Volatile.Read(ref peer._disposed) != 0)
             return false;
         Interlocked.Increment(ref _ringCount);
-        if (Interlocked.Exchange(ref peer._pending, 1) == 0)
-            peer._inbound.Set();
+        // The exchange is a full fence before the look at the sleepers, as the sleeper's count is before its look
+        // at the word: one of the two sees the other, so a ring is never slept through.
+        if (Interlocked.Exchange(ref peer._word[0], Rung) != Rung && Volatile.Read(ref peer._sleepers) != 0)
+            Native.FutexWake(ref peer._word[0]);
         return true;
     }
 
@@ -51,24 +67,67 @@ public sealed class LoopbackDoorbell : IDoorbell
     public bool Wait(TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         MappingLease.ThrowIfHeld("LoopbackDoorbell.Wait");
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        if (!_inbound.Wait(timeout, cancellationToken))
-            return false;
-        return Drain();
+        ThrowIfDisposed();
+        var deadline = Deadline.From(timeout, nameof(timeout));
+        cancellationToken.ThrowIfCancellationRequested();
+        if (Drain())
+            return true;
+        var registration = cancellationToken.CanBeCanceled
+            ? cancellationToken.UnsafeRegister(static s => ((LoopbackDoorbell)s!).WakeSleepers(), this)
+            : default;
+        try
+        {
+            while (true)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                ThrowIfDisposed();
+                long left = deadline.IsInfinite ? -1 : RemainingNanoseconds(deadline);
+                if (left == 0)
+                    return Drain();
+                Interlocked.Increment(ref _sleepers);
+                try
+                {
+                    if (Volatile.Read(ref _word[0]) == Idle && !cancellationToken.IsCancellationRequested)
+                        Native.FutexWait(ref _word[0], Idle, left); // woken, timed out, interrupted: all re-checked
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref _sleepers);
+                }
+                if (Drain())
+                    return true;
+                Interlocked.CompareExchange(ref _word[0], Idle, Woken);
+            }
+        }
+        finally
+        {
+            registration.Dispose();
+        }
     }
 
     /// <inheritdoc/>
-    public bool Drain()
-    {
-        _inbound.Reset();
-        // Reset before clearing the flag: a ring after the clear sets the event again.
-        return Interlocked.Exchange(ref _pending, 0) != 0;
-    }
+    public bool Drain() => Volatile.Read(ref _word[0]) == Rung && Interlocked.CompareExchange(ref _word[0], Idle, Rung) == Rung;
 
-    /// <summary>Releases the event; rings from the other end then return false.</summary>
+    /// <summary>Marks the end disposed and wakes its sleepers (they throw <see cref="ObjectDisposedException"/>); rings from the other end then return false.</summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
-            _inbound.Dispose();
+            WakeSleepers();
+    }
+
+    // Not a ring: the mark only keeps a sleeper that has not yet gone to sleep from doing so (the futex compares the
+    // word); the woken sleeper clears it after its checks.
+    private void WakeSleepers()
+    {
+        Interlocked.CompareExchange(ref _word[0], Woken, Idle);
+        Native.FutexWake(ref _word[0]);
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
+    private static long RemainingNanoseconds(Deadline deadline)
+    {
+        var left = deadline.Remaining;
+        return left <= TimeSpan.Zero ? 0 : Math.Max(1, Math.Min(left.Ticks, long.MaxValue / 100) * 100);
     }
 }
