@@ -14,6 +14,7 @@ int vr_open(const char *path, int mode, int *fd)
     case VR_OPEN_READWRITE: flags |= O_RDWR; break;
     case VR_OPEN_CREATE: flags |= O_RDWR | O_CREAT; break;
     case VR_OPEN_SYNC: flags |= O_RDWR | O_SYNC; break;
+    case VR_OPEN_CREATE_NEW: flags |= O_RDWR | O_CREAT | O_EXCL; break;
     default: return -EINVAL;
     }
     int r = open(path, flags, 0600);

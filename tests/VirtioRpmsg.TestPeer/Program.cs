@@ -29,6 +29,7 @@ public static class Program
                 "doorbell-socket" => DoorbellSocketPeer.Run(args),
                 "virtqueue-device" => VirtqueuePeer.Run(args),
                 "guard-page" => GuardPagePeer.Run(args),
+                "far-deadline" => FarDeadlinePeer.Run(args),
                 _ => Unknown(args[0]),
             };
         }

@@ -8,13 +8,55 @@ namespace VirtioRpmsg.Memory;
 public sealed partial class SharedMemoryRegion
 {
     /// <summary>Creates (or resizes) a shared-memory file of <paramref name="size"/> bytes and maps it.</summary>
+    /// <remarks>If this call created the file and then fails (ftruncate, mmap), it removes the file again.</remarks>
     public static SharedMemoryRegion CreateFile(string path, long size, ulong deviceAddress = 0, bool guardPages = false, SharedMemoryType? memoryType = null, BarrierDomain barriers = BarrierDomain.InnerShareable)
     {
         ArgumentNullException.ThrowIfNull(path);
         ValidateSize(size, deviceAddress, path);
-        using (var fd = FileDescriptor.Open(path, Native.OpenCreate))
-            NativeCallException.ThrowIfError(Native.Ftruncate(fd.Value, size), "ftruncate", path);
-        return OpenFileCore(path, deviceAddress, size, 0, guardPages, RegionAccess.Of(memoryType, barriers));
+        var access = RegionAccess.Of(memoryType, barriers);
+        bool created = false;
+        try
+        {
+            using (var fd = OpenOrCreate(path, out created))
+                NativeCallException.ThrowIfError(Native.Ftruncate(fd.Value, size), "ftruncate", path);
+            return OpenFileCore(path, deviceAddress, size, 0, guardPages, access);
+        }
+        catch when (created)
+        {
+            // Only a file this call created: an existing one (a peer's) is left as it is, resized or not.
+            RemoveCreatedFile(path);
+            throw;
+        }
+    }
+
+    /// <summary>Opens <paramref name="path"/> read-write, creating it if missing; <paramref name="created"/> says which.</summary>
+    private static FileDescriptor OpenOrCreate(string path, out bool created)
+    {
+        // O_EXCL first, so that the call knows whether the file is its own; a plain O_CREAT cannot tell.
+        for (int attempt = 1; ; attempt++)
+        {
+            int r = Native.Open(path, Native.OpenCreateNew, out int fd);
+            created = r == 0;
+            if (r == -Errno.EEXIST)
+                r = Native.Open(path, Native.OpenReadWrite, out fd);
+            if (r == 0)
+                return new FileDescriptor(fd);
+            // ENOENT: removed between the two opens; try again (a few times: someone keeps creating and removing it).
+            if (r != -Errno.ENOENT || attempt == 3)
+                NativeCallException.Throw("open", path, -r);
+        }
+    }
+
+    private static void RemoveCreatedFile(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The original failure matters more; the file stays, as before this cleanup existed.
+        }
     }
 
     /// <summary>Maps an existing file; <paramref name="size"/> null maps from <paramref name="fileOffset"/> to the end.</summary>
@@ -28,9 +70,7 @@ public sealed partial class SharedMemoryRegion
             fileSize = fd.GetSize(path);
         long length = size ?? fileSize - fileOffset;
         ValidateSize(length, deviceAddress, path);
-        if (fileOffset > fileSize || length > fileSize - fileOffset)
-            throw new ArgumentOutOfRangeException(nameof(size), length,
-                $"'{path}' is {fileSize} bytes, too small for {length} bytes at offset {fileOffset}.");
+        RequireFileSize(path, fileSize, length, fileOffset);
         return OpenFileCore(path, deviceAddress, length, fileOffset, guardPages, RegionAccess.Of(memoryType, barriers));
     }
 
@@ -39,8 +79,18 @@ public sealed partial class SharedMemoryRegion
         {
             // The mapping keeps the file alive; the descriptor is not needed after mmap.
             using var fd = FileDescriptor.Open(path, Native.OpenReadWrite);
+            // Checked at every map, Remap included: the file may have shrunk (or been recreated smaller) since
+            // it was opened, and a mapping past its end is SIGBUS at the first access.
+            RequireFileSize(path, fd.GetSize(path), size, fileOffset);
             return MappedBlock.Map(fd.Value, path, fileOffset, (ulong)size, guardPages);
         }, null, access);
+
+    private static void RequireFileSize(string path, long fileSize, long size, long fileOffset)
+    {
+        if (fileOffset > fileSize || size > fileSize - fileOffset)
+            throw new ArgumentOutOfRangeException(nameof(size), size,
+                $"'{path}' is {fileSize} bytes, too small for {size} bytes at offset {fileOffset}.");
+    }
 
     /// <summary>Creates an anonymous memfd of <paramref name="size"/> bytes, mapped, that can be passed to a peer process.</summary>
     public static SharedMemoryRegion CreateMemFd(string name, long size, ulong deviceAddress = 0, bool guardPages = false, SharedMemoryType? memoryType = null, BarrierDomain barriers = BarrierDomain.InnerShareable)

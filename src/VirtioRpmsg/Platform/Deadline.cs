@@ -65,14 +65,21 @@ public readonly struct Deadline
         {
             if (_end == Never)
                 return -1;
-            long left = _end - Stopwatch.GetTimestamp();
-            if (left <= 0)
-                return 0;
-            if (left > long.MaxValue / 1000)
-                return int.MaxValue; // the rounding below would overflow; this is months away anyway
-            long ms = (left * 1000 + Stopwatch.Frequency - 1) / Stopwatch.Frequency;
-            return ms > int.MaxValue ? int.MaxValue : (int)ms;
+            return MillisecondsUntil(_end, Stopwatch.GetTimestamp());
         }
+    }
+
+    /// <summary>Milliseconds from <paramref name="now"/> until <paramref name="end"/> (Stopwatch ticks), rounded up so a
+    /// wait never ends early: 0 when passed, at most int.MaxValue (a finite end never becomes an infinite or negative wait).</summary>
+    internal static int MillisecondsUntil(long end, long now)
+    {
+        long left = end - now;
+        if (left <= 0)
+            return 0;
+        if (left > long.MaxValue / 1000)
+            return int.MaxValue; // the rounding below would overflow; this is months away anyway
+        long ms = (left * 1000 + Stopwatch.Frequency - 1) / Stopwatch.Frequency;
+        return ms > int.MaxValue ? int.MaxValue : (int)ms;
     }
 
     /// <summary>The smaller of the time left and <paramref name="cap"/> milliseconds (never -1).</summary>

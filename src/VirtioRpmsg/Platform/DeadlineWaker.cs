@@ -68,9 +68,9 @@ internal static class DeadlineWaker
                     }
                 }
                 s_sleepingUntil = next;
-                int milliseconds = next == long.MaxValue
-                    ? Timeout.Infinite
-                    : (int)Math.Min(int.MaxValue, ((next - now) * 1000 + Stopwatch.Frequency - 1) / Stopwatch.Frequency);
+                // The guarded conversion: a deadline months away must not overflow into a negative wait, which
+                // Monitor.Wait throws on (on this thread, an unhandled exception that ends the process).
+                int milliseconds = next == long.MaxValue ? Timeout.Infinite : Deadline.MillisecondsUntil(next, now);
                 Monitor.Wait(s_lock, milliseconds);
             }
         }

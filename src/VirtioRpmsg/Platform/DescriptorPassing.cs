@@ -116,9 +116,13 @@ public sealed unsafe class DescriptorPassing : IDisposable
         BinaryPrimitives.WriteUInt64LittleEndian(span[8..], deviceAddress);
         BinaryPrimitives.WriteInt64LittleEndian(span[16..], size);
         BinaryPrimitives.WriteUInt16LittleEndian(span[24..], (ushort)nameBytes);
-        bool firstRef = false, secondRef = false;
+        bool socketRef = false, firstRef = false, secondRef = false;
         try
         {
+            // The reference keeps our socket's number from being closed and reused by an unrelated socket while
+            // sendmsg() uses it (a closed one throws ObjectDisposedException here): a region's memfd sent into
+            // whatever socket got the number would hand the memory to a stranger.
+            HoldSocket(ref socketRef);
             first.DangerousAddRef(ref firstRef);
             second?.DangerousAddRef(ref secondRef);
             int* fds = stackalloc int[2];
@@ -143,6 +147,8 @@ public sealed unsafe class DescriptorPassing : IDisposable
                 second!.DangerousRelease();
             if (firstRef)
                 first.DangerousRelease();
+            if (socketRef)
+                _socket.DangerousRelease();
         }
     }
 
@@ -192,34 +198,52 @@ public sealed unsafe class DescriptorPassing : IDisposable
         var deadline = Deadline.From(timeout, nameof(timeout));
         byte* message = stackalloc byte[MaxMessage];
         int* fds = stackalloc int[Native.MaxPassedDescriptors];
-        while (true)
+        // Held across every wait and recvmsg(), not just each poll: a Dispose in between must not let the number
+        // be reused by another socket, whose messages (and descriptors) this would then take.
+        bool socketRef = false;
+        try
         {
-            int n = Native.RecvFds(_socket.Value, message, MaxMessage, fds, Native.MaxPassedDescriptors, out int count);
-            if (n == -Errno.EAGAIN)
+            HoldSocket(ref socketRef);
+            while (true)
             {
-                if (!_waiter.WaitReady(_socket, forWrite: false, deadline, cancellationToken))
-                    throw new TimeoutException($"No descriptor message from '{Address}' within {timeout.TotalMilliseconds} ms.");
-                continue;
+                int n = Native.RecvFds(_socket.Value, message, MaxMessage, fds, Native.MaxPassedDescriptors, out int count);
+                if (n == -Errno.EAGAIN)
+                {
+                    if (!_waiter.WaitReady(_socket, forWrite: false, deadline, cancellationToken))
+                        throw new TimeoutException($"No descriptor message from '{Address}' within {timeout.TotalMilliseconds} ms.");
+                    continue;
+                }
+                if (n == -Errno.EMSGSIZE)
+                    throw new InvalidDataException($"Descriptor message from '{Address}' is larger than {MaxMessage} bytes or carries more than {Native.MaxPassedDescriptors} descriptors; discarded.");
+                NativeCallException.ThrowIfError(n, "recvmsg", Address);
+                return Own(new ReadOnlySpan<byte>(message, n), fds, count, expectedKind, expectedCount);
             }
-            if (n == -Errno.EMSGSIZE)
-                throw new InvalidDataException($"Descriptor message from '{Address}' is larger than {MaxMessage} bytes or carries more than {Native.MaxPassedDescriptors} descriptors; discarded.");
-            NativeCallException.ThrowIfError(n, "recvmsg", Address);
-            var owned = new FileDescriptor[count];
-            for (int i = 0; i < count; i++)
-                owned[i] = new FileDescriptor(fds[i]);
-            try
-            {
-                if (n == 0)
-                    throw new EndOfStreamException($"Peer '{Address}' closed the descriptor channel.");
-                var header = Validate(new ReadOnlySpan<byte>(message, n), expectedKind, expectedCount, count);
-                return new Received(owned[0], count > 1 ? owned[1] : null, header.DeviceAddress, header.Size, header.Name);
-            }
-            catch
-            {
-                foreach (var fd in owned)
-                    fd.Dispose();
-                throw;
-            }
+        }
+        finally
+        {
+            if (socketRef)
+                _socket.DangerousRelease();
+        }
+    }
+
+    /// <summary>Takes ownership of the <paramref name="count"/> received descriptors and validates the message; closes them if it is bad.</summary>
+    private Received Own(ReadOnlySpan<byte> message, int* fds, int count, uint expectedKind, int expectedCount)
+    {
+        var owned = new FileDescriptor[count];
+        for (int i = 0; i < count; i++)
+            owned[i] = new FileDescriptor(fds[i]);
+        try
+        {
+            if (message.Length == 0)
+                throw new EndOfStreamException($"Peer '{Address}' closed the descriptor channel.");
+            var header = Validate(message, expectedKind, expectedCount, count);
+            return new Received(owned[0], count > 1 ? owned[1] : null, header.DeviceAddress, header.Size, header.Name);
+        }
+        catch
+        {
+            foreach (var fd in owned)
+                fd.Dispose();
+            throw;
         }
     }
 
@@ -242,6 +266,13 @@ public sealed unsafe class DescriptorPassing : IDisposable
         if (nameLength > message.Length - HeaderSize)
             throw new InvalidDataException($"Descriptor message from '{Address}': name length is {nameLength}, but only {message.Length - HeaderSize} bytes follow the header.");
         return (deviceAddress, size, Encoding.UTF8.GetString(message.Slice(HeaderSize, nameLength)));
+    }
+
+    /// <summary>Adds a reference to the socket (release it after the native calls); <see cref="ObjectDisposedException"/> once disposed.</summary>
+    private void HoldSocket(ref bool added)
+    {
+        ObjectDisposedException.ThrowIf(_socket.IsClosed, this);
+        _socket.DangerousAddRef(ref added); // throws ObjectDisposedException too if a Dispose got in after the check
     }
 
     /// <summary>Closes the connection; the peer sees end of stream.</summary>

@@ -33,7 +33,7 @@ public sealed unsafe class UnixSocketDoorbell : FileDescriptorDoorbell
     /// <summary>The socket path (or '@'-prefixed abstract name).</summary>
     public string Path { get; }
 
-    /// <summary>True for the listening end (which removes the socket file on dispose).</summary>
+    /// <summary>True for the end that listened (and accepted this one peer).</summary>
     public bool IsServer { get; }
 
     /// <summary>True once the peer has closed its end (seen by a wait or drain).</summary>
@@ -51,7 +51,7 @@ public sealed unsafe class UnixSocketDoorbell : FileDescriptorDoorbell
 
     /// <summary>
     /// Listens on <paramref name="path"/> and accepts exactly one peer (then stops listening).
-    /// The socket file is removed on dispose, or at once if no peer connects in time.
+    /// The socket file is removed as soon as the accept ends, whether a peer connected or not.
     /// </summary>
     public static UnixSocketDoorbell Accept(string path, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
@@ -67,10 +67,12 @@ public sealed unsafe class UnixSocketDoorbell : FileDescriptorDoorbell
                 {
                     socket = UnixSockets.Accept(listener, path, deadline, waiter, cancellationToken);
                 }
-                catch
+                finally
                 {
+                    // Now, while our listener still holds the path (a newer one would have found it live and
+                    // refused), not at Dispose: by then the path may be a newer listener's, whose file this
+                    // would delete. One peer only, so nobody needs the file after the accept.
                     RemoveSocketFile(path, isAbstract);
-                    throw;
                 }
             }
             return Wrap(socket, path, isServer: true);
@@ -91,8 +93,6 @@ public sealed unsafe class UnixSocketDoorbell : FileDescriptorDoorbell
         catch
         {
             socket.Dispose();
-            if (isServer)
-                RemoveSocketFile(path, path.StartsWith('@'));
             throw;
         }
     }
@@ -152,8 +152,6 @@ public sealed unsafe class UnixSocketDoorbell : FileDescriptorDoorbell
     private protected override void DisposeCore()
     {
         _socket.Dispose();
-        if (IsServer)
-            RemoveSocketFile(Path, Path.StartsWith('@'));
     }
 
     private static void RemoveSocketFile(string path, bool isAbstract)

@@ -29,12 +29,12 @@ internal static class UnixSockets
         return (name, isAbstract);
     }
 
-    /// <summary>Binds and listens. A stale socket file left by a dead server is replaced; a live one is not.</summary>
+    /// <summary>Binds and listens. A stale socket file (no socket bound to it is open) is replaced; a live one is not.</summary>
     internal static FileDescriptor Listen(string address, int type)
     {
         var (name, isAbstract) = Parse(address, nameof(address));
         int r = Native.UnixListen(name, isAbstract ? 1 : 0, type, out int fd);
-        if (r == -Errno.EADDRINUSE && !isAbstract && IsStaleSocketFile(name, type))
+        if (r == -Errno.EADDRINUSE && !isAbstract && IsStaleSocketFile(name))
         {
             File.Delete(name);
             r = Native.UnixListen(name, 0, type, out fd);
@@ -45,17 +45,66 @@ internal static class UnixSockets
         return new FileDescriptor(fd);
     }
 
-    private static bool IsStaleSocketFile(string path, int type)
+    private static bool IsStaleSocketFile(string path) => Native.IsSocket(path) == 1 && !HasBoundSocket(path);
+
+    /// <summary>
+    /// True when a socket bound to <paramref name="path"/> is still open and not a connection (a listener, one bound
+    /// and about to listen, a datagram socket): the file is then live. Read from /proc/net/unix rather than probed
+    /// with connect(): a probe that connects to a live one-shot server becomes its only peer and ruins its session.
+    /// </summary>
+    /// <remarks>
+    /// The kernel lists the path as the binder passed it, so a relative one matches by file name (a possibly live
+    /// file is never removed); a socket bound in another network namespace is not listed at all.
+    /// When /proc/net/unix cannot be read the file counts as live, for the same reason.
+    /// </remarks>
+    private static bool HasBoundSocket(string path)
     {
-        if (Native.IsSocket(path) != 1)
-            return false;
-        int r = Native.UnixConnect(path, 0, type, out int probe);
-        if (r == 0)
+        string full = Path.GetFullPath(path);
+        string fileName = Path.GetFileName(full);
+        try
         {
-            Native.Close(probe);
+            foreach (string line in File.ReadLines("/proc/net/unix").Skip(1))
+            {
+                // Num RefCount Protocol Flags Type St Inode Path: St 01 is SS_UNCONNECTED (listening sockets too);
+                // an accepted connection (03) of a listener that is gone keeps the path but takes no connections.
+                if (!TrySplitProcNetUnix(line, out string state, out string bound) || state != "01" || bound.StartsWith('@'))
+                    continue;
+                bool same = bound.StartsWith('/')
+                    ? Path.GetFullPath(bound) == full
+                    : Path.GetFileName(bound) == fileName;
+                if (same)
+                    return true;
+            }
             return false;
         }
-        return r == -Errno.ECONNREFUSED;
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return true;
+        }
+    }
+
+    /// <summary>Field 6 (St) and the path of a /proc/net/unix line; false for an unbound socket.</summary>
+    private static bool TrySplitProcNetUnix(string line, out string state, out string path)
+    {
+        state = path = "";
+        int i = 0;
+        for (int field = 0; field < 7; field++)
+        {
+            while (i < line.Length && line[i] == ' ')
+                i++;
+            int start = i;
+            while (i < line.Length && line[i] != ' ')
+                i++;
+            if (start == i)
+                return false;
+            if (field == 5)
+                state = line[start..i];
+        }
+        // One space separates the inode from the path, which may itself contain spaces.
+        if (i + 1 >= line.Length)
+            return false;
+        path = line[(i + 1)..];
+        return true;
     }
 
     /// <summary>
@@ -85,16 +134,28 @@ internal static class UnixSockets
     /// <summary>Accepts one connection before the deadline, or throws <see cref="TimeoutException"/> naming the address.</summary>
     internal static FileDescriptor Accept(FileDescriptor listener, string address, Deadline deadline, DescriptorWaiter waiter, CancellationToken cancellationToken)
     {
-        while (true)
+        // Held from the wait through accept(): a listener disposed in between must not have its number reused
+        // by another socket, which accept() would then take a connection from.
+        bool added = false;
+        try
         {
-            if (!waiter.WaitReady(listener, forWrite: false, deadline, cancellationToken))
-                throw new TimeoutException($"No peer connected to Unix socket '{address}' before the timeout.");
-            int r = Native.UnixAccept(listener.Value, out int fd);
-            if (r == 0)
-                return new FileDescriptor(fd);
-            // EAGAIN: the connection went away between poll and accept; ECONNABORTED likewise.
-            if (r != -Errno.EAGAIN && r != -Errno.ECONNABORTED)
-                NativeCallException.Throw("accept", address, -r);
+            listener.DangerousAddRef(ref added);
+            while (true)
+            {
+                if (!waiter.WaitReady(listener, forWrite: false, deadline, cancellationToken))
+                    throw new TimeoutException($"No peer connected to Unix socket '{address}' before the timeout.");
+                int r = Native.UnixAccept(listener.Value, out int fd);
+                if (r == 0)
+                    return new FileDescriptor(fd);
+                // EAGAIN: the connection went away between poll and accept; ECONNABORTED likewise.
+                if (r != -Errno.EAGAIN && r != -Errno.ECONNABORTED)
+                    NativeCallException.Throw("accept", address, -r);
+            }
+        }
+        finally
+        {
+            if (added)
+                listener.DangerousRelease();
         }
     }
 }

@@ -78,7 +78,8 @@ public sealed class VhostUserRpmsgServer : IDisposable
     public void Dispose()
     {
         _waiter.Dispose();
-        _listener.Dispose();
+        // The file goes while our listener still holds the path: once it is closed, a newer listener may
+        // replace the (then stale) file, and deleting after that would delete the newer one's.
         if (!SocketPath.StartsWith('@'))
         {
             try
@@ -90,5 +91,6 @@ public sealed class VhostUserRpmsgServer : IDisposable
                 // Someone else's now, or gone: nothing to clean.
             }
         }
+        _listener.Dispose();
     }
 }

@@ -87,23 +87,111 @@ public sealed class UnixSocketDoorbellTests : DescriptorDoorbellContractTests
     }
 
     [Fact]
-    public void Accept_FilePath_RemovesSocketFileOnDispose()
+    public void Accept_FilePath_RemovesSocketFileOnceItHasAcceptedItsPeer()
     {
         string path = NewPath();
         try
         {
             var (client, server) = ConnectedPair(path);
-            client.Dispose();
-            Assert.True(File.Exists(path));
-            Assert.True(server.IsServer);
-            server.Dispose();
-            Assert.False(File.Exists(path));
+            using (client)
+            using (server)
+            {
+                Assert.True(server.IsServer);
+                Assert.False(File.Exists(path), "the one-shot server kept its socket file after its one accept");
+                Assert.True(server.Ring() && client.Wait(Bounded.Limit));
+            }
         }
         finally
         {
             File.Delete(path);
         }
     }
+
+    [Fact]
+    public void Dispose_OldServer_DoesNotDeleteTheSocketFileOfANewListenerOnThePath()
+    {
+        string path = NewPath();
+        try
+        {
+            var pair = ConnectedPair(path);
+            using var firstClient = pair.Client;
+            using var first = pair.Server;
+
+            // A new session on the same path (a restart, the next connection) listens there.
+            using var stop = new CancellationTokenSource();
+            var secondServer = Task.Factory.StartNew(() => UnixSocketDoorbell.Accept(path, Timeout.InfiniteTimeSpan, stop.Token), TaskCreationOptions.LongRunning);
+            AwaitListening(path);
+
+            // The old session ends; the path is the new listener's by now.
+            first.Dispose();
+
+            var thrown = Record.Exception(() => UnixSocketDoorbell.Connect(path, TimeSpan.FromSeconds(1)).Dispose());
+            // A client that connected is queued for the new listener's accept; cancel only when nobody will come.
+            if (thrown is not null)
+                stop.Cancel();
+            var serverOutcome = Record.Exception(() => Bounded.Await(secondServer).Dispose());
+            Assert.True(thrown is null,
+                $"A client could not reach the new listener on '{path}' after the old server was disposed " +
+                $"(socket file exists: {File.Exists(path)}): {thrown?.GetType().Name}: {thrown?.Message}");
+            Assert.Null(serverOutcome);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void Accept_PathOfALiveOneShotListener_ThrowsInUseWithoutTakingThatListenersOnlyAccept()
+    {
+        string path = NewPath();
+        try
+        {
+            var server = Task.Factory.StartNew(() => UnixSocketDoorbell.Accept(path, Bounded.Limit), TaskCreationOptions.LongRunning);
+            AwaitListening(path);
+
+            // A second listener on the same path is refused, ...
+            var refused = Assert.Throws<IOException>(() => UnixSocketDoorbell.Accept(path, TimeSpan.FromSeconds(1)));
+            Assert.Contains(path, refused.Message);
+            Assert.Contains("in use", refused.Message);
+
+            // ... and deciding so must not have connected to the first one: its one peer is the real client.
+            var thrown = Record.Exception(() =>
+            {
+                using var client = UnixSocketDoorbell.Connect(path, TimeSpan.FromSeconds(2));
+                Assert.True(client.Ring());
+            });
+            using var accepted = Bounded.Await(server);
+            bool peerGone = Record.Exception(() => accepted.Wait(TimeSpan.FromMilliseconds(50))) is DoorbellClosedException;
+            Assert.True(thrown is null && !peerGone,
+                $"The first server accepted the second listener's liveness probe as its one peer (peer closed: {peerGone}); " +
+                $"the real client got {thrown?.GetType().Name}: {thrown?.Message}");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    /// <summary>Waits until /proc/net/unix lists a listening socket bound to <paramref name="path"/>.</summary>
+    private static void AwaitListening(string path)
+    {
+        var spin = new SpinWait();
+        var deadline = Deadline.Within(Bounded.Limit);
+        while (!IsListening(path))
+        {
+            Assert.False(deadline.IsExpired, $"no listener appeared on '{path}'");
+            spin.SpinOnce();
+        }
+    }
+
+    private static bool IsListening(string path) =>
+        File.ReadLines("/proc/net/unix").Skip(1).Any(line =>
+        {
+            var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            // Num RefCount Protocol Flags Type St Inode Path; Flags 00010000 = __SO_ACCEPTCON (listening)
+            return f.Length >= 8 && f[7] == path && f[3] == "00010000";
+        });
 
     [Fact]
     public void Accept_NoPeerBeforeTimeout_ThrowsTimeoutAndRemovesFile()
