@@ -36,6 +36,9 @@ public sealed partial class RpmsgEndpoint
 
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ThrowDestroyed() =>
-        throw new ObjectDisposedException($"rpmsg endpoint 0x{Address:X}", $"endpoint 0x{Address:X} on '{Device.Name}' was destroyed");
+    private void ThrowDestroyed() => throw DestroyedError();
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ObjectDisposedException DestroyedError() =>
+        new($"rpmsg endpoint 0x{Address:X}", $"endpoint 0x{Address:X} on '{Device.Name}' was destroyed");
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using VirtioRpmsg.Memory;
 
 namespace VirtioRpmsg.Rpmsg;
@@ -74,15 +75,21 @@ public ref struct RpmsgTxBuffer
         ? (_lease.IsActive ? staging.AsSpan(0, _capacity) : throw new ObjectDisposedException(nameof(RpmsgTxBuffer), "The tx buffer was already sent or disposed."))
         : _lease.GetSpan(_offset + RpmsgHeader.Size, _capacity);
 
-    /// <summary>Sends the first <paramref name="length"/> bytes to the endpoint's remote address.</summary>
+    /// <summary>
+    /// Sends the first <paramref name="length"/> bytes to the endpoint's remote address. A negative
+    /// <paramref name="length"/> throws <see cref="ArgumentOutOfRangeException"/>, one above <see cref="Capacity"/>
+    /// <see cref="RpmsgPayloadTooLargeException"/>, a destroyed endpoint <see cref="ObjectDisposedException"/>; the
+    /// buffer is still held then (dispose it).
+    /// </summary>
     public void Send(int length) => SendTo(Endpoint.RemoteAddressOrThrow(), length);
 
-    /// <summary>Sends the first <paramref name="length"/> bytes to <paramref name="destination"/>.</summary>
+    /// <summary>Sends the first <paramref name="length"/> bytes to <paramref name="destination"/>; refusals as for <see cref="Send"/>.</summary>
     public void SendTo(uint destination, int length)
     {
         var endpoint = Endpoint;
         if ((uint)length > (uint)_capacity)
-            throw new RpmsgPayloadTooLargeException(length, _capacity);
+            ThrowBadLength(length, _capacity);
+        endpoint.ThrowIfDestroyed(); // its address may already be another endpoint's: the buffer stays held (Dispose gives it back)
         Span<byte> header = stackalloc byte[RpmsgHeader.Size];
         new RpmsgHeader(endpoint.Address, destination, 0, (ushort)length, 0).Write(header);
         _lease.WriteBytes(_offset, header);
@@ -93,6 +100,16 @@ public ref struct RpmsgTxBuffer
         _done = true;
         endpoint.Device.ZeroCopy.Exit();
         endpoint.Device.Tx.Submit(_id, RpmsgHeader.Size + length);
+    }
+
+    // Out of line: the wording would otherwise be built in every send's frame. A negative length is a bad argument, not a payload too large.
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowBadLength(int length, int capacity)
+    {
+        if (length < 0)
+            throw new ArgumentOutOfRangeException(nameof(length), length, $"length {length} is negative; send 0 to {capacity} bytes of the tx buffer");
+        throw new RpmsgPayloadTooLargeException(length, capacity);
     }
 
     private readonly RpmsgEndpoint Endpoint
