@@ -286,8 +286,14 @@ public sealed partial class RpmsgEndpoint : IDisposable
     /// <summary>Destroys the endpoint (and announces its removal if it was announced).</summary>
     public void Dispose() => Device.DestroyEndpoint(this);
 
-    /// <summary>Throws <see cref="ObjectDisposedException"/> once destroyed (one volatile read).</summary>
-    internal void ThrowIfDestroyed()
+    /// <summary>Refuses a send once destroyed (one volatile read): <see cref="SendRefusal"/>.</summary>
+    internal void ThrowIfCannotSend()
+    {
+        if (IsDestroyed)
+            throw SendRefusal();
+    }
+
+    private void ThrowIfDestroyed()
     {
         if (IsDestroyed)
             ThrowDestroyed();

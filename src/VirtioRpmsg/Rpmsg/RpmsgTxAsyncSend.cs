@@ -77,7 +77,7 @@ internal sealed class RpmsgTxAsyncSend : IValueTaskSource, IThreadPoolWorkItem, 
                     Finish(new OperationCanceledException(_token));
                     return;
                 }
-                _owner?.ThrowIfDestroyed(); // before each re-try: a destroyed endpoint's address may be another's now
+                _owner?.ThrowIfCannotSend(); // before each re-try: a destroyed endpoint's address may be another's now
                 if (_tx.MayTake(_callback) && _tx.TrySend(_source, _destination, _payload.Span, _tx.TurnFor(_callback)))
                 {
                     Finish(null);

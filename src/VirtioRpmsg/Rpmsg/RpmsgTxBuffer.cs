@@ -78,8 +78,9 @@ public ref struct RpmsgTxBuffer
     /// <summary>
     /// Sends the first <paramref name="length"/> bytes to the endpoint's remote address. A negative
     /// <paramref name="length"/> throws <see cref="ArgumentOutOfRangeException"/>, one above <see cref="Capacity"/>
-    /// <see cref="RpmsgPayloadTooLargeException"/>, a destroyed endpoint <see cref="ObjectDisposedException"/>; the
-    /// buffer is still held then (dispose it).
+    /// <see cref="RpmsgPayloadTooLargeException"/> (the buffer is still held: dispose it); a destroyed endpoint gives the
+    /// buffer back and throws <see cref="ObjectDisposedException"/> (<see cref="RpmsgDeviceUnavailableException"/> when
+    /// the device stopped or broke).
     /// </summary>
     public void Send(int length) => SendTo(Endpoint.RemoteAddressOrThrow(), length);
 
@@ -89,7 +90,13 @@ public ref struct RpmsgTxBuffer
         var endpoint = Endpoint;
         if ((uint)length > (uint)_capacity)
             ThrowBadLength(length, _capacity);
-        endpoint.ThrowIfDestroyed(); // its address may already be another endpoint's: the buffer stays held (Dispose gives it back)
+        if (endpoint.IsDestroyed)
+        {
+            // Its address may already be another endpoint's. The buffer goes back (and the lease ends), as a send
+            // refused by a stopped device gives it back.
+            Dispose();
+            throw endpoint.SendRefusal();
+        }
         Span<byte> header = stackalloc byte[RpmsgHeader.Size];
         new RpmsgHeader(endpoint.Address, destination, 0, (ushort)length, 0).Write(header);
         _lease.WriteBytes(_offset, header);

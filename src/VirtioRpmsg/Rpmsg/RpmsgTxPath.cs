@@ -98,7 +98,7 @@ internal sealed partial class RpmsgTxPath
             while (true)
             {
                 long signal = _signal.Generation;
-                owner?.ThrowIfDestroyed(); // before each re-try: a destroyed endpoint's address may be another's now
+                owner?.ThrowIfCannotSend(); // before each re-try: a destroyed endpoint's address may be another's now
                 if (MayTake(callback) && TrySend(source, destination, payload, TurnFor(callback)))
                     return;
                 Wait(signal, deadline, cancellationToken);
@@ -200,7 +200,7 @@ internal sealed partial class RpmsgTxPath
             while (true)
             {
                 long signal = _signal.Generation;
-                owner?.ThrowIfDestroyed();
+                owner?.ThrowIfCannotSend();
                 if (MayTake(callback) && TryAcquire(out buffer, TurnFor(callback)))
                     return buffer;
                 Wait(signal, deadline, cancellationToken);
