@@ -84,6 +84,9 @@ public sealed partial class RpmsgEndpoint
         if (Interlocked.Exchange(ref _destroyed, 1) != 0)
             return false;
         WakeWaiters(); // queue readers drain what is queued, then see the destroyed state
+        // Senders waiting for a tx buffer re-check their endpoint (RpmsgTxPath): this one's end now, not at their timeout.
+        if (Device.Tx.Waiters > 0)
+            Device.Tx.Signal();
         return true;
     }
 

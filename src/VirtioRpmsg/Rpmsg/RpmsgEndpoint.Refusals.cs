@@ -36,6 +36,17 @@ public sealed partial class RpmsgEndpoint
 
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ThrowDestroyed() =>
-        throw new ObjectDisposedException($"rpmsg endpoint 0x{Address:X}", $"endpoint 0x{Address:X} on '{Device.Name}' was destroyed");
+    private void ThrowDestroyed() => throw DestroyedError();
+
+    /// <summary>
+    /// Why a destroyed endpoint may not send: the device stopped or broke (which destroys every endpoint; checked first,
+    /// so a sender gets the documented <see cref="RpmsgDeviceUnavailableException"/>, as a receiver does), or the endpoint was disposed.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal Exception SendRefusal() =>
+        Device.State is RpmsgDeviceState.Broken or RpmsgDeviceState.Stopped ? Device.Unavailable(Device.State) : DestroyedError();
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ObjectDisposedException DestroyedError() =>
+        new($"rpmsg endpoint 0x{Address:X}", $"endpoint 0x{Address:X} on '{Device.Name}' was destroyed");
 }

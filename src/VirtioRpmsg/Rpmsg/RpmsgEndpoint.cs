@@ -62,94 +62,6 @@ public sealed partial class RpmsgEndpoint : IDisposable
 
     internal bool IsZeroCopy => _zeroCopyHandler is not null;
 
-    // ---- send family -------------------------------------------------------------------------
-
-    /// <summary>Sends to <see cref="RemoteAddress"/>, waiting up to the device's send timeout for a buffer (and for the remote address).</summary>
-    public void Send(ReadOnlySpan<byte> payload, CancellationToken cancellationToken = default) =>
-        Send(payload, Device.Options.SendTimeout, cancellationToken);
-
-    /// <summary>Sends to <see cref="RemoteAddress"/>, waiting up to <paramref name="timeout"/>.</summary>
-    public void Send(ReadOnlySpan<byte> payload, TimeSpan timeout, CancellationToken cancellationToken = default)
-    {
-        uint destination = RemoteAddress;
-        if (destination != RpmsgAddress.Any)
-        {
-            Device.Tx.Send(Address, destination, payload, timeout, cancellationToken);
-            return;
-        }
-        var deadline = Deadline.Within(timeout);
-        destination = WaitForRemoteAddress(deadline, cancellationToken);
-        Device.Tx.Send(Address, destination, payload, deadline.Remaining, cancellationToken);
-    }
-
-    /// <summary>Sends to <paramref name="destination"/> (Linux rpmsg_sendto).</summary>
-    public void SendTo(uint destination, ReadOnlySpan<byte> payload, CancellationToken cancellationToken = default) =>
-        Device.Tx.Send(Address, destination, payload, Device.Options.SendTimeout, cancellationToken);
-
-    /// <summary>Sends to <paramref name="destination"/>, waiting up to <paramref name="timeout"/>.</summary>
-    public void SendTo(uint destination, ReadOnlySpan<byte> payload, TimeSpan timeout, CancellationToken cancellationToken = default) =>
-        Device.Tx.Send(Address, destination, payload, timeout, cancellationToken);
-
-    /// <summary>Sends with an explicit source and destination (Linux rpmsg_send_offchannel).</summary>
-    public void SendOffChannel(uint source, uint destination, ReadOnlySpan<byte> payload, CancellationToken cancellationToken = default) =>
-        Device.Tx.Send(source, destination, payload, Device.Options.SendTimeout, cancellationToken);
-
-    /// <summary>Sends with an explicit source and destination, waiting up to <paramref name="timeout"/>.</summary>
-    public void SendOffChannel(uint source, uint destination, ReadOnlySpan<byte> payload, TimeSpan timeout, CancellationToken cancellationToken = default) =>
-        Device.Tx.Send(source, destination, payload, timeout, cancellationToken);
-
-    /// <summary>Sends if a buffer is free and the remote address is known; false at once otherwise (rpmsg_trysend).</summary>
-    public bool TrySend(ReadOnlySpan<byte> payload)
-    {
-        uint destination = RemoteAddress;
-        return destination != RpmsgAddress.Any && Device.Tx.TrySend(Address, destination, payload);
-    }
-
-    /// <summary>Sends to <paramref name="destination"/> if a buffer is free; false at once otherwise.</summary>
-    public bool TrySendTo(uint destination, ReadOnlySpan<byte> payload) => Device.Tx.TrySend(Address, destination, payload);
-
-    /// <summary>Off-channel send if a buffer is free; false at once otherwise.</summary>
-    public bool TrySendOffChannel(uint source, uint destination, ReadOnlySpan<byte> payload) => Device.Tx.TrySend(source, destination, payload);
-
-    /// <summary>Sends to <see cref="RemoteAddress"/> asynchronously, within the device's send timeout.</summary>
-    public ValueTask SendAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
-        RemoteAddress is var known && known != RpmsgAddress.Any
-            ? Device.Tx.SendAsync(Address, known, payload, Device.Options.SendTimeout, cancellationToken)
-            : SendOnceRemoteKnownAsync(payload, Deadline.Within(Device.Options.SendTimeout), cancellationToken);
-
-    // An async method only while the address is unknown: a debug build allocates an async method's state machine per call.
-    private async ValueTask SendOnceRemoteKnownAsync(ReadOnlyMemory<byte> payload, Deadline deadline, CancellationToken cancellationToken) =>
-        await Device.Tx.SendAsync(Address, await WaitForRemoteAddressAsync(deadline, cancellationToken).ConfigureAwait(false), payload, deadline.Remaining, cancellationToken).ConfigureAwait(false);
-
-    /// <summary>Sends to <paramref name="destination"/> asynchronously.</summary>
-    public ValueTask SendToAsync(uint destination, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
-        Device.Tx.SendAsync(Address, destination, payload, Device.Options.SendTimeout, cancellationToken);
-
-    /// <summary>Off-channel send, asynchronously.</summary>
-    public ValueTask SendOffChannelAsync(uint source, uint destination, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
-        Device.Tx.SendAsync(source, destination, payload, Device.Options.SendTimeout, cancellationToken);
-
-    // ---- zero-copy send ------------------------------------------------------------------------
-
-    /// <summary>Takes a tx buffer to fill in place; false at once when none is free.</summary>
-    public bool TryGetTxBuffer(out RpmsgTxBuffer buffer)
-    {
-        if (!Device.Tx.TryAcquire(out var raw))
-        {
-            buffer = default;
-            return false;
-        }
-        buffer = new RpmsgTxBuffer(this, raw);
-        return true;
-    }
-
-    /// <summary>Takes a tx buffer, waiting up to <paramref name="timeout"/> for one.</summary>
-    public RpmsgTxBuffer GetTxBuffer(TimeSpan timeout, CancellationToken cancellationToken = default)
-    {
-        var raw = Device.Tx.Acquire(timeout, cancellationToken);
-        return new RpmsgTxBuffer(this, raw);
-    }
-
     // ---- queue-style receive -------------------------------------------------------------------
 
     /// <summary>
@@ -373,6 +285,13 @@ public sealed partial class RpmsgEndpoint : IDisposable
 
     /// <summary>Destroys the endpoint (and announces its removal if it was announced).</summary>
     public void Dispose() => Device.DestroyEndpoint(this);
+
+    /// <summary>Refuses a send once destroyed (one volatile read): <see cref="SendRefusal"/>.</summary>
+    internal void ThrowIfCannotSend()
+    {
+        if (IsDestroyed)
+            throw SendRefusal();
+    }
 
     private void ThrowIfDestroyed()
     {

@@ -7,7 +7,8 @@ namespace VirtioRpmsg.Rpmsg;
 /// asynchronous receive allocates nothing per message, in any build. The writer that finds it listed copies the
 /// next message straight into its destination (under the queue's lock) and completes it with the result, so the
 /// continuation needs no second look at the queue. Whoever unlists it (writer, close or cancellation, under the
-/// queue's lock) completes it; the reader's <see cref="GetResult"/> returns it to the pool.
+/// queue's lock) completes it; the reader's first <see cref="GetResult"/> returns it to the pool (only that one:
+/// <see cref="RpmsgPooledWait"/>).
 /// </summary>
 internal sealed class RpmsgQueueWaiter : IValueTaskSource<RpmsgReceiveResult>, IThreadPoolWorkItem, IRpmsgListedWaiter<RpmsgQueueWaiter>
 {
@@ -19,6 +20,7 @@ internal sealed class RpmsgQueueWaiter : IValueTaskSource<RpmsgReceiveResult>, I
     private ManualResetValueTaskSourceCore<RpmsgReceiveResult> _core;
     private CancellationTokenRegistration _registration;
     private CancellationToken _token;
+    private RpmsgPooledWait _wait;
 
     internal RpmsgQueueWaiter(RpmsgEndpointQueue queue) => _queue = queue;
 
@@ -43,6 +45,7 @@ internal sealed class RpmsgQueueWaiter : IValueTaskSource<RpmsgReceiveResult>, I
     internal void Arm(Memory<byte> destination, Func<Exception> closed, CancellationToken token)
     {
         _core.Reset();
+        _wait.Arm(_core.Version);
         Destination = destination;
         Closed = closed;
         _token = token;
@@ -92,6 +95,8 @@ internal sealed class RpmsgQueueWaiter : IValueTaskSource<RpmsgReceiveResult>, I
     /// <inheritdoc />
     public RpmsgReceiveResult GetResult(short token)
     {
+        // A stale or repeated call throws here, before the finally could pool this waiter a second time.
+        _wait.End(token, _core.GetStatus(token), "RpmsgEndpoint.ReceiveAsync");
         try
         {
             return _core.GetResult(token);

@@ -4,9 +4,18 @@ namespace VirtioRpmsg.Rpmsg;
 /// A queue-style endpoint as a byte <see cref="Stream"/> (like Linux's rpmsg char device): each
 /// write is sent as one or more messages of at most <see cref="RpmsgEndpoint.MaxPayload"/> bytes to
 /// the endpoint's remote address (or <paramref name="destination"/>); reads return message bytes in
-/// order, a message larger than the read buffer continuing on the next read.
+/// order, a message larger than the read buffer continuing on the next read. A zero-length message
+/// carries no bytes: a read skips it and waits for the next (a read returning 0 would mean end of
+/// stream to every Stream consumer, <see cref="Stream.CopyToAsync(Stream)"/> included).
+/// <para>
+/// One read at a time, as for any Stream: a read started while another waits throws
+/// <see cref="InvalidOperationException"/>. Dispose ends a read waiting for a message with
+/// <see cref="ObjectDisposedException"/> (as a read pending on a disposed socket's NetworkStream does) and every
+/// later read and write throws it; <see cref="CanRead"/> and <see cref="CanWrite"/> turn false. The endpoint is
+/// not disposed (as <see cref="RpmsgDuplexPipe"/> leaves it): messages still queued stay for its next reader.
+/// </para>
 /// </summary>
-public sealed class RpmsgStream(RpmsgEndpoint endpoint, uint destination = RpmsgAddress.Any) : Stream
+public sealed partial class RpmsgStream(RpmsgEndpoint endpoint, uint destination = RpmsgAddress.Any) : Stream
 {
     private readonly byte[] _pending = new byte[endpoint.MaxPayload];
     private int _pendingStart;
@@ -17,10 +26,10 @@ public sealed class RpmsgStream(RpmsgEndpoint endpoint, uint destination = Rpmsg
     /// <summary>The endpoint underneath.</summary>
     public RpmsgEndpoint Endpoint { get; } = endpoint;
 
-    /// <summary>Always true.</summary>
-    public override bool CanRead => true;
-    /// <summary>Always true.</summary>
-    public override bool CanWrite => true;
+    /// <summary>True until the stream is disposed.</summary>
+    public override bool CanRead => !IsDisposed;
+    /// <summary>True until the stream is disposed.</summary>
+    public override bool CanWrite => !IsDisposed;
     /// <summary>Always false.</summary>
     public override bool CanSeek => false;
     /// <summary>Not supported: throws <see cref="NotSupportedException"/>.</summary>
@@ -31,41 +40,84 @@ public sealed class RpmsgStream(RpmsgEndpoint endpoint, uint destination = Rpmsg
     /// <summary>Reads message bytes; see <see cref="Read(Span{byte})"/>.</summary>
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
-    /// <summary>Returns bytes of the current message, waiting without a time limit for the next one when none is left; never 0 unless <paramref name="buffer"/> is empty.</summary>
+    /// <summary>
+    /// Returns bytes of the current message, waiting without a time limit for the next one when none is left (skipping
+    /// zero-length messages); never 0 unless <paramref name="buffer"/> is empty. Throws <see cref="ObjectDisposedException"/>
+    /// once the stream is disposed, a wait included.
+    /// </summary>
     public override int Read(Span<byte> buffer)
     {
+        ThrowIfDisposed();
         if (buffer.IsEmpty)
             return 0;
         if (_pendingStart == _pendingEnd)
         {
-            var r = Endpoint.Receive(_pending, Timeout.InfiniteTimeSpan);
-            _pendingStart = 0;
-            _pendingEnd = r.Length;
+            BeginRead();
+            try
+            {
+                // A zero-length message is no bytes: receive again, as 0 would end the stream.
+                while (_pendingStart == _pendingEnd)
+                {
+                    var r = Endpoint.Receive(_pending, Timeout.InfiniteTimeSpan, DisposeToken);
+                    _pendingStart = 0;
+                    _pendingEnd = r.Length;
+                }
+            }
+            catch (OperationCanceledException) when (IsDisposed)
+            {
+                throw DisposedError();
+            }
+            finally
+            {
+                EndRead();
+            }
         }
         return TakePending(buffer);
     }
 
-    /// <summary>Like <see cref="Read(Span{byte})"/>, waiting asynchronously; nothing is allocated per read, even one that waits.</summary>
+    /// <summary>
+    /// Like <see cref="Read(Span{byte})"/>, waiting asynchronously; nothing is allocated per read, even one that waits. A
+    /// cancelled <paramref name="cancellationToken"/> cancels the read (its task is Canceled); failures fault it.
+    /// </summary>
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
+        if (IsDisposed || _reading)
+            return ValueTask.FromException<int>(IsDisposed ? DisposedError() : ReadPendingError());
+        if (cancellationToken.IsCancellationRequested)
+            return ValueTask.FromCanceled<int>(cancellationToken);
         if (buffer.IsEmpty)
             return new ValueTask<int>(0);
         if (_pendingStart != _pendingEnd)
             return new ValueTask<int>(TakePending(buffer.Span));
-        var receive = Endpoint.ReceiveAsync(_pending, cancellationToken);
-        if (!receive.IsCompleted)
-            return (_read ??= new RpmsgStreamRead(this)).Start(receive, buffer);
+        BeginRead();
         try
         {
-            return new ValueTask<int>(Received(receive.GetAwaiter().GetResult(), buffer.Span));
+            while (true)
+            {
+                var receive = ReceiveNext(cancellationToken);
+                if (!receive.IsCompleted)
+                    return (_read ??= new RpmsgStreamRead(this)).Start(receive, buffer, cancellationToken); // it ends the read
+                int n = Received(receive.GetAwaiter().GetResult(), buffer.Span);
+                if (n != 0)
+                {
+                    EndRead();
+                    return new ValueTask<int>(n);
+                }
+                // A zero-length message is no bytes: receive again, as 0 would end the stream.
+            }
         }
         catch (Exception e)
         {
-            return ValueTask.FromException<int>(e); // a read's failures fault its task, as an async method's would
+            EndRead();
+            // A read's failures fault its task, as an async method's would; the caller's cancellation cancels it.
+            var failure = ReadFailure(e, cancellationToken);
+            return failure is OperationCanceledException && cancellationToken.IsCancellationRequested
+                ? ValueTask.FromCanceled<int>(cancellationToken)
+                : ValueTask.FromException<int>(failure);
         }
     }
 
-    /// <summary>A message arrived in <c>_pending</c>: returns the first bytes of it.</summary>
+    /// <summary>A message arrived in <c>_pending</c>: returns the first bytes of it (0 for a zero-length message: receive again).</summary>
     internal int Received(RpmsgReceiveResult r, Span<byte> buffer)
     {
         _pendingStart = 0;
@@ -91,6 +143,7 @@ public sealed class RpmsgStream(RpmsgEndpoint endpoint, uint destination = Rpmsg
     /// <summary>Sends <paramref name="buffer"/> as messages of at most <see cref="RpmsgEndpoint.MaxPayload"/> bytes, each a blocking send.</summary>
     public override void Write(ReadOnlySpan<byte> buffer)
     {
+        ThrowIfDisposed();
         int mtu = Endpoint.MaxPayload;
         while (!buffer.IsEmpty)
         {
@@ -106,6 +159,8 @@ public sealed class RpmsgStream(RpmsgEndpoint endpoint, uint destination = Rpmsg
     /// <summary>Like <see cref="Write(ReadOnlySpan{byte})"/>, waiting asynchronously for tx buffers; nothing is allocated per write, even one that waits.</summary>
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
+        if (IsDisposed)
+            return ValueTask.FromException(DisposedError());
         while (!buffer.IsEmpty)
         {
             var send = SendChunk(ref buffer, cancellationToken);

@@ -5,9 +5,11 @@ namespace VirtioRpmsg.Rpmsg;
 
 /// <summary>
 /// The <see cref="RpmsgStream.ReadAsync(Memory{byte}, CancellationToken)"/> that waits for a message: kept by the
-/// stream and reused (a Stream allows one read at a time), with a continuation made once, so a read that waits
-/// allocates nothing, in any build (a debug build allocates every async method's state machine per call). The
-/// receive completes on the thread pool, where this copies the message out and completes the read inline.
+/// stream and reused (a Stream allows one read at a time; the stream refuses a second), with a continuation made once,
+/// so a read that waits allocates nothing, in any build (a debug build allocates every async method's state machine
+/// per call). The receive completes on the thread pool, where this copies the message out and completes the read
+/// inline; a zero-length message starts the next receive instead (0 would end the stream). Not pooled: a repeated
+/// <see cref="GetResult"/> returns nothing to any pool, and a stale token is refused by the core.
 /// </summary>
 internal sealed class RpmsgStreamRead : IValueTaskSource<int>
 {
@@ -16,6 +18,7 @@ internal sealed class RpmsgStreamRead : IValueTaskSource<int>
     private ManualResetValueTaskSourceCore<int> _core;
     private ConfiguredValueTaskAwaitable<RpmsgReceiveResult>.ConfiguredValueTaskAwaiter _receive;
     private Memory<byte> _destination;
+    private CancellationToken _caller;
 
     internal RpmsgStreamRead(RpmsgStream stream)
     {
@@ -23,28 +26,56 @@ internal sealed class RpmsgStreamRead : IValueTaskSource<int>
         _onReceived = OnReceived;
     }
 
-    internal ValueTask<int> Start(ValueTask<RpmsgReceiveResult> receive, Memory<byte> destination)
+    internal ValueTask<int> Start(ValueTask<RpmsgReceiveResult> receive, Memory<byte> destination, CancellationToken caller)
     {
         _core.Reset();
         _destination = destination;
-        _receive = receive.ConfigureAwait(false).GetAwaiter();
+        _caller = caller;
         short version = _core.Version;
-        _receive.UnsafeOnCompleted(_onReceived);
+        Await(receive);
         return new ValueTask<int>(this, version);
+    }
+
+    private void Await(ValueTask<RpmsgReceiveResult> receive)
+    {
+        _receive = receive.ConfigureAwait(false).GetAwaiter();
+        _receive.UnsafeOnCompleted(_onReceived);
     }
 
     private void OnReceived()
     {
-        var destination = _destination;
-        _destination = default;
+        int n;
         try
         {
-            _core.SetResult(_stream.Received(_receive.GetResult(), destination.Span));
+            while ((n = _stream.Received(_receive.GetResult(), _destination.Span)) == 0)
+            {
+                // A zero-length message is no bytes: receive the next, as a result of 0 would end the stream.
+                var next = _stream.ReceiveNext(_caller);
+                if (!next.IsCompleted)
+                {
+                    Await(next);
+                    return;
+                }
+                _receive = next.ConfigureAwait(false).GetAwaiter();
+            }
         }
         catch (Exception e)
         {
-            _core.SetException(e);
+            Finish(0, _stream.ReadFailure(e, _caller));
+            return;
         }
+        Finish(n, null);
+    }
+
+    private void Finish(int n, Exception? error)
+    {
+        _destination = default;
+        _caller = default;
+        _stream.EndRead(); // before the result: its continuation may start the next read
+        if (error is null)
+            _core.SetResult(n);
+        else
+            _core.SetException(error);
     }
 
     public int GetResult(short token) => _core.GetResult(token);

@@ -10,7 +10,7 @@ namespace VirtioRpmsg.Rpmsg;
 /// build allocates every async method's state machine). It re-tries, and when that fails parks itself on the signal;
 /// a signal, its timeout (a timer it keeps and re-arms) or its cancellation queues it to the thread pool to re-try
 /// there (never on the dispatcher). It ends with the send done, the send timeout, the cancellation or the send's
-/// failure; the awaiter's <see cref="GetResult"/> returns it to the pool.
+/// failure; the awaiter's first <see cref="GetResult"/> returns it to the pool (only that one: <see cref="RpmsgPooledWait"/>).
 /// </summary>
 internal sealed class RpmsgTxAsyncSend : IValueTaskSource, IThreadPoolWorkItem, IRpmsgListedWaiter<RpmsgTxAsyncSend>
 {
@@ -27,6 +27,8 @@ internal sealed class RpmsgTxAsyncSend : IValueTaskSource, IThreadPoolWorkItem, 
     private bool _callback;
     private CancellationToken _token;
     private CancellationTokenRegistration _registration;
+    private RpmsgPooledWait _wait;
+    private RpmsgEndpoint? _owner; // a send from an endpoint ends when it is destroyed
 
     internal RpmsgTxAsyncSend(RpmsgTxPath tx, RpmsgTxSignal signal)
     {
@@ -42,15 +44,17 @@ internal sealed class RpmsgTxAsyncSend : IValueTaskSource, IThreadPoolWorkItem, 
     internal bool IsCancellationRequested => _token.IsCancellationRequested;
 
     /// <summary>Starts the send (the caller already began the wait, <see cref="RpmsgTxPath.BeginWait"/>): re-tries at once, then waits.</summary>
-    internal ValueTask Start(uint source, uint destination, ReadOnlyMemory<byte> payload, Deadline deadline, bool callback, CancellationToken cancellationToken)
+    internal ValueTask Start(uint source, uint destination, ReadOnlyMemory<byte> payload, Deadline deadline, bool callback, CancellationToken cancellationToken, RpmsgEndpoint? owner)
     {
         _core.Reset();
+        _wait.Arm(_core.Version);
         _source = source;
         _destination = destination;
         _payload = payload;
         _deadline = deadline;
         _callback = callback;
         _token = cancellationToken;
+        _owner = owner;
         short version = _core.Version;
         // A token cancelled already runs the callback here: it finds nothing parked, and the first try sees the token.
         if (cancellationToken.CanBeCanceled)
@@ -73,6 +77,7 @@ internal sealed class RpmsgTxAsyncSend : IValueTaskSource, IThreadPoolWorkItem, 
                     Finish(new OperationCanceledException(_token));
                     return;
                 }
+                _owner?.ThrowIfCannotSend(); // before each re-try: a destroyed endpoint's address may be another's now
                 if (_tx.MayTake(_callback) && _tx.TrySend(_source, _destination, _payload.Span, _tx.TurnFor(_callback)))
                 {
                     Finish(null);
@@ -146,6 +151,7 @@ internal sealed class RpmsgTxAsyncSend : IValueTaskSource, IThreadPoolWorkItem, 
         _registration = default;
         _timer?.Change(Timeout.Infinite, Timeout.Infinite);
         _payload = default;
+        _owner = null;
         try
         {
             _tx.EndWait(_callback);
@@ -163,6 +169,8 @@ internal sealed class RpmsgTxAsyncSend : IValueTaskSource, IThreadPoolWorkItem, 
     /// <inheritdoc />
     public void GetResult(short token)
     {
+        // A stale or repeated call throws here, before the finally could pool this send a second time.
+        _wait.End(token, _core.GetStatus(token), "RpmsgEndpoint.SendAsync");
         try
         {
             _core.GetResult(token);

@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using VirtioRpmsg.Memory;
 
 namespace VirtioRpmsg.Rpmsg;
@@ -74,15 +75,28 @@ public ref struct RpmsgTxBuffer
         ? (_lease.IsActive ? staging.AsSpan(0, _capacity) : throw new ObjectDisposedException(nameof(RpmsgTxBuffer), "The tx buffer was already sent or disposed."))
         : _lease.GetSpan(_offset + RpmsgHeader.Size, _capacity);
 
-    /// <summary>Sends the first <paramref name="length"/> bytes to the endpoint's remote address.</summary>
+    /// <summary>
+    /// Sends the first <paramref name="length"/> bytes to the endpoint's remote address. A negative
+    /// <paramref name="length"/> throws <see cref="ArgumentOutOfRangeException"/>, one above <see cref="Capacity"/>
+    /// <see cref="RpmsgPayloadTooLargeException"/> (the buffer is still held: dispose it); a destroyed endpoint gives the
+    /// buffer back and throws <see cref="ObjectDisposedException"/> (<see cref="RpmsgDeviceUnavailableException"/> when
+    /// the device stopped or broke).
+    /// </summary>
     public void Send(int length) => SendTo(Endpoint.RemoteAddressOrThrow(), length);
 
-    /// <summary>Sends the first <paramref name="length"/> bytes to <paramref name="destination"/>.</summary>
+    /// <summary>Sends the first <paramref name="length"/> bytes to <paramref name="destination"/>; refusals as for <see cref="Send"/>.</summary>
     public void SendTo(uint destination, int length)
     {
         var endpoint = Endpoint;
         if ((uint)length > (uint)_capacity)
-            throw new RpmsgPayloadTooLargeException(length, _capacity);
+            ThrowBadLength(length, _capacity);
+        if (endpoint.IsDestroyed)
+        {
+            // Its address may already be another endpoint's. The buffer goes back (and the lease ends), as a send
+            // refused by a stopped device gives it back.
+            Dispose();
+            throw endpoint.SendRefusal();
+        }
         Span<byte> header = stackalloc byte[RpmsgHeader.Size];
         new RpmsgHeader(endpoint.Address, destination, 0, (ushort)length, 0).Write(header);
         _lease.WriteBytes(_offset, header);
@@ -93,6 +107,16 @@ public ref struct RpmsgTxBuffer
         _done = true;
         endpoint.Device.ZeroCopy.Exit();
         endpoint.Device.Tx.Submit(_id, RpmsgHeader.Size + length);
+    }
+
+    // Out of line: the wording would otherwise be built in every send's frame. A negative length is a bad argument, not a payload too large.
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowBadLength(int length, int capacity)
+    {
+        if (length < 0)
+            throw new ArgumentOutOfRangeException(nameof(length), length, $"length {length} is negative; send 0 to {capacity} bytes of the tx buffer");
+        throw new RpmsgPayloadTooLargeException(length, capacity);
     }
 
     private readonly RpmsgEndpoint Endpoint

@@ -80,15 +80,15 @@ internal sealed partial class RpmsgTxPath
     /// <summary>
     /// Blocking send: waits for a tx buffer up to <paramref name="timeout"/> or cancellation. The timeout starts when the
     /// first try finds no buffer: a send that does not wait never reads the clock (on a KVM guest a read costs about as
-    /// much as the take).
+    /// much as the take). A wait ends, too, when <paramref name="owner"/> is destroyed (its destroy signals the waiters).
     /// </summary>
-    internal void Send(uint source, uint destination, ReadOnlySpan<byte> payload, TimeSpan timeout, CancellationToken cancellationToken)
+    internal void Send(uint source, uint destination, ReadOnlySpan<byte> payload, TimeSpan timeout, CancellationToken cancellationToken, RpmsgEndpoint? owner = null)
     {
         if (!(MayTakeFirst() && TakeChecked() && TrySend(source, destination, payload, FirstTurn())))
-            SendWaiting(source, destination, payload, Deadline.Within(timeout), cancellationToken);
+            SendWaiting(source, destination, payload, Deadline.Within(timeout), cancellationToken, owner);
     }
 
-    private void SendWaiting(uint source, uint destination, ReadOnlySpan<byte> payload, Deadline deadline, CancellationToken cancellationToken)
+    private void SendWaiting(uint source, uint destination, ReadOnlySpan<byte> payload, Deadline deadline, CancellationToken cancellationToken, RpmsgEndpoint? owner)
     {
         bool callback = _device.Rx.IsDispatcherContext;
         MappingLease.ThrowIfHeld("RpmsgDevice.Send");
@@ -98,6 +98,7 @@ internal sealed partial class RpmsgTxPath
             while (true)
             {
                 long signal = _signal.Generation;
+                owner?.ThrowIfCannotSend(); // before each re-try: a destroyed endpoint's address may be another's now
                 if (MayTake(callback) && TrySend(source, destination, payload, TurnFor(callback)))
                     return;
                 Wait(signal, deadline, cancellationToken);
@@ -137,7 +138,7 @@ internal sealed partial class RpmsgTxPath
     private RpmsgTxTurn? FirstTurn() => _turn.ApplicationMustWait && _device.Rx.IsDispatcherContext ? null : _turn;
 
     /// <summary>Async send: like <see cref="Send"/> without blocking a thread (its timeout, too, starts at a failed try).</summary>
-    internal ValueTask SendAsync(uint source, uint destination, ReadOnlyMemory<byte> payload, TimeSpan timeout, CancellationToken cancellationToken)
+    internal ValueTask SendAsync(uint source, uint destination, ReadOnlyMemory<byte> payload, TimeSpan timeout, CancellationToken cancellationToken, RpmsgEndpoint? owner = null)
     {
         if (cancellationToken.IsCancellationRequested)
             return ValueTask.FromCanceled(cancellationToken);
@@ -150,11 +151,11 @@ internal sealed partial class RpmsgTxPath
         {
             return ValueTask.FromException(e); // a send's failures fault its task, as an async method's would
         }
-        return SendAsyncSlow(source, destination, payload, Deadline.Within(timeout), _device.Rx.IsDispatcherContext, cancellationToken);
+        return SendAsyncSlow(source, destination, payload, Deadline.Within(timeout), _device.Rx.IsDispatcherContext, cancellationToken, owner);
     }
 
     // No async method (a debug build allocates its state machine per call): a pooled send object that re-tries.
-    private ValueTask SendAsyncSlow(uint source, uint destination, ReadOnlyMemory<byte> payload, Deadline deadline, bool callback, CancellationToken cancellationToken)
+    private ValueTask SendAsyncSlow(uint source, uint destination, ReadOnlyMemory<byte> payload, Deadline deadline, bool callback, CancellationToken cancellationToken, RpmsgEndpoint? owner)
     {
         try
         {
@@ -164,7 +165,7 @@ internal sealed partial class RpmsgTxPath
         {
             return ValueTask.FromException(e);
         }
-        return _signal.Rent(this).Start(source, destination, payload, deadline, callback, cancellationToken);
+        return _signal.Rent(this).Start(source, destination, payload, deadline, callback, cancellationToken, owner);
     }
 
     /// <summary>Takes a tx buffer for zero-copy send; false at once when none is free.</summary>
@@ -185,8 +186,8 @@ internal sealed partial class RpmsgTxPath
         }
     }
 
-    /// <summary>Takes a tx buffer, waiting up to <paramref name="timeout"/> (from the first try that finds none).</summary>
-    internal RpmsgBufferRef Acquire(TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>Takes a tx buffer, waiting up to <paramref name="timeout"/> (from the first try that finds none) or until <paramref name="owner"/> is destroyed.</summary>
+    internal RpmsgBufferRef Acquire(TimeSpan timeout, CancellationToken cancellationToken, RpmsgEndpoint? owner = null)
     {
         if (MayTakeFirst() && TryAcquire(out var buffer, FirstTurn()))
             return buffer;
@@ -199,6 +200,7 @@ internal sealed partial class RpmsgTxPath
             while (true)
             {
                 long signal = _signal.Generation;
+                owner?.ThrowIfCannotSend();
                 if (MayTake(callback) && TryAcquire(out buffer, TurnFor(callback)))
                     return buffer;
                 Wait(signal, deadline, cancellationToken);

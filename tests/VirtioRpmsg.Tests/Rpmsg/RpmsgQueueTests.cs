@@ -1,5 +1,7 @@
 using VirtioRpmsg.Rpmsg;
 
+using static VirtioRpmsg.Tests.Rpmsg.RpmsgPipeReaderTests;
+
 namespace VirtioRpmsg.Tests.Rpmsg;
 
 /// <summary>Queue-style endpoints (RPMsg-Lite's rpmsg_queue): ReceiveAsync, blocking receive with timeout.</summary>
@@ -119,5 +121,48 @@ public class RpmsgQueueTests
 
         queue.Dispose();
         Assert.Throws<ObjectDisposedException>(() => queue.TryReceive(buffer, TimeSpan.Zero, out _));
+    }
+
+    // A ValueTask awaited twice (a common mistake): the second GetResult is refused, as ManualResetValueTaskSourceCore
+    // refuses a stale token. It returned the result again and put the pooled waiter back in the pool a second time.
+    [Fact]
+    public void ReceiveAsync_ResultTakenTwice_SecondGetResultThrowsInvalidOperation()
+    {
+        var (loop, pipe, peer) = CallerPolled();
+        using var _ = loop;
+        var receive = pipe.Endpoint.ReceiveAsync(new byte[16]);
+        Assert.False(receive.IsCompleted); // parked: a pooled waiter
+        Deliver(loop, peer, [1]);
+        loop.WaitUntil(() => receive.IsCompleted, "the receive completes");
+        Assert.Equal(1, receive.GetAwaiter().GetResult().Length);
+
+        Assert.Throws<InvalidOperationException>(() => receive.GetAwaiter().GetResult());
+    }
+
+    // What the waiter pooled twice did: the free list linked it to itself, two later receives shared it, and the second
+    // completion threw on a pool thread, which ended the test host. Both receives must get their own message.
+    [Fact]
+    public async Task ReceiveAsync_AfterAStaleGetResult_TwoWaitingReceivesEachGetTheirOwnMessage()
+    {
+        var (loop, pipe, peer) = CallerPolled();
+        using var _ = loop;
+        var ept = pipe.Endpoint;
+        var first = ept.ReceiveAsync(new byte[16]);
+        Assert.False(first.IsCompleted);
+        Deliver(loop, peer, [1]);
+        loop.WaitUntil(() => first.IsCompleted, "the first receive completes");
+        Assert.Equal(1, first.GetAwaiter().GetResult().Length);
+        var stale = Record.Exception(() => first.GetAwaiter().GetResult()); // misuse: must not touch the pool again
+
+        var bufA = new byte[16];
+        var bufB = new byte[16];
+        var a = ept.ReceiveAsync(bufA).AsTask();
+        var b = ept.ReceiveAsync(bufB).AsTask();
+        Deliver(loop, peer, [0xA], [0xB]);
+        await Task.WhenAny(Task.WhenAll(a, b), Task.Delay(Bound));
+
+        Assert.True(a.IsCompletedSuccessfully && b.IsCompletedSuccessfully && bufA[0] == 0xA && bufB[0] == 0xB,
+            $"stale GetResult: {(stale is null ? "no exception" : stale.GetType().Name)}; a: {a.Status} {a.Exception?.InnerException?.Message}; " +
+            $"b: {b.Status} {b.Exception?.InnerException?.Message}; bufA[0]=0x{bufA[0]:X} bufB[0]=0x{bufB[0]:X}");
     }
 }

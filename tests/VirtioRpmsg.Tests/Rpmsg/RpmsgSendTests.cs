@@ -257,4 +257,53 @@ public class RpmsgSendTests
         loop.WaitUntil(() => loop.Host.Counters.Dropped == 1, "marker arrived");
         Assert.Equal(1, loop.Host.Counters.RxMessages);
     }
+
+    // A ValueTask awaited twice: the second GetResult is refused. It put the pooled send back in the pool a second
+    // time (the free list then linked it to itself, and two later waiting sends shared it).
+    [Fact]
+    public async Task SendAsync_ResultTakenTwice_SecondGetResultThrowsInvalidOperation_AndLaterWaitingSendsEachComplete()
+    {
+        using var loop = StalledRemote(out _, out _);
+        var ept = loop.Host.CreateEndpoint();
+        FillTx(ept);
+        var first = ept.SendToAsync(0x400, new byte[] { 1 });
+        Assert.False(first.IsCompleted); // parked: a pooled send
+        loop.WaitUntil(() => first.IsCompleted, "the waiting send completes");
+        first.GetAwaiter().GetResult();
+
+        Assert.Throws<InvalidOperationException>(() => first.GetAwaiter().GetResult());
+
+        FillTx(ept);
+        var a = ept.SendToAsync(0x400, new byte[] { 2 }).AsTask();
+        var b = ept.SendToAsync(0x400, new byte[] { 3 }).AsTask();
+        loop.WaitUntil(() => a.IsCompleted && b.IsCompleted, "both waiting sends complete");
+        await Task.WhenAll(a, b);
+    }
+
+    // A negative length is not "too large": the refusal names 'length' and its value.
+    [Fact]
+    public void TxBuffer_SendTo_NegativeLength_IsArgumentOutOfRange_NamingLength()
+    {
+        using var loop = StalledRemote(out _, out _);
+        var ept = loop.Host.CreateEndpoint();
+        Assert.True(ept.TryGetTxBuffer(out var buffer));
+        Exception? ex;
+        try
+        {
+            buffer.SendTo(0x400, -1);
+            ex = null;
+        }
+        catch (Exception e)
+        {
+            ex = e;
+        }
+        finally
+        {
+            buffer.Dispose(); // a refused send leaves the buffer held
+        }
+
+        var range = Assert.IsType<ArgumentOutOfRangeException>(ex);
+        Assert.Equal("length", range.ParamName);
+        Assert.Equal(-1, range.ActualValue);
+    }
 }

@@ -1,0 +1,96 @@
+using System.Runtime.CompilerServices;
+
+namespace VirtioRpmsg.Rpmsg;
+
+// One read at a time, and the dispose that ends the read waiting for a message. A read waits on a token of the
+// stream's own (linked with the caller's, once per caller token, as the pipe's Input does), so that nothing is
+// allocated per read and Dispose can cancel the receive underneath: a receive left parked would take the endpoint's
+// next message after the stream is gone.
+public sealed partial class RpmsgStream
+{
+    private readonly CancellationTokenSource _dispose = new(); // cancelled by Dispose, never disposed (its token outlives it)
+    private CancellationTokenSource? _linked;                  // _dispose with the caller's token _linkedWith
+    private CancellationToken _linkedWith;
+    private volatile bool _reading; // a read waits for a message (misuse detection, as the pipe's Input: not a lock)
+    private int _disposed;
+
+    private bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    private CancellationToken DisposeToken => _dispose.Token;
+
+    private void ThrowIfDisposed()
+    {
+        if (IsDisposed)
+            throw DisposedError();
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ObjectDisposedException DisposedError() =>
+        new(nameof(RpmsgStream), $"the stream over endpoint 0x{Endpoint.Address:X} was disposed");
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private InvalidOperationException ReadPendingError() =>
+        new($"RpmsgStream over endpoint 0x{Endpoint.Address:X}: a read is already pending (a Stream allows one read at a time)");
+
+    private void BeginRead()
+    {
+        if (_reading)
+            throw ReadPendingError();
+        _reading = true;
+    }
+
+    /// <summary>The read ended (before its result is handed out: the continuation may start the next read).</summary>
+    internal void EndRead()
+    {
+        _reading = false;
+        if (IsDisposed)
+            DisposeLinked();
+    }
+
+    /// <summary>Starts receiving the next message into <c>_pending</c>, ended by the caller's token or the dispose.</summary>
+    internal ValueTask<RpmsgReceiveResult> ReceiveNext(CancellationToken caller) => Endpoint.ReceiveAsync(_pending, ReceiveToken(caller));
+
+    private CancellationToken ReceiveToken(CancellationToken caller)
+    {
+        if (!caller.CanBeCanceled)
+            return DisposeToken;
+        if (_linked is null || _linkedWith != caller)
+        {
+            _linked?.Dispose();
+            _linked = CancellationTokenSource.CreateLinkedTokenSource(caller, DisposeToken);
+            _linkedWith = caller;
+        }
+        return _linked.Token;
+    }
+
+    /// <summary>What a failed read reports: the dispose that cancelled it, the caller's own cancellation, or the receive's failure.</summary>
+    internal Exception ReadFailure(Exception e, CancellationToken caller)
+    {
+        if (e is not OperationCanceledException cancelled)
+            return e;
+        if (IsDisposed)
+            return DisposedError();
+        // The receive saw the linked token: report the caller's.
+        return caller.IsCancellationRequested && cancelled.CancellationToken != caller ? new OperationCanceledException(caller) : e;
+    }
+
+    /// <summary>
+    /// Ends a read waiting for a message with <see cref="ObjectDisposedException"/>; every later read and write throws
+    /// it. The endpoint is not disposed.
+    /// </summary>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _dispose.Cancel(); // the parked receive completes on the pool, and its read reports the dispose
+            if (!_reading)
+                DisposeLinked(); // else the read's end does
+        }
+        base.Dispose(disposing);
+    }
+
+    private void DisposeLinked()
+    {
+        Interlocked.Exchange(ref _linked, null)?.Dispose();
+    }
+}
