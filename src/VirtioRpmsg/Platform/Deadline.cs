@@ -76,7 +76,7 @@ public readonly struct Deadline
         long left = end - now;
         if (left <= 0)
             return 0;
-        if (left > long.MaxValue / 1000)
+        if (left > (long.MaxValue - Stopwatch.Frequency) / 1000)
             return int.MaxValue; // the rounding below would overflow; this is months away anyway
         long ms = (left * 1000 + Stopwatch.Frequency - 1) / Stopwatch.Frequency;
         return ms > int.MaxValue ? int.MaxValue : (int)ms;

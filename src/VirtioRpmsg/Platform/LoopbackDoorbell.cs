@@ -8,15 +8,17 @@ namespace VirtioRpmsg.Platform;
 /// simulated remote). Rings coalesce: ringing a peer that already has a ring pending does nothing.
 /// </summary>
 /// <remarks>
-/// Each end is one futex word: <see cref="Ring"/> is an exchange, plus a futex wake only while the peer sleeps,
+/// Each end is one futex word: <see cref="Ring"/> is an atomic or, plus a futex wake only while the peer sleeps,
 /// so it takes no lock and never blocks (an event's Set takes the event's lock while a waiter sleeps: seed 001).
 /// No descriptors are used.
 /// </remarks>
 public sealed class LoopbackDoorbell : IDoorbell
 {
-    private const int Idle = 0;
-    private const int Rung = 1;
-    private const int Woken = 2; // a cancellation or Dispose woke the sleeper; not a ring
+    // The futex word: bit 0 is a pending ring; the bits above count wake-ups that are not rings (a cancellation,
+    // Dispose). Nobody ever takes a wake-up back, so a sleeper that read the word before one came finds it changed
+    // (the futex compares) whatever other waiters did meanwhile.
+    private const int RungBit = 1;
+    private const int WakeStep = 2;
 
     // On the pinned heap: the kernel sleeps on its address, and a ring racing with Dispose still writes memory
     // this object keeps alive.
@@ -44,7 +46,7 @@ public sealed class LoopbackDoorbell : IDoorbell
     public long RingCount => Interlocked.Read(ref _ringCount);
 
     /// <summary>True while a ring waits to be consumed by this end's Wait or Drain (tests).</summary>
-    internal bool IsRung => Volatile.Read(ref _word[0]) == Rung;
+    internal bool IsRung => (Volatile.Read(ref _word[0]) & RungBit) != 0;
 
     /// <summary>Threads asleep in this end's <see cref="Wait"/> or about to be (tests).</summary>
     internal int Sleepers => Volatile.Read(ref _sleepers);
@@ -56,9 +58,9 @@ public sealed class LoopbackDoorbell : IDoorbell
         if (Volatile.Read(ref peer._disposed) != 0)
             return false;
         Interlocked.Increment(ref _ringCount);
-        // The exchange is a full fence before the look at the sleepers, as the sleeper's count is before its look
-        // at the word: one of the two sees the other, so a ring is never slept through.
-        if (Interlocked.Exchange(ref peer._word[0], Rung) != Rung && Volatile.Read(ref peer._sleepers) != 0)
+        // The interlocked or is a full fence before the look at the sleepers, as a sleeper's count is before its
+        // look at the word: one of the two sees the other, so a ring is never slept through.
+        if ((Interlocked.Or(ref peer._word[0], RungBit) & RungBit) == 0 && Volatile.Read(ref peer._sleepers) != 0)
             Native.FutexWake(ref peer._word[0]);
         return true;
     }
@@ -87,8 +89,10 @@ public sealed class LoopbackDoorbell : IDoorbell
                 Interlocked.Increment(ref _sleepers);
                 try
                 {
-                    if (Volatile.Read(ref _word[0]) == Idle && !cancellationToken.IsCancellationRequested)
-                        Native.FutexWait(ref _word[0], Idle, left); // woken, timed out, interrupted: all re-checked
+                    // The word is read before the last looks at the token and Dispose: a wake-up after them changes it.
+                    int seen = Volatile.Read(ref _word[0]);
+                    if ((seen & RungBit) == 0 && !cancellationToken.IsCancellationRequested && Volatile.Read(ref _disposed) == 0)
+                        Native.FutexWait(ref _word[0], seen, left); // woken, timed out, interrupted: all re-checked
                 }
                 finally
                 {
@@ -96,7 +100,6 @@ public sealed class LoopbackDoorbell : IDoorbell
                 }
                 if (Drain())
                     return true;
-                Interlocked.CompareExchange(ref _word[0], Idle, Woken);
             }
         }
         finally
@@ -106,7 +109,7 @@ public sealed class LoopbackDoorbell : IDoorbell
     }
 
     /// <inheritdoc/>
-    public bool Drain() => Volatile.Read(ref _word[0]) == Rung && Interlocked.CompareExchange(ref _word[0], Idle, Rung) == Rung;
+    public bool Drain() => (Volatile.Read(ref _word[0]) & RungBit) != 0 && (Interlocked.And(ref _word[0], ~RungBit) & RungBit) != 0;
 
     /// <summary>Marks the end disposed and wakes its sleepers (they throw <see cref="ObjectDisposedException"/>); rings from the other end then return false.</summary>
     public void Dispose()
@@ -115,11 +118,9 @@ public sealed class LoopbackDoorbell : IDoorbell
             WakeSleepers();
     }
 
-    // Not a ring: the mark only keeps a sleeper that has not yet gone to sleep from doing so (the futex compares the
-    // word); the woken sleeper clears it after its checks.
     private void WakeSleepers()
     {
-        Interlocked.CompareExchange(ref _word[0], Woken, Idle);
+        Interlocked.Add(ref _word[0], WakeStep);
         Native.FutexWake(ref _word[0]);
     }
 

@@ -53,14 +53,14 @@ internal static class UnixSockets
     /// with connect(): a probe that connects to a live one-shot server becomes its only peer and ruins its session.
     /// </summary>
     /// <remarks>
-    /// The kernel lists the path as the binder passed it, so a relative one matches by file name (a possibly live
-    /// file is never removed); a socket bound in another network namespace is not listed at all.
-    /// When /proc/net/unix cannot be read the file counts as live, for the same reason.
+    /// The kernel lists the path as the binder passed it (relative, or through a symlinked directory), so any bound
+    /// socket with the same file name counts: a possibly live file is never removed, at worst a stale one is kept
+    /// ("in use"). A socket bound in another network namespace is not listed at all. When /proc/net/unix cannot be
+    /// read the file counts as live, for the same reason.
     /// </remarks>
     private static bool HasBoundSocket(string path)
     {
-        string full = Path.GetFullPath(path);
-        string fileName = Path.GetFileName(full);
+        string fileName = Path.GetFileName(Path.GetFullPath(path));
         try
         {
             foreach (string line in File.ReadLines("/proc/net/unix").Skip(1))
@@ -69,10 +69,7 @@ internal static class UnixSockets
                 // an accepted connection (03) of a listener that is gone keeps the path but takes no connections.
                 if (!TrySplitProcNetUnix(line, out string state, out string bound) || state != "01" || bound.StartsWith('@'))
                     continue;
-                bool same = bound.StartsWith('/')
-                    ? Path.GetFullPath(bound) == full
-                    : Path.GetFileName(bound) == fileName;
-                if (same)
+                if (Path.GetFileName(bound) == fileName)
                     return true;
             }
             return false;

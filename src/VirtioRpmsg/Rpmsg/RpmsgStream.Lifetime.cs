@@ -43,6 +43,7 @@ public sealed partial class RpmsgStream
     internal void EndRead()
     {
         _reading = false;
+        Interlocked.MemoryBarrier(); // the store before the look, as Dispose's exchange is before its look at _reading
         if (IsDisposed)
             DisposeLinked();
     }

@@ -82,7 +82,12 @@ public ref struct RpmsgTxBuffer
     /// buffer back and throws <see cref="ObjectDisposedException"/> (<see cref="RpmsgDeviceUnavailableException"/> when
     /// the device stopped or broke).
     /// </summary>
-    public void Send(int length) => SendTo(Endpoint.RemoteAddressOrThrow(), length);
+    public void Send(int length)
+    {
+        // A destroyed endpoint's refusal first (SendTo's), not a complaint about its remote address.
+        var endpoint = Endpoint;
+        SendTo(endpoint.IsDestroyed ? RpmsgAddress.Any : endpoint.RemoteAddressOrThrow(), length);
+    }
 
     /// <summary>Sends the first <paramref name="length"/> bytes to <paramref name="destination"/>; refusals as for <see cref="Send"/>.</summary>
     public void SendTo(uint destination, int length)

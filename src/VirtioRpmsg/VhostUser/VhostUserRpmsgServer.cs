@@ -19,6 +19,7 @@ public sealed class VhostUserRpmsgServer : IDisposable
     private readonly DescriptorWaiter _waiter;
     private readonly VhostUserRpmsgOptions _options;
     private int _guests;
+    private int _disposed;
 
     /// <summary>Listens on <paramref name="socketPath"/> (a file path, or '@name' for an abstract socket); a stale socket file is replaced.</summary>
     public VhostUserRpmsgServer(string socketPath, VhostUserRpmsgOptions? options = null)
@@ -77,6 +78,9 @@ public sealed class VhostUserRpmsgServer : IDisposable
     /// <summary>Stops listening and removes the socket file.</summary>
     public void Dispose()
     {
+        // Once only: a second call would delete the file of a newer server on the same path.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
         _waiter.Dispose();
         // The file goes while our listener still holds the path: once it is closed, a newer listener may
         // replace the (then stale) file, and deleting after that would delete the newer one's.

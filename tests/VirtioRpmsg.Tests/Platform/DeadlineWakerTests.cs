@@ -43,4 +43,14 @@ public sealed class DeadlineWakerTests
         Assert.Equal(0, Deadline.MillisecondsUntil(now, now));
         Assert.Equal(0, Deadline.MillisecondsUntil(now - 1, now));
     }
+
+    [Fact]
+    public void MillisecondsUntil_WholeWindowJustInsideTheFirstGuard_IsTheLongestPositiveWait()
+    {
+        // left * 1000 fits, but adding the rounding (Frequency - 1) did not: a negative wait, 106.75 days out.
+        long first = (long.MaxValue - Stopwatch.Frequency + 1) / 1000 + 1;
+        for (long left = first; left <= long.MaxValue / 1000; left += 997)
+            Assert.Equal(int.MaxValue, Deadline.MillisecondsUntil(left, 0));
+        Assert.Equal(int.MaxValue, Deadline.MillisecondsUntil(long.MaxValue / 1000, 0));
+    }
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using VirtioRpmsg.Platform;
 
 namespace VirtioRpmsg.Tests.Platform;
@@ -95,6 +96,71 @@ public sealed class LoopbackDoorbellTests : DoorbellContractTests
             Assert.False(waiter.IsCompleted);
             a.Ring();
             Assert.True(Bounded.Await(waiter));
+        }
+    }
+
+    [Fact]
+    public void Cancel_WhileOtherThreadsWaitOnTheSameEnd_EveryCancellationEndsItsWait()
+    {
+        // A wake-up that is not a ring (a cancellation) must reach its waiter even when another waiter of the same
+        // end wakes first: one that cleared a shared mark left the cancelled waiter asleep for good. The doorbell
+        // contract has one waiter per end; the type itself keeps working with several.
+        var (a, b) = LoopbackDoorbell.CreatePair();
+        using (a)
+        using (b)
+        {
+            using var stop = new CancellationTokenSource();
+            var bystanders = Enumerable.Range(0, 2).Select(_ => Task.Factory.StartNew(() =>
+            {
+                while (!stop.IsCancellationRequested)
+                    b.Wait(TimeSpan.FromMilliseconds(1));
+            }, TaskCreationOptions.LongRunning)).ToArray();
+            CancellationTokenSource? current = null;
+            int go = -1, ended = -1;
+            var waiter = Task.Factory.StartNew(() =>
+            {
+                for (int i = 0; ; i++)
+                {
+                    while (Volatile.Read(ref go) < i)
+                    {
+                        if (stop.IsCancellationRequested)
+                            return;
+                        Thread.SpinWait(1);
+                    }
+                    try
+                    {
+                        b.Wait(Timeout.InfiniteTimeSpan, Volatile.Read(ref current)!.Token);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                    }
+                    Volatile.Write(ref ended, i);
+                }
+            }, TaskCreationOptions.LongRunning);
+
+            var random = new Random(1);
+            var clock = Stopwatch.StartNew();
+            int lost = -1;
+            for (int i = 0; i < 2_000 && clock.Elapsed < TimeSpan.FromSeconds(3); i++)
+            {
+                using var cts = new CancellationTokenSource();
+                Volatile.Write(ref current, cts);
+                Volatile.Write(ref go, i);
+                Thread.SpinWait(random.Next(0, 400));
+                cts.Cancel();
+                int n = i;
+                if (!SpinWait.SpinUntil(() => Volatile.Read(ref ended) == n, TimeSpan.FromSeconds(5)))
+                {
+                    lost = i;
+                    break;
+                }
+            }
+            stop.Cancel();
+            // Rings until the waiting threads end (a lost waiter too, whichever thread a ring reaches), so that the
+            // test ends either way.
+            var all = Task.WhenAll([.. bystanders, waiter]);
+            Assert.True(SpinWait.SpinUntil(() => { a.Ring(); return all.IsCompleted; }, Bounded.Limit), "the waiting threads did not end");
+            Assert.True(lost < 0, $"cancellation {lost} did not end its Wait within 5 s: its wake-up was lost");
         }
     }
 }
