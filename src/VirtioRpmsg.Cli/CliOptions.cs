@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text;
 using VirtioRpmsg.Rpmsg;
 using VirtioRpmsg.Simulation;
 
@@ -91,22 +92,52 @@ internal static class CliOptions
             throw new CliFailure($"--size {size} exceeds the largest payload of one message ({device.MaxPayload} bytes)");
     }
 
-    public static Option<string> Service(string description) => new("--service")
+    public static Option<string> Service(string description)
     {
-        Description = description,
-        DefaultValueFactory = _ => "rpmsg-echo",
-        HelpName = "NAME",
-    };
+        var option = new Option<string>("--service")
+        {
+            Description = description,
+            DefaultValueFactory = _ => "rpmsg-echo",
+            HelpName = "NAME",
+        };
+        ValidateServiceName(option);
+        return option;
+    }
 
-    /// <summary>An rpmsg address option: decimal or 0x-prefixed hex.</summary>
+    /// <summary>
+    /// Refuses, at parse time (exit 2), a name the name service cannot carry: otherwise the library refuses it only
+    /// after the remote was started, as a failure (exit 1).
+    /// </summary>
+    public static void ValidateServiceName(Option option) => option.Validators.Add(r =>
+    {
+        if (r.GetValueOrDefault<string?>() is { } value && ServiceNameError(value) is { } why)
+            r.AddError($"{option.Name} must be a service name of {why}, not '{value.Replace("\0", "\\0", StringComparison.Ordinal)}'");
+    });
+
+    // The rule of NameServiceMessage.ValidateName, as a sentence for the option's error.
+    private static string? ServiceNameError(string name)
+    {
+        int bytes = Encoding.UTF8.GetByteCount(name);
+        return bytes is 0 or > NameServiceMessage.MaxNameLength || name.Contains('\0')
+            ? $"1 to {NameServiceMessage.MaxNameLength} UTF-8 bytes without NUL (this one has {bytes})"
+            : null;
+    }
+
+    /// <summary>An rpmsg address option: decimal or 0x-prefixed hex; neither 0xFFFFFFFF (any) nor 0x35 (the name service).</summary>
     public static Option<string?> Address(string name, string description)
     {
         var option = new Option<string?>(name) { Description = description, HelpName = "ADDR" };
         option.Validators.Add(r =>
         {
             string? value = r.GetValueOrDefault<string?>();
-            if (value is not null && !TryParseAddress(value, out _))
+            if (value is null)
+                return;
+            if (!TryParseAddress(value, out uint address))
                 r.AddError($"{name} must be an address (decimal or 0x-prefixed hex, below 0xFFFFFFFF), not '{value}'");
+            // The host's name-service endpoint owns 53 (listen could not create it), and raw bytes sent to the remote's
+            // would be read as announcements: refused here rather than after the remote started.
+            else if (address == RpmsgAddress.NameService)
+                r.AddError($"{name} must not be the name-service address 0x35 (53), which the name service itself uses; not '{value}'");
         });
         return option;
     }
@@ -129,8 +160,10 @@ internal static class CliOptions
         };
         option.Validators.Add(r =>
         {
-            if (r.GetValueOrDefault<double>() is < 0 or > 600)
-                r.AddError("--settle must be 0 to 600 seconds");
+            // Written so NaN fails too (every comparison with it is false).
+            double value = r.GetValueOrDefault<double>();
+            if (!(value >= 0 && value <= 600))
+                r.AddError($"--settle must be 0 to 600 seconds, not {value}");
         });
         return option;
     }

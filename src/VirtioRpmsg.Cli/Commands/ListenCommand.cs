@@ -21,6 +21,7 @@ internal static class ListenCommand
     public static Command Create()
     {
         var name = new Option<string?>("--name") { Description = "Announce the endpoint under this service name (name service).", HelpName = "NAME" };
+        CliOptions.ValidateServiceName(name);
         var address = CliOptions.Address("--address", "Local address of the endpoint (default: a free one).");
         var count = new Option<int?>("--count", "-n") { Description = "Stop after this many messages." };
         count.Validators.Add(r =>
@@ -31,7 +32,7 @@ internal static class ListenCommand
         var timeout = new Option<double?>("--timeout") { Description = "Stop after this many seconds." };
         timeout.Validators.Add(r =>
         {
-            if (r.GetValueOrDefault<double?>() is { } t && (t <= 0 || t > 31_536_000))
+            if (r.GetValueOrDefault<double?>() is { } t && !(t > 0 && t <= 31_536_000)) // NaN fails too
                 r.AddError($"--timeout must be more than 0 seconds (and at most a year), not {t}");
         });
         var remoteSends = new Option<int>("--remote-sends")

@@ -29,7 +29,7 @@ internal static class SendCommand
         replyTimeout.Validators.Add(r =>
         {
             double value = r.GetValueOrDefault<double>();
-            if (value < 0 || value > 3600)
+            if (!(value >= 0 && value <= 3600)) // NaN fails too
                 r.AddError($"--reply-timeout must be 0 to 3600 seconds, not {value}");
         });
         var format = CliOptions.Format();

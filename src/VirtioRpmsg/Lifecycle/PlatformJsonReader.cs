@@ -65,9 +65,9 @@ internal static class PlatformJsonReader
                 string childPath = Join(path, member.Name);
                 if (!seen.Add(member.Name))
                     throw new PlatformDescriptionException(childPath, Show(member.Value), "the property appears twice");
-                var property = info.Properties.FirstOrDefault(p => p.Name == member.Name)
+                var property = info.Properties.FirstOrDefault(p => p.Name == member.Name && Readable(p))
                     ?? throw new PlatformDescriptionException(childPath, Show(member.Value),
-                        $"unknown property; expected one of {string.Join(", ", info.Properties.Select(p => p.Name))}");
+                        $"unknown property; expected one of {string.Join(", ", info.Properties.Where(Readable).Select(p => p.Name))}");
                 if (member.Value.ValueKind != JsonValueKind.Null)
                     CheckShape(member.Value, info.Options.GetTypeInfo(property.PropertyType), childPath);
             }
@@ -85,6 +85,10 @@ internal static class PlatformJsonReader
                 CheckShape(item, elementInfo, $"{path}[{i++}]");
         }
     }
+
+    // The contract lists get-only [JsonIgnore] properties too (VdevCount, EffectiveFeatures) with no setter: the
+    // serializer would drop them silently, so for the document they are unknown.
+    private static bool Readable(JsonPropertyInfo property) => property.Set is not null;
 
     private static string Join(string path, string name) => path.Length == 0 ? name : path + "." + name;
 

@@ -122,6 +122,9 @@ public sealed class ResourceTableBuilder
     private static void PutName(byte[] e, int offset, string name)
     {
         ArgumentNullException.ThrowIfNull(name);
+        // The field ends at the first NUL: "fw\0trace" would read back as "fw" (NameServiceMessage.ValidateName refuses it too).
+        if (name.Contains('\0'))
+            throw new ArgumentException($"Name '{name.Replace("\0", "\\0", StringComparison.Ordinal)}' contains a NUL character, which would end it early in the table.", nameof(name));
         // At most 31 bytes, so the 32-byte field keeps its NUL terminator.
         if (Encoding.UTF8.GetByteCount(name) >= ResourceTable.NameLength)
             throw new ArgumentException($"Name '{name}' needs {Encoding.UTF8.GetByteCount(name)} bytes; at most {ResourceTable.NameLength - 1} fit.", nameof(name));

@@ -193,6 +193,7 @@ public sealed class RpmsgLink : IAsyncDisposable, IDisposable
     /// <exception cref="TimeoutException">No announcement within the timeout (the message names the service and what was announced).</exception>
     /// <exception cref="RpmsgDeviceUnavailableException">The device stopped or broke (the peer violated the protocol) while waiting.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="ArgumentException"><paramref name="serviceName"/> is empty, over 31 UTF-8 bytes or contains a NUL.</exception>
     public Task<RpmsgChannel> WaitForChannelAsync(string serviceName, CancellationToken cancellationToken = default) =>
         WaitForChannelAsync(serviceName, 0, cancellationToken);
 
@@ -200,6 +201,9 @@ public sealed class RpmsgLink : IAsyncDisposable, IDisposable
     public async Task<RpmsgChannel> WaitForChannelAsync(string serviceName, int vdev, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(serviceName);
+        // Before the key goes into _services: a name the driver then refused stayed there as a wait with no driver, and
+        // the next call with it timed out instead of throwing.
+        NameServiceMessage.ValidateName(serviceName);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         ArgumentOutOfRangeException.ThrowIfNegative(vdev);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(vdev, _devices.Length);

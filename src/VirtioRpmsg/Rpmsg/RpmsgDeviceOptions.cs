@@ -6,7 +6,7 @@ namespace VirtioRpmsg.Rpmsg;
 /// <summary>Settings of one rpmsg device.</summary>
 public sealed class RpmsgDeviceOptions
 {
-    /// <summary>Name used in logs, errors, metrics and the thread name.</summary>
+    /// <summary>Name used in logs, errors, metrics and the thread name (not null or empty).</summary>
     public string Name { get; set; } = "rpmsg0";
 
     /// <summary>How the dispatcher waits for the peer.</summary>
@@ -18,18 +18,21 @@ public sealed class RpmsgDeviceOptions
     /// </summary>
     public int? DispatcherCpu { get; set; }
 
-    /// <summary>Default timeout of blocking sends and receives (Linux and OpenAMP use 15 s).</summary>
+    /// <summary>
+    /// Default timeout of blocking sends and receives (Linux and OpenAMP use 15 s). Zero tries once without waiting;
+    /// <see cref="Timeout.InfiniteTimeSpan"/> waits forever; any other negative value is refused.
+    /// </summary>
     public TimeSpan SendTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
-    /// <summary>Hybrid strategy: how long to spin before blocking.</summary>
+    /// <summary>Hybrid strategy: how long to spin before blocking (zero or more).</summary>
     public TimeSpan HybridSpin { get; set; } = TimeSpan.FromMicroseconds(50);
 
-    /// <summary>Busy-poll strategy: how long without traffic before falling back to blocking.</summary>
+    /// <summary>Busy-poll strategy: how long without traffic before falling back to blocking (zero or more).</summary>
     public TimeSpan BusyPollIdleTimeout { get; set; } = TimeSpan.FromMilliseconds(200);
 
     /// <summary>
     /// While blocked, the dispatcher re-checks the rings this often even without a doorbell, so a
-    /// lost doorbell costs latency, never a message.
+    /// lost doorbell costs latency, never a message. From 1 ms to int.MaxValue ms (no infinite).
     /// </summary>
     public TimeSpan IdleRecheckInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
@@ -78,7 +81,7 @@ public sealed class RpmsgDeviceOptions
     /// </summary>
     public IReadOnlyCollection<string>? AllowedServices { get; set; }
 
-    /// <summary>Log sink; nothing is logged on the per-message fast path unless something is wrong.</summary>
+    /// <summary>Log sink (not null: <see cref="NullLogger.Instance"/> logs nothing); nothing is logged on the per-message fast path unless something is wrong.</summary>
     public ILogger Logger { get; set; } = NullLogger.Instance;
 
     /// <summary>A copy under another name (one per vdev of a link: names must differ in logs and metrics).</summary>
@@ -89,10 +92,27 @@ public sealed class RpmsgDeviceOptions
         return copy;
     }
 
+    /// <summary>Largest <see cref="IdleRecheckInterval"/>: the waits it bounds take whole milliseconds in an int.</summary>
+    private static readonly TimeSpan MaxIdleRecheckInterval = TimeSpan.FromMilliseconds(int.MaxValue);
+
     internal void Validate()
     {
+        ArgumentException.ThrowIfNullOrEmpty(Name, nameof(Name));
+        // The counters and the dispatcher log through it without a null check (a fault would then end in a NullReferenceException).
+        ArgumentNullException.ThrowIfNull(Logger, nameof(Logger));
+        if (!Enum.IsDefined(WaitStrategy))
+            throw new ArgumentOutOfRangeException(nameof(WaitStrategy), WaitStrategy, $"WaitStrategy {(int)WaitStrategy} is not an RpmsgWaitStrategy value.");
+        // Zero is a try: a send or receive that does not wait (Deadline.Within).
         if (SendTimeout < TimeSpan.Zero && SendTimeout != Timeout.InfiniteTimeSpan)
-            throw new ArgumentOutOfRangeException(nameof(SendTimeout), SendTimeout, "SendTimeout must be positive or infinite.");
+            throw new ArgumentOutOfRangeException(nameof(SendTimeout), SendTimeout, "SendTimeout must be zero (do not wait), positive, or Timeout.InfiniteTimeSpan.");
+        // Infinite would undo what the interval is for (a lost doorbell costs latency, never a message); below 1 ms the
+        // millisecond waits it bounds become spins.
+        if (IdleRecheckInterval < TimeSpan.FromMilliseconds(1) || IdleRecheckInterval > MaxIdleRecheckInterval)
+            throw new ArgumentOutOfRangeException(nameof(IdleRecheckInterval), IdleRecheckInterval, $"IdleRecheckInterval must be from 1 ms to {int.MaxValue} ms.");
+        if (HybridSpin < TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(nameof(HybridSpin), HybridSpin, "HybridSpin must be zero or positive.");
+        if (BusyPollIdleTimeout < TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(nameof(BusyPollIdleTimeout), BusyPollIdleTimeout, "BusyPollIdleTimeout must be zero or positive.");
         if (EndpointQueueCapacity < 1)
             throw new ArgumentOutOfRangeException(nameof(EndpointQueueCapacity), EndpointQueueCapacity, "EndpointQueueCapacity must be at least 1.");
         if (DispatcherCpu is < 0)

@@ -9,6 +9,9 @@ namespace VirtioRpmsg.Rpmsg;
 /// <see cref="RpmsgDeviceUnavailableException"/> when the device stopped or broke (which destroys every endpoint);
 /// a sender waiting for a tx buffer (or for the remote address) when the endpoint is destroyed is woken and throws it
 /// too, rather than waiting out its timeout. An off-channel send names its own source, and is refused the same way.
+/// <see cref="RpmsgAddress.Any"/> as a destination or source is refused with <see cref="ArgumentOutOfRangeException"/>
+/// (faulted task for the async ones), as Linux refuses it with -EINVAL; <see cref="Send(ReadOnlySpan{byte}, CancellationToken)"/>
+/// and its kin wait for an unknown <see cref="RemoteAddress"/> instead, and <see cref="TrySend"/> returns false.
 /// </summary>
 public sealed partial class RpmsgEndpoint
 {

@@ -89,12 +89,17 @@ public ref struct RpmsgTxBuffer
         SendTo(endpoint.IsDestroyed ? RpmsgAddress.Any : endpoint.RemoteAddressOrThrow(), length);
     }
 
-    /// <summary>Sends the first <paramref name="length"/> bytes to <paramref name="destination"/>; refusals as for <see cref="Send"/>.</summary>
+    /// <summary>
+    /// Sends the first <paramref name="length"/> bytes to <paramref name="destination"/>; refusals as for <see cref="Send"/>,
+    /// and <see cref="RpmsgAddress.Any"/> as the destination throws <see cref="ArgumentOutOfRangeException"/> (the buffer is still held).
+    /// </summary>
     public void SendTo(uint destination, int length)
     {
         var endpoint = Endpoint;
         if ((uint)length > (uint)_capacity)
             ThrowBadLength(length, _capacity);
+        if (destination == RpmsgAddress.Any)
+            RpmsgAddress.ThrowAny(nameof(destination)); // the buffer is still held, as for a bad length
         if (endpoint.IsDestroyed)
         {
             // Its address may already be another endpoint's. The buffer goes back (and the lease ends), as a send

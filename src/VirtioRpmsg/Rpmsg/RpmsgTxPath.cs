@@ -42,9 +42,16 @@ internal sealed partial class RpmsgTxPath
 
     /// <summary>
     /// Non-blocking send with explicit addresses: false at once when no tx buffer is free (or, with
-    /// <paramref name="yieldTo"/>, while a callback sender waits for one).
+    /// <paramref name="yieldTo"/>, while a callback sender waits for one); <see cref="RpmsgAddress.Any"/> as either address throws.
     /// </summary>
     internal bool TrySend(uint source, uint destination, ReadOnlySpan<byte> payload, RpmsgTxTurn? yieldTo = null)
+    {
+        RpmsgAddress.CheckSendable(source, destination);
+        return TryCopy(source, destination, payload, yieldTo);
+    }
+
+    // A try with addresses already checked: the first try of every send and its re-tries.
+    internal bool TryCopy(uint source, uint destination, ReadOnlySpan<byte> payload, RpmsgTxTurn? yieldTo = null)
     {
         int max = _device.MaxPayload;
         if (payload.Length > max)
@@ -84,7 +91,8 @@ internal sealed partial class RpmsgTxPath
     /// </summary>
     internal void Send(uint source, uint destination, ReadOnlySpan<byte> payload, TimeSpan timeout, CancellationToken cancellationToken, RpmsgEndpoint? owner = null)
     {
-        if (!(MayTakeFirst() && TakeChecked() && TrySend(source, destination, payload, FirstTurn())))
+        RpmsgAddress.CheckSendable(source, destination);
+        if (!(MayTakeFirst() && TakeChecked() && TryCopy(source, destination, payload, FirstTurn())))
             SendWaiting(source, destination, payload, Deadline.Within(timeout), cancellationToken, owner);
     }
 
@@ -99,7 +107,7 @@ internal sealed partial class RpmsgTxPath
             {
                 long signal = _signal.Generation;
                 owner?.ThrowIfCannotSend(); // before each re-try: a destroyed endpoint's address may be another's now
-                if (MayTake(callback) && TrySend(source, destination, payload, TurnFor(callback)))
+                if (MayTake(callback) && TryCopy(source, destination, payload, TurnFor(callback)))
                     return;
                 Wait(signal, deadline, cancellationToken);
             }
@@ -144,7 +152,8 @@ internal sealed partial class RpmsgTxPath
             return ValueTask.FromCanceled(cancellationToken);
         try
         {
-            if (MayTakeFirst() && TrySend(source, destination, payload.Span, FirstTurn()))
+            RpmsgAddress.CheckSendable(source, destination);
+            if (MayTakeFirst() && TryCopy(source, destination, payload.Span, FirstTurn()))
                 return ValueTask.CompletedTask;
         }
         catch (Exception e)

@@ -219,6 +219,19 @@ public sealed class CliCommandTests : IDisposable
     [InlineData("list", "--settle", "-5")]
     [InlineData("dump", "--exchange", "-1")]
     [InlineData("bench", "--host-cpu", "-1")]
+    // NaN passed the range checks (every comparison with it is false) and failed later with a stack trace (exit 1).
+    [InlineData("send", "--reply-timeout", "NaN")]
+    [InlineData("listen", "--timeout", "NaN")]
+    [InlineData("list", "--settle", "NaN")]
+    [InlineData("dump", "--settle", "NaN")]
+    // Names and addresses the library refuses were refused only after the remote started (exit 1).
+    [InlineData("send", "--service", "")]
+    [InlineData("ping", "--service", "a-service-name-of-thirty-two-byt")]
+    [InlineData("dump", "--service", "")]
+    [InlineData("listen", "--name", "")]
+    [InlineData("listen", "--name", "a-service-name-of-thirty-two-byt")]
+    [InlineData("listen", "--address", "0x35")]
+    [InlineData("send", "--to", "53")]
     public void Subcommand_BadArgument_ExitsTwoWithOneLineNamingTheOption(string command, string option, string value)
     {
         var (code, _, stderr) = CrossProcessCli.Run(s_limit, command, option, value);

@@ -106,4 +106,20 @@ public sealed class RpmsgLinkTests
 
         Assert.Equal("Timeout", e.ParamName);
     }
+
+    [Theory]
+    [InlineData("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx")] // 40 bytes
+    [InlineData("")]
+    [InlineData("echo\0x")]
+    public async Task WaitForChannelAsync_InvalidNameTwice_ThrowsArgumentExceptionBothTimes(string name)
+    {
+        using var board = new SimulatedBoard();
+        // Short: on the defect the second call waited out the timeout instead of throwing.
+        await using var link = await RpmsgLink.OpenAsync(board.BoardFile, new RpmsgLinkOptions { Timeout = TimeSpan.FromMilliseconds(500) });
+
+        // The first call used to leave (vdev 0, name) among the pending waits before the driver refused the name; the
+        // second found it, registered nothing and timed out saying the remote did not announce it.
+        await Assert.ThrowsAsync<ArgumentException>(() => link.WaitForChannelAsync(name));
+        await Assert.ThrowsAsync<ArgumentException>(() => link.WaitForChannelAsync(name));
+    }
 }

@@ -135,6 +135,10 @@ public class PlatformDescriptionErrorTests
         ["unknown table property"] = (t => t["resourceTable"]!["length"] = 88, "resourceTable.length"),
         ["unknown mailbox property"] = (t => UioMailbox(t, """{ "region": "mbox", "offset": 0, "valu": 1 }"""), "doorbell.mailbox.valu"),
         ["unknown allow-list property"] = (t => t["allowedDevMemRanges"] = Json("""[ { "start": 0, "size": 1, "end": 1 } ]"""), "allowedDevMemRanges[0].end"),
+        // get-only [JsonIgnore] properties of the API: the serializer would drop them silently (the offer as NS only)
+        ["derived vdevCount"] = (t => t["vdevCount"] = 2, "vdevCount"),
+        ["derived vdevCount, not even a number"] = (t => t["vdevCount"] = "not even a number", "vdevCount"),
+        ["derived vdev effectiveFeatures"] = (t => Vdev(t)["effectiveFeatures"] = "0x20000001", "vdev.effectiveFeatures"),
     };
 
     public static TheoryData<string> CaseNames() => new(Cases.Keys);
@@ -175,6 +179,17 @@ public class PlatformDescriptionErrorTests
 
         Assert.Equal("256", e.Value);
         Assert.Contains("vringNum", e.Detail);
+    }
+
+    [Fact]
+    public void Parse_UnknownProperty_ExpectedNamesLeaveOutDerivedProperties()
+    {
+        var root = Reject(t => { t.Remove("role"); t["Role"] = "host"; }, "Role");
+        var vdev = Reject(t => Vdev(t)["vringNumber"] = 256, "vdev.vringNumber");
+
+        Assert.DoesNotContain("vdevCount", root.Detail);
+        Assert.DoesNotContain("effectiveFeatures", vdev.Detail);
+        Assert.Contains("features", vdev.Detail);
     }
 
     [Fact]

@@ -45,6 +45,21 @@ public class ResourceTableBuilderTests
         Assert.Equal(new string('n', 31), Assert.Single(table.Traces).Name);
     }
 
+    // The name field ends at the first NUL: "fw\0trace" read back as "fw" (NameServiceMessage.ValidateName refuses it too).
+    [Fact]
+    public void AddEntry_NameWithEmbeddedNul_ThrowsNamingTheName()
+    {
+        var builder = new ResourceTableBuilder();
+
+        var carveout = Assert.Throws<ArgumentException>(() => builder.AddCarveout(0x1000, 0x1000, 0x1000, 0, "fw\0trace"));
+        Assert.Throws<ArgumentException>(() => builder.AddDevmem(0x1000, 0x1000, 0x1000, 0, "\0"));
+        Assert.Throws<ArgumentException>(() => builder.AddTrace(0, 0, "log\0"));
+
+        Assert.Equal("name", carveout.ParamName);
+        Assert.Contains("fw\\0trace", carveout.Message);
+        Assert.Empty(ResourceTable.Parse(builder.Build()).Entries);
+    }
+
     [Fact]
     public void Build_Empty_IsValidHeaderOnly()
     {

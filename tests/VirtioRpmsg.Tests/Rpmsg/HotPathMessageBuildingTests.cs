@@ -60,6 +60,8 @@ public class HotPathMessageBuildingTests
         { typeof(RpmsgEndpointQueue), "TryDequeueLocked" },
         { typeof(RpmsgEndpointQueue), nameof(RpmsgEndpointQueue.TryEnqueue) },
         { typeof(RpmsgTxPath), nameof(RpmsgTxPath.TrySend) },
+        { typeof(RpmsgTxPath), nameof(RpmsgTxPath.TryCopy) },
+        { typeof(RpmsgAddress), nameof(RpmsgAddress.CheckSendable) },
         { typeof(RpmsgTxPath), nameof(RpmsgTxPath.Send) },
         { typeof(RpmsgTxPath), nameof(RpmsgTxPath.SendAsync) },
         { typeof(RpmsgTxPath), nameof(RpmsgTxPath.Acquire) },

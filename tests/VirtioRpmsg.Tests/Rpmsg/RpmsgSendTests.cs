@@ -306,4 +306,66 @@ public class RpmsgSendTests
         Assert.Equal("length", range.ParamName);
         Assert.Equal(-1, range.ActualValue);
     }
+
+    // Linux rpmsg_send_offchannel_raw refuses RPMSG_ADDR_ANY as src or dst with -EINVAL; here the message went out, the
+    // peer dropped it, and the caller was told it was sent.
+    [Theory]
+    [InlineData("SendTo", "destination")]
+    [InlineData("TrySendTo", "destination")]
+    [InlineData("SendOffChannel", "source")]
+    [InlineData("TrySendOffChannel", "destination")]
+    public void Send_AddrAny_IsRefusedNamingTheAddress(string call, string param)
+    {
+        using var loop = RpmsgLoopback.Create();
+        using var ept = loop.Host.CreateEndpoint();
+        loop.Remote.CreateEndpoint(0x700);
+        long sent = loop.Host.Counters.TxMessages;
+        Action send = call switch
+        {
+            "SendTo" => () => ept.SendTo(RpmsgAddress.Any, [1, 2, 3]),
+            "TrySendTo" => () => ept.TrySendTo(RpmsgAddress.Any, [1]),
+            "SendOffChannel" => () => ept.SendOffChannel(RpmsgAddress.Any, 0x700, [1]),
+            _ => () => ept.TrySendOffChannel(ept.Address, RpmsgAddress.Any, [1]),
+        };
+
+        var e = Assert.Throws<ArgumentOutOfRangeException>(send);
+
+        Assert.Equal(param, e.ParamName);
+        Assert.Contains("0xFFFFFFFF", e.Message);
+        Assert.Equal(sent, loop.Host.Counters.TxMessages);
+    }
+
+    [Fact]
+    public async Task SendAsync_AddrAny_ReturnsAFaultedTask()
+    {
+        using var loop = RpmsgLoopback.Create();
+        using var ept = loop.Host.CreateEndpoint();
+
+        var to = ept.SendToAsync(RpmsgAddress.Any, new byte[] { 1 });
+        var from = ept.SendOffChannelAsync(RpmsgAddress.Any, 0x700, new byte[] { 1 });
+
+        Assert.True(to.IsFaulted && from.IsFaulted);
+        Assert.Equal("destination", (await Assert.ThrowsAsync<ArgumentOutOfRangeException>(to.AsTask)).ParamName);
+        Assert.Equal("source", (await Assert.ThrowsAsync<ArgumentOutOfRangeException>(from.AsTask)).ParamName);
+    }
+
+    [Fact]
+    public void TxBuffer_SendTo_AddrAny_IsRefusedAndTheBufferStaysHeld()
+    {
+        using var loop = RpmsgLoopback.Create();
+        using var ept = loop.Host.CreateEndpoint();
+        Assert.True(ept.TryGetTxBuffer(out var buffer));
+        Exception? ex = null;
+        try
+        {
+            buffer.SendTo(RpmsgAddress.Any, 1);
+        }
+        catch (Exception e)
+        {
+            ex = e;
+        }
+        buffer.SendTo(0x700, 1); // still held: it can be sent after all
+
+        Assert.Equal("destination", Assert.IsType<ArgumentOutOfRangeException>(ex).ParamName);
+    }
 }
