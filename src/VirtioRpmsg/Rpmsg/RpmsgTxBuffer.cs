@@ -98,15 +98,15 @@ public ref struct RpmsgTxBuffer
         var endpoint = Endpoint;
         if ((uint)length > (uint)_capacity)
             ThrowBadLength(length, _capacity);
-        if (destination == RpmsgAddress.Any)
-            RpmsgAddress.ThrowAny(nameof(destination)); // the buffer is still held, as for a bad length
         if (endpoint.IsDestroyed)
         {
             // Its address may already be another endpoint's. The buffer goes back (and the lease ends), as a send
-            // refused by a stopped device gives it back.
+            // refused by a stopped device gives it back. Before the destination's check: Send passes Any here then.
             Dispose();
             throw endpoint.SendRefusal();
         }
+        if (destination == RpmsgAddress.Any)
+            RpmsgAddress.ThrowAny(nameof(destination)); // the buffer is still held, as for a bad length
         Span<byte> header = stackalloc byte[RpmsgHeader.Size];
         new RpmsgHeader(endpoint.Address, destination, 0, (ushort)length, 0).Write(header);
         _lease.WriteBytes(_offset, header);

@@ -74,8 +74,10 @@ public sealed class RpmsgDestroyedEndpointSendTests
         return Task.CompletedTask;
     }
 
-    [Fact]
-    public void TxBuffer_TakenBeforeTheDestroy_RefusesToSend_AndGoesBackOnDispose()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // Send: the endpoint has no remote address, and the destroy is what it reports
+    public void TxBuffer_TakenBeforeTheDestroy_RefusesToSend_AndGoesBackOnDispose(bool toRemoteAddress)
     {
         using var loop = CallerPolled(out var seen);
         var ept = loop.Host.CreateEndpoint(0x500);
@@ -84,7 +86,10 @@ public sealed class RpmsgDestroyedEndpointSendTests
         Exception? ex = null;
         try
         {
-            buffer.SendTo(0x401, 0);
+            if (toRemoteAddress)
+                buffer.Send(0);
+            else
+                buffer.SendTo(0x401, 0);
         }
         catch (Exception e)
         {
