@@ -15,7 +15,7 @@ public static class Program
         var root = BuildRoot();
         // Ctrl+C / SIGTERM are handled by each command (CliRunner), which cleans up before it returns.
         var invocation = new InvocationConfiguration { ProcessTerminationTimeout = null };
-        var parsed = root.Parse(args);
+        var parsed = root.Parse(args, Parsing);
         if (parsed.Errors.Count > 0)
         {
             // One line per error, no usage dump: the exit code and the reason are what scripts look at.
@@ -25,6 +25,12 @@ public static class Program
         }
         return parsed.Invoke(invocation);
     }
+
+    /// <summary>
+    /// No response files: an argument starting with '@' is an abstract Unix socket name here (<c>--vhost-user @name</c>),
+    /// which the parser would otherwise try to read as a file of arguments.
+    /// </summary>
+    public static ParserConfiguration Parsing { get; } = new() { ResponseFileTokenReplacer = null };
 
     /// <summary>The root command with every subcommand.</summary>
     public static RootCommand BuildRoot()

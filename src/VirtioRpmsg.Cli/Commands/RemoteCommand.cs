@@ -45,6 +45,17 @@ internal static class RemoteCommand
         {
             shm, passing, services, echo, vhostUser, noStdin, wait, platform, verbose,
         };
+        // The vhost-user device has one echo name, no shared file and no platform: those options would be ignored.
+        command.Validators.Add(r =>
+        {
+            if (r.GetResult(vhostUser) is null)
+                return;
+            foreach (Option other in new Option[] { shm, passing, echo, platform })
+            {
+                if (r.GetResult(other) is { Implicit: false })
+                    r.AddError($"--vhost-user serves its own device: {other.Name} does not apply to it");
+            }
+        });
         command.SetAction(parse =>
         {
             bool v = parse.GetValue(verbose);

@@ -24,6 +24,10 @@ internal static partial class PlatformDescriptionValidator
         OnlyFor(uio, b.Mailbox, "doorbell.mailbox", kind);
         if (socket && string.IsNullOrEmpty(b.Path))
             throw Error("doorbell.path", Str(b.Path), "a unixSocket doorbell needs the socket path");
+        if (socket)
+            SocketName(b.Path!.StartsWith('@') ? b.Path[1..] : b.Path, "doorbell.path", b.Path);
+        if (b.Socket is { Length: > 0 } passingName)
+            SocketName(passingName, "doorbell.socket", passingName);
         if (b.Mode is { } mode)
             Enum(mode, "doorbell.mode");
         if (b.Socket is "")
@@ -44,5 +48,13 @@ internal static partial class PlatformDescriptionValidator
             throw Error(path, Hex(offset), "a 32-bit register must be 4-byte aligned");
         if (regionSize is { } size && (size < 4 || offset > size - 4))
             throw Error(path, Hex(offset), $"the register is outside region '{region}' (0x{size:X} bytes)");
+    }
+
+    // What a Unix socket address can hold (sun_path), checked at load rather than at open.
+    private static void SocketName(string name, string path, string value)
+    {
+        int bytes = System.Text.Encoding.UTF8.GetByteCount(name);
+        if (bytes == 0 || bytes > Platform.UnixSockets.MaxNameBytes || name.Contains('\0'))
+            throw Error(path, Str(value), $"is {bytes} bytes; a Unix socket name must be 1 to {Platform.UnixSockets.MaxNameBytes} bytes without NUL characters");
     }
 }

@@ -107,8 +107,8 @@ internal static partial class PlatformDescriptionValidator
         if (uio)
         {
             ExactlyOne(r.Device, r.DeviceName, p);
-            if (r.MapIndex < 0)
-                throw Error(p + ".mapIndex", Num(r.MapIndex), "must not be negative");
+            if (r.MapIndex is < 0 or >= MaxUioMaps)
+                throw Error(p + ".mapIndex", Num(r.MapIndex), $"must be 0 to {MaxUioMaps - 1} (Linux UIO has at most {MaxUioMaps} maps, MAX_UIO_MAPS)");
             if (r.SysfsRoot is "")
                 throw Error(p + ".sysfsRoot", Str(r.SysfsRoot), "must be a non-empty path (default /sys/class/uio)");
         }
@@ -336,6 +336,8 @@ internal static partial class PlatformDescriptionValidator
     private static string KindName(PlatformRegionKind kind) => System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(kind.ToString());
 
     private static PlatformDescriptionException Error(string path, string value, string detail) => new(path, value, detail);
+
+    private const int MaxUioMaps = 5; // include/linux/uio_driver.h
 
     internal static string Hex(ulong? value) => value is { } v ? "0x" + v.ToString("X", CultureInfo.InvariantCulture) : "(missing)";
 

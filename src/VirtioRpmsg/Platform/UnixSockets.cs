@@ -10,7 +10,7 @@ namespace VirtioRpmsg.Platform;
 internal static class UnixSockets
 {
     // sun_path is 108 bytes: a path needs its terminating NUL, an abstract name its leading one.
-    private const int MaxNameBytes = 107;
+    internal const int MaxNameBytes = 107;
 
     // Retry back-off for connect while the server is not there yet: there is no wake-up for
     // "a listener appeared", so this is the one place that retries on a timer.

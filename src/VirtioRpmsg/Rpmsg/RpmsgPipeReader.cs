@@ -13,10 +13,8 @@ namespace VirtioRpmsg.Rpmsg;
 /// messages the reader has not asked for wait in the endpoint's queue, under its budget. A read that parked completes on the thread that completes the receive (a thread-pool thread, or under
 /// <see cref="RpmsgWaitStrategy.Interrupt"/> the one waiting on the doorbell), never on the dispatcher, and runs the
 /// reader's continuation there.
-/// <para>
-/// The end of input: a dispose of the pipe or a destroyed endpoint completes it (IsCompleted, after what was received);
-/// a stopped or broken device faults it with <see cref="RpmsgDeviceUnavailableException"/>.
-/// </para>
+/// <para>The end of input: a dispose of the pipe or a destroyed endpoint completes it (IsCompleted, after what was
+/// received); a stopped or broken device faults it with <see cref="RpmsgDeviceUnavailableException"/>.</para>
 /// </summary>
 internal sealed class RpmsgPipeReader : PipeReader, IValueTaskSource<ReadResult>
 {
@@ -141,7 +139,12 @@ internal sealed class RpmsgPipeReader : PipeReader, IValueTaskSource<ReadResult>
             cancel = _cancel;
         }
         cancel.Cancel();
+        Interlocked.MemoryBarrier(); // no read pending: leave the caller's token now (a pending read does as it ends)
+        if (!_reading)
+            Interlocked.Exchange(ref _linked, null)?.Dispose();
     }
+
+    internal bool IsLinkedWithCallerToken => Volatile.Read(ref _linked) is not null; // tests
 
     private void StartRead()
     {

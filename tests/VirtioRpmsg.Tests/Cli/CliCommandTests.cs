@@ -242,6 +242,23 @@ public sealed class CliCommandTests : IDisposable
         Assert.DoesNotContain("   at ", stderr);
     }
 
+    [Theory]
+    [InlineData("--echo", "other-echo")]
+    [InlineData("--shm", "/dev/shm/vrpmsg-test-unused.shm")]
+    [InlineData("--platform", "board.json")]
+    public void Remote_VhostUserWithAnOptionOfTheSharedFileRemote_ExitsTwoNamingIt(string option, string value)
+    {
+        // These were silently ignored under --vhost-user (an --echo name was never even checked). The socket is an
+        // abstract name: '@name' was read as a response file before.
+        var (code, _, stderr) = CrossProcessCli.Run(s_limit, "remote", "--vhost-user", "@vrpmsg-test-unused", option, value, "--no-stdin");
+
+        Assert.DoesNotContain("Response file", stderr);
+        Assert.Equal(2, code);
+        Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains(option, stderr);
+        Assert.Contains("--vhost-user", stderr);
+    }
+
     [Fact]
     public void Send_NoPayload_ExitsOneWithOneLine()
     {

@@ -36,6 +36,25 @@ public sealed class RpmsgPipeReaderTests
     }
 
     [Fact]
+    public async Task DisposeAsync_NoReadPending_LeavesTheCallersToken()
+    {
+        // A read with a long-lived token links a source to it; a pipe disposed between reads kept that registration
+        // on the caller's token for as long as the token lived (one per pipe).
+        var (loop, pipe, peer) = CallerPolled();
+        using var _ = loop;
+        using var longLived = new CancellationTokenSource();
+        var reader = (RpmsgPipeReader)pipe.Input;
+        Deliver(loop, peer, [1, 2]);
+        var read = await pipe.Input.ReadAsync(longLived.Token).AsTask().WaitAsync(Bound);
+        pipe.Input.AdvanceTo(read.Buffer.End);
+        Assert.True(reader.IsLinkedWithCallerToken, "the read did not link a source to the caller's token (nothing to check)");
+
+        await pipe.DisposeAsync().AsTask().WaitAsync(Bound);
+
+        Assert.False(reader.IsLinkedWithCallerToken, "the disposed pipe still holds a registration on the caller's token");
+    }
+
+    [Fact]
     public async Task Read_TakesWhatIsQueuedOnTheReadingThread_AndNothingBeforeItIsAsked()
     {
         var (loop, pipe, peer) = CallerPolled();
