@@ -11,7 +11,8 @@ public sealed record PlatformDoorbellOptions
     /// <summary>
     /// eventfd: the channel to the peer. The host creates the pair and sends the peer's end over it;
     /// the remote receives its end. Not owned. Without it (and without <see cref="EventFdFactory"/>)
-    /// the description's doorbell.socket name is used to set up a channel for just this exchange.
+    /// the description's doorbell.socket name sets up the channel, kept open for the doorbell's life (it tells each
+    /// side when the other has gone) and closed by its <see cref="IDisposable.Dispose"/>.
     /// </summary>
     public DescriptorPassing? Passing { get; init; }
 

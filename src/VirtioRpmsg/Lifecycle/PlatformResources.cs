@@ -125,6 +125,9 @@ public sealed class PlatformResources : IDisposable
     /// description (no table; a remote before it writes its table) or from the resource table (a host,
     /// which also chooses and writes back ADDR_ANY vring addresses).
     /// </summary>
+    /// <exception cref="PlatformDescriptionException">The description is invalid, or what it names disagrees with the system (the JSON path is named).</exception>
+    /// <exception cref="ResourceTableException">The resource table is missing or malformed (the field is named).</exception>
+    /// <exception cref="Interop.NativeCallException">A file or device could not be opened or mapped (the call and errno are named).</exception>
     public static PlatformResources Open(PlatformDescription description, PlatformOpenOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(description);

@@ -81,6 +81,9 @@ public sealed class RpmsgLink : IAsyncDisposable, IDisposable
     /// <exception cref="ResourceTableException">The remote's resource table is missing or malformed (not running yet?).</exception>
     /// <exception cref="TimeoutException">The doorbell handshake or the link did not complete within <see cref="RpmsgLinkOptions.Timeout"/>.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="ArgumentException"><paramref name="options"/> failed <see cref="RpmsgLinkOptions.Validate"/> (thrown before any work).</exception>
+    /// <exception cref="RpmsgDeviceUnavailableException">The device broke while the link came up (the peer violated the protocol).</exception>
+    /// <exception cref="IOException">A file or device of the description could not be opened or mapped (a <see cref="Interop.NativeCallException"/> names the call and errno).</exception>
     public static Task<RpmsgLink> OpenAsync(PlatformDescription description, RpmsgLinkOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(description);
@@ -194,10 +197,12 @@ public sealed class RpmsgLink : IAsyncDisposable, IDisposable
     /// <exception cref="RpmsgDeviceUnavailableException">The device stopped or broke (the peer violated the protocol) while waiting.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     /// <exception cref="ArgumentException"><paramref name="serviceName"/> is empty, over 31 UTF-8 bytes or contains a NUL.</exception>
+    /// <exception cref="ObjectDisposedException">The link was disposed (also ends a wait in progress).</exception>
     public Task<RpmsgChannel> WaitForChannelAsync(string serviceName, CancellationToken cancellationToken = default) =>
         WaitForChannelAsync(serviceName, 0, cancellationToken);
 
     /// <summary>As <see cref="WaitForChannelAsync(string, CancellationToken)"/>, for a service announced on vdev <paramref name="vdev"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="vdev"/> is not one of the link's vdevs.</exception>
     public async Task<RpmsgChannel> WaitForChannelAsync(string serviceName, int vdev, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(serviceName);

@@ -14,7 +14,7 @@ public sealed record RpmsgLinkOptions
     /// </summary>
     public TimeSpan Timeout { get; init; } = DefaultTimeout;
 
-    /// <summary>Name of the host device (log lines, dumps).</summary>
+    /// <summary>Name of the host device (log lines, dumps); unused when <c>Device</c> is given (its own name counts).</summary>
     public string Name { get; init; } = "rpmsg0";
 
     /// <summary>
@@ -26,7 +26,7 @@ public sealed record RpmsgLinkOptions
     /// <summary>How long a vdev reset waits for the old device's zero-copy buffers (null: <see cref="Timeout"/>; tests shorten it).</summary>
     internal TimeSpan? ZeroCopyDrainTimeout { get; init; }
 
-    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the field when a value is out of range.</summary>
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the field: <see cref="ArgumentOutOfRangeException"/> for a value out of range, <see cref="ArgumentNullException"/> or <see cref="ArgumentException"/> for a missing or empty <see cref="Name"/>.</summary>
     public void Validate()
     {
         if (Timeout != System.Threading.Timeout.InfiniteTimeSpan && Timeout <= TimeSpan.Zero)

@@ -31,7 +31,7 @@ public sealed class RpmsgChannel
     /// <summary>The peer's address for the service.</summary>
     public uint RemoteAddress { get; }
 
-    /// <summary>Our endpoint for the channel (its callback is the driver's receive handler).</summary>
+    /// <summary>Our endpoint for the channel: the driver's receive handler is its callback, or, with no handler, it is a receive queue.</summary>
     public RpmsgEndpoint Endpoint { get; }
 
     /// <summary>Local address of <see cref="Endpoint"/>.</summary>

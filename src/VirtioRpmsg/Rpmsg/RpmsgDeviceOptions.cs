@@ -19,7 +19,7 @@ public sealed class RpmsgDeviceOptions
     public int? DispatcherCpu { get; set; }
 
     /// <summary>
-    /// Default timeout of blocking sends and receives (Linux and OpenAMP use 15 s). Zero tries once without waiting;
+    /// Default timeout of blocking and async sends (Linux and OpenAMP use 15 s); receives take their own. Zero tries once without waiting;
     /// <see cref="Timeout.InfiniteTimeSpan"/> waits forever; any other negative value is refused.
     /// </summary>
     public TimeSpan SendTimeout { get; set; } = TimeSpan.FromSeconds(15);
@@ -64,7 +64,10 @@ public sealed class RpmsgDeviceOptions
     /// </summary>
     public long MaxQueuedBytes { get; set; } = 16L << 20;
 
-    /// <summary>Largest number of endpoints the peer can make us create (channels from announcements included).</summary>
+    /// <summary>
+    /// Largest number of endpoints, the application's own and those the peer makes us create (channels from
+    /// announcements) together: a create beyond it throws <see cref="InvalidOperationException"/>.
+    /// </summary>
     public int MaxEndpoints { get; set; } = 1024;
 
     /// <summary>

@@ -52,7 +52,7 @@ public sealed partial class RpmsgEndpoint : IDisposable
     /// <summary>Largest payload of one message.</summary>
     public int MaxPayload => Device.MaxPayload;
 
-    /// <summary>Messages dropped because the receive queue was full.</summary>
+    /// <summary>Messages dropped because the receive queue was full, or the device-wide <c>MaxQueuedBytes</c> budget was spent.</summary>
     public long QueueDrops => Interlocked.Read(ref _queueDrops);
 
     internal int QueueCapacity => _queue?.Capacity ?? 0;

@@ -80,7 +80,8 @@ public ref struct RpmsgTxBuffer
     /// <paramref name="length"/> throws <see cref="ArgumentOutOfRangeException"/>, one above <see cref="Capacity"/>
     /// <see cref="RpmsgPayloadTooLargeException"/> (the buffer is still held: dispose it); a destroyed endpoint gives the
     /// buffer back and throws <see cref="ObjectDisposedException"/> (<see cref="RpmsgDeviceUnavailableException"/> when
-    /// the device stopped or broke).
+    /// the device stopped or broke). <see cref="InvalidOperationException"/> when the endpoint's remote address is not
+    /// known yet (the buffer is still held) or the buffer was already sent or given back.
     /// </summary>
     public void Send(int length)
     {

@@ -41,7 +41,9 @@ public sealed class GettingStartedSampleTests
         var (code, stdout, stderr, _) = SampleProgram.Run(name, board.Directory, Limit);
 
         Assert.True(code == 0, $"sample {name} exited with {code}\nstdout: {stdout}\nstderr: {stderr}");
-        Assert.Matches(@"^0x[0-9A-F]+ says: hello, remote\n$", stdout.ReplaceLineEndings("\n"));
+        // The simulated remote's echo endpoint is 0x401 (its command endpoint is 0x400), and the page says so.
+        Assert.Equal("0x401 says: hello, remote\n", stdout.ReplaceLineEndings("\n"));
+        Assert.Contains("Output: `0x401 says: hello, remote`", SampleProgram.GettingStartedDoc());
     }
 
     [Fact]
