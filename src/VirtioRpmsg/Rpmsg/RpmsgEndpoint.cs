@@ -66,8 +66,13 @@ public sealed partial class RpmsgEndpoint : IDisposable
 
     /// <summary>
     /// Waits for the next message and copies it into <paramref name="destination"/>. A destination
-    /// too small for the message throws <see cref="ArgumentException"/> and leaves the message queued.
+    /// too small for the message throws <see cref="ArgumentException"/> and leaves the message queued. Failures fault
+    /// the returned task.
     /// </summary>
+    /// <exception cref="InvalidOperationException">A callback endpoint (no receive queue), or a blocking receive inside a receive callback.</exception>
+    /// <exception cref="ObjectDisposedException">The endpoint was destroyed (also ends a receive in progress).</exception>
+    /// <exception cref="RpmsgDeviceUnavailableException">The device stopped or broke (the fault is attached).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public ValueTask<RpmsgReceiveResult> ReceiveAsync(Memory<byte> destination, CancellationToken cancellationToken = default)
     {
         try
@@ -81,6 +86,10 @@ public sealed partial class RpmsgEndpoint : IDisposable
     }
 
     /// <summary>Blocking receive with a timeout; throws <see cref="TimeoutException"/> when nothing arrives in time.</summary>
+    /// <exception cref="InvalidOperationException">A callback endpoint (no receive queue), or a blocking receive inside a receive callback.</exception>
+    /// <exception cref="ObjectDisposedException">The endpoint was destroyed (also ends a receive in progress).</exception>
+    /// <exception cref="RpmsgDeviceUnavailableException">The device stopped or broke (the fault is attached).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public RpmsgReceiveResult Receive(Span<byte> destination, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         if (!TryReceive(destination, timeout, out var result, cancellationToken))
@@ -89,6 +98,10 @@ public sealed partial class RpmsgEndpoint : IDisposable
     }
 
     /// <summary>Receives if a message arrives within <paramref name="timeout"/> (zero: only what is queued now).</summary>
+    /// <exception cref="InvalidOperationException">A callback endpoint (no receive queue), or a blocking receive inside a receive callback.</exception>
+    /// <exception cref="ObjectDisposedException">The endpoint was destroyed (also ends a receive in progress).</exception>
+    /// <exception cref="RpmsgDeviceUnavailableException">The device stopped or broke (the fault is attached).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public bool TryReceive(Span<byte> destination, TimeSpan timeout, out RpmsgReceiveResult result, CancellationToken cancellationToken = default)
     {
         var queue = QueueOrThrow();
