@@ -38,7 +38,10 @@ public enum ChaosFault
     /// <summary>An rpmsg message from a reserved source (ADDR_ANY, or the name-service address).</summary>
     ReservedSource,
 
-    /// <summary>A name-service message whose name has no NUL within 32 bytes.</summary>
+    /// <summary>
+    /// A name-service message whose name has no NUL within 32 bytes and is not UTF-8: rejected for the encoding (a
+    /// 32-byte name alone is accepted as its first 31 bytes, as Linux does).
+    /// </summary>
     NameServiceNoNul,
 
     /// <summary>A name-service announcement for ADDR_ANY.</summary>

@@ -22,7 +22,8 @@ public static partial class ChaosScenario
                 case ChaosFault.NameServiceNoNul:
                     for (int i = 0; i < 32; i++)
                         message[i] = (byte)rng.Next(1, 256);
-                    expect = "no NUL terminator";
+                    message[0] = 0xFF; // never valid UTF-8: the name is rejected whatever the random rest holds
+                    expect = "not valid UTF-8";
                     break;
                 case ChaosFault.NameServiceAddressAny:
                     address = RpmsgAddress.Any;

@@ -31,10 +31,19 @@ public readonly record struct NameServiceMessage(string Name, uint Address, Name
 
     /// <summary>
     /// Decodes and validates a message received from the peer. Returns false with a reason (naming the
-    /// field and value) for anything malformed; never throws on peer data.
+    /// field and value) for anything malformed; never throws on peer data. A name filling all 32 bytes
+    /// without NUL is taken as its first 31 bytes, as Linux does.
     /// </summary>
-    public static bool TryParse(ReadOnlySpan<byte> payload, out NameServiceMessage message, out string? error)
+    public static bool TryParse(ReadOnlySpan<byte> payload, out NameServiceMessage message, out string? error) =>
+        TryParse(payload, out message, out error, out _);
+
+    /// <summary>
+    /// <see cref="TryParse(ReadOnlySpan{byte}, out NameServiceMessage, out string?)"/>, telling whether the name
+    /// filled all 32 bytes without NUL and was cut to its first 31 (<paramref name="truncated"/>).
+    /// </summary>
+    public static bool TryParse(ReadOnlySpan<byte> payload, out NameServiceMessage message, out string? error, out bool truncated)
     {
+        truncated = false;
         message = default;
         if (payload.Length < Size)
         {
@@ -45,8 +54,10 @@ public readonly record struct NameServiceMessage(string Name, uint Address, Name
         int nul = nameField.IndexOf((byte)0);
         if (nul < 0)
         {
-            error = "name-service name has no NUL terminator within 32 bytes";
-            return false;
+            // Linux rpmsg_ns_cb forces name[31] = 0 and binds under the first 31 bytes; OpenAMP sends such names
+            // (strncpy of 32 bytes). Accepted the same way, so a channel gets the name Linux would give it.
+            nul = MaxNameLength;
+            truncated = true;
         }
         if (nul == 0)
         {

@@ -168,7 +168,6 @@ public sealed partial class RpmsgDevice : IDisposable
             uint supported = (Options.NameService ? RpmsgFeatures.NameService : 0) | (Options.EventIndex ? VirtioFeatures.EventIndex : 0);
             var transport = _vdev.NegotiateAsHost(supported, out uint accepted);
             GoLive(transport, accepted);
-            _vdev.CompleteAsHost();
         }
         _thread?.Start();
     }
@@ -205,7 +204,7 @@ public sealed partial class RpmsgDevice : IDisposable
         // CallerPoll: nobody waits on the doorbell, so the peer is asked not to kick from the first message on.
         if (!RpmsgDispatcherThread.HasThread(Options.WaitStrategy))
             transport.DisableRxNotifications();
-        RpmsgEndpoint[] toAnnounce;
+        List<RpmsgEndpoint> toAnnounce = [];
         lock (_sync)
         {
             if (_state != RpmsgDeviceState.Starting)
@@ -213,17 +212,28 @@ public sealed partial class RpmsgDevice : IDisposable
                 transport.Dispose();
                 return;
             }
+            // Host: DRIVER_OK before Running, so no send (an announcement, a sender woken by link-up) kicks before it.
+            if (Role == RpmsgRole.Host)
+                _vdev.WriteDriverOk();
             _transport = transport;
             _features = features;
             if (NameServiceEnabled)
                 _endpoints.Add(_nameService.CreateEndpoint());
             _state = RpmsgDeviceState.Running;
-            toAnnounce = _endpoints.Named();
+            // Taken under the lock that CreateNamedEndpoint and DestroyEndpoint also hold: each CREATE is sent once,
+            // and none for an endpoint destroyed before it was sent.
+            foreach (var ept in _endpoints.Named())
+            {
+                if (RpmsgNameService.BeginAnnounce(ept))
+                    toAnnounce.Add(ept);
+            }
         }
+        if (Role == RpmsgRole.Host)
+            _vdev.RingDriverOk();
         _linkUp.Complete();
         RaiseState(RpmsgDeviceState.Running);
         foreach (var ept in toAnnounce)
-            _nameService.Announce(ept.Name!, ept.Address, NameServiceFlags.Create);
+            _nameService.AnnounceCreate(ept);
     }
 
     /// <summary>Waits until the link is up; false on timeout. Throws if the device stops or breaks first.</summary>
@@ -259,13 +269,17 @@ public sealed partial class RpmsgDevice : IDisposable
     public RpmsgEndpoint CreateNamedEndpoint(string serviceName, uint address, RpmsgReceiveHandler? handler, uint remoteAddress = RpmsgAddress.Any)
     {
         NameServiceMessage.ValidateName(serviceName);
-        var ept = AddEndpoint(address, remoteAddress, handler, null, serviceName);
-        if (_state == RpmsgDeviceState.Running)
-            _nameService.Announce(serviceName, ept.Address, NameServiceFlags.Create);
+        var ept = AddEndpoint(address, remoteAddress, handler, null, serviceName, out bool announce);
+        if (announce)
+            _nameService.AnnounceCreate(ept);
         return ept;
     }
 
-    private RpmsgEndpoint AddEndpoint(uint address, uint remoteAddress, RpmsgReceiveHandler? handler, RpmsgZeroCopyReceiveHandler? zeroCopy, string? name)
+    private RpmsgEndpoint AddEndpoint(uint address, uint remoteAddress, RpmsgReceiveHandler? handler, RpmsgZeroCopyReceiveHandler? zeroCopy, string? name) =>
+        AddEndpoint(address, remoteAddress, handler, zeroCopy, name, out _);
+
+    /// <summary>Publishes a new endpoint; <paramref name="announce"/>: a named one added while Running, whose CREATE is the caller's (else GoLive's).</summary>
+    private RpmsgEndpoint AddEndpoint(uint address, uint remoteAddress, RpmsgReceiveHandler? handler, RpmsgZeroCopyReceiveHandler? zeroCopy, string? name, out bool announce)
     {
         lock (_sync)
         {
@@ -274,6 +288,7 @@ public sealed partial class RpmsgDevice : IDisposable
                 throw Unavailable(state);
             var ept = new RpmsgEndpoint(this, _endpoints.Claim(address), remoteAddress, handler, zeroCopy, Options.EndpointQueueCapacity) { Name = name };
             _endpoints.Add(ept);
+            announce = name is not null && state == RpmsgDeviceState.Running && RpmsgNameService.BeginAnnounce(ept);
             return ept;
         }
     }
@@ -282,12 +297,14 @@ public sealed partial class RpmsgDevice : IDisposable
     internal void DestroyEndpoint(RpmsgEndpoint ept)
     {
         RpmsgChannel? channel = null;
-        bool removed;
+        bool removed, sendDestroy = false;
         lock (_sync)
         {
             removed = _endpoints.Remove(ept);
             if (removed && ept.Channel is { } ch && _nameService.Forget(ch))
                 channel = ch;
+            if (removed && ept.Name is not null)
+                sendDestroy = RpmsgNameService.Withdraw(ept);
         }
         // Even when someone else (Stop, a concurrent Dispose) unpublished it, this Dispose must not
         // return while a callback is still running.
@@ -297,8 +314,8 @@ public sealed partial class RpmsgDevice : IDisposable
             return;
         if (channel is not null)
             _nameService.RunRemove(channel, waitForProbe: false);
-        if (ept.Name is not null && _state == RpmsgDeviceState.Running)
-            _nameService.Announce(ept.Name, ept.Address, NameServiceFlags.Destroy);
+        if (sendDestroy && _state == RpmsgDeviceState.Running)
+            _nameService.Announce(ept.Name!, ept.Address, NameServiceFlags.Destroy);
     }
 
     /// <summary>Registers a service driver; announcements already seen for its name are bound now.</summary>

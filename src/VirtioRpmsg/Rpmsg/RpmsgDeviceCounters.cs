@@ -26,6 +26,7 @@ internal sealed class RpmsgDeviceCounters
     private long _callbackErrors;
     private long _nsDuplicates;
     private long _nsRefused;
+    private long _nsTruncated; // logged only: not a peer error (OpenAMP sends such names)
 
     internal RpmsgDeviceCounters(string device, ILogger log)
     {
@@ -89,6 +90,14 @@ internal sealed class RpmsgDeviceCounters
         long n = Interlocked.Increment(ref _nsRefused);
         if (ShouldLog(n))
             _log.LogWarning("rpmsg {Device}: name-service announcement of '{Name}' at 0x{Address:X} refused ({Count} so far): {Why}", _device, name, address, n, why);
+    }
+
+    /// <summary>A peer's name filled all 32 bytes without a NUL: taken as its first 31 bytes, as Linux's rpmsg_ns_cb does.</summary>
+    internal void CountTruncatedName(string name, uint address)
+    {
+        long n = Interlocked.Increment(ref _nsTruncated);
+        if (ShouldLog(n))
+            _log.LogWarning("rpmsg {Device}: name-service name at 0x{Address:X} fills 32 bytes without NUL; taken as '{Name}' ({Count} so far)", _device, address, name, n);
     }
 
     internal void ReceiveCallbackFailed(uint endpoint, Exception e)

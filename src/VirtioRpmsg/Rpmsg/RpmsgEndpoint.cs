@@ -15,6 +15,7 @@ public sealed partial class RpmsgEndpoint : IDisposable
     private readonly RpmsgEndpointQueue? _queue;
     private Func<Exception>? _closed; // made once: ReceiveAsync allocates nothing per call
     private uint _remoteAddress;
+    private readonly bool _remoteGiven; // the application chose the remote address: the name service never changes it
     private int _callbacksRunning;
     private int _destroyed;
     private TaskCompletionSource? _remoteKnown;
@@ -25,6 +26,7 @@ public sealed partial class RpmsgEndpoint : IDisposable
         Device = device;
         Address = address;
         _remoteAddress = remoteAddress;
+        _remoteGiven = remoteAddress != RpmsgAddress.Any;
         _handler = handler;
         _zeroCopyHandler = zeroCopyHandler;
         if (handler is null && zeroCopyHandler is null)

@@ -17,7 +17,16 @@ internal sealed class RpmsgNameService
     private readonly RpmsgDeviceCounters _counters;
     private readonly List<RpmsgChannel> _channels = [];
     private readonly Dictionary<string, RpmsgServiceDriver> _drivers = new(StringComparer.Ordinal);
-    private readonly List<(string Name, uint Address)> _unbound = [];
+    // Announcements no driver handles yet. RegisterDriver leaves the ones it binds here until CreateChannel
+    // takes them under the lock, so a DESTROY arriving meanwhile still finds (and removes) them: the bind is cancelled.
+    private readonly List<Unbound> _unbound = [];
+
+    // A class: CreateChannel looks for this very entry (a DESTROY then a new CREATE of the same service is another one).
+    private sealed class Unbound(string name, uint address)
+    {
+        internal string Name { get; } = name;
+        internal uint Address { get; } = address;
+    }
 
     internal RpmsgNameService(RpmsgDevice device, object sync, RpmsgEndpointTable endpoints, RpmsgDeviceCounters counters)
     {
@@ -55,16 +64,15 @@ internal sealed class RpmsgNameService
     internal void RegisterDriver(RpmsgServiceDriver driver)
     {
         ArgumentNullException.ThrowIfNull(driver);
-        List<(string, uint)> pending;
+        List<Unbound> pending;
         lock (_sync)
         {
             if (!_drivers.TryAdd(driver.ServiceName, driver))
                 throw new ArgumentException($"a driver for '{driver.ServiceName}' is already registered on '{_device.Name}'", nameof(driver));
             pending = _unbound.Where(u => u.Name == driver.ServiceName).ToList();
-            _unbound.RemoveAll(u => u.Name == driver.ServiceName);
         }
-        foreach (var (name, address) in pending)
-            CreateChannel(name, address);
+        foreach (var entry in pending)
+            CreateChannel(entry.Name, entry.Address, entry);
     }
 
     /// <summary>Sends a create or destroy for one of our endpoints (best effort: a failure is logged).</summary>
@@ -84,12 +92,53 @@ internal sealed class RpmsgNameService
         }
     }
 
-    /// <summary>Dispose-time destroys: never blocking, stop at the first refusal.</summary>
+    /// <summary>Marks a named endpoint whose CREATE the caller will send (<see cref="AnnounceCreate"/>); false if not due. Caller holds the device lock.</summary>
+    internal static bool BeginAnnounce(RpmsgEndpoint ept)
+    {
+        if (ept.AnnounceState != RpmsgAnnounceState.NotAnnounced)
+            return false;
+        ept.AnnounceState = RpmsgAnnounceState.Announcing;
+        return true;
+    }
+
+    /// <summary>Marks a named endpoint destroyed; true if the caller sends its DESTROY (its CREATE was sent). Caller holds the device lock.</summary>
+    internal static bool Withdraw(RpmsgEndpoint ept)
+    {
+        // Announcing: the announcer sends the DESTROY after its CREATE (never before it), or nothing if it had not started.
+        bool announced = ept.AnnounceState == RpmsgAnnounceState.Announced;
+        ept.AnnounceState = RpmsgAnnounceState.Withdrawn;
+        return announced;
+    }
+
+    /// <summary>Sends the CREATE of an endpoint <see cref="BeginAnnounce"/> marked, then its DESTROY if it was destroyed meanwhile.</summary>
+    internal void AnnounceCreate(RpmsgEndpoint ept)
+    {
+        lock (_sync)
+        {
+            if (ept.AnnounceState != RpmsgAnnounceState.Announcing)
+                return; // destroyed before anything was sent: the peer never hears of it
+        }
+        Announce(ept.Name!, ept.Address, NameServiceFlags.Create);
+        bool withdrawn;
+        lock (_sync)
+        {
+            withdrawn = ept.AnnounceState == RpmsgAnnounceState.Withdrawn;
+            if (!withdrawn)
+                ept.AnnounceState = RpmsgAnnounceState.Announced;
+        }
+        if (withdrawn)
+            Announce(ept.Name!, ept.Address, NameServiceFlags.Destroy);
+    }
+
+    /// <summary>Dispose-time destroys of the announced endpoints: never blocking, stop at the first refusal.</summary>
     internal void AnnounceDestroyAllNonBlocking()
     {
         Span<byte> message = stackalloc byte[NameServiceMessage.Size];
         foreach (var ept in _endpoints.Named())
         {
+            // Read without the lock: best effort, as the whole dispose-time send is.
+            if (ept.AnnounceState != RpmsgAnnounceState.Announced)
+                continue;
             new NameServiceMessage(ept.Name!, ept.Address, NameServiceFlags.Destroy).Write(message);
             try
             {
@@ -104,11 +153,13 @@ internal sealed class RpmsgNameService
 
     private void OnMessage(RpmsgEndpoint ns, uint source, ReadOnlySpan<byte> payload)
     {
-        if (!NameServiceMessage.TryParse(payload, out var msg, out var error))
+        if (!NameServiceMessage.TryParse(payload, out var msg, out var error, out bool truncated))
         {
             _counters.CountError($"name-service message from 0x{source:X} rejected: {error}");
             return;
         }
+        if (truncated)
+            _counters.CountTruncatedName(msg.Name, msg.Address);
         if (msg.Address == RpmsgAddress.NameService)
         {
             _counters.CountError($"name-service message for '{msg.Name}' names the name-service address {msg.Address}");
@@ -116,6 +167,11 @@ internal sealed class RpmsgNameService
         }
         if (msg.Flags != NameServiceFlags.Create)
         {
+            foreach (var ept in _endpoints.Named())
+            {
+                if (ept.Name == msg.Name)
+                    ept.UnbindByName(msg.Address);
+            }
             RemoveChannel(msg.Name, msg.Address);
             _device.RaiseServiceDestroyed(msg.Name, msg.Address);
             return;
@@ -125,24 +181,39 @@ internal sealed class RpmsgNameService
             _counters.CountError($"announcement of '{msg.Name}' at 0x{msg.Address:X} refused: not in AllowedServices");
             return;
         }
-        CreateChannel(msg.Name, msg.Address);
+        // OpenAMP binds a local endpoint of the same name still waiting for its remote; the announcement also goes to
+        // the drivers (a channel, or UnboundService) as before.
+        foreach (var ept in _endpoints.Named())
+        {
+            if (ept.Name == msg.Name)
+                ept.BindByName(msg.Address);
+        }
+        CreateChannel(msg.Name, msg.Address, null);
     }
 
-    private void CreateChannel(string name, uint remoteAddress)
+    /// <summary>Binds an announcement: a new one (<paramref name="pending"/> null), or one RegisterDriver found unbound.</summary>
+    private void CreateChannel(string name, uint remoteAddress, Unbound? pending)
     {
         RpmsgChannel? channel = null;
         lock (_sync)
         {
             if (_device.State != RpmsgDeviceState.Running)
                 return;
-            if (_channels.Any(c => c.Name == name && c.RemoteAddress == remoteAddress) || _unbound.Contains((name, remoteAddress)))
+            if (pending is not null)
+            {
+                // Withdrawn (DESTROY) or forgotten (stop) since RegisterDriver marked it: nothing to bind.
+                if (!_unbound.Remove(pending))
+                    return;
+            }
+            else if (_channels.Any(c => c.Name == name && c.RemoteAddress == remoteAddress) || FindUnbound(name, remoteAddress) >= 0)
             {
                 // Seed 003: a repeated announcement must never create a second channel.
                 _counters.CountDuplicateAnnouncement(name, remoteAddress);
                 return;
             }
             int announced = _channels.Count + _unbound.Count;
-            if (announced >= _device.Options.MaxAnnouncedServices)
+            // A pending entry was admitted when it arrived (and left _unbound just now).
+            if (pending is null && announced >= _device.Options.MaxAnnouncedServices)
             {
                 _counters.CountRefusedAnnouncement(name, remoteAddress,
                     $"{announced} services already announced on '{_device.Name}' (MaxAnnouncedServices = {_device.Options.MaxAnnouncedServices})");
@@ -150,7 +221,7 @@ internal sealed class RpmsgNameService
             }
             if (!_drivers.TryGetValue(name, out var driver))
             {
-                _unbound.Add((name, remoteAddress));
+                _unbound.Add(new Unbound(name, remoteAddress));
             }
             else
             {
@@ -219,7 +290,11 @@ internal sealed class RpmsgNameService
             channel = _channels.FirstOrDefault(c => c.Name == name && c.RemoteAddress == remoteAddress);
             if (channel is null)
             {
-                if (!_unbound.Remove((name, remoteAddress)))
+                // One RegisterDriver is binding too: RegisterDriver's CreateChannel then finds it gone and binds nothing.
+                int index = FindUnbound(name, remoteAddress);
+                if (index >= 0)
+                    _unbound.RemoveAt(index);
+                else
                     _counters.CountError($"name-service destroy for unknown channel '{name}' at 0x{remoteAddress:X}");
                 return;
             }
@@ -230,6 +305,8 @@ internal sealed class RpmsgNameService
         channel.Endpoint.WaitForCallbacks();
         RunRemove(channel, waitForProbe: false); // the dispatcher never waits for an application's Probe
     }
+
+    private int FindUnbound(string name, uint address) => _unbound.FindIndex(u => u.Name == name && u.Address == address);
 
     /// <summary>Forgets <paramref name="channel"/> because its endpoint was destroyed; true if it was still listed. Caller holds the device lock.</summary>
     internal bool Forget(RpmsgChannel channel) => _channels.Remove(channel);

@@ -42,14 +42,19 @@ internal sealed class RpmsgVdevNegotiation
         return new DriverRoleTransport(_layout, (accepted & VirtioFeatures.EventIndex) != 0, _name, _doorbell);
     }
 
-    /// <summary>Host, once the rx buffers are posted: DRIVER_OK, and a doorbell in case the remote already waits.</summary>
-    internal void CompleteAsHost()
+    /// <summary>
+    /// Host, once the rx buffers are posted and before anything can kick (virtio 1.x 3.1.1: no notification before
+    /// DRIVER_OK): writes DRIVER_OK. The device calls it under its lock, just before it goes Running.
+    /// </summary>
+    internal void WriteDriverOk()
     {
         var live = _negotiated | VirtioStatus.DriverOk;
         _control.Status = live;
         _written = live;
-        _doorbell.Ring();
     }
+
+    /// <summary>Host, after <see cref="WriteDriverOk"/>: a doorbell in case the remote already waits for it.</summary>
+    internal void RingDriverOk() => _doorbell.Ring();
 
     /// <summary>Remote, as the device starts: keeps a private copy of the offer (dfeatures) as the shared field holds it then.</summary>
     internal void RecordOffer() => _offered = _control.DeviceFeatures;

@@ -67,4 +67,38 @@ public class RpmsgNameServiceFloodTests
         new NameServiceMessage(name, address, flags).Write(message);
         sender.SendTo(RpmsgAddress.NameService, message);
     }
+
+    // 10,000 announce/destroy cycles leave tables and counters flat.
+    [Fact]
+    public void TenThousandAnnounceDestroyCycles_LeaveTablesCountersAndHeapFlat()
+    {
+        using var loop = RpmsgLoopback.Create();
+        int added = 0, removed = 0;
+        loop.Host.ChannelAdded += _ => Interlocked.Increment(ref added);
+        loop.Host.ChannelRemoved += _ => Interlocked.Increment(ref removed);
+        loop.Host.RegisterDriver(new RpmsgServiceDriver("svc") { Receive = (_, _, _) => { } });
+        int endpointsBefore = loop.Host.Endpoints.Count;
+        long memBefore = 0;
+        for (int i = 0; i < 10_000; i++)
+        {
+            if (i == 1000)
+            {
+                loop.WaitUntil(() => Volatile.Read(ref removed) == 1000, "first 1000 removed");
+                GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect();
+                memBefore = GC.GetTotalMemory(true);
+            }
+            var named = loop.Remote.CreateNamedEndpoint("svc", RpmsgAddress.Any, (_, _, _) => { });
+            named.Dispose();
+        }
+        loop.WaitUntil(() => Volatile.Read(ref removed) == 10_000, "every channel removed");
+        GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect();
+        long memAfter = GC.GetTotalMemory(true);
+        Assert.Equal(10_000, added);
+        Assert.Empty(loop.Host.Channels);
+        Assert.Equal(0, loop.Host.UnboundServiceCount);
+        Assert.Equal(endpointsBefore, loop.Host.Endpoints.Count);
+        Assert.Equal(0, loop.Host.Counters.Errors);
+        Assert.Equal(0, loop.Host.Counters.NameServiceDuplicates);
+        Assert.True(memAfter - memBefore < 4 << 20, $"managed heap grew {memAfter - memBefore} bytes over 9,000 cycles");
+    }
 }

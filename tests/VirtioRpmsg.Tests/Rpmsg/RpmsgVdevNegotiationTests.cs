@@ -67,4 +67,49 @@ public class RpmsgVdevNegotiationTests
         var control = new FakeControl { Status = VirtioStatus.NeedsReset };
         Assert.Null(Create(control).CheckStatus());
     }
+
+    // The host's first kicks (its named endpoints' announcements at link-up) must follow DRIVER_OK. Virtio 1.x 3.1.1:
+    // "The driver MUST NOT send any buffer available notifications to the device before setting DRIVER_OK";
+    // virtio_rpmsg_probe prepares its kick and notifies only after virtio_device_ready().
+    [Theory]
+    [InlineData(false)] // control: passes, so the early kick below is the announcement's
+    [InlineData(true)]
+    public void Host_NoNotificationBeforeDriverOk(bool namedEndpoint)
+    {
+        IVdevControl? control = null;
+        var rings = new List<(VirtioStatus Status, long Tx)>();
+        RpmsgDevice? host = null;
+        using var loop = RpmsgLoopback.Create(
+            start: false,
+            hostControl: c => control = c,
+            hostDoorbell: b => new RecordingDoorbell(b, () =>
+            {
+                lock (rings)
+                    rings.Add((control!.Status, host?.Counters.TxMessages ?? -1));
+            }));
+        host = loop.Host;
+        using var named = namedEndpoint ? loop.Host.CreateNamedEndpoint("svc", 0x600, (_, _, _) => { }) : null;
+
+        loop.Start();
+
+        lock (rings)
+        {
+            var early = rings.Where(r => (r.Status & VirtioStatus.DriverOk) == 0).ToArray();
+            Assert.True(early.Length == 0,
+                $"{early.Length} notification(s) before DRIVER_OK: " + string.Join(", ", early.Select(r => $"status={r.Status} tx={r.Tx}")));
+        }
+    }
+
+    private sealed class RecordingDoorbell(IDoorbell inner, Action onRing) : IDoorbell
+    {
+        public bool Ring()
+        {
+            onRing();
+            return inner.Ring();
+        }
+
+        public bool Wait(TimeSpan timeout, CancellationToken cancellationToken = default) => inner.Wait(timeout, cancellationToken);
+        public bool Drain() => inner.Drain();
+        public void Dispose() => inner.Dispose();
+    }
 }

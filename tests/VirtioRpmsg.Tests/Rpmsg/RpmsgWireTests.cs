@@ -53,7 +53,7 @@ public class RpmsgWireTests
     }
 
     [Theory]
-    [InlineData(0, "no NUL")]
+    [InlineData(0, "not valid UTF-8")]
     [InlineData(1, "ADDR_ANY")]
     [InlineData(2, "flags")]
     [InlineData(3, "shorter")]
@@ -64,7 +64,7 @@ public class RpmsgWireTests
         new NameServiceMessage("svc", 1024, NameServiceFlags.Create).Write(bytes);
         switch (kind)
         {
-            case 0: bytes.AsSpan(0, 32).Fill((byte)'a'); break;
+            case 0: bytes[0] = 0xFF; break;
             case 1: BitConverter.TryWriteBytes(bytes.AsSpan(32), RpmsgAddress.Any); break;
             case 2: bytes[36] = 7; break;
             case 3: bytes = bytes[..39]; break;
@@ -72,6 +72,19 @@ public class RpmsgWireTests
         }
         Assert.False(NameServiceMessage.TryParse(bytes, out _, out var error));
         Assert.Contains(expected, error);
+    }
+
+    // Linux's rpmsg_ns_cb forces name[31] = 0; OpenAMP sends 32-byte names without NUL (strncpy).
+    [Fact]
+    public void NameService_TryParse_NameFilling32BytesWithoutNul_TakesItsFirst31Bytes()
+    {
+        var bytes = new byte[40];
+        new NameServiceMessage("svc", 1024, NameServiceFlags.Create).Write(bytes);
+        bytes.AsSpan(0, 32).Fill((byte)'a');
+        Assert.True(NameServiceMessage.TryParse(bytes, out var msg, out var error, out bool truncated), error);
+        Assert.True(truncated);
+        Assert.Equal(new string('a', 31), msg.Name);
+        Assert.Equal(1024u, msg.Address);
     }
 
     [Theory]

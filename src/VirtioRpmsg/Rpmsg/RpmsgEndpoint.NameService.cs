@@ -1,0 +1,38 @@
+namespace VirtioRpmsg.Rpmsg;
+
+/// <summary>Where a named endpoint's announcement stands. Changed only under the device's lock.</summary>
+internal enum RpmsgAnnounceState
+{
+    /// <summary>Created before link-up: GoLive announces it.</summary>
+    NotAnnounced,
+    /// <summary>Its CREATE is being sent (by GoLive or CreateNamedEndpoint).</summary>
+    Announcing,
+    /// <summary>Its CREATE was sent: a destroy sends the DESTROY.</summary>
+    Announced,
+    /// <summary>Destroyed: nothing more is sent for it, except by an announcer that still owes the DESTROY after its CREATE.</summary>
+    Withdrawn,
+}
+
+/// <summary>A named endpoint and the name service: its announcement, and the peer's announcements of the same name.</summary>
+public sealed partial class RpmsgEndpoint
+{
+    /// <summary>Guarded by the device's lock (RpmsgNameService.BeginAnnounce, AnnounceCreate, Withdraw).</summary>
+    internal RpmsgAnnounceState AnnounceState { get; set; }
+
+    /// <summary>
+    /// The peer announced our name at <paramref name="address"/> (OpenAMP rpmsg_virtio_ns_callback sets dest_addr):
+    /// an endpoint that does not know its remote yet learns it now, as from a first message, and waiting senders go.
+    /// </summary>
+    internal void BindByName(uint address) => LearnRemoteAddress(address);
+
+    /// <summary>
+    /// The peer withdrew our name at <paramref name="address"/> (OpenAMP resets dest_addr to ANY): a learned remote
+    /// address equal to it is forgotten, so sends wait for the next announcement or message instead of going to a dead
+    /// address. An address the application gave at creation is left alone.
+    /// </summary>
+    internal void UnbindByName(uint address)
+    {
+        if (!_remoteGiven)
+            Interlocked.CompareExchange(ref _remoteAddress, RpmsgAddress.Any, address);
+    }
+}
