@@ -152,6 +152,7 @@ public sealed partial class RpmsgDevice : IDisposable
     /// Goes live. Host: reset, negotiate features, set up the rings, post the rx buffers, DRIVER_OK.
     /// Remote: wait (on the dispatcher, or in <see cref="Poll"/>) for the host's DRIVER_OK.
     /// </summary>
+    /// <exception cref="InvalidOperationException">The device was started already.</exception>
     public void Start()
     {
         lock (_sync)
@@ -239,12 +240,15 @@ public sealed partial class RpmsgDevice : IDisposable
     /// <summary>Waits until the link is up; false on timeout. Throws if the device stops or breaks first.</summary>
     public bool WaitForLinkUp(TimeSpan timeout, CancellationToken cancellationToken = default) => _linkUp.Wait(timeout, cancellationToken);
 
-    /// <summary>Waits asynchronously until the link is up; false on timeout.</summary>
+    /// <summary>Waits asynchronously until the link is up; false on timeout. Faults with <see cref="RpmsgDeviceUnavailableException"/> if the device stops or breaks first.</summary>
     public ValueTask<bool> WaitForLinkUpAsync(TimeSpan timeout, CancellationToken cancellationToken = default) => _linkUp.WaitAsync(timeout, cancellationToken);
 
     // ---- endpoints, drivers, polling ---------------------------------------------------------------
 
     /// <summary>Creates an endpoint whose messages go to <paramref name="handler"/>. <paramref name="address"/> may be <see cref="RpmsgAddress.Any"/>.</summary>
+    /// <exception cref="ArgumentException">The address is taken, or is the name service's (53).</exception>
+    /// <exception cref="InvalidOperationException">The endpoint table is full (<see cref="RpmsgDeviceOptions.MaxEndpoints"/>) or no dynamic address is free.</exception>
+    /// <exception cref="RpmsgDeviceUnavailableException">The device stopped or broke.</exception>
     public RpmsgEndpoint CreateEndpoint(uint address, RpmsgReceiveHandler handler, uint remoteAddress = RpmsgAddress.Any)
     {
         ArgumentNullException.ThrowIfNull(handler);
@@ -252,10 +256,16 @@ public sealed partial class RpmsgDevice : IDisposable
     }
 
     /// <summary>Creates a queue-style endpoint, read with <see cref="RpmsgEndpoint.ReceiveAsync"/> or <see cref="RpmsgEndpoint.Receive"/>.</summary>
+    /// <exception cref="ArgumentException">The address is taken, or is the name service's (53).</exception>
+    /// <exception cref="InvalidOperationException">The endpoint table is full (<see cref="RpmsgDeviceOptions.MaxEndpoints"/>) or no dynamic address is free.</exception>
+    /// <exception cref="RpmsgDeviceUnavailableException">The device stopped or broke.</exception>
     public RpmsgEndpoint CreateEndpoint(uint address = RpmsgAddress.Any, uint remoteAddress = RpmsgAddress.Any) =>
         AddEndpoint(address, remoteAddress, null, null, null);
 
     /// <summary>Creates an endpoint that receives in place (zero-copy).</summary>
+    /// <exception cref="ArgumentException">The address is taken, or is the name service's (53).</exception>
+    /// <exception cref="InvalidOperationException">The endpoint table is full (<see cref="RpmsgDeviceOptions.MaxEndpoints"/>) or no dynamic address is free.</exception>
+    /// <exception cref="RpmsgDeviceUnavailableException">The device stopped or broke.</exception>
     public RpmsgEndpoint CreateZeroCopyEndpoint(uint address, RpmsgZeroCopyReceiveHandler handler, uint remoteAddress = RpmsgAddress.Any)
     {
         ArgumentNullException.ThrowIfNull(handler);
@@ -266,6 +276,9 @@ public sealed partial class RpmsgDevice : IDisposable
     /// Creates an endpoint and announces it under <paramref name="serviceName"/> through the name service
     /// (now if the link is up, otherwise at link-up). Disposing it announces the destroy.
     /// </summary>
+    /// <exception cref="ArgumentException">The address is taken, or is the name service's (53).</exception>
+    /// <exception cref="InvalidOperationException">The endpoint table is full (<see cref="RpmsgDeviceOptions.MaxEndpoints"/>) or no dynamic address is free.</exception>
+    /// <exception cref="RpmsgDeviceUnavailableException">The device stopped or broke.</exception>
     public RpmsgEndpoint CreateNamedEndpoint(string serviceName, uint address, RpmsgReceiveHandler? handler, uint remoteAddress = RpmsgAddress.Any)
     {
         NameServiceMessage.ValidateName(serviceName);
@@ -326,6 +339,7 @@ public sealed partial class RpmsgDevice : IDisposable
     /// handles what is pending now, wakes blocked senders if buffers came back, and returns the number
     /// of messages handled. Never blocks.
     /// </summary>
+    /// <exception cref="InvalidOperationException">Called inside a receive callback (the rx ring is being dispatched already).</exception>
     public int Poll() => Rx.Poll();
 
     /// <summary>A text dump of the device: state, features, rings, buffers, endpoints, channels, counters.</summary>
