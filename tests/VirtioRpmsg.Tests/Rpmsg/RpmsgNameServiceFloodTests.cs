@@ -61,7 +61,7 @@ public class RpmsgNameServiceFloodTests
         Assert.Equal("MaxAnnouncedServices", e.ParamName);
     }
 
-    private static void Announce(RpmsgEndpoint sender, string name, uint address, NameServiceFlags flags)
+    internal static void Announce(RpmsgEndpoint sender, string name, uint address, NameServiceFlags flags)
     {
         var message = new byte[NameServiceMessage.Size];
         new NameServiceMessage(name, address, flags).Write(message);

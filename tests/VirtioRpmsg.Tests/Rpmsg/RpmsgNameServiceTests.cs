@@ -63,12 +63,8 @@ public class RpmsgNameServiceTests
         Assert.Throws<ArgumentException>(() => loop.Host.RegisterDriver(new RpmsgServiceDriver("svc")));
     }
 
-    private static void Announce(RpmsgEndpoint sender, string name, uint address, NameServiceFlags flags)
-    {
-        var message = new byte[NameServiceMessage.Size];
-        new NameServiceMessage(name, address, flags).Write(message);
-        sender.SendTo(RpmsgAddress.NameService, message);
-    }
+    private static void Announce(RpmsgEndpoint sender, string name, uint address, NameServiceFlags flags) =>
+        RpmsgNameServiceFloodTests.Announce(sender, name, address, flags);
 
     // RegisterDriver binds pending announcements one by one outside the lock; a DESTROY for one not bound yet must
     // cancel it (it used to find no entry, count an error, and the channel was created anyway).
