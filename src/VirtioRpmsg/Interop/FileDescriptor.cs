@@ -21,6 +21,25 @@ internal sealed class FileDescriptor : SafeHandle
         return new FileDescriptor(fd);
     }
 
+    /// <summary>
+    /// Takes a reference so that the number stays this descriptor's during a native call (a concurrent Dispose closes
+    /// it only after <see cref="SafeHandle.DangerousRelease"/>, so no other file can get the number meanwhile); false
+    /// once closed.
+    /// </summary>
+    internal bool TryAddRef()
+    {
+        bool added = false;
+        try
+        {
+            DangerousAddRef(ref added);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Closed by a concurrent Dispose: the caller reports it its own way.
+        }
+        return added;
+    }
+
     internal long GetSize(string subject)
     {
         NativeCallException.ThrowIfError(Native.FstatSize(Value, out long size), "fstat", subject);

@@ -271,8 +271,8 @@ public sealed unsafe class DescriptorPassing : IDisposable
     /// <summary>Adds a reference to the socket (release it after the native calls); <see cref="ObjectDisposedException"/> once disposed.</summary>
     private void HoldSocket(ref bool added)
     {
-        ObjectDisposedException.ThrowIf(_socket.IsClosed, this);
-        _socket.DangerousAddRef(ref added); // throws ObjectDisposedException too if a Dispose got in after the check
+        added = _socket.TryAddRef();
+        ObjectDisposedException.ThrowIf(!added, this);
     }
 
     /// <summary>Closes the connection; the peer sees end of stream.</summary>

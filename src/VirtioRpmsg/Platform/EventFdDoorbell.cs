@@ -91,7 +91,7 @@ public sealed unsafe class EventFdDoorbell : FileDescriptorDoorbell
     /// <inheritdoc />
     public override bool Ring()
     {
-        if (IsDisposed || !TryAddRef(_outbound))
+        if (IsDisposed || !_outbound.TryAddRef())
             return false;
         try
         {
@@ -107,7 +107,7 @@ public sealed unsafe class EventFdDoorbell : FileDescriptorDoorbell
 
     private protected override bool Consume(bool throwIfClosed)
     {
-        if (!TryAddRef(_inbound))
+        if (!_inbound.TryAddRef())
             throw new ObjectDisposedException(Name);
         try
         {
@@ -140,7 +140,7 @@ public sealed unsafe class EventFdDoorbell : FileDescriptorDoorbell
 
     private static FileDescriptor Duplicate(FileDescriptor fd)
     {
-        if (!TryAddRef(fd))
+        if (!fd.TryAddRef())
             throw new ObjectDisposedException(nameof(EventFdDoorbell));
         try
         {

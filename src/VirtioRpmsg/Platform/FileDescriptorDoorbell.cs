@@ -90,21 +90,6 @@ public abstract class FileDescriptorDoorbell : IDoorbell
     /// </summary>
     private protected abstract bool Consume(bool throwIfClosed);
 
-    /// <summary>Takes a reference on <paramref name="fd"/> so that it stays open during a call; false if closed.</summary>
-    private protected static bool TryAddRef(FileDescriptor fd)
-    {
-        bool added = false;
-        try
-        {
-            fd.DangerousAddRef(ref added);
-        }
-        catch (ObjectDisposedException)
-        {
-            // Closed by a concurrent Dispose: the caller reports "not delivered".
-        }
-        return added;
-    }
-
     /// <summary>Closes the doorbell's own descriptors; a waiting thread is woken and gets <see cref="ObjectDisposedException"/>.</summary>
     private protected abstract void DisposeCore();
 

@@ -160,7 +160,7 @@ public sealed unsafe class UioDoorbell : FileDescriptorDoorbell
 
     private protected override bool Consume(bool throwIfClosed)
     {
-        if (!TryAddRef(_device))
+        if (!_device.TryAddRef())
             throw new ObjectDisposedException(Name);
         try
         {

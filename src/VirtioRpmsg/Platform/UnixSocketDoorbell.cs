@@ -102,7 +102,7 @@ public sealed unsafe class UnixSocketDoorbell : FileDescriptorDoorbell
     /// <inheritdoc />
     public override bool Ring()
     {
-        if (IsDisposed || !TryAddRef(_socket))
+        if (IsDisposed || !_socket.TryAddRef())
             return false;
         try
         {
@@ -119,7 +119,7 @@ public sealed unsafe class UnixSocketDoorbell : FileDescriptorDoorbell
 
     private protected override bool Consume(bool throwIfClosed)
     {
-        if (!TryAddRef(_socket))
+        if (!_socket.TryAddRef())
             throw new ObjectDisposedException(Name);
         bool any = false;
         try

@@ -85,9 +85,8 @@ public ref struct RpmsgTxBuffer
     /// </summary>
     public void Send(int length)
     {
-        // A destroyed endpoint's refusal first (SendTo's), not a complaint about its remote address.
-        var endpoint = Endpoint;
-        SendTo(endpoint.IsDestroyed ? RpmsgAddress.Any : endpoint.RemoteAddressOrThrow(), length);
+        RefuseIfDestroyed(); // the destroy, not a complaint about the remote address it no longer needs
+        SendTo(Endpoint.RemoteAddressOrThrow(), length);
     }
 
     /// <summary>
@@ -99,13 +98,7 @@ public ref struct RpmsgTxBuffer
         var endpoint = Endpoint;
         if ((uint)length > (uint)_capacity)
             ThrowBadLength(length, _capacity);
-        if (endpoint.IsDestroyed)
-        {
-            // Its address may already be another endpoint's. The buffer goes back (and the lease ends), as a send
-            // refused by a stopped device gives it back. Before the destination's check: Send passes Any here then.
-            Dispose();
-            throw endpoint.SendRefusal();
-        }
+        RefuseIfDestroyed();
         if (destination == RpmsgAddress.Any)
             RpmsgAddress.ThrowAny(nameof(destination)); // the buffer is still held, as for a bad length
         Span<byte> header = stackalloc byte[RpmsgHeader.Size];
@@ -118,6 +111,17 @@ public ref struct RpmsgTxBuffer
         _done = true;
         endpoint.Device.ZeroCopy.Exit();
         endpoint.Device.Tx.Submit(_id, RpmsgHeader.Size + length);
+    }
+
+    // A destroyed endpoint's address may already be another endpoint's. The buffer goes back (and the lease ends), as
+    // a send refused by a stopped device gives it back.
+    private void RefuseIfDestroyed()
+    {
+        var endpoint = Endpoint;
+        if (!endpoint.IsDestroyed)
+            return;
+        Dispose();
+        throw endpoint.SendRefusal();
     }
 
     // Out of line: the wording would otherwise be built in every send's frame. A negative length is a bad argument, not a payload too large.
