@@ -31,8 +31,9 @@ public readonly record struct NameServiceMessage(string Name, uint Address, Name
 
     /// <summary>
     /// Decodes and validates a message received from the peer. Returns false with a reason (naming the
-    /// field and value) for anything malformed; never throws on peer data. A name filling all 32 bytes
-    /// without NUL is taken as its first 31 bytes, as Linux does.
+    /// field and value) for anything malformed; never throws on peer data. As in Linux: the payload must be exactly
+    /// 40 bytes, a name filling all 32 bytes without NUL is taken as its first 31 bytes, and bit 0 of flags alone
+    /// tells a destroy from a create.
     /// </summary>
     public static bool TryParse(ReadOnlySpan<byte> payload, out NameServiceMessage message, out string? error) =>
         TryParse(payload, out message, out error, out _);
@@ -45,9 +46,11 @@ public readonly record struct NameServiceMessage(string Name, uint Address, Name
     {
         truncated = false;
         message = default;
-        if (payload.Length < Size)
+        // Exactly 40, as Linux (rpmsg_ns_cb) and OpenAMP require: a longer message is another layout (old TI
+        // firmware put a 32-byte description before addr), whose fields would be read from the wrong offsets.
+        if (payload.Length != Size)
         {
-            error = $"name-service message length {payload.Length} is shorter than {Size}";
+            error = $"name-service message length {payload.Length} is not {Size}";
             return false;
         }
         var nameField = payload[..32];
@@ -66,11 +69,6 @@ public readonly record struct NameServiceMessage(string Name, uint Address, Name
         }
         uint address = BinaryPrimitives.ReadUInt32LittleEndian(payload[32..]);
         uint flags = BinaryPrimitives.ReadUInt32LittleEndian(payload[36..]);
-        if (flags > (uint)NameServiceFlags.Destroy)
-        {
-            error = $"name-service flags 0x{flags:X} are neither CREATE (0) nor DESTROY (1)";
-            return false;
-        }
         if (address == RpmsgAddress.Any)
         {
             error = "name-service addr is ADDR_ANY (0xFFFFFFFF)";
@@ -86,7 +84,8 @@ public readonly record struct NameServiceMessage(string Name, uint Address, Name
             error = $"name-service name is not valid UTF-8 ({Convert.ToHexString(nameField[..nul])})";
             return false;
         }
-        message = new NameServiceMessage(name, address, (NameServiceFlags)flags);
+        // Bit 0 alone decides, as in Linux, OpenAMP and RPMsg-Lite (they test flags & DESTROY): other bits are ignored.
+        message = new NameServiceMessage(name, address, (flags & 1) != 0 ? NameServiceFlags.Destroy : NameServiceFlags.Create);
         error = null;
         return true;
     }

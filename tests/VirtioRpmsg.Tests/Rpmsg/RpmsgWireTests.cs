@@ -55,9 +55,10 @@ public class RpmsgWireTests
     [Theory]
     [InlineData(0, "not valid UTF-8")]
     [InlineData(1, "ADDR_ANY")]
-    [InlineData(2, "flags")]
-    [InlineData(3, "shorter")]
+    [InlineData(3, "length 39 is not 40")]
     [InlineData(4, "empty")]
+    [InlineData(5, "length 41 is not 40")]
+    [InlineData(6, "length 72 is not 40")]
     public void NameService_TryParseMalformed_ReturnsFalseWithReason(int kind, string expected)
     {
         var bytes = new byte[40];
@@ -66,12 +67,30 @@ public class RpmsgWireTests
         {
             case 0: bytes[0] = 0xFF; break;
             case 1: BitConverter.TryWriteBytes(bytes.AsSpan(32), RpmsgAddress.Any); break;
-            case 2: bytes[36] = 7; break;
             case 3: bytes = bytes[..39]; break;
             case 4: bytes.AsSpan(0, 32).Clear(); break;
+            case 5: bytes = [.. bytes, 0]; break;
+            case 6: bytes = [.. bytes, .. new byte[32]]; break; // old TI layout: a 32-byte description before addr
         }
         Assert.False(NameServiceMessage.TryParse(bytes, out _, out var error));
         Assert.Contains(expected, error);
+    }
+
+    // Linux, OpenAMP and RPMsg-Lite test flags & RPMSG_NS_DESTROY: the other bits do not refuse the message.
+    [Theory]
+    [InlineData(2u, NameServiceFlags.Create)]
+    [InlineData(3u, NameServiceFlags.Destroy)]
+    [InlineData(0x80000000u, NameServiceFlags.Create)]
+    [InlineData(0xFFFFFFFFu, NameServiceFlags.Destroy)]
+    public void NameService_TryParse_FlagsBeyondBit0_DecidedByBit0(uint flags, NameServiceFlags expected)
+    {
+        var bytes = new byte[40];
+        new NameServiceMessage("svc", 1024, NameServiceFlags.Create).Write(bytes);
+        BitConverter.TryWriteBytes(bytes.AsSpan(36), flags);
+        Assert.True(NameServiceMessage.TryParse(bytes, out var msg, out var error), error);
+        Assert.Equal(expected, msg.Flags);
+        Assert.Equal("svc", msg.Name);
+        Assert.Equal(1024u, msg.Address);
     }
 
     // Linux's rpmsg_ns_cb forces name[31] = 0; OpenAMP sends 32-byte names without NUL (strncpy).
