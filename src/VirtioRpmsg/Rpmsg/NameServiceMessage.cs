@@ -1,5 +1,7 @@
 using System.Buffers.Binary;
+using System.Buffers;
 using System.Text;
+using System.Text.Unicode;
 
 namespace VirtioRpmsg.Rpmsg;
 
@@ -25,9 +27,6 @@ public readonly record struct NameServiceMessage(string Name, uint Address, Name
 
     /// <summary>Longest name: the field is 32 bytes and must keep a NUL terminator.</summary>
     public const int MaxNameLength = 31;
-
-    // Shared (the encoding is immutable and thread-safe): parsing then allocates only the name string.
-    private static readonly UTF8Encoding s_strictUtf8 = new(false, throwOnInvalidBytes: true);
 
     /// <summary>
     /// Decodes and validates a message received from the peer. Returns false with a reason (naming the
@@ -74,16 +73,16 @@ public readonly record struct NameServiceMessage(string Name, uint Address, Name
             error = "name-service addr is ADDR_ANY (0xFFFFFFFF)";
             return false;
         }
-        string name;
-        try
-        {
-            name = s_strictUtf8.GetString(nameField[..nul]);
-        }
-        catch (DecoderFallbackException)
+        // A cut at 31 bytes may split a multi-byte character: the name is then the whole characters before it (Linux
+        // keeps the bytes; a string cannot). Anything else that is not UTF-8 is refused.
+        Span<char> chars = stackalloc char[MaxNameLength];
+        var status = Utf8.ToUtf16(nameField[..nul], chars, out _, out int written, replaceInvalidSequences: false, isFinalBlock: !truncated);
+        if (status != OperationStatus.Done && !(truncated && status == OperationStatus.NeedMoreData && written > 0))
         {
             error = $"name-service name is not valid UTF-8 ({Convert.ToHexString(nameField[..nul])})";
             return false;
         }
+        string name = new(chars[..written]);
         // Bit 0 alone decides, as in Linux, OpenAMP and RPMsg-Lite (they test flags & DESTROY): other bits are ignored.
         message = new NameServiceMessage(name, address, (flags & 1) != 0 ? NameServiceFlags.Destroy : NameServiceFlags.Create);
         error = null;

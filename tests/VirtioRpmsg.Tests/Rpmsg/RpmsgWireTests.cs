@@ -1,3 +1,4 @@
+using System.Text;
 using VirtioRpmsg.Rpmsg;
 
 namespace VirtioRpmsg.Tests.Rpmsg;
@@ -104,6 +105,41 @@ public class RpmsgWireTests
         Assert.True(truncated);
         Assert.Equal(new string('a', 31), msg.Name);
         Assert.Equal(1024u, msg.Address);
+    }
+
+    // 29 ASCII bytes and a 3-byte character fill 32 bytes; the cut at 31 splits the character. Linux keeps the
+    // bytes; the name is the whole characters before the cut.
+    [Fact]
+    public void NameService_TryParse_CutInsideAMultiByteCharacter_KeepsTheWholeCharactersBefore()
+    {
+        var bytes = new byte[40];
+        new NameServiceMessage("svc", 1024, NameServiceFlags.Create).Write(bytes);
+        var name = new string('b', 29) + "\u20AC"; // the euro sign: E2 82 AC
+        Assert.Equal(32, Encoding.UTF8.GetBytes(name, bytes));
+        Assert.True(NameServiceMessage.TryParse(bytes, out var msg, out var error, out bool truncated), error);
+        Assert.True(truncated);
+        Assert.Equal(new string('b', 29), msg.Name);
+    }
+
+    // A bad byte before the cut is still refused, and so is a split character in a name that has its NUL.
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void NameService_TryParse_InvalidUtf8BesideACut_Refused(bool filled)
+    {
+        var bytes = new byte[40];
+        new NameServiceMessage("svc", 1024, NameServiceFlags.Create).Write(bytes);
+        if (filled)
+        {
+            bytes.AsSpan(0, 32).Fill((byte)'c');
+            bytes[5] = 0xFF;
+        }
+        else
+        {
+            bytes[3] = 0xE2; // a 3-byte character's first byte, then the NUL
+        }
+        Assert.False(NameServiceMessage.TryParse(bytes, out _, out var error));
+        Assert.Contains("not valid UTF-8", error);
     }
 
     [Theory]
