@@ -63,6 +63,9 @@ public enum FaultRule
     /// <summary>The receive dispatcher failed with an unexpected exception (a bug on this side, reported instead of crashing).</summary>
     DispatcherFailed,
 
+    /// <summary>The peer closed its end of the doorbell (its socket, the UIO device): no ring can arrive; the peer is gone.</summary>
+    DoorbellClosed,
+
     // ---- memory ----
 
     /// <summary>The shared memory was unmapped (or remapped) while an operation was using it.</summary>

@@ -1,3 +1,5 @@
+using VirtioRpmsg.Platform;
+
 namespace VirtioRpmsg.Rpmsg;
 
 /// <summary>The device's states after Running: broken by a fault, or stopped (and disposed), and waking everyone waiting.</summary>
@@ -26,6 +28,10 @@ public sealed partial class RpmsgDevice
         if (_state == RpmsgDeviceState.Running && _vdev.CheckStatus() is { } fault)
             Break(fault);
     }
+
+    /// <summary>The fault of a wait that found the peer's end of the doorbell closed (the peer is gone).</summary>
+    internal static Fault DoorbellClosedFault(DoorbellClosedException e) =>
+        new(FaultLayer.Rpmsg, FaultRule.DoorbellClosed, "doorbell", 0, e.Message);
 
     /// <summary>Marks the device broken (a protocol violation) and wakes everyone waiting. The first fault is kept.</summary>
     internal void Break(Fault fault)

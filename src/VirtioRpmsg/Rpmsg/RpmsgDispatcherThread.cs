@@ -120,6 +120,11 @@ internal sealed class RpmsgDispatcherThread
         {
             _device.Break(e.Fault);
         }
+        catch (DoorbellClosedException e)
+        {
+            // The peer went away (it exited, or closed its socket): not a failure of this side.
+            _device.Break(RpmsgDevice.DoorbellClosedFault(e));
+        }
         catch (RegionClosedException e)
         {
             _device.Break(new Fault(FaultLayer.Memory, FaultRule.MemoryUnmapped, "region", 0, "shared memory unmapped under the dispatcher: " + e.Message));

@@ -261,7 +261,9 @@ internal sealed partial class RpmsgDoorbellHandOver
         {
             // The doorbell failed (a UIO device or a peer's socket gone): what the dispatcher thread does when its own
             // wait fails. The reader then reports the break (its queue is closed).
-            _device.Break(new Fault(FaultLayer.Rpmsg, FaultRule.DispatcherFailed, "doorbell", 0, "doorbell wait failed in a blocked reader: " + e.Message));
+            _device.Break(e is DoorbellClosedException closed
+                ? RpmsgDevice.DoorbellClosedFault(closed)
+                : new Fault(FaultLayer.Rpmsg, FaultRule.DispatcherFailed, "doorbell", 0, "doorbell wait failed in a blocked reader: " + e.Message));
             return null;
         }
         finally

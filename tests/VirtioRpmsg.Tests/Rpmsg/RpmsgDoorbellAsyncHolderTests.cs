@@ -217,5 +217,6 @@ public class RpmsgDoorbellAsyncHolderTests
         var e = Assert.Throws<RpmsgDeviceUnavailableException>(() => receive.GetAwaiter().GetResult());
         Assert.Contains("gone for the test", e.Message);
         Assert.Equal(RpmsgDeviceState.Broken, loop.Host.State);
+        Assert.Equal(FaultRule.DoorbellClosed, loop.Host.Fault?.Rule); // the peer is gone: not a failure of this side
     }
 }

@@ -211,6 +211,7 @@ public class RpmsgDoorbellHandOverTests
         var e = Assert.Throws<RpmsgDeviceUnavailableException>(() => reader.GetAwaiter().GetResult());
         Assert.Contains("gone for the test", e.Message);
         Assert.Equal(RpmsgDeviceState.Broken, loop.Host.State);
+        Assert.Equal(FaultRule.DoorbellClosed, loop.Host.Fault?.Rule); // the peer is gone: not a failure of this side
     }
 
     [Fact]
