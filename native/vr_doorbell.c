@@ -69,6 +69,32 @@ int vr_read_nowait(int fd, void *buf, int len)
     return n < 0 ? -errno : (int)n;
 }
 
+/* A write that never blocks, whatever the file's mode: a peer sharing the open file (a descriptor passed
+ * over SCM_RIGHTS) may put it back in blocking mode at any time and stop reading. pwritev2(RWF_NOWAIT):
+ * pipes and sockets honour it; -EOPNOTSUPP where the file (an eventfd) or the kernel does not. */
+int vr_write_nowait(int fd, const void *buf, int len)
+{
+    struct iovec io = { (void *)buf, (size_t)len };
+    ssize_t n = pwritev2(fd, &io, 1, -1, RWF_NOWAIT);
+    if (n >= 0)
+        return (int)n;
+    return errno == EINVAL || errno == ENOSYS ? -EOPNOTSUPP : -errno;
+}
+
+/* The fallback of vr_write_nowait: writes only when poll() finds room (-EAGAIN otherwise). An eventfd write
+ * of a small count blocks only on a counter at 2^64 - 2; poll reports that as not writable. */
+int vr_write_if_room(int fd, const void *buf, int len)
+{
+    struct pollfd p = { fd, POLLOUT, 0 };
+    int r = poll(&p, 1, 0);
+    if (r < 0)
+        return -errno;
+    if (r == 0 || (p.revents & POLLOUT) == 0)
+        return (p.revents & POLLNVAL) ? -EBADF : -EAGAIN;
+    ssize_t n = write(fd, buf, (size_t)len);
+    return n < 0 ? -errno : (int)n;
+}
+
 int vr_dup(int fd, int *out)
 {
     int r = fcntl(fd, F_DUPFD_CLOEXEC, 0);

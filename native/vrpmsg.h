@@ -67,6 +67,10 @@ VR_EXPORT int vr_send(int fd, const void *buf, int len);
 VR_EXPORT int vr_set_nonblocking(int fd);
 VR_EXPORT int vr_set_blocking(int fd);
 VR_EXPORT int vr_read_nowait(int fd, void *buf, int len);
+/* write() that never blocks whatever the file's mode: RWF_NOWAIT (-EOPNOTSUPP where the file or kernel
+ * lacks it, e.g. an eventfd), and its fallback that polls for room first (-EAGAIN when there is none). */
+VR_EXPORT int vr_write_nowait(int fd, const void *buf, int len);
+VR_EXPORT int vr_write_if_room(int fd, const void *buf, int len);
 VR_EXPORT int vr_dup(int fd, int *out);
 /* Polls fd (for input, or for output when want_write != 0) and wake_fd (for
  * input) with a timeout in ms (-1 = none). *ready gets VR_READY_* bits;

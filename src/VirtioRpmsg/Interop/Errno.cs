@@ -29,6 +29,7 @@ internal static class Errno
     internal const int ENAMETOOLONG = 36;
     internal const int ENOTSOCK = 88;
     internal const int EMSGSIZE = 90;
+    internal const int EOPNOTSUPP = 95;
     internal const int EADDRINUSE = 98;
     internal const int ENOTCONN = 107;
     internal const int ECONNABORTED = 103;

@@ -37,6 +37,14 @@ internal static unsafe partial class Native
     [LibraryImport(Library, EntryPoint = "vr_read_nowait")]
     internal static partial int ReadNoWait(int fd, void* buffer, int length);
 
+    /// <summary>write() that never blocks on a blocking descriptor (pwritev2 RWF_NOWAIT); -EOPNOTSUPP where the file (an eventfd) or kernel lacks it.</summary>
+    [LibraryImport(Library, EntryPoint = "vr_write_nowait")]
+    internal static partial int WriteNoWait(int fd, void* buffer, int length);
+
+    /// <summary>write() only when poll() finds room, -EAGAIN otherwise: <see cref="WriteNoWait"/>'s fallback.</summary>
+    [LibraryImport(Library, EntryPoint = "vr_write_if_room")]
+    internal static partial int WriteIfRoom(int fd, void* buffer, int length);
+
     [LibraryImport(Library, EntryPoint = "vr_dup")]
     internal static partial int Dup(int fd, out int duplicate);
 

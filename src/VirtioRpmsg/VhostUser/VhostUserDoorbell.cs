@@ -17,6 +17,8 @@ internal sealed unsafe class VhostUserDoorbell : IDoorbell
 {
     private readonly FileDescriptor[] _kicks;
     private readonly FileDescriptor[] _calls;
+    // Per call descriptor: its file ignores RWF_NOWAIT (an eventfd), so a ring polls for room before it writes.
+    private readonly bool[] _callsPoll;
     private readonly DescriptorWaiter _waiter;
     private volatile bool _kicked;
     private volatile bool _disposed;
@@ -25,6 +27,7 @@ internal sealed unsafe class VhostUserDoorbell : IDoorbell
     {
         _kicks = kicks;
         _calls = calls;
+        _callsPoll = new bool[calls.Length];
         Name = name;
         _waiter = new DescriptorWaiter(name + " kicks");
     }
@@ -45,14 +48,17 @@ internal sealed unsafe class VhostUserDoorbell : IDoorbell
             return false;
         bool delivered = false;
         ulong one = 1;
-        foreach (var call in _calls)
+        for (int i = 0; i < _calls.Length; i++)
         {
+            var call = _calls[i];
             bool added = false;
             try
             {
                 call.DangerousAddRef(ref added);
-                // Non-blocking (set when the descriptor arrived): EAGAIN means the guest has interrupts pending already.
-                delivered |= Native.Write(call.Value, &one, sizeof(ulong)) == sizeof(ulong);
+                // Never blocking, whatever the file's mode: the front-end shares the file (it made it non-blocking for us
+                // when it arrived) and may put it back in blocking mode, then stop reading (seed 001: a notify must never
+                // sleep). EAGAIN means the guest has interrupts pending already.
+                delivered |= WriteNoWait(i, call.Value, &one) == sizeof(ulong);
             }
             catch (ObjectDisposedException)
             {
@@ -65,6 +71,20 @@ internal sealed unsafe class VhostUserDoorbell : IDoorbell
             }
         }
         return delivered;
+    }
+
+    // RWF_NOWAIT where the file honours it (a pipe, virtio_uml's socketpair); an eventfd does not, and there a write
+    // blocks only on a counter at 2^64 - 2 (the guest can put it there), which a poll for room first reports.
+    private int WriteNoWait(int call, int fd, ulong* value)
+    {
+        if (!_callsPoll[call])
+        {
+            int r = Native.WriteNoWait(fd, value, sizeof(ulong));
+            if (r != -Errno.EOPNOTSUPP)
+                return r;
+            _callsPoll[call] = true;
+        }
+        return Native.WriteIfRoom(fd, value, sizeof(ulong));
     }
 
     /// <inheritdoc />
