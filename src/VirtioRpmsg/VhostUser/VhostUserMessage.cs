@@ -56,6 +56,23 @@ internal sealed class VhostUserMessage : IDisposable
         return fd;
     }
 
+    /// <summary>
+    /// Takes descriptor 0 as a queue's kick: an eventfd (as the vhost-user specification says), non-blocking. The doorbell
+    /// counts every successful read as a kick; a socket or pipe whose other end is closed reads end-of-file at once, every
+    /// time, and would wake the dispatcher in a loop with nothing kicked.
+    /// </summary>
+    internal FileDescriptor TakeKick(int queue)
+    {
+        var fd = TakeNonBlocking(queue);
+        if (!Platform.EventFdReads.IsEventFd(fd))
+        {
+            fd.Dispose();
+            throw new VhostUserProtocolException(FaultRule.VhostUserBadDescriptor, $"vring[{queue}].fd", 0,
+                $"vhost-user {Request}: queue {queue} kick descriptor is not an eventfd");
+        }
+        return fd;
+    }
+
     public void Dispose()
     {
         for (int i = 0; i < _descriptors.Length; i++)

@@ -182,7 +182,7 @@ internal sealed class VhostUserRpmsgBackend : IDisposable
                 break;
             case VhostUserRequest.SetVringKick:
                 var kick = TearDownFor(request, Vring(request, VhostUserPayload.ReadVringDescriptor(request, payload), message));
-                kick.SetKick(message.TakeNonBlocking(kick.Index));
+                kick.SetKick(message.TakeKick(kick.Index));
                 // Without protocol features a ring starts with its kick descriptor; with them it waits for SET_VRING_ENABLE.
                 if ((_accepted & VhostUserFeatures.ProtocolFeatures) == 0)
                     kick.Enabled = true;
