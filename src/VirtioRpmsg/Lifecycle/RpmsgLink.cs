@@ -26,6 +26,9 @@ public sealed class RpmsgLink : IAsyncDisposable, IDisposable
     private readonly object _gate = new();
     private readonly SemaphoreSlim _recovering = new(1, 1);
     private readonly Dictionary<(int Vdev, string Name), TaskCompletionSource<RpmsgChannel>> _services = [];
+    // The live channels of each waited-for name, oldest first: the remote may announce one name at several addresses
+    // (a channel each); the waiter holds the oldest, and moves on to the next when that one is destroyed.
+    private readonly Dictionary<(int Vdev, string Name), List<RpmsgChannel>> _live = [];
     private int _disposed;
 
     private RpmsgLink(PlatformResources platform, IDoorbell[] doorbells, RpmsgDevice[] devices, RpmsgDeviceOptions[] deviceOptions, RpmsgLinkOptions options)
@@ -175,7 +178,10 @@ public sealed class RpmsgLink : IAsyncDisposable, IDisposable
                 _devices[vdev] = fresh;
                 // Waiters of the old device were failed when it broke; new ones bind on the fresh device.
                 foreach (var key in _services.Keys.Where(k => k.Vdev == vdev).ToArray())
+                {
                     _services.Remove(key);
+                    _live.Remove(key);
+                }
             }
             fresh.Start();
             await WaitForLinkUp(fresh, _options.Timeout, cancellationToken).ConfigureAwait(false);
@@ -191,7 +197,8 @@ public sealed class RpmsgLink : IAsyncDisposable, IDisposable
     /// Waits until the remote announces <paramref name="serviceName"/> (or returns the channel it announced
     /// already), bounded by <see cref="RpmsgLinkOptions.Timeout"/>. The channel's endpoint is a receive queue
     /// (<see cref="RpmsgEndpoint.Receive"/>, <see cref="RpmsgEndpoint.ReceiveAsync"/>). After the remote
-    /// destroys the channel, the next call waits for the next announcement.
+    /// destroys the channel, the next call returns another channel of that name still bound (the remote announced
+    /// it at another address too; the oldest such), or else waits for the next announcement.
     /// </summary>
     /// <exception cref="TimeoutException">No announcement within the timeout (the message names the service and what was announced).</exception>
     /// <exception cref="RpmsgDeviceUnavailableException">The device stopped or broke (the peer violated the protocol) while waiting.</exception>
@@ -259,13 +266,12 @@ public sealed class RpmsgLink : IAsyncDisposable, IDisposable
             // Gone when the vdev was recovered: that device's channels belong to no waiter any more.
             if (!_services.TryGetValue(key, out var bound))
                 return;
-            // A completed source holds a channel that went away without Remove (cannot happen today): replace it.
-            if (!bound.TrySetResult(channel))
-            {
-                bound = new TaskCompletionSource<RpmsgChannel>(TaskCreationOptions.RunContinuationsAsynchronously);
-                bound.SetResult(channel);
-                _services[key] = bound;
-            }
+            if (!_live.TryGetValue(key, out var live))
+                _live[key] = live = [];
+            live.Add(channel);
+            // A second announcement of the name (another address) leaves the waiter the channel it has: it is kept
+            // to replace that one when it goes.
+            bound.TrySetResult(channel);
         }
     }
 
@@ -273,9 +279,21 @@ public sealed class RpmsgLink : IAsyncDisposable, IDisposable
     {
         lock (_gate)
         {
-            // Only the channel it holds: a newer announcement may have replaced it already.
+            if (_live.TryGetValue(key, out var live))
+            {
+                live.Remove(channel);
+                if (live.Count == 0)
+                    _live.Remove(key);
+            }
+            // Only the channel it holds: another channel of the name may be the one held (it stays).
             if (_services.TryGetValue(key, out var bound) && bound.Task.IsCompletedSuccessfully && ReferenceEquals(bound.Task.Result, channel))
-                _services[key] = new TaskCompletionSource<RpmsgChannel>(TaskCreationOptions.RunContinuationsAsynchronously);
+            {
+                // The oldest channel of the name still bound, if any; else the next call waits for the next announcement.
+                var next = new TaskCompletionSource<RpmsgChannel>(TaskCreationOptions.RunContinuationsAsynchronously);
+                if (live is { Count: > 0 })
+                    next.SetResult(live[0]);
+                _services[key] = next;
+            }
         }
     }
 

@@ -21,6 +21,8 @@ public sealed class RpmsgChannel
     internal int ProberThread;
     internal bool ProbeFailed;
     internal bool RemoveHandedOver;
+    // The hand-over came from the peer's DESTROY: the probing thread raises ServiceDestroyed after the removal.
+    internal bool DestroyHandedOver;
 
     /// <summary>The device the channel is on.</summary>
     public RpmsgDevice Device { get; }

@@ -20,6 +20,10 @@ internal sealed class RpmsgNameService
     // Announcements no driver handles yet. RegisterDriver leaves the ones it binds here until CreateChannel
     // takes them under the lock, so a DESTROY arriving meanwhile still finds (and removes) them: the bind is cancelled.
     private readonly List<Unbound> _unbound = [];
+    // Announcements a driver could not take (Probe threw, endpoint table full) or whose channel the application closed:
+    // the peer's services until it withdraws them (Linux keeps such a device on the bus until rpmsg_ns's DESTROY), so
+    // that DESTROY is no peer error, a repeated CREATE is a duplicate, and they count towards MaxAnnouncedServices.
+    private readonly List<Unbound> _dormant = [];
 
     // A class: CreateChannel looks for this very entry (a DESTROY then a new CREATE of the same service is another one).
     private sealed class Unbound(string name, uint address)
@@ -172,8 +176,9 @@ internal sealed class RpmsgNameService
                 if (ept.Name == msg.Name)
                     ept.UnbindByName(msg.Address);
             }
-            RemoveChannel(msg.Name, msg.Address);
-            _device.RaiseServiceDestroyed(msg.Name, msg.Address);
+            // A destroy handed to a Probe still running is reported by the probing thread, after Remove and ChannelRemoved.
+            if (!RemoveChannel(msg.Name, msg.Address))
+                _device.RaiseServiceDestroyed(msg.Name, msg.Address);
             return;
         }
         if (_device.Options.AllowedServices is { } allowed && !allowed.Contains(msg.Name))
@@ -205,13 +210,14 @@ internal sealed class RpmsgNameService
                 if (!_unbound.Remove(pending))
                     return;
             }
-            else if (_channels.Any(c => c.Name == name && c.RemoteAddress == remoteAddress) || FindUnbound(name, remoteAddress) >= 0)
+            else if (_channels.Any(c => c.Name == name && c.RemoteAddress == remoteAddress) || FindUnbound(name, remoteAddress) >= 0
+                || FindDormant(name, remoteAddress) >= 0)
             {
                 // Seed 003: a repeated announcement must never create a second channel.
                 _counters.CountDuplicateAnnouncement(name, remoteAddress);
                 return;
             }
-            int announced = _channels.Count + _unbound.Count;
+            int announced = _channels.Count + _unbound.Count + _dormant.Count;
             // A pending entry was admitted when it arrived (and left _unbound just now).
             if (pending is null && announced >= _device.Options.MaxAnnouncedServices)
             {
@@ -227,6 +233,7 @@ internal sealed class RpmsgNameService
             {
                 if (_endpoints.IsFull)
                 {
+                    _dormant.Add(new Unbound(name, remoteAddress));
                     _counters.CountRefusedAnnouncement(name, remoteAddress,
                         $"'{_device.Name}' already has {_endpoints.Count} endpoints (MaxEndpoints = {_device.Options.MaxEndpoints})");
                     return;
@@ -248,16 +255,19 @@ internal sealed class RpmsgNameService
         // (and Remove) always come after it.
         if (probed)
             _device.RaiseChannelAdded(channel);
-        bool removeNow;
+        bool removeNow, destroyed;
         lock (_sync)
         {
             channel.ProberThread = 0;
             channel.ProbeFailed = !probed;
             removeNow = probed && channel.RemoveHandedOver;
+            destroyed = channel.DestroyHandedOver;
             Monitor.PulseAll(_sync);
         }
         if (removeNow)
             RemoveProbed(channel);
+        if (destroyed)
+            _device.RaiseServiceDestroyed(channel.Name, channel.RemoteAddress);
     }
 
     /// <summary>Runs the driver's Probe; on failure the channel is gone (no Remove follows).</summary>
@@ -273,7 +283,9 @@ internal sealed class RpmsgNameService
             // Remove before counting: whoever sees the error counted sees the channel gone.
             lock (_sync)
             {
-                _channels.Remove(channel);
+                // Still listed (no DESTROY or stop took it meanwhile): the peer's service stays known until it withdraws it.
+                if (_channels.Remove(channel))
+                    _dormant.Add(new Unbound(channel.Name, channel.RemoteAddress));
                 _endpoints.Remove(channel.Endpoint);
             }
             channel.Endpoint.MarkDestroyed();
@@ -282,7 +294,8 @@ internal sealed class RpmsgNameService
         }
     }
 
-    private void RemoveChannel(string name, uint remoteAddress)
+    /// <summary>The peer's DESTROY; true if its report (ServiceDestroyed) was handed to the thread still probing the channel.</summary>
+    private bool RemoveChannel(string name, uint remoteAddress)
     {
         RpmsgChannel? channel;
         lock (_sync)
@@ -292,24 +305,38 @@ internal sealed class RpmsgNameService
             {
                 // One RegisterDriver is binding too: RegisterDriver's CreateChannel then finds it gone and binds nothing.
                 int index = FindUnbound(name, remoteAddress);
+                int dormant = index < 0 ? FindDormant(name, remoteAddress) : -1;
                 if (index >= 0)
                     _unbound.RemoveAt(index);
+                else if (dormant >= 0)
+                    _dormant.RemoveAt(dormant);
                 else
                     _counters.CountError($"name-service destroy for unknown channel '{name}' at 0x{remoteAddress:X}");
-                return;
+                return false;
             }
             _channels.Remove(channel);
             _endpoints.Remove(channel.Endpoint);
         }
         channel.Endpoint.MarkDestroyed();
         channel.Endpoint.WaitForCallbacks();
-        RunRemove(channel, waitForProbe: false); // the dispatcher never waits for an application's Probe
+        return RunRemove(channel, waitForProbe: false, peerDestroyed: true); // the dispatcher never waits for an application's Probe
     }
 
     private int FindUnbound(string name, uint address) => _unbound.FindIndex(u => u.Name == name && u.Address == address);
 
-    /// <summary>Forgets <paramref name="channel"/> because its endpoint was destroyed; true if it was still listed. Caller holds the device lock.</summary>
-    internal bool Forget(RpmsgChannel channel) => _channels.Remove(channel);
+    private int FindDormant(string name, uint address) => _dormant.FindIndex(u => u.Name == name && u.Address == address);
+
+    /// <summary>
+    /// Forgets <paramref name="channel"/> because the application destroyed its endpoint; true if it was still listed.
+    /// The peer's service stays known (dormant) until its DESTROY. Caller holds the device lock.
+    /// </summary>
+    internal bool Forget(RpmsgChannel channel)
+    {
+        if (!_channels.Remove(channel))
+            return false;
+        _dormant.Add(new Unbound(channel.Name, channel.RemoteAddress));
+        return true;
+    }
 
     /// <summary>Takes every channel and forgets unbound services (stop). Caller holds the device lock.</summary>
     internal RpmsgChannel[] TakeAll()
@@ -317,6 +344,7 @@ internal sealed class RpmsgNameService
         var all = _channels.ToArray();
         _channels.Clear();
         _unbound.Clear();
+        _dormant.Clear();
         return all;
     }
 
@@ -324,9 +352,11 @@ internal sealed class RpmsgNameService
     /// Runs the driver's Remove, then raises ChannelRemoved, never while the channel's Probe runs (a late
     /// RegisterDriver probes on the application's thread). Meanwhile <paramref name="waitForProbe"/> (Stop: Remove
     /// must be done before the memory goes) waits for it, unless this is the probing thread; otherwise the removal is
-    /// handed to the probing thread, which runs it after its Probe. None after a Probe that failed.
+    /// handed to the probing thread, which runs it after its Probe (then raises ServiceDestroyed if
+    /// <paramref name="peerDestroyed"/>: the peer's DESTROY is reported after its Remove, as on every path); true if so.
+    /// None after a Probe that failed.
     /// </summary>
-    internal void RunRemove(RpmsgChannel channel, bool waitForProbe)
+    internal bool RunRemove(RpmsgChannel channel, bool waitForProbe, bool peerDestroyed = false)
     {
         lock (_sync)
         {
@@ -335,15 +365,17 @@ internal sealed class RpmsgNameService
                 if (!waitForProbe || channel.ProberThread == Environment.CurrentManagedThreadId)
                 {
                     channel.RemoveHandedOver = true;
-                    return;
+                    channel.DestroyHandedOver = peerDestroyed;
+                    return true;
                 }
                 _device.WaitingForProbe?.Invoke();
                 Monitor.Wait(_sync);
             }
             if (channel.ProbeFailed)
-                return;
+                return false;
         }
         RemoveProbed(channel);
+        return false;
     }
 
     private void RemoveProbed(RpmsgChannel channel)
