@@ -160,9 +160,12 @@ public sealed class RpmsgLink : IAsyncDisposable, IDisposable
         await _recovering.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            // Disposed while this waited behind another recovery: nothing to reset any more.
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
             var old = Volatile.Read(ref _devices[vdev]);
-            old.StateChanged -= OnStateChanged;
+            // Still subscribed while it stops: its Stopped fails this vdev's channel waits, as a break does.
             await Task.Run(old.Dispose, cancellationToken).ConfigureAwait(false);
+            old.StateChanged -= OnStateChanged;
             // The fresh device hands the same buffers out: the application's zero-copy buffers of the old one end first.
             var drain = _options.ZeroCopyDrainTimeout ?? _options.Timeout;
             if (!await Task.Run(() => old.ZeroCopy.WaitForNone(drain), cancellationToken).ConfigureAwait(false))
@@ -176,9 +179,10 @@ public sealed class RpmsgLink : IAsyncDisposable, IDisposable
             lock (_gate)
             {
                 _devices[vdev] = fresh;
-                // Waiters of the old device were failed when it broke; new ones bind on the fresh device.
+                // Waiters of the old device were failed when it broke or stopped; new ones bind on the fresh device.
                 foreach (var key in _services.Keys.Where(k => k.Vdev == vdev).ToArray())
                 {
+                    _services[key].TrySetException(Unavailable(old));
                     _services.Remove(key);
                     _live.Remove(key);
                 }
@@ -332,8 +336,21 @@ public sealed class RpmsgLink : IAsyncDisposable, IDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
-        // A recovery in progress finishes first: it may be swapping a device in.
+        // A recovery in progress finishes first: it may be swapping a device in. Given back at the end: one queued
+        // behind it then finds the link disposed (ObjectDisposedException) instead of waiting forever.
         _recovering.Wait();
+        try
+        {
+            DisposeCore();
+        }
+        finally
+        {
+            _recovering.Release();
+        }
+    }
+
+    private void DisposeCore()
+    {
         RpmsgDevice[] devices;
         lock (_gate)
             devices = _devices.ToArray();
