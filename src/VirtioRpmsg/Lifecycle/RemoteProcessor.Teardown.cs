@@ -192,52 +192,69 @@ public sealed partial class RemoteProcessor
         return null;
     }
 
-    private void ReportCrashFromMonitor(int sessionId, string reason, Fault? fault)
+    private void ReportCrashFromMonitor(int sessionId, string reason, Fault? fault) => Locked(() =>
     {
-        lock (_transition)
-        {
-            // Only for the session that was checked: a newer one may already be running.
-            if (_disposed || _state != RemoteProcessorState.Running || _session?.Id != sessionId)
-                return;
-            CrashCore(reason, fault);
-        }
-    }
+        // Only for the session that was checked: a newer one may already be running.
+        if (_disposed || _state != RemoteProcessorState.Running || _session?.Id != sessionId)
+            return;
+        CrashCore(reason, fault);
+    });
 
-    private void RecoverAutomatically()
+    private void RecoverAutomatically() => Locked(() =>
     {
-        lock (_transition)
-        {
-            if (_disposed || _state != RemoteProcessorState.Crashed)
-                return;
-            RecoverCore();
-        }
-    }
+        if (_disposed || _state != RemoteProcessorState.Crashed)
+            return;
+        RecoverCore();
+    });
 
     // ---- dispose -------------------------------------------------------------------------------
 
-    /// <summary>Stops a running or crashed remote (teardown as for <see cref="Stop"/>), ends the monitor. A detached remote stays detached.</summary>
+    /// <summary>
+    /// Stops a running or crashed remote (teardown as for <see cref="Stop"/>), ends the monitor. A detached remote stays
+    /// detached. Called from one of the processor's event handlers (inside a transition), it completes when that
+    /// transition ends (a session it set up is torn down then).
+    /// </summary>
     public void Dispose()
     {
+        if (Monitor.IsEntered(_transition))
+        {
+            // This thread is inside a transition (an event handler of ours): tearing down now would pull the session
+            // from under it, and returning without would leave what it sets up running. Locked finishes the dispose.
+            if (!_disposed)
+                _disposed = _disposePending = true;
+            return;
+        }
         lock (_transition)
         {
             if (_disposed)
                 return;
             _disposed = true;
-            try
-            {
-                var state = _state;
-                if (state == RemoteProcessorState.Running)
-                    TearDownOnRequest("stop", "disposed", TeardownKind.Stop);
-                else if (state == RemoteProcessorState.Crashed)
-                    _control.Stop();
-                if (state is RemoteProcessorState.Running or RemoteProcessorState.Crashed)
-                    SetState(RemoteProcessorState.Stopped);
-            }
-            catch (Exception e)
-            {
-                _log.LogError(e, "remote processor {Name}: stop on dispose failed", Name);
-            }
+            StopForDispose();
         }
+        EndMonitor();
+    }
+
+    /// <summary>Dispose's teardown, under the transition lock: a running or crashed remote is stopped.</summary>
+    private void StopForDispose()
+    {
+        try
+        {
+            var state = _state;
+            if (state == RemoteProcessorState.Running)
+                TearDownOnRequest("stop", "disposed", TeardownKind.Stop);
+            else if (state == RemoteProcessorState.Crashed)
+                _control.Stop();
+            if (state is RemoteProcessorState.Running or RemoteProcessorState.Crashed)
+                SetState(RemoteProcessorState.Stopped);
+        }
+        catch (Exception e)
+        {
+            _log.LogError(e, "remote processor {Name}: stop on dispose failed", Name);
+        }
+    }
+
+    private void EndMonitor()
+    {
         _wake.Set();
         if (Thread.CurrentThread != _monitor)
         {

@@ -38,6 +38,7 @@ public sealed partial class RemoteProcessor : IDisposable
     private volatile RemoteProcessorSession? _session;
     private volatile bool _disposed;
     private volatile bool _recoveryRequested;
+    private bool _disposePending; // under _transition: Dispose was called inside a transition, which completes it
     private PendingCrash? _pendingCrash;
     private long _lastHeartbeat;
     private long _channelEpoch;
@@ -267,14 +268,42 @@ public sealed partial class RemoteProcessor : IDisposable
         if (ReferenceEquals(t_raising, this))
             throw new InvalidOperationException($"remote processor '{Name}': cannot {verb} from inside one of its own event handlers (state {_state})");
         MappingLease.ThrowIfHeld($"RemoteProcessor.{verb}");
-        lock (_transition)
+        Locked(() =>
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             var state = _state;
             if (!allowed(state))
                 throw new InvalidOperationException($"remote processor '{Name}' cannot {verb} in state {state}");
             body(state);
+        });
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/> (a transition, a crash report, a recovery) under the transition lock. A
+    /// <see cref="Dispose"/> from one of the event handlers it raises is completed when it ends: the session it may just
+    /// have set up is torn down then, never left running on a disposed processor.
+    /// </summary>
+    private void Locked(Action body)
+    {
+        bool disposeNow;
+        lock (_transition)
+        {
+            try
+            {
+                body();
+            }
+            finally
+            {
+                disposeNow = _disposePending;
+                if (disposeNow)
+                {
+                    _disposePending = false;
+                    StopForDispose();
+                }
+            }
         }
+        if (disposeNow)
+            EndMonitor();
     }
 
     private void CrashCore(string reason, Fault? fault = null)
