@@ -68,9 +68,12 @@ public static partial class ChaosScenario
                 bed.RemoteSendRaw(ChaosBed.RemoteDataAddress, RpmsgAddress.NameService, message);
             }
             Settle();
-            // Creates come first: bound by the endpoint table; then unbound names fill the announced-services bound.
+            // Creates come first: bound by the endpoint table; one refused for the full table is still the peer's
+            // service (its DESTROY is no error) and holds an announced-services slot, as do the channels. Then unbound
+            // names fill what is left of that bound.
             int channels = channelsBefore + Math.Min(creates, free);
-            int unboundKept = Math.Min(unbound, ChaosBed.MaxAnnouncedServices - channels);
+            int announced = Math.Min(channelsBefore + creates, ChaosBed.MaxAnnouncedServices);
+            int unboundKept = Math.Min(unbound, ChaosBed.MaxAnnouncedServices - announced);
             long refused = (creates - Math.Min(creates, free)) + (unbound - unboundKept);
             outcome.Reported = $"{creates} creates + {unbound} unbound announcements, {refused} refused";
             outcome.Check(bed.Host.Endpoints.Count <= ChaosBed.MaxEndpoints, $"host has {bed.Host.Endpoints.Count} endpoints, MaxEndpoints is {ChaosBed.MaxEndpoints}");
