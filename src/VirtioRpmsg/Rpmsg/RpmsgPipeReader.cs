@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
 using System.Threading.Tasks.Sources;
 
 namespace VirtioRpmsg.Rpmsg;
@@ -16,7 +17,7 @@ namespace VirtioRpmsg.Rpmsg;
 /// <para>The end of input: a dispose of the pipe or a destroyed endpoint completes it (IsCompleted, after what was
 /// received); a stopped or broken device faults it with <see cref="RpmsgDeviceUnavailableException"/>.</para>
 /// </summary>
-internal sealed class RpmsgPipeReader : PipeReader, IValueTaskSource<ReadResult>
+internal sealed partial class RpmsgPipeReader : PipeReader, IValueTaskSource<ReadResult>
 {
     private readonly RpmsgEndpoint _endpoint;
     private readonly RpmsgPipeSegments _segments;
@@ -30,7 +31,7 @@ internal sealed class RpmsgPipeReader : PipeReader, IValueTaskSource<ReadResult>
     private CancellationToken _linkedWith;
     private volatile bool _cancelRequested;
     private volatile bool _stopped;
-    private volatile bool _reading;
+    private int _reading; // 1 from a read's start (ReadAsync, TryRead) to its end, parked or not; see StartRead
     private volatile bool _completed;
     private int _released;
     private bool _examinedAll = true; // a read must receive before it returns anything
@@ -50,22 +51,34 @@ internal sealed class RpmsgPipeReader : PipeReader, IValueTaskSource<ReadResult>
     {
         StartRead();
         if (cancellationToken.IsCancellationRequested)
-            return ValueTask.FromCanceled<ReadResult>(cancellationToken); // first, bytes held or not, as a Pipe's read
+        {
+            var refused = EndRead(null);
+            return refused is null
+                ? ValueTask.FromCanceled<ReadResult>(cancellationToken) // first, bytes held or not, as a Pipe's read
+                : ValueTask.FromException<ReadResult>(refused);
+        }
+        ReadResult result;
+        Exception? error;
         try
         {
-            if (TryResultWithoutWaiting(out var ready))
-                return new ValueTask<ReadResult>(Handed(ready));
+            bool ready = TryResultWithoutWaiting(out result);
+            error = null;
+            if (ready)
+                result = Handed(result);
+            else
+            {
+                _core.Reset(); // before the receive: a parked one may complete on another thread at once
+                short version = _core.Version;
+                if (!Pump(cancellationToken, out result, out error))
+                    return new ValueTask<ReadResult>(this, version); // parked: completed by OnReceived (this object is made once per reader)
+            }
         }
         catch (Exception e)
         {
-            return ValueTask.FromException<ReadResult>(e); // the input's failure faults the read, as a Pipe's
+            result = default;
+            error = e; // the input's failure faults the read, as a Pipe's
         }
-        _reading = true;
-        _core.Reset(); // before the receive: a parked one may complete on another thread at once
-        short version = _core.Version;
-        if (!Pump(cancellationToken, out var result, out var error))
-            return new ValueTask<ReadResult>(this, version); // parked: completed by OnReceived (this object is made once per reader)
-        _reading = false;
+        error = EndRead(error);
         return error is null ? new ValueTask<ReadResult>(result) : ValueTask.FromException<ReadResult>(error);
     }
 
@@ -73,14 +86,26 @@ internal sealed class RpmsgPipeReader : PipeReader, IValueTaskSource<ReadResult>
     public override bool TryRead(out ReadResult result)
     {
         StartRead();
-        if (!TryResultWithoutWaiting(out result))
+        bool got;
+        Exception? error = null;
+        try
         {
-            TakeQueued(mayGrow: true); // also sees the end of input, which the next line reports as ReadAsync does
-            if (!TryResultWithoutWaiting(out result))
-                return false;
+            got = TryResultWithoutWaiting(out result);
+            if (!got)
+            {
+                TakeQueued(mayGrow: true); // also sees the end of input, which the next line reports as ReadAsync does
+                got = TryResultWithoutWaiting(out result);
+            }
         }
-        result = Handed(result);
-        return true;
+        catch (Exception e)
+        {
+            (got, result, error) = (false, default, e);
+        }
+        if (EndRead(error, nameof(TryRead)) is { } failed)
+            ExceptionDispatchInfo.Throw(failed);
+        if (got)
+            result = Handed(result);
+        return got;
     }
 
     /// <inheritdoc />
@@ -92,15 +117,26 @@ internal sealed class RpmsgPipeReader : PipeReader, IValueTaskSource<ReadResult>
         ThrowIfCompleted();
         if (!_handedOut)
             throw new InvalidOperationException("Input.AdvanceTo: no read returned a buffer to advance through (call ReadAsync or TryRead first)");
-        if (!_segments.Contains(consumed))
-            throw new ArgumentOutOfRangeException(nameof(consumed), "Input.AdvanceTo: 'consumed' is not a position in the buffer the last read returned");
-        if (!_segments.Contains(examined))
-            throw new ArgumentOutOfRangeException(nameof(examined), "Input.AdvanceTo: 'examined' is not a position in the buffer the last read returned");
-        _handedOut = false;
-        _examinedAll = _segments.IsEnd(examined);
-        _segments.Consume(consumed);
-        if (_segments.IsEmpty)
-            _examinedAll = true;
+        StartRead(); // it gives arrays back to the pool: not while Complete, on another thread, gives them all back
+        Exception? error = null;
+        try
+        {
+            if (!_segments.Contains(consumed))
+                throw new ArgumentOutOfRangeException(nameof(consumed), "Input.AdvanceTo: 'consumed' is not a position in the buffer the last read returned");
+            if (!_segments.Contains(examined))
+                throw new ArgumentOutOfRangeException(nameof(examined), "Input.AdvanceTo: 'examined' is not a position in the buffer the last read returned");
+            _handedOut = false;
+            _examinedAll = _segments.IsEnd(examined);
+            _segments.Consume(consumed);
+            if (_segments.IsEmpty)
+                _examinedAll = true;
+        }
+        catch (Exception e)
+        {
+            error = e;
+        }
+        if (EndRead(error, nameof(AdvanceTo)) is { } failed)
+            ExceptionDispatchInfo.Throw(failed);
     }
 
     /// <inheritdoc />
@@ -113,50 +149,6 @@ internal sealed class RpmsgPipeReader : PipeReader, IValueTaskSource<ReadResult>
             cancel = _cancel;
         }
         cancel.Cancel(); // outside the lock: the cancellation callbacks run here (the parked read completes on the pool)
-    }
-
-    /// <inheritdoc />
-    public override void Complete(Exception? exception = null)
-    {
-        if (_completed)
-            return;
-        _completed = true;
-        Stop();
-        // A read still parked (a misuse) releases the buffers when it completes, once its own work on them is done:
-        // each side stores its flag, fences, and looks at the other's, so at least one of them releases (once).
-        Interlocked.MemoryBarrier();
-        if (!_reading)
-            Release();
-    }
-
-    /// <summary>The pipe's dispose: a parked read ends, and every read from now on ends the input after what was received.</summary>
-    internal void Stop()
-    {
-        CancellationTokenSource cancel;
-        lock (_sync)
-        {
-            _stopped = true;
-            cancel = _cancel;
-        }
-        cancel.Cancel();
-        Interlocked.MemoryBarrier(); // no read pending: leave the caller's token now (a pending read does as it ends)
-        if (!_reading)
-            Interlocked.Exchange(ref _linked, null)?.Dispose();
-    }
-
-    internal bool IsLinkedWithCallerToken => Volatile.Read(ref _linked) is not null; // tests
-
-    private void StartRead()
-    {
-        ThrowIfCompleted();
-        if (_reading)
-            throw new InvalidOperationException("Input.ReadAsync: a read is already pending (a PipeReader allows one read at a time)");
-    }
-
-    private void ThrowIfCompleted()
-    {
-        if (_completed)
-            throw new InvalidOperationException("Input: reading is not allowed after the reader was completed");
     }
 
     // What a read returns without receiving: a pending cancel, unexamined bytes, or the end of input.
@@ -333,10 +325,7 @@ internal sealed class RpmsgPipeReader : PipeReader, IValueTaskSource<ReadResult>
         if (!Completed(caller, out var result, out var error) && !Pump(caller, out result, out error))
             return; // a zero-length message, and the next receive parked: it comes back here
         _readToken = default;
-        _reading = false;
-        Interlocked.MemoryBarrier(); // against Complete: see there
-        if (_completed)
-            Release(); // completed while the read was parked
+        error = EndRead(error); // a Complete while the read was parked fails it
         if (error is null)
             _core.SetResult(result);
         else
@@ -381,15 +370,6 @@ internal sealed class RpmsgPipeReader : PipeReader, IValueTaskSource<ReadResult>
         ObjectDisposedException => null,
         _ => e,
     };
-
-    private void Release()
-    {
-        if (Interlocked.Exchange(ref _released, 1) != 0)
-            return;
-        _segments.Clear();
-        _linked?.Dispose();
-        _linked = null;
-    }
 
     ReadResult IValueTaskSource<ReadResult>.GetResult(short token) => _core.GetResult(token);
 

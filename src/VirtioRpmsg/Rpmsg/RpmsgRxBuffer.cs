@@ -127,14 +127,14 @@ public sealed class RpmsgRxBuffer : IDisposable
         Interlocked.CompareExchange(ref _state, 3, 2);
     }
 
-    private void Return()
+    private void Return(bool retire = false)
     {
         // A parked copy has no shared buffer left to give back.
         if (_private is null)
-            _dispatcher.ReleaseHeld(Id);
+            _dispatcher.ReleaseHeld(Id, retire ? this : null);
     }
 
-    /// <summary>Gives a held buffer back to the peer. Idempotent.</summary>
+    /// <summary>Gives a held buffer back to the peer. Idempotent: once given back, this object stays released (the next message in the same buffer comes in another one).</summary>
     public void Dispose()
     {
         while (true)
@@ -144,7 +144,10 @@ public sealed class RpmsgRxBuffer : IDisposable
                 return; // already released, or still in the handler without Hold: the dispatcher releases it.
             if (Interlocked.CompareExchange(ref _state, 0, s) == s)
             {
-                Return();
+                // The application held this object past its handler, so it may dispose it again: it is retired (its
+                // slot gets a fresh one) before the buffer goes back, and a later Dispose, Open or Hold of it can never
+                // reach the next message the peer puts in the same buffer.
+                Return(retire: true);
                 return;
             }
         }

@@ -291,9 +291,16 @@ internal sealed partial class RpmsgRxDispatcher
         return handled;
     }
 
-    /// <summary>Returns a held zero-copy rx buffer (any thread). Never throws: it runs from Dispose.</summary>
-    internal void ReleaseHeld(int id)
+    /// <summary>
+    /// Returns a held zero-copy rx buffer (any thread). Never throws: it runs from Dispose. <paramref name="retired"/>
+    /// (a buffer the application held) is replaced in its slot first, so the object it may still reference is never
+    /// armed for another message.
+    /// </summary>
+    internal void ReleaseHeld(int id, RpmsgRxBuffer? retired = null)
     {
+        var held = _held;
+        if (retired is not null && (uint)id < (uint)held.Length && ReferenceEquals(Volatile.Read(ref held[id]), retired))
+            Volatile.Write(ref held[id], new RpmsgRxBuffer(this, id)); // before the peer can have the buffer again
         if (!_gate.TryEnter(out var transport))
             return;
         try

@@ -1,0 +1,79 @@
+namespace VirtioRpmsg.Rpmsg;
+
+// The reader's end: Complete (the application is done with Input) and Stop (the pipe's dispose), against a read that
+// may be under way on another thread. The received bytes' arrays go back to the pool exactly once, and never while a
+// read still writes into them or is about to hand them out.
+internal sealed partial class RpmsgPipeReader
+{
+    /// <inheritdoc />
+    public override void Complete(Exception? exception = null)
+    {
+        if (_completed)
+            return;
+        _completed = true;
+        Stop();
+        // A read under way (a misuse) releases the buffers when it ends, once its own work on them is done, and fails:
+        // each side stores its flag, fences, and looks at the other's, so at least one of them releases (once).
+        Interlocked.MemoryBarrier();
+        if (Volatile.Read(ref _reading) == 0)
+            Release();
+    }
+
+    /// <summary>The pipe's dispose: a parked read ends, and every read from now on ends the input after what was received.</summary>
+    internal void Stop()
+    {
+        CancellationTokenSource cancel;
+        lock (_sync)
+        {
+            _stopped = true;
+            cancel = _cancel;
+        }
+        cancel.Cancel();
+        Interlocked.MemoryBarrier(); // no read pending: leave the caller's token now (a pending read does as it ends)
+        if (Volatile.Read(ref _reading) == 0)
+            Interlocked.Exchange(ref _linked, null)?.Dispose();
+    }
+
+    internal bool IsLinkedWithCallerToken => Volatile.Read(ref _linked) is not null; // tests
+
+    // A read (ReadAsync or TryRead) begins: one at a time, and not after Complete. The exchange is a full fence between
+    // this read's flag and its look at _completed (Dekker with Complete).
+    private void StartRead()
+    {
+        ThrowIfCompleted();
+        if (Interlocked.CompareExchange(ref _reading, 1, 0) != 0)
+            throw new InvalidOperationException("Input: a read is already pending (a PipeReader allows one read at a time, and AdvanceTo only once it returned)");
+        if (_completed)
+        {
+            EndRead(null); // Complete ran meanwhile, on another thread: it may have left the release to this read
+            ThrowIfCompleted();
+        }
+    }
+
+    // The read ends (with its result, or failed with error): a Complete that came while it ran (a misuse, from another
+    // thread or before a parked read ended) released, or left to this read, the arrays its result would show; then it
+    // fails, saying so, instead of handing those out.
+    private Exception? EndRead(Exception? error, string operation = "ReadAsync")
+    {
+        Interlocked.Exchange(ref _reading, 0); // a full fence against Complete: see there
+        if (!_completed)
+            return error;
+        Release();
+        return new InvalidOperationException(
+            $"Input.{operation}: the reader was completed (Input.Complete) while this call was under way; what was received was released with the reader");
+    }
+
+    private void ThrowIfCompleted()
+    {
+        if (_completed)
+            throw new InvalidOperationException("Input: reading is not allowed after the reader was completed");
+    }
+
+    private void Release()
+    {
+        if (Interlocked.Exchange(ref _released, 1) != 0)
+            return;
+        _segments.Clear();
+        Interlocked.Exchange(ref _linked, null)?.Dispose();
+    }
+}
