@@ -24,7 +24,7 @@ internal sealed class RpmsgPipeWriter : PipeWriter, IValueTaskSource<FlushResult
     private int _sent;    // of those, bytes already sent by a flush that had to wait
     private readonly object _sync = new(); // Complete (any thread, e.g. the pipe's dispose) against a waiting flush
     private bool _completed;      // under _sync
-    private bool _flushWaiting;   // under _sync: a flush waits for buffers and owns _buffer/_sent until it ends
+    private bool _flushWaiting;   // under _sync: a flush runs (sending, or waiting for buffers) and owns _buffer/_sent until it ends
     private bool _completeAfterFlush; // under _sync: Complete came during that flush, which finishes the job
     private Exception? _completeError;
     private int _finished;        // Finish ran (the buffer went back to the pool once)
@@ -57,6 +57,7 @@ internal sealed class RpmsgPipeWriter : PipeWriter, IValueTaskSource<FlushResult
     public override void Advance(int bytes)
     {
         ThrowIfCompleted();
+        ThrowIfFlushing(nameof(Advance));
         if ((uint)bytes > (uint)(_buffer.Length - _written))
             ThrowPastBuffer(bytes, _buffer.Length - _written);
         _written += bytes;
@@ -85,6 +86,7 @@ internal sealed class RpmsgPipeWriter : PipeWriter, IValueTaskSource<FlushResult
     private void Reserve(int sizeHint)
     {
         ThrowIfCompleted();
+        ThrowIfFlushing("GetMemory/GetSpan"); // it may give the buffer the flush sends from back to the pool
         ArgumentOutOfRangeException.ThrowIfNegative(sizeHint);
         int need = Math.Max(sizeHint, 1);
         if (_buffer.Length - _written >= need)
@@ -103,17 +105,55 @@ internal sealed class RpmsgPipeWriter : PipeWriter, IValueTaskSource<FlushResult
             return ValueTask.FromCanceled<FlushResult>(cancellationToken);
         if (Volatile.Read(ref _cancelRequested) != 0 && Interlocked.Exchange(ref _cancelRequested, 0) != 0)
             return new ValueTask<FlushResult>(new FlushResult(isCanceled: true, isCompleted: false)); // the read first: no locked instruction per flush
+        lock (_sync)
+        {
+            // From here the flush owns the buffer: a Complete meanwhile (the pipe's dispose, on another thread) leaves
+            // the rest to it instead of sending the same bytes and returning the buffer under it.
+            if (_completed)
+                return ValueTask.FromException<FlushResult>(new InvalidOperationException("the pipe's output was completed: no more writes or flushes"));
+            if (_flushWaiting)
+                ThrowFlushing(nameof(FlushAsync));
+            _flushWaiting = true;
+        }
         try
         {
             if (TrySendWritten())
+            {
+                EndFlushing();
                 return new ValueTask<FlushResult>(default(FlushResult));
+            }
         }
         catch (Exception e)
         {
+            EndFlushing();
             return ValueTask.FromException<FlushResult>(e); // a flush's failures fault its task, as the pipe's do
         }
         return FlushWaiting(cancellationToken);
     }
+
+    // A flush ends: a Complete that came during it finishes the job now.
+    private void EndFlushing()
+    {
+        bool complete;
+        lock (_sync)
+        {
+            _flushWaiting = false;
+            complete = _completeAfterFlush;
+        }
+        if (complete)
+            CompleteNow(_completeError);
+    }
+
+    private void ThrowIfFlushing(string operation)
+    {
+        if (Volatile.Read(ref _flushWaiting))
+            ThrowFlushing(operation);
+    }
+
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowFlushing(string operation) => throw new InvalidOperationException(
+        $"Output.{operation}: a flush is still pending; write or flush again only once it completed (a PipeWriter allows one flush at a time, and no writes during it)");
 
     /// <summary>Sends messages while tx buffers are free; true when everything written is sent (and the buffer empty again).</summary>
     private bool TrySendWritten()
@@ -139,12 +179,6 @@ internal sealed class RpmsgPipeWriter : PipeWriter, IValueTaskSource<FlushResult
         if (_flushCancel is { IsCancellationRequested: true })
             _flushCancel = null; // cancelled by a CancelPendingFlush that raced the end of the last wait
         var waiting = _flushCancel ??= new CancellationTokenSource();
-        lock (_sync)
-        {
-            if (_completed)
-                return ValueTask.FromException<FlushResult>(new InvalidOperationException("the pipe's output was completed: no more writes or flushes"));
-            _flushWaiting = true;
-        }
         _flush.Reset();
         short version = _flush.Version;
         _flushToken = cancellationToken;
@@ -225,14 +259,7 @@ internal sealed class RpmsgPipeWriter : PipeWriter, IValueTaskSource<FlushResult
         _flushToken = default;
         if (waiting.IsCancellationRequested)
             _flushCancel = null; // a cancelled source cannot be reused; CancelPendingFlush may still be holding it
-        bool complete;
-        lock (_sync)
-        {
-            _flushWaiting = false;
-            complete = _completeAfterFlush;
-        }
-        if (complete)
-            CompleteNow(_completeError);
+        EndFlushing();
         if (error is null)
             _flush.SetResult(result);
         else
@@ -292,7 +319,7 @@ internal sealed class RpmsgPipeWriter : PipeWriter, IValueTaskSource<FlushResult
             _completed = true;
             if (_flushWaiting)
             {
-                // The waiting flush still uses the buffer: it completes when it ends (sent, cancelled or failed).
+                // The flush still uses the buffer: it completes when it ends (sent, cancelled or failed).
                 _completeError = exception;
                 _completeAfterFlush = true;
                 return;

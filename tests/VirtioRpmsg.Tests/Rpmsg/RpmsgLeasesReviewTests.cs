@@ -1,5 +1,7 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.IO.Pipelines;
+using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
 
 using static VirtioRpmsg.Tests.Rpmsg.RpmsgPipeReaderTests;
@@ -90,5 +92,119 @@ public sealed class RpmsgLeasesReviewTests
             Assert.Equal(2, view.Payload[0]);
         second.Dispose();
         Assert.Throws<ObjectDisposedException>(() => { using var v = first.Open(); });
+    }
+    private static (RpmsgLoopback Loop, RpmsgDuplexPipe Pipe, ConcurrentQueue<byte[]> Received, int Filler) PipeWithFullTxRing()
+    {
+        var loop = RpmsgLoopback.Create(
+            host: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
+            remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll);
+        var received = new ConcurrentQueue<byte[]>();
+        loop.Remote.CreateEndpoint(0x400, (_, _, payload) => received.Enqueue(payload.ToArray()));
+        var host = loop.Host.CreateEndpoint(0x500, remoteAddress: 0x400);
+        int filler = 0;
+        while (host.TrySend([0xEE]))
+            filler++;
+        return (loop, new RpmsgDuplexPipe(host), received, filler);
+    }
+
+    [Fact]
+    public async Task PipeOutput_GetMemoryDuringAPendingFlush_IsRefused_TheFlushSendsWhatWasWritten()
+    {
+        var (loop, pipe, received, filler) = PipeWithFullTxRing();
+        using var _ = loop;
+        var data = Enumerable.Range(0, 64).Select(i => (byte)(i * 7 + 1)).ToArray();
+        var flush = pipe.Output.WriteAsync(data);
+        Assert.False(flush.IsCompleted, "no tx buffer is free: the flush must wait");
+
+        var refused = Record.Exception(() => pipe.Output.GetMemory(4096)); // a misuse: grows the buffer the flush sends from
+        if (refused is null)
+        {
+            var renter = ArrayPool<byte>.Shared.Rent(512); // another pool user, on this thread
+            renter.AsSpan().Fill(0xAA);
+        }
+        Assert.Equal(filler, loop.Remote.Poll());
+        loop.Host.Poll();
+        await flush.AsTask().WaitAsync(Bound);
+        Assert.Equal(1, loop.Remote.Poll());
+        var sent = received.Last();
+        Assert.True(sent.AsSpan().SequenceEqual(data), $"the flush sent [{Convert.ToHexString(sent.AsSpan(0, 8))}...] instead of the written [{Convert.ToHexString(data.AsSpan(0, 8))}...]");
+        var e = Assert.IsType<InvalidOperationException>(refused);
+        Assert.Contains("flush is still pending", e.Message);
+        Assert.Contains("GetMemory", e.Message);
+        await pipe.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task PipeOutput_FlushAsyncDuringAPendingFlush_IsRefused_TheFirstFlushStillCompletes()
+    {
+        var (loop, pipe, received, filler) = PipeWithFullTxRing();
+        using var _ = loop;
+        var data = new byte[] { 1, 2, 3 };
+        var flush = pipe.Output.WriteAsync(data);
+        Assert.False(flush.IsCompleted);
+        var first = flush.AsTask(); // awaited already, as an application's flush is
+
+        ValueTask<FlushResult> second = default;
+        var refused = Record.Exception(() => { second = pipe.Output.FlushAsync(); });
+
+        Assert.Equal(filler, loop.Remote.Poll());
+        loop.Host.Poll();
+        var ended = await Record.ExceptionAsync(() => first.WaitAsync(TimeSpan.FromSeconds(5)));
+        Assert.True(ended is null, $"the first flush did not complete after a second FlushAsync: {ended?.GetType().Name}: {ended?.Message}");
+        var e = Assert.IsType<InvalidOperationException>(refused);
+        Assert.Contains("FlushAsync", e.Message);
+        Assert.Equal(1, loop.Remote.Poll());
+        Assert.Equal(data, received.Last());
+        await pipe.DisposeAsync();
+    }
+    [Fact]
+    public async Task PipeOutput_CompletedWhileAFlushIsSending_SendsEachMessageOnce_AndTheFlushSucceeds()
+    {
+        // The pipe's dispose on another thread, landing while a flush that found free buffers is still sending: here
+        // at the flush's first doorbell ring, on the flushing thread, so that the moment is certain.
+        OnRingDoorbell? bell = null;
+        using var loop = RpmsgLoopback.Create(
+            host: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
+            remote: o => o.WaitStrategy = RpmsgWaitStrategy.Interrupt, // asleep on its doorbell: the host rings
+            deviceFeatures: RpmsgFeatures.NameService,
+            hookedDoorbells: true,
+            hostDoorbell: d => bell = new OnRingDoorbell(d));
+        var received = new ConcurrentQueue<byte[]>();
+        loop.Remote.CreateEndpoint(0x400, (_, _, payload) => received.Enqueue(payload.ToArray()));
+        var pipe = new RpmsgDuplexPipe(loop.Host.CreateEndpoint(0x500, remoteAddress: 0x400));
+        var data = Enumerable.Range(0, 600).Select(i => (byte)(i * 13 + 5)).ToArray(); // 496 + 104 bytes
+        var span = pipe.Output.GetSpan(data.Length);
+        data.CopyTo(span);
+        pipe.Output.Advance(data.Length);
+        loop.WaitUntil(() => ((HookedDoorbell)loop.RemoteBell).HasWaiter, "the remote sleeps on its doorbell");
+        bell!.OnNextRing = () => pipe.Output.Complete();
+
+        var flush = pipe.Output.FlushAsync();
+        Assert.True(bell.OnNextRing is null, "the flush did not ring (nothing to check)");
+
+        var failed = await Record.ExceptionAsync(() => flush.AsTask().WaitAsync(Bound));
+        await pipe.Completion.WaitAsync(Bound);
+        loop.WaitUntil(() => received.Sum(m => m.Length) >= data.Length, "the remote received what was sent");
+        Assert.True(failed is null, $"the flush failed: {failed?.GetType().Name}: {failed?.Message}");
+        Assert.Equal(new[] { 496, 104 }, received.Select(m => m.Length).ToArray());
+        Assert.Equal(data, received.SelectMany(m => m).ToArray());
+        await pipe.DisposeAsync();
+    }
+
+    private sealed class OnRingDoorbell(IDoorbell inner) : IDoorbell
+    {
+        public Action? OnNextRing;
+
+        public bool Ring()
+        {
+            Interlocked.Exchange(ref OnNextRing, null)?.Invoke();
+            return inner.Ring();
+        }
+
+        public bool Wait(TimeSpan timeout, CancellationToken cancellationToken = default) => inner.Wait(timeout, cancellationToken);
+
+        public bool Drain() => inner.Drain();
+
+        public void Dispose() => inner.Dispose();
     }
 }
