@@ -32,6 +32,10 @@ public sealed partial class RpmsgStream
     private InvalidOperationException ReadPendingError() =>
         new($"RpmsgStream over endpoint 0x{Endpoint.Address:X}: a read is already pending (a Stream allows one read at a time)");
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal InvalidOperationException WritePendingError() =>
+        new($"RpmsgStream over endpoint 0x{Endpoint.Address:X}: a write is already pending (a Stream allows one write at a time; await it first)");
+
     private void BeginRead()
     {
         if (_reading)

@@ -161,6 +161,8 @@ public sealed partial class RpmsgStream(RpmsgEndpoint endpoint, uint destination
     {
         if (IsDisposed)
             return ValueTask.FromException(DisposedError());
+        if (_write is { IsPending: true })
+            return ValueTask.FromException(WritePendingError()); // before anything of it is sent
         while (!buffer.IsEmpty)
         {
             var send = SendChunk(ref buffer, cancellationToken);

@@ -99,6 +99,7 @@ internal sealed class RpmsgStreamWrite : IValueTaskSource
     private ConfiguredValueTaskAwaitable.ConfiguredValueTaskAwaiter _send;
     private ReadOnlyMemory<byte> _rest;
     private CancellationToken _token;
+    private int _pending; // 1 from Start to Finish: a second write would take over this object under the first
 
     internal RpmsgStreamWrite(RpmsgStream stream)
     {
@@ -106,9 +107,14 @@ internal sealed class RpmsgStreamWrite : IValueTaskSource
         _onSent = OnSent;
     }
 
-    /// <summary>Waits for <paramref name="send"/>, then sends <paramref name="rest"/>.</summary>
+    /// <summary>True while a write waits (the stream refuses another: one write at a time, as for any Stream).</summary>
+    internal bool IsPending => Volatile.Read(ref _pending) != 0;
+
+    /// <summary>Waits for <paramref name="send"/>, then sends <paramref name="rest"/>; refused while another write waits.</summary>
     internal ValueTask Start(ValueTask send, ReadOnlyMemory<byte> rest, CancellationToken cancellationToken)
     {
+        if (Interlocked.Exchange(ref _pending, 1) != 0)
+            return ValueTask.FromException(_stream.WritePendingError()); // two writers raced past the stream's check
         _core.Reset();
         _rest = rest;
         _token = cancellationToken;
@@ -151,6 +157,7 @@ internal sealed class RpmsgStreamWrite : IValueTaskSource
     {
         _rest = default;
         _token = default;
+        Volatile.Write(ref _pending, 0); // before the result: its continuation may start the next write
         if (error is null)
             _core.SetResult(true);
         else

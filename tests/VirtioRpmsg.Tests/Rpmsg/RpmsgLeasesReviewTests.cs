@@ -191,6 +191,37 @@ public sealed class RpmsgLeasesReviewTests
         await pipe.DisposeAsync();
     }
 
+    [Fact]
+    public async Task Stream_SecondWriteAsync_WhileAMultiMessageWriteWaits_IsRefused_TheFirstStillCompletes()
+    {
+        // A misuse (a Stream allows one write at a time): the second write took over the first's reused write object,
+        // and once buffers came back the first's send completed it twice, on a pool thread (the process ended).
+        var (loop, pipe, received, filler) = PipeWithFullTxRing();
+        using var _ = loop;
+        await pipe.DisposeAsync();
+        var stream = new RpmsgStream(pipe.Endpoint);
+        var first = Enumerable.Range(0, 600).Select(i => (byte)i).ToArray(); // two messages: 496 + 104
+        var write = stream.WriteAsync(first);
+        Assert.False(write.IsCompleted, "no tx buffer is free: the write must wait");
+        var firstTask = write.AsTask();
+
+        var second = stream.WriteAsync(new byte[600]);
+        var refused = await Record.ExceptionAsync(() => second.AsTask());
+
+        Assert.Equal(filler, loop.Remote.Poll());
+        loop.Host.Poll();
+        var ended = await Record.ExceptionAsync(() => firstTask.WaitAsync(TimeSpan.FromSeconds(5)));
+        Assert.True(ended is null, $"the first write did not complete: {ended?.GetType().Name}: {ended?.Message}");
+        var e = Assert.IsType<InvalidOperationException>(refused);
+        Assert.Contains("write is already pending", e.Message);
+        loop.Host.Poll();
+        loop.Remote.Poll();
+        loop.Host.Poll();
+        loop.Remote.Poll();
+        Assert.Equal(first, received.Skip(filler).SelectMany(m => m).ToArray());
+        stream.Dispose();
+    }
+
     private sealed class OnRingDoorbell(IDoorbell inner) : IDoorbell
     {
         public Action? OnNextRing;
