@@ -15,6 +15,8 @@ public sealed class RpmsgRxBuffer : IDisposable
     private long _payloadOffset;
     private byte[]? _private; // set when the message was already copied out of shared memory (parked)
     private byte[]? _bounce;  // Device memory: the payload copied out with aligned loads, reused per slot
+    private int _pins;        // 1 for the message until it is released, plus 1 per open view of it: it goes back at 0
+    private bool _retire;     // released by Dispose: the slot gets a fresh object as it goes back
 
     internal RpmsgRxBuffer(RpmsgRxDispatcher dispatcher, int id)
     {
@@ -42,6 +44,8 @@ public sealed class RpmsgRxBuffer : IDisposable
         Length = length;
         Source = source;
         Destination = destination;
+        _pins = 1;
+        _retire = false;
         Volatile.Write(ref _state, 1);
     }
 
@@ -53,6 +57,8 @@ public sealed class RpmsgRxBuffer : IDisposable
         Length = length;
         Source = source;
         Destination = destination;
+        _pins = 1;
+        _retire = false;
         Volatile.Write(ref _state, 1);
     }
 
@@ -68,10 +74,17 @@ public sealed class RpmsgRxBuffer : IDisposable
             throw new ObjectDisposedException(nameof(RpmsgRxBuffer), "The rx buffer was already given back to the peer.");
         if (_private is not null)
             return new RpmsgRxView(_private, Length);
+        // The view pins the buffer: a Dispose while it is open gives the buffer back only when the view closes, so the
+        // view never shows a message the peer wrote into it after.
+        if (!TryPin())
+            throw new ObjectDisposedException(nameof(RpmsgRxBuffer), "The rx buffer was already given back to the peer.");
         // Its device stopped: the buffer is the ring's again, and a fresh device over it may have reposted it.
         var fence = _dispatcher.ZeroCopy;
         if (!fence.TryEnter())
+        {
+            Unpin();
             throw new ObjectDisposedException(nameof(RpmsgRxBuffer), "The device this rx buffer came from has stopped; its buffer is no longer ours to read.");
+        }
         MappingLease lease;
         try
         {
@@ -80,10 +93,11 @@ public sealed class RpmsgRxBuffer : IDisposable
         catch
         {
             fence.Exit();
+            Unpin();
             throw;
         }
         if (!lease.IsDeviceMemory)
-            return new RpmsgRxView(lease, _payloadOffset, Length, fence);
+            return new RpmsgRxView(lease, _payloadOffset, Length, fence, this);
         try
         {
             if (_bounce is null || _bounce.Length < Length)
@@ -94,6 +108,7 @@ public sealed class RpmsgRxBuffer : IDisposable
         {
             lease.Dispose();
             fence.Exit();
+            Unpin();
         }
         return new RpmsgRxView(_bounce, Length);
     }
@@ -120,21 +135,39 @@ public sealed class RpmsgRxBuffer : IDisposable
     {
         if (Interlocked.CompareExchange(ref _state, 0, 1) == 1)
         {
-            Return();
+            Unpin();
             return;
         }
         // Held: mark that the handler is done so Dispose releases.
         Interlocked.CompareExchange(ref _state, 3, 2);
     }
 
-    private void Return(bool retire = false)
+    private bool TryPin()
     {
-        // A parked copy has no shared buffer left to give back.
-        if (_private is null)
-            _dispatcher.ReleaseHeld(Id, retire ? this : null);
+        while (true)
+        {
+            int pins = Volatile.Read(ref _pins);
+            if (pins == 0)
+                return false;
+            if (Interlocked.CompareExchange(ref _pins, pins + 1, pins) == pins)
+                return true;
+        }
     }
 
-    /// <summary>Gives a held buffer back to the peer. Idempotent: once given back, this object stays released (the next message in the same buffer comes in another one).</summary>
+    /// <summary>Ends a pin (the message's own, at its release, or an open view's): the last one gives the buffer back.</summary>
+    internal void Unpin()
+    {
+        if (Interlocked.Decrement(ref _pins) != 0)
+            return;
+        // A parked copy has no shared buffer left to give back.
+        if (_private is null)
+            _dispatcher.ReleaseHeld(Id, _retire ? this : null);
+    }
+
+    /// <summary>
+    /// Gives a held buffer back to the peer (when a view of it is still open, as that view closes). Idempotent: once
+    /// released, this object stays released (the next message in the same buffer comes in another one).
+    /// </summary>
     public void Dispose()
     {
         while (true)
@@ -147,7 +180,8 @@ public sealed class RpmsgRxBuffer : IDisposable
                 // The application held this object past its handler, so it may dispose it again: it is retired (its
                 // slot gets a fresh one) before the buffer goes back, and a later Dispose, Open or Hold of it can never
                 // reach the next message the peer puts in the same buffer.
-                Return(retire: true);
+                _retire = true;
+                Unpin(); // a view still open gives it back as it closes
                 return;
             }
         }

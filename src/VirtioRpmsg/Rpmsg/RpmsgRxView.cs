@@ -12,14 +12,16 @@ public ref struct RpmsgRxView
 {
     private MappingLease _lease;
     private RpmsgZeroCopyFence? _fence;
+    private RpmsgRxBuffer? _pinned; // the buffer goes back to the peer no earlier than this view's Dispose
     private readonly byte[]? _private;
     private readonly long _offset;
     private readonly int _length;
 
-    internal RpmsgRxView(MappingLease lease, long offset, int length, RpmsgZeroCopyFence fence)
+    internal RpmsgRxView(MappingLease lease, long offset, int length, RpmsgZeroCopyFence fence, RpmsgRxBuffer pinned)
     {
         _lease = lease;
         _fence = fence;
+        _pinned = pinned;
         _offset = offset;
         _length = length;
     }
@@ -35,12 +37,15 @@ public ref struct RpmsgRxView
     [UnscopedRef]
     public readonly ReadOnlySpan<byte> Payload => _private is not null ? _private.AsSpan(0, _length) : _lease.GetReadOnlySpan(_offset, _length);
 
-    /// <summary>Releases the lease.</summary>
+    /// <summary>Releases the lease (and the buffer, if it was disposed while this view was open).</summary>
     public void Dispose()
     {
         var fence = _fence;
+        var pinned = _pinned;
         _fence = null;
+        _pinned = null;
         _lease.Dispose(); // a copy of a disposed view throws here, before it could end the access a second time
         fence?.Exit();
+        pinned?.Unpin();
     }
 }

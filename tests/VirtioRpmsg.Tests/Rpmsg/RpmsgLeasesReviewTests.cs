@@ -93,6 +93,57 @@ public sealed class RpmsgLeasesReviewTests
         second.Dispose();
         Assert.Throws<ObjectDisposedException>(() => { using var v = first.Open(); });
     }
+    [Fact]
+    public void RxView_OpenWhenItsHeldBufferIsDisposed_KeepsTheBuffer_UntilTheViewCloses()
+    {
+        using var loop = RpmsgLoopback.Create(
+            host: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
+            remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
+            vringNum: 4);
+        RpmsgRxBuffer? held = null;
+        int heldId = -1;
+        bool reused = false;
+        loop.Host.CreateZeroCopyEndpoint(0x500, (_, buffer) =>
+        {
+            if (held is null)
+            {
+                buffer.Hold();
+                held = buffer;
+                heldId = buffer.Id;
+            }
+            else if (buffer.Id == heldId)
+                reused = true;
+        });
+        var peer = loop.Remote.CreateEndpoint(0x400);
+        Assert.True(peer.TrySendTo(0x500, [1]));
+        Assert.Equal(1, loop.Host.Poll());
+        Assert.NotNull(held);
+        var view = held.Open();
+        try
+        {
+            held.Dispose(); // a misuse: the buffer was given back to the peer at once, under the open view
+            for (int i = 0; i < 16; i++)
+            {
+                Assert.True(peer.TrySendTo(0x500, [(byte)(0x80 + i)]));
+                Assert.Equal(1, loop.Host.Poll());
+                byte seen = view.Payload[0];
+                Assert.True(seen == 1, $"the open view now shows the peer's message {seen:X2}, written into the buffer after it was given back");
+            }
+            Assert.False(reused, "the peer reused the buffer while a view of it was open");
+        }
+        finally
+        {
+            view.Dispose(); // now it goes back: nothing is lost
+        }
+        for (int i = 0; i < 64 && !reused; i++)
+        {
+            Assert.True(peer.TrySendTo(0x500, [2]));
+            Assert.Equal(1, loop.Host.Poll());
+        }
+        Assert.True(reused, "the buffer never came back after its view closed");
+        Assert.Throws<ObjectDisposedException>(() => { using var v = held.Open(); });
+    }
+
     private static (RpmsgLoopback Loop, RpmsgDuplexPipe Pipe, ConcurrentQueue<byte[]> Received, int Filler) PipeWithFullTxRing()
     {
         var loop = RpmsgLoopback.Create(
