@@ -37,9 +37,16 @@ public readonly struct RegionHandle
     /// <summary>True while the region is mapped at this handle's generation.</summary>
     public bool IsCurrent => Region is not null && Region.IsMapped && Region.Generation == Generation;
 
-    /// <summary>Takes a lease; throws <see cref="RegionClosedException"/> or <see cref="StaleMappingException"/>.</summary>
-    public MappingLease Acquire() => Region.Acquire(Generation);
+    /// <summary>
+    /// Takes a lease; throws <see cref="RegionClosedException"/> or <see cref="StaleMappingException"/>
+    /// (<see cref="InvalidOperationException"/> for a default handle, bound to no region).
+    /// </summary>
+    public MappingLease Acquire() => (Region ?? throw Unbound()).Acquire(Generation);
 
-    /// <summary>Takes a lease if the region is still mapped at this generation.</summary>
-    public bool TryAcquire(out MappingLease lease) => Region.TryAcquire(Generation, out lease);
+    /// <summary>Takes a lease if the region is still mapped at this generation (a default handle throws, as for <see cref="Acquire"/>).</summary>
+    public bool TryAcquire(out MappingLease lease) => (Region ?? throw Unbound()).TryAcquire(Generation, out lease);
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static InvalidOperationException Unbound() =>
+        new("This RegionHandle is bound to no region (a default value); bind one with SharedMemoryRegion.Bind().");
 }
