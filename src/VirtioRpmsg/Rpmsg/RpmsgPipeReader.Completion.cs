@@ -55,7 +55,9 @@ internal sealed partial class RpmsgPipeReader
     // fails, saying so, instead of handing those out.
     private Exception? EndRead(Exception? error, string operation = "ReadAsync")
     {
-        Interlocked.Exchange(ref _reading, 0); // a full fence against Complete: see there
+        Interlocked.Exchange(ref _reading, 0); // a full fence against Complete and Stop: see there
+        if (_stopped && !_completed)
+            Interlocked.Exchange(ref _linked, null)?.Dispose(); // a Stop during this read left the caller's token to it
         if (!_completed)
             return error;
         Release();
