@@ -117,7 +117,7 @@ internal sealed partial class RpmsgPipeReader : PipeReader, IValueTaskSource<Rea
         ThrowIfCompleted();
         if (!_handedOut)
             throw new InvalidOperationException("Input.AdvanceTo: no read returned a buffer to advance through (call ReadAsync or TryRead first)");
-        StartRead(); // it gives arrays back to the pool: not while Complete, on another thread, gives them all back
+        StartAdvance(); // it gives arrays back to the pool: not while Complete, on another thread, gives them all back
         Exception? error = null;
         try
         {

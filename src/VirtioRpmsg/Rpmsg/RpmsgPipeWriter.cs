@@ -22,10 +22,12 @@ internal sealed class RpmsgPipeWriter : PipeWriter, IValueTaskSource<FlushResult
     private byte[] _buffer;
     private int _written; // bytes written (advanced) into _buffer
     private int _sent;    // of those, bytes already sent by a flush that had to wait
-    private readonly object _sync = new(); // Complete (any thread, e.g. the pipe's dispose) against a waiting flush
-    private bool _completed;      // under _sync
-    private bool _flushWaiting;   // under _sync: a flush runs (sending, or waiting for buffers) and owns _buffer/_sent until it ends
-    private bool _completeAfterFlush; // under _sync: Complete came during that flush, which finishes the job
+    private volatile bool _completed;
+    // Complete (any thread, e.g. the pipe's dispose) against a flush, one compare-exchange at each end of a flush: bit 0
+    // set while a flush runs (sending, or waiting for buffers; it owns _buffer/_sent until it ends), bit 1 once Complete
+    // came. Both set: Complete came during the flush, which finishes the job as it ends.
+    private int _flushState;
+    private const int FlushRuns = 1, CompleteCame = 2;
     private Exception? _completeError;
     private int _finished;        // Finish ran (the buffer went back to the pool once)
     private int _cancelRequested; // CancelPendingFlush with no flush waiting: the next flush ends cancelled
@@ -105,16 +107,13 @@ internal sealed class RpmsgPipeWriter : PipeWriter, IValueTaskSource<FlushResult
             return ValueTask.FromCanceled<FlushResult>(cancellationToken);
         if (Volatile.Read(ref _cancelRequested) != 0 && Interlocked.Exchange(ref _cancelRequested, 0) != 0)
             return new ValueTask<FlushResult>(new FlushResult(isCanceled: true, isCompleted: false)); // the read first: no locked instruction per flush
-        lock (_sync)
-        {
-            // From here the flush owns the buffer: a Complete meanwhile (the pipe's dispose, on another thread) leaves
-            // the rest to it instead of sending the same bytes and returning the buffer under it.
-            if (_completed)
-                return ValueTask.FromException<FlushResult>(new InvalidOperationException("the pipe's output was completed: no more writes or flushes"));
-            if (_flushWaiting)
-                ThrowFlushing(nameof(FlushAsync));
-            _flushWaiting = true;
-        }
+        // From here the flush owns the buffer: a Complete meanwhile (the pipe's dispose, on another thread) leaves the
+        // rest to it instead of sending the same bytes and returning the buffer under it.
+        int state = Interlocked.CompareExchange(ref _flushState, FlushRuns, 0);
+        if ((state & CompleteCame) != 0)
+            return ValueTask.FromException<FlushResult>(new InvalidOperationException("the pipe's output was completed: no more writes or flushes"));
+        if (state != 0)
+            ThrowFlushing(nameof(FlushAsync));
         try
         {
             if (TrySendWritten())
@@ -134,19 +133,15 @@ internal sealed class RpmsgPipeWriter : PipeWriter, IValueTaskSource<FlushResult
     // A flush ends: a Complete that came during it finishes the job now.
     private void EndFlushing()
     {
-        bool complete;
-        lock (_sync)
-        {
-            _flushWaiting = false;
-            complete = _completeAfterFlush;
-        }
-        if (complete)
-            CompleteNow(_completeError);
+        if (Interlocked.CompareExchange(ref _flushState, 0, FlushRuns) == FlushRuns)
+            return;
+        Volatile.Write(ref _flushState, CompleteCame); // Complete came during the flush: it wrote _completeError first
+        CompleteNow(_completeError);
     }
 
     private void ThrowIfFlushing(string operation)
     {
-        if (Volatile.Read(ref _flushWaiting))
+        if ((Volatile.Read(ref _flushState) & FlushRuns) != 0)
             ThrowFlushing(operation);
     }
 
@@ -312,20 +307,22 @@ internal sealed class RpmsgPipeWriter : PipeWriter, IValueTaskSource<FlushResult
     /// </summary>
     public override void Complete(Exception? exception = null)
     {
-        lock (_sync)
+        while (true)
         {
-            if (_completed)
+            int state = Volatile.Read(ref _flushState);
+            if ((state & CompleteCame) != 0)
                 return;
             _completed = true;
-            if (_flushWaiting)
-            {
-                // The flush still uses the buffer: it completes when it ends (sent, cancelled or failed).
+            // Written before the exchange that lets a running flush see it (its end reads it after its own exchange).
+            if (state == FlushRuns)
                 _completeError = exception;
-                _completeAfterFlush = true;
-                return;
-            }
+            if (Interlocked.CompareExchange(ref _flushState, state | CompleteCame, state) != state)
+                continue; // a flush started or ended meanwhile
+            // A flush still uses the buffer: it completes when it ends (sent, cancelled or failed).
+            if (state == 0)
+                CompleteNow(exception);
+            return;
         }
-        CompleteNow(exception);
     }
 
     private void CompleteNow(Exception? exception)
@@ -380,7 +377,7 @@ internal sealed class RpmsgPipeWriter : PipeWriter, IValueTaskSource<FlushResult
 
     private void ThrowIfCompleted()
     {
-        if (Volatile.Read(ref _completed))
+        if (_completed)
             throw new InvalidOperationException("the pipe's output was completed: no more writes or flushes");
     }
 }
