@@ -11,7 +11,7 @@ public sealed partial class RpmsgStream
     private readonly CancellationTokenSource _dispose = new(); // cancelled by Dispose, never disposed (its token outlives it)
     private CancellationTokenSource? _linked;                  // _dispose with the caller's token _linkedWith
     private CancellationToken _linkedWith;
-    private volatile bool _reading; // a read waits for a message (misuse detection, as the pipe's Input: not a lock)
+    private int _reading; // 1 while a read waits for a message: a second one, even on another thread at once, is refused
     private int _disposed;
 
     private bool IsDisposed => Volatile.Read(ref _disposed) != 0;
@@ -36,18 +36,31 @@ public sealed partial class RpmsgStream
     internal InvalidOperationException WritePendingError() =>
         new($"RpmsgStream over endpoint 0x{Endpoint.Address:X}: a write is already pending (a Stream allows one write at a time; await it first)");
 
+    private bool IsReading => Volatile.Read(ref _reading) != 0;
+
+    // A compare-exchange: two reads racing on two threads would share the reused read object (RpmsgStreamRead), and
+    // its double completion on a pool thread would end the process.
+    private bool TryBeginRead()
+    {
+        BeforeBeginRead?.Invoke();
+        return Interlocked.CompareExchange(ref _reading, 1, 0) == 0;
+    }
+
+    /// <summary>Tests: runs after a read's first look at the pending flag, before it claims the flag.</summary>
+    internal Action? BeforeBeginRead { get; set; }
+
     private void BeginRead()
     {
-        if (_reading)
+        if (!TryBeginRead())
             throw ReadPendingError();
-        _reading = true;
     }
 
     /// <summary>The read ended (before its result is handed out: the continuation may start the next read).</summary>
     internal void EndRead()
     {
-        _reading = false;
-        Interlocked.MemoryBarrier(); // the store before the look, as Dispose's exchange is before its look at _reading
+        // No fence of its own: Dispose, rare, fences process-wide between its exchange and its look at _reading (the
+        // asymmetric Dekker of membarrier), so this store is seen before the load below as far as Dispose can tell.
+        Volatile.Write(ref _reading, 0);
         if (IsDisposed)
             DisposeLinked();
     }
@@ -88,7 +101,8 @@ public sealed partial class RpmsgStream
         if (disposing && Interlocked.Exchange(ref _disposed, 1) == 0)
         {
             _dispose.Cancel(); // the parked receive completes on the pool, and its read reports the dispose
-            if (!_reading)
+            Interlocked.MemoryBarrierProcessWide(); // against a read's end (EndRead)
+            if (!IsReading)
                 DisposeLinked(); // else the read's end does
         }
         base.Dispose(disposing);

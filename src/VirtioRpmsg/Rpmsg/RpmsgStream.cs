@@ -81,7 +81,7 @@ public sealed partial class RpmsgStream(RpmsgEndpoint endpoint, uint destination
     /// </summary>
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        if (IsDisposed || _reading)
+        if (IsDisposed || IsReading)
             return ValueTask.FromException<int>(IsDisposed ? DisposedError() : ReadPendingError());
         if (cancellationToken.IsCancellationRequested)
             return ValueTask.FromCanceled<int>(cancellationToken);
@@ -89,7 +89,8 @@ public sealed partial class RpmsgStream(RpmsgEndpoint endpoint, uint destination
             return new ValueTask<int>(0);
         if (_pendingStart != _pendingEnd)
             return new ValueTask<int>(TakePending(buffer.Span));
-        BeginRead();
+        if (!TryBeginRead())
+            return ValueTask.FromException<int>(ReadPendingError()); // another read began on another thread meanwhile
         try
         {
             while (true)

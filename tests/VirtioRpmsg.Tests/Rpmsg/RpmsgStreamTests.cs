@@ -14,6 +14,37 @@ public sealed class RpmsgStreamTests
     // A read that should end at once; on failure it would wait for ever, so this only bounds the hang.
     private static readonly TimeSpan HangBound = TimeSpan.FromSeconds(10);
 
+    // Two reads passing the pending check at once both used to start (a plain flag): they shared the reused read object,
+    // whose double completion on a pool thread ends the process. The hook holds the first read between its check and
+    // its claim until the second has gone through: exactly one may wait.
+    [Fact]
+    public async Task ReadAsync_TwoReadsPastThePendingCheckAtOnce_OneWaits_TheOtherIsRefused()
+    {
+        var (loop, pipe, peer) = CallerPolled();
+        using var _ = loop;
+        var stream = new RpmsgStream(pipe.Endpoint);
+        using var secondDone = new ManualResetEventSlim();
+        int calls = 0;
+        stream.BeforeBeginRead = () =>
+        {
+            if (Interlocked.Increment(ref calls) == 1)
+                Assert.True(secondDone.Wait(Bound), "the second read did not get through");
+        };
+        var first = Task.Factory.StartNew(() => stream.ReadAsync(new byte[16].AsMemory()), TaskCreationOptions.LongRunning);
+        SpinWait.SpinUntil(() => Volatile.Read(ref calls) == 1, Bound);
+        var second = stream.ReadAsync(new byte[16].AsMemory());
+        secondDone.Set();
+        var firstRead = await first.WaitAsync(Bound);
+        stream.BeforeBeginRead = null;
+
+        Assert.True(second.IsCompleted != firstRead.IsCompleted, $"second completed {second.IsCompleted}, first {firstRead.IsCompleted}");
+        var (waiting, refused) = firstRead.IsCompleted ? (second, firstRead) : (firstRead, second);
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(async () => await refused);
+        Assert.Contains("a read is already pending", e.Message);
+        Deliver(loop, peer, [7]);
+        Assert.Equal(1, await waiting.AsTask().WaitAsync(Bound));
+    }
+
     [Fact]
     public void Read_ZeroLengthMessage_IsSkipped_NotEndOfStream()
     {
