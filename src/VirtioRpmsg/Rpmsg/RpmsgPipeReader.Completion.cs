@@ -1,3 +1,5 @@
+using VirtioRpmsg.Memory;
+
 namespace VirtioRpmsg.Rpmsg;
 
 // The reader's end: Complete (the application is done with Input) and Stop (the pipe's dispose), against a read that
@@ -60,6 +62,8 @@ internal sealed partial class RpmsgPipeReader
         if (Volatile.Read(ref _reading) != 0)
             throw new InvalidOperationException("Input.AdvanceTo: a read is under way (AdvanceTo only once it returned)");
         Volatile.Write(ref _reading, 1);
+        if (SharedMemoryRegion.AcquirerNeedsFence)
+            Interlocked.MemoryBarrier();
         if (_completed)
         {
             EndRead(null);
@@ -76,6 +80,8 @@ internal sealed partial class RpmsgPipeReader
         // Complete and Stop, rare, pay a process-wide one between their store and their look at _reading, which orders
         // this store before the loads below as seen from them (the asymmetric Dekker of membarrier).
         Volatile.Write(ref _reading, 0);
+        if (SharedMemoryRegion.AcquirerNeedsFence)
+            Interlocked.MemoryBarrier(); // a kernel without expedited membarrier: the fence is ours (as the lease's)
         if (_stopped && !_completed)
             Interlocked.Exchange(ref _linked, null)?.Dispose(); // a Stop during this read left the caller's token to it
         if (!_completed)

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using VirtioRpmsg.Memory;
 
 namespace VirtioRpmsg.Rpmsg;
 
@@ -61,6 +62,8 @@ public sealed partial class RpmsgStream
         // No fence of its own: Dispose, rare, fences process-wide between its exchange and its look at _reading (the
         // asymmetric Dekker of membarrier), so this store is seen before the load below as far as Dispose can tell.
         Volatile.Write(ref _reading, 0);
+        if (SharedMemoryRegion.AcquirerNeedsFence)
+            Interlocked.MemoryBarrier(); // a kernel without expedited membarrier: the fence is ours (as the lease's)
         if (IsDisposed)
             DisposeLinked();
     }
