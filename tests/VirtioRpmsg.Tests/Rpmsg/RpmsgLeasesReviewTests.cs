@@ -16,6 +16,12 @@ public sealed class RpmsgLeasesReviewTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
 
+    // Both roles caller-polled over four-entry rings: the host reuses a buffer's slot after four messages.
+    private static RpmsgLoopback FourBufferLoop() => RpmsgLoopback.Create(
+        host: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
+        remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
+        vringNum: 4);
+
     [Fact]
     public async Task PipeInput_CompletedDuringAParkedRead_TheReadFailsNamingComplete_NoBufferOverReleasedArrays()
     {
@@ -54,10 +60,7 @@ public sealed class RpmsgLeasesReviewTests
     [Fact]
     public void HeldRxBuffer_DisposedTwice_AfterItsSlotWasReused_DoesNotGiveBackTheNewHoldersBuffer()
     {
-        using var loop = RpmsgLoopback.Create(
-            host: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
-            remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
-            vringNum: 4);
+        using var loop = FourBufferLoop();
         RpmsgRxBuffer? first = null;
         RpmsgRxBuffer? second = null;
         loop.Host.CreateZeroCopyEndpoint(0x500, (_, buffer) =>
@@ -93,13 +96,11 @@ public sealed class RpmsgLeasesReviewTests
         second.Dispose();
         Assert.Throws<ObjectDisposedException>(() => { using var v = first.Open(); });
     }
+
     [Fact]
     public void RxView_OpenWhenItsHeldBufferIsDisposed_KeepsTheBuffer_UntilTheViewCloses()
     {
-        using var loop = RpmsgLoopback.Create(
-            host: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
-            remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
-            vringNum: 4);
+        using var loop = FourBufferLoop();
         RpmsgRxBuffer? held = null;
         int heldId = -1;
         bool reused = false;
