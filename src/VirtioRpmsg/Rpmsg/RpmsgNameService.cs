@@ -210,8 +210,8 @@ internal sealed class RpmsgNameService
                 if (!_unbound.Remove(pending))
                     return;
             }
-            else if (_channels.Any(c => c.Name == name && c.RemoteAddress == remoteAddress) || FindUnbound(name, remoteAddress) >= 0
-                || FindDormant(name, remoteAddress) >= 0)
+            else if (_channels.Any(c => c.Name == name && c.RemoteAddress == remoteAddress) || Find(_unbound, name, remoteAddress) >= 0
+                || Find(_dormant, name, remoteAddress) >= 0)
             {
                 // Seed 003: a repeated announcement must never create a second channel.
                 _counters.CountDuplicateAnnouncement(name, remoteAddress);
@@ -304,13 +304,7 @@ internal sealed class RpmsgNameService
             if (channel is null)
             {
                 // One RegisterDriver is binding too: RegisterDriver's CreateChannel then finds it gone and binds nothing.
-                int index = FindUnbound(name, remoteAddress);
-                int dormant = index < 0 ? FindDormant(name, remoteAddress) : -1;
-                if (index >= 0)
-                    _unbound.RemoveAt(index);
-                else if (dormant >= 0)
-                    _dormant.RemoveAt(dormant);
-                else
+                if (!TryRemove(_unbound, name, remoteAddress) && !TryRemove(_dormant, name, remoteAddress))
                     _counters.CountError($"name-service destroy for unknown channel '{name}' at 0x{remoteAddress:X}");
                 return false;
             }
@@ -322,9 +316,15 @@ internal sealed class RpmsgNameService
         return RunRemove(channel, waitForProbe: false, peerDestroyed: true); // the dispatcher never waits for an application's Probe
     }
 
-    private int FindUnbound(string name, uint address) => _unbound.FindIndex(u => u.Name == name && u.Address == address);
+    private static int Find(List<Unbound> list, string name, uint address) => list.FindIndex(u => u.Name == name && u.Address == address);
 
-    private int FindDormant(string name, uint address) => _dormant.FindIndex(u => u.Name == name && u.Address == address);
+    private static bool TryRemove(List<Unbound> list, string name, uint address)
+    {
+        int index = Find(list, name, address);
+        if (index >= 0)
+            list.RemoveAt(index);
+        return index >= 0;
+    }
 
     /// <summary>
     /// Forgets <paramref name="channel"/> because the application destroyed its endpoint; true if it was still listed.

@@ -22,7 +22,6 @@ internal sealed class RpmsgPipeWriter : PipeWriter, IValueTaskSource<FlushResult
     private byte[] _buffer;
     private int _written; // bytes written (advanced) into _buffer
     private int _sent;    // of those, bytes already sent by a flush that had to wait
-    private volatile bool _completed;
     // Complete (any thread, e.g. the pipe's dispose) against a flush, one compare-exchange at each end of a flush: bit 0
     // set while a flush runs (sending, or waiting for buffers; it owns _buffer/_sent until it ends), bit 1 once Complete
     // came. Both set: Complete came during the flush, which finishes the job as it ends.
@@ -312,7 +311,6 @@ internal sealed class RpmsgPipeWriter : PipeWriter, IValueTaskSource<FlushResult
             int state = Volatile.Read(ref _flushState);
             if ((state & CompleteCame) != 0)
                 return;
-            _completed = true;
             // Written before the exchange that lets a running flush see it (its end reads it after its own exchange).
             if (state == FlushRuns)
                 _completeError = exception;
@@ -377,7 +375,7 @@ internal sealed class RpmsgPipeWriter : PipeWriter, IValueTaskSource<FlushResult
 
     private void ThrowIfCompleted()
     {
-        if (_completed)
+        if ((Volatile.Read(ref _flushState) & CompleteCame) != 0)
             throw new InvalidOperationException("the pipe's output was completed: no more writes or flushes");
     }
 }

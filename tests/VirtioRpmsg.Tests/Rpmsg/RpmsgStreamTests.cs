@@ -14,15 +14,21 @@ public sealed class RpmsgStreamTests
     // A read that should end at once; on failure it would wait for ever, so this only bounds the hang.
     private static readonly TimeSpan HangBound = TimeSpan.FromSeconds(10);
 
+    // A stream over the host endpoint of a caller-polled loop (as the pipe tests'), and the remote's peer endpoint.
+    private static (RpmsgLoopback Loop, RpmsgStream Stream, RpmsgEndpoint Peer) CallerPolledStream()
+    {
+        var (loop, pipe, peer) = CallerPolled();
+        return (loop, new RpmsgStream(pipe.Endpoint), peer);
+    }
+
     // Two reads passing the pending check at once both used to start (a plain flag): they shared the reused read object,
     // whose double completion on a pool thread ends the process. The hook holds the first read between its check and
     // its claim until the second has gone through: exactly one may wait.
     [Fact]
     public async Task ReadAsync_TwoReadsPastThePendingCheckAtOnce_OneWaits_TheOtherIsRefused()
     {
-        var (loop, pipe, peer) = CallerPolled();
+        var (loop, stream, peer) = CallerPolledStream();
         using var _ = loop;
-        var stream = new RpmsgStream(pipe.Endpoint);
         using var secondDone = new ManualResetEventSlim();
         int calls = 0;
         stream.BeforeBeginRead = () =>
@@ -48,9 +54,8 @@ public sealed class RpmsgStreamTests
     [Fact]
     public void Read_ZeroLengthMessage_IsSkipped_NotEndOfStream()
     {
-        var (loop, pipe, peer) = CallerPolled();
+        var (loop, stream, peer) = CallerPolledStream();
         using var _ = loop;
-        var stream = new RpmsgStream(pipe.Endpoint);
         Deliver(loop, peer, Array.Empty<byte>(), [9, 8]);
 
         var buffer = new byte[16];
@@ -62,9 +67,8 @@ public sealed class RpmsgStreamTests
     [Fact]
     public async Task ReadAsync_ZeroLengthMessageQueued_IsSkipped_NotEndOfStream()
     {
-        var (loop, pipe, peer) = CallerPolled();
+        var (loop, stream, peer) = CallerPolledStream();
         using var _ = loop;
-        var stream = new RpmsgStream(pipe.Endpoint);
         Deliver(loop, peer, Array.Empty<byte>(), [9, 8]);
 
         var buffer = new byte[16];
@@ -77,9 +81,8 @@ public sealed class RpmsgStreamTests
     [Fact]
     public async Task ReadAsync_Waiting_ZeroLengthMessageArrives_WaitsOnForTheNext()
     {
-        var (loop, pipe, peer) = CallerPolled();
+        var (loop, stream, peer) = CallerPolledStream();
         using var _ = loop;
-        var stream = new RpmsgStream(pipe.Endpoint);
         var buffer = new byte[16];
         var read = stream.ReadAsync(buffer.AsMemory()).AsTask();
         Assert.False(read.IsCompleted);
@@ -95,9 +98,8 @@ public sealed class RpmsgStreamTests
     [Fact]
     public async Task CopyToAsync_ZeroLengthMessageInTheMiddle_CopiesWhatFollows()
     {
-        var (loop, pipe, peer) = CallerPolled();
+        var (loop, stream, peer) = CallerPolledStream();
         using var _ = loop;
-        var stream = new RpmsgStream(pipe.Endpoint);
         Deliver(loop, peer, [1, 2], Array.Empty<byte>(), [3, 4]);
 
         int copied = 0;
@@ -115,9 +117,8 @@ public sealed class RpmsgStreamTests
     [Fact]
     public async Task Dispose_EndsAPendingReadAsync_WithObjectDisposed_AndLeavesTheEndpointOpen()
     {
-        var (loop, pipe, peer) = CallerPolled();
+        var (loop, stream, peer) = CallerPolledStream();
         using var _ = loop;
-        var stream = new RpmsgStream(pipe.Endpoint);
         var read = stream.ReadAsync(new byte[16]).AsTask();
         Assert.False(read.IsCompleted);
 
@@ -125,10 +126,10 @@ public sealed class RpmsgStreamTests
         var ex = await Record.ExceptionAsync(() => read.WaitAsync(HangBound));
 
         Assert.True(ex is ObjectDisposedException, $"the read pending at Dispose: {(ex is null ? "returned" : ex.GetType().Name)}");
-        Assert.False(pipe.Endpoint.IsDestroyed);
+        Assert.False(stream.Endpoint.IsDestroyed);
         Deliver(loop, peer, [5]);
         var buffer = new byte[16];
-        var r = await pipe.Endpoint.ReceiveAsync(buffer).AsTask().WaitAsync(Bound);
+        var r = await stream.Endpoint.ReceiveAsync(buffer).AsTask().WaitAsync(Bound);
         Assert.Equal(new byte[] { 5 }, buffer.AsSpan(0, r.Length).ToArray());
     }
 
@@ -136,9 +137,8 @@ public sealed class RpmsgStreamTests
     [Fact]
     public async Task Dispose_EndsABlockingRead_WithObjectDisposed()
     {
-        var (loop, pipe, peer) = CallerPolled();
+        var (loop, stream, peer) = CallerPolledStream();
         using var _ = loop;
-        var stream = new RpmsgStream(pipe.Endpoint);
         var read = Task.Factory.StartNew(() => stream.Read(new byte[16], 0, 16), TaskCreationOptions.LongRunning);
 
         stream.Dispose();
@@ -150,9 +150,8 @@ public sealed class RpmsgStreamTests
     [Fact]
     public async Task AfterDispose_ReadsAndWritesThrowObjectDisposed_AndCanReadCanWriteAreFalse()
     {
-        var (loop, pipe, peer) = CallerPolled();
+        var (loop, stream, peer) = CallerPolledStream();
         using var _ = loop;
-        var stream = new RpmsgStream(pipe.Endpoint);
         stream.Dispose();
         Deliver(loop, peer, [5]);
 
@@ -169,9 +168,8 @@ public sealed class RpmsgStreamTests
     [Fact]
     public async Task ReadAsync_WhileAReadIsPending_ThrowsInvalidOperation_AndTheFirstStillCompletes()
     {
-        var (loop, pipe, peer) = CallerPolled();
+        var (loop, stream, peer) = CallerPolledStream();
         using var _ = loop;
-        var stream = new RpmsgStream(pipe.Endpoint);
         var first = new byte[16];
         var pending = stream.ReadAsync(first).AsTask();
         Assert.False(pending.IsCompleted);
@@ -187,9 +185,8 @@ public sealed class RpmsgStreamTests
     [Fact]
     public async Task ReadAsync_AlreadyCancelledToken_IsCanceled_NotFaulted()
     {
-        var (loop, pipe, peer) = CallerPolled();
+        var (loop, stream, peer) = CallerPolledStream();
         using var _ = loop;
-        var stream = new RpmsgStream(pipe.Endpoint);
 
         var read = stream.ReadAsync(new byte[16], new CancellationToken(canceled: true)).AsTask();
         await Record.ExceptionAsync(() => read);
@@ -201,9 +198,8 @@ public sealed class RpmsgStreamTests
     [Fact]
     public async Task ReadAsync_CancelledWhileWaiting_IsCanceledWithTheCallersToken()
     {
-        var (loop, pipe, peer) = CallerPolled();
+        var (loop, stream, peer) = CallerPolledStream();
         using var _ = loop;
-        var stream = new RpmsgStream(pipe.Endpoint);
         using var cts = new CancellationTokenSource();
         var read = stream.ReadAsync(new byte[16], cts.Token).AsTask();
         Assert.False(read.IsCompleted);

@@ -5,6 +5,14 @@ namespace VirtioRpmsg.Tests.Rpmsg;
 
 public class RpmsgWireTests
 {
+    // The 40 bytes of a CREATE of "svc" at 1024, which the name-service tests then alter.
+    private static byte[] SvcCreate()
+    {
+        var bytes = new byte[NameServiceMessage.Size];
+        new NameServiceMessage("svc", 1024, NameServiceFlags.Create).Write(bytes);
+        return bytes;
+    }
+
     [Fact]
     public void Header_Write_MatchesWireLayout()
     {
@@ -62,8 +70,7 @@ public class RpmsgWireTests
     [InlineData(6, "length 72 is not 40")]
     public void NameService_TryParseMalformed_ReturnsFalseWithReason(int kind, string expected)
     {
-        var bytes = new byte[40];
-        new NameServiceMessage("svc", 1024, NameServiceFlags.Create).Write(bytes);
+        var bytes = SvcCreate();
         switch (kind)
         {
             case 0: bytes[0] = 0xFF; break;
@@ -85,8 +92,7 @@ public class RpmsgWireTests
     [InlineData(0xFFFFFFFFu, NameServiceFlags.Destroy)]
     public void NameService_TryParse_FlagsBeyondBit0_DecidedByBit0(uint flags, NameServiceFlags expected)
     {
-        var bytes = new byte[40];
-        new NameServiceMessage("svc", 1024, NameServiceFlags.Create).Write(bytes);
+        var bytes = SvcCreate();
         BitConverter.TryWriteBytes(bytes.AsSpan(36), flags);
         Assert.True(NameServiceMessage.TryParse(bytes, out var msg, out var error), error);
         Assert.Equal(expected, msg.Flags);
@@ -98,8 +104,7 @@ public class RpmsgWireTests
     [Fact]
     public void NameService_TryParse_NameFilling32BytesWithoutNul_TakesItsFirst31Bytes()
     {
-        var bytes = new byte[40];
-        new NameServiceMessage("svc", 1024, NameServiceFlags.Create).Write(bytes);
+        var bytes = SvcCreate();
         bytes.AsSpan(0, 32).Fill((byte)'a');
         Assert.True(NameServiceMessage.TryParse(bytes, out var msg, out var error, out bool truncated), error);
         Assert.True(truncated);
@@ -112,8 +117,7 @@ public class RpmsgWireTests
     [Fact]
     public void NameService_TryParse_CutInsideAMultiByteCharacter_KeepsTheWholeCharactersBefore()
     {
-        var bytes = new byte[40];
-        new NameServiceMessage("svc", 1024, NameServiceFlags.Create).Write(bytes);
+        var bytes = SvcCreate();
         var name = new string('b', 29) + "\u20AC"; // the euro sign: E2 82 AC
         Assert.Equal(32, Encoding.UTF8.GetBytes(name, bytes));
         Assert.True(NameServiceMessage.TryParse(bytes, out var msg, out var error, out bool truncated), error);
@@ -127,8 +131,7 @@ public class RpmsgWireTests
     [InlineData(false)]
     public void NameService_TryParse_InvalidUtf8BesideACut_Refused(bool filled)
     {
-        var bytes = new byte[40];
-        new NameServiceMessage("svc", 1024, NameServiceFlags.Create).Write(bytes);
+        var bytes = SvcCreate();
         if (filled)
         {
             bytes.AsSpan(0, 32).Fill((byte)'c');
