@@ -57,7 +57,10 @@ public static class MarkdownReportWriter
             md.AppendLine(Invariant($"| `{b.Metric}` | {BaselineMetrics.Describe(b.Metric)} | {b.CpuA},{b.CpuB} | {LatencyCells(b.Latency)} |"));
         md.AppendLine();
         md.AppendLine("The same-core eventfd row shows what pinning is worth: on a virtual machine a cross-core wake-up");
-        md.AppendLine("goes through the hypervisor (an inter-processor interrupt), a same-core one does not.");
+        md.AppendLine("goes through the hypervisor (an inter-processor interrupt), a same-core one does not. The ring row");
+        md.AppendLine("(`bench/baseline/ring.c`) is the rpmsg echo itself written in C with no stack around it: what the");
+        md.AppendLine("protocol's cache-line transfers add to the eventfd ping-pong, the part of an interrupt echo no");
+        md.AppendLine("implementation can remove.");
         md.AppendLine();
 
         foreach (var scenario in report.Scenarios)

@@ -6,6 +6,12 @@
  *   eventfd_cross  an eventfd ping-pong with blocking reads, two cores
  *                  (the interrupt-style limit)
  *   eventfd_same   the same with both processes on one core
+ *   ring_eventfd_cross (ring.c)
+ *                  a 64-byte rpmsg echo over two split virtqueues in the
+ *                  shared mapping, eventfd kicks, two cores: the least the
+ *                  protocol itself adds to eventfd_cross (ring entries,
+ *                  descriptors, header and payload move between the cores;
+ *                  every index read from the peer is checked)
  *
  * Output, one line per metric (times in ns):
  *   metric=NAME cpus=A,B count=N min=.. p50=.. p90=.. p99=.. p999=.. max=.. mean=..
@@ -29,7 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LINE 64
+#include "baseline.h"
+
 #define SPIN_BUDGET 2000000u /* ~ms of spinning before each sleep */
 
 struct shared {
@@ -37,11 +44,11 @@ struct shared {
     _Alignas(LINE) volatile uint64_t pong;
 };
 
-static long iterations = 100000;
-static long warmup = 10000;
+long iterations = 100000;
+long warmup = 10000;
 static int timeout_s = 60;
 
-static uint64_t now_ns(void)
+uint64_t now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -96,7 +103,7 @@ static uint64_t percentile(const uint64_t *sorted, long n, double p)
     return sorted[i];
 }
 
-static void report(const char *name, int a, int b, uint64_t *samples, long n)
+void report(const char *name, int a, int b, uint64_t *samples, long n)
 {
     double sum = 0;
     qsort(samples, (size_t)n, sizeof(uint64_t), cmp_u64);
@@ -111,7 +118,7 @@ static void report(const char *name, int a, int b, uint64_t *samples, long n)
 }
 
 /* Starts the echo side: pinned, dies with the parent, bounded by the watchdog. */
-static pid_t spawn(int cpu)
+pid_t spawn(int cpu)
 {
     fflush(stdout);
     pid_t pid = fork();
@@ -124,7 +131,7 @@ static pid_t spawn(int cpu)
     return pid;
 }
 
-static int reap(pid_t pid, const char *name)
+int reap(pid_t pid, const char *name)
 {
     int status = 0;
     if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -171,7 +178,7 @@ static int run_spin(int a, int b, uint64_t *samples)
     return r;
 }
 
-static int read_one(int fd)
+int read_one(int fd)
 {
     uint64_t v;
     for (;;) {
@@ -184,7 +191,7 @@ static int read_one(int fd)
     }
 }
 
-static int write_one(int fd)
+int write_one(int fd)
 {
     uint64_t one = 1;
     return write(fd, &one, sizeof(one)) == (ssize_t)sizeof(one) ? 0 : -1;
@@ -261,6 +268,7 @@ int main(int argc, char **argv)
     r |= run_spin(a, b, samples);
     r |= run_eventfd("eventfd_cross", a, b, samples);
     r |= run_eventfd("eventfd_same", a, a, samples);
+    r |= run_ring(a, b, samples);
     free(samples);
     return r == 0 ? 0 : 1;
 }

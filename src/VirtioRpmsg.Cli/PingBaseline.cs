@@ -33,10 +33,11 @@ internal static class PingBaseline
         long p50 = (long)(ping.GetValueAtPercentile(50) * 1e9 / Stopwatch.Frequency);
         output.WriteLine($"C baseline beside it ({BaselineRunner.ProgramName}, {iterations} round trips, CPUs {hostCpu},{remoteCpu}):");
         string compared = BaselineRatio.MetricFor(wait == RpmsgWaitStrategy.CallerPoll ? RpmsgWaitStrategy.BusyPoll : wait);
-        foreach (var b in baselines.Where(b => b.Metric is BaselineMetrics.SpinCross or BaselineMetrics.EventFdCross))
+        foreach (var b in baselines.Where(b => b.Metric is BaselineMetrics.SpinCross or BaselineMetrics.EventFdCross or BaselineMetrics.RingEventFdCross))
         {
             string ratio = b.Latency.P50 > 0 ? Units.Ratio((double)p50 / b.Latency.P50) : "-";
-            string mark = b.Metric == compared ? $"  <- the floor for {HostLink.WaitName(wait)}" : "";
+            string mark = b.Metric == compared ? $"  <- the floor for {HostLink.WaitName(wait)}"
+                : b.Metric == BaselineMetrics.RingEventFdCross && wait == RpmsgWaitStrategy.Interrupt ? "  <- the same protocol in C" : "";
             output.WriteLine($"  {BaselineMetrics.Describe(b.Metric)}: p50 {Units.Time(b.Latency.P50)}; ping p50 {Units.Time(p50)} = {ratio}{mark}");
         }
     }

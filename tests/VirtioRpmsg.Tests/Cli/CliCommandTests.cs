@@ -64,6 +64,7 @@ public sealed class CliCommandTests : IDisposable
         Assert.Contains("C baseline beside it (vrpmsg-pingpong, 1000 round trips", stdout);
         Assert.Matches(new Regex(@"^  cache-line ping-pong.*: p50 [\d.]+ [nu]s; ping p50 [\d.]+ [nu]s = [\d.]+x  <- the floor for hybrid$", RegexOptions.Multiline), stdout);
         Assert.Matches(new Regex(@"^  eventfd ping-pong, two processes, two cores.*= [\d.]+x$", RegexOptions.Multiline), stdout);
+        Assert.Matches(new Regex(@"^  64 B rpmsg echo over split virtqueues in C.*: p50 [\d.]+ [nu]s; ping p50 [\d.]+ [nu]s = [\d.]+x$", RegexOptions.Multiline), stdout);
     }
 
     [Fact]
@@ -76,6 +77,8 @@ public sealed class CliCommandTests : IDisposable
         Assert.Contains("verified 200/200 echoes", stdout);
         Assert.Contains($"pinned: this thread and the dispatcher to CPU 0, the simulated remote to CPU {remote}", stderr);
         Assert.Contains($"C baseline beside it (vrpmsg-pingpong, 1000 round trips, CPUs 0,{remote})", stdout);
+        Assert.Matches(new Regex(@"^  eventfd ping-pong, two processes, two cores.*= [\d.]+x  <- the floor for interrupt$", RegexOptions.Multiline), stdout);
+        Assert.Matches(new Regex(@"^  64 B rpmsg echo over split virtqueues in C.*= [\d.]+x  <- the same protocol in C$", RegexOptions.Multiline), stdout);
     }
 
     [Fact]

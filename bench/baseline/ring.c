@@ -1,0 +1,176 @@
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "baseline.h"
+
+/* ring_eventfd_cross: the protocol's own interrupt floor.
+ * The parent is the rpmsg host (driver of both queues: it adds tx buffers and
+ * posts empty rx buffers), the child the remote (device of both). Layouts as
+ * in the virtio 1.x split ring and the rpmsg header; no event index, so every
+ * message is kicked, as the interrupt-mode echo is. */
+#define RING_N 16
+#define RING_BUF 512
+#define RING_SIZE 64
+
+struct ring_desc { uint64_t addr; uint32_t len; uint16_t flags, next; };
+struct ring_avail { uint16_t flags, idx, ring[RING_N], used_event; };
+struct ring_used { uint16_t flags, idx; struct { uint32_t id, len; } ring[RING_N]; uint16_t avail_event; };
+struct ring_vq {
+    _Alignas(LINE) struct ring_desc desc[RING_N];
+    _Alignas(LINE) struct ring_avail avail;
+    _Alignas(LINE) struct ring_used used;
+};
+struct rpmsg_hdr { uint32_t src, dst, reserved; uint16_t len, flags; };
+struct ring_shared {
+    struct ring_vq tx, rx;
+    _Alignas(LINE) uint8_t buf[2 * RING_N][RING_BUF]; /* tx buffers, then rx buffers */
+};
+
+/* Remote: one request from the tx queue, echoed into a posted rx buffer. */
+static int ring_echo(struct ring_shared *s, uint16_t *tx_seen, uint16_t *rx_seen)
+{
+    uint8_t payload[RING_BUF];
+    if (__atomic_load_n(&s->tx.avail.idx, __ATOMIC_ACQUIRE) == *tx_seen)
+        return 10;
+    uint16_t id = s->tx.avail.ring[*tx_seen % RING_N];
+    if (id >= RING_N || s->tx.desc[id].addr >= RING_N || s->tx.desc[id].len > RING_BUF)
+        return 11;
+    const struct rpmsg_hdr *in = (const struct rpmsg_hdr *)s->buf[s->tx.desc[id].addr];
+    uint16_t len = in->len;
+    if (len > s->tx.desc[id].len - sizeof(*in))
+        return 12;
+    uint32_t src = in->src, dst = in->dst;
+    memcpy(payload, in + 1, len);
+    uint16_t used = s->tx.used.idx;
+    s->tx.used.ring[used % RING_N].id = id;
+    s->tx.used.ring[used % RING_N].len = 0;
+    __atomic_store_n(&s->tx.used.idx, (uint16_t)(used + 1), __ATOMIC_RELEASE);
+    (*tx_seen)++;
+
+    if (__atomic_load_n(&s->rx.avail.idx, __ATOMIC_ACQUIRE) == *rx_seen)
+        return 13;
+    uint16_t rid = s->rx.avail.ring[*rx_seen % RING_N];
+    if (rid >= RING_N || s->rx.desc[rid].addr < RING_N || s->rx.desc[rid].addr >= 2 * RING_N)
+        return 14;
+    struct rpmsg_hdr *out = (struct rpmsg_hdr *)s->buf[s->rx.desc[rid].addr];
+    *out = (struct rpmsg_hdr){ .src = dst, .dst = src, .len = len };
+    memcpy(out + 1, payload, len);
+    used = s->rx.used.idx;
+    s->rx.used.ring[used % RING_N].id = rid;
+    s->rx.used.ring[used % RING_N].len = (uint32_t)(sizeof(*out) + len);
+    __atomic_store_n(&s->rx.used.idx, (uint16_t)(used + 1), __ATOMIC_RELEASE);
+    (*rx_seen)++;
+    __atomic_thread_fence(__ATOMIC_SEQ_CST); /* the publication before the kick */
+    return 0;
+}
+
+/* Host: reclaims the tx buffers the remote gave back, then sends one request. */
+static int ring_send(struct ring_shared *s, uint16_t *free_ids, int *nfree, uint16_t *tx_used_seen, const uint8_t *payload)
+{
+    uint16_t used = __atomic_load_n(&s->tx.used.idx, __ATOMIC_ACQUIRE);
+    for (; *tx_used_seen != used; (*tx_used_seen)++) {
+        uint32_t id = s->tx.used.ring[*tx_used_seen % RING_N].id;
+        if (id >= RING_N || *nfree >= RING_N)
+            return -1;
+        free_ids[(*nfree)++] = (uint16_t)id;
+    }
+    if (*nfree == 0)
+        return -1;
+    uint16_t id = free_ids[--(*nfree)];
+    struct rpmsg_hdr *h = (struct rpmsg_hdr *)s->buf[s->tx.desc[id].addr];
+    *h = (struct rpmsg_hdr){ .src = 0x400, .dst = 0x401, .len = RING_SIZE };
+    memcpy(h + 1, payload, RING_SIZE);
+    s->tx.desc[id].len = (uint32_t)(sizeof(*h) + RING_SIZE);
+    uint16_t avail = s->tx.avail.idx;
+    s->tx.avail.ring[avail % RING_N] = id;
+    __atomic_store_n(&s->tx.avail.idx, (uint16_t)(avail + 1), __ATOMIC_RELEASE);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    return 0;
+}
+
+/* Host: takes the echo, checks it, and posts its buffer again. */
+static int ring_take(struct ring_shared *s, uint16_t *rx_used_seen, const uint8_t *payload)
+{
+    if (__atomic_load_n(&s->rx.used.idx, __ATOMIC_ACQUIRE) == *rx_used_seen)
+        return -1;
+    uint32_t id = s->rx.used.ring[*rx_used_seen % RING_N].id;
+    if (id >= RING_N)
+        return -1;
+    const struct rpmsg_hdr *h = (const struct rpmsg_hdr *)s->buf[s->rx.desc[id].addr];
+    uint8_t copy[RING_BUF];
+    uint16_t len = h->len;
+    if (len != RING_SIZE || h->src != 0x401)
+        return -1;
+    memcpy(copy, h + 1, len);
+    (*rx_used_seen)++;
+    uint16_t avail = s->rx.avail.idx;
+    s->rx.avail.ring[avail % RING_N] = (uint16_t)id;
+    __atomic_store_n(&s->rx.avail.idx, (uint16_t)(avail + 1), __ATOMIC_RELEASE);
+    return memcmp(copy, payload, len) == 0 ? 0 : -1;
+}
+
+int run_ring(int a, int b, uint64_t *samples)
+{
+    long total = warmup + iterations;
+    struct ring_shared *s = mmap(NULL, sizeof(*s), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    int to_child = eventfd(0, EFD_CLOEXEC), to_parent = eventfd(0, EFD_CLOEXEC);
+    if (s == MAP_FAILED || to_child < 0 || to_parent < 0) {
+        perror("ring set-up");
+        return -1;
+    }
+    uint16_t free_ids[RING_N];
+    for (int i = 0; i < RING_N; i++) {
+        s->tx.desc[i] = (struct ring_desc){ .addr = (uint64_t)i, .len = RING_BUF };
+        s->rx.desc[i] = (struct ring_desc){ .addr = (uint64_t)(RING_N + i), .len = RING_BUF, .flags = 2 /* write */ };
+        s->rx.avail.ring[i] = (uint16_t)i;
+        free_ids[i] = (uint16_t)i;
+    }
+    s->rx.avail.idx = RING_N;
+    pid_t pid = spawn(b);
+    if (pid < 0) {
+        perror("fork");
+        return -1;
+    }
+    if (pid == 0) {
+        uint16_t tx_seen = 0, rx_seen = 0;
+        for (long i = 0; i < total; i++) {
+            if (read_one(to_child) != 0)
+                _exit(3);
+            int bad = ring_echo(s, &tx_seen, &rx_seen); /* which check failed, in the exit status */
+            if (bad != 0)
+                _exit(bad);
+            if (write_one(to_parent) != 0)
+                _exit(3);
+        }
+        _exit(0);
+    }
+    uint8_t payload[RING_SIZE];
+    int nfree = RING_N, failed = 0;
+    uint16_t tx_used_seen = 0, rx_used_seen = 0;
+    for (long i = 0; i < total && !failed; i++) {
+        memset(payload, (int)(i & 0xff), sizeof(payload));
+        uint64_t t0 = now_ns();
+        failed = ring_send(s, free_ids, &nfree, &tx_used_seen, payload) != 0 || write_one(to_child) != 0
+            || read_one(to_parent) != 0 || ring_take(s, &rx_used_seen, payload) != 0;
+        uint64_t t1 = now_ns();
+        if (i >= warmup)
+            samples[i - warmup] = t1 - t0;
+    }
+    if (failed) {
+        fprintf(stderr, "ring echo: a step failed\n");
+        kill(pid, SIGKILL);
+    }
+    int r = reap(pid, "ring");
+    close(to_child);
+    close(to_parent);
+    munmap(s, sizeof(*s));
+    if (r == 0 && !failed)
+        report("ring_eventfd_cross", a, b, samples, iterations);
+    return failed ? -1 : r;
+}
