@@ -30,7 +30,7 @@ public sealed class ImxMessagingUnit : IMailbox
 {
     private readonly IMmioRegisters _registers;
     private readonly int _tx, _rx;
-    private readonly long _txData, _rxData, _txStatus, _rxStatus, _gpStatus, _rxControl, _gpEnable, _gpControl;
+    private readonly long _txData, _rxData, _txStatus, _rxStatus, _gpStatus, _rxControl, _gpEnable, _gpControl, _txControl;
     private readonly uint _transmitEmpty, _receiveFull, _gpPending, _receiveEnable, _gpInterruptEnable, _gpRequest, _gpRequestAll;
 
     /// <summary>An MU whose side A is <paramref name="registers"/>.</summary>
@@ -69,6 +69,7 @@ public sealed class ImxMessagingUnit : IMailbox
         _rxControl = v1 ? 0x24 : 0x128;  // RCR
         _gpEnable = v1 ? 0x24 : 0x110;   // GIER
         _gpControl = v1 ? 0x24 : 0x114;  // GCR
+        _txControl = v1 ? 0x24 : 0x120;  // TCR
         // V1 packs the four channels of each function into one nibble, channel 0 at the top bit.
         _transmitEmpty = Bit(v1, 20, txChannel);
         _receiveFull = Bit(v1, 24, rxChannel);
@@ -98,11 +99,22 @@ public sealed class ImxMessagingUnit : IMailbox
     public void Start()
     {
         Acknowledge();
-        if (Signal == ImxMuSignal.Data)
-            SetControl(_rxControl, _receiveEnable, 0);
-        else
-            SetControl(_gpEnable, _gpInterruptEnable, 0);
+        // Side A's line is ours alone: enable our receive source and clear every other enable an earlier
+        // user left (TIEn with TRn empty, another channel's RIEn or GIEn): we never take those events, so
+        // they would hold the line up after every acknowledge.
+        bool data = Signal == ImxMuSignal.Data;
+        if (Layout == ImxMuLayout.V1)
+        {
+            SetControl(_rxControl, data ? _receiveEnable : _gpInterruptEnable, AllEnablesV1);
+            return;
+        }
+        SetControl(_txControl, 0, AllChannelsV2);
+        SetControl(data ? _gpEnable : _rxControl, 0, AllChannelsV2);
+        SetControl(data ? _rxControl : _gpEnable, data ? _receiveEnable : _gpInterruptEnable, AllChannelsV2);
     }
+
+    // V1: GIE0-3, RIE0-3 and TIE0-3 (bits 31-20) of the one control register; V2: channels 0-3 of each.
+    private const uint AllEnablesV1 = 0xFFF0_0000, AllChannelsV2 = 0xF;
 
     /// <inheritdoc />
     public bool TryRing()

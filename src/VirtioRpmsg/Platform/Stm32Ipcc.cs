@@ -17,7 +17,7 @@ public sealed class Stm32Ipcc : IMailbox
 
     private readonly IMmioRegisters _registers;
     private readonly long _control, _mask, _setClear, _ourStatus, _peerStatus;
-    private readonly uint _txOccupied, _rxOccupied;
+    private readonly uint _txOccupied, _rxOccupied, _rxAllChannels;
 
     /// <summary>The IPCC at <paramref name="registers"/>, used by processor <paramref name="processor"/>.</summary>
     /// <param name="registers">The IPCC register block.</param>
@@ -50,6 +50,7 @@ public sealed class Stm32Ipcc : IMailbox
         _peerStatus = peers + 0xC;
         _txOccupied = 1u << txChannel;
         _rxOccupied = 1u << rxChannel;
+        _rxAllChannels = (1u << channelCount) - 1;
     }
 
     /// <summary>Offset of processor <paramref name="processor"/>'s block (CxCR).</summary>
@@ -74,9 +75,11 @@ public sealed class Stm32Ipcc : IMailbox
     public void Start()
     {
         Acknowledge();
-        // Unmask "occupied" for our receive channel, then enable the RX-occupied interrupt.
+        // Unmask "occupied" for our receive channel only, then enable the RX-occupied interrupt. The line is
+        // ours alone; a channel an earlier user left unmasked is masked again, since a status we never clear
+        // would hold the line up after every acknowledge.
         if (_registers.TryRead32(_mask, out uint mask))
-            _registers.TryWrite32(_mask, mask & ~_rxOccupied);
+            _registers.TryWrite32(_mask, (mask | _rxAllChannels) & ~_rxOccupied);
         if (_registers.TryRead32(_control, out uint control))
             _registers.TryWrite32(_control, control | RxOccupiedInterruptEnable);
     }

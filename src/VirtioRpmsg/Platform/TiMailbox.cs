@@ -8,7 +8,8 @@ namespace VirtioRpmsg.Platform;
 /// where FIFO m's "new message" event is bit 2m and "not full" bit 2m + 1 (Linux's omap-mailbox).
 /// Ring: refused while the transmit FIFO is full, else one word into it. Receive: read every queued
 /// word of the receive FIFO, then clear its new-message status (write 1) and read the status back so
-/// the posted clear lands before the line is enabled again (as Linux does).
+/// the posted clear lands before the line is enabled again (as Linux does). Start disables every other
+/// event of our interrupt user, so nothing we do not drain can hold the line up.
 /// </summary>
 public sealed class TiMailbox : IMailbox
 {
@@ -93,6 +94,9 @@ public sealed class TiMailbox : IMailbox
     /// <inheritdoc />
     public void Start()
     {
+        // The user's line is ours alone: disable every other event an earlier user left enabled (another
+        // FIFO's new message, a not-full), which we never drain or clear and which would hold the line up.
+        _registers.TryWrite32(_irqEnableClear, ~_newMessage);
         Acknowledge();
         // IRQENABLE_SET: writing 1 sets the enable bit, 0 leaves the others alone (no read-modify-write).
         _registers.TryWrite32(_irqEnableSet, _newMessage);

@@ -6,7 +6,8 @@ namespace VirtioRpmsg.Platform;
 /// yet cleared our trigger), ISR 0x10 (bits of sources that triggered us, write 1 to clear), IMR 0x14
 /// (read-only mask, 1 = masked), IER 0x18 and IDR 0x1C (write 1 to unmask / mask). Ring: refused while
 /// OBS still shows the peer's bit, else write it to TRIG. Receive: the peer's bit in ISR, cleared by
-/// writing it back. Only the peer's source is unmasked, so other agents cannot hold our line up.
+/// writing it back. Start masks every other source and unmasks only the peer's, so other agents cannot
+/// hold our line up (whatever an earlier user of the channel left unmasked).
 /// </summary>
 public sealed class XilinxIpi : IMailbox
 {
@@ -41,6 +42,10 @@ public sealed class XilinxIpi : IMailbox
     /// <inheritdoc />
     public void Start()
     {
+        // Mask every other source first: the channel (and its line) is ours alone, but an earlier user may
+        // have left sources unmasked, and a pending bit that is not the peer's is never cleared here, so
+        // it would hold the line up after every acknowledge.
+        _registers.TryWrite32(Idr, ~PeerMask);
         Acknowledge();
         _registers.TryWrite32(Ier, PeerMask);
     }

@@ -150,7 +150,9 @@ public sealed class ImxMessagingUnitTests
         Assert.Equal(
         [
             "R 12C:00000000",                    // RSR
-            "R 128:00000000", "W 128:00000002",  // RCR |= RIE1
+            "R 120:00000000", "W 120:00000000",  // TCR: no TIEn
+            "R 110:00000000", "W 110:00000000",  // GIER: no GIEn
+            "R 128:00000000", "W 128:00000002",  // RCR = RIE1 only
             "R 124:0000000F", "W 204:00010000",  // TSR TE1, TR1
             "R 12C:00000002", "R 284:00010000",  // RSR RF1, RR1
             "R 128:00000002", "W 128:00000000",  // RCR &= ~RIE1

@@ -24,7 +24,7 @@ public sealed class TiMailboxTests
 
         mailbox.Start();
 
-        Assert.Equal(["R 0C0:00000000", "W 104:00000001", "R 104:00000000", "W 108:00000001"], model.TakeLog());
+        Assert.Equal(["W 10C:FFFFFFFE", "R 0C0:00000000", "W 104:00000001", "R 104:00000000", "W 108:00000001"], model.TakeLog());
         Assert.Equal(1u, model.Enabled(User));
     }
 
@@ -139,7 +139,7 @@ public sealed class TiMailboxTests
         mailbox.Start();
 
         // FIFO 4's new-message bit is bit 8; user 3's registers are 0x30 above user 0's.
-        Assert.Equal(["R 0D0:00000000", "W 134:00000100", "R 134:00000000", "W 138:00000100"], model.TakeLog());
+        Assert.Equal(["W 13C:FFFFFEFF", "R 0D0:00000000", "W 134:00000100", "R 134:00000000", "W 138:00000100"], model.TakeLog());
     }
 
     [Fact]

@@ -25,7 +25,7 @@ public sealed class XilinxIpiTests
 
         ipi.Start();
 
-        Assert.Equal(["R 010:00000100", "W 010:00000100", "W 018:00000100"], model.TakeLog());
+        Assert.Equal(["W 01C:FFFFFEFF", "R 010:00000100", "W 010:00000100", "W 018:00000100"], model.TakeLog());
         Assert.Equal(~Rpu0, model.Mask);
         Assert.False(model.InterruptLine);
     }
