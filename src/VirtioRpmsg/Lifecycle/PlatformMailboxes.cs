@@ -1,3 +1,4 @@
+using VirtioRpmsg.Memory;
 using VirtioRpmsg.Platform;
 
 namespace VirtioRpmsg.Lifecycle;
@@ -8,9 +9,16 @@ internal static class PlatformMailboxes
     /// <summary>Default i.MX MU channel: the one RPMsg-Lite and imx_rproc use.</summary>
     internal const int ImxDefaultChannel = 1;
 
-    internal static IMailbox Create(PlatformResources platform, MailboxDescription m)
+    /// <summary>The mailbox <paramref name="m"/> describes (its fields at <paramref name="pathPrefix"/> + "doorbell.mailbox.").</summary>
+    /// <exception cref="PlatformDescriptionException">Its registers do not fit the region as mapped (a uio region is sized only at open).</exception>
+    internal static IMailbox Create(PlatformResources platform, MailboxDescription m, string pathPrefix = "")
     {
         var region = platform.GetRegion(m.Region);
+        string path = pathPrefix + "doorbell.mailbox.";
+        // Load checked this against a described size; a uio region's size comes from sysfs, so check again.
+        Fits(m.Offset, BlockSize(m), region, path + "offset", m.Region);
+        if (m.StatusOffset is { } status)
+            Fits(status, sizeof(uint), region, path + "statusOffset", m.Region);
         long offset = (long)m.Offset;
         switch (m.Kind)
         {
@@ -32,6 +40,14 @@ internal static class PlatformMailboxes
             default:
                 throw new PlatformDescriptionException("doorbell.mailbox.kind", m.Kind.ToString(), "unknown mailbox kind");
         }
+    }
+
+    private static void Fits(ulong offset, long bytes, SharedMemoryRegion region, string path, string name)
+    {
+        ulong regionBytes = (ulong)region.Size;
+        if (regionBytes < (ulong)bytes || offset > regionBytes - (ulong)bytes)
+            throw new PlatformDescriptionException(path, PlatformDescriptionValidator.Hex(offset),
+                $"the registers (0x{bytes:X} bytes from here) do not fit in region '{name}' (0x{regionBytes:X} bytes as mapped)");
     }
 
     /// <summary>Bytes of registers the controller needs from <see cref="MailboxDescription.Offset"/> on (4 for a register).</summary>
