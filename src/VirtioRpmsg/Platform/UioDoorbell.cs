@@ -143,11 +143,15 @@ public sealed unsafe class UioDoorbell : FileDescriptorDoorbell
         }
     }
 
-    private void EnableInterrupt()
+    private void EnableInterrupt(bool deviceMayBeGone = false)
     {
         // UIO irqcontrol: writing a 32-bit 1 (re-)enables the interrupt.
         uint one = 1;
         int r = Native.Write(_device.Value, &one, sizeof(uint));
+        // Removed after the count was read (uio_write then fails with EINVAL, or EIO for a device without an
+        // interrupt; our word is always 4 bytes): the ring is consumed all the same, and the next wait reports it gone.
+        if (deviceMayBeGone && (r == -Errno.EINVAL || r == -Errno.EIO))
+            return;
         NativeCallException.ThrowIfError(r, "write (enable interrupt)", DevicePath);
         if (r != sizeof(uint))
             throw new IOException($"UIO device '{DevicePath}' took {r} of 4 bytes of the interrupt-enable word.");
@@ -168,11 +172,14 @@ public sealed unsafe class UioDoorbell : FileDescriptorDoorbell
             int r = Native.Read(_device.Value, &count, sizeof(uint));
             if (r == -Errno.EAGAIN)
                 return false;
-            // EOF, or a reset from a stand-in socket closed with unread words: the device is gone.
-            if (r == 0 || r == -Errno.ECONNRESET)
+            // A removed UIO device (uio_unregister_device) fails every read with EIO and polls ready; EOF, or a reset
+            // from a stand-in socket closed with unread words, likewise: the device is gone.
+            if (r == 0 || r == -Errno.ECONNRESET || r == -Errno.EIO)
             {
                 if (throwIfClosed)
-                    throw new DoorbellClosedException(DevicePath, "the device returned end-of-file; it is gone.");
+                    throw new DoorbellClosedException(DevicePath, r == -Errno.EIO
+                        ? "reading the interrupt count failed with EIO; the UIO device was removed."
+                        : "the device returned end-of-file; it is gone.");
                 return false;
             }
             NativeCallException.ThrowIfError(r, "read (interrupt count)", DevicePath);
@@ -189,7 +196,7 @@ public sealed unsafe class UioDoorbell : FileDescriptorDoorbell
                     Interlocked.Increment(ref _spuriousInterrupts);
             }
             // Re-enabling arms the next interrupt.
-            EnableInterrupt();
+            EnableInterrupt(deviceMayBeGone: true);
             return true;
         }
         finally
