@@ -24,7 +24,8 @@ public enum ImxMuSignal
 /// then write TRn; receive = RFn set, read RRn (the read clears RFn and drops the interrupt). General
 /// purpose mode: ring = GIRn still set means the peer has not taken the last one, else set GIRn;
 /// receive = GIPn set, write 1 to it. The receive interrupt enable (RIEn or GIEn) is set at
-/// <see cref="Start"/> and cleared at <see cref="Stop"/>.
+/// <see cref="Start"/>, which also clears every other enable of side A (the line is ours alone), and
+/// cleared at <see cref="Stop"/>.
 /// </summary>
 public sealed class ImxMessagingUnit : IMailbox
 {
