@@ -25,12 +25,13 @@ public sealed partial class RemoteProcessor
         SetState(RemoteProcessorState.Running);
     }
 
-    /// <summary>Boot: map, load the firmware or clear the old table, start the remote, take its table, set up every vdev.</summary>
+    /// <summary>Boot: map, load the firmware (or clear the old table), start the remote, take its table, set up every vdev.</summary>
     private void BootCore()
     {
         RemapAll();
-        bool tableFromFirmware = _options.FirmwarePath is { } path && LoadFirmware(path);
-        if (!tableFromFirmware)
+        if (_options.FirmwarePath is { } path)
+            LoadFirmware(path);
+        else
             ClearResourceTable();
         var doorbells = CreateDoorbells();
         try
@@ -117,8 +118,13 @@ public sealed partial class RemoteProcessor
             item.Dispose();
     }
 
-    /// <summary>Loads the ELF; true when its resource table landed where the platform expects it.</summary>
-    private bool LoadFirmware(string path)
+    /// <summary>
+    /// Loads the ELF. Without a .resource_table section the old table is invalidated first, so the loaded
+    /// bytes are what the remote finds. With one, the table is parsed and resolved as loaded (ADDR_ANY vrings
+    /// chosen and written back) before the remote is powered on, as Linux's rproc_fw_boot does: a bad
+    /// table is refused here, naming its field, with the remote still off.
+    /// </summary>
+    private void LoadFirmware(string path)
     {
         var image = ElfImage.Load(path);
         var table = FirmwareLoader.LocateResourceTable(image, _platform.Memory);
@@ -127,9 +133,12 @@ public sealed partial class RemoteProcessor
             throw new FirmwareLoadException($"section {ElfImage.ResourceTableSectionName}", table.DeviceAddress, (ulong)table.Length,
                 $"lands in region '{table.Region.Region.Name}' at offset 0x{table.RegionOffset:X}, but the platform description puts the resource table in '{_platform.ResourceTableRegion!.Name}' at offset 0x{_platform.ResourceTableOffset:X}");
         }
+        if (table is null)
+            ClearResourceTable();
         FirmwareLoader.Load(image, _platform.Memory);
         _log.LogInformation("remote processor {Name}: loaded firmware {Path}", Name, path);
-        return table is not null;
+        if (table is not null)
+            _platform.LoadResourceTable();
     }
 
     /// <summary>Boot without a firmware table: invalidate the previous table so only the one the remote writes now counts.</summary>
