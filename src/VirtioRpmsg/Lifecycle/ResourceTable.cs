@@ -18,6 +18,8 @@ namespace VirtioRpmsg.Lifecycle;
 /// means the table is not what its writer meant. Bytes after the NUL are ignored.
 /// Entries may not overlap the header, the offset array or each other: the host writes back into
 /// vdev entries, and a write into one entry must not change another.
+/// Reserved fields (the header's reserved[2], carveout/devmem/trace reserved, vdev reserved[2]) must be
+/// zero, as Linux and OpenAMP require.
 /// </remarks>
 public sealed class ResourceTable
 {
@@ -94,6 +96,8 @@ public sealed class ResourceTable
         if (version != SupportedVersion)
             throw new ResourceTableException("ver", -1, version, $"only version {SupportedVersion} is supported");
         uint num = U32(t, 4);
+        RequireZero(U32(t, 8), "reserved[0]", -1);
+        RequireZero(U32(t, 12), "reserved[1]", -1);
         ulong headerEnd = HeaderSize + 4UL * num;
         if (headerEnd > size)
             throw new ResourceTableException("num", -1, num, $"an offset array of {num} entries does not fit in a {size}-byte table");
@@ -129,6 +133,7 @@ public sealed class ResourceTable
                 string kind = type == (uint)ResourceType.Carveout ? "carveout" : "devmem";
                 RequireFits(t, i, o, MemoryResourceEntry.EntrySize, kind);
                 uint da = U32(t, o + 4), pa = U32(t, o + 8), len = U32(t, o + 12), flags = U32(t, o + 16);
+                RequireZero(U32(t, o + 20), kind + ".reserved", i);
                 string name = Name(t, i, o + 24, kind);
                 return type == (uint)ResourceType.Carveout
                     ? new CarveoutEntry(i, o, da, pa, len, flags, name)
@@ -136,6 +141,7 @@ public sealed class ResourceTable
             }
             case (uint)ResourceType.Trace:
                 RequireFits(t, i, o, TraceEntry.EntrySize, "trace");
+                RequireZero(U32(t, o + 12), "trace.reserved", i);
                 return new TraceEntry(i, o, U32(t, o + 4), U32(t, o + 8), Name(t, i, o + 16, "trace"));
             case (uint)ResourceType.Vdev:
                 return ParseVdev(t, i, o);
@@ -149,6 +155,8 @@ public sealed class ResourceTable
     private static VdevEntry ParseVdev(byte[] t, int i, int o)
     {
         RequireFits(t, i, o, VdevEntry.HeaderSize, "vdev");
+        RequireZero(t[o + VdevEntry.NumVringsOffset + 1], "vdev.reserved[0]", i);
+        RequireZero(t[o + VdevEntry.NumVringsOffset + 2], "vdev.reserved[1]", i);
         uint configLength = U32(t, o + VdevEntry.ConfigLengthOffset);
         byte vringCount = t[o + VdevEntry.NumVringsOffset];
         ulong vringsEnd = (ulong)o + VdevEntry.HeaderSize + (ulong)vringCount * VdevVring.EntrySize;
@@ -176,6 +184,13 @@ public sealed class ResourceTable
     {
         if ((ulong)o + (ulong)entrySize > (ulong)t.Length)
             throw new ResourceTableException($"offset[{i}]", i, (ulong)o, $"the {entrySize}-byte {kind} entry is truncated by the end of the {t.Length}-byte table");
+    }
+
+    // Reserved fields must be zero: Linux (find_table, rproc_handle_*) and OpenAMP (handle_rsc_table) refuse the table otherwise.
+    private static void RequireZero(uint value, string field, int i)
+    {
+        if (value != 0)
+            throw new ResourceTableException(field, i, value, "is reserved and must be zero");
     }
 
     private static string Name(byte[] t, int i, int o, string kind)
