@@ -236,8 +236,9 @@ public sealed class ResourceTable
 
     /// <summary>
     /// Every rpmsg vdev (id 7) in table order, each checked as by <see cref="GetRpmsgVdev"/>, with every
-    /// notify id (of the vdevs and of their vrings) distinct: the id is how a kick names its vring,
-    /// so two equal ids would let one vdev's doorbell be taken for another's.
+    /// vring notify id distinct: the id is how a kick names its vring, so two equal ids would let one
+    /// vring's kick be taken for another's. A vdev's own notifyid names no vring and is not compared
+    /// (Linux never reads it; Zephyr's and STM32Cube's OpenAMP tables set it to 0 beside vring 0's 0).
     /// </summary>
     public IReadOnlyList<VdevEntry> GetRpmsgVdevs()
     {
@@ -248,7 +249,6 @@ public sealed class ResourceTable
         foreach (var vdev in vdevs)
         {
             ValidateRpmsgVdev(vdev);
-            Claim(seen, vdev, "vdev.notifyid", vdev.NotifyId, $"vdev (entry {vdev.Index})");
             foreach (var ring in vdev.Vrings)
                 Claim(seen, vdev, $"vring[{ring.Index}].notifyid", ring.NotifyId, $"vring {ring.Index} of entry {vdev.Index}");
         }
