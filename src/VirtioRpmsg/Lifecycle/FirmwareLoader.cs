@@ -13,7 +13,11 @@ public static class FirmwareLoader
     // Bytes copied under one lease: bounds how long an unmap can be held up by a load.
     private const int ChunkSize = 1 << 20;
 
-    /// <summary>Loads every PT_LOAD segment; throws <see cref="FirmwareLoadException"/> if one is not wholly inside one region.</summary>
+    /// <summary>
+    /// Loads every PT_LOAD segment; throws <see cref="FirmwareLoadException"/> if one is not wholly inside one
+    /// region, and <see cref="ElfFormatException"/> (naming <c>e_phnum</c>) if the image has no PT_LOAD with
+    /// p_memsz &gt; 0: nothing would be loaded, and the remote would run whatever the memory still holds.
+    /// </summary>
     public static IReadOnlyList<LoadedSegment> Load(ElfImage image, AddressMap map)
     {
         ArgumentNullException.ThrowIfNull(image);
@@ -27,6 +31,8 @@ public static class FirmwareLoader
                 throw new FirmwareLoadException($"segment {s.Index}", s.PhysicalAddress, s.MemorySize, "is not wholly inside one region of the address map");
             plan.Add(new LoadedSegment(s.Index, s.PhysicalAddress, region, offset, s.FileSize, s.MemorySize));
         }
+        if (plan.Count == 0)
+            throw new ElfFormatException("e_phnum", -1, (ulong)image.Segments.Count, "the image has no loadable segment (PT_LOAD with p_memsz > 0): nothing would be loaded");
         foreach (var p in plan)
             Copy(image.GetSegmentData(image.Segments[p.SegmentIndex]), p);
         return plan;

@@ -118,4 +118,22 @@ public class FirmwareLoaderTests
         Assert.True(SharedBytes.Read(lease, fileSize, memorySize - fileSize).AsSpan().IndexOfAnyExcept((byte)0) < 0);
         Assert.Equal(Poison, lease.ReadByte(memorySize));
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Load_NoLoadableSegment_ThrowsNamingPhnum(bool withEmptySegment)
+    {
+        // Nothing would be loaded: booting it would run whatever the memory still holds (an earlier firmware).
+        var builder = new ElfTestBuilder(false).AddSection(".comment", "not firmware\0"u8.ToArray());
+        if (withEmptySegment)
+            builder.AddSegment(TestFirmware.CodeAddress, [], 0);
+        var image = ElfImage.Parse(builder.Build().Bytes);
+        using var region = PoisonedRegion(0x1000, TestFirmware.CodeAddress);
+
+        var ex = Assert.Throws<ElfFormatException>(() => FirmwareLoader.Load(image, new AddressMap().Add(region)));
+
+        Assert.Equal("e_phnum", ex.Field);
+        Assert.Equal(withEmptySegment ? 1UL : 0UL, ex.Value);
+    }
 }
