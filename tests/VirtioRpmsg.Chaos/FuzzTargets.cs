@@ -28,16 +28,54 @@ public static class FuzzTargets
 
     private static bool ResourceTableTarget(ReadOnlySpan<byte> data)
     {
+        ResourceTable table;
         try
         {
-            var table = ResourceTable.Parse(data);
-            foreach (var entry in table.Entries)
-                _ = entry.ToString();
-            return true;
+            table = ResourceTable.Parse(data);
         }
         catch (ResourceTableException)
         {
             return false;
+        }
+        foreach (var entry in table.Entries)
+            _ = entry.ToString();
+        try
+        {
+            _ = table.GetRpmsgVdevs();
+        }
+        catch (ResourceTableException)
+        {
+        }
+        CheckWriterRoundTrip(table);
+        return true;
+    }
+
+    /// <summary>What the writer writes into a parsed table parses back: the same entries, the written values in place.</summary>
+    private static void CheckWriterRoundTrip(ResourceTable table)
+    {
+        byte[] copy = table.ToArray();
+        var writer = new ResourceTableWriter(table);
+        foreach (var vdev in table.Vdevs)
+        {
+            for (int v = 0; v < vdev.Vrings.Count; v++)
+                writer.SetVringAddress(copy, vdev, v, 0x1234_5670u + (uint)v, 0x7654_3210u + (uint)v);
+            writer.SetGuestFeatures(copy, vdev, ~vdev.GuestFeatures);
+            writer.WriteStatus(copy, vdev, (byte)~vdev.Status);
+        }
+        var again = ResourceTable.Parse(copy);
+        Require(again.Entries.Count == table.Entries.Count, "the written table has a different number of entries");
+        foreach (var (before, after) in table.Vdevs.Zip(again.Vdevs))
+        {
+            Require(after.Offset == before.Offset && after.Vrings.Count == before.Vrings.Count && after.ConfigLength == before.ConfigLength,
+                $"vdev entry {before.Index} moved or changed shape when written");
+            Require(after.GuestFeatures == ~before.GuestFeatures && after.Status == (byte)~before.Status, $"vdev entry {before.Index}: gfeatures/status not read back");
+            for (int v = 0; v < before.Vrings.Count; v++)
+            {
+                var ring = after.Vrings[v];
+                Require(ring.DeviceAddress == 0x1234_5670u + (uint)v && ring.PhysicalAddress == 0x7654_3210u + (uint)v
+                    && ring.Num == before.Vrings[v].Num && ring.Align == before.Vrings[v].Align && ring.NotifyId == before.Vrings[v].NotifyId,
+                    $"vdev entry {before.Index} vring {v}: da/pa not read back, or another field changed");
+            }
         }
     }
 
@@ -50,13 +88,24 @@ public static class FuzzTargets
                 _ = image.GetSegmentData(segment).Length;
             if (image.ResourceTableSection is { HasFileData: true })
                 image.ReadResourceTable();
+            // Load into a guarded region at device address 0 (the corpus seeds load at 0x1000): a stray write faults.
+            using var region = SharedMemoryRegion.CreateAnonymous(ElfLoadRegionSize, 0, guardPages: true, name: "fuzz-firmware");
+            var map = new AddressMap().Add(region);
+            var located = FirmwareLoader.LocateResourceTable(image, map);
+            var loaded = FirmwareLoader.Load(image, map);
+            foreach (var p in loaded)
+                Require(p.RegionOffset >= 0 && (ulong)p.RegionOffset + p.MemorySize <= ElfLoadRegionSize, $"segment {p.SegmentIndex} loaded outside the region");
+            if (located is not null)
+                Require(located.RegionOffset >= 0 && located.RegionOffset + located.Length <= ElfLoadRegionSize, "resource table located outside the region");
             return true;
         }
-        catch (Exception e) when (e is ElfFormatException or ResourceTableException)
+        catch (Exception e) when (e is ElfFormatException or ResourceTableException or FirmwareLoadException)
         {
             return false;
         }
     }
+
+    private const int ElfLoadRegionSize = 0x10000;
 
     private static bool NameServiceTarget(ReadOnlySpan<byte> data)
     {
