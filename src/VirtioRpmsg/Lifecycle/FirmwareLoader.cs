@@ -69,8 +69,10 @@ public static class FirmwareLoader
         var section = image.ResourceTableSection;
         if (section is null)
             return null;
-        if (!section.HasFileData || section.Size == 0)
-            throw new ElfFormatException("sh_size", section.Index, section.Size, $"section {ElfImage.ResourceTableSectionName} has no file contents");
+        if (!section.HasFileData)
+            throw new ElfFormatException("sh_type", section.Index, section.Type, $"section {ElfImage.ResourceTableSectionName} has no file contents");
+        if (section.Size == 0)
+            throw new ElfFormatException("sh_size", section.Index, section.Size, $"section {ElfImage.ResourceTableSectionName} is empty");
         // File ranges were checked at parse time: offset + size cannot overflow.
         var segment = image.LoadSegments.FirstOrDefault(s =>
             section.FileOffset >= s.FileOffset && section.FileOffset + section.Size <= s.FileOffset + s.FileSize);

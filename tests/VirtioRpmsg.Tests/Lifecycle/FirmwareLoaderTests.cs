@@ -136,4 +136,20 @@ public class FirmwareLoaderTests
         Assert.Equal("e_phnum", ex.Field);
         Assert.Equal(withEmptySegment ? 1UL : 0UL, ex.Value);
     }
+
+    [Fact]
+    public void LocateResourceTable_NobitsSection_ThrowsNamingShType()
+    {
+        var built = TestFirmware.Build(false);
+        byte[] bytes = built.Copy();
+        ElfTestImage.PutU32(bytes, built.Shdr(3) + 4, ElfSection.ShtNobits); // .resource_table becomes SHT_NOBITS
+        var image = ElfImage.Parse(bytes);
+        using var region = SharedMemoryRegion.CreateAnonymous(0x4000, TestFirmware.CodeAddress);
+
+        var ex = Assert.Throws<ElfFormatException>(() => FirmwareLoader.LocateResourceTable(image, new AddressMap().Add(region)));
+
+        Assert.Equal("sh_type", ex.Field);
+        Assert.Equal(3, ex.Index);
+        Assert.Equal((ulong)ElfSection.ShtNobits, ex.Value);
+    }
 }
