@@ -95,6 +95,24 @@ public sealed class RemoteProcessorFirmwareTests : IDisposable
         processor.Stop();
     }
 
+    [Fact]
+    public void Start_FirmwareTableWithAddrAnyVrings_RemoteReadsTheHostsAddressesAtBoot()
+    {
+        // Zephyr's and STM32Cube's tables leave vring da at ADDR_ANY ("allocated by Master processor") and read
+        // the table when they boot: the host must have written the addresses before it starts the remote.
+        var table = new ResourceTableBuilder()
+            .AddVdev(7, 0, 1, 0, 0,
+                [new VringSpec(ResourceTable.AddrAny, 0x1000, 256, 0, 0), new VringSpec(ResourceTable.AddrAny, 0x1000, 256, 1, 0)])
+            .Build();
+        WriteFirmware(table);
+        using var rig = Simulation.SimulatedRemoteRig.Create(remote: new VirtioRpmsg.Simulation.InProcessSimulatedOptions { UseLoadedResourceTable = true }, firmwarePath: _firmware);
+
+        rig.Processor.Start();
+
+        rig.EchoRoundTrip(5);
+        Assert.Equal((0x4000UL, 0x8000UL), (rig.Platform.Vdevs[0].Vring0Address, rig.Platform.Vdevs[0].Vring1Address));
+    }
+
     /// <summary>A control that only records Start (the "remote" is whatever the loaded memory holds).</summary>
     private sealed class RecordingControl(Action? onStart = null) : IRemoteProcessorControl
     {
