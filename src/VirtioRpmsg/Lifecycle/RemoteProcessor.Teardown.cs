@@ -192,7 +192,7 @@ public sealed partial class RemoteProcessor
         return null;
     }
 
-    private void ReportCrashFromMonitor(int sessionId, string reason, Fault? fault) => Locked(() =>
+    private void ReportCrashFromMonitor(int sessionId, string reason, Fault? fault) => Locked("report a crash", () =>
     {
         // Only for the session that was checked: a newer one may already be running.
         if (_disposed || _state != RemoteProcessorState.Running || _session?.Id != sessionId)
@@ -200,7 +200,7 @@ public sealed partial class RemoteProcessor
         CrashCore(reason, fault);
     });
 
-    private void RecoverAutomatically() => Locked(() =>
+    private void RecoverAutomatically() => Locked("recover", () =>
     {
         if (_disposed || _state != RemoteProcessorState.Crashed)
             return;
@@ -224,14 +224,31 @@ public sealed partial class RemoteProcessor
                 _disposed = _disposePending = true;
             return;
         }
-        lock (_transition)
+        if (!EnterTransition())
         {
-            if (_disposed)
+            // A receive callback of a device that the transition holding the lock is stopping: that transition waits
+            // for this callback to return, and completes the dispose when it ends (Locked). Published, then the lock
+            // tried once more: either the holder sees the request after it let go, or this thread gets the lock.
+            Interlocked.Exchange(ref _disposeDeferred, 1);
+            if (!Monitor.TryEnter(_transition))
                 return;
-            _disposed = true;
-            StopForDispose();
         }
-        EndMonitor();
+        bool disposeNow;
+        try
+        {
+            disposeNow = !_disposed;
+            if (disposeNow)
+            {
+                _disposed = true;
+                StopForDispose();
+            }
+        }
+        finally
+        {
+            Monitor.Exit(_transition);
+        }
+        if (disposeNow)
+            EndMonitor();
     }
 
     /// <summary>Dispose's teardown, under the transition lock: a running or crashed remote is stopped.</summary>

@@ -268,7 +268,7 @@ public sealed partial class RemoteProcessor : IDisposable
         if (ReferenceEquals(t_raising, this))
             throw new InvalidOperationException($"remote processor '{Name}': cannot {verb} from inside one of its own event handlers (state {_state})");
         MappingLease.ThrowIfHeld($"RemoteProcessor.{verb}");
-        Locked(() =>
+        Locked(verb, () =>
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             var state = _state;
@@ -276,34 +276,6 @@ public sealed partial class RemoteProcessor : IDisposable
                 throw new InvalidOperationException($"remote processor '{Name}' cannot {verb} in state {state}");
             body(state);
         });
-    }
-
-    /// <summary>
-    /// Runs <paramref name="body"/> (a transition, a crash report, a recovery) under the transition lock. A
-    /// <see cref="Dispose"/> from one of the event handlers it raises is completed when it ends: the session it may just
-    /// have set up is torn down then, never left running on a disposed processor.
-    /// </summary>
-    private void Locked(Action body)
-    {
-        bool disposeNow;
-        lock (_transition)
-        {
-            try
-            {
-                body();
-            }
-            finally
-            {
-                disposeNow = _disposePending;
-                if (disposeNow)
-                {
-                    _disposePending = false;
-                    StopForDispose();
-                }
-            }
-        }
-        if (disposeNow)
-            EndMonitor();
     }
 
     private void CrashCore(string reason, Fault? fault = null)

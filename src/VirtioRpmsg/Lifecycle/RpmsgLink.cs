@@ -17,7 +17,7 @@ namespace VirtioRpmsg.Lifecycle;
 /// (docs/lifecycle.md, "Several vdevs"). To boot, crash-detect and recover the firmware, use
 /// <see cref="RemoteProcessor"/> instead.
 /// </summary>
-public sealed class RpmsgLink : IAsyncDisposable, IDisposable
+public sealed partial class RpmsgLink : IAsyncDisposable, IDisposable
 {
     private readonly IDoorbell[] _doorbells;
     private readonly RpmsgDevice[] _devices;
@@ -30,6 +30,8 @@ public sealed class RpmsgLink : IAsyncDisposable, IDisposable
     // (a channel each); the waiter holds the oldest, and moves on to the next when that one is destroyed.
     private readonly Dictionary<(int Vdev, string Name), List<RpmsgChannel>> _live = [];
     private int _disposed;
+    private int _disposeDeferred; // 1: a Dispose from a receive callback left the teardown to the recovery holding the lock
+    private int _tornDown;
 
     private RpmsgLink(PlatformResources platform, IDoorbell[] doorbells, RpmsgDevice[] devices, RpmsgDeviceOptions[] deviceOptions, RpmsgLinkOptions options)
     {
@@ -165,6 +167,8 @@ public sealed class RpmsgLink : IAsyncDisposable, IDisposable
             var old = Volatile.Read(ref _devices[vdev]);
             // Still subscribed while it stops: its Stopped fails this vdev's channel waits, as a break does.
             await Task.Run(old.Dispose, cancellationToken).ConfigureAwait(false);
+            // Disposed meanwhile (from a callback of the old device, which could not wait for this recovery): no reset.
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
             old.StateChanged -= OnStateChanged;
             // The fresh device hands the same buffers out: the application's zero-copy buffers of the old one end first.
             var drain = _options.ZeroCopyDrainTimeout ?? _options.Timeout;
@@ -194,6 +198,12 @@ public sealed class RpmsgLink : IAsyncDisposable, IDisposable
         finally
         {
             _recovering.Release();
+            // After the release (a full fence): pairs with the callback's publish-then-try in Dispose.
+            if (Interlocked.Exchange(ref _disposeDeferred, 0) != 0)
+            {
+                _recovering.Wait();
+                DisposeHoldingRecoveryLock();
+            }
         }
     }
 
@@ -330,50 +340,4 @@ public sealed class RpmsgLink : IAsyncDisposable, IDisposable
         : new RpmsgDeviceUnavailableException(device.Name, device.State, device.StateReason);
 
     private static string Describe(TimeSpan timeout) => timeout == Timeout.InfiniteTimeSpan ? "forever" : $"{timeout.TotalSeconds:0.###} s";
-
-    /// <summary>Stops every vdev's device (their endpoints and channels end), then releases the doorbells and unmaps the memory.</summary>
-    public void Dispose()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
-            return;
-        // A recovery in progress finishes first: it may be swapping a device in. Given back at the end: one queued
-        // behind it then finds the link disposed (ObjectDisposedException) instead of waiting forever.
-        _recovering.Wait();
-        try
-        {
-            DisposeCore();
-        }
-        finally
-        {
-            _recovering.Release();
-        }
-    }
-
-    private void DisposeCore()
-    {
-        RpmsgDevice[] devices;
-        lock (_gate)
-            devices = _devices.ToArray();
-        for (int i = devices.Length - 1; i >= 0; i--)
-        {
-            devices[i].StateChanged -= OnStateChanged;
-            devices[i].Dispose();
-        }
-        for (int i = _doorbells.Length - 1; i >= 0; i--)
-            _doorbells[i].Dispose();
-        Platform.Dispose();
-        lock (_gate)
-        {
-            foreach (var bound in _services.Values)
-                bound.TrySetException(new ObjectDisposedException(nameof(RpmsgLink)));
-        }
-    }
-
-    /// <summary>As <see cref="Dispose"/>, off the caller's thread (stopping joins the dispatcher thread).</summary>
-    public async ValueTask DisposeAsync()
-    {
-        if (Volatile.Read(ref _disposed) != 0)
-            return;
-        await Task.Run(Dispose).ConfigureAwait(false);
-    }
 }

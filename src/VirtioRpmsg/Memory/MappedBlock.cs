@@ -6,7 +6,9 @@ namespace VirtioRpmsg.Memory;
 /// <summary>
 /// One mmap'd range owned by a region. The usable bytes start <see cref="InPageOffset"/> bytes into
 /// the mapping (a UIO map or /dev/mem range need not be page-aligned). Guard bytes, when present,
-/// are PROT_NONE on both sides. Being a SafeHandle, a forgotten region still gets unmapped.
+/// are PROT_NONE on both sides. Being a SafeHandle, a forgotten region still gets unmapped, but never
+/// under a lease still live on a running thread (a lease never disposed whose span may still be in use):
+/// then the unmap waits, retried at each later collection, until no such lease is left.
 /// </summary>
 internal sealed unsafe class MappedBlock : SafeHandle
 {
@@ -25,11 +27,38 @@ internal sealed unsafe class MappedBlock : SafeHandle
     internal ulong InPageOffset { get; }
     internal ulong UsableLength { get; }
 
+    /// <summary>The region this block maps (0: none), whose live leases hold off the finalizer's unmap.</summary>
+    internal long RegionId { get; set; }
+
     internal byte* Base => (byte*)handle + InPageOffset;
 
     public override bool IsInvalid => handle == IntPtr.Zero;
 
-    protected override bool ReleaseHandle() => Native.Unmap(handle, MapLength, Guard) == 0;
+    protected override bool ReleaseHandle()
+    {
+        // An explicit unmap gets here only after the region's leases drained (so the count is 0). The finalizer of a
+        // forgotten region may get here while a lease on it was leaked on a running thread: no unmap under it.
+        if (RegionId != 0 && ThreadLeaseTable.Count(RegionId) != 0)
+        {
+            _ = new DeferredUnmap(handle, MapLength, Guard, RegionId);
+            return true;
+        }
+        return Native.Unmap(handle, MapLength, Guard) == 0;
+    }
+
+    // Unmaps at the first collection after the last live lease on the region is gone (its thread ended).
+    private sealed class DeferredUnmap(nint address, ulong length, ulong guard, long regionId)
+    {
+        ~DeferredUnmap()
+        {
+            if (ThreadLeaseTable.Count(regionId) != 0)
+            {
+                GC.ReRegisterForFinalize(this);
+                return;
+            }
+            _ = Native.Unmap(address, length, guard);
+        }
+    }
 
     /// <summary>
     /// Maps <paramref name="usableLength"/> bytes at <paramref name="fileOffset"/> + <paramref name="skip"/> of

@@ -43,6 +43,7 @@ public sealed unsafe partial class SharedMemoryRegion : IDisposable
         _map = map;
         _descriptor = descriptor;
         _block = map();
+        _block.RegionId = _id;
         _base = _block.Base;
     }
 
@@ -225,6 +226,7 @@ public sealed unsafe partial class SharedMemoryRegion : IDisposable
             if (_state >> 1 == MaxGeneration)
                 throw new InvalidOperationException($"Region '{Name}' has used all {MaxGeneration} generations; it cannot be mapped again.");
             var block = _map();
+            block.RegionId = _id;
             _block = block;
             _base = block.Base;
             // Release: the new base is visible before the open state is.

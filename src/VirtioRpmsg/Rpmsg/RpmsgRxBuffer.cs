@@ -104,13 +104,18 @@ public sealed class RpmsgRxBuffer : IDisposable
                 _bounce = new byte[Length];
             lease.ReadBytes(_payloadOffset, _bounce.AsSpan(0, Length));
         }
-        finally
+        catch
         {
             lease.Dispose();
+            throw;
+        }
+        finally
+        {
             fence.Exit();
             Unpin();
         }
-        return new RpmsgRxView(_bounce, Length);
+        // The copy is ours; the lease stays with the view only so that a disposed view refuses its payload.
+        return new RpmsgRxView(lease, _bounce, Length);
     }
 
     /// <summary>Copies the payload out; returns the number of bytes copied.</summary>

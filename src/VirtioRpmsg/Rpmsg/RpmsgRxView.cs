@@ -16,6 +16,8 @@ public ref struct RpmsgRxView
     private readonly byte[]? _private;
     private readonly long _offset;
     private readonly int _length;
+    private readonly bool _leasedCopy; // Device memory: a private copy, with the lease kept to tell a live view (or copy) from a disposed one
+    private bool _closed;
 
     internal RpmsgRxView(MappingLease lease, long offset, int length, RpmsgZeroCopyFence fence, RpmsgRxBuffer pinned)
     {
@@ -33,9 +35,30 @@ public ref struct RpmsgRxView
         _length = length;
     }
 
+    // Device memory: the payload copied out with aligned loads. The lease is held only so that this view and every
+    // copy of it refuse the payload once it is disposed, as a view in place does.
+    internal RpmsgRxView(MappingLease lease, byte[] copy, int length)
+    {
+        _lease = lease;
+        _private = copy;
+        _length = length;
+        _leasedCopy = true;
+    }
+
     /// <summary>The payload bytes, in place, checked against the lease on every read of this property.</summary>
+    /// <exception cref="ObjectDisposedException">The view (or the view this one is a copy of) was disposed.</exception>
     [UnscopedRef]
-    public readonly ReadOnlySpan<byte> Payload => _private is not null ? _private.AsSpan(0, _length) : _lease.GetReadOnlySpan(_offset, _length);
+    public readonly ReadOnlySpan<byte> Payload
+    {
+        get
+        {
+            if (_private is null)
+                return _lease.GetReadOnlySpan(_offset, _length);
+            if (_closed || (_leasedCopy && !_lease.IsActive))
+                ThrowDisposed();
+            return _private.AsSpan(0, _length);
+        }
+    }
 
     /// <summary>Releases the lease (and the buffer, if it was disposed while this view was open).</summary>
     public void Dispose()
@@ -44,8 +67,13 @@ public ref struct RpmsgRxView
         var pinned = _pinned;
         _fence = null;
         _pinned = null;
+        _closed = true;
         _lease.Dispose(); // a copy of a disposed view throws here, before it could end the access a second time
         fence?.Exit();
         pinned?.Unpin();
     }
+
+    [DoesNotReturn]
+    private static void ThrowDisposed() =>
+        throw new ObjectDisposedException(nameof(RpmsgRxView), "The rx view was disposed; open the buffer again while it is held.");
 }

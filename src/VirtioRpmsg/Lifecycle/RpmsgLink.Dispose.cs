@@ -1,0 +1,80 @@
+using VirtioRpmsg.Rpmsg;
+
+namespace VirtioRpmsg.Lifecycle;
+
+// Disposal: after a recovery in progress, or, from a receive callback of the device that recovery stops, by it.
+public sealed partial class RpmsgLink
+{
+    /// <summary>Stops every vdev's device (their endpoints and channels end), then releases the doorbells and unmaps the memory.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        // A recovery in progress finishes first: it may be swapping a device in. Given back at the end: one queued
+        // behind it then finds the link disposed (ObjectDisposedException) instead of waiting forever. In a receive
+        // callback of the link's device the recovery may be stopping that device, joining this thread: no waiting
+        // then; published, then tried once more, so either the recovery sees the request as it ends or this gets the lock.
+        if (!_recovering.Wait(0))
+        {
+            if (!InCallbackOfOwnDevice())
+            {
+                _recovering.Wait();
+            }
+            else
+            {
+                Interlocked.Exchange(ref _disposeDeferred, 1);
+                if (!_recovering.Wait(0))
+                    return;
+            }
+        }
+        DisposeHoldingRecoveryLock();
+    }
+
+    private bool InCallbackOfOwnDevice()
+    {
+        lock (_gate)
+            return _devices.Any(d => d.IsDispatcherContext);
+    }
+
+    private void DisposeHoldingRecoveryLock()
+    {
+        try
+        {
+            DisposeCore();
+        }
+        finally
+        {
+            _recovering.Release();
+        }
+    }
+
+    private void DisposeCore()
+    {
+        if (Interlocked.Exchange(ref _tornDown, 1) != 0)
+            return;
+        RpmsgDevice[] devices;
+        lock (_gate)
+            devices = _devices.ToArray();
+        for (int i = devices.Length - 1; i >= 0; i--)
+        {
+            devices[i].StateChanged -= OnStateChanged;
+            devices[i].Dispose();
+        }
+        for (int i = _doorbells.Length - 1; i >= 0; i--)
+            _doorbells[i].Dispose();
+        Platform.Dispose();
+        lock (_gate)
+        {
+            foreach (var bound in _services.Values)
+                bound.TrySetException(new ObjectDisposedException(nameof(RpmsgLink)));
+        }
+    }
+
+    /// <summary>As <see cref="Dispose"/>, off the caller's thread (stopping joins the dispatcher thread).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+            return;
+        await Task.Run(Dispose).ConfigureAwait(false);
+    }
+}
