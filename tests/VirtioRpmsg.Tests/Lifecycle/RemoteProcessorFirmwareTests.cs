@@ -41,17 +41,7 @@ public sealed class RemoteProcessorFirmwareTests : IDisposable
     {
         byte[] table = ResourceTableBuilder.BuildOpenAmpLinux();
         BinaryPrimitives.WriteUInt32LittleEndian(table, 2);
-        WriteFirmware(table);
-        using var platform = HostPlatform();
-        var control = new RecordingControl();
-        using var processor = Processor(platform, control);
-
-        var e = Assert.Throws<ResourceTableException>(processor.Start);
-
-        Assert.Equal("ver", e.Field);
-        Assert.Equal(2UL, e.Value);
-        Assert.Equal(0, control.Starts);
-        Assert.Equal(RemoteProcessorState.Offline, processor.State);
+        AssertRefusedBeforeTheRemoteStarts(table, "ver", 2);
     }
 
     [Fact]
@@ -60,6 +50,12 @@ public sealed class RemoteProcessorFirmwareTests : IDisposable
         var table = new ResourceTableBuilder()
             .AddVdev(7, 0, 1, 0, 0, [new VringSpec(0x4000, 0x1000, 255, 1, 0), new VringSpec(0x8000, 0x1000, 255, 2, 0)])
             .Build();
+        AssertRefusedBeforeTheRemoteStarts(table, "vring[0].num", 255);
+    }
+
+    // The firmware's table is refused naming the field and value, with the remote never started.
+    private void AssertRefusedBeforeTheRemoteStarts(byte[] table, string field, ulong value)
+    {
         WriteFirmware(table);
         using var platform = HostPlatform();
         var control = new RecordingControl();
@@ -67,9 +63,10 @@ public sealed class RemoteProcessorFirmwareTests : IDisposable
 
         var e = Assert.Throws<ResourceTableException>(processor.Start);
 
-        Assert.Equal("vring[0].num", e.Field);
-        Assert.Equal(255UL, e.Value);
+        Assert.Equal(field, e.Field);
+        Assert.Equal(value, e.Value);
         Assert.Equal(0, control.Starts);
+        Assert.Equal(RemoteProcessorState.Offline, processor.State);
     }
 
     [Fact]
