@@ -35,8 +35,8 @@ public sealed class ResourceTable
     /// <summary>Length of a name field in carveout, devmem and trace entries.</summary>
     public const int NameLength = 32;
 
-    /// <summary>First and last vendor-specific entry type.</summary>
-    public const uint VendorTypeFirst = 128, VendorTypeLast = 511;
+    /// <summary>First and last vendor-specific entry type (Linux's RSC_VENDOR_START and RSC_VENDOR_END, both included).</summary>
+    public const uint VendorTypeFirst = 128, VendorTypeLast = 512;
 
     /// <summary>Largest vring size the split virtqueue allows.</summary>
     public const uint MaxVringNum = 32768;
@@ -69,6 +69,8 @@ public sealed class ResourceTable
     public IEnumerable<VdevEntry> Vdevs => Entries.OfType<VdevEntry>();
     /// <summary>Entries of vendor-specific types, kept as raw bytes.</summary>
     public IEnumerable<VendorEntry> VendorEntries => Entries.OfType<VendorEntry>();
+    /// <summary>Entries of types the ABI does not define, skipped as Linux skips them.</summary>
+    public IEnumerable<UnknownEntry> UnknownEntries => Entries.OfType<UnknownEntry>();
 
     /// <summary>A copy of the bytes the table was parsed from.</summary>
     public byte[] ToArray() => (byte[])_copy.Clone();
@@ -148,7 +150,9 @@ public sealed class ResourceTable
             case >= VendorTypeFirst and <= VendorTypeLast:
                 return new VendorEntry(i, o, type);
             default:
-                throw new ResourceTableException("type", i, type, "is not a known resource type (carveout 0, devmem 1, trace 2, vdev 3, vendor 128..511)");
+                // Linux's rproc_handle_resources skips a type it does not know with a warning; refusing the table
+                // would refuse firmware the kernel boots (older OpenAMP tables carry types 4 and 5).
+                return new UnknownEntry(i, o, type);
         }
     }
 

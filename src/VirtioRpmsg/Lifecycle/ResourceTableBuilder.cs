@@ -61,11 +61,11 @@ public sealed class ResourceTableBuilder
         return Add(e);
     }
 
-    /// <summary>Adds a vendor entry: the type word (128..511) followed by <paramref name="payload"/>.</summary>
+    /// <summary>Adds a vendor entry: the type word (128..512) followed by <paramref name="payload"/>.</summary>
     public ResourceTableBuilder AddVendor(uint type, ReadOnlySpan<byte> payload = default)
     {
         if (type is < ResourceTable.VendorTypeFirst or > ResourceTable.VendorTypeLast)
-            throw new ArgumentOutOfRangeException(nameof(type), type, "Vendor entry types are 128..511.");
+            throw new ArgumentOutOfRangeException(nameof(type), type, "Vendor entry types are 128..512.");
         var e = new byte[AlignUp4(4 + payload.Length)];
         Put(e, 0, type);
         payload.CopyTo(e.AsSpan(4));

@@ -34,7 +34,7 @@ public class ResourceTableBuilderTests
     public void AddVendor_TypeOutsideVendorRange_Throws()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new ResourceTableBuilder().AddVendor(3));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new ResourceTableBuilder().AddVendor(512));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ResourceTableBuilder().AddVendor(513));
     }
 
     [Fact]

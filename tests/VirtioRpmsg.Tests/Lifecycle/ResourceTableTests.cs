@@ -196,14 +196,30 @@ public class ResourceTableTests
         Reject(c, "carveout.name", 0);
     }
 
-    [Fact]
-    public void Parse_UnknownType_ThrowsNamingType()
+    [Theory]
+    [InlineData(4u)]
+    [InlineData(5u)]
+    [InlineData(127u)]
+    [InlineData(513u)]
+    [InlineData(0xFFFFFFFFu)]
+    public void Parse_TypeTheAbiDoesNotDefine_SkippedAndRecorded_AsLinuxSkipsIt(uint type)
     {
-        var t = ResourceTableBuilder.BuildOpenAmpLinux();
-        Put(t, 20, 4);
-        Assert.Equal(4u, Reject(t, "type", 0).Value);
-        Put(t, 20, 512);
-        Assert.Equal(512u, Reject(t, "type", 0).Value);
+        // An old OpenAMP table (RSC_RPROC_MEM = 4, RSC_FW_CHKSUM = 5) before the vdev: the kernel warns and boots it.
+        var t = new ResourceTableBuilder().AddVendor(200, new byte[16]).AddTrace(0x100, 0x10, "t").Build();
+        Put(t, 24, type);
+
+        var table = ResourceTable.Parse(t);
+
+        Assert.Equal(new UnknownEntry(0, 24, type), Assert.Single(table.UnknownEntries));
+        Assert.Empty(table.VendorEntries);
+        Assert.Equal(0x100u, Assert.Single(table.Traces).DeviceAddress);
+    }
+
+    [Fact]
+    public void Parse_Type512_IsVendor_AsLinuxsVendorRangeIncludesIt()
+    {
+        var table = ResourceTable.Parse(new ResourceTableBuilder().AddVendor(512).Build());
+        Assert.Equal(512u, Assert.Single(table.VendorEntries).Type);
     }
 
     [Fact]
