@@ -21,9 +21,26 @@ public sealed record MailboxDescription
     [JsonConverter(typeof(JsonHexConverter))]
     public ulong Offset { get; init; }
 
-    /// <summary>register: value written to ring (default 1); imxMu (data) and tiMailbox: the message word (default 0).</summary>
+    /// <summary>
+    /// register: value written to ring (default 1); imxMu (data) and tiMailbox: one fixed message word for every kick,
+    /// whichever vring (only for firmware that reads no word; default: a word per vring, see <see cref="VringValues"/>).
+    /// </summary>
     [JsonConverter(typeof(JsonHexConverter))]
     public ulong? Value { get; init; }
+
+    /// <summary>
+    /// imxMu (data) and tiMailbox: the words of a kick of vring 0 and of vring 1. Default (without this and
+    /// <see cref="Value"/>): the Linux driver's, naming the vring by its notify id as Linux numbers them (vdev k: 2k and
+    /// 2k + 1): imx_rproc's id &lt;&lt; 16 (vdev 0: 0x0, 0x10000), the TI drivers' id (0, 1).
+    /// </summary>
+    [JsonConverter(typeof(JsonHexArrayConverter))]
+    public ulong[]? VringValues { get; init; }
+
+    /// <summary>
+    /// stm32Ipcc: the channels of vring 0 and vring 1 (0-based), each carrying its vring's kicks both ways as
+    /// stm32_rproc's "vq0" and "vq1" mailboxes do. Default, without <see cref="TxChannel"/>/<see cref="RxChannel"/>: [0, 1].
+    /// </summary>
+    public int[]? VringChannels { get; init; }
 
     /// <summary>register: offset of a status register whose <see cref="StatusFullMask"/> bits mean "FIFO full".</summary>
     [JsonConverter(typeof(JsonHexConverter))]
@@ -33,10 +50,10 @@ public sealed record MailboxDescription
     [JsonConverter(typeof(JsonHexConverter))]
     public ulong? StatusFullMask { get; init; }
 
-    /// <summary>imxMu: channel rung (0-3, default 1); tiMailbox: FIFO written (0-15); stm32Ipcc: channel set (0-5).</summary>
+    /// <summary>imxMu: channel rung (0-3, default 1); tiMailbox: FIFO written (0-15); stm32Ipcc: one channel set for every kick (0-5; instead of <see cref="VringChannels"/>).</summary>
     public int? TxChannel { get; init; }
 
-    /// <summary>imxMu: channel received (0-3, default 1); tiMailbox: FIFO read (0-15); stm32Ipcc: channel the peer sets (0-5).</summary>
+    /// <summary>imxMu: channel received (0-3, default 1); tiMailbox: FIFO read (0-15); stm32Ipcc: the one channel the peer sets (0-5; instead of <see cref="VringChannels"/>).</summary>
     public int? RxChannel { get; init; }
 
     /// <summary>tiMailbox: the interrupt user whose line is the UIO interrupt (0-3).</summary>

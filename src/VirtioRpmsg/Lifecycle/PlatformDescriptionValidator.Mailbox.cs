@@ -14,6 +14,8 @@ internal static partial class PlatformDescriptionValidator
         OnlyFor(register, m.StatusOffset, MailboxPath + "statusOffset", kind);
         OnlyFor(register, m.StatusFullMask, MailboxPath + "statusFullMask", kind);
         OnlyFor(register || imx || ti, m.Value, MailboxPath + "value", kind);
+        OnlyFor(imx || ti, m.VringValues, MailboxPath + "vringValues", kind);
+        OnlyFor(ipcc, m.VringChannels, MailboxPath + "vringChannels", kind);
         OnlyFor(imx || ti || ipcc, m.TxChannel, MailboxPath + "txChannel", kind);
         OnlyFor(imx || ti || ipcc, m.RxChannel, MailboxPath + "rxChannel", kind);
         OnlyFor(ti, m.User, MailboxPath + "user", kind);
@@ -26,6 +28,7 @@ internal static partial class PlatformDescriptionValidator
         ulong? regionSize = d.Regions[index].Size;
         if (m.Value > U32Max)
             throw Error(MailboxPath + "value", Hex(m.Value), "a mailbox register is 32 bits");
+        ValidateVringValues(m);
         switch (m.Kind)
         {
             case MailboxKind.Register:
@@ -38,6 +41,8 @@ internal static partial class PlatformDescriptionValidator
                     throw Error(MailboxPath + "layout", Str(m.Layout), "must be \"v1\" (i.MX6SX/7D/8M/8QM) or \"v2\" (i.MX8ULP/93/95)");
                 if (m.Signal == "generalPurpose" && m.Value is not null)
                     throw Error(MailboxPath + "value", Hex(m.Value), "a general-purpose interrupt carries no word (value is for signal \"data\")");
+                if (m.Signal == "generalPurpose" && m.VringValues is not null)
+                    throw Error(MailboxPath + "vringValues", Words(m.VringValues), "a general-purpose interrupt carries no word (vringValues is for signal \"data\")");
                 Number(m.TxChannel, MailboxPath + "txChannel", 0, 3, required: false, "an MU channel");
                 Number(m.RxChannel, MailboxPath + "rxChannel", 0, 3, required: false, "an MU channel");
                 break;
@@ -49,8 +54,23 @@ internal static partial class PlatformDescriptionValidator
                 Number(m.User, MailboxPath + "user", 0, 3, required: true, "the interrupt user of the UIO interrupt");
                 break;
             case MailboxKind.Stm32Ipcc:
-                Number(m.TxChannel, MailboxPath + "txChannel", 0, 5, required: true, "the IPCC channel we set (0-based)");
-                Number(m.RxChannel, MailboxPath + "rxChannel", 0, 5, required: true, "the IPCC channel the remote sets (0-based)");
+                if (m.VringChannels is { } channels)
+                {
+                    if (m.TxChannel is not null || m.RxChannel is not null)
+                        throw Error(MailboxPath + (m.TxChannel is not null ? "txChannel" : "rxChannel"), Num(m.TxChannel ?? m.RxChannel),
+                            "give vringChannels (a channel per vring) or txChannel and rxChannel (one channel each way), not both");
+                    if (channels.Length != 2)
+                        throw Error(MailboxPath + "vringChannels", Channels(channels), $"has {channels.Length} channels; an rpmsg vdev has two vrings, so it needs two (vring 0, vring 1)");
+                    Number(channels[0], MailboxPath + "vringChannels[0]", 0, 5, required: true, "the IPCC channel of vring 0 (0-based)");
+                    Number(channels[1], MailboxPath + "vringChannels[1]", 0, 5, required: true, "the IPCC channel of vring 1 (0-based)");
+                    if (channels[0] == channels[1])
+                        throw Error(MailboxPath + "vringChannels", Channels(channels), "each vring needs its own channel (stm32_rproc's vq0 and vq1)");
+                }
+                else if (m.TxChannel is not null || m.RxChannel is not null)
+                {
+                    Number(m.TxChannel, MailboxPath + "txChannel", 0, 5, required: true, "the IPCC channel we set (0-based; or give vringChannels)");
+                    Number(m.RxChannel, MailboxPath + "rxChannel", 0, 5, required: true, "the IPCC channel the remote sets (0-based; or give vringChannels)");
+                }
                 Number(m.Processor, MailboxPath + "processor", 1, 2, required: false, "this side's IPCC processor");
                 break;
             case MailboxKind.XilinxIpi:
@@ -64,6 +84,25 @@ internal static partial class PlatformDescriptionValidator
         if (regionSize is { } regionBytes && (regionBytes < (ulong)size || m.Offset > regionBytes - (ulong)size))
             throw Error(MailboxPath + "offset", Hex(m.Offset), $"the {kind} registers (0x{size:X} bytes from here) do not fit in region '{m.Region}' (0x{regionBytes:X} bytes)");
     }
+
+    private static void ValidateVringValues(MailboxDescription m)
+    {
+        if (m.VringValues is not { } words)
+            return;
+        if (m.Value is not null)
+            throw Error(MailboxPath + "vringValues", Words(words), "give value (one word for every kick) or vringValues (a word per vring), not both");
+        if (words.Length != 2)
+            throw Error(MailboxPath + "vringValues", Words(words), $"has {words.Length} words; an rpmsg vdev has two vrings, so it needs two (vring 0, vring 1)");
+        for (int i = 0; i < words.Length; i++)
+        {
+            if (words[i] > U32Max)
+                throw Error($"{MailboxPath}vringValues[{i}]", Hex(words[i]), "a mailbox word is 32 bits");
+        }
+    }
+
+    private static string Words(ulong[] words) => "[" + string.Join(", ", words.Select(w => Hex(w))) + "]";
+
+    private static string Channels(int[] channels) => "[" + string.Join(", ", channels) + "]";
 
     private static void ValidateRegisterMailbox(MailboxDescription m, ulong? regionSize)
     {

@@ -351,6 +351,8 @@ internal static partial class PlatformDescriptionValidator
         bool b => b ? "true" : "false",
         ulong u => Hex(u),
         int i => Num(i),
+        ulong[] words => "[" + string.Join(", ", words.Select(w => Hex(w))) + "]",
+        int[] numbers => "[" + string.Join(", ", numbers) + "]",
         System.Enum e => $"\"{System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(e.ToString())}\"",
         _ => "{...}",
     };

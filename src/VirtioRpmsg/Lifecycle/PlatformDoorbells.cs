@@ -6,7 +6,7 @@ namespace VirtioRpmsg.Lifecycle;
 internal static class PlatformDoorbells
 {
     /// <summary>Creates the doorbell <paramref name="b"/> (one vdev's, whose fields are at <paramref name="pathPrefix"/>) over <paramref name="platform"/>; see <see cref="PlatformResources.CreateDoorbell(int, PlatformDoorbellOptions?)"/>.</summary>
-    internal static IDoorbell Create(PlatformResources platform, DoorbellDescription b, PlatformDoorbellOptions options, string pathPrefix = "")
+    internal static IDoorbell Create(PlatformResources platform, DoorbellDescription b, PlatformDoorbellOptions options, string pathPrefix = "", int vdev = 0)
     {
         switch (b.Kind)
         {
@@ -19,7 +19,7 @@ internal static class PlatformDoorbells
                     : UnixSocketDoorbell.Connect(b.Path!, options.Timeout, options.CancellationToken);
             case PlatformDoorbellKind.Uio:
                 string sysfs = b.SysfsRoot ?? UioDoorbell.DefaultSysfsRoot;
-                var mailbox = b.Mailbox is { } m ? PlatformMailboxes.Create(platform, m, pathPrefix) : null;
+                var mailbox = b.Mailbox is { } m ? PlatformMailboxes.Create(platform, m, pathPrefix, vdev) : null;
                 return UioDoorbell.Open(b.Device ?? UioDoorbell.FindDevice(b.DeviceName!, sysfs), mailbox, sysfs);
             case PlatformDoorbellKind.Polling:
                 return new PollingDoorbell(options.HasWork

@@ -9,9 +9,9 @@ internal static class PlatformMailboxes
     /// <summary>Default i.MX MU channel: the one RPMsg-Lite and imx_rproc use.</summary>
     internal const int ImxDefaultChannel = 1;
 
-    /// <summary>The mailbox <paramref name="m"/> describes (its fields at <paramref name="pathPrefix"/> + "doorbell.mailbox.").</summary>
+    /// <summary>The mailbox <paramref name="m"/> describes (its fields at <paramref name="pathPrefix"/> + "doorbell.mailbox.") for vdev <paramref name="vdev"/>.</summary>
     /// <exception cref="PlatformDescriptionException">Its registers do not fit the region as mapped (a uio region is sized only at open).</exception>
-    internal static IMailbox Create(PlatformResources platform, MailboxDescription m, string pathPrefix = "")
+    internal static IMailbox Create(PlatformResources platform, MailboxDescription m, string pathPrefix = "", int vdev = 0)
     {
         var region = platform.GetRegion(m.Region);
         string path = pathPrefix + "doorbell.mailbox.";
@@ -26,21 +26,31 @@ internal static class PlatformMailboxes
                 return new UioMailbox(region, offset, (uint)(m.Value ?? 1), (long?)m.StatusOffset, (uint)(m.StatusFullMask ?? 0));
             case MailboxKind.ImxMu:
                 var layout = m.ImxLayout;
+                bool data = m.ImxSignal == ImxMuSignal.Data;
                 return new ImxMessagingUnit(new MmioRegisterBlock(region, offset, ImxMessagingUnit.RequiredSize(layout)),
-                    m.TxChannel ?? ImxDefaultChannel, m.RxChannel ?? ImxDefaultChannel, m.ImxSignal, (uint)(m.Value ?? 0), layout);
+                    m.TxChannel ?? ImxDefaultChannel, m.RxChannel ?? ImxDefaultChannel, m.ImxSignal, (uint?)m.Value, layout,
+                    data && m.Value is null ? VringWords(m, ImxMessagingUnit.LinuxWord(2 * vdev), ImxMessagingUnit.LinuxWord(2 * vdev + 1)) : null);
             case MailboxKind.TiMailbox:
                 int user = m.User!.Value;
                 return new TiMailbox(new MmioRegisterBlock(region, offset, TiMailbox.RequiredSize(user)),
-                    m.TxChannel!.Value, m.RxChannel!.Value, user, (uint)(m.Value ?? 0));
+                    m.TxChannel!.Value, m.RxChannel!.Value, user, (uint?)m.Value,
+                    vringValues: m.Value is null ? VringWords(m, (uint)(2 * vdev), (uint)(2 * vdev + 1)) : null);
             case MailboxKind.Stm32Ipcc:
-                return new Stm32Ipcc(new MmioRegisterBlock(region, offset, Stm32Ipcc.RequiredSize),
-                    m.Processor ?? 1, m.TxChannel!.Value, m.RxChannel!.Value);
+                var ipcc = new MmioRegisterBlock(region, offset, Stm32Ipcc.RequiredSize);
+                if (m.TxChannel is { } tx && m.RxChannel is { } rx)
+                    return new Stm32Ipcc(ipcc, m.Processor ?? 1, tx, rx);
+                int[] channels = m.VringChannels ?? [0, 1];
+                return Stm32Ipcc.ForVrings(ipcc, m.Processor ?? 1, channels[0], channels[1]);
             case MailboxKind.XilinxIpi:
                 return new XilinxIpi(new MmioRegisterBlock(region, offset, XilinxIpi.RequiredSize), (uint)m.PeerMask!.Value);
             default:
                 throw new PlatformDescriptionException("doorbell.mailbox.kind", m.Kind.ToString(), "unknown mailbox kind");
         }
     }
+
+    // The description's words per vring, else the Linux driver's for this vdev (Linux numbers vrings in table order).
+    private static uint[] VringWords(MailboxDescription m, uint linux0, uint linux1) =>
+        m.VringValues is { } words ? [(uint)words[0], (uint)words[1]] : [linux0, linux1];
 
     private static void Fits(ulong offset, long bytes, SharedMemoryRegion region, string path, string name)
     {

@@ -278,7 +278,7 @@ public sealed class PlatformResources : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentOutOfRangeException.ThrowIfNegative(vdev);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(vdev, _vdevs.Length);
-        return PlatformDoorbells.Create(this, _vdevs[vdev].Description.Doorbell, options ?? new PlatformDoorbellOptions(), PlatformDescription.VdevPathPrefix(vdev));
+        return PlatformDoorbells.Create(this, _vdevs[vdev].Description.Doorbell, options ?? new PlatformDoorbellOptions(), PlatformDescription.VdevPathPrefix(vdev), vdev);
     }
 
     /// <summary>

@@ -16,6 +16,13 @@ public interface IDoorbell : IDisposable
     bool Ring();
 
     /// <summary>
+    /// As <see cref="Ring()"/>, for a kick of vring <paramref name="vring"/> of the vdev (0: the host's receive ring,
+    /// 1: its transmit ring). A doorbell whose signal can name the vring (a mailbox word or channel, as Linux's
+    /// remoteproc drivers send) does so; the others ring as <see cref="Ring()"/>. Never blocks, never allocates.
+    /// </summary>
+    bool Ring(int vring) => Ring();
+
+    /// <summary>
     /// Waits until the peer rings or <paramref name="timeout"/> passes; consumes the ring(s).
     /// Returns true if rung, false on timeout. Throws <see cref="OperationCanceledException"/> on
     /// cancellation and <see cref="Memory.LeaseHeldException"/> if the calling thread holds a mapping lease.

@@ -26,6 +26,13 @@ public interface IMailbox
     bool TryRing();
 
     /// <summary>
+    /// As <see cref="TryRing()"/>, for a kick of vring <paramref name="vring"/> (0 or 1) of the vdev: a controller that
+    /// names the vring (a message word, a channel per vring) signals that vring. Controllers that cannot name it ring
+    /// as <see cref="TryRing()"/>. Never blocks, never allocates.
+    /// </summary>
+    bool TryRing(int vring) => TryRing();
+
+    /// <summary>
     /// After our interrupt fired and before it is enabled again: reads and clears the incoming message
     /// or status. <see cref="MailboxReceipt.IsSpurious"/> when the controller had nothing for us.
     /// </summary>

@@ -12,7 +12,7 @@ public enum ImxMuLayout
 /// <summary>How an i.MX MU rings: through a data register, or a general-purpose interrupt.</summary>
 public enum ImxMuSignal
 {
-    /// <summary>Write TRn, the peer reads RRn (RPMsg-Lite and imx_rproc: channel 1, message = vring id &lt;&lt; 16).</summary>
+    /// <summary>Write TRn, the peer reads RRn (RPMsg-Lite and imx_rproc: channel 1, message = the kicked vring's id &lt;&lt; 16).</summary>
     Data,
     /// <summary>Set GIRn in the control register; the peer sees GIPn and clears it (write 1), which clears our GIRn (imx_rproc's "rxdb").</summary>
     GeneralPurpose,
@@ -25,23 +25,29 @@ public enum ImxMuSignal
 /// purpose mode: ring = GIRn still set means the peer has not taken the last one, else set GIRn;
 /// receive = GIPn set, write 1 to it. The receive interrupt enable (RIEn or GIEn) is set at
 /// <see cref="Start"/>, which also clears every other enable of side A (the line is ours alone), and
-/// cleared at <see cref="Stop"/>.
+/// cleared at <see cref="Stop"/>. In data mode the word names the kicked vring as imx_rproc_kick does (its notify id
+/// &lt;&lt; 16; RPMsg-Lite's MU handler calls env_isr(word &gt;&gt; 16) and so serves that vring only), unless one fixed
+/// word is given; a kick the MU cannot take yet (the previous word unread) is sent at the next ring or interrupt.
 /// </summary>
-public sealed class ImxMessagingUnit : IMailbox
+public sealed class ImxMessagingUnit : IMailbox, IVringSignalSink
 {
     private readonly IMmioRegisters _registers;
     private readonly int _tx, _rx;
     private readonly long _txData, _rxData, _txStatus, _rxStatus, _gpStatus, _rxControl, _gpEnable, _gpControl, _txControl;
     private readonly uint _transmitEmpty, _receiveFull, _gpPending, _receiveEnable, _gpInterruptEnable, _gpRequest, _gpRequestAll;
+    private readonly VringKicks? _kicks;
 
     /// <summary>An MU whose side A is <paramref name="registers"/>.</summary>
     /// <param name="registers">The MU's register block (side A).</param>
     /// <param name="txChannel">Channel rung (0-3): TRn or GIRn.</param>
     /// <param name="rxChannel">Channel received (0-3): RRn or GIPn.</param>
     /// <param name="signal">Data registers or general-purpose interrupts.</param>
-    /// <param name="ringValue">Data mode: the word written to TRn (imx_rproc and RPMsg-Lite expect the vring id &lt;&lt; 16).</param>
+    /// <param name="ringValue">Data mode: one fixed word written to TRn for every kick, whichever vring (firmware that reads no word).</param>
     /// <param name="layout">The register layout (SoC generation).</param>
-    public ImxMessagingUnit(IMmioRegisters registers, int txChannel = 1, int rxChannel = 1, ImxMuSignal signal = ImxMuSignal.Data, uint ringValue = 0, ImxMuLayout layout = ImxMuLayout.V1)
+    /// <param name="vringValues">Data mode: the words for a kick of vring 0 and of vring 1. Without this and <paramref name="ringValue"/>,
+    /// imx_rproc's words for the first vdev: <see cref="LinuxWord"/> of notify ids 0 and 1 (0x0 and 0x10000).</param>
+    public ImxMessagingUnit(IMmioRegisters registers, int txChannel = 1, int rxChannel = 1, ImxMuSignal signal = ImxMuSignal.Data, uint? ringValue = null, ImxMuLayout layout = ImxMuLayout.V1,
+        IReadOnlyList<uint>? vringValues = null)
     {
         ArgumentNullException.ThrowIfNull(registers);
         Channel(txChannel, nameof(txChannel));
@@ -50,8 +56,11 @@ public sealed class ImxMessagingUnit : IMailbox
             throw new ArgumentOutOfRangeException(nameof(signal), signal, "Not an i.MX MU signal.");
         if (!Enum.IsDefined(layout))
             throw new ArgumentOutOfRangeException(nameof(layout), layout, "Not an i.MX MU layout.");
-        if (signal == ImxMuSignal.GeneralPurpose && ringValue != 0)
-            throw new ArgumentException($"i.MX MU: a general-purpose interrupt carries no word; ringValue 0x{ringValue:X} applies to data mode only.", nameof(ringValue));
+        if (signal == ImxMuSignal.GeneralPurpose && ringValue is { } fixedWord && fixedWord != 0)
+            throw new ArgumentException($"i.MX MU: a general-purpose interrupt carries no word; ringValue 0x{fixedWord:X} applies to data mode only.", nameof(ringValue));
+        if (signal == ImxMuSignal.GeneralPurpose && vringValues is not null)
+            throw new ArgumentException("i.MX MU: a general-purpose interrupt carries no word; vringValues apply to data mode only.", nameof(vringValues));
+        var kicks = MailboxWords.Kicks(ringValue, vringValues, LinuxWord(0), LinuxWord(1), "i.MX MU");
         long needed = RequiredSize(layout);
         if (registers.Size < needed)
             throw new ArgumentException($"i.MX MU {layout} needs 0x{needed:X} bytes of registers; '{registers.Name}' has 0x{registers.Size:X}.", nameof(registers));
@@ -59,8 +68,13 @@ public sealed class ImxMessagingUnit : IMailbox
         _tx = txChannel;
         _rx = rxChannel;
         Signal = signal;
-        RingValue = ringValue;
         Layout = layout;
+        if (signal == ImxMuSignal.Data)
+        {
+            _kicks = kicks;
+            VringValues = kicks is null ? null : [kicks.Signal(0), kicks.Signal(1)];
+            RingValue = kicks?.Signal(1) ?? ringValue ?? 0;
+        }
         bool v1 = layout == ImxMuLayout.V1;
         _txData = (v1 ? 0x00 : 0x200) + 4 * txChannel;
         _rxData = (v1 ? 0x10 : 0x280) + 4 * rxChannel;
@@ -87,8 +101,14 @@ public sealed class ImxMessagingUnit : IMailbox
     /// <summary>Data registers or general-purpose interrupts.</summary>
     public ImxMuSignal Signal { get; }
 
-    /// <summary>The word written to TRn in data mode.</summary>
+    /// <summary>The word <see cref="TryRing()"/> writes to TRn in data mode: the fixed word, or vring 1's (a message for the remote).</summary>
     public uint RingValue { get; }
+
+    /// <summary>Data mode: the words of a kick of vring 0 and vring 1; null when one fixed word is sent for every kick.</summary>
+    public IReadOnlyList<uint>? VringValues { get; }
+
+    /// <summary>imx_rproc's word for a kick of the vring with notify id <paramref name="notifyId"/>: the id in the upper half-word.</summary>
+    public static uint LinuxWord(int notifyId) => (uint)notifyId << 16;
 
     /// <summary>The register layout.</summary>
     public ImxMuLayout Layout { get; }
@@ -99,6 +119,7 @@ public sealed class ImxMessagingUnit : IMailbox
     /// <inheritdoc />
     public void Start()
     {
+        _kicks?.Clear();
         Acknowledge();
         // Side A's line is ours alone: enable our receive source and clear every other enable an earlier
         // user left (TIEn with TRn empty, another channel's RIEn or GIEn): we never take those events, so
@@ -118,15 +139,21 @@ public sealed class ImxMessagingUnit : IMailbox
     private const uint AllEnablesV1 = 0xFFF0_0000, AllChannelsV2 = 0xF;
 
     /// <inheritdoc />
-    public bool TryRing()
+    public bool TryRing() => _kicks is { } kicks ? kicks.Ring(1, this) : TryRingFixed();
+
+    /// <inheritdoc />
+    public bool TryRing(int vring) => _kicks is { } kicks ? kicks.Ring(vring, this) : TryRingFixed();
+
+    bool IVringSignalSink.TrySendSignal(uint signal) => TryWriteData(signal);
+
+    // TEn clear: the peer has not read RRn yet; writing TRn now would overwrite that word.
+    private bool TryWriteData(uint word) =>
+        _registers.TryRead32(_txStatus, out uint status) && (status & _transmitEmpty) != 0 && _registers.TryWrite32(_txData, word);
+
+    private bool TryRingFixed()
     {
         if (Signal == ImxMuSignal.Data)
-        {
-            // TEn clear: the peer has not read RRn yet; writing TRn now would overwrite that word.
-            if (!_registers.TryRead32(_txStatus, out uint status) || (status & _transmitEmpty) == 0)
-                return false;
-            return _registers.TryWrite32(_txData, RingValue);
-        }
+            return TryWriteData(RingValue);
         // GIRn still set: the peer has not cleared GIPn yet, so a request is pending.
         if (!_registers.TryRead32(_gpControl, out uint control) || (control & _gpRequest) != 0)
             return false;
@@ -136,6 +163,14 @@ public sealed class ImxMessagingUnit : IMailbox
 
     /// <inheritdoc />
     public MailboxReceipt Acknowledge()
+    {
+        var receipt = Take();
+        // A kick the MU could not take at its ring (the previous word unread) may go now.
+        _kicks?.Flush(this);
+        return receipt;
+    }
+
+    private MailboxReceipt Take()
     {
         if (Signal == ImxMuSignal.Data)
         {

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace VirtioRpmsg.Platform;
 
 /// <summary>
@@ -8,9 +10,11 @@ namespace VirtioRpmsg.Platform;
 /// occupied); processor 1's block is at 0x00, processor 2's at 0x10 (Linux's stm32-ipcc). Ring: refused
 /// while our channel is still occupied (the peer has not cleared it), else set it. Receive: the peer's
 /// channel occupied, clear it, which both drops our RX-occupied interrupt and gives the peer its
-/// TX-free interrupt. A channel may carry both directions (stm32_rproc's vq0/vq1 do).
+/// TX-free interrupt. A channel may carry both directions. stm32_rproc uses one channel per vring, both ways
+/// (mailboxes "vq0" and "vq1": a kick of vring n sets its channel, and either channel set by the M4 is taken);
+/// <see cref="ForVrings"/> builds that, and a kick refused while its channel is occupied is sent at the next ring or interrupt.
 /// </summary>
-public sealed class Stm32Ipcc : IMailbox
+public sealed class Stm32Ipcc : IMailbox, IVringSignalSink
 {
     /// <summary>Bytes of registers the two processors' blocks take.</summary>
     public const long RequiredSize = 0x20;
@@ -18,6 +22,7 @@ public sealed class Stm32Ipcc : IMailbox
     private readonly IMmioRegisters _registers;
     private readonly long _control, _mask, _setClear, _ourStatus, _peerStatus;
     private readonly uint _txOccupied, _rxOccupied, _rxAllChannels;
+    private readonly VringKicks? _kicks;
 
     /// <summary>The IPCC at <paramref name="registers"/>, used by processor <paramref name="processor"/>.</summary>
     /// <param name="registers">The IPCC register block.</param>
@@ -53,6 +58,42 @@ public sealed class Stm32Ipcc : IMailbox
         _rxAllChannels = (1u << channelCount) - 1;
     }
 
+    // Per vring: the base constructor checks the rest; its tx/rx fields are then replaced by the two vrings' channels.
+    private Stm32Ipcc(IMmioRegisters registers, int processor, int vring0Channel, int vring1Channel, int channelCount, bool perVring)
+        : this(registers, processor, VringChannel(vring1Channel, vring0Channel, channelCount, nameof(vring1Channel)),
+            VringChannel(vring0Channel, vring1Channel, channelCount, nameof(vring0Channel)), channelCount)
+    {
+        Debug.Assert(perVring);
+        _kicks = new VringKicks(1u << vring0Channel, 1u << vring1Channel);
+        _rxOccupied = (1u << vring0Channel) | (1u << vring1Channel);
+        VringChannels = [vring0Channel, vring1Channel];
+    }
+
+    /// <summary>
+    /// The IPCC as stm32_rproc uses it: a kick of vring n sets channel <paramref name="vring0Channel"/> or
+    /// <paramref name="vring1Channel"/>, and the remote's signal on either is taken (the M4's OpenAMP port sets the
+    /// channel of the vring it kicks: vring 0 for a new message, vring 1 for buffers it consumed).
+    /// </summary>
+    /// <param name="registers">The IPCC register block.</param>
+    /// <param name="processor">Which side we are: 1 (the Cortex-A7s running Linux) or 2.</param>
+    /// <param name="vring0Channel">Channel of vring 0 (0-based; Linux's device tree: mailbox "vq0" is IPCC channel 0).</param>
+    /// <param name="vring1Channel">Channel of vring 1 ("vq1": channel 1).</param>
+    /// <param name="channelCount">Channels the IPCC has (6 on STM32MP15).</param>
+    public static Stm32Ipcc ForVrings(IMmioRegisters registers, int processor = 1, int vring0Channel = 0, int vring1Channel = 1, int channelCount = 6) =>
+        new(registers, processor, vring0Channel, vring1Channel, channelCount, perVring: true);
+
+    private static int VringChannel(int channel, int other, int channelCount, string name)
+    {
+        if (channelCount is >= 1 and <= 16 && (uint)channel >= (uint)channelCount)
+            throw new ArgumentOutOfRangeException(name, channel, $"STM32 IPCC {name} {channel} is not a channel 0-{channelCount - 1}.");
+        if (channel == other)
+            throw new ArgumentException($"STM32 IPCC: vring 0 and vring 1 are both on channel {channel}; each vring needs its own channel (stm32_rproc's vq0 and vq1).", name);
+        return channel;
+    }
+
+    /// <summary>The channels of vring 0 and vring 1 (<see cref="ForVrings"/>); null when one channel carries every kick.</summary>
+    public IReadOnlyList<int>? VringChannels { get; }
+
     /// <summary>Offset of processor <paramref name="processor"/>'s block (CxCR).</summary>
     public static long Block(int processor) => (processor - 1) * 0x10L;
 
@@ -69,13 +110,16 @@ public sealed class Stm32Ipcc : IMailbox
     public int RxChannel { get; }
 
     /// <inheritdoc />
-    public string Name => $"STM32 IPCC (processor {Processor}, tx channel {TxChannel}, rx channel {RxChannel}) at '{_registers.Name}'";
+    public string Name => VringChannels is { } vrings
+        ? $"STM32 IPCC (processor {Processor}, vring channels {vrings[0]} and {vrings[1]}) at '{_registers.Name}'"
+        : $"STM32 IPCC (processor {Processor}, tx channel {TxChannel}, rx channel {RxChannel}) at '{_registers.Name}'";
 
     /// <inheritdoc />
     public void Start()
     {
+        _kicks?.Clear();
         Acknowledge();
-        // Unmask "occupied" for our receive channel only, then enable the RX-occupied interrupt. The line is
+        // Unmask "occupied" for our receive channel(s) only, then enable the RX-occupied interrupt. The line is
         // ours alone; a channel an earlier user left unmasked is masked again, since a status we never clear
         // would hold the line up after every acknowledge.
         if (_registers.TryRead32(_mask, out uint mask))
@@ -85,23 +129,36 @@ public sealed class Stm32Ipcc : IMailbox
     }
 
     /// <inheritdoc />
-    public bool TryRing()
-    {
-        if (!_registers.TryRead32(_ourStatus, out uint occupied) || (occupied & _txOccupied) != 0)
-            return false;
-        // CxSCR is write-only: bit 16 + n sets our channel n, zeros do nothing.
-        return _registers.TryWrite32(_setClear, _txOccupied << 16);
-    }
+    public bool TryRing() => _kicks is { } kicks ? kicks.Ring(1, this) : TrySet(_txOccupied);
+
+    /// <inheritdoc />
+    public bool TryRing(int vring) => _kicks is { } kicks ? kicks.Ring(vring, this) : TrySet(_txOccupied);
+
+    bool IVringSignalSink.TrySendSignal(uint signal) => TrySet(signal);
+
+    // Refused while the channel is still occupied (the peer has not cleared it). CxSCR is write-only: bit 16 + n sets
+    // our channel n, zeros do nothing.
+    private bool TrySet(uint channel) =>
+        _registers.TryRead32(_ourStatus, out uint occupied) && (occupied & channel) == 0 && _registers.TryWrite32(_setClear, channel << 16);
 
     /// <inheritdoc />
     public MailboxReceipt Acknowledge()
     {
+        var receipt = Take();
+        // A kick refused while its channel was occupied may go now.
+        _kicks?.Flush(this);
+        return receipt;
+    }
+
+    private MailboxReceipt Take()
+    {
         if (!_registers.TryRead32(_peerStatus, out uint occupied))
             return MailboxReceipt.NotChecked;
-        if ((occupied & _rxOccupied) == 0)
+        uint taken = occupied & _rxOccupied;
+        if (taken == 0)
             return new MailboxReceipt(0, 0);
         // Bit n of CxSCR clears the peer's channel n: our "received", its "free".
-        return _registers.TryWrite32(_setClear, _rxOccupied) ? new MailboxReceipt(1, 0) : MailboxReceipt.NotChecked;
+        return _registers.TryWrite32(_setClear, taken) ? new MailboxReceipt(System.Numerics.BitOperations.PopCount(taken), 0) : MailboxReceipt.NotChecked;
     }
 
     /// <inheritdoc />

@@ -9,9 +9,11 @@ namespace VirtioRpmsg.Platform;
 /// Ring: refused while the transmit FIFO is full, else one word into it. Receive: read every queued
 /// word of the receive FIFO, then clear its new-message status (write 1) and read the status back so
 /// the posted clear lands before the line is enabled again (as Linux does). Start disables every other
-/// event of our interrupt user, so nothing we do not drain can hold the line up.
+/// event of our interrupt user, so nothing we do not drain can hold the line up. The word names the kicked vring
+/// as omap_rproc_kick and the K3 drivers send it (its notify id), unless one fixed word is given; a kick refused by
+/// a full FIFO is sent at the next ring or interrupt.
 /// </summary>
-public sealed class TiMailbox : IMailbox
+public sealed class TiMailbox : IMailbox, IVringSignalSink
 {
     /// <summary>Words a FIFO holds on these mailboxes.</summary>
     public const int FifoDepth = 4;
@@ -22,16 +24,20 @@ public sealed class TiMailbox : IMailbox
     private readonly IMmioRegisters _registers;
     private readonly long _txMessage, _txFifoStatus, _rxMessage, _rxMessageStatus, _irqStatusClear, _irqEnableSet, _irqEnableClear;
     private readonly uint _newMessage;
+    private readonly VringKicks? _kicks;
 
     /// <summary>A mailbox cluster whose registers are <paramref name="registers"/>.</summary>
     /// <param name="registers">The cluster's register block.</param>
     /// <param name="txFifo">FIFO we write (the peer's receive FIFO).</param>
     /// <param name="rxFifo">FIFO the peer writes to us.</param>
     /// <param name="user">The interrupt user whose line is our UIO interrupt.</param>
-    /// <param name="ringValue">The word written per ring (Linux's K3 remoteproc sends the virtqueue id).</param>
+    /// <param name="ringValue">One fixed word written for every kick, whichever vring (firmware that reads no word).</param>
     /// <param name="fifoCount">FIFOs in the cluster (16 on K3, 8 on OMAP4).</param>
     /// <param name="userCount">Interrupt users in the cluster (4 on K3, 3 on OMAP4).</param>
-    public TiMailbox(IMmioRegisters registers, int txFifo, int rxFifo, int user, uint ringValue = 0, int fifoCount = 16, int userCount = 4)
+    /// <param name="vringValues">The words for a kick of vring 0 and of vring 1. Without this and <paramref name="ringValue"/>,
+    /// Linux's words for the first vdev: the notify ids 0 and 1.</param>
+    public TiMailbox(IMmioRegisters registers, int txFifo, int rxFifo, int user, uint? ringValue = null, int fifoCount = 16, int userCount = 4,
+        IReadOnlyList<uint>? vringValues = null)
     {
         ArgumentNullException.ThrowIfNull(registers);
         if (fifoCount is < 1 or > 16)
@@ -46,6 +52,7 @@ public sealed class TiMailbox : IMailbox
             throw new ArgumentException($"TI mailbox: txFifo and rxFifo are both {txFifo}; a FIFO carries one direction.", nameof(rxFifo));
         if ((uint)user >= (uint)userCount)
             throw new ArgumentOutOfRangeException(nameof(user), user, $"TI mailbox user {user} is not a user 0-{userCount - 1}.");
+        _kicks = MailboxWords.Kicks(ringValue, vringValues, 0, 1, "TI mailbox");
         long needed = RequiredSize(user);
         if (registers.Size < needed)
             throw new ArgumentException($"TI mailbox user {user} needs 0x{needed:X} bytes of registers; '{registers.Name}' has 0x{registers.Size:X}.", nameof(registers));
@@ -53,7 +60,8 @@ public sealed class TiMailbox : IMailbox
         TxFifo = txFifo;
         RxFifo = rxFifo;
         User = user;
-        RingValue = ringValue;
+        RingValue = _kicks?.Signal(1) ?? ringValue ?? 0;
+        VringValues = _kicks is null ? null : [_kicks.Signal(0), _kicks.Signal(1)];
         _txMessage = Message(txFifo);
         _txFifoStatus = 0x80 + 4 * txFifo;
         _rxMessage = Message(rxFifo);
@@ -85,8 +93,11 @@ public sealed class TiMailbox : IMailbox
     /// <summary>Our interrupt user.</summary>
     public int User { get; }
 
-    /// <summary>The word written per ring.</summary>
+    /// <summary>The word <see cref="TryRing()"/> writes: the fixed word, or vring 1's (a message for the remote).</summary>
     public uint RingValue { get; }
+
+    /// <summary>The words of a kick of vring 0 and vring 1; null when one fixed word is sent for every kick.</summary>
+    public IReadOnlyList<uint>? VringValues { get; }
 
     /// <inheritdoc />
     public string Name => $"TI mailbox (tx FIFO {TxFifo}, rx FIFO {RxFifo}, user {User}) at '{_registers.Name}'";
@@ -97,22 +108,34 @@ public sealed class TiMailbox : IMailbox
         // The user's line is ours alone: disable every other event an earlier user left enabled (another
         // FIFO's new message, a not-full), which we never drain or clear and which would hold the line up.
         _registers.TryWrite32(_irqEnableClear, ~_newMessage);
+        _kicks?.Clear();
         Acknowledge();
         // IRQENABLE_SET: writing 1 sets the enable bit, 0 leaves the others alone (no read-modify-write).
         _registers.TryWrite32(_irqEnableSet, _newMessage);
     }
 
     /// <inheritdoc />
-    public bool TryRing()
-    {
-        // A write to a full FIFO is dropped by the hardware; full means the peer has words pending anyway.
-        if (!_registers.TryRead32(_txFifoStatus, out uint full) || (full & 1) != 0)
-            return false;
-        return _registers.TryWrite32(_txMessage, RingValue);
-    }
+    public bool TryRing() => _kicks is { } kicks ? kicks.Ring(1, this) : TryWriteWord(RingValue);
+
+    /// <inheritdoc />
+    public bool TryRing(int vring) => _kicks is { } kicks ? kicks.Ring(vring, this) : TryWriteWord(RingValue);
+
+    bool IVringSignalSink.TrySendSignal(uint signal) => TryWriteWord(signal);
+
+    // A write to a full FIFO is dropped by the hardware; full means the peer has words pending.
+    private bool TryWriteWord(uint word) =>
+        _registers.TryRead32(_txFifoStatus, out uint full) && (full & 1) == 0 && _registers.TryWrite32(_txMessage, word);
 
     /// <inheritdoc />
     public MailboxReceipt Acknowledge()
+    {
+        var receipt = Take();
+        // A kick refused by a full FIFO may go now.
+        _kicks?.Flush(this);
+        return receipt;
+    }
+
+    private MailboxReceipt Take()
     {
         int taken = 0;
         uint last = 0;

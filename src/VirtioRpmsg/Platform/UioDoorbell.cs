@@ -9,7 +9,7 @@ namespace VirtioRpmsg.Platform;
 /// re-enable it); our ring is the mailbox's (<see cref="IMailbox"/>: a generic register,
 /// <see cref="UioMailbox"/>, or a real controller's protocol), refused at once when the mailbox is full.
 /// </summary>
-public sealed unsafe class UioDoorbell : FileDescriptorDoorbell
+public sealed unsafe class UioDoorbell : FileDescriptorDoorbell, IDoorbell
 {
     /// <summary>Where the kernel lists UIO devices.</summary>
     public const string DefaultSysfsRoot = "/sys/class/uio";
@@ -161,6 +161,9 @@ public sealed unsafe class UioDoorbell : FileDescriptorDoorbell
 
     /// <inheritdoc />
     public override bool Ring() => _mailbox is { } mailbox && !IsDisposed && mailbox.TryRing();
+
+    /// <summary>Rings through the mailbox's signal for vring <paramref name="vring"/> (see <see cref="IMailbox.TryRing(int)"/>).</summary>
+    public bool Ring(int vring) => _mailbox is { } mailbox && !IsDisposed && mailbox.TryRing(vring);
 
     private protected override bool Consume(bool throwIfClosed)
     {

@@ -30,6 +30,9 @@ internal sealed partial class DeviceRoleTransport : IRpmsgTransport
     private readonly Stack<int> _cancelled;
     private readonly bool _rpmsgLite;
 
+    // The vring each kick names: we send on vq0 (the host's rx) and return the host's messages on vq1.
+    private const int OurTxVring = 0, OurRxVring = 1;
+
     internal DeviceRoleTransport(RpmsgVdevLayout layout, bool eventIndex, string name, IDoorbell doorbell)
     {
         _doorbell = doorbell;
@@ -88,7 +91,7 @@ internal sealed partial class DeviceRoleTransport : IRpmsgTransport
             PrefetchNextReplyBuffer(tx.Queue, RpmsgHeader.Size + payload.Length);
         }
         if (notify)
-            _doorbell.Ring();
+            _doorbell.Ring(OurTxVring);
         return true;
     }
 
@@ -137,7 +140,7 @@ internal sealed partial class DeviceRoleTransport : IRpmsgTransport
             PrefetchNextReplyBuffer(tx.Queue, length);
         }
         if (notify)
-            _doorbell.Ring();
+            _doorbell.Ring(OurTxVring);
     }
 
     // Under the vq0 gate, after a publication: the host read its rx buffers last, so this side's first store into one
@@ -230,7 +233,7 @@ internal sealed partial class DeviceRoleTransport : IRpmsgTransport
                 notify = vq1.NotifyPrepare();
         }
         if (notify)
-            _doorbell.Ring();
+            _doorbell.Ring(OurRxVring);
         return found;
     }
 
@@ -248,7 +251,7 @@ internal sealed partial class DeviceRoleTransport : IRpmsgTransport
         using (var rx = _rx.Enter())
             notify = rx.Queue.NotifyPrepare();
         if (notify)
-            _doorbell.Ring();
+            _doorbell.Ring(OurRxVring);
     }
 
     public void ReturnRx(int id)
@@ -257,7 +260,7 @@ internal sealed partial class DeviceRoleTransport : IRpmsgTransport
         using (var rx = _rx.Enter())
             notify = rx.Queue.PushUsedAndNotifyPrepare(id, RxLength(id));
         if (notify)
-            _doorbell.Ring();
+            _doorbell.Ring(OurRxVring);
     }
 
     // The queue's own flag: only the rx ring's owner sets it, and only that owner's takes (TryReceive) read it, so no gate.

@@ -33,6 +33,9 @@ internal sealed partial class DriverRoleTransport : IRpmsgTransport
     private int _freeStart;
     private int _freeCount;
 
+    // The vring each kick names (Linux's virtio_rpmsg_bus: rvq is vq0, svq vq1).
+    internal const int RxVring = 0, TxVring = 1;
+
     internal DriverRoleTransport(RpmsgVdevLayout layout, bool eventIndex, string name, IDoorbell doorbell)
     {
         _doorbell = doorbell;
@@ -149,7 +152,7 @@ internal sealed partial class DriverRoleTransport : IRpmsgTransport
             }
         }
         if (kick)
-            _doorbell.Ring();
+            _doorbell.Ring(TxVring);
     }
 
     /// <summary>How many free tx buffers a send prefetches ahead (<see cref="PrefetchNextTxBuffers"/>).</summary>
@@ -197,7 +200,7 @@ internal sealed partial class DriverRoleTransport : IRpmsgTransport
             }
         }
         if (kick)
-            _doorbell.Ring();
+            _doorbell.Ring(TxVring);
         return true;
     }
 
@@ -260,7 +263,7 @@ internal sealed partial class DriverRoleTransport : IRpmsgTransport
             found = rx.Queue.TryGetUsedOrPublish(out token, out length, out kick);
         }
         if (kick)
-            _doorbell.Ring();
+            _doorbell.Ring(RxVring);
         if (!found)
         {
             buffer = default;
@@ -292,7 +295,7 @@ internal sealed partial class DriverRoleTransport : IRpmsgTransport
         using (var rx = _rx.Enter())
             kick = rx.Queue.KickPrepare();
         if (kick)
-            _doorbell.Ring();
+            _doorbell.Ring(RxVring);
     }
 
     public void ReturnRx(int id)
@@ -306,7 +309,7 @@ internal sealed partial class DriverRoleTransport : IRpmsgTransport
                 ThrowNoRxRoom(id);
         }
         if (kick)
-            _doorbell.Ring();
+            _doorbell.Ring(RxVring);
     }
 
     // The queue's own flag: only the rx ring's owner sets it, and only that owner's takes (TryReceive) read it, so no gate.

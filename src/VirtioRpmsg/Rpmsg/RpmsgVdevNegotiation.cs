@@ -53,8 +53,12 @@ internal sealed class RpmsgVdevNegotiation
         _written = live;
     }
 
-    /// <summary>Host, after <see cref="WriteDriverOk"/>: a doorbell in case the remote already waits for it.</summary>
-    internal void RingDriverOk() => _doorbell.Ring();
+    /// <summary>
+    /// Host, after <see cref="WriteDriverOk"/>: a doorbell in case the remote already waits for it, naming vq0 as
+    /// virtio_rpmsg_bus does once its rx buffers are posted ("the remote may start sending"); RPMsg-Lite's remote
+    /// brings its link up on that vq0 notification.
+    /// </summary>
+    internal void RingDriverOk() => _doorbell.Ring(DriverRoleTransport.RxVring);
 
     /// <summary>Remote, as the device starts: keeps a private copy of the offer (dfeatures) as the shared field holds it then.</summary>
     internal void RecordOffer() => _offered = _control.DeviceFeatures;

@@ -1,0 +1,87 @@
+using System.Numerics;
+
+namespace VirtioRpmsg.Platform;
+
+/// <summary>A controller's "send this vring's signal now, or refuse": one register protocol step, never waiting.</summary>
+internal interface IVringSignalSink
+{
+    /// <summary>Sends <paramref name="signal"/> (a message word, or a channel bit); false when the controller cannot take it now.</summary>
+    bool TrySendSignal(uint signal);
+}
+
+/// <summary>
+/// The per-vring signals of a mailbox that names the kicked vring (i.MX MU and TI words, STM32 IPCC channels), and
+/// the kicks not yet delivered. A word of one vring must never overwrite, or be dropped for, another vring's: firmware
+/// that dispatches on the word (RPMsg-Lite's env_isr, TI's IPC notify callback) would otherwise never see that
+/// vring's kick. So a kick the controller refuses is kept as a pending bit and sent at the next ring or at our next
+/// interrupt (<see cref="Flush"/>), and one thread at a time writes (a try-lock: a ringer that finds it taken leaves
+/// its bit for the holder, who looks again after releasing). Never blocks, never allocates.
+/// </summary>
+internal sealed class VringKicks
+{
+    private readonly uint _vring0, _vring1;
+    private int _pending; // bit v: vring v's signal is still to be sent
+    private int _busy;
+
+    internal VringKicks(uint vring0, uint vring1)
+    {
+        _vring0 = vring0;
+        _vring1 = vring1;
+    }
+
+    /// <summary>The signal of vring <paramref name="vring"/> (0 or 1).</summary>
+    internal uint Signal(int vring) => vring == 0 ? _vring0 : _vring1;
+
+    /// <summary>Kicks not yet delivered (bit v: vring v), for diagnostics and tests.</summary>
+    internal int Pending => Volatile.Read(ref _pending);
+
+    /// <summary>Records a kick of <paramref name="vring"/> and sends what is pending; true when this kick's signal went out now.</summary>
+    internal bool Ring(int vring, IVringSignalSink sink)
+    {
+        if ((uint)vring > 1)
+            ThrowNotAVring(vring);
+        int bit = 1 << vring;
+        Interlocked.Or(ref _pending, bit);
+        return (Flush(sink) & bit) != 0;
+    }
+
+    /// <summary>Forgets every pending kick (the controller is being started: nothing earlier applies).</summary>
+    internal void Clear() => Volatile.Write(ref _pending, 0);
+
+    /// <summary>Sends every pending kick the controller takes now; returns the bits sent by this call.</summary>
+    internal int Flush(IVringSignalSink sink)
+    {
+        int sent = 0;
+        // Each holder looks again after releasing, so a bit left by a ringer that found the lock taken is not
+        // stranded; a round that sends nothing (the controller refuses) ends it, as does an empty set.
+        while (Volatile.Read(ref _pending) != 0 && Interlocked.CompareExchange(ref _busy, 1, 0) == 0)
+        {
+            int round = 0;
+            try
+            {
+                int pending = Volatile.Read(ref _pending);
+                while (pending != 0)
+                {
+                    int v = BitOperations.TrailingZeroCount(pending);
+                    pending &= pending - 1;
+                    if (sink.TrySendSignal(Signal(v)))
+                    {
+                        Interlocked.And(ref _pending, ~(1 << v));
+                        round |= 1 << v;
+                    }
+                }
+            }
+            finally
+            {
+                Volatile.Write(ref _busy, 0);
+            }
+            sent |= round;
+            if (round == 0)
+                break;
+        }
+        return sent;
+    }
+
+    private static void ThrowNotAVring(int vring) =>
+        throw new ArgumentOutOfRangeException(nameof(vring), vring, "An rpmsg vdev has two vrings: 0 (the host's rx) and 1 (its tx).");
+}
