@@ -39,11 +39,16 @@ static int ring_echo(struct ring_shared *s, uint16_t *tx_seen, uint16_t *rx_seen
     if (__atomic_load_n(&s->tx.avail.idx, __ATOMIC_ACQUIRE) == *tx_seen)
         return 10;
     uint16_t id = s->tx.avail.ring[*tx_seen % RING_N];
-    if (id >= RING_N || s->tx.desc[id].addr >= RING_N || s->tx.desc[id].len > RING_BUF)
+    if (id >= RING_N)
         return 11;
-    const struct rpmsg_hdr *in = (const struct rpmsg_hdr *)s->buf[s->tx.desc[id].addr];
+    /* Each field read once: what is checked is what is used. */
+    uint64_t addr = s->tx.desc[id].addr;
+    uint32_t dlen = s->tx.desc[id].len;
+    if (addr >= RING_N || dlen > RING_BUF || dlen < sizeof(struct rpmsg_hdr))
+        return 11;
+    const struct rpmsg_hdr *in = (const struct rpmsg_hdr *)s->buf[addr];
     uint16_t len = in->len;
-    if (len > s->tx.desc[id].len - sizeof(*in))
+    if (len > dlen - sizeof(*in))
         return 12;
     uint32_t src = in->src, dst = in->dst;
     memcpy(payload, in + 1, len);
@@ -56,9 +61,13 @@ static int ring_echo(struct ring_shared *s, uint16_t *tx_seen, uint16_t *rx_seen
     if (__atomic_load_n(&s->rx.avail.idx, __ATOMIC_ACQUIRE) == *rx_seen)
         return 13;
     uint16_t rid = s->rx.avail.ring[*rx_seen % RING_N];
-    if (rid >= RING_N || s->rx.desc[rid].addr < RING_N || s->rx.desc[rid].addr >= 2 * RING_N)
+    if (rid >= RING_N)
         return 14;
-    struct rpmsg_hdr *out = (struct rpmsg_hdr *)s->buf[s->rx.desc[rid].addr];
+    uint64_t raddr = s->rx.desc[rid].addr;
+    uint32_t rlen = s->rx.desc[rid].len;
+    if (raddr < RING_N || raddr >= 2 * RING_N || rlen > RING_BUF || rlen < sizeof(struct rpmsg_hdr) + len)
+        return 14;
+    struct rpmsg_hdr *out = (struct rpmsg_hdr *)s->buf[raddr];
     *out = (struct rpmsg_hdr){ .src = dst, .dst = src, .len = len };
     memcpy(out + 1, payload, len);
     used = s->rx.used.idx;
@@ -100,12 +109,14 @@ static int ring_take(struct ring_shared *s, uint16_t *rx_used_seen, const uint8_
     if (__atomic_load_n(&s->rx.used.idx, __ATOMIC_ACQUIRE) == *rx_used_seen)
         return -1;
     uint32_t id = s->rx.used.ring[*rx_used_seen % RING_N].id;
-    if (id >= RING_N)
+    uint32_t used_len = s->rx.used.ring[*rx_used_seen % RING_N].len;
+    if (id >= RING_N || used_len > RING_BUF)
         return -1;
     const struct rpmsg_hdr *h = (const struct rpmsg_hdr *)s->buf[s->rx.desc[id].addr];
     uint8_t copy[RING_BUF];
     uint16_t len = h->len;
-    if (len != RING_SIZE || h->src != 0x401)
+    /* As virtio_rpmsg's rpmsg_recv_single: the header's length must fit what the device says it wrote. */
+    if (len != RING_SIZE || used_len < sizeof(*h) + len || h->src != 0x401)
         return -1;
     memcpy(copy, h + 1, len);
     (*rx_used_seen)++;
@@ -122,7 +133,7 @@ int run_ring(int a, int b, uint64_t *samples)
     int to_child = eventfd(0, EFD_CLOEXEC), to_parent = eventfd(0, EFD_CLOEXEC);
     if (s == MAP_FAILED || to_child < 0 || to_parent < 0) {
         perror("ring set-up");
-        return -1;
+        goto release;
     }
     uint16_t free_ids[RING_N];
     for (int i = 0; i < RING_N; i++) {
@@ -135,7 +146,7 @@ int run_ring(int a, int b, uint64_t *samples)
     pid_t pid = spawn(b);
     if (pid < 0) {
         perror("fork");
-        return -1;
+        goto release;
     }
     if (pid == 0) {
         uint16_t tx_seen = 0, rx_seen = 0;
@@ -143,8 +154,12 @@ int run_ring(int a, int b, uint64_t *samples)
             if (read_one(to_child) != 0)
                 _exit(3);
             int bad = ring_echo(s, &tx_seen, &rx_seen); /* which check failed, in the exit status */
-            if (bad != 0)
+            if (bad != 0) {
+                /* Wake the parent (blocked on this kick): it finds no echo, reaps, and reports the status,
+                 * instead of waiting for the run's watchdog to kill everything unexplained. */
+                (void)write_one(to_parent);
                 _exit(bad);
+            }
             if (write_one(to_parent) != 0)
                 _exit(3);
         }
@@ -173,4 +188,12 @@ int run_ring(int a, int b, uint64_t *samples)
     if (r == 0 && !failed)
         report("ring_eventfd_cross", a, b, samples, iterations);
     return failed ? -1 : r;
+release:
+    if (to_child >= 0)
+        close(to_child);
+    if (to_parent >= 0)
+        close(to_parent);
+    if (s != MAP_FAILED)
+        munmap(s, sizeof(*s));
+    return -1;
 }

@@ -24,32 +24,40 @@ public sealed partial class RemoteProcessor
             throw new InvalidOperationException($"remote processor '{Name}' cannot {verb} from a receive callback of its device while another "
                 + "thread's transition stops that device (the stop waits for the callback to return); return from the callback first (Dispose "
                 + "from a callback is completed when that transition ends)");
-        bool disposeNow;
+        bool disposeNow = false;
         try
-        {
-            body();
-        }
-        finally
         {
             try
             {
-                disposeNow = _disposePending;
-                if (disposeNow)
-                {
-                    _disposePending = false;
-                    StopForDispose();
-                }
+                body();
             }
             finally
             {
-                Monitor.Exit(_transition);
+                try
+                {
+                    disposeNow = _disposePending;
+                    if (disposeNow)
+                    {
+                        _disposePending = false;
+                        StopForDispose();
+                    }
+                }
+                finally
+                {
+                    Monitor.Exit(_transition);
+                }
             }
         }
-        if (disposeNow)
-            EndMonitor();
-        // After the lock is released (full fence): pairs with the callback's publish-then-try in Dispose.
-        if (Interlocked.Exchange(ref _disposeDeferred, 0) != 0)
-            Dispose();
+        finally
+        {
+            // Also when the body threw (a Stop the control refused after the devices were stopped): a dispose it owes
+            // (from one of its event handlers, or deferred by a receive callback it joined) is completed all the same.
+            if (disposeNow)
+                EndMonitor();
+            // After the lock is released (full fence): pairs with the callback's publish-then-try in Dispose.
+            if (Interlocked.Exchange(ref _disposeDeferred, 0) != 0)
+                Dispose();
+        }
     }
 
     /// <summary>

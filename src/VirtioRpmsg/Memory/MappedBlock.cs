@@ -34,11 +34,23 @@ internal sealed unsafe class MappedBlock : SafeHandle
 
     public override bool IsInvalid => handle == IntPtr.Zero;
 
+    // Set by an explicit Dispose: the region drained its leases first (and is closed), so unmap now.
+    private volatile bool _explicitRelease;
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+            _explicitRelease = true;
+        base.Dispose(disposing);
+    }
+
     protected override bool ReleaseHandle()
     {
-        // An explicit unmap gets here only after the region's leases drained (so the count is 0). The finalizer of a
-        // forgotten region may get here while a lease on it was leaked on a running thread: no unmap under it.
-        if (RegionId != 0 && ThreadLeaseTable.Count(RegionId) != 0)
+        // An explicit unmap gets here only after the region's leases drained: a slot that still names the region is a
+        // thread trying to lease the closed region (it reads the closed bit next and leaves), not a live lease; deferring
+        // would leave the memory mapped after Unmap returned. The finalizer of a forgotten region may get here while a
+        // lease on it was leaked on a running thread: no unmap under it.
+        if (!_explicitRelease && RegionId != 0 && ThreadLeaseTable.Count(RegionId) != 0)
         {
             _ = new DeferredUnmap(handle, MapLength, Guard, RegionId);
             return true;
