@@ -39,6 +39,10 @@ static int ring_echo(struct ring_shared *s, uint16_t *tx_seen, uint16_t *rx_seen
     if (__atomic_load_n(&s->tx.avail.idx, __ATOMIC_ACQUIRE) == *tx_seen)
         return 10;
     uint16_t id = s->tx.avail.ring[*tx_seen % RING_N];
+#if defined(RING_TEST_FAULT) && RING_TEST_FAULT == 1 /* tests only: the first request fails a check */
+    if (*tx_seen == 0)
+        return 11;
+#endif
     if (id >= RING_N)
         return 11;
     /* Each field read once: what is checked is what is used. */
@@ -96,6 +100,10 @@ static int ring_send(struct ring_shared *s, uint16_t *free_ids, int *nfree, uint
     *h = (struct rpmsg_hdr){ .src = 0x400, .dst = 0x401, .len = RING_SIZE };
     memcpy(h + 1, payload, RING_SIZE);
     s->tx.desc[id].len = (uint32_t)(sizeof(*h) + RING_SIZE);
+#if defined(RING_TEST_FAULT) && RING_TEST_FAULT == 2 /* tests only: a descriptor shorter than the header it claims */
+    s->tx.desc[id].len = 8;
+    h->len = RING_BUF + 100;
+#endif
     uint16_t avail = s->tx.avail.idx;
     s->tx.avail.ring[avail % RING_N] = id;
     __atomic_store_n(&s->tx.avail.idx, (uint16_t)(avail + 1), __ATOMIC_RELEASE);
