@@ -29,6 +29,7 @@ public sealed partial class RpmsgEndpoint
             Device.Tx.Send(Address, destination, payload, timeout, cancellationToken, this);
             return;
         }
+        Device.Tx.CheckPayload(payload.Length); // before the wait for the address, not after it
         var deadline = Deadline.Within(timeout);
         destination = WaitForRemoteAddress(deadline, cancellationToken);
         Device.Tx.Send(Address, destination, payload, deadline.Remaining, cancellationToken, this);
@@ -61,7 +62,10 @@ public sealed partial class RpmsgEndpoint
     {
         ThrowIfCannotSend();
         uint destination = RemoteAddress;
-        return destination != RpmsgAddress.Any && Device.Tx.TrySend(Address, destination, payload);
+        if (destination != RpmsgAddress.Any)
+            return Device.Tx.TrySend(Address, destination, payload);
+        Device.Tx.CheckPayload(payload.Length); // refused, not "try again later"
+        return false;
     }
 
     /// <summary>Sends to <paramref name="destination"/> if a buffer is free; false at once otherwise.</summary>
@@ -89,8 +93,11 @@ public sealed partial class RpmsgEndpoint
     }
 
     // An async method only while the address is unknown: a debug build allocates an async method's state machine per call.
-    private async ValueTask SendOnceRemoteKnownAsync(ReadOnlyMemory<byte> payload, Deadline deadline, CancellationToken cancellationToken) =>
+    private async ValueTask SendOnceRemoteKnownAsync(ReadOnlyMemory<byte> payload, Deadline deadline, CancellationToken cancellationToken)
+    {
+        Device.Tx.CheckPayload(payload.Length); // before the wait for the address (faults the task, as an async method does)
         await Device.Tx.SendAsync(Address, await WaitForRemoteAddressAsync(deadline, cancellationToken).ConfigureAwait(false), payload, deadline.Remaining, cancellationToken, this).ConfigureAwait(false);
+    }
 
     /// <summary>Sends to <paramref name="destination"/> asynchronously.</summary>
     public ValueTask SendToAsync(uint destination, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>

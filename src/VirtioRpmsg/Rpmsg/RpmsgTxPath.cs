@@ -53,9 +53,7 @@ internal sealed partial class RpmsgTxPath
     // A try with addresses already checked: the first try of every send and its re-tries.
     internal bool TryCopy(uint source, uint destination, ReadOnlySpan<byte> payload, RpmsgTxTurn? yieldTo = null)
     {
-        int max = _device.MaxPayload;
-        if (payload.Length > max)
-            throw new RpmsgPayloadTooLargeException(payload.Length, max);
+        CheckPayload(payload.Length);
         var transport = _gate.Enter();
         try
         {
@@ -73,6 +71,18 @@ internal sealed partial class RpmsgTxPath
         {
             _gate.Exit();
         }
+    }
+
+    /// <summary>
+    /// Refuses a payload no buffer carries. Every try checks it; a send that waits (for a tx buffer a callback sender
+    /// has the turn for, or for its endpoint's remote address) checks it before the wait, or it waited its whole
+    /// timeout and reported a <see cref="TimeoutException"/> instead.
+    /// </summary>
+    internal void CheckPayload(int length)
+    {
+        int max = _device.MaxPayload;
+        if (length > max)
+            throw new RpmsgPayloadTooLargeException(length, max);
     }
 
     // On the dispatcher thread (single writer) without a locked instruction.
@@ -98,6 +108,7 @@ internal sealed partial class RpmsgTxPath
 
     private void SendWaiting(uint source, uint destination, ReadOnlySpan<byte> payload, Deadline deadline, CancellationToken cancellationToken, RpmsgEndpoint? owner)
     {
+        CheckPayload(payload.Length); // the first try may not have looked (a callback sender's turn)
         bool callback = _device.Rx.IsDispatcherContext;
         MappingLease.ThrowIfHeld("RpmsgDevice.Send");
         BeginWait(callback, deadline);
@@ -168,6 +179,7 @@ internal sealed partial class RpmsgTxPath
     {
         try
         {
+            CheckPayload(payload.Length); // the first try may not have looked (a callback sender's turn)
             BeginWait(callback, deadline);
         }
         catch (Exception e)
