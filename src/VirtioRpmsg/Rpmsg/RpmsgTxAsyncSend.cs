@@ -84,7 +84,7 @@ internal sealed class RpmsgTxAsyncSend : IValueTaskSource, IThreadPoolWorkItem, 
                     return;
                 }
                 _tx.ThrowIfUnavailable();
-                wait = _deadline.RemainingMilliseconds;
+                wait = _tx.ParkMilliseconds(_deadline);
                 if (wait == 0)
                 {
                     Finish(_tx.Timeout());

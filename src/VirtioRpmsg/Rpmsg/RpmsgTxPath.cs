@@ -378,6 +378,20 @@ internal sealed partial class RpmsgTxPath
 
     internal void ThrowIfUnavailable() => _device.ThrowIfUnavailable();
 
+    /// <summary>
+    /// How long a parked async send waits before it re-tries: 0 once its deadline passed. Without a dispatcher thread
+    /// (CallerPoll) the signal comes only from the application's next Poll, which the awaiting code may be the one to
+    /// call: at most IdleRecheckInterval, as a blocking sender (<see cref="Wait"/>), since a try reclaims what the
+    /// peer returned. Parked for its whole timeout instead, such a send timed out with every buffer back long before.
+    /// </summary>
+    internal int ParkMilliseconds(Deadline deadline)
+    {
+        int wait = deadline.RemainingMilliseconds;
+        if (wait == 0 || _device.HasDispatcherThread)
+            return wait;
+        return deadline.RemainingMillisecondsCappedAt((int)_device.Options.IdleRecheckInterval.TotalMilliseconds);
+    }
+
     internal TimeoutException Timeout() =>
         new($"rpmsg device '{_device.Name}': no free tx buffer within the send timeout ({_device.Options.SendTimeout.TotalMilliseconds} ms unless overridden)" + ParkingNote());
 }
