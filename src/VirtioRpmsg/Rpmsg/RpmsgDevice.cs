@@ -39,7 +39,7 @@ public sealed partial class RpmsgDevice : IDisposable
         ArgumentNullException.ThrowIfNull(doorbell);
         options.Validate();
         layout.Validate(role);
-        CheckNameServiceFits(layout, options);
+        CheckNameServiceFits(layout.BufferSize, options.NameService, $"{nameof(layout)}.{nameof(RpmsgVdevLayout.BufferSize)}");
         Role = role;
         _layout = layout;
         Doorbell = doorbell;
@@ -60,12 +60,12 @@ public sealed partial class RpmsgDevice : IDisposable
 
     // A name-service message must fit one buffer: otherwise every announcement fails where it is sent (a remote's at
     // link-up, on its dispatcher thread, which then broke the device as "dispatcher failed"), and none from the peer fits.
-    private static void CheckNameServiceFits(RpmsgVdevLayout layout, RpmsgDeviceOptions options)
+    internal static void CheckNameServiceFits(int bufferSize, bool nameService, string paramName)
     {
         const int needed = RpmsgHeader.Size + NameServiceMessage.Size;
-        if (options.NameService && layout.BufferSize < needed)
-            throw new ArgumentOutOfRangeException($"{nameof(layout)}.{nameof(RpmsgVdevLayout.BufferSize)}", layout.BufferSize,
-                $"BufferSize {layout.BufferSize} cannot carry a name-service message ({needed} bytes with its header); use buffers of at least {needed} bytes, or set RpmsgDeviceOptions.NameService to false.");
+        if (nameService && bufferSize < needed)
+            throw new ArgumentOutOfRangeException(paramName, bufferSize,
+                $"BufferSize {bufferSize} cannot carry a name-service message ({needed} bytes with its header); use buffers of at least {needed} bytes, or set RpmsgDeviceOptions.NameService to false.");
     }
 
     /// <summary>Creates the host (virtio driver) side. Call <see cref="Start"/> to negotiate and go live.</summary>

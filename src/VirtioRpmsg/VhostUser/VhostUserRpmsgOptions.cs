@@ -49,5 +49,7 @@ public sealed class VhostUserRpmsgOptions
         ArgumentNullException.ThrowIfNull(Device, nameof(Device));
         if (BufferSize < RpmsgHeader.Size + 1 || BufferSize > RpmsgHeader.Size + ushort.MaxValue)
             throw new ArgumentOutOfRangeException(nameof(BufferSize), BufferSize, $"BufferSize must be between {RpmsgHeader.Size + 1} and {RpmsgHeader.Size + ushort.MaxValue} bytes.");
+        // Here, not when a guest sets its queues up: every guest's device would be refused then.
+        RpmsgDevice.CheckNameServiceFits(BufferSize, Device.NameService, nameof(BufferSize));
     }
 }

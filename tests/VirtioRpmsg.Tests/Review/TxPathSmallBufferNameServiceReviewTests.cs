@@ -1,5 +1,6 @@
 using VirtioRpmsg.Rpmsg;
 using VirtioRpmsg.Tests.Rpmsg;
+using VirtioRpmsg.VhostUser;
 
 namespace VirtioRpmsg.Tests.Review;
 
@@ -25,6 +26,20 @@ public class TxPathSmallBufferNameServiceReviewTests
         Assert.Contains("BufferSize", refused!.ParamName);
         Assert.Equal(bufferSize, refused.ActualValue);
         Assert.Contains("name-service", refused.Message);
+    }
+
+    // The vhost-user server creates a device per guest: refused when the server is created, not for every guest.
+    [Fact]
+    public void VhostUserServer_NameServiceWithBuffersTooSmall_RefusedWhenCreated()
+    {
+        var ex = Record.Exception(() => new VhostUserRpmsgServer("@vrpmsg-review-txpath-" + Guid.NewGuid().ToString("N"), new VhostUserRpmsgOptions { BufferSize = 48 }).Dispose());
+        var refused = ex as ArgumentOutOfRangeException;
+        Assert.True(refused is not null, $"got {ex?.GetType().Name}: {ex?.Message}");
+        Assert.Equal("BufferSize", refused!.ParamName);
+        Assert.Equal(48, refused.ActualValue);
+        // Without the name service such buffers are accepted.
+        new VhostUserRpmsgServer("@vrpmsg-review-txpath-" + Guid.NewGuid().ToString("N"),
+            new VhostUserRpmsgOptions { BufferSize = 48, Device = new RpmsgDeviceOptions { Name = "vhost", NameService = false } }).Dispose();
     }
 
     [Fact]
