@@ -176,6 +176,9 @@ public sealed partial class RpmsgLink : IAsyncDisposable, IDisposable
                 throw new TimeoutException($"RpmsgLink: vdev {vdev}'s stopped device '{old.Name}' still has {old.ZeroCopy.Open} zero-copy buffer(s) "
                     + $"open after {Describe(drain)} (an RpmsgTxBuffer neither sent nor disposed, or an open RpmsgRxView); "
                     + "end them and recover again");
+            // Disposed while this waited for them (a Dispose on another thread waits for this recovery): no reset, no
+            // fresh device for the dispose to stop at once.
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
             var control = Platform.CreateVdevControl(vdev);
             control.Status = Virtio.VirtioStatus.None;
             var fresh = RpmsgDevice.CreateHost(Platform.CreateRpmsgLayout(vdev), control, _doorbells[vdev], _deviceOptions[vdev]);

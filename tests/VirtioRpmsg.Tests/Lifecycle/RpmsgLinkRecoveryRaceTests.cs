@@ -45,9 +45,10 @@ public class RpmsgLinkRecoveryRaceTests
 
     // A second recovery waits behind the first; Dispose starts meanwhile. The queued recovery used to run anyway once
     // the first was done: it reset the vdev of a link being disposed and returned a device Dispose stopped right after.
-    // (Had Dispose taken the recovery lock first, it never gave it back: the queued recovery waited forever.)
+    // (Had Dispose taken the recovery lock first, it never gave it back: the queued recovery waited forever.) The first
+    // recovery, disposed while it waited for the old device's zero-copy buffer, starts no fresh device either.
     [Fact]
-    public void Dispose_WhileARecoveryIsQueuedBehindAnother_QueuedRecoveryEndsWithObjectDisposed()
+    public void Dispose_WhileARecoveryIsQueuedBehindAnother_BothRecoveriesEndWithObjectDisposed()
     {
         using var remote = MultiVdevRemote.Create(0);
         var link = Open(remote, new RpmsgLinkOptions { Name = "host", Timeout = Bound, ZeroCopyDrainTimeout = Bound });
@@ -64,7 +65,8 @@ public class RpmsgLinkRecoveryRaceTests
 
         holder.Release();
 
-        Assert.True(first.Wait(Bound), "the first recovery did not finish");
+        Assert.True(SpinWait.SpinUntil(() => first.IsCompleted, Bound), "the first recovery did not finish");
+        Assert.IsType<ObjectDisposedException>(Assert.Throws<AggregateException>(() => first.Wait()).InnerException);
         Assert.True(dispose.Wait(Bound), "Dispose did not finish");
         Assert.True(SpinWait.SpinUntil(() => queued.IsCompleted, Bound), "the queued recovery never ended");
         Assert.IsType<ObjectDisposedException>(Assert.Throws<AggregateException>(() => queued.Wait()).InnerException);
