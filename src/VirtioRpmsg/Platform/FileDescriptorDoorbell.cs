@@ -51,15 +51,17 @@ public abstract class FileDescriptorDoorbell : IDoorbell
         if (ReadsBlocking && (timeout == Timeout.InfiniteTimeSpan || timeout >= DescriptorWaiter.BlockingReadMinimum))
         {
             int read = _waiter.ReadBlocking(Inbound, deadline, cancellationToken);
+            if (read > 0)
+                return true;
             if (read != DescriptorWaiter.NotBlocking)
-                return read > 0;
+                return TimedOut();
             // The peer put the shared file back in non-blocking mode: poll from now on.
             StopBlockingReads();
         }
         while (true)
         {
             if (!_waiter.WaitReady(Inbound, forWrite: false, deadline, cancellationToken))
-                return false;
+                return TimedOut();
             if (Consume(throwIfClosed: true))
                 return true;
             // Readable but nothing to consume: a concurrent Drain took it. Wait again.
@@ -89,6 +91,9 @@ public abstract class FileDescriptorDoorbell : IDoorbell
     /// raises <see cref="DoorbellClosedException"/> instead of returning false forever.
     /// </summary>
     private protected abstract bool Consume(bool throwIfClosed);
+
+    /// <summary>A wait that ended without a ring (its timeout): what the doorbell does then; false, the wait's result.</summary>
+    private protected virtual bool TimedOut() => false;
 
     /// <summary>Closes the doorbell's own descriptors; a waiting thread is woken and gets <see cref="ObjectDisposedException"/>.</summary>
     private protected abstract void DisposeCore();

@@ -33,6 +33,16 @@ public interface IMailbox
     bool TryRing(int vring) => TryRing();
 
     /// <summary>
+    /// Sends the kicks the controller refused at their ring and can take now (a controller that keeps them: the
+    /// i.MX MU and TI words, the STM32 IPCC vring channels); the others have none. A doorbell wait that times out
+    /// calls it, so a kept kick waits at most until the waiter's next recheck even when neither side rings again.
+    /// Never blocks, never allocates.
+    /// </summary>
+    void FlushKicks()
+    {
+    }
+
+    /// <summary>
     /// After our interrupt fired and before it is enabled again: reads and clears the incoming message
     /// or status. <see cref="MailboxReceipt.IsSpurious"/> when the controller had nothing for us.
     /// </summary>

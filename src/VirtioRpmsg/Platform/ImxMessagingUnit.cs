@@ -162,6 +162,9 @@ public sealed class ImxMessagingUnit : IMailbox, IVringSignalSink
     }
 
     /// <inheritdoc />
+    public void FlushKicks() => _kicks?.Flush(this);
+
+    /// <inheritdoc />
     public MailboxReceipt Acknowledge()
     {
         var receipt = Take();

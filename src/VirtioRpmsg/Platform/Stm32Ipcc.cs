@@ -142,6 +142,9 @@ public sealed class Stm32Ipcc : IMailbox, IVringSignalSink
         _registers.TryRead32(_ourStatus, out uint occupied) && (occupied & channel) == 0 && _registers.TryWrite32(_setClear, channel << 16);
 
     /// <inheritdoc />
+    public void FlushKicks() => _kicks?.Flush(this);
+
+    /// <inheritdoc />
     public MailboxReceipt Acknowledge()
     {
         var receipt = Take();

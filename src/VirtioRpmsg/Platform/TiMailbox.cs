@@ -127,6 +127,9 @@ public sealed class TiMailbox : IMailbox, IVringSignalSink
         _registers.TryRead32(_txFifoStatus, out uint full) && (full & 1) == 0 && _registers.TryWrite32(_txMessage, word);
 
     /// <inheritdoc />
+    public void FlushKicks() => _kicks?.Flush(this);
+
+    /// <inheritdoc />
     public MailboxReceipt Acknowledge()
     {
         var receipt = Take();

@@ -165,6 +165,15 @@ public sealed unsafe class UioDoorbell : FileDescriptorDoorbell, IDoorbell
     /// <summary>Rings through the mailbox's signal for vring <paramref name="vring"/> (see <see cref="IMailbox.TryRing(int)"/>).</summary>
     public bool Ring(int vring) => _mailbox is { } mailbox && !IsDisposed && mailbox.TryRing(vring);
 
+    // No interrupt within the wait: a kick the controller refused earlier (the peer had not read the previous word)
+    // goes out now if it can, not only at the next ring or interrupt, which may never come.
+    private protected override bool TimedOut()
+    {
+        if (!IsDisposed)
+            _mailbox?.FlushKicks();
+        return false;
+    }
+
     private protected override bool Consume(bool throwIfClosed)
     {
         if (!_device.TryAddRef())
