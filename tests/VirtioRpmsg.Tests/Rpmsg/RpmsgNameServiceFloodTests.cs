@@ -3,7 +3,12 @@ using VirtioRpmsg.Rpmsg;
 
 namespace VirtioRpmsg.Tests.Rpmsg;
 
-/// <summary>Issue 16 item 4: a remote announcing without end cannot grow our memory (per device, i.e. per vdev).</summary>
+/// <summary>
+/// Issue 16 item 4: a remote announcing without end cannot grow our memory (per device, i.e. per vdev). In the
+/// collection that runs on its own: the heap test reads the whole process's heap, which a test running beside it
+/// grew by 4.6 MB once in CI (alone it reads flat: -152 bytes over 9,000 cycles).
+/// </summary>
+[Collection(nameof(Memory.ResourceCountingCollection))]
 public class RpmsgNameServiceFloodTests
 {
     private const int Limit = 64;
