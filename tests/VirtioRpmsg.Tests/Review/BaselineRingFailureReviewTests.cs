@@ -29,12 +29,10 @@ public sealed class BaselineRingFailureReviewTests
                 Path.Combine(root, "bench", "baseline", "pingpong.c"), Path.Combine(root, "bench", "baseline", "ring.c")], TimeSpan.FromSeconds(60));
             Assert.True(ccExit == 0, "cc failed: " + ccErr);
 
-            // A watchdog of 12 s: with the defect the run ends only by it (SIGALRM, exit 142), after 12 s.
-            var started = Stopwatch.StartNew();
+            // With the defect the run ends only by its watchdog (SIGALRM: exit 142, nothing said); the exit status and
+            // the message tell the two apart, no clock needed.
             var (exit, _, err) = Run(program, ["-n", "5", "-w", "0", "-t", "12"], TimeSpan.FromSeconds(30));
-            var took = started.Elapsed;
-            Assert.True(took < TimeSpan.FromSeconds(10), $"the run took {took.TotalSeconds:F1} s (exit {exit}): it waited for the watchdog; stderr: {err}");
-            Assert.Equal(1, exit);
+            Assert.True(exit == 1, $"exit {exit} (142: the watchdog ended it); stderr: {err}");
             Assert.Contains("ring: echo process failed (status 0xb00)", err);
         }
         finally
