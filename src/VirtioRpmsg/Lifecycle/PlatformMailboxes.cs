@@ -29,12 +29,11 @@ internal static class PlatformMailboxes
                 bool data = m.ImxSignal == ImxMuSignal.Data;
                 return new ImxMessagingUnit(new MmioRegisterBlock(region, offset, ImxMessagingUnit.RequiredSize(layout)),
                     m.TxChannel ?? ImxDefaultChannel, m.RxChannel ?? ImxDefaultChannel, m.ImxSignal, (uint?)m.Value, layout,
-                    data && m.Value is null ? VringWords(m, ImxMessagingUnit.LinuxWord(2 * vdev), ImxMessagingUnit.LinuxWord(2 * vdev + 1)) : null);
+                    data ? VringWords(m) : null, data && m.Value is null ? NotifyIds(platform, vdev) : null);
             case MailboxKind.TiMailbox:
                 int user = m.User!.Value;
                 return new TiMailbox(new MmioRegisterBlock(region, offset, TiMailbox.RequiredSize(user)),
-                    m.TxChannel!.Value, m.RxChannel!.Value, user, (uint?)m.Value,
-                    vringValues: m.Value is null ? VringWords(m, (uint)(2 * vdev), (uint)(2 * vdev + 1)) : null);
+                    m.TxChannel!.Value, m.RxChannel!.Value, user, (uint?)m.Value, 16, 4, VringWords(m), m.Value is null ? NotifyIds(platform, vdev) : null);
             case MailboxKind.Stm32Ipcc:
                 var ipcc = new MmioRegisterBlock(region, offset, Stm32Ipcc.RequiredSize);
                 if (m.TxChannel is { } tx && m.RxChannel is { } rx)
@@ -48,9 +47,14 @@ internal static class PlatformMailboxes
         }
     }
 
-    // The description's words per vring, else the Linux driver's for this vdev (Linux numbers vrings in table order).
-    private static uint[] VringWords(MailboxDescription m, uint linux0, uint linux1) =>
-        m.VringValues is { } words ? [(uint)words[0], (uint)words[1]] : [linux0, linux1];
+    // The description's words per vring; without them the Linux driver's, made from this vdev's notify ids.
+    private static uint[]? VringWords(MailboxDescription m) =>
+        m.VringValues is { } words ? [(uint)words[0], (uint)words[1]] : null;
+
+    // The ids the host gives this vdev's vrings (every vring of every vdev of the table numbered from 0, as Linux
+    // does), read at each kick: a doorbell made before the table is loaded still sends the ids written into it.
+    private static VringNotifyIds NotifyIds(PlatformResources platform, int vdev) =>
+        vdev < platform.Vdevs.Count ? platform.Vdevs[vdev].NotifyIds : new VringNotifyIds(vdev);
 
     private static void Fits(ulong offset, long bytes, SharedMemoryRegion region, string path, string name)
     {

@@ -240,7 +240,9 @@ public sealed class PlatformResources : IDisposable
     /// <summary>
     /// Reads the resource table once into a private copy, validates it, and resolves the layout from
     /// its rpmsg vdev. A host chooses an address for each ADDR_ANY vring (the description's, else the
-    /// first free aligned range of the vring region) and writes it back; a remote takes what the host wrote.
+    /// first free aligned range of the vring region) and for each ADDR_ANY carveout, and writes them back;
+    /// it also numbers every vring of every vdev from 0 in table order and writes those notify ids in, as
+    /// Linux's remoteproc does (the vdev's own notifyid is left alone, as Linux leaves it). A remote takes what the host wrote.
     /// </summary>
     /// <exception cref="ResourceTableException">The table is malformed, or a vring lies outside memory or overlaps.</exception>
     /// <exception cref="PlatformDescriptionException">The table contradicts the description.</exception>
@@ -249,17 +251,38 @@ public sealed class PlatformResources : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_tableLocation is null)
             throw new InvalidOperationException("The platform description has no resource table (resourceTable is \"none\").");
-        ResourceTable table;
+        ResourceTable read, table;
         using (var lease = ResourceTableRegion!.Acquire())
-            table = ResourceTable.Read(lease, ResourceTableOffset, ResourceTableSize);
+            read = ResourceTable.Read(lease, ResourceTableOffset, ResourceTableSize);
+        // A host numbers the vrings as Linux's remoteproc does (whatever ids the firmware put there); a remote takes them.
+        bool renumbered = false;
+        table = Role == PlatformRole.Host ? read.WithHostNotifyIds(out renumbered) : read;
         var entries = table.GetRpmsgVdevs();
         if (entries.Count < _vdevs.Length)
             throw new PlatformDescriptionException("additionalVdevs", $"[{_vdevs.Length - 1} entries]",
                 $"{_vdevs.Length} vdevs are described but the resource table has {entries.Count} rpmsg vdev entr{(entries.Count == 1 ? "y" : "ies")}");
         // Table entries past the described vdevs are left alone (not driven), as before several vdevs were supported.
-        new PlatformVdevResolver(this, table).Resolve(entries);
+        var resolver = new PlatformVdevResolver(this, table);
+        resolver.Resolve(entries);
+        resolver.PlaceCarveouts();
+        if (renumbered)
+            WriteNotifyIds(read, table);
+        for (int i = 0; i < _vdevs.Length; i++)
+            _vdevs[i].NotifyIds.Set(entries[i].Vrings[0].NotifyId, entries[i].Vrings[1].NotifyId);
         ResourceTable = table;
         return table;
+    }
+
+    /// <summary>Writes every vring's notify id of <paramref name="numbered"/> into the table in memory, which holds <paramref name="read"/>'s.</summary>
+    private void WriteNotifyIds(ResourceTable read, ResourceTable numbered)
+    {
+        var writer = new ResourceTableWriter(read);
+        using var lease = ResourceTableRegion!.Acquire();
+        foreach (var (before, after) in read.Vdevs.Zip(numbered.Vdevs))
+        {
+            for (int v = 0; v < before.Vrings.Count; v++)
+                writer.SetVringNotifyId(lease, ResourceTableOffset, before, v, after.Vrings[v].NotifyId);
+        }
     }
 
     // ---- doorbell ----------------------------------------------------------------------------

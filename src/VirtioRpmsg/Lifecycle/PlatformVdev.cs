@@ -20,6 +20,7 @@ public sealed class PlatformVdev
         BufferSize = v.BufferSize ?? VdevLayoutDescription.DefaultBufferSize;
         BufferPoolAddress = v.BufferPoolAddress!.Value;
         BufferPoolSize = v.BufferPoolSize ?? (ulong)BufferCount * (ulong)BufferSize;
+        NotifyIds = new VirtioRpmsg.Platform.VringNotifyIds(index);
     }
 
     /// <summary>0 for the description's <c>vdev</c>, i for <c>additionalVdevs[i-1]</c>.</summary>
@@ -30,6 +31,15 @@ public sealed class PlatformVdev
 
     /// <summary>This vdev's entry of the resource table as parsed (null before the table is written or loaded, and without one).</summary>
     public VdevEntry? Entry { get; internal set; }
+
+    /// <summary>
+    /// The notify ids of vrings 0 and 1: 2k and 2k+1 for vdev k until a resource table is loaded, then the table's (a
+    /// host numbers every vring of every vdev from 0 in table order and writes the ids in, as Linux does).
+    /// </summary>
+    public (uint Vring0, uint Vring1) VringNotifyIds => (NotifyIds.Get(0), NotifyIds.Get(1));
+
+    /// <summary>The live ids a mailbox reads at each kick.</summary>
+    internal VirtioRpmsg.Platform.VringNotifyIds NotifyIds { get; }
 
     /// <summary>True once the vring addresses, num and align are known.</summary>
     public bool IsLayoutResolved => Vring0 is not null && Vring1 is not null && Num is not null && Align is not null;

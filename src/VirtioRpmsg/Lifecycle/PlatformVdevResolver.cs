@@ -13,6 +13,9 @@ internal sealed class PlatformVdevResolver
     private readonly PlatformResources _platform;
     private readonly ResourceTable _table;
     private readonly List<(ulong Start, ulong Length, string What)> _taken = [];
+    // Carveouts the firmware placed itself: a chosen address keeps clear of them (Linux's allocations never land on a
+    // registered carveout), but a fixed ring is not checked against them (tables that booted before keep booting).
+    private readonly List<(ulong Start, ulong Length, string What)> _fixedCarveouts = [];
 
     internal PlatformVdevResolver(PlatformResources platform, ResourceTable table)
     {
@@ -21,6 +24,11 @@ internal sealed class PlatformVdevResolver
         _taken.Add((platform.ResourceTableRegion!.DeviceAddress + (ulong)platform.ResourceTableOffset, (ulong)platform.ResourceTableSize, "the resource table"));
         foreach (var v in platform.Vdevs)
             _taken.Add((v.BufferPoolAddress, v.BufferPoolSize, platform.Vdevs.Count == 1 ? "the buffer pool" : $"vdev {v.Index}'s buffer pool"));
+        foreach (var c in table.Carveouts)
+        {
+            if (c.DeviceAddress != ResourceTable.AddrAny && c.Length != 0)
+                _fixedCarveouts.Add((c.DeviceAddress, c.Length, $"carveout '{c.Name}'"));
+        }
     }
 
     /// <summary>Resolves every vdev: all fixed rings first, so that a chosen address never lands on one.</summary>
@@ -130,23 +138,57 @@ internal sealed class PlatformVdevResolver
     {
         string? described = vdev.Description.Vdev.VringRegion;
         string regionName = described ?? _platform.Description.ResourceTable!.Region;
+        ulong alignment = RingAlignment(align);
+        return TryChoose(regionName, bytes, alignment, RingName(vdev, index))
+            ?? throw new PlatformDescriptionException(described is null ? "resourceTable.region" : vdev.PathOf("vringRegion"), $"\"{regionName}\"",
+                $"no free 0x{bytes:X}-byte range aligned to 0x{alignment:X} below 4 GiB is left in the region for {RingName(vdev, index)} (ADDR_ANY)");
+    }
+
+    /// <summary>
+    /// Allocates every carveout whose da is ADDR_ANY, as Linux's rproc_alloc_carveout does, from the resource table's
+    /// region as ADDR_ANY vrings are placed (page-aligned, clear of the table, pools, rings and earlier carveouts), and
+    /// writes the address back as da and pa. One that cannot be placed is refused, naming the entry: the firmware would
+    /// otherwise run with a carveout nobody allocated. A remote leaves them to the host.
+    /// </summary>
+    internal void PlaceCarveouts()
+    {
+        if (_platform.Role == PlatformRole.Remote)
+            return;
+        string regionName = _platform.Description.ResourceTable!.Region;
+        foreach (var carveout in _table.Carveouts.Where(c => c.DeviceAddress == ResourceTable.AddrAny))
+        {
+            string what = $"carveout '{carveout.Name}' (entry {carveout.Index})";
+            if (carveout.Length == 0)
+                throw new ResourceTableException("carveout.len", carveout.Index, 0, $"{what} has da ADDR_ANY and no length: there is nothing to allocate");
+            ulong chosen = TryChoose(regionName, carveout.Length, CarveoutAlignment, what)
+                ?? throw new ResourceTableException("carveout.da", carveout.Index, ResourceTable.AddrAny,
+                    $"{what} asks the host for 0x{carveout.Length:X} bytes (ADDR_ANY), but no free range of that size aligned to 0x{CarveoutAlignment:X} below 4 GiB is left in region '{regionName}'");
+            using var lease = _platform.ResourceTableRegion!.Acquire();
+            new ResourceTableWriter(_table).SetCarveoutAddress(lease, _platform.ResourceTableOffset, carveout, (uint)chosen, (uint)chosen);
+        }
+    }
+
+    // Linux allocates a carveout with dma_alloc_coherent: whole pages.
+    private const ulong CarveoutAlignment = 0x1000;
+
+    /// <summary>The lowest <paramref name="alignment"/>-aligned range of the region clear of everything taken and of the firmware's carveouts; reserved as <paramref name="what"/>.</summary>
+    private ulong? TryChoose(string regionName, ulong bytes, ulong alignment, string what)
+    {
         var region = _platform.GetRegion(regionName);
         ulong regionEnd = region.DeviceAddress + (ulong)region.Size; // fits: checked at region creation
         ulong candidate = region.DeviceAddress;
-        ulong alignment = RingAlignment(align);
         while (TryAlignUp(candidate, alignment, out candidate) && candidate <= regionEnd && bytes <= regionEnd - candidate
             && candidate + bytes - 1 < ResourceTable.AddrAny)
         {
-            var clash = _taken.FirstOrDefault(t => candidate < t.Start + t.Length && t.Start < candidate + bytes);
+            var clash = _taken.Concat(_fixedCarveouts).FirstOrDefault(t => candidate < t.Start + t.Length && t.Start < candidate + bytes);
             if (clash.What is null)
             {
-                _taken.Add((candidate, bytes, RingName(vdev, index)));
+                _taken.Add((candidate, bytes, what));
                 return candidate;
             }
             candidate = clash.Start + clash.Length;
         }
-        throw new PlatformDescriptionException(described is null ? "resourceTable.region" : vdev.PathOf("vringRegion"), $"\"{regionName}\"",
-            $"no free 0x{bytes:X}-byte range aligned to 0x{alignment:X} below 4 GiB is left in the region for {RingName(vdev, index)} (ADDR_ANY)");
+        return null;
     }
 
     private static bool TryAlignUp(ulong value, ulong align, out ulong aligned)

@@ -228,13 +228,15 @@ public sealed class ResourceTable
 
     /// <summary>
     /// The rpmsg vdev (id 7), checked for what the rpmsg transport needs: exactly two vrings, each
-    /// with a power-of-two num (at most 32768) and a power-of-two align.
+    /// with a power-of-two num (at most 32768) and a power-of-two align; and, as <see cref="GetRpmsgVdevs"/>
+    /// checks, no two vrings of the table's vdevs with the same notify id.
     /// </summary>
     public VdevEntry GetRpmsgVdev()
     {
         var vdev = FindVdev(RpmsgFeatures.VirtioDeviceId)
             ?? throw new ResourceTableException("vdev.id", -1, RpmsgFeatures.VirtioDeviceId, "no vdev entry with the rpmsg device id");
         ValidateRpmsgVdev(vdev);
+        CheckVringNotifyIdsDistinct();
         return vdev;
     }
 
@@ -249,14 +251,44 @@ public sealed class ResourceTable
         var vdevs = Vdevs.Where(v => v.Id == RpmsgFeatures.VirtioDeviceId).ToArray();
         if (vdevs.Length == 0)
             throw new ResourceTableException("vdev.id", -1, RpmsgFeatures.VirtioDeviceId, "no vdev entry with the rpmsg device id");
-        var seen = new Dictionary<uint, string>();
         foreach (var vdev in vdevs)
-        {
             ValidateRpmsgVdev(vdev);
+        CheckVringNotifyIdsDistinct();
+        return vdevs;
+    }
+
+    // The vrings of every vdev (rpmsg or not) share one notify id space, as Linux's per-processor id allocator does.
+    private void CheckVringNotifyIdsDistinct()
+    {
+        var seen = new Dictionary<uint, string>();
+        foreach (var vdev in Vdevs)
+        {
             foreach (var ring in vdev.Vrings)
                 Claim(seen, vdev, $"vring[{ring.Index}].notifyid", ring.NotifyId, $"vring {ring.Index} of entry {vdev.Index}");
         }
-        return vdevs;
+    }
+
+    /// <summary>
+    /// The notify ids Linux's remoteproc gives this table's vrings (rproc_alloc_vring: one per-processor id
+    /// allocator, from 0 upward, every vring of every vdev in table order), as a new table parsed from a copy with
+    /// those ids in each vring's notifyid field; <paramref name="changed"/> is false when the table already had them.
+    /// A vdev's own notifyid is left as it is: Linux neither assigns nor reads it.
+    /// </summary>
+    internal ResourceTable WithHostNotifyIds(out bool changed)
+    {
+        var copy = (byte[])_copy.Clone();
+        uint next = 0;
+        changed = false;
+        foreach (var vdev in Vdevs)
+        {
+            foreach (var ring in vdev.Vrings)
+            {
+                uint id = next++;
+                changed |= ring.NotifyId != id;
+                BinaryPrimitives.WriteUInt32LittleEndian(copy.AsSpan(ring.Offset + VdevVring.NotifyIdOffset, 4), id);
+            }
+        }
+        return changed ? ParseCopy(copy) : this;
     }
 
     private static void Claim(Dictionary<uint, string> seen, VdevEntry vdev, string field, uint id, string what)

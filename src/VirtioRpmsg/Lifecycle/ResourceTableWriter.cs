@@ -6,7 +6,7 @@ namespace VirtioRpmsg.Lifecycle;
 
 /// <summary>
 /// Writes the driver's decisions back into a resource table in memory (vring addresses chosen for
-/// ADDR_ANY, gfeatures, the status byte), at the offsets of a parsed <see cref="ResourceTable"/>.
+/// ADDR_ANY, the vring notify ids the host assigned, carveouts it allocated, gfeatures, the status byte), at the offsets of a parsed <see cref="ResourceTable"/>.
 /// Before every write it re-checks that the target still holds the entry at the parsed offset
 /// (offset array slot, type word and vring count): a remote that rewrote its table since it was
 /// parsed gets an error instead of a write into the middle of something else.
@@ -78,6 +78,36 @@ public sealed class ResourceTableWriter
         return ring with { DeviceAddress = deviceAddress, PhysicalAddress = physicalAddress };
     }
 
+    /// <summary>
+    /// Writes the notify id of vring <paramref name="vringIndex"/>, as Linux's rproc_alloc_vring does with the id it
+    /// assigned (the kick word the remote matches); returns the updated record.
+    /// </summary>
+    public VdevVring SetVringNotifyId(in MappingLease lease, long tableOffset, VdevEntry vdev, int vringIndex, uint notifyId)
+    {
+        CheckTarget(lease, tableOffset, vdev);
+        if ((uint)vringIndex >= (uint)vdev.Vrings.Count)
+            throw new ArgumentOutOfRangeException(nameof(vringIndex), vringIndex, $"Vdev entry {vdev.Index} has {vdev.Vrings.Count} vrings.");
+        var ring = vdev.Vrings[vringIndex];
+        lease.WriteUInt32(tableOffset + ring.Offset + VdevVring.NotifyIdOffset, notifyId);
+        return ring with { NotifyId = notifyId };
+    }
+
+    /// <summary>Writes da and pa of a carveout the host allocated (it was ADDR_ANY); returns the updated record.</summary>
+    public CarveoutEntry SetCarveoutAddress(in MappingLease lease, long tableOffset, CarveoutEntry carveout, uint deviceAddress, uint physicalAddress)
+    {
+        _table.RequireOwnEntry(carveout);
+        CheckTableFits(lease, tableOffset);
+        uint slot = lease.ReadUInt32(tableOffset + ResourceTable.HeaderSize + 4 * carveout.Index);
+        if (slot != (uint)carveout.Offset)
+            throw new ResourceTableException($"offset[{carveout.Index}]", carveout.Index, slot, $"changed since the table was parsed (was 0x{carveout.Offset:X})");
+        uint type = lease.ReadUInt32(tableOffset + carveout.Offset);
+        if (type != (uint)ResourceType.Carveout)
+            throw new ResourceTableException("type", carveout.Index, type, "changed since the table was parsed (was carveout)");
+        lease.WriteUInt32(tableOffset + carveout.Offset + 4, deviceAddress);
+        lease.WriteUInt32(tableOffset + carveout.Offset + 8, physicalAddress);
+        return carveout with { DeviceAddress = deviceAddress, PhysicalAddress = physicalAddress };
+    }
+
     /// <inheritdoc cref="SetGuestFeatures(Span{byte}, VdevEntry, uint)"/>
     public void SetGuestFeatures(in MappingLease lease, long tableOffset, VdevEntry vdev, uint features)
     {
@@ -103,12 +133,17 @@ public sealed class ResourceTableWriter
     private void CheckTarget(in MappingLease lease, long tableOffset, VdevEntry vdev)
     {
         _table.RequireOwnEntry(vdev);
-        if ((ulong)tableOffset > (ulong)lease.Length || (ulong)_table.Length > (ulong)(lease.Length - tableOffset))
-            throw new AddressRangeException(nameof(tableOffset), $"Region '{lease.Region.Name}' of 0x{lease.Length:X} bytes", unchecked((ulong)tableOffset), (ulong)_table.Length, "cannot hold the resource table");
+        CheckTableFits(lease, tableOffset);
         CheckEntry(vdev,
             lease.ReadUInt32(tableOffset + ResourceTable.HeaderSize + 4 * vdev.Index),
             lease.ReadUInt32(tableOffset + vdev.Offset),
             lease.ReadByte(tableOffset + vdev.Offset + VdevEntry.NumVringsOffset));
+    }
+
+    private void CheckTableFits(in MappingLease lease, long tableOffset)
+    {
+        if ((ulong)tableOffset > (ulong)lease.Length || (ulong)_table.Length > (ulong)(lease.Length - tableOffset))
+            throw new AddressRangeException(nameof(tableOffset), $"Region '{lease.Region.Name}' of 0x{lease.Length:X} bytes", unchecked((ulong)tableOffset), (ulong)_table.Length, "cannot hold the resource table");
     }
 
     private void CheckTarget(ReadOnlySpan<byte> target, VdevEntry vdev)

@@ -16,6 +16,8 @@ public sealed record VdevVring(int Index, int Offset, uint DeviceAddress, uint A
     /// <summary>Size of a vring entry in bytes.</summary>
     public const int EntrySize = 20;
 
+    internal const int NotifyIdOffset = 12;
+
     /// <summary>True when the remote left the address to the host (da == ADDR_ANY).</summary>
     public bool NeedsAddress => DeviceAddress == ResourceTable.AddrAny;
 }

@@ -36,6 +36,7 @@ public sealed class ImxMessagingUnit : IMailbox, IVringSignalSink
     private readonly long _txData, _rxData, _txStatus, _rxStatus, _gpStatus, _rxControl, _gpEnable, _gpControl, _txControl;
     private readonly uint _transmitEmpty, _receiveFull, _gpPending, _receiveEnable, _gpInterruptEnable, _gpRequest, _gpRequestAll;
     private readonly VringKicks? _kicks;
+    private readonly uint _fixedValue;
 
     /// <summary>An MU whose side A is <paramref name="registers"/>.</summary>
     /// <param name="registers">The MU's register block (side A).</param>
@@ -48,6 +49,13 @@ public sealed class ImxMessagingUnit : IMailbox, IVringSignalSink
     /// imx_rproc's words for the first vdev: <see cref="LinuxWord"/> of notify ids 0 and 1 (0x0 and 0x10000).</param>
     public ImxMessagingUnit(IMmioRegisters registers, int txChannel = 1, int rxChannel = 1, ImxMuSignal signal = ImxMuSignal.Data, uint? ringValue = null, ImxMuLayout layout = ImxMuLayout.V1,
         IReadOnlyList<uint>? vringValues = null)
+        : this(registers, txChannel, rxChannel, signal, ringValue, layout, vringValues, notifyIds: null)
+    {
+    }
+
+    /// <summary>As the public constructor; without words given, each kick's word is <see cref="LinuxWord"/> of the vring's id in <paramref name="notifyIds"/> at that kick.</summary>
+    internal ImxMessagingUnit(IMmioRegisters registers, int txChannel, int rxChannel, ImxMuSignal signal, uint? ringValue, ImxMuLayout layout,
+        IReadOnlyList<uint>? vringValues, VringNotifyIds? notifyIds)
     {
         ArgumentNullException.ThrowIfNull(registers);
         Channel(txChannel, nameof(txChannel));
@@ -60,7 +68,9 @@ public sealed class ImxMessagingUnit : IMailbox, IVringSignalSink
             throw new ArgumentException($"i.MX MU: a general-purpose interrupt carries no word; ringValue 0x{fixedWord:X} applies to data mode only.", nameof(ringValue));
         if (signal == ImxMuSignal.GeneralPurpose && vringValues is not null)
             throw new ArgumentException("i.MX MU: a general-purpose interrupt carries no word; vringValues apply to data mode only.", nameof(vringValues));
-        var kicks = MailboxWords.Kicks(ringValue, vringValues, LinuxWord(0), LinuxWord(1), "i.MX MU");
+        var kicks = notifyIds is null
+            ? MailboxWords.Kicks(ringValue, vringValues, LinuxWord(0), LinuxWord(1), "i.MX MU")
+            : MailboxWords.Kicks(ringValue, vringValues, notifyIds, static id => id << 16, "i.MX MU");
         long needed = RequiredSize(layout);
         if (registers.Size < needed)
             throw new ArgumentException($"i.MX MU {layout} needs 0x{needed:X} bytes of registers; '{registers.Name}' has 0x{registers.Size:X}.", nameof(registers));
@@ -72,8 +82,7 @@ public sealed class ImxMessagingUnit : IMailbox, IVringSignalSink
         if (signal == ImxMuSignal.Data)
         {
             _kicks = kicks;
-            VringValues = kicks is null ? null : [kicks.Signal(0), kicks.Signal(1)];
-            RingValue = kicks?.Signal(1) ?? ringValue ?? 0;
+            _fixedValue = ringValue ?? 0;
         }
         bool v1 = layout == ImxMuLayout.V1;
         _txData = (v1 ? 0x00 : 0x200) + 4 * txChannel;
@@ -102,10 +111,10 @@ public sealed class ImxMessagingUnit : IMailbox, IVringSignalSink
     public ImxMuSignal Signal { get; }
 
     /// <summary>The word <see cref="TryRing()"/> writes to TRn in data mode: the fixed word, or vring 1's (a message for the remote).</summary>
-    public uint RingValue { get; }
+    public uint RingValue => _kicks?.Signal(1) ?? _fixedValue;
 
     /// <summary>Data mode: the words of a kick of vring 0 and vring 1; null when one fixed word is sent for every kick.</summary>
-    public IReadOnlyList<uint>? VringValues { get; }
+    public IReadOnlyList<uint>? VringValues => _kicks is { } kicks ? [kicks.Signal(0), kicks.Signal(1)] : null;
 
     /// <summary>imx_rproc's word for a kick of the vring with notify id <paramref name="notifyId"/>: the id in the upper half-word.</summary>
     public static uint LinuxWord(int notifyId) => (uint)notifyId << 16;

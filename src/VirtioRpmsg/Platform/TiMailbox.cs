@@ -25,6 +25,7 @@ public sealed class TiMailbox : IMailbox, IVringSignalSink
     private readonly long _txMessage, _txFifoStatus, _rxMessage, _rxMessageStatus, _irqStatusClear, _irqEnableSet, _irqEnableClear;
     private readonly uint _newMessage;
     private readonly VringKicks? _kicks;
+    private readonly uint _fixedValue;
 
     /// <summary>A mailbox cluster whose registers are <paramref name="registers"/>.</summary>
     /// <param name="registers">The cluster's register block.</param>
@@ -38,6 +39,13 @@ public sealed class TiMailbox : IMailbox, IVringSignalSink
     /// Linux's words for the first vdev: the notify ids 0 and 1.</param>
     public TiMailbox(IMmioRegisters registers, int txFifo, int rxFifo, int user, uint? ringValue = null, int fifoCount = 16, int userCount = 4,
         IReadOnlyList<uint>? vringValues = null)
+        : this(registers, txFifo, rxFifo, user, ringValue, fifoCount, userCount, vringValues, notifyIds: null)
+    {
+    }
+
+    /// <summary>As the public constructor; without words given, each kick's word is the vring's id in <paramref name="notifyIds"/> at that kick.</summary>
+    internal TiMailbox(IMmioRegisters registers, int txFifo, int rxFifo, int user, uint? ringValue, int fifoCount, int userCount,
+        IReadOnlyList<uint>? vringValues, VringNotifyIds? notifyIds)
     {
         ArgumentNullException.ThrowIfNull(registers);
         if (fifoCount is < 1 or > 16)
@@ -52,7 +60,9 @@ public sealed class TiMailbox : IMailbox, IVringSignalSink
             throw new ArgumentException($"TI mailbox: txFifo and rxFifo are both {txFifo}; a FIFO carries one direction.", nameof(rxFifo));
         if ((uint)user >= (uint)userCount)
             throw new ArgumentOutOfRangeException(nameof(user), user, $"TI mailbox user {user} is not a user 0-{userCount - 1}.");
-        _kicks = MailboxWords.Kicks(ringValue, vringValues, 0, 1, "TI mailbox");
+        _kicks = notifyIds is null
+            ? MailboxWords.Kicks(ringValue, vringValues, 0, 1, "TI mailbox")
+            : MailboxWords.Kicks(ringValue, vringValues, notifyIds, static id => id, "TI mailbox");
         long needed = RequiredSize(user);
         if (registers.Size < needed)
             throw new ArgumentException($"TI mailbox user {user} needs 0x{needed:X} bytes of registers; '{registers.Name}' has 0x{registers.Size:X}.", nameof(registers));
@@ -60,8 +70,7 @@ public sealed class TiMailbox : IMailbox, IVringSignalSink
         TxFifo = txFifo;
         RxFifo = rxFifo;
         User = user;
-        RingValue = _kicks?.Signal(1) ?? ringValue ?? 0;
-        VringValues = _kicks is null ? null : [_kicks.Signal(0), _kicks.Signal(1)];
+        _fixedValue = ringValue ?? 0;
         _txMessage = Message(txFifo);
         _txFifoStatus = 0x80 + 4 * txFifo;
         _rxMessage = Message(rxFifo);
@@ -94,10 +103,10 @@ public sealed class TiMailbox : IMailbox, IVringSignalSink
     public int User { get; }
 
     /// <summary>The word <see cref="TryRing()"/> writes: the fixed word, or vring 1's (a message for the remote).</summary>
-    public uint RingValue { get; }
+    public uint RingValue => _kicks?.Signal(1) ?? _fixedValue;
 
     /// <summary>The words of a kick of vring 0 and vring 1; null when one fixed word is sent for every kick.</summary>
-    public IReadOnlyList<uint>? VringValues { get; }
+    public IReadOnlyList<uint>? VringValues => _kicks is { } kicks ? [kicks.Signal(0), kicks.Signal(1)] : null;
 
     /// <inheritdoc />
     public string Name => $"TI mailbox (tx FIFO {TxFifo}, rx FIFO {RxFifo}, user {User}) at '{_registers.Name}'";

@@ -20,6 +20,8 @@ internal interface IVringSignalSink
 internal sealed class VringKicks
 {
     private readonly uint _vring0, _vring1;
+    private readonly VringNotifyIds? _ids;
+    private readonly Func<uint, uint>? _wordOf;
     private int _pending; // bit v: vring v's signal is still to be sent
     private int _busy;
 
@@ -29,8 +31,15 @@ internal sealed class VringKicks
         _vring1 = vring1;
     }
 
+    /// <summary>Signals that follow the vdev's notify ids: vring v's is <paramref name="wordOf"/>(its id), read at each kick.</summary>
+    internal VringKicks(VringNotifyIds ids, Func<uint, uint> wordOf)
+    {
+        _ids = ids;
+        _wordOf = wordOf;
+    }
+
     /// <summary>The signal of vring <paramref name="vring"/> (0 or 1).</summary>
-    internal uint Signal(int vring) => vring == 0 ? _vring0 : _vring1;
+    internal uint Signal(int vring) => _ids is { } ids ? _wordOf!(ids.Get(vring)) : vring == 0 ? _vring0 : _vring1;
 
     /// <summary>Kicks not yet delivered (bit v: vring v), for diagnostics and tests.</summary>
     internal int Pending => Volatile.Read(ref _pending);

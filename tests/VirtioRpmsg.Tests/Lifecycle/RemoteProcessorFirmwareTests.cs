@@ -110,6 +110,32 @@ public sealed class RemoteProcessorFirmwareTests : IDisposable
         Assert.Equal((0x4000UL, 0x8000UL), (rig.Platform.Vdevs[0].Vring0Address, rig.Platform.Vdevs[0].Vring1Address));
     }
 
+    [Fact]
+    public void Start_FirmwareTable_RemoteReadsTheNotifyIdsTheHostAssignedAtBoot()
+    {
+        // Linux writes its own ids (from 0, table order) into the firmware's table before it starts the remote, and
+        // kicks with them; the firmware's 5 and 6 must be gone by then.
+        var table = new ResourceTableBuilder()
+            .AddVdev(7, 3, 1, 0, 0, [new VringSpec(0x4000, 0x1000, 256, 5, 0), new VringSpec(0x8000, 0x1000, 256, 6, 0)])
+            .Build();
+        WriteFirmware(table);
+        using var platform = HostPlatform();
+        ResourceTable? seenAtStart = null;
+        var control = new RecordingControl(() =>
+        {
+            using var lease = platform.ResourceTableRegion!.Acquire();
+            seenAtStart = ResourceTable.Parse(SharedBytes.Read(lease, 0, table.Length));
+        });
+        using var processor = Processor(platform, control);
+
+        processor.Start();
+
+        var vdev = Assert.Single(seenAtStart!.Vdevs);
+        Assert.Equal([0u, 1u], vdev.Vrings.Select(r => r.NotifyId));
+        Assert.Equal(3u, vdev.NotifyId);
+        processor.Stop();
+    }
+
     /// <summary>A control that only records Start (the "remote" is whatever the loaded memory holds).</summary>
     private sealed class RecordingControl(Action? onStart = null) : IRemoteProcessorControl
     {

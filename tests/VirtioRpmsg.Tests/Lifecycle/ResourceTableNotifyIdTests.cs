@@ -52,4 +52,31 @@ public class ResourceTableNotifyIdTests
         Assert.Equal(1UL, e.Value);
         Assert.Equal(0, e.EntryIndex);
     }
+
+    [Fact]
+    public void GetRpmsgVdev_TwoVringsWithTheSameNotifyId_RefusedAsByGetRpmsgVdevs()
+    {
+        var table = ResourceTable.Parse(new ResourceTableBuilder()
+            .AddVdev(RpmsgFeatures.VirtioDeviceId, 0, 1, 0, 0, [new VringSpec(0x4000, 4096, 32, 1, 0), new VringSpec(0x8000, 4096, 32, 1, 0)])
+            .Build());
+
+        var e = Assert.Throws<ResourceTableException>(() => table.GetRpmsgVdev());
+
+        Assert.Equal(("vring[1].notifyid", 1UL, 0), (e.Field, e.Value, e.EntryIndex));
+    }
+
+    [Fact]
+    public void GetRpmsgVdevs_OtherVdevsVringWithAnRpmsgVringsNotifyId_Refused()
+    {
+        // One notify id space for every vring of every vdev (Linux's per-processor allocator): a console's vring 1
+        // beside an rpmsg vring 1 would make a kick ambiguous.
+        var table = ResourceTable.Parse(new ResourceTableBuilder()
+            .AddVdev(3, 0, 0, 0, 0, [new VringSpec(0x70000, 4096, 32, 1, 0)])
+            .AddVdev(RpmsgFeatures.VirtioDeviceId, 0, 1, 0, 0, [new VringSpec(0x4000, 4096, 32, 1, 0), new VringSpec(0x8000, 4096, 32, 2, 0)])
+            .Build());
+
+        var e = Assert.Throws<ResourceTableException>(() => table.GetRpmsgVdevs());
+        Assert.Equal(("vring[0].notifyid", 1UL, 1), (e.Field, e.Value, e.EntryIndex));
+        Assert.Equal("vring[0].notifyid", Assert.Throws<ResourceTableException>(() => table.GetRpmsgVdev()).Field);
+    }
 }
