@@ -90,7 +90,7 @@ public sealed partial class RpmsgDevice
         foreach (var ept in endpoints)
         {
             ept.MarkDestroyed();
-            ept.WaitForCallbacks();
+            ept.WaitForCallbacks(drain: false); // readers get what is queued, then RpmsgDeviceUnavailableException
         }
         foreach (var channel in channels)
             _nameService.RunRemove(channel, waitForProbe: true);

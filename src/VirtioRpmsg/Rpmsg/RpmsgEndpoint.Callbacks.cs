@@ -93,7 +93,11 @@ public sealed partial class RpmsgEndpoint
     /// <summary>Test hook: raised on a destroying thread that found the dispatcher thread inside this endpoint's callback.</summary>
     internal Action? WaitingForDispatcherCallback { get; set; }
 
-    internal void WaitForCallbacks()
+    /// <summary>
+    /// Waits out running callbacks, then drops what is still queued (<paramref name="drain"/>): a destroyed endpoint is
+    /// read no more. Stop keeps it: its readers get what is queued, then the device's unavailability.
+    /// </summary>
+    internal void WaitForCallbacks(bool drain = true)
     {
         // Destroying from inside this endpoint's own callback: that running callback is ours, do not wait for it.
         int self = ReferenceEquals(t_inCallback, this) ? 1 : 0;
@@ -112,6 +116,7 @@ public sealed partial class RpmsgEndpoint
             while (ReferenceEquals(Volatile.Read(ref rx.ThreadCallback), this))
                 spin.SpinOnce(sleep1Threshold: 20);
         }
-        _queue?.Drain();
+        if (drain)
+            _queue?.Drain();
     }
 }

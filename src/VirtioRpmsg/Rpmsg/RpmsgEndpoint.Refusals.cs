@@ -36,11 +36,12 @@ public sealed partial class RpmsgEndpoint
 
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ThrowDestroyed() => throw DestroyedError();
+    private void ThrowDestroyed() => throw SendRefusal(); // the device's stop or break first, as for a send
 
     /// <summary>
-    /// Why a destroyed endpoint may not send: the device stopped or broke (which destroys every endpoint; checked first,
-    /// so a sender gets the documented <see cref="RpmsgDeviceUnavailableException"/>, as a receiver does), or the endpoint was disposed.
+    /// Why a destroyed endpoint may not send or receive: the device stopped or broke (which destroys every endpoint;
+    /// checked first, so a sender and a receiver get the documented <see cref="RpmsgDeviceUnavailableException"/>), or
+    /// the endpoint was disposed.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     internal Exception SendRefusal() =>

@@ -32,7 +32,7 @@ public sealed partial class RpmsgEndpoint
         Device.Tx.CheckPayload(payload.Length); // before the wait for the address, not after it
         var deadline = Deadline.Within(timeout);
         destination = WaitForRemoteAddress(deadline, cancellationToken);
-        Device.Tx.Send(Address, destination, payload, deadline.Remaining, cancellationToken, this);
+        Device.Tx.Send(Address, destination, payload, deadline.Remaining, cancellationToken, this, stated: timeout);
     }
 
     /// <summary>Sends to <paramref name="destination"/> (Linux rpmsg_sendto).</summary>
@@ -96,7 +96,7 @@ public sealed partial class RpmsgEndpoint
     private async ValueTask SendOnceRemoteKnownAsync(ReadOnlyMemory<byte> payload, Deadline deadline, CancellationToken cancellationToken)
     {
         Device.Tx.CheckPayload(payload.Length); // before the wait for the address (faults the task, as an async method does)
-        await Device.Tx.SendAsync(Address, await WaitForRemoteAddressAsync(deadline, cancellationToken).ConfigureAwait(false), payload, deadline.Remaining, cancellationToken, this).ConfigureAwait(false);
+        await Device.Tx.SendAsync(Address, await WaitForRemoteAddressAsync(deadline, cancellationToken).ConfigureAwait(false), payload, deadline.Remaining, cancellationToken, this, Device.Options.SendTimeout).ConfigureAwait(false);
     }
 
     /// <summary>Sends to <paramref name="destination"/> asynchronously.</summary>

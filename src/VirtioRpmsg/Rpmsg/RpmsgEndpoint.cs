@@ -153,14 +153,19 @@ public sealed partial class RpmsgEndpoint : IDisposable
     {
         if (_queue is null)
             ThrowNoQueue();
-        ThrowIfDestroyed();
+        // Destroyed by the device's stop (or destroyed after it broke): what is queued is still read, then the closed
+        // queue reports the device unavailable (Closed). Destroyed by the application: refused at once.
+        if (IsDestroyed && !IsDeviceGone)
+            ThrowDestroyed();
         return _queue;
     }
+
+    private bool IsDeviceGone => Device.State is RpmsgDeviceState.Broken or RpmsgDeviceState.Stopped;
 
     /// <summary>Why a closed, drained queue has nothing more: the device broke or stopped (checked first), or the endpoint was destroyed.</summary>
     private Exception Closed()
     {
-        if (Device.State is RpmsgDeviceState.Broken or RpmsgDeviceState.Stopped)
+        if (IsDeviceGone)
             return Device.Unavailable(Device.State);
         ThrowIfDestroyed();
         return new InvalidOperationException($"endpoint 0x{Address:X}: receive queue closed");

@@ -24,6 +24,7 @@ internal sealed class RpmsgTxAsyncSend : IValueTaskSource, IThreadPoolWorkItem, 
     private uint _destination;
     private ReadOnlyMemory<byte> _payload;
     private Deadline _deadline;
+    private TimeSpan _timeout; // the send's own timeout, for its TimeoutException
     private bool _callback;
     private CancellationToken _token;
     private CancellationTokenRegistration _registration;
@@ -44,7 +45,7 @@ internal sealed class RpmsgTxAsyncSend : IValueTaskSource, IThreadPoolWorkItem, 
     internal bool IsCancellationRequested => _token.IsCancellationRequested;
 
     /// <summary>Starts the send (the caller already began the wait, <see cref="RpmsgTxPath.BeginWait"/>): re-tries at once, then waits.</summary>
-    internal ValueTask Start(uint source, uint destination, ReadOnlyMemory<byte> payload, Deadline deadline, bool callback, CancellationToken cancellationToken, RpmsgEndpoint? owner)
+    internal ValueTask Start(uint source, uint destination, ReadOnlyMemory<byte> payload, Deadline deadline, TimeSpan timeout, bool callback, CancellationToken cancellationToken, RpmsgEndpoint? owner)
     {
         _core.Reset();
         _wait.Arm(_core.Version);
@@ -52,6 +53,7 @@ internal sealed class RpmsgTxAsyncSend : IValueTaskSource, IThreadPoolWorkItem, 
         _destination = destination;
         _payload = payload;
         _deadline = deadline;
+        _timeout = timeout;
         _callback = callback;
         _token = cancellationToken;
         _owner = owner;
@@ -87,7 +89,7 @@ internal sealed class RpmsgTxAsyncSend : IValueTaskSource, IThreadPoolWorkItem, 
                 wait = _tx.ParkMilliseconds(_deadline);
                 if (wait == 0)
                 {
-                    Finish(_tx.Timeout());
+                    Finish(_tx.Timeout(_timeout));
                     return;
                 }
             }

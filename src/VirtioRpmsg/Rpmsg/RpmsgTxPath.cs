@@ -98,15 +98,17 @@ internal sealed partial class RpmsgTxPath
     /// Blocking send: waits for a tx buffer up to <paramref name="timeout"/> or cancellation. The timeout starts when the
     /// first try finds no buffer: a send that does not wait never reads the clock (on a KVM guest a read costs about as
     /// much as the take). A wait ends, too, when <paramref name="owner"/> is destroyed (its destroy signals the waiters).
+    /// <paramref name="stated"/> is the timeout the caller gave, when <paramref name="timeout"/> is only what is left of it
+    /// (a send that first waited for its remote address): the <see cref="TimeoutException"/> names it.
     /// </summary>
-    internal void Send(uint source, uint destination, ReadOnlySpan<byte> payload, TimeSpan timeout, CancellationToken cancellationToken, RpmsgEndpoint? owner = null)
+    internal void Send(uint source, uint destination, ReadOnlySpan<byte> payload, TimeSpan timeout, CancellationToken cancellationToken, RpmsgEndpoint? owner = null, TimeSpan? stated = null)
     {
         RpmsgAddress.CheckSendable(source, destination);
         if (!(MayTakeFirst() && TakeChecked() && TryCopy(source, destination, payload, FirstTurn())))
-            SendWaiting(source, destination, payload, Deadline.Within(timeout), cancellationToken, owner);
+            SendWaiting(source, destination, payload, Deadline.Within(timeout), stated ?? timeout, cancellationToken, owner);
     }
 
-    private void SendWaiting(uint source, uint destination, ReadOnlySpan<byte> payload, Deadline deadline, CancellationToken cancellationToken, RpmsgEndpoint? owner)
+    private void SendWaiting(uint source, uint destination, ReadOnlySpan<byte> payload, Deadline deadline, TimeSpan timeout, CancellationToken cancellationToken, RpmsgEndpoint? owner)
     {
         CheckPayload(payload.Length); // the first try may not have looked (a callback sender's turn)
         bool callback = _device.Rx.IsDispatcherContext;
@@ -120,7 +122,7 @@ internal sealed partial class RpmsgTxPath
                 owner?.ThrowIfCannotSend(); // before each re-try: a destroyed endpoint's address may be another's now
                 if (MayTake(callback) && TryCopy(source, destination, payload, TurnFor(callback)))
                     return;
-                Wait(signal, deadline, cancellationToken);
+                Wait(signal, deadline, timeout, cancellationToken);
             }
         }
         finally
@@ -157,7 +159,7 @@ internal sealed partial class RpmsgTxPath
     private RpmsgTxTurn? FirstTurn() => _turn.ApplicationMustWait && _device.Rx.IsDispatcherContext ? null : _turn;
 
     /// <summary>Async send: like <see cref="Send"/> without blocking a thread (its timeout, too, starts at a failed try).</summary>
-    internal ValueTask SendAsync(uint source, uint destination, ReadOnlyMemory<byte> payload, TimeSpan timeout, CancellationToken cancellationToken, RpmsgEndpoint? owner = null)
+    internal ValueTask SendAsync(uint source, uint destination, ReadOnlyMemory<byte> payload, TimeSpan timeout, CancellationToken cancellationToken, RpmsgEndpoint? owner = null, TimeSpan? stated = null)
     {
         if (cancellationToken.IsCancellationRequested)
             return ValueTask.FromCanceled(cancellationToken);
@@ -171,11 +173,11 @@ internal sealed partial class RpmsgTxPath
         {
             return ValueTask.FromException(e); // a send's failures fault its task, as an async method's would
         }
-        return SendAsyncSlow(source, destination, payload, Deadline.Within(timeout), _device.Rx.IsDispatcherContext, cancellationToken, owner);
+        return SendAsyncSlow(source, destination, payload, Deadline.Within(timeout), stated ?? timeout, _device.Rx.IsDispatcherContext, cancellationToken, owner);
     }
 
     // No async method (a debug build allocates its state machine per call): a pooled send object that re-tries.
-    private ValueTask SendAsyncSlow(uint source, uint destination, ReadOnlyMemory<byte> payload, Deadline deadline, bool callback, CancellationToken cancellationToken, RpmsgEndpoint? owner)
+    private ValueTask SendAsyncSlow(uint source, uint destination, ReadOnlyMemory<byte> payload, Deadline deadline, TimeSpan timeout, bool callback, CancellationToken cancellationToken, RpmsgEndpoint? owner)
     {
         try
         {
@@ -186,7 +188,7 @@ internal sealed partial class RpmsgTxPath
         {
             return ValueTask.FromException(e);
         }
-        return _signal.Rent(this).Start(source, destination, payload, deadline, callback, cancellationToken, owner);
+        return _signal.Rent(this).Start(source, destination, payload, deadline, timeout, callback, cancellationToken, owner);
     }
 
     /// <summary>Takes a tx buffer for zero-copy send; false at once when none is free.</summary>
@@ -224,7 +226,7 @@ internal sealed partial class RpmsgTxPath
                 owner?.ThrowIfCannotSend();
                 if (MayTake(callback) && TryAcquire(out buffer, TurnFor(callback)))
                     return buffer;
-                Wait(signal, deadline, cancellationToken);
+                Wait(signal, deadline, timeout, cancellationToken);
             }
         }
         finally
@@ -356,12 +358,12 @@ internal sealed partial class RpmsgTxPath
         }
     }
 
-    private void Wait(long signal, Deadline deadline, CancellationToken cancellationToken)
+    private void Wait(long signal, Deadline deadline, TimeSpan timeout, CancellationToken cancellationToken)
     {
         _device.ThrowIfUnavailable();
         int wait = deadline.RemainingMilliseconds;
         if (wait == 0)
-            throw Timeout();
+            throw Timeout(timeout);
         int recheck = (int)_device.Options.IdleRecheckInterval.TotalMilliseconds;
         int slice = deadline.RemainingMillisecondsCappedAt(recheck);
         var rx = _device.Rx;
@@ -392,6 +394,8 @@ internal sealed partial class RpmsgTxPath
         return deadline.RemainingMillisecondsCappedAt((int)_device.Options.IdleRecheckInterval.TotalMilliseconds);
     }
 
-    internal TimeoutException Timeout() =>
-        new($"rpmsg device '{_device.Name}': no free tx buffer within the send timeout ({_device.Options.SendTimeout.TotalMilliseconds} ms unless overridden)" + ParkingNote());
+    /// <summary>The send's timeout ran out: <paramref name="timeout"/> is the one it was given (the caller's, or the device's <c>SendTimeout</c>).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    internal TimeoutException Timeout(TimeSpan timeout) =>
+        new($"rpmsg device '{_device.Name}': no free tx buffer within the send timeout ({timeout.TotalMilliseconds} ms)" + ParkingNote());
 }

@@ -1,0 +1,107 @@
+using VirtioRpmsg.Rpmsg;
+
+namespace VirtioRpmsg.Tests.Rpmsg;
+
+/// <summary>Review of the receive side and endpoints (rxpath): stop, timeouts, refusals.</summary>
+public sealed class RpmsgRxPathReviewTests
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
+
+    private static RpmsgLoopback CallerPolled() => RpmsgLoopback.Create(
+        host: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
+        remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll);
+
+    // The send timeout's message named Options.SendTimeout ("30000 ms unless overridden") even for a caller's own.
+    [Theory]
+    [InlineData("SendTo")]
+    [InlineData("Send")]
+    [InlineData("SendOffChannel")]
+    [InlineData("GetTxBuffer")]
+    public void Send_OwnTimeout_TimeoutExceptionNamesThatTimeout(string send)
+    {
+        using var loop = RpmsgLoopback.Create(remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll);
+        loop.Remote.CreateEndpoint(0x400, (_, _, _) => { });
+        var ept = loop.Host.CreateEndpoint(0x500, remoteAddress: 0x400);
+        while (ept.TrySendTo(0x400, [1]))
+        {
+        }
+        var timeout = TimeSpan.FromMilliseconds(40);
+        var ex = Assert.Throws<TimeoutException>(() =>
+        {
+            switch (send)
+            {
+                case "SendTo": ept.SendTo(0x400, [1], timeout); break;
+                case "Send": ept.Send([1], timeout); break;
+                case "SendOffChannel": ept.SendOffChannel(0x500, 0x400, [1], timeout); break;
+                default: ept.GetTxBuffer(timeout).Dispose(); break;
+            }
+        });
+        Assert.Contains("40 ms", ex.Message);
+        Assert.DoesNotContain("30000", ex.Message);
+    }
+
+    // A send whose remote address is learned while it waits, then finds no buffer: the whole timeout is the caller's.
+    [Fact]
+    public void Send_RemoteLearnedThenNoBuffer_TimeoutExceptionNamesTheCallersTimeout()
+    {
+        using var loop = RpmsgLoopback.Create(remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll);
+        var sink = loop.Remote.CreateEndpoint(0x400, (_, _, _) => { });
+        var ept = loop.Host.CreateEndpoint(0x500);
+        while (ept.TrySendTo(0x400, [1]))
+        {
+        }
+        // Started before the remote address is known (usually: either way the timeout is the caller's).
+        var send = Task.Run(() => ept.Send([1], TimeSpan.FromMilliseconds(300)));
+        sink.SendTo(0x500, [7]); // the host learns 0x400 from it; the remote is not polled, so no tx buffer comes back
+        var ex = Assert.Throws<TimeoutException>(() => send.GetAwaiter().GetResult());
+        Assert.Contains("no free tx buffer", ex.Message);
+        Assert.DoesNotContain("30000", ex.Message);
+    }
+
+    // "On destroy, break or stop the channel is completed: readers get what is queued, then
+    // RpmsgDeviceUnavailableException" (docs/architecture.md). After Stop the queued message was drained (lost) and
+    // the reader got ObjectDisposedException, which documents a destroyed endpoint, not a stopped device.
+    [Fact]
+    public void Receive_AfterStop_GetsWhatIsQueued_ThenDeviceUnavailable()
+    {
+        using var loop = CallerPolled();
+        var queue = loop.Host.CreateEndpoint(0x500);
+        var sender = loop.Remote.CreateEndpoint(0x501);
+        Assert.True(sender.TrySendTo(0x500, [1, 2, 3]));
+        Assert.Equal(1, loop.Host.Poll());
+        loop.Host.Stop("remote crashed");
+
+        var buffer = new byte[8];
+        var first = Record.Exception(() => queue.Receive(buffer, Bound));
+        Assert.Null(first);
+        Assert.Equal(new byte[] { 1, 2, 3 }, buffer[..3]);
+        var ex = Assert.Throws<RpmsgDeviceUnavailableException>(() => queue.Receive(buffer, Bound));
+        Assert.Equal(RpmsgDeviceState.Stopped, ex.State);
+        Assert.Contains("remote crashed", ex.Message);
+    }
+
+    [Fact]
+    public async Task ReceiveAsync_AfterStop_ReportsDeviceUnavailable_NotObjectDisposed()
+    {
+        using var loop = CallerPolled();
+        var queue = loop.Host.CreateEndpoint(0x500);
+        loop.Host.Stop("remote crashed");
+
+        await Assert.ThrowsAsync<RpmsgDeviceUnavailableException>(() => queue.ReceiveAsync(new byte[8]).AsTask());
+        Assert.Throws<RpmsgDeviceUnavailableException>(() => queue.TryReceive(new byte[8], TimeSpan.Zero, out _));
+        Assert.Throws<RpmsgDeviceUnavailableException>(() => queue.Receive(new byte[8], TimeSpan.FromMilliseconds(10)));
+    }
+
+    [Fact]
+    public void Receive_AfterDispose_StillObjectDisposed_AndTheQueueIsDropped()
+    {
+        using var loop = CallerPolled();
+        var queue = loop.Host.CreateEndpoint(0x500);
+        var sender = loop.Remote.CreateEndpoint(0x501);
+        Assert.True(sender.TrySendTo(0x500, [1]));
+        Assert.Equal(1, loop.Host.Poll());
+        queue.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => queue.Receive(new byte[8], Bound));
+        Assert.Equal(0, loop.Host.QueueBudget.Used);
+    }
+}
