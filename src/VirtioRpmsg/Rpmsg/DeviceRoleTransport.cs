@@ -70,12 +70,12 @@ internal sealed partial class DeviceRoleTransport : IRpmsgTransport
         return TryTakeTx(tx.Queue, out buffer);
     }
 
-    public bool TrySendCopy(uint source, uint destination, ReadOnlySpan<byte> payload, RpmsgTxTurn? yieldTo = null)
+    public bool TrySendCopy(uint source, uint destination, ReadOnlySpan<byte> payload, RpmsgTxTurn? yieldTo = null, RpmsgEndpoint? owner = null)
     {
         bool notify;
         using (var tx = _tx.Enter())
         {
-            if (yieldTo is { ApplicationMustWait: true } || !TryTakeTx(tx.Queue, out var buffer))
+            if (yieldTo is { ApplicationMustWait: true } || owner is { IsDestroyed: true } || !TryTakeTx(tx.Queue, out var buffer))
                 return false;
             try
             {
@@ -171,6 +171,11 @@ internal sealed partial class DeviceRoleTransport : IRpmsgTransport
     // Under the vq0 gate: hands a filled buffer to the driver; true when it must be kicked.
     // RPMsg-Lite's master leaves NO_INTERRUPT set for good yet waits for a kick per message.
     private bool Publish(VirtqueueDevice vq0, int id, int length) => vq0.PushUsedAndNotifyPrepare(id, (uint)length) | _rpmsgLite;
+
+    public void FenceTx()
+    {
+        using var tx = _tx.Enter(); // a pass through the gate: the holder before us has left it
+    }
 
     public void CancelTx(int id)
     {

@@ -172,13 +172,13 @@ internal sealed partial class DriverRoleTransport : IRpmsgTransport
             pool.PrefetchForWrite(_poolOffset + (long)_freeTx[Wrap(_freeStart + k)] * BufferSize, length);
     }
 
-    public bool TrySendCopy(uint source, uint destination, ReadOnlySpan<byte> payload, RpmsgTxTurn? yieldTo = null)
+    public bool TrySendCopy(uint source, uint destination, ReadOnlySpan<byte> payload, RpmsgTxTurn? yieldTo = null, RpmsgEndpoint? owner = null)
     {
         int length = RpmsgHeader.Size + payload.Length;
         bool kick;
         using (var tx = _tx.Enter())
         {
-            if (yieldTo is { ApplicationMustWait: true } || !TryTakeFree(tx.Queue, out int id))
+            if (yieldTo is { ApplicationMustWait: true } || owner is { IsDestroyed: true } || !TryTakeFree(tx.Queue, out int id))
                 return false;
             MappingLease lease;
             try
@@ -202,6 +202,11 @@ internal sealed partial class DriverRoleTransport : IRpmsgTransport
         if (kick)
             _doorbell.Ring(TxVring);
         return true;
+    }
+
+    public void FenceTx()
+    {
+        using var tx = _tx.Enter(); // a pass through the gate: the holder before us has left it
     }
 
     public void CancelTx(int id)

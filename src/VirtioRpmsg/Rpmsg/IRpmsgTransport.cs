@@ -62,9 +62,16 @@ internal interface IRpmsgTransport : IDisposable
     /// hands it to the peer; may kick. False at once (nothing written) when no tx buffer is free. One entry
     /// instead of <see cref="TryAcquireTx"/> + <see cref="SubmitTx"/>: on x86 every gate entry is a full fence
     /// that waits for the buffer's stores to reach the peer's cache, so two entries paid that wait twice.
-    /// Also false when <paramref name="yieldTo"/> says a callback sender waits (looked at in the same gate entry).
+    /// Also false when <paramref name="yieldTo"/> says a callback sender waits, or <paramref name="owner"/> was destroyed
+    /// (both looked at in the same gate entry: <see cref="FenceTx"/>).
     /// </summary>
-    bool TrySendCopy(uint source, uint destination, ReadOnlySpan<byte> payload, RpmsgTxTurn? yieldTo = null);
+    bool TrySendCopy(uint source, uint destination, ReadOnlySpan<byte> payload, RpmsgTxTurn? yieldTo = null, RpmsgEndpoint? owner = null);
+
+    /// <summary>
+    /// Enters the tx gate once and leaves: a copy send that found its owner alive under the gate has published its
+    /// message by then, and one that enters later sees the owner's destroyed flag stored before this call.
+    /// </summary>
+    void FenceTx();
 
     /// <summary>Returns an unused tx buffer (zero-copy send abandoned).</summary>
     void CancelTx(int id);

@@ -322,6 +322,12 @@ public sealed partial class RpmsgDevice : IDisposable
     {
         RpmsgChannel? channel = null;
         bool removed, sendDestroy = false;
+        // Destroyed, and the tx gate passed once, before the address is free for the next endpoint: a send of this one
+        // that found it alive under the tx gate is on the ring by then, and every later one is refused (RpmsgTxPath.TryCopy).
+        // A send that went out with this address after Dispose returned would reach the peer as the next endpoint's.
+        bool first = ept.MarkDestroyed();
+        if (first)
+            Tx.Fence();
         lock (_sync)
         {
             removed = _endpoints.Remove(ept);
@@ -332,7 +338,6 @@ public sealed partial class RpmsgDevice : IDisposable
         }
         // Even when someone else (Stop, a concurrent Dispose) unpublished it, this Dispose must not
         // return while a callback is still running.
-        bool first = ept.MarkDestroyed();
         ept.WaitForCallbacks();
         if (!removed || !first)
             return;

@@ -63,7 +63,7 @@ public sealed partial class RpmsgEndpoint
         ThrowIfCannotSend();
         uint destination = RemoteAddress;
         if (destination != RpmsgAddress.Any)
-            return Device.Tx.TrySend(Address, destination, payload);
+            return Device.Tx.TrySend(Address, destination, payload, owner: this) || RefusedIfDestroyed();
         Device.Tx.CheckPayload(payload.Length); // refused, not "try again later"
         return false;
     }
@@ -72,14 +72,22 @@ public sealed partial class RpmsgEndpoint
     public bool TrySendTo(uint destination, ReadOnlySpan<byte> payload)
     {
         ThrowIfCannotSend();
-        return Device.Tx.TrySend(Address, destination, payload);
+        return Device.Tx.TrySend(Address, destination, payload, owner: this) || RefusedIfDestroyed();
     }
 
     /// <summary>Off-channel send if a buffer is free; false at once otherwise.</summary>
     public bool TrySendOffChannel(uint source, uint destination, ReadOnlySpan<byte> payload)
     {
         ThrowIfCannotSend();
-        return Device.Tx.TrySend(source, destination, payload);
+        return Device.Tx.TrySend(source, destination, payload, owner: this) || RefusedIfDestroyed();
+    }
+
+    // A try that sent nothing: destroyed since its first check (looked at again under the tx gate), it throws as a
+    // send on a destroyed endpoint does; otherwise false (no buffer free).
+    private bool RefusedIfDestroyed()
+    {
+        ThrowIfCannotSend();
+        return false;
     }
 
     /// <summary>Sends to <see cref="RemoteAddress"/> asynchronously, within the device's send timeout.</summary>

@@ -5,8 +5,9 @@ namespace VirtioRpmsg.Rpmsg;
 /// <summary>
 /// A local rpmsg address with a way to receive: a callback, a zero-copy callback, or a queue read
 /// with <see cref="ReceiveAsync"/> / <see cref="Receive"/>. Sends carry this endpoint's address as
-/// the source. Dispose destroys it: the address is unpublished first, then running callbacks are
-/// waited out, so after Dispose returns the callback never runs again.
+/// the source. Dispose destroys it: it is marked destroyed first (no send of it starts after, and one under way is
+/// on the ring before the address is free again), then the address is unpublished and running callbacks are
+/// waited out, so after Dispose returns the callback never runs again and nothing more is sent with its address.
 /// </summary>
 public sealed partial class RpmsgEndpoint : IDisposable
 {

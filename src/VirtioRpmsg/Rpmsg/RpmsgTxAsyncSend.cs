@@ -80,7 +80,7 @@ internal sealed class RpmsgTxAsyncSend : IValueTaskSource, IThreadPoolWorkItem, 
                     return;
                 }
                 _owner?.ThrowIfCannotSend(); // before each re-try: a destroyed endpoint's address may be another's now
-                if (_tx.MayTake(_callback) && _tx.TryCopy(_source, _destination, _payload.Span, _tx.TurnFor(_callback)))
+                if (_tx.MayTake(_callback) && _tx.TryCopy(_source, _destination, _payload.Span, _tx.TurnFor(_callback), _owner))
                 {
                     Finish(null);
                     return;

@@ -44,21 +44,21 @@ internal sealed partial class RpmsgTxPath
     /// Non-blocking send with explicit addresses: false at once when no tx buffer is free (or, with
     /// <paramref name="yieldTo"/>, while a callback sender waits for one); <see cref="RpmsgAddress.Any"/> as either address throws.
     /// </summary>
-    internal bool TrySend(uint source, uint destination, ReadOnlySpan<byte> payload, RpmsgTxTurn? yieldTo = null)
+    internal bool TrySend(uint source, uint destination, ReadOnlySpan<byte> payload, RpmsgTxTurn? yieldTo = null, RpmsgEndpoint? owner = null)
     {
         RpmsgAddress.CheckSendable(source, destination);
-        return TryCopy(source, destination, payload, yieldTo);
+        return TryCopy(source, destination, payload, yieldTo, owner);
     }
 
-    // A try with addresses already checked: the first try of every send and its re-tries.
-    internal bool TryCopy(uint source, uint destination, ReadOnlySpan<byte> payload, RpmsgTxTurn? yieldTo = null)
+    // A try with addresses already checked: the first try of every send and its re-tries (false for a destroyed owner: Fence).
+    internal bool TryCopy(uint source, uint destination, ReadOnlySpan<byte> payload, RpmsgTxTurn? yieldTo = null, RpmsgEndpoint? owner = null)
     {
         CheckPayload(payload.Length);
         var transport = _gate.Enter();
         try
         {
             // RegionClosedException when unmapped under us: the transport keeps the buffer.
-            if (!transport.TrySendCopy(source, destination, payload, yieldTo))
+            if (!transport.TrySendCopy(source, destination, payload, yieldTo, owner))
                 return false;
             CountTx();
             return true;
@@ -98,13 +98,12 @@ internal sealed partial class RpmsgTxPath
     /// Blocking send: waits for a tx buffer up to <paramref name="timeout"/> or cancellation. The timeout starts when the
     /// first try finds no buffer: a send that does not wait never reads the clock (on a KVM guest a read costs about as
     /// much as the take). A wait ends, too, when <paramref name="owner"/> is destroyed (its destroy signals the waiters).
-    /// <paramref name="stated"/> is the timeout the caller gave, when <paramref name="timeout"/> is only what is left of it
-    /// (a send that first waited for its remote address): the <see cref="TimeoutException"/> names it.
+    /// The <see cref="TimeoutException"/> names <paramref name="stated"/> when given (the caller's, of which <paramref name="timeout"/> is what is left).
     /// </summary>
     internal void Send(uint source, uint destination, ReadOnlySpan<byte> payload, TimeSpan timeout, CancellationToken cancellationToken, RpmsgEndpoint? owner = null, TimeSpan? stated = null)
     {
         RpmsgAddress.CheckSendable(source, destination);
-        if (!(MayTakeFirst() && TakeChecked() && TryCopy(source, destination, payload, FirstTurn())))
+        if (!(MayTakeFirst() && TakeChecked() && TryCopy(source, destination, payload, FirstTurn(), owner)))
             SendWaiting(source, destination, payload, Deadline.Within(timeout), stated ?? timeout, cancellationToken, owner);
     }
 
@@ -120,7 +119,7 @@ internal sealed partial class RpmsgTxPath
             {
                 long signal = _signal.Generation;
                 owner?.ThrowIfCannotSend(); // before each re-try: a destroyed endpoint's address may be another's now
-                if (MayTake(callback) && TryCopy(source, destination, payload, TurnFor(callback)))
+                if (MayTake(callback) && TryCopy(source, destination, payload, TurnFor(callback), owner))
                     return;
                 Wait(signal, deadline, timeout, cancellationToken);
             }
@@ -166,7 +165,7 @@ internal sealed partial class RpmsgTxPath
         try
         {
             RpmsgAddress.CheckSendable(source, destination);
-            if (MayTakeFirst() && TryCopy(source, destination, payload.Span, FirstTurn()))
+            if (MayTakeFirst() && TryCopy(source, destination, payload.Span, FirstTurn(), owner))
                 return ValueTask.CompletedTask;
         }
         catch (Exception e)
@@ -394,8 +393,7 @@ internal sealed partial class RpmsgTxPath
         return deadline.RemainingMillisecondsCappedAt((int)_device.Options.IdleRecheckInterval.TotalMilliseconds);
     }
 
-    /// <summary>The send's timeout ran out: <paramref name="timeout"/> is the one it was given (the caller's, or the device's <c>SendTimeout</c>).</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    internal TimeoutException Timeout(TimeSpan timeout) =>
+    internal TimeoutException Timeout(TimeSpan timeout) => // the send's own timeout: the caller's, or the device's SendTimeout
         new($"rpmsg device '{_device.Name}': no free tx buffer within the send timeout ({timeout.TotalMilliseconds} ms)" + ParkingNote());
 }

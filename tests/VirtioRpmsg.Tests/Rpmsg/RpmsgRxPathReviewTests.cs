@@ -104,4 +104,30 @@ public sealed class RpmsgRxPathReviewTests
         Assert.Throws<ObjectDisposedException>(() => queue.Receive(new byte[8], Bound));
         Assert.Equal(0, loop.Host.QueueBudget.Used);
     }
+
+    // A send that passed its not-destroyed check just before a destroy went out with the old source address, which the
+    // next endpoint created already had: the peer saw it (and replied to it) as that endpoint's. The hook runs on the
+    // sender between its check and its take; the destroy and the new endpoint come there.
+    [Fact]
+    public void Send_DestroyedBetweenItsCheckAndItsTake_IsRefused_AndTheNewEndpointsAddressSendsNothing()
+    {
+        using var loop = CallerPolled();
+        var seen = new System.Collections.Concurrent.ConcurrentQueue<uint>();
+        loop.Remote.CreateEndpoint(0x401, (_, src, _) => seen.Enqueue(src));
+        var old = loop.Host.CreateEndpoint(0x500, remoteAddress: 0x401);
+        RpmsgEndpoint? successor = null;
+        loop.Host.Tx.ApplicationTakeChecked = () =>
+        {
+            loop.Host.Tx.ApplicationTakeChecked = null;
+            old.Dispose();
+            successor = loop.Host.CreateEndpoint(0x500, remoteAddress: 0x401); // the address is free again
+        };
+
+        var ex = Record.Exception(() => old.Send([1]));
+        loop.Remote.Poll();
+
+        Assert.NotNull(successor);
+        Assert.True(ex is ObjectDisposedException, $"the send after the destroy: {(ex is null ? "no exception" : ex.GetType().Name)}; the peer received {seen.Count} message(s) from 0x500");
+        Assert.Empty(seen);
+    }
 }
