@@ -131,16 +131,19 @@ internal sealed partial class DeviceRoleTransport : IRpmsgTransport
         return true;
     }
 
-    public void SubmitTx(int id, int length)
+    public bool SubmitTx(int id, int length, RpmsgEndpoint? owner = null)
     {
         bool notify;
         using (var tx = _tx.Enter())
         {
+            if (owner is { IsDestroyed: true })
+                return false;
             notify = Publish(tx.Queue, id, length);
             PrefetchNextReplyBuffer(tx.Queue, length);
         }
         if (notify)
             _doorbell.Ring(OurTxVring);
+        return true;
     }
 
     // Under the vq0 gate, after a publication: the host read its rx buffers last, so this side's first store into one

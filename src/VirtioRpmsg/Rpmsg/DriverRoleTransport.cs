@@ -135,7 +135,7 @@ internal sealed partial class DriverRoleTransport : IRpmsgTransport
         return n;
     }
 
-    public void SubmitTx(int id, int length)
+    public bool SubmitTx(int id, int length, RpmsgEndpoint? owner = null)
     {
         // The pool was translated once in the constructor; an id inside the tx half is inside it.
         if ((uint)(id - _rxCount) >= (uint)_freeTx.Length || (uint)length > (uint)BufferSize)
@@ -143,6 +143,8 @@ internal sealed partial class DriverRoleTransport : IRpmsgTransport
         bool kick;
         using (var tx = _tx.Enter())
         {
+            if (owner is { IsDestroyed: true })
+                return false;
             kick = AddAndPublish(tx.Queue, id, length);
             // A zero-copy send holds no lease on the pool: a pool unmapped by now only goes without the hint.
             if (_pool.TryAcquire(out var pool))
@@ -153,6 +155,7 @@ internal sealed partial class DriverRoleTransport : IRpmsgTransport
         }
         if (kick)
             _doorbell.Ring(TxVring);
+        return true;
     }
 
     /// <summary>How many free tx buffers a send prefetches ahead (<see cref="PrefetchNextTxBuffers"/>).</summary>

@@ -55,7 +55,9 @@ internal interface IRpmsgTransport : IDisposable
     bool TryAcquireTx(out RpmsgBufferRef buffer, RpmsgTxTurn? yieldTo = null);
 
     /// <summary>Hands a filled tx buffer (header + payload, <paramref name="length"/> bytes) to the peer; may kick.</summary>
-    void SubmitTx(int id, int length);
+    /// <remarks>False (nothing published, the buffer still the caller's) when <paramref name="owner"/> was destroyed: looked at
+    /// under the tx gate, as <see cref="TrySendCopy"/> does (<see cref="FenceTx"/>).</remarks>
+    bool SubmitTx(int id, int length, RpmsgEndpoint? owner = null);
 
     /// <summary>
     /// A copy send in one gate entry: takes a free tx buffer, writes the header and <paramref name="payload"/>,

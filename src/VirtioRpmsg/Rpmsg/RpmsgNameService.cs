@@ -309,9 +309,13 @@ internal sealed class RpmsgNameService
                 return false;
             }
             _channels.Remove(channel);
-            _endpoints.Remove(channel.Endpoint);
         }
-        channel.Endpoint.MarkDestroyed();
+        // Destroyed, and the tx gate passed, before the address is free for the next endpoint (as DestroyEndpoint): a
+        // send racing this DESTROY is on the ring by then or refused, never sent later under a new endpoint's address.
+        if (channel.Endpoint.MarkDestroyed())
+            _device.Tx.Fence();
+        lock (_sync)
+            _endpoints.Remove(channel.Endpoint);
         channel.Endpoint.WaitForCallbacks();
         return RunRemove(channel, waitForProbe: false, peerDestroyed: true); // the dispatcher never waits for an application's Probe
     }

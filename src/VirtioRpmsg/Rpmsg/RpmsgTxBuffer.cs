@@ -110,7 +110,10 @@ public ref struct RpmsgTxBuffer
         _lease.Dispose();
         _done = true;
         endpoint.Device.ZeroCopy.Exit();
-        endpoint.Device.Tx.Submit(_id, RpmsgHeader.Size + length);
+        endpoint.Device.Tx.ApplicationChecked();
+        // Destroyed since the check above: its address may already be another endpoint's (the buffer went back unsent).
+        if (!endpoint.Device.Tx.Submit(_id, RpmsgHeader.Size + length, endpoint))
+            throw endpoint.SendRefusal();
     }
 
     // A destroyed endpoint's address may already be another endpoint's. The buffer goes back (and the lease ends), as

@@ -130,14 +130,22 @@ internal sealed partial class RpmsgTxPath
         }
     }
 
-    /// <summary>Test hook: raised on an application thread between its look at the callback waiters and its take.</summary>
+    /// <summary>
+    /// Test hook: raised on an application thread between its look at the callback waiters (and its endpoint) and its
+    /// take, or a zero-copy send's submission.
+    /// </summary>
     internal Action? ApplicationTakeChecked { get; set; }
 
     private bool TakeChecked()
     {
+        ApplicationChecked();
+        return true;
+    }
+
+    internal void ApplicationChecked()
+    {
         if (ApplicationTakeChecked is { } hook && !_device.Rx.IsDispatcherContext)
             hook();
-        return true;
     }
 
     // Application senders step aside while a callback sender waits (see the class remarks). Read the
@@ -234,14 +242,25 @@ internal sealed partial class RpmsgTxPath
         }
     }
 
-    /// <summary>Zero-copy send of a filled tx buffer. On a device that is no longer running, the buffer is dropped and the send throws.</summary>
-    internal void Submit(int id, int length)
+    /// <summary>
+    /// Zero-copy send of a filled tx buffer. On a device that is no longer running, the buffer is dropped and the send
+    /// throws. False, with the buffer given back unsent, when <paramref name="owner"/> was destroyed since its last check
+    /// (looked at under the tx gate, as a copy send does: <see cref="Fence"/>).
+    /// </summary>
+    internal bool Submit(int id, int length, RpmsgEndpoint owner)
     {
         var transport = _gate.Enter();
         try
         {
-            transport.SubmitTx(id, length);
+            if (!transport.SubmitTx(id, length, owner))
+            {
+                transport.CancelTx(id);
+                if (Volatile.Read(ref _waiters) > 0)
+                    Signal();
+                return false;
+            }
             CountTx();
+            return true;
         }
         catch (Exception e) when (RpmsgDataGate.Handles(e))
         {

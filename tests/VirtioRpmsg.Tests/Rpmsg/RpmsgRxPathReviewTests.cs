@@ -130,4 +130,89 @@ public sealed class RpmsgRxPathReviewTests
         Assert.True(ex is ObjectDisposedException, $"the send after the destroy: {(ex is null ? "no exception" : ex.GetType().Name)}; the peer received {seen.Count} message(s) from 0x500");
         Assert.Empty(seen);
     }
+
+    // The same race for a zero-copy send: its check came before the destroy, its submission after, and the buffer went
+    // out with the address the next endpoint already held.
+    [Fact]
+    public void ZeroCopySend_DestroyedBetweenItsCheckAndItsSubmission_IsRefused_AndTheBufferComesBack()
+    {
+        // 16 tx buffers: few enough to hold them all at once (each holds a lease) when counting the free ones.
+        using var loop = RpmsgLoopback.Create(
+            host: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
+            remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
+            vringNum: 16);
+        var seen = new System.Collections.Concurrent.ConcurrentQueue<uint>();
+        loop.Remote.CreateEndpoint(0x401, (_, src, _) => seen.Enqueue(src));
+        var old = loop.Host.CreateEndpoint(0x500, remoteAddress: 0x401);
+        int free = FreeTxBuffers(old);
+        Assert.True(old.TryGetTxBuffer(out var buffer));
+        buffer.Span[0] = 7;
+        RpmsgEndpoint? successor = null;
+        loop.Host.Tx.ApplicationTakeChecked = () =>
+        {
+            loop.Host.Tx.ApplicationTakeChecked = null;
+            old.Dispose();
+            successor = loop.Host.CreateEndpoint(0x500, remoteAddress: 0x401);
+        };
+
+        Exception? ex = null;
+        try
+        {
+            buffer.Send(1);
+        }
+        catch (Exception e)
+        {
+            ex = e;
+        }
+        loop.Remote.Poll();
+
+        Assert.NotNull(successor);
+        Assert.True(ex is ObjectDisposedException, $"the zero-copy send after the destroy: {(ex is null ? "no exception" : ex.GetType().Name)}; the peer received {seen.Count} message(s) from 0x500");
+        Assert.Empty(seen);
+        Assert.Equal(free, FreeTxBuffers(successor!)); // given back unsent
+    }
+
+    // Takes every free tx buffer (each held until the count is known), then gives them all back.
+    private static int FreeTxBuffers(RpmsgEndpoint endpoint)
+    {
+        if (!endpoint.TryGetTxBuffer(out var held))
+            return 0;
+        try
+        {
+            return 1 + FreeTxBuffers(endpoint);
+        }
+        finally
+        {
+            held.Dispose();
+        }
+    }
+
+    // The peer's DESTROY of a channel freed the channel endpoint's address before marking it destroyed: a send of the
+    // channel between the two could still go out, under the address of an endpoint created meanwhile.
+    [Fact]
+    public void ChannelSend_PeerDestroysTheChannelBetweenTheCheckAndTheTake_IsRefused()
+    {
+        using var loop = CallerPolled();
+        var seen = new System.Collections.Concurrent.ConcurrentQueue<uint>();
+        loop.Host.RegisterDriver(new RpmsgServiceDriver("race-svc"));
+        var service = loop.Remote.CreateNamedEndpoint("race-svc", 0x401, (_, src, _) => seen.Enqueue(src));
+        loop.Host.Poll();
+        var channel = Assert.Single(loop.Host.Channels);
+        uint address = channel.LocalAddress;
+        RpmsgEndpoint? successor = null;
+        loop.Host.Tx.ApplicationTakeChecked = () =>
+        {
+            loop.Host.Tx.ApplicationTakeChecked = null;
+            service.Dispose(); // the remote's DESTROY
+            loop.Host.Poll();
+            successor = loop.Host.CreateEndpoint(address, remoteAddress: 0x401);
+        };
+
+        var ex = Record.Exception(() => channel.Endpoint.Send([1]));
+        loop.Remote.Poll();
+
+        Assert.NotNull(successor);
+        Assert.True(ex is ObjectDisposedException, $"the channel's send after the peer's DESTROY: {(ex is null ? "no exception" : ex.GetType().Name)}; the peer received {seen.Count} message(s)");
+        Assert.Empty(seen);
+    }
 }
