@@ -310,6 +310,7 @@ internal sealed class RpmsgNameService
             }
             _channels.Remove(channel);
         }
+        _device.ChannelDestroying?.Invoke(channel.Endpoint);
         // Destroyed, and the tx gate passed, before the address is free for the next endpoint (as DestroyEndpoint): a
         // send racing this DESTROY is on the ring by then or refused, never sent later under a new endpoint's address.
         if (channel.Endpoint.MarkDestroyed())

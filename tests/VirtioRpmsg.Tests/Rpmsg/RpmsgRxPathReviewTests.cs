@@ -215,4 +215,34 @@ public sealed class RpmsgRxPathReviewTests
         Assert.True(ex is ObjectDisposedException, $"the channel's send after the peer's DESTROY: {(ex is null ? "no exception" : ex.GetType().Name)}; the peer received {seen.Count} message(s)");
         Assert.Empty(seen);
     }
+
+    // Inside the DESTROY's handling, between the channel leaving the list and its endpoint being destroyed: the old
+    // order freed the address first, so a new endpoint took it while the channel's sends still went out with it.
+    [Fact]
+    public void PeerDestroy_AddressNotFreeUntilTheChannelEndpointIsDestroyed()
+    {
+        using var loop = CallerPolled();
+        var seen = new System.Collections.Concurrent.ConcurrentQueue<uint>();
+        loop.Host.RegisterDriver(new RpmsgServiceDriver("order-svc"));
+        var service = loop.Remote.CreateNamedEndpoint("order-svc", 0x401, (_, src, _) => seen.Enqueue(src));
+        loop.Host.Poll();
+        var channel = Assert.Single(loop.Host.Channels);
+        uint address = channel.LocalAddress;
+        Exception? taken = null;
+        bool sent = false;
+        loop.Host.ChannelDestroying = ept =>
+        {
+            loop.Host.ChannelDestroying = null;
+            taken = Record.Exception(() => loop.Host.CreateEndpoint(address, remoteAddress: 0x401));
+            sent = Record.Exception(() => ept.Send([2])) is null;
+        };
+
+        service.Dispose();
+        loop.Host.Poll();
+        loop.Remote.Poll();
+
+        Assert.True(taken is not null || !sent,
+            $"a new endpoint took 0x{address:X} while the channel's endpoint still sent with it ({seen.Count} message(s) reached the peer)");
+        Assert.True(channel.Endpoint.IsDestroyed);
+    }
 }
