@@ -59,6 +59,20 @@ public sealed record MailboxDescription
     /// <summary>tiMailbox: the interrupt user whose line is the UIO interrupt (0-3).</summary>
     public int? User { get; init; }
 
+    /// <summary>
+    /// tiMailbox: the mailbox node's devicetree compatible, which fixes how many FIFOs and interrupt users the cluster
+    /// has: "ti,am654-mailbox" (AM65x, J721E, J7200) and "ti,am64-mailbox" (AM64x, AM62x): 16 and 4;
+    /// "ti,omap4-mailbox" (OMAP4/5, AM33xx, AM43xx, DRA7xx): 8 or 12 and 3 or 4 (default 8 and 3, OMAP44xx's).
+    /// Without it the widest cluster (16, 4) is assumed: the counts cannot be read from the registers.
+    /// </summary>
+    public string? Compatible { get; init; }
+
+    /// <summary>tiMailbox: the cluster's FIFOs (its devicetree ti,mbox-num-fifos), when <see cref="Compatible"/> allows two.</summary>
+    public int? FifoCount { get; init; }
+
+    /// <summary>tiMailbox: the cluster's interrupt users (its devicetree ti,mbox-num-users), when <see cref="Compatible"/> allows two.</summary>
+    public int? UserCount { get; init; }
+
     /// <summary>stm32Ipcc: which processor this side is, 1 (Cortex-A, default) or 2.</summary>
     public int? Processor { get; init; }
 
@@ -74,6 +88,12 @@ public sealed record MailboxDescription
 
     /// <summary>The i.MX signal named by <see cref="Signal"/> (already validated).</summary>
     internal ImxMuSignal ImxSignal => Signal == "generalPurpose" ? ImxMuSignal.GeneralPurpose : ImxMuSignal.Data;
+
+    /// <summary>tiMailbox: the FIFOs of the cluster (<see cref="FifoCount"/>, else the <see cref="Compatible"/>'s default; already validated).</summary>
+    internal int TiFifoCount => FifoCount ?? (Compatible == "ti,omap4-mailbox" ? 8 : 16);
+
+    /// <summary>tiMailbox: the interrupt users of the cluster (<see cref="UserCount"/>, else the <see cref="Compatible"/>'s default; already validated).</summary>
+    internal int TiUserCount => UserCount ?? (Compatible == "ti,omap4-mailbox" ? 3 : 4);
 
     /// <summary>The i.MX layout named by <see cref="Layout"/> (already validated).</summary>
     internal ImxMuLayout ImxLayout => Layout == "v2" ? ImxMuLayout.V2 : ImxMuLayout.V1;

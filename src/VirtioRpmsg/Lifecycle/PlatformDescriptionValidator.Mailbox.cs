@@ -19,6 +19,9 @@ internal static partial class PlatformDescriptionValidator
         OnlyFor(imx || ti || ipcc, m.TxChannel, MailboxPath + "txChannel", kind);
         OnlyFor(imx || ti || ipcc, m.RxChannel, MailboxPath + "rxChannel", kind);
         OnlyFor(ti, m.User, MailboxPath + "user", kind);
+        OnlyFor(ti, m.Compatible, MailboxPath + "compatible", kind);
+        OnlyFor(ti, m.FifoCount, MailboxPath + "fifoCount", kind);
+        OnlyFor(ti, m.UserCount, MailboxPath + "userCount", kind);
         OnlyFor(ipcc, m.Processor, MailboxPath + "processor", kind);
         OnlyFor(ipi, m.PeerMask, MailboxPath + "peerMask", kind);
         OnlyFor(imx, m.Signal, MailboxPath + "signal", kind);
@@ -47,11 +50,13 @@ internal static partial class PlatformDescriptionValidator
                 Number(m.RxChannel, MailboxPath + "rxChannel", 0, 3, required: false, "an MU channel");
                 break;
             case MailboxKind.TiMailbox:
-                Number(m.TxChannel, MailboxPath + "txChannel", 0, 15, required: true, "the FIFO we write");
-                Number(m.RxChannel, MailboxPath + "rxChannel", 0, 15, required: true, "the FIFO the remote writes");
+                string cluster = ValidateTiCluster(m);
+                int fifos = m.TiFifoCount, users = m.TiUserCount;
+                Number(m.TxChannel, MailboxPath + "txChannel", 0, fifos - 1, required: true, $"the FIFO we write ({cluster} has {fifos} FIFOs)");
+                Number(m.RxChannel, MailboxPath + "rxChannel", 0, fifos - 1, required: true, $"the FIFO the remote writes ({cluster} has {fifos} FIFOs)");
                 if (m.TxChannel == m.RxChannel)
                     throw Error(MailboxPath + "rxChannel", Num(m.RxChannel), "must differ from txChannel: a FIFO carries one direction");
-                Number(m.User, MailboxPath + "user", 0, 3, required: true, "the interrupt user of the UIO interrupt");
+                Number(m.User, MailboxPath + "user", 0, users - 1, required: true, $"the interrupt user of the UIO interrupt ({cluster} has {users} users)");
                 break;
             case MailboxKind.Stm32Ipcc:
                 if (m.VringChannels is { } channels)
@@ -83,6 +88,36 @@ internal static partial class PlatformDescriptionValidator
             throw Error(MailboxPath + "offset", Hex(m.Offset), $"the {kind} register block must start 4-byte aligned");
         if (regionSize is { } regionBytes && (regionBytes < (ulong)size || m.Offset > regionBytes - (ulong)size))
             throw Error(MailboxPath + "offset", Hex(m.Offset), $"the {kind} registers (0x{size:X} bytes from here) do not fit in region '{m.Region}' (0x{regionBytes:X} bytes)");
+    }
+
+    // The FIFO and user counts a TI cluster may have, per devicetree compatible (ti,omap-mailbox.yaml); returns the
+    // cluster as messages name it. OMAP2/3 clusters use the other interrupt register layout, which TiMailbox does not drive.
+    private static string ValidateTiCluster(MailboxDescription m)
+    {
+        (int[] Fifos, int[] Users) counts;
+        switch (m.Compatible)
+        {
+            case null:
+                Number(m.FifoCount, MailboxPath + "fifoCount", 1, 16, required: false, "the cluster's FIFOs (ti,mbox-num-fifos)");
+                Number(m.UserCount, MailboxPath + "userCount", 1, 4, required: false, "the cluster's interrupt users (ti,mbox-num-users)");
+                return m.FifoCount is null && m.UserCount is null ? "a cluster without a compatible" : "the cluster";
+            case "ti,am654-mailbox" or "ti,am64-mailbox":
+                counts = ([16], [4]);
+                break;
+            case "ti,omap4-mailbox":
+                counts = ([8, 12], [3, 4]);
+                break;
+            case "ti,omap2-mailbox" or "ti,omap3-mailbox":
+                throw Error(MailboxPath + "compatible", Str(m.Compatible),
+                    "an OMAP2/3 mailbox has its interrupt registers at 0x100 + 8·user, a layout tiMailbox does not drive (it drives ti,omap4-mailbox, ti,am654-mailbox and ti,am64-mailbox)");
+            default:
+                throw Error(MailboxPath + "compatible", Str(m.Compatible), "must be \"ti,omap4-mailbox\", \"ti,am654-mailbox\" or \"ti,am64-mailbox\" (the mailbox node's devicetree compatible)");
+        }
+        if (m.FifoCount is { } f && Array.IndexOf(counts.Fifos, f) < 0)
+            throw Error(MailboxPath + "fifoCount", Num(f), $"a {m.Compatible} cluster has {string.Join(" or ", counts.Fifos)} FIFOs");
+        if (m.UserCount is { } u && Array.IndexOf(counts.Users, u) < 0)
+            throw Error(MailboxPath + "userCount", Num(u), $"a {m.Compatible} cluster has {string.Join(" or ", counts.Users)} interrupt users");
+        return m.Compatible;
     }
 
     private static void ValidateVringValues(MailboxDescription m)

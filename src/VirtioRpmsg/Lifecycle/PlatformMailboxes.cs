@@ -33,7 +33,7 @@ internal static class PlatformMailboxes
             case MailboxKind.TiMailbox:
                 int user = m.User!.Value;
                 return new TiMailbox(new MmioRegisterBlock(region, offset, TiMailbox.RequiredSize(user)),
-                    m.TxChannel!.Value, m.RxChannel!.Value, user, (uint?)m.Value, 16, 4, VringWords(m), m.Value is null ? NotifyIds(platform, vdev) : null);
+                    m.TxChannel!.Value, m.RxChannel!.Value, user, (uint?)m.Value, m.TiFifoCount, m.TiUserCount, VringWords(m), m.Value is null ? NotifyIds(platform, vdev) : null);
             case MailboxKind.Stm32Ipcc:
                 var ipcc = new MmioRegisterBlock(region, offset, Stm32Ipcc.RequiredSize);
                 if (m.TxChannel is { } tx && m.RxChannel is { } rx)

@@ -254,7 +254,24 @@ internal sealed unsafe class DescriptorWaiter : IDisposable
     /// <summary>When <see cref="DeadlineWaker"/> is to wake this waiter (Stopwatch ticks; under its lock).</summary>
     internal long WakeAt;
 
-    private static void AddBack(FileDescriptor fd, ulong count) => Native.Write(fd.Value, &count, sizeof(ulong));
+    /// <summary>
+    /// Gives a count taken by a cancelled or disposed wait back to <paramref name="fd"/>, never blocking: a count of 2
+    /// or more as 2 (a ring as well as a wake-up, as the deadline check reads it), written as two 1s each made only
+    /// where poll() finds room. The count itself means nothing more, and writing it back whole could wait for ever:
+    /// a peer that wrote a near-2^64 value into our counter, with a wake-up added since, leaves no room for it.
+    /// </summary>
+    internal static void AddBack(FileDescriptor fd, ulong count)
+    {
+        for (ulong i = 0; i < Math.Min(count, 2); i++)
+            AddOne(fd);
+    }
+
+    // Adds 1 unless the counter has no room, which already reads as rung (the thread blocked on it, if any, wakes).
+    private static void AddOne(FileDescriptor fd)
+    {
+        ulong one = 1;
+        Native.WriteIfRoom(fd.Value, &one, sizeof(ulong));
+    }
 
     /// <summary>Wakes the waiting thread (if any) so that it re-checks cancellation and disposal.</summary>
     internal void Wake()
@@ -266,14 +283,14 @@ internal sealed unsafe class DescriptorWaiter : IDisposable
         WriteOne(_wake);
     }
 
-    private static void WriteOne(FileDescriptor target)
+    /// <summary>Adds 1 to <paramref name="target"/>'s counter without ever blocking (the descriptor a reader blocks on is in blocking mode).</summary>
+    internal static void WriteOne(FileDescriptor target)
     {
         bool added = false;
         try
         {
             target.DangerousAddRef(ref added);
-            ulong one = 1;
-            Native.Write(target.Value, &one, sizeof(ulong));
+            AddOne(target);
         }
         catch (ObjectDisposedException)
         {

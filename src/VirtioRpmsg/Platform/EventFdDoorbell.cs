@@ -88,16 +88,48 @@ public sealed unsafe class EventFdDoorbell : FileDescriptorDoorbell
 
     private protected override FileDescriptor Inbound => _inbound;
 
-    /// <inheritdoc />
+    /// <summary>
+    /// Adds 1 to the peer's counter. Never blocks: the outbound's open file is the peer's inbound, which the peer puts
+    /// in blocking mode (its long waits block in read()), and a blocking eventfd write waits while the counter is at
+    /// 2^64 - 2. So the write is made only when poll() finds room; a counter without room (a peer that wrote a
+    /// near-2^64 value, or never reads) is already non-zero, which the peer's next wait sees as a ring: false, nothing
+    /// lost. One ringer at a time writes (two passing one poll with room for one would leave the second waiting): a
+    /// ringer that finds another writing leaves its ring to it (that one writes again after finishing) and returns true.
+    /// </summary>
     public override bool Ring()
     {
-        if (IsDisposed || !_outbound.TryAddRef())
+        if (IsDisposed)
+            return false;
+        Interlocked.Exchange(ref _ringPending, 1);
+        bool delivered = true;
+        // The full fences of the exchange above and of the release below: a pending ring is either seen by the
+        // writer's look after it released, or its ringer's compare-exchange finds the writer gone and writes itself.
+        while (Volatile.Read(ref _ringPending) != 0 && Interlocked.CompareExchange(ref _ringWriter, 1, 0) == 0)
+        {
+            try
+            {
+                if (Interlocked.Exchange(ref _ringPending, 0) != 0)
+                    delivered = WriteOne();
+            }
+            finally
+            {
+                Interlocked.Exchange(ref _ringWriter, 0);
+            }
+        }
+        return delivered;
+    }
+
+    private int _ringPending, _ringWriter;
+
+    private bool WriteOne()
+    {
+        if (!_outbound.TryAddRef())
             return false;
         try
         {
-            // EAGAIN means the counter is saturated: the peer has rings pending already.
+            // -EAGAIN: no room, the counter is saturated and the peer has rings pending already.
             ulong one = 1;
-            return Native.Write(_outbound.Value, &one, sizeof(ulong)) == sizeof(ulong);
+            return Native.WriteIfRoom(_outbound.Value, &one, sizeof(ulong)) == sizeof(ulong);
         }
         finally
         {

@@ -25,7 +25,9 @@ public enum ImxMuSignal
 /// purpose mode: ring = GIRn still set means the peer has not taken the last one, else set GIRn;
 /// receive = GIPn set, write 1 to it. The receive interrupt enable (RIEn or GIEn) is set at
 /// <see cref="Start"/>, which also clears every other enable of side A (the line is ours alone), and
-/// cleared at <see cref="Stop"/>. In data mode the word names the kicked vring as imx_rproc_kick does (its notify id
+/// cleared at <see cref="Stop"/>; these and a general-purpose ring read-modify-write control registers (on V1 one
+/// register holds them all), so one thread at a time makes those changes and a caller that finds it busy leaves its
+/// change to it (no lock: nothing waits). In data mode the word names the kicked vring as imx_rproc_kick does (its notify id
 /// &lt;&lt; 16; RPMsg-Lite's MU handler calls env_isr(word &gt;&gt; 16) and so serves that vring only), unless one fixed
 /// word is given; a kick the MU cannot take yet (the previous word unread) is sent at the next ring or interrupt.
 /// </summary>
@@ -130,18 +132,31 @@ public sealed class ImxMessagingUnit : IMailbox, IVringSignalSink
     {
         _kicks?.Clear();
         Acknowledge();
+        Volatile.Write(ref _receiving, 1);
+        UpdateControl(EnableRequest);
+    }
+
+    // The enables Start sets (receiving) or Stop clears; one control-register owner applies them (see UpdateControl).
+    private void ApplyEnables()
+    {
+        bool data = Signal == ImxMuSignal.Data;
+        uint ours = data ? _receiveEnable : _gpInterruptEnable;
+        if (Volatile.Read(ref _receiving) == 0)
+        {
+            SetControl(data ? _rxControl : _gpEnable, 0, ours);
+            return;
+        }
         // Side A's line is ours alone: enable our receive source and clear every other enable an earlier
         // user left (TIEn with TRn empty, another channel's RIEn or GIEn): we never take those events, so
         // they would hold the line up after every acknowledge.
-        bool data = Signal == ImxMuSignal.Data;
         if (Layout == ImxMuLayout.V1)
         {
-            SetControl(_rxControl, data ? _receiveEnable : _gpInterruptEnable, AllEnablesV1);
+            SetControl(_rxControl, ours, AllEnablesV1);
             return;
         }
         SetControl(_txControl, 0, AllChannelsV2);
         SetControl(data ? _gpEnable : _rxControl, 0, AllChannelsV2);
-        SetControl(data ? _rxControl : _gpEnable, data ? _receiveEnable : _gpInterruptEnable, AllChannelsV2);
+        SetControl(data ? _rxControl : _gpEnable, ours, AllChannelsV2);
     }
 
     // V1: GIE0-3, RIE0-3 and TIE0-3 (bits 31-20) of the one control register; V2: channels 0-3 of each.
@@ -159,16 +174,56 @@ public sealed class ImxMessagingUnit : IMailbox, IVringSignalSink
     private bool TryWriteData(uint word) =>
         _registers.TryRead32(_txStatus, out uint status) && (status & _transmitEmpty) != 0 && _registers.TryWrite32(_txData, word);
 
-    private bool TryRingFixed()
+    private bool TryRingFixed() =>
+        Signal == ImxMuSignal.Data ? TryWriteData(RingValue) : (UpdateControl(RingRequest) & RingRequest) != 0;
+
+    // A general-purpose ring: a read-modify-write of the control register (on V1 the one that also holds every enable).
+    private bool RequestGeneralPurpose()
     {
-        if (Signal == ImxMuSignal.Data)
-            return TryWriteData(RingValue);
         // GIRn still set: the peer has not cleared GIPn yet, so a request is pending.
         if (!_registers.TryRead32(_gpControl, out uint control) || (control & _gpRequest) != 0)
             return false;
         // Write 0 to the other GIR bits (no effect), so that a request the hardware cleared meanwhile is not raised again.
         return _registers.TryWrite32(_gpControl, (control & ~_gpRequestAll) | _gpRequest);
     }
+
+    /// <summary>
+    /// Makes the control-register changes in <paramref name="requests"/> (a general-purpose ring, the enables of
+    /// Start/Stop); returns those this call made. Every change is a read-modify-write, and on V1 the ring's register
+    /// holds every enable too, so two at once would write back each other's stale bits (a Stop's cleared enable set
+    /// again by a ring that read before it). One thread at a time is the owner and makes them; a caller that finds
+    /// the owner busy leaves its request for it, and the owner looks again after releasing (as <see cref="VringKicks"/>).
+    /// Never blocks, never allocates.
+    /// </summary>
+    private int UpdateControl(int requests)
+    {
+        Interlocked.Or(ref _controlPending, requests);
+        int made = 0;
+        // The full fences of the Or above and of the release below: a request is either seen by the owner's look
+        // after it released, or its caller's exchange finds the owner gone and makes it itself.
+        while (Volatile.Read(ref _controlPending) != 0 && Interlocked.CompareExchange(ref _controlOwner, 1, 0) == 0)
+        {
+            try
+            {
+                int taken = Interlocked.Exchange(ref _controlPending, 0);
+                if ((taken & EnableRequest) != 0)
+                {
+                    ApplyEnables();
+                    made |= EnableRequest;
+                }
+                if ((taken & RingRequest) != 0 && RequestGeneralPurpose())
+                    made |= RingRequest;
+            }
+            finally
+            {
+                Interlocked.Exchange(ref _controlOwner, 0);
+            }
+        }
+        return made;
+    }
+
+    private const int RingRequest = 1, EnableRequest = 2;
+    private int _controlPending, _controlOwner, _receiving;
 
     /// <inheritdoc />
     public void FlushKicks() => _kicks?.Flush(this);
@@ -204,10 +259,9 @@ public sealed class ImxMessagingUnit : IMailbox, IVringSignalSink
     /// <inheritdoc />
     public void Stop()
     {
-        if (Signal == ImxMuSignal.Data)
-            SetControl(_rxControl, 0, _receiveEnable);
-        else
-            SetControl(_gpEnable, 0, _gpInterruptEnable);
+        // A ring owning the control register meanwhile clears the enable for us right after its own change.
+        Volatile.Write(ref _receiving, 0);
+        UpdateControl(EnableRequest);
     }
 
     private void SetControl(long offset, uint set, uint clear)

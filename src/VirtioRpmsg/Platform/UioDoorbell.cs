@@ -17,7 +17,8 @@ public sealed unsafe class UioDoorbell : FileDescriptorDoorbell, IDoorbell
     private readonly FileDescriptor _device;
     private readonly IMailbox? _mailbox;
     private long _spuriousInterrupts;
-    private MailboxReceipt _lastReceipt = MailboxReceipt.NotChecked;
+    // The last receipt as one 64-bit word (Pack), so that a reader on another thread never sees the fields of two.
+    private ulong _lastReceipt = Pack(MailboxReceipt.NotChecked);
     private uint _interruptCount;
 
     private UioDoorbell(FileDescriptor device, string devicePath, string deviceName, IMailbox? mailbox) : base(devicePath)
@@ -40,8 +41,18 @@ public sealed unsafe class UioDoorbell : FileDescriptorDoorbell, IDoorbell
     /// <summary>Interrupts after which the mailbox had nothing for us (shared or spurious lines).</summary>
     public long SpuriousInterrupts => Interlocked.Read(ref _spuriousInterrupts);
 
-    /// <summary>What the mailbox's acknowledge found after the last interrupt (written by the thread that consumed it; a diagnostic).</summary>
-    public MailboxReceipt LastReceipt => _lastReceipt;
+    /// <summary>
+    /// What the mailbox's acknowledge found after the last interrupt (a diagnostic): written by the thread that consumed
+    /// it, read whole from any thread. A count of messages outside 0..int.MaxValue reads as 0.
+    /// </summary>
+    public MailboxReceipt LastReceipt => Unpack(Interlocked.Read(ref _lastReceipt));
+
+    // Bits 0-31: the last message; 32-62: the count (non-negative, 31 bits); 63: checked.
+    private static ulong Pack(MailboxReceipt receipt) =>
+        receipt.LastMessage | (ulong)(uint)Math.Max(receipt.Messages, 0) << 32 | (receipt.Checked ? 1UL << 63 : 0);
+
+    private static MailboxReceipt Unpack(ulong packed) =>
+        new((int)((packed >> 32) & int.MaxValue), (uint)packed, (packed >> 63) != 0);
 
     /// <summary>The mailbox rung outbound and acknowledged inbound; null when the doorbell can only wait.</summary>
     public IMailbox? Mailbox => _mailbox;
@@ -203,7 +214,7 @@ public sealed unsafe class UioDoorbell : FileDescriptorDoorbell, IDoorbell
             if (_mailbox is { } mailbox)
             {
                 var receipt = mailbox.Acknowledge();
-                _lastReceipt = receipt;
+                Interlocked.Exchange(ref _lastReceipt, Pack(receipt));
                 if (receipt.IsSpurious)
                     Interlocked.Increment(ref _spuriousInterrupts);
             }
