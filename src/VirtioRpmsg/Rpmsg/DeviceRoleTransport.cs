@@ -195,6 +195,9 @@ internal sealed partial class DeviceRoleTransport : IRpmsgTransport
         }
     }
 
+    // RPMsg-Lite's master puts its consumed rx buffers back on vring 0 and kicks nobody (RL_ALLOW_CONSUMED_BUFFERS_NOTIFICATION 0).
+    public bool TxReturnsUnsignalled => _rpmsgLite;
+
     public void ArmTxNotifications(bool armed)
     {
         using var tx = _tx.Enter();

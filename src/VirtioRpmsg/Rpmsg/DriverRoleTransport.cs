@@ -40,6 +40,7 @@ internal sealed partial class DriverRoleTransport : IRpmsgTransport
     {
         _doorbell = doorbell;
         BufferSize = layout.BufferSize;
+        TxReturnsUnsignalled = layout.Conventions == RpmsgPeerConventions.RpmsgLite;
         var vringLayout = new VringLayout(layout.VringNum, layout.VringAlign);
         var rxq = new VirtqueueDriver(name + ".vq0", Vring.Place(layout.Memory, layout.Vring0Address, vringLayout), layout.Memory, eventIndex);
         var txq = new VirtqueueDriver(name + ".vq1", Vring.Place(layout.Memory, layout.Vring1Address, vringLayout), layout.Memory, eventIndex);
@@ -244,6 +245,9 @@ internal sealed partial class DriverRoleTransport : IRpmsgTransport
             return _freeCount > 0 || tx.Queue.HasUsed;
         }
     }
+
+    // RPMsg-Lite's remote puts our consumed tx buffers on vring 1's used ring and kicks nobody.
+    public bool TxReturnsUnsignalled { get; }
 
     public void ArmTxNotifications(bool armed)
     {

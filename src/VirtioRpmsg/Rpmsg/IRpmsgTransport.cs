@@ -85,6 +85,13 @@ internal interface IRpmsgTransport : IDisposable
     void ArmTxNotifications(bool armed);
 
     /// <summary>
+    /// True when the peer gives our tx buffers back without a kick whatever <see cref="ArmTxNotifications"/> asked
+    /// (RPMsg-Lite in either role, unless built with RL_ALLOW_CONSUMED_BUFFERS_NOTIFICATION): a waiting sender must
+    /// look again by itself (RpmsgTxPath).
+    /// </summary>
+    bool TxReturnsUnsignalled => false;
+
+    /// <summary>
     /// Takes the next received buffer; false if none. Dispatcher only. First gives back <paramref name="release"/> (a
     /// buffer taken before; -1 for none), unpublished, and when nothing is pending also publishes every buffer given
     /// back, as <see cref="FlushRx"/> does: a batch's gives and its last look share their gate entries (each a locked

@@ -7,6 +7,21 @@ namespace VirtioRpmsg.Rpmsg;
 /// </summary>
 internal sealed partial class RpmsgTxPath
 {
+    /// <summary>How often a sender re-tries when the peer returns buffers without a kick: RPMsg-Lite's RL_MS_PER_INTERVAL (1 ms).</summary>
+    internal const int UnsignalledReturnRecheckMilliseconds = 1;
+
+    // A peer that returns our tx buffers without a kick (IRpmsgTransport.TxReturnsUnsignalled: RPMsg-Lite, either role)
+    // wakes neither a sender nor the dispatcher that would signal it when they come back; so a waiting sender looks again
+    // on its own, as often as RPMsg-Lite's own sides do. Waiting for IdleRecheckInterval instead stalled every burst that
+    // ran out of buffers for up to 0.5 s (docs/interop.md, "Verified against the real RPMsg-Lite").
+    private bool ReturnsUnsignalled => _device.Transport?.TxReturnsUnsignalled == true;
+
+    private int RecheckMilliseconds()
+    {
+        int idle = (int)_device.Options.IdleRecheckInterval.TotalMilliseconds;
+        return ReturnsUnsignalled ? Math.Min(idle, UnsignalledReturnRecheckMilliseconds) : idle;
+    }
+
     /// <summary>Stop: the kept link with a callback sender's token leaves that token.</summary>
     internal void ReleaseCallerTokens() => _linkedStop.Close();
 

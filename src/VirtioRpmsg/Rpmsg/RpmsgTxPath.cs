@@ -382,8 +382,7 @@ internal sealed partial class RpmsgTxPath
         int wait = deadline.RemainingMilliseconds;
         if (wait == 0)
             throw Timeout(timeout);
-        int recheck = (int)_device.Options.IdleRecheckInterval.TotalMilliseconds;
-        int slice = deadline.RemainingMillisecondsCappedAt(recheck);
+        int slice = deadline.RemainingMillisecondsCappedAt(RecheckMilliseconds());
         var rx = _device.Rx;
         if (rx.IsDispatcherContext)
         {
@@ -393,7 +392,7 @@ internal sealed partial class RpmsgTxPath
         // With a dispatcher thread the signal comes as soon as buffers return. Without one
         // (CallerPoll) it comes from the application's Poll(), which a thread blocked here may be
         // the only one to call: re-check at least every IdleRecheckInterval (sends reclaim).
-        _signal.Wait(signal, _device.HasDispatcherThread ? wait : slice, cancellationToken);
+        _signal.Wait(signal, _device.HasDispatcherThread && !ReturnsUnsignalled ? wait : slice, cancellationToken);
     }
 
     internal void ThrowIfUnavailable() => _device.ThrowIfUnavailable();
@@ -407,9 +406,9 @@ internal sealed partial class RpmsgTxPath
     internal int ParkMilliseconds(Deadline deadline)
     {
         int wait = deadline.RemainingMilliseconds;
-        if (wait == 0 || _device.HasDispatcherThread)
+        if (wait == 0 || (_device.HasDispatcherThread && !ReturnsUnsignalled))
             return wait;
-        return deadline.RemainingMillisecondsCappedAt((int)_device.Options.IdleRecheckInterval.TotalMilliseconds);
+        return deadline.RemainingMillisecondsCappedAt(RecheckMilliseconds());
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]

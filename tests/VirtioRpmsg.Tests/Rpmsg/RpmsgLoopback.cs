@@ -49,7 +49,9 @@ internal sealed class RpmsgLoopback : IDisposable
         Func<IVdevControl, IVdevControl>? hostControl = null,
         SharedMemoryType? memoryType = null,
         BarrierDomain barriers = BarrierDomain.InnerShareable,
-        Func<IDoorbell, IDoorbell>? hostDoorbell = null)
+        Func<IDoorbell, IDoorbell>? hostDoorbell = null,
+        Func<IDoorbell, IDoorbell>? remoteDoorbell = null,
+        RpmsgPeerConventions conventions = RpmsgPeerConventions.Virtio)
     {
         var region = SharedMemoryRegion.CreateAnonymous(0x80000, deviceAddress: 0, guardPages: true, name: "rpmsg-loopback", memoryType, barriers);
         var map = new AddressMap().Add(region);
@@ -62,11 +64,12 @@ internal sealed class RpmsgLoopback : IDisposable
         host?.Invoke(hostOptions);
         remote?.Invoke(remoteOptions);
         int count = Math.Min(512, 2 * vringNum);
-        var hostLayout = RpmsgVdevLayout.OpenAmpLinux(map) with { BufferSize = hostBufferSize, VringNum = vringNum, BufferCount = count };
+        var hostLayout = RpmsgVdevLayout.OpenAmpLinux(map) with { BufferSize = hostBufferSize, VringNum = vringNum, BufferCount = count, Conventions = conventions };
         var remoteLayout = hostLayout with { BufferSize = remoteBufferSize };
         IDoorbell hostUses = hookedDoorbells ? new HookedDoorbell(hostBell) : hostBell;
         hostUses = hostDoorbell?.Invoke(hostUses) ?? hostUses;
         IDoorbell remoteUses = hookedDoorbells ? new HookedDoorbell(remoteBell) : remoteBell;
+        remoteUses = remoteDoorbell?.Invoke(remoteUses) ?? remoteUses;
         var remoteDevice = RpmsgDevice.CreateRemote(remoteLayout, remoteControl?.Invoke(control) ?? control, remoteUses, remoteOptions);
         var hostDevice = RpmsgDevice.CreateHost(hostLayout, hostControl?.Invoke(control) ?? control, hostUses, hostOptions);
         var loop = new RpmsgLoopback(region, hostDevice, remoteDevice, hostBell, remoteBell) { HostBell = hostUses, RemoteBell = remoteUses };
