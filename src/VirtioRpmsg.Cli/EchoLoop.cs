@@ -155,7 +155,7 @@ internal static class EchoLoop
     }
 
     /// <summary>Content that differs per message and per byte, so a stale or shifted echo is caught.</summary>
-    private static void Fill(Span<byte> payload, int sequence)
+    internal static void Fill(Span<byte> payload, int sequence)
     {
         for (int j = 0; j < payload.Length; j++)
             payload[j] = (byte)((sequence * 131) + (j * 7) + (sequence >> 8));

@@ -44,27 +44,45 @@ internal static class PingCommand
             if (value is < 0 or > MaxWarmupMilliseconds)
                 r.AddError($"--warmup must be 0 to {MaxWarmupMilliseconds} milliseconds, not {value}");
         });
+        var inFlight = new Option<int>("--inflight")
+        {
+            Description = $"Messages kept in flight (1 to {PipelinedEcho.MaxInFlight}): each echo is checked in order and timed from its own send; the run also prints round trips per second. 1 is one at a time.",
+            DefaultValueFactory = _ => 1,
+            HelpName = "N",
+        };
+        inFlight.Validators.Add(r =>
+        {
+            int value = r.GetValueOrDefault<int>();
+            if (value is < 1 or > PipelinedEcho.MaxInFlight)
+                r.AddError($"--inflight must be 1 to {PipelinedEcho.MaxInFlight}, not {value}");
+        });
         var cpus = CliOptions.Cpus();
         var verbose = CliOptions.Verbose();
         var command = new Command("ping", "Measure round trips against an echo service: percentile table and histogram.")
         {
-            count, size, wait, service, platform, baseline, warmup, cpus, verbose,
+            count, size, wait, service, platform, baseline, warmup, inFlight, cpus, verbose,
         };
+        command.Validators.Add(r =>
+        {
+            // The baseline is one message at a time: a pipelined round trip includes its wait behind the others.
+            if (r.GetValue(baseline) && r.GetValue(inFlight) > 1)
+                r.AddError($"--baseline compares one round trip at a time; it cannot be used with --inflight {r.GetValue(inFlight)}");
+        });
         command.SetAction(parse =>
         {
             bool v = parse.GetValue(verbose);
             return CliRunner.Run("ping", v, ct => Run(parse.GetValue(count), parse.GetValue(size), CliOptions.ParseWait(parse.GetValue(wait)), parse.GetValue(service)!,
-                parse.GetValue(platform), parse.GetValue(baseline), TimeSpan.FromMilliseconds(parse.GetValue(warmup)), CliOptions.ParseCpus(parse.GetValue(cpus)), v, ct));
+                parse.GetValue(platform), parse.GetValue(baseline), TimeSpan.FromMilliseconds(parse.GetValue(warmup)), parse.GetValue(inFlight), CliOptions.ParseCpus(parse.GetValue(cpus)), v, ct));
         });
         return command;
     }
 
-    private static int Run(int count, int size, RpmsgWaitStrategy wait, string service, FileInfo? platform, bool baseline, TimeSpan warmup, (int Host, int Remote)? cpus, bool verbose, CancellationToken ct)
+    private static int Run(int count, int size, RpmsgWaitStrategy wait, string service, FileInfo? platform, bool baseline, TimeSpan warmup, int inFlight, (int Host, int Remote)? cpus, bool verbose, CancellationToken ct)
     {
         using var session = HostLink.Open("ping", platform, wait, SimulatedServices.Echo, verbose, verbose ? Console.Error.WriteLine : null, ct, cpus: cpus);
         CliOptions.CheckSize(size, session.Host);
         var channel = HostLink.BindService(session.Host, service, ct);
-        Console.WriteLine($"rpmsg ping: '{channel.Name}' at 0x{channel.RemoteAddress:X} from 0x{channel.LocalAddress:X}, {count} x {size} bytes, wait {HostLink.WaitName(wait)}");
+        Console.WriteLine($"rpmsg ping: '{channel.Name}' at 0x{channel.RemoteAddress:X} from 0x{channel.LocalAddress:X}, {count} x {size} bytes, wait {HostLink.WaitName(wait)}{(inFlight > 1 ? $", {inFlight} in flight" : "")}");
         var exchange = new EchoLoop.Exchange(channel, size);
         long started = Stopwatch.GetTimestamp();
         int warm = EchoLoop.WarmUp(exchange, warmup, ct);
@@ -72,9 +90,14 @@ internal static class PingCommand
             Console.WriteLine($"warm-up: {warm} round trips in {Stopwatch.GetElapsedTime(started).TotalSeconds:0.00} s, checked, not recorded (--warmup 0 records from the first)");
         var histogram = EchoLoop.NewHistogram();
         var bar = !Console.IsOutputRedirected && count >= ProgressThreshold ? new ProgressBar(count) : null;
-        int verified = EchoLoop.Run(exchange, count, histogram, bar is null ? null : bar.Update, ct);
+        long measured = Stopwatch.GetTimestamp();
+        int verified = inFlight > 1
+            ? new PipelinedEcho(channel, size, inFlight).Run(exchange.Sequence, count, histogram, bar is null ? null : bar.Update, ct)
+            : EchoLoop.Run(exchange, count, histogram, bar is null ? null : bar.Update, ct);
+        double seconds = Stopwatch.GetElapsedTime(measured).TotalSeconds;
         bar?.Clear();
-        Console.WriteLine($"verified {verified}/{count} echoes (content and source address checked)");
+        Console.WriteLine($"verified {verified}/{count} echoes (content and source address checked{(inFlight > 1 ? ", in order" : "")})");
+        Console.WriteLine($"{verified / seconds:0} round trips/s ({seconds:0.000} s)");
         LatencyPrinter.PercentileTable(histogram, Console.Out);
         LatencyPrinter.Histogram(histogram, Console.Out);
         if (baseline)

@@ -50,6 +50,44 @@ public sealed class CliCommandTests : IDisposable
         Assert.Equal(150, InBuckets(stdout));
     }
 
+    // A window of messages in flight: every echo checked in order and timed from its own send. 1024 is four times the
+    // simulated ring's 256 tx buffers: sends find none free and the loop takes echoes instead of blocking.
+    [Theory]
+    [InlineData("interrupt", 16)]
+    [InlineData("poll", 16)]
+    [InlineData("hybrid", 16)]
+    [InlineData("interrupt", 1024)]
+    public void Ping_InFlight_VerifiesEveryEchoInOrderAndPrintsTheRate(string wait, int inFlight)
+    {
+        var (code, stdout, stderr) = CrossProcessCli.Run(s_limit, "ping", "--count", "3000", "--wait", wait, "--warmup", "0", "--inflight", $"{inFlight}");
+
+        Assert.True(code == 0, $"exit {code}\nstdout: {stdout}\nstderr: {stderr}");
+        Assert.Contains($"wait {wait}, {inFlight} in flight", stdout);
+        Assert.Contains("verified 3000/3000 echoes (content and source address checked, in order)", stdout);
+        Assert.Matches(new Regex(@"^\d+ round trips/s \([\d.]+ s\)$", RegexOptions.Multiline), stdout);
+        Assert.Equal(3000, InBuckets(stdout));
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("1025")]
+    public void Ping_InFlightOutOfRange_ExitsTwoNamingTheOption(string value)
+    {
+        var (code, _, stderr) = CrossProcessCli.Run(s_limit, "ping", "--inflight", value);
+
+        Assert.Equal(2, code);
+        Assert.Contains($"--inflight must be 1 to 1024, not {value}", stderr);
+    }
+
+    [Fact]
+    public void Ping_BaselineWithInFlight_ExitsTwo()
+    {
+        var (code, _, stderr) = CrossProcessCli.Run(s_limit, "ping", "--inflight", "4", "--baseline");
+
+        Assert.Equal(2, code);
+        Assert.Contains("--baseline compares one round trip at a time; it cannot be used with --inflight 4", stderr);
+    }
+
     // The histogram's bucket counts, added up.
     private static long InBuckets(string stdout) =>
         Regex.Matches(stdout, @"\|#* +(\d+) +[\d.]+%").Sum(m => long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
