@@ -7,7 +7,7 @@
 # outside the repository (docs/interop.md, "Verified against the real RPMsg-Lite").
 #
 #   tests/interop/rpmsg-lite-real.sh [--count N] [--sizes "1 496"] [--modes "interrupt hybrid poll"]
-#                                    [--buffers "2 256"] [--cases "ping master burst"] [--burst K]
+#                                    [--buffers "2 256"] [--cases "ping master burst hostburst"] [--burst K]
 #                                    [--max-wait-ms MS] [--rpmsg "COMMAND"] [--no-build] [--out FILE]
 #                                    [RPMSG_LITE_SRC]
 #
@@ -23,7 +23,7 @@ count=2000
 sizes="1 496"
 modes="interrupt hybrid poll"
 buffers="2 256"
-cases="ping master burst"
+cases="ping master burst hostburst"
 burst=16
 max_wait=250
 rpmsg=""
@@ -142,18 +142,20 @@ row() {
   if [ -n "$out" ]; then echo "$line" >>"$out"; fi
 }
 
-# Our host: `rpmsg ping` against RPMsg-Lite's echo remote.
+# Our host: `rpmsg ping` against RPMsg-Lite's echo remote (with a 4th argument K: `--inflight K`, a burst from our side).
 case_ping() {
-  local mode="$1" n="$2" size="$3" remote_pid pid rc verified p50 p99 err remote_rc echoed
+  local mode="$1" n="$2" size="$3" inflight="${4:-1}" remote_pid pid rc verified p50 p99 err remote_rc echoed what
+  what="our \`ping\` -> RPMsg-Lite remote, $size B"
+  if [ "$inflight" -gt 1 ]; then what="our \`ping --inflight $inflight\` -> RPMsg-Lite remote, $size B"; fi
   rm -f "$shm" "$sock"
   "$work/bin-$n/rl_echo_remote" --shm "$shm" --socket "$sock" --name "$service" --timeout 30 \
     </dev/null >"$work/rl.out" 2>"$work/rl.err" &
   remote_pid=$!; pids+=("$remote_pid")
   if ! wait_for_socket "$remote_pid"; then
-    row "our \`ping\` -> RPMsg-Lite remote, $size B" "$n" "$mode" "no peer ($(head -n 1 "$work/rl.err"))" "-"; cleanup; return
+    row "$what" "$n" "$mode" "no peer ($(head -n 1 "$work/rl.err"))" "-"; cleanup; return
   fi
   timeout -k 5 180 "${rpmsg_cmd[@]}" ping --platform "$work/host-$n.json" --service "$service" --count "$count" \
-    --size "$size" --wait "$mode" --warmup 0 >"$work/ping.out" 2>"$work/ping.err" </dev/null &
+    --size "$size" --wait "$mode" --warmup 0 --inflight "$inflight" >"$work/ping.out" 2>"$work/ping.err" </dev/null &
   pid=$!; pids+=("$pid"); wait "$pid"; rc=$?
   verified="$(sed -n 's/^verified \([0-9]*\/[0-9]*\).*/\1/p' "$work/ping.out")"
   p50="$(awk '$1=="p50"{print $2}' "$work/ping.out")"
@@ -162,9 +164,9 @@ case_ping() {
   wait_exit "$remote_pid" 100; remote_rc="$exit_rc"
   echoed="$(sed -n 's/.*echoed \([0-9]*\) messages.*/\1/p' "$work/rl.out")"
   if [ "$rc" = 0 ] && [ "$verified" = "$count/$count" ] && [ "$remote_rc" = 0 ] && [ "$echoed" = "$count" ]; then
-    row "our \`ping\` -> RPMsg-Lite remote, $size B" "$n" "$mode" "$verified (remote echoed $echoed, exit 0)" "$p50 / $p99 us"
+    row "$what" "$n" "$mode" "$verified (remote echoed $echoed, exit 0)" "$p50 / $p99 us"
   else
-    row "our \`ping\` -> RPMsg-Lite remote, $size B" "$n" "$mode" \
+    row "$what" "$n" "$mode" \
       "FAIL ${verified:-0/$count} (ping exit $rc: ${err:-}; remote exit $remote_rc: $(tail -n 1 "$work/rl.err"))" "-"
   fi
   cleanup
@@ -225,7 +227,8 @@ for mode in $modes; do
         ping) for s in $sizes; do case_ping "$mode" "$n" "$s"; done ;;
         master) case_master "$mode" "$n" 1 ;;
         burst) case_master "$mode" "$n" "$burst" ;;
-        *) echo "rpmsg-lite-real: unknown case '$c' (ping, master, burst)" >&2; exit 2 ;;
+        hostburst) case_ping "$mode" "$n" 64 "$burst" ;;
+        *) echo "rpmsg-lite-real: unknown case '$c' (ping, master, burst, hostburst)" >&2; exit 2 ;;
       esac
     done
   done
