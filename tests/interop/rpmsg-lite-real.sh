@@ -61,45 +61,9 @@ sock="/tmp/rpmsg-lite-real-$$.sock"
 service=rpmsg-lite-echo
 pids=()
 
-# Stops one process: SIGTERM, up to 5 s, then SIGKILL; reaps it.
-stop_pid() {
-  local pid="$1" i
-  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
-  kill -TERM "$pid" 2>/dev/null
-  for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
-  return 0
-}
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do stop_pid "$pid"; done
-  pids=()
-  rm -f "$shm" "$sock"
-}
-on_exit() { cleanup; rm -rf "$work"; }
+. "$repo/tests/interop/real-peer-lib.sh"
 trap on_exit EXIT
 trap 'echo "rpmsg-lite-real: interrupted" >&2; exit 130' INT TERM
-
-# Waits (bounded) until the doorbell server's socket exists and its process is still alive.
-wait_for_socket() {
-  local server="$1" i
-  for i in $(seq 300); do
-    kill -0 "$server" 2>/dev/null || return 1
-    [ -S "$sock" ] && return 0
-    sleep 0.1
-  done
-  return 1
-}
-# Waits up to $2 tenths of a second for a process to exit; sets exit_rc to its code or "running".
-wait_exit() {
-  local pid="$1" tenths="$2" i
-  exit_rc=running
-  for i in $(seq "$tenths"); do
-    if ! kill -0 "$pid" 2>/dev/null; then wait "$pid"; exit_rc=$?; return 0; fi
-    sleep 0.1
-  done
-}
 
 # The RPMsg-Lite apps, one build per RL_BUFFER_COUNT (the glue includes RPMsg-Lite's headers).
 for n in $buffers; do
