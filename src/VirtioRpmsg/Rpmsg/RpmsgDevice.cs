@@ -320,7 +320,7 @@ public sealed partial class RpmsgDevice : IDisposable
         }
     }
 
-    /// <summary>Destroys an endpoint: unpublish, then wait out running callbacks, then announce the destroy if it was named.</summary>
+    /// <summary>Destroys an endpoint: mark it destroyed and pass the tx gate, announce the destroy if it was named, unpublish, then wait out running callbacks.</summary>
     internal void DestroyEndpoint(RpmsgEndpoint ept)
     {
         RpmsgChannel? channel = null;
@@ -331,13 +331,31 @@ public sealed partial class RpmsgDevice : IDisposable
         bool first = ept.MarkDestroyed();
         if (first)
             Tx.Fence();
+        // A named endpoint's DESTROY goes out while the address is still ours, as Linux announces before it frees it: sent
+        // after, it could follow the CREATE of a new endpoint of the same service at the same (lowest free) address, and
+        // the peer would withdraw that one.
+        // Its CREATE still being sent, the announcer sends the DESTROY after it and frees the address then (AnnounceCreate).
+        bool announcerFrees = false;
+        if (first && ept.Name is not null)
+        {
+            lock (_sync)
+            {
+                if (_endpoints.TryGet(ept.Address, out var published) && ReferenceEquals(published, ept))
+                {
+                    announcerFrees = ept.AnnounceState == RpmsgAnnounceState.Announcing;
+                    sendDestroy = RpmsgNameService.Withdraw(ept);
+                }
+            }
+            if (sendDestroy && _state == RpmsgDeviceState.Running)
+                _nameService.Announce(ept.Name, ept.Address, NameServiceFlags.Destroy);
+        }
         lock (_sync)
         {
-            removed = _endpoints.Remove(ept);
+            removed = !announcerFrees && _endpoints.Remove(ept);
             if (removed && ept.Channel is { } ch && _nameService.Forget(ch))
                 channel = ch;
             if (removed && ept.Name is not null)
-                sendDestroy = RpmsgNameService.Withdraw(ept);
+                RpmsgNameService.Withdraw(ept); // already, unless a Stop took the endpoint meanwhile (then nothing is sent)
         }
         // Even when someone else (Stop, a concurrent Dispose) unpublished it, this Dispose must not
         // return while a callback is still running.
@@ -346,8 +364,6 @@ public sealed partial class RpmsgDevice : IDisposable
             return;
         if (channel is not null)
             _nameService.RunRemove(channel, waitForProbe: false);
-        if (sendDestroy && _state == RpmsgDeviceState.Running)
-            _nameService.Announce(ept.Name!, ept.Address, NameServiceFlags.Destroy);
     }
 
     /// <summary>Registers a service driver; announcements already seen for its name are bound now.</summary>

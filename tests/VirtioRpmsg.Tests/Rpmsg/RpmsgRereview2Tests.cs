@@ -1,0 +1,67 @@
+using VirtioRpmsg.Rpmsg;
+
+namespace VirtioRpmsg.Tests.Rpmsg;
+
+/// <summary>Second review of the send/destroy changes (rereview2).</summary>
+public sealed class RpmsgRereview2Tests
+{
+    private static RpmsgLoopback CallerPolled() => RpmsgLoopback.Create(
+        host: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
+        remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll);
+
+    // A named endpoint's Dispose freed its address, then sent its name-service DESTROY (source and named address: the
+    // freed one). An endpoint of the same service created in between took that address (the lowest free) and announced
+    // it first, so the peer saw CREATE(svc, a) (a duplicate of the old one, ignored) and then DESTROY(svc, a), and lost
+    // the new endpoint's service. The hook runs on the disposing thread just before the DESTROY's take.
+    [Fact]
+    public void NamedDispose_SameServiceRecreatedBeforeTheDestroyIsSent_PeerKeepsTheNewService()
+    {
+        using var loop = CallerPolled();
+        loop.Remote.RegisterDriver(new RpmsgServiceDriver("svc"));
+        var old = loop.Host.CreateNamedEndpoint("svc", RpmsgAddress.Any, (_, _, _) => { });
+        loop.Remote.Poll();
+        Assert.Single(loop.Remote.Channels);
+        RpmsgEndpoint? successor = null;
+        loop.Host.Tx.ApplicationTakeChecked = () =>
+        {
+            loop.Host.Tx.ApplicationTakeChecked = null;
+            successor = loop.Host.CreateNamedEndpoint("svc", RpmsgAddress.Any, (_, _, _) => { });
+        };
+
+        old.Dispose();
+        loop.Remote.Poll();
+
+        Assert.NotNull(successor);
+        var channel = Assert.Single(loop.Remote.Channels);
+        Assert.Equal(successor!.Address, channel.RemoteAddress);
+    }
+    // The same with the endpoint destroyed while its own CREATE was still being sent: the destroy left the DESTROY to the
+    // announcer (sent after its CREATE) but freed the address at once, so a new endpoint of the service took it and
+    // announced it before the old CREATE and DESTROY went out; the peer withdrew the new one. The hook runs on the
+    // creating thread just before the CREATE's take; the destroy and the new endpoint come there.
+    [Fact]
+    public void NamedDispose_WhileItsCreateIsBeingSent_SameServiceRecreated_PeerKeepsTheNewService()
+    {
+        using var loop = CallerPolled();
+        loop.Remote.RegisterDriver(new RpmsgServiceDriver("svc"));
+        RpmsgEndpoint? old = null, successor = null;
+        loop.Host.Tx.ApplicationTakeChecked = () =>
+        {
+            loop.Host.Tx.ApplicationTakeChecked = null;
+            old = loop.Host.Endpoints.Single(e => e.Name == "svc");
+            old.Dispose();
+            successor = loop.Host.CreateNamedEndpoint("svc", RpmsgAddress.Any, (_, _, _) => { });
+        };
+
+        var created = loop.Host.CreateNamedEndpoint("svc", RpmsgAddress.Any, (_, _, _) => { });
+        loop.Remote.Poll();
+
+        Assert.Same(old, created);
+        Assert.NotNull(successor);
+        Assert.True(created.IsDestroyed);
+        var channel = Assert.Single(loop.Remote.Channels);
+        Assert.Equal(successor!.Address, channel.RemoteAddress);
+        // Once the old CREATE and DESTROY are out, its address is free again.
+        Assert.DoesNotContain(loop.Host.Endpoints, e => ReferenceEquals(e, created));
+    }
+}
