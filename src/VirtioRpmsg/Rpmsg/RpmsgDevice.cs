@@ -154,6 +154,9 @@ public sealed partial class RpmsgDevice : IDisposable
     /// <summary>Test hook: the peer's DESTROY took a channel off the list; its endpoint is not yet destroyed or unpublished.</summary>
     internal Action<RpmsgEndpoint>? ChannelDestroying { get; set; }
 
+    /// <summary>Test hook: a failed Probe's channel endpoint was unpublished (its address is free for the next endpoint).</summary>
+    internal Action<RpmsgEndpoint>? ProbeFailedUnpublished { get; set; }
+
     /// <summary>Announcements no registered driver handles yet (tests).</summary>
     internal int UnboundServiceCount => _nameService.UnboundCount;
 

@@ -204,6 +204,10 @@ internal sealed partial class RpmsgNameService
         }
         catch (Exception e)
         {
+            // Destroyed, and the tx gate passed, before the address is free (as for the peer's DESTROY): a send the Probe
+            // started is on the ring by then or refused, never sent later under a new endpoint's address.
+            if (channel.Endpoint.MarkDestroyed())
+                _device.Tx.Fence();
             // Remove before counting: whoever sees the error counted sees the channel gone.
             lock (_sync)
             {
@@ -212,7 +216,7 @@ internal sealed partial class RpmsgNameService
                     _dormant.Add(new Unbound(channel.Name, channel.RemoteAddress));
                 _endpoints.Remove(channel.Endpoint);
             }
-            channel.Endpoint.MarkDestroyed();
+            _device.ProbeFailedUnpublished?.Invoke(channel.Endpoint);
             _counters.DriverCallbackFailed(e, "probe (channel removed)", channel.Name);
             return false;
         }

@@ -64,4 +64,32 @@ public sealed class RpmsgRereview2Tests
         // Once the old CREATE and DESTROY are out, its address is free again.
         Assert.DoesNotContain(loop.Host.Endpoints, e => ReferenceEquals(e, created));
     }
+    // A driver's Probe that throws removes the channel: its endpoint's address was freed before the endpoint was marked
+    // destroyed (and without the tx gate between), so a send of that endpoint (here from the Probe's own thread, as one
+    // it started would be) went out under the address of an endpoint created meanwhile. As the peer's DESTROY now does:
+    // destroyed and the gate passed first.
+    [Fact]
+    public void ProbeFails_ChannelEndpointSendAfterItsAddressIsFree_IsRefused()
+    {
+        using var loop = CallerPolled();
+        var seen = new System.Collections.Concurrent.ConcurrentQueue<uint>();
+        loop.Host.RegisterDriver(new RpmsgServiceDriver("probe-svc") { Probe = _ => throw new InvalidOperationException("probe fails") });
+        loop.Remote.CreateNamedEndpoint("probe-svc", 0x401, (_, src, _) => seen.Enqueue(src));
+        RpmsgEndpoint? successor = null;
+        Exception? sendError = null;
+        loop.Host.ProbeFailedUnpublished = ept =>
+        {
+            loop.Host.ProbeFailedUnpublished = null;
+            successor = loop.Host.CreateEndpoint(ept.Address, remoteAddress: 0x401); // the address is free again
+            sendError = Record.Exception(() => ept.SendTo(0x401, [1]));
+        };
+
+        loop.Host.Poll();
+        loop.Remote.Poll();
+
+        Assert.NotNull(successor);
+        Assert.True(sendError is ObjectDisposedException,
+            $"the failed channel's send: {(sendError is null ? "no exception" : sendError.GetType().Name)}; the peer received {seen.Count} message(s) from 0x{successor!.Address:X}, now another endpoint's");
+        Assert.Empty(seen);
+    }
 }
