@@ -246,7 +246,10 @@ public sealed class PlatformResources : IDisposable
     /// </summary>
     /// <exception cref="ResourceTableException">The table is malformed, or a vring lies outside memory or overlaps.</exception>
     /// <exception cref="PlatformDescriptionException">The table contradicts the description.</exception>
-    public ResourceTable LoadResourceTable()
+    public ResourceTable LoadResourceTable() => LoadResourceTableClearOf([]);
+
+    /// <summary>As <see cref="LoadResourceTable"/>, a host's chosen addresses also clear of <paramref name="firmware"/> (the loaded image's segments).</summary>
+    internal ResourceTable LoadResourceTableClearOf(IReadOnlyList<(ulong Start, ulong Length)> firmware)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_tableLocation is null)
@@ -262,7 +265,7 @@ public sealed class PlatformResources : IDisposable
             throw new PlatformDescriptionException("additionalVdevs", $"[{_vdevs.Length - 1} entries]",
                 $"{_vdevs.Length} vdevs are described but the resource table has {entries.Count} rpmsg vdev entr{(entries.Count == 1 ? "y" : "ies")}");
         // Table entries past the described vdevs are left alone (not driven), as before several vdevs were supported.
-        var resolver = new PlatformVdevResolver(this, table);
+        var resolver = new PlatformVdevResolver(this, table, firmware);
         resolver.Resolve(entries);
         resolver.PlaceCarveouts();
         if (renumbered)

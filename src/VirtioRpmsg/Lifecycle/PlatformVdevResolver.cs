@@ -17,7 +17,7 @@ internal sealed class PlatformVdevResolver
     // registered carveout), but a fixed ring is not checked against them (tables that booted before keep booting).
     private readonly List<(ulong Start, ulong Length, string What)> _fixedCarveouts = [];
 
-    internal PlatformVdevResolver(PlatformResources platform, ResourceTable table)
+    internal PlatformVdevResolver(PlatformResources platform, ResourceTable table, IReadOnlyList<(ulong Start, ulong Length)>? firmware = null)
     {
         _platform = platform;
         _table = table;
@@ -29,6 +29,9 @@ internal sealed class PlatformVdevResolver
             if (c.DeviceAddress != ResourceTable.AddrAny && c.Length != 0)
                 _fixedCarveouts.Add((c.DeviceAddress, c.Length, $"carveout '{c.Name}'"));
         }
+        // The firmware image just loaded (often in the table's own region): a chosen address keeps clear of it too.
+        foreach (var (start, length) in firmware ?? [])
+            _fixedCarveouts.Add((start, length, "the loaded firmware"));
     }
 
     /// <summary>Resolves every vdev: all fixed rings first, so that a chosen address never lands on one.</summary>
@@ -146,7 +149,8 @@ internal sealed class PlatformVdevResolver
 
     /// <summary>
     /// Allocates every carveout whose da is ADDR_ANY, as Linux's rproc_alloc_carveout does, from the resource table's
-    /// region as ADDR_ANY vrings are placed (page-aligned, clear of the table, pools, rings and earlier carveouts), and
+    /// region as ADDR_ANY vrings are placed (page-aligned, clear of the table, pools, rings, earlier carveouts and the firmware
+    /// image RemoteProcessor loaded), and
     /// writes the address back as da and pa. One that cannot be placed is refused, naming the entry: the firmware would
     /// otherwise run with a carveout nobody allocated. A remote leaves them to the host.
     /// </summary>

@@ -135,10 +135,11 @@ public sealed partial class RemoteProcessor
         }
         if (table is null)
             ClearResourceTable();
-        FirmwareLoader.Load(image, _platform.Memory);
+        var loaded = FirmwareLoader.Load(image, _platform.Memory);
         _log.LogInformation("remote processor {Name}: loaded firmware {Path}", Name, path);
+        // ADDR_ANY vrings and carveouts are placed clear of the image (it is often in the table's own region).
         if (table is not null)
-            _platform.LoadResourceTable();
+            _platform.LoadResourceTableClearOf([.. loaded.Select(s => (s.DeviceAddress, s.MemorySize))]);
     }
 
     /// <summary>Boot without a firmware table: invalidate the previous table so only the one the remote writes now counts.</summary>
