@@ -249,6 +249,9 @@ internal sealed partial class DriverRoleTransport : IRpmsgTransport
     // RPMsg-Lite's remote puts our consumed tx buffers on vring 1's used ring and kicks nobody.
     public bool TxReturnsUnsignalled { get; }
 
+    // RPMsg-Lite's remote kicks for every message it sends, NO_INTERRUPT or not (docs/interop.md).
+    public bool PeerKicksWhateverAsked => TxReturnsUnsignalled;
+
     public void ArmTxNotifications(bool armed)
     {
         using var tx = _tx.Enter();

@@ -92,6 +92,13 @@ internal interface IRpmsgTransport : IDisposable
     bool TxReturnsUnsignalled => false;
 
     /// <summary>
+    /// True when the peer kicks for every message it sends whatever <see cref="DisableRxNotifications"/> asked
+    /// (RPMsg-Lite's remote): the dispatcher thread is woken for each one anyway, so sleeping costs it no extra kick
+    /// (RpmsgDispatcherThread does not spin ahead of a reader that has not taken its message yet).
+    /// </summary>
+    bool PeerKicksWhateverAsked => false;
+
+    /// <summary>
     /// Takes the next received buffer; false if none. Dispatcher only. First gives back <paramref name="release"/> (a
     /// buffer taken before; -1 for none), unpublished, and when nothing is pending also publishes every buffer given
     /// back, as <see cref="FlushRx"/> does: a batch's gives and its last look share their gate entries (each a locked

@@ -147,6 +147,13 @@ internal sealed class RpmsgDispatcherThread
         var doorbell = _device.Doorbell;
         var recheck = _device.Options.IdleRecheckInterval;
         bool spins = _spinBudget > TimeSpan.Zero;
+        // Hybrid, with a peer that kicks for every message whatever it is asked (RPMsg-Lite's remote): no spin while a
+        // message the loop queued waits for its reader. The peer's kick for the reply wakes the loop anyway, and on a
+        // 2-CPU machine with the other CPU taken the reader, and the peer its kick woke, waited on this core for the whole
+        // spin: hybrid ping p50 66-80 us instead of 10-16 (docs/wait-strategies.md). With a peer that honours the
+        // suppression the spin stays: sleeping with kicks on instead made the own remote's echo take a kick and a wake-up
+        // per message whenever the loop got there first.
+        bool readerFirst = _device.Options.WaitStrategy == RpmsgWaitStrategy.Hybrid && transport.PeerKicksWhateverAsked;
         var owner = _rx.Owner;
         // The last wait ran out with no ring: nothing came for a whole recheck interval. Spinning the budget again then
         // kept an idle busy-poll device on a core for 200 of every 700 ms (docs/benchmarks-notes.md, sixteenth round);
@@ -179,7 +186,8 @@ internal sealed class RpmsgDispatcherThread
                 quiet = false;
                 continue;
             }
-            if (spins && !quiet && SpinUntilWork(transport, doorbell, Deadline.Within(_spinBudget), token))
+            if (spins && !quiet && !(readerFirst && _rx.ReaderBehind())
+                && SpinUntilWork(transport, doorbell, Deadline.Within(_spinBudget), token))
                 continue;
             if (owner.HasHelpers)
                 continue; // a reader polls: sleep without kicks (above)

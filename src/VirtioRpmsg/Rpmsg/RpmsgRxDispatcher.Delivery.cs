@@ -158,6 +158,22 @@ internal sealed partial class RpmsgRxDispatcher
             transport.FlushRx();
     }
 
+    // The queue the dispatcher thread last delivered into (written and read by that thread only): see ReaderBehind.
+    private RpmsgEndpointQueue? _fedQueue;
+
+    /// <summary>
+    /// On the dispatcher thread, before it spins its hybrid budget: whether the endpoint queue it last delivered into
+    /// still holds a message (or closed), i.e. the application thread that reads it has not taken it yet. Forgets that
+    /// queue. A reader polls the ring itself when it waits (<see cref="RpmsgReaderSpin"/>); the dispatcher's spin only
+    /// kept the core from it, and from the peer, when they shared one (RpmsgDispatcherThread.RunLoop).
+    /// </summary>
+    internal bool ReaderBehind()
+    {
+        var fed = _fedQueue;
+        _fedQueue = null;
+        return fed is not null && fed.Ready();
+    }
+
     private void Deliver(RpmsgEndpoint endpoint, uint source, uint destination, ReadOnlySpan<byte> payload)
     {
         // A callback (no queue) on the async doorbell holder's thread may wait for a receive: none waits on the callback.
@@ -166,6 +182,8 @@ internal sealed partial class RpmsgRxDispatcher
         {
             if (!endpoint.Deliver(source, payload))
                 CountDestroyedInFlight(destination);
+            else if (t_isThread && endpoint.ReceiveQueue is { } queue)
+                _fedQueue = queue;
         }
         catch (Exception e)
         {
