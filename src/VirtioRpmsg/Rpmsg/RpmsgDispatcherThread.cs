@@ -154,6 +154,7 @@ internal sealed class RpmsgDispatcherThread
         // suppression the spin stays: sleeping with kicks on instead made the own remote's echo take a kick and a wake-up
         // per message whenever the loop got there first.
         bool readerFirst = _device.Options.WaitStrategy == RpmsgWaitStrategy.Hybrid && transport.PeerKicksWhateverAsked;
+        _rx.TrackFedQueue = readerFirst;
         var owner = _rx.Owner;
         // The last wait ran out with no ring: nothing came for a whole recheck interval. Spinning the budget again then
         // kept an idle busy-poll device on a core for 200 of every 700 ms (docs/benchmarks-notes.md, sixteenth round);

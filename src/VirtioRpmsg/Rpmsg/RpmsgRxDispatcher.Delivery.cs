@@ -161,6 +161,9 @@ internal sealed partial class RpmsgRxDispatcher
     // The queue the dispatcher thread last delivered into (written and read by that thread only): see ReaderBehind.
     private RpmsgEndpointQueue? _fedQueue;
 
+    /// <summary>Set by the dispatcher thread when it will ask <see cref="ReaderBehind"/>: every other delivery skips the bookkeeping.</summary>
+    internal bool TrackFedQueue { get; set; }
+
     /// <summary>
     /// On the dispatcher thread, before it spins its hybrid budget: whether the endpoint queue it last delivered into
     /// still holds a message (or closed), i.e. the application thread that reads it has not taken it yet. Forgets that
@@ -182,7 +185,7 @@ internal sealed partial class RpmsgRxDispatcher
         {
             if (!endpoint.Deliver(source, payload))
                 CountDestroyedInFlight(destination);
-            else if (t_isThread && endpoint.ReceiveQueue is { } queue)
+            else if (TrackFedQueue && t_isThread && endpoint.ReceiveQueue is { } queue)
                 _fedQueue = queue;
         }
         catch (Exception e)
