@@ -166,15 +166,21 @@ internal sealed partial class RpmsgRxDispatcher
 
     /// <summary>
     /// On the dispatcher thread, before it spins its hybrid budget: whether the endpoint queue it last delivered into
-    /// still holds a message (or closed), i.e. the application thread that reads it has not taken it yet. Forgets that
-    /// queue. A reader polls the ring itself when it waits (<see cref="RpmsgReaderSpin"/>); the dispatcher's spin only
-    /// kept the core from it, and from the peer, when they shared one (RpmsgDispatcherThread.RunLoop).
+    /// still holds a message (or closed), i.e. the application thread that reads it has not taken it yet. That queue is
+    /// forgotten once it was read, not at the first look: every pass that finds it still unread skips the spin (a pass
+    /// that went round again, e.g. after a re-check of the notifications, would otherwise spin ahead of the reader). A
+    /// reader polls the ring itself when it waits (<see cref="RpmsgReaderSpin"/>); the dispatcher's spin only kept the
+    /// core from it, and from the peer, when they shared one (RpmsgDispatcherThread.RunLoop).
     /// </summary>
     internal bool ReaderBehind()
     {
         var fed = _fedQueue;
+        if (fed is null)
+            return false;
+        if (fed.Ready())
+            return true;
         _fedQueue = null;
-        return fed is not null && fed.Ready();
+        return false;
     }
 
     private void Deliver(RpmsgEndpoint endpoint, uint source, uint destination, ReadOnlySpan<byte> payload)
