@@ -77,24 +77,22 @@ internal sealed class PipelinedEcho
         return count;
     }
 
-    private bool TrySendNext()
+    private bool TrySendNext() => SendNext(wait: false, CancellationToken.None);
+
+    private bool SendNextWaiting(CancellationToken ct) => _callerPolls
+        ? HostLink.PollUntil(_channel.Device, this, static x => x.TrySendNext(), _timeout, ct)
+        : SendNext(wait: true, ct);
+
+    // The next message, timed from just before its send; false when a try found no tx buffer.
+    private bool SendNext(bool wait, CancellationToken ct)
     {
         EchoLoop.Fill(_payload, _firstSequence + _sent);
         long start = Stopwatch.GetTimestamp();
-        if (!_endpoint.TrySend(_payload))
+        if (wait)
+            _endpoint.Send(_payload, _timeout, ct);
+        else if (!_endpoint.TrySend(_payload))
             return false;
         _sentAt[_sent % _sentAt.Length] = start;
-        _sent++;
-        return true;
-    }
-
-    private bool SendNextWaiting(CancellationToken ct)
-    {
-        if (_callerPolls)
-            return HostLink.PollUntil(_channel.Device, this, static x => x.TrySendNext(), _timeout, ct);
-        EchoLoop.Fill(_payload, _firstSequence + _sent);
-        _sentAt[_sent % _sentAt.Length] = Stopwatch.GetTimestamp();
-        _endpoint.Send(_payload, _timeout, ct);
         _sent++;
         return true;
     }

@@ -263,14 +263,7 @@ internal sealed unsafe class DescriptorWaiter : IDisposable
     internal static void AddBack(FileDescriptor fd, ulong count)
     {
         for (ulong i = 0; i < Math.Min(count, 2); i++)
-            AddOne(fd);
-    }
-
-    // Adds 1 unless the counter has no room, which already reads as rung (the thread blocked on it, if any, wakes).
-    private static void AddOne(FileDescriptor fd)
-    {
-        ulong one = 1;
-        Native.WriteIfRoom(fd.Value, &one, sizeof(ulong));
+            WriteOne(fd);
     }
 
     /// <summary>Wakes the waiting thread (if any) so that it re-checks cancellation and disposal.</summary>
@@ -283,23 +276,23 @@ internal sealed unsafe class DescriptorWaiter : IDisposable
         WriteOne(_wake);
     }
 
-    /// <summary>Adds 1 to <paramref name="target"/>'s counter without ever blocking (the descriptor a reader blocks on is in blocking mode).</summary>
-    internal static void WriteOne(FileDescriptor target)
+    /// <summary>
+    /// Adds 1 to <paramref name="target"/>'s counter without ever blocking (a descriptor a reader blocks on is in
+    /// blocking mode): only where poll() finds room, and a counter without room already reads as rung. False when
+    /// nothing was written (no room, or the descriptor is closed: nobody can be waiting on it then).
+    /// </summary>
+    internal static bool WriteOne(FileDescriptor target)
     {
-        bool added = false;
+        if (!target.TryAddRef())
+            return false;
         try
         {
-            target.DangerousAddRef(ref added);
-            AddOne(target);
-        }
-        catch (ObjectDisposedException)
-        {
-            // Already closed: nobody can be waiting.
+            ulong one = 1;
+            return Native.WriteIfRoom(target.Value, &one, sizeof(ulong)) == sizeof(ulong);
         }
         finally
         {
-            if (added)
-                target.DangerousRelease();
+            target.DangerousRelease();
         }
     }
 

@@ -109,7 +109,7 @@ public sealed unsafe class EventFdDoorbell : FileDescriptorDoorbell
             try
             {
                 if (Interlocked.Exchange(ref _ringPending, 0) != 0)
-                    delivered = WriteOne();
+                    delivered = DescriptorWaiter.WriteOne(_outbound); // false: no room (rung already) or closed
             }
             finally
             {
@@ -120,22 +120,6 @@ public sealed unsafe class EventFdDoorbell : FileDescriptorDoorbell
     }
 
     private int _ringPending, _ringWriter;
-
-    private bool WriteOne()
-    {
-        if (!_outbound.TryAddRef())
-            return false;
-        try
-        {
-            // -EAGAIN: no room, the counter is saturated and the peer has rings pending already.
-            ulong one = 1;
-            return Native.WriteIfRoom(_outbound.Value, &one, sizeof(ulong)) == sizeof(ulong);
-        }
-        finally
-        {
-            _outbound.DangerousRelease();
-        }
-    }
 
     private protected override bool Consume(bool throwIfClosed)
     {

@@ -62,9 +62,7 @@ internal sealed partial class RpmsgTxPath
         {
             if (!transport.SubmitTx(id, length, owner))
             {
-                transport.CancelTx(id);
-                if (Volatile.Read(ref _waiters) > 0)
-                    Signal();
+                GiveBack(transport, id);
                 return false;
             }
             CountTx();
@@ -87,9 +85,7 @@ internal sealed partial class RpmsgTxPath
             return;
         try
         {
-            transport.CancelTx(id);
-            if (Volatile.Read(ref _waiters) > 0)
-                Signal();
+            GiveBack(transport, id);
         }
         catch (Exception e) when (RpmsgDataGate.Handles(e))
         {
@@ -99,5 +95,13 @@ internal sealed partial class RpmsgTxPath
         {
             _gate.Exit();
         }
+    }
+
+    // Under the data gate: the buffer back to the free list, and a waiting sender told.
+    private void GiveBack(IRpmsgTransport transport, int id)
+    {
+        transport.CancelTx(id);
+        if (Volatile.Read(ref _waiters) > 0)
+            Signal();
     }
 }
