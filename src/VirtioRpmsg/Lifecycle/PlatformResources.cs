@@ -71,7 +71,10 @@ public sealed class PlatformResources : IDisposable
     /// <summary>Bytes reserved for the table (the bound it is parsed against).</summary>
     public int ResourceTableSize { get; }
 
-    /// <summary>The parsed table: after Open (host) or <see cref="WriteResourceTable"/> / <see cref="LoadResourceTable"/>.</summary>
+    /// <summary>
+    /// The parsed table: after Open (host) or <see cref="WriteResourceTable"/> / <see cref="LoadResourceTable"/>. A host's
+    /// notify ids and the carveouts it allocated (ADDR_ANY) show as written; ADDR_ANY vrings keep ADDR_ANY (resolved in <see cref="Vdevs"/>).
+    /// </summary>
     public ResourceTable? ResourceTable { get; private set; }
 
     /// <summary>Every rpmsg vdev: 0 is the description's <c>vdev</c>, then <c>additionalVdevs</c> in order.</summary>
@@ -267,9 +270,17 @@ public sealed class PlatformResources : IDisposable
         // Table entries past the described vdevs are left alone (not driven), as before several vdevs were supported.
         var resolver = new PlatformVdevResolver(this, table, firmware);
         resolver.Resolve(entries);
-        resolver.PlaceCarveouts();
+        var placed = resolver.PlaceCarveouts();
         if (renumbered)
             WriteNotifyIds(read, table);
+        if (placed.Count > 0)
+        {
+            // The parsed copy shows what the firmware will find: the addresses just allocated, not ADDR_ANY.
+            table = table.WithCarveoutAddresses(placed);
+            entries = table.GetRpmsgVdevs();
+            for (int i = 0; i < _vdevs.Length; i++)
+                _vdevs[i].Entry = entries[i];
+        }
         for (int i = 0; i < _vdevs.Length; i++)
             _vdevs[i].NotifyIds.Set(entries[i].Vrings[0].NotifyId, entries[i].Vrings[1].NotifyId);
         ResourceTable = table;

@@ -152,12 +152,13 @@ internal sealed class PlatformVdevResolver
     /// region as ADDR_ANY vrings are placed (page-aligned, clear of the table, pools, rings, earlier carveouts and the firmware
     /// image RemoteProcessor loaded), and
     /// writes the address back as da and pa. One that cannot be placed is refused, naming the entry: the firmware would
-    /// otherwise run with a carveout nobody allocated. A remote leaves them to the host.
+    /// otherwise run with a carveout nobody allocated. A remote leaves them to the host. Returns the entries as written.
     /// </summary>
-    internal void PlaceCarveouts()
+    internal List<CarveoutEntry> PlaceCarveouts()
     {
+        var placed = new List<CarveoutEntry>();
         if (_platform.Role == PlatformRole.Remote)
-            return;
+            return placed;
         string regionName = _platform.Description.ResourceTable!.Region;
         foreach (var carveout in _table.Carveouts.Where(c => c.DeviceAddress == ResourceTable.AddrAny))
         {
@@ -168,8 +169,9 @@ internal sealed class PlatformVdevResolver
                 ?? throw new ResourceTableException("carveout.da", carveout.Index, ResourceTable.AddrAny,
                     $"{what} asks the host for 0x{carveout.Length:X} bytes (ADDR_ANY), but no free range of that size aligned to 0x{CarveoutAlignment:X} below 4 GiB is left in region '{regionName}'");
             using var lease = _platform.ResourceTableRegion!.Acquire();
-            new ResourceTableWriter(_table).SetCarveoutAddress(lease, _platform.ResourceTableOffset, carveout, (uint)chosen, (uint)chosen);
+            placed.Add(new ResourceTableWriter(_table).SetCarveoutAddress(lease, _platform.ResourceTableOffset, carveout, (uint)chosen, (uint)chosen));
         }
+        return placed;
     }
 
     // Linux allocates a carveout with dma_alloc_coherent: whole pages.

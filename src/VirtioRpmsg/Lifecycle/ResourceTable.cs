@@ -291,6 +291,18 @@ public sealed class ResourceTable
         return changed ? ParseCopy(copy) : this;
     }
 
+    /// <summary>A copy with each of <paramref name="carveouts"/> (entries of this table, addresses changed) at its da and pa.</summary>
+    internal ResourceTable WithCarveoutAddresses(IEnumerable<CarveoutEntry> carveouts)
+    {
+        var copy = (byte[])_copy.Clone();
+        foreach (var c in carveouts)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(copy.AsSpan(c.Offset + 4, 4), c.DeviceAddress);
+            BinaryPrimitives.WriteUInt32LittleEndian(copy.AsSpan(c.Offset + 8, 4), c.PhysicalAddress);
+        }
+        return ParseCopy(copy);
+    }
+
     private static void Claim(Dictionary<uint, string> seen, VdevEntry vdev, string field, uint id, string what)
     {
         if (!seen.TryAdd(id, what))

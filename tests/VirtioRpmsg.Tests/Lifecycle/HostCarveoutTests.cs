@@ -54,6 +54,26 @@ public sealed class HostCarveoutTests
     }
 
     [Fact]
+    public void LoadResourceTable_AddrAnyCarveout_ParsedTableShowsTheAllocatedAddress()
+    {
+        using var platform = Open();
+        WriteTable(platform, Table(b => b.AddCarveout(ResourceTable.AddrAny, ResourceTable.AddrAny, 0x1000, 0, "small"),
+            b => b.AddCarveout(0x70000, 0x70000, 0x1000, 0, "fixed")));
+
+        var returned = platform.LoadResourceTable();
+
+        Assert.Same(returned, platform.ResourceTable);
+        var live = LiveTable(platform).Carveouts.Select(c => (c.Name, c.DeviceAddress, c.PhysicalAddress)).ToArray();
+        var parsed = returned.Carveouts.Select(c => (c.Name, c.DeviceAddress, c.PhysicalAddress)).ToArray();
+        Assert.Equal([("small", 0x1000u, 0x1000u), ("fixed", 0x70000u, 0x70000u)], parsed);
+        Assert.Equal(live, parsed);
+        // The vdev entries handed out belong to that table: a writer over it accepts them.
+        using var lease = platform.ResourceTableRegion!.Acquire();
+        new ResourceTableWriter(returned).SetGuestFeatures(lease, platform.ResourceTableOffset, platform.RpmsgVdev!, RpmsgFeatures.NameService);
+        Assert.Same(returned.GetRpmsgVdev(), platform.RpmsgVdev);
+    }
+
+    [Fact]
     public void LoadResourceTable_AddrAnyCarveoutTooLarge_RefusedNamingTheEntry()
     {
         using var platform = Open();
