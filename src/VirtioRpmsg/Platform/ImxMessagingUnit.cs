@@ -26,8 +26,8 @@ public enum ImxMuSignal
 /// receive = GIPn set, write 1 to it. The receive interrupt enable (RIEn or GIEn) is set at
 /// <see cref="Start"/>, which also clears every other enable of side A (the line is ours alone), and
 /// cleared at <see cref="Stop"/>; these and a general-purpose ring read-modify-write control registers (on V1 one
-/// register holds them all), so one thread at a time makes those changes and a caller that finds it busy leaves its
-/// change to it (no lock: nothing waits). In data mode the word names the kicked vring as imx_rproc_kick does (its notify id
+/// register holds them all), so one thread at a time makes those changes and a ring that finds it busy leaves its
+/// change to it (no lock: a ring never waits); Stop waits for the owner and clears the enable itself before it returns. In data mode the word names the kicked vring as imx_rproc_kick does (its notify id
 /// &lt;&lt; 16; RPMsg-Lite's MU handler calls env_isr(word &gt;&gt; 16) and so serves that vring only), unless one fixed
 /// word is given; a kick the MU cannot take yet (the previous word unread) is sent at the next ring or interrupt.
 /// </summary>
@@ -202,22 +202,28 @@ public sealed class ImxMessagingUnit : IMailbox, IVringSignalSink
         // The full fences of the Or above and of the release below: a request is either seen by the owner's look
         // after it released, or its caller's exchange finds the owner gone and makes it itself.
         while (Volatile.Read(ref _controlPending) != 0 && Interlocked.CompareExchange(ref _controlOwner, 1, 0) == 0)
+            made |= MakeAsOwner();
+        return made;
+    }
+
+    // Called holding ownership of the control register: makes every pending change, then releases.
+    private int MakeAsOwner()
+    {
+        int made = 0;
+        try
         {
-            try
+            int taken = Interlocked.Exchange(ref _controlPending, 0);
+            if ((taken & EnableRequest) != 0)
             {
-                int taken = Interlocked.Exchange(ref _controlPending, 0);
-                if ((taken & EnableRequest) != 0)
-                {
-                    ApplyEnables();
-                    made |= EnableRequest;
-                }
-                if ((taken & RingRequest) != 0 && RequestGeneralPurpose())
-                    made |= RingRequest;
+                ApplyEnables();
+                made |= EnableRequest;
             }
-            finally
-            {
-                Interlocked.Exchange(ref _controlOwner, 0);
-            }
+            if ((taken & RingRequest) != 0 && RequestGeneralPurpose())
+                made |= RingRequest;
+        }
+        finally
+        {
+            Interlocked.Exchange(ref _controlOwner, 0);
         }
         return made;
     }
@@ -259,9 +265,19 @@ public sealed class ImxMessagingUnit : IMailbox, IVringSignalSink
     /// <inheritdoc />
     public void Stop()
     {
-        // A ring owning the control register meanwhile clears the enable for us right after its own change.
         Volatile.Write(ref _receiving, 0);
-        UpdateControl(EnableRequest);
+        Interlocked.Or(ref _controlPending, EnableRequest);
+        // Stop may wait (Ring never does): it returns only once the enable is cleared, by itself as the owner. Left
+        // to a ring owning the control register meanwhile (a thread preempted between its read and its write), the
+        // clear would come after Stop returned: after the caller unmapped the registers (refused: the enable stays
+        // set), or, with the same registers mapped again, over what a new mailbox set up. The owner holds it for a
+        // few register accesses, never for a wait, so this spin is short.
+        var spin = new SpinWait();
+        while (Interlocked.CompareExchange(ref _controlOwner, 1, 0) != 0)
+            spin.SpinOnce();
+        MakeAsOwner();
+        // A ring left to this call while it owned the register.
+        UpdateControl(0);
     }
 
     private void SetControl(long offset, uint set, uint clear)

@@ -7,12 +7,16 @@ namespace VirtioRpmsg.Platform;
 /// <see cref="IMmioRegisters"/> over a mapped region (usually a UIO map of the controller): every access
 /// is one 32-bit load or store through the native shim (the store is ordered after earlier ring
 /// updates, as Linux's writel), made under a mapping lease so that nothing touches the registers after
-/// the region is unmapped; an unmapped region makes the access report false.
+/// the region is unmapped; an unmapped region makes the access report false. A block is bound to the mapping
+/// generation the region had when it was made (as every other object of a session): after an unmap and a
+/// remap (the next session, which builds its own mailbox over new blocks) it keeps reporting false, so a ring,
+/// Stop or enable change of an earlier session can never reach the registers the new one has set up.
 /// </summary>
 public sealed unsafe class MmioRegisterBlock : IMmioRegisters
 {
     private readonly SharedMemoryRegion _region;
     private readonly long _base;
+    private readonly int _generation;
 
     /// <summary>The registers at <paramref name="baseOffset"/> .. +<paramref name="size"/> of <paramref name="region"/>.</summary>
     public MmioRegisterBlock(SharedMemoryRegion region, long baseOffset, long size)
@@ -26,6 +30,8 @@ public sealed unsafe class MmioRegisterBlock : IMmioRegisters
                 $"Register block of 0x{size:X} bytes at 0x{baseOffset:X} does not fit in '{region.Name}' (0x{region.Size:X} bytes).");
         _region = region;
         _base = baseOffset;
+        // A block made while the region is unmapped is bound to the mapping its next Remap makes (same generation).
+        _generation = region.Generation;
         Size = size;
         Name = baseOffset == 0 ? region.Name : $"{region.Name}+0x{baseOffset:X}";
     }
@@ -41,8 +47,8 @@ public sealed unsafe class MmioRegisterBlock : IMmioRegisters
     {
         Check(offset);
         value = 0;
-        // The registers are the same physical registers in any mapping generation, so the current one is fine.
-        if (!_region.TryAcquire(_region.Generation, out var lease))
+        // Only the mapping this block was made for: a later one belongs to another session's mailbox.
+        if (!_region.TryAcquire(_generation, out var lease))
             return false;
         try
         {
@@ -60,7 +66,7 @@ public sealed unsafe class MmioRegisterBlock : IMmioRegisters
     public bool TryWrite32(long offset, uint value)
     {
         Check(offset);
-        if (!_region.TryAcquire(_region.Generation, out var lease))
+        if (!_region.TryAcquire(_generation, out var lease))
             return false;
         try
         {

@@ -24,6 +24,7 @@ internal sealed class VringKicks
     private readonly Func<uint, uint>? _wordOf;
     private int _pending; // bit v: vring v's signal is still to be sent
     private int _busy;
+    private int _rings; // counts Ring calls, so a holder can tell whether one came during its round
 
     internal VringKicks(uint vring0, uint vring1)
     {
@@ -51,6 +52,8 @@ internal sealed class VringKicks
             ThrowNotAVring(vring);
         int bit = 1 << vring;
         Interlocked.Or(ref _pending, bit);
+        // After the bit: a holder that read the count before this saw the bit in its round, or loops again.
+        Interlocked.Increment(ref _rings);
         return (Flush(sink) & bit) != 0;
     }
 
@@ -62,10 +65,13 @@ internal sealed class VringKicks
     {
         int sent = 0;
         // Each holder looks again after releasing, so a bit left by a ringer that found the lock taken is not
-        // stranded; a round that sends nothing (the controller refuses) ends it, as does an empty set.
+        // stranded; a round that sends nothing (the controller refuses) ends it, as does an empty set, unless a ring
+        // came during that round: its bit may be another vring's, on a channel that is free (STM32 IPCC), or come
+        // after the controller was refused and then drained, and its ringer, finding the lock taken, left it to us.
         while (Volatile.Read(ref _pending) != 0 && Interlocked.CompareExchange(ref _busy, 1, 0) == 0)
         {
             int round = 0;
+            int rings = Volatile.Read(ref _rings);
             try
             {
                 int pending = Volatile.Read(ref _pending);
@@ -82,10 +88,12 @@ internal sealed class VringKicks
             }
             finally
             {
-                Volatile.Write(ref _busy, 0);
+                // A full fence, not a release store: the reads of _pending and _rings below must not move before it
+                // (a ringer's bit and count then CAS, against this store then those reads: one of the two sees the other).
+                Interlocked.Exchange(ref _busy, 0);
             }
             sent |= round;
-            if (round == 0)
+            if (round == 0 && Volatile.Read(ref _rings) == rings)
                 break;
         }
         return sent;

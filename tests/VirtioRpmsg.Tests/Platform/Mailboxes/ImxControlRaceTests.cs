@@ -40,9 +40,23 @@ public sealed class ImxControlRaceTests
     {
         var (model, mu) = GeneralPurpose(start: true);
         Assert.True(model.GeneralPurposeInterruptEnabled(1));
-        BetweenReadAndWrite(model, mu.Stop);
+        // Stop waits for the ring owning the register, so it runs on its own thread: it has set its request (and
+        // started waiting) before the ring writes back what it read, at the latest once the ring lets go.
+        Task? stop = null;
+        using var stopping = new ManualResetEventSlim();
+        BetweenReadAndWrite(model, () =>
+        {
+            stop = Task.Run(() =>
+            {
+                stopping.Set();
+                mu.Stop();
+            });
+            Assert.True(stopping.Wait(TimeSpan.FromSeconds(10)));
+        });
 
         mu.TryRing();
+        Assert.NotNull(stop);
+        Assert.True(stop.Wait(TimeSpan.FromSeconds(10)));
 
         Assert.False(model.GeneralPurposeInterruptEnabled(1), "Stop's cleared GIE1 was written back by the ring that read the register before it.");
         Assert.True(model.PeerTakeRequest(1), "the ring's GIR1 never reached the peer");
