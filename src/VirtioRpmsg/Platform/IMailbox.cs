@@ -48,6 +48,10 @@ public interface IMailbox
     /// </summary>
     MailboxReceipt Acknowledge();
 
-    /// <summary>Disables our receive interrupt at the controller (the doorbell is closing).</summary>
+    /// <summary>
+    /// Disables our receive interrupt at the controller (the doorbell is closing), before it returns: the caller may
+    /// unmap the registers next. Unlike a ring it may wait, briefly, for a ring in progress on another thread that
+    /// holds a register both change; never for the peer.
+    /// </summary>
     void Stop();
 }
