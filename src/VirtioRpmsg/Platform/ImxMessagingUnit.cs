@@ -133,6 +133,7 @@ public sealed class ImxMessagingUnit : IMailbox, IVringSignalSink
         _kicks?.Clear();
         Acknowledge();
         Volatile.Write(ref _receiving, 1);
+        Volatile.Write(ref _stopped, 0);
         UpdateControl(EnableRequest);
     }
 
@@ -218,7 +219,10 @@ public sealed class ImxMessagingUnit : IMailbox, IVringSignalSink
                 ApplyEnables();
                 made |= EnableRequest;
             }
-            if ((taken & RingRequest) != 0 && RequestGeneralPurpose())
+            // Stopped: the registers may be another mailbox's by now (a doorbell opened again over them), and a
+            // read-modify-write would write back what that one changed meanwhile. Stop sets this and then takes
+            // ownership once more, so a ring after Stop returned sees it here.
+            if ((taken & RingRequest) != 0 && Volatile.Read(ref _stopped) == 0 && RequestGeneralPurpose())
                 made |= RingRequest;
         }
         finally
@@ -229,7 +233,7 @@ public sealed class ImxMessagingUnit : IMailbox, IVringSignalSink
     }
 
     private const int RingRequest = 1, EnableRequest = 2;
-    private int _controlPending, _controlOwner, _receiving;
+    private int _controlPending, _controlOwner, _receiving, _stopped;
 
     /// <inheritdoc />
     public void FlushKicks() => _kicks?.Flush(this);
@@ -265,6 +269,9 @@ public sealed class ImxMessagingUnit : IMailbox, IVringSignalSink
     /// <inheritdoc />
     public void Stop()
     {
+        // From here until Start this mailbox sends nothing once Stop has returned: a kept kick flushed or a ring made
+        // later could land over what a mailbox made next over the same registers has just written.
+        _kicks?.Close();
         Volatile.Write(ref _receiving, 0);
         Interlocked.Or(ref _controlPending, EnableRequest);
         // Stop may wait (Ring never does): it returns only once the enable is cleared, by itself as the owner. Left
@@ -272,12 +279,20 @@ public sealed class ImxMessagingUnit : IMailbox, IVringSignalSink
         // clear would come after Stop returned: after the caller unmapped the registers (refused: the enable stays
         // set), or, with the same registers mapped again, over what a new mailbox set up. The owner holds it for a
         // few register accesses, never for a wait, so this spin is short.
+        OwnAndMake();
+        // A ring left to this call while it owned the register: made, still before Stop returns.
+        UpdateControl(0);
+        // Later rings make nothing; owning the register once more waits out one that looked before this was set.
+        Volatile.Write(ref _stopped, 1);
+        OwnAndMake();
+    }
+
+    private void OwnAndMake()
+    {
         var spin = new SpinWait();
         while (Interlocked.CompareExchange(ref _controlOwner, 1, 0) != 0)
             spin.SpinOnce();
         MakeAsOwner();
-        // A ring left to this call while it owned the register.
-        UpdateControl(0);
     }
 
     private void SetControl(long offset, uint set, uint clear)

@@ -167,6 +167,8 @@ public sealed class Stm32Ipcc : IMailbox, IVringSignalSink
     /// <inheritdoc />
     public void Stop()
     {
+        // A kept kick is not sent after Stop (the next session's mailbox may own the channels by then).
+        _kicks?.Close();
         if (_registers.TryRead32(_mask, out uint mask))
             _registers.TryWrite32(_mask, mask | _rxOccupied);
     }

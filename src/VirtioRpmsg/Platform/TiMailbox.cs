@@ -168,7 +168,12 @@ public sealed class TiMailbox : IMailbox, IVringSignalSink
     }
 
     /// <inheritdoc />
-    public void Stop() => _registers.TryWrite32(_irqEnableClear, _newMessage);
+    public void Stop()
+    {
+        // A kept kick is not sent after Stop (the next session's mailbox may be writing the FIFO by then).
+        _kicks?.Close();
+        _registers.TryWrite32(_irqEnableClear, _newMessage);
+    }
 
     /// <summary>The controller, for logs.</summary>
     public override string ToString() => Name;

@@ -15,7 +15,8 @@ internal interface IVringSignalSink
 /// that dispatches on the word (RPMsg-Lite's env_isr, TI's IPC notify callback) would otherwise never see that
 /// vring's kick. So a kick the controller refuses is kept as a pending bit and sent at the next ring or at our next
 /// interrupt (<see cref="Flush"/>), and one thread at a time writes (a try-lock: a ringer that finds it taken leaves
-/// its bit for the holder, who looks again after releasing). Never blocks, never allocates.
+/// its bit for the holder, who looks again after releasing). Never blocks, never allocates. The controller's Stop
+/// closes the kicks (<see cref="Close"/>): from its return until the next Start nothing is written.
 /// </summary>
 internal sealed class VringKicks
 {
@@ -23,7 +24,7 @@ internal sealed class VringKicks
     private readonly VringNotifyIds? _ids;
     private readonly Func<uint, uint>? _wordOf;
     private int _pending; // bit v: vring v's signal is still to be sent
-    private int _busy;
+    private int _busy; // Free, Held (one thread writes) or Closed (the controller is stopped: nobody writes)
     private int _rings; // counts Ring calls, so a holder can tell whether one came during its round
 
     internal VringKicks(uint vring0, uint vring1)
@@ -57,8 +58,31 @@ internal sealed class VringKicks
         return (Flush(sink) & bit) != 0;
     }
 
-    /// <summary>Forgets every pending kick (the controller is being started: nothing earlier applies).</summary>
-    internal void Clear() => Volatile.Write(ref _pending, 0);
+    private const int Free = 0, Held = 1, Closed = 2;
+
+    /// <summary>Forgets every pending kick and opens the kicks again after <see cref="Close"/> (the controller is being started: nothing earlier applies).</summary>
+    internal void Clear()
+    {
+        Volatile.Write(ref _pending, 0);
+        Interlocked.CompareExchange(ref _busy, Free, Closed);
+    }
+
+    /// <summary>
+    /// The controller is stopping: waits for a thread sending now (a few register accesses), then keeps every later
+    /// ring and flush from writing until <see cref="Clear"/>; they keep their bits and report them not sent. Not on the
+    /// ring path: only Stop waits here, never a ring.
+    /// </summary>
+    internal void Close()
+    {
+        var spin = new SpinWait();
+        while (true)
+        {
+            int state = Interlocked.CompareExchange(ref _busy, Closed, Free);
+            if (state != Held)
+                return;
+            spin.SpinOnce();
+        }
+    }
 
     /// <summary>Sends every pending kick the controller takes now; returns the bits sent by this call.</summary>
     internal int Flush(IVringSignalSink sink)
@@ -68,7 +92,7 @@ internal sealed class VringKicks
         // stranded; a round that sends nothing (the controller refuses) ends it, as does an empty set, unless a ring
         // came during that round: its bit may be another vring's, on a channel that is free (STM32 IPCC), or come
         // after the controller was refused and then drained, and its ringer, finding the lock taken, left it to us.
-        while (Volatile.Read(ref _pending) != 0 && Interlocked.CompareExchange(ref _busy, 1, 0) == 0)
+        while (Volatile.Read(ref _pending) != 0 && Interlocked.CompareExchange(ref _busy, Held, Free) == Free)
         {
             int round = 0;
             int rings = Volatile.Read(ref _rings);
@@ -90,7 +114,7 @@ internal sealed class VringKicks
             {
                 // A full fence, not a release store: the reads of _pending and _rings below must not move before it
                 // (a ringer's bit and count then CAS, against this store then those reads: one of the two sees the other).
-                Interlocked.Exchange(ref _busy, 0);
+                Interlocked.Exchange(ref _busy, Free);
             }
             sent |= round;
             if (round == 0 && Volatile.Read(ref _rings) == rings)
