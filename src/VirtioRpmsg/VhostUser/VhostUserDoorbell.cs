@@ -50,27 +50,43 @@ internal sealed unsafe class VhostUserDoorbell : IDoorbell
         ulong one = 1;
         for (int i = 0; i < _calls.Length; i++)
         {
-            var call = _calls[i];
-            bool added = false;
+            // Closed: the device is being torn down, or the front-end switched the descriptor (the new one is in place
+            // before the old one closes, so the interrupt goes there instead of being lost).
+            var call = Volatile.Read(ref _calls[i]);
+            bool added;
+            while (!(added = call.TryAddRef()))
+            {
+                var now = Volatile.Read(ref _calls[i]);
+                if (ReferenceEquals(now, call))
+                    break;
+                call = now;
+            }
+            if (!added)
+                continue;
             try
             {
-                call.DangerousAddRef(ref added);
                 // Never blocking, whatever the file's mode: the front-end shares the file (it made it non-blocking for us
                 // when it arrived) and may put it back in blocking mode, then stop reading (seed 001: a notify must never
                 // sleep). EAGAIN means the guest has interrupts pending already.
                 delivered |= WriteNoWait(i, call.Value, &one) == sizeof(ulong);
             }
-            catch (ObjectDisposedException)
-            {
-                // The queue closed it: the device is being torn down.
-            }
             finally
             {
-                if (added)
-                    call.DangerousRelease();
+                call.DangerousRelease();
             }
         }
         return delivered;
+    }
+
+    /// <summary>
+    /// SET_VRING_CALL on a live device: <paramref name="queue"/>'s interrupts go to <paramref name="call"/> from now on
+    /// (QEMU switches the descriptor whenever the guest masks or unmasks the queue's vector). The caller closes the old
+    /// descriptor after this returns; a ring that raced with the switch and found it closed writes the new one.
+    /// </summary>
+    internal void ReplaceCall(int queue, FileDescriptor call)
+    {
+        _callsPoll[queue] = false; // the new file may honour RWF_NOWAIT (a pipe) where the old one did not
+        Volatile.Write(ref _calls[queue], call);
     }
 
     // RWF_NOWAIT where the file honours it (a pipe, virtio_uml's socketpair); an eventfd does not, and there a write

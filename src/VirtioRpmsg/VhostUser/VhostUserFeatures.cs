@@ -24,4 +24,13 @@ internal static class VhostUserFeatures
 
     /// <summary>Bit 8 of a vring descriptor message: no descriptor is passed (polling).</summary>
     internal const ulong VringNoDescriptor = 1UL << 8;
+
+    /// <summary>Checks that <paramref name="value"/> (SET_FEATURES or SET_PROTOCOL_FEATURES) is a subset of <paramref name="offered"/>.</summary>
+    internal static ulong CheckOffered(VhostUserRequest request, ulong value, ulong offered)
+    {
+        if ((value & ~offered) != 0)
+            throw new VhostUserProtocolException(new Fault(FaultLayer.VhostUser, FaultRule.FeaturesNotOffered, request == VhostUserRequest.SetFeatures ? "features" : "protocol_features", value,
+                $"vhost-user {request}: 0x{value:X} includes bits that were not offered (0x{offered:X})"));
+        return value;
+    }
 }

@@ -144,7 +144,7 @@ internal sealed class VhostUserRpmsgBackend : IDisposable
                 replied = true;
                 break;
             case VhostUserRequest.SetProtocolFeatures:
-                _protocol = CheckOffered(request, VhostUserPayload.ReadU64(request, payload), VhostUserFeatures.OfferedProtocolFeatures);
+                _protocol = VhostUserFeatures.CheckOffered(request, VhostUserPayload.ReadU64(request, payload), VhostUserFeatures.OfferedProtocolFeatures);
                 break;
             case VhostUserRequest.GetQueueNum:
                 VhostUserPayload.RequireEmpty(request, payload);
@@ -188,8 +188,13 @@ internal sealed class VhostUserRpmsgBackend : IDisposable
                     kick.Enabled = true;
                 break;
             case VhostUserRequest.SetVringCall:
-                var call = TearDownFor(request, Vring(request, VhostUserPayload.ReadVringDescriptor(request, payload), message));
-                call.SetCall(message.TakeNonBlocking(call.Index));
+                // A live device keeps running (QEMU switches calls after enabling the rings and whenever the guest masks or unmasks
+                // a vector); one spurious interrupt covers a ring that wrote the old descriptor as it was switched.
+                var call = Vring(request, VhostUserPayload.ReadVringDescriptor(request, payload), message);
+                var callFd = message.TakeNonBlocking(call.Index);
+                _doorbell?.ReplaceCall(call.Index, callFd);
+                call.SetCall(callFd);
+                _doorbell?.Ring();
                 break;
             case VhostUserRequest.SetVringErr:
                 var (errIndex, noErrFd) = VhostUserPayload.ReadVringDescriptor(request, payload);
@@ -227,17 +232,9 @@ internal sealed class VhostUserRpmsgBackend : IDisposable
 
     private void SetFeatures(ulong features)
     {
-        _accepted = CheckOffered(VhostUserRequest.SetFeatures, features, _offered);
+        _accepted = VhostUserFeatures.CheckOffered(VhostUserRequest.SetFeatures, features, _offered);
         // The device's features cannot change under a live device.
         TearDown("the guest set new features");
-    }
-
-    private static ulong CheckOffered(VhostUserRequest request, ulong value, ulong offered)
-    {
-        if ((value & ~offered) != 0)
-            throw new VhostUserProtocolException(new Fault(FaultLayer.VhostUser, FaultRule.FeaturesNotOffered, request == VhostUserRequest.SetFeatures ? "features" : "protocol_features", value,
-                $"vhost-user {request}: 0x{value:X} includes bits that were not offered (0x{offered:X})"));
-        return value;
     }
 
     private VhostUserVring Vring(VhostUserRequest request, uint index)
