@@ -365,7 +365,8 @@ internal sealed class VhostUserRpmsgBackend : IDisposable
         _memory?.Dispose();
         _memory = null;
         _accepted = null;
-        _protocol = 0;
+        // The protocol features stay: they are the connection's, and the front-end does not negotiate them again (it
+        // still waits for a REPLY_ACK status, this request's too; the specification warns that discarding them is a bug).
     }
 
     /// <summary>Stops the device, unmaps guest memory (waiting for leases), closes every descriptor and the connection.</summary>
