@@ -16,9 +16,7 @@ namespace VirtioRpmsg.VhostUser;
 internal sealed unsafe class VhostUserDoorbell : IDoorbell
 {
     private readonly FileDescriptor[] _kicks;
-    private readonly FileDescriptor[] _calls;
-    // Per call descriptor: its file ignores RWF_NOWAIT (an eventfd), so a ring polls for room before it writes.
-    private readonly bool[] _callsPoll;
+    private readonly CallTarget[] _calls;
     private readonly DescriptorWaiter _waiter;
     private volatile bool _kicked;
     private volatile bool _disposed;
@@ -26,8 +24,7 @@ internal sealed unsafe class VhostUserDoorbell : IDoorbell
     internal VhostUserDoorbell(FileDescriptor[] kicks, FileDescriptor[] calls, string name)
     {
         _kicks = kicks;
-        _calls = calls;
-        _callsPoll = new bool[calls.Length];
+        _calls = Array.ConvertAll(calls, c => new CallTarget(c));
         Name = name;
         _waiter = new DescriptorWaiter(name + " kicks");
     }
@@ -54,7 +51,7 @@ internal sealed unsafe class VhostUserDoorbell : IDoorbell
             // before the old one closes, so the interrupt goes there instead of being lost).
             var call = Volatile.Read(ref _calls[i]);
             bool added;
-            while (!(added = call.TryAddRef()))
+            while (!(added = call.Descriptor.TryAddRef()))
             {
                 var now = Volatile.Read(ref _calls[i]);
                 if (ReferenceEquals(now, call))
@@ -68,11 +65,11 @@ internal sealed unsafe class VhostUserDoorbell : IDoorbell
                 // Never blocking, whatever the file's mode: the front-end shares the file (it made it non-blocking for us
                 // when it arrived) and may put it back in blocking mode, then stop reading (seed 001: a notify must never
                 // sleep). EAGAIN means the guest has interrupts pending already.
-                delivered |= WriteNoWait(i, call.Value, &one) == sizeof(ulong);
+                delivered |= WriteNoWait(call, &one) == sizeof(ulong);
             }
             finally
             {
-                call.DangerousRelease();
+                call.Descriptor.DangerousRelease();
             }
         }
         return delivered;
@@ -85,22 +82,31 @@ internal sealed unsafe class VhostUserDoorbell : IDoorbell
     /// </summary>
     internal void ReplaceCall(int queue, FileDescriptor call)
     {
-        _callsPoll[queue] = false; // the new file may honour RWF_NOWAIT (a pipe) where the old one did not
-        Volatile.Write(ref _calls[queue], call);
+        // A new target: the new file may honour RWF_NOWAIT (a pipe) where the old one did not.
+        Volatile.Write(ref _calls[queue], new CallTarget(call));
     }
 
     // RWF_NOWAIT where the file honours it (a pipe, virtio_uml's socketpair); an eventfd does not, and there a write
     // blocks only on a counter at 2^64 - 2 (the guest can put it there), which a poll for room first reports.
-    private int WriteNoWait(int call, int fd, ulong* value)
+    private static int WriteNoWait(CallTarget call, ulong* value)
     {
-        if (!_callsPoll[call])
+        int fd = call.Descriptor.Value;
+        if (!call.Poll)
         {
             int r = Native.WriteNoWait(fd, value, sizeof(ulong));
             if (r != -Errno.EOPNOTSUPP)
                 return r;
-            _callsPoll[call] = true;
+            call.Poll = true;
         }
         return Native.WriteIfRoom(fd, value, sizeof(ulong));
+    }
+
+    /// <summary>A call descriptor and whether its file ignores RWF_NOWAIT (an eventfd: a ring polls for room before it writes).</summary>
+    private sealed class CallTarget(FileDescriptor descriptor)
+    {
+        internal FileDescriptor Descriptor { get; } = descriptor;
+
+        internal volatile bool Poll;
     }
 
     /// <inheritdoc />

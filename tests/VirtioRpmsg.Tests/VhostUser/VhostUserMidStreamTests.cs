@@ -111,4 +111,36 @@ public sealed class VhostUserMidStreamTests
         guest.CloseConnection();
         Assert.Null(guest.Outcome());
     }
+
+    [Fact]
+    public void DoorbellCallSwitchedWhileRinging_EveryRingDeliversToALiveDescriptor()
+    {
+        NativeCallException.ThrowIfError(Native.EventFd(out int k), "eventfd", "test");
+        NativeCallException.ThrowIfError(Native.EventFd(out int c), "eventfd", "test");
+        using var kick = new FileDescriptor(k);
+        var call = new FileDescriptor(c);
+        using var doorbell = new VhostUserDoorbell([kick], [call], "call-switch");
+        int undelivered = 0;
+        using var stop = new CancellationTokenSource();
+        var ringer = Task.Factory.StartNew(() =>
+        {
+            while (!stop.IsCancellationRequested)
+                if (!doorbell.Ring())
+                    Interlocked.Increment(ref undelivered);
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        for (int i = 0; i < 2000; i++)
+        {
+            // The back-end's order: the new descriptor in place, then the old one closed.
+            NativeCallException.ThrowIfError(Native.EventFd(out int next), "eventfd", "test");
+            var fresh = new FileDescriptor(next);
+            doorbell.ReplaceCall(0, fresh);
+            call.Dispose();
+            call = fresh;
+        }
+        stop.Cancel();
+        Assert.True(ringer.Wait(Wait), "the ringing thread did not finish");
+        Assert.True(doorbell.Ring(), "the last descriptor took no interrupt");
+        call.Dispose();
+        Assert.Equal(0, Volatile.Read(ref undelivered));
+    }
 }
