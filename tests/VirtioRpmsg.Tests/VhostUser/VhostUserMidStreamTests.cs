@@ -112,6 +112,10 @@ public sealed class VhostUserMidStreamTests
         Assert.Null(guest.Outcome());
     }
 
+    /// <summary>
+    /// A ring racing the switch: fails when a switch does not take (the old, closed descriptor keeps being rung) or a
+    /// ring that found the old one closed gives up instead of writing the new one (that window is narrow: a bounded loop).
+    /// </summary>
     [Fact]
     public void DoorbellCallSwitchedWhileRinging_EveryRingDeliversToALiveDescriptor()
     {
