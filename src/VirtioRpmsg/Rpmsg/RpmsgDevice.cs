@@ -336,16 +336,15 @@ public sealed partial class RpmsgDevice : IDisposable
             Tx.Fence();
         // A named endpoint's DESTROY goes out while the address is still ours, as Linux announces before it frees it: sent
         // after, it could follow the CREATE of a new endpoint of the same service at the same (lowest free) address, and
-        // the peer would withdraw that one.
-        // Its CREATE still being sent, the announcer sends the DESTROY after it and frees the address then (AnnounceCreate).
-        bool announcerFrees = false;
+        // the peer would withdraw that one. Its CREATE still being sent is waited for (ended at once if it waits for a
+        // tx buffer: the endpoint is destroyed), so the DESTROY follows a CREATE that went out.
         if (first && ept.Name is not null)
         {
             lock (_sync)
             {
                 if (_endpoints.TryGet(ept.Address, out var published) && ReferenceEquals(published, ept))
                 {
-                    announcerFrees = ept.AnnounceState == RpmsgAnnounceState.Announcing;
+                    _nameService.WaitForCreateSent(ept);
                     sendDestroy = RpmsgNameService.Withdraw(ept);
                 }
             }
@@ -354,7 +353,7 @@ public sealed partial class RpmsgDevice : IDisposable
         }
         lock (_sync)
         {
-            removed = !announcerFrees && _endpoints.Remove(ept);
+            removed = _endpoints.Remove(ept);
             if (removed && ept.Channel is { } ch && _nameService.Forget(ch))
                 channel = ch;
             if (removed && ept.Name is not null)

@@ -5,11 +5,13 @@ internal enum RpmsgAnnounceState
 {
     /// <summary>Created before link-up: GoLive announces it.</summary>
     NotAnnounced,
-    /// <summary>Its CREATE is being sent (by GoLive or CreateNamedEndpoint).</summary>
+    /// <summary>Its CREATE is due (GoLive or CreateNamedEndpoint marked it) and not started: a destroy now means none is sent.</summary>
     Announcing,
+    /// <summary>Its CREATE is in the tx path: a destroy waits for that send (RpmsgNameService.WaitForCreateSent).</summary>
+    Sending,
     /// <summary>Its CREATE was sent: a destroy sends the DESTROY.</summary>
     Announced,
-    /// <summary>Destroyed: nothing more is sent for it, except by an announcer that still owes the DESTROY after its CREATE.</summary>
+    /// <summary>Destroyed: nothing more is sent for it.</summary>
     Withdrawn,
 }
 
@@ -18,6 +20,9 @@ public sealed partial class RpmsgEndpoint
 {
     /// <summary>Guarded by the device's lock (RpmsgNameService.BeginAnnounce, AnnounceCreate, Withdraw).</summary>
     internal RpmsgAnnounceState AnnounceState { get; set; }
+
+    /// <summary>The thread sending its CREATE while <see cref="AnnounceState"/> is Sending. Guarded by the device's lock.</summary>
+    internal int AnnouncerThread { get; set; }
 
     /// <summary>
     /// The peer announced our name at <paramref name="address"/> (OpenAMP rpmsg_virtio_ns_callback sets dest_addr):

@@ -6,20 +6,31 @@ namespace VirtioRpmsg.Rpmsg;
 internal sealed partial class RpmsgNameService
 {
     /// <summary>Sends a create or destroy for one of our endpoints (best effort: a failure is logged).</summary>
-    internal void Announce(string name, uint address, NameServiceFlags flags)
+    internal void Announce(string name, uint address, NameServiceFlags flags) => Announce(name, address, flags, null);
+
+    /// <summary>
+    /// As <see cref="Announce(string, uint, NameServiceFlags)"/>, for <paramref name="owner"/>: false if refused because it
+    /// was destroyed (nothing went out; a wait for a tx buffer ends at the destroy), true otherwise.
+    /// </summary>
+    private bool Announce(string name, uint address, NameServiceFlags flags, RpmsgEndpoint? owner)
     {
         if (!_device.NameServiceEnabled)
-            return;
+            return true;
         Span<byte> message = stackalloc byte[NameServiceMessage.Size];
         new NameServiceMessage(name, address, flags).Write(message);
         try
         {
-            _device.Tx.Send(address, RpmsgAddress.NameService, message, _device.Options.SendTimeout, _device.StopToken);
+            _device.Tx.Send(address, RpmsgAddress.NameService, message, _device.Options.SendTimeout, _device.StopToken, owner);
+        }
+        catch (ObjectDisposedException) when (owner is { IsDestroyed: true })
+        {
+            return false;
         }
         catch (Exception e) when (e is RpmsgDeviceUnavailableException or OperationCanceledException or TimeoutException)
         {
             _counters.Log.LogWarning("rpmsg {Device}: name-service {Flags} of '{Name}' not sent: {Reason}", _device.Name, flags, name, e.Message);
         }
+        return true;
     }
 
     /// <summary>Marks a named endpoint whose CREATE the caller will send (<see cref="AnnounceCreate"/>); false if not due. Caller holds the device lock.</summary>
@@ -31,49 +42,59 @@ internal sealed partial class RpmsgNameService
         return true;
     }
 
-    /// <summary>Marks a named endpoint destroyed; true if the caller sends its DESTROY (its CREATE was sent). Caller holds the device lock.</summary>
+    /// <summary>Marks a named endpoint destroyed; true if the caller sends its DESTROY (its CREATE was sent). Caller holds the device lock, and no CREATE of it is being sent (<see cref="WaitForCreateSent"/>).</summary>
     internal static bool Withdraw(RpmsgEndpoint ept)
     {
-        // Announcing: the announcer sends the DESTROY after its CREATE (never before it), or nothing if it had not started,
-        // and then frees the address (the caller leaves the endpoint published: AnnounceCreate).
         bool announced = ept.AnnounceState == RpmsgAnnounceState.Announced;
         ept.AnnounceState = RpmsgAnnounceState.Withdrawn;
         return announced;
     }
 
-    /// <summary>Sends the CREATE of an endpoint <see cref="BeginAnnounce"/> marked, then its DESTROY if it was destroyed meanwhile.</summary>
+    /// <summary>
+    /// A destroyed named endpoint whose CREATE is in the tx path: waits until that send ended, refused (the endpoint is
+    /// destroyed: a wait for a tx buffer ends at once) or on the ring before the destroy's tx fence. Caller holds the
+    /// device lock.
+    /// </summary>
     /// <remarks>
-    /// A destroy that finds the CREATE under way leaves the endpoint's address to this announcer, which frees it only
-    /// after the DESTROY: freed at once, a new endpoint of the same service could take it (the lowest free) and
-    /// announce it before this CREATE and DESTROY, and the peer would withdraw that one.
+    /// The destroy then sends the DESTROY of a CREATE that went out, while the address is still ours, and frees the
+    /// address before Dispose returns, as for any named endpoint. It used to leave both to the announcer, and the
+    /// address stayed taken after Dispose until the CREATE and the DESTROY had gone out (up to two send timeouts).
+    /// </remarks>
+    internal void WaitForCreateSent(RpmsgEndpoint ept)
+    {
+        // Not on the announcer's own thread (code it runs inside the send): that send, not past its take yet, is refused
+        // now that the endpoint is destroyed (the take looks under the tx gate), so nothing went out.
+        while (ept.AnnounceState == RpmsgAnnounceState.Sending && ept.AnnouncerThread != Environment.CurrentManagedThreadId)
+            Monitor.Wait(_sync);
+    }
+
+    /// <summary>Sends the CREATE of an endpoint <see cref="BeginAnnounce"/> marked, unless it was destroyed first.</summary>
+    /// <remarks>
+    /// A destroy meanwhile waits for this send (<see cref="WaitForCreateSent"/>), which it ends if the CREATE is still
+    /// waiting for a tx buffer: the destroy sends the DESTROY if the CREATE went out, and frees the address.
     /// </remarks>
     internal void AnnounceCreate(RpmsgEndpoint ept)
     {
-        bool withdrawn = false;
+        lock (_sync)
+        {
+            if (ept.AnnounceState != RpmsgAnnounceState.Announcing)
+                return; // destroyed before anything was sent: the peer never hears of it
+            ept.AnnounceState = RpmsgAnnounceState.Sending;
+            ept.AnnouncerThread = Environment.CurrentManagedThreadId;
+        }
+        bool sent = true;
         try
         {
-            lock (_sync)
-            {
-                withdrawn = ept.AnnounceState == RpmsgAnnounceState.Withdrawn;
-                if (ept.AnnounceState != RpmsgAnnounceState.Announcing)
-                    return; // destroyed before anything was sent: the peer never hears of it
-            }
-            Announce(ept.Name!, ept.Address, NameServiceFlags.Create);
-            lock (_sync)
-            {
-                withdrawn = ept.AnnounceState == RpmsgAnnounceState.Withdrawn;
-                if (!withdrawn)
-                    ept.AnnounceState = RpmsgAnnounceState.Announced;
-            }
-            if (withdrawn)
-                Announce(ept.Name!, ept.Address, NameServiceFlags.Destroy);
+            sent = Announce(ept.Name!, ept.Address, NameServiceFlags.Create, ept);
         }
         finally
         {
-            if (withdrawn)
+            lock (_sync)
             {
-                lock (_sync)
-                    _endpoints.Remove(ept); // unless a Stop took it already
+                // Refused: the destroy waiting for this finds nothing announced and sends no DESTROY.
+                ept.AnnounceState = sent ? RpmsgAnnounceState.Announced : RpmsgAnnounceState.Withdrawn;
+                ept.AnnouncerThread = 0;
+                Monitor.PulseAll(_sync);
             }
         }
     }
