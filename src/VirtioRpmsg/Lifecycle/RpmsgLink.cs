@@ -253,8 +253,24 @@ public sealed partial class RpmsgLink : IAsyncDisposable, IDisposable
         }
         if (register)
         {
-            // Announcements seen before the driver is registered are bound at registration.
-            device.RegisterDriver(new RpmsgServiceDriver(serviceName) { Probe = ch => Bind(key, ch), Remove = ch => Unbind(key, ch) });
+            try
+            {
+                // Announcements seen before the driver is registered are bound at registration.
+                device.RegisterDriver(new RpmsgServiceDriver(serviceName) { Probe = ch => Bind(key, ch), Remove = ch => Unbind(key, ch) });
+            }
+            catch (ArgumentException e)
+            {
+                // The application registered a driver of this name on the device itself: no wait of the link's may stay
+                // (the next call would wait out the Timeout for an announcement no driver of ours binds, not throw), and
+                // a call already waiting on it gets the same refusal.
+                lock (_gate)
+                {
+                    if (_services.TryGetValue(key, out var recorded) && ReferenceEquals(recorded, bound))
+                        _services.Remove(key);
+                }
+                bound.TrySetException(e);
+                throw;
+            }
         }
         ThrowIfUnavailable(device);
         try

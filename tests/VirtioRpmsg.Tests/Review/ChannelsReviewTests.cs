@@ -50,4 +50,62 @@ public class ChannelsReviewTests
             Assert.Empty(unbound);
         Assert.Equal(0, loop.Remote.Counters.Errors);
     }
+
+    // Known item, refuted: a message taken in the same batch as one whose callback destroys its endpoint and creates
+    // another at the same address goes to the new endpoint. Linux (virtio_rpmsg_bus.c rpmsg_recv_single) looks the
+    // destination up per message, after the previous message's callback returned and before the buffer goes back, so it
+    // delivers this message to the new endpoint too: taking the batch first is invisible. An endpoint generation that
+    // dropped it would differ from Linux; a message still in the ring when the new endpoint appears cannot be told apart
+    // from one sent to it anyway.
+    [Fact]
+    public void MessageBatchedBehindACallbackThatReplacesItsEndpoint_GoesToTheEndpointAtDelivery_AsLinuxLooksUpPerMessage()
+    {
+        using var loop = RpmsgLoopback.BothCallerPoll();
+        var toOld = new List<byte>();
+        var toNew = new List<byte>();
+        var old = loop.Host.CreateEndpoint(0x400, (_, _, p) => toOld.Add(p[0]));
+        RpmsgEndpoint? successor = null;
+        using var replacer = loop.Host.CreateEndpoint(0x500, (_, _, _) =>
+        {
+            old.Dispose();
+            successor = loop.Host.CreateEndpoint(0x400, (_, _, p) => toNew.Add(p[0]));
+        });
+        using var sender = loop.Remote.CreateEndpoint(0x700);
+        sender.SendTo(0x500, [1]);
+        sender.SendTo(0x400, [2]);
+
+        Assert.Equal(2, loop.Host.Poll()); // one batch: both taken before the first callback ran
+
+        Assert.Empty(toOld);
+        Assert.Equal([(byte)2], toNew);
+        successor!.Dispose();
+    }
+
+    // Seed 003's trace: the remote announces two channels at addresses 0x0 and 0x1 (reserved in our dynamic range, but
+    // legal remote addresses, as Linux binds them); each gets a channel whose sends reach that address, and announcing
+    // them again (a remote that restarted its services without a DESTROY) duplicates nothing.
+    [Fact]
+    public void PeerAnnouncesAtAddressesZeroAndOne_TwoChannels_SendsReachThem_RepeatedAnnouncementsDuplicateNothing()
+    {
+        using var loop = RpmsgLoopback.BothCallerPoll();
+        var received = new List<(uint Dst, uint Src)>();
+        loop.Host.RegisterDriver(new RpmsgServiceDriver("rpmsg-tty-channel"));
+        using var tty0 = loop.Remote.CreateEndpoint(0x0, (e, src, _) => received.Add((e.Address, src)));
+        using var tty1 = loop.Remote.CreateEndpoint(0x1, (e, src, _) => received.Add((e.Address, src)));
+        using var ns = loop.Remote.CreateEndpoint(0x700);
+        for (int round = 0; round < 3; round++)
+        {
+            RpmsgNameServiceFloodTests.Announce(ns, "rpmsg-tty-channel", 0x0, NameServiceFlags.Create);
+            RpmsgNameServiceFloodTests.Announce(ns, "rpmsg-tty-channel", 0x1, NameServiceFlags.Create);
+            loop.Host.Poll();
+        }
+
+        var channels = loop.Host.Channels.OrderBy(c => c.RemoteAddress).ToArray();
+        Assert.Equal([0x0u, 0x1u], channels.Select(c => c.RemoteAddress).ToArray());
+        foreach (var channel in channels)
+            channel.Send([7]);
+        loop.Remote.Poll();
+        Assert.Equal([(0x0u, channels[0].LocalAddress), (0x1u, channels[1].LocalAddress)], received.OrderBy(r => r.Dst).ToArray());
+        Assert.Equal(4, loop.Host.Counters.NameServiceDuplicates);
+    }
 }
