@@ -101,11 +101,22 @@ public readonly record struct NameServiceMessage(string Name, uint Address, Name
         BinaryPrimitives.WriteUInt32LittleEndian(destination[36..], (uint)Flags);
     }
 
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
     /// <summary>Throws <see cref="ArgumentException"/> unless <paramref name="name"/> fits the 32-byte field with a NUL.</summary>
     public static void ValidateName(string name)
     {
         ArgumentNullException.ThrowIfNull(name);
-        int bytes = Encoding.UTF8.GetByteCount(name);
+        int bytes;
+        try
+        {
+            bytes = StrictUtf8.GetByteCount(name);
+        }
+        catch (EncoderFallbackException)
+        {
+            // A lone surrogate has no UTF-8 form: the lenient encoder put U+FFFD on the wire, another name than this one.
+            throw new ArgumentException($"service name '{name}' contains a lone surrogate, which has no UTF-8 form", nameof(name));
+        }
         if (bytes == 0 || bytes > MaxNameLength || name.Contains('\0'))
             throw new ArgumentException($"service name '{name}' must be 1..{MaxNameLength} UTF-8 bytes without NUL (it is {bytes})", nameof(name));
     }
