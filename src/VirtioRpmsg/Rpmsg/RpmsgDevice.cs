@@ -353,14 +353,16 @@ public sealed partial class RpmsgDevice : IDisposable
         }
         lock (_sync)
         {
-            removed = _endpoints.Remove(ept);
+            // Only the first destroy frees the address: a second Dispose racing it would free it while the first still
+            // sends the DESTROY, and a new endpoint of the service could take it and be withdrawn by that DESTROY.
+            removed = first && _endpoints.Remove(ept);
             if (removed && ept.Channel is { } ch && _nameService.Forget(ch))
                 channel = ch;
             if (removed && ept.Name is not null)
                 RpmsgNameService.Withdraw(ept); // already, unless a Stop took the endpoint meanwhile (then nothing is sent)
         }
-        // Even when someone else (Stop, a concurrent Dispose) unpublished it, this Dispose must not
-        // return while a callback is still running.
+        // Even when someone else (Stop, a concurrent Dispose, which frees the address) destroyed it, this Dispose must
+        // not return while a callback is still running.
         ept.WaitForCallbacks();
         if (!removed || !first)
             return;

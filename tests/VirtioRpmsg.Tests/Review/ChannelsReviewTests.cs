@@ -51,6 +51,34 @@ public class ChannelsReviewTests
         Assert.Equal(0, loop.Remote.Counters.Errors);
     }
 
+    // A second Dispose of a named endpoint, racing the first while that one sends the DESTROY, freed the address (it
+    // unpublished the endpoint too): a new endpoint of the same service took it (the lowest free) and announced it before
+    // the old DESTROY went out, so the peer saw CREATE(svc, a) (a duplicate, ignored), then DESTROY(svc, a), and lost the
+    // new service. The hook runs on the first disposer's thread just before the DESTROY's take.
+    [Fact]
+    public void NamedEndpoint_SecondDisposeWhileTheFirstSendsTheDestroy_SameServiceRecreated_PeerKeepsTheNewService()
+    {
+        using var loop = RpmsgLoopback.BothCallerPoll();
+        loop.Remote.RegisterDriver(new RpmsgServiceDriver("svc"));
+        var old = loop.Host.CreateNamedEndpoint("svc", RpmsgAddress.Any, (_, _, _) => { });
+        loop.Remote.Poll();
+        Assert.Single(loop.Remote.Channels);
+        RpmsgEndpoint? successor = null;
+        loop.Host.Tx.ApplicationTakeChecked = () =>
+        {
+            loop.Host.Tx.ApplicationTakeChecked = null;
+            Assert.True(Task.Factory.StartNew(old.Dispose, TaskCreationOptions.LongRunning).Wait(Bound), "the second Dispose did not return");
+            successor = Task.Factory.StartNew(() => loop.Host.CreateNamedEndpoint("svc", RpmsgAddress.Any, (_, _, _) => { }), TaskCreationOptions.LongRunning).Result;
+        };
+
+        old.Dispose();
+        loop.Remote.Poll();
+
+        Assert.NotNull(successor);
+        var channel = Assert.Single(loop.Remote.Channels);
+        Assert.Equal(successor!.Address, channel.RemoteAddress);
+    }
+
     // Known item, refuted: a message taken in the same batch as one whose callback destroys its endpoint and creates
     // another at the same address goes to the new endpoint. Linux (virtio_rpmsg_bus.c rpmsg_recv_single) looks the
     // destination up per message, after the previous message's callback returned and before the buffer goes back, so it
