@@ -98,6 +98,8 @@ internal static class PingCommand
         bar?.Clear();
         Console.WriteLine($"verified {verified}/{count} echoes (content and source address checked{(inFlight > 1 ? ", in order" : "")})");
         Console.WriteLine($"{verified / seconds:0} round trips/s ({seconds:0.000} s)");
+        if (verbose)
+            Console.Error.WriteLine($"  {EchoLoop.DeviceCounters(channel.Device)} tx-buffer-waits={channel.Device.Counters.TxBufferWaits}");
         LatencyPrinter.PercentileTable(histogram, Console.Out);
         LatencyPrinter.Histogram(histogram, Console.Out);
         if (baseline)

@@ -69,7 +69,17 @@ public abstract class FileDescriptorDoorbell : IDoorbell
     }
 
     /// <inheritdoc />
-    public bool Drain()
+    public bool Drain() => Drain(throwIfClosed: false);
+
+    /// <summary>
+    /// <see cref="Drain()"/> for a side that never waits on the doorbell (a caller-polled device): a peer gone for
+    /// good, with no ring pending, raises <see cref="DoorbellClosedException"/> as <see cref="Wait"/> does, instead of
+    /// a plain false the poller could not tell from "no ring".
+    /// </summary>
+    /// <exception cref="DoorbellClosedException">The peer's end is gone (socket closed, UIO device removed).</exception>
+    internal bool DrainOrThrowIfClosed() => Drain(throwIfClosed: true);
+
+    private bool Drain(bool throwIfClosed)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         // A thread blocked in read() takes the rings itself; a Drain must not take the count that ends its read.
@@ -77,7 +87,7 @@ public abstract class FileDescriptorDoorbell : IDoorbell
             return false;
         try
         {
-            return Consume(throwIfClosed: false);
+            return Consume(throwIfClosed);
         }
         finally
         {

@@ -16,6 +16,9 @@ namespace VirtioRpmsg.Rpmsg;
 /// An eventfd counts kicks in a 64-bit counter that cannot fill, and a polling doorbell has nothing to read: there the
 /// system call is skipped (on the project's VM it cost a CallerPoll ping about 1 us per look, docs/benchmarks-notes.md,
 /// sixteenth round). A kick left pending only makes the next wait return at once, and every wait re-checks the ring.
+/// A caller-polled device never waits: its drain reports a peer gone for good (a descriptor doorbell's socket closed or
+/// UIO device removed) as <see cref="DoorbellClosedException"/>, which a wait would have raised
+/// (<see cref="DrainIfDue(IDoorbell, bool)"/>); otherwise it would poll a dead peer's ring for ever.
 /// </remarks>
 internal sealed class RpmsgKickDrain
 {
@@ -28,25 +31,35 @@ internal sealed class RpmsgKickDrain
     internal static bool IsNeeded(IDoorbell doorbell) => doorbell is not (EventFdDoorbell or PollingDoorbell);
 
     /// <summary>Reads <paramref name="doorbell"/>'s pending kicks without waiting, if it needs that and its time has come.</summary>
-    internal void DrainIfDue(IDoorbell doorbell)
+    internal void DrainIfDue(IDoorbell doorbell) => DrainIfDue(doorbell, reportClosed: false);
+
+    /// <summary>
+    /// <see cref="DrainIfDue(IDoorbell)"/>; with <paramref name="reportClosed"/>, a descriptor doorbell whose peer is gone
+    /// (nothing pending, its end closed) raises <see cref="DoorbellClosedException"/>, for a side that never waits.
+    /// </summary>
+    /// <exception cref="DoorbellClosedException">With <paramref name="reportClosed"/>: the peer's end is gone.</exception>
+    internal void DrainIfDue(IDoorbell doorbell, bool reportClosed)
     {
         // The kind first: an eventfd never pays for the clock.
         if (IsNeeded(doorbell))
-            DrainIfDueAt(doorbell, Stopwatch.GetTimestamp());
+            DrainIfDueAt(doorbell, Stopwatch.GetTimestamp(), reportClosed);
     }
 
     /// <summary><see cref="DrainIfDue(IDoorbell)"/> at <paramref name="now"/> (Stopwatch ticks; tests give their own).</summary>
     internal void DrainIfDue(IDoorbell doorbell, long now)
     {
         if (IsNeeded(doorbell))
-            DrainIfDueAt(doorbell, now);
+            DrainIfDueAt(doorbell, now, reportClosed: false);
     }
 
-    private void DrainIfDueAt(IDoorbell doorbell, long now)
+    private void DrainIfDueAt(IDoorbell doorbell, long now, bool reportClosed)
     {
         if (now - _last < Interval)
             return;
         _last = now;
-        doorbell.Drain();
+        if (reportClosed && doorbell is FileDescriptorDoorbell descriptor)
+            descriptor.DrainOrThrowIfClosed();
+        else
+            doorbell.Drain();
     }
 }

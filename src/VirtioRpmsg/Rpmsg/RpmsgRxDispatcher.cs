@@ -1,3 +1,5 @@
+using VirtioRpmsg.Platform;
+
 namespace VirtioRpmsg.Rpmsg;
 
 /// <summary>
@@ -142,11 +144,12 @@ internal sealed partial class RpmsgRxDispatcher
         var outer = t_current;
         t_current = this;
         bool entered = false;
+        DoorbellClosedException? closed = null;
         try
         {
             bool callerPolls = !RpmsgDispatcherThread.HasThread(_device.Options.WaitStrategy);
             if (callerPolls)
-                DrainDoorbell();
+                closed = DrainDoorbell();
             if (_device.State == RpmsgDeviceState.Starting && _device.Role == RpmsgRole.Remote && !_device.TryCompleteRemoteLinkUp())
                 return 0;
             if (!(entered = _gate.TryEnter(out _)))
@@ -171,6 +174,8 @@ internal sealed partial class RpmsgRxDispatcher
             if (entered)
                 _gate.Exit();
             t_current = outer;
+            if (closed is not null)
+                _device.Break(RpmsgDevice.DoorbellClosedFault(closed));
         }
     }
 
@@ -204,16 +209,25 @@ internal sealed partial class RpmsgRxDispatcher
         }
     }
 
-    private void DrainDoorbell()
+    /// <summary>A CallerPoll pass's drain of the doorbell; the peer's close, if it found that.</summary>
+    private DoorbellClosedException? DrainDoorbell()
     {
         try
         {
-            _drain.DrainIfDue(_device.Doorbell);
+            _drain.DrainIfDue(_device.Doorbell, reportClosed: true);
         }
         catch (ObjectDisposedException)
         {
             // Closed by a teardown racing this Poll: the state check below reports it.
         }
+        catch (DoorbellClosedException e)
+        {
+            // The peer went away (it exited, or closed its socket): this Poll still takes what it left in the ring
+            // (published without a kick, or before its last one), then the device breaks, as the dispatcher thread's
+            // wait reports it, and the next Poll or operation tells the caller.
+            return e;
+        }
+        return null;
     }
 
     /// <summary>

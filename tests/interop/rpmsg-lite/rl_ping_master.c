@@ -5,13 +5,19 @@
  * kicks), creates endpoint --addr (0x400), binds the remote's announcement of --name with rpmsg_ns_bind
  * (or uses --dest), sends --count messages of 1..496 bytes one at a time and checks every echo, then
  * announces the channel's destroy.
+ * --nocopy H: RPMsg-Lite's zero-copy API instead: every message goes out with rpmsg_lite_alloc_tx_buffer
+ * (non-blocking, kicks delivered between tries) + rpmsg_lite_send_nocopy; the rx callback checks the echo
+ * and returns RL_HOLD; the held buffers are released (rpmsg_lite_release_rx_buffer) newest first once H
+ * are held, or when the master would wait, so the remote gets its send buffers back out of order on the
+ * avail ring.
  *
  * Usage: rl_ping_master --shm PATH --socket PATH [--shm-size N] [--name NAME] [--addr N] [--dest N]
- *                       [--count N] [--burst K] [--timeout S]
+ *                       [--count N] [--burst K] [--timeout S] [--nocopy H]
  * Prints "verified N/N echoes". Exit 0 done, 1 usage, 2 failure, 3 the remote went away.
  */
 #define _GNU_SOURCE
 #include "rl_glue.h"
+#include "rl_hold.h"
 #include "rpmsg_lite.h"
 #include "rpmsg_ns.h"
 
@@ -31,6 +37,7 @@ static long received, bad;
 static long burst = 1;
 static char msg[RL_BUFFER_PAYLOAD_SIZE];
 static uint32_t dest_seen;
+static int nocopy;
 
 
 /* Echoes come back in order: each is checked against what message number `received` was. */
@@ -46,7 +53,7 @@ static int32_t rx_cb(void *payload, uint32_t len, uint32_t src, void *priv)
                     received, len, src, wlen, dest_seen);
     }
     received++;
-    return RL_RELEASE;
+    return nocopy ? hold_push(payload, len, src) : RL_RELEASE;
 }
 
 static void ns_cb(uint32_t addr, const char *ns_name, uint32_t flags, void *user)
@@ -62,7 +69,13 @@ static void wait_until(int (*cond)(void), int timeout_ms, const char *what)
 {
     int64_t last = glue_now_ms();
     while (!cond()) {
-        int r = glue_wait(100);
+        if (nocopy && hold_count() >= hold_limit())
+            hold_release_all();
+        int r = glue_wait(nocopy && hold_count() > 0 ? 1 : 100);
+        if (r == 0 && nocopy && hold_count() > 0) {
+            hold_release_all(); /* nothing came for 1 ms: give back what is held (newest first) */
+            continue;
+        }
         if (r < 0)
             glue_fail(3, "the remote closed the doorbell while waiting for %s (%ld echoes)", what, received);
         if (r > 0)
@@ -76,6 +89,28 @@ static long want;
 static int64_t max_send_ms, max_echo_ms, stalls; /* stalls: waits of 100 ms or more */
 static int bound(void) { return dest != RL_ADDR_ANY; }
 static int echoed(void) { return received >= want; }
+
+/* --nocopy: one message from a tx buffer of RPMsg-Lite's own, filled in place. Kicks are delivered (and held
+ * buffers released) between non-blocking allocations, as a bare-metal caller polling for a buffer would. */
+static int32_t send_nocopy(struct rpmsg_lite_instance *rl, struct rpmsg_lite_endpoint *ept, long i, uint32_t len,
+                           int timeout_ms)
+{
+    uint32_t size = 0;
+    void *tx;
+    int64_t until = glue_now_ms() + timeout_ms;
+    while ((tx = rpmsg_lite_alloc_tx_buffer(rl, &size, 0)) == NULL) {
+        if (hold_count() > 0)
+            hold_release_all();
+        if (glue_wait(1) < 0)
+            glue_fail(3, "the remote closed the doorbell while message %ld waited for a tx buffer", i);
+        if (glue_now_ms() > until)
+            return RL_ERR_NO_MEM;
+    }
+    if (size < len)
+        glue_fail(2, "rpmsg_lite_alloc_tx_buffer gave %u bytes for a %u-byte message", size, len);
+    fill(tx, i, len);
+    return rpmsg_lite_send_nocopy(rl, ept, dest, tx, len);
+}
 
 int main(int argc, char **argv)
 {
@@ -95,10 +130,11 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--burst")) burst = strtol(argv[i + 1], NULL, 0);
         else if (!strcmp(argv[i], "--count")) count = strtol(argv[i + 1], NULL, 0);
         else if (!strcmp(argv[i], "--timeout")) timeout_ms = atoi(argv[i + 1]) * 1000;
+        else if (!strcmp(argv[i], "--nocopy")) nocopy = atoi(argv[i + 1]);
         else glue_fail(1, "unknown option %s", argv[i]);
     }
     if (!shm || !sock || argc % 2 == 0 || count < 0)
-        glue_fail(1, "usage: --shm PATH --socket PATH [--shm-size N] [--name NAME] [--addr N] [--dest N] [--count N] [--timeout S]");
+        glue_fail(1, "usage: --shm PATH --socket PATH [--shm-size N] [--name NAME] [--addr N] [--dest N] [--count N] [--burst K] [--timeout S] [--nocopy H]");
 
     glue_log("RL_BUFFER_COUNT %u, VRING_SIZE 0x%lx, VRING_ALIGN 0x%x", RL_BUFFER_COUNT, (unsigned long)VRING_SIZE, VRING_ALIGN);
     glue_connect(sock, timeout_ms);
@@ -106,6 +142,7 @@ int main(int argc, char **argv)
     struct rpmsg_lite_instance *rl = rpmsg_lite_master_init(base, size, 0, RL_NO_FLAGS);
     if (!rl)
         glue_fail(2, "rpmsg_lite_master_init failed");
+    hold_init(rl, (unsigned)nocopy);
     struct rpmsg_lite_endpoint *ept = rpmsg_lite_create_ept(rl, addr, rx_cb, NULL);
     if (!ept || !rpmsg_ns_bind(rl, ns_cb, NULL))
         glue_fail(2, "endpoint or name-service bind failed");
@@ -119,9 +156,14 @@ int main(int argc, char **argv)
         long k = 0;
         for (; k < burst && i < count; k++, i++) {
             uint32_t len = (uint32_t)(1 + i % RL_BUFFER_PAYLOAD_SIZE);
-            fill(msg, i, len);
             int64_t t0 = glue_now_ms();
-            int32_t r = rpmsg_lite_send(rl, ept, dest, msg, len, (uintptr_t)timeout_ms);
+            int32_t r;
+            if (nocopy) {
+                r = send_nocopy(rl, ept, i, len, timeout_ms);
+            } else {
+                fill(msg, i, len);
+                r = rpmsg_lite_send(rl, ept, dest, msg, len, (uintptr_t)timeout_ms);
+            }
             int64_t dt = glue_now_ms() - t0;
             max_send_ms = dt > max_send_ms ? dt : max_send_ms;
             stalls += dt >= 100;
@@ -135,10 +177,14 @@ int main(int argc, char **argv)
         max_echo_ms = dt > max_echo_ms ? dt : max_echo_ms;
         stalls += dt >= 100;
     }
+    hold_release_all();
     if (rpmsg_ns_announce(rl, ept, name, RL_NS_DESTROY) != RL_SUCCESS)
         glue_fail(2, "rpmsg_ns_announce(destroy) failed");
     glue_log("verified %ld/%ld echoes (kicks sent %ld, received %ld; longest send %lld ms, longest wait for echoes %lld ms, %lld waits of 100 ms or more)",
              received - bad, count, glue_kicks_sent, glue_kicks_received, (long long)max_send_ms, (long long)max_echo_ms, (long long)stalls);
+    if (nocopy)
+        glue_log("zero-copy: released %ld held buffers, %ld of them out of order (release at %u held, most held %u)",
+                 hold_released, hold_out_of_order, hold_limit(), hold_most);
     rpmsg_lite_destroy_ept(rl, ept);
     rpmsg_lite_deinit(rl);
     glue_close();

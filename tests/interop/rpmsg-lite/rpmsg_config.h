@@ -18,7 +18,9 @@
 #define RL_USE_MCMGR_IPC_ISR_HANDLER (0)
 #define RL_USE_ENVIRONMENT_CONTEXT (0)
 #define RL_DEBUG_CHECK_BUFFERS (0)
-#define RL_ALLOW_CONSUMED_BUFFERS_NOTIFICATION (0)
+#ifndef RL_ALLOW_CONSUMED_BUFFERS_NOTIFICATION
+#define RL_ALLOW_CONSUMED_BUFFERS_NOTIFICATION (0) /* RPMsg-Lite's default; the script also builds 1 (--consumed-kicks) */
+#endif
 #define RL_ASSERT(x)                                                                   \
     do {                                                                               \
         if (!(x)) {                                                                    \
