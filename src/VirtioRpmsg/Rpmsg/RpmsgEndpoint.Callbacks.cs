@@ -78,9 +78,15 @@ public sealed partial class RpmsgEndpoint
             Interlocked.Decrement(ref _callbacksRunning);
     }
 
-    /// <summary>Marks destroyed and waits for running callbacks (except the caller's own). Device calls this after unpublishing.</summary>
-    internal bool MarkDestroyed()
+    /// <summary>
+    /// Marks destroyed and waits for running callbacks (except the caller's own). Device calls this after unpublishing.
+    /// <paramref name="byPeer"/>: the peer's DESTROY removed this endpoint's channel, and what the peer sent before it is
+    /// still read (readers drain the queue, then see the destroyed state); the application's Dispose drops the rest.
+    /// </summary>
+    internal bool MarkDestroyed(bool byPeer = false)
     {
+        if (byPeer)
+            _peerDestroyed = true; // before the flag: a reader that sees it destroyed sees why
         if (Interlocked.Exchange(ref _destroyed, 1) != 0)
             return false;
         WakeWaiters(); // queue readers drain what is queued, then see the destroyed state

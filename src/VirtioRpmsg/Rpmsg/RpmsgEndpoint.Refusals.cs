@@ -49,5 +49,7 @@ public sealed partial class RpmsgEndpoint
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ObjectDisposedException DestroyedError() =>
-        new($"rpmsg endpoint 0x{Address:X}", $"endpoint 0x{Address:X} on '{Device.Name}' was destroyed");
+        new($"rpmsg endpoint 0x{Address:X}", _peerDestroyed
+            ? $"endpoint 0x{Address:X} on '{Device.Name}' was destroyed: the peer's name-service DESTROY removed its channel '{Channel?.Name}'"
+            : $"endpoint 0x{Address:X} on '{Device.Name}' was destroyed");
 }

@@ -19,6 +19,7 @@ public sealed partial class RpmsgEndpoint : IDisposable
     private readonly bool _remoteGiven; // the application chose the remote address: the name service never changes it
     private int _callbacksRunning;
     private int _destroyed;
+    private volatile bool _peerDestroyed; // by the peer's DESTROY: what it sent before is still read (set before _destroyed)
     private TaskCompletionSource? _remoteKnown;
     private long _queueDrops;
 
@@ -154,9 +155,10 @@ public sealed partial class RpmsgEndpoint : IDisposable
     {
         if (_queue is null)
             ThrowNoQueue();
-        // Destroyed by the device's stop (or destroyed after it broke): what is queued is still read, then the closed
-        // queue reports the device unavailable (Closed). Destroyed by the application: refused at once.
-        if (IsDestroyed && !IsDeviceGone)
+        // Destroyed by the device's stop (or destroyed after it broke), or by the peer's DESTROY: what is queued is still
+        // read, then the closed queue reports why (Closed). Destroyed by the application: refused at once (and its queue
+        // was dropped, also when the peer's DESTROY came first).
+        if (IsDestroyed && !IsDeviceGone && !_peerDestroyed)
             ThrowDestroyed();
         return _queue;
     }

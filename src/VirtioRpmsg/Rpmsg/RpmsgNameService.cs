@@ -241,11 +241,11 @@ internal sealed partial class RpmsgNameService
         _device.ChannelDestroying?.Invoke(channel.Endpoint);
         // Destroyed, and the tx gate passed, before the address is free for the next endpoint (as DestroyEndpoint): a
         // send racing this DESTROY is on the ring by then or refused, never sent later under a new endpoint's address.
-        if (channel.Endpoint.MarkDestroyed())
+        if (channel.Endpoint.MarkDestroyed(byPeer: true))
             _device.Tx.Fence();
         lock (_sync)
             _endpoints.Remove(channel.Endpoint);
-        channel.Endpoint.WaitForCallbacks();
+        channel.Endpoint.WaitForCallbacks(drain: false); // what the peer sent before its DESTROY is still read
         return RunRemove(channel, waitForProbe: false, peerDestroyed: true); // the dispatcher never waits for an application's Probe
     }
 

@@ -69,6 +69,10 @@ internal sealed class RpmsgPipeSegments
         return false;
     }
 
+    /// <summary>Where <paramref name="position"/> (one <see cref="Contains"/> accepted) lies from the start of the chain.</summary>
+    internal static long Offset(SequencePosition position) =>
+        position.GetObject() is Segment segment ? segment.RunningIndex + position.GetInteger() : 0;
+
     /// <summary>True when <paramref name="position"/> is the end of what is readable now.</summary>
     internal bool IsEnd(SequencePosition position) =>
         _tail is null ? position.GetObject() is null : position.GetObject() == _tail && position.GetInteger() == _tail.End;

@@ -240,6 +240,8 @@ internal sealed class RpmsgPipeWriter : PipeWriter, IValueTaskSource<FlushResult
             EndFlush(new FlushResult(isCanceled: true, isCompleted: false), null);
             return;
         }
+        if (e is OperationCanceledException && _flushToken.IsCancellationRequested) // the send saw the kept source: report the caller's token
+            e = new OperationCanceledException("Output.FlushAsync was cancelled by its token; what was not sent stays buffered", e, _flushToken);
         EndFlush(default, e);
     }
 

@@ -17,7 +17,7 @@ namespace VirtioRpmsg.Rpmsg;
 /// </summary>
 public sealed partial class RpmsgStream(RpmsgEndpoint endpoint, uint destination = RpmsgAddress.Any) : Stream
 {
-    private readonly byte[] _pending = new byte[endpoint.MaxPayload];
+    private readonly byte[] _pending = new byte[(endpoint ?? throw new ArgumentNullException(nameof(endpoint))).MaxPayload];
     private int _pendingStart;
     private int _pendingEnd;
     private RpmsgStreamRead? _read;   // the read that waits for a message (one at a time, as for any Stream)
@@ -38,7 +38,11 @@ public sealed partial class RpmsgStream(RpmsgEndpoint endpoint, uint destination
     public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
     /// <summary>Reads message bytes; see <see cref="Read(Span{byte})"/>.</summary>
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+    public override int Read(byte[] buffer, int offset, int count)
+    {
+        ValidateBufferArguments(buffer, offset, count); // names the argument, as every Stream does
+        return Read(buffer.AsSpan(offset, count));
+    }
 
     /// <summary>
     /// Returns bytes of the current message, waiting without a time limit for the next one when none is left (skipping
@@ -127,8 +131,11 @@ public sealed partial class RpmsgStream(RpmsgEndpoint endpoint, uint destination
     }
 
     /// <summary>Like <see cref="Read(Span{byte})"/>, waiting asynchronously.</summary>
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+    {
+        ValidateBufferArguments(buffer, offset, count);
+        return ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+    }
 
     private int TakePending(Span<byte> buffer)
     {
@@ -139,7 +146,11 @@ public sealed partial class RpmsgStream(RpmsgEndpoint endpoint, uint destination
     }
 
     /// <summary>Sends the bytes; see <see cref="Write(ReadOnlySpan{byte})"/>.</summary>
-    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+    public override void Write(byte[] buffer, int offset, int count)
+    {
+        ValidateBufferArguments(buffer, offset, count);
+        Write(buffer.AsSpan(offset, count));
+    }
 
     /// <summary>Sends <paramref name="buffer"/> as messages of at most <see cref="RpmsgEndpoint.MaxPayload"/> bytes, each a blocking send.</summary>
     public override void Write(ReadOnlySpan<byte> buffer)
@@ -183,8 +194,11 @@ public sealed partial class RpmsgStream(RpmsgEndpoint endpoint, uint destination
     }
 
     /// <summary>Like <see cref="Write(ReadOnlySpan{byte})"/>, waiting asynchronously for tx buffers.</summary>
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+    {
+        ValidateBufferArguments(buffer, offset, count);
+        return WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+    }
 
     /// <summary>Nothing to do: every write is sent before it returns.</summary>
     public override void Flush()

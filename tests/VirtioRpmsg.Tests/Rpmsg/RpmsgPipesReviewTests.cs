@@ -1,0 +1,191 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using VirtioRpmsg.Rpmsg;
+
+using static VirtioRpmsg.Tests.Rpmsg.RpmsgPipeReaderTests;
+
+namespace VirtioRpmsg.Tests.Rpmsg;
+
+/// <summary>
+/// Review (pipes): the byte-stream APIs as a .NET user of Stream and System.IO.Pipelines expects them. What the peer
+/// sent before its DESTROY is still read through a pipe or a stream; bad Stream arguments name themselves; a flush
+/// cancelled by its token reports that token; AdvanceTo refuses an examined position before the consumed one.
+/// </summary>
+public sealed class RpmsgPipesReviewTests
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
+
+    // A channel (queue endpoint) bound to the remote's service "svc-pipes"; both devices caller-polled.
+    private static (RpmsgLoopback Loop, RpmsgChannel Channel, RpmsgEndpoint Service) Channel()
+    {
+        var loop = RpmsgLoopback.Create(
+            host: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
+            remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll);
+        RpmsgChannel? channel = null;
+        loop.Host.RegisterDriver(new RpmsgServiceDriver("svc-pipes") { Probe = ch => Volatile.Write(ref channel, ch) });
+        var service = loop.Remote.CreateNamedEndpoint("svc-pipes", RpmsgAddress.Any, (_, _, _) => { });
+        loop.WaitUntil(() => Volatile.Read(ref channel) is not null, "the channel is probed");
+        return (loop, channel!, service);
+    }
+
+    // The peer's last messages, then its DESTROY (the service ends), all taken by one poll of the host.
+    private static void LastWordsThenDestroy(RpmsgLoopback loop, RpmsgChannel channel, RpmsgEndpoint service)
+    {
+        service.SendTo(channel.LocalAddress, [1, 2, 3]);
+        service.SendTo(channel.LocalAddress, [4]);
+        service.Dispose(); // the name-service DESTROY follows them on the ring
+        loop.WaitUntil(() => channel.Endpoint.IsDestroyed, "the peer's DESTROY destroyed the channel's endpoint");
+    }
+
+    // The DESTROY dropped the channel endpoint's queue: Input completed quietly with no bytes, the messages were lost.
+    [Fact]
+    public async Task PeerDestroy_AfterItsLastMessages_InputReadsThem_ThenCompletes()
+    {
+        var (loop, channel, service) = Channel();
+        using var _ = loop;
+        await using var pipe = new RpmsgDuplexPipe(channel.Endpoint);
+
+        LastWordsThenDestroy(loop, channel, service);
+
+        var read = await pipe.Input.ReadAsync().AsTask().WaitAsync(Bound);
+        Assert.Equal(new byte[] { 1, 2, 3, 4 }, read.Buffer.ToArray());
+        pipe.Input.AdvanceTo(read.Buffer.End);
+        var end = await pipe.Input.ReadAsync().AsTask().WaitAsync(Bound);
+        Assert.True(end.IsCompleted, "after the peer's last bytes, Input ends");
+        Assert.True(end.Buffer.IsEmpty);
+    }
+
+    [Fact]
+    public async Task PeerDestroy_AfterItsLastMessages_StreamReadsThem_ThenSaysThePeerDestroyedIt()
+    {
+        var (loop, channel, service) = Channel();
+        using var _ = loop;
+        using var stream = new RpmsgStream(channel.Endpoint);
+
+        LastWordsThenDestroy(loop, channel, service);
+
+        var buffer = new byte[16];
+        int n = stream.Read(buffer);
+        Assert.Equal(new byte[] { 1, 2, 3 }, buffer.AsSpan(0, n).ToArray());
+        n = await stream.ReadAsync(buffer).AsTask().WaitAsync(Bound);
+        Assert.Equal(new byte[] { 4 }, buffer.AsSpan(0, n).ToArray());
+        var e = await Assert.ThrowsAsync<ObjectDisposedException>(() => stream.ReadAsync(buffer).AsTask().WaitAsync(Bound));
+        Assert.Contains("the peer's name-service DESTROY", e.Message);
+    }
+
+    // The application's Dispose still drops what is queued (a destroyed endpoint is read no more), also after the
+    // peer's DESTROY kept it for reading.
+    [Fact]
+    public void PeerDestroy_ThenTheApplicationDisposes_DropsWhatIsLeft()
+    {
+        var (loop, channel, service) = Channel();
+        using var _ = loop;
+        LastWordsThenDestroy(loop, channel, service);
+        var buffer = new byte[16];
+        Assert.True(channel.Endpoint.TryReceive(buffer, TimeSpan.Zero, out var first), "the first message is read");
+        Assert.Equal(3, first.Length);
+
+        channel.Endpoint.Dispose();
+
+        Assert.Throws<ObjectDisposedException>(() => channel.Endpoint.TryReceive(buffer, TimeSpan.Zero, out var none));
+    }
+
+    [Fact]
+    public void Stream_NullEndpoint_ThrowsArgumentNull()
+    {
+        var e = Record.Exception(() => new RpmsgStream(null!));
+
+        Assert.Equal("endpoint", Assert.IsType<ArgumentNullException>(e).ParamName);
+    }
+
+    public static TheoryData<string, string> BadArguments => new()
+    {
+        { "Read", "buffer" }, { "Read", "offset" }, { "Read", "count" },
+        { "Write", "buffer" }, { "Write", "offset" }, { "Write", "count" },
+        { "ReadAsync", "buffer" }, { "ReadAsync", "count" },
+        { "WriteAsync", "buffer" }, { "WriteAsync", "offset" },
+    };
+
+    // Span's own range check named nothing ("Specified argument was out of the range of valid values."), and a null
+    // buffer was an ArgumentOutOfRangeException; every Stream (MemoryStream here) names the argument.
+    [Theory]
+    [MemberData(nameof(BadArguments))]
+    public void Stream_BadBufferArguments_NameTheArgument_AsEveryStream(string operation, string argument)
+    {
+        var (loop, pipe, _) = CallerPolled();
+        using var __ = loop;
+        using var stream = new RpmsgStream(pipe.Endpoint);
+        using var reference = new MemoryStream();
+        byte[]? buffer = argument == "buffer" ? null : new byte[4];
+        int offset = argument == "offset" ? -1 : 0;
+        int count = argument == "count" ? 9 : 1;
+        void Call(Stream s)
+        {
+            switch (operation)
+            {
+                case "Read": GC.KeepAlive(s.Read(buffer!, offset, count)); break;
+                case "Write": s.Write(buffer!, offset, count); break;
+                case "ReadAsync": GC.KeepAlive(s.ReadAsync(buffer!, offset, count).GetAwaiter().GetResult()); break;
+                default: s.WriteAsync(buffer!, offset, count).GetAwaiter().GetResult(); break;
+            }
+        }
+
+        var theirs = Assert.IsAssignableFrom<ArgumentException>(Record.Exception(() => Call(reference)));
+        var ours = Record.Exception(() => Call(stream));
+
+        Assert.Equal(argument, theirs.ParamName);
+        Assert.True(ours is ArgumentException a && a.GetType() == theirs.GetType() && a.ParamName == argument,
+            $"{operation} with a bad {argument}: {ours?.GetType().Name} (ParamName '{(ours as ArgumentException)?.ParamName}'): {ours?.Message}");
+    }
+
+    // The wait's kept source was the token in the exception: `catch (OperationCanceledException e) when
+    // (e.CancellationToken == token)` missed it. The bytes stay buffered for the next flush, as a Pipe's.
+    [Fact]
+    public async Task Flush_CancelledByItsTokenWhileWaiting_ReportsThatToken_AndKeepsTheBytes()
+    {
+        using var loop = RpmsgLoopback.Create(
+            host: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
+            remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll);
+        var received = new List<byte[]>();
+        loop.Remote.CreateEndpoint(0x400, (_, _, payload) => received.Add(payload.ToArray()));
+        var host = loop.Host.CreateEndpoint(0x500, remoteAddress: 0x400);
+        await using var pipe = new RpmsgDuplexPipe(host);
+        int filler = 0;
+        while (host.TrySend([0xEE]))
+            filler++;
+        using var cts = new CancellationTokenSource();
+        var flush = pipe.Output.WriteAsync(new byte[] { 1, 2, 3 }, cts.Token);
+        Assert.False(flush.IsCompleted, "no free tx buffer: the flush waits");
+
+        cts.Cancel();
+
+        var e = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => flush.AsTask().WaitAsync(Bound));
+        Assert.True(e.CancellationToken == cts.Token, "the flush's exception does not carry the caller's token");
+        loop.Remote.Poll(); // the remote takes the filler: buffers come back
+        await pipe.Output.FlushAsync().AsTask().WaitAsync(Bound);
+        loop.Remote.Poll();
+        Assert.Equal(filler + 1, received.Count);
+        Assert.Equal(new byte[] { 1, 2, 3 }, received[^1]);
+    }
+
+    [Fact]
+    public async Task AdvanceTo_ExaminedBeforeConsumed_IsRefused_AsAPipeRefusesIt()
+    {
+        var (loop, pipe, peer) = CallerPolled();
+        using var _ = loop;
+        Deliver(loop, peer, [1, 2, 3]);
+        var read = await pipe.Input.ReadAsync();
+        var reference = new Pipe();
+        await reference.Writer.WriteAsync(new byte[] { 1, 2, 3 });
+        var theirs = await reference.Reader.ReadAsync();
+
+        Assert.Throws<InvalidOperationException>(() => reference.Reader.AdvanceTo(theirs.Buffer.GetPosition(2), theirs.Buffer.GetPosition(1)));
+        var e = Record.Exception(() => pipe.Input.AdvanceTo(read.Buffer.GetPosition(2), read.Buffer.GetPosition(1)));
+
+        Assert.True(e is InvalidOperationException, $"examined before consumed: {(e is null ? "accepted" : e.GetType().Name)}");
+        Assert.Contains("'examined' is before 'consumed'", e!.Message);
+        pipe.Input.AdvanceTo(read.Buffer.GetPosition(2), read.Buffer.End); // the buffer is still the reader's to advance
+        Assert.False(pipe.Input.ReadAsync().IsCompleted, "all examined: the next read waits");
+        await pipe.DisposeAsync();
+    }
+}
