@@ -21,7 +21,10 @@ public sealed class RpmsgServiceDriver
     /// <summary>Called once per new channel.</summary>
     public Action<RpmsgChannel>? Probe { get; init; }
 
-    /// <summary>Called once per removed channel.</summary>
+    /// <summary>
+    /// Called once per removed channel. After the peer's DESTROY, what it sent before is still read from the channel's
+    /// (queue) endpoint; disposing the endpoint drops the rest and gives its bytes back to the device's queue budget.
+    /// </summary>
     public Action<RpmsgChannel>? Remove { get; init; }
 
     /// <summary>Message handler of the channel's endpoint; null makes the endpoint a receive queue.</summary>

@@ -12,6 +12,8 @@ public sealed partial class RpmsgStream
     private readonly CancellationTokenSource _dispose = new(); // cancelled by Dispose, never disposed (its token outlives it)
     private CancellationTokenSource? _linked;                  // _dispose with the caller's token _linkedWith
     private CancellationToken _linkedWith;
+    private CancellationTokenSource? _writeLinked;        // _dispose with the caller's token _writeLinkedWith (writes)
+    private CancellationToken _writeLinkedWith;
     private int _reading; // 1 while a read waits for a message: a second one, even on another thread at once, is refused
     private int _disposed;
 
@@ -84,6 +86,24 @@ public sealed partial class RpmsgStream
         return _linked.Token;
     }
 
+    // As ReceiveToken, for the sends of a write (one write at a time, as reads). A dispose cancels the linked source
+    // through _dispose before it disposes it, so a write that still holds its token sees it cancelled.
+    private CancellationToken WriteToken(CancellationToken caller)
+    {
+        if (!caller.CanBeCanceled)
+            return DisposeToken;
+        if (_writeLinked is null || _writeLinkedWith != caller)
+        {
+            _writeLinked?.Dispose();
+            _writeLinked = CancellationTokenSource.CreateLinkedTokenSource(caller, DisposeToken);
+            _writeLinkedWith = caller;
+        }
+        return _writeLinked.Token;
+    }
+
+    /// <summary>What a failed write reports: the dispose that ended it, the caller's own cancellation, or the send's failure.</summary>
+    internal Exception WriteFailure(Exception e, CancellationToken caller) => ReadFailure(e, caller);
+
     /// <summary>What a failed read reports: the dispose that cancelled it, the caller's own cancellation, or the receive's failure.</summary>
     internal Exception ReadFailure(Exception e, CancellationToken caller)
     {
@@ -103,7 +123,8 @@ public sealed partial class RpmsgStream
     {
         if (disposing && Interlocked.Exchange(ref _disposed, 1) == 0)
         {
-            _dispose.Cancel(); // the parked receive completes on the pool, and its read reports the dispose
+            _dispose.Cancel(); // the parked receive completes on the pool, and its read reports the dispose; a waiting write too
+            Interlocked.Exchange(ref _writeLinked, null)?.Dispose(); // cancelled first: a write holding its token ends
             Interlocked.MemoryBarrierProcessWide(); // against a read's end (EndRead)
             if (!IsReading)
                 DisposeLinked(); // else the read's end does

@@ -9,8 +9,8 @@ namespace VirtioRpmsg.Rpmsg;
 /// stream to every Stream consumer, <see cref="Stream.CopyToAsync(Stream)"/> included).
 /// <para>
 /// One read at a time, as for any Stream: a read started while another waits throws
-/// <see cref="InvalidOperationException"/>. Dispose ends a read waiting for a message with
-/// <see cref="ObjectDisposedException"/> (as a read pending on a disposed socket's NetworkStream does) and every
+/// <see cref="InvalidOperationException"/>. Dispose ends a read waiting for a message, and a write waiting for a tx
+/// buffer, with <see cref="ObjectDisposedException"/> (as a disposed socket's NetworkStream ends them) and every
 /// later read and write throws it; <see cref="CanRead"/> and <see cref="CanWrite"/> turn false. The endpoint is
 /// not disposed (as <see cref="RpmsgDuplexPipe"/> leaves it): messages still queued stay for its next reader.
 /// </para>
@@ -152,23 +152,36 @@ public sealed partial class RpmsgStream(RpmsgEndpoint endpoint, uint destination
         Write(buffer.AsSpan(offset, count));
     }
 
-    /// <summary>Sends <paramref name="buffer"/> as messages of at most <see cref="RpmsgEndpoint.MaxPayload"/> bytes, each a blocking send.</summary>
+    /// <summary>
+    /// Sends <paramref name="buffer"/> as messages of at most <see cref="RpmsgEndpoint.MaxPayload"/> bytes, each a blocking
+    /// send; Dispose ends one waiting for a tx buffer with <see cref="ObjectDisposedException"/> (what was sent stays sent).
+    /// </summary>
     public override void Write(ReadOnlySpan<byte> buffer)
     {
         ThrowIfDisposed();
         int mtu = Endpoint.MaxPayload;
-        while (!buffer.IsEmpty)
+        try
         {
-            var chunk = buffer[..Math.Min(mtu, buffer.Length)];
-            if (destination == RpmsgAddress.Any)
-                Endpoint.Send(chunk);
-            else
-                Endpoint.SendTo(destination, chunk);
-            buffer = buffer[chunk.Length..];
+            while (!buffer.IsEmpty)
+            {
+                var chunk = buffer[..Math.Min(mtu, buffer.Length)];
+                if (destination == RpmsgAddress.Any)
+                    Endpoint.Send(chunk, DisposeToken);
+                else
+                    Endpoint.SendTo(destination, chunk, DisposeToken);
+                buffer = buffer[chunk.Length..];
+            }
+        }
+        catch (OperationCanceledException) when (IsDisposed)
+        {
+            throw DisposedError();
         }
     }
 
-    /// <summary>Like <see cref="Write(ReadOnlySpan{byte})"/>, waiting asynchronously for tx buffers; nothing is allocated per write, even one that waits.</summary>
+    /// <summary>
+    /// Like <see cref="Write(ReadOnlySpan{byte})"/>, waiting asynchronously for tx buffers; nothing is allocated per write,
+    /// even one that waits. Dispose ends one that waits (faulted with <see cref="ObjectDisposedException"/>).
+    /// </summary>
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         if (IsDisposed)
@@ -178,19 +191,20 @@ public sealed partial class RpmsgStream(RpmsgEndpoint endpoint, uint destination
         while (!buffer.IsEmpty)
         {
             var send = SendChunk(ref buffer, cancellationToken);
-            if (!send.IsCompletedSuccessfully)
-                return buffer.IsEmpty ? send : (_write ??= new RpmsgStreamWrite(this)).Start(send, buffer, cancellationToken);
+            if (!send.IsCompletedSuccessfully) // the last message's wait too: its end reports a dispose as one
+                return (_write ??= new RpmsgStreamWrite(this)).Start(send, buffer, cancellationToken);
             send.GetAwaiter().GetResult(); // a pooled send goes back to its pool
         }
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Starts sending the next message of <paramref name="buffer"/> and moves past it.</summary>
-    internal ValueTask SendChunk(ref ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
+    /// <summary>Starts sending the next message of <paramref name="buffer"/> and moves past it, ended by the caller's token or the dispose.</summary>
+    internal ValueTask SendChunk(ref ReadOnlyMemory<byte> buffer, CancellationToken caller)
     {
         var chunk = buffer[..Math.Min(Endpoint.MaxPayload, buffer.Length)];
         buffer = buffer[chunk.Length..];
-        return destination == RpmsgAddress.Any ? Endpoint.SendAsync(chunk, cancellationToken) : Endpoint.SendToAsync(destination, chunk, cancellationToken);
+        var token = WriteToken(caller);
+        return destination == RpmsgAddress.Any ? Endpoint.SendAsync(chunk, token) : Endpoint.SendToAsync(destination, chunk, token);
     }
 
     /// <summary>Like <see cref="Write(ReadOnlySpan{byte})"/>, waiting asynchronously for tx buffers.</summary>

@@ -147,7 +147,7 @@ internal sealed class RpmsgStreamWrite : IValueTaskSource
         }
         catch (Exception e)
         {
-            Finish(e);
+            Finish(_stream.WriteFailure(e, _token)); // a dispose's cancellation is reported as the dispose
             return;
         }
         Finish(null);

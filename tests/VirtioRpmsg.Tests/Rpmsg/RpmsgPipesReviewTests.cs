@@ -188,4 +188,50 @@ public sealed class RpmsgPipesReviewTests
         Assert.False(pipe.Input.ReadAsync().IsCompleted, "all examined: the next read waits");
         await pipe.DisposeAsync();
     }
+
+    // A host whose tx ring is full (the remote does not poll) and a stream over it: its next send waits for a buffer.
+    private static (RpmsgLoopback Loop, RpmsgStream Stream) StreamWithFullTxRing()
+    {
+        var loop = RpmsgLoopback.Create(
+            host: o => { o.WaitStrategy = RpmsgWaitStrategy.CallerPoll; o.SendTimeout = TimeSpan.FromMinutes(2); },
+            remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll);
+        loop.Remote.CreateEndpoint(0x400, (_, _, _) => { });
+        var host = loop.Host.CreateEndpoint(0x500, remoteAddress: 0x400);
+        while (host.TrySend([0xEE]))
+        {
+        }
+        return (loop, new RpmsgStream(host));
+    }
+
+    // Dispose ended a waiting read, not a waiting write: the write went on waiting for a buffer until the send timeout
+    // (for ever with an infinite one), and sent after the dispose if one came back.
+    [Fact]
+    public async Task Dispose_EndsABlockingWrite_WaitingForATxBuffer_WithObjectDisposed()
+    {
+        var (loop, stream) = StreamWithFullTxRing();
+        using var _ = loop;
+        var write = Task.Factory.StartNew(() => stream.Write(new byte[stream.Endpoint.MaxPayload * 2]), TaskCreationOptions.LongRunning);
+        Assert.True(SpinWait.SpinUntil(() => write.IsCompleted || loop.Host.Tx.Waiters > 0, Bound), "the write never waited");
+
+        stream.Dispose();
+        var e = await Record.ExceptionAsync(() => write.WaitAsync(TimeSpan.FromSeconds(10)));
+
+        Assert.True(e is ObjectDisposedException, $"the write waiting at Dispose: {(e is null ? "returned" : e.GetType().Name)}");
+    }
+
+    [Fact]
+    public async Task Dispose_EndsAWriteAsync_WaitingForATxBuffer_WithObjectDisposed_AndTheStreamSendsNoMore()
+    {
+        var (loop, stream) = StreamWithFullTxRing();
+        using var _ = loop;
+        using var cts = new CancellationTokenSource();
+        var single = stream.WriteAsync(new byte[3], cts.Token).AsTask(); // one message: the endpoint's own wait underneath
+        Assert.False(single.IsCompleted);
+
+        stream.Dispose();
+        var e = await Record.ExceptionAsync(() => single.WaitAsync(TimeSpan.FromSeconds(10)));
+
+        Assert.True(e is ObjectDisposedException, $"the write waiting at Dispose: {(e is null ? "returned" : e.GetType().Name)}");
+        Assert.Equal(0, loop.Host.Tx.Waiters);
+    }
 }
