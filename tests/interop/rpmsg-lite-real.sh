@@ -142,6 +142,22 @@ held_summary() {
 # Our host: `rpmsg ping` against RPMsg-Lite's echo remote (with a 4th argument K: `--inflight K`, a burst from our
 # side; with a 5th, nocopy: the remote holds our buffers and releases them newest first, `--nocopy 8`: once 8 are
 # held, at most RL_BUFFER_COUNT).
+# Starts RPMsg-Lite's echo remote built for buffer count $n (options after); sets the caller's remote_pid.
+start_remote() {
+  "$work/bin-$n-$ck/rl_echo_remote" --shm "$shm" --socket "$sock" --name "$service" --timeout 30 "$@" \
+    </dev/null >"$work/rl.out" 2>"$work/rl.err" &
+  remote_pid=$!; pids+=("$remote_pid")
+}
+
+# Starts our `rpmsg ping` in the background against table $n in wait mode $mode, COUNT round trips (options after);
+# sets the caller's pid.
+start_ping() {
+  local rounds="$1"; shift
+  timeout -k 5 180 "${rpmsg_cmd[@]}" ping --platform "$work/host-$n.json" --service "$service" --count "$rounds" \
+    --wait "$mode" --warmup 0 "$@" >"$work/ping.out" 2>"$work/ping.err" </dev/null &
+  pid=$!; pids+=("$pid")
+}
+
 case_ping() {
   local mode="$1" n="$2" size="$3" inflight="${4:-1}" nocopy="${5:-}" remote_pid pid rc verified p50 p99 err remote_rc
   local echoed what held extra=()
@@ -149,15 +165,11 @@ case_ping() {
   if [ "$inflight" -gt 1 ]; then what="our \`ping --inflight $inflight\` -> RPMsg-Lite remote, $size B"; fi
   if [ -n "$nocopy" ]; then what="$what, remote zero-copy (RL_HOLD, released newest first)"; extra=(--nocopy 8); fi
   rm -f "$shm" "$sock"
-  "$work/bin-$n-$ck/rl_echo_remote" --shm "$shm" --socket "$sock" --name "$service" --timeout 30 "${extra[@]}" \
-    </dev/null >"$work/rl.out" 2>"$work/rl.err" &
-  remote_pid=$!; pids+=("$remote_pid")
+  start_remote "${extra[@]}"
   if ! wait_for_socket "$remote_pid"; then
     row "$what" "$n" "$mode" "no peer ($(head -n 1 "$work/rl.err"))" "-"; cleanup; return
   fi
-  timeout -k 5 180 "${rpmsg_cmd[@]}" ping --platform "$work/host-$n.json" --service "$service" --count "$count" \
-    --size "$size" --wait "$mode" --warmup 0 --inflight "$inflight" >"$work/ping.out" 2>"$work/ping.err" </dev/null &
-  pid=$!; pids+=("$pid"); wait "$pid"; rc=$?
+  start_ping "$count" --size "$size" --inflight "$inflight"; wait "$pid"; rc=$?
   verified="$(sed -n 's/^verified \([0-9]*\/[0-9]*\).*/\1/p' "$work/ping.out")"
   p50="$(awk '$1=="p50"{print $2}' "$work/ping.out")"
   p99="$(awk '$1=="p99"{print $2}' "$work/ping.out")"
@@ -237,23 +249,17 @@ case_restart() {
   if [ "$inflight" -gt 1 ]; then flags=(--inflight "$inflight"); fi
   what="our \`ping${flags[*]:+ ${flags[*]}}\` -> RPMsg-Lite remote killed (SIGKILL) and started again on the same files"
   rm -f "$shm" "$sock"
-  "$work/bin-$n-$ck/rl_echo_remote" --shm "$shm" --socket "$sock" --name "$service" --timeout 30 \
-    </dev/null >"$work/rl.out" 2>"$work/rl.err" &
-  remote_pid=$!; pids+=("$remote_pid")
+  start_remote
   if ! wait_for_socket "$remote_pid"; then
     row "$what" "$n" "$mode" "no peer ($(head -n 1 "$work/rl.err"))" "-"; cleanup; return
   fi
-  timeout -k 5 180 "${rpmsg_cmd[@]}" ping --platform "$work/host-$n.json" --service "$service" --count 100000000 \
-    --size 64 --wait "$mode" --warmup 0 "${flags[@]}" >"$work/ping.out" 2>"$work/ping.err" </dev/null &
-  pid=$!; pids+=("$pid")
+  start_ping 100000000 --size 64 "${flags[@]}"
   # Bound (the ping printed its header), then half a second of round trips, then the kill.
   for i in $(seq 300); do grep -q '^rpmsg ping:' "$work/ping.out" 2>/dev/null && break; sleep 0.1; done
   sleep 0.5
   kill -KILL "$remote_pid" 2>/dev/null; wait "$remote_pid" 2>/dev/null
   [ -S "$sock" ] && rm -f "$sock" # (the remote unlinks it once connected)
-  "$work/bin-$n-$ck/rl_echo_remote" --shm "$shm" --socket "$sock" --name "$service" --timeout 30 \
-    </dev/null >"$work/rl.out" 2>"$work/rl.err" &
-  remote_pid=$!; pids+=("$remote_pid")
+  start_remote
   wait "$pid"; rc=$?
   err="$(grep -m 1 '^rpmsg ping:' "$work/ping.err" | sed 's/; device counters.*//')"
   if [ "$rc" != 1 ] || ! grep -q 'the peer closed its end of the socket' "$work/ping.err"; then
@@ -263,9 +269,7 @@ case_restart() {
   if ! wait_for_socket "$remote_pid"; then
     row "$what" "$n" "$mode" "FAIL (the restarted remote: $(head -n 1 "$work/rl.err"))" "-"; cleanup; return
   fi
-  timeout -k 5 180 "${rpmsg_cmd[@]}" ping --platform "$work/host-$n.json" --service "$service" --count "$count" \
-    --size 64 --wait "$mode" --warmup 0 "${flags[@]}" >"$work/ping.out" 2>"$work/ping.err" </dev/null &
-  pid=$!; pids+=("$pid"); wait "$pid"; rc=$?
+  start_ping "$count" --size 64 "${flags[@]}"; wait "$pid"; rc=$?
   verified="$(sed -n 's/^verified \([0-9]*\/[0-9]*\).*/\1/p' "$work/ping.out")"
   wait_exit "$remote_pid" 100; remote_rc="$exit_rc"
   if [ "$rc" = 0 ] && [ "$verified" = "$count/$count" ] && [ "$remote_rc" = 0 ]; then
@@ -277,15 +281,11 @@ case_restart() {
 
   what="our \`ping${flags[*]:+ ${flags[*]}}\` -> RPMsg-Lite remote reset in place after 100 echoes (doorbell kept)"
   rm -f "$shm" "$sock"
-  "$work/bin-$n-$ck/rl_echo_remote" --shm "$shm" --socket "$sock" --name "$service" --timeout 30 --restart-after 100 \
-    </dev/null >"$work/rl.out" 2>"$work/rl.err" &
-  remote_pid=$!; pids+=("$remote_pid")
+  start_remote --restart-after 100
   if ! wait_for_socket "$remote_pid"; then
     row "$what" "$n" "$mode" "no peer ($(head -n 1 "$work/rl.err"))" "-"; cleanup; return
   fi
-  timeout -k 5 180 "${rpmsg_cmd[@]}" ping --platform "$work/host-$n.json" --service "$service" --count "$count" \
-    --size 64 --wait "$mode" --warmup 0 "${flags[@]}" >"$work/ping.out" 2>"$work/ping.err" </dev/null &
-  pid=$!; pids+=("$pid"); wait "$pid"; rc=$?
+  start_ping "$count" --size 64 "${flags[@]}"; wait "$pid"; rc=$?
   err="$(grep -m 1 '^rpmsg ping:' "$work/ping.err" | sed 's/^rpmsg ping: //' | cut -c 1-200)"
   wait_exit "$remote_pid" 100; remote_rc="$exit_rc"
   echoed="$(sed -n 's/.*echoed \([0-9]*\) messages.*/\1/p' "$work/rl.out")"

@@ -73,32 +73,24 @@ public sealed partial class RpmsgStream
     /// <summary>Starts receiving the next message into <c>_pending</c>, ended by the caller's token or the dispose.</summary>
     internal ValueTask<RpmsgReceiveResult> ReceiveNext(CancellationToken caller) => Endpoint.ReceiveAsync(_pending, ReceiveToken(caller));
 
-    private CancellationToken ReceiveToken(CancellationToken caller)
-    {
-        if (!caller.CanBeCanceled)
-            return DisposeToken;
-        if (_linked is null || _linkedWith != caller)
-        {
-            _linked?.Dispose();
-            _linked = CancellationTokenSource.CreateLinkedTokenSource(caller, DisposeToken);
-            _linkedWith = caller;
-        }
-        return _linked.Token;
-    }
+    private CancellationToken ReceiveToken(CancellationToken caller) => Linked(ref _linked, ref _linkedWith, caller);
 
     // As ReceiveToken, for the sends of a write (one write at a time, as reads). A dispose cancels the linked source
     // through _dispose before it disposes it, so a write that still holds its token sees it cancelled.
-    private CancellationToken WriteToken(CancellationToken caller)
+    private CancellationToken WriteToken(CancellationToken caller) => Linked(ref _writeLinked, ref _writeLinkedWith, caller);
+
+    // The dispose token with the caller's, linked once per caller token (a new link only when the caller's changes).
+    private CancellationToken Linked(ref CancellationTokenSource? source, ref CancellationToken linkedWith, CancellationToken caller)
     {
         if (!caller.CanBeCanceled)
             return DisposeToken;
-        if (_writeLinked is null || _writeLinkedWith != caller)
+        if (source is null || linkedWith != caller)
         {
-            _writeLinked?.Dispose();
-            _writeLinked = CancellationTokenSource.CreateLinkedTokenSource(caller, DisposeToken);
-            _writeLinkedWith = caller;
+            source?.Dispose();
+            source = CancellationTokenSource.CreateLinkedTokenSource(caller, DisposeToken);
+            linkedWith = caller;
         }
-        return _writeLinked.Token;
+        return source.Token;
     }
 
     /// <summary>What a failed write reports: the dispose that ended it, the caller's own cancellation, or the send's failure.</summary>
