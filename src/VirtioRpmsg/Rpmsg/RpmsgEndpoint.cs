@@ -53,6 +53,9 @@ public sealed partial class RpmsgEndpoint : IDisposable
     /// <summary>True once destroyed.</summary>
     public bool IsDestroyed => Volatile.Read(ref _destroyed) != 0;
 
+    /// <summary>Destroyed by the peer's name-service DESTROY of its channel (what the peer sent before is still read).</summary>
+    internal bool IsDestroyedByPeer => _peerDestroyed && IsDestroyed;
+
     /// <summary>Largest payload of one message.</summary>
     public int MaxPayload => Device.MaxPayload;
 

@@ -46,8 +46,9 @@ public sealed partial class RpmsgStream(RpmsgEndpoint endpoint, uint destination
 
     /// <summary>
     /// Returns bytes of the current message, waiting without a time limit for the next one when none is left (skipping
-    /// zero-length messages); never 0 unless <paramref name="buffer"/> is empty. Throws <see cref="ObjectDisposedException"/>
-    /// once the stream is disposed, a wait included.
+    /// zero-length messages). 0 (the end of the stream) only for an empty <paramref name="buffer"/>, or once the peer's
+    /// name-service DESTROY removed the channel and everything it sent before has been read, as a socket's stream ends
+    /// when its peer closes. Throws <see cref="ObjectDisposedException"/> once the stream is disposed, a wait included.
     /// </summary>
     public override int Read(Span<byte> buffer)
     {
@@ -70,6 +71,10 @@ public sealed partial class RpmsgStream(RpmsgEndpoint endpoint, uint destination
             catch (OperationCanceledException) when (IsDisposed)
             {
                 throw DisposedError();
+            }
+            catch (ObjectDisposedException e) when (IsEndOfStream(e))
+            {
+                return 0;
             }
             finally
             {
@@ -114,6 +119,8 @@ public sealed partial class RpmsgStream(RpmsgEndpoint endpoint, uint destination
         catch (Exception e)
         {
             EndRead();
+            if (IsEndOfStream(e))
+                return new ValueTask<int>(0);
             // A read's failures fault its task, as an async method's would; the caller's cancellation cancels it.
             var failure = ReadFailure(e, cancellationToken);
             return failure is OperationCanceledException && cancellationToken.IsCancellationRequested

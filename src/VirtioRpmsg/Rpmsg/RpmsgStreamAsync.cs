@@ -61,7 +61,7 @@ internal sealed class RpmsgStreamRead : IValueTaskSource<int>
         }
         catch (Exception e)
         {
-            Finish(0, _stream.ReadFailure(e, _caller));
+            Finish(0, _stream.IsEndOfStream(e) ? null : _stream.ReadFailure(e, _caller));
             return;
         }
         Finish(n, null);

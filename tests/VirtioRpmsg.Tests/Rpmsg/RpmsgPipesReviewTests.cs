@@ -56,7 +56,7 @@ public sealed class RpmsgPipesReviewTests
     }
 
     [Fact]
-    public async Task PeerDestroy_AfterItsLastMessages_StreamReadsThem_ThenSaysThePeerDestroyedIt()
+    public async Task PeerDestroy_AfterItsLastMessages_StreamReadsThem_ThenEnds()
     {
         var (loop, channel, service) = Channel();
         using var _ = loop;
@@ -69,8 +69,29 @@ public sealed class RpmsgPipesReviewTests
         Assert.Equal(new byte[] { 1, 2, 3 }, buffer.AsSpan(0, n).ToArray());
         n = await stream.ReadAsync(buffer).AsTask().WaitAsync(Bound);
         Assert.Equal(new byte[] { 4 }, buffer.AsSpan(0, n).ToArray());
-        var e = await Assert.ThrowsAsync<ObjectDisposedException>(() => stream.ReadAsync(buffer).AsTask().WaitAsync(Bound));
+        // The end of the stream, as a socket's when its peer closes: 0, and 0 again (sync and async).
+        Assert.Equal(0, await stream.ReadAsync(buffer).AsTask().WaitAsync(Bound));
+        Assert.Equal(0, stream.Read(buffer));
+        Assert.Equal(0, await stream.ReadAsync(buffer).AsTask().WaitAsync(Bound));
+        // Writing to a channel the peer removed is still an error, naming why.
+        var e = Assert.Throws<ObjectDisposedException>(() => stream.Write(buffer));
         Assert.Contains("the peer's name-service DESTROY", e.Message);
+    }
+
+    // What a Stream consumer writes: CopyToAsync ends with everything the peer sent before its DESTROY.
+    [Fact]
+    public async Task PeerDestroy_StreamCopyToAsync_CompletesWithEverythingThePeerSent()
+    {
+        var (loop, channel, service) = Channel();
+        using var _ = loop;
+        using var stream = new RpmsgStream(channel.Endpoint);
+        using var copy = new MemoryStream();
+        var copying = stream.CopyToAsync(copy);
+
+        LastWordsThenDestroy(loop, channel, service);
+
+        await copying.WaitAsync(Bound);
+        Assert.Equal(new byte[] { 1, 2, 3, 4 }, copy.ToArray());
     }
 
     // The application's Dispose still drops what is queued (a destroyed endpoint is read no more), also after the
