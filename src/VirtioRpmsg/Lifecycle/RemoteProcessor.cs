@@ -149,9 +149,17 @@ public sealed partial class RemoteProcessor : IDisposable
         {
             if (_drivers.Any(d => d.ServiceName == driver.ServiceName))
                 throw new ArgumentException($"a driver for '{driver.ServiceName}' is already registered on remote processor '{Name}'", nameof(driver));
+            // Every device first: one that refuses (the application registered the name on it directly) must not leave
+            // the driver bound on the devices before it and kept for the next session's.
+            var vdevs = _session?.Vdevs ?? [];
+            foreach (var vdev in vdevs)
+            {
+                if (vdev.Device.HasDriver(driver.ServiceName))
+                    throw new ArgumentException($"a driver for '{driver.ServiceName}' is already registered on device '{vdev.Device.Name}' (vdev {vdev.Index}) of remote processor '{Name}'; nothing was registered", nameof(driver));
+            }
             _drivers.Add(driver);
             // Under the lock: a device being set up either gets the driver from the list or here, never both.
-            foreach (var vdev in _session?.Vdevs ?? [])
+            foreach (var vdev in vdevs)
                 vdev.Device.RegisterDriver(driver);
         }
     }

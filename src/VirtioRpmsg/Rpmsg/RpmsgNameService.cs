@@ -64,6 +64,13 @@ internal sealed partial class RpmsgNameService
     internal RpmsgEndpoint CreateEndpoint() =>
         new(_device, RpmsgAddress.NameService, RpmsgAddress.Any, OnMessage, null, 1);
 
+    /// <summary>True when a driver for <paramref name="serviceName"/> is registered here.</summary>
+    internal bool HasDriver(string serviceName)
+    {
+        lock (_sync)
+            return _drivers.ContainsKey(serviceName);
+    }
+
     /// <summary>Registers a service driver; announcements already seen for its name are bound now.</summary>
     internal void RegisterDriver(RpmsgServiceDriver driver)
     {
