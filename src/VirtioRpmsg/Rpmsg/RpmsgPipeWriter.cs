@@ -356,6 +356,13 @@ internal sealed class RpmsgPipeWriter : PipeWriter, IValueTaskSource<FlushResult
             await SendWrittenAsync(_stop).ConfigureAwait(false);
             Finish(null);
         }
+        catch (OperationCanceledException e) when (_stop.IsCancellationRequested)
+        {
+            // Say what the dispose cost: a bare "canceled" hid that bytes the application wrote were dropped.
+            Finish(new OperationCanceledException(
+                $"RpmsgDuplexPipe disposed with {_written - _sent} bytes of Output not sent: no tx buffer came free for them before the dispose",
+                e, _stop));
+        }
         catch (Exception e)
         {
             Finish(e);

@@ -255,4 +255,23 @@ public sealed class RpmsgPipesReviewTests
         Assert.True(e is ObjectDisposedException, $"the write waiting at Dispose: {(e is null ? "returned" : e.GetType().Name)}");
         Assert.Equal(0, loop.Host.Tx.Waiters);
     }
+
+    // A pipe disposed while its completed Output still waits for tx buffers: Completion said only "The operation was
+    // canceled", not that bytes the application wrote were dropped.
+    [Fact]
+    public async Task Dispose_WithCompletedOutputStillWaitingForTxBuffers_CompletionSaysHowManyBytesWereNotSent()
+    {
+        var (loop, stream) = StreamWithFullTxRing();
+        using var _ = loop;
+        var pipe = new RpmsgDuplexPipe(stream.Endpoint);
+        pipe.Output.GetSpan(100).Slice(0, 100).Fill(7);
+        pipe.Output.Advance(100); // written, not flushed
+        pipe.Output.Complete(); // nothing free: it is sent in the background, until the dispose
+
+        await pipe.DisposeAsync();
+        var e = await Record.ExceptionAsync(() => pipe.Completion.WaitAsync(TimeSpan.FromSeconds(10)));
+
+        var canceled = Assert.IsAssignableFrom<OperationCanceledException>(e);
+        Assert.Contains("100 bytes of Output not sent", canceled.Message, StringComparison.Ordinal);
+    }
 }
