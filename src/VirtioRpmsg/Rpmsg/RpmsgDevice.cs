@@ -358,8 +358,8 @@ public sealed partial class RpmsgDevice : IDisposable
             removed = first && _endpoints.Remove(ept);
             if (removed && ept.Channel is { } ch && _nameService.Forget(ch))
                 channel = ch;
-            if (removed && ept.Name is not null)
-                RpmsgNameService.Withdraw(ept); // already, unless a Stop took the endpoint meanwhile (then nothing is sent)
+            // A named endpoint removed here was withdrawn above, still published then: any other removal meanwhile (Stop,
+            // the peer's DESTROY, a failed Probe) leaves `removed` false.
         }
         // Even when someone else (Stop, a concurrent Dispose, which frees the address) destroyed it, this Dispose must
         // not return while a callback is still running.

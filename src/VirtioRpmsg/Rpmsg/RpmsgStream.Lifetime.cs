@@ -93,17 +93,14 @@ public sealed partial class RpmsgStream
         return source.Token;
     }
 
-    /// <summary>What a failed write reports: the dispose that ended it, the caller's own cancellation, or the send's failure.</summary>
-    internal Exception WriteFailure(Exception e, CancellationToken caller) => ReadFailure(e, caller);
-
     /// <summary>
     /// A read's failure that is the end of the stream instead: the channel's endpoint destroyed by the peer's name-service
     /// DESTROY, and its queue read to the end (this stream not disposed).
     /// </summary>
     internal bool IsEndOfStream(Exception e) => e is ObjectDisposedException && !IsDisposed && Endpoint.IsDestroyedByPeer;
 
-    /// <summary>What a failed read reports: the dispose that cancelled it, the caller's own cancellation, or the receive's failure.</summary>
-    internal Exception ReadFailure(Exception e, CancellationToken caller)
+    /// <summary>What a failed read or write reports: the dispose that ended it, the caller's own cancellation, or the receive's or send's failure.</summary>
+    internal Exception Failure(Exception e, CancellationToken caller)
     {
         if (e is not OperationCanceledException cancelled)
             return e;

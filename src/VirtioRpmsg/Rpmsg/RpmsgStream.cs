@@ -122,7 +122,7 @@ public sealed partial class RpmsgStream(RpmsgEndpoint endpoint, uint destination
             if (IsEndOfStream(e))
                 return new ValueTask<int>(0);
             // A read's failures fault its task, as an async method's would; the caller's cancellation cancels it.
-            var failure = ReadFailure(e, cancellationToken);
+            var failure = Failure(e, cancellationToken);
             return failure is OperationCanceledException && cancellationToken.IsCancellationRequested
                 ? ValueTask.FromCanceled<int>(cancellationToken)
                 : ValueTask.FromException<int>(failure);

@@ -61,7 +61,7 @@ internal sealed class RpmsgStreamRead : IValueTaskSource<int>
         }
         catch (Exception e)
         {
-            Finish(0, _stream.IsEndOfStream(e) ? null : _stream.ReadFailure(e, _caller));
+            Finish(0, _stream.IsEndOfStream(e) ? null : _stream.Failure(e, _caller));
             return;
         }
         Finish(n, null);
@@ -147,7 +147,7 @@ internal sealed class RpmsgStreamWrite : IValueTaskSource
         }
         catch (Exception e)
         {
-            Finish(_stream.WriteFailure(e, _token)); // a dispose's cancellation is reported as the dispose
+            Finish(_stream.Failure(e, _token)); // a dispose's cancellation is reported as the dispose
             return;
         }
         Finish(null);
