@@ -14,9 +14,9 @@ public sealed record BaselineRatio(string Metric, double P50, double P99)
         wait == RpmsgWaitStrategy.Interrupt ? BaselineMetrics.EventFdCross : BaselineMetrics.SpinCross;
 
     /// <summary>
-    /// The ratio for <paramref name="echo"/> to the baseline probe run just before it (<see cref="EchoResult.Probe"/>; the
-    /// faster of the two around it when the placement moved, <see cref="PlacementProbe.BaselineFor"/>), or, without one,
-    /// to <paramref name="baselines"/>; null when its baseline was not measured (or is zero).
+    /// The ratio for <paramref name="echo"/> to the faster of the baseline probes run just before and after it
+    /// (<see cref="EchoResult.Probe"/>, <see cref="PlacementProbe.BaselineFor"/>), or, without them, to
+    /// <paramref name="baselines"/>; null when its baseline was not measured (or is zero).
     /// </summary>
     public static BaselineRatio? For(EchoResult echo, IReadOnlyList<BaselineResult> baselines)
     {

@@ -132,10 +132,10 @@ public static class MarkdownReportWriter
         }
         md.AppendLine();
         md.AppendLine("Ratio = stack percentile / the same percentile of the baseline (busy-poll and hybrid against");
-        md.AppendLine("`spin_cross`, interrupt against `eventfd_cross`) measured by a short probe just before the case (the");
-        md.AppendLine("\"before\" column; the run's opening baseline when there was no probe). The probe after the case shows whether");
-        md.AppendLine("the vCPU placement held: \"(moved)\" marks a p50 that changed by more than 1.5x; such a case ran partly on each");
-        md.AppendLine("placement, and its ratios are to the faster of the two probes (by p50: the larger p50 ratio). `xN` = N requests in flight.");
+        md.AppendLine("`spin_cross`, interrupt against `eventfd_cross`) measured by short probes just before and just after the case,");
+        md.AppendLine("to the faster of the two (by p50: the larger p50 ratio; the run's opening baseline when there was no probe): a case");
+        md.AppendLine("is judged against the best the host did around it. \"(moved)\" marks a p50 that changed by more than 1.5x between the");
+        md.AppendLine("probes (the vCPU placement changed during the case). `xN` = N requests in flight.");
         foreach (var echo in scenario.Echo.Where(e => e.Request.Depth > 1 && e.SteadyRoundTripsPerSecond is not null))
             md.AppendLine(Invariant($"{echo.Request.Label}: steady {Units.Count(echo.SteadyRoundTripsPerSecond!.Value)} round trips/s (median over windows of {WindowRate.Window} replies)."));
         md.AppendLine();

@@ -3,32 +3,29 @@ namespace VirtioRpmsg.Harness;
 /// <summary>
 /// A short C baseline run just before and just after one case. On a virtual machine the hypervisor moves the two
 /// vCPUs between nearby and distant physical cores, sometimes within a run: the cache-line ping-pong then takes
-/// 130-160 ns or 400-560 ns (docs/benchmarks-notes.md). A ratio to the run's opening baseline mixes the two; a ratio
-/// to the probe before the case compares the case with the placement it ran on, and the probe after it shows
-/// whether that placement held. Where it did not, the case ran partly on each, and its ratios are to the faster of
-/// the two probes (<see cref="BaselineFor"/>).
+/// 130-160 ns or 400-560 ns (docs/benchmarks-notes.md), and the eventfd ping-pong drifts by 10-20 % within a minute.
+/// A ratio to the run's opening baseline mixes placements; a ratio to the probes around the case compares the case
+/// with the host it ran on. Its ratios are to the faster of the two probes (<see cref="BaselineFor"/>): a case is
+/// judged against the best the host did around it, so a target met is met against both probes, not only the slower.
 /// </summary>
-/// <param name="Before">The baseline metrics measured just before the case.</param>
-/// <param name="After">The same, just after it.</param>
 public sealed record PlacementProbe(IReadOnlyList<BaselineResult> Before, IReadOnlyList<BaselineResult> After)
 {
     /// <summary>A p50 that moved by more than this factor between the two probes counts as a placement change.</summary>
     public const double MovedFactor = 1.5;
 
     /// <summary>
-    /// The baseline a case with <paramref name="probe"/> compares with: the probe's before the case, or, when the
-    /// placement moved during the case (<see cref="Moved"/>), the faster of its two probes (the case ran partly on each
-    /// placement, so its ratio is the larger one: a case that began far and ended near is not judged against the slower
-    /// baseline alone); without a probe, the run's opening <paramref name="baselines"/>. Null when none has
+    /// The baseline a case with <paramref name="probe"/> compares with: the faster (by p50) of its probes before and after
+    /// the case, so its ratio is the larger of the two (a case between a slow and a fast probe is not judged against the
+    /// slow one alone, whether or not the placement <see cref="Moved"/>); the probe before alone when the one after lacks
+    /// <paramref name="metric"/>; without a probe, the run's opening <paramref name="baselines"/>. Null when none has
     /// <paramref name="metric"/>.
     /// </summary>
     public static BaselineResult? BaselineFor(PlacementProbe? probe, string metric, IReadOnlyList<BaselineResult> baselines)
     {
         if (probe?.Before.FirstOrDefault(b => b.Metric == metric) is not { } before)
             return baselines.FirstOrDefault(b => b.Metric == metric);
-        if (!probe.Moved(metric))
+        if (probe.After.FirstOrDefault(b => b.Metric == metric) is not { Latency.P50: > 0 } after)
             return before;
-        var after = probe.After.First(b => b.Metric == metric); // Moved: both probes have the metric
         return after.Latency.P50 < before.Latency.P50 ? after : before;
     }
 

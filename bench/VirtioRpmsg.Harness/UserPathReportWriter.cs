@@ -38,9 +38,9 @@ public static class UserPathReportWriter
         md.AppendLine("its round trips, path after path, mode after mode, round after round, so that a ratio compares cases over");
         md.AppendLine($"the same stretch of time (the VM's placement, wake-up cost and speed move within seconds; a hybrid block waits {CrossProcessEchoScenario.BusyPollQuiet.TotalMilliseconds:F0} ms for busy-poll's spin to end). Each path's first block warms up");
         md.AppendLine($"for at least {UserPathRun.MinWarmup.TotalMilliseconds:F0} ms, and until the process has compiled nothing for {JitSettle.Quiet.TotalMilliseconds:F0} ms or {JitSettle.Limit.TotalSeconds:F0} s have passed (the runtime's tiered compilation). \"x callback\" divides by the callback path's figure in the same mode; \"x C\" by the");
-        md.AppendLine("baseline (busy-poll, hybrid and caller-poll: cache-line ping-pong; interrupt: eventfd ping-pong) of a short probe run just before the case,");
-        md.AppendLine("or of the run's opening baseline without one. \"C p50 before / after\": the probes before its first block and after its group's last, \"(moved)\" when the vCPU");
-        md.AppendLine("placement changed during it (\"x C\" is then to the faster probe); a path and its callback on different placements compare different machines (a target");
+        md.AppendLine("baseline (busy-poll, hybrid and caller-poll: cache-line ping-pong; interrupt: eventfd ping-pong) of the faster of the short probes run around the case,");
+        md.AppendLine("or of the run's opening baseline without them. \"C p50 before / after\": the probes before its first block and after its group's last, \"(moved)\" when the vCPU");
+        md.AppendLine("placement changed during it; a path and its callback on different placements compare different machines (a target");
         md.AppendLine("missed that way still counts as missed, and the target line names both placements).");
         md.AppendLine("B/msg: bytes allocated by the whole host process per round trip, measured steady state, in the case's block that allocated "
             + "least (a one-off in the process, a thread-pool thread starting say, lands in one block; an allocation per message in all).");
