@@ -5,6 +5,8 @@ namespace VirtioRpmsg.Rpmsg;
 /// a message polls the rx ring itself, and the message it is waiting for then lands straight in its destination
 /// (copied from the poll's private copy of the ring's buffer, as every delivery is) instead of passing through the
 /// endpoint's queue (a pooled copy, the channel, the readers' lock and two counters, all on the round trip's path).
+/// So does the message of a reader that holds the doorbell under <see cref="RpmsgWaitStrategy.Interrupt"/>
+/// (<see cref="RpmsgDoorbellHandOver"/>): its poll after each ring passes the same destination.
 /// <para>
 /// Only when that changes nothing a reader can see (<see cref="RpmsgEndpointQueue.TryHandDirect"/>): the queue is
 /// empty (so this message is the oldest, and it goes to whoever reads first), no reader sleeps or is parked on it

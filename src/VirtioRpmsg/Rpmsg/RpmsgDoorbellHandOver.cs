@@ -91,9 +91,10 @@ internal sealed partial class RpmsgDoorbellHandOver
     /// <summary>
     /// A queue reader's blocking wait, after its spin found nothing: with the doorbell lent, takes it and waits on it;
     /// true when a message may be readable (or the queue closed), false on timeout. Null when this reader does not hold
-    /// the doorbell (or a stop or break ended its wait): the caller sleeps on its queue as before.
+    /// the doorbell (or a stop or break ended its wait): the caller sleeps on its queue as before. The holder's own
+    /// message may land in <paramref name="direct"/> (<see cref="RpmsgDirectReceive"/>), as a spinning reader's does.
     /// </summary>
-    internal bool? TryWait(RpmsgEndpointQueue queue, int milliseconds, CancellationToken cancellationToken)
+    internal bool? TryWait(RpmsgEndpointQueue queue, int milliseconds, CancellationToken cancellationToken, ref RpmsgDirectReceive direct)
     {
         if (!_enabled || !_device.HasDispatcherThread || _device.IsDispatcherContext)
             return null;
@@ -109,7 +110,7 @@ internal sealed partial class RpmsgDoorbellHandOver
         bool? result = null;
         try
         {
-            result = WaitHolding(queue, milliseconds, cancellationToken);
+            result = WaitHolding(queue, milliseconds, cancellationToken, ref direct);
             return result;
         }
         finally
@@ -132,9 +133,10 @@ internal sealed partial class RpmsgDoorbellHandOver
         // decrement, then its look at _asyncHolding. Either the holder sees nobody parked, or that reader ends its wait.
         Interlocked.Exchange(ref _asyncHolding, 1);
         bool? result = null;
+        var none = default(RpmsgDirectReceive);
         try
         {
-            result = WaitHolding(null, (int)Async.IdleHold.TotalMilliseconds, CancellationToken.None);
+            result = WaitHolding(null, (int)Async.IdleHold.TotalMilliseconds, CancellationToken.None, ref none);
             return result;
         }
         finally
@@ -207,7 +209,7 @@ internal sealed partial class RpmsgDoorbellHandOver
     /// </summary>
     private bool Ready(RpmsgEndpointQueue? queue) => queue?.Ready() ?? (Async.HasCompletions || !HasAsyncParked);
 
-    private bool? WaitHolding(RpmsgEndpointQueue? queue, int milliseconds, CancellationToken cancellationToken)
+    private bool? WaitHolding(RpmsgEndpointQueue? queue, int milliseconds, CancellationToken cancellationToken, ref RpmsgDirectReceive direct)
     {
         var deadline = Deadline.Within(TimeSpan.FromMilliseconds(milliseconds));
         int recheck = (int)_device.Options.IdleRecheckInterval.TotalMilliseconds;
@@ -222,9 +224,9 @@ internal sealed partial class RpmsgDoorbellHandOver
         {
             while (true)
             {
-                if (!Poll(ref contention, token))
+                if (!Poll(ref contention, token, ref direct))
                     return null;
-                if (Ready(queue))
+                if (direct.Done || Ready(queue))
                     return true;
                 BeforeRearm?.Invoke();
                 // Notifications on, then a last look (the enable's re-check): a message after it is kicked for.
@@ -278,7 +280,7 @@ internal sealed partial class RpmsgDoorbellHandOver
     /// Unless a sender waits for a buffer (perhaps in that Poll's callback): the dispatcher would wake it on every ring
     /// of the doorbell, which we hold, so we do (nobody else hears the kick for the returned buffers).
     /// </summary>
-    private bool Poll(ref SpinWait spin, CancellationToken token)
+    private bool Poll(ref SpinWait spin, CancellationToken token, ref RpmsgDirectReceive direct)
     {
         bool rang = true; // our doorbell wait's ring may have been for returned buffers
         while (true)
@@ -287,13 +289,13 @@ internal sealed partial class RpmsgDoorbellHandOver
                 return false;
             try
             {
-                _device.Rx.Poll();
+                _device.Rx.Poll(ref direct);
             }
             catch (RpmsgDeviceUnavailableException)
             {
                 return false;
             }
-            if (!_device.Rx.Owner.IsOwned)
+            if (direct.Done || !_device.Rx.Owner.IsOwned)
                 return true;
             if (_device.Tx.Waiters > 0)
             {

@@ -116,8 +116,12 @@ internal sealed class RpmsgEndpointQueue
         payload.CopyTo(direct.Destination);
         direct.Result = new RpmsgReceiveResult(source, payload.Length);
         direct.Done = true;
+        HandedDirect++;
         return true;
     }
+
+    /// <summary>How many messages <see cref="TryHandDirect"/> handed over (tests; written only by the ring's owner).</summary>
+    internal int HandedDirect { get; private set; }
 
     /// <summary>
     /// Copies the next message into <paramref name="destination"/>; false when none is queued. A
@@ -268,7 +272,7 @@ internal sealed class RpmsgEndpointQueue
         if (SpinUntilReady(ref direct))
             return true;
         cancellationToken.ThrowIfCancellationRequested();
-        if (_device?.Rx.HandOver.TryWait(this, milliseconds, cancellationToken) is bool ready)
+        if (_device?.Rx.HandOver.TryWait(this, milliseconds, cancellationToken, ref direct) is bool ready)
             return ready;
         // Disposed after the lock is released: a running wake-up callback needs the lock.
         using (cancellationToken.CanBeCanceled ? cancellationToken.UnsafeRegister(static q => ((RpmsgEndpointQueue)q!).WakeReaders(all: true), this) : default)

@@ -70,6 +70,26 @@ public class RpmsgDoorbellHandOverTests
     }
 
     [Fact]
+    public void HoldingReadersMessage_LandsInItsDestination_NotThroughTheQueue()
+    {
+        using var loop = Loop();
+        var queue = loop.Host.CreateEndpoint(0x500);
+        var peer = loop.Remote.CreateEndpoint(0x501);
+        for (byte i = 1; i <= 5; i++)
+        {
+            var buffer = new byte[16];
+            var reader = BlockedReader(loop, queue, buffer);
+            peer.SendTo(0x500, [i, i]);
+            Assert.True(reader.Wait(Bound));
+            Assert.Equal(new RpmsgReceiveResult(0x501, 2), reader.Result);
+            Assert.Equal(new byte[] { i, i }, buffer[..2]);
+            // Taken by the holder's own poll after the ring, copied from there: the queue never held it.
+            Assert.Equal(i, queue.ReceiveQueue!.HandedDirect);
+        }
+        Assert.False(queue.TryReceive(new byte[16], TimeSpan.Zero, out _));
+    }
+
+    [Fact]
     public void OtherEndpointsMessages_AreDeliveredOnTheHoldingReadersThread()
     {
         using var loop = Loop();
