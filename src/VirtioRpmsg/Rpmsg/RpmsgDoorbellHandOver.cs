@@ -225,7 +225,7 @@ internal sealed partial class RpmsgDoorbellHandOver
             while (true)
             {
                 if (!Poll(ref contention, token, ref direct))
-                    return null;
+                    return direct.Done ? true : null; // stopped after our message was copied: it is the reader's
                 if (direct.Done || Ready(queue))
                     return true;
                 BeforeRearm?.Invoke();
