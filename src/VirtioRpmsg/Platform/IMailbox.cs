@@ -14,14 +14,18 @@ public interface IMailbox
 
     /// <summary>
     /// Prepares receiving: takes anything stale (as <see cref="Acknowledge"/>) and enables our receive
-    /// interrupt at the controller. Called once, before the UIO interrupt is first enabled.
+    /// interrupt at the controller. Called before the UIO interrupt is first enabled (and again to start a stopped
+    /// mailbox). It may wait, briefly, for a ring in progress on another thread (as <see cref="Stop"/>); rings and
+    /// acknowledges made while it sets the controller up are refused (false, <see cref="MailboxReceipt.NotChecked"/>),
+    /// and it returns with the receive interrupt enabled.
     /// </summary>
     void Start();
 
     /// <summary>
     /// Rings the peer. Never blocks, never allocates. False when the ring was not delivered now: the
-    /// peer has not yet taken the previous one (a ring is therefore pending, nothing is lost), or the
-    /// registers are unmapped.
+    /// peer has not yet taken the previous one (a ring is therefore pending, nothing is lost), the
+    /// registers are unmapped, or the mailbox is stopped (after <see cref="Stop"/>, until <see cref="Start"/>, a ring
+    /// touches no register; it never throws for that).
     /// </summary>
     bool TryRing();
 
@@ -36,7 +40,7 @@ public interface IMailbox
     /// Sends the kicks the controller refused at their ring and can take now (a controller that keeps them: the
     /// i.MX MU and TI words, the STM32 IPCC vring channels); the others have none. A doorbell wait that times out
     /// calls it, so a kept kick waits at most until the waiter's next recheck even when neither side rings again.
-    /// Never blocks, never allocates.
+    /// Never blocks, never allocates; does nothing when the mailbox is stopped.
     /// </summary>
     void FlushKicks()
     {
@@ -44,14 +48,18 @@ public interface IMailbox
 
     /// <summary>
     /// After our interrupt fired and before it is enabled again: reads and clears the incoming message
-    /// or status. <see cref="MailboxReceipt.IsSpurious"/> when the controller had nothing for us.
+    /// or status. <see cref="MailboxReceipt.IsSpurious"/> when the controller had nothing for us. After
+    /// <see cref="Stop"/> (until <see cref="Start"/>) it reads and clears nothing, so that an interrupt of whoever owns
+    /// the controller next is left to it, and returns <see cref="MailboxReceipt.NotChecked"/>.
     /// </summary>
     MailboxReceipt Acknowledge();
 
     /// <summary>
     /// Disables our receive interrupt at the controller (the doorbell is closing), before it returns: the caller may
-    /// unmap the registers next. Unlike a ring it may wait, briefly, for a ring in progress on another thread that
-    /// holds a register both change; never for the peer.
+    /// unmap the registers next, or another mailbox may take the controller over. From its return until
+    /// <see cref="Start"/> no ring, kept kick or acknowledge of this mailbox touches a register. Unlike a ring it may
+    /// wait, briefly, for a ring or acknowledge in progress on another thread (a few register accesses); never for the
+    /// peer. Not to be called from inside a ring or acknowledge of the same mailbox.
     /// </summary>
     void Stop();
 }

@@ -26,8 +26,11 @@ public enum ImxMuSignal
 /// receive = GIPn set, write 1 to it. The receive interrupt enable (RIEn or GIEn) is set at
 /// <see cref="Start"/>, which also clears every other enable of side A (the line is ours alone), and
 /// cleared at <see cref="Stop"/>; these and a general-purpose ring read-modify-write control registers (on V1 one
-/// register holds them all), so one thread at a time makes those changes and a ring that finds it busy leaves its
-/// change to it (no lock: a ring never waits); Stop waits for the owner and clears the enable itself before it returns. In data mode the word names the kicked vring as imx_rproc_kick does (its notify id
+/// register holds them all). Start and Stop are alone on the registers (they wait, briefly, for a ring or acknowledge
+/// under way, and refuse later ones until they are done), and after Stop nothing touches them until Start: a ring
+/// returns false, an acknowledge <see cref="MailboxReceipt.NotChecked"/>. Between rings one thread at a time
+/// changes the control register and a ring that finds it busy leaves its change to it (no lock: a ring never
+/// waits). In data mode the word names the kicked vring as imx_rproc_kick does (its notify id
 /// &lt;&lt; 16; RPMsg-Lite's MU handler calls env_isr(word &gt;&gt; 16) and so serves that vring only), unless one fixed
 /// word is given; a kick the MU cannot take yet (the previous word unread) is sent at the next ring or interrupt.
 /// </summary>
@@ -130,11 +133,21 @@ public sealed class ImxMessagingUnit : IMailbox, IVringSignalSink
     /// <inheritdoc />
     public void Start()
     {
-        _kicks?.Clear();
-        Acknowledge();
-        Volatile.Write(ref _receiving, 1);
-        Volatile.Write(ref _stopped, 0);
-        UpdateControl(EnableRequest);
+        // Alone on the registers while it sets them up (as Stop): a ring under way finishes first (a general-purpose
+        // one owns the control register and would write back what it read before our enables), later rings and
+        // acknowledges are refused until the enables are made, so Start returns with them in place.
+        _gate.Close();
+        try
+        {
+            _kicks?.Clear();
+            Take();
+            Volatile.Write(ref _receiving, 1);
+            OwnAndMake(EnableRequest);
+        }
+        finally
+        {
+            _gate.Open();
+        }
     }
 
     // The enables Start sets (receiving) or Stop clears; one control-register owner applies them (see UpdateControl).
@@ -164,10 +177,23 @@ public sealed class ImxMessagingUnit : IMailbox, IVringSignalSink
     private const uint AllEnablesV1 = 0xFFF0_0000, AllChannelsV2 = 0xF;
 
     /// <inheritdoc />
-    public bool TryRing() => _kicks is { } kicks ? kicks.Ring(1, this) : TryRingFixed();
+    public bool TryRing() => TryRing(1);
 
     /// <inheritdoc />
-    public bool TryRing(int vring) => _kicks is { } kicks ? kicks.Ring(vring, this) : TryRingFixed();
+    public bool TryRing(int vring)
+    {
+        // Stopped: nothing is written (the registers may be another mailbox's by now); the kick is not delivered.
+        if (!_gate.TryEnter())
+            return false;
+        try
+        {
+            return _kicks is { } kicks ? kicks.Ring(vring, this) : TryRingFixed();
+        }
+        finally
+        {
+            _gate.Exit();
+        }
+    }
 
     bool IVringSignalSink.TrySendSignal(uint signal) => TryWriteData(signal);
 
@@ -189,8 +215,8 @@ public sealed class ImxMessagingUnit : IMailbox, IVringSignalSink
     }
 
     /// <summary>
-    /// Makes the control-register changes in <paramref name="requests"/> (a general-purpose ring, the enables of
-    /// Start/Stop); returns those this call made. Every change is a read-modify-write, and on V1 the ring's register
+    /// Makes the control-register changes in <paramref name="requests"/> (a general-purpose ring; Start and Stop make
+    /// their enables as the owner too, with the gate closed); returns those this call made. Every change is a read-modify-write, and on V1 the ring's register
     /// holds every enable too, so two at once would write back each other's stale bits (a Stop's cleared enable set
     /// again by a ring that read before it). One thread at a time is the owner and makes them; a caller that finds
     /// the owner busy leaves its request for it, and the owner looks again after releasing (as <see cref="VringKicks"/>).
@@ -219,10 +245,9 @@ public sealed class ImxMessagingUnit : IMailbox, IVringSignalSink
                 ApplyEnables();
                 made |= EnableRequest;
             }
-            // Stopped: the registers may be another mailbox's by now (a doorbell opened again over them), and a
-            // read-modify-write would write back what that one changed meanwhile. Stop sets this and then takes
-            // ownership once more, so a ring after Stop returned sees it here.
-            if ((taken & RingRequest) != 0 && Volatile.Read(ref _stopped) == 0 && RequestGeneralPurpose())
+            // Every caller is a ring inside the gate, or Start/Stop holding it closed: no ring request is made
+            // once Stop has closed it (the registers may be another mailbox's by then).
+            if ((taken & RingRequest) != 0 && RequestGeneralPurpose())
                 made |= RingRequest;
         }
         finally
@@ -233,18 +258,42 @@ public sealed class ImxMessagingUnit : IMailbox, IVringSignalSink
     }
 
     private const int RingRequest = 1, EnableRequest = 2;
-    private int _controlPending, _controlOwner, _receiving, _stopped;
+    private int _controlPending, _controlOwner, _receiving;
+    private readonly MailboxGate _gate = new();
 
     /// <inheritdoc />
-    public void FlushKicks() => _kicks?.Flush(this);
+    public void FlushKicks()
+    {
+        if (_kicks is not { } kicks || !_gate.TryEnter())
+            return;
+        try
+        {
+            kicks.Flush(this);
+        }
+        finally
+        {
+            _gate.Exit();
+        }
+    }
 
     /// <inheritdoc />
+    /// <remarks>After Stop (until Start) nothing is read or cleared: <see cref="MailboxReceipt.NotChecked"/>. The status
+    /// is left for whoever owns the controller next.</remarks>
     public MailboxReceipt Acknowledge()
     {
-        var receipt = Take();
-        // A kick the MU could not take at its ring (the previous word unread) may go now.
-        _kicks?.Flush(this);
-        return receipt;
+        if (!_gate.TryEnter())
+            return MailboxReceipt.NotChecked;
+        try
+        {
+            var receipt = Take();
+            // A kick the MU could not take at its ring (the previous word unread) may go now.
+            _kicks?.Flush(this);
+            return receipt;
+        }
+        finally
+        {
+            _gate.Exit();
+        }
     }
 
     private MailboxReceipt Take()
@@ -269,26 +318,21 @@ public sealed class ImxMessagingUnit : IMailbox, IVringSignalSink
     /// <inheritdoc />
     public void Stop()
     {
-        // From here until Start this mailbox sends nothing once Stop has returned: a kept kick flushed or a ring made
-        // later could land over what a mailbox made next over the same registers has just written.
+        // From here until Start this mailbox touches no register once Stop has returned: a ring, a kept kick or an
+        // acknowledge made later could land over what a mailbox made next over the same registers has set up, or take
+        // its interrupt. Stop may wait (Ring never does): a ring or acknowledge under way (a few register accesses,
+        // never a wait) finishes before the gate is closed, so the owner of the control register, if any, is done.
+        _gate.Close();
         _kicks?.Close();
         Volatile.Write(ref _receiving, 0);
-        Interlocked.Or(ref _controlPending, EnableRequest);
-        // Stop may wait (Ring never does): it returns only once the enable is cleared, by itself as the owner. Left
-        // to a ring owning the control register meanwhile (a thread preempted between its read and its write), the
-        // clear would come after Stop returned: after the caller unmapped the registers (refused: the enable stays
-        // set), or, with the same registers mapped again, over what a new mailbox set up. The owner holds it for a
-        // few register accesses, never for a wait, so this spin is short.
-        OwnAndMake();
-        // A ring left to this call while it owned the register: made, still before Stop returns.
-        UpdateControl(0);
-        // Later rings make nothing; owning the register once more waits out one that looked before this was set.
-        Volatile.Write(ref _stopped, 1);
-        OwnAndMake();
+        // The enable is cleared by this call before it returns: the caller may unmap the registers next.
+        OwnAndMake(EnableRequest);
     }
 
-    private void OwnAndMake()
+    // Start and Stop, with the gate closed: nobody else can own the control register any more, so this takes it at once.
+    private void OwnAndMake(int request)
     {
+        Interlocked.Or(ref _controlPending, request);
         var spin = new SpinWait();
         while (Interlocked.CompareExchange(ref _controlOwner, 1, 0) != 0)
             spin.SpinOnce();

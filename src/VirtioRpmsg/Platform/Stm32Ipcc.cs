@@ -13,6 +13,8 @@ namespace VirtioRpmsg.Platform;
 /// TX-free interrupt. A channel may carry both directions. stm32_rproc uses one channel per vring, both ways
 /// (mailboxes "vq0" and "vq1": a kick of vring n sets its channel, and either channel set by the M4 is taken);
 /// <see cref="ForVrings"/> builds that, and a kick refused while its channel is occupied is sent at the next ring or interrupt.
+/// Start and Stop are alone on the registers (a ring or acknowledge under way finishes first); after Stop nothing
+/// touches them until Start: a ring returns false, an acknowledge <see cref="MailboxReceipt.NotChecked"/>.
 /// </summary>
 public sealed class Stm32Ipcc : IMailbox, IVringSignalSink
 {
@@ -23,6 +25,7 @@ public sealed class Stm32Ipcc : IMailbox, IVringSignalSink
     private readonly long _control, _mask, _setClear, _ourStatus, _peerStatus;
     private readonly uint _txOccupied, _rxOccupied, _rxAllChannels;
     private readonly VringKicks? _kicks;
+    private readonly MailboxGate _gate = new();
 
     /// <summary>The IPCC at <paramref name="registers"/>, used by processor <paramref name="processor"/>.</summary>
     /// <param name="registers">The IPCC register block.</param>
@@ -117,22 +120,44 @@ public sealed class Stm32Ipcc : IMailbox, IVringSignalSink
     /// <inheritdoc />
     public void Start()
     {
-        _kicks?.Clear();
-        Acknowledge();
-        // Unmask "occupied" for our receive channel(s) only, then enable the RX-occupied interrupt. The line is
-        // ours alone; a channel an earlier user left unmasked is masked again, since a status we never clear
-        // would hold the line up after every acknowledge.
-        if (_registers.TryRead32(_mask, out uint mask))
-            _registers.TryWrite32(_mask, (mask | _rxAllChannels) & ~_rxOccupied);
-        if (_registers.TryRead32(_control, out uint control))
-            _registers.TryWrite32(_control, control | RxOccupiedInterruptEnable);
+        // Alone on the registers while setting them up; rings and acknowledges are refused until the end.
+        _gate.Close();
+        try
+        {
+            _kicks?.Clear();
+            Take();
+            // Unmask "occupied" for our receive channel(s) only, then enable the RX-occupied interrupt. The line is
+            // ours alone; a channel an earlier user left unmasked is masked again, since a status we never clear
+            // would hold the line up after every acknowledge.
+            if (_registers.TryRead32(_mask, out uint mask))
+                _registers.TryWrite32(_mask, (mask | _rxAllChannels) & ~_rxOccupied);
+            if (_registers.TryRead32(_control, out uint control))
+                _registers.TryWrite32(_control, control | RxOccupiedInterruptEnable);
+        }
+        finally
+        {
+            _gate.Open();
+        }
     }
 
     /// <inheritdoc />
-    public bool TryRing() => _kicks is { } kicks ? kicks.Ring(1, this) : TrySet(_txOccupied);
+    public bool TryRing() => TryRing(1);
 
     /// <inheritdoc />
-    public bool TryRing(int vring) => _kicks is { } kicks ? kicks.Ring(vring, this) : TrySet(_txOccupied);
+    public bool TryRing(int vring)
+    {
+        // Stopped: nothing is written (the channels may be another mailbox's by now); the kick is not delivered.
+        if (!_gate.TryEnter())
+            return false;
+        try
+        {
+            return _kicks is { } kicks ? kicks.Ring(vring, this) : TrySet(_txOccupied);
+        }
+        finally
+        {
+            _gate.Exit();
+        }
+    }
 
     bool IVringSignalSink.TrySendSignal(uint signal) => TrySet(signal);
 
@@ -142,15 +167,37 @@ public sealed class Stm32Ipcc : IMailbox, IVringSignalSink
         _registers.TryRead32(_ourStatus, out uint occupied) && (occupied & channel) == 0 && _registers.TryWrite32(_setClear, channel << 16);
 
     /// <inheritdoc />
-    public void FlushKicks() => _kicks?.Flush(this);
+    public void FlushKicks()
+    {
+        if (_kicks is not { } kicks || !_gate.TryEnter())
+            return;
+        try
+        {
+            kicks.Flush(this);
+        }
+        finally
+        {
+            _gate.Exit();
+        }
+    }
 
     /// <inheritdoc />
+    /// <remarks>After Stop (until Start) nothing is read or cleared: <see cref="MailboxReceipt.NotChecked"/>.</remarks>
     public MailboxReceipt Acknowledge()
     {
-        var receipt = Take();
-        // A kick refused while its channel was occupied may go now.
-        _kicks?.Flush(this);
-        return receipt;
+        if (!_gate.TryEnter())
+            return MailboxReceipt.NotChecked;
+        try
+        {
+            var receipt = Take();
+            // A kick refused while its channel was occupied may go now.
+            _kicks?.Flush(this);
+            return receipt;
+        }
+        finally
+        {
+            _gate.Exit();
+        }
     }
 
     private MailboxReceipt Take()
@@ -167,7 +214,9 @@ public sealed class Stm32Ipcc : IMailbox, IVringSignalSink
     /// <inheritdoc />
     public void Stop()
     {
-        // A kept kick is not sent after Stop (the next session's mailbox may own the channels by then).
+        // Nothing is written or read after Stop returns (the next session's mailbox may own the channels by then):
+        // a ring or acknowledge under way finishes first, later ones and kept kicks are refused until Start.
+        _gate.Close();
         _kicks?.Close();
         if (_registers.TryRead32(_mask, out uint mask))
             _registers.TryWrite32(_mask, mask | _rxOccupied);

@@ -11,7 +11,9 @@ namespace VirtioRpmsg.Platform;
 /// the posted clear lands before the line is enabled again (as Linux does). Start disables every other
 /// event of our interrupt user, so nothing we do not drain can hold the line up. The word names the kicked vring
 /// as omap_rproc_kick and the K3 drivers send it (its notify id), unless one fixed word is given; a kick refused by
-/// a full FIFO is sent at the next ring or interrupt.
+/// a full FIFO is sent at the next ring or interrupt. Start and Stop are alone on the registers (a ring or acknowledge
+/// under way finishes first); after Stop nothing touches them until Start: a ring returns false, an acknowledge
+/// <see cref="MailboxReceipt.NotChecked"/>.
 /// </summary>
 public sealed class TiMailbox : IMailbox, IVringSignalSink
 {
@@ -26,6 +28,7 @@ public sealed class TiMailbox : IMailbox, IVringSignalSink
     private readonly uint _newMessage;
     private readonly VringKicks? _kicks;
     private readonly uint _fixedValue;
+    private readonly MailboxGate _gate = new();
 
     /// <summary>A mailbox cluster whose registers are <paramref name="registers"/>.</summary>
     /// <param name="registers">The cluster's register block.</param>
@@ -114,20 +117,42 @@ public sealed class TiMailbox : IMailbox, IVringSignalSink
     /// <inheritdoc />
     public void Start()
     {
-        // The user's line is ours alone: disable every other event an earlier user left enabled (another
-        // FIFO's new message, a not-full), which we never drain or clear and which would hold the line up.
-        _registers.TryWrite32(_irqEnableClear, ~_newMessage);
-        _kicks?.Clear();
-        Acknowledge();
-        // IRQENABLE_SET: writing 1 sets the enable bit, 0 leaves the others alone (no read-modify-write).
-        _registers.TryWrite32(_irqEnableSet, _newMessage);
+        // Alone on the registers while setting them up; rings and acknowledges wait outside (refused) until the end.
+        _gate.Close();
+        try
+        {
+            // The user's line is ours alone: disable every other event an earlier user left enabled (another
+            // FIFO's new message, a not-full), which we never drain or clear and which would hold the line up.
+            _registers.TryWrite32(_irqEnableClear, ~_newMessage);
+            _kicks?.Clear();
+            Take();
+            // IRQENABLE_SET: writing 1 sets the enable bit, 0 leaves the others alone (no read-modify-write).
+            _registers.TryWrite32(_irqEnableSet, _newMessage);
+        }
+        finally
+        {
+            _gate.Open();
+        }
     }
 
     /// <inheritdoc />
-    public bool TryRing() => _kicks is { } kicks ? kicks.Ring(1, this) : TryWriteWord(RingValue);
+    public bool TryRing() => TryRing(1);
 
     /// <inheritdoc />
-    public bool TryRing(int vring) => _kicks is { } kicks ? kicks.Ring(vring, this) : TryWriteWord(RingValue);
+    public bool TryRing(int vring)
+    {
+        // Stopped: nothing is written (the FIFO may be another mailbox's by now); the kick is not delivered.
+        if (!_gate.TryEnter())
+            return false;
+        try
+        {
+            return _kicks is { } kicks ? kicks.Ring(vring, this) : TryWriteWord(RingValue);
+        }
+        finally
+        {
+            _gate.Exit();
+        }
+    }
 
     bool IVringSignalSink.TrySendSignal(uint signal) => TryWriteWord(signal);
 
@@ -136,15 +161,37 @@ public sealed class TiMailbox : IMailbox, IVringSignalSink
         _registers.TryRead32(_txFifoStatus, out uint full) && (full & 1) == 0 && _registers.TryWrite32(_txMessage, word);
 
     /// <inheritdoc />
-    public void FlushKicks() => _kicks?.Flush(this);
+    public void FlushKicks()
+    {
+        if (_kicks is not { } kicks || !_gate.TryEnter())
+            return;
+        try
+        {
+            kicks.Flush(this);
+        }
+        finally
+        {
+            _gate.Exit();
+        }
+    }
 
     /// <inheritdoc />
+    /// <remarks>After Stop (until Start) nothing is read or cleared: <see cref="MailboxReceipt.NotChecked"/>.</remarks>
     public MailboxReceipt Acknowledge()
     {
-        var receipt = Take();
-        // A kick refused by a full FIFO may go now.
-        _kicks?.Flush(this);
-        return receipt;
+        if (!_gate.TryEnter())
+            return MailboxReceipt.NotChecked;
+        try
+        {
+            var receipt = Take();
+            // A kick refused by a full FIFO may go now.
+            _kicks?.Flush(this);
+            return receipt;
+        }
+        finally
+        {
+            _gate.Exit();
+        }
     }
 
     private MailboxReceipt Take()
@@ -170,7 +217,9 @@ public sealed class TiMailbox : IMailbox, IVringSignalSink
     /// <inheritdoc />
     public void Stop()
     {
-        // A kept kick is not sent after Stop (the next session's mailbox may be writing the FIFO by then).
+        // Nothing is written or read after Stop returns (the next session's mailbox may be using the FIFOs by then):
+        // a ring or acknowledge under way finishes first, later ones and kept kicks are refused until Start.
+        _gate.Close();
         _kicks?.Close();
         _registers.TryWrite32(_irqEnableClear, _newMessage);
     }

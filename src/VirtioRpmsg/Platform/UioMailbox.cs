@@ -8,11 +8,14 @@ namespace VirtioRpmsg.Platform;
 /// whose <see cref="StatusFullMask"/> bits say "FIFO full": then the ring is refused at once rather
 /// than waited for, because a mailbox that never drains must not hang the sender. It has no receive
 /// register: <see cref="Acknowledge"/> reads nothing, so its interrupt must clear itself (edge-triggered,
-/// or cleared by the peer's protocol); real controllers have their own <see cref="IMailbox"/>.
+/// or cleared by the peer's protocol); real controllers have their own <see cref="IMailbox"/>. After
+/// <see cref="Stop"/> (until <see cref="Start"/>) a ring writes nothing and returns false; a ring under way when Stop
+/// is called finishes before Stop returns.
 /// </summary>
 public sealed class UioMailbox : IMailbox
 {
     private readonly MmioRegisterBlock _registers;
+    private readonly MailboxGate _gate = new();
 
     /// <summary>A mailbox rung by writing <paramref name="ringValue"/> to the 32-bit register at <paramref name="registerOffset"/> of <paramref name="region"/>; with <paramref name="statusOffset"/>, a ring is refused while <paramref name="statusFullMask"/> bits are set there.</summary>
     public UioMailbox(SharedMemoryRegion region, long registerOffset, uint ringValue = 1, long? statusOffset = null, uint statusFullMask = 0)
@@ -43,18 +46,30 @@ public sealed class UioMailbox : IMailbox
     /// <inheritdoc />
     public void Start()
     {
-        // No receive side to prepare.
+        // No receive side to prepare: rings may go again.
+        _gate.Close();
+        _gate.Open();
     }
 
     /// <inheritdoc />
     public bool TryRing()
     {
-        if (StatusOffset is long status)
+        // Stopped: nothing is written (the register may be another owner's by now); the kick is not delivered.
+        if (!_gate.TryEnter())
+            return false;
+        try
         {
-            if (!_registers.TryRead32(status, out uint value) || (value & StatusFullMask) != 0)
-                return false;
+            if (StatusOffset is long status)
+            {
+                if (!_registers.TryRead32(status, out uint value) || (value & StatusFullMask) != 0)
+                    return false;
+            }
+            return _registers.TryWrite32(RegisterOffset, RingValue);
         }
-        return _registers.TryWrite32(RegisterOffset, RingValue);
+        finally
+        {
+            _gate.Exit();
+        }
     }
 
     /// <inheritdoc />
@@ -63,7 +78,8 @@ public sealed class UioMailbox : IMailbox
     /// <inheritdoc />
     public void Stop()
     {
-        // Nothing was enabled at the controller.
+        // Nothing was enabled at the controller; a ring under way finishes first, later ones write nothing.
+        _gate.Close();
     }
 
     /// <summary>The mapped region holding the registers.</summary>

@@ -7,7 +7,9 @@ namespace VirtioRpmsg.Platform;
 /// (read-only mask, 1 = masked), IER 0x18 and IDR 0x1C (write 1 to unmask / mask). Ring: refused while
 /// OBS still shows the peer's bit, else write it to TRIG. Receive: the peer's bit in ISR, cleared by
 /// writing it back. Start masks every other source and unmasks only the peer's, so other agents cannot
-/// hold our line up (whatever an earlier user of the channel left unmasked).
+/// hold our line up (whatever an earlier user of the channel left unmasked). Start and Stop are alone on the registers
+/// (a ring or acknowledge under way finishes first); after Stop nothing touches them until Start: a ring returns
+/// false, an acknowledge <see cref="MailboxReceipt.NotChecked"/>.
 /// </summary>
 public sealed class XilinxIpi : IMailbox
 {
@@ -18,6 +20,7 @@ public sealed class XilinxIpi : IMailbox
     public const long Trig = 0x00, Obs = 0x04, Isr = 0x10, Imr = 0x14, Ier = 0x18, Idr = 0x1C;
 
     private readonly IMmioRegisters _registers;
+    private readonly MailboxGate _gate = new();
 
     /// <summary>Our IPI channel at <paramref name="registers"/>, talking to the agent(s) whose bit(s) are <paramref name="peerMask"/>.</summary>
     /// <param name="registers">Our channel's register block (ZynqMP channel 7, PL0: 0xFF340000).</param>
@@ -42,25 +45,59 @@ public sealed class XilinxIpi : IMailbox
     /// <inheritdoc />
     public void Start()
     {
-        // Mask every other source first: the channel (and its line) is ours alone, but an earlier user may
-        // have left sources unmasked, and a pending bit that is not the peer's is never cleared here, so
-        // it would hold the line up after every acknowledge.
-        _registers.TryWrite32(Idr, ~PeerMask);
-        Acknowledge();
-        _registers.TryWrite32(Ier, PeerMask);
+        // Alone on the registers while setting them up; rings and acknowledges are refused until the end.
+        _gate.Close();
+        try
+        {
+            // Mask every other source first: the channel (and its line) is ours alone, but an earlier user may
+            // have left sources unmasked, and a pending bit that is not the peer's is never cleared here, so
+            // it would hold the line up after every acknowledge.
+            _registers.TryWrite32(Idr, ~PeerMask);
+            Take();
+            _registers.TryWrite32(Ier, PeerMask);
+        }
+        finally
+        {
+            _gate.Open();
+        }
     }
 
     /// <inheritdoc />
     public bool TryRing()
     {
-        // OBS still set: the peer has not cleared our last trigger, which is therefore still pending.
-        if (!_registers.TryRead32(Obs, out uint observed) || (observed & PeerMask) != 0)
+        // Stopped: nothing is written (the channel may be another owner's by now); the kick is not delivered.
+        if (!_gate.TryEnter())
             return false;
-        return _registers.TryWrite32(Trig, PeerMask);
+        try
+        {
+            // OBS still set: the peer has not cleared our last trigger, which is therefore still pending.
+            if (!_registers.TryRead32(Obs, out uint observed) || (observed & PeerMask) != 0)
+                return false;
+            return _registers.TryWrite32(Trig, PeerMask);
+        }
+        finally
+        {
+            _gate.Exit();
+        }
     }
 
     /// <inheritdoc />
+    /// <remarks>After Stop (until Start) nothing is read or cleared: <see cref="MailboxReceipt.NotChecked"/>.</remarks>
     public MailboxReceipt Acknowledge()
+    {
+        if (!_gate.TryEnter())
+            return MailboxReceipt.NotChecked;
+        try
+        {
+            return Take();
+        }
+        finally
+        {
+            _gate.Exit();
+        }
+    }
+
+    private MailboxReceipt Take()
     {
         if (!_registers.TryRead32(Isr, out uint pending))
             return MailboxReceipt.NotChecked;
@@ -72,7 +109,12 @@ public sealed class XilinxIpi : IMailbox
     }
 
     /// <inheritdoc />
-    public void Stop() => _registers.TryWrite32(Idr, PeerMask);
+    public void Stop()
+    {
+        // A ring or acknowledge under way finishes first; after this returns nothing touches the channel until Start.
+        _gate.Close();
+        _registers.TryWrite32(Idr, PeerMask);
+    }
 
     /// <summary>The controller, for logs.</summary>
     public override string ToString() => Name;

@@ -68,9 +68,23 @@ public sealed class ImxControlRaceTests
         var (model, mu) = GeneralPurpose(start: false);
         model.TryWrite32(ControlV1, Tie0);
         model.TakeLog();
-        BetweenReadAndWrite(model, mu.Start);
+        // Start waits for a ring under way (as Stop), so it runs on its own thread: it has begun (and is waiting)
+        // before the ring writes back what it read, at the latest once the ring lets go.
+        Task? start = null;
+        using var starting = new ManualResetEventSlim();
+        BetweenReadAndWrite(model, () =>
+        {
+            start = Task.Run(() =>
+            {
+                starting.Set();
+                mu.Start();
+            });
+            Assert.True(starting.Wait(TimeSpan.FromSeconds(10)));
+        });
 
         mu.TryRing();
+        Assert.NotNull(start);
+        Assert.True(start.Wait(TimeSpan.FromSeconds(10)));
 
         Assert.True(model.GeneralPurposeInterruptEnabled(1), "Start's GIE1 was lost: the ring wrote back the register it read before Start.");
         Assert.False(model.InterruptLine, "the stale TIE0 Start cleared was set again (the line is held up)");
@@ -78,7 +92,7 @@ public sealed class ImxControlRaceTests
     }
 
     [Fact]
-    public void RingBetweenStopsReadAndWrite_TheRingIsNotLost_AndTheEnableIsCleared()
+    public void RingBetweenStopsReadAndWrite_IsRefused_WritesNothing_AndTheEnableIsCleared()
     {
         var (model, mu) = GeneralPurpose(start: true);
         bool? rang = null;
@@ -86,9 +100,10 @@ public sealed class ImxControlRaceTests
 
         mu.Stop();
 
-        Assert.NotNull(rang);
+        // Stop has the registers to itself from its start: a ring made meanwhile is refused, as one made after it.
+        Assert.False(rang, "a ring made while Stop cleared the enable was not refused");
         Assert.False(model.GeneralPurposeInterruptEnabled(1));
-        Assert.True(model.PeerTakeRequest(1), "the ring made during Stop never reached the peer");
+        Assert.False(model.PeerTakeRequest(1), "a ring made during Stop reached the peer");
     }
 
     [Fact]
