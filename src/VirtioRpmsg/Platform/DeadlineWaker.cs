@@ -39,11 +39,14 @@ internal static class DeadlineWaker
         }
     }
 
-    /// <summary>Stops watching <paramref name="waiter"/> (a wake-up already under way may still arrive: a spurious ring).</summary>
-    internal static void Remove(DescriptorWaiter waiter)
+    /// <summary>
+    /// Stops watching <paramref name="waiter"/>; false when its deadline's wake-up was made already. Wake-ups are made
+    /// under the lock, so once this returns none of this waiter's is under way: what it wrote is in the counter.
+    /// </summary>
+    internal static bool Remove(DescriptorWaiter waiter)
     {
         lock (s_lock)
-            s_waiting.Remove(waiter);
+            return s_waiting.Remove(waiter);
     }
 
     private static void Run()

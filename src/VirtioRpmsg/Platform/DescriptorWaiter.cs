@@ -183,14 +183,14 @@ internal sealed unsafe class DescriptorWaiter : IDisposable
             var drains = new SpinWait();
             while (Volatile.Read(ref _draining) != 0)
                 drains.SpinOnce();
-            ulong count;
-            int r;
+            ulong count = 0;
+            int r = 0;
             while (true)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 ObjectDisposedException.ThrowIf(_disposed, this);
                 if (deadline.IsExpired)
-                    return 0;
+                    break; // no read: the deadline's wake-up, if made, is taken below
                 r = Native.Read(fd.Value, &count, sizeof(ulong));
                 if (r != -Errno.EINTR)
                     break;
@@ -198,6 +198,17 @@ internal sealed unsafe class DescriptorWaiter : IDisposable
             if (r == -Errno.EAGAIN)
                 return NotBlocking;
             NativeCallException.ThrowIfError(r, "read", _subject);
+            AfterRead?.Invoke();
+            // The deadline's wake-up, made after the read returned for a ring (or when the deadline passed before the
+            // read), would reach the next waiter or a Drain as a ring nobody made: take it now, while Drains keep out.
+            bool fired = false;
+            if (timed)
+            {
+                timed = false;
+                fired = !DeadlineWaker.Remove(this);
+                if (fired)
+                    count += TakeLeft(fd);
+            }
             if (cancellationToken.IsCancellationRequested || _disposed)
             {
                 // The count may be the peer's ring alone (a cancellation seen here may never write its own: the
@@ -207,9 +218,9 @@ internal sealed unsafe class DescriptorWaiter : IDisposable
                 cancellationToken.ThrowIfCancellationRequested();
                 throw new ObjectDisposedException(_subject);
             }
-            // At the deadline a count of 1 is most likely the waker's; more is a ring as well. (Callers re-check
-            // shared memory after any return, so a ring taken by a timed-out wait costs nothing.)
-            return deadline.IsExpired && count <= 1 ? 0 : 1;
+            // The deadline's wake-up adds exactly 1, and it is in count once made: beyond it, a ring. (Callers re-check
+            // shared memory after any return, so a ring taken by a timed-out wait would cost nothing either.)
+            return count > (fired ? 1UL : 0UL) ? 1 : 0;
         }
         finally
         {
@@ -221,6 +232,17 @@ internal sealed unsafe class DescriptorWaiter : IDisposable
                 fd.DangerousRelease();
             Volatile.Write(ref _busy, 0);
         }
+    }
+
+    /// <summary>What the counter of <paramref name="fd"/> holds now, taken without blocking (0 when nothing).</summary>
+    private static ulong TakeLeft(FileDescriptor fd)
+    {
+        ulong count;
+        // Without a no-wait read, a read on the blocking descriptor must find a count: look first. This thread is the
+        // one reader here (Drains keep out while _blockedOn is set), so what the look sees, the read takes.
+        if (!EventFdReads.NoWaitSupported && (Native.Poll2(fd.Value, 0, -1, 0, out int ready) != 0 || (ready & Native.ReadyFd) == 0))
+            return 0;
+        return EventFdReads.ReadNoWait(fd.Value, &count) == sizeof(ulong) ? count : 0;
     }
 
     /// <summary>The checks every wait makes first; then this thread is the one waiter (release <c>_busy</c> when done).</summary>
@@ -250,6 +272,9 @@ internal sealed unsafe class DescriptorWaiter : IDisposable
 
     /// <inheritdoc cref="TryEnterDrain"/>
     internal void ExitDrain() => Interlocked.Decrement(ref _draining);
+
+    /// <summary>Test hook: runs in <see cref="ReadBlocking"/> once its read returned (or the deadline passed before it).</summary>
+    internal Action? AfterRead;
 
     /// <summary>When <see cref="DeadlineWaker"/> is to wake this waiter (Stopwatch ticks; under its lock).</summary>
     internal long WakeAt;

@@ -27,6 +27,9 @@ public abstract class FileDescriptorDoorbell : IDoorbell
 
     private protected bool IsDisposed => _disposed;
 
+    /// <summary>The waits' waiter (tests: its hooks).</summary>
+    internal DescriptorWaiter Waiter => _waiter;
+
     /// <summary>
     /// True when <see cref="Inbound"/> is in blocking mode and its reads yield the rings (an eventfd): a long
     /// Wait then blocks in read() itself (one system call per wake-up), and <see cref="Consume"/> must not block.

@@ -120,6 +120,53 @@ public sealed class EventFdDoorbellBlockingReadTests
     }
 
     [Fact]
+    public void DeadlineWakeUp_MadeAfterTheReadReturnedForARing_ReachesNobodyAfterTheWait()
+    {
+        using var local = EventFdDoorbell.Create("vrpmsg-test-eventfd");
+        using var peer = local.CreatePeer();
+        // Between the read's return (the peer's ring) and the wait's end, the deadline passes and its wake-up is made.
+        local.Waiter.AfterRead = () =>
+        {
+            local.Waiter.AfterRead = null;
+            Assert.True(Readable(local, TimeSpan.FromSeconds(10)), "the deadline's wake-up was never made");
+        };
+        Assert.True(peer.Ring());
+        Assert.True(Bounded.Run(() => local.Wait(DescriptorWaiter.BlockingReadMinimum)));
+        // The wake-up was for that wait: neither a Drain nor the next wait may take it for a ring.
+        Assert.False(Bounded.Run(local.Drain));
+        Assert.False(Bounded.Run(() => local.Wait(DescriptorWaiter.BlockingReadMinimum), TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public void DeadlineWakeUp_ToARingAndAfterIt_StillReportsTheRing()
+    {
+        using var local = EventFdDoorbell.Create("vrpmsg-test-eventfd");
+        using var peer = local.CreatePeer();
+        local.Waiter.AfterRead = () =>
+        {
+            local.Waiter.AfterRead = null;
+            Assert.True(Readable(local, TimeSpan.FromSeconds(10)), "the deadline's wake-up was never made");
+            Assert.True(peer.Ring()); // a second ring lands with the wake-up: the wait must not call it a timeout
+        };
+        Assert.True(peer.Ring());
+        Assert.True(Bounded.Run(() => local.Wait(DescriptorWaiter.BlockingReadMinimum)));
+        Assert.False(Bounded.Run(local.Drain));
+    }
+
+    // Whether the doorbell's inbound counter is non-zero within the timeout (a poll on it, nothing taken).
+    private static bool Readable(EventFdDoorbell doorbell, TimeSpan timeout)
+    {
+        var until = DateTime.UtcNow + timeout;
+        while (VirtioRpmsg.Interop.Native.Poll2(doorbell.PeerOutbound.Value, 0, -1, 0, out int ready) != 0 || (ready & VirtioRpmsg.Interop.Native.ReadyFd) == 0)
+        {
+            if (DateTime.UtcNow > until)
+                return false;
+            Thread.Sleep(1);
+        }
+        return true;
+    }
+
+    [Fact]
     public void LongWait_CancelledWhileAnotherThreadDrainsInALoop_EndsEveryTime()
     {
         using var local = EventFdDoorbell.Create("vrpmsg-test-eventfd");
