@@ -260,6 +260,7 @@ public sealed class PlatformResources : IDisposable
         ResourceTable read, table;
         using (var lease = ResourceTableRegion!.Acquire())
             read = ResourceTable.Read(lease, ResourceTableOffset, ResourceTableSize);
+        PresentedTable = read;
         // A host numbers the vrings as Linux's remoteproc does (whatever ids the firmware put there); a remote takes them.
         bool renumbered = false;
         table = Role == PlatformRole.Host ? read.WithHostNotifyIds(out renumbered) : read;
@@ -285,6 +286,27 @@ public sealed class PlatformResources : IDisposable
             _vdevs[i].NotifyIds.Set(entries[i].Vrings[0].NotifyId, entries[i].Vrings[1].NotifyId);
         ResourceTable = table;
         return table;
+    }
+
+    /// <summary>The table as the last <see cref="LoadResourceTableClearOf"/> read it, before anything of the host's was written into it.</summary>
+    internal ResourceTable? PresentedTable { get; private set; }
+
+    /// <summary>
+    /// Writes back every vdev and carveout entry of <paramref name="presented"/> (a table as read before the host wrote
+    /// into it), every vdev's status byte reset to 0: what the host chose (vring addresses and notify ids, carveout
+    /// addresses, gfeatures, status) is taken back, as Linux's detach does with the clean copy it kept at attach.
+    /// </summary>
+    internal void RestoreResourceTable(ResourceTable presented)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var bytes = presented.ToArray();
+        using var lease = ResourceTableRegion!.Acquire();
+        foreach (var entry in presented.Entries.Where(e => e is VdevEntry or CarveoutEntry))
+        {
+            if (entry is VdevEntry vdev)
+                bytes[vdev.StatusByteOffset] = 0;
+            lease.WriteBytes(ResourceTableOffset + entry.Offset, bytes.AsSpan(entry.Offset, entry.Size));
+        }
     }
 
     /// <summary>Writes every vring's notify id of <paramref name="numbered"/> into the table in memory, which holds <paramref name="read"/>'s.</summary>

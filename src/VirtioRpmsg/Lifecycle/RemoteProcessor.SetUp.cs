@@ -8,6 +8,10 @@ namespace VirtioRpmsg.Lifecycle;
 // Set-up: boot, attach, the resource table and a fresh session (a device per vdev).
 public sealed partial class RemoteProcessor
 {
+    // This session's resource table as the remote (or its image) presented it, before the host wrote into it: a detach
+    // writes it back, as Linux's detach restores the clean table it kept at attach.
+    private ResourceTable? _presentedTable;
+
     /// <summary>Starting, then running; on failure everything set up so far is released and the state goes back.</summary>
     private void SetUp(RemoteProcessorState previous, Action core, string what, bool stopRemoteOnFailure)
     {
@@ -28,6 +32,7 @@ public sealed partial class RemoteProcessor
     /// <summary>Boot: map, load the firmware (or clear the old table), start the remote, take its table, set up every vdev.</summary>
     private void BootCore()
     {
+        _presentedTable = null;
         RemapAll();
         if (_options.FirmwarePath is { } path)
             LoadFirmware(path);
@@ -51,6 +56,7 @@ public sealed partial class RemoteProcessor
     /// <summary>Attach: map, take the running remote's table as it is, reset the vdev, set up a fresh host device.</summary>
     private void AttachCore()
     {
+        _presentedTable = null;
         RemapAll();
         WaitForResourceTable();
         // Virtio requires a reset before a new driver takes the device; the status byte is the only
@@ -139,7 +145,10 @@ public sealed partial class RemoteProcessor
         _log.LogInformation("remote processor {Name}: loaded firmware {Path}", Name, path);
         // ADDR_ANY vrings and carveouts are placed clear of the image (it is often in the table's own region).
         if (table is not null)
+        {
             _platform.LoadResourceTableClearOf([.. loaded.Select(s => (s.DeviceAddress, s.MemorySize))]);
+            _presentedTable = _platform.PresentedTable;
+        }
     }
 
     /// <summary>Boot without a firmware table: invalidate the previous table so only the one the remote writes now counts.</summary>
@@ -159,6 +168,7 @@ public sealed partial class RemoteProcessor
             try
             {
                 _platform.LoadResourceTable();
+                _presentedTable ??= _platform.PresentedTable;
                 return;
             }
             catch (ResourceTableException e)

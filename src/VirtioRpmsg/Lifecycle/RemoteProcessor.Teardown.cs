@@ -30,7 +30,11 @@ public sealed partial class RemoteProcessor
             switch (kind)
             {
                 case TeardownKind.Detach:
-                    // The driver lets go: reset each device (status 0) so the remote re-initializes its vrings.
+                    // The driver lets go: the table goes back to what the remote presented (what the host chose is
+                    // taken back, for whoever attaches next), and each device is reset (status 0) so the remote
+                    // re-initializes its vrings.
+                    if (_presentedTable is { } presented)
+                        _platform.RestoreResourceTable(presented);
                     foreach (var vdev in vdevs)
                         vdev.VdevControl.Status = VirtioStatus.None;
                     _control.Detach();

@@ -206,9 +206,20 @@ public sealed partial class RemoteProcessor : IDisposable
 
     // ---- transitions ---------------------------------------------------------------------------
 
-    /// <summary>Boots the remote: load the firmware (or wait for the remote's table), start it, set up a fresh vdev. Offline or stopped only.</summary>
-    public void Start() => Transition("start", s => s is RemoteProcessorState.Offline or RemoteProcessorState.Stopped,
-        previous => SetUp(previous, BootCore, "boot", stopRemoteOnFailure: true));
+    /// <summary>
+    /// Boots the remote: load the firmware (or wait for the remote's table), start it, set up a fresh vdev. Offline or
+    /// stopped only, and only when the control does not report the remote up (running, attached or detached: booted by
+    /// someone else, or left running): that is refused before anything is touched (<see cref="Attach"/> to it instead).
+    /// </summary>
+    public void Start() => Transition("start", s => s is RemoteProcessorState.Offline or RemoteProcessorState.Stopped, previous =>
+    {
+        // Before SetUp: its failure path powers the remote off, and the boot would invalidate the running remote's table.
+        var remote = _control.State;
+        if (remote is RemoteControlState.Running or RemoteControlState.Attached or RemoteControlState.Detached)
+            throw new InvalidOperationException($"remote processor '{Name}' cannot start: its control reports the remote {remote} (booted by someone "
+                + "else, or left running); nothing was loaded or changed. Attach to it, or stop it through Control.Stop() and start again");
+        SetUp(previous, BootCore, "boot", stopRemoteOnFailure: true);
+    });
 
     /// <summary>
     /// Attaches to a remote that is already running: its resource table is taken as it is, the vdev is

@@ -7,8 +7,9 @@ namespace VirtioRpmsg.Lifecycle;
 /// </summary>
 public sealed class RemoteProcessorControlException : IOException
 {
-    internal RemoteProcessorControlException(string device, string path, string attribute, string command, int errno, string? state)
-        : base(Explain(device, path, attribute, command, errno, state))
+    internal RemoteProcessorControlException(string device, string path, string attribute, string command, int errno, string? state,
+        string? context = null, Exception? inner = null)
+        : base(Explain(device, path, attribute, command, errno, state) + (context is null ? "" : $" ({context}.)"), inner)
     {
         Device = device;
         Path = path;
@@ -48,6 +49,8 @@ public sealed class RemoteProcessorControlException : IOException
             ("state", "start", Interop.Errno.EBUSY) => $"the remote is already running{now}",
             ("state", "start", Interop.Errno.ENOENT) => $"the kernel could not find the firmware file (looked up under /lib/firmware){now}",
             ("state", "start", Interop.Errno.ENODEV) => "the remote processor was deleted",
+            ("state", "stop", Interop.Errno.EINVAL) when state == "attached" =>
+                $"the platform driver cannot stop a remote it attached to (it has no stop operation; the kernel only detaches it){now}",
             ("state", "stop", Interop.Errno.EINVAL) => $"the kernel stops only a running or attached remote{now}",
             ("state", "detach", Interop.Errno.EINVAL) => $"the kernel detaches only a remote it attached to, and only if the platform driver can detach{now}",
             ("firmware", _, Interop.Errno.EBUSY) => $"the firmware can be changed only while the remote is offline{now}",

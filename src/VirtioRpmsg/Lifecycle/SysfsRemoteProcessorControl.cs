@@ -152,20 +152,73 @@ public sealed class SysfsRemoteProcessorControl : IRemoteProcessorControl
     /// <summary>
     /// Writes "stop" to sysfs <c>state</c>. A remote that is already offline is left alone, and so is a
     /// crashed one: the kernel refuses "stop" there (EINVAL) and keeps it for recovery, which
-    /// <see cref="Start"/> triggers.
+    /// <see cref="Start"/> triggers. The kernel stops only a remote it holds ("running" or "attached"), so a
+    /// "detached" one is attached first ("start"), then stopped; should the platform driver be unable to stop a
+    /// remote it attached to (EINVAL), the remote is detached again and the refusal says so.
     /// </summary>
     public void Stop()
     {
-        if (State is RemoteControlState.Offline or RemoteControlState.Crashed)
+        var state = State;
+        if (state is RemoteControlState.Offline or RemoteControlState.Crashed)
             return;
+        if (state is RemoteControlState.Detached)
+        {
+            StopDetached();
+            return;
+        }
         Write("state", "stop");
+    }
+
+    private void StopDetached()
+    {
+        Write("state", "start");
+        try
+        {
+            Write("state", "stop");
+        }
+        catch (RemoteProcessorControlException e)
+        {
+            // Leave it as it was found (running, let go of) rather than attached to a kernel nobody asked to hold it.
+            string after;
+            try
+            {
+                Write("state", "detach");
+                after = "it was detached again and keeps running";
+            }
+            catch (IOException again)
+            {
+                after = $"detaching it again failed too ({again.Message}), so the kernel keeps it attached";
+            }
+            throw new RemoteProcessorControlException(e.Device, e.Path, e.Attribute, e.Command, e.Errno, e.State,
+                $"the remote was 'detached', which the kernel does not stop, so it was attached first (\"start\"); {after}", e);
+        }
     }
 
     /// <summary>Writes "detach" to sysfs <c>state</c>: the kernel lets go and the remote keeps running (only from "attached", and only if the platform driver can detach).</summary>
     public void Detach() => Write("state", "detach");
 
-    /// <summary>Writing "start" to a detached remote makes the kernel attach to it (EBUSY if it is already running or attached).</summary>
-    public void Attach() => Write("state", "start");
+    /// <summary>
+    /// Writing "start" to a detached remote makes the kernel attach to it (EBUSY if it is already running or attached).
+    /// A crashed remote is recovered through <c>recovery</c>, as <see cref="Start"/> does (the kernel ignores "start"
+    /// while it holds the crashed one). Any other state is refused before writing (<see cref="InvalidOperationException"/>
+    /// naming it): from "offline" the kernel's "start" would boot <see cref="FirmwareName"/> instead of attaching.
+    /// </summary>
+    public void Attach()
+    {
+        string state = ReadStateString();
+        if (ParseState(state) == RemoteControlState.Crashed)
+        {
+            Recover();
+            return;
+        }
+        if (ParseState(state) is not (RemoteControlState.Detached or RemoteControlState.Running or RemoteControlState.Attached))
+        {
+            string boot = ParseState(state) == RemoteControlState.Offline ? $"; writing \"start\" would boot the firmware '{Read("firmware")}' instead (use Start to boot it)" : "";
+            throw new InvalidOperationException($"remoteproc '{Device}': cannot attach: the remote is '{state}', and the kernel attaches only to a 'detached' one{boot}.");
+        }
+        // Running or attached: the kernel's EBUSY says it is already held.
+        Write("state", "start");
+    }
 
     /// <summary>Writes "watchdog" to debugfs <c>crash</c>; <see cref="NotSupportedException"/> without debugfs.</summary>
     public void InjectCrash()

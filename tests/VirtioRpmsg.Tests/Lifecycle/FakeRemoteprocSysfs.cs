@@ -49,6 +49,9 @@ internal sealed class FakeRemoteprocSysfs : ISysfsAttributeWriter, IDisposable
     /// <summary>The platform set sysfs_read_only: state, firmware, recovery and coredump become 0444.</summary>
     public void MakeReadOnly(string device) => _remotes[device].ReadOnly = true;
 
+    /// <summary>The platform driver has no stop operation: the kernel refuses "stop" on a remote it attached to (EINVAL, "use detach").</summary>
+    public void CannotStopAttached(string device) => _remotes[device].CanStopAttached = false;
+
     /// <summary>An older kernel: the attribute does not exist.</summary>
     public void Remove(string device, string attribute)
     {
@@ -110,6 +113,8 @@ internal sealed class FakeRemoteprocSysfs : ISysfsAttributeWriter, IDisposable
             case "stop":
                 if (r.State is not ("running" or "attached"))
                     return EINVAL;
+                if (r.State == "attached" && !r.CanStopAttached)
+                    return EINVAL; // rproc_stop without ops->stop
                 r.State = "offline";
                 return 0;
             case "detach":
@@ -190,6 +195,7 @@ internal sealed class FakeRemoteprocSysfs : ISysfsAttributeWriter, IDisposable
         public bool Recovery { get; set; } = true;
         public string Coredump { get; set; } = "disabled";
         public bool CanDetach { get; set; }
+        public bool CanStopAttached { get; set; } = true;
         public bool ReadOnly { get; set; }
         public HashSet<string> Available { get; } = [];
         public HashSet<string> Missing { get; } = [];
