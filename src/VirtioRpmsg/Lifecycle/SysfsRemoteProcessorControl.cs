@@ -171,7 +171,15 @@ public sealed class SysfsRemoteProcessorControl : IRemoteProcessorControl
 
     private void StopDetached()
     {
-        Write("state", "start");
+        try
+        {
+            Write("state", "start");
+        }
+        catch (RemoteProcessorControlException e)
+        {
+            throw new RemoteProcessorControlException(e.Device, e.Path, e.Attribute, e.Command, e.Errno, e.State,
+                "the remote was 'detached', which the kernel does not stop, so it had to be attached first; it was not stopped", e);
+        }
         try
         {
             Write("state", "stop");

@@ -56,6 +56,20 @@ public sealed class SysfsRemoteProcessorControlDetachedTests : IDisposable
     }
 
     [Fact]
+    public void Stop_DetachedAndAttachRefused_SaysItWasNotStopped()
+    {
+        _sysfs.MakeReadOnly("remoteproc2");
+
+        var e = Assert.Throws<RemoteProcessorControlException>(Control("remoteproc2").Stop);
+
+        Assert.Equal(("state", "start", 13), (e.Attribute, e.Command, e.Errno));
+        Assert.Contains("permission denied", e.Message, StringComparison.Ordinal);
+        Assert.Contains("'detached', which the kernel does not stop", e.Message, StringComparison.Ordinal);
+        Assert.Contains("it was not stopped", e.Message, StringComparison.Ordinal);
+        Assert.Equal("detached", _sysfs.State("remoteproc2"));
+    }
+
+    [Fact]
     public void Attach_Offline_RefusedWithoutBootingTheFirmware()
     {
         var control = Control("remoteproc0");
