@@ -30,6 +30,7 @@ internal sealed class RpmsgTxAsyncSend : IValueTaskSource, IThreadPoolWorkItem, 
     private CancellationTokenRegistration _registration;
     private RpmsgPooledWait _wait;
     private RpmsgEndpoint? _owner; // a send from an endpoint ends when it is destroyed
+    private RpmsgRecheckBackoff _backoff; // its re-checks while the peer returns buffers unsignalled
 
     internal RpmsgTxAsyncSend(RpmsgTxPath tx, RpmsgTxSignal signal)
     {
@@ -57,6 +58,7 @@ internal sealed class RpmsgTxAsyncSend : IValueTaskSource, IThreadPoolWorkItem, 
         _callback = callback;
         _token = cancellationToken;
         _owner = owner;
+        _backoff = default;
         short version = _core.Version;
         // A token cancelled already runs the callback here: it finds nothing parked, and the first try sees the token.
         if (cancellationToken.CanBeCanceled)
@@ -86,7 +88,7 @@ internal sealed class RpmsgTxAsyncSend : IValueTaskSource, IThreadPoolWorkItem, 
                     return;
                 }
                 _tx.ThrowIfUnavailable();
-                wait = _tx.ParkMilliseconds(_deadline);
+                wait = _tx.ParkMilliseconds(_deadline, _backoff);
                 if (wait == 0)
                 {
                     Finish(_tx.Timeout(_timeout));
@@ -100,11 +102,16 @@ internal sealed class RpmsgTxAsyncSend : IValueTaskSource, IThreadPoolWorkItem, 
             }
             if (_signal.TryPark(this, signal, wait))
                 return;
+            _backoff.Waited(woken: true); // a signal since the try: re-try at once, and re-check soon again
         }
     }
 
-    /// <summary>A signal took it off the list: re-try (on a pool thread).</summary>
-    void IThreadPoolWorkItem.Execute() => Run();
+    /// <summary>A signal (or its cancellation) took it off the list: re-try (on a pool thread).</summary>
+    void IThreadPoolWorkItem.Execute()
+    {
+        _backoff.Waited(woken: true);
+        Run();
+    }
 
     /// <summary>Starts the timeout of a parked wait (under the signal's lock).</summary>
     internal void ArmTimer(int milliseconds)
@@ -135,6 +142,7 @@ internal sealed class RpmsgTxAsyncSend : IValueTaskSource, IThreadPoolWorkItem, 
             if (!_signal.TryUnlist(this))
                 return;
         }
+        _backoff.Waited(woken: false); // nothing came: the next re-check (if any) waits longer
         Run(); // on the timer's pool thread: one more try, then the timeout
     }
 

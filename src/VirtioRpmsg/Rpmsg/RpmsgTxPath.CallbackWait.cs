@@ -7,25 +7,27 @@ namespace VirtioRpmsg.Rpmsg;
 /// </summary>
 internal sealed partial class RpmsgTxPath
 {
-    /// <summary>How often a sender re-tries when the peer returns buffers without a kick: RPMsg-Lite's RL_MS_PER_INTERVAL (1 ms).</summary>
-    internal const int UnsignalledReturnRecheckMilliseconds = 1;
+    /// <summary>How soon a sender first re-tries when the peer returns buffers without a kick: RPMsg-Lite's RL_MS_PER_INTERVAL (1 ms).</summary>
+    internal const int UnsignalledReturnRecheckMilliseconds = RpmsgRecheckBackoff.FirstMilliseconds;
 
     // A peer that returns our tx buffers without a kick (IRpmsgTransport.TxReturnsUnsignalled: RPMsg-Lite, either role)
     // wakes neither a sender nor the dispatcher that would signal it when they come back; so a waiting sender looks again
-    // on its own, as often as RPMsg-Lite's own sides do. Waiting for IdleRecheckInterval instead stalled every burst that
-    // ran out of buffers for up to 0.5 s (docs/interop.md, "Verified against the real RPMsg-Lite").
+    // on its own, first as often as RPMsg-Lite's own sides do, then less often while nothing comes back
+    // (RpmsgRecheckBackoff: a sender stuck on a dead peer looked every 1 ms for ever). Waiting for IdleRecheckInterval
+    // instead stalled every burst that ran out of buffers for up to 0.5 s (docs/interop.md, "Verified against the real RPMsg-Lite").
     private bool ReturnsUnsignalled => _device.Transport?.TxReturnsUnsignalled == true;
 
-    private int RecheckMilliseconds()
+    private int RecheckMilliseconds(in RpmsgRecheckBackoff backoff)
     {
         int idle = (int)_device.Options.IdleRecheckInterval.TotalMilliseconds;
-        return ReturnsUnsignalled ? Math.Min(idle, UnsignalledReturnRecheckMilliseconds) : idle;
+        return ReturnsUnsignalled ? backoff.Next(idle) : idle;
     }
 
     /// <summary>Stop: the kept link with a callback sender's token leaves that token.</summary>
     internal void ReleaseCallerTokens() => _linkedStop.Close();
 
-    private void WaitInCallback(long signal, int slice, CancellationToken cancellationToken)
+    // True when woken before the slice ran out (a kick, a signal, a message to park): the next re-check starts at 1 ms again.
+    private bool WaitInCallback(long signal, int slice, CancellationToken cancellationToken)
     {
         var rx = _device.Rx;
         // Inside a Poll while the dispatcher thread runs, the doorbell is the dispatcher's (one waiter only), and it
@@ -34,23 +36,20 @@ internal sealed partial class RpmsgTxPath
         bool onDoorbell = rx.IsDispatcherThread || !_device.HasDispatcherThread || rx.HandOver.IsHeldByCurrentThread;
         var transport = _device.Transport;
         if (transport is not null && !ParkThenArm(transport, onDoorbell))
-            return; // a message came in before the kicks were on: park it first (the caller re-tries, then comes back)
+            return true; // a message came in before the kicks were on: park it first (the caller re-tries, then comes back)
         // Full before it may grow: nothing to park until then, so no sooner than then (or our buffers back).
         slice = Math.Min(slice, rx.MillisecondsUntilGrowth);
         if (!onDoorbell)
-        {
-            _signal.Wait(signal, slice, cancellationToken);
-            return;
-        }
+            return _signal.Wait(signal, slice, cancellationToken);
         // Stop cancels the wait through the device's own token.
         var token = _linkedStop.Rent(cancellationToken, _device.StopToken, out var linked);
         try
         {
-            _device.Doorbell.Wait(TimeSpan.FromMilliseconds(slice), token);
+            return _device.Doorbell.Wait(TimeSpan.FromMilliseconds(slice), token) || _signal.Generation != signal;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            // Stopped: the caller's next step reports RpmsgDeviceUnavailableException.
+            return true; // stopped: the caller's next step reports RpmsgDeviceUnavailableException
         }
         finally
         {

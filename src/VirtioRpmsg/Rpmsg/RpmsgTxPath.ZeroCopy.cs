@@ -33,6 +33,7 @@ internal sealed partial class RpmsgTxPath
         bool callback = _device.Rx.IsDispatcherContext;
         MappingLease.ThrowIfHeld("RpmsgEndpoint.GetTxBuffer");
         BeginWait(callback, deadline);
+        var backoff = default(RpmsgRecheckBackoff);
         try
         {
             while (true)
@@ -41,7 +42,7 @@ internal sealed partial class RpmsgTxPath
                 owner?.ThrowIfCannotSend();
                 if (MayTake(callback) && TryAcquire(out buffer, TurnFor(callback)))
                     return buffer;
-                Wait(signal, deadline, timeout, cancellationToken);
+                Wait(signal, deadline, timeout, cancellationToken, ref backoff);
             }
         }
         finally

@@ -113,6 +113,7 @@ internal sealed partial class RpmsgTxPath
         bool callback = _device.Rx.IsDispatcherContext;
         MappingLease.ThrowIfHeld("RpmsgDevice.Send");
         BeginWait(callback, deadline);
+        var backoff = default(RpmsgRecheckBackoff);
         try
         {
             while (true)
@@ -121,7 +122,7 @@ internal sealed partial class RpmsgTxPath
                 owner?.ThrowIfCannotSend(); // before each re-try: a destroyed endpoint's address may be another's now
                 if (MayTake(callback) && TryCopy(source, destination, payload, TurnFor(callback), owner))
                     return;
-                Wait(signal, deadline, timeout, cancellationToken);
+                Wait(signal, deadline, timeout, cancellationToken, ref backoff);
             }
         }
         finally
@@ -281,23 +282,26 @@ internal sealed partial class RpmsgTxPath
         }
     }
 
-    private void Wait(long signal, Deadline deadline, TimeSpan timeout, CancellationToken cancellationToken)
+    private void Wait(long signal, Deadline deadline, TimeSpan timeout, CancellationToken cancellationToken, ref RpmsgRecheckBackoff backoff)
     {
         _device.ThrowIfUnavailable();
         int wait = deadline.RemainingMilliseconds;
         if (wait == 0)
             throw Timeout(timeout);
-        int slice = deadline.RemainingMillisecondsCappedAt(RecheckMilliseconds());
-        var rx = _device.Rx;
-        if (rx.IsDispatcherContext)
-        {
-            WaitInCallback(signal, slice, cancellationToken);
-            return;
-        }
+        bool callback = _device.Rx.IsDispatcherContext;
         // With a dispatcher thread the signal comes as soon as buffers return. Without one
         // (CallerPoll) it comes from the application's Poll(), which a thread blocked here may be
         // the only one to call: re-check at least every IdleRecheckInterval (sends reclaim).
-        _signal.Wait(signal, _device.HasDispatcherThread && !ReturnsUnsignalled ? wait : slice, cancellationToken);
+        if (!callback && _device.HasDispatcherThread && !ReturnsUnsignalled)
+        {
+            _signal.Wait(signal, wait, cancellationToken);
+            return;
+        }
+        // Clipped to the deadline: the last wait ends with it, not a back-off step later.
+        int slice = deadline.RemainingMillisecondsCappedAt(RecheckMilliseconds(backoff));
+        RecheckWaiting?.Invoke(slice, wait);
+        bool woken = callback ? WaitInCallback(signal, slice, cancellationToken) : _signal.Wait(signal, slice, cancellationToken);
+        backoff.Waited(woken);
     }
 
     internal void ThrowIfUnavailable() => _device.ThrowIfUnavailable();
@@ -307,14 +311,20 @@ internal sealed partial class RpmsgTxPath
     /// (CallerPoll) the signal comes only from the application's next Poll, which the awaiting code may be the one to
     /// call: at most IdleRecheckInterval, as a blocking sender (<see cref="Wait"/>), since a try reclaims what the
     /// peer returned. Parked for its whole timeout instead, such a send timed out with every buffer back long before.
+    /// A peer that returns buffers unsignalled: <paramref name="backoff"/>'s next re-check. Always clipped to the deadline.
     /// </summary>
-    internal int ParkMilliseconds(Deadline deadline)
+    internal int ParkMilliseconds(Deadline deadline, in RpmsgRecheckBackoff backoff)
     {
         int wait = deadline.RemainingMilliseconds;
         if (wait == 0 || (_device.HasDispatcherThread && !ReturnsUnsignalled))
             return wait;
-        return deadline.RemainingMillisecondsCappedAt(RecheckMilliseconds());
+        int slice = deadline.RemainingMillisecondsCappedAt(RecheckMilliseconds(backoff));
+        RecheckWaiting?.Invoke(slice, wait);
+        return slice;
     }
+
+    /// <summary>Test hook: a waiting sender's next re-check wait (ms) and the ms left until its deadline (-1: none).</summary>
+    internal Action<int, int>? RecheckWaiting { get; set; }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     internal TimeoutException Timeout(TimeSpan timeout) => // the send's own timeout: the caller's, or the device's SendTimeout

@@ -53,8 +53,9 @@ internal sealed class RpmsgTxSignal
     /// <summary>
     /// Blocks until a signal after <paramref name="observed"/>, <paramref name="milliseconds"/> (-1: no limit) or
     /// cancellation (which throws). Returns at once when a signal came since <paramref name="observed"/> was read.
+    /// True when a signal came (the waiter was woken), false when the time ran out.
     /// </summary>
-    internal void Wait(long observed, int milliseconds, CancellationToken cancellationToken)
+    internal bool Wait(long observed, int milliseconds, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         // Disposed after the lock is released: a running wake-up callback needs the lock.
@@ -75,6 +76,7 @@ internal sealed class RpmsgTxSignal
             }
         }
         cancellationToken.ThrowIfCancellationRequested();
+        return Volatile.Read(ref _generation) != observed;
     }
 
     private void PulseAll()
