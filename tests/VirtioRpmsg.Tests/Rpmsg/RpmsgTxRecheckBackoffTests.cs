@@ -18,7 +18,7 @@ public sealed class RpmsgTxRecheckBackoffTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
     private const uint Sink = 0x401;
-    private static readonly TimeSpan SchedulingAllowance = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan SchedulingAllowance = TimeSpan.FromSeconds(10);
 
     public enum Sender
     {
@@ -137,8 +137,8 @@ public sealed class RpmsgTxRecheckBackoffTests
         // send's own schedule ends at its deadline, not up to a back-off step (CapMilliseconds) after it.
         foreach (var (slice, left) in waits.All)
             Assert.True(slice <= left, $"a wait of {slice} ms with {left} ms left before the deadline; waits: {waits}");
-        // The wall clock: the cap plus an allowance for a thread not scheduled at once on a loaded 2-core machine (seen:
-        // 20-150 ms late at a load average of 50); a wait that ran its IdleRecheckInterval (a minute here) fails it.
+        // The wall clock, loosely: a wait that ran its IdleRecheckInterval (a minute here) fails it; a thread not scheduled
+        // at once on a loaded 2-core machine (seen: 20-150 ms late at a load average of 50) never does. The exact check is above.
         Assert.True(elapsed <= TimeSpan.FromMilliseconds(timeoutMs + RpmsgRecheckBackoff.CapMilliseconds) + SchedulingAllowance,
             $"timed out {elapsed.TotalMilliseconds:F1} ms after the send; waits: {waits}");
     }
