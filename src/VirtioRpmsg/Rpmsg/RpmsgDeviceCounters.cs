@@ -56,6 +56,13 @@ internal sealed class RpmsgDeviceCounters
     /// <summary>The first ten of a kind, then every thousandth.</summary>
     internal static bool ShouldLog(long count) => count <= 10 || count % 1000 == 0;
 
+    internal void CountDropped(long count, string why)
+    {
+        long n = Interlocked.Add(ref _dropped, count);
+        if (ShouldLog(n))
+            _log.LogWarning("rpmsg {Device}: {Count} messages dropped ({Total} so far): {Why}", _device, count, n, why);
+    }
+
     internal void CountDropped(string why)
     {
         long n = Interlocked.Increment(ref _dropped);

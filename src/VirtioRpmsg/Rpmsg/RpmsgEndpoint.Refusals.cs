@@ -14,6 +14,15 @@ public sealed partial class RpmsgEndpoint
         Device.CounterSet.CountDropped($"endpoint 0x{Address:X} receive queue full ({QueueCapacity} messages, or the device-wide {Device.QueueBudget.Limit} bytes)");
     }
 
+    /// <summary>The device's queue budget took back what this endpoint (its channel withdrawn by the peer) still held unread.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal void CountReclaimed(int messages)
+    {
+        Interlocked.Add(ref _queueDrops, messages);
+        Device.CounterSet.CountDropped(messages,
+            $"endpoint 0x{Address:X}: {messages} unread messages of channel '{Channel?.Name}', withdrawn by the peer's DESTROY, dropped to give the device-wide {Device.QueueBudget.Limit} bytes to live endpoints");
+    }
+
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ThrowNoMessage(TimeSpan timeout) =>

@@ -32,7 +32,7 @@ public sealed partial class RpmsgEndpoint : IDisposable
         _handler = handler;
         _zeroCopyHandler = zeroCopyHandler;
         if (handler is null && zeroCopyHandler is null)
-            _queue = new RpmsgEndpointQueue(queueCapacity, device.QueueBudget, RpmsgEndpointQueue.SpinBudget(device.Options), device);
+            _queue = new RpmsgEndpointQueue(queueCapacity, device.QueueBudget, RpmsgEndpointQueue.SpinBudget(device.Options), device) { Owner = this };
     }
 
     /// <summary>The device this endpoint lives on.</summary>

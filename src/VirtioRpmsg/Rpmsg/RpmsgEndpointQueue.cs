@@ -31,7 +31,7 @@ namespace VirtioRpmsg.Rpmsg;
 /// its message without the queue (<see cref="TryHandDirect"/>).
 /// </para>
 /// </summary>
-internal sealed class RpmsgEndpointQueue
+internal sealed partial class RpmsgEndpointQueue
 {
     private readonly Channel<Message> _channel;
     private readonly object _readLock = new();
@@ -173,7 +173,8 @@ internal sealed class RpmsgEndpointQueue
 
     private RpmsgReceiveResult Take(Message message, Span<byte> destination)
     {
-        Interlocked.Decrement(ref _queued);
+        if (Interlocked.Decrement(ref _queued) == 0 && _retained)
+            Unretain(); // read to its end: nothing left to take back
         message.Buffer.AsSpan(0, message.Length).CopyTo(destination);
         ArrayPool<byte>.Shared.Return(message.Buffer);
         _budget.Refund(message.Length);
@@ -365,19 +366,5 @@ internal sealed class RpmsgEndpointQueue
             _channel.Writer.TryComplete();
         WakeReaders(all: true);
         _device?.Rx.HandOver.OnQueueClosed(this);
-    }
-
-    /// <summary>Returns the queued payloads to the pool (after close, when nobody will read them).</summary>
-    internal void Drain()
-    {
-        lock (_readLock)
-        {
-            while (_channel.Reader.TryRead(out var message))
-            {
-                Interlocked.Decrement(ref _queued);
-                ArrayPool<byte>.Shared.Return(message.Buffer);
-                _budget.Refund(message.Length);
-            }
-        }
     }
 }

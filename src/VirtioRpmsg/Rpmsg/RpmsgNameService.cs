@@ -253,6 +253,7 @@ internal sealed partial class RpmsgNameService
         lock (_sync)
             _endpoints.Remove(channel.Endpoint);
         channel.Endpoint.WaitForCallbacks(drain: false); // what the peer sent before its DESTROY is still read
+        channel.Endpoint.ReceiveQueue?.RetainUnread(); // while no live endpoint needs its share of the queue budget
         return RunRemove(channel, waitForProbe: false, peerDestroyed: true); // the dispatcher never waits for an application's Probe
     }
 

@@ -45,6 +45,10 @@ internal sealed partial class RpmsgPipeReader
     private void StartRead()
     {
         ThrowIfCompleted();
+        // As a Pipe's: a buffer handed out must be settled with AdvanceTo before the next read (returning it again let a
+        // reader that forgot AdvanceTo process the same bytes twice, or spin on them).
+        if (_handedOut && !_segments.IsEmpty)
+            throw new InvalidOperationException("Input: the last read's buffer was not advanced through; call AdvanceTo before reading again (a PipeReader allows one outstanding read)");
         if (Interlocked.CompareExchange(ref _reading, 1, 0) != 0)
             throw new InvalidOperationException("Input: a read is already pending (a PipeReader allows one read at a time, and AdvanceTo only once it returned)");
         if (_completed)

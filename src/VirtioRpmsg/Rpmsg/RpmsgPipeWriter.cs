@@ -21,6 +21,7 @@ internal sealed class RpmsgPipeWriter : PipeWriter, IValueTaskSource<FlushResult
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private byte[] _buffer;
     private int _written; // bytes written (advanced) into _buffer
+    private int _given;   // the end of the memory GetMemory/GetSpan gave since the last send (0: none; Advance commits only within it)
     private int _sent;    // of those, bytes already sent by a flush that had to wait
     // Complete (any thread, e.g. the pipe's dispose) against a flush, one compare-exchange at each end of a flush: bit 0
     // set while a flush runs (sending, or waiting for buffers; it owns _buffer/_sent until it ends), bit 1 once Complete
@@ -59,8 +60,8 @@ internal sealed class RpmsgPipeWriter : PipeWriter, IValueTaskSource<FlushResult
     {
         ThrowIfCompleted();
         ThrowIfFlushing(nameof(Advance));
-        if ((uint)bytes > (uint)(_buffer.Length - _written))
-            ThrowPastBuffer(bytes, _buffer.Length - _written);
+        if ((uint)bytes > (uint)(_given - _written))
+            ThrowPastBuffer(bytes, _given - _written); // also without GetMemory: the pooled array's old bytes are not ours to send
         _written += bytes;
     }
 
@@ -74,6 +75,7 @@ internal sealed class RpmsgPipeWriter : PipeWriter, IValueTaskSource<FlushResult
     public override Memory<byte> GetMemory(int sizeHint = 0)
     {
         Reserve(sizeHint);
+        _given = _buffer.Length;
         return _buffer.AsMemory(_written);
     }
 
@@ -81,6 +83,7 @@ internal sealed class RpmsgPipeWriter : PipeWriter, IValueTaskSource<FlushResult
     public override Span<byte> GetSpan(int sizeHint = 0)
     {
         Reserve(sizeHint);
+        _given = _buffer.Length;
         return _buffer.AsSpan(_written);
     }
 
@@ -160,7 +163,7 @@ internal sealed class RpmsgPipeWriter : PipeWriter, IValueTaskSource<FlushResult
                 return false;
             _sent += chunk.Length;
         }
-        _sent = _written = 0;
+        _sent = _written = _given = 0;
         return true;
     }
 

@@ -8,6 +8,13 @@ namespace VirtioRpmsg.Rpmsg;
 /// message the budget cannot cover is dropped and counted like a full queue. The dispatcher's parking
 /// backlog charges what it grows beyond its fixed slots here too (RpmsgParkedBacklog). Lock-free: one
 /// interlocked add per message on the dispatcher, one per read.
+/// <para>
+/// A channel the peer's DESTROY removed keeps its unread messages for its reader, still charged here, but only while
+/// nothing live needs the room: such queues are listed (<see cref="Retain"/>), and a charge that does not fit first
+/// takes back the oldest one's messages (dropped and counted on its endpoint, whose reader then sees the end). Else a
+/// peer announcing, filling and withdrawing services in a loop, with an application that does not read or dispose
+/// those channels, would spend the budget for good and starve every other endpoint.
+/// </para>
 /// </summary>
 internal sealed class RpmsgQueueBudget(long limit)
 {
@@ -40,10 +47,91 @@ internal sealed class RpmsgQueueBudget(long limit)
     /// <summary>Charges <paramref name="bytes"/> of other held memory (the dispatcher's grown parking backlog); false, nothing charged, when it does not fit.</summary>
     internal bool TryReserve(long bytes)
     {
-        if (Interlocked.Add(ref _used, bytes) <= Limit)
-            return true;
-        Interlocked.Add(ref _used, -bytes);
-        return false;
+        while (true)
+        {
+            if (Interlocked.Add(ref _used, bytes) <= Limit)
+                return true;
+            Interlocked.Add(ref _used, -bytes);
+            if (!ReclaimOldest())
+                return false;
+        }
+    }
+
+    // Queues the peer's DESTROY closed with messages unread, oldest first (a list linked through the queues, under _retainedLock).
+    private readonly Lock _retainedLock = new();
+    private RpmsgEndpointQueue? _oldest, _newest;
+
+    /// <summary>Lists <paramref name="queue"/> (closed by the peer's DESTROY, messages left): its charge may be taken back.</summary>
+    internal void Retain(RpmsgEndpointQueue queue)
+    {
+        lock (_retainedLock)
+        {
+            if (queue.RetainedListed)
+                return;
+            queue.RetainedListed = true;
+            queue.RetainedPrevious = _newest;
+            queue.RetainedNext = null;
+            if (_newest is null)
+                _oldest = queue;
+            else
+                _newest.RetainedNext = queue;
+            _newest = queue;
+        }
+    }
+
+    /// <summary>Takes <paramref name="queue"/> off the list (read to its end, or drained); nothing if it is not listed.</summary>
+    internal void Forget(RpmsgEndpointQueue queue)
+    {
+        lock (_retainedLock)
+            Unlink(queue);
+    }
+
+    private void Unlink(RpmsgEndpointQueue queue)
+    {
+        if (!queue.RetainedListed)
+            return;
+        if (queue.RetainedPrevious is { } previous)
+            previous.RetainedNext = queue.RetainedNext;
+        else
+            _oldest = queue.RetainedNext;
+        if (queue.RetainedNext is { } next)
+            next.RetainedPrevious = queue.RetainedPrevious;
+        else
+            _newest = queue.RetainedPrevious;
+        queue.RetainedPrevious = queue.RetainedNext = null;
+        queue.RetainedListed = false;
+    }
+
+    /// <summary>Drops the oldest listed queue's messages (their charge comes back); false when none is listed.</summary>
+    private bool ReclaimOldest()
+    {
+        if (Volatile.Read(ref _oldest) is null)
+            return false;
+        RpmsgEndpointQueue? oldest;
+        lock (_retainedLock)
+        {
+            oldest = _oldest;
+            if (oldest is null)
+                return false;
+            Unlink(oldest);
+        }
+        oldest.Reclaim(); // outside our lock: it takes the queue's (whose reads take ours in that order)
+        return true;
+    }
+
+    /// <summary>Listed queues (tests).</summary>
+    internal int RetainedCount
+    {
+        get
+        {
+            lock (_retainedLock)
+            {
+                int n = 0;
+                for (var q = _oldest; q is not null; q = q.RetainedNext)
+                    n++;
+                return n;
+            }
+        }
     }
 
     /// <summary>Gives back what <see cref="TryReserve"/> charged.</summary>

@@ -23,7 +23,8 @@ public sealed class RpmsgServiceDriver
 
     /// <summary>
     /// Called once per removed channel. After the peer's DESTROY, what it sent before is still read from the channel's
-    /// (queue) endpoint; disposing the endpoint drops the rest and gives its bytes back to the device's queue budget.
+    /// (queue) endpoint; disposing the endpoint drops the rest and gives its bytes back to the device's queue budget (which
+    /// also takes them back, oldest withdrawn channel first, when a live endpoint needs the room).
     /// </summary>
     public Action<RpmsgChannel>? Remove { get; init; }
 

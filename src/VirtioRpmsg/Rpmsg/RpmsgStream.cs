@@ -46,15 +46,15 @@ public sealed partial class RpmsgStream(RpmsgEndpoint endpoint, uint destination
 
     /// <summary>
     /// Returns bytes of the current message, waiting without a time limit for the next one when none is left (skipping
-    /// zero-length messages). 0 (the end of the stream) only for an empty <paramref name="buffer"/>, or once the peer's
-    /// name-service DESTROY removed the channel and everything it sent before has been read, as a socket's stream ends
-    /// when its peer closes. Throws <see cref="ObjectDisposedException"/> once the stream is disposed, a wait included.
+    /// zero-length messages). 0 (the end of the stream) once the peer's name-service DESTROY removed the channel and
+    /// everything it sent before has been read, as a socket's stream ends when its peer closes. An empty
+    /// <paramref name="buffer"/> (the zero-byte read) waits the same way until bytes are there, takes none and returns 0,
+    /// as a <see cref="System.Net.Sockets.NetworkStream"/>'s does. Throws <see cref="ObjectDisposedException"/> once the
+    /// stream is disposed, a wait included.
     /// </summary>
     public override int Read(Span<byte> buffer)
     {
         ThrowIfDisposed();
-        if (buffer.IsEmpty)
-            return 0;
         if (_pendingStart == _pendingEnd)
         {
             BeginRead();
@@ -94,8 +94,6 @@ public sealed partial class RpmsgStream(RpmsgEndpoint endpoint, uint destination
             return ValueTask.FromException<int>(IsDisposed ? DisposedError() : ReadPendingError());
         if (cancellationToken.IsCancellationRequested)
             return ValueTask.FromCanceled<int>(cancellationToken);
-        if (buffer.IsEmpty)
-            return new ValueTask<int>(0);
         if (_pendingStart != _pendingEnd)
             return new ValueTask<int>(TakePending(buffer.Span));
         if (!TryBeginRead())
@@ -107,8 +105,7 @@ public sealed partial class RpmsgStream(RpmsgEndpoint endpoint, uint destination
                 var receive = ReceiveNext(cancellationToken);
                 if (!receive.IsCompleted)
                     return (_read ??= new RpmsgStreamRead(this)).Start(receive, buffer, cancellationToken); // it ends the read
-                int n = Received(receive.GetAwaiter().GetResult(), buffer.Span);
-                if (n != 0)
+                if (Received(receive.GetAwaiter().GetResult(), buffer.Span, out int n))
                 {
                     EndRead();
                     return new ValueTask<int>(n);
@@ -129,12 +126,16 @@ public sealed partial class RpmsgStream(RpmsgEndpoint endpoint, uint destination
         }
     }
 
-    /// <summary>A message arrived in <c>_pending</c>: returns the first bytes of it (0 for a zero-length message: receive again).</summary>
-    internal int Received(RpmsgReceiveResult r, Span<byte> buffer)
+    /// <summary>
+    /// A message arrived in <c>_pending</c>: <paramref name="n"/> of its first bytes are copied out (none for a zero-byte
+    /// read, which leaves them pending); false for a zero-length message (no bytes: receive again).
+    /// </summary>
+    internal bool Received(RpmsgReceiveResult r, Span<byte> buffer, out int n)
     {
         _pendingStart = 0;
         _pendingEnd = r.Length;
-        return TakePending(buffer);
+        n = TakePending(buffer);
+        return r.Length != 0;
     }
 
     /// <summary>Like <see cref="Read(Span{byte})"/>, waiting asynchronously.</summary>

@@ -47,7 +47,7 @@ internal sealed class RpmsgStreamRead : IValueTaskSource<int>
         int n;
         try
         {
-            while ((n = _stream.Received(_receive.GetResult(), _destination.Span)) == 0)
+            while (!_stream.Received(_receive.GetResult(), _destination.Span, out n))
             {
                 // A zero-length message is no bytes: receive the next, as a result of 0 would end the stream.
                 var next = _stream.ReceiveNext(_caller);
