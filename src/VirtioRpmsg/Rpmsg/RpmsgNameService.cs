@@ -224,6 +224,9 @@ internal sealed partial class RpmsgNameService
                 _endpoints.Remove(channel.Endpoint);
             }
             _device.ProbeFailedUnpublished?.Invoke(channel.Endpoint);
+            // Nobody reads a channel whose Probe failed: what reached its queue meanwhile (a late driver probes on the
+            // application's thread while the dispatcher delivers) goes back to the pool and to the device's queue budget.
+            channel.Endpoint.WaitForCallbacks();
             _counters.DriverCallbackFailed(e, "probe (channel removed)", channel.Name);
             return false;
         }

@@ -112,4 +112,37 @@ public sealed class RpmsgPeerDestroyBudgetTests
         Assert.Equal(0, read.Endpoint.QueueDrops);
         Assert.Equal(0, disposed.Endpoint.QueueDrops);
     }
+
+    // A Probe that throws destroys the channel's endpoint, which nobody can read any more (a reader gets
+    // ObjectDisposedException): what was queued for it before must go back to the budget. It stayed charged for good.
+    [Fact]
+    public void ProbeThatThrows_AfterMessagesQueuedOnItsChannel_GivesTheirBudgetBack()
+    {
+        using var loop = RpmsgLoopback.Create(
+            host: o => { o.WaitStrategy = RpmsgWaitStrategy.CallerPoll; o.MaxQueuedBytes = Budget; },
+            remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll);
+        bool announced = false;
+        loop.Host.UnboundService += (name, _) => Volatile.Write(ref announced, name == "svc-late");
+        var service = loop.Remote.CreateNamedEndpoint("svc-late", RpmsgAddress.Any, (_, _, _) => { });
+        loop.WaitUntil(() => Volatile.Read(ref announced), "the service is announced (unbound)");
+        RpmsgChannel? failed = null;
+
+        // A late driver probes on this thread; the peer's first messages reach the channel while its Probe runs.
+        loop.Host.RegisterDriver(new RpmsgServiceDriver("svc-late")
+        {
+            Probe = ch =>
+            {
+                failed = ch;
+                for (int i = 0; i < 3; i++)
+                    service.SendTo(ch.LocalAddress, new byte[Payload]);
+                Assert.Equal(3, loop.Host.Poll());
+                throw new InvalidOperationException("the application's Probe refuses the channel");
+            },
+        });
+
+        Assert.NotNull(failed);
+        Assert.True(failed.Endpoint.IsDestroyed);
+        Assert.Throws<ObjectDisposedException>(() => failed.Endpoint.TryReceive(new byte[Payload], TimeSpan.Zero, out _));
+        Assert.Equal(0, loop.Host.QueueBudget.Used);
+    }
 }
