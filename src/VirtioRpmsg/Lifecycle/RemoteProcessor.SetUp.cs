@@ -217,6 +217,7 @@ public sealed partial class RemoteProcessor
             var device = vdev.Device;
             device.ChannelAdded += c => Forward(session, ChannelAdded, c);
             device.ChannelRemoved += c => Forward(session, ChannelRemoved, c);
+            device.ChannelReady += _ => PulseChannelWaiters(); // what WaitForChannel waits for
             device.StateChanged += (_, s) => OnDeviceState(session, vdev, s);
         }
         lock (_driversLock)

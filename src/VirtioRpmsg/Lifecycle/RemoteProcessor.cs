@@ -141,10 +141,17 @@ public sealed partial class RemoteProcessor : IDisposable
     /// devices (if any) and on every device created later, so each boot/recovery probes its channels again.
     /// As with Linux rpmsg drivers, it binds the service on whichever vdev announces it.
     /// </summary>
+    /// <remarks>
+    /// Services the current devices announced already are probed on this thread before this returns, outside this
+    /// object's locks: the Probe may register other drivers, wait for other channels, stop or dispose the processor.
+    /// Announcements after the registration are probed on the device's dispatcher.
+    /// </remarks>
+    /// <exception cref="ArgumentException">A driver for the name is registered already, here or on one of the current devices (then nothing was registered).</exception>
     public void RegisterDriver(RpmsgServiceDriver driver)
     {
         ArgumentNullException.ThrowIfNull(driver);
         ObjectDisposedException.ThrowIf(_disposed, this);
+        var binds = new List<Action>();
         lock (_driversLock)
         {
             if (_drivers.Any(d => d.ServiceName == driver.ServiceName))
@@ -158,13 +165,24 @@ public sealed partial class RemoteProcessor : IDisposable
                     throw new ArgumentException($"a driver for '{driver.ServiceName}' is already registered on device '{vdev.Device.Name}' (vdev {vdev.Index}) of remote processor '{Name}'; nothing was registered", nameof(driver));
             }
             _drivers.Add(driver);
-            // Under the lock: a device being set up either gets the driver from the list or here, never both.
+            // Under the lock: a device being set up either gets the driver from the list or here, never both. Its
+            // pending announcements are probed after the lock (user code): each once (taken from the device's list
+            // under its lock), or not at all if a DESTROY or a teardown took it first.
             foreach (var vdev in vdevs)
-                vdev.Device.RegisterDriver(driver);
+            {
+                if (vdev.Device.AddDriver(driver) is { } bind)
+                    binds.Add(bind);
+            }
         }
+        foreach (var bind in binds)
+            bind();
     }
 
-    /// <summary>Waits until a current device (the lowest vdev first) has a channel named <paramref name="serviceName"/>; throws <see cref="TimeoutException"/> otherwise.</summary>
+    /// <summary>
+    /// Waits until a current device (the lowest vdev first) has a channel named <paramref name="serviceName"/> whose
+    /// driver's Probe completed (and ChannelAdded was raised): a channel still being probed is not returned, nor one whose
+    /// Probe fails. Throws <see cref="TimeoutException"/> otherwise.
+    /// </summary>
     public RpmsgChannel WaitForChannel(string serviceName, TimeSpan timeout, CancellationToken cancellationToken = default) =>
         WaitForChannelOn(serviceName, null, timeout, cancellationToken);
 
@@ -184,8 +202,9 @@ public sealed partial class RemoteProcessor : IDisposable
         while (true)
         {
             long epoch = Interlocked.Read(ref _channelEpoch);
+            // Ready only: its Probe (and ChannelAdded) completed; one whose Probe still runs, or failed, is not handed out.
             var channel = _session?.Vdevs.Where(v => vdev is null || v.Index == vdev)
-                .SelectMany(v => v.Device.Channels).FirstOrDefault(c => c.Name == serviceName);
+                .SelectMany(v => v.Device.Channels).FirstOrDefault(c => c.Name == serviceName && c.Ready);
             if (channel is not null)
                 return channel;
             int left = deadline.RemainingMillisecondsCappedAt(100);

@@ -58,6 +58,7 @@ public sealed partial class RpmsgLink
         for (int i = devices.Length - 1; i >= 0; i--)
         {
             devices[i].StateChanged -= OnStateChanged;
+            devices[i].ChannelReady -= OnChannelReady;
             devices[i].Dispose();
         }
         for (int i = _doorbells.Length - 1; i >= 0; i--)

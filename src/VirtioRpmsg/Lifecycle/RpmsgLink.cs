@@ -41,7 +41,10 @@ public sealed partial class RpmsgLink : IAsyncDisposable, IDisposable
         _deviceOptions = deviceOptions;
         _options = options;
         foreach (var device in devices)
+        {
             device.StateChanged += OnStateChanged;
+            device.ChannelReady += OnChannelReady;
+        }
     }
 
     /// <summary>The mapped memory, the resource table and the layout the link runs over.</summary>
@@ -170,6 +173,7 @@ public sealed partial class RpmsgLink : IAsyncDisposable, IDisposable
             // Disposed meanwhile (from a callback of the old device, which could not wait for this recovery): no reset.
             ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
             old.StateChanged -= OnStateChanged;
+            old.ChannelReady -= OnChannelReady;
             // The fresh device hands the same buffers out: the application's zero-copy buffers of the old one end first.
             var drain = _options.ZeroCopyDrainTimeout ?? _options.Timeout;
             if (!await Task.Run(() => old.ZeroCopy.WaitForNone(drain), cancellationToken).ConfigureAwait(false))
@@ -183,6 +187,7 @@ public sealed partial class RpmsgLink : IAsyncDisposable, IDisposable
             control.Status = Virtio.VirtioStatus.None;
             var fresh = RpmsgDevice.CreateHost(Platform.CreateRpmsgLayout(vdev), control, _doorbells[vdev], _deviceOptions[vdev]);
             fresh.StateChanged += OnStateChanged;
+            fresh.ChannelReady += OnChannelReady;
             lock (_gate)
             {
                 _devices[vdev] = fresh;
@@ -215,7 +220,8 @@ public sealed partial class RpmsgLink : IAsyncDisposable, IDisposable
     /// already), bounded by <see cref="RpmsgLinkOptions.Timeout"/>. The channel's endpoint is a receive queue
     /// (<see cref="RpmsgEndpoint.Receive"/>, <see cref="RpmsgEndpoint.ReceiveAsync"/>). After the remote
     /// destroys the channel, the next call returns another channel of that name still bound (the remote announced
-    /// it at another address too; the oldest such), or else waits for the next announcement.
+    /// it at another address too; the oldest such), or else waits for the next announcement. A channel is returned once
+    /// it is probed (the device's <see cref="RpmsgDevice.ChannelAdded"/> handlers have returned), never while it is.
     /// </summary>
     /// <exception cref="TimeoutException">No announcement within the timeout (the message names the service and what was announced).</exception>
     /// <exception cref="RpmsgDeviceUnavailableException">The device stopped or broke (the peer violated the protocol) while waiting.</exception>
@@ -292,16 +298,31 @@ public sealed partial class RpmsgLink : IAsyncDisposable, IDisposable
             return _services.TryGetValue(key, out var bound) ? bound : fallback;
     }
 
+    // The driver's Probe: the channel is the waiter's once it is ready (OnChannelReady), after the probe is done. Completed
+    // here, the waiter went on while the probe still ran: an endpoint it disposed meanwhile left its removal to the probing
+    // thread, and the next wait returned the same, destroyed channel.
     private void Bind((int, string) key, RpmsgChannel channel)
     {
         lock (_gate)
         {
             // Gone when the vdev was recovered: that device's channels belong to no waiter any more.
-            if (!_services.TryGetValue(key, out var bound))
+            if (!_services.ContainsKey(key))
                 return;
             if (!_live.TryGetValue(key, out var live))
                 _live[key] = live = [];
             live.Add(channel);
+        }
+    }
+
+    private void OnChannelReady(RpmsgChannel channel)
+    {
+        lock (_gate)
+        {
+            int vdev = Array.IndexOf(_devices, channel.Device);
+            var key = (vdev, channel.Name);
+            // Only a channel of the link's own driver (bound above), not removed since.
+            if (vdev < 0 || !_live.TryGetValue(key, out var live) || !live.Contains(channel) || !_services.TryGetValue(key, out var bound))
+                return;
             // A second announcement of the name (another address) leaves the waiter the channel it has: it is kept
             // to replace that one when it goes.
             bound.TrySetResult(channel);
@@ -321,10 +342,11 @@ public sealed partial class RpmsgLink : IAsyncDisposable, IDisposable
             // Only the channel it holds: another channel of the name may be the one held (it stays).
             if (_services.TryGetValue(key, out var bound) && bound.Task.IsCompletedSuccessfully && ReferenceEquals(bound.Task.Result, channel))
             {
-                // The oldest channel of the name still bound, if any; else the next call waits for the next announcement.
+                // The oldest ready channel of the name still bound, if any; else the next call waits for the next one
+                // ready (one still being probed completes it then).
                 var next = new TaskCompletionSource<RpmsgChannel>(TaskCreationOptions.RunContinuationsAsynchronously);
-                if (live is { Count: > 0 })
-                    next.SetResult(live[0]);
+                if (live?.FirstOrDefault(c => c.Ready) is { } oldest)
+                    next.SetResult(oldest);
                 _services[key] = next;
             }
         }

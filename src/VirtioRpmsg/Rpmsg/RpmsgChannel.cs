@@ -23,6 +23,9 @@ public sealed class RpmsgChannel
     internal bool RemoveHandedOver;
     // The hand-over came from the peer's DESTROY: the probing thread raises ServiceDestroyed after the removal.
     internal bool DestroyHandedOver;
+    // Its Probe succeeded and ChannelAdded was raised, with no removal handed over meanwhile (set with ProberThread's
+    // reset): what WaitForChannel hands out.
+    internal volatile bool Ready;
 
     /// <summary>The device the channel is on.</summary>
     public RpmsgDevice Device { get; }

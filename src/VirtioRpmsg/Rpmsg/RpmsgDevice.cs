@@ -370,12 +370,6 @@ public sealed partial class RpmsgDevice : IDisposable
             _nameService.RunRemove(channel, waitForProbe: false);
     }
 
-    /// <summary>Registers a service driver; announcements already seen for its name are bound now.</summary>
-    public void RegisterDriver(RpmsgServiceDriver driver) => _nameService.RegisterDriver(driver);
-
-    /// <summary>True when a driver for <paramref name="serviceName"/> is registered on this device.</summary>
-    internal bool HasDriver(string serviceName) => _nameService.HasDriver(serviceName);
-
     /// <summary>
     /// Caller-driven dispatch (<see cref="RpmsgWaitStrategy.CallerPoll"/>, or extra polling in any mode):
     /// handles what is pending now, wakes blocked senders if buffers came back, and returns the number

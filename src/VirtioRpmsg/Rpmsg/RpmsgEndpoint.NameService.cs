@@ -25,6 +25,13 @@ public sealed partial class RpmsgEndpoint
     internal int AnnouncerThread { get; set; }
 
     /// <summary>
+    /// Cancels the CREATE's wait for a tx buffer while <see cref="AnnounceState"/> is Sending (a destroy waiting for that
+    /// send ends it: a callback sender waits on the doorbell, which the destroy's tx signal does not wake). Guarded by the
+    /// device's lock.
+    /// </summary>
+    internal CancellationTokenSource? AnnounceCancel { get; set; }
+
+    /// <summary>
     /// The peer announced our name at <paramref name="address"/> (OpenAMP rpmsg_virtio_ns_callback sets dest_addr):
     /// an endpoint that does not know its remote yet learns it now, as from a first message, and waiting senders go.
     /// </summary>

@@ -12,7 +12,7 @@ internal sealed partial class RpmsgNameService
     /// As <see cref="Announce(string, uint, NameServiceFlags)"/>, for <paramref name="owner"/>: false if refused because it
     /// was destroyed (nothing went out; a wait for a tx buffer ends at the destroy), true otherwise.
     /// </summary>
-    private bool Announce(string name, uint address, NameServiceFlags flags, RpmsgEndpoint? owner)
+    private bool Announce(string name, uint address, NameServiceFlags flags, RpmsgEndpoint? owner, CancellationToken cancellationToken = default)
     {
         if (!_device.NameServiceEnabled)
             return true;
@@ -20,10 +20,12 @@ internal sealed partial class RpmsgNameService
         new NameServiceMessage(name, address, flags).Write(message);
         try
         {
-            _device.Tx.Send(address, RpmsgAddress.NameService, message, _device.Options.SendTimeout, _device.StopToken, owner);
+            _device.Tx.Send(address, RpmsgAddress.NameService, message, _device.Options.SendTimeout,
+                cancellationToken.CanBeCanceled ? cancellationToken : _device.StopToken, owner);
         }
-        catch (ObjectDisposedException) when (owner is { IsDestroyed: true })
+        catch (Exception e) when (owner is { IsDestroyed: true } && e is ObjectDisposedException or OperationCanceledException)
         {
+            // Its destroy ended the wait (cancelled it, see WaitForCreateSent): a cancelled wait took no buffer.
             return false;
         }
         catch (Exception e) when (e is RpmsgDeviceUnavailableException or OperationCanceledException or TimeoutException)
@@ -64,7 +66,13 @@ internal sealed partial class RpmsgNameService
     {
         // Not on the announcer's own thread (code it runs inside the send): that send, not past its take yet, is refused
         // now that the endpoint is destroyed (the take looks under the tx gate), so nothing went out.
-        while (ept.AnnounceState == RpmsgAnnounceState.Sending && ept.AnnouncerThread != Environment.CurrentManagedThreadId)
+        if (ept.AnnounceState != RpmsgAnnounceState.Sending || ept.AnnouncerThread == Environment.CurrentManagedThreadId)
+            return;
+        // A sender inside a receive callback (the dispatcher thread: a CREATE at link-up, or an endpoint created in a
+        // callback) waits on the doorbell, which the destroy's tx signal does not wake: it slept out IdleRecheckInterval.
+        // Cancelled, it ends now. Under the lock: the callbacks it runs only wake waiters (leaf locks, an fd write).
+        ept.AnnounceCancel?.Cancel();
+        while (ept.AnnounceState == RpmsgAnnounceState.Sending)
             Monitor.Wait(_sync);
     }
 
@@ -75,17 +83,20 @@ internal sealed partial class RpmsgNameService
     /// </remarks>
     internal void AnnounceCreate(RpmsgEndpoint ept)
     {
+        // Linked to nothing (the tx path watches the device's stop itself), so never disposed: it holds no registration.
+        var cancel = new CancellationTokenSource();
         lock (_sync)
         {
             if (ept.AnnounceState != RpmsgAnnounceState.Announcing)
                 return; // destroyed before anything was sent: the peer never hears of it
             ept.AnnounceState = RpmsgAnnounceState.Sending;
             ept.AnnouncerThread = Environment.CurrentManagedThreadId;
+            ept.AnnounceCancel = cancel;
         }
         bool sent = true;
         try
         {
-            sent = Announce(ept.Name!, ept.Address, NameServiceFlags.Create, ept);
+            sent = Announce(ept.Name!, ept.Address, NameServiceFlags.Create, ept, cancel.Token);
         }
         finally
         {
@@ -94,6 +105,7 @@ internal sealed partial class RpmsgNameService
                 // Refused: the destroy waiting for this finds nothing announced and sends no DESTROY.
                 ept.AnnounceState = sent ? RpmsgAnnounceState.Announced : RpmsgAnnounceState.Withdrawn;
                 ept.AnnouncerThread = 0;
+                ept.AnnounceCancel = null;
                 Monitor.PulseAll(_sync);
             }
         }

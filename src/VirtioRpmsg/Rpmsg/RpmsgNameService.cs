@@ -71,8 +71,16 @@ internal sealed partial class RpmsgNameService
             return _drivers.ContainsKey(serviceName);
     }
 
-    /// <summary>Registers a service driver; announcements already seen for its name are bound now.</summary>
-    internal void RegisterDriver(RpmsgServiceDriver driver)
+    /// <summary>Registers a service driver; announcements already seen for its name are bound now, on this thread.</summary>
+    internal void RegisterDriver(RpmsgServiceDriver driver) => AddDriver(driver)?.Invoke();
+
+    /// <summary>
+    /// Registers a service driver without probing: returns what binds the announcements already seen for its name (null
+    /// if none), for the caller to run once it holds none of its own locks (a Probe is the application's code, which
+    /// may call back into the caller). From the registration on, a new announcement is bound by the dispatcher; each
+    /// pending one is bound once, by the returned action, unless a DESTROY or a stop took it first.
+    /// </summary>
+    internal Action? AddDriver(RpmsgServiceDriver driver)
     {
         ArgumentNullException.ThrowIfNull(driver);
         List<Unbound> pending;
@@ -82,8 +90,13 @@ internal sealed partial class RpmsgNameService
                 throw new ArgumentException($"a driver for '{driver.ServiceName}' is already registered on '{_device.Name}'", nameof(driver));
             pending = _unbound.Where(u => u.Name == driver.ServiceName).ToList();
         }
-        foreach (var entry in pending)
-            CreateChannel(entry.Name, entry.Address, entry);
+        if (pending.Count == 0)
+            return null;
+        return () =>
+        {
+            foreach (var entry in pending)
+                CreateChannel(entry.Name, entry.Address, entry);
+        };
     }
 
     private void OnMessage(RpmsgEndpoint ns, uint source, ReadOnlySpan<byte> payload)
@@ -186,15 +199,20 @@ internal sealed partial class RpmsgNameService
         // (and Remove) always come after it.
         if (probed)
             _device.RaiseChannelAdded(channel);
-        bool removeNow, destroyed;
+        bool removeNow, destroyed, ready;
         lock (_sync)
         {
             channel.ProberThread = 0;
             channel.ProbeFailed = !probed;
             removeNow = probed && channel.RemoveHandedOver;
+            // Ready for WaitForChannel: probed, ChannelAdded raised, and not removed meanwhile.
+            ready = probed && !channel.RemoveHandedOver;
+            channel.Ready = ready;
             destroyed = channel.DestroyHandedOver;
             Monitor.PulseAll(_sync);
         }
+        if (ready)
+            _device.RaiseChannelReady(channel);
         if (removeNow)
             RemoveProbed(channel);
         if (destroyed)

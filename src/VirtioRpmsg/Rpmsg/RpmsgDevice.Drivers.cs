@@ -1,0 +1,26 @@
+namespace VirtioRpmsg.Rpmsg;
+
+// Service drivers: registration, and when a channel is ready for the application.
+public sealed partial class RpmsgDevice
+{
+    /// <summary>
+    /// Registers a service driver; announcements already seen for its name are bound now: their Probe runs on this
+    /// thread, before this returns (a later announcement is probed on the dispatcher).
+    /// </summary>
+    /// <exception cref="ArgumentException">A driver for the name is registered on this device already.</exception>
+    public void RegisterDriver(RpmsgServiceDriver driver) => _nameService.RegisterDriver(driver);
+
+    /// <summary>As <see cref="RegisterDriver"/>, without probing: returns what probes the pending announcements (null if none), for a caller to run outside its locks.</summary>
+    internal Action? AddDriver(RpmsgServiceDriver driver) => _nameService.AddDriver(driver);
+
+    /// <summary>True when a driver for <paramref name="serviceName"/> is registered on this device.</summary>
+    internal bool HasDriver(string serviceName) => _nameService.HasDriver(serviceName);
+
+    /// <summary>
+    /// A channel is ready: its Probe succeeded and ChannelAdded was raised (what WaitForChannel waits for), on the probing
+    /// thread. Raised at most once per channel, never for one whose Probe failed or that was removed during its probe.
+    /// </summary>
+    internal event Action<RpmsgChannel>? ChannelReady;
+
+    internal void RaiseChannelReady(RpmsgChannel channel) => CounterSet.Raise(() => ChannelReady?.Invoke(channel));
+}
