@@ -228,6 +228,11 @@ public sealed partial class RpmsgStream(RpmsgEndpoint endpoint, uint destination
         // Every write is sent at once; nothing is buffered.
     }
 
+    /// <summary>Nothing to do (see <see cref="Flush"/>): a completed task, or a cancelled one for a cancelled token.</summary>
+    /// <remarks>The base class would run <see cref="Flush"/> on the thread pool: a task allocated and a hop per call.</remarks>
+    public override Task FlushAsync(CancellationToken cancellationToken) =>
+        cancellationToken.IsCancellationRequested ? Task.FromCanceled(cancellationToken) : Task.CompletedTask;
+
     /// <summary>Not supported: a message stream has no position.</summary>
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
 

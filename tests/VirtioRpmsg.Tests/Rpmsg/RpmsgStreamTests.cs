@@ -52,6 +52,22 @@ public sealed class RpmsgStreamTests
     }
 
     [Fact]
+    public async Task FlushAsync_CompletesInPlace_AllocatingNothing_AndHonoursACancelledToken()
+    {
+        var (loop, stream, _) = CallerPolledStream();
+        using var _loop = loop;
+        await stream.FlushAsync(); // warm
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var flush = stream.FlushAsync(CancellationToken.None);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        // Nothing is buffered: no task, no hop to the thread pool (the base class's FlushAsync queues Flush there).
+        Assert.True(flush.IsCompletedSuccessfully, "FlushAsync did not complete in place");
+        Assert.Equal(0, allocated);
+        var cancelled = stream.FlushAsync(new CancellationToken(canceled: true));
+        Assert.True(cancelled.IsCanceled);
+    }
+
+    [Fact]
     public void Read_ZeroLengthMessage_IsSkipped_NotEndOfStream()
     {
         var (loop, stream, peer) = CallerPolledStream();
