@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.Globalization;
 using System.Text;
 using VirtioRpmsg.Rpmsg;
@@ -9,6 +10,32 @@ namespace VirtioRpmsg.Cli;
 /// <summary>Options several subcommands share (each call makes a new instance: an option belongs to one command).</summary>
 internal static class CliOptions
 {
+    /// <summary>
+    /// The value of an option for its validator; false when the token does not convert to <typeparamref name="T"/>
+    /// ("--count abc"): the parser reports that itself, one line and exit 2, once the validators have run. Reading
+    /// such a value throws InvalidOperationException out of Parse, which Main does not catch (a stack trace and SIGABRT).
+    /// </summary>
+    public static bool TryGetValue<T>(OptionResult result, out T value)
+    {
+        try
+        {
+            value = result.GetValueOrDefault<T>();
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            value = default!;
+            return false;
+        }
+    }
+
+    /// <summary>Adds a range check to a typed option's validators that runs only when the token converted.</summary>
+    public static void Check<T>(Option<T> option, Func<T, string?> error) => option.Validators.Add(r =>
+    {
+        if (TryGetValue(r, out T value) && error(value) is { } message)
+            r.AddError(message);
+    });
+
     public static Option<bool> Verbose() => new("--verbose", "-v") { Description = "Log details, and print the stack trace of a failure." };
 
     public static Option<FileInfo?> Platform() => new("--platform")
@@ -62,11 +89,7 @@ internal static class CliOptions
     public static Option<int> Count(int defaultValue, string description)
     {
         var option = new Option<int>("--count", "-n") { Description = description, DefaultValueFactory = _ => defaultValue };
-        option.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<int>() < 1)
-                r.AddError("--count must be at least 1");
-        });
+        Check(option, value => value < 1 ? "--count must be at least 1" : null);
         return option;
     }
 
@@ -77,11 +100,7 @@ internal static class CliOptions
             Description = "Payload bytes per message: 0 to the buffer size minus the 16-byte header (496 with the default buffers).",
             DefaultValueFactory = _ => 64,
         };
-        option.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<int>() < 0)
-                r.AddError("--size must not be negative");
-        });
+        Check(option, value => value < 0 ? "--size must not be negative" : null);
         return option;
     }
 
@@ -158,13 +177,8 @@ internal static class CliOptions
             Description = "With --platform: seconds to wait for announcements after the link is up.",
             DefaultValueFactory = _ => 1,
         };
-        option.Validators.Add(r =>
-        {
-            // Written so NaN fails too (every comparison with it is false).
-            double value = r.GetValueOrDefault<double>();
-            if (!(value >= 0 && value <= 600))
-                r.AddError($"--settle must be 0 to 600 seconds, not {value}");
-        });
+        // Written so NaN fails too (every comparison with it is false).
+        Check(option, value => !(value >= 0 && value <= 600) ? $"--settle must be 0 to 600 seconds, not {value}" : null);
         return option;
     }
 

@@ -25,11 +25,7 @@ internal static class BenchCommand
         var remoteCpu = new Option<int>("--remote-cpu") { Description = "CPU of the remote side.", DefaultValueFactory = _ => 1 };
         foreach (var cpu in new[] { hostCpu, remoteCpu })
         {
-            cpu.Validators.Add(r =>
-            {
-                if (r.GetValueOrDefault<int>() < 0)
-                    r.AddError($"{cpu.Name} must not be negative");
-            });
+            CliOptions.Check(cpu, value => value < 0 ? $"{cpu.Name} must not be negative" : null);
         }
         var coldStart = new Option<FileInfo?>("--cold-start")
         {
@@ -37,11 +33,7 @@ internal static class BenchCommand
             HelpName = "AOT_RPMSG",
         };
         var runs = new Option<int>("--runs") { Description = "Cold starts per CLI with --cold-start.", DefaultValueFactory = _ => 10 };
-        runs.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<int>() < 1)
-                r.AddError("--runs must be at least 1");
-        });
+        CliOptions.Check(runs, value => value < 1 ? "--runs must be at least 1" : null);
         var verbose = CliOptions.Verbose();
         var command = new Command("bench", "Run the benchmark suite (baselines, in-process and cross-process echo and streaming) and write the report.")
         {

@@ -24,27 +24,15 @@ internal static class ListenCommand
         CliOptions.ValidateServiceName(name);
         var address = CliOptions.Address("--address", "Local address of the endpoint (default: a free one).");
         var count = new Option<int?>("--count", "-n") { Description = "Stop after this many messages." };
-        count.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<int?>() is < 1)
-                r.AddError("--count must be at least 1");
-        });
+        CliOptions.Check(count, value => value is < 1 ? "--count must be at least 1" : null);
         var timeout = new Option<double?>("--timeout") { Description = "Stop after this many seconds." };
-        timeout.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<double?>() is { } t && !(t > 0 && t <= 31_536_000)) // NaN fails too
-                r.AddError($"--timeout must be more than 0 seconds (and at most a year), not {t}");
-        });
+        CliOptions.Check(timeout, value => value is { } t && !(t > 0 && t <= 31_536_000) ? $"--timeout must be more than 0 seconds (and at most a year), not {t}" : null); // NaN fails too
         var remoteSends = new Option<int>("--remote-sends")
         {
             Description = "Simulated remote only: have the remote send this many test messages (\"message 1\", ...) to the endpoint.",
             HelpName = "N",
         };
-        remoteSends.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<int>() is < 0 or > 100_000)
-                r.AddError("--remote-sends must be 0 to 100000");
-        });
+        CliOptions.Check(remoteSends, value => value is < 0 or > 100_000 ? "--remote-sends must be 0 to 100000" : null);
         var format = CliOptions.Format();
         var wait = CliOptions.Wait();
         var platform = CliOptions.Platform();

@@ -38,24 +38,14 @@ internal static class PingCommand
             DefaultValueFactory = _ => DefaultWarmupMilliseconds,
             HelpName = "ms",
         };
-        warmup.Validators.Add(r =>
-        {
-            int value = r.GetValueOrDefault<int>();
-            if (value is < 0 or > MaxWarmupMilliseconds)
-                r.AddError($"--warmup must be 0 to {MaxWarmupMilliseconds} milliseconds, not {value}");
-        });
+        CliOptions.Check(warmup, value => value is < 0 or > MaxWarmupMilliseconds ? $"--warmup must be 0 to {MaxWarmupMilliseconds} milliseconds, not {value}" : null);
         var inFlight = new Option<int>("--inflight")
         {
             Description = $"Messages kept in flight (1 to {PipelinedEcho.MaxInFlight}): each echo is checked in order and timed from its own send; the run also prints round trips per second. 1 is one at a time.",
             DefaultValueFactory = _ => 1,
             HelpName = "N",
         };
-        inFlight.Validators.Add(r =>
-        {
-            int value = r.GetValueOrDefault<int>();
-            if (value is < 1 or > PipelinedEcho.MaxInFlight)
-                r.AddError($"--inflight must be 1 to {PipelinedEcho.MaxInFlight}, not {value}");
-        });
+        CliOptions.Check(inFlight, value => value is < 1 or > PipelinedEcho.MaxInFlight ? $"--inflight must be 1 to {PipelinedEcho.MaxInFlight}, not {value}" : null);
         var cpus = CliOptions.Cpus();
         var verbose = CliOptions.Verbose();
         var command = new Command("ping", "Measure round trips against an echo service: percentile table and histogram.")
@@ -65,8 +55,9 @@ internal static class PingCommand
         command.Validators.Add(r =>
         {
             // The baseline is one message at a time: a pipelined round trip includes its wait behind the others.
-            if (r.GetValue(baseline) && r.GetValue(inFlight) > 1)
-                r.AddError($"--baseline compares one round trip at a time; it cannot be used with --inflight {r.GetValue(inFlight)}");
+            // An --inflight that does not convert is the parser's error already.
+            if (r.GetValue(baseline) && r.GetResult(inFlight) is { } window && CliOptions.TryGetValue(window, out int n) && n > 1)
+                r.AddError($"--baseline compares one round trip at a time; it cannot be used with --inflight {n}");
         });
         command.SetAction(parse =>
         {

@@ -26,12 +26,7 @@ internal static class SendCommand
             Description = "Seconds to wait for a reply after sending (0: do not wait); further replies are printed while they keep coming (200 ms apart at most).",
             DefaultValueFactory = _ => 2,
         };
-        replyTimeout.Validators.Add(r =>
-        {
-            double value = r.GetValueOrDefault<double>();
-            if (!(value >= 0 && value <= 3600)) // NaN fails too
-                r.AddError($"--reply-timeout must be 0 to 3600 seconds, not {value}");
-        });
+        CliOptions.Check(replyTimeout, value => !(value >= 0 && value <= 3600) ? $"--reply-timeout must be 0 to 3600 seconds, not {value}" : null); // NaN fails too
         var format = CliOptions.Format();
         var wait = CliOptions.Wait();
         var platform = CliOptions.Platform();
