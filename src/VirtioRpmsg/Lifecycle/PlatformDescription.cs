@@ -74,11 +74,20 @@ public sealed record PlatformDescription
 
     // ---- loading -----------------------------------------------------------------------------
 
-    /// <summary>Reads and validates a description file.</summary>
+    /// <summary>
+    /// The largest description file <see cref="Load"/> reads: descriptions are a few kilobytes, and a larger file (a log,
+    /// an image, /dev/zero) is refused before it is read whole.
+    /// </summary>
+    public const int MaxFileBytes = 1 << 20;
+
+    /// <summary>Reads and validates a description file (UTF-8, or UTF-16/32 with a byte order mark).</summary>
+    /// <exception cref="PlatformDescriptionException">The description is invalid, or the file is larger than <see cref="MaxFileBytes"/>; names the file.</exception>
+    /// <exception cref="FileNotFoundException">No file at <paramref name="path"/>, or it is a directory.</exception>
+    /// <exception cref="IOException">The file could not be read.</exception>
     public static PlatformDescription Load(string path)
     {
-        ArgumentNullException.ThrowIfNull(path);
-        string json = File.ReadAllText(path);
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        string json = ReadText(path);
         try
         {
             return Parse(json);
@@ -87,6 +96,27 @@ public sealed record PlatformDescription
         {
             throw e.WithSource(path);
         }
+    }
+
+    private static string ReadText(string path)
+    {
+        if (Directory.Exists(path))
+            throw new FileNotFoundException($"'{Path.GetFullPath(path)}' is a directory, not a platform description file", path);
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        using var bytes = new MemoryStream();
+        var chunk = new byte[16384];
+        int read;
+        while ((read = file.Read(chunk)) > 0)
+        {
+            if (bytes.Length + read > MaxFileBytes)
+                throw new PlatformDescriptionException("$", $"(more than {MaxFileBytes} bytes)",
+                    $"the file is larger than {MaxFileBytes} bytes, which no platform description is (is it the right file?)", path);
+            bytes.Write(chunk, 0, read);
+        }
+        bytes.Position = 0;
+        // As File.ReadAllText: UTF-8 unless a byte order mark says otherwise; the mark itself is dropped.
+        using var reader = new StreamReader(bytes, System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+        return reader.ReadToEnd();
     }
 
     /// <summary>Parses and validates a description (comments and trailing commas allowed; unknown properties are errors).</summary>

@@ -17,7 +17,9 @@ internal static partial class PlatformDescriptionValidator
     /// <summary>A named device-address range of the layout, for overlap and containment checks.</summary>
     private readonly record struct Extent(string Path, string What, ulong Start, ulong Length)
     {
-        public bool Overlaps(Extent other) => Start < other.Start + other.Length && other.Start < Start + Length;
+        // Compared by last byte: a range may end exactly at 2^64 (FitsInAddressSpace allows it), where Start + Length is 0.
+        public bool Overlaps(Extent other) =>
+            Length != 0 && other.Length != 0 && Start <= other.Start + (other.Length - 1) && other.Start <= Start + (Length - 1);
     }
 
     internal static void Validate(PlatformDescription d)

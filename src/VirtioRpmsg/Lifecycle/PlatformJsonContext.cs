@@ -10,7 +10,8 @@ namespace VirtioRpmsg.Lifecycle;
     AllowTrailingCommas = true,
     UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    WriteIndented = true)]
+    WriteIndented = true,
+    Converters = [typeof(JsonCountConverter)])]
 [JsonSerializable(typeof(PlatformDescription))]
 [JsonSerializable(typeof(ResourceTableLocation))]
 internal sealed partial class PlatformJsonContext : JsonSerializerContext;

@@ -24,6 +24,10 @@ internal static class PlatformJsonReader
     internal static PlatformDescription Read(string json)
     {
         ArgumentNullException.ThrowIfNull(json);
+        // A byte order mark decoded as text (Encoding.UTF8.GetString of a file's bytes): Load drops it when it decodes
+        // the file, and so does this, rather than report "'0xEF' is an invalid start of a value" of a text without 0xEF.
+        if (json.StartsWith('\uFEFF'))
+            json = json[1..];
         JsonDocument document;
         try
         {
