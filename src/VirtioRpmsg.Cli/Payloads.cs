@@ -32,6 +32,8 @@ internal static class Payloads
         }
         else
         {
+            if (Directory.Exists(file))
+                throw new CliFailure($"--file {file}: is a directory, not a file");
             try
             {
                 using var stream = File.OpenRead(file!);
@@ -52,14 +54,12 @@ internal static class Payloads
         string digits = hex.Replace(" ", "", StringComparison.Ordinal).Replace(":", "", StringComparison.Ordinal);
         if (digits.StartsWith("0x", StringComparison.OrdinalIgnoreCase))
             digits = digits[2..];
-        try
-        {
-            return Convert.FromHexString(digits);
-        }
-        catch (FormatException)
-        {
-            throw new CliFailure($"--hex '{hex}' is not an even number of hex digits");
-        }
+        int bad = digits.AsSpan().IndexOfAnyExcept("0123456789abcdefABCDEF");
+        if (bad >= 0)
+            throw new CliFailure($"--hex '{hex}' is not hex: '{digits[bad]}' is not a hex digit (pairs of 0-9, a-f; spaces and colons are ignored)");
+        if (digits.Length % 2 != 0)
+            throw new CliFailure($"--hex '{hex}' has an odd number of hex digits ({digits.Length}); each byte is two");
+        return Convert.FromHexString(digits);
     }
 
     private static byte[] ReadAtMost(Stream stream, int maxLength, string what)
