@@ -60,6 +60,7 @@ internal static partial class PlatformDescriptionValidator
             throw Error("regions", d.Regions is null ? "null" : "[]", "at least one region is required");
         var extents = new Extent?[d.Regions.Count];
         var names = new Dictionary<string, int>(StringComparer.Ordinal);
+        var files = new Dictionary<string, int>(StringComparer.Ordinal);
         for (int i = 0; i < d.Regions.Count; i++)
         {
             string p = $"regions[{i}]";
@@ -70,6 +71,10 @@ internal static partial class PlatformDescriptionValidator
                 throw Error(p + ".name", Str(r.Name), $"regions[{names[r.Name]}] already has this name");
             Enum(r.Kind, p + ".kind");
             ValidateKindFields(r, p);
+            // Opening a shmFile sizes the file (create) or maps it: the same file again would resize it under the
+            // first mapping (SIGBUS past the new end) or alias it at another device address.
+            if (r.Kind == PlatformRegionKind.ShmFile && !files.TryAdd(Path.GetFullPath(r.Path!), i))
+                throw Error(p + ".path", Str(r.Path), $"regions[{files[Path.GetFullPath(r.Path!)]}] is this file already; one file is one region");
             extents[i] = ValidateExtent(d, r, p);
         }
         for (int i = 0; i < extents.Length; i++)

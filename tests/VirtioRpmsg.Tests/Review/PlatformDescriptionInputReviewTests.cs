@@ -85,6 +85,31 @@ public sealed class PlatformDescriptionInputReviewTests
         Assert.Equal(0xFFFFFFFFFFFFFFC0UL, d.Vdev.BufferPoolAddress);
     }
 
+    // One file as two regions: opening the second (create: true) resizes the file under the first's mapping, and the
+    // first access past the new end is SIGBUS: `rpmsg remote` over such a file died with "Fatal error.
+    // System.AccessViolationException ... at MappingLease.WriteUInt32Release ... PlatformResources.WriteResourceTable".
+    [Theory]
+    [InlineData("/dev/shm/vrpmsg-review-board.shm", true)]
+    [InlineData("/dev/shm//vrpmsg-review-board.shm", true)]
+    [InlineData("/dev/shm/./vrpmsg-review-board.shm", false)]
+    public void Parse_SameShmFileInTwoRegions_IsRejectedAtTheSecondPath(string secondPath, bool create)
+    {
+        var e = Reject(t =>
+        {
+            var first = Region(t, 0);
+            first["kind"] = "shmFile";
+            first["path"] = "/dev/shm/vrpmsg-review-board.shm";
+            first["create"] = true;
+            t["regions"]!.AsArray().Add(new JsonObject
+            {
+                ["name"] = "copy", ["kind"] = "shmFile", ["path"] = secondPath, ["create"] = create, ["deviceAddress"] = "0x100000", ["size"] = "0x1000",
+            });
+        }, "regions[1].path");
+
+        Assert.Equal($"\"{secondPath}\"", e.Value);
+        Assert.Contains("regions[0]", e.Detail);
+    }
+
     // Counts are plain 32-bit numbers (docs/platform-description.md, Syntax): a count out of range, a fraction or a
     // quoted number is named with its value and a detail that says so, not "the wrong JSON type".
     public static TheoryData<string, string, string> BadCounts() => new()
