@@ -54,12 +54,17 @@ internal static partial class PlatformDescriptionValidator
     /// <summary>"the buffer pool" as "buffer pool", after a possessive.</summary>
     private static string Bare(string what) => what.StartsWith("the ", StringComparison.Ordinal) ? what[4..] : what;
 
-    /// <summary>What identifies a doorbell's channel; null when it has none of its own to compare (polling, eventfd passed by the caller).</summary>
+    /// <summary>
+    /// What identifies a doorbell's channel, however it is spelt ("uio0" and "/dev/uio0" are one device, "/tmp/bell" and
+    /// "/tmp//bell" one socket); null when it has none of its own to compare (polling, eventfd passed by the caller).
+    /// </summary>
     private static string? ChannelOf(DoorbellDescription? b) => b?.Kind switch
     {
-        PlatformDoorbellKind.UnixSocket => $"unixSocket \"{b.Path}\"",
+        PlatformDoorbellKind.UnixSocket when b.Path is { } path =>
+            $"unixSocket \"{(path.StartsWith('@') ? path : System.IO.Path.GetFullPath(path))}\"",
         PlatformDoorbellKind.Eventfd when b.Socket is not null => $"eventfd socket \"{b.Socket}\"",
-        PlatformDoorbellKind.Uio => $"uio \"{b.Device ?? b.DeviceName}\"",
+        PlatformDoorbellKind.Uio when b.Device is not null => $"uio \"{System.IO.Path.GetFileName(b.Device)}\"",
+        PlatformDoorbellKind.Uio => $"uio name \"{b.DeviceName}\"",
         _ => null,
     };
 }

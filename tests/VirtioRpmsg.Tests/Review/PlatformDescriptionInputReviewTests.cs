@@ -110,6 +110,34 @@ public sealed class PlatformDescriptionInputReviewTests
         Assert.Contains("regions[0]", e.Detail);
     }
 
+    // Every vdev needs its own doorbell channel; the same channel spelt another way is still the same channel:
+    // "uio0" and "/dev/uio0" open one device, "/tmp/bell" and "/tmp//bell" one socket.
+    [Theory]
+    [InlineData("uio", "uio0", "/dev/uio0")]
+    [InlineData("uio", "/dev/uio3", "uio3")]
+    [InlineData("unixSocket", "/tmp/vrpmsg-review-bell", "/tmp//vrpmsg-review-bell")]
+    [InlineData("unixSocket", "/tmp/vrpmsg-review-bell", "/tmp/./vrpmsg-review-bell")]
+    public void Parse_TwoVdevsOnOneDoorbellChannelSpeltTwoWays_IsRejected(string kind, string first, string second)
+    {
+        string field = kind == "uio" ? "device" : "path";
+
+        var e = Reject(t =>
+        {
+            t["doorbell"] = new JsonObject { ["kind"] = kind, [field] = first };
+            t["additionalVdevs"] = new JsonArray(new JsonObject
+            {
+                ["vdev"] = new JsonObject
+                {
+                    ["vring0Address"] = "0x60000", ["vring1Address"] = "0x64000", ["vringNum"] = 32, ["vringAlign"] = 4096,
+                    ["bufferPoolAddress"] = "0x68000", ["bufferCount"] = 64, ["bufferSize"] = 256,
+                },
+                ["doorbell"] = new JsonObject { ["kind"] = kind, [field] = second },
+            });
+        }, "additionalVdevs[0].doorbell");
+
+        Assert.Contains("vdev 0's doorbell channel", e.Detail);
+    }
+
     // Counts are plain 32-bit numbers (docs/platform-description.md, Syntax): a count out of range, a fraction or a
     // quoted number is named with its value and a detail that says so, not "the wrong JSON type".
     public static TheoryData<string, string, string> BadCounts() => new()
