@@ -87,7 +87,10 @@ public sealed record MailboxDescription
     public string? Layout { get; init; }
 
     /// <summary>The i.MX signal named by <see cref="Signal"/> (already validated).</summary>
-    internal ImxMuSignal ImxSignal => Signal == "generalPurpose" ? ImxMuSignal.GeneralPurpose : ImxMuSignal.Data;
+    internal ImxMuSignal ImxSignal => Is(Signal, "generalPurpose") ? ImxMuSignal.GeneralPurpose : ImxMuSignal.Data;
+
+    // Enumerations written as strings match case-insensitively, as every enum of the description does.
+    internal static bool Is(string? text, string name) => string.Equals(text, name, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>tiMailbox: the FIFOs of the cluster (<see cref="FifoCount"/>, else the <see cref="Compatible"/>'s default; already validated).</summary>
     internal int TiFifoCount => FifoCount ?? (Compatible == "ti,omap4-mailbox" ? 8 : 16);
@@ -96,5 +99,5 @@ public sealed record MailboxDescription
     internal int TiUserCount => UserCount ?? (Compatible == "ti,omap4-mailbox" ? 3 : 4);
 
     /// <summary>The i.MX layout named by <see cref="Layout"/> (already validated).</summary>
-    internal ImxMuLayout ImxLayout => Layout == "v2" ? ImxMuLayout.V2 : ImxMuLayout.V1;
+    internal ImxMuLayout ImxLayout => Is(Layout, "v2") ? ImxMuLayout.V2 : ImxMuLayout.V1;
 }

@@ -1,3 +1,5 @@
+using VirtioRpmsg.Platform;
+
 namespace VirtioRpmsg.Lifecycle;
 
 // The mailbox rules: which fields each controller kind uses, their ranges, and its register block inside its region.
@@ -38,13 +40,13 @@ internal static partial class PlatformDescriptionValidator
                 ValidateRegisterMailbox(m, regionSize);
                 return;
             case MailboxKind.ImxMu:
-                if (m.Signal is not (null or "data" or "generalPurpose"))
+                if (m.Signal is not null && !MailboxDescription.Is(m.Signal, "data") && m.ImxSignal != ImxMuSignal.GeneralPurpose)
                     throw Error(MailboxPath + "signal", Str(m.Signal), "must be \"data\" (TRn/RRn) or \"generalPurpose\" (GIRn/GIPn)");
-                if (m.Layout is not (null or "v1" or "v2"))
+                if (m.Layout is not null && !MailboxDescription.Is(m.Layout, "v1") && m.ImxLayout != ImxMuLayout.V2)
                     throw Error(MailboxPath + "layout", Str(m.Layout), "must be \"v1\" (i.MX6SX/7D/8M/8QM) or \"v2\" (i.MX8ULP/93/95)");
-                if (m.Signal == "generalPurpose" && m.Value is not null)
+                if (m.ImxSignal == ImxMuSignal.GeneralPurpose && m.Value is not null)
                     throw Error(MailboxPath + "value", Hex(m.Value), "a general-purpose interrupt carries no word (value is for signal \"data\")");
-                if (m.Signal == "generalPurpose" && m.VringValues is not null)
+                if (m.ImxSignal == ImxMuSignal.GeneralPurpose && m.VringValues is not null)
                     throw Error(MailboxPath + "vringValues", Words(m.VringValues), "a general-purpose interrupt carries no word (vringValues is for signal \"data\")");
                 Number(m.TxChannel, MailboxPath + "txChannel", 0, 3, required: false, "an MU channel");
                 Number(m.RxChannel, MailboxPath + "rxChannel", 0, 3, required: false, "an MU channel");

@@ -60,6 +60,19 @@ public sealed class PlatformMailboxDescriptionTests
         Assert.Equal(value, e.Value);
     }
 
+    [Theory]
+    [InlineData("generalPurpose", "v2")]
+    [InlineData("GeneralPurpose", "V2")]
+    [InlineData("GENERALPURPOSE", "V2")]
+    public void Parse_ImxSignalAndLayout_MatchedCaseInsensitively_AsEveryEnumeration(string signal, string layout)
+    {
+        var m = Parse($$"""{ "kind": "imxMu", "region": "mbox", "offset": 0, "signal": "{{signal}}", "layout": "{{layout}}" }""");
+
+        Assert.Equal((ImxMuSignal.GeneralPurpose, ImxMuLayout.V2), (m.ImxSignal, m.ImxLayout));
+        // The word fields stay refused for a general-purpose signal however it is spelt.
+        Reject(t => WithMailbox(t, $$"""{ "kind": "imxMu", "region": "mbox", "offset": 0, "signal": "{{signal}}", "value": 1 }"""), "doorbell.mailbox.value");
+    }
+
     [Fact]
     public void Parse_NoKind_IsTheGenericRegister()
     {
