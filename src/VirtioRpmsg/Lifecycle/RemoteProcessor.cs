@@ -181,7 +181,8 @@ public sealed partial class RemoteProcessor : IDisposable
     /// <summary>
     /// Waits until a current device (the lowest vdev first) has a channel named <paramref name="serviceName"/> whose
     /// driver's Probe completed (and ChannelAdded was raised): a channel still being probed is not returned, nor one whose
-    /// Probe fails. Throws <see cref="TimeoutException"/> otherwise.
+    /// Probe fails. Throws <see cref="TimeoutException"/> otherwise (so a Probe waiting for its own channel times out:
+    /// it has the channel as its argument).
     /// </summary>
     public RpmsgChannel WaitForChannel(string serviceName, TimeSpan timeout, CancellationToken cancellationToken = default) =>
         WaitForChannelOn(serviceName, null, timeout, cancellationToken);
