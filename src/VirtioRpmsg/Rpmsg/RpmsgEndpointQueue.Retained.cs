@@ -7,12 +7,15 @@ namespace VirtioRpmsg.Rpmsg;
 internal sealed partial class RpmsgEndpointQueue
 {
     private bool _retained; // under _readLock: listed in the budget (RetainUnread) until read to its end, drained or reclaimed
+    private long _chargedIn;  // what queued messages were charged, by the single writer (TryEnqueue)
+    private long _chargedOut; // what read or drained messages were given back, under _readLock
 
     /// <summary>The endpoint whose queue this is: a reclaim (<see cref="Reclaim"/>) counts its drops there.</summary>
     internal RpmsgEndpoint? Owner { get; init; }
 
     // The budget's list of retained queues (RpmsgQueueBudget.Retain), under its lock.
     internal bool RetainedListed;
+    internal long RetainedBytes; // what this listed queue still holds charged
     internal RpmsgEndpointQueue? RetainedPrevious, RetainedNext;
 
     /// <summary>Returns the queued payloads to the pool (after close, when nobody will read them); how many there were.</summary>
@@ -24,6 +27,7 @@ internal sealed partial class RpmsgEndpointQueue
             while (_channel.Reader.TryRead(out var message))
             {
                 Interlocked.Decrement(ref _queued);
+                _chargedOut += RpmsgQueueBudget.Cost(message.Length);
                 ArrayPool<byte>.Shared.Return(message.Buffer);
                 _budget.Refund(message.Length);
                 drained++;
@@ -45,8 +49,18 @@ internal sealed partial class RpmsgEndpointQueue
             if (_retained || Volatile.Read(ref _queued) == 0)
                 return;
             _retained = true;
-            _budget.Retain(this);
+            // Closed, and the writer (the ring's owner, which runs the DESTROY) done: what is left is charged this much.
+            _budget.Retain(this, _chargedIn - _chargedOut);
         }
+    }
+
+    // A retained queue's message was read: its charge is no longer the budget's to take back.
+    private void RetainedTaken(int length, int left)
+    {
+        if (left == 0)
+            Unretain(); // read to its end: nothing left to take back
+        else
+            _budget.RetainedRead(this, RpmsgQueueBudget.Cost(length));
     }
 
     private void Unretain()

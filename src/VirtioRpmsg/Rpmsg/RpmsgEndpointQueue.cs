@@ -98,6 +98,7 @@ internal sealed partial class RpmsgEndpointQueue
         // Store (the message, _queued) then load (_sleepers), against the reader's store (_sleepers++) then
         // load (its re-check of _queued): with a full fence on both sides (the interlocked add) one of them
         // sees the other. A blocking reader that counted itself holds the lock until Monitor.Wait releases it.
+        _chargedIn += RpmsgQueueBudget.Cost(payload.Length); // the single writer's: what RetainUnread lists as retained
         Interlocked.Increment(ref _queued);
         if (Volatile.Read(ref _sleepers) > 0)
             WakeReaders(all: false);
@@ -173,8 +174,10 @@ internal sealed partial class RpmsgEndpointQueue
 
     private RpmsgReceiveResult Take(Message message, Span<byte> destination)
     {
-        if (Interlocked.Decrement(ref _queued) == 0 && _retained)
-            Unretain(); // read to its end: nothing left to take back
+        int left = Interlocked.Decrement(ref _queued);
+        _chargedOut += RpmsgQueueBudget.Cost(message.Length);
+        if (_retained)
+            RetainedTaken(message.Length, left);
         message.Buffer.AsSpan(0, message.Length).CopyTo(destination);
         ArrayPool<byte>.Shared.Return(message.Buffer);
         _budget.Refund(message.Length);

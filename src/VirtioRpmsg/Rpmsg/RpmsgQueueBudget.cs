@@ -51,8 +51,10 @@ internal sealed class RpmsgQueueBudget(long limit)
         {
             if (Interlocked.Add(ref _used, bytes) <= Limit)
                 return true;
-            Interlocked.Add(ref _used, -bytes);
-            if (!ReclaimOldest())
+            long used = Interlocked.Add(ref _used, -bytes);
+            // Even every withdrawn channel's messages given back would not make room: keep them (dropping them would
+            // gain nothing, the charge is refused all the same).
+            if (used - Volatile.Read(ref _retainedBytes) + bytes > Limit || !ReclaimOldest())
                 return false;
         }
     }
@@ -60,15 +62,18 @@ internal sealed class RpmsgQueueBudget(long limit)
     // Queues the peer's DESTROY closed with messages unread, oldest first (a list linked through the queues, under _retainedLock).
     private readonly Lock _retainedLock = new();
     private RpmsgEndpointQueue? _oldest, _newest;
+    private long _retainedBytes; // what the listed queues hold charged (written under _retainedLock)
 
     /// <summary>Lists <paramref name="queue"/> (closed by the peer's DESTROY, messages left): its charge may be taken back.</summary>
-    internal void Retain(RpmsgEndpointQueue queue)
+    internal void Retain(RpmsgEndpointQueue queue, long bytes)
     {
         lock (_retainedLock)
         {
             if (queue.RetainedListed)
                 return;
             queue.RetainedListed = true;
+            queue.RetainedBytes = bytes;
+            Volatile.Write(ref _retainedBytes, _retainedBytes + bytes);
             queue.RetainedPrevious = _newest;
             queue.RetainedNext = null;
             if (_newest is null)
@@ -86,10 +91,27 @@ internal sealed class RpmsgQueueBudget(long limit)
             Unlink(queue);
     }
 
+    /// <summary>A message of listed <paramref name="queue"/> was read: <paramref name="bytes"/> less to take back.</summary>
+    internal void RetainedRead(RpmsgEndpointQueue queue, long bytes)
+    {
+        lock (_retainedLock)
+        {
+            if (!queue.RetainedListed)
+                return;
+            queue.RetainedBytes -= bytes;
+            Volatile.Write(ref _retainedBytes, _retainedBytes - bytes);
+        }
+    }
+
+    /// <summary>What the listed queues hold charged (tests).</summary>
+    internal long RetainedBytes => Volatile.Read(ref _retainedBytes);
+
     private void Unlink(RpmsgEndpointQueue queue)
     {
         if (!queue.RetainedListed)
             return;
+        Volatile.Write(ref _retainedBytes, _retainedBytes - queue.RetainedBytes);
+        queue.RetainedBytes = 0;
         if (queue.RetainedPrevious is { } previous)
             previous.RetainedNext = queue.RetainedNext;
         else

@@ -113,6 +113,25 @@ public sealed class RpmsgPeerDestroyBudgetTests
         Assert.Equal(0, disposed.Endpoint.QueueDrops);
     }
 
+    // Review (rereview-budget): the budget knows what the withdrawn channels hold, read by read (it takes nothing back
+    // that would not make a charge fit).
+    [Fact]
+    public void PeerDestroyedChannel_PartlyRead_ListsWhatItStillHolds()
+    {
+        var probed = new List<RpmsgChannel>();
+        using var loop = Loop(probed);
+        var channel = Churn(loop, probed, messages: 3);
+        Assert.Equal(3 * Cost, loop.Host.QueueBudget.RetainedBytes);
+        var buffer = new byte[Payload];
+
+        Assert.True(channel.Endpoint.TryReceive(buffer, TimeSpan.Zero, out _));
+        Assert.Equal(2 * Cost, loop.Host.QueueBudget.RetainedBytes);
+        channel.Endpoint.Dispose();
+
+        Assert.Equal(0, loop.Host.QueueBudget.RetainedBytes);
+        Assert.Equal(0, loop.Host.QueueBudget.Used);
+    }
+
     // A Probe that throws destroys the channel's endpoint, which nobody can read any more (a reader gets
     // ObjectDisposedException): what was queued for it before must go back to the budget. It stayed charged for good.
     [Fact]
@@ -144,5 +163,112 @@ public sealed class RpmsgPeerDestroyBudgetTests
         Assert.True(failed.Endpoint.IsDestroyed);
         Assert.Throws<ObjectDisposedException>(() => failed.Endpoint.TryReceive(new byte[Payload], TimeSpan.Zero, out _));
         Assert.Equal(0, loop.Host.QueueBudget.Used);
+    }
+}
+
+/// <summary>
+/// Review (rereview-budget): the budget takes a withdrawn channel's unread messages back only when that makes the
+/// charge fit. A reclaim that cannot make room dropped them for nothing: the message that asked for the room was
+/// refused all the same, and the withdrawn channel's reader lost what the peer sent before its DESTROY.
+/// </summary>
+public sealed class RpmsgPeerDestroyReclaimTests
+{
+    private const long Budget = ushort.MaxValue + 64L;
+    private const int Payload = 400;
+
+    [Fact]
+    public void ChargeThatDoesNotFitEvenWithEveryWithdrawnChannelTakenBack_KeepsTheirMessages()
+    {
+        var probed = new List<RpmsgChannel>();
+        using var loop = RpmsgLoopback.Create(
+            host: o => { o.WaitStrategy = RpmsgWaitStrategy.CallerPoll; o.MaxQueuedBytes = Budget; },
+            remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll);
+        loop.Host.RegisterDriver(new RpmsgServiceDriver("svc-churn") { Probe = ch => { lock (probed) probed.Add(ch); } });
+        var service = loop.Remote.CreateNamedEndpoint("svc-churn", RpmsgAddress.Any, (_, _, _) => { });
+        loop.WaitUntil(() => { lock (probed) return probed.Count == 1; }, "the channel is probed");
+        var withdrawn = probed[0];
+        service.SendTo(withdrawn.LocalAddress, new byte[Payload]);
+        loop.WaitUntil(() => loop.Host.Counters.RxMessages >= 1, "the message is dispatched");
+        service.Dispose();
+        loop.WaitUntil(() => withdrawn.Endpoint.IsDestroyed, "the peer's DESTROY destroyed the channel's endpoint");
+        long retained = loop.Host.QueueBudget.Used;
+        Assert.Equal(Payload + RpmsgQueueBudget.PerMessageOverhead, retained);
+        Assert.Equal(retained, loop.Host.QueueBudget.RetainedBytes);
+
+        // A live endpoint nobody reads takes nearly all the rest: less room left than the largest message needs, even
+        // with the withdrawn channel's bytes given back.
+        var live = loop.Host.CreateEndpoint(0x500);
+        var sender = loop.Remote.CreateEndpoint(0x600);
+        int largest = live.MaxPayload;
+        long cost = Payload + RpmsgQueueBudget.PerMessageOverhead;
+        int count = (int)((Budget - retained) / cost);
+        for (int i = 0; i < count; i++)
+            sender.SendTo(0x500, new byte[Payload]);
+        long free = Budget - retained - count * cost;
+        int filler = (int)(free - RpmsgQueueBudget.PerMessageOverhead - 1); // leaves one byte
+        if (filler >= 0)
+            sender.SendTo(0x500, new byte[filler]);
+        loop.WaitUntil(() => loop.Host.Counters.RxMessages >= 1 + count + (filler >= 0 ? 1 : 0), "the live endpoint's messages are dispatched");
+        Assert.Equal(0, live.QueueDrops);
+        long left = Budget - loop.Host.QueueBudget.Used;
+        Assert.True(left + retained < largest + RpmsgQueueBudget.PerMessageOverhead, $"set-up: {left} + {retained} bytes would fit the largest message");
+
+        long rx = loop.Host.Counters.RxMessages;
+        sender.SendTo(0x500, new byte[largest]); // cannot fit, reclaim or not
+        loop.WaitUntil(() => loop.Host.Counters.RxMessages > rx, "the largest message is dispatched");
+
+        Assert.Equal(1, live.QueueDrops);
+        Assert.Equal(0, withdrawn.Endpoint.QueueDrops); // was 1: dropped for nothing
+        var buffer = new byte[Payload];
+        Assert.True(withdrawn.Endpoint.TryReceive(buffer, TimeSpan.Zero, out var got), "the withdrawn channel's message was dropped for a charge it could not make fit");
+        Assert.Equal(Payload, got.Length);
+        Assert.Equal(0, loop.Host.QueueBudget.RetainedBytes);
+        Assert.Equal(0, loop.Host.QueueBudget.RetainedCount);
+    }
+}
+
+/// <summary>Review (rereview-budget): a reclaim racing the withdrawn queue's reader gives each message's charge back once.</summary>
+public sealed class RpmsgRetainedQueueRaceTests
+{
+    [Fact]
+    public void ReclaimRacingAReader_EveryChargeGivenBackOnce()
+    {
+        long cost = RpmsgQueueBudget.Cost(100);
+        var payload = new byte[100];
+        for (int round = 0; round < 300; round++)
+        {
+            var budget = new RpmsgQueueBudget(10 * cost);
+            var withdrawn = new RpmsgEndpointQueue(64, budget);
+            for (int i = 0; i < 8; i++)
+                Assert.True(withdrawn.TryEnqueue(1, payload));
+            withdrawn.Close();
+            withdrawn.RetainUnread();
+            Assert.Equal(8 * cost, budget.RetainedBytes);
+            var live = new RpmsgEndpointQueue(64, budget);
+            using var go = new Barrier(2);
+            int read = 0;
+            var reader = new Thread(() =>
+            {
+                var buffer = new byte[100];
+                go.SignalAndWait();
+                while (withdrawn.TryDequeue(buffer, out _))
+                    read++;
+            });
+            reader.Start();
+            go.SignalAndWait();
+            int queued = 0;
+            for (int i = 0; i < 10; i++)
+                queued += live.TryEnqueue(2, payload) ? 1 : 0;
+            reader.Join();
+
+            Assert.Equal(10, queued); // what the reader did not take was taken back
+            Assert.True(read <= 8);
+            Assert.Equal(10 * cost, budget.Used);
+            Assert.Equal(0, budget.RetainedBytes);
+            Assert.Equal(0, budget.RetainedCount);
+            Assert.True(withdrawn.IsClosed);
+            Assert.Equal(10, live.Drain());
+            Assert.Equal(0, budget.Used);
+        }
     }
 }
