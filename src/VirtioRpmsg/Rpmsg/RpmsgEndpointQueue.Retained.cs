@@ -24,6 +24,10 @@ internal sealed partial class RpmsgEndpointQueue
         int drained = 0;
         lock (_readLock)
         {
+            // Off the list before the refunds: a charge in between sees these bytes as live (at worst it is refused),
+            // rather than take another withdrawn queue's messages back for room this drain gives anyway.
+            if (_retained)
+                Unretain();
             while (_channel.Reader.TryRead(out var message))
             {
                 Interlocked.Decrement(ref _queued);
@@ -32,8 +36,6 @@ internal sealed partial class RpmsgEndpointQueue
                 _budget.Refund(message.Length);
                 drained++;
             }
-            if (_retained)
-                Unretain();
         }
         return drained;
     }
