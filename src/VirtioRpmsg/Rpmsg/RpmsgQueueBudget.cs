@@ -11,7 +11,8 @@ namespace VirtioRpmsg.Rpmsg;
 /// <para>
 /// A channel the peer's DESTROY removed keeps its unread messages for its reader, still charged here, but only while
 /// nothing live needs the room: such queues are listed (<see cref="Retain"/>), and a charge that does not fit first
-/// takes back the oldest one's messages (dropped and counted on its endpoint, whose reader then sees the end). Else a
+/// takes back the oldest one's messages (dropped and counted on its endpoint, whose reader then sees the end), but only
+/// when giving back what the listed queues hold can make it fit (else they would be dropped for nothing). Else a
 /// peer announcing, filling and withdrawing services in a loop, with an application that does not read or dispose
 /// those channels, would spend the budget for good and starve every other endpoint.
 /// </para>
