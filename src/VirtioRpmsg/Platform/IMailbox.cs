@@ -17,7 +17,8 @@ public interface IMailbox
     /// interrupt at the controller. Called before the UIO interrupt is first enabled (and again to start a stopped
     /// mailbox). It may wait, briefly, for a ring in progress on another thread (as <see cref="Stop"/>); rings and
     /// acknowledges made while it sets the controller up are refused (false, <see cref="MailboxReceipt.NotChecked"/>),
-    /// and it returns with the receive interrupt enabled.
+    /// and it returns with the receive interrupt enabled. Start and <see cref="Stop"/> run one at a time: called on
+    /// two threads at once, the second waits for the first to return.
     /// </summary>
     void Start();
 

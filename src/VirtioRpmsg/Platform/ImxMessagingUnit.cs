@@ -133,20 +133,23 @@ public sealed class ImxMessagingUnit : IMailbox, IVringSignalSink
     /// <inheritdoc />
     public void Start()
     {
-        // Alone on the registers while it sets them up (as Stop): a ring under way finishes first (a general-purpose
-        // one owns the control register and would write back what it read before our enables), later rings and
-        // acknowledges are refused until the enables are made, so Start returns with them in place.
-        _gate.Close();
-        try
+        lock (_gate.Lifecycle)
         {
-            _kicks?.Clear();
-            Take();
-            Volatile.Write(ref _receiving, 1);
-            OwnAndMake(EnableRequest);
-        }
-        finally
-        {
-            _gate.Open();
+            // Alone on the registers while it sets them up (as Stop): a ring under way finishes first (a general-purpose
+            // one owns the control register and would write back what it read before our enables), later rings and
+            // acknowledges are refused until the enables are made, so Start returns with them in place.
+            _gate.Close();
+            try
+            {
+                _kicks?.Clear();
+                Take();
+                Volatile.Write(ref _receiving, 1);
+                OwnAndMake(EnableRequest);
+            }
+            finally
+            {
+                _gate.Open();
+            }
         }
     }
 
@@ -318,15 +321,18 @@ public sealed class ImxMessagingUnit : IMailbox, IVringSignalSink
     /// <inheritdoc />
     public void Stop()
     {
-        // From here until Start this mailbox touches no register once Stop has returned: a ring, a kept kick or an
-        // acknowledge made later could land over what a mailbox made next over the same registers has set up, or take
-        // its interrupt. Stop may wait (Ring never does): a ring or acknowledge under way (a few register accesses,
-        // never a wait) finishes before the gate is closed, so the owner of the control register, if any, is done.
-        _gate.Close();
-        _kicks?.Close();
-        Volatile.Write(ref _receiving, 0);
-        // The enable is cleared by this call before it returns: the caller may unmap the registers next.
-        OwnAndMake(EnableRequest);
+        lock (_gate.Lifecycle)
+        {
+            // From here until Start this mailbox touches no register once Stop has returned: a ring, a kept kick or an
+            // acknowledge made later could land over what a mailbox made next over the same registers has set up, or take
+            // its interrupt. Stop may wait (Ring never does): a ring or acknowledge under way (a few register accesses,
+            // never a wait) finishes before the gate is closed, so the owner of the control register, if any, is done.
+            _gate.Close();
+            _kicks?.Close();
+            Volatile.Write(ref _receiving, 0);
+            // The enable is cleared by this call before it returns: the caller may unmap the registers next.
+            OwnAndMake(EnableRequest);
+        }
     }
 
     // Start and Stop, with the gate closed: nobody else can own the control register any more, so this takes it at once.

@@ -12,6 +12,14 @@ internal sealed class MailboxGate
     // Bit 31: closed; bits 0-30: calls inside (or just refused, leaving at once).
     private int _state;
 
+    /// <summary>
+    /// Held by the mailbox's Start and Stop for their whole run: one at a time. A second closer would find the gate
+    /// closed already and go on beside the first on the registers (a Stop beside a Start's set-up), and could leave a
+    /// state no order of the two leaves (Start's Open after Stop's Close of the kicks: rings refused for good).
+    /// Never taken on the ring or acknowledge path.
+    /// </summary>
+    internal Lock Lifecycle { get; } = new();
+
     private const int ClosedBit = int.MinValue, Inside = int.MaxValue;
 
     /// <summary>False when the mailbox is stopped: the caller must not touch the registers (and need not call <see cref="Exit"/>).</summary>

@@ -120,23 +120,26 @@ public sealed class Stm32Ipcc : IMailbox, IVringSignalSink
     /// <inheritdoc />
     public void Start()
     {
-        // Alone on the registers while setting them up; rings and acknowledges are refused until the end.
-        _gate.Close();
-        try
+        lock (_gate.Lifecycle)
         {
-            _kicks?.Clear();
-            Take();
-            // Unmask "occupied" for our receive channel(s) only, then enable the RX-occupied interrupt. The line is
-            // ours alone; a channel an earlier user left unmasked is masked again, since a status we never clear
-            // would hold the line up after every acknowledge.
-            if (_registers.TryRead32(_mask, out uint mask))
-                _registers.TryWrite32(_mask, (mask | _rxAllChannels) & ~_rxOccupied);
-            if (_registers.TryRead32(_control, out uint control))
-                _registers.TryWrite32(_control, control | RxOccupiedInterruptEnable);
-        }
-        finally
-        {
-            _gate.Open();
+            // Alone on the registers while setting them up; rings and acknowledges are refused until the end.
+            _gate.Close();
+            try
+            {
+                _kicks?.Clear();
+                Take();
+                // Unmask "occupied" for our receive channel(s) only, then enable the RX-occupied interrupt. The line is
+                // ours alone; a channel an earlier user left unmasked is masked again, since a status we never clear
+                // would hold the line up after every acknowledge.
+                if (_registers.TryRead32(_mask, out uint mask))
+                    _registers.TryWrite32(_mask, (mask | _rxAllChannels) & ~_rxOccupied);
+                if (_registers.TryRead32(_control, out uint control))
+                    _registers.TryWrite32(_control, control | RxOccupiedInterruptEnable);
+            }
+            finally
+            {
+                _gate.Open();
+            }
         }
     }
 
@@ -214,12 +217,15 @@ public sealed class Stm32Ipcc : IMailbox, IVringSignalSink
     /// <inheritdoc />
     public void Stop()
     {
-        // Nothing is written or read after Stop returns (the next session's mailbox may own the channels by then):
-        // a ring or acknowledge under way finishes first, later ones and kept kicks are refused until Start.
-        _gate.Close();
-        _kicks?.Close();
-        if (_registers.TryRead32(_mask, out uint mask))
-            _registers.TryWrite32(_mask, mask | _rxOccupied);
+        lock (_gate.Lifecycle)
+        {
+            // Nothing is written or read after Stop returns (the next session's mailbox may own the channels by then):
+            // a ring or acknowledge under way finishes first, later ones and kept kicks are refused until Start.
+            _gate.Close();
+            _kicks?.Close();
+            if (_registers.TryRead32(_mask, out uint mask))
+                _registers.TryWrite32(_mask, mask | _rxOccupied);
+        }
     }
 
     /// <summary>The controller, for logs.</summary>

@@ -117,21 +117,24 @@ public sealed class TiMailbox : IMailbox, IVringSignalSink
     /// <inheritdoc />
     public void Start()
     {
-        // Alone on the registers while setting them up; rings and acknowledges wait outside (refused) until the end.
-        _gate.Close();
-        try
+        lock (_gate.Lifecycle)
         {
-            // The user's line is ours alone: disable every other event an earlier user left enabled (another
-            // FIFO's new message, a not-full), which we never drain or clear and which would hold the line up.
-            _registers.TryWrite32(_irqEnableClear, ~_newMessage);
-            _kicks?.Clear();
-            Take();
-            // IRQENABLE_SET: writing 1 sets the enable bit, 0 leaves the others alone (no read-modify-write).
-            _registers.TryWrite32(_irqEnableSet, _newMessage);
-        }
-        finally
-        {
-            _gate.Open();
+            // Alone on the registers while setting them up; rings and acknowledges wait outside (refused) until the end.
+            _gate.Close();
+            try
+            {
+                // The user's line is ours alone: disable every other event an earlier user left enabled (another
+                // FIFO's new message, a not-full), which we never drain or clear and which would hold the line up.
+                _registers.TryWrite32(_irqEnableClear, ~_newMessage);
+                _kicks?.Clear();
+                Take();
+                // IRQENABLE_SET: writing 1 sets the enable bit, 0 leaves the others alone (no read-modify-write).
+                _registers.TryWrite32(_irqEnableSet, _newMessage);
+            }
+            finally
+            {
+                _gate.Open();
+            }
         }
     }
 
@@ -217,11 +220,14 @@ public sealed class TiMailbox : IMailbox, IVringSignalSink
     /// <inheritdoc />
     public void Stop()
     {
-        // Nothing is written or read after Stop returns (the next session's mailbox may be using the FIFOs by then):
-        // a ring or acknowledge under way finishes first, later ones and kept kicks are refused until Start.
-        _gate.Close();
-        _kicks?.Close();
-        _registers.TryWrite32(_irqEnableClear, _newMessage);
+        lock (_gate.Lifecycle)
+        {
+            // Nothing is written or read after Stop returns (the next session's mailbox may be using the FIFOs by then):
+            // a ring or acknowledge under way finishes first, later ones and kept kicks are refused until Start.
+            _gate.Close();
+            _kicks?.Close();
+            _registers.TryWrite32(_irqEnableClear, _newMessage);
+        }
     }
 
     /// <summary>The controller, for logs.</summary>

@@ -46,9 +46,12 @@ public sealed class UioMailbox : IMailbox
     /// <inheritdoc />
     public void Start()
     {
-        // No receive side to prepare: rings may go again.
-        _gate.Close();
-        _gate.Open();
+        lock (_gate.Lifecycle)
+        {
+            // No receive side to prepare: rings may go again.
+            _gate.Close();
+            _gate.Open();
+        }
     }
 
     /// <inheritdoc />
@@ -78,8 +81,11 @@ public sealed class UioMailbox : IMailbox
     /// <inheritdoc />
     public void Stop()
     {
-        // Nothing was enabled at the controller; a ring under way finishes first, later ones write nothing.
-        _gate.Close();
+        lock (_gate.Lifecycle)
+        {
+            // Nothing was enabled at the controller; a ring under way finishes first, later ones write nothing.
+            _gate.Close();
+        }
     }
 
     /// <summary>The mapped region holding the registers.</summary>

@@ -45,20 +45,23 @@ public sealed class XilinxIpi : IMailbox
     /// <inheritdoc />
     public void Start()
     {
-        // Alone on the registers while setting them up; rings and acknowledges are refused until the end.
-        _gate.Close();
-        try
+        lock (_gate.Lifecycle)
         {
-            // Mask every other source first: the channel (and its line) is ours alone, but an earlier user may
-            // have left sources unmasked, and a pending bit that is not the peer's is never cleared here, so
-            // it would hold the line up after every acknowledge.
-            _registers.TryWrite32(Idr, ~PeerMask);
-            Take();
-            _registers.TryWrite32(Ier, PeerMask);
-        }
-        finally
-        {
-            _gate.Open();
+            // Alone on the registers while setting them up; rings and acknowledges are refused until the end.
+            _gate.Close();
+            try
+            {
+                // Mask every other source first: the channel (and its line) is ours alone, but an earlier user may
+                // have left sources unmasked, and a pending bit that is not the peer's is never cleared here, so
+                // it would hold the line up after every acknowledge.
+                _registers.TryWrite32(Idr, ~PeerMask);
+                Take();
+                _registers.TryWrite32(Ier, PeerMask);
+            }
+            finally
+            {
+                _gate.Open();
+            }
         }
     }
 
@@ -111,9 +114,12 @@ public sealed class XilinxIpi : IMailbox
     /// <inheritdoc />
     public void Stop()
     {
-        // A ring or acknowledge under way finishes first; after this returns nothing touches the channel until Start.
-        _gate.Close();
-        _registers.TryWrite32(Idr, PeerMask);
+        lock (_gate.Lifecycle)
+        {
+            // A ring or acknowledge under way finishes first; after this returns nothing touches the channel until Start.
+            _gate.Close();
+            _registers.TryWrite32(Idr, PeerMask);
+        }
     }
 
     /// <summary>The controller, for logs.</summary>
