@@ -190,7 +190,10 @@ internal sealed unsafe class DescriptorWaiter : IDisposable
                 cancellationToken.ThrowIfCancellationRequested();
                 ObjectDisposedException.ThrowIf(_disposed, this);
                 if (deadline.IsExpired)
-                    break; // no read: the deadline's wake-up, if made, is taken below
+                {
+                    r = 0; // no read (an earlier one may have ended with EINTR): the deadline's wake-up, if made, is taken below
+                    break;
+                }
                 r = Native.Read(fd.Value, &count, sizeof(ulong));
                 if (r != -Errno.EINTR)
                     break;
