@@ -54,10 +54,19 @@ public sealed partial class RemoteProcessor
     }
 
     /// <summary>Attach: map, take the running remote's table as it is, reset the vdev, set up a fresh host device.</summary>
-    private void AttachCore()
+    private void AttachCore() => AttachCore(clean: null);
+
+    /// <summary>
+    /// As <see cref="AttachCore()"/>; <paramref name="clean"/> (an attach-mode recovery: the crashed session's presented
+    /// table) is written back first, as Linux's rproc_attach_recovery detaches (rproc_reset_rsc_table_on_detach) before it
+    /// attaches: read as the crash left it, the table held the host's choices, and a later detach "restored" those.
+    /// </summary>
+    private void AttachCore(ResourceTable? clean)
     {
         _presentedTable = null;
         RemapAll();
+        if (clean is not null)
+            _platform.RestoreResourceTable(clean);
         WaitForResourceTable();
         // Virtio requires a reset before a new driver takes the device; the status byte is the only
         // remote state attach touches. The remote then re-initializes its side of the vrings.

@@ -347,7 +347,7 @@ public sealed partial class RemoteProcessor : IDisposable
             }
             else
             {
-                AttachCore();
+                AttachCore(clean: _presentedTable);
             }
         }
         catch (Exception e)
