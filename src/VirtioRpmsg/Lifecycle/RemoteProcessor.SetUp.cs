@@ -63,10 +63,11 @@ public sealed partial class RemoteProcessor
     /// </summary>
     private void AttachCore(ResourceTable? clean)
     {
-        _presentedTable = null;
+        _presentedTable = clean; // kept until written back: a failure before that still restores it (FailedAttach)
         RemapAll();
         if (clean is not null)
             _platform.RestoreResourceTable(clean);
+        _presentedTable = null;
         WaitForResourceTable();
         // Virtio requires a reset before a new driver takes the device; the status byte is the only
         // remote state attach touches. The remote then re-initializes its side of the vrings.

@@ -42,6 +42,12 @@ public sealed partial class RemoteProcessor
                 case TeardownKind.Stop:
                     _control.Stop();
                     break;
+                case TeardownKind.FailedAttach:
+                    // The remote runs on: what the host wrote (vring addresses, notify ids) must not become what the
+                    // next attach takes as the table the remote presented.
+                    if (_presentedTable is { } written)
+                        _platform.RestoreResourceTable(written);
+                    break;
             }
         }
         finally
@@ -60,7 +66,7 @@ public sealed partial class RemoteProcessor
     {
         try
         {
-            TearDown(reason, TeardownKind.Failed);
+            TearDown(reason, stopRemote ? TeardownKind.Failed : TeardownKind.FailedAttach);
             if (stopRemote)
                 _control.Stop();
         }

@@ -11,4 +11,6 @@ internal enum TeardownKind
     Crash,
     /// <summary>A boot, attach or recovery failed half-way.</summary>
     Failed,
+    /// <summary>An attach (or attach-mode recovery) failed half-way: the remote runs on, and what the host wrote into its table is taken back.</summary>
+    FailedAttach,
 }

@@ -69,9 +69,36 @@ public sealed class RereviewPresentedTableReviewTests : IDisposable
         Assert.Equal(presented, TableInFile(presented.Length));
     }
 
+    // An attach the control refused (the kernel's EBUSY, a transient) after the host had written into the table (it
+    // chose the ADDR_ANY vrings' addresses and numbered them) left those writes there: the retried attach took them as
+    // what the remote presented, and its detach "restored" them.
+    [Fact]
+    public void AttachRefusedThenRetried_DetachRestoresTheTableTheRemotePresented()
+    {
+        var presented = Table();
+        using var platform = PlatformResources.Open(SimulatedRemoteRig.Description(_path), new PlatformOpenOptions { ReadResourceTable = false });
+        using (var lease = platform.ResourceTableRegion!.Acquire())
+            lease.WriteBytes(platform.ResourceTableOffset, presented);
+        var control = new AttachedControl { RefuseAttaches = 1 };
+        using var processor = new RemoteProcessor(platform, control, new RemoteProcessorOptions
+        {
+            BootTimeout = TimeSpan.FromMilliseconds(300),
+            DoorbellFactory = () => LoopbackDoorbell.CreatePair().First,
+        });
+        var refused = Assert.Throws<IOException>(processor.Attach);
+        Assert.Contains("attach refused", refused.Message);
+        Assert.Equal(presented, TableInFile(presented.Length)); // nothing of the refused attach's is left
+
+        processor.Attach();
+        processor.Detach();
+
+        Assert.Equal(presented, TableInFile(presented.Length));
+    }
+
     /// <summary>A remote someone else booted: attach and detach only flip the state.</summary>
     private sealed class AttachedControl : IRemoteProcessorControl
     {
+        public int RefuseAttaches { get; set; }
         public string Name => "attached";
         public string? FirmwareName { get; set; }
         public RemoteControlState State { get; private set; } = RemoteControlState.Detached;
@@ -79,7 +106,12 @@ public sealed class RereviewPresentedTableReviewTests : IDisposable
         public void Start() => State = RemoteControlState.Running;
         public void Stop() => State = RemoteControlState.Offline;
         public void Detach() => State = RemoteControlState.Detached;
-        public void Attach() => State = RemoteControlState.Attached;
+        public void Attach()
+        {
+            if (RefuseAttaches-- > 0)
+                throw new IOException("attach refused (test)");
+            State = RemoteControlState.Attached;
+        }
         public void InjectCrash() => throw new NotSupportedException();
     }
 }
