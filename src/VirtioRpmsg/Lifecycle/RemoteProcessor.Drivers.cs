@@ -1,0 +1,96 @@
+using VirtioRpmsg.Memory;
+using VirtioRpmsg.Platform;
+using VirtioRpmsg.Rpmsg;
+
+namespace VirtioRpmsg.Lifecycle;
+
+// Service drivers and waiting for their channels.
+public sealed partial class RemoteProcessor
+{
+    // ---- drivers -------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Registers a service driver once for the life of this object: it is registered on the current
+    /// devices (if any) and on every device created later, so each boot/recovery probes its channels again.
+    /// As with Linux rpmsg drivers, it binds the service on whichever vdev announces it.
+    /// </summary>
+    /// <remarks>
+    /// Services the current devices announced already are probed on this thread before this returns, outside this
+    /// object's locks: the Probe may register other drivers, wait for other channels, stop or dispose the processor.
+    /// Announcements after the registration are probed on the device's dispatcher.
+    /// </remarks>
+    /// <exception cref="ArgumentException">A driver for the name is registered already, here or on one of the current devices (then nothing was registered).</exception>
+    public void RegisterDriver(RpmsgServiceDriver driver)
+    {
+        ArgumentNullException.ThrowIfNull(driver);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var binds = new List<Action>();
+        lock (_driversLock)
+        {
+            if (_drivers.Any(d => d.ServiceName == driver.ServiceName))
+                throw new ArgumentException($"a driver for '{driver.ServiceName}' is already registered on remote processor '{Name}'", nameof(driver));
+            // Every device first: one that refuses (the application registered the name on it directly) must not leave
+            // the driver bound on the devices before it and kept for the next session's.
+            var vdevs = _session?.Vdevs ?? [];
+            foreach (var vdev in vdevs)
+            {
+                if (vdev.Device.HasDriver(driver.ServiceName))
+                    throw new ArgumentException($"a driver for '{driver.ServiceName}' is already registered on device '{vdev.Device.Name}' (vdev {vdev.Index}) of remote processor '{Name}'; nothing was registered", nameof(driver));
+            }
+            _drivers.Add(driver);
+            // Under the lock: a device being set up either gets the driver from the list or here, never both. Its
+            // pending announcements are probed after the lock (user code): each once (taken from the device's list
+            // under its lock), or not at all if a DESTROY or a teardown took it first.
+            foreach (var vdev in vdevs)
+            {
+                if (vdev.Device.AddDriver(driver) is { } bind)
+                    binds.Add(bind);
+            }
+        }
+        foreach (var bind in binds)
+            bind();
+    }
+
+    /// <summary>
+    /// Waits until a current device (the lowest vdev first) has a channel named <paramref name="serviceName"/> whose
+    /// driver's Probe completed (and ChannelAdded was raised): a channel still being probed is not returned, nor one whose
+    /// Probe fails. Throws <see cref="TimeoutException"/> otherwise (so a Probe waiting for its own channel times out:
+    /// it has the channel as its argument).
+    /// </summary>
+    public RpmsgChannel WaitForChannel(string serviceName, TimeSpan timeout, CancellationToken cancellationToken = default) =>
+        WaitForChannelOn(serviceName, null, timeout, cancellationToken);
+
+    /// <summary>As <see cref="WaitForChannel(string, TimeSpan, CancellationToken)"/>, for a channel on vdev <paramref name="vdev"/>'s device only.</summary>
+    public RpmsgChannel WaitForChannel(string serviceName, int vdev, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(vdev);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(vdev, _platform.Vdevs.Count);
+        return WaitForChannelOn(serviceName, vdev, timeout, cancellationToken);
+    }
+
+    private RpmsgChannel WaitForChannelOn(string serviceName, int? vdev, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(serviceName);
+        MappingLease.ThrowIfHeld("RemoteProcessor.WaitForChannel");
+        var deadline = Deadline.Within(timeout);
+        while (true)
+        {
+            long epoch = Interlocked.Read(ref _channelEpoch);
+            // Ready only: its Probe (and ChannelAdded) completed; one whose Probe still runs, or failed, is not handed out.
+            var channel = _session?.Vdevs.Where(v => vdev is null || v.Index == vdev)
+                .SelectMany(v => v.Device.Channels).FirstOrDefault(c => c.Name == serviceName && c.Ready);
+            if (channel is not null)
+                return channel;
+            int left = deadline.RemainingMillisecondsCappedAt(100);
+            if (left == 0)
+                throw new TimeoutException($"remote processor '{Name}' ({_state}): no channel '{serviceName}'{(vdev is null ? "" : $" on vdev {vdev}")} within {timeout.TotalMilliseconds} ms");
+            cancellationToken.ThrowIfCancellationRequested();
+            lock (_channelGate)
+            {
+                // Pulsed by every channel and state change; the epoch check closes the check-then-wait race.
+                if (Interlocked.Read(ref _channelEpoch) == epoch)
+                    Monitor.Wait(_channelGate, left);
+            }
+        }
+    }
+}
