@@ -210,7 +210,7 @@ internal sealed unsafe class DescriptorWaiter : IDisposable
                 timed = false;
                 fired = !DeadlineWaker.Remove(this);
                 if (fired)
-                    count += TakeLeft(fd);
+                    count = SaturatingAdd(count, TakeLeft(fd)); // a peer's near-2^64 count must not wrap to "no ring"
             }
             if (cancellationToken.IsCancellationRequested || _disposed)
             {
@@ -236,6 +236,8 @@ internal sealed unsafe class DescriptorWaiter : IDisposable
             Volatile.Write(ref _busy, 0);
         }
     }
+
+    private static ulong SaturatingAdd(ulong a, ulong b) => a + b < a ? ulong.MaxValue : a + b;
 
     /// <summary>What the counter of <paramref name="fd"/> holds now, taken without blocking (0 when nothing).</summary>
     private static ulong TakeLeft(FileDescriptor fd)

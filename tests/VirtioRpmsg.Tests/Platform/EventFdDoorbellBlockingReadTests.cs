@@ -153,6 +153,24 @@ public sealed class EventFdDoorbellBlockingReadTests
         Assert.False(Bounded.Run(local.Drain));
     }
 
+    [Fact]
+    public void DeadlineWakeUp_AfterAPeersNearMaximumCount_StillReportsTheRing()
+    {
+        using var local = EventFdDoorbell.Create("vrpmsg-test-eventfd");
+        using var peer = local.CreatePeer();
+        // A hostile peer writes the largest count an eventfd holds; after the read, the waker's 1 and one more ring
+        // land: the sum passes 2^64 and must not wrap to "nothing but the waker".
+        Assert.Equal(sizeof(ulong), VirtioRpmsg.Interop.Native.Write(local.PeerOutbound.Value, BitConverter.GetBytes(ulong.MaxValue - 1)));
+        local.Waiter.AfterRead = () =>
+        {
+            local.Waiter.AfterRead = null;
+            Assert.True(Readable(local, TimeSpan.FromSeconds(10)), "the deadline's wake-up was never made");
+            Assert.True(peer.Ring());
+        };
+        Assert.True(Bounded.Run(() => local.Wait(DescriptorWaiter.BlockingReadMinimum)));
+        Assert.False(Bounded.Run(local.Drain));
+    }
+
     // Whether the doorbell's inbound counter is non-zero within the timeout (a poll on it, nothing taken).
     private static bool Readable(EventFdDoorbell doorbell, TimeSpan timeout)
     {
