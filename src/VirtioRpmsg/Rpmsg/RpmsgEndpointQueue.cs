@@ -176,11 +176,13 @@ internal sealed partial class RpmsgEndpointQueue
     {
         int left = Interlocked.Decrement(ref _queued);
         _chargedOut += RpmsgQueueBudget.Cost(message.Length);
-        if (_retained)
-            RetainedTaken(message.Length, left);
         message.Buffer.AsSpan(0, message.Length).CopyTo(destination);
         ArrayPool<byte>.Shared.Return(message.Buffer);
         _budget.Refund(message.Length);
+        // After the refund: a charge racing this take either finds the room, or still finds the queue listed (its
+        // reclaim then waits for _readLock, held here). Unlisted first, the charge saw neither and was refused.
+        if (_retained)
+            RetainedTaken(message.Length, left);
         return new RpmsgReceiveResult(message.Source, message.Length);
     }
 

@@ -52,11 +52,19 @@ internal sealed class RpmsgQueueBudget(long limit)
         {
             if (Interlocked.Add(ref _used, bytes) <= Limit)
                 return true;
-            long used = Interlocked.Add(ref _used, -bytes);
+            Interlocked.Add(ref _used, -bytes);
+            // Withdrawn bytes first, then the use: a reader's take refunds before it unlists, so a retained figure
+            // that no longer counts a message comes with a use that no longer does either.
+            long retained = Volatile.Read(ref _retainedBytes);
+            long used = Volatile.Read(ref _used);
+            if (used + bytes <= Limit)
+                continue; // room came meanwhile (a reader's refund)
             // Even every withdrawn channel's messages given back would not make room: keep them (dropping them would
             // gain nothing, the charge is refused all the same).
-            if (used - Volatile.Read(ref _retainedBytes) + bytes > Limit || !ReclaimOldest())
+            if (used - retained + bytes > Limit)
                 return false;
+            if (!ReclaimOldest() && Volatile.Read(ref _used) + bytes > Limit)
+                return false; // nothing listed any more, and no room: a reader that emptied its queue meanwhile refunded first
         }
     }
 
