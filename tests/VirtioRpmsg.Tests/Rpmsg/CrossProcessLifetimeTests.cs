@@ -128,8 +128,9 @@ public sealed class CrossProcessLifetimeTests
             Assert.False(File.Exists(path));
             int remotePid = int.Parse(Regex.Match(stdout, @"pid (\d+)").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
             Assert.False(ProcessAlive(remotePid), $"the demo's remote (pid {remotePid}) is still running");
-            // Other test runs may come and go in /dev/shm; nothing of the demo's naming may appear.
-            Assert.DoesNotContain(ShmFiles().Except(before), f => f.Contains("vrpmsg-demo-", StringComparison.Ordinal));
+            // Other test runs (another clone's CI, say) may come and go in /dev/shm: nothing of the demo's naming made by
+            // a CLI this test process started may appear.
+            Assert.DoesNotContain(ShmFiles().Except(before), f => f.Contains("vrpmsg-demo-", StringComparison.Ordinal) && CrossProcessCli.StartedHere(f));
         }
         finally
         {
@@ -185,7 +186,7 @@ public sealed class CrossProcessLifetimeTests
                 Thread.Sleep(50);
             }
             // The file was unlinked once both sides had it mapped, so a kill -9 leaves nothing behind.
-            Assert.DoesNotContain(ShmFiles().Except(before), f => f.Contains("vrpmsg-demo-", StringComparison.Ordinal));
+            Assert.DoesNotContain(ShmFiles().Except(before), f => f.Contains("vrpmsg-demo-", StringComparison.Ordinal) && CrossProcessCli.StartedHere(f));
         }
         finally
         {
