@@ -134,7 +134,11 @@ internal sealed class MultiVdevRemote : IDisposable
     /// <summary>Sends name-service creates for <paramref name="count"/> distinct names on one vdev, as a remote announcing without end.</summary>
     public void FloodAnnouncements(int vdev, int count)
     {
-        using var sender = _devices[vdev]!.CreateEndpoint(0x7000);
+        // The host's link can be open before this side has seen its DRIVER_OK: sending needs this side's link up.
+        var device = _devices[vdev]!;
+        Assert.True(SpinWait.SpinUntil(() => device.State == RpmsgDeviceState.Running, TimeSpan.FromSeconds(30)),
+            $"remote {Id}: vdev {vdev} never came up ({device.State})");
+        using var sender = device.CreateEndpoint(0x7000);
         var message = new byte[NameServiceMessage.Size];
         for (int i = 0; i < count; i++)
         {
