@@ -339,6 +339,9 @@ public class RpmsgDoorbellHandOverTests
         int takes = handOver.Takes;
         peer.SendTo(0x500, [1, 2, 3]);
         var read = await parked.WaitAsync(Bound);
+        // Off the thread that completed the read: that may be the async holder running the read's continuation inline,
+        // and the waits below would then hold it from taking the doorbell again for the next read.
+        await Task.Yield();
         Assert.Equal(new byte[] { 1, 2, 3 }, read.Buffer.ToArray());
         pipe.Input.AdvanceTo(read.Buffer.End);
         parked = pipe.Input.ReadAsync().AsTask();
