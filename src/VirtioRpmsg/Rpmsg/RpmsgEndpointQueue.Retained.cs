@@ -10,6 +10,9 @@ internal sealed partial class RpmsgEndpointQueue
     private long _chargedIn;  // what queued messages were charged, by the single writer (TryEnqueue)
     private long _chargedOut; // what read or drained messages were given back, under _readLock
 
+    /// <summary>What every message ever queued here was charged (tests: a message handed over directly adds nothing).</summary>
+    internal long ChargedIn => Volatile.Read(ref _chargedIn);
+
     /// <summary>The endpoint whose queue this is: a reclaim (<see cref="Reclaim"/>) counts its drops there.</summary>
     internal RpmsgEndpoint? Owner { get; init; }
 

@@ -117,12 +117,8 @@ internal sealed partial class RpmsgEndpointQueue
         payload.CopyTo(direct.Destination);
         direct.Result = new RpmsgReceiveResult(source, payload.Length);
         direct.Done = true;
-        HandedDirect++;
         return true;
     }
-
-    /// <summary>How many messages <see cref="TryHandDirect"/> handed over (tests; written only by the ring's owner).</summary>
-    internal int HandedDirect { get; private set; }
 
     /// <summary>
     /// Copies the next message into <paramref name="destination"/>; false when none is queued. A

@@ -24,7 +24,7 @@ public sealed class RpmsgDoorbellHandOverDirectReviewTests
         peer.SendTo(0x500, [1, 2, 3, 4]);
         Assert.True(((IAsyncResult)reader).AsyncWaitHandle.WaitOne(Bound), "the reader still waits");
         Assert.Throws<ArgumentException>(() => reader.GetAwaiter().GetResult());
-        Assert.Equal(0, queue.ReceiveQueue!.HandedDirect);
+        Assert.Equal(RpmsgQueueBudget.Cost(4), queue.ReceiveQueue!.ChargedIn); // queued, not handed over
         var buffer = new byte[16];
         Assert.True(queue.TryReceive(buffer, TimeSpan.Zero, out var result));
         Assert.Equal(new RpmsgReceiveResult(0x501, 4), result);

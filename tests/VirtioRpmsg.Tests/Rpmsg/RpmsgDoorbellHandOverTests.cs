@@ -84,7 +84,7 @@ public class RpmsgDoorbellHandOverTests
             Assert.Equal(new RpmsgReceiveResult(0x501, 2), reader.Result);
             Assert.Equal(new byte[] { i, i }, buffer[..2]);
             // Taken by the holder's own poll after the ring, copied from there: the queue never held it.
-            Assert.Equal(i, queue.ReceiveQueue!.HandedDirect);
+            Assert.Equal(0, queue.ReceiveQueue!.ChargedIn);
         }
         Assert.False(queue.TryReceive(new byte[16], TimeSpan.Zero, out _));
     }
