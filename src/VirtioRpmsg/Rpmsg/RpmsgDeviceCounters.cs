@@ -56,11 +56,22 @@ internal sealed class RpmsgDeviceCounters
     /// <summary>The first ten of a kind, then every thousandth.</summary>
     internal static bool ShouldLog(long count) => count <= 10 || count % 1000 == 0;
 
-    internal void CountDropped(long count, string why)
+    /// <summary>
+    /// Counts <paramref name="count"/> dropped messages; true when the log takes a warning about it now (rate limit and
+    /// level): only then does the caller word why, for <see cref="LogDropped"/> (a hot drop path allocates nothing else).
+    /// </summary>
+    internal bool CountDroppedAndShouldLog(long count, out long total)
     {
-        long n = Interlocked.Add(ref _dropped, count);
-        if (ShouldLog(n))
-            _log.LogWarning("rpmsg {Device}: {Count} messages dropped ({Total} so far): {Why}", _device, count, n, why);
+        total = Interlocked.Add(ref _dropped, count);
+        return ShouldLog(total) && _log.IsEnabled(LogLevel.Warning);
+    }
+
+    internal void LogDropped(long count, long total, string why)
+    {
+        if (count == 1)
+            _log.LogWarning("rpmsg {Device}: message dropped ({Count} so far): {Why}", _device, total, why);
+        else
+            _log.LogWarning("rpmsg {Device}: {Count} messages dropped ({Total} so far): {Why}", _device, count, total, why);
     }
 
     internal void CountDropped(string why)

@@ -7,11 +7,15 @@ namespace VirtioRpmsg.Rpmsg;
 // method every message passes through grows the frame it zeroes on every call (RpmsgRxDispatcher.Drops.cs).
 public sealed partial class RpmsgEndpoint
 {
+    // The wording is built only when the log takes it (enabled for warnings, and within the rate limit): a full queue
+    // drops on the dispatcher, per message, and nothing there may allocate for a log that is off.
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void CountQueueFull()
     {
         Interlocked.Increment(ref _queueDrops);
-        Device.CounterSet.CountDropped($"endpoint 0x{Address:X} receive queue full ({QueueCapacity} messages, or the device-wide {Device.QueueBudget.Limit} bytes)");
+        var counters = Device.CounterSet;
+        if (counters.CountDroppedAndShouldLog(1, out long total))
+            counters.LogDropped(1, total, $"endpoint 0x{Address:X} receive queue full ({QueueCapacity} messages, or the device-wide {Device.QueueBudget.Limit} bytes)");
     }
 
     /// <summary>The device's queue budget took back what this endpoint (its channel withdrawn by the peer) still held unread.</summary>
@@ -19,9 +23,18 @@ public sealed partial class RpmsgEndpoint
     internal void CountReclaimed(int messages)
     {
         Interlocked.Add(ref _queueDrops, messages);
-        Device.CounterSet.CountDropped(messages,
-            $"endpoint 0x{Address:X}: {messages} unread messages of channel '{Channel?.Name}', withdrawn by the peer's DESTROY, dropped to give the device-wide {Device.QueueBudget.Limit} bytes to live endpoints");
+        var counters = Device.CounterSet;
+        if (counters.CountDroppedAndShouldLog(messages, out long total))
+            counters.LogDropped(messages, total, ReclaimedText(messages));
     }
+
+    private string ReclaimedText(long messages) =>
+        $"endpoint 0x{Address:X}: {messages} unread messages of channel '{Channel?.Name}', withdrawn by the peer's DESTROY, dropped to give the device-wide {Device.QueueBudget.Limit} bytes of MaxQueuedBytes to live endpoints";
+
+    /// <summary>What a reader of a channel whose unread messages the queue budget took back gets, once it read what was left.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private RpmsgMessagesDroppedException ReclaimedError(long messages) => new(Address, messages,
+        $"{ReclaimedText(messages)}: they were never read, so what was read is not all the peer sent");
 
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]

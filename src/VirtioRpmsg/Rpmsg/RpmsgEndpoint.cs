@@ -79,6 +79,7 @@ public sealed partial class RpmsgEndpoint : IDisposable
     /// <exception cref="InvalidOperationException">A callback endpoint (no receive queue), or a blocking receive inside a receive callback.</exception>
     /// <exception cref="ObjectDisposedException">The endpoint was destroyed (also ends a receive in progress).</exception>
     /// <exception cref="RpmsgDeviceUnavailableException">The device stopped or broke (the fault is attached).</exception>
+    /// <exception cref="RpmsgMessagesDroppedException">The peer withdrew the channel and the queue budget dropped messages left unread (after those read before).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public ValueTask<RpmsgReceiveResult> ReceiveAsync(Memory<byte> destination, CancellationToken cancellationToken = default)
     {
@@ -96,6 +97,7 @@ public sealed partial class RpmsgEndpoint : IDisposable
     /// <exception cref="InvalidOperationException">A callback endpoint (no receive queue), or a blocking receive inside a receive callback.</exception>
     /// <exception cref="ObjectDisposedException">The endpoint was destroyed (also ends a receive in progress).</exception>
     /// <exception cref="RpmsgDeviceUnavailableException">The device stopped or broke (the fault is attached).</exception>
+    /// <exception cref="RpmsgMessagesDroppedException">The peer withdrew the channel and the queue budget dropped messages left unread (after those read before).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public RpmsgReceiveResult Receive(Span<byte> destination, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
@@ -108,6 +110,7 @@ public sealed partial class RpmsgEndpoint : IDisposable
     /// <exception cref="InvalidOperationException">A callback endpoint (no receive queue), or a blocking receive inside a receive callback.</exception>
     /// <exception cref="ObjectDisposedException">The endpoint was destroyed (also ends a receive in progress).</exception>
     /// <exception cref="RpmsgDeviceUnavailableException">The device stopped or broke (the fault is attached).</exception>
+    /// <exception cref="RpmsgMessagesDroppedException">The peer withdrew the channel and the queue budget dropped messages left unread (after those read before).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public bool TryReceive(Span<byte> destination, TimeSpan timeout, out RpmsgReceiveResult result, CancellationToken cancellationToken = default)
     {
@@ -168,9 +171,15 @@ public sealed partial class RpmsgEndpoint : IDisposable
 
     private bool IsDeviceGone => Device.State is RpmsgDeviceState.Broken or RpmsgDeviceState.Stopped;
 
-    /// <summary>Why a closed, drained queue has nothing more: the device broke or stopped (checked first), or the endpoint was destroyed.</summary>
+    /// <summary>
+    /// Why a closed, drained queue has nothing more: messages of the peer's withdrawn channel were dropped unread by the
+    /// queue budget (checked first: what the reader got is not all the peer sent), the device broke or stopped, or the
+    /// endpoint was destroyed.
+    /// </summary>
     private Exception Closed()
     {
+        if (_queue!.Reclaimed > 0)
+            return ReclaimedError(_queue.Reclaimed);
         if (IsDeviceGone)
             return Device.Unavailable(Device.State);
         ThrowIfDestroyed();

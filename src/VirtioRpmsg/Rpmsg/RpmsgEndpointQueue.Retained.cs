@@ -74,10 +74,25 @@ internal sealed partial class RpmsgEndpointQueue
         _budget.Forget(this);
     }
 
+    private long _reclaimed; // messages a reclaim dropped unread: the reader is told (Reclaimed), not given the clean end
+
+    /// <summary>Messages the budget took back unread (<see cref="Reclaim"/>): once the queue is empty, its reader gets that instead of the end.</summary>
+    internal long Reclaimed => Volatile.Read(ref _reclaimed);
+
     /// <summary>The budget took this retained queue's room back: its messages are dropped, counted on its endpoint.</summary>
     internal void Reclaim()
     {
-        int dropped = Drain();
+        int dropped;
+        lock (_readLock)
+        {
+            // Recorded before the first message goes: a reader finds the queue empty (its count, or the channel's end)
+            // only after, and then sees that messages were dropped, not the clean end of the channel. Closed (the
+            // writer is done) and under the readers' lock, the count is what the drain takes.
+            int queued = Volatile.Read(ref _queued);
+            if (queued > 0)
+                Volatile.Write(ref _reclaimed, _reclaimed + queued);
+            dropped = Drain(); // the same lock again (a Monitor: taken once more by this thread)
+        }
         if (dropped > 0)
             Owner?.CountReclaimed(dropped);
     }

@@ -78,3 +78,27 @@ public sealed class RpmsgConfigurationException : FaultException
     /// <summary>The peer's value (also <c>Fault.Value</c>).</summary>
     public ulong PeerValue => Fault.Value;
 }
+
+/// <summary>
+/// Messages queued for an endpoint were dropped before its reader took them: the channel was withdrawn by the peer's
+/// name-service DESTROY, and the device's queue budget (<see cref="RpmsgDeviceOptions.MaxQueuedBytes"/>) took its unread
+/// messages back for a live endpoint. A receive (and an <see cref="RpmsgStream"/> or <see cref="RpmsgDuplexPipe"/> read)
+/// throws it once it has read what was left before the drop, instead of the end of the channel: what the reader got
+/// is not all the peer sent.
+/// </summary>
+public sealed class RpmsgMessagesDroppedException : IOException
+{
+    /// <summary>Creates the exception for <paramref name="dropped"/> messages of endpoint <paramref name="endpoint"/> dropped, saying why in <paramref name="message"/>.</summary>
+    public RpmsgMessagesDroppedException(uint endpoint, long dropped, string message)
+        : base(message)
+    {
+        Endpoint = endpoint;
+        Dropped = dropped;
+    }
+
+    /// <summary>The local address of the endpoint whose messages were dropped.</summary>
+    public uint Endpoint { get; }
+
+    /// <summary>How many messages were dropped unread.</summary>
+    public long Dropped { get; }
+}

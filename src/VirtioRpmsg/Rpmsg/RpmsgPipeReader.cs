@@ -15,7 +15,8 @@ namespace VirtioRpmsg.Rpmsg;
 /// <see cref="RpmsgWaitStrategy.Interrupt"/> the one waiting on the doorbell), never on the dispatcher, and runs the
 /// reader's continuation there.
 /// <para>The end of input: a dispose of the pipe or a destroyed endpoint completes it (IsCompleted, after what was
-/// received); a stopped or broken device faults it with <see cref="RpmsgDeviceUnavailableException"/>.</para>
+/// received); a stopped or broken device faults it with <see cref="RpmsgDeviceUnavailableException"/>, and a withdrawn
+/// channel whose unread messages the queue budget dropped with <see cref="RpmsgMessagesDroppedException"/>.</para>
 /// </summary>
 internal sealed partial class RpmsgPipeReader : PipeReader, IValueTaskSource<ReadResult>
 {
@@ -352,7 +353,7 @@ internal sealed partial class RpmsgPipeReader : PipeReader, IValueTaskSource<Rea
                 any |= more.Length > 0;
             }
         }
-        catch (Exception e) when (e is ObjectDisposedException or RpmsgDeviceUnavailableException)
+        catch (Exception e) when (e is ObjectDisposedException or RpmsgDeviceUnavailableException or RpmsgMessagesDroppedException)
         {
             _ended = true;
             _failure = EndOf(e);

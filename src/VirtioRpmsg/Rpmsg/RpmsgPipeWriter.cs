@@ -13,7 +13,7 @@ namespace VirtioRpmsg.Rpmsg;
 /// waits asynchronously (the send timeout applies; a failed send faults the flush). Single writer, like every
 /// <see cref="PipeWriter"/>: do not write while a flush is pending.
 /// </summary>
-internal sealed class RpmsgPipeWriter : PipeWriter, IValueTaskSource<FlushResult>
+internal sealed partial class RpmsgPipeWriter : PipeWriter, IValueTaskSource<FlushResult>
 {
     private readonly RpmsgEndpoint _endpoint;
     private readonly uint _destination;
@@ -58,6 +58,8 @@ internal sealed class RpmsgPipeWriter : PipeWriter, IValueTaskSource<FlushResult
     /// <inheritdoc />
     public override void Advance(int bytes)
     {
+        if (bytes == 0 && IsCompleted)
+            return; // nothing to commit: a Pipe's writer takes it after Complete too
         ThrowIfCompleted();
         ThrowIfFlushing(nameof(Advance));
         if ((uint)bytes > (uint)(_given - _written))
@@ -101,19 +103,24 @@ internal sealed class RpmsgPipeWriter : PipeWriter, IValueTaskSource<FlushResult
         _buffer = larger;
     }
 
-    /// <summary>Sends everything written since the last flush; completes synchronously when tx buffers are free.</summary>
+    /// <summary>
+    /// Sends everything written since the last flush; completes synchronously when tx buffers are free. After
+    /// <see cref="Complete"/> it sends nothing and returns a result neither cancelled nor completed, as a Pipe's writer does.
+    /// </summary>
     public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
     {
-        ThrowIfCompleted();
         if (cancellationToken.IsCancellationRequested)
             return ValueTask.FromCanceled<FlushResult>(cancellationToken);
+        // After Complete, as a Pipe's writer: nothing more to send, and no exception (Complete took what was written).
+        if (IsCompleted)
+            return new ValueTask<FlushResult>(default(FlushResult));
         if (Volatile.Read(ref _cancelRequested) != 0 && Interlocked.Exchange(ref _cancelRequested, 0) != 0)
             return new ValueTask<FlushResult>(new FlushResult(isCanceled: true, isCompleted: false)); // the read first: no locked instruction per flush
         // From here the flush owns the buffer: a Complete meanwhile (the pipe's dispose, on another thread) leaves the
         // rest to it instead of sending the same bytes and returning the buffer under it.
         int state = Interlocked.CompareExchange(ref _flushState, FlushRuns, 0);
         if ((state & CompleteCame) != 0)
-            return ValueTask.FromException<FlushResult>(new InvalidOperationException("the pipe's output was completed: no more writes or flushes"));
+            return new ValueTask<FlushResult>(default(FlushResult)); // Complete came meanwhile: as above
         if (state != 0)
             ThrowFlushing(nameof(FlushAsync));
         try
@@ -265,21 +272,6 @@ internal sealed class RpmsgPipeWriter : PipeWriter, IValueTaskSource<FlushResult
             _flush.SetException(error);
     }
 
-    /// <summary>Sends the rest, waiting for tx buffers as a send does (after <see cref="Complete"/>: once per pipe).</summary>
-    private async Task SendWrittenAsync(CancellationToken cancellationToken)
-    {
-        int mtu = _endpoint.MaxPayload;
-        while (!TrySendWritten())
-        {
-            var chunk = _buffer.AsMemory(_sent, Math.Min(mtu, _written - _sent));
-            if (_destination == RpmsgAddress.Any)
-                await _endpoint.SendAsync(chunk, cancellationToken).ConfigureAwait(false);
-            else
-                await _endpoint.SendToAsync(_destination, chunk, cancellationToken).ConfigureAwait(false);
-            _sent += chunk.Length;
-        }
-    }
-
     /// <inheritdoc />
     FlushResult IValueTaskSource<FlushResult>.GetResult(short token) => _flush.GetResult(token);
 
@@ -302,92 +294,5 @@ internal sealed class RpmsgPipeWriter : PipeWriter, IValueTaskSource<FlushResult
         {
             // That flush ended meanwhile: the request stays up for the next one.
         }
-    }
-
-    /// <summary>
-    /// No more writes. What was written but not flushed is still sent (as a pipe's reader would still see it):
-    /// at once while tx buffers are free, else in the background until the pipe is disposed;
-    /// <see cref="Completion"/> says when. With <paramref name="exception"/> (the writer failed) it is dropped.
-    /// </summary>
-    public override void Complete(Exception? exception = null)
-    {
-        while (true)
-        {
-            int state = Volatile.Read(ref _flushState);
-            if ((state & CompleteCame) != 0)
-                return;
-            // Written before the exchange that lets a running flush see it (its end reads it after its own exchange).
-            if (state == FlushRuns)
-                _completeError = exception;
-            if (Interlocked.CompareExchange(ref _flushState, state | CompleteCame, state) != state)
-                continue; // a flush started or ended meanwhile
-            // A flush still uses the buffer: it completes when it ends (sent, cancelled or failed).
-            if (state == 0)
-                CompleteNow(exception);
-            return;
-        }
-    }
-
-    private void CompleteNow(Exception? exception)
-    {
-        if (exception is not null)
-        {
-            _sent = _written = 0;
-            Finish(null);
-            return;
-        }
-        try
-        {
-            if (TrySendWritten())
-            {
-                Finish(null);
-                return;
-            }
-        }
-        catch (Exception e)
-        {
-            Finish(e);
-            return;
-        }
-        _ = SendRestAsync();
-    }
-
-    private async Task SendRestAsync()
-    {
-        try
-        {
-            await SendWrittenAsync(_stop).ConfigureAwait(false);
-            Finish(null);
-        }
-        catch (OperationCanceledException e) when (_stop.IsCancellationRequested)
-        {
-            // Say what the dispose cost: a bare "canceled" hid that bytes the application wrote were dropped.
-            Finish(new OperationCanceledException(
-                $"RpmsgDuplexPipe disposed with {_written - _sent} bytes of Output not sent: no tx buffer came free for them before the dispose",
-                e, _stop));
-        }
-        catch (Exception e)
-        {
-            Finish(e);
-        }
-    }
-
-    private void Finish(Exception? error)
-    {
-        if (Interlocked.Exchange(ref _finished, 1) != 0)
-            return;
-        var buffer = _buffer;
-        _buffer = [];
-        ArrayPool<byte>.Shared.Return(buffer);
-        if (error is null)
-            _completion.TrySetResult();
-        else
-            _completion.TrySetException(error);
-    }
-
-    private void ThrowIfCompleted()
-    {
-        if ((Volatile.Read(ref _flushState) & CompleteCame) != 0)
-            throw new InvalidOperationException("the pipe's output was completed: no more writes or flushes");
     }
 }

@@ -47,7 +47,8 @@ public sealed partial class RpmsgStream(RpmsgEndpoint endpoint, uint destination
     /// <summary>
     /// Returns bytes of the current message, waiting without a time limit for the next one when none is left (skipping
     /// zero-length messages). 0 (the end of the stream) once the peer's name-service DESTROY removed the channel and
-    /// everything it sent before has been read, as a socket's stream ends when its peer closes. An empty
+    /// everything it sent before has been read, as a socket's stream ends when its peer closes; but when the device's
+    /// queue budget dropped some of it unread, <see cref="RpmsgMessagesDroppedException"/> (how many) instead. An empty
     /// <paramref name="buffer"/> (the zero-byte read) waits the same way until bytes are there, takes none and returns 0,
     /// as a <see cref="System.Net.Sockets.NetworkStream"/>'s does. Throws <see cref="ObjectDisposedException"/> once the
     /// stream is disposed, a wait included.

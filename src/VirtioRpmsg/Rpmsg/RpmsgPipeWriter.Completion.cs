@@ -1,0 +1,122 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+
+namespace VirtioRpmsg.Rpmsg;
+
+// The writer's end: Complete (the application's, or the pipe's dispose on another thread) against a flush that may be
+// under way, what is still sent after it, and what Completion reports when bytes written could not be sent.
+internal sealed partial class RpmsgPipeWriter
+{
+    /// <summary>Sends the rest, waiting for tx buffers as a send does (after <see cref="Complete"/>: once per pipe).</summary>
+    private async Task SendWrittenAsync(CancellationToken cancellationToken)
+    {
+        int mtu = _endpoint.MaxPayload;
+        while (!TrySendWritten())
+        {
+            var chunk = _buffer.AsMemory(_sent, Math.Min(mtu, _written - _sent));
+            if (_destination == RpmsgAddress.Any)
+                await _endpoint.SendAsync(chunk, cancellationToken).ConfigureAwait(false);
+            else
+                await _endpoint.SendToAsync(_destination, chunk, cancellationToken).ConfigureAwait(false);
+            _sent += chunk.Length;
+        }
+    }
+
+    /// <summary>
+    /// No more writes. What was written but not flushed is still sent (as a pipe's reader would still see it):
+    /// at once while tx buffers are free, else in the background until the pipe is disposed;
+    /// <see cref="Completion"/> says when. With <paramref name="exception"/> (the writer failed) it is dropped, and
+    /// <see cref="Completion"/> faults with an <see cref="IOException"/> saying how many bytes were not sent (the
+    /// exception inside it).
+    /// </summary>
+    public override void Complete(Exception? exception = null)
+    {
+        while (true)
+        {
+            int state = Volatile.Read(ref _flushState);
+            if ((state & CompleteCame) != 0)
+                return;
+            // Written before the exchange that lets a running flush see it (its end reads it after its own exchange).
+            if (state == FlushRuns)
+                _completeError = exception;
+            if (Interlocked.CompareExchange(ref _flushState, state | CompleteCame, state) != state)
+                continue; // a flush started or ended meanwhile
+            // A flush still uses the buffer: it completes when it ends (sent, cancelled or failed).
+            if (state == 0)
+                CompleteNow(exception);
+            return;
+        }
+    }
+
+    private void CompleteNow(Exception? exception)
+    {
+        if (exception is not null)
+        {
+            // Dropped with the writer's failure: say so, and how much, as the dispose does (Completion faults).
+            int unsent = _written - _sent;
+            _sent = _written = 0;
+            Finish(unsent == 0 ? null : NotSentError(unsent, exception));
+            return;
+        }
+        try
+        {
+            if (TrySendWritten())
+            {
+                Finish(null);
+                return;
+            }
+        }
+        catch (Exception e)
+        {
+            Finish(e);
+            return;
+        }
+        _ = SendRestAsync();
+    }
+
+    private async Task SendRestAsync()
+    {
+        try
+        {
+            await SendWrittenAsync(_stop).ConfigureAwait(false);
+            Finish(null);
+        }
+        catch (OperationCanceledException e) when (_stop.IsCancellationRequested)
+        {
+            // Say what the dispose cost: a bare "canceled" hid that bytes the application wrote were dropped.
+            Finish(new OperationCanceledException(
+                $"RpmsgDuplexPipe disposed with {_written - _sent} bytes of Output not sent: no tx buffer came free for them before the dispose",
+                e, _stop));
+        }
+        catch (Exception e)
+        {
+            Finish(e);
+        }
+    }
+
+    private void Finish(Exception? error)
+    {
+        if (Interlocked.Exchange(ref _finished, 1) != 0)
+            return;
+        var buffer = _buffer;
+        _buffer = [];
+        ArrayPool<byte>.Shared.Return(buffer);
+        if (error is null)
+            _completion.TrySetResult();
+        else
+            _completion.TrySetException(error);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static IOException NotSentError(int unsent, Exception exception) => new(
+        $"RpmsgDuplexPipe.Output completed with an exception ({exception.GetType().Name}: {exception.Message}): {unsent} bytes written and not flushed were not sent",
+        exception);
+
+    private bool IsCompleted => (Volatile.Read(ref _flushState) & CompleteCame) != 0;
+
+    private void ThrowIfCompleted()
+    {
+        if (IsCompleted)
+            throw new InvalidOperationException("the pipe's output was completed: no more writes or flushes");
+    }
+}
