@@ -44,6 +44,12 @@ internal class JsonHexConverter : JsonConverter<ulong>
 
     internal static bool TryParse(string text, out ulong value)
     {
+        // .NET's number parsing ignores trailing NULs ("0x1000\0" would read as 0x1000): a NUL is never part of a number.
+        if (text.Contains('\0'))
+        {
+            value = 0;
+            return false;
+        }
         if (text.StartsWith("0x", StringComparison.OrdinalIgnoreCase))
             return ulong.TryParse(text.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out value);
         return ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value);

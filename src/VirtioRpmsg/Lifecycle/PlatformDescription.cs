@@ -113,10 +113,28 @@ public sealed record PlatformDescription
                     $"the file is larger than {MaxFileBytes} bytes, which no platform description is (is it the right file?)", path);
             bytes.Write(chunk, 0, read);
         }
+        CheckUtf8(bytes.GetBuffer().AsSpan(0, (int)bytes.Length), path);
         bytes.Position = 0;
         // As File.ReadAllText: UTF-8 unless a byte order mark says otherwise; the mark itself is dropped.
         using var reader = new StreamReader(bytes, System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
         return reader.ReadToEnd();
+    }
+
+    /// <summary>
+    /// A file without a UTF-16/32 byte order mark must be UTF-8: a byte that is not (a Latin-1 "é" in a path) would be read
+    /// as U+FFFD, and the description would name another file than the one written.
+    /// </summary>
+    private static void CheckUtf8(ReadOnlySpan<byte> bytes, string path)
+    {
+        if (bytes.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE]) || bytes.StartsWith((ReadOnlySpan<byte>)[0xFE, 0xFF]) || bytes.StartsWith((ReadOnlySpan<byte>)[0, 0, 0xFE, 0xFF]))
+            return;
+        var chars = new char[bytes.Length];
+        if (System.Text.Unicode.Utf8.ToUtf16(bytes, chars, out int valid, out _, replaceInvalidSequences: false) != System.Buffers.OperationStatus.InvalidData)
+            return;
+        int line = 1 + bytes[..valid].Count((byte)'\n');
+        int column = valid - (bytes[..valid].LastIndexOf((byte)'\n') + 1) + 1;
+        throw new PlatformDescriptionException("$", $"(line {line}, byte {column}: 0x{bytes[valid]:X2})",
+            "the file is not valid UTF-8 there (a description is UTF-8, or UTF-16/32 with a byte order mark); save it as UTF-8", path);
     }
 
     /// <summary>Parses and validates a description (comments and trailing commas allowed; unknown properties are errors).</summary>

@@ -22,6 +22,9 @@ internal static partial class PlatformDescriptionValidator
         OnlyFor(uio, b.DeviceName, "doorbell.deviceName", kind);
         OnlyFor(uio, b.SysfsRoot, "doorbell.sysfsRoot", kind);
         OnlyFor(uio, b.Mailbox, "doorbell.mailbox", kind);
+        NoNul(b.Device, "doorbell.device");
+        NoNul(b.DeviceName, "doorbell.deviceName");
+        NoNul(b.SysfsRoot, "doorbell.sysfsRoot");
         if (socket && string.IsNullOrEmpty(b.Path))
             throw Error("doorbell.path", Str(b.Path), "a unixSocket doorbell needs the socket path");
         if (socket)

@@ -70,6 +70,7 @@ internal static partial class PlatformDescriptionValidator
             if (!names.TryAdd(r.Name, i))
                 throw Error(p + ".name", Str(r.Name), $"regions[{names[r.Name]}] already has this name");
             Enum(r.Kind, p + ".kind");
+            NoNulInRegion(r, p);
             ValidateKindFields(r, p);
             // Opening a shmFile sizes the file (create) or maps it: the same file again would resize it under the
             // first mapping (SIGBUS past the new end) or alias it at another device address.
@@ -86,6 +87,7 @@ internal static partial class PlatformDescriptionValidator
                         $"region '{d.Regions[i].Name}' [{Hex(a.Start)}, +{Hex(a.Length)}) overlaps regions[{j}] '{d.Regions[j].Name}' [{Hex(b.Start)}, +{Hex(b.Length)})");
             }
         }
+        CheckNoAliases(d);
         return extents;
     }
 

@@ -21,6 +21,12 @@ internal static class PlatformJsonReader
         AllowTrailingCommas = true,
     };
 
+    private static readonly JsonReaderOptions ReaderOptions = new()
+    {
+        CommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+    };
+
     internal static PlatformDescription Read(string json)
     {
         ArgumentNullException.ThrowIfNull(json);
@@ -28,6 +34,7 @@ internal static class PlatformJsonReader
         // the file, and so does this, rather than report "'0xEF' is an invalid start of a value" of a text without 0xEF.
         if (json.StartsWith('\uFEFF'))
             json = json[1..];
+        PlatformJsonText.CheckUtf16(json);
         JsonDocument document;
         try
         {
@@ -39,13 +46,15 @@ internal static class PlatformJsonReader
         }
         using (document)
         {
+            PlatformJsonText.CheckEscapes(json, ReaderOptions);
             if (document.RootElement.ValueKind != JsonValueKind.Object)
                 throw new PlatformDescriptionException("$", Show(document.RootElement), "the description must be a JSON object");
-            CheckShape(document.RootElement, PlatformJsonContext.Default.PlatformDescription, "");
+            bool nullDefaults = false;
+            CheckShape(document.RootElement, PlatformJsonContext.Default.PlatformDescription, "", ref nullDefaults);
             PlatformDescription? description;
             try
             {
-                description = JsonSerializer.Deserialize(json, PlatformJsonContext.Default.PlatformDescription);
+                description = JsonSerializer.Deserialize(nullDefaults ? WithoutNullDefaults(json) : json, PlatformJsonContext.Default.PlatformDescription);
             }
             catch (JsonException e)
             {
@@ -59,7 +68,12 @@ internal static class PlatformJsonReader
         }
     }
 
-    private static void CheckShape(JsonElement element, JsonTypeInfo info, string path)
+    /// <summary>
+    /// Unknown, duplicate and missing properties, and null for a required one. Null for an optional property is the property
+    /// left out; <paramref name="nullDefaults"/> is set when one of them is a plain value type (waitStrategy, barriers), which
+    /// the serializer would try to read null into.
+    /// </summary>
+    private static void CheckShape(JsonElement element, JsonTypeInfo info, string path, ref bool nullDefaults)
     {
         if (element.ValueKind == JsonValueKind.Object && info.Kind == JsonTypeInfoKind.Object)
         {
@@ -73,7 +87,11 @@ internal static class PlatformJsonReader
                     ?? throw new PlatformDescriptionException(childPath, Show(member.Value),
                         $"unknown property; expected one of {string.Join(", ", info.Properties.Where(Readable).Select(p => p.Name))}");
                 if (member.Value.ValueKind != JsonValueKind.Null)
-                    CheckShape(member.Value, info.Options.GetTypeInfo(property.PropertyType), childPath);
+                    CheckShape(member.Value, info.Options.GetTypeInfo(property.PropertyType), childPath, ref nullDefaults);
+                else if (property.IsRequired)
+                    throw new PlatformDescriptionException(childPath, "null", "required property is null");
+                else
+                    nullDefaults |= IsPlainValueType(property);
             }
             foreach (var property in info.Properties)
             {
@@ -86,7 +104,39 @@ internal static class PlatformJsonReader
             var elementInfo = info.Options.GetTypeInfo(elementType);
             int i = 0;
             foreach (var item in element.EnumerateArray())
-                CheckShape(item, elementInfo, $"{path}[{i++}]");
+                CheckShape(item, elementInfo, $"{path}[{i++}]", ref nullDefaults);
+        }
+    }
+
+    private static bool IsPlainValueType(JsonPropertyInfo property) =>
+        property.PropertyType.IsValueType && Nullable.GetUnderlyingType(property.PropertyType) is null;
+
+    /// <summary>The document without the null optional properties of plain value types: left out, they keep their defaults.</summary>
+    private static string WithoutNullDefaults(string json)
+    {
+        var root = System.Text.Json.Nodes.JsonNode.Parse(json, documentOptions: DocumentOptions)!;
+        DropNullDefaults(root, PlatformJsonContext.Default.PlatformDescription);
+        return root.ToJsonString();
+    }
+
+    private static void DropNullDefaults(System.Text.Json.Nodes.JsonNode? node, JsonTypeInfo info)
+    {
+        if (node is System.Text.Json.Nodes.JsonObject obj && info.Kind == JsonTypeInfoKind.Object)
+        {
+            foreach (var (name, value) in obj.ToArray())
+            {
+                var property = info.Properties.First(p => p.Name == name && Readable(p));
+                if (value is null && IsPlainValueType(property))
+                    obj.Remove(name);
+                else
+                    DropNullDefaults(value, info.Options.GetTypeInfo(property.PropertyType));
+            }
+        }
+        else if (node is System.Text.Json.Nodes.JsonArray array && info.Kind == JsonTypeInfoKind.Enumerable && info.ElementType is { } elementType)
+        {
+            var elementInfo = info.Options.GetTypeInfo(elementType);
+            foreach (var item in array)
+                DropNullDefaults(item, elementInfo);
         }
     }
 

@@ -70,6 +70,8 @@ public sealed partial class RpmsgLink : IAsyncDisposable, IDisposable
 
     /// <summary>Opens the host side described by the JSON file <paramref name="platformFile"/> (docs/platform-description.md).</summary>
     /// <exception cref="FileNotFoundException">The file does not exist (the message names the full path).</exception>
+    /// <exception cref="PlatformDescriptionException">The description is invalid, is not for the host role, or disagrees with
+    /// what opening finds; names the file (<see cref="PlatformDescriptionException.Source"/>, the full path) and the field.</exception>
     /// <inheritdoc cref="OpenAsync(PlatformDescription, RpmsgLinkOptions?, CancellationToken)"/>
     public static Task<RpmsgLink> OpenAsync(string platformFile, RpmsgLinkOptions? options, CancellationToken cancellationToken = default)
     {
@@ -77,7 +79,7 @@ public sealed partial class RpmsgLink : IAsyncDisposable, IDisposable
         string full = Path.GetFullPath(platformFile);
         if (!File.Exists(full))
             throw new FileNotFoundException($"RpmsgLink: no platform description at '{full}' (a JSON file as described in docs/platform-description.md)", full);
-        return OpenAsync(PlatformDescription.Load(full), options, cancellationToken);
+        return Start(PlatformDescription.Load(full), options, cancellationToken, full);
     }
 
     /// <summary>
@@ -95,49 +97,7 @@ public sealed partial class RpmsgLink : IAsyncDisposable, IDisposable
     public static Task<RpmsgLink> OpenAsync(PlatformDescription description, RpmsgLinkOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(description);
-        options ??= new RpmsgLinkOptions();
-        options.Validate();
-        if (description.Role != PlatformRole.Host)
-            throw new PlatformDescriptionException("role", "\"" + description.Role.ToString().ToLowerInvariant() + "\"", "RpmsgLink opens the host side; the description must say \"role\": \"host\"");
-        if (options.Device is null && description.WaitStrategy == PlatformWaitStrategy.CallerPoll)
-            throw new PlatformDescriptionException("waitStrategy", "\"callerPoll\"",
-                "RpmsgLink runs a dispatcher thread; caller-poll needs the application to call RpmsgDevice.Poll (use RpmsgDevice.CreateHost directly), or choose interrupt, hybrid or busyPoll");
-        // Mapping and the doorbell handshake block (they may wait for the peer): off the caller's thread.
-        return Task.Run(() => Open(description, options, cancellationToken), cancellationToken);
-    }
-
-    private static async Task<RpmsgLink> Open(PlatformDescription description, RpmsgLinkOptions options, CancellationToken ct)
-    {
-        PlatformResources? platform = null;
-        var doorbells = new List<IDoorbell>();
-        var devices = new List<RpmsgDevice>();
-        try
-        {
-            platform = PlatformResources.Open(description, new PlatformOpenOptions { Timeout = options.Timeout, CancellationToken = ct });
-            var first = options.Device ?? new RpmsgDeviceOptions { Name = options.Name, WaitStrategy = (RpmsgWaitStrategy)description.WaitStrategy };
-            // Vdev 0 keeps the given name; the others are told apart in logs and metrics by a suffix.
-            var deviceOptions = Enumerable.Range(0, platform.Vdevs.Count).Select(i => i == 0 ? first : first.WithName($"{first.Name}.vdev{i}")).ToArray();
-            for (int i = 0; i < platform.Vdevs.Count; i++)
-            {
-                doorbells.Add(platform.CreateDoorbell(i, new PlatformDoorbellOptions { Timeout = options.Timeout, CancellationToken = ct }));
-                devices.Add(RpmsgDevice.CreateHost(platform.CreateRpmsgLayout(i), platform.CreateVdevControl(i), doorbells[i], deviceOptions[i]));
-            }
-            var link = new RpmsgLink(platform, [.. doorbells], [.. devices], deviceOptions, options);
-            foreach (var device in devices)
-                device.Start();
-            foreach (var device in devices)
-                await WaitForLinkUp(device, options.Timeout, ct).ConfigureAwait(false);
-            return link;
-        }
-        catch
-        {
-            for (int i = devices.Count - 1; i >= 0; i--)
-                devices[i].Dispose();
-            for (int i = doorbells.Count - 1; i >= 0; i--)
-                doorbells[i].Dispose();
-            platform?.Dispose();
-            throw;
-        }
+        return Start(description, options, cancellationToken, null);
     }
 
     private static async Task WaitForLinkUp(RpmsgDevice device, TimeSpan timeout, CancellationToken ct)
