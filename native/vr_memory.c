@@ -15,6 +15,7 @@ int vr_open(const char *path, int mode, int *fd)
     case VR_OPEN_CREATE: flags |= O_RDWR | O_CREAT; break;
     case VR_OPEN_SYNC: flags |= O_RDWR | O_SYNC; break;
     case VR_OPEN_CREATE_NEW: flags |= O_RDWR | O_CREAT | O_EXCL; break;
+    case VR_OPEN_WRITE: flags |= O_WRONLY; break;
     default: return -EINVAL;
     }
     int r = open(path, flags, 0600);

@@ -13,6 +13,7 @@
 #define VR_OPEN_CREATE 2   /* read-write, create if missing (0600) */
 #define VR_OPEN_SYNC 3     /* read-write, O_SYNC (uncached /dev/mem) */
 #define VR_OPEN_CREATE_NEW 4 /* read-write, create, fail with EEXIST if it exists (0600) */
+#define VR_OPEN_WRITE 5    /* write-only (sysfs attributes, as `echo word > attribute` opens them) */
 
 VR_EXPORT int vr_open(const char *path, int mode, int *fd);
 VR_EXPORT int vr_close(int fd);

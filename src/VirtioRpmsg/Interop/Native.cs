@@ -13,6 +13,7 @@ internal static unsafe partial class Native
     internal const int OpenCreate = 2;
     internal const int OpenSync = 3;
     internal const int OpenCreateNew = 4; // O_CREAT | O_EXCL: EEXIST if the file exists
+    internal const int OpenWrite = 5; // O_WRONLY: a sysfs attribute, which may not be readable
 
     [LibraryImport(Library, EntryPoint = "vr_open", StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int Open(string path, int mode, out int fd);

@@ -3,13 +3,19 @@ namespace VirtioRpmsg.Lifecycle;
 /// <summary>
 /// The kernel refused a remoteproc sysfs write. Carries the device, the attribute, the word written,
 /// the errno and the state the remote was in, and says in the message what the refusal means (the
-/// rules of Linux's remoteproc_sysfs.c / remoteproc_core.c).
+/// rules of Linux's remoteproc_sysfs.c / remoteproc_core.c). <see cref="Errno"/> 0: the kernel took the
+/// write, but the remote did not get where it leads (e.g. a recovery that left it "crashed").
 /// </summary>
 public sealed class RemoteProcessorControlException : IOException
 {
     internal RemoteProcessorControlException(string device, string path, string attribute, string command, int errno, string? state,
         string? context = null, Exception? inner = null)
-        : base(Explain(device, path, attribute, command, errno, state) + (context is null ? "" : $" ({context}.)"), inner)
+        : this(Explain(device, path, attribute, command, errno, state) + (context is null ? "" : $" ({context}.)"), inner, device, path, attribute, command, errno, state)
+    {
+    }
+
+    private RemoteProcessorControlException(string message, Exception? inner, string device, string path, string attribute, string command, int errno, string? state)
+        : base(message, inner)
     {
         Device = device;
         Path = path;
@@ -18,6 +24,11 @@ public sealed class RemoteProcessorControlException : IOException
         Errno = errno;
         State = state;
     }
+
+    /// <summary>The kernel took "<paramref name="command"/>" (errno 0) but the remote is still <paramref name="state"/>: <paramref name="why"/>.</summary>
+    internal static RemoteProcessorControlException NoEffect(string device, string path, string attribute, string command, string state, string why) =>
+        new($"remoteproc '{device}': the kernel took \"{command}\" written to '{path}', but the remote is still {SysfsAttributeValueException.Show(state).Replace('"', '\'')}: {why}.",
+            null, device, path, attribute, command, 0, state);
 
     /// <summary>The remoteproc device, e.g. "remoteproc0".</summary>
     public string Device { get; }
@@ -31,7 +42,7 @@ public sealed class RemoteProcessorControlException : IOException
     /// <summary>The word written.</summary>
     public string Command { get; }
 
-    /// <summary>The error code of the refused write (16 EBUSY, 22 EINVAL, 13 EACCES, ...).</summary>
+    /// <summary>The error code of the refused write (16 EBUSY, 22 EINVAL, 13 EACCES, ...); 0 when the kernel took the write without effect.</summary>
     public int Errno { get; }
 
     /// <summary>The remote's state read after the refusal (null if it could not be read).</summary>
@@ -39,7 +50,7 @@ public sealed class RemoteProcessorControlException : IOException
 
     private static string Explain(string device, string path, string attribute, string command, int errno, string? state)
     {
-        string now = state is null ? "" : $" (state is '{state}')";
+        string now = state is null ? "" : $" (state is {SysfsAttributeValueException.Show(state).Replace('"', '\'')})";
         string why = (attribute, command, errno) switch
         {
             (_, _, Interop.Errno.EACCES or Interop.Errno.EPERM) =>

@@ -14,14 +14,18 @@ internal interface ISysfsAttributeWriter
     int Write(string path, string text);
 }
 
-/// <summary>The real writer: open(O_RDWR | O_CLOEXEC) and one write(2) through the native shim.</summary>
+/// <summary>
+/// The real writer: open(O_WRONLY | O_CLOEXEC) and one write(2) through the native shim. Write-only, as the shell opens
+/// it: kernfs refuses read access to an attribute that cannot be read (mode 0200, or no show function) with EACCES, even
+/// to root, and a file mode (a udev rule) may grant writing without reading.
+/// </summary>
 internal sealed unsafe class SysfsAttributeWriter : ISysfsAttributeWriter
 {
     internal static readonly SysfsAttributeWriter Instance = new();
 
     public int Write(string path, string text)
     {
-        int r = Native.Open(path, Native.OpenReadWrite, out int raw);
+        int r = Native.Open(path, Native.OpenWrite, out int raw);
         if (r < 0)
             return -r;
         using var fd = new FileDescriptor(raw);

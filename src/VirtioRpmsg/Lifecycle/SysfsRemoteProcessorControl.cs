@@ -100,7 +100,7 @@ public sealed class SysfsRemoteProcessorControl : IRemoteProcessorControl
         {
             "enabled" => true,
             "disabled" => false,
-            var other => throw new IOException($"remoteproc '{Device}': 'recovery' says \"{other}\", not \"enabled\" or \"disabled\"."),
+            var other => throw Unexpected("recovery", other, "\"enabled\" or \"disabled\""),
         };
         set => Write("recovery", value ? "enabled" : "disabled");
     }
@@ -116,7 +116,7 @@ public sealed class SysfsRemoteProcessorControl : IRemoteProcessorControl
             "disabled" => RemoteCoredumpMode.Disabled,
             "enabled" => RemoteCoredumpMode.Enabled,
             "inline" => RemoteCoredumpMode.Inline,
-            var other => throw new IOException($"remoteproc '{Device}': 'coredump' says \"{other}\", not \"disabled\", \"enabled\" or \"inline\"."),
+            var other => throw Unexpected("coredump", other, "\"disabled\", \"enabled\" or \"inline\""),
         };
         set => Write("coredump", value switch
         {
@@ -139,34 +139,98 @@ public sealed class SysfsRemoteProcessorControl : IRemoteProcessorControl
     /// <summary>
     /// Boots the remote: writes "start" to sysfs <c>state</c> (the kernel loads <see cref="FirmwareName"/>
     /// and boots it; a detached remote is attached instead). A crashed remote is recovered through
-    /// <c>recovery</c> instead, since the kernel ignores "start" while it still holds the crashed one.
+    /// <c>recovery</c> instead, since the kernel ignores "start" while it still holds the crashed one: the kernel's
+    /// boot recovery boots the firmware, which is the start; a platform that attaches on recovery only re-attaches,
+    /// so that remote is then stopped and started. A state that is not a kernel word is refused before writing
+    /// (<see cref="SysfsAttributeValueException"/>).
     /// </summary>
     public void Start()
     {
-        if (State is RemoteControlState.Crashed)
-            Recover();
-        else
+        if (ReadKnownState("start") is not RemoteControlState.Crashed)
+        {
             Write("state", "start");
+            return;
+        }
+        const string Why = "the remote was 'crashed', which the kernel does not start, so it was recovered first (\"recover\" to 'recovery')";
+        switch (RecoverCrashed(Why, "started"))
+        {
+            case RemoteControlState.Running:
+                return; // booted by the recovery
+            case RemoteControlState.Attached:
+                // Re-attached to what the remote runs: no fresh boot yet.
+                WriteExplained("state", "stop", $"{Why}, which re-attached it; it was not started");
+                WriteExplained("state", "start", $"{Why}, which re-attached it, then stopped it");
+                return;
+            default:
+                WriteExplained("state", "start", $"{Why}, which stopped it but did not boot it");
+                return;
+        }
     }
 
     /// <summary>
-    /// Writes "stop" to sysfs <c>state</c>. A remote that is already offline is left alone, and so is a
-    /// crashed one: the kernel refuses "stop" there (EINVAL) and keeps it for recovery, which
-    /// <see cref="Start"/> triggers. The kernel stops only a remote it holds ("running" or "attached"), so a
-    /// "detached" one is attached first ("start"), then stopped; should the platform driver be unable to stop a
-    /// remote it attached to (EINVAL), the remote is detached again and the refusal says so.
+    /// Powers the remote off: writes "stop" to sysfs <c>state</c>, so that it ends "offline" (a new
+    /// <see cref="FirmwareName"/> can be set, and "start" boots). An offline remote is left alone. The kernel stops only
+    /// a remote it holds ("running" or "attached"):
+    /// <list type="bullet">
+    /// <item>A "crashed" one is refused (EINVAL), and "start" would only take a power reference (the kernel counts it as
+    /// still powered) that a later "stop" spends instead of stopping; the only way out of "crashed" is recovery. So
+    /// "recover" is written to <c>recovery</c> (the kernel boots the firmware again, or re-attaches on a platform that
+    /// attaches on recovery), then "stop"; a recovery that stopped it but could not load the firmware left it offline
+    /// already; one that left it "crashed" raises <see cref="RemoteProcessorControlException"/> (errno 0).</item>
+    /// <item>A "detached" one is attached first ("start"), then stopped; should the platform driver be unable to stop a
+    /// remote it attached to (EINVAL), the remote is detached again and the refusal says so.</item>
+    /// </list>
+    /// A state that is not a kernel word is refused before writing (<see cref="SysfsAttributeValueException"/>).
     /// </summary>
     public void Stop()
     {
-        var state = State;
-        if (state is RemoteControlState.Offline or RemoteControlState.Crashed)
-            return;
-        if (state is RemoteControlState.Detached)
+        switch (ReadKnownState("stop"))
         {
-            StopDetached();
-            return;
+            case RemoteControlState.Offline:
+                return;
+            case RemoteControlState.Crashed:
+                StopCrashed();
+                return;
+            case RemoteControlState.Detached:
+                StopDetached();
+                return;
+            default:
+                Write("state", "stop");
+                return;
         }
-        Write("state", "stop");
+    }
+
+    private void StopCrashed()
+    {
+        const string Why = "the remote was 'crashed', which the kernel does not stop, so it was recovered first (\"recover\" to 'recovery')";
+        // Offline: rproc_boot_recovery stopped it, then could not load the firmware (see the kernel log).
+        if (RecoverCrashed(Why, "stopped") is not RemoteControlState.Offline)
+            WriteExplained("state", "stop", $"{Why}; it was not stopped");
+    }
+
+    /// <summary>Writes "recover" to a crashed remote's <c>recovery</c>: running, attached or offline after it, else refused.</summary>
+    private RemoteControlState RecoverCrashed(string why, string goal)
+    {
+        Recover();
+        string after = ReadStateString();
+        var state = ParseState(after);
+        if (state is not (RemoteControlState.Running or RemoteControlState.Attached or RemoteControlState.Offline))
+            throw RemoteProcessorControlException.NoEffect(Device, Path.Combine(_directory, "recovery"), "recovery", "recover", after,
+                $"{why}, but recovery left it so (see the kernel log); it was not {goal}");
+        return state;
+    }
+
+    /// <summary>As <see cref="Write"/>; a refusal also says what led to the write.</summary>
+    private void WriteExplained(string attribute, string value, string context)
+    {
+        try
+        {
+            Write(attribute, value);
+        }
+        catch (RemoteProcessorControlException e)
+        {
+            throw new RemoteProcessorControlException(e.Device, e.Path, e.Attribute, e.Command, e.Errno, e.State, context, e);
+        }
     }
 
     private void StopDetached()
@@ -207,25 +271,30 @@ public sealed class SysfsRemoteProcessorControl : IRemoteProcessorControl
 
     /// <summary>
     /// Writing "start" to a detached remote makes the kernel attach to it (EBUSY if it is already running or attached).
-    /// A crashed remote is recovered through <c>recovery</c>, as <see cref="Start"/> does (the kernel ignores "start"
-    /// while it holds the crashed one). Any other state is refused before writing (<see cref="InvalidOperationException"/>
-    /// naming it): from "offline" the kernel's "start" would boot <see cref="FirmwareName"/> instead of attaching.
+    /// Any other state is refused before writing (<see cref="InvalidOperationException"/> naming it), since an attach must
+    /// never boot: from "offline" the kernel's "start" would boot <see cref="FirmwareName"/>, and a "crashed" remote
+    /// leaves that state only through recovery, which boots the firmware again unless the platform driver attaches on
+    /// recovery (which sysfs does not tell). A state that is not a kernel word: <see cref="SysfsAttributeValueException"/>.
     /// </summary>
     public void Attach()
     {
-        string state = ReadStateString();
-        if (ParseState(state) == RemoteControlState.Crashed)
+        var state = ReadKnownState("attach");
+        if (state is RemoteControlState.Detached or RemoteControlState.Running or RemoteControlState.Attached)
         {
-            Recover();
+            // Running or attached: the kernel's EBUSY says it is already held.
+            Write("state", "start");
             return;
         }
-        if (ParseState(state) is not (RemoteControlState.Detached or RemoteControlState.Running or RemoteControlState.Attached))
+        string file = Path.Combine(_directory, "state");
+        string why = state switch
         {
-            string boot = ParseState(state) == RemoteControlState.Offline ? $"; writing \"start\" would boot the firmware '{Read("firmware")}' instead (use Start to boot it)" : "";
-            throw new InvalidOperationException($"remoteproc '{Device}': cannot attach: the remote is '{state}', and the kernel attaches only to a 'detached' one{boot}.");
-        }
-        // Running or attached: the kernel's EBUSY says it is already held.
-        Write("state", "start");
+            RemoteControlState.Offline => $"; writing \"start\" would boot the firmware '{Read("firmware")}' instead (use Start to boot it)",
+            RemoteControlState.Crashed => $"; the kernel lets go of a crashed remote only by recovering it (\"recover\" to 'recovery'), which boots the "
+                + $"firmware '{Read("firmware")}' again unless the platform driver attaches on recovery. Stop it (it then ends offline) and Start it, "
+                + "or enable the kernel's recovery",
+            _ => "",
+        };
+        throw new InvalidOperationException($"remoteproc '{Device}': cannot attach: '{file}' says '{ToWord(state)}', and the kernel attaches only to a 'detached' remote{why}.");
     }
 
     /// <summary>Writes "watchdog" to debugfs <c>crash</c>; <see cref="NotSupportedException"/> without debugfs.</summary>
@@ -249,6 +318,22 @@ public sealed class SysfsRemoteProcessorControl : IRemoteProcessorControl
         "invalid" => RemoteControlState.Invalid,
         _ => RemoteControlState.Unknown,
     };
+
+    /// <summary>The state now, refused (nothing written) when <c>state</c> holds something the kernel never writes there.</summary>
+    private RemoteControlState ReadKnownState(string verb)
+    {
+        string text = ReadStateString();
+        var state = ParseState(text);
+        if (state == RemoteControlState.Unknown)
+            throw Unexpected("state", text, "one of \"offline\", \"suspended\", \"running\", \"crashed\", \"deleted\", \"attached\", \"detached\", \"invalid\"",
+                $"nothing was written to {verb} it");
+        return state;
+    }
+
+    private SysfsAttributeValueException Unexpected(string attribute, string value, string expected, string? consequence = null) =>
+        new(Device, Path.Combine(_directory, attribute), attribute, value, expected, consequence);
+
+    private static string ToWord(RemoteControlState state) => state.ToString().ToLowerInvariant();
 
     private string Read(string attribute)
     {

@@ -52,6 +52,25 @@ internal sealed class FakeRemoteprocSysfs : ISysfsAttributeWriter, IDisposable
     /// <summary>The platform driver has no stop operation: the kernel refuses "stop" on a remote it attached to (EINVAL, "use detach").</summary>
     public void CannotStopAttached(string device) => _remotes[device].CanStopAttached = false;
 
+    /// <summary>The platform driver sets RPROC_FEAT_ATTACH_ON_RECOVERY: recovery detaches and re-attaches ("attached"), never boots.</summary>
+    public void AttachOnRecovery(string device) => _remotes[device].AttachOnRecovery = true;
+
+    /// <summary>The platform driver's stop fails: rproc_boot_recovery's rproc_stop errs, and the remote stays "crashed".</summary>
+    public void RecoveryCannotStop(string device) => _remotes[device].RecoveryStops = false;
+
+    /// <summary>The firmware file is taken out of "/lib/firmware" (a boot or boot recovery then fails in request_firmware).</summary>
+    public void Uninstall(string device, string firmware) => _remotes[device].Available.Remove(firmware);
+
+    /// <summary>Whatever the kernel (or a hostile file) says in <c>state</c>.</summary>
+    public void SetStateText(string device, string text)
+    {
+        _remotes[device].State = text;
+        Render(_remotes[device]);
+    }
+
+    /// <summary>The kernel model booted a firmware file (a start from offline, or a boot recovery), with the device name.</summary>
+    public event Action<string>? Booted;
+
     /// <summary>An older kernel: the attribute does not exist.</summary>
     public void Remove(string device, string attribute)
     {
@@ -63,8 +82,13 @@ internal sealed class FakeRemoteprocSysfs : ISysfsAttributeWriter, IDisposable
     public void Crash(string device)
     {
         var r = _remotes[device];
-        r.State = r.Recovery ? "running" : "crashed";
+        r.State = "crashed";
+        var booting = new List<string>();
+        if (r.Recovery)
+            TriggerRecovery(r, booting);
         Render(r);
+        foreach (string booted in booting)
+            Booted?.Invoke(booted);
     }
 
     public int Write(string path, string text)
@@ -76,21 +100,24 @@ internal sealed class FakeRemoteprocSysfs : ISysfsAttributeWriter, IDisposable
         Writes.Add($"{device}/{attribute}={text.TrimEnd('\n')}");
         // sysfs_streq: equal up to one trailing newline.
         string word = text.EndsWith('\n') ? text[..^1] : text;
+        var booting = new List<string>();
         int errno = attribute switch
         {
             "name" => EACCES,
             _ when r.ReadOnly => EACCES,
-            "state" => StoreState(r, word),
+            "state" => StoreState(r, word, booting),
             "firmware" => StoreFirmware(r, word),
-            "recovery" => StoreRecovery(r, word),
+            "recovery" => StoreRecovery(r, word, booting),
             "coredump" => StoreCoredump(r, word),
             _ => EACCES,
         };
         Render(r);
+        foreach (string booted in booting)
+            Booted?.Invoke(booted);
         return errno;
     }
 
-    private static int StoreState(Remote r, string word)
+    private static int StoreState(Remote r, string word, List<string> booting)
     {
         switch (word)
         {
@@ -109,6 +136,7 @@ internal sealed class FakeRemoteprocSysfs : ISysfsAttributeWriter, IDisposable
                 if (!r.Available.Contains(r.Firmware))
                     return ENOENT; // request_firmware
                 r.State = "running";
+                booting.Add(r.Device);
                 return 0;
             case "stop":
                 if (r.State is not ("running" or "attached"))
@@ -139,7 +167,7 @@ internal sealed class FakeRemoteprocSysfs : ISysfsAttributeWriter, IDisposable
         return 0;
     }
 
-    private static int StoreRecovery(Remote r, string word)
+    private static int StoreRecovery(Remote r, string word, List<string> booting)
     {
         switch (word)
         {
@@ -154,9 +182,28 @@ internal sealed class FakeRemoteprocSysfs : ISysfsAttributeWriter, IDisposable
             default:
                 return EINVAL;
         }
-        if (r.State == "crashed")
-            r.State = "running";
+        // recovery_store does not return rproc_trigger_recovery's result.
+        TriggerRecovery(r, booting);
         return 0;
+    }
+
+    /// <summary>rproc_trigger_recovery: only a crashed remote.</summary>
+    private static void TriggerRecovery(Remote r, List<string> booting)
+    {
+        if (r.State != "crashed" || !r.RecoveryStops)
+            return;
+        if (r.AttachOnRecovery)
+        {
+            r.State = "attached"; // rproc_attach_recovery: detach, then attach; nothing is booted
+            return;
+        }
+        // rproc_boot_recovery: rproc_stop (offline), request_firmware, rproc_start.
+        r.State = "offline";
+        if (r.Available.Contains(r.Firmware))
+        {
+            r.State = "running";
+            booting.Add(r.Device);
+        }
     }
 
     private static int StoreCoredump(Remote r, string word)
@@ -196,6 +243,8 @@ internal sealed class FakeRemoteprocSysfs : ISysfsAttributeWriter, IDisposable
         public string Coredump { get; set; } = "disabled";
         public bool CanDetach { get; set; }
         public bool CanStopAttached { get; set; } = true;
+        public bool AttachOnRecovery { get; set; }
+        public bool RecoveryStops { get; set; } = true;
         public bool ReadOnly { get; set; }
         public HashSet<string> Available { get; } = [];
         public HashSet<string> Missing { get; } = [];

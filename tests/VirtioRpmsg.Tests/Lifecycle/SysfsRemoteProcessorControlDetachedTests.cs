@@ -84,20 +84,6 @@ public sealed class SysfsRemoteProcessorControlDetachedTests : IDisposable
     }
 
     [Fact]
-    public void Attach_Crashed_RecoveredThroughRecoveryAttribute()
-    {
-        var control = Control("remoteproc2");
-        control.Attach();
-        control.RecoveryEnabled = false;
-        _sysfs.Crash("remoteproc2");
-        _sysfs.Writes.Clear();
-
-        control.Attach();
-
-        Assert.Equal(["remoteproc2/recovery=recover"], _sysfs.Writes);
-    }
-
-    [Fact]
     public void RemoteProcessor_AttachDetachThenStop_Stopped_KernelRemoteOffline()
     {
         string path = SimulatedRemoteRig.NewShmPath();
