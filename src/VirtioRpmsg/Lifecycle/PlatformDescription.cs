@@ -72,6 +72,14 @@ public sealed record PlatformDescription
     /// <summary>The only physical ranges a devMem region may map; none when absent.</summary>
     public IReadOnlyList<DevMemRange>? AllowedDevMemRanges { get; init; }
 
+    /// <summary>
+    /// The file <see cref="Load"/> read this description from (full path); null for one parsed from text or built in
+    /// code. What opening it finds wrong (<see cref="PlatformResources.Open"/>, a uio map sysfs sizes differently, say)
+    /// then names the file as <see cref="Load"/>'s own errors do.
+    /// </summary>
+    [JsonIgnore]
+    public string? SourceFile { get; init; }
+
     // ---- loading -----------------------------------------------------------------------------
 
     /// <summary>
@@ -90,7 +98,7 @@ public sealed record PlatformDescription
         string json = ReadText(path);
         try
         {
-            return Parse(json);
+            return Parse(json) with { SourceFile = Path.GetFullPath(path) };
         }
         catch (PlatformDescriptionException e)
         {

@@ -157,14 +157,19 @@ public sealed class PlatformResources : IDisposable
                 resources.LoadResourceTable();
             return resources;
         }
-        catch
+        catch (Exception e)
         {
             for (int i = opened.Count - 1; i >= 0; i--)
                 opened[i].Dispose();
             PlatformRegions.DeleteCreatedFiles(created);
+            if (e is PlatformDescriptionException d && Unnamed(description, d))
+                throw d.WithSource(description.SourceFile!);
             throw;
         }
     }
+
+    // A description loaded from a file: what opening (or a later step) finds wrong with it names the file, as Load does.
+    private static bool Unnamed(PlatformDescription description, PlatformDescriptionException e) => e.Source is null && description.SourceFile is not null;
 
     /// <summary>Takes what the description fixes; checks it against the mapped memory (uio extents are known only now).</summary>
     private void ResolveFromDescription()
@@ -249,7 +254,17 @@ public sealed class PlatformResources : IDisposable
     /// </summary>
     /// <exception cref="ResourceTableException">The table is malformed, or a vring lies outside memory or overlaps.</exception>
     /// <exception cref="PlatformDescriptionException">The table contradicts the description.</exception>
-    public ResourceTable LoadResourceTable() => LoadResourceTableClearOf([]);
+    public ResourceTable LoadResourceTable()
+    {
+        try
+        {
+            return LoadResourceTableClearOf([]);
+        }
+        catch (PlatformDescriptionException e) when (Unnamed(Description, e))
+        {
+            throw e.WithSource(Description.SourceFile!);
+        }
+    }
 
     /// <summary>As <see cref="LoadResourceTable"/>, a host's chosen addresses also clear of <paramref name="firmware"/> (the loaded image's segments).</summary>
     internal ResourceTable LoadResourceTableClearOf(IReadOnlyList<(ulong Start, ulong Length)> firmware)
@@ -337,7 +352,14 @@ public sealed class PlatformResources : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentOutOfRangeException.ThrowIfNegative(vdev);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(vdev, _vdevs.Length);
-        return PlatformDoorbells.Create(this, _vdevs[vdev].Description.Doorbell, options ?? new PlatformDoorbellOptions(), PlatformDescription.VdevPathPrefix(vdev), vdev);
+        try
+        {
+            return PlatformDoorbells.Create(this, _vdevs[vdev].Description.Doorbell, options ?? new PlatformDoorbellOptions(), PlatformDescription.VdevPathPrefix(vdev), vdev);
+        }
+        catch (PlatformDescriptionException e) when (Unnamed(Description, e))
+        {
+            throw e.WithSource(Description.SourceFile!);
+        }
     }
 
     /// <summary>

@@ -6,9 +6,11 @@ namespace VirtioRpmsg.Lifecycle;
 // Opening: the checks of the description RpmsgLink adds, then the regions, doorbells and host devices, all or nothing.
 public sealed partial class RpmsgLink
 {
-    // source: the description's file, named by every PlatformDescriptionException (as Load's are), the open-time ones included.
-    private static Task<RpmsgLink> Start(PlatformDescription description, RpmsgLinkOptions? options, CancellationToken cancellationToken, string? source)
+    // The description's file (when it was loaded from one) is named by every PlatformDescriptionException, as Load's
+    // are: the checks RpmsgLink adds, and what opening finds (PlatformResources names its own; the devices' set-up too).
+    private static Task<RpmsgLink> Start(PlatformDescription description, RpmsgLinkOptions? options, CancellationToken cancellationToken)
     {
+        string? source = description.SourceFile;
         options ??= new RpmsgLinkOptions();
         options.Validate();
         if (description.Role != PlatformRole.Host)

@@ -79,7 +79,7 @@ public sealed partial class RpmsgLink : IAsyncDisposable, IDisposable
         string full = Path.GetFullPath(platformFile);
         if (!File.Exists(full))
             throw new FileNotFoundException($"RpmsgLink: no platform description at '{full}' (a JSON file as described in docs/platform-description.md)", full);
-        return Start(PlatformDescription.Load(full), options, cancellationToken, full);
+        return Start(PlatformDescription.Load(full), options, cancellationToken);
     }
 
     /// <summary>
@@ -97,7 +97,7 @@ public sealed partial class RpmsgLink : IAsyncDisposable, IDisposable
     public static Task<RpmsgLink> OpenAsync(PlatformDescription description, RpmsgLinkOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(description);
-        return Start(description, options, cancellationToken, null);
+        return Start(description, options, cancellationToken);
     }
 
     private static async Task WaitForLinkUp(RpmsgDevice device, TimeSpan timeout, CancellationToken ct)
