@@ -172,11 +172,10 @@ public sealed class SysfsRemoteProcessorControl : IRemoteProcessorControl
     /// <see cref="FirmwareName"/> can be set, and "start" boots). An offline remote is left alone. The kernel stops only
     /// a remote it holds ("running" or "attached"):
     /// <list type="bullet">
-    /// <item>A "crashed" one is refused (EINVAL), and "start" would only take a power reference (the kernel counts it as
-    /// still powered) that a later "stop" spends instead of stopping; the only way out of "crashed" is recovery. So
-    /// "recover" is written to <c>recovery</c> (the kernel boots the firmware again, or re-attaches on a platform that
-    /// attaches on recovery), then "stop"; a recovery that stopped it but could not load the firmware left it offline
-    /// already; one that left it "crashed" raises <see cref="RemoteProcessorControlException"/> (errno 0).</item>
+    /// <item>A "crashed" one is left as the kernel holds it, nothing written: "stop" is refused (EINVAL), and the only
+    /// way out of "crashed" is recovery, which boots the firmware again; a stop (or a dispose) must not boot what
+    /// crashed, as Linux's own teardown (rproc_del) leaves it. <see cref="Start"/> recovers it; its firmware can be
+    /// changed only once it is offline (the kernel refuses with EBUSY before).</item>
     /// <item>A "detached" one is attached first ("start"), then stopped; should the platform driver be unable to stop a
     /// remote it attached to (EINVAL), the remote is detached again and the refusal says so.</item>
     /// </list>
@@ -187,9 +186,7 @@ public sealed class SysfsRemoteProcessorControl : IRemoteProcessorControl
         switch (ReadKnownState("stop"))
         {
             case RemoteControlState.Offline:
-                return;
             case RemoteControlState.Crashed:
-                StopCrashed();
                 return;
             case RemoteControlState.Detached:
                 StopDetached();
@@ -198,14 +195,6 @@ public sealed class SysfsRemoteProcessorControl : IRemoteProcessorControl
                 Write("state", "stop");
                 return;
         }
-    }
-
-    private void StopCrashed()
-    {
-        const string Why = "the remote was 'crashed', which the kernel does not stop, so it was recovered first (\"recover\" to 'recovery')";
-        // Offline: rproc_boot_recovery stopped it, then could not load the firmware (see the kernel log).
-        if (RecoverCrashed(Why, "stopped") is not RemoteControlState.Offline)
-            WriteExplained("state", "stop", $"{Why}; it was not stopped");
     }
 
     /// <summary>Writes "recover" to a crashed remote's <c>recovery</c>: running, attached or offline after it, else refused.</summary>
@@ -290,7 +279,7 @@ public sealed class SysfsRemoteProcessorControl : IRemoteProcessorControl
         {
             RemoteControlState.Offline => $"; writing \"start\" would boot the firmware '{Read("firmware")}' instead (use Start to boot it)",
             RemoteControlState.Crashed => $"; the kernel lets go of a crashed remote only by recovering it (\"recover\" to 'recovery'), which boots the "
-                + $"firmware '{Read("firmware")}' again unless the platform driver attaches on recovery. Stop it (it then ends offline) and Start it, "
+                + $"firmware '{Read("firmware")}' again unless the platform driver attaches on recovery. Start it (a recovery, which boots it), "
                 + "or enable the kernel's recovery",
             _ => "",
         };

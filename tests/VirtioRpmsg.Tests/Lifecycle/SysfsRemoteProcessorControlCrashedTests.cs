@@ -8,9 +8,9 @@ namespace VirtioRpmsg.Tests.Lifecycle;
 /// The sysfs backend and a remote the kernel holds as "crashed" (its own recovery disabled). Linux keeps it until it is
 /// recovered: "stop" is refused (rproc_shutdown: EINVAL unless running or attached), "start" does nothing (rproc_boot:
 /// already powered), and "recover" to <c>recovery</c> boots the firmware again (rproc_boot_recovery) or, on a platform
-/// with RPROC_FEAT_ATTACH_ON_RECOVERY, re-attaches. <see cref="IRemoteProcessorControl.Stop"/> must leave it offline,
-/// so that a new firmware can be set and a later start boots; <see cref="IRemoteProcessorControl.Attach"/> must never
-/// boot it. State text the kernel never writes is refused before anything is written.
+/// with RPROC_FEAT_ATTACH_ON_RECOVERY, re-attaches. <see cref="IRemoteProcessorControl.Stop"/> leaves it so (recovery,
+/// the only way out, boots, and a stop or a dispose must not boot what crashed); a start recovers it, booting once;
+/// <see cref="IRemoteProcessorControl.Attach"/> must never boot it. State text the kernel never writes is refused before anything is written.
 /// </summary>
 public sealed class SysfsRemoteProcessorControlCrashedTests : IDisposable
 {
@@ -39,71 +39,51 @@ public sealed class SysfsRemoteProcessorControlCrashedTests : IDisposable
     }
 
     [Fact]
-    public void Stop_Crashed_RecoveredThenStopped_OfflineAndFirmwareCanChange()
+    public void Stop_Crashed_WritesNothing_BootsNothing_FirmwareStaysLockedUntilRecovered()
     {
         var control = Crashed("remoteproc1");
+        int boots = 0;
+        _sysfs.Booted += _ => boots++;
 
         control.Stop();
 
-        Assert.Equal(["remoteproc1/recovery=recover", "remoteproc1/state=stop"], _sysfs.Writes);
-        Assert.Equal(RemoteControlState.Offline, control.State);
-        control.FirmwareName = "other.elf"; // EBUSY unless offline
+        // Recovery is the only way out of "crashed", and it boots: a stop must not boot what crashed.
+        Assert.Empty(_sysfs.Writes);
+        Assert.Equal(0, boots);
+        Assert.Equal(RemoteControlState.Crashed, control.State);
+        Assert.Throws<RemoteProcessorControlException>(() => control.FirmwareName = "other.elf"); // EBUSY unless offline
+        _sysfs.Writes.Clear();
         control.Start();
         Assert.Equal(RemoteControlState.Running, control.State);
-        Assert.Equal("other.elf", control.FirmwareName);
-    }
-
-    [Fact]
-    public void Stop_CrashedAttachOnRecovery_ReattachedThenStopped_Offline()
-    {
-        _sysfs.AttachOnRecovery("remoteproc2");
-        var control = Crashed("remoteproc2");
-
-        control.Stop();
-
-        Assert.Equal(["remoteproc2/recovery=recover", "remoteproc2/state=stop"], _sysfs.Writes);
-        Assert.Equal(RemoteControlState.Offline, control.State);
-    }
-
-    [Fact]
-    public void Stop_CrashedAndRecoveryCannotLoadTheFirmware_OfflineWithoutStop()
-    {
-        var control = Crashed("remoteproc1");
-        _sysfs.Uninstall("remoteproc1", "r5.elf");
-
-        control.Stop();
-
+        Assert.Equal(1, boots);
         Assert.Equal(["remoteproc1/recovery=recover"], _sysfs.Writes);
-        Assert.Equal(RemoteControlState.Offline, control.State);
     }
 
     [Fact]
-    public void Stop_CrashedAndRecoveryLeavesItCrashed_SaysSoNamingTheFile()
+    public void Start_CrashedAndRecoveryLeavesItCrashed_SaysSoNamingTheFile()
     {
         _sysfs.RecoveryCannotStop("remoteproc1");
         var control = Crashed("remoteproc1");
 
-        var e = Assert.Throws<RemoteProcessorControlException>(control.Stop);
+        var e = Assert.Throws<RemoteProcessorControlException>(control.Start);
 
         Assert.Equal(("recovery", "recover", "crashed", 0), (e.Attribute, e.Command, e.State, e.Errno));
         Assert.Contains(Path.Combine(_sysfs.Sysfs, "remoteproc1", "recovery"), e.Message, StringComparison.Ordinal);
-        Assert.Contains("still 'crashed'", e.Message, StringComparison.Ordinal);
-        Assert.Contains("not stopped", e.Message, StringComparison.Ordinal);
+        Assert.Contains("not started", e.Message, StringComparison.Ordinal);
         Assert.Equal(["remoteproc1/recovery=recover"], _sysfs.Writes);
     }
 
     [Fact]
-    public void Stop_CrashedAttachOnRecoveryDriverCannotStop_SaysItWasRecoveredFirst()
+    public void Start_CrashedAndRecoveryCannotLoadTheFirmware_StartsItFromOffline()
     {
-        _sysfs.AttachOnRecovery("remoteproc2");
-        _sysfs.CannotStopAttached("remoteproc2");
-        var control = Crashed("remoteproc2");
+        var control = Crashed("remoteproc1");
+        _sysfs.Uninstall("remoteproc1", "r5.elf");
 
-        var e = Assert.Throws<RemoteProcessorControlException>(control.Stop);
+        // The recovery stopped it and could not boot it (offline); the start then asks for the boot itself (and fails
+        // the same way while the file is missing, as the kernel's start would).
+        Assert.ThrowsAny<Exception>(control.Start);
 
-        Assert.Equal(("state", "stop", 22), (e.Attribute, e.Command, e.Errno));
-        Assert.Contains("'crashed'", e.Message, StringComparison.Ordinal);
-        Assert.Contains("recovered first", e.Message, StringComparison.Ordinal);
+        Assert.Equal(["remoteproc1/recovery=recover", "remoteproc1/state=start"], _sysfs.Writes);
     }
 
     [Fact]
@@ -215,16 +195,41 @@ public sealed class SysfsRemoteProcessorControlCrashedTests : IDisposable
         processor.ReportCrash("the kernel says crashed");
         Assert.Equal(RemoteProcessorState.Crashed, processor.State);
 
+        int boots = 0;
+        _sysfs.Booted += _ => boots++;
+        _sysfs.Writes.Clear();
+
         processor.Stop();
 
         Assert.Equal(RemoteProcessorState.Stopped, processor.State);
-        Assert.Equal("offline", _sysfs.State("remoteproc2"));
-        control.FirmwareName = "dsp2.elf";
+        Assert.Equal("crashed", _sysfs.State("remoteproc2")); // as the kernel holds it: only recovery leaves it, and it boots
+        Assert.Equal(0, boots);
         processor.Start();
         Assert.Equal(RemoteProcessorState.Running, processor.State);
         Assert.Equal("running", _sysfs.State("remoteproc2"));
-        Assert.Equal("dsp2.elf", control.FirmwareName);
+        Assert.Equal(1, boots);
+        Assert.Equal(["remoteproc2/recovery=recover"], _sysfs.Writes);
     });
+
+    [Fact]
+    public void RemoteProcessor_DisposeWhileCrashed_BootsNothing()
+    {
+        int boots = 0;
+        _sysfs.Booted += _ => boots++;
+        WithProcessor((processor, _) =>
+        {
+            _sysfs.Crash("remoteproc2");
+            processor.ReportCrash("crash");
+            _sysfs.Writes.Clear();
+            boots = 0;
+
+            processor.Dispose();
+
+            Assert.Equal(0, boots);
+            Assert.Empty(_sysfs.Writes);
+            Assert.Equal("crashed", _sysfs.State("remoteproc2"));
+        });
+    }
 
     [Fact]
     public void RemoteProcessor_BootRecoveryOfAKernelCrashedRemote_WorksEveryTime() => WithProcessor((processor, _) =>
@@ -241,7 +246,8 @@ public sealed class SysfsRemoteProcessorControlCrashedTests : IDisposable
             Assert.Equal(round, processor.RecoveryCount);
             Assert.Equal("running", _sysfs.State("remoteproc2"));
             // Never "start" while crashed (the kernel only takes a power reference, and the next "stop" spends it).
-            Assert.Equal(["remoteproc2/recovery=recover", "remoteproc2/state=stop", "remoteproc2/state=start"], _sysfs.Writes);
+            // One boot per recovery: the kernel's recovery is the start (a stop of the crashed remote writes nothing).
+            Assert.Equal(["remoteproc2/recovery=recover"], _sysfs.Writes);
         }
     });
 
