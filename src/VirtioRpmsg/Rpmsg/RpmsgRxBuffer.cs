@@ -38,6 +38,12 @@ public sealed class RpmsgRxBuffer : IDisposable
     /// <summary>True until released.</summary>
     public bool IsLive => Volatile.Read(ref _state) != 0;
 
+    /// <summary>
+    /// True while the buffer is not back with the peer: its message is live, or it was released while a view of it is
+    /// still open (the view gives it back as it closes). A peer that hands it to us again meanwhile reused it unreturned.
+    /// </summary>
+    internal bool IsPinned => Volatile.Read(ref _pins) != 0;
+
     internal void ArmPrivate(byte[] payload, int length, uint source, uint destination)
     {
         _private = payload;

@@ -44,11 +44,12 @@ internal sealed partial class RpmsgRxDispatcher
         bool park = ReferenceEquals(into, _parked);
         // RxMessages counts a message once it is handled (delivered, parked or dropped), so a reader of the
         // counter sees its effect: a batched message is counted when DeliverBacklog delivers it.
-        if (_held[rx.Id].IsLive)
+        if (_held[rx.Id].IsPinned)
         {
             _counters.CountRx();
-            // The peer handed us a buffer the application still holds: it reused a descriptor it had
-            // not got back. Checked before any path (copy, park, drop) could give it back under the holder.
+            // The peer handed us a buffer the application still holds (or still reads through a view of it, disposed
+            // but not given back yet): it reused a descriptor it had not got back. Checked before any path (copy,
+            // park, drop, or arming the slot's object again) could give it back under the holder.
             BreakRedelivered(rx.Id);
             return true;
         }
