@@ -6,8 +6,14 @@ namespace VirtioRpmsg.Lifecycle;
 public sealed partial class RpmsgLink
 {
     /// <summary>Stops every vdev's device (their endpoints and channels end), then releases the doorbells and unmaps the memory.</summary>
+    /// <exception cref="Memory.LeaseHeldException">The calling thread holds a mapping lease (an unsent tx buffer, an open rx
+    /// view): the memory cannot be unmapped under it. Nothing is changed; dispose again once it ended.</exception>
     public void Dispose()
     {
+        if (Volatile.Read(ref _disposed) != 0)
+            return;
+        // Before anything changes: past this point the link counts as disposed, and the unmap at its end would refuse.
+        Memory.MappingLease.ThrowIfHeld("RpmsgLink.Dispose");
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
         // A recovery in progress finishes first: it may be swapping a device in. Given back at the end: one queued
@@ -63,11 +69,17 @@ public sealed partial class RpmsgLink
         }
         for (int i = _doorbells.Length - 1; i >= 0; i--)
             _doorbells[i].Dispose();
-        Platform.Dispose();
-        lock (_gate)
+        try
         {
-            foreach (var bound in _services.Values)
-                bound.TrySetException(new ObjectDisposedException(nameof(RpmsgLink)));
+            Platform.Dispose(); // a lease another thread still holds: that region stays mapped, the rest go (TimeoutException)
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                foreach (var bound in _services.Values)
+                    bound.TrySetException(new ObjectDisposedException(nameof(RpmsgLink)));
+            }
         }
     }
 
