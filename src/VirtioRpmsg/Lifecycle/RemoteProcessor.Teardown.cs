@@ -224,8 +224,12 @@ public sealed partial class RemoteProcessor
     /// detached. Called from one of the processor's event handlers (inside a transition), it completes when that
     /// transition ends (a session it set up is torn down then).
     /// </summary>
+    /// <exception cref="LeaseHeldException">The calling thread holds a mapping lease (an unsent tx buffer, an open rx view),
+    /// as every transition refuses: the teardown's unmap cannot run under it. Nothing is changed; dispose again once it ended.</exception>
     public void Dispose()
     {
+        if (!_disposed)
+            MappingLease.ThrowIfHeld("RemoteProcessor.Dispose");
         if (Monitor.IsEntered(_transition))
         {
             // This thread is inside a transition (an event handler of ours): tearing down now would pull the session
