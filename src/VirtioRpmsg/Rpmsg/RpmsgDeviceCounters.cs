@@ -74,19 +74,18 @@ internal sealed class RpmsgDeviceCounters
             _log.LogWarning("rpmsg {Device}: {Count} messages dropped ({Total} so far): {Why}", _device, count, total, why);
     }
 
-    internal void CountDropped(string why)
+    /// <summary>
+    /// Counts an error; true when the log takes a warning about it now (rate limit and level): only then does the
+    /// caller word it, for <see cref="LogError"/> (what a peer can make happen per message allocates nothing else).
+    /// </summary>
+    internal bool CountErrorAndShouldLog(out long total)
     {
-        long n = Interlocked.Increment(ref _dropped);
-        if (ShouldLog(n))
-            _log.LogWarning("rpmsg {Device}: message dropped ({Count} so far): {Why}", _device, n, why);
+        total = Interlocked.Increment(ref _errors);
+        return ShouldLog(total) && _log.IsEnabled(LogLevel.Warning);
     }
 
-    internal void CountError(string what)
-    {
-        long n = Interlocked.Increment(ref _errors);
-        if (ShouldLog(n))
-            _log.LogWarning("rpmsg {Device}: {What} ({Count} errors so far)", _device, what, n);
-    }
+    internal void LogError(string what, long total) =>
+        _log.LogWarning("rpmsg {Device}: {What} ({Count} errors so far)", _device, what, total);
 
     /// <summary>A fault broke the device: counted as an error and always logged (it happens once).</summary>
     internal void CountBreak(Fault fault)

@@ -103,14 +103,16 @@ internal sealed partial class RpmsgNameService
     {
         if (!NameServiceMessage.TryParse(payload, out var msg, out var error, out bool truncated))
         {
-            _counters.CountError($"name-service message from 0x{source:X} rejected: {error}");
+            if (_counters.CountErrorAndShouldLog(out long errors))
+                _counters.LogError($"name-service message from 0x{source:X} rejected: {error}", errors);
             return;
         }
         if (truncated)
             _counters.CountTruncatedName(msg.Name, msg.Address);
         if (msg.Address == RpmsgAddress.NameService)
         {
-            _counters.CountError($"name-service message for '{msg.Name}' names the name-service address {msg.Address}");
+            if (_counters.CountErrorAndShouldLog(out long errors))
+                _counters.LogError($"name-service message for '{msg.Name}' names the name-service address {msg.Address}", errors);
             return;
         }
         if (msg.Flags != NameServiceFlags.Create)
@@ -127,7 +129,8 @@ internal sealed partial class RpmsgNameService
         }
         if (_device.Options.AllowedServices is { } allowed && !allowed.Contains(msg.Name))
         {
-            _counters.CountError($"announcement of '{msg.Name}' at 0x{msg.Address:X} refused: not in AllowedServices");
+            if (_counters.CountErrorAndShouldLog(out long errors))
+                _counters.LogError($"announcement of '{msg.Name}' at 0x{msg.Address:X} refused: not in AllowedServices", errors);
             return;
         }
         // OpenAMP binds a local endpoint of the same name still waiting for its remote; the announcement also goes to
@@ -260,8 +263,8 @@ internal sealed partial class RpmsgNameService
             if (channel is null)
             {
                 // One RegisterDriver is binding too: RegisterDriver's CreateChannel then finds it gone and binds nothing.
-                if (!TryRemove(_unbound, name, remoteAddress) && !TryRemove(_dormant, name, remoteAddress))
-                    _counters.CountError($"name-service destroy for unknown channel '{name}' at 0x{remoteAddress:X}");
+                if (!TryRemove(_unbound, name, remoteAddress) && !TryRemove(_dormant, name, remoteAddress) && _counters.CountErrorAndShouldLog(out long errors))
+                    _counters.LogError($"name-service destroy for unknown channel '{name}' at 0x{remoteAddress:X}", errors);
                 return false;
             }
             _channels.Remove(channel);

@@ -6,25 +6,35 @@ namespace VirtioRpmsg.Rpmsg;
 // Deliver would grow the frame each of them zeroes on every message (docs/benchmarks-notes.md, nineteenth round).
 internal sealed partial class RpmsgRxDispatcher
 {
-    private void DropReceived(IRpmsgTransport transport, int id, string why)
+    // Gives the buffer back and counts the error; true when the log takes a warning about it now (level and rate
+    // limit): only then is the reason worded (a hostile peer's flood of bad messages allocates nothing per message).
+    private bool DropReceived(IRpmsgTransport transport, int id, out long errors)
     {
         _counters.CountRx();
         Release(transport, id);
-        _counters.CountError("bad message: " + why);
+        return _counters.CountErrorAndShouldLog(out errors);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void DropShort(IRpmsgTransport transport, int id, int usedLength) =>
-        DropReceived(transport, id, $"used length {usedLength} is shorter than the {RpmsgHeader.Size}-byte header");
+    private void DropShort(IRpmsgTransport transport, int id, int usedLength)
+    {
+        if (DropReceived(transport, id, out long n))
+            _counters.LogError($"bad message: used length {usedLength} is shorter than the {RpmsgHeader.Size}-byte header", n);
+    }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void DropOverlong(IRpmsgTransport transport, int id, in RpmsgHeader header, int room) =>
-        DropReceived(transport, id,
-            $"header len {header.Length} exceeds the {room} payload bytes the buffer holds (src 0x{header.Source:X}, dst 0x{header.Destination:X})");
+    private void DropOverlong(IRpmsgTransport transport, int id, in RpmsgHeader header, int room)
+    {
+        if (DropReceived(transport, id, out long n))
+            _counters.LogError($"bad message: header len {header.Length} exceeds the {room} payload bytes the buffer holds (src 0x{header.Source:X}, dst 0x{header.Destination:X})", n);
+    }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void DropReservedSource(IRpmsgTransport transport, int id, in RpmsgHeader header) =>
-        DropReceived(transport, id, $"src 0x{header.Source:X} is reserved (dst 0x{header.Destination:X}, {header.Length} bytes)");
+    private void DropReservedSource(IRpmsgTransport transport, int id, in RpmsgHeader header)
+    {
+        if (DropReceived(transport, id, out long n))
+            _counters.LogError($"bad message: src 0x{header.Source:X} is reserved (dst 0x{header.Destination:X}, {header.Length} bytes)", n);
+    }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void BreakRedelivered(int id) =>
@@ -32,14 +42,23 @@ internal sealed partial class RpmsgRxDispatcher
             $"rx buffer {id} was delivered again while the application still holds it"));
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void CountNoEndpoint(uint source, uint destination, int length) =>
-        _counters.CountDropped($"no endpoint at dst 0x{destination:X} (src 0x{source:X}, {length} bytes)");
+    private void CountNoEndpoint(uint source, uint destination, int length)
+    {
+        if (_counters.CountDroppedAndShouldLog(1, out long total))
+            _counters.LogDropped(1, total, $"no endpoint at dst 0x{destination:X} (src 0x{source:X}, {length} bytes)");
+    }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void CountStoppedBeforeZeroCopy(uint destination) =>
-        _counters.CountDropped($"device no longer running before a zero-copy message to 0x{destination:X} was delivered");
+    private void CountStoppedBeforeZeroCopy(uint destination)
+    {
+        if (_counters.CountDroppedAndShouldLog(1, out long total))
+            _counters.LogDropped(1, total, $"device no longer running before a zero-copy message to 0x{destination:X} was delivered");
+    }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void CountDestroyedInFlight(uint destination) =>
-        _counters.CountDropped($"endpoint 0x{destination:X} destroyed while a message was in flight");
+    private void CountDestroyedInFlight(uint destination)
+    {
+        if (_counters.CountDroppedAndShouldLog(1, out long total))
+            _counters.LogDropped(1, total, $"endpoint 0x{destination:X} destroyed while a message was in flight");
+    }
 }

@@ -25,8 +25,8 @@ public class RpmsgDeviceCountersTests
         counters.CountTx();
         counters.CountRx();
         counters.CountTxWait();
-        counters.CountDropped("full");
-        counters.CountError("bad");
+        counters.CountDroppedAndShouldLog(1, out _);
+        counters.CountErrorAndShouldLog(out _);
         counters.CountBreak(new Fault(FaultLayer.Rpmsg, FaultRule.DispatcherFailed, "f", 0, "m"));
         counters.CountDuplicateAnnouncement("svc", 1);
         counters.ReceiveCallbackFailed(0x400, new InvalidOperationException());
