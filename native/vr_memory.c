@@ -39,6 +39,16 @@ int vr_fstat_size(int fd, int64_t *size)
     return 0;
 }
 
+int vr_fstat_block_size(int fd, int64_t *block)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return -errno;
+    /* hugetlbfs reports its huge page size here: the unit mmap offsets and munmap lengths must be multiples of. */
+    *block = (int64_t)st.st_blksize;
+    return 0;
+}
+
 int vr_ftruncate(int fd, int64_t size)
 {
     return ftruncate(fd, (off_t)size) == 0 ? 0 : -errno;

@@ -18,6 +18,8 @@
 VR_EXPORT int vr_open(const char *path, int mode, int *fd);
 VR_EXPORT int vr_close(int fd);
 VR_EXPORT int vr_fstat_size(int fd, int64_t *size);
+/* st_blksize of fd: the huge page size on hugetlbfs (mappings of such a file are in units of it). */
+VR_EXPORT int vr_fstat_block_size(int fd, int64_t *block);
 VR_EXPORT int vr_ftruncate(int fd, int64_t size);
 VR_EXPORT int vr_memfd_create(const char *name, int *fd);
 /* Seals a memfd's size (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL); reads the seals of any fd. */

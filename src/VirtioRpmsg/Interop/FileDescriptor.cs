@@ -45,4 +45,11 @@ internal sealed class FileDescriptor : SafeHandle
         NativeCallException.ThrowIfError(Native.FstatSize(Value, out long size), "fstat", subject);
         return size;
     }
+
+    /// <summary>The file's preferred block size (st_blksize): the huge page size on hugetlbfs.</summary>
+    internal long GetBlockSize(string subject)
+    {
+        NativeCallException.ThrowIfError(Native.FstatBlockSize(Value, out long block), "fstat", subject);
+        return block;
+    }
 }

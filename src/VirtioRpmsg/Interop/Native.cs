@@ -24,6 +24,9 @@ internal static unsafe partial class Native
     [LibraryImport(Library, EntryPoint = "vr_fstat_size")]
     internal static partial int FstatSize(int fd, out long size);
 
+    [LibraryImport(Library, EntryPoint = "vr_fstat_block_size")]
+    internal static partial int FstatBlockSize(int fd, out long blockSize);
+
     [LibraryImport(Library, EntryPoint = "vr_ftruncate")]
     internal static partial int Ftruncate(int fd, long size);
 

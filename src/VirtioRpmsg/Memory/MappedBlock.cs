@@ -77,12 +77,17 @@ internal sealed unsafe class MappedBlock : SafeHandle
     /// <paramref name="fd"/> (-1: anonymous). <paramref name="skip"/> is for devices (UIO) whose file offset
     /// selects the map and must stay page-aligned while the memory itself starts inside the page.
     /// </summary>
-    internal static MappedBlock Map(int fd, string subject, long fileOffset, ulong usableLength, bool guardPages, ulong skip = 0)
+    /// <remarks>
+    /// <paramref name="lengthUnit"/> (a power of two above the page size, else ignored) rounds the mapped length up to
+    /// a multiple of it: a hugetlbfs file is mapped, and can only be unmapped, in whole huge pages.
+    /// </remarks>
+    internal static MappedBlock Map(int fd, string subject, long fileOffset, ulong usableLength, bool guardPages, ulong skip = 0, ulong lengthUnit = 0)
     {
         ulong page = (ulong)PageSize;
         ulong inPage = ((ulong)fileOffset & (page - 1)) + skip;
         ulong alignedOffset = (ulong)fileOffset & ~(page - 1);
-        ulong mapLength = AlignUp(inPage + usableLength, page);
+        ulong unit = lengthUnit > page && (lengthUnit & (lengthUnit - 1)) == 0 ? lengthUnit : page;
+        ulong mapLength = AlignUp(inPage + usableLength, unit);
         ulong guard = guardPages ? page : 0;
         int r = Native.Map(fd, mapLength, (long)alignedOffset, guard, out nint address);
         NativeCallException.ThrowIfError(r, "mmap", subject);

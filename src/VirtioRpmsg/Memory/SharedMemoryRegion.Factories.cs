@@ -107,7 +107,7 @@ public sealed partial class SharedMemoryRegion
             // (the next access would be SIGBUS) or grow it; F_SEAL_SEAL stops anyone from adding a write
             // seal that would make Remap's writable mmap fail. See MemFdSeals.
             NativeCallException.ThrowIfError(Native.MemfdSeal(fd.Value), "fcntl(F_ADD_SEALS)", name);
-            return FromDescriptorCore(fd, "memfd:" + name, deviceAddress, size, guardPages, access, 0);
+            return FromDescriptorCore(fd, "memfd:" + name, deviceAddress, size, guardPages, access, 0, 0);
         }
         catch
         {
@@ -119,8 +119,11 @@ public sealed partial class SharedMemoryRegion
     /// <summary>Maps a memfd (or file) descriptor received from a peer. The region takes ownership of it.</summary>
     /// <remarks>On failure the descriptor is closed too, so a caller never has to clean up after a failed call.</remarks>
     /// <remarks>
-    /// <paramref name="fileOffset"/> (page-aligned) is where the region starts in the file: a vhost-user
-    /// front-end passes its whole guest-memory file and says where each region lies in it.
+    /// <paramref name="fileOffset"/> (any byte offset) is where the region starts in the file: a vhost-user
+    /// front-end passes its whole guest-memory file and says where each region lies in it, with no alignment promised
+    /// (its mmap_offset). The file is then mapped from its start, as libvhost-user and DPDK do, and the region begins
+    /// that far in: offset 0 is aligned for every file, hugetlbfs included (whose mmap offsets must be whole huge
+    /// pages), and the mapped length is rounded to the file's block size (the huge page size there) so it unmaps.
     /// <paramref name="requireShrinkSeal"/> false accepts an fd that cannot be sealed (a vhost-user guest's
     /// memory file: UML's physmem and QEMU's file backends are not sealable memfds); the owner of such a
     /// file can still shrink it under us, a documented limit of that transport (docs/threat-model.md).
@@ -132,15 +135,15 @@ public sealed partial class SharedMemoryRegion
         {
             ValidateSize(size, deviceAddress, name);
             var access = RegionAccess.Of(memoryType, barriers);
-            if (fileOffset < 0 || fileOffset % MappedBlock.PageSize != 0)
-                throw new ArgumentOutOfRangeException(nameof(fileOffset), fileOffset, $"'{name}': file offset {fileOffset} must be a non-negative multiple of the page size ({MappedBlock.PageSize}).");
+            if (fileOffset < 0)
+                throw new ArgumentOutOfRangeException(nameof(fileOffset), fileOffset, $"'{name}': file offset {fileOffset} must not be negative.");
             // A peer's fd that could still be shrunk would let the peer kill us with SIGBUS at any ring access.
             if (requireShrinkSeal)
                 MemFdSeals.RequireShrinkSeal(fd, name);
             long actual = fd.GetSize(name);
             if (actual < size || fileOffset > actual - size)
                 throw new ArgumentOutOfRangeException(nameof(size), size, $"'{name}' is {actual} bytes, too small for {size} bytes at offset {fileOffset}.");
-            return FromDescriptorCore(fd, name, deviceAddress, size, guardPages, access, fileOffset);
+            return FromDescriptorCore(fd, name, deviceAddress, size, guardPages, access, (ulong)fileOffset, (ulong)fd.GetBlockSize(name));
         }
         catch
         {
@@ -149,8 +152,9 @@ public sealed partial class SharedMemoryRegion
         }
     }
 
-    private static SharedMemoryRegion FromDescriptorCore(FileDescriptor fd, string name, ulong deviceAddress, long size, bool guardPages, RegionAccess access, long fileOffset) =>
-        new(name, RegionBacking.MemFd, deviceAddress, size, () => MappedBlock.Map(fd.Value, name, fileOffset, (ulong)size, guardPages), fd, access);
+    // Mapped from the file's start; the region begins `skip` bytes in (see FromDescriptor).
+    private static SharedMemoryRegion FromDescriptorCore(FileDescriptor fd, string name, ulong deviceAddress, long size, bool guardPages, RegionAccess access, ulong skip, ulong lengthUnit) =>
+        new(name, RegionBacking.MemFd, deviceAddress, size, () => MappedBlock.Map(fd.Value, name, 0, (ulong)size, guardPages, skip, lengthUnit), fd, access);
 
     /// <summary>Anonymous shared memory (tests, in-process loopback).</summary>
     public static SharedMemoryRegion CreateAnonymous(long size, ulong deviceAddress = 0, bool guardPages = false, string name = "anonymous", SharedMemoryType? memoryType = null, BarrierDomain barriers = BarrierDomain.InnerShareable)

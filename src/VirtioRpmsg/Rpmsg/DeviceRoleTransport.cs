@@ -48,6 +48,9 @@ internal sealed partial class DeviceRoleTransport : IRpmsgTransport
         // Continue from whatever used.idx the host left (RPMsg-Lite's master pre-fills vring 1's used ring).
         vq0.ContinueFromPublishedUsedIndex();
         vq1.ContinueFromPublishedUsedIndex();
+        // A resumed vhost-user ring goes on where the last device left off (0 for a fresh one).
+        vq0.ResumeAt(layout.Vring0NextAvail);
+        vq1.ResumeAt(layout.Vring1NextAvail);
         // Notifications for "host posted rx buffers" are only wanted while a sender waits.
         vq0.DisableNotifications();
         _tx = new SynchronizedVirtqueue<VirtqueueDevice>(vq0);

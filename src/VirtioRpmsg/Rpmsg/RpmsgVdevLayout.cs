@@ -34,6 +34,12 @@ public sealed record RpmsgVdevLayout
     /// <summary>Size of each buffer, header included (512 by default: 16 + 496 payload).</summary>
     public int BufferSize { get; init; } = 512;
 
+    /// <summary>Remote role: the first avail index to take on vring 0 (a resumed vhost-user ring; 0 otherwise).</summary>
+    internal ushort Vring0NextAvail { get; init; }
+
+    /// <summary>Remote role: the first avail index to take on vring 1 (a resumed vhost-user ring; 0 otherwise).</summary>
+    internal ushort Vring1NextAvail { get; init; }
+
     /// <summary>Whose departures from the virtio spec the other side makes (default: none).</summary>
     public RpmsgPeerConventions Conventions { get; init; } = RpmsgPeerConventions.Virtio;
 

@@ -10,6 +10,12 @@ internal static class VhostUserFeatures
     /// interrupt lands on IRQ 0 (the timer's) and the rpmsg probe fails with -EBUSY.</summary>
     public const ulong ProtocolFeatures = 1UL << 30;
 
+    /// <summary>VIRTIO_F_VERSION_1 (virtio feature bit 32): a virtio 1.x device. A modern front-end (QEMU's virtio-pci and
+    /// virtio-mmio devices, vhost-user-device among them) refuses a device without it. For the split rings this back-end
+    /// serves it means little-endian rings and rpmsg headers, which is what the device role reads and writes anyway (both
+    /// supported runtimes are little-endian); legacy front-ends (virtio_uml) may leave it out.</summary>
+    public const ulong Version1 = 1UL << 32;
+
     /// <summary>Protocol feature REPLY_ACK (bit 3): a request with NEED_REPLY gets a u64 status back.</summary>
     public const ulong ReplyAck = 1UL << 3;
 

@@ -52,7 +52,8 @@ internal static class VhostUserPayload
     /// <summary>
     /// The memory table: count u32 (1..8), padding u32, then the entries. The payload may be longer than the
     /// count needs (virtio_uml always sends room for two), never shorter, and never a partial entry. Each entry
-    /// is checked for a non-zero size and no 64-bit wrap of its guest, user and file ranges; overlaps are
+    /// is checked for a non-zero size, no 64-bit wrap of its guest, user and file ranges, and a file offset that keeps
+    /// 16-byte alignment (any other is allowed: the file is mapped from its start); overlaps are
     /// checked where the regions are mapped.
     /// </summary>
     public static VhostUserMemoryRegion[] ReadMemoryTable(ReadOnlySpan<byte> payload)
@@ -89,6 +90,11 @@ internal static class VhostUserPayload
             if (region.MmapOffset > (ulong)long.MaxValue - region.Size)
                 throw new VhostUserProtocolException(FaultRule.VhostUserMemoryTable, $"regions[{i}].mmap_offset", region.MmapOffset,
                     $"vhost-user {Request}: region {i} file offset 0x{region.MmapOffset:X} + 0x{region.Size:X} is beyond the largest file offset");
+            // Any offset the spec allows, as long as what is aligned in guest memory stays aligned in the mapping: ring
+            // indices are accessed atomically, which faults on a misaligned address on ARM64 (16: the descriptor table's alignment).
+            if (region.MmapOffset % 16 != 0)
+                throw new VhostUserProtocolException(FaultRule.VhostUserMemoryTable, $"regions[{i}].mmap_offset", region.MmapOffset,
+                    $"vhost-user {Request}: region {i} file offset 0x{region.MmapOffset:X} is not a multiple of 16 (ring fields would be misaligned in the mapping)");
             regions[i] = region;
         }
         return regions;

@@ -37,7 +37,7 @@ internal sealed class VhostUserRpmsgBackend : IDisposable
     {
         _options = options;
         _connection = new VhostUserConnection(socket, name);
-        _offered = VhostUserFeatures.ProtocolFeatures
+        _offered = VhostUserFeatures.ProtocolFeatures | VhostUserFeatures.Version1
             | (options.Device.NameService ? RpmsgFeatures.NameService : 0)
             | (options.Device.EventIndex ? VirtioFeatures.EventIndex : 0);
     }
@@ -155,7 +155,7 @@ internal sealed class VhostUserRpmsgBackend : IDisposable
                 var table = VhostUserPayload.ReadMemoryTable(payload);
                 TearDown("the guest sent a new memory table");
                 _memory?.Dispose();
-                _memory = null;
+                _memory = null; // a table that cannot be mapped leaves none
                 _memory = VhostUserGuestMemory.MapTable(table, message, Name);
                 break;
             case VhostUserRequest.SetVringNum:
@@ -184,7 +184,7 @@ internal sealed class VhostUserRpmsgBackend : IDisposable
                 var kick = TearDownFor(request, Vring(request, VhostUserPayload.ReadVringDescriptor(request, payload), message));
                 kick.SetKick(message.TakeKick(kick.Index));
                 // Without protocol features a ring starts with its kick descriptor; with them it waits for SET_VRING_ENABLE.
-                if ((_accepted & VhostUserFeatures.ProtocolFeatures) == 0)
+                if (_accepted is ulong agreed && (agreed & VhostUserFeatures.ProtocolFeatures) == 0)
                     kick.Enabled = true;
                 break;
             case VhostUserRequest.SetVringCall:
@@ -235,6 +235,11 @@ internal sealed class VhostUserRpmsgBackend : IDisposable
         _accepted = VhostUserFeatures.CheckOffered(VhostUserRequest.SetFeatures, features, _offered);
         // The device's features cannot change under a live device.
         TearDown("the guest set new features");
+        // Without protocol features every ring is enabled (vhost-user "Ring states"): this also covers kick descriptors
+        // that arrived before SET_FEATURES, when it was not yet known whether SET_VRING_ENABLE would follow.
+        if ((features & VhostUserFeatures.ProtocolFeatures) == 0)
+            foreach (var vring in _vrings)
+                vring.Enabled = true;
     }
 
     private VhostUserVring Vring(VhostUserRequest request, uint index)
@@ -255,7 +260,7 @@ internal sealed class VhostUserRpmsgBackend : IDisposable
         return vring;
     }
 
-    /// <summary>A queue's setup changes: a device using it stops first (it is recreated when the queues are ready again).</summary>
+    /// <summary>A queue's setup changes: a device using it stops first (recreated, resuming each ring, once they are ready again).</summary>
     private VhostUserVring TearDownFor(VhostUserRequest request, VhostUserVring vring)
     {
         TearDown($"the guest changed queue {vring.Index} ({request})");
@@ -282,11 +287,6 @@ internal sealed class VhostUserRpmsgBackend : IDisposable
             _previous = null;
         }
         var (v0, v1) = (_vrings[0], _vrings[1]);
-        // A fresh device starts at avail index 0; resuming a stopped ring where it left off is not supported.
-        foreach (var v in _vrings)
-            if (v.Base != 0)
-                throw new VhostUserProtocolException(FaultRule.VhostUserRequestOrder, $"vring[{v.Index}].base", v.Base,
-                    $"vhost-user: queue {v.Index} would restart at avail index {v.Base}; this back-end starts every ring at 0 (send SET_VRING_BASE 0 first)");
         if (v0.Num != v1.Num || v0.Align != v1.Align)
             throw new VhostUserProtocolException(FaultRule.VhostUserVringSize, "vring[1].num", (ulong)v1.Num,
                 $"vhost-user: the two queues differ (num {v0.Num} / {v1.Num}, align {v0.Align} / {v1.Align}); rpmsg needs the same layout for both");
@@ -300,9 +300,14 @@ internal sealed class VhostUserRpmsgBackend : IDisposable
             BufferPoolAddress = 0, // the guest's pool; the remote role only uses the buffers it posts
             BufferCount = 2 * v0.Num,
             BufferSize = _options.BufferSize,
+            // A ring resumed with SET_VRING_BASE (VM stop/cont, memory hotplug) goes on where the last device left off.
+            Vring0NextAvail = (ushort)v0.Base,
+            Vring1NextAvail = (ushort)v1.Base,
         };
+        v0.CheckResumable(_memory.Map);
+        v1.CheckResumable(_memory.Map);
         var doorbell = new VhostUserDoorbell([v0.Kick!, v1.Kick!], [v0.Call!, v1.Call!], Name);
-        var control = new VhostUserVdevControl((uint)(_offered & RpmsgFeatureMask), (uint)(accepted & RpmsgFeatureMask), doorbell);
+        var control = new VhostUserVdevControl((uint)(_offered & RpmsgFeatureMask), (uint)(accepted & RpmsgFeatureMask), doorbell, driverLive: v0.Base != 0 || v1.Base != 0);
         RpmsgDevice device;
         try
         {
@@ -363,8 +368,7 @@ internal sealed class VhostUserRpmsgBackend : IDisposable
         foreach (var vring in _vrings)
             vring.Reset();
         _memory?.Dispose();
-        _memory = null;
-        _accepted = null;
+        (_memory, _accepted) = (null, null);
         // The protocol features stay: they are the connection's, and the front-end does not negotiate them again (it
         // still waits for a REPLY_ACK status, this request's too; the specification warns that discarding them is a bug).
     }
@@ -375,11 +379,9 @@ internal sealed class VhostUserRpmsgBackend : IDisposable
         TearDown(EndReason);
         foreach (var vring in _vrings)
             vring.Dispose();
-        for (int i = 0; i < _errors.Length; i++)
-        {
-            _errors[i]?.Dispose();
-            _errors[i] = null;
-        }
+        foreach (var error in _errors)
+            error?.Dispose();
+        Array.Clear(_errors);
         _slaveRequests?.Dispose();
         try
         {

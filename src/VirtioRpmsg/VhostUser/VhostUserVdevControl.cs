@@ -14,11 +14,19 @@ internal sealed class VhostUserVdevControl : IVdevControl
     private readonly VhostUserDoorbell _doorbell;
     private VirtioStatus _written;
 
-    internal VhostUserVdevControl(uint deviceFeatures, uint driverFeatures, VhostUserDoorbell doorbell)
+    private readonly bool _driverLive;
+
+    /// <param name="deviceFeatures">What was offered.</param>
+    /// <param name="driverFeatures">What the front-end accepted.</param>
+    /// <param name="doorbell">Whose first kick says the driver is ready.</param>
+    /// <param name="driverLive">The rings resume where an earlier device left off: the driver is ready already and may
+    /// not kick again (it kicks when it adds buffers, and it may be waiting for ours).</param>
+    internal VhostUserVdevControl(uint deviceFeatures, uint driverFeatures, VhostUserDoorbell doorbell, bool driverLive = false)
     {
         DeviceFeatures = deviceFeatures;
         DriverFeatures = driverFeatures;
         _doorbell = doorbell;
+        _driverLive = driverLive;
     }
 
     public uint DeviceFeatures { get; }
@@ -29,6 +37,8 @@ internal sealed class VhostUserVdevControl : IVdevControl
     {
         get
         {
+            if (_driverLive)
+                return Ready;
             if (!_doorbell.WasKicked)
                 _doorbell.Drain();
             return _doorbell.WasKicked ? Ready : _written;

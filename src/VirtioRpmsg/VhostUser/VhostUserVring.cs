@@ -1,4 +1,5 @@
 using VirtioRpmsg.Interop;
+using VirtioRpmsg.Memory;
 using VirtioRpmsg.Virtio;
 
 namespace VirtioRpmsg.VhostUser;
@@ -34,8 +35,9 @@ internal sealed class VhostUserVring : IDisposable
     internal bool Enabled { get; set; }
 
     /// <summary>
-    /// The next avail index to process: 0 from SET_VRING_BASE, then wherever the last device on this queue
-    /// got to (recorded when it is torn down); GET_VRING_BASE reports it.
+    /// The next avail index to process: from SET_VRING_BASE (0 for a fresh ring, where GET_VRING_BASE left it to
+    /// resume one), then wherever the last device on this queue got to (recorded when it is torn down); GET_VRING_BASE
+    /// reports it, and the next device on the queue starts there.
     /// </summary>
     internal uint Base { get; private set; }
 
@@ -57,11 +59,42 @@ internal sealed class VhostUserVring : IDisposable
 
     internal void SetBase(uint value)
     {
-        // Rings start from index 0 here (virtio_uml always sends 0); resuming a ring mid-stream is not supported.
-        if (value != 0)
+        // A split ring's next avail index: 16 bits (the packed ring's wrap counter in bit 15 and its used half do not apply).
+        if (value > ushort.MaxValue)
             throw new VhostUserProtocolException(FaultRule.VhostUserVringSize, $"vring[{Index}].base", value,
-                $"vhost-user SET_VRING_BASE: queue {Index} base {value} is not 0 (this back-end starts every ring at 0)");
-        Base = 0;
+                $"vhost-user SET_VRING_BASE: queue {Index} base {value} is not a split ring's 16-bit avail index");
+        Base = value;
+    }
+
+    /// <summary>
+    /// A ring resumed at a non-zero <see cref="Base"/> (SET_VRING_BASE after GET_VRING_BASE): the guest's avail.idx may
+    /// be at most a ring ahead of it and its used.idx at most a ring behind it, or the indices are not one ring's state.
+    /// At base 0 the ring is a fresh one, as the front-end prepared it. One read of each index, through a lease.
+    /// </summary>
+    internal void CheckResumable(AddressMap memory)
+    {
+        if (Base == 0)
+            return;
+        Vring ring;
+        try
+        {
+            ring = Vring.Place(memory, Address!.Value, new VringLayout(Num, Align));
+        }
+        catch (ArgumentException e)
+        {
+            throw new VhostUserProtocolException(FaultRule.VhostUserVringAddress, $"vring[{Index}].desc", Address!.Value,
+                $"vhost-user: queue {Index} at guest 0x{Address:X} is not inside the guest memory now described: {e.Message}");
+        }
+        ushort avail, used;
+        using (var lease = ring.Acquire())
+        {
+            avail = ring.ReadAvailIndex(lease);
+            used = ring.ReadUsedIndex(lease);
+        }
+        ushort ahead = (ushort)(avail - Base), behind = (ushort)(Base - used);
+        if (ahead > Num || behind > Num)
+            throw new VhostUserProtocolException(FaultRule.VhostUserVringSize, $"vring[{Index}].base", Base,
+                $"vhost-user: queue {Index} cannot resume at avail index {Base}: the guest's avail.idx is {avail} and used.idx {used}, more than the ring's {Num} entries apart");
     }
 
     /// <summary>Records how far a torn-down device got through this queue's avail ring.</summary>

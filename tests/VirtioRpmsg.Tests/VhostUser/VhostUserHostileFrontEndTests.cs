@@ -120,11 +120,28 @@ public sealed class VhostUserHostileFrontEndTests
     }
 
     [Fact]
-    public void VringBase_NotZero_Faults()
+    public void VringBase_BeyondSixteenBits_Faults()
     {
-        var f = Attack(g => g.Send(VhostUserRequest.SetVringBase, State(1, 5)));
+        // A split ring's avail index is 16 bits (a non-zero one resumes the ring: VhostUserResumeTests).
+        var f = Attack(g => g.Send(VhostUserRequest.SetVringBase, State(1, 0x10000)));
         Assert.Equal(FaultRule.VhostUserVringSize, f.Rule);
         Assert.Equal("vring[1].base", f.Field);
+        Assert.Equal(0x10000UL, f.Value);
+    }
+
+    [Fact]
+    public void MemTable_MmapOffsetNotSixteenByteAligned_FaultsNamingIt()
+    {
+        // Ring fields aligned in guest memory must stay aligned in the mapping (an ARM64 atomic access to a misaligned
+        // index is an alignment fault); any multiple of 16 is accepted (VhostUserSpecConformanceTests).
+        var f = Attack(g =>
+        {
+            g.CreateGuest();
+            g.Send(VhostUserRequest.SetMemTable, Table((GuestBase, 0x1000, GuestBase, 0x1008)), V, g.Memory!.Descriptor!.Value);
+        });
+        Assert.Equal(FaultRule.VhostUserMemoryTable, f.Rule);
+        Assert.Equal("regions[0].mmap_offset", f.Field);
+        Assert.Equal(0x1008UL, f.Value);
     }
 
     [Fact]
@@ -205,7 +222,7 @@ public sealed class VhostUserHostileFrontEndTests
 
     [Theory]
     [InlineData(0x200000UL, 0UL)]   // larger than the file
-    [InlineData(0x1000UL, 0x800UL)] // offset not page-aligned
+    [InlineData(0x1000UL, (ulong)MemorySize - 0x800)] // runs past the file's end (an unaligned offset is allowed)
     public void MemTable_RegionTheDescriptorCannotBack_FaultsOnTheDescriptor(ulong size, ulong offset)
     {
         var f = Attack(g =>

@@ -198,19 +198,40 @@ internal sealed class VhostUserTestFrontEnd : IDisposable
     /// <summary>Waits for the back-end's outcome (bounded).</summary>
     internal Fault? Outcome() => Bounded.Await(Result);
 
-    /// <summary>Creates the guest memory (a memfd at <see cref="GuestBase"/>) and the kick/call eventfds.</summary>
-    internal void CreateGuest()
+    /// <summary>Where guest memory starts in its file (the mmap_offset sent in SET_MEM_TABLE).</summary>
+    internal ulong MmapOffset { get; private set; }
+
+    /// <summary>
+    /// Creates the guest memory (a memfd, <see cref="GuestBase"/> at file offset <paramref name="mmapOffset"/>, which
+    /// need not be page-aligned: what precedes it is memory the guest does not describe) and the kick/call eventfds.
+    /// </summary>
+    internal void CreateGuest(ulong mmapOffset = 0)
     {
-        Memory = SharedMemoryRegion.CreateMemFd("vhost-user-guest", MemorySize, GuestBase);
+        MmapOffset = mmapOffset;
+        if (mmapOffset == 0)
+        {
+            Memory = SharedMemoryRegion.CreateMemFd("vhost-user-guest", MemorySize, GuestBase);
+        }
+        else
+        {
+            // The whole file, seen from offset 0 (device address = file offset), and the guest's view of it from mmapOffset.
+            WholeFile = SharedMemoryRegion.CreateMemFd("vhost-user-guest-file", MemorySize + (long)mmapOffset, 0);
+            NativeCallException.ThrowIfError(Native.Dup(WholeFile.Descriptor!.Value, out int copy), "dup", "test guest memory");
+            Memory = SharedMemoryRegion.FromDescriptor(new FileDescriptor(copy), "vhost-user-guest", GuestBase, MemorySize, fileOffset: (long)mmapOffset);
+        }
         Doorbell = EventFdDoorbell.Create("vhost-user-guest");
     }
+
+    /// <summary>With a non-zero <see cref="MmapOffset"/>: the guest memory file mapped from its start (device address = file offset).</summary>
+    internal SharedMemoryRegion? WholeFile { get; private set; }
 
     /// <summary>
     /// virtio_uml's sequence: SET_OWNER, GET_FEATURES, GET/SET_PROTOCOL_FEATURES, SET_SLAVE_REQ_FD,
     /// SET_FEATURES, SET_MEM_TABLE, per queue CALL, NUM, BASE, ADDR, then per queue KICK and ENABLE;
-    /// every SET with NEED_REPLY when REPLY_ACK was agreed. Returns the device features offered.
+    /// every SET with NEED_REPLY when REPLY_ACK was agreed (SET_FEATURES acks what was offered, plus
+    /// <paramref name="extraFeatures"/>, minus <paramref name="droppedFeatures"/>). Returns the device features offered.
     /// </summary>
-    internal ulong SetUpLikeVirtioUml(bool replyAck = true)
+    internal ulong SetUpLikeVirtioUml(bool replyAck = true, ulong extraFeatures = 0, ulong droppedFeatures = 0)
     {
         if (Memory is null)
             CreateGuest();
@@ -226,8 +247,8 @@ internal sealed class VhostUserTestFrontEnd : IDisposable
         using (var a = new FileDescriptor(pipe[0]))
         using (var b = new FileDescriptor(pipe[1]))
             SendAcked(VhostUserRequest.SetSlaveReqFd, [], ack, b.Value);
-        SendAcked(VhostUserRequest.SetFeatures, U64(offered), ack);
-        SendAcked(VhostUserRequest.SetMemTable, Table((GuestBase, (ulong)MemorySize, GuestBase, 0)), ack, Memory!.Descriptor!.Value);
+        SendAcked(VhostUserRequest.SetFeatures, U64((offered | extraFeatures) & ~droppedFeatures), ack);
+        SendAcked(VhostUserRequest.SetMemTable, Table((GuestBase, (ulong)MemorySize, GuestBase, MmapOffset)), ack, Memory!.Descriptor!.Value);
         int kick = Doorbell!.PeerInbound.Value, call = Doorbell.PeerOutbound.Value;
         foreach (var (index, at) in new[] { (0u, Vring0), (1u, Vring1) })
         {
@@ -286,6 +307,7 @@ internal sealed class VhostUserTestFrontEnd : IDisposable
         }
         Doorbell?.Dispose();
         Memory?.Dispose();
+        WholeFile?.Dispose();
         _waiter.Dispose();
         _stop.Dispose();
     }
