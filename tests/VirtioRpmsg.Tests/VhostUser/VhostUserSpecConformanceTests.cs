@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using VirtioRpmsg.Memory;
 using VirtioRpmsg.Rpmsg;
 using VirtioRpmsg.VhostUser;
 using static VirtioRpmsg.Tests.VhostUser.VhostUserTestFrontEnd;
@@ -87,6 +88,24 @@ public sealed class VhostUserSpecConformanceTests
         Assert.True(guest.ReadRingIndex(Vring1, used: true) >= 20, "the back-end returned fewer buffers than messages echoed");
         guest.CloseConnection();
         Assert.Null(guest.Outcome());
+    }
+
+    /// <summary>
+    /// hugetlbfs (no huge pages on a test machine) reports its huge page size as st_blksize, and a mapping of such a file
+    /// is made and unmapped in whole huge pages: the mapped length is rounded to it; an ordinary file's block size changes nothing.
+    /// </summary>
+    [Fact]
+    public void GuestMemoryMapping_LengthRoundedToTheFilesBlockSize_RegionStartsAtTheOffset()
+    {
+        using var file = SharedMemoryRegion.CreateMemFd("blocks", 0x3000);
+        Assert.Equal(MappedBlock.PageSize, file.Descriptor!.GetBlockSize("blocks"));
+        using (var huge = MappedBlock.Map(file.Descriptor.Value, "blocks", 0, 0x1000, false, skip: 0x1810, lengthUnit: 0x200000))
+        {
+            Assert.Equal(0x200000UL, huge.MapLength);
+            Assert.Equal(0x1810UL, huge.InPageOffset);
+        }
+        using var plain = MappedBlock.Map(file.Descriptor.Value, "blocks", 0, 0x1000, false, skip: 0x1810, lengthUnit: (ulong)MappedBlock.PageSize);
+        Assert.Equal(0x3000UL, plain.MapLength);
     }
 
     /// <summary>
