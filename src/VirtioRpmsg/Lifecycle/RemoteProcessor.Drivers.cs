@@ -57,6 +57,8 @@ public sealed partial class RemoteProcessor
     /// Probe fails. Throws <see cref="TimeoutException"/> otherwise (so a Probe waiting for its own channel times out:
     /// it has the channel as its argument).
     /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="serviceName"/> is null, empty, over 31 UTF-8 bytes or contains a NUL (refused at once, as no announcement can carry it).</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative and not <see cref="Timeout.InfiniteTimeSpan"/>.</exception>
     public RpmsgChannel WaitForChannel(string serviceName, TimeSpan timeout, CancellationToken cancellationToken = default) =>
         WaitForChannelOn(serviceName, null, timeout, cancellationToken);
 
@@ -70,9 +72,10 @@ public sealed partial class RemoteProcessor
 
     private RpmsgChannel WaitForChannelOn(string serviceName, int? vdev, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(serviceName);
+        // A name no announcement can carry is refused at once, not waited for until the timeout (as RpmsgLink does).
+        NameServiceMessage.ValidateName(serviceName, nameof(serviceName));
         MappingLease.ThrowIfHeld("RemoteProcessor.WaitForChannel");
-        var deadline = Deadline.Within(timeout);
+        var deadline = Deadline.From(timeout, nameof(timeout)); // a negative one (not Infinite) is a caller's bug: refused
         while (true)
         {
             long epoch = Interlocked.Read(ref _channelEpoch);

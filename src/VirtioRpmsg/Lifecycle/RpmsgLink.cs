@@ -198,7 +198,7 @@ public sealed partial class RpmsgLink : IAsyncDisposable, IDisposable
         ArgumentNullException.ThrowIfNull(serviceName);
         // Before the key goes into _services: a name the driver then refused stayed there as a wait with no driver, and
         // the next call with it timed out instead of throwing.
-        NameServiceMessage.ValidateName(serviceName);
+        NameServiceMessage.ValidateName(serviceName, nameof(serviceName));
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         ArgumentOutOfRangeException.ThrowIfNegative(vdev);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(vdev, _devices.Length);
@@ -245,9 +245,10 @@ public sealed partial class RpmsgLink : IAsyncDisposable, IDisposable
         }
         catch (TimeoutException)
         {
-            var announced = device.Channels.Select(c => c.Name).Distinct().ToArray();
+            // What the remote did announce (bound by a driver or not): a misspelt name shows next to the right one.
+            var announced = device.AnnouncedServiceNames;
             throw new TimeoutException($"RpmsgLink: the remote did not announce '{serviceName}'{(_devices.Length > 1 ? $" on vdev {vdev}" : "")} within {Describe(_options.Timeout)}"
-                + (announced.Length == 0 ? " (no service is bound on this link)" : $" (bound: {string.Join(", ", announced)})"));
+                + (announced.Length == 0 ? " (it announced no service on this link)" : $" (it announced: {string.Join(", ", announced)})"));
         }
     }
 

@@ -30,8 +30,8 @@ public readonly struct Deadline
     }
 
     /// <summary>Starts a deadline <paramref name="timeout"/> from now, without argument checks: a negative
-    /// timeout other than <see cref="Timeout.InfiniteTimeSpan"/> is already expired (the rpmsg send and
-    /// receive calls have always treated it as "do not wait").</summary>
+    /// timeout other than <see cref="Timeout.InfiniteTimeSpan"/> is already expired (for a remaining time handed on;
+    /// the rpmsg send and receive calls refuse a negative timeout of the caller's before they make a deadline).</summary>
     /// <param name="timeout">How long from now; <see cref="Timeout.InfiniteTimeSpan"/> for never.</param>
     public static Deadline Within(TimeSpan timeout) =>
         timeout < TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan ? new Deadline(Stopwatch.GetTimestamp()) : From(timeout, nameof(timeout));

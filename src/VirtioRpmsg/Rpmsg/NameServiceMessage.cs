@@ -104,9 +104,12 @@ public readonly record struct NameServiceMessage(string Name, uint Address, Name
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     /// <summary>Throws <see cref="ArgumentException"/> unless <paramref name="name"/> fits the 32-byte field with a NUL.</summary>
-    public static void ValidateName(string name)
+    public static void ValidateName(string name) => ValidateName(name, nameof(name));
+
+    /// <summary>As <see cref="ValidateName(string)"/>, the exception naming <paramref name="paramName"/> (the caller's parameter, e.g. <c>serviceName</c>).</summary>
+    internal static void ValidateName(string name, string paramName)
     {
-        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(name, paramName);
         int bytes;
         try
         {
@@ -115,9 +118,9 @@ public readonly record struct NameServiceMessage(string Name, uint Address, Name
         catch (EncoderFallbackException)
         {
             // A lone surrogate has no UTF-8 form: the lenient encoder put U+FFFD on the wire, another name than this one.
-            throw new ArgumentException($"service name '{name}' contains a lone surrogate, which has no UTF-8 form", nameof(name));
+            throw new ArgumentException($"service name '{name}' contains a lone surrogate, which has no UTF-8 form", paramName);
         }
         if (bytes == 0 || bytes > MaxNameLength || name.Contains('\0'))
-            throw new ArgumentException($"service name '{name}' must be 1..{MaxNameLength} UTF-8 bytes without NUL (it is {bytes})", nameof(name));
+            throw new ArgumentException($"service name '{name}' must be 1..{MaxNameLength} UTF-8 bytes without NUL (it is {bytes})", paramName);
     }
 }

@@ -160,6 +160,9 @@ public sealed partial class RpmsgDevice : IDisposable
     /// <summary>Announcements no registered driver handles yet (tests).</summary>
     internal int UnboundServiceCount => _nameService.UnboundCount;
 
+    /// <summary>The services the peer announced and has not withdrawn, whether a driver bound them or not (for what a wait for a channel reports).</summary>
+    internal string[] AnnouncedServiceNames => _nameService.AnnouncedNames;
+
     internal void RaiseChannelAdded(RpmsgChannel channel) => CounterSet.Raise(() => ChannelAdded?.Invoke(channel));
     internal void RaiseChannelRemoved(RpmsgChannel channel) => CounterSet.Raise(() => ChannelRemoved?.Invoke(channel));
     internal void RaiseUnboundService(string name, uint address) => CounterSet.Raise(() => UnboundService?.Invoke(name, address));
@@ -298,7 +301,7 @@ public sealed partial class RpmsgDevice : IDisposable
     /// <exception cref="RpmsgDeviceUnavailableException">The device stopped or broke.</exception>
     public RpmsgEndpoint CreateNamedEndpoint(string serviceName, uint address, RpmsgReceiveHandler? handler, uint remoteAddress = RpmsgAddress.Any)
     {
-        NameServiceMessage.ValidateName(serviceName);
+        NameServiceMessage.ValidateName(serviceName, nameof(serviceName));
         var ept = AddEndpoint(address, remoteAddress, handler, null, serviceName, out bool announce);
         if (announce)
             _nameService.AnnounceCreate(ept);

@@ -36,6 +36,18 @@ public sealed partial class RpmsgEndpoint
     private RpmsgMessagesDroppedException ReclaimedError(long messages) => new(Address, messages,
         $"{ReclaimedText(messages)}: they were never read, so what was read is not all the peer sent");
 
+    /// <summary>Refuses a negative timeout other than <see cref="Timeout.InfiniteTimeSpan"/> (one compare; the wording out of line).</summary>
+    internal static void CheckTimeout(TimeSpan timeout)
+    {
+        if (timeout < TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan)
+            ThrowBadTimeout(timeout);
+    }
+
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowBadTimeout(TimeSpan timeout) =>
+        throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "timeout must be zero (do not wait), positive, or Timeout.InfiniteTimeSpan.");
+
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ThrowNoMessage(TimeSpan timeout) =>

@@ -12,6 +12,11 @@ namespace VirtioRpmsg.Rpmsg;
 /// <see cref="RpmsgAddress.Any"/> as a destination or source is refused with <see cref="ArgumentOutOfRangeException"/>
 /// (faulted task for the async ones), as Linux refuses it with -EINVAL; <see cref="Send(ReadOnlySpan{byte}, CancellationToken)"/>
 /// and its kin wait for an unknown <see cref="RemoteAddress"/> instead, and <see cref="TrySend"/> returns false.
+/// A negative timeout other than <see cref="Timeout.InfiniteTimeSpan"/> throws <see cref="ArgumentOutOfRangeException"/> naming
+/// <c>timeout</c>, as <see cref="RpmsgDeviceOptions.SendTimeout"/> refuses one (zero: do not wait).
+/// A token already cancelled when a send (or <see cref="GetTxBuffer"/>) is called sends (takes) nothing: the blocking
+/// ones throw <see cref="OperationCanceledException"/>, the async ones return a canceled task; after a destroy the
+/// destroy is reported instead.
 /// </summary>
 public sealed partial class RpmsgEndpoint
 {
@@ -22,7 +27,9 @@ public sealed partial class RpmsgEndpoint
     /// <summary>Sends to <see cref="RemoteAddress"/>, waiting up to <paramref name="timeout"/>.</summary>
     public void Send(ReadOnlySpan<byte> payload, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
+        CheckTimeout(timeout);
         ThrowIfCannotSend();
+        cancellationToken.ThrowIfCancellationRequested(); // nothing sent, as SendAsync's canceled task
         uint destination = RemoteAddress;
         if (destination != RpmsgAddress.Any)
         {
@@ -42,7 +49,9 @@ public sealed partial class RpmsgEndpoint
     /// <summary>Sends to <paramref name="destination"/>, waiting up to <paramref name="timeout"/>.</summary>
     public void SendTo(uint destination, ReadOnlySpan<byte> payload, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
+        CheckTimeout(timeout);
         ThrowIfCannotSend();
+        cancellationToken.ThrowIfCancellationRequested();
         Device.Tx.Send(Address, destination, payload, timeout, cancellationToken, this);
     }
 
@@ -53,7 +62,9 @@ public sealed partial class RpmsgEndpoint
     /// <summary>Sends with an explicit source and destination, waiting up to <paramref name="timeout"/>.</summary>
     public void SendOffChannel(uint source, uint destination, ReadOnlySpan<byte> payload, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
+        CheckTimeout(timeout);
         ThrowIfCannotSend();
+        cancellationToken.ThrowIfCancellationRequested();
         Device.Tx.Send(source, destination, payload, timeout, cancellationToken, this);
     }
 
@@ -137,7 +148,9 @@ public sealed partial class RpmsgEndpoint
     /// <summary>Takes a tx buffer, waiting up to <paramref name="timeout"/> for one.</summary>
     public RpmsgTxBuffer GetTxBuffer(TimeSpan timeout, CancellationToken cancellationToken = default)
     {
+        CheckTimeout(timeout);
         ThrowIfCannotSend();
+        cancellationToken.ThrowIfCancellationRequested();
         var raw = Device.Tx.Acquire(timeout, cancellationToken, this);
         return new RpmsgTxBuffer(this, raw);
     }

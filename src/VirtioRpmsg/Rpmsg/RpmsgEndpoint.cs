@@ -74,18 +74,22 @@ public sealed partial class RpmsgEndpoint : IDisposable
     /// <summary>
     /// Waits for the next message and copies it into <paramref name="destination"/>. A destination
     /// too small for the message throws <see cref="ArgumentException"/> and leaves the message queued. Failures fault
-    /// the returned task.
+    /// the returned task. A token already cancelled gives a canceled task, even with a message queued (it stays queued).
     /// </summary>
     /// <exception cref="InvalidOperationException">A callback endpoint (no receive queue), or a blocking receive inside a receive callback.</exception>
     /// <exception cref="ObjectDisposedException">The endpoint was destroyed (also ends a receive in progress).</exception>
     /// <exception cref="RpmsgDeviceUnavailableException">The device stopped or broke (the fault is attached).</exception>
     /// <exception cref="RpmsgMessagesDroppedException">The peer withdrew the channel and the queue budget dropped messages left unread (after those read before).</exception>
-    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (also before the call: no message is taken).</exception>
     public ValueTask<RpmsgReceiveResult> ReceiveAsync(Memory<byte> destination, CancellationToken cancellationToken = default)
     {
         try
         {
-            return QueueOrThrow().ReceiveAsync(destination, _closed ??= Closed, cancellationToken);
+            var queue = QueueOrThrow();
+            // Cancelled before the call: canceled, the message left queued (as RpmsgStream, the pipe and a Channel do).
+            if (cancellationToken.IsCancellationRequested)
+                return ValueTask.FromCanceled<RpmsgReceiveResult>(cancellationToken);
+            return queue.ReceiveAsync(destination, _closed ??= Closed, cancellationToken);
         }
         catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException)
         {
@@ -94,11 +98,12 @@ public sealed partial class RpmsgEndpoint : IDisposable
     }
 
     /// <summary>Blocking receive with a timeout; throws <see cref="TimeoutException"/> when nothing arrives in time.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative and not <see cref="Timeout.InfiniteTimeSpan"/>.</exception>
     /// <exception cref="InvalidOperationException">A callback endpoint (no receive queue), or a blocking receive inside a receive callback.</exception>
     /// <exception cref="ObjectDisposedException">The endpoint was destroyed (also ends a receive in progress).</exception>
     /// <exception cref="RpmsgDeviceUnavailableException">The device stopped or broke (the fault is attached).</exception>
     /// <exception cref="RpmsgMessagesDroppedException">The peer withdrew the channel and the queue budget dropped messages left unread (after those read before).</exception>
-    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (also before the call: no message is taken).</exception>
     public RpmsgReceiveResult Receive(Span<byte> destination, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         if (!TryReceive(destination, timeout, out var result, cancellationToken))
@@ -106,15 +111,18 @@ public sealed partial class RpmsgEndpoint : IDisposable
         return result;
     }
 
-    /// <summary>Receives if a message arrives within <paramref name="timeout"/> (zero: only what is queued now).</summary>
+    /// <summary>Receives if a message arrives within <paramref name="timeout"/> (zero: only what is queued now; <see cref="Timeout.InfiniteTimeSpan"/>: no limit).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative and not <see cref="Timeout.InfiniteTimeSpan"/>.</exception>
     /// <exception cref="InvalidOperationException">A callback endpoint (no receive queue), or a blocking receive inside a receive callback.</exception>
     /// <exception cref="ObjectDisposedException">The endpoint was destroyed (also ends a receive in progress).</exception>
     /// <exception cref="RpmsgDeviceUnavailableException">The device stopped or broke (the fault is attached).</exception>
     /// <exception cref="RpmsgMessagesDroppedException">The peer withdrew the channel and the queue budget dropped messages left unread (after those read before).</exception>
-    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (also before the call: no message is taken).</exception>
     public bool TryReceive(Span<byte> destination, TimeSpan timeout, out RpmsgReceiveResult result, CancellationToken cancellationToken = default)
     {
+        CheckTimeout(timeout);
         var queue = QueueOrThrow();
+        cancellationToken.ThrowIfCancellationRequested(); // before a take: the message stays queued
         Memory.MappingLease.ThrowIfHeld("RpmsgEndpoint.Receive");
         if (timeout == TimeSpan.Zero)
             return TryTakeQueued(queue, destination, out result);

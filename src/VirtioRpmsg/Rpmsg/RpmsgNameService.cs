@@ -50,6 +50,16 @@ internal sealed partial class RpmsgNameService
         }
     }
 
+    /// <summary>The names the peer announced and has not withdrawn, bound to a channel or not (snapshot, distinct, in order of arrival within each kind).</summary>
+    internal string[] AnnouncedNames
+    {
+        get
+        {
+            lock (_sync)
+                return [.. _channels.Select(c => c.Name).Concat(_unbound.Select(u => u.Name)).Concat(_dormant.Select(d => d.Name)).Distinct()];
+        }
+    }
+
     /// <summary>Announcements no registered driver handles yet.</summary>
     internal int UnboundCount
     {

@@ -23,7 +23,7 @@ public sealed class RpmsgServiceDriver
     /// <summary>A driver for channels announced as <paramref name="serviceName"/> (exact match, at most 31 bytes).</summary>
     public RpmsgServiceDriver(string serviceName)
     {
-        NameServiceMessage.ValidateName(serviceName);
+        NameServiceMessage.ValidateName(serviceName, nameof(serviceName));
         ServiceName = serviceName;
     }
 
