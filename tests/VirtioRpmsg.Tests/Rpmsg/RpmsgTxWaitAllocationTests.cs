@@ -16,7 +16,9 @@ public sealed class RpmsgTxWaitAllocationTests
 {
     private const int Warmup = 2_000;
     private const int Measured = 5_000;
-    private const double BytesPerWaitBound = 8;
+    // Under the smallest object (24 bytes) with room for noise: 8 failed once at 8.2 B/wait with the load average near 37
+    // (other builds and test runs), where a round is long enough for the process's background work to count.
+    private const double BytesPerWaitBound = 16;
     // A round on a loaded machine can count what the rest of the process allocates meanwhile (a loaded CI run once
     // read at least 11.6 KB in each of three rounds, 9.3 B/wait): the best of five, not three.
     private const int Rounds = 5;
