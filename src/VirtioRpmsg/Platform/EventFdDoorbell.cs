@@ -141,6 +141,32 @@ public sealed unsafe class EventFdDoorbell : FileDescriptorDoorbell
         }
     }
 
+    // A wait with no ring for its whole timeout (the dispatcher's idle re-check, not per message): over a kept
+    // connection, see whether the peer is still there. An eventfd never says that its writer went away, but the
+    // connection the pair came over does: the peer sends nothing more on it, so once it is readable the peer closed
+    // it (it exited, or was killed). Without this a host whose remote died kept "running", its sends filling the ring
+    // and its receives waiting for ever; the remote side already watched the host's connection the same way.
+    private protected override bool TimedOut()
+    {
+        if (_connection is { } connection && !IsDisposed && PeerClosed(connection.Socket))
+            throw new DoorbellClosedException(Name, $"the peer closed the connection its doorbell came over ({connection.Address}); it has gone away and no ring can arrive.");
+        return false;
+    }
+
+    private static bool PeerClosed(FileDescriptor socket)
+    {
+        if (!socket.TryAddRef())
+            return false; // closed by our own Dispose meanwhile: not the peer's doing
+        try
+        {
+            return Native.Poll2(socket.Value, 0, -1, 0, out int ready) == 0 && (ready & Native.ReadyFd) != 0;
+        }
+        finally
+        {
+            socket.DangerousRelease();
+        }
+    }
+
     private protected override void DisposeCore()
     {
         _inbound.Dispose();
