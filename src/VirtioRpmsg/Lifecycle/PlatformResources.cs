@@ -371,6 +371,8 @@ public sealed class PlatformResources : IDisposable
     /// </summary>
     public void Dispose()
     {
+        if (Volatile.Read(ref _tornDown))
+            return; // every region unmapped: nothing left, so nothing to refuse either (Dispose stays idempotent)
         // Before anything changes: the unmaps below would refuse one by one, and nothing could finish them later.
         MappingLease.ThrowIfHeld("PlatformResources.Dispose");
         bool first = !_disposed;
@@ -398,7 +400,10 @@ public sealed class PlatformResources : IDisposable
         }
         if (timedOut is not null)
             throw timedOut;
+        Volatile.Write(ref _tornDown, true);
     }
+
+    private bool _tornDown; // a Dispose unmapped every region
 
     /// <summary>How long Dispose waits for the leases on each region (tests shorten it).</summary>
     internal TimeSpan DisposeDrainTimeout { get; set; } = TimeSpan.FromSeconds(10);

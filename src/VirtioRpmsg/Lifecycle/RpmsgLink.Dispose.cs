@@ -8,10 +8,15 @@ public sealed partial class RpmsgLink
     /// <summary>Stops every vdev's device (their endpoints and channels end), then releases the doorbells and unmaps the memory.</summary>
     /// <exception cref="Memory.LeaseHeldException">The calling thread holds a mapping lease (an unsent tx buffer, an open rx
     /// view): the memory cannot be unmapped under it. Nothing is changed; dispose again once it ended.</exception>
+    /// <exception cref="TimeoutException">Another thread still held a lease when the memory was unmapped: that region
+    /// stays closed but mapped (the rest is released); a later Dispose, once the lease ended, finishes the unmap.</exception>
     public void Dispose()
     {
         if (Volatile.Read(ref _disposed) != 0)
+        {
+            FinishUnmap();
             return;
+        }
         // Before anything changes: past this point the link counts as disposed, and the unmap at its end would refuse.
         Memory.MappingLease.ThrowIfHeld("RpmsgLink.Dispose");
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -71,7 +76,7 @@ public sealed partial class RpmsgLink
             _doorbells[i].Dispose();
         try
         {
-            Platform.Dispose(); // a lease another thread still holds: that region stays mapped, the rest go (TimeoutException)
+            DisposePlatform(); // a lease another thread still holds: that region stays mapped, the rest go (TimeoutException)
         }
         finally
         {
@@ -83,10 +88,35 @@ public sealed partial class RpmsgLink
         }
     }
 
+    private int _unmapPending; // the platform's unmap timed out under another thread's lease: a later Dispose finishes it
+
+    private void DisposePlatform()
+    {
+        try
+        {
+            Platform.Dispose();
+        }
+        catch (TimeoutException)
+        {
+            Volatile.Write(ref _unmapPending, 1);
+            throw;
+        }
+    }
+
+    // A Dispose after the teardown: what the platform's unmap left mapped (a lease outlived its drain) is unmapped now.
+    private void FinishUnmap()
+    {
+        if (Volatile.Read(ref _unmapPending) == 0)
+            return;
+        Memory.MappingLease.ThrowIfHeld("RpmsgLink.Dispose");
+        if (Interlocked.Exchange(ref _unmapPending, 0) != 0)
+            DisposePlatform();
+    }
+
     /// <summary>As <see cref="Dispose"/>, off the caller's thread (stopping joins the dispatcher thread).</summary>
     public async ValueTask DisposeAsync()
     {
-        if (Volatile.Read(ref _disposed) != 0)
+        if (Volatile.Read(ref _disposed) != 0 && Volatile.Read(ref _unmapPending) == 0)
             return;
         await Task.Run(Dispose).ConfigureAwait(false);
     }
