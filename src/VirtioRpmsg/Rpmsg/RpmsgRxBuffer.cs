@@ -41,8 +41,11 @@ public sealed class RpmsgRxBuffer : IDisposable
     /// <summary>
     /// True while the buffer is not back with the peer: its message is live, or it was released while a view of it is
     /// still open (the view gives it back as it closes). A peer that hands it to us again meanwhile reused it unreturned.
+    /// Also true for a disposed (retired) object still in its slot: its last pin is gone, but ReleaseHeld has not yet
+    /// swapped in the slot's fresh object, so the buffer is not back with the peer either (Dispose sets the flag before
+    /// the interlocked Unpin that can reach 0: a reader that sees 0 pins sees it).
     /// </summary>
-    internal bool IsPinned => Volatile.Read(ref _pins) != 0;
+    internal bool IsPinned => Volatile.Read(ref _pins) != 0 || Volatile.Read(ref _retire);
 
     internal void ArmPrivate(byte[] payload, int length, uint source, uint destination)
     {
