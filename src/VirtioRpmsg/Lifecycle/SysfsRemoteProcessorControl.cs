@@ -146,9 +146,12 @@ public sealed class SysfsRemoteProcessorControl : IRemoteProcessorControl
     /// </summary>
     public void Start()
     {
-        if (ReadKnownState("start") is not RemoteControlState.Crashed)
+        var before = ReadKnownState("start");
+        if (before is not RemoteControlState.Crashed)
         {
             Write("state", "start");
+            if (before is RemoteControlState.Offline)
+                RequireBooted(null);
             return;
         }
         const string Why = "the remote was 'crashed', which the kernel does not start, so it was recovered first (\"recover\" to 'recovery')";
@@ -160,11 +163,31 @@ public sealed class SysfsRemoteProcessorControl : IRemoteProcessorControl
                 // Re-attached to what the remote runs: no fresh boot yet.
                 WriteExplained("state", "stop", $"{Why}, which re-attached it; it was not started");
                 WriteExplained("state", "start", $"{Why}, which re-attached it, then stopped it");
+                RequireBooted($"{Why}, which re-attached it, then stopped it");
                 return;
             default:
                 WriteExplained("state", "start", $"{Why}, which stopped it but did not boot it");
+                RequireBooted($"{Why}, which stopped it but did not boot it (see the kernel log: the firmware '{Read("firmware")}' could not be loaded or started?)");
                 return;
         }
+    }
+
+    /// <summary>
+    /// After "start" from "offline": the kernel boots synchronously, so a remote still "offline" was not booted although
+    /// the write was taken. rproc_boot only counts another power reference when the kernel still counts one: a boot
+    /// recovery that stopped the crashed remote but could not boot it again keeps the crashed boot's, and then "start"
+    /// does nothing and "stop" is refused until the remoteproc driver is reloaded.
+    /// </summary>
+    private void RequireBooted(string? context)
+    {
+        string after = ReadStateString();
+        if (ParseState(after) is not RemoteControlState.Offline)
+            return;
+        throw RemoteProcessorControlException.NoEffect(Device, Path.Combine(_directory, "state"), "state", "start", after,
+            (context is null ? "" : context + "; ")
+            + "the kernel still counts a power reference of an earlier boot (a recovery that stopped the crashed remote but could not "
+            + "boot it again keeps it), so \"start\" only counts another and does nothing, and \"stop\" is refused: reload the "
+            + "remoteproc platform driver (unbind and bind it, or its module) to start it again; it was not started");
     }
 
     /// <summary>

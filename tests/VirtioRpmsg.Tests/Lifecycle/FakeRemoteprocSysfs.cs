@@ -6,7 +6,9 @@ namespace VirtioRpmsg.Tests.Lifecycle;
 /// A fake /sys/class/remoteproc (and debugfs) in a temp folder whose attribute files are rendered from
 /// a small model of the kernel's store functions (remoteproc_sysfs.c, remoteproc_core.c): the backend
 /// reads the files as it reads sysfs, and its writes go to <see cref="Write"/>, which applies the
-/// kernel's rules and answers with the kernel's error codes.
+/// kernel's rules and answers with the kernel's error codes. The power reference count (rproc->power) is modelled:
+/// "start" of a remote the kernel counts as powered (a crashed one, or one a recovery stopped but could not boot) only
+/// takes a reference and does nothing; "stop" and "detach" act only when they drop the last one.
 /// </summary>
 internal sealed class FakeRemoteprocSysfs : ISysfsAttributeWriter, IDisposable
 {
@@ -34,7 +36,7 @@ internal sealed class FakeRemoteprocSysfs : ISysfsAttributeWriter, IDisposable
     /// <summary>Adds a remote; <paramref name="available"/> are the firmware files under "/lib/firmware".</summary>
     public void Add(string device, string name, string state, string firmware, bool canDetach = false, params string[] available)
     {
-        var remote = new Remote(device, name) { State = state, Firmware = firmware, CanDetach = canDetach };
+        var remote = new Remote(device, name) { State = state, Firmware = firmware, CanDetach = canDetach, Power = Held(state) ? 1 : 0 };
         remote.Available.Add(firmware);
         remote.Available.UnionWith(available);
         _remotes[device] = remote;
@@ -61,10 +63,19 @@ internal sealed class FakeRemoteprocSysfs : ISysfsAttributeWriter, IDisposable
     /// <summary>The firmware file is taken out of "/lib/firmware" (a boot or boot recovery then fails in request_firmware).</summary>
     public void Uninstall(string device, string firmware) => _remotes[device].Available.Remove(firmware);
 
+    /// <summary>The firmware file is put (back) under "/lib/firmware".</summary>
+    public void Install(string device, string firmware) => _remotes[device].Available.Add(firmware);
+
+    /// <summary>The kernel's power reference count of the remote (rproc->power).</summary>
+    public int Power(string device) => _remotes[device].Power;
+
+    private static bool Held(string state) => state is "running" or "attached" or "crashed";
+
     /// <summary>Whatever the kernel (or a hostile file) says in <c>state</c>.</summary>
     public void SetStateText(string device, string text)
     {
         _remotes[device].State = text;
+        _remotes[device].Power = Held(text) ? Math.Max(1, _remotes[device].Power) : 0;
         Render(_remotes[device]);
     }
 
@@ -126,28 +137,45 @@ internal sealed class FakeRemoteprocSysfs : ISysfsAttributeWriter, IDisposable
                     return EBUSY;
                 if (r.State == "deleted")
                     return ENODEV;
-                if (r.State == "crashed")
-                    return 0; // rproc_boot: already powered, nothing to do
+                // rproc_boot: "skip the boot or attach process if rproc is already powered up" (a crashed remote, or
+                // one a boot recovery stopped but could not boot again: the crashed boot's reference is still counted).
+                if (++r.Power > 1)
+                    return 0;
                 if (r.State == "detached")
                 {
                     r.State = "attached";
                     return 0;
                 }
                 if (!r.Available.Contains(r.Firmware))
+                {
+                    r.Power--;
                     return ENOENT; // request_firmware
+                }
                 r.State = "running";
                 booting.Add(r.Device);
                 return 0;
             case "stop":
                 if (r.State is not ("running" or "attached"))
                     return EINVAL;
+                if (--r.Power > 0)
+                    return 0; // rproc_shutdown: still needed, only the reference is dropped
                 if (r.State == "attached" && !r.CanStopAttached)
+                {
+                    r.Power++;
                     return EINVAL; // rproc_stop without ops->stop
+                }
                 r.State = "offline";
                 return 0;
             case "detach":
-                if (r.State != "attached" || !r.CanDetach)
+                if (r.State != "attached")
                     return EINVAL;
+                if (--r.Power > 0)
+                    return 0;
+                if (!r.CanDetach)
+                {
+                    r.Power++;
+                    return EINVAL;
+                }
                 r.State = "detached";
                 return 0;
             default:
@@ -242,6 +270,7 @@ internal sealed class FakeRemoteprocSysfs : ISysfsAttributeWriter, IDisposable
         public bool Recovery { get; set; } = true;
         public string Coredump { get; set; } = "disabled";
         public bool CanDetach { get; set; }
+        public int Power { get; set; }
         public bool CanStopAttached { get; set; } = true;
         public bool AttachOnRecovery { get; set; }
         public bool RecoveryStops { get; set; } = true;

@@ -79,9 +79,10 @@ public sealed class SysfsRemoteProcessorControlCrashedTests : IDisposable
         var control = Crashed("remoteproc1");
         _sysfs.Uninstall("remoteproc1", "r5.elf");
 
-        // The recovery stopped it and could not boot it (offline); the start then asks for the boot itself (and fails
-        // the same way while the file is missing, as the kernel's start would).
-        Assert.ThrowsAny<Exception>(control.Start);
+        // The recovery stopped it and could not boot it (offline); the start then asks for the boot itself, which the
+        // kernel takes without booting (the crashed boot's power reference is still counted): refused, saying so.
+        var e = Assert.Throws<RemoteProcessorControlException>(control.Start);
+        Assert.Equal(("state", "start", "offline", 0), (e.Attribute, e.Command, e.State, e.Errno));
 
         Assert.Equal(["remoteproc1/recovery=recover", "remoteproc1/state=start"], _sysfs.Writes);
     }
