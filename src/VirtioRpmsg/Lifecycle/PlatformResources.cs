@@ -254,11 +254,17 @@ public sealed partial class PlatformResources : IDisposable
     /// </summary>
     /// <exception cref="ResourceTableException">The table is malformed, or a vring lies outside memory or overlaps.</exception>
     /// <exception cref="PlatformDescriptionException">The table contradicts the description.</exception>
-    public ResourceTable LoadResourceTable()
+    public ResourceTable LoadResourceTable() => LoadResourceTableClearOf([]);
+
+    /// <summary>
+    /// As <see cref="LoadResourceTable"/>, a host's chosen addresses also clear of <paramref name="firmware"/> (the loaded
+    /// image's segments: RemoteProcessor's firmware boot); a contradiction names the description's file as well.
+    /// </summary>
+    internal ResourceTable LoadResourceTableClearOf(IReadOnlyList<(ulong Start, ulong Length)> firmware)
     {
         try
         {
-            return LoadResourceTableClearOf([]);
+            return LoadResourceTableCore(firmware);
         }
         catch (PlatformDescriptionException e) when (Unnamed(Description, e))
         {
@@ -266,8 +272,7 @@ public sealed partial class PlatformResources : IDisposable
         }
     }
 
-    /// <summary>As <see cref="LoadResourceTable"/>, a host's chosen addresses also clear of <paramref name="firmware"/> (the loaded image's segments).</summary>
-    internal ResourceTable LoadResourceTableClearOf(IReadOnlyList<(ulong Start, ulong Length)> firmware)
+    private ResourceTable LoadResourceTableCore(IReadOnlyList<(ulong Start, ulong Length)> firmware)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_tableLocation is null)
