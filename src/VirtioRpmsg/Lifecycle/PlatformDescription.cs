@@ -121,11 +121,40 @@ public sealed record PlatformDescription
                     $"the file is larger than {MaxFileBytes} bytes, which no platform description is (is it the right file?)", path);
             bytes.Write(chunk, 0, read);
         }
-        CheckUtf8(bytes.GetBuffer().AsSpan(0, (int)bytes.Length), path);
+        var content = bytes.GetBuffer().AsSpan(0, (int)bytes.Length);
+        if (WideEncoding(content) is { } wide)
+            return DecodeWide(content, wide, path);
+        CheckUtf8(content, path);
         bytes.Position = 0;
         // As File.ReadAllText: UTF-8 unless a byte order mark says otherwise; the mark itself is dropped.
         using var reader = new StreamReader(bytes, System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
         return reader.ReadToEnd();
+    }
+
+    /// <summary>The UTF-16/32 encoding a byte order mark names (as StreamReader detects them), decoding strictly; null for UTF-8.</summary>
+    private static System.Text.Encoding? WideEncoding(ReadOnlySpan<byte> bytes) =>
+        bytes.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE, 0, 0]) ? new System.Text.UTF32Encoding(false, true, throwOnInvalidCharacters: true)
+        : bytes.StartsWith((ReadOnlySpan<byte>)[0, 0, 0xFE, 0xFF]) ? new System.Text.UTF32Encoding(true, true, throwOnInvalidCharacters: true)
+        : bytes.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE]) ? new System.Text.UnicodeEncoding(false, true, throwOnInvalidBytes: true)
+        : bytes.StartsWith((ReadOnlySpan<byte>)[0xFE, 0xFF]) ? new System.Text.UnicodeEncoding(true, true, throwOnInvalidBytes: true)
+        : null;
+
+    /// <summary>
+    /// A UTF-16/32 file without its mark: a lone surrogate (or a code unit past U+10FFFF) is no text, and decoded with
+    /// replacement it would read as U+FFFD (a path naming another file), as a bad UTF-8 byte would.
+    /// </summary>
+    private static string DecodeWide(ReadOnlySpan<byte> bytes, System.Text.Encoding encoding, string path)
+    {
+        int mark = encoding.Preamble.Length;
+        try
+        {
+            return encoding.GetString(bytes[mark..]);
+        }
+        catch (System.Text.DecoderFallbackException e)
+        {
+            throw new PlatformDescriptionException("$", $"(byte offset {mark + Math.Max(e.Index, 0)})",
+                $"the file is {encoding.WebName} with a byte order mark, but not valid {encoding.WebName} there (a lone surrogate, which is no character); save it as UTF-8", path);
+        }
     }
 
     /// <summary>
@@ -134,8 +163,6 @@ public sealed record PlatformDescription
     /// </summary>
     private static void CheckUtf8(ReadOnlySpan<byte> bytes, string path)
     {
-        if (bytes.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE]) || bytes.StartsWith((ReadOnlySpan<byte>)[0xFE, 0xFF]) || bytes.StartsWith((ReadOnlySpan<byte>)[0, 0, 0xFE, 0xFF]))
-            return;
         var chars = new char[bytes.Length];
         if (System.Text.Unicode.Utf8.ToUtf16(bytes, chars, out int valid, out _, replaceInvalidSequences: false) != System.Buffers.OperationStatus.InvalidData)
             return;
