@@ -25,7 +25,11 @@ public interface IRemoteProcessorControl
     /// <summary>Boots the remote. Firmware, when the host loads it, is already in shared memory.</summary>
     void Start();
 
-    /// <summary>Powers the remote off (after the host tore its vdev down). Stopping a crashed remote cleans up after it.</summary>
+    /// <summary>
+    /// Powers the remote off (after the host tore its vdev down). Stopping a crashed remote cleans up after it, without
+    /// booting it: a backend whose only way out of its crashed state boots the firmware (sysfs remoteproc, where only
+    /// recovery leaves "crashed") leaves it as it is, and its <see cref="Start"/> recovers it.
+    /// </summary>
     void Stop();
 
     /// <summary>The host lets go of a running remote (its vdev was reset); the remote keeps running.</summary>
