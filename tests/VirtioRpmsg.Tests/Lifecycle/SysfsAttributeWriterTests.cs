@@ -12,19 +12,23 @@ namespace VirtioRpmsg.Tests.Lifecycle;
 [SupportedOSPlatform("linux")]
 public sealed class SysfsAttributeWriterTests
 {
-    private const int ENODEV = 19;
+    private const int ENODEV = 19, EROFS = 30;
 
     [Fact]
     public void Write_AttributeThatCannotBeRead_Written()
     {
-        if (Environment.IsPrivilegedProcess)
+        // Root reads any regular file; kernfs still refuses reading a write-only attribute. bus drivers_probe (0200)
+        // answers a device name that does not exist with ENODEV and does nothing else. Where /sys is mounted read-only
+        // (a container) or absent, the write-only file below stands in (root could open it read-write anyway).
+        const string writeOnly = "/sys/bus/platform/drivers_probe";
+        if (Environment.IsPrivilegedProcess && File.Exists(writeOnly))
         {
-            // Root reads any regular file; kernfs still refuses reading a write-only attribute. bus drivers_probe (0200)
-            // answers a device name that does not exist with ENODEV and does nothing else.
-            const string writeOnly = "/sys/bus/platform/drivers_probe";
-            Assert.True(File.Exists(writeOnly), $"{writeOnly} (a write-only sysfs attribute) is needed to test this as root");
-            Assert.Equal(ENODEV, SysfsAttributeWriter.Instance.Write(writeOnly, "vrpmsg-test-no-such-device\n"));
-            return;
+            int r = SysfsAttributeWriter.Instance.Write(writeOnly, "vrpmsg-test-no-such-device\n");
+            if (r != EROFS)
+            {
+                Assert.Equal(ENODEV, r);
+                return;
+            }
         }
         string dir = Path.Combine(Path.GetTempPath(), "vrpmsg-test-attr-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
