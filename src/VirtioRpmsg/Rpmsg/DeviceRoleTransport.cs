@@ -51,6 +51,16 @@ internal sealed partial class DeviceRoleTransport : IRpmsgTransport
         // A resumed vhost-user ring goes on where the last device left off (0 for a fresh one).
         vq0.ResumeAt(layout.Vring0NextAvail);
         vq1.ResumeAt(layout.Vring1NextAvail);
+        // Host rx buffers the last device took and never returned (given back unsent, or held by the application when
+        // the rings stopped): this device returns them, or the guest would have lost them for good.
+        foreach (int head in layout.Vring0InFlight ?? [])
+        {
+            if (!vq0.TryAdoptTaken(head, (uint)layout.BufferSize, deviceWritable: true, out var segment))
+                continue; // the guest changed an in-flight descriptor: that buffer is its loss
+            _txRegion[head] = segment.Region;
+            _txOffset[head] = segment.Offset;
+            _cancelled.Push(head);
+        }
         // Notifications for "host posted rx buffers" are only wanted while a sender waits.
         vq0.DisableNotifications();
         _tx = new SynchronizedVirtqueue<VirtqueueDevice>(vq0);
@@ -331,6 +341,16 @@ internal sealed partial class DeviceRoleTransport : IRpmsgTransport
     {
         using var scope = (queue == 0 ? _tx : _rx).Enter();
         return scope.Queue.NextAvailIndex;
+    }
+
+    /// <summary>
+    /// The host rx buffers (vring 0 heads) taken and not returned: given back unsent, or still held. Private state, so
+    /// it stays valid after the device stopped; a device resumed on the same rings takes them over.
+    /// </summary>
+    internal int[] TxHeadsInFlight()
+    {
+        using var scope = _tx.Enter();
+        return scope.Queue.TakenHeads();
     }
 
     /// <summary>Used elements of queue <paramref name="queue"/> (0 or 1) not rewritten because the ring held them already (diagnostics).</summary>

@@ -57,12 +57,18 @@ internal sealed class VhostUserVring : IDisposable
         Num = (int)num;
     }
 
+    /// <summary>Heads the last device on this queue took and never returned (recorded with <see cref="Base"/>): the next
+    /// device resuming at that base takes them over. Dropped with any other base (the ring is not resumed).</summary>
+    internal int[] InFlight { get; private set; } = [];
+
     internal void SetBase(uint value)
     {
         // A split ring's next avail index: 16 bits (the packed ring's wrap counter in bit 15 and its used half do not apply).
         if (value > ushort.MaxValue)
             throw new VhostUserProtocolException(FaultRule.VhostUserVringSize, $"vring[{Index}].base", value,
                 $"vhost-user SET_VRING_BASE: queue {Index} base {value} is not a split ring's 16-bit avail index");
+        if (value != Base)
+            InFlight = [];
         Base = value;
     }
 
@@ -98,7 +104,7 @@ internal sealed class VhostUserVring : IDisposable
     }
 
     /// <summary>Records how far a torn-down device got through this queue's avail ring.</summary>
-    internal void Processed(ushort nextAvail) => Base = nextAvail;
+    internal void Processed(ushort nextAvail, int[] inFlight) => (Base, InFlight) = (nextAvail, inFlight);
 
     /// <summary>GET_VRING_BASE: the ring stops (no device until a new kick descriptor arrives).</summary>
     internal void Stop() => Started = false;
@@ -182,6 +188,7 @@ internal sealed class VhostUserVring : IDisposable
         Align = 0;
         Enabled = false;
         Base = 0;
+        InFlight = [];
         Started = false;
         Dispose();
     }

@@ -289,17 +289,6 @@ public sealed partial class VirtqueueDevice
     }
 
     /// <summary>
-    /// Before the first take: start at avail index <paramref name="nextAvail"/> instead of 0 (a vhost-user ring resumed
-    /// with SET_VRING_BASE: the entries before it were taken by an earlier device). The caller checked it against the
-    /// ring's indices; a later avail.idx too far from it still breaks the queue at the take.
-    /// </summary>
-    internal void ResumeAt(ushort nextAvail)
-    {
-        _lastAvail = nextAvail;
-        _availSeen = nextAvail;
-    }
-
-    /// <summary>
     /// After one or more <see cref="PushUsed"/> (or deferred pushes): publishes used.idx if a push left it
     /// behind, full fence, then reads the driver's suppression state; true if the driver must be notified (interrupted).
     /// </summary>

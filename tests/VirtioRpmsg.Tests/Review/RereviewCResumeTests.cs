@@ -1,0 +1,122 @@
+using System.Buffers.Binary;
+using VirtioRpmsg.Rpmsg;
+using VirtioRpmsg.Tests.VhostUser;
+using VirtioRpmsg.VhostUser;
+using static VirtioRpmsg.Tests.VhostUser.VhostUserTestFrontEnd;
+
+namespace VirtioRpmsg.Tests.Review;
+
+/// <summary>Re-review (rereview-c) of the vhost-user resume: buffers the last device held when the rings stopped.</summary>
+public sealed class RereviewCResumeTests
+{
+    private const uint Ack = VhostUserHeader.Version | VhostUserHeader.NeedReplyFlag;
+    private static readonly TimeSpan Wait = VhostUserEchoServerRig.Wait;
+
+    private static uint GetVringBase(VhostUserTestFrontEnd guest, uint q)
+    {
+        guest.Send(VhostUserRequest.GetVringBase, State(q, 0));
+        return guest.ReadStateReply(VhostUserRequest.GetVringBase).Number;
+    }
+
+    private static void StartLikeQemu(VhostUserTestFrontEnd guest, ulong offered, uint base0, uint base1)
+    {
+        guest.SendAcked(VhostUserRequest.SetFeatures, U64(offered), Ack);
+        guest.SendAcked(VhostUserRequest.SetMemTable, Table((GuestBase, (ulong)MemorySize, GuestBase, 0)), Ack, guest.Memory!.Descriptor!.Value);
+        foreach (var (q, at, b) in new[] { (0u, Vring0, base0), (1u, Vring1, base1) })
+        {
+            guest.SendAcked(VhostUserRequest.SetVringNum, State(q, Num), Ack);
+            guest.SendAcked(VhostUserRequest.SetVringBase, State(q, b), Ack);
+            guest.SendAcked(VhostUserRequest.SetVringAddr, RingAt(q, at), Ack);
+            guest.SendAcked(VhostUserRequest.SetVringKick, U64(q), Ack, guest.Doorbell!.PeerInbound.Value);
+        }
+        foreach (uint q in new[] { 0u, 1u })
+            guest.SendAcked(VhostUserRequest.SetVringEnable, State(q, 1), Ack);
+        foreach (uint q in new[] { 0u, 1u })
+            guest.SendAcked(VhostUserRequest.SetVringCall, U64(q), Ack, guest.Doorbell!.PeerOutbound.Value);
+    }
+
+    private static void Echo(RpmsgEndpoint ept, uint echo, int count)
+    {
+        var buffer = new byte[ept.Device.MaxPayload];
+        for (int i = 0; i < count; i++)
+        {
+            byte[] payload = [(byte)i, 0x55];
+            ept.SendTo(echo, payload, Wait);
+            var reply = ept.Receive(buffer, Wait);
+            Assert.Equal(payload, buffer.AsSpan(0, reply.Length).ToArray());
+        }
+    }
+
+    /// <summary>
+    /// A host rx buffer (vring 0) the device took and then gave back unsent (a zero-copy buffer disposed) sits on the
+    /// device's cancelled stack, taken from the guest but not returned. The rings stop (GET_VRING_BASE counts it as
+    /// processed) and resume at that base: the new device never learns of it, so the guest's buffer is gone for good,
+    /// one more at each stop/cont (the guest's rpmsg driver runs out of rx buffers after a ring's worth).
+    /// At quiescence every host rx buffer the device took must be back on the used ring.
+    /// </summary>
+    [Fact]
+    public void TxBufferGivenBackUnsent_StopAndResume_TheGuestGetsItBack()
+    {
+        using var rig = new VhostUserEchoServerRig("rereview-c-inflight");
+        using var guest = new VhostUserTestFrontEnd(rig.Server);
+        ulong offered = guest.SetUpLikeVirtioUml();
+        var host = guest.StartHost(offered);
+        uint echo = guest.WaitForAnnouncement("rpmsg-echo");
+        using var ept = host.CreateEndpoint();
+        Echo(ept, echo, 3);
+        // The remote application takes a tx buffer and gives it back unsent.
+        var remote = rig.Created[0];
+        using (var own = remote.CreateEndpoint(0x777, (_, _, _) => { }))
+        {
+            var tx = own.GetTxBuffer(Wait);
+            tx.Dispose();
+        }
+        for (int round = 1; round <= 2; round++)
+        {
+            foreach (uint q in new[] { 0u, 1u })
+                guest.SendAcked(VhostUserRequest.SetVringEnable, State(q, 0), Ack);
+            uint base0 = GetVringBase(guest, 0), base1 = GetVringBase(guest, 1);
+            StartLikeQemu(guest, offered, base0, base1);
+            Echo(ept, echo, 3);
+        }
+        foreach (uint q in new[] { 0u, 1u })
+            guest.SendAcked(VhostUserRequest.SetVringEnable, State(q, 0), Ack);
+        uint taken = GetVringBase(guest, 0);
+        ushort returned = guest.ReadRingIndex(Vring0, used: true);
+        Assert.True(taken == returned, $"the device took host rx buffers up to avail index {taken} but returned only {returned}: {(ushort)(taken - returned)} guest buffer(s) lost across the stops");
+        guest.CloseConnection();
+        Assert.Null(guest.Outcome());
+    }
+
+    /// <summary>A guest that rewrites an in-flight buffer's descriptor while the rings are stopped loses that buffer; the
+    /// resumed device neither writes through it nor faults.</summary>
+    [Fact]
+    public void InFlightDescriptorRewrittenWhileStopped_ResumedDeviceSkipsIt_EchoGoesOn()
+    {
+        using var rig = new VhostUserEchoServerRig("rereview-c-inflight-hostile");
+        using var guest = new VhostUserTestFrontEnd(rig.Server);
+        ulong offered = guest.SetUpLikeVirtioUml();
+        var host = guest.StartHost(offered);
+        uint echo = guest.WaitForAnnouncement("rpmsg-echo");
+        using var ept = host.CreateEndpoint();
+        Echo(ept, echo, 3);
+        using (var own = rig.Created[0].CreateEndpoint(0x777, (_, _, _) => { }))
+            own.GetTxBuffer(Wait).Dispose();
+        foreach (uint q in new[] { 0u, 1u })
+            guest.SendAcked(VhostUserRequest.SetVringEnable, State(q, 0), Ack);
+        uint base0 = GetVringBase(guest, 0), base1 = GetVringBase(guest, 1);
+        // The head the device holds is the last one it took: point its descriptor outside guest memory.
+        var layout = new VirtioRpmsg.Virtio.VringLayout(Num, 4096);
+        using (var lease = guest.Memory!.Acquire())
+        {
+            ulong entry = Vring0 + (ulong)layout.AvailOffset + 4 + 2 * ((base0 - 1) % (uint)Num);
+            ushort head = BinaryPrimitives.ReadUInt16LittleEndian(lease.GetSpan(guest.Memory.Translate(entry, 2), 2));
+            BinaryPrimitives.WriteUInt64LittleEndian(lease.GetSpan(guest.Memory.Translate(Vring0 + 16UL * head, 8), 8), 0xDEAD_0000_0000UL);
+        }
+        StartLikeQemu(guest, offered, base0, base1);
+        Echo(ept, echo, 5);
+        Assert.Equal(RpmsgDeviceState.Running, rig.Created[^1].State);
+        guest.CloseConnection();
+        Assert.Null(guest.Outcome());
+    }
+}
