@@ -260,6 +260,9 @@ public sealed partial class RpmsgDevice : IDisposable
     /// <summary>Waits until the link is up; false on timeout. Throws if the device stops or breaks first.</summary>
     public bool WaitForLinkUp(TimeSpan timeout, CancellationToken cancellationToken = default) => _linkUp.Wait(timeout, cancellationToken);
 
+    /// <summary>The link came up at some point, stopped since or not (a vhost-user device resumed on the same rings has a ready driver).</summary>
+    internal bool LinkCameUp => _linkUp.CameUp;
+
     /// <summary>Waits asynchronously until the link is up; false on timeout. Faults with <see cref="RpmsgDeviceUnavailableException"/> if the device stops or breaks first.</summary>
     public ValueTask<bool> WaitForLinkUpAsync(TimeSpan timeout, CancellationToken cancellationToken = default) => _linkUp.WaitAsync(timeout, cancellationToken);
 

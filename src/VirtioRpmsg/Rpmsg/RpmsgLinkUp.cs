@@ -16,6 +16,9 @@ internal sealed class RpmsgLinkUp
 
     internal void Complete() => _up.TrySetResult();
 
+    /// <summary>The link came up at some point (it stays true after a stop).</summary>
+    internal bool CameUp => _up.Task.IsCompletedSuccessfully;
+
     internal void Fail(Exception reason) => _up.TrySetException(reason);
 
     internal bool Wait(TimeSpan timeout, CancellationToken cancellationToken)

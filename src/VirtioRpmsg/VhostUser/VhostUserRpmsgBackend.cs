@@ -308,7 +308,7 @@ internal sealed class VhostUserRpmsgBackend : IDisposable
         v0.CheckResumable(_memory.Map);
         v1.CheckResumable(_memory.Map);
         var doorbell = new VhostUserDoorbell([v0.Kick!, v1.Kick!], [v0.Call!, v1.Call!], Name);
-        var control = new VhostUserVdevControl((uint)(_offered & RpmsgFeatureMask), (uint)(accepted & RpmsgFeatureMask), doorbell, driverLive: v0.Base != 0 || v1.Base != 0);
+        var control = new VhostUserVdevControl((uint)(_offered & RpmsgFeatureMask), (uint)(accepted & RpmsgFeatureMask), doorbell, driverLive: v0.Base != 0 || v1.Base != 0 || (v0.DriverLive && v1.DriverLive));
         RpmsgDevice device;
         try
         {
@@ -349,7 +349,7 @@ internal sealed class VhostUserRpmsgBackend : IDisposable
         // Where it got to on each ring (private state, no guest memory read): GET_VRING_BASE reports it.
         if (device.Transport is DeviceRoleTransport transport)
             for (int q = 0; q < QueueCount; q++)
-                _vrings[q].Processed(transport.NextAvailIndex(q), q == 0 ? transport.TxHeadsInFlight() : []);
+                _vrings[q].Processed(transport.NextAvailIndex(q), q == 0 ? transport.TxHeadsInFlight() : [], device.LinkCameUp);
         try
         {
             _options.DeviceRemoved?.Invoke(device, reason);

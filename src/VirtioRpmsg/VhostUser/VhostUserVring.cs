@@ -68,7 +68,7 @@ internal sealed class VhostUserVring : IDisposable
             throw new VhostUserProtocolException(FaultRule.VhostUserVringSize, $"vring[{Index}].base", value,
                 $"vhost-user SET_VRING_BASE: queue {Index} base {value} is not a split ring's 16-bit avail index");
         if (value != Base)
-            InFlight = [];
+            (InFlight, DriverLive) = ([], false);
         Base = value;
     }
 
@@ -104,7 +104,11 @@ internal sealed class VhostUserVring : IDisposable
     }
 
     /// <summary>Records how far a torn-down device got through this queue's avail ring.</summary>
-    internal void Processed(ushort nextAvail, int[] inFlight) => (Base, InFlight) = (nextAvail, inFlight);
+    internal void Processed(ushort nextAvail, int[] inFlight, bool driverLive) => (Base, InFlight, DriverLive) = (nextAvail, inFlight, driverLive);
+
+    /// <summary>The last device on this queue saw the driver ready (recorded with <see cref="Base"/>): a device resuming at
+    /// that base must not wait for a first kick (the driver kicked once, at its start). Dropped with any other base.</summary>
+    internal bool DriverLive { get; private set; }
 
     /// <summary>GET_VRING_BASE: the ring stops (no device until a new kick descriptor arrives).</summary>
     internal void Stop() => Started = false;
@@ -188,7 +192,7 @@ internal sealed class VhostUserVring : IDisposable
         Align = 0;
         Enabled = false;
         Base = 0;
-        InFlight = [];
+        (InFlight, DriverLive) = ([], false);
         Started = false;
         Dispose();
     }

@@ -83,6 +83,9 @@ public sealed class RereviewCResumeTests
             guest.SendAcked(VhostUserRequest.SetVringEnable, State(q, 0), Ack);
         uint taken = GetVringBase(guest, 0);
         ushort returned = guest.ReadRingIndex(Vring0, used: true);
+        uint taken1 = GetVringBase(guest, 1);
+        ushort returned1 = guest.ReadRingIndex(Vring1, used: true);
+        Assert.True(taken1 == returned1, $"vring 1: took up to {taken1}, returned {returned1}");
         Assert.True(taken == returned, $"the device took host rx buffers up to avail index {taken} but returned only {returned}: {(ushort)(taken - returned)} guest buffer(s) lost across the stops");
         guest.CloseConnection();
         Assert.Null(guest.Outcome());
@@ -116,6 +119,37 @@ public sealed class RereviewCResumeTests
         StartLikeQemu(guest, offered, base0, base1);
         Echo(ept, echo, 5);
         Assert.Equal(RpmsgDeviceState.Running, rig.Created[^1].State);
+        guest.CloseConnection();
+        Assert.Null(guest.Outcome());
+    }
+
+    /// <summary>
+    /// QEMU's stop/cont before any message went either way (no service announced yet: the application creates its
+    /// endpoints once the link is up): both rings resume at base 0, so the resumed device took the driver for one still
+    /// starting and waited for a first kick. The guest's driver kicked once, at its start, and waits for an
+    /// announcement: neither side ever moves. A device resumed on rings whose last device saw the driver ready must
+    /// count it as ready too, whatever the bases.
+    /// </summary>
+    [Fact]
+    public void StopAndResumeBeforeAnyTraffic_ResumedDeviceSeesTheDriverReady()
+    {
+        var devices = new List<RpmsgDevice>();
+        using var rig = new VhostUserEchoServerRig("rereview-c-idle", configure: o => o.DeviceCreated = d =>
+        {
+            lock (devices)
+                devices.Add(d);
+        });
+        using var guest = new VhostUserTestFrontEnd(rig.Server);
+        ulong offered = guest.SetUpLikeVirtioUml();
+        guest.StartHost(offered);
+        Assert.True(devices[0].WaitForLinkUp(Wait), "the first device never saw the driver ready");
+        foreach (uint q in new[] { 0u, 1u })
+            guest.SendAcked(VhostUserRequest.SetVringEnable, State(q, 0), Ack);
+        uint base0 = GetVringBase(guest, 0), base1 = GetVringBase(guest, 1);
+        Assert.Equal((0u, 0u), (base0, base1));
+        StartLikeQemu(guest, offered, base0, base1);
+        Assert.Equal(2, devices.Count);
+        Assert.True(devices[1].WaitForLinkUp(TimeSpan.FromSeconds(2)), $"the resumed device is still {devices[1].State}: it waits for a kick the running driver will not send");
         guest.CloseConnection();
         Assert.Null(guest.Outcome());
     }
