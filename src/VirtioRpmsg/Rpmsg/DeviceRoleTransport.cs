@@ -61,6 +61,10 @@ internal sealed partial class DeviceRoleTransport : IRpmsgTransport
             _txOffset[head] = segment.Offset;
             _cancelled.Push(head);
         }
+        // Host tx buffers the last device took and never gave back: their messages were delivered; the guest gets them back.
+        foreach (int head in layout.Vring1InFlight ?? [])
+            if (vq1.TryAdoptTaken(head, 0, deviceWritable: _rpmsgLite, out var segment))
+                vq1.PushUsed(head, segment.Length);
         // Notifications for "host posted rx buffers" are only wanted while a sender waits.
         vq0.DisableNotifications();
         _tx = new SynchronizedVirtqueue<VirtqueueDevice>(vq0);
@@ -350,7 +354,15 @@ internal sealed partial class DeviceRoleTransport : IRpmsgTransport
     internal int[] TxHeadsInFlight()
     {
         using var scope = _tx.Enter();
-        return scope.Queue.TakenHeads();
+        return scope.Queue.InFlightHeads();
+    }
+
+    /// <summary>As <see cref="TxHeadsInFlight"/>, the host tx buffers (vring 1 heads): held by the application, or given
+    /// back without a publication yet. A device resumed on the same rings returns them.</summary>
+    internal int[] RxHeadsInFlight()
+    {
+        using var scope = _rx.Enter();
+        return scope.Queue.InFlightHeads();
     }
 
     /// <summary>Used elements of queue <paramref name="queue"/> (0 or 1) not rewritten because the ring held them already (diagnostics).</summary>

@@ -40,6 +40,9 @@ public sealed record RpmsgVdevLayout
     /// <summary>Remote role: vring 0 heads a device stopped on these rings took and never returned (a resumed vhost-user ring).</summary>
     internal int[]? Vring0InFlight { get; init; }
 
+    /// <summary>Remote role: vring 1 heads a device stopped on these rings took and never gave back (a resumed vhost-user ring).</summary>
+    internal int[]? Vring1InFlight { get; init; }
+
     /// <summary>Remote role: the first avail index to take on vring 1 (a resumed vhost-user ring; 0 otherwise).</summary>
     internal ushort Vring1NextAvail { get; init; }
 

@@ -303,7 +303,7 @@ internal sealed class VhostUserRpmsgBackend : IDisposable
             // A ring resumed with SET_VRING_BASE (VM stop/cont, memory hotplug) goes on where the last device left off.
             Vring0NextAvail = (ushort)v0.Base,
             Vring1NextAvail = (ushort)v1.Base,
-            Vring0InFlight = v0.InFlight,
+            Vring0InFlight = v0.InFlight, Vring1InFlight = v1.InFlight,
         };
         v0.CheckResumable(_memory.Map);
         v1.CheckResumable(_memory.Map);
@@ -349,7 +349,7 @@ internal sealed class VhostUserRpmsgBackend : IDisposable
         // Where it got to on each ring (private state, no guest memory read): GET_VRING_BASE reports it.
         if (device.Transport is DeviceRoleTransport transport)
             for (int q = 0; q < QueueCount; q++)
-                _vrings[q].Processed(transport.NextAvailIndex(q), q == 0 ? transport.TxHeadsInFlight() : [], device.LinkCameUp);
+                _vrings[q].Processed(transport.NextAvailIndex(q), q == 0 ? transport.TxHeadsInFlight() : transport.RxHeadsInFlight(), device.LinkCameUp);
         try
         {
             _options.DeviceRemoved?.Invoke(device, reason);

@@ -31,6 +31,13 @@ internal sealed class DeviceRingShadow
     /// <summary>Elements whose store was skipped since creation (diagnostics, tests).</summary>
     internal long Skipped { get; private set; }
 
+    /// <summary>The id last written to used.ring[<paramref name="slot"/>] (false when nothing is known there).</summary>
+    internal bool TryGetId(int slot, out uint id)
+    {
+        id = (uint)_element[slot];
+        return _element[slot] != Unknown;
+    }
+
     /// <summary>The used ring was zeroed or handed over: nothing is known to be there.</summary>
     internal void Forget() => Array.Fill(_element, Unknown);
 

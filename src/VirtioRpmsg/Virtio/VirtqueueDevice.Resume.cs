@@ -15,12 +15,17 @@ public sealed partial class VirtqueueDevice
     }
 
     /// <summary>
-    /// The heads taken and not pushed back (each as often as it is outstanding): what a device stopped now would leave
-    /// in flight. Private state only, so it can be read after the device stopped and its memory was unmapped.
+    /// The heads the driver has not got back: taken and not pushed (each as often as it is outstanding), and pushed
+    /// without a publication of used.idx yet (a deferred push: the next device continues from the published used.idx, so
+    /// it would overwrite them). What a device stopped now would leave in flight. Private state only, so it can be read
+    /// after the device stopped and its memory was unmapped.
     /// </summary>
-    internal int[] TakenHeads()
+    internal int[] InFlightHeads()
     {
         var heads = new List<int>();
+        for (ushort i = _usedPublished; i != _usedShadow; i++)
+            if (_written.TryGetId(i & _mask, out uint id))
+                heads.Add((int)id);
         for (int head = 0; head < _num; head++)
             for (int n = 0; n < _taken[head]; n++)
                 heads.Add(head);

@@ -153,4 +153,41 @@ public sealed class RereviewCResumeTests
         guest.CloseConnection();
         Assert.Null(guest.Outcome());
     }
+
+    /// <summary>A host tx buffer (vring 1) the remote application holds (zero-copy receive) when the rings stop: at
+    /// quiescence after the resume every buffer the device took must be back on the guest's used ring.</summary>
+    [Fact]
+    public void RxBufferHeldAcrossStop_StopAndResume_TheGuestGetsItBack()
+    {
+        using var rig = new VhostUserEchoServerRig("rereview-c-held-rx");
+        using var guest = new VhostUserTestFrontEnd(rig.Server);
+        ulong offered = guest.SetUpLikeVirtioUml();
+        var host = guest.StartHost(offered);
+        uint echo = guest.WaitForAnnouncement("rpmsg-echo");
+        using var ept = host.CreateEndpoint();
+        Echo(ept, echo, 3);
+        var held = new TaskCompletionSource<RpmsgRxBuffer>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var own = rig.Created[0].CreateZeroCopyEndpoint(0x778, (_, buffer) =>
+        {
+            buffer.Hold();
+            held.TrySetResult(buffer);
+        });
+        ept.SendTo(0x778, [1, 2, 3], Wait);
+        Assert.True(held.Task.Wait(Wait));
+        foreach (uint q in new[] { 0u, 1u })
+            guest.SendAcked(VhostUserRequest.SetVringEnable, State(q, 0), Ack);
+        uint base0 = GetVringBase(guest, 0), base1 = GetVringBase(guest, 1);
+        held.Task.Result.Dispose(); // the application lets go (after the stop)
+        own.Dispose();
+        StartLikeQemu(guest, offered, base0, base1);
+        Echo(ept, echo, 3);
+        foreach (uint q in new[] { 0u, 1u })
+            guest.SendAcked(VhostUserRequest.SetVringEnable, State(q, 0), Ack);
+        GetVringBase(guest, 0);
+        uint taken1 = GetVringBase(guest, 1);
+        ushort returned1 = guest.ReadRingIndex(Vring1, used: true);
+        Assert.True(taken1 == returned1, $"the device took host tx buffers up to avail index {taken1} but returned only {returned1}");
+        guest.CloseConnection();
+        Assert.Null(guest.Outcome());
+    }
 }
