@@ -81,6 +81,7 @@ public sealed class RereviewCResumeTests
         }
         foreach (uint q in new[] { 0u, 1u })
             guest.SendAcked(VhostUserRequest.SetVringEnable, State(q, 0), Ack);
+        Assert.Equal(1, host.UnboundServiceCount); // re-announced by each resumed device: still one service
         uint taken = GetVringBase(guest, 0);
         ushort returned = guest.ReadRingIndex(Vring0, used: true);
         uint taken1 = GetVringBase(guest, 1);
