@@ -148,9 +148,21 @@ public sealed unsafe class EventFdDoorbell : FileDescriptorDoorbell
     // and its receives waiting for ever; the remote side already watched the host's connection the same way.
     private protected override bool TimedOut()
     {
+        ThrowIfPeerGone();
+        return false;
+    }
+
+    /// <summary>Whether this doorbell keeps the connection its pair came over (<see cref="ThrowIfPeerGone"/> can see the peer leave).</summary>
+    internal bool KeepsConnection => _connection is not null;
+
+    /// <summary>
+    /// Over a kept connection: throws <see cref="DoorbellClosedException"/> when the peer closed it. For a side that
+    /// never waits (a caller-polled device's drain), which no timed-out wait would tell.
+    /// </summary>
+    internal void ThrowIfPeerGone()
+    {
         if (_connection is { } connection && !IsDisposed && PeerClosed(connection.Socket))
             throw new DoorbellClosedException(Name, $"the peer closed the connection its doorbell came over ({connection.Address}); it has gone away and no ring can arrive.");
-        return false;
     }
 
     private static bool PeerClosed(FileDescriptor socket)

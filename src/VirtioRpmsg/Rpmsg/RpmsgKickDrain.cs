@@ -43,6 +43,24 @@ internal sealed class RpmsgKickDrain
         // The kind first: an eventfd never pays for the clock.
         if (IsNeeded(doorbell))
             DrainIfDueAt(doorbell, Stopwatch.GetTimestamp(), reportClosed);
+        else if (reportClosed && doorbell is EventFdDoorbell { KeepsConnection: true } kept)
+            CheckPeerIfDue(kept);
+    }
+
+    /// <summary>The shortest time between two looks at a kept eventfd connection (<see cref="CheckPeerIfDue"/>).</summary>
+    internal static readonly long PeerCheckInterval = Stopwatch.Frequency / 100;
+
+    private long _lastPeerCheck;
+
+    // A caller-polled device over an eventfd pair whose connection is kept (a board.json doorbell socket) never waits,
+    // so no timed-out wait sees the peer close that connection: look at it here, at most every 10 ms (one poll()).
+    private void CheckPeerIfDue(EventFdDoorbell doorbell)
+    {
+        long now = Stopwatch.GetTimestamp();
+        if (now - _lastPeerCheck < PeerCheckInterval)
+            return;
+        _lastPeerCheck = now;
+        doorbell.ThrowIfPeerGone();
     }
 
     /// <summary><see cref="DrainIfDue(IDoorbell)"/> at <paramref name="now"/> (Stopwatch ticks; tests give their own).</summary>

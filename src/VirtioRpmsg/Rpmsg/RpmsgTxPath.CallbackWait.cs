@@ -1,3 +1,5 @@
+using VirtioRpmsg.Platform;
+
 namespace VirtioRpmsg.Rpmsg;
 
 /// <summary>
@@ -50,6 +52,13 @@ internal sealed partial class RpmsgTxPath
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             return true; // stopped: the caller's next step reports RpmsgDeviceUnavailableException
+        }
+        catch (DoorbellClosedException e)
+        {
+            // The peer went away (its socket, or the connection a kept eventfd pair came over, closed): what the
+            // dispatcher thread does when its own wait finds that; the caller's next step reports the break.
+            _device.Break(RpmsgDevice.DoorbellClosedFault(e));
+            return true;
         }
         finally
         {
