@@ -226,10 +226,16 @@ public sealed class RpmsgTxRecheckBackoffTests
                     }));
                 default:
                     var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    var kicked = new ManualResetEventSlim();
                     Triggered = ep =>
                     {
                         try
                         {
+                            // The "go" kick may still be pending (the loop can take the message before its kick, or the
+                            // kick can come after): once it is made, drain it, so that only the sender's own re-checks
+                            // (and real wake-ups) end its waits. A stale kick woke the first wait once (slices 1, 1, ...).
+                            Assert.True(kicked.Wait(Bound), "the remote's go was kicked");
+                            Loop.HostDoorbell.Drain();
                             Timed(() => ep.SendTo(Sink, "c"u8, wait, token));
                             done.TrySetResult();
                         }
@@ -241,6 +247,7 @@ public sealed class RpmsgTxRecheckBackoffTests
                     // The remote's "go" runs the host's callback, which sends (the remote has its own tx buffers).
                     var go = Loop.Remote.CreateEndpoint(0x402);
                     go.SendTo(0x400, "go"u8);
+                    kicked.Set();
                     return done.Task;
             }
         }
