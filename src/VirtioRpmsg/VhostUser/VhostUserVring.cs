@@ -58,7 +58,9 @@ internal sealed class VhostUserVring : IDisposable
     }
 
     /// <summary>Heads the last device on this queue took and never returned (recorded with <see cref="Base"/>): the next
-    /// device resuming at that base takes them over. Dropped with any other base (the ring is not resumed).</summary>
+    /// device resuming at that base takes them over. Dropped with any other base (the ring is not resumed), and at base 0,
+    /// which a fresh ring has too (a guest that reset its rings posts its heads anew; a device that had wrapped to exactly
+    /// 0 with buffers in flight loses them to the guest rather than have two messages written into one).</summary>
     internal int[] InFlight { get; private set; } = [];
 
     internal void SetBase(uint value)
@@ -69,6 +71,8 @@ internal sealed class VhostUserVring : IDisposable
                 $"vhost-user SET_VRING_BASE: queue {Index} base {value} is not a split ring's 16-bit avail index");
         if (value != Base)
             (InFlight, DriverLive) = ([], false);
+        else if (value == 0)
+            InFlight = []; // base 0 is also a fresh ring (a guest reset): its posted heads are new, never the old device's
         Base = value;
     }
 
