@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace VirtioRpmsg.Lifecycle;
 
 /// <summary>
@@ -32,18 +30,6 @@ public sealed class SysfsAttributeValueException : IOException
     /// <summary>The value read (whitespace trimmed), as it was.</summary>
     public string Value { get; }
 
-    /// <summary>The value quoted, control characters escaped, cut after <see cref="MaxShown"/> characters.</summary>
-    internal static string Show(string value)
-    {
-        var text = new StringBuilder("\"");
-        foreach (char c in value.Length > MaxShown ? value[..MaxShown] : value)
-        {
-            if (char.IsControl(c) || c is '"' or '\\')
-                text.Append(c is '"' or '\\' ? $"\\{c}" : $"\\u{(int)c:x4}");
-            else
-                text.Append(c);
-        }
-        text.Append('"');
-        return value.Length > MaxShown ? $"{text}... ({value.Length} characters)" : text.ToString();
-    }
+    /// <summary>The value quoted, control characters and lone surrogates escaped, cut after <see cref="MaxShown"/> characters.</summary>
+    internal static string Show(string value) => PrintableText.Quoted(value, MaxShown);
 }
