@@ -9,31 +9,7 @@ namespace VirtioRpmsg.Tests.Review;
 /// <summary>Re-review (rereview-c) of the vhost-user resume: buffers the last device held when the rings stopped.</summary>
 public sealed class RereviewCResumeTests
 {
-    private const uint Ack = VhostUserHeader.Version | VhostUserHeader.NeedReplyFlag;
     private static readonly TimeSpan Wait = VhostUserEchoServerRig.Wait;
-
-    private static uint GetVringBase(VhostUserTestFrontEnd guest, uint q)
-    {
-        guest.Send(VhostUserRequest.GetVringBase, State(q, 0));
-        return guest.ReadStateReply(VhostUserRequest.GetVringBase).Number;
-    }
-
-    private static void StartLikeQemu(VhostUserTestFrontEnd guest, ulong offered, uint base0, uint base1)
-    {
-        guest.SendAcked(VhostUserRequest.SetFeatures, U64(offered), Ack);
-        guest.SendAcked(VhostUserRequest.SetMemTable, Table((GuestBase, (ulong)MemorySize, GuestBase, 0)), Ack, guest.Memory!.Descriptor!.Value);
-        foreach (var (q, at, b) in new[] { (0u, Vring0, base0), (1u, Vring1, base1) })
-        {
-            guest.SendAcked(VhostUserRequest.SetVringNum, State(q, Num), Ack);
-            guest.SendAcked(VhostUserRequest.SetVringBase, State(q, b), Ack);
-            guest.SendAcked(VhostUserRequest.SetVringAddr, RingAt(q, at), Ack);
-            guest.SendAcked(VhostUserRequest.SetVringKick, U64(q), Ack, guest.Doorbell!.PeerInbound.Value);
-        }
-        foreach (uint q in new[] { 0u, 1u })
-            guest.SendAcked(VhostUserRequest.SetVringEnable, State(q, 1), Ack);
-        foreach (uint q in new[] { 0u, 1u })
-            guest.SendAcked(VhostUserRequest.SetVringCall, U64(q), Ack, guest.Doorbell!.PeerOutbound.Value);
-    }
 
     private static void Echo(RpmsgEndpoint ept, uint echo, int count)
     {
@@ -73,18 +49,15 @@ public sealed class RereviewCResumeTests
         }
         for (int round = 1; round <= 2; round++)
         {
-            foreach (uint q in new[] { 0u, 1u })
-                guest.SendAcked(VhostUserRequest.SetVringEnable, State(q, 0), Ack);
-            uint base0 = GetVringBase(guest, 0), base1 = GetVringBase(guest, 1);
-            StartLikeQemu(guest, offered, base0, base1);
+            var (base0, base1) = guest.StopRings();
+            guest.StartLikeQemu(offered, base0, base1);
             Echo(ept, echo, 3);
         }
-        foreach (uint q in new[] { 0u, 1u })
-            guest.SendAcked(VhostUserRequest.SetVringEnable, State(q, 0), Ack);
+        guest.DisableRings();
         Assert.Equal(1, host.UnboundServiceCount); // re-announced by each resumed device: still one service
-        uint taken = GetVringBase(guest, 0);
+        uint taken = guest.GetVringBase(0).Number;
         ushort returned = guest.ReadRingIndex(Vring0, used: true);
-        uint taken1 = GetVringBase(guest, 1);
+        uint taken1 = guest.GetVringBase(1).Number;
         ushort returned1 = guest.ReadRingIndex(Vring1, used: true);
         Assert.True(taken1 == returned1, $"vring 1: took up to {taken1}, returned {returned1}");
         Assert.True(taken == returned, $"the device took host rx buffers up to avail index {taken} but returned only {returned}: {(ushort)(taken - returned)} guest buffer(s) lost across the stops");
@@ -106,9 +79,7 @@ public sealed class RereviewCResumeTests
         Echo(ept, echo, 3);
         using (var own = rig.Created[0].CreateEndpoint(0x777, (_, _, _) => { }))
             own.GetTxBuffer(Wait).Dispose();
-        foreach (uint q in new[] { 0u, 1u })
-            guest.SendAcked(VhostUserRequest.SetVringEnable, State(q, 0), Ack);
-        uint base0 = GetVringBase(guest, 0), base1 = GetVringBase(guest, 1);
+        var (base0, base1) = guest.StopRings();
         // The head the device holds is the last one it took: point its descriptor outside guest memory.
         var layout = new VirtioRpmsg.Virtio.VringLayout(Num, 4096);
         using (var lease = guest.Memory!.Acquire())
@@ -117,7 +88,7 @@ public sealed class RereviewCResumeTests
             ushort head = BinaryPrimitives.ReadUInt16LittleEndian(lease.GetSpan(guest.Memory.Translate(entry, 2), 2));
             BinaryPrimitives.WriteUInt64LittleEndian(lease.GetSpan(guest.Memory.Translate(Vring0 + 16UL * head, 8), 8), 0xDEAD_0000_0000UL);
         }
-        StartLikeQemu(guest, offered, base0, base1);
+        guest.StartLikeQemu(offered, base0, base1);
         Echo(ept, echo, 5);
         Assert.Equal(RpmsgDeviceState.Running, rig.Created[^1].State);
         guest.CloseConnection();
@@ -144,11 +115,9 @@ public sealed class RereviewCResumeTests
         ulong offered = guest.SetUpLikeVirtioUml();
         guest.StartHost(offered);
         Assert.True(devices[0].WaitForLinkUp(Wait), "the first device never saw the driver ready");
-        foreach (uint q in new[] { 0u, 1u })
-            guest.SendAcked(VhostUserRequest.SetVringEnable, State(q, 0), Ack);
-        uint base0 = GetVringBase(guest, 0), base1 = GetVringBase(guest, 1);
+        var (base0, base1) = guest.StopRings();
         Assert.Equal((0u, 0u), (base0, base1));
-        StartLikeQemu(guest, offered, base0, base1);
+        guest.StartLikeQemu(offered, base0, base1);
         Assert.Equal(2, devices.Count);
         Assert.True(devices[1].WaitForLinkUp(TimeSpan.FromSeconds(2)), $"the resumed device is still {devices[1].State}: it waits for a kick the running driver will not send");
         guest.CloseConnection();
@@ -175,17 +144,14 @@ public sealed class RereviewCResumeTests
         });
         ept.SendTo(0x778, [1, 2, 3], Wait);
         Assert.True(held.Task.Wait(Wait));
-        foreach (uint q in new[] { 0u, 1u })
-            guest.SendAcked(VhostUserRequest.SetVringEnable, State(q, 0), Ack);
-        uint base0 = GetVringBase(guest, 0), base1 = GetVringBase(guest, 1);
+        var (base0, base1) = guest.StopRings();
         held.Task.Result.Dispose(); // the application lets go (after the stop)
         own.Dispose();
-        StartLikeQemu(guest, offered, base0, base1);
+        guest.StartLikeQemu(offered, base0, base1);
         Echo(ept, echo, 3);
-        foreach (uint q in new[] { 0u, 1u })
-            guest.SendAcked(VhostUserRequest.SetVringEnable, State(q, 0), Ack);
-        GetVringBase(guest, 0);
-        uint taken1 = GetVringBase(guest, 1);
+        guest.DisableRings();
+        guest.GetVringBase(0);
+        uint taken1 = guest.GetVringBase(1).Number;
         ushort returned1 = guest.ReadRingIndex(Vring1, used: true);
         Assert.True(taken1 == returned1, $"the device took host tx buffers up to avail index {taken1} but returned only {returned1}");
         guest.CloseConnection();

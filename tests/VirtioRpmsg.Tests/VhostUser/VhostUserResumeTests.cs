@@ -28,32 +28,6 @@ public sealed class VhostUserResumeTests
         }
     }
 
-    private static uint GetVringBase(VhostUserTestFrontEnd guest, uint q)
-    {
-        guest.Send(VhostUserRequest.GetVringBase, State(q, 0));
-        var (index, number) = guest.ReadStateReply(VhostUserRequest.GetVringBase);
-        Assert.Equal(q, index);
-        return number;
-    }
-
-    /// <summary>QEMU's vhost_dev_start after vhost_dev_stop with the driver still running: each ring resumes at its base.</summary>
-    private static void StartLikeQemu(VhostUserTestFrontEnd guest, ulong offered, uint base0, uint base1)
-    {
-        guest.SendAcked(VhostUserRequest.SetFeatures, U64(offered), Ack);
-        guest.SendAcked(VhostUserRequest.SetMemTable, Table((GuestBase, (ulong)MemorySize, GuestBase, 0)), Ack, guest.Memory!.Descriptor!.Value);
-        foreach (var (q, at, b) in new[] { (0u, Vring0, base0), (1u, Vring1, base1) })
-        {
-            guest.SendAcked(VhostUserRequest.SetVringNum, State(q, Num), Ack);
-            guest.SendAcked(VhostUserRequest.SetVringBase, State(q, b), Ack);
-            guest.SendAcked(VhostUserRequest.SetVringAddr, RingAt(q, at), Ack);
-            guest.SendAcked(VhostUserRequest.SetVringKick, U64(q), Ack, guest.Doorbell!.PeerInbound.Value);
-        }
-        foreach (uint q in new[] { 0u, 1u })
-            guest.SendAcked(VhostUserRequest.SetVringEnable, State(q, 1), Ack);
-        foreach (uint q in new[] { 0u, 1u })
-            guest.SendAcked(VhostUserRequest.SetVringCall, U64(q), Ack, guest.Doorbell!.PeerOutbound.Value);
-    }
-
     [Fact]
     public void StopAndResumeAtTheReportedBase_Repeatedly_MessagesQueuedWhileStoppedAreDelivered_EchoGoesOn()
     {
@@ -67,16 +41,14 @@ public sealed class VhostUserResumeTests
         var buffer = new byte[host.MaxPayload];
         for (byte round = 1; round <= 3; round++)
         {
-            foreach (uint q in new[] { 0u, 1u })
-                guest.SendAcked(VhostUserRequest.SetVringEnable, State(q, 0), Ack);
-            uint base0 = GetVringBase(guest, 0), base1 = GetVringBase(guest, 1);
+            var (base0, base1) = guest.StopRings();
             Assert.NotEqual(0u, base1);
             // While the rings are stopped the guest goes on sending: the messages wait on its avail ring.
             for (byte i = 0; i < 3; i++)
                 ept.SendTo(echo, [0xEE, round, i], Wait);
             Assert.Equal((ushort)(base1 + 3), guest.ReadRingIndex(Vring1, used: false));
 
-            StartLikeQemu(guest, offered, base0, base1);
+            guest.StartLikeQemu(offered, base0, base1);
             Assert.Equal(round + 1, rig.Created.Count);
             Assert.NotEqual(RpmsgDeviceState.Stopped, rig.Created[round].State);
             // Each queued message echoed exactly once, in order; then the session goes on.
@@ -123,8 +95,8 @@ public sealed class VhostUserResumeTests
         uint echo = guest.WaitForAnnouncement("rpmsg-echo");
         using (var ept = host.CreateEndpoint())
             Echo(ept, echo, 3, 0);
-        GetVringBase(guest, 0);
-        uint base1 = GetVringBase(guest, 1);
+        guest.GetVringBase(0);
+        uint base1 = guest.GetVringBase(1).Number;
         Assert.NotEqual(0u, base1);
         uint bad = base1;
         if (availRunsAhead)

@@ -145,6 +145,50 @@ internal sealed class VhostUserTestFrontEnd : IDisposable
         return ((uint)value, (uint)(value >> 32));
     }
 
+    private const uint AckFlags = VhostUserHeader.Version | VhostUserHeader.NeedReplyFlag;
+
+    /// <summary>GET_VRING_BASE of queue <paramref name="q"/>: the reply's queue index and base.</summary>
+    internal (uint Index, uint Number) GetVringBase(uint q)
+    {
+        Send(VhostUserRequest.GetVringBase, State(q, 0));
+        return ReadStateReply(VhostUserRequest.GetVringBase);
+    }
+
+    /// <summary>SET_VRING_ENABLE 0 on both queues (acked).</summary>
+    internal void DisableRings()
+    {
+        foreach (uint q in new[] { 0u, 1u })
+            SendAcked(VhostUserRequest.SetVringEnable, State(q, 0), AckFlags);
+    }
+
+    /// <summary>QEMU's vhost_dev_stop: both queues disabled, then GET_VRING_BASE of each (its index checked): the bases.</summary>
+    internal (uint Base0, uint Base1) StopRings()
+    {
+        DisableRings();
+        var (index0, base0) = GetVringBase(0);
+        var (index1, base1) = GetVringBase(1);
+        Assert.Equal((0u, 1u), (index0, index1));
+        return (base0, base1);
+    }
+
+    /// <summary>QEMU's vhost_dev_start after vhost_dev_stop with the driver still running: each ring resumes at its base.</summary>
+    internal void StartLikeQemu(ulong offered, uint base0, uint base1)
+    {
+        SendAcked(VhostUserRequest.SetFeatures, U64(offered), AckFlags);
+        SendAcked(VhostUserRequest.SetMemTable, Table((GuestBase, (ulong)MemorySize, GuestBase, 0)), AckFlags, Memory!.Descriptor!.Value);
+        foreach (var (q, at, b) in new[] { (0u, Vring0, base0), (1u, Vring1, base1) })
+        {
+            SendAcked(VhostUserRequest.SetVringNum, State(q, Num), AckFlags);
+            SendAcked(VhostUserRequest.SetVringBase, State(q, b), AckFlags);
+            SendAcked(VhostUserRequest.SetVringAddr, RingAt(q, at), AckFlags);
+            SendAcked(VhostUserRequest.SetVringKick, U64(q), AckFlags, Doorbell!.PeerInbound.Value);
+        }
+        foreach (uint q in new[] { 0u, 1u })
+            SendAcked(VhostUserRequest.SetVringEnable, State(q, 1), AckFlags);
+        foreach (uint q in new[] { 0u, 1u })
+            SendAcked(VhostUserRequest.SetVringCall, U64(q), AckFlags, Doorbell!.PeerOutbound.Value);
+    }
+
     /// <summary>The avail.idx (or used.idx) the guest memory holds for the ring at <paramref name="ring"/>.</summary>
     internal ushort ReadRingIndex(ulong ring, bool used)
     {

@@ -31,12 +31,6 @@ public sealed class VhostUserVringBaseTests
         }
     }
 
-    private static (uint Index, uint Number) GetVringBase(VhostUserTestFrontEnd guest, uint index)
-    {
-        guest.Send(VhostUserRequest.GetVringBase, State(index, 0));
-        return guest.ReadStateReply(VhostUserRequest.GetVringBase);
-    }
-
     [Fact]
     public void AfterEchoTraffic_ReportsEachQueuesNextAvailIndex_StopsTheDevice_AndTheRingStaysStopped()
     {
@@ -46,7 +40,7 @@ public sealed class VhostUserVringBaseTests
         EchoTraffic(guest, RoundTrips);
 
         // Queue 1 carries the guest's messages: the device took every one the guest made available.
-        var (index1, base1) = GetVringBase(guest, 1);
+        var (index1, base1) = guest.GetVringBase(1);
         Assert.Equal(1u, index1);
         Assert.Equal(guest.ReadRingIndex(Vring1, used: false), base1);
         Assert.True(base1 >= RoundTrips, $"queue 1 base {base1} < {RoundTrips} messages taken");
@@ -56,7 +50,7 @@ public sealed class VhostUserVringBaseTests
 
         // Queue 0 holds the guest's receive buffers: the device took one per message it sent (announcement,
         // echoes) and returned each, so its base is the used index, short of the avail index (buffers still posted).
-        var (index0, base0) = GetVringBase(guest, 0);
+        var (index0, base0) = guest.GetVringBase(0);
         Assert.Equal(0u, index0);
         Assert.Equal(guest.ReadRingIndex(Vring0, used: true), base0);
         Assert.True(base0 > RoundTrips, $"queue 0 base {base0} <= {RoundTrips} echoes sent");
@@ -66,7 +60,7 @@ public sealed class VhostUserVringBaseTests
         using (var late = guest.Host!.CreateEndpoint())
             late.SendTo(guest.Announced["rpmsg-echo"], [1, 2, 3], Wait);
         Assert.Equal((ushort)(base1 + 1), guest.ReadRingIndex(Vring1, used: false));
-        Assert.Equal((1u, base1), GetVringBase(guest, 1));
+        Assert.Equal((1u, base1), guest.GetVringBase(1));
         Assert.Single(rig.Created);
         guest.CloseConnection();
         Assert.Null(guest.Outcome());
@@ -80,7 +74,7 @@ public sealed class VhostUserVringBaseTests
         guest.SetUpLikeVirtioUml();
         Assert.Single(rig.Created);
 
-        Assert.Equal((0u, 0u), GetVringBase(guest, 0));
+        Assert.Equal((0u, 0u), guest.GetVringBase(0));
         Assert.Equal(RpmsgDeviceState.Stopped, rig.Created[0].State);
         // Enabling is not starting: the stopped ring needs a kick descriptor first.
         guest.SendAcked(VhostUserRequest.SetVringEnable, State(0, 1), Ack);
@@ -99,8 +93,8 @@ public sealed class VhostUserVringBaseTests
     /// </summary>
     private static void StopAndReadyTheQueuesAgain(VhostUserTestFrontEnd guest, bool lastAcked)
     {
-        GetVringBase(guest, 0);
-        GetVringBase(guest, 1);
+        guest.GetVringBase(0);
+        guest.GetVringBase(1);
         guest.Host!.Stop();
         guest.DrainKicks();
         foreach (uint q in new[] { 0u, 1u })
@@ -162,8 +156,8 @@ public sealed class VhostUserVringBaseTests
         using var rig = new VhostUserEchoServerRig("base");
         using var guest = new VhostUserTestFrontEnd(rig.Server);
         EchoTraffic(guest, 10);
-        var (_, base0) = GetVringBase(guest, 0);
-        var (_, base1) = GetVringBase(guest, 1);
+        var (_, base0) = guest.GetVringBase(0);
+        var (_, base1) = guest.GetVringBase(1);
         Assert.NotEqual(0u, base0);
 
         // A stopped ring starts again with its kick descriptor, where it stopped (the spec: processing resumes).
@@ -172,8 +166,8 @@ public sealed class VhostUserVringBaseTests
         Assert.Equal(2, rig.Created.Count);
         Assert.NotEqual(RpmsgDeviceState.Stopped, rig.Created[1].State);
         // The fresh device goes on from there (it may announce its services on queue 0 again; the guest sent nothing).
-        Assert.True(GetVringBase(guest, 0).Number - base0 <= 1, "queue 0 did not resume at its base");
-        Assert.Equal((1u, base1), GetVringBase(guest, 1));
+        Assert.True(guest.GetVringBase(0).Number - base0 <= 1, "queue 0 did not resume at its base");
+        Assert.Equal((1u, base1), guest.GetVringBase(1));
         guest.CloseConnection();
         Assert.Null(guest.Outcome());
     }
@@ -184,8 +178,8 @@ public sealed class VhostUserVringBaseTests
         using var rig = new VhostUserEchoServerRig("base");
         using var guest = new VhostUserTestFrontEnd(rig.Server);
         EchoTraffic(guest, 10);
-        Assert.NotEqual(0u, GetVringBase(guest, 0).Number);
-        Assert.NotEqual(0u, GetVringBase(guest, 1).Number);
+        Assert.NotEqual(0u, guest.GetVringBase(0).Number);
+        Assert.NotEqual(0u, guest.GetVringBase(1).Number);
         // The guest's driver stops too, and its old kicks are consumed: the new device stays idle on the old rings.
         guest.Host!.Stop();
         guest.DrainKicks();
