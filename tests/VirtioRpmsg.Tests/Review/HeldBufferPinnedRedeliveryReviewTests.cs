@@ -1,3 +1,4 @@
+using System.Reflection;
 using VirtioRpmsg.Rpmsg;
 using VirtioRpmsg.Tests.Rpmsg;
 using VirtioRpmsg.Virtio;
@@ -18,22 +19,11 @@ public sealed class HeldBufferPinnedRedeliveryReviewTests
     public void RedeliveredWhileAViewPinsTheDisposedHeldBuffer_BreaksWithHeldBufferRedelivered()
     {
         using var loop = RpmsgLoopback.Create(remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll);
-        RpmsgRxBuffer? held = null;
-        int zeroCopied = 0;
-        loop.Remote.CreateZeroCopyEndpoint(0x600, (_, buffer) =>
-        {
-            if (Interlocked.Increment(ref zeroCopied) == 1)
-            {
-                buffer.Hold();
-                held = buffer;
-            }
-        });
         int copied = 0;
         loop.Remote.CreateEndpoint(0x601, (_, _, _) => Interlocked.Increment(ref copied));
-        loop.Host.CreateEndpoint(0x500).SendTo(0x600, "first"u8);
-        loop.WaitUntil(() => held is not null, "the remote holds the message");
+        var held = HoldFirst(loop, []);
 
-        var view = held!.Open();
+        var view = held.Open();
         try
         {
             held.Dispose(); // the view still pins it: the buffer is not back with the host yet
@@ -60,22 +50,10 @@ public sealed class HeldBufferPinnedRedeliveryReviewTests
     public void RedeliveredToAZeroCopyEndpointWhileAViewPinsTheDisposedHeldBuffer_NeverRearmsTheRetiredObject()
     {
         using var loop = RpmsgLoopback.Create(remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll);
-        RpmsgRxBuffer? held = null;
         var delivered = new List<RpmsgRxBuffer>();
-        loop.Remote.CreateZeroCopyEndpoint(0x600, (_, buffer) =>
-        {
-            lock (delivered)
-                delivered.Add(buffer);
-            if (held is null)
-            {
-                buffer.Hold();
-                held = buffer;
-            }
-        });
-        loop.Host.CreateEndpoint(0x500).SendTo(0x600, "first"u8);
-        loop.WaitUntil(() => held is not null, "the remote holds the message");
+        var held = HoldFirst(loop, delivered);
 
-        var view = held!.Open();
+        var view = held.Open();
         try
         {
             held.Dispose();
@@ -93,6 +71,58 @@ public sealed class HeldBufferPinnedRedeliveryReviewTests
         {
             view.Dispose();
         }
+    }
+
+    /// <summary>
+    /// ef0e2e2 made the redelivery check look at the pins instead of IsLive, so a disposed held buffer a view still pins
+    /// is not re-armed. But the view's last Unpin brings the pins to 0 before ReleaseHeld swaps in the slot's fresh object
+    /// (and before the buffer goes back to the peer): a peer that hands the head to us again in that window passed the
+    /// check and the dispatcher armed and delivered the retired object the application disposed. The window is frozen
+    /// here by putting the pins at 0 as that Unpin's decrement does (the swap and the return not run yet).
+    /// </summary>
+    [Fact]
+    public void RedeliveredAfterTheLastUnpinBeforeTheSlotIsSwapped_BreaksAndNeverRearmsTheRetiredObject()
+    {
+        using var loop = RpmsgLoopback.Create(remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll);
+        var delivered = new List<RpmsgRxBuffer>();
+        var held = HoldFirst(loop, delivered);
+
+        var pins = typeof(RpmsgRxBuffer).GetField("_pins", BindingFlags.NonPublic | BindingFlags.Instance)!;
+        var view = held.Open();
+        held.Dispose(); // retired; the view's pin keeps the buffer ours
+        view.Dispose(); // gives it back (slot swapped, buffer returned) ...
+        // ... so rebuild the state inside the view's last Unpin: pins at 0, slot not yet swapped, buffer not yet back.
+        var slots = (RpmsgRxBuffer[])typeof(RpmsgRxDispatcher).GetField("_held", BindingFlags.NonPublic | BindingFlags.Instance)!.GetValue(loop.Remote.Rx)!;
+        slots[held.Id] = held;
+        pins.SetValue(held, 0);
+
+        RepublishLastHostTxBuffer(loop, newDestination: 0x600);
+        Task.Run(() => loop.Remote.Poll()).Wait(TimeSpan.FromSeconds(30));
+
+        int sameObject;
+        lock (delivered)
+            sameObject = delivered.Count(b => ReferenceEquals(b, held));
+        Assert.True(sameObject == 1 && loop.Remote.State == RpmsgDeviceState.Broken,
+            $"the retired held object was armed and delivered again ({sameObject} deliveries of it; device {loop.Remote.State}, live again: {held.IsLive})");
+    }
+
+    /// <summary>A zero-copy endpoint at 0x600 that records every buffer it is given and holds the first; the host sends it one.</summary>
+    private static RpmsgRxBuffer HoldFirst(RpmsgLoopback loop, List<RpmsgRxBuffer> delivered)
+    {
+        RpmsgRxBuffer? held = null;
+        loop.Remote.CreateZeroCopyEndpoint(0x600, (_, buffer) =>
+        {
+            lock (delivered)
+                delivered.Add(buffer);
+            if (held is null)
+            {
+                buffer.Hold();
+                held = buffer;
+            }
+        });
+        loop.Host.CreateEndpoint(0x500).SendTo(0x600, "first"u8);
+        loop.WaitUntil(() => held is not null, "the remote holds the message");
+        return held!;
     }
 
     /// <summary>Puts the head the host published last into avail again, its header now addressed to <paramref name="newDestination"/>.</summary>
