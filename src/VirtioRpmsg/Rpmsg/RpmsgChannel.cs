@@ -48,6 +48,13 @@ public sealed class RpmsgChannel
     /// <summary>Sends on the channel (to <see cref="RemoteAddress"/>).</summary>
     public void Send(ReadOnlySpan<byte> payload, CancellationToken cancellationToken = default) => Endpoint.Send(payload, cancellationToken);
 
+    /// <summary>
+    /// Sends on the channel, waiting at most <paramref name="timeout"/> for a free buffer (<see cref="TimeoutException"/>
+    /// then); as <see cref="RpmsgEndpoint.Send(ReadOnlySpan{byte}, TimeSpan, CancellationToken)"/>.
+    /// </summary>
+    public void Send(ReadOnlySpan<byte> payload, TimeSpan timeout, CancellationToken cancellationToken = default) =>
+        Endpoint.Send(payload, timeout, cancellationToken);
+
     /// <summary>Sends on the channel if a buffer is free.</summary>
     public bool TrySend(ReadOnlySpan<byte> payload) => Endpoint.TrySend(payload);
 

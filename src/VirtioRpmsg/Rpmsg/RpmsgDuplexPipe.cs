@@ -15,6 +15,11 @@ namespace VirtioRpmsg.Rpmsg;
 /// the hybrid and busy-poll modes); one that has to wait resumes on the thread that completes the
 /// receive, never on the dispatcher. Messages nobody reads yet wait in the endpoint's queue.
 /// </para>
+/// <para>
+/// When the peer withdraws the channel (its name-service DESTROY), <see cref="Input"/> reads what it sent before, then
+/// completes; a flush of <see cref="Output"/> returns <see cref="FlushResult.IsCompleted"/> and drops what was written,
+/// as a <see cref="Pipe"/>'s writer whose reader completed.
+/// </para>
 /// </summary>
 public sealed class RpmsgDuplexPipe : IDuplexPipe, IAsyncDisposable
 {

@@ -21,7 +21,13 @@ public sealed class RpmsgPayloadTooLargeException : ArgumentException
 {
     /// <summary>Creates the exception for a <paramref name="length"/>-byte payload where at most <paramref name="maxPayload"/> fit.</summary>
     public RpmsgPayloadTooLargeException(int length, int maxPayload)
-        : base($"payload of {length} bytes exceeds the maximum of {maxPayload} bytes per rpmsg message", "payload")
+        : this(length, maxPayload, "payload")
+    {
+    }
+
+    /// <summary>As above, for a length given in the parameter <paramref name="paramName"/> (a zero-copy send's <c>length</c>).</summary>
+    public RpmsgPayloadTooLargeException(int length, int maxPayload, string paramName)
+        : base($"payload of {length} bytes exceeds the maximum of {maxPayload} bytes per rpmsg message", paramName)
     {
         PayloadLength = length;
         MaxPayload = maxPayload;

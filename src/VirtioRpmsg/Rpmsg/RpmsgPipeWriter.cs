@@ -106,6 +106,8 @@ internal sealed partial class RpmsgPipeWriter : PipeWriter, IValueTaskSource<Flu
     /// <summary>
     /// Sends everything written since the last flush; completes synchronously when tx buffers are free. After
     /// <see cref="Complete"/> it sends nothing and returns a result neither cancelled nor completed, as a Pipe's writer does.
+    /// Once the peer withdrew the channel the result is <see cref="FlushResult.IsCompleted"/> and what was written is
+    /// dropped, as a Pipe's writer after its reader completed.
     /// </summary>
     public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
     {
@@ -125,6 +127,8 @@ internal sealed partial class RpmsgPipeWriter : PipeWriter, IValueTaskSource<Flu
             ThrowFlushing(nameof(FlushAsync));
         try
         {
+            if (_endpoint.IsDestroyedByPeer)
+                return ReaderGone();
             if (TrySendWritten())
             {
                 EndFlushing();
@@ -133,11 +137,27 @@ internal sealed partial class RpmsgPipeWriter : PipeWriter, IValueTaskSource<Flu
         }
         catch (Exception e)
         {
+            if (WithdrawnByPeer(e))
+                return ReaderGone();
             EndFlushing();
             return ValueTask.FromException<FlushResult>(e); // a flush's failures fault its task, as the pipe's do
         }
         return FlushWaiting(cancellationToken);
     }
+
+    // The peer withdrew the channel (its DESTROY): the reader at the other end is gone. A Pipe's writer reports that as
+    // IsCompleted and drops what it was given; Input reads the same withdrawal as its end. The application's own
+    // destroy, or a stopped device, still fault the flush.
+    private bool WithdrawnByPeer(Exception e) => e is ObjectDisposedException && _endpoint.IsDestroyedByPeer;
+
+    private ValueTask<FlushResult> ReaderGone()
+    {
+        DropWritten();
+        EndFlushing();
+        return new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: true));
+    }
+
+    private void DropWritten() => _sent = _written = _given = 0;
 
     // A flush ends: a Complete that came during it finishes the job now.
     private void EndFlushing()
@@ -248,6 +268,12 @@ internal sealed partial class RpmsgPipeWriter : PipeWriter, IValueTaskSource<Flu
         {
             Interlocked.Exchange(ref _cancelRequested, 0);
             EndFlush(new FlushResult(isCanceled: true, isCompleted: false), null);
+            return;
+        }
+        if (WithdrawnByPeer(e))
+        {
+            DropWritten();
+            EndFlush(new FlushResult(isCanceled: false, isCompleted: true), null);
             return;
         }
         if (e is OperationCanceledException && _flushToken.IsCancellationRequested) // the send saw the kept source: report the caller's token

@@ -134,7 +134,7 @@ public ref struct RpmsgTxBuffer
     {
         if (length < 0)
             throw new ArgumentOutOfRangeException(nameof(length), length, $"length {length} is negative; send 0 to {capacity} bytes of the tx buffer");
-        throw new RpmsgPayloadTooLargeException(length, capacity);
+        throw new RpmsgPayloadTooLargeException(length, capacity, nameof(length));
     }
 
     private readonly RpmsgEndpoint Endpoint

@@ -16,7 +16,7 @@ public sealed class RpmsgPipesReviewTests
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
 
     // A channel (queue endpoint) bound to the remote's service "svc-pipes"; both devices caller-polled.
-    private static (RpmsgLoopback Loop, RpmsgChannel Channel, RpmsgEndpoint Service) Channel()
+    internal static (RpmsgLoopback Loop, RpmsgChannel Channel, RpmsgEndpoint Service) Channel()
     {
         var loop = RpmsgLoopback.Create(
             host: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll,
@@ -29,7 +29,7 @@ public sealed class RpmsgPipesReviewTests
     }
 
     // The peer's last messages, then its DESTROY (the service ends), all taken by one poll of the host.
-    private static void LastWordsThenDestroy(RpmsgLoopback loop, RpmsgChannel channel, RpmsgEndpoint service)
+    internal static void LastWordsThenDestroy(RpmsgLoopback loop, RpmsgChannel channel, RpmsgEndpoint service)
     {
         service.SendTo(channel.LocalAddress, [1, 2, 3]);
         service.SendTo(channel.LocalAddress, [4]);
