@@ -113,6 +113,9 @@ public sealed partial class RpmsgLink : IAsyncDisposable, IDisposable
     /// over the same rings and doorbell is started; returns it once its link is up. The other vdevs and
     /// the remote processor are not touched. Registered drivers are not carried over: wait for channels again
     /// (<see cref="WaitForChannelAsync(string, int, CancellationToken)"/>). May be repeated.
+    /// For a remote that is still the one this link opened: a remote that was restarted (a standalone remote
+    /// process started again, which creates its shared file and doorbell anew) is not reached through this link's
+    /// mapping and doorbell any more; dispose the link and open a new one.
     /// </summary>
     /// <exception cref="TimeoutException">The remote did not bring the vdev up again within <see cref="RpmsgLinkOptions.Timeout"/>,
     /// or a zero-copy buffer of the stopped device stayed open that long (the fresh device would hand it out again).</exception>
