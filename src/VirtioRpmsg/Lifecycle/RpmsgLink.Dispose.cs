@@ -83,7 +83,7 @@ public sealed partial class RpmsgLink
             lock (_gate)
             {
                 foreach (var bound in _services.Values)
-                    bound.TrySetException(new ObjectDisposedException(nameof(RpmsgLink)));
+                    bound.TrySetException(new ObjectDisposedException(typeof(RpmsgLink).FullName)); // the name ObjectDisposedException.ThrowIf(this) gives
             }
         }
     }

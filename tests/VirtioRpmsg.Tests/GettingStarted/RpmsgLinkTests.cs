@@ -62,6 +62,22 @@ public sealed class RpmsgLinkTests
         Assert.Equal(RpmsgDeviceState.Stopped, link.Device.State);
     }
 
+    // A wait the dispose ended names the link as a call after the dispose does (it said "RpmsgLink" against
+    // "VirtioRpmsg.Lifecycle.RpmsgLink").
+    [Fact]
+    public async Task WaitForChannelAsync_EndedByDispose_NamesTheLinkAsACallAfterIt()
+    {
+        using var board = new SimulatedBoard();
+        var link = await RpmsgLink.OpenAsync(board.BoardFile);
+        var pending = link.WaitForChannelAsync("no-such-service");
+
+        await link.DisposeAsync();
+        var ended = await Assert.ThrowsAsync<ObjectDisposedException>(() => pending.WaitAsync(Bound));
+        var after = await Assert.ThrowsAsync<ObjectDisposedException>(() => link.WaitForChannelAsync("no-such-service"));
+
+        Assert.Equal(after.ObjectName, ended.ObjectName);
+    }
+
     [Fact]
     public async Task OpenAsync_MissingFile_ThrowsFileNotFoundWithTheFullPath()
     {
