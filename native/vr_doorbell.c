@@ -108,7 +108,7 @@ int vr_poll2(int fd, int want_write, int wake_fd, int timeout_ms, int *ready)
 {
     struct pollfd p[2];
     p[0].fd = fd;
-    p[0].events = want_write ? POLLOUT : POLLIN;
+    p[0].events = want_write ? POLLOUT : (POLLIN | POLLRDHUP);
     p[0].revents = 0;
     p[1].fd = wake_fd;
     p[1].events = POLLIN;
@@ -121,6 +121,8 @@ int vr_poll2(int fd, int want_write, int wake_fd, int timeout_ms, int *ready)
         bits |= VR_READY_INVALID;
     else if (p[0].revents)
         bits |= VR_READY_FD;
+    if (p[0].revents & (POLLHUP | POLLRDHUP))
+        bits |= VR_READY_HANGUP;
     if (p[1].revents)
         bits |= VR_READY_WAKE;
     *ready = bits;
@@ -270,7 +272,7 @@ int vr_recv_fds(int sock, void *data, int len, int *fds, int maxfds, int *nfds)
     ssize_t n = recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (n < 0)
         return -errno;
-    int count = 0, extra = 0;
+    int count = 0, extra = 0, arrived = 0;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
             continue;
@@ -278,6 +280,7 @@ int vr_recv_fds(int sock, void *data, int len, int *fds, int maxfds, int *nfds)
         int got[VR_MAX_FDS];
         if (k > VR_MAX_FDS)
             k = VR_MAX_FDS;
+        arrived += k;
         memcpy(got, CMSG_DATA(c), sizeof(int) * (size_t)k);
         for (int i = 0; i < k; i++) {
             if (count < maxfds)
@@ -292,6 +295,10 @@ int vr_recv_fds(int sock, void *data, int len, int *fds, int maxfds, int *nfds)
         for (int i = 0; i < count; i++)
             close(fds[i]);
         *nfds = 0;
+        /* Cut short with room left for more: the kernel could not install them here (this process is out of
+         * descriptor numbers, RLIMIT_NOFILE), which is no fault of the sender's message. */
+        if (!extra && (msg.msg_flags & MSG_CTRUNC) && !(msg.msg_flags & MSG_TRUNC) && arrived < VR_MAX_FDS)
+            return -EMFILE;
         return -EMSGSIZE;
     }
     *nfds = count;

@@ -61,6 +61,7 @@ VR_EXPORT uint32_t vr_mmio_read32(volatile uint32_t *reg);
 #define VR_READY_FD 1       /* fd readable/writable, or hung up / in error */
 #define VR_READY_WAKE 2     /* the wake fd is readable */
 #define VR_READY_INVALID 4  /* fd is not open (POLLNVAL) */
+#define VR_READY_HANGUP 8   /* fd hung up, or (input) its peer will send nothing more (POLLHUP, POLLRDHUP) */
 
 VR_EXPORT int vr_eventfd(int *fd);
 VR_EXPORT int vr_read(int fd, void *buf, int len);
@@ -96,7 +97,8 @@ VR_EXPORT int vr_is_socket(const char *path);
 
 /* SCM_RIGHTS: send len bytes of data with nfds descriptors (MSG_NOSIGNAL).
  * Receive with MSG_CMSG_CLOEXEC; a truncated message, or one with more than
- * maxfds descriptors, closes whatever arrived and returns -EMSGSIZE. */
+ * maxfds descriptors, closes whatever arrived and returns -EMSGSIZE; -EMFILE (also
+ * closing what arrived) when this process had no descriptor numbers left for them. */
 VR_EXPORT int vr_send_fds(int sock, const void *data, int len, const int *fds, int nfds);
 VR_EXPORT int vr_recv_fds(int sock, void *data, int len, int *fds, int maxfds, int *nfds);
 

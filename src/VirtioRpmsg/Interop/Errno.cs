@@ -18,6 +18,7 @@ internal static class Errno
     internal const int EEXIST = 17;
     internal const int ENODEV = 19;
     internal const int ENOTDIR = 20;
+    internal const int EMFILE = 24;
     internal const int EISDIR = 21;
     internal const int EINVAL = 22;
     internal const int ENOSPC = 28;
@@ -51,6 +52,7 @@ internal static class Errno
         EEXIST => "EEXIST (file exists)",
         ENODEV => "ENODEV (no such device)",
         ENOTDIR => "ENOTDIR (not a directory)",
+        EMFILE => "EMFILE (too many open files)",
         EISDIR => "EISDIR (is a directory)",
         EINVAL => "EINVAL (invalid argument)",
         ENOSPC => "ENOSPC (no space left on device)",

@@ -11,6 +11,8 @@ internal static unsafe partial class Native
     internal const int ReadyFd = 1;
     internal const int ReadyWake = 2;
     internal const int ReadyInvalid = 4;
+    /// <summary>The descriptor hung up, or (polled for input) its peer will send nothing more: POLLHUP, POLLRDHUP.</summary>
+    internal const int ReadyHangUp = 8;
 
     /// <summary>Most descriptors one descriptor-passing message may carry (VR_MAX_FDS).</summary>
     internal const int MaxPassedDescriptors = 8;

@@ -235,7 +235,7 @@ public sealed unsafe class DescriptorPassing : IDisposable
         try
         {
             if (message.Length == 0)
-                throw new EndOfStreamException($"Peer '{Address}' closed the descriptor channel.");
+                ThrowEmpty(count);
             var header = Validate(message, expectedKind, expectedCount, count);
             return new Received(owned[0], count > 1 ? owned[1] : null, header.DeviceAddress, header.Size, header.Name);
         }
@@ -245,6 +245,22 @@ public sealed unsafe class DescriptorPassing : IDisposable
                 fd.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// recvmsg() read 0 bytes: the end of the channel, or an empty message from a peer that is still there (a
+    /// SEQPACKET socket delivers those too, descriptors and all). Only the first is <see cref="EndOfStreamException"/>,
+    /// which callers take as "the peer went away".
+    /// </summary>
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private void ThrowEmpty(int count)
+    {
+        if (count > 0)
+            throw new InvalidDataException($"Descriptor message from '{Address}' is empty (0 bytes) but carries {count} descriptors; discarded.");
+        // The end of the channel is for good: the socket then reports a hang-up (POLLHUP / POLLRDHUP). The caller holds a reference.
+        if (Native.Poll2(_socket.Value, 0, -1, 0, out int ready) != 0 || (ready & Native.ReadyHangUp) != 0)
+            throw new EndOfStreamException($"Peer '{Address}' closed the descriptor channel.");
+        throw new InvalidDataException($"Descriptor message from '{Address}' is empty (0 bytes), shorter than the {HeaderSize}-byte header; discarded.");
     }
 
     private (ulong DeviceAddress, long Size, string Name) Validate(ReadOnlySpan<byte> message, uint expectedKind, int expectedCount, int count)
