@@ -22,6 +22,7 @@ internal static class Errno
     internal const int EISDIR = 21;
     internal const int EINVAL = 22;
     internal const int ENOSPC = 28;
+    internal const int ENOSYS = 38;
     internal const int EPIPE = 32;
     internal const int ETIMEDOUT = 110;
     internal const int ECONNREFUSED = 111;
@@ -56,6 +57,7 @@ internal static class Errno
         EISDIR => "EISDIR (is a directory)",
         EINVAL => "EINVAL (invalid argument)",
         ENOSPC => "ENOSPC (no space left on device)",
+        ENOSYS => "ENOSYS (function not implemented)",
         EPIPE => "EPIPE (broken pipe)",
         ECONNRESET => "ECONNRESET (connection reset by peer)",
         EOVERFLOW => "EOVERFLOW (value too large)",
@@ -64,6 +66,7 @@ internal static class Errno
         ENAMETOOLONG => "ENAMETOOLONG (name too long)",
         ENOTSOCK => "ENOTSOCK (not a socket)",
         EMSGSIZE => "EMSGSIZE (message too long)",
+        EOPNOTSUPP => "EOPNOTSUPP (operation not supported)",
         EADDRINUSE => "EADDRINUSE (address in use)",
         ENOTCONN => "ENOTCONN (not connected)",
         ECONNABORTED => "ECONNABORTED (connection aborted)",

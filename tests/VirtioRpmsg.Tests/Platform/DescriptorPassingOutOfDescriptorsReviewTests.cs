@@ -64,7 +64,6 @@ public sealed class DescriptorPassingOutOfDescriptorsReviewTests
             Assert.Contains("EMFILE", thrown!.Message);
             Assert.Equal(before, Memory.ProcessResources.OpenDescriptors());
         }
-    
     }
 
     [Fact]
