@@ -147,5 +147,14 @@ void vr_mmio_write32(volatile uint32_t *reg, uint32_t value)
 
 uint32_t vr_mmio_read32(volatile uint32_t *reg)
 {
-    return *reg;
+    uint32_t value = *reg;
+    /* A status register read comes before the reads of the rings it reports on. On ARM64 a load from
+     * Device memory does not order later loads from normal memory: dmb oshld after it, as Linux's readl
+     * (__iormb). x86 keeps loads in order; only the compiler must not move them. */
+#if defined(__aarch64__)
+    __asm__ volatile("dmb oshld" ::: "memory");
+#else
+    __asm__ volatile("" ::: "memory");
+#endif
+    return value;
 }
