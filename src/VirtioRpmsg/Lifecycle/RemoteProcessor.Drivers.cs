@@ -59,6 +59,7 @@ public sealed partial class RemoteProcessor
     /// </summary>
     /// <exception cref="ArgumentException"><paramref name="serviceName"/> is null, empty, over 31 UTF-8 bytes or contains a NUL (refused at once, as no announcement can carry it).</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative and not <see cref="Timeout.InfiniteTimeSpan"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The processor was disposed (also ends a wait in progress).</exception>
     public RpmsgChannel WaitForChannel(string serviceName, TimeSpan timeout, CancellationToken cancellationToken = default) =>
         WaitForChannelOn(serviceName, null, timeout, cancellationToken);
 
@@ -78,6 +79,9 @@ public sealed partial class RemoteProcessor
         var deadline = Deadline.From(timeout, nameof(timeout)); // a negative one (not Infinite) is a caller's bug: refused
         while (true)
         {
+            // Disposed (before the call or during the wait; Dispose pulses the waiters): no session can come any more.
+            // Without this a wait with Timeout.InfiniteTimeSpan never returned, and a bounded one ran out its timeout.
+            ObjectDisposedException.ThrowIf(_disposed, this);
             long epoch = Interlocked.Read(ref _channelEpoch);
             // Ready only: its Probe (and ChannelAdded) completed; one whose Probe still runs, or failed, is not handed out.
             var channel = _session?.Vdevs.Where(v => vdev is null || v.Index == vdev)

@@ -236,6 +236,7 @@ public sealed partial class RemoteProcessor
             // from under it, and returning without would leave what it sets up running. Locked finishes the dispose.
             if (!_disposed)
                 _disposed = _disposePending = true;
+            PulseChannelWaiters(); // a WaitForChannel in progress ends (ObjectDisposedException)
             return;
         }
         if (!EnterTransition())
@@ -262,7 +263,10 @@ public sealed partial class RemoteProcessor
             Monitor.Exit(_transition);
         }
         if (disposeNow)
+        {
+            PulseChannelWaiters(); // a WaitForChannel in progress ends (ObjectDisposedException), whatever the state was
             EndMonitor();
+        }
     }
 
     /// <summary>Dispose's teardown, under the transition lock: a running or crashed remote is stopped.</summary>

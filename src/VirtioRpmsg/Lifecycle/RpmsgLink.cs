@@ -248,10 +248,11 @@ public sealed partial class RpmsgLink : IAsyncDisposable, IDisposable
         }
         catch (TimeoutException)
         {
-            // What the remote did announce (bound by a driver or not): a misspelt name shows next to the right one.
+            // What the remote did announce (bound by a driver or not): a misspelt name shows next to the right one. The
+            // names are the peer's text: a control character in one is printed escaped, not raw into the message.
             var announced = device.AnnouncedServiceNames;
             throw new TimeoutException($"RpmsgLink: the remote did not announce '{serviceName}'{(_devices.Length > 1 ? $" on vdev {vdev}" : "")} within {Describe(_options.Timeout)}"
-                + (announced.Length == 0 ? " (it announced no service on this link)" : $" (it announced: {string.Join(", ", announced)})"));
+                + (announced.Length == 0 ? " (it announced no service on this link)" : $" (it announced: {string.Join(", ", announced.Select(PrintableText.Of))})"));
         }
     }
 

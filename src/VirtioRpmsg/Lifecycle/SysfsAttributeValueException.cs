@@ -1,3 +1,5 @@
+using VirtioRpmsg.Platform;
+
 namespace VirtioRpmsg.Lifecycle;
 
 /// <summary>

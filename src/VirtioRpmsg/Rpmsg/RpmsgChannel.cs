@@ -61,6 +61,6 @@ public sealed class RpmsgChannel
     /// <summary>Sends on the channel asynchronously.</summary>
     public ValueTask SendAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) => Endpoint.SendAsync(payload, cancellationToken);
 
-    /// <summary>Name and addresses, for logs.</summary>
-    public override string ToString() => $"channel '{Name}' 0x{LocalAddress:X} -> 0x{RemoteAddress:X}";
+    /// <summary>Name and addresses, for logs (the name is the peer's text: control characters in it are printed as <c>\uXXXX</c>).</summary>
+    public override string ToString() => $"channel '{Platform.PrintableText.Of(Name)}' 0x{LocalAddress:X} -> 0x{RemoteAddress:X}";
 }

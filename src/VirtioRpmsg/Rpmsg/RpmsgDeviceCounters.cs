@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
+using VirtioRpmsg.Platform;
 
 namespace VirtioRpmsg.Rpmsg;
 
@@ -98,7 +99,7 @@ internal sealed class RpmsgDeviceCounters
     {
         long n = Interlocked.Increment(ref _nsDuplicates);
         if (ShouldLog(n))
-            _log.LogWarning("rpmsg {Device}: duplicate announcement of '{Name}' at 0x{Address:X} ignored", _device, name, address);
+            _log.LogWarning("rpmsg {Device}: duplicate announcement of '{Name}' at 0x{Address:X} ignored", _device, PrintableText.Of(name), address);
     }
 
     /// <summary>An announcement refused at the per-device bound; <paramref name="why"/> names the limit and its value.</summary>
@@ -106,7 +107,7 @@ internal sealed class RpmsgDeviceCounters
     {
         long n = Interlocked.Increment(ref _nsRefused);
         if (ShouldLog(n))
-            _log.LogWarning("rpmsg {Device}: name-service announcement of '{Name}' at 0x{Address:X} refused ({Count} so far): {Why}", _device, name, address, n, why);
+            _log.LogWarning("rpmsg {Device}: name-service announcement of '{Name}' at 0x{Address:X} refused ({Count} so far): {Why}", _device, PrintableText.Of(name), address, n, why);
     }
 
     /// <summary>A peer's name filled all 32 bytes without a NUL: taken as its first 31 bytes, as Linux's rpmsg_ns_cb does.</summary>
@@ -114,7 +115,7 @@ internal sealed class RpmsgDeviceCounters
     {
         long n = Interlocked.Increment(ref _nsTruncated);
         if (ShouldLog(n))
-            _log.LogWarning("rpmsg {Device}: name-service name at 0x{Address:X} fills 32 bytes without NUL; taken as '{Name}' ({Count} so far)", _device, address, name, n);
+            _log.LogWarning("rpmsg {Device}: name-service name at 0x{Address:X} fills 32 bytes without NUL; taken as '{Name}' ({Count} so far)", _device, address, PrintableText.Of(name), n);
     }
 
     internal void ReceiveCallbackFailed(uint endpoint, Exception e)

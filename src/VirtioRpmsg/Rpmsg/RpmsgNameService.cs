@@ -122,7 +122,7 @@ internal sealed partial class RpmsgNameService
         if (msg.Address == RpmsgAddress.NameService)
         {
             if (_counters.CountErrorAndShouldLog(out long errors))
-                _counters.LogError($"name-service message for '{msg.Name}' names the name-service address {msg.Address}", errors);
+                _counters.LogError($"name-service message for '{PrintableText.Of(msg.Name)}' names the name-service address {msg.Address}", errors);
             return;
         }
         if (msg.Flags != NameServiceFlags.Create)
@@ -140,7 +140,7 @@ internal sealed partial class RpmsgNameService
         if (_device.Options.AllowedServices is { } allowed && !allowed.Contains(msg.Name))
         {
             if (_counters.CountErrorAndShouldLog(out long errors))
-                _counters.LogError($"announcement of '{msg.Name}' at 0x{msg.Address:X} refused: not in AllowedServices", errors);
+                _counters.LogError($"announcement of '{PrintableText.Of(msg.Name)}' at 0x{msg.Address:X} refused: not in AllowedServices", errors);
             return;
         }
         // OpenAMP binds a local endpoint of the same name still waiting for its remote; the announcement also goes to
@@ -274,7 +274,7 @@ internal sealed partial class RpmsgNameService
             {
                 // One RegisterDriver is binding too: RegisterDriver's CreateChannel then finds it gone and binds nothing.
                 if (!TryRemove(_unbound, name, remoteAddress) && !TryRemove(_dormant, name, remoteAddress) && _counters.CountErrorAndShouldLog(out long errors))
-                    _counters.LogError($"name-service destroy for unknown channel '{name}' at 0x{remoteAddress:X}", errors);
+                    _counters.LogError($"name-service destroy for unknown channel '{PrintableText.Of(name)}' at 0x{remoteAddress:X}", errors);
                 return false;
             }
             _channels.Remove(channel);

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace VirtioRpmsg.Lifecycle;
+namespace VirtioRpmsg.Platform;
 
 /// <summary>
 /// Text read from a file or a peer, made safe to print in an exception message or a log line: a control character
