@@ -227,11 +227,11 @@ public sealed partial class RpmsgLink : IAsyncDisposable, IDisposable
                 // Announcements seen before the driver is registered are bound at registration.
                 device.RegisterDriver(new RpmsgServiceDriver(serviceName) { Probe = ch => Bind(key, ch), Remove = ch => Unbind(key, ch) });
             }
-            catch (ArgumentException e)
+            catch (Exception e) when (e is ArgumentException or RpmsgDeviceUnavailableException)
             {
-                // The application registered a driver of this name on the device itself: no wait of the link's may stay
-                // (the next call would wait out the Timeout for an announcement no driver of ours binds, not throw), and
-                // a call already waiting on it gets the same refusal.
+                // The application registered a driver of this name on the device itself (or the device stopped or broke,
+                // and refuses drivers): no wait of the link's may stay (the next call would wait out the Timeout for an
+                // announcement no driver of ours binds, not throw), and a call already waiting on it gets the same refusal.
                 lock (_gate)
                 {
                     if (_services.TryGetValue(key, out var recorded) && ReferenceEquals(recorded, bound))

@@ -8,6 +8,8 @@ public sealed partial class RpmsgDevice
     /// thread, before this returns (a later announcement is probed on the dispatcher).
     /// </summary>
     /// <exception cref="ArgumentException">A driver for the name is registered on this device already.</exception>
+    /// <exception cref="RpmsgDeviceUnavailableException">The device stopped or broke: it probes no channel any more (after a
+    /// recovery, register on the new device, or once on <c>RemoteProcessor.RegisterDriver</c>). Nothing was registered.</exception>
     public void RegisterDriver(RpmsgServiceDriver driver) => _nameService.RegisterDriver(driver);
 
     /// <summary>As <see cref="RegisterDriver"/>, without probing: returns what probes the pending announcements (null if none), for a caller to run outside its locks.</summary>

@@ -81,8 +81,11 @@ internal sealed partial class RpmsgNameService
             return _drivers.ContainsKey(serviceName);
     }
 
-    /// <summary>Registers a service driver; announcements already seen for its name are bound now, on this thread.</summary>
-    internal void RegisterDriver(RpmsgServiceDriver driver) => AddDriver(driver)?.Invoke();
+    /// <summary>
+    /// Registers a service driver; announcements already seen for its name are bound now, on this thread. Refused on a
+    /// device that stopped or broke (it never probes again): a stale device kept across a recovery is not used silently.
+    /// </summary>
+    internal void RegisterDriver(RpmsgServiceDriver driver) => AddDriver(driver, refuseUnavailable: true)?.Invoke();
 
     /// <summary>
     /// Registers a service driver without probing: returns what binds the announcements already seen for its name (null
@@ -90,12 +93,15 @@ internal sealed partial class RpmsgNameService
     /// may call back into the caller). From the registration on, a new announcement is bound by the dispatcher; each
     /// pending one is bound once, by the returned action, unless a DESTROY or a stop took it first.
     /// </summary>
-    internal Action? AddDriver(RpmsgServiceDriver driver)
+    internal Action? AddDriver(RpmsgServiceDriver driver, bool refuseUnavailable = false)
     {
         ArgumentNullException.ThrowIfNull(driver);
         List<Unbound> pending;
         lock (_sync)
         {
+            var state = _device.State;
+            if (refuseUnavailable && state is (RpmsgDeviceState.Broken or RpmsgDeviceState.Stopped))
+                throw _device.Unavailable(state);
             if (!_drivers.TryAdd(driver.ServiceName, driver))
                 throw new ArgumentException($"a driver for '{driver.ServiceName}' is already registered on '{_device.Name}'", nameof(driver));
             pending = _unbound.Where(u => u.Name == driver.ServiceName).ToList();

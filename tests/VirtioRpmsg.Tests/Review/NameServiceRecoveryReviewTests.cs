@@ -1,6 +1,7 @@
 using VirtioRpmsg.Chaos;
 using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Rpmsg;
+using VirtioRpmsg.Simulation;
 using VirtioRpmsg.Tests.Lifecycle;
 using VirtioRpmsg.Tests.Rpmsg;
 using VirtioRpmsg.Tests.Simulation;
@@ -53,6 +54,36 @@ public class NameServiceRecoveryReviewTests
         rp.Dispose();
         Assert.Throws<ObjectDisposedException>(() => rp.WaitForChannel("rpmsg-echo", TimeSpan.Zero));
         Assert.Throws<ObjectDisposedException>(() => rp.WaitForChannel("rpmsg-echo", 0, TimeSpan.Zero));
+    }
+
+    // Seed 003 (stale objects reused): every operation on a device kept from before a recovery refused with
+    // RpmsgDeviceUnavailableException, except RegisterDriver, which took the driver silently on the stopped device, where
+    // it can never probe: the application waited for a channel that could not come.
+    [Fact]
+    public void RemoteProcessor_StaleDeviceFromBeforeARecovery_RegisterDriverRefused_FreshDeviceProbes()
+    {
+        using var rig = SimulatedRemoteRig.CreateAutoRecovering(RemoteRecoveryMode.Boot, [SimulatedRemote.EchoServiceName, "late-svc"]);
+        var rp = rig.Processor;
+        using var recovered = new SemaphoreSlim(0);
+        rp.RecoveryFinished += _ => recovered.Release();
+        rp.Start();
+        var stale = rp.Device!;
+        rp.ReportCrash("review");
+        Assert.True(recovered.Wait(Bound), $"no recovery ({rp})");
+        var fresh = rp.Device!;
+        Assert.NotSame(stale, fresh);
+
+        int probedOnStale = 0;
+        var e = Assert.Throws<RpmsgDeviceUnavailableException>(() =>
+            stale.RegisterDriver(new RpmsgServiceDriver("late-svc") { Probe = _ => Interlocked.Increment(ref probedOnStale) }));
+        Assert.Equal(RpmsgDeviceState.Stopped, e.State);
+        Assert.Contains("stopped", e.Message, StringComparison.Ordinal);
+
+        using var probed = new ManualResetEventSlim();
+        fresh.RegisterDriver(new RpmsgServiceDriver("late-svc") { Probe = _ => probed.Set() });
+        Assert.True(probed.Wait(Bound), "the fresh device did not probe the service");
+        Assert.Equal(0, probedOnStale);
+        SimulatedRemoteRig.EchoRoundTrip(rp, 1);
     }
 
     // The remote's names are peer text: the TimeoutException listed them raw, so a name with a line break or an escape
