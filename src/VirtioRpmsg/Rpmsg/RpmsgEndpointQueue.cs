@@ -79,6 +79,9 @@ internal sealed partial class RpmsgEndpointQueue
 
     internal int Capacity { get; }
 
+    /// <summary>Blocking readers asleep (or about to sleep) on the queue plus parked async readers (tests).</summary>
+    internal int Sleepers => Volatile.Read(ref _sleepers);
+
     /// <summary>True once closed and drained: nothing will ever be read again.</summary>
     internal bool IsClosed => _channel.Reader.Completion.IsCompleted;
 
@@ -162,7 +165,11 @@ internal sealed partial class RpmsgEndpointQueue
             return false;
         }
         if (destination.Length < message.Length)
+        {
+            // This reader may have taken the writer's one pulse for the message it leaves queued: pass it on.
+            PassWakeOn();
             ThrowTooSmall(destination.Length, message.Length);
+        }
         _channel.Reader.TryRead(out _);
         result = Take(message, destination);
         return true;
@@ -294,10 +301,26 @@ internal sealed partial class RpmsgEndpointQueue
                 {
                     Interlocked.Decrement(ref _sleepers);
                 }
-                cancellationToken.ThrowIfCancellationRequested();
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    // Leaving without a take: a pulse this reader got for a queued message goes to the next sleeper.
+                    if (Ready())
+                        PassWakeOn();
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
                 return woken || Ready();
             }
         }
+    }
+
+    /// <summary>
+    /// Under <c>_readLock</c>: a reader leaves a queued message to others (too small for it, or cancelled). The writer
+    /// pulses one sleeper per message, and that pulse may have gone to this reader: another sleeper looks instead.
+    /// </summary>
+    private void PassWakeOn()
+    {
+        if (Volatile.Read(ref _sleepers) > 0)
+            Monitor.Pulse(_readLock);
     }
 
     /// <summary>Spins for a message (<see cref="RpmsgReaderSpin"/>); true when ready.</summary>

@@ -27,11 +27,16 @@ internal static class RpmsgReaderSpin
     /// <remarks>
     /// While it polls the ring no thread it needs runs elsewhere, so it spins without yielding: a yield would hand
     /// the core to any other runnable process for a time slice, a wake-up's worth of latency per message on a busy
-    /// machine. Without a device to poll (or inside a callback) it waits for the dispatcher, which may share its
-    /// core, so it yields between checks (never sleeps).
+    /// machine. Without a device to poll it waits for the writer, which may share its core, so it yields between
+    /// checks (never sleeps). Inside a receive callback of its device it does not spin at all (the ring is its own).
     /// </remarks>
     internal static bool Until(RpmsgEndpointQueue queue, RpmsgDevice? device, long spinTicks, ref RpmsgDirectReceive direct)
     {
+        // Inside one of its device's receive callbacks (a ReceiveAsync started there): this thread owns the rx ring, so
+        // nothing can reach the queue before the callback returns. A spin would only stall the device (under BusyPoll for
+        // its whole idle timeout, per receive).
+        if (device is not null && device.IsDispatcherContext)
+            return queue.Ready();
         if (spinTicks > 0 && device is not null && !device.IsDispatcherContext)
             return Helping(queue, device, Stopwatch.GetTimestamp() + spinTicks, ref direct);
         var spin = new SpinWait();
