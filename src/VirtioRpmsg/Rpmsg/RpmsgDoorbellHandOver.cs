@@ -224,7 +224,7 @@ internal sealed partial class RpmsgDoorbellHandOver
         {
             while (true)
             {
-                if (!Poll(ref contention, token, ref direct))
+                if (!Poll(queue, ref contention, token, ref direct))
                     return direct.Done ? true : null; // stopped after our message was copied: it is the reader's
                 if (direct.Done || Ready(queue))
                     return true;
@@ -278,9 +278,12 @@ internal sealed partial class RpmsgDoorbellHandOver
     /// One pass over the rx ring; false when the device is no longer running. Another thread's Poll may own the ring
     /// and deliver our message to the queue with no kick left for us: wait for it to finish rather than on the doorbell.
     /// Unless a sender waits for a buffer (perhaps in that Poll's callback): the dispatcher would wake it on every ring
-    /// of the doorbell, which we hold, so we do (nobody else hears the kick for the returned buffers).
+    /// of the doorbell, which we hold, so we do (nobody else hears the kick for the returned buffers). Done as soon as
+    /// what we wait for is there (<see cref="Ready"/>: our message queued, by that Poll or our own; a receive our own Poll
+    /// completed): that Poll may run callbacks for long, and one that waits for this reader, or for the continuation we
+    /// run, would otherwise wait for itself.
     /// </summary>
-    private bool Poll(ref SpinWait spin, CancellationToken token, ref RpmsgDirectReceive direct)
+    private bool Poll(RpmsgEndpointQueue? queue, ref SpinWait spin, CancellationToken token, ref RpmsgDirectReceive direct)
     {
         bool rang = true; // our doorbell wait's ring may have been for returned buffers
         while (true)
@@ -295,7 +298,7 @@ internal sealed partial class RpmsgDoorbellHandOver
             {
                 return false;
             }
-            if (direct.Done || !_device.Rx.Owner.IsOwned)
+            if (direct.Done || !_device.Rx.Owner.IsOwned || Ready(queue))
                 return true;
             if (_device.Tx.Waiters > 0)
             {
