@@ -46,15 +46,16 @@ public sealed partial class RpmsgDevice
         }
         RaiseState(RpmsgDeviceState.Broken);
         CounterSet.CountBreak(fault);
-        WakeAll();
+        WakeAll(_endpoints.All);
     }
 
-    private void WakeAll()
+    // The endpoints to wake are passed in: Stop has taken them out of the table before it wakes them.
+    private void WakeAll(ICollection<RpmsgEndpoint> endpoints)
     {
         _linkUp.Fail(Unavailable(_state));
         Tx.Signal();
         Rx.HandOver.OnUnavailable();
-        foreach (var ept in _endpoints.All)
+        foreach (var ept in endpoints)
             ept.WakeWaiters();
     }
 
@@ -79,7 +80,8 @@ public sealed partial class RpmsgDevice
         }
         ZeroCopy.Close(); // the application's zero-copy buffers of this device: none starts now (RpmsgZeroCopyFence)
         RaiseState(RpmsgDeviceState.Stopped);
-        WakeAll();
+        // Its readers end now (what is queued, then unavailable), not once the callback running now has returned.
+        WakeAll(endpoints);
         _stop.Cancel();
         // Data operations past the state check finish their ring writes (not this thread's own); none starts after.
         Gate.WaitForDrain();
