@@ -75,7 +75,7 @@ public sealed class RpmsgRxBuffer : IDisposable
     /// <exception cref="ObjectDisposedException">The buffer was given back, or the device it came from has stopped.</exception>
     /// <remarks>
     /// On Device memory the view is a private copy made with aligned loads (application code may read a span
-    /// with unaligned SIMD, which Device memory does not allow); the buffer itself is still held until released.
+    /// with unaligned SIMD, which Device memory does not allow); the view still pins the buffer as a view in place does.
     /// </remarks>
     public RpmsgRxView Open()
     {
@@ -116,15 +116,14 @@ public sealed class RpmsgRxBuffer : IDisposable
         catch
         {
             lease.Dispose();
-            throw;
-        }
-        finally
-        {
             fence.Exit();
             Unpin();
+            throw;
         }
-        // The copy is ours; the lease stays with the view only so that a disposed view refuses its payload.
-        return new RpmsgRxView(lease, _bounce, Length);
+        // The copy is ours, but the view pins the buffer (and holds the fence) as a view in place does: until it closes
+        // the buffer is not given back, so this object is not armed with the slot's next message, whose copy would go
+        // into the bounce array this view shows. The lease makes a disposed view (or a copy of one) refuse its payload.
+        return new RpmsgRxView(lease, _bounce, Length, fence, this);
     }
 
     /// <summary>Copies the payload out; returns the number of bytes copied.</summary>

@@ -35,11 +35,14 @@ public ref struct RpmsgRxView
         _length = length;
     }
 
-    // Device memory: the payload copied out with aligned loads. The lease is held only so that this view and every
-    // copy of it refuse the payload once it is disposed, as a view in place does.
-    internal RpmsgRxView(MappingLease lease, byte[] copy, int length)
+    // Device memory: the payload copied out with aligned loads (into the buffer's bounce array). The view pins the
+    // buffer and holds the fence as a view in place does, so the slot's object is not armed again (and its bounce array
+    // not overwritten) while it is open; the lease makes this view and every copy of it refuse the payload once disposed.
+    internal RpmsgRxView(MappingLease lease, byte[] copy, int length, RpmsgZeroCopyFence fence, RpmsgRxBuffer pinned)
     {
         _lease = lease;
+        _fence = fence;
+        _pinned = pinned;
         _private = copy;
         _length = length;
         _leasedCopy = true;

@@ -11,7 +11,7 @@ namespace VirtioRpmsg.Tests.Review;
 /// break the device (HeldBufferRedelivered), as it does while the buffer is held, not deliver the new message over the
 /// bytes the open view still reads, nor re-arm the retired RpmsgRxBuffer object the application disposed.
 /// </summary>
-public sealed class HeldBufferPinnedRedeliveryReviewTests
+public class HeldBufferPinnedRedeliveryReviewTests
 {
     private const long Vring1 = 0x8000; // the host's tx ring = the remote's rx ring (OpenAmpLinux layout)
 

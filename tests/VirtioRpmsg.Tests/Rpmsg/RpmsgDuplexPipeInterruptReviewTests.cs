@@ -11,7 +11,7 @@ namespace VirtioRpmsg.Tests.Rpmsg;
 /// state, failures reach it, and a reader whose continuation runs inline on the holder may complete or dispose the pipe
 /// from there.
 /// </summary>
-public sealed class RpmsgDuplexPipeInterruptReviewTests
+public class RpmsgDuplexPipeInterruptReviewTests
 {
     // The async holder stays until a test's message came, however slow the machine.
     private static RpmsgLoopback Loop()

@@ -8,7 +8,7 @@ namespace VirtioRpmsg.Tests.Rpmsg;
 /// RpmsgStream as a Stream: a zero-length message is not end of stream, Dispose ends a pending read and refuses later
 /// use (leaving the endpoint open), one read at a time, and a cancelled token cancels a read.
 /// </summary>
-public sealed class RpmsgStreamTests
+public class RpmsgStreamTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
     // A read that should end at once; on failure it would wait for ever, so this only bounds the hang.
