@@ -45,7 +45,14 @@ public sealed unsafe partial class SharedMemoryRegion : IDisposable
         _block = map();
         _block.RegionId = _id;
         _base = _block.Base;
+        MappingInPageOffset = _block.InPageOffset;
     }
+
+    /// <summary>
+    /// How far into its page the mapping's first byte lies (the physical address's or file offset's low bits; UIO's
+    /// <c>offset</c>). The same for every mapping of the region: a host address's alignment is this plus the offset.
+    /// </summary>
+    internal ulong MappingInPageOffset { get; }
 
     /// <summary>Name used in every error message (a path, or a description).</summary>
     public string Name { get; }

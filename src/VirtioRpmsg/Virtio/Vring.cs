@@ -54,6 +54,15 @@ public sealed class Vring
         if (offset % alignment != 0 || deviceAddress % (ulong)alignment != 0)
             throw new ArgumentOutOfRangeException(nameof(offset), offset,
                 $"Region '{r.Name}': vring at offset 0x{offset:X} (device address 0x{deviceAddress:X}) is not aligned to {alignment} bytes.");
+        // The accesses are made at the host address, which is aligned like the device address only when the mapping's
+        // first byte is (a devMem physical address or UIO offset whose low bits differ from the device address's): the
+        // descriptors' 64-bit words, the used ring's 32-bit fields and the indexes would then be misaligned, which
+        // Device memory does not allow and the ordered index accesses refuse.
+        ulong hostSkew = (r.MappingInPageOffset + (ulong)offset) % DescriptorTableAlignment;
+        if (hostSkew != 0)
+            throw new ArgumentOutOfRangeException(nameof(offset), offset,
+                $"Region '{r.Name}': vring at offset 0x{offset:X} (device address 0x{deviceAddress:X}) is 0x{hostSkew:X} bytes past a {DescriptorTableAlignment}-byte boundary in the host mapping, "
+                + $"which starts 0x{r.MappingInPageOffset:X} bytes into its page: the region's physical address (or file offset) and its device address must agree in their low {DescriptorTableAlignment} bits.");
 
         Region = region;
         Offset = offset;
