@@ -1,0 +1,80 @@
+using VirtioRpmsg.Interop;
+using VirtioRpmsg.Platform;
+using VirtioRpmsg.Rpmsg;
+using VirtioRpmsg.Tests.VhostUser;
+using VirtioRpmsg.VhostUser;
+using static VirtioRpmsg.Tests.VhostUser.VhostUserTestFrontEnd;
+
+namespace VirtioRpmsg.Tests.Review;
+
+/// <summary>Review (vhost4) of the vhost-user resume: what the guest's driver sees when a stopped device comes back.</summary>
+public sealed class Vhost4ResumeReviewTests
+{
+    private const uint Ack = VhostUserHeader.Version | VhostUserHeader.NeedReplyFlag;
+    private static readonly TimeSpan Wait = VhostUserEchoServerRig.Wait;
+
+    /// <summary>True when the guest's call eventfd has been signalled (consumed here); false when it is not readable.</summary>
+    private static bool TakeInterrupt(VhostUserTestFrontEnd guest)
+    {
+        using var waiter = new DescriptorWaiter("vhost4 call");
+        if (!waiter.WaitReady(guest.Doorbell!.PeerOutbound, forWrite: false, Deadline.Within(TimeSpan.FromMilliseconds(200)), CancellationToken.None))
+            return false;
+        Span<byte> counter = stackalloc byte[8];
+        Assert.Equal(8, Native.Read(guest.Doorbell.PeerOutbound.Value, counter));
+        return true;
+    }
+
+    /// <summary>
+    /// A host tx buffer (vring 1) the remote application holds when the rings stop is returned by the resumed device as
+    /// it is created: used.idx moves, but nobody tells the guest. A guest driver that waits for a free tx buffer (all of
+    /// them sent) sleeps until its next interrupt, which may never come (the remote has nothing to say). The rings here
+    /// restart with their kick descriptors only (the call descriptors stay, as the specification allows), so no
+    /// SET_VRING_CALL rings for it. The resumed device must interrupt the guest when it publishes used entries.
+    /// </summary>
+    [Fact]
+    public void HostTxBufferHeldAcrossStop_ResumedDeviceReturnsIt_AndInterruptsTheGuest()
+    {
+        var devices = new List<RpmsgDevice>();
+        var held = new TaskCompletionSource<RpmsgRxBuffer>(TaskCreationOptions.RunContinuationsAsynchronously);
+        // No services: nothing else goes out on vring 0 that could interrupt the guest by chance.
+        using var rig = new VhostUserEchoServerRig("vhost4-call", configure: o => o.DeviceCreated = d =>
+        {
+            lock (devices)
+            {
+                devices.Add(d);
+                if (devices.Count == 1)
+                    d.CreateZeroCopyEndpoint(0x778, (_, buffer) =>
+                    {
+                        buffer.Hold();
+                        held.TrySetResult(buffer);
+                    });
+            }
+        });
+        using var guest = new VhostUserTestFrontEnd(rig.Server);
+        ulong offered = guest.SetUpLikeVirtioUml();
+        var host = guest.StartHost(offered);
+        using (var ept = host.CreateEndpoint())
+            ept.SendTo(0x778, [1, 2, 3], Wait);
+        Assert.True(held.Task.Wait(Wait), "the remote never received the guest's message");
+        var (_, base1) = guest.StopRings();
+        Assert.Equal(1u, base1);
+        Assert.Equal(0, guest.ReadRingIndex(Vring1, used: true)); // held: not returned yet
+        held.Task.Result.Dispose();
+        // The guest's driver stops reading its interrupts (so this test sees them); any pending one is consumed.
+        host.Stop();
+        while (TakeInterrupt(guest))
+        {
+        }
+
+        foreach (uint q in new[] { 0u, 1u })
+        {
+            guest.SendAcked(VhostUserRequest.SetVringKick, U64(q), Ack, guest.Doorbell!.PeerInbound.Value);
+            guest.SendAcked(VhostUserRequest.SetVringEnable, State(q, 1), Ack);
+        }
+        Assert.Equal(2, devices.Count);
+        Assert.Equal(1, guest.ReadRingIndex(Vring1, used: true)); // the resumed device gave the buffer back
+        Assert.True(TakeInterrupt(guest), "the resumed device published a used entry on vring 1 but never interrupted the guest");
+        guest.CloseConnection();
+        Assert.Null(guest.Outcome());
+    }
+}
