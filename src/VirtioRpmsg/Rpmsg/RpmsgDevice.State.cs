@@ -75,6 +75,7 @@ public sealed partial class RpmsgDevice
                 return;
             _stopReason = reason;
             _state = RpmsgDeviceState.Stopped;
+            RecordAnnounced();
             channels = _nameService.TakeAll();
             endpoints = _endpoints.TakeAll();
         }

@@ -226,6 +226,7 @@ public sealed partial class RpmsgDevice : IDisposable
         if (!RpmsgDispatcherThread.HasThread(Options.WaitStrategy))
             transport.DisableRxNotifications();
         List<RpmsgEndpoint> toAnnounce = [];
+        (string Name, uint Address)[] stale;
         lock (_sync)
         {
             if (_state != RpmsgDeviceState.Starting)
@@ -243,6 +244,7 @@ public sealed partial class RpmsgDevice : IDisposable
             _state = RpmsgDeviceState.Running;
             // Taken under the lock that CreateNamedEndpoint and DestroyEndpoint also hold: each CREATE is sent once,
             // and none for an endpoint destroyed before it was sent.
+            stale = StaleAnnouncements();
             foreach (var ept in _endpoints.Named())
             {
                 if (RpmsgNameService.BeginAnnounce(ept))
@@ -253,6 +255,8 @@ public sealed partial class RpmsgDevice : IDisposable
             _vdev.RingDriverOk();
         _linkUp.Complete();
         RaiseState(RpmsgDeviceState.Running);
+        foreach (var (name, address) in stale) // RpmsgDevice.Resume.cs: first, so a service that moved ends up announced
+            _nameService.Announce(name, address, NameServiceFlags.Destroy);
         foreach (var ept in toAnnounce)
             _nameService.AnnounceCreate(ept);
     }

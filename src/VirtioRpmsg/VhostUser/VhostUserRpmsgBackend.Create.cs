@@ -55,6 +55,9 @@ internal sealed partial class VhostUserRpmsgBackend
         }
         try
         {
+            // The live driver still has the last device's channels: those this one does not serve alike are withdrawn.
+            if (driverLive)
+                device.WithdrawAtLinkUp = _announced;
             _options.DeviceCreated?.Invoke(device);
             device.Start();
             // The driver lives on (a resumed ring): the device gave back as it was created what the last one held (vring 1's

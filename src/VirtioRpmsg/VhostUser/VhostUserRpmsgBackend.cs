@@ -32,6 +32,7 @@ internal sealed partial class VhostUserRpmsgBackend : IDisposable
     private RpmsgDevice? _device;
     private RpmsgDevice? _previous; // torn down: its zero-copy buffers may still be open
     private VhostUserDoorbell? _doorbell;
+    private (string Name, uint Address)[] _announced = []; // what the guest's driver was told by the last device that reached it
 
     internal VhostUserRpmsgBackend(FileDescriptor socket, VhostUserRpmsgOptions options, string name)
     {
@@ -283,6 +284,8 @@ internal sealed partial class VhostUserRpmsgBackend : IDisposable
         _device = null;
         // Stopped first: a disabled ring or a dead guest gets no more writes (not even name-service destroys).
         device.Stop(reason);
+        // A device that never reached the driver leaves its predecessor's services to withdraw (RpmsgDevice.Resume.cs).
+        _announced = device.LinkCameUp ? device.AnnouncedAtStop : device.WithdrawAtLinkUp;
         // Where it got to on each ring (private state, no guest memory read): GET_VRING_BASE reports it.
         if (device.Transport is DeviceRoleTransport transport)
             for (int q = 0; q < QueueCount; q++)
@@ -306,7 +309,7 @@ internal sealed partial class VhostUserRpmsgBackend : IDisposable
         foreach (var vring in _vrings)
             vring.Reset();
         _memory?.Dispose();
-        (_memory, _accepted) = (null, null);
+        (_memory, _accepted, _announced) = (null, null, []);
         // The protocol features stay: they are the connection's, and the front-end does not negotiate them again (it
         // still waits for a REPLY_ACK status, this request's too; the specification warns that discarding them is a bug).
     }

@@ -77,4 +77,36 @@ public sealed class Vhost4ResumeReviewTests
         guest.CloseConnection();
         Assert.Null(guest.Outcome());
     }
+
+    /// <summary>
+    /// A resumed device's application serves the same service at another address (addresses are the new device's
+    /// to allocate). The guest's driver lives on and still has the channel the last device announced: the resumed
+    /// device announces the new address, and the old channel stays (Linux's virtio_rpmsg_bus, like our host role,
+    /// only refuses an announcement of the same name and address), bound to an address nothing serves. The last
+    /// device's announcements the resumed one does not repeat must be withdrawn (a DESTROY each).
+    /// </summary>
+    [Fact]
+    public void ResumedDeviceServesTheServiceAtAnotherAddress_TheGuestKeepsOneChannel()
+    {
+        int created = 0;
+        using var rig = new VhostUserEchoServerRig("vhost4-renamed", configure: o => o.DeviceCreated = d =>
+        {
+            uint address = 0x500 + (uint)Interlocked.Increment(ref created);
+            d.CreateNamedEndpoint("rpmsg-echo", address, (ept, source, payload) => ept.SendTo(source, payload, Wait));
+        });
+        using var guest = new VhostUserTestFrontEnd(rig.Server);
+        ulong offered = guest.SetUpLikeVirtioUml();
+        var host = guest.StartHost(offered);
+        var destroyed = new System.Collections.Concurrent.ConcurrentQueue<(string, uint)>();
+        host.ServiceDestroyed += (name, address) => destroyed.Enqueue((name, address));
+        Assert.Equal(0x501u, guest.WaitForAnnouncement("rpmsg-echo"));
+        var (base0, base1) = guest.StopRings();
+        guest.StartLikeQemu(offered, base0, base1);
+        Assert.True(SpinWait.SpinUntil(() => guest.Announced["rpmsg-echo"] == 0x502, Wait), "the resumed device never announced its service");
+        Assert.True(SpinWait.SpinUntil(() => host.UnboundServiceCount == 1, TimeSpan.FromSeconds(5)),
+            $"the guest has {host.UnboundServiceCount} 'rpmsg-echo' services after the resume (destroys seen: {string.Join(", ", destroyed)}): the last device's 0x501 was never withdrawn");
+        Assert.Equal([("rpmsg-echo", 0x501u)], destroyed.ToArray());
+        guest.CloseConnection();
+        Assert.Null(guest.Outcome());
+    }
 }
