@@ -109,4 +109,36 @@ public sealed class Vhost4ResumeReviewTests
         guest.CloseConnection();
         Assert.Null(guest.Outcome());
     }
+
+    /// <summary>
+    /// Suspicion refuted: a later SET_FEATURES that carries VHOST_USER_F_PROTOCOL_FEATURES does not disable the rings.
+    /// QEMU's vhost-user.rst, as clarified in 2023 ("Clarify enabling/disabling vrings"): every ring starts disabled,
+    /// SET_FEATURES without the bit is one way to enable them all, and SET_FEATURES never disables one (QEMU sends it
+    /// on running rings, e.g. to switch dirty logging; a back-end that disabled the rings there halted the device).
+    /// The device is dropped (its features may change) and the next one resumes at once, with no SET_VRING_ENABLE.
+    /// </summary>
+    [Fact]
+    public void SetFeaturesWithProtocolFeaturesOnRunningRings_RingsStayEnabled_DeviceResumesAtOnce()
+    {
+        using var rig = new VhostUserEchoServerRig("vhost4-features");
+        using var guest = new VhostUserTestFrontEnd(rig.Server);
+        ulong offered = guest.SetUpLikeVirtioUml();
+        var host = guest.StartHost(offered);
+        uint echo = guest.WaitForAnnouncement("rpmsg-echo");
+        Assert.NotEqual(0UL, offered & VhostUserFeatures.ProtocolFeatures);
+        using var ept = host.CreateEndpoint();
+        var buffer = new byte[host.MaxPayload];
+        for (byte round = 0; round < 3; round++)
+        {
+            guest.SendAcked(VhostUserRequest.SetFeatures, U64(offered), Ack);
+            Assert.Equal(round + 2, rig.Created.Count);
+            Assert.Equal(RpmsgDeviceState.Running, rig.Created[^1].State);
+            ept.SendTo(echo, [round, 0x44], Wait);
+            var reply = ept.Receive(buffer, Wait);
+            Assert.Equal(new byte[] { round, 0x44 }, buffer.AsSpan(0, reply.Length).ToArray());
+        }
+        Assert.Equal(1, host.UnboundServiceCount);
+        guest.CloseConnection();
+        Assert.Null(guest.Outcome());
+    }
 }
