@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using VirtioRpmsg.Interop;
 using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
@@ -138,6 +139,70 @@ public sealed class Vhost4ResumeReviewTests
             Assert.Equal(new byte[] { round, 0x44 }, buffer.AsSpan(0, reply.Length).ToArray());
         }
         Assert.Equal(1, host.UnboundServiceCount);
+        guest.CloseConnection();
+        Assert.Null(guest.Outcome());
+    }
+
+    /// <summary>
+    /// Suspicion (1) refuted: a hostile guest posts the same vring 1 head twice while the remote holds the first (a
+    /// zero-copy receiver). The remote breaks at once, naming it; the device resumed after the stop answers each of the
+    /// two postings with one used entry (used.idx ends at the base, no entry beyond). The head appears twice because the
+    /// guest made it available twice; a seen-set would leave the second posting unanswered. (On vring 0 a second
+    /// adoption is refused: there it would put two messages into one buffer.)
+    /// </summary>
+    [Fact]
+    public void HostileGuestPostsOneHostTxHeadTwice_HeldAcrossStop_ResumedDeviceAnswersEachPostingOnce()
+    {
+        var held = new List<RpmsgRxBuffer>();
+        var devices = new List<RpmsgDevice>();
+        using var rig = new VhostUserEchoServerRig("vhost4-twice", configure: o => o.DeviceCreated = d =>
+        {
+            devices.Add(d); // on the server's thread, before the device starts
+            d.CreateZeroCopyEndpoint(0x778, (_, buffer) =>
+            {
+                buffer.Hold();
+                lock (held)
+                    held.Add(buffer);
+            });
+        });
+        using var guest = new VhostUserTestFrontEnd(rig.Server);
+        ulong offered = guest.SetUpLikeVirtioUml();
+        var host = guest.StartHost(offered);
+        using (var ept = host.CreateEndpoint())
+            ept.SendTo(0x778, [9, 9], Wait);
+        Assert.True(SpinWait.SpinUntil(() => { lock (held) return held.Count == 1; }, Wait));
+        host.Stop(); // from here the test writes the guest's rings itself
+        var layout = new VirtioRpmsg.Virtio.VringLayout(Num, 4096);
+        ushort head;
+        ulong avail = Vring1 + (ulong)layout.AvailOffset;
+        using (var lease = guest.Memory!.Acquire())
+        {
+            head = BinaryPrimitives.ReadUInt16LittleEndian(lease.GetSpan(guest.Memory.Translate(avail + 4, 2), 2));
+            BinaryPrimitives.WriteUInt16LittleEndian(lease.GetSpan(guest.Memory.Translate(avail + 6, 2), 2), head); // the same head again
+            Thread.MemoryBarrier();
+            BinaryPrimitives.WriteUInt16LittleEndian(lease.GetSpan(guest.Memory.Translate(avail + 2, 2), 2), 2);
+        }
+        Span<byte> kick = stackalloc byte[8];
+        kick[0] = 1;
+        Assert.Equal(8, Native.Write(guest.Doorbell!.PeerInbound.Value, kick));
+        // The remote refuses it: a head delivered again while the application holds it breaks the device, with the reason.
+        Assert.True(SpinWait.SpinUntil(() => devices[0].State == RpmsgDeviceState.Broken, Wait), $"the remote is {devices[0].State}");
+        Assert.Contains("delivered again while the application still holds it", devices[0].Fault!.Message, StringComparison.Ordinal);
+        Assert.Single(held);
+        var (base0, base1) = guest.StopRings();
+        held[0].Dispose();
+        guest.StartLikeQemu(offered, base0, base1);
+        Assert.Equal(2, devices.Count);
+        Assert.Equal(RpmsgDeviceState.Running, devices[1].State);
+        Assert.Equal(2u, base1);
+        Assert.Equal(2, guest.ReadRingIndex(Vring1, used: true)); // one used entry per posting, no more, no less
+        var layout1 = new VirtioRpmsg.Virtio.VringLayout(Num, 4096);
+        using (var lease = guest.Memory!.Acquire())
+        {
+            ulong used = Vring1 + (ulong)layout1.UsedOffset + 4;
+            for (int i = 0; i < 2; i++)
+                Assert.Equal(head, BinaryPrimitives.ReadUInt32LittleEndian(lease.GetSpan(guest.Memory.Translate(used + 8 * (ulong)i, 4), 4)));
+        }
         guest.CloseConnection();
         Assert.Null(guest.Outcome());
     }
