@@ -104,7 +104,7 @@ public sealed class Vhost4ResumeReviewTests
         var (base0, base1) = guest.StopRings();
         guest.StartLikeQemu(offered, base0, base1);
         Assert.True(SpinWait.SpinUntil(() => guest.Announced["rpmsg-echo"] == 0x502, Wait), "the resumed device never announced its service");
-        Assert.True(SpinWait.SpinUntil(() => host.UnboundServiceCount == 1, TimeSpan.FromSeconds(5)),
+        Assert.True(SpinWait.SpinUntil(() => host.UnboundServiceCount == 1, TimeSpan.FromSeconds(10)),
             $"the guest has {host.UnboundServiceCount} 'rpmsg-echo' services after the resume (destroys seen: {string.Join(", ", destroyed)}): the last device's 0x501 was never withdrawn");
         Assert.Equal([("rpmsg-echo", 0x501u)], destroyed.ToArray());
         guest.CloseConnection();
@@ -133,7 +133,7 @@ public sealed class Vhost4ResumeReviewTests
         {
             guest.SendAcked(VhostUserRequest.SetFeatures, U64(offered), Ack);
             Assert.Equal(round + 2, rig.Created.Count);
-            Assert.Equal(RpmsgDeviceState.Running, rig.Created[^1].State);
+            Assert.True(rig.Created[^1].WaitForLinkUp(Wait), $"the device made after SET_FEATURES is {rig.Created[^1].State}");
             ept.SendTo(echo, [round, 0x44], Wait);
             var reply = ept.Receive(buffer, Wait);
             Assert.Equal(new byte[] { round, 0x44 }, buffer.AsSpan(0, reply.Length).ToArray());
