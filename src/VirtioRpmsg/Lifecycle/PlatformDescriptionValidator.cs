@@ -141,6 +141,11 @@ internal static partial class PlatformDescriptionValidator
             throw Error(p + ".size", Hex(size), "is larger than any mapping can be");
         if (r.Kind == PlatformRegionKind.DevMem)
             CheckAllowed(d, r, p, size);
+        // The mapping keeps the physical address's place in its page: a ring or table the remote sees aligned would sit
+        // misaligned in the host's view, where ordered and 8-byte accesses need the same alignment.
+        if (r.Kind == PlatformRegionKind.DevMem && r.DeviceAddress is { } da && ((da ^ r.PhysicalAddress!.Value) & (ViewAlignment - 1)) != 0)
+            throw Error(p + ".deviceAddress", Hex(da),
+                $"differs from physicalAddress {Hex(r.PhysicalAddress.Value)} in its low 4 bits: an address the remote sees {ViewAlignment}-byte aligned would not be aligned in the host's mapping");
         ulong? address = DeviceAddress(r);
         if (address is null)
         {
@@ -152,6 +157,9 @@ internal static partial class PlatformDescriptionValidator
             throw Error(p + ".size", Hex(size), $"the region at {Hex(address.Value)} wraps past the end of the 64-bit address space");
         return new Extent(p, $"region '{r.Name}'", address.Value, size);
     }
+
+    // What a vring's descriptor table needs (virtio: 16), and more than any other shared structure.
+    private const ulong ViewAlignment = 16;
 
     private static void CheckAllowed(PlatformDescription d, RegionDescription r, string p, ulong size)
     {

@@ -52,13 +52,17 @@ internal sealed class VhostUserVring : IDisposable
         if (num is 0 or > VringLayout.MaxNum || (num & (num - 1)) != 0)
             throw new VhostUserProtocolException(FaultRule.VhostUserVringSize, $"vring[{Index}].num", num,
                 $"vhost-user SET_VRING_NUM: queue {Index} size {num} is not a power of two between 1 and {VringLayout.MaxNum}");
-        if (Address is not null && num != Num)
+        if (num != Num)
+        {
             Address = null; // the layout was checked for the old size: the front-end must send the addresses again
+            (InFlight, DriverLive) = ([], false); // another ring, whatever base follows: the old heads are not its own
+        }
         Num = (int)num;
     }
 
     /// <summary>Heads the last device on this queue took and never returned (recorded with <see cref="Base"/>): the next
-    /// device resuming at that base takes them over. Dropped with any other base (the ring is not resumed), and at base 0,
+    /// device resuming at that base takes them over. Dropped with any other base (the ring is not resumed), with another
+    /// size or ring address (another ring, whatever its base), and at base 0,
     /// which a fresh ring has too (a guest that reset its rings posts its heads anew; a device that had wrapped to exactly
     /// 0 with buffers in flight loses them to the guest rather than have two messages written into one).</summary>
     internal int[] InFlight { get; private set; } = [];
@@ -148,6 +152,8 @@ internal sealed class VhostUserVring : IDisposable
         if (!memory.Map.TryTranslate(desc, (ulong)layout.TotalSize, out _, out _))
             throw new VhostUserProtocolException(FaultRule.VhostUserVringAddress, $"vring[{Index}].desc", desc,
                 $"vhost-user SET_VRING_ADDR: queue {Index} ring at guest 0x{desc:X} (0x{layout.TotalSize:X} bytes) is not wholly inside one guest memory region");
+        if (Address is { } old && (old != desc || Align != align))
+            (InFlight, DriverLive) = ([], false); // the ring moved: heads the last device held are in another ring's buffers
         Address = desc;
         Align = align;
     }

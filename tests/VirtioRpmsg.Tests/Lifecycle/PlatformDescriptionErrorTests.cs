@@ -122,6 +122,9 @@ public class PlatformDescriptionErrorTests
         ["devMem outside the allow-list"] = (t => DevMem(t, "0x1000", "0x1000", """[ { "start": "0x100000", "size": "0x1000" } ]"""), "regions[0].physicalAddress"),
         ["devMem partly outside the allow-list"] = (t => DevMem(t, "0x100800", "0x1000", """[ { "start": "0x100000", "size": "0x1000" } ]"""), "regions[0].physicalAddress"),
         ["devMem without an allow-list"] = (t => DevMem(t, "0x100000", "0x1000", null), "regions[0].physicalAddress"),
+        // the host's mapping keeps the physical address's place in its page: 0x100008 maps 8 bytes past an aligned
+        // address, where the remote sees the aligned 0x100000 (a ring there would be misaligned for the host)
+        ["devMem device address skewed against its physical address"] = (t => DevMem(t, "0x100008", "0x1000", """[ { "start": "0x100000", "size": "0x2000" } ]"""), "regions[0].deviceAddress"),
 
         // mailbox
         ["mailbox in an unknown region"] = (t => UioMailbox(t, """{ "region": "nowhere", "offset": 0 }"""), "doorbell.mailbox.region"),
