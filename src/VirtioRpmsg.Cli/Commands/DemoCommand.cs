@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using HdrHistogram;
 using VirtioRpmsg.Lifecycle;
+using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
 using VirtioRpmsg.Simulation;
 
@@ -41,7 +42,7 @@ internal static class DemoCommand
         var host = session.Host;
         CliOptions.CheckSize(size, host);
         var channel = HostLink.BindService(host, SimulatedRemote.EchoServiceName, ct);
-        Console.WriteLine($"channel '{channel.Name}' announced by the remote: local address 0x{channel.LocalAddress:X} -> remote address 0x{channel.RemoteAddress:X}");
+        Console.WriteLine($"channel '{PrintableText.Of(channel.Name)}' announced by the remote: local address 0x{channel.LocalAddress:X} -> remote address 0x{channel.RemoteAddress:X}");
 
         Console.WriteLine($"sending {count} messages of {size} bytes (different content each), one round trip at a time");
         var histogram = EchoLoop.NewHistogram();

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using VirtioRpmsg.Lifecycle;
+using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
 using VirtioRpmsg.Simulation;
 
@@ -40,11 +41,11 @@ internal static class ListCommand
         var channels = host.Channels;
         Console.WriteLine($"channels ({channels.Count}):");
         foreach (var channel in channels.OrderBy(c => c.RemoteAddress))
-            Console.WriteLine($"  {channel.Name,-24} local 0x{channel.LocalAddress:X} -> remote 0x{channel.RemoteAddress:X}");
+            Console.WriteLine($"  {PrintableText.Of(channel.Name),-24} local 0x{channel.LocalAddress:X} -> remote 0x{channel.RemoteAddress:X}");
         var endpoints = host.Endpoints;
         Console.WriteLine($"endpoints ({endpoints.Count}):");
         foreach (var endpoint in endpoints)
-            Console.WriteLine($"  0x{endpoint.Address:X}{(endpoint.Address == RpmsgAddress.NameService ? " name service" : endpoint.Channel is { } ch ? $" channel '{ch.Name}'" : "")}");
+            Console.WriteLine($"  0x{endpoint.Address:X}{(endpoint.Address == RpmsgAddress.NameService ? " name service" : endpoint.Channel is { } ch ? $" channel '{PrintableText.Of(ch.Name)}'" : "")}");
         if (session.Simulated is { } simulated)
         {
             Console.WriteLine("remote endpoints (as the simulated remote reported them):");

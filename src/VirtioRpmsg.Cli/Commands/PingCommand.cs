@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using VirtioRpmsg.Lifecycle;
+using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
 using VirtioRpmsg.Simulation;
 
@@ -73,7 +74,7 @@ internal static class PingCommand
         using var session = HostLink.Open("ping", platform, wait, SimulatedServices.Echo, verbose, verbose ? Console.Error.WriteLine : null, ct, cpus: cpus);
         CliOptions.CheckSize(size, session.Host);
         var channel = HostLink.BindService(session.Host, service, ct);
-        Console.WriteLine($"rpmsg ping: '{channel.Name}' at 0x{channel.RemoteAddress:X} from 0x{channel.LocalAddress:X}, {count} x {size} bytes, wait {HostLink.WaitName(wait)}{(inFlight > 1 ? $", {inFlight} in flight" : "")}");
+        Console.WriteLine($"rpmsg ping: '{PrintableText.Of(channel.Name)}' at 0x{channel.RemoteAddress:X} from 0x{channel.LocalAddress:X}, {count} x {size} bytes, wait {HostLink.WaitName(wait)}{(inFlight > 1 ? $", {inFlight} in flight" : "")}");
         var exchange = new EchoLoop.Exchange(channel, size);
         long started = Stopwatch.GetTimestamp();
         int warm = EchoLoop.WarmUp(exchange, warmup, ct);

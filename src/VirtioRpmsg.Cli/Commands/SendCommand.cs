@@ -1,5 +1,6 @@
 using System.CommandLine;
 using VirtioRpmsg.Lifecycle;
+using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
 using VirtioRpmsg.Simulation;
 
@@ -72,7 +73,7 @@ internal static class SendCommand
             var channel = HostLink.BindService(host, s.Service, ct);
             endpoint = channel.Endpoint;
             endpoint.Send(payload, HostLink.StepTimeout, ct);
-            target = $"'{channel.Name}' at 0x{channel.RemoteAddress:X}";
+            target = $"'{PrintableText.Of(channel.Name)}' at 0x{channel.RemoteAddress:X}";
         }
         using (own)
         {

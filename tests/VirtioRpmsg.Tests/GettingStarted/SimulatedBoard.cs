@@ -17,8 +17,11 @@ internal sealed class SimulatedBoard : IDisposable
     private readonly Thread _remote;
     private Exception? _remoteFailure;
 
-    public SimulatedBoard(PlatformWaitStrategy wait = PlatformWaitStrategy.Interrupt)
+    private readonly IReadOnlyList<string> _echoNames;
+
+    public SimulatedBoard(PlatformWaitStrategy wait = PlatformWaitStrategy.Interrupt, IReadOnlyList<string>? echoNames = null)
     {
+        _echoNames = echoNames ?? [SimulatedRemote.EchoServiceName];
         Directory = Path.Combine(Path.GetTempPath(), "vrpmsg-gs-" + Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(Directory);
         SharedMemoryPath = "/dev/shm/vrpmsg-gs-" + Guid.NewGuid().ToString("N") + ".shm";
@@ -41,7 +44,7 @@ internal sealed class SimulatedBoard : IDisposable
     {
         try
         {
-            SimulatedRemoteChild.Run(new SimulatedRemoteChildOptions { SharedMemoryPath = SharedMemoryPath, PlatformFile = BoardFile, ReadCommands = false },
+            SimulatedRemoteChild.Run(new SimulatedRemoteChildOptions { SharedMemoryPath = SharedMemoryPath, PlatformFile = BoardFile, ReadCommands = false, EchoNames = _echoNames },
                 TextReader.Null, _output, _stop.Token);
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)

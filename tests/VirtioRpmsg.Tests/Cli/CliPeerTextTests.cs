@@ -1,0 +1,26 @@
+using VirtioRpmsg.Tests.GettingStarted;
+using VirtioRpmsg.Tests.Rpmsg;
+
+namespace VirtioRpmsg.Tests.Cli;
+
+/// <summary>
+/// Service names come from the remote: `rpmsg list` printed them raw, so a remote announcing a line break and a terminal
+/// escape drew a fake line and cleared the user's screen. They are printed escaped, as the library's errors print them.
+/// </summary>
+public sealed class CliPeerTextTests
+{
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(90);
+
+    [Fact]
+    public void List_ARemoteAnnouncingControlCharacters_PrintsThemEscaped()
+    {
+        using var board = new SimulatedBoard(echoNames: ["evil\r\nFAKE\u001b[2J"]);
+
+        var (code, stdout, stderr) = CrossProcessCli.Run(Limit, "list", "--platform", board.BoardFile, "--settle", "1");
+
+        Assert.True(code == 0, $"exit {code}\nstdout: {stdout}\nstderr: {stderr}");
+        Assert.DoesNotContain('\u001b', stdout);
+        Assert.DoesNotContain("\nFAKE", stdout, StringComparison.Ordinal);
+        Assert.Contains("evil\\u000D\\u000AFAKE\\u001B[2J", stdout, StringComparison.Ordinal);
+    }
+}
