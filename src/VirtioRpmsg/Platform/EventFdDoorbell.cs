@@ -143,8 +143,8 @@ public sealed unsafe class EventFdDoorbell : FileDescriptorDoorbell
 
     // A wait with no ring for its whole timeout (the dispatcher's idle re-check, not per message): over a kept
     // connection, see whether the peer is still there. An eventfd never says that its writer went away, but the
-    // connection the pair came over does: the peer sends nothing more on it, so once it is readable the peer closed
-    // it (it exited, or was killed). Without this a host whose remote died kept "running", its sends filling the ring
+    // connection the pair came over does: once it reports a hang-up the peer closed it (it exited, or was killed); a
+    // message it still sends there only makes it readable. Without this a host whose remote died kept "running", its sends filling the ring
     // and its receives waiting for ever; the remote side already watched the host's connection the same way.
     private protected override bool TimedOut()
     {
@@ -171,7 +171,9 @@ public sealed unsafe class EventFdDoorbell : FileDescriptorDoorbell
             return false; // closed by our own Dispose meanwhile: not the peer's doing
         try
         {
-            return Native.Poll2(socket.Value, 0, -1, 0, out int ready) == 0 && (ready & Native.ReadyFd) != 0;
+            // A hang-up only (POLLHUP / POLLRDHUP): a message the peer still sends on the connection (an empty one, say)
+            // makes it readable too, and is not the peer leaving.
+            return Native.Poll2(socket.Value, 0, -1, 0, out int ready) == 0 && (ready & Native.ReadyHangUp) != 0;
         }
         finally
         {
