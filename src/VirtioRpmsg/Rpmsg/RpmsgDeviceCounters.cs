@@ -129,7 +129,7 @@ internal sealed class RpmsgDeviceCounters
     internal void DriverCallbackFailed(Exception e, string what, string service)
     {
         Interlocked.Increment(ref _callbackErrors);
-        _log.LogError(e, "rpmsg {Device}: {What} of '{Name}' threw", _device, what, service);
+        _log.LogError(e, "rpmsg {Device}: {What} of '{Name}' threw", _device, what, PrintableText.Of(service)); // the peer's name
     }
 
     /// <summary>Runs an application event handler; a throwing handler is counted and logged, never propagated.</summary>

@@ -29,7 +29,7 @@ public sealed partial class RpmsgEndpoint
     }
 
     private string ReclaimedText(long messages) =>
-        $"endpoint 0x{Address:X}: {messages} unread messages of channel '{Channel?.Name}', withdrawn by the peer's DESTROY, dropped to give the device-wide {Device.QueueBudget.Limit} bytes of MaxQueuedBytes to live endpoints";
+        $"endpoint 0x{Address:X}: {messages} unread messages of channel '{Platform.PrintableText.Of(Channel?.Name)}', withdrawn by the peer's DESTROY, dropped to give the device-wide {Device.QueueBudget.Limit} bytes of MaxQueuedBytes to live endpoints";
 
     /// <summary>What a reader of a channel whose unread messages the queue budget took back gets, once it read what was left.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -84,6 +84,6 @@ public sealed partial class RpmsgEndpoint
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ObjectDisposedException DestroyedError() =>
         new($"rpmsg endpoint 0x{Address:X}", _peerDestroyed
-            ? $"endpoint 0x{Address:X} on '{Device.Name}' was destroyed: the peer's name-service DESTROY removed its channel '{Channel?.Name}'"
+            ? $"endpoint 0x{Address:X} on '{Device.Name}' was destroyed: the peer's name-service DESTROY removed its channel '{Platform.PrintableText.Of(Channel?.Name)}'"
             : $"endpoint 0x{Address:X} on '{Device.Name}' was destroyed");
 }
