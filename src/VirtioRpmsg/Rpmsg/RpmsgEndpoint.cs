@@ -209,6 +209,10 @@ public sealed partial class RpmsgEndpoint : IDisposable
             }
             else if (!_queue!.TryEnqueue(source, payload))
             {
+                // Closed by Stop or Break (which close the queues as they begin, while this delivery ran) or a destroy:
+                // a message in flight to an endpoint that went away (the dispatcher counts it so), not a full queue.
+                if (_queue.IsClosing)
+                    return false;
                 CountQueueFull();
             }
         }

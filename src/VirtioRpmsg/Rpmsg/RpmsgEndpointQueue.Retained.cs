@@ -10,6 +10,23 @@ internal sealed partial class RpmsgEndpointQueue
     private long _chargedIn;  // what queued messages were charged, by the single writer (TryEnqueue)
     private long _chargedOut; // what read or drained messages were given back, under _readLock
 
+    private bool _closing; // Close ran: the writer's next message is refused (TryEnqueue reads it without a fence)
+
+    /// <summary>True once <see cref="Close"/> ran (messages may still be queued for readers): a refused write is no full queue.</summary>
+    internal bool IsClosing => Volatile.Read(ref _closing);
+
+    /// <summary>No more messages; readers drain what is queued, then see <see cref="IsClosed"/>.</summary>
+    internal void Close()
+    {
+        lock (_readLock)
+        {
+            Volatile.Write(ref _closing, true);
+            _channel.Writer.TryComplete();
+        }
+        WakeReaders(all: true);
+        _device?.Rx.HandOver.OnQueueClosed(this);
+    }
+
     /// <summary>What every message ever queued here was charged (tests: a message handed over directly adds nothing).</summary>
     internal long ChargedIn => Volatile.Read(ref _chargedIn);
 

@@ -88,6 +88,11 @@ internal sealed partial class RpmsgEndpointQueue
     /// <summary>Copies and queues a message; false (nothing queued) when the queue is full or closed, or the budget used up.</summary>
     internal bool TryEnqueue(uint source, ReadOnlySpan<byte> payload)
     {
+        // Closed (Stop closes as it begins, while the writer may still deliver): refused before the charge, which could
+        // take a withdrawn channel's unread messages back for a message that is not queued. A plain read: TryWrite
+        // refuses all the same once the channel is completed.
+        if (_closing)
+            return false;
         if (!_budget.TryCharge(payload.Length))
             return false;
         var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(payload.Length, 1));
@@ -381,14 +386,5 @@ internal sealed partial class RpmsgEndpointQueue
     {
         lock (_readLock)
             Monitor.PulseAll(_readLock);
-    }
-
-    /// <summary>No more messages; readers drain what is queued, then see <see cref="IsClosed"/>.</summary>
-    internal void Close()
-    {
-        lock (_readLock)
-            _channel.Writer.TryComplete();
-        WakeReaders(all: true);
-        _device?.Rx.HandOver.OnQueueClosed(this);
     }
 }
