@@ -41,6 +41,7 @@ public sealed class StopRacingDeliveryRereviewTests
         loop.WaitUntil(() => loop.Host.Counters.RxMessages >= rx + fits, "the channel's messages are queued");
         service.Dispose();
         loop.WaitUntil(() => loop.Host.QueueBudget.RetainedBytes > 0, "the withdrawn channel's messages are retained");
+        Assert.True(loop.Host.QueueBudget.RetainedBytes + RpmsgQueueBudget.Cost(Payload) > Budget, "the next message's charge must take the withdrawn channel's room back");
         object readLock = ReadLock.GetValue(channel!.Endpoint.ReceiveQueue)!;
 
         Task stop;
