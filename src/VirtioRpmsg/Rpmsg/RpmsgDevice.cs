@@ -226,7 +226,6 @@ public sealed partial class RpmsgDevice : IDisposable
         if (!RpmsgDispatcherThread.HasThread(Options.WaitStrategy))
             transport.DisableRxNotifications();
         List<RpmsgEndpoint> toAnnounce = [];
-        (string Name, uint Address)[] stale;
         lock (_sync)
         {
             if (_state != RpmsgDeviceState.Starting)
@@ -244,7 +243,7 @@ public sealed partial class RpmsgDevice : IDisposable
             _state = RpmsgDeviceState.Running;
             // Taken under the lock that CreateNamedEndpoint and DestroyEndpoint also hold: each CREATE is sent once,
             // and none for an endpoint destroyed before it was sent.
-            stale = StaleAnnouncements();
+            BeginWithdrawals();
             foreach (var ept in _endpoints.Named())
             {
                 if (RpmsgNameService.BeginAnnounce(ept))
@@ -255,8 +254,7 @@ public sealed partial class RpmsgDevice : IDisposable
             _vdev.RingDriverOk();
         _linkUp.Complete();
         RaiseState(RpmsgDeviceState.Running);
-        foreach (var (name, address) in stale) // RpmsgDevice.Resume.cs: first, so a service that moved ends up announced
-            _nameService.Announce(name, address, NameServiceFlags.Destroy);
+        SendWithdrawals(); // RpmsgDevice.Resume.cs: first, so a service that moved ends up announced
         foreach (var ept in toAnnounce)
             _nameService.AnnounceCreate(ept);
     }
@@ -328,7 +326,9 @@ public sealed partial class RpmsgDevice : IDisposable
                 throw Unavailable(state);
             var ept = new RpmsgEndpoint(this, _endpoints.Claim(address), remoteAddress, handler, zeroCopy, Options.EndpointQueueCapacity) { Name = name };
             _endpoints.Add(ept);
-            announce = name is not null && state == RpmsgDeviceState.Running && RpmsgNameService.BeginAnnounce(ept);
+            if (name is not null)
+                KeepAnnouncement(name, ept.Address); // may wait (the lock released) for its withdrawal at link-up to go out
+            announce = name is not null && _state == RpmsgDeviceState.Running && RpmsgNameService.BeginAnnounce(ept);
             return ept;
         }
     }
@@ -366,6 +366,8 @@ public sealed partial class RpmsgDevice : IDisposable
             // Only the first destroy frees the address: a second Dispose racing it would free it while the first still
             // sends the DESTROY, and a new endpoint of the service could take it and be withdrawn by that DESTROY.
             removed = first && _endpoints.Remove(ept);
+            if (sendDestroy)
+                ept.AnnounceState = RpmsgAnnounceState.Withdrawn; // its DESTROY was tried; a stop before this recorded it
             if (removed && ept.Channel is { } ch && _nameService.Forget(ch))
                 channel = ch;
             // A named endpoint removed here was withdrawn above, still published then: any other removal meanwhile (Stop,

@@ -11,6 +11,8 @@ internal enum RpmsgAnnounceState
     Sending,
     /// <summary>Its CREATE was sent: a destroy sends the DESTROY.</summary>
     Announced,
+    /// <summary>Destroyed, its DESTROY being sent: the peer may still have it (a stop now records it, RpmsgDevice.Resume.cs).</summary>
+    Withdrawing,
     /// <summary>Destroyed: nothing more is sent for it.</summary>
     Withdrawn,
 }

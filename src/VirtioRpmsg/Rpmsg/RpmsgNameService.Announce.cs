@@ -6,10 +6,11 @@ namespace VirtioRpmsg.Rpmsg;
 internal sealed partial class RpmsgNameService
 {
     /// <summary>Sends a create or destroy for one of our endpoints (best effort: a failure is logged).</summary>
-    internal void Announce(string name, uint address, NameServiceFlags flags) => Announce(name, address, flags, null);
+    internal void Announce(string name, uint address, NameServiceFlags flags, CancellationToken cancellationToken = default) =>
+        Announce(name, address, flags, null, cancellationToken);
 
     /// <summary>
-    /// As <see cref="Announce(string, uint, NameServiceFlags)"/>, for <paramref name="owner"/>: false if refused because it
+    /// As <see cref="Announce(string, uint, NameServiceFlags, CancellationToken)"/>, for <paramref name="owner"/>: false if refused because it
     /// was destroyed (nothing went out; a wait for a tx buffer ends at the destroy), true otherwise.
     /// </summary>
     private bool Announce(string name, uint address, NameServiceFlags flags, RpmsgEndpoint? owner, CancellationToken cancellationToken = default)
@@ -48,7 +49,8 @@ internal sealed partial class RpmsgNameService
     internal static bool Withdraw(RpmsgEndpoint ept)
     {
         bool announced = ept.AnnounceState == RpmsgAnnounceState.Announced;
-        ept.AnnounceState = RpmsgAnnounceState.Withdrawn;
+        // Withdrawn once the caller's DESTROY went out (or failed) and it left the table; a stop before that records it.
+        ept.AnnounceState = announced ? RpmsgAnnounceState.Withdrawing : RpmsgAnnounceState.Withdrawn;
         return announced;
     }
 

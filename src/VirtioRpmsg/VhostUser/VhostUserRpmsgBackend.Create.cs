@@ -55,14 +55,23 @@ internal sealed partial class VhostUserRpmsgBackend
         }
         try
         {
-            // The live driver still has the last device's channels: those this one does not serve alike are withdrawn.
             if (driverLive)
+            {
+                // The live driver still has the last device's channels: those this one does not serve alike are withdrawn.
                 device.WithdrawAtLinkUp = _announced;
+                // The device gives back what the last one held (vring 1's buffers in flight) as it links up (its transport
+                // is made then, on its dispatcher thread or at a Poll, after Start returned): interrupted then, first of
+                // the handlers (an application's may block), or a driver that took the interrupt below too early, found
+                // nothing and slept, is never told (a driver out of tx buffers waits forever). Ring never blocks.
+                device.StateChanged += (_, state) =>
+                {
+                    if (state == RpmsgDeviceState.Running)
+                        doorbell.Ring();
+                };
+            }
             _options.DeviceCreated?.Invoke(device);
             device.Start();
-            // The driver lives on (a resumed ring): the device gave back as it was created what the last one held (vring 1's
-            // buffers in flight), and the last one's final interrupts went to a doorbell torn down with it. Used entries the
-            // driver is not told about may be waited for forever (a driver out of tx buffers): one interrupt covers them.
+            // The last device's final used entries: its final interrupts went to a doorbell torn down with it.
             if (driverLive)
                 doorbell.Ring();
         }

@@ -73,6 +73,8 @@ public sealed class Vhost4ResumeReviewTests
             guest.SendAcked(VhostUserRequest.SetVringEnable, State(q, 1), Ack);
         }
         Assert.Equal(2, devices.Count);
+        // It gives the buffer back as it links up (its transport is made then), on its dispatcher thread: waited for.
+        Assert.True(devices[1].WaitForLinkUp(Wait), $"the resumed device is {devices[1].State}");
         Assert.Equal(1, guest.ReadRingIndex(Vring1, used: true)); // the resumed device gave the buffer back
         Assert.True(TakeInterrupt(guest), "the resumed device published a used entry on vring 1 but never interrupted the guest");
         guest.CloseConnection();
@@ -193,7 +195,7 @@ public sealed class Vhost4ResumeReviewTests
         held[0].Dispose();
         guest.StartLikeQemu(offered, base0, base1);
         Assert.Equal(2, devices.Count);
-        Assert.Equal(RpmsgDeviceState.Running, devices[1].State);
+        Assert.True(devices[1].WaitForLinkUp(Wait), $"the resumed device is {devices[1].State}"); // linked up on its own thread
         Assert.Equal(2u, base1);
         Assert.Equal(2, guest.ReadRingIndex(Vring1, used: true)); // one used entry per posting, no more, no less
         var layout1 = new VirtioRpmsg.Virtio.VringLayout(Num, 4096);
