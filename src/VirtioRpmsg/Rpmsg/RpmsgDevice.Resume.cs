@@ -30,6 +30,8 @@ public sealed partial class RpmsgDevice
     // Under _sync, at link-up: the earlier announcements no endpoint of this device repeats.
     private void BeginWithdrawals()
     {
+        if (WithdrawAtLinkUp.Length == 0)
+            return;
         var named = _endpoints.Named();
         _withdrawals = [.. WithdrawAtLinkUp.Where(s => !named.Any(e => e.Name == s.Name && e.Address == s.Address)).Distinct()];
     }
@@ -40,16 +42,17 @@ public sealed partial class RpmsgDevice
         while (true)
         {
             (string Name, uint Address) next;
-            var cancel = new CancellationTokenSource(); // linked to nothing, so never disposed (as AnnounceCreate's)
+            CancellationTokenSource cancel;
             lock (_sync)
             {
-                if (_withdrawals is not { Count: > 0 } due)
+                if (_withdrawals is not { Count: > 0 } due || _state != RpmsgDeviceState.Running) // stopped: none goes out
                 {
                     _withdrawals = null;
                     return;
                 }
                 next = due[0];
                 due.RemoveAt(0);
+                cancel = new CancellationTokenSource(); // linked to nothing, so never disposed (as AnnounceCreate's)
                 (_withdrawing, _withdrawer, _withdrawCancel) = (next, Environment.CurrentManagedThreadId, cancel);
             }
             try
