@@ -18,16 +18,6 @@ public sealed class RereviewFResumeInterruptTests
     private const uint Ack = VhostUserHeader.Version | VhostUserHeader.NeedReplyFlag;
     private static readonly TimeSpan Wait = VhostUserEchoServerRig.Wait;
 
-    /// <summary>True when the guest's call descriptor has been signalled (consumed here); false when it is not readable.</summary>
-    private static bool TakeInterrupt(VhostUserTestFrontEnd guest)
-    {
-        using var waiter = new DescriptorWaiter("rereview-f call");
-        if (!waiter.WaitReady(guest.Doorbell!.PeerOutbound, forWrite: false, Deadline.Within(TimeSpan.FromMilliseconds(200)), CancellationToken.None))
-            return false;
-        Span<byte> counter = stackalloc byte[8];
-        Assert.Equal(8, Native.Read(guest.Doorbell.PeerOutbound.Value, counter));
-        return true;
-    }
 
     [Fact]
     public void ResumedDeviceLinksUpAfterItWasCreated_TheGuestIsInterruptedAfterTheHeldBufferCameBack()
@@ -69,7 +59,7 @@ public sealed class RereviewFResumeInterruptTests
         Assert.Equal(1u, base1);
         held.Task.Result.Dispose();
         host.Stop(); // the guest's driver stops reading its interrupts (so this test sees them)
-        while (TakeInterrupt(guest))
+        while (guest.TakeInterrupt())
         {
         }
 
@@ -83,14 +73,14 @@ public sealed class RereviewFResumeInterruptTests
             resumed = devices[^1];
         Assert.Equal(2, devices.Count);
         // The driver takes what interrupts it got and looks at the ring: nothing yet (the device has not linked up).
-        while (TakeInterrupt(guest))
+        while (guest.TakeInterrupt())
         {
         }
         Assert.Equal(0, guest.ReadRingIndex(Vring1, used: true));
         resumed.Poll(); // link-up: the resumed device takes the held head over and gives it back
         Assert.Equal(RpmsgDeviceState.Running, resumed.State);
         Assert.Equal(1, guest.ReadRingIndex(Vring1, used: true));
-        Assert.True(TakeInterrupt(guest), "the resumed device gave the held buffer back at link-up, after its only interrupt: the guest is never told");
+        Assert.True(guest.TakeInterrupt(), "the resumed device gave the held buffer back at link-up, after its only interrupt: the guest is never told");
         guest.CloseConnection();
         Assert.Null(guest.Outcome());
     }

@@ -14,16 +14,6 @@ public sealed class Vhost4ResumeReviewTests
     private const uint Ack = VhostUserHeader.Version | VhostUserHeader.NeedReplyFlag;
     private static readonly TimeSpan Wait = VhostUserEchoServerRig.Wait;
 
-    /// <summary>True when the guest's call eventfd has been signalled (consumed here); false when it is not readable.</summary>
-    private static bool TakeInterrupt(VhostUserTestFrontEnd guest)
-    {
-        using var waiter = new DescriptorWaiter("vhost4 call");
-        if (!waiter.WaitReady(guest.Doorbell!.PeerOutbound, forWrite: false, Deadline.Within(TimeSpan.FromMilliseconds(200)), CancellationToken.None))
-            return false;
-        Span<byte> counter = stackalloc byte[8];
-        Assert.Equal(8, Native.Read(guest.Doorbell.PeerOutbound.Value, counter));
-        return true;
-    }
 
     /// <summary>
     /// A host tx buffer (vring 1) the remote application holds when the rings stop is returned by the resumed device as
@@ -63,7 +53,7 @@ public sealed class Vhost4ResumeReviewTests
         held.Task.Result.Dispose();
         // The guest's driver stops reading its interrupts (so this test sees them); any pending one is consumed.
         host.Stop();
-        while (TakeInterrupt(guest))
+        while (guest.TakeInterrupt())
         {
         }
 
@@ -76,7 +66,7 @@ public sealed class Vhost4ResumeReviewTests
         // It gives the buffer back as it links up (its transport is made then), on its dispatcher thread: waited for.
         Assert.True(devices[1].WaitForLinkUp(Wait), $"the resumed device is {devices[1].State}");
         Assert.Equal(1, guest.ReadRingIndex(Vring1, used: true)); // the resumed device gave the buffer back
-        Assert.True(TakeInterrupt(guest), "the resumed device published a used entry on vring 1 but never interrupted the guest");
+        Assert.True(guest.TakeInterrupt(), "the resumed device published a used entry on vring 1 but never interrupted the guest");
         guest.CloseConnection();
         Assert.Null(guest.Outcome());
     }

@@ -154,6 +154,17 @@ internal sealed class VhostUserTestFrontEnd : IDisposable
         return ReadStateReply(VhostUserRequest.GetVringBase);
     }
 
+    /// <summary>True when this guest's call descriptor was signalled within 200 ms (the count consumed here); false when not.</summary>
+    internal bool TakeInterrupt()
+    {
+        using var waiter = new DescriptorWaiter("test front-end call");
+        if (!waiter.WaitReady(Doorbell!.PeerOutbound, forWrite: false, Deadline.Within(TimeSpan.FromMilliseconds(200)), CancellationToken.None))
+            return false;
+        Span<byte> counter = stackalloc byte[8];
+        Assert.Equal(8, Native.Read(Doorbell.PeerOutbound.Value, counter));
+        return true;
+    }
+
     /// <summary>SET_VRING_ENABLE 0 on both queues (acked).</summary>
     internal void DisableRings()
     {
