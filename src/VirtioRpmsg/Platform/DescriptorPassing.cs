@@ -258,7 +258,7 @@ public sealed unsafe class DescriptorPassing : IDisposable
         if (count > 0)
             throw new InvalidDataException($"Descriptor message from '{Address}' is empty (0 bytes) but carries {count} descriptors; discarded.");
         // The end of the channel is for good: the socket then reports a hang-up (POLLHUP / POLLRDHUP). The caller holds a reference.
-        if (Native.Poll2(_socket.Value, 0, -1, 0, out int ready) != 0 || (ready & Native.ReadyHangUp) != 0)
+        if (UnixSockets.IsHungUp(_socket.Value))
             throw new EndOfStreamException($"Peer '{Address}' closed the descriptor channel.");
         throw new InvalidDataException($"Descriptor message from '{Address}' is empty (0 bytes), shorter than the {HeaderSize}-byte header; discarded.");
     }

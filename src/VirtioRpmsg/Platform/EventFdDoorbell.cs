@@ -171,9 +171,7 @@ public sealed unsafe class EventFdDoorbell : FileDescriptorDoorbell
             return false; // closed by our own Dispose meanwhile: not the peer's doing
         try
         {
-            // A hang-up only (POLLHUP / POLLRDHUP): a message the peer still sends on the connection (an empty one, say)
-            // makes it readable too, and is not the peer leaving.
-            return Native.Poll2(socket.Value, 0, -1, 0, out int ready) == 0 && (ready & Native.ReadyHangUp) != 0;
+            return UnixSockets.IsHungUp(socket.Value); // a message the peer still sends there is not the peer leaving
         }
         finally
         {

@@ -18,6 +18,14 @@ internal static class UnixSockets
     private const int MaxRetryMilliseconds = 50;
 
     /// <summary>Splits "@name" into (name, abstract) and checks the length; throws naming the address.</summary>
+    /// <summary>
+    /// Whether the connected socket <paramref name="fd"/> reports that its peer hung up (POLLHUP / POLLRDHUP), looked at
+    /// without waiting. Readability alone is not: a live peer's message (an empty one on SEQPACKET, say) makes the
+    /// socket readable too. A failed look is no hang-up (a close is for good: the next look sees it). The caller holds a
+    /// reference on the descriptor.
+    /// </summary>
+    internal static bool IsHungUp(int fd) => Native.Poll2(fd, 0, -1, 0, out int ready) == 0 && (ready & Native.ReadyHangUp) != 0;
+
     internal static (string Name, bool IsAbstract) Parse(string address, string paramName)
     {
         ArgumentNullException.ThrowIfNull(address, paramName);
