@@ -14,7 +14,6 @@ public sealed class Vhost4ResumeReviewTests
     private const uint Ack = VhostUserHeader.Version | VhostUserHeader.NeedReplyFlag;
     private static readonly TimeSpan Wait = VhostUserEchoServerRig.Wait;
 
-
     /// <summary>
     /// A host tx buffer (vring 1) the remote application holds when the rings stop is returned by the resumed device as
     /// it is created: used.idx moves, but nobody tells the guest. A guest driver that waits for a free tx buffer (all of
@@ -53,15 +52,8 @@ public sealed class Vhost4ResumeReviewTests
         held.Task.Result.Dispose();
         // The guest's driver stops reading its interrupts (so this test sees them); any pending one is consumed.
         host.Stop();
-        while (guest.TakeInterrupt())
-        {
-        }
-
-        foreach (uint q in new[] { 0u, 1u })
-        {
-            guest.SendAcked(VhostUserRequest.SetVringKick, U64(q), Ack, guest.Doorbell!.PeerInbound.Value);
-            guest.SendAcked(VhostUserRequest.SetVringEnable, State(q, 1), Ack);
-        }
+        guest.DrainInterrupts();
+        guest.RestartWithKicksOnly();
         Assert.Equal(2, devices.Count);
         // It gives the buffer back as it links up (its transport is made then), on its dispatcher thread: waited for.
         Assert.True(devices[1].WaitForLinkUp(Wait), $"the resumed device is {devices[1].State}");
@@ -195,6 +187,68 @@ public sealed class Vhost4ResumeReviewTests
             for (int i = 0; i < 2; i++)
                 Assert.Equal(head, BinaryPrimitives.ReadUInt32LittleEndian(lease.GetSpan(guest.Memory.Translate(used + 8 * (ulong)i, 4), 4)));
         }
+        guest.CloseConnection();
+        Assert.Null(guest.Outcome());
+    }
+
+    /// <summary>
+    /// Re-review (rereview-f): the interrupt rung as the resumed device is created came before a remote-role device took
+    /// the last device's in-flight vring 1 heads over (at link-up, when its transport is made: on its dispatcher thread or
+    /// at its first Poll). A driver that took that interrupt, found nothing and slept was never told about the buffer.
+    /// </summary>
+    [Fact]
+    public void ResumedDeviceLinksUpAfterItWasCreated_TheGuestIsInterruptedAfterTheHeldBufferCameBack()
+    {
+        var devices = new List<RpmsgDevice>();
+        var held = new TaskCompletionSource<RpmsgRxBuffer>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var rig = new VhostUserEchoServerRig("rereview-f-call", configure: o =>
+        {
+            // Caller-poll: a device links up at its first Poll, so the test decides when (a dispatcher thread would do it
+            // at some point after the device was created).
+            o.Device = new RpmsgDeviceOptions { Name = "vhost-remote", SendTimeout = Wait, WaitStrategy = RpmsgWaitStrategy.CallerPoll };
+            o.DeviceCreated = d =>
+            {
+                lock (devices)
+                {
+                    devices.Add(d);
+                    if (devices.Count == 1)
+                        d.CreateZeroCopyEndpoint(0x778, (_, buffer) =>
+                        {
+                            buffer.Hold();
+                            held.TrySetResult(buffer);
+                        });
+                }
+            };
+        });
+        using var guest = new VhostUserTestFrontEnd(rig.Server);
+        ulong offered = guest.SetUpLikeVirtioUml();
+        var host = guest.StartHost(offered);
+        using (var ept = host.CreateEndpoint())
+            ept.SendTo(0x778, [1, 2, 3], Wait);
+        RpmsgDevice first;
+        lock (devices)
+            first = devices[0];
+        var deadline = Deadline.Within(Wait);
+        while (!held.Task.IsCompleted && !deadline.IsExpired)
+            first.Poll();
+        Assert.True(held.Task.IsCompleted, "the remote never received the guest's message");
+        var (_, base1) = guest.StopRings();
+        Assert.Equal(1u, base1);
+        held.Task.Result.Dispose();
+        host.Stop(); // the guest's driver stops reading its interrupts (so this test sees them)
+        guest.DrainInterrupts();
+        guest.RestartWithKicksOnly();
+        RpmsgDevice resumed;
+        lock (devices)
+            resumed = devices[^1];
+        Assert.Equal(2, devices.Count);
+        // The driver takes what interrupts it got and looks at the ring: nothing yet (the device has not linked up).
+        guest.DrainInterrupts();
+        Assert.Equal(0, guest.ReadRingIndex(Vring1, used: true));
+        resumed.Poll(); // link-up: the resumed device takes the held head over and gives it back
+        Assert.Equal(RpmsgDeviceState.Running, resumed.State);
+        Assert.Equal(1, guest.ReadRingIndex(Vring1, used: true));
+        Assert.True(guest.TakeInterrupt(), "the resumed device gave the held buffer back at link-up, after its only interrupt: the guest is never told");
         guest.CloseConnection();
         Assert.Null(guest.Outcome());
     }

@@ -165,6 +165,27 @@ internal sealed class VhostUserTestFrontEnd : IDisposable
         return true;
     }
 
+    /// <summary>Takes every interrupt signalled so far (none left readable).</summary>
+    internal void DrainInterrupts()
+    {
+        while (TakeInterrupt())
+        {
+        }
+    }
+
+    /// <summary>
+    /// Restarts both stopped queues with their kick descriptors only, then enables them: the call descriptors stay (the
+    /// specification allows it), so no SET_VRING_CALL signals anything for the resume.
+    /// </summary>
+    internal void RestartWithKicksOnly()
+    {
+        foreach (uint q in new[] { 0u, 1u })
+        {
+            SendAcked(VhostUserRequest.SetVringKick, U64(q), AckFlags, Doorbell!.PeerInbound.Value);
+            SendAcked(VhostUserRequest.SetVringEnable, State(q, 1), AckFlags);
+        }
+    }
+
     /// <summary>SET_VRING_ENABLE 0 on both queues (acked).</summary>
     internal void DisableRings()
     {
