@@ -16,9 +16,12 @@ public sealed class CliPeerTextTests
     {
         using var board = new SimulatedBoard(echoNames: ["evil\r\nFAKE\u001b[2J"]);
 
-        var (code, stdout, stderr) = CrossProcessCli.Run(Limit, "list", "--platform", board.BoardFile, "--settle", "1");
+        // With --platform the CLI waits the settle time for announcements (the remote makes its one at link-up): a
+        // generous 5 s, so a loaded machine's delay does not leave the name out (the assertion below would then fail).
+        var (code, stdout, stderr) = CrossProcessCli.Run(Limit, "list", "--platform", board.BoardFile, "--settle", "5");
 
         Assert.True(code == 0, $"exit {code}\nstdout: {stdout}\nstderr: {stderr}");
+        Assert.Contains("channels (1):", stdout, StringComparison.Ordinal);
         Assert.DoesNotContain('\u001b', stdout);
         Assert.DoesNotContain("\nFAKE", stdout, StringComparison.Ordinal);
         Assert.Contains("evil\\u000D\\u000AFAKE\\u001B[2J", stdout, StringComparison.Ordinal);
