@@ -37,19 +37,31 @@ internal sealed class ProcessAllocation
 
     private readonly List<Round> _rounds;
     private readonly int _messages;
+    private readonly string? _unit;
 
-    private ProcessAllocation(List<Round> rounds, int messages)
+    private ProcessAllocation(List<Round> rounds, int messages, string? unit)
     {
         _rounds = rounds;
         _messages = messages;
+        _unit = unit;
     }
 
-    private readonly record struct Round(long Bytes, double Seconds, int PoolThreadsBefore, int PoolThreadsAfter)
+    private readonly record struct Round(long Bytes, double Seconds, long Units, int PoolThreadsBefore, int PoolThreadsAfter)
     {
         public bool PoolChanged => PoolThreadsBefore != PoolThreadsAfter;
     }
 
-    public static async Task<ProcessAllocation> MeasureAsync(Func<int, Task> run, int warmup, int messagesPerRound)
+    /// <summary>The fewest units (messages, or what <c>units</c> counted) in any round.</summary>
+    public long FewestUnits => _rounds.Min(r => r.Units);
+
+    public static Task<ProcessAllocation> MeasureAsync(Func<int, Task> run, int warmup, int messagesPerRound) =>
+        MeasureAsync(run, warmup, messagesPerRound, units: null, unit: null);
+
+    /// <summary>
+    /// As above, with the allowance counted per <paramref name="unit"/> instead of per message: <paramref name="units"/>
+    /// is read before and after each round (a device's tx-buffer waits, say), so a round's allowance is what it did.
+    /// </summary>
+    public static async Task<ProcessAllocation> MeasureAsync(Func<int, Task> run, int warmup, int messagesPerRound, Func<long>? units, string? unit)
     {
         await run(warmup);
         var rounds = new List<Round>();
@@ -57,30 +69,34 @@ internal sealed class ProcessAllocation
         while (clean < CleanRounds && rounds.Count < MaxRounds)
         {
             int threads = ThreadPool.ThreadCount;
+            long unitsBefore = units?.Invoke() ?? 0;
             long before = GC.GetTotalAllocatedBytes(precise: true);
             long start = Stopwatch.GetTimestamp();
             await run(messagesPerRound);
             double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            var round = new Round(GC.GetTotalAllocatedBytes(precise: true) - before, seconds, threads, ThreadPool.ThreadCount);
+            long bytes = GC.GetTotalAllocatedBytes(precise: true) - before;
+            long done = units is null ? messagesPerRound : units() - unitsBefore;
+            var round = new Round(bytes, seconds, done, threads, ThreadPool.ThreadCount);
             rounds.Add(round);
             if (!round.PoolChanged)
                 clean++;
         }
-        return new ProcessAllocation(rounds, messagesPerRound);
+        return new ProcessAllocation(rounds, messagesPerRound, unit);
     }
 
     /// <summary>
-    /// True when some round stayed under <paramref name="bytesPerMessage"/> per message plus the noise allowance for its
-    /// duration; only rounds with an unchanged thread pool count, unless every round had a change.
+    /// True when some round stayed under <paramref name="bytesPerMessage"/> per message (or per unit counted) plus the
+    /// noise allowance for its duration; only rounds with an unchanged thread pool count, unless every round had a change.
     /// </summary>
     public bool AnyRoundWithin(double bytesPerMessage)
     {
         var counted = _rounds.Any(r => !r.PoolChanged) ? _rounds.Where(r => !r.PoolChanged) : _rounds;
-        return counted.Any(r => r.Bytes < _messages * bytesPerMessage + r.Seconds * NoiseBytesPerSecond);
+        return counted.Any(r => r.Bytes < r.Units * bytesPerMessage + r.Seconds * NoiseBytesPerSecond);
     }
 
     public override string ToString() =>
         $"{_messages} messages a round: " + string.Join(", ", _rounds.Select(r =>
-            $"{r.Bytes} bytes ({(double)r.Bytes / _messages:F2} B/msg) in {r.Seconds * 1000:F0} ms"
+            $"{r.Bytes} bytes ({(double)r.Bytes / Math.Max(1, r.Units):F2} B/{_unit ?? "msg"}"
+            + (_unit is null ? "" : $", {r.Units} {_unit}s") + $") in {r.Seconds * 1000:F0} ms"
             + (r.PoolChanged ? $" (pool threads {r.PoolThreadsBefore} -> {r.PoolThreadsAfter})" : "")));
 }

@@ -23,6 +23,34 @@ public sealed class ProcessAllocationTests
         Assert.Contains("5000 messages a round: ", allocation.ToString());
     }
 
+    // An object (24 bytes) every fourth message is 6 B/msg, under a 16-byte bound per message; counted per unit (the
+    // fourth messages, as a device's tx-buffer waits are) it is 24 B/unit, over it.
+    [Fact]
+    public async Task AnyRoundWithin_CountedPerUnit_ChargesTheUnitsNotTheMessages()
+    {
+        long units = 0;
+        Task Run(int n)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                if (i % 4 == 0)
+                {
+                    s_sink = new object();
+                    units++;
+                }
+            }
+            return Task.CompletedTask;
+        }
+
+        var perMessage = await ProcessAllocation.MeasureAsync(Run, warmup: 100, messagesPerRound: 20_000);
+        var perUnit = await ProcessAllocation.MeasureAsync(Run, warmup: 100, messagesPerRound: 20_000, () => units, "unit");
+
+        Assert.True(perMessage.AnyRoundWithin(16), perMessage.ToString());
+        Assert.False(perUnit.AnyRoundWithin(16), perUnit.ToString());
+        Assert.Equal(5_000, perUnit.FewestUnits);
+        Assert.Contains("B/unit, 5000 units)", perUnit.ToString());
+    }
+
     [Fact]
     public async Task AnyRoundWithin_NothingAllocated_Passes()
     {
