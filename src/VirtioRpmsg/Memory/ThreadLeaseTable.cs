@@ -78,6 +78,23 @@ internal sealed class ThreadLeaseTable
         return slot;
     }
 
+    // The region id of a token slot (EnterToken): no region has it, so no unmap counts or waits for such a slot.
+    private const long NoRegionId = -1;
+
+    /// <summary>
+    /// Claims a slot that stands for no region: the liveness token of a view that holds no lease (an rx view of a
+    /// parked, already copied message), so that a copy of it, once it is disposed, is told from it as a copy of a
+    /// disposed lease is (<see cref="Holds"/>). It counts as a held lease (a blocking wait refuses while it is open,
+    /// as for any view). Throws when the thread already holds <see cref="Capacity"/>, as taking a lease does.
+    /// </summary>
+    internal int EnterToken(out uint tag)
+    {
+        int slot = Enter(NoRegionId, out tag);
+        if (slot < 0)
+            throw new InvalidOperationException($"This thread already holds {Capacity} mapping leases or rx views; leases and views must be short and few.");
+        return slot;
+    }
+
     /// <summary>
     /// True while the lease that took <paramref name="slot"/> with <paramref name="tag"/> is live: every
     /// access checks it, so a copy of a released lease refuses access (one load and compare, owner thread).

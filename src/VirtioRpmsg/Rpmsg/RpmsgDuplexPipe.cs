@@ -47,7 +47,8 @@ public sealed class RpmsgDuplexPipe : IDuplexPipe, IAsyncDisposable
 
     /// <summary>
     /// Ends once <see cref="Output"/> is completed and everything written to it was sent; faulted with the send's
-    /// exception when the rest could not be sent, with an <see cref="OperationCanceledException"/> naming the bytes a
+    /// exception when the rest could not be sent (once the peer withdrew the channel: the
+    /// <see cref="ObjectDisposedException"/> a send to it throws, its message naming the bytes not sent), with an <see cref="OperationCanceledException"/> naming the bytes a
     /// dispose left unsent, and with an <see cref="IOException"/> naming the bytes <c>Output.Complete(exception)</c>
     /// dropped unflushed (the exception inside it). After <c>Output.Complete</c>, <c>Output.FlushAsync</c> and
     /// <c>Output.Advance(0)</c> do nothing, as a <see cref="Pipe"/>'s writer.

@@ -68,7 +68,7 @@ internal sealed partial class RpmsgPipeWriter
         }
         catch (Exception e)
         {
-            Finish(e);
+            Finish(Unsent(e));
             return;
         }
         _ = SendRestAsync();
@@ -90,9 +90,19 @@ internal sealed partial class RpmsgPipeWriter
         }
         catch (Exception e)
         {
-            Finish(e);
+            Finish(Unsent(e));
         }
     }
+
+    // What the rest's send failed with. The peer withdrew the channel: the exception a send to it throws, and how many
+    // bytes were not sent (a flush would have said IsCompleted; after Complete only Completion can say it). Others as thrown.
+    private Exception Unsent(Exception e) =>
+        WithdrawnByPeer(e) ? WithdrawnError(_written - _sent, (ObjectDisposedException)e) : e;
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static ObjectDisposedException WithdrawnError(int unsent, ObjectDisposedException sendError) => new(
+        sendError.ObjectName,
+        $"RpmsgDuplexPipe.Output completed with {unsent} bytes written and not sent: the peer withdrew the channel (its name-service DESTROY) before they could go");
 
     private void Finish(Exception? error)
     {

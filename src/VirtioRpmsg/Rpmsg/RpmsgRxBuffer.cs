@@ -26,6 +26,9 @@ public sealed class RpmsgRxBuffer : IDisposable
 
     internal int Id { get; }
 
+    /// <summary>True once a view on Device memory made this slot's private copy (tests: CopyTo makes none).</summary>
+    internal bool HasPrivateCopy => _bounce is not null;
+
     /// <summary>Sender's address.</summary>
     public uint Source { get; private set; }
 
@@ -72,7 +75,8 @@ public sealed class RpmsgRxBuffer : IDisposable
     }
 
     /// <summary>Opens the payload in place. Keep the view short and never block while it is open (it holds a lease).</summary>
-    /// <exception cref="ObjectDisposedException">The buffer was given back, or the device it came from has stopped.</exception>
+    /// <exception cref="ObjectDisposedException">The buffer was given back, or the device it came from has stopped (its
+    /// memory unmapped or mapped again since: the <see cref="RegionClosedException"/> inside says which).</exception>
     /// <remarks>
     /// On Device memory the view is a private copy made with aligned loads (application code may read a span
     /// with unaligned SIMD, which Device memory does not allow); the view still pins the buffer as a view in place does.
@@ -80,31 +84,10 @@ public sealed class RpmsgRxBuffer : IDisposable
     public RpmsgRxView Open()
     {
         if (Volatile.Read(ref _state) == 0)
-            throw new ObjectDisposedException(nameof(RpmsgRxBuffer), "The rx buffer was already given back to the peer.");
+            throw Released();
         if (_private is not null)
             return new RpmsgRxView(_private, Length);
-        // The view pins the buffer: a Dispose while it is open gives the buffer back only when the view closes, so the
-        // view never shows a message the peer wrote into it after.
-        if (!TryPin())
-            throw new ObjectDisposedException(nameof(RpmsgRxBuffer), "The rx buffer was already given back to the peer.");
-        // Its device stopped: the buffer is the ring's again, and a fresh device over it may have reposted it.
-        var fence = _dispatcher.ZeroCopy;
-        if (!fence.TryEnter())
-        {
-            Unpin();
-            throw new ObjectDisposedException(nameof(RpmsgRxBuffer), "The device this rx buffer came from has stopped; its buffer is no longer ours to read.");
-        }
-        MappingLease lease;
-        try
-        {
-            lease = _region.Acquire();
-        }
-        catch
-        {
-            fence.Exit();
-            Unpin();
-            throw;
-        }
+        var lease = EnterShared(out var fence);
         if (!lease.IsDeviceMemory)
             return new RpmsgRxView(lease, _payloadOffset, Length, fence, this);
         try
@@ -115,9 +98,7 @@ public sealed class RpmsgRxBuffer : IDisposable
         }
         catch
         {
-            lease.Dispose();
-            fence.Exit();
-            Unpin();
+            ExitShared(ref lease, fence);
             throw;
         }
         // The copy is ours, but the view pins the buffer (and holds the fence) as a view in place does: until it closes
@@ -127,14 +108,77 @@ public sealed class RpmsgRxBuffer : IDisposable
     }
 
     /// <summary>Copies the payload out; returns the number of bytes copied.</summary>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> is shorter than <see cref="Length"/>.</exception>
+    /// <exception cref="ObjectDisposedException">As for <see cref="Open"/>.</exception>
+    /// <remarks>One copy, straight into <paramref name="destination"/> (on Device memory with aligned loads).</remarks>
     public int CopyTo(Span<byte> destination)
     {
         if (destination.Length < Length)
             throw new ArgumentException($"destination of {destination.Length} bytes is smaller than the {Length}-byte message", nameof(destination));
-        using var view = Open();
-        view.Payload.CopyTo(destination);
+        if (Volatile.Read(ref _state) == 0)
+            throw Released();
+        if (_private is not null)
+        {
+            _private.AsSpan(0, Length).CopyTo(destination);
+            return Length;
+        }
+        var lease = EnterShared(out var fence);
+        try
+        {
+            // ReadBytes takes the Device-safe copy on Device memory: no private copy in between (it would be a second).
+            lease.ReadBytes(_payloadOffset, destination[..Length]);
+        }
+        finally
+        {
+            ExitShared(ref lease, fence);
+        }
         return Length;
     }
+
+    // Pins the buffer, enters the zero-copy fence and takes the lease, in that order (undone in reverse on failure).
+    private MappingLease EnterShared(out RpmsgZeroCopyFence fence)
+    {
+        // The pin: a Dispose while a view is open gives the buffer back only when the view closes, so the view never
+        // shows a message the peer wrote into it after.
+        if (!TryPin())
+            throw Released();
+        // Its device stopped: the buffer is the ring's again, and a fresh device over it may have reposted it.
+        fence = _dispatcher.ZeroCopy;
+        if (!fence.TryEnter())
+        {
+            Unpin();
+            throw Stopped(null);
+        }
+        _dispatcher.ZeroCopyEntered?.Invoke();
+        try
+        {
+            return _region.Acquire();
+        }
+        catch (Exception e)
+        {
+            fence.Exit();
+            Unpin();
+            // Unmapped, or mapped again for a new session, since the fence was passed: the device stopped under this
+            // open, and the caller gets what a stopped device's buffer gets (the region's reason inside), not a memory error.
+            if (e is RegionClosedException closed)
+                throw Stopped(closed);
+            throw;
+        }
+    }
+
+    private void ExitShared(ref MappingLease lease, RpmsgZeroCopyFence fence)
+    {
+        lease.Dispose();
+        fence.Exit();
+        Unpin();
+    }
+
+    private static ObjectDisposedException Released() =>
+        new(nameof(RpmsgRxBuffer), "The rx buffer was already given back to the peer.");
+
+    private static ObjectDisposedException Stopped(RegionClosedException? memory) => memory is null
+        ? new(nameof(RpmsgRxBuffer), "The device this rx buffer came from has stopped; its buffer is no longer ours to read.")
+        : new($"The device this rx buffer came from has stopped; its buffer is no longer ours to read ({memory.Message}).", memory);
 
     /// <summary>Keeps the buffer after the handler returns; the peer gets it back only on <see cref="Dispose"/>.</summary>
     public void Hold()

@@ -45,6 +45,9 @@ internal sealed partial class RpmsgRxDispatcher
     /// <summary>How long the send that began waiting last waits before the backlog may grow (dispatching thread only; tests).</summary>
     internal TimeSpan GrowthDelay => _growAfter;
 
+    /// <summary>Test hook: raised on an application thread as an rx buffer's open (or copy) has passed the zero-copy fence, before its lease.</summary>
+    internal Action? ZeroCopyEntered { get; set; }
+
     /// <summary>Test hook: raised on the dispatching thread each time a blocked callback sender parks what arrived.</summary>
     internal Action? Parking { get; set; }
     private long _callbackWaitSince; // dispatching thread only

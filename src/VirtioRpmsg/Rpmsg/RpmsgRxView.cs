@@ -18,6 +18,11 @@ public ref struct RpmsgRxView
     private readonly int _length;
     private readonly bool _leasedCopy; // Device memory: a private copy, with the lease kept to tell a live view (or copy) from a disposed one
     private bool _closed;
+    // A parked message (no lease): a slot of this thread's lease table stands for the view, so a copy of it made before
+    // its Dispose sees the slot freed (or retagged) and refuses the payload, as a copy of a disposed lease does.
+    private ThreadLeaseTable? _token;
+    private readonly int _tokenSlot;
+    private readonly uint _tokenTag;
 
     internal RpmsgRxView(MappingLease lease, long offset, int length, RpmsgZeroCopyFence fence, RpmsgRxBuffer pinned)
     {
@@ -28,11 +33,14 @@ public ref struct RpmsgRxView
         _length = length;
     }
 
-    // A message already copied out of shared memory (parked): no lease needed.
+    // A message already copied out of shared memory (parked): no lease needed, a token tells this view from its copies.
     internal RpmsgRxView(byte[] copy, int length)
     {
         _private = copy;
         _length = length;
+        var table = ThreadLeaseTable.Current;
+        _tokenSlot = table.EnterToken(out _tokenTag);
+        _token = table;
     }
 
     // Device memory: the payload copied out with aligned loads (into the buffer's bounce array). The view pins the
@@ -57,7 +65,7 @@ public ref struct RpmsgRxView
         {
             if (_private is null)
                 return _lease.GetReadOnlySpan(_offset, _length);
-            if (_closed || (_leasedCopy && !_lease.IsActive))
+            if (_closed || !(_leasedCopy ? _lease.IsActive : _token!.Holds(_tokenSlot, _tokenTag)))
                 ThrowDisposed();
             return _private.AsSpan(0, _length);
         }
@@ -72,6 +80,13 @@ public ref struct RpmsgRxView
         _pinned = null;
         _closed = true;
         _lease.Dispose(); // a copy of a disposed view throws here, before it could end the access a second time
+        if (_token is { } token)
+        {
+            _token = null;
+            // A view is a ref struct: disposed on the thread that opened it, whose table this is.
+            if (!token.TryExit(_tokenSlot, _tokenTag))
+                throw new InvalidOperationException("An rx view was disposed twice (a copy of a disposed view); dispose a view exactly once (do not copy it).");
+        }
         fence?.Exit();
         pinned?.Unpin();
     }
