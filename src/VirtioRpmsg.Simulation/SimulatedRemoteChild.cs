@@ -1,4 +1,7 @@
+using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
 using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Platform;
 using VirtioRpmsg.Rpmsg;
@@ -84,8 +87,10 @@ public static class SimulatedRemoteChild
         string[] createdFiles = [.. description.Regions
             .Where(r => r.Kind == PlatformRegionKind.ShmFile && r.Create == true && r.Path is not null && !File.Exists(r.Path))
             .Select(r => r.Path!)];
+        var claims = new List<Socket>();
         try
         {
+            ClaimSharedFiles(description, claims);
             using var resources = PlatformResources.Open(description, new PlatformOpenOptions { CancellationToken = cancellationToken });
             // The table goes in before the doorbell exchange: a host may read it as soon as it has connected.
             SimulatedRemote.WriteResourceTable(resources);
@@ -150,8 +155,50 @@ public static class SimulatedRemoteChild
         {
             foreach (string created in createdFiles)
                 File.Delete(created);
+            foreach (var claim in claims)
+                claim.Dispose();
         }
     }
+
+    /// <summary>
+    /// Claims every shared-memory file of <paramref name="description"/> for the run, before anything is written: a
+    /// description names a fixed file (docs/platforms/simulated.json, the default --shm), and a second remote started
+    /// from it would write its resource table over a live session's and wait on that session's socket. The claim is an
+    /// abstract Unix socket named after the file, bound and never listened on: it dies with its process (a file a
+    /// killed remote left is taken over) and leaves the file to everyone else (a host maps it, a reader reads it).
+    /// </summary>
+    /// <exception cref="PlatformDescriptionException">Another simulated remote serves one of them (names the region's path).</exception>
+    private static void ClaimSharedFiles(PlatformDescription description, List<Socket> claims)
+    {
+        for (int i = 0; i < description.Regions.Count; i++)
+        {
+            var r = description.Regions[i];
+            if (r.Kind != PlatformRegionKind.ShmFile || r.Path is not { } path)
+                continue;
+            var claim = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            try
+            {
+                claim.Bind(new UnixDomainSocketEndPoint("\0" + ClaimName(path)));
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
+            {
+                claim.Dispose();
+                throw new PlatformDescriptionException($"regions[{i}].path", path,
+                    "in use by another simulated remote; run each remote (and its host) over a file of its own (--shm PATH, or another path in a copy of the description)",
+                    innerException: e);
+            }
+            catch
+            {
+                claim.Dispose();
+                throw;
+            }
+            claims.Add(claim);
+        }
+    }
+
+    // The abstract socket name that stands for a file: its full path, hashed to fit any path into sun_path (108 bytes).
+    private static string ClaimName(string path) =>
+        "vrpmsg-remote-claim:" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(Path.GetFullPath(path))))[..32];
 
     /// <summary>Reads command lines on a background thread (a blocked read must not keep the process alive); the input's end or "quit" completes <paramref name="quit"/>.</summary>
     private static void StartCommandReader(SimulatedRemoteCommands commands, TextReader input, TextWriter output, TaskCompletionSource quit)
