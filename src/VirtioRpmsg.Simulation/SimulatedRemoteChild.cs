@@ -184,7 +184,7 @@ public static class SimulatedRemoteChild
             {
                 claim.Dispose();
                 throw new PlatformDescriptionException($"regions[{i}].path", path,
-                    "in use by another simulated remote; run each remote (and its host) over a file of its own (--shm PATH, or another path in a copy of the description)",
+                    "in use by another simulated remote; run each remote (and its host) over a file of its own (another path in a copy of the description; without --platform, `rpmsg remote --shm PATH`)",
                     innerException: e);
             }
             catch
