@@ -22,6 +22,13 @@ public sealed partial class RpmsgDevice
     internal RpmsgDeviceUnavailableException Unavailable(RpmsgDeviceState state) =>
         Fault is { } fault ? new(Name, state, fault) : new(Name, state, _stopReason);
 
+    /// <summary>
+    /// True on a thread that this device's <see cref="Stop"/>, run on another thread, waits for: the dispatcher (a receive
+    /// callback, a handler it raised) or a Poll, a thread inside one of its data operations (a StateChanged handler a failing
+    /// send raised), or one running a Probe of its channels. Such a thread must not wait for anything that stops the device.
+    /// </summary>
+    internal bool IsWaitedForByStop => IsDispatcherContext || Gate.EnteredByCurrentThread > 0 || _nameService.IsProbingOnCurrentThread;
+
     /// <summary>Host role, after each batch: breaks the device if the remote changed the status byte.</summary>
     internal void CheckStatus()
     {

@@ -74,6 +74,17 @@ internal sealed partial class RpmsgNameService
     internal RpmsgEndpoint CreateEndpoint() =>
         new(_device, RpmsgAddress.NameService, RpmsgAddress.Any, OnMessage, null, 1);
 
+    /// <summary>True on a thread running the Probe of one of the current channels (Stop waits for that Probe).</summary>
+    internal bool IsProbingOnCurrentThread
+    {
+        get
+        {
+            int self = Environment.CurrentManagedThreadId;
+            lock (_sync)
+                return _channels.Exists(c => c.ProberThread == self);
+        }
+    }
+
     /// <summary>True when a driver for <paramref name="serviceName"/> is registered here.</summary>
     internal bool HasDriver(string serviceName)
     {
