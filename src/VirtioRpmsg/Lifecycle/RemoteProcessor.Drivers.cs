@@ -29,27 +29,24 @@ public sealed partial class RemoteProcessor
         {
             if (_drivers.Any(d => d.ServiceName == driver.ServiceName))
                 throw new ArgumentException($"a driver for '{driver.ServiceName}' is already registered on remote processor '{Name}'", nameof(driver));
-            // Every device first: one that refuses (the application registered the name on it directly) must not leave
-            // the driver bound on the devices before it and kept for the next session's.
+            DriverRegistering?.Invoke();
+            // Every device checked and given the driver at once, under all their locks: an application's RegisterDriver
+            // of the name on one of them cannot come between the check and the registration, which left the driver bound
+            // on the devices before that one and kept for the next session's although this threw. Under _driversLock: a
+            // device being set up either gets the driver from the list or here, never both. Pending announcements are
+            // probed after the lock (user code): each once, or not at all if a DESTROY or a teardown took it first.
             var vdevs = _session?.Vdevs ?? [];
-            foreach (var vdev in vdevs)
-            {
-                if (vdev.Device.HasDriver(driver.ServiceName))
-                    throw new ArgumentException($"a driver for '{driver.ServiceName}' is already registered on device '{vdev.Device.Name}' (vdev {vdev.Index}) of remote processor '{Name}'; nothing was registered", nameof(driver));
-            }
+            int refused = RpmsgDevice.AddDriverToAll([.. vdevs.Select(v => v.Device)], driver, binds);
+            if (refused >= 0)
+                throw new ArgumentException($"a driver for '{driver.ServiceName}' is already registered on device '{vdevs[refused].Device.Name}' (vdev {vdevs[refused].Index}) of remote processor '{Name}'; nothing was registered", nameof(driver));
             _drivers.Add(driver);
-            // Under the lock: a device being set up either gets the driver from the list or here, never both. Its
-            // pending announcements are probed after the lock (user code): each once (taken from the device's list
-            // under its lock), or not at all if a DESTROY or a teardown took it first.
-            foreach (var vdev in vdevs)
-            {
-                if (vdev.Device.AddDriver(driver) is { } bind)
-                    binds.Add(bind);
-            }
         }
         foreach (var bind in binds)
             bind();
     }
+
+    /// <summary>Test hook: RegisterDriver checked the processor's own drivers and is about to check and register on the devices.</summary>
+    internal Action? DriverRegistering { get; set; }
 
     /// <summary>
     /// Waits until a current device (the lowest vdev first) has a channel named <paramref name="serviceName"/> whose

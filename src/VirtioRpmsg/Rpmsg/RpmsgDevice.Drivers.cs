@@ -15,6 +15,43 @@ public sealed partial class RpmsgDevice
     /// <summary>As <see cref="RegisterDriver"/>, without probing: returns what probes the pending announcements (null if none), for a caller to run outside its locks.</summary>
     internal Action? AddDriver(RpmsgServiceDriver driver) => _nameService.AddDriver(driver);
 
+    /// <summary>
+    /// Registers <paramref name="driver"/> on every one of <paramref name="devices"/>, or on none: their locks are all held
+    /// (in list order; nothing else holds two devices' locks) while each is checked and then given the driver, so an
+    /// application's <see cref="RegisterDriver"/> of the same name on one of them comes wholly before this (which then
+    /// registers nothing) or after it (and is refused). Returns the index of a device that has a driver for the name
+    /// already (nothing registered), or -1 with what probes the pending announcements added to <paramref name="binds"/>,
+    /// for the caller to run outside its locks.
+    /// </summary>
+    internal static int AddDriverToAll(IReadOnlyList<RpmsgDevice> devices, RpmsgServiceDriver driver, List<Action> binds)
+    {
+        int entered = 0;
+        try
+        {
+            while (entered < devices.Count)
+            {
+                Monitor.Enter(devices[entered]._sync);
+                entered++;
+            }
+            for (int i = 0; i < devices.Count; i++)
+            {
+                if (devices[i].HasDriver(driver.ServiceName))
+                    return i;
+            }
+            foreach (var device in devices)
+            {
+                if (device.AddDriver(driver) is { } bind)
+                    binds.Add(bind);
+            }
+            return -1;
+        }
+        finally
+        {
+            while (entered > 0)
+                Monitor.Exit(devices[--entered]._sync);
+        }
+    }
+
     /// <summary>True when a driver for <paramref name="serviceName"/> is registered on this device.</summary>
     internal bool HasDriver(string serviceName) => _nameService.HasDriver(serviceName);
 
