@@ -266,17 +266,4 @@ public sealed partial class RemoteProcessor
             WakeMonitor();
         }
     }
-
-    private void RemapAll()
-    {
-        foreach (var region in _platform.Regions)
-        {
-            if (region.IsMapped)
-                continue;
-            // A teardown whose drain timed out left the region closed but mapped; the lease may be gone since.
-            // Unmap is idempotent: it finishes that unmap now, or throws a TimeoutException naming the region.
-            region.Unmap(_options.UnmapDrainTimeout);
-            region.Remap();
-        }
-    }
 }

@@ -110,7 +110,7 @@ public sealed partial class RemoteProcessor
             try
             {
                 CheckForCrash();
-                if (_recoveryRequested)
+                if (_recoveryRequested || LeasesReleasedForRecovery())
                 {
                     _recoveryRequested = false;
                     RecoverAutomatically();
@@ -213,7 +213,17 @@ public sealed partial class RemoteProcessor
     private void RecoverAutomatically() => Locked("recover", () =>
     {
         if (_disposed || _state != RemoteProcessorState.Crashed)
+        {
+            _recoveryAwaitsLeases = false;
             return;
+        }
+        // A lease the crash's drain outlived would fail the remap after another drain, and no later look would retry:
+        // wait for it instead (the monitor looks again each tick), blocking nothing.
+        if (LeasedRegion() is { } leased)
+        {
+            AwaitLeases(leased);
+            return;
+        }
         RecoverCore();
     });
 

@@ -267,6 +267,9 @@ public sealed partial class RemoteProcessor : IDisposable
         {
             AbortSetUp("recovery failed: " + e.Message, stopRemote: mode == RemoteRecoveryMode.Boot);
             SetState(RemoteProcessorState.Crashed);
+            // A Recover that a lease of the application failed: with AutoRecover, the next one starts once it ended.
+            if (LeasedRegion() is { } leased)
+                AwaitLeases(leased);
             _log.LogError(e, "remote processor {Name}: {Mode} recovery failed", Name, mode);
             throw;
         }
@@ -279,6 +282,8 @@ public sealed partial class RemoteProcessor : IDisposable
     {
         var old = _state;
         _state = next;
+        if (next != RemoteProcessorState.Crashed)
+            _recoveryAwaitsLeases = false; // left Crashed: nothing to recover (a later crash asks again)
         PulseChannelWaiters();
         if (old != next)
             Raise(() => StateChanged?.Invoke(old, next));

@@ -165,14 +165,12 @@ public class RemoteProcessorTeardownTests
         var holder = HoldTxBuffer(rp.WaitForChannel(SimulatedRemote.EchoServiceName, Bound), release);
         using var recovered = new ManualResetEventSlim();
         rp.RecoveryFinished += _ => recovered.Set();
-        // The lease goes as the automatic recovery begins, after the crash's drain timed out.
-        rp.StateChanged += (_, next) =>
+        // The lease goes after the crash's drain timed out, once the automatic recovery found it live and waits for it
+        // (it used to start and fail on it, and was never tried again: recovery2).
+        rp.RecoveryAwaitingLeases = () =>
         {
-            if (next == RemoteProcessorState.Recovering)
-            {
-                release.Set();
-                holder.Join();
-            }
+            release.Set();
+            holder.Join();
         };
 
         rp.ReportCrash("crash while a tx buffer is held");
