@@ -254,9 +254,7 @@ public sealed partial class RpmsgDevice : IDisposable
             _vdev.RingDriverOk();
         _linkUp.Complete();
         RaiseState(RpmsgDeviceState.Running);
-        SendWithdrawals(); // RpmsgDevice.Resume.cs: first, so a service that moved ends up announced
-        foreach (var ept in toAnnounce)
-            _nameService.AnnounceCreate(ept);
+        SendLinkUpAnnouncements(toAnnounce); // RpmsgDevice.Resume.cs
     }
 
     /// <summary>Waits until the link is up; false on timeout. Throws if the device stops or breaks first.</summary>
@@ -337,7 +335,7 @@ public sealed partial class RpmsgDevice : IDisposable
     internal void DestroyEndpoint(RpmsgEndpoint ept)
     {
         RpmsgChannel? channel = null;
-        bool removed, sendDestroy = false;
+        bool removed, sendDestroy = false, destroySent = false;
         // Destroyed, and the tx gate passed once, before the address is free for the next endpoint: a send of this one
         // that found it alive under the tx gate is on the ring by then, and every later one is refused (RpmsgTxPath.TryCopy).
         // A send that went out with this address after Dispose returned would reach the peer as the next endpoint's.
@@ -355,11 +353,12 @@ public sealed partial class RpmsgDevice : IDisposable
                 if (_endpoints.TryGet(ept.Address, out var published) && ReferenceEquals(published, ept))
                 {
                     _nameService.WaitForCreateSent(ept);
-                    sendDestroy = RpmsgNameService.Withdraw(ept);
+                    // Also when its own CREATE never went out: an earlier device's on the same driver may have (Resume.cs).
+                    sendDestroy = RpmsgNameService.Withdraw(ept, PeerHolds(ept.Name, ept.Address));
                 }
             }
             if (sendDestroy && _state == RpmsgDeviceState.Running)
-                _nameService.Announce(ept.Name, ept.Address, NameServiceFlags.Destroy);
+                destroySent = _nameService.Announce(ept.Name, ept.Address, NameServiceFlags.Destroy);
         }
         lock (_sync)
         {
@@ -368,6 +367,8 @@ public sealed partial class RpmsgDevice : IDisposable
             removed = first && _endpoints.Remove(ept);
             if (sendDestroy)
                 ept.AnnounceState = RpmsgAnnounceState.Withdrawn; // its DESTROY was tried; a stop before this recorded it
+            if (destroySent)
+                ForgetAnnouncement(ept.Name!, ept.Address); // still our address: no CREATE of another endpoint came between
             if (removed && ept.Channel is { } ch && _nameService.Forget(ch))
                 channel = ch;
             // A named endpoint removed here was withdrawn above, still published then: any other removal meanwhile (Stop,

@@ -24,6 +24,13 @@ public sealed class RpmsgDeviceOptions
     /// </summary>
     public TimeSpan SendTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>
+    /// The longest the name-service messages sent as the link comes up (withdrawals, then CREATEs) wait for tx buffers
+    /// all together when <see cref="SendTimeout"/> is infinite: they run on the dispatcher (or a Poll), which delivers
+    /// nothing meanwhile. Linux's own send timeout; internal (tests shorten it).
+    /// </summary>
+    internal TimeSpan LinkUpAnnounceLimit { get; set; } = TimeSpan.FromSeconds(15);
+
     /// <summary>Hybrid strategy: how long to spin before blocking (zero or more).</summary>
     public TimeSpan HybridSpin { get; set; } = TimeSpan.FromMicroseconds(50);
 

@@ -5,38 +5,51 @@ namespace VirtioRpmsg.Rpmsg;
 // Our named endpoints' announcements: CREATE at link-up or creation, DESTROY at destroy or dispose.
 internal sealed partial class RpmsgNameService
 {
-    /// <summary>Sends a create or destroy for one of our endpoints (best effort: a failure is logged).</summary>
-    internal void Announce(string name, uint address, NameServiceFlags flags, CancellationToken cancellationToken = default) =>
-        Announce(name, address, flags, null, cancellationToken);
+    /// <summary>Sends a create or destroy for one of our endpoints (best effort: a failure is logged); true if it went out.</summary>
+    internal bool Announce(string name, uint address, NameServiceFlags flags)
+    {
+        var wait = _device.Options.SendTimeout;
+        return Announce(name, address, flags, null, ref wait, default, out _);
+    }
 
     /// <summary>
-    /// As <see cref="Announce(string, uint, NameServiceFlags, CancellationToken)"/>, for <paramref name="owner"/>: false if refused because it
-    /// was destroyed (nothing went out; a wait for a tx buffer ends at the destroy), true otherwise.
+    /// As <see cref="Announce(string, uint, NameServiceFlags)"/>, waiting up to <paramref name="wait"/> for a tx buffer,
+    /// which becomes zero if it timed out: the link-up's later messages then only try (the peer returns no buffer).
     /// </summary>
-    private bool Announce(string name, uint address, NameServiceFlags flags, RpmsgEndpoint? owner, CancellationToken cancellationToken = default)
+    internal bool Announce(string name, uint address, NameServiceFlags flags, ref TimeSpan wait, CancellationToken cancellationToken) =>
+        Announce(name, address, flags, null, ref wait, cancellationToken, out _);
+
+    /// <summary>
+    /// As <see cref="Announce(string, uint, NameServiceFlags, ref TimeSpan, CancellationToken)"/>, for <paramref name="owner"/>:
+    /// <paramref name="refused"/> if refused because it was destroyed (nothing went out; a wait for a tx buffer ends at the destroy).
+    /// </summary>
+    private bool Announce(string name, uint address, NameServiceFlags flags, RpmsgEndpoint? owner, ref TimeSpan wait, CancellationToken cancellationToken, out bool refused)
     {
+        refused = false;
         if (!_device.NameServiceEnabled)
             return true;
         Span<byte> message = stackalloc byte[NameServiceMessage.Size];
         new NameServiceMessage(name, address, flags).Write(message);
         try
         {
-            _device.Tx.Send(address, RpmsgAddress.NameService, message, _device.Options.SendTimeout,
-                cancellationToken.CanBeCanceled ? cancellationToken : _device.StopToken, owner);
+            _device.Tx.Send(address, RpmsgAddress.NameService, message, wait, cancellationToken.CanBeCanceled ? cancellationToken : _device.StopToken, owner);
+            return true;
         }
         catch (Exception e) when (owner is { IsDestroyed: true } && e is ObjectDisposedException or OperationCanceledException)
         {
             // Its destroy ended the wait (cancelled it, see WaitForCreateSent): a cancelled wait took no buffer.
-            return false;
+            refused = true;
         }
         catch (Exception e) when (e is RpmsgDeviceUnavailableException or OperationCanceledException or TimeoutException)
         {
+            if (e is TimeoutException)
+                wait = TimeSpan.Zero;
             _counters.Log.LogWarning("rpmsg {Device}: name-service {Flags} of '{Name}' not sent: {Reason}", _device.Name, flags, name, e.Message);
         }
-        return true;
+        return false;
     }
 
-    /// <summary>Marks a named endpoint whose CREATE the caller will send (<see cref="AnnounceCreate"/>); false if not due. Caller holds the device lock.</summary>
+    /// <summary>Marks a named endpoint whose CREATE the caller will send (<see cref="AnnounceCreate(RpmsgEndpoint)"/>); false if not due. Caller holds the device lock.</summary>
     internal static bool BeginAnnounce(RpmsgEndpoint ept)
     {
         if (ept.AnnounceState != RpmsgAnnounceState.NotAnnounced)
@@ -45,13 +58,16 @@ internal sealed partial class RpmsgNameService
         return true;
     }
 
-    /// <summary>Marks a named endpoint destroyed; true if the caller sends its DESTROY (its CREATE was sent). Caller holds the device lock, and no CREATE of it is being sent (<see cref="WaitForCreateSent"/>).</summary>
-    internal static bool Withdraw(RpmsgEndpoint ept)
+    /// <summary>
+    /// Marks a named endpoint destroyed; true if the caller sends its DESTROY: the driver may hold a channel for it
+    /// (<paramref name="peerHolds"/>: its CREATE went out, or an earlier device's on the same driver did). Caller holds
+    /// the device lock, and no CREATE of it is being sent (<see cref="WaitForCreateSent"/>).
+    /// </summary>
+    internal static bool Withdraw(RpmsgEndpoint ept, bool peerHolds)
     {
-        bool announced = ept.AnnounceState == RpmsgAnnounceState.Announced;
         // Withdrawn once the caller's DESTROY went out (or failed) and it left the table; a stop before that records it.
-        ept.AnnounceState = announced ? RpmsgAnnounceState.Withdrawing : RpmsgAnnounceState.Withdrawn;
-        return announced;
+        ept.AnnounceState = peerHolds ? RpmsgAnnounceState.Withdrawing : RpmsgAnnounceState.Withdrawn;
+        return peerHolds;
     }
 
     /// <summary>
@@ -85,8 +101,16 @@ internal sealed partial class RpmsgNameService
     /// </remarks>
     internal void AnnounceCreate(RpmsgEndpoint ept)
     {
+        var wait = _device.Options.SendTimeout;
+        AnnounceCreate(ept, ref wait);
+    }
+
+    /// <summary>As <see cref="AnnounceCreate(RpmsgEndpoint)"/>, waiting up to <paramref name="wait"/> (zero once it timed out: link-up).</summary>
+    internal void AnnounceCreate(RpmsgEndpoint ept, ref TimeSpan wait)
+    {
         // Linked to nothing (the tx path watches the device's stop itself), so never disposed: it holds no registration.
         var cancel = new CancellationTokenSource();
+        bool held;
         lock (_sync)
         {
             if (ept.AnnounceState != RpmsgAnnounceState.Announcing)
@@ -94,18 +118,21 @@ internal sealed partial class RpmsgNameService
             ept.AnnounceState = RpmsgAnnounceState.Sending;
             ept.AnnouncerThread = Environment.CurrentManagedThreadId;
             ept.AnnounceCancel = cancel;
+            held = _device.HoldAnnouncement(ept.Name!, ept.Address); // from here the driver may have it
         }
-        bool sent = true;
+        bool sent = false, refused = false;
         try
         {
-            sent = Announce(ept.Name!, ept.Address, NameServiceFlags.Create, ept, cancel.Token);
+            sent = Announce(ept.Name!, ept.Address, NameServiceFlags.Create, ept, ref wait, cancel.Token, out refused);
         }
         finally
         {
             lock (_sync)
             {
                 // Refused: the destroy waiting for this finds nothing announced and sends no DESTROY.
-                ept.AnnounceState = sent ? RpmsgAnnounceState.Announced : RpmsgAnnounceState.Withdrawn;
+                ept.AnnounceState = refused ? RpmsgAnnounceState.Withdrawn : RpmsgAnnounceState.Announced;
+                if (!sent && !held)
+                    _device.ForgetAnnouncement(ept.Name!, ept.Address); // nothing went out, and the driver had no channel before
                 ept.AnnouncerThread = 0;
                 ept.AnnounceCancel = null;
                 Monitor.PulseAll(_sync);

@@ -32,7 +32,7 @@ internal sealed partial class VhostUserRpmsgBackend : IDisposable
     private RpmsgDevice? _device;
     private RpmsgDevice? _previous; // torn down: its zero-copy buffers may still be open
     private VhostUserDoorbell? _doorbell;
-    private (string Name, uint Address)[] _announced = []; // what the guest's driver was told by the last device that reached it
+    private (string Name, uint Address)[] _announced = []; // what the guest's driver may still have from the devices so far
 
     internal VhostUserRpmsgBackend(FileDescriptor socket, VhostUserRpmsgOptions options, string name)
     {
@@ -284,8 +284,9 @@ internal sealed partial class VhostUserRpmsgBackend : IDisposable
         _device = null;
         // Stopped first: a disabled ring or a dead guest gets no more writes (not even name-service destroys).
         device.Stop(reason);
-        // A device that never reached the driver leaves its predecessor's services to withdraw (RpmsgDevice.Resume.cs).
-        _announced = device.LinkCameUp ? device.AnnouncedAtStop : device.WithdrawAtLinkUp;
+        // What the driver may still have: this device's announcements and its predecessors' not withdrawn yet (the whole
+        // list if it never linked up), one entry per service, bounded (RpmsgDevice.Resume.cs).
+        _announced = device.AnnouncedAtStop;
         // Where it got to on each ring (private state, no guest memory read): GET_VRING_BASE reports it.
         if (device.Transport is DeviceRoleTransport transport)
             for (int q = 0; q < QueueCount; q++)

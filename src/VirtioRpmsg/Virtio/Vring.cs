@@ -55,14 +55,18 @@ public sealed class Vring
             throw new ArgumentOutOfRangeException(nameof(offset), offset,
                 $"Region '{r.Name}': vring at offset 0x{offset:X} (device address 0x{deviceAddress:X}) is not aligned to {alignment} bytes.");
         // The accesses are made at the host address, which is aligned like the device address only when the mapping's
-        // first byte is (a devMem physical address or UIO offset whose low bits differ from the device address's): the
-        // descriptors' 64-bit words, the used ring's 32-bit fields and the indexes would then be misaligned, which
-        // Device memory does not allow and the ordered index accesses refuse.
-        ulong hostSkew = (r.MappingInPageOffset + (ulong)offset) % DescriptorTableAlignment;
+        // first byte is (a devMem physical address, UIO or vhost-user mmap offset whose low bits differ from the device
+        // address's). Device memory (and the checker) needs every access naturally aligned: the descriptors' 64-bit words,
+        // the used ring's 32-bit fields, the indexes. Normal memory allows plain unaligned accesses; only the ordered
+        // 16-bit index accesses (ldarh/stlrh on ARM64) need alignment, and every index and event field is at an even
+        // offset from the ring's start: 2 bytes there (docs/arm64-memory-model.md).
+        ulong hostAlignment = r.UsesDeviceAccess ? DescriptorTableAlignment : (ulong)sizeof(ushort);
+        ulong hostSkew = (r.MappingInPageOffset + (ulong)offset) % hostAlignment;
         if (hostSkew != 0)
             throw new ArgumentOutOfRangeException(nameof(offset), offset,
-                $"Region '{r.Name}': vring at offset 0x{offset:X} (device address 0x{deviceAddress:X}) is 0x{hostSkew:X} bytes past a {DescriptorTableAlignment}-byte boundary in the host mapping, "
-                + $"which starts 0x{r.MappingInPageOffset:X} bytes into its page: the region's physical address (or file offset) and its device address must agree in their low {DescriptorTableAlignment} bits.");
+                $"Region '{r.Name}': vring at offset 0x{offset:X} (device address 0x{deviceAddress:X}) is 0x{hostSkew:X} bytes past a {hostAlignment}-byte boundary in the host mapping, "
+                + $"which starts 0x{r.MappingInPageOffset:X} bytes into its page: the region's physical address (or file offset) and its device address must agree modulo {hostAlignment}"
+                + (r.UsesDeviceAccess ? " (Device memory: every access naturally aligned)." : " (the ordered 16-bit index accesses)."));
 
         Region = region;
         Offset = offset;
