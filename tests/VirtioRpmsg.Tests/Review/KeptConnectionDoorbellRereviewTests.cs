@@ -70,7 +70,7 @@ public sealed class KeptConnectionDoorbellRereviewTests
 
         theirs.Dispose();
 
-        loop.WaitUntil(() => loop.Host.State == RpmsgDeviceState.Broken, "the caller-polled host to see its peer gone", seconds: 3);
+        loop.WaitUntil(() => loop.Host.State == RpmsgDeviceState.Broken, "the caller-polled host to see its peer gone");
         Assert.Equal(FaultRule.DoorbellClosed, Assert.IsType<Fault>(loop.Host.Fault).Rule);
     }
 }

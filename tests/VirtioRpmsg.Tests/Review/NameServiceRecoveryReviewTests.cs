@@ -39,7 +39,7 @@ public class NameServiceRecoveryReviewTests
         });
         Assert.True(waiting.Wait(Bound));
         rp.Dispose();
-        Assert.True(((IAsyncResult)wait).AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(5)),
+        Assert.True(((IAsyncResult)wait).AsyncWaitHandle.WaitOne(Bound),
             "WaitForChannel(Infinite) still waits after the processor was disposed");
         var e = Assert.Throws<AggregateException>(() => wait.Wait());
         Assert.IsType<ObjectDisposedException>(e.InnerException);
@@ -92,10 +92,10 @@ public class NameServiceRecoveryReviewTests
     public async Task RpmsgLink_WaitTimesOut_PeerNamesWithControlCharacters_PrintedEscaped()
     {
         using var remote = MultiVdevRemote.Create(0);
-        var open = RpmsgLink.OpenAsync(remote.HostDescription, new RpmsgLinkOptions { Name = "hostile-names", Timeout = TimeSpan.FromSeconds(1) });
+        var open = RpmsgLink.OpenAsync(remote.HostDescription, new RpmsgLinkOptions { Name = "hostile-names", Timeout = LinkChannelWait.Open });
         remote.StartAll();
-        Assert.True(open.Wait(Bound), "the link did not open");
-        using var link = open.Result;
+        Assert.True(open.Wait(LinkChannelWait.Open), "the link did not open");
+        using var link = LinkChannelWait.Shorten(open.Result, TimeSpan.FromSeconds(1));
         using var announced = remote.Announce(0, HostileName, 0x900);
         Assert.True(SpinWait.SpinUntil(() => link.Device.AnnouncedServiceNames.Contains(HostileName), Bound), "the name was not announced");
 

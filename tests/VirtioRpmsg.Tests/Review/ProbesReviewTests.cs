@@ -36,7 +36,7 @@ public class ProbesReviewTests
                 inProbe.Set();
                 try
                 {
-                    b = rp.WaitForChannel("rpmsg-b", TimeSpan.FromSeconds(6));
+                    b = rp.WaitForChannel("rpmsg-b", Bound);
                 }
                 catch (Exception e)
                 {
@@ -47,13 +47,12 @@ public class ProbesReviewTests
         }));
         Assert.True(inProbe.Wait(Bound), "rpmsg-a was never probed");
 
+        // Blocked by the Probe, the registration would end only once the Probe's wait for rpmsg-b gave up: the Probe fails.
         var registerB = Task.Run(() => rp.RegisterDriver(new RpmsgServiceDriver("rpmsg-b")));
-        bool registered = registerB.Wait(TimeSpan.FromSeconds(3));
-        Assert.True(registerA.Wait(Bound), "RegisterDriver(rpmsg-a) did not return");
+        Assert.True(registerA.Wait(Bound + Bound), "RegisterDriver(rpmsg-a) did not return");
         Assert.True(registerB.Wait(Bound), "RegisterDriver(rpmsg-b) did not return");
 
-        Assert.True(registered, "RegisterDriver(rpmsg-b) on another thread was blocked while rpmsg-a's Probe ran (the Probe ran under the processor's driver lock)");
-        Assert.Null(probeFailure);
+        Assert.True(probeFailure is null, $"RegisterDriver(rpmsg-b) on another thread was blocked while rpmsg-a's Probe ran (the Probe ran under the processor's driver lock): {probeFailure?.GetType().Name}: {probeFailure?.Message}");
         Assert.Equal("rpmsg-b", b!.Name);
         Assert.Equal(2, device.Channels.Count);
         rp.Stop();
@@ -73,7 +72,7 @@ public class ProbesReviewTests
         var register = Task.Run(() => rp.RegisterDriver(new RpmsgServiceDriver("rpmsg-a")
         {
             Probe = _ => inner = Task.Run(() => rp.RegisterDriver(new RpmsgServiceDriver("rpmsg-b") { Probe = _ => Interlocked.Increment(ref probesOfB) }))
-                .Wait(TimeSpan.FromSeconds(3)),
+                .Wait(Bound),
         }));
         Assert.True(register.Wait(Bound), "RegisterDriver(rpmsg-a) did not return");
 

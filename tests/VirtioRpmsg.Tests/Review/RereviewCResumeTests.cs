@@ -119,7 +119,7 @@ public sealed class RereviewCResumeTests
         Assert.Equal((0u, 0u), (base0, base1));
         guest.StartLikeQemu(offered, base0, base1);
         Assert.Equal(2, devices.Count);
-        Assert.True(devices[1].WaitForLinkUp(TimeSpan.FromSeconds(2)), $"the resumed device is still {devices[1].State}: it waits for a kick the running driver will not send");
+        Assert.True(devices[1].WaitForLinkUp(Wait), $"the resumed device is still {devices[1].State}: it waits for a kick the running driver will not send");
         guest.CloseConnection();
         Assert.Null(guest.Outcome());
     }

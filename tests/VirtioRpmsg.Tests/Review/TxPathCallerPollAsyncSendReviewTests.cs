@@ -14,7 +14,9 @@ namespace VirtioRpmsg.Tests.Review;
 public class TxPathCallerPollAsyncSendReviewTests
 {
     private static readonly TimeSpan Recheck = TimeSpan.FromMilliseconds(20);
-    private static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(20);
+    // Far past the bound below: a send parked for its whole timeout is told from a pool thread descheduled for seconds.
+    private static readonly TimeSpan SendTimeout = TimeSpan.FromMinutes(2);
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
 
     [Theory]
     [InlineData(true)]
@@ -40,7 +42,7 @@ public class TxPathCallerPollAsyncSendReviewTests
         // The peer takes every message and gives every buffer back; the sender's side is never polled.
         Assert.Equal(16, peer.Poll());
         var clock = Stopwatch.StartNew();
-        var finished = await Task.WhenAny(send, Task.Delay(SendTimeout / 4));
+        var finished = await Task.WhenAny(send, Task.Delay(Bound));
         Assert.True(finished == send, $"the async send still waits {clock.ElapsedMilliseconds} ms after the peer returned every buffer (recheck {Recheck.TotalMilliseconds} ms)");
         await send;
         peer.Poll();

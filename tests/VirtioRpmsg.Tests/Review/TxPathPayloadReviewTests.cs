@@ -12,7 +12,9 @@ namespace VirtioRpmsg.Tests.Review;
 /// </summary>
 public class TxPathPayloadReviewTests
 {
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(2);
+    // The sends' timeout: a refusal "at once" is one before it, a wait for it ends in a TimeoutException instead. Long, so
+    // that a thread descheduled on a loaded machine is not taken for a send that waited.
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
 
     [Fact]
     public void Send_OversizePayloadWithRemoteAddressUnknown_ThrowsPayloadTooLargeAtOnce()

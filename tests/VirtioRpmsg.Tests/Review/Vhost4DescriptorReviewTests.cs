@@ -91,7 +91,7 @@ public sealed class Vhost4DescriptorReviewTests
         }
         probe.Sent.Dispose();
         guest.Outcome();
-        Assert.True(probe.AllCopiesClosed(TimeSpan.FromSeconds(5)), $"{attack}: the back-end still holds the descriptor after the connection ended");
+        Assert.True(probe.AllCopiesClosed(VhostUserEchoServerRig.Wait), $"{attack}: the back-end still holds the descriptor after the connection ended");
     }
 
     [Fact]
@@ -110,9 +110,9 @@ public sealed class Vhost4DescriptorReviewTests
         second.Sent.Dispose();
         guest.Send(VhostUserRequest.GetQueueNum);
         Assert.Equal(2UL, guest.ReadU64Reply(VhostUserRequest.GetQueueNum));
-        Assert.True(first.AllCopiesClosed(TimeSpan.FromSeconds(5)), "the replaced back-end request descriptor was leaked");
+        Assert.True(first.AllCopiesClosed(VhostUserEchoServerRig.Wait), "the replaced back-end request descriptor was leaked");
         guest.CloseConnection();
         Assert.Null(guest.Outcome());
-        Assert.True(second.AllCopiesClosed(TimeSpan.FromSeconds(5)), "the back-end request descriptor outlived the connection");
+        Assert.True(second.AllCopiesClosed(VhostUserEchoServerRig.Wait), "the back-end request descriptor outlived the connection");
     }
 }

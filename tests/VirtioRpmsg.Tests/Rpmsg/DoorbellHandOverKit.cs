@@ -72,7 +72,9 @@ internal static class DoorbellHandOverKit
     /// Waits until a blocked reader holds the host's doorbell, then until the pokes are consumed (from there only a
     /// ring, or the hand-over itself, ends its wait). A reader that finds the dispatcher holding the doorbell sleeps
     /// on its queue and asks for it; the dispatcher lends it at its next idle moment, so messages to an address
-    /// nobody has (dropped) wake the dispatcher until it did.
+    /// nobody has (dropped) wake the dispatcher until it did. On hooked doorbells it returns only once the holder blocks
+    /// in the doorbell's wait again: "pokes consumed" can read true while the holder, its last poke taken off the ring,
+    /// still delivers it, and a hook set next (on its Poll, its re-arm, its wait's end) would run on that stale pass.
     /// </summary>
     internal static void AwaitHeld(RpmsgLoopback loop, Func<bool>? stillBlocked = null, RpmsgEndpoint? poker = null)
     {
@@ -92,6 +94,9 @@ internal static class DoorbellHandOverKit
         }
         ownPoker?.Dispose();
         loop.WaitUntil(() => !loop.HostDoorbell.IsRung && !loop.Host.Transport!.RxPending, "the pokes consumed");
+        // A ring with nothing for it returns only once its waiter took it and blocks again.
+        if (loop.HostBell is HookedDoorbell bell)
+            Assert.True(bell.RingAndWaitUntilIdle(() => loop.RemoteDoorbell.Ring()), $"the doorbell's waiter did not block again ({handOver})");
     }
 
     /// <summary>Takes every free tx buffer of <paramref name="sender"/>'s device, then starts a send that waits for one.</summary>

@@ -92,8 +92,10 @@ public class RpmsgDispatcherThreadUncountedTests
             if (state == RpmsgDeviceState.Stopped)
                 hostBell.ReleaseHeldRing.Set();
         };
-        // The remote's dispatcher sleeps on its doorbell, notifications on.
-        Assert.True(SpinWait.SpinUntil(() => ((HookedDoorbell)loop.RemoteBell).HasWaiter, Bound), "the remote did not go idle");
+        // The remote's dispatcher sleeps on its doorbell, notifications on. Seen waiting is not enough: a waiter counts from
+        // its entry, where it may still drain a ring of the link-up and go back to its loop. A ring with nothing for it
+        // returns only once it has taken every ring and blocks.
+        Assert.True(((HookedDoorbell)loop.RemoteBell).RingAndWaitUntilIdle(() => loop.HostDoorbell.Ring()), "the remote did not go idle");
         hostBell.HoldNextRing();
         remote.SendTo(0x500, [1]);
         Assert.True(hostBell.InHeldRing.Wait(Bound), "the host's callback send did not kick");

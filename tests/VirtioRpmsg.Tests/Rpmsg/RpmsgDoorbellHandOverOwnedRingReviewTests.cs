@@ -12,8 +12,6 @@ namespace VirtioRpmsg.Tests.Rpmsg;
 /// </summary>
 public sealed class RpmsgDoorbellHandOverOwnedRingReviewTests
 {
-    private static readonly TimeSpan Short = TimeSpan.FromSeconds(5);
-
     [Fact]
     public void AHoldersMessageDeliveredByAnApplicationsPoll_EndsItsWait_WhileThatPollStillRunsACallback()
     {
@@ -37,7 +35,7 @@ public sealed class RpmsgDoorbellHandOverOwnedRingReviewTests
             }
             // The reader's message is queued (this Poll delivered it just before): wake the holder, and wait for it.
             loop.RemoteDoorbell.Ring();
-            sawReader = ((IAsyncResult)reader).AsyncWaitHandle.WaitOne(Short);
+            sawReader = ((IAsyncResult)reader).AsyncWaitHandle.WaitOne(Bound);
         });
 
         // An application's Poll takes the ring (its first callback holds it there) while the holder waits on the doorbell.
@@ -70,7 +68,7 @@ public sealed class RpmsgDoorbellHandOverOwnedRingReviewTests
         loop.Host.CreateEndpoint(0x600, (_, _, _) =>
         {
             inCallback.Set();
-            sawContinuation = continued.Wait(Short);
+            sawContinuation = continued.Wait(Bound);
         });
         var receive = ReceiveThenSet(queue, continued);
         AwaitHeld(loop, () => !continued.IsSet);

@@ -149,13 +149,20 @@ public class RpmsgDuplexPipeInterruptReviewTests
         }
     }
 
-    private static RpmsgLoopback LongRecheckLoop() =>
-        RpmsgLoopback.Create(host: o =>
+    private static RpmsgLoopback LongRecheckLoop()
+    {
+        var loop = RpmsgLoopback.Create(host: o =>
         {
             o.WaitStrategy = RpmsgWaitStrategy.Interrupt;
             o.IdleRecheckInterval = TimeSpan.FromSeconds(120);
             o.ReaderWaitsOnDoorbell = true;
         });
+        // A pipe's read waits through the async holder, which gives the doorbell back after its idle hold (50 ms by
+        // default): a test thread descheduled that long after AwaitHeld poked a dispatcher that holds it again, and the
+        // holder's hook never ran.
+        loop.Host.Rx.HandOver.Async.IdleHold = Bound;
+        return loop;
+    }
 
     [Fact]
     public async Task Dispose_WhileAReadHoldsTheDoorbellAndAnotherPollOwnsTheRing_EndsTheRead()

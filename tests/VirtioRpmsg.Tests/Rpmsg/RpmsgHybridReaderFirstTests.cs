@@ -36,7 +36,7 @@ public class RpmsgHybridReaderFirstTests
         loop.WaitUntil(() => queue.ReceiveQueue!.Ready(), "the echo queued");
 
         // It goes back to the doorbell instead of spinning ahead of the reader (before: for the whole budget).
-        loop.WaitUntil(() => hostBell.HasWaiter, "the dispatcher waiting on the doorbell with the echo unread", seconds: 5);
+        loop.WaitUntil(() => hostBell.HasWaiter, "the dispatcher waiting on the doorbell with the echo unread");
 
         // The peer's next message wakes it and is queued behind the first.
         remote.SendTo(0x500, [2]);

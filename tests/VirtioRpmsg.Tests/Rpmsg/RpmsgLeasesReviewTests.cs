@@ -201,7 +201,7 @@ public class RpmsgLeasesReviewTests
 
         Assert.Equal(filler, loop.Remote.Poll());
         loop.Host.Poll();
-        var ended = await Record.ExceptionAsync(() => first.WaitAsync(TimeSpan.FromSeconds(5)));
+        var ended = await Record.ExceptionAsync(() => first.WaitAsync(Bound));
         Assert.True(ended is null, $"the first flush did not complete after a second FlushAsync: {ended?.GetType().Name}: {ended?.Message}");
         var e = Assert.IsType<InvalidOperationException>(refused);
         Assert.Contains("FlushAsync", e.Message);
@@ -262,7 +262,7 @@ public class RpmsgLeasesReviewTests
 
         Assert.Equal(filler, loop.Remote.Poll());
         loop.Host.Poll();
-        var ended = await Record.ExceptionAsync(() => firstTask.WaitAsync(TimeSpan.FromSeconds(5)));
+        var ended = await Record.ExceptionAsync(() => firstTask.WaitAsync(Bound));
         Assert.True(ended is null, $"the first write did not complete: {ended?.GetType().Name}: {ended?.Message}");
         var e = Assert.IsType<InvalidOperationException>(refused);
         Assert.Contains("write is already pending", e.Message);

@@ -13,8 +13,6 @@ namespace VirtioRpmsg.Tests.Rpmsg;
 /// </summary>
 public sealed class RpmsgReceiveWakeReviewTests
 {
-    private static readonly TimeSpan Short = TimeSpan.FromSeconds(5);
-
     // The host caller-polled: a blocking reader sleeps on its queue at once, and only the test's Poll delivers.
     private static RpmsgLoopback CallerPollHost() => RpmsgLoopback.Create(host: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll);
 
@@ -39,7 +37,7 @@ public sealed class RpmsgReceiveWakeReviewTests
 
         Assert.True(((IAsyncResult)small).AsyncWaitHandle.WaitOne(Bound), "the small reader was not woken");
         Assert.Throws<ArgumentException>(() => small.GetAwaiter().GetResult());
-        Assert.True(large.Wait(Short), "the reader with room still sleeps while the message it fits stays queued");
+        Assert.True(large.Wait(Bound), "the reader with room still sleeps while the message it fits stays queued");
         Assert.Equal(new RpmsgReceiveResult(0x501, 4), large.Result);
         Assert.Equal(new byte[] { 1, 2, 3, 4 }, room[..4]);
     }
@@ -74,7 +72,7 @@ public sealed class RpmsgReceiveWakeReviewTests
         Assert.True(((IAsyncResult)cancelled).AsyncWaitHandle.WaitOne(Bound), "the cancelled reader did not leave");
         Assert.ThrowsAny<OperationCanceledException>(() => cancelled.GetAwaiter().GetResult());
         Assert.True(canceller.Wait(Bound));
-        Assert.True(other.Wait(Short), "the other reader still sleeps while a message stays queued");
+        Assert.True(other.Wait(Bound), "the other reader still sleeps while a message stays queued");
         Assert.Equal(new RpmsgReceiveResult(0x501, 1), other.Result);
         Assert.Equal(7, room[0]);
     }
@@ -86,7 +84,8 @@ public sealed class RpmsgReceiveWakeReviewTests
     {
         // Inside a callback this thread owns the rx ring: nothing can reach the queue until the callback returns, so a
         // spin there only stalls the device (under BusyPoll for BusyPollIdleTimeout, 200 ms by default, per receive).
-        var budget = TimeSpan.FromSeconds(10);
+        // A budget far past the bound: a spin for it fails the check below, a thread descheduled for seconds does not.
+        var budget = TimeSpan.FromMinutes(2);
         using var loop = RpmsgLoopback.Create(host: o =>
         {
             o.WaitStrategy = wait;
@@ -109,7 +108,7 @@ public sealed class RpmsgReceiveWakeReviewTests
         peer.SendTo(0x500, [1]);
         Assert.True(called.Wait(Bound), "the callback did not run");
         Assert.False(pending.IsCompleted);
-        Assert.True(took < budget / 4, $"ReceiveAsync inside the callback took {took.TotalMilliseconds:F0} ms (spin budget {budget.TotalMilliseconds} ms)");
+        Assert.True(took < Bound, $"ReceiveAsync inside the callback took {took.TotalMilliseconds:F0} ms (spin budget {budget.TotalMilliseconds} ms)");
 
         peer.SendTo(0x600, [2, 3]);
         var result = await pending.AsTask().WaitAsync(Bound);

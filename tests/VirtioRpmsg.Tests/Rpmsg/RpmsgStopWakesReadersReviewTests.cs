@@ -12,8 +12,6 @@ namespace VirtioRpmsg.Tests.Rpmsg;
 /// </summary>
 public sealed class RpmsgStopWakesReadersReviewTests
 {
-    private static readonly TimeSpan Short = TimeSpan.FromSeconds(5);
-
     [Theory]
     [InlineData(RpmsgWaitStrategy.Interrupt, false)]
     [InlineData(RpmsgWaitStrategy.Hybrid, false)]
@@ -41,7 +39,7 @@ public sealed class RpmsgStopWakesReadersReviewTests
         loop.Host.CreateEndpoint(0x600, (_, _, _) =>
         {
             inCallback.Set();
-            sawReaderEnd = ((IAsyncResult)reader).AsyncWaitHandle.WaitOne(Short);
+            sawReaderEnd = ((IAsyncResult)reader).AsyncWaitHandle.WaitOne(Bound);
         });
         loop.Remote.CreateEndpoint(0x601).SendTo(0x600, [1]);
         var poll = wait == RpmsgWaitStrategy.CallerPoll ? OnThread(() => loop.Host.Poll()) : Task.FromResult(0);
