@@ -83,14 +83,17 @@ public static class SimulatedRemoteChild
         var description = options.PlatformFile is { } file
             ? PlatformDescription.Load(file) with { Role = PlatformRole.Remote }
             : SimulatedPlatform.RemoteDescription(shm, createFile: !host);
-        // Files this run creates (a host's file exists already) are removed on every exit path, SIGTERM included.
-        string[] createdFiles = [.. description.Regions
-            .Where(r => r.Kind == PlatformRegionKind.ShmFile && r.Create == true && r.Path is not null && !File.Exists(r.Path))
-            .Select(r => r.Path!)];
+        string[] createdFiles = [];
         var claims = new List<Socket>();
         try
         {
+            options.Claiming?.Invoke();
             ClaimSharedFiles(description, claims);
+            // Files this run creates (a host's file exists already) are removed on every exit path, SIGTERM included.
+            // Listed once the claim is ours: a run the claim refuses must not delete the file its claimant created meanwhile.
+            createdFiles = [.. description.Regions
+                .Where(r => r.Kind == PlatformRegionKind.ShmFile && r.Create == true && r.Path is not null && !File.Exists(r.Path))
+                .Select(r => r.Path!)];
             using var resources = PlatformResources.Open(description, new PlatformOpenOptions { CancellationToken = cancellationToken });
             // The table goes in before the doorbell exchange: a host may read it as soon as it has connected.
             SimulatedRemote.WriteResourceTable(resources);
@@ -197,7 +200,7 @@ public static class SimulatedRemoteChild
     }
 
     // The abstract socket name that stands for a file: its full path, hashed to fit any path into sun_path (108 bytes).
-    private static string ClaimName(string path) =>
+    internal static string ClaimName(string path) =>
         "vrpmsg-remote-claim:" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(Path.GetFullPath(path))))[..32];
 
     /// <summary>Reads command lines on a background thread (a blocked read must not keep the process alive); the input's end or "quit" completes <paramref name="quit"/>.</summary>

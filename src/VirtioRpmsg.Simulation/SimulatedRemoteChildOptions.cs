@@ -40,4 +40,7 @@ public sealed record SimulatedRemoteChildOptions
 
     /// <summary>Log sink of the remote; nothing by default.</summary>
     public ILogger Logger { get; init; } = NullLogger.Instance;
+
+    /// <summary>Test hook: raised just before the run claims the description's shared-memory files.</summary>
+    internal Action? Claiming { get; init; }
 }

@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using System.Text;
 using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Simulation;
@@ -67,6 +68,39 @@ public sealed class SharedFileCollisionTests
             Assert.True(ready, output.Text);
             Assert.Contains("waiting for a host", output.Text);
             Assert.True(e is null or AggregateException { InnerException: OperationCanceledException }, e?.ToString());
+        }
+        finally
+        {
+            File.Delete(shm);
+        }
+    }
+
+    /// <summary>
+    /// Review (rereview-g): the files a run creates were listed (not there yet) before the claim, so a second remote that
+    /// started as the first one created its file, and was refused, deleted that live file on its way out. The claim comes
+    /// first: a refused run created nothing and deletes nothing. The first remote is stood in for by the test holding the
+    /// claim and creating the file in between.
+    /// </summary>
+    [Fact]
+    public void RemoteRefusedByAClaim_TheClaimantCreatedTheFileMeanwhile_LeavesTheFile()
+    {
+        string shm = $"/dev/shm/vrpmsg-test-claimed-{Guid.NewGuid():N}.shm";
+        using var first = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        first.Bind(new UnixDomainSocketEndPoint("\0" + SimulatedRemoteChild.ClaimName(shm)));
+        try
+        {
+            var e = Record.Exception(() => SimulatedRemoteChild.Run(
+                new SimulatedRemoteChildOptions
+                {
+                    SharedMemoryPath = shm,
+                    ReadCommands = false,
+                    Claiming = () => File.WriteAllBytes(shm, new byte[16]), // the first remote creates its file now
+                },
+                TextReader.Null, TextWriter.Null));
+
+            var refused = Assert.IsType<PlatformDescriptionException>(e);
+            Assert.Equal(shm, refused.Value);
+            Assert.True(File.Exists(shm), "the refused remote deleted the file of the remote that holds it");
         }
         finally
         {
