@@ -20,17 +20,24 @@ public sealed partial class RpmsgLink
     /// <remarks>
     /// Not from a receive, probe or remove callback, nor a <see cref="RpmsgDevice.StateChanged"/> handler, of the device
     /// it replaces: stopping that device waits for the callback to return, so a caller waiting there for the returned task
-    /// would wait forever. That is refused at the call; hand the call to another thread (<c>Task.Run</c>). From a callback
-    /// of another vdev's device it works, unless a recovery running meanwhile stops that device (then it is refused too).
+    /// would wait forever. That is refused at the call; hand the call to another thread (<c>Task.Run</c>). So is a call, for
+    /// any vdev, from a remove callback or StateChanged handler that a recovery's stop of a device runs (that recovery holds
+    /// the lock until they returned). From a callback of another vdev's device it works, unless a recovery running meanwhile
+    /// stops that device (then it is refused too).
     /// </remarks>
     /// <exception cref="TimeoutException">The remote did not bring the vdev up again within <see cref="RpmsgLinkOptions.Timeout"/>,
     /// or a zero-copy buffer of the stopped device stayed open that long (the fresh device would hand it out again).</exception>
-    /// <exception cref="InvalidOperationException">Called in a callback or handler of vdev <paramref name="vdev"/>'s device
-    /// (thrown at the call, before a task is returned), or in one of another vdev's device that a recovery running meanwhile
+    /// <exception cref="InvalidOperationException">Called in a callback or handler of vdev <paramref name="vdev"/>'s device,
+    /// or in one a recovery's stop runs (thrown at the call, before a task is returned), or in one of another vdev's device that a recovery running meanwhile
     /// stops (through the task). Nothing was changed.</exception>
     public Task<RpmsgDevice> RecoverVdevAsync(int vdev, CancellationToken cancellationToken = default)
     {
         // Thrown here, not through the task: a callback that does not wait for the task would never see it.
+        if (ReferenceEquals(t_stoppingForRecovery, this))
+            throw new InvalidOperationException($"RpmsgLink: cannot recover vdev {vdev} from a remove callback or StateChanged handler "
+                + "that a recovery's stop of a device runs: that recovery waits for this callback to return and holds the link's "
+                + "recovery lock until it has, so waiting here for another recovery would never end. Call RecoverVdevAsync from "
+                + "another thread (Task.Run) or after the callback returned");
         if ((uint)vdev < (uint)_devices.Length && Volatile.Read(ref _devices[vdev]) is { IsWaitedForByStop: true } own)
             throw new InvalidOperationException($"RpmsgLink: cannot recover vdev {vdev} from a receive, probe or remove callback, or a "
                 + $"StateChanged handler, of its own device '{own.Name}': the recovery stops that device, and the stop waits for this "
@@ -52,7 +59,7 @@ public sealed partial class RpmsgLink
             ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
             var old = Volatile.Read(ref _devices[vdev]);
             // Still subscribed while it stops: its Stopped fails this vdev's channel waits, as a break does.
-            await Task.Run(old.Dispose, cancellationToken).ConfigureAwait(false);
+            await Task.Run(() => StopForRecovery(old), cancellationToken).ConfigureAwait(false);
             // Disposed meanwhile (from a callback of the old device, which could not wait for this recovery): no reset.
             ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
             old.StateChanged -= OnStateChanged;
@@ -95,6 +102,24 @@ public sealed partial class RpmsgLink
                 _recovering.Wait();
                 DisposeHoldingRecoveryLock();
             }
+        }
+    }
+
+    // The thread a recovery's stop of the old device runs on: it raises StateChanged(Stopped) and runs the drivers' Remove
+    // there (not on the dispatcher, so IsWaitedForByStop is false), and the recovery holding the lock waits for it.
+    [ThreadStatic]
+    private static RpmsgLink? t_stoppingForRecovery;
+
+    private void StopForRecovery(RpmsgDevice old)
+    {
+        t_stoppingForRecovery = this;
+        try
+        {
+            old.Dispose();
+        }
+        finally
+        {
+            t_stoppingForRecovery = null;
         }
     }
 

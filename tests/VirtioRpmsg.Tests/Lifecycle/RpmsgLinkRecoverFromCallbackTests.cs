@@ -137,4 +137,31 @@ public class RpmsgLinkRecoverFromCallbackTests
         Assert.True(other.Wait(Bound), "the recovery of vdev 0 did not finish");
         Assert.NotSame(device0, other.Result);
     }
+
+    // Review (rereview-g): the recovery's own stop raises StateChanged(Stopped), and runs the drivers' Remove, on the thread
+    // the recovery waits for (its Task.Run of the old device's Dispose), not on the dispatcher: IsWaitedForByStop is false
+    // there, so a recovery asked for and waited for in that handler (of any vdev) waited behind the lock the first one holds.
+    [Theory]
+    [InlineData(1)]
+    [InlineData(0)]
+    public void RecoverVdev_WaitedInAStoppedHandlerRaisedByARecoverysStop_ThrowsInvalidOperation(int target)
+    {
+        using var remote = MultiVdevRemote.Create(0);
+        using var link = Open(remote);
+        var device = link.Devices[1];
+        var outcome = new TaskCompletionSource<object>(TaskCreationOptions.RunContinuationsAsynchronously);
+        device.StateChanged += (_, state) =>
+        {
+            if (state == RpmsgDeviceState.Stopped)
+                outcome.TrySetResult(RecoverAndWait(() => link.RecoverVdevAsync(target)));
+        };
+
+        var first = link.RecoverVdevAsync(1);
+
+        Assert.True(outcome.Task.Wait(Bound + Bound), "the device never stopped");
+        Assert.Contains("recovery", Assert.IsType<InvalidOperationException>(outcome.Task.Result).Message, StringComparison.Ordinal);
+        Assert.True(first.Wait(Bound), "the first recovery did not finish");
+        Assert.NotSame(device, first.Result);
+        Assert.Same(first.Result, link.Devices[1]);
+    }
 }
