@@ -25,9 +25,9 @@ public sealed class RpmsgDeviceOptions
     public TimeSpan SendTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
     /// <summary>
-    /// The longest the name-service messages sent as the link comes up (withdrawals, then CREATEs) wait for tx buffers
-    /// all together when <see cref="SendTimeout"/> is infinite: they run on the dispatcher (or a Poll), which delivers
-    /// nothing meanwhile. Linux's own send timeout; internal (tests shorten it).
+    /// The longest each name-service message sent as the link comes up (withdrawals, then CREATEs) waits for a tx buffer
+    /// when <see cref="SendTimeout"/> is infinite (once one timed out, the rest only try): they run on the dispatcher (or
+    /// a Poll), which delivers nothing meanwhile. Linux's own send timeout; internal (tests shorten it).
     /// </summary>
     internal TimeSpan LinkUpAnnounceLimit { get; set; } = TimeSpan.FromSeconds(15);
 
