@@ -67,7 +67,8 @@ public sealed class LeaseHeldException : InvalidOperationException
 {
     /// <summary>Creates the exception for <paramref name="operation"/>, attempted while holding a lease.</summary>
     public LeaseHeldException(string operation)
-        : base($"{operation} while this thread holds a mapping lease ({MappingLease.HeldByCurrentThread} held). Release leases before any blocking wait: an unmap would wait for them forever.")
+        : base($"{operation} while this thread holds a mapping lease or an open rx view ({MappingLease.HeldByCurrentThread} held). "
+            + "End them first (dispose the lease or the RpmsgRxView, send or dispose the RpmsgTxBuffer): an unmap waits for every lease, so a blocking wait under one could last forever.")
     {
     }
 }

@@ -68,6 +68,8 @@ public class GenerationFencingTests
             Assert.Equal(1, MappingLease.HeldByCurrentThread);
             var e = Assert.Throws<LeaseHeldException>(() => region.Unmap());
             Assert.Contains("Unmap", e.Message, StringComparison.Ordinal);
+            Assert.Contains("(1 held)", e.Message, StringComparison.Ordinal);
+            Assert.Contains("RpmsgRxView", e.Message, StringComparison.Ordinal);
             Assert.True(region.IsMapped);
             lease.WriteUInt32(0, 7);
             Assert.Equal(7u, lease.ReadUInt32(0));
