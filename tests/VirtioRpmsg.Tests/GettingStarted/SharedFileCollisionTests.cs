@@ -25,7 +25,7 @@ public sealed class SharedFileCollisionTests
         var channel = await link.WaitForChannelAsync(SimulatedRemote.EchoServiceName, bound.Token);
         byte[] table = File.ReadAllBytes(board.SharedMemoryPath)[..0x400];
 
-        var output = new LockedWriter();
+        var output = new SimulatedBoard.LineSignalWriter();
         using var stop = new CancellationTokenSource();
         var second = Task.Factory.StartNew(() => SimulatedRemoteChild.Run(
             new SimulatedRemoteChildOptions { PlatformFile = board.BoardFile, ReadCommands = false }, TextReader.Null, output, stop.Token),
@@ -57,7 +57,7 @@ public sealed class SharedFileCollisionTests
         File.WriteAllBytes(shm, new byte[16]);
         try
         {
-            var output = new LockedWriter();
+            var output = new SimulatedBoard.LineSignalWriter();
             using var stop = new CancellationTokenSource();
             var remote = Task.Factory.StartNew(() => SimulatedRemoteChild.Run(
                 new SimulatedRemoteChildOptions { SharedMemoryPath = shm, ReadCommands = false }, TextReader.Null, output, stop.Token),
@@ -105,28 +105,6 @@ public sealed class SharedFileCollisionTests
         finally
         {
             File.Delete(shm);
-        }
-    }
-
-    private sealed class LockedWriter : TextWriter
-    {
-        private readonly StringBuilder _text = new();
-
-        public override Encoding Encoding => Encoding.UTF8;
-
-        public string Text
-        {
-            get
-            {
-                lock (_text)
-                    return _text.ToString();
-            }
-        }
-
-        public override void Write(char value)
-        {
-            lock (_text)
-                _text.Append(value);
         }
     }
 }

@@ -68,7 +68,7 @@ internal sealed class SimulatedBoard : IDisposable
     }
 
     /// <summary>Collects what the remote prints and lets a test wait for a line.</summary>
-    private sealed class LineSignalWriter : TextWriter
+    internal sealed class LineSignalWriter : TextWriter
     {
         private readonly StringBuilder _text = new();
 

@@ -36,7 +36,7 @@ public class RemoteProcessorLeaseRecoveryTests
         for (int cycle = 0; cycle < Cycles; cycle++)
         {
             using var release = new ManualResetEventSlim();
-            var holder = HoldTxBuffer(rp.WaitForChannel(SimulatedRemote.EchoServiceName, Bound), release);
+            var holder = SimulatedRemoteRig.HoldTxBuffer(rp.WaitForChannel(SimulatedRemote.EchoServiceName, Bound), release);
             int before = log.LeaseEntries;
             try
             {
@@ -70,7 +70,7 @@ public class RemoteProcessorLeaseRecoveryTests
         for (int cycle = 0; cycle < Cycles; cycle++)
         {
             using var release = new ManualResetEventSlim();
-            var holder = HoldTxBuffer(rp.WaitForChannel(SimulatedRemote.EchoServiceName, Bound), release);
+            var holder = SimulatedRemoteRig.HoldTxBuffer(rp.WaitForChannel(SimulatedRemote.EchoServiceName, Bound), release);
             try
             {
                 rp.ReportCrash("crash while a tx buffer is held, cycle " + cycle);
@@ -96,22 +96,6 @@ public class RemoteProcessorLeaseRecoveryTests
             rig.EchoRoundTrip(cycle);
         }
         Assert.Equal((Cycles, Cycles), (rp.CrashCount, rp.RecoveryCount));
-    }
-
-    /// <summary>An application thread holding a zero-copy tx buffer (a mapping lease) until <paramref name="release"/>.</summary>
-    private static Thread HoldTxBuffer(RpmsgChannel channel, ManualResetEventSlim release)
-    {
-        using var held = new ManualResetEventSlim();
-        var holder = new Thread(() =>
-        {
-            var buffer = channel.Endpoint.GetTxBuffer(Bound);
-            held.Set();
-            release.Wait();
-            buffer.Dispose();
-        }) { IsBackground = true };
-        holder.Start();
-        Assert.True(held.Wait(Bound), "the holder never got a tx buffer");
-        return holder;
     }
 
     /// <summary>Counts the log entries that speak of a lease (in the message or its exception).</summary>

@@ -137,7 +137,7 @@ public class RemoteProcessorTeardownTests
         for (int cycle = 0; cycle < 2; cycle++)
         {
             using var release = new ManualResetEventSlim();
-            var holder = HoldTxBuffer(rp.WaitForChannel(SimulatedRemote.EchoServiceName, Bound), release);
+            var holder = SimulatedRemoteRig.HoldTxBuffer(rp.WaitForChannel(SimulatedRemote.EchoServiceName, Bound), release);
             rp.ReportCrash("crash while a tx buffer is held"); // the drain times out: the region stays closed but mapped
             Assert.Equal(RemoteProcessorState.Crashed, rp.State);
             release.Set();
@@ -162,7 +162,7 @@ public class RemoteProcessorTeardownTests
         var rp = rig.Processor;
         rp.Start();
         using var release = new ManualResetEventSlim();
-        var holder = HoldTxBuffer(rp.WaitForChannel(SimulatedRemote.EchoServiceName, Bound), release);
+        var holder = SimulatedRemoteRig.HoldTxBuffer(rp.WaitForChannel(SimulatedRemote.EchoServiceName, Bound), release);
         using var recovered = new ManualResetEventSlim();
         rp.RecoveryFinished += _ => recovered.Set();
         // The lease goes after the crash's drain timed out, once the automatic recovery found it live and waits for it
@@ -177,21 +177,5 @@ public class RemoteProcessorTeardownTests
 
         Assert.True(recovered.Wait(Bound), $"{rp}: no lease is live, yet the automatic recovery failed");
         rig.EchoRoundTrip(1);
-    }
-
-    /// <summary>An application thread holding a zero-copy tx buffer (a mapping lease) until <paramref name="release"/>.</summary>
-    private static Thread HoldTxBuffer(RpmsgChannel channel, ManualResetEventSlim release)
-    {
-        using var held = new ManualResetEventSlim();
-        var holder = new Thread(() =>
-        {
-            var buffer = channel.Endpoint.GetTxBuffer(Bound);
-            held.Set();
-            release.Wait();
-            buffer.Dispose();
-        }) { IsBackground = true };
-        holder.Start();
-        Assert.True(held.Wait(Bound), "the holder never got a tx buffer");
-        return holder;
     }
 }

@@ -92,4 +92,20 @@ internal sealed class SimulatedRemoteRig : RemoteProcessorRig<InProcessSimulated
 
     /// <summary>The host region (OpenAMP layout: one shm file).</summary>
     public VirtioRpmsg.Memory.SharedMemoryRegion Region => Platform.Regions[0];
+
+    /// <summary>An application thread holding a zero-copy tx buffer (a mapping lease) until <paramref name="release"/>.</summary>
+    internal static Thread HoldTxBuffer(RpmsgChannel channel, ManualResetEventSlim release)
+    {
+        using var held = new ManualResetEventSlim();
+        var holder = new Thread(() =>
+        {
+            var buffer = channel.Endpoint.GetTxBuffer(Bound);
+            held.Set();
+            release.Wait();
+            buffer.Dispose();
+        }) { IsBackground = true };
+        holder.Start();
+        Assert.True(held.Wait(Bound), "the holder never got a tx buffer");
+        return holder;
+    }
 }
