@@ -1,6 +1,5 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 using System.Text;
 using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Platform;
@@ -200,8 +199,15 @@ public static class SimulatedRemoteChild
     }
 
     // The abstract socket name that stands for a file: its full path, hashed to fit any path into sun_path (108 bytes).
-    internal static string ClaimName(string path) =>
-        "vrpmsg-remote-claim:" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(Path.GetFullPath(path))))[..32];
+    // FNV-1a, not a System.Security.Cryptography hash: that loads OpenSSL, which a board's root file system (and the
+    // ARM64 smoke test's) may not have; the remote then died at start-up. Two paths of one hash would only share a claim.
+    internal static string ClaimName(string path)
+    {
+        ulong hash = 14695981039346656037UL;
+        foreach (byte b in Encoding.UTF8.GetBytes(Path.GetFullPath(path)))
+            hash = (hash ^ b) * 1099511628211UL;
+        return $"vrpmsg-remote-claim:{hash:x16}";
+    }
 
     /// <summary>Reads command lines on a background thread (a blocked read must not keep the process alive); the input's end or "quit" completes <paramref name="quit"/>.</summary>
     private static void StartCommandReader(SimulatedRemoteCommands commands, TextReader input, TextWriter output, TaskCompletionSource quit)
