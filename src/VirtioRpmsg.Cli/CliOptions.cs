@@ -41,6 +41,7 @@ internal static class CliOptions
     public static Option<FileInfo?> Platform() => new("--platform")
     {
         Description = "Platform description (JSON, see docs/platform-description.md) of a real setup, instead of the simulated remote.",
+        HelpName = "FILE",
     };
 
     public static Option<string> Wait()
@@ -66,6 +67,7 @@ internal static class CliOptions
         var option = new Option<string?>("--cpus")
         {
             Description = "Pin the host side (this thread and the dispatcher) to CPU HOST and the simulated remote to CPU REMOTE, as 'rpmsg bench' and the C baseline do; e.g. 0,1. Default: the scheduler places them.",
+            HelpName = "HOST,REMOTE",
         };
         option.Validators.Add(r =>
         {
@@ -88,8 +90,8 @@ internal static class CliOptions
 
     public static Option<int> Count(int defaultValue, string description)
     {
-        var option = new Option<int>("--count", "-n") { Description = description, DefaultValueFactory = _ => defaultValue };
-        Check(option, value => value < 1 ? "--count must be at least 1" : null);
+        var option = new Option<int>("--count", "-n") { Description = description, DefaultValueFactory = _ => defaultValue, HelpName = "N" };
+        Check(option, value => value < 1 ? $"--count must be at least 1, not {value}" : null);
         return option;
     }
 
@@ -99,8 +101,9 @@ internal static class CliOptions
         {
             Description = "Payload bytes per message: 0 to the buffer size minus the 16-byte header (496 with the default buffers).",
             DefaultValueFactory = _ => 64,
+            HelpName = "BYTES",
         };
-        Check(option, value => value < 0 ? "--size must not be negative" : null);
+        Check(option, value => value < 0 ? $"--size must not be negative, not {value}" : null);
         return option;
     }
 
@@ -134,7 +137,7 @@ internal static class CliOptions
     });
 
     // The rule of NameServiceMessage.ValidateName, as a sentence for the option's error.
-    private static string? ServiceNameError(string name)
+    internal static string? ServiceNameError(string name)
     {
         int bytes = Encoding.UTF8.GetByteCount(name);
         return bytes is 0 or > NameServiceMessage.MaxNameLength || name.Contains('\0')
@@ -176,6 +179,7 @@ internal static class CliOptions
         {
             Description = "With --platform: seconds to wait for announcements after the link is up.",
             DefaultValueFactory = _ => 1,
+            HelpName = "S",
         };
         // Written so NaN fails too (every comparison with it is false).
         Check(option, value => !(value >= 0 && value <= 600) ? $"--settle must be 0 to 600 seconds, not {value}" : null);

@@ -77,14 +77,36 @@ internal static class HostLink
     /// <summary>Binds the remote's service <paramref name="name"/> (announced now or already) and returns its channel.</summary>
     public static RpmsgChannel BindService(RpmsgDevice host, string name, CancellationToken ct)
     {
-        var ready = new TaskCompletionSource<RpmsgChannel>(TaskCreationOptions.RunContinuationsAsynchronously);
-        // Announcements seen before the driver is registered are bound at registration.
-        host.RegisterDriver(new RpmsgServiceDriver(name) { Probe = ch => ready.TrySetResult(ch) });
-        bool announced = CallerPolls(host) ? PollUntil(host, () => ready.Task.IsCompleted, StepTimeout, ct) : ready.Task.Wait(StepTimeout, ct);
-        if (!announced)
-            throw new CliFailure($"the remote did not announce '{name}' within {StepTimeout.TotalSeconds} s");
-        return ready.Task.Result;
+        // Null: the link went down first. A remote that leaves before it announces ends the wait at once, with the
+        // reason, instead of a "did not announce" a full step later.
+        var ready = new TaskCompletionSource<RpmsgChannel?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnState(RpmsgDevice _, RpmsgDeviceState state)
+        {
+            if (state is RpmsgDeviceState.Broken or RpmsgDeviceState.Stopped)
+                ready.TrySetResult(null);
+        }
+        host.StateChanged += OnState;
+        try
+        {
+            if (host.State is RpmsgDeviceState.Broken or RpmsgDeviceState.Stopped)
+                ready.TrySetResult(null);
+            else
+                // Announcements seen before the driver is registered are bound at registration.
+                host.RegisterDriver(new RpmsgServiceDriver(name) { Probe = ch => ready.TrySetResult(ch) });
+            bool settled = CallerPolls(host) ? PollUntil(host, () => ready.Task.IsCompleted, StepTimeout, ct) : ready.Task.Wait(StepTimeout, ct);
+            if (!settled)
+                throw new CliFailure($"the remote did not announce '{PrintableText.Of(name)}' within {StepTimeout.TotalSeconds} s");
+            return ready.Task.Result ?? throw LinkDown(host, $"before the remote announced '{PrintableText.Of(name)}'");
+        }
+        finally
+        {
+            host.StateChanged -= OnState;
+        }
     }
+
+    /// <summary>The failure for a device that stopped or broke while a step waited: its state and why.</summary>
+    public static CliFailure LinkDown(RpmsgDevice host, string when) =>
+        new($"the link went down {when}: rpmsg device '{host.Name}' is {host.State.ToString().ToLowerInvariant()} ({PrintableText.Of(host.StateReason ?? "no reason given")})");
 
     /// <summary>
     /// Waits until <paramref name="done"/>, polling the device on this thread when it has no dispatcher; false after

@@ -1,4 +1,5 @@
 using System.Text;
+using VirtioRpmsg.Platform;
 
 namespace VirtioRpmsg.Cli;
 
@@ -79,8 +80,10 @@ internal static class Payloads
     {
         if (format == "hex")
             return Convert.ToHexString(payload).ToLowerInvariant();
+        // The bytes come from the peer: a control character (a line break, a terminal escape) is shown as \uXXXX, so a
+        // payload can neither draw a line of its own nor drive the terminal.
         if (format == "text")
-            return Encoding.UTF8.GetString(payload);
+            return PrintableText.Of(Encoding.UTF8.GetString(payload));
         string? text = TryPrintable(payload);
         return text is null ? "hex " + Convert.ToHexString(payload).ToLowerInvariant() : '"' + text + '"';
     }

@@ -19,21 +19,21 @@ internal static class BenchCommand
         var scenario = new Option<string[]>("--scenario")
         {
             Description = $"Scenario to run (repeatable; default all: {InProcessEchoScenario.ScenarioName}, {CrossProcessEchoScenario.ScenarioName}).",
-            HelpName = "NAME",
+            HelpName = $"{InProcessEchoScenario.ScenarioName}|{CrossProcessEchoScenario.ScenarioName}",
         };
-        var hostCpu = new Option<int>("--host-cpu") { Description = "CPU of the host side.", DefaultValueFactory = _ => 0 };
-        var remoteCpu = new Option<int>("--remote-cpu") { Description = "CPU of the remote side.", DefaultValueFactory = _ => 1 };
+        var hostCpu = new Option<int>("--host-cpu") { Description = "CPU of the host side.", DefaultValueFactory = _ => 0, HelpName = "N" };
+        var remoteCpu = new Option<int>("--remote-cpu") { Description = "CPU of the remote side.", DefaultValueFactory = _ => 1, HelpName = "N" };
         foreach (var cpu in new[] { hostCpu, remoteCpu })
         {
-            CliOptions.Check(cpu, value => value < 0 ? $"{cpu.Name} must not be negative" : null);
+            CliOptions.Check(cpu, value => value < 0 ? $"{cpu.Name} must not be negative, not {value}" : null);
         }
         var coldStart = new Option<FileInfo?>("--cold-start")
         {
             Description = "Instead: cold start (process start to the first verified echo) and steady ping p50 of this JIT program against this NativeAOT rpmsg binary; writes docs/benchmarks-cold-start.md (or --out), which the report includes.",
             HelpName = "AOT_RPMSG",
         };
-        var runs = new Option<int>("--runs") { Description = "Cold starts per CLI with --cold-start.", DefaultValueFactory = _ => 10 };
-        CliOptions.Check(runs, value => value < 1 ? "--runs must be at least 1" : null);
+        var runs = new Option<int>("--runs") { Description = "Cold starts per CLI with --cold-start.", DefaultValueFactory = _ => 10, HelpName = "N" };
+        CliOptions.Check(runs, value => value < 1 ? $"--runs must be at least 1, not {value}" : null);
         var verbose = CliOptions.Verbose();
         var command = new Command("bench", "Run the benchmark suite (baselines, in-process and cross-process echo and streaming) and write the report.")
         {

@@ -19,7 +19,7 @@ internal static class DumpCommand
             DefaultValueFactory = _ => 0,
             HelpName = "N",
         };
-        CliOptions.Check(exchange, value => value is < 0 or > 1_000_000 ? "--exchange must be 0 to 1000000" : null);
+        CliOptions.Check(exchange, value => value is < 0 or > 1_000_000 ? $"--exchange must be 0 to 1000000, not {value}" : null);
         var service = CliOptions.Service("Echo service that --exchange uses, as announced by the remote.");
         var settle = CliOptions.Settle();
         var platform = CliOptions.Platform();

@@ -23,16 +23,16 @@ internal static class ListenCommand
         var name = new Option<string?>("--name") { Description = "Announce the endpoint under this service name (name service).", HelpName = "NAME" };
         CliOptions.ValidateServiceName(name);
         var address = CliOptions.Address("--address", "Local address of the endpoint (default: a free one).");
-        var count = new Option<int?>("--count", "-n") { Description = "Stop after this many messages." };
-        CliOptions.Check(count, value => value is < 1 ? "--count must be at least 1" : null);
-        var timeout = new Option<double?>("--timeout") { Description = "Stop after this many seconds." };
+        var count = new Option<int?>("--count", "-n") { Description = "Stop after this many messages.", HelpName = "N" };
+        CliOptions.Check(count, value => value is < 1 ? $"--count must be at least 1, not {value}" : null);
+        var timeout = new Option<double?>("--timeout") { Description = "Stop after this many seconds.", HelpName = "S" };
         CliOptions.Check(timeout, value => value is { } t && !(t > 0 && t <= 31_536_000) ? $"--timeout must be more than 0 seconds (and at most a year), not {t}" : null); // NaN fails too
         var remoteSends = new Option<int>("--remote-sends")
         {
             Description = "Simulated remote only: have the remote send this many test messages (\"message 1\", ...) to the endpoint.",
             HelpName = "N",
         };
-        CliOptions.Check(remoteSends, value => value is < 0 or > 100_000 ? "--remote-sends must be 0 to 100000" : null);
+        CliOptions.Check(remoteSends, value => value is < 0 or > 100_000 ? $"--remote-sends must be 0 to 100000, not {value}" : null);
         var format = CliOptions.Format();
         var wait = CliOptions.Wait();
         var platform = CliOptions.Platform();
@@ -67,12 +67,7 @@ internal static class ListenCommand
         string until = s.Count is { } n ? $"{n} messages" : s.Timeout is { } t ? $"{t.TotalSeconds:0.###} s" : "Ctrl+C";
         Console.WriteLine($"listening on 0x{endpoint.Address:X}{(s.Name is null ? "" : $" (announced as '{s.Name}')")} until {until}");
         Console.Out.Flush();
-        for (int i = 1; i <= s.RemoteSends; i++)
-        {
-            string hex = Convert.ToHexString(Encoding.UTF8.GetBytes($"message {i}"));
-            session.Simulated!.Command($"send 0x{endpoint.Address:X} {hex}");
-        }
-        int received = Receive(endpoint, s, ct);
+        int received = Receive(endpoint, s, session.Simulated, ct);
         // Short of --count without Ctrl+C means the timeout ended it.
         if (s.Count is { } expected && received < expected && !ct.IsCancellationRequested)
             throw new CliFailure($"{received} of {expected} messages arrived within {s.Timeout.GetValueOrDefault().TotalSeconds:0.###} s");
@@ -81,16 +76,21 @@ internal static class ListenCommand
     }
 
     /// <summary>Prints messages until the count, the timeout or Ctrl+C (the normal way to stop: not an error here).</summary>
-    private static int Receive(RpmsgEndpoint endpoint, Settings s, CancellationToken ct)
+    private static int Receive(RpmsgEndpoint endpoint, Settings s, SimulatedRemoteProcess? simulated, CancellationToken ct)
     {
         var buffer = new byte[endpoint.MaxPayload];
         var deadline = Deadline.Within(s.Timeout ?? Timeout.InfiniteTimeSpan);
-        int received = 0;
+        int received = 0, sent = 0;
+        // The remote's test messages go out as this loop takes them in, never more unread than the endpoint queues:
+        // commanded all before the first receive, every one past the queue's capacity was dropped.
+        int window = endpoint.Device.Options.EndpointQueueCapacity;
         bool callerPolls = HostLink.CallerPolls(endpoint.Device);
         while (s.Count is not { } n || received < n)
         {
             if (deadline.IsExpired || ct.IsCancellationRequested)
                 break;
+            for (; sent < s.RemoteSends && sent - received < window; sent++)
+                simulated!.Command($"send 0x{endpoint.Address:X} {Convert.ToHexString(Encoding.UTF8.GetBytes($"message {sent + 1}"))}");
             var slice = TimeSpan.FromMilliseconds(deadline.RemainingMillisecondsCappedAt((int)s_slice.TotalMilliseconds));
             RpmsgReceiveResult r = default;
             bool arrived;

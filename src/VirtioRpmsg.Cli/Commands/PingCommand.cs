@@ -37,7 +37,7 @@ internal static class PingCommand
         {
             Description = "Echo for at least this many milliseconds before recording (checked, not recorded), and until the runtime has compiled the path: a .NET process starts on unoptimized code. 0 records from the first round trip.",
             DefaultValueFactory = _ => DefaultWarmupMilliseconds,
-            HelpName = "ms",
+            HelpName = "MS",
         };
         CliOptions.Check(warmup, value => value is < 0 or > MaxWarmupMilliseconds ? $"--warmup must be 0 to {MaxWarmupMilliseconds} milliseconds, not {value}" : null);
         var inFlight = new Option<int>("--inflight")

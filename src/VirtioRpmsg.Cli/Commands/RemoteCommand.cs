@@ -28,15 +28,31 @@ internal static class RemoteCommand
         {
             Description = "Shared-memory file of the simulated setup.",
             DefaultValueFactory = _ => "/dev/shm/vrpmsg-remote.shm",
+            HelpName = "PATH",
         };
-        var passing = new Option<string?>("--passing") { Description = "Abstract socket name of a host that passes the doorbells (set by the host that starts this remote)." };
-        var services = new Option<string>("--services") { Description = "Services to announce: a comma-separated list of echo, sink; or none.", DefaultValueFactory = _ => "echo" };
+        var passing = new Option<string?>("--passing") { Description = "Abstract socket name of a host that passes the doorbells (set by the host that starts this remote).", HelpName = "NAME" };
+        var services = new Option<string>("--services") { Description = "Services to announce: a comma-separated list of echo, sink; or none.", DefaultValueFactory = _ => "echo", HelpName = "echo,sink|none" };
         var echo = new Option<string[]>("--echo")
         {
             Description = "Announce the echo service under NAME (repeatable; default rpmsg-echo). The remote exits once the host has destroyed all of them.",
             AllowMultipleArgumentsPerToken = false,
+            HelpName = "NAME",
         };
-        var vhostUser = new Option<string?>("--vhost-user") { Description = "Serve the services as a vhost-user rpmsg device (virtio id 7) on this Unix socket, e.g. to a User-Mode Linux kernel (virtio_uml.device=SOCKET:7); one guest at a time, a fresh device per guest." };
+        // Refused at parse time (exit 2, nothing written): they failed only once the remote ran (exit 1).
+        services.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string>() is { } value && !SimulatedRemoteChild.TryParseServices(value, out _, out string? unknown))
+                r.AddError($"--services must be a comma-separated list of echo, sink (or none); unknown service '{unknown}' in '{value}'");
+        });
+        echo.Validators.Add(r =>
+        {
+            foreach (string name in r.GetValueOrDefault<string[]>() ?? [])
+            {
+                if (CliOptions.ServiceNameError(name) is { } why)
+                    r.AddError($"--echo must be a service name of {why}, not '{name.Replace("\0", "\\0", StringComparison.Ordinal)}'");
+            }
+        });
+        var vhostUser = new Option<string?>("--vhost-user") { Description = "Serve the services as a vhost-user rpmsg device (virtio id 7) on this Unix socket, e.g. to a User-Mode Linux kernel (virtio_uml.device=SOCKET:7); one guest at a time, a fresh device per guest.", HelpName = "SOCKET" };
         var noStdin = new Option<bool>("--no-stdin") { Description = "Do not read commands from stdin; run until Ctrl+C or until the host goes away." };
         var wait = CliOptions.Wait();
         var platform = CliOptions.Platform();
@@ -81,29 +97,13 @@ internal static class RemoteCommand
             SharedMemoryPath = s.Shm,
             Passing = s.Passing,
             Services = ParseServices(s.Services),
-            EchoNames = s.Echo.Length == 0 ? [SimulatedRemote.EchoServiceName] : CheckedNames(s.Echo),
+            EchoNames = s.Echo.Length == 0 ? [SimulatedRemote.EchoServiceName] : s.Echo,
             WaitStrategy = CliOptions.ParseWait(s.Wait),
             ReadCommands = !s.NoStdin,
             PlatformFile = s.Platform?.FullName,
             ConnectTimeout = ConnectTimeout,
             Logger = s.Verbose ? new StderrLogger("remote") : NullLogger.Instance,
         }, Console.In, Console.Out, ct);
-
-    private static string[] CheckedNames(string[] names)
-    {
-        foreach (string name in names)
-        {
-            try
-            {
-                SimulatedRemoteChild.CheckEchoName(name);
-            }
-            catch (ArgumentException e)
-            {
-                throw new CliFailure(e.Message.Split(" (Parameter")[0]);
-            }
-        }
-        return names;
-    }
 
     private static SimulatedServices ParseServices(string text) =>
         SimulatedRemoteChild.TryParseServices(text, out var services, out string? unknown)

@@ -19,13 +19,14 @@ internal static class SendCommand
     {
         var service = CliOptions.Service("Service to send to, as announced by the remote.");
         var to = CliOptions.Address("--to", "Send to this remote address instead of a service (from a new unannounced endpoint).");
-        var text = new Option<string?>("--text", "-t") { Description = "Payload: this text (UTF-8)." };
-        var hex = new Option<string?>("--hex", "-x") { Description = "Payload: these bytes in hex (e.g. 01ff or \"01 ff\")." };
+        var text = new Option<string?>("--text", "-t") { Description = "Payload: this text (UTF-8).", HelpName = "TEXT" };
+        var hex = new Option<string?>("--hex", "-x") { Description = "Payload: these bytes in hex (e.g. 01ff or \"01 ff\").", HelpName = "HEX" };
         var file = new Option<string?>("--file", "-f") { Description = "Payload: the contents of this file; - reads standard input.", HelpName = "PATH|-" };
         var replyTimeout = new Option<double>("--reply-timeout")
         {
             Description = "Seconds to wait for a reply after sending (0: do not wait); further replies are printed while they keep coming (200 ms apart at most).",
             DefaultValueFactory = _ => 2,
+            HelpName = "S",
         };
         CliOptions.Check(replyTimeout, value => !(value >= 0 && value <= 3600) ? $"--reply-timeout must be 0 to 3600 seconds, not {value}" : null); // NaN fails too
         var format = CliOptions.Format();

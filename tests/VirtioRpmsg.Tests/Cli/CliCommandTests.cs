@@ -329,7 +329,7 @@ public sealed class CliCommandTests : IDisposable
         // A failed run may leave its shared-memory file (named vrpmsg-COMMAND-...): remove what appeared.
         foreach (string file in ShmFiles().Except(_shmBefore))
         {
-            if (Regex.IsMatch(Path.GetFileName(file), "^vrpmsg-(ping|send|listen|list|dump|bench)-") && CrossProcessCli.StartedHere(file))
+            if (Regex.IsMatch(Path.GetFileName(file), "^vrpmsg-(ping|send|listen|list|dump|bench)-") && CrossProcessCli.LeftBehindHere(file))
                 File.Delete(file);
         }
         if (Directory.Exists(_tempDir))

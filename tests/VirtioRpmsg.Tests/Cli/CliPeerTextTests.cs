@@ -26,4 +26,17 @@ public sealed class CliPeerTextTests
         Assert.DoesNotContain("\nFAKE", stdout, StringComparison.Ordinal);
         Assert.Contains("evil\\u000D\\u000AFAKE\\u001B[2J", stdout, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Send_FormatTextEchoWithControlCharacters_PrintsThemEscaped()
+    {
+        // The payload comes back from the peer: --format text printed it raw, so an echo holding a line break and a
+        // terminal escape drew a fake reply line and cleared the screen (auto falls back to hex for such bytes).
+        var (code, stdout, stderr) = CrossProcessCli.Run(Limit, "send", "--hex", "1b5b324a0d0a46414b45", "--format", "text");
+
+        Assert.True(code == 0, $"exit {code}\nstdout: {stdout}\nstderr: {stderr}");
+        Assert.DoesNotContain('\u001b', stdout);
+        Assert.DoesNotContain("\nFAKE", stdout, StringComparison.Ordinal);
+        Assert.Contains("10 bytes: \\u001B[2J\\u000D\\u000AFAKE", stdout, StringComparison.Ordinal);
+    }
 }

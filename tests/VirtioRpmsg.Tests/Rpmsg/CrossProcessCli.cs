@@ -10,16 +10,18 @@ internal sealed class CrossProcessCli : IDisposable
     private readonly StringBuilder _stderr = new();
     private readonly SemaphoreSlim _lines = new(0);
 
+    // The CLIs this test process started, by pid: true while running (until reaped by Dispose).
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, bool> s_started = new();
 
     private CrossProcessCli(Process process) => Process = process;
 
     /// <summary>
-    /// True when <paramref name="shmFile"/> (named PREFIX-PID-...) was made by a CLI this test process started: only
-    /// those may be cleaned up, never another test run's (several runs can share /dev/shm).
+    /// True when <paramref name="shmFile"/> (named PREFIX-PID-...) was made by a CLI this test process started and has
+    /// reaped: only those may be cleaned up, never another test run's (several runs can share /dev/shm), nor the file of
+    /// a CLI another test class is running right now (classes run in parallel: deleting it made that CLI's remote fail).
     /// </summary>
-    public static bool StartedHere(string shmFile) =>
-        Path.GetFileName(shmFile).Split('-') is [_, _, var pid, ..] && int.TryParse(pid, out int id) && s_started.ContainsKey(id);
+    public static bool LeftBehindHere(string shmFile) =>
+        Path.GetFileName(shmFile).Split('-') is [_, _, var pid, ..] && int.TryParse(pid, out int id) && s_started.TryGetValue(id, out bool running) && !running;
 
     public Process Process { get; }
 
@@ -111,6 +113,7 @@ internal sealed class CrossProcessCli : IDisposable
             if (!Process.HasExited)
                 Process.Kill(entireProcessTree: true);
             Process.WaitForExit();
+            s_started[Process.Id] = false;
         }
         catch (InvalidOperationException)
         {

@@ -130,7 +130,7 @@ public sealed class CrossProcessLifetimeTests
             Assert.False(ProcessAlive(remotePid), $"the demo's remote (pid {remotePid}) is still running");
             // Other test runs (another clone's CI, say) may come and go in /dev/shm: nothing of the demo's naming made by
             // a CLI this test process started may appear.
-            Assert.DoesNotContain(ShmFiles().Except(before), f => f.Contains("vrpmsg-demo-", StringComparison.Ordinal) && CrossProcessCli.StartedHere(f));
+            Assert.DoesNotContain(ShmFiles().Except(before), f => f.Contains("vrpmsg-demo-", StringComparison.Ordinal) && CrossProcessCli.LeftBehindHere(f));
         }
         finally
         {
@@ -186,7 +186,7 @@ public sealed class CrossProcessLifetimeTests
                 Thread.Sleep(50);
             }
             // The file was unlinked once both sides had it mapped, so a kill -9 leaves nothing behind.
-            Assert.DoesNotContain(ShmFiles().Except(before), f => f.Contains("vrpmsg-demo-", StringComparison.Ordinal) && CrossProcessCli.StartedHere(f));
+            Assert.DoesNotContain(ShmFiles().Except(before), f => f.Contains("vrpmsg-demo-", StringComparison.Ordinal) && CrossProcessCli.LeftBehindHere(f));
         }
         finally
         {
@@ -231,7 +231,7 @@ public sealed class CrossProcessLifetimeTests
     /// <summary>A failing demo run must not leave its file for the next test run: remove it here, after the assertions.</summary>
     private static void DeleteDemoLeftovers(HashSet<string> before)
     {
-        foreach (var f in ShmFiles().Except(before).Where(f => f.Contains("vrpmsg-demo-", StringComparison.Ordinal) && CrossProcessCli.StartedHere(f)))
+        foreach (var f in ShmFiles().Except(before).Where(f => f.Contains("vrpmsg-demo-", StringComparison.Ordinal) && CrossProcessCli.LeftBehindHere(f)))
             File.Delete(f);
     }
 
