@@ -17,13 +17,14 @@ public sealed partial class RemoteProcessor
     /// have set up is torn down then, never left running on a disposed processor. So is a Dispose from a receive callback
     /// of a device it stopped (<see cref="EnterTransition"/>).
     /// </summary>
-    /// <exception cref="InvalidOperationException">Called in a receive callback of a device that another thread's transition is stopping.</exception>
+    /// <exception cref="InvalidOperationException">Called in a receive callback (or on another thread that a stop of the device waits for:
+    /// a Probe, a sender's or the stopping thread's StateChanged handler) of a device that another thread's transition is stopping.</exception>
     private void Locked(string verb, Action body)
     {
         if (!EnterTransition())
-            throw new InvalidOperationException($"remote processor '{Name}' cannot {verb} from a receive callback of its device while another "
-                + "thread's transition stops that device (the stop waits for the callback to return); return from the callback first (Dispose "
-                + "from a callback is completed when that transition ends)");
+            throw new InvalidOperationException($"remote processor '{Name}' cannot {verb} from a receive callback of its device (or a Probe, or a "
+                + "StateChanged handler of a sender or of the thread stopping it) while another thread's transition stops that device (the stop "
+                + "waits for the callback to return); return from the callback first (Dispose from a callback is completed when that transition ends)");
         bool disposeNow = false;
         try
         {
@@ -61,9 +62,11 @@ public sealed partial class RemoteProcessor
     }
 
     /// <summary>
-    /// Takes the transition lock. False only on a thread inside a receive callback (or a poll) of one of this
-    /// processor's devices once that device is stopped while another thread holds the lock: that thread's teardown
-    /// waits for this one to leave the callback (it joins the dispatcher thread), so waiting for the lock never ends.
+    /// Takes the transition lock. False only on a thread that a stop of one of this processor's devices waits for (a
+    /// receive callback or a poll, a Probe, a sender's StateChanged handler, the thread stopping that device) once that
+    /// device is stopped while another thread holds the lock: that thread's teardown waits for this one to return from
+    /// there (it joins the dispatcher thread, drains the sender, waits for the Probe or the other Stop), so waiting for
+    /// the lock never ends.
     /// </summary>
     private bool EnterTransition()
     {
@@ -83,12 +86,12 @@ public sealed partial class RemoteProcessor
         return true;
     }
 
-    /// <summary>The current session's device whose receive callback (or poll) the calling thread is in; null if none.</summary>
+    /// <summary>The current session's device whose stop would wait for the calling thread (RpmsgDevice.IsWaitedForByStop); null if none.</summary>
     private RpmsgDevice? CallbackDevice()
     {
         foreach (var vdev in _session?.Vdevs ?? [])
         {
-            if (vdev.Device.IsDispatcherContext)
+            if (vdev.Device.IsWaitedForByStop)
                 return vdev.Device;
         }
         return null;

@@ -22,12 +22,13 @@ public sealed partial class RpmsgLink
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
         // A recovery in progress finishes first: it may be swapping a device in. Given back at the end: one queued
-        // behind it then finds the link disposed (ObjectDisposedException) instead of waiting forever. In a receive
-        // callback of the link's device the recovery may be stopping that device, joining this thread: no waiting
-        // then; published, then tried once more, so either the recovery sees the request as it ends or this gets the lock.
+        // behind it then finds the link disposed (ObjectDisposedException) instead of waiting forever. On a thread a stop
+        // of one of the link's devices waits for (a receive callback, a Probe, a sender's or the stopping thread's
+        // StateChanged handler) the recovery may be stopping that device, waiting for this thread: no waiting then;
+        // published, then tried once more, so either the recovery sees the request as it ends or this gets the lock.
         if (!_recovering.Wait(0))
         {
-            if (!InCallbackOfOwnDevice())
+            if (!WaitedForByStopOfOwnDevice())
             {
                 _recovering.Wait();
             }
@@ -41,10 +42,10 @@ public sealed partial class RpmsgLink
         DisposeHoldingRecoveryLock();
     }
 
-    private bool InCallbackOfOwnDevice()
+    private bool WaitedForByStopOfOwnDevice()
     {
         lock (_gate)
-            return _devices.Any(d => d.IsDispatcherContext);
+            return _devices.Any(d => d.IsWaitedForByStop);
     }
 
     private void DisposeHoldingRecoveryLock()

@@ -19,7 +19,8 @@ public sealed partial class RpmsgLink
     /// </summary>
     /// <remarks>
     /// Not from a receive, probe or remove callback, nor a <see cref="RpmsgDevice.StateChanged"/> handler, of the device
-    /// it replaces: stopping that device waits for the callback to return, so a caller waiting there for the returned task
+    /// it replaces (also the handler of an application's <see cref="RpmsgDevice.Stop"/> of it, which the recovery's stop
+    /// waits for): stopping that device waits for the callback to return, so a caller waiting there for the returned task
     /// would wait forever. That is refused at the call; hand the call to another thread (<c>Task.Run</c>). So is a call, for
     /// any vdev, from a remove callback or StateChanged handler that a recovery's stop of a device runs (that recovery holds
     /// the lock until they returned). From a callback of another vdev's device it works, unless a recovery running meanwhile

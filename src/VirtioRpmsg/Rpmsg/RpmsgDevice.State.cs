@@ -25,9 +25,18 @@ public sealed partial class RpmsgDevice
     /// <summary>
     /// True on a thread that this device's <see cref="Stop"/>, run on another thread, waits for: the dispatcher (a receive
     /// callback, a handler it raised) or a Poll, a thread inside one of its data operations (a StateChanged handler a failing
-    /// send raised), or one running a Probe of its channels. Such a thread must not wait for anything that stops the device.
+    /// send raised), one running a Probe of its channels, or the thread running a Stop of it (a StateChanged(Stopped)
+    /// handler, a Remove: a second Stop waits for the first). Such a thread must not wait for anything that stops the device.
     /// </summary>
-    internal bool IsWaitedForByStop => IsDispatcherContext || Gate.EnteredByCurrentThread > 0 || _nameService.IsProbingOnCurrentThread;
+    internal bool IsWaitedForByStop =>
+        IsDispatcherContext || Gate.EnteredByCurrentThread > 0 || IsStoppingThread || _nameService.IsProbingOnCurrentThread;
+
+    // The thread running Stop (0 when none), and whether that Stop has ended: a Stop or Dispose on another thread
+    // waits for it (RpmsgDevice.Stop). Set under _sync; the end is pulsed on _sync.
+    private int _stoppingThread;
+    private volatile bool _stopEnded;
+
+    private bool IsStoppingThread => Volatile.Read(ref _stoppingThread) == Environment.CurrentManagedThreadId;
 
     /// <summary>Host role, after each batch: breaks the device if the remote changed the status byte.</summary>
     internal void CheckStatus()
@@ -70,7 +79,10 @@ public sealed partial class RpmsgDevice
     /// Stops the device because the remote is not running (or the application is done): new sends fail
     /// at once, blocked senders wake with <see cref="RpmsgDeviceUnavailableException"/>, channels are
     /// removed (drivers get Remove), endpoints are invalidated, the dispatcher ends. Shared memory is
-    /// not touched afterwards; unmapping it is the caller's next step.
+    /// not touched afterwards; unmapping it is the caller's next step. Returns once all that is done, also when
+    /// another thread is stopping the device (this one waits for it), except on a thread that stop waits for
+    /// itself (a receive callback or the dispatcher, a Probe, a sender's StateChanged handler, the stopping thread's
+    /// own handlers): there it returns at once, and the device is stopped when that callback or handler has returned.
     /// </summary>
     public void Stop(string reason = "stopped")
     {
@@ -79,13 +91,42 @@ public sealed partial class RpmsgDevice
         lock (_sync)
         {
             if (_state == RpmsgDeviceState.Stopped)
-                return;
-            _stopReason = reason;
-            _state = RpmsgDeviceState.Stopped;
-            RecordAnnounced();
-            channels = _nameService.TakeAll();
-            endpoints = _endpoints.TakeAll();
+            {
+                channels = null!;
+                endpoints = null!;
+            }
+            else
+            {
+                _stopReason = reason;
+                _state = RpmsgDeviceState.Stopped;
+                _stoppingThread = Environment.CurrentManagedThreadId;
+                RecordAnnounced();
+                channels = _nameService.TakeAll();
+                endpoints = _endpoints.TakeAll();
+            }
         }
+        if (channels is null)
+        {
+            AwaitOtherStop();
+            return;
+        }
+        try
+        {
+            StopTaken(channels, endpoints);
+        }
+        finally
+        {
+            lock (_sync)
+            {
+                _stopEnded = true;
+                _stoppingThread = 0; // the thread may recover or stop again once its Stop returned
+                Monitor.PulseAll(_sync);
+            }
+        }
+    }
+
+    private void StopTaken(RpmsgChannel[] channels, RpmsgEndpoint[] endpoints)
+    {
         ZeroCopy.Close(); // the application's zero-copy buffers of this device: none starts now (RpmsgZeroCopyFence)
         RaiseState(RpmsgDeviceState.Stopped);
         // Its readers end now (what is queued, then unavailable), not once the callback running now has returned.
@@ -105,6 +146,21 @@ public sealed partial class RpmsgDevice
         foreach (var channel in channels)
             _nameService.RunRemove(channel, waitForProbe: true);
         _transport?.Dispose();
+    }
+
+    // Another thread's Stop is under way (or ended): a caller that went on now would start a fresh device over rings and
+    // a doorbell the old one still uses, or unmap memory under its dispatcher. Not on a thread that stop waits for: it
+    // would wait for itself.
+    private void AwaitOtherStop()
+    {
+        if (_stopEnded || IsWaitedForByStop)
+            return;
+        WaitingForStop?.Invoke();
+        lock (_sync)
+        {
+            while (!_stopEnded)
+                Monitor.Wait(_sync);
+        }
     }
 
     /// <summary>Announces the destroy of named endpoints (best effort, never blocking), then <see cref="Stop"/>s.</summary>

@@ -16,6 +16,8 @@ internal sealed partial class RpmsgNameService
     private readonly RpmsgEndpointTable _endpoints;
     private readonly RpmsgDeviceCounters _counters;
     private readonly List<RpmsgChannel> _channels = [];
+    // The channels Stop took: it waits for their Probes, so their probing threads stay known (IsProbingOnCurrentThread).
+    private RpmsgChannel[] _takenByStop = [];
     private readonly Dictionary<string, RpmsgServiceDriver> _drivers = new(StringComparer.Ordinal);
     // Announcements no driver handles yet. RegisterDriver leaves the ones it binds here until CreateChannel
     // takes them under the lock, so a DESTROY arriving meanwhile still finds (and removes) them: the bind is cancelled.
@@ -74,14 +76,14 @@ internal sealed partial class RpmsgNameService
     internal RpmsgEndpoint CreateEndpoint() =>
         new(_device, RpmsgAddress.NameService, RpmsgAddress.Any, OnMessage, null, 1);
 
-    /// <summary>True on a thread running the Probe of one of the current channels (Stop waits for that Probe).</summary>
+    /// <summary>True on a thread running the Probe of one of the current channels, or of one Stop took (Stop waits for that Probe).</summary>
     internal bool IsProbingOnCurrentThread
     {
         get
         {
             int self = Environment.CurrentManagedThreadId;
             lock (_sync)
-                return _channels.Exists(c => c.ProberThread == self);
+                return _channels.Exists(c => c.ProberThread == self) || Array.Exists(_takenByStop, c => c.ProberThread == self);
         }
     }
 
@@ -334,6 +336,7 @@ internal sealed partial class RpmsgNameService
     internal RpmsgChannel[] TakeAll()
     {
         var all = _channels.ToArray();
+        _takenByStop = all;
         _channels.Clear();
         _unbound.Clear();
         _dormant.Clear();

@@ -87,6 +87,54 @@ public class RpmsgLinkRecoverFromCallbackTests
         Assert.True(fresh.Wait(Bound), "the recovery from the test thread did not finish");
     }
 
+    // Review (stoprace, item 3): the guard's other two cases. A Probe on the application's thread (a late RegisterDriver):
+    // the stop waits for it to return.
+    [Fact]
+    public void RecoverVdev_WaitedInAProbeOfItsDeviceOnTheApplicationsThread_ThrowsInvalidOperation()
+    {
+        using var remote = MultiVdevRemote.Create(0);
+        using var link = Open(remote);
+        var device = link.Devices[1];
+        remote.Announce(1, "svc-late", 0x600);
+        Assert.True(SpinWait.SpinUntil(() => device.UnboundServiceCount == 1, Bound), "the remote's service was never announced");
+        object outcome = "the probe never ran";
+
+        device.RegisterDriver(new RpmsgServiceDriver("svc-late") { Probe = _ => outcome = RecoverAndWait(() => link.RecoverVdevAsync(1)) });
+
+        var e = Assert.IsType<InvalidOperationException>(outcome);
+        Assert.Contains("probe", e.Message, StringComparison.Ordinal);
+        Assert.Contains("'host.vdev1'", e.Message, StringComparison.Ordinal);
+        Assert.Equal(RpmsgDeviceState.Running, device.State);
+        Assert.Same(device, link.Devices[1]);
+    }
+
+    // A StateChanged(Broken) handler raised by a send that found the ring broken, on the sending thread inside its data
+    // operation: the stop drains that operation, so it waits for the handler to return.
+    [Fact]
+    public void RecoverVdev_WaitedInABrokenHandlerOfAFailingSend_ThrowsInvalidOperation()
+    {
+        using var remote = MultiVdevRemote.Create(0);
+        using var link = Open(remote);
+        var device = link.Devices[1];
+        var ept = Review.StopRaceLinkReviewTests.BreakOnNextSend(link);
+        var outcome = new TaskCompletionSource<object>(TaskCreationOptions.RunContinuationsAsynchronously);
+        device.StateChanged += (_, state) =>
+        {
+            if (state == RpmsgDeviceState.Broken)
+                outcome.TrySetResult(RecoverAndWait(() => link.RecoverVdevAsync(1)));
+        };
+
+        var send = Task.Run(() => Assert.ThrowsAny<Exception>(() => ept.SendTo(0x777, [2])));
+
+        Assert.True(send.Wait(Bound + Bound), "the send never returned");
+        Assert.True(outcome.Task.IsCompleted, "the send did not break the device");
+        var e = Assert.IsType<InvalidOperationException>(outcome.Task.Result);
+        Assert.Contains("handler", e.Message, StringComparison.Ordinal);
+        Assert.Same(device, link.Devices[1]);
+        var fresh = link.RecoverVdevAsync(1);
+        Assert.True(fresh.Wait(Bound), "the recovery from the test thread did not finish");
+    }
+
     // Not too wide: a callback of vdev 0's device may reset vdev 1 and wait for it (vdev 1's stop does not wait for it).
     [Fact]
     public void RecoverVdev_WaitedInAReceiveCallbackOfAnotherVdevsDevice_Recovers()
