@@ -1,5 +1,6 @@
 using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Rpmsg;
+using VirtioRpmsg.Tests.Review;
 
 namespace VirtioRpmsg.Tests.Lifecycle;
 
@@ -16,16 +17,10 @@ public class RpmsgLinkRecoverFromCallbackTests
     private static readonly TimeSpan CallbackWait = TimeSpan.FromSeconds(30);
     private const uint HostAddress = 0x1000;
 
-    private static RpmsgLink Open(MultiVdevRemote remote)
-    {
-        var open = RpmsgLink.OpenAsync(remote.HostDescription, new RpmsgLinkOptions { Name = "host", Timeout = Bound });
-        remote.StartAll();
-        Assert.True(open.Wait(Bound), "the link did not open");
-        return open.Result;
-    }
+    private static RpmsgLink Open(MultiVdevRemote remote) => StopRaceLinkReviewTests.Open(remote);
 
     /// <summary>Calls <paramref name="recover"/> and waits for it synchronously (bounded); what it threw, or a note that it never ended.</summary>
-    private static object RecoverAndWait(Func<Task<RpmsgDevice>> recover)
+    internal static object RecoverAndWait(Func<Task<RpmsgDevice>> recover)
     {
         try
         {

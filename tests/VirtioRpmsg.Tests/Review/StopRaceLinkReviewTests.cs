@@ -81,7 +81,7 @@ public sealed class StopRaceLinkReviewTests
         device.StateChanged += (_, state) =>
         {
             if (state == RpmsgDeviceState.Stopped)
-                outcome.TrySetResult(RecoverAndWait(() => link.RecoverVdevAsync(1)));
+                outcome.TrySetResult(RpmsgLinkRecoverFromCallbackTests.RecoverAndWait(() => link.RecoverVdevAsync(1)));
         };
 
         Assert.True(Task.Run(() => device.Stop("the application")).Wait(Bound + Bound), "the application's Stop never returned");
@@ -205,23 +205,6 @@ public sealed class StopRaceLinkReviewTests
     {
         using var lease = region.Acquire();
         return lease.ReadUInt16(offset);
-    }
-
-    internal static object RecoverAndWait(Func<Task<RpmsgDevice>> recover)
-    {
-        try
-        {
-            var task = recover();
-            return task.Wait(Bound) ? task.Result : "the recovery did not end while its caller waited for it";
-        }
-        catch (AggregateException e)
-        {
-            return e.InnerException!;
-        }
-        catch (Exception e)
-        {
-            return e;
-        }
     }
 
     private static string Outcome(Action action)
