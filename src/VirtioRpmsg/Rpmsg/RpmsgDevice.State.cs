@@ -25,18 +25,13 @@ public sealed partial class RpmsgDevice
     /// <summary>
     /// True on a thread that this device's <see cref="Stop"/>, run on another thread, waits for: the dispatcher (a receive
     /// callback, a handler it raised) or a Poll, a thread inside one of its data operations (a StateChanged handler a failing
-    /// send raised), one running a Probe of its channels, or the thread running a Stop of it (a StateChanged(Stopped)
-    /// handler, a Remove: a second Stop waits for the first). Such a thread must not wait for anything that stops the device.
+    /// send raised), one running a Probe of its channels, the reader holding its doorbell (Interrupt hand-over: a Broken
+    /// handler its failed wait raised), or the thread running a Stop of it (a StateChanged(Stopped) handler, a Remove: a
+    /// second Stop waits for the first). Such a thread must not wait for anything that stops the device.
     /// </summary>
     internal bool IsWaitedForByStop =>
-        IsDispatcherContext || Gate.EnteredByCurrentThread > 0 || IsStoppingThread || _nameService.IsProbingOnCurrentThread;
-
-    // The thread running Stop (0 when none), and whether that Stop has ended: a Stop or Dispose on another thread
-    // waits for it (RpmsgDevice.Stop). Set under _sync; the end is pulsed on _sync.
-    private int _stoppingThread;
-    private volatile bool _stopEnded;
-
-    private bool IsStoppingThread => Volatile.Read(ref _stoppingThread) == Environment.CurrentManagedThreadId;
+        IsDispatcherContext || Gate.EnteredByCurrentThread > 0 || IsStoppingThread || Rx.HandOver.IsHeldByCurrentThread
+        || _nameService.IsProbingOnCurrentThread;
 
     /// <summary>Host role, after each batch: breaks the device if the remote changed the status byte.</summary>
     internal void CheckStatus()
@@ -81,8 +76,10 @@ public sealed partial class RpmsgDevice
     /// removed (drivers get Remove), endpoints are invalidated, the dispatcher ends. Shared memory is
     /// not touched afterwards; unmapping it is the caller's next step. Returns once all that is done, also when
     /// another thread is stopping the device (this one waits for it), except on a thread that stop waits for
-    /// itself (a receive callback or the dispatcher, a Probe, a sender's StateChanged handler, the stopping thread's
-    /// own handlers): there it returns at once, and the device is stopped when that callback or handler has returned.
+    /// itself (a receive callback or the dispatcher, a Probe, a sender's StateChanged handler, the reader holding the
+    /// doorbell, the stopping thread's own handlers), or that another device's stop under way waits for (its waiting
+    /// could close a cycle through that stop): there it returns at once, and the device is stopped when that callback
+    /// or handler has returned.
     /// </summary>
     public void Stop(string reason = "stopped")
     {
@@ -99,7 +96,7 @@ public sealed partial class RpmsgDevice
             {
                 _stopReason = reason;
                 _state = RpmsgDeviceState.Stopped;
-                _stoppingThread = Environment.CurrentManagedThreadId;
+                BeginStopWait(); // under the lock that a second Stop reads the state under: it finds the stop registered
                 RecordAnnounced();
                 channels = _nameService.TakeAll();
                 endpoints = _endpoints.TakeAll();
@@ -117,11 +114,7 @@ public sealed partial class RpmsgDevice
         finally
         {
             lock (_sync)
-            {
-                _stopEnded = true;
-                _stoppingThread = 0; // the thread may recover or stop again once its Stop returned
-                Monitor.PulseAll(_sync);
-            }
+                EndStopWait();
         }
     }
 
@@ -146,21 +139,6 @@ public sealed partial class RpmsgDevice
         foreach (var channel in channels)
             _nameService.RunRemove(channel, waitForProbe: true);
         _transport?.Dispose();
-    }
-
-    // Another thread's Stop is under way (or ended): a caller that went on now would start a fresh device over rings and
-    // a doorbell the old one still uses, or unmap memory under its dispatcher. Not on a thread that stop waits for: it
-    // would wait for itself.
-    private void AwaitOtherStop()
-    {
-        if (_stopEnded || IsWaitedForByStop)
-            return;
-        WaitingForStop?.Invoke();
-        lock (_sync)
-        {
-            while (!_stopEnded)
-                Monitor.Wait(_sync);
-        }
     }
 
     /// <summary>Announces the destroy of named endpoints (best effort, never blocking), then <see cref="Stop"/>s.</summary>

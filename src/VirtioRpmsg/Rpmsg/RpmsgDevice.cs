@@ -151,9 +151,6 @@ public sealed partial class RpmsgDevice : IDisposable
     /// <summary>Test hook: Stop is about to wait for a channel's Probe still running on another thread.</summary>
     internal Action? WaitingForProbe { get; set; }
 
-    /// <summary>Test hook: a Stop (or Dispose) is about to wait for another thread's Stop of this device to finish.</summary>
-    internal Action? WaitingForStop { get; set; }
-
     /// <summary>Test hook: the peer's DESTROY took a channel off the list; its endpoint is not yet destroyed or unpublished.</summary>
     internal Action<RpmsgEndpoint>? ChannelDestroying { get; set; }
 
