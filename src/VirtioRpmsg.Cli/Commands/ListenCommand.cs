@@ -90,7 +90,15 @@ internal static class ListenCommand
             if (deadline.IsExpired || ct.IsCancellationRequested)
                 break;
             for (; sent < s.RemoteSends && sent - received < window; sent++)
+            {
+                // With --wait poll no dispatcher takes them off the ring while this thread waits for the remote's reply:
+                // queued first, so the remote always finds a free rx buffer (it waited for one until its send timeout).
+                if (callerPolls)
+                {
+                    while (endpoint.Device.Poll() > 0) { }
+                }
                 simulated!.Command($"send 0x{endpoint.Address:X} {Convert.ToHexString(Encoding.UTF8.GetBytes($"message {sent + 1}"))}");
+            }
             var slice = TimeSpan.FromMilliseconds(deadline.RemainingMillisecondsCappedAt((int)s_slice.TotalMilliseconds));
             RpmsgReceiveResult r = default;
             bool arrived;

@@ -10,18 +10,37 @@ internal sealed class CrossProcessCli : IDisposable
     private readonly StringBuilder _stderr = new();
     private readonly SemaphoreSlim _lines = new(0);
 
-    // The CLIs this test process started, by pid: true while running (until reaped by Dispose).
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, bool> s_started = new();
+    // The CLIs this test process started, by pid.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, CrossProcessCli> s_started = new();
+    private volatile bool _reaped;
 
     private CrossProcessCli(Process process) => Process = process;
 
     /// <summary>
-    /// True when <paramref name="shmFile"/> (named PREFIX-PID-...) was made by a CLI this test process started and has
-    /// reaped: only those may be cleaned up, never another test run's (several runs can share /dev/shm), nor the file of
-    /// a CLI another test class is running right now (classes run in parallel: deleting it made that CLI's remote fail).
+    /// True when <paramref name="shmFile"/> (named PREFIX-PID-...) was made by a CLI this test process started and that
+    /// has exited (disposed or not: a test looks for leftovers before its <c>using</c> ends): only those may be cleaned up,
+    /// never another test run's (several runs can share /dev/shm), nor the file of a CLI another test class is running
+    /// right now (classes run in parallel: deleting it made that CLI's remote fail).
     /// </summary>
     public static bool LeftBehindHere(string shmFile) =>
-        Path.GetFileName(shmFile).Split('-') is [_, _, var pid, ..] && int.TryParse(pid, out int id) && s_started.TryGetValue(id, out bool running) && !running;
+        Path.GetFileName(shmFile).Split('-') is [_, _, var pid, ..] && int.TryParse(pid, out int id) && s_started.TryGetValue(id, out var cli) && cli.HasExited;
+
+    private bool HasExited
+    {
+        get
+        {
+            if (_reaped)
+                return true;
+            try
+            {
+                return Process.HasExited;
+            }
+            catch (InvalidOperationException)
+            {
+                return true; // disposed meanwhile
+            }
+        }
+    }
 
     public Process Process { get; }
 
@@ -56,8 +75,8 @@ internal sealed class CrossProcessCli : IDisposable
         foreach (var a in args)
             psi.ArgumentList.Add(a);
         var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start rpmsg");
-        s_started[process.Id] = true;
         var cli = new CrossProcessCli(process);
+        s_started[process.Id] = cli;
         process.OutputDataReceived += (_, e) =>
         {
             if (e.Data is null)
@@ -113,7 +132,7 @@ internal sealed class CrossProcessCli : IDisposable
             if (!Process.HasExited)
                 Process.Kill(entireProcessTree: true);
             Process.WaitForExit();
-            s_started[Process.Id] = false;
+            _reaped = true;
         }
         catch (InvalidOperationException)
         {
