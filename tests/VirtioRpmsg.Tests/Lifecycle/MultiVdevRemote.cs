@@ -32,12 +32,13 @@ internal sealed class MultiVdevRemote : IDisposable
         HostDescription = host;
         _platform = platform;
         platform.WriteResourceTable();
-        // The host accepts each vdev's doorbell socket in turn while it opens; connect meanwhile.
-        _doorbellsReady = Task.Run(() =>
+        // The host accepts each vdev's doorbell socket in turn while it opens; connect meanwhile. On a thread of its own:
+        // a pool task could start late while the test run starts many tests at once, and the host's open gives up.
+        _doorbellsReady = Task.Factory.StartNew(() =>
         {
             for (int v = 0; v < 2; v++)
                 _doorbells[v] = platform.CreateDoorbell(v, new PlatformDoorbellOptions { Timeout = TimeSpan.FromSeconds(30) });
-        });
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
     public int Id { get; }

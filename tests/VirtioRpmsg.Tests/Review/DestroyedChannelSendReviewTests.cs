@@ -12,7 +12,7 @@ namespace VirtioRpmsg.Tests.Review;
 /// </summary>
 public sealed class DestroyedChannelSendReviewTests
 {
-    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
 
     [Fact]
     public async Task Send_OnAChannelThePeerDestroyed_ThrowsObjectDisposedNamingTheEndpoint_AndSendsNothing()
