@@ -27,6 +27,8 @@ internal sealed partial class DeviceRoleTransport : IRpmsgTransport
     private readonly RegionHandle[] _txRegion;
     private readonly long[] _txOffset;
     private readonly int[] _rxLength;
+    // Host rx buffers taken and not used yet: cancelled zero-copy sends, heads adopted on resume, and the next reply's
+    // buffer taken ahead (ReserveNextReplyBuffer). The next take pops one before it takes from the ring.
     private readonly Stack<int> _cancelled;
     private readonly bool _rpmsgLite;
 
@@ -105,7 +107,7 @@ internal sealed partial class DeviceRoleTransport : IRpmsgTransport
                 throw;
             }
             notify = Publish(tx.Queue, buffer.Id, RpmsgHeader.Size + payload.Length);
-            PrefetchNextReplyBuffer(tx.Queue, RpmsgHeader.Size + payload.Length);
+            ReserveNextReplyBuffer(tx.Queue, RpmsgHeader.Size + payload.Length);
         }
         if (notify)
             _doorbell.Ring(OurTxVring);
@@ -119,6 +121,14 @@ internal sealed partial class DeviceRoleTransport : IRpmsgTransport
         if (_cancelled.Count > 0)
         {
             head = _cancelled.Pop();
+            if (head == _reservedHead)
+                _reservedHead = -1;
+        }
+        else if (_reserveFailure is { } failure)
+        {
+            _reserveFailure = null;
+            failure.Throw();
+            head = -1; // not reached
         }
         else
         {
@@ -156,36 +166,11 @@ internal sealed partial class DeviceRoleTransport : IRpmsgTransport
             if (owner is { IsDestroyed: true })
                 return false;
             notify = Publish(tx.Queue, id, length);
-            PrefetchNextReplyBuffer(tx.Queue, length);
+            ReserveNextReplyBuffer(tx.Queue, length);
         }
         if (notify)
             _doorbell.Ring(OurTxVring);
         return true;
-    }
-
-    // Under the vq0 gate, after a publication: the host read its rx buffers last, so this side's first store into one
-    // must take each line over, and the next publication's fence would wait for that. A write prefetch of the next
-    // available buffer's lines (as many as this message covers) starts those transfers now, with no store a fence waits
-    // for (docs/memory-ordering.md); after this publication, so the host does not wait for it. Only a buffer the host
-    // has published to this side; nothing is written. Never throws (the message is already sent).
-    private static void PrefetchNextReplyBuffer(VirtqueueDevice vq0, int length)
-    {
-        if (vq0.TryPeekNextAvailable(out var region, out long offset, out uint size))
-            Prefetch(region, offset, (int)Math.Min((uint)length, size), forWrite: true);
-    }
-
-    // A hint must never fail the caller: a region the peer's descriptor names may be unmapped or remapped by now.
-    private static void Prefetch(RegionHandle region, long offset, int length, bool forWrite)
-    {
-        if (!region.TryAcquire(out var lease))
-            return;
-        using (lease)
-        {
-            if (forWrite)
-                lease.PrefetchForWrite(offset, length);
-            else
-                lease.PrefetchForRead(offset, length);
-        }
     }
 
     // Under the vq0 gate: hands a filled buffer to the driver; true when it must be kicked.
@@ -208,7 +193,7 @@ internal sealed partial class DeviceRoleTransport : IRpmsgTransport
         get
         {
             using var tx = _tx.Enter();
-            return _cancelled.Count > 0 || tx.Queue.HasAvailable;
+            return _cancelled.Count > 0 || _reserveFailure is not null || tx.Queue.HasAvailable;
         }
     }
 

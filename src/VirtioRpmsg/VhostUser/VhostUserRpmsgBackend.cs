@@ -289,8 +289,11 @@ internal sealed partial class VhostUserRpmsgBackend : IDisposable
         _announced = device.AnnouncedAtStop;
         // Where it got to on each ring (private state, no guest memory read): GET_VRING_BASE reports it.
         if (device.Transport is DeviceRoleTransport transport)
+        {
+            transport.GiveBackReserved();
             for (int q = 0; q < QueueCount; q++)
                 _vrings[q].Processed(transport.NextAvailIndex(q), q == 0 ? transport.TxHeadsInFlight() : transport.RxHeadsInFlight(), device.LinkCameUp);
+        }
         try
         {
             _options.DeviceRemoved?.Invoke(device, reason);

@@ -33,6 +33,21 @@ public sealed partial class VirtqueueDevice
     }
 
     /// <summary>
+    /// Gives back chain <paramref name="head"/>, taken last and not pushed (nothing written into it): the avail index
+    /// steps back one, so the next take, or the index a stopped device reports (vhost-user GET_VRING_BASE), is its entry
+    /// again. The caller knows the chain was the last taken (its own record: no shared memory is read). False, nothing
+    /// changed, when the head is not outstanding.
+    /// </summary>
+    internal bool TryUntakeLast(int head)
+    {
+        if ((uint)head >= (uint)_num || _taken[head] == 0)
+            return false;
+        _taken[head]--;
+        _lastAvail--;
+        return true;
+    }
+
+    /// <summary>
     /// Resumed ring, before the first take: chain <paramref name="head"/> was taken by an earlier device and never
     /// returned. Reads its descriptor once (it must be a single one inside the buffer map; a driver may not have
     /// changed it while it was in flight, and a hostile one that did only loses the buffer): true, and the head counts

@@ -39,6 +39,7 @@ public class HotPathMessageBuildingTests
         { typeof(DeviceRoleTransport), nameof(DeviceRoleTransport.ReturnRx) },
         { typeof(DeviceRoleTransport), "TakeRequest" },
         { typeof(DeviceRoleTransport), "TryTakeTx" },
+        { typeof(DeviceRoleTransport), "ReserveNextReplyBuffer" },
         { typeof(RpmsgRxDispatcher), "TakeBatch" },
         { typeof(RpmsgRxDispatcher), "HandleReceived" },
         { typeof(RpmsgRxDispatcher), "DeliverBacklog" },
