@@ -211,14 +211,9 @@ internal sealed partial class DeviceRoleTransport : IRpmsgTransport
 
     // ---- rx: the host's tx buffers ---------------------------------------------------------------
 
-    // Under the rx gate: the next host tx buffer, validated.
-    private bool TakeRequest(VirtqueueDevice vq1, out RpmsgBufferRef buffer)
+    // Under the rx gate: the host tx buffer just taken, validated.
+    private RpmsgBufferRef TakeRequest(VirtqueueDevice vq1, in DescriptorChain chain)
     {
-        if (!vq1.TryTakeAvailable(out var chain))
-        {
-            buffer = default;
-            return false;
-        }
         int head = chain.Head;
         // RPMsg-Lite marks every descriptor device-writable, its tx buffers included.
         if (chain.SegmentCount != 1 || (chain[0].DeviceWritable && !_rpmsgLite))
@@ -228,22 +223,19 @@ internal sealed partial class DeviceRoleTransport : IRpmsgTransport
         }
         int length = (int)Math.Min(chain[0].Length, int.MaxValue);
         _rxLength[head] = length;
-        buffer = new RpmsgBufferRef(head, chain[0].Region, chain[0].Offset, Math.Min(length, BufferSize));
-        return true;
+        return new RpmsgBufferRef(head, chain[0].Region, chain[0].Offset, Math.Min(length, BufferSize));
     }
 
     public bool TryReceive(int release, out RpmsgBufferRef buffer)
     {
-        bool notify = false;
+        bool notify;
         bool found;
         using (var rx = _rx.Enter())
         {
             var vq1 = rx.Queue;
-            if (release != -1)
-                vq1.PushUsedDeferred(release, RxLength(release));
-            found = TakeRequest(vq1, out buffer);
-            if (!found)
-                notify = vq1.NotifyPrepare();
+            // The give-back, the take and (when nothing is left) the publication in one step.
+            found = vq1.TryGiveBackAndTake(release, release != -1 ? RxLength(release) : 0, out var chain, out notify);
+            buffer = found ? TakeRequest(vq1, chain) : default;
         }
         if (notify)
             _doorbell.Ring(OurRxVring);

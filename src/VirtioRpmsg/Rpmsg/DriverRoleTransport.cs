@@ -270,12 +270,9 @@ internal sealed partial class DriverRoleTransport : IRpmsgTransport
         bool found, kick;
         using (var rx = _rx.Enter())
         {
-            if (release != -1)
-            {
-                CheckRx(release);
-                Repost(rx.Queue, release);
-            }
-            found = rx.Queue.TryGetUsedOrPublish(out token, out length, out kick);
+            found = release != -1
+                ? Repost(rx.Queue, release, out token, out length, out kick)
+                : rx.Queue.TryGetUsedOrPublish(out token, out length, out kick);
         }
         if (kick)
             _doorbell.Ring(RxVring);
@@ -296,12 +293,15 @@ internal sealed partial class DriverRoleTransport : IRpmsgTransport
             ThrowNotRx(id);
     }
 
-    // Under the rx gate. Not published: the next publishing call (FlushRx, ReturnRx, a take that finds nothing)
-    // publishes the batch with one index store.
-    private void Repost(VirtqueueDriver vq0, int id)
+    // Under the rx gate: gives buffer id back, then takes the next used one, in one step (one lease). Not published
+    // while a take follows: the take that finds nothing (or FlushRx, ReturnRx) publishes the batch with one index store.
+    private bool Repost(VirtqueueDriver vq0, int id, out int token, out uint length, out bool kick)
     {
-        if (!vq0.TryAddPooled(Address(id), (uint)BufferSize, deviceWritable: true, token: id))
+        CheckRx(id);
+        bool found = vq0.TryAddPooledThenGetUsedOrPublish(Address(id), (uint)BufferSize, deviceWritable: true, token: id, out bool added, out token, out length, out kick);
+        if (!added)
             ThrowNoRxRoom(id);
+        return found;
     }
 
     public void FlushRx()

@@ -161,14 +161,22 @@ internal sealed class RpmsgDispatcherThread
         // the loop waits again at once, and spins again after a ring or a message (or while others take them: readers
         // polling the ring, a Poll that owns it).
         bool quiet = false;
+        // The spin just found work: notifications are still off (the disable above the spin, and nothing on this thread
+        // turned them on), and a reader that came meanwhile leaves a found message to the free ring's owner anyway
+        // (SleepWhileHelped), so the pass goes straight to the ring; one gate entry less on the path the peer waits on.
+        bool found = false;
         while (!token.IsCancellationRequested && _device.State == RpmsgDeviceState.Running)
         {
-            transport.DisableRxNotifications();
-            if (owner.HasHelpers && SleepWhileHelped(transport, doorbell, token))
+            if (!found)
             {
-                quiet = false;
-                continue;
+                transport.DisableRxNotifications();
+                if (owner.HasHelpers && SleepWhileHelped(transport, doorbell, token))
+                {
+                    quiet = false;
+                    continue;
+                }
             }
+            found = false;
             _drain.DrainIfDue(doorbell);
             if (!_rx.TryProcessPendingOwned(64, out int handled))
             {
@@ -189,7 +197,10 @@ internal sealed class RpmsgDispatcherThread
             }
             if (spins && !quiet && !(readerFirst && _rx.ReaderBehind())
                 && SpinUntilWork(transport, doorbell, Deadline.Within(_spinBudget), token))
+            {
+                found = true;
                 continue;
+            }
             if (owner.HasHelpers)
                 continue; // a reader polls: sleep without kicks (above)
             if (!transport.EnableRxNotifications())

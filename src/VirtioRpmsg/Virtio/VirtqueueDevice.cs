@@ -145,6 +145,11 @@ public sealed partial class VirtqueueDevice
     {
         _health.ThrowIfBroken();
         using var lease = _vring.Acquire();
+        return Take(lease, out chain);
+    }
+
+    private bool Take(scoped in MappingLease lease, out DescriptorChain chain)
+    {
         ushort last = _lastAvail;
         if (_availSeen == last)
         {

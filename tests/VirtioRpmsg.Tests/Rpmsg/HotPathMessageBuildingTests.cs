@@ -34,6 +34,8 @@ public class HotPathMessageBuildingTests
         { typeof(DriverRoleTransport), nameof(DriverRoleTransport.ReturnRx) },
         { typeof(DriverRoleTransport), "AddAndPublish" },
         { typeof(DriverRoleTransport), "Repost" },
+        { typeof(VirtqueueDriver), nameof(VirtqueueDriver.TryAddPooledThenGetUsedOrPublish) },
+        { typeof(VirtqueueDevice), nameof(VirtqueueDevice.TryGiveBackAndTake) },
         { typeof(DeviceRoleTransport), nameof(DeviceRoleTransport.TryReceive) },
         { typeof(DeviceRoleTransport), nameof(DeviceRoleTransport.TrySendCopy) },
         { typeof(DeviceRoleTransport), nameof(DeviceRoleTransport.ReturnRx) },
