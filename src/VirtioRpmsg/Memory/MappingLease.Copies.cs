@@ -9,6 +9,10 @@ public unsafe ref partial struct MappingLease
     /// <summary>True when the region is Device memory (or in checking mode): only aligned accesses of at most 8 bytes are made.</summary>
     public readonly bool IsDeviceMemory => _device;
 
+    /// <summary>True when <paramref name="handle"/> names this lease's region at this lease's mapping generation: an offset
+    /// translated through that handle may be used with this lease, without a lease of its own.</summary>
+    internal readonly bool Covers(RegionHandle handle) => _region is not null && ReferenceEquals(handle.Region, _region) && handle.Generation == Generation;
+
     /// <summary>
     /// Asks for the cache lines of [<paramref name="offset"/>, +<paramref name="length"/>) in a state this core can
     /// store to, without storing (a write prefetch, docs/memory-ordering.md): a store there later finds its line here,

@@ -4,7 +4,7 @@ using VirtioRpmsg.Virtio;
 
 namespace VirtioRpmsg.Rpmsg;
 
-// The next reply's buffer, taken ahead of the send that fills it, and the prefetch hints for the buffers this side uses.
+// The next reply's buffer, taken ahead of the send that fills it (and write-prefetched).
 internal sealed partial class DeviceRoleTransport
 {
     // What taking ahead met (a chain the take refuses, the ring or pool gone): the next take throws it. Under the vq0 gate.
@@ -39,7 +39,7 @@ internal sealed partial class DeviceRoleTransport
             }
         }
         if (_cancelled.TryPeek(out int head))
-            Prefetch(_txRegion[head], _txOffset[head], Math.Min(length, BufferSize), forWrite: true);
+            PrefetchForWrite(_txRegion[head], _txOffset[head], Math.Min(length, BufferSize));
     }
 
     /// <summary>
@@ -58,16 +58,11 @@ internal sealed partial class DeviceRoleTransport
     }
 
     // A hint must never fail the caller: a region the peer's descriptor names may be unmapped or remapped by now.
-    private static void Prefetch(RegionHandle region, long offset, int length, bool forWrite)
+    private static void PrefetchForWrite(RegionHandle region, long offset, int length)
     {
         if (!region.TryAcquire(out var lease))
             return;
         using (lease)
-        {
-            if (forWrite)
-                lease.PrefetchForWrite(offset, length);
-            else
-                lease.PrefetchForRead(offset, length);
-        }
+            lease.PrefetchForWrite(offset, length);
     }
 }

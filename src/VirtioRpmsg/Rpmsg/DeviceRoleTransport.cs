@@ -96,9 +96,10 @@ internal sealed partial class DeviceRoleTransport : IRpmsgTransport
         {
             if (yieldTo is { ApplicationMustWait: true } || owner is { IsDestroyed: true } || !TryTakeTx(tx.Queue, out var buffer))
                 return false;
+            MappingLease lease;
             try
             {
-                buffer.Fill(source, destination, payload);
+                lease = buffer.Region.Acquire();
             }
             catch
             {
@@ -106,7 +107,12 @@ internal sealed partial class DeviceRoleTransport : IRpmsgTransport
                 _cancelled.Push(buffer.Id);
                 throw;
             }
-            notify = Publish(tx.Queue, buffer.Id, RpmsgHeader.Size + payload.Length);
+            // One lease for the fill and the publication when the ring lies in the buffer's mapping.
+            using (lease)
+            {
+                buffer.Fill(lease, source, destination, payload);
+                notify = Publish(tx.Queue, buffer.Id, RpmsgHeader.Size + payload.Length, lease);
+            }
             ReserveNextReplyBuffer(tx.Queue, RpmsgHeader.Size + payload.Length);
         }
         if (notify)
@@ -176,6 +182,11 @@ internal sealed partial class DeviceRoleTransport : IRpmsgTransport
     // Under the vq0 gate: hands a filled buffer to the driver; true when it must be kicked.
     // RPMsg-Lite's master leaves NO_INTERRUPT set for good yet waits for a kick per message.
     private bool Publish(VirtqueueDevice vq0, int id, int length) => vq0.PushUsedAndNotifyPrepare(id, (uint)length) | _rpmsgLite;
+
+    // As Publish, through the lease the fill used when the ring lies in the same mapping (one lease less per send).
+    private bool Publish(VirtqueueDevice vq0, int id, int length, in MappingLease lease) =>
+        (lease.Covers(vq0.Vring.Region) ? vq0.PushUsedAndNotifyPrepare(id, (uint)length, lease) : vq0.PushUsedAndNotifyPrepare(id, (uint)length))
+        | _rpmsgLite;
 
     public void FenceTx()
     {
@@ -279,20 +290,11 @@ internal sealed partial class DeviceRoleTransport : IRpmsgTransport
     {
         get
         {
-            RegionHandle region;
-            long offset;
-            uint size;
-            using (var rx = _rx.Enter())
-            {
-                if (!rx.Queue.HasAvailable)
-                    return false;
-                if (!rx.Queue.TryPeekNextAvailable(out region, out offset, out size))
-                    return true;
-            }
-            // The take that follows reads this buffer first: its lines start over from the far core now (as in
-            // DriverRoleTransport.RxPending). The host's descriptor is as long as its message.
-            Prefetch(region, offset, (int)Math.Min(size, (uint)BufferSize), forWrite: false);
-            return true;
+            // The take that follows reads the buffer first: its lines start over from the far core now (as in
+            // DriverRoleTransport.RxPending). The host's descriptor is as long as its message. One lease for the look
+            // and the prefetch.
+            using var rx = _rx.Enter();
+            return rx.Queue.HasAvailableThenPrefetch(BufferSize);
         }
     }
 

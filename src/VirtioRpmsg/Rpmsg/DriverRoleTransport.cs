@@ -30,6 +30,8 @@ internal sealed partial class DriverRoleTransport : IRpmsgTransport
     // avail slot as its (k - num)-th, so those ring entries are not rewritten and their lines stay shared
     // (DriverRingShadow, DeviceRingShadow). Guarded by the tx gate; _freeCount is also read without it as a hint.
     private readonly int[] _freeTx;
+    // vring 1 lies in the pool's region and mapping generation: a copy send fills and publishes through one lease.
+    private readonly bool _ringInPool;
     private int _freeStart;
     private int _freeCount;
 
@@ -48,6 +50,7 @@ internal sealed partial class DriverRoleTransport : IRpmsgTransport
         _poolAddress = layout.BufferPoolAddress;
         _rxCount = layout.BufferCount / 2;
         _freeTx = new int[layout.BufferCount - _rxCount];
+        _ringInPool = SameMapping(txq.Vring.Region, _pool);
         for (int id = _rxCount; id < layout.BufferCount; id++)
             _freeTx[_freeCount++] = id;
         for (int id = 0; id < _rxCount; id++)
@@ -64,6 +67,8 @@ internal sealed partial class DriverRoleTransport : IRpmsgTransport
     }
 
     public int BufferSize { get; }
+
+    internal static bool SameMapping(RegionHandle a, RegionHandle b) => a.Refers(b.Region) && a.Generation == b.Generation;
 
     private ulong Address(int id) => _poolAddress + (ulong)id * (ulong)BufferSize;
 
@@ -108,6 +113,19 @@ internal sealed partial class DriverRoleTransport : IRpmsgTransport
     private bool AddAndPublish(VirtqueueDriver txq, int id, int length)
     {
         if (!txq.TryAddPooledAndPublish(Address(id), (uint)length, deviceWritable: false, token: id, out bool kick))
+            ThrowNoTxDescriptor(id);
+        return kick;
+    }
+
+    // As AddAndPublish, through the pool lease the fill used when the ring lies in the same mapping (one lease less).
+    private bool AddAndPublish(VirtqueueDriver txq, int id, int length, in MappingLease pool)
+    {
+        bool added, kick;
+        if (_ringInPool)
+            added = txq.TryAddPooledAndPublish(Address(id), (uint)length, deviceWritable: false, token: id, out kick, pool);
+        else
+            added = txq.TryAddPooledAndPublish(Address(id), (uint)length, deviceWritable: false, token: id, out kick);
+        if (!added)
             ThrowNoTxDescriptor(id);
         return kick;
     }
@@ -199,7 +217,7 @@ internal sealed partial class DriverRoleTransport : IRpmsgTransport
             using (lease)
             {
                 Buffer(id, BufferSize).Fill(lease, source, destination, payload);
-                kick = AddAndPublish(tx.Queue, id, length);
+                kick = AddAndPublish(tx.Queue, id, length, lease);
                 PrefetchNextTxBuffers(lease, length);
             }
         }
@@ -338,21 +356,11 @@ internal sealed partial class DriverRoleTransport : IRpmsgTransport
     {
         get
         {
-            int token;
-            uint length;
-            using (var rx = _rx.Enter())
-            {
-                if (!rx.Queue.PeekUsed(out token, out length))
-                    return false;
-            }
-            // The take that follows reads this buffer first: its lines start over from the far core now, while the
-            // poller gets there. A hint: a token the take would refuse is skipped, and so is a pool no longer mapped.
-            if ((uint)token < (uint)_rxCount && _pool.TryAcquire(out var pool))
-            {
-                using (pool)
-                    pool.PrefetchForRead(_poolOffset + (long)token * BufferSize, (int)Math.Min(length, (uint)BufferSize));
-            }
-            return true;
+            // The take that follows reads the buffer first: its lines start over from the far core now, while the poller
+            // gets there. A hint: a token the take would refuse is skipped, and so is a pool no longer mapped. One lease
+            // for the look and the prefetch when the pool lies in the ring's mapping.
+            using var rx = _rx.Enter();
+            return rx.Queue.PeekUsedThenPrefetch(_pool, _poolOffset, BufferSize, _rxCount);
         }
     }
 

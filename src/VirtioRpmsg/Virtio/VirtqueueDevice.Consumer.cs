@@ -30,6 +30,22 @@ public sealed partial class VirtqueueDevice
         return false;
     }
 
+    /// <summary>
+    /// <see cref="PushUsedAndNotifyPrepare(int, uint)"/> through <paramref name="lease"/>, the caller's lease on the
+    /// ring's mapping (it filled the buffer through it): one lease for a send's fill and publication.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="lease"/> is not on the ring's region at its generation.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">No chain with this head was taken and not yet pushed.</exception>
+    /// <exception cref="VirtqueueBrokenException">The queue is broken.</exception>
+    internal bool PushUsedAndNotifyPrepare(int head, uint length, in MappingLease lease)
+    {
+        _health.ThrowIfBroken();
+        CheckTaken(head);
+        _vring.CheckCovered(lease);
+        Push(lease, head, length);
+        return PrepareNotify(lease);
+    }
+
     private bool PublishAndPrepareNotify(in MappingLease lease)
     {
         PublishUsed(lease);

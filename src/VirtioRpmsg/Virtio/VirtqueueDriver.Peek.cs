@@ -1,3 +1,5 @@
+using VirtioRpmsg.Memory;
+
 namespace VirtioRpmsg.Virtio;
 
 // A look at the next used element without taking it: where a poller's next take will read, so it can be fetched early.
@@ -13,9 +15,44 @@ public sealed partial class VirtqueueDriver
     internal bool PeekUsed(out int token, out uint length)
     {
         _health.ThrowIfBroken();
+        using var lease = _vring.Acquire();
+        return Peek(lease, out token, out length);
+    }
+
+    /// <summary>
+    /// <see cref="PeekUsed"/>, and when it names a chain whose token is below <paramref name="tokenLimit"/>, a read
+    /// prefetch of that token's buffer in a pool of equal buffers (<paramref name="stride"/> bytes each from
+    /// <paramref name="poolOffset"/> in <paramref name="pool"/>; as many bytes as the device reported, at most a buffer),
+    /// under the ring's lease when the pool lies in the ring's mapping: a poller's look that found a message starts the
+    /// transfer of the lines the take reads first. A hint; nothing on Device memory.
+    /// </summary>
+    /// <exception cref="VirtqueueBrokenException">The queue is broken.</exception>
+    internal bool PeekUsedThenPrefetch(RegionHandle pool, long poolOffset, int stride, int tokenLimit)
+    {
+        _health.ThrowIfBroken();
+        using var lease = _vring.Acquire();
+        if (!Peek(lease, out int token, out uint length))
+            return false;
+        if ((uint)token >= (uint)tokenLimit)
+            return true;
+        long offset = poolOffset + (long)token * stride;
+        int bytes = (int)Math.Min(length, (uint)stride);
+        if (lease.Covers(pool))
+        {
+            lease.PrefetchForRead(offset, bytes);
+        }
+        else if (pool.TryAcquire(out var other))
+        {
+            using (other)
+                other.PrefetchForRead(offset, bytes);
+        }
+        return true;
+    }
+
+    private bool Peek(in MappingLease lease, out int token, out uint length)
+    {
         token = -1;
         length = 0;
-        using var lease = _vring.Acquire();
         ushort last = _lastUsed;
         if (_usedSeen == last)
         {

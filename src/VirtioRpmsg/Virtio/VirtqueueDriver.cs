@@ -218,7 +218,7 @@ public sealed partial class VirtqueueDriver
     }
 
     /// <summary>
-    /// <see cref="TryAddPooledAndPublish"/> without the publication: the entry becomes visible to the device at the
+    /// <see cref="TryAddPooledAndPublish(ulong, uint, bool, int, out bool)"/> without the publication: the entry becomes visible to the device at the
     /// next <see cref="KickPrepare"/> (or any publishing add), so a batch costs one index store and one notification check.
     /// </summary>
     /// <exception cref="VirtqueueBrokenException">The queue is broken.</exception>

@@ -223,6 +223,18 @@ public sealed class Vring
     internal void PrefetchDriverLines(in MappingLease lease, int usedSlot, int availSlot) =>
         PrefetchLines(lease, _usedIdx, _usedRing + 8L * usedSlot, 8, _availEvent, _availIdx, _availRing + 2L * availSlot, 2);
 
+    /// <summary>Throws <see cref="ArgumentException"/> unless <paramref name="lease"/> is on this ring's region at its generation.</summary>
+    internal void CheckCovered(in MappingLease lease)
+    {
+        if (!lease.Covers(Region))
+            ThrowNotCovered();
+    }
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private void ThrowNotCovered() =>
+        throw new ArgumentException($"the lease is not on region '{Region.Name}' at generation {Region.Generation}, where this vring lies", "lease");
+
     /// <summary>
     /// The device's lines for its next take and publication, prefetched: avail.idx and the avail entry at
     /// <paramref name="availSlot"/> and used_event to read, used.idx and the used element at <paramref name="usedSlot"/>

@@ -36,6 +36,8 @@ public class HotPathMessageBuildingTests
         { typeof(DriverRoleTransport), "Repost" },
         { typeof(VirtqueueDriver), nameof(VirtqueueDriver.TryAddPooledThenGetUsedOrPublish) },
         { typeof(VirtqueueDevice), nameof(VirtqueueDevice.TryGiveBackAndTake) },
+        { typeof(VirtqueueDevice), nameof(VirtqueueDevice.HasAvailableThenPrefetch) },
+        { typeof(VirtqueueDriver), nameof(VirtqueueDriver.PeekUsedThenPrefetch) },
         { typeof(DeviceRoleTransport), nameof(DeviceRoleTransport.TryReceive) },
         { typeof(DeviceRoleTransport), nameof(DeviceRoleTransport.TrySendCopy) },
         { typeof(DeviceRoleTransport), nameof(DeviceRoleTransport.ReturnRx) },
