@@ -143,75 +143,90 @@ internal sealed class RpmsgDispatcherThread
     /// </summary>
     private void RunLoop(CancellationToken token)
     {
-        var transport = _device.Transport!;
-        var doorbell = _device.Doorbell;
-        var recheck = _device.Options.IdleRecheckInterval;
-        bool spins = _spinBudget > TimeSpan.Zero;
+        _transport = _device.Transport!;
+        _recheck = _device.Options.IdleRecheckInterval;
         // Hybrid, with a peer that kicks for every message whatever it is asked (RPMsg-Lite's remote): no spin while a
         // message the loop queued waits for its reader. The peer's kick for the reply wakes the loop anyway, and on a
         // 2-CPU machine with the other CPU taken the reader, and the peer its kick woke, waited on this core for the whole
         // spin: hybrid ping p50 66-80 us instead of 10-16 (docs/wait-strategies.md). With a peer that honours the
         // suppression the spin stays: sleeping with kicks on instead made the own remote's echo take a kick and a wake-up
         // per message whenever the loop got there first.
-        bool readerFirst = _device.Options.WaitStrategy == RpmsgWaitStrategy.Hybrid && transport.PeerKicksWhateverAsked;
-        _rx.TrackFedQueue = readerFirst;
-        var owner = _rx.Owner;
-        // The last wait ran out with no ring: nothing came for a whole recheck interval. Spinning the budget again then
-        // kept an idle busy-poll device on a core for 200 of every 700 ms (docs/benchmarks-notes.md, sixteenth round);
-        // the loop waits again at once, and spins again after a ring or a message (or while others take them: readers
-        // polling the ring, a Poll that owns it).
-        bool quiet = false;
-        // The spin just found work: notifications are still off (the disable above the spin, and nothing on this thread
-        // turned them on), and a reader that came meanwhile leaves a found message to the free ring's owner anyway
-        // (SleepWhileHelped), so the pass goes straight to the ring; one gate entry less on the path the peer waits on.
-        bool found = false;
+        _readerFirst = _device.Options.WaitStrategy == RpmsgWaitStrategy.Hybrid && _transport.PeerKicksWhateverAsked;
+        _rx.TrackFedQueue = _readerFirst;
         while (!token.IsCancellationRequested && _device.State == RpmsgDeviceState.Running)
+            Pass(token);
+    }
+
+    // Set by RunLoop before the first pass; the dispatcher thread's own.
+    private IRpmsgTransport _transport = null!;
+    private TimeSpan _recheck;
+    private bool _readerFirst;
+    // The last wait ran out with no ring: nothing came for a whole recheck interval. Spinning the budget again then
+    // kept an idle busy-poll device on a core for 200 of every 700 ms (docs/benchmarks-notes.md, sixteenth round);
+    // the loop waits again at once, and spins again after a ring or a message (or while others take them: readers
+    // polling the ring, a Poll that owns it).
+    private bool _quiet;
+    // The spin just found work: notifications are still off (the disable above the spin, and nothing on this thread
+    // turned them on), and a reader that came meanwhile leaves a found message to the free ring's owner anyway
+    // (SleepWhileHelped), so the pass goes straight to the ring; one gate entry less on the path the peer waits on.
+    private bool _found;
+
+    /// <summary>
+    /// One pass of the loop, a method of its own: the runtime compiles it as any method called often, with the profile
+    /// of the passes so far. A loop that never returns is compiled once, part way through its first run (on-stack
+    /// replacement), with whatever profile the link-up's idle passes left, and kept for the device's life: the
+    /// cross-process busy-poll echo read anywhere from 490 to 720 ns from one process to the next
+    /// (docs/benchmarks-notes.md, thirty-first round).
+    /// </summary>
+    private void Pass(CancellationToken token)
+    {
+        var transport = _transport;
+        var doorbell = _device.Doorbell;
+        var owner = _rx.Owner;
+        if (!_found)
         {
-            if (!found)
+            transport.DisableRxNotifications();
+            if (owner.HasHelpers && SleepWhileHelped(transport, doorbell, token))
             {
-                transport.DisableRxNotifications();
-                if (owner.HasHelpers && SleepWhileHelped(transport, doorbell, token))
-                {
-                    quiet = false;
-                    continue;
-                }
+                _quiet = false;
+                return;
             }
-            found = false;
-            _drain.DrainIfDue(doorbell);
-            if (!_rx.TryProcessPendingOwned(64, out int handled))
-            {
-                // A Poll owns the rx ring (and hands it back with everything handled). Sleep on the
-                // doorbell instead of spinning for it; each ring lets senders waiting inside that
-                // Poll's callbacks re-try and park what arrived. Notifications are on (TryProcessPendingOwned).
-                // Only when someone waits: spinning readers' Polls make this frequent.
-                if (_tx.Waiters > 0)
-                    _tx.Signal();
-                doorbell.Wait(recheck, token);
-                quiet = false;
-                continue;
-            }
-            if (handled > 0)
-            {
-                quiet = false;
-                continue;
-            }
-            if (spins && !quiet && !(readerFirst && _rx.ReaderBehind())
-                && SpinUntilWork(transport, doorbell, Deadline.Within(_spinBudget), token))
-            {
-                found = true;
-                continue;
-            }
-            if (owner.HasHelpers)
-                continue; // a reader polls: sleep without kicks (above)
-            if (!transport.EnableRxNotifications())
-                continue;
-            _tx.WakeIfReturned(transport);
-            if (_rx.HandOver.TryLend(token))
-                continue; // a reader waited on the doorbell meanwhile (Interrupt)
-            quiet = !doorbell.Wait(recheck, token);
-            if (!quiet)
-                transport.PrefetchAfterWake();
         }
+        _found = false;
+        _drain.DrainIfDue(doorbell);
+        if (!_rx.TryProcessPendingOwned(64, out int handled))
+        {
+            // A Poll owns the rx ring (and hands it back with everything handled). Sleep on the
+            // doorbell instead of spinning for it; each ring lets senders waiting inside that
+            // Poll's callbacks re-try and park what arrived. Notifications are on (TryProcessPendingOwned).
+            // Only when someone waits: spinning readers' Polls make this frequent.
+            if (_tx.Waiters > 0)
+                _tx.Signal();
+            doorbell.Wait(_recheck, token);
+            _quiet = false;
+            return;
+        }
+        if (handled > 0)
+        {
+            _quiet = false;
+            return;
+        }
+        if (_spinBudget > TimeSpan.Zero && !_quiet && !(_readerFirst && _rx.ReaderBehind())
+            && SpinUntilWork(transport, doorbell, Deadline.Within(_spinBudget), token))
+        {
+            _found = true;
+            return;
+        }
+        if (owner.HasHelpers)
+            return; // a reader polls: sleep without kicks (above)
+        if (!transport.EnableRxNotifications())
+            return;
+        _tx.WakeIfReturned(transport);
+        if (_rx.HandOver.TryLend(token))
+            return; // a reader waited on the doorbell meanwhile (Interrupt)
+        _quiet = !doorbell.Wait(_recheck, token);
+        if (!_quiet)
+            transport.PrefetchAfterWake();
     }
 
     /// <summary>
