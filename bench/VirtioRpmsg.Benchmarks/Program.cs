@@ -18,7 +18,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "report")
         {
             var registry = ScenarioRegistry.CreateDefault()
-                .Register(CrossProcessEchoScenario.ScenarioName, c => new CrossProcessEchoScenario(c.HostCpu, c.RemoteCpu));
+                .Register(CrossProcessEchoScenario.ScenarioName, c => new CrossProcessEchoScenario(c.HostCpu, c.RemoteCpu, remoteWarmup: c.RemoteWarmup));
             return ReportCommand.Run(args[1..], Console.Out, Console.Error, registry);
         }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

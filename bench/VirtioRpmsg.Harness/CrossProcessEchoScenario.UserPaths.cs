@@ -75,7 +75,7 @@ public sealed partial class CrossProcessEchoScenario
             for (int m = 0; m < group.Count; m++)
             {
                 sessions[m] = StartSession(group[m], cancellationToken);
-                UserPathRun.WarmUp(sessions[m]!.Host, sessions[m]!.EchoAddress, TimeSpan.FromMilliseconds(500), cancellationToken);
+                UserPathRun.WarmUp(sessions[m]!.Host, sessions[m]!.EchoAddress, _warmup, cancellationToken);
                 tallies[m] = [.. UserPathsOf(group[m]).Select(p => new UserPathTally(p, group[m], 64))];
             }
             // Interrupt cases are a quarter as long (each round trip is a cross-core wake-up); a group is of one kind.

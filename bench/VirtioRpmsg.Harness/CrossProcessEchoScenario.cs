@@ -23,9 +23,11 @@ public sealed partial class CrossProcessEchoScenario : IEchoScenario
 
     private static readonly TimeSpan s_sendTimeout = TimeSpan.FromSeconds(30);
 
+
     private readonly int _hostCpu;
     private readonly int _remoteCpu;
     private readonly IReadOnlyList<string>? _remoteCommand;
+    private readonly TimeSpan _warmup;
     private CrossProcessSession? _session;
 
     /// <param name="hostCpu">CPU of the host's dispatcher or sender thread.</param>
@@ -34,13 +36,16 @@ public sealed partial class CrossProcessEchoScenario : IEchoScenario
     /// The command that runs the simulated remote's entry point (<c>SimulatedRemoteProcessOptions.RemoteCommand</c>);
     /// null: this program, which then hosts <c>SimulatedRemoteChild.TryRun</c>.
     /// </param>
-    public CrossProcessEchoScenario(int hostCpu, int remoteCpu, IReadOnlyList<string>? remoteCommand = null)
+    /// <param name="remoteWarmup">How long a new remote echoes before its first case (<see cref="ScenarioContext.RemoteWarmup"/>); null: that default.</param>
+    public CrossProcessEchoScenario(int hostCpu, int remoteCpu, IReadOnlyList<string>? remoteCommand = null, TimeSpan? remoteWarmup = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(hostCpu);
         ArgumentOutOfRangeException.ThrowIfNegative(remoteCpu);
         _hostCpu = hostCpu;
         _remoteCpu = remoteCpu;
         _remoteCommand = remoteCommand;
+        _warmup = remoteWarmup ?? new ScenarioContext(hostCpu, remoteCpu).RemoteWarmup;
+        ArgumentOutOfRangeException.ThrowIfLessThan(_warmup, TimeSpan.Zero, nameof(remoteWarmup));
     }
 
     /// <inheritdoc />
@@ -58,9 +63,10 @@ public sealed partial class CrossProcessEchoScenario : IEchoScenario
         var session = Session(request.Wait, request.Wait, DispatcherPin(request.Wait), cancellationToken);
         if (!session.Warm)
         {
-            // Half a second of echoes, so the measured case runs tiered-up code on both sides.
+            // Echoes for the remote's warm-up, so the measured case runs tiered-up code on both sides: the case's own
+            // warm-up waits for this process's compiler (JitSettle), but nothing here sees the remote's.
             session.Warm = true;
-            long until = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 2;
+            long until = Stopwatch.GetTimestamp() + (long)(_warmup.TotalSeconds * Stopwatch.Frequency);
             do
                 Echo(session, new EchoRequest(64, request.Wait, request.Wait == RpmsgWaitStrategy.Interrupt ? 200 : 2_000, 4, 0), measureIdle: false, cancellationToken);
             while (Stopwatch.GetTimestamp() < until);

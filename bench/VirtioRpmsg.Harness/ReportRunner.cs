@@ -37,6 +37,8 @@ public static class ReportRunner
         var scenarios = new List<ScenarioResults>();
         IReadOnlyList<UserPathResult> userPaths = [];
         var context = new ScenarioContext(hostCpu, remoteCpu);
+        if (options.Quick)
+            context = context with { RemoteWarmup = ScenarioContext.QuickRemoteWarmup };
         foreach (string name in names)
         {
             cancellationToken.ThrowIfCancellationRequested();

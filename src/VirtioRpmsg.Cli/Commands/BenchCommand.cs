@@ -68,5 +68,5 @@ internal static class BenchCommand
     /// <summary>Every scenario: in-process, and cross-process with the remote run by this very program (<c>rpmsg remote</c>).</summary>
     public static ScenarioRegistry Registry() =>
         ScenarioRegistry.CreateDefault()
-            .Register(CrossProcessEchoScenario.ScenarioName, c => new CrossProcessEchoScenario(c.HostCpu, c.RemoteCpu));
+            .Register(CrossProcessEchoScenario.ScenarioName, c => new CrossProcessEchoScenario(c.HostCpu, c.RemoteCpu, remoteWarmup: c.RemoteWarmup));
 }
