@@ -1,3 +1,5 @@
+using VirtioRpmsg.Memory;
+
 namespace VirtioRpmsg.Virtio;
 
 // The device's prefetch of its ring lines after a wake-up (the driver's is in VirtqueueDriver.Peek.cs).
@@ -28,34 +30,51 @@ public sealed partial class VirtqueueDevice
     {
         _health.ThrowIfBroken();
         using var lease = _vring.Acquire();
-        if (_availSeen == _lastAvail)
-        {
-            ushort availIdx = _vring.ReadAvailIndex(lease);
-            if (availIdx == _lastAvail)
-                return false;
-            // Validated as by the take (which breaks the queue on a bad index), so the take can count on it.
-            if ((ushort)(availIdx - _lastAvail) > _num)
-                return true;
-            _availSeen = availIdx;
-        }
-        if (lease.IsDeviceMemory)
+        if (_availSeen == _lastAvail && !LookAtAvailIndex(lease))
+            return false;
+        if (!PeekNext(lease, out var region, out long offset, out uint length))
             return true;
-        ushort head = _vring.ReadAvailEntry(lease, _lastAvail & _mask);
-        if (head >= _num)
-            return true;
-        _vring.ReadDescriptor(lease, head, out ulong address, out ulong word);
-        uint length = Math.Min((uint)word, (uint)Math.Max(0, maxLength));
-        if (!_buffers.TryTranslate(address, length, out var region, out long offset))
-            return true;
+        int bytes = (int)Math.Min(length, (uint)Math.Max(0, maxLength));
         if (lease.Covers(region))
         {
-            lease.PrefetchForRead(offset, (int)length);
+            lease.PrefetchForRead(offset, bytes);
         }
         else if (region.TryAcquire(out var other))
         {
             using (other)
-                other.PrefetchForRead(offset, (int)length);
+                other.PrefetchForRead(offset, bytes);
         }
         return true;
+    }
+
+    // avail.idx read, as a poller's look: true when chains are available. An index the take would accept is recorded as
+    // validated (the take and PeekNext count on it without reading it again); one it would refuse is left for the take
+    // to find and break the queue on.
+    private bool LookAtAvailIndex(in MappingLease lease)
+    {
+        ushort availIdx = _vring.ReadAvailIndex(lease);
+        if (availIdx == _lastAvail)
+            return false;
+        if ((ushort)(availIdx - _lastAvail) <= _num)
+            _availSeen = availIdx;
+        return true;
+    }
+
+    // The next chain's first buffer as the take would name it, from an entry a validated index read covers. False,
+    // nothing recorded or broken, when nothing is known to be available, the entry or descriptor is invalid (the take
+    // will find it), or on Device memory (nothing to prefetch for: not worth three uncached reads).
+    private bool PeekNext(in MappingLease lease, out RegionHandle region, out long offset, out uint length)
+    {
+        region = default;
+        offset = 0;
+        length = 0;
+        if (_availSeen == _lastAvail || lease.IsDeviceMemory)
+            return false;
+        ushort head = _vring.ReadAvailEntry(lease, _lastAvail & _mask);
+        if (head >= _num)
+            return false;
+        _vring.ReadDescriptor(lease, head, out ulong address, out ulong word);
+        length = (uint)word;
+        return _buffers.TryTranslate(address, length, out region, out offset);
     }
 }

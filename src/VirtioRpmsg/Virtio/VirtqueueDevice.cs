@@ -100,14 +100,7 @@ public sealed partial class VirtqueueDevice
             if (_availSeen != _lastAvail)
                 return true;
             using var lease = _vring.Acquire();
-            ushort availIdx = _vring.ReadAvailIndex(lease);
-            if (availIdx == _lastAvail)
-                return false;
-            // Validated as by the take (which breaks the queue on a bad index), so the take and TryPeekNextAvailable can
-            // count on it without reading the index again.
-            if ((ushort)(availIdx - _lastAvail) <= _num)
-                _availSeen = availIdx;
-            return true;
+            return LookAtAvailIndex(lease);
         }
     }
 
@@ -124,16 +117,8 @@ public sealed partial class VirtqueueDevice
         length = 0;
         if (_availSeen == _lastAvail || _health.IsBroken || !_vring.TryAcquire(out var lease))
             return false;
-        using var _ = lease;
-        // On Device memory there is nothing to prefetch for: not worth three uncached reads.
-        if (lease.IsDeviceMemory)
-            return false;
-        ushort head = _vring.ReadAvailEntry(lease, _lastAvail & _mask);
-        if (head >= _num)
-            return false;
-        _vring.ReadDescriptor(lease, head, out ulong address, out ulong word);
-        length = (uint)word;
-        return _buffers.TryTranslate(address, length, out region, out offset);
+        using (lease)
+            return PeekNext(lease, out region, out offset, out length);
     }
 
     /// <summary>

@@ -4,7 +4,7 @@ using VirtioRpmsg.Virtio;
 namespace VirtioRpmsg.Tests.Virtio;
 
 /// <summary>
-/// <c>VirtqueueDevice.TryPeekNextAvailable</c> (the remote's reply-buffer prefetch): it names the buffer the next take
+/// <c>VirtqueueDevice.TryPeekNextAvailable</c> (the buffer a poller's look prefetches, <c>HasAvailableThenPrefetch</c>): it names the buffer the next take
 /// would return without taking it, looks only at entries a validated index read already covers (no read of avail.idx),
 /// and on a driver's invalid entry says "nothing" without breaking the queue, which the take then does.
 /// </summary>
