@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Collections.Concurrent;
 using VirtioRpmsg.Lifecycle;
 using VirtioRpmsg.Rpmsg;
@@ -46,8 +47,22 @@ public class RemoteProcessorRecoveryCyclesTests
         }
         Assert.False(rig.Region.IsMapped);
         Assert.Equal(0, rig.Region.LiveLeases);
-        var after = RemoteProcessorRecoveryLeakTests.Snapshot(path);
-        int ownThreadsAfter = after.Threads - ThreadPool.ThreadCount;
+        // Counted again until within the bounds, for up to the house's 30 s: a thread or descriptor that ends just after
+        // Dispose returns (a pool thread the runtime adds or retires between the count and ThreadPool.ThreadCount, a
+        // recovery's task finishing) is not a leak; one per cycle (6 or more) never gets there. Without this the test
+        // failed once in a loaded full run (no message kept).
+        var settle = Stopwatch.StartNew();
+        RemoteProcessorRecoveryLeakTests.ResourceSnapshot after;
+        int ownThreadsAfter;
+        while (true)
+        {
+            after = RemoteProcessorRecoveryLeakTests.Snapshot(path);
+            ownThreadsAfter = after.Threads - ThreadPool.ThreadCount;
+            bool within = after.Descriptors <= before.Descriptors + 2 && ownThreadsAfter <= ownThreadsBefore + 2;
+            if (within || settle.Elapsed > Bound)
+                break;
+            Thread.Sleep(50);
+        }
         string detail = $"before: {before} ({ownThreadsBefore} outside the pool); after Dispose: {after} ({ownThreadsAfter} outside the pool)";
         Assert.Equal(0, after.OwnMappings);
         // One descriptor or thread per cycle (a doorbell, a dispatcher) would be 6 or more.
