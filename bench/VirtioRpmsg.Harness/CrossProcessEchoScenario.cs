@@ -23,7 +23,6 @@ public sealed partial class CrossProcessEchoScenario : IEchoScenario
 
     private static readonly TimeSpan s_sendTimeout = TimeSpan.FromSeconds(30);
 
-
     private readonly int _hostCpu;
     private readonly int _remoteCpu;
     private readonly IReadOnlyList<string>? _remoteCommand;

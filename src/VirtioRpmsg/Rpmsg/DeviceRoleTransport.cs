@@ -92,49 +92,70 @@ internal sealed partial class DeviceRoleTransport : IRpmsgTransport
     public bool TrySendCopy(uint source, uint destination, ReadOnlySpan<byte> payload, RpmsgTxTurn? yieldTo = null, RpmsgEndpoint? owner = null)
     {
         bool notify;
+        int length = RpmsgHeader.Size + payload.Length;
         using (var tx = _tx.Enter())
         {
             if (yieldTo is { ApplicationMustWait: true } || owner is { IsDestroyed: true } || !TryTakeTx(tx.Queue, out var buffer))
                 return false;
-            MappingLease lease;
             try
             {
-                lease = buffer.Region.Acquire();
+                notify = FillAndPublish(tx.Queue, buffer, source, destination, payload);
             }
             catch
             {
-                // Unmapped, or no lease for this thread: the host's buffer stays ours to use next, never lost.
+                // Unmapped, no lease for this thread, or the queue broken under us (nothing was published): the host's
+                // buffer stays ours to use next, never lost.
                 _cancelled.Push(buffer.Id);
                 throw;
             }
-            // One lease for the fill and the publication when the ring lies in the buffer's mapping.
-            using (lease)
-            {
-                buffer.Fill(lease, source, destination, payload);
-                notify = Publish(tx.Queue, buffer.Id, RpmsgHeader.Size + payload.Length, lease);
-            }
-            ReserveNextReplyBuffer(tx.Queue, RpmsgHeader.Size + payload.Length);
+            if (!notify)
+                ReserveNextReplyBuffer(tx.Queue, length);
         }
         if (notify)
-            _doorbell.Ring(OurTxVring);
+            RingThenReserve(length);
         return true;
+    }
+
+    // Under the vq0 gate: one lease for the fill and the publication when the ring lies in the buffer's mapping, one
+    // after the other otherwise (never two held at once). True when the driver must be kicked.
+    private bool FillAndPublish(VirtqueueDevice vq0, in RpmsgBufferRef buffer, uint source, uint destination, ReadOnlySpan<byte> payload)
+    {
+        int length = RpmsgHeader.Size + payload.Length;
+        using (var lease = buffer.Region.Acquire())
+        {
+            buffer.Fill(lease, source, destination, payload);
+            if (lease.Covers(vq0.Vring.Region))
+                return vq0.PushUsedAndNotifyPrepare(buffer.Id, (uint)length, lease) | _rpmsgLite;
+        }
+        return Publish(vq0, buffer.Id, length);
+    }
+
+    // A send that kicks: the kick first (a driver woken by it does not wait for the take ahead), then the next reply's
+    // buffer taken in a second pass through the gate.
+    private void RingThenReserve(int length)
+    {
+        _doorbell.Ring(OurTxVring);
+        using var tx = _tx.Enter();
+        ReserveNextReplyBuffer(tx.Queue, length);
     }
 
     // Under the vq0 gate.
     private bool TryTakeTx(VirtqueueDevice vq0, out RpmsgBufferRef buffer)
     {
         int head;
-        if (_cancelled.Count > 0)
+        if (_reserveFailure is { } failure)
+        {
+            // First, before a buffer cancelled since: the failure may have broken the queue, and a buffer filled for a
+            // broken queue would be neither published nor given back.
+            _reserveFailure = null;
+            failure.Throw();
+            head = -1; // not reached
+        }
+        else if (_cancelled.Count > 0)
         {
             head = _cancelled.Pop();
             if (head == _reservedHead)
                 _reservedHead = -1;
-        }
-        else if (_reserveFailure is { } failure)
-        {
-            _reserveFailure = null;
-            failure.Throw();
-            head = -1; // not reached
         }
         else
         {
@@ -172,21 +193,17 @@ internal sealed partial class DeviceRoleTransport : IRpmsgTransport
             if (owner is { IsDestroyed: true })
                 return false;
             notify = Publish(tx.Queue, id, length);
-            ReserveNextReplyBuffer(tx.Queue, length);
+            if (!notify)
+                ReserveNextReplyBuffer(tx.Queue, length);
         }
         if (notify)
-            _doorbell.Ring(OurTxVring);
+            RingThenReserve(length);
         return true;
     }
 
     // Under the vq0 gate: hands a filled buffer to the driver; true when it must be kicked.
     // RPMsg-Lite's master leaves NO_INTERRUPT set for good yet waits for a kick per message.
     private bool Publish(VirtqueueDevice vq0, int id, int length) => vq0.PushUsedAndNotifyPrepare(id, (uint)length) | _rpmsgLite;
-
-    // As Publish, through the lease the fill used when the ring lies in the same mapping (one lease less per send).
-    private bool Publish(VirtqueueDevice vq0, int id, int length, in MappingLease lease) =>
-        (lease.Covers(vq0.Vring.Region) ? vq0.PushUsedAndNotifyPrepare(id, (uint)length, lease) : vq0.PushUsedAndNotifyPrepare(id, (uint)length))
-        | _rpmsgLite;
 
     public void FenceTx()
     {

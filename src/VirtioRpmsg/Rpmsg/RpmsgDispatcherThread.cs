@@ -166,9 +166,10 @@ internal sealed class RpmsgDispatcherThread
     // the loop waits again at once, and spins again after a ring or a message (or while others take them: readers
     // polling the ring, a Poll that owns it).
     private bool _quiet;
-    // The spin just found work: notifications are still off (the disable above the spin, and nothing on this thread
-    // turned them on), and a reader that came meanwhile leaves a found message to the free ring's owner anyway
-    // (SleepWhileHelped), so the pass goes straight to the ring; one gate entry less on the path the peer waits on.
+    // The spin just found work with no reader polling: notifications are off (the disable above the spin; a reader that
+    // left meanwhile may have re-armed them, and the next pass's disable turns them off again), so the pass goes straight
+    // to the ring: one gate entry less on the path the peer waits on. With readers polling, the pass is the usual one
+    // (one of them may own the ring: the loop sleeps with kicks off, SleepWhileHelped).
     private bool _found;
 
     /// <summary>
@@ -183,7 +184,7 @@ internal sealed class RpmsgDispatcherThread
         var transport = _transport;
         var doorbell = _device.Doorbell;
         var owner = _rx.Owner;
-        if (!_found)
+        if (!_found || owner.HasHelpers)
         {
             transport.DisableRxNotifications();
             if (owner.HasHelpers && SleepWhileHelped(transport, doorbell, token))

@@ -80,4 +80,20 @@ public class RemoteReplyBufferReserveTests
         using (var lease = loop.Region.Acquire())
             Assert.Equal(before, lease.ReadUInt64((long)address));
     }
+
+    [Fact]
+    public void EarlyTakeFailed_ThenABufferIsCancelled_TheNextSendThrowsTheFailure_NotFillingTheCancelledOne()
+    {
+        using var loop = RpmsgLoopback.Create(remote: o => o.WaitStrategy = RpmsgWaitStrategy.CallerPoll);
+        using (var lease = loop.Region.Acquire())
+            lease.WriteUInt32(Vring0Descriptors + 2 * DescriptorSize + 8, 7); // head 2: 7 bytes
+        var ept = loop.Remote.CreateEndpoint();
+        Assert.True(ept.TryGetTxBuffer(out var held)); // head 0, taken by the application
+        ept.SendTo(0x400, [1]);                          // head 1; the take ahead meets head 2
+        held.Dispose();                                  // head 0 back, unsent
+        var ex = Assert.Throws<RpmsgConfigurationException>(() => ept.SendTo(0x400, [2]));
+        Assert.Equal(FaultRule.BufferSizeMismatch, ex.Rule);
+        Assert.Contains("7-byte", ex.Message);
+        Assert.Equal(RpmsgDeviceState.Broken, loop.Remote.State);
+    }
 }
