@@ -68,7 +68,7 @@ internal sealed partial class DriverRoleTransport : IRpmsgTransport
 
     public int BufferSize { get; }
 
-    internal static bool SameMapping(RegionHandle a, RegionHandle b) => a.Refers(b.Region) && a.Generation == b.Generation;
+    private static bool SameMapping(RegionHandle a, RegionHandle b) => a.Refers(b.Region) && a.Generation == b.Generation;
 
     private ulong Address(int id) => _poolAddress + (ulong)id * (ulong)BufferSize;
 
@@ -120,12 +120,9 @@ internal sealed partial class DriverRoleTransport : IRpmsgTransport
     // As AddAndPublish, through the pool lease the fill used when the ring lies in the same mapping (one lease less).
     private bool AddAndPublish(VirtqueueDriver txq, int id, int length, in MappingLease pool)
     {
-        bool added, kick;
-        if (_ringInPool)
-            added = txq.TryAddPooledAndPublish(Address(id), (uint)length, deviceWritable: false, token: id, out kick, pool);
-        else
-            added = txq.TryAddPooledAndPublish(Address(id), (uint)length, deviceWritable: false, token: id, out kick);
-        if (!added)
+        if (!_ringInPool)
+            return AddAndPublish(txq, id, length);
+        if (!txq.TryAddPooledAndPublish(Address(id), (uint)length, deviceWritable: false, token: id, out bool kick, pool))
             ThrowNoTxDescriptor(id);
         return kick;
     }
