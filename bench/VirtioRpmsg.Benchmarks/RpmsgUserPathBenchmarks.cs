@@ -70,6 +70,24 @@ public class RpmsgUserPathBenchmarks
         return _queue.Receive(_reply, TimeSpan.Zero).Length;
     }
 
+    [Benchmark(Description = "TrySend, TryReceive between Polls")]
+    public int PollLoop()
+    {
+        // A caller-polled application's loop (the cross-process "Poll" path): a look before the reply is there, then
+        // the Poll that queues it and the look that takes it.
+        if (!_queue.TrySend(_payload))
+            throw new InvalidOperationException("no tx buffer in steady state");
+        if (_queue.TryReceive(_reply, TimeSpan.Zero, out _))
+            throw new InvalidOperationException("a reply before the remote ran");
+        Echo();
+        if (!_queue.TryReceive(_reply, TimeSpan.Zero, out var result))
+            throw new InvalidOperationException("the echo was not queued");
+        return result.Length;
+    }
+
+    [Benchmark(Description = "Poll with nothing arrived (per look)")]
+    public int PollEmpty() => _pair.Host.Poll();
+
     [Benchmark(Description = "SendAsync + ReceiveAsync")]
     public int ReceiveAsync()
     {

@@ -4,7 +4,7 @@ namespace VirtioRpmsg.Rpmsg;
 /// A receive that its own reader's poll may complete in place (<see cref="RpmsgReaderSpin"/>): a reader spinning for
 /// a message polls the rx ring itself, and the message it is waiting for then lands straight in its destination
 /// (copied from the poll's private copy of the ring's buffer, as every delivery is) instead of passing through the
-/// endpoint's queue (a pooled copy, the channel, the readers' lock and two counters, all on the round trip's path).
+/// endpoint's queue (a copy into a slot, the readers' lock and the count, all on the round trip's path).
 /// So does the message of a reader that holds the doorbell under <see cref="RpmsgWaitStrategy.Interrupt"/>
 /// (<see cref="RpmsgDoorbellHandOver"/>): its poll after each ring passes the same destination.
 /// <para>

@@ -1,5 +1,3 @@
-using System.Buffers;
-
 namespace VirtioRpmsg.Rpmsg;
 
 // The queue's end: drained when nobody will read it, or retained for its reader after the peer's DESTROY while the
@@ -21,7 +19,7 @@ internal sealed partial class RpmsgEndpointQueue
         lock (_readLock)
         {
             Volatile.Write(ref _closing, true);
-            _channel.Writer.TryComplete();
+            CloseSlots();
         }
         WakeReaders(all: true);
         _device?.Rx.HandOver.OnQueueClosed(this);
@@ -48,12 +46,11 @@ internal sealed partial class RpmsgEndpointQueue
             // rather than take another withdrawn queue's messages back for room this drain gives anyway.
             if (_retained)
                 Unretain();
-            while (_channel.Reader.TryRead(out var message))
+            while (Count > 0)
             {
-                Interlocked.Decrement(ref _queued);
-                _chargedOut += RpmsgQueueBudget.Cost(message.Length);
-                ArrayPool<byte>.Shared.Return(message.Buffer);
-                _budget.Refund(message.Length);
+                TakeSlot(default, copy: false, out _, out int length);
+                _chargedOut += RpmsgQueueBudget.Cost(length);
+                _budget.Refund(length);
                 drained++;
             }
         }
@@ -68,7 +65,7 @@ internal sealed partial class RpmsgEndpointQueue
     {
         lock (_readLock)
         {
-            if (_retained || Volatile.Read(ref _queued) == 0)
+            if (_retained || Count == 0)
                 return;
             _retained = true;
             // Closed, and the writer (the ring's owner, which runs the DESTROY) done: what is left is charged this much.
@@ -102,10 +99,10 @@ internal sealed partial class RpmsgEndpointQueue
         int dropped;
         lock (_readLock)
         {
-            // Recorded before the first message goes: a reader finds the queue empty (its count, or the channel's end)
-            // only after, and then sees that messages were dropped, not the clean end of the channel. Closed (the
+            // Recorded before the first message goes: a reader finds the queue empty (its count, or the closed end)
+            // only after, and then sees that messages were dropped, not the clean end of the queue. Closed (the
             // writer is done) and under the readers' lock, the count is what the drain takes.
-            int queued = Volatile.Read(ref _queued);
+            int queued = Count;
             if (queued > 0)
                 Volatile.Write(ref _reclaimed, _reclaimed + queued);
             dropped = Drain(); // the same lock again (a Monitor: taken once more by this thread)

@@ -1,26 +1,24 @@
-using System.Buffers;
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
-using System.Threading.Channels;
 
 namespace VirtioRpmsg.Rpmsg;
 
 /// <summary>
-/// The receive queue of a queue-style endpoint: a bounded <see cref="Channel{T}"/> of copied messages
-/// (payloads in pooled arrays).
+/// The receive queue of a queue-style endpoint: a bounded ring of copied messages (RpmsgEndpointQueue.Slots.cs: slots
+/// that keep their arrays, so a message costs no rent, return or lock on the writer's side).
 /// <para>
-/// Full policy: the dispatcher only ever calls <see cref="TryEnqueue"/> (TryWrite), never a waiting
-/// write, so a full queue can never block it; the message that does not fit is dropped and the
-/// caller counts it (the endpoint's <c>QueueDrops</c> and the device's <c>Dropped</c>). Older messages
-/// are kept: a reader sees a prefix of what arrived, never a gap in the middle.
+/// Full policy: the dispatcher only ever calls <see cref="TryEnqueue"/>, which never waits, so a full
+/// queue can never block it; the message that does not fit is dropped and the caller counts it (the
+/// endpoint's <c>QueueDrops</c> and the device's <c>Dropped</c>). Older messages are kept: a reader sees
+/// a prefix of what arrived, never a gap in the middle.
 /// </para>
 /// <para>
 /// Memory: every queued message is charged to the device's <see cref="RpmsgQueueBudget"/> until it is
 /// read or drained; a message the budget cannot cover is dropped like one that finds the queue full.
 /// </para>
 /// <para>
-/// Close (destroy, or the device breaking or stopping) completes the channel: readers drain what is
+/// Close (destroy, or the device breaking or stopping) closes the slots to the writer: readers drain what is
 /// queued, then see <see cref="IsClosed"/> and report why. Peek, size check and read happen under one
 /// small lock so that a destination too small for the next message leaves it queued even with
 /// concurrent readers. A reader that finds nothing first spins (briefly; for up to the spin budget
@@ -33,18 +31,14 @@ namespace VirtioRpmsg.Rpmsg;
 /// </summary>
 internal sealed partial class RpmsgEndpointQueue
 {
-    private readonly Channel<Message> _channel;
     private readonly object _readLock = new();
     private readonly long _spinTicks;
     private readonly int _largest; // the largest message the device delivers: a destination this big fits any
     private readonly RpmsgDevice? _device; // polled by a spinning reader (RpmsgReaderSpin)
     private readonly RpmsgQueueBudget _budget;
     private int _sleepers; // blocking readers asleep (or about to sleep) on _readLock, plus listed async waiters
-    private int _queued;   // messages written and not yet read: spun on without taking the channel's lock
     private RpmsgQueueWaiter? _waiters; // async waiters to wake, under _readLock
     private RpmsgQueueWaiter? _free;    // pooled waiters, under _readLock
-
-    private readonly record struct Message(uint Source, byte[] Buffer, int Length);
 
     /// <param name="capacity">Messages the queue holds.</param>
     /// <param name="budget">The device-wide budget queued messages are charged to (none: unbounded).</param>
@@ -58,12 +52,7 @@ internal sealed partial class RpmsgEndpointQueue
         _device = device;
         _largest = device?.MaxPayload ?? largestMessage;
         _spinTicks = (long)(spin.TotalSeconds * Stopwatch.Frequency);
-        _channel = Channel.CreateBounded<Message>(new BoundedChannelOptions(capacity)
-        {
-            FullMode = BoundedChannelFullMode.Wait, // with TryWrite only: "full" is a refusal, never a wait
-            SingleWriter = true,                     // the rx ring's owner
-            SingleReader = false,
-        });
+        _slots = new Slot[Math.Min(capacity, InitialSlots)];
     }
 
     /// <summary>
@@ -82,32 +71,27 @@ internal sealed partial class RpmsgEndpointQueue
     /// <summary>Blocking readers asleep (or about to sleep) on the queue plus parked async readers (tests).</summary>
     internal int Sleepers => Volatile.Read(ref _sleepers);
 
-    /// <summary>True once closed and drained: nothing will ever be read again.</summary>
-    internal bool IsClosed => _channel.Reader.Completion.IsCompleted;
-
     /// <summary>Copies and queues a message; false (nothing queued) when the queue is full or closed, or the budget used up.</summary>
     internal bool TryEnqueue(uint source, ReadOnlySpan<byte> payload)
     {
         // Closed (Stop closes as it begins, while the writer may still deliver): refused before the charge, which could
-        // take a withdrawn channel's unread messages back for a message that is not queued. A plain read: TryWrite
-        // refuses all the same once the channel is completed.
+        // take a withdrawn channel's unread messages back for a message that is not queued. A plain read: the
+        // publication refuses all the same once the slots are closed.
         if (_closing)
             return false;
         if (!_budget.TryCharge(payload.Length))
             return false;
-        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(payload.Length, 1));
-        payload.CopyTo(buffer);
-        if (!_channel.Writer.TryWrite(new Message(source, buffer, payload.Length)))
+        // Counted as charged first: a reader may take the message (and count it out) as soon as it is published.
+        _chargedIn += RpmsgQueueBudget.Cost(payload.Length); // the single writer's: what RetainUnread lists as retained
+        if (!TryWrite(source, payload))
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            _chargedIn -= RpmsgQueueBudget.Cost(payload.Length);
             _budget.Refund(payload.Length);
             return false;
         }
-        // Store (the message, _queued) then load (_sleepers), against the reader's store (_sleepers++) then
-        // load (its re-check of _queued): with a full fence on both sides (the interlocked add) one of them
-        // sees the other. A blocking reader that counted itself holds the lock until Monitor.Wait releases it.
-        _chargedIn += RpmsgQueueBudget.Cost(payload.Length); // the single writer's: what RetainUnread lists as retained
-        Interlocked.Increment(ref _queued);
+        // Store (the message, the count) then load (_sleepers), against the reader's store (_sleepers++) then
+        // load (its re-check of the count): with a full fence on both sides (the interlocked publication) one of
+        // them sees the other. A blocking reader that counted itself holds the lock until Monitor.Wait releases it.
         if (Volatile.Read(ref _sleepers) > 0)
             WakeReaders(all: false);
         return true;
@@ -120,7 +104,7 @@ internal sealed partial class RpmsgEndpointQueue
     internal bool TryHandDirect(uint source, ReadOnlySpan<byte> payload, ref RpmsgDirectReceive direct)
     {
         // Only the ring's owner writes, so an empty queue stays empty while we look; readers only take.
-        if (Volatile.Read(ref _queued) != 0 || Volatile.Read(ref _sleepers) != 0 || payload.Length > direct.Destination.Length || IsClosed)
+        if (Volatile.Read(ref _state) != 0 || Volatile.Read(ref _sleepers) != 0 || payload.Length > direct.Destination.Length)
             return false;
         payload.CopyTo(direct.Destination);
         direct.Result = new RpmsgReceiveResult(source, payload.Length);
@@ -134,22 +118,22 @@ internal sealed partial class RpmsgEndpointQueue
     /// </summary>
     internal bool TryDequeue(Span<byte> destination, out RpmsgReceiveResult result)
     {
-        if (Volatile.Read(ref _queued) == 0)
+        if (Count == 0)
         {
             result = default;
             return false;
         }
         lock (_readLock)
         {
-            // Any message fits: read without the peek and size check (one pass through the channel's lock, not two).
+            // Any message fits: read without the size check.
             if (destination.Length >= _largest)
             {
-                if (!_channel.Reader.TryRead(out var message))
+                if (Count == 0)
                 {
                     result = default;
                     return false;
                 }
-                result = Take(message, destination);
+                result = Take(destination);
                 return true;
             }
             return TryDequeueLocked(destination, out result);
@@ -164,34 +148,32 @@ internal sealed partial class RpmsgEndpointQueue
 
     private bool TryDequeueLocked(Span<byte> destination, out RpmsgReceiveResult result)
     {
-        if (!_channel.Reader.TryPeek(out var message))
+        if (!TryPeekLength(out int length))
         {
             result = default;
             return false;
         }
-        if (destination.Length < message.Length)
+        if (destination.Length < length)
         {
             // This reader may have taken the writer's one pulse for the message it leaves queued: pass it on.
             PassWakeOn();
-            ThrowTooSmall(destination.Length, message.Length);
+            ThrowTooSmall(destination.Length, length);
         }
-        _channel.Reader.TryRead(out _);
-        result = Take(message, destination);
+        result = Take(destination);
         return true;
     }
 
-    private RpmsgReceiveResult Take(Message message, Span<byte> destination)
+    // Under _readLock, with a message queued that fits destination.
+    private RpmsgReceiveResult Take(Span<byte> destination)
     {
-        int left = Interlocked.Decrement(ref _queued);
-        _chargedOut += RpmsgQueueBudget.Cost(message.Length);
-        message.Buffer.AsSpan(0, message.Length).CopyTo(destination);
-        ArrayPool<byte>.Shared.Return(message.Buffer);
-        _budget.Refund(message.Length);
+        int left = TakeSlot(destination, copy: true, out uint source, out int length);
+        _chargedOut += RpmsgQueueBudget.Cost(length);
+        _budget.Refund(length);
         // After the refund: a charge racing this take either finds the room, or still finds the queue listed (its
         // reclaim then waits for _readLock, held here). Unlisted first, the charge saw neither and was refused.
         if (_retained)
-            RetainedTaken(message.Length, left);
-        return new RpmsgReceiveResult(message.Source, message.Length);
+            RetainedTaken(length, left);
+        return new RpmsgReceiveResult(source, length);
     }
 
     /// <summary>
@@ -332,7 +314,7 @@ internal sealed partial class RpmsgEndpointQueue
     private bool SpinUntilReady(ref RpmsgDirectReceive direct) => RpmsgReaderSpin.Until(this, _device, _spinTicks, ref direct);
 
     /// <summary>A message is queued, or the queue closed.</summary>
-    internal bool Ready() => Volatile.Read(ref _queued) > 0 || IsClosed;
+    internal bool Ready() => Volatile.Read(ref _state) != 0;
 
     /// <summary>
     /// Wakes one blocking reader (or all, <paramref name="all"/>), and serves parked async readers in order: each gets
