@@ -108,6 +108,27 @@ public class RpmsgUserPathBenchmarks
         return _stream.Read(_reply);
     }
 
+    [Benchmark(Description = "IDuplexPipe WriteAsync + ReceiveAsync (the pipe's write half)")]
+    public int PipeWriteOnly()
+    {
+        _pipe.Output.WriteAsync(_payload).GetAwaiter().GetResult();
+        Echo();
+        var receive = _piped.ReceiveAsync(_reply);
+        return receive.GetAwaiter().GetResult().Length;
+    }
+
+    [Benchmark(Description = "SendAsync + IDuplexPipe ReadAsync (the pipe's read half)")]
+    public long PipeReadOnly()
+    {
+        _piped.SendAsync(_payload).GetAwaiter().GetResult();
+        Echo();
+        var read = _pipe.Input.ReadAsync();
+        var buffer = read.GetAwaiter().GetResult().Buffer;
+        long length = buffer.Length;
+        _pipe.Input.AdvanceTo(buffer.End);
+        return length;
+    }
+
     [Benchmark(Description = "IDuplexPipe WriteAsync + ReadAsync")]
     public long Pipe()
     {

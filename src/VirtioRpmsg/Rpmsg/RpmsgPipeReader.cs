@@ -343,7 +343,9 @@ internal sealed partial class RpmsgPipeReader : PipeReader, IValueTaskSource<Rea
         bool any = false;
         try
         {
-            while (!_stopped && (mayGrow || _segments.HasRoomFor(_endpoint.MaxPayload)))
+            // After a receive, a look at the queue first: usually nothing more came, and a TryReceive that finds
+            // nothing costs a call with its checks on every read. A closed queue is ready too (its end is seen here).
+            while (!_stopped && (mayGrow || (_endpoint.ReceiveQueue?.Ready() != false && _segments.HasRoomFor(_endpoint.MaxPayload))))
             {
                 mayGrow = false;
                 var room = _segments.WritableFor(_endpoint.MaxPayload);
