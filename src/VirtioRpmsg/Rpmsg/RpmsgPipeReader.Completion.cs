@@ -40,8 +40,8 @@ internal sealed partial class RpmsgPipeReader
 
     internal bool IsLinkedWithCallerToken => Volatile.Read(ref _linked) is not null; // tests
 
-    // A read (ReadAsync or TryRead) begins: one at a time, and not after Complete. The exchange is a full fence between
-    // this read's flag and its look at _completed (Dekker with Complete).
+    // A read (ReadAsync or TryRead) begins: one at a time, and not after Complete (its flag, then its look at
+    // _completed: Dekker with Complete, whose process-wide fence stands for ours).
     private void StartRead()
     {
         ThrowIfCompleted();
@@ -49,8 +49,13 @@ internal sealed partial class RpmsgPipeReader
         // reader that forgot AdvanceTo process the same bytes twice, or spin on them).
         if (_handedOut && !_segments.IsEmpty)
             throw new InvalidOperationException("Input: the last read's buffer was not advanced through; call AdvanceTo before reading again (a PipeReader allows one outstanding read)");
-        if (Interlocked.CompareExchange(ref _reading, 1, 0) != 0)
+        if (Volatile.Read(ref _reading) != 0)
             throw new InvalidOperationException("Input: a read is already pending (a PipeReader allows one read at a time, and AdvanceTo only once it returned)");
+        // A plain store, as StartAdvance's: two reads begun at once on two threads are a misuse a Pipe's reader does not
+        // always catch either; against Complete the process-wide fence there orders it (else the fence is ours).
+        Volatile.Write(ref _reading, 1);
+        if (SharedMemoryRegion.AcquirerNeedsFence)
+            Interlocked.MemoryBarrier();
         if (_completed)
         {
             EndRead(null); // Complete ran meanwhile, on another thread: it may have left the release to this read

@@ -124,10 +124,14 @@ internal sealed partial class RpmsgPipeReader : PipeReader, IValueTaskSource<Rea
         {
             if (!_segments.Contains(consumed))
                 throw new ArgumentOutOfRangeException(nameof(consumed), "Input.AdvanceTo: 'consumed' is not a position in the buffer the last read returned");
-            if (!_segments.Contains(examined))
-                throw new ArgumentOutOfRangeException(nameof(examined), "Input.AdvanceTo: 'examined' is not a position in the buffer the last read returned");
-            if (RpmsgPipeSegments.Offset(examined) < RpmsgPipeSegments.Offset(consumed))
-                throw new InvalidOperationException("Input.AdvanceTo: 'examined' is before 'consumed' (it must be at or after it, as for a Pipe)");
+            // Usually the same position (AdvanceTo(consumed)): checked once.
+            if (!examined.Equals(consumed))
+            {
+                if (!_segments.Contains(examined))
+                    throw new ArgumentOutOfRangeException(nameof(examined), "Input.AdvanceTo: 'examined' is not a position in the buffer the last read returned");
+                if (RpmsgPipeSegments.Offset(examined) < RpmsgPipeSegments.Offset(consumed))
+                    throw new InvalidOperationException("Input.AdvanceTo: 'examined' is before 'consumed' (it must be at or after it, as for a Pipe)");
+            }
             _handedOut = false;
             _examinedAll = _segments.IsEnd(examined);
             _segments.Consume(consumed);

@@ -104,6 +104,50 @@ internal sealed partial class RpmsgPipeWriter : PipeWriter, IValueTaskSource<Flu
     }
 
     /// <summary>
+    /// Writes and flushes, as <see cref="PipeWriter.WriteAsync(ReadOnlyMemory{byte}, CancellationToken)"/> does. With
+    /// nothing buffered and at most one message's worth (a request or a reply), sent straight from
+    /// <paramref name="source"/>, without the copy into the buffer; buffered first only when it has to wait.
+    /// </summary>
+    public override ValueTask<FlushResult> WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
+    {
+        // Anything else the general way: buffered bytes go first, a cancelled flush keeps the bytes buffered, and a
+        // Complete or a flush under way is reported by the write.
+        if (_written != 0 || source.IsEmpty || source.Length > _endpoint.MaxPayload || cancellationToken.IsCancellationRequested
+            || Volatile.Read(ref _cancelRequested) != 0 || Interlocked.CompareExchange(ref _flushState, FlushRuns, 0) != 0)
+            return base.WriteAsync(source, cancellationToken);
+        var span = source.Span;
+        try
+        {
+            if (_endpoint.IsDestroyedByPeer)
+                return ReaderGone();
+            if (_destination == RpmsgAddress.Any ? _endpoint.TrySend(span) : _endpoint.TrySendTo(_destination, span))
+            {
+                _given = 0;
+                EndFlushing();
+                return new ValueTask<FlushResult>(default(FlushResult));
+            }
+        }
+        catch (Exception e)
+        {
+            if (WithdrawnByPeer(e))
+                return ReaderGone();
+            BufferOne(span); // as the write would have left them: a Complete after the failed flush still tries them
+            EndFlushing();
+            return ValueTask.FromException<FlushResult>(e);
+        }
+        BufferOne(span); // no tx buffer free now: the flush waits for one with the bytes buffered
+        return FlushWaiting(cancellationToken);
+    }
+
+    // The flush owns the buffer (FlushRuns) and it is empty: it holds one message (the buffer is at least that large).
+    private void BufferOne(ReadOnlySpan<byte> span)
+    {
+        span.CopyTo(_buffer);
+        _written = span.Length;
+        _given = 0;
+    }
+
+    /// <summary>
     /// Sends everything written since the last flush; completes synchronously when tx buffers are free. After
     /// <see cref="Complete"/> it sends nothing and returns a result neither cancelled nor completed, as a Pipe's writer does.
     /// Once the peer withdrew the channel the result is <see cref="FlushResult.IsCompleted"/> and what was written is

@@ -14,14 +14,22 @@ internal sealed partial class RpmsgRxDispatcher
     /// kicked if it asked, before any of their callbacks runs, as when every buffer went back alone before its
     /// own callback. A message for a zero-copy endpoint ends the batch (delivered in place, after the others).
     /// </summary>
+    // The last TakeBatch ended on a look that found the ring empty (not on a full batch or a zero-copy delivery).
+    private bool _ringLookedEmpty;
+
     private int TakeBatch(IRpmsgTransport transport, int max)
     {
         int taken = 0;
+        _ringLookedEmpty = false;
         try
         {
-            while (taken < max && !_batch.IsFull && _device.State == RpmsgDeviceState.Running
-                && ReceiveNext(transport, out var rx))
+            while (taken < max && !_batch.IsFull && _device.State == RpmsgDeviceState.Running)
             {
+                if (!ReceiveNext(transport, out var rx))
+                {
+                    _ringLookedEmpty = true;
+                    break;
+                }
                 taken++;
                 if (!HandleReceived(transport, rx, _batch))
                     break;

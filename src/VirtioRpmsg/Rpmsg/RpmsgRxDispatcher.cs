@@ -290,6 +290,11 @@ internal sealed partial class RpmsgRxDispatcher
             if (_batch.Count > 0 || _parked.Count > 0)
             {
                 DeliverBacklog(_batch.Count > 0 ? _batch : _parked, ref direct);
+                // A polling reader got its message: it goes back to its caller without another look at the ring when
+                // the batch's take found it empty just before (what came since waits for the next poll, as what comes
+                // just after this one does); a batch that stopped full is followed by the rest, as for any Poll.
+                if (direct.Done && _ringLookedEmpty && !HasBacklog)
+                    break;
                 continue;
             }
             int taken = TakeBatch(transport, budget - handled);

@@ -105,6 +105,36 @@ public class RpmsgDirectReceiveTests
         Assert.Equal(5, next[0]);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Poll_ReaderGotItsMessage_ReturnsWithoutAnotherLook_AnOrdinaryPollLooksAgain(bool reading)
+    {
+        // The batch's take found the ring empty; a message that lands while the batch is delivered (sent here from a
+        // callback of that batch) is left for the next poll when the poll served a reader that got its message (it
+        // goes back to its caller), and taken by the same poll otherwise. Nothing is lost either way.
+        using var loop = RpmsgLoopback.BothCallerPoll();
+        var reader = loop.Host.CreateEndpoint(0x500);
+        var sender = loop.Remote.CreateEndpoint(0x501);
+        int calls = 0;
+        loop.Host.CreateEndpoint(0x502, (_, _, payload) =>
+        {
+            if (Interlocked.Increment(ref calls) == 1)
+                Assert.True(sender.TrySendTo(0x502, [2]));
+        });
+        Assert.True(sender.TrySendTo(0x500, [9]));
+        Assert.True(sender.TrySendTo(0x502, [1]));
+        var direct = reading ? new RpmsgDirectReceive(reader.ReceiveQueue!, new byte[8]) : default;
+
+        int handled = loop.Host.Rx.Poll(ref direct);
+
+        Assert.Equal(reading, direct.Done);
+        Assert.Equal(reading ? 2 : 3, handled);
+        Assert.Equal(reading ? 1 : 2, calls);
+        Assert.Equal(reading ? 1 : 0, loop.Host.Poll());
+        Assert.Equal(2, calls);
+    }
+
     [Fact]
     public void Poll_AfterTheHandOver_StillHandlesEverythingPendingInTheRing()
     {
