@@ -59,7 +59,7 @@ public sealed class RpmsgDeviceOptions
     /// <summary>Use VIRTIO_RING_F_EVENT_IDX when the other side offers it.</summary>
     public bool EventIndex { get; set; } = true;
 
-    /// <summary>Messages a queue-style endpoint holds before it drops (and counts) new ones.</summary>
+    /// <summary>Messages a queue-style endpoint holds before it drops (and counts) new ones (1 to 2^30 - 1).</summary>
     public int EndpointQueueCapacity { get; set; } = 1024;
 
     /// <summary>
@@ -123,8 +123,8 @@ public sealed class RpmsgDeviceOptions
             throw new ArgumentOutOfRangeException(nameof(HybridSpin), HybridSpin, "HybridSpin must be zero or positive.");
         if (BusyPollIdleTimeout < TimeSpan.Zero)
             throw new ArgumentOutOfRangeException(nameof(BusyPollIdleTimeout), BusyPollIdleTimeout, "BusyPollIdleTimeout must be zero or positive.");
-        if (EndpointQueueCapacity < 1)
-            throw new ArgumentOutOfRangeException(nameof(EndpointQueueCapacity), EndpointQueueCapacity, "EndpointQueueCapacity must be at least 1.");
+        if (EndpointQueueCapacity < 1 || EndpointQueueCapacity > RpmsgEndpointQueue.MaxCapacity)
+            throw new ArgumentOutOfRangeException(nameof(EndpointQueueCapacity), EndpointQueueCapacity, $"EndpointQueueCapacity must be from 1 to {RpmsgEndpointQueue.MaxCapacity}.");
         if (DispatcherCpu is < 0)
             throw new ArgumentOutOfRangeException(nameof(DispatcherCpu), DispatcherCpu, "DispatcherCpu must be a CPU number (0 or more).");
         if (MaxQueuedBytes < ushort.MaxValue + 64L)

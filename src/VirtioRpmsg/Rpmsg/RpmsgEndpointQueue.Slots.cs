@@ -15,6 +15,7 @@ internal sealed partial class RpmsgEndpointQueue
 {
     private const int ClosedBit = 1 << 30;     // in _state: closed, no more writes (capacity is far below)
     private const int CountMask = ClosedBit - 1;
+    internal const int MaxCapacity = CountMask; // a count past it would set the closed bit (RpmsgDeviceOptions refuses more)
     private const int InitialSlots = 16;       // the ring grows (doubling, up to Capacity) only when a queue gets deep
     internal const int RetainedSlots = 4;      // slots that keep their array once read
     internal const int RetainedArrayBytes = 512; // ... if it is this small (a standard rpmsg buffer's payload fits)
@@ -100,10 +101,18 @@ internal sealed partial class RpmsgEndpointQueue
         {
             var old = _slots;
             var grown = new Slot[Math.Min(old.Length * 2, Capacity)];
+            // Readers may have taken some meanwhile (not since: they need this lock): the queued ones start at 0. The
+            // arrays free slots kept go back to the pool: moved past the first slots they would stay held when idle.
+            int queued = Count;
             for (int i = 0; i < old.Length; i++)
-                grown[i] = old[(_head + i) % old.Length];
-            // Readers may have taken some meanwhile (not since: they need this lock): the queued ones start at 0.
-            _tail = Count;
+            {
+                ref var slot = ref old[(_head + i) % old.Length];
+                if (i < queued)
+                    grown[i] = slot;
+                else if (slot.Buffer is { } kept)
+                    ArrayPool<byte>.Shared.Return(kept);
+            }
+            _tail = queued;
             _head = 0;
             _slots = grown;
             return grown;

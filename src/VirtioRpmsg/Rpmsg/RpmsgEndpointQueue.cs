@@ -47,6 +47,7 @@ internal sealed partial class RpmsgEndpointQueue
     /// <param name="largestMessage">Without a device: the largest message written (default: any size).</param>
     internal RpmsgEndpointQueue(int capacity, RpmsgQueueBudget? budget = null, TimeSpan spin = default, RpmsgDevice? device = null, int largestMessage = int.MaxValue)
     {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(capacity, MaxCapacity); // the count shares its word with the closed bit
         Capacity = capacity;
         _budget = budget ?? new RpmsgQueueBudget(long.MaxValue);
         _device = device;

@@ -31,21 +31,21 @@ internal sealed partial class RpmsgPipeWriter
     /// </summary>
     public override void Complete(Exception? exception = null)
     {
-        while (true)
-        {
-            int state = Volatile.Read(ref _flushState);
-            if ((state & CompleteCame) != 0)
-                return;
-            // Written before the exchange that lets a running flush see it (its end reads it after its own exchange).
-            if (state == FlushRuns)
-                _completeError = exception;
-            if (Interlocked.CompareExchange(ref _flushState, state | CompleteCame, state) != state)
-                continue; // a flush started or ended meanwhile
-            // A flush still uses the buffer: it completes when it ends (sent, cancelled or failed).
-            if (state == 0)
-                CompleteNow(exception);
+        if (Interlocked.CompareExchange(ref _completeClaimed, 1, 0) != 0)
             return;
-        }
+        _completeError = exception; // before the flag a flush's end reads it after
+        Volatile.Write(ref _completeCame, 1);
+        Interlocked.MemoryBarrierProcessWide(); // stands for the flush's fence between its flag and its look at ours
+        // A flush still uses the buffer: it completes when it ends (sent, cancelled or failed).
+        if (Volatile.Read(ref _flushing) == 0)
+            TakeComplete();
+    }
+
+    // Complete's job, by whichever of Complete and a flush's end sees both flags first (both may).
+    private void TakeComplete()
+    {
+        if (Interlocked.Exchange(ref _completeTaken, 1) == 0)
+            CompleteNow(_completeError);
     }
 
     private void CompleteNow(Exception? exception)
@@ -122,7 +122,7 @@ internal sealed partial class RpmsgPipeWriter
         $"RpmsgDuplexPipe.Output completed with an exception ({exception.GetType().Name}: {exception.Message}): {unsent} bytes written and not flushed were not sent",
         exception);
 
-    private bool IsCompleted => (Volatile.Read(ref _flushState) & CompleteCame) != 0;
+    private bool IsCompleted => Volatile.Read(ref _completeCame) != 0;
 
     private void ThrowIfCompleted()
     {

@@ -3,6 +3,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using System.Threading.Tasks.Sources;
+using VirtioRpmsg.Memory;
 
 namespace VirtioRpmsg.Rpmsg;
 
@@ -23,11 +24,15 @@ internal sealed partial class RpmsgPipeWriter : PipeWriter, IValueTaskSource<Flu
     private int _written; // bytes written (advanced) into _buffer
     private int _given;   // the end of the memory GetMemory/GetSpan gave since the last send (0: none; Advance commits only within it)
     private int _sent;    // of those, bytes already sent by a flush that had to wait
-    // Complete (any thread, e.g. the pipe's dispose) against a flush, one compare-exchange at each end of a flush: bit 0
-    // set while a flush runs (sending, or waiting for buffers; it owns _buffer/_sent until it ends), bit 1 once Complete
-    // came. Both set: Complete came during the flush, which finishes the job as it ends.
-    private int _flushState;
-    private const int FlushRuns = 1, CompleteCame = 2;
+    // Complete (any thread, e.g. the pipe's dispose) against a flush: each stores its own flag and then looks at the
+    // other's (_flushing: a flush runs, sending or waiting for buffers, and owns _buffer/_sent until it ends;
+    // _completeCame), so at least one of them sees the other; whoever sees both finishes the Complete (once,
+    // _completeTaken). Plain stores on the flush's side (no locked instruction per message): Complete, rare, pays a
+    // process-wide fence between its store and its look, as the pipe's reader does (RpmsgPipeReader.Completion.cs).
+    private int _flushing;
+    private int _completeCame;
+    private int _completeClaimed; // the first Complete (the one whose exception counts)
+    private int _completeTaken;   // CompleteNow ran (or is running)
     private Exception? _completeError;
     private int _finished;        // Finish ran (the buffer went back to the pool once)
     private int _cancelRequested; // CancelPendingFlush with no flush waiting: the next flush ends cancelled
@@ -113,8 +118,10 @@ internal sealed partial class RpmsgPipeWriter : PipeWriter, IValueTaskSource<Flu
         // Anything else the general way: buffered bytes go first, a cancelled flush keeps the bytes buffered, and a
         // Complete or a flush under way is reported by the write.
         if (_written != 0 || source.IsEmpty || source.Length > _endpoint.MaxPayload || cancellationToken.IsCancellationRequested
-            || Volatile.Read(ref _cancelRequested) != 0 || Interlocked.CompareExchange(ref _flushState, FlushRuns, 0) != 0)
+            || Volatile.Read(ref _cancelRequested) != 0 || IsCompleted || Volatile.Read(ref _flushing) != 0)
             return base.WriteAsync(source, cancellationToken);
+        if (!TryStartFlush())
+            return base.WriteAsync(source, cancellationToken); // Complete came meanwhile: refused as a write after it
         var span = source.Span;
         try
         {
@@ -139,7 +146,7 @@ internal sealed partial class RpmsgPipeWriter : PipeWriter, IValueTaskSource<Flu
         return FlushWaiting(cancellationToken);
     }
 
-    // The flush owns the buffer (FlushRuns) and it is empty: it holds one message (the buffer is at least that large).
+    // The flush owns the buffer (_flushing) and it is empty: it holds one message (the buffer is at least that large).
     private void BufferOne(ReadOnlySpan<byte> span)
     {
         span.CopyTo(_buffer);
@@ -162,13 +169,12 @@ internal sealed partial class RpmsgPipeWriter : PipeWriter, IValueTaskSource<Flu
             return new ValueTask<FlushResult>(default(FlushResult));
         if (Volatile.Read(ref _cancelRequested) != 0 && Interlocked.Exchange(ref _cancelRequested, 0) != 0)
             return new ValueTask<FlushResult>(new FlushResult(isCanceled: true, isCompleted: false)); // the read first: no locked instruction per flush
+        if (Volatile.Read(ref _flushing) != 0)
+            ThrowFlushing(nameof(FlushAsync));
         // From here the flush owns the buffer: a Complete meanwhile (the pipe's dispose, on another thread) leaves the
         // rest to it instead of sending the same bytes and returning the buffer under it.
-        int state = Interlocked.CompareExchange(ref _flushState, FlushRuns, 0);
-        if ((state & CompleteCame) != 0)
+        if (!TryStartFlush())
             return new ValueTask<FlushResult>(default(FlushResult)); // Complete came meanwhile: as above
-        if (state != 0)
-            ThrowFlushing(nameof(FlushAsync));
         try
         {
             if (_endpoint.IsDestroyedByPeer)
@@ -203,18 +209,31 @@ internal sealed partial class RpmsgPipeWriter : PipeWriter, IValueTaskSource<Flu
 
     private void DropWritten() => _sent = _written = _given = 0;
 
-    // A flush ends: a Complete that came during it finishes the job now.
+    // A flush begins (one at a time: the single writer's thread): false, and no flush, when Complete came first.
+    private bool TryStartFlush()
+    {
+        Volatile.Write(ref _flushing, 1);
+        if (SharedMemoryRegion.AcquirerNeedsFence)
+            Interlocked.MemoryBarrier(); // a kernel without expedited membarrier: the fence is ours
+        if (Volatile.Read(ref _completeCame) == 0)
+            return true;
+        EndFlushing(); // that Complete may have seen this flush and left the rest to it
+        return false;
+    }
+
+    // A flush ends: a Complete that came during it (or saw it begin) finishes the job now.
     private void EndFlushing()
     {
-        if (Interlocked.CompareExchange(ref _flushState, 0, FlushRuns) == FlushRuns)
-            return;
-        Volatile.Write(ref _flushState, CompleteCame); // Complete came during the flush: it wrote _completeError first
-        CompleteNow(_completeError);
+        Volatile.Write(ref _flushing, 0);
+        if (SharedMemoryRegion.AcquirerNeedsFence)
+            Interlocked.MemoryBarrier();
+        if (Volatile.Read(ref _completeCame) != 0)
+            TakeComplete(); // Complete wrote _completeError before its flag
     }
 
     private void ThrowIfFlushing(string operation)
     {
-        if ((Volatile.Read(ref _flushState) & FlushRuns) != 0)
+        if (Volatile.Read(ref _flushing) != 0)
             ThrowFlushing(operation);
     }
 

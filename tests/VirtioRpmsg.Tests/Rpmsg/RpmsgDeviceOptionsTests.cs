@@ -24,6 +24,9 @@ public class RpmsgDeviceOptionsTests
         ["negative busy-poll idle"] = (nameof(RpmsgDeviceOptions.BusyPollIdleTimeout), o => o.BusyPollIdleTimeout = TimeSpan.FromMilliseconds(-1)),
         // Bound from configuration, (RpmsgWaitStrategy)42 silently ran as busy-poll.
         ["undefined wait strategy"] = (nameof(RpmsgDeviceOptions.WaitStrategy), o => o.WaitStrategy = (RpmsgWaitStrategy)42),
+        // The queue's ring counts in 30 bits (the top one marks it closed): a count that reached it read as a closed,
+        // empty queue, dropping everything queued (reachable with a MaxQueuedBytes of long.MaxValue and a flood).
+        ["queue capacity past the ring's count"] = (nameof(RpmsgDeviceOptions.EndpointQueueCapacity), o => o.EndpointQueueCapacity = 1 << 30),
     };
 
     public static TheoryData<string> OutOfRange() => new(OutOfRangeCases.Keys);

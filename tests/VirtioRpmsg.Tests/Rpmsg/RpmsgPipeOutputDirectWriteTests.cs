@@ -97,6 +97,61 @@ public class RpmsgPipeOutputDirectWriteTests
     }
 
     [Fact]
+    public async Task CompleteOnAnotherThread_RacingWritesAndFlushes_EveryAcceptedByteIsSentOnce()
+    {
+        // Complete (the pipe's dispose, say) against the writer's thread, at every point of its writes: a write that
+        // did not throw is sent exactly once (by its flush, or by Complete when it came between the write and its
+        // flush), a refused one never, and Completion ends.
+        for (int round = 0; round < 300; round++)
+        {
+            var (loop, pipe, peer) = CallerPolled();
+            using var owned = loop;
+            long accepted = 0;
+            using var go = new Barrier(2);
+            var writer = Task.Factory.StartNew(async () =>
+            {
+                go.SignalAndWait();
+                for (int i = 0; i < 100; i++)
+                {
+                    try
+                    {
+                        if ((i & 1) == 0)
+                        {
+                            await pipe.Output.WriteAsync(Bytes(8, (byte)i));
+                        }
+                        else
+                        {
+                            Bytes(5, (byte)i).CopyTo(pipe.Output.GetSpan(5));
+                            pipe.Output.Advance(5);
+                            accepted += 5; // written: Complete sends it if the flush below comes after it
+                            await pipe.Output.FlushAsync();
+                            continue;
+                        }
+                        accepted += 8;
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        break; // refused after Complete
+                    }
+                }
+            }, TaskCreationOptions.LongRunning).Unwrap();
+            go.SignalAndWait();
+            for (int spin = 0; spin < round % 50; spin++)
+                Thread.SpinWait(20);
+            pipe.Output.Complete();
+            await writer.WaitAsync(Bound);
+            await pipe.Completion.WaitAsync(Bound);
+
+            loop.Remote.Poll();
+            long received = 0;
+            var buffer = new byte[64];
+            while (peer.TryReceive(buffer, TimeSpan.Zero, out var r))
+                received += r.Length;
+            Assert.Equal(accepted, received);
+        }
+    }
+
+    [Fact]
     public async Task WriteAsync_AfterComplete_IsRefused_AsAWriteAfterComplete()
     {
         var (loop, pipe, peer) = CallerPolled();
