@@ -113,4 +113,15 @@ internal sealed partial class RpmsgPipeReader
         _segments.Clear();
         Interlocked.Exchange(ref _linked, null)?.Dispose();
     }
+
+    // How the endpoint's end reaches Input: a destroyed endpoint ends it quietly; a stopped or broken device fails it
+    // with why, also when the read began only after that (the device's end destroys the endpoint, and a receive begun
+    // then reports that); anything else fails it as it is.
+    private Exception? EndOf(Exception e) => e switch
+    {
+        OperationCanceledException => null,
+        ObjectDisposedException when _endpoint.Device.State is RpmsgDeviceState.Stopped or RpmsgDeviceState.Broken => _endpoint.Device.Unavailable(_endpoint.Device.State),
+        ObjectDisposedException => null,
+        _ => e,
+    };
 }

@@ -230,7 +230,15 @@ internal sealed partial class RpmsgPipeReader : PipeReader, IValueTaskSource<Rea
     {
         while (true)
         {
-            _receive = _endpoint.ReceiveAsync(_segments.WritableFor(_endpoint.MaxPayload), ReceiveToken(caller)).ConfigureAwait(false).GetAwaiter();
+            var receive = _endpoint.ReceiveAsync(_segments.WritableFor(_endpoint.MaxPayload), ReceiveToken(caller));
+            if (receive.IsCompletedSuccessfully)
+            {
+                // The usual case (queued, or the reader's own poll handed it over): no awaiter kept.
+                if (Ended(receive.Result.Length, null, caller, out result, out error))
+                    return true;
+                continue;
+            }
+            _receive = receive.ConfigureAwait(false).GetAwaiter();
             if (!_receive.IsCompleted)
             {
                 _readToken = caller;
@@ -258,6 +266,12 @@ internal sealed partial class RpmsgPipeReader : PipeReader, IValueTaskSource<Rea
             failure = e;
         }
         _receive = default;
+        return Ended(length, failure, caller, out result, out error);
+    }
+
+    // A receive ended with length bytes or failure: true with the read's result or failure; false for a zero-length message.
+    private bool Ended(int length, Exception? failure, CancellationToken caller, out ReadResult result, out Exception? error)
+    {
         if (failure is null && length == 0 && !_stopped)
         {
             result = default;
@@ -368,17 +382,6 @@ internal sealed partial class RpmsgPipeReader : PipeReader, IValueTaskSource<Rea
             _examinedAll = false;
         return any;
     }
-
-    // How the endpoint's end reaches Input: a destroyed endpoint ends it quietly; a stopped or broken device fails it
-    // with why, also when the read began only after that (the device's end destroys the endpoint, and a receive begun
-    // then reports that); anything else fails it as it is.
-    private Exception? EndOf(Exception e) => e switch
-    {
-        OperationCanceledException => null,
-        ObjectDisposedException when _endpoint.Device.State is RpmsgDeviceState.Stopped or RpmsgDeviceState.Broken => _endpoint.Device.Unavailable(_endpoint.Device.State),
-        ObjectDisposedException => null,
-        _ => e,
-    };
 
     ReadResult IValueTaskSource<ReadResult>.GetResult(short token) => _core.GetResult(token);
 
