@@ -32,7 +32,14 @@ internal sealed partial class RpmsgPipeWriter
     public override void Complete(Exception? exception = null)
     {
         if (Interlocked.CompareExchange(ref _completeClaimed, 1, 0) != 0)
+        {
+            // Another Complete claimed it: return once its flag is up (a few instructions away), so that after any
+            // Complete returns, writes are refused, as with a Pipe's writer.
+            var spin = new SpinWait();
+            while (Volatile.Read(ref _completeCame) == 0)
+                spin.SpinOnce();
             return;
+        }
         _completeError = exception; // before the flag a flush's end reads it after
         Volatile.Write(ref _completeCame, 1);
         Interlocked.MemoryBarrierProcessWide(); // stands for the flush's fence between its flag and its look at ours

@@ -27,8 +27,9 @@ internal sealed partial class RpmsgPipeWriter : PipeWriter, IValueTaskSource<Flu
     // Complete (any thread, e.g. the pipe's dispose) against a flush: each stores its own flag and then looks at the
     // other's (_flushing: a flush runs, sending or waiting for buffers, and owns _buffer/_sent until it ends;
     // _completeCame), so at least one of them sees the other; whoever sees both finishes the Complete (once,
-    // _completeTaken). Plain stores on the flush's side (no locked instruction per message): Complete, rare, pays a
-    // process-wide fence between its store and its look, as the pipe's reader does (RpmsgPipeReader.Completion.cs).
+    // _completeTaken). A flush's end is a plain store and look (its start claims _flushing with one compare-exchange):
+    // Complete, rare, pays a process-wide fence between its store and its look, as the pipe's reader's
+    // (RpmsgPipeReader.Completion.cs).
     private int _flushing;
     private int _completeCame;
     private int _completeClaimed; // the first Complete (the one whose exception counts)
@@ -169,8 +170,6 @@ internal sealed partial class RpmsgPipeWriter : PipeWriter, IValueTaskSource<Flu
             return new ValueTask<FlushResult>(default(FlushResult));
         if (Volatile.Read(ref _cancelRequested) != 0 && Interlocked.Exchange(ref _cancelRequested, 0) != 0)
             return new ValueTask<FlushResult>(new FlushResult(isCanceled: true, isCompleted: false)); // the read first: no locked instruction per flush
-        if (Volatile.Read(ref _flushing) != 0)
-            ThrowFlushing(nameof(FlushAsync));
         // From here the flush owns the buffer: a Complete meanwhile (the pipe's dispose, on another thread) leaves the
         // rest to it instead of sending the same bytes and returning the buffer under it.
         if (!TryStartFlush())
@@ -209,15 +208,18 @@ internal sealed partial class RpmsgPipeWriter : PipeWriter, IValueTaskSource<Flu
 
     private void DropWritten() => _sent = _written = _given = 0;
 
-    // A flush begins (one at a time: the single writer's thread): false, and no flush, when Complete came first.
+    // A flush begins: false, and no flush, when Complete came first. Claimed with a compare-exchange (the one locked
+    // instruction left per flush): two flushes begun at once on two threads (a misuse) would send the same bytes and
+    // let a Complete give the buffer back under one of them; the loser throws, as a flush pending already does.
     private bool TryStartFlush()
     {
-        Volatile.Write(ref _flushing, 1);
-        if (SharedMemoryRegion.AcquirerNeedsFence)
-            Interlocked.MemoryBarrier(); // a kernel without expedited membarrier: the fence is ours
+        if (Interlocked.CompareExchange(ref _flushing, 1, 0) != 0)
+            ThrowFlushing("FlushAsync");
         if (Volatile.Read(ref _completeCame) == 0)
             return true;
-        EndFlushing(); // that Complete may have seen this flush and left the rest to it
+        // Complete came first, or saw this flush begin and left its job to it: done by this thread then (Completion
+        // says when; Complete may have returned already).
+        EndFlushing();
         return false;
     }
 
