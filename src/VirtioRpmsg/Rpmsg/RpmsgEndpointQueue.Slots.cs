@@ -32,6 +32,9 @@ internal sealed partial class RpmsgEndpointQueue
     private int _tail;      // the writer's next slot
     private int _head;      // the readers' next slot (under _readLock; reset by the writer only when nothing is queued)
 
+    /// <summary>Tests: runs on the writer when every slot is queued, just before the growth takes the readers' lock.</summary>
+    internal Action? BeforeGrow;
+
     /// <summary>Messages queued now (written and not yet read or drained).</summary>
     internal int Count => Volatile.Read(ref _state) & CountMask;
 
@@ -69,7 +72,10 @@ internal sealed partial class RpmsgEndpointQueue
         }
         var slots = _slots;
         if (count == slots.Length)
+        {
+            BeforeGrow?.Invoke();
             slots = Grow();
+        }
         int tail = _tail;
         ref var slot = ref slots[tail];
         var buffer = slot.Buffer;

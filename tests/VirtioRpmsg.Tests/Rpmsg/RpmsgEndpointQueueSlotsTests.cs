@@ -63,6 +63,30 @@ public class RpmsgEndpointQueueSlotsTests
     }
 
     [Fact]
+    public void ReadersTakingAsTheRingGrows_TheKeptArraysOfFreedSlots_AreNotCarriedPastTheFirstSlots()
+    {
+        // Readers may take between the writer's look at a full ring and its growth: the slots they free (the first
+        // ones, which keep their arrays) would land past the first slots of the grown ring and stay held when idle.
+        var queue = new RpmsgEndpointQueue(64);
+        var buffer = new byte[64];
+        for (int i = 0; i < 16; i++)
+            Assert.True(queue.TryEnqueue(1, Numbered(i, 64)));
+        queue.BeforeGrow = () =>
+        {
+            for (int i = 0; i < RpmsgEndpointQueue.RetainedSlots; i++)
+                Assert.True(queue.TryDequeue(buffer, out _));
+        };
+        Assert.True(queue.TryEnqueue(1, Numbered(16, 64)));
+        queue.BeforeGrow = null;
+        for (int expected = RpmsgEndpointQueue.RetainedSlots; expected <= 16; expected++)
+        {
+            Assert.True(queue.TryDequeue(buffer, out _));
+            Assert.Equal(expected, BitConverter.ToInt32(buffer));
+        }
+        Assert.InRange(queue.HeldArrays, 0, RpmsgEndpointQueue.RetainedSlots);
+    }
+
+    [Fact]
     public void LargeMessage_IsNotKeptOnceRead()
     {
         var queue = new RpmsgEndpointQueue(4);
