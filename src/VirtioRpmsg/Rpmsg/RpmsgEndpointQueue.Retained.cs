@@ -8,19 +8,14 @@ internal sealed partial class RpmsgEndpointQueue
     private long _chargedIn;  // what queued messages were charged, by the single writer (TryEnqueue)
     private long _chargedOut; // what read or drained messages were given back, under _readLock
 
-    private bool _closing; // Close ran: the writer's next message is refused (TryEnqueue reads it without a fence)
-
     /// <summary>True once <see cref="Close"/> ran (messages may still be queued for readers): a refused write is no full queue.</summary>
-    internal bool IsClosing => Volatile.Read(ref _closing);
+    internal bool IsClosing => (Volatile.Read(ref _state) & ClosedBit) != 0;
 
     /// <summary>No more messages; readers drain what is queued, then see <see cref="IsClosed"/>.</summary>
     internal void Close()
     {
-        lock (_readLock)
-        {
-            Volatile.Write(ref _closing, true);
-            CloseSlots();
-        }
+        // The closed bit: the writer's next publication fails, also one under way (RpmsgEndpointQueue.Slots.cs).
+        Interlocked.Or(ref _state, ClosedBit);
         WakeReaders(all: true);
         _device?.Rx.HandOver.OnQueueClosed(this);
     }

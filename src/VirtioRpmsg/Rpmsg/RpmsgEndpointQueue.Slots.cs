@@ -160,7 +160,4 @@ internal sealed partial class RpmsgEndpointQueue
         // After the slot is read and the head moved: the writer may then fill it (and reset the head once empty).
         return Interlocked.Decrement(ref _state) & CountMask;
     }
-
-    /// <summary>Closes the slots to the writer: its next publication fails (also one under way).</summary>
-    private void CloseSlots() => Interlocked.Or(ref _state, ClosedBit);
 }

@@ -76,9 +76,9 @@ internal sealed partial class RpmsgEndpointQueue
     internal bool TryEnqueue(uint source, ReadOnlySpan<byte> payload)
     {
         // Closed (Stop closes as it begins, while the writer may still deliver): refused before the charge, which could
-        // take a withdrawn channel's unread messages back for a message that is not queued. A plain read: the
+        // take a withdrawn channel's unread messages back for a message that is not queued. A look only: the
         // publication refuses all the same once the slots are closed.
-        if (_closing)
+        if (IsClosing)
             return false;
         if (!_budget.TryCharge(payload.Length))
             return false;
